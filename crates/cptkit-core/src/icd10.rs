@@ -1,0 +1,97 @@
+//! The ICD-10-CM code set as a sorted TSV (`code<TAB>billable<TAB>title`), indexed by line start so a
+//! lookup is a binary search over the text itself: no per-code allocation for ~98,000 codes.
+
+/// One row of the code set, borrowed from the table text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Icd10Entry<'a> {
+    pub code: &'a str,
+    pub billable: bool,
+    pub title: &'a str,
+}
+
+#[derive(Debug)]
+pub(crate) struct Icd10Table {
+    /// Byte offset of every data line, in code order.
+    line_starts: Vec<u32>,
+}
+
+impl Icd10Table {
+    /// Indexes the text, checking each line's shape and that codes are strictly increasing.
+    pub fn index(text: &str) -> Result<Icd10Table, String> {
+        let mut line_starts = Vec::with_capacity(100_000);
+        let mut previous: Option<&str> = None;
+        let mut offset = 0usize;
+        for (number, line) in text.split_inclusive('\n').enumerate() {
+            let start = offset;
+            offset += line.len();
+            let line = line.trim_end_matches(['\n', '\r']);
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let entry = parse_line(line).ok_or_else(|| format!("line {}: expected code, 0/1 and title", number + 1))?;
+            if previous.is_some_and(|p| p >= entry.code) {
+                return Err(format!("line {}: {} is out of order", number + 1, entry.code));
+            }
+            previous = Some(entry.code);
+            let start = u32::try_from(start).map_err(|_| "table larger than 4 GiB".to_owned())?;
+            line_starts.push(start);
+        }
+        Ok(Icd10Table { line_starts })
+    }
+
+    pub fn len(&self) -> usize {
+        self.line_starts.len()
+    }
+
+    pub fn get<'a>(&self, text: &'a str, code: &str) -> Option<Icd10Entry<'a>> {
+        let entry_at = |i: usize| {
+            let start = self.line_starts[i] as usize;
+            let line = text[start..].split(['\n', '\r']).next().unwrap_or("");
+            parse_line(line)
+        };
+        let found = self
+            .line_starts
+            .binary_search_by(|&start| {
+                let line = &text[start as usize..];
+                line.split('\t').next().unwrap_or("").cmp(code)
+            })
+            .ok()?;
+        entry_at(found)
+    }
+}
+
+fn parse_line(line: &str) -> Option<Icd10Entry<'_>> {
+    let mut fields = line.splitn(3, '\t');
+    let code = fields.next()?;
+    let billable = match fields.next()? {
+        "1" => true,
+        "0" => false,
+        _ => return None,
+    };
+    let title = fields.next()?;
+    (!code.is_empty() && !title.is_empty()).then_some(Icd10Entry { code, billable, title })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = "# header\nM48.06\t0\tSpinal stenosis, lumbar region\nM48.061\t1\tSpinal stenosis, lumbar region without neurogenic claudication\nM54.5\t0\tLow back pain\r\nM54.50\t1\tLow back pain, unspecified\n";
+
+    #[test]
+    fn looks_codes_up_by_binary_search() {
+        let table = Icd10Table::index(SAMPLE).expect("valid");
+        assert_eq!(table.len(), 4);
+        let entry = table.get(SAMPLE, "M54.5").expect("present");
+        assert_eq!((entry.billable, entry.title), (false, "Low back pain"));
+        assert!(table.get(SAMPLE, "M54.50").expect("present").billable);
+        assert!(table.get(SAMPLE, "M48.0").is_none());
+        assert!(table.get(SAMPLE, "Z99").is_none());
+    }
+
+    #[test]
+    fn rejects_disorder_and_bad_lines() {
+        assert!(Icd10Table::index("B01\t1\tx\nA01\t1\ty\n").unwrap_err().contains("out of order"));
+        assert!(Icd10Table::index("A01\tyes\tx\n").unwrap_err().contains("line 1"));
+    }
+}

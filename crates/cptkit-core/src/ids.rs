@@ -1,0 +1,294 @@
+//! Typed identifiers. Parse, don't validate: a value of these types is well-formed by construction,
+//! and parsing names the field and what was wrong.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::error::{Error, Result};
+
+/// Implements Display, FromStr (naming `$field` on error) and string serde for an identifier type
+/// that has `parse(&str) -> Result<Self, String>` and `as_str()`.
+macro_rules! id_traits {
+    ($name:ident, $field:literal) => {
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+        impl FromStr for $name {
+            type Err = Error;
+            fn from_str(s: &str) -> Result<Self> {
+                $name::parse(s).map_err(|message| Error::invalid($field, message))
+            }
+        }
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+                let raw = String::deserialize(d)?;
+                $name::parse(&raw).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+fn describe(raw: &str) -> String {
+    if raw.is_empty() { "an empty value".to_owned() } else { format!("{raw:?}") }
+}
+
+/// A CPT or HCPCS Level II code: five digits (00632), four digits and F/T/U (category II/III, PLA),
+/// or a letter and four digits (J1100).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CptCode([u8; 5]);
+
+impl CptCode {
+    fn parse(raw: &str) -> std::result::Result<Self, String> {
+        let s = raw.trim();
+        let b = s.as_bytes();
+        if b.len() != 5 {
+            return Err(format!(
+                "expected a 5-character CPT/HCPCS code such as 00632, got {} ({} characters)",
+                describe(s),
+                s.chars().count()
+            ));
+        }
+        let mut code = [0u8; 5];
+        for (dst, src) in code.iter_mut().zip(b) {
+            *dst = src.to_ascii_uppercase();
+        }
+        let digits = |r: std::ops::Range<usize>| code[r].iter().all(u8::is_ascii_digit);
+        let well_formed = digits(0..5)
+            || (digits(0..4) && matches!(code[4], b'F' | b'T' | b'U'))
+            || (code[0].is_ascii_uppercase() && digits(1..5));
+        if !well_formed {
+            return Err(format!(
+                "{} is not a CPT/HCPCS code: expected 5 digits (00632), 4 digits and F/T/U (0001F), \
+                 or a letter and 4 digits (J1100)",
+                describe(s)
+            ));
+        }
+        Ok(CptCode(code))
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only ASCII is ever stored.
+        std::str::from_utf8(&self.0).unwrap_or("?????")
+    }
+
+    /// Numeric value for range checks (anesthesia codes are 00100..=01999); None for alphanumeric codes.
+    pub fn number(&self) -> Option<u32> {
+        self.as_str().parse().ok()
+    }
+
+    /// True for the CPT anesthesia range 00100–01999.
+    pub fn is_anesthesia(&self) -> bool {
+        self.number().is_some_and(|n| (100..=1999).contains(&n))
+    }
+}
+
+impl fmt::Debug for CptCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CptCode({})", self.as_str())
+    }
+}
+id_traits!(CptCode, "code");
+
+/// An ICD-10-CM code in its dotted form (M54.50). Accepts the undotted claim form (M5450) too.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Icd10Code(String);
+
+impl Icd10Code {
+    fn parse(raw: &str) -> std::result::Result<Self, String> {
+        let s = raw.trim().to_ascii_uppercase();
+        let compact: String = s.chars().filter(|&c| c != '.').collect();
+        let b = compact.as_bytes();
+        let dot_ok = match s.find('.') {
+            None => true,
+            Some(i) => i == 3 && s.matches('.').count() == 1 && s.len() > 4,
+        };
+        let ok = dot_ok
+            && (3..=7).contains(&b.len())
+            && b[0].is_ascii_uppercase()
+            && b[1].is_ascii_digit()
+            && b[2..].iter().all(u8::is_ascii_alphanumeric);
+        if !ok {
+            return Err(format!(
+                "{} is not an ICD-10-CM code: expected a letter, a digit, a third character, then up to \
+                 4 more after a dot (M54.50)",
+                describe(raw.trim())
+            ));
+        }
+        Ok(Icd10Code(if b.len() == 3 {
+            compact
+        } else {
+            format!("{}.{}", &compact[..3], &compact[3..])
+        }))
+    }
+}
+impl Icd10Code {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+id_traits!(Icd10Code, "code");
+
+/// A two-character procedure modifier (QK, P3, 47).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ModifierCode([u8; 2]);
+
+impl ModifierCode {
+    fn parse(raw: &str) -> std::result::Result<Self, String> {
+        let s = raw.trim();
+        match s.as_bytes() {
+            [a, b] if a.is_ascii_alphanumeric() && b.is_ascii_alphanumeric() => {
+                Ok(ModifierCode([a.to_ascii_uppercase(), b.to_ascii_uppercase()]))
+            }
+            _ => Err(format!("expected a 2-character modifier such as QK or P3, got {}", describe(s))),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or("??")
+    }
+}
+
+id_traits!(ModifierCode, "code");
+
+/// A CMS place-of-service code: two digits (21).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PosCode(String);
+
+impl PosCode {
+    fn parse(raw: &str) -> std::result::Result<Self, String> {
+        let s = raw.trim();
+        if s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(PosCode(s.to_owned()))
+        } else {
+            Err(format!("expected a 2-digit place-of-service code such as 21, got {}", describe(s)))
+        }
+    }
+}
+impl PosCode {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+id_traits!(PosCode, "code");
+
+/// A NUCC Health Care Provider Taxonomy code: 10 characters ending in X (207L00000X).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TaxonomyCode(String);
+
+impl TaxonomyCode {
+    fn parse(raw: &str) -> std::result::Result<Self, String> {
+        let s = raw.trim().to_ascii_uppercase();
+        if s.len() == 10 && s.bytes().all(|b| b.is_ascii_alphanumeric()) && s.ends_with('X') {
+            Ok(TaxonomyCode(s))
+        } else {
+            Err(format!(
+                "expected a 10-character NUCC taxonomy code ending in X such as 207L00000X, got {}",
+                describe(raw.trim())
+            ))
+        }
+    }
+}
+impl TaxonomyCode {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+id_traits!(TaxonomyCode, "code");
+
+/// A Medicare payment locality: the MAC contractor number and the locality number, `13202-01`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LocalityId(String);
+
+impl LocalityId {
+    fn parse(raw: &str) -> std::result::Result<Self, String> {
+        let s = raw.trim();
+        let ok = match s.split_once('-') {
+            Some((mac, loc)) => {
+                mac.len() == 5
+                    && mac.bytes().all(|b| b.is_ascii_digit())
+                    && loc.len() == 2
+                    && loc.bytes().all(|b| b.is_ascii_digit())
+            }
+            None => false,
+        };
+        if ok {
+            Ok(LocalityId(s.to_owned()))
+        } else {
+            Err(format!(
+                "expected a Medicare locality as MAC-locality such as 13202-01 (Manhattan), got {}",
+                describe(s)
+            ))
+        }
+    }
+
+    pub fn new(mac: &str, locality: &str) -> Result<Self> {
+        format!("{mac}-{locality}").parse()
+    }
+}
+impl LocalityId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+id_traits!(LocalityId, "locality");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    #[test]
+    fn cpt_codes_parse_and_reject_with_a_field() {
+        assert_eq!("00632".parse::<CptCode>().map(|c| c.to_string()), Ok("00632".to_owned()));
+        assert_eq!("0001f".parse::<CptCode>().map(|c| c.to_string()), Ok("0001F".to_owned()));
+        assert!("J1100".parse::<CptCode>().is_ok());
+        for bad in ["0063", "ABCDE", "", "006321", "0063 "] {
+            let err = bad.parse::<CptCode>().expect_err(bad);
+            assert_eq!(err.kind(), ErrorKind::InvalidInput);
+            assert_eq!(err.field(), Some("code"));
+        }
+        assert!("".parse::<CptCode>().unwrap_err().message().contains("empty"));
+    }
+
+    #[test]
+    fn anesthesia_range() {
+        let code = |s: &str| s.parse::<CptCode>().expect(s);
+        assert!(code("00100").is_anesthesia());
+        assert!(code("01999").is_anesthesia());
+        assert!(!code("99100").is_anesthesia());
+        assert!(!code("J1100").is_anesthesia());
+    }
+
+    #[test]
+    fn icd10_codes_normalise_to_dotted_form() {
+        let icd = |s: &str| s.parse::<Icd10Code>().map(|c| c.to_string());
+        assert_eq!(icd("m5450"), Ok("M54.50".to_owned()));
+        assert_eq!(icd("M54.50"), Ok("M54.50".to_owned()));
+        assert_eq!(icd("R61"), Ok("R61".to_owned()));
+        assert_eq!(icd("S72001A"), Ok("S72.001A".to_owned()));
+        for bad in ["", "M5", "M54.", "54.50", "M54.50.1", "M5.450", "M54.50123"] {
+            assert!(bad.parse::<Icd10Code>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn other_identifiers() {
+        assert_eq!("qk".parse::<ModifierCode>().map(|m| m.to_string()), Ok("QK".to_owned()));
+        assert!("Q".parse::<ModifierCode>().is_err());
+        assert!("21".parse::<PosCode>().is_ok());
+        assert!("2A".parse::<PosCode>().is_err());
+        assert!("207l00000x".parse::<TaxonomyCode>().is_ok());
+        assert!("207L00000".parse::<TaxonomyCode>().is_err());
+        assert!("13202-01".parse::<LocalityId>().is_ok());
+        assert_eq!("1320201".parse::<LocalityId>().unwrap_err().field(), Some("locality"));
+    }
+}

@@ -1,0 +1,724 @@
+//! The reference tables, loaded from CSV files that are compiled into the core. A data directory can
+//! replace any of them at start-up (next year's CMS file, a corrected table) without a rebuild.
+//! Each file's source and dates are in `data/SOURCES.md` and in a source column of its own.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use time::Date;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::icd10::Icd10Table;
+use crate::ids::{CptCode, Icd10Code, LocalityId, ModifierCode, PosCode, TaxonomyCode};
+use crate::model::{
+    AnesthesiaCode, CfTier, ConversionFactor, Diagnosis, Known, Locality, Modifier, ModifierCategory,
+    PlaceOfService, QualifyingCircumstance, ServiceType, Taxonomy,
+};
+
+/// The embedded files, by the name a data directory overrides them with.
+const EMBEDDED: &[(&str, &str)] = &[
+    ("cms_anesthesia_base_units.csv", include_str!("../data/cms_anesthesia_base_units.csv")),
+    ("anesthesia_categories.csv", include_str!("../data/anesthesia_categories.csv")),
+    ("anesthesia_code_descriptions.csv", include_str!("../data/anesthesia_code_descriptions.csv")),
+    ("anesthesia_code_kinds.csv", include_str!("../data/anesthesia_code_kinds.csv")),
+    ("anesthesia_spine_family_006xx.csv", include_str!("../data/anesthesia_spine_family_006xx.csv")),
+    ("anesthesia_modifiers.csv", include_str!("../data/anesthesia_modifiers.csv")),
+    (
+        "anesthesia_qualifying_circumstances.csv",
+        include_str!("../data/anesthesia_qualifying_circumstances.csv"),
+    ),
+    ("anesthesia_provider_taxonomy.csv", include_str!("../data/anesthesia_provider_taxonomy.csv")),
+    ("place_of_service_codes.csv", include_str!("../data/place_of_service_codes.csv")),
+    ("icd10cm_2026_04.tsv", include_str!("../data/icd10cm_2026_04.tsv")),
+    ("icd10cm_deleted.csv", include_str!("../data/icd10cm_deleted.csv")),
+    ("medicare_anesthesia_cf_national.csv", include_str!("../data/medicare_anesthesia_cf_national.csv")),
+    (
+        "medicare_anesthesia_cf_locality_cy2025.csv",
+        include_str!("../data/medicare_anesthesia_cf_locality_cy2025.csv"),
+    ),
+    ("code_families.csv", include_str!("../data/code_families.csv")),
+    ("family_diagnoses.csv", include_str!("../data/family_diagnoses.csv")),
+    ("family_taxonomies.csv", include_str!("../data/family_taxonomies.csv")),
+    ("payer_policies.csv", include_str!("../data/payer_policies.csv")),
+    ("policy_updates.csv", include_str!("../data/policy_updates.csv")),
+];
+
+/// Where table files come from: the embedded copies, or a directory whose files take precedence.
+struct Files {
+    dir: Option<PathBuf>,
+}
+
+impl Files {
+    fn text(&self, name: &'static str) -> Result<Cow<'static, str>> {
+        if let Some(dir) = &self.dir {
+            let path = dir.join(name);
+            if path.exists() {
+                return std::fs::read_to_string(&path).map(Cow::Owned).map_err(|e| {
+                    Error::new(ErrorKind::InvalidInput, format!("cannot read {}: {e}", path.display()))
+                });
+            }
+        }
+        EMBEDDED
+            .iter()
+            .find(|(file, _)| *file == name)
+            .map(|(_, text)| Cow::Borrowed(*text))
+            .ok_or_else(|| Error::internal(format!("no embedded table named {name}")))
+    }
+
+    /// Reads every row of a CSV table; an error names the file and line.
+    fn rows<T: DeserializeOwned>(&self, name: &'static str) -> Result<Vec<T>> {
+        let text = self.text(name)?;
+        let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
+        reader
+            .deserialize()
+            .map(|row| row.map_err(|e| table_error(name, e)))
+            .collect()
+    }
+}
+
+fn table_error(file: &str, err: impl std::fmt::Display) -> Error {
+    Error::new(ErrorKind::InvalidInput, format!("{file}: {err}"))
+}
+
+/// A set of CPT codes written as `00630 00632` or `00600-00670`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeSet(Vec<(CptCode, CptCode)>);
+
+impl CodeSet {
+    fn parse(text: &str) -> Result<Self> {
+        text.split_whitespace()
+            .map(|item| {
+                let (first, last) = item.split_once('-').unwrap_or((item, item));
+                Ok((first.parse()?, last.parse()?))
+            })
+            .collect::<Result<_>>()
+            .map(CodeSet)
+    }
+
+    pub fn contains(&self, code: CptCode) -> bool {
+        self.0.iter().any(|(first, last)| (*first..=*last).contains(&code))
+    }
+}
+
+/// Curated knowledge about a family of codes (spine, lumbar region, ...), kept as data with its source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Family {
+    pub id: String,
+    pub codes: CodeSet,
+    pub name: String,
+    pub clinical_summary: String,
+    pub setting: String,
+    pub care_team: String,
+    pub workflow: Vec<String>,
+    pub source: String,
+    pub diagnoses: Vec<FamilyDiagnosis>,
+    pub taxonomies: Vec<FamilyTaxonomy>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FamilyDiagnosis {
+    pub code: Icd10Code,
+    pub relevance: String,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FamilyTaxonomy {
+    pub code: TaxonomyCode,
+    pub why: String,
+    pub source: String,
+}
+
+/// One payer policy note; `evidence` is confirmed, secondary or unknown.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+pub struct PayerPolicy {
+    pub payer: String,
+    pub plan: String,
+    pub topic: String,
+    pub policy: String,
+    #[serde(deserialize_with = "optional_date")]
+    pub effective_date: Option<Date>,
+    pub evidence: String,
+    pub source: String,
+}
+
+/// A dated change that affects a family of codes.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+pub struct PolicyUpdate {
+    #[serde(deserialize_with = "required_date")]
+    pub date: Date,
+    #[serde(skip_serializing)]
+    pub family: String,
+    pub title: String,
+    pub summary: String,
+    pub source: String,
+}
+
+const ISO_DATE: &[time::format_description::BorrowedFormatItem<'static>] =
+    time::macros::format_description!("[year]-[month]-[day]");
+
+pub(crate) fn parse_date(text: &str) -> std::result::Result<Date, String> {
+    Date::parse(text.trim(), ISO_DATE).map_err(|e| format!("expected a date as YYYY-MM-DD, got {text:?}: {e}"))
+}
+
+fn required_date<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Date, D::Error> {
+    parse_date(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+}
+
+fn optional_date<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<Date>, D::Error> {
+    let text = String::deserialize(d)?;
+    if text.trim().is_empty() { Ok(None) } else { parse_date(&text).map(Some).map_err(serde::de::Error::custom) }
+}
+
+/// All reference tables. Cheap to share (`&'static` for the embedded set); the ICD-10-CM index is
+/// built on first use.
+#[derive(Debug)]
+pub struct Reference {
+    pub(crate) codes: BTreeMap<CptCode, AnesthesiaCode>,
+    pub(crate) modifiers: Vec<Modifier>,
+    pub(crate) qualifying_circumstances: Vec<QualifyingCircumstance>,
+    pub(crate) places_of_service: BTreeMap<PosCode, PlaceOfService>,
+    pub(crate) taxonomies: BTreeMap<TaxonomyCode, Taxonomy>,
+    pub(crate) families: Vec<Family>,
+    pub(crate) payer_policies: Vec<PayerPolicy>,
+    pub(crate) policy_updates: Vec<PolicyUpdate>,
+    pub(crate) national_cfs: Vec<ConversionFactor>,
+    pub(crate) locality_cfs: Vec<ConversionFactor>,
+    icd10_text: Cow<'static, str>,
+    icd10: OnceLock<Icd10Table>,
+    icd10_deleted: BTreeMap<Icd10Code, DeletedDiagnosis>,
+}
+
+#[derive(Debug, Clone)]
+struct DeletedDiagnosis {
+    title: String,
+    valid_through: Date,
+    replaced_by: Vec<Icd10Code>,
+    source: String,
+}
+
+impl Reference {
+    /// The embedded reference data, parsed once per process.
+    pub fn embedded() -> &'static Reference {
+        static EMBEDDED_REFERENCE: OnceLock<Reference> = OnceLock::new();
+        EMBEDDED_REFERENCE.get_or_init(|| {
+            // The embedded tables are checked by the test suite; failing here is a build defect.
+            #[allow(clippy::expect_used)]
+            Reference::load(Files { dir: None }).expect("embedded reference data is valid")
+        })
+    }
+
+    /// The embedded data with any table file found in `dir` taking its place.
+    pub fn from_dir(dir: impl AsRef<Path>) -> Result<Reference> {
+        let dir = dir.as_ref();
+        if !dir.is_dir() {
+            return Err(Error::invalid("data_dir", format!("{} is not a directory", dir.display())));
+        }
+        Reference::load(Files { dir: Some(dir.to_owned()) })
+    }
+
+    /// Builds the ICD-10-CM index now rather than on the first diagnosis lookup.
+    pub fn warm(&self) -> Result<()> {
+        self.icd10().map(|_| ())
+    }
+
+    fn load(files: Files) -> Result<Reference> {
+        let icd10_text = files.text("icd10cm_2026_04.tsv")?;
+        let reference = Reference {
+            codes: load_codes(&files)?,
+            modifiers: load_modifiers(&files)?,
+            qualifying_circumstances: load_qualifying_circumstances(&files)?,
+            places_of_service: load_places_of_service(&files)?,
+            taxonomies: load_taxonomies(&files)?,
+            families: load_families(&files)?,
+            payer_policies: files.rows("payer_policies.csv")?,
+            policy_updates: files.rows("policy_updates.csv")?,
+            national_cfs: load_national_cfs(&files)?,
+            locality_cfs: load_locality_cfs(&files)?,
+            icd10_text,
+            icd10: OnceLock::new(),
+            icd10_deleted: load_deleted_diagnoses(&files)?,
+        };
+        reference.check_references()?;
+        Ok(reference)
+    }
+
+    /// Cross-table checks: every family's diagnoses and taxonomies exist.
+    fn check_references(&self) -> Result<()> {
+        for family in &self.families {
+            for dx in &family.diagnoses {
+                self.diagnosis(&dx.code)
+                    .map_err(|e| table_error("family_diagnoses.csv", format!("{}: {}", family.id, e.message())))?;
+            }
+            for tx in &family.taxonomies {
+                self.taxonomy(&tx.code)
+                    .map_err(|e| table_error("family_taxonomies.csv", format!("{}: {}", family.id, e.message())))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn icd10(&self) -> Result<&Icd10Table> {
+        if let Some(table) = self.icd10.get() {
+            return Ok(table);
+        }
+        let table = Icd10Table::index(&self.icd10_text).map_err(|e| table_error("icd10cm_2026_04.tsv", e))?;
+        Ok(self.icd10.get_or_init(|| table))
+    }
+
+    /// How many ICD-10-CM codes (billable or header) the code set holds.
+    pub fn diagnosis_count(&self) -> Result<usize> {
+        self.icd10().map(Icd10Table::len)
+    }
+
+    /// All anesthesia codes in code order.
+    pub fn codes(&self) -> impl ExactSizeIterator<Item = &AnesthesiaCode> {
+        self.codes.values()
+    }
+
+    pub fn anesthesia_code(&self, code: CptCode) -> Result<&AnesthesiaCode> {
+        self.codes.get(&code).ok_or_else(|| {
+            let why = if code.is_anesthesia() {
+                "is in the anesthesia range 00100-01999 but not in the CMS anesthesia base-unit file (CY2022)"
+            } else {
+                "is not an anesthesia code (cptkit profiles CPT 00100-01999)"
+            };
+            Error::not_found(format!("{code} {why}"))
+        })
+    }
+
+    pub fn modifiers(&self) -> &[Modifier] {
+        &self.modifiers
+    }
+
+    pub fn modifier(&self, code: ModifierCode) -> Result<&Modifier> {
+        self.modifiers
+            .iter()
+            .find(|m| m.code == code)
+            .ok_or_else(|| Error::not_found(format!("modifier {code} is not an anesthesia modifier cptkit knows")))
+    }
+
+    pub fn qualifying_circumstances(&self) -> &[QualifyingCircumstance] {
+        &self.qualifying_circumstances
+    }
+
+    pub fn place_of_service(&self, code: &PosCode) -> Result<&PlaceOfService> {
+        self.places_of_service
+            .get(code)
+            .ok_or_else(|| Error::not_found(format!("place of service {code} is not assigned in the CMS POS code set")))
+    }
+
+    pub fn taxonomy(&self, code: &TaxonomyCode) -> Result<&Taxonomy> {
+        self.taxonomies.get(code).ok_or_else(|| {
+            Error::not_found(format!("taxonomy {code} is not among the anesthesia and pain-medicine taxonomies cptkit holds"))
+        })
+    }
+
+    /// An ICD-10-CM code from the April 2026 code set, or a known deleted code with its end date.
+    pub fn diagnosis(&self, code: &Icd10Code) -> Result<Diagnosis> {
+        let deleted = self.icd10_deleted.get(code);
+        let current = self.icd10()?.get(&self.icd10_text, code.as_str());
+        let source = "ICD-10-CM April 1, 2026 tabular (PyPI simple-icd-10-cm 1.5.0)";
+        match (current, deleted) {
+            // Still in the tabular (M54.5 lives on as a header) but no longer billable since its end date.
+            (Some(entry), Some(d)) => Ok(Diagnosis {
+                code: code.clone(),
+                title: entry.title.to_owned(),
+                billable: entry.billable,
+                valid_through: Some(d.valid_through),
+                replaced_by: d.replaced_by.clone(),
+                source: format!("{source}; deletion: {}", d.source),
+            }),
+            (Some(entry), None) => Ok(Diagnosis {
+                code: code.clone(),
+                title: entry.title.to_owned(),
+                billable: entry.billable,
+                valid_through: None,
+                replaced_by: Vec::new(),
+                source: source.to_owned(),
+            }),
+            (None, Some(d)) => Ok(Diagnosis {
+                code: code.clone(),
+                title: d.title.clone(),
+                billable: false,
+                valid_through: Some(d.valid_through),
+                replaced_by: d.replaced_by.clone(),
+                source: d.source.clone(),
+            }),
+            (None, None) => Err(Error::not_found(format!("{code} is not in the ICD-10-CM code set (April 1, 2026)"))),
+        }
+    }
+
+    pub fn families_of(&self, code: CptCode) -> impl Iterator<Item = &Family> {
+        self.families.iter().filter(move |f| f.codes.contains(code))
+    }
+
+    pub fn payer_policies(&self) -> &[PayerPolicy] {
+        &self.payer_policies
+    }
+
+    /// National conversion factors, oldest year first.
+    pub fn national_conversion_factors(&self) -> &[ConversionFactor] {
+        &self.national_cfs
+    }
+
+    pub fn locality_conversion_factors(&self) -> &[ConversionFactor] {
+        &self.locality_cfs
+    }
+}
+
+fn known(text: &str) -> Known {
+    let t = text.trim().to_ascii_lowercase();
+    if t.starts_with("yes") {
+        Known::Yes
+    } else if t.starts_with("no") {
+        Known::No
+    } else {
+        Known::Unknown
+    }
+}
+
+fn load_codes(files: &Files) -> Result<BTreeMap<CptCode, AnesthesiaCode>> {
+    #[derive(Deserialize)]
+    struct BaseUnitsRow {
+        cpt_code: CptCode,
+        base_units: u32,
+        cms_file_year: i32,
+    }
+    #[derive(Deserialize)]
+    struct CategoryRow {
+        first_code: CptCode,
+        last_code: CptCode,
+        category: String,
+    }
+    #[derive(Deserialize)]
+    struct DescriptionRow {
+        code: CptCode,
+        description: String,
+        basis: String,
+        source: String,
+    }
+    #[derive(Deserialize)]
+    struct KindRow {
+        code: CptCode,
+        kind: String,
+    }
+    #[derive(Deserialize)]
+    struct SpineRow {
+        cpt_code: CptCode,
+        cms_inpatient_only_cy2025: String,
+    }
+
+    let categories: Vec<CategoryRow> = files.rows("anesthesia_categories.csv")?;
+    let mut descriptions: BTreeMap<CptCode, DescriptionRow> = files
+        .rows::<DescriptionRow>("anesthesia_code_descriptions.csv")?
+        .into_iter()
+        .map(|row| (row.code, row))
+        .collect();
+    let kinds: BTreeMap<CptCode, String> =
+        files.rows::<KindRow>("anesthesia_code_kinds.csv")?.into_iter().map(|r| (r.code, r.kind)).collect();
+    let inpatient: BTreeMap<CptCode, Known> = files
+        .rows::<SpineRow>("anesthesia_spine_family_006xx.csv")?
+        .into_iter()
+        .map(|r| (r.cpt_code, known(&r.cms_inpatient_only_cy2025)))
+        .collect();
+
+    let mut codes = BTreeMap::new();
+    for row in files.rows::<BaseUnitsRow>("cms_anesthesia_base_units.csv")? {
+        let code = row.cpt_code;
+        let missing = |what: &str| table_error("anesthesia tables", format!("{code} has no {what}"));
+        let category = categories
+            .iter()
+            .find(|c| (c.first_code..=c.last_code).contains(&code))
+            .ok_or_else(|| missing("category in anesthesia_categories.csv"))?;
+        let description = descriptions.remove(&code).ok_or_else(|| missing("description"))?;
+        let service_type = match kinds.get(&code).map(String::as_str) {
+            None => ServiceType::Anesthesia,
+            Some("add_on") => ServiceType::AnesthesiaAddOn,
+            Some("unlisted") => ServiceType::UnlistedAnesthesia,
+            Some(other) => return Err(table_error("anesthesia_code_kinds.csv", format!("{code}: unknown kind {other}"))),
+        };
+        let inpatient_only = inpatient.get(&code).copied().unwrap_or(Known::Unknown);
+        codes.insert(
+            code,
+            AnesthesiaCode {
+                code,
+                description: description.description,
+                description_basis: description.basis,
+                description_source: description.source,
+                service_type,
+                category: category.category.clone(),
+                base_units: row.base_units,
+                base_units_source: format!("CMS CY{} Anesthesia Base Units by CPT Code", row.cms_file_year),
+                medicare_inpatient_only: inpatient_only,
+                inpatient_only_source: match inpatient_only {
+                    Known::Unknown => "not checked against the CMS OPPS inpatient-only list".to_owned(),
+                    Known::Yes | Known::No => "CMS CY2025 OPPS final rule Addendum E (inpatient-only list)".to_owned(),
+                },
+            },
+        );
+    }
+    if let Some(extra) = descriptions.keys().next() {
+        return Err(table_error("anesthesia_code_descriptions.csv", format!("{extra} is not in the base-unit file")));
+    }
+    Ok(codes)
+}
+
+fn load_modifiers(files: &Files) -> Result<Vec<Modifier>> {
+    #[derive(Deserialize)]
+    struct Row {
+        modifier: ModifierCode,
+        category: String,
+        meaning_plain: String,
+        who_bills_it: String,
+        medicare_payment_effect: String,
+        source: String,
+    }
+    files
+        .rows::<Row>("anesthesia_modifiers.csv")?
+        .into_iter()
+        .map(|r| {
+            let category = match r.category.as_str() {
+                "pricing" => ModifierCategory::Pricing,
+                "informational" => ModifierCategory::Informational,
+                "teaching" => ModifierCategory::Teaching,
+                "CPT" => ModifierCategory::Cpt,
+                "physical status" => ModifierCategory::PhysicalStatus,
+                other => return Err(table_error("anesthesia_modifiers.csv", format!("unknown category {other:?}"))),
+            };
+            Ok(Modifier {
+                code: r.modifier,
+                category,
+                meaning: r.meaning_plain,
+                billed_by: r.who_bills_it,
+                medicare_payment_effect: r.medicare_payment_effect,
+                source: r.source,
+            })
+        })
+        .collect()
+}
+
+fn load_qualifying_circumstances(files: &Files) -> Result<Vec<QualifyingCircumstance>> {
+    #[derive(Deserialize)]
+    struct Row {
+        code: CptCode,
+        meaning_plain: String,
+        units_commonly_applied_by_commercial_payers: u32,
+        medicare_separately_paid: String,
+        source: String,
+    }
+    Ok(files
+        .rows::<Row>("anesthesia_qualifying_circumstances.csv")?
+        .into_iter()
+        .map(|r| QualifyingCircumstance {
+            code: r.code,
+            meaning: r.meaning_plain,
+            commercial_units: r.units_commonly_applied_by_commercial_payers,
+            medicare_paid: known(&r.medicare_separately_paid) == Known::Yes,
+            medicare_note: r.medicare_separately_paid,
+            source: r.source,
+        })
+        .collect())
+}
+
+fn load_places_of_service(files: &Files) -> Result<BTreeMap<PosCode, PlaceOfService>> {
+    #[derive(Deserialize)]
+    struct Row {
+        pos_code: PosCode,
+        pos_name: String,
+        facility_setting_for_anesthesia_note: String,
+    }
+    Ok(files
+        .rows::<Row>("place_of_service_codes.csv")?
+        .into_iter()
+        .map(|r| {
+            let pos = PlaceOfService {
+                code: r.pos_code.clone(),
+                name: r.pos_name,
+                note: r.facility_setting_for_anesthesia_note,
+            };
+            (r.pos_code, pos)
+        })
+        .collect())
+}
+
+fn load_taxonomies(files: &Files) -> Result<BTreeMap<TaxonomyCode, Taxonomy>> {
+    #[derive(Deserialize)]
+    struct Row {
+        taxonomy_code: TaxonomyCode,
+        nucc_grouping: String,
+        nucc_classification: String,
+        nucc_specialization: String,
+        provider_role: String,
+        medicare_specialty_code: String,
+        confirmed_by: String,
+    }
+    Ok(files
+        .rows::<Row>("anesthesia_provider_taxonomy.csv")?
+        .into_iter()
+        .map(|r| {
+            let taxonomy = Taxonomy {
+                code: r.taxonomy_code.clone(),
+                grouping: r.nucc_grouping,
+                classification: r.nucc_classification,
+                specialization: r.nucc_specialization,
+                provider_role: r.provider_role,
+                medicare_specialty: r.medicare_specialty_code,
+                source: r.confirmed_by,
+            };
+            (r.taxonomy_code, taxonomy)
+        })
+        .collect())
+}
+
+fn load_families(files: &Files) -> Result<Vec<Family>> {
+    #[derive(Deserialize)]
+    struct FamilyRow {
+        family: String,
+        codes: String,
+        name: String,
+        clinical_summary: String,
+        setting: String,
+        care_team: String,
+        workflow: String,
+        source: String,
+    }
+    #[derive(Deserialize)]
+    struct DiagnosisRow {
+        family: String,
+        icd10cm_code: Icd10Code,
+        relevance: String,
+        source: String,
+    }
+    #[derive(Deserialize)]
+    struct TaxonomyRow {
+        family: String,
+        taxonomy_code: TaxonomyCode,
+        why: String,
+        source: String,
+    }
+    let mut families = files
+        .rows::<FamilyRow>("code_families.csv")?
+        .into_iter()
+        .map(|r| {
+            Ok(Family {
+                codes: CodeSet::parse(&r.codes).map_err(|e| table_error("code_families.csv", e))?,
+                id: r.family,
+                name: r.name,
+                clinical_summary: r.clinical_summary,
+                setting: r.setting,
+                care_team: r.care_team,
+                workflow: r.workflow.split("; ").filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+                source: r.source,
+                diagnoses: Vec::new(),
+                taxonomies: Vec::new(),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    fn family<'a>(families: &'a mut [Family], file: &str, id: &str) -> Result<&'a mut Family> {
+        families
+            .iter_mut()
+            .find(|f| f.id == id)
+            .ok_or_else(|| table_error(file, format!("unknown family {id:?}")))
+    }
+    for r in files.rows::<DiagnosisRow>("family_diagnoses.csv")? {
+        family(&mut families, "family_diagnoses.csv", &r.family)?.diagnoses.push(FamilyDiagnosis {
+            code: r.icd10cm_code,
+            relevance: r.relevance,
+            source: r.source,
+        });
+    }
+    for r in files.rows::<TaxonomyRow>("family_taxonomies.csv")? {
+        family(&mut families, "family_taxonomies.csv", &r.family)?.taxonomies.push(FamilyTaxonomy {
+            code: r.taxonomy_code,
+            why: r.why,
+            source: r.source,
+        });
+    }
+    Ok(families)
+}
+
+fn load_national_cfs(files: &Files) -> Result<Vec<ConversionFactor>> {
+    #[derive(Deserialize)]
+    struct Row {
+        calendar_year: i32,
+        cf_tier: String,
+        national_anesthesia_cf_usd: Decimal,
+        source: String,
+    }
+    files
+        .rows::<Row>("medicare_anesthesia_cf_national.csv")?
+        .into_iter()
+        .map(|r| {
+            let tier = match r.cf_tier.as_str() {
+                "single" => CfTier::Single,
+                "non_qualifying_APM" => CfTier::NonQualifyingApm,
+                "qualifying_APM_participant" => CfTier::QualifyingApm,
+                other => return Err(table_error("medicare_anesthesia_cf_national.csv", format!("unknown tier {other:?}"))),
+            };
+            Ok(ConversionFactor {
+                year: r.calendar_year,
+                tier,
+                locality: None,
+                amount: r.national_anesthesia_cf_usd,
+                source: r.source,
+            })
+        })
+        .collect()
+}
+
+fn load_locality_cfs(files: &Files) -> Result<Vec<ConversionFactor>> {
+    #[derive(Deserialize)]
+    struct Row {
+        year: i32,
+        mac_contractor: String,
+        locality: String,
+        locality_name: String,
+        anesthesia_cf_usd: Decimal,
+        note: String,
+    }
+    let file = "medicare_anesthesia_cf_locality_cy2025.csv";
+    files
+        .rows::<Row>(file)?
+        .into_iter()
+        .map(|r| {
+            let id = LocalityId::new(&r.mac_contractor, &r.locality).map_err(|e| table_error(file, e))?;
+            Ok(ConversionFactor {
+                year: r.year,
+                tier: CfTier::Single,
+                locality: Some(Locality { id, name: r.locality_name }),
+                amount: r.anesthesia_cf_usd,
+                source: if r.note.is_empty() { "CMS ANES2025 locality-adjusted CF".to_owned() } else { r.note },
+            })
+        })
+        .collect()
+}
+
+fn load_deleted_diagnoses(files: &Files) -> Result<BTreeMap<Icd10Code, DeletedDiagnosis>> {
+    #[derive(Deserialize)]
+    struct Row {
+        code: Icd10Code,
+        title: String,
+        #[serde(deserialize_with = "required_date")]
+        valid_through: Date,
+        replaced_by: String,
+        source: String,
+    }
+    files
+        .rows::<Row>("icd10cm_deleted.csv")?
+        .into_iter()
+        .map(|r| {
+            let replaced_by =
+                r.replaced_by.split_whitespace().map(str::parse).collect::<Result<Vec<Icd10Code>>>()?;
+            Ok((
+                r.code,
+                DeletedDiagnosis { title: r.title, valid_through: r.valid_through, replaced_by, source: r.source },
+            ))
+        })
+        .collect()
+}

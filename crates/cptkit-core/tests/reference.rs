@@ -1,0 +1,250 @@
+//! The embedded reference data and the profiles assembled from it, checked against the public sources.
+
+use std::path::PathBuf;
+
+use cptkit_core::{
+    CodeQuery, CptCode, ErrorKind, Known, LocalitySelection, PageRequest, ProfileOptions, Reference, Relation,
+    ServiceType,
+};
+use rust_decimal::Decimal;
+
+fn code(s: &str) -> CptCode {
+    s.parse().expect(s)
+}
+
+fn profile(s: &str) -> cptkit_core::CodeProfile {
+    Reference::embedded().profile(code(s), &ProfileOptions::default()).expect(s)
+}
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
+}
+
+#[test]
+fn all_276_cms_anesthesia_codes_have_a_category_and_description() {
+    let reference = Reference::embedded();
+    assert_eq!(reference.codes().len(), 276);
+    for c in reference.codes() {
+        assert!(c.code.is_anesthesia(), "{}", c.code);
+        assert!(!c.category.is_empty() && c.description.starts_with("Anesthesia"), "{}", c.code);
+        // Every code profiles without error.
+        reference.profile(c.code, &ProfileOptions::default()).expect("profile");
+    }
+}
+
+#[test]
+fn base_units_match_the_cms_file() {
+    let base = |s| Reference::embedded().anesthesia_code(code(s)).expect(s).base_units;
+    assert_eq!(base("00632"), 7);
+    assert_eq!(base("00670"), 13);
+    assert_eq!(base("01953"), 1);
+    assert_eq!(base("01968"), 2);
+    assert_eq!(base("01969"), 5);
+    assert_eq!(base("01996"), 3);
+    assert_eq!(base("01999"), 0);
+}
+
+#[test]
+fn profile_00632_has_every_section_from_the_sources() {
+    let p = profile("00632");
+    assert_eq!(p.base_units, 7);
+    assert_eq!(p.category, "Spine and spinal cord");
+    assert_eq!(p.service_type, ServiceType::Anesthesia);
+    assert_eq!(p.medicare_inpatient_only, Known::Yes);
+    assert_eq!(p.places_of_service.iter().map(|p| p.code.as_str()).collect::<Vec<_>>(), ["21"]);
+
+    let modifiers: Vec<&str> = p.modifiers.iter().map(|m| m.code.as_str()).collect();
+    for m in ["AA", "AD", "QK", "QX", "QY", "QZ", "QS", "G8", "G9", "GC", "23", "47", "P1", "P6"] {
+        assert!(modifiers.contains(&m), "{m}");
+    }
+    let qs = p.modifiers.iter().find(|m| m.code.as_str() == "QS").expect("QS");
+    assert!(qs.meaning.contains("monitored anesthesia care"));
+    let qx = p.modifiers.iter().find(|m| m.code.as_str() == "QX").expect("QX");
+    assert_eq!(qx.medicare_payment_effect, "50%");
+
+    let taxonomies: Vec<&str> = p.taxonomies.iter().map(|t| t.taxonomy.code.as_str()).collect();
+    for t in ["207L00000X", "367500000X", "208VP0014X", "207LP2900X"] {
+        assert!(taxonomies.contains(&t), "{t}");
+    }
+
+    let diagnoses: Vec<&str> = p.diagnoses.iter().map(|d| d.diagnosis.code.as_str()).collect();
+    for d in ["M54.50", "M54.51", "M54.59", "M54.16", "M54.17", "M48.061", "M48.062"] {
+        assert!(diagnoses.contains(&d), "{d}");
+    }
+    assert!(p.diagnoses.iter().all(|d| d.diagnosis.billable));
+    let m5450 = p.diagnoses.iter().find(|d| d.diagnosis.code.as_str() == "M54.50").expect("M54.50");
+    assert_eq!(m5450.diagnosis.title, "Low back pain, unspecified");
+
+    let payers: Vec<&str> = p.payers.iter().map(|p| p.payer.as_str()).collect();
+    assert_eq!(payers, ["Medicare", "Aetna", "Blue Cross Blue Shield", "Cigna", "UnitedHealthcare"]);
+    let medicare = &p.payers[0];
+    assert!(medicare.policies.iter().any(|p| p.topic == "inpatient-only"));
+
+    let siblings: Vec<&str> = p
+        .related_codes
+        .iter()
+        .filter(|r| r.relation == Relation::SameCategory)
+        .map(|r| r.code.as_str())
+        .collect();
+    for s in ["00630", "00635", "00640", "00670"] {
+        assert!(siblings.contains(&s), "{s}");
+    }
+    assert!(!siblings.contains(&"00632"));
+    let qcs = p.related_codes.iter().filter(|r| r.relation == Relation::QualifyingCircumstance).count();
+    assert_eq!(qcs, 4);
+
+    let titles: Vec<&str> = p.policy_updates.iter().map(|u| u.title.as_str()).collect();
+    assert!(titles.iter().any(|t| t.contains("M54.5")));
+    assert!(titles.iter().any(|t| t.contains("two-tier")));
+    assert!(p.policy_updates.windows(2).all(|w| w[0].date >= w[1].date), "newest first");
+}
+
+#[test]
+fn benchmarks_reproduce_the_worked_example() {
+    // shared/domain/anesthesia-billing.md 1.3: 00632, 90 minutes = 13 units; $264.13 (2025), $266.47 (2026 non-QP).
+    let p = profile("00632");
+    let at = |year: i32, tier: cptkit_core::CfTier, minutes: u32| -> Decimal {
+        let b = p.benchmarks.iter().find(|b| b.year == year && b.tier == tier && b.locality.is_none()).expect("row");
+        b.amounts.iter().find(|a| a.minutes == minutes).expect("minutes").allowed
+    };
+    assert_eq!(at(2025, cptkit_core::CfTier::Single, 90), Decimal::new(26413, 2));
+    assert_eq!(at(2026, cptkit_core::CfTier::NonQualifyingApm, 90), Decimal::new(26647, 2));
+    // 13 x 20.5998 = 267.7974
+    assert_eq!(at(2026, cptkit_core::CfTier::QualifyingApm, 90), Decimal::new(26780, 2));
+    assert_eq!(p.benchmarks.len(), 3, "national rows only by default");
+}
+
+#[test]
+fn locality_benchmarks_on_request() {
+    let reference = Reference::embedded();
+    let manhattan = ProfileOptions { localities: LocalitySelection::Only(vec!["13202-01".parse().expect("id")]) };
+    let p = reference.profile(code("00632"), &manhattan).expect("profile");
+    let row = p.benchmarks.iter().find(|b| b.locality.is_some()).expect("Manhattan row");
+    assert_eq!(row.locality.as_ref().map(|l| l.name.as_str()), Some("MANHATTAN"));
+    assert_eq!(row.conversion_factor, Decimal::new(2276, 2));
+    // 13 units x $22.76 = $295.88
+    assert_eq!(row.amounts[2].allowed, Decimal::new(29588, 2));
+
+    let all = ProfileOptions { localities: LocalitySelection::All };
+    assert_eq!(reference.profile(code("00632"), &all).expect("all").benchmarks.len(), 3 + 109);
+
+    let unknown = ProfileOptions { localities: LocalitySelection::Only(vec!["99999-99".parse().expect("id")]) };
+    let err = reference.profile(code("00632"), &unknown).expect_err("unknown locality");
+    assert_eq!((err.kind(), err.field()), (ErrorKind::NotFound, Some("localities[0]")));
+}
+
+#[test]
+fn unknown_and_malformed_codes() {
+    let reference = Reference::embedded();
+    let err = reference.profile(code("00101"), &ProfileOptions::default()).expect_err("not in CMS file");
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    let err = reference.profile(code("99213"), &ProfileOptions::default()).expect_err("not anesthesia");
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    for bad in ["0063", "ABCDE", ""] {
+        let err = bad.parse::<CptCode>().expect_err(bad);
+        assert_eq!((err.kind(), err.field()), (ErrorKind::InvalidInput, Some("code")));
+    }
+}
+
+#[test]
+fn special_service_types() {
+    assert_eq!(profile("01968").service_type, ServiceType::AnesthesiaAddOn);
+    let unlisted = profile("01999");
+    assert_eq!(unlisted.service_type, ServiceType::UnlistedAnesthesia);
+    assert!(unlisted.benchmarks.is_empty(), "priced by report");
+    let obstetric = profile("01967");
+    let add_ons: Vec<&str> =
+        obstetric.related_codes.iter().filter(|r| r.relation == Relation::AddOn).map(|r| r.code.as_str()).collect();
+    assert_eq!(add_ons, ["01968", "01969"]);
+}
+
+#[test]
+fn full_icd10cm_code_set_with_deletions() {
+    let reference = Reference::embedded();
+    assert_eq!(reference.diagnosis_count().expect("index"), 98_186);
+    let dx = |s: &str| reference.diagnosis(&s.parse().expect(s));
+    let header = dx("M48.06").expect("M48.06");
+    assert!(!header.billable);
+    assert!(dx("M48.061").expect("M48.061").billable);
+    let m545 = dx("M54.5").expect("M54.5");
+    assert!(!m545.billable);
+    assert_eq!(m545.valid_through.map(|d| d.to_string()), Some("2021-09-30".to_owned()));
+    assert_eq!(m545.replaced_by.len(), 3);
+    assert_eq!(dx("S72.001A").expect("7th character").title, "Fracture of unspecified part of neck of right femur, initial encounter for closed fracture");
+    assert_eq!(dx("M99.99").expect_err("absent").kind(), ErrorKind::NotFound);
+}
+
+#[test]
+fn lookups() {
+    let reference = Reference::embedded();
+    assert!(reference.modifier("QS".parse().expect("QS")).expect("QS").meaning.contains("monitored"));
+    assert_eq!(reference.modifier("59".parse().expect("59")).expect_err("59").kind(), ErrorKind::NotFound);
+    assert_eq!(reference.taxonomy(&"367500000X".parse().expect("tx")).expect("CRNA").provider_role, "CRNA");
+    assert_eq!(reference.place_of_service(&"21".parse().expect("pos")).expect("21").name, "Inpatient Hospital");
+    assert_eq!(reference.place_of_service(&"30".parse().expect("pos")).expect_err("30").kind(), ErrorKind::NotFound);
+}
+
+#[test]
+fn search_and_list_page_through_codes() {
+    let reference = Reference::embedded();
+    let lumbar = reference
+        .search_codes(&CodeQuery { text: "lumbar".into(), ..CodeQuery::default() }, &PageRequest::default())
+        .expect("search");
+    let codes: Vec<&str> = lumbar.items.iter().map(|c| c.code.as_str()).collect();
+    for c in ["00630", "00632", "00635"] {
+        assert!(codes.contains(&c), "{c} in {codes:?}");
+    }
+    let spine = CodeQuery { category: Some("spine and spinal cord".into()), min_base_units: Some(13), ..CodeQuery::default() };
+    let page = reference.search_codes(&spine, &PageRequest::default()).expect("filters");
+    assert_eq!(page.items.iter().map(|c| c.code.as_str()).collect::<Vec<_>>(), ["00604", "00625", "00626", "00670"]);
+    let inpatient = CodeQuery { inpatient_only: Some(true), ..CodeQuery::default() };
+    assert_eq!(reference.search_codes(&inpatient, &PageRequest::default()).expect("ip").total_size, 2);
+
+    let mut seen = Vec::new();
+    let mut page = PageRequest { page_size: 100, page_token: String::new() };
+    loop {
+        let result = reference.list_codes(&page).expect("list");
+        assert_eq!(result.total_size, 276);
+        seen.extend(result.items.into_iter().map(|c| c.code));
+        if result.next_page_token.is_empty() {
+            break;
+        }
+        page.page_token = result.next_page_token;
+    }
+    assert_eq!(seen.len(), 276);
+    assert!(seen.windows(2).all(|w| w[0] < w[1]));
+    let bad = PageRequest { page_size: 10, page_token: "abc".into() };
+    assert_eq!(reference.list_codes(&bad).expect_err("token").field(), Some("page_token"));
+    let big = PageRequest { page_size: 501, page_token: String::new() };
+    assert_eq!(reference.list_codes(&big).expect_err("size").field(), Some("page_size"));
+}
+
+#[test]
+fn a_data_directory_replaces_a_table() {
+    let dir = std::env::temp_dir().join(format!("cptkit-data-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let national = "calendar_year,cf_tier,national_anesthesia_cf_usd,pfs_cf_usd,source\n\
+                    2027,single,21.0000,,test table\n2028,single,22.0000,,test table\n";
+    std::fs::write(dir.join("medicare_anesthesia_cf_national.csv"), national).expect("write");
+    let reference = Reference::from_dir(&dir).expect("load");
+    let p = reference.profile(code("00632"), &ProfileOptions::default()).expect("profile");
+    assert_eq!(p.benchmarks.iter().map(|b| b.year).collect::<Vec<_>>(), [2027, 2028]);
+
+    std::fs::write(dir.join("medicare_anesthesia_cf_national.csv"), "calendar_year\nnot-a-year\n").expect("write");
+    let err = Reference::from_dir(&dir).expect_err("bad table");
+    assert!(err.message().contains("medicare_anesthesia_cf_national.csv"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn golden_00632_profile() {
+    let path = fixtures().join("code_profile_00632/profile.json");
+    let actual = serde_json::to_value(profile("00632")).expect("json");
+    if std::env::var_os("CPTKIT_BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("dir");
+        std::fs::write(&path, serde_json::to_string_pretty(&actual).expect("json") + "\n").expect("write");
+    }
+    let golden: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("golden file")).expect("golden json");
+    assert_eq!(actual, golden, "run with CPTKIT_BLESS=1 to regenerate, then review the diff");
+}

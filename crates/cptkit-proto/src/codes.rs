@@ -1,0 +1,630 @@
+//! CodeService conversions.
+
+use cptkit_core as core;
+use cptkit_core::{Error, Result};
+use rust_decimal::Decimal;
+use time::Date;
+
+use crate::pb;
+
+fn date_string(date: Option<Date>) -> String {
+    date.map(|d| d.to_string()).unwrap_or_default()
+}
+
+fn parse_date(field: &str, text: &str) -> Result<Option<Date>> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    Date::parse(text, format)
+        .map(Some)
+        .map_err(|_| Error::invalid(field, format!("expected a date as YYYY-MM-DD, got {text:?}")))
+}
+
+fn parse_decimal(field: &str, text: &str) -> Result<Decimal> {
+    text.parse().map_err(|_| Error::invalid(field, format!("expected a decimal number, got {text:?}")))
+}
+
+fn cents(amount: Decimal) -> i64 {
+    // Amounts are rounded to cents in the core, so this is exact.
+    i64::try_from((amount * Decimal::ONE_HUNDRED).trunc().mantissa()).unwrap_or(i64::MAX)
+}
+
+fn from_cents(cents: i64) -> Decimal {
+    Decimal::new(cents, 2)
+}
+
+fn required<T>(field: &str, value: Option<T>) -> Result<T> {
+    value.ok_or_else(|| Error::invalid(field, "is required"))
+}
+
+/// Converts each item, naming `field[i]` in an error.
+fn each<P, C>(field: &str, items: Vec<P>, convert: impl Fn(P) -> Result<C>) -> Result<Vec<C>> {
+    items.into_iter().enumerate().map(|(i, item)| convert(item).map_err(|e| e.at(format!("[{i}]")).at(field))).collect()
+}
+
+fn parse_each<T: std::str::FromStr<Err = Error>>(field: &str, items: Vec<String>) -> Result<Vec<T>> {
+    each(field, items, |s| s.parse::<T>().map_err(|e| Error::invalid("", e.message().to_owned())))
+}
+
+// ---- enums ----
+
+impl From<core::Known> for pb::Known {
+    fn from(k: core::Known) -> Self {
+        match k {
+            core::Known::Yes => pb::Known::Yes,
+            core::Known::No => pb::Known::No,
+            core::Known::Unknown => pb::Known::Unknown,
+        }
+    }
+}
+
+fn known(field: &str, raw: i32) -> Result<core::Known> {
+    match pb::Known::try_from(raw) {
+        Ok(pb::Known::Yes) => Ok(core::Known::Yes),
+        Ok(pb::Known::No) => Ok(core::Known::No),
+        Ok(pb::Known::Unknown) => Ok(core::Known::Unknown),
+        Ok(pb::Known::Unspecified) | Err(_) => Err(Error::invalid(field, format!("unset or unknown value {raw}"))),
+    }
+}
+
+impl From<core::ServiceType> for pb::ServiceType {
+    fn from(t: core::ServiceType) -> Self {
+        match t {
+            core::ServiceType::Anesthesia => pb::ServiceType::Anesthesia,
+            core::ServiceType::AnesthesiaAddOn => pb::ServiceType::AnesthesiaAddOn,
+            core::ServiceType::UnlistedAnesthesia => pb::ServiceType::UnlistedAnesthesia,
+        }
+    }
+}
+
+/// A service type from the wire; `UNSPECIFIED` is `None` (any).
+fn service_type(field: &str, raw: i32) -> Result<Option<core::ServiceType>> {
+    match pb::ServiceType::try_from(raw) {
+        Ok(pb::ServiceType::Unspecified) => Ok(None),
+        Ok(pb::ServiceType::Anesthesia) => Ok(Some(core::ServiceType::Anesthesia)),
+        Ok(pb::ServiceType::AnesthesiaAddOn) => Ok(Some(core::ServiceType::AnesthesiaAddOn)),
+        Ok(pb::ServiceType::UnlistedAnesthesia) => Ok(Some(core::ServiceType::UnlistedAnesthesia)),
+        Err(_) => Err(Error::invalid(field, format!("unknown service type {raw}"))),
+    }
+}
+
+fn required_service_type(field: &str, raw: i32) -> Result<core::ServiceType> {
+    service_type(field, raw)?.ok_or_else(|| Error::invalid(field, "is required"))
+}
+
+impl From<core::ModifierCategory> for pb::ModifierCategory {
+    fn from(c: core::ModifierCategory) -> Self {
+        match c {
+            core::ModifierCategory::Pricing => pb::ModifierCategory::Pricing,
+            core::ModifierCategory::Informational => pb::ModifierCategory::Informational,
+            core::ModifierCategory::Teaching => pb::ModifierCategory::Teaching,
+            core::ModifierCategory::Cpt => pb::ModifierCategory::Cpt,
+            core::ModifierCategory::PhysicalStatus => pb::ModifierCategory::PhysicalStatus,
+        }
+    }
+}
+
+fn modifier_category(raw: i32) -> Result<core::ModifierCategory> {
+    match pb::ModifierCategory::try_from(raw) {
+        Ok(pb::ModifierCategory::Pricing) => Ok(core::ModifierCategory::Pricing),
+        Ok(pb::ModifierCategory::Informational) => Ok(core::ModifierCategory::Informational),
+        Ok(pb::ModifierCategory::Teaching) => Ok(core::ModifierCategory::Teaching),
+        Ok(pb::ModifierCategory::Cpt) => Ok(core::ModifierCategory::Cpt),
+        Ok(pb::ModifierCategory::PhysicalStatus) => Ok(core::ModifierCategory::PhysicalStatus),
+        Ok(pb::ModifierCategory::Unspecified) | Err(_) => {
+            Err(Error::invalid("category", format!("unset or unknown value {raw}")))
+        }
+    }
+}
+
+impl From<core::CfTier> for pb::CfTier {
+    fn from(t: core::CfTier) -> Self {
+        match t {
+            core::CfTier::Single => pb::CfTier::Single,
+            core::CfTier::NonQualifyingApm => pb::CfTier::NonQualifyingApm,
+            core::CfTier::QualifyingApm => pb::CfTier::QualifyingApm,
+        }
+    }
+}
+
+fn cf_tier(raw: i32) -> Result<core::CfTier> {
+    match pb::CfTier::try_from(raw) {
+        Ok(pb::CfTier::Single) => Ok(core::CfTier::Single),
+        Ok(pb::CfTier::NonQualifyingApm) => Ok(core::CfTier::NonQualifyingApm),
+        Ok(pb::CfTier::QualifyingApm) => Ok(core::CfTier::QualifyingApm),
+        Ok(pb::CfTier::Unspecified) | Err(_) => Err(Error::invalid("tier", format!("unset or unknown value {raw}"))),
+    }
+}
+
+impl From<core::Relation> for pb::Relation {
+    fn from(r: core::Relation) -> Self {
+        match r {
+            core::Relation::SameCategory => pb::Relation::SameCategory,
+            core::Relation::AddOn => pb::Relation::AddOn,
+            core::Relation::QualifyingCircumstance => pb::Relation::QualifyingCircumstance,
+        }
+    }
+}
+
+fn relation(raw: i32) -> Result<core::Relation> {
+    match pb::Relation::try_from(raw) {
+        Ok(pb::Relation::SameCategory) => Ok(core::Relation::SameCategory),
+        Ok(pb::Relation::AddOn) => Ok(core::Relation::AddOn),
+        Ok(pb::Relation::QualifyingCircumstance) => Ok(core::Relation::QualifyingCircumstance),
+        Ok(pb::Relation::Unspecified) | Err(_) => {
+            Err(Error::invalid("relation", format!("unset or unknown value {raw}")))
+        }
+    }
+}
+
+// ---- requests ----
+
+pub fn page_request(page: Option<pb::PageRequest>) -> core::PageRequest {
+    let pb::PageRequest { page_size, page_token } = page.unwrap_or_default();
+    core::PageRequest { page_size, page_token }
+}
+
+/// `localities` of a GetCode request: `["*"]` is every locality.
+pub fn locality_selection(localities: Vec<String>) -> Result<core::LocalitySelection> {
+    if localities.is_empty() {
+        Ok(core::LocalitySelection::None)
+    } else if localities.iter().any(|l| l == "*") {
+        Ok(core::LocalitySelection::All)
+    } else {
+        parse_each("localities", localities).map(core::LocalitySelection::Only)
+    }
+}
+
+pub fn code_query(request: pb::SearchCodesRequest) -> Result<(core::CodeQuery, core::PageRequest)> {
+    let pb::SearchCodesRequest {
+        text,
+        category,
+        min_base_units,
+        max_base_units,
+        inpatient_only,
+        service_type: raw_service_type,
+        page,
+    } = request;
+    let query = core::CodeQuery {
+        text,
+        category: (!category.is_empty()).then_some(category),
+        min_base_units,
+        max_base_units,
+        inpatient_only,
+        service_type: service_type("service_type", raw_service_type)?,
+    };
+    Ok((query, page_request(page)))
+}
+
+// ---- reference records ----
+
+impl From<core::Modifier> for pb::Modifier {
+    fn from(m: core::Modifier) -> Self {
+        let core::Modifier { code, category, meaning, billed_by, medicare_payment_effect, source } = m;
+        pb::Modifier {
+            code: code.to_string(),
+            category: pb::ModifierCategory::from(category).into(),
+            meaning,
+            billed_by,
+            medicare_payment_effect,
+            source,
+        }
+    }
+}
+
+impl TryFrom<pb::Modifier> for core::Modifier {
+    type Error = Error;
+    fn try_from(m: pb::Modifier) -> Result<Self> {
+        let pb::Modifier { code, category, meaning, billed_by, medicare_payment_effect, source } = m;
+        Ok(core::Modifier {
+            code: code.parse()?,
+            category: modifier_category(category)?,
+            meaning,
+            billed_by,
+            medicare_payment_effect,
+            source,
+        })
+    }
+}
+
+impl From<core::Taxonomy> for pb::Taxonomy {
+    fn from(t: core::Taxonomy) -> Self {
+        let core::Taxonomy { code, grouping, classification, specialization, provider_role, medicare_specialty, source } =
+            t;
+        pb::Taxonomy {
+            code: code.to_string(),
+            grouping,
+            classification,
+            specialization,
+            provider_role,
+            medicare_specialty,
+            source,
+        }
+    }
+}
+
+impl TryFrom<pb::Taxonomy> for core::Taxonomy {
+    type Error = Error;
+    fn try_from(t: pb::Taxonomy) -> Result<Self> {
+        let pb::Taxonomy { code, grouping, classification, specialization, provider_role, medicare_specialty, source } =
+            t;
+        Ok(core::Taxonomy {
+            code: code.parse()?,
+            grouping,
+            classification,
+            specialization,
+            provider_role,
+            medicare_specialty,
+            source,
+        })
+    }
+}
+
+impl From<core::Diagnosis> for pb::Diagnosis {
+    fn from(d: core::Diagnosis) -> Self {
+        let core::Diagnosis { code, title, billable, valid_through, replaced_by, source } = d;
+        pb::Diagnosis {
+            code: code.to_string(),
+            title,
+            billable,
+            valid_through: date_string(valid_through),
+            replaced_by: replaced_by.iter().map(ToString::to_string).collect(),
+            source,
+        }
+    }
+}
+
+impl TryFrom<pb::Diagnosis> for core::Diagnosis {
+    type Error = Error;
+    fn try_from(d: pb::Diagnosis) -> Result<Self> {
+        let pb::Diagnosis { code, title, billable, valid_through, replaced_by, source } = d;
+        Ok(core::Diagnosis {
+            code: code.parse()?,
+            title,
+            billable,
+            valid_through: parse_date("valid_through", &valid_through)?,
+            replaced_by: parse_each("replaced_by", replaced_by)?,
+            source,
+        })
+    }
+}
+
+impl From<core::PlaceOfService> for pb::PlaceOfService {
+    fn from(p: core::PlaceOfService) -> Self {
+        let core::PlaceOfService { code, name, note } = p;
+        pb::PlaceOfService { code: code.to_string(), name, note }
+    }
+}
+
+impl TryFrom<pb::PlaceOfService> for core::PlaceOfService {
+    type Error = Error;
+    fn try_from(p: pb::PlaceOfService) -> Result<Self> {
+        let pb::PlaceOfService { code, name, note } = p;
+        Ok(core::PlaceOfService { code: code.parse()?, name, note })
+    }
+}
+
+impl From<core::CodeSummary> for pb::CodeSummary {
+    fn from(s: core::CodeSummary) -> Self {
+        let core::CodeSummary { code, description, category, base_units, service_type, medicare_inpatient_only } = s;
+        pb::CodeSummary {
+            code: code.to_string(),
+            description,
+            category,
+            base_units,
+            service_type: pb::ServiceType::from(service_type).into(),
+            medicare_inpatient_only: pb::Known::from(medicare_inpatient_only).into(),
+        }
+    }
+}
+
+impl TryFrom<pb::CodeSummary> for core::CodeSummary {
+    type Error = Error;
+    fn try_from(s: pb::CodeSummary) -> Result<Self> {
+        let pb::CodeSummary { code, description, category, base_units, service_type, medicare_inpatient_only } = s;
+        Ok(core::CodeSummary {
+            code: code.parse()?,
+            description,
+            category,
+            base_units,
+            service_type: required_service_type("service_type", service_type)?,
+            medicare_inpatient_only: known("medicare_inpatient_only", medicare_inpatient_only)?,
+        })
+    }
+}
+
+// ---- the profile ----
+
+impl From<core::CodeProfile> for pb::CodeProfile {
+    fn from(p: core::CodeProfile) -> Self {
+        let core::CodeProfile {
+            code,
+            description,
+            description_source,
+            service_type,
+            category,
+            base_units,
+            base_units_source,
+            medicare_inpatient_only,
+            inpatient_only_source,
+            places_of_service,
+            clinical_context,
+            modifiers,
+            taxonomies,
+            diagnoses,
+            payers,
+            benchmarks,
+            related_codes,
+            policy_updates,
+        } = p;
+        pb::CodeProfile {
+            code: code.to_string(),
+            description,
+            description_source,
+            service_type: pb::ServiceType::from(service_type).into(),
+            category,
+            base_units,
+            base_units_source,
+            medicare_inpatient_only: pb::Known::from(medicare_inpatient_only).into(),
+            inpatient_only_source,
+            places_of_service: places_of_service.into_iter().map(Into::into).collect(),
+            clinical_context: Some(clinical_context.into()),
+            modifiers: modifiers.into_iter().map(Into::into).collect(),
+            taxonomies: taxonomies.into_iter().map(Into::into).collect(),
+            diagnoses: diagnoses.into_iter().map(Into::into).collect(),
+            payers: payers.into_iter().map(Into::into).collect(),
+            benchmarks: benchmarks.into_iter().map(Into::into).collect(),
+            related_codes: related_codes.into_iter().map(Into::into).collect(),
+            policy_updates: policy_updates.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+impl TryFrom<pb::CodeProfile> for core::CodeProfile {
+    type Error = Error;
+    fn try_from(p: pb::CodeProfile) -> Result<Self> {
+        let pb::CodeProfile {
+            code,
+            description,
+            description_source,
+            service_type,
+            category,
+            base_units,
+            base_units_source,
+            medicare_inpatient_only,
+            inpatient_only_source,
+            places_of_service,
+            clinical_context,
+            modifiers,
+            taxonomies,
+            diagnoses,
+            payers,
+            benchmarks,
+            related_codes,
+            policy_updates,
+        } = p;
+        Ok(core::CodeProfile {
+            code: code.parse()?,
+            description,
+            description_source,
+            service_type: required_service_type("service_type", service_type)?,
+            category,
+            base_units,
+            base_units_source,
+            medicare_inpatient_only: known("medicare_inpatient_only", medicare_inpatient_only)?,
+            inpatient_only_source,
+            places_of_service: each("places_of_service", places_of_service, TryInto::try_into)?,
+            clinical_context: required("clinical_context", clinical_context)?.into(),
+            modifiers: each("modifiers", modifiers, TryInto::try_into)?,
+            taxonomies: each("taxonomies", taxonomies, TryInto::try_into)?,
+            diagnoses: each("diagnoses", diagnoses, TryInto::try_into)?,
+            payers: each("payers", payers, TryInto::try_into)?,
+            benchmarks: each("benchmarks", benchmarks, TryInto::try_into)?,
+            related_codes: each("related_codes", related_codes, TryInto::try_into)?,
+            policy_updates: each("policy_updates", policy_updates, TryInto::try_into)?,
+        })
+    }
+}
+
+impl From<core::TypicalPlace> for pb::TypicalPlace {
+    fn from(t: core::TypicalPlace) -> Self {
+        let core::TypicalPlace { code, name, basis } = t;
+        pb::TypicalPlace { code: code.to_string(), name, basis }
+    }
+}
+
+impl TryFrom<pb::TypicalPlace> for core::TypicalPlace {
+    type Error = Error;
+    fn try_from(t: pb::TypicalPlace) -> Result<Self> {
+        let pb::TypicalPlace { code, name, basis } = t;
+        Ok(core::TypicalPlace { code: code.parse()?, name, basis })
+    }
+}
+
+impl From<core::ClinicalContext> for pb::ClinicalContext {
+    fn from(c: core::ClinicalContext) -> Self {
+        let core::ClinicalContext { summary, setting, care_team, workflow, sources } = c;
+        pb::ClinicalContext { summary, setting, care_team, workflow, sources }
+    }
+}
+
+impl From<pb::ClinicalContext> for core::ClinicalContext {
+    fn from(c: pb::ClinicalContext) -> Self {
+        let pb::ClinicalContext { summary, setting, care_team, workflow, sources } = c;
+        core::ClinicalContext { summary, setting, care_team, workflow, sources }
+    }
+}
+
+impl From<core::ProviderTaxonomy> for pb::ProviderTaxonomy {
+    fn from(t: core::ProviderTaxonomy) -> Self {
+        let core::ProviderTaxonomy { taxonomy, why } = t;
+        pb::ProviderTaxonomy { taxonomy: Some(taxonomy.into()), why }
+    }
+}
+
+impl TryFrom<pb::ProviderTaxonomy> for core::ProviderTaxonomy {
+    type Error = Error;
+    fn try_from(t: pb::ProviderTaxonomy) -> Result<Self> {
+        let pb::ProviderTaxonomy { taxonomy, why } = t;
+        Ok(core::ProviderTaxonomy { taxonomy: required("taxonomy", taxonomy)?.try_into()?, why })
+    }
+}
+
+impl From<core::CommonDiagnosis> for pb::CommonDiagnosis {
+    fn from(d: core::CommonDiagnosis) -> Self {
+        let core::CommonDiagnosis { diagnosis, relevance, source } = d;
+        pb::CommonDiagnosis { diagnosis: Some(diagnosis.into()), relevance, source }
+    }
+}
+
+impl TryFrom<pb::CommonDiagnosis> for core::CommonDiagnosis {
+    type Error = Error;
+    fn try_from(d: pb::CommonDiagnosis) -> Result<Self> {
+        let pb::CommonDiagnosis { diagnosis, relevance, source } = d;
+        Ok(core::CommonDiagnosis { diagnosis: required("diagnosis", diagnosis)?.try_into()?, relevance, source })
+    }
+}
+
+impl From<core::PayerPolicy> for pb::PayerPolicy {
+    fn from(p: core::PayerPolicy) -> Self {
+        let core::PayerPolicy { payer, plan, topic, policy, effective_date, evidence, source } = p;
+        pb::PayerPolicy { payer, plan, topic, policy, effective_date: date_string(effective_date), evidence, source }
+    }
+}
+
+impl TryFrom<pb::PayerPolicy> for core::PayerPolicy {
+    type Error = Error;
+    fn try_from(p: pb::PayerPolicy) -> Result<Self> {
+        let pb::PayerPolicy { payer, plan, topic, policy, effective_date, evidence, source } = p;
+        Ok(core::PayerPolicy {
+            payer,
+            plan,
+            topic,
+            policy,
+            effective_date: parse_date("effective_date", &effective_date)?,
+            evidence,
+            source,
+        })
+    }
+}
+
+impl From<core::PayerProfile> for pb::PayerProfile {
+    fn from(p: core::PayerProfile) -> Self {
+        let core::PayerProfile { payer, policies } = p;
+        pb::PayerProfile { payer, policies: policies.into_iter().map(Into::into).collect() }
+    }
+}
+
+impl TryFrom<pb::PayerProfile> for core::PayerProfile {
+    type Error = Error;
+    fn try_from(p: pb::PayerProfile) -> Result<Self> {
+        let pb::PayerProfile { payer, policies } = p;
+        Ok(core::PayerProfile { payer, policies: each("policies", policies, TryInto::try_into)? })
+    }
+}
+
+impl From<core::Locality> for pb::Locality {
+    fn from(l: core::Locality) -> Self {
+        let core::Locality { id, name } = l;
+        pb::Locality { id: id.to_string(), name }
+    }
+}
+
+impl TryFrom<pb::Locality> for core::Locality {
+    type Error = Error;
+    fn try_from(l: pb::Locality) -> Result<Self> {
+        let pb::Locality { id, name } = l;
+        Ok(core::Locality { id: id.parse()?, name })
+    }
+}
+
+impl From<core::Benchmark> for pb::Benchmark {
+    fn from(b: core::Benchmark) -> Self {
+        let core::Benchmark { year, tier, locality, conversion_factor, conversion_factor_source, amounts } = b;
+        pb::Benchmark {
+            year,
+            tier: pb::CfTier::from(tier).into(),
+            locality: locality.map(Into::into),
+            conversion_factor: conversion_factor.to_string(),
+            conversion_factor_source,
+            amounts: amounts.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+impl TryFrom<pb::Benchmark> for core::Benchmark {
+    type Error = Error;
+    fn try_from(b: pb::Benchmark) -> Result<Self> {
+        let pb::Benchmark { year, tier, locality, conversion_factor, conversion_factor_source, amounts } = b;
+        Ok(core::Benchmark {
+            year,
+            tier: cf_tier(tier)?,
+            locality: locality.map(TryInto::try_into).transpose().map_err(|e: Error| e.at("locality"))?,
+            conversion_factor: parse_decimal("conversion_factor", &conversion_factor)?,
+            conversion_factor_source,
+            amounts: each("amounts", amounts, TryInto::try_into)?,
+        })
+    }
+}
+
+impl From<core::BenchmarkAmount> for pb::BenchmarkAmount {
+    fn from(a: core::BenchmarkAmount) -> Self {
+        let core::BenchmarkAmount { minutes, time_units, total_units, allowed } = a;
+        pb::BenchmarkAmount {
+            minutes,
+            time_units: time_units.to_string(),
+            total_units: total_units.to_string(),
+            allowed_cents: cents(allowed),
+        }
+    }
+}
+
+impl TryFrom<pb::BenchmarkAmount> for core::BenchmarkAmount {
+    type Error = Error;
+    fn try_from(a: pb::BenchmarkAmount) -> Result<Self> {
+        let pb::BenchmarkAmount { minutes, time_units, total_units, allowed_cents } = a;
+        Ok(core::BenchmarkAmount {
+            minutes,
+            time_units: parse_decimal("time_units", &time_units)?,
+            total_units: parse_decimal("total_units", &total_units)?,
+            allowed: from_cents(allowed_cents),
+        })
+    }
+}
+
+impl From<core::RelatedCode> for pb::RelatedCode {
+    fn from(r: core::RelatedCode) -> Self {
+        let core::RelatedCode { code, relation, description, base_units } = r;
+        pb::RelatedCode { code: code.to_string(), relation: pb::Relation::from(relation).into(), description, base_units }
+    }
+}
+
+impl TryFrom<pb::RelatedCode> for core::RelatedCode {
+    type Error = Error;
+    fn try_from(r: pb::RelatedCode) -> Result<Self> {
+        let pb::RelatedCode { code, relation: raw_relation, description, base_units } = r;
+        Ok(core::RelatedCode { code: code.parse()?, relation: relation(raw_relation)?, description, base_units })
+    }
+}
+
+impl From<core::PolicyUpdate> for pb::PolicyUpdate {
+    fn from(u: core::PolicyUpdate) -> Self {
+        let core::PolicyUpdate { date, family: _, title, summary, source } = u;
+        pb::PolicyUpdate { date: date.to_string(), title, summary, source }
+    }
+}
+
+impl TryFrom<pb::PolicyUpdate> for core::PolicyUpdate {
+    type Error = Error;
+    fn try_from(u: pb::PolicyUpdate) -> Result<Self> {
+        let pb::PolicyUpdate { date, title, summary, source } = u;
+        Ok(core::PolicyUpdate {
+            date: parse_date("date", &date)?.ok_or_else(|| Error::invalid("date", "is required"))?,
+            family: String::new(),
+            title,
+            summary,
+            source,
+        })
+    }
+}

@@ -1,0 +1,16 @@
+//! Generated protobuf types for package `cptkit.v1` and every conversion between them and the core.
+//!
+//! `From<core::X> for pb::X` is total. `TryFrom<pb::X> for core::X` parses and names the field that
+//! fails. Both destructure every field, so a new proto or core field stops the build until it is mapped.
+
+#[allow(clippy::all, missing_debug_implementations, unreachable_pub)]
+pub mod pb {
+    tonic::include_proto!("cptkit.v1");
+}
+
+/// The encoded file descriptor set of `proto/cptkit/v1`, for gRPC server reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/cptkit_descriptor.bin"));
+
+mod codes;
+
+pub use codes::{code_query, locality_selection, page_request};
