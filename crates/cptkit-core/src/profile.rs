@@ -282,7 +282,7 @@ impl Reference {
     fn updates_for(&self, families: &[&Family]) -> Vec<PolicyUpdate> {
         let mut updates: Vec<PolicyUpdate> =
             self.policy_updates.iter().filter(|u| families.iter().any(|f| f.id == u.family)).cloned().collect();
-        updates.sort_by(|a, b| b.date.cmp(&a.date));
+        updates.sort_by_key(|u| std::cmp::Reverse(u.date));
         updates
     }
 }

@@ -1,0 +1,1 @@
+//! cptkit Python module.
