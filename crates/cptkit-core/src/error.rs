@@ -42,13 +42,15 @@ pub struct Error {
     kind: ErrorKind,
     field: Option<String>,
     message: String,
+    /// Every field at fault, when there is more than one (an invalid claim): (field path, message).
+    violations: Vec<(String, String)>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, field: None, message: message.into() }
+        Error { kind, field: None, message: message.into(), violations: Vec::new() }
     }
 
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
@@ -72,6 +74,20 @@ impl Error {
             None => outer,
         });
         self
+    }
+
+    /// An invalid-input error that lists each field at fault.
+    pub fn with_violations(message: impl Into<String>, violations: Vec<(String, String)>) -> Self {
+        Error { violations, ..Error::new(ErrorKind::InvalidInput, message) }
+    }
+
+    /// The fields at fault: the listed violations, or this error's own field.
+    pub fn violations(&self) -> Vec<(String, String)> {
+        match (&self.field, self.violations.is_empty()) {
+            (_, false) => self.violations.clone(),
+            (Some(field), true) => vec![(field.clone(), self.message.clone())],
+            (None, true) => Vec::new(),
+        }
     }
 
     pub fn kind(&self) -> ErrorKind {

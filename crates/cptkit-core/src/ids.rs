@@ -123,11 +123,7 @@ impl Icd10Code {
                 describe(raw.trim())
             ));
         }
-        Ok(Icd10Code(if b.len() == 3 {
-            compact
-        } else {
-            format!("{}.{}", &compact[..3], &compact[3..])
-        }))
+        Ok(Icd10Code(if b.len() == 3 { compact } else { format!("{}.{}", &compact[..3], &compact[3..]) }))
     }
 }
 impl Icd10Code {

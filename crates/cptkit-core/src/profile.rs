@@ -9,7 +9,9 @@ use time::Date;
 
 use crate::error::Result;
 use crate::ids::{CptCode, Icd10Code, LocalityId, PosCode};
-use crate::model::{AnesthesiaCode, CfTier, ConversionFactor, Diagnosis, Known, Locality, Modifier, ServiceType, Taxonomy};
+use crate::model::{
+    AnesthesiaCode, CfTier, ConversionFactor, Diagnosis, Known, Locality, Modifier, ServiceType, Taxonomy,
+};
 use crate::reference::{Family, PayerPolicy, PolicyUpdate, Reference};
 use crate::units::{TimeUnitRule, allowed_amount};
 
@@ -245,13 +247,14 @@ impl Reference {
                 .iter()
                 .enumerate()
                 .map(|(i, id)| {
-                    self.locality_cfs
-                        .iter()
-                        .find(|cf| cf.locality.as_ref().is_some_and(|l| &l.id == id))
-                        .ok_or_else(|| {
-                            crate::Error::not_found(format!("no Medicare anesthesia conversion factor for locality {id}"))
-                                .at(format!("localities[{i}]"))
-                        })
+                    self.locality_cfs.iter().find(|cf| cf.locality.as_ref().is_some_and(|l| &l.id == id)).ok_or_else(
+                        || {
+                            crate::Error::not_found(format!(
+                                "no Medicare anesthesia conversion factor for locality {id}"
+                            ))
+                            .at(format!("localities[{i}]"))
+                        },
+                    )
                 })
                 .collect::<Result<_>>()?,
         };
@@ -259,8 +262,8 @@ impl Reference {
     }
 
     fn related_codes(&self, entry: &AnesthesiaCode) -> Vec<RelatedCode> {
-        let same_section = self.codes.values().filter(|c| c.category == entry.category && c.code != entry.code).map(|c| {
-            RelatedCode {
+        let same_section =
+            self.codes.values().filter(|c| c.category == entry.category && c.code != entry.code).map(|c| RelatedCode {
                 code: c.code,
                 relation: match c.service_type {
                     ServiceType::AnesthesiaAddOn => Relation::AddOn,
@@ -268,8 +271,7 @@ impl Reference {
                 },
                 description: c.description.clone(),
                 base_units: Some(c.base_units),
-            }
-        });
+            });
         let qualifying = self.qualifying_circumstances.iter().map(|qc| RelatedCode {
             code: qc.code,
             relation: Relation::QualifyingCircumstance,
@@ -308,9 +310,8 @@ fn benchmark(base_units: u32, cf: &ConversionFactor) -> Benchmark {
 
 fn clinical_context(families: &[&Family], places: &[TypicalPlace]) -> ClinicalContext {
     let specific_first = || families.iter().rev();
-    let first_set = |field: fn(&Family) -> &str| {
-        specific_first().map(|f| field(f)).find(|s| !s.is_empty()).map(str::to_owned)
-    };
+    let first_set =
+        |field: fn(&Family) -> &str| specific_first().map(|f| field(f)).find(|s| !s.is_empty()).map(str::to_owned);
     let setting = first_set(|f| &f.setting).unwrap_or_else(|| {
         let names: Vec<&str> = places.iter().map(|p| p.name.as_str()).collect();
         format!("Usually {} (general; not specific to this code)", names.join(", "))

@@ -16,8 +16,8 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::icd10::Icd10Table;
 use crate::ids::{CptCode, Icd10Code, LocalityId, ModifierCode, PosCode, TaxonomyCode};
 use crate::model::{
-    AnesthesiaCode, CfTier, ConversionFactor, Diagnosis, Known, Locality, Modifier, ModifierCategory,
-    PlaceOfService, QualifyingCircumstance, ServiceType, Taxonomy,
+    AnesthesiaCode, CfTier, ConversionFactor, Diagnosis, Known, Locality, Modifier, ModifierCategory, PlaceOfService,
+    QualifyingCircumstance, ServiceType, Taxonomy,
 };
 
 /// The embedded files, by the name a data directory overrides them with.
@@ -28,19 +28,13 @@ const EMBEDDED: &[(&str, &str)] = &[
     ("anesthesia_code_kinds.csv", include_str!("../data/anesthesia_code_kinds.csv")),
     ("anesthesia_spine_family_006xx.csv", include_str!("../data/anesthesia_spine_family_006xx.csv")),
     ("anesthesia_modifiers.csv", include_str!("../data/anesthesia_modifiers.csv")),
-    (
-        "anesthesia_qualifying_circumstances.csv",
-        include_str!("../data/anesthesia_qualifying_circumstances.csv"),
-    ),
+    ("anesthesia_qualifying_circumstances.csv", include_str!("../data/anesthesia_qualifying_circumstances.csv")),
     ("anesthesia_provider_taxonomy.csv", include_str!("../data/anesthesia_provider_taxonomy.csv")),
     ("place_of_service_codes.csv", include_str!("../data/place_of_service_codes.csv")),
     ("icd10cm_2026_04.tsv", include_str!("../data/icd10cm_2026_04.tsv")),
     ("icd10cm_deleted.csv", include_str!("../data/icd10cm_deleted.csv")),
     ("medicare_anesthesia_cf_national.csv", include_str!("../data/medicare_anesthesia_cf_national.csv")),
-    (
-        "medicare_anesthesia_cf_locality_cy2025.csv",
-        include_str!("../data/medicare_anesthesia_cf_locality_cy2025.csv"),
-    ),
+    ("medicare_anesthesia_cf_locality_cy2025.csv", include_str!("../data/medicare_anesthesia_cf_locality_cy2025.csv")),
     ("code_families.csv", include_str!("../data/code_families.csv")),
     ("family_diagnoses.csv", include_str!("../data/family_diagnoses.csv")),
     ("family_taxonomies.csv", include_str!("../data/family_taxonomies.csv")),
@@ -58,9 +52,9 @@ impl Files {
         if let Some(dir) = &self.dir {
             let path = dir.join(name);
             if path.exists() {
-                return std::fs::read_to_string(&path).map(Cow::Owned).map_err(|e| {
-                    Error::new(ErrorKind::InvalidInput, format!("cannot read {}: {e}", path.display()))
-                });
+                return std::fs::read_to_string(&path)
+                    .map(Cow::Owned)
+                    .map_err(|e| Error::new(ErrorKind::InvalidInput, format!("cannot read {}: {e}", path.display())));
             }
         }
         EMBEDDED
@@ -74,10 +68,7 @@ impl Files {
     fn rows<T: DeserializeOwned>(&self, name: &'static str) -> Result<Vec<T>> {
         let text = self.text(name)?;
         let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
-        reader
-            .deserialize()
-            .map(|row| row.map_err(|e| table_error(name, e)))
-            .collect()
+        reader.deserialize().map(|row| row.map_err(|e| table_error(name, e))).collect()
     }
 }
 
@@ -315,7 +306,9 @@ impl Reference {
 
     pub fn taxonomy(&self, code: &TaxonomyCode) -> Result<&Taxonomy> {
         self.taxonomies.get(code).ok_or_else(|| {
-            Error::not_found(format!("taxonomy {code} is not among the anesthesia and pain-medicine taxonomies cptkit holds"))
+            Error::not_found(format!(
+                "taxonomy {code} is not among the anesthesia and pain-medicine taxonomies cptkit holds"
+            ))
         })
     }
 
@@ -441,7 +434,9 @@ fn load_codes(files: &Files) -> Result<BTreeMap<CptCode, AnesthesiaCode>> {
             None => ServiceType::Anesthesia,
             Some("add_on") => ServiceType::AnesthesiaAddOn,
             Some("unlisted") => ServiceType::UnlistedAnesthesia,
-            Some(other) => return Err(table_error("anesthesia_code_kinds.csv", format!("{code}: unknown kind {other}"))),
+            Some(other) => {
+                return Err(table_error("anesthesia_code_kinds.csv", format!("{code}: unknown kind {other}")));
+            }
         };
         let inpatient_only = inpatient.get(&code).copied().unwrap_or(Known::Unknown);
         codes.insert(
@@ -621,10 +616,7 @@ fn load_families(files: &Files) -> Result<Vec<Family>> {
         })
         .collect::<Result<Vec<_>>>()?;
     fn family<'a>(families: &'a mut [Family], file: &str, id: &str) -> Result<&'a mut Family> {
-        families
-            .iter_mut()
-            .find(|f| f.id == id)
-            .ok_or_else(|| table_error(file, format!("unknown family {id:?}")))
+        families.iter_mut().find(|f| f.id == id).ok_or_else(|| table_error(file, format!("unknown family {id:?}")))
     }
     for r in files.rows::<DiagnosisRow>("family_diagnoses.csv")? {
         family(&mut families, "family_diagnoses.csv", &r.family)?.diagnoses.push(FamilyDiagnosis {
@@ -659,7 +651,9 @@ fn load_national_cfs(files: &Files) -> Result<Vec<ConversionFactor>> {
                 "single" => CfTier::Single,
                 "non_qualifying_APM" => CfTier::NonQualifyingApm,
                 "qualifying_APM_participant" => CfTier::QualifyingApm,
-                other => return Err(table_error("medicare_anesthesia_cf_national.csv", format!("unknown tier {other:?}"))),
+                other => {
+                    return Err(table_error("medicare_anesthesia_cf_national.csv", format!("unknown tier {other:?}")));
+                }
             };
             Ok(ConversionFactor {
                 year: r.calendar_year,
@@ -713,8 +707,7 @@ fn load_deleted_diagnoses(files: &Files) -> Result<BTreeMap<Icd10Code, DeletedDi
         .rows::<Row>("icd10cm_deleted.csv")?
         .into_iter()
         .map(|r| {
-            let replaced_by =
-                r.replaced_by.split_whitespace().map(str::parse).collect::<Result<Vec<Icd10Code>>>()?;
+            let replaced_by = r.replaced_by.split_whitespace().map(str::parse).collect::<Result<Vec<Icd10Code>>>()?;
             Ok((
                 r.code,
                 DeletedDiagnosis { title: r.title, valid_through: r.valid_through, replaced_by, source: r.source },

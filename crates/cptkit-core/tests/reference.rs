@@ -80,12 +80,8 @@ fn profile_00632_has_every_section_from_the_sources() {
     let medicare = &p.payers[0];
     assert!(medicare.policies.iter().any(|p| p.topic == "inpatient-only"));
 
-    let siblings: Vec<&str> = p
-        .related_codes
-        .iter()
-        .filter(|r| r.relation == Relation::SameCategory)
-        .map(|r| r.code.as_str())
-        .collect();
+    let siblings: Vec<&str> =
+        p.related_codes.iter().filter(|r| r.relation == Relation::SameCategory).map(|r| r.code.as_str()).collect();
     for s in ["00630", "00635", "00640", "00670"] {
         assert!(siblings.contains(&s), "{s}");
     }
@@ -170,7 +166,10 @@ fn full_icd10cm_code_set_with_deletions() {
     assert!(!m545.billable);
     assert_eq!(m545.valid_through.map(|d| d.to_string()), Some("2021-09-30".to_owned()));
     assert_eq!(m545.replaced_by.len(), 3);
-    assert_eq!(dx("S72.001A").expect("7th character").title, "Fracture of unspecified part of neck of right femur, initial encounter for closed fracture");
+    assert_eq!(
+        dx("S72.001A").expect("7th character").title,
+        "Fracture of unspecified part of neck of right femur, initial encounter for closed fracture"
+    );
     assert_eq!(dx("M99.99").expect_err("absent").kind(), ErrorKind::NotFound);
 }
 
@@ -194,7 +193,8 @@ fn search_and_list_page_through_codes() {
     for c in ["00630", "00632", "00635"] {
         assert!(codes.contains(&c), "{c} in {codes:?}");
     }
-    let spine = CodeQuery { category: Some("spine and spinal cord".into()), min_base_units: Some(13), ..CodeQuery::default() };
+    let spine =
+        CodeQuery { category: Some("spine and spinal cord".into()), min_base_units: Some(13), ..CodeQuery::default() };
     let page = reference.search_codes(&spine, &PageRequest::default()).expect("filters");
     assert_eq!(page.items.iter().map(|c| c.code.as_str()).collect::<Vec<_>>(), ["00604", "00625", "00626", "00670"]);
     let inpatient = CodeQuery { inpatient_only: Some(true), ..CodeQuery::default() };

@@ -43,8 +43,9 @@ fn each<P, C>(field: &str, items: Vec<P>, convert: impl Fn(P) -> Result<C>) -> R
     items.into_iter().enumerate().map(|(i, item)| convert(item).map_err(|e| e.at(format!("[{i}]")).at(field))).collect()
 }
 
+/// Parses each string; an error names its position (`localities[1]`) instead of the item's own field.
 fn parse_each<T: std::str::FromStr<Err = Error>>(field: &str, items: Vec<String>) -> Result<Vec<T>> {
-    each(field, items, |s| s.parse::<T>().map_err(|e| Error::invalid("", e.message().to_owned())))
+    each(field, items, |s| s.parse::<T>().map_err(|e| Error::new(e.kind(), e.message().to_owned())))
 }
 
 // ---- enums ----
@@ -230,8 +231,15 @@ impl TryFrom<pb::Modifier> for core::Modifier {
 
 impl From<core::Taxonomy> for pb::Taxonomy {
     fn from(t: core::Taxonomy) -> Self {
-        let core::Taxonomy { code, grouping, classification, specialization, provider_role, medicare_specialty, source } =
-            t;
+        let core::Taxonomy {
+            code,
+            grouping,
+            classification,
+            specialization,
+            provider_role,
+            medicare_specialty,
+            source,
+        } = t;
         pb::Taxonomy {
             code: code.to_string(),
             grouping,
@@ -596,7 +604,12 @@ impl TryFrom<pb::BenchmarkAmount> for core::BenchmarkAmount {
 impl From<core::RelatedCode> for pb::RelatedCode {
     fn from(r: core::RelatedCode) -> Self {
         let core::RelatedCode { code, relation, description, base_units } = r;
-        pb::RelatedCode { code: code.to_string(), relation: pb::Relation::from(relation).into(), description, base_units }
+        pb::RelatedCode {
+            code: code.to_string(),
+            relation: pb::Relation::from(relation).into(),
+            description,
+            base_units,
+        }
     }
 }
 
@@ -626,5 +639,22 @@ impl TryFrom<pb::PolicyUpdate> for core::PolicyUpdate {
             summary,
             source,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_list_item_is_named_by_its_position() {
+        let err = locality_selection(vec!["13202-01".into(), "1320201".into()]).expect_err("malformed");
+        assert_eq!((err.kind(), err.field()), (core::ErrorKind::InvalidInput, Some("localities[1]")));
+        let pb = pb::Diagnosis {
+            code: "M54.5".into(),
+            replaced_by: vec!["M54.50".into(), "M5".into()],
+            ..Default::default()
+        };
+        assert_eq!(core::Diagnosis::try_from(pb).expect_err("replaced_by").field(), Some("replaced_by[1]"));
     }
 }

@@ -1,0 +1,285 @@
+//! The claim model: an anesthesia professional claim as cptkit reads it. Its JSON form maps one-to-one
+//! to `cptkit.v1.Claim` (snake_case names, money in integer cents, decimals as strings).
+
+use std::fmt;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use time::{Date, PrimitiveDateTime};
+
+use crate::error::{Error, Result};
+use crate::ids::{CptCode, Icd10Code, LocalityId, ModifierCode, PosCode, TaxonomyCode};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Claim {
+    pub claim_id: String,
+    pub payer: Payer,
+    pub place_of_service: PosCode,
+    /// CLM05-3: 1 original, 7 replacement, 8 void.
+    #[serde(default = "original_claim")]
+    pub frequency_code: String,
+    pub patient: Patient,
+    pub billing_provider_npi: Npi,
+    pub rendering_provider: RenderingProvider,
+    /// Medicare carrier and locality (`13202-01`), for the locality conversion factor.
+    #[serde(default)]
+    pub medicare_locality: Option<LocalityId>,
+    /// ICD-10-CM codes in claim order; line pointers are 1-based into this list.
+    pub diagnoses: Vec<Icd10Code>,
+    pub lines: Vec<ClaimLine>,
+}
+
+fn original_claim() -> String {
+    "1".to_owned()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Payer {
+    /// The payer's identifier (e.g. `medicare`, `cigna`); selects the commercial rule set.
+    pub id: String,
+    pub plan_type: PlanType,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanType {
+    MedicareFfs,
+    MedicareAdvantage,
+    Commercial,
+}
+
+/// Patient data is PHI: it never reaches a log line, and `Debug` hides it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Patient {
+    pub birth_date: Date,
+    #[serde(default)]
+    pub member_id: String,
+}
+
+impl fmt::Debug for Patient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Patient { .. }")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenderingProvider {
+    pub npi: Npi,
+    pub taxonomy: TaxonomyCode,
+    pub role: ProviderRole,
+    /// Medicare qualifying APM participant: selects the CY2026+ QP conversion factor.
+    #[serde(default)]
+    pub qualifying_apm: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderRole {
+    Anesthesiologist,
+    Crna,
+    AnesthesiologistAssistant,
+    OtherPhysician,
+}
+
+impl ProviderRole {
+    pub fn is_physician(self) -> bool {
+        matches!(self, ProviderRole::Anesthesiologist | ProviderRole::OtherPhysician)
+    }
+}
+
+/// SV103: minutes for anesthesia, units for everything else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum UnitBasis {
+    #[serde(rename = "MJ")]
+    Minutes,
+    #[serde(rename = "UN")]
+    Units,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimLine {
+    pub procedure_code: CptCode,
+    #[serde(default)]
+    pub modifiers: Vec<ModifierCode>,
+    pub unit_basis: UnitBasis,
+    /// Minutes (MJ) or units (UN), as a decimal string.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub quantity: Decimal,
+    #[serde(default, with = "local_time")]
+    pub start_time: Option<PrimitiveDateTime>,
+    #[serde(default, with = "local_time")]
+    pub end_time: Option<PrimitiveDateTime>,
+    /// 1-based pointers into `Claim::diagnoses`.
+    #[serde(default)]
+    pub diagnosis_pointers: Vec<u32>,
+    pub charge_cents: i64,
+    pub date_of_service: Date,
+    /// Ties the physician's and the anesthetist's lines for the same anesthetic together.
+    #[serde(default)]
+    pub case_id: String,
+    /// AD lines: the physician documented presence at induction (+1 unit under Medicare).
+    #[serde(default)]
+    pub present_at_induction: bool,
+}
+
+impl ClaimLine {
+    pub fn charge(&self) -> Decimal {
+        Decimal::new(self.charge_cents, 2)
+    }
+}
+
+impl Claim {
+    /// Reads the JSON form; an error names the field path (`lines[0].procedure_code`).
+    pub fn from_json(json: &str) -> Result<Claim> {
+        let de = &mut serde_json::Deserializer::from_str(json);
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            let field = e.path().to_string();
+            let message = e.into_inner().to_string();
+            let err = Error::new(crate::ErrorKind::InvalidInput, message);
+            if field == "." { err } else { err.at(field) }
+        })
+    }
+
+    pub fn to_json(&self) -> String {
+        // Serialising plain data to a String cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// A National Provider Identifier: 10 digits starting with 1 or 2. The check digit is a validation
+/// edit (NPI001), not a parse error, so a claim with a mistyped NPI can still be read and reported.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Npi(String);
+
+impl Npi {
+    fn parse(raw: &str) -> std::result::Result<Self, String> {
+        let s = raw.trim();
+        if s.len() == 10 && s.bytes().all(|b| b.is_ascii_digit()) && matches!(s.as_bytes()[0], b'1' | b'2') {
+            Ok(Npi(s.to_owned()))
+        } else {
+            Err(format!("expected a 10-digit NPI starting with 1 or 2, got {s:?}"))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Luhn over the first nine digits prefixed by 80840 (equivalently, +24), per CMS.
+    pub fn check_digit_ok(&self) -> bool {
+        let digits: Vec<u32> = self.0.bytes().map(|b| u32::from(b - b'0')).collect();
+        let sum: u32 = digits[..9]
+            .iter()
+            .rev()
+            .enumerate()
+            .map(|(i, &d)| {
+                if i % 2 == 0 {
+                    let x = d * 2;
+                    x / 10 + x % 10
+                } else {
+                    d
+                }
+            })
+            .sum::<u32>()
+            + 24;
+        (10 - sum % 10) % 10 == digits[9]
+    }
+}
+
+impl std::str::FromStr for Npi {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Npi::parse(s).map_err(|m| Error::invalid("npi", m))
+    }
+}
+
+impl fmt::Display for Npi {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for Npi {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Npi {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        Npi::parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Anesthesia start and end as local date-times, `2025-03-04T08:00` (seconds optional).
+pub mod local_time {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use time::PrimitiveDateTime;
+    use time::macros::format_description;
+
+    pub fn parse(text: &str) -> Result<PrimitiveDateTime, String> {
+        let with_seconds = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
+        let without = format_description!("[year]-[month]-[day]T[hour]:[minute]");
+        PrimitiveDateTime::parse(text, with_seconds)
+            .or_else(|_| PrimitiveDateTime::parse(text, without))
+            .map_err(|_| format!("expected a local date-time as YYYY-MM-DDTHH:MM, got {text:?}"))
+    }
+
+    pub fn format(value: &PrimitiveDateTime) -> String {
+        let f = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
+        value.format(f).unwrap_or_default()
+    }
+
+    pub fn serialize<S: Serializer>(value: &Option<PrimitiveDateTime>, s: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(v) => s.serialize_some(&format(v)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PrimitiveDateTime>, D::Error> {
+        match Option::<String>::deserialize(d)? {
+            Some(text) if !text.is_empty() => parse(&text).map(Some).map_err(serde::de::Error::custom),
+            _ => Ok(None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn npi_check_digit_vectors() {
+        // shared/domain/anesthesia-billing.md section 10.
+        for good in ["1234567893", "1558598797"] {
+            assert!(good.parse::<Npi>().unwrap().check_digit_ok(), "{good}");
+        }
+        assert!(!"1234567890".parse::<Npi>().unwrap().check_digit_ok());
+        assert!("0234567893".parse::<Npi>().is_err());
+        assert!("123456789".parse::<Npi>().is_err());
+    }
+
+    #[test]
+    fn json_errors_name_the_field() {
+        let err = Claim::from_json(r#"{"claim_id": 5}"#).unwrap_err();
+        assert_eq!(err.field(), Some("claim_id"));
+        let json = r#"{"claim_id":"c","payer":{"id":"medicare","plan_type":"medicare_ffs"},"place_of_service":"21",
+            "patient":{"birth_date":"1960-01-01"},"billing_provider_npi":"1234567893",
+            "rendering_provider":{"npi":"1234567893","taxonomy":"207L00000X","role":"anesthesiologist"},
+            "diagnoses":["M54.50"],"lines":[{"procedure_code":"ABCDE","unit_basis":"MJ","quantity":"90",
+            "charge_cents":100,"date_of_service":"2025-03-04"}]}"#;
+        let err = Claim::from_json(json).unwrap_err();
+        assert_eq!(err.field(), Some("lines[0].procedure_code"), "{err}");
+        let fixed = json.replace("ABCDE", "00632");
+        let claim = Claim::from_json(&fixed).unwrap();
+        assert_eq!(claim.lines[0].quantity, Decimal::from(90));
+        assert!(!format!("{:?}", claim.patient).contains("1960"), "no PHI in Debug");
+        assert_eq!(Claim::from_json(&claim.to_json()).unwrap(), claim);
+    }
+}

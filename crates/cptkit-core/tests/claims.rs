@@ -1,0 +1,206 @@
+#![allow(clippy::unwrap_used)]
+//! Golden claim cases (tests/fixtures/claims/<case>/), hand-computed from the public rules, plus
+//! properties checked exhaustively over minutes and codes.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use cptkit_core::{Claim, PriceOptions, Reference, RuleBook, ValidationContext};
+use rust_decimal::Decimal;
+use serde_json::Value;
+
+fn claims_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/claims")
+}
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
+}
+
+fn context(expected: &Value) -> ValidationContext {
+    let today = expected["today"].as_str().unwrap();
+    ValidationContext {
+        today: time::Date::parse(today, time::macros::format_description!("[year]-[month]-[day]")).unwrap(),
+    }
+}
+
+fn options(expected: &Value) -> PriceOptions {
+    PriceOptions {
+        rule_set: expected["price_options"]["rule_set"].as_str().map(str::to_owned),
+        conversion_factor: expected["price_options"]["conversion_factor"].as_str().map(|s| s.parse().unwrap()),
+    }
+}
+
+fn finding_set(findings: &Value) -> BTreeSet<(String, String)> {
+    findings
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["edit_id"].as_str().unwrap().to_owned(), f["field"].as_str().unwrap().to_owned()))
+        .collect()
+}
+
+/// True when a field path such as `lines[0].modifiers[3]` names something in the claim's JSON.
+fn path_exists(claim: &Value, path: &str) -> bool {
+    let mut node = claim;
+    for part in path.split('.') {
+        let (name, indexes) = part.split_once('[').map_or((part, ""), |(n, rest)| (n, rest));
+        node = match node.get(name) {
+            Some(n) => n,
+            None => return false,
+        };
+        for index in indexes.split('[').filter(|s| !s.is_empty()) {
+            let i: usize = index.trim_end_matches(']').parse().unwrap();
+            node = match node.get(i) {
+                Some(n) => n,
+                None => return false,
+            };
+        }
+    }
+    true
+}
+
+#[test]
+fn golden_claim_cases() {
+    let reference = Reference::embedded();
+    let mut cases = 0;
+    for entry in std::fs::read_dir(claims_dir()).unwrap() {
+        let dir = entry.unwrap().path();
+        if !dir.join("claim.json").exists() {
+            continue;
+        }
+        cases += 1;
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let raw = std::fs::read_to_string(dir.join("claim.json")).unwrap();
+        let claim = Claim::from_json(&raw).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let expected = read_json(&dir.join("expected.json"));
+        let ctx = context(&expected);
+
+        let report = reference.validate(&claim, &ctx);
+        let actual: BTreeSet<(String, String)> =
+            report.findings.iter().map(|f| (f.edit_id.clone(), f.field.clone())).collect();
+        assert_eq!(actual, finding_set(&expected["findings"]), "{name}: findings {:#?}", report.findings);
+        let claim_json: Value = serde_json::from_str(&raw).unwrap();
+        for f in &report.findings {
+            assert!(path_exists(&claim_json, &f.field), "{name}: {} points at missing {}", f.edit_id, f.field);
+            assert!(!f.message.is_empty() && !f.hint.is_empty(), "{name}: {}", f.edit_id);
+        }
+
+        let priced = reference.price(&claim, &options(&expected), RuleBook::embedded(), &ctx);
+        match (&expected["priced"], &expected["price_error"]) {
+            (Value::Object(want), Value::Null) => {
+                let priced = priced.unwrap_or_else(|e| panic!("{name}: {e}"));
+                assert_eq!(priced.total_allowed.to_string(), want["total_allowed"].as_str().unwrap(), "{name}");
+                for (line, want) in priced.lines.iter().zip(want["lines"].as_array().unwrap()) {
+                    for field in ["allowed", "total_units", "conversion_factor", "share"] {
+                        let got = serde_json::to_value(line).unwrap()[field].clone();
+                        assert_eq!(got, want[field], "{name}: {field} in {:#?}", line.steps);
+                    }
+                    assert!(line.steps.len() >= 5, "{name}: every step explained");
+                }
+            }
+            (Value::Null, Value::Object(want)) => {
+                let err = priced.expect_err(&name);
+                assert_eq!(err.kind().as_str(), want["kind"].as_str().unwrap(), "{name}: {err}");
+                if let Some(field) = want.get("field") {
+                    assert_eq!(err.field(), field.as_str(), "{name}: {err}");
+                }
+                if err.kind() == cptkit_core::ErrorKind::InvalidInput && want.get("field").is_none() {
+                    assert_eq!(
+                        err.violations().len(),
+                        report.findings.iter().filter(|f| f.severity == cptkit_core::Severity::Error).count()
+                    );
+                }
+            }
+            other => panic!("{name}: expected.json needs priced or price_error, got {other:?}"),
+        }
+    }
+    assert!(cases >= 15, "found {cases} cases");
+}
+
+#[test]
+fn batch_edits_across_claims() {
+    let dir = claims_dir().join("batch_medical_direction");
+    let claims: Vec<Claim> = read_json(&dir.join("claims.json"))
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| Claim::from_json(&c.to_string()).unwrap())
+        .collect();
+    let expected = read_json(&dir.join("expected.json"));
+    let reports = Reference::embedded().validate_batch(&claims, &context(&expected));
+    assert_eq!(reports.len(), claims.len());
+    for report in reports {
+        let actual: BTreeSet<(String, String)> =
+            report.findings.iter().map(|f| (f.edit_id.clone(), f.field.clone())).collect();
+        assert_eq!(actual, finding_set(&expected["findings_by_claim"][&report.claim_id]), "{}", report.claim_id);
+    }
+}
+
+fn medicare_claim(code: &str, modifier: &str, minutes: u32) -> Claim {
+    let crna = matches!(modifier, "QX" | "QZ");
+    let json = format!(
+        r#"{{"claim_id":"P","payer":{{"id":"medicare","plan_type":"medicare_ffs"}},"place_of_service":"21",
+        "patient":{{"birth_date":"1950-01-01"}},"billing_provider_npi":"1234567893",
+        "rendering_provider":{{"npi":"1558598797","taxonomy":"{}","role":"{}"}},"diagnoses":["M54.50"],
+        "lines":[{{"procedure_code":"{code}","modifiers":["{modifier}"],"unit_basis":"MJ","quantity":"{minutes}",
+        "diagnosis_pointers":[1],"charge_cents":99999999,"date_of_service":"2025-06-01"}}]}}"#,
+        if crna { "367500000X" } else { "207L00000X" },
+        if crna { "crna" } else { "anesthesiologist" },
+    );
+    Claim::from_json(&json).unwrap()
+}
+
+fn allowed(code: &str, modifier: &str, minutes: u32) -> Decimal {
+    let ctx = ValidationContext { today: time::macros::date!(2026 - 11 - 27) };
+    Reference::embedded()
+        .price(&medicare_claim(code, modifier, minutes), &PriceOptions::default(), RuleBook::embedded(), &ctx)
+        .unwrap()
+        .total_allowed
+}
+
+#[test]
+fn allowed_never_falls_as_minutes_grow() {
+    for code in ["00632", "00100", "01967", "01953"] {
+        let mut previous = Decimal::ZERO;
+        for minutes in 1..=600 {
+            let now = allowed(code, "AA", minutes);
+            assert!(now >= previous, "{code}: {minutes} min pays {now} < {previous}");
+            previous = now;
+        }
+    }
+}
+
+#[test]
+fn directed_halves_add_up_to_personally_performed_within_a_cent() {
+    let reference = Reference::embedded();
+    for entry in reference.codes().filter(|c| c.service_type == cptkit_core::ServiceType::Anesthesia).step_by(7) {
+        for minutes in (5..=480).step_by(13) {
+            let code = entry.code.as_str();
+            let aa = allowed(code, "AA", minutes);
+            let split = allowed(code, "QK", minutes) + allowed(code, "QX", minutes);
+            assert!((aa - split).abs() <= Decimal::new(1, 2), "{code} {minutes} min: AA {aa} vs QK+QX {split}");
+        }
+    }
+}
+
+#[test]
+fn user_rule_set_is_loaded_and_selected() {
+    let text = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/rulesets/cigna_2021.json"))
+        .unwrap();
+    let custom = text
+        .replace("cigna-2021-05", "my-contract")
+        .replace("\"payer_ids\": [\"cigna\"]", "\"payer_ids\": [\"acme\"]")
+        .replace("\"AA\": \"1.00\"", "\"AA\": \"0.90\"");
+    let book = RuleBook::embedded().clone().with(cptkit_core::RuleSet::from_json(&custom).unwrap());
+    let mut claim = medicare_claim("00632", "AA", 90);
+    claim.payer = cptkit_core::Payer { id: "acme".into(), plan_type: cptkit_core::PlanType::Commercial };
+    let ctx = ValidationContext { today: time::macros::date!(2026 - 11 - 27) };
+    let options = PriceOptions { rule_set: None, conversion_factor: Some(Decimal::new(6000, 2)) };
+    let priced = Reference::embedded().price(&claim, &options, &book, &ctx).unwrap();
+    // (7 + 6.0) x 60.00 x 0.90 = 702.00
+    assert_eq!(priced.total_allowed, Decimal::new(70200, 2));
+    assert_eq!(priced.lines[0].rule_set, "my-contract");
+    let err = cptkit_core::RuleSet::from_json("{\"id\": 3}").unwrap_err();
+    assert_eq!(err.field(), Some("id"));
+}
