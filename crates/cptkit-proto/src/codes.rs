@@ -2,51 +2,9 @@
 
 use cptkit_core as core;
 use cptkit_core::{Error, Result};
-use rust_decimal::Decimal;
-use time::Date;
 
+use crate::convert::{cents, date_string, each, from_cents, parse_date, parse_decimal, parse_each, required};
 use crate::pb;
-
-fn date_string(date: Option<Date>) -> String {
-    date.map(|d| d.to_string()).unwrap_or_default()
-}
-
-fn parse_date(field: &str, text: &str) -> Result<Option<Date>> {
-    if text.is_empty() {
-        return Ok(None);
-    }
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    Date::parse(text, format)
-        .map(Some)
-        .map_err(|_| Error::invalid(field, format!("expected a date as YYYY-MM-DD, got {text:?}")))
-}
-
-fn parse_decimal(field: &str, text: &str) -> Result<Decimal> {
-    text.parse().map_err(|_| Error::invalid(field, format!("expected a decimal number, got {text:?}")))
-}
-
-fn cents(amount: Decimal) -> i64 {
-    // Amounts are rounded to cents in the core, so this is exact.
-    i64::try_from((amount * Decimal::ONE_HUNDRED).trunc().mantissa()).unwrap_or(i64::MAX)
-}
-
-fn from_cents(cents: i64) -> Decimal {
-    Decimal::new(cents, 2)
-}
-
-fn required<T>(field: &str, value: Option<T>) -> Result<T> {
-    value.ok_or_else(|| Error::invalid(field, "is required"))
-}
-
-/// Converts each item, naming `field[i]` in an error.
-fn each<P, C>(field: &str, items: Vec<P>, convert: impl Fn(P) -> Result<C>) -> Result<Vec<C>> {
-    items.into_iter().enumerate().map(|(i, item)| convert(item).map_err(|e| e.at(format!("[{i}]")).at(field))).collect()
-}
-
-/// Parses each string; an error names its position (`localities[1]`) instead of the item's own field.
-fn parse_each<T: std::str::FromStr<Err = Error>>(field: &str, items: Vec<String>) -> Result<Vec<T>> {
-    each(field, items, |s| s.parse::<T>().map_err(|e| Error::new(e.kind(), e.message().to_owned())))
-}
 
 // ---- enums ----
 

@@ -11,6 +11,9 @@ pub mod pb {
 /// The encoded file descriptor set of `proto/cptkit/v1`, for gRPC server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/cptkit_descriptor.bin"));
 
+mod claims;
 mod codes;
+mod convert;
 
+pub use claims::{price_options, today};
 pub use codes::{code_query, locality_selection, page_request};

@@ -1,0 +1,361 @@
+//! ClaimService conversions: claims in (parsed, naming the field that fails), reports and prices out.
+
+use cptkit_core as core;
+use cptkit_core::{Error, Result};
+use rust_decimal::Decimal;
+
+use crate::convert::{cents, date_string, each, parse_date, parse_decimal, parse_each, required};
+use crate::pb;
+
+impl From<core::PlanType> for pb::PlanType {
+    fn from(p: core::PlanType) -> Self {
+        match p {
+            core::PlanType::MedicareFfs => pb::PlanType::MedicareFfs,
+            core::PlanType::MedicareAdvantage => pb::PlanType::MedicareAdvantage,
+            core::PlanType::Commercial => pb::PlanType::Commercial,
+        }
+    }
+}
+
+fn plan_type(raw: i32) -> Result<core::PlanType> {
+    match pb::PlanType::try_from(raw) {
+        Ok(pb::PlanType::MedicareFfs) => Ok(core::PlanType::MedicareFfs),
+        Ok(pb::PlanType::MedicareAdvantage) => Ok(core::PlanType::MedicareAdvantage),
+        Ok(pb::PlanType::Commercial) => Ok(core::PlanType::Commercial),
+        Ok(pb::PlanType::Unspecified) | Err(_) => {
+            Err(Error::invalid("plan_type", format!("unset or unknown plan type {raw}")))
+        }
+    }
+}
+
+impl From<core::ProviderRole> for pb::ProviderRole {
+    fn from(r: core::ProviderRole) -> Self {
+        match r {
+            core::ProviderRole::Anesthesiologist => pb::ProviderRole::Anesthesiologist,
+            core::ProviderRole::Crna => pb::ProviderRole::Crna,
+            core::ProviderRole::AnesthesiologistAssistant => pb::ProviderRole::AnesthesiologistAssistant,
+            core::ProviderRole::OtherPhysician => pb::ProviderRole::OtherPhysician,
+        }
+    }
+}
+
+fn provider_role(raw: i32) -> Result<core::ProviderRole> {
+    match pb::ProviderRole::try_from(raw) {
+        Ok(pb::ProviderRole::Anesthesiologist) => Ok(core::ProviderRole::Anesthesiologist),
+        Ok(pb::ProviderRole::Crna) => Ok(core::ProviderRole::Crna),
+        Ok(pb::ProviderRole::AnesthesiologistAssistant) => Ok(core::ProviderRole::AnesthesiologistAssistant),
+        Ok(pb::ProviderRole::OtherPhysician) => Ok(core::ProviderRole::OtherPhysician),
+        Ok(pb::ProviderRole::Unspecified) | Err(_) => {
+            Err(Error::invalid("role", format!("unset or unknown role {raw}")))
+        }
+    }
+}
+
+impl From<core::UnitBasis> for pb::UnitBasis {
+    fn from(u: core::UnitBasis) -> Self {
+        match u {
+            core::UnitBasis::Minutes => pb::UnitBasis::Mj,
+            core::UnitBasis::Units => pb::UnitBasis::Un,
+        }
+    }
+}
+
+fn unit_basis(raw: i32) -> Result<core::UnitBasis> {
+    match pb::UnitBasis::try_from(raw) {
+        Ok(pb::UnitBasis::Mj) => Ok(core::UnitBasis::Minutes),
+        Ok(pb::UnitBasis::Un) => Ok(core::UnitBasis::Units),
+        Ok(pb::UnitBasis::Unspecified) | Err(_) => {
+            Err(Error::invalid("unit_basis", "unset: MJ (minutes) or UN (units)"))
+        }
+    }
+}
+
+impl From<core::Severity> for pb::Severity {
+    fn from(s: core::Severity) -> Self {
+        match s {
+            core::Severity::Error => pb::Severity::Error,
+            core::Severity::Warning => pb::Severity::Warning,
+        }
+    }
+}
+
+impl From<core::LineStatus> for pb::LineStatus {
+    fn from(s: core::LineStatus) -> Self {
+        match s {
+            core::LineStatus::Priced => pb::LineStatus::Priced,
+            core::LineStatus::NotPriced => pb::LineStatus::NotPriced,
+        }
+    }
+}
+
+fn required_date(field: &str, text: &str) -> Result<time::Date> {
+    parse_date(field, text)?.ok_or_else(|| Error::invalid(field, "is required (YYYY-MM-DD)"))
+}
+
+fn optional_time(field: &str, text: &str) -> Result<Option<time::PrimitiveDateTime>> {
+    if text.is_empty() {
+        Ok(None)
+    } else {
+        core::local_time::parse(text).map(Some).map_err(|m| Error::invalid(field, m))
+    }
+}
+
+fn optional_parse<T: std::str::FromStr<Err = Error>>(field: &str, text: &str) -> Result<Option<T>> {
+    if text.is_empty() {
+        Ok(None)
+    } else {
+        text.parse().map(Some).map_err(|e: Error| Error::invalid(field, e.message()))
+    }
+}
+
+fn parse_as<T: std::str::FromStr<Err = Error>>(field: &str, text: &str) -> Result<T> {
+    text.parse().map_err(|e: Error| Error::invalid(field, e.message()))
+}
+
+impl TryFrom<pb::Claim> for core::Claim {
+    type Error = Error;
+    fn try_from(c: pb::Claim) -> Result<Self> {
+        let pb::Claim {
+            claim_id,
+            payer,
+            place_of_service,
+            frequency_code,
+            patient,
+            billing_provider_npi,
+            rendering_provider,
+            medicare_locality,
+            diagnoses,
+            lines,
+        } = c;
+        let pb::Payer { id, plan_type: raw_plan } = required("payer", payer)?;
+        let pb::Patient { birth_date, member_id } = required("patient", patient)?;
+        let pb::RenderingProvider { npi, taxonomy, role, qualifying_apm } =
+            required("rendering_provider", rendering_provider)?;
+        Ok(core::Claim {
+            claim_id,
+            payer: core::Payer { id, plan_type: plan_type(raw_plan).map_err(|e| e.at("payer"))? },
+            place_of_service: parse_as("place_of_service", &place_of_service)?,
+            frequency_code: if frequency_code.is_empty() { "1".to_owned() } else { frequency_code },
+            patient: core::Patient { birth_date: required_date("patient.birth_date", &birth_date)?, member_id },
+            billing_provider_npi: parse_as("billing_provider_npi", &billing_provider_npi)?,
+            rendering_provider: core::RenderingProvider {
+                npi: parse_as("rendering_provider.npi", &npi)?,
+                taxonomy: parse_as("rendering_provider.taxonomy", &taxonomy)?,
+                role: provider_role(role).map_err(|e| e.at("rendering_provider"))?,
+                qualifying_apm,
+            },
+            medicare_locality: optional_parse("medicare_locality", &medicare_locality)?,
+            diagnoses: parse_each("diagnoses", diagnoses)?,
+            lines: each("lines", lines, TryInto::try_into)?,
+        })
+    }
+}
+
+impl TryFrom<pb::ClaimLine> for core::ClaimLine {
+    type Error = Error;
+    fn try_from(l: pb::ClaimLine) -> Result<Self> {
+        let pb::ClaimLine {
+            procedure_code,
+            modifiers,
+            unit_basis: raw_basis,
+            quantity,
+            start_time,
+            end_time,
+            diagnosis_pointers,
+            charge_cents,
+            date_of_service,
+            case_id,
+            present_at_induction,
+        } = l;
+        Ok(core::ClaimLine {
+            procedure_code: parse_as("procedure_code", &procedure_code)?,
+            modifiers: parse_each("modifiers", modifiers)?,
+            unit_basis: unit_basis(raw_basis)?,
+            quantity: parse_decimal("quantity", &quantity)?,
+            start_time: optional_time("start_time", &start_time)?,
+            end_time: optional_time("end_time", &end_time)?,
+            diagnosis_pointers,
+            charge_cents,
+            date_of_service: required_date("date_of_service", &date_of_service)?,
+            case_id,
+            present_at_induction,
+        })
+    }
+}
+
+impl From<core::Claim> for pb::Claim {
+    fn from(c: core::Claim) -> Self {
+        let core::Claim {
+            claim_id,
+            payer,
+            place_of_service,
+            frequency_code,
+            patient,
+            billing_provider_npi,
+            rendering_provider,
+            medicare_locality,
+            diagnoses,
+            lines,
+        } = c;
+        let core::Patient { birth_date, member_id } = patient;
+        let core::RenderingProvider { npi, taxonomy, role, qualifying_apm } = rendering_provider;
+        pb::Claim {
+            claim_id,
+            payer: Some(pb::Payer { id: payer.id, plan_type: pb::PlanType::from(payer.plan_type).into() }),
+            place_of_service: place_of_service.to_string(),
+            frequency_code,
+            patient: Some(pb::Patient { birth_date: birth_date.to_string(), member_id }),
+            billing_provider_npi: billing_provider_npi.to_string(),
+            rendering_provider: Some(pb::RenderingProvider {
+                npi: npi.to_string(),
+                taxonomy: taxonomy.to_string(),
+                role: pb::ProviderRole::from(role).into(),
+                qualifying_apm,
+            }),
+            medicare_locality: medicare_locality.map(|l| l.to_string()).unwrap_or_default(),
+            diagnoses: diagnoses.iter().map(ToString::to_string).collect(),
+            lines: lines.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+impl From<core::ClaimLine> for pb::ClaimLine {
+    fn from(l: core::ClaimLine) -> Self {
+        let core::ClaimLine {
+            procedure_code,
+            modifiers,
+            unit_basis,
+            quantity,
+            start_time,
+            end_time,
+            diagnosis_pointers,
+            charge_cents,
+            date_of_service,
+            case_id,
+            present_at_induction,
+        } = l;
+        let time = |t: Option<time::PrimitiveDateTime>| t.map(|t| core::local_time::format(&t)).unwrap_or_default();
+        pb::ClaimLine {
+            procedure_code: procedure_code.to_string(),
+            modifiers: modifiers.iter().map(ToString::to_string).collect(),
+            unit_basis: pb::UnitBasis::from(unit_basis).into(),
+            quantity: quantity.to_string(),
+            start_time: time(start_time),
+            end_time: time(end_time),
+            diagnosis_pointers,
+            charge_cents,
+            date_of_service: date_string(Some(date_of_service)),
+            case_id,
+            present_at_induction,
+        }
+    }
+}
+
+impl From<core::Finding> for pb::Finding {
+    fn from(f: core::Finding) -> Self {
+        let core::Finding { edit_id, severity, field, message, hint } = f;
+        pb::Finding { edit_id, severity: pb::Severity::from(severity).into(), field, message, hint }
+    }
+}
+
+impl From<core::ValidationReport> for pb::ValidationReport {
+    fn from(r: core::ValidationReport) -> Self {
+        let valid = r.is_valid();
+        let core::ValidationReport { claim_id, findings } = r;
+        pb::ValidationReport { claim_id, findings: findings.into_iter().map(Into::into).collect(), valid }
+    }
+}
+
+impl From<core::Step> for pb::PriceStep {
+    fn from(s: core::Step) -> Self {
+        let core::Step { step, detail, value } = s;
+        pb::PriceStep { step, detail, value }
+    }
+}
+
+impl From<core::PricedLine> for pb::PricedLine {
+    fn from(l: core::PricedLine) -> Self {
+        let core::PricedLine {
+            line,
+            procedure_code,
+            status,
+            rule_set,
+            base_units,
+            time_units,
+            modifying_units,
+            total_units,
+            conversion_factor,
+            share,
+            fee_schedule,
+            charge,
+            allowed,
+            steps,
+        } = l;
+        pb::PricedLine {
+            line,
+            procedure_code: procedure_code.to_string(),
+            status: pb::LineStatus::from(status).into(),
+            rule_set,
+            base_units: base_units.to_string(),
+            time_units: time_units.to_string(),
+            modifying_units: modifying_units.to_string(),
+            total_units: total_units.to_string(),
+            conversion_factor: conversion_factor.to_string(),
+            share: share.to_string(),
+            fee_schedule_cents: cents(fee_schedule),
+            charge_cents: cents(charge),
+            allowed_cents: cents(allowed),
+            steps: steps.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+impl From<core::PricedClaim> for pb::PricedClaim {
+    fn from(p: core::PricedClaim) -> Self {
+        let core::PricedClaim { claim_id, lines, total_charge, total_allowed } = p;
+        pb::PricedClaim {
+            claim_id,
+            lines: lines.into_iter().map(Into::into).collect(),
+            total_charge_cents: cents(total_charge),
+            total_allowed_cents: cents(total_allowed),
+        }
+    }
+}
+
+/// Price options from the wire; an empty conversion factor means none given.
+pub fn price_options(options: Option<pb::PriceOptions>) -> Result<core::PriceOptions> {
+    let pb::PriceOptions { rule_set, conversion_factor } = options.unwrap_or_default();
+    let conversion_factor: Option<Decimal> = if conversion_factor.is_empty() {
+        None
+    } else {
+        Some(parse_decimal("options.conversion_factor", &conversion_factor)?)
+    };
+    Ok(core::PriceOptions { rule_set: (!rule_set.is_empty()).then_some(rule_set), conversion_factor })
+}
+
+/// The `today` of a request: the given date, else `default`.
+pub fn today(text: &str, default: time::Date) -> Result<time::Date> {
+    Ok(parse_date("today", text)?.unwrap_or(default))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claims_round_trip_through_proto_and_name_bad_fields() {
+        let json = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/fixtures/claims/medicare_00632_aa_90min_2025/claim.json"
+        ))
+        .expect("fixture");
+        let claim = core::Claim::from_json(&json).expect("claim");
+        let wire = pb::Claim::from(claim.clone());
+        assert_eq!(core::Claim::try_from(wire.clone()).expect("back"), claim);
+
+        let mut bad = wire;
+        bad.lines[0].modifiers[1] = "P".to_owned();
+        let err = core::Claim::try_from(bad).expect_err("bad modifier");
+        assert_eq!(err.field(), Some("lines[0].modifiers[1]"));
+    }
+}

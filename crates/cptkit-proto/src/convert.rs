@@ -1,0 +1,46 @@
+//! Small conversions every message family shares: dates, decimals, cents, repeated fields.
+
+use cptkit_core::{Error, Result};
+use rust_decimal::Decimal;
+use time::Date;
+
+pub(crate) fn date_string(date: Option<Date>) -> String {
+    date.map(|d| d.to_string()).unwrap_or_default()
+}
+
+pub(crate) fn parse_date(field: &str, text: &str) -> Result<Option<Date>> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    Date::parse(text, format)
+        .map(Some)
+        .map_err(|_| Error::invalid(field, format!("expected a date as YYYY-MM-DD, got {text:?}")))
+}
+
+pub(crate) fn parse_decimal(field: &str, text: &str) -> Result<Decimal> {
+    text.parse().map_err(|_| Error::invalid(field, format!("expected a decimal number, got {text:?}")))
+}
+
+pub(crate) fn cents(amount: Decimal) -> i64 {
+    // Amounts are rounded to cents in the core, so this is exact.
+    i64::try_from((amount * Decimal::ONE_HUNDRED).trunc().mantissa()).unwrap_or(i64::MAX)
+}
+
+pub(crate) fn from_cents(cents: i64) -> Decimal {
+    Decimal::new(cents, 2)
+}
+
+pub(crate) fn required<T>(field: &str, value: Option<T>) -> Result<T> {
+    value.ok_or_else(|| Error::invalid(field, "is required"))
+}
+
+/// Converts each item, naming `field[i]` in an error.
+pub(crate) fn each<P, C>(field: &str, items: Vec<P>, convert: impl Fn(P) -> Result<C>) -> Result<Vec<C>> {
+    items.into_iter().enumerate().map(|(i, item)| convert(item).map_err(|e| e.at(format!("[{i}]")).at(field))).collect()
+}
+
+/// Parses each string; an error names its position (`localities[1]`) instead of the item's own field.
+pub(crate) fn parse_each<T: std::str::FromStr<Err = Error>>(field: &str, items: Vec<String>) -> Result<Vec<T>> {
+    each(field, items, |s| s.parse::<T>().map_err(|e| Error::new(e.kind(), e.message().to_owned())))
+}
