@@ -172,22 +172,20 @@ impl Npi {
 
     /// Luhn over the first nine digits prefixed by 80840 (equivalently, +24), per CMS.
     pub fn check_digit_ok(&self) -> bool {
-        let digits: Vec<u32> = self.0.bytes().map(|b| u32::from(b - b'0')).collect();
+        let digits = self.0.as_bytes();
+        let doubled = |d: u32| if d * 2 > 9 { d * 2 - 9 } else { d * 2 };
+        // From the rightmost of the first nine digits, every other digit is doubled.
         let sum: u32 = digits[..9]
             .iter()
             .rev()
             .enumerate()
-            .map(|(i, &d)| {
-                if i % 2 == 0 {
-                    let x = d * 2;
-                    x / 10 + x % 10
-                } else {
-                    d
-                }
+            .map(|(i, &b)| {
+                let d = u32::from(b - b'0');
+                if i % 2 == 0 { doubled(d) } else { d }
             })
             .sum::<u32>()
             + 24;
-        (10 - sum % 10) % 10 == digits[9]
+        (10 - sum % 10) % 10 == u32::from(digits[9] - b'0')
     }
 }
 

@@ -13,12 +13,21 @@ pub(crate) struct Icd10Entry<'a> {
 pub(crate) struct Icd10Table {
     /// Byte offset of every data line, in code order.
     line_starts: Vec<u32>,
+    /// Each line's code packed big-endian into a u64 (codes are at most 8 bytes), so the search
+    /// compares integers; packing keeps byte order.
+    keys: Vec<u64>,
+}
+
+fn pack(code: &str) -> Option<u64> {
+    let bytes = code.as_bytes();
+    (bytes.len() <= 8).then(|| bytes.iter().enumerate().fold(0u64, |key, (i, &b)| key | u64::from(b) << (56 - 8 * i)))
 }
 
 impl Icd10Table {
     /// Indexes the text, checking each line's shape and that codes are strictly increasing.
     pub fn index(text: &str) -> Result<Icd10Table, String> {
         let mut line_starts = Vec::with_capacity(100_000);
+        let mut keys = Vec::with_capacity(100_000);
         let mut previous: Option<&str> = None;
         let mut offset = 0usize;
         for (number, line) in text.split_inclusive('\n').enumerate() {
@@ -35,8 +44,9 @@ impl Icd10Table {
             previous = Some(entry.code);
             let start = u32::try_from(start).map_err(|_| "table larger than 4 GiB".to_owned())?;
             line_starts.push(start);
+            keys.push(pack(entry.code).ok_or_else(|| format!("line {}: code longer than 8 characters", number + 1))?);
         }
-        Ok(Icd10Table { line_starts })
+        Ok(Icd10Table { line_starts, keys })
     }
 
     pub fn len(&self) -> usize {
@@ -44,19 +54,9 @@ impl Icd10Table {
     }
 
     pub fn get<'a>(&self, text: &'a str, code: &str) -> Option<Icd10Entry<'a>> {
-        let entry_at = |i: usize| {
-            let start = self.line_starts[i] as usize;
-            let line = text[start..].split(['\n', '\r']).next().unwrap_or("");
-            parse_line(line)
-        };
-        let found = self
-            .line_starts
-            .binary_search_by(|&start| {
-                let line = &text[start as usize..];
-                line.split('\t').next().unwrap_or("").cmp(code)
-            })
-            .ok()?;
-        entry_at(found)
+        let found = self.keys.binary_search(&pack(code)?).ok()?;
+        let start = self.line_starts[found] as usize;
+        parse_line(text[start..].split(['\n', '\r']).next().unwrap_or(""))
     }
 }
 

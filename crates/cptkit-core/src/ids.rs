@@ -43,8 +43,22 @@ fn describe(raw: &str) -> String {
 
 /// A CPT or HCPCS Level II code: five digits (00632), four digits and F/T/U (category II/III, PLA),
 /// or a letter and four digits (J1100).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct CptCode([u8; 5]);
+
+impl Ord for CptCode {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        // Integer compare instead of memcmp: codes are looked up in every validation and price.
+        let key = |c: &CptCode| c.0.iter().fold(0u64, |k, &b| k << 8 | u64::from(b));
+        key(self).cmp(&key(other))
+    }
+}
+
+impl PartialOrd for CptCode {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
 
 impl CptCode {
     fn parse(raw: &str) -> std::result::Result<Self, String> {
@@ -138,6 +152,11 @@ id_traits!(Icd10Code, "code");
 pub struct ModifierCode([u8; 2]);
 
 impl ModifierCode {
+    /// True when this is one of `codes` (compared as bytes, without building a str).
+    pub fn is_any(&self, codes: &[&str]) -> bool {
+        codes.iter().any(|c| c.as_bytes() == self.0)
+    }
+
     fn parse(raw: &str) -> std::result::Result<Self, String> {
         let s = raw.trim();
         match s.as_bytes() {

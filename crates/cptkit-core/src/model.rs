@@ -51,7 +51,8 @@ pub struct AnesthesiaCode {
     /// The anatomical section of the CPT anesthesia chapter.
     pub category: String,
     pub base_units: u32,
-    pub base_units_source: String,
+    /// Shared by every code from the same file.
+    pub base_units_source: std::sync::Arc<str>,
     pub medicare_inpatient_only: Known,
     pub inpatient_only_source: String,
 }

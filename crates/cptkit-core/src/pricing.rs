@@ -3,7 +3,7 @@
 //! (`data/rulesets/*.json`); users can load their own.
 
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
@@ -11,8 +11,8 @@ use time::Date;
 
 use crate::claim::{Claim, ClaimLine, PlanType, UnitBasis};
 use crate::error::{Error, ErrorKind, Result};
-use crate::ids::CptCode;
-use crate::model::{CfTier, ServiceType};
+use crate::ids::{CptCode, LocalityId, ModifierCode};
+use crate::model::{CfTier, ConversionFactor, ServiceType};
 use crate::reference::Reference;
 use crate::validate::{Severity, ValidationContext};
 
@@ -116,29 +116,32 @@ impl TimeUnits {
         }
     }
 
-    /// Minutes to time units, and how.
-    pub fn units(&self, minutes: Decimal) -> (Decimal, String) {
+    /// Minutes to time units.
+    pub fn units(&self, minutes: Decimal) -> Decimal {
+        let first = Decimal::from(self.unit_minutes);
+        match (self.break_point_minutes.map(Decimal::from), self.unit_minutes_after_break) {
+            (Some(brk), Some(after)) if minutes > brk => {
+                self.round(brk / first) + self.round((minutes - brk) / Decimal::from(after))
+            }
+            _ => self.round(minutes / first),
+        }
+    }
+
+    /// How [`TimeUnits::units`] got its answer, for the explanation.
+    pub fn describe(&self, minutes: Decimal) -> String {
         let first = Decimal::from(self.unit_minutes);
         let rounding = match self.rounding {
             Rounding::Tenth => "rounded to the nearest tenth",
             Rounding::WholeUp => "each started unit counted whole",
         };
         match (self.break_point_minutes.map(Decimal::from), self.unit_minutes_after_break) {
-            (Some(brk), Some(after)) if minutes > brk => {
-                let head = self.round(brk / first);
-                let tail = self.round((minutes - brk) / Decimal::from(after));
-                (
-                    head + tail,
-                    format!(
-                        "first {brk} min / {first} = {head}, then {} min / {after} = {tail} ({rounding})",
-                        minutes - brk
-                    ),
-                )
-            }
-            _ => {
-                let units = self.round(minutes / first);
-                (units, format!("{minutes} min / {first} = {units} ({rounding})"))
-            }
+            (Some(brk), Some(after)) if minutes > brk => format!(
+                "first {brk} min / {first} = {}, then {} min / {after} = {} ({rounding})",
+                self.round(brk / first),
+                minutes - brk,
+                self.round((minutes - brk) / Decimal::from(after))
+            ),
+            _ => format!("{minutes} min / {first} = {} ({rounding})", self.round(minutes / first)),
         }
     }
 }
@@ -146,7 +149,7 @@ impl TimeUnits {
 /// The rule sets cptkit knows: the embedded ones plus any the user loads.
 #[derive(Debug, Clone)]
 pub struct RuleBook {
-    rule_sets: Vec<RuleSet>,
+    rule_sets: Vec<Arc<RuleSet>>,
 }
 
 impl RuleBook {
@@ -157,26 +160,26 @@ impl RuleBook {
             #[allow(clippy::expect_used)]
             let rule_sets = EMBEDDED_RULE_SETS
                 .iter()
-                .map(|text| RuleSet::from_json(text))
+                .map(|text| RuleSet::from_json(text).map(Arc::new))
                 .collect::<Result<_>>()
                 .expect("embedded rule sets are valid");
             RuleBook { rule_sets }
         })
     }
 
-    pub fn rule_sets(&self) -> &[RuleSet] {
-        &self.rule_sets
+    pub fn rule_sets(&self) -> impl Iterator<Item = &RuleSet> {
+        self.rule_sets.iter().map(|r| &**r)
     }
 
     /// Adds a rule set; one with the same id replaces the old one.
     pub fn with(mut self, rule_set: RuleSet) -> RuleBook {
         self.rule_sets.retain(|r| r.id != rule_set.id);
-        self.rule_sets.push(rule_set);
+        self.rule_sets.push(Arc::new(rule_set));
         self
     }
 
     /// The rule set for a claim line: by explicit id, else by payer id or plan type, in force on the date.
-    pub fn select(&self, claim: &Claim, date: Date, explicit: Option<&str>) -> Result<&RuleSet> {
+    pub fn select(&self, claim: &Claim, date: Date, explicit: Option<&str>) -> Result<&Arc<RuleSet>> {
         if let Some(id) = explicit {
             return self
                 .rule_sets
@@ -184,9 +187,10 @@ impl RuleBook {
                 .find(|r| r.id == id)
                 .ok_or_else(|| Error::not_found(format!("no rule set with id {id:?}")).at("rule_set"));
         }
-        let payer = claim.payer.id.to_ascii_lowercase();
-        let in_force = |r: &&RuleSet| r.effective_from <= date && r.effective_to.is_none_or(|to| date <= to);
-        let by_payer = self.rule_sets.iter().filter(|r| r.selects.payer_ids.contains(&payer));
+        let payer = claim.payer.id.as_str();
+        let in_force = |r: &&Arc<RuleSet>| r.effective_from <= date && r.effective_to.is_none_or(|to| date <= to);
+        let by_payer =
+            self.rule_sets.iter().filter(|r| r.selects.payer_ids.iter().any(|p| p.eq_ignore_ascii_case(payer)));
         let by_plan = self.rule_sets.iter().filter(|r| {
             r.selects.plan_types.contains(&claim.payer.plan_type) && claim.payer.plan_type != PlanType::Commercial
         });
@@ -235,17 +239,20 @@ pub enum LineStatus {
 /// One step of a line's price, in order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Step {
-    pub step: String,
+    pub step: &'static str,
     pub detail: String,
     pub value: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A priced line. The numbers are computed when pricing; the worded explanation ([`PricedLine::steps`])
+/// is rendered from them on demand, so batch pricing does not pay for text nobody reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PricedLine {
     pub line: u32,
     pub procedure_code: CptCode,
     pub status: LineStatus,
-    pub rule_set: String,
+    pub rule: Arc<RuleSet>,
+    pub date_of_service: Date,
     pub base_units: Decimal,
     pub time_units: Decimal,
     pub modifying_units: Decimal,
@@ -256,7 +263,54 @@ pub struct PricedLine {
     pub fee_schedule: Decimal,
     pub charge: Decimal,
     pub allowed: Decimal,
-    pub steps: Vec<Step>,
+    basis: Basis,
+}
+
+/// Where each number of a priced line came from: enough to word the explanation later.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Basis {
+    base: BaseBasis,
+    minutes: Option<Decimal>,
+    not_time_based: bool,
+    physical_status: Option<ModifierCode>,
+    modifier: Option<ModifierCode>,
+    conversion_factor: Option<CfUsed>,
+    lesser_of_charge: bool,
+    not_priced: Option<NotPriced>,
+    capped: Option<Cap>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+enum BaseBasis {
+    #[default]
+    None,
+    Code(Arc<str>),
+    Supervision {
+        induction: bool,
+    },
+    QualifyingCircumstance(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum CfUsed {
+    Given,
+    Medicare { factor: Arc<ConversionFactor>, locality_not_loaded: Option<LocalityId>, claim_has_locality: bool },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum NotPriced {
+    Unlisted,
+    NotAnesthesia,
+    UnknownQualifyingUnits,
+    UnknownSupervision,
+    UnknownShare,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Cap {
+    total: Decimal,
+    limit: Decimal,
+    over: Decimal,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -267,14 +321,216 @@ pub struct PricedClaim {
     pub total_allowed: Decimal,
 }
 
-fn step(step: &str, detail: impl Into<String>, value: impl ToString) -> Step {
-    Step { step: step.to_owned(), detail: detail.into(), value: value.to_string() }
-}
-
 fn cents(amount: Decimal) -> Decimal {
     let mut a = amount.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
     a.rescale(2);
     a
+}
+
+impl PricedLine {
+    fn new(line: usize, claim_line: &ClaimLine, rule: &Arc<RuleSet>) -> PricedLine {
+        PricedLine {
+            line: u32::try_from(line).unwrap_or(u32::MAX),
+            procedure_code: claim_line.procedure_code,
+            status: LineStatus::NotPriced,
+            rule: Arc::clone(rule),
+            date_of_service: claim_line.date_of_service,
+            base_units: Decimal::ZERO,
+            time_units: Decimal::ZERO,
+            modifying_units: Decimal::ZERO,
+            total_units: Decimal::ZERO,
+            conversion_factor: Decimal::ZERO,
+            share: Decimal::ZERO,
+            fee_schedule: cents(Decimal::ZERO),
+            charge: cents(claim_line.charge()),
+            allowed: cents(Decimal::ZERO),
+            basis: Basis::default(),
+        }
+    }
+
+    fn not_priced(mut self, why: NotPriced) -> PricedLine {
+        self.basis.not_priced = Some(why);
+        self
+    }
+
+    /// The explanation, step by step: rule set, base units, time units, modifying units, total,
+    /// conversion factor, share, rounding, and the lesser-of-charge and cap adjustments.
+    pub fn steps(&self) -> Vec<Step> {
+        let rule = &*self.rule;
+        let b = &self.basis;
+        let code = self.procedure_code;
+        let step =
+            |step, detail: String, value: &dyn std::fmt::Display| Step { step, detail, value: value.to_string() };
+        let mut steps = vec![step(
+            "rule_set",
+            format!("{} ({}), in force on {}: {}", rule.plan, rule.id, self.date_of_service, rule.source),
+            &rule.id,
+        )];
+        if let Some(why) = &b.not_priced {
+            let detail = match why {
+                NotPriced::Unlisted => format!("{code} is an unlisted anesthesia procedure: priced by report"),
+                NotPriced::NotAnesthesia => {
+                    format!("{code} is not an anesthesia service; cptkit prices anesthesia only")
+                }
+                NotPriced::UnknownQualifyingUnits => format!("{code}: {}", rule.qualifying_circumstance_source),
+                NotPriced::UnknownSupervision => {
+                    format!("AD (supervision) payment under {} is unknown (no public source)", rule.payer)
+                }
+                NotPriced::UnknownShare => format!(
+                    "the share for {} under {} is unknown: {}",
+                    b.modifier.map(|m| m.to_string()).unwrap_or_default(),
+                    rule.payer,
+                    rule.shares_source
+                ),
+            };
+            if !matches!(why, NotPriced::UnknownShare) {
+                steps.push(step("not_priced", detail, &"0.00"));
+                return steps;
+            }
+            self.unit_steps(&mut steps);
+            steps.push(step("not_priced", detail, &"0.00"));
+            return steps;
+        }
+        self.unit_steps(&mut steps);
+        if self.share != Decimal::ONE || b.modifier.is_some() {
+            let modifier = b.modifier.map(|m| m.to_string()).unwrap_or_default();
+            steps.push(step(
+                "share",
+                format!("{modifier}: {} of the allowance; {}", self.share, rule.shares_source),
+                &self.share,
+            ));
+        }
+        steps.push(step(
+            "rounding",
+            format!(
+                "{} units x {} x {} = {}, rounded half-up to cents once",
+                self.total_units,
+                self.conversion_factor,
+                self.share,
+                self.total_units * self.conversion_factor * self.share
+            ),
+            &self.fee_schedule,
+        ));
+        if b.lesser_of_charge {
+            steps.push(step(
+                "lesser_of_charge",
+                format!(
+                    "the charge {} is below the fee schedule {}: the charge is allowed",
+                    self.charge, self.fee_schedule
+                ),
+                &self.charge,
+            ));
+        }
+        if let Some(cap) = &b.capped {
+            let cap_share = rule.combined_cap.unwrap_or(Decimal::ONE);
+            steps.push(step(
+                "combined_cap",
+                format!(
+                    "the case's lines total {}, above {cap_share} x the personally performed {}: reduced by {}",
+                    cap.total, cap.limit, cap.over
+                ),
+                &self.allowed,
+            ));
+        }
+        steps
+    }
+
+    fn unit_steps(&self, steps: &mut Vec<Step>) {
+        let rule = &*self.rule;
+        let b = &self.basis;
+        let code = self.procedure_code;
+        let step =
+            |step, detail: String, value: &dyn std::fmt::Display| Step { step, detail, value: value.to_string() };
+        let base = match &b.base {
+            BaseBasis::None => String::new(),
+            BaseBasis::Code(source) => format!("{code}: {} base units ({source})", self.base_units),
+            BaseBasis::Supervision { induction } => {
+                let sup = rule.supervision.as_ref();
+                format!(
+                    "AD supervision: {} base units{} and no time units ({})",
+                    sup.map(|s| s.base_units).unwrap_or_default(),
+                    if *induction { " + 1 for documented presence at induction" } else { "" },
+                    sup.map(|s| s.source.as_str()).unwrap_or_default()
+                )
+            }
+            BaseBasis::QualifyingCircumstance(meaning) => {
+                format!("{code} ({meaning}): {} units; {}", self.base_units, rule.qualifying_circumstance_source)
+            }
+        };
+        steps.push(step("base_units", base, &self.base_units));
+        if b.not_time_based {
+            steps.push(step("time_units", format!("{code} is not time-based under {}", rule.payer), &"0"));
+        } else if let Some(minutes) = b.minutes {
+            let detail = format!("{}; {}", rule.time_units.describe(minutes), rule.time_units.rounding_source);
+            steps.push(step("time_units", detail, &self.time_units));
+        }
+        if let Some(ps) = b.physical_status {
+            let units = rule.physical_status_units.as_ref().and_then(|m| m.get(ps.as_str()));
+            let detail = match units {
+                Some(units) => format!("{ps}: {units} units; {}", rule.physical_status_source),
+                None => format!("{ps}: no units added; {}", rule.physical_status_source),
+            };
+            let value: &dyn std::fmt::Display = match units {
+                Some(u) => u,
+                None => &"unknown",
+            };
+            steps.push(step("modifying_units", detail, value));
+        }
+        steps.push(step(
+            "total_units",
+            format!("{} base + {} time + {} modifying", self.base_units, self.time_units, self.modifying_units),
+            &self.total_units,
+        ));
+        let cf = match &b.conversion_factor {
+            None => return,
+            Some(CfUsed::Given) => "conversion factor given with the request (contract rate)".to_owned(),
+            Some(CfUsed::Medicare { factor, locality_not_loaded, claim_has_locality }) => {
+                match (&factor.locality, locality_not_loaded) {
+                    (Some(locality), _) => {
+                        format!("CY{} locality {} ({}): {}", factor.year, locality.id, locality.name, factor.source)
+                    }
+                    (None, Some(wanted)) => format!(
+                        "CY{} national, {} tier (no CY{} locality factor for {wanted} is loaded, so the national factor is used): {}",
+                        factor.year,
+                        factor.tier.as_str(),
+                        factor.year,
+                        factor.source
+                    ),
+                    (None, None) => format!(
+                        "CY{} national, {} tier{}: {}",
+                        factor.year,
+                        factor.tier.as_str(),
+                        if *claim_has_locality { "" } else { " (no Medicare locality on the claim)" },
+                        factor.source
+                    ),
+                }
+            }
+        };
+        steps.push(step("conversion_factor", cf, &self.conversion_factor));
+    }
+}
+
+impl Serialize for PricedLine {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut out = s.serialize_struct("PricedLine", 15)?;
+        out.serialize_field("line", &self.line)?;
+        out.serialize_field("procedure_code", &self.procedure_code)?;
+        out.serialize_field("status", &self.status)?;
+        out.serialize_field("rule_set", &self.rule.id)?;
+        out.serialize_field("date_of_service", &self.date_of_service)?;
+        out.serialize_field("base_units", &self.base_units)?;
+        out.serialize_field("time_units", &self.time_units)?;
+        out.serialize_field("modifying_units", &self.modifying_units)?;
+        out.serialize_field("total_units", &self.total_units)?;
+        out.serialize_field("conversion_factor", &self.conversion_factor)?;
+        out.serialize_field("share", &self.share)?;
+        out.serialize_field("fee_schedule", &self.fee_schedule)?;
+        out.serialize_field("charge", &self.charge)?;
+        out.serialize_field("allowed", &self.allowed)?;
+        out.serialize_field("steps", &self.steps())?;
+        out.end()
+    }
 }
 
 impl Reference {
@@ -305,7 +561,7 @@ impl Reference {
             .enumerate()
             .map(|(i, line)| self.price_line(claim, i, line, options, rules).map_err(|e| e.at(format!("lines[{i}]"))))
             .collect::<Result<Vec<_>>>()?;
-        let lines = apply_combined_cap(claim, lines, rules, options)?;
+        let lines = apply_combined_cap(claim, lines);
         Ok(PricedClaim {
             claim_id: claim.claim_id.clone(),
             total_charge: lines.iter().map(|l| l.charge).sum(),
@@ -323,169 +579,73 @@ impl Reference {
         rules: &RuleBook,
     ) -> Result<PricedLine> {
         let rule = rules.select(claim, line.date_of_service, options.rule_set.as_deref())?;
-        let mut priced = PricedLine {
-            line: u32::try_from(i).unwrap_or(u32::MAX),
-            procedure_code: line.procedure_code,
-            status: LineStatus::NotPriced,
-            rule_set: rule.id.clone(),
-            base_units: Decimal::ZERO,
-            time_units: Decimal::ZERO,
-            modifying_units: Decimal::ZERO,
-            total_units: Decimal::ZERO,
-            conversion_factor: Decimal::ZERO,
-            share: Decimal::ZERO,
-            fee_schedule: Decimal::ZERO,
-            charge: line.charge(),
-            allowed: Decimal::ZERO,
-            steps: vec![step(
-                "rule_set",
-                format!("{} ({}), in force on {}: {}", rule.plan, rule.id, line.date_of_service, rule.source),
-                &rule.id,
-            )],
-        };
-        let not_priced = |mut priced: PricedLine, why: String| {
-            priced.steps.push(step("not_priced", why, "0.00"));
-            priced.allowed = cents(Decimal::ZERO);
-            priced.fee_schedule = cents(Decimal::ZERO);
-            Ok(priced)
-        };
+        let mut priced = PricedLine::new(i, line, rule);
         let code = line.procedure_code;
         let qualifying = self.qualifying_circumstances.iter().find(|qc| qc.code == code);
-        let (base, base_detail) = match (self.codes.get(&code), qualifying) {
+        match (self.codes.get(&code), qualifying) {
             (Some(entry), _) if entry.service_type == ServiceType::UnlistedAnesthesia => {
-                return not_priced(priced, format!("{code} is an unlisted anesthesia procedure: priced by report"));
+                return Ok(priced.not_priced(NotPriced::Unlisted));
             }
-            (Some(entry), _) => (
-                Decimal::from(entry.base_units),
-                format!("{code}: {} base units ({})", entry.base_units, entry.base_units_source),
-            ),
+            (Some(entry), _) => {
+                priced.base_units = Decimal::from(entry.base_units);
+                priced.basis.base = BaseBasis::Code(Arc::clone(&entry.base_units_source));
+            }
             (None, Some(qc)) => {
                 let Some(units) = rule.qualifying_circumstance_units.as_ref().and_then(|m| m.get(code.as_str())) else {
-                    return not_priced(priced, format!("{}: {}", code, rule.qualifying_circumstance_source));
+                    return Ok(priced.not_priced(NotPriced::UnknownQualifyingUnits));
                 };
-                (*units, format!("{code} ({}): {units} units; {}", qc.meaning, rule.qualifying_circumstance_source))
+                priced.base_units = *units;
+                priced.basis.base = BaseBasis::QualifyingCircumstance(qc.meaning.clone());
             }
-            (None, None) => {
-                return not_priced(
-                    priced,
-                    format!("{code} is not an anesthesia service; cptkit prices anesthesia only"),
-                );
-            }
-        };
-        let modifier = line.modifiers.first().map(|m| m.as_str().to_owned()).unwrap_or_default();
+            (None, None) => return Ok(priced.not_priced(NotPriced::NotAnesthesia)),
+        }
         let is_anesthesia = qualifying.is_none();
-        let supervised = is_anesthesia && modifier == "AD";
-        // Base units, or the fixed supervision units for AD.
+        let modifier = line.modifiers.first().copied().filter(|_| is_anesthesia);
+        priced.basis.modifier = modifier;
+        let supervised = modifier.is_some_and(|m| m.is_any(&["AD"]));
         if supervised {
             let Some(sup) = &rule.supervision else {
-                return not_priced(
-                    priced,
-                    format!("AD (supervision) payment under {} is unknown (no public source)", rule.payer),
-                );
+                return Ok(priced.not_priced(NotPriced::UnknownSupervision));
             };
             let induction = if line.present_at_induction { sup.induction_units } else { Decimal::ZERO };
             priced.base_units = sup.base_units + induction;
-            priced.steps.push(step(
-                "base_units",
-                format!(
-                    "AD supervision: {} base units{} and no time units ({})",
-                    sup.base_units,
-                    if line.present_at_induction {
-                        format!(" + {} for documented presence at induction", sup.induction_units)
-                    } else {
-                        String::new()
-                    },
-                    sup.source
-                ),
-                priced.base_units,
-            ));
-        } else {
-            priced.base_units = base;
-            priced.steps.push(step("base_units", base_detail, base));
+            priced.basis.base = BaseBasis::Supervision { induction: line.present_at_induction };
+        } else if is_anesthesia && rule.non_time_based_codes.contains(&code) {
+            priced.basis.not_time_based = true;
+        } else if is_anesthesia && line.unit_basis == UnitBasis::Minutes {
+            priced.time_units = rule.time_units.units(line.quantity);
+            priced.basis.minutes = Some(line.quantity);
         }
-        // Time units.
-        if is_anesthesia && !supervised {
-            if rule.non_time_based_codes.contains(&code) {
-                priced.steps.push(step("time_units", format!("{code} is not time-based under {}", rule.payer), "0"));
-            } else if line.unit_basis == UnitBasis::Minutes {
-                let (units, how) = rule.time_units.units(line.quantity);
-                priced.time_units = units;
-                priced.steps.push(step("time_units", format!("{how}; {}", rule.time_units.rounding_source), units));
-            }
-        }
-        // Modifying units: physical status.
-        if is_anesthesia
-            && let Some(ps) =
-                line.modifiers.iter().find(|m| m.as_str().starts_with('P') && m.as_str()[1..].parse::<u8>().is_ok())
-        {
-            match rule.physical_status_units.as_ref().and_then(|m| m.get(ps.as_str())) {
-                Some(units) => {
-                    priced.modifying_units = *units;
-                    priced.steps.push(step(
-                        "modifying_units",
-                        format!("{ps}: {units} units; {}", rule.physical_status_source),
-                        units,
-                    ));
-                }
-                None => priced.steps.push(step(
-                    "modifying_units",
-                    format!("{ps}: no units added; {}", rule.physical_status_source),
-                    "unknown",
-                )),
+        if is_anesthesia {
+            let ps = line.modifiers.iter().copied().find(|m| {
+                let m = m.as_str().as_bytes();
+                m[0] == b'P' && m[1].is_ascii_digit()
+            });
+            if let Some(ps) = ps {
+                priced.modifying_units = rule
+                    .physical_status_units
+                    .as_ref()
+                    .and_then(|m| m.get(ps.as_str()))
+                    .copied()
+                    .unwrap_or(Decimal::ZERO);
+                priced.basis.physical_status = Some(ps);
             }
         }
         priced.total_units = priced.base_units + priced.time_units + priced.modifying_units;
-        priced.steps.push(step(
-            "total_units",
-            format!("{} base + {} time + {} modifying", priced.base_units, priced.time_units, priced.modifying_units),
-            priced.total_units,
-        ));
-        // Conversion factor.
-        let (cf, cf_source) = self.conversion_factor(claim, line.date_of_service, rule, options)?;
+        let (cf, used) = self.conversion_factor(claim, line.date_of_service, rule, options)?;
         priced.conversion_factor = cf;
-        priced.steps.push(step("conversion_factor", cf_source, cf));
-        // Share by pricing modifier (QC lines are paid in full).
-        let share = if is_anesthesia {
-            match rule.shares.get(&modifier) {
-                Some(share) => {
-                    priced.steps.push(step(
-                        "share",
-                        format!("{modifier}: {share} of the allowance; {}", rule.shares_source),
-                        share,
-                    ));
-                    *share
-                }
-                None => {
-                    return not_priced(
-                        priced,
-                        format!("the share for {modifier} under {} is unknown: {}", rule.payer, rule.shares_source),
-                    );
-                }
-            }
-        } else {
-            Decimal::ONE
+        priced.basis.conversion_factor = Some(used);
+        priced.share = match modifier {
+            None => Decimal::ONE, // qualifying-circumstance lines are paid in full
+            Some(m) => match rule.shares.get(m.as_str()) {
+                Some(share) => *share,
+                None => return Ok(priced.not_priced(NotPriced::UnknownShare)),
+            },
         };
-        priced.share = share;
-        priced.fee_schedule = cents(priced.total_units * cf * share);
-        priced.steps.push(step(
-            "rounding",
-            format!(
-                "{} units x {cf} x {share} = {}, rounded half-up to cents once",
-                priced.total_units,
-                priced.total_units * cf * share
-            ),
-            priced.fee_schedule,
-        ));
+        priced.fee_schedule = cents(priced.total_units * cf * priced.share);
         priced.allowed = if rule.lesser_of_charge && priced.charge < priced.fee_schedule {
-            priced.steps.push(step(
-                "lesser_of_charge",
-                format!(
-                    "the charge {} is below the fee schedule {}: the charge is allowed",
-                    priced.charge, priced.fee_schedule
-                ),
-                priced.charge,
-            ));
-            cents(priced.charge)
+            priced.basis.lesser_of_charge = true;
+            priced.charge
         } else {
             priced.fee_schedule
         };
@@ -500,12 +660,12 @@ impl Reference {
         date: Date,
         rule: &RuleSet,
         options: &PriceOptions,
-    ) -> Result<(Decimal, String)> {
+    ) -> Result<(Decimal, CfUsed)> {
         if let Some(cf) = options.conversion_factor {
             if cf <= Decimal::ZERO {
                 return Err(Error::invalid("conversion_factor", format!("must be positive, got {cf}")));
             }
-            return Ok((cf, "conversion factor given with the request (contract rate)".to_owned()));
+            return Ok((cf, CfUsed::Given));
         }
         match rule.conversion_factor {
             CfBasis::Contract => Err(Error::invalid(
@@ -519,16 +679,17 @@ impl Reference {
         }
     }
 
-    fn medicare_conversion_factor(&self, claim: &Claim, date: Date) -> Result<(Decimal, String)> {
+    fn medicare_conversion_factor(&self, claim: &Claim, date: Date) -> Result<(Decimal, CfUsed)> {
         let year = date.year();
+        let claim_has_locality = claim.medicare_locality.is_some();
         if let Some(locality) = &claim.medicare_locality {
             let local = self
                 .locality_cfs
                 .iter()
                 .find(|cf| cf.year == year && cf.locality.as_ref().is_some_and(|l| &l.id == locality));
             if let Some(cf) = local {
-                let name = cf.locality.as_ref().map(|l| l.name.as_str()).unwrap_or_default();
-                return Ok((cf.amount, format!("CY{year} locality {locality} ({name}): {}", cf.source)));
+                let used = CfUsed::Medicare { factor: Arc::clone(cf), locality_not_loaded: None, claim_has_locality };
+                return Ok((cf.amount, used));
             }
         }
         let tier =
@@ -543,25 +704,19 @@ impl Reference {
                     ErrorKind::Unsupported,
                     format!("cptkit has no Medicare anesthesia conversion factor for CY{year}"),
                 )
-                .at("lines.date_of_service")
+                .at("date_of_service")
             })?;
-        let why = match &claim.medicare_locality {
-            Some(locality) => {
-                format!(" (no CY{year} locality factor for {locality} is loaded, so the national factor is used)")
-            }
-            None => " (no Medicare locality on the claim)".to_owned(),
+        let used = CfUsed::Medicare {
+            factor: Arc::clone(cf),
+            locality_not_loaded: claim.medicare_locality.clone(),
+            claim_has_locality,
         };
-        Ok((cf.amount, format!("CY{year} national, {} tier{why}: {}", cf.tier.as_str(), cf.source)))
+        Ok((cf.amount, used))
     }
 }
 
-/// Where a rule set caps physician + anesthetist for one case, trims the lines of a case on this claim.
-fn apply_combined_cap(
-    claim: &Claim,
-    mut lines: Vec<PricedLine>,
-    rules: &RuleBook,
-    options: &PriceOptions,
-) -> Result<Vec<PricedLine>> {
+/// Where a rule set caps physician + anesthetist for one case, trims the case's last line on this claim.
+fn apply_combined_cap(claim: &Claim, mut lines: Vec<PricedLine>) -> Vec<PricedLine> {
     let mut by_case: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, line) in claim.lines.iter().enumerate() {
         if !line.case_id.is_empty() && lines[i].status == LineStatus::Priced && lines[i].share < Decimal::ONE {
@@ -569,21 +724,17 @@ fn apply_combined_cap(
         }
     }
     for indexes in by_case.values().filter(|v| v.len() > 1) {
-        let first = &claim.lines[indexes[0]];
-        let Some(cap) = rules.select(claim, first.date_of_service, options.rule_set.as_deref())?.combined_cap else {
-            continue;
-        };
-        let full = lines[indexes[0]].total_units * lines[indexes[0]].conversion_factor;
-        let limit = cents(full * cap);
+        let first = &lines[indexes[0]];
+        let Some(cap) = first.rule.combined_cap else { continue };
+        let limit = cents(first.total_units * first.conversion_factor * cap);
         let total: Decimal = indexes.iter().map(|&i| lines[i].allowed).sum();
         if total > limit
             && let Some(&last) = indexes.last()
         {
             let over = total - limit;
-            let line = &mut lines[last];
-            line.allowed -= over;
-            line.steps.push(step("combined_cap", format!("the case's lines total {total}, above the cap of {cap} x the personally performed {limit}: reduced by {over}"), line.allowed));
+            lines[last].allowed -= over;
+            lines[last].basis.capped = Some(Cap { total, limit, over });
         }
     }
-    Ok(lines)
+    lines
 }

@@ -146,7 +146,7 @@ impl Reference {
             service_type: entry.service_type,
             category: entry.category.clone(),
             base_units: entry.base_units,
-            base_units_source: entry.base_units_source.clone(),
+            base_units_source: entry.base_units_source.to_string(),
             medicare_inpatient_only: entry.medicare_inpatient_only,
             inpatient_only_source: entry.inpatient_only_source.clone(),
             clinical_context: clinical_context(&families, &places_of_service),
@@ -239,22 +239,22 @@ impl Reference {
         }
         let years: BTreeSet<i32> = self.national_cfs.iter().map(|cf| cf.year).collect();
         let latest_years: BTreeSet<i32> = years.into_iter().rev().take(2).collect();
-        let national = self.national_cfs.iter().filter(|cf| latest_years.contains(&cf.year));
+        let national = self.national_conversion_factors().filter(|cf| latest_years.contains(&cf.year));
         let local: Vec<&ConversionFactor> = match localities {
             LocalitySelection::None => Vec::new(),
-            LocalitySelection::All => self.locality_cfs.iter().collect(),
+            LocalitySelection::All => self.locality_conversion_factors().collect(),
             LocalitySelection::Only(ids) => ids
                 .iter()
                 .enumerate()
                 .map(|(i, id)| {
-                    self.locality_cfs.iter().find(|cf| cf.locality.as_ref().is_some_and(|l| &l.id == id)).ok_or_else(
-                        || {
+                    self.locality_conversion_factors()
+                        .find(|cf| cf.locality.as_ref().is_some_and(|l| &l.id == id))
+                        .ok_or_else(|| {
                             crate::Error::not_found(format!(
                                 "no Medicare anesthesia conversion factor for locality {id}"
                             ))
                             .at(format!("localities[{i}]"))
-                        },
-                    )
+                        })
                 })
                 .collect::<Result<_>>()?,
         };

@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -178,8 +178,8 @@ pub struct Reference {
     pub(crate) families: Vec<Family>,
     pub(crate) payer_policies: Vec<PayerPolicy>,
     pub(crate) policy_updates: Vec<PolicyUpdate>,
-    pub(crate) national_cfs: Vec<ConversionFactor>,
-    pub(crate) locality_cfs: Vec<ConversionFactor>,
+    pub(crate) national_cfs: Vec<Arc<ConversionFactor>>,
+    pub(crate) locality_cfs: Vec<Arc<ConversionFactor>>,
     icd10_text: Cow<'static, str>,
     icd10: OnceLock<Icd10Table>,
     icd10_deleted: BTreeMap<Icd10Code, DeletedDiagnosis>,
@@ -312,6 +312,16 @@ impl Reference {
         })
     }
 
+    /// Billable flag and end date of a diagnosis, without building its record (the validation hot path).
+    /// None when the code is in neither the code set nor the deletions.
+    pub(crate) fn diagnosis_status(&self, code: &Icd10Code) -> Result<Option<(bool, Option<Date>)>> {
+        let end = self.icd10_deleted.get(code).map(|d| d.valid_through);
+        Ok(match self.icd10()?.get(&self.icd10_text, code.as_str()) {
+            Some(entry) => Some((entry.billable, end)),
+            None => end.map(|end| (false, Some(end))),
+        })
+    }
+
     /// An ICD-10-CM code from the April 2026 code set, or a known deleted code with its end date.
     pub fn diagnosis(&self, code: &Icd10Code) -> Result<Diagnosis> {
         let deleted = self.icd10_deleted.get(code);
@@ -356,12 +366,12 @@ impl Reference {
     }
 
     /// National conversion factors, oldest year first.
-    pub fn national_conversion_factors(&self) -> &[ConversionFactor] {
-        &self.national_cfs
+    pub fn national_conversion_factors(&self) -> impl Iterator<Item = &ConversionFactor> {
+        self.national_cfs.iter().map(|cf| &**cf)
     }
 
-    pub fn locality_conversion_factors(&self) -> &[ConversionFactor] {
-        &self.locality_cfs
+    pub fn locality_conversion_factors(&self) -> impl Iterator<Item = &ConversionFactor> {
+        self.locality_cfs.iter().map(|cf| &**cf)
     }
 }
 
@@ -422,6 +432,7 @@ fn load_codes(files: &Files) -> Result<BTreeMap<CptCode, AnesthesiaCode>> {
         .collect();
 
     let mut codes = BTreeMap::new();
+    let mut sources: BTreeMap<i32, Arc<str>> = BTreeMap::new();
     for row in files.rows::<BaseUnitsRow>("cms_anesthesia_base_units.csv")? {
         let code = row.cpt_code;
         let missing = |what: &str| table_error("anesthesia tables", format!("{code} has no {what}"));
@@ -449,7 +460,10 @@ fn load_codes(files: &Files) -> Result<BTreeMap<CptCode, AnesthesiaCode>> {
                 service_type,
                 category: category.category.clone(),
                 base_units: row.base_units,
-                base_units_source: format!("CMS CY{} Anesthesia Base Units by CPT Code", row.cms_file_year),
+                base_units_source: sources
+                    .entry(row.cms_file_year)
+                    .or_insert_with(|| format!("CMS CY{} Anesthesia Base Units by CPT Code", row.cms_file_year).into())
+                    .clone(),
                 medicare_inpatient_only: inpatient_only,
                 inpatient_only_source: match inpatient_only {
                     Known::Unknown => "not checked against the CMS OPPS inpatient-only list".to_owned(),
@@ -635,7 +649,7 @@ fn load_families(files: &Files) -> Result<Vec<Family>> {
     Ok(families)
 }
 
-fn load_national_cfs(files: &Files) -> Result<Vec<ConversionFactor>> {
+fn load_national_cfs(files: &Files) -> Result<Vec<Arc<ConversionFactor>>> {
     #[derive(Deserialize)]
     struct Row {
         calendar_year: i32,
@@ -655,18 +669,18 @@ fn load_national_cfs(files: &Files) -> Result<Vec<ConversionFactor>> {
                     return Err(table_error("medicare_anesthesia_cf_national.csv", format!("unknown tier {other:?}")));
                 }
             };
-            Ok(ConversionFactor {
+            Ok(Arc::new(ConversionFactor {
                 year: r.calendar_year,
                 tier,
                 locality: None,
                 amount: r.national_anesthesia_cf_usd,
                 source: r.source,
-            })
+            }))
         })
         .collect()
 }
 
-fn load_locality_cfs(files: &Files) -> Result<Vec<ConversionFactor>> {
+fn load_locality_cfs(files: &Files) -> Result<Vec<Arc<ConversionFactor>>> {
     #[derive(Deserialize)]
     struct Row {
         year: i32,
@@ -682,13 +696,13 @@ fn load_locality_cfs(files: &Files) -> Result<Vec<ConversionFactor>> {
         .into_iter()
         .map(|r| {
             let id = LocalityId::new(&r.mac_contractor, &r.locality).map_err(|e| table_error(file, e))?;
-            Ok(ConversionFactor {
+            Ok(Arc::new(ConversionFactor {
                 year: r.year,
                 tier: CfTier::Single,
                 locality: Some(Locality { id, name: r.locality_name }),
                 amount: r.anesthesia_cf_usd,
                 source: if r.note.is_empty() { "CMS ANES2025 locality-adjusted CF".to_owned() } else { r.note },
-            })
+            }))
         })
         .collect()
 }

@@ -1,7 +1,7 @@
 //! Claim validation ("scrubbing"). Findings are data, not errors: each has a stable edit id, a severity,
 //! the field path it points at, a plain message and a hint to fix it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 use time::Date;
@@ -118,11 +118,11 @@ const DIRECTING: [&str; 3] = ["QK", "QY", "AD"];
 const MAX_MINUTES: u32 = 24 * 60;
 
 fn has(line: &ClaimLine, modifier: &str) -> bool {
-    line.modifiers.iter().any(|m| m.as_str() == modifier)
+    line.modifiers.iter().any(|m| m.is_any(&[modifier]))
 }
 
 fn pricing_modifier(line: &ClaimLine) -> Option<ModifierCode> {
-    line.modifiers.iter().copied().find(|m| PRICING.contains(&m.as_str()))
+    line.modifiers.iter().copied().find(|m| m.is_any(&PRICING))
 }
 
 /// Collects findings for one claim.
@@ -208,32 +208,39 @@ impl Reference {
         }
         let first_service = claim.lines.iter().map(|l| l.date_of_service).min();
         for (i, code) in claim.diagnoses.iter().enumerate() {
-            let field = format!("diagnoses[{i}]");
-            match self.diagnosis(code) {
-                Err(_) => out.add(
+            let field = || format!("diagnoses[{i}]");
+            let Ok(Some((billable, valid_through))) = self.diagnosis_status(code) else {
+                out.add(
                     UNKNOWN_DIAGNOSIS,
-                    field,
+                    field(),
                     format!("{code} is not in the ICD-10-CM code set"),
                     "check the code against the ICD-10-CM tabular",
-                ),
-                Ok(dx) => {
-                    let deleted_before = dx.valid_through.zip(first_service).filter(|(end, dos)| dos > end);
-                    if let Some((end, _)) = deleted_before {
-                        let replacements: Vec<String> = dx.replaced_by.iter().map(ToString::to_string).collect();
-                        out.add(
-                            DIAGNOSIS_DELETED,
-                            field,
-                            format!("{code} ({}) was valid only through {end}", dx.title),
-                            format!("use one of {}", replacements.join(", ")),
-                        );
-                    } else if !dx.billable {
-                        out.add(
-                            DIAGNOSIS_NOT_BILLABLE,
-                            field,
-                            format!("{code} ({}) is a category header, not a billable code", dx.title),
-                            "report the most specific code under it",
-                        );
-                    }
+                );
+                continue;
+            };
+            let deleted = valid_through.zip(first_service).is_some_and(|(end, dos)| dos > end);
+            if deleted || !billable {
+                // Rare: build the full record for the message.
+                let Ok(dx) = self.diagnosis(code) else { continue };
+                if deleted {
+                    let replacements: Vec<String> = dx.replaced_by.iter().map(ToString::to_string).collect();
+                    out.add(
+                        DIAGNOSIS_DELETED,
+                        field(),
+                        format!(
+                            "{code} ({}) was valid only through {}",
+                            dx.title,
+                            dx.valid_through.unwrap_or(Date::MIN)
+                        ),
+                        format!("use one of {}", replacements.join(", ")),
+                    );
+                } else {
+                    out.add(
+                        DIAGNOSIS_NOT_BILLABLE,
+                        field(),
+                        format!("{code} ({}) is a category header, not a billable code", dx.title),
+                        "report the most specific code under it",
+                    );
                 }
             }
         }
@@ -400,7 +407,7 @@ impl Reference {
         use edit::*;
         let at = |m: usize| format!("lines[{i}].modifiers[{m}]");
         let pricing: Vec<(usize, &ModifierCode)> =
-            line.modifiers.iter().enumerate().filter(|(_, m)| PRICING.contains(&m.as_str())).collect();
+            line.modifiers.iter().enumerate().filter(|(_, m)| m.is_any(&PRICING)).collect();
         match pricing.as_slice() {
             [] => out.add(
                 MISSING_PRICING_MODIFIER,
@@ -505,25 +512,22 @@ impl Reference {
     }
 
     fn check_relevance(&self, claim: &Claim, i: usize, line: &ClaimLine, out: &mut Findings) {
-        let typical: BTreeSet<&str> =
-            self.families_of(line.procedure_code).flat_map(|f| &f.diagnoses).map(|d| d.code.as_str()).collect();
-        if typical.is_empty() || line.diagnosis_pointers.is_empty() {
+        let typical = || self.families_of(line.procedure_code).flat_map(|f| &f.diagnoses);
+        if typical().next().is_none() {
+            return; // nothing curated for this code: no opinion
+        }
+        let pointed =
+            || line.diagnosis_pointers.iter().filter_map(|&p| claim.diagnoses.get((p as usize).checked_sub(1)?));
+        if pointed().next().is_none() || pointed().any(|d| typical().any(|t| &t.code == d)) {
             return;
         }
-        let pointed: Vec<&str> = line
-            .diagnosis_pointers
-            .iter()
-            .filter_map(|&p| claim.diagnoses.get((p as usize).checked_sub(1)?))
-            .map(|d| d.as_str())
-            .collect();
-        if !pointed.is_empty() && !pointed.iter().any(|d| typical.contains(d)) {
-            out.add(
-                edit::DIAGNOSIS_NOT_TYPICAL,
-                format!("lines[{i}].diagnosis_pointers"),
-                format!("none of {} is among the diagnoses typical for {}", pointed.join(", "), line.procedure_code),
-                "check that the diagnosis supports the procedure; payers may ask for records",
-            );
-        }
+        let names: Vec<&str> = pointed().map(|d| d.as_str()).collect();
+        out.add(
+            edit::DIAGNOSIS_NOT_TYPICAL,
+            format!("lines[{i}].diagnosis_pointers"),
+            format!("none of {} is among the diagnoses typical for {}", names.join(", "), line.procedure_code),
+            "check that the diagnosis supports the procedure; payers may ask for records",
+        );
     }
 }
 
@@ -658,7 +662,7 @@ fn batch_findings(claims: &[Claim]) -> Vec<(usize, Finding)> {
     }
     let mut out = Vec::new();
     for (case, lines) in &by_case {
-        let directed = lines.iter().any(|(_, _, m)| DIRECTING.contains(&m.as_str()));
+        let directed = lines.iter().any(|(_, _, m)| m.is_any(&DIRECTING));
         for &(c, l, modifier) in lines {
             match modifier.as_str() {
                 "QX" if !directed => out.push((

@@ -94,9 +94,9 @@ fn golden_claim_cases() {
                 for (line, want) in priced.lines.iter().zip(want["lines"].as_array().unwrap()) {
                     for field in ["allowed", "total_units", "conversion_factor", "share"] {
                         let got = serde_json::to_value(line).unwrap()[field].clone();
-                        assert_eq!(got, want[field], "{name}: {field} in {:#?}", line.steps);
+                        assert_eq!(got, want[field], "{name}: {field} in {:#?}", line.steps());
                     }
-                    assert!(line.steps.len() >= 5, "{name}: every step explained");
+                    assert!(line.steps().len() >= 5, "{name}: every step explained");
                 }
             }
             (Value::Null, Value::Object(want)) => {
@@ -200,7 +200,7 @@ fn user_rule_set_is_loaded_and_selected() {
     let priced = Reference::embedded().price(&claim, &options, &book, &ctx).unwrap();
     // (7 + 6.0) x 60.00 x 0.90 = 702.00
     assert_eq!(priced.total_allowed, Decimal::new(70200, 2));
-    assert_eq!(priced.lines[0].rule_set, "my-contract");
+    assert_eq!(priced.lines[0].rule.id, "my-contract");
     let err = cptkit_core::RuleSet::from_json("{\"id\": 3}").unwrap_err();
     assert_eq!(err.field(), Some("id"));
 }

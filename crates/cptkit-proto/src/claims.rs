@@ -269,17 +269,20 @@ impl From<core::ValidationReport> for pb::ValidationReport {
 impl From<core::Step> for pb::PriceStep {
     fn from(s: core::Step) -> Self {
         let core::Step { step, detail, value } = s;
-        pb::PriceStep { step, detail, value }
+        pb::PriceStep { step: step.to_owned(), detail, value }
     }
 }
 
 impl From<core::PricedLine> for pb::PricedLine {
     fn from(l: core::PricedLine) -> Self {
+        let steps = l.steps().into_iter().map(Into::into).collect();
+        // The explanation's basis is private to the core and reaches the wire through steps().
         let core::PricedLine {
             line,
             procedure_code,
             status,
-            rule_set,
+            rule,
+            date_of_service: _,
             base_units,
             time_units,
             modifying_units,
@@ -289,13 +292,13 @@ impl From<core::PricedLine> for pb::PricedLine {
             fee_schedule,
             charge,
             allowed,
-            steps,
+            ..
         } = l;
         pb::PricedLine {
             line,
             procedure_code: procedure_code.to_string(),
             status: pb::LineStatus::from(status).into(),
-            rule_set,
+            rule_set: rule.id.clone(),
             base_units: base_units.to_string(),
             time_units: time_units.to_string(),
             modifying_units: modifying_units.to_string(),
@@ -305,7 +308,7 @@ impl From<core::PricedLine> for pb::PricedLine {
             fee_schedule_cents: cents(fee_schedule),
             charge_cents: cents(charge),
             allowed_cents: cents(allowed),
-            steps: steps.into_iter().map(Into::into).collect(),
+            steps,
         }
     }
 }
