@@ -17,13 +17,18 @@ cargo test --workspace --locked
 echo "== cptkit-server binary for the Python gRPC tests"
 cargo build --locked -p cptkit-server --bin cptkit-server
 
-echo "== wheel"
+echo "== wheel (maturin, from python/pyproject.toml)"
+py="$(cd "$venv" && pwd)/bin/python"  # absolute: the steps below change directory
 rm -rf target/wheels
-"$venv/bin/maturin" build --locked --release --manifest-path crates/cptkit-py/Cargo.toml \
-  --out target/wheels --quiet 2>&1 | grep -v '^📦\|^🔗\|^🐍' || true
-"$venv/bin/python" -m pip install --quiet --force-reinstall --no-deps target/wheels/cptkit-*.whl
+(cd python && "$py" -m maturin build --locked --release --out ../target/wheels --quiet)
+wheels=(target/wheels/cptkit-*.whl)
+if [ "${#wheels[@]}" -ne 1 ] || [ ! -f "${wheels[0]}" ]; then
+  echo "expected one cptkit wheel in target/wheels, found: ${wheels[*]}" >&2
+  exit 1
+fi
+"$py" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps "${wheels[0]}"
 
-echo "== pytest (against the installed wheel)"
+echo "== pytest (against the installed wheel, from outside the source package)"
 export CPTKIT_SERVER_BIN="$PWD/target/debug/cptkit-server"
 cd python/tests
-"../../$venv/bin/python" -m pytest -q -p no:cacheprovider --import-mode=importlib .
+"$py" -m pytest -q -p no:cacheprovider --import-mode=importlib .

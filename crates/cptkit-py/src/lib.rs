@@ -1,1 +1,255 @@
-//! cptkit Python module.
+//! `cptkit._native`: the Python face of `cptkit-core` (PyO3).
+//!
+//! A thin binding: argument parsing, the error map ([`errors`]), the core -> Python conversions
+//! ([`convert`], [`records`]) and caches. No business logic lives here; every answer comes from
+//! [`cptkit_core::Reference::embedded`].
+//!
+//! Caches: profiles for the default options (national benchmarks only) are immutable, so each code's
+//! `CodeProfile` object is built once per process and handed out again; a repeated `cptkit.code(...)`
+//! is one dict lookup. Code summaries (list and search results) are built once as well.
+
+mod convert;
+mod errors;
+mod html;
+mod records;
+
+use cptkit_core::{
+    CodeQuery, CptCode, Error, Icd10Code, LocalityId, LocalitySelection, MAX_PAGE_SIZE, ModifierCode, Page,
+    PageRequest, PosCode, ProfileOptions, Reference, Result as CoreResult, ServiceType, TaxonomyCode,
+};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyString};
+
+use crate::convert::ToPy;
+use crate::errors::{Subject, py_err};
+use crate::records::CodeSummary;
+
+/// `CodeProfile` objects for the default options, keyed by canonical code (`"00632"`).
+static PROFILES: PyOnceLock<Py<PyDict>> = PyOnceLock::new();
+/// Every `CodeSummary` object, keyed by canonical code, in code order.
+static SUMMARIES: PyOnceLock<Py<PyDict>> = PyOnceLock::new();
+
+/// The profile of one anesthesia code.
+///
+/// `localities` adds Medicare benchmark rows for the given localities (MAC-locality ids such as
+/// `"13202-01"`, Manhattan) or, with `"all"`, for every locality; national rows are always there.
+#[pyfunction]
+#[pyo3(signature = (code, localities = None))]
+fn code<'py>(
+    py: Python<'py>,
+    code: &Bound<'py, PyString>,
+    localities: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let profiles = PROFILES.get_or_init(py, || PyDict::new(py).unbind()).bind(py);
+    let options = profile_options(py, localities)?;
+    let cacheable = options == ProfileOptions::default();
+    // Fast path: the exact text asked for before ("00632").
+    if cacheable && let Some(profile) = profiles.get_item(code)? {
+        return Ok(profile);
+    }
+
+    let parsed: CptCode = code.to_cow()?.parse().map_err(py_err(py, Subject::AnesthesiaCode))?;
+    if cacheable && let Some(profile) = profiles.get_item(parsed.as_str())? {
+        return Ok(profile); // Another spelling of a cached code (" 00632", "0001f").
+    }
+    // Core work runs with the GIL released (the first call also parses the embedded data). An unknown
+    // code is an UnknownCodeError; anything else the profile reports (an unknown locality) maps as usual.
+    let profile = py.detach(|| {
+        let reference = Reference::embedded();
+        reference.anesthesia_code(parsed).map_err(|e| (e, Subject::AnesthesiaCode))?;
+        reference.profile(parsed, &options).map_err(|e| (e, Subject::Other))
+    });
+    let profile = profile.map_err(|(err, subject)| errors::to_py_err(py, &name_the_code(err), subject))?;
+    let profile = profile.to_py(py)?.into_bound(py);
+    if cacheable {
+        profiles.set_item(parsed.as_str(), &profile)?;
+    }
+    Ok(profile)
+}
+
+/// `localities`: None (national rows only), "all", or a sequence of locality ids.
+fn profile_options(py: Python<'_>, localities: Option<&Bound<'_, PyAny>>) -> PyResult<ProfileOptions> {
+    let invalid = |field: String, message: &str| errors::to_py_err(py, &Error::invalid(field, message), Subject::Other);
+    let selection = match localities {
+        None => LocalitySelection::None,
+        Some(value) if value.is_none() => LocalitySelection::None,
+        Some(value) => match value.cast::<PyString>() {
+            Ok(text) if text.to_cow()? == "all" => LocalitySelection::All,
+            Ok(_) => {
+                return Err(invalid(
+                    "localities".to_owned(),
+                    "expected \"all\" or a list of Medicare locality ids such as [\"13202-01\"]",
+                ));
+            }
+            Err(_) => {
+                let items = value.try_iter().map_err(|_| {
+                    invalid("localities".to_owned(), "expected \"all\" or a list of Medicare locality ids")
+                })?;
+                let mut ids = Vec::new();
+                for (i, item) in items.enumerate() {
+                    let item = item?;
+                    let field = format!("localities[{i}]");
+                    let text = item
+                        .cast::<PyString>()
+                        .map_err(|_| invalid(field.clone(), "expected a locality id string such as \"13202-01\""))?
+                        .to_cow()?;
+                    let id: LocalityId = text.parse().map_err(|e: Error| invalid(field, e.message()))?;
+                    ids.push(id);
+                }
+                if ids.is_empty() { LocalitySelection::None } else { LocalitySelection::Only(ids) }
+            }
+        },
+    };
+    Ok(ProfileOptions { localities: selection })
+}
+
+/// A lookup's "not found" names no field in the core; here it is about the argument `code`.
+fn name_the_code(err: Error) -> Error {
+    if err.field().is_none() && err.kind() == cptkit_core::ErrorKind::NotFound { err.at("code") } else { err }
+}
+
+/// Codes matching every given filter, in code order (all matches, not one page).
+#[pyfunction]
+#[pyo3(signature = (
+    text = "", *, category = None, min_base_units = None, max_base_units = None, inpatient_only = None,
+    service_type = None,
+))]
+fn search_codes(
+    py: Python<'_>,
+    text: &str,
+    category: Option<String>,
+    min_base_units: Option<i64>,
+    max_base_units: Option<i64>,
+    inpatient_only: Option<bool>,
+    service_type: Option<&str>,
+) -> PyResult<Vec<Py<PyAny>>> {
+    let to_err = py_err(py, Subject::Other);
+    let units = |field: &str, value: Option<i64>| -> PyResult<Option<u32>> {
+        value
+            .map(|v| u32::try_from(v).map_err(|_| Error::invalid(field, format!("expected a count of units, got {v}"))))
+            .transpose()
+            .map_err(&to_err)
+    };
+    let query = CodeQuery {
+        text: text.to_owned(),
+        category,
+        min_base_units: units("min_base_units", min_base_units)?,
+        max_base_units: units("max_base_units", max_base_units)?,
+        inpatient_only,
+        service_type: service_type.map(parse_service_type).transpose().map_err(&to_err)?,
+    };
+    let matches = py.detach(|| all_pages(|page| Reference::embedded().search_codes(&query, page))).map_err(&to_err)?;
+    let summaries = summaries(py)?;
+    matches.iter().map(|summary| summary_object(py, summaries, summary)).collect()
+}
+
+/// Every anesthesia code, in code order.
+#[pyfunction]
+fn list_codes(py: Python<'_>) -> PyResult<Vec<Py<PyAny>>> {
+    Ok(summaries(py)?.values().iter().map(Bound::unbind).collect())
+}
+
+/// Walks the core's pages to the end.
+fn all_pages<T>(mut fetch: impl FnMut(&PageRequest) -> CoreResult<Page<T>>) -> CoreResult<Vec<T>> {
+    let mut request = PageRequest { page_size: MAX_PAGE_SIZE, page_token: String::new() };
+    let mut items = Vec::new();
+    loop {
+        let page = fetch(&request)?;
+        items.extend(page.items);
+        if page.next_page_token.is_empty() {
+            return Ok(items);
+        }
+        request.page_token = page.next_page_token;
+    }
+}
+
+/// The shared summary objects, built from the core's list on first use.
+fn summaries(py: Python<'_>) -> PyResult<&Bound<'_, PyDict>> {
+    let dict = SUMMARIES.get_or_try_init(py, || -> PyResult<Py<PyDict>> {
+        let all = py
+            .detach(|| all_pages(|page| Reference::embedded().list_codes(page)))
+            .map_err(py_err(py, Subject::Other))?;
+        let dict = PyDict::new(py);
+        for summary in &all {
+            dict.set_item(summary.code.as_str(), summary.to_py(py)?)?;
+        }
+        Ok(dict.unbind())
+    })?;
+    Ok(dict.bind(py))
+}
+
+fn summary_object(
+    py: Python<'_>,
+    summaries: &Bound<'_, PyDict>,
+    summary: &cptkit_core::CodeSummary,
+) -> PyResult<Py<PyAny>> {
+    match summaries.get_item(summary.code.as_str())? {
+        Some(object) => Ok(object.unbind()),
+        None => Ok(Py::new(py, CodeSummary::new(py, summary.clone())?)?.into_any()),
+    }
+}
+
+fn parse_service_type(text: &str) -> CoreResult<ServiceType> {
+    const ALL: [ServiceType; 3] =
+        [ServiceType::Anesthesia, ServiceType::AnesthesiaAddOn, ServiceType::UnlistedAnesthesia];
+    ALL.into_iter().find(|t| t.as_str() == text).ok_or_else(|| {
+        let names: Vec<&str> = ALL.iter().map(|t| t.as_str()).collect();
+        Error::invalid("service_type", format!("expected one of {}, got {text:?}", names.join(", ")))
+    })
+}
+
+/// One single-item lookup: parse the code (InvalidInputError, field "code"), find it (NotFoundError,
+/// field "code"), convert the answer.
+fn lookup<C, T>(
+    py: Python<'_>,
+    code: &str,
+    find: impl FnOnce(&'static Reference, &C) -> CoreResult<T> + Send,
+) -> PyResult<Py<PyAny>>
+where
+    C: std::str::FromStr<Err = Error> + Sync,
+    T: ToPy + Send,
+{
+    let parsed: C = code.parse().map_err(py_err(py, Subject::Other))?;
+    let found = py
+        .detach(|| find(Reference::embedded(), &parsed))
+        .map_err(|err| errors::to_py_err(py, &name_the_code(err), Subject::Other))?;
+    found.to_py(py)
+}
+
+/// An anesthesia modifier (AA, QK, QS, P3, ...).
+#[pyfunction]
+fn modifier(py: Python<'_>, code: &str) -> PyResult<Py<PyAny>> {
+    lookup(py, code, |r, c: &ModifierCode| r.modifier(*c).cloned())
+}
+
+/// An ICD-10-CM diagnosis; accepts the dotted (M54.50) and undotted (m5450) forms.
+#[pyfunction]
+fn diagnosis(py: Python<'_>, code: &str) -> PyResult<Py<PyAny>> {
+    lookup(py, code, |r, c: &Icd10Code| r.diagnosis(c))
+}
+
+/// A provider taxonomy (207L00000X).
+#[pyfunction]
+fn taxonomy(py: Python<'_>, code: &str) -> PyResult<Py<PyAny>> {
+    lookup(py, code, |r, c: &TaxonomyCode| r.taxonomy(c).cloned())
+}
+
+/// A CMS place-of-service code (21).
+#[pyfunction]
+fn place_of_service(py: Python<'_>, code: &str) -> PyResult<Py<PyAny>> {
+    lookup(py, code, |r, c: &PosCode| r.place_of_service(c).cloned())
+}
+
+#[pymodule]
+fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    module.add_function(wrap_pyfunction!(code, module)?)?;
+    module.add_function(wrap_pyfunction!(search_codes, module)?)?;
+    module.add_function(wrap_pyfunction!(list_codes, module)?)?;
+    module.add_function(wrap_pyfunction!(modifier, module)?)?;
+    module.add_function(wrap_pyfunction!(diagnosis, module)?)?;
+    module.add_function(wrap_pyfunction!(taxonomy, module)?)?;
+    module.add_function(wrap_pyfunction!(place_of_service, module)?)?;
+    records::register(module)?;
+    Ok(())
+}

@@ -1,0 +1,136 @@
+//! Every core -> Python value conversion, in one place.
+//!
+//! * [`ToPy`] turns a core value into the Python object an attribute holds: `str`, `int`, `bool`,
+//!   `decimal.Decimal` (money, units, conversion factors), `datetime.date`, `None`, a `tuple` for a
+//!   sequence (immutable, because profiles are cached and shared), a plain lowercase `str` for an
+//!   enum (its serde name), or one of the frozen record classes of [`crate::records`].
+//! * [`serde_to_py`] turns a core value into its serde JSON form as Python `dict`/`list`/`str`/`int`
+//!   objects: what `to_dict()` returns, equal to the golden fixtures by construction.
+
+use cptkit_core::{CfTier, CptCode, Icd10Code, Known, LocalityId, ModifierCategory, ModifierCode, PosCode};
+use cptkit_core::{Relation, ServiceType, TaxonomyCode};
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyDict, PyList, PyString, PyTuple};
+use rust_decimal::Decimal;
+use serde::Serialize;
+use serde_json::Value;
+use time::Date;
+
+/// A core value as the Python object that an attribute of a record class holds.
+pub(crate) trait ToPy {
+    fn to_py(&self, py: Python<'_>) -> PyResult<Py<PyAny>>;
+}
+
+impl ToPy for String {
+    fn to_py(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        Ok(PyString::new(py, self).into_any().unbind())
+    }
+}
+
+impl ToPy for bool {
+    fn to_py(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        Ok(PyBool::new(py, *self).to_owned().into_any().unbind())
+    }
+}
+
+/// Values whose pyo3 conversion is already the Python type we want.
+macro_rules! via_into_pyobject {
+    ($($ty:ty),* $(,)?) => {$(
+        impl ToPy for $ty {
+            fn to_py(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+                Ok(self.into_pyobject(py)?.into_any().unbind())
+            }
+        }
+    )*};
+}
+// u32/i32 -> int, Decimal -> decimal.Decimal, Date -> datetime.date.
+via_into_pyobject!(u32, i32, Decimal, Date);
+
+/// Typed identifiers are their canonical text (`"00632"`, `"M54.50"`).
+macro_rules! identifier_as_str {
+    ($($ty:ty),* $(,)?) => {$(
+        impl ToPy for $ty {
+            fn to_py(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+                Ok(PyString::new(py, self.as_str()).into_any().unbind())
+            }
+        }
+    )*};
+}
+identifier_as_str!(CptCode, Icd10Code, ModifierCode, PosCode, TaxonomyCode, LocalityId);
+
+/// Enums are their serde name (`"anesthesia"`, `"yes"`, `"same_category"`), interned: the same words as
+/// in `to_dict()` and on the JSON wire, from the one definition in the core.
+macro_rules! enum_as_serde_name {
+    ($($ty:ty),* $(,)?) => {$(
+        impl ToPy for $ty {
+            fn to_py(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+                Ok(PyString::intern(py, &serde_name(self)?).into_any().unbind())
+            }
+        }
+    )*};
+}
+enum_as_serde_name!(ServiceType, Known, ModifierCategory, CfTier, Relation);
+
+impl<T: ToPy> ToPy for Option<T> {
+    fn to_py(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        match self {
+            Some(value) => value.to_py(py),
+            None => Ok(py.None()),
+        }
+    }
+}
+
+impl<T: ToPy> ToPy for Vec<T> {
+    fn to_py(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let items = self.iter().map(|item| item.to_py(py)).collect::<PyResult<Vec<_>>>()?;
+        Ok(PyTuple::new(py, items)?.into_any().unbind())
+    }
+}
+
+/// The serde name of a unit enum variant (`ServiceType::AnesthesiaAddOn` -> `anesthesia_add_on`).
+pub(crate) fn serde_name<T: Serialize>(value: &T) -> PyResult<String> {
+    match serde_json::to_value(value) {
+        Ok(Value::String(name)) => Ok(name),
+        Ok(other) => Err(PyRuntimeError::new_err(format!("expected an enum name, serde gave {other}"))),
+        Err(err) => Err(PyRuntimeError::new_err(err.to_string())),
+    }
+}
+
+/// The serde JSON form of a core value, as Python objects (`to_dict()`).
+pub(crate) fn serde_to_py<T: Serialize>(py: Python<'_>, value: &T) -> PyResult<Py<PyAny>> {
+    let json = serde_json::to_value(value).map_err(|err| PyRuntimeError::new_err(err.to_string()))?;
+    json_to_py(py, &json)
+}
+
+fn json_to_py(py: Python<'_>, value: &Value) -> PyResult<Py<PyAny>> {
+    Ok(match value {
+        Value::Null => py.None(),
+        Value::Bool(b) => b.to_py(py)?,
+        Value::Number(n) => {
+            if let Some(u) = n.as_u64() {
+                u.into_pyobject(py)?.into_any().unbind()
+            } else if let Some(i) = n.as_i64() {
+                i.into_pyobject(py)?.into_any().unbind()
+            } else {
+                // The core serializes no floats (money and units are decimal strings); kept total anyway.
+                n.as_f64().unwrap_or(f64::NAN).into_pyobject(py)?.into_any().unbind()
+            }
+        }
+        Value::String(s) => PyString::new(py, s).into_any().unbind(),
+        Value::Array(items) => {
+            let list = PyList::empty(py);
+            for item in items {
+                list.append(json_to_py(py, item)?)?;
+            }
+            list.into_any().unbind()
+        }
+        Value::Object(map) => {
+            let dict = PyDict::new(py);
+            for (key, item) in map {
+                dict.set_item(key, json_to_py(py, item)?)?;
+            }
+            dict.into_any().unbind()
+        }
+    })
+}

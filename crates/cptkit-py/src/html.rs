@@ -1,0 +1,277 @@
+//! The notebook card of a code profile (`CodeProfile._repr_html_`): one self-contained HTML fragment
+//! with scoped inline styles, every piece of text escaped.
+
+use std::collections::BTreeSet;
+
+use cptkit_core::{CodeProfile, Known, REFERENCE_MINUTES};
+use serde::Serialize;
+
+const STYLE: &str = "<style>\
+.cptkit-card{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;font-size:13px;line-height:1.4;\
+max-width:960px;border:1px solid #d0d7de;border-radius:8px;padding:12px 16px;color:#1f2328;background:#fff}\
+.cptkit-card h3{margin:0 0 4px;font-size:17px}\
+.cptkit-card h4{margin:14px 0 4px;font-size:14px;border-bottom:1px solid #eaeef2;padding-bottom:2px}\
+.cptkit-card table{border-collapse:collapse;margin:4px 0}\
+.cptkit-card th,.cptkit-card td{border:1px solid #d0d7de;padding:3px 6px;text-align:left;vertical-align:top}\
+.cptkit-card th{background:#f6f8fa}\
+.cptkit-card td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}\
+.cptkit-card .badge{display:inline-block;border-radius:10px;padding:1px 8px;margin-right:4px;background:#eaeef2}\
+.cptkit-card .badge.warn{background:#fff1c2;border:1px solid #d4a72c}\
+.cptkit-card .muted{color:#59636e}\
+.cptkit-card ul,.cptkit-card ol{margin:2px 0;padding-left:20px}\
+</style>";
+
+/// Escapes text for HTML element content and attribute values.
+pub(crate) fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The serde name of an enum value, for display (`same_category` -> `same category`).
+fn label<T: Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(name)) => name.replace('_', " "),
+        _ => String::from("?"),
+    }
+}
+
+/// A small HTML writer: every `text` argument is escaped, every `markup` argument is trusted.
+#[derive(Debug, Default)]
+struct Html(String);
+
+impl Html {
+    fn markup(&mut self, markup: &str) -> &mut Self {
+        self.0.push_str(markup);
+        self
+    }
+
+    fn text(&mut self, text: &str) -> &mut Self {
+        self.0.push_str(&escape(text));
+        self
+    }
+
+    /// `<tag>text</tag>`
+    fn element(&mut self, tag: &str, text: &str) -> &mut Self {
+        self.markup(&format!("<{tag}>")).text(text).markup(&format!("</{tag}>"))
+    }
+
+    fn section(&mut self, title: &str) -> &mut Self {
+        self.element("h4", title)
+    }
+
+    fn table_head(&mut self, headers: &[&str]) -> &mut Self {
+        self.markup("<table><thead><tr>");
+        for header in headers {
+            self.element("th", header);
+        }
+        self.markup("</tr></thead><tbody>")
+    }
+
+    fn row(&mut self, cells: &[&str]) -> &mut Self {
+        self.markup("<tr>");
+        for cell in cells {
+            self.element("td", cell);
+        }
+        self.markup("</tr>")
+    }
+
+    fn table_end(&mut self) -> &mut Self {
+        self.markup("</tbody></table>")
+    }
+
+    fn list<'a>(&mut self, tag: &str, items: impl IntoIterator<Item = &'a str>) -> &mut Self {
+        self.markup(&format!("<{tag}>"));
+        for item in items {
+            self.element("li", item);
+        }
+        self.markup(&format!("</{tag}>"))
+    }
+}
+
+/// The whole card.
+pub(crate) fn profile_card(p: &CodeProfile) -> String {
+    let mut h = Html::default();
+    h.markup("<div class=\"cptkit-card\">").markup(STYLE);
+
+    // Header: code, description, the key facts as badges.
+    h.markup("<h3><code>").text(p.code.as_str()).markup("</code> ").text(&p.description).markup("</h3>");
+    h.markup("<div>");
+    h.markup("<span class=\"badge\">").text(&format!("Base units: {}", p.base_units)).markup("</span>");
+    h.markup("<span class=\"badge\">").text(&p.category).markup("</span>");
+    h.markup("<span class=\"badge\">").text(&label(&p.service_type)).markup("</span>");
+    match p.medicare_inpatient_only {
+        Known::Yes => h.markup("<span class=\"badge warn\">Medicare inpatient-only</span>"),
+        Known::No => h.markup("<span class=\"badge\">Not inpatient-only</span>"),
+        Known::Unknown => h.markup("<span class=\"badge\">Inpatient-only status unknown</span>"),
+    };
+    h.markup("</div>");
+
+    h.section("Places of service").markup("<ul>");
+    for place in &p.places_of_service {
+        h.markup("<li><b>").text(place.code.as_str()).markup("</b> ").text(&place.name);
+        h.markup(" <span class=\"muted\">(").text(&place.basis).markup(")</span></li>");
+    }
+    h.markup("</ul>");
+
+    let context = &p.clinical_context;
+    h.section("Clinical context");
+    for paragraph in &context.summary {
+        h.element("p", paragraph);
+    }
+    h.markup("<p><b>Setting:</b> ").text(&context.setting).markup("</p>");
+    if !context.care_team.is_empty() {
+        h.markup("<p><b>Care team:</b> ").text(&context.care_team).markup("</p>");
+    }
+    if !context.workflow.is_empty() {
+        h.markup("<p><b>Workflow:</b></p>").list("ol", context.workflow.iter().map(String::as_str));
+    }
+
+    h.section("Modifiers").table_head(&["Modifier", "Category", "Meaning", "Billed by", "Medicare payment effect"]);
+    for m in &p.modifiers {
+        h.row(&[m.code.as_str(), &label(&m.category), &m.meaning, &m.billed_by, &m.medicare_payment_effect]);
+    }
+    h.table_end();
+
+    h.section("Provider taxonomies");
+    h.table_head(&["Taxonomy", "Grouping", "Classification", "Specialization", "Role", "Why"]);
+    for t in &p.taxonomies {
+        let tx = &t.taxonomy;
+        h.row(&[tx.code.as_str(), &tx.grouping, &tx.classification, &tx.specialization, &tx.provider_role, &t.why]);
+    }
+    h.table_end();
+
+    h.section("Common diagnoses (ICD-10-CM)").table_head(&["Code", "Title", "Billable", "Relevance"]);
+    for d in &p.diagnoses {
+        let dx = &d.diagnosis;
+        h.row(&[dx.code.as_str(), &dx.title, if dx.billable { "yes" } else { "no" }, &d.relevance]);
+    }
+    h.table_end();
+
+    h.section("Payers and policies");
+    for payer in &p.payers {
+        h.markup("<p><b>").text(&payer.payer).markup("</b></p><ul>");
+        for policy in &payer.policies {
+            let effective = policy.effective_date.map(|d| format!(", effective {d}")).unwrap_or_default();
+            h.markup("<li><b>").text(&policy.topic).markup("</b> <span class=\"muted\">(");
+            h.text(&format!("{}{}; evidence: {}", policy.plan, effective, policy.evidence));
+            h.markup(")</span>: ").text(&policy.policy).markup("</li>");
+        }
+        h.markup("</ul>");
+    }
+
+    h.section("Medicare benchmarks");
+    if p.benchmarks.is_empty() {
+        h.element("p", "No benchmark: this code has no base units and is priced by report.");
+    } else {
+        let minutes: Vec<String> = REFERENCE_MINUTES.iter().map(|m| format!("{m} min")).collect();
+        let mut headers = vec!["Year", "Tier", "Locality", "Conversion factor"];
+        headers.extend(minutes.iter().map(String::as_str));
+        h.table_head(&headers);
+        for b in &p.benchmarks {
+            let locality =
+                b.locality.as_ref().map_or_else(|| "national".to_owned(), |l| format!("{} ({})", l.name, l.id));
+            h.markup("<tr>").element("td", &b.year.to_string()).element("td", &label(&b.tier));
+            h.element("td", &locality).markup("<td class=\"num\">$").text(&b.conversion_factor.to_string());
+            h.markup("</td>");
+            for minutes in REFERENCE_MINUTES {
+                let cell = b
+                    .amounts
+                    .iter()
+                    .find(|a| a.minutes == minutes)
+                    .map(|a| format!("${} ({} units)", a.allowed, a.total_units))
+                    .unwrap_or_default();
+                h.markup("<td class=\"num\">").text(&cell).markup("</td>");
+            }
+            h.markup("</tr>");
+        }
+        h.table_end();
+        h.markup("<p class=\"muted\">")
+            .text("Allowed amounts for anesthesia personally performed (AA or QZ), before the lesser-of-charge rule; medically directed lines are paid 50%.")
+            .markup("</p>");
+    }
+
+    h.section("Related codes").table_head(&["Code", "Relation", "Base units", "Description"]);
+    for r in &p.related_codes {
+        let units = r.base_units.map(|u| u.to_string()).unwrap_or_else(|| "-".to_owned());
+        h.row(&[r.code.as_str(), &label(&r.relation), &units, &r.description]);
+    }
+    h.table_end();
+
+    h.section("Policy updates").markup("<ul>");
+    for u in &p.policy_updates {
+        h.markup("<li><b>").text(&u.date.to_string()).markup("</b> ").text(&u.title);
+        h.markup(": ").text(&u.summary).markup("</li>");
+    }
+    h.markup("</ul>");
+
+    h.section("Sources").list("ul", sources(p).iter().map(String::as_str));
+    h.markup("</div>");
+    h.0
+}
+
+/// Every source the profile cites, once each, in order of first appearance.
+fn sources(p: &CodeProfile) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    let all = [&p.description_source, &p.base_units_source, &p.inpatient_only_source]
+        .into_iter()
+        .chain(&p.clinical_context.sources)
+        .chain(p.modifiers.iter().map(|m| &m.source))
+        .chain(p.taxonomies.iter().map(|t| &t.taxonomy.source))
+        .chain(p.diagnoses.iter().flat_map(|d| [&d.source, &d.diagnosis.source]))
+        .chain(p.payers.iter().flat_map(|payer| payer.policies.iter().map(|policy| &policy.source)))
+        .chain(p.benchmarks.iter().map(|b| &b.conversion_factor_source))
+        .chain(p.policy_updates.iter().map(|u| &u.source));
+    for source in all {
+        if !source.is_empty() && seen.insert(source.as_str()) {
+            out.push(source.clone());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup_characters() {
+        assert_eq!(escape(r#"<a href="x">&'"#), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+    }
+
+    #[test]
+    fn card_has_every_section_and_escapes_text() {
+        let reference = cptkit_core::Reference::embedded();
+        let code = "00632".parse().expect("code");
+        let profile = reference.profile(code, &cptkit_core::ProfileOptions::default()).expect("profile");
+        let card = profile_card(&profile);
+        for section in [
+            "Places of service",
+            "Clinical context",
+            "Modifiers",
+            "Provider taxonomies",
+            "Common diagnoses",
+            "Payers and policies",
+            "Medicare benchmarks",
+            "Related codes",
+            "Policy updates",
+            "Sources",
+        ] {
+            assert!(card.contains(&format!("<h4>{section}")), "{section}");
+        }
+        assert!(card.contains("Allopathic &amp; Osteopathic Physicians"));
+        assert!(!card.contains("Allopathic & Osteopathic"));
+        assert!(card.contains("Medicare inpatient-only"));
+        assert!(card.contains("$264.13"));
+    }
+}

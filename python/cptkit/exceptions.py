@@ -1,0 +1,85 @@
+"""The exceptions cptkit raises: one base, :class:`CptkitError`, and one class per error kind.
+
+Every error carries ``kind`` (``"invalid_input"``, ``"not_found"``, ``"unsupported"``, ``"conflict"``
+or ``"internal"``, the core's error kind), ``field``, the input it is about (``"code"``,
+``"localities[0]"``) or ``None``, ``message``, and ``violations``: every ``(field, message)`` at fault
+(one entry for a single bad field, several for an invalid claim). ``str(error)`` is
+``"field: message"``.
+
+The native module raises these classes (it maps the core's error kind to them in one place), so they
+are defined once, here, where multiple inheritance lets :class:`InvalidInputError` also be a
+``ValueError`` and :class:`NotFoundError` a ``LookupError``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConflictError",
+    "CptkitError",
+    "InternalError",
+    "InvalidInputError",
+    "NotFoundError",
+    "UnknownCodeError",
+    "UnsupportedError",
+]
+
+
+class CptkitError(Exception):
+    """Base class of every error cptkit raises."""
+
+    #: The core's error kind; each subclass has its own.
+    kind: str = "internal"
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        kind: str | None = None,
+        field: str | None = None,
+        violations: list[tuple[str, str]] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if kind is not None:
+            self.kind = kind
+        self.field = field
+        self.violations: list[tuple[str, str]] = (
+            list(violations) if violations is not None else ([(field, message)] if field else [])
+        )
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}" if self.field else self.message
+
+
+class InvalidInputError(CptkitError, ValueError):
+    """The input is malformed (a 4-digit CPT code, an unknown service type); ``field`` names it."""
+
+    kind = "invalid_input"
+
+
+class NotFoundError(CptkitError, LookupError):
+    """The input is well-formed but not in the reference data (modifier ``"ZZ"``)."""
+
+    kind = "not_found"
+
+
+class UnknownCodeError(NotFoundError):
+    """A well-formed CPT code that cptkit has no profile for (``"00101"``, ``"99213"``)."""
+
+
+class UnsupportedError(CptkitError):
+    """Well-formed and known, but not something cptkit handles."""
+
+    kind = "unsupported"
+
+
+class ConflictError(CptkitError):
+    """The input contradicts other input or the loaded reference data."""
+
+    kind = "conflict"
+
+
+class InternalError(CptkitError):
+    """A bug in cptkit or broken embedded data; please report it."""
+
+    kind = "internal"

@@ -1,0 +1,125 @@
+"""Errors: one base class with `kind` and `field`, a class per core error kind."""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Callable
+from typing import Any, cast
+
+import pytest
+
+import cptkit
+from cptkit import exceptions
+
+
+@pytest.mark.parametrize("bad", ["0063", "ABCDE", "", "006321", "00 632"])
+def test_malformed_codes_are_invalid_input_naming_the_field(bad: str) -> None:
+    with pytest.raises(cptkit.InvalidInputError) as info:
+        cptkit.code(bad)
+    error = info.value
+    assert isinstance(error, ValueError)
+    assert isinstance(error, cptkit.CptkitError)
+    assert (error.kind, error.field) == ("invalid_input", "code")
+    assert str(error).startswith("code: ")
+    assert error.violations == [("code", error.message)]
+
+
+@pytest.mark.parametrize("unknown", ["00101", "99213", "J1100"])
+def test_unknown_codes(unknown: str) -> None:
+    with pytest.raises(cptkit.UnknownCodeError) as info:
+        cptkit.code(unknown)
+    error = info.value
+    assert isinstance(error, cptkit.NotFoundError)
+    assert isinstance(error, LookupError)
+    assert isinstance(error, cptkit.CptkitError)
+    assert (error.kind, error.field) == ("not_found", "code")
+    assert unknown in str(error)
+
+
+def test_not_in_cms_file_versus_not_anesthesia() -> None:
+    with pytest.raises(cptkit.UnknownCodeError, match="anesthesia range"):
+        cptkit.code("00101")
+    with pytest.raises(cptkit.UnknownCodeError, match="not an anesthesia code"):
+        cptkit.code("99213")
+
+
+def test_unknown_locality_is_not_found_but_not_an_unknown_code() -> None:
+    with pytest.raises(cptkit.NotFoundError) as info:
+        cptkit.code("00632", localities=["13202-01", "99999-99"])
+    assert not isinstance(info.value, cptkit.UnknownCodeError)
+    assert info.value.field == "localities[1]"
+
+
+@pytest.mark.parametrize(
+    ("localities", "field"),
+    [(["1320201"], "localities[0]"), (["13202-01", 7], "localities[1]"), ("13202-01", "localities"), (5, "localities")],
+)
+def test_malformed_localities(localities: Any, field: str) -> None:
+    with pytest.raises(cptkit.InvalidInputError) as info:
+        cptkit.code("00632", localities=localities)
+    assert info.value.field == field
+
+
+def test_wrong_argument_type_is_a_type_error() -> None:
+    with pytest.raises(TypeError):
+        cptkit.code(632)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "field"),
+    [
+        (lambda: cptkit.modifier("Q"), cptkit.InvalidInputError, "code"),
+        (lambda: cptkit.modifier("ZZ"), cptkit.NotFoundError, "code"),
+        (lambda: cptkit.diagnosis("M5"), cptkit.InvalidInputError, "code"),
+        (lambda: cptkit.diagnosis("Z99.999"), cptkit.NotFoundError, "code"),
+        (lambda: cptkit.taxonomy("207L00000"), cptkit.InvalidInputError, "code"),
+        (lambda: cptkit.taxonomy("123456789X"), cptkit.NotFoundError, "code"),
+        (lambda: cptkit.place_of_service("2A"), cptkit.InvalidInputError, "code"),
+        (lambda: cptkit.place_of_service("98"), cptkit.NotFoundError, "code"),
+        (lambda: cptkit.search_codes(service_type=cast(Any, "general")), cptkit.InvalidInputError, "service_type"),
+        (lambda: cptkit.search_codes(min_base_units=-1), cptkit.InvalidInputError, "min_base_units"),
+        (lambda: cptkit.search_codes(min_base_units=9, max_base_units=3), cptkit.InvalidInputError, "max_base_units"),
+    ],
+)
+def test_lookup_errors(call: Callable[[], object], error: type[cptkit.CptkitError], field: str) -> None:
+    with pytest.raises(error) as info:
+        call()
+    assert type(info.value) is error  # NotFoundError here, never the code-specific subclass
+    assert info.value.field == field
+    assert info.value.kind == error.kind
+
+
+def test_hierarchy_and_kinds() -> None:
+    assert issubclass(cptkit.InvalidInputError, ValueError)
+    assert issubclass(cptkit.NotFoundError, LookupError)
+    assert issubclass(cptkit.UnknownCodeError, cptkit.NotFoundError)
+    kinds = {
+        cptkit.InvalidInputError: "invalid_input",
+        cptkit.NotFoundError: "not_found",
+        cptkit.UnknownCodeError: "not_found",
+        cptkit.UnsupportedError: "unsupported",
+        cptkit.ConflictError: "conflict",
+        cptkit.InternalError: "internal",
+    }
+    for cls, kind in kinds.items():
+        assert issubclass(cls, cptkit.CptkitError)
+        assert cls.kind == kind
+        assert cls.__module__ == "cptkit.exceptions"
+    assert set(exceptions.__all__) == {c.__name__ for c in kinds} | {"CptkitError"}
+
+
+def test_errors_pickle_with_their_attributes() -> None:
+    with pytest.raises(cptkit.InvalidInputError) as info:
+        cptkit.code("0063")
+    copy = pickle.loads(pickle.dumps(info.value))
+    assert type(copy) is cptkit.InvalidInputError
+    assert (copy.kind, copy.field, str(copy)) == ("invalid_input", "code", str(info.value))
+    assert copy.violations == info.value.violations
+
+
+def test_an_error_built_by_hand() -> None:
+    error = cptkit.ConflictError("two lines disagree", field="claim.lines[1]")
+    assert (error.kind, error.field, str(error)) == ("conflict", "claim.lines[1]", "claim.lines[1]: two lines disagree")
+    assert error.violations == [("claim.lines[1]", "two lines disagree")]
+    assert str(cptkit.InternalError("boom")) == "boom"
+    assert cptkit.InternalError("boom").violations == []

@@ -1,0 +1,246 @@
+"""A polyglot user's view: a grpcio client, generated from proto/ at test time, against the real
+cptkit-server binary. Its answers must agree with the golden fixture and with the Python module.
+
+The server binary comes from $CPTKIT_SERVER_BIN (scripts/test.sh builds it and sets it), else
+target/debug/cptkit-server in the repository; without one these tests are skipped, saying why.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
+from typing import IO, Any
+
+import pytest
+
+import cptkit
+
+grpc = pytest.importorskip("grpc")
+from google.protobuf import json_format  # noqa: E402
+from google.rpc import error_details_pb2  # noqa: E402
+from grpc_health.v1 import health_pb2, health_pb2_grpc  # noqa: E402
+from grpc_status import rpc_status  # noqa: E402
+from grpc_tools import protoc  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PROTO_DIR = REPO_ROOT / "proto"
+# The generated modules are importable as `cptkitpb.v1.*`: the proto path `cptkit/v1/...` would make
+# them `cptkit.v1.*`, which the installed cptkit package shadows. Only the Python module path changes;
+# the proto package, and so every wire name (`cptkit.v1.CodeService`), stays as it is.
+GENERATED_PACKAGE = "cptkitpb"
+LISTENING = re.compile(r"^cptkit-server listening on (127\.0\.0\.1:\d+)$")
+STARTUP_TIMEOUT_S = 30.0
+RPC_TIMEOUT_S = 10.0
+
+
+def server_binary() -> Path | None:
+    configured = os.environ.get("CPTKIT_SERVER_BIN")
+    if configured:
+        return Path(configured)
+    default = REPO_ROOT / "target" / "debug" / "cptkit-server"
+    return default if default.is_file() else None
+
+
+@pytest.fixture(scope="session")
+def pb(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
+    """Python stubs generated from proto/cptkit/v1/*.proto with grpc_tools.protoc."""
+    root = tmp_path_factory.mktemp("grpc_stubs")
+    sources = root / "proto"
+    package_dir = sources / GENERATED_PACKAGE / "v1"
+    package_dir.mkdir(parents=True)
+    protos = sorted((PROTO_DIR / "cptkit" / "v1").glob("*.proto"))
+    assert protos, f"no .proto files under {PROTO_DIR}"
+    for proto in protos:
+        text = proto.read_text(encoding="utf-8").replace('import "cptkit/v1/', f'import "{GENERATED_PACKAGE}/v1/')
+        (package_dir / proto.name).write_text(text, encoding="utf-8")
+    out = root / "out"
+    out.mkdir()
+    well_known = Path(protoc.__file__).parent / "_proto"
+    args = [
+        "grpc_tools.protoc",
+        f"-I{sources}",
+        f"-I{well_known}",
+        f"--python_out={out}",
+        f"--grpc_python_out={out}",
+        *(str(package_dir / p.name) for p in protos),
+    ]
+    assert protoc.main(args) == 0, f"protoc failed: {args}"
+    sys.path.insert(0, str(out))
+    try:
+        modules: dict[str, ModuleType] = {
+            name: importlib.import_module(f"{GENERATED_PACKAGE}.v1.{name}")
+            for name in ["common_pb2", "codes_pb2", "codes_pb2_grpc"]
+        }
+    finally:
+        sys.path.remove(str(out))
+    return SimpleNamespace(**modules)
+
+
+def _pump(stream: IO[str], lines: queue.Queue[str | None]) -> None:
+    for line in stream:
+        lines.put(line.rstrip("\n"))
+    lines.put(None)
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The real server on an ephemeral port; yields its address. Stopped with SIGTERM: must exit 0."""
+    binary = server_binary()
+    if binary is None:
+        pytest.skip("no cptkit-server binary: set CPTKIT_SERVER_BIN or run `cargo build -p cptkit-server`")
+    if not binary.is_file():
+        pytest.fail(f"CPTKIT_SERVER_BIN={binary} does not exist")
+    log_path = tmp_path_factory.mktemp("server") / "stderr.log"
+    with log_path.open("w", encoding="utf-8") as log:
+        process = subprocess.Popen(
+            [str(binary), "--listen", "127.0.0.1:0"],
+            stdout=subprocess.PIPE,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
+    assert process.stdout is not None
+    lines: queue.Queue[str | None] = queue.Queue()
+    threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True).start()
+    address = None
+    try:
+        while address is None:
+            line = lines.get(timeout=STARTUP_TIMEOUT_S)
+            if line is None:
+                pytest.fail(f"cptkit-server exited before listening: {log_path.read_text()}")
+            match = LISTENING.match(line)
+            address = match.group(1) if match else None
+    except queue.Empty:
+        process.kill()
+        pytest.fail(f"cptkit-server printed no listening line in {STARTUP_TIMEOUT_S}s: {log_path.read_text()}")
+
+    yield address
+
+    process.send_signal(signal.SIGTERM)
+    try:
+        code = process.wait(timeout=STARTUP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        pytest.fail("cptkit-server did not stop on SIGTERM")
+    assert code == 0, f"cptkit-server exited with {code} after SIGTERM: {log_path.read_text()}"
+
+
+@pytest.fixture(scope="session")
+def channel(server: str) -> Iterator[Any]:
+    with grpc.insecure_channel(server) as channel:
+        grpc.channel_ready_future(channel).result(timeout=STARTUP_TIMEOUT_S)
+        yield channel
+
+
+@pytest.fixture(scope="session")
+def codes(pb: SimpleNamespace, channel: Any) -> Any:
+    return pb.codes_pb2_grpc.CodeServiceStub(channel)
+
+
+def test_health_is_serving(channel: Any) -> None:
+    health = health_pb2_grpc.HealthStub(channel)
+    for service in ["", "cptkit.v1.CodeService"]:
+        response = health.Check(health_pb2.HealthCheckRequest(service=service), timeout=RPC_TIMEOUT_S)
+        assert response.status == health_pb2.HealthCheckResponse.SERVING, service
+
+
+def test_get_code_agrees_with_golden_and_python(pb: SimpleNamespace, codes: Any, golden_00632: dict[str, Any]) -> None:
+    response = codes.GetCode(pb.codes_pb2.GetCodeRequest(code="00632"), timeout=RPC_TIMEOUT_S)
+    wire = response.profile
+    local = cptkit.code("00632")
+    golden = golden_00632
+
+    assert wire.code == golden["code"] == local.code
+    assert wire.base_units == golden["base_units"] == local.base_units == 7
+    assert wire.category == golden["category"] == local.category
+    assert wire.description == golden["description"] == local.description
+    assert wire.service_type == pb.codes_pb2.SERVICE_TYPE_ANESTHESIA
+    assert wire.medicare_inpatient_only == pb.common_pb2.KNOWN_YES
+    assert [p.code for p in wire.places_of_service] == [p["code"] for p in golden["places_of_service"]] == ["21"]
+
+    assert [m.code for m in wire.modifiers] == [m["code"] for m in golden["modifiers"]] == [
+        m.code for m in local.modifiers
+    ]
+    assert [m.medicare_payment_effect for m in wire.modifiers] == [m.medicare_payment_effect for m in local.modifiers]
+    assert [t.taxonomy.code for t in wire.taxonomies] == [t["taxonomy"]["code"] for t in golden["taxonomies"]] == [
+        t.taxonomy.code for t in local.taxonomies
+    ]
+    assert [d.diagnosis.code for d in wire.diagnoses] == [d["diagnosis"]["code"] for d in golden["diagnoses"]] == [
+        d.diagnosis.code for d in local.diagnoses
+    ]
+    assert [d.diagnosis.title for d in wire.diagnoses] == [d.diagnosis.title for d in local.diagnoses]
+    assert [p.payer for p in wire.payers] == [p["payer"] for p in golden["payers"]] == [p.payer for p in local.payers]
+    assert [len(p.policies) for p in wire.payers] == [len(p.policies) for p in local.payers]
+    assert [r.code for r in wire.related_codes] == [r["code"] for r in golden["related_codes"]] == [
+        r.code for r in local.related_codes
+    ]
+    assert [u.title for u in wire.policy_updates] == [u.title for u in local.policy_updates]
+
+    assert len(wire.benchmarks) == len(golden["benchmarks"]) == len(local.benchmarks) == 3
+    for wire_b, golden_b, local_b in zip(wire.benchmarks, golden["benchmarks"], local.benchmarks, strict=True):
+        assert wire_b.year == golden_b["year"] == local_b.year
+        assert wire_b.conversion_factor == golden_b["conversion_factor"] == str(local_b.conversion_factor)
+        assert not wire_b.HasField("locality")
+        for wire_a, golden_a, local_a in zip(wire_b.amounts, golden_b["amounts"], local_b.amounts, strict=True):
+            assert wire_a.minutes == golden_a["minutes"] == local_a.minutes
+            assert wire_a.time_units == golden_a["time_units"] == str(local_a.time_units)
+            assert wire_a.total_units == golden_a["total_units"] == str(local_a.total_units)
+            assert wire_a.allowed_cents == int(Decimal(golden_a["allowed"]) * 100) == int(local_a.allowed * 100)
+    ninety_2025 = wire.benchmarks[0].amounts[2]
+    assert (wire.benchmarks[0].year, ninety_2025.minutes, ninety_2025.allowed_cents) == (2025, 90, 26413)
+
+
+def test_get_code_with_a_locality(pb: SimpleNamespace, codes: Any) -> None:
+    request = pb.codes_pb2.GetCodeRequest(code="00632", localities=["13202-01"])
+    wire = codes.GetCode(request, timeout=RPC_TIMEOUT_S).profile
+    local = cptkit.code("00632", localities=["13202-01"])
+    wire_rows = [(b.locality.id, b.conversion_factor) for b in wire.benchmarks if b.HasField("locality")]
+    local_rows = [(b.locality.id, str(b.conversion_factor)) for b in local.benchmarks if b.locality is not None]
+    assert wire_rows == local_rows == [("13202-01", "22.76")]
+
+
+def test_json_mapping_keeps_the_golden_field_names(pb: SimpleNamespace, codes: Any, golden_00632: dict[str, Any]) -> None:
+    wire = codes.GetCode(pb.codes_pb2.GetCodeRequest(code="00632"), timeout=RPC_TIMEOUT_S).profile
+    as_json = json_format.MessageToDict(wire, preserving_proto_field_name=True)
+    assert set(as_json) <= set(golden_00632)
+    assert as_json["taxonomies"][0]["taxonomy"]["code"] == golden_00632["taxonomies"][0]["taxonomy"]["code"]
+
+
+def test_unknown_code_is_not_found(pb: SimpleNamespace, codes: Any) -> None:
+    with pytest.raises(grpc.RpcError) as info:
+        codes.GetCode(pb.codes_pb2.GetCodeRequest(code="00101"), timeout=RPC_TIMEOUT_S)
+    assert info.value.code() == grpc.StatusCode.NOT_FOUND
+    with pytest.raises(cptkit.UnknownCodeError):
+        cptkit.code("00101")
+
+
+def test_malformed_code_is_invalid_argument_with_a_bad_request(pb: SimpleNamespace, codes: Any) -> None:
+    with pytest.raises(grpc.RpcError) as info:
+        codes.GetCode(pb.codes_pb2.GetCodeRequest(code="0063"), timeout=RPC_TIMEOUT_S)
+    error = info.value
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    status = rpc_status.from_call(error)  # parses the grpc-status-details-bin trailer
+    assert status is not None, "no google.rpc.Status details on INVALID_ARGUMENT"
+    violations = []
+    for detail in status.details:
+        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad_request = error_details_pb2.BadRequest()
+            detail.Unpack(bad_request)
+            violations.extend(bad_request.field_violations)
+    assert [v.field for v in violations] == ["code"]
+    assert violations[0].description
+
+    with pytest.raises(cptkit.InvalidInputError) as local:
+        cptkit.code("0063")
+    assert local.value.field == violations[0].field
+
