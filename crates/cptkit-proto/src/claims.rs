@@ -4,89 +4,23 @@ use cptkit_core as core;
 use cptkit_core::{Error, Result};
 use rust_decimal::Decimal;
 
-use crate::convert::{cents, date_string, each, parse_date, parse_decimal, parse_each, required};
+use crate::convert::{cents, date_string, each, enum_map, parse_date, parse_decimal, parse_each, required};
 use crate::pb;
 
-impl From<core::PlanType> for pb::PlanType {
-    fn from(p: core::PlanType) -> Self {
-        match p {
-            core::PlanType::MedicareFfs => pb::PlanType::MedicareFfs,
-            core::PlanType::MedicareAdvantage => pb::PlanType::MedicareAdvantage,
-            core::PlanType::Commercial => pb::PlanType::Commercial,
-        }
-    }
-}
-
-fn plan_type(raw: i32) -> Result<core::PlanType> {
-    match pb::PlanType::try_from(raw) {
-        Ok(pb::PlanType::MedicareFfs) => Ok(core::PlanType::MedicareFfs),
-        Ok(pb::PlanType::MedicareAdvantage) => Ok(core::PlanType::MedicareAdvantage),
-        Ok(pb::PlanType::Commercial) => Ok(core::PlanType::Commercial),
-        Ok(pb::PlanType::Unspecified) | Err(_) => {
-            Err(Error::invalid("plan_type", format!("unset or unknown plan type {raw}")))
-        }
-    }
-}
-
-impl From<core::ProviderRole> for pb::ProviderRole {
-    fn from(r: core::ProviderRole) -> Self {
-        match r {
-            core::ProviderRole::Anesthesiologist => pb::ProviderRole::Anesthesiologist,
-            core::ProviderRole::Crna => pb::ProviderRole::Crna,
-            core::ProviderRole::AnesthesiologistAssistant => pb::ProviderRole::AnesthesiologistAssistant,
-            core::ProviderRole::OtherPhysician => pb::ProviderRole::OtherPhysician,
-        }
-    }
-}
-
-fn provider_role(raw: i32) -> Result<core::ProviderRole> {
-    match pb::ProviderRole::try_from(raw) {
-        Ok(pb::ProviderRole::Anesthesiologist) => Ok(core::ProviderRole::Anesthesiologist),
-        Ok(pb::ProviderRole::Crna) => Ok(core::ProviderRole::Crna),
-        Ok(pb::ProviderRole::AnesthesiologistAssistant) => Ok(core::ProviderRole::AnesthesiologistAssistant),
-        Ok(pb::ProviderRole::OtherPhysician) => Ok(core::ProviderRole::OtherPhysician),
-        Ok(pb::ProviderRole::Unspecified) | Err(_) => {
-            Err(Error::invalid("role", format!("unset or unknown role {raw}")))
-        }
-    }
-}
-
-impl From<core::UnitBasis> for pb::UnitBasis {
-    fn from(u: core::UnitBasis) -> Self {
-        match u {
-            core::UnitBasis::Minutes => pb::UnitBasis::Mj,
-            core::UnitBasis::Units => pb::UnitBasis::Un,
-        }
-    }
-}
-
-fn unit_basis(raw: i32) -> Result<core::UnitBasis> {
-    match pb::UnitBasis::try_from(raw) {
-        Ok(pb::UnitBasis::Mj) => Ok(core::UnitBasis::Minutes),
-        Ok(pb::UnitBasis::Un) => Ok(core::UnitBasis::Units),
-        Ok(pb::UnitBasis::Unspecified) | Err(_) => {
-            Err(Error::invalid("unit_basis", "unset: MJ (minutes) or UN (units)"))
-        }
-    }
-}
-
-impl From<core::Severity> for pb::Severity {
-    fn from(s: core::Severity) -> Self {
-        match s {
-            core::Severity::Error => pb::Severity::Error,
-            core::Severity::Warning => pb::Severity::Warning,
-        }
-    }
-}
-
-impl From<core::LineStatus> for pb::LineStatus {
-    fn from(s: core::LineStatus) -> Self {
-        match s {
-            core::LineStatus::Priced => pb::LineStatus::Priced,
-            core::LineStatus::NotPriced => pb::LineStatus::NotPriced,
-        }
-    }
-}
+enum_map!(PlanType {
+    MedicareFfs => MedicareFfs,
+    MedicareAdvantage => MedicareAdvantage,
+    Commercial => Commercial,
+}, parse = plan_type("plan_type"));
+enum_map!(ProviderRole {
+    Anesthesiologist => Anesthesiologist,
+    Crna => Crna,
+    AnesthesiologistAssistant => AnesthesiologistAssistant,
+    OtherPhysician => OtherPhysician,
+}, parse = provider_role("role"));
+enum_map!(UnitBasis { Minutes => Mj, Units => Un }, parse = unit_basis("unit_basis"));
+enum_map!(Severity { Error => Error, Warning => Warning });
+enum_map!(LineStatus { Priced => Priced, NotPriced => NotPriced });
 
 fn required_date(field: &str, text: &str) -> Result<time::Date> {
     parse_date(field, text)?.ok_or_else(|| Error::invalid(field, "is required (YYYY-MM-DD)"))

@@ -3,118 +3,38 @@
 use cptkit_core as core;
 use cptkit_core::{Error, Result};
 
-use crate::convert::{cents, date_string, each, from_cents, parse_date, parse_decimal, parse_each, required};
+use crate::convert::{cents, date_string, each, enum_map, from_cents, parse_date, parse_decimal, parse_each, required};
 use crate::pb;
 
 // ---- enums ----
 
-impl From<core::Known> for pb::Known {
-    fn from(k: core::Known) -> Self {
-        match k {
-            core::Known::Yes => pb::Known::Yes,
-            core::Known::No => pb::Known::No,
-            core::Known::Unknown => pb::Known::Unknown,
-        }
-    }
-}
+enum_map!(Known { Yes => Yes, No => No, Unknown => Unknown }, parse = inpatient_only("medicare_inpatient_only"));
+enum_map!(ServiceType {
+    Anesthesia => Anesthesia,
+    AnesthesiaAddOn => AnesthesiaAddOn,
+    UnlistedAnesthesia => UnlistedAnesthesia,
+}, parse = required_service_type("service_type"));
+enum_map!(ModifierCategory {
+    Pricing => Pricing,
+    Informational => Informational,
+    Teaching => Teaching,
+    Cpt => Cpt,
+    PhysicalStatus => PhysicalStatus,
+}, parse = modifier_category("category"));
+enum_map!(CfTier {
+    Single => Single,
+    NonQualifyingApm => NonQualifyingApm,
+    QualifyingApm => QualifyingApm,
+}, parse = cf_tier("tier"));
+enum_map!(Relation {
+    SameCategory => SameCategory,
+    AddOn => AddOn,
+    QualifyingCircumstance => QualifyingCircumstance,
+}, parse = relation("relation"));
 
-fn known(field: &str, raw: i32) -> Result<core::Known> {
-    match pb::Known::try_from(raw) {
-        Ok(pb::Known::Yes) => Ok(core::Known::Yes),
-        Ok(pb::Known::No) => Ok(core::Known::No),
-        Ok(pb::Known::Unknown) => Ok(core::Known::Unknown),
-        Ok(pb::Known::Unspecified) | Err(_) => Err(Error::invalid(field, format!("unset or unknown value {raw}"))),
-    }
-}
-
-impl From<core::ServiceType> for pb::ServiceType {
-    fn from(t: core::ServiceType) -> Self {
-        match t {
-            core::ServiceType::Anesthesia => pb::ServiceType::Anesthesia,
-            core::ServiceType::AnesthesiaAddOn => pb::ServiceType::AnesthesiaAddOn,
-            core::ServiceType::UnlistedAnesthesia => pb::ServiceType::UnlistedAnesthesia,
-        }
-    }
-}
-
-/// A service type from the wire; `UNSPECIFIED` is `None` (any).
-fn service_type(field: &str, raw: i32) -> Result<Option<core::ServiceType>> {
-    match pb::ServiceType::try_from(raw) {
-        Ok(pb::ServiceType::Unspecified) => Ok(None),
-        Ok(pb::ServiceType::Anesthesia) => Ok(Some(core::ServiceType::Anesthesia)),
-        Ok(pb::ServiceType::AnesthesiaAddOn) => Ok(Some(core::ServiceType::AnesthesiaAddOn)),
-        Ok(pb::ServiceType::UnlistedAnesthesia) => Ok(Some(core::ServiceType::UnlistedAnesthesia)),
-        Err(_) => Err(Error::invalid(field, format!("unknown service type {raw}"))),
-    }
-}
-
-fn required_service_type(field: &str, raw: i32) -> Result<core::ServiceType> {
-    service_type(field, raw)?.ok_or_else(|| Error::invalid(field, "is required"))
-}
-
-impl From<core::ModifierCategory> for pb::ModifierCategory {
-    fn from(c: core::ModifierCategory) -> Self {
-        match c {
-            core::ModifierCategory::Pricing => pb::ModifierCategory::Pricing,
-            core::ModifierCategory::Informational => pb::ModifierCategory::Informational,
-            core::ModifierCategory::Teaching => pb::ModifierCategory::Teaching,
-            core::ModifierCategory::Cpt => pb::ModifierCategory::Cpt,
-            core::ModifierCategory::PhysicalStatus => pb::ModifierCategory::PhysicalStatus,
-        }
-    }
-}
-
-fn modifier_category(raw: i32) -> Result<core::ModifierCategory> {
-    match pb::ModifierCategory::try_from(raw) {
-        Ok(pb::ModifierCategory::Pricing) => Ok(core::ModifierCategory::Pricing),
-        Ok(pb::ModifierCategory::Informational) => Ok(core::ModifierCategory::Informational),
-        Ok(pb::ModifierCategory::Teaching) => Ok(core::ModifierCategory::Teaching),
-        Ok(pb::ModifierCategory::Cpt) => Ok(core::ModifierCategory::Cpt),
-        Ok(pb::ModifierCategory::PhysicalStatus) => Ok(core::ModifierCategory::PhysicalStatus),
-        Ok(pb::ModifierCategory::Unspecified) | Err(_) => {
-            Err(Error::invalid("category", format!("unset or unknown value {raw}")))
-        }
-    }
-}
-
-impl From<core::CfTier> for pb::CfTier {
-    fn from(t: core::CfTier) -> Self {
-        match t {
-            core::CfTier::Single => pb::CfTier::Single,
-            core::CfTier::NonQualifyingApm => pb::CfTier::NonQualifyingApm,
-            core::CfTier::QualifyingApm => pb::CfTier::QualifyingApm,
-        }
-    }
-}
-
-fn cf_tier(raw: i32) -> Result<core::CfTier> {
-    match pb::CfTier::try_from(raw) {
-        Ok(pb::CfTier::Single) => Ok(core::CfTier::Single),
-        Ok(pb::CfTier::NonQualifyingApm) => Ok(core::CfTier::NonQualifyingApm),
-        Ok(pb::CfTier::QualifyingApm) => Ok(core::CfTier::QualifyingApm),
-        Ok(pb::CfTier::Unspecified) | Err(_) => Err(Error::invalid("tier", format!("unset or unknown value {raw}"))),
-    }
-}
-
-impl From<core::Relation> for pb::Relation {
-    fn from(r: core::Relation) -> Self {
-        match r {
-            core::Relation::SameCategory => pb::Relation::SameCategory,
-            core::Relation::AddOn => pb::Relation::AddOn,
-            core::Relation::QualifyingCircumstance => pb::Relation::QualifyingCircumstance,
-        }
-    }
-}
-
-fn relation(raw: i32) -> Result<core::Relation> {
-    match pb::Relation::try_from(raw) {
-        Ok(pb::Relation::SameCategory) => Ok(core::Relation::SameCategory),
-        Ok(pb::Relation::AddOn) => Ok(core::Relation::AddOn),
-        Ok(pb::Relation::QualifyingCircumstance) => Ok(core::Relation::QualifyingCircumstance),
-        Ok(pb::Relation::Unspecified) | Err(_) => {
-            Err(Error::invalid("relation", format!("unset or unknown value {raw}")))
-        }
-    }
+/// A service type filter from the wire: UNSPECIFIED means any.
+fn service_type(raw: i32) -> Result<Option<core::ServiceType>> {
+    if raw == pb::ServiceType::Unspecified as i32 { Ok(None) } else { required_service_type(raw).map(Some) }
 }
 
 // ---- requests ----
@@ -151,7 +71,7 @@ pub fn code_query(request: pb::SearchCodesRequest) -> Result<(core::CodeQuery, c
         min_base_units,
         max_base_units,
         inpatient_only,
-        service_type: service_type("service_type", raw_service_type)?,
+        service_type: service_type(raw_service_type)?,
     };
     Ok((query, page_request(page)))
 }
@@ -294,8 +214,8 @@ impl TryFrom<pb::CodeSummary> for core::CodeSummary {
             description,
             category,
             base_units,
-            service_type: required_service_type("service_type", service_type)?,
-            medicare_inpatient_only: known("medicare_inpatient_only", medicare_inpatient_only)?,
+            service_type: required_service_type(service_type)?,
+            medicare_inpatient_only: inpatient_only(medicare_inpatient_only)?,
         })
     }
 }
@@ -374,11 +294,11 @@ impl TryFrom<pb::CodeProfile> for core::CodeProfile {
             code: code.parse()?,
             description,
             description_source,
-            service_type: required_service_type("service_type", service_type)?,
+            service_type: required_service_type(service_type)?,
             category,
             base_units,
             base_units_source,
-            medicare_inpatient_only: known("medicare_inpatient_only", medicare_inpatient_only)?,
+            medicare_inpatient_only: inpatient_only(medicare_inpatient_only)?,
             inpatient_only_source,
             places_of_service: each("places_of_service", places_of_service, TryInto::try_into)?,
             clinical_context: required("clinical_context", clinical_context)?.into(),

@@ -44,3 +44,31 @@ pub(crate) fn each<P, C>(field: &str, items: Vec<P>, convert: impl Fn(P) -> Resu
 pub(crate) fn parse_each<T: std::str::FromStr<Err = Error>>(field: &str, items: Vec<String>) -> Result<Vec<T>> {
     each(field, items, |s| s.parse::<T>().map_err(|e| Error::new(e.kind(), e.message().to_owned())))
 }
+
+/// Maps a core enum to its proto twin of the same name; with `parse = name("field")`, also generates
+/// `fn name(raw: i32)` for the way back, where the proto's UNSPECIFIED or an unknown number is an error
+/// naming `field`. Both matches are exhaustive, so a variant added on either side stops the build.
+macro_rules! enum_map {
+    ($name:ident { $($c:ident => $p:ident),+ $(,)? }) => {
+        impl From<cptkit_core::$name> for pb::$name {
+            fn from(value: cptkit_core::$name) -> Self {
+                match value {
+                    $(cptkit_core::$name::$c => pb::$name::$p,)+
+                }
+            }
+        }
+    };
+    ($name:ident { $($c:ident => $p:ident),+ $(,)? }, parse = $parse:ident($field:literal)) => {
+        enum_map!($name { $($c => $p),+ });
+
+        fn $parse(raw: i32) -> Result<cptkit_core::$name> {
+            match pb::$name::try_from(raw) {
+                $(Ok(pb::$name::$p) => Ok(cptkit_core::$name::$c),)+
+                Ok(pb::$name::Unspecified) | Err(_) => {
+                    Err(Error::invalid($field, format!("unset or unknown value {raw}")))
+                }
+            }
+        }
+    };
+}
+pub(crate) use enum_map;
