@@ -1,1 +1,140 @@
-//! cptkit gRPC server.
+//! cptkit gRPC server: `cptkit.v1.CodeService` over the core, plus `grpc.health.v1`, server
+//! reflection, an access log, a request-size limit and graceful shutdown.
+//!
+//! Transport only: requests are parsed into core values (`cptkit-proto` conversions), the core
+//! answers, and core errors become statuses in one place ([`status`]). No domain logic lives here.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let config = cptkit_server::Config::default();
+//! let reference = cptkit_server::load_reference(None)?;
+//! cptkit_server::serve(listener, reference, &config, async { let _ = tokio::signal::ctrl_c().await; }).await?;
+//! # Ok(())
+//! # }
+//! ```
+
+mod access_log;
+mod config;
+mod prepared;
+mod service;
+pub mod status;
+
+use std::future::Future;
+use std::path::Path;
+
+use cptkit_core::Reference;
+use cptkit_proto::pb::code_service_server::CodeServiceServer;
+use tokio::net::TcpListener;
+use tonic::server::NamedService as _;
+use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
+use tonic_health::ServingStatus;
+
+pub use access_log::{AccessLog, AccessLogLayer, LoggedBody};
+pub use config::{Config, LogFormat};
+pub use prepared::CodeServiceRoutes;
+pub use service::{CodeServiceImpl, SharedReference};
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot build the reflection service: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    #[error("transport: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+/// The reference data to serve: `data_dir`'s tables over the embedded ones, or the embedded set.
+/// The ICD-10-CM index is built now, so the first diagnosis lookup is not slow.
+pub fn load_reference(data_dir: Option<&Path>) -> cptkit_core::Result<SharedReference> {
+    let reference: SharedReference = match data_dir {
+        Some(dir) => Reference::from_dir(dir)?.into(),
+        None => Reference::embedded().into(),
+    };
+    reference.warm()?;
+    Ok(reference)
+}
+
+/// Installs the global tracing subscriber: level from `RUST_LOG` (default `info`), lines to stderr.
+pub fn init_tracing(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
+}
+
+/// Serves every service on `listener` until `shutdown` completes, then shuts down gracefully:
+/// health turns NOT_SERVING, the listener closes, in-flight requests finish; connections still open
+/// after `config.shutdown_grace` (a health Watch stream, a stuck client) are dropped.
+pub async fn serve(
+    listener: TcpListener,
+    reference: SharedReference,
+    config: &Config,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServeError> {
+    let limit = config.max_request_bytes;
+    let codes = CodeServiceRoutes::new(CodeServiceImpl::new(reference), limit);
+
+    let (health_reporter, health) = tonic_health::server::health_reporter();
+    health_reporter.set_service_status("", ServingStatus::Serving).await;
+    health_reporter.set_serving::<CodeServiceServer<CodeServiceImpl>>().await;
+    let health = health.max_decoding_message_size(limit);
+
+    // Reflection advertises the services mounted here (other services of proto/ that this server
+    // does not serve yet stay unlisted) and resolves every cptkit and grpc.health.v1 symbol.
+    let reflection = |own_name: &str| {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(cptkit_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .with_service_name(CodeServiceRoutes::NAME)
+            .with_service_name(tonic_health::pb::health_server::SERVICE_NAME)
+            .with_service_name(own_name)
+    };
+    let reflection_v1 = reflection(tonic_reflection::pb::v1::server_reflection_server::SERVICE_NAME)
+        .build_v1()?
+        .max_decoding_message_size(limit);
+    let reflection_v1alpha = reflection(tonic_reflection::pb::v1alpha::server_reflection_server::SERVICE_NAME)
+        .build_v1alpha()?
+        .max_decoding_message_size(limit);
+
+    let (began, shutdown_began) = tokio::sync::oneshot::channel::<()>();
+    let signal = async move {
+        shutdown.await;
+        tracing::info!("shutting down: health NOT_SERVING, finishing in-flight requests");
+        health_reporter.set_service_status("", ServingStatus::NotServing).await;
+        health_reporter.set_not_serving::<CodeServiceServer<CodeServiceImpl>>().await;
+        let _ = began.send(());
+    };
+
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let server = Server::builder()
+        .layer(AccessLogLayer)
+        .add_service(health)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(codes)
+        .serve_with_incoming_shutdown(incoming, signal);
+    tokio::pin!(server);
+
+    let finished = tokio::select! {
+        result = &mut server => Some(result),
+        _ = shutdown_began => None,
+    };
+    match finished {
+        Some(result) => result?,
+        None => match tokio::time::timeout(config.shutdown_grace, server).await {
+            Ok(result) => result?,
+            Err(_) => tracing::warn!(
+                grace_ms = u64::try_from(config.shutdown_grace.as_millis()).unwrap_or(u64::MAX),
+                "shutdown grace expired; dropping the connections still open"
+            ),
+        },
+    }
+    tracing::info!("stopped");
+    Ok(())
+}

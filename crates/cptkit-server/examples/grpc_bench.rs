@@ -1,0 +1,392 @@
+//! gRPC load benchmark for `cptkit-server` (a benchmark, not a test). Driven by `bench/grpc/run.sh`.
+//!
+//! Starts the server binary on 127.0.0.1:0, measures its start-up time (spawn -> "listening" line ->
+//! health SERVING) and resident memory, then runs a fixed-duration closed-loop load of Echo (the
+//! baseline) and GetCode("00632") against the same server and prints throughput, p50/p99 latency and
+//! the GetCode/Echo ratio. Loopback only; every phase is bounded in time; it stops by itself.
+//!
+//! Client modes:
+//! - `raw` (default): requests are encoded once, responses are received in full but not decoded, so the
+//!   numbers measure the server (and the transport), not the client's protobuf decoding.
+//! - `decoded`: the generated client, which decodes every response as an application would.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, BufMut, Bytes};
+use cptkit_proto::pb;
+use prost::Message as _;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::transport::{Channel, Endpoint};
+
+const USAGE: &str = "usage: grpc_bench --server PATH [--duration SECS] [--warmup SECS] [--concurrency N] \
+                     [--channels N] [--client raw|decoded|both] [--rounds N] [--echo-bytes N] \
+                     [--max-frame-size BYTES] [--server-log PATH]";
+
+/// Every phase has an upper bound, so a stuck server cannot keep the benchmark running.
+const PHASE_LIMIT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone)]
+struct Options {
+    server: String,
+    duration: Duration,
+    warmup: Duration,
+    concurrency: usize,
+    channels: usize,
+    clients: Vec<ClientMode>,
+    rounds: usize,
+    /// Echo's payload in bytes: 5 (a code) by default; larger to see the transport's cost per byte.
+    echo_bytes: usize,
+    /// The client's HTTP/2 SETTINGS_MAX_FRAME_SIZE; None keeps the default (16 KiB).
+    max_frame_size: Option<u32>,
+    server_log: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum ClientMode {
+    Raw,
+    Decoded,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Rpc {
+    Echo,
+    GetCode,
+}
+
+impl Rpc {
+    fn path(self) -> &'static str {
+        match self {
+            Rpc::Echo => "/cptkit.v1.CodeService/Echo",
+            Rpc::GetCode => "/cptkit.v1.CodeService/GetCode",
+        }
+    }
+
+    fn request(self, echo: &str) -> Bytes {
+        match self {
+            Rpc::Echo => pb::EchoRequest { payload: echo.to_owned() }.encode_to_vec().into(),
+            Rpc::GetCode => pb::GetCodeRequest { code: "00632".into(), localities: Vec::new() }.encode_to_vec().into(),
+        }
+    }
+}
+
+fn parse_options() -> Result<Options, String> {
+    let mut options = Options {
+        server: String::new(),
+        duration: Duration::from_secs(5),
+        warmup: Duration::from_secs(1),
+        concurrency: 64,
+        channels: 4,
+        clients: vec![ClientMode::Raw],
+        rounds: 1,
+        echo_bytes: 5,
+        max_frame_size: None,
+        server_log: None,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value\n{USAGE}"));
+        let number = |text: String| text.parse::<u64>().map_err(|_| format!("{flag}: not a number: {text}"));
+        match flag.as_str() {
+            "--server" => options.server = value()?,
+            "--duration" => options.duration = Duration::from_secs(number(value()?)?.clamp(1, 60)),
+            "--warmup" => options.warmup = Duration::from_secs(number(value()?)?.min(10)),
+            "--concurrency" => options.concurrency = number(value()?)?.clamp(1, 1024) as usize,
+            "--channels" => options.channels = number(value()?)?.clamp(1, 64) as usize,
+            "--client" => {
+                options.clients = match value()?.as_str() {
+                    "raw" => vec![ClientMode::Raw],
+                    "decoded" => vec![ClientMode::Decoded],
+                    "both" => vec![ClientMode::Raw, ClientMode::Decoded],
+                    other => return Err(format!("--client: raw, decoded or both, not {other}")),
+                }
+            }
+            "--rounds" => options.rounds = number(value()?)?.clamp(1, 5) as usize,
+            "--echo-bytes" => options.echo_bytes = number(value()?)?.min(1 << 20) as usize,
+            "--max-frame-size" => options.max_frame_size = Some(number(value()?)?.clamp(16_384, 16_777_215) as u32),
+            "--server-log" => options.server_log = Some(value()?),
+            "-h" | "--help" => return Err(USAGE.to_owned()),
+            other => return Err(format!("unknown argument {other}\n{USAGE}")),
+        }
+    }
+    if options.server.is_empty() {
+        return Err(format!("--server is required\n{USAGE}"));
+    }
+    Ok(options)
+}
+
+/// A codec that sends pre-encoded request bytes and keeps response bytes undecoded.
+#[derive(Debug, Clone, Copy, Default)]
+struct RawCodec;
+
+impl Codec for RawCodec {
+    type Encode = Bytes;
+    type Decode = Bytes;
+    type Encoder = RawCodec;
+    type Decoder = RawCodec;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        RawCodec
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        RawCodec
+    }
+}
+
+impl Encoder for RawCodec {
+    type Item = Bytes;
+    type Error = tonic::Status;
+
+    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), tonic::Status> {
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+impl Decoder for RawCodec {
+    type Item = Bytes;
+    type Error = tonic::Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, tonic::Status> {
+        Ok(Some(src.copy_to_bytes(src.remaining())))
+    }
+}
+
+/// One call; returns the response size in bytes.
+async fn call(
+    channel: &Channel,
+    rpc: Rpc,
+    mode: ClientMode,
+    request: &Bytes,
+    echo: &str,
+) -> Result<usize, tonic::Status> {
+    match mode {
+        ClientMode::Raw => {
+            let mut grpc = tonic::client::Grpc::new(channel.clone());
+            grpc.ready().await.map_err(|e| tonic::Status::unavailable(e.to_string()))?;
+            let path = http::uri::PathAndQuery::from_static(rpc.path());
+            let response = grpc.unary(tonic::Request::new(request.clone()), path, RawCodec).await?;
+            Ok(response.into_inner().len())
+        }
+        ClientMode::Decoded => {
+            let mut client = pb::code_service_client::CodeServiceClient::new(channel.clone());
+            match rpc {
+                Rpc::Echo => {
+                    let request = pb::EchoRequest { payload: echo.to_owned() };
+                    Ok(client.echo(request).await?.into_inner().encoded_len())
+                }
+                Rpc::GetCode => {
+                    let request = pb::GetCodeRequest { code: "00632".into(), localities: Vec::new() };
+                    Ok(client.get_code(request).await?.into_inner().encoded_len())
+                }
+            }
+        }
+    }
+}
+
+#[derive(Debug)]
+struct LoadResult {
+    requests: usize,
+    errors: usize,
+    elapsed: Duration,
+    latencies_us: Vec<u32>,
+    response_bytes: usize,
+}
+
+impl LoadResult {
+    fn throughput(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn percentile_us(&self, p: f64) -> u32 {
+        if self.latencies_us.is_empty() {
+            return 0;
+        }
+        let rank = ((self.latencies_us.len() - 1) as f64 * p).round() as usize;
+        self.latencies_us[rank]
+    }
+}
+
+/// A closed loop: `concurrency` tasks spread over `channels` HTTP/2 connections, each sending its next
+/// request when the previous one is answered, until `duration` has passed.
+async fn load(channels: &[Channel], rpc: Rpc, mode: ClientMode, options: &Options, duration: Duration) -> LoadResult {
+    let echo = "x".repeat(options.echo_bytes);
+    let request = rpc.request(&echo);
+    let concurrency = options.concurrency;
+    let start = Instant::now();
+    let deadline = start + duration;
+    let mut tasks = Vec::with_capacity(concurrency);
+    for i in 0..concurrency {
+        let channel = channels[i % channels.len()].clone();
+        let request = request.clone();
+        let echo = echo.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(64 * 1024);
+            let (mut errors, mut bytes) = (0usize, 0usize);
+            while Instant::now() < deadline {
+                let sent = Instant::now();
+                match call(&channel, rpc, mode, &request, &echo).await {
+                    Ok(size) => {
+                        latencies.push(u32::try_from(sent.elapsed().as_micros()).unwrap_or(u32::MAX));
+                        bytes = size;
+                    }
+                    Err(_) => errors += 1,
+                }
+            }
+            (latencies, errors, bytes)
+        }));
+    }
+    let mut result =
+        LoadResult { requests: 0, errors: 0, elapsed: Duration::ZERO, latencies_us: Vec::new(), response_bytes: 0 };
+    for task in tasks {
+        if let Ok(Ok((latencies, errors, bytes))) = tokio::time::timeout(PHASE_LIMIT, task).await {
+            result.requests += latencies.len();
+            result.latencies_us.extend(latencies);
+            result.errors += errors;
+            result.response_bytes = result.response_bytes.max(bytes);
+        } else {
+            result.errors += 1;
+        }
+    }
+    result.elapsed = start.elapsed();
+    result.latencies_us.sort_unstable();
+    result
+}
+
+fn rss_mb(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb: f64 =
+        status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+fn show_rss(pid: u32) -> String {
+    rss_mb(pid).map_or_else(|| "n/a".to_owned(), |mb| format!("{mb:.1} MB"))
+}
+
+async fn health_serving(channel: Channel) -> bool {
+    use tonic_health::pb::health_check_response::ServingStatus;
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+    let request = tonic_health::pb::HealthCheckRequest { service: "cptkit.v1.CodeService".into() };
+    matches!(health.check(request).await, Ok(r) if r.get_ref().status() == ServingStatus::Serving)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), String> {
+    let options = parse_options()?;
+    let server_log = match &options.server_log {
+        Some(path) => Stdio::from(std::fs::File::create(path).map_err(|e| format!("{path}: {e}"))?),
+        None => Stdio::null(),
+    };
+
+    // ---- start-up ----
+    let spawned = Instant::now();
+    let mut server = tokio::process::Command::new(&options.server)
+        .args(["--listen", "127.0.0.1:0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(server_log)
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", options.server))?;
+    let pid = server.id().ok_or("the server exited at once")?;
+    let mut line = String::new();
+    let stdout = server.stdout.take().ok_or("no stdout")?;
+    tokio::time::timeout(PHASE_LIMIT, BufReader::new(stdout).read_line(&mut line))
+        .await
+        .map_err(|_| "no listening line in time")?
+        .map_err(|e| format!("reading the server's stdout: {e}"))?;
+    let listening = spawned.elapsed();
+    let address = line
+        .trim()
+        .strip_prefix("cptkit-server listening on ")
+        .ok_or_else(|| format!("unexpected first line {line:?}"))?
+        .to_owned();
+    let endpoint = Endpoint::from_shared(format!("http://{address}")).map_err(|e| e.to_string())?;
+    let endpoint = endpoint.max_frame_size(options.max_frame_size);
+    let first = endpoint.connect().await.map_err(|e| format!("connect: {e}"))?;
+    if !health_serving(first).await {
+        return Err("the server did not report SERVING".into());
+    }
+    let serving = spawned.elapsed();
+    println!("server        {} (pid {pid}) on {address}", options.server);
+    println!("start-up      {:.1} ms to the listening line, {:.1} ms to health SERVING", ms(listening), ms(serving));
+    println!("RSS           {} after start-up", show_rss(pid));
+
+    let mut channels = Vec::with_capacity(options.channels);
+    for _ in 0..options.channels {
+        channels.push(endpoint.connect().await.map_err(|e| format!("connect: {e}"))?);
+    }
+    println!(
+        "load          closed loop, {} in flight over {} HTTP/2 connections, {} s per run after {} s warm-up",
+        options.concurrency,
+        options.channels,
+        options.duration.as_secs(),
+        options.warmup.as_secs()
+    );
+    println!(
+        "              Echo payload {} B; client max HTTP/2 frame {}",
+        options.echo_bytes,
+        options.max_frame_size.map_or_else(|| "16384 B (default)".to_owned(), |f| format!("{f} B"))
+    );
+
+    for mode in options.clients.iter().copied() {
+        for rpc in [Rpc::Echo, Rpc::GetCode] {
+            load(&channels, rpc, mode, &options, options.warmup).await;
+        }
+        println!("RSS           {} after warm-up ({mode:?} client)", show_rss(pid));
+        // Echo and GetCode alternate, so a neighbour's load on a shared machine hits both alike; each
+        // round prints its own line and ratio.
+        println!(
+            "\n{:<8} {:<6} {:<16} {:>10} {:>9} {:>9} {:>7} {:>9}",
+            "client", "round", "rpc", "req/s", "p50 us", "p99 us", "errors", "resp B"
+        );
+        let mut ratios = Vec::with_capacity(options.rounds);
+        for round in 1..=options.rounds {
+            let echo = load(&channels, Rpc::Echo, mode, &options, options.duration).await;
+            let get_code = load(&channels, Rpc::GetCode, mode, &options, options.duration).await;
+            for (name, r) in [("Echo", &echo), ("GetCode(00632)", &get_code)] {
+                println!(
+                    "{:<8} {:<6} {:<16} {:>10.0} {:>9} {:>9} {:>7} {:>9}",
+                    format!("{mode:?}").to_lowercase(),
+                    round,
+                    name,
+                    r.throughput(),
+                    r.percentile_us(0.50),
+                    r.percentile_us(0.99),
+                    r.errors,
+                    r.response_bytes
+                );
+            }
+            ratios.push(get_code.throughput() / echo.throughput());
+        }
+        ratios.sort_by(f64::total_cmp);
+        let shown: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
+        println!(
+            "ratio    GetCode/Echo throughput = {:.2} (median of rounds: {}; goal >= 0.80)",
+            ratios[ratios.len() / 2],
+            shown.join(", ")
+        );
+        println!("RSS           {} after the load\n", show_rss(pid));
+    }
+
+    // ---- stop ----
+    let stopped = tokio::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status().await;
+    if !matches!(stopped, Ok(s) if s.success()) {
+        server.kill().await.map_err(|e| format!("kill: {e}"))?;
+    }
+    match tokio::time::timeout(PHASE_LIMIT, server.wait()).await {
+        Ok(Ok(status)) => println!("server exit   {status}"),
+        _ => {
+            server.kill().await.map_err(|e| format!("kill: {e}"))?;
+            return Err("the server did not stop after SIGTERM".into());
+        }
+    }
+    Ok(())
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}

@@ -1,0 +1,159 @@
+//! One log line per request: the RPC, the requested code (when a handler parsed one), the gRPC
+//! status and the latency. Nothing else from the request is logged: later RPCs carry patient data.
+//!
+//! The line is written when the response ends (its trailers are sent), so the latency covers encoding
+//! and the status is the one the client sees, including statuses that tonic produces before a handler
+//! runs (a request over the size limit, an unknown method). A response the client abandons is logged
+//! as CANCELLED.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use http_body::{Body, Frame, SizeHint};
+use tonic::Code;
+
+use crate::status::code_name;
+
+/// Where a handler leaves the code it was asked about, for the access log. Put in every request's
+/// extensions by [`AccessLogLayer`].
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LoggedCode(Arc<OnceLock<String>>);
+
+impl LoggedCode {
+    /// Records the requested code of this request. Only parsed codes are passed, never raw input.
+    pub(crate) fn record(extensions: &http::Extensions, code: &impl std::fmt::Display) {
+        if let Some(slot) = extensions.get::<LoggedCode>() {
+            // A request has one code; a second call keeps the first.
+            let _ = slot.0.set(code.to_string());
+        }
+    }
+}
+
+/// A tower layer adding the access log to every service of the server.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AccessLogLayer;
+
+impl<S> tower::Layer<S> for AccessLogLayer {
+    type Service = AccessLog<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AccessLog { inner }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AccessLog<S> {
+    inner: S,
+}
+
+impl<S, ReqBody, ResBody> tower::Service<http::Request<ReqBody>> for AccessLog<S>
+where
+    S: tower::Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
+    S::Future: Send + 'static,
+{
+    type Response = http::Response<LoggedBody<ResBody>>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: http::Request<ReqBody>) -> Self::Future {
+        let code = LoggedCode::default();
+        request.extensions_mut().insert(code.clone());
+        let entry = Entry {
+            // "/cptkit.v1.CodeService/GetCode" -> "cptkit.v1.CodeService/GetCode"
+            rpc: request.uri().path().trim_start_matches('/').to_owned(),
+            code,
+            start: Instant::now(),
+        };
+        let response = self.inner.call(request);
+        Box::pin(async move {
+            let response = response.await?;
+            // A response without a body (an error) has its status in the headers ("trailers-only").
+            let entry = match grpc_status(response.headers()) {
+                Some(status) => {
+                    entry.write(code_name(status));
+                    None
+                }
+                None => Some(entry),
+            };
+            Ok(response.map(|inner| LoggedBody { inner, entry }))
+        })
+    }
+}
+
+/// A request whose line is not written yet.
+#[derive(Debug)]
+struct Entry {
+    rpc: String,
+    code: LoggedCode,
+    start: Instant,
+}
+
+impl Entry {
+    fn write(self, status: &str) {
+        let latency_us = u64::try_from(self.start.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let code = self.code.0.get().map(tracing::field::display);
+        tracing::info!(target: "cptkit_server::rpc", rpc = %self.rpc, code, status = %status, latency_us, "rpc");
+    }
+}
+
+fn grpc_status(headers: &http::HeaderMap) -> Option<Code> {
+    headers.get("grpc-status").map(|value| Code::from_bytes(value.as_bytes()))
+}
+
+/// A response body that writes the request's log line when its trailers go out.
+#[derive(Debug)]
+pub struct LoggedBody<B> {
+    inner: B,
+    entry: Option<Entry>,
+}
+
+impl<B> LoggedBody<B> {
+    fn finish(&mut self, status: &str) {
+        if let Some(entry) = self.entry.take() {
+            entry.write(status);
+        }
+    }
+}
+
+impl<B: Body + Unpin> Body for LoggedBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(status) = frame.trailers_ref().and_then(grpc_status) {
+                    this.finish(code_name(status));
+                }
+            }
+            Poll::Ready(Some(Err(_))) => this.finish("UNKNOWN"),
+            Poll::Ready(None) => this.finish("UNKNOWN"),
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl<B> Drop for LoggedBody<B> {
+    fn drop(&mut self) {
+        // Dropped before its trailers were sent: the client went away or the connection closed.
+        self.finish(code_name(Code::Cancelled));
+    }
+}

@@ -1,0 +1,113 @@
+//! Command-line and environment configuration.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How the server is started. Every flag has an environment fallback (`CPTKIT_*`); the log level
+/// comes from `RUST_LOG` (default `info`).
+#[derive(Debug, Clone, clap::Parser)]
+#[command(name = "cptkit-server", version, about = "cptkit gRPC server: anesthesia code intelligence")]
+pub struct Config {
+    /// Address to listen on; port 0 picks a free port (printed on start-up).
+    #[arg(long, env = "CPTKIT_LISTEN", default_value = "127.0.0.1:50051")]
+    pub listen: SocketAddr,
+
+    /// Directory whose table files replace the embedded reference data (same file names).
+    #[arg(long, env = "CPTKIT_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Largest request message accepted, in bytes; larger ones get OUT_OF_RANGE.
+    #[arg(long, env = "CPTKIT_MAX_REQUEST_BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub max_request_bytes: usize,
+
+    /// Log line format (logs go to stderr).
+    #[arg(long, env = "CPTKIT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// After a shutdown signal, how long in-flight requests and open streams may take before the
+    /// remaining connections are dropped, e.g. `10s` or `500ms`.
+    #[arg(long, env = "CPTKIT_SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_duration)]
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Config {
+    /// The defaults of the command line, with no flags and no environment.
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            data_dir: None,
+            max_request_bytes: 4 * 1024 * 1024,
+            log_format: LogFormat::Text,
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `250ms`, `10s` or a bare number of seconds.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.strip_suffix("ms") {
+        Some(n) => (n, Duration::from_millis(1)),
+        None => (text.strip_suffix('s').unwrap_or(text), Duration::from_secs(1)),
+    };
+    number
+        .trim()
+        .parse::<u32>()
+        .map(|n| unit * n)
+        .map_err(|_| format!("expected a duration such as 10s or 500ms, got {text:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn defaults_match_the_documented_ones() {
+        let parsed = Config::try_parse_from(["cptkit-server"]).expect("defaults");
+        let default = Config::default();
+        assert_eq!(parsed.listen, default.listen);
+        assert_eq!(parsed.data_dir, default.data_dir);
+        assert_eq!(parsed.max_request_bytes, default.max_request_bytes);
+        assert_eq!(parsed.log_format, default.log_format);
+        assert_eq!(parsed.shutdown_grace, default.shutdown_grace);
+    }
+
+    #[test]
+    fn flags_parse() {
+        let config = Config::try_parse_from([
+            "cptkit-server",
+            "--listen",
+            "127.0.0.1:0",
+            "--max-request-bytes",
+            "1024",
+            "--log-format",
+            "json",
+            "--shutdown-grace",
+            "250ms",
+        ])
+        .expect("flags");
+        assert_eq!(config.listen.port(), 0);
+        assert_eq!(config.max_request_bytes, 1024);
+        assert_eq!(config.log_format, LogFormat::Json);
+        assert_eq!(config.shutdown_grace, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("-1s").is_err());
+    }
+}

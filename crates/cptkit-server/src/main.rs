@@ -1,0 +1,75 @@
+//! `cptkit-server`: parse the configuration, load the reference data, bind, serve until SIGTERM or
+//! Ctrl-C. Everything else is in the library.
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use clap::Parser as _;
+use cptkit_server::{Config, init_tracing, load_reference, serve};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let config = Config::parse();
+    init_tracing(config.log_format);
+    match run(config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            tracing::error!("{message}");
+            eprintln!("cptkit-server: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config: Config) -> Result<(), String> {
+    let started = std::time::Instant::now();
+    let reference = match &config.data_dir {
+        Some(dir) => load_reference(Some(dir)).map_err(|e| format!("cannot load data dir {}: {e}", dir.display()))?,
+        None => load_reference(None).map_err(|e| format!("embedded reference data: {e}"))?,
+    };
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let shutdown = shutdown_signal()?;
+    let address = listener.local_addr().map_err(|e| format!("cannot read the bound address: {e}"))?;
+    tracing::info!(
+        %address,
+        codes = reference.codes().len(),
+        data_dir = config.data_dir.as_ref().map(|d| d.display().to_string()),
+        startup_ms = started.elapsed().as_millis() as u64,
+        "ready"
+    );
+    // The one line on stdout, for scripts that start the server on port 0.
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "cptkit-server listening on {address}")
+        .and_then(|()| stdout.flush())
+        .map_err(|e| format!("cannot write to stdout: {e}"))?;
+    drop(stdout);
+
+    serve(listener, reference, &config, shutdown).await.map_err(|e| e.to_string())
+}
+
+/// A future that completes on SIGTERM or Ctrl-C (SIGINT). The handlers are installed now, before the
+/// listening line is printed, so a signal sent right after it is never missed.
+#[cfg(unix)]
+fn shutdown_signal() -> Result<impl Future<Output = ()>, String> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let install = |kind: SignalKind| signal(kind).map_err(|e| format!("cannot install a signal handler: {e}"));
+    let mut terminate = install(SignalKind::terminate())?;
+    let mut interrupt = install(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = terminate.recv() => tracing::info!("SIGTERM received"),
+            _ = interrupt.recv() => tracing::info!("Ctrl-C received"),
+        }
+    })
+}
+
+#[cfg(not(unix))]
+fn shutdown_signal() -> Result<impl Future<Output = ()>, String> {
+    Ok(async {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            tracing::info!("Ctrl-C received");
+        }
+    })
+}

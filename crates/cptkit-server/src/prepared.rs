@@ -1,0 +1,182 @@
+//! GetCode from prepared bytes.
+//!
+//! A code profile is ~20 KB of protobuf assembled from many tables; assembling, converting and
+//! encoding it costs ~30 us per request, several times an Echo. The reference data never changes
+//! while the server runs, so the encoded response for the default options (no locality rows) is
+//! built once per code, on its first request, and sent as is afterwards. Requests with localities
+//! are assembled per request.
+//!
+//! The generated `CodeServiceServer` can only send `pb::GetCodeResponse` values, so
+//! [`CodeServiceRoutes`] answers the GetCode path itself (with tonic's own unary machinery and a codec
+//! whose encoder writes prepared bytes) and hands every other path to the generated server. The bytes
+//! on the wire are exactly what encoding the message would give.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
+
+use bytes::{BufMut, Bytes};
+use cptkit_core::CptCode;
+use cptkit_proto::pb;
+use cptkit_proto::pb::code_service_server::CodeServiceServer;
+use prost::Message as _;
+use tonic::codec::{Codec, EncodeBuf, Encoder};
+use tonic::server::NamedService;
+use tonic::{Request, Response, Status};
+use tonic_prost::ProstDecoder;
+
+use crate::service::CodeServiceImpl;
+
+const GET_CODE_PATH: &str = "/cptkit.v1.CodeService/GetCode";
+
+/// Encoded `GetCodeResponse`s for the default options, filled on first use; one slot per known code.
+#[derive(Debug, Default)]
+pub(crate) struct PreparedProfiles(BTreeMap<CptCode, OnceLock<Bytes>>);
+
+impl PreparedProfiles {
+    pub(crate) fn new(codes: impl Iterator<Item = CptCode>) -> Self {
+        PreparedProfiles(codes.map(|code| (code, OnceLock::new())).collect())
+    }
+
+    /// The prepared response for `code`, building it with `build` the first time.
+    pub(crate) fn get_or_build(
+        &self,
+        code: CptCode,
+        build: impl FnOnce() -> Result<pb::GetCodeResponse, Status>,
+    ) -> Result<Bytes, Status> {
+        match self.0.get(&code) {
+            Some(slot) => match slot.get() {
+                Some(bytes) => Ok(bytes.clone()),
+                None => {
+                    let bytes = Bytes::from(build()?.encode_to_vec());
+                    // Two first requests may race; both built the same bytes.
+                    Ok(slot.get_or_init(|| bytes).clone())
+                }
+            },
+            // Not a known code: `build` gives the NOT_FOUND status.
+            None => build().map(|response| response.encode_to_vec().into()),
+        }
+    }
+}
+
+/// The CodeService routes: GetCode from [`CodeServiceImpl::get_code_encoded`], the rest from the
+/// generated server.
+#[derive(Debug, Clone)]
+pub struct CodeServiceRoutes {
+    codes: Arc<CodeServiceImpl>,
+    generated: CodeServiceServer<CodeServiceImpl>,
+    max_request_bytes: usize,
+}
+
+impl CodeServiceRoutes {
+    pub fn new(codes: CodeServiceImpl, max_request_bytes: usize) -> Self {
+        let generated = CodeServiceServer::new(codes.clone()).max_decoding_message_size(max_request_bytes);
+        CodeServiceRoutes { codes: Arc::new(codes), generated, max_request_bytes }
+    }
+}
+
+impl NamedService for CodeServiceRoutes {
+    const NAME: &'static str = <CodeServiceServer<CodeServiceImpl> as NamedService>::NAME;
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+impl tower::Service<http::Request<tonic::body::Body>> for CodeServiceRoutes {
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<Result<Self::Response, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
+        if request.uri().path() != GET_CODE_PATH {
+            return self.generated.call(request);
+        }
+        let method = GetCode(Arc::clone(&self.codes));
+        let limit = self.max_request_bytes;
+        Box::pin(async move {
+            let mut grpc = tonic::server::Grpc::new(PreparedCodec).apply_max_message_size_config(Some(limit), None);
+            Ok(grpc.unary(method, request).await)
+        })
+    }
+}
+
+struct GetCode(Arc<CodeServiceImpl>);
+
+impl tonic::server::UnaryService<pb::GetCodeRequest> for GetCode {
+    type Response = Bytes;
+    type Future = BoxFuture<Result<Response<Bytes>, Status>>;
+
+    fn call(&mut self, request: Request<pb::GetCodeRequest>) -> Self::Future {
+        let codes = Arc::clone(&self.0);
+        Box::pin(async move { codes.get_code_encoded(request).map(Response::new) })
+    }
+}
+
+/// Decodes `GetCodeRequest`s as the generated server does; encodes a response by writing its prepared bytes.
+#[derive(Debug, Clone, Copy, Default)]
+struct PreparedCodec;
+
+impl Codec for PreparedCodec {
+    type Encode = Bytes;
+    type Decode = pb::GetCodeRequest;
+    type Encoder = PreparedCodec;
+    type Decoder = ProstDecoder<pb::GetCodeRequest>;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        PreparedCodec
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        ProstDecoder::default()
+    }
+}
+
+impl Encoder for PreparedCodec {
+    type Item = Bytes;
+    type Error = Status;
+
+    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use cptkit_core::Reference;
+    use cptkit_proto::pb::code_service_server::CodeService as _;
+
+    use super::*;
+
+    fn get_code(code: &str, localities: &[&str]) -> Request<pb::GetCodeRequest> {
+        let localities = localities.iter().map(|l| (*l).to_owned()).collect();
+        Request::new(pb::GetCodeRequest { code: code.to_owned(), localities })
+    }
+
+    #[tokio::test]
+    async fn prepared_bytes_are_the_encoded_response() {
+        let codes = CodeServiceImpl::new(Reference::embedded().into());
+        for localities in [&[][..], &["13202-01"][..]] {
+            let message = codes.get_code(get_code("00632", localities)).await.expect("message").into_inner();
+            let first = codes.get_code_encoded(get_code("00632", localities)).expect("first");
+            let again = codes.get_code_encoded(get_code("00632", localities)).expect("again");
+            assert_eq!(first, message.encode_to_vec(), "{localities:?}");
+            assert_eq!(again, first);
+        }
+    }
+
+    #[test]
+    fn errors_are_the_same_statuses() {
+        let codes = CodeServiceImpl::new(Reference::embedded().into());
+        let status = codes.get_code_encoded(get_code("00101", &[])).expect_err("unknown");
+        assert_eq!(status.code(), tonic::Code::NotFound);
+        let status = codes.get_code_encoded(get_code("0063", &[])).expect_err("malformed");
+        assert_eq!(status.code(), tonic::Code::InvalidArgument);
+    }
+}
