@@ -619,14 +619,17 @@ fn same_service(a: &ClaimLine, b: &ClaimLine) -> bool {
 
 /// One base anesthesia code per anesthetic: the one with the highest base units carries all the time.
 fn check_cases(reference: &Reference, claim: &Claim, out: &mut Findings) {
+    if claim.lines.len() < 2 {
+        return; // most claims: nothing to compare
+    }
     // (case id, date) -> (line index, code, base units)
     type Case = Vec<(usize, CptCode, u32)>;
-    let mut cases: BTreeMap<(String, Date), Case> = BTreeMap::new();
+    let mut cases: BTreeMap<(&str, Date), Case> = BTreeMap::new();
     for (i, line) in claim.lines.iter().enumerate() {
         if let Some(entry) = reference.codes.get(&line.procedure_code)
             && entry.service_type == ServiceType::Anesthesia
         {
-            cases.entry((line.case_id.clone(), line.date_of_service)).or_default().push((
+            cases.entry((line.case_id.as_str(), line.date_of_service)).or_default().push((
                 i,
                 entry.code,
                 entry.base_units,
