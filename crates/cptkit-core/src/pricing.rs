@@ -682,15 +682,11 @@ impl Reference {
     fn medicare_conversion_factor(&self, claim: &Claim, date: Date) -> Result<(Decimal, CfUsed)> {
         let year = date.year();
         let claim_has_locality = claim.medicare_locality.is_some();
-        if let Some(locality) = &claim.medicare_locality {
-            let local = self
-                .locality_cfs
-                .iter()
-                .find(|cf| cf.year == year && cf.locality.as_ref().is_some_and(|l| &l.id == locality));
-            if let Some(cf) = local {
-                let used = CfUsed::Medicare { factor: Arc::clone(cf), locality_not_loaded: None, claim_has_locality };
-                return Ok((cf.amount, used));
-            }
+        if let Some(locality) = &claim.medicare_locality
+            && let Some(cf) = self.locality_conversion_factor(year, locality)
+        {
+            let used = CfUsed::Medicare { factor: Arc::clone(cf), locality_not_loaded: None, claim_has_locality };
+            return Ok((cf.amount, used));
         }
         let tier =
             if claim.rendering_provider.qualifying_apm { CfTier::QualifyingApm } else { CfTier::NonQualifyingApm };

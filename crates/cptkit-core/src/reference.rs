@@ -3,7 +3,7 @@
 //! Each file's source and dates are in `data/SOURCES.md` and in a source column of its own.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
@@ -180,6 +180,8 @@ pub struct Reference {
     pub(crate) policy_updates: Vec<PolicyUpdate>,
     pub(crate) national_cfs: Vec<Arc<ConversionFactor>>,
     pub(crate) locality_cfs: Vec<Arc<ConversionFactor>>,
+    /// year -> locality -> index into `locality_cfs`: pricing looks one up per line.
+    locality_index: BTreeMap<i32, HashMap<LocalityId, usize>>,
     icd10_text: Cow<'static, str>,
     icd10: OnceLock<Icd10Table>,
     icd10_deleted: BTreeMap<Icd10Code, DeletedDiagnosis>,
@@ -220,6 +222,13 @@ impl Reference {
 
     fn load(files: Files) -> Result<Reference> {
         let icd10_text = files.text("icd10cm_2026_04.tsv")?;
+        let locality_cfs = load_locality_cfs(&files)?;
+        let mut locality_index: BTreeMap<i32, HashMap<LocalityId, usize>> = BTreeMap::new();
+        for (i, cf) in locality_cfs.iter().enumerate() {
+            if let Some(locality) = &cf.locality {
+                locality_index.entry(cf.year).or_default().insert(locality.id.clone(), i);
+            }
+        }
         let reference = Reference {
             codes: load_codes(&files)?,
             modifiers: load_modifiers(&files)?,
@@ -230,7 +239,8 @@ impl Reference {
             payer_policies: files.rows("payer_policies.csv")?,
             policy_updates: files.rows("policy_updates.csv")?,
             national_cfs: load_national_cfs(&files)?,
-            locality_cfs: load_locality_cfs(&files)?,
+            locality_cfs,
+            locality_index,
             icd10_text,
             icd10: OnceLock::new(),
             icd10_deleted: load_deleted_diagnoses(&files)?,
@@ -368,6 +378,15 @@ impl Reference {
     /// National conversion factors, oldest year first.
     pub fn national_conversion_factors(&self) -> impl Iterator<Item = &ConversionFactor> {
         self.national_cfs.iter().map(|cf| &**cf)
+    }
+
+    /// The locality-adjusted factor for a year, if loaded.
+    pub(crate) fn locality_conversion_factor(
+        &self,
+        year: i32,
+        locality: &LocalityId,
+    ) -> Option<&Arc<ConversionFactor>> {
+        self.locality_index.get(&year)?.get(locality).map(|&i| &self.locality_cfs[i])
     }
 
     pub fn locality_conversion_factors(&self) -> impl Iterator<Item = &ConversionFactor> {
