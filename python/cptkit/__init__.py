@@ -10,6 +10,13 @@ diagnoses, payer policies, Medicare benchmarks, related codes and policy updates
 7
 >>> cptkit.diagnosis("m5450").code
 'M54.50'
+
+Validate and price claims (the claim JSON form as a dict, JSON text or a ``cptkit.Claim``), one at a
+time or in batches with the GIL released:
+
+>>> report = cptkit.validate(claim)                      # doctest: +SKIP
+>>> priced = cptkit.price(claim)                         # doctest: +SKIP
+>>> results = cptkit.price_many(claims)                  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -19,30 +26,43 @@ from importlib.metadata import PackageNotFoundError, version
 from cptkit._native import (
     Benchmark,
     BenchmarkAmount,
+    Claim,
     ClinicalContext,
     CodeProfile,
     CodeSummary,
     CommonDiagnosis,
     Diagnosis,
+    Finding,
     Locality,
     Modifier,
     PayerPolicy,
     PayerProfile,
     PlaceOfService,
     PolicyUpdate,
+    PricedClaim,
+    PricedLine,
+    PriceStep,
     ProviderTaxonomy,
     RelatedCode,
+    RuleSet,
     Taxonomy,
     TypicalPlace,
+    ValidationReport,
     code,
     diagnosis,
     list_codes,
+    load_rule_set,
     modifier,
     place_of_service,
+    price,
+    price_many,
     search_codes,
     taxonomy,
+    validate,
+    validate_many,
 )
 from cptkit.exceptions import (
+    ClaimValidationError,
     ConflictError,
     CptkitError,
     InternalError,
@@ -66,6 +86,19 @@ __all__ = [
     "diagnosis",
     "taxonomy",
     "place_of_service",
+    # Claims
+    "validate",
+    "price",
+    "validate_many",
+    "price_many",
+    "load_rule_set",
+    "Claim",
+    "RuleSet",
+    "ValidationReport",
+    "Finding",
+    "PricedClaim",
+    "PricedLine",
+    "PriceStep",
     # Answer types
     "CodeProfile",
     "TypicalPlace",
@@ -87,6 +120,7 @@ __all__ = [
     # Errors
     "CptkitError",
     "InvalidInputError",
+    "ClaimValidationError",
     "NotFoundError",
     "UnknownCodeError",
     "UnsupportedError",

@@ -1,9 +1,12 @@
 """Type stubs of the native module ``cptkit._native`` (checked against the binary by mypy.stubtest)."""
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 import datetime
 from decimal import Decimal
+import os
 from typing import Any, ClassVar, Literal, TypeAlias, final
+
+from cptkit.exceptions import CptkitError
 
 __all__ = [
     "code",
@@ -30,6 +33,18 @@ __all__ = [
     "PolicyUpdate",
     "CodeSummary",
     "PlaceOfService",
+    "validate",
+    "price",
+    "validate_many",
+    "price_many",
+    "load_rule_set",
+    "Claim",
+    "RuleSet",
+    "ValidationReport",
+    "Finding",
+    "PricedClaim",
+    "PricedLine",
+    "PriceStep",
 ]
 
 # Enums are plain lowercase strings (their serde names).
@@ -38,6 +53,16 @@ _Known: TypeAlias = Literal["yes", "no", "unknown"]
 _ModifierCategory: TypeAlias = Literal["pricing", "informational", "teaching", "cpt", "physical_status"]
 _CfTier: TypeAlias = Literal["single", "non_qualifying_apm", "qualifying_apm"]
 _Relation: TypeAlias = Literal["same_category", "add_on", "qualifying_circumstance"]
+_Severity: TypeAlias = Literal["error", "warning"]
+_LineStatus: TypeAlias = Literal["priced", "not_priced"]
+_CfBasis: TypeAlias = Literal["medicare", "contract"]
+
+# A claim: the claim JSON form as a dict (dates and decimals may be datetime.date and Decimal), the
+# same as JSON text, or a parsed Claim.
+_ClaimInput: TypeAlias = dict[str, Any] | str | bytes | Claim
+# Money and conversion factors are never floats.
+_Money: TypeAlias = Decimal | str | int
+_Today: TypeAlias = datetime.date | str | None
 
 def code(code: str, localities: Sequence[str] | Literal["all"] | None = None) -> CodeProfile:
     """The profile of one anesthesia code (00100-01999).
@@ -75,6 +100,45 @@ def taxonomy(code: str) -> Taxonomy:
 
 def place_of_service(code: str) -> PlaceOfService:
     """A CMS place-of-service code (21)."""
+
+def validate(claim: _ClaimInput, *, today: _Today = None) -> ValidationReport:
+    """Validates one claim; ``today`` (default: today's date) judges "date of service in the future".
+
+    Raises InvalidInputError naming the field (``lines[0].procedure_code``) for a malformed claim.
+    """
+
+def price(
+    claim: _ClaimInput,
+    *,
+    conversion_factor: _Money | None = None,
+    rule_set: str | RuleSet | None = None,
+    today: _Today = None,
+) -> PricedClaim:
+    """Validates, then prices every line by the payer's rule set in force on the date of service.
+
+    ``conversion_factor`` is the contract rate for commercial rule sets (a Decimal, str or int; a float
+    is refused). ``rule_set`` forces a rule set: an embedded id (``"cigna-2021-05"``) or a RuleSet from
+    ``load_rule_set``. Raises ClaimValidationError (with ``.issues``) for a claim with error findings,
+    InvalidInputError for a malformed claim or a missing contract conversion factor, NotFoundError
+    when no rule set covers the payer.
+    """
+
+def validate_many(claims: Iterable[_ClaimInput], *, today: _Today = None) -> list[ValidationReport | CptkitError]:
+    """Validates a batch, including the edits across claims (BAT001-BAT003); one result per claim, in
+    order: its ValidationReport, or the InvalidInputError for a claim that cannot be read."""
+
+def price_many(
+    claims: Iterable[_ClaimInput],
+    *,
+    conversion_factor: _Money | None = None,
+    rule_set: str | RuleSet | None = None,
+    today: _Today = None,
+) -> list[PricedClaim | CptkitError]:
+    """Prices a batch with the GIL released; one result per claim, in order: its PricedClaim, or the
+    exception ``price`` would have raised for it (returned, not raised)."""
+
+def load_rule_set(source: str | bytes | os.PathLike[str] | dict[str, Any] | RuleSet) -> RuleSet:
+    """Loads a payer rule set from a file path, JSON text or a dict; errors name the field."""
 
 class _Record:
     # Shared by every record class below (not a runtime class).
@@ -310,3 +374,121 @@ class PlaceOfService(_Record):
     def name(self) -> str: ...
     @property
     def note(self) -> str: ...
+
+@final
+class Finding(_Record):
+    def __new__(cls, edit_id: str, severity: _Severity, field: str, message: str, hint: str) -> Finding: ...
+    @property
+    def edit_id(self) -> str: ...
+    @property
+    def severity(self) -> _Severity: ...
+    @property
+    def field(self) -> str: ...
+    @property
+    def message(self) -> str: ...
+    @property
+    def hint(self) -> str: ...
+    def __reduce__(self) -> tuple[type[Finding], tuple[str, str, str, str, str]]: ...
+
+@final
+class ValidationReport(_Record):
+    def __new__(cls, claim_id: str, findings: Sequence[Finding]) -> ValidationReport: ...
+    @property
+    def claim_id(self) -> str: ...
+    @property
+    def findings(self) -> tuple[Finding, ...]: ...
+    @property
+    def valid(self) -> bool:
+        """No finding is an error (warnings allowed)."""
+    def __reduce__(self) -> tuple[type[ValidationReport], tuple[str, tuple[Finding, ...]]]: ...
+
+@final
+class PriceStep(_Record):
+    @property
+    def step(self) -> str: ...
+    @property
+    def detail(self) -> str: ...
+    @property
+    def value(self) -> str: ...
+
+@final
+class Claim:
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+    @staticmethod
+    def from_dict(claim: dict[str, Any]) -> Claim: ...
+    @staticmethod
+    def from_json(json: str | bytes) -> Claim: ...
+    def to_dict(self) -> dict[str, Any]: ...
+    def to_json(self) -> str: ...
+    @property
+    def claim_id(self) -> str: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    def __reduce__(self) -> tuple[Any, tuple[str]]: ...
+
+@final
+class RuleSet:
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+    @property
+    def id(self) -> str: ...
+    @property
+    def payer(self) -> str: ...
+    @property
+    def plan(self) -> str: ...
+    @property
+    def payer_ids(self) -> tuple[str, ...]: ...
+    @property
+    def effective_from(self) -> datetime.date: ...
+    @property
+    def effective_to(self) -> datetime.date | None: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def conversion_factor(self) -> _CfBasis: ...
+    def to_dict(self) -> dict[str, Any]: ...
+    def to_json(self) -> str: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    def __reduce__(self) -> tuple[Any, tuple[str]]: ...
+
+@final
+class PricedClaim(_Record):
+    @property
+    def claim_id(self) -> str: ...
+    @property
+    def lines(self) -> tuple[PricedLine, ...]: ...
+    @property
+    def total_charge(self) -> Decimal: ...
+    @property
+    def total_allowed(self) -> Decimal: ...
+
+@final
+class PricedLine(_Record):
+    @property
+    def line(self) -> int: ...
+    @property
+    def procedure_code(self) -> str: ...
+    @property
+    def status(self) -> _LineStatus: ...
+    @property
+    def rule_set(self) -> str: ...
+    @property
+    def date_of_service(self) -> datetime.date: ...
+    @property
+    def base_units(self) -> Decimal: ...
+    @property
+    def time_units(self) -> Decimal: ...
+    @property
+    def modifying_units(self) -> Decimal: ...
+    @property
+    def total_units(self) -> Decimal: ...
+    @property
+    def conversion_factor(self) -> Decimal: ...
+    @property
+    def share(self) -> Decimal: ...
+    @property
+    def fee_schedule(self) -> Decimal: ...
+    @property
+    def charge(self) -> Decimal: ...
+    @property
+    def allowed(self) -> Decimal: ...
+    @property
+    def steps(self) -> tuple[PriceStep, ...]: ...

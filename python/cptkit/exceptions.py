@@ -6,6 +6,10 @@ or ``"internal"``, the core's error kind), ``field``, the input it is about (``"
 (one entry for a single bad field, several for an invalid claim). ``str(error)`` is
 ``"field: message"``.
 
+:class:`ClaimValidationError` (an :class:`InvalidInputError`) is what ``cptkit.price`` raises for a
+claim with error findings; it also carries ``report`` (the claim's ``ValidationReport``) and ``issues``
+(its error ``Finding`` objects).
+
 The native module raises these classes (it maps the core's error kind to them in one place), so they
 are defined once, here, where multiple inheritance lets :class:`InvalidInputError` also be a
 ``ValueError`` and :class:`NotFoundError` a ``LookupError``.
@@ -13,7 +17,13 @@ are defined once, here, where multiple inheritance lets :class:`InvalidInputErro
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover - typing only; the native module imports this one at run time
+    from cptkit._native import Finding, ValidationReport
+
 __all__ = [
+    "ClaimValidationError",
     "ConflictError",
     "CptkitError",
     "InternalError",
@@ -55,6 +65,30 @@ class InvalidInputError(CptkitError, ValueError):
     """The input is malformed (a 4-digit CPT code, an unknown service type); ``field`` names it."""
 
     kind = "invalid_input"
+
+
+class ClaimValidationError(InvalidInputError):
+    """``price()`` refused a claim with error findings (a wrong modifier order, a bad NPI check digit...).
+
+    ``issues`` is the tuple of error-level ``Finding`` objects (edit id, severity, field, message,
+    hint), ``report`` the claim's full ``ValidationReport`` (warnings too), and ``violations`` the
+    ``(field, "EDIT: message")`` pairs, as the gRPC server's ``BadRequest`` lists them.
+    """
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        kind: str | None = None,
+        field: str | None = None,
+        violations: list[tuple[str, str]] | None = None,
+        report: ValidationReport | None = None,
+    ) -> None:
+        super().__init__(message, kind=kind, field=field, violations=violations)
+        self.report = report
+        self.issues: tuple[Finding, ...] = (
+            tuple(f for f in report.findings if f.severity == "error") if report is not None else ()
+        )
 
 
 class NotFoundError(CptkitError, LookupError):

@@ -93,10 +93,12 @@ def test_hierarchy_and_kinds() -> None:
     assert issubclass(cptkit.InvalidInputError, ValueError)
     assert issubclass(cptkit.NotFoundError, LookupError)
     assert issubclass(cptkit.UnknownCodeError, cptkit.NotFoundError)
+    assert issubclass(cptkit.ClaimValidationError, cptkit.InvalidInputError)
     kinds = {
         cptkit.InvalidInputError: "invalid_input",
         cptkit.NotFoundError: "not_found",
         cptkit.UnknownCodeError: "not_found",
+        cptkit.ClaimValidationError: "invalid_input",
         cptkit.UnsupportedError: "unsupported",
         cptkit.ConflictError: "conflict",
         cptkit.InternalError: "internal",

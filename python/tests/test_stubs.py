@@ -40,7 +40,23 @@ def test_user_code_type_checks(tmp_path: Path) -> None:
         "try:\n"
         "    cptkit.code('0063')\n"
         "except cptkit.InvalidInputError as e:\n"
-        "    field: str | None = e.field\n",
+        "    field: str | None = e.field\n"
+        "claim = {'claim_id': 'c'}\n"
+        "report: cptkit.ValidationReport = cptkit.validate(claim, today=datetime.date(2026, 11, 27))\n"
+        "ok: bool = report.valid and all(f.severity == 'warning' for f in report.findings)\n"
+        "rules = cptkit.load_rule_set('my_contract.json')\n"
+        "try:\n"
+        "    priced = cptkit.price(claim, conversion_factor=Decimal('60.00'), rule_set=rules)\n"
+        "    total: Decimal = priced.total_allowed + priced.lines[0].allowed\n"
+        "    steps: list[str] = [s.detail for s in priced.lines[0].steps]\n"
+        "except cptkit.ClaimValidationError as e:\n"
+        "    issues: tuple[cptkit.Finding, ...] = e.issues\n"
+        "for r in cptkit.price_many([claim, '{}'], rule_set='medicare-ffs'):\n"
+        "    if isinstance(r, cptkit.CptkitError):\n"
+        "        kind: str = r.kind\n"
+        "    else:\n"
+        "        line_units: Decimal = r.lines[0].total_units\n"
+        "reports = cptkit.validate_many([cptkit.Claim.from_json('{}')])\n",
         encoding="utf-8",
     )
     result = subprocess.run(

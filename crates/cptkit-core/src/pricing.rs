@@ -210,12 +210,56 @@ impl RuleBook {
 }
 
 impl RuleSet {
+    /// Reads a rule set file; an error names the field (`time_units.unit_minutes`).
     pub fn from_json(text: &str) -> Result<RuleSet> {
         let de = &mut serde_json::Deserializer::from_str(text);
-        serde_path_to_error::deserialize(de).map_err(|e| {
+        let rule_set: RuleSet = serde_path_to_error::deserialize(de).map_err(|e| {
             let field = e.path().to_string();
             Error::invalid(field, format!("rule set: {}", e.into_inner()))
-        })
+        })?;
+        rule_set.check()?;
+        Ok(rule_set)
+    }
+
+    /// What the types cannot say: units have a length, the break point has its second length, dates
+    /// run forward, and no share or unit count is negative. `from_json` runs it; a rule set built
+    /// another way (a binding's dict) must run it before pricing.
+    pub fn check(&self) -> Result<()> {
+        let t = &self.time_units;
+        if t.unit_minutes == 0 {
+            return Err(Error::invalid("time_units.unit_minutes", "rule set: must be at least 1 minute"));
+        }
+        match (t.break_point_minutes, t.unit_minutes_after_break) {
+            (Some(_), Some(0)) => {
+                return Err(Error::invalid(
+                    "time_units.unit_minutes_after_break",
+                    "rule set: must be at least 1 minute",
+                ));
+            }
+            (Some(_), None) | (None, Some(_)) => {
+                return Err(Error::invalid(
+                    "time_units.break_point_minutes",
+                    "rule set: break_point_minutes and unit_minutes_after_break go together",
+                ));
+            }
+            _ => {}
+        }
+        if self.effective_to.is_some_and(|to| to < self.effective_from) {
+            return Err(Error::invalid("effective_to", "rule set: ends before it starts"));
+        }
+        let units = [&self.physical_status_units, &self.qualifying_circumstance_units];
+        let negative = |(field, map): (&str, &BTreeMap<String, Decimal>)| {
+            map.iter().find(|(_, v)| v.is_sign_negative()).map(|(k, _)| format!("{field}.{k}"))
+        };
+        let bad = [("physical_status_units", units[0]), ("qualifying_circumstance_units", units[1])]
+            .into_iter()
+            .filter_map(|(field, map)| map.as_ref().map(|m| (field, m)))
+            .chain(std::iter::once(("shares", &self.shares)))
+            .find_map(negative);
+        match bad {
+            Some(field) => Err(Error::invalid(field, "rule set: must not be negative")),
+            None => Ok(()),
+        }
     }
 }
 

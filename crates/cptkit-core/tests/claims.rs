@@ -203,4 +203,8 @@ fn user_rule_set_is_loaded_and_selected() {
     assert_eq!(priced.lines[0].rule.id, "my-contract");
     let err = cptkit_core::RuleSet::from_json("{\"id\": 3}").unwrap_err();
     assert_eq!(err.field(), Some("id"));
+    let zero = text.replace("\"unit_minutes\": 15", "\"unit_minutes\": 0");
+    assert_eq!(cptkit_core::RuleSet::from_json(&zero).unwrap_err().field(), Some("time_units.unit_minutes"));
+    let negative = text.replace("\"AA\": \"1.00\"", "\"AA\": \"-1\"");
+    assert_eq!(cptkit_core::RuleSet::from_json(&negative).unwrap_err().field(), Some("shares.AA"));
 }

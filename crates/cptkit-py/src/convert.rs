@@ -7,8 +7,8 @@
 //! * [`serde_to_py`] turns a core value into its serde JSON form as Python `dict`/`list`/`str`/`int`
 //!   objects: what `to_dict()` returns, equal to the golden fixtures by construction.
 
-use cptkit_core::{CfTier, CptCode, Icd10Code, Known, LocalityId, ModifierCategory, ModifierCode, PosCode};
-use cptkit_core::{Relation, ServiceType, TaxonomyCode};
+use cptkit_core::{CfBasis, CfTier, CptCode, Icd10Code, Known, LineStatus, LocalityId, ModifierCategory, ModifierCode};
+use cptkit_core::{PosCode, Relation, ServiceType, Severity, TaxonomyCode};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyList, PyString, PyTuple};
@@ -25,6 +25,13 @@ pub(crate) trait ToPy {
 impl ToPy for String {
     fn to_py(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         Ok(PyString::new(py, self).into_any().unbind())
+    }
+}
+
+/// Fixed names from the core (price step names such as `"base_units"`), interned.
+impl ToPy for &'static str {
+    fn to_py(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        Ok(PyString::intern(py, self).into_any().unbind())
     }
 }
 
@@ -70,7 +77,7 @@ macro_rules! enum_as_serde_name {
         }
     )*};
 }
-enum_as_serde_name!(ServiceType, Known, ModifierCategory, CfTier, Relation);
+enum_as_serde_name!(ServiceType, Known, ModifierCategory, CfTier, Relation, Severity, LineStatus, CfBasis);
 
 impl<T: ToPy> ToPy for Option<T> {
     fn to_py(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {

@@ -1,6 +1,11 @@
 //! Core errors as Python exceptions. The classes are defined once, in `cptkit/exceptions.py`
 //! (`InvalidInputError` is also a `ValueError`, `NotFoundError` a `LookupError`: Python needs
 //! multiple inheritance for that); this module maps [`ErrorKind`] to them in one exhaustive match.
+//!
+//! `price()` on a claim with error findings gets the core's InvalidInput error that lists every error
+//! finding as a violation; for that error alone the class is `ClaimValidationError` (an
+//! `InvalidInputError`), which also carries the full `ValidationReport` (`.report`) and the error
+//! findings (`.issues`).
 
 use cptkit_core::{Error, ErrorKind};
 use pyo3::prelude::*;
@@ -14,6 +19,8 @@ const EXCEPTIONS_MODULE: &str = "cptkit.exceptions";
 pub(crate) enum Subject {
     /// The anesthesia code itself (`cptkit.code`): `UnknownCodeError`, a `NotFoundError`.
     AnesthesiaCode,
+    /// Pricing a claim (`cptkit.price`): a claim rejected for its findings is a `ClaimValidationError`.
+    PricedClaim,
     /// Anything else.
     Other,
 }
@@ -40,14 +47,25 @@ static UNKNOWN_CODE: ExceptionClass = ExceptionClass::new("UnknownCodeError");
 static UNSUPPORTED: ExceptionClass = ExceptionClass::new("UnsupportedError");
 static CONFLICT: ExceptionClass = ExceptionClass::new("ConflictError");
 static INTERNAL: ExceptionClass = ExceptionClass::new("InternalError");
+static CLAIM_VALIDATION: ExceptionClass = ExceptionClass::new("ClaimValidationError");
 
-/// The one map from core error kind to exception class.
-fn class_for(kind: ErrorKind, subject: Subject) -> &'static ExceptionClass {
-    match kind {
-        ErrorKind::InvalidInput => &INVALID_INPUT,
+/// The core's `price` refuses a claim with error findings with an InvalidInput error that names no
+/// single field and lists each error finding as a violation (`Error::with_violations`); every other
+/// invalid-input error names its field.
+pub(crate) fn rejects_claim(err: &Error) -> bool {
+    err.kind() == ErrorKind::InvalidInput && err.field().is_none() && !err.violations().is_empty()
+}
+
+/// The one map from core error to exception class.
+fn class_for(err: &Error, subject: Subject) -> &'static ExceptionClass {
+    match err.kind() {
+        ErrorKind::InvalidInput => match subject {
+            Subject::PricedClaim if rejects_claim(err) => &CLAIM_VALIDATION,
+            Subject::PricedClaim | Subject::AnesthesiaCode | Subject::Other => &INVALID_INPUT,
+        },
         ErrorKind::NotFound => match subject {
             Subject::AnesthesiaCode => &UNKNOWN_CODE,
-            Subject::Other => &NOT_FOUND,
+            Subject::PricedClaim | Subject::Other => &NOT_FOUND,
         },
         ErrorKind::Unsupported => &UNSUPPORTED,
         ErrorKind::Conflict => &CONFLICT,
@@ -57,12 +75,37 @@ fn class_for(kind: ErrorKind, subject: Subject) -> &'static ExceptionClass {
 
 /// The Python exception for a core error: `Class(message, kind=..., field=..., violations=[(field, message)])`.
 pub(crate) fn to_py_err(py: Python<'_>, err: &Error, subject: Subject) -> PyErr {
+    build(py, err, subject, None)
+}
+
+/// The exception for a failed `price`: as [`to_py_err`], and a `ClaimValidationError` also gets
+/// `report=` (the claim's `ValidationReport` object, which the caller computes for that case only).
+pub(crate) fn price_err(py: Python<'_>, err: &Error, report: Option<Py<PyAny>>) -> PyErr {
+    build(py, err, Subject::PricedClaim, report)
+}
+
+fn build(py: Python<'_>, err: &Error, subject: Subject, report: Option<Py<PyAny>>) -> PyErr {
     let build = || -> PyResult<PyErr> {
+        let class = class_for(err, subject);
         let kwargs = PyDict::new(py);
         kwargs.set_item("kind", err.kind().as_str())?;
         kwargs.set_item("field", err.field())?;
         kwargs.set_item("violations", err.violations())?;
-        let exception = class_for(err.kind(), subject).get(py)?.call((err.message(),), Some(&kwargs))?;
+        if std::ptr::eq(class, &CLAIM_VALIDATION) {
+            kwargs.set_item("report", report)?;
+        }
+        let message = if std::ptr::eq(class, &CLAIM_VALIDATION) {
+            // Say what is wrong in the message too, for a traceback: "...: MOD003 at lines[0].modifiers[1], ...".
+            let at: Vec<String> = err
+                .violations()
+                .iter()
+                .map(|(field, message)| format!("{} at {field}", message.split(':').next().unwrap_or(message)))
+                .collect();
+            format!("{} ({})", err.message(), at.join(", "))
+        } else {
+            err.message().to_owned()
+        };
+        let exception = class.get(py)?.call((message,), Some(&kwargs))?;
         Ok(PyErr::from_value(exception))
     };
     // If even building the exception fails (cptkit.exceptions broken), raise that failure instead.

@@ -7,8 +7,14 @@
 //! Caches: profiles for the default options (national benchmarks only) are immutable, so each code's
 //! `CodeProfile` object is built once per process and handed out again; a repeated `cptkit.code(...)`
 //! is one dict lookup. Code summaries (list and search results) are built once as well.
+//!
+//! Claims ([`claims`], [`claim_types`]): `validate`, `price` and their batch forms `validate_many` and
+//! `price_many`, which read, validate and price with the GIL released, a chunk at a time.
 
+mod claim_types;
+mod claims;
 mod convert;
+mod depythonize;
 mod errors;
 mod html;
 mod records;
@@ -251,5 +257,7 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(taxonomy, module)?)?;
     module.add_function(wrap_pyfunction!(place_of_service, module)?)?;
     records::register(module)?;
+    claim_types::register(module)?;
+    claims::register(module)?;
     Ok(())
 }

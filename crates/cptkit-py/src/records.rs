@@ -7,7 +7,7 @@
 
 use cptkit_core as core;
 use pyo3::prelude::*;
-use pyo3::types::PyString;
+use pyo3::types::{PyString, PyTuple};
 
 use crate::convert::{ToPy, serde_to_py};
 use crate::html;
@@ -209,6 +209,79 @@ record! {
     repr(code, name)
 }
 
+record! {
+    /// One validation finding: a stable edit id, a severity (`"error"` or `"warning"`), the field path
+    /// it points at (`lines[0].modifiers[1]`), a plain message and a hint to fix it.
+    Finding(core::Finding) { edit_id, severity, field, message, hint }
+    repr(edit_id, severity, field)
+    methods {
+        #[new]
+        fn py_new(
+            py: Python<'_>,
+            edit_id: String,
+            severity: &str,
+            field: String,
+            message: String,
+            hint: String,
+        ) -> PyResult<Self> {
+            let severity = match severity {
+                "error" => core::Severity::Error,
+                "warning" => core::Severity::Warning,
+                other => {
+                    let err = core::Error::invalid("severity", format!("expected \"error\" or \"warning\", got {other:?}"));
+                    return Err(crate::errors::to_py_err(py, &err, crate::errors::Subject::Other));
+                }
+            };
+            Finding::new(py, core::Finding { edit_id, severity, field, message, hint })
+        }
+
+        /// Pickles as its five fields.
+        fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
+            let this = slf.get();
+            let py = slf.py();
+            let args = PyTuple::new(
+                py,
+                [&this.edit_id, &this.severity, &this.field, &this.message, &this.hint].map(|v| v.bind(py)),
+            )?;
+            Ok((slf.get_type().into_any(), args))
+        }
+    }
+}
+
+record! {
+    /// The findings for one claim; `valid` is true when no finding is an error.
+    ValidationReport(core::ValidationReport) { claim_id, findings }
+    repr(claim_id, findings)
+    methods {
+        #[new]
+        fn py_new(py: Python<'_>, claim_id: String, findings: Vec<Bound<'_, Finding>>) -> PyResult<Self> {
+            let findings = findings.iter().map(|f| f.get().inner.clone()).collect();
+            ValidationReport::new(py, core::ValidationReport { claim_id, findings })
+        }
+
+        /// No finding is an error (warnings allowed).
+        #[getter]
+        fn valid(&self) -> bool {
+            self.inner.is_valid()
+        }
+
+        /// Pickles as its claim id and findings.
+        fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
+            let this = slf.get();
+            let py = slf.py();
+            let args = PyTuple::new(py, [this.claim_id.bind(py), this.findings.bind(py)])?;
+            Ok((slf.get_type().into_any(), args))
+        }
+    }
+}
+
+record! {
+    /// One step of a line's price: its name (`base_units`, `time_units`, `conversion_factor`, `share`,
+    /// `rounding`, ...), the worded detail with its source, and the step's value as text.
+    PriceStep(core::Step) { step, detail, value }
+    repr(step, value, detail)
+}
+
 /// Adds every record class to the module.
 pub(crate) fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<CodeProfile>()?;
@@ -228,5 +301,8 @@ pub(crate) fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<PolicyUpdate>()?;
     module.add_class::<CodeSummary>()?;
     module.add_class::<PlaceOfService>()?;
+    module.add_class::<Finding>()?;
+    module.add_class::<ValidationReport>()?;
+    module.add_class::<PriceStep>()?;
     Ok(())
 }
