@@ -303,12 +303,12 @@ def test_missing_contract_conversion_factor_and_unknown_payer() -> None:
     claim, _ = case("cigna_missing_conversion_factor")
     with pytest.raises(cptkit.InvalidInputError) as info:
         cptkit.price(claim, today=TODAY)
-    assert info.value.field == "lines[0].conversion_factor"
+    assert info.value.field == "conversion_factor"
     assert "contract conversion factor" in str(info.value)
     aetna, _ = case("aetna_no_public_rules")
     with pytest.raises(cptkit.NotFoundError) as not_found:
         cptkit.price(aetna, conversion_factor="60.00", today=TODAY)
-    assert not_found.value.field == "lines[0].payer.id"
+    assert not_found.value.field == "payer.id"
 
 
 @pytest.mark.parametrize("cf", [Decimal("60.00"), "60.00", "60", 60, " 60.00 ", Decimal("6E+1")])
@@ -452,7 +452,7 @@ def test_price_many_keeps_order_and_puts_errors_in_their_slots() -> None:
     assert results[0] == results[2] == results[8] == single
     assert isinstance(results[1], cptkit.ClaimValidationError) and results[1].issues
     assert isinstance(results[3], cptkit.InvalidInputError) and results[3].field == "lines[0].procedure_code"
-    assert isinstance(results[5], cptkit.InvalidInputError) and results[5].field == "lines[0].conversion_factor"
+    assert isinstance(results[5], cptkit.InvalidInputError) and results[5].field == "conversion_factor"
     assert isinstance(results[6], cptkit.PricedClaim) and results[6].total_allowed > single.total_allowed
 
 
@@ -539,7 +539,7 @@ def test_load_rule_set_from_path_text_and_dict(tmp_path: Path) -> None:
     # Without it, nothing covers payer "acme".
     with pytest.raises(cptkit.NotFoundError) as info:
         cptkit.price(acme_claim(), conversion_factor="60.00", today=TODAY)
-    assert info.value.field == "lines[0].payer.id"
+    assert info.value.field == "payer.id"
 
 
 def test_malformed_rule_sets_name_the_field(tmp_path: Path) -> None:

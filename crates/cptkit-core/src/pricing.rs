@@ -263,6 +263,9 @@ impl RuleSet {
     }
 }
 
+/// A sanity bound: no payer pays a million dollars a unit, and it keeps the arithmetic far from overflow.
+const MAX_CONVERSION_FACTOR: Decimal = Decimal::from_parts(1_000_000, 0, 0, false, 0);
+
 /// What pricing needs beyond the claim.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PriceOptions {
@@ -599,11 +602,33 @@ impl Reference {
                 violations,
             ));
         }
+        if let Some(cf) = options.conversion_factor
+            && (cf <= Decimal::ZERO || cf > MAX_CONVERSION_FACTOR)
+        {
+            return Err(Error::invalid(
+                "conversion_factor",
+                format!("must be more than 0 and at most {MAX_CONVERSION_FACTOR} dollars per unit, got {cf}"),
+            ));
+        }
         let lines = claim
             .lines
             .iter()
             .enumerate()
-            .map(|(i, line)| self.price_line(claim, i, line, options, rules).map_err(|e| e.at(format!("lines[{i}]"))))
+            .map(|(i, line)| {
+                // Errors about the request (payer, rule set, conversion factor) name the request's field;
+                // errors about a line name the line.
+                let rule = rules.select(claim, line.date_of_service, options.rule_set.as_deref())?;
+                if rule.conversion_factor == CfBasis::Contract && options.conversion_factor.is_none() {
+                    return Err(Error::invalid(
+                        "conversion_factor",
+                        format!(
+                            "{} pays anesthesia at a contract conversion factor, which is not public: pass conversion_factor",
+                            rule.plan
+                        ),
+                    ));
+                }
+                self.price_line(claim, i, line, rule, options).map_err(|e| e.at(format!("lines[{i}]")))
+            })
             .collect::<Result<Vec<_>>>()?;
         let lines = apply_combined_cap(claim, lines);
         Ok(PricedClaim {
@@ -619,10 +644,9 @@ impl Reference {
         claim: &Claim,
         i: usize,
         line: &ClaimLine,
+        rule: &Arc<RuleSet>,
         options: &PriceOptions,
-        rules: &RuleBook,
     ) -> Result<PricedLine> {
-        let rule = rules.select(claim, line.date_of_service, options.rule_set.as_deref())?;
         let mut priced = PricedLine::new(i, line, rule);
         let code = line.procedure_code;
         let qualifying = self.qualifying_circumstances.iter().find(|qc| qc.code == code);
@@ -705,21 +729,11 @@ impl Reference {
         rule: &RuleSet,
         options: &PriceOptions,
     ) -> Result<(Decimal, CfUsed)> {
-        if let Some(cf) = options.conversion_factor {
-            if cf <= Decimal::ZERO {
-                return Err(Error::invalid("conversion_factor", format!("must be positive, got {cf}")));
-            }
-            return Ok((cf, CfUsed::Given));
-        }
-        match rule.conversion_factor {
-            CfBasis::Contract => Err(Error::invalid(
-                "conversion_factor",
-                format!(
-                    "{} pays anesthesia at a contract conversion factor, which is not public: pass conversion_factor",
-                    rule.plan
-                ),
-            )),
-            CfBasis::Medicare => self.medicare_conversion_factor(claim, date),
+        match (options.conversion_factor, rule.conversion_factor) {
+            (Some(cf), _) => Ok((cf, CfUsed::Given)),
+            // price() asked for the contract rate before pricing any line.
+            (None, CfBasis::Contract) => Err(Error::internal("no contract conversion factor")),
+            (None, CfBasis::Medicare) => self.medicare_conversion_factor(claim, date),
         }
     }
 

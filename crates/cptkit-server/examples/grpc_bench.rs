@@ -1,9 +1,16 @@
 //! gRPC load benchmark for `cptkit-server` (a benchmark, not a test). Driven by `bench/grpc/run.sh`.
 //!
 //! Starts the server binary on 127.0.0.1:0, measures its start-up time (spawn -> "listening" line ->
-//! health SERVING) and resident memory, then runs a fixed-duration closed-loop load of Echo (the
-//! baseline) and GetCode("00632") against the same server and prints throughput, p50/p99 latency and
-//! the GetCode/Echo ratio. Loopback only; every phase is bounded in time; it stops by itself.
+//! health SERVING) and resident memory, then against the same server:
+//!
+//! - **codes**: a fixed-duration closed-loop load of Echo (the baseline) and GetCode("00632"), with
+//!   throughput, p50/p99 latency and the GetCode/Echo ratio;
+//! - **claims**: a closed-loop load of unary PriceClaim, then one ProcessClaims run that streams
+//!   `--stream-claims` pre-built Medicare claims (price = true) over `--streams` concurrent streams and
+//!   times them end to end (first request sent -> last answer received), in claims/s, beside the
+//!   unary PriceClaim rate.
+//!
+//! Loopback only; every phase is bounded in time; it stops by itself.
 //!
 //! Client modes:
 //! - `raw` (default): requests are encoded once, responses are received in full but not decoded, so the
@@ -22,7 +29,13 @@ use tonic::transport::{Channel, Endpoint};
 
 const USAGE: &str = "usage: grpc_bench --server PATH [--duration SECS] [--warmup SECS] [--concurrency N] \
                      [--channels N] [--client raw|decoded|both] [--rounds N] [--echo-bytes N] \
-                     [--max-frame-size BYTES] [--server-log PATH]";
+                     [--max-frame-size BYTES] [--server-log PATH] [--rpcs codes,claims] \
+                     [--stream-claims N] [--streams N]";
+
+/// The date the benchmark's claims are judged on (their dates of service are in 2025).
+const TODAY: &str = "2026-11-27";
+/// Distinct claims the benchmark cycles through.
+const CLAIM_POOL: usize = 1000;
 
 /// Every phase has an upper bound, so a stuck server cannot keep the benchmark running.
 const PHASE_LIMIT: Duration = Duration::from_secs(30);
@@ -41,6 +54,14 @@ struct Options {
     /// The client's HTTP/2 SETTINGS_MAX_FRAME_SIZE; None keeps the default (16 KiB).
     max_frame_size: Option<u32>,
     server_log: Option<String>,
+    /// Run the CodeService phase (Echo, GetCode).
+    codes: bool,
+    /// Run the ClaimService phase (PriceClaim, ProcessClaims).
+    claims: bool,
+    /// Claims sent through ProcessClaims per round.
+    stream_claims: usize,
+    /// Concurrent ProcessClaims streams sharing them.
+    streams: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -53,6 +74,7 @@ enum ClientMode {
 enum Rpc {
     Echo,
     GetCode,
+    PriceClaim,
 }
 
 impl Rpc {
@@ -60,6 +82,7 @@ impl Rpc {
         match self {
             Rpc::Echo => "/cptkit.v1.CodeService/Echo",
             Rpc::GetCode => "/cptkit.v1.CodeService/GetCode",
+            Rpc::PriceClaim => "/cptkit.v1.ClaimService/PriceClaim",
         }
     }
 
@@ -67,7 +90,60 @@ impl Rpc {
         match self {
             Rpc::Echo => pb::EchoRequest { payload: echo.to_owned() }.encode_to_vec().into(),
             Rpc::GetCode => pb::GetCodeRequest { code: "00632".into(), localities: Vec::new() }.encode_to_vec().into(),
+            Rpc::PriceClaim => price_claim_request().encode_to_vec().into(),
         }
+    }
+}
+
+/// Medicare anesthesia claims like the core's criterion benchmark (`benches/claims.rs`): ten codes,
+/// AA/QK/QX/QZ with a matching provider, 20-219 minutes, two localities, one line each. Read with the
+/// core's JSON reader, then converted to the wire, as a client holding claim JSON would.
+fn sample_claims(count: usize) -> Vec<pb::Claim> {
+    let codes = ["00632", "00630", "00670", "00790", "00840", "01402", "01480", "00400", "00142", "01967"];
+    let pairs = [
+        ("AA", "207L00000X", "anesthesiologist"),
+        ("QK", "207L00000X", "anesthesiologist"),
+        ("QX", "367500000X", "crna"),
+        ("QZ", "367500000X", "crna"),
+    ];
+    (0..count)
+        .map(|i| {
+            let (modifier, taxonomy, role) = pairs[i % pairs.len()];
+            let minutes = 20 + (i * 7) % 200;
+            let json = format!(
+                r#"{{"claim_id":"C{i}","payer":{{"id":"medicare","plan_type":"medicare_ffs"}},"place_of_service":"21",
+                "patient":{{"birth_date":"1950-01-01"}},"billing_provider_npi":"1234567893",
+                "rendering_provider":{{"npi":"1558598797","taxonomy":"{taxonomy}","role":"{role}"}},
+                "medicare_locality":"{locality}","diagnoses":["M54.50","M48.062"],
+                "lines":[{{"procedure_code":"{code}","modifiers":["{modifier}","P2"],"unit_basis":"MJ","quantity":"{minutes}",
+                "diagnosis_pointers":[1,2],"charge_cents":250000,"date_of_service":"2025-06-0{day}","case_id":"K{i}"}}]}}"#,
+                code = codes[i % codes.len()],
+                locality = if i % 2 == 0 { "13202-01" } else { "01182-18" },
+                day = 1 + i % 9,
+            );
+            match cptkit_core::Claim::from_json(&json) {
+                Ok(claim) => claim.into(),
+                Err(e) => panic!("the benchmark's claim {i} does not read: {e}"),
+            }
+        })
+        .collect()
+}
+
+/// The unary PriceClaim request: the first sample claim (00632-AA, 20 minutes, Manhattan).
+fn price_claim_request() -> pb::PriceClaimRequest {
+    static REQUEST: std::sync::OnceLock<pb::PriceClaimRequest> = std::sync::OnceLock::new();
+    REQUEST
+        .get_or_init(|| pb::PriceClaimRequest { claim: sample_claims(1).pop(), options: None, today: TODAY.into() })
+        .clone()
+}
+
+fn process_request(i: usize, claim: &pb::Claim) -> pb::ProcessClaimsRequest {
+    pb::ProcessClaimsRequest {
+        request_id: format!("r{i}"),
+        claim: Some(claim.clone()),
+        price: true,
+        options: None,
+        today: TODAY.into(),
     }
 }
 
@@ -83,6 +159,10 @@ fn parse_options() -> Result<Options, String> {
         echo_bytes: 5,
         max_frame_size: None,
         server_log: None,
+        codes: true,
+        claims: true,
+        stream_claims: 200_000,
+        streams: 1,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -106,6 +186,17 @@ fn parse_options() -> Result<Options, String> {
             "--echo-bytes" => options.echo_bytes = number(value()?)?.min(1 << 20) as usize,
             "--max-frame-size" => options.max_frame_size = Some(number(value()?)?.clamp(16_384, 16_777_215) as u32),
             "--server-log" => options.server_log = Some(value()?),
+            "--rpcs" => {
+                let rpcs = value()?;
+                let parts: Vec<&str> = rpcs.split(',').map(str::trim).collect();
+                if let Some(other) = parts.iter().find(|p| !matches!(**p, "codes" | "claims")) {
+                    return Err(format!("--rpcs: codes, claims or both (codes,claims), not {other}"));
+                }
+                options.codes = parts.contains(&"codes");
+                options.claims = parts.contains(&"claims");
+            }
+            "--stream-claims" => options.stream_claims = number(value()?)?.clamp(1, 10_000_000) as usize,
+            "--streams" => options.streams = number(value()?)?.clamp(1, 64) as usize,
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
@@ -181,9 +272,129 @@ async fn call(
                     let request = pb::GetCodeRequest { code: "00632".into(), localities: Vec::new() };
                     Ok(client.get_code(request).await?.into_inner().encoded_len())
                 }
+                Rpc::PriceClaim => {
+                    let mut client = pb::claim_service_client::ClaimServiceClient::new(channel.clone());
+                    Ok(client.price_claim(price_claim_request()).await?.into_inner().encoded_len())
+                }
             }
         }
     }
+}
+
+/// One ProcessClaims run: `total` claims from `pool`, split over `streams` concurrent streams (one per
+/// connection, round robin), timed from the first request to the last answer.
+#[derive(Debug)]
+struct StreamResult {
+    claims: usize,
+    answered: usize,
+    /// Answers carrying an error (decoded client only: the raw client does not look inside).
+    errors: usize,
+    out_of_order: usize,
+    failed_streams: usize,
+    elapsed: Duration,
+    response_bytes: usize,
+}
+
+impl StreamResult {
+    fn throughput(&self) -> f64 {
+        self.answered as f64 / self.elapsed.as_secs_f64()
+    }
+}
+
+/// A stream's limit: generous (the goal is 50,000 claims/s), but a stuck stream cannot hang the run.
+fn stream_limit(claims: usize) -> Duration {
+    PHASE_LIMIT + Duration::from_millis(claims as u64 / 2)
+}
+
+async fn stream_claims(
+    channels: &[Channel],
+    pool: &[pb::Claim],
+    mode: ClientMode,
+    total: usize,
+    streams: usize,
+) -> StreamResult {
+    // Raw: every request of the pool encoded once; a stream sends clones of the bytes.
+    let encoded: Vec<Bytes> =
+        pool.iter().enumerate().map(|(i, c)| process_request(i, c).encode_to_vec().into()).collect();
+    let start = Instant::now();
+    let mut tasks = Vec::with_capacity(streams);
+    for s in 0..streams {
+        let channel = channels[s % channels.len()].clone();
+        let claims = total / streams + usize::from(s < total % streams);
+        let pool = pool.to_vec();
+        let encoded = encoded.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut result = StreamResult {
+                claims,
+                answered: 0,
+                errors: 0,
+                out_of_order: 0,
+                failed_streams: 0,
+                elapsed: Duration::ZERO,
+                response_bytes: 0,
+            };
+            let run = async {
+                match mode {
+                    ClientMode::Raw => {
+                        let mut grpc = tonic::client::Grpc::new(channel);
+                        grpc.ready().await.map_err(|e| tonic::Status::unavailable(e.to_string()))?;
+                        let path = http::uri::PathAndQuery::from_static("/cptkit.v1.ClaimService/ProcessClaims");
+                        let requests = tokio_stream::iter((0..claims).map(move |i| encoded[i % encoded.len()].clone()));
+                        let mut answers =
+                            grpc.streaming(tonic::Request::new(requests), path, RawCodec).await?.into_inner();
+                        while let Some(answer) = answers.message().await? {
+                            result.answered += 1;
+                            result.response_bytes += answer.len();
+                        }
+                    }
+                    ClientMode::Decoded => {
+                        let mut client = pb::claim_service_client::ClaimServiceClient::new(channel);
+                        let requests =
+                            tokio_stream::iter((0..claims).map(move |i| process_request(i, &pool[i % pool.len()])));
+                        let mut answers = client.process_claims(requests).await?.into_inner();
+                        while let Some(answer) = answers.message().await? {
+                            if answer.request_id != format!("r{}", result.answered) {
+                                result.out_of_order += 1;
+                            }
+                            if answer.error.is_some() || answer.priced.is_none() {
+                                result.errors += 1;
+                            }
+                            result.answered += 1;
+                            result.response_bytes += answer.encoded_len();
+                        }
+                    }
+                }
+                Ok::<(), tonic::Status>(())
+            };
+            if !matches!(tokio::time::timeout(stream_limit(claims), run).await, Ok(Ok(()))) {
+                result.failed_streams += 1;
+            }
+            result
+        }));
+    }
+    let mut total_result = StreamResult {
+        claims: total,
+        answered: 0,
+        errors: 0,
+        out_of_order: 0,
+        failed_streams: 0,
+        elapsed: Duration::ZERO,
+        response_bytes: 0,
+    };
+    for task in tasks {
+        match task.await {
+            Ok(r) => {
+                total_result.answered += r.answered;
+                total_result.errors += r.errors;
+                total_result.out_of_order += r.out_of_order;
+                total_result.failed_streams += r.failed_streams;
+                total_result.response_bytes += r.response_bytes;
+            }
+            Err(_) => total_result.failed_streams += 1,
+        }
+    }
+    total_result.elapsed = start.elapsed();
+    total_result
 }
 
 #[derive(Debug)]
@@ -332,44 +543,119 @@ async fn main() -> Result<(), String> {
         options.max_frame_size.map_or_else(|| "16384 B (default)".to_owned(), |f| format!("{f} B"))
     );
 
-    for mode in options.clients.iter().copied() {
-        for rpc in [Rpc::Echo, Rpc::GetCode] {
-            load(&channels, rpc, mode, &options, options.warmup).await;
-        }
-        println!("RSS           {} after warm-up ({mode:?} client)", show_rss(pid));
-        // Echo and GetCode alternate, so a neighbour's load on a shared machine hits both alike; each
-        // round prints its own line and ratio.
-        println!(
-            "\n{:<8} {:<6} {:<16} {:>10} {:>9} {:>9} {:>7} {:>9}",
-            "client", "round", "rpc", "req/s", "p50 us", "p99 us", "errors", "resp B"
-        );
-        let mut ratios = Vec::with_capacity(options.rounds);
-        for round in 1..=options.rounds {
-            let echo = load(&channels, Rpc::Echo, mode, &options, options.duration).await;
-            let get_code = load(&channels, Rpc::GetCode, mode, &options, options.duration).await;
-            for (name, r) in [("Echo", &echo), ("GetCode(00632)", &get_code)] {
-                println!(
-                    "{:<8} {:<6} {:<16} {:>10.0} {:>9} {:>9} {:>7} {:>9}",
-                    format!("{mode:?}").to_lowercase(),
-                    round,
-                    name,
-                    r.throughput(),
-                    r.percentile_us(0.50),
-                    r.percentile_us(0.99),
-                    r.errors,
-                    r.response_bytes
-                );
+    if options.codes {
+        for mode in options.clients.iter().copied() {
+            for rpc in [Rpc::Echo, Rpc::GetCode] {
+                load(&channels, rpc, mode, &options, options.warmup).await;
             }
-            ratios.push(get_code.throughput() / echo.throughput());
+            println!("RSS           {} after warm-up ({mode:?} client)", show_rss(pid));
+            // Echo and GetCode alternate, so a neighbour's load on a shared machine hits both alike; each
+            // round prints its own line and ratio.
+            println!(
+                "\n{:<8} {:<6} {:<16} {:>10} {:>9} {:>9} {:>7} {:>9}",
+                "client", "round", "rpc", "req/s", "p50 us", "p99 us", "errors", "resp B"
+            );
+            let mut ratios = Vec::with_capacity(options.rounds);
+            for round in 1..=options.rounds {
+                let echo = load(&channels, Rpc::Echo, mode, &options, options.duration).await;
+                let get_code = load(&channels, Rpc::GetCode, mode, &options, options.duration).await;
+                for (name, r) in [("Echo", &echo), ("GetCode(00632)", &get_code)] {
+                    println!(
+                        "{:<8} {:<6} {:<16} {:>10.0} {:>9} {:>9} {:>7} {:>9}",
+                        format!("{mode:?}").to_lowercase(),
+                        round,
+                        name,
+                        r.throughput(),
+                        r.percentile_us(0.50),
+                        r.percentile_us(0.99),
+                        r.errors,
+                        r.response_bytes
+                    );
+                }
+                ratios.push(get_code.throughput() / echo.throughput());
+            }
+            ratios.sort_by(f64::total_cmp);
+            let shown: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
+            println!(
+                "ratio    GetCode/Echo throughput = {:.2} (median of rounds: {}; goal >= 0.80)",
+                ratios[ratios.len() / 2],
+                shown.join(", ")
+            );
+            println!("RSS           {} after the load\n", show_rss(pid));
         }
-        ratios.sort_by(f64::total_cmp);
-        let shown: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
+    }
+
+    if options.claims {
+        let pool = sample_claims(CLAIM_POOL);
+        let per_claim = pool.iter().map(|c| process_request(0, c).encoded_len()).sum::<usize>() / pool.len();
         println!(
-            "ratio    GetCode/Echo throughput = {:.2} (median of rounds: {}; goal >= 0.80)",
-            ratios[ratios.len() / 2],
-            shown.join(", ")
+            "claims        {} Medicare claims per ProcessClaims round over {} stream(s), cycling {} distinct ones \
+             (~{per_claim} B per request), price = true",
+            options.stream_claims, options.streams, CLAIM_POOL
         );
-        println!("RSS           {} after the load\n", show_rss(pid));
+        for mode in options.clients.iter().copied() {
+            // Warm-up: a short unary load and a short stream.
+            load(&channels, Rpc::PriceClaim, mode, &options, options.warmup).await;
+            stream_claims(&channels, &pool, mode, options.stream_claims.min(20_000), options.streams).await;
+            println!("RSS           {} after claim warm-up ({mode:?} client)", show_rss(pid));
+            println!(
+                "\n{:<8} {:<6} {:<24} {:>10} {:>9} {:>9} {:>7} {:>9}",
+                "client", "round", "rpc", "claims/s", "p50 us", "p99 us", "errors", "resp B"
+            );
+            let mut ratios = Vec::with_capacity(options.rounds);
+            let mut rates = Vec::with_capacity(options.rounds);
+            for round in 1..=options.rounds {
+                let unary = load(&channels, Rpc::PriceClaim, mode, &options, options.duration).await;
+                let streamed = stream_claims(&channels, &pool, mode, options.stream_claims, options.streams).await;
+                let client = format!("{mode:?}").to_lowercase();
+                println!(
+                    "{:<8} {:<6} {:<24} {:>10.0} {:>9} {:>9} {:>7} {:>9}",
+                    client,
+                    round,
+                    "PriceClaim (unary)",
+                    unary.throughput(),
+                    unary.percentile_us(0.50),
+                    unary.percentile_us(0.99),
+                    unary.errors,
+                    unary.response_bytes
+                );
+                println!(
+                    "{:<8} {:<6} {:<24} {:>10.0} {:>9} {:>9} {:>7} {:>9}",
+                    client,
+                    round,
+                    "ProcessClaims (stream)",
+                    streamed.throughput(),
+                    "-",
+                    "-",
+                    streamed.errors
+                        + streamed.out_of_order
+                        + streamed.failed_streams
+                        + (streamed.claims - streamed.answered),
+                    streamed.response_bytes / streamed.answered.max(1)
+                );
+                println!(
+                    "              {} of {} claims answered in {:.2} s{}",
+                    streamed.answered,
+                    streamed.claims,
+                    streamed.elapsed.as_secs_f64(),
+                    if mode == ClientMode::Decoded {
+                        format!(", {} out of order, {} with an error", streamed.out_of_order, streamed.errors)
+                    } else {
+                        String::new()
+                    }
+                );
+                rates.push(streamed.throughput());
+                ratios.push(streamed.throughput() / unary.throughput());
+            }
+            rates.sort_by(f64::total_cmp);
+            ratios.sort_by(f64::total_cmp);
+            println!(
+                "stream        ProcessClaims = {:.0} claims/s (median of rounds; goal >= 50000); {:.1}x unary PriceClaim",
+                rates[rates.len() / 2],
+                ratios[ratios.len() / 2]
+            );
+            println!("RSS           {} after the claim load\n", show_rss(pid));
+        }
     }
 
     // ---- stop ----

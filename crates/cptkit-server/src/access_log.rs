@@ -1,5 +1,7 @@
-//! One log line per request: the RPC, the requested code (when a handler parsed one), the gRPC
-//! status and the latency. Nothing else from the request is logged: later RPCs carry patient data.
+//! One log line per request: the RPC, the requested code (when a handler parsed one), the claim id
+//! (unary ClaimService calls, once the claim parsed), the claim counts (ProcessClaims), the gRPC
+//! status and the latency. Nothing else from the request is logged: claims carry patient data (member
+//! ids, birth dates), which never reaches a log line.
 //!
 //! The line is written when the response ends (its trailers are sent), so the latency covers encoding
 //! and the status is the one the client sees, including statuses that tonic produces before a handler
@@ -8,6 +10,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Instant;
@@ -17,19 +20,58 @@ use tonic::Code;
 
 use crate::status::code_name;
 
-/// Where a handler leaves the code it was asked about, for the access log. Put in every request's
-/// extensions by [`AccessLogLayer`].
+/// Where a handler leaves what the log line may say about its request. Put in every request's
+/// extensions by [`AccessLogLayer`]; a handler that finds none (called without the layer) records nothing.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct LoggedCode(Arc<OnceLock<String>>);
+pub(crate) struct RequestLog(Arc<Fields>);
 
-impl LoggedCode {
+#[derive(Debug, Default)]
+struct Fields {
+    code: OnceLock<String>,
+    claim_id: OnceLock<String>,
+    /// Claims answered on a stream, and how many of those answers were errors.
+    claims: AtomicU64,
+    claim_errors: AtomicU64,
+    streamed: AtomicBool,
+}
+
+/// Longest claim id written to the log; X12 CLM01 allows 38 characters.
+const MAX_LOGGED_ID: usize = 64;
+
+impl RequestLog {
+    /// This request's log, or a detached one that nobody writes out.
+    pub(crate) fn of(extensions: &http::Extensions) -> RequestLog {
+        extensions.get::<RequestLog>().cloned().unwrap_or_default()
+    }
+
     /// Records the requested code of this request. Only parsed codes are passed, never raw input.
-    pub(crate) fn record(extensions: &http::Extensions, code: &impl std::fmt::Display) {
-        if let Some(slot) = extensions.get::<LoggedCode>() {
+    pub(crate) fn record_code(extensions: &http::Extensions, code: &impl std::fmt::Display) {
+        if let Some(log) = extensions.get::<RequestLog>() {
             // A request has one code; a second call keeps the first.
-            let _ = slot.0.set(code.to_string());
+            let _ = log.0.code.set(code.to_string());
         }
     }
+
+    /// Records the id of the claim a unary call is about (only once the claim parsed), as
+    /// [`loggable_id`] shows it.
+    pub(crate) fn record_claim(extensions: &http::Extensions, claim_id: &str) {
+        if let Some(log) = extensions.get::<RequestLog>() {
+            let _ = log.0.claim_id.set(loggable_id(claim_id));
+        }
+    }
+
+    /// Counts claims answered on a stream (`errors` of them with an error).
+    pub(crate) fn count_claims(&self, claims: usize, errors: usize) {
+        self.0.streamed.store(true, Ordering::Relaxed);
+        self.0.claims.fetch_add(claims as u64, Ordering::Relaxed);
+        self.0.claim_errors.fetch_add(errors as u64, Ordering::Relaxed);
+    }
+}
+
+/// A claim id as it may be logged: free text from the caller, so control and non-ASCII characters
+/// become `?` and it is cut at 64 characters; it cannot forge or flood a log line.
+pub(crate) fn loggable_id(claim_id: &str) -> String {
+    claim_id.chars().take(MAX_LOGGED_ID).map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' }).collect()
 }
 
 /// A tower layer adding the access log to every service of the server.
@@ -63,12 +105,12 @@ where
     }
 
     fn call(&mut self, mut request: http::Request<ReqBody>) -> Self::Future {
-        let code = LoggedCode::default();
-        request.extensions_mut().insert(code.clone());
+        let log = RequestLog::default();
+        request.extensions_mut().insert(log.clone());
         let entry = Entry {
             // "/cptkit.v1.CodeService/GetCode" -> "cptkit.v1.CodeService/GetCode"
             rpc: request.uri().path().trim_start_matches('/').to_owned(),
-            code,
+            log,
             start: Instant::now(),
         };
         let response = self.inner.call(request);
@@ -91,15 +133,30 @@ where
 #[derive(Debug)]
 struct Entry {
     rpc: String,
-    code: LoggedCode,
+    log: RequestLog,
     start: Instant,
 }
 
 impl Entry {
     fn write(self, status: &str) {
         let latency_us = u64::try_from(self.start.elapsed().as_micros()).unwrap_or(u64::MAX);
-        let code = self.code.0.get().map(tracing::field::display);
-        tracing::info!(target: "cptkit_server::rpc", rpc = %self.rpc, code, status = %status, latency_us, "rpc");
+        let fields = &self.log.0;
+        let code = fields.code.get().map(tracing::field::display);
+        let claim_id = fields.claim_id.get().map(tracing::field::display);
+        let streamed = fields.streamed.load(Ordering::Relaxed);
+        let claims = streamed.then(|| fields.claims.load(Ordering::Relaxed));
+        let claim_errors = streamed.then(|| fields.claim_errors.load(Ordering::Relaxed));
+        tracing::info!(
+            target: "cptkit_server::rpc",
+            rpc = %self.rpc,
+            code,
+            claim_id,
+            claims,
+            claim_errors,
+            status = %status,
+            latency_us,
+            "rpc"
+        );
     }
 }
 

@@ -17,6 +17,12 @@ pub struct Config {
     #[arg(long, env = "CPTKIT_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
 
+    /// A payer rule-set JSON file (the format of the embedded ones) to load beside the embedded rule
+    /// sets at start-up. Repeat the flag, or separate files with commas (as in `CPTKIT_RULE_SETS`). A
+    /// file whose `id` is an embedded rule set's replaces it.
+    #[arg(long = "rule-set", env = "CPTKIT_RULE_SETS", value_name = "FILE", value_delimiter = ',')]
+    pub rule_sets: Vec<PathBuf>,
+
     /// Largest request message accepted, in bytes; larger ones get OUT_OF_RANGE.
     #[arg(long, env = "CPTKIT_MAX_REQUEST_BYTES", default_value_t = 4 * 1024 * 1024)]
     pub max_request_bytes: usize,
@@ -37,6 +43,7 @@ impl Default for Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
             data_dir: None,
+            rule_sets: Vec::new(),
             max_request_bytes: 4 * 1024 * 1024,
             log_format: LogFormat::Text,
             shutdown_grace: Duration::from_secs(10),
@@ -77,6 +84,7 @@ mod tests {
         let default = Config::default();
         assert_eq!(parsed.listen, default.listen);
         assert_eq!(parsed.data_dir, default.data_dir);
+        assert_eq!(parsed.rule_sets, default.rule_sets);
         assert_eq!(parsed.max_request_bytes, default.max_request_bytes);
         assert_eq!(parsed.log_format, default.log_format);
         assert_eq!(parsed.shutdown_grace, default.shutdown_grace);
@@ -94,8 +102,14 @@ mod tests {
             "json",
             "--shutdown-grace",
             "250ms",
+            "--rule-set",
+            "a.json",
+            "--rule-set",
+            "b.json,c.json",
         ])
         .expect("flags");
+        let files: Vec<&str> = config.rule_sets.iter().filter_map(|p| p.to_str()).collect();
+        assert_eq!(files, ["a.json", "b.json", "c.json"]);
         assert_eq!(config.listen.port(), 0);
         assert_eq!(config.max_request_bytes, 1024);
         assert_eq!(config.log_format, LogFormat::Json);

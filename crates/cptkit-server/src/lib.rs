@@ -1,5 +1,5 @@
-//! cptkit gRPC server: `cptkit.v1.CodeService` over the core, plus `grpc.health.v1`, server
-//! reflection, an access log, a request-size limit and graceful shutdown.
+//! cptkit gRPC server: `cptkit.v1.CodeService` and `cptkit.v1.ClaimService` over the core, plus
+//! `grpc.health.v1`, server reflection, an access log, a request-size limit and graceful shutdown.
 //!
 //! Transport only: requests are parsed into core values (`cptkit-proto` conversions), the core
 //! answers, and core errors become statuses in one place ([`status`]). No domain logic lives here.
@@ -9,21 +9,28 @@
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
 //! let config = cptkit_server::Config::default();
 //! let reference = cptkit_server::load_reference(None)?;
-//! cptkit_server::serve(listener, reference, &config, async { let _ = tokio::signal::ctrl_c().await; }).await?;
+//! let rules = cptkit_server::load_rules(&config.rule_sets)?;
+//! let shutdown = async { let _ = tokio::signal::ctrl_c().await; };
+//! cptkit_server::serve(listener, reference, rules, &config, shutdown).await?;
 //! # Ok(())
 //! # }
 //! ```
 
 mod access_log;
+mod claims;
 mod config;
 mod prepared;
+pub mod process;
+mod rules;
 mod service;
 pub mod status;
 
 use std::future::Future;
 use std::path::Path;
+use std::sync::Arc;
 
-use cptkit_core::Reference;
+use cptkit_core::{Reference, RuleBook};
+use cptkit_proto::pb::claim_service_server::ClaimServiceServer;
 use cptkit_proto::pb::code_service_server::CodeServiceServer;
 use tokio::net::TcpListener;
 use tonic::server::NamedService as _;
@@ -32,8 +39,10 @@ use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 
 pub use access_log::{AccessLog, AccessLogLayer, LoggedBody};
+pub use claims::ClaimServiceImpl;
 pub use config::{Config, LogFormat};
 pub use prepared::CodeServiceRoutes;
+pub use rules::{RuleSetError, load_rules};
 pub use service::{CodeServiceImpl, SharedReference};
 
 /// Why the server could not start or stopped with an error.
@@ -69,29 +78,35 @@ pub fn init_tracing(format: LogFormat) {
 }
 
 /// Serves every service on `listener` until `shutdown` completes, then shuts down gracefully:
-/// health turns NOT_SERVING, the listener closes, in-flight requests finish; connections still open
-/// after `config.shutdown_grace` (a health Watch stream, a stuck client) are dropped.
+/// health turns NOT_SERVING, the listener closes, in-flight requests (and open `ProcessClaims`
+/// streams) finish; connections still open after `config.shutdown_grace` (a health Watch stream, a
+/// stuck client) are dropped. `rules` are the payer rule sets ClaimService prices with
+/// ([`load_rules`]: the embedded ones plus `config.rule_sets`).
 pub async fn serve(
     listener: TcpListener,
     reference: SharedReference,
+    rules: Arc<RuleBook>,
     config: &Config,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
     let limit = config.max_request_bytes;
-    let codes = CodeServiceRoutes::new(CodeServiceImpl::new(reference), limit);
+    let codes = CodeServiceRoutes::new(CodeServiceImpl::new(reference.clone()), limit);
+    let claims = ClaimServiceServer::new(ClaimServiceImpl::new(reference, rules)).max_decoding_message_size(limit);
 
     let (health_reporter, health) = tonic_health::server::health_reporter();
     health_reporter.set_service_status("", ServingStatus::Serving).await;
     health_reporter.set_serving::<CodeServiceServer<CodeServiceImpl>>().await;
+    health_reporter.set_serving::<ClaimServiceServer<ClaimServiceImpl>>().await;
     let health = health.max_decoding_message_size(limit);
 
-    // Reflection advertises the services mounted here (other services of proto/ that this server
-    // does not serve yet stay unlisted) and resolves every cptkit and grpc.health.v1 symbol.
+    // Reflection advertises the services mounted here (a service of proto/ that this server does not
+    // serve stays unlisted) and resolves every cptkit and grpc.health.v1 symbol.
     let reflection = |own_name: &str| {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(cptkit_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .with_service_name(CodeServiceRoutes::NAME)
+            .with_service_name(ClaimServiceServer::<ClaimServiceImpl>::NAME)
             .with_service_name(tonic_health::pb::health_server::SERVICE_NAME)
             .with_service_name(own_name)
     };
@@ -108,6 +123,7 @@ pub async fn serve(
         tracing::info!("shutting down: health NOT_SERVING, finishing in-flight requests");
         health_reporter.set_service_status("", ServingStatus::NotServing).await;
         health_reporter.set_not_serving::<CodeServiceServer<CodeServiceImpl>>().await;
+        health_reporter.set_not_serving::<ClaimServiceServer<ClaimServiceImpl>>().await;
         let _ = began.send(());
     };
 
@@ -118,6 +134,7 @@ pub async fn serve(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(codes)
+        .add_service(claims)
         .serve_with_incoming_shutdown(incoming, signal);
     tokio::pin!(server);
 

@@ -5,7 +5,7 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use cptkit_server::{Config, init_tracing, load_reference, serve};
+use cptkit_server::{Config, init_tracing, load_reference, load_rules, serve};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -27,6 +27,7 @@ async fn run(config: Config) -> Result<(), String> {
         Some(dir) => load_reference(Some(dir)).map_err(|e| format!("cannot load data dir {}: {e}", dir.display()))?,
         None => load_reference(None).map_err(|e| format!("embedded reference data: {e}"))?,
     };
+    let rules = load_rules(&config.rule_sets).map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
@@ -35,6 +36,7 @@ async fn run(config: Config) -> Result<(), String> {
     tracing::info!(
         %address,
         codes = reference.codes().len(),
+        rule_sets = rules.rule_sets().count(),
         data_dir = config.data_dir.as_ref().map(|d| d.display().to_string()),
         startup_ms = started.elapsed().as_millis() as u64,
         "ready"
@@ -46,7 +48,7 @@ async fn run(config: Config) -> Result<(), String> {
         .map_err(|e| format!("cannot write to stdout: {e}"))?;
     drop(stdout);
 
-    serve(listener, reference, &config, shutdown).await.map_err(|e| e.to_string())
+    serve(listener, reference, rules, &config, shutdown).await.map_err(|e| e.to_string())
 }
 
 /// A future that completes on SIGTERM or Ctrl-C (SIGINT). The handlers are installed now, before the

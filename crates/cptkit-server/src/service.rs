@@ -12,7 +12,7 @@ use cptkit_proto::pb::code_service_server::CodeService;
 use prost::Message as _;
 use tonic::{Request, Response, Status};
 
-use crate::access_log::LoggedCode;
+use crate::access_log::RequestLog;
 use crate::prepared::PreparedProfiles;
 use crate::status::to_status;
 
@@ -83,7 +83,7 @@ where
     T: std::str::FromStr<Err = cptkit_core::Error> + fmt::Display,
 {
     let code = raw.parse::<T>().or_status()?;
-    LoggedCode::record(extensions, &code);
+    RequestLog::record_code(extensions, &code);
     Ok(code)
 }
 

@@ -1,8 +1,15 @@
 //! The one mapping from core errors to gRPC statuses.
 
-use cptkit_core::{Error, ErrorKind};
+use cptkit_core::{Error, ErrorKind, Severity, ValidationReport};
+use cptkit_proto::pb;
 use tonic::{Code, Status};
-use tonic_types::{ErrorDetails, StatusExt};
+use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
+
+/// Most `google.rpc.BadRequest` field violations one status carries. The details travel in a
+/// trailer, and proxies and clients cap header sizes (often 8-64 KiB), so a 4 MiB claim with an error
+/// on each of thousands of lines must not put every one there; the message then says how many there
+/// were, and `ValidateClaim` (or `ProcessClaims`, whose errors travel in the message body) lists all.
+pub const MAX_FIELD_VIOLATIONS: usize = 100;
 
 /// The gRPC code for each kind of core error. Exhaustive on purpose: a new kind stops the build here.
 ///
@@ -23,17 +30,60 @@ pub fn code_for(kind: ErrorKind) -> Code {
 }
 
 /// A status for a core error. The message names the field (`code: expected a 5-character ...`);
-/// INVALID_ARGUMENT also carries a `google.rpc.BadRequest` violation on the field path.
+/// INVALID_ARGUMENT also carries `google.rpc.BadRequest` with one field violation per field at fault
+/// ([`Error::violations`]: the error's own field, or each error finding of a rejected claim with the
+/// description `EDIT: message`), at most [`MAX_FIELD_VIOLATIONS`] of them.
 pub fn to_status(error: &Error) -> Status {
     let code = code_for(error.kind());
-    let message = error.to_string();
+    let mut message = error.to_string();
     match code {
         Code::InvalidArgument => {
-            let details = ErrorDetails::with_bad_request_violation(error.field().unwrap_or_default(), error.message());
-            Status::with_error_details(code, message, details)
+            let mut violations = error.violations();
+            if violations.is_empty() {
+                violations.push((String::new(), error.message().to_owned()));
+            }
+            if violations.len() > MAX_FIELD_VIOLATIONS {
+                message.push_str(&format!(
+                    " ({} field violations; the first {MAX_FIELD_VIOLATIONS} are listed)",
+                    violations.len()
+                ));
+                violations.truncate(MAX_FIELD_VIOLATIONS);
+            }
+            let violations: Vec<FieldViolation> =
+                violations.into_iter().map(|(field, description)| FieldViolation::new(field, description)).collect();
+            Status::with_error_details(code, message, ErrorDetails::with_bad_request(violations))
         }
         _ => Status::new(code, message),
     }
+}
+
+/// A core error as the `ClaimError` of one `ProcessClaims` answer: the status code name the unary RPC
+/// would return, the same message, and for INVALID_ARGUMENT the fields at fault as findings. For a
+/// claim rejected for its findings (`report` is invalid), those are the report's error findings, with
+/// edit ids and hints; otherwise the error's own violations (edit id and hint empty).
+pub fn to_claim_error(error: &Error, report: Option<&ValidationReport>) -> pb::ClaimError {
+    let code = code_for(error.kind());
+    let violations = match (code, report.filter(|r| !r.is_valid())) {
+        (Code::InvalidArgument, Some(report)) => report
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .map(|f| pb::Finding::from(f.clone()))
+            .collect(),
+        (Code::InvalidArgument, None) => error
+            .violations()
+            .into_iter()
+            .map(|(field, message)| pb::Finding {
+                edit_id: String::new(),
+                severity: pb::Severity::Error.into(),
+                field,
+                message,
+                hint: String::new(),
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    pb::ClaimError { code: code_name(code).to_owned(), message: error.to_string(), violations }
 }
 
 /// The canonical upper-case name of a status code, as logged.
@@ -73,6 +123,35 @@ mod tests {
         assert_eq!(violations.len(), 1);
         assert_eq!(violations[0].field, "code");
         assert_eq!(violations[0].description, error.message());
+    }
+
+    #[test]
+    fn every_violation_of_a_rejected_claim_is_listed_up_to_the_cap() {
+        let violations = |n: usize| (0..n).map(|i| (format!("lines[{i}].modifiers"), format!("MOD001: {i}"))).collect();
+        let status = to_status(&Error::with_violations("claim C is not valid", violations(3)));
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert_eq!(status.message(), "claim C is not valid");
+        let listed = status.get_error_details().bad_request().expect("bad request").field_violations.clone();
+        let fields: Vec<&str> = listed.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(fields, ["lines[0].modifiers", "lines[1].modifiers", "lines[2].modifiers"]);
+        assert_eq!(listed[2].description, "MOD001: 2");
+
+        let status = to_status(&Error::with_violations("claim C is not valid", violations(250)));
+        let listed = status.get_error_details().bad_request().expect("bad request").field_violations.clone();
+        assert_eq!(listed.len(), MAX_FIELD_VIOLATIONS);
+        assert!(status.message().contains("250 field violations"), "{}", status.message());
+    }
+
+    #[test]
+    fn claim_errors_carry_the_code_name_and_the_fields() {
+        let error = Error::invalid("conversion_factor", "pass one").at("lines[0]");
+        let claim_error = to_claim_error(&error, None);
+        assert_eq!(claim_error.code, "INVALID_ARGUMENT");
+        assert_eq!(claim_error.message, "lines[0].conversion_factor: pass one");
+        assert_eq!(claim_error.violations.len(), 1);
+        assert_eq!(claim_error.violations[0].field, "lines[0].conversion_factor");
+        let not_found = to_claim_error(&Error::not_found("no rules").at("payer.id"), None);
+        assert_eq!((not_found.code.as_str(), not_found.violations.len()), ("NOT_FOUND", 0));
     }
 
     #[test]

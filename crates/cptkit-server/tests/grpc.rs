@@ -1,12 +1,16 @@
 //! The real server, started in-process on 127.0.0.1:0 (and once as the real binary), called with the
-//! generated clients.
+//! generated clients. ClaimService's tests are in `grpc/claims.rs`.
+
+#[path = "grpc/claims.rs"]
+mod claims;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 
-use cptkit_core::Reference;
+use cptkit_core::{Reference, RuleBook};
 use cptkit_proto::pb;
 use cptkit_proto::pb::code_service_client::CodeServiceClient;
 use cptkit_server::{Config, ServeError, serve};
@@ -33,11 +37,15 @@ struct TestServer {
 
 impl TestServer {
     async fn start(config: Config) -> TestServer {
+        TestServer::start_with_rules(config, Arc::new(RuleBook::embedded().clone())).await
+    }
+
+    async fn start_with_rules(config: Config, rules: Arc<RuleBook>) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let address = listener.local_addr().expect("address");
         let (shutdown, signal) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            serve(listener, Reference::embedded().into(), &config, async {
+            serve(listener, Reference::embedded().into(), rules, &config, async {
                 let _ = signal.await;
             })
             .await
@@ -322,7 +330,7 @@ async fn an_oversized_request_is_rejected_and_the_server_keeps_serving() {
 async fn health_reports_serving() {
     let server = default_server().await;
     let mut health = HealthClient::new(server.channel().await);
-    for service in ["", "cptkit.v1.CodeService"] {
+    for service in ["", "cptkit.v1.CodeService", "cptkit.v1.ClaimService"] {
         let response = health.check(HealthCheckRequest { service: service.into() }).await.expect(service);
         assert_eq!(response.into_inner().status(), ServingStatus::Serving, "{service:?}");
     }
@@ -366,7 +374,7 @@ mod reflection {
     }
 
     #[tokio::test]
-    async fn lists_and_describes_code_and_health_services() {
+    async fn lists_and_describes_code_claim_and_health_services() {
         let server = default_server().await;
         let MessageResponse::ListServicesResponse(list) =
             ask(server.channel().await, MessageRequest::ListServices(String::new())).await
@@ -376,10 +384,24 @@ mod reflection {
         let mut names: Vec<&str> = list.service.iter().map(|s| s.name.as_str()).collect();
         names.sort_unstable();
         // The services this server mounts, and no other (proto/ may declare services not served yet).
-        assert_eq!(names, ["cptkit.v1.CodeService", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"]);
+        assert_eq!(
+            names,
+            [
+                "cptkit.v1.ClaimService",
+                "cptkit.v1.CodeService",
+                "grpc.health.v1.Health",
+                "grpc.reflection.v1.ServerReflection"
+            ]
+        );
 
         // What grpcurl does before a call: fetch the file declaring the symbol.
-        for symbol in ["cptkit.v1.CodeService", "grpc.health.v1.Health", "cptkit.v1.CodeProfile"] {
+        for symbol in [
+            "cptkit.v1.CodeService",
+            "cptkit.v1.ClaimService",
+            "grpc.health.v1.Health",
+            "cptkit.v1.CodeProfile",
+            "cptkit.v1.ProcessClaimsRequest",
+        ] {
             let response = ask(server.channel().await, MessageRequest::FileContainingSymbol(symbol.into())).await;
             let MessageResponse::FileDescriptorResponse(files) = response else {
                 panic!("{symbol}: {response:?}");
@@ -409,6 +431,7 @@ mod reflection {
             panic!("not a service list");
         };
         assert!(list.service.iter().any(|s| s.name == "cptkit.v1.CodeService"));
+        assert!(list.service.iter().any(|s| s.name == "cptkit.v1.ClaimService"));
         server.stop().await;
     }
 }

@@ -1,0 +1,245 @@
+//! `ProcessClaims`: a bidirectional stream of claims, answered one response per request, in request
+//! order, with heavy work off the async runtime and bounded memory whatever the client does.
+//!
+//! One driver task per stream:
+//!
+//! 1. **Read a chunk.** It waits for the next request, then takes every further request already
+//!    received, up to [`CHUNK_CLAIMS`] claims or [`CHUNK_BYTES`] of encoded claims. A client that
+//!    sends one claim and waits gets a chunk of one; a client streaming a batch gets full chunks.
+//! 2. **Judge it off the runtime.** Each chunk goes to `spawn_blocking` (parse, validate, price,
+//!    convert: ~256 claims is a millisecond or two); a chunk of a few claims with nothing in flight is
+//!    judged on the driver itself, where a blocking-pool hand-off would cost more than the work.
+//!    Up to `max_in_flight()` (the cores, at most 8) chunks run at once, so a fast client's batch
+//!    uses several cores.
+//! 3. **Answer in order.** Jobs finish in any order but are awaited oldest first, and their answers
+//!    go, whole chunks at a time, into a channel of `OUTPUT_CHUNKS` (2) chunks that the response
+//!    stream drains.
+//!
+//! **Back-pressure.** When the client reads slower than it writes, the output channel fills, the
+//! driver waits to send, stops reading requests, HTTP/2 flow control fills and the client's writes
+//! wait. The server holds at most (1 being read + `max_in_flight()` + `OUTPUT_CHUNKS` + 1 being sent)
+//! chunks per stream, however many claims the client pushes.
+//!
+//! **Cancellation.** When the client cancels or goes away, the response stream is dropped, the
+//! driver sees the output channel close and returns (dropping the request stream), and a running
+//! job stops before its next claim.
+//!
+//! A request stream that fails (a message over the size limit, a broken connection) ends the
+//! response stream with that status after the answers to the requests before it.
+//!
+//! Each claim is judged on its own, as `ValidateClaim` and `PriceClaim` judge it: the edits across
+//! claims (BAT001-BAT003) need the whole batch at once and are not run on a stream.
+
+use std::collections::VecDeque;
+use std::future::Future as _;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use cptkit_proto::pb;
+use prost::Message as _;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_stream::Stream;
+use tonic::{Status, Streaming};
+
+use crate::access_log::RequestLog;
+use crate::claims::{ClaimServiceImpl, server_today};
+
+/// Most claims judged in one blocking job.
+pub const CHUNK_CLAIMS: usize = 256;
+/// A chunk also ends once its encoded claims reach this size, so 256 claims near the request-size
+/// limit cannot make one chunk hundreds of megabytes.
+pub const CHUNK_BYTES: usize = 1024 * 1024;
+/// A chunk this small, with nothing in flight, is judged on the driver task (microseconds of work).
+const INLINE_CLAIMS: usize = 4;
+/// ... and has at most this many lines in all.
+const INLINE_LINES: usize = 32;
+/// Judged chunks waiting for the client to read them.
+const OUTPUT_CHUNKS: usize = 2;
+
+/// Chunks judged at once on one stream: the cores this process may use, at most 8, so one stream
+/// cannot hold more than a few thousand claims however wide the machine is.
+fn max_in_flight() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from).clamp(1, 8)
+}
+
+type Answers = Vec<pb::ProcessClaimsResponse>;
+
+/// Starts the driver for one stream and returns the response stream.
+pub(crate) fn start(
+    service: ClaimServiceImpl,
+    inbound: Streaming<pb::ProcessClaimsRequest>,
+    log: RequestLog,
+) -> ProcessClaimsStream {
+    let (out, answers) = mpsc::channel(OUTPUT_CHUNKS);
+    log.count_claims(0, 0);
+    tokio::spawn(drive(service, inbound, out, log));
+    ProcessClaimsStream { answers, current: Vec::new().into_iter() }
+}
+
+async fn drive(
+    service: ClaimServiceImpl,
+    mut inbound: Streaming<pb::ProcessClaimsRequest>,
+    out: mpsc::Sender<Result<Answers, Status>>,
+    log: RequestLog,
+) {
+    let max_in_flight = max_in_flight();
+    let mut in_flight: VecDeque<JoinHandle<Answers>> = VecDeque::with_capacity(max_in_flight);
+    let mut reader = ChunkReader::default();
+    let mut failure: Option<Status> = None;
+    let send = |answers: Answers| {
+        let errors = answers.iter().filter(|a| a.error.is_some()).count();
+        log.count_claims(answers.len(), errors);
+        out.send(Ok(answers))
+    };
+    loop {
+        let reading = failure.is_none() && !reader.done();
+        if !reading && in_flight.is_empty() {
+            break;
+        }
+        tokio::select! {
+            // In this order: notice a client that went away; send finished answers (oldest job only,
+            // so they leave in request order); read more requests.
+            biased;
+            () = out.closed() => return,
+            done = std::future::poll_fn(|cx| match in_flight.front_mut() {
+                Some(job) => Pin::new(job).poll(cx),
+                None => Poll::Pending,
+            }), if !in_flight.is_empty() => {
+                in_flight.pop_front();
+                match done {
+                    Ok(answers) => {
+                        if send(answers).await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(join) => {
+                        failure = Some(Status::internal(format!("claim worker failed: {join}")));
+                        in_flight.clear();
+                    }
+                }
+            }
+            chunk = reader.next(&mut inbound), if reading && in_flight.len() < max_in_flight => match chunk {
+                Ok(chunk) if chunk.is_empty() => {}
+                Ok(chunk) if in_flight.is_empty() && is_small(&chunk) => {
+                    let today = server_today();
+                    let answers = chunk.into_iter().map(|request| service.process(request, today)).collect();
+                    if send(answers).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(chunk) => {
+                    let service = service.clone();
+                    let cancelled = out.clone();
+                    in_flight.push_back(tokio::task::spawn_blocking(move || {
+                        let today = server_today();
+                        let mut answers = Vec::with_capacity(chunk.len());
+                        for request in chunk {
+                            if cancelled.is_closed() {
+                                break;
+                            }
+                            answers.push(service.process(request, today));
+                        }
+                        answers
+                    }));
+                }
+                Err(status) => failure = Some(status),
+            },
+        }
+    }
+    if let Some(status) = failure {
+        let _ = out.send(Err(status)).await;
+    }
+}
+
+/// A chunk cheaper to judge in place than to hand to the blocking pool.
+fn is_small(chunk: &[pb::ProcessClaimsRequest]) -> bool {
+    chunk.len() <= INLINE_CLAIMS
+        && chunk.iter().map(|r| r.claim.as_ref().map_or(0, |c| c.lines.len())).sum::<usize>() <= INLINE_LINES
+}
+
+/// Reads requests a chunk at a time: waits for the first, then takes what is already there.
+#[derive(Debug, Default)]
+struct ChunkReader {
+    /// The request stream has ended (cleanly or with an error).
+    ended: bool,
+    /// An error met after some requests of a chunk: returned on the next read.
+    error: Option<Status>,
+}
+
+impl ChunkReader {
+    /// Nothing more to read: the stream ended and any error it ended with was returned.
+    fn done(&self) -> bool {
+        self.ended && self.error.is_none()
+    }
+
+    /// The next chunk: at least one request, or empty once the stream has ended, or the stream's
+    /// error. Cancel-safe: requests taken from the stream are returned in the same poll.
+    async fn next(
+        &mut self,
+        inbound: &mut Streaming<pb::ProcessClaimsRequest>,
+    ) -> Result<Vec<pb::ProcessClaimsRequest>, Status> {
+        if let Some(status) = self.error.take() {
+            return Err(status);
+        }
+        if self.ended {
+            return Ok(Vec::new());
+        }
+        std::future::poll_fn(|cx| {
+            let mut chunk = Vec::new();
+            let mut bytes = 0;
+            while chunk.len() < CHUNK_CLAIMS && bytes < CHUNK_BYTES {
+                match Pin::new(&mut *inbound).poll_next(cx) {
+                    Poll::Ready(Some(Ok(request))) => {
+                        bytes += request.encoded_len();
+                        chunk.push(request);
+                    }
+                    Poll::Ready(Some(Err(status))) => {
+                        self.ended = true;
+                        if chunk.is_empty() {
+                            return Poll::Ready(Err(status));
+                        }
+                        self.error = Some(status);
+                        break;
+                    }
+                    Poll::Ready(None) => {
+                        self.ended = true;
+                        break;
+                    }
+                    Poll::Pending if chunk.is_empty() => return Poll::Pending,
+                    Poll::Pending => break,
+                }
+            }
+            Poll::Ready(Ok(chunk))
+        })
+        .await
+    }
+}
+
+/// The responses of one `ProcessClaims` call, in request order.
+#[derive(Debug)]
+pub struct ProcessClaimsStream {
+    answers: mpsc::Receiver<Result<Answers, Status>>,
+    current: std::vec::IntoIter<pb::ProcessClaimsResponse>,
+}
+
+impl Stream for ProcessClaimsStream {
+    type Item = Result<pb::ProcessClaimsResponse, Status>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        loop {
+            if let Some(answer) = self.current.next() {
+                return Poll::Ready(Some(Ok(answer)));
+            }
+            match ready!(self.answers.poll_recv(cx)) {
+                Some(Ok(chunk)) => self.current = chunk.into_iter(),
+                Some(Err(status)) => return Poll::Ready(Some(Err(status))),
+                None => return Poll::Ready(None),
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.current.len(), None)
+    }
+}
