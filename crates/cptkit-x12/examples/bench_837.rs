@@ -1,0 +1,132 @@
+//! X12 837P throughput on one core (a benchmark, not a test):
+//! `cargo run --release -p cptkit-x12 --example bench_837 -- FILE.x12 [segments|parse|full|both]`
+//!
+//! parse: stream the file into typed core claims (with source tables and X12 findings), dropping
+//! each transaction's claims once read. full: the same, plus `Reference::price` on every claim
+//! (which validates first), commercial and Medicare Advantage claims at a contract conversion factor
+//! of 60.00. Prints MB/s and the peak RSS (VmHWM from /proc/self/status).
+
+use std::time::Instant;
+
+use cptkit_core::{PlanType, PriceOptions, Reference, RuleBook, ValidationContext};
+use cptkit_x12::{ReadOptions, Reader837};
+
+/// CPU time of this thread in seconds (/proc/thread-self/schedstat, nanoseconds on the CPU): on a
+/// shared machine wall time also counts the time other processes had the core.
+fn cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|n| n.parse::<u64>().ok()))
+        .map_or(f64::NAN, |ns| ns as f64 / 1e9)
+}
+
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+struct Counts {
+    claims: u64,
+    lines: u64,
+    rejected: u64,
+    errors: u64,
+    priced: u64,
+    not_valid: u64,
+    not_priced: u64,
+}
+
+fn run(path: &str, price: bool) -> Result<(f64, f64, Counts), Box<dyn std::error::Error>> {
+    let reference = Reference::embedded();
+    let rules = RuleBook::embedded();
+    let context = ValidationContext { today: time::macros::date!(2026 - 11 - 27) };
+    let medicare = PriceOptions::default();
+    let contract = PriceOptions { rule_set: None, conversion_factor: Some("60".parse()?) };
+    let mut counts = Counts { claims: 0, lines: 0, rejected: 0, errors: 0, priced: 0, not_valid: 0, not_priced: 0 };
+    let file = std::fs::File::open(path)?;
+    let start = Instant::now();
+    let cpu = cpu_seconds();
+    for item in Reader837::with_options(file, ReadOptions::default()) {
+        let Ok(t) = item else {
+            counts.errors += 1;
+            continue;
+        };
+        counts.rejected += t.body.rejected.len() as u64;
+        for parsed in &t.body.claims {
+            counts.claims += 1;
+            counts.lines += parsed.claim.lines.len() as u64;
+            if price {
+                let options = match parsed.claim.payer.plan_type {
+                    PlanType::MedicareFfs => &medicare,
+                    _ => &contract,
+                };
+                match reference.price(&parsed.claim, options, rules, &context) {
+                    Ok(_) => counts.priced += 1,
+                    Err(e) if e.kind() == cptkit_core::ErrorKind::InvalidInput && !e.violations().is_empty() => {
+                        counts.not_valid += 1
+                    }
+                    Err(_) => counts.not_priced += 1,
+                }
+            }
+        }
+    }
+    Ok((start.elapsed().as_secs_f64(), cpu_seconds() - cpu, counts))
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let path = args.next().ok_or("usage: bench_837 FILE.x12 [segments|parse|full|both]")?;
+    let mode = args.next().unwrap_or_else(|| "both".to_owned());
+    let mb = std::fs::metadata(&path)?.len() as f64 / 1e6;
+    Reference::embedded().warm()?;
+    println!("file: {path} ({mb:.1} MB)");
+    if mode == "segments" || mode == "both" {
+        // The tokenizer alone: segments as slices, no envelope checks, no claims.
+        let file = std::fs::File::open(&path)?;
+        let (start, cpu) = (Instant::now(), cpu_seconds());
+        let mut reader = cptkit_x12::SegmentReader::new(file);
+        let (mut segments, mut elements) = (0u64, 0u64);
+        while let Some(item) = reader.read_segment() {
+            if let Ok(seg) = item {
+                segments += 1;
+                elements += seg.len() as u64;
+            }
+        }
+        let (secs, cpu) = (start.elapsed().as_secs_f64(), cpu_seconds() - cpu);
+        println!(
+            "tokenize only: {secs:.2} s wall, {:.0} MB/s wall, {:.0} MB/s CPU time; {segments} segments, {elements} elements",
+            mb / secs,
+            mb / cpu
+        );
+    }
+    if mode == "parse" || mode == "both" {
+        let (secs, cpu, c) = run(&path, false)?;
+        println!(
+            "parse -> typed claims: {:.2} s wall, {:.0} MB/s wall, {:.0} MB/s CPU time; {} claims ({} lines), {} rejected, {} envelope errors",
+            secs,
+            mb / secs,
+            mb / cpu,
+            c.claims,
+            c.lines,
+            c.rejected,
+            c.errors
+        );
+    }
+    if mode == "full" || mode == "both" {
+        let (secs, cpu, c) = run(&path, true)?;
+        println!(
+            "parse + validate + price: {:.2} s wall, {:.0} MB/s wall, {:.0} MB/s CPU time; {} claims priced, {} not valid, {} not priced",
+            secs,
+            mb / secs,
+            mb / cpu,
+            c.priced,
+            c.not_valid,
+            c.not_priced
+        );
+    }
+    match peak_rss_kib() {
+        Some(kib) => println!("peak RSS (VmHWM): {:.1} MB", kib as f64 / 1024.0),
+        None => println!("peak RSS: /proc/self/status not readable"),
+    }
+    Ok(())
+}

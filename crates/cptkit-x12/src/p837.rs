@@ -1,0 +1,1410 @@
+//! 837P (005010X222A1, also the errata label 005010X222A2) to core claims.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::Read;
+use std::sync::Arc;
+
+use cptkit_core::{
+    Claim, ClaimLine, CptCode, Edit, Finding, Icd10Code, LocalityId, ModifierCode, Npi, Patient, Payer, PlanType,
+    PosCode, ProviderRole, RenderingProvider, TaxonomyCode, UnitBasis,
+};
+use rust_decimal::Decimal;
+use serde::Serialize;
+use time::{Date, PrimitiveDateTime, Time};
+
+use crate::envelope::{Driver, Envelope, Handler, Transaction};
+use crate::error::{SegmentRef, X12Error};
+use crate::segment::{Delimiters, Segment};
+use crate::source::{ClaimSource, FieldPath, LineField};
+use crate::values::{self, AnesthesiaNote};
+
+/// The X12-level edits: problems only the file shows (notes, envelope-level claim totals).
+pub mod edit {
+    use cptkit_core::{Edit, Severity};
+
+    /// Billed minutes (SV104) disagree with the start and stop in the anesthesia note.
+    pub const MINUTES_VS_NOTE: Edit =
+        Edit { id: "X12T01", severity: Severity::Warning, title: "billed minutes disagree with the noted start/stop" };
+    /// A noted start or stop is not a time of day (2575, 0860, 2400).
+    pub const TIME_INVALID: Edit =
+        Edit { id: "X12T02", severity: Severity::Error, title: "a noted anesthesia time cannot exist" };
+    /// STOP is earlier than START: read as crossing midnight (stop on the next day).
+    pub const CROSSES_MIDNIGHT: Edit =
+        Edit { id: "X12T03", severity: Severity::Warning, title: "stop before start: read as crossing midnight" };
+    /// A note has a START without a STOP, or the reverse.
+    pub const TIME_INCOMPLETE: Edit =
+        Edit { id: "X12T04", severity: Severity::Warning, title: "anesthesia note has only a start or only a stop" };
+    /// CLM02 is not the sum of the SV102 line charges.
+    pub const TOTAL_CHARGE: Edit =
+        Edit { id: "X12C01", severity: Severity::Warning, title: "CLM02 differs from the sum of the line charges" };
+    /// Lines have different 2420A rendering providers: the claim was split into one core claim each.
+    pub const SPLIT_BY_PROVIDER: Edit =
+        Edit { id: "X12C02", severity: Severity::Warning, title: "claim split by line rendering provider (2420A)" };
+    /// SV105 differs from CLM05-1; the core claim has one place of service (the claim's).
+    pub const LINE_PLACE_OF_SERVICE: Edit =
+        Edit { id: "X12C03", severity: Severity::Warning, title: "line place of service differs from the claim's" };
+    /// SBR09 has no cptkit plan type (Medicaid, TRICARE, VA, workers' comp...): read as commercial.
+    pub const FILING_INDICATOR: Edit =
+        Edit { id: "X12C04", severity: Severity::Warning, title: "claim filing indicator read as commercial" };
+
+    pub const ALL: &[Edit] = &[
+        MINUTES_VS_NOTE,
+        TIME_INVALID,
+        CROSSES_MIDNIGHT,
+        TIME_INCOMPLETE,
+        TOTAL_CHARGE,
+        SPLIT_BY_PROVIDER,
+        LINE_PLACE_OF_SERVICE,
+        FILING_INDICATOR,
+    ];
+}
+
+/// How to read 837P claims beyond what the file says.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReadOptions {
+    /// Payer identifier (NM109 of 2010BB) or upper-case payer name (NM103) -> cptkit payer id
+    /// (`cigna`, `uhc`, ...). Checked before the built-in mapping.
+    pub payer_ids: BTreeMap<String, String>,
+    /// Medicare locality for every claim (the 837 does not carry it).
+    pub medicare_locality: Option<LocalityId>,
+    /// Rendering NPIs that are Medicare qualifying APM participants (the 837 does not carry it).
+    pub qualifying_apm_npis: BTreeSet<String>,
+}
+
+/// Non-PHI context of a claim from the 837 that the core claim has no field for.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ClaimInfo {
+    pub billing_provider: Arc<BillingProvider>,
+    /// 2010BB NM103.
+    pub payer_name: Arc<str>,
+    /// 2010BB NM109.
+    pub payer_identifier: Arc<str>,
+    /// SBR09.
+    pub filing_indicator: Arc<str>,
+    /// CLM02.
+    pub total_charge_cents: Option<i64>,
+    /// 2300 DTP dates: (DTP01 qualifier as a number, date), e.g. (435, admission), (431, onset).
+    pub dates: Vec<(u16, Date)>,
+}
+
+/// 2010AA.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct BillingProvider {
+    pub name: String,
+    pub npi: String,
+    /// REF*EI.
+    pub tax_id: String,
+    pub address: String,
+    pub city: String,
+    pub state: String,
+    pub zip: String,
+    /// PRV*BI*PXC (2000A).
+    pub taxonomy: Option<String>,
+}
+
+/// Where a core claim line came from in the 837.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LineOrigin {
+    /// LX01, the line number inside the 837 claim.
+    pub line_number: u32,
+    /// 0-based position of the line among all the lines of the 837 claim (before any split).
+    pub index_in_claim: u32,
+    /// REF*6R line item control number, echoed by payers in the 835.
+    pub control_number: Option<String>,
+}
+
+/// Which part of a split claim this is (see [`edit::SPLIT_BY_PROVIDER`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ClaimPart {
+    /// 1-based.
+    pub index: u16,
+    pub of: u16,
+}
+
+/// One core claim read from an 837P, with where each field came from and the X12-level findings.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ParsedClaim {
+    pub claim: Claim,
+    pub source: ClaimSource,
+    /// X12-level findings (edit ids `X12...`), fields named like core findings.
+    pub findings: Vec<Finding>,
+    pub part: Option<ClaimPart>,
+    pub lines: Vec<LineOrigin>,
+    pub info: ClaimInfo,
+}
+
+impl ParsedClaim {
+    /// Where a finding's field came from in the file.
+    pub fn locate(&self, finding: &Finding) -> SegmentRef {
+        self.source.locate(&finding.field)
+    }
+}
+
+/// A claim that could not become a core claim, with every reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RejectedClaim {
+    pub claim_id: String,
+    pub at: SegmentRef,
+    pub errors: Vec<X12Error>,
+}
+
+/// What one 837P transaction set held.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Claims837 {
+    pub claims: Vec<ParsedClaim>,
+    pub rejected: Vec<RejectedClaim>,
+    /// Problems outside any claim (a bad billing provider NPI is reported on each of its claims).
+    pub problems: Vec<X12Error>,
+}
+
+pub type Transaction837 = Transaction<Claims837>;
+
+/// Streams 837P transactions from any reader: each item is a transaction that passed the envelope
+/// checks, or an error (after which reading goes on with the next transaction).
+#[derive(Debug)]
+pub struct Reader837<R: Read> {
+    driver: Driver<R, Handler837>,
+}
+
+impl<R: Read> Reader837<R> {
+    pub fn new(src: R) -> Self {
+        Reader837::with_options(src, ReadOptions::default())
+    }
+
+    pub fn with_options(src: R, options: ReadOptions) -> Self {
+        Reader837 { driver: Driver::new(src, Handler837::new(options)) }
+    }
+
+    /// Bytes of input consumed so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.driver.bytes_read()
+    }
+
+    /// The delimiters of the current interchange.
+    pub fn delimiters(&self) -> Option<Delimiters> {
+        self.driver.delimiters()
+    }
+
+    pub fn options(&self) -> &ReadOptions {
+        &self.driver.handler().options
+    }
+}
+
+impl<R: Read> Iterator for Reader837<R> {
+    type Item = Result<Transaction837, X12Error>;
+    fn next(&mut self) -> Option<Self::Item> {
+        self.driver.next_item()
+    }
+}
+
+/// Everything in an 837P input, read to the end.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct File837 {
+    pub transactions: Vec<Transaction837>,
+    pub errors: Vec<X12Error>,
+}
+
+impl File837 {
+    pub fn claims(&self) -> impl Iterator<Item = &ParsedClaim> {
+        self.transactions.iter().flat_map(|t| &t.body.claims)
+    }
+
+    pub fn rejected(&self) -> impl Iterator<Item = &RejectedClaim> {
+        self.transactions.iter().flat_map(|t| &t.body.rejected)
+    }
+
+    /// The core claims, in file order.
+    pub fn core_claims(&self) -> Vec<Claim> {
+        self.claims().map(|c| c.claim.clone()).collect()
+    }
+}
+
+/// Reads a whole 837P input (still streaming: memory grows with the claims kept, not the file).
+pub fn read_837<R: Read>(src: R, options: ReadOptions) -> File837 {
+    let mut file = File837::default();
+    for item in Reader837::with_options(src, options) {
+        match item {
+            Ok(t) => file.transactions.push(t),
+            Err(e) => file.errors.push(e),
+        }
+    }
+    file
+}
+
+/// A value read from the file, or why it could not be (boxed: values move around a lot, errors are rare).
+type Field<T> = Result<(T, SegmentRef), Box<X12Error>>;
+
+fn parse_text<T: std::str::FromStr>(text: &str, at: SegmentRef, what: &str) -> Field<T>
+where
+    T::Err: std::fmt::Display,
+{
+    text.parse::<T>().map(|v| (v, at)).map_err(|e| {
+        let detail = e.to_string();
+        let detail = detail.split_once(": ").map_or(detail.as_str(), |(_, m)| m).to_owned();
+        Box::new(X12Error::value(at, format!("{what}: {detail}")))
+    })
+}
+
+#[derive(Debug, Clone)]
+struct ProviderRef {
+    npi: Field<Npi>,
+    taxonomy: Option<Field<TaxonomyCode>>,
+}
+
+#[derive(Debug, Default)]
+struct Provider {
+    npi: Option<Field<Npi>>,
+    taxonomy: Option<Field<TaxonomyCode>>,
+    info: BillingProvider,
+    shared: Option<Arc<BillingProvider>>,
+}
+
+#[derive(Debug, Default)]
+struct Subscriber {
+    member_id: Option<(String, SegmentRef)>,
+    birth: Option<Field<Date>>,
+    filing: Option<(Arc<str>, SegmentRef)>,
+    /// The payer mapping, computed once per subscriber loop.
+    payer: Option<PayerResult>,
+    payer_name: Arc<str>,
+    payer_identifier: Arc<str>,
+}
+
+#[derive(Debug, Default)]
+struct PatientLoop {
+    birth: Option<Field<Date>>,
+}
+
+/// SV1, read. Element positions are kept so the source table can name them.
+#[derive(Debug)]
+struct Sv1 {
+    at: SegmentRef,
+    code: CptCode,
+    modifiers: Vec<ModifierCode>,
+    /// SV101 component of each modifier.
+    modifier_at: [u8; 4],
+    unit: UnitBasis,
+    quantity: Decimal,
+    charge: i64,
+    /// SV105, when given.
+    pos: Option<String>,
+    pointers: Vec<u32>,
+    /// SV107 component of each pointer.
+    pointer_at: [u8; 4],
+}
+
+#[derive(Debug)]
+struct LineBuilder {
+    at: SegmentRef,
+    lx: u32,
+    sv1: Option<Sv1>,
+    dos: Option<Field<Date>>,
+    note: Option<(AnesthesiaNote, SegmentRef)>,
+    rendering: Option<ProviderRef>,
+    control: Option<String>,
+    errors: Vec<X12Error>,
+}
+
+#[derive(Debug)]
+struct ClaimBuilder {
+    at: SegmentRef,
+    claim_id: String,
+    total: Option<i64>,
+    pos: Field<PosCode>,
+    frequency: (String, SegmentRef),
+    diagnoses: Vec<Field<Icd10Code>>,
+    rendering: Option<ProviderRef>,
+    note: Option<(AnesthesiaNote, SegmentRef)>,
+    lines: Vec<LineBuilder>,
+    errors: Vec<X12Error>,
+    dates: Vec<(u16, Date)>,
+    /// Inside loop 2320 (other subscriber): its NM1/DMG segments are not this claim's.
+    other_subscriber: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Entity {
+    None,
+    BillingProvider,
+    Subscriber,
+    Payer,
+    Patient,
+    ClaimRendering,
+    LineRendering,
+    Other,
+}
+
+#[derive(Debug)]
+pub(crate) struct Handler837 {
+    options: ReadOptions,
+    provider: Provider,
+    subscriber: Subscriber,
+    patient: Option<PatientLoop>,
+    claim: Option<ClaimBuilder>,
+    entity: Entity,
+    out: Claims837,
+    /// The last payer mapping, keyed by (SBR09, NM103, NM109): consecutive subscribers usually share it.
+    payer_cache: Vec<PayerCache>,
+    /// Emptied vectors kept for the next claim, so a claim's scratch space costs no allocation.
+    line_pool: Vec<LineBuilder>,
+    built_pool: Vec<BuiltLine>,
+    dx_pool: Vec<Field<Icd10Code>>,
+    /// Diagnosis codes already parsed (raw HI bytes -> code): a batch repeats a few hundred codes.
+    icd_cache: HashMap<Vec<u8>, Icd10Code>,
+}
+
+const ICD_CACHE_MAX: usize = 4096;
+
+/// The payer, where it was read (SBR09), and the X12C04 warning if any.
+type PayerResult = Result<(Payer, SegmentRef, Option<String>), X12Error>;
+type PayerCache = ((Arc<str>, Arc<str>, Arc<str>), PayerResult);
+
+/// How many payer mappings are kept (a file alternates between a handful of payers).
+const PAYER_CACHE_MAX: usize = 8;
+
+/// An `Arc` already holding `text` among `known`, so repeated payer names cost no allocation.
+fn intern<'a>(known: impl Iterator<Item = &'a Arc<str>>, text: &str) -> Arc<str> {
+    for k in known {
+        if &**k == text {
+            return k.clone();
+        }
+    }
+    Arc::from(text)
+}
+
+impl Handler for Handler837 {
+    type Output = Claims837;
+    const SET: &'static str = "837";
+
+    fn accepts(implementation: &str) -> bool {
+        matches!(implementation, "005010X222A1" | "005010X222A2")
+    }
+
+    fn begin(&mut self, _envelope: &Envelope) {
+        self.reset();
+    }
+
+    fn segment(&mut self, seg: &Segment<'_>) {
+        self.on_segment(seg);
+    }
+
+    fn finish(&mut self) -> Claims837 {
+        self.finish_claim();
+        let out = std::mem::take(&mut self.out);
+        self.reset();
+        // The next transaction is likely as big as this one: size its claim list once.
+        self.out.claims.reserve(out.claims.len().min(10_000));
+        out
+    }
+
+    fn abort(&mut self) {
+        self.reset();
+    }
+}
+
+impl Handler837 {
+    fn new(options: ReadOptions) -> Self {
+        Handler837 {
+            options,
+            provider: Provider::default(),
+            subscriber: Subscriber::default(),
+            patient: None,
+            claim: None,
+            entity: Entity::None,
+            out: Claims837::default(),
+            payer_cache: Vec::new(),
+            line_pool: Vec::new(),
+            built_pool: Vec::new(),
+            dx_pool: Vec::new(),
+            icd_cache: HashMap::new(),
+        }
+    }
+
+    fn reset(&mut self) {
+        self.provider = Provider::default();
+        self.subscriber = Subscriber::default();
+        self.patient = None;
+        self.claim = None;
+        self.entity = Entity::None;
+        // Keep the claim list's capacity (see `finish`).
+        self.out.claims.clear();
+        self.out.rejected.clear();
+        self.out.problems.clear();
+    }
+
+    fn problem(&mut self, at: SegmentRef, message: String) {
+        // Cap the list: a garbage transaction must not grow it without bound.
+        if self.out.problems.len() < 1000 {
+            self.out.problems.push(X12Error::value(at, message));
+        }
+    }
+
+    fn on_segment(&mut self, seg: &Segment<'_>) {
+        match seg.id() {
+            b"HL" => self.on_hl(seg),
+            b"PRV" => self.on_prv(seg),
+            b"NM1" => self.on_nm1(seg),
+            b"N3" if self.entity == Entity::BillingProvider && self.claim.is_none() => {
+                self.provider.info.address = seg.text(1).to_owned();
+            }
+            b"N4" if self.entity == Entity::BillingProvider && self.claim.is_none() => {
+                self.provider.info.city = seg.text(1).to_owned();
+                self.provider.info.state = seg.text(2).to_owned();
+                self.provider.info.zip = seg.text(3).to_owned();
+            }
+            b"REF" => self.on_ref(seg),
+            b"SBR" => {
+                if let Some(claim) = &mut self.claim {
+                    claim.other_subscriber = true;
+                    self.entity = Entity::Other;
+                } else {
+                    let filing = intern(self.payer_cache.iter().map(|c| &c.0.0), seg.text(9));
+                    self.subscriber.filing = Some((filing, seg.at_element(9)));
+                    self.subscriber.payer = None;
+                }
+            }
+            b"DMG" => self.on_dmg(seg),
+            b"CLM" => self.on_clm(seg),
+            b"HI" => self.on_hi(seg),
+            b"NTE" => self.on_nte(seg),
+            b"DTP" => self.on_dtp(seg),
+            b"LX" => self.on_lx(seg),
+            b"SV1" => self.on_sv1(seg),
+            _ => {}
+        }
+    }
+
+    fn on_hl(&mut self, seg: &Segment<'_>) {
+        self.finish_claim();
+        self.entity = Entity::None;
+        match seg.code(3) {
+            b"20" => {
+                self.provider = Provider::default();
+                self.subscriber = Subscriber::default();
+                self.patient = None;
+                self.entity = Entity::BillingProvider;
+            }
+            b"22" => {
+                self.subscriber = Subscriber::default();
+                self.patient = None;
+            }
+            b"23" => self.patient = Some(PatientLoop::default()),
+            other => {
+                let other = String::from_utf8_lossy(other).into_owned();
+                self.problem(seg.at_element(3), format!("HL03 {other:?} is not 20, 22 or 23"));
+            }
+        }
+    }
+
+    fn on_prv(&mut self, seg: &Segment<'_>) {
+        if seg.code(2) != b"PXC" && !seg.code(2).is_empty() {
+            return;
+        }
+        let taxonomy = || parse_text::<TaxonomyCode>(seg.text(3), seg.at_element(3), "taxonomy (PRV03)");
+        match (self.entity, seg.code(1)) {
+            (Entity::BillingProvider, b"BI") | (Entity::BillingProvider, b"PE") if self.claim.is_none() => {
+                self.provider.info.taxonomy = Some(seg.text(3).to_owned());
+                self.provider.taxonomy = Some(taxonomy());
+            }
+            (Entity::ClaimRendering, b"PE") => {
+                if let Some(r) = self.claim.as_mut().and_then(|c| c.rendering.as_mut()) {
+                    r.taxonomy = Some(taxonomy());
+                }
+            }
+            (Entity::LineRendering, b"PE") => {
+                if let Some(r) = self.claim.as_mut().and_then(|c| c.lines.last_mut()).and_then(|l| l.rendering.as_mut())
+                {
+                    r.taxonomy = Some(taxonomy());
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_nm1(&mut self, seg: &Segment<'_>) {
+        let in_line = self.claim.as_ref().is_some_and(|c| !c.lines.is_empty());
+        let other = self.claim.as_ref().is_some_and(|c| c.other_subscriber && c.lines.is_empty());
+        let npi = || -> Field<Npi> {
+            if !seg.code(8).is_empty() && seg.code(8) != b"XX" {
+                return Err(Box::new(X12Error::value(
+                    seg.at_element(8),
+                    format!("NM108 is {:?}: an NPI (XX) is needed", seg.text(8)),
+                )));
+            }
+            parse_text::<Npi>(seg.text(9), seg.at_element(9), "NPI (NM109)")
+        };
+        self.entity = match seg.code(1) {
+            _ if other => Entity::Other,
+            b"85" if self.claim.is_none() => {
+                self.provider.info.name = seg.text(3).to_owned();
+                self.provider.info.npi = seg.text(9).to_owned();
+                self.provider.npi = Some(npi());
+                Entity::BillingProvider
+            }
+            b"IL" if self.claim.is_none() => {
+                self.subscriber.member_id = Some((seg.text(9).to_owned(), seg.at_element(9)));
+                Entity::Subscriber
+            }
+            b"PR" if self.claim.is_none() => {
+                self.subscriber.payer_name = intern(self.payer_cache.iter().map(|c| &c.0.1), seg.text(3));
+                self.subscriber.payer_identifier = intern(self.payer_cache.iter().map(|c| &c.0.2), seg.text(9));
+                self.subscriber.payer = None;
+                Entity::Payer
+            }
+            b"QC" if self.claim.is_none() => Entity::Patient,
+            b"82" if in_line => {
+                if let Some(line) = self.claim.as_mut().and_then(|c| c.lines.last_mut()) {
+                    line.rendering = Some(ProviderRef { npi: npi(), taxonomy: None });
+                }
+                Entity::LineRendering
+            }
+            b"82" => {
+                if let Some(claim) = self.claim.as_mut() {
+                    claim.rendering = Some(ProviderRef { npi: npi(), taxonomy: None });
+                }
+                Entity::ClaimRendering
+            }
+            _ => Entity::Other,
+        };
+    }
+
+    fn on_ref(&mut self, seg: &Segment<'_>) {
+        match (self.entity, seg.code(1)) {
+            (Entity::BillingProvider, b"EI") if self.claim.is_none() => {
+                self.provider.info.tax_id = seg.text(2).to_owned();
+            }
+            (_, b"6R") => {
+                if let Some(line) = self.claim.as_mut().and_then(|c| c.lines.last_mut()) {
+                    line.control = Some(seg.text(2).to_owned());
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_dmg(&mut self, seg: &Segment<'_>) {
+        let birth = || -> Field<Date> {
+            if seg.code(1) != b"D8" {
+                return Err(Box::new(X12Error::value(seg.at_element(1), "DMG01 must be D8")));
+            }
+            values::date8(seg.element(2)).map(|d| (d, seg.at_element(2))).ok_or_else(|| {
+                Box::new(X12Error::value(
+                    seg.at_element(2),
+                    "the birth date is not a CCYYMMDD date (value not shown: PHI)",
+                ))
+            })
+        };
+        match self.entity {
+            Entity::Subscriber => self.subscriber.birth = Some(birth()),
+            Entity::Patient => {
+                if let Some(p) = &mut self.patient {
+                    p.birth = Some(birth());
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_clm(&mut self, seg: &Segment<'_>) {
+        self.finish_claim();
+        self.entity = Entity::None;
+        let mut errors = Vec::new();
+        let claim_id = seg.text(1).to_owned();
+        if claim_id.is_empty() {
+            errors.push(X12Error::value(seg.at_element(1), "CLM01 (claim id) is empty"));
+        }
+        let total = values::cents(seg.element(2));
+        let pos_at = seg.at_component(5, 1);
+        let pos = parse_text::<PosCode>(seg.component_text(5, 1), pos_at, "place of service (CLM05-1)");
+        let frequency = match seg.component_text(5, 3) {
+            "" => "1".to_owned(),
+            f => f.to_owned(),
+        };
+        self.claim = Some(ClaimBuilder {
+            at: seg.at(),
+            claim_id,
+            total,
+            pos,
+            frequency: (frequency, seg.at_component(5, 3)),
+            diagnoses: std::mem::take(&mut self.dx_pool),
+            rendering: None,
+            note: None,
+            lines: std::mem::take(&mut self.line_pool),
+            errors,
+            dates: Vec::new(),
+            other_subscriber: false,
+        });
+    }
+
+    fn on_hi(&mut self, seg: &Segment<'_>) {
+        let Some(claim) = &mut self.claim else { return };
+        for i in 1..=seg.len().min(12) {
+            let qualifier = seg.component(i, 1).trim_ascii();
+            if matches!(qualifier, b"ABK" | b"BK" | b"ABF" | b"BF") {
+                let at = seg.at_component(i, 2);
+                let raw = seg.component(i, 2);
+                let parsed = match self.icd_cache.get(raw) {
+                    Some(code) => Ok((code.clone(), at)),
+                    None => {
+                        let parsed = parse_text::<Icd10Code>(seg.component_text(i, 2), at, "diagnosis");
+                        if let Ok((code, _)) = &parsed {
+                            if self.icd_cache.len() >= ICD_CACHE_MAX {
+                                self.icd_cache.clear();
+                            }
+                            self.icd_cache.insert(raw.to_vec(), code.clone());
+                        }
+                        parsed
+                    }
+                };
+                claim.diagnoses.push(parsed);
+            }
+        }
+    }
+
+    fn on_nte(&mut self, seg: &Segment<'_>) {
+        let Some(claim) = &mut self.claim else { return };
+        let note = values::anesthesia_note(seg.text(2));
+        if note.is_empty() {
+            return;
+        }
+        let at = seg.at_element(2);
+        match claim.lines.last_mut() {
+            Some(line) => line.note = Some((note, at)),
+            None => claim.note = Some((note, at)),
+        }
+    }
+
+    fn on_dtp(&mut self, seg: &Segment<'_>) {
+        let Some(claim) = &mut self.claim else { return };
+        let at = seg.at_element(3);
+        let date = match seg.code(2) {
+            b"D8" => values::date8(seg.element(3)),
+            b"RD8" => values::date_range8(seg.element(3)).map(|(from, _)| from),
+            _ => None,
+        };
+        match claim.lines.last_mut() {
+            Some(line) if seg.code(1) == b"472" => {
+                line.dos = Some(date.map(|d| (d, at)).ok_or_else(|| {
+                    Box::new(X12Error::value(at, format!("service date {:?} is not a D8/RD8 date", seg.text(3))))
+                }));
+            }
+            Some(_) => {}
+            None => {
+                if let (Some(d), Ok(q)) = (date.filter(|_| claim.dates.len() < 16), seg.text(1).parse::<u16>()) {
+                    claim.dates.push((q, d));
+                }
+            }
+        }
+    }
+
+    fn on_lx(&mut self, seg: &Segment<'_>) {
+        self.entity = Entity::None;
+        let Some(claim) = &mut self.claim else {
+            self.problem(seg.at(), "LX outside a claim (no CLM before it)".into());
+            return;
+        };
+        claim.other_subscriber = false;
+        if claim.lines.len() >= 50 {
+            claim.errors.push(X12Error::value(seg.at(), "more than 50 service lines (the 837P limit)"));
+            return;
+        }
+        claim.lines.push(LineBuilder {
+            at: seg.at(),
+            lx: seg.text(1).parse().unwrap_or(0),
+            sv1: None,
+            dos: None,
+            note: None,
+            rendering: None,
+            control: None,
+            errors: Vec::new(),
+        });
+    }
+
+    fn on_sv1(&mut self, seg: &Segment<'_>) {
+        let Some(line) = self.claim.as_mut().and_then(|c| c.lines.last_mut()) else {
+            self.problem(seg.at(), "SV1 outside a service line (no LX before it)".into());
+            return;
+        };
+        let errors = &mut line.errors;
+        let mut ok = true;
+        let mut fail = |e: X12Error| {
+            ok = false;
+            if errors.len() < 16 {
+                errors.push(e);
+            }
+        };
+        let qualifier = seg.component_text(1, 1);
+        let code = if qualifier == "HC" {
+            parse_text::<CptCode>(seg.component_text(1, 2), seg.at_component(1, 2), "procedure code (SV101-2)")
+        } else {
+            Err(Box::new(X12Error::value(
+                seg.at_component(1, 1),
+                format!("SV101-1 {qualifier:?}: only HC (CPT/HCPCS) procedure codes are read"),
+            )))
+        };
+        let code = code.map_err(|e| fail(*e)).ok().map(|(c, _)| c);
+        let mut modifiers = Vec::new();
+        let mut modifier_at = [0u8; 4];
+        for j in 3..=6 {
+            let text = seg.component_text(1, j);
+            if text.is_empty() {
+                continue;
+            }
+            match parse_text::<ModifierCode>(text, seg.at_component(1, j), "modifier") {
+                Ok((m, _)) => {
+                    modifier_at[modifiers.len()] = j as u8;
+                    modifiers.push(m);
+                }
+                Err(e) => fail(*e),
+            }
+        }
+        let charge = values::cents(seg.element(2));
+        if charge.is_none() {
+            fail(X12Error::value(seg.at_element(2), format!("charge {:?} is not an amount", seg.text(2))));
+        }
+        let unit = match seg.text(3) {
+            "MJ" => Some(UnitBasis::Minutes),
+            "UN" => Some(UnitBasis::Units),
+            other => {
+                fail(X12Error::value(seg.at_element(3), format!("SV103 {other:?} is not MJ or UN")));
+                None
+            }
+        };
+        let quantity = values::decimal(seg.element(4));
+        if quantity.is_none() {
+            fail(X12Error::value(seg.at_element(4), format!("quantity {:?} is not a number", seg.text(4))));
+        }
+        let pos = Some(seg.text(5)).filter(|p| !p.is_empty()).map(str::to_owned);
+        let mut pointers = Vec::with_capacity(4);
+        let mut pointer_at = [0u8; 4];
+        for (j, p) in seg.components(7).enumerate().take(4) {
+            if p.is_empty() {
+                continue;
+            }
+            match std::str::from_utf8(p).ok().and_then(|p| p.trim().parse::<u32>().ok()) {
+                Some(p) => {
+                    pointer_at[pointers.len()] = (j + 1) as u8;
+                    pointers.push(p);
+                }
+                None => fail(X12Error::value(seg.at_component(7, j + 1), "diagnosis pointer is not a number")),
+            }
+        }
+        if let (true, Some(code), Some(unit), Some(quantity), Some(charge)) = (ok, code, unit, quantity, charge) {
+            line.sv1 = Some(Sv1 {
+                at: seg.at(),
+                code,
+                modifiers,
+                modifier_at,
+                unit,
+                quantity,
+                charge,
+                pos,
+                pointers,
+                pointer_at,
+            });
+        }
+    }
+}
+
+fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
+    haystack.as_bytes().windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+}
+
+/// The cptkit payer: `ReadOptions::payer_ids` by NM109 or NM103, else `medicare` for SBR09 MB/MA,
+/// else a name or id containing CIGNA, UNITEDHEALTHCARE/UNITED HEALTHCARE/UHC or ANTHEM, else NM109
+/// lower-cased (NM103 when NM109 is empty). Plan type from SBR09: MB, MA -> medicare_ffs; 16 ->
+/// medicare_advantage; CI, BL, 11-15, HM, ZZ -> commercial; anything else -> commercial with X12C04.
+fn payer_of(options: &ReadOptions, s: &Subscriber) -> PayerResult {
+    let (filing, filing_at) = match &s.filing {
+        Some((f, at)) => (&**f, *at),
+        None => ("", SegmentRef::default()),
+    };
+    let (plan_type, warning) = match filing {
+        "MB" | "MA" => (PlanType::MedicareFfs, None),
+        "16" => (PlanType::MedicareAdvantage, None),
+        "CI" | "BL" | "12" | "13" | "14" | "15" | "HM" | "11" | "ZZ" => (PlanType::Commercial, None),
+        other => (
+            PlanType::Commercial,
+            Some(format!("claim filing indicator (SBR09) {other:?} has no cptkit plan type: read as commercial")),
+        ),
+    };
+    let name = s.payer_name.trim();
+    let ident = s.payer_identifier.trim();
+    let mapped = if options.payer_ids.is_empty() {
+        None
+    } else {
+        options.payer_ids.get(ident).or_else(|| options.payer_ids.get(&name.to_ascii_uppercase())).cloned()
+    };
+    let has = |word: &str| contains_ignore_case(name, word) || contains_ignore_case(ident, word);
+    let id = mapped.unwrap_or_else(|| {
+        if plan_type == PlanType::MedicareFfs {
+            "medicare".to_owned()
+        } else if has("CIGNA") {
+            "cigna".to_owned()
+        } else if has("UNITEDHEALTHCARE") || has("UNITED HEALTHCARE") || has("UHC") {
+            "uhc".to_owned()
+        } else if has("ANTHEM") {
+            "anthem".to_owned()
+        } else if !ident.is_empty() {
+            ident.to_ascii_lowercase()
+        } else {
+            name.to_ascii_lowercase()
+        }
+    });
+    if id.is_empty() {
+        return Err(X12Error::value(filing_at, "no payer: 2010BB NM1*PR is missing or empty"));
+    }
+    Ok((Payer { id, plan_type }, filing_at, warning))
+}
+
+/// One line, read and checked.
+#[derive(Debug)]
+struct BuiltLine {
+    line: ClaimLine,
+    origin: LineOrigin,
+    /// The 2420A provider, when the line has one: (npi, at, taxonomy, at).
+    provider: Option<(Npi, SegmentRef, TaxonomyCode, SegmentRef)>,
+    entries: Vec<(LineField, SegmentRef)>,
+    findings: Vec<(LineField, Finding)>,
+}
+
+impl Handler837 {
+    fn finish_claim(&mut self) {
+        let Some(cb) = self.claim.take() else { return };
+        if self.out.claims.len() + self.out.rejected.len() >= 100_000 {
+            // A runaway transaction: stop collecting (memory bound), report once.
+            if self.out.rejected.is_empty() {
+                self.problem(cb.at, "more than 100000 claims in one transaction: the rest are skipped".into());
+            }
+            return;
+        }
+        let ClaimBuilder {
+            at,
+            claim_id,
+            total,
+            pos,
+            frequency,
+            mut diagnoses,
+            rendering,
+            note,
+            mut lines,
+            mut errors,
+            dates,
+            ..
+        } = cb;
+        let billing_npi = take(&mut errors, at, self.provider.npi.as_ref(), "no billing provider NPI (2010AA NM1*85)");
+        let birth = match &self.patient {
+            Some(p) => take(&mut errors, at, p.birth.as_ref(), "no patient birth date (2010CA DMG)"),
+            None => take(&mut errors, at, self.subscriber.birth.as_ref(), "no subscriber birth date (2010BA DMG)"),
+        };
+        let pos = take_owned(&mut errors, at, Some(pos), "");
+        let mut dx = Vec::with_capacity(diagnoses.len());
+        let fields = 12 + diagnoses.len() + 16 * lines.len();
+        let mut source = ClaimSource::with_capacity(at, fields);
+        for d in diagnoses.drain(..) {
+            if let Some((d, a)) = take_owned(&mut errors, at, Some(d), "") {
+                source.set(FieldPath::Diagnosis(u16::try_from(dx.len()).unwrap_or(u16::MAX)), a);
+                dx.push(d);
+            }
+        }
+        let claim_rendering = match rendering {
+            Some(r) => {
+                let npi = take_owned(&mut errors, at, Some(r.npi), "");
+                let taxonomy =
+                    take_owned(&mut errors, at, r.taxonomy, "the rendering provider (2310B) has no PRV*PE taxonomy");
+                npi.zip(taxonomy)
+            }
+            None => {
+                let taxonomy = take(
+                    &mut errors,
+                    at,
+                    self.provider.taxonomy.as_ref(),
+                    "no rendering provider (2310B) and no billing provider taxonomy (PRV*BI) to fall back on",
+                );
+                billing_npi.clone().zip(taxonomy)
+            }
+        };
+        if self.subscriber.payer.is_none() {
+            let cached = match self.payer_cache.iter().find(|(key, _)| self.same_payer_key(key)) {
+                Some((_, value)) => value.clone(),
+                None => {
+                    let value = payer_of(&self.options, &self.subscriber);
+                    if self.payer_cache.len() >= PAYER_CACHE_MAX {
+                        let _ = self.payer_cache.remove(0);
+                    }
+                    self.payer_cache.push((self.payer_key(), value.clone()));
+                    value
+                }
+            };
+            self.subscriber.payer = Some(cached);
+        }
+        let payer = match self.subscriber.payer.clone() {
+            Some(Ok(p)) => Some(p),
+            Some(Err(e)) => {
+                errors.push(e);
+                None
+            }
+            None => None,
+        };
+        if lines.is_empty() {
+            errors.push(X12Error::value(at, "the claim has no service lines (LX/SV1)"));
+        }
+        let mut built = std::mem::take(&mut self.built_pool);
+        let case = self.case_seed();
+        for (index, lb) in lines.drain(..).enumerate() {
+            if let Some(line) = build_line(index, lb, pos.as_ref().map(|p| &p.0), note.as_ref(), case, &mut errors) {
+                built.push(line);
+            }
+        }
+        self.line_pool = lines;
+        self.dx_pool = diagnoses;
+        let (
+            Some((billing_npi, billing_at)),
+            Some((birth, birth_at)),
+            Some((pos, pos_at)),
+            Some(((npi, npi_at), (taxonomy, taxonomy_at))),
+            Some((payer, payer_at, filing_warning)),
+        ) = (billing_npi, birth, pos, claim_rendering, payer)
+        else {
+            return self.reject(claim_id, at, errors);
+        };
+        if !errors.is_empty() {
+            return self.reject(claim_id, at, errors);
+        }
+        let member = self.subscriber.member_id.as_ref();
+        let (member_id, member_at) = member.map(|(m, a)| (m.clone(), *a)).unwrap_or_default();
+        let shared = self.provider.shared.get_or_insert_with(|| Arc::new(self.provider.info.clone())).clone();
+        let info = ClaimInfo {
+            billing_provider: shared,
+            payer_name: self.subscriber.payer_name.clone(),
+            payer_identifier: self.subscriber.payer_identifier.clone(),
+            filing_indicator: self.subscriber.filing.as_ref().map(|f| f.0.clone()).unwrap_or_else(|| Arc::from("")),
+            total_charge_cents: total,
+            dates,
+        };
+        source.set(FieldPath::ClaimId, at.element(1));
+        source.set(FieldPath::PayerId, payer_at);
+        source.set(FieldPath::PayerPlanType, payer_at);
+        source.set(FieldPath::PlaceOfService, pos_at);
+        source.set(FieldPath::FrequencyCode, frequency.1);
+        source.set(FieldPath::PatientBirthDate, birth_at);
+        source.set(FieldPath::PatientMemberId, member_at);
+        source.set(FieldPath::BillingProviderNpi, billing_at);
+        let mut header_findings = Vec::new();
+        if let Some(message) = filing_warning {
+            header_findings.push(finding(
+                edit::FILING_INDICATOR,
+                "payer.plan_type",
+                message,
+                "set the payer's plan type explicitly",
+            ));
+        }
+        let sum: i64 = built.iter().map(|l| l.line.charge_cents).sum();
+        if let Some(total) = total.filter(|t| *t != sum) {
+            header_findings.push(finding(
+                edit::TOTAL_CHARGE,
+                "lines",
+                format!(
+                    "CLM02 is {} but the lines add up to {}",
+                    values::format_cents(total),
+                    values::format_cents(sum)
+                ),
+                "make CLM02 the sum of the SV102 line charges",
+            ));
+        }
+        let qualifying_apm = self.qualifying_apm(&npi);
+        let template = Claim {
+            claim_id,
+            payer,
+            place_of_service: pos,
+            frequency_code: frequency.0,
+            patient: Patient { birth_date: birth, member_id },
+            billing_provider_npi: billing_npi,
+            rendering_provider: RenderingProvider { role: role_of(taxonomy.as_str()), npi, taxonomy, qualifying_apm },
+            medicare_locality: self.options.medicare_locality.clone(),
+            diagnoses: dx,
+            lines: Vec::new(),
+        };
+        let claim_refs = (npi_at, taxonomy_at);
+        let rp = &template.rendering_provider;
+        let same = |p: &Option<(Npi, SegmentRef, TaxonomyCode, SegmentRef)>| {
+            p.as_ref().is_none_or(|(n, _, t, _)| *n == rp.npi && *t == rp.taxonomy)
+        };
+        if built.iter().all(|b| same(&b.provider)) {
+            // One rendering provider: the usual case, no copies.
+            self.emit(template, source, header_findings, info, None, claim_refs, &mut built, None);
+            self.built_pool = built;
+            return;
+        }
+        // Lines with different 2420A providers: one claim per provider, the claim's own first.
+        type Group = (Option<(Npi, TaxonomyCode)>, (SegmentRef, SegmentRef), Vec<BuiltLine>);
+        let mut groups: Vec<Group> = vec![(None, claim_refs, Vec::new())];
+        for b in built.drain(..) {
+            match b.provider.clone().filter(|_| !same(&b.provider)) {
+                None => groups[0].2.push(b),
+                Some((n, na, t, ta)) => {
+                    match groups.iter_mut().find(|g| g.0.as_ref().is_some_and(|(gn, gt)| *gn == n && *gt == t)) {
+                        Some(g) => g.2.push(b),
+                        None => groups.push((Some((n, t)), (na, ta), vec![b])),
+                    }
+                }
+            }
+        }
+        groups.retain(|g| !g.2.is_empty());
+        let of = u16::try_from(groups.len()).unwrap_or(u16::MAX);
+        self.built_pool = built;
+        for (g, (provider, refs, mut lines)) in groups.into_iter().enumerate() {
+            let mut findings = header_findings.clone();
+            let npi = provider.as_ref().map_or(template.rendering_provider.npi.as_str(), |(n, _)| n.as_str());
+            findings.push(finding(
+                edit::SPLIT_BY_PROVIDER,
+                "rendering_provider",
+                format!(
+                    "claim {} has {of} rendering providers across its lines; this is part {} of {of} (rendering NPI {npi})",
+                    template.claim_id,
+                    g + 1,
+                ),
+                "one rendering provider per claim, or keep the parts together by claim id",
+            ));
+            let part = ClaimPart { index: u16::try_from(g + 1).unwrap_or(u16::MAX), of };
+            self.emit(template.clone(), source.clone(), findings, info.clone(), provider, refs, &mut lines, Some(part));
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn emit(
+        &mut self,
+        mut claim: Claim,
+        mut source: ClaimSource,
+        mut findings: Vec<Finding>,
+        info: ClaimInfo,
+        provider: Option<(Npi, TaxonomyCode)>,
+        (npi_at, taxonomy_at): (SegmentRef, SegmentRef),
+        built: &mut Vec<BuiltLine>,
+        part: Option<ClaimPart>,
+    ) {
+        if let Some((npi, taxonomy)) = provider {
+            let qualifying_apm = self.qualifying_apm(&npi);
+            claim.rendering_provider =
+                RenderingProvider { role: role_of(taxonomy.as_str()), npi, taxonomy, qualifying_apm };
+        }
+        source.set(FieldPath::RenderingProviderNpi, npi_at);
+        source.set(FieldPath::RenderingProviderTaxonomy, taxonomy_at);
+        source.set(FieldPath::RenderingProviderRole, taxonomy_at);
+        let mut origins = Vec::with_capacity(built.len());
+        claim.lines.reserve_exact(built.len());
+        for (i, b) in built.drain(..).enumerate() {
+            let i = u16::try_from(i).unwrap_or(u16::MAX);
+            for (field, at) in b.entries {
+                source.set(FieldPath::Line(i, field), at);
+            }
+            for (field, mut f) in b.findings {
+                f.field = FieldPath::Line(i, field).to_string();
+                findings.push(f);
+            }
+            origins.push(b.origin);
+            claim.lines.push(b.line);
+        }
+        self.out.claims.push(ParsedClaim { claim, source, findings, part, lines: origins, info });
+    }
+
+    fn payer_key(&self) -> (Arc<str>, Arc<str>, Arc<str>) {
+        let s = &self.subscriber;
+        (
+            s.filing.as_ref().map(|f| f.0.clone()).unwrap_or_else(|| Arc::from("")),
+            s.payer_name.clone(),
+            s.payer_identifier.clone(),
+        )
+    }
+
+    fn same_payer_key(&self, key: &(Arc<str>, Arc<str>, Arc<str>)) -> bool {
+        let s = &self.subscriber;
+        *key.0 == *s.filing.as_ref().map_or("", |f| &*f.0) && *key.1 == *s.payer_name && *key.2 == *s.payer_identifier
+    }
+
+    /// What the derived case id of this claim's lines is made of (see [`case_id_for`]).
+    fn case_seed(&self) -> CaseSeed<'_> {
+        let birth = match &self.patient {
+            Some(p) => p.birth.as_ref(),
+            None => self.subscriber.birth.as_ref(),
+        };
+        CaseSeed {
+            member: self.subscriber.member_id.as_ref().map_or("", |m| m.0.as_str()),
+            birth: birth.and_then(|b| b.as_ref().ok()).map(|(d, _)| *d),
+        }
+    }
+
+    fn qualifying_apm(&self, npi: &Npi) -> bool {
+        !self.options.qualifying_apm_npis.is_empty() && self.options.qualifying_apm_npis.contains(npi.as_str())
+    }
+
+    fn reject(&mut self, claim_id: String, at: SegmentRef, mut errors: Vec<X12Error>) {
+        errors.truncate(100);
+        self.out.rejected.push(RejectedClaim { claim_id, at, errors });
+    }
+}
+
+#[derive(Clone, Copy)]
+struct CaseSeed<'a> {
+    member: &'a str,
+    birth: Option<Date>,
+}
+
+fn build_line(
+    index: usize,
+    lb: LineBuilder,
+    claim_pos: Option<&PosCode>,
+    claim_note: Option<&(AnesthesiaNote, SegmentRef)>,
+    case: CaseSeed<'_>,
+    errors: &mut Vec<X12Error>,
+) -> Option<BuiltLine> {
+    let LineBuilder { at, lx, sv1, dos, note, rendering, control, errors: line_errors } = lb;
+    if !line_errors.is_empty() {
+        errors.extend(line_errors);
+        return None;
+    }
+    let Some(sv1) = sv1 else {
+        errors.push(X12Error::value(at, format!("service line {lx} has no SV1")));
+        return None;
+    };
+    let dos = take_owned(errors, at, dos, format!("service line {lx} has no DTP*472 service date"));
+    let provider = match rendering {
+        Some(r) => {
+            let npi = take_owned(errors, at, Some(r.npi), "");
+            let taxonomy = take_owned(
+                errors,
+                at,
+                r.taxonomy,
+                format!("the line {lx} rendering provider (2420A) has no PRV*PE taxonomy"),
+            );
+            Some(npi.zip(taxonomy).map(|((n, na), (t, ta))| (n, na, t, ta))?)
+        }
+        None => None,
+    };
+    let (dos, dos_at) = dos?;
+    let code = sv1.code;
+    let mut entries = Vec::with_capacity(10 + sv1.modifiers.len() + sv1.pointers.len());
+    let mut findings = Vec::new();
+    entries.push((LineField::Line, at));
+    entries.push((LineField::ProcedureCode, sv1.at.component(1, 2)));
+    for (m, &j) in sv1.modifier_at.iter().take(sv1.modifiers.len()).enumerate() {
+        entries.push((LineField::Modifier(m as u8), sv1.at.component(1, usize::from(j))));
+    }
+    entries.push((LineField::UnitBasis, sv1.at.element(3)));
+    entries.push((LineField::Quantity, sv1.at.element(4)));
+    entries.push((LineField::ChargeCents, sv1.at.element(2)));
+    entries.push((LineField::DateOfService, dos_at));
+    for (p, &j) in sv1.pointer_at.iter().take(sv1.pointers.len()).enumerate() {
+        entries.push((LineField::DiagnosisPointer(p as u8), sv1.at.component(7, usize::from(j))));
+    }
+    if let (Some(line_pos), Some(claim_pos)) = (&sv1.pos, claim_pos)
+        && line_pos != claim_pos.as_str()
+    {
+        findings.push((
+            LineField::Line,
+            finding_at(
+                edit::LINE_PLACE_OF_SERVICE,
+                format!(
+                    "line place of service {line_pos} ({}) differs from the claim's {claim_pos}; the claim's is used",
+                    sv1.at.element(5)
+                ),
+                "bill lines with another place of service on their own claim",
+            ),
+        ));
+    }
+    // Times, case, induction: the line's note, else the claim's note for anesthesia lines.
+    let note = note.as_ref().or(claim_note.filter(|_| code.is_anesthesia()));
+    let (mut start_time, mut end_time) = (None, None);
+    let mut case_id = None;
+    let mut induction = false;
+    let quantity = sv1.quantity;
+    if let Some((note, note_at)) = note {
+        let at = *note_at;
+        case_id = note.case_id.clone();
+        induction = note.induction;
+        if note.case_id.is_some() {
+            entries.push((LineField::CaseId, at));
+        }
+        if note.induction {
+            entries.push((LineField::PresentAtInduction, at));
+        }
+        if note.start.is_some() || note.stop.is_some() {
+            entries.push((LineField::StartTime, at));
+            entries.push((LineField::EndTime, at));
+        }
+        match (&note.start, &note.stop) {
+            (Some(Ok((sh, sm))), Some(Ok((eh, em)))) => {
+                let start = at_time(dos, *sh, *sm);
+                let mut end = at_time(dos, *eh, *em);
+                if let (Some(s), Some(e)) = (start, end)
+                    && e < s
+                {
+                    end = e.checked_add(time::Duration::DAY);
+                    findings.push((
+                        LineField::EndTime,
+                        finding_at(
+                            edit::CROSSES_MIDNIGHT,
+                            format!(
+                                "STOP {eh:02}{em:02} is before START {sh:02}{sm:02} ({at}): read as ending the next day"
+                            ),
+                            "check the times; a case past midnight is fine",
+                        ),
+                    ));
+                }
+                start_time = start;
+                end_time = end;
+                if let (Some(s), Some(e), UnitBasis::Minutes) = (start_time, end_time, sv1.unit) {
+                    let elapsed = Decimal::from((e - s).whole_minutes());
+                    if elapsed != quantity {
+                        findings.push((
+                            LineField::Quantity,
+                            finding_at(
+                                edit::MINUTES_VS_NOTE,
+                                format!("{quantity} minutes billed (SV104) but the note ({at}) says {elapsed} minutes"),
+                                "bill the documented anesthesia time, or correct the note",
+                            ),
+                        ));
+                    }
+                }
+            }
+            (start, stop) => {
+                for (value, which, field) in
+                    [(start, "START", LineField::StartTime), (stop, "STOP", LineField::EndTime)]
+                {
+                    match value {
+                        Some(Err(text)) => findings.push((
+                            field,
+                            finding_at(
+                                edit::TIME_INVALID,
+                                format!("{which} {text:?} in the note ({at}) is not a time of day (HHMM, 0000-2359)"),
+                                "write the time as HHMM on a 24-hour clock",
+                            ),
+                        )),
+                        None => findings.push((
+                            field,
+                            finding_at(
+                                edit::TIME_INCOMPLETE,
+                                format!("the note ({at}) has no {which} time"),
+                                "note both START and STOP",
+                            ),
+                        )),
+                        Some(Ok(_)) => {}
+                    }
+                }
+            }
+        }
+    }
+    let case_id = case_id.unwrap_or_else(|| derived_case_id(case.member, case.birth, dos));
+    Some(BuiltLine {
+        line: ClaimLine {
+            procedure_code: code,
+            modifiers: sv1.modifiers,
+            unit_basis: sv1.unit,
+            quantity,
+            start_time,
+            end_time,
+            diagnosis_pointers: sv1.pointers,
+            charge_cents: sv1.charge,
+            date_of_service: dos,
+            case_id,
+            present_at_induction: induction,
+        },
+        origin: LineOrigin {
+            line_number: lx,
+            index_in_claim: u32::try_from(index).unwrap_or(u32::MAX),
+            control_number: control,
+        },
+        provider,
+        entries,
+        findings,
+    })
+}
+
+fn take<T: Clone>(
+    errors: &mut Vec<X12Error>,
+    at: SegmentRef,
+    r: Option<&Field<T>>,
+    missing: impl Into<String>,
+) -> Option<(T, SegmentRef)> {
+    match r {
+        Some(Ok(v)) => Some(v.clone()),
+        Some(Err(e)) => {
+            errors.push((**e).clone());
+            None
+        }
+        None => {
+            errors.push(X12Error::value(at, missing.into()));
+            None
+        }
+    }
+}
+
+fn take_owned<T>(
+    errors: &mut Vec<X12Error>,
+    at: SegmentRef,
+    r: Option<Field<T>>,
+    missing: impl Into<String>,
+) -> Option<(T, SegmentRef)> {
+    match r {
+        Some(Ok(v)) => Some(v),
+        Some(Err(e)) => {
+            errors.push(*e);
+            None
+        }
+        None => {
+            errors.push(X12Error::value(at, missing.into()));
+            None
+        }
+    }
+}
+
+fn at_time(date: Date, h: u8, m: u8) -> Option<PrimitiveDateTime> {
+    Time::from_hms(h, m, 0).ok().map(|t| PrimitiveDateTime::new(date, t))
+}
+
+fn finding(edit: Edit, field: &str, message: String, hint: &str) -> Finding {
+    Finding {
+        edit_id: edit.id.to_owned(),
+        severity: edit.severity,
+        field: field.to_owned(),
+        message,
+        hint: hint.to_owned(),
+    }
+}
+
+fn finding_at(edit: Edit, message: String, hint: &str) -> Finding {
+    finding(edit, "", message, hint)
+}
+
+/// The case id when the note names none: `x12-` and 16 hex digits of a stable hash (FNV-1a) of the
+/// subscriber's member id, the patient's birth date and the date of service. Physician and
+/// anesthetist claims for the same patient and day get the same id, so medical-direction pairing
+/// works across claims; no PHI appears in the id.
+fn derived_case_id(member_id: &str, birth: Option<Date>, dos: Date) -> String {
+    let birth = birth.map(values::date_digits);
+    let h =
+        values::fnv1a(&[member_id.as_bytes(), birth.as_ref().map_or(&[][..], |b| &b[..]), &values::date_digits(dos)]);
+    let mut id = String::with_capacity(20);
+    id.push_str("x12-");
+    for shift in (0..16).rev() {
+        let nibble = ((h >> (shift * 4)) & 0xf) as u32;
+        id.push(char::from_digit(nibble, 16).unwrap_or('0'));
+    }
+    id
+}
+
+/// The case id the reader derives for a line with no `CASE` in its note (see the README).
+pub fn case_id_for(member_id: &str, birth_date: Date, date_of_service: Date) -> String {
+    derived_case_id(member_id, Some(birth_date), date_of_service)
+}
+
+/// The role a taxonomy implies: CRNA 367500000X, anesthesiologist assistant 367H00000X,
+/// anesthesiologist 207L*, any other taxonomy: other physician.
+pub fn role_of(taxonomy: &str) -> ProviderRole {
+    match taxonomy {
+        "367500000X" => ProviderRole::Crna,
+        "367H00000X" => ProviderRole::AnesthesiologistAssistant,
+        t if t.starts_with("207L") => ProviderRole::Anesthesiologist,
+        _ => ProviderRole::OtherPhysician,
+    }
+}

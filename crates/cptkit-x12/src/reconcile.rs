@@ -1,0 +1,548 @@
+//! Reconciliation: remittance lines matched to claim lines, each compared with cptkit's price.
+
+use std::collections::BTreeMap;
+
+use cptkit_core::{
+    Claim, ClaimLine, LineStatus, PriceOptions, PricedClaim, PricedLine, Reference, RuleBook, UnitBasis,
+    ValidationContext,
+};
+use rust_decimal::Decimal;
+use serde::Serialize;
+use time::Date;
+
+use crate::p835::{Adjustment, AdjustmentGroup, Procedure, RemitClaim, RemitLine, Remittance};
+use crate::p837::{ClaimInfo, LineOrigin, ParsedClaim};
+use crate::source::ClaimSource;
+
+/// Reconciliation settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReconcileOptions {
+    /// A line is underpaid when the payer's allowed amount is below the expected one by more than this.
+    pub tolerance: Decimal,
+}
+
+impl Default for ReconcileOptions {
+    fn default() -> Self {
+        ReconcileOptions { tolerance: Decimal::ONE }
+    }
+}
+
+/// The pricing closure built on the core: `Reference::price` with the given options.
+pub fn core_pricer<'a>(
+    reference: &'a Reference,
+    options: &'a PriceOptions,
+    rules: &'a RuleBook,
+    context: &'a ValidationContext,
+) -> impl FnMut(&Claim) -> cptkit_core::Result<PricedClaim> + 'a {
+    move |claim| reference.price(claim, options, rules, context)
+}
+
+/// How a remittance line was matched to a claim line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchedBy {
+    /// REF*6R in the 835 equals REF*6R of the 837 line.
+    ControlNumber,
+    /// SVC01 code and modifiers, and the service date.
+    CodeModifiersDate,
+    /// SVC06 (the code as submitted, when the payer changed it), and the service date.
+    OriginalCode,
+    /// The code alone (SVC01 or SVC06), and the service date.
+    CodeDate,
+    /// Neither: the n-th unmatched remittance line to the n-th unmatched claim line.
+    Order,
+    /// The remittance claim has no SVC lines and the claim has one line: the claim-level payment.
+    ClaimLevel,
+}
+
+/// Something worth a look on a line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "flag", rename_all = "snake_case")]
+pub enum LineFlag {
+    /// Allowed is below expected by more than the tolerance.
+    Underpaid { by: Decimal },
+    /// Allowed is above expected by more than the tolerance (cptkit's rule or the contract rate may be off).
+    AboveExpected { by: Decimal },
+    /// Paid 0 with a CO or PI adjustment.
+    Denied { reasons: Vec<String> },
+    /// Minutes billed (MJ) but SVC05 holds units: `reads_as` is `time units`, `total units` or `units`.
+    UnitsNotMinutes { billed_minutes: Decimal, paid_units: Decimal, reads_as: String },
+    /// SVC05 holds fewer minutes than billed.
+    MinutesReduced { billed_minutes: Decimal, paid_minutes: Decimal },
+    /// The payer adjudicated another code (SVC01 differs from the submitted one).
+    CodeChanged { billed: String, paid: String },
+    /// No remittance line for this claim line.
+    Unmatched,
+    /// cptkit could not price the line; see `expected_note`.
+    NotPriced,
+}
+
+/// One claim line against what the payer did with it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LineReconciliation {
+    /// Index into the claims given to [`reconcile`] and the line index inside that claim.
+    pub claim_index: usize,
+    pub line_index: usize,
+    pub line_number: u32,
+    pub procedure: String,
+    pub date_of_service: Date,
+    pub matched_by: Option<MatchedBy>,
+    pub charge: Decimal,
+    /// cptkit's allowed amount for the line (`Reference::price`).
+    pub expected: Option<Decimal>,
+    pub expected_note: Option<String>,
+    /// AMT*B6, else paid + the adjustments that are not CO or PI.
+    pub allowed: Option<Decimal>,
+    pub allowed_from_amt_b6: bool,
+    pub paid: Decimal,
+    pub adjustments: Vec<Adjustment>,
+    /// `CO-45` -> amount.
+    pub adjustments_by_reason: BTreeMap<String, Decimal>,
+    /// CO, PR, ... -> amount.
+    pub adjustments_by_group: BTreeMap<String, Decimal>,
+    /// allowed - expected.
+    pub variance: Option<Decimal>,
+    pub paid_units: Option<Decimal>,
+    pub flags: Vec<LineFlag>,
+}
+
+/// A remittance line no claim line took.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnmatchedRemitLine {
+    pub claim_id: String,
+    pub procedure: String,
+    pub date_of_service: Option<Date>,
+    pub paid_cents: i64,
+    pub at: crate::SegmentRef,
+}
+
+/// One claim id.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClaimReconciliation {
+    pub claim_id: String,
+    pub payer: String,
+    /// CLP02 of each remittance claim for this id (e.g. `1`, `4` denied, `22` reversal).
+    pub statuses: Vec<String>,
+    /// Claim-level CAS.
+    pub claim_adjustments: Vec<Adjustment>,
+    pub lines: Vec<LineReconciliation>,
+    pub unmatched_remit_lines: Vec<UnmatchedRemitLine>,
+    /// No remittance claim carries this claim id.
+    pub no_remittance: bool,
+}
+
+/// Sums for a payer or overall.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Totals {
+    pub claims: usize,
+    pub lines: usize,
+    pub charge: Decimal,
+    /// Over lines with an expected amount.
+    pub expected: Decimal,
+    pub allowed: Decimal,
+    pub paid: Decimal,
+    /// allowed - expected, over lines with both.
+    pub variance: Decimal,
+    pub adjustments_by_reason: BTreeMap<String, Decimal>,
+    pub underpaid_lines: usize,
+    pub denied_lines: usize,
+    pub units_not_minutes_lines: usize,
+    pub unmatched_claim_lines: usize,
+    pub unmatched_remit_lines: usize,
+    /// Remittance claims whose id matches no claim.
+    pub unmatched_remit_claims: usize,
+    /// PLB provider-level adjustments (positive reduces the payment).
+    pub provider_adjustments: Decimal,
+}
+
+/// The whole reconciliation.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Reconciliation {
+    pub claims: Vec<ClaimReconciliation>,
+    /// Remittance claims whose CLP01 matches no claim: (payer name, claim).
+    pub unmatched_remit_claims: Vec<(String, RemitClaim)>,
+    pub totals_by_payer: BTreeMap<String, Totals>,
+    pub totals: Totals,
+}
+
+fn dollars(cents: i64) -> Decimal {
+    Decimal::new(cents, 2)
+}
+
+fn procedure_text(code: &str, modifiers: &[&str]) -> String {
+    let mut s = code.to_owned();
+    for m in modifiers {
+        s.push('-');
+        s.push_str(m);
+    }
+    s
+}
+
+fn same_procedure(p: &Procedure, line: &ClaimLine, with_modifiers: bool) -> bool {
+    p.code.eq_ignore_ascii_case(line.procedure_code.as_str())
+        && (!with_modifiers
+            || (p.modifiers.len() == line.modifiers.len()
+                && p.modifiers.iter().zip(&line.modifiers).all(|(a, b)| a.eq_ignore_ascii_case(b.as_str()))))
+}
+
+fn same_date(r: &RemitLine, line: &ClaimLine) -> bool {
+    r.date_of_service.is_none_or(|d| d == line.date_of_service)
+}
+
+/// A claim line in the pool of one claim id: (claim index, line index).
+type Slot = (usize, usize);
+
+/// Matches one remittance claim's lines to the pool; returns (slot, remit line index, how).
+fn match_lines(remit: &RemitClaim, pool: &[(Slot, &ClaimLine, &LineOrigin)]) -> Vec<(usize, usize, MatchedBy)> {
+    let mut taken = vec![false; pool.len()];
+    let mut done = vec![false; remit.lines.len()];
+    let mut out = Vec::new();
+    type Rule<'a> = &'a dyn Fn(&RemitLine, &ClaimLine, &LineOrigin) -> bool;
+    let rules: [(MatchedBy, Rule<'_>); 4] = [
+        (MatchedBy::ControlNumber, &|r, _, o| {
+            r.control_number.as_deref().is_some_and(|c| !c.is_empty() && o.control_number.as_deref() == Some(c))
+        }),
+        (MatchedBy::CodeModifiersDate, &|r, l, _| same_procedure(&r.procedure, l, true) && same_date(r, l)),
+        (MatchedBy::OriginalCode, &|r, l, _| {
+            r.original_procedure.as_ref().is_some_and(|p| same_procedure(p, l, true)) && same_date(r, l)
+        }),
+        (MatchedBy::CodeDate, &|r, l, _| {
+            (same_procedure(&r.procedure, l, false)
+                || r.original_procedure.as_ref().is_some_and(|p| same_procedure(p, l, false)))
+                && same_date(r, l)
+        }),
+    ];
+    for (how, rule) in rules {
+        for (ri, r) in remit.lines.iter().enumerate() {
+            if done[ri] {
+                continue;
+            }
+            if let Some(pi) = (0..pool.len()).find(|&pi| !taken[pi] && rule(r, pool[pi].1, pool[pi].2)) {
+                taken[pi] = true;
+                done[ri] = true;
+                out.push((pi, ri, how));
+            }
+        }
+    }
+    // Order: what is left, pairwise.
+    let free: Vec<usize> = (0..pool.len()).filter(|&pi| !taken[pi]).collect();
+    let left: Vec<usize> = (0..remit.lines.len()).filter(|&ri| !done[ri]).collect();
+    for (&pi, &ri) in free.iter().zip(&left) {
+        out.push((pi, ri, MatchedBy::Order));
+    }
+    out
+}
+
+#[derive(Default)]
+struct Acc {
+    matched_by: Option<MatchedBy>,
+    paid: i64,
+    allowed_b6: Option<i64>,
+    adjustments: Vec<Adjustment>,
+    paid_units: Option<Decimal>,
+    procedures: Vec<Procedure>,
+    any: bool,
+}
+
+impl Acc {
+    fn add(
+        &mut self,
+        how: MatchedBy,
+        paid: i64,
+        allowed: Option<i64>,
+        adjustments: &[Adjustment],
+        units: Option<Decimal>,
+    ) {
+        self.matched_by.get_or_insert(how);
+        self.any = true;
+        self.paid += paid;
+        if let Some(a) = allowed {
+            *self.allowed_b6.get_or_insert(0) += a;
+        }
+        self.adjustments.extend_from_slice(adjustments);
+        if units.is_some() {
+            self.paid_units = units;
+        }
+    }
+}
+
+/// Wraps plain core claims for [`reconcile`] (no source table, no REF*6R).
+pub fn parsed_from_claims(claims: &[Claim]) -> Vec<ParsedClaim> {
+    claims
+        .iter()
+        .map(|c| ParsedClaim {
+            claim: c.clone(),
+            source: ClaimSource::default(),
+            findings: Vec::new(),
+            part: None,
+            lines: (0..c.lines.len())
+                .map(|i| LineOrigin {
+                    line_number: u32::try_from(i + 1).unwrap_or(u32::MAX),
+                    index_in_claim: u32::try_from(i).unwrap_or(u32::MAX),
+                    control_number: None,
+                })
+                .collect(),
+            info: ClaimInfo::default(),
+        })
+        .collect()
+}
+
+/// Matches remittance claims to claims by claim id (CLP01 = CLM01; the parts of a split claim are
+/// one pool), lines by REF*6R, then code + modifiers + date, SVC06, code + date, then order; prices
+/// each claim with `price` and compares.
+pub fn reconcile<F>(
+    claims: &[ParsedClaim],
+    remittances: &[Remittance],
+    mut price: F,
+    options: &ReconcileOptions,
+) -> Reconciliation
+where
+    F: FnMut(&Claim) -> cptkit_core::Result<PricedClaim>,
+{
+    let mut by_id: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, c) in claims.iter().enumerate() {
+        by_id.entry(c.claim.claim_id.as_str()).or_default().push(i);
+    }
+    let mut remits_by_id: BTreeMap<&str, Vec<(&Remittance, &RemitClaim)>> = BTreeMap::new();
+    let mut result = Reconciliation::default();
+    for remittance in remittances {
+        let plb: i64 = remittance.provider_adjustments.iter().map(|p| p.amount_cents).sum();
+        let payer_key = payer_key(&remittance.payer.name);
+        result.totals.provider_adjustments += dollars(plb);
+        result.totals_by_payer.entry(payer_key.clone()).or_default().provider_adjustments += dollars(plb);
+        for rc in &remittance.claims {
+            if by_id.contains_key(rc.claim_id.as_str()) {
+                remits_by_id.entry(rc.claim_id.as_str()).or_default().push((remittance, rc));
+            } else {
+                result.unmatched_remit_claims.push((remittance.payer.name.clone(), rc.clone()));
+                for totals in [&mut result.totals, result.totals_by_payer.entry(payer_key.clone()).or_default()] {
+                    totals.unmatched_remit_claims += 1;
+                    totals.paid += dollars(rc.paid_cents);
+                }
+            }
+        }
+    }
+    // Price each claim once.
+    let priced: Vec<Result<PricedClaim, String>> =
+        claims.iter().map(|c| price(&c.claim).map_err(|e| priced_error(&e))).collect();
+    for (claim_id, indexes) in &by_id {
+        let pool: Vec<(Slot, &ClaimLine, &LineOrigin)> = indexes
+            .iter()
+            .flat_map(|&ci| {
+                let c = &claims[ci];
+                c.claim.lines.iter().enumerate().map(move |(li, l)| {
+                    let origin = c.lines.get(li).unwrap_or(&FALLBACK_ORIGIN);
+                    ((ci, li), l, origin)
+                })
+            })
+            .collect();
+        let mut accs: Vec<Acc> = (0..pool.len()).map(|_| Acc::default()).collect();
+        let mut rec = ClaimReconciliation {
+            claim_id: (*claim_id).to_owned(),
+            payer: claims[indexes[0]].claim.payer.id.clone(),
+            statuses: Vec::new(),
+            claim_adjustments: Vec::new(),
+            lines: Vec::new(),
+            unmatched_remit_lines: Vec::new(),
+            no_remittance: false,
+        };
+        let remits = remits_by_id.get(claim_id).map(Vec::as_slice).unwrap_or(&[]);
+        rec.no_remittance = remits.is_empty();
+        for (_, rc) in remits {
+            rec.statuses.push(rc.status.clone());
+            rec.claim_adjustments.extend_from_slice(&rc.adjustments);
+            if rc.lines.is_empty() {
+                if pool.len() == 1 {
+                    accs[0].add(MatchedBy::ClaimLevel, rc.paid_cents, None, &rc.adjustments, None);
+                }
+                continue;
+            }
+            let matches = match_lines(rc, &pool);
+            let mut used = vec![false; rc.lines.len()];
+            for (pi, ri, how) in matches {
+                used[ri] = true;
+                let r = &rc.lines[ri];
+                accs[pi].add(how, r.paid_cents, r.allowed_cents, &r.adjustments, r.paid_units);
+                accs[pi].procedures.push(r.procedure.clone());
+            }
+            for (_, r) in rc.lines.iter().enumerate().filter(|(ri, _)| !used[*ri]) {
+                let mods: Vec<&str> = r.procedure.modifiers.iter().map(String::as_str).collect();
+                rec.unmatched_remit_lines.push(UnmatchedRemitLine {
+                    claim_id: rc.claim_id.clone(),
+                    procedure: procedure_text(&r.procedure.code, &mods),
+                    date_of_service: r.date_of_service,
+                    paid_cents: r.paid_cents,
+                    at: r.at,
+                });
+            }
+        }
+        for (((ci, li), line, origin), acc) in pool.iter().zip(accs) {
+            let priced_line = priced[*ci].as_ref().ok().and_then(|p| p.lines.get(*li));
+            let note = match &priced[*ci] {
+                Err(e) => Some(e.clone()),
+                Ok(_) => priced_line.filter(|p| p.status != LineStatus::Priced).map(|_| {
+                    "cptkit does not price this line (not anesthesia, unlisted, or the payer's rule is unknown)"
+                        .to_owned()
+                }),
+            };
+            rec.lines.push(line_result(*ci, *li, line, origin, priced_line, note, acc, options));
+        }
+        let payer = rec.payer.clone();
+        add_totals(&mut result.totals, &rec);
+        add_totals(result.totals_by_payer.entry(payer).or_default(), &rec);
+        result.claims.push(rec);
+    }
+    result
+}
+
+static FALLBACK_ORIGIN: LineOrigin = LineOrigin { line_number: 0, index_in_claim: 0, control_number: None };
+
+fn payer_key(name: &str) -> String {
+    name.trim().to_ascii_lowercase()
+}
+
+fn priced_error(e: &cptkit_core::Error) -> String {
+    let fields: Vec<String> = e.violations().into_iter().map(|(f, m)| format!("{f}: {m}")).collect();
+    if fields.is_empty() { e.to_string() } else { format!("{e} ({})", fields.join("; ")) }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn line_result(
+    claim_index: usize,
+    line_index: usize,
+    line: &ClaimLine,
+    origin: &LineOrigin,
+    priced: Option<&PricedLine>,
+    expected_note: Option<String>,
+    acc: Acc,
+    options: &ReconcileOptions,
+) -> LineReconciliation {
+    let expected = priced.filter(|p| p.status == LineStatus::Priced).map(|p| p.allowed);
+    let mut flags = Vec::new();
+    let mut by_reason: BTreeMap<String, Decimal> = BTreeMap::new();
+    let mut by_group: BTreeMap<String, Decimal> = BTreeMap::new();
+    for a in &acc.adjustments {
+        *by_reason.entry(a.key()).or_default() += a.amount();
+        *by_group.entry(a.group.as_str().to_owned()).or_default() += a.amount();
+    }
+    let paid = dollars(acc.paid);
+    let (allowed, from_b6) = if !acc.any {
+        (None, false)
+    } else if let Some(b6) = acc.allowed_b6 {
+        (Some(dollars(b6)), true)
+    } else {
+        let other: Decimal = acc
+            .adjustments
+            .iter()
+            .filter(|a| !matches!(a.group, AdjustmentGroup::Co | AdjustmentGroup::Pi))
+            .map(Adjustment::amount)
+            .sum();
+        (Some(paid + other), false)
+    };
+    let variance = allowed.zip(expected).map(|(a, e)| a - e);
+    if !acc.any {
+        flags.push(LineFlag::Unmatched);
+    }
+    if expected.is_none() {
+        flags.push(LineFlag::NotPriced);
+    }
+    let denial: Vec<String> = acc
+        .adjustments
+        .iter()
+        .filter(|a| matches!(a.group, AdjustmentGroup::Co | AdjustmentGroup::Pi) && a.amount_cents > 0)
+        .map(Adjustment::key)
+        .collect();
+    let denied = acc.any && acc.paid == 0 && !denial.is_empty();
+    if denied {
+        // A denial is its own finding: not also "underpaid".
+        flags.push(LineFlag::Denied { reasons: denial });
+    } else if let Some(v) = variance {
+        if v < -options.tolerance {
+            flags.push(LineFlag::Underpaid { by: -v });
+        } else if v > options.tolerance {
+            flags.push(LineFlag::AboveExpected { by: v });
+        }
+    }
+    let billed_code = line.procedure_code.as_str();
+    for p in &acc.procedures {
+        if !p.code.is_empty() && !p.code.eq_ignore_ascii_case(billed_code) {
+            flags.push(LineFlag::CodeChanged { billed: billed_code.to_owned(), paid: p.to_string() });
+        }
+    }
+    if let (UnitBasis::Minutes, Some(units)) = (line.unit_basis, acc.paid_units)
+        && units != line.quantity
+    {
+        let minutes = line.quantity;
+        let near = |a: Decimal, b: Decimal| (a - b).abs() <= Decimal::new(1, 1);
+        let reads_as = match priced {
+            Some(p) if p.status == LineStatus::Priced && near(units, p.time_units) => Some("time units"),
+            Some(p) if p.status == LineStatus::Priced && near(units, p.total_units) => Some("total units"),
+            _ if units * Decimal::from(5) <= minutes => Some("units"),
+            _ => None,
+        };
+        match reads_as {
+            Some(r) => flags.push(LineFlag::UnitsNotMinutes {
+                billed_minutes: minutes,
+                paid_units: units,
+                reads_as: r.to_owned(),
+            }),
+            None if units < minutes => {
+                flags.push(LineFlag::MinutesReduced { billed_minutes: minutes, paid_minutes: units })
+            }
+            None => {}
+        }
+    }
+    let modifiers: Vec<&str> = line.modifiers.iter().map(|m| m.as_str()).collect();
+    LineReconciliation {
+        claim_index,
+        line_index,
+        line_number: origin.line_number,
+        procedure: procedure_text(billed_code, &modifiers),
+        date_of_service: line.date_of_service,
+        matched_by: acc.matched_by,
+        charge: line.charge(),
+        expected,
+        expected_note,
+        allowed,
+        allowed_from_amt_b6: from_b6,
+        paid,
+        adjustments: acc.adjustments,
+        adjustments_by_reason: by_reason,
+        adjustments_by_group: by_group,
+        variance,
+        paid_units: acc.paid_units,
+        flags,
+    }
+}
+
+fn add_totals(t: &mut Totals, rec: &ClaimReconciliation) {
+    t.claims += 1;
+    t.unmatched_remit_lines += rec.unmatched_remit_lines.len();
+    t.paid += rec.unmatched_remit_lines.iter().map(|u| dollars(u.paid_cents)).sum::<Decimal>();
+    for l in &rec.lines {
+        t.lines += 1;
+        t.charge += l.charge;
+        t.paid += l.paid;
+        if let Some(a) = l.allowed {
+            t.allowed += a;
+        }
+        if let Some(e) = l.expected {
+            t.expected += e;
+        }
+        if let Some(v) = l.variance {
+            t.variance += v;
+        }
+        for (k, v) in &l.adjustments_by_reason {
+            *t.adjustments_by_reason.entry(k.clone()).or_default() += *v;
+        }
+        for f in &l.flags {
+            match f {
+                LineFlag::Underpaid { .. } => t.underpaid_lines += 1,
+                LineFlag::Denied { .. } => t.denied_lines += 1,
+                LineFlag::UnitsNotMinutes { .. } => t.units_not_minutes_lines += 1,
+                LineFlag::Unmatched => t.unmatched_claim_lines += 1,
+                _ => {}
+            }
+        }
+    }
+}

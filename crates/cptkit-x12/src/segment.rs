@@ -1,0 +1,622 @@
+//! The X12 tokenizer: delimiters from each ISA, segments as byte slices into one reusable buffer.
+
+use std::io::Read;
+
+use memchr::memchr;
+
+use crate::error::{SegmentRef, X12Error, X12ErrorKind};
+
+/// The four delimiters of an interchange, read from its ISA segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delimiters {
+    /// The byte after `ISA` (ISA byte 4).
+    pub element: u8,
+    /// ISA11 in 5010; None when ISA11 is a letter (the 4010 `U`).
+    pub repetition: Option<u8>,
+    /// ISA16.
+    pub component: u8,
+    /// The byte after ISA16.
+    pub segment: u8,
+}
+
+impl Default for Delimiters {
+    fn default() -> Self {
+        Delimiters { element: b'*', repetition: Some(b'^'), component: b':', segment: b'~' }
+    }
+}
+
+impl Delimiters {
+    /// True when `byte` is one of the four delimiters.
+    pub fn contains(&self, byte: u8) -> bool {
+        byte == self.element || byte == self.component || byte == self.segment || Some(byte) == self.repetition
+    }
+
+    fn check(&self, at: SegmentRef) -> Result<(), X12Error> {
+        let all = [Some(self.element), self.repetition, Some(self.component), Some(self.segment)];
+        for (i, a) in all.iter().enumerate() {
+            let Some(a) = a else { continue };
+            if a.is_ascii_alphanumeric() {
+                return Err(X12Error::new(
+                    X12ErrorKind::Syntax,
+                    at,
+                    format!("delimiter {:?} is a letter or digit", char::from(*a)),
+                ));
+            }
+            if all[i + 1..].contains(&Some(*a)) {
+                return Err(X12Error::new(
+                    X12ErrorKind::Syntax,
+                    at,
+                    format!("the ISA uses {:?} for two different delimiters", char::from(*a)),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One segment: a view into the reader's buffer, valid until the next call to the reader.
+#[derive(Debug, Clone, Copy)]
+pub struct Segment<'a> {
+    data: &'a [u8],
+    /// Start of each element (index 0 = the id), then `data.len() + 1`.
+    bounds: &'a [u32],
+    delims: Delimiters,
+    number: u64,
+    offset: u64,
+}
+
+impl<'a> Segment<'a> {
+    /// The segment id (`CLM`).
+    pub fn id(&self) -> &'a [u8] {
+        self.element(0)
+    }
+
+    /// The raw bytes of the segment, without its terminator.
+    pub fn raw(&self) -> &'a [u8] {
+        self.data
+    }
+
+    pub fn delimiters(&self) -> Delimiters {
+        self.delims
+    }
+
+    /// 1-based position of the segment in the input.
+    pub fn number(&self) -> u64 {
+        self.number
+    }
+
+    /// Byte offset of the segment's first byte in the input.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Number of elements after the id.
+    pub fn len(&self) -> usize {
+        self.bounds.len().saturating_sub(2)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Element `i` (1-based; 0 is the id); empty when absent.
+    pub fn element(&self, i: usize) -> &'a [u8] {
+        match (self.bounds.get(i), self.bounds.get(i + 1)) {
+            (Some(&start), Some(&end)) => {
+                self.data.get(start as usize..(end as usize).saturating_sub(1)).unwrap_or(&[])
+            }
+            _ => &[],
+        }
+    }
+
+    /// Element `i` as text, trimmed; empty when absent or not UTF-8.
+    pub fn text(&self, i: usize) -> &'a str {
+        std::str::from_utf8(self.element(i).trim_ascii()).unwrap_or("")
+    }
+
+    /// Element `i`, trimmed, as bytes: for comparing with code values without a UTF-8 check.
+    pub fn code(&self, i: usize) -> &'a [u8] {
+        self.element(i).trim_ascii()
+    }
+
+    /// Component `j` (1-based) of element `i`; the whole element when it is not a composite and j = 1.
+    pub fn component(&self, i: usize, j: usize) -> &'a [u8] {
+        component_of(self.element(i), self.delims.component, j)
+    }
+
+    /// Component `j` of element `i` as trimmed text.
+    pub fn component_text(&self, i: usize, j: usize) -> &'a str {
+        std::str::from_utf8(self.component(i, j).trim_ascii()).unwrap_or("")
+    }
+
+    /// The components of element `i`.
+    pub fn components(&self, i: usize) -> impl Iterator<Item = &'a [u8]> + 'a {
+        let sep = self.delims.component;
+        self.element(i).split(move |&b| b == sep)
+    }
+
+    /// Where this segment is, for errors and source tables.
+    pub fn at(&self) -> SegmentRef {
+        SegmentRef::new(self.number, self.offset, self.id())
+    }
+
+    /// Where element `i` of this segment is.
+    pub fn at_element(&self, i: usize) -> SegmentRef {
+        self.at().element(i)
+    }
+
+    /// Where component `j` of element `i` is.
+    pub fn at_component(&self, i: usize, j: usize) -> SegmentRef {
+        self.at().component(i, j)
+    }
+}
+
+pub(crate) fn component_of(element: &[u8], sep: u8, j: usize) -> &[u8] {
+    if j == 0 {
+        return element;
+    }
+    element.split(|&b| b == sep).nth(j - 1).unwrap_or(&[])
+}
+
+const DEFAULT_BUFFER: usize = 64 * 1024;
+/// Longest segment accepted; anything longer is reported and skipped.
+pub const MAX_SEGMENT_LEN: usize = 64 * 1024;
+/// ISA is 106 bytes; tolerate padding mistakes up to this length while looking for ISA16.
+const MAX_ISA_LEN: usize = 512;
+
+/// Reads segments from any `Read` through one reusable buffer (64 KiB, never more than
+/// `MAX_SEGMENT_LEN` + the read chunk). Delimiters are taken from each ISA.
+#[derive(Debug)]
+pub struct SegmentReader<R> {
+    src: R,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    eof: bool,
+    /// Input offset of `buf[0]`.
+    base: u64,
+    delims: Option<Delimiters>,
+    count: u64,
+    bounds: Vec<u32>,
+    /// After an over-long segment: drop bytes up to the next terminator.
+    skipping: bool,
+    /// Input bytes consumed so far (for throughput figures).
+    last_segment_end: u64,
+}
+
+/// What the reader produced.
+pub(crate) enum Next<'a> {
+    Segment(Segment<'a>),
+    Error(X12Error),
+    End,
+}
+
+impl<R: Read> SegmentReader<R> {
+    pub fn new(src: R) -> SegmentReader<R> {
+        SegmentReader {
+            src,
+            buf: vec![0; DEFAULT_BUFFER],
+            start: 0,
+            end: 0,
+            eof: false,
+            base: 0,
+            delims: None,
+            count: 0,
+            bounds: Vec::with_capacity(32),
+            skipping: false,
+            last_segment_end: 0,
+        }
+    }
+
+    /// The delimiters of the current interchange.
+    pub fn delimiters(&self) -> Option<Delimiters> {
+        self.delims
+    }
+
+    /// Bytes of input consumed so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.last_segment_end
+    }
+
+    /// Segments produced so far.
+    pub fn segments_read(&self) -> u64 {
+        self.count
+    }
+
+    /// Reads more input into the buffer; compacts first. Returns false at end of input.
+    fn fill(&mut self) -> Result<bool, X12Error> {
+        if self.eof {
+            return Ok(false);
+        }
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.base += self.start as u64;
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.end == self.buf.len() {
+            let grown = (self.buf.len() * 2).min(MAX_SEGMENT_LEN + DEFAULT_BUFFER);
+            if grown <= self.buf.len() {
+                return Ok(true); // full: the caller decides (segment too long)
+            }
+            self.buf.resize(grown, 0);
+        }
+        loop {
+            match self.src.read(&mut self.buf[self.end..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    return Ok(false);
+                }
+                Ok(n) => {
+                    self.end += n;
+                    return Ok(true);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.eof = true;
+                    let at = SegmentRef::new(self.count + 1, self.base + self.end as u64, b"");
+                    return Err(X12Error::new(X12ErrorKind::Io, at, format!("reading the input failed: {e}")));
+                }
+            }
+        }
+    }
+
+    fn here(&self, id: &[u8]) -> SegmentRef {
+        SegmentRef::new(self.count + 1, self.base + self.start as u64, id)
+    }
+
+    /// The next segment (a view into the buffer, valid until the next call), an error after which
+    /// reading goes on, or None at the end of the input. No envelope checks: see `Reader837`/`Reader835`.
+    pub fn read_segment(&mut self) -> Option<Result<Segment<'_>, X12Error>> {
+        match self.next_segment() {
+            Next::Segment(s) => Some(Ok(s)),
+            Next::Error(e) => Some(Err(e)),
+            Next::End => None,
+        }
+    }
+
+    /// The next segment, an error (after which reading goes on), or the end.
+    pub(crate) fn next_segment(&mut self) -> Next<'_> {
+        loop {
+            // Skip line breaks (and stray blanks) between segments.
+            while self.start < self.end && matches!(self.buf[self.start], b'\r' | b'\n' | b' ' | b'\t' | 0) {
+                self.start += 1;
+            }
+            if self.start == self.end {
+                match self.fill() {
+                    Ok(true) => continue,
+                    Ok(false) => {
+                        self.last_segment_end = self.base + self.end as u64;
+                        return Next::End;
+                    }
+                    Err(e) => return Next::Error(e),
+                }
+            }
+            if self.skipping {
+                let terminator = self.delims.map_or(b'~', |d| d.segment);
+                match memchr(terminator, &self.buf[self.start..self.end]) {
+                    Some(i) => {
+                        self.start += i + 1;
+                        self.skipping = false;
+                    }
+                    None => {
+                        self.start = self.end;
+                    }
+                }
+                continue;
+            }
+            // An ISA (re)defines the delimiters.
+            if self.end - self.start < 4 && !self.eof {
+                match self.fill() {
+                    Ok(_) => continue,
+                    Err(e) => return Next::Error(e),
+                }
+            }
+            let window = &self.buf[self.start..self.end];
+            if window.len() >= 4 && window.starts_with(b"ISA") && !window[3].is_ascii_alphanumeric() {
+                match self.read_isa() {
+                    Ok(true) => {}
+                    Ok(false) => continue, // more input was read
+                    Err(e) => return Next::Error(e),
+                }
+            } else if self.delims.is_none() {
+                return Next::Error(self.resync_to_isa());
+            }
+            let Some(delims) = self.delims else { continue };
+            let window = &self.buf[self.start..self.end];
+            let Some(len) = memchr(delims.segment, window) else {
+                if self.eof {
+                    let at = self.here(segment_id_prefix(window, delims.element));
+                    let tail = window.len();
+                    self.start = self.end;
+                    self.last_segment_end = self.base + self.end as u64;
+                    return Next::Error(X12Error::new(
+                        X12ErrorKind::Truncated,
+                        at,
+                        format!("the input ends inside a segment ({tail} bytes with no segment terminator)"),
+                    ));
+                }
+                if self.end - self.start >= MAX_SEGMENT_LEN {
+                    let at = self.here(segment_id_prefix(window, delims.element));
+                    self.count += 1;
+                    self.skipping = true;
+                    self.start = self.end;
+                    return Next::Error(X12Error::new(
+                        X12ErrorKind::Syntax,
+                        at,
+                        format!("segment longer than {MAX_SEGMENT_LEN} bytes: skipped"),
+                    ));
+                }
+                match self.fill() {
+                    Ok(_) => continue,
+                    Err(e) => return Next::Error(e),
+                }
+            };
+            return self.emit(len, delims);
+        }
+    }
+
+    /// Tokenizes the `len` bytes at `start` as one segment.
+    fn emit(&mut self, len: usize, delims: Delimiters) -> Next<'_> {
+        let seg_start = self.start;
+        self.start += len + 1;
+        self.count += 1;
+        self.last_segment_end = self.base + self.start as u64;
+        let mut data = &self.buf[seg_start..seg_start + len];
+        // A CR before an LF terminator belongs to the line break, not to the last element.
+        if delims.segment == b'\n' && data.last() == Some(&b'\r') {
+            data = &data[..data.len() - 1];
+        }
+        self.bounds.clear();
+        self.bounds.push(0);
+        // Segments are short: a plain byte loop beats a memchr call per element.
+        for (i, &b) in data.iter().enumerate() {
+            if b == delims.element {
+                self.bounds.push((i + 1) as u32);
+            }
+        }
+        self.bounds.push(data.len() as u32 + 1);
+        let offset = self.base + seg_start as u64;
+        let id_end = (self.bounds[1] as usize).saturating_sub(1).min(data.len());
+        let id = &data[..id_end];
+        if !(2..=3).contains(&id.len()) || !id.iter().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) {
+            let at = SegmentRef::new(self.count, offset, id);
+            let shown: String = String::from_utf8_lossy(&id[..id.len().min(12)]).into_owned();
+            return Next::Error(X12Error::new(
+                X12ErrorKind::Syntax,
+                at,
+                format!("{shown:?} is not a segment id (2-3 upper-case letters or digits)"),
+            ));
+        }
+        Next::Segment(Segment { data, bounds: &self.bounds, delims, number: self.count, offset })
+    }
+
+    /// Reads the delimiters from the ISA at `start`. Ok(false): more input was read, call again.
+    fn read_isa(&mut self) -> Result<bool, X12Error> {
+        let window = &self.buf[self.start..self.end];
+        let element = window[3];
+        // ISA has 16 elements: ISA16 is the byte after the 16th element separator.
+        let mut seps = 0;
+        let mut isa16 = None;
+        for (i, &b) in window.iter().enumerate().take(MAX_ISA_LEN).skip(3) {
+            if b == element {
+                seps += 1;
+                if seps == 16 {
+                    isa16 = Some(i + 1);
+                    break;
+                }
+            }
+        }
+        let at = self.here(b"ISA");
+        let Some(isa16) = isa16.filter(|&i| i + 1 < window.len()) else {
+            if !self.eof && window.len() < MAX_ISA_LEN {
+                return match self.fill()? {
+                    true => Ok(false),
+                    false => Err(self.truncated_isa(at)),
+                };
+            }
+            return Err(self.truncated_isa(at));
+        };
+        let component = window[isa16];
+        let segment = window[isa16 + 1];
+        // ISA11: element 11, between separators 10 and 11.
+        let isa11 = window[3..isa16]
+            .split(|&b| b == element)
+            .nth(11)
+            .filter(|e| e.len() == 1 && !e[0].is_ascii_alphanumeric())
+            .map(|e| e[0]);
+        let delims = Delimiters { element, repetition: isa11, component, segment };
+        if let Err(e) = delims.check(at) {
+            self.start += isa16 + 2;
+            self.count += 1;
+            self.delims = None;
+            return Err(e);
+        }
+        self.delims = Some(delims);
+        Ok(true)
+    }
+
+    fn truncated_isa(&mut self, at: SegmentRef) -> X12Error {
+        let err = if self.eof {
+            X12Error::new(X12ErrorKind::Truncated, at, "the input ends inside the ISA segment")
+        } else {
+            X12Error::new(X12ErrorKind::Syntax, at, "ISA segment without 16 elements and a segment terminator")
+        };
+        // Skip this "ISA" so the next call looks for the next one.
+        self.start += 3;
+        self.count += 1;
+        err
+    }
+
+    /// Before the first ISA (or after a broken one): skips to the next `ISA`.
+    fn resync_to_isa(&mut self) -> X12Error {
+        let at = self.here(b"");
+        // The bytes here are not a usable ISA: drop at least one, so the search always moves on.
+        self.start = (self.start + 1).min(self.end);
+        let mut skipped: u64 = 1;
+        loop {
+            let window = &self.buf[self.start..self.end];
+            if let Some(i) = memchr::memmem::find(window, b"ISA") {
+                self.start += i;
+                skipped += i as u64;
+                break;
+            }
+            // Keep the last two bytes: "IS" may continue in the next read.
+            let keep = window.len().min(2);
+            let drop = window.len() - keep;
+            self.start += drop;
+            skipped += drop as u64;
+            match self.fill() {
+                Ok(true) => {}
+                Ok(false) => {
+                    skipped += (self.end - self.start) as u64;
+                    self.start = self.end;
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        X12Error::new(X12ErrorKind::Syntax, at, format!("expected an ISA segment; skipped {skipped} bytes"))
+    }
+}
+
+fn segment_id_prefix(window: &[u8], element: u8) -> &[u8] {
+    let end = memchr(element, window).unwrap_or(window.len()).min(3);
+    &window[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ISA: &str =
+        "ISA*00*          *00*          *ZZ*SENDER         *ZZ*RECEIVER       *250305*1200*^*00501*000000001*0*P*:~";
+
+    fn segment_ids(input: &[u8]) -> (Vec<String>, Vec<X12Error>) {
+        let mut r = SegmentReader::new(input);
+        let mut ids = Vec::new();
+        let mut errors = Vec::new();
+        loop {
+            match r.next_segment() {
+                Next::Segment(s) => ids.push(String::from_utf8_lossy(s.id()).into_owned()),
+                Next::Error(e) => errors.push(e),
+                Next::End => break,
+            }
+        }
+        (ids, errors)
+    }
+
+    #[test]
+    fn delimiters_come_from_the_isa() {
+        assert_eq!(ISA.len(), 107 - 1);
+        let text = format!("{ISA}\r\nGS*HC*A*B~\r\nST*837*0001~");
+        let mut r = SegmentReader::new(text.as_bytes());
+        let Next::Segment(isa) = r.next_segment() else { panic!() };
+        assert_eq!(isa.text(13), "000000001");
+        assert_eq!(isa.len(), 16);
+        assert_eq!(r.delimiters(), Some(Delimiters::default()));
+        let Next::Segment(gs) = r.next_segment() else { panic!() };
+        assert_eq!(gs.id(), b"GS");
+        assert_eq!(gs.offset(), 108);
+        assert_eq!(gs.number(), 2);
+        let piped = ISA.replace('*', "|").replace(":~", ">\n");
+        let (ids, errors) = segment_ids(format!("{piped}GS|HC\nSV1|HC>00632>AA|10\n").as_bytes());
+        assert_eq!(ids, ["ISA", "GS", "SV1"]);
+        assert!(errors.is_empty());
+    }
+
+    #[test]
+    fn components_and_missing_elements() {
+        let text = format!("{ISA}SV1*HC:00632:AA:P2*1500*MJ*90***1:2~");
+        let mut r = SegmentReader::new(text.as_bytes());
+        let _ = r.next_segment();
+        let Next::Segment(s) = r.next_segment() else { panic!() };
+        assert_eq!(s.component(1, 2), b"00632");
+        assert_eq!(s.component(1, 4), b"P2");
+        assert_eq!(s.component(1, 5), b"");
+        assert_eq!(s.text(4), "90");
+        assert_eq!(s.element(5), b"");
+        assert_eq!(s.component(7, 2), b"2");
+        assert_eq!(s.element(99), b"");
+        assert_eq!(s.len(), 7);
+    }
+
+    #[test]
+    fn junk_and_truncation_are_errors_not_panics() {
+        let (ids, errors) = segment_ids(b"hello");
+        assert!(ids.is_empty());
+        assert_eq!(errors.len(), 1);
+        let (ids, errors) = segment_ids(format!("junk{ISA}GS*HC").as_bytes());
+        assert_eq!(ids, ["ISA"]);
+        assert_eq!(errors.len(), 2);
+        assert_eq!(errors[1].kind, X12ErrorKind::Truncated);
+        for cut in 0..ISA.len() {
+            let _ = segment_ids(&ISA.as_bytes()[..cut]);
+        }
+    }
+
+    /// An endless stream of segments: the buffer stays at its initial size (bounded memory), and a
+    /// segment longer than the limit is reported and skipped without growing past it.
+    #[test]
+    fn memory_stays_bounded() {
+        struct Repeat {
+            body: Vec<u8>,
+            at: usize,
+            left: usize,
+        }
+        impl Read for Repeat {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let mut n = 0;
+                while n < buf.len() && self.left > 0 {
+                    buf[n] = self.body[self.at];
+                    self.at = (self.at + 1) % self.body.len();
+                    self.left -= 1;
+                    n += 1;
+                }
+                Ok(n)
+            }
+        }
+        let body = b"SV1*HC:00632:AA*1500*MJ*90***1:2~\n".to_vec();
+        let len = 34 * 600_000;
+        let mut head = ISA.as_bytes().to_vec();
+        head.extend_from_slice(b"NTE*ADD*");
+        head.extend(std::iter::repeat_n(b'X', MAX_SEGMENT_LEN + 10));
+        head.extend_from_slice(b"~");
+        let stream = head.as_slice().chain(Repeat { body, at: 0, left: len });
+        let mut r = SegmentReader::new(stream);
+        let (mut segments, mut errors) = (0, 0);
+        loop {
+            match r.next_segment() {
+                Next::Segment(_) => segments += 1,
+                Next::Error(e) => {
+                    assert!(e.message.contains("longer than"), "{e}");
+                    errors += 1;
+                }
+                Next::End => break,
+            }
+        }
+        assert_eq!(errors, 1);
+        assert_eq!(segments, 1 + len / 34);
+        assert!(r.buf.len() <= MAX_SEGMENT_LEN + DEFAULT_BUFFER, "{}", r.buf.len());
+    }
+
+    #[test]
+    fn small_reads_give_the_same_segments() {
+        struct Trickle<'a>(&'a [u8]);
+        impl Read for Trickle<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let n = self.0.len().min(buf.len()).min(3);
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let text = format!("{ISA}GS*HC*A~ST*837*1~SE*2*1~");
+        let mut r = SegmentReader::new(Trickle(text.as_bytes()));
+        let mut n = 0;
+        while let Next::Segment(_) = r.next_segment() {
+            n += 1;
+        }
+        assert_eq!(n, 4);
+    }
+}

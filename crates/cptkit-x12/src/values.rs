@@ -1,0 +1,270 @@
+//! Reading X12 data element values: dates, money, decimals, times, and the anesthesia line note.
+
+use rust_decimal::Decimal;
+use time::{Date, Month};
+
+/// `CCYYMMDD` (D8).
+pub(crate) fn date8(raw: &[u8]) -> Option<Date> {
+    let raw = trim(raw);
+    if raw.len() != 8 || !raw.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n = |r: std::ops::Range<usize>| raw[r].iter().fold(0u32, |acc, &b| acc * 10 + u32::from(b - b'0'));
+    let year = i32::try_from(n(0..4)).ok()?;
+    let month = Month::try_from(u8::try_from(n(4..6)).ok()?).ok()?;
+    Date::from_calendar_date(year, month, u8::try_from(n(6..8)).ok()?).ok()
+}
+
+/// `CCYYMMDD-CCYYMMDD` (RD8): the first and last date.
+pub(crate) fn date_range8(raw: &[u8]) -> Option<(Date, Date)> {
+    let raw = trim(raw);
+    let dash = raw.iter().position(|&b| b == b'-')?;
+    let from = date8(&raw[..dash])?;
+    let to = date8(&raw[dash + 1..])?;
+    (from <= to).then_some((from, to))
+}
+
+pub(crate) fn trim(raw: &[u8]) -> &[u8] {
+    raw.trim_ascii()
+}
+
+/// A money amount (X12 type R) in cents, rounded half away from zero; None when not a number.
+pub(crate) fn cents(raw: &[u8]) -> Option<i64> {
+    let raw = trim(raw);
+    let (negative, digits) = match raw.first() {
+        Some(b'-') => (true, &raw[1..]),
+        _ => (false, raw),
+    };
+    // Fast path: digits with at most two decimals.
+    let mut whole: i64 = 0;
+    let mut frac: i64 = 0;
+    let mut frac_digits = 0;
+    let mut seen_dot = false;
+    let mut any = false;
+    for &b in digits {
+        match b {
+            b'0'..=b'9' if !seen_dot => {
+                whole = whole.checked_mul(10)?.checked_add(i64::from(b - b'0'))?;
+                any = true;
+            }
+            b'0'..=b'9' if frac_digits < 2 => {
+                frac = frac * 10 + i64::from(b - b'0');
+                frac_digits += 1;
+                any = true;
+            }
+            b'0'..=b'9' => return decimal(raw).and_then(decimal_to_cents),
+            b'.' if !seen_dot => seen_dot = true,
+            _ => return None,
+        }
+    }
+    if !any {
+        return None;
+    }
+    if frac_digits == 1 {
+        frac *= 10;
+    }
+    let value = whole.checked_mul(100)?.checked_add(frac)?;
+    Some(if negative { -value } else { value })
+}
+
+pub(crate) fn decimal_to_cents(d: Decimal) -> Option<i64> {
+    let c = (d * Decimal::ONE_HUNDRED).round_dp_with_strategy(0, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+    i64::try_from(c).ok()
+}
+
+/// A decimal number (X12 type R); None when not a number.
+pub(crate) fn decimal(raw: &[u8]) -> Option<Decimal> {
+    let raw = trim(raw);
+    if !raw.is_empty() && raw.len() <= 18 && raw.iter().all(u8::is_ascii_digit) {
+        let n = raw.iter().fold(0u64, |acc, &b| acc * 10 + u64::from(b - b'0'));
+        return Some(Decimal::from(n));
+    }
+    let text = std::str::from_utf8(raw).ok()?;
+    if text.is_empty() || text.contains(['e', 'E']) {
+        return None;
+    }
+    text.parse::<Decimal>().ok().map(|d| d.normalize())
+}
+
+/// Cents as an X12 amount: `1500`, `1500.5`, `-12.25`.
+pub(crate) fn format_cents(cents: i64) -> String {
+    let sign = if cents < 0 { "-" } else { "" };
+    let abs = cents.unsigned_abs();
+    let (whole, frac) = (abs / 100, abs % 100);
+    match frac {
+        0 => format!("{sign}{whole}"),
+        f if f % 10 == 0 => format!("{sign}{whole}.{}", f / 10),
+        f => format!("{sign}{whole}.{f:02}"),
+    }
+}
+
+/// A decimal as X12 writes it: no trailing zeros (`90`, `1.5`).
+pub(crate) fn format_decimal(d: Decimal) -> String {
+    d.normalize().to_string()
+}
+
+pub(crate) fn format_date8(d: Date) -> String {
+    String::from_utf8_lossy(&date_digits(d)).into_owned()
+}
+
+/// What cptkit reads from an anesthesia note (`NTE*ADD*START 0800 STOP 0931`): start and stop as
+/// hour and minute, an explicit case id (`CASE 123`), presence at induction (`INDUCTION`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct AnesthesiaNote {
+    pub start: Option<Result<(u8, u8), String>>,
+    pub stop: Option<Result<(u8, u8), String>>,
+    pub case_id: Option<String>,
+    pub induction: bool,
+}
+
+impl AnesthesiaNote {
+    pub fn is_empty(&self) -> bool {
+        self.start.is_none() && self.stop.is_none() && self.case_id.is_none() && !self.induction
+    }
+}
+
+/// `0800`, `800`, `08:00`, `8.00`: hour and minute; Err(text) when it is not a time of day.
+fn time_of_day(token: &str) -> Result<(u8, u8), String> {
+    let mut digits = [0u8; 4];
+    let mut n = 0;
+    let mut separators = 0;
+    for b in token.bytes() {
+        match b {
+            b'0'..=b'9' if n < 4 => {
+                digits[n] = b - b'0';
+                n += 1;
+            }
+            b':' | b'.' | b'H' | b'h' if separators == 0 => separators += 1,
+            _ => return Err(token.to_owned()),
+        }
+    }
+    if n < 3 {
+        return Err(token.to_owned());
+    }
+    let (h, m) = if n == 3 {
+        (digits[0], digits[1] * 10 + digits[2])
+    } else {
+        (digits[0] * 10 + digits[1], digits[2] * 10 + digits[3])
+    };
+    if h < 24 && m < 60 { Ok((h, m)) } else { Err(token.to_owned()) }
+}
+
+fn keyword(token: &str) -> Option<&'static str> {
+    ["START", "BEGIN", "STOP", "END", "CASE"].into_iter().find(|k| {
+        token.len() >= k.len()
+            && token.as_bytes()[..k.len()].eq_ignore_ascii_case(k.as_bytes())
+            && token.as_bytes().get(k.len()).is_none_or(|c| matches!(c, b':' | b'='))
+    })
+}
+
+/// Reads a note's text. Keywords are case-insensitive; `START`/`BEGIN`, `STOP`/`END`, `CASE`,
+/// `INDUCTION`. A value may follow after a blank, `:` or `=` (`START:0800`, `STOP=0931`).
+pub(crate) fn anesthesia_note(text: &str) -> AnesthesiaNote {
+    let mut note = AnesthesiaNote::default();
+    let mut tokens = text.split_ascii_whitespace().peekable();
+    while let Some(token) = tokens.next() {
+        if token.eq_ignore_ascii_case("INDUCTION") {
+            note.induction = true;
+            continue;
+        }
+        let Some(keyword) = keyword(token) else { continue };
+        let rest = token[keyword.len()..].trim_start_matches([':', '=']);
+        let value = if !rest.is_empty() {
+            Some(rest)
+        } else {
+            // `START TIME 0800`: skip the word TIME.
+            if tokens.peek().is_some_and(|t| t.eq_ignore_ascii_case("TIME") || t.eq_ignore_ascii_case("TIME:")) {
+                tokens.next();
+            }
+            tokens.next().map(|t| t.trim_start_matches([':', '=']))
+        };
+        match (keyword, value) {
+            ("CASE", Some(v)) => note.case_id = Some(v.to_owned()),
+            ("START" | "BEGIN", v) => note.start = Some(v.map_or(Err(String::new()), time_of_day)),
+            ("STOP" | "END", v) => note.stop = Some(v.map_or(Err(String::new()), time_of_day)),
+            _ => {}
+        }
+    }
+    note
+}
+
+/// A date as the 8 ASCII digits of CCYYMMDD, without allocating.
+pub(crate) fn date_digits(d: Date) -> [u8; 8] {
+    let mut out = [b'0'; 8];
+    let year = u32::try_from(d.year()).unwrap_or(0) % 10000;
+    let parts = [(year, 0, 4), (u32::from(u8::from(d.month())), 4, 2), (u32::from(d.day()), 6, 2)];
+    for (mut v, at, len) in parts {
+        for i in (0..len).rev() {
+            out[at + i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    }
+    out
+}
+
+/// FNV-1a, 64 bits: a stable hash for derived case ids (the same on every platform and release).
+pub(crate) fn fnv1a(parts: &[&[u8]]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for &b in *part {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        h ^= 0xff;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_and_numbers() {
+        assert_eq!(cents(b"1500"), Some(150_000));
+        assert_eq!(cents(b"1500.5"), Some(150_050));
+        assert_eq!(cents(b"-12.25"), Some(-1225));
+        assert_eq!(cents(b"0.005"), Some(1));
+        assert_eq!(cents(b"12.344"), Some(1234));
+        assert_eq!(cents(b""), None);
+        assert_eq!(cents(b"1x"), None);
+        assert_eq!(cents(b"."), None);
+        assert_eq!(cents(b"99999999999999999999999"), None);
+        assert_eq!(format_cents(150_050), "1500.5");
+        assert_eq!(format_cents(-1225), "-12.25");
+        assert_eq!(format_cents(7), "0.07");
+        assert_eq!(decimal(b"90"), Some(Decimal::from(90)));
+        assert_eq!(decimal(b"1.50"), Some(Decimal::new(15, 1)));
+        assert_eq!(decimal(b"1e5"), None);
+    }
+
+    #[test]
+    fn dates() {
+        assert_eq!(date8(b"20250304").map(format_date8).as_deref(), Some("20250304"));
+        assert_eq!(date8(b"20250230"), None);
+        assert_eq!(date8(b"2025034"), None);
+        assert!(date_range8(b"20250304-20250305").is_some());
+        assert!(date_range8(b"20250305-20250304").is_none());
+    }
+
+    #[test]
+    fn notes() {
+        let n = anesthesia_note("START 0800 STOP 0931");
+        assert_eq!(n.start, Some(Ok((8, 0))));
+        assert_eq!(n.stop, Some(Ok((9, 31))));
+        let n = anesthesia_note("anesthesia start:07:45 end=9:15 CASE A-17 induction");
+        assert_eq!(n.start, Some(Ok((7, 45))));
+        assert_eq!(n.stop, Some(Ok((9, 15))));
+        assert_eq!(n.case_id.as_deref(), Some("A-17"));
+        assert!(n.induction);
+        assert_eq!(anesthesia_note("START 2575 STOP 0931").start, Some(Err("2575".into())));
+        assert_eq!(anesthesia_note("START TIME 0800 STOP TIME 0900").stop, Some(Ok((9, 0))));
+        assert_eq!(anesthesia_note("STOP").stop, Some(Err(String::new())));
+        assert_eq!(anesthesia_note("START 800 STOP 8h30").stop, Some(Ok((8, 30))));
+        assert_eq!(anesthesia_note("START 0860").start, Some(Err("0860".into())));
+        assert_eq!(&date_digits(time::macros::date!(2025 - 03 - 04)), b"20250304");
+        assert!(anesthesia_note("PATIENT TOLERATED WELL").is_empty());
+        assert!(anesthesia_note("STARTED LATE").is_empty());
+    }
+}

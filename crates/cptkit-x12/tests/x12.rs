@@ -1,0 +1,561 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! The X12 crate against the fixtures in tests/fixtures/x12/ (written by hand from the X222A1 and
+//! X221A1 layouts): envelopes, delimiters, 837P claims and their source table, the writer round trip,
+//! 835 remittances and reconciliation.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use cptkit_core::{Claim, PriceOptions, Reference, RuleBook, Severity, ValidationContext};
+use cptkit_x12::{
+    AdjustmentGroup, Delimiters, File837, LineFlag, MatchedBy, ReadOptions, ReconcileOptions, WriteOptions,
+    X12ErrorKind, core_pricer, read_835, read_837, reconcile, write_837_to_vec,
+};
+use rust_decimal::Decimal;
+
+fn fixture(name: &str) -> Vec<u8> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/x12").join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn fixtures_837() -> Vec<(String, Vec<u8>)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/x12");
+    let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("837p_"))
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
+        .collect();
+    out.sort();
+    assert!(out.len() >= 5);
+    out
+}
+
+fn options() -> ReadOptions {
+    let mut o = ReadOptions::default();
+    o.payer_ids.insert("BCBSOK".into(), "bcbs-ok".into());
+    o
+}
+
+fn read(name: &str) -> File837 {
+    read_837(&fixture(name)[..], options())
+}
+
+fn context() -> ValidationContext {
+    ValidationContext { today: time::macros::date!(2026 - 11 - 27) }
+}
+
+fn dec(s: &str) -> Decimal {
+    s.parse().unwrap()
+}
+
+fn claim<'a>(file: &'a File837, id: &str) -> Vec<&'a cptkit_x12::ParsedClaim> {
+    file.claims().filter(|c| c.claim.claim_id == id).collect()
+}
+
+fn errors(reference: &Reference, c: &Claim) -> Vec<String> {
+    let report = reference.validate(c, &context());
+    report
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .map(|f| format!("{} {}", f.edit_id, f.field))
+        .collect()
+}
+
+#[test]
+fn clean_medicare_claim_validates_and_prices_264_13() {
+    let file = read("837p_medicare_star_crlf.x12");
+    assert!(file.errors.is_empty(), "{:?}", file.errors);
+    let reference = Reference::embedded();
+    let c1001 = claim(&file, "C1001");
+    assert_eq!(c1001.len(), 1);
+    let c = &c1001[0].claim;
+    assert_eq!(c.payer.id, "medicare");
+    assert_eq!(c.lines[0].quantity, dec("90"));
+    assert_eq!(c.lines[0].start_time.unwrap().to_string(), "2025-03-04 8:00:00.0");
+    let report = reference.validate(c, &context());
+    assert!(report.findings.is_empty(), "{:?}", report.findings);
+    assert!(c1001[0].findings.is_empty());
+    let priced = reference.price(c, &PriceOptions::default(), RuleBook::embedded(), &context()).unwrap();
+    assert_eq!(priced.total_allowed, dec("264.13"));
+}
+
+#[test]
+fn physician_and_crna_lines_split_into_two_claims_that_pair_up() {
+    let file = read("837p_medicare_star_crlf.x12");
+    let parts = claim(&file, "C1002");
+    assert_eq!(parts.len(), 2, "QK (2310B) and QX (2420A) have different rendering providers");
+    assert_eq!(parts[0].claim.rendering_provider.role, cptkit_core::ProviderRole::Anesthesiologist);
+    assert_eq!(parts[1].claim.rendering_provider.role, cptkit_core::ProviderRole::Crna);
+    assert_eq!(parts[1].claim.rendering_provider.npi.as_str(), "1558598797");
+    assert_eq!(parts[0].part.map(|p| (p.index, p.of)), Some((1, 2)));
+    assert_eq!(parts[1].lines[0].line_number, 2);
+    assert_eq!(parts[1].lines[0].control_number.as_deref(), Some("C1002-2"));
+    assert_eq!(parts[0].claim.lines[0].case_id, parts[1].claim.lines[0].case_id, "same patient and day: same case");
+    assert!(parts.iter().all(|p| p.findings.iter().any(|f| f.edit_id == "X12C02")));
+    // The rendering NPI of part 2 points at the 2420A NM1.
+    let at = parts[1].source.locate("rendering_provider.npi");
+    assert_eq!((at.segment_id(), at.element), ("NM1", 9));
+    let bytes = fixture("837p_medicare_star_crlf.x12");
+    assert!(bytes[at.byte_offset as usize..].starts_with(b"NM1*82*1*RIVERA"));
+    let reference = Reference::embedded();
+    let claims: Vec<Claim> = parts.iter().map(|p| p.claim.clone()).collect();
+    let reports = reference.validate_batch(&claims, &context());
+    for r in &reports {
+        assert!(r.findings.iter().all(|f| f.severity != Severity::Error), "{:?}", r.findings);
+        assert!(r.findings.iter().all(|f| f.edit_id != "BAT001"), "QX pairs with QK: {:?}", r.findings);
+    }
+    for c in &claims {
+        let priced = reference.price(c, &PriceOptions::default(), RuleBook::embedded(), &context()).unwrap();
+        assert_eq!(priced.total_allowed, dec("132.07"));
+    }
+}
+
+#[test]
+fn x12_findings_for_notes_and_times() {
+    let file = read("837p_medicare_star_crlf.x12");
+    let ids = |id: &str| -> Vec<String> {
+        claim(&file, id).iter().flat_map(|c| c.findings.iter().map(|f| format!("{} {}", f.edit_id, f.field))).collect()
+    };
+    assert_eq!(ids("C1003"), ["X12T01 lines[0].quantity"]);
+    assert_eq!(ids("C1004"), ["X12T03 lines[0].end_time"]);
+    assert_eq!(ids("C1005"), ["X12T02 lines[0].start_time"]);
+    let c1004 = &claim(&file, "C1004")[0].claim.lines[0];
+    assert_eq!((c1004.end_time.unwrap() - c1004.start_time.unwrap()).whole_minutes(), 90, "crosses midnight");
+    // The 2300 NTE variant applies to the line, and the billing provider renders when there is no 2310B.
+    let c1006 = &claim(&file, "C1006")[0];
+    assert_eq!(c1006.claim.lines[0].start_time.unwrap().hour(), 13);
+    assert_eq!(c1006.source.locate("lines[0].start_time").segment_id(), "NTE");
+    assert_eq!(c1006.claim.rendering_provider.npi.as_str(), "1234567893");
+    // Core validation agrees on the billed minutes, and the finding points back into the file.
+    let reference = Reference::embedded();
+    let c1003 = &claim(&file, "C1003")[0];
+    let report = reference.validate(&c1003.claim, &context());
+    let unt = report.findings.iter().find(|f| f.edit_id == "UNT005").unwrap();
+    let at = c1003.locate(unt);
+    assert_eq!(at.element_name().as_deref(), Some("SV104"));
+    let bytes = fixture("837p_medicare_star_crlf.x12");
+    assert!(bytes[at.byte_offset as usize..].starts_with(b"SV1*HC:00632:AA*1500*MJ*95"));
+}
+
+#[test]
+fn fixture_claims_are_consistent_with_core_validation() {
+    let reference = Reference::embedded();
+    let file = read("837p_medicare_star_crlf.x12");
+    let all: Vec<Claim> = file.core_claims();
+    assert_eq!(all.len(), 8, "7 claims read, C1002 split in two; C1007 rejected");
+    let reports = reference.validate_batch(&all, &context());
+    let with_errors: BTreeMap<&str, Vec<String>> = reports
+        .iter()
+        .filter(|r| !r.is_valid())
+        .map(|r| {
+            let e = r.findings.iter().filter(|f| f.severity == Severity::Error);
+            (r.claim_id.as_str(), e.map(|f| f.edit_id.clone()).collect())
+        })
+        .collect();
+    assert_eq!(with_errors, BTreeMap::from([("C1003", vec!["UNT005".to_owned()])]));
+    let rejected: Vec<_> = file.rejected().collect();
+    assert_eq!(rejected.len(), 1);
+    assert_eq!(rejected[0].claim_id, "C1007");
+    assert_eq!(rejected[0].errors[0].at.element_name().as_deref(), Some("NM109"));
+    assert!(rejected[0].errors[0].message.contains("10-digit NPI"));
+
+    let file = read("837p_commercial_pipe_newline.x12");
+    assert!(file.errors.is_empty(), "{:?}", file.errors);
+    let claims = file.core_claims();
+    let payers: Vec<(&str, &str, cptkit_core::PlanType)> =
+        claims.iter().map(|c| (c.claim_id.as_str(), c.payer.id.as_str(), c.payer.plan_type)).collect();
+    use cptkit_core::PlanType::*;
+    assert_eq!(
+        payers,
+        [
+            ("C2001", "cigna", Commercial),
+            ("C2002", "uhc", Commercial),
+            ("C2003", "61101", MedicareAdvantage),
+            ("C2004", "bcbs-ok", Commercial),
+            ("C2005", "skil0", Commercial)
+        ]
+    );
+    for c in &claims {
+        assert!(errors(reference, c).is_empty(), "{}: {:?}", c.claim_id, errors(reference, c));
+    }
+    // 2000C: the patient's birth date, the subscriber's member id.
+    assert_eq!(claims[0].patient.birth_date, time::macros::date!(2010 - 04 - 01));
+    assert_eq!(claims[0].patient.member_id, "CIG900100");
+    // RD8 service date; SV105 differs from CLM05-1.
+    assert_eq!(claims[1].lines[0].date_of_service, time::macros::date!(2025 - 04 - 03));
+    let c2002 = &claim(&file, "C2002")[0];
+    assert_eq!(c2002.findings[0].edit_id, "X12C03");
+    // Medicaid filing indicator: read as commercial, with a finding.
+    assert_eq!(claim(&file, "C2005")[0].findings[0].edit_id, "X12C04");
+    // The errata label is accepted.
+    assert_eq!(file.transactions[0].envelope.implementation, "005010X222A2");
+    // A commercial claim prices with the contract conversion factor.
+    let options = PriceOptions { rule_set: None, conversion_factor: Some(dec("60")) };
+    let priced = reference.price(&claims[0], &options, RuleBook::embedded(), &context()).unwrap();
+    assert!(priced.total_allowed > Decimal::ZERO);
+}
+
+#[test]
+fn several_interchanges_and_delimiter_sets() {
+    let file = read("837p_two_interchanges.x12");
+    assert!(file.errors.is_empty(), "{:?}", file.errors);
+    let ids: Vec<&str> = file.claims().map(|c| c.claim.claim_id.as_str()).collect();
+    assert_eq!(ids, ["C3001", "C3002"]);
+    assert_eq!(file.transactions[1].envelope.interchange_control, "000000302");
+    let second = &file.claims().nth(1).unwrap().claim;
+    assert_eq!(second.lines[0].modifiers[0].as_str(), "AA", "component separator \\ in the second ISA");
+}
+
+#[test]
+fn two_groups_in_one_interchange() {
+    let text = String::from_utf8(fixture("837p_two_interchanges.x12")).unwrap();
+    let first = &text[..text.find("IEA*").unwrap()];
+    let (isa, group) = first.split_at(first.find("GS*").unwrap());
+    let second = group.replace("*301*X*", "*302*X*").replace("GE*1*301", "GE*1*302");
+    let input = format!("{isa}{group}{second}IEA*2*000000301~");
+    let file = read_837(input.as_bytes(), ReadOptions::default());
+    assert!(file.errors.is_empty(), "{:?}", file.errors);
+    let groups: Vec<&str> = file.transactions.iter().map(|t| t.envelope.group_control.as_str()).collect();
+    assert_eq!(groups, ["301", "302"]);
+    // IEA01 must count both groups.
+    let wrong = input.replace("IEA*2*", "IEA*1*");
+    let file = read_837(wrong.as_bytes(), ReadOptions::default());
+    assert_eq!(file.errors.len(), 1);
+    assert_eq!(file.errors[0].at.element_name().as_deref(), Some("IEA01"));
+}
+
+#[test]
+fn broken_envelope_rejects_the_bad_transactions_and_goes_on() {
+    let file = read("837p_broken_envelope.x12");
+    let ids: Vec<&str> = file.claims().map(|c| c.claim.claim_id.as_str()).collect();
+    assert_eq!(ids, ["C4001"], "only the transaction whose SE checks out");
+    let got: Vec<(X12ErrorKind, String, u64)> =
+        file.errors.iter().map(|e| (e.kind, e.at.element_name().unwrap_or_default(), e.at.segment_number)).collect();
+    assert_eq!(
+        got,
+        [
+            (X12ErrorKind::Envelope, "SE01".into(), 58),
+            (X12ErrorKind::Envelope, "SE02".into(), 86),
+            (X12ErrorKind::Envelope, "GE01".into(), 87),
+            (X12ErrorKind::Envelope, "IEA02".into(), 88),
+        ]
+    );
+    let bytes = fixture("837p_broken_envelope.x12");
+    for e in &file.errors {
+        let id = e.at.segment_id().as_bytes();
+        assert!(bytes[e.at.byte_offset as usize..].starts_with(id), "{e}");
+    }
+    assert_eq!(file.errors[0].control.transaction.as_deref(), Some("0002"));
+    assert!(file.errors[0].to_string().contains("segment 58 (SE), element SE01, byte"));
+}
+
+#[test]
+fn truncated_file_keeps_what_was_complete() {
+    let file = read("837p_truncated.x12");
+    let ids: Vec<&str> = file.claims().map(|c| c.claim.claim_id.as_str()).collect();
+    assert_eq!(ids, ["C5001"]);
+    assert!(file.errors.iter().all(|e| e.kind == X12ErrorKind::Truncated), "{:?}", file.errors);
+    assert_eq!(file.errors.len(), 2);
+    assert_eq!(file.errors[0].at.segment_id(), "CLM");
+}
+
+#[test]
+fn garbage_between_transactions_is_reported_and_skipped() {
+    let text = String::from_utf8(fixture("837p_broken_envelope.x12")).unwrap();
+    // Put a non-segment into transaction 1: it is rejected; 2 and 3 still fail on their own.
+    let broken = text.replacen("HI*ABK", "\u{1}\u{2}BAD*ABK", 1);
+    let file = read_837(broken.as_bytes(), ReadOptions::default());
+    assert!(file.claims().next().is_none());
+    assert_eq!(file.errors[0].kind, X12ErrorKind::Syntax);
+    // Junk before the ISA: skipped with an error, the rest is read.
+    let junked = format!("GARBAGE\r\n{}", String::from_utf8(fixture("837p_two_interchanges.x12")).unwrap());
+    let file = read_837(junked.as_bytes(), ReadOptions::default());
+    assert_eq!(file.claims().count(), 2);
+    assert_eq!(file.errors.len(), 1);
+    assert!(file.errors[0].message.contains("skipped 9 bytes"));
+}
+
+#[test]
+fn other_transaction_sets_are_skipped_as_unsupported() {
+    let file = read_837(&fixture("835_medicare.x12")[..], ReadOptions::default());
+    assert_eq!(file.claims().count(), 0);
+    assert_eq!(file.errors.len(), 1);
+    assert_eq!(file.errors[0].kind, X12ErrorKind::Unsupported);
+    assert_eq!(file.errors[0].at.element_name().as_deref(), Some("ST01"));
+    let remits = read_835(&fixture("837p_medicare_star_crlf.x12")[..]);
+    assert!(remits.transactions.is_empty());
+    assert_eq!(remits.errors[0].kind, X12ErrorKind::Unsupported);
+}
+
+#[test]
+fn one_byte_reads_give_the_same_result() {
+    struct Trickle<'a>(&'a [u8]);
+    impl std::io::Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.0.len().min(buf.len()).min(1);
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+    for (name, bytes) in fixtures_837() {
+        let whole = read_837(&bytes[..], options());
+        let trickled = read_837(Trickle(&bytes), options());
+        assert_eq!(whole, trickled, "{name}");
+    }
+}
+
+fn write_options() -> Vec<WriteOptions> {
+    let base = WriteOptions::default();
+    vec![
+        base.clone(),
+        WriteOptions { line_breaks: false, ..base.clone() },
+        WriteOptions {
+            delimiters: Delimiters { element: b'|', repetition: Some(b'^'), component: b'>', segment: b'\n' },
+            ..base.clone()
+        },
+        WriteOptions {
+            delimiters: Delimiters { element: b'!', repetition: None, component: b'\\', segment: b'~' },
+            crlf: true,
+            claims_per_transaction: 2,
+            ..base
+        },
+    ]
+}
+
+#[test]
+fn read_write_read_gives_the_same_claims() {
+    for (name, bytes) in fixtures_837() {
+        let first = read_837(&bytes[..], options()).core_claims();
+        for (i, opts) in write_options().iter().enumerate() {
+            let written = write_837_to_vec(&first, opts).unwrap();
+            let again = read_837(&written[..], options());
+            assert!(again.errors.is_empty(), "{name} #{i}: {:?}", again.errors);
+            assert_eq!(again.rejected().count(), 0, "{name} #{i}");
+            assert_eq!(again.core_claims(), first, "{name} with write options #{i}");
+        }
+    }
+}
+
+#[test]
+fn json_claims_round_trip_through_837() {
+    // The shared golden claims (tests/fixtures/claims): every one the 837 can carry.
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/claims");
+    let mut claims = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        for file in ["claim.json", "claims.json"] {
+            let Ok(text) = std::fs::read_to_string(path.join(file)) else { continue };
+            let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+            let list = if value.is_array() { value.as_array().unwrap().clone() } else { vec![value] };
+            for v in list {
+                if let Ok(c) = Claim::from_json(&v.to_string()) {
+                    claims.push(c);
+                }
+            }
+        }
+    }
+    assert!(claims.len() >= 5);
+    let mut carried = 0;
+    for mut c in claims {
+        // What an 837 does not carry comes from read options or is derived from the taxonomy.
+        c.medicare_locality = None;
+        c.rendering_provider.qualifying_apm = false;
+        c.rendering_provider.role = cptkit_x12::role_of(c.rendering_provider.taxonomy.as_str());
+        let Ok(bytes) = write_837_to_vec(std::slice::from_ref(&c), &WriteOptions::default()) else { continue };
+        let back = read_837(&bytes[..], ReadOptions::default());
+        let mut expected = c.clone();
+        expected.payer.id = expected.payer.id.to_ascii_lowercase();
+        if expected.payer.plan_type == cptkit_core::PlanType::MedicareFfs {
+            expected.payer.id = "medicare".into();
+        }
+        for line in &mut expected.lines {
+            if line.case_id.is_empty() {
+                line.case_id = back.core_claims().first().map(|b| b.lines[0].case_id.clone()).unwrap_or_default();
+            }
+        }
+        if back.rejected().count() == 0 && back.core_claims().len() == 1 {
+            assert_eq!(back.core_claims()[0], expected, "{}", c.claim_id);
+            carried += 1;
+        }
+    }
+    assert!(carried >= 5, "{carried}");
+}
+
+#[test]
+fn remittance_835_reads_claims_lines_adjustments_and_plb() {
+    let file = read_835(&fixture("835_medicare.x12")[..]);
+    assert!(file.errors.is_empty(), "{:?}", file.errors);
+    let r = &file.transactions[0].body;
+    assert!(r.problems.is_empty(), "{:?}", r.problems);
+    assert_eq!(r.payer.name, "MEDICARE PART B");
+    assert_eq!(r.payee.identifier, "1234567893");
+    assert_eq!(r.payment.amount_cents, 128_489);
+    assert_eq!(r.payment.trace, "EFT0000601");
+    assert!(r.balances());
+    assert_eq!(r.claims.len(), 8);
+    let c1001 = &r.claims[0];
+    assert_eq!(c1001.lines[0].allowed_cents, Some(26413));
+    let keys: Vec<String> = c1001.lines[0].adjustments.iter().map(|a| a.key()).collect();
+    assert_eq!(keys, ["CO-45", "PR-1", "PR-2"], "two triplets in one CAS");
+    assert_eq!(c1001.lines[0].adjustments[2].amount_cents, 4283);
+    assert_eq!(c1001.lines[0].procedure.modifiers, ["AA", "P2"]);
+    let c1003 = &r.claims[2];
+    assert_eq!(c1003.lines[0].paid_units, Some(dec("13")));
+    assert_eq!(c1003.lines[0].original_units, Some(dec("95")));
+    let c1005 = &r.claims[4];
+    assert!(c1005.lines.is_empty());
+    assert_eq!(c1005.adjustments.len(), 2, "claim-level CAS with no SVC");
+    assert_eq!(r.claims[5].lines.len(), 1, "payee N1/REF inside a claim does not end it");
+    assert_eq!(r.claims[6].status, "4");
+    assert_eq!(r.claims[6].lines[0].remarks, ["N115"]);
+    assert_eq!(r.provider_adjustments.len(), 2);
+    assert_eq!(r.provider_adjustments[1].amount_cents, -310);
+    assert_eq!(r.provider_adjustments[0].reason, "WO");
+
+    let file = read_835(&fixture("835_commercial.x12")[..]);
+    assert!(file.errors.is_empty(), "{:?}", file.errors);
+    assert_eq!(file.transactions.len(), 2);
+    let line = &file.transactions[0].body.claims[0].lines[0];
+    assert_eq!(line.original_procedure.as_ref().unwrap().to_string(), "00630-AA-P1");
+    let line = &file.transactions[1].body.claims[0].lines[0];
+    assert_eq!(line.date_of_service, Some(time::macros::date!(2025 - 04 - 03)));
+    assert_eq!(line.adjustments[1].group, AdjustmentGroup::Pr);
+}
+
+#[test]
+fn reconciliation_of_the_medicare_remittance() {
+    let claims: Vec<_> = read("837p_medicare_star_crlf.x12").claims().cloned().collect();
+    let remits: Vec<_> = read_835(&fixture("835_medicare.x12")[..]).remittances().cloned().collect();
+    let reference = Reference::embedded();
+    let (po, ctx) = (PriceOptions::default(), context());
+    let result = reconcile(
+        &claims,
+        &remits,
+        core_pricer(reference, &po, RuleBook::embedded(), &ctx),
+        &ReconcileOptions { tolerance: dec("1.00") },
+    );
+    let rec = |id: &str| result.claims.iter().find(|c| c.claim_id == id).unwrap();
+    let line = |id: &str, i: usize| &rec(id).lines[i];
+
+    let l = line("C1001", 0);
+    assert_eq!(l.matched_by, Some(MatchedBy::ControlNumber));
+    assert_eq!((l.expected, l.allowed, l.variance), (Some(dec("264.13")), Some(dec("264.13")), Some(dec("0.00"))));
+    assert_eq!(l.adjustments_by_reason["CO-45"], dec("1235.87"));
+    assert_eq!(l.adjustments_by_reason["PR-1"], dec("50"));
+    assert!(l.flags.is_empty(), "{:?}", l.flags);
+
+    // QK paid as expected, QX underpaid by 12.07; matched by code + modifiers + date.
+    let (qk, qx) = (line("C1002", 0), line("C1002", 1));
+    assert_eq!(qk.matched_by, Some(MatchedBy::CodeModifiersDate));
+    assert!(qk.flags.is_empty(), "{:?}", qk.flags);
+    assert_eq!(qx.expected, Some(dec("132.07")));
+    assert_eq!(qx.flags, [LineFlag::Underpaid { by: dec("12.07") }]);
+
+    // Units returned as units: total units (13) for C1003, time units (6) for C1004.
+    let units = |id: &str| {
+        line(id, 0).flags.iter().find_map(|f| match f {
+            LineFlag::UnitsNotMinutes { reads_as, .. } => Some(reads_as.clone()),
+            _ => None,
+        })
+    };
+    assert_eq!(units("C1003").as_deref(), Some("units"), "C1003 does not price (UNT005): shape only");
+    assert_eq!(line("C1003", 0).flags[0], LineFlag::NotPriced);
+    assert!(line("C1003", 0).expected_note.as_deref().unwrap().contains("UNT005"));
+    assert_eq!(units("C1004").as_deref(), Some("time units"));
+
+    // Claim-level CAS and payment with no SVC: taken for the claim's one line.
+    let l = line("C1005", 0);
+    assert_eq!(l.matched_by, Some(MatchedBy::ClaimLevel));
+    assert_eq!(l.paid, dec("211.30"));
+    assert_eq!(l.allowed, Some(dec("264.13")), "paid + PR");
+
+    // No AMT*B6: allowed = paid + PR.
+    let l = line("C1006", 0);
+    assert!(!l.allowed_from_amt_b6);
+    assert_eq!((l.expected, l.allowed), (Some(dec("243.81")), Some(dec("243.81"))));
+
+    // Denial.
+    assert!(matches!(&line("C1008", 0).flags[..], [LineFlag::Denied { reasons }] if reasons == &["CO-50"]));
+    assert_eq!(rec("C1008").statuses, ["4"]);
+
+    // Unmatched both ways.
+    assert_eq!(result.unmatched_remit_claims.len(), 1);
+    assert_eq!(result.unmatched_remit_claims[0].1.claim_id, "C9999");
+    let t = &result.totals;
+    assert_eq!(t.claims, 7);
+    assert_eq!(t.lines, 8);
+    assert_eq!(t.denied_lines, 1);
+    assert_eq!(t.underpaid_lines, 1);
+    assert_eq!(t.units_not_minutes_lines, 2);
+    assert_eq!(t.unmatched_remit_claims, 1);
+    assert_eq!(t.paid, dec("1306.79"), "every claim's paid amount, matched or not");
+    assert_eq!(t.provider_adjustments, dec("21.90"));
+    assert_eq!(result.totals_by_payer["medicare"].lines, 8);
+    assert_eq!(result.totals_by_payer["medicare part b"].unmatched_remit_claims, 1);
+}
+
+#[test]
+fn reconciliation_follows_svc06_when_the_payer_changed_the_code() {
+    let claims: Vec<_> = read("837p_commercial_pipe_newline.x12").claims().cloned().collect();
+    let remits: Vec<_> = read_835(&fixture("835_commercial.x12")[..]).remittances().cloned().collect();
+    let reference = Reference::embedded();
+    let po = PriceOptions { rule_set: None, conversion_factor: Some(dec("60")) };
+    let ctx = context();
+    let result = reconcile(
+        &claims,
+        &remits,
+        core_pricer(reference, &po, RuleBook::embedded(), &ctx),
+        &ReconcileOptions::default(),
+    );
+    let c2001 = result.claims.iter().find(|c| c.claim_id == "C2001").unwrap();
+    let l = &c2001.lines[0];
+    assert_eq!(l.matched_by, Some(MatchedBy::OriginalCode));
+    assert!(l.flags.iter().any(|f| matches!(f, LineFlag::CodeChanged { paid, .. } if paid == "00640-AA")));
+    assert_eq!(l.adjustments_by_group["PR"], dec("30"));
+    let c2002 = result.claims.iter().find(|c| c.claim_id == "C2002").unwrap();
+    assert_eq!(c2002.lines[0].allowed, Some(dec("800.00")));
+    assert!(result.claims.iter().find(|c| c.claim_id == "C2003").unwrap().no_remittance);
+    assert!(result.totals.unmatched_claim_lines >= 3);
+    assert!(result.totals_by_payer.contains_key("cigna"));
+}
+
+/// A tiny deterministic generator for the no-panic properties below.
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        self.0 >> 33
+    }
+}
+
+#[test]
+fn no_input_panics_prefixes_and_mutations() {
+    let mut inputs: Vec<Vec<u8>> = fixtures_837().into_iter().map(|(_, b)| b).collect();
+    inputs.push(fixture("835_medicare.x12"));
+    inputs.push(fixture("835_commercial.x12"));
+    let mut rng = Lcg(42);
+    for bytes in &inputs {
+        for cut in (0..bytes.len()).step_by(7) {
+            let _ = read_837(&bytes[..cut], ReadOptions::default());
+            let _ = read_835(&bytes[..cut]);
+        }
+        for _ in 0..300 {
+            let mut m = bytes.clone();
+            for _ in 0..1 + rng.next() % 8 {
+                let i = (rng.next() as usize) % m.len();
+                match rng.next() % 3 {
+                    0 => m[i] = rng.next() as u8,
+                    1 => {
+                        m.remove(i);
+                    }
+                    _ => m.insert(i, b"*:^~|>\n\r"[(rng.next() % 8) as usize]),
+                }
+            }
+            let _ = read_837(&m[..], ReadOptions::default());
+            let _ = read_835(&m[..]);
+        }
+    }
+}
