@@ -27,6 +27,11 @@ pub struct Config {
     #[arg(long, env = "CPTKIT_MAX_REQUEST_BYTES", default_value_t = 4 * 1024 * 1024)]
     pub max_request_bytes: usize,
 
+    /// Largest X12Service request (an 837/835 file, or both for Reconcile), in bytes; larger ones get
+    /// OUT_OF_RANGE. Applies to X12Service only; every other service keeps `--max-request-bytes`.
+    #[arg(long, env = "CPTKIT_MAX_X12_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub max_x12_bytes: usize,
+
     /// Log line format (logs go to stderr).
     #[arg(long, env = "CPTKIT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -45,6 +50,7 @@ impl Default for Config {
             data_dir: None,
             rule_sets: Vec::new(),
             max_request_bytes: 4 * 1024 * 1024,
+            max_x12_bytes: 64 * 1024 * 1024,
             log_format: LogFormat::Text,
             shutdown_grace: Duration::from_secs(10),
         }
@@ -86,6 +92,7 @@ mod tests {
         assert_eq!(parsed.data_dir, default.data_dir);
         assert_eq!(parsed.rule_sets, default.rule_sets);
         assert_eq!(parsed.max_request_bytes, default.max_request_bytes);
+        assert_eq!(parsed.max_x12_bytes, default.max_x12_bytes);
         assert_eq!(parsed.log_format, default.log_format);
         assert_eq!(parsed.shutdown_grace, default.shutdown_grace);
     }
@@ -98,6 +105,8 @@ mod tests {
             "127.0.0.1:0",
             "--max-request-bytes",
             "1024",
+            "--max-x12-bytes",
+            "2048",
             "--log-format",
             "json",
             "--shutdown-grace",
@@ -112,6 +121,7 @@ mod tests {
         assert_eq!(files, ["a.json", "b.json", "c.json"]);
         assert_eq!(config.listen.port(), 0);
         assert_eq!(config.max_request_bytes, 1024);
+        assert_eq!(config.max_x12_bytes, 2048);
         assert_eq!(config.log_format, LogFormat::Json);
         assert_eq!(config.shutdown_grace, Duration::from_millis(250));
     }

@@ -1,4 +1,5 @@
-//! cptkit gRPC server: `cptkit.v1.CodeService` and `cptkit.v1.ClaimService` over the core, plus
+//! cptkit gRPC server: `cptkit.v1.CodeService`, `cptkit.v1.ClaimService` and `cptkit.v1.X12Service`
+//! over the core, plus
 //! `grpc.health.v1`, server reflection, an access log, a request-size limit and graceful shutdown.
 //!
 //! Transport only: requests are parsed into core values (`cptkit-proto` conversions), the core
@@ -24,6 +25,7 @@ pub mod process;
 mod rules;
 mod service;
 pub mod status;
+pub mod x12;
 
 use std::future::Future;
 use std::path::Path;
@@ -32,6 +34,7 @@ use std::sync::Arc;
 use cptkit_core::{Reference, RuleBook};
 use cptkit_proto::pb::claim_service_server::ClaimServiceServer;
 use cptkit_proto::pb::code_service_server::CodeServiceServer;
+use cptkit_proto::pb::x12_service_server::X12ServiceServer;
 use tokio::net::TcpListener;
 use tonic::server::NamedService as _;
 use tonic::transport::Server;
@@ -44,6 +47,7 @@ pub use config::{Config, LogFormat};
 pub use prepared::CodeServiceRoutes;
 pub use rules::{RuleSetError, load_rules};
 pub use service::{CodeServiceImpl, SharedReference};
+pub use x12::X12ServiceImpl;
 
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -91,12 +95,17 @@ pub async fn serve(
 ) -> Result<(), ServeError> {
     let limit = config.max_request_bytes;
     let codes = CodeServiceRoutes::new(CodeServiceImpl::new(reference.clone()), limit);
-    let claims = ClaimServiceServer::new(ClaimServiceImpl::new(reference, rules)).max_decoding_message_size(limit);
+    let claims = ClaimServiceServer::new(ClaimServiceImpl::new(reference.clone(), rules.clone()))
+        .max_decoding_message_size(limit);
+    // X12 files are larger than any other request: this service alone has its own limit.
+    let x12 =
+        X12ServiceServer::new(X12ServiceImpl::new(reference, rules)).max_decoding_message_size(config.max_x12_bytes);
 
     let (health_reporter, health) = tonic_health::server::health_reporter();
     health_reporter.set_service_status("", ServingStatus::Serving).await;
     health_reporter.set_serving::<CodeServiceServer<CodeServiceImpl>>().await;
     health_reporter.set_serving::<ClaimServiceServer<ClaimServiceImpl>>().await;
+    health_reporter.set_serving::<X12ServiceServer<X12ServiceImpl>>().await;
     let health = health.max_decoding_message_size(limit);
 
     // Reflection advertises the services mounted here (a service of proto/ that this server does not
@@ -107,6 +116,7 @@ pub async fn serve(
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .with_service_name(CodeServiceRoutes::NAME)
             .with_service_name(ClaimServiceServer::<ClaimServiceImpl>::NAME)
+            .with_service_name(X12ServiceServer::<X12ServiceImpl>::NAME)
             .with_service_name(tonic_health::pb::health_server::SERVICE_NAME)
             .with_service_name(own_name)
     };
@@ -124,6 +134,7 @@ pub async fn serve(
         health_reporter.set_service_status("", ServingStatus::NotServing).await;
         health_reporter.set_not_serving::<CodeServiceServer<CodeServiceImpl>>().await;
         health_reporter.set_not_serving::<ClaimServiceServer<ClaimServiceImpl>>().await;
+        health_reporter.set_not_serving::<X12ServiceServer<X12ServiceImpl>>().await;
         let _ = began.send(());
     };
 
@@ -135,6 +146,7 @@ pub async fn serve(
         .add_service(reflection_v1alpha)
         .add_service(codes)
         .add_service(claims)
+        .add_service(x12)
         .serve_with_incoming_shutdown(incoming, signal);
     tokio::pin!(server);
 

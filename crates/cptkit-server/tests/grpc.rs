@@ -1,8 +1,10 @@
 //! The real server, started in-process on 127.0.0.1:0 (and once as the real binary), called with the
-//! generated clients. ClaimService's tests are in `grpc/claims.rs`.
+//! generated clients. ClaimService's tests are in `grpc/claims.rs`, X12Service's in `grpc/x12.rs`.
 
 #[path = "grpc/claims.rs"]
 mod claims;
+#[path = "grpc/x12.rs"]
+mod x12;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -330,7 +332,7 @@ async fn an_oversized_request_is_rejected_and_the_server_keeps_serving() {
 async fn health_reports_serving() {
     let server = default_server().await;
     let mut health = HealthClient::new(server.channel().await);
-    for service in ["", "cptkit.v1.CodeService", "cptkit.v1.ClaimService"] {
+    for service in ["", "cptkit.v1.CodeService", "cptkit.v1.ClaimService", "cptkit.v1.X12Service"] {
         let response = health.check(HealthCheckRequest { service: service.into() }).await.expect(service);
         assert_eq!(response.into_inner().status(), ServingStatus::Serving, "{service:?}");
     }
@@ -389,6 +391,7 @@ mod reflection {
             [
                 "cptkit.v1.ClaimService",
                 "cptkit.v1.CodeService",
+                "cptkit.v1.X12Service",
                 "grpc.health.v1.Health",
                 "grpc.reflection.v1.ServerReflection"
             ]
@@ -401,6 +404,8 @@ mod reflection {
             "grpc.health.v1.Health",
             "cptkit.v1.CodeProfile",
             "cptkit.v1.ProcessClaimsRequest",
+            "cptkit.v1.X12Service",
+            "cptkit.v1.ReconcileResponse",
         ] {
             let response = ask(server.channel().await, MessageRequest::FileContainingSymbol(symbol.into())).await;
             let MessageResponse::FileDescriptorResponse(files) = response else {
@@ -432,6 +437,7 @@ mod reflection {
         };
         assert!(list.service.iter().any(|s| s.name == "cptkit.v1.CodeService"));
         assert!(list.service.iter().any(|s| s.name == "cptkit.v1.ClaimService"));
+        assert!(list.service.iter().any(|s| s.name == "cptkit.v1.X12Service"));
         server.stop().await;
     }
 }

@@ -1,0 +1,325 @@
+//! `cptkit.v1.X12Service`: 837P files in, claims (with where each finding came from) and
+//! reconciliations against 835 remittances out. The X12 crate reads; the core validates and prices;
+//! `cptkit-proto` converts. No domain logic lives here.
+//!
+//! **ParseClaims streams as it reads.** The reader runs on a blocking thread and hands each item to
+//! a bounded channel of [`STREAM_ITEMS`] responses that the response stream drains: when the client
+//! reads slowly the channel fills, the reader waits, and the server holds one transaction set's
+//! claims plus the channel, not the whole file's. When the client goes away the channel closes and
+//! the reader stops at its next item. The request itself (the file) is held whole: its size is
+//! bounded by `--max-x12-bytes`.
+//!
+//! **Access log.** Counts only (claims read, and of those items how many were errors or rejected
+//! claims): an 837 holds member ids, names and birth dates, none of which is logged.
+
+use std::io::Cursor;
+use std::sync::Arc;
+
+use cptkit_core::{Error, PriceOptions, RuleBook, ValidationContext};
+use cptkit_proto::pb;
+use cptkit_proto::pb::parse_claims_response::Item;
+use cptkit_proto::pb::x12_service_server::X12Service;
+use cptkit_x12::{ReadOptions, Reader837, ReconcileOptions, core_pricer, read_835, read_837, reconcile};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+
+use crate::access_log::RequestLog;
+use crate::claims::server_today;
+use crate::service::SharedReference;
+use crate::status::to_status;
+
+/// Responses waiting for the client to read them, per ParseClaims stream.
+pub const STREAM_ITEMS: usize = 64;
+
+/// The X12Service handlers, over the server's reference data and rule book. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct X12ServiceImpl {
+    reference: SharedReference,
+    rules: Arc<RuleBook>,
+}
+
+/// The responses of one `ParseClaims` call, in file order.
+pub type ParseClaimsStream = ReceiverStream<Result<pb::ParseClaimsResponse, Status>>;
+
+fn item(item: Item) -> Result<pb::ParseClaimsResponse, Status> {
+    Ok(pb::ParseClaimsResponse { item: Some(item) })
+}
+
+/// Panics in the reader or the core (a bug) end the call with INTERNAL; the server goes on.
+fn internal(what: &str) -> Status {
+    tracing::error!("{what} panicked");
+    Status::internal(format!("cptkit failed while {what} (an internal error, logged on the server)"))
+}
+
+impl X12ServiceImpl {
+    pub fn new(reference: SharedReference, rules: Arc<RuleBook>) -> Self {
+        X12ServiceImpl { reference, rules }
+    }
+
+    /// Reads the 837 and sends each item; returns early when the client has gone.
+    fn parse_into<R: std::io::Read>(
+        &self,
+        x12: R,
+        options: ReadOptions,
+        validate: Option<ValidationContext>,
+        out: &mpsc::Sender<Result<pb::ParseClaimsResponse, Status>>,
+        log: &RequestLog,
+    ) {
+        let send = |response: Result<pb::ParseClaimsResponse, Status>, claims: usize, errors: usize| {
+            log.count_claims(claims, errors);
+            out.blocking_send(response).is_ok()
+        };
+        for read in Reader837::with_options(x12, options) {
+            match read {
+                Err(error) => {
+                    if !send(item(Item::Error(error.into())), 0, 1) {
+                        return;
+                    }
+                }
+                Ok(transaction) => {
+                    let summary = cptkit_proto::transaction_summary(transaction.envelope, &transaction.body);
+                    if !send(item(Item::Transaction(summary)), 0, 0) {
+                        return;
+                    }
+                    let cptkit_x12::Claims837 { claims, rejected, problems: _ } = transaction.body;
+                    for parsed in claims {
+                        let report = validate.as_ref().map(|context| self.reference.validate(&parsed.claim, context));
+                        let claim = cptkit_proto::parsed_claim(parsed, report);
+                        if !send(item(Item::Claim(claim)), 1, 0) {
+                            return;
+                        }
+                    }
+                    for claim in rejected {
+                        if !send(item(Item::Rejected(claim.into())), 1, 1) {
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn reconcile_answer(&self, request: ReconcileInput) -> pb::ReconcileResponse {
+        let ReconcileInput { claims_837, remittance_835, price_options, context, tolerance, read_options } = request;
+        let file = read_837(&claims_837[..], read_options);
+        drop(claims_837);
+        let remits = read_835(&remittance_835[..]);
+        drop(remittance_835);
+
+        let mut errors_837: Vec<pb::X12Error> = file.errors.into_iter().map(Into::into).collect();
+        let mut rejected = Vec::new();
+        let mut claims = Vec::new();
+        for transaction in file.transactions {
+            let cptkit_x12::Claims837 { claims: parsed, rejected: bad, problems } = transaction.body;
+            claims.extend(parsed);
+            rejected.extend(bad.into_iter().map(pb::X12RejectedClaim::from));
+            errors_837.extend(problems.into_iter().map(pb::X12Error::from));
+        }
+        let mut errors_835: Vec<pb::X12Error> = remits.errors.into_iter().map(Into::into).collect();
+        let mut remittances = Vec::new();
+        for transaction in remits.transactions {
+            let mut remittance = transaction.body;
+            errors_835.extend(std::mem::take(&mut remittance.problems).into_iter().map(pb::X12Error::from));
+            remittances.push(remittance);
+        }
+
+        let pricer = core_pricer(&self.reference, &price_options, &self.rules, &context);
+        let result = reconcile(&claims, &remittances, pricer, &ReconcileOptions { tolerance });
+        let mut response = pb::ReconcileResponse::from(result);
+        response.claims_837_errors = errors_837;
+        response.rejected_claims = rejected;
+        response.remittance_835_errors = errors_835;
+        response
+    }
+}
+
+/// A Reconcile request, read.
+struct ReconcileInput {
+    claims_837: Vec<u8>,
+    remittance_835: Vec<u8>,
+    price_options: PriceOptions,
+    context: ValidationContext,
+    tolerance: rust_decimal::Decimal,
+    read_options: ReadOptions,
+}
+
+fn require_bytes(field: &str, bytes: &[u8]) -> Result<(), Status> {
+    if bytes.is_empty() {
+        return Err(to_status(&Error::invalid(field, "is required (the X12 file's bytes)")));
+    }
+    Ok(())
+}
+
+#[tonic::async_trait]
+impl X12Service for X12ServiceImpl {
+    type ParseClaimsStream = ParseClaimsStream;
+
+    async fn parse_claims(
+        &self,
+        request: Request<pb::ParseClaimsRequest>,
+    ) -> Result<Response<Self::ParseClaimsStream>, Status> {
+        let (_, extensions, pb::ParseClaimsRequest { x12, read_options, today, validate }) = request.into_parts();
+        require_bytes("x12", &x12)?;
+        let options = cptkit_proto::read_options(read_options).map_err(|e| to_status(&e))?;
+        let context =
+            ValidationContext { today: cptkit_proto::today(&today, server_today()).map_err(|e| to_status(&e))? };
+        let log = RequestLog::of(&extensions);
+        log.count_claims(0, 0);
+
+        let (out, responses) = mpsc::channel(STREAM_ITEMS);
+        let service = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let run = std::panic::AssertUnwindSafe(|| {
+                service.parse_into(Cursor::new(x12), options, validate.then_some(context), &out, &log)
+            });
+            if std::panic::catch_unwind(run).is_err() {
+                let _ = out.blocking_send(Err(internal("reading the 837")));
+            }
+        });
+        Ok(Response::new(ReceiverStream::new(responses)))
+    }
+
+    async fn reconcile(
+        &self,
+        request: Request<pb::ReconcileRequest>,
+    ) -> Result<Response<pb::ReconcileResponse>, Status> {
+        let (_, extensions, request) = request.into_parts();
+        let pb::ReconcileRequest { claims_837, remittance_835, options, today, tolerance, read_options } = request;
+        require_bytes("claims_837", &claims_837)?;
+        require_bytes("remittance_835", &remittance_835)?;
+        let parse = || -> cptkit_core::Result<ReconcileInput> {
+            Ok(ReconcileInput {
+                claims_837,
+                remittance_835,
+                price_options: cptkit_proto::price_options(options)?,
+                context: ValidationContext { today: cptkit_proto::today(&today, server_today())? },
+                tolerance: cptkit_proto::tolerance(&tolerance)?,
+                read_options: cptkit_proto::read_options(read_options)?,
+            })
+        };
+        let input = parse().map_err(|e| to_status(&e))?;
+        let log = RequestLog::of(&extensions);
+        let service = self.clone();
+        let response = tokio::task::spawn_blocking(move || {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| service.reconcile_answer(input)))
+                .map_err(|_| internal("reconciling"))
+        })
+        .await
+        .map_err(|e| Status::internal(format!("reconcile worker failed: {e}")))??;
+        let lines: usize = response.claims.iter().map(|c| c.lines.len()).sum();
+        let errors =
+            response.rejected_claims.len() + response.claims_837_errors.len() + response.remittance_835_errors.len();
+        // Claims here are the reconciled claim ids; errors, every error of both files and rejected claim.
+        log.count_claims(response.claims.len(), errors);
+        tracing::debug!(claims = response.claims.len(), lines, errors, "reconciled");
+        Ok(Response::new(response))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::io::Read;
+    use std::time::Duration;
+
+    use cptkit_core::Reference;
+
+    use super::*;
+
+    /// Gives `first`, then blocks until the test sends the rest of the input.
+    struct Gated {
+        first: Cursor<Vec<u8>>,
+        gate: std::sync::mpsc::Receiver<Vec<u8>>,
+        rest: Option<Cursor<Vec<u8>>>,
+    }
+
+    impl Read for Gated {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.first.read(buf)?;
+            if n > 0 {
+                return Ok(n);
+            }
+            let gate = &self.gate;
+            self.rest.get_or_insert_with(|| Cursor::new(gate.recv().unwrap_or_default())).read(buf)
+        }
+    }
+
+    fn fixture(name: &str) -> Vec<u8> {
+        std::fs::read(format!("{}/../../tests/fixtures/x12/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    }
+
+    #[tokio::test]
+    async fn claims_are_sent_before_the_rest_of_the_input_is_read() {
+        let service = X12ServiceImpl::new(Reference::embedded().into(), Arc::new(RuleBook::embedded().clone()));
+        let bytes = fixture("837p_two_interchanges.x12");
+        let (open, gate) = std::sync::mpsc::channel();
+        let input = Gated { first: Cursor::new(bytes.clone()), gate, rest: None };
+        let (out, mut responses) = mpsc::channel(STREAM_ITEMS);
+        let reader = tokio::task::spawn_blocking(move || {
+            service.parse_into(input, ReadOptions::default(), None, &out, &RequestLog::default())
+        });
+        // The reader is blocked on the rest of the input, yet the first claims are here.
+        let guard = Duration::from_secs(60);
+        let mut claims = 0;
+        while claims < 2 {
+            let response = tokio::time::timeout(guard, responses.recv()).await.unwrap().unwrap().unwrap();
+            if let Some(Item::Claim(_)) = response.item {
+                claims += 1;
+            }
+        }
+        assert!(!reader.is_finished());
+        open.send(bytes).unwrap();
+        while let Some(response) = tokio::time::timeout(guard, responses.recv()).await.unwrap() {
+            if let Some(Item::Claim(_)) = response.unwrap().item {
+                claims += 1;
+            }
+        }
+        assert_eq!(claims, 4);
+        reader.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_full_channel_holds_the_reader_back() {
+        let service = X12ServiceImpl::new(Reference::embedded().into(), Arc::new(RuleBook::embedded().clone()));
+        let one = fixture("837p_two_interchanges.x12");
+        let copies = STREAM_ITEMS * 4;
+        let input = one.repeat(copies);
+        let total = input.len();
+        let (out, responses) = mpsc::channel(STREAM_ITEMS);
+        let (read_tx, read_rx) = std::sync::mpsc::channel::<u64>();
+        let reader = tokio::task::spawn_blocking(move || {
+            let counted = Counted { inner: Cursor::new(input), read: 0, report: read_tx };
+            service.parse_into(counted, ReadOptions::default(), None, &out, &RequestLog::default())
+        });
+        // Nobody reads: the channel fills and the reader waits with the input mostly unread.
+        let guard = std::time::Instant::now();
+        while responses.len() < STREAM_ITEMS {
+            assert!(guard.elapsed() < Duration::from_secs(60), "the channel never filled");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let read = read_rx.try_iter().last().unwrap_or(0);
+        assert!(read < total as u64 / 2, "read {read} of {total} bytes with nobody reading");
+        // Dropping the receiver (the client going away) ends the reader.
+        drop(responses);
+        tokio::time::timeout(Duration::from_secs(60), reader).await.unwrap().unwrap();
+    }
+
+    /// Reports how many bytes have been read.
+    struct Counted {
+        inner: Cursor<Vec<u8>>,
+        read: u64,
+        report: std::sync::mpsc::Sender<u64>,
+    }
+
+    impl Read for Counted {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            // Small reads, so the count follows the reader closely.
+            let len = buf.len().min(4096);
+            let n = self.inner.read(&mut buf[..len])?;
+            self.read += n as u64;
+            let _ = self.report.send(self.read);
+            Ok(n)
+        }
+    }
+}
