@@ -136,6 +136,10 @@ impl ClaimLine {
 impl Claim {
     /// Reads the JSON form; an error names the field path (`lines[0].procedure_code`).
     pub fn from_json(json: &str) -> Result<Claim> {
+        // The fast read first; only a claim that fails is read again to learn the failing field's path.
+        if let Ok(claim) = serde_json::from_str(json) {
+            return Ok(claim);
+        }
         let de = &mut serde_json::Deserializer::from_str(json);
         serde_path_to_error::deserialize(de).map_err(|e| {
             let field = e.path().to_string();
