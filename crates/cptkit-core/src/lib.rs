@@ -12,6 +12,7 @@ mod pricing;
 mod profile;
 mod reference;
 mod search;
+pub mod synthetic;
 mod units;
 mod validate;
 

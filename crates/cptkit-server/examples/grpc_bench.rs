@@ -95,38 +95,10 @@ impl Rpc {
     }
 }
 
-/// Medicare anesthesia claims like the core's criterion benchmark (`benches/claims.rs`): ten codes,
-/// AA/QK/QX/QZ with a matching provider, 20-219 minutes, two localities, one line each. Read with the
-/// core's JSON reader, then converted to the wire, as a client holding claim JSON would.
+/// The core's synthetic Medicare claims (as in its criterion benchmark), converted to the wire as a
+/// client holding claim JSON would.
 fn sample_claims(count: usize) -> Vec<pb::Claim> {
-    let codes = ["00632", "00630", "00670", "00790", "00840", "01402", "01480", "00400", "00142", "01967"];
-    let pairs = [
-        ("AA", "207L00000X", "anesthesiologist"),
-        ("QK", "207L00000X", "anesthesiologist"),
-        ("QX", "367500000X", "crna"),
-        ("QZ", "367500000X", "crna"),
-    ];
-    (0..count)
-        .map(|i| {
-            let (modifier, taxonomy, role) = pairs[i % pairs.len()];
-            let minutes = 20 + (i * 7) % 200;
-            let json = format!(
-                r#"{{"claim_id":"C{i}","payer":{{"id":"medicare","plan_type":"medicare_ffs"}},"place_of_service":"21",
-                "patient":{{"birth_date":"1950-01-01"}},"billing_provider_npi":"1234567893",
-                "rendering_provider":{{"npi":"1558598797","taxonomy":"{taxonomy}","role":"{role}"}},
-                "medicare_locality":"{locality}","diagnoses":["M54.50","M48.062"],
-                "lines":[{{"procedure_code":"{code}","modifiers":["{modifier}","P2"],"unit_basis":"MJ","quantity":"{minutes}",
-                "diagnosis_pointers":[1,2],"charge_cents":250000,"date_of_service":"2025-06-0{day}","case_id":"K{i}"}}]}}"#,
-                code = codes[i % codes.len()],
-                locality = if i % 2 == 0 { "13202-01" } else { "01182-18" },
-                day = 1 + i % 9,
-            );
-            match cptkit_core::Claim::from_json(&json) {
-                Ok(claim) => claim.into(),
-                Err(e) => panic!("the benchmark's claim {i} does not read: {e}"),
-            }
-        })
-        .collect()
+    cptkit_core::synthetic::medicare_claims(count).into_iter().map(Into::into).collect()
 }
 
 /// The unary PriceClaim request: the first sample claim (00632-AA, 20 minutes, Manhattan).
