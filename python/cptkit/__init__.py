@@ -17,6 +17,11 @@ time or in batches with the GIL released:
 >>> report = cptkit.validate(claim)                      # doctest: +SKIP
 >>> priced = cptkit.price(claim)                         # doctest: +SKIP
 >>> results = cptkit.price_many(claims)                  # doctest: +SKIP
+
+Read, write and reconcile X12 (837P claims, 835 remittances):
+
+>>> read = cptkit.read_837("claims.837", validate=True)  # doctest: +SKIP
+>>> rec = cptkit.reconcile("claims.837", "remits.835")   # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -43,6 +48,13 @@ from cptkit._native import (
     PricedLine,
     PriceStep,
     ProviderTaxonomy,
+    ParsedClaim,
+    Read837Result,
+    Reconciliation,
+    RejectedClaim,
+    Remittance,
+    SourceLocation,
+    X12Issue,
     RelatedCode,
     RuleSet,
     Taxonomy,
@@ -56,10 +68,14 @@ from cptkit._native import (
     place_of_service,
     price,
     price_many,
+    read_835,
+    read_837,
+    reconcile,
     search_codes,
     taxonomy,
     validate,
     validate_many,
+    write_837,
 )
 from cptkit.exceptions import (
     ClaimValidationError,
@@ -99,6 +115,18 @@ __all__ = [
     "PricedClaim",
     "PricedLine",
     "PriceStep",
+    # X12 (837P, 835)
+    "read_837",
+    "write_837",
+    "read_835",
+    "reconcile",
+    "Read837Result",
+    "ParsedClaim",
+    "RejectedClaim",
+    "SourceLocation",
+    "X12Issue",
+    "Remittance",
+    "Reconciliation",
     # Answer types
     "CodeProfile",
     "TypicalPlace",

@@ -45,6 +45,17 @@ __all__ = [
     "PricedClaim",
     "PricedLine",
     "PriceStep",
+    "read_837",
+    "write_837",
+    "read_835",
+    "reconcile",
+    "SourceLocation",
+    "X12Issue",
+    "ParsedClaim",
+    "RejectedClaim",
+    "Read837Result",
+    "Remittance",
+    "Reconciliation",
 ]
 
 # Enums are plain lowercase strings (their serde names).
@@ -492,3 +503,194 @@ class PricedLine(_Record):
     def allowed(self) -> Decimal: ...
     @property
     def steps(self) -> tuple[PriceStep, ...]: ...
+
+
+# X12 ---------------------------------------------------------------------------------------------
+
+# An X12 input: a path or the file's bytes.
+_X12Input: TypeAlias = str | os.PathLike[str] | bytes
+_X12ErrorKind: TypeAlias = Literal["syntax", "envelope", "truncated", "value", "unsupported", "io"]
+
+def read_837(
+    source: _X12Input,
+    *,
+    medicare_locality: str | None = None,
+    payer_ids: dict[str, str] | None = None,
+    validate: bool = False,
+    today: _Today = None,
+) -> Read837Result:
+    """Reads an 837P (005010X222A1) file: the claims of every transaction set that passed the envelope
+    checks, the claims that could not be read, and every X12 problem with its segment and byte offset.
+
+    ``medicare_locality`` is set on every claim (the 837 does not carry it); ``payer_ids`` maps a payer
+    id (2010BB NM109) or upper-case name to a cptkit payer id (``{"BCBSOK": "bcbs-ok"}``). With
+    ``validate=True`` each ParsedClaim carries the core ValidationReport (``.report``), batch edits
+    included.
+    """
+
+def write_837(
+    claims: Iterable[_ClaimInput | ParsedClaim],
+    path: str | os.PathLike[str] | None = None,
+    *,
+    sender_id: str = "CPTKIT",
+    receiver_id: str = "RECEIVER",
+    sender_qualifier: str = "ZZ",
+    receiver_qualifier: str = "ZZ",
+    interchange_control: int = 1,
+    usage: str = "P",
+    claims_per_transaction: int = 5000,
+    submitter_name: str | None = None,
+    receiver_name: str | None = None,
+    billing_provider_name: str | None = None,
+    billing_taxonomy: str | None = None,
+    date: datetime.date | None = None,
+    element_separator: str | None = None,
+    component_separator: str | None = None,
+    segment_terminator: str | None = None,
+    line_breaks: bool = True,
+) -> bytes:
+    """Writes claims as one 837P interchange and returns its bytes (also written to ``path`` if given).
+
+    Raises InvalidInputError naming the field (``claims[3].lines[0].end_time``) for a claim an 837
+    cannot carry.
+    """
+
+def read_835(source: _X12Input, *, strict: bool = False) -> list[Remittance]:
+    """Reads an 835 (005010X221A1) file: one Remittance per transaction set. With ``strict=True`` the
+    first X12 problem raises; otherwise bad transaction sets are skipped."""
+
+def reconcile(
+    claims_837: _X12Input | Read837Result,
+    remittance_835: _X12Input | Iterable[Remittance],
+    *,
+    conversion_factor: _Money | None = None,
+    rule_set: str | RuleSet | None = None,
+    tolerance: _Money | None = None,
+    today: _Today = None,
+    medicare_locality: str | None = None,
+    payer_ids: dict[str, str] | None = None,
+) -> Reconciliation:
+    """Matches remittance lines to claim lines and compares what was paid with cptkit's price.
+
+    ``tolerance`` (default 1.00) is how far below the expected amount a line may be before it is
+    flagged ``underpaid``.
+    """
+
+@final
+class SourceLocation:
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+    @property
+    def segment(self) -> int: ...
+    @property
+    def segment_id(self) -> str: ...
+    @property
+    def element(self) -> str | None: ...
+    @property
+    def byte_offset(self) -> int: ...
+    def to_dict(self) -> dict[str, Any]: ...
+
+@final
+class X12Issue:
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+    def __eq__(self, other: object, /) -> bool: ...
+    @property
+    def kind(self) -> _X12ErrorKind: ...
+    @property
+    def message(self) -> str: ...
+    @property
+    def segment(self) -> int: ...
+    @property
+    def segment_id(self) -> str: ...
+    @property
+    def element(self) -> str | None: ...
+    @property
+    def byte_offset(self) -> int: ...
+    @property
+    def location(self) -> SourceLocation: ...
+    @property
+    def transaction_control(self) -> str | None: ...
+    def to_exception(self) -> CptkitError: ...
+    def to_dict(self) -> dict[str, Any]: ...
+
+@final
+class ParsedClaim:
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+    def __eq__(self, other: object, /) -> bool: ...
+    @property
+    def claim(self) -> Claim: ...
+    @property
+    def claim_id(self) -> str: ...
+    @property
+    def findings(self) -> tuple[Finding, ...]: ...
+    @property
+    def report(self) -> ValidationReport | None: ...
+    @property
+    def part(self) -> tuple[int, int] | None: ...
+    @property
+    def lines(self) -> list[dict[str, Any]]: ...
+    @property
+    def info(self) -> dict[str, Any]: ...
+    def locate(self, finding: Finding | str) -> SourceLocation: ...
+    def to_dict(self) -> dict[str, Any]: ...
+
+@final
+class RejectedClaim:
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+    def __eq__(self, other: object, /) -> bool: ...
+    @property
+    def claim_id(self) -> str: ...
+    @property
+    def location(self) -> SourceLocation: ...
+    @property
+    def errors(self) -> tuple[X12Issue, ...]: ...
+
+@final
+class Read837Result:
+    @property
+    def claims(self) -> list[ParsedClaim]: ...
+    @property
+    def rejected(self) -> tuple[RejectedClaim, ...]: ...
+    @property
+    def errors(self) -> tuple[X12Issue, ...]: ...
+    @property
+    def problems(self) -> tuple[X12Issue, ...]: ...
+    @property
+    def ok(self) -> bool: ...
+    def core_claims(self) -> list[Claim]: ...
+    def raise_for_errors(self) -> None: ...
+    def __len__(self) -> int: ...
+
+@final
+class Remittance:
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+    def __eq__(self, other: object, /) -> bool: ...
+    @property
+    def payer(self) -> dict[str, Any]: ...
+    @property
+    def payee(self) -> dict[str, Any]: ...
+    @property
+    def payment(self) -> dict[str, Any]: ...
+    @property
+    def claims(self) -> list[dict[str, Any]]: ...
+    @property
+    def provider_adjustments(self) -> list[dict[str, Any]]: ...
+    @property
+    def problems(self) -> tuple[X12Issue, ...]: ...
+    def balances(self) -> bool: ...
+    def to_dict(self) -> dict[str, Any]: ...
+
+@final
+class Reconciliation:
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+    def __eq__(self, other: object, /) -> bool: ...
+    @property
+    def claims(self) -> list[dict[str, Any]]: ...
+    @property
+    def totals(self) -> dict[str, Any]: ...
+    @property
+    def totals_by_payer(self) -> dict[str, dict[str, Any]]: ...
+    @property
+    def unmatched_remit_claims(self) -> list[Any]: ...
+    def lines(self) -> list[dict[str, Any]]: ...
+    def to_dict(self) -> dict[str, Any]: ...

@@ -167,7 +167,7 @@ pub(crate) fn claim_from_py(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResul
 }
 
 /// `today` for "in the future" edits: a `datetime.date`, an ISO `str`, or None for today's date.
-fn context(py: Python<'_>, today: Option<&Bound<'_, PyAny>>) -> PyResult<ValidationContext> {
+pub(crate) fn context(py: Python<'_>, today: Option<&Bound<'_, PyAny>>) -> PyResult<ValidationContext> {
     let date_type = DATE.import(py, "datetime", "date")?;
     let today = match today {
         None => date_type.call_method0("today")?,
@@ -190,7 +190,7 @@ fn context(py: Python<'_>, today: Option<&Bound<'_, PyAny>>) -> PyResult<Validat
 }
 
 /// `conversion_factor`: a Decimal, str or int; never a float (money is never a float).
-fn conversion_factor(py: Python<'_>, value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Decimal>> {
+pub(crate) fn conversion_factor(py: Python<'_>, value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Decimal>> {
     const FIELD: &str = "conversion_factor";
     let Some(value) = value.filter(|v| !v.is_none()) else { return Ok(None) };
     let parsed = if value.cast::<PyFloat>().is_ok() {
@@ -220,20 +220,20 @@ fn conversion_factor(py: Python<'_>, value: Option<&Bound<'_, PyAny>>) -> PyResu
 }
 
 /// What `rule_set=` chose: an embedded rule set by id (or none: by payer and date), or a loaded one.
-enum Rules<'py> {
+pub(crate) enum Rules<'py> {
     Embedded(Option<String>),
     Loaded(Bound<'py, RuleSet>),
 }
 
 impl Rules<'_> {
-    fn book(&self) -> &RuleBook {
+    pub(crate) fn book(&self) -> &RuleBook {
         match self {
             Rules::Embedded(_) => RuleBook::embedded(),
             Rules::Loaded(rule_set) => &rule_set.get().book,
         }
     }
 
-    fn id(&self) -> Option<String> {
+    pub(crate) fn id(&self) -> Option<String> {
         match self {
             Rules::Embedded(id) => id.clone(),
             Rules::Loaded(rule_set) => Some(rule_set.get().inner.id.clone()),
@@ -241,7 +241,7 @@ impl Rules<'_> {
     }
 }
 
-fn rules<'py>(py: Python<'py>, value: Option<&Bound<'py, PyAny>>) -> PyResult<Rules<'py>> {
+pub(crate) fn rules<'py>(py: Python<'py>, value: Option<&Bound<'py, PyAny>>) -> PyResult<Rules<'py>> {
     let Some(value) = value.filter(|v| !v.is_none()) else { return Ok(Rules::Embedded(None)) };
     if let Ok(loaded) = value.cast::<RuleSet>() {
         return Ok(Rules::Loaded(loaded.clone()));

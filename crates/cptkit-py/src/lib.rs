@@ -18,6 +18,7 @@ mod depythonize;
 mod errors;
 mod html;
 mod records;
+mod x12;
 
 use cptkit_core::{
     CodeQuery, CptCode, Error, Icd10Code, LocalityId, LocalitySelection, MAX_PAGE_SIZE, ModifierCode, Page,
@@ -259,5 +260,6 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     records::register(module)?;
     claim_types::register(module)?;
     claims::register(module)?;
+    x12::register(module)?;
     Ok(())
 }

@@ -1,0 +1,776 @@
+//! X12 from Python: `read_837`, `write_837`, `read_835` and `reconcile` over `cptkit-x12`.
+//!
+//! Inputs are a path (`str` or `os.PathLike`) or `bytes`; files are read and parsed with the GIL
+//! released. X12 problems are data (`X12Issue`s on the result: a bad transaction is reported, the good
+//! ones are returned); `Read837Result.raise_for_errors()` turns them into an exception through the one
+//! error map ([`crate::errors`]: `X12Error` converts into `cptkit_core::Error`). Writing refuses a claim
+//! with an `InvalidInputError` naming the field (`claims[3].lines[0].end_time`).
+
+use std::collections::BTreeMap;
+
+use cptkit_core::{self as core, Error, LocalityId, PriceOptions, Reference};
+use cptkit_x12 as x12;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+use rust_decimal::Decimal;
+
+use crate::claim_types::Claim;
+use crate::claims::{context, conversion_factor, rules};
+use crate::convert::{ToPy, serde_to_py};
+use crate::errors::{Subject, to_py_err};
+
+fn invalid(py: Python<'_>, field: &str, message: impl Into<String>) -> PyErr {
+    to_py_err(py, &Error::invalid(field, message), Subject::Other)
+}
+
+fn type_name(value: &Bound<'_, PyAny>) -> String {
+    value.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".to_owned())
+}
+
+/// An X12 input: bytes held by Python, or a file to read with the GIL released.
+enum Input<'py> {
+    Bytes(Bound<'py, PyBytes>),
+    Path(std::path::PathBuf),
+}
+
+fn input<'py>(py: Python<'py>, field: &str, value: &Bound<'py, PyAny>) -> PyResult<Input<'py>> {
+    if let Ok(bytes) = value.cast::<PyBytes>() {
+        return Ok(Input::Bytes(bytes.clone()));
+    }
+    let is_path = value.cast::<PyString>().is_ok() || value.hasattr("__fspath__")?;
+    if !is_path {
+        return Err(invalid(
+            py,
+            field,
+            format!("expected a path (str or os.PathLike) or bytes, got {}", type_name(value)),
+        ));
+    }
+    let os = py.import("os")?;
+    let path: std::path::PathBuf = os.call_method1("fspath", (value,))?.extract()?;
+    Ok(Input::Path(path))
+}
+
+impl Input<'_> {
+    /// Runs `f` over the input's bytes with the GIL released.
+    fn with_bytes<T: Send>(&self, py: Python<'_>, field: &str, f: impl FnOnce(&[u8]) -> T + Send) -> PyResult<T> {
+        match self {
+            Input::Bytes(bytes) => {
+                let data = bytes.as_bytes();
+                Ok(py.detach(|| f(data)))
+            }
+            Input::Path(path) => {
+                let result = py.detach(|| std::fs::read(path).map(|data| f(&data)));
+                result.map_err(|e| {
+                    let kind = if e.kind() == std::io::ErrorKind::NotFound {
+                        core::ErrorKind::NotFound
+                    } else {
+                        core::ErrorKind::InvalidInput
+                    };
+                    to_py_err(
+                        py,
+                        &Error::new(kind, format!("cannot read {}: {e}", path.display())).at(field),
+                        Subject::Other,
+                    )
+                })
+            }
+        }
+    }
+}
+
+fn read_options(
+    py: Python<'_>,
+    medicare_locality: Option<&str>,
+    payer_ids: Option<BTreeMap<String, String>>,
+) -> PyResult<x12::ReadOptions> {
+    let mut options = x12::ReadOptions::default();
+    if let Some(locality) = medicare_locality {
+        let id: LocalityId =
+            locality.parse().map_err(|e: Error| invalid(py, "medicare_locality", e.message().to_owned()))?;
+        options.medicare_locality = Some(id);
+    }
+    options.payer_ids = payer_ids.unwrap_or_default();
+    Ok(options)
+}
+
+/// Where something is in the X12 input: the segment's 1-based number, its id, the element
+/// (`SV104`, `CLM05-1`; None for the whole segment) and the byte offset of the segment's first byte.
+#[pyclass(frozen, eq, hash, module = "cptkit._native")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SourceLocation {
+    #[pyo3(get)]
+    segment: u64,
+    #[pyo3(get)]
+    segment_id: String,
+    #[pyo3(get)]
+    element: Option<String>,
+    #[pyo3(get)]
+    byte_offset: u64,
+}
+
+impl From<x12::SegmentRef> for SourceLocation {
+    fn from(at: x12::SegmentRef) -> Self {
+        SourceLocation {
+            segment: at.segment_number,
+            segment_id: at.segment_id().to_owned(),
+            element: at.element_name(),
+            byte_offset: at.byte_offset,
+        }
+    }
+}
+
+#[pymethods]
+impl SourceLocation {
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        d.set_item("segment", self.segment)?;
+        d.set_item("segment_id", &self.segment_id)?;
+        d.set_item("element", &self.element)?;
+        d.set_item("byte_offset", self.byte_offset)?;
+        Ok(d)
+    }
+
+    fn __str__(&self) -> String {
+        let mut text = format!("segment {} ({})", self.segment, self.segment_id);
+        if let Some(element) = &self.element {
+            text.push_str(&format!(", element {element}"));
+        }
+        text.push_str(&format!(", byte {}", self.byte_offset));
+        text
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "SourceLocation(segment={}, segment_id={:?}, element={}, byte_offset={})",
+            self.segment,
+            self.segment_id,
+            self.element.as_ref().map_or("None".to_owned(), |e| format!("{e:?}")),
+            self.byte_offset
+        )
+    }
+}
+
+/// An X12 problem (envelope, syntax, truncation, a value that cannot be read, an unsupported
+/// transaction set), with where it is. Data, not an exception: `to_exception()` gives the exception.
+#[pyclass(frozen, eq, module = "cptkit._native")]
+#[derive(Debug, Clone, PartialEq)]
+pub struct X12Issue {
+    inner: x12::X12Error,
+}
+
+#[pymethods]
+impl X12Issue {
+    /// syntax, envelope, truncated, value, unsupported or io.
+    #[getter]
+    fn kind(&self) -> &'static str {
+        self.inner.kind.as_str()
+    }
+    #[getter]
+    fn message(&self) -> &str {
+        &self.inner.message
+    }
+    #[getter]
+    fn segment(&self) -> u64 {
+        self.inner.at.segment_number
+    }
+    #[getter]
+    fn segment_id(&self) -> &str {
+        self.inner.at.segment_id()
+    }
+    #[getter]
+    fn element(&self) -> Option<String> {
+        self.inner.at.element_name()
+    }
+    #[getter]
+    fn byte_offset(&self) -> u64 {
+        self.inner.at.byte_offset
+    }
+    #[getter]
+    fn location(&self) -> SourceLocation {
+        self.inner.at.into()
+    }
+    /// ST02 of the transaction set the problem is in, when known.
+    #[getter]
+    fn transaction_control(&self) -> Option<&str> {
+        self.inner.control.transaction.as_deref()
+    }
+    /// The exception this problem maps to (an `InvalidInputError` with field `x12.segment[58].SE01`,
+    /// or an `UnsupportedError`), through the one error map.
+    fn to_exception(&self, py: Python<'_>) -> Py<PyAny> {
+        let err: Error = self.inner.clone().into();
+        to_py_err(py, &err, Subject::Other).into_value(py).into_any()
+    }
+    fn to_dict(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let d = PyDict::new(py);
+        d.set_item("kind", self.kind())?;
+        d.set_item("message", self.message())?;
+        d.set_item("segment", self.segment())?;
+        d.set_item("segment_id", self.segment_id())?;
+        d.set_item("element", self.element())?;
+        d.set_item("byte_offset", self.byte_offset())?;
+        d.set_item("transaction_control", self.transaction_control())?;
+        Ok(d.into_any().unbind())
+    }
+    fn __str__(&self) -> String {
+        self.inner.to_string()
+    }
+    fn __repr__(&self) -> String {
+        format!("X12Issue({:?})", self.inner.to_string())
+    }
+}
+
+fn issues(py: Python<'_>, errors: &[x12::X12Error]) -> PyResult<Py<PyTuple>> {
+    let items: Vec<X12Issue> = errors.iter().map(|e| X12Issue { inner: e.clone() }).collect();
+    Ok(PyTuple::new(py, items.into_iter().map(|i| Py::new(py, i)).collect::<PyResult<Vec<_>>>()?)?.unbind())
+}
+
+/// One core claim read from an 837P: the `Claim`, the X12-level findings (X12C01..., X12T01...),
+/// which part of a split claim it is, each line's origin (LX01, REF*6R), non-PHI claim info, and where
+/// every field came from (`locate`).
+#[pyclass(frozen, eq, module = "cptkit._native")]
+#[derive(Debug)]
+pub struct ParsedClaim {
+    inner: x12::ParsedClaim,
+    #[pyo3(get)]
+    claim: Py<Claim>,
+    #[pyo3(get)]
+    findings: Py<PyAny>,
+    /// The validation report (core edits), when read with `validate=True`.
+    #[pyo3(get)]
+    report: Py<PyAny>,
+}
+
+impl PartialEq for ParsedClaim {
+    fn eq(&self, other: &Self) -> bool {
+        self.inner == other.inner
+    }
+}
+
+impl ParsedClaim {
+    fn new(py: Python<'_>, inner: x12::ParsedClaim, report: Option<core::ValidationReport>) -> PyResult<Self> {
+        let claim = Py::new(py, Claim { inner: inner.claim.clone() })?;
+        let findings: Vec<Py<PyAny>> = inner.findings.iter().map(|f| f.to_py(py)).collect::<PyResult<_>>()?;
+        let findings = PyTuple::new(py, findings)?.into_any().unbind();
+        let report = match report {
+            Some(r) => r.to_py(py)?,
+            None => py.None(),
+        };
+        Ok(ParsedClaim { inner, claim, findings, report })
+    }
+}
+
+#[pymethods]
+impl ParsedClaim {
+    #[getter]
+    fn claim_id(&self) -> &str {
+        &self.inner.claim.claim_id
+    }
+    /// `(index, of)` (1-based) for a claim split by line rendering provider, else None.
+    #[getter]
+    fn part(&self) -> Option<(u16, u16)> {
+        self.inner.part.map(|p| (p.index, p.of))
+    }
+    /// Per core line: `{"line_number": LX01, "index_in_claim": ..., "control_number": REF*6R}`.
+    #[getter]
+    fn lines(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        serde_to_py(py, &self.inner.lines)
+    }
+    /// Payer name and id, SBR09, CLM02, billing provider, 2300 dates (no PHI).
+    #[getter]
+    fn info(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        serde_to_py(py, &self.inner.info)
+    }
+    /// Where a finding (or a field path such as `"lines[0].quantity"`) came from in the file.
+    fn locate(&self, py: Python<'_>, finding: &Bound<'_, PyAny>) -> PyResult<SourceLocation> {
+        let field: String = if let Ok(text) = finding.cast::<PyString>() {
+            text.to_cow()?.into_owned()
+        } else if finding.hasattr("field")? {
+            finding.getattr("field")?.extract()?
+        } else {
+            return Err(invalid(
+                py,
+                "finding",
+                format!("expected a Finding or a field path, got {}", type_name(finding)),
+            ));
+        };
+        Ok(self.inner.source.locate(&field).into())
+    }
+    fn to_dict(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let d = PyDict::new(py);
+        d.set_item("claim", serde_to_py(py, &self.inner.claim)?)?;
+        d.set_item("findings", serde_to_py(py, &self.inner.findings)?)?;
+        d.set_item("part", serde_to_py(py, &self.inner.part)?)?;
+        d.set_item("lines", serde_to_py(py, &self.inner.lines)?)?;
+        d.set_item("info", serde_to_py(py, &self.inner.info)?)?;
+        Ok(d.into_any().unbind())
+    }
+    fn __repr__(&self) -> String {
+        let part = self.inner.part.map(|p| format!(", part={}/{}", p.index, p.of)).unwrap_or_default();
+        format!(
+            "ParsedClaim(claim_id={:?}, lines={}, findings={}{part})",
+            self.inner.claim.claim_id,
+            self.inner.claim.lines.len(),
+            self.inner.findings.len()
+        )
+    }
+}
+
+/// A claim in the 837 that could not become a core claim, with every reason.
+#[pyclass(frozen, eq, module = "cptkit._native")]
+#[derive(Debug, PartialEq)]
+pub struct RejectedClaim {
+    inner: x12::RejectedClaim,
+}
+
+#[pymethods]
+impl RejectedClaim {
+    #[getter]
+    fn claim_id(&self) -> &str {
+        &self.inner.claim_id
+    }
+    #[getter]
+    fn location(&self) -> SourceLocation {
+        self.inner.at.into()
+    }
+    #[getter]
+    fn errors(&self, py: Python<'_>) -> PyResult<Py<PyTuple>> {
+        issues(py, &self.inner.errors)
+    }
+    fn __repr__(&self) -> String {
+        format!("RejectedClaim(claim_id={:?}, errors={})", self.inner.claim_id, self.inner.errors.len())
+    }
+}
+
+/// Everything read from an 837P input: the claims of every good transaction set, the claims that
+/// could not be read, and the X12 problems (a bad transaction set is reported here, not returned).
+#[pyclass(frozen, module = "cptkit._native")]
+#[derive(Debug)]
+pub struct Read837Result {
+    parsed: Vec<x12::ParsedClaim>,
+    #[pyo3(get)]
+    claims: Py<PyList>,
+    #[pyo3(get)]
+    rejected: Py<PyTuple>,
+    #[pyo3(get)]
+    errors: Py<PyTuple>,
+    /// Transaction-level problems outside any claim.
+    #[pyo3(get)]
+    problems: Py<PyTuple>,
+    core_errors: Vec<x12::X12Error>,
+}
+
+#[pymethods]
+impl Read837Result {
+    /// The core claims (`cptkit.Claim`), in file order: what `validate_many`/`price_many` take.
+    fn core_claims(&self, py: Python<'_>) -> PyResult<Vec<Py<Claim>>> {
+        self.claims.bind(py).iter().map(|c| Ok(c.cast::<ParsedClaim>()?.get().claim.clone_ref(py))).collect()
+    }
+    /// True when the input had no X12 problem and every claim was read.
+    #[getter]
+    fn ok(&self, py: Python<'_>) -> bool {
+        self.core_errors.is_empty() && self.rejected.bind(py).is_empty() && self.problems.bind(py).is_empty()
+    }
+    /// Raises the first X12 problem as an exception (`InvalidInputError` with field
+    /// `x12.segment[58].SE01`, ...), listing every problem as a violation.
+    fn raise_for_errors(&self, py: Python<'_>) -> PyResult<()> {
+        let Some(first) = self.core_errors.first() else { return Ok(()) };
+        let mut err: Error = first.clone().into();
+        if self.core_errors.len() > 1 {
+            let violations: Vec<(String, String)> = self
+                .core_errors
+                .iter()
+                .map(|e| {
+                    let core: Error = e.clone().into();
+                    (core.field().unwrap_or_default().to_owned(), core.message().to_owned())
+                })
+                .collect();
+            err = Error::with_violations(
+                format!("{} X12 problems; the first: {}", violations.len(), err.message()),
+                violations,
+            );
+        }
+        Err(to_py_err(py, &err, Subject::Other))
+    }
+    fn __len__(&self) -> usize {
+        self.parsed.len()
+    }
+    fn __repr__(&self, py: Python<'_>) -> String {
+        format!(
+            "Read837Result(claims={}, rejected={}, errors={})",
+            self.parsed.len(),
+            self.rejected.bind(py).len(),
+            self.core_errors.len()
+        )
+    }
+}
+
+/// Reads an 837P file (path or bytes).
+#[pyfunction]
+#[pyo3(signature = (source, *, medicare_locality = None, payer_ids = None, validate = false, today = None))]
+fn read_837(
+    py: Python<'_>,
+    source: &Bound<'_, PyAny>,
+    medicare_locality: Option<&str>,
+    payer_ids: Option<BTreeMap<String, String>>,
+    validate: bool,
+    today: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Read837Result> {
+    let options = read_options(py, medicare_locality, payer_ids)?;
+    let ctx = if validate { Some(context(py, today)?) } else { None };
+    let input = input(py, "source", source)?;
+    let (file, reports) = input.with_bytes(py, "source", |data| {
+        let file = x12::read_837(data, options);
+        let reports = ctx.map(|ctx| Reference::embedded().validate_batch(&file.core_claims(), &ctx));
+        (file, reports)
+    })?;
+    build_837(py, file, reports)
+}
+
+fn build_837(
+    py: Python<'_>,
+    file: x12::File837,
+    reports: Option<Vec<core::ValidationReport>>,
+) -> PyResult<Read837Result> {
+    let mut reports = reports.map(|r| r.into_iter());
+    let claims = PyList::empty(py);
+    let mut parsed = Vec::new();
+    let mut rejected = Vec::new();
+    let mut problems = Vec::new();
+    for t in file.transactions {
+        for c in t.body.claims {
+            let report = reports.as_mut().and_then(Iterator::next);
+            claims.append(Py::new(py, ParsedClaim::new(py, c.clone(), report)?)?)?;
+            parsed.push(c);
+        }
+        for r in t.body.rejected {
+            rejected.push(Py::new(py, RejectedClaim { inner: r })?);
+        }
+        problems.extend(t.body.problems);
+    }
+    Ok(Read837Result {
+        parsed,
+        claims: claims.unbind(),
+        rejected: PyTuple::new(py, rejected)?.unbind(),
+        errors: issues(py, &file.errors)?,
+        problems: issues(py, &problems)?,
+        core_errors: file.errors,
+    })
+}
+
+/// Writes claims (`Claim`s, `ParsedClaim`s or dicts) as one 837P interchange; returns the bytes and
+/// writes them to `path` too when given.
+#[pyfunction]
+#[pyo3(signature = (
+    claims, path = None, *, sender_id = "CPTKIT", receiver_id = "RECEIVER",
+    sender_qualifier = "ZZ", receiver_qualifier = "ZZ", interchange_control = 1,
+    usage = "P", claims_per_transaction = 5000, submitter_name = None, receiver_name = None,
+    billing_provider_name = None, billing_taxonomy = None, date = None, element_separator = None,
+    component_separator = None, segment_terminator = None, line_breaks = true,
+))]
+#[allow(clippy::too_many_arguments)]
+fn write_837<'py>(
+    py: Python<'py>,
+    claims: &Bound<'py, PyAny>,
+    path: Option<&Bound<'py, PyAny>>,
+    sender_id: &str,
+    receiver_id: &str,
+    sender_qualifier: &str,
+    receiver_qualifier: &str,
+    interchange_control: u32,
+    usage: &str,
+    claims_per_transaction: usize,
+    submitter_name: Option<String>,
+    receiver_name: Option<String>,
+    billing_provider_name: Option<String>,
+    billing_taxonomy: Option<String>,
+    date: Option<time::Date>,
+    element_separator: Option<String>,
+    component_separator: Option<String>,
+    segment_terminator: Option<String>,
+    line_breaks: bool,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let mut list = Vec::new();
+    for (i, item) in claims.try_iter().map_err(|_| invalid(py, "claims", "expected a sequence of claims"))?.enumerate()
+    {
+        let item = item?;
+        let claim = if let Ok(parsed) = item.cast::<ParsedClaim>() {
+            parsed.get().inner.claim.clone()
+        } else {
+            crate::claims::claim_from_py(py, &item).map_err(|e| {
+                // Name the claim in the batch.
+                let msg = e.value(py).str().map(|s| s.to_string()).unwrap_or_default();
+                invalid(py, &format!("claims[{i}]"), msg)
+            })?
+        };
+        list.push(claim);
+    }
+    let mut options = x12::WriteOptions {
+        sender: (sender_qualifier.to_owned(), sender_id.to_owned()),
+        receiver: (receiver_qualifier.to_owned(), receiver_id.to_owned()),
+        interchange_control,
+        group_control: interchange_control,
+        line_breaks,
+        claims_per_transaction: claims_per_transaction.max(1),
+        ..x12::WriteOptions::default()
+    };
+    let one_char = |field: &str, value: Option<String>| -> PyResult<Option<u8>> {
+        match value {
+            None => Ok(None),
+            Some(v) if v.len() == 1 && v.is_ascii() => Ok(v.bytes().next()),
+            Some(v) => Err(invalid(py, field, format!("expected one ASCII character, got {v:?}"))),
+        }
+    };
+    if let Some(c) = one_char("usage", Some(usage.to_owned()))? {
+        options.usage = char::from(c);
+    }
+    if let Some(b) = one_char("element_separator", element_separator)? {
+        options.delimiters.element = b;
+    }
+    if let Some(b) = one_char("component_separator", component_separator)? {
+        options.delimiters.component = b;
+    }
+    if let Some(b) = one_char("segment_terminator", segment_terminator)? {
+        options.delimiters.segment = b;
+    }
+    if let Some(v) = submitter_name {
+        options.submitter_name = v;
+    }
+    if let Some(v) = receiver_name {
+        options.receiver_name = v;
+    }
+    if let Some(v) = billing_provider_name {
+        options.billing_provider_name = v;
+    }
+    options.billing_taxonomy = billing_taxonomy.or(options.billing_taxonomy);
+    if let Some(d) = date {
+        options.date = d;
+    }
+    let path = path.filter(|p| !p.is_none()).map(|p| input(py, "path", p)).transpose()?;
+    let written = py.detach(|| x12::write_837_to_vec(&list, &options));
+    let bytes = written.map_err(|e| to_py_err(py, &e, Subject::Other))?;
+    if let Some(Input::Path(path)) = path {
+        let result = py.detach(|| std::fs::write(&path, &bytes));
+        result.map_err(|e| {
+            to_py_err(py, &Error::invalid("path", format!("cannot write {}: {e}", path.display())), Subject::Other)
+        })?;
+    } else if path.is_some() {
+        return Err(invalid(py, "path", "expected a path (str or os.PathLike)"));
+    }
+    Ok(PyBytes::new(py, &bytes))
+}
+
+/// One 835 transaction set: payer, payee, payment (BPR/TRN), claims with their lines and
+/// adjustments, PLB provider adjustments. Attributes are the serde JSON form (money as decimal strings
+/// for amounts in dollars, integer cents for `*_cents`).
+#[pyclass(frozen, eq, module = "cptkit._native")]
+#[derive(Debug, PartialEq)]
+pub struct Remittance {
+    inner: x12::Remittance,
+}
+
+#[pymethods]
+impl Remittance {
+    #[getter]
+    fn payer(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        serde_to_py(py, &self.inner.payer)
+    }
+    #[getter]
+    fn payee(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        serde_to_py(py, &self.inner.payee)
+    }
+    #[getter]
+    fn payment(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        serde_to_py(py, &self.inner.payment)
+    }
+    #[getter]
+    fn claims(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        serde_to_py(py, &self.inner.claims)
+    }
+    #[getter]
+    fn provider_adjustments(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        serde_to_py(py, &self.inner.provider_adjustments)
+    }
+    #[getter]
+    fn problems(&self, py: Python<'_>) -> PyResult<Py<PyTuple>> {
+        issues(py, &self.inner.problems)
+    }
+    /// BPR02 = sum of CLP04 - PLB.
+    fn balances(&self) -> bool {
+        self.inner.balances()
+    }
+    fn to_dict(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        serde_to_py(py, &self.inner)
+    }
+    fn __repr__(&self) -> String {
+        format!(
+            "Remittance(payer={:?}, claims={}, amount_cents={})",
+            self.inner.payer.name,
+            self.inner.claims.len(),
+            self.inner.payment.amount_cents
+        )
+    }
+}
+
+fn read_835_input(py: Python<'_>, field: &str, source: &Bound<'_, PyAny>) -> PyResult<x12::File835> {
+    let input = input(py, field, source)?;
+    input.with_bytes(py, field, |data| x12::read_835(data))
+}
+
+/// Reads an 835 file (path or bytes): one `Remittance` per transaction set. X12 problems raise
+/// unless `strict=False`, where they are skipped (the good transaction sets are returned).
+#[pyfunction]
+#[pyo3(signature = (source, *, strict = false))]
+fn read_835(py: Python<'_>, source: &Bound<'_, PyAny>, strict: bool) -> PyResult<Vec<Py<Remittance>>> {
+    let file = read_835_input(py, "source", source)?;
+    if strict && let Some(first) = file.errors.first() {
+        return Err(to_py_err(py, &first.clone().into(), Subject::Other));
+    }
+    file.transactions.into_iter().map(|t| Py::new(py, Remittance { inner: t.body })).collect()
+}
+
+/// Claims reconciled against remittances: per line expected (cptkit's price) / allowed / paid /
+/// adjustments / variance / flags; totals per payer and overall. Attributes are the serde JSON form
+/// (decimals as strings).
+#[pyclass(frozen, eq, module = "cptkit._native")]
+#[derive(Debug, PartialEq)]
+pub struct Reconciliation {
+    inner: x12::Reconciliation,
+}
+
+#[pymethods]
+impl Reconciliation {
+    #[getter]
+    fn claims(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        serde_to_py(py, &self.inner.claims)
+    }
+    #[getter]
+    fn totals(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        serde_to_py(py, &self.inner.totals)
+    }
+    #[getter]
+    fn totals_by_payer(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        serde_to_py(py, &self.inner.totals_by_payer)
+    }
+    #[getter]
+    fn unmatched_remit_claims(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        serde_to_py(py, &self.inner.unmatched_remit_claims)
+    }
+    /// Every line with its claim id: one flat row per claim line, for a DataFrame.
+    fn lines(&self, py: Python<'_>) -> PyResult<Vec<Py<PyAny>>> {
+        let mut rows = Vec::new();
+        for c in &self.inner.claims {
+            for l in &c.lines {
+                let row = serde_to_py(py, l)?;
+                let d = row.bind(py).cast::<PyDict>()?;
+                d.set_item("claim_id", &c.claim_id)?;
+                d.set_item("payer", &c.payer)?;
+                rows.push(row);
+            }
+        }
+        Ok(rows)
+    }
+    fn to_dict(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        serde_to_py(py, &self.inner)
+    }
+    fn __repr__(&self) -> String {
+        let t = &self.inner.totals;
+        format!(
+            "Reconciliation(claims={}, lines={}, expected={}, paid={}, underpaid_lines={})",
+            t.claims, t.lines, t.expected, t.paid, t.underpaid_lines
+        )
+    }
+}
+
+/// Reconciles an 837 (path, bytes or a `Read837Result`) with an 835 (path, bytes or a list of
+/// `Remittance`s).
+#[pyfunction]
+#[pyo3(signature = (
+    claims_837, remittance_835, *, conversion_factor = None, rule_set = None, tolerance = None, today = None,
+    medicare_locality = None, payer_ids = None,
+))]
+#[allow(clippy::too_many_arguments)]
+fn reconcile(
+    py: Python<'_>,
+    claims_837: &Bound<'_, PyAny>,
+    remittance_835: &Bound<'_, PyAny>,
+    conversion_factor: Option<&Bound<'_, PyAny>>,
+    rule_set: Option<&Bound<'_, PyAny>>,
+    tolerance: Option<&Bound<'_, PyAny>>,
+    today: Option<&Bound<'_, PyAny>>,
+    medicare_locality: Option<&str>,
+    payer_ids: Option<BTreeMap<String, String>>,
+) -> PyResult<Reconciliation> {
+    let ctx = context(py, today)?;
+    let cf = self::conversion_factor(py, conversion_factor)?;
+    let rules = rules(py, rule_set)?;
+    let tolerance = match tolerance.filter(|t| !t.is_none()) {
+        None => Decimal::ONE,
+        Some(t) if t.cast::<pyo3::types::PyFloat>().is_ok() => {
+            return Err(invalid(
+                py,
+                "tolerance",
+                "money is never a float: pass a Decimal or a string such as \"1.00\"",
+            ));
+        }
+        Some(t) => {
+            let text = t.str()?.to_cow()?.trim().to_owned();
+            text.parse::<Decimal>()
+                .ok()
+                .filter(|d| !d.is_sign_negative())
+                .ok_or_else(|| invalid(py, "tolerance", format!("expected a non-negative decimal, got {text:?}")))?
+        }
+    };
+    let claims: Vec<x12::ParsedClaim> = if let Ok(result) = claims_837.cast::<Read837Result>() {
+        result.get().parsed.clone()
+    } else {
+        let options = read_options(py, medicare_locality, payer_ids)?;
+        let input = input(py, "claims_837", claims_837)?;
+        let file = input.with_bytes(py, "claims_837", |data| x12::read_837(data, options))?;
+        file.transactions.into_iter().flat_map(|t| t.body.claims).collect()
+    };
+    let remits: Vec<x12::Remittance> = if remittance_835.cast::<PyBytes>().is_ok()
+        || remittance_835.cast::<PyString>().is_ok()
+        || remittance_835.hasattr("__fspath__")?
+    {
+        read_835_input(py, "remittance_835", remittance_835)?.transactions.into_iter().map(|t| t.body).collect()
+    } else {
+        let mut out = Vec::new();
+        for item in remittance_835.try_iter()? {
+            let item = item?;
+            let r = item.cast::<Remittance>().map_err(|_| {
+                invalid(
+                    py,
+                    "remittance_835",
+                    format!("expected a path, bytes or Remittance objects, got {}", type_name(&item)),
+                )
+            })?;
+            out.push(r.get().inner.clone());
+        }
+        out
+    };
+    let options = PriceOptions { rule_set: rules.id(), conversion_factor: cf };
+    let book = rules.book();
+    let result = py.detach(|| {
+        x12::reconcile(
+            &claims,
+            &remits,
+            x12::core_pricer(Reference::embedded(), &options, book, &ctx),
+            &x12::ReconcileOptions { tolerance },
+        )
+    });
+    Ok(Reconciliation { inner: result })
+}
+
+pub(crate) fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    module.add_class::<SourceLocation>()?;
+    module.add_class::<X12Issue>()?;
+    module.add_class::<ParsedClaim>()?;
+    module.add_class::<RejectedClaim>()?;
+    module.add_class::<Read837Result>()?;
+    module.add_class::<Remittance>()?;
+    module.add_class::<Reconciliation>()?;
+    module.add_function(wrap_pyfunction!(read_837, module)?)?;
+    module.add_function(wrap_pyfunction!(write_837, module)?)?;
+    module.add_function(wrap_pyfunction!(read_835, module)?)?;
+    module.add_function(wrap_pyfunction!(reconcile, module)?)?;
+    Ok(())
+}
