@@ -33,12 +33,8 @@ enum Command {
     /// Validate and price every claim of an 837P.
     Price {
         file: PathBuf,
-        /// Contract conversion factor (commercial rule sets), e.g. 60.00.
-        #[arg(long)]
-        conversion_factor: Option<Decimal>,
-        /// A rule set JSON file (the format of cptkit's embedded rule sets); used for every claim.
-        #[arg(long)]
-        rule_set: Option<PathBuf>,
+        #[command(flatten)]
+        pricing: Pricing,
         #[command(flatten)]
         common: Common,
     },
@@ -49,13 +45,30 @@ enum Command {
         /// A line is underpaid when allowed is below expected by more than this (dollars).
         #[arg(long, default_value = "1.00")]
         tolerance: Decimal,
-        #[arg(long)]
-        conversion_factor: Option<Decimal>,
-        #[arg(long)]
-        rule_set: Option<PathBuf>,
+        #[command(flatten)]
+        pricing: Pricing,
         #[command(flatten)]
         common: Common,
     },
+}
+
+/// How `price` and `reconcile` price claims.
+#[derive(Debug, Args)]
+struct Pricing {
+    /// Contract conversion factor (commercial rule sets), e.g. 60.00.
+    #[arg(long)]
+    conversion_factor: Option<Decimal>,
+    /// A rule set JSON file (the format of cptkit's embedded rule sets); used for every claim.
+    #[arg(long)]
+    rule_set: Option<PathBuf>,
+}
+
+impl Pricing {
+    /// The rule book (embedded, plus the given file) and the options that force the file's rule set.
+    fn resolve(&self) -> Result<(RuleBook, PriceOptions), Unreadable> {
+        let (book, rule_set) = rule_book(self.rule_set.as_deref())?;
+        Ok((book, PriceOptions { rule_set, conversion_factor: self.conversion_factor }))
+    }
 }
 
 #[derive(Debug, Args)]
@@ -97,11 +110,11 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<bool, Unreadable> {
     match cli.command {
         Command::Validate { file, common } => validate(&file, &common),
-        Command::Price { file, conversion_factor, rule_set, common } => {
-            price(&file, conversion_factor, rule_set.as_deref(), &common)
+        Command::Price { file, pricing, common } => {
+            price(&file, &pricing, &common)
         }
-        Command::Reconcile { file_837, file_835, tolerance, conversion_factor, rule_set, common } => {
-            reconcile(&file_837, &file_835, tolerance, conversion_factor, rule_set.as_deref(), &common)
+        Command::Reconcile { file_837, file_835, tolerance, pricing, common } => {
+            reconcile(&file_837, &file_835, tolerance, &pricing, &common)
         }
     }
 }
@@ -307,16 +320,10 @@ fn validate(path: &Path, common: &Common) -> Result<bool, Unreadable> {
     Ok(!errors)
 }
 
-fn price(
-    path: &Path,
-    conversion_factor: Option<Decimal>,
-    rule_set: Option<&Path>,
-    common: &Common,
-) -> Result<bool, Unreadable> {
+fn price(path: &Path, pricing: &Pricing, common: &Common) -> Result<bool, Unreadable> {
     let ctx = context(common)?;
-    let (book, rule_set_id) = rule_book(rule_set)?;
+    let (book, options) = pricing.resolve()?;
     let file = read_837(path, common)?;
-    let options = PriceOptions { rule_set: rule_set_id, conversion_factor };
     let reference = Reference::embedded();
     let mut clean = file.errors.is_empty() && file.rejected().count() == 0;
     let mut priced_json = Vec::new();
@@ -413,12 +420,11 @@ fn reconcile(
     path_837: &Path,
     path_835: &Path,
     tolerance: Decimal,
-    conversion_factor: Option<Decimal>,
-    rule_set: Option<&Path>,
+    pricing: &Pricing,
     common: &Common,
 ) -> Result<bool, Unreadable> {
     let ctx = context(common)?;
-    let (book, rule_set_id) = rule_book(rule_set)?;
+    let (book, options) = pricing.resolve()?;
     let file = read_837(path_837, common)?;
     let remit_bytes = read_file(path_835)?;
     let remits = cptkit_x12::read_835(&remit_bytes[..]);
@@ -428,7 +434,6 @@ fn reconcile(
     }
     let claims: Vec<ParsedClaim> = file.claims().cloned().collect();
     let remittances: Vec<_> = remits.remittances().cloned().collect();
-    let options = PriceOptions { rule_set: rule_set_id, conversion_factor };
     let result = cptkit_x12::reconcile(
         &claims,
         &remittances,

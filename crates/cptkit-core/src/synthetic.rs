@@ -23,7 +23,7 @@ pub fn medicare_claim_json(i: usize) -> String {
         "lines":[{{"procedure_code":"{code}","modifiers":["{modifier}","P2"],"unit_basis":"MJ","quantity":"{minutes}",
         "diagnosis_pointers":[1,2],"charge_cents":250000,"date_of_service":"2025-06-0{day}","case_id":"K{i}"}}]}}"#,
         code = CODES[i % CODES.len()],
-        locality = if i % 2 == 0 { "13202-01" } else { "01182-18" },
+        locality = if i.is_multiple_of(2) { "13202-01" } else { "01182-18" },
         minutes = 20 + (i * 7) % 200,
         day = 1 + i % 9,
     )
