@@ -291,6 +291,10 @@ pub struct Step {
     pub value: String,
 }
 
+fn step(step: &'static str, detail: String, value: &dyn std::fmt::Display) -> Step {
+    Step { step, detail, value: value.to_string() }
+}
+
 /// A priced line. The numbers are computed when pricing; the worded explanation ([`PricedLine::steps`])
 /// is rendered from them on demand, so batch pricing does not pay for text nobody reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -406,8 +410,6 @@ impl PricedLine {
         let rule = &*self.rule;
         let b = &self.basis;
         let code = self.procedure_code;
-        let step =
-            |step, detail: String, value: &dyn std::fmt::Display| Step { step, detail, value: value.to_string() };
         let mut steps = vec![step(
             "rule_set",
             format!("{} ({}), in force on {}: {}", rule.plan, rule.id, self.date_of_service, rule.source),
@@ -430,11 +432,10 @@ impl PricedLine {
                     rule.shares_source
                 ),
             };
-            if !matches!(why, NotPriced::UnknownShare) {
-                steps.push(step("not_priced", detail, &"0.00"));
-                return steps;
+            // An unknown share is found after the units, which are worth showing.
+            if matches!(why, NotPriced::UnknownShare) {
+                self.unit_steps(&mut steps);
             }
-            self.unit_steps(&mut steps);
             steps.push(step("not_priced", detail, &"0.00"));
             return steps;
         }
@@ -486,8 +487,6 @@ impl PricedLine {
         let rule = &*self.rule;
         let b = &self.basis;
         let code = self.procedure_code;
-        let step =
-            |step, detail: String, value: &dyn std::fmt::Display| Step { step, detail, value: value.to_string() };
         let base = match &b.base {
             BaseBasis::None => String::new(),
             BaseBasis::Code(source) => format!("{code}: {} base units ({source})", self.base_units),
