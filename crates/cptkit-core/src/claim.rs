@@ -157,26 +157,29 @@ impl Claim {
 
 /// A National Provider Identifier: 10 digits starting with 1 or 2. The check digit is a validation
 /// edit (NPI001), not a parse error, so a claim with a mistyped NPI can still be read and reported.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Npi(String);
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Npi([u8; 10]);
 
 impl Npi {
     fn parse(raw: &str) -> std::result::Result<Self, String> {
         let s = raw.trim();
         if s.len() == 10 && s.bytes().all(|b| b.is_ascii_digit()) && matches!(s.as_bytes()[0], b'1' | b'2') {
-            Ok(Npi(s.to_owned()))
+            let mut npi = [0u8; 10];
+            npi.copy_from_slice(s.as_bytes());
+            Ok(Npi(npi))
         } else {
             Err(format!("expected a 10-digit NPI starting with 1 or 2, got {s:?}"))
         }
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        // Only validated ASCII digits are ever stored.
+        std::str::from_utf8(&self.0).unwrap_or("??????????")
     }
 
     /// Luhn over the first nine digits prefixed by 80840 (equivalently, +24), per CMS.
     pub fn check_digit_ok(&self) -> bool {
-        let digits = self.0.as_bytes();
+        let digits = &self.0;
         let doubled = |d: u32| if d * 2 > 9 { d * 2 - 9 } else { d * 2 };
         // From the rightmost of the first nine digits, every other digit is doubled.
         let sum: u32 = digits[..9]
@@ -202,13 +205,19 @@ impl std::str::FromStr for Npi {
 
 impl fmt::Display for Npi {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for Npi {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Npi").field(&self.as_str()).finish()
     }
 }
 
 impl Serialize for Npi {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
+        s.serialize_str(self.as_str())
     }
 }
 

@@ -113,36 +113,76 @@ impl fmt::Debug for CptCode {
 id_traits!(CptCode, "code");
 
 /// An ICD-10-CM code in its dotted form (M54.50). Accepts the undotted claim form (M5450) too.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Icd10Code(String);
+/// Stored inline: at most 8 ASCII bytes (S72.001A), zero-padded, so the derived order is the
+/// string's byte order.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Icd10Code {
+    bytes: [u8; 8],
+    len: u8,
+}
 
 impl Icd10Code {
     fn parse(raw: &str) -> std::result::Result<Self, String> {
-        let s = raw.trim().to_ascii_uppercase();
-        let compact: String = s.chars().filter(|&c| c != '.').collect();
-        let b = compact.as_bytes();
-        let dot_ok = match s.find('.') {
+        let s = raw.trim();
+        let fail = || {
+            format!(
+                "{} is not an ICD-10-CM code: expected a letter, a digit, a third character, then up to \
+                 4 more after a dot (M54.50)",
+                describe(s)
+            )
+        };
+        // The code without its dot, upper-cased; at most 7 characters.
+        let mut compact = [0u8; 7];
+        let mut n = 0;
+        let mut dot = None;
+        for (i, &c) in s.as_bytes().iter().enumerate() {
+            if c == b'.' {
+                if dot.is_some() {
+                    return Err(fail());
+                }
+                dot = Some(i);
+                continue;
+            }
+            if n == compact.len() {
+                return Err(fail());
+            }
+            compact[n] = c.to_ascii_uppercase();
+            n += 1;
+        }
+        let b = &compact[..n];
+        let dot_ok = match dot {
             None => true,
-            Some(i) => i == 3 && s.matches('.').count() == 1 && s.len() > 4,
+            Some(i) => i == 3 && s.len() > 4,
         };
         let ok = dot_ok
-            && (3..=7).contains(&b.len())
+            && (3..=7).contains(&n)
             && b[0].is_ascii_uppercase()
             && b[1].is_ascii_digit()
             && b[2..].iter().all(u8::is_ascii_alphanumeric);
         if !ok {
-            return Err(format!(
-                "{} is not an ICD-10-CM code: expected a letter, a digit, a third character, then up to \
-                 4 more after a dot (M54.50)",
-                describe(raw.trim())
-            ));
+            return Err(fail());
         }
-        Ok(Icd10Code(if b.len() == 3 { compact } else { format!("{}.{}", &compact[..3], &compact[3..]) }))
+        let mut bytes = [0u8; 8];
+        bytes[..3].copy_from_slice(&b[..3]);
+        let len = if n == 3 {
+            3
+        } else {
+            bytes[3] = b'.';
+            bytes[4..=n].copy_from_slice(&b[3..]);
+            n + 1
+        };
+        Ok(Icd10Code { bytes, len: len as u8 })
     }
 }
 impl Icd10Code {
     pub fn as_str(&self) -> &str {
-        &self.0
+        // Only validated ASCII is ever stored.
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or("?")
+    }
+}
+impl fmt::Debug for Icd10Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Icd10Code").field(&self.as_str()).finish()
     }
 }
 id_traits!(Icd10Code, "code");
@@ -175,14 +215,17 @@ impl ModifierCode {
 id_traits!(ModifierCode, "code");
 
 /// A CMS place-of-service code: two digits (21).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct PosCode(String);
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PosCode([u8; 2]);
 
 impl PosCode {
     fn parse(raw: &str) -> std::result::Result<Self, String> {
         let s = raw.trim();
-        if s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit()) {
-            Ok(PosCode(s.to_owned()))
+        if let [a, b] = *s.as_bytes()
+            && a.is_ascii_digit()
+            && b.is_ascii_digit()
+        {
+            Ok(PosCode([a, b]))
         } else {
             Err(format!("expected a 2-digit place-of-service code such as 21, got {}", describe(s)))
         }
@@ -190,20 +233,30 @@ impl PosCode {
 }
 impl PosCode {
     pub fn as_str(&self) -> &str {
-        &self.0
+        std::str::from_utf8(&self.0).unwrap_or("??")
+    }
+}
+impl fmt::Debug for PosCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("PosCode").field(&self.as_str()).finish()
     }
 }
 id_traits!(PosCode, "code");
 
 /// A NUCC Health Care Provider Taxonomy code: 10 characters ending in X (207L00000X).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TaxonomyCode(String);
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TaxonomyCode([u8; 10]);
 
 impl TaxonomyCode {
     fn parse(raw: &str) -> std::result::Result<Self, String> {
-        let s = raw.trim().to_ascii_uppercase();
-        if s.len() == 10 && s.bytes().all(|b| b.is_ascii_alphanumeric()) && s.ends_with('X') {
-            Ok(TaxonomyCode(s))
+        let s = raw.trim();
+        let b = s.as_bytes();
+        if b.len() == 10 && b.iter().all(u8::is_ascii_alphanumeric) && b[9].eq_ignore_ascii_case(&b'X') {
+            let mut code = [0u8; 10];
+            for (dst, src) in code.iter_mut().zip(b) {
+                *dst = src.to_ascii_uppercase();
+            }
+            Ok(TaxonomyCode(code))
         } else {
             Err(format!(
                 "expected a 10-character NUCC taxonomy code ending in X such as 207L00000X, got {}",
@@ -214,29 +267,33 @@ impl TaxonomyCode {
 }
 impl TaxonomyCode {
     pub fn as_str(&self) -> &str {
-        &self.0
+        std::str::from_utf8(&self.0).unwrap_or("??????????")
+    }
+}
+impl fmt::Debug for TaxonomyCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("TaxonomyCode").field(&self.as_str()).finish()
     }
 }
 id_traits!(TaxonomyCode, "code");
 
 /// A Medicare payment locality: the MAC contractor number and the locality number, `13202-01`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct LocalityId(String);
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LocalityId([u8; 8]);
 
 impl LocalityId {
     fn parse(raw: &str) -> std::result::Result<Self, String> {
         let s = raw.trim();
-        let ok = match s.split_once('-') {
-            Some((mac, loc)) => {
-                mac.len() == 5
-                    && mac.bytes().all(|b| b.is_ascii_digit())
-                    && loc.len() == 2
-                    && loc.bytes().all(|b| b.is_ascii_digit())
-            }
-            None => false,
-        };
+        let b = s.as_bytes();
+        // Five digits, a dash, two digits (split at the first dash, as MAC-locality).
+        let ok = b.len() == 8
+            && b[5] == b'-'
+            && b[..5].iter().all(u8::is_ascii_digit)
+            && b[6..].iter().all(u8::is_ascii_digit);
         if ok {
-            Ok(LocalityId(s.to_owned()))
+            let mut id = [0u8; 8];
+            id.copy_from_slice(b);
+            Ok(LocalityId(id))
         } else {
             Err(format!(
                 "expected a Medicare locality as MAC-locality such as 13202-01 (Manhattan), got {}",
@@ -251,7 +308,12 @@ impl LocalityId {
 }
 impl LocalityId {
     pub fn as_str(&self) -> &str {
-        &self.0
+        std::str::from_utf8(&self.0).unwrap_or("????????")
+    }
+}
+impl fmt::Debug for LocalityId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("LocalityId").field(&self.as_str()).finish()
     }
 }
 id_traits!(LocalityId, "locality");
@@ -305,5 +367,25 @@ mod tests {
         assert!("207L00000".parse::<TaxonomyCode>().is_err());
         assert!("13202-01".parse::<LocalityId>().is_ok());
         assert_eq!("1320201".parse::<LocalityId>().unwrap_err().field(), Some("locality"));
+    }
+
+    #[test]
+    fn inline_identifiers_order_debug_and_serialise_as_their_strings() {
+        let mut codes: Vec<Icd10Code> =
+            ["S72.001A", "R61", "M54.50", "R61.1", "M54.5", "A00"].iter().map(|s| s.parse().unwrap()).collect();
+        codes.sort();
+        let texts: Vec<&str> = codes.iter().map(Icd10Code::as_str).collect();
+        let mut sorted = texts.clone();
+        sorted.sort_unstable();
+        assert_eq!(texts, sorted);
+        assert_eq!(format!("{:?}", codes[0]), "Icd10Code(\"A00\")");
+        assert_eq!(format!("{:?}", "21".parse::<PosCode>().unwrap()), "PosCode(\"21\")");
+        let locality: LocalityId = " 13202-01 ".parse().unwrap();
+        assert_eq!(serde_json::to_string(&locality).unwrap(), "\"13202-01\"");
+        assert_eq!(serde_json::from_str::<LocalityId>("\"13202-01\"").unwrap(), locality);
+        assert!(serde_json::from_str::<TaxonomyCode>("\"207L00000\"").is_err());
+        assert_eq!("207l00000x".parse::<TaxonomyCode>().unwrap().as_str(), "207L00000X");
+        assert!("13202_01".parse::<LocalityId>().is_err());
+        assert!("13202-0a".parse::<LocalityId>().is_err());
     }
 }

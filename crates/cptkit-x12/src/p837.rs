@@ -1,6 +1,6 @@
 //! 837P (005010X222A1, also the errata label 005010X222A2) to core claims.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::sync::Arc;
 
@@ -349,11 +349,7 @@ pub(crate) struct Handler837 {
     line_pool: Vec<LineBuilder>,
     built_pool: Vec<BuiltLine>,
     dx_pool: Vec<Field<Icd10Code>>,
-    /// Diagnosis codes already parsed (raw HI bytes -> code): a batch repeats a few hundred codes.
-    icd_cache: HashMap<Vec<u8>, Icd10Code>,
 }
-
-const ICD_CACHE_MAX: usize = 4096;
 
 /// The payer, where it was read (SBR09), and the X12C04 warning if any.
 type PayerResult = Result<(Payer, SegmentRef, Option<String>), X12Error>;
@@ -416,7 +412,6 @@ impl Handler837 {
             line_pool: Vec::new(),
             built_pool: Vec::new(),
             dx_pool: Vec::new(),
-            icd_cache: HashMap::new(),
         }
     }
 
@@ -641,22 +636,9 @@ impl Handler837 {
         for i in 1..=seg.len().min(12) {
             let qualifier = seg.component(i, 1).trim_ascii();
             if matches!(qualifier, b"ABK" | b"BK" | b"ABF" | b"BF") {
+                // Icd10Code is stored inline: parsing allocates nothing, so no cache is needed.
                 let at = seg.at_component(i, 2);
-                let raw = seg.component(i, 2);
-                let parsed = match self.icd_cache.get(raw) {
-                    Some(code) => Ok((code.clone(), at)),
-                    None => {
-                        let parsed = parse_text::<Icd10Code>(seg.component_text(i, 2), at, "diagnosis");
-                        if let Ok((code, _)) = &parsed {
-                            if self.icd_cache.len() >= ICD_CACHE_MAX {
-                                self.icd_cache.clear();
-                            }
-                            self.icd_cache.insert(raw.to_vec(), code.clone());
-                        }
-                        parsed
-                    }
-                };
-                claim.diagnoses.push(parsed);
+                claim.diagnoses.push(parse_text::<Icd10Code>(seg.component_text(i, 2), at, "diagnosis"));
             }
         }
     }
@@ -1167,16 +1149,27 @@ fn build_line(
         errors.push(X12Error::value(at, format!("service line {lx} has no SV1")));
         return None;
     };
-    let dos = take_owned(errors, at, dos, format!("service line {lx} has no DTP*472 service date"));
+    // The "missing" messages are formatted only when needed: this runs for every line.
+    let dos = match dos {
+        None => {
+            errors.push(X12Error::value(at, format!("service line {lx} has no DTP*472 service date")));
+            None
+        }
+        dos => take_owned(errors, at, dos, ""),
+    };
     let provider = match rendering {
         Some(r) => {
             let npi = take_owned(errors, at, Some(r.npi), "");
-            let taxonomy = take_owned(
-                errors,
-                at,
-                r.taxonomy,
-                format!("the line {lx} rendering provider (2420A) has no PRV*PE taxonomy"),
-            );
+            let taxonomy = match r.taxonomy {
+                None => {
+                    errors.push(X12Error::value(
+                        at,
+                        format!("the line {lx} rendering provider (2420A) has no PRV*PE taxonomy"),
+                    ));
+                    None
+                }
+                taxonomy => take_owned(errors, at, taxonomy, ""),
+            };
             Some(npi.zip(taxonomy).map(|((n, na), (t, ta))| (n, na, t, ta))?)
         }
         None => None,
