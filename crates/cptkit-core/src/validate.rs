@@ -28,17 +28,20 @@ pub struct Edit {
     pub title: &'static str,
 }
 
+/// Declares an edit catalogue: one `pub const` per edit and `ALL`, in the order given. Exported so
+/// other crates (the X12 reader's own edits) declare theirs the same way.
+#[macro_export]
 macro_rules! edits {
-    ($($name:ident = $id:literal, $sev:ident, $title:literal;)*) => {
-        $(pub const $name: Edit = Edit { id: $id, severity: Severity::$sev, title: $title };)*
+    ($($(#[$doc:meta])* $name:ident = $id:literal, $sev:ident, $title:literal;)*) => {
+        $($(#[$doc])* pub const $name: $crate::Edit =
+            $crate::Edit { id: $id, severity: $crate::Severity::$sev, title: $title };)*
         /// Every edit, in id order.
-        pub const ALL: &[Edit] = &[$($name),*];
+        pub const ALL: &[$crate::Edit] = &[$($name),*];
     };
 }
 
 /// The edit catalogue.
 pub mod edit {
-    use super::{Edit, Severity};
     edits! {
         CLAIM_NO_LINES = "CLM001", Error, "claim has no service lines";
         CLAIM_FREQUENCY = "CLM002", Error, "claim frequency code is not 1, 7 or 8";

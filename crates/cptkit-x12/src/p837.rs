@@ -20,43 +20,24 @@ use crate::values::{self, AnesthesiaNote};
 
 /// The X12-level edits: problems only the file shows (notes, envelope-level claim totals).
 pub mod edit {
-    use cptkit_core::{Edit, Severity};
-
-    /// Billed minutes (SV104) disagree with the start and stop in the anesthesia note.
-    pub const MINUTES_VS_NOTE: Edit =
-        Edit { id: "X12T01", severity: Severity::Warning, title: "billed minutes disagree with the noted start/stop" };
-    /// A noted start or stop is not a time of day (2575, 0860, 2400).
-    pub const TIME_INVALID: Edit =
-        Edit { id: "X12T02", severity: Severity::Error, title: "a noted anesthesia time cannot exist" };
-    /// STOP is earlier than START: read as crossing midnight (stop on the next day).
-    pub const CROSSES_MIDNIGHT: Edit =
-        Edit { id: "X12T03", severity: Severity::Warning, title: "stop before start: read as crossing midnight" };
-    /// A note has a START without a STOP, or the reverse.
-    pub const TIME_INCOMPLETE: Edit =
-        Edit { id: "X12T04", severity: Severity::Warning, title: "anesthesia note has only a start or only a stop" };
-    /// CLM02 is not the sum of the SV102 line charges.
-    pub const TOTAL_CHARGE: Edit =
-        Edit { id: "X12C01", severity: Severity::Warning, title: "CLM02 differs from the sum of the line charges" };
-    /// Lines have different 2420A rendering providers: the claim was split into one core claim each.
-    pub const SPLIT_BY_PROVIDER: Edit =
-        Edit { id: "X12C02", severity: Severity::Warning, title: "claim split by line rendering provider (2420A)" };
-    /// SV105 differs from CLM05-1; the core claim has one place of service (the claim's).
-    pub const LINE_PLACE_OF_SERVICE: Edit =
-        Edit { id: "X12C03", severity: Severity::Warning, title: "line place of service differs from the claim's" };
-    /// SBR09 has no cptkit plan type (Medicaid, TRICARE, VA, workers' comp...): read as commercial.
-    pub const FILING_INDICATOR: Edit =
-        Edit { id: "X12C04", severity: Severity::Warning, title: "claim filing indicator read as commercial" };
-
-    pub const ALL: &[Edit] = &[
-        MINUTES_VS_NOTE,
-        TIME_INVALID,
-        CROSSES_MIDNIGHT,
-        TIME_INCOMPLETE,
-        TOTAL_CHARGE,
-        SPLIT_BY_PROVIDER,
-        LINE_PLACE_OF_SERVICE,
-        FILING_INDICATOR,
-    ];
+    cptkit_core::edits! {
+        /// Billed minutes (SV104) disagree with the start and stop in the anesthesia note.
+        MINUTES_VS_NOTE = "X12T01", Warning, "billed minutes disagree with the noted start/stop";
+        /// A noted start or stop is not a time of day (2575, 0860, 2400).
+        TIME_INVALID = "X12T02", Error, "a noted anesthesia time cannot exist";
+        /// STOP is earlier than START: read as crossing midnight (stop on the next day).
+        CROSSES_MIDNIGHT = "X12T03", Warning, "stop before start: read as crossing midnight";
+        /// A note has a START without a STOP, or the reverse.
+        TIME_INCOMPLETE = "X12T04", Warning, "anesthesia note has only a start or only a stop";
+        /// CLM02 is not the sum of the SV102 line charges.
+        TOTAL_CHARGE = "X12C01", Warning, "CLM02 differs from the sum of the line charges";
+        /// Lines have different 2420A rendering providers: the claim was split into one core claim each.
+        SPLIT_BY_PROVIDER = "X12C02", Warning, "claim split by line rendering provider (2420A)";
+        /// SV105 differs from CLM05-1; the core claim has one place of service (the claim's).
+        LINE_PLACE_OF_SERVICE = "X12C03", Warning, "line place of service differs from the claim's";
+        /// SBR09 has no cptkit plan type (Medicaid, TRICARE, VA, workers' comp...): read as commercial.
+        FILING_INDICATOR = "X12C04", Warning, "claim filing indicator read as commercial";
+    }
 }
 
 /// How to read 837P claims beyond what the file says.
