@@ -157,7 +157,7 @@ impl Claim {
 
 /// A National Provider Identifier: 10 digits starting with 1 or 2. The check digit is a validation
 /// edit (NPI001), not a parse error, so a claim with a mistyped NPI can still be read and reported.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Npi([u8; 10]);
 
 impl Npi {

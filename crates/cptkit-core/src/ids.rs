@@ -115,7 +115,7 @@ id_traits!(CptCode, "code");
 /// An ICD-10-CM code in its dotted form (M54.50). Accepts the undotted claim form (M5450) too.
 /// Stored inline: at most 8 ASCII bytes (S72.001A), zero-padded, so the derived order is the
 /// string's byte order.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Icd10Code {
     bytes: [u8; 8],
     len: u8,
@@ -215,7 +215,7 @@ impl ModifierCode {
 id_traits!(ModifierCode, "code");
 
 /// A CMS place-of-service code: two digits (21).
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PosCode([u8; 2]);
 
 impl PosCode {
@@ -244,7 +244,7 @@ impl fmt::Debug for PosCode {
 id_traits!(PosCode, "code");
 
 /// A NUCC Health Care Provider Taxonomy code: 10 characters ending in X (207L00000X).
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TaxonomyCode([u8; 10]);
 
 impl TaxonomyCode {
@@ -278,7 +278,7 @@ impl fmt::Debug for TaxonomyCode {
 id_traits!(TaxonomyCode, "code");
 
 /// A Medicare payment locality: the MAC contractor number and the locality number, `13202-01`.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct LocalityId([u8; 8]);
 
 impl LocalityId {

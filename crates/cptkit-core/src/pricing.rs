@@ -14,7 +14,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::ids::{CptCode, LocalityId, ModifierCode};
 use crate::model::{CfTier, ConversionFactor, ServiceType};
 use crate::reference::Reference;
-use crate::validate::{Severity, ValidationContext};
+use crate::validate::{Severity, ValidationContext, ValidationReport};
 
 const EMBEDDED_RULE_SETS: &[&str] = &[
     include_str!("../data/rulesets/medicare_ffs.json"),
@@ -588,7 +588,18 @@ impl Reference {
         rules: &RuleBook,
         context: &ValidationContext,
     ) -> Result<PricedClaim> {
-        let report = self.validate(claim, context);
+        self.price_validated(claim, &self.validate(claim, context), options, rules)
+    }
+
+    /// [`Reference::price`] for a caller that already holds the claim's validation report (batch
+    /// faces report findings and prices in one pass, without validating twice).
+    pub fn price_validated(
+        &self,
+        claim: &Claim,
+        report: &ValidationReport,
+        options: &PriceOptions,
+        rules: &RuleBook,
+    ) -> Result<PricedClaim> {
         if !report.is_valid() {
             let violations = report
                 .findings
@@ -761,7 +772,7 @@ impl Reference {
             })?;
         let used = CfUsed::Medicare {
             factor: Arc::clone(cf),
-            locality_not_loaded: claim.medicare_locality.clone(),
+            locality_not_loaded: claim.medicare_locality,
             claim_has_locality,
         };
         Ok((cf.amount, used))

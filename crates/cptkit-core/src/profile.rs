@@ -174,7 +174,7 @@ impl Reference {
             .iter()
             .map(|raw| {
                 let pos = self.place_of_service(&raw.parse()?)?;
-                Ok(TypicalPlace { code: pos.code.clone(), name: pos.name.clone(), basis: basis.to_owned() })
+                Ok(TypicalPlace { code: pos.code, name: pos.name.clone(), basis: basis.to_owned() })
             })
             .collect()
     }

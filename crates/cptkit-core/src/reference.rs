@@ -226,7 +226,7 @@ impl Reference {
         let mut locality_index: BTreeMap<i32, HashMap<LocalityId, usize>> = BTreeMap::new();
         for (i, cf) in locality_cfs.iter().enumerate() {
             if let Some(locality) = &cf.locality {
-                locality_index.entry(cf.year).or_default().insert(locality.id.clone(), i);
+                locality_index.entry(cf.year).or_default().insert(locality.id, i);
             }
         }
         let reference = Reference {
@@ -340,7 +340,7 @@ impl Reference {
         match (current, deleted) {
             // Still in the tabular (M54.5 lives on as a header) but no longer billable since its end date.
             (Some(entry), Some(d)) => Ok(Diagnosis {
-                code: code.clone(),
+                code: *code,
                 title: entry.title.to_owned(),
                 billable: entry.billable,
                 valid_through: Some(d.valid_through),
@@ -348,7 +348,7 @@ impl Reference {
                 source: format!("{source}; deletion: {}", d.source),
             }),
             (Some(entry), None) => Ok(Diagnosis {
-                code: code.clone(),
+                code: *code,
                 title: entry.title.to_owned(),
                 billable: entry.billable,
                 valid_through: None,
@@ -356,7 +356,7 @@ impl Reference {
                 source: source.to_owned(),
             }),
             (None, Some(d)) => Ok(Diagnosis {
-                code: code.clone(),
+                code: *code,
                 title: d.title.clone(),
                 billable: false,
                 valid_through: Some(d.valid_through),
@@ -565,11 +565,8 @@ fn load_places_of_service(files: &Files) -> Result<BTreeMap<PosCode, PlaceOfServ
         .rows::<Row>("place_of_service_codes.csv")?
         .into_iter()
         .map(|r| {
-            let pos = PlaceOfService {
-                code: r.pos_code.clone(),
-                name: r.pos_name,
-                note: r.facility_setting_for_anesthesia_note,
-            };
+            let pos =
+                PlaceOfService { code: r.pos_code, name: r.pos_name, note: r.facility_setting_for_anesthesia_note };
             (r.pos_code, pos)
         })
         .collect())
@@ -591,7 +588,7 @@ fn load_taxonomies(files: &Files) -> Result<BTreeMap<TaxonomyCode, Taxonomy>> {
         .into_iter()
         .map(|r| {
             let taxonomy = Taxonomy {
-                code: r.taxonomy_code.clone(),
+                code: r.taxonomy_code,
                 grouping: r.nucc_grouping,
                 classification: r.nucc_classification,
                 specialization: r.nucc_specialization,

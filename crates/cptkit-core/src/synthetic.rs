@@ -1,8 +1,20 @@
-//! Deterministic synthetic claims for benchmarks and demos: Medicare anesthesia claims with ten
-//! codes, AA/QK/QX/QZ lines from a matching provider, 20-219 minutes, two localities, one line each.
-//! Not real patients: fixed dates of birth and test NPIs with valid check digits.
+//! Deterministic synthetic claims for benchmarks, demos and notebooks. Not real patients: made-up
+//! member ids and birth dates, test NPIs with valid check digits, and charges from a made-up charge
+//! master. Codes, modifiers, diagnoses, places of service and localities come from the embedded
+//! reference data, so every claim is judged against real rules.
+//!
+//! Two generators: [`medicare_claim_json`] (a fixed Medicare template, for the JSON benchmarks) and
+//! [`claims`] (a realistic mix: five payers, every anesthesia code, medically directed cases billed as a
+//! physician claim plus an anesthetist claim, qualifying-circumstance add-on lines, and a few claims
+//! with the mistakes billing offices see, so validation has something to find).
 
-use crate::claim::Claim;
+use rust_decimal::Decimal;
+use time::{Date, Duration, PrimitiveDateTime, Time};
+
+use crate::claim::{Claim, ClaimLine, Npi, Patient, Payer, PlanType, ProviderRole, RenderingProvider, UnitBasis};
+use crate::ids::{CptCode, Icd10Code, LocalityId, ModifierCode, PosCode, TaxonomyCode};
+use crate::model::ServiceType;
+use crate::reference::Reference;
 
 const CODES: [&str; 10] = ["00632", "00630", "00670", "00790", "00840", "01402", "01480", "00400", "00142", "01967"];
 const PROVIDERS: [(&str, &str, &str); 4] = [
@@ -35,10 +47,274 @@ pub fn medicare_claims(count: usize) -> Vec<Claim> {
     (0..count).filter_map(|i| Claim::from_json(&medicare_claim_json(i)).ok()).collect()
 }
 
+/// The realistic mix: an endless, deterministic stream of claims (`.take(n)` what you need). The same
+/// seed always gives the same claims, on every platform.
+#[derive(Debug)]
+pub struct SyntheticClaims {
+    rng: Rng,
+    mix: Mix,
+    case: usize,
+    pending: std::vec::IntoIter<Claim>,
+}
+
+impl SyntheticClaims {
+    pub fn new(seed: u64) -> crate::Result<SyntheticClaims> {
+        Ok(SyntheticClaims { rng: Rng(seed), mix: Mix::new()?, case: 0, pending: Vec::new().into_iter() })
+    }
+}
+
+impl Iterator for SyntheticClaims {
+    type Item = Claim;
+
+    fn next(&mut self) -> Option<Claim> {
+        loop {
+            if let Some(claim) = self.pending.next() {
+                return Some(claim);
+            }
+            self.case += 1;
+            self.pending = self.mix.case(&mut self.rng, self.case).into_iter();
+        }
+    }
+}
+
+/// SplitMix64: tiny and well mixed; enough for test data, and the same everywhere.
+#[derive(Debug)]
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in 0..n (n > 0).
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    /// True with probability `percent` / 100.
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+
+    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.below(items.len())]
+    }
+}
+
+/// Payers with their share of claims in percent (summing to 100). Aetna has no public anesthesia rule
+/// set in the embedded data, so its claims come back "not priced", as some payers do in real tables.
+const PAYERS: [(&str, PlanType, usize); 6] = [
+    ("medicare", PlanType::MedicareFfs, 45),
+    ("humana-ma", PlanType::MedicareAdvantage, 10),
+    ("cigna", PlanType::Commercial, 15),
+    ("bcbs-ok", PlanType::Commercial, 12),
+    ("uhc", PlanType::Commercial, 10),
+    ("aetna", PlanType::Commercial, 8),
+];
+
+/// Billable ICD-10-CM (April 2026) codes that anesthesia claims commonly carry.
+const DIAGNOSES: [&str; 12] = [
+    "M54.50", "M54.16", "M54.17", "M48.061", "M48.062", "M51.16", "M51.17", "K80.20", "M17.11", "Z30.2", "O80",
+    "K35.80",
+];
+
+/// Test NPIs with valid check digits.
+const BILLING_NPI: &str = "1234567893";
+const PHYSICIAN_NPI: &str = "1558598797";
+const ANESTHETIST_NPI: &str = "1245319599";
+
+/// The parsed building blocks, read once.
+#[derive(Debug)]
+struct Mix {
+    codes: Vec<(CptCode, u32)>,
+    localities: Vec<LocalityId>,
+    diagnoses: Vec<Icd10Code>,
+    places: [PosCode; 3],
+    physical_status: [ModifierCode; 6],
+    billing: Npi,
+    physician: (Npi, TaxonomyCode),
+    anesthetist: (Npi, TaxonomyCode),
+    modifiers: [ModifierCode; 4],
+    extreme_age: CptCode,
+    retired_diagnosis: Icd10Code,
+}
+
+/// Which provider bills a claim of a case, under which modifier.
+#[derive(Debug, Clone, Copy)]
+enum Biller {
+    Physician(usize),
+    Anesthetist(usize),
+}
+
+impl Mix {
+    fn new() -> crate::Result<Mix> {
+        let reference = Reference::embedded();
+        let [p1, p2, p3, p4] = ["P1", "P2", "P3", "P4"].map(|m| m.parse::<ModifierCode>());
+        let (p1, p2, p3, p4) = (p1?, p2?, p3?, p4?);
+        let [aa, qk, qx, qz] = ["AA", "QK", "QX", "QZ"].map(|m| m.parse::<ModifierCode>());
+        Ok(Mix {
+            codes: reference
+                .codes()
+                .filter(|c| c.service_type != ServiceType::UnlistedAnesthesia)
+                .map(|c| (c.code, c.base_units))
+                .collect(),
+            localities: reference
+                .locality_conversion_factors()
+                .filter(|cf| cf.year == 2025)
+                .filter_map(|cf| cf.locality.as_ref().map(|l| l.id))
+                .collect(),
+            diagnoses: DIAGNOSES.iter().map(|c| c.parse()).collect::<crate::Result<_>>()?,
+            places: ["21".parse()?, "22".parse()?, "24".parse()?],
+            physical_status: [p1, p2, p2, p3, p3, p4],
+            billing: BILLING_NPI.parse()?,
+            physician: (PHYSICIAN_NPI.parse()?, "207L00000X".parse()?),
+            anesthetist: (ANESTHETIST_NPI.parse()?, "367500000X".parse()?),
+            modifiers: [aa?, qk?, qx?, qz?],
+            extreme_age: "99100".parse()?,
+            retired_diagnosis: "M54.5".parse()?,
+        })
+    }
+
+    /// One anesthetic: 40% personally performed (AA), 45% medically directed (a QK physician claim and a
+    /// QX anesthetist claim), 15% a CRNA without direction (QZ). 3% of cases carry a mistake.
+    fn case(&self, rng: &mut Rng, case: usize) -> Vec<Claim> {
+        let [aa, qk, qx, qz] = [0, 1, 2, 3];
+        let billers = match rng.below(100) {
+            0..40 => vec![Biller::Physician(aa)],
+            40..85 => vec![Biller::Physician(qk), Biller::Anesthetist(qx)],
+            _ => vec![Biller::Anesthetist(qz)],
+        };
+        let mut roll = rng.below(100);
+        let (payer_id, plan_type) = PAYERS
+            .iter()
+            .find_map(|&(id, plan, share)| {
+                let hit = roll < share;
+                roll = roll.saturating_sub(share);
+                hit.then_some((id, plan))
+            })
+            .unwrap_or((PAYERS[0].0, PAYERS[0].1));
+        let (code, base_units) = rng.pick(&self.codes);
+        let minutes = 15 + rng.below(226) as i64;
+        let date_of_service = day_of_2025(rng.below(365));
+        let start = PrimitiveDateTime::new(date_of_service, Time::MIDNIGHT)
+            + Duration::minutes(7 * 60 + 15 * rng.below(40) as i64);
+        let timed = rng.chance(60);
+        let birth_date = day_of_2025(rng.below(365)) - Duration::days(365 * (20 + rng.below(70) as i64));
+        let diagnoses: Vec<Icd10Code> = (0..1 + rng.below(3)).map(|_| rng.pick(&self.diagnoses)).collect();
+        let place_of_service = rng.pick(&self.places);
+        let physical_status = rng.pick(&self.physical_status);
+        let locality = (plan_type == PlanType::MedicareFfs).then(|| rng.pick(&self.localities));
+        // A made-up charge master: $95 to $140 a unit, over base units plus started 15-minute units.
+        let charge_per_unit = 9_500 + 500 * rng.below(10) as i64;
+        let charge_cents = (i64::from(base_units) + (minutes + 14) / 15) * charge_per_unit;
+        let extreme_age = rng.chance(5);
+        let member_id = format!("SYN{:09}", rng.below(1_000_000_000));
+
+        let anesthesia_line = |modifier: ModifierCode| ClaimLine {
+            procedure_code: code,
+            modifiers: vec![modifier, physical_status],
+            unit_basis: UnitBasis::Minutes,
+            quantity: Decimal::from(minutes),
+            start_time: timed.then_some(start),
+            end_time: timed.then(|| start + Duration::minutes(minutes)),
+            diagnosis_pointers: (1..=diagnoses.len() as u32).collect(),
+            charge_cents,
+            date_of_service,
+            case_id: format!("K{case}"),
+            present_at_induction: false,
+        };
+        let mut claims: Vec<Claim> = billers
+            .iter()
+            .map(|&biller| {
+                let (suffix, modifier, (npi, taxonomy), role) = match biller {
+                    Biller::Physician(m) => ("P", m, self.physician, ProviderRole::Anesthesiologist),
+                    Biller::Anesthetist(m) => ("A", m, self.anesthetist, ProviderRole::Crna),
+                };
+                let mut lines = vec![anesthesia_line(self.modifiers[modifier])];
+                if extreme_age && matches!(biller, Biller::Physician(_)) {
+                    // Qualifying circumstance 99100 as an add-on line, in units.
+                    lines.push(ClaimLine {
+                        procedure_code: self.extreme_age,
+                        modifiers: Vec::new(),
+                        unit_basis: UnitBasis::Units,
+                        quantity: Decimal::ONE,
+                        start_time: None,
+                        end_time: None,
+                        charge_cents: charge_per_unit,
+                        ..anesthesia_line(self.modifiers[modifier])
+                    });
+                }
+                Claim {
+                    claim_id: format!("S{case:07}{suffix}"),
+                    payer: Payer { id: payer_id.to_owned(), plan_type },
+                    place_of_service,
+                    frequency_code: "1".to_owned(),
+                    patient: Patient { birth_date, member_id: member_id.clone() },
+                    billing_provider_npi: self.billing,
+                    rendering_provider: RenderingProvider { npi, taxonomy, role, qualifying_apm: false },
+                    medicare_locality: locality,
+                    diagnoses: diagnoses.clone(),
+                    lines,
+                }
+            })
+            .collect();
+        if rng.chance(3) {
+            self.add_mistake(rng, &mut claims[0]);
+        }
+        claims
+    }
+
+    /// Mistakes billing offices make: a diagnosis retired before the date of service, a mistyped NPI,
+    /// a line with no minutes, a pointer past the diagnosis list, an anesthetist's modifier on a physician.
+    fn add_mistake(&self, rng: &mut Rng, claim: &mut Claim) {
+        let line = &mut claim.lines[0];
+        match rng.below(5) {
+            0 => claim.diagnoses[0] = self.retired_diagnosis,
+            1 => claim.rendering_provider.npi = mistyped(&claim.rendering_provider.npi),
+            2 => line.quantity = Decimal::ZERO,
+            3 => line.diagnosis_pointers.push(9),
+            _ => line.modifiers[0] = self.modifiers[2],
+        }
+    }
+}
+
+fn day_of_2025(offset: usize) -> Date {
+    time::macros::date!(2025 - 01 - 01) + Duration::days(offset as i64)
+}
+
+/// The same NPI with its check digit off by one.
+fn mistyped(npi: &Npi) -> Npi {
+    let text = npi.as_str();
+    let last = (text.as_bytes()[9] - b'0' + 1) % 10;
+    format!("{}{last}", &text[..9]).parse().unwrap_or(*npi)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::{PriceOptions, Reference, RuleBook, ValidationContext};
+
+    #[test]
+    fn the_mix_is_deterministic_varied_and_mostly_valid() {
+        let context = ValidationContext { today: time::macros::date!(2026 - 11 - 27) };
+        let first: Vec<Claim> = SyntheticClaims::new(7).into_iter().flatten().take(2_000).collect();
+        let again: Vec<Claim> = SyntheticClaims::new(7).into_iter().flatten().take(2_000).collect();
+        assert_eq!(first, again);
+        let other: Vec<Claim> = SyntheticClaims::new(8).into_iter().flatten().take(2_000).collect();
+        assert_ne!(first, other);
+        let reports = Reference::embedded().validate_batch(&first, &context);
+        let invalid = reports.iter().filter(|r| !r.is_valid()).count();
+        // About 3% of cases carry a mistake (each makes one claim invalid); the rest are clean.
+        assert!((20..=120).contains(&invalid), "{invalid} invalid claims");
+        let payers: std::collections::BTreeSet<&str> = first.iter().map(|c| c.payer.id.as_str()).collect();
+        assert_eq!(payers.len(), PAYERS.len());
+        let codes: std::collections::BTreeSet<_> = first.iter().map(|c| c.lines[0].procedure_code).collect();
+        assert!(codes.len() > 150, "{} codes", codes.len());
+    }
 
     #[test]
     fn every_synthetic_claim_reads_validates_and_prices() {

@@ -282,9 +282,10 @@ impl Pricing<'_> {
     fn price(&self, view: &View<'_>) -> Result<core::PricedClaim, Failure> {
         let reference = Reference::embedded();
         let claim = view.claim().map_err(|e| Box::new((e, None)))?;
-        reference.price(&claim, &self.options, self.book, &self.context).map_err(|err| {
-            // Rare: the claim has error findings. Validate again for the report the exception carries.
-            let report = rejects_claim(&err).then(|| reference.validate(&claim, &self.context));
+        let report = reference.validate(&claim, &self.context);
+        reference.price_validated(&claim, &report, &self.options, self.book).map_err(|err| {
+            // A claim rejected for its findings carries its report in the exception.
+            let report = rejects_claim(&err).then_some(report);
             Box::new((err, report))
         })
     }

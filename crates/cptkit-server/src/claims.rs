@@ -49,8 +49,8 @@ impl ClaimServiceImpl {
         ClaimServiceImpl { reference, rules }
     }
 
-    /// Validates, and with options prices. Pricing validates again inside the core (its contract: it
-    /// never prices an invalid claim); the first report is the one returned, with its warnings.
+    /// Validates, and with options prices from that same report (the core never prices an invalid
+    /// claim); the report is returned with its warnings.
     ///
     /// A panic in the core (a bug, e.g. an arithmetic overflow on an absurd input) is caught here and
     /// becomes an INTERNAL error for this claim alone: a stream goes on, a connection stays up.
@@ -60,7 +60,7 @@ impl ClaimServiceImpl {
             let priced = parsed
                 .options
                 .as_ref()
-                .map(|options| self.reference.price(&parsed.claim, options, &self.rules, &parsed.context));
+                .map(|options| self.reference.price_validated(&parsed.claim, &report, options, &self.rules));
             Judged { report, priced }
         };
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(judge)).map_err(|_| {
