@@ -42,12 +42,76 @@ pub struct Payer {
     pub plan_type: PlanType,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PlanType {
-    MedicareFfs,
-    MedicareAdvantage,
-    Commercial,
+/// An enum with one text spelling per variant: `as_str`, `FromStr` (the error lists the choices),
+/// `Display` and serde all use it, so JSON, tables and X12 spell the values alike.
+macro_rules! text_enum {
+    ($(#[$meta:meta])* pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal,)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name { $($(#[$vmeta])* $variant,)* }
+
+        impl $name {
+            pub const ALL: &[$name] = &[$($name::$variant),*];
+
+            pub const fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text,)* }
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = Error;
+            fn from_str(text: &str) -> Result<Self> {
+                match text {
+                    $($text => Ok($name::$variant),)*
+                    _ => Err(Error::invalid(
+                        stringify!($name),
+                        format!("{text:?} is not one of {}", [$($text),*].join(", ")),
+                    )),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+                d.deserialize_str(TextVisitor(std::marker::PhantomData))
+            }
+        }
+    };
+}
+
+/// Reads a [`text_enum!`] from borrowed text, without allocating.
+struct TextVisitor<T>(std::marker::PhantomData<T>);
+
+impl<T: std::str::FromStr<Err = Error>> serde::de::Visitor<'_> for TextVisitor<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> std::result::Result<T, E> {
+        text.parse().map_err(|e: Error| E::custom(e.message()))
+    }
+}
+
+text_enum! {
+    pub enum PlanType {
+        MedicareFfs = "medicare_ffs",
+        MedicareAdvantage = "medicare_advantage",
+        Commercial = "commercial",
+    }
 }
 
 /// Patient data is PHI: it never reaches a log line, and `Debug` hides it.
@@ -76,28 +140,39 @@ pub struct RenderingProvider {
     pub qualifying_apm: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ProviderRole {
-    Anesthesiologist,
-    Crna,
-    AnesthesiologistAssistant,
-    OtherPhysician,
+text_enum! {
+    pub enum ProviderRole {
+        Anesthesiologist = "anesthesiologist",
+        Crna = "crna",
+        AnesthesiologistAssistant = "anesthesiologist_assistant",
+        OtherPhysician = "other_physician",
+    }
 }
 
 impl ProviderRole {
+    /// The role a NUCC taxonomy implies, when cptkit knows it: CRNA 367500000X, anesthesiologist
+    /// assistant 367H00000X, anesthesiologist 207L*, other physician 20* (allopathic and osteopathic).
+    pub fn implied_by(taxonomy: TaxonomyCode) -> Option<ProviderRole> {
+        match taxonomy.as_str() {
+            "367500000X" => Some(ProviderRole::Crna),
+            "367H00000X" => Some(ProviderRole::AnesthesiologistAssistant),
+            t if t.starts_with("207L") => Some(ProviderRole::Anesthesiologist),
+            t if t.starts_with("20") => Some(ProviderRole::OtherPhysician),
+            _ => None,
+        }
+    }
+
     pub fn is_physician(self) -> bool {
         matches!(self, ProviderRole::Anesthesiologist | ProviderRole::OtherPhysician)
     }
 }
 
-/// SV103: minutes for anesthesia, units for everything else.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum UnitBasis {
-    #[serde(rename = "MJ")]
-    Minutes,
-    #[serde(rename = "UN")]
-    Units,
+text_enum! {
+    /// SV103: minutes for anesthesia, units for everything else.
+    pub enum UnitBasis {
+        Minutes = "MJ",
+        Units = "UN",
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

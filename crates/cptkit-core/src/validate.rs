@@ -274,7 +274,7 @@ impl Reference {
             );
             return;
         };
-        let role_from_taxonomy = role_of(taxonomy.code.as_str());
+        let role_from_taxonomy = ProviderRole::implied_by(taxonomy.code);
         if role_from_taxonomy.is_some_and(|r| {
             r.is_physician() != provider.role.is_physician() || (!r.is_physician() && r != provider.role)
         }) {
@@ -490,8 +490,8 @@ impl Reference {
         modifier: ModifierCode,
         out: &mut Findings,
     ) {
-        let taxonomy = claim.rendering_provider.taxonomy.as_str();
-        let role = role_of(taxonomy).unwrap_or(claim.rendering_provider.role);
+        let provider = &claim.rendering_provider;
+        let role = ProviderRole::implied_by(provider.taxonomy).unwrap_or(provider.role);
         let allowed = match modifier.as_str() {
             "QX" | "QZ" => matches!(role, ProviderRole::Crna | ProviderRole::AnesthesiologistAssistant),
             _ => role.is_physician(),
@@ -508,7 +508,10 @@ impl Reference {
             out.add(
                 edit::TAXONOMY_ROLE,
                 format!("lines[{i}].modifiers[{position}]"),
-                format!("{modifier} is billed by {who}, but the rendering provider's taxonomy is {taxonomy}"),
+                format!(
+                    "{modifier} is billed by {who}, but the rendering provider's taxonomy is {}",
+                    provider.taxonomy
+                ),
                 "use the modifier that matches who gave the anesthesia, or correct the rendering provider",
             );
         }
@@ -531,18 +534,6 @@ impl Reference {
             format!("none of {} is among the diagnoses typical for {}", names.join(", "), line.procedure_code),
             "check that the diagnosis supports the procedure; payers may ask for records",
         );
-    }
-}
-
-/// The role a taxonomy implies, when cptkit knows it.
-fn role_of(taxonomy: &str) -> Option<ProviderRole> {
-    match taxonomy {
-        "367500000X" => Some(ProviderRole::Crna),
-        "367H00000X" => Some(ProviderRole::AnesthesiologistAssistant),
-        t if t.starts_with("207L") => Some(ProviderRole::Anesthesiologist),
-        // NUCC allopathic and osteopathic physician codes start with 20.
-        t if t.starts_with("20") => Some(ProviderRole::OtherPhysician),
-        _ => None,
     }
 }
 

@@ -1,0 +1,63 @@
+//! Table validate + price throughput in Rust, without Python (a benchmark, not a test):
+//! `cargo run --release -p cptkit-arrow --example table_throughput -- [LINES=1000000]`.
+//! The Python figures (bench/python/bench_table.py) add only the Arrow C-stream hand-over.
+
+use std::time::Instant;
+
+use cptkit_arrow::{TablePricing, claims_to_batch, price_batch, validate_batch};
+use cptkit_core::synthetic::SyntheticClaims;
+use cptkit_core::{Claim, Reference, RuleBook, ValidationContext};
+
+/// CPU seconds of the whole process (all threads), from /proc/self/stat: on a shared machine, wall
+/// time also counts time other processes had the cores.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses): utime and stime are the 12th and 13th.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let ticks: Vec<f64> = after.split_whitespace().skip(11).take(2).filter_map(|t| t.parse().ok()).collect();
+    ticks.iter().sum::<f64>() / 100.0
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let lines: usize = std::env::args().nth(1).map_or(Ok(1_000_000), |n| n.parse())?;
+    let context = ValidationContext { today: time::macros::date!(2026 - 11 - 27) };
+    let claims: Vec<Claim> = SyntheticClaims::new(42)?.take(lines * 100 / 115).collect();
+    let batches: Vec<_> = claims.chunks(65_536).map(claims_to_batch).collect::<Result<_, _>>()?;
+    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+    let pricing = TablePricing { conversion_factor: Some("60".parse()?), ..TablePricing::default() };
+    for round in 0..3 {
+        let (start, cpu) = (Instant::now(), cpu_seconds());
+        for batch in &batches {
+            validate_batch(batch, Reference::embedded(), &context)?;
+        }
+        let (validate, validate_cpu) = (start.elapsed().as_secs_f64(), cpu_seconds() - cpu);
+        let (start, cpu) = (Instant::now(), cpu_seconds());
+        for batch in &batches {
+            price_batch(batch, Reference::embedded(), RuleBook::embedded(), &pricing, &context)?;
+        }
+        let (price, price_cpu) = (start.elapsed().as_secs_f64(), cpu_seconds() - cpu);
+        // Baseline: the core alone on the same claims as structs, one thread, no table.
+        let start = Instant::now();
+        let options = cptkit_core::PriceOptions { rule_set: None, conversion_factor: pricing.conversion_factor };
+        let mut priced = 0usize;
+        for claim in &claims {
+            let report = Reference::embedded().validate(claim, &context);
+            if report.is_valid() {
+                priced += Reference::embedded().price_validated(claim, &report, &options, RuleBook::embedded()).is_ok()
+                    as usize;
+            }
+        }
+        let core = start.elapsed().as_secs_f64();
+        println!(
+            "round {round}: {rows} lines: table validate {:.0} lines/s ({:.0} per CPU-second), \
+             table validate + price {:.0} lines/s ({:.0} per CPU-second); \
+             core alone on structs, one thread: {:.0} lines/s ({priced} claims priced)",
+            rows as f64 / validate,
+            rows as f64 / validate_cpu,
+            rows as f64 / price,
+            rows as f64 / price_cpu,
+            rows as f64 / core,
+        );
+    }
+    Ok(())
+}

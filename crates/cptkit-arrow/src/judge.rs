@@ -1,0 +1,425 @@
+//! Validation and pricing of a claim-lines batch: one result row per input row, in input order.
+//!
+//! Each claim is judged on its own (the per-claim edits and its price), so a result never depends on
+//! how the table was cut into batches or partitions; the cross-claim case edits (BAT001-003) need all
+//! of a case's claims at once and run in `validate_many`, not here. Claims are judged on every core.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::Arc;
+
+use arrow_array::builder::{BooleanBuilder, Decimal128Builder, Int32Builder, Int64Builder, StringBuilder};
+use arrow_array::{Array, ArrayRef, ListArray, RecordBatch, StructArray};
+use arrow_buffer::{NullBuffer, OffsetBuffer};
+use arrow_cast::cast::cast;
+use arrow_schema::{DataType, SchemaRef};
+use cptkit_core::{
+    Claim, Error, Finding, LineStatus, PriceOptions, PricedClaim, Reference, Result, RuleBook, Severity, Step,
+    ValidationContext,
+};
+use rust_decimal::Decimal;
+
+use crate::layout::{self, DECIMAL_PRECISION, DECIMAL_SCALE};
+use crate::read::{LineColumns, NOT_PRICEABLE, RowIssue};
+use crate::write::scaled;
+
+/// How a table is priced.
+#[derive(Debug, Clone, Default)]
+pub struct TablePricing {
+    /// Price every claim by this rule set instead of choosing one by payer and date.
+    pub rule_set: Option<String>,
+    /// The contract conversion factor for commercial and Medicare Advantage claims...
+    pub conversion_factor: Option<Decimal>,
+    /// ...or one per payer id, which wins over `conversion_factor` for that payer.
+    pub payer_conversion_factors: HashMap<String, Decimal>,
+    /// Add the worded explanation of every priced line (`explanation` column).
+    pub explain: bool,
+}
+
+/// Validates every claim of the batch. Fails only when the batch is unusable as a whole (a required
+/// column is missing or of a type that cannot be cast); anything wrong in a row is in its `issues`.
+/// The results come as one or more batches (pieces judged on different cores), rows in input order.
+pub fn validate_batch(
+    batch: &RecordBatch,
+    reference: &Reference,
+    context: &ValidationContext,
+) -> Result<Vec<RecordBatch>> {
+    let judge = |claim: &Claim| Judgement { report: reference.validate(claim, context).findings, priced: None };
+    judge_batch(batch, &Shape { priced: false, explain: false }, judge)
+}
+
+/// Validates and prices every claim of the batch (see [`validate_batch`] for what fails the batch).
+pub fn price_batch(
+    batch: &RecordBatch,
+    reference: &Reference,
+    rules: &RuleBook,
+    pricing: &TablePricing,
+    context: &ValidationContext,
+) -> Result<Vec<RecordBatch>> {
+    let options_for = |claim: &Claim| PriceOptions {
+        rule_set: pricing.rule_set.clone(),
+        conversion_factor: pricing.payer_conversion_factors.get(&claim.payer.id).copied().or(pricing.conversion_factor),
+    };
+    let judge = |claim: &Claim| {
+        let report = reference.validate(claim, context);
+        let priced = report.is_valid().then(|| reference.price_validated(claim, &report, &options_for(claim), rules));
+        Judgement { report: report.findings, priced }
+    };
+    judge_batch(batch, &Shape { priced: true, explain: pricing.explain }, judge)
+}
+
+/// What the core said about one claim.
+struct Judgement {
+    report: Vec<Finding>,
+    /// `None`: not priced (validation only, or the claim is not valid).
+    priced: Option<Result<PricedClaim>>,
+}
+
+/// Which result columns to build.
+struct Shape {
+    priced: bool,
+    explain: bool,
+}
+
+impl Shape {
+    fn schema(&self) -> SchemaRef {
+        if self.priced { layout::pricing_schema(self.explain) } else { layout::validation_schema() }
+    }
+}
+
+/// Rows per piece: a piece's working set (claims, judgements, builders) stays in cache and its
+/// allocations are reused, where one piece per 64k-row batch would fault in fresh pages every time.
+const PIECE_ROWS: usize = 4_096;
+
+/// Reads, judges and writes the results of every claim of the batch, in pieces spread over the cores.
+fn judge_batch(
+    batch: &RecordBatch,
+    shape: &Shape,
+    judge: impl Fn(&Claim) -> Judgement + Sync,
+) -> Result<Vec<RecordBatch>> {
+    let columns = LineColumns::new(batch)?;
+    let mut batch_issues = columns.unreadable().to_vec();
+    let runs = columns.claim_runs(&mut batch_issues);
+    batch_issues.sort_by_key(|i| i.row);
+    let pieces = pieces(&runs);
+    let judge_pieces = |pieces: &[&[Range<usize>]]| -> Result<Vec<RecordBatch>> {
+        pieces.iter().map(|runs| judge_piece(&columns, runs, &batch_issues, shape, &judge)).collect()
+    };
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(pieces.len()).max(1);
+    if workers == 1 {
+        return judge_pieces(&pieces);
+    }
+    let per_worker = pieces.len().div_ceil(workers);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = pieces.chunks(per_worker).map(|part| scope.spawn(|| judge_pieces(part))).collect();
+        let mut out = Vec::with_capacity(pieces.len());
+        for handle in handles {
+            // A worker panics only on a bug in the core: the batch fails, reported, and nothing is lost silently.
+            let results = handle.join().map_err(|_| Error::internal("a table worker failed (a bug in cptkit)"))?;
+            out.extend(results?);
+        }
+        Ok(out)
+    })
+}
+
+/// Consecutive claim runs grouped into pieces of about [`PIECE_ROWS`] rows (a claim is never split).
+fn pieces(runs: &[Range<usize>]) -> Vec<&[Range<usize>]> {
+    let mut pieces = Vec::new();
+    let mut first = 0;
+    for (i, run) in runs.iter().enumerate() {
+        if run.end - runs[first].start >= PIECE_ROWS || i + 1 == runs.len() {
+            pieces.push(&runs[first..=i]);
+            first = i + 1;
+        }
+    }
+    pieces
+}
+
+fn judge_piece(
+    columns: &LineColumns,
+    runs: &[Range<usize>],
+    batch_issues: &[RowIssue],
+    shape: &Shape,
+    judge: &impl Fn(&Claim) -> Judgement,
+) -> Result<RecordBatch> {
+    let (Some(first), Some(last)) = (runs.first(), runs.last()) else {
+        return Ok(RecordBatch::new_empty(shape.schema()));
+    };
+    let piece = first.start..last.end;
+    let mut results = Results::new(piece.len(), shape);
+    let mut batch_issues = batch_issues.iter().skip_while(|i| i.row < piece.start).peekable();
+    let mut issues = Vec::new();
+    for rows in runs {
+        issues.clear();
+        let claim = columns.read_claim(rows.clone(), &mut issues);
+        let judgement = claim.map(|claim| {
+            let mut judgement = judge(&claim);
+            place_findings(rows.start, std::mem::take(&mut judgement.report), &mut issues);
+            judgement
+        });
+        // Issues found before reading (unreadable values, TBL003) belong to these rows too.
+        while let Some(issue) = batch_issues.next_if(|i| i.row < rows.end) {
+            issues.push(issue.clone());
+        }
+        let valid = judgement.is_some() && !issues.iter().any(RowIssue::is_error);
+        // Pricing's refusal of a valid claim is reported, but does not make the claim invalid.
+        if let Some(Judgement { priced: Some(Err(error)), .. }) = &judgement {
+            issues.push(refusal(rows.start, error));
+        }
+        issues.sort_by_key(|i| i.row);
+        for row in rows.clone() {
+            results.line_number.append_value(i32::try_from(row - rows.start + 1).unwrap_or(i32::MAX));
+            results.claim_valid.append_value(valid);
+            results.issues.push(issues.iter().filter(|i| i.row == row).map(issue_values));
+            if let Some(priced) = &mut results.priced {
+                priced.push(judgement.as_ref(), row - rows.start)?;
+            }
+        }
+    }
+    results.finish(columns.claim_ids().slice(piece.start, piece.len()), shape.schema())
+}
+
+/// Puts each finding on the row of the line it is about (`lines[2]...`), or on the claim's first row.
+fn place_findings(first_row: usize, findings: Vec<Finding>, issues: &mut Vec<RowIssue>) {
+    for finding in findings {
+        let line = finding.field.strip_prefix("lines[").and_then(|rest| rest.split(']').next()?.parse::<usize>().ok());
+        let column = layout::column_of(&finding.field);
+        issues.push(RowIssue { row: first_row + line.unwrap_or(0), finding, column });
+    }
+}
+
+/// The result columns of one piece, filled row by row (the claim ids are the input's, sliced).
+struct Results {
+    line_number: Int32Builder,
+    claim_valid: BooleanBuilder,
+    issues: StructList<6>,
+    priced: Option<PricedColumns>,
+}
+
+struct PricedColumns {
+    status: StringBuilder,
+    rule_set: StringBuilder,
+    /// base, time, modifying and total units, conversion factor, share.
+    decimals: [Decimal128Builder; 6],
+    /// charge, fee schedule, allowed.
+    cents: [Int64Builder; 3],
+    explanation: Option<StructList<3>>,
+}
+
+impl Results {
+    fn new(rows: usize, shape: &Shape) -> Results {
+        Results {
+            line_number: Int32Builder::with_capacity(rows),
+            claim_valid: BooleanBuilder::with_capacity(rows),
+            issues: StructList::new(layout::issue_fields().len(), rows),
+            priced: shape.priced.then(|| PricedColumns {
+                status: StringBuilder::with_capacity(rows, rows * 8),
+                rule_set: StringBuilder::with_capacity(rows, rows * 12),
+                decimals: std::array::from_fn(|_| Decimal128Builder::with_capacity(rows)),
+                cents: std::array::from_fn(|_| Int64Builder::with_capacity(rows)),
+                explanation: shape.explain.then(|| StructList::new(3, rows)),
+            }),
+        }
+    }
+
+    fn finish(mut self, claim_ids: ArrayRef, schema: SchemaRef) -> Result<RecordBatch> {
+        let mut arrays: Vec<ArrayRef> = vec![
+            claim_ids,
+            Arc::new(self.line_number.finish()),
+            Arc::new(self.claim_valid.finish()),
+            Arc::new(self.issues.finish(layout::issue_fields(), false)),
+        ];
+        if let Some(priced) = self.priced {
+            arrays.extend(priced.finish()?);
+        }
+        RecordBatch::try_new(schema, arrays).map_err(|e| Error::internal(e.to_string()))
+    }
+}
+
+/// A valid claim that pricing refused: the reason as an issue on its first row, naming the field.
+fn refusal(row: usize, error: &Error) -> RowIssue {
+    let mut issue = RowIssue::new(row, &NOT_PRICEABLE, None, error.message().to_owned());
+    issue.finding.field = error.field().unwrap_or("").to_owned();
+    issue.column = layout::column_of(&issue.finding.field);
+    issue
+}
+
+fn issue_values(issue: &RowIssue) -> [Option<&str>; 6] {
+    let f = &issue.finding;
+    let severity = match f.severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+    };
+    [Some(&f.edit_id), Some(severity), Some(&f.field), issue.column, Some(&f.message), Some(&f.hint)]
+}
+
+impl PricedColumns {
+    fn push(&mut self, judgement: Option<&Judgement>, line: usize) -> Result<()> {
+        let priced_line = match judgement {
+            Some(Judgement { priced: Some(Ok(priced)), .. }) => priced.lines.get(line),
+            _ => None,
+        };
+        let status = match (judgement, priced_line) {
+            (_, Some(l)) if l.status == LineStatus::Priced => "priced",
+            (_, Some(_)) => "not_priced",
+            (Some(Judgement { priced: Some(Err(_)), .. }), None) => "error",
+            _ => "not_valid",
+        };
+        self.status.append_value(status);
+        self.rule_set.append_option(priced_line.map(|l| l.rule.id.as_str()));
+        let decimals = priced_line
+            .map(|l| [l.base_units, l.time_units, l.modifying_units, l.total_units, l.conversion_factor, l.share]);
+        for (i, builder) in self.decimals.iter_mut().enumerate() {
+            builder.append_option(decimals.map(|d| scaled(d[i], "units")).transpose()?);
+        }
+        let cents = priced_line.map(|l| [l.charge, l.fee_schedule, l.allowed].map(to_cents));
+        for (i, builder) in self.cents.iter_mut().enumerate() {
+            builder.append_option(cents.map(|c| c[i]));
+        }
+        if let Some(explanation) = &mut self.explanation {
+            match priced_line {
+                Some(l) => explanation.push(l.steps().iter().map(step_values)),
+                None => explanation.push_null(),
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<Vec<ArrayRef>> {
+        let mut arrays: Vec<ArrayRef> = vec![Arc::new(self.status.finish()), Arc::new(self.rule_set.finish())];
+        for builder in &mut self.decimals {
+            let array = builder
+                .finish()
+                .with_precision_and_scale(DECIMAL_PRECISION, DECIMAL_SCALE)
+                .map_err(|e| Error::internal(e.to_string()))?;
+            arrays.push(Arc::new(array));
+        }
+        arrays.extend(self.cents.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
+        if let Some(explanation) = self.explanation {
+            arrays.push(Arc::new(explanation.finish(layout::step_fields(), true)));
+        }
+        Ok(arrays)
+    }
+}
+
+fn step_values(step: &Step) -> [Option<String>; 3] {
+    [Some(step.step.to_owned()), Some(step.detail.clone()), Some(step.value.clone())]
+}
+
+/// Money in the core is rounded to cents already.
+fn to_cents(amount: Decimal) -> i64 {
+    let mut cents = amount;
+    cents.rescale(2);
+    i64::try_from(cents.mantissa()).unwrap_or(i64::MAX)
+}
+
+/// A list-of-struct column of `N` text fields, built as flat child columns plus offsets.
+struct StructList<const N: usize> {
+    fields: Vec<StringBuilder>,
+    offsets: Vec<i32>,
+    valid: Vec<bool>,
+}
+
+impl<const N: usize> StructList<N> {
+    fn new(fields: usize, rows: usize) -> Self {
+        let mut offsets = Vec::with_capacity(rows + 1);
+        offsets.push(0);
+        StructList {
+            fields: (0..fields).map(|_| StringBuilder::new()).collect(),
+            offsets,
+            valid: Vec::with_capacity(rows),
+        }
+    }
+
+    fn push<S: AsRef<str>>(&mut self, items: impl Iterator<Item = [Option<S>; N]>) {
+        let mut count = 0;
+        for item in items {
+            for (builder, value) in self.fields.iter_mut().zip(item) {
+                builder.append_option(value);
+            }
+            count += 1;
+        }
+        let last = self.offsets.last().copied().unwrap_or(0);
+        self.offsets.push(last + count);
+        self.valid.push(true);
+    }
+
+    fn push_null(&mut self) {
+        let last = self.offsets.last().copied().unwrap_or(0);
+        self.offsets.push(last);
+        self.valid.push(false);
+    }
+
+    fn finish(mut self, fields: arrow_schema::Fields, nullable: bool) -> ListArray {
+        let children: Vec<ArrayRef> = self.fields.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef).collect();
+        let items = StructArray::new(fields.clone(), children, None);
+        let item_field = Arc::new(arrow_schema::Field::new_list_field(DataType::Struct(fields), false));
+        let nulls = nullable.then(|| NullBuffer::from(self.valid));
+        ListArray::new(item_field, OffsetBuffer::new(self.offsets.into()), Arc::new(items), nulls)
+    }
+}
+
+/// Cuts a stream of claim-lines batches at claim boundaries: a claim whose lines straddle two input
+/// batches is held back and judged whole with the next one. Batches that need no stitching pass
+/// through as zero-copy slices.
+#[derive(Debug, Default)]
+pub struct ClaimStream {
+    /// The last claim's rows of the previous batch, not yet judged.
+    pending: Option<RecordBatch>,
+}
+
+impl ClaimStream {
+    /// The rows of `pending` + `batch` that are ready: every claim except the batch's last one.
+    pub fn push(&mut self, batch: RecordBatch) -> Result<Vec<RecordBatch>> {
+        if batch.num_rows() == 0 {
+            return Ok(Vec::new());
+        }
+        let ids = claim_ids(&batch)?;
+        let first_run_end = (1..ids.len()).find(|&row| !same_claim(&ids, row, 0)).unwrap_or(ids.len());
+        let last_run_start = (1..ids.len()).rev().find(|&row| !same_claim(&ids, row - 1, ids.len() - 1)).unwrap_or(0);
+        let mut ready = Vec::new();
+        let mut from = 0;
+        if let Some(pending) = self.pending.take() {
+            let pending_ids = claim_ids(&pending)?;
+            let continues = pending_ids.is_valid(0) && ids.is_valid(0) && pending_ids.value(0) == ids.value(0);
+            if continues && first_run_end == ids.len() {
+                // The whole batch continues the pending claim.
+                self.pending = Some(concat(&pending, &batch)?);
+                return Ok(ready);
+            }
+            if continues {
+                ready.push(concat(&pending, &batch.slice(0, first_run_end))?);
+                from = first_run_end;
+            } else {
+                ready.push(pending);
+            }
+        }
+        let keep_from = last_run_start.max(from);
+        if keep_from > from {
+            ready.push(batch.slice(from, keep_from - from));
+        }
+        self.pending = Some(batch.slice(keep_from, batch.num_rows() - keep_from));
+        Ok(ready)
+    }
+
+    /// The held-back last claim, at the end of the stream.
+    pub fn finish(&mut self) -> Option<RecordBatch> {
+        self.pending.take()
+    }
+}
+
+fn claim_ids(batch: &RecordBatch) -> Result<arrow_array::StringArray> {
+    let column = batch.column_by_name(layout::CLAIM_ID.name).ok_or_else(|| {
+        Error::invalid(layout::CLAIM_ID.name, "the table has no claim_id column, which the claim-lines layout requires")
+    })?;
+    let text = cast(column, &DataType::Utf8).map_err(|e| Error::invalid(layout::CLAIM_ID.name, e.to_string()))?;
+    Ok(arrow_array::cast::AsArray::as_string::<i32>(&text).clone())
+}
+
+fn same_claim(ids: &arrow_array::StringArray, a: usize, b: usize) -> bool {
+    ids.is_valid(a) && ids.is_valid(b) && ids.value(a) == ids.value(b)
+}
+
+fn concat(a: &RecordBatch, b: &RecordBatch) -> Result<RecordBatch> {
+    arrow_select::concat::concat_batches(&a.schema(), [a, b]).map_err(|e| Error::invalid("table", e.to_string()))
+}

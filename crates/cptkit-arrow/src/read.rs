@@ -1,0 +1,455 @@
+//! Claim lines in: a record batch of any compatible column types becomes core claims. Each column is
+//! cast once to its layout type; a value that cannot be read, a missing required value or claim-level
+//! values that differ between a claim's lines become issues on their own rows, never a failed batch.
+
+use std::collections::HashSet;
+use std::ops::Range;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Date32Type, Decimal128Type, Int32Type, Int64Type, TimestampMicrosecondType};
+use arrow_array::{Array, ArrayRef, GenericListArray, RecordBatch, StringArray};
+use arrow_cast::cast::{CastOptions, cast_with_options};
+use arrow_cast::display::array_value_to_string;
+use cptkit_core::{
+    Claim, ClaimLine, Error, Finding, Patient, Payer, ProviderRole, RenderingProvider, Result, Severity,
+};
+use rust_decimal::Decimal;
+use time::{Date, PrimitiveDateTime};
+
+use crate::layout::{self, Column, ColumnKind};
+
+cptkit_core::edits! {
+    /// A value is missing from a required column or cannot be read as its column's type.
+    UNREADABLE = "TBL001", Error, "a value in the table cannot be read";
+    /// A claim-level column (payer, patient, providers, diagnoses, ...) differs between lines of one claim.
+    CLAIM_LEVEL_DIFFERS = "TBL002", Error, "claim-level values differ between the lines of one claim";
+    /// Lines of one claim must be adjacent rows; this claim id appeared earlier in the same chunk.
+    CLAIM_NOT_ADJACENT = "TBL003", Error, "the lines of a claim are not adjacent rows";
+    /// The claim was read and is valid, but pricing refused it (e.g. no contract conversion factor given).
+    NOT_PRICEABLE = "TBL004", Error, "the claim could not be priced";
+}
+
+/// A finding placed on one row of the table, with the column it is about when there is one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowIssue {
+    pub row: usize,
+    pub finding: Finding,
+    pub column: Option<&'static str>,
+}
+
+impl RowIssue {
+    pub(crate) fn new(row: usize, edit: &cptkit_core::Edit, column: Option<&'static str>, message: String) -> Self {
+        let hint = match edit.id {
+            "TBL001" => "fix the value, or drop the row",
+            "TBL002" => "repeat the same claim-level values on every line of the claim",
+            "TBL003" => "sort the table by claim_id (keeping line order) so each claim's lines are adjacent",
+            _ => "",
+        };
+        let finding = Finding {
+            edit_id: edit.id.to_owned(),
+            severity: edit.severity,
+            field: column.unwrap_or("").to_owned(),
+            message,
+            hint: hint.to_owned(),
+        };
+        RowIssue { row, finding, column }
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.finding.severity == Severity::Error
+    }
+}
+
+/// The claim read from a run of adjacent rows with one claim id; `None` when a row could not be read.
+#[derive(Debug)]
+pub struct TableClaim {
+    pub rows: Range<usize>,
+    pub claim: Option<Claim>,
+}
+
+/// A batch with every layout column cast to its layout type (`None`: an optional column not given),
+/// and the values the cast could not read, by row.
+#[derive(Debug)]
+pub struct LineColumns {
+    rows: usize,
+    columns: Vec<Option<ArrayRef>>,
+    unreadable: Vec<RowIssue>,
+}
+
+impl LineColumns {
+    /// Casts each column; a missing required column or a column of an unusable type is an error naming
+    /// it (the whole batch is unusable). Values that cannot be read become issues on their rows.
+    pub fn new(batch: &RecordBatch) -> Result<LineColumns> {
+        let mut unreadable = Vec::new();
+        let columns = layout::CLAIM_LINE_COLUMNS
+            .iter()
+            .map(|column| normalized(batch, column, &mut unreadable))
+            .collect::<Result<Vec<_>>>()?;
+        unreadable.sort_by_key(|issue| issue.row);
+        Ok(LineColumns { rows: batch.num_rows(), columns, unreadable })
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// The issues of values that could not be read, by row.
+    pub fn unreadable(&self) -> &[RowIssue] {
+        &self.unreadable
+    }
+
+    fn unreadable_in(&self, rows: Range<usize>) -> &[RowIssue] {
+        let from = self.unreadable.partition_point(|i| i.row < rows.start);
+        let to = self.unreadable.partition_point(|i| i.row < rows.end);
+        &self.unreadable[from..to]
+    }
+
+    /// The claim id of a row, when it has one.
+    pub fn claim_id(&self, row: usize) -> Option<&str> {
+        self.text_array(&layout::CLAIM_ID).filter(|a| a.is_valid(row)).map(|a| a.value(row))
+    }
+
+    /// The claim id column as text (it is required, so always there).
+    pub fn claim_ids(&self) -> ArrayRef {
+        self.array(&layout::CLAIM_ID).cloned().unwrap_or_else(|| Arc::new(StringArray::new_null(self.rows)))
+    }
+
+    /// Runs of adjacent rows with the same claim id, in order (a row without a claim id is a run of
+    /// its own). A claim id seen in an earlier run of this batch is an issue (TBL003).
+    pub fn claim_runs(&self, issues: &mut Vec<RowIssue>) -> Vec<Range<usize>> {
+        let mut runs: Vec<Range<usize>> = Vec::new();
+        let mut seen: HashSet<&str> = HashSet::new();
+        for row in 0..self.rows {
+            let id = self.claim_id(row);
+            match runs.last_mut() {
+                Some(run) if id.is_some() && self.claim_id(run.start) == id => run.end = row + 1,
+                _ => {
+                    if let Some(claim_id) = id
+                        && !seen.insert(claim_id)
+                    {
+                        let message =
+                            format!("claim {claim_id} has lines earlier in this chunk, not adjacent to these");
+                        issues.push(RowIssue::new(row, &CLAIM_NOT_ADJACENT, Some(layout::CLAIM_ID.name), message));
+                    }
+                    runs.push(row..row + 1);
+                }
+            }
+        }
+        runs
+    }
+
+    /// Reads the claim of `rows`; issues go to `issues`. `None` if any row has an error issue.
+    pub fn read_claim(&self, rows: Range<usize>, issues: &mut Vec<RowIssue>) -> Option<Claim> {
+        let before = issues.len();
+        let mut claim = self.claim_header(rows.start, issues);
+        for row in rows.clone() {
+            if row > rows.start
+                && let (Some(first), Some(this)) = (&claim, self.claim_header(row, issues))
+                && let Some(column) = first_difference(first, &this)
+            {
+                let message = format!("{column} differs from the claim's first line (row {})", rows.start);
+                issues.push(RowIssue::new(row, &CLAIM_LEVEL_DIFFERS, Some(column), message));
+            }
+            let line = self.claim_line(row, issues);
+            if let (Some(claim), Some(line)) = (claim.as_mut(), line) {
+                claim.lines.push(line);
+            }
+        }
+        let unreadable = self.unreadable_in(rows).iter().chain(&issues[before..]).any(RowIssue::is_error);
+        if unreadable { None } else { claim }
+    }
+
+    fn claim_header(&self, row: usize, issues: &mut Vec<RowIssue>) -> Option<Claim> {
+        let mut r = RowReader { columns: self, row, issues, failed: false };
+        let claim_id = r.required_text(&layout::CLAIM_ID).map(str::to_owned);
+        let payer_id = r.required_text(&layout::PAYER_ID).map(str::to_owned);
+        let plan_type = r.required(&layout::PLAN_TYPE);
+        let place_of_service = r.required(&layout::PLACE_OF_SERVICE);
+        let frequency_code = r.text(&layout::FREQUENCY_CODE).unwrap_or("1").to_owned();
+        let birth_date = r.required_date(&layout::PATIENT_BIRTH_DATE);
+        let member_id = r.text(&layout::MEMBER_ID).unwrap_or("").to_owned();
+        let billing_provider_npi = r.required(&layout::BILLING_PROVIDER_NPI);
+        let npi = r.required(&layout::RENDERING_NPI);
+        let taxonomy = r.required(&layout::RENDERING_TAXONOMY);
+        // No stated role: the one the taxonomy implies.
+        let role =
+            r.optional::<ProviderRole>(&layout::RENDERING_ROLE).or_else(|| taxonomy.and_then(ProviderRole::implied_by));
+        if role.is_none() && taxonomy.is_some() {
+            r.missing::<()>(&layout::RENDERING_ROLE, "no role given, and the taxonomy implies none");
+        }
+        let qualifying_apm = r.bool(&layout::QUALIFYING_APM);
+        let medicare_locality = r.optional(&layout::MEDICARE_LOCALITY);
+        let diagnoses = r.text_list(&layout::DIAGNOSES);
+        if r.failed {
+            return None;
+        }
+        Some(Claim {
+            claim_id: claim_id?,
+            payer: Payer { id: payer_id?, plan_type: plan_type? },
+            place_of_service: place_of_service?,
+            frequency_code,
+            patient: Patient { birth_date: birth_date?, member_id },
+            billing_provider_npi: billing_provider_npi?,
+            rendering_provider: RenderingProvider { npi: npi?, taxonomy: taxonomy?, role: role?, qualifying_apm },
+            medicare_locality,
+            diagnoses: diagnoses?,
+            lines: Vec::new(),
+        })
+    }
+
+    fn claim_line(&self, row: usize, issues: &mut Vec<RowIssue>) -> Option<ClaimLine> {
+        let mut r = RowReader { columns: self, row, issues, failed: false };
+        let procedure_code = r.required(&layout::PROCEDURE_CODE);
+        let modifiers = r.text_list(&layout::MODIFIERS).unwrap_or_default();
+        let unit_basis = r.required(&layout::UNIT_BASIS);
+        let quantity = r.required_decimal(&layout::QUANTITY);
+        let start_time = r.timestamp(&layout::START_TIME);
+        let end_time = r.timestamp(&layout::END_TIME);
+        let diagnosis_pointers = r.pointers(&layout::DIAGNOSIS_POINTERS);
+        let charge_cents = r.required_cents(&layout::CHARGE_CENTS);
+        let date_of_service = r.required_date(&layout::DATE_OF_SERVICE);
+        let case_id = r.text(&layout::CASE_ID).unwrap_or("").to_owned();
+        let present_at_induction = r.bool(&layout::PRESENT_AT_INDUCTION);
+        if r.failed {
+            return None;
+        }
+        Some(ClaimLine {
+            procedure_code: procedure_code?,
+            modifiers,
+            unit_basis: unit_basis?,
+            quantity: quantity?,
+            start_time,
+            end_time,
+            diagnosis_pointers,
+            charge_cents: charge_cents?,
+            date_of_service: date_of_service?,
+            case_id,
+            present_at_induction,
+        })
+    }
+
+    fn array(&self, column: &Column) -> Option<&ArrayRef> {
+        self.columns[column.index].as_ref()
+    }
+
+    fn text_array(&self, column: &Column) -> Option<&StringArray> {
+        self.array(column).map(|a| a.as_string::<i32>())
+    }
+}
+
+/// The first claim-level column whose value differs between two headers read from one claim's rows.
+fn first_difference(a: &Claim, b: &Claim) -> Option<&'static str> {
+    let (pa, pb) = (&a.rendering_provider, &b.rendering_provider);
+    let differs = [
+        (layout::PAYER_ID.name, a.payer.id != b.payer.id),
+        (layout::PLAN_TYPE.name, a.payer.plan_type != b.payer.plan_type),
+        (layout::PLACE_OF_SERVICE.name, a.place_of_service != b.place_of_service),
+        (layout::FREQUENCY_CODE.name, a.frequency_code != b.frequency_code),
+        (layout::PATIENT_BIRTH_DATE.name, a.patient.birth_date != b.patient.birth_date),
+        (layout::MEMBER_ID.name, a.patient.member_id != b.patient.member_id),
+        (layout::BILLING_PROVIDER_NPI.name, a.billing_provider_npi != b.billing_provider_npi),
+        (layout::RENDERING_NPI.name, pa.npi != pb.npi),
+        (layout::RENDERING_TAXONOMY.name, pa.taxonomy != pb.taxonomy),
+        (layout::RENDERING_ROLE.name, pa.role != pb.role),
+        (layout::QUALIFYING_APM.name, pa.qualifying_apm != pb.qualifying_apm),
+        (layout::MEDICARE_LOCALITY.name, a.medicare_locality != b.medicare_locality),
+        (layout::DIAGNOSES.name, a.diagnoses != b.diagnoses),
+    ];
+    differs.into_iter().find_map(|(column, differs)| differs.then_some(column))
+}
+
+/// Casts `column` of `batch` to its layout type. Values the cast turns to null could not be read:
+/// each becomes an issue on its row, naming the value.
+fn normalized(batch: &RecordBatch, column: &Column, issues: &mut Vec<RowIssue>) -> Result<Option<ArrayRef>> {
+    let Some(input) = batch.column_by_name(column.name) else {
+        if column.required {
+            return Err(Error::invalid(
+                column.name,
+                format!("the table has no {} column, which the claim-lines layout requires", column.name),
+            ));
+        }
+        return Ok(None);
+    };
+    let wanted = column.kind.data_type();
+    if input.data_type() == &wanted {
+        return Ok(Some(input.clone()));
+    }
+    let options = CastOptions { safe: true, ..CastOptions::default() };
+    let cast = cast_with_options(input, &wanted, &options).map_err(|e| {
+        Error::invalid(column.name, format!("a {} column cannot be read as {wanted}: {e}", input.data_type()))
+    })?;
+    if cast.null_count() > input.null_count() {
+        for row in (0..input.len()).filter(|&row| input.is_valid(row) && cast.is_null(row)) {
+            let value = array_value_to_string(input, row).unwrap_or_default();
+            let message = format!("{}: cannot read {value:?} as {}", column.name, kind_name(column.kind));
+            issues.push(RowIssue::new(row, &UNREADABLE, Some(column.name), message));
+        }
+    }
+    Ok(Some(cast))
+}
+
+fn kind_name(kind: ColumnKind) -> &'static str {
+    match kind {
+        ColumnKind::Text => "text",
+        ColumnKind::Date => "a date",
+        ColumnKind::Timestamp => "a local date-time",
+        ColumnKind::Cents => "whole cents",
+        ColumnKind::Decimal => "a decimal",
+        ColumnKind::Bool => "true or false",
+        ColumnKind::TextList => "a list of text",
+        ColumnKind::IntList => "a list of whole numbers",
+    }
+}
+
+/// Reads the values of one row, recording an issue for each that is missing or unreadable.
+struct RowReader<'a> {
+    columns: &'a LineColumns,
+    row: usize,
+    issues: &'a mut Vec<RowIssue>,
+    failed: bool,
+}
+
+impl<'a> RowReader<'a> {
+    fn issue(&mut self, column: &Column, message: String) {
+        self.failed = true;
+        // A value the cast could not read is already reported for this row.
+        let row = self.row;
+        let reported = self.columns.unreadable_in(row..row + 1).iter().any(|i| i.column == Some(column.name));
+        if !reported {
+            self.issues.push(RowIssue::new(self.row, &UNREADABLE, Some(column.name), message));
+        }
+    }
+
+    fn missing<T>(&mut self, column: &Column, why: &str) -> Option<T> {
+        self.issue(column, format!("{}: {why}", column.name));
+        None
+    }
+
+    fn valid(&self, column: &Column) -> Option<&'a ArrayRef> {
+        self.columns.array(column).filter(|a| a.is_valid(self.row))
+    }
+
+    /// Text, with empty text read as absent.
+    fn text(&self, column: &Column) -> Option<&'a str> {
+        self.valid(column).map(|a| a.as_string::<i32>().value(self.row)).filter(|t| !t.is_empty())
+    }
+
+    fn required_text(&mut self, column: &Column) -> Option<&'a str> {
+        match self.text(column) {
+            Some(text) => Some(text),
+            None => self.missing(column, "required, but empty"),
+        }
+    }
+
+    fn parse<T: FromStr<Err = Error>>(&mut self, column: &Column, text: &str) -> Option<T> {
+        match text.parse() {
+            Ok(value) => Some(value),
+            Err(e) => {
+                self.issue(column, format!("{}: {}", column.name, e.message()));
+                None
+            }
+        }
+    }
+
+    fn required<T: FromStr<Err = Error>>(&mut self, column: &Column) -> Option<T> {
+        let text = self.required_text(column)?;
+        self.parse(column, text)
+    }
+
+    fn optional<T: FromStr<Err = Error>>(&mut self, column: &Column) -> Option<T> {
+        let text = self.text(column)?;
+        self.parse(column, text)
+    }
+
+    fn bool(&self, column: &Column) -> bool {
+        self.valid(column).is_some_and(|a| a.as_boolean().value(self.row))
+    }
+
+    fn primitive<T: arrow_array::ArrowPrimitiveType>(&mut self, column: &Column) -> Option<T::Native> {
+        match self.valid(column) {
+            Some(a) => Some(a.as_primitive::<T>().value(self.row)),
+            None if column.required => self.missing(column, "required, but empty"),
+            None => None,
+        }
+    }
+
+    fn required_date(&mut self, column: &Column) -> Option<Date> {
+        let days = self.primitive::<Date32Type>(column)?;
+        match date_from_days(days) {
+            Some(date) => Some(date),
+            None => self.missing(column, "the date is out of range"),
+        }
+    }
+
+    fn required_cents(&mut self, column: &Column) -> Option<i64> {
+        self.primitive::<Int64Type>(column)
+    }
+
+    fn required_decimal(&mut self, column: &Column) -> Option<Decimal> {
+        let raw = self.primitive::<Decimal128Type>(column)?;
+        match Decimal::try_from_i128_with_scale(raw, layout::DECIMAL_SCALE as u32) {
+            Ok(value) => Some(value.normalize()),
+            Err(_) => self.missing(column, "the number is too large"),
+        }
+    }
+
+    fn timestamp(&mut self, column: &Column) -> Option<PrimitiveDateTime> {
+        let micros = self.primitive::<TimestampMicrosecondType>(column)?;
+        let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000).ok();
+        match at {
+            Some(at) => Some(PrimitiveDateTime::new(at.date(), at.time())),
+            None => self.missing(column, "the date-time is out of range"),
+        }
+    }
+
+    /// A list column's values at this row (a null list: empty). A null element is an issue.
+    fn list<T, F: Fn(&mut Self, usize, &ArrayRef) -> Option<T>>(&mut self, column: &Column, read: F) -> Option<Vec<T>> {
+        let Some(array) = self.valid(column) else {
+            return if column.required { self.missing(column, "required, but empty") } else { Some(Vec::new()) };
+        };
+        // Offsets into the shared values array: no per-row slice of the list.
+        let list: &GenericListArray<i32> = array.as_list();
+        let offsets = list.value_offsets();
+        let (start, end) = (offsets[self.row] as usize, offsets[self.row + 1] as usize);
+        let values = list.values();
+        (start..end)
+            .map(|i| {
+                if values.is_null(i) {
+                    return self.missing(column, &format!("element {} is empty or cannot be read", i - start));
+                }
+                read(self, i, values)
+            })
+            .collect()
+    }
+
+    fn text_list<T: FromStr<Err = Error>>(&mut self, column: &Column) -> Option<Vec<T>> {
+        self.list(column, |r, i, values| {
+            let text = values.as_string::<i32>().value(i);
+            r.parse(column, text)
+        })
+    }
+
+    fn pointers(&mut self, column: &Column) -> Vec<u32> {
+        self.list(column, |r, i, values| {
+            let pointer = values.as_primitive::<Int32Type>().value(i);
+            match u32::try_from(pointer) {
+                Ok(p) => Some(p),
+                Err(_) => r.missing(column, &format!("pointer {pointer} is negative")),
+            }
+        })
+        .unwrap_or_default()
+    }
+}
+
+/// Arrow Date32 counts days from 1970-01-01.
+pub(crate) fn date_from_days(days: i32) -> Option<Date> {
+    Date::from_julian_day(UNIX_EPOCH_JULIAN_DAY.checked_add(days)?).ok()
+}
+
+pub(crate) fn days_from_date(date: Date) -> i32 {
+    date.to_julian_day() - UNIX_EPOCH_JULIAN_DAY
+}
+
+const UNIX_EPOCH_JULIAN_DAY: i32 = 2_440_588;

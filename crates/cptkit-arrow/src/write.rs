@@ -1,0 +1,158 @@
+//! Claims out: core claims as a claim-lines batch (synthetic tables, an 837 file as a table).
+
+use std::sync::Arc;
+
+use arrow_array::builder::{
+    BooleanBuilder, Date32Builder, Decimal128Builder, Int32Builder, Int64Builder, ListBuilder, StringBuilder,
+    TimestampMicrosecondBuilder,
+};
+use arrow_array::{ArrayRef, RecordBatch};
+use cptkit_core::{Claim, ClaimLine, Error, Result};
+use rust_decimal::Decimal;
+use time::PrimitiveDateTime;
+
+use crate::layout::{self, CLAIM_LINE_COLUMNS, Column, ColumnKind, DECIMAL_PRECISION, DECIMAL_SCALE};
+use crate::read::days_from_date;
+
+/// A builder for one column of the layout, of its kind.
+enum ColumnBuilder {
+    Text(StringBuilder),
+    Date(Date32Builder),
+    Timestamp(TimestampMicrosecondBuilder),
+    Cents(Int64Builder),
+    Decimal(Decimal128Builder),
+    Bool(BooleanBuilder),
+    TextList(ListBuilder<StringBuilder>),
+    IntList(ListBuilder<Int32Builder>),
+}
+
+impl ColumnBuilder {
+    fn new(kind: ColumnKind, rows: usize) -> ColumnBuilder {
+        match kind {
+            ColumnKind::Text => ColumnBuilder::Text(StringBuilder::with_capacity(rows, rows * 8)),
+            ColumnKind::Date => ColumnBuilder::Date(Date32Builder::with_capacity(rows)),
+            ColumnKind::Timestamp => ColumnBuilder::Timestamp(TimestampMicrosecondBuilder::with_capacity(rows)),
+            ColumnKind::Cents => ColumnBuilder::Cents(Int64Builder::with_capacity(rows)),
+            ColumnKind::Decimal => ColumnBuilder::Decimal(Decimal128Builder::with_capacity(rows)),
+            ColumnKind::Bool => ColumnBuilder::Bool(BooleanBuilder::with_capacity(rows)),
+            ColumnKind::TextList => ColumnBuilder::TextList(ListBuilder::new(StringBuilder::new())),
+            ColumnKind::IntList => ColumnBuilder::IntList(ListBuilder::new(Int32Builder::new())),
+        }
+    }
+
+    fn finish(&mut self) -> Result<ArrayRef> {
+        Ok(match self {
+            ColumnBuilder::Text(b) => Arc::new(b.finish()),
+            ColumnBuilder::Date(b) => Arc::new(b.finish()),
+            ColumnBuilder::Timestamp(b) => Arc::new(b.finish()),
+            ColumnBuilder::Cents(b) => Arc::new(b.finish()),
+            ColumnBuilder::Decimal(b) => Arc::new(
+                b.finish()
+                    .with_precision_and_scale(DECIMAL_PRECISION, DECIMAL_SCALE)
+                    .map_err(|e| Error::internal(e.to_string()))?,
+            ),
+            ColumnBuilder::Bool(b) => Arc::new(b.finish()),
+            ColumnBuilder::TextList(b) => Arc::new(b.finish()),
+            ColumnBuilder::IntList(b) => Arc::new(b.finish()),
+        })
+    }
+}
+
+/// The claims' lines as one batch in the claim-lines layout. Fails only for a quantity beyond the
+/// layout's 18-digit decimal.
+pub fn claims_to_batch(claims: &[Claim]) -> Result<RecordBatch> {
+    let rows: usize = claims.iter().map(|c| c.lines.len()).sum();
+    let mut columns = Columns(CLAIM_LINE_COLUMNS.iter().map(|c| ColumnBuilder::new(c.kind, rows)).collect());
+    for claim in claims {
+        for line in &claim.lines {
+            columns.append(claim, line)?;
+        }
+    }
+    let arrays = columns.0.iter_mut().map(ColumnBuilder::finish).collect::<Result<Vec<_>>>()?;
+    RecordBatch::try_new(layout::claim_lines_schema(), arrays).map_err(|e| Error::internal(e.to_string()))
+}
+
+/// Builders in layout order, indexed by [`Column::index`].
+struct Columns(Vec<ColumnBuilder>);
+
+impl Columns {
+    fn text(&mut self, column: &Column, value: Option<&str>) {
+        if let ColumnBuilder::Text(b) = &mut self.0[column.index] {
+            b.append_option(value.filter(|v| !v.is_empty()));
+        }
+    }
+
+    fn append(&mut self, claim: &Claim, line: &ClaimLine) -> Result<()> {
+        use crate::layout::*;
+        use ColumnBuilder as B;
+        let provider = &claim.rendering_provider;
+        self.text(&CLAIM_ID, Some(&claim.claim_id));
+        self.text(&PAYER_ID, Some(&claim.payer.id));
+        self.text(&PLAN_TYPE, Some(claim.payer.plan_type.as_str()));
+        self.text(&PLACE_OF_SERVICE, Some(claim.place_of_service.as_str()));
+        self.text(&FREQUENCY_CODE, Some(&claim.frequency_code));
+        self.text(&MEMBER_ID, Some(&claim.patient.member_id));
+        self.text(&BILLING_PROVIDER_NPI, Some(claim.billing_provider_npi.as_str()));
+        self.text(&RENDERING_NPI, Some(provider.npi.as_str()));
+        self.text(&RENDERING_TAXONOMY, Some(provider.taxonomy.as_str()));
+        self.text(&RENDERING_ROLE, Some(provider.role.as_str()));
+        self.text(&MEDICARE_LOCALITY, claim.medicare_locality.as_ref().map(|l| l.as_str()));
+        self.text(&PROCEDURE_CODE, Some(line.procedure_code.as_str()));
+        self.text(&UNIT_BASIS, Some(line.unit_basis.as_str()));
+        self.text(&CASE_ID, Some(&line.case_id));
+        for (column, value) in
+            [(&PATIENT_BIRTH_DATE, claim.patient.birth_date), (&DATE_OF_SERVICE, line.date_of_service)]
+        {
+            if let B::Date(b) = &mut self.0[column.index] {
+                b.append_value(days_from_date(value));
+            }
+        }
+        for (column, value) in [(&START_TIME, line.start_time), (&END_TIME, line.end_time)] {
+            if let B::Timestamp(b) = &mut self.0[column.index] {
+                b.append_option(value.map(micros));
+            }
+        }
+        for (column, value) in
+            [(&QUALIFYING_APM, provider.qualifying_apm), (&PRESENT_AT_INDUCTION, line.present_at_induction)]
+        {
+            if let B::Bool(b) = &mut self.0[column.index] {
+                b.append_value(value);
+            }
+        }
+        if let B::TextList(b) = &mut self.0[DIAGNOSES.index] {
+            b.append_value(claim.diagnoses.iter().map(|d| Some(d.as_str())));
+        }
+        if let B::TextList(b) = &mut self.0[MODIFIERS.index] {
+            b.append_value(line.modifiers.iter().map(|m| Some(m.as_str())));
+        }
+        if let B::IntList(b) = &mut self.0[DIAGNOSIS_POINTERS.index] {
+            b.append_value(line.diagnosis_pointers.iter().map(|&p| Some(i32::try_from(p).unwrap_or(i32::MAX))));
+        }
+        if let B::Cents(b) = &mut self.0[CHARGE_CENTS.index] {
+            b.append_value(line.charge_cents);
+        }
+        if let B::Decimal(b) = &mut self.0[QUANTITY.index] {
+            b.append_value(scaled(line.quantity, QUANTITY.name)?);
+        }
+        Ok(())
+    }
+}
+
+/// A decimal at the layout's scale, as Arrow stores it; `column` names it in the error.
+pub(crate) fn scaled(value: Decimal, column: &str) -> Result<i128> {
+    let scale = DECIMAL_SCALE as u32;
+    // Money and units mostly carry 0-4 decimals: widen the mantissa, no rounding needed.
+    let mantissa = match scale.checked_sub(value.scale()) {
+        Some(extra) => value.mantissa().checked_mul(10i128.pow(extra)),
+        None => Some(value.round_dp(scale).mantissa()),
+    };
+    match mantissa {
+        Some(m) if m.abs() < 10i128.pow(u32::from(DECIMAL_PRECISION)) => Ok(m),
+        _ => Err(Error::invalid(column, format!("{value} does not fit a decimal of 18 digits, 4 after the point"))),
+    }
+}
+
+fn micros(at: PrimitiveDateTime) -> i64 {
+    let nanos = at.assume_utc().unix_timestamp_nanos();
+    i64::try_from(nanos / 1_000).unwrap_or(i64::MAX)
+}

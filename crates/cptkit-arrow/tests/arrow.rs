@@ -1,0 +1,286 @@
+#![allow(clippy::unwrap_used)]
+//! The table faces against the golden claim cases, bad rows, and claims cut across batches.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Decimal128Type, Int32Type, Int64Type};
+use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema};
+use cptkit_arrow::{ClaimStream, LineColumns, TablePricing, claims_to_batch, price_batch, validate_batch};
+use cptkit_core::synthetic::SyntheticClaims;
+use cptkit_core::{Claim, Reference, RuleBook, ValidationContext};
+use serde_json::Value;
+
+fn context() -> ValidationContext {
+    ValidationContext { today: time::macros::date!(2026 - 11 - 27) }
+}
+
+fn text(batch: &RecordBatch, column: &str) -> Vec<Option<String>> {
+    let array = batch.column_by_name(column).unwrap().as_string::<i32>();
+    (0..array.len()).map(|i| array.is_valid(i).then(|| array.value(i).to_owned())).collect()
+}
+
+fn cents(batch: &RecordBatch, column: &str) -> Vec<Option<i64>> {
+    let array = batch.column_by_name(column).unwrap().as_primitive::<Int64Type>();
+    (0..array.len()).map(|i| array.is_valid(i).then(|| array.value(i))).collect()
+}
+
+/// (row, edit id, field) of every issue in a result batch.
+fn issues(batch: &RecordBatch) -> BTreeSet<(usize, String, String)> {
+    let lists = batch.column_by_name("issues").unwrap().as_list::<i32>();
+    let mut out = BTreeSet::new();
+    for row in 0..lists.len() {
+        let items = lists.value(row);
+        let items = items.as_struct();
+        let ids = items.column_by_name("edit_id").unwrap().as_string::<i32>();
+        let fields = items.column_by_name("field").unwrap().as_string::<i32>();
+        for i in 0..items.len() {
+            out.insert((row, ids.value(i).to_owned(), fields.value(i).to_owned()));
+        }
+    }
+    out
+}
+
+/// The result pieces of one call as one batch.
+fn joined(pieces: Vec<RecordBatch>) -> RecordBatch {
+    arrow_select::concat::concat_batches(&pieces[0].schema(), &pieces).unwrap()
+}
+
+fn replace(batch: &RecordBatch, column: &str, values: ArrayRef) -> RecordBatch {
+    let schema = batch.schema();
+    let index = schema.index_of(column).unwrap();
+    let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields[index] = Field::new(column, values.data_type().clone(), true);
+    let mut columns = batch.columns().to_vec();
+    columns[index] = values;
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap()
+}
+
+#[test]
+fn golden_claim_cases_price_the_same_through_a_table() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/claims");
+    let mut cases = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let dir = entry.unwrap().path();
+        let Ok(raw) = std::fs::read_to_string(dir.join("claim.json")) else { continue };
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let claim = Claim::from_json(&raw).unwrap();
+        let expected: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
+        let pricing = TablePricing {
+            rule_set: expected["price_options"]["rule_set"].as_str().map(str::to_owned),
+            conversion_factor: expected["price_options"]["conversion_factor"].as_str().map(|s| s.parse().unwrap()),
+            ..TablePricing::default()
+        };
+        let batch = claims_to_batch(std::slice::from_ref(&claim)).unwrap();
+        let result =
+            joined(price_batch(&batch, Reference::embedded(), RuleBook::embedded(), &pricing, &context()).unwrap());
+        assert_eq!(result.num_rows(), claim.lines.len(), "{name}");
+
+        let want: BTreeSet<(String, String)> = expected["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| (f["edit_id"].as_str().unwrap().to_owned(), f["field"].as_str().unwrap().to_owned()))
+            .collect();
+        let mut got: BTreeSet<(String, String)> =
+            issues(&result).into_iter().map(|(_, id, field)| (id, field)).collect();
+        let statuses = text(&result, "status");
+        match &expected["priced"] {
+            Value::Object(priced) => {
+                for (row, line) in priced["lines"].as_array().unwrap().iter().enumerate() {
+                    let allowed: rust_decimal::Decimal = line["allowed"].as_str().unwrap().parse().unwrap();
+                    let want_cents = (allowed * rust_decimal::Decimal::from(100)).trunc().to_string().parse().ok();
+                    assert_eq!(cents(&result, "allowed_cents")[row], want_cents, "{name} line {row}");
+                }
+            }
+            _ if expected["price_error"]["field"].is_string() => {
+                // A valid claim pricing refuses (no contract factor, no public rules): TBL004 names the field.
+                let field = expected["price_error"]["field"].as_str().unwrap().to_owned();
+                assert!(got.remove(&("TBL004".to_owned(), field)), "{name}: {got:?}");
+                assert_eq!(statuses[0].as_deref(), Some("error"), "{name}");
+                assert!(result.column_by_name("claim_valid").unwrap().as_boolean().value(0), "{name}");
+            }
+            _ => assert_eq!(statuses[0].as_deref(), Some("not_valid"), "{name}"),
+        }
+        assert_eq!(got, want, "{name}");
+        cases += 1;
+    }
+    assert!(cases >= 15, "{cases} cases");
+}
+
+#[test]
+fn claims_round_trip_through_the_layout() {
+    let claims: Vec<Claim> = SyntheticClaims::new(1).unwrap().take(500).collect();
+    let batch = claims_to_batch(&claims).unwrap();
+    assert_eq!(batch.schema(), cptkit_arrow::claim_lines_schema());
+    let columns = LineColumns::new(&batch).unwrap();
+    let mut issues = Vec::new();
+    let read: Vec<Claim> = columns
+        .claim_runs(&mut issues)
+        .into_iter()
+        .map(|rows| columns.read_claim(rows, &mut issues).unwrap())
+        .collect();
+    assert!(issues.is_empty(), "{issues:?}");
+    assert_eq!(read, claims);
+}
+
+#[test]
+fn bad_values_are_issues_on_their_rows_and_every_row_comes_back() {
+    let claims: Vec<Claim> = SyntheticClaims::new(2).unwrap().filter(|c| c.lines.len() == 1).take(6).collect();
+    let batch = claims_to_batch(&claims).unwrap();
+    // Quantity as text: row 1 is not a number; row 3 is empty.
+    let quantities: Vec<Option<String>> = claims
+        .iter()
+        .enumerate()
+        .map(|(i, c)| match i {
+            1 => Some("ninety".to_owned()),
+            3 => None,
+            _ => Some(c.lines[0].quantity.to_string()),
+        })
+        .collect();
+    let batch = replace(&batch, "quantity", Arc::new(StringArray::from(quantities)));
+    // Row 4 has a procedure code that is no CPT code at all.
+    let mut codes = text(&batch, "procedure_code");
+    codes[4] = Some("00X".to_owned());
+    let batch = replace(&batch, "procedure_code", Arc::new(StringArray::from(codes)));
+
+    let result = joined(validate_batch(&batch, Reference::embedded(), &context()).unwrap());
+    assert_eq!(result.num_rows(), 6);
+    let found = issues(&result);
+    assert!(found.contains(&(1, "TBL001".into(), "quantity".into())), "{found:?}");
+    assert!(found.contains(&(3, "TBL001".into(), "quantity".into())), "{found:?}");
+    assert!(found.contains(&(4, "TBL001".into(), "procedure_code".into())), "{found:?}");
+    let valid = result.column_by_name("claim_valid").unwrap().as_boolean();
+    for row in [1, 3, 4] {
+        assert!(!valid.value(row), "row {row}");
+    }
+    let lists = result.column_by_name("issues").unwrap().as_list::<i32>();
+    let message = lists.value(1).as_struct().column_by_name("message").unwrap().as_string::<i32>().value(0).to_owned();
+    assert!(message.contains("\"ninety\""), "{message}");
+}
+
+#[test]
+fn claim_level_values_must_agree_and_lines_must_be_adjacent() {
+    let claims: Vec<Claim> = SyntheticClaims::new(3).unwrap().filter(|c| c.lines.len() == 2).take(2).collect();
+    let batch = claims_to_batch(&claims).unwrap();
+    let mut payers = text(&batch, "payer_id");
+    payers[1] = Some("someone-else".to_owned());
+    let batch = replace(&batch, "payer_id", Arc::new(StringArray::from(payers)));
+    // Rows: A A B B -> A A B A: the last row's claim A is not adjacent to its first lines.
+    let mut ids = text(&batch, "claim_id");
+    ids[3] = ids[0].clone();
+    let batch = replace(&batch, "claim_id", Arc::new(StringArray::from(ids)));
+
+    let result = joined(validate_batch(&batch, Reference::embedded(), &context()).unwrap());
+    let found = issues(&result);
+    assert!(found.contains(&(1, "TBL002".into(), "payer_id".into())), "{found:?}");
+    assert!(found.contains(&(3, "TBL003".into(), "claim_id".into())), "{found:?}");
+    let numbers = result.column_by_name("line_number").unwrap().as_primitive::<Int32Type>();
+    assert_eq!(numbers.values().to_vec(), vec![1, 2, 1, 1]);
+}
+
+#[test]
+fn a_missing_required_column_fails_the_batch_naming_it() {
+    let batch = claims_to_batch(&SyntheticClaims::new(4).unwrap().take(3).collect::<Vec<_>>()).unwrap();
+    let index = batch.schema().index_of("date_of_service").unwrap();
+    let batch = batch.project(&(0..batch.num_columns()).filter(|&i| i != index).collect::<Vec<_>>()).unwrap();
+    let err = validate_batch(&batch, Reference::embedded(), &context()).unwrap_err();
+    assert_eq!(err.field(), Some("date_of_service"), "{err}");
+}
+
+#[test]
+fn input_columns_of_other_types_are_cast() {
+    let claims: Vec<Claim> = SyntheticClaims::new(5).unwrap().take(50).collect();
+    let batch = claims_to_batch(&claims).unwrap();
+    let want = joined(validate_batch(&batch, Reference::embedded(), &context()).unwrap());
+    // Dates and quantities as text, charges as float-free integers of another width.
+    let as_text = |column: &str| arrow_cast::cast(batch.column_by_name(column).unwrap(), &DataType::Utf8).unwrap();
+    let mut other = replace(&batch, "date_of_service", as_text("date_of_service"));
+    other = replace(&other, "quantity", as_text("quantity"));
+    other = replace(&other, "patient_birth_date", as_text("patient_birth_date"));
+    let charges = cents(&batch, "charge_cents").into_iter().map(|c| c.map(|c| c as i32)).collect::<Vec<_>>();
+    other = replace(&other, "charge_cents", Arc::new(arrow_array::Int32Array::from(charges)));
+    let got = joined(validate_batch(&other, Reference::embedded(), &context()).unwrap());
+    assert_eq!(got, want);
+}
+
+#[test]
+fn payers_get_their_own_contract_conversion_factor() {
+    let claims: Vec<Claim> =
+        SyntheticClaims::new(6).unwrap().filter(|c| c.payer.id == "cigna" || c.payer.id == "uhc").take(40).collect();
+    let batch = claims_to_batch(&claims).unwrap();
+    let price = |pricing: &TablePricing| {
+        let result =
+            joined(price_batch(&batch, Reference::embedded(), RuleBook::embedded(), pricing, &context()).unwrap());
+        let factors = result.column_by_name("conversion_factor").unwrap().as_primitive::<Decimal128Type>().clone();
+        (text(&result, "status"), factors)
+    };
+    let pricing = TablePricing {
+        conversion_factor: Some("60".parse().unwrap()),
+        payer_conversion_factors: [("uhc".to_owned(), "72.5".parse().unwrap())].into(),
+        ..TablePricing::default()
+    };
+    let (statuses, factors) = price(&pricing);
+    for (row, status) in statuses.iter().enumerate() {
+        if status.as_deref() != Some("priced") {
+            continue;
+        }
+        let cf = factors.value(row);
+        let payer = &text(&batch, "payer_id")[row];
+        let want = if payer.as_deref() == Some("uhc") { 725_000 } else { 600_000 };
+        assert_eq!(cf, want, "row {row} {payer:?}");
+    }
+    assert!(statuses.iter().any(|s| s.as_deref() == Some("priced")));
+    // Without any contract factor, every valid commercial claim is an error naming conversion_factor.
+    let (statuses, _) = price(&TablePricing::default());
+    assert!(statuses.iter().all(|s| matches!(s.as_deref(), Some("error" | "not_valid"))), "{statuses:?}");
+}
+
+#[test]
+fn a_stream_cut_anywhere_gives_the_same_results_as_one_batch() {
+    let claims: Vec<Claim> = SyntheticClaims::new(7).unwrap().take(60).collect();
+    let batch = claims_to_batch(&claims).unwrap();
+    let pricing = TablePricing { conversion_factor: Some("60".parse().unwrap()), explain: true, ..Default::default() };
+    let judge = |b: &RecordBatch| {
+        joined(price_batch(b, Reference::embedded(), RuleBook::embedded(), &pricing, &context()).unwrap())
+    };
+    let whole = judge(&batch);
+    for cut in [1, 2, 3, 7, 13, 64] {
+        let mut stream = ClaimStream::default();
+        let mut results = Vec::new();
+        for start in (0..batch.num_rows()).step_by(cut) {
+            let piece = batch.slice(start, cut.min(batch.num_rows() - start));
+            results.extend(stream.push(piece).unwrap().iter().map(judge));
+        }
+        results.extend(stream.finish().iter().map(judge));
+        let joined = arrow_select::concat::concat_batches(&whole.schema(), &results).unwrap();
+        assert_eq!(joined, whole, "cut every {cut} rows");
+    }
+}
+
+#[test]
+fn many_rows_judged_on_all_cores_equal_small_batches_on_one() {
+    let claims: Vec<Claim> = SyntheticClaims::new(8).unwrap().take(20_000).collect();
+    let batch = claims_to_batch(&claims).unwrap();
+    let pricing = TablePricing { conversion_factor: Some("60".parse().unwrap()), ..Default::default() };
+    let judge = |b: &RecordBatch| {
+        joined(price_batch(b, Reference::embedded(), RuleBook::embedded(), &pricing, &context()).unwrap())
+    };
+    let all = judge(&batch);
+    // Pieces of 1,000 rows are below the threshold for a second worker.
+    let mut stream = ClaimStream::default();
+    let mut pieces = Vec::new();
+    for start in (0..batch.num_rows()).step_by(1_000) {
+        let piece = batch.slice(start, 1_000.min(batch.num_rows() - start));
+        pieces.extend(stream.push(piece).unwrap().iter().map(judge));
+    }
+    pieces.extend(stream.finish().iter().map(judge));
+    assert_eq!(arrow_select::concat::concat_batches(&all.schema(), &pieces).unwrap(), all);
+    assert_eq!(text(&all, "claim_id"), text(&batch, "claim_id"));
+    let priced = text(&all, "status").iter().filter(|s| s.as_deref() == Some("priced")).count();
+    assert!(priced > all.num_rows() / 2, "{priced} of {} priced", all.num_rows());
+}
