@@ -110,9 +110,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<bool, Unreadable> {
     match cli.command {
         Command::Validate { file, common } => validate(&file, &common),
-        Command::Price { file, pricing, common } => {
-            price(&file, &pricing, &common)
-        }
+        Command::Price { file, pricing, common } => price(&file, &pricing, &common),
         Command::Reconcile { file_837, file_835, tolerance, pricing, common } => {
             reconcile(&file_837, &file_835, tolerance, &pricing, &common)
         }

@@ -884,7 +884,7 @@ impl Handler837 {
                     self.provider.taxonomy.as_ref(),
                     "no rendering provider (2310B) and no billing provider taxonomy (PRV*BI) to fall back on",
                 );
-                billing_npi.clone().zip(taxonomy)
+                billing_npi.zip(taxonomy)
             }
         };
         if self.subscriber.payer.is_none() {
@@ -984,7 +984,7 @@ impl Handler837 {
             patient: Patient { birth_date: birth, member_id },
             billing_provider_npi: billing_npi,
             rendering_provider: RenderingProvider { role: role_of(taxonomy.as_str()), npi, taxonomy, qualifying_apm },
-            medicare_locality: self.options.medicare_locality.clone(),
+            medicare_locality: self.options.medicare_locality,
             diagnoses: dx,
             lines: Vec::new(),
         };
@@ -1003,7 +1003,7 @@ impl Handler837 {
         type Group = (Option<(Npi, TaxonomyCode)>, (SegmentRef, SegmentRef), Vec<BuiltLine>);
         let mut groups: Vec<Group> = vec![(None, claim_refs, Vec::new())];
         for b in built.drain(..) {
-            match b.provider.clone().filter(|_| !same(&b.provider)) {
+            match b.provider.filter(|_| !same(&b.provider)) {
                 None => groups[0].2.push(b),
                 Some((n, na, t, ta)) => {
                     match groups.iter_mut().find(|g| g.0.as_ref().is_some_and(|(gn, gt)| *gn == n && *gt == t)) {
