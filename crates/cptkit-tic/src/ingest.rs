@@ -233,14 +233,15 @@ fn parse_amount(text: &str) -> Result<Decimal, String> {
     parsed.map_err(|_| format!("expected a number, found {text}"))
 }
 
-/// Byte offset within `bytes` of serde_json's 1-based line and column.
+/// Byte offset within `bytes` of where serde_json stopped: its column counts the bytes it consumed on the
+/// line, so line start + column is the next byte (for an unexpected value, the value's first byte).
 fn offset_of(bytes: &[u8], line: usize, column: usize) -> usize {
     let line_start = if line <= 1 {
         0
     } else {
         bytes.iter().enumerate().filter(|&(_, &b)| b == b'\n').nth(line - 2).map_or(bytes.len(), |(i, _)| i + 1)
     };
-    (line_start + column.saturating_sub(1)).min(bytes.len())
+    (line_start + column).min(bytes.len())
 }
 
 impl<'o> FileReader<'o> {

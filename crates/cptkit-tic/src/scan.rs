@@ -357,7 +357,15 @@ impl<R: Read> Scanner<R> {
                 }
                 QUOTE => {
                     let at_member_level = self.stack.len() == 1;
-                    let start = self.scan_string()?;
+                    let start = match self.scan_string() {
+                        Ok(start) => start,
+                        Err(e) => {
+                            let Some(at) = SyntaxAt::of(&e).map(|s| s.offset) else { return Err(e) };
+                            self.mark = None;
+                            let message = format!("the input ends inside this value, in a string that starts at byte {at}");
+                            return Ok(Scanned::Broken { offset, at: self.offset(), message, resume: Resume::Lost });
+                        }
+                    };
                     if !decided && at_member_level {
                         // Kept so far, so the string is still in the buffer.
                         let s = (start - self.base) as usize;
