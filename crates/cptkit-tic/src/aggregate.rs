@@ -33,9 +33,10 @@ fn is_dollars(negotiated_type: &str) -> bool {
 }
 
 /// Linear interpolation between order statistics, Hyndman & Fan type 7 (R's default, numpy's `linear`):
-/// with the n values sorted as x[0..n], h = (n - 1) * p and q = x[floor h] + (h - floor h) * (x[floor h + 1]
-/// - x[floor h]). Computed in Decimal, so no float rounding enters. `sorted` holds (value, count) pairs in
-/// ascending order with a positive total count.
+/// with the n values sorted as x\[0..n\], h = (n - 1) p and
+/// q = x\[floor h\] + (h - floor h) (x\[floor h + 1\] - x\[floor h\]).
+/// Computed in Decimal, so no float rounding enters. `sorted` holds (value, count) pairs in ascending
+/// order; None when the count is zero.
 pub fn quantile_type7(sorted: &[(Decimal, u64)], p: Decimal) -> Option<Decimal> {
     let n: u64 = sorted.iter().map(|&(_, c)| c).sum();
     if n == 0 {

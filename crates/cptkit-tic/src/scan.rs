@@ -362,7 +362,8 @@ impl<R: Read> Scanner<R> {
                         Err(e) => {
                             let Some(at) = SyntaxAt::of(&e).map(|s| s.offset) else { return Err(e) };
                             self.mark = None;
-                            let message = format!("the input ends inside this value, in a string that starts at byte {at}");
+                            let message =
+                                format!("the input ends inside this value, in a string that starts at byte {at}");
                             return Ok(Scanned::Broken { offset, at: self.offset(), message, resume: Resume::Lost });
                         }
                     };

@@ -125,7 +125,7 @@ impl<'de, T> Visitor<'de> for NumberOrString<T> {
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<T, E> {
         // 1.0 style integers only.
-        if v.fract() == 0.0 && v >= 0.0 && v < 1e16 {
+        if v.fract() == 0.0 && (0.0..1e16).contains(&v) {
             self.visit_str(&format!("{v:.0}"))
         } else {
             Err(E::invalid_value(de::Unexpected::Float(v), &self))

@@ -7,7 +7,9 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use cptkit_tic::{CodeFilter, Ingest, IngestOptions, Nppes, PayerBenchmark, RateBasis, ingest, read_dir, write_parquet};
+use cptkit_tic::{
+    CodeFilter, Ingest, IngestOptions, Nppes, PayerBenchmark, RateBasis, ingest, read_dir, write_parquet,
+};
 use rust_decimal::Decimal;
 use time::macros::date;
 
@@ -97,7 +99,10 @@ fn v1_file_with_in_file_provider_references() {
     assert_eq!((first.billing_code_type.as_str(), first.billing_class.as_str()), ("CPT", "professional"));
     let medicare = first.medicare.as_ref().unwrap();
     // 87.5 / 20.3178 x 100 = 430.657... -> 430.66.
-    assert_eq!((medicare.year, medicare.conversion_factor, medicare.median_percent_of_medicare), (2025, d("20.3178"), d("430.66")));
+    assert_eq!(
+        (medicare.year, medicare.conversion_factor, medicare.median_percent_of_medicare),
+        (2025, d("20.3178"), d("430.66"))
+    );
     assert!(result.benchmarks.iter().filter(|r| r.rate_basis != RateBasis::PerUnit).all(|r| r.medicare.is_none()));
 }
 
@@ -121,14 +126,20 @@ fn v2_file_with_provider_groups_and_hand_computed_quantiles() {
     let fee = &result.benchmarks[1];
     // 2026: the non-QP national CF 20.4976; 75 / 20.4976 x 100 = 365.897... -> 365.90.
     let medicare = fee.medicare.as_ref().unwrap();
-    assert_eq!((medicare.year, medicare.conversion_factor, medicare.median_percent_of_medicare), (2026, d("20.4976"), d("365.9")));
+    assert_eq!(
+        (medicare.year, medicare.conversion_factor, medicare.median_percent_of_medicare),
+        (2026, d("20.4976"), d("365.9"))
+    );
 }
 
 #[test]
 fn code_filter_list_and_all() {
     let only = IngestOptions { codes: CodeFilter::Codes(BTreeSet::from(["99213".to_owned()])), ..options() };
     let result = read("v1_in_file_refs.json", &only);
-    assert_eq!(lines(&result.benchmarks), ["99213 11 [] - negotiated per_service | 1 111.11 111.11 111.11 111.11 111.11 111.11 111.11"]);
+    assert_eq!(
+        lines(&result.benchmarks),
+        ["99213 11 [] - negotiated per_service | 1 111.11 111.11 111.11 111.11 111.11 111.11 111.11"]
+    );
     let f = &result.summary.files[0];
     assert_eq!((f.kept, f.skipped), (1, 3), "anesthesia records are read for the heuristic but are not kept");
 
@@ -223,8 +234,7 @@ fn nppes_primary_taxonomy() {
 #[test]
 fn nppes_join_with_in_line_provider_groups() {
     let result = read("v2_provider_groups.json", &with_nppes());
-    let fee: Vec<String> =
-        lines(&result.benchmarks).into_iter().filter(|l| l.contains("fee schedule")).collect();
+    let fee: Vec<String> = lines(&result.benchmarks).into_iter().filter(|l| l.contains("fee schedule")).collect();
     // 70 (NPIs of both taxonomies) counts in both; 80's NPI is not in the NPPES file.
     // 207L00000X: 70, 72.5, 95.25 (h = 2p): p10 70.5, p25 71.25, median 72.5, p75 72.5 + 0.5 x 22.75 = 83.875,
     // p90 72.5 + 0.8 x 22.75 = 90.7. 367500000X: 70, 75 (h = p).
@@ -323,6 +333,7 @@ fn several_files_in_one_ingest() {
     assert_eq!((s.records(), s.malformed()), (10, 3));
     assert!(matches!(s.files[2].error, Some(cptkit_tic::TicError::Io { .. })));
     assert!(!s.is_clean());
-    let payers: BTreeSet<&str> = result.benchmarks.iter().map(|r| r.provenance.reporting_entity_name.as_str()).collect();
+    let payers: BTreeSet<&str> =
+        result.benchmarks.iter().map(|r| r.provenance.reporting_entity_name.as_str()).collect();
     assert_eq!(payers, BTreeSet::from(["Example Health Plan (fixture)", "Example Health Plan South (fixture)"]));
 }
