@@ -294,6 +294,7 @@ impl<'o> FileReader<'o> {
     }
 
     fn read_object<R: Read>(&mut self, s: &mut Scanner<R>) -> io::Result<()> {
+        s.skip_bom()?;
         s.expect(b'{', "at the start of an in-network-rates file")?;
         if s.peek()? == Some(b'}') {
             return s.expect(b'}', "");

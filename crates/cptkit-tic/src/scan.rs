@@ -140,6 +140,16 @@ impl<R: Read> Scanner<R> {
         }
     }
 
+    /// Skips a UTF-8 byte order mark at the very start (some publishers write one; JSON forbids it).
+    pub(crate) fn skip_bom(&mut self) -> io::Result<()> {
+        const BOM: &[u8] = b"\xEF\xBB\xBF";
+        while self.end - self.pos < BOM.len() && self.refill()? {}
+        if self.buf[self.pos..self.end].starts_with(BOM) {
+            self.pos += BOM.len();
+        }
+        Ok(())
+    }
+
     /// Absolute offset of the next byte.
     pub(crate) fn offset(&self) -> u64 {
         self.base + self.pos as u64
@@ -504,6 +514,14 @@ mod tests {
         let mut s = Scanner::new(Trickle(text));
         assert_eq!(kept_text(&mut s, Watch::Keep).unwrap(), r#"{"a": "x\"}]", "b": [1, {"c": null}]}"#);
         assert_eq!(kept_text(&mut s, Watch::Keep).unwrap(), "[true]");
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped_and_counted() {
+        let mut s = Scanner::new(Trickle(b"\xEF\xBB\xBF{}"));
+        s.skip_bom().unwrap();
+        assert_eq!(s.offset(), 3);
+        assert_eq!(kept_text(&mut s, Watch::Keep).unwrap(), "{}");
     }
 
     #[test]
