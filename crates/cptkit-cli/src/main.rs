@@ -1,7 +1,9 @@
-//! `cptkit`: validate, price and reconcile X12 files from the command line. See README.md.
+//! `cptkit`: validate, price and reconcile X12 files, and turn payers' price-transparency files into rate
+//! benchmarks, from the command line. See README.md.
 //!
 //! Exit codes: 0 clean; 1 findings of error severity, X12 problems, claims that could not be read or
-//! priced, or underpaid lines; 2 unreadable input (a file that cannot be opened, or holds no X12).
+//! priced, underpaid lines, or malformed TiC records; 2 unreadable input (a file that cannot be opened,
+//! or holds no X12; for ingest-tic, no TiC file could be read at all).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -10,12 +12,17 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use cptkit_core::{Claim, Finding, PriceOptions, Reference, RuleBook, RuleSet, Severity, ValidationContext};
+use cptkit_tic::{CodeFilter, FileSummary, IngestOptions, Nppes};
 use cptkit_x12::{File837, LineFlag, ParsedClaim, ReadOptions, ReconcileOptions, SegmentRef, X12Error};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
 #[derive(Debug, Parser)]
-#[command(name = "cptkit", version, about = "Validate, price and reconcile anesthesia claims in X12 837P/835 files")]
+#[command(
+    name = "cptkit",
+    version,
+    about = "Validate, price and reconcile anesthesia claims in X12 837P/835 files; benchmark payers' TiC rates"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -49,6 +56,31 @@ enum Command {
         pricing: Pricing,
         #[command(flatten)]
         common: Common,
+    },
+    /// Read payers' Transparency in Coverage in-network-rates files (plain or gzip) into rate benchmarks
+    /// (quantiles per payer, code, billing class, place of service, modifiers and negotiated type) in Parquet.
+    IngestTic {
+        /// In-network-rates JSON files, plain or gzip.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Directory holding separate provider-reference files (local paths, or downloaded copies of URLs).
+        #[arg(long)]
+        provider_refs: Option<PathBuf>,
+        /// NPPES dissemination file (CSV): join NPIs to their primary taxonomy.
+        #[arg(long)]
+        nppes: Option<PathBuf>,
+        /// Only these codes, comma-separated (default: every CPT anesthesia code cptkit knows).
+        #[arg(long, value_delimiter = ',', conflicts_with = "all_codes")]
+        codes: Vec<String>,
+        /// Every code of every billing code type.
+        #[arg(long)]
+        all_codes: bool,
+        /// The Parquet file to write, e.g. benchmarks/payer.parquet.
+        #[arg(long)]
+        out: PathBuf,
+        /// Print JSON instead of the readable summary.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -113,6 +145,16 @@ fn run(cli: Cli) -> Result<bool, Unreadable> {
         Command::Price { file, pricing, common } => price(&file, &pricing, &common),
         Command::Reconcile { file_837, file_835, tolerance, pricing, common } => {
             reconcile(&file_837, &file_835, tolerance, &pricing, &common)
+        }
+        Command::IngestTic { files, provider_refs, nppes, codes, all_codes, out, json } => {
+            let codes = if all_codes {
+                CodeFilter::All
+            } else if codes.is_empty() {
+                CodeFilter::Anesthesia
+            } else {
+                CodeFilter::Codes(codes.iter().map(|c| c.trim().to_ascii_uppercase()).collect())
+            };
+            ingest_tic(&files, provider_refs, nppes.as_deref(), codes, &out, json)
         }
     }
 }
@@ -498,4 +540,102 @@ fn reconcile(
         );
     }
     Ok(result.totals.underpaid_lines == 0)
+}
+
+fn tic_file_json(f: &FileSummary) -> Value {
+    json!({
+        "path": f.path.display().to_string(),
+        "gzip": f.gzip,
+        "reporting_entity_name": f.reporting_entity_name,
+        "last_updated_on": f.last_updated_on,
+        "version": f.version,
+        "bytes": f.bytes,
+        "records": f.records,
+        "kept": f.kept,
+        "skipped": f.skipped,
+        "not_fee_for_service": f.not_fee_for_service,
+        "prices": f.prices,
+        "provider_references": f.provider_references,
+        "benchmark_rows": f.benchmark_rows,
+        "malformed": f.malformed.iter().map(|m| json!({
+            "record_offset": m.record_offset, "error_offset": m.error_offset, "path": m.path, "message": m.message,
+        })).collect::<Vec<_>>(),
+        "unresolved_references": f.unresolved_references.iter().map(|u| json!({
+            "provider_group_id": u.provider_group_id, "location": u.location, "why": u.why,
+        })).collect::<Vec<_>>(),
+        "error": f.error.as_ref().map(ToString::to_string),
+    })
+}
+
+fn print_tic_file(out: &mut impl Write, f: &FileSummary) {
+    let _ = writeln!(
+        out,
+        "{}: {} ({}), version {}, updated {}: {} records, {} kept, {} skipped, {} not fee-for-service, {} malformed; {} prices, {} benchmark rows",
+        f.path.display(),
+        if f.reporting_entity_name.is_empty() { "unnamed payer" } else { &f.reporting_entity_name },
+        if f.gzip { "gzip" } else { "plain" },
+        if f.version.is_empty() { "-" } else { &f.version },
+        if f.last_updated_on.is_empty() { "-" } else { &f.last_updated_on },
+        f.records,
+        f.kept,
+        f.skipped,
+        f.not_fee_for_service,
+        f.malformed.len(),
+        f.prices,
+        f.benchmark_rows
+    );
+    for m in &f.malformed {
+        let _ = writeln!(out, "  malformed {m}");
+    }
+    for u in &f.unresolved_references {
+        let _ = writeln!(out, "  provider reference {} unresolved: {} ({})", u.provider_group_id, u.location, u.why);
+    }
+    if let Some(e) = &f.error {
+        let _ = writeln!(out, "  not read to the end: {e}");
+    }
+}
+
+fn ingest_tic(
+    files: &[PathBuf],
+    provider_refs_dir: Option<PathBuf>,
+    nppes: Option<&Path>,
+    codes: CodeFilter,
+    out_path: &Path,
+    json: bool,
+) -> Result<bool, Unreadable> {
+    let nppes = nppes.map(Nppes::load).transpose().map_err(|e| Unreadable(e.to_string()))?;
+    let options = IngestOptions { codes, provider_refs_dir, nppes, ..IngestOptions::default() };
+    let result = cptkit_tic::ingest(files, &options);
+    let summary = &result.summary;
+    if summary.files.iter().all(|f| f.error.is_some() && f.records == 0) {
+        let why: Vec<String> = summary.files.iter().filter_map(|f| f.error.as_ref().map(ToString::to_string)).collect();
+        return Err(Unreadable(format!("no TiC file could be read: {}", why.join("; "))));
+    }
+    cptkit_tic::write_parquet(out_path, &result.benchmarks).map_err(|e| Unreadable(e.to_string()))?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        let value = json!({
+            "files": summary.files.iter().map(tic_file_json).collect::<Vec<_>>(),
+            "records": summary.records(),
+            "malformed": summary.malformed(),
+            "benchmark_rows": result.benchmarks.len(),
+            "out": out_path.display().to_string(),
+        });
+        let _ = writeln!(out, "{value:#}");
+    } else {
+        for f in &summary.files {
+            print_tic_file(&mut out, f);
+        }
+        let _ = writeln!(
+            out,
+            "total: {} files, {} records, {} malformed, {} benchmark rows written to {}: {}",
+            summary.files.len(),
+            summary.records(),
+            summary.malformed(),
+            result.benchmarks.len(),
+            out_path.display(),
+            if summary.is_clean() { "clean" } else { "PROBLEMS" }
+        );
+    }
+    Ok(summary.is_clean())
 }

@@ -149,3 +149,72 @@ fn unreadable_input_exits_2() {
     let o = cptkit(&["reconcile", &fixture("837p_medicare_star_crlf.x12"), &fixture("README.md")]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+fn tic_fixture(name: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/tic").join(name);
+    path.to_string_lossy().into_owned()
+}
+
+fn tic_out(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli-tic").join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    dir.join("benchmarks.parquet")
+}
+
+fn tic(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cptkit")).arg("ingest-tic").args(args).output().unwrap()
+}
+
+#[test]
+fn ingest_tic_clean_files_exit_0_and_write_parquet() {
+    let out = tic_out("clean");
+    let o = tic(&[
+        &tic_fixture("v1_in_file_refs.json.gz"),
+        &tic_fixture("v2_provider_groups.json"),
+        "--nppes",
+        &tic_fixture("nppes_sample.csv"),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let text = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{text}{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        text.contains("Example Health Plan (fixture) (gzip), version 1.3.1, updated 2025-03-01: 4 records, 2 kept"),
+        "{text}"
+    );
+    assert!(text.contains("total: 2 files, 6 records, 0 malformed,") && text.ends_with(": clean\n"), "{text}");
+    assert!(std::fs::metadata(&out).unwrap().len() > 0);
+}
+
+#[test]
+fn ingest_tic_reports_malformed_records_with_offsets_and_exits_1() {
+    let out = tic_out("bad");
+    let o = tic(&[&tic_fixture("bad_record.json"), "--codes", "00632,00840", "--out", out.to_str().unwrap(), "--json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let v = json(&o);
+    assert_eq!(
+        (v["records"].as_u64(), v["malformed"].as_u64(), v["benchmark_rows"].as_u64()),
+        (Some(6), Some(3), Some(2))
+    );
+    let bad = &v["files"][0]["malformed"][1];
+    assert_eq!(bad["path"], "negotiated_rates[0].negotiated_prices[0].negotiated_rate");
+    let text = std::fs::read_to_string(tic_fixture("bad_record.json")).unwrap();
+    assert_eq!(bad["error_offset"].as_u64(), Some(text.find("\"eighty\"").unwrap() as u64));
+
+    let o = tic(&[&tic_fixture("bad_record.json"), "--out", out.to_str().unwrap()]);
+    let text = stdout(&o);
+    assert!(
+        text.contains("  malformed record at byte ") && text.contains("expected a number, found \"eighty\""),
+        "{text}"
+    );
+}
+
+#[test]
+fn ingest_tic_unreadable_input_exits_2() {
+    let out = tic_out("none");
+    let o = tic(&[&tic_fixture("no_such_file.json"), "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no TiC file could be read"));
+    let o = tic(&[&tic_fixture("v2_provider_groups.json"), "--codes", "00790", "--all-codes", "--out", "x.parquet"]);
+    assert_eq!(o.status.code(), Some(2), "clap rejects --codes with --all-codes");
+}

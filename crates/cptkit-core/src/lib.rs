@@ -10,6 +10,7 @@ mod ids;
 mod model;
 mod pricing;
 mod profile;
+mod rates;
 mod reference;
 mod search;
 pub mod synthetic;
@@ -33,6 +34,7 @@ pub use profile::{
     Benchmark, BenchmarkAmount, ClinicalContext, CodeProfile, CommonDiagnosis, LocalitySelection, PayerProfile,
     ProfileOptions, ProviderTaxonomy, REFERENCE_MINUTES, RelatedCode, Relation, TypicalPlace,
 };
+pub use rates::{MedicareComparison, PayerBenchmark, RateBasis, RateProvenance};
 pub use reference::{PayerPolicy, PolicyUpdate, Reference};
 pub use search::{CodeQuery, CodeSummary, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageRequest};
 pub use units::{TimeUnitRule, allowed_amount};
