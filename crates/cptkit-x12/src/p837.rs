@@ -696,9 +696,11 @@ impl Handler837 {
                 errors.push(e);
             }
         };
-        let qualifier = seg.component_text(1, 1);
+        // SV101: qualifier, code, up to four modifiers (split once, not once per component).
+        let procedure: [&str; 6] = seg.component_texts(1);
+        let qualifier = procedure[0];
         let code = if qualifier == "HC" {
-            parse_text::<CptCode>(seg.component_text(1, 2), seg.at_component(1, 2), "procedure code (SV101-2)")
+            parse_text::<CptCode>(procedure[1], seg.at_component(1, 2), "procedure code (SV101-2)")
         } else {
             Err(Box::new(X12Error::value(
                 seg.at_component(1, 1),
@@ -708,8 +710,8 @@ impl Handler837 {
         let code = code.map_err(|e| fail(*e)).ok().map(|(c, _)| c);
         let mut modifiers = Vec::new();
         let mut modifier_at = [0u8; 4];
-        for j in 3..=6 {
-            let text = seg.component_text(1, j);
+        for (j, &text) in procedure.iter().enumerate().skip(2) {
+            let j = j + 1;
             if text.is_empty() {
                 continue;
             }
