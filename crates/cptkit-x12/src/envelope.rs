@@ -187,6 +187,28 @@ impl<H: Handler> Machine<H> {
 
     fn on_segment(&mut self, seg: &Segment<'_>) {
         let id = seg.id();
+        // Body segments first: they are nearly all of the input, and need no location unless stray.
+        if !matches!(id, b"ISA" | b"GS" | b"ST" | b"SE" | b"GE" | b"IEA") {
+            match self.state {
+                State::Transaction => {
+                    self.segments += 1;
+                    self.handler.segment(seg);
+                }
+                State::Skip => {}
+                _ => {
+                    if !self.stray_reported {
+                        self.stray_reported = true;
+                        let shown = String::from_utf8_lossy(id).into_owned();
+                        self.error(
+                            X12ErrorKind::Envelope,
+                            seg.at(),
+                            format!("{shown} segment outside a transaction set"),
+                        );
+                    }
+                }
+            }
+            return;
+        }
         let at = seg.at();
         match id {
             b"ISA" => {
@@ -292,20 +314,7 @@ impl<H: Handler> Machine<H> {
                 self.control = Control::default();
                 self.state = State::Outside;
             }
-            _ => match self.state {
-                State::Transaction => {
-                    self.segments += 1;
-                    self.handler.segment(seg);
-                }
-                State::Skip => {}
-                _ => {
-                    if !self.stray_reported {
-                        self.stray_reported = true;
-                        let shown = String::from_utf8_lossy(id).into_owned();
-                        self.error(X12ErrorKind::Envelope, at, format!("{shown} segment outside a transaction set"));
-                    }
-                }
-            },
+            _ => {}
         }
     }
 

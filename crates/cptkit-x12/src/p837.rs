@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
+use std::ops::Range;
 use std::sync::Arc;
 
 use cptkit_core::{
@@ -242,13 +243,25 @@ struct Provider {
 
 #[derive(Debug, Default)]
 struct Subscriber {
-    member_id: Option<(String, SegmentRef)>,
+    /// NM109 of 2010BA; empty when `member_at` is None. Cleared, not dropped, between subscriber
+    /// loops: there is one per claim, and its allocation can be reused.
+    member_id: String,
+    member_at: Option<SegmentRef>,
     birth: Option<Field<Date>>,
     filing: Option<(Arc<str>, SegmentRef)>,
-    /// The payer mapping, computed once per subscriber loop.
-    payer: Option<PayerResult>,
+    /// The payer mapping (its index in `payer_cache`), looked up once per subscriber loop.
+    payer: Option<usize>,
     payer_name: Arc<str>,
     payer_identifier: Arc<str>,
+}
+
+impl Subscriber {
+    /// A new subscriber loop: everything forgotten, the member id's buffer kept.
+    fn reset(&mut self) {
+        let mut member_id = std::mem::take(&mut self.member_id);
+        member_id.clear();
+        *self = Subscriber { member_id, ..Subscriber::default() };
+    }
 }
 
 #[derive(Debug, Default)]
@@ -324,11 +337,15 @@ pub(crate) struct Handler837 {
     claim: Option<ClaimBuilder>,
     entity: Entity,
     out: Claims837,
-    /// The last payer mapping, keyed by (SBR09, NM103, NM109): consecutive subscribers usually share it.
+    /// The last payer mappings, keyed by (SBR09, NM103, NM109): consecutive subscribers usually share
+    /// one. A ring: when full, the oldest is replaced, so an index stays valid until the next insert.
     payer_cache: Vec<PayerCache>,
+    payer_cache_next: usize,
     /// Emptied vectors kept for the next claim, so a claim's scratch space costs no allocation.
     line_pool: Vec<LineBuilder>,
     built_pool: Vec<BuiltLine>,
+    /// The source entries of the claim's built lines (each line keeps its range), one buffer for all.
+    line_entries: Vec<(LineField, SegmentRef)>,
     dx_pool: Vec<Field<Icd10Code>>,
 }
 
@@ -390,15 +407,17 @@ impl Handler837 {
             entity: Entity::None,
             out: Claims837::default(),
             payer_cache: Vec::new(),
+            payer_cache_next: 0,
             line_pool: Vec::new(),
             built_pool: Vec::new(),
+            line_entries: Vec::new(),
             dx_pool: Vec::new(),
         }
     }
 
     fn reset(&mut self) {
         self.provider = Provider::default();
-        self.subscriber = Subscriber::default();
+        self.subscriber.reset();
         self.patient = None;
         self.claim = None;
         self.entity = Entity::None;
@@ -456,12 +475,12 @@ impl Handler837 {
         match seg.code(3) {
             b"20" => {
                 self.provider = Provider::default();
-                self.subscriber = Subscriber::default();
+                self.subscriber.reset();
                 self.patient = None;
                 self.entity = Entity::BillingProvider;
             }
             b"22" => {
-                self.subscriber = Subscriber::default();
+                self.subscriber.reset();
                 self.patient = None;
             }
             b"23" => self.patient = Some(PatientLoop::default()),
@@ -518,7 +537,9 @@ impl Handler837 {
                 Entity::BillingProvider
             }
             b"IL" if self.claim.is_none() => {
-                self.subscriber.member_id = Some((seg.text(9).to_owned(), seg.at_element(9)));
+                self.subscriber.member_id.clear();
+                self.subscriber.member_id.push_str(seg.text(9));
+                self.subscriber.member_at = Some(seg.at_element(9));
                 Entity::Subscriber
             }
             b"PR" if self.claim.is_none() => {
@@ -696,9 +717,11 @@ impl Handler837 {
                 errors.push(e);
             }
         };
-        let qualifier = seg.component_text(1, 1);
+        // SV101: qualifier, code, up to four modifiers (split once, not once per component).
+        let procedure: [&str; 6] = seg.component_texts(1);
+        let qualifier = procedure[0];
         let code = if qualifier == "HC" {
-            parse_text::<CptCode>(seg.component_text(1, 2), seg.at_component(1, 2), "procedure code (SV101-2)")
+            parse_text::<CptCode>(procedure[1], seg.at_component(1, 2), "procedure code (SV101-2)")
         } else {
             Err(Box::new(X12Error::value(
                 seg.at_component(1, 1),
@@ -708,8 +731,8 @@ impl Handler837 {
         let code = code.map_err(|e| fail(*e)).ok().map(|(c, _)| c);
         let mut modifiers = Vec::new();
         let mut modifier_at = [0u8; 4];
-        for j in 3..=6 {
-            let text = seg.component_text(1, j);
+        for (j, &text) in procedure.iter().enumerate().skip(2) {
+            let j = j + 1;
             if text.is_empty() {
                 continue;
             }
@@ -827,7 +850,8 @@ struct BuiltLine {
     origin: LineOrigin,
     /// The 2420A provider, when the line has one: (npi, at, taxonomy, at).
     provider: Option<(Npi, SegmentRef, TaxonomyCode, SegmentRef)>,
-    entries: Vec<(LineField, SegmentRef)>,
+    /// Its source entries: a range of `Handler837::line_entries`.
+    entries: Range<usize>,
     findings: Vec<(LineField, Finding)>,
 }
 
@@ -887,24 +911,22 @@ impl Handler837 {
                 billing_npi.zip(taxonomy)
             }
         };
-        if self.subscriber.payer.is_none() {
-            let cached = match self.payer_cache.iter().find(|(key, _)| self.same_payer_key(key)) {
-                Some((_, value)) => value.clone(),
-                None => {
-                    let value = payer_of(&self.options, &self.subscriber);
-                    if self.payer_cache.len() >= PAYER_CACHE_MAX {
-                        let _ = self.payer_cache.remove(0);
-                    }
-                    self.payer_cache.push((self.payer_key(), value.clone()));
-                    value
-                }
-            };
-            self.subscriber.payer = Some(cached);
-        }
-        let payer = match self.subscriber.payer.clone() {
-            Some(Ok(p)) => Some(p),
+        let payer_index = match self.subscriber.payer {
+            Some(index) => index,
+            None => {
+                let index = match self.payer_cache.iter().position(|(key, _)| self.same_payer_key(key)) {
+                    Some(index) => index,
+                    None => self.cache_payer(),
+                };
+                self.subscriber.payer = Some(index);
+                index
+            }
+        };
+        // Cloned straight from the cache: the payer id is the only allocation.
+        let payer = match self.payer_cache.get(payer_index).map(|c| &c.1) {
+            Some(Ok(p)) => Some(p.clone()),
             Some(Err(e)) => {
-                errors.push(e);
+                errors.push(e.clone());
                 None
             }
             None => None,
@@ -913,12 +935,16 @@ impl Handler837 {
             errors.push(X12Error::value(at, "the claim has no service lines (LX/SV1)"));
         }
         let mut built = std::mem::take(&mut self.built_pool);
+        let mut line_entries = std::mem::take(&mut self.line_entries);
         let case = self.case_seed();
+        let context = LineContext { claim_pos: pos.as_ref().map(|p| &p.0), claim_note: note.as_ref(), case };
+        line_entries.clear();
         for (index, lb) in lines.drain(..).enumerate() {
-            if let Some(line) = build_line(index, lb, pos.as_ref().map(|p| &p.0), note.as_ref(), case, &mut errors) {
+            if let Some(line) = build_line(index, lb, &context, &mut line_entries, &mut errors) {
                 built.push(line);
             }
         }
+        self.line_entries = line_entries;
         self.line_pool = lines;
         self.dx_pool = diagnoses;
         let (
@@ -934,8 +960,7 @@ impl Handler837 {
         if !errors.is_empty() {
             return self.reject(claim_id, at, errors);
         }
-        let member = self.subscriber.member_id.as_ref();
-        let (member_id, member_at) = member.map(|(m, a)| (m.clone(), *a)).unwrap_or_default();
+        let (member_id, member_at) = (self.subscriber.member_id.clone(), self.subscriber.member_at.unwrap_or_default());
         let shared = self.provider.shared.get_or_insert_with(|| Arc::new(self.provider.info.clone())).clone();
         let info = ClaimInfo {
             billing_provider: shared,
@@ -1058,7 +1083,7 @@ impl Handler837 {
         claim.lines.reserve_exact(built.len());
         for (i, b) in built.drain(..).enumerate() {
             let i = u16::try_from(i).unwrap_or(u16::MAX);
-            for (field, at) in b.entries {
+            for &(field, at) in self.line_entries.get(b.entries).unwrap_or_default() {
                 source.set(FieldPath::Line(i, field), at);
             }
             for (field, mut f) in b.findings {
@@ -1069,6 +1094,19 @@ impl Handler837 {
             claim.lines.push(b.line);
         }
         self.out.claims.push(ParsedClaim { claim, source, findings, part, lines: origins, info });
+    }
+
+    /// Maps the current subscriber's payer and caches it (replacing the oldest when full); its index.
+    fn cache_payer(&mut self) -> usize {
+        let entry = (self.payer_key(), payer_of(&self.options, &self.subscriber));
+        if self.payer_cache.len() < PAYER_CACHE_MAX {
+            self.payer_cache.push(entry);
+            return self.payer_cache.len() - 1;
+        }
+        let index = self.payer_cache_next % PAYER_CACHE_MAX;
+        self.payer_cache_next = index + 1;
+        self.payer_cache[index] = entry;
+        index
     }
 
     fn payer_key(&self) -> (Arc<str>, Arc<str>, Arc<str>) {
@@ -1091,10 +1129,7 @@ impl Handler837 {
             Some(p) => p.birth.as_ref(),
             None => self.subscriber.birth.as_ref(),
         };
-        CaseSeed {
-            member: self.subscriber.member_id.as_ref().map_or("", |m| m.0.as_str()),
-            birth: birth.and_then(|b| b.as_ref().ok()).map(|(d, _)| *d),
-        }
+        CaseSeed { member: &self.subscriber.member_id, birth: birth.and_then(|b| b.as_ref().ok()).map(|(d, _)| *d) }
     }
 
     fn qualifying_apm(&self, npi: &Npi) -> bool {
@@ -1113,14 +1148,22 @@ struct CaseSeed<'a> {
     birth: Option<Date>,
 }
 
+/// What a line takes from its claim.
+struct LineContext<'a> {
+    claim_pos: Option<&'a PosCode>,
+    claim_note: Option<&'a (AnesthesiaNote, SegmentRef)>,
+    case: CaseSeed<'a>,
+}
+
+/// One line, read and checked; its source entries are appended to `entries`.
 fn build_line(
     index: usize,
     lb: LineBuilder,
-    claim_pos: Option<&PosCode>,
-    claim_note: Option<&(AnesthesiaNote, SegmentRef)>,
-    case: CaseSeed<'_>,
+    context: &LineContext<'_>,
+    entries: &mut Vec<(LineField, SegmentRef)>,
     errors: &mut Vec<X12Error>,
 ) -> Option<BuiltLine> {
+    let LineContext { claim_pos, claim_note, case } = *context;
     let LineBuilder { at, lx, sv1, dos, note, rendering, control, errors: line_errors } = lb;
     if !line_errors.is_empty() {
         errors.extend(line_errors);
@@ -1157,7 +1200,7 @@ fn build_line(
     };
     let (dos, dos_at) = dos?;
     let code = sv1.code;
-    let mut entries = Vec::with_capacity(10 + sv1.modifiers.len() + sv1.pointers.len());
+    let first_entry = entries.len();
     let mut findings = Vec::new();
     entries.push((LineField::Line, at));
     entries.push((LineField::ProcedureCode, sv1.at.component(1, 2)));
@@ -1289,7 +1332,7 @@ fn build_line(
             control_number: control,
         },
         provider,
-        entries,
+        entries: first_entry..entries.len(),
         findings,
     })
 }
