@@ -18,6 +18,11 @@ time or in batches with the GIL released:
 >>> priced = cptkit.price(claim)                         # doctest: +SKIP
 >>> results = cptkit.price_many(claims)                  # doctest: +SKIP
 
+Tables of claim lines (pyarrow, polars, pandas; one row per line, ``cptkit.CLAIM_LINES_SCHEMA``) are
+validated and priced in bulk on every core, one result row per input row:
+
+>>> results = cptkit.price_table(lines, conversion_factor={"cigna": "62.50"})  # doctest: +SKIP
+
 Read, write and reconcile X12 (837P claims, 835 remittances):
 
 >>> read = cptkit.read_837("claims.837", validate=True)  # doctest: +SKIP
@@ -77,6 +82,13 @@ from cptkit._native import (
     validate_many,
     write_837,
 )
+from cptkit._tables import (
+    CLAIM_LINES_SCHEMA,
+    PRICING_SCHEMA,
+    VALIDATION_SCHEMA,
+    price_table,
+    validate_table,
+)
 from cptkit.exceptions import (
     ClaimValidationError,
     ConflictError,
@@ -115,6 +127,12 @@ __all__ = [
     "PricedClaim",
     "PricedLine",
     "PriceStep",
+    # Tables (Arrow in, Arrow out)
+    "validate_table",
+    "price_table",
+    "CLAIM_LINES_SCHEMA",
+    "VALIDATION_SCHEMA",
+    "PRICING_SCHEMA",
     # X12 (837P, 835)
     "read_837",
     "write_837",

@@ -4,7 +4,7 @@ from collections.abc import Iterable, Sequence
 import datetime
 from decimal import Decimal
 import os
-from typing import Any, ClassVar, Literal, TypeAlias, final
+from typing import Any, ClassVar, Literal, TypeAlias, final, overload
 
 from cptkit.exceptions import CptkitError
 
@@ -511,6 +511,7 @@ class PricedLine(_Record):
 _X12Input: TypeAlias = str | os.PathLike[str] | bytes
 _X12ErrorKind: TypeAlias = Literal["syntax", "envelope", "truncated", "value", "unsupported", "io"]
 
+@overload
 def read_837(
     source: _X12Input,
     *,
@@ -518,6 +519,7 @@ def read_837(
     payer_ids: dict[str, str] | None = None,
     validate: bool = False,
     today: _Today = None,
+    as_table: Literal[False] = False,
 ) -> Read837Result:
     """Reads an 837P (005010X222A1) file: the claims of every transaction set that passed the envelope
     checks, the claims that could not be read, and every X12 problem with its segment and byte offset.
@@ -525,8 +527,18 @@ def read_837(
     ``medicare_locality`` is set on every claim (the 837 does not carry it); ``payer_ids`` maps a payer
     id (2010BB NM109) or upper-case name to a cptkit payer id (``{"BCBSOK": "bcbs-ok"}``). With
     ``validate=True`` each ParsedClaim carries the core ValidationReport (``.report``), batch edits
-    included.
+    included. ``as_table=True`` returns the claims as a claim-lines Arrow table instead.
     """
+@overload
+def read_837(
+    source: _X12Input,
+    *,
+    medicare_locality: str | None = None,
+    payer_ids: dict[str, str] | None = None,
+    validate: bool = False,
+    today: _Today = None,
+    as_table: Literal[True],
+) -> Any: ...
 
 def write_837(
     claims: Iterable[_ClaimInput | ParsedClaim],
@@ -658,6 +670,8 @@ class Read837Result:
     @property
     def ok(self) -> bool: ...
     def core_claims(self) -> list[Claim]: ...
+    def to_table(self) -> Any:
+        """The claims read as a claim-lines Arrow table (``cptkit.CLAIM_LINES_SCHEMA``)."""
     def raise_for_errors(self) -> None: ...
     def __len__(self) -> int: ...
 
@@ -694,3 +708,18 @@ class Reconciliation:
     def unmatched_remit_claims(self) -> list[Any]: ...
     def lines(self) -> list[dict[str, Any]]: ...
     def to_dict(self) -> dict[str, Any]: ...
+
+# Tables (Arrow in and out; cptkit.validate_table / price_table wrap these with progress bars).
+def claim_lines_schema() -> Any: ...
+def result_schema(priced: bool, explain: bool = False) -> Any: ...
+def validate_table(table: Any, *, today: _Today = None, progress: Any = None) -> Any: ...
+def price_table(
+    table: Any,
+    *,
+    conversion_factor: Any = None,
+    rule_set: str | RuleSet | None = None,
+    explain: bool = False,
+    today: _Today = None,
+    progress: Any = None,
+) -> Any: ...
+def synthetic_claims(count: int, seed: int = 0) -> Any: ...

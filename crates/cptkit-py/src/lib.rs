@@ -10,6 +10,9 @@
 //!
 //! Claims ([`claims`], [`claim_types`]): `validate`, `price` and their batch forms `validate_many` and
 //! `price_many`, which read, validate and price with the GIL released, a chunk at a time.
+//!
+//! Tables ([`tables`]): `validate_table`, `price_table` and `synthetic_claims`, Arrow in and out
+//! through the PyCapsule interface (pyo3-arrow), in the layout of `cptkit-arrow`.
 
 mod claim_types;
 mod claims;
@@ -18,6 +21,7 @@ mod depythonize;
 mod errors;
 mod html;
 mod records;
+mod tables;
 mod x12;
 
 use cptkit_core::{
@@ -261,5 +265,6 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     claim_types::register(module)?;
     claims::register(module)?;
     x12::register(module)?;
+    tables::register(module)?;
     Ok(())
 }

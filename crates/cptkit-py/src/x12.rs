@@ -364,6 +364,12 @@ impl Read837Result {
     fn core_claims(&self, py: Python<'_>) -> PyResult<Vec<Py<Claim>>> {
         self.claims.bind(py).iter().map(|c| Ok(c.cast::<ParsedClaim>()?.get().claim.clone_ref(py))).collect()
     }
+    /// The claims read as a claim-lines table (`cptkit.CLAIM_LINES_SCHEMA`), one row per service line,
+    /// ready for `validate_table` / `price_table`. Rejected claims have no rows: see `rejected`.
+    fn to_table<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let claims: Vec<core::Claim> = self.parsed.iter().map(|p| p.claim.clone()).collect();
+        crate::tables::claims_table(py, &claims)
+    }
     /// True when the input had no X12 problem and every claim was read.
     #[getter]
     fn ok(&self, py: Python<'_>) -> bool {
@@ -403,10 +409,37 @@ impl Read837Result {
     }
 }
 
-/// Reads an 837P file (path or bytes).
+/// Reads an 837P file (path or bytes). `as_table=True` returns the claims as a claim-lines Arrow
+/// table instead (`Read837Result.to_table()`), warning when claims were rejected or X12 problems found.
 #[pyfunction]
-#[pyo3(signature = (source, *, medicare_locality = None, payer_ids = None, validate = false, today = None))]
-fn read_837(
+#[pyo3(signature = (source, *, medicare_locality = None, payer_ids = None, validate = false, today = None, as_table = false))]
+fn read_837<'py>(
+    py: Python<'py>,
+    source: &Bound<'py, PyAny>,
+    medicare_locality: Option<&str>,
+    payer_ids: Option<BTreeMap<String, String>>,
+    validate: bool,
+    today: Option<&Bound<'py, PyAny>>,
+    as_table: bool,
+) -> PyResult<Bound<'py, PyAny>> {
+    let read = read_837_result(py, source, medicare_locality, payer_ids, validate, today)?;
+    if !as_table {
+        return Ok(Bound::new(py, read)?.into_any());
+    }
+    if !read.ok(py) {
+        let message = format!(
+            "the table holds the {} claims read; {} claims were rejected and {} X12 problems found: \
+             read without as_table=True for the details",
+            read.parsed.len(),
+            read.rejected.bind(py).len(),
+            read.core_errors.len() + read.problems.bind(py).len()
+        );
+        PyErr::warn(py, &py.get_type::<pyo3::exceptions::PyUserWarning>(), &std::ffi::CString::new(message)?, 1)?;
+    }
+    read.to_table(py)
+}
+
+fn read_837_result(
     py: Python<'_>,
     source: &Bound<'_, PyAny>,
     medicare_locality: Option<&str>,

@@ -1,0 +1,190 @@
+//! The table face: claim lines in as any Arrow stream producer (pyarrow, polars, pandas through the
+//! Arrow PyCapsule interface), results out as Arrow. Work runs with the GIL released, in chunks;
+//! between chunks the GIL is taken back briefly to honour Ctrl-C and report progress.
+
+use arrow_array::{RecordBatch, RecordBatchReader};
+use arrow_schema::SchemaRef;
+use cptkit_arrow::{ClaimStream, TablePricing, claims_to_batch, layout, price_batch, validate_batch};
+use cptkit_core::synthetic::SyntheticClaims;
+use cptkit_core::{Claim, Error, Reference};
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use pyo3_arrow::input::AnyRecordBatch;
+use pyo3_arrow::{PySchema, PyTable};
+
+use crate::claims::{context, rules};
+use crate::errors::{Subject, to_py_err};
+
+/// Rows judged between two Ctrl-C checks and progress reports: big input batches are cut to this.
+const CHUNK_ROWS: usize = 65_536;
+
+/// The claim-lines layout (`cptkit.CLAIM_LINES_SCHEMA` wraps it as a pyarrow schema).
+#[pyfunction]
+fn claim_lines_schema() -> PySchema {
+    PySchema::new(layout::claim_lines_schema())
+}
+
+/// The result layouts: validation, and pricing with or without the explanation column.
+#[pyfunction]
+#[pyo3(signature = (priced, explain = false))]
+fn result_schema(priced: bool, explain: bool) -> PySchema {
+    PySchema::new(if priced { layout::pricing_schema(explain) } else { layout::validation_schema() })
+}
+
+/// Validates a claim-lines table: one result row per input row.
+#[pyfunction]
+#[pyo3(signature = (table, *, today = None, progress = None))]
+fn validate_table<'py>(
+    py: Python<'py>,
+    table: &Bound<'py, PyAny>,
+    today: Option<&Bound<'py, PyAny>>,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let context = context(py, today)?;
+    let reader = arrow_reader(table)?;
+    let reference = Reference::embedded();
+    let results = run_chunks(py, reader, progress, |batch| validate_batch(batch, reference, &context))?;
+    arrow_table(py, results, layout::validation_schema())
+}
+
+/// Validates and prices a claim-lines table: one result row per input row.
+///
+/// `conversion_factor`: the contract factor for commercial and Medicare Advantage claims, or a dict
+/// of payer id -> factor (a `None` key: every other payer).
+#[pyfunction]
+#[pyo3(signature = (table, *, conversion_factor = None, rule_set = None, explain = false, today = None, progress = None))]
+fn price_table<'py>(
+    py: Python<'py>,
+    table: &Bound<'py, PyAny>,
+    conversion_factor: Option<&Bound<'py, PyAny>>,
+    rule_set: Option<&Bound<'py, PyAny>>,
+    explain: bool,
+    today: Option<&Bound<'py, PyAny>>,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let context = context(py, today)?;
+    let rules = rules(py, rule_set)?;
+    let mut pricing = TablePricing { rule_set: rules.id(), explain, ..TablePricing::default() };
+    match conversion_factor.map(|v| v.cast::<PyDict>()) {
+        Some(Ok(by_payer)) => {
+            for (payer, factor) in by_payer.iter() {
+                let factor = crate::claims::conversion_factor(py, Some(&factor))?;
+                match payer.extract::<Option<String>>()? {
+                    Some(payer) => {
+                        pricing.payer_conversion_factors.extend(factor.map(|f| (payer, f)));
+                    }
+                    None => pricing.conversion_factor = factor,
+                }
+            }
+        }
+        _ => pricing.conversion_factor = crate::claims::conversion_factor(py, conversion_factor)?,
+    }
+    let reader = arrow_reader(table)?;
+    let (reference, book) = (Reference::embedded(), rules.book());
+    let results = run_chunks(py, reader, progress, |batch| price_batch(batch, reference, book, &pricing, &context))?;
+    arrow_table(py, results, layout::pricing_schema(explain))
+}
+
+/// `count` synthetic claims from `seed` as a claim-lines table (`cptkit.testing.synthetic_claims`).
+#[pyfunction]
+#[pyo3(signature = (count, seed = 0))]
+fn synthetic_claims(py: Python<'_>, count: usize, seed: u64) -> PyResult<Bound<'_, PyAny>> {
+    let batches = py.detach(|| -> Result<Vec<RecordBatch>, Error> {
+        let mut claims = SyntheticClaims::new(seed)?.take(count);
+        let mut batches = Vec::new();
+        loop {
+            let chunk: Vec<Claim> = claims.by_ref().take(CHUNK_ROWS).collect();
+            if chunk.is_empty() {
+                return Ok(batches);
+            }
+            batches.push(claims_to_batch(&chunk)?);
+        }
+    });
+    let batches = batches.map_err(|e| to_py_err(py, &e, Subject::Other))?;
+    arrow_table(py, batches, layout::claim_lines_schema())
+}
+
+/// Claims as a claim-lines table (`Read837Result.to_table`).
+pub(crate) fn claims_table<'py>(py: Python<'py>, claims: &[Claim]) -> PyResult<Bound<'py, PyAny>> {
+    let batches = py.detach(|| claims.chunks(CHUNK_ROWS).map(claims_to_batch).collect::<Result<Vec<_>, _>>());
+    let batches = batches.map_err(|e| to_py_err(py, &e, Subject::Other))?;
+    arrow_table(py, batches, layout::claim_lines_schema())
+}
+
+fn arrow_reader(table: &Bound<'_, PyAny>) -> PyResult<Box<dyn RecordBatchReader + Send>> {
+    let input: AnyRecordBatch = table.extract().map_err(|_| {
+        let type_name = table.get_type().name().map_or_else(|_| "?".to_owned(), |n| n.to_string());
+        PyTypeError::new_err(format!(
+            "expected an Arrow table or stream (pyarrow Table or RecordBatchReader, polars DataFrame, pandas \
+             DataFrame, anything with __arrow_c_stream__), got {type_name}"
+        ))
+    })?;
+    input.into_reader()
+}
+
+/// Cuts the input at claim boundaries into chunks of at most about [`CHUNK_ROWS`] rows and judges each
+/// with the GIL released. Between chunks: Ctrl-C (KeyboardInterrupt) and `progress(rows_done)`.
+fn run_chunks(
+    py: Python<'_>,
+    reader: Box<dyn RecordBatchReader + Send>,
+    progress: Option<Py<PyAny>>,
+    judge: impl Fn(&RecordBatch) -> Result<Vec<RecordBatch>, Error> + Sync,
+) -> PyResult<Vec<RecordBatch>> {
+    let outcome = py.detach(|| -> Result<Vec<RecordBatch>, Failure> {
+        let mut stream = ClaimStream::default();
+        let mut results = Vec::new();
+        let mut done = 0;
+        let mut judge_ready = |ready: Vec<RecordBatch>, results: &mut Vec<RecordBatch>| -> Result<(), Failure> {
+            for batch in ready {
+                results.extend(judge(&batch).map_err(Failure::Core)?);
+                done += batch.num_rows();
+                Python::attach(|py| -> PyResult<()> {
+                    py.check_signals()?;
+                    match &progress {
+                        Some(report) => report.call1(py, (done,)).map(drop),
+                        None => Ok(()),
+                    }
+                })
+                .map_err(Failure::Python)?;
+            }
+            Ok(())
+        };
+        for batch in reader {
+            let batch = batch.map_err(|e| Failure::Core(Error::invalid("table", e.to_string())))?;
+            for start in (0..batch.num_rows()).step_by(CHUNK_ROWS) {
+                let piece = batch.slice(start, CHUNK_ROWS.min(batch.num_rows() - start));
+                let ready = stream.push(piece).map_err(Failure::Core)?;
+                judge_ready(ready, &mut results)?;
+            }
+        }
+        judge_ready(stream.finish().into_iter().collect(), &mut results)?;
+        Ok(results)
+    });
+    outcome.map_err(|failure| match failure {
+        Failure::Core(err) => to_py_err(py, &err, Subject::Other),
+        Failure::Python(err) => err,
+    })
+}
+
+/// Why a chunked run stopped: the table as a whole is unusable, or Python (Ctrl-C, the progress callback).
+enum Failure {
+    Core(Error),
+    Python(PyErr),
+}
+
+/// The batches as a pyarrow Table when pyarrow is installed, else as an Arrow table object that
+/// pyarrow, polars, pandas and others read through `__arrow_c_stream__`.
+fn arrow_table(py: Python<'_>, batches: Vec<RecordBatch>, schema: SchemaRef) -> PyResult<Bound<'_, PyAny>> {
+    let table = PyTable::try_new(batches, schema)?;
+    if py.import("pyarrow").is_ok() { table.into_pyarrow(py) } else { Ok(Bound::new(py, table)?.into_any()) }
+}
+
+pub(crate) fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    module.add_function(wrap_pyfunction!(claim_lines_schema, module)?)?;
+    module.add_function(wrap_pyfunction!(result_schema, module)?)?;
+    module.add_function(wrap_pyfunction!(validate_table, module)?)?;
+    module.add_function(wrap_pyfunction!(price_table, module)?)?;
+    module.add_function(wrap_pyfunction!(synthetic_claims, module)?)?;
+    Ok(())
+}

@@ -1,0 +1,132 @@
+"""Tables in, tables out: the claim-lines layout and the batch functions over it.
+
+Any Arrow stream producer is accepted through the Arrow PyCapsule interface: a pyarrow Table or
+RecordBatchReader, a polars DataFrame, a pandas DataFrame (through pyarrow). Results are pyarrow
+Tables when pyarrow is installed, else Arrow table objects any of those libraries can read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from cptkit import _native
+
+#: Rows below which no progress bar is shown unless asked for.
+_PROGRESS_MIN_ROWS = 200_000
+
+
+def _schema(native_schema: Any) -> Any:
+    try:
+        import pyarrow as pa
+    except ImportError:  # pragma: no cover - pyarrow is a test dependency
+        return native_schema
+    return pa.schema(native_schema)
+
+
+#: The claim-lines layout: one row per service line, claim-level columns repeated on every line.
+CLAIM_LINES_SCHEMA = _schema(_native.claim_lines_schema())
+#: Results of validate_table: one row per input row, in input order.
+VALIDATION_SCHEMA = _schema(_native.result_schema(False))
+#: Results of price_table (explain=False): the validation columns plus the priced amounts.
+PRICING_SCHEMA = _schema(_native.result_schema(True))
+
+
+def _arrow_input(table: Any) -> Any:
+    """Objects without the Arrow C stream interface (older pandas) go through pyarrow."""
+    if hasattr(table, "__arrow_c_stream__") or hasattr(table, "__arrow_c_array__"):
+        return table
+    try:
+        import pandas as pd
+        import pyarrow as pa
+    except ImportError:
+        return table
+    if isinstance(table, pd.DataFrame):
+        return pa.Table.from_pandas(table, preserve_index=False)
+    return table
+
+
+def _rows(table: Any) -> int | None:
+    rows = getattr(table, "num_rows", None)
+    if isinstance(rows, int):
+        return rows
+    try:
+        return len(table)
+    except TypeError:
+        return None  # a stream: its length is unknown until read
+
+
+def _progress(table: Any, progress: bool | Callable[[int], object] | None, what: str) -> tuple[Any, Any]:
+    """The callback handed to the native loop (rows done so far), and the bar to close afterwards."""
+    if callable(progress):
+        return progress, None
+    total = _rows(table)
+    wanted = progress is True or (progress is None and total is not None and total >= _PROGRESS_MIN_ROWS)
+    if not wanted:
+        return None, None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return None, None
+    bar = tqdm(total=total, unit=" lines", desc=what)
+
+    def update(done: int) -> None:
+        bar.update(done - bar.n)
+
+    return update, bar
+
+
+def validate_table(
+    table: Any,
+    *,
+    today: Any = None,
+    progress: bool | Callable[[int], object] | None = None,
+) -> Any:
+    """Validates a claim-lines table (see ``CLAIM_LINES_SCHEMA``).
+
+    Returns one row per input row, in order: ``claim_id``, ``line_number``, ``claim_valid`` and
+    ``issues`` (a list of {edit_id, severity, field, column, message, hint}). A bad row gets its issues
+    in its own result row; it never fails the batch or drops rows. Runs with the GIL released on all
+    cores; Ctrl-C stops between chunks. ``progress``: None shows a tqdm bar (when installed) for large
+    tables, True always, False never, or a callable taking the number of rows done.
+    """
+    table = _arrow_input(table)
+    callback, bar = _progress(table, progress, "validate")
+    try:
+        return _native.validate_table(table, today=today, progress=callback)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def price_table(
+    table: Any,
+    *,
+    conversion_factor: Any = None,
+    rule_set: Any = None,
+    explain: bool = False,
+    today: Any = None,
+    progress: bool | Callable[[int], object] | None = None,
+) -> Any:
+    """Validates and prices a claim-lines table (see ``CLAIM_LINES_SCHEMA``).
+
+    ``conversion_factor`` is the contract factor for commercial and Medicare Advantage claims (never
+    public, so an input): a Decimal/str/int for every payer, or a dict of payer id -> factor (key None:
+    the rest). Returns the ``validate_table`` columns plus ``status`` (priced, not_priced, not_valid,
+    error), ``rule_set``, units, factor and share as decimals, and charge, fee schedule and allowed in
+    integer cents; ``explain=True`` adds each line's worded steps.
+    """
+    table = _arrow_input(table)
+    callback, bar = _progress(table, progress, "price")
+    try:
+        return _native.price_table(
+            table,
+            conversion_factor=conversion_factor,
+            rule_set=rule_set,
+            explain=explain,
+            today=today,
+            progress=callback,
+        )
+    finally:
+        if bar is not None:
+            bar.close()

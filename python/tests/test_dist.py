@@ -1,0 +1,94 @@
+"""The table functions on Dask and on Spark (local[2], the machine's Java 17): the same rows as one
+process on the same data, read from a Parquet export as an analyst would."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import cptkit
+from cptkit import dist
+from cptkit.testing import synthetic_claims
+
+TODAY = "2026-11-27"
+ORDER = [("claim_id", "ascending"), ("line_number", "ascending")]
+
+
+@pytest.fixture(scope="module")
+def export(tmp_path_factory: pytest.TempPathFactory) -> tuple[pa.Table, Path]:
+    """8,000 synthetic claims written in small row groups, so claims straddle partitions."""
+    table = synthetic_claims(8_000, seed=21)
+    path = tmp_path_factory.mktemp("export") / "claims.parquet"
+    pq.write_table(table, path, row_group_size=999)
+    return table, path
+
+
+def single_process(table: pa.Table, price: bool) -> pa.Table:
+    if price:
+        result = cptkit.price_table(table, conversion_factor="60", today=TODAY, progress=False)
+    else:
+        result = cptkit.validate_table(table, today=TODAY, progress=False)
+    return result.sort_by(ORDER)
+
+
+@pytest.mark.parametrize("price", [False, True], ids=["validate", "price"])
+def test_dask_matches_one_process(export: tuple[pa.Table, Path], price: bool) -> None:
+    import dask.dataframe as dd
+
+    table, path = export
+    ddf = dd.read_parquet(path, split_row_groups=True)
+    assert ddf.npartitions > 4
+    if price:
+        lazy = dist.dask_price(ddf, conversion_factor="60", today=TODAY)
+    else:
+        lazy = dist.dask_validate(ddf, today=TODAY)
+    got = pa.Table.from_pandas(lazy.compute(), preserve_index=False)
+    want = single_process(table, price)
+    assert got.num_rows == table.num_rows
+    assert got.sort_by(ORDER).to_pylist() == want.to_pylist()
+
+
+@pytest.fixture(scope="module")
+def spark() -> Iterator[Any]:
+    if shutil.which("java") is None:
+        pytest.skip("Spark needs Java (17) on PATH")
+    from pyspark.sql import SparkSession
+
+    # Workers must run this interpreter, which has cptkit and pyarrow installed.
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("cptkit-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.driver.memory", "1g")
+        # Small input splits: the export is read as several partitions, cutting claims apart.
+        .config("spark.sql.files.maxPartitionBytes", "65536")
+        .getOrCreate()
+    )
+    yield session
+    session.stop()
+
+
+@pytest.mark.parametrize("price", [False, True], ids=["validate", "price"])
+def test_spark_matches_one_process(spark: Any, export: tuple[pa.Table, Path], price: bool) -> None:
+    table, path = export
+    df = spark.read.parquet(str(path))
+    assert df.rdd.getNumPartitions() > 1
+    if price:
+        result = dist.spark_price(df, conversion_factor="60", today=TODAY)
+    else:
+        result = dist.spark_validate(df, today=TODAY)
+    got = result.toArrow()
+    want = single_process(table, price)
+    assert got.num_rows == table.num_rows
+    # Spark names list items "element" where Arrow says "item": compare the values.
+    assert got.sort_by(ORDER).to_pylist() == want.to_pylist()

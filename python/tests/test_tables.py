@@ -1,0 +1,252 @@
+"""The table API: claim-lines tables from pyarrow, polars and pandas, validated and priced in bulk."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+import cptkit
+from cptkit.testing import synthetic_claims
+
+FIXTURES = Path(__file__).resolve().parents[2] / "tests" / "fixtures"
+TODAY = "2026-11-27"
+
+
+@pytest.fixture(scope="module")
+def lines() -> pa.Table:
+    return synthetic_claims(3_000, seed=11)
+
+
+def price(table: Any, **options: Any) -> pa.Table:
+    return cptkit.price_table(table, conversion_factor="60", today=TODAY, progress=False, **options)
+
+
+def test_the_layout_is_published_as_an_arrow_schema(lines: pa.Table) -> None:
+    assert isinstance(cptkit.CLAIM_LINES_SCHEMA, pa.Schema)
+    assert lines.schema == cptkit.CLAIM_LINES_SCHEMA
+    assert cptkit.CLAIM_LINES_SCHEMA.field("claim_id").type == pa.string()
+    assert cptkit.CLAIM_LINES_SCHEMA.field("quantity").type == pa.decimal128(18, 4)
+    assert cptkit.CLAIM_LINES_SCHEMA.field("diagnoses").type == pa.list_(pa.string())
+    result = price(lines.slice(0, 10))
+    assert result.schema == cptkit.PRICING_SCHEMA
+    assert cptkit.validate_table(lines.slice(0, 10), today=TODAY).schema == cptkit.VALIDATION_SCHEMA
+
+
+def test_synthetic_claims_are_deterministic_and_varied() -> None:
+    a, b, c = synthetic_claims(500, seed=1), synthetic_claims(500, seed=1), synthetic_claims(500, seed=2)
+    assert a.equals(b)
+    assert not a.equals(c)
+    payers = set(a["payer_id"].to_pylist())
+    assert {"medicare", "cigna", "bcbs-ok", "uhc", "aetna", "humana-ma"} <= payers
+    # Medically directed cases: a QK physician claim and a QX anesthetist claim share a case id.
+    modifiers = {m[0] for m in a["modifiers"].to_pylist() if m}
+    assert {"AA", "QK", "QX", "QZ"} <= modifiers
+    with pytest.raises(ValueError, match="negative"):
+        synthetic_claims(-1)
+
+
+def test_one_result_row_per_input_row_in_order(lines: pa.Table) -> None:
+    result = price(lines)
+    assert result.num_rows == lines.num_rows
+    assert result["claim_id"].to_pylist() == lines["claim_id"].to_pylist()
+    statuses = set(result["status"].to_pylist())
+    assert {"priced", "not_priced", "not_valid", "error"} >= statuses >= {"priced", "not_valid"}
+
+
+def test_table_prices_equal_price_many_on_the_same_claims(lines: pa.Table) -> None:
+    """The table face and the object face agree to the cent on every priced line."""
+    medicare = lines.filter(pc.equal(lines["payer_id"], "medicare")).slice(0, 400)
+    result = price(medicare)
+    by_claim: dict[str, list[dict[str, Any]]] = {}
+    for row in medicare.to_pylist():
+        by_claim.setdefault(row["claim_id"], []).append(row)
+    claims = list(by_claim.values())
+    priced = cptkit.price_many([claim_dict(rows) for rows in claims], conversion_factor="60", today=TODAY)
+    expected: list[int | None] = []
+    for rows, item in zip(claims, priced, strict=True):
+        if isinstance(item, Exception):  # a claim with error findings: no amounts in the table either
+            expected.extend([None] * len(rows))
+        else:
+            expected.extend(int(line.allowed * 100) for line in item.lines)
+    assert result["allowed_cents"].to_pylist() == expected
+    assert None in expected and len(set(expected)) > 50
+
+
+def claim_dict(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The claim JSON form of one claim's rows (the layout's columns map one-to-one to its fields)."""
+    first = rows[0]
+    return {
+        "claim_id": first["claim_id"],
+        "payer": {"id": first["payer_id"], "plan_type": first["plan_type"]},
+        "place_of_service": first["place_of_service"],
+        "frequency_code": first["frequency_code"],
+        "patient": {"birth_date": first["patient_birth_date"].isoformat(), "member_id": first["member_id"]},
+        "billing_provider_npi": first["billing_provider_npi"],
+        "rendering_provider": {
+            "npi": first["rendering_npi"],
+            "taxonomy": first["rendering_taxonomy"],
+            "role": first["rendering_role"],
+            "qualifying_apm": first["qualifying_apm"],
+        },
+        "medicare_locality": first["medicare_locality"],
+        "diagnoses": first["diagnoses"],
+        "lines": [
+            {
+                "procedure_code": r["procedure_code"],
+                "modifiers": r["modifiers"],
+                "unit_basis": r["unit_basis"],
+                "quantity": str(r["quantity"].normalize()),
+                "start_time": r["start_time"].isoformat() if r["start_time"] else None,
+                "end_time": r["end_time"].isoformat() if r["end_time"] else None,
+                "diagnosis_pointers": r["diagnosis_pointers"],
+                "charge_cents": r["charge_cents"],
+                "date_of_service": r["date_of_service"].isoformat(),
+                "case_id": r["case_id"] or "",
+                "present_at_induction": r["present_at_induction"],
+            }
+            for r in rows
+        ],
+    }
+
+
+def test_pyarrow_polars_pandas_and_parquet_give_the_same_results(lines: pa.Table, tmp_path: Path) -> None:
+    want = price(lines)
+    path = tmp_path / "claims.parquet"
+    pq.write_table(lines, path, row_group_size=700)
+    inputs = {
+        "reader": pa.RecordBatchReader.from_batches(lines.schema, lines.to_batches(max_chunksize=333)),
+        "polars": pl.from_arrow(lines),
+        "pandas": lines.to_pandas(),
+        "parquet via pyarrow": pq.read_table(path),
+        "parquet via pandas": pd.read_parquet(path),
+        "parquet via polars": pl.read_parquet(path),
+        "parquet batches": pq.ParquetFile(path).iter_batches(batch_size=512),
+    }
+    for name, table in inputs.items():
+        if name == "parquet batches":
+            table = pa.RecordBatchReader.from_batches(lines.schema, table)
+        got = price(table)
+        assert got.equals(want), name
+
+
+def test_bad_rows_get_issues_in_their_own_row_and_nothing_is_dropped(lines: pa.Table) -> None:
+    table = lines.slice(0, 50)
+    quantity = [str(q) for q in table["quantity"].to_pylist()]
+    quantity[3] = "forty"
+    codes = table["procedure_code"].to_pylist()
+    codes[7] = None
+    table = table.set_column(table.schema.get_field_index("quantity"), "quantity", pa.array(quantity))
+    table = table.set_column(table.schema.get_field_index("procedure_code"), "procedure_code", pa.array(codes))
+    result = price(table)
+    assert result.num_rows == 50
+    issues = result["issues"].to_pylist()
+    assert [(i["edit_id"], i["column"]) for i in issues[3]] == [("TBL001", "quantity")]
+    assert '"forty"' in issues[3][0]["message"]
+    assert [(i["edit_id"], i["column"]) for i in issues[7]] == [("TBL001", "procedure_code")]
+    assert result["status"][3].as_py() == "not_valid" and result["claim_valid"][3].as_py() is False
+    good = [row for row in range(50) if not issues[row]]
+    assert good and all(result["status"][row].as_py() in ("priced", "not_priced", "error") for row in good)
+
+
+def test_a_missing_required_column_is_an_error_naming_it(lines: pa.Table) -> None:
+    with pytest.raises(cptkit.InvalidInputError) as err:
+        cptkit.validate_table(lines.drop_columns(["date_of_service"]), today=TODAY)
+    assert err.value.field == "date_of_service"
+    with pytest.raises(TypeError, match="Arrow table or stream"):
+        cptkit.validate_table([{"claim_id": "x"}])
+
+
+def test_contract_factors_per_payer(lines: pa.Table) -> None:
+    commercial = lines.filter(pc.is_in(lines["payer_id"], pa.array(["cigna", "bcbs-ok"])))
+    result = cptkit.price_table(
+        commercial, conversion_factor={"cigna": "62.50", None: Decimal("58")}, today=TODAY, progress=False
+    )
+    priced = result.filter(pc.equal(result["status"], "priced"))
+    by_payer = dict(zip(commercial["claim_id"].to_pylist(), commercial["payer_id"].to_pylist(), strict=True))
+    for claim_id, factor in zip(priced["claim_id"].to_pylist(), priced["conversion_factor"].to_pylist(), strict=True):
+        assert factor == (Decimal("62.5") if by_payer[claim_id] == "cigna" else Decimal("58")), claim_id
+    with pytest.raises(cptkit.InvalidInputError, match="never a float"):
+        cptkit.price_table(commercial, conversion_factor={"cigna": 62.5})
+
+
+def test_explain_adds_the_worded_steps(lines: pa.Table) -> None:
+    result = price(lines.slice(0, 20), explain=True)
+    steps = [s for s, status in zip(result["explanation"].to_pylist(), result["status"].to_pylist(), strict=True) if status == "priced"]
+    assert steps and all(any(step["step"] == "rule_set" for step in s) for s in steps)
+
+
+def test_threads_and_repeats_give_the_same_results(lines: pa.Table) -> None:
+    want = price(lines)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda _: price(lines), range(8)))
+    assert all(r.equals(want) for r in results)
+    assert price(synthetic_claims(3_000, seed=11)).equals(want)
+
+
+def test_progress_reports_rows_done() -> None:
+    table = synthetic_claims(150_000, seed=5)
+    seen: list[int] = []
+    cptkit.validate_table(table, today=TODAY, progress=seen.append)
+    assert seen == sorted(seen) and seen[-1] == table.num_rows and len(seen) >= 2
+
+
+def test_read_837_as_a_table() -> None:
+    path = FIXTURES / "x12" / "837p_commercial_pipe_newline.x12"
+    read = cptkit.read_837(path)
+    table = cptkit.read_837(path, as_table=True)
+    assert table.schema == cptkit.CLAIM_LINES_SCHEMA
+    assert table.equals(read.to_table())
+    claims = [c.claim.to_dict() for c in read.claims]
+    assert table.num_rows == sum(len(c["lines"]) for c in claims)
+    assert table["claim_id"].to_pylist()[0] == claims[0]["claim_id"]
+    # The file's claims priced as a table agree with pricing the objects.
+    result = price(table)
+    objects = cptkit.price_many(read.core_claims(), conversion_factor="60", today=TODAY)
+    expected: list[int | None] = []
+    for claim, priced in zip(claims, objects, strict=True):
+        if isinstance(priced, Exception):
+            expected.extend([None] * len(claim["lines"]))
+        else:
+            expected.extend(int(line.allowed * 100) for line in priced.lines)
+    assert result["allowed_cents"].to_pylist() == expected
+    with pytest.warns(UserWarning, match="1 claims were rejected"):
+        partial = cptkit.read_837(FIXTURES / "x12" / "837p_medicare_star_crlf.x12", as_table=True)
+    assert partial.num_rows >= 8
+
+
+def test_ctrl_c_stops_a_long_batch_between_chunks(tmp_path: Path) -> None:
+    script = textwrap.dedent(
+        """
+        import sys, time, cptkit
+        from cptkit.testing import synthetic_claims
+        table = synthetic_claims(3_000_000, seed=1)
+        print("ready", flush=True)
+        cptkit.price_table(table, conversion_factor="60", progress=False)
+        print("finished", flush=True)
+        """
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "ready"
+    time.sleep(0.5)  # well inside the pricing of 3M lines (several seconds)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert "finished" not in out
+    assert "KeyboardInterrupt" in err
+    assert proc.returncode != 0
