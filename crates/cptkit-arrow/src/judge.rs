@@ -14,8 +14,8 @@ use arrow_buffer::{NullBuffer, OffsetBuffer};
 use arrow_cast::cast::cast;
 use arrow_schema::{DataType, SchemaRef};
 use cptkit_core::{
-    Claim, Error, Finding, LineStatus, PriceOptions, PricedClaim, Reference, Result, RuleBook, Severity, Step,
-    ValidationContext,
+    Claim, Error, Finding, LineStatus, PlanType, PriceOptions, PricedClaim, Reference, Result, RuleBook, Severity,
+    Step, ValidationContext,
 };
 use rust_decimal::Decimal;
 
@@ -28,7 +28,8 @@ use crate::write::scaled;
 pub struct TablePricing {
     /// Price every claim by this rule set instead of choosing one by payer and date.
     pub rule_set: Option<String>,
-    /// The contract conversion factor for commercial and Medicare Advantage claims...
+    /// The contract conversion factor for commercial and Medicare Advantage claims (Medicare
+    /// fee-for-service claims keep the CMS factor of their date and locality)...
     pub conversion_factor: Option<Decimal>,
     /// ...or one per payer id, which wins over `conversion_factor` for that payer.
     pub payer_conversion_factors: HashMap<String, Decimal>,
@@ -58,7 +59,10 @@ pub fn price_batch(
 ) -> Result<Vec<RecordBatch>> {
     let options_for = |claim: &Claim| PriceOptions {
         rule_set: pricing.rule_set.clone(),
-        conversion_factor: pricing.payer_conversion_factors.get(&claim.payer.id).copied().or(pricing.conversion_factor),
+        conversion_factor: pricing.payer_conversion_factors.get(&claim.payer.id).copied().or_else(|| {
+            // A table mixes payers: a contract factor for "everyone" is not Medicare's fee schedule.
+            (claim.payer.plan_type != PlanType::MedicareFfs).then_some(pricing.conversion_factor).flatten()
+        }),
     };
     let judge = |claim: &Claim| {
         let report = reference.validate(claim, context);

@@ -120,7 +120,7 @@ impl LineColumns {
     /// its own). A claim id seen in an earlier run of this batch is an issue (TBL003).
     pub fn claim_runs(&self, issues: &mut Vec<RowIssue>) -> Vec<Range<usize>> {
         let mut runs: Vec<Range<usize>> = Vec::new();
-        let mut seen: HashSet<&str> = HashSet::new();
+        let mut seen: HashSet<&str> = HashSet::with_capacity(self.rows);
         for row in 0..self.rows {
             let id = self.claim_id(row);
             match runs.last_mut() {
@@ -396,11 +396,19 @@ impl<'a> RowReader<'a> {
     }
 
     fn timestamp(&mut self, column: &Column) -> Option<PrimitiveDateTime> {
+        const MICROS_PER_DAY: i64 = 86_400_000_000;
         let micros = self.primitive::<TimestampMicrosecondType>(column)?;
-        let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000).ok();
-        match at {
-            Some(at) => Some(PrimitiveDateTime::new(at.date(), at.time())),
-            None => self.missing(column, "the date-time is out of range"),
+        let day = i32::try_from(micros.div_euclid(MICROS_PER_DAY)).ok().and_then(date_from_days);
+        let in_day = micros.rem_euclid(MICROS_PER_DAY);
+        let time = time::Time::from_hms_micro(
+            (in_day / 3_600_000_000) as u8,
+            (in_day / 60_000_000 % 60) as u8,
+            (in_day / 1_000_000 % 60) as u8,
+            (in_day % 1_000_000) as u32,
+        );
+        match (day, time) {
+            (Some(day), Ok(time)) => Some(PrimitiveDateTime::new(day, time)),
+            _ => self.missing(column, "the date-time is out of range"),
         }
     }
 

@@ -225,6 +225,14 @@ fn payers_get_their_own_contract_conversion_factor() {
         ..TablePricing::default()
     };
     let (statuses, factors) = price(&pricing);
+    // The contract factor for everyone leaves Medicare fee-for-service on the CMS factor.
+    let medicare: Vec<Claim> = SyntheticClaims::new(6).unwrap().filter(|c| c.payer.id == "medicare").take(5).collect();
+    let medicare_batch = claims_to_batch(&medicare).unwrap();
+    let result = joined(
+        price_batch(&medicare_batch, Reference::embedded(), RuleBook::embedded(), &pricing, &context()).unwrap(),
+    );
+    let medicare_factors = result.column_by_name("conversion_factor").unwrap().as_primitive::<Decimal128Type>();
+    assert!(medicare_factors.iter().flatten().all(|cf| cf != 600_000), "{medicare_factors:?}");
     for (row, status) in statuses.iter().enumerate() {
         if status.as_deref() != Some("priced") {
             continue;

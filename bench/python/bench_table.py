@@ -1,0 +1,146 @@
+"""Arrow batch validate + price against a vectorized pandas Medicare pricer on the same table.
+
+A benchmark, not a test: `.venv/bin/python bench/python/bench_table.py [CLAIMS=1000000]`.
+
+Both sides read the same synthetic claim-lines table (cptkit.testing.synthetic_claims). cptkit
+validates every claim (41 edits) and prices every payer. The pandas baseline is vectorized numpy work on
+the Medicare fee-for-service lines only: base units by code, time units (minutes / 15 to the nearest
+tenth, half up), the modifier share (AA/QZ 100%, QK/QX/QY 50%, AD 3 base units), the 2025 locality or
+national conversion factor, rounding and the lesser of charge, in integer arithmetic, plus a representative subset of the
+edits (unknown code, no pricing modifier, minutes not positive, NPI check digit, unknown diagnosis,
+pointer past the diagnoses). Its allowed amounts are checked against cptkit's on the valid Medicare lines
+before any timing is reported. Peak memory is read from /proc (VmHWM) around each side.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+import cptkit
+from cptkit.testing import synthetic_claims
+
+TODAY = "2026-11-27"
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def reference_tables() -> tuple[dict[str, int], dict[str, float], float, set[str]]:
+    base_units = {c.code: c.base_units for c in cptkit.list_codes()}
+    localities: dict[str, float] = {}
+    national = float("nan")
+    for b in cptkit.code("00632", localities="all").benchmarks:
+        if b.year != 2025:
+            continue
+        if b.locality is None:
+            national = float(b.conversion_factor)
+        else:
+            localities[b.locality.id] = float(b.conversion_factor)
+    diagnoses = {"M54.50", "M54.16", "M54.17", "M48.061", "M48.062", "M51.16", "M51.17", "K80.20", "M17.11", "Z30.2", "O80", "K35.80"}
+    return base_units, localities, national, diagnoses
+
+
+def npi_ok(npis: pd.Series) -> np.ndarray:
+    """The CMS Luhn check (prefix 80840, i.e. +24), vectorized over 10-digit strings."""
+    digits = np.array([list(map(int, s)) for s in npis.unique()])
+    doubled = digits[:, [8, 6, 4, 2, 0]] * 2
+    doubled = np.where(doubled > 9, doubled - 9, doubled)
+    total = doubled.sum(axis=1) + digits[:, [7, 5, 3, 1]].sum(axis=1) + 24
+    ok = dict(zip(npis.unique(), (10 - total % 10) % 10 == digits[:, 9], strict=True))
+    return npis.map(ok).to_numpy(dtype=bool)
+
+
+def pandas_medicare(lines: pa.Table, tables: tuple[dict[str, int], dict[str, float], float, set[str]]) -> pd.DataFrame:
+    base_units, localities, national, diagnoses = tables
+    df = lines.to_pandas()
+    medicare = df[df["payer_id"] == "medicare"]
+    first_modifier = medicare["modifiers"].str[0]
+    minutes = medicare["quantity"].astype(float)
+    base = medicare["procedure_code"].map(base_units)
+    # Edits (a subset of cptkit's): unknown code, pricing modifier, minutes, NPI, diagnoses, pointers.
+    n_dx = medicare["diagnoses"].str.len()
+    max_pointer = medicare["diagnosis_pointers"].map(lambda p: max(p) if len(p) else 0)
+    known_dx = medicare["diagnoses"].map(lambda ds: all(d in diagnoses for d in ds))
+    valid = (
+        base.notna()
+        & first_modifier.isin(["AA", "QK", "QX", "QY", "QZ", "AD"])
+        & (minutes > 0)
+        & npi_ok(medicare["rendering_npi"])
+        & npi_ok(medicare["billing_provider_npi"])
+        & known_dx
+        & (max_pointer <= n_dx)
+    )
+    # Pricing in integers, as money must be (floats round 13.7 x 19.5 x 0.5 the wrong way): units in
+    # tenths (minutes / 15 to the nearest tenth, half up), the factor in 1/10,000 dollars, the share
+    # in percent, one half-up rounding to cents at the end, then the lesser of the charge.
+    whole_minutes = minutes.round().astype(np.int64)
+    time_tenths = (20 * whole_minutes + 15) // 30
+    share_percent = first_modifier.map({"AA": 100, "QZ": 100, "QK": 50, "QY": 50, "QX": 50, "AD": 100})
+    unit_tenths = np.where(first_modifier == "AD", 30, base.fillna(0).astype(np.int64) * 10 + time_tenths)
+    cf = medicare["medicare_locality"].map(localities).fillna(national)
+    cf_ten_thousandths = np.round(cf * 10_000).astype(np.int64)
+    product = unit_tenths * cf_ten_thousandths * share_percent.fillna(0).astype(np.int64)
+    fee = (product + 50_000) // 100_000
+    allowed = np.minimum(fee, medicare["charge_cents"])
+    return pd.DataFrame({"valid": valid, "allowed_cents": allowed}, index=medicare.index)
+
+
+def main() -> None:
+    claims = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    lines = synthetic_claims(claims, seed=42)
+    rows = lines.num_rows
+    tables = reference_tables()
+    print(f"{rows:,} claim lines ({claims:,} claims), input table {lines.nbytes / 1e6:.0f} MB")
+
+    # Correctness first: the baseline must agree with cptkit on every valid Medicare line it prices.
+    priced = cptkit.price_table(lines, conversion_factor="60", today=TODAY, progress=False)
+    baseline = pandas_medicare(lines, tables)
+    ours = priced.to_pandas().loc[baseline.index]
+    both = baseline["valid"] & (ours["status"] == "priced")
+    mismatched = (ours.loc[both, "allowed_cents"] != baseline.loc[both, "allowed_cents"]).sum()
+    print(f"pandas vs cptkit on {both.sum():,} valid Medicare lines: {mismatched} allowed amounts differ")
+    if mismatched:
+        raise SystemExit("the baseline disagrees with cptkit: fix it before timing")
+    del priced, ours, baseline
+
+    best: dict[str, float] = {}
+    peak: dict[str, float] = {}
+    for _ in range(3):
+        before = rss_mb()
+        start = time.perf_counter()
+        result = cptkit.price_table(lines, conversion_factor="60", today=TODAY, progress=False)
+        best["cptkit"] = min(best.get("cptkit", 1e9), time.perf_counter() - start)
+        peak["cptkit"] = max(peak.get("cptkit", 0), rss_mb() - before)
+        del result
+        start = time.perf_counter()
+        cptkit.validate_table(lines, today=TODAY, progress=False)
+        best["validate"] = min(best.get("validate", 1e9), time.perf_counter() - start)
+        before = rss_mb()
+        start = time.perf_counter()
+        baseline = pandas_medicare(lines, tables)
+        best["pandas"] = min(best.get("pandas", 1e9), time.perf_counter() - start)
+        peak["pandas"] = max(peak.get("pandas", 0), rss_mb() - before)
+        del baseline
+    medicare_rows = int(pc.sum(pc.equal(lines["payer_id"], "medicare")).as_py())
+    cptkit_rate = rows / best["cptkit"]
+    pandas_rate = medicare_rows / best["pandas"]
+    print(f"cptkit validate_table:                 {rows / best['validate']:>12,.0f} lines/s")
+    print(f"cptkit price_table (validate + price): {cptkit_rate:>12,.0f} lines/s, result memory +{peak['cptkit']:.0f} MB")
+    print(f"pandas Medicare price + 6 edits:       {pandas_rate:>12,.0f} lines/s ({medicare_rows:,} Medicare lines)")
+    print(f"ratio cptkit / pandas: {cptkit_rate / pandas_rate:.1f}x")
+    print(f"result memory / input table: {peak['cptkit'] * 1e6 / lines.nbytes:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
