@@ -140,14 +140,15 @@ impl Columns {
 
 /// A decimal at the layout's scale, as Arrow stores it; `column` names it in the error.
 pub(crate) fn scaled(value: Decimal, column: &str) -> Result<i128> {
-    let scale = DECIMAL_SCALE as u32;
+    const POWERS: [i128; 5] = [1, 10, 100, 1_000, 10_000];
+    const LIMIT: i128 = 10i128.pow(DECIMAL_PRECISION as u32);
     // Money and units mostly carry 0-4 decimals: widen the mantissa, no rounding needed.
-    let mantissa = match scale.checked_sub(value.scale()) {
-        Some(extra) => value.mantissa().checked_mul(10i128.pow(extra)),
-        None => Some(value.round_dp(scale).mantissa()),
+    let mantissa = match POWERS.get((DECIMAL_SCALE as u32).wrapping_sub(value.scale()) as usize) {
+        Some(&power) => value.mantissa().checked_mul(power),
+        None => Some(value.round_dp(DECIMAL_SCALE as u32).mantissa()),
     };
     match mantissa {
-        Some(m) if m.abs() < 10i128.pow(u32::from(DECIMAL_PRECISION)) => Ok(m),
+        Some(m) if m.abs() < LIMIT => Ok(m),
         _ => Err(Error::invalid(column, format!("{value} does not fit a decimal of 18 digits, 4 after the point"))),
     }
 }

@@ -16,6 +16,8 @@ pub(crate) struct Icd10Table {
     /// Each line's code packed big-endian into a u64 (codes are at most 8 bytes), so the search
     /// compares integers; packing keeps byte order.
     keys: Vec<u64>,
+    /// Each line's billable flag: validation asks only this, without reading the line's text.
+    billable: Vec<bool>,
 }
 
 fn pack(code: &str) -> Option<u64> {
@@ -28,6 +30,7 @@ impl Icd10Table {
     pub fn index(text: &str) -> Result<Icd10Table, String> {
         let mut line_starts = Vec::with_capacity(100_000);
         let mut keys = Vec::with_capacity(100_000);
+        let mut billable = Vec::with_capacity(100_000);
         let mut previous: Option<&str> = None;
         let mut offset = 0usize;
         for (number, line) in text.split_inclusive('\n').enumerate() {
@@ -45,12 +48,19 @@ impl Icd10Table {
             let start = u32::try_from(start).map_err(|_| "table larger than 4 GiB".to_owned())?;
             line_starts.push(start);
             keys.push(pack(entry.code).ok_or_else(|| format!("line {}: code longer than 8 characters", number + 1))?);
+            billable.push(entry.billable);
         }
-        Ok(Icd10Table { line_starts, keys })
+        Ok(Icd10Table { line_starts, keys, billable })
     }
 
     pub fn len(&self) -> usize {
         self.line_starts.len()
+    }
+
+    /// Whether the code is billable; `None` when it is not in the code set.
+    pub fn billable(&self, code: &str) -> Option<bool> {
+        let found = self.keys.binary_search(&pack(code)?).ok()?;
+        self.billable.get(found).copied()
     }
 
     pub fn get<'a>(&self, text: &'a str, code: &str) -> Option<Icd10Entry<'a>> {
@@ -85,6 +95,10 @@ mod tests {
         let entry = table.get(SAMPLE, "M54.5").expect("present");
         assert_eq!((entry.billable, entry.title), (false, "Low back pain"));
         assert!(table.get(SAMPLE, "M54.50").expect("present").billable);
+        assert_eq!(
+            (table.billable("M54.5"), table.billable("M54.50"), table.billable("M54.9")),
+            (Some(false), Some(true), None)
+        );
         assert!(table.get(SAMPLE, "M48.0").is_none());
         assert!(table.get(SAMPLE, "Z99").is_none());
     }

@@ -326,8 +326,8 @@ impl Reference {
     /// None when the code is in neither the code set nor the deletions.
     pub(crate) fn diagnosis_status(&self, code: &Icd10Code) -> Result<Option<(bool, Option<Date>)>> {
         let end = self.icd10_deleted.get(code).map(|d| d.valid_through);
-        Ok(match self.icd10()?.get(&self.icd10_text, code.as_str()) {
-            Some(entry) => Some((entry.billable, end)),
+        Ok(match self.icd10()?.billable(code.as_str()) {
+            Some(billable) => Some((billable, end)),
             None => end.map(|end| (false, Some(end))),
         })
     }
