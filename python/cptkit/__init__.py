@@ -77,6 +77,15 @@ from cptkit._native import (
     validate_many,
     write_837,
 )
+# Payer rate benchmarks (TiC)
+from cptkit._native import (
+    MedicareComparison,
+    PayerBenchmark,
+    RateProvenance,
+    benchmarks,
+    ingest_tic,
+    load_benchmarks,
+)
 from cptkit.exceptions import (
     ClaimValidationError,
     ConflictError,
@@ -145,6 +154,13 @@ __all__ = [
     "PolicyUpdate",
     "CodeSummary",
     "PlaceOfService",
+    # Payer rate benchmarks (TiC)
+    "ingest_tic",
+    "load_benchmarks",
+    "benchmarks",
+    "PayerBenchmark",
+    "RateProvenance",
+    "MedicareComparison",
     # Errors
     "CptkitError",
     "InvalidInputError",
