@@ -5,7 +5,13 @@ use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
-    let files = ["cptkit/v1/common.proto", "cptkit/v1/codes.proto", "cptkit/v1/claims.proto", "cptkit/v1/x12.proto"];
+    let files = [
+        "cptkit/v1/common.proto",
+        "cptkit/v1/rates.proto",
+        "cptkit/v1/codes.proto",
+        "cptkit/v1/claims.proto",
+        "cptkit/v1/x12.proto",
+    ];
     // compile_fds emits no rerun-if-changed, so name every input ourselves.
     for file in &files {
         println!("cargo:rerun-if-changed={}", root.join(file).display());

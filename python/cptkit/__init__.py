@@ -89,6 +89,16 @@ from cptkit._tables import (
     price_table,
     validate_table,
 )
+
+# Payer rate benchmarks (TiC)
+from cptkit._native import (
+    MedicareComparison,
+    PayerBenchmark,
+    RateProvenance,
+    benchmarks,
+    ingest_tic,
+    load_benchmarks,
+)
 from cptkit.exceptions import (
     ClaimValidationError,
     ConflictError,
@@ -163,6 +173,13 @@ __all__ = [
     "PolicyUpdate",
     "CodeSummary",
     "PlaceOfService",
+    # Payer rate benchmarks (TiC)
+    "ingest_tic",
+    "load_benchmarks",
+    "benchmarks",
+    "PayerBenchmark",
+    "RateProvenance",
+    "MedicareComparison",
     # Errors
     "CptkitError",
     "InvalidInputError",

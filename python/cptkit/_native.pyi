@@ -193,6 +193,8 @@ class CodeProfile(_Record):
     @property
     def benchmarks(self) -> tuple[Benchmark, ...]: ...
     @property
+    def payer_benchmarks(self) -> tuple[PayerBenchmark, ...]: ...
+    @property
     def related_codes(self) -> tuple[RelatedCode, ...]: ...
     @property
     def policy_updates(self) -> tuple[PolicyUpdate, ...]: ...
@@ -710,6 +712,8 @@ class Reconciliation:
     def to_dict(self) -> dict[str, Any]: ...
 
 # Tables (Arrow in and out; cptkit.validate_table / price_table wrap these with progress bars).
+__all__ += ["claim_lines_schema", "result_schema", "validate_table", "price_table", "synthetic_claims"]
+
 def claim_lines_schema() -> Any: ...
 def result_schema(priced: bool, explain: bool = False) -> Any: ...
 def validate_table(table: Any, *, today: _Today = None, progress: Any = None) -> Any: ...
@@ -723,3 +727,114 @@ def price_table(
     progress: Any = None,
 ) -> Any: ...
 def synthetic_claims(count: int, seed: int = 0) -> Any: ...
+
+# ---- Payer rate benchmarks (TiC): crates/cptkit-py/src/rates.rs ----
+
+
+__all__ += ["ingest_tic", "load_benchmarks", "benchmarks", "PayerBenchmark", "RateProvenance", "MedicareComparison"]
+
+_RateBasis: TypeAlias = Literal["per_unit", "per_case", "unknown", "per_service", "per_diem", "percentage"]
+_Path: TypeAlias = str | os.PathLike[str]
+
+@overload
+def ingest_tic(
+    paths: _Path | Iterable[_Path],
+    *,
+    codes: Sequence[str] | Literal["all"] | None = None,
+    provider_refs_dir: _Path | None = None,
+    nppes: _Path | None = None,
+    out: _Path | None = None,
+    progress: bool | None = None,
+    summary: Literal[False] = False,
+) -> Any: ...
+@overload
+def ingest_tic(
+    paths: _Path | Iterable[_Path],
+    *,
+    codes: Sequence[str] | Literal["all"] | None = None,
+    provider_refs_dir: _Path | None = None,
+    nppes: _Path | None = None,
+    out: _Path | None = None,
+    progress: bool | None = None,
+    summary: Literal[True],
+) -> tuple[Any, dict[str, Any]]: ...
+def load_benchmarks(dir: _Path | None) -> int:
+    """Loads every *.parquet of a benchmark store as this process's payer benchmarks (None unloads);
+    returns the number of rows. Cached profiles are dropped so ``code(...)`` shows them."""
+
+def benchmarks(
+    code: str,
+    *,
+    payer: str | None = None,
+    billing_class: Literal["professional", "institutional"] | None = None,
+    place_of_service: str | None = None,
+    negotiated_type: Literal["negotiated", "derived", "fee schedule", "percentage", "per diem"] | None = None,
+    rate_basis: _RateBasis | None = None,
+    modifier: str | None = None,
+) -> list[PayerBenchmark]:
+    """The loaded payer benchmark rows of one code passing every filter (payer: case-insensitive
+    substring). InvalidInputError names a bad filter; UnknownCodeError for a code that is neither an
+    anesthesia code nor among the loaded rows."""
+
+@final
+class PayerBenchmark(_Record):
+    @property
+    def provenance(self) -> RateProvenance: ...
+    @property
+    def billing_code_type(self) -> str: ...
+    @property
+    def billing_code(self) -> str: ...
+    @property
+    def billing_class(self) -> str: ...
+    @property
+    def place_of_service(self) -> str | None: ...
+    @property
+    def modifiers(self) -> tuple[str, ...]: ...
+    @property
+    def taxonomy(self) -> str | None: ...
+    @property
+    def negotiated_type(self) -> str: ...
+    @property
+    def rate_basis(self) -> _RateBasis: ...
+    @property
+    def count(self) -> int: ...
+    @property
+    def min(self) -> Decimal: ...
+    @property
+    def p10(self) -> Decimal: ...
+    @property
+    def p25(self) -> Decimal: ...
+    @property
+    def median(self) -> Decimal: ...
+    @property
+    def p75(self) -> Decimal: ...
+    @property
+    def p90(self) -> Decimal: ...
+    @property
+    def max(self) -> Decimal: ...
+    @property
+    def medicare(self) -> MedicareComparison | None: ...
+
+@final
+class RateProvenance(_Record):
+    @property
+    def source_file(self) -> str: ...
+    @property
+    def reporting_entity_name(self) -> str: ...
+    @property
+    def reporting_entity_type(self) -> str: ...
+    @property
+    def last_updated_on(self) -> str: ...
+    @property
+    def schema_version(self) -> str: ...
+    @property
+    def ingested_on(self) -> datetime.date: ...
+
+@final
+class MedicareComparison(_Record):
+    @property
+    def year(self) -> int: ...
+    @property
+    def conversion_factor(self) -> Decimal: ...
+    @property
+    def median_percent_of_medicare(self) -> Decimal: ...

@@ -34,7 +34,10 @@ pub use profile::{
     Benchmark, BenchmarkAmount, ClinicalContext, CodeProfile, CommonDiagnosis, LocalitySelection, PayerProfile,
     ProfileOptions, ProviderTaxonomy, REFERENCE_MINUTES, RelatedCode, Relation, TypicalPlace,
 };
-pub use rates::{MedicareComparison, PayerBenchmark, RateBasis, RateProvenance};
+pub use rates::{
+    BILLING_CLASSES, BenchmarkFilter, MedicareComparison, NEGOTIATED_TYPES, PayerBenchmark, PayerBenchmarks, RateBasis,
+    RateProvenance,
+};
 pub use reference::{PayerPolicy, PolicyUpdate, Reference};
 pub use search::{CodeQuery, CodeSummary, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageRequest};
 pub use units::{TimeUnitRule, allowed_amount};

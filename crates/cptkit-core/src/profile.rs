@@ -12,6 +12,7 @@ use crate::ids::{CptCode, Icd10Code, LocalityId, PosCode};
 use crate::model::{
     AnesthesiaCode, CfTier, ConversionFactor, Diagnosis, Known, Locality, Modifier, ServiceType, Taxonomy,
 };
+use crate::rates::{PayerBenchmark, PayerBenchmarks};
 use crate::reference::{Family, PayerPolicy, PolicyUpdate, Reference};
 use crate::units::{TimeUnitRule, allowed_amount};
 
@@ -50,6 +51,9 @@ pub struct CodeProfile {
     pub diagnoses: Vec<CommonDiagnosis>,
     pub payers: Vec<PayerProfile>,
     pub benchmarks: Vec<Benchmark>,
+    /// Payers' published (TiC) rate quantiles for the code, from the benchmark rows given to
+    /// [`Reference::profile_with`]; empty when none are loaded.
+    pub payer_benchmarks: Vec<PayerBenchmark>,
     pub related_codes: Vec<RelatedCode>,
     pub policy_updates: Vec<PolicyUpdate>,
 }
@@ -133,8 +137,18 @@ pub struct RelatedCode {
 }
 
 impl Reference {
-    /// The profile of one anesthesia code, assembled from the tables.
+    /// The profile of one anesthesia code, assembled from the tables (no payer benchmarks).
     pub fn profile(&self, code: CptCode, options: &ProfileOptions) -> Result<CodeProfile> {
+        self.profile_with(code, options, &PayerBenchmarks::default())
+    }
+
+    /// The profile of one anesthesia code with the loaded payer benchmark rows of that code.
+    pub fn profile_with(
+        &self,
+        code: CptCode,
+        options: &ProfileOptions,
+        payer_benchmarks: &PayerBenchmarks,
+    ) -> Result<CodeProfile> {
         let entry = self.anesthesia_code(code)?;
         // General to specific, as listed in code_families.csv.
         let families: Vec<&Family> = self.families_of(code).collect();
@@ -156,6 +170,7 @@ impl Reference {
             diagnoses: self.family_diagnoses(&families)?,
             payers: self.payers_for(entry),
             benchmarks: self.benchmarks(entry, &options.localities)?,
+            payer_benchmarks: payer_benchmarks.for_code(code).to_vec(),
             related_codes: self.related_codes(entry),
             policy_updates: self.updates_for(&families),
         })

@@ -241,6 +241,7 @@ impl From<core::CodeProfile> for pb::CodeProfile {
             diagnoses,
             payers,
             benchmarks,
+            payer_benchmarks,
             related_codes,
             policy_updates,
         } = p;
@@ -261,6 +262,7 @@ impl From<core::CodeProfile> for pb::CodeProfile {
             diagnoses: diagnoses.into_iter().map(Into::into).collect(),
             payers: payers.into_iter().map(Into::into).collect(),
             benchmarks: benchmarks.into_iter().map(Into::into).collect(),
+            payer_benchmarks: payer_benchmarks.into_iter().map(Into::into).collect(),
             related_codes: related_codes.into_iter().map(Into::into).collect(),
             policy_updates: policy_updates.into_iter().map(Into::into).collect(),
         }
@@ -289,6 +291,7 @@ impl TryFrom<pb::CodeProfile> for core::CodeProfile {
             benchmarks,
             related_codes,
             policy_updates,
+            payer_benchmarks,
         } = p;
         Ok(core::CodeProfile {
             code: code.parse()?,
@@ -307,6 +310,7 @@ impl TryFrom<pb::CodeProfile> for core::CodeProfile {
             diagnoses: each("diagnoses", diagnoses, TryInto::try_into)?,
             payers: each("payers", payers, TryInto::try_into)?,
             benchmarks: each("benchmarks", benchmarks, TryInto::try_into)?,
+            payer_benchmarks: each("payer_benchmarks", payer_benchmarks, TryInto::try_into)?,
             related_codes: each("related_codes", related_codes, TryInto::try_into)?,
             policy_updates: each("policy_updates", policy_updates, TryInto::try_into)?,
         })

@@ -14,8 +14,10 @@ pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "
 mod claims;
 mod codes;
 mod convert;
+mod rates;
 mod x12;
 
 pub use claims::{price_options, today};
 pub use codes::{code_query, locality_selection, page_request};
+pub use rates::benchmarks_request;
 pub use x12::{located_finding, parsed_claim, read_options, tolerance, transaction_summary, unmatched_remit_claim};

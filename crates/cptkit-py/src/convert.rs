@@ -8,7 +8,7 @@
 //!   objects: what `to_dict()` returns, equal to the golden fixtures by construction.
 
 use cptkit_core::{CfBasis, CfTier, CptCode, Icd10Code, Known, LineStatus, LocalityId, ModifierCategory, ModifierCode};
-use cptkit_core::{PosCode, Relation, ServiceType, Severity, TaxonomyCode};
+use cptkit_core::{PosCode, RateBasis, Relation, ServiceType, Severity, TaxonomyCode};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyList, PyString, PyTuple};
@@ -51,8 +51,8 @@ macro_rules! via_into_pyobject {
         }
     )*};
 }
-// u32/i32 -> int, Decimal -> decimal.Decimal, Date -> datetime.date.
-via_into_pyobject!(u32, i32, Decimal, Date);
+// u32/i32/u64 -> int, Decimal -> decimal.Decimal, Date -> datetime.date.
+via_into_pyobject!(u32, i32, u64, Decimal, Date);
 
 /// Typed identifiers are their canonical text (`"00632"`, `"M54.50"`).
 macro_rules! identifier_as_str {
@@ -77,7 +77,7 @@ macro_rules! enum_as_serde_name {
         }
     )*};
 }
-enum_as_serde_name!(ServiceType, Known, ModifierCategory, CfTier, Relation, Severity, LineStatus, CfBasis);
+enum_as_serde_name!(ServiceType, Known, ModifierCategory, CfTier, Relation, Severity, LineStatus, CfBasis, RateBasis);
 
 impl<T: ToPy> ToPy for Option<T> {
     fn to_py(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {

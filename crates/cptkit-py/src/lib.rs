@@ -20,6 +20,7 @@ mod convert;
 mod depythonize;
 mod errors;
 mod html;
+mod rates;
 mod records;
 mod tables;
 mod x12;
@@ -37,7 +38,7 @@ use crate::errors::{Subject, py_err};
 use crate::records::CodeSummary;
 
 /// `CodeProfile` objects for the default options, keyed by canonical code (`"00632"`).
-static PROFILES: PyOnceLock<Py<PyDict>> = PyOnceLock::new();
+pub(crate) static PROFILES: PyOnceLock<Py<PyDict>> = PyOnceLock::new();
 /// Every `CodeSummary` object, keyed by canonical code, in code order.
 static SUMMARIES: PyOnceLock<Py<PyDict>> = PyOnceLock::new();
 
@@ -66,10 +67,11 @@ fn code<'py>(
     }
     // Core work runs with the GIL released (the first call also parses the embedded data). An unknown
     // code is an UnknownCodeError; anything else the profile reports (an unknown locality) maps as usual.
+    let payer_benchmarks = rates::loaded();
     let profile = py.detach(|| {
         let reference = Reference::embedded();
         reference.anesthesia_code(parsed).map_err(|e| (e, Subject::AnesthesiaCode))?;
-        reference.profile(parsed, &options).map_err(|e| (e, Subject::Other))
+        reference.profile_with(parsed, &options, &payer_benchmarks).map_err(|e| (e, Subject::Other))
     });
     let profile = profile.map_err(|(err, subject)| errors::to_py_err(py, &name_the_code(err), subject))?;
     let profile = profile.to_py(py)?.into_bound(py);
@@ -266,5 +268,6 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     claims::register(module)?;
     x12::register(module)?;
     tables::register(module)?;
+    rates::register(module)?;
     Ok(())
 }

@@ -9,14 +9,14 @@ use cptkit_core as core;
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyTuple};
 
-use crate::convert::{ToPy, serde_to_py};
+use crate::convert::ToPy;
 use crate::html;
 
 /// Longest string shown in a `repr` before it is cut with `...`.
 const REPR_TEXT_LIMIT: usize = 60;
 
 /// `name=value` for a `repr`, with long strings shortened.
-fn repr_part(py: Python<'_>, name: &str, value: &Py<PyAny>) -> PyResult<String> {
+pub(crate) fn repr_part(py: Python<'_>, name: &str, value: &Py<PyAny>) -> PyResult<String> {
     let value = value.bind(py);
     if let Ok(text) = value.cast::<PyString>() {
         let text = text.to_cow()?;
@@ -76,11 +76,11 @@ macro_rules! record {
             /// The serde JSON form of this value: the same keys and strings as the gRPC server's JSON
             /// and the golden fixtures (decimals and dates as strings).
             fn to_dict(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-                serde_to_py(py, &self.inner)
+                $crate::convert::serde_to_py(py, &self.inner)
             }
 
             fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-                let parts = [$(repr_part(py, stringify!($repr), &self.$repr)?),+];
+                let parts = [$($crate::records::repr_part(py, stringify!($repr), &self.$repr)?),+];
                 Ok(format!("{}({})", stringify!($name), parts.join(", ")))
             }
 
@@ -89,13 +89,15 @@ macro_rules! record {
     };
 }
 
+pub(crate) use record;
+
 record! {
     /// The profile of one anesthesia code: what it is, where and by whom it is billed, what payers say
     /// and what Medicare pays.
     CodeProfile(core::CodeProfile) {
         code, description, description_source, service_type, category, base_units, base_units_source,
         medicare_inpatient_only, inpatient_only_source, places_of_service, clinical_context, modifiers,
-        taxonomies, diagnoses, payers, benchmarks, related_codes, policy_updates,
+        taxonomies, diagnoses, payers, benchmarks, payer_benchmarks, related_codes, policy_updates,
     }
     repr(code, base_units, category, service_type, medicare_inpatient_only)
     methods {

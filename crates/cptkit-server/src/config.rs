@@ -23,6 +23,11 @@ pub struct Config {
     #[arg(long = "rule-set", env = "CPTKIT_RULE_SETS", value_name = "FILE", value_delimiter = ',')]
     pub rule_sets: Vec<PathBuf>,
 
+    /// Directory of payer rate benchmark Parquet files (`cptkit ingest-tic --out DIR/x.parquet`): every
+    /// `*.parquet` in it is loaded at start-up and served by GetBenchmarks and in GetCode profiles.
+    #[arg(long, env = "CPTKIT_BENCHMARKS_DIR", value_name = "DIR")]
+    pub benchmarks_dir: Option<PathBuf>,
+
     /// Largest request message accepted, in bytes; larger ones get OUT_OF_RANGE.
     #[arg(long, env = "CPTKIT_MAX_REQUEST_BYTES", default_value_t = 4 * 1024 * 1024)]
     pub max_request_bytes: usize,
@@ -49,6 +54,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
             data_dir: None,
             rule_sets: Vec::new(),
+            benchmarks_dir: None,
             max_request_bytes: 4 * 1024 * 1024,
             max_x12_bytes: 64 * 1024 * 1024,
             log_format: LogFormat::Text,
@@ -91,6 +97,7 @@ mod tests {
         assert_eq!(parsed.listen, default.listen);
         assert_eq!(parsed.data_dir, default.data_dir);
         assert_eq!(parsed.rule_sets, default.rule_sets);
+        assert_eq!(parsed.benchmarks_dir, default.benchmarks_dir);
         assert_eq!(parsed.max_request_bytes, default.max_request_bytes);
         assert_eq!(parsed.max_x12_bytes, default.max_x12_bytes);
         assert_eq!(parsed.log_format, default.log_format);
@@ -115,10 +122,13 @@ mod tests {
             "a.json",
             "--rule-set",
             "b.json,c.json",
+            "--benchmarks-dir",
+            "rates",
         ])
         .expect("flags");
         let files: Vec<&str> = config.rule_sets.iter().filter_map(|p| p.to_str()).collect();
         assert_eq!(files, ["a.json", "b.json", "c.json"]);
+        assert_eq!(config.benchmarks_dir, Some(PathBuf::from("rates")));
         assert_eq!(config.listen.port(), 0);
         assert_eq!(config.max_request_bytes, 1024);
         assert_eq!(config.max_x12_bytes, 2048);

@@ -11,8 +11,9 @@
 //! let config = cptkit_server::Config::default();
 //! let reference = cptkit_server::load_reference(None)?;
 //! let rules = cptkit_server::load_rules(&config.rule_sets)?;
+//! let benchmarks = cptkit_server::load_benchmarks(config.benchmarks_dir.as_deref())?;
 //! let shutdown = async { let _ = tokio::signal::ctrl_c().await; };
-//! cptkit_server::serve(listener, reference, rules, &config, shutdown).await?;
+//! cptkit_server::serve_with_benchmarks(listener, reference, rules, benchmarks, &config, shutdown).await?;
 //! # Ok(())
 //! # }
 //! ```
@@ -31,7 +32,7 @@ use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 
-use cptkit_core::{Reference, RuleBook};
+use cptkit_core::{PayerBenchmarks, Reference, RuleBook};
 use cptkit_proto::pb::claim_service_server::ClaimServiceServer;
 use cptkit_proto::pb::code_service_server::CodeServiceServer;
 use cptkit_proto::pb::x12_service_server::X12ServiceServer;
@@ -69,6 +70,16 @@ pub fn load_reference(data_dir: Option<&Path>) -> cptkit_core::Result<SharedRefe
     Ok(reference)
 }
 
+/// The payer rate benchmarks to serve: every `*.parquet` of `dir` (`cptkit_tic::read_dir`), or none.
+/// A file that cannot be read is an error naming it.
+pub fn load_benchmarks(dir: Option<&Path>) -> Result<Arc<PayerBenchmarks>, cptkit_tic::TicError> {
+    let rows = match dir {
+        Some(dir) => cptkit_tic::read_dir(dir)?,
+        None => Vec::new(),
+    };
+    Ok(Arc::new(PayerBenchmarks::new(rows)))
+}
+
 /// Installs the global tracing subscriber: level from `RUST_LOG` (default `info`), lines to stderr.
 pub fn init_tracing(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
@@ -93,8 +104,21 @@ pub async fn serve(
     config: &Config,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
+    serve_with_benchmarks(listener, reference, rules, Arc::default(), config, shutdown).await
+}
+
+/// [`serve`], with payer rate benchmarks ([`load_benchmarks`]) for GetBenchmarks and GetCode.
+pub async fn serve_with_benchmarks(
+    listener: TcpListener,
+    reference: SharedReference,
+    rules: Arc<RuleBook>,
+    benchmarks: Arc<PayerBenchmarks>,
+    config: &Config,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServeError> {
     let limit = config.max_request_bytes;
-    let codes = CodeServiceRoutes::new(CodeServiceImpl::new(reference.clone()), limit);
+    let codes =
+        CodeServiceRoutes::new(CodeServiceImpl::new(reference.clone()).with_payer_benchmarks(benchmarks), limit);
     let claims = ClaimServiceServer::new(ClaimServiceImpl::new(reference.clone(), rules.clone()))
         .max_decoding_message_size(limit);
     // X12 files are larger than any other request: this service alone has its own limit.

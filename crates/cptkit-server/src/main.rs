@@ -5,7 +5,7 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use cptkit_server::{Config, init_tracing, load_reference, load_rules, serve};
+use cptkit_server::{Config, init_tracing, load_benchmarks, load_reference, load_rules, serve_with_benchmarks};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -28,6 +28,11 @@ async fn run(config: Config) -> Result<(), String> {
         None => load_reference(None).map_err(|e| format!("embedded reference data: {e}"))?,
     };
     let rules = load_rules(&config.rule_sets).map_err(|e| e.to_string())?;
+    // A TicError names the file: "benchmark store DIR/x.parquet: ...".
+    let benchmarks = load_benchmarks(config.benchmarks_dir.as_deref()).map_err(|e| {
+        let dir = config.benchmarks_dir.as_ref().map(|d| d.display().to_string()).unwrap_or_default();
+        format!("cannot load benchmarks dir {dir}: {e}")
+    })?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
@@ -37,6 +42,7 @@ async fn run(config: Config) -> Result<(), String> {
         %address,
         codes = reference.codes().len(),
         rule_sets = rules.rule_sets().count(),
+        payer_benchmarks = benchmarks.len(),
         data_dir = config.data_dir.as_ref().map(|d| d.display().to_string()),
         startup_ms = started.elapsed().as_millis() as u64,
         "ready"
@@ -48,7 +54,7 @@ async fn run(config: Config) -> Result<(), String> {
         .map_err(|e| format!("cannot write to stdout: {e}"))?;
     drop(stdout);
 
-    serve(listener, reference, rules, &config, shutdown).await.map_err(|e| e.to_string())
+    serve_with_benchmarks(listener, reference, rules, benchmarks, &config, shutdown).await.map_err(|e| e.to_string())
 }
 
 /// A future that completes on SIGTERM or Ctrl-C (SIGINT). The handlers are installed now, before the

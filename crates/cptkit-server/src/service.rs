@@ -6,7 +6,9 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use cptkit_core::{CptCode, Icd10Code, ModifierCode, PosCode, ProfileOptions, Reference, TaxonomyCode};
+use cptkit_core::{
+    CptCode, Icd10Code, ModifierCode, PayerBenchmarks, PosCode, ProfileOptions, Reference, TaxonomyCode,
+};
 use cptkit_proto::pb;
 use cptkit_proto::pb::code_service_server::CodeService;
 use prost::Message as _;
@@ -92,13 +94,22 @@ where
 #[derive(Debug, Clone)]
 pub struct CodeServiceImpl {
     reference: SharedReference,
+    payer_benchmarks: Arc<PayerBenchmarks>,
     prepared: Arc<PreparedProfiles>,
 }
 
 impl CodeServiceImpl {
+    /// Answers from `reference`, with no payer rate benchmarks.
     pub fn new(reference: SharedReference) -> Self {
         let prepared = Arc::new(PreparedProfiles::new(reference.codes().map(|c| c.code)));
-        CodeServiceImpl { reference, prepared }
+        CodeServiceImpl { reference, payer_benchmarks: Arc::default(), prepared }
+    }
+
+    /// Serves these payer rate benchmarks (GetBenchmarks, and each GetCode profile's `payer_benchmarks`).
+    /// The prepared GetCode responses are started afresh, so they include them.
+    pub fn with_payer_benchmarks(self, payer_benchmarks: Arc<PayerBenchmarks>) -> Self {
+        let prepared = Arc::new(PreparedProfiles::new(self.reference.codes().map(|c| c.code)));
+        CodeServiceImpl { reference: self.reference, payer_benchmarks, prepared }
     }
 
     /// GetCode's request, parsed: the code (named for the access log) and the profile options.
@@ -110,7 +121,7 @@ impl CodeServiceImpl {
     }
 
     fn get_code_response(&self, code: CptCode, options: &ProfileOptions) -> Result<pb::GetCodeResponse, Status> {
-        let profile = self.reference.profile(code, options).or_status()?;
+        let profile = self.reference.profile_with(code, options, &self.payer_benchmarks).or_status()?;
         Ok(pb::GetCodeResponse { profile: Some(profile.into()) })
     }
 
@@ -199,6 +210,17 @@ impl CodeService for CodeServiceImpl {
         let code: PosCode = requested(&extensions, &code)?;
         let place = self.reference.place_of_service(&code).or_status()?.clone();
         Ok(Response::new(pb::GetPlaceOfServiceResponse { place_of_service: Some(place.into()) }))
+    }
+
+    async fn get_benchmarks(
+        &self,
+        request: Request<pb::GetBenchmarksRequest>,
+    ) -> Result<Response<pb::GetBenchmarksResponse>, Status> {
+        let (_, extensions, request) = request.into_parts();
+        let (code, filter) = cptkit_proto::benchmarks_request(request).or_status()?;
+        RequestLog::record_code(&extensions, &code);
+        let rows = self.payer_benchmarks.query(&self.reference, code, &filter).or_status()?;
+        Ok(Response::new(pb::GetBenchmarksResponse { benchmarks: rows.into_iter().map(Into::into).collect() }))
     }
 
     async fn echo(&self, request: Request<pb::EchoRequest>) -> Result<Response<pb::EchoResponse>, Status> {

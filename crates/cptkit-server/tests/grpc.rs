@@ -1,8 +1,11 @@
 //! The real server, started in-process on 127.0.0.1:0 (and once as the real binary), called with the
-//! generated clients. ClaimService's tests are in `grpc/claims.rs`, X12Service's in `grpc/x12.rs`.
+//! generated clients. ClaimService's tests are in `grpc/claims.rs`, X12Service's in `grpc/x12.rs`, payer
+//! rate benchmarks (GetBenchmarks, `--benchmarks-dir`) in `grpc/rates.rs`.
 
 #[path = "grpc/claims.rs"]
 mod claims;
+#[path = "grpc/rates.rs"]
+mod rates;
 #[path = "grpc/x12.rs"]
 mod x12;
 
@@ -12,10 +15,10 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cptkit_core::{Reference, RuleBook};
+use cptkit_core::{PayerBenchmarks, Reference, RuleBook};
 use cptkit_proto::pb;
 use cptkit_proto::pb::code_service_client::CodeServiceClient;
-use cptkit_server::{Config, ServeError, serve};
+use cptkit_server::{Config, ServeError, serve_with_benchmarks};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -43,11 +46,15 @@ impl TestServer {
     }
 
     async fn start_with_rules(config: Config, rules: Arc<RuleBook>) -> TestServer {
+        TestServer::start_with_all(config, rules, Arc::default()).await
+    }
+
+    async fn start_with_all(config: Config, rules: Arc<RuleBook>, benchmarks: Arc<PayerBenchmarks>) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let address = listener.local_addr().expect("address");
         let (shutdown, signal) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            serve(listener, Reference::embedded().into(), rules, &config, async {
+            serve_with_benchmarks(listener, Reference::embedded().into(), rules, benchmarks, &config, async {
                 let _ = signal.await;
             })
             .await

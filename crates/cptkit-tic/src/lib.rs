@@ -29,7 +29,7 @@ pub use ingest::{
     CodeFilter, FileSummary, Ingest, IngestOptions, IngestSummary, Malformed, UnresolvedReference, ingest,
 };
 pub use nppes::Nppes;
-pub use store::{read_dir, read_parquet, write_parquet};
+pub use store::{arrow_schema, read_dir, read_parquet, record_batch, write_parquet};
 
 /// Why a file (or the NPPES file, or the store) could not be read or written at all. Problems inside one
 /// `in_network` record are not errors: they are [`Malformed`] findings and reading goes on.

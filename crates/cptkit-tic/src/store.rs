@@ -1,5 +1,6 @@
-//! Benchmark rows to Parquet and back. The column layout is in README.md ("Parquet layout"); `COLUMNS`
-//! below is its single definition, used for both writing and checking what is read.
+//! Benchmark rows to Parquet and back. The column layout is in README.md ("Parquet layout"); [`arrow_schema`]
+//! is its single definition, used for writing, for checking what is read, and for the Arrow tables the
+//! Python module hands out ([`record_batch`]), so a Parquet file and a table have the same columns.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -34,7 +35,8 @@ fn decimal_type() -> DataType {
     DataType::Decimal128(DECIMAL_PRECISION, DECIMAL_SCALE)
 }
 
-fn schema() -> Schema {
+/// The Arrow schema of benchmark rows (README.md, "Parquet layout").
+pub fn arrow_schema() -> Schema {
     let text = |name: &str, nullable: bool| Field::new(name, DataType::Utf8, nullable);
     let money = |name: &str, nullable: bool| Field::new(name, decimal_type(), nullable);
     Schema::new(vec![
@@ -89,7 +91,8 @@ fn days_to_date(days: i32) -> Option<Date> {
     Date::from_julian_day(days + UNIX_EPOCH_JULIAN_DAY).ok()
 }
 
-fn batch(rows: &[PayerBenchmark]) -> Result<RecordBatch, arrow_schema::ArrowError> {
+/// Benchmark rows as one Arrow record batch of [`arrow_schema`].
+pub fn record_batch(rows: &[PayerBenchmark]) -> Result<RecordBatch, arrow_schema::ArrowError> {
     let text = |f: &dyn Fn(&PayerBenchmark) -> Option<&str>| -> ArrayRef {
         let mut b = StringBuilder::new();
         rows.iter().for_each(|r| b.append_option(f(r)));
@@ -138,7 +141,7 @@ fn batch(rows: &[PayerBenchmark]) -> Result<RecordBatch, arrow_schema::ArrowErro
         money(&|r| r.medicare.as_ref().map(|m| m.conversion_factor))?,
         money(&|r| r.medicare.as_ref().map(|m| m.median_percent_of_medicare))?,
     ];
-    RecordBatch::try_new(Arc::new(schema()), columns)
+    RecordBatch::try_new(Arc::new(arrow_schema()), columns)
 }
 
 /// Writes the rows to one Parquet file (snappy-compressed), replacing it. The parent directory is created.
@@ -150,9 +153,9 @@ pub fn write_parquet(path: impl AsRef<Path>, rows: &[PayerBenchmark]) -> Result<
     let file = File::create(path).map_err(|e| TicError::Io { path: path.to_owned(), source: e })?;
     let properties = WriterProperties::builder().set_compression(Compression::SNAPPY).build();
     let mut writer =
-        ArrowWriter::try_new(file, Arc::new(schema()), Some(properties)).map_err(|e| store_error(path, e))?;
+        ArrowWriter::try_new(file, Arc::new(arrow_schema()), Some(properties)).map_err(|e| store_error(path, e))?;
     for chunk in rows.chunks(BATCH_ROWS) {
-        let batch = batch(chunk).map_err(|e| store_error(path, e))?;
+        let batch = record_batch(chunk).map_err(|e| store_error(path, e))?;
         writer.write(&batch).map_err(|e| store_error(path, e))?;
     }
     writer.close().map_err(|e| store_error(path, e))?;
@@ -190,7 +193,7 @@ pub fn read_parquet(path: impl AsRef<Path>) -> Result<Vec<PayerBenchmark>, TicEr
 }
 
 fn rows_of(batch: &RecordBatch) -> Result<Vec<PayerBenchmark>, String> {
-    let expected = schema();
+    let expected = arrow_schema();
     let column = |name: &str| -> Result<&ArrayRef, String> {
         let want = expected.field_with_name(name).map_err(|e| e.to_string())?;
         let got = batch.column_by_name(name).ok_or_else(|| format!("no column {name}"))?;
