@@ -75,7 +75,8 @@ def test_table_prices_equal_price_many_on_the_same_claims(lines: pa.Table) -> No
     for row in medicare.to_pylist():
         by_claim.setdefault(row["claim_id"], []).append(row)
     claims = list(by_claim.values())
-    priced = cptkit.price_many([claim_dict(rows) for rows in claims], conversion_factor="60", today=TODAY)
+    # Medicare FFS: the table keeps the CMS factor even with a contract factor given for other payers.
+    priced = cptkit.price_many([claim_dict(rows) for rows in claims], today=TODAY)
     expected: list[int | None] = []
     for rows, item in zip(claims, priced, strict=True):
         if isinstance(item, Exception):  # a claim with error findings: no amounts in the table either
