@@ -75,6 +75,8 @@ pub struct TableClaim {
 pub struct LineColumns {
     rows: usize,
     columns: Vec<Option<ArrayRef>>,
+    /// The text columns downcast once (by column index), for the per-row reads.
+    texts: Vec<Option<StringArray>>,
     unreadable: Vec<RowIssue>,
 }
 
@@ -88,7 +90,8 @@ impl LineColumns {
             .map(|column| normalized(batch, column, &mut unreadable))
             .collect::<Result<Vec<_>>>()?;
         unreadable.sort_by_key(|issue| issue.row);
-        Ok(LineColumns { rows: batch.num_rows(), columns, unreadable })
+        let texts = columns.iter().map(|c| c.as_ref().and_then(|a| a.as_string_opt::<i32>().cloned())).collect();
+        Ok(LineColumns { rows: batch.num_rows(), columns, texts, unreadable })
     }
 
     pub fn rows(&self) -> usize {
@@ -235,7 +238,7 @@ impl LineColumns {
     }
 
     fn text_array(&self, column: &Column) -> Option<&StringArray> {
-        self.array(column).map(|a| a.as_string::<i32>())
+        self.texts[column.index].as_ref()
     }
 }
 
@@ -333,7 +336,8 @@ impl<'a> RowReader<'a> {
 
     /// Text, with empty text read as absent.
     fn text(&self, column: &Column) -> Option<&'a str> {
-        self.valid(column).map(|a| a.as_string::<i32>().value(self.row)).filter(|t| !t.is_empty())
+        let texts = self.columns.text_array(column)?;
+        texts.is_valid(self.row).then(|| texts.value(self.row)).filter(|t| !t.is_empty())
     }
 
     fn required_text(&mut self, column: &Column) -> Option<&'a str> {
