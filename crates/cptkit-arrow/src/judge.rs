@@ -153,11 +153,13 @@ fn judge_piece(
     let mut results = Results::new(piece.len(), shape);
     let mut batch_issues = batch_issues.iter().skip_while(|i| i.row < piece.start).peekable();
     let mut issues = Vec::new();
+    // One claim buffer per piece: each claim is read into the previous one's allocations.
+    let mut claim = None;
     for rows in runs {
         issues.clear();
-        let claim = columns.read_claim(rows.clone(), &mut issues);
-        let judgement = claim.map(|claim| {
-            let mut judgement = judge(&claim);
+        let readable = columns.read_claim_into(rows.clone(), &mut issues, &mut claim);
+        let judgement = claim.as_ref().filter(|_| readable).map(|claim| {
+            let mut judgement = judge(claim);
             place_findings(rows.start, std::mem::take(&mut judgement.report), &mut issues);
             judgement
         });

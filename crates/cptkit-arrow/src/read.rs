@@ -145,34 +145,54 @@ impl LineColumns {
 
     /// Reads the claim of `rows`; issues go to `issues`. `None` if any row has an error issue.
     pub fn read_claim(&self, rows: Range<usize>, issues: &mut Vec<RowIssue>) -> Option<Claim> {
+        let mut claim = None;
+        self.read_claim_into(rows, issues, &mut claim).then_some(claim).flatten()
+    }
+
+    /// [`LineColumns::read_claim`] into `claim`, reusing the strings and lists of the claim it held
+    /// before, so reading a table allocates almost nothing per claim. False when a row cannot be read
+    /// (then `claim` holds no meaningful claim).
+    pub fn read_claim_into(&self, rows: Range<usize>, issues: &mut Vec<RowIssue>, claim: &mut Option<Claim>) -> bool {
         let before = issues.len();
-        let mut claim = self.claim_header(rows.start, issues);
+        let header = self.read_header(rows.start, issues, claim);
+        let mut readable = header;
+        let mut lines = 0;
         for row in rows.clone() {
+            let mut other = None; // another line's claim-level values, to compare (multi-line claims only)
             if row > rows.start
-                && let (Some(first), Some(this)) = (&claim, self.claim_header(row, issues))
-                && let Some(column) = first_difference(first, &this)
+                && self.read_header(row, issues, &mut other)
+                && let (true, Some(first), Some(this)) = (header, claim.as_ref(), other.as_ref())
+                && let Some(column) = first_difference(first, this)
             {
                 let message = format!("{column} differs from the claim's first line (row {})", rows.start);
                 issues.push(RowIssue::new(row, &CLAIM_LEVEL_DIFFERS, Some(column), message));
             }
-            let line = self.claim_line(row, issues);
-            if let (Some(claim), Some(line)) = (claim.as_mut(), line) {
-                claim.lines.push(line);
-            }
+            // Every line is read, so every bad value of the claim is reported, readable or not.
+            readable &= match claim.as_mut().filter(|_| header) {
+                Some(claim) => self.read_line(row, issues, &mut claim.lines, lines),
+                None => {
+                    self.read_line(row, issues, &mut Vec::new(), 0);
+                    false
+                }
+            };
+            lines += 1;
         }
-        let unreadable = self.unreadable_in(rows).iter().chain(&issues[before..]).any(RowIssue::is_error);
-        if unreadable { None } else { claim }
+        if let Some(claim) = claim.as_mut() {
+            claim.lines.truncate(lines);
+        }
+        readable && !self.unreadable_in(rows).iter().chain(&issues[before..]).any(RowIssue::is_error)
     }
 
-    fn claim_header(&self, row: usize, issues: &mut Vec<RowIssue>) -> Option<Claim> {
+    /// Reads a row's claim-level values into `claim` (created on first use).
+    fn read_header(&self, row: usize, issues: &mut Vec<RowIssue>, claim: &mut Option<Claim>) -> bool {
         let mut r = RowReader { columns: self, row, issues, failed: false };
-        let claim_id = r.required_text(&layout::CLAIM_ID).map(str::to_owned);
-        let payer_id = r.required_text(&layout::PAYER_ID).map(str::to_owned);
+        let claim_id = r.required_text(&layout::CLAIM_ID);
+        let payer_id = r.required_text(&layout::PAYER_ID);
         let plan_type = r.required(&layout::PLAN_TYPE);
         let place_of_service = r.required(&layout::PLACE_OF_SERVICE);
-        let frequency_code = r.text(&layout::FREQUENCY_CODE).unwrap_or("1").to_owned();
+        let frequency_code = r.text(&layout::FREQUENCY_CODE).unwrap_or("1");
         let birth_date = r.required_date(&layout::PATIENT_BIRTH_DATE);
-        let member_id = r.text(&layout::MEMBER_ID).unwrap_or("").to_owned();
+        let member_id = r.text(&layout::MEMBER_ID).unwrap_or("");
         let billing_provider_npi = r.required(&layout::BILLING_PROVIDER_NPI);
         let npi = r.required(&layout::RENDERING_NPI);
         let taxonomy = r.required(&layout::RENDERING_TAXONOMY);
@@ -184,53 +204,109 @@ impl LineColumns {
         }
         let qualifying_apm = r.bool(&layout::QUALIFYING_APM);
         let medicare_locality = r.optional(&layout::MEDICARE_LOCALITY);
-        let diagnoses = r.text_list(&layout::DIAGNOSES);
-        if r.failed {
-            return None;
-        }
-        Some(Claim {
-            claim_id: claim_id?,
-            payer: Payer { id: payer_id?, plan_type: plan_type? },
-            place_of_service: place_of_service?,
-            frequency_code,
-            patient: Patient { birth_date: birth_date?, member_id },
-            billing_provider_npi: billing_provider_npi?,
-            rendering_provider: RenderingProvider { npi: npi?, taxonomy: taxonomy?, role: role?, qualifying_apm },
+        let (
+            Some(claim_id),
+            Some(payer_id),
+            Some(plan_type),
+            Some(place_of_service),
+            Some(birth_date),
+            Some(billing_provider_npi),
+            Some(npi),
+            Some(taxonomy),
+            Some(role),
+            false,
+        ) = (
+            claim_id,
+            payer_id,
+            plan_type,
+            place_of_service,
+            birth_date,
+            billing_provider_npi,
+            npi,
+            taxonomy,
+            role,
+            r.failed,
+        )
+        else {
+            return false;
+        };
+        let rendering_provider = RenderingProvider { npi, taxonomy, role, qualifying_apm };
+        let claim = claim.get_or_insert_with(|| Claim {
+            claim_id: String::new(),
+            payer: Payer { id: String::new(), plan_type },
+            place_of_service,
+            frequency_code: String::new(),
+            patient: Patient { birth_date, member_id: String::new() },
+            billing_provider_npi,
+            rendering_provider: rendering_provider.clone(),
             medicare_locality,
-            diagnoses: diagnoses?,
+            diagnoses: Vec::new(),
             lines: Vec::new(),
-        })
+        });
+        set(&mut claim.claim_id, claim_id);
+        set(&mut claim.payer.id, payer_id);
+        claim.payer.plan_type = plan_type;
+        claim.place_of_service = place_of_service;
+        set(&mut claim.frequency_code, frequency_code);
+        claim.patient.birth_date = birth_date;
+        set(&mut claim.patient.member_id, member_id);
+        claim.billing_provider_npi = billing_provider_npi;
+        claim.rendering_provider = rendering_provider;
+        claim.medicare_locality = medicare_locality;
+        r.text_list_into(&layout::DIAGNOSES, &mut claim.diagnoses) && !r.failed
     }
 
-    fn claim_line(&self, row: usize, issues: &mut Vec<RowIssue>) -> Option<ClaimLine> {
+    /// Reads a row's line-level values into `lines[index]` (pushed when `lines` is shorter).
+    fn read_line(&self, row: usize, issues: &mut Vec<RowIssue>, lines: &mut Vec<ClaimLine>, index: usize) -> bool {
         let mut r = RowReader { columns: self, row, issues, failed: false };
         let procedure_code = r.required(&layout::PROCEDURE_CODE);
-        let modifiers = r.text_list(&layout::MODIFIERS).unwrap_or_default();
         let unit_basis = r.required(&layout::UNIT_BASIS);
         let quantity = r.required_decimal(&layout::QUANTITY);
         let start_time = r.timestamp(&layout::START_TIME);
         let end_time = r.timestamp(&layout::END_TIME);
-        let diagnosis_pointers = r.pointers(&layout::DIAGNOSIS_POINTERS);
         let charge_cents = r.required_cents(&layout::CHARGE_CENTS);
         let date_of_service = r.required_date(&layout::DATE_OF_SERVICE);
-        let case_id = r.text(&layout::CASE_ID).unwrap_or("").to_owned();
+        let case_id = r.text(&layout::CASE_ID).unwrap_or("");
         let present_at_induction = r.bool(&layout::PRESENT_AT_INDUCTION);
-        if r.failed {
-            return None;
-        }
-        Some(ClaimLine {
-            procedure_code: procedure_code?,
-            modifiers,
-            unit_basis: unit_basis?,
-            quantity: quantity?,
+        let (Some(procedure_code), Some(unit_basis), Some(quantity), Some(charge_cents), Some(date_of_service), false) =
+            (procedure_code, unit_basis, quantity, charge_cents, date_of_service, r.failed)
+        else {
+            return false;
+        };
+        let fresh = ClaimLine {
+            procedure_code,
+            modifiers: Vec::new(),
+            unit_basis,
+            quantity,
             start_time,
             end_time,
-            diagnosis_pointers,
-            charge_cents: charge_cents?,
-            date_of_service: date_of_service?,
-            case_id,
+            diagnosis_pointers: Vec::new(),
+            charge_cents,
+            date_of_service,
+            case_id: String::new(),
             present_at_induction,
-        })
+        };
+        let line = match lines.get_mut(index) {
+            Some(line) => {
+                // Keep the line's lists and case id (their allocations); take every other value.
+                let (modifiers, pointers, case) = (
+                    std::mem::take(&mut line.modifiers),
+                    std::mem::take(&mut line.diagnosis_pointers),
+                    std::mem::take(&mut line.case_id),
+                );
+                *line = ClaimLine { modifiers, diagnosis_pointers: pointers, case_id: case, ..fresh };
+                line
+            }
+            None => {
+                lines.push(fresh);
+                let last = lines.len() - 1;
+                &mut lines[last]
+            }
+        };
+        set(&mut line.case_id, case_id);
+        r.text_list_into(&layout::MODIFIERS, &mut line.modifiers)
+            && r.pointers_into(&layout::DIAGNOSIS_POINTERS, &mut line.diagnosis_pointers)
+            && !r.failed
     }
 
     fn array(&self, column: &Column) -> Option<&ArrayRef> {
@@ -416,43 +492,58 @@ impl<'a> RowReader<'a> {
         }
     }
 
-    /// A list column's values at this row (a null list: empty). A null element is an issue.
-    fn list<T, F: Fn(&mut Self, usize, &ArrayRef) -> Option<T>>(&mut self, column: &Column, read: F) -> Option<Vec<T>> {
+    /// A list column's values at this row into `out` (a null list: empty). A null element is an issue.
+    fn list_into<T, F: Fn(&mut Self, usize, &ArrayRef) -> Option<T>>(
+        &mut self,
+        column: &Column,
+        out: &mut Vec<T>,
+        read: F,
+    ) -> bool {
+        out.clear();
         let Some(array) = self.valid(column) else {
-            return if column.required { self.missing(column, "required, but empty") } else { Some(Vec::new()) };
+            return !column.required || self.missing::<()>(column, "required, but empty").is_some();
         };
         // Offsets into the shared values array: no per-row slice of the list.
         let list: &GenericListArray<i32> = array.as_list();
         let offsets = list.value_offsets();
         let (start, end) = (offsets[self.row] as usize, offsets[self.row + 1] as usize);
         let values = list.values();
-        (start..end)
-            .map(|i| {
-                if values.is_null(i) {
-                    return self.missing(column, &format!("element {} is empty or cannot be read", i - start));
-                }
+        for i in start..end {
+            let value = if values.is_null(i) {
+                self.missing(column, &format!("element {} is empty or cannot be read", i - start))
+            } else {
                 read(self, i, values)
-            })
-            .collect()
+            };
+            match value {
+                Some(value) => out.push(value),
+                None => return false,
+            }
+        }
+        true
     }
 
-    fn text_list<T: FromStr<Err = Error>>(&mut self, column: &Column) -> Option<Vec<T>> {
-        self.list(column, |r, i, values| {
+    fn text_list_into<T: FromStr<Err = Error>>(&mut self, column: &Column, out: &mut Vec<T>) -> bool {
+        self.list_into(column, out, |r, i, values| {
             let text = values.as_string::<i32>().value(i);
             r.parse(column, text)
         })
     }
 
-    fn pointers(&mut self, column: &Column) -> Vec<u32> {
-        self.list(column, |r, i, values| {
+    fn pointers_into(&mut self, column: &Column, out: &mut Vec<u32>) -> bool {
+        self.list_into(column, out, |r, i, values| {
             let pointer = values.as_primitive::<Int32Type>().value(i);
             match u32::try_from(pointer) {
                 Ok(p) => Some(p),
                 Err(_) => r.missing(column, &format!("pointer {pointer} is negative")),
             }
         })
-        .unwrap_or_default()
     }
+}
+
+/// Replaces the text, keeping the allocation.
+fn set(text: &mut String, value: &str) {
+    text.clear();
+    text.push_str(value);
 }
 
 /// Arrow Date32 counts days from 1970-01-01.

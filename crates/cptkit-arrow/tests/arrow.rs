@@ -126,6 +126,12 @@ fn claims_round_trip_through_the_layout() {
         .collect();
     assert!(issues.is_empty(), "{issues:?}");
     assert_eq!(read, claims);
+    // Read again into one reused buffer: every claim comes out whole, nothing left from the one before.
+    let mut buffer = None;
+    for (rows, want) in columns.claim_runs(&mut issues).into_iter().zip(&claims) {
+        assert!(columns.read_claim_into(rows, &mut issues, &mut buffer));
+        assert_eq!(buffer.as_ref(), Some(want));
+    }
 }
 
 #[test]
@@ -161,6 +167,17 @@ fn bad_values_are_issues_on_their_rows_and_every_row_comes_back() {
     let lists = result.column_by_name("issues").unwrap().as_list::<i32>();
     let message = lists.value(1).as_struct().column_by_name("message").unwrap().as_string::<i32>().value(0).to_owned();
     assert!(message.contains("\"ninety\""), "{message}");
+}
+
+#[test]
+fn every_bad_line_of_a_claim_is_reported() {
+    let claims: Vec<Claim> = SyntheticClaims::new(9).unwrap().filter(|c| c.lines.len() == 2).take(1).collect();
+    let batch = claims_to_batch(&claims).unwrap();
+    let batch = replace(&batch, "quantity", Arc::new(StringArray::from(vec!["many", "lots"])));
+    let result = joined(validate_batch(&batch, Reference::embedded(), &context()).unwrap());
+    let found = issues(&result);
+    assert!(found.contains(&(0, "TBL001".into(), "quantity".into())), "{found:?}");
+    assert!(found.contains(&(1, "TBL001".into(), "quantity".into())), "{found:?}");
 }
 
 #[test]
