@@ -69,6 +69,11 @@ __all__ = [
     "LineFlag",
     "UnmatchedRemittanceLine",
     "ReconciliationTotals",
+    "claim_lines_schema",
+    "result_schema",
+    "validate_table",
+    "price_table",
+    "synthetic_claims",
 ]
 
 # Enums are plain lowercase strings (their serde names).
