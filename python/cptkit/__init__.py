@@ -26,7 +26,8 @@ validated and priced in bulk on every core, one result row per input row:
 Read, write and reconcile X12 (837P claims, 835 remittances):
 
 >>> read = cptkit.read_837("claims.837", validate=True)  # doctest: +SKIP
->>> rec = cptkit.reconcile("claims.837", "remits.835")   # doctest: +SKIP
+>>> read = cptkit.read_835("remits.835", with_errors=True)  # doctest: +SKIP
+>>> rec = cptkit.reconcile("claims.837", read)           # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -60,6 +61,19 @@ from cptkit._native import (
     Remittance,
     SourceLocation,
     X12Issue,
+    Read835Result,
+    RemittanceParty,
+    RemittancePayment,
+    RemittanceClaim,
+    RemittanceLine,
+    RemittanceProcedure,
+    Adjustment,
+    ProviderAdjustment,
+    ReconciledClaim,
+    ReconciledLine,
+    LineFlag,
+    UnmatchedRemittanceLine,
+    ReconciliationTotals,
     RelatedCode,
     RuleSet,
     Taxonomy,
@@ -153,8 +167,21 @@ __all__ = [
     "RejectedClaim",
     "SourceLocation",
     "X12Issue",
+    "Read835Result",
     "Remittance",
+    "RemittanceParty",
+    "RemittancePayment",
+    "RemittanceClaim",
+    "RemittanceLine",
+    "RemittanceProcedure",
+    "Adjustment",
+    "ProviderAdjustment",
     "Reconciliation",
+    "ReconciledClaim",
+    "ReconciledLine",
+    "LineFlag",
+    "UnmatchedRemittanceLine",
+    "ReconciliationTotals",
     # Answer types
     "CodeProfile",
     "TypicalPlace",

@@ -56,7 +56,14 @@ def test_user_code_type_checks(tmp_path: Path) -> None:
         "        kind: str = r.kind\n"
         "    else:\n"
         "        line_units: Decimal = r.lines[0].total_units\n"
-        "reports = cptkit.validate_many([cptkit.Claim.from_json('{}')])\n",
+        "reports = cptkit.validate_many([cptkit.Claim.from_json('{}')])\n"
+        "read835 = cptkit.read_835(b'', with_errors=True)\n"
+        "issues835: tuple[cptkit.X12Issue, ...] = read835.errors\n"
+        "for remit in cptkit.read_835(b''):\n"
+        "    paid: Decimal = remit.payment.amount + sum(a.amount for a in remit.claims[0].lines[0].adjustments)\n"
+        "rec = cptkit.reconcile(b'', read835)\n"
+        "variance: Decimal | None = rec.lines()[0].variance\n"
+        "by_payer: Decimal = rec.totals_by_payer['medicare'].adjustments_by_reason['CO-45']\n",
         encoding="utf-8",
     )
     result = subprocess.run(

@@ -169,26 +169,153 @@ def test_read_835() -> None:
     remits = cptkit.read_835(FIXTURES / "835_medicare.x12")
     assert len(remits) == 1
     r = remits[0]
-    assert r.payer["name"] == "MEDICARE PART B"
-    assert r.payee["identifier"] == "1234567893"
-    assert r.payment["amount_cents"] == 128_489
-    assert r.payment["trace"] == "EFT0000601"
+    assert isinstance(r.payer, cptkit.RemittanceParty)
+    assert (r.payer.name, r.payer.identifier) == ("MEDICARE PART B", "01112")
+    assert r.payee.identifier == "1234567893"
+    assert isinstance(r.payment, cptkit.RemittancePayment)
+    assert r.payment.amount == Decimal("1284.89")
+    assert (r.payment.method, r.payment.trace) == ("ACH", "EFT0000601")
+    assert r.payment.date == datetime.date(2025, 4, 15)
+    assert r.production_date == datetime.date(2025, 4, 14)
     assert r.balances()
-    assert len(r.claims) == 8
-    line = r.claims[0]["lines"][0]
-    assert line["allowed_cents"] == 26413
-    assert [a["group"] + "-" + a["reason"] for a in line["adjustments"]] == ["CO-45", "PR-1", "PR-2"]
-    assert r.provider_adjustments[1]["amount_cents"] == -310
-    assert r.to_dict()["payer"]["name"] == "MEDICARE PART B"
-    assert len(cptkit.read_835((FIXTURES / "835_commercial.x12").read_bytes())) == 2
+    assert r.problems == ()
+    assert len(r.claims) == 8 and all(isinstance(c, cptkit.RemittanceClaim) for c in r.claims)
+
+    c1001 = r.claims[0]
+    assert (c1001.claim_id, c1001.status, c1001.payer_claim_control) == ("C1001", "1", "25084000100")
+    assert (c1001.charge, c1001.paid, c1001.patient_responsibility) == (
+        Decimal("1500.00"),
+        Decimal("171.30"),
+        Decimal("92.83"),
+    )
+    assert c1001.rendering_npi == "1234567893"
+    assert c1001.dates == (("050", datetime.date(2025, 3, 20)),)
+    line = c1001.lines[0]
+    assert isinstance(line, cptkit.RemittanceLine)
+    assert str(line.procedure) == "00632-AA-P2"
+    assert (line.procedure.qualifier, line.procedure.code, line.procedure.modifiers) == ("HC", "00632", ("AA", "P2"))
+    assert (line.charge, line.paid, line.allowed, line.paid_units) == (
+        Decimal("1500.00"),
+        Decimal("171.30"),
+        Decimal("264.13"),
+        Decimal("90"),
+    )
+    assert line.date_of_service == datetime.date(2025, 3, 4) and line.service_end is None
+    assert line.control_number == "C1001-1"
+    assert line.original_procedure is None and line.original_units is None
+    assert [(a.key, a.group, a.reason, a.amount, a.quantity) for a in line.adjustments] == [
+        ("CO-45", "CO", "45", Decimal("1235.87"), None),
+        ("PR-1", "PR", "1", Decimal("50.00"), None),
+        ("PR-2", "PR", "2", Decimal("42.83"), None),
+    ]
+    data = (FIXTURES / "835_medicare.x12").read_bytes()
+    assert data[line.adjustments[1].location.byte_offset :].startswith(b"CAS*PR*1*50**2*42.83~")
+    assert data[line.location.byte_offset :].startswith(b"SVC*HC:00632:AA:P2*")
+
+    # SVC05 13 units returned with SVC07 95 minutes as submitted.
+    c1003 = r.claims[2].lines[0]
+    assert (c1003.paid_units, c1003.original_units) == (Decimal("13"), Decimal("95"))
+    # Claim-level CAS and no SVC; a denial with its remark code.
+    c1005 = r.claims[4]
+    assert c1005.lines == () and [a.key for a in c1005.adjustments] == ["CO-45", "PR-2"]
+    c1008 = r.claims[6]
+    assert (c1008.claim_id, c1008.status, c1008.paid) == ("C1008", "4", Decimal("0.00"))
+    assert c1008.lines[0].remarks == ("N115",)
+
+    plb = r.provider_adjustments
+    assert all(isinstance(p, cptkit.ProviderAdjustment) for p in plb)
+    assert [(p.reason, p.reference, p.amount) for p in plb] == [
+        ("WO", "C0000123", Decimal("25.00")),
+        ("L6", "INT2025", Decimal("-3.10")),
+    ]
+    assert plb[0].fiscal_period_end == datetime.date(2025, 12, 31)
+    assert "RemittanceLine(procedure=RemittanceProcedure(code='00632'" in repr(line)
+    assert repr(r) == "Remittance(payer=\"MEDICARE PART B\", claims=8, amount=1284.89)"
+
+    commercial = cptkit.read_835((FIXTURES / "835_commercial.x12").read_bytes())
+    assert len(commercial) == 2
+    # SVC06: the payer adjudicated 00640-AA for the 00630-AA-P1 billed; DTM*150/151 dates.
+    changed = commercial[0].claims[0].lines[0]
+    assert (str(changed.procedure), str(changed.original_procedure)) == ("00640-AA", "00630-AA-P1")
+    ranged = commercial[1].claims[0].lines[0]
+    assert (ranged.date_of_service, ranged.service_end) == (datetime.date(2025, 4, 3), datetime.date(2025, 4, 3))
+    assert ranged.allowed is None
     with pytest.raises(cptkit.UnsupportedError):
         cptkit.read_835(FIXTURES / "837p_medicare_star_crlf.x12", strict=True)
 
 
-def _line(rec: cptkit.Reconciliation, claim_id: str, i: int) -> dict[str, object]:
-    claim = next(c for c in rec.claims if c["claim_id"] == claim_id)
-    line: dict[str, object] = claim["lines"][i]
-    return line
+def test_remittance_to_dict_keeps_the_dict_shape() -> None:
+    """Each typed object's to_dict() is the dict the attributes used to be: the parts of Remittance.to_dict()."""
+    r = cptkit.read_835(FIXTURES / "835_medicare.x12")[0]
+    d = r.to_dict()
+    assert d["payment"]["amount_cents"] == 128_489
+    assert d["claims"][0]["lines"][0]["allowed_cents"] == 26413
+    assert r.payer.to_dict() == d["payer"] and r.payee.to_dict() == d["payee"]
+    assert r.payment.to_dict() == d["payment"]
+    assert [c.to_dict() for c in r.claims] == d["claims"]
+    assert [p.to_dict() for p in r.provider_adjustments] == d["provider_adjustments"]
+    line = r.claims[0].lines[0]
+    assert line.adjustments[0].to_dict() == d["claims"][0]["lines"][0]["adjustments"][0]
+    assert line.procedure.to_dict() == {"qualifier": "HC", "code": "00632", "modifiers": ["AA", "P2"]}
+    # Frozen values with equality.
+    again = cptkit.read_835(FIXTURES / "835_medicare.x12")[0]
+    assert again == r and again.claims[0] == r.claims[0] and again.claims[0] != r.claims[1]
+    with pytest.raises(AttributeError):
+        r.claims[0].paid = Decimal("0")  # type: ignore[misc]
+
+
+def test_read_835_with_errors_reports_bad_transactions_without_raising() -> None:
+    data = (FIXTURES / "835_commercial.x12").read_bytes()
+    # Transaction 0001 claims 15 segments where it has 14: its SE01 is wrong, so it is left out.
+    bad_count = data.replace(b"SE*14*0001~", b"SE*15*0001~")
+    result = cptkit.read_835(bad_count, with_errors=True)
+    assert isinstance(result, cptkit.Read835Result)
+    assert [c.claim_id for r in result.remittances for c in r.claims] == ["C2002"]
+    assert len(result) == 1 and not result.ok
+    [e] = result.errors
+    assert isinstance(e, cptkit.X12Issue)
+    assert (e.kind, e.segment_id, e.element, e.segment, e.transaction_control) == ("envelope", "SE", "SE01", 16, "0001")
+    assert e.byte_offset == data.index(b"SE*14*0001~")
+    assert bad_count[e.byte_offset :].startswith(b"SE*15*0001~")
+    assert result.problems == ()
+    # The list form still returns the good remittances, and strict still raises.
+    assert cptkit.read_835(bad_count) == result.remittances
+    with pytest.raises(cptkit.InvalidInputError) as raised:
+        result.raise_for_errors()
+    assert raised.value.field == "x12.segment[16].SE01"
+    with pytest.raises(cptkit.InvalidInputError):
+        cptkit.read_835(bad_count, strict=True)
+
+    # A value that cannot be result keeps its remittance and is reported as a problem.
+    bad_amount = data.replace(b"CLP*C2001*1*2000*470", b"CLP*C2001*1*2000*4x0")
+    result = cptkit.read_835(bad_amount, with_errors=True)
+    assert len(result) == 2 and result.errors == () and not result.ok
+    assert [(p.kind, p.element, p.segment) for p in result.problems] == [("value", "CLP04", 10)]
+    assert result.problems == result.remittances[0].problems
+
+    # Truncated inside the second transaction's CLP: the first remittance is kept.
+    truncated = data[: data.index(b"CLP*C2002") + 12]
+    result = cptkit.read_835(truncated, with_errors=True)
+    assert [c.claim_id for r in result.remittances for c in r.claims] == ["C2001"]
+    assert [e.kind for e in result.errors] == ["truncated", "truncated"]
+    assert (result.errors[0].segment_id, result.errors[0].segment) == ("CLP", 23)
+    assert result.errors[0].byte_offset == data.index(b"CLP*C2002")
+    assert "no IEA" in result.errors[1].message
+
+    # A clean file: ok, nothing to raise; a Read835Result reconciles like the list it holds.
+    clean = cptkit.read_835(data, with_errors=True)
+    assert clean.ok and clean.errors == () and len(clean) == 2
+    clean.raise_for_errors()
+    assert repr(clean) == "Read835Result(remittances=2, errors=0, problems=0)"
+    claims = read("837p_commercial_pipe_newline.x12")
+    from_result = cptkit.reconcile(claims, clean, conversion_factor="60", today=TODAY)
+    assert from_result == cptkit.reconcile(claims, data, conversion_factor="60", today=TODAY)
+    assert from_result.totals.lines > 0
+
+
+def _line(rec: cptkit.Reconciliation, claim_id: str, i: int) -> cptkit.ReconciledLine:
+    claim = next(c for c in rec.claims if c.claim_id == claim_id)
+    return claim.lines[i]
 
 
 def test_reconcile_medicare_hand_sums() -> None:
@@ -200,36 +327,56 @@ def test_reconcile_medicare_hand_sums() -> None:
         payer_ids=PAYER_IDS,
     )
     l1 = _line(rec, "C1001", 0)
-    assert l1["matched_by"] == "control_number"
-    assert (l1["expected"], l1["allowed"], l1["variance"]) == ("264.13", "264.13", "0.00")
-    by_reason = {k: Decimal(v) for k, v in l1["adjustments_by_reason"].items()}  # type: ignore[attr-defined]
-    assert by_reason["CO-45"] == Decimal("1235.87")
-    assert by_reason["PR-1"] == Decimal("50")
-    assert l1["flags"] == []
+    assert isinstance(l1, cptkit.ReconciledLine)
+    assert (l1.claim_id, l1.payer, l1.procedure) == ("C1001", "medicare", "00632-AA-P2")
+    assert l1.matched_by == "control_number"
+    assert (l1.expected, l1.allowed, l1.variance) == (Decimal("264.13"), Decimal("264.13"), Decimal("0.00"))
+    assert l1.adjustments_by_reason["CO-45"] == Decimal("1235.87")
+    assert l1.adjustments_by_reason["PR-1"] == Decimal("50")
+    assert dict(l1.adjustments_by_group) == {"CO": Decimal("1235.87"), "PR": Decimal("92.83")}
+    with pytest.raises(TypeError):
+        l1.adjustments_by_group["CO"] = Decimal("0")  # type: ignore[index]
+    assert l1.flags == ()
     qk, qx = _line(rec, "C1002", 0), _line(rec, "C1002", 1)
-    assert qk["matched_by"] == "code_modifiers_date" and qk["flags"] == []
-    assert qx["expected"] == "132.07"
-    assert qx["flags"] == [{"flag": "underpaid", "by": "12.07"}]
-    assert _line(rec, "C1003", 0)["flags"][0] == {"flag": "not_priced"}  # type: ignore[index]
+    assert qk.matched_by == "code_modifiers_date" and qk.flags == ()
+    assert qx.expected == Decimal("132.07")
+    assert [(f.flag, f.by) for f in qx.flags] == [("underpaid", Decimal("12.07"))]
+    assert repr(qx.flags[0]) == "LineFlag(flag='underpaid', by=Decimal('12.07'))"
+    not_priced = _line(rec, "C1003", 0).flags[0]
+    assert (not_priced.flag, not_priced.by) == ("not_priced", None)
+    assert any(f.flag == "units_not_minutes" and f.paid_units == Decimal("13") for f in _line(rec, "C1003", 0).flags)
     l5 = _line(rec, "C1005", 0)
-    assert l5["matched_by"] == "claim_level"
-    assert Decimal(str(l5["paid"])) == Decimal("211.30") and Decimal(str(l5["allowed"])) == Decimal("264.13")
+    assert l5.matched_by == "claim_level"
+    assert (l5.paid, l5.allowed) == (Decimal("211.30"), Decimal("264.13"))
     l6 = _line(rec, "C1006", 0)
-    assert l6["allowed_from_amt_b6"] is False
-    assert (l6["expected"], l6["allowed"]) == ("243.81", "243.81")
-    assert _line(rec, "C1008", 0)["flags"] == [{"flag": "denied", "reasons": ["CO-50"]}]
+    assert l6.allowed_from_amt_b6 is False
+    assert (l6.expected, l6.allowed) == (Decimal("243.81"), Decimal("243.81"))
+    denied = _line(rec, "C1008", 0).flags
+    assert [(f.flag, f.reasons) for f in denied] == [("denied", ("CO-50",))]
 
     t = rec.totals
-    assert (t["claims"], t["lines"], t["denied_lines"], t["underpaid_lines"]) == (7, 8, 1, 1)
-    assert t["units_not_minutes_lines"] == 2
-    assert t["unmatched_remit_claims"] == 1
-    assert Decimal(t["paid"]) == Decimal("1306.79")
-    assert Decimal(t["provider_adjustments"]) == Decimal("21.90")
-    assert rec.totals_by_payer["medicare"]["lines"] == 8
-    assert rec.totals_by_payer["medicare part b"]["unmatched_remit_claims"] == 1
-    assert rec.unmatched_remit_claims[0][1]["claim_id"] == "C9999"
-    assert rec.to_dict()["totals"] == t
+    assert isinstance(t, cptkit.ReconciliationTotals)
+    assert (t.claims, t.lines, t.denied_lines, t.underpaid_lines) == (7, 8, 1, 1)
+    assert t.units_not_minutes_lines == 2
+    assert t.unmatched_remit_claims == 1
+    assert t.paid == Decimal("1306.79")
+    assert t.provider_adjustments == Decimal("21.90")
+    assert rec.totals_by_payer["medicare"].lines == 8
+    assert rec.totals_by_payer["medicare part b"].unmatched_remit_claims == 1
+    payer, remit_claim = rec.unmatched_remit_claims[0]
+    assert (payer, remit_claim.claim_id, remit_claim.paid) == ("MEDICARE PART B", "C9999", Decimal("100.00"))
     assert len(rec.lines()) == 8
+    assert [(l.claim_id, l.line_number) for l in rec.lines()][:3] == [("C1001", 1), ("C1002", 1), ("C1002", 2)]
+
+    # The dict API, one to_dict() away: the same dicts as Reconciliation.to_dict() (unchanged).
+    d = rec.to_dict()
+    assert t.to_dict() == d["totals"] and d["totals"]["paid"] == "1306.79"
+    assert [c.to_dict() for c in rec.claims] == d["claims"]
+    assert {k: v.to_dict() for k, v in rec.totals_by_payer.items()} == d["totals_by_payer"]
+    assert qx.to_dict()["flags"] == [{"flag": "underpaid", "by": "12.07"}]
+    rows = [dict(line, claim_id=c["claim_id"], payer=c["payer"]) for c in d["claims"] for line in c["lines"]]
+    assert [l.to_dict() for l in rec.lines()] == rows
+    assert rows[0]["expected"] == "264.13" and rows[0]["matched_by"] == "control_number"
 
     # The same from objects already read.
     again = cptkit.reconcile(
@@ -247,12 +394,13 @@ def test_reconcile_commercial_with_contract_rate() -> None:
         payer_ids=PAYER_IDS,
     )
     l1 = _line(rec, "C2001", 0)
-    assert l1["matched_by"] == "original_code"
-    assert any(f.get("flag") == "code_changed" and f.get("paid") == "00640-AA" for f in l1["flags"])  # type: ignore[attr-defined]
-    assert Decimal(l1["adjustments_by_group"]["PR"]) == Decimal("30")  # type: ignore[index]
-    assert Decimal(str(_line(rec, "C2002", 0)["allowed"])) == Decimal("800.00")
-    assert next(c for c in rec.claims if c["claim_id"] == "C2003")["no_remittance"] is True
-    assert rec.totals["unmatched_claim_lines"] >= 3
+    assert l1.matched_by == "original_code"
+    assert any(f.flag == "code_changed" and f.paid == "00640-AA" for f in l1.flags)
+    assert l1.adjustments_by_group["PR"] == Decimal("30")
+    assert _line(rec, "C2002", 0).allowed == Decimal("800.00")
+    c2003 = next(c for c in rec.claims if c.claim_id == "C2003")
+    assert c2003.no_remittance is True and c2003.statuses == ()
+    assert rec.totals.unmatched_claim_lines >= 3
     assert "cigna" in rec.totals_by_payer
     with pytest.raises(cptkit.InvalidInputError):
         cptkit.reconcile(b"", b"", tolerance=1.0)  # type: ignore[arg-type]

@@ -2,19 +2,23 @@
 //!
 //! * [`ToPy`] turns a core value into the Python object an attribute holds: `str`, `int`, `bool`,
 //!   `decimal.Decimal` (money, units, conversion factors), `datetime.date`, `None`, a `tuple` for a
-//!   sequence (immutable, because profiles are cached and shared), a plain lowercase `str` for an
-//!   enum (its serde name), or one of the frozen record classes of [`crate::records`].
+//!   sequence or a pair (immutable, because profiles are cached and shared), a read-only mapping
+//!   (`types.MappingProxyType`) for a map, a plain `str` for an enum (its serde name; an X12 code such
+//!   as `CO` for an adjustment group), or one of the frozen record classes of [`crate::records`] and
+//!   [`crate::x12`] (an X12 place is a `SourceLocation`, an X12 problem an `X12Issue`).
 //! * [`serde_to_py`] turns a core value into its serde JSON form as Python `dict`/`list`/`str`/`int`
 //!   objects: what `to_dict()` returns, equal to the golden fixtures by construction.
 
 use cptkit_core::{CfBasis, CfTier, CptCode, Icd10Code, Known, LineStatus, LocalityId, ModifierCategory, ModifierCode};
 use cptkit_core::{PosCode, RateBasis, Relation, ServiceType, Severity, TaxonomyCode};
+use cptkit_x12::{AdjustmentGroup, MatchedBy, SegmentRef, X12Error};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyList, PyString, PyTuple};
+use pyo3::types::{PyBool, PyDict, PyList, PyMappingProxy, PyString, PyTuple};
 use rust_decimal::Decimal;
 use serde::Serialize;
 use serde_json::Value;
+use std::collections::BTreeMap;
 use time::Date;
 
 /// A core value as the Python object that an attribute of a record class holds.
@@ -51,8 +55,8 @@ macro_rules! via_into_pyobject {
         }
     )*};
 }
-// u32/i32/u64 -> int, Decimal -> decimal.Decimal, Date -> datetime.date.
-via_into_pyobject!(u32, i32, u64, Decimal, Date);
+// Integers -> int, Decimal -> decimal.Decimal, Date -> datetime.date.
+via_into_pyobject!(u32, i32, u64, usize, Decimal, Date);
 
 /// Typed identifiers are their canonical text (`"00632"`, `"M54.50"`).
 macro_rules! identifier_as_str {
@@ -77,7 +81,37 @@ macro_rules! enum_as_serde_name {
         }
     )*};
 }
-enum_as_serde_name!(ServiceType, Known, ModifierCategory, CfTier, Relation, Severity, LineStatus, CfBasis, RateBasis);
+enum_as_serde_name!(
+    ServiceType,
+    Known,
+    ModifierCategory,
+    CfTier,
+    Relation,
+    Severity,
+    LineStatus,
+    CfBasis,
+    RateBasis,
+    MatchedBy
+);
+
+/// CAS01 as the 835 writes it: `"CO"`, `"PR"`, ...
+impl ToPy for AdjustmentGroup {
+    fn to_py(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        Ok(PyString::intern(py, self.as_str()).into_any().unbind())
+    }
+}
+
+impl ToPy for SegmentRef {
+    fn to_py(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        Ok(Py::new(py, crate::x12::SourceLocation::from(*self))?.into_any())
+    }
+}
+
+impl ToPy for X12Error {
+    fn to_py(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        Ok(Py::new(py, crate::x12::X12Issue::from(self.clone()))?.into_any())
+    }
+}
 
 impl<T: ToPy> ToPy for Option<T> {
     fn to_py(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
@@ -92,6 +126,24 @@ impl<T: ToPy> ToPy for Vec<T> {
     fn to_py(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         let items = self.iter().map(|item| item.to_py(py)).collect::<PyResult<Vec<_>>>()?;
         Ok(PyTuple::new(py, items)?.into_any().unbind())
+    }
+}
+
+impl<A: ToPy, B: ToPy> ToPy for (A, B) {
+    fn to_py(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        Ok(PyTuple::new(py, [self.0.to_py(py)?, self.1.to_py(py)?])?.into_any().unbind())
+    }
+}
+
+/// A read-only view of a dict (`types.MappingProxyType`), in key order: a frozen object's map
+/// attribute cannot be changed through it.
+impl<V: ToPy> ToPy for BTreeMap<String, V> {
+    fn to_py(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let dict = PyDict::new(py);
+        for (key, value) in self {
+            dict.set_item(key, value.to_py(py)?)?;
+        }
+        Ok(PyMappingProxy::new(py, dict.as_mapping()).into_any().unbind())
     }
 }
 

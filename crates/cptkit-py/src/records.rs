@@ -29,33 +29,53 @@ pub(crate) fn repr_part(py: Python<'_>, name: &str, value: &Py<PyAny>) -> PyResu
     Ok(format!("{name}={}", value.repr()?))
 }
 
+/// The Python object of an attribute derived from a core value (`computed` in [`record!`]).
+pub(crate) fn derived<T, R: ToPy>(py: Python<'_>, value: &T, derive: impl FnOnce(&T) -> R) -> PyResult<Py<PyAny>> {
+    derive(value).to_py(py)
+}
+
 /// Declares a frozen pyclass `$name` over the core struct `$core`.
 ///
 /// Every field of the core struct must be listed, either as an attribute or under `hidden`: the
 /// constructor destructures the core value exhaustively, so a field added to the core stops the build
-/// here until it is mapped. `repr` names the attributes the `repr` shows; `methods` adds methods.
+/// here until it is mapped. `flatten` lifts every field of a nested struct (listed exhaustively too) to
+/// attributes; `computed` adds attributes derived from the core value by a closure (renames and
+/// conversions, such as integer cents to a `Decimal` amount: the fields read go under `hidden`).
+/// `repr` names the attributes the `repr` shows (without it, `methods` defines `__repr__`); `methods`
+/// adds methods.
 macro_rules! record {
     (
         $(#[$doc:meta])*
         $name:ident($core:path) {
             $($field:ident),+ $(,)?
         }
+        $(flatten $nested:ident($nested_core:path) { $($flat:ident),+ $(,)? })?
+        $(computed { $($computed:ident = $derive:expr),+ $(,)? })?
         $(hidden { $($hidden:ident),+ $(,)? })?
-        repr($($repr:ident),+ $(,)?)
+        $(repr($($repr:ident),+ $(,)?))?
         $(methods { $($methods:tt)* })?
     ) => {
         $(#[$doc])*
         #[pyclass(frozen, eq, module = "cptkit._native")]
         #[derive(Debug)]
         pub struct $name {
-            inner: $core,
+            pub(crate) inner: $core,
             $(#[pyo3(get)] $field: Py<PyAny>,)+
+            $($(#[pyo3(get)] $flat: Py<PyAny>,)+)?
+            $($(#[pyo3(get)] $computed: Py<PyAny>,)+)?
         }
 
         impl $name {
             pub(crate) fn new(py: Python<'_>, inner: $core) -> PyResult<Self> {
+                use $crate::convert::ToPy as _;
                 let $core { $($field,)+ $($($hidden: _,)+)? } = &inner;
-                Ok($name { $($field: $field.to_py(py)?,)+ inner })
+                $(let $nested_core { $($flat,)+ } = &inner.$nested;)?
+                Ok($name {
+                    $($field: $field.to_py(py)?,)+
+                    $($($flat: $flat.to_py(py)?,)+)?
+                    $($($computed: $crate::records::derived(py, &inner, $derive)?,)+)?
+                    inner,
+                })
             }
         }
 
@@ -65,7 +85,7 @@ macro_rules! record {
             }
         }
 
-        impl ToPy for $core {
+        impl $crate::convert::ToPy for $core {
             fn to_py(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
                 Ok(Py::new(py, $name::new(py, self.clone())?)?.into_any())
             }
@@ -79,16 +99,17 @@ macro_rules! record {
                 $crate::convert::serde_to_py(py, &self.inner)
             }
 
+            $(
             fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
                 let parts = [$($crate::records::repr_part(py, stringify!($repr), &self.$repr)?),+];
                 Ok(format!("{}({})", stringify!($name), parts.join(", ")))
             }
+            )?
 
             $($($methods)*)?
         }
     };
 }
-
 pub(crate) use record;
 
 record! {

@@ -2,9 +2,12 @@
 //!
 //! Inputs are a path (`str` or `os.PathLike`) or `bytes`; files are read and parsed with the GIL
 //! released. X12 problems are data (`X12Issue`s on the result: a bad transaction is reported, the good
-//! ones are returned); `Read837Result.raise_for_errors()` turns them into an exception through the one
-//! error map ([`crate::errors`]: `X12Error` converts into `cptkit_core::Error`). Writing refuses a claim
-//! with an `InvalidInputError` naming the field (`claims[3].lines[0].end_time`).
+//! ones are returned); `Read837Result.raise_for_errors()` and `Read835Result.raise_for_errors()` turn
+//! them into an exception through the one error map ([`crate::errors`]: `X12Error` converts into
+//! `cptkit_core::Error`). Writing refuses a claim with an `InvalidInputError` naming the field
+//! (`claims[3].lines[0].end_time`). Remittances and reconciliations are typed classes ([`remit`]).
+
+mod remit;
 
 use std::collections::BTreeMap;
 
@@ -18,6 +21,7 @@ use crate::claim_types::Claim;
 use crate::claims::{context, conversion_factor, rules};
 use crate::convert::{ToPy, serde_to_py};
 use crate::errors::{Subject, to_py_err};
+use crate::x12::remit::{Reconciliation, Remittance, remittance_list};
 
 fn invalid(py: Python<'_>, field: &str, message: impl Into<String>) -> PyErr {
     to_py_err(py, &Error::invalid(field, message), Subject::Other)
@@ -157,6 +161,12 @@ pub struct X12Issue {
     inner: x12::X12Error,
 }
 
+impl From<x12::X12Error> for X12Issue {
+    fn from(inner: x12::X12Error) -> Self {
+        X12Issue { inner }
+    }
+}
+
 #[pymethods]
 impl X12Issue {
     /// syntax, envelope, truncated, value, unsupported or io.
@@ -221,6 +231,28 @@ impl X12Issue {
 fn issues(py: Python<'_>, errors: &[x12::X12Error]) -> PyResult<Py<PyTuple>> {
     let items: Vec<X12Issue> = errors.iter().map(|e| X12Issue { inner: e.clone() }).collect();
     Ok(PyTuple::new(py, items.into_iter().map(|i| Py::new(py, i)).collect::<PyResult<Vec<_>>>()?)?.unbind())
+}
+
+/// Raises the first X12 problem as an exception (`InvalidInputError` with field
+/// `x12.segment[58].SE01`, ...); with more than one, an `InvalidInputError` listing every problem as a
+/// violation. Nothing when there is none.
+fn raise_for(py: Python<'_>, errors: &[x12::X12Error]) -> PyResult<()> {
+    let Some(first) = errors.first() else { return Ok(()) };
+    let mut err: Error = first.clone().into();
+    if errors.len() > 1 {
+        let violations: Vec<(String, String)> = errors
+            .iter()
+            .map(|e| {
+                let core: Error = e.clone().into();
+                (core.field().unwrap_or_default().to_owned(), core.message().to_owned())
+            })
+            .collect();
+        err = Error::with_violations(
+            format!("{} X12 problems; the first: {}", violations.len(), err.message()),
+            violations,
+        );
+    }
+    Err(to_py_err(py, &err, Subject::Other))
 }
 
 /// One core claim read from an 837P: the `Claim`, the X12-level findings (X12C01..., X12T01...),
@@ -378,23 +410,7 @@ impl Read837Result {
     /// Raises the first X12 problem as an exception (`InvalidInputError` with field
     /// `x12.segment[58].SE01`, ...), listing every problem as a violation.
     fn raise_for_errors(&self, py: Python<'_>) -> PyResult<()> {
-        let Some(first) = self.core_errors.first() else { return Ok(()) };
-        let mut err: Error = first.clone().into();
-        if self.core_errors.len() > 1 {
-            let violations: Vec<(String, String)> = self
-                .core_errors
-                .iter()
-                .map(|e| {
-                    let core: Error = e.clone().into();
-                    (core.field().unwrap_or_default().to_owned(), core.message().to_owned())
-                })
-                .collect();
-            err = Error::with_violations(
-                format!("{} X12 problems; the first: {}", violations.len(), err.message()),
-                violations,
-            );
-        }
-        Err(to_py_err(py, &err, Subject::Other))
+        raise_for(py, &self.core_errors)
     }
     fn __len__(&self) -> usize {
         self.parsed.len()
@@ -591,130 +607,83 @@ fn write_837<'py>(
     Ok(PyBytes::new(py, &bytes))
 }
 
-/// One 835 transaction set: payer, payee, payment (BPR/TRN), claims with their lines and
-/// adjustments, PLB provider adjustments. Attributes are the serde JSON form (money as decimal strings
-/// for amounts in dollars, integer cents for `*_cents`).
-#[pyclass(frozen, eq, module = "cptkit._native")]
-#[derive(Debug, PartialEq)]
-pub struct Remittance {
-    inner: x12::Remittance,
-}
-
-#[pymethods]
-impl Remittance {
-    #[getter]
-    fn payer(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        serde_to_py(py, &self.inner.payer)
-    }
-    #[getter]
-    fn payee(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        serde_to_py(py, &self.inner.payee)
-    }
-    #[getter]
-    fn payment(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        serde_to_py(py, &self.inner.payment)
-    }
-    #[getter]
-    fn claims(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        serde_to_py(py, &self.inner.claims)
-    }
-    #[getter]
-    fn provider_adjustments(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        serde_to_py(py, &self.inner.provider_adjustments)
-    }
-    #[getter]
-    fn problems(&self, py: Python<'_>) -> PyResult<Py<PyTuple>> {
-        issues(py, &self.inner.problems)
-    }
-    /// BPR02 = sum of CLP04 - PLB.
-    fn balances(&self) -> bool {
-        self.inner.balances()
-    }
-    fn to_dict(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        serde_to_py(py, &self.inner)
-    }
-    fn __repr__(&self) -> String {
-        format!(
-            "Remittance(payer={:?}, claims={}, amount_cents={})",
-            self.inner.payer.name,
-            self.inner.claims.len(),
-            self.inner.payment.amount_cents
-        )
-    }
-}
-
 fn read_835_input(py: Python<'_>, field: &str, source: &Bound<'_, PyAny>) -> PyResult<x12::File835> {
     let input = input(py, field, source)?;
     input.with_bytes(py, field, |data| x12::read_835(data))
 }
 
-/// Reads an 835 file (path or bytes): one `Remittance` per transaction set. X12 problems raise
-/// unless `strict=False`, where they are skipped (the good transaction sets are returned).
-#[pyfunction]
-#[pyo3(signature = (source, *, strict = false))]
-fn read_835(py: Python<'_>, source: &Bound<'_, PyAny>, strict: bool) -> PyResult<Vec<Py<Remittance>>> {
-    let file = read_835_input(py, "source", source)?;
-    if strict && let Some(first) = file.errors.first() {
-        return Err(to_py_err(py, &first.clone().into(), Subject::Other));
-    }
-    file.transactions.into_iter().map(|t| Py::new(py, Remittance { inner: t.body })).collect()
-}
-
-/// Claims reconciled against remittances: per line expected (cptkit's price) / allowed / paid /
-/// adjustments / variance / flags; totals per payer and overall. Attributes are the serde JSON form
-/// (decimals as strings).
-#[pyclass(frozen, eq, module = "cptkit._native")]
-#[derive(Debug, PartialEq)]
-pub struct Reconciliation {
-    inner: x12::Reconciliation,
+/// Everything read from an 835 input: the remittances of every good transaction set, and the X12
+/// problems (a bad transaction set is reported in `errors`, not returned), as `Read837Result` does.
+#[pyclass(frozen, module = "cptkit._native")]
+#[derive(Debug)]
+pub struct Read835Result {
+    #[pyo3(get)]
+    remittances: Py<PyList>,
+    #[pyo3(get)]
+    errors: Py<PyTuple>,
+    /// Segments of the remittances returned that could not be read (each `Remittance.problems`).
+    #[pyo3(get)]
+    problems: Py<PyTuple>,
+    core_errors: Vec<x12::X12Error>,
 }
 
 #[pymethods]
-impl Reconciliation {
+impl Read835Result {
+    /// True when the input had no X12 problem.
     #[getter]
-    fn claims(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        serde_to_py(py, &self.inner.claims)
+    fn ok(&self, py: Python<'_>) -> bool {
+        self.core_errors.is_empty() && self.problems.bind(py).is_empty()
     }
-    #[getter]
-    fn totals(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        serde_to_py(py, &self.inner.totals)
+    /// Raises the first X12 problem as an exception (`InvalidInputError` with field
+    /// `x12.segment[14].SE01`, ...), listing every problem as a violation.
+    fn raise_for_errors(&self, py: Python<'_>) -> PyResult<()> {
+        raise_for(py, &self.core_errors)
     }
-    #[getter]
-    fn totals_by_payer(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        serde_to_py(py, &self.inner.totals_by_payer)
+    fn __len__(&self, py: Python<'_>) -> usize {
+        self.remittances.bind(py).len()
     }
-    #[getter]
-    fn unmatched_remit_claims(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        serde_to_py(py, &self.inner.unmatched_remit_claims)
-    }
-    /// Every line with its claim id: one flat row per claim line, for a DataFrame.
-    fn lines(&self, py: Python<'_>) -> PyResult<Vec<Py<PyAny>>> {
-        let mut rows = Vec::new();
-        for c in &self.inner.claims {
-            for l in &c.lines {
-                let row = serde_to_py(py, l)?;
-                let d = row.bind(py).cast::<PyDict>()?;
-                d.set_item("claim_id", &c.claim_id)?;
-                d.set_item("payer", &c.payer)?;
-                rows.push(row);
-            }
-        }
-        Ok(rows)
-    }
-    fn to_dict(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        serde_to_py(py, &self.inner)
-    }
-    fn __repr__(&self) -> String {
-        let t = &self.inner.totals;
+    fn __repr__(&self, py: Python<'_>) -> String {
         format!(
-            "Reconciliation(claims={}, lines={}, expected={}, paid={}, underpaid_lines={})",
-            t.claims, t.lines, t.expected, t.paid, t.underpaid_lines
+            "Read835Result(remittances={}, errors={}, problems={})",
+            self.remittances.bind(py).len(),
+            self.core_errors.len(),
+            self.problems.bind(py).len()
         )
     }
 }
 
-/// Reconciles an 837 (path, bytes or a `Read837Result`) with an 835 (path, bytes or a list of
-/// `Remittance`s).
+/// Reads an 835 file (path or bytes): one `Remittance` per good transaction set. `strict=True` raises
+/// for X12 problems; otherwise a bad transaction set is left out of the list, and `with_errors=True`
+/// returns a `Read835Result` that reports it (`errors`) beside the remittances.
+#[pyfunction]
+#[pyo3(signature = (source, *, strict = false, with_errors = false))]
+fn read_835<'py>(
+    py: Python<'py>,
+    source: &Bound<'py, PyAny>,
+    strict: bool,
+    with_errors: bool,
+) -> PyResult<Bound<'py, PyAny>> {
+    let file = read_835_input(py, "source", source)?;
+    if strict {
+        raise_for(py, &file.errors)?;
+    }
+    let remittances: Vec<x12::Remittance> = file.transactions.into_iter().map(|t| t.body).collect();
+    let problems: Vec<x12::X12Error> = remittances.iter().flat_map(|r| r.problems.iter().cloned()).collect();
+    let list = remittance_list(py, remittances)?;
+    if !with_errors {
+        return Ok(list.into_any());
+    }
+    let read = Read835Result {
+        remittances: list.unbind(),
+        errors: issues(py, &file.errors)?,
+        problems: issues(py, &problems)?,
+        core_errors: file.errors,
+    };
+    Ok(Bound::new(py, read)?.into_any())
+}
+
+/// Reconciles an 837 (path, bytes or a `Read837Result`) with an 835 (path, bytes, a `Read835Result`
+/// or a list of `Remittance`s).
 #[pyfunction]
 #[pyo3(signature = (
     claims_837, remittance_835, *, conversion_factor = None, rule_set = None, tolerance = None, today = None,
@@ -766,8 +735,12 @@ fn reconcile(
     {
         read_835_input(py, "remittance_835", remittance_835)?.transactions.into_iter().map(|t| t.body).collect()
     } else {
+        let items = match remittance_835.cast::<Read835Result>() {
+            Ok(read) => read.get().remittances.bind(py).clone().into_any(),
+            Err(_) => remittance_835.clone(),
+        };
         let mut out = Vec::new();
-        for item in remittance_835.try_iter()? {
+        for item in items.try_iter()? {
             let item = item?;
             let r = item.cast::<Remittance>().map_err(|_| {
                 invalid(
@@ -790,7 +763,7 @@ fn reconcile(
             &x12::ReconcileOptions { tolerance },
         )
     });
-    Ok(Reconciliation { inner: result })
+    Reconciliation::new(py, result)
 }
 
 pub(crate) fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -799,8 +772,8 @@ pub(crate) fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<ParsedClaim>()?;
     module.add_class::<RejectedClaim>()?;
     module.add_class::<Read837Result>()?;
-    module.add_class::<Remittance>()?;
-    module.add_class::<Reconciliation>()?;
+    module.add_class::<Read835Result>()?;
+    remit::register(module)?;
     module.add_function(wrap_pyfunction!(read_837, module)?)?;
     module.add_function(wrap_pyfunction!(write_837, module)?)?;
     module.add_function(wrap_pyfunction!(read_835, module)?)?;
