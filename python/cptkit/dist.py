@@ -72,22 +72,17 @@ def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
     yield from rest
 
 
-def spark_validate(df: Any, *, by_claim: bool = True, today: Any = None) -> Any:
-    """``validate_table`` over a Spark DataFrame in the claim-lines layout; a Spark DataFrame of results."""
-    return _spark(df, False, by_claim, {"today": today})
+def spark_validate(df: Any, *, by_claim: bool = True, **options: Any) -> Any:
+    """``validate_table`` over a Spark DataFrame in the claim-lines layout; a Spark DataFrame of results.
+
+    ``options`` are ``validate_table``'s keywords (``today``)."""
+    return _spark(df, False, by_claim, options)
 
 
-def spark_price(
-    df: Any,
-    *,
-    by_claim: bool = True,
-    conversion_factor: Any = None,
-    rule_set: str | None = None,
-    explain: bool = False,
-    today: Any = None,
-) -> Any:
-    """``price_table`` over a Spark DataFrame in the claim-lines layout; a Spark DataFrame of results."""
-    options = {"conversion_factor": conversion_factor, "rule_set": rule_set, "explain": explain, "today": today}
+def spark_price(df: Any, *, by_claim: bool = True, **options: Any) -> Any:
+    """``price_table`` over a Spark DataFrame in the claim-lines layout; a Spark DataFrame of results.
+
+    ``options`` are ``price_table``'s keywords (``conversion_factor``, ``rule_set``, ``explain``, ``today``)."""
     return _spark(df, True, by_claim, options)
 
 
@@ -115,20 +110,15 @@ def _dask(ddf: Any, price: bool, by_claim: bool, options: dict[str, Any]) -> Any
     return ddf.map_partitions(judge_partition, meta=meta)
 
 
-def dask_validate(ddf: Any, *, by_claim: bool = True, today: Any = None) -> Any:
-    """``validate_table`` over a Dask DataFrame in the claim-lines layout; a lazy Dask DataFrame of results."""
-    return _dask(ddf, False, by_claim, {"today": today})
+def dask_validate(ddf: Any, *, by_claim: bool = True, **options: Any) -> Any:
+    """``validate_table`` over a Dask DataFrame in the claim-lines layout; a lazy Dask DataFrame of results.
+
+    ``options`` are ``validate_table``'s keywords (``today``)."""
+    return _dask(ddf, False, by_claim, options)
 
 
-def dask_price(
-    ddf: Any,
-    *,
-    by_claim: bool = True,
-    conversion_factor: Any = None,
-    rule_set: str | None = None,
-    explain: bool = False,
-    today: Any = None,
-) -> Any:
-    """``price_table`` over a Dask DataFrame in the claim-lines layout; a lazy Dask DataFrame of results."""
-    options = {"conversion_factor": conversion_factor, "rule_set": rule_set, "explain": explain, "today": today}
+def dask_price(ddf: Any, *, by_claim: bool = True, **options: Any) -> Any:
+    """``price_table`` over a Dask DataFrame in the claim-lines layout; a lazy Dask DataFrame of results.
+
+    ``options`` are ``price_table``'s keywords (``conversion_factor``, ``rule_set``, ``explain``, ``today``)."""
     return _dask(ddf, True, by_claim, options)
