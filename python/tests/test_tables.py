@@ -251,3 +251,23 @@ def test_ctrl_c_stops_a_long_batch_between_chunks(tmp_path: Path) -> None:
     assert "finished" not in out
     assert "KeyboardInterrupt" in err
     assert proc.returncode != 0
+
+
+def test_without_pyarrow_the_results_are_arrow_tables_polars_reads() -> None:
+    """pyarrow is optional: the native Arrow table goes to polars through the PyCapsule interface."""
+    script = textwrap.dedent(
+        """
+        import sys
+        sys.modules["pyarrow"] = None  # as if pyarrow were not installed
+        import cptkit, polars as pl
+        from cptkit.testing import synthetic_claims
+        lines = pl.DataFrame(synthetic_claims(200, seed=3))
+        result = pl.DataFrame(cptkit.price_table(lines, conversion_factor="60", today="2026-11-27"))
+        assert result.height == lines.height, (result.height, lines.height)
+        assert result["claim_id"].to_list() == lines["claim_id"].to_list()
+        print(sorted(set(result["status"].to_list())))
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "priced" in done.stdout
