@@ -227,7 +227,10 @@ def test_loaded_rows_show_in_profiles_and_cached_profiles_are_dropped(store: Pat
     assert [_row_line(b) for b in rows] == ROWS_00632
     assert cptkit.code("00632") is cptkit.code("00632"), "cached again"
     assert len(cptkit.code("00632").benchmarks) == 3, "the Medicare benchmarks are still there"
+    card = cptkit.code("00632")._repr_html_()
+    assert "Payer rate benchmarks" in card and f"${rows[0].median}" in card
     assert cptkit.load_benchmarks(None) == 0
+    assert "Payer rate benchmarks" not in cptkit.code("00632")._repr_html_()
     assert cptkit.code("00632").payer_benchmarks == ()
 
 

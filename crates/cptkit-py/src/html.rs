@@ -200,6 +200,44 @@ pub(crate) fn profile_card(p: &CodeProfile) -> String {
             .markup("</p>");
     }
 
+    if !p.payer_benchmarks.is_empty() {
+        // Loaded from payers' Transparency in Coverage files (`cptkit.load_benchmarks`): shown as read.
+        h.section("Payer rate benchmarks (Transparency in Coverage)");
+        h.table_head(&[
+            "Payer",
+            "Class",
+            "POS",
+            "Modifiers",
+            "Type",
+            "Basis",
+            "Rates",
+            "p25",
+            "Median",
+            "p75",
+            "% of Medicare",
+        ]);
+        for b in &p.payer_benchmarks {
+            let percent = b.medicare.as_ref().map(|m| format!("{}%", m.median_percent_of_medicare)).unwrap_or_default();
+            h.row(&[
+                &b.provenance.reporting_entity_name,
+                &b.billing_class,
+                b.place_of_service.as_deref().unwrap_or("any"),
+                &b.modifiers.join(" "),
+                &b.negotiated_type,
+                b.rate_basis.as_str(),
+                &b.count.to_string(),
+                &format!("${}", b.p25),
+                &format!("${}", b.median),
+                &format!("${}", b.p75),
+                &percent,
+            ]);
+        }
+        h.table_end();
+        h.markup("<p class=\"muted\">")
+            .text("Negotiated rates as payers publish them; whether an anesthesia amount is per unit or per case is inferred (cptkit-tic README).")
+            .markup("</p>");
+    }
+
     h.section("Related codes").table_head(&["Code", "Relation", "Base units", "Description"]);
     for r in &p.related_codes {
         let units = r.base_units.map(|u| u.to_string()).unwrap_or_else(|| "-".to_owned());
