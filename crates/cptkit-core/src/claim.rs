@@ -237,7 +237,7 @@ pub struct Npi([u8; 10]);
 
 impl Npi {
     fn parse(raw: &str) -> std::result::Result<Self, String> {
-        let s = raw.trim();
+        let s = crate::ids::trimmed(raw);
         if s.len() == 10 && s.bytes().all(|b| b.is_ascii_digit()) && matches!(s.as_bytes()[0], b'1' | b'2') {
             let mut npi = [0u8; 10];
             npi.copy_from_slice(s.as_bytes());

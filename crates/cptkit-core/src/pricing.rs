@@ -118,6 +118,10 @@ impl TimeUnits {
 
     /// Minutes to time units.
     pub fn units(&self, minutes: Decimal) -> Decimal {
+        self.whole_minute_units(minutes).unwrap_or_else(|| self.decimal_units(minutes))
+    }
+
+    fn decimal_units(&self, minutes: Decimal) -> Decimal {
         let first = Decimal::from(self.unit_minutes);
         match (self.break_point_minutes.map(Decimal::from), self.unit_minutes_after_break) {
             (Some(brk), Some(after)) if minutes > brk => {
@@ -125,6 +129,22 @@ impl TimeUnits {
             }
             _ => self.round(minutes / first),
         }
+    }
+
+    /// [`TimeUnits::units`] in integers for the common case (whole minutes, one unit length): the same
+    /// answer without decimal division, which dominates pricing a line.
+    fn whole_minute_units(&self, minutes: Decimal) -> Option<Decimal> {
+        let unit = i64::from(self.unit_minutes);
+        let minutes =
+            i64::try_from(minutes.mantissa()).ok().filter(|m| minutes.scale() == 0 && (0..1 << 40).contains(m))?;
+        if unit == 0 || self.break_point_minutes.is_some_and(|brk| minutes > i64::from(brk)) {
+            return None;
+        }
+        Some(match self.rounding {
+            // Nearest tenth, half away from zero: tenths = round(10 m / u) = floor((20 m + u) / 2u).
+            Rounding::Tenth => Decimal::new((20 * minutes + unit) / (2 * unit), 1),
+            Rounding::WholeUp => Decimal::from((minutes + unit - 1) / unit),
+        })
     }
 
     /// How [`TimeUnits::units`] got its answer, for the explanation.
@@ -801,4 +821,23 @@ fn apply_combined_cap(claim: &Claim, mut lines: Vec<PricedLine>) -> Vec<PricedLi
         }
     }
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_minutes_in_integers_equal_the_decimal_arithmetic() {
+        for rule in RuleBook::embedded().rule_sets() {
+            let time = &rule.time_units;
+            for minutes in 0..=1_500 {
+                let m = Decimal::from(minutes);
+                if let Some(fast) = time.whole_minute_units(m) {
+                    assert_eq!(fast, time.decimal_units(m), "{} at {minutes} min", rule.id);
+                    assert_eq!(fast.to_string(), time.decimal_units(m).to_string(), "{} at {minutes} min", rule.id);
+                }
+            }
+        }
+    }
 }
