@@ -381,16 +381,7 @@ pub fn unmatched_remit_claim(payer_name: String, claim: x12::RemitClaim) -> pb::
         amounts: _,
         at,
     } = claim;
-    let lines = lines
-        .into_iter()
-        .map(|l| pb::UnmatchedRemitLine {
-            claim_id: claim_id.clone(),
-            procedure: l.procedure.to_string(),
-            date_of_service: date_string(l.date_of_service),
-            paid_cents: l.paid_cents,
-            location: Some(l.at.into()),
-        })
-        .collect();
+    let lines = lines.iter().map(|l| x12::UnmatchedRemitLine::new(&claim_id, l).into()).collect();
     pb::UnmatchedRemitClaim {
         payer_name,
         claim_id,

@@ -116,6 +116,19 @@ pub struct UnmatchedRemitLine {
     pub at: crate::SegmentRef,
 }
 
+impl UnmatchedRemitLine {
+    /// A remittance line of claim `claim_id` that no claim line took.
+    pub fn new(claim_id: &str, line: &RemitLine) -> Self {
+        UnmatchedRemitLine {
+            claim_id: claim_id.to_owned(),
+            procedure: line.procedure.to_string(),
+            date_of_service: line.date_of_service,
+            paid_cents: line.paid_cents,
+            at: line.at,
+        }
+    }
+}
+
 /// One claim id.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ClaimReconciliation {
@@ -366,14 +379,7 @@ where
                 accs[pi].procedures.push(r.procedure.clone());
             }
             for (_, r) in rc.lines.iter().enumerate().filter(|(ri, _)| !used[*ri]) {
-                let mods: Vec<&str> = r.procedure.modifiers.iter().map(String::as_str).collect();
-                rec.unmatched_remit_lines.push(UnmatchedRemitLine {
-                    claim_id: rc.claim_id.clone(),
-                    procedure: procedure_text(&r.procedure.code, &mods),
-                    date_of_service: r.date_of_service,
-                    paid_cents: r.paid_cents,
-                    at: r.at,
-                });
+                rec.unmatched_remit_lines.push(UnmatchedRemitLine::new(&rc.claim_id, r));
             }
         }
         for (((ci, li), line, origin), acc) in pool.iter().zip(accs) {
