@@ -5,6 +5,9 @@ tree's python/cptkit (which has no native module) is never what `import cptkit` 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,3 +28,22 @@ def golden_00632() -> dict[str, Any]:
     with (FIXTURES / "code_profile_00632" / "profile.json").open(encoding="utf-8") as f:
         data: dict[str, Any] = json.load(f)
     return data
+
+
+@pytest.fixture
+def type_checks(tmp_path: Path) -> Callable[[str], None]:
+    """Asserts that user code type-checks under ``mypy --strict`` against the installed package's stubs."""
+
+    def check(source: str) -> None:
+        user = tmp_path / "user.py"
+        user.write_text(source, encoding="utf-8")
+        result = subprocess.run(
+            [sys.executable, "-m", "mypy", "--strict", "--no-incremental", str(user)],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,  # away from the source tree: check the installed package
+            check=False,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+
+    return check
