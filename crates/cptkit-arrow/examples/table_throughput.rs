@@ -8,15 +8,8 @@ use cptkit_arrow::{TablePricing, claims_to_batch, price_batch, validate_batch};
 use cptkit_core::synthetic::SyntheticClaims;
 use cptkit_core::{Claim, Reference, RuleBook, ValidationContext};
 
-/// CPU seconds of the whole process (all threads), from /proc/self/stat: on a shared machine, wall
-/// time also counts time other processes had the cores.
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name (which is in parentheses): utime and stime are the 12th and 13th.
-    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let ticks: Vec<f64> = after.split_whitespace().skip(11).take(2).filter_map(|t| t.parse().ok()).collect();
-    ticks.iter().sum::<f64>() / 100.0
-}
+#[path = "../../../bench/proc_stats.rs"]
+mod proc_stats;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let lines: usize = std::env::args().nth(1).map_or(Ok(1_000_000), |n| n.parse())?;
@@ -26,16 +19,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
     let pricing = TablePricing { conversion_factor: Some("60".parse()?), ..TablePricing::default() };
     for round in 0..3 {
-        let (start, cpu) = (Instant::now(), cpu_seconds());
+        let (start, cpu) = (Instant::now(), proc_stats::process_cpu_seconds());
         for batch in &batches {
             validate_batch(batch, Reference::embedded(), &context)?;
         }
-        let (validate, validate_cpu) = (start.elapsed().as_secs_f64(), cpu_seconds() - cpu);
-        let (start, cpu) = (Instant::now(), cpu_seconds());
+        let (validate, validate_cpu) = (start.elapsed().as_secs_f64(), proc_stats::process_cpu_seconds() - cpu);
+        let (start, cpu) = (Instant::now(), proc_stats::process_cpu_seconds());
         for batch in &batches {
             price_batch(batch, Reference::embedded(), RuleBook::embedded(), &pricing, &context)?;
         }
-        let (price, price_cpu) = (start.elapsed().as_secs_f64(), cpu_seconds() - cpu);
+        let (price, price_cpu) = (start.elapsed().as_secs_f64(), proc_stats::process_cpu_seconds() - cpu);
         // Baseline: the core alone on the same claims as structs, one thread, no table.
         let start = Instant::now();
         let options = cptkit_core::PriceOptions { rule_set: None, conversion_factor: pricing.conversion_factor };

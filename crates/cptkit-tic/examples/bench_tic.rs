@@ -9,20 +9,8 @@ use std::time::Instant;
 
 use cptkit_tic::{CodeFilter, IngestOptions, ingest};
 
-/// CPU time of this thread in seconds (/proc/thread-self/schedstat, nanoseconds on the CPU): on a
-/// shared machine wall time also counts the time other processes had the core.
-fn cpu_seconds() -> f64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next().and_then(|n| n.parse::<u64>().ok()))
-        .map_or(f64::NAN, |ns| ns as f64 / 1e9)
-}
-
-fn peak_rss_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
+#[path = "../../../bench/proc_stats.rs"]
+mod proc_stats;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -33,9 +21,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let out = args.iter().position(|a| a == "--out").and_then(|i| args.get(i + 1));
     cptkit_core::Reference::embedded().warm()?;
-    let (start, cpu) = (Instant::now(), cpu_seconds());
+    let (start, cpu) = (Instant::now(), proc_stats::thread_cpu_seconds());
     let result = ingest(&[path], &options);
-    let (secs, cpu) = (start.elapsed().as_secs_f64(), cpu_seconds() - cpu);
+    let (secs, cpu) = (start.elapsed().as_secs_f64(), proc_stats::thread_cpu_seconds() - cpu);
     let file = result.summary.files.first().ok_or("no summary")?;
     if let Some(e) = &file.error {
         return Err(e.to_string().into());
@@ -59,7 +47,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         cptkit_tic::write_parquet(&path, &result.benchmarks)?;
         println!("wrote {}", path.display());
     }
-    match peak_rss_kib() {
+    match proc_stats::peak_rss_kib() {
         Some(kib) => println!("peak RSS (VmHWM): {:.1} MB", kib as f64 / 1024.0),
         None => println!("peak RSS: /proc/self/status not readable"),
     }

@@ -11,20 +11,8 @@ use std::time::Instant;
 use cptkit_core::{PlanType, PriceOptions, Reference, RuleBook, ValidationContext};
 use cptkit_x12::{ReadOptions, Reader837};
 
-/// CPU time of this thread in seconds (/proc/thread-self/schedstat, nanoseconds on the CPU): on a
-/// shared machine wall time also counts the time other processes had the core.
-fn cpu_seconds() -> f64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next().and_then(|n| n.parse::<u64>().ok()))
-        .map_or(f64::NAN, |ns| ns as f64 / 1e9)
-}
-
-fn peak_rss_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
+#[path = "../../../bench/proc_stats.rs"]
+mod proc_stats;
 
 struct Counts {
     claims: u64,
@@ -45,7 +33,7 @@ fn run(path: &str, price: bool) -> Result<(f64, f64, Counts), Box<dyn std::error
     let mut counts = Counts { claims: 0, lines: 0, rejected: 0, errors: 0, priced: 0, not_valid: 0, not_priced: 0 };
     let file = std::fs::File::open(path)?;
     let start = Instant::now();
-    let cpu = cpu_seconds();
+    let cpu = proc_stats::thread_cpu_seconds();
     for item in Reader837::with_options(file, ReadOptions::default()) {
         let Ok(t) = item else {
             counts.errors += 1;
@@ -70,7 +58,7 @@ fn run(path: &str, price: bool) -> Result<(f64, f64, Counts), Box<dyn std::error
             }
         }
     }
-    Ok((start.elapsed().as_secs_f64(), cpu_seconds() - cpu, counts))
+    Ok((start.elapsed().as_secs_f64(), proc_stats::thread_cpu_seconds() - cpu, counts))
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -83,7 +71,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if mode == "segments" || mode == "both" {
         // The tokenizer alone: segments as slices, no envelope checks, no claims.
         let file = std::fs::File::open(&path)?;
-        let (start, cpu) = (Instant::now(), cpu_seconds());
+        let (start, cpu) = (Instant::now(), proc_stats::thread_cpu_seconds());
         let mut reader = cptkit_x12::SegmentReader::new(file);
         let (mut segments, mut elements) = (0u64, 0u64);
         while let Some(item) = reader.read_segment() {
@@ -92,7 +80,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 elements += seg.len() as u64;
             }
         }
-        let (secs, cpu) = (start.elapsed().as_secs_f64(), cpu_seconds() - cpu);
+        let (secs, cpu) = (start.elapsed().as_secs_f64(), proc_stats::thread_cpu_seconds() - cpu);
         println!(
             "tokenize only: {secs:.2} s wall, {:.0} MB/s wall, {:.0} MB/s CPU time; {segments} segments, {elements} elements",
             mb / secs,
@@ -124,7 +112,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             c.not_priced
         );
     }
-    match peak_rss_kib() {
+    match proc_stats::peak_rss_kib() {
         Some(kib) => println!("peak RSS (VmHWM): {:.1} MB", kib as f64 / 1024.0),
         None => println!("peak RSS: /proc/self/status not readable"),
     }
