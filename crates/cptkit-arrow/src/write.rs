@@ -1,5 +1,6 @@
 //! Claims out: core claims as a claim-lines batch (synthetic tables, an 837 file as a table).
 
+use std::borrow::Borrow;
 use std::sync::Arc;
 
 use arrow_array::builder::{
@@ -59,11 +60,12 @@ impl ColumnBuilder {
 }
 
 /// The claims' lines as one batch in the claim-lines layout. Fails only for a quantity beyond the
-/// layout's 18-digit decimal.
-pub fn claims_to_batch(claims: &[Claim]) -> Result<RecordBatch> {
-    let rows: usize = claims.iter().map(|c| c.lines.len()).sum();
+/// layout's 18-digit decimal. Takes owned or borrowed claims (`&[Claim]`, `&[&Claim]`), so a caller
+/// holding claims inside other values need not copy them.
+pub fn claims_to_batch<C: Borrow<Claim>>(claims: &[C]) -> Result<RecordBatch> {
+    let rows: usize = claims.iter().map(|c| c.borrow().lines.len()).sum();
     let mut columns = Columns(CLAIM_LINE_COLUMNS.iter().map(|c| ColumnBuilder::new(c.kind, rows)).collect());
-    for claim in claims {
+    for claim in claims.iter().map(Borrow::borrow) {
         for line in &claim.lines {
             columns.append(claim, line)?;
         }

@@ -17,7 +17,6 @@ use cptkit_tic::{CodeFilter, IngestOptions, IngestSummary, Nppes, TicError};
 use pyo3::exceptions::{PyFileNotFoundError, PyUserWarning};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
-use pyo3_arrow::PyTable;
 
 use crate::convert::ToPy;
 use crate::errors::{Subject, to_py_err};
@@ -272,13 +271,12 @@ fn ingest_tic(
     if summary { Ok((table, summary_dict(py, &all)?).into_pyobject(py)?.into_any().unbind()) } else { Ok(table) }
 }
 
-/// Rows as an Arrow table: pyarrow's when it is importable, else pyo3-arrow's (Arrow PyCapsule interface).
+/// Rows as an Arrow table (see [`crate::tables::arrow_table`]).
 fn table(py: Python<'_>, rows: &[core::PayerBenchmark]) -> PyResult<Py<PyAny>> {
     let batch = py
         .detach(|| cptkit_tic::record_batch(rows))
         .map_err(|e| to_py_err(py, &Error::internal(format!("benchmark rows to Arrow: {e}")), Subject::Other))?;
-    let table = PyTable::try_new(vec![batch], Arc::new(cptkit_tic::arrow_schema()))?;
-    if py.import("pyarrow").is_ok() { Ok(table.into_pyarrow(py)?.unbind()) } else { Ok(Py::new(py, table)?.into_any()) }
+    Ok(crate::tables::arrow_table(py, vec![batch], Arc::new(cptkit_tic::arrow_schema()))?.unbind())
 }
 
 /// Loads every `*.parquet` of `dir` (a benchmark store written by `ingest_tic(out=...)` or `cptkit

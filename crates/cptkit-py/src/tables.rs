@@ -106,7 +106,7 @@ fn synthetic_claims(py: Python<'_>, count: usize, seed: u64) -> PyResult<Bound<'
 }
 
 /// Claims as a claim-lines table (`Read837Result.to_table`).
-pub(crate) fn claims_table<'py>(py: Python<'py>, claims: &[Claim]) -> PyResult<Bound<'py, PyAny>> {
+pub(crate) fn claims_table<'py>(py: Python<'py>, claims: &[&Claim]) -> PyResult<Bound<'py, PyAny>> {
     let batches = py.detach(|| claims.chunks(CHUNK_ROWS).map(claims_to_batch).collect::<Result<Vec<_>, _>>());
     let batches = batches.map_err(|e| to_py_err(py, &e, Subject::Other))?;
     arrow_table(py, batches, layout::claim_lines_schema())
@@ -175,7 +175,7 @@ enum Failure {
 
 /// The batches as a pyarrow Table when pyarrow is installed, else as an Arrow table object that
 /// pyarrow, polars, pandas and others read through `__arrow_c_stream__`.
-fn arrow_table(py: Python<'_>, batches: Vec<RecordBatch>, schema: SchemaRef) -> PyResult<Bound<'_, PyAny>> {
+pub(crate) fn arrow_table(py: Python<'_>, batches: Vec<RecordBatch>, schema: SchemaRef) -> PyResult<Bound<'_, PyAny>> {
     let table = PyTable::try_new(batches, schema)?;
     if py.import("pyarrow").is_ok() { table.into_pyarrow(py) } else { Ok(Bound::new(py, table)?.into_any()) }
 }

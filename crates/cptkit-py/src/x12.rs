@@ -399,7 +399,7 @@ impl Read837Result {
     /// The claims read as a claim-lines table (`cptkit.CLAIM_LINES_SCHEMA`), one row per service line,
     /// ready for `validate_table` / `price_table`. Rejected claims have no rows: see `rejected`.
     fn to_table<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let claims: Vec<core::Claim> = self.parsed.iter().map(|p| p.claim.clone()).collect();
+        let claims: Vec<&core::Claim> = self.parsed.iter().map(|p| &p.claim).collect();
         crate::tables::claims_table(py, &claims)
     }
     /// True when the input had no X12 problem and every claim was read.
