@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::path::FieldPath;
+
 /// What went wrong, coarse enough for a transport to map exhaustively.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorKind {
@@ -40,20 +42,39 @@ impl fmt::Display for ErrorKind {
 #[error("{}", self.display())]
 pub struct Error {
     kind: ErrorKind,
+    /// The field at fault, as data; the root when the error is about no one field.
+    loc: FieldPath,
+    /// `loc` as text, kept beside it (read far more often than it changes).
     field: Option<String>,
     message: String,
-    /// Every field at fault, when there is more than one (an invalid claim): (field path, message).
-    violations: Vec<(String, String)>,
+    /// Every field at fault, when there is more than one (an invalid claim).
+    violations: Vec<Violation>,
+    /// The file the error is about (a rule set, a data table), when it is about one.
+    file: Option<std::path::PathBuf>,
+}
+
+/// One field at fault and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    pub loc: FieldPath,
+    pub message: String,
+}
+
+impl Violation {
+    /// The path's text form (`lines[0].modifiers[1]`).
+    pub fn field(&self) -> String {
+        self.loc.to_string()
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, field: None, message: message.into(), violations: Vec::new() }
+        Error { kind, loc: FieldPath::root(), field: None, message: message.into(), violations: Vec::new(), file: None }
     }
 
-    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn invalid(field: impl Into<FieldPath>, message: impl Into<String>) -> Self {
         Error::new(ErrorKind::InvalidInput, message).at(field)
     }
 
@@ -66,27 +87,34 @@ impl Error {
     }
 
     /// Names the field this error is about; an outer field is prefixed (`lines[2]` + `code`).
-    pub fn at(mut self, field: impl Into<String>) -> Self {
+    pub fn at(mut self, field: impl Into<FieldPath>) -> Self {
         let outer = field.into();
-        self.field = Some(match self.field.take() {
-            Some(inner) if inner.starts_with('[') => format!("{outer}{inner}"),
-            Some(inner) => format!("{outer}.{inner}"),
-            None => outer,
-        });
+        self.loc = std::mem::take(&mut self.loc).within(&outer);
+        self.field = (!self.loc.is_root()).then(|| self.loc.to_string());
         self
     }
 
+    /// Says which file the error is about; its field, if any, is a field of that file.
+    pub fn in_file(mut self, path: impl AsRef<std::path::Path>) -> Self {
+        self.file = Some(path.as_ref().to_owned());
+        self
+    }
+
+    pub fn file(&self) -> Option<&std::path::Path> {
+        self.file.as_deref()
+    }
+
     /// An invalid-input error that lists each field at fault.
-    pub fn with_violations(message: impl Into<String>, violations: Vec<(String, String)>) -> Self {
+    pub fn with_violations(message: impl Into<String>, violations: Vec<Violation>) -> Self {
         Error { violations, ..Error::new(ErrorKind::InvalidInput, message) }
     }
 
     /// The fields at fault: the listed violations, or this error's own field.
-    pub fn violations(&self) -> Vec<(String, String)> {
-        match (&self.field, self.violations.is_empty()) {
+    pub fn violations(&self) -> Vec<Violation> {
+        match (self.loc.is_root(), self.violations.is_empty()) {
             (_, false) => self.violations.clone(),
-            (Some(field), true) => vec![(field.clone(), self.message.clone())],
-            (None, true) => Vec::new(),
+            (false, true) => vec![Violation { loc: self.loc.clone(), message: self.message.clone() }],
+            (true, true) => Vec::new(),
         }
     }
 
@@ -98,14 +126,20 @@ impl Error {
         self.field.as_deref()
     }
 
+    /// The field at fault as data (the root when none).
+    pub fn loc(&self) -> &FieldPath {
+        &self.loc
+    }
+
     pub fn message(&self) -> &str {
         &self.message
     }
 
     fn display(&self) -> String {
+        let file = self.file.as_ref().map(|f| format!("{}: ", f.display())).unwrap_or_default();
         match &self.field {
-            Some(field) => format!("{field}: {}", self.message),
-            None => self.message.clone(),
+            Some(field) => format!("{file}{field}: {}", self.message),
+            None => format!("{file}{}", self.message),
         }
     }
 }
