@@ -74,6 +74,7 @@ __all__ = [
     "validate_table",
     "price_table",
     "synthetic_claims",
+    "claims_to_table",
 ]
 
 # Enums are plain lowercase strings (their serde names).
@@ -1047,6 +1048,7 @@ def price_table(
     progress: Any = None,
 ) -> Any: ...
 def synthetic_claims(count: int, seed: int = 0) -> Any: ...
+def claims_to_table(claims: Iterable[_ClaimInput]) -> Any: ...
 
 # ---- Payer rate benchmarks (TiC): crates/cptkit-py/src/rates.rs ----
 

@@ -32,10 +32,16 @@ def case(name: str) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def price_kwargs(expected: dict[str, Any]) -> dict[str, Any]:
+    """A golden case's price options as keyword arguments: a factor for every payer, or with
+    `payer_conversion_factors` a dict of payer id -> factor (None: every other payer)."""
     options = expected.get("price_options", {})
     kwargs: dict[str, Any] = {"today": expected["today"]}
-    if "conversion_factor" in options:
-        kwargs["conversion_factor"] = Decimal(options["conversion_factor"])
+    every = Decimal(options["conversion_factor"]) if "conversion_factor" in options else None
+    by_payer = options.get("payer_conversion_factors")
+    if by_payer:
+        kwargs["conversion_factor"] = {None: every, **{p: Decimal(cf) for p, cf in by_payer.items()}}
+    elif every is not None:
+        kwargs["conversion_factor"] = every
     if "rule_set" in options:
         kwargs["rule_set"] = options["rule_set"]
     return kwargs

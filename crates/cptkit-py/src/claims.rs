@@ -161,9 +161,14 @@ impl View<'_> {
 
 /// Reads one claim (dict, JSON text or `Claim`) into the core type; `Claim.from_dict`/`from_json`.
 pub(crate) fn claim_from_py(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<core::Claim> {
+    read_claim(py, value).map_err(|e| to_py_err(py, &e, Subject::Other))
+}
+
+/// Reads one claim; the error names the field.
+pub(crate) fn read_claim(py: Python<'_>, value: &Bound<'_, PyAny>) -> Result<core::Claim, Error> {
     let arg = arg(value);
     let view = view(&arg);
-    py.detach(|| view.claim().map(Cow::into_owned)).map_err(|e| to_py_err(py, &e, Subject::Other))
+    py.detach(|| view.claim().map(Cow::into_owned))
 }
 
 /// `today` for "in the future" edits: a `datetime.date`, an ISO `str`, or None for the core's default

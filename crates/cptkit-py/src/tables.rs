@@ -6,7 +6,7 @@ use arrow_array::{RecordBatch, RecordBatchReader};
 use arrow_schema::SchemaRef;
 use cptkit_arrow::{ClaimStream, TablePricing, claims_to_batch, layout, price_batch, validate_batch};
 use cptkit_core::synthetic::SyntheticClaims;
-use cptkit_core::{Claim, Error, PriceOptions, Reference, RuleBook};
+use cptkit_core::{Claim, Error, FieldPath, PriceOptions, Reference, RuleBook};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3_arrow::input::AnyRecordBatch;
@@ -92,6 +92,20 @@ fn synthetic_claims(py: Python<'_>, count: usize, seed: u64) -> PyResult<Bound<'
     arrow_table(py, batches, layout::claim_lines_schema())
 }
 
+/// Claims (dicts, JSON text or `Claim`s) as a claim-lines table (`cptkit.claims_to_table`); a claim
+/// that cannot be read raises `InvalidInputError` naming it (`claims[2].lines[0].quantity`).
+#[pyfunction]
+fn claims_to_table<'py>(py: Python<'py>, claims: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    let mut read = Vec::new();
+    for (i, item) in claims.try_iter()?.enumerate() {
+        let claim = crate::claims::read_claim(py, &item?)
+            .map_err(|e| to_py_err(py, &e.at(FieldPath::field("claims").index(i)), Subject::Other))?;
+        read.push(claim);
+    }
+    let claims: Vec<&Claim> = read.iter().collect();
+    claims_table(py, &claims)
+}
+
 /// Claims as a claim-lines table (`Read837Result.to_table`).
 pub(crate) fn claims_table<'py>(py: Python<'py>, claims: &[&Claim]) -> PyResult<Bound<'py, PyAny>> {
     let batches = py.detach(|| claims.chunks(CHUNK_ROWS).map(claims_to_batch).collect::<Result<Vec<_>, _>>());
@@ -173,5 +187,6 @@ pub(crate) fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(validate_table, module)?)?;
     module.add_function(wrap_pyfunction!(price_table, module)?)?;
     module.add_function(wrap_pyfunction!(synthetic_claims, module)?)?;
+    module.add_function(wrap_pyfunction!(claims_to_table, module)?)?;
     Ok(())
 }
