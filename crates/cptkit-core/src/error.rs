@@ -38,9 +38,13 @@ impl fmt::Display for ErrorKind {
 }
 
 /// A core error: a kind, an optional field path (`code`, `claim.lines[2].modifiers[0]`) and a plain message.
+/// Boxed: a `Result` of the core stays one pointer wide on its error side, whatever the error holds.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}", self.display())]
-pub struct Error {
+pub struct Error(Box<Details>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Details {
     kind: ErrorKind,
     /// The field at fault, as data; the root when the error is about no one field.
     loc: FieldPath,
@@ -71,7 +75,14 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, loc: FieldPath::root(), field: None, message: message.into(), violations: Vec::new(), file: None }
+        Error(Box::new(Details {
+            kind,
+            loc: FieldPath::root(),
+            field: None,
+            message: message.into(),
+            violations: Vec::new(),
+            file: None,
+        }))
     }
 
     pub fn invalid(field: impl Into<FieldPath>, message: impl Into<String>) -> Self {
@@ -89,57 +100,62 @@ impl Error {
     /// Names the field this error is about; an outer field is prefixed (`lines[2]` + `code`).
     pub fn at(mut self, field: impl Into<FieldPath>) -> Self {
         let outer = field.into();
-        self.loc = std::mem::take(&mut self.loc).within(&outer);
-        self.field = (!self.loc.is_root()).then(|| self.loc.to_string());
+        let details = &mut *self.0;
+        details.loc = std::mem::take(&mut details.loc).within(&outer);
+        details.field = (!details.loc.is_root()).then(|| details.loc.to_string());
         self
     }
 
     /// Says which file the error is about; its field, if any, is a field of that file.
     pub fn in_file(mut self, path: impl AsRef<std::path::Path>) -> Self {
-        self.file = Some(path.as_ref().to_owned());
+        self.0.file = Some(path.as_ref().to_owned());
         self
     }
 
     pub fn file(&self) -> Option<&std::path::Path> {
-        self.file.as_deref()
+        self.0.file.as_deref()
     }
 
     /// An invalid-input error that lists each field at fault.
     pub fn with_violations(message: impl Into<String>, violations: Vec<Violation>) -> Self {
-        Error { violations, ..Error::new(ErrorKind::InvalidInput, message) }
+        let mut error = Error::new(ErrorKind::InvalidInput, message);
+        error.0.violations = violations;
+        error
     }
 
     /// The fields at fault: the listed violations, or this error's own field.
     pub fn violations(&self) -> Vec<Violation> {
-        match (self.loc.is_root(), self.violations.is_empty()) {
-            (_, false) => self.violations.clone(),
-            (false, true) => vec![Violation { loc: self.loc.clone(), message: self.message.clone() }],
+        let d = &self.0;
+        match (d.loc.is_root(), d.violations.is_empty()) {
+            (_, false) => d.violations.clone(),
+            (false, true) => vec![Violation { loc: d.loc.clone(), message: d.message.clone() }],
             (true, true) => Vec::new(),
         }
     }
 
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.0.kind
     }
 
     pub fn field(&self) -> Option<&str> {
-        self.field.as_deref()
+        self.0.field.as_deref()
     }
 
     /// The field at fault as data (the root when none).
     pub fn loc(&self) -> &FieldPath {
-        &self.loc
+        &self.0.loc
     }
 
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 
     fn display(&self) -> String {
-        let file = self.file.as_ref().map(|f| format!("{}: ", f.display())).unwrap_or_default();
-        match &self.field {
-            Some(field) => format!("{file}{field}: {}", self.message),
-            None => format!("{file}{}", self.message),
+        let d = &self.0;
+        let file = d.file.as_ref().map(|f| format!("{}: ", f.display())).unwrap_or_default();
+        match &d.field {
+            Some(field) => format!("{file}{field}: {}", d.message),
+            None => format!("{file}{}", d.message),
         }
     }
 }

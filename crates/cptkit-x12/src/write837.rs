@@ -320,7 +320,7 @@ fn write_claim<W: Write>(
                 (_, 0) => "ABK",
                 _ => "ABF",
             };
-            hi.push(out.comp(&[qualifier, &clean(&d, || at(&format!("diagnoses[{i}]")), &code)?]));
+            hi.push(out.comp(&[qualifier, clean(&d, || at(&format!("diagnoses[{i}]")), &code)?]));
         }
         let refs: Vec<&str> = hi.iter().map(String::as_str).collect();
         out.seg(&refs)?;
