@@ -329,7 +329,8 @@ fn priced_to_py(py: Python<'_>, judged: Result<core::Judgement, Error>) -> PyRes
 #[pyfunction]
 #[pyo3(signature = (claim, *, today = None))]
 fn validate(py: Python<'_>, claim: &Bound<'_, PyAny>, today: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
-    let judge = Judge { options: JudgeOptions { today: self::today(py, today)?, pricing: None }, book: RuleBook::embedded() };
+    let judge =
+        Judge { options: JudgeOptions { today: self::today(py, today)?, pricing: None }, book: RuleBook::embedded() };
     let arg = arg(claim);
     let view = view(&arg);
     let judged = py.detach(|| judge.judge(&view));
