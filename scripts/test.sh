@@ -36,7 +36,8 @@ fi
 "$py" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps "${wheels[0]}"
 
 echo "== pytest (against the installed wheel, from outside the source package)"
-export CPTKIT_SERVER_BIN="$PWD/target/debug/cptkit-server"
-export CPTKIT_CLI_BIN="$PWD/target/debug/cptkit"
+target_dir="${CARGO_TARGET_DIR:-$PWD/target}"  # where cargo put the binaries
+export CPTKIT_SERVER_BIN="$target_dir/debug/cptkit-server"
+export CPTKIT_CLI_BIN="$target_dir/debug/cptkit"
 cd python/tests
 "$py" -m pytest -q -p no:cacheprovider --import-mode=importlib .
