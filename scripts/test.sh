@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test on a fresh machine: Rust unit and integration tests (including the in-process gRPC
-# server), then builds the Python wheel with maturin, installs it into .venv and runs pytest against
-# it, with a grpcio client talking to a real cptkit-server.
+# Runs every test on a fresh machine: formatting and clippy (warnings are errors), Rust unit and
+# integration tests (including the in-process gRPC server), then builds the Python wheel with maturin,
+# installs it into .venv and runs pytest against it, with a grpcio client talking to a real
+# cptkit-server and the cptkit CLI judging the same claims.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,11 +12,17 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r python/requirements-dev.txt
 
+echo "== cargo fmt --check"
+cargo fmt --all --check
+
+echo "== cargo clippy (warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
 echo "== cargo test"
 cargo test --workspace --locked
 
-echo "== cptkit-server binary for the Python gRPC tests"
-cargo build --locked -p cptkit-server --bin cptkit-server
+echo "== cptkit-server and cptkit binaries for the Python gRPC and one-judge tests"
+cargo build --locked -p cptkit-server --bin cptkit-server -p cptkit-cli --bin cptkit
 
 echo "== wheel (maturin, from python/pyproject.toml)"
 py="$(cd "$venv" && pwd)/bin/python"  # absolute: the steps below change directory
@@ -29,6 +36,8 @@ fi
 "$py" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps "${wheels[0]}"
 
 echo "== pytest (against the installed wheel, from outside the source package)"
-export CPTKIT_SERVER_BIN="$PWD/target/debug/cptkit-server"
+target_dir="${CARGO_TARGET_DIR:-$PWD/target}"  # where cargo put the binaries
+export CPTKIT_SERVER_BIN="$target_dir/debug/cptkit-server"
+export CPTKIT_CLI_BIN="$target_dir/debug/cptkit"
 cd python/tests
 "$py" -m pytest -q -p no:cacheprovider --import-mode=importlib .

@@ -100,6 +100,7 @@ from cptkit._tables import (
     CLAIM_LINES_SCHEMA,
     PRICING_SCHEMA,
     VALIDATION_SCHEMA,
+    claims_to_table,
     price_table,
     validate_table,
 )
@@ -119,6 +120,7 @@ from cptkit.exceptions import (
     CptkitError,
     InternalError,
     InvalidInputError,
+    MissingFileError,
     NotFoundError,
     UnknownCodeError,
     UnsupportedError,
@@ -154,6 +156,7 @@ __all__ = [
     # Tables (Arrow in, Arrow out)
     "validate_table",
     "price_table",
+    "claims_to_table",
     "CLAIM_LINES_SCHEMA",
     "VALIDATION_SCHEMA",
     "PRICING_SCHEMA",
@@ -211,6 +214,7 @@ __all__ = [
     "CptkitError",
     "InvalidInputError",
     "ClaimValidationError",
+    "MissingFileError",
     "NotFoundError",
     "UnknownCodeError",
     "UnsupportedError",

@@ -1,6 +1,6 @@
 """Type stubs of the native module ``cptkit._native`` (checked against the binary by mypy.stubtest)."""
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 import datetime
 from decimal import Decimal
 import os
@@ -74,6 +74,7 @@ __all__ = [
     "validate_table",
     "price_table",
     "synthetic_claims",
+    "claims_to_table",
 ]
 
 # Enums are plain lowercase strings (their serde names).
@@ -91,6 +92,8 @@ _CfBasis: TypeAlias = Literal["medicare", "contract"]
 _ClaimInput: TypeAlias = dict[str, Any] | str | bytes | Claim
 # Money and conversion factors are never floats.
 _Money: TypeAlias = Decimal | str | int
+# One contract conversion factor for every payer, or payer id -> factor (None: every other payer).
+_Factors: TypeAlias = _Money | Mapping[str | None, _Money]
 _Today: TypeAlias = datetime.date | str | None
 
 def code(code: str, localities: Sequence[str] | Literal["all"] | None = None) -> CodeProfile:
@@ -131,25 +134,30 @@ def place_of_service(code: str) -> PlaceOfService:
     """A CMS place-of-service code (21)."""
 
 def validate(claim: _ClaimInput, *, today: _Today = None) -> ValidationReport:
-    """Validates one claim; ``today`` (default: today's date) judges "date of service in the future".
+    """Validates one claim; ``today`` (default: today's date in UTC, as on every face) judges "date of
+    service in the future".
 
-    Raises InvalidInputError naming the field (``lines[0].procedure_code``) for a malformed claim.
+    A value that is well-formed text but breaks a billing rule (an NPI failing its check digit, an
+    ICD-9 code) is a finding; InvalidInputError naming the field (``lines[0].procedure_code``) is for
+    what cannot be read at all.
     """
 
 def price(
     claim: _ClaimInput,
     *,
-    conversion_factor: _Money | None = None,
+    conversion_factor: _Factors | None = None,
     rule_set: str | RuleSet | None = None,
     today: _Today = None,
 ) -> PricedClaim:
     """Validates, then prices every line by the payer's rule set in force on the date of service.
 
-    ``conversion_factor`` is the contract rate for commercial rule sets (a Decimal, str or int; a float
-    is refused). ``rule_set`` forces a rule set: an embedded id (``"cigna-2021-05"``) or a RuleSet from
-    ``load_rule_set``. Raises ClaimValidationError (with ``.issues``) for a claim with error findings,
-    InvalidInputError for a malformed claim or a missing contract conversion factor, NotFoundError
-    when no rule set covers the payer.
+    ``conversion_factor`` is the contract rate: one for every payer (a Decimal, str or int; a float is
+    refused) or a dict of payer id -> rate (``None`` key: every other payer). A rate for every payer
+    prices commercial and Medicare Advantage rule sets; Medicare fee-for-service keeps the CMS factor
+    (name ``"medicare"`` in the dict to override it). ``rule_set`` forces a rule set: an embedded id
+    (``"cigna-2023-03"``) or a RuleSet from ``load_rule_set``. Raises ClaimValidationError (with
+    ``.issues``) for a claim with error findings, InvalidInputError for a malformed claim or a missing
+    contract conversion factor, NotFoundError when no rule set covers the payer.
     """
 
 def validate_many(claims: Iterable[_ClaimInput], *, today: _Today = None) -> list[ValidationReport | CptkitError]:
@@ -159,7 +167,7 @@ def validate_many(claims: Iterable[_ClaimInput], *, today: _Today = None) -> lis
 def price_many(
     claims: Iterable[_ClaimInput],
     *,
-    conversion_factor: _Money | None = None,
+    conversion_factor: _Factors | None = None,
     rule_set: str | RuleSet | None = None,
     today: _Today = None,
 ) -> list[PricedClaim | CptkitError]:
@@ -408,7 +416,15 @@ class PlaceOfService(_Record):
 
 @final
 class Finding(_Record):
-    def __new__(cls, edit_id: str, severity: _Severity, field: str, message: str, hint: str) -> Finding: ...
+    def __new__(
+        cls,
+        edit_id: str,
+        severity: _Severity,
+        field: str,
+        message: str,
+        hint: str,
+        loc: Sequence[str | int] | None = None,
+    ) -> Finding: ...
     @property
     def edit_id(self) -> str: ...
     @property
@@ -416,10 +432,14 @@ class Finding(_Record):
     @property
     def field(self) -> str: ...
     @property
+    def loc(self) -> tuple[str | int, ...]: ...
+    @property
     def message(self) -> str: ...
     @property
     def hint(self) -> str: ...
-    def __reduce__(self) -> tuple[type[Finding], tuple[str, str, str, str, str]]: ...
+    def __reduce__(
+        self,
+    ) -> tuple[type[Finding], tuple[str, str, str, str, str, tuple[str | int, ...]]]: ...
 
 @final
 class ValidationReport(_Record):
@@ -599,7 +619,7 @@ def reconcile(
     claims_837: _X12Input | Read837Result,
     remittance_835: _X12Input | Read835Result | Iterable[Remittance],
     *,
-    conversion_factor: _Money | None = None,
+    conversion_factor: _Factors | None = None,
     rule_set: str | RuleSet | None = None,
     tolerance: _Money | None = None,
     today: _Today = None,
@@ -662,6 +682,8 @@ class ParsedClaim:
     @property
     def report(self) -> ValidationReport | None: ...
     @property
+    def validation_error(self) -> CptkitError | None: ...
+    @property
     def part(self) -> tuple[int, int] | None: ...
     @property
     def lines(self) -> list[dict[str, Any]]: ...
@@ -698,6 +720,11 @@ class Read837Result:
         """The claims read as a claim-lines Arrow table (``cptkit.CLAIM_LINES_SCHEMA``)."""
     def raise_for_errors(self) -> None: ...
     def __len__(self) -> int: ...
+    def __iter__(self) -> Iterator[ParsedClaim]: ...
+    @overload
+    def __getitem__(self, index: int, /) -> ParsedClaim: ...
+    @overload
+    def __getitem__(self, index: slice, /) -> list[ParsedClaim]: ...
 
 @final
 class Read835Result:
@@ -1014,13 +1041,14 @@ def validate_table(table: Any, *, today: _Today = None, progress: Any = None) ->
 def price_table(
     table: Any,
     *,
-    conversion_factor: Any = None,
+    conversion_factor: _Factors | None = None,
     rule_set: str | RuleSet | None = None,
     explain: bool = False,
     today: _Today = None,
     progress: Any = None,
 ) -> Any: ...
 def synthetic_claims(count: int, seed: int = 0) -> Any: ...
+def claims_to_table(claims: Iterable[_ClaimInput]) -> Any: ...
 
 # ---- Payer rate benchmarks (TiC): crates/cptkit-py/src/rates.rs ----
 

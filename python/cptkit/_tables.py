@@ -130,3 +130,10 @@ def price_table(
     finally:
         if bar is not None:
             bar.close()
+
+
+def claims_to_table(claims: Any) -> Any:
+    """Claims (dicts in the claim JSON form, JSON text or ``cptkit.Claim``) as a claim-lines table
+    (``CLAIM_LINES_SCHEMA``): one row per service line, ready for ``validate_table`` / ``price_table``.
+    A claim that cannot be read raises ``InvalidInputError`` naming it (``claims[2].lines[0].quantity``)."""
+    return _native.claims_to_table(claims)

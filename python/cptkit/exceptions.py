@@ -2,9 +2,16 @@
 
 Every error carries ``kind`` (``"invalid_input"``, ``"not_found"``, ``"unsupported"``, ``"conflict"``
 or ``"internal"``, the core's error kind), ``field``, the input it is about (``"code"``,
-``"localities[0]"``) or ``None``, ``message``, and ``violations``: every ``(field, message)`` at fault
-(one entry for a single bad field, several for an invalid claim). ``str(error)`` is
+``"localities[0]"``) or ``None``, ``loc``, the same path as a tuple (``("localities", 0)``, as
+pydantic's ``loc``; ``()`` for none), ``message``, and ``violations``: every ``(field, message)`` at
+fault (one entry for a single bad field, several for an invalid claim). ``str(error)`` is
 ``"field: message"``.
+
+**Files.** Every function that reads a file the caller names (``read_837``, ``read_835``,
+``reconcile``, ``load_rule_set``, ``ingest_tic``, ``load_benchmarks``) raises :class:`MissingFileError`
+when the file does not exist: a :class:`NotFoundError` *and* a built-in ``FileNotFoundError``, with
+``filename``. A file that exists but cannot be read or understood is an :class:`InvalidInputError`
+whose ``file`` names it.
 
 :class:`ClaimValidationError` (an :class:`InvalidInputError`) is what ``cptkit.price`` raises for a
 claim with error findings; it also carries ``report`` (the claim's ``ValidationReport``) and ``issues``
@@ -17,6 +24,7 @@ are defined once, here, where multiple inheritance lets :class:`InvalidInputErro
 
 from __future__ import annotations
 
+import errno
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover - typing only; the native module imports this one at run time
@@ -28,6 +36,7 @@ __all__ = [
     "CptkitError",
     "InternalError",
     "InvalidInputError",
+    "MissingFileError",
     "NotFoundError",
     "UnknownCodeError",
     "UnsupportedError",
@@ -46,6 +55,8 @@ class CptkitError(Exception):
         *,
         kind: str | None = None,
         field: str | None = None,
+        loc: tuple[str | int, ...] = (),
+        file: str | None = None,
         violations: list[tuple[str, str]] | None = None,
     ) -> None:
         super().__init__(message)
@@ -53,6 +64,9 @@ class CptkitError(Exception):
         if kind is not None:
             self.kind = kind
         self.field = field
+        self.loc: tuple[str | int, ...] = tuple(loc)
+        #: The file the error is about, when it is about one.
+        self.file = file
         self.violations: list[tuple[str, str]] = (
             list(violations) if violations is not None else ([(field, message)] if field else [])
         )
@@ -81,10 +95,12 @@ class ClaimValidationError(InvalidInputError):
         *,
         kind: str | None = None,
         field: str | None = None,
+        loc: tuple[str | int, ...] = (),
+        file: str | None = None,
         violations: list[tuple[str, str]] | None = None,
         report: ValidationReport | None = None,
     ) -> None:
-        super().__init__(message, kind=kind, field=field, violations=violations)
+        super().__init__(message, kind=kind, field=field, loc=loc, file=file, violations=violations)
         self.report = report
         self.issues: tuple[Finding, ...] = (
             tuple(f for f in report.findings if f.severity == "error") if report is not None else ()
@@ -95,6 +111,29 @@ class NotFoundError(CptkitError, LookupError):
     """The input is well-formed but not in the reference data (modifier ``"ZZ"``)."""
 
     kind = "not_found"
+
+
+class MissingFileError(NotFoundError, FileNotFoundError):
+    """A file the caller named does not exist. Also a built-in ``FileNotFoundError`` (so ``except
+    FileNotFoundError`` and ``except OSError`` catch it), with ``filename`` and ``errno``."""
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        kind: str | None = None,
+        field: str | None = None,
+        loc: tuple[str | int, ...] = (),
+        file: str | None = None,
+        violations: list[tuple[str, str]] | None = None,
+    ) -> None:
+        super().__init__(message, kind=kind, field=field, loc=loc, file=file, violations=violations)
+        self.errno = errno.ENOENT
+        self.strerror = message
+        self.filename = file
+
+    def __str__(self) -> str:
+        return f"{self.filename}: {self.message}"
 
 
 class UnknownCodeError(NotFoundError):

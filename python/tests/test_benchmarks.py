@@ -185,7 +185,7 @@ def test_bad_arguments_name_the_field() -> None:
     with pytest.raises(cptkit.InvalidInputError) as e:
         _ingest("v1_in_file_refs.json", codes=["00632", "0063"])
     assert e.value.field == "codes[1]"
-    with pytest.raises(FileNotFoundError, match="no_such_file.json"):
+    with pytest.raises(cptkit.MissingFileError, match="no_such_file.json"):
         _ingest("no_such_file.json")
 
 
@@ -291,7 +291,7 @@ def test_benchmark_errors(store: Path) -> None:
     with pytest.raises(cptkit.UnknownCodeError) as not_found:
         cptkit.benchmarks("99213")
     assert not_found.value.field == "code"
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(cptkit.MissingFileError):
         cptkit.load_benchmarks(store / "missing")
     (store / "zz_broken.parquet").write_bytes(b"not parquet")
     with pytest.raises(cptkit.InvalidInputError, match="zz_broken.parquet"):

@@ -32,10 +32,16 @@ def case(name: str) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def price_kwargs(expected: dict[str, Any]) -> dict[str, Any]:
+    """A golden case's price options as keyword arguments: a factor for every payer, or with
+    `payer_conversion_factors` a dict of payer id -> factor (None: every other payer)."""
     options = expected.get("price_options", {})
     kwargs: dict[str, Any] = {"today": expected["today"]}
-    if "conversion_factor" in options:
-        kwargs["conversion_factor"] = Decimal(options["conversion_factor"])
+    every = Decimal(options["conversion_factor"]) if "conversion_factor" in options else None
+    by_payer = options.get("payer_conversion_factors")
+    if by_payer:
+        kwargs["conversion_factor"] = {None: every, **{p: Decimal(cf) for p, cf in by_payer.items()}}
+    elif every is not None:
+        kwargs["conversion_factor"] = every
     if "rule_set" in options:
         kwargs["rule_set"] = options["rule_set"]
     return kwargs
@@ -77,14 +83,25 @@ def test_validate_golden(name: str) -> None:
     text = (CLAIMS / name / "claim.json").read_text(encoding="utf-8")
     for same in (text, text.encode(), cptkit.Claim.from_json(text), cptkit.Claim.from_dict(claim)):
         assert cptkit.validate(same, today=expected["today"]) == report
-    # to_dict is the core's serde JSON.
+    # to_dict is the core's serde JSON: the path as text (field) and as data (loc).
     assert report.to_dict() == {
         "claim_id": report.claim_id,
         "findings": [
-            {"edit_id": f.edit_id, "severity": f.severity, "field": f.field, "message": f.message, "hint": f.hint}
+            {
+                "edit_id": f.edit_id,
+                "severity": f.severity,
+                "field": f.field,
+                "loc": list(f.loc),
+                "message": f.message,
+                "hint": f.hint,
+            }
             for f in report.findings
         ],
     }
+    for finding in report.findings:
+        # loc is the field path as a tuple of names and indexes, as pydantic's.
+        text = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in finding.loc).lstrip(".")
+        assert text == finding.field
 
 
 def test_validate_many_runs_the_batch_edits() -> None:
@@ -168,9 +185,9 @@ def broken(path: str, value: Any) -> dict[str, Any]:
         ("lines[0].unit_basis", "minutes"),
         ("lines[0].start_time", "8am"),
         ("payer.plan_type", "hmo"),
-        ("billing_provider_npi", "123"),
+        ("billing_provider_npi", "1234567893 1234567"),  # not an NPI of any length: cannot be kept
         ("rendering_provider.role", "surgeon"),
-        ("diagnoses[1]", "M5"),
+        ("diagnoses[1]", "M54.50.12"),  # longer than any ICD code
         ("medicare_locality", "1320201"),
         ("place_of_service", True),
         ("claim_id", None),
@@ -185,10 +202,48 @@ def test_malformed_claims_name_the_field(path: str, value: Any) -> None:
         assert not isinstance(info.value, cptkit.ClaimValidationError)
         assert info.value.kind == "invalid_input"
         assert info.value.field == path, info.value
+        assert info.value.loc and isinstance(info.value.loc, tuple)
     # The same claim as JSON text names the same field.
     with pytest.raises(cptkit.InvalidInputError) as info:
         cptkit.validate(json.dumps(claim))
     assert info.value.field == path
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "edit_id"),
+    [
+        ("billing_provider_npi", "123", "NPI002"),  # too short
+        ("billing_provider_npi", "5678912345", "NPI002"),  # the X12 guide's example NPI: prefix 5
+        ("billing_provider_npi", "1234567890", "NPI001"),  # check digit
+        ("diagnoses[1]", "36616", "DX009"),  # ICD-9-CM, service after 2015-10-01
+        ("diagnoses[1]", "M5", "DX002"),  # not an ICD-10-CM code
+        ("lines[0].modifiers[1]", "ZZ", "MOD009"),  # a modifier no one knows
+        ("lines[0].procedure_code", "00101", "CPT001"),  # anesthesia range, not in the CMS file
+    ],
+)
+def test_well_formed_text_that_breaks_a_rule_is_kept_and_reported(path: str, value: Any, edit_id: str) -> None:
+    claim = broken(path, value)
+    report = cptkit.validate(claim, today="2026-11-27")
+    found = [f for f in report.findings if f.edit_id == edit_id]
+    assert found and found[0].field == path, report.findings
+    assert found[0].hint
+    assert cptkit.Claim.from_dict(claim).to_dict()  # the claim reads
+    if found[0].severity == "error":
+        with pytest.raises(cptkit.ClaimValidationError) as info:
+            cptkit.price(claim, today="2026-11-27")
+        assert any(f.edit_id == edit_id for f in info.value.issues)
+
+
+def test_icd9_before_2015_is_a_warning_not_checked() -> None:
+    claim = broken("diagnoses[1]", "36616")
+    for line in claim["lines"]:
+        line["date_of_service"] = "2014-05-01"
+        line.pop("start_time", None)
+        line.pop("end_time", None)
+    claim["diagnoses"] = ["36616"]
+    report = cptkit.validate(claim, today="2026-11-27")
+    dx = [(f.edit_id, f.severity) for f in report.findings if f.field.startswith("diagnoses")]
+    assert dx == [("DX010", "warning")]
 
 
 def test_missing_field() -> None:
@@ -266,7 +321,8 @@ def test_price_golden(name: str) -> None:
             assert isinstance(value, Decimal)
             assert str(value) == want_line[field], (name, field)
         assert line.to_dict() == line_dict
-        assert len(line.steps) >= 5, "every step explained"
+        assert line.status == expected.get("status", "priced")
+        assert len(line.steps) >= (5 if line.status == "priced" else 2), "every step explained"
         assert [s.to_dict() for s in line.steps] == line_dict["steps"]
     # Every input form prices the same.
     text = (CLAIMS / name / "claim.json").read_text(encoding="utf-8")
@@ -558,7 +614,7 @@ def test_malformed_rule_sets_name_the_field(tmp_path: Path) -> None:
             cptkit.load_rule_set(source)
         assert info.value.field == field, info.value
         assert "rule set" in str(info.value)
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(cptkit.MissingFileError):
         cptkit.load_rule_set(tmp_path / "missing.json")
     with pytest.raises(cptkit.InvalidInputError):
         cptkit.load_rule_set(12)  # type: ignore[arg-type]

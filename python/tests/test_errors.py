@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import errno
+import json
 import pickle
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, cast
 
 import pytest
@@ -94,10 +97,13 @@ def test_hierarchy_and_kinds() -> None:
     assert issubclass(cptkit.NotFoundError, LookupError)
     assert issubclass(cptkit.UnknownCodeError, cptkit.NotFoundError)
     assert issubclass(cptkit.ClaimValidationError, cptkit.InvalidInputError)
+    assert issubclass(cptkit.MissingFileError, cptkit.NotFoundError)
+    assert issubclass(cptkit.MissingFileError, FileNotFoundError)
     kinds = {
         cptkit.InvalidInputError: "invalid_input",
         cptkit.NotFoundError: "not_found",
         cptkit.UnknownCodeError: "not_found",
+        cptkit.MissingFileError: "not_found",
         cptkit.ClaimValidationError: "invalid_input",
         cptkit.UnsupportedError: "unsupported",
         cptkit.ConflictError: "conflict",
@@ -125,3 +131,34 @@ def test_an_error_built_by_hand() -> None:
     assert error.violations == [("claim.lines[1]", "two lines disagree")]
     assert str(cptkit.InternalError("boom")) == "boom"
     assert cptkit.InternalError("boom").violations == []
+
+
+def test_one_exception_for_every_missing_file(tmp_path: Path) -> None:
+    """read_837, read_835, reconcile, load_rule_set, ingest_tic and load_benchmarks: MissingFileError,
+    which is also the built-in FileNotFoundError, naming the file."""
+    missing = tmp_path / "no-such-file"
+    calls = [
+        lambda: cptkit.read_837(missing),
+        lambda: cptkit.read_835(missing),
+        lambda: cptkit.reconcile(missing, missing),
+        lambda: cptkit.load_rule_set(missing),
+        lambda: cptkit.ingest_tic(missing),
+        lambda: cptkit.load_benchmarks(missing),
+    ]
+    for call in calls:
+        with pytest.raises(cptkit.MissingFileError) as info:
+            call()
+        error = info.value
+        assert isinstance(error, FileNotFoundError) and isinstance(error, cptkit.NotFoundError)
+        assert error.kind == "not_found" and error.errno == errno.ENOENT
+        assert error.filename == str(missing) and str(missing) in str(error)
+
+
+def test_errors_carry_the_path_as_data() -> None:
+    fixture = Path(__file__).parents[2] / "tests/fixtures/claims/medicare_00632_aa_90min_2025/claim.json"
+    claim = json.loads(fixture.read_text(encoding="utf-8"))
+    claim["lines"][0]["modifiers"][1] = "A"
+    with pytest.raises(cptkit.InvalidInputError) as info:
+        cptkit.validate(claim)
+    assert info.value.field == "lines[0].modifiers[1]"
+    assert info.value.loc == ("lines", 0, "modifiers", 1)

@@ -1,25 +1,16 @@
 """A polyglot user's view: a grpcio client, generated from proto/ at test time, against the real
 cptkit-server binary. Its answers must agree with the golden fixture and with the Python module.
 
-The server binary comes from $CPTKIT_SERVER_BIN (scripts/test.sh builds it and sets it), else
-target/debug/cptkit-server in the repository; without one these tests are skipped, saying why.
+The server and the generated stubs are conftest.py's fixtures (`server`, `channel`, `pb`).
 """
 
 from __future__ import annotations
 
-import importlib
-import os
-import queue
-import re
-import signal
-import subprocess
-import sys
-import threading
-from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
-from types import ModuleType, SimpleNamespace
-from typing import IO, Any
+from types import SimpleNamespace
+from typing import Any
+
+from conftest import RPC_TIMEOUT_S
 
 import pytest
 
@@ -30,117 +21,6 @@ from google.protobuf import json_format  # noqa: E402
 from google.rpc import error_details_pb2  # noqa: E402
 from grpc_health.v1 import health_pb2, health_pb2_grpc  # noqa: E402
 from grpc_status import rpc_status  # noqa: E402
-from grpc_tools import protoc  # noqa: E402
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-PROTO_DIR = REPO_ROOT / "proto"
-# The generated modules are importable as `cptkitpb.v1.*`: the proto path `cptkit/v1/...` would make
-# them `cptkit.v1.*`, which the installed cptkit package shadows. Only the Python module path changes;
-# the proto package, and so every wire name (`cptkit.v1.CodeService`), stays as it is.
-GENERATED_PACKAGE = "cptkitpb"
-LISTENING = re.compile(r"^cptkit-server listening on (127\.0\.0\.1:\d+)$")
-STARTUP_TIMEOUT_S = 30.0
-RPC_TIMEOUT_S = 10.0
-
-
-def server_binary() -> Path | None:
-    configured = os.environ.get("CPTKIT_SERVER_BIN")
-    if configured:
-        return Path(configured)
-    default = REPO_ROOT / "target" / "debug" / "cptkit-server"
-    return default if default.is_file() else None
-
-
-@pytest.fixture(scope="session")
-def pb(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
-    """Python stubs generated from proto/cptkit/v1/*.proto with grpc_tools.protoc."""
-    root = tmp_path_factory.mktemp("grpc_stubs")
-    sources = root / "proto"
-    package_dir = sources / GENERATED_PACKAGE / "v1"
-    package_dir.mkdir(parents=True)
-    protos = sorted((PROTO_DIR / "cptkit" / "v1").glob("*.proto"))
-    assert protos, f"no .proto files under {PROTO_DIR}"
-    for proto in protos:
-        text = proto.read_text(encoding="utf-8").replace('import "cptkit/v1/', f'import "{GENERATED_PACKAGE}/v1/')
-        (package_dir / proto.name).write_text(text, encoding="utf-8")
-    out = root / "out"
-    out.mkdir()
-    well_known = Path(protoc.__file__).parent / "_proto"
-    args = [
-        "grpc_tools.protoc",
-        f"-I{sources}",
-        f"-I{well_known}",
-        f"--python_out={out}",
-        f"--grpc_python_out={out}",
-        *(str(package_dir / p.name) for p in protos),
-    ]
-    assert protoc.main(args) == 0, f"protoc failed: {args}"
-    sys.path.insert(0, str(out))
-    try:
-        modules: dict[str, ModuleType] = {
-            name: importlib.import_module(f"{GENERATED_PACKAGE}.v1.{name}")
-            for name in ["common_pb2", "codes_pb2", "codes_pb2_grpc"]
-        }
-    finally:
-        sys.path.remove(str(out))
-    return SimpleNamespace(**modules)
-
-
-def _pump(stream: IO[str], lines: queue.Queue[str | None]) -> None:
-    for line in stream:
-        lines.put(line.rstrip("\n"))
-    lines.put(None)
-
-
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The real server on an ephemeral port; yields its address. Stopped with SIGTERM: must exit 0."""
-    binary = server_binary()
-    if binary is None:
-        pytest.skip("no cptkit-server binary: set CPTKIT_SERVER_BIN or run `cargo build -p cptkit-server`")
-    if not binary.is_file():
-        pytest.fail(f"CPTKIT_SERVER_BIN={binary} does not exist")
-    log_path = tmp_path_factory.mktemp("server") / "stderr.log"
-    with log_path.open("w", encoding="utf-8") as log:
-        process = subprocess.Popen(
-            [str(binary), "--listen", "127.0.0.1:0"],
-            stdout=subprocess.PIPE,
-            stderr=log,
-            stdin=subprocess.DEVNULL,
-            text=True,
-        )
-    assert process.stdout is not None
-    lines: queue.Queue[str | None] = queue.Queue()
-    threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True).start()
-    address = None
-    try:
-        while address is None:
-            line = lines.get(timeout=STARTUP_TIMEOUT_S)
-            if line is None:
-                pytest.fail(f"cptkit-server exited before listening: {log_path.read_text()}")
-            match = LISTENING.match(line)
-            address = match.group(1) if match else None
-    except queue.Empty:
-        process.kill()
-        pytest.fail(f"cptkit-server printed no listening line in {STARTUP_TIMEOUT_S}s: {log_path.read_text()}")
-
-    yield address
-
-    process.send_signal(signal.SIGTERM)
-    try:
-        code = process.wait(timeout=STARTUP_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        pytest.fail("cptkit-server did not stop on SIGTERM")
-    assert code == 0, f"cptkit-server exited with {code} after SIGTERM: {log_path.read_text()}"
-
-
-@pytest.fixture(scope="session")
-def channel(server: str) -> Iterator[Any]:
-    with grpc.insecure_channel(server) as channel:
-        grpc.channel_ready_future(channel).result(timeout=STARTUP_TIMEOUT_S)
-        yield channel
-
 
 @pytest.fixture(scope="session")
 def codes(pb: SimpleNamespace, channel: Any) -> Any:

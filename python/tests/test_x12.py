@@ -30,8 +30,11 @@ def ids(result: cptkit.Read837Result) -> list[str]:
 def test_clean_medicare_file_reads_like_the_rust_tests() -> None:
     result = read("837p_medicare_star_crlf.x12", validate=True, today=TODAY)
     assert result.errors == ()
-    assert len(result.claims) == 8, "7 claims read, C1002 split in two; C1007 rejected"
-    assert ids(result) == ["C1001", "C1002", "C1002", "C1003", "C1004", "C1005", "C1006", "C1008"]
+    assert len(result.claims) == 9, "8 claims read, C1002 split in two; C1009 rejected"
+    assert ids(result) == ["C1001", "C1002", "C1002", "C1003", "C1004", "C1005", "C1006", "C1007", "C1008"]
+    # A Read837Result is a sequence of its parsed claims.
+    assert len(result) == 9 and list(result) == result.claims and result[0] is result.claims[0]
+    assert result[-1].claim_id == "C1008" and [c.claim_id for c in result[1:3]] == ["C1002", "C1002"]
     c1001 = result.claims[0]
     d = c1001.claim.to_dict()
     assert d["payer"]["id"] == "medicare"
@@ -56,7 +59,11 @@ def test_clean_medicare_file_reads_like_the_rust_tests() -> None:
         for c in result.claims
         if c.report is not None and not c.report.valid
     }
-    assert with_errors == {"C1003": ["UNT005"]}
+    # C1007's rendering NPI (12345) is kept on the claim and reported.
+    assert with_errors == {"C1003": ["UNT005"], "C1007": ["NPI002"]}
+    c1007 = result.claims[7]
+    npi = next(f for f in c1007.report.findings if f.edit_id == "NPI002")
+    assert npi.loc == ("rendering_provider", "npi") and c1007.locate(npi).element == "NM109"
     c1003 = result.claims[3]
     assert [(f.edit_id, f.field) for f in c1003.findings] == [("X12T01", "lines[0].quantity")]
     assert c1003.report is not None
@@ -67,10 +74,10 @@ def test_clean_medicare_file_reads_like_the_rust_tests() -> None:
     assert data[at.byte_offset :].startswith(b"SV1*HC:00632:AA*1500*MJ*95")
     assert c1003.locate("lines[0].quantity") == at
 
-    # The rejected claim, with its reason and location.
-    assert [r.claim_id for r in result.rejected] == ["C1007"]
-    assert result.rejected[0].errors[0].element == "NM109"
-    assert "10-digit NPI" in result.rejected[0].errors[0].message
+    # The rejected claim (a service date that is not a date), with its reason and location.
+    assert [r.claim_id for r in result.rejected] == ["C1009"]
+    assert result.rejected[0].errors[0].element == "DTP03"
+    assert "20251345" in result.rejected[0].errors[0].message
     assert not result.ok
 
 
@@ -128,6 +135,25 @@ def test_two_interchanges() -> None:
     assert result.claims[1].claim.to_dict()["lines"][0]["modifiers"][0] == "AA"
 
 
+def test_the_implementation_guides_anesthesia_example_keeps_its_claim() -> None:
+    """X222A1 example 9: ICD-9 (HI*BK), a rendering NPI that is not an NPI, service in 2005."""
+    result = read("837p_x222_example9_anesthesia.x12", validate=True, today=TODAY)
+    assert result.ok and len(result) == 1
+    parsed = result[0]
+    claim = parsed.claim.to_dict()
+    line = claim["lines"][0]
+    assert (line["procedure_code"], line["modifiers"], line["quantity"]) == ("00142", ["QK", "QS", "P1"], "61")
+    assert claim["diagnoses"] == ["36616"]
+    assert claim["rendering_provider"]["npi"] == "5678912345"
+    assert claim["service_facility_location"] == {"state": "TN", "zip": "37232"}
+    found = {(f.edit_id, f.field, f.severity) for f in parsed.report.findings}
+    assert ("NPI002", "rendering_provider.npi", "error") in found
+    assert ("DX010", "diagnoses[0]", "warning") in found
+    # cptkit has no Medicare anesthesia conversion factor for 2005: said, not guessed.
+    with pytest.raises(cptkit.ClaimValidationError):
+        cptkit.price(parsed.claim, today=TODAY)
+
+
 def test_other_transaction_sets_are_unsupported() -> None:
     result = cptkit.read_837(FIXTURES / "835_medicare.x12")
     assert result.claims == []
@@ -136,7 +162,7 @@ def test_other_transaction_sets_are_unsupported() -> None:
 
 
 def test_unreadable_input_raises() -> None:
-    with pytest.raises(cptkit.NotFoundError):
+    with pytest.raises(cptkit.MissingFileError):
         cptkit.read_837(FIXTURES / "no-such-file.x12")
     with pytest.raises(cptkit.InvalidInputError):
         cptkit.read_837(123)  # type: ignore[arg-type]
@@ -356,16 +382,16 @@ def test_reconcile_medicare_hand_sums() -> None:
 
     t = rec.totals
     assert isinstance(t, cptkit.ReconciliationTotals)
-    assert (t.claims, t.lines, t.denied_lines, t.underpaid_lines) == (7, 8, 1, 1)
+    assert (t.claims, t.lines, t.denied_lines, t.underpaid_lines) == (8, 9, 1, 1)
     assert t.units_not_minutes_lines == 2
     assert t.unmatched_remit_claims == 1
     assert t.paid == Decimal("1306.79")
     assert t.provider_adjustments == Decimal("21.90")
-    assert rec.totals_by_payer["medicare"].lines == 8
+    assert rec.totals_by_payer["medicare"].lines == 9
     assert rec.totals_by_payer["medicare part b"].unmatched_remit_claims == 1
     payer, remit_claim = rec.unmatched_remit_claims[0]
     assert (payer, remit_claim.claim_id, remit_claim.paid) == ("MEDICARE PART B", "C9999", Decimal("100.00"))
-    assert len(rec.lines()) == 8
+    assert len(rec.lines()) == 9
     assert [(l.claim_id, l.line_number) for l in rec.lines()][:3] == [("C1001", 1), ("C1002", 1), ("C1002", 2)]
 
     # The dict API, one to_dict() away: the same dicts as Reconciliation.to_dict() (unchanged).

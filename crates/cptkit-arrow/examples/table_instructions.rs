@@ -2,15 +2,15 @@
 //! on a shared machine where wall time is not. Not a timing benchmark.
 use cptkit_arrow::{TablePricing, claims_to_batch, price_batch};
 use cptkit_core::synthetic::SyntheticClaims;
-use cptkit_core::{Claim, Reference, RuleBook, ValidationContext};
+use cptkit_core::{Claim, PriceOptions, Reference, RuleBook};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let context = ValidationContext { today: time::macros::date!(2026 - 11 - 27) };
+    let today = Some(time::macros::date!(2026 - 11 - 27));
     let claims: Vec<Claim> = SyntheticClaims::new(42)?.take(20_000).collect();
     let batch = claims_to_batch(&claims)?;
-    let pricing = TablePricing { conversion_factor: Some("60".parse()?), ..TablePricing::default() };
+    let pricing = TablePricing { options: PriceOptions::contract("60".parse()?)?, explain: false };
     Reference::embedded().warm()?;
-    let results = price_batch(&batch, Reference::embedded(), RuleBook::embedded(), &pricing, &context)?;
+    let results = price_batch(&batch, Reference::embedded(), RuleBook::embedded(), &pricing, today)?;
     println!("{} result rows", results.iter().map(|b| b.num_rows()).sum::<usize>());
     Ok(())
 }

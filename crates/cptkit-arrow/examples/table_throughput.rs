@@ -6,39 +6,36 @@ use std::time::Instant;
 
 use cptkit_arrow::{TablePricing, claims_to_batch, price_batch, validate_batch};
 use cptkit_core::synthetic::SyntheticClaims;
-use cptkit_core::{Claim, Reference, RuleBook, ValidationContext};
+use cptkit_core::{Claim, JudgeOptions, PriceOptions, Reference, RuleBook, Verdict};
 
 #[path = "../../../bench/proc_stats.rs"]
 mod proc_stats;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let lines: usize = std::env::args().nth(1).map_or(Ok(1_000_000), |n| n.parse())?;
-    let context = ValidationContext { today: time::macros::date!(2026 - 11 - 27) };
+    let today = Some(time::macros::date!(2026 - 11 - 27));
     let claims: Vec<Claim> = SyntheticClaims::new(42)?.take(lines * 100 / 115).collect();
     let batches: Vec<_> = claims.chunks(65_536).map(claims_to_batch).collect::<Result<_, _>>()?;
     let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-    let pricing = TablePricing { conversion_factor: Some("60".parse()?), ..TablePricing::default() };
+    let pricing = TablePricing { options: PriceOptions::contract("60".parse()?)?, explain: false };
     for round in 0..3 {
         let (start, cpu) = (Instant::now(), proc_stats::process_cpu_seconds());
         for batch in &batches {
-            validate_batch(batch, Reference::embedded(), &context)?;
+            validate_batch(batch, Reference::embedded(), RuleBook::embedded(), today)?;
         }
         let (validate, validate_cpu) = (start.elapsed().as_secs_f64(), proc_stats::process_cpu_seconds() - cpu);
         let (start, cpu) = (Instant::now(), proc_stats::process_cpu_seconds());
         for batch in &batches {
-            price_batch(batch, Reference::embedded(), RuleBook::embedded(), &pricing, &context)?;
+            price_batch(batch, Reference::embedded(), RuleBook::embedded(), &pricing, today)?;
         }
         let (price, price_cpu) = (start.elapsed().as_secs_f64(), proc_stats::process_cpu_seconds() - cpu);
         // Baseline: the core alone on the same claims as structs, one thread, no table.
         let start = Instant::now();
-        let options = cptkit_core::PriceOptions { rule_set: None, conversion_factor: pricing.conversion_factor };
+        let options = JudgeOptions { today, pricing: Some(pricing.options.clone()) };
         let mut priced = 0usize;
         for claim in &claims {
-            let report = Reference::embedded().validate(claim, &context);
-            if report.is_valid() {
-                priced += Reference::embedded().price_validated(claim, &report, &options, RuleBook::embedded()).is_ok()
-                    as usize;
-            }
+            let judgement = Reference::embedded().judge(claim, &options, RuleBook::embedded())?;
+            priced += matches!(judgement.verdict, Verdict::Priced(_)) as usize;
         }
         let core = start.elapsed().as_secs_f64();
         println!(

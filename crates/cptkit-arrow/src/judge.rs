@@ -4,7 +4,7 @@
 //! how the table was cut into batches or partitions; the cross-claim case edits (BAT001-003) need all
 //! of a case's claims at once and run in `validate_many`, not here. Claims are judged on every core.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -14,25 +14,21 @@ use arrow_buffer::{NullBuffer, OffsetBuffer};
 use arrow_cast::cast::cast;
 use arrow_schema::{DataType, SchemaRef};
 use cptkit_core::{
-    Claim, Error, Finding, LineStatus, PlanType, PriceOptions, PricedClaim, Reference, Result, RuleBook, Severity,
-    Step, ValidationContext,
+    Claim, Edit, Error, Finding, JudgeOptions, Judgement, LineStatus, PriceOptions, Reference, Result, RuleBook,
+    Severity, Step, Verdict,
 };
 use rust_decimal::Decimal;
 
 use crate::layout::{self, DECIMAL_PRECISION, DECIMAL_SCALE};
-use crate::read::{LineColumns, NOT_PRICEABLE, RowIssue};
+use crate::read::{FAILED, LineColumns, NOT_PRICEABLE, RowIssue};
 use crate::write::scaled;
 
 /// How a table is priced.
 #[derive(Debug, Clone, Default)]
 pub struct TablePricing {
-    /// Price every claim by this rule set instead of choosing one by payer and date.
-    pub rule_set: Option<String>,
-    /// The contract conversion factor for commercial and Medicare Advantage claims (Medicare
-    /// fee-for-service claims keep the CMS factor of their date and locality)...
-    pub conversion_factor: Option<Decimal>,
-    /// ...or one per payer id, which wins over `conversion_factor` for that payer.
-    pub payer_conversion_factors: HashMap<String, Decimal>,
+    /// The rule set and contract conversion factors, as for one claim (the core resolves, for each
+    /// claim, which factor applies: see [`cptkit_core::ConversionFactors`]).
+    pub options: PriceOptions,
     /// Add the worded explanation of every priced line (`explanation` column).
     pub explain: bool,
 }
@@ -43,10 +39,11 @@ pub struct TablePricing {
 pub fn validate_batch(
     batch: &RecordBatch,
     reference: &Reference,
-    context: &ValidationContext,
+    rules: &RuleBook,
+    today: Option<time::Date>,
 ) -> Result<Vec<RecordBatch>> {
-    let judge = |claim: &Claim| Judgement { report: reference.validate(claim, context).findings, priced: None };
-    judge_batch(batch, &Shape { priced: false, explain: false }, judge)
+    let options = JudgeOptions { today, pricing: None };
+    judge_batch(batch, &Shape { priced: false, explain: false }, |claim| reference.judge(claim, &options, rules))
 }
 
 /// Validates and prices every claim of the batch (see [`validate_batch`] for what fails the batch).
@@ -55,28 +52,20 @@ pub fn price_batch(
     reference: &Reference,
     rules: &RuleBook,
     pricing: &TablePricing,
-    context: &ValidationContext,
+    today: Option<time::Date>,
 ) -> Result<Vec<RecordBatch>> {
-    let options_for = |claim: &Claim| PriceOptions {
-        rule_set: pricing.rule_set.clone(),
-        conversion_factor: pricing.payer_conversion_factors.get(&claim.payer.id).copied().or_else(|| {
-            // A table mixes payers: a contract factor for "everyone" is not Medicare's fee schedule.
-            (claim.payer.plan_type != PlanType::MedicareFfs).then_some(pricing.conversion_factor).flatten()
-        }),
-    };
-    let judge = |claim: &Claim| {
-        let report = reference.validate(claim, context);
-        let priced = report.is_valid().then(|| reference.price_validated(claim, &report, &options_for(claim), rules));
-        Judgement { report: report.findings, priced }
-    };
-    judge_batch(batch, &Shape { priced: true, explain: pricing.explain }, judge)
+    let options = JudgeOptions { today, pricing: Some(pricing.options.clone()) };
+    let shape = Shape { priced: true, explain: pricing.explain };
+    judge_batch(batch, &shape, |claim| reference.judge(claim, &options, rules))
 }
 
-/// What the core said about one claim.
-struct Judgement {
-    report: Vec<Finding>,
-    /// `None`: not priced (validation only, or the claim is not valid).
-    priced: Option<Result<PricedClaim>>,
+/// What became of the claim of a run of rows.
+enum Outcome {
+    /// A value could not be read (TBL001-003): not judged.
+    Unreadable,
+    /// The core failed on it (TBL005).
+    Failed,
+    Judged(Verdict),
 }
 
 /// Which result columns to build.
@@ -99,7 +88,7 @@ const PIECE_ROWS: usize = 4_096;
 fn judge_batch(
     batch: &RecordBatch,
     shape: &Shape,
-    judge: impl Fn(&Claim) -> Judgement + Sync,
+    judge: impl Fn(&Claim) -> Result<Judgement> + Sync,
 ) -> Result<Vec<RecordBatch>> {
     let columns = LineColumns::new(batch)?;
     let mut batch_issues = columns.unreadable().to_vec();
@@ -144,7 +133,7 @@ fn judge_piece(
     runs: &[Range<usize>],
     batch_issues: &[RowIssue],
     shape: &Shape,
-    judge: &impl Fn(&Claim) -> Judgement,
+    judge: &impl Fn(&Claim) -> Result<Judgement>,
 ) -> Result<RecordBatch> {
     let (Some(first), Some(last)) = (runs.first(), runs.last()) else {
         return Ok(RecordBatch::new_empty(shape.schema()));
@@ -158,19 +147,26 @@ fn judge_piece(
     for rows in runs {
         issues.clear();
         let readable = columns.read_claim_into(rows.clone(), &mut issues, &mut claim);
-        let judgement = claim.as_ref().filter(|_| readable).map(|claim| {
-            let mut judgement = judge(claim);
-            place_findings(rows.start, std::mem::take(&mut judgement.report), &mut issues);
-            judgement
-        });
+        let outcome = match claim.as_ref().filter(|_| readable).map(judge) {
+            None => Outcome::Unreadable,
+            Some(Ok(judgement)) => {
+                place_findings(rows.start, judgement.report.findings, &mut issues);
+                Outcome::Judged(judgement.verdict)
+            }
+            // A bug met on this claim: its own error, the table goes on.
+            Some(Err(error)) => {
+                issues.push(refusal(rows.start, &FAILED, &error));
+                Outcome::Failed
+            }
+        };
         // Issues found before reading (unreadable values, TBL003) belong to these rows too.
         while let Some(issue) = batch_issues.next_if(|i| i.row < rows.end) {
             issues.push(issue.clone());
         }
-        let valid = judgement.is_some() && !issues.iter().any(RowIssue::is_error);
+        let valid = matches!(outcome, Outcome::Judged(_)) && !issues.iter().any(RowIssue::is_error);
         // Pricing's refusal of a valid claim is reported, but does not make the claim invalid.
-        if let Some(Judgement { priced: Some(Err(error)), .. }) = &judgement {
-            issues.push(refusal(rows.start, error));
+        if let Outcome::Judged(Verdict::NotPriced(error)) = &outcome {
+            issues.push(refusal(rows.start, &NOT_PRICEABLE, error));
         }
         issues.sort_by_key(|i| i.row);
         for row in rows.clone() {
@@ -178,7 +174,7 @@ fn judge_piece(
             results.claim_valid.append_value(valid);
             results.issues.push(issues.iter().filter(|i| i.row == row).map(issue_values));
             if let Some(priced) = &mut results.priced {
-                priced.push(judgement.as_ref(), row - rows.start)?;
+                priced.push(&outcome, row - rows.start)?;
             }
         }
     }
@@ -188,9 +184,9 @@ fn judge_piece(
 /// Puts each finding on the row of the line it is about (`lines[2]...`), or on the claim's first row.
 fn place_findings(first_row: usize, findings: Vec<Finding>, issues: &mut Vec<RowIssue>) {
     for finding in findings {
-        let line = finding.field.strip_prefix("lines[").and_then(|rest| rest.split(']').next()?.parse::<usize>().ok());
-        let column = layout::column_of(&finding.field);
-        issues.push(RowIssue { row: first_row + line.unwrap_or(0), finding, column });
+        let row = first_row + finding.loc.line_index().unwrap_or(0);
+        let column = layout::column_of(&finding.loc);
+        issues.push(RowIssue { row, finding, column });
     }
 }
 
@@ -242,33 +238,45 @@ impl Results {
     }
 }
 
-/// A valid claim that pricing refused: the reason as an issue on its first row, naming the field.
-fn refusal(row: usize, error: &Error) -> RowIssue {
-    let mut issue = RowIssue::new(row, &NOT_PRICEABLE, None, error.message().to_owned());
-    issue.finding.field = error.field().unwrap_or("").to_owned();
-    issue.column = layout::column_of(&issue.finding.field);
+/// A claim pricing refused (a valid claim) or the core failed on: the reason as an issue on its
+/// first row, naming the field.
+fn refusal(row: usize, edit: &Edit, error: &Error) -> RowIssue {
+    let mut issue = RowIssue::new(row, edit, None, error.message().to_owned());
+    issue.finding.loc = error.loc().clone();
+    issue.column = layout::column_of(&issue.finding.loc);
     issue
 }
 
-fn issue_values(issue: &RowIssue) -> [Option<&str>; 6] {
+fn issue_values(issue: &RowIssue) -> [Option<Cow<'_, str>>; 6] {
     let f = &issue.finding;
     let severity = match f.severity {
         Severity::Error => "error",
         Severity::Warning => "warning",
     };
-    [Some(&f.edit_id), Some(severity), Some(&f.field), issue.column, Some(&f.message), Some(&f.hint)]
+    [
+        Some(Cow::Borrowed(&f.edit_id)),
+        Some(Cow::Borrowed(severity)),
+        Some(Cow::Owned(f.field())),
+        issue.column.map(Cow::Borrowed),
+        Some(Cow::Borrowed(&f.message)),
+        Some(Cow::Borrowed(&f.hint)),
+    ]
 }
 
 impl PricedColumns {
-    fn push(&mut self, judgement: Option<&Judgement>, line: usize) -> Result<()> {
-        let priced_line = match judgement {
-            Some(Judgement { priced: Some(Ok(priced)), .. }) => priced.lines.get(line),
+    /// One row's priced columns.
+    fn push(&mut self, outcome: &Outcome, line: usize) -> Result<()> {
+        let priced_line = match outcome {
+            Outcome::Judged(Verdict::Priced(priced)) => priced.lines.get(line),
             _ => None,
         };
-        let status = match (judgement, priced_line) {
-            (_, Some(l)) if l.status == LineStatus::Priced => "priced",
-            (_, Some(_)) => "not_priced",
-            (Some(Judgement { priced: Some(Err(_)), .. }), None) => "error",
+        let status = match (outcome, priced_line) {
+            (_, Some(l)) => match l.status {
+                LineStatus::Priced => "priced",
+                LineStatus::NotPriced => "not_priced",
+                LineStatus::NotPayable => "not_payable",
+            },
+            (Outcome::Judged(Verdict::NotPriced(_)) | Outcome::Failed, None) => "error",
             _ => "not_valid",
         };
         self.status.append_value(status);

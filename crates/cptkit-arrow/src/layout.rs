@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
+use cptkit_core::{FieldPath, PathItem};
 
 /// Decimal columns (quantity in; units, conversion factor and share out): 18 digits, 4 after the point.
 pub const DECIMAL_PRECISION: u8 = 18;
@@ -49,19 +50,19 @@ pub struct Column {
     pub required: bool,
     /// Claim-level: the same on every line of a claim (checked: TBL002).
     pub claim_level: bool,
-    /// The claim JSON field it maps to.
-    pub claim_field: &'static str,
+    /// The claim field it maps to, as path names (`["rendering_provider", "npi"]`).
+    pub claim_field: &'static [&'static str],
 }
 
 macro_rules! columns {
-    ($($konst:ident = $index:literal, $name:literal, $kind:ident, $req:ident, $level:ident, $field:literal;)*) => {
+    ($($konst:ident = $index:literal, $name:literal, $kind:ident, $req:ident, $level:ident, [$($field:literal),+];)*) => {
         $(pub const $konst: Column = Column {
             index: $index,
             name: $name,
             kind: ColumnKind::$kind,
             required: columns!(@req $req),
             claim_level: columns!(@level $level),
-            claim_field: $field,
+            claim_field: &[$($field),+],
         };)*
         /// Every claim-lines column, in layout order.
         pub const CLAIM_LINE_COLUMNS: &[Column] = &[$($konst),*];
@@ -73,31 +74,35 @@ macro_rules! columns {
 }
 
 columns! {
-    CLAIM_ID = 0, "claim_id", Text, required, claim, "claim_id";
-    PAYER_ID = 1, "payer_id", Text, required, claim, "payer.id";
-    PLAN_TYPE = 2, "plan_type", Text, required, claim, "payer.plan_type";
-    PLACE_OF_SERVICE = 3, "place_of_service", Text, required, claim, "place_of_service";
-    FREQUENCY_CODE = 4, "frequency_code", Text, optional, claim, "frequency_code";
-    PATIENT_BIRTH_DATE = 5, "patient_birth_date", Date, required, claim, "patient.birth_date";
-    MEMBER_ID = 6, "member_id", Text, optional, claim, "patient.member_id";
-    BILLING_PROVIDER_NPI = 7, "billing_provider_npi", Text, required, claim, "billing_provider_npi";
-    RENDERING_NPI = 8, "rendering_npi", Text, required, claim, "rendering_provider.npi";
-    RENDERING_TAXONOMY = 9, "rendering_taxonomy", Text, required, claim, "rendering_provider.taxonomy";
-    RENDERING_ROLE = 10, "rendering_role", Text, optional, claim, "rendering_provider.role";
-    QUALIFYING_APM = 11, "qualifying_apm", Bool, optional, claim, "rendering_provider.qualifying_apm";
-    MEDICARE_LOCALITY = 12, "medicare_locality", Text, optional, claim, "medicare_locality";
-    DIAGNOSES = 13, "diagnoses", TextList, required, claim, "diagnoses";
-    PROCEDURE_CODE = 14, "procedure_code", Text, required, line, "procedure_code";
-    MODIFIERS = 15, "modifiers", TextList, optional, line, "modifiers";
-    UNIT_BASIS = 16, "unit_basis", Text, required, line, "unit_basis";
-    QUANTITY = 17, "quantity", Decimal, required, line, "quantity";
-    START_TIME = 18, "start_time", Timestamp, optional, line, "start_time";
-    END_TIME = 19, "end_time", Timestamp, optional, line, "end_time";
-    DIAGNOSIS_POINTERS = 20, "diagnosis_pointers", IntList, optional, line, "diagnosis_pointers";
-    CHARGE_CENTS = 21, "charge_cents", Cents, required, line, "charge_cents";
-    DATE_OF_SERVICE = 22, "date_of_service", Date, required, line, "date_of_service";
-    CASE_ID = 23, "case_id", Text, optional, line, "case_id";
-    PRESENT_AT_INDUCTION = 24, "present_at_induction", Bool, optional, line, "present_at_induction";
+    CLAIM_ID = 0, "claim_id", Text, required, claim, ["claim_id"];
+    PAYER_ID = 1, "payer_id", Text, required, claim, ["payer", "id"];
+    PLAN_TYPE = 2, "plan_type", Text, required, claim, ["payer", "plan_type"];
+    PLACE_OF_SERVICE = 3, "place_of_service", Text, required, claim, ["place_of_service"];
+    FREQUENCY_CODE = 4, "frequency_code", Text, optional, claim, ["frequency_code"];
+    PATIENT_BIRTH_DATE = 5, "patient_birth_date", Date, required, claim, ["patient", "birth_date"];
+    MEMBER_ID = 6, "member_id", Text, optional, claim, ["patient", "member_id"];
+    BILLING_PROVIDER_NPI = 7, "billing_provider_npi", Text, required, claim, ["billing_provider_npi"];
+    RENDERING_NPI = 8, "rendering_npi", Text, required, claim, ["rendering_provider", "npi"];
+    RENDERING_TAXONOMY = 9, "rendering_taxonomy", Text, optional, claim, ["rendering_provider", "taxonomy"];
+    RENDERING_ROLE = 10, "rendering_role", Text, optional, claim, ["rendering_provider", "role"];
+    QUALIFYING_APM = 11, "qualifying_apm", Bool, optional, claim, ["rendering_provider", "qualifying_apm"];
+    MEDICARE_LOCALITY = 12, "medicare_locality", Text, optional, claim, ["medicare_locality"];
+    DIAGNOSES = 13, "diagnoses", TextList, required, claim, ["diagnoses"];
+    PROCEDURE_CODE = 14, "procedure_code", Text, required, line, ["procedure_code"];
+    MODIFIERS = 15, "modifiers", TextList, optional, line, ["modifiers"];
+    UNIT_BASIS = 16, "unit_basis", Text, required, line, ["unit_basis"];
+    QUANTITY = 17, "quantity", Decimal, required, line, ["quantity"];
+    START_TIME = 18, "start_time", Timestamp, optional, line, ["start_time"];
+    END_TIME = 19, "end_time", Timestamp, optional, line, ["end_time"];
+    DIAGNOSIS_POINTERS = 20, "diagnosis_pointers", IntList, optional, line, ["diagnosis_pointers"];
+    CHARGE_CENTS = 21, "charge_cents", Cents, required, line, ["charge_cents"];
+    DATE_OF_SERVICE = 22, "date_of_service", Date, required, line, ["date_of_service"];
+    CASE_ID = 23, "case_id", Text, optional, line, ["case_id"];
+    PRESENT_AT_INDUCTION = 24, "present_at_induction", Bool, optional, line, ["present_at_induction"];
+    SERVICE_FACILITY_STATE = 25, "service_facility_state", Text, optional, claim, ["service_facility_location", "state"];
+    SERVICE_FACILITY_ZIP = 26, "service_facility_zip", Text, optional, claim, ["service_facility_location", "zip"];
+    BILLING_PROVIDER_STATE = 27, "billing_provider_state", Text, optional, claim, ["billing_provider_location", "state"];
+    BILLING_PROVIDER_ZIP = 28, "billing_provider_zip", Text, optional, claim, ["billing_provider_location", "zip"];
 }
 
 /// The claim-lines layout as an Arrow schema (`cptkit.CLAIM_LINES_SCHEMA`).
@@ -109,14 +114,18 @@ pub fn claim_lines_schema() -> SchemaRef {
 
 /// The table column a claim field path names: `lines[2].modifiers[0]` -> `modifiers`,
 /// `rendering_provider.npi` -> `rendering_npi`. Paths that are no column (`lines`) give `None`.
-pub fn column_of(field: &str) -> Option<&'static str> {
-    let without_line = match field.strip_prefix("lines[") {
-        Some(rest) => rest.split_once("].").map_or("", |(_, f)| f),
-        None => field,
+pub fn column_of(loc: &FieldPath) -> Option<&'static str> {
+    let (items, line_level) = match loc.within_line() {
+        Some(items) => (items, true),
+        None => (loc.items(), false),
     };
-    let base = without_line.split('[').next().unwrap_or("");
-    let line_level = field.starts_with("lines[");
-    CLAIM_LINE_COLUMNS.iter().find(|c| c.claim_level != line_level && c.claim_field == base).map(|c| c.name)
+    // The field names up to the first index (`modifiers[0]` -> `modifiers`).
+    let names = items.iter().map_while(|item| match item {
+        PathItem::Field(name) => Some(name.as_ref()),
+        PathItem::Index(_) => None,
+    });
+    let matches = |c: &&Column| c.claim_level != line_level && names.clone().eq(c.claim_field.iter().copied());
+    CLAIM_LINE_COLUMNS.iter().find(matches).map(|c| c.name)
 }
 
 /// The struct of one issue in the `issues` column.
@@ -180,13 +189,16 @@ mod tests {
 
     #[test]
     fn field_paths_name_their_columns() {
-        assert_eq!(column_of("lines[2].modifiers[0]"), Some("modifiers"));
-        assert_eq!(column_of("lines[0].quantity"), Some("quantity"));
-        assert_eq!(column_of("rendering_provider.npi"), Some("rendering_npi"));
-        assert_eq!(column_of("patient.birth_date"), Some("patient_birth_date"));
-        assert_eq!(column_of("diagnoses[1]"), Some("diagnoses"));
-        assert_eq!(column_of("lines"), None);
-        assert_eq!(column_of("lines[0]"), None);
+        let column = |text: &str| column_of(&FieldPath::parse(text));
+        assert_eq!(column("lines[2].modifiers[0]"), Some("modifiers"));
+        assert_eq!(column("lines[0].quantity"), Some("quantity"));
+        assert_eq!(column("rendering_provider.npi"), Some("rendering_npi"));
+        assert_eq!(column("patient.birth_date"), Some("patient_birth_date"));
+        assert_eq!(column("diagnoses[1]"), Some("diagnoses"));
+        assert_eq!(column("service_facility_location.state"), Some("service_facility_state"));
+        assert_eq!(column("lines"), None);
+        assert_eq!(column("lines[0]"), None);
+        assert_eq!(column("quantity"), None);
     }
 
     #[test]

@@ -13,7 +13,8 @@ use arrow_array::{Array, ArrayRef, GenericListArray, RecordBatch, StringArray};
 use arrow_cast::cast::{CastOptions, cast_with_options};
 use arrow_cast::display::array_value_to_string;
 use cptkit_core::{
-    Claim, ClaimLine, Error, Finding, Patient, Payer, ProviderRole, RenderingProvider, Result, Severity,
+    Claim, ClaimLine, Error, FieldPath, Finding, Location, Patient, Payer, ProviderRole, RenderingProvider, Result,
+    Severity,
 };
 use rust_decimal::Decimal;
 use time::{Date, PrimitiveDateTime};
@@ -29,6 +30,7 @@ cptkit_core::edits! {
     CLAIM_NOT_ADJACENT = "TBL003", Error, "the lines of a claim are not adjacent rows";
     /// The claim was read and is valid, but pricing refused it (e.g. no contract conversion factor given).
     NOT_PRICEABLE = "TBL004", Error, "the claim could not be priced";
+    FAILED = "TBL005", Error, "cptkit failed on this claim (a bug: please report it)";
 }
 
 /// A finding placed on one row of the table, with the column it is about when there is one.
@@ -47,14 +49,9 @@ impl RowIssue {
             "TBL003" => "sort the table by claim_id (keeping line order) so each claim's lines are adjacent",
             _ => "",
         };
-        let finding = Finding {
-            edit_id: edit.id.to_owned(),
-            severity: edit.severity,
-            field: column.unwrap_or("").to_owned(),
-            message,
-            hint: hint.to_owned(),
-        };
-        RowIssue { row, finding, column }
+        // A table issue is about a column: its path is the column's name.
+        let loc = column.map_or_else(FieldPath::root, FieldPath::field);
+        RowIssue { row, finding: Finding::new(*edit, loc, message, hint), column }
     }
 
     pub fn is_error(&self) -> bool {
@@ -195,15 +192,18 @@ impl LineColumns {
         let member_id = r.text(&layout::MEMBER_ID).unwrap_or("");
         let billing_provider_npi = r.required(&layout::BILLING_PROVIDER_NPI);
         let npi = r.required(&layout::RENDERING_NPI);
-        let taxonomy = r.required(&layout::RENDERING_TAXONOMY);
-        // No stated role: the one the taxonomy implies.
+        let taxonomy = r.optional(&layout::RENDERING_TAXONOMY);
+        // No stated role: the one the taxonomy implies (none: validation says so, PRV004).
         let role =
             r.optional::<ProviderRole>(&layout::RENDERING_ROLE).or_else(|| taxonomy.and_then(ProviderRole::implied_by));
-        if role.is_none() && taxonomy.is_some() {
-            r.missing::<()>(&layout::RENDERING_ROLE, "no role given, and the taxonomy implies none");
-        }
         let qualifying_apm = r.bool(&layout::QUALIFYING_APM);
         let medicare_locality = r.optional(&layout::MEDICARE_LOCALITY);
+        let mut location = |state, zip| {
+            let location = Location { state: r.optional(state), zip: r.optional(zip) };
+            (location != Location::default()).then_some(location)
+        };
+        let service_facility_location = location(&layout::SERVICE_FACILITY_STATE, &layout::SERVICE_FACILITY_ZIP);
+        let billing_provider_location = location(&layout::BILLING_PROVIDER_STATE, &layout::BILLING_PROVIDER_ZIP);
         let (
             Some(claim_id),
             Some(payer_id),
@@ -212,21 +212,8 @@ impl LineColumns {
             Some(birth_date),
             Some(billing_provider_npi),
             Some(npi),
-            Some(taxonomy),
-            Some(role),
             false,
-        ) = (
-            claim_id,
-            payer_id,
-            plan_type,
-            place_of_service,
-            birth_date,
-            billing_provider_npi,
-            npi,
-            taxonomy,
-            role,
-            r.failed,
-        )
+        ) = (claim_id, payer_id, plan_type, place_of_service, birth_date, billing_provider_npi, npi, r.failed)
         else {
             return false;
         };
@@ -242,6 +229,8 @@ impl LineColumns {
             medicare_locality,
             diagnoses: Vec::new(),
             lines: Vec::new(),
+            service_facility_location,
+            billing_provider_location,
         });
         set(&mut claim.claim_id, claim_id);
         set(&mut claim.payer.id, payer_id);
@@ -253,6 +242,8 @@ impl LineColumns {
         claim.billing_provider_npi = billing_provider_npi;
         claim.rendering_provider = rendering_provider;
         claim.medicare_locality = medicare_locality;
+        claim.service_facility_location = service_facility_location;
+        claim.billing_provider_location = billing_provider_location;
         r.text_list_into(&layout::DIAGNOSES, &mut claim.diagnoses) && !r.failed
     }
 
@@ -335,6 +326,8 @@ fn first_difference(a: &Claim, b: &Claim) -> Option<&'static str> {
         (layout::QUALIFYING_APM.name, pa.qualifying_apm != pb.qualifying_apm),
         (layout::MEDICARE_LOCALITY.name, a.medicare_locality != b.medicare_locality),
         (layout::DIAGNOSES.name, a.diagnoses != b.diagnoses),
+        (layout::SERVICE_FACILITY_STATE.name, a.service_facility_location != b.service_facility_location),
+        (layout::BILLING_PROVIDER_STATE.name, a.billing_provider_location != b.billing_provider_location),
     ];
     differs.into_iter().find_map(|(column, differs)| differs.then_some(column))
 }

@@ -96,9 +96,16 @@ impl Columns {
         self.text(&MEMBER_ID, Some(&claim.patient.member_id));
         self.text(&BILLING_PROVIDER_NPI, Some(claim.billing_provider_npi.as_str()));
         self.text(&RENDERING_NPI, Some(provider.npi.as_str()));
-        self.text(&RENDERING_TAXONOMY, Some(provider.taxonomy.as_str()));
-        self.text(&RENDERING_ROLE, Some(provider.role.as_str()));
+        self.text(&RENDERING_TAXONOMY, provider.taxonomy.as_ref().map(|t| t.as_str()));
+        self.text(&RENDERING_ROLE, provider.role.map(|r| r.as_str()));
         self.text(&MEDICARE_LOCALITY, claim.medicare_locality.as_ref().map(|l| l.as_str()));
+        for (location, (state, zip)) in [
+            (&claim.service_facility_location, (&SERVICE_FACILITY_STATE, &SERVICE_FACILITY_ZIP)),
+            (&claim.billing_provider_location, (&BILLING_PROVIDER_STATE, &BILLING_PROVIDER_ZIP)),
+        ] {
+            self.text(state, location.and_then(|l| l.state).as_ref().map(|s| s.as_str()));
+            self.text(zip, location.and_then(|l| l.zip).as_ref().map(|z| z.as_str()));
+        }
         self.text(&PROCEDURE_CODE, Some(line.procedure_code.as_str()));
         self.text(&UNIT_BASIS, Some(line.unit_basis.as_str()));
         self.text(&CASE_ID, Some(&line.case_id));

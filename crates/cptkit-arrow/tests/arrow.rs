@@ -11,11 +11,15 @@ use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
 use cptkit_arrow::{ClaimStream, LineColumns, TablePricing, claims_to_batch, price_batch, validate_batch};
 use cptkit_core::synthetic::SyntheticClaims;
-use cptkit_core::{Claim, Reference, RuleBook, ValidationContext};
+use cptkit_core::{Claim, ConversionFactors, PriceOptions, Reference, RuleBook};
 use serde_json::Value;
 
-fn context() -> ValidationContext {
-    ValidationContext { today: time::macros::date!(2026 - 11 - 27) }
+fn today() -> Option<time::Date> {
+    Some(time::macros::date!(2026 - 11 - 27))
+}
+
+fn contract(cf: &str, explain: bool) -> TablePricing {
+    TablePricing { options: PriceOptions::contract(cf.parse().unwrap()).unwrap(), explain }
 }
 
 fn text(batch: &RecordBatch, column: &str) -> Vec<Option<String>> {
@@ -70,14 +74,20 @@ fn golden_claim_cases_price_the_same_through_a_table() {
         let claim = Claim::from_json(&raw).unwrap();
         let expected: Value =
             serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
-        let pricing = TablePricing {
-            rule_set: expected["price_options"]["rule_set"].as_str().map(str::to_owned),
-            conversion_factor: expected["price_options"]["conversion_factor"].as_str().map(|s| s.parse().unwrap()),
-            ..TablePricing::default()
-        };
+        let options = &expected["price_options"];
+        let by_payer = options["payer_conversion_factors"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(payer, cf)| (payer.clone(), cf.as_str().unwrap().parse().unwrap()));
+        let conversion_factors =
+            ConversionFactors::new(options["conversion_factor"].as_str().map(|s| s.parse().unwrap()), by_payer)
+                .unwrap();
+        let rule_set = options["rule_set"].as_str().map(str::to_owned);
+        let pricing = TablePricing { options: PriceOptions { rule_set, conversion_factors }, explain: false };
         let batch = claims_to_batch(std::slice::from_ref(&claim)).unwrap();
         let result =
-            joined(price_batch(&batch, Reference::embedded(), RuleBook::embedded(), &pricing, &context()).unwrap());
+            joined(price_batch(&batch, Reference::embedded(), RuleBook::embedded(), &pricing, today()).unwrap());
         assert_eq!(result.num_rows(), claim.lines.len(), "{name}");
 
         let want: BTreeSet<(String, String)> = expected["findings"]
@@ -154,7 +164,7 @@ fn bad_values_are_issues_on_their_rows_and_every_row_comes_back() {
     codes[4] = Some("00X".to_owned());
     let batch = replace(&batch, "procedure_code", Arc::new(StringArray::from(codes)));
 
-    let result = joined(validate_batch(&batch, Reference::embedded(), &context()).unwrap());
+    let result = joined(validate_batch(&batch, Reference::embedded(), RuleBook::embedded(), today()).unwrap());
     assert_eq!(result.num_rows(), 6);
     let found = issues(&result);
     assert!(found.contains(&(1, "TBL001".into(), "quantity".into())), "{found:?}");
@@ -174,7 +184,7 @@ fn every_bad_line_of_a_claim_is_reported() {
     let claims: Vec<Claim> = SyntheticClaims::new(9).unwrap().filter(|c| c.lines.len() == 2).take(1).collect();
     let batch = claims_to_batch(&claims).unwrap();
     let batch = replace(&batch, "quantity", Arc::new(StringArray::from(vec!["many", "lots"])));
-    let result = joined(validate_batch(&batch, Reference::embedded(), &context()).unwrap());
+    let result = joined(validate_batch(&batch, Reference::embedded(), RuleBook::embedded(), today()).unwrap());
     let found = issues(&result);
     assert!(found.contains(&(0, "TBL001".into(), "quantity".into())), "{found:?}");
     assert!(found.contains(&(1, "TBL001".into(), "quantity".into())), "{found:?}");
@@ -192,7 +202,7 @@ fn claim_level_values_must_agree_and_lines_must_be_adjacent() {
     ids[3] = ids[0].clone();
     let batch = replace(&batch, "claim_id", Arc::new(StringArray::from(ids)));
 
-    let result = joined(validate_batch(&batch, Reference::embedded(), &context()).unwrap());
+    let result = joined(validate_batch(&batch, Reference::embedded(), RuleBook::embedded(), today()).unwrap());
     let found = issues(&result);
     assert!(found.contains(&(1, "TBL002".into(), "payer_id".into())), "{found:?}");
     assert!(found.contains(&(3, "TBL003".into(), "claim_id".into())), "{found:?}");
@@ -205,7 +215,7 @@ fn a_missing_required_column_fails_the_batch_naming_it() {
     let batch = claims_to_batch(&SyntheticClaims::new(4).unwrap().take(3).collect::<Vec<_>>()).unwrap();
     let index = batch.schema().index_of("date_of_service").unwrap();
     let batch = batch.project(&(0..batch.num_columns()).filter(|&i| i != index).collect::<Vec<_>>()).unwrap();
-    let err = validate_batch(&batch, Reference::embedded(), &context()).unwrap_err();
+    let err = validate_batch(&batch, Reference::embedded(), RuleBook::embedded(), today()).unwrap_err();
     assert_eq!(err.field(), Some("date_of_service"), "{err}");
 }
 
@@ -213,7 +223,7 @@ fn a_missing_required_column_fails_the_batch_naming_it() {
 fn input_columns_of_other_types_are_cast() {
     let claims: Vec<Claim> = SyntheticClaims::new(5).unwrap().take(50).collect();
     let batch = claims_to_batch(&claims).unwrap();
-    let want = joined(validate_batch(&batch, Reference::embedded(), &context()).unwrap());
+    let want = joined(validate_batch(&batch, Reference::embedded(), RuleBook::embedded(), today()).unwrap());
     // Dates and quantities as text, charges as float-free integers of another width.
     let as_text = |column: &str| arrow_cast::cast(batch.column_by_name(column).unwrap(), &DataType::Utf8).unwrap();
     let mut other = replace(&batch, "date_of_service", as_text("date_of_service"));
@@ -221,7 +231,7 @@ fn input_columns_of_other_types_are_cast() {
     other = replace(&other, "patient_birth_date", as_text("patient_birth_date"));
     let charges = cents(&batch, "charge_cents").into_iter().map(|c| c.map(|c| c as i32)).collect::<Vec<_>>();
     other = replace(&other, "charge_cents", Arc::new(arrow_array::Int32Array::from(charges)));
-    let got = joined(validate_batch(&other, Reference::embedded(), &context()).unwrap());
+    let got = joined(validate_batch(&other, Reference::embedded(), RuleBook::embedded(), today()).unwrap());
     assert_eq!(got, want);
 }
 
@@ -232,22 +242,19 @@ fn payers_get_their_own_contract_conversion_factor() {
     let batch = claims_to_batch(&claims).unwrap();
     let price = |pricing: &TablePricing| {
         let result =
-            joined(price_batch(&batch, Reference::embedded(), RuleBook::embedded(), pricing, &context()).unwrap());
+            joined(price_batch(&batch, Reference::embedded(), RuleBook::embedded(), pricing, today()).unwrap());
         let factors = result.column_by_name("conversion_factor").unwrap().as_primitive::<Decimal128Type>().clone();
         (text(&result, "status"), factors)
     };
-    let pricing = TablePricing {
-        conversion_factor: Some("60".parse().unwrap()),
-        payer_conversion_factors: [("uhc".to_owned(), "72.5".parse().unwrap())].into(),
-        ..TablePricing::default()
-    };
+    let conversion_factors =
+        ConversionFactors::new(Some("60".parse().unwrap()), [("uhc".to_owned(), "72.5".parse().unwrap())]).unwrap();
+    let pricing = TablePricing { options: PriceOptions { rule_set: None, conversion_factors }, explain: false };
     let (statuses, factors) = price(&pricing);
     // The contract factor for everyone leaves Medicare fee-for-service on the CMS factor.
     let medicare: Vec<Claim> = SyntheticClaims::new(6).unwrap().filter(|c| c.payer.id == "medicare").take(5).collect();
     let medicare_batch = claims_to_batch(&medicare).unwrap();
-    let result = joined(
-        price_batch(&medicare_batch, Reference::embedded(), RuleBook::embedded(), &pricing, &context()).unwrap(),
-    );
+    let result =
+        joined(price_batch(&medicare_batch, Reference::embedded(), RuleBook::embedded(), &pricing, today()).unwrap());
     let medicare_factors = result.column_by_name("conversion_factor").unwrap().as_primitive::<Decimal128Type>();
     assert!(medicare_factors.iter().flatten().all(|cf| cf != 600_000), "{medicare_factors:?}");
     for (row, status) in statuses.iter().enumerate() {
@@ -269,9 +276,9 @@ fn payers_get_their_own_contract_conversion_factor() {
 fn a_stream_cut_anywhere_gives_the_same_results_as_one_batch() {
     let claims: Vec<Claim> = SyntheticClaims::new(7).unwrap().take(60).collect();
     let batch = claims_to_batch(&claims).unwrap();
-    let pricing = TablePricing { conversion_factor: Some("60".parse().unwrap()), explain: true, ..Default::default() };
+    let pricing = contract("60", true);
     let judge = |b: &RecordBatch| {
-        joined(price_batch(b, Reference::embedded(), RuleBook::embedded(), &pricing, &context()).unwrap())
+        joined(price_batch(b, Reference::embedded(), RuleBook::embedded(), &pricing, today()).unwrap())
     };
     let whole = judge(&batch);
     for cut in [1, 2, 3, 7, 13, 64] {
@@ -291,9 +298,9 @@ fn a_stream_cut_anywhere_gives_the_same_results_as_one_batch() {
 fn many_rows_judged_on_all_cores_equal_small_batches_on_one() {
     let claims: Vec<Claim> = SyntheticClaims::new(8).unwrap().take(20_000).collect();
     let batch = claims_to_batch(&claims).unwrap();
-    let pricing = TablePricing { conversion_factor: Some("60".parse().unwrap()), ..Default::default() };
+    let pricing = contract("60", false);
     let judge = |b: &RecordBatch| {
-        joined(price_batch(b, Reference::embedded(), RuleBook::embedded(), &pricing, &context()).unwrap())
+        joined(price_batch(b, Reference::embedded(), RuleBook::embedded(), &pricing, today()).unwrap())
     };
     let all = judge(&batch);
     // Pieces of 1,000 rows are below the threshold for a second worker.

@@ -1,26 +1,67 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-//! The real `cptkit` binary on the X12 fixtures (tests/fixtures/x12): reports, JSON and exit codes.
+//! The real `cptkit` binary on the X12 fixtures (tests/fixtures/x12), the golden claims
+//! (tests/fixtures/claims) and the TiC fixtures: reports, JSON and exit codes.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+use cptkit_core::{Claim, PriceOptions, Reference, RuleBook};
 use serde_json::Value;
+
+const TODAY: &str = "2026-11-27";
 
 fn fixture(name: &str) -> String {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/x12").join(name);
     path.to_string_lossy().into_owned()
 }
 
+/// A golden claim's `claim.json`.
+fn golden(name: &str) -> String {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/claims").join(name).join("claim.json");
+    path.to_string_lossy().into_owned()
+}
+
+fn golden_json(name: &str) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(golden(name)).unwrap()).unwrap()
+}
+
+/// A file of this test's own under the target directory.
+fn scratch(name: &str, text: &str) -> String {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli-claims");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
 fn cptkit(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cptkit")).args(args).args(["--today", "2026-11-27"]).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_cptkit")).args(args).args(["--today", TODAY]).output().unwrap()
 }
 
 fn stdout(o: &Output) -> String {
     String::from_utf8(o.stdout.clone()).unwrap()
 }
 
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
 fn json(o: &Output) -> Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(o)))
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}{}", stdout(o), stderr(o)))
+}
+
+fn by_id<'a>(items: &'a Value, claim_id: &str) -> &'a Value {
+    items.as_array().unwrap().iter().find(|c| c["claim_id"] == claim_id).unwrap_or_else(|| panic!("no {claim_id}"))
+}
+
+fn finding<'a>(findings: &'a Value, claim_id: &str, edit_id: &str) -> &'a Value {
+    findings
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["claim_id"] == claim_id && f["edit_id"] == edit_id)
+        .unwrap_or_else(|| panic!("no {edit_id} on {claim_id}: {findings:#}"))
 }
 
 #[test]
@@ -40,20 +81,32 @@ fn validate_reports_findings_with_their_place_and_exits_1() {
             && text.contains("at segment 68 (SV1 SV104), byte 1923"),
         "{text}"
     );
-    assert!(text.contains("claim C1007 rejected:"), "{text}");
+    assert!(text.contains("claim C1007: error NPI002 rendering_provider.npi:"), "{text}");
+    assert!(text.contains("claim C1009 rejected:"), "{text}");
+    assert!(text.contains("9 claims read, 1 rejected, 0 X12 errors: ERRORS"), "{text}");
 
     let o = cptkit(&["validate", &fixture("837p_medicare_star_crlf.x12"), "--json"]);
     assert_eq!(o.status.code(), Some(1));
     let v = json(&o);
-    assert_eq!(v["claims"], 8);
-    let unt = v["findings"].as_array().unwrap().iter().find(|f| f["edit_id"] == "UNT005").unwrap();
-    assert_eq!(unt["claim_id"], "C1003");
+    assert_eq!(v["claims"], 9, "C1002 is read as two claims, C1007 is kept");
+    let unt = finding(&v["findings"], "C1003", "UNT005");
     assert_eq!(unt["line"], 1);
     assert_eq!(unt["field"], "lines[0].quantity");
+    assert_eq!(unt["loc"], serde_json::json!(["lines", 0, "quantity"]));
+    assert_eq!(unt["severity"], "error");
     assert_eq!(unt["at"]["segment"], 68);
     assert_eq!(unt["at"]["element"], "SV104");
     assert_eq!(unt["at"]["byte_offset"], 1923);
-    assert_eq!(v["rejected_claims"][0]["claim_id"], "C1007");
+    let npi = finding(&v["findings"], "C1007", "NPI002");
+    assert_eq!(
+        (&npi["field"], &npi["severity"], &npi["at"]["element"]),
+        (&"rendering_provider.npi".into(), &"error".into(), &"NM109".into())
+    );
+    let rejected = v["rejected_claims"].as_array().unwrap();
+    assert_eq!(rejected.len(), 1);
+    assert_eq!(rejected[0]["claim_id"], "C1009");
+    assert_eq!(rejected[0]["errors"][0]["at"]["element"], "DTP03");
+    assert_eq!(v["unread_claims"], serde_json::json!([]));
 }
 
 #[test]
@@ -74,20 +127,61 @@ fn validate_broken_envelope_lists_the_x12_errors() {
 }
 
 #[test]
+fn validate_the_guides_anesthesia_example() {
+    // X222A1 example 9: kept as one claim; its rendering NPI is not an NPI, its diagnosis is ICD-9.
+    let o = cptkit(&["validate", &fixture("837p_x222_example9_anesthesia.x12"), "--json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let v = json(&o);
+    assert_eq!((v["claims"].as_u64(), v["rejected_claims"].as_array().unwrap().len()), (Some(1), 0));
+    let npi = finding(&v["findings"], "153829140", "NPI002");
+    assert_eq!(
+        (&npi["field"], &npi["severity"], &npi["at"]["element"]),
+        (&"rendering_provider.npi".into(), &"error".into(), &"NM109".into())
+    );
+    let dx = finding(&v["findings"], "153829140", "DX010");
+    assert_eq!((&dx["field"], &dx["severity"]), (&"diagnoses[0]".into(), &"warning".into()));
+}
+
+#[test]
 fn price_medicare_file() {
     let o = cptkit(&["price", &fixture("837p_medicare_star_crlf.x12"), "--json"]);
-    assert_eq!(o.status.code(), Some(1), "C1003 does not price, C1007 is rejected");
+    assert_eq!(o.status.code(), Some(1), "C1003 and C1007 do not price, C1009 is rejected");
     let v = json(&o);
-    let claims = v["claims"].as_array().unwrap();
-    let c1001 = claims.iter().find(|c| c["claim_id"] == "C1001").unwrap();
+    let claims = &v["claims"];
+    let c1001 = by_id(claims, "C1001");
     assert_eq!(c1001["priced"]["total_allowed"], "264.13");
-    let c1003 = claims.iter().find(|c| c["claim_id"] == "C1003").unwrap();
-    assert_eq!(c1003["findings"][0]["edit_id"], "UNT005");
+    assert_eq!(c1001["error"], Value::Null);
+    let c1003 = by_id(claims, "C1003");
+    assert_eq!(c1003["priced"], Value::Null);
+    assert_eq!(c1003["error"]["kind"], "invalid_input");
+    assert_eq!(c1003["error"]["violations"][0]["field"], "lines[0].quantity");
+    let unt = finding(&c1003["report"]["findings"], "C1003", "UNT005");
+    assert_eq!(unt["at"]["segment"], 68);
+    let c1007 = by_id(claims, "C1007");
+    assert_eq!(c1007["error"]["violations"][0]["loc"], serde_json::json!(["rendering_provider", "npi"]));
+    assert_eq!(v["rejected_claims"][0]["claim_id"], "C1009");
     assert_eq!(v["total_allowed"], "1442.56");
 
     let o = cptkit(&["price", &fixture("837p_two_interchanges.x12")]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
     assert!(stdout(&o).contains("claim C3001 line 1: "));
+}
+
+#[test]
+fn price_the_guides_anesthesia_example_says_why_not() {
+    let o = cptkit(&["price", &fixture("837p_x222_example9_anesthesia.x12")]);
+    assert_eq!(o.status.code(), Some(1));
+    let text = stdout(&o);
+    assert!(text.contains("claim 153829140: not priced: claim 153829140 is not valid"), "{text}");
+    assert!(text.contains("claim 153829140: error NPI002 rendering_provider.npi:"), "{text}");
+    assert!(text.contains("total allowed: 0"), "{text}");
+
+    let v = json(&cptkit(&["price", &fixture("837p_x222_example9_anesthesia.x12"), "--json"]));
+    let error = &v["claims"][0]["error"];
+    assert_eq!(error["kind"], "invalid_input");
+    let fields: Vec<&str> =
+        error["violations"].as_array().unwrap().iter().map(|x| x["field"].as_str().unwrap()).collect();
+    assert!(fields.contains(&"rendering_provider.npi"), "{fields:?}");
 }
 
 #[test]
@@ -107,6 +201,149 @@ fn price_with_contract_conversion_factor_and_payer_map() {
 }
 
 #[test]
+fn price_with_a_conversion_factor_for_one_payer() {
+    let args = ["--conversion-factor", "60", "--payer-conversion-factor", "cigna=62.50"];
+    let o = cptkit(&[&["price", &fixture("837p_commercial_pipe_newline.x12")][..], &args].concat());
+    let text = stdout(&o);
+    assert!(text.contains("claim C2001 line 1: 00630 13.0 units x 62.50 = allowed 812.50"), "{text}");
+
+    // The golden case: the factor for cigna wins over the one for every payer.
+    let o = cptkit(&[
+        "price",
+        &golden("cigna_00632_payer_factor_2024"),
+        "--json",
+        "--conversion-factor",
+        "55.00",
+        "--payer-conversion-factor",
+        "cigna=60.00",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let priced = &json(&o)["claims"][0]["priced"];
+    assert_eq!(
+        (&priced["total_allowed"], &priced["lines"][0]["conversion_factor"]),
+        (&"780.00".into(), &"60.00".into())
+    );
+
+    let o = cptkit(&["price", &golden("cigna_00632_payer_factor_2024"), "--payer-conversion-factor", "cigna=0"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("conversion_factor.cigna"), "{}", stderr(&o));
+}
+
+#[test]
+fn price_a_golden_claim_json_as_the_core_does() {
+    let name = "medicare_00632_aa_90min_2025";
+    let o = cptkit(&["price", &golden(name), "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let v = json(&o);
+    let answer = &v["claims"][0];
+    assert_eq!((&answer["claim_index"], &answer["error"]), (&0.into(), &Value::Null));
+
+    // The very JSON the core serializes (what Python's PricedClaim.to_dict() gives).
+    let claim = Claim::from_json(&std::fs::read_to_string(golden(name)).unwrap()).unwrap();
+    let today = time::Date::parse(TODAY, time::macros::format_description!("[year]-[month]-[day]")).unwrap();
+    let priced =
+        Reference::embedded().price(&claim, &PriceOptions::default(), RuleBook::embedded(), Some(today)).unwrap();
+    assert_eq!(answer["priced"], serde_json::to_value(&priced).unwrap());
+    assert_eq!(answer["priced"]["total_allowed"], "264.13");
+    assert_eq!(answer["report"], serde_json::json!({"claim_id": "CLM-0001", "findings": []}));
+
+    let text = stdout(&cptkit(&["price", &golden(name)]));
+    assert!(
+        text.contains("claim CLM-0001 line 1: 00632 13.0 units x 20.3178 = allowed 264.13 (medicare-ffs)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn price_a_claim_json_array() {
+    let mut second = golden_json("cigna_00632_payer_factor_2024");
+    second["claim_id"] = "CIGNA-1".into();
+    let text = serde_json::to_string_pretty(&[golden_json("medicare_00632_aa_90min_2025"), second]).unwrap();
+    let o = cptkit(&["price", &scratch("array.json", &text), "--json", "--conversion-factor", "60"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let v = json(&o);
+    let got: Vec<(&Value, &Value, &Value)> = v["claims"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (&c["claim_id"], &c["claim_index"], &c["priced"]["total_allowed"]))
+        .collect();
+    assert_eq!(
+        got,
+        [(&"CLM-0001".into(), &0.into(), &"264.13".into()), (&"CIGNA-1".into(), &1.into(), &"780.00".into())]
+    );
+    assert_eq!(v["total_allowed"], "1044.13");
+}
+
+#[test]
+fn price_json_lines_with_a_broken_line() {
+    let good = golden_json("medicare_00632_aa_90min_2025");
+    let mut bad = good.clone();
+    bad["claim_id"] = "BAD".into();
+    bad["lines"][0]["procedure_code"] = "ABCDE".into();
+    let mut commercial = golden_json("cigna_00632_payer_factor_2024");
+    commercial["claim_id"] = "CIGNA-1".into();
+    let lines: Vec<String> = [&good, &bad, &commercial].iter().map(|c| serde_json::to_string(c).unwrap()).collect();
+    let path = scratch("claims.jsonl", &(lines.join("\n") + "\n"));
+
+    let o = cptkit(&["price", &path, "--json", "--conversion-factor", "60"]);
+    assert_eq!(o.status.code(), Some(1), "one claim cannot be read");
+    let v = json(&o);
+    let ids: Vec<&Value> = v["claims"].as_array().unwrap().iter().map(|c| &c["claim_index"]).collect();
+    assert_eq!(ids, [&Value::from(0), &Value::from(2)], "the other claims are still priced");
+    let unread = &v["unread_claims"][0];
+    assert_eq!(unread["claim_index"], 1);
+    assert_eq!(unread["error"]["field"], "lines[0].procedure_code");
+    assert_eq!(unread["error"]["loc"], serde_json::json!(["lines", 0, "procedure_code"]));
+
+    let o = cptkit(&["price", &path, "--conversion-factor", "60"]);
+    let text = stdout(&o);
+    assert!(text.contains("claim at index 1 not read: lines[0].procedure_code: "), "{text}");
+    assert!(text.contains("claim CIGNA-1 line 1: 00632 13.0 units x 60 = allowed 780.00"), "{text}");
+
+    // Validate locates findings by claim index and field path (no X12 segment).
+    let mut invalid = good.clone();
+    invalid["lines"][0]["quantity"] = "95".into();
+    let path = scratch("invalid.jsonl", &format!("{}\n{}\n", lines[0], serde_json::to_string(&invalid).unwrap()));
+    let o = cptkit(&["validate", &path, "--json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let v = json(&o);
+    let unt = finding(&v["findings"], "CLM-0001", "UNT005");
+    assert_eq!((&unt["claim_index"], &unt["line"], &unt["at"]), (&1.into(), &1.into(), &Value::Null));
+    let text = stdout(&cptkit(&["validate", &path]));
+    assert!(
+        text.contains("claim CLM-0001 line 1: error UNT005 lines[0].quantity: ")
+            && text.contains(" at claim index 1\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn rule_set_files_add_rule_sets_and_use_rule_set_forces_one() {
+    let rules =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../crates/cptkit-core/data/rulesets/cigna_2023.json");
+    let mut rule_set: Value = serde_json::from_str(&std::fs::read_to_string(rules).unwrap()).unwrap();
+    rule_set["id"] = "aetna-contract".into();
+    rule_set["selects"]["payer_ids"] = serde_json::json!(["aetna"]);
+    let file = scratch("aetna_contract.json", &rule_set.to_string());
+    let (aetna, medicare) = (golden("aetna_no_public_rules"), golden("medicare_00632_aa_90min_2025"));
+    let price = |claim: &str, more: &[&str]| {
+        let args = [&["price", claim, "--rule-set", &file, "--conversion-factor", "60", "--json"][..], more].concat();
+        json(&cptkit(&args))["claims"][0]["priced"]["lines"][0]["rule_set"].clone()
+    };
+
+    // Chosen by payer: aetna's claims get the file's rule set, Medicare's keep theirs.
+    assert_eq!(price(&aetna, &[]), "aetna-contract");
+    assert_eq!(price(&medicare, &[]), "medicare-ffs");
+    // Forced.
+    assert_eq!(price(&medicare, &["--use-rule-set", "aetna-contract"]), "aetna-contract");
+
+    let o = cptkit(&["price", &golden("aetna_no_public_rules"), "--rule-set", &scratch("bad_rules.json", "{}")]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("bad_rules.json"), "{}", stderr(&o));
+}
+
+#[test]
 fn reconcile_medicare_remittance() {
     let o = cptkit(&["reconcile", &fixture("837p_medicare_star_crlf.x12"), &fixture("835_medicare.x12")]);
     assert_eq!(o.status.code(), Some(1), "one underpaid line");
@@ -115,18 +352,20 @@ fn reconcile_medicare_remittance() {
         text.contains("claim C1002 line 2 00632-QX-P3 2025-03-05: expected 132.07 allowed 120.00 paid 96.00 variance -12.07 [underpaid by 12.07]"),
         "{text}"
     );
-    assert!(text.contains("total: 7 claims, 8 lines,"), "{text}");
+    assert!(text.contains("claim C1009 rejected:"), "{text}");
+    assert!(text.contains("total: 8 claims, 9 lines,"), "{text}");
     assert!(text.contains("paid 1306.79"), "{text}");
 
     let o = cptkit(&["reconcile", &fixture("837p_medicare_star_crlf.x12"), &fixture("835_medicare.x12"), "--json"]);
     let v = json(&o);
     let t = &v["totals"];
-    assert_eq!((t["claims"].as_u64(), t["lines"].as_u64()), (Some(7), Some(8)));
+    assert_eq!((t["claims"].as_u64(), t["lines"].as_u64()), (Some(8), Some(9)));
     assert_eq!(t["underpaid_lines"], 1);
     assert_eq!(t["denied_lines"], 1);
     assert_eq!(t["units_not_minutes_lines"], 2);
     assert_eq!(t["paid"], "1306.79");
     assert_eq!(t["provider_adjustments"], "21.90");
+    assert_eq!(v["rejected_claims"][0]["claim_id"], "C1009");
 
     // A tolerance above the shortfall: nothing underpaid, exit 0.
     let o = cptkit(&[
@@ -137,17 +376,25 @@ fn reconcile_medicare_remittance() {
         "20",
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+
+    // Claim JSON reconciles too: a claim the 835 does not pay.
+    let o = cptkit(&["reconcile", &golden("medicare_00632_aa_90min_2025"), &fixture("835_medicare.x12")]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(stdout(&o).contains("claim CLM-0001 (medicare): no remittance"), "{}", stdout(&o));
 }
 
 #[test]
 fn unreadable_input_exits_2() {
     let o = cptkit(&["validate", "/no/such/file.837"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("cannot read"));
+    assert!(stderr(&o).contains("cannot read"));
     let o = cptkit(&["validate", &fixture("835_medicare.x12")]);
     assert_eq!(o.status.code(), Some(2), "an 835 is not an 837");
     let o = cptkit(&["reconcile", &fixture("837p_medicare_star_crlf.x12"), &fixture("README.md")]);
     assert_eq!(o.status.code(), Some(2));
+    let o = cptkit(&["price", &scratch("not_json.json", "[{\"claim_id\": ")]);
+    assert_eq!(o.status.code(), Some(2), "neither X12 nor JSON");
+    assert!(stderr(&o).contains("not a JSON array of claims"), "{}", stderr(&o));
 }
 
 fn tic_fixture(name: &str) -> String {
@@ -177,7 +424,7 @@ fn ingest_tic_clean_files_exit_0_and_write_parquet() {
         out.to_str().unwrap(),
     ]);
     let text = stdout(&o);
-    assert_eq!(o.status.code(), Some(0), "{text}{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(o.status.code(), Some(0), "{text}{}", stderr(&o));
     assert!(
         text.contains("Example Health Plan (fixture) (gzip), version 1.3.1, updated 2025-03-01: 4 records, 2 kept"),
         "{text}"
@@ -214,7 +461,7 @@ fn ingest_tic_unreadable_input_exits_2() {
     let out = tic_out("none");
     let o = tic(&[&tic_fixture("no_such_file.json"), "--out", out.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("no TiC file could be read"));
+    assert!(stderr(&o).contains("no TiC file could be read"));
     let o = tic(&[&tic_fixture("v2_provider_groups.json"), "--codes", "00790", "--all-codes", "--out", "x.parquet"]);
     assert_eq!(o.status.code(), Some(2), "clap rejects --codes with --all-codes");
 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use time::{Date, PrimitiveDateTime};
 
 use crate::error::{Error, Result};
-use crate::ids::{CptCode, Icd10Code, LocalityId, ModifierCode, PosCode, TaxonomyCode};
+use crate::ids::{CptCode, DiagnosisCode, LocalityId, ModifierCode, Npi, PosCode, PostalCode, TaxonomyCode, UsState};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -25,9 +25,26 @@ pub struct Claim {
     /// Medicare carrier and locality (`13202-01`), for the locality conversion factor.
     #[serde(default)]
     pub medicare_locality: Option<LocalityId>,
-    /// ICD-10-CM codes in claim order; line pointers are 1-based into this list.
-    pub diagnoses: Vec<Icd10Code>,
+    /// Diagnoses in claim order (ICD-10-CM; ICD-9-CM is kept and reported); line pointers are
+    /// 1-based into this list.
+    pub diagnoses: Vec<DiagnosisCode>,
     pub lines: Vec<ClaimLine>,
+    /// Where the service was given (X12 2310C), when the claim says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_facility_location: Option<Location>,
+    /// The billing provider's address (X12 2010AA N4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub billing_provider_location: Option<Location>,
+}
+
+/// The state and postal code of an address: what pricing needs of it (state rules, ZIP to locality).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Location {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<UsState>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zip: Option<PostalCode>,
 }
 
 fn original_claim() -> String {
@@ -133,8 +150,12 @@ impl fmt::Debug for Patient {
 #[serde(deny_unknown_fields)]
 pub struct RenderingProvider {
     pub npi: Npi,
-    pub taxonomy: TaxonomyCode,
-    pub role: ProviderRole,
+    /// NUCC taxonomy (X12 PRV*PE, situational): the provider type, when given.
+    #[serde(default)]
+    pub taxonomy: Option<TaxonomyCode>,
+    /// The role as stated; the taxonomy's role wins when it implies one (see [`RenderingProvider::role`]).
+    #[serde(default)]
+    pub role: Option<ProviderRole>,
     /// Medicare qualifying APM participant: selects the CY2026+ QP conversion factor.
     #[serde(default)]
     pub qualifying_apm: bool,
@@ -146,6 +167,21 @@ text_enum! {
         Crna = "crna",
         AnesthesiologistAssistant = "anesthesiologist_assistant",
         OtherPhysician = "other_physician",
+    }
+}
+
+impl RenderingProvider {
+    /// The role cptkit judges by: what the taxonomy implies, else the stated role.
+    pub fn role(&self) -> Option<ProviderRole> {
+        self.taxonomy.and_then(ProviderRole::implied_by).or(self.role)
+    }
+}
+
+impl Claim {
+    /// The state whose payer rules apply: the service facility's, else the billing provider's.
+    pub fn state(&self) -> Option<UsState> {
+        let state = |l: &Option<Location>| l.as_ref().and_then(|l| l.state);
+        state(&self.service_facility_location).or_else(|| state(&self.billing_provider_location))
     }
 }
 
@@ -230,78 +266,6 @@ impl Claim {
     }
 }
 
-/// A National Provider Identifier: 10 digits starting with 1 or 2. The check digit is a validation
-/// edit (NPI001), not a parse error, so a claim with a mistyped NPI can still be read and reported.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Npi([u8; 10]);
-
-impl Npi {
-    fn parse(raw: &str) -> std::result::Result<Self, String> {
-        let s = crate::ids::trimmed(raw);
-        if s.len() == 10 && s.bytes().all(|b| b.is_ascii_digit()) && matches!(s.as_bytes()[0], b'1' | b'2') {
-            let mut npi = [0u8; 10];
-            npi.copy_from_slice(s.as_bytes());
-            Ok(Npi(npi))
-        } else {
-            Err(format!("expected a 10-digit NPI starting with 1 or 2, got {s:?}"))
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        // Only validated ASCII digits are ever stored.
-        std::str::from_utf8(&self.0).unwrap_or("??????????")
-    }
-
-    /// Luhn over the first nine digits prefixed by 80840 (equivalently, +24), per CMS.
-    pub fn check_digit_ok(&self) -> bool {
-        let digits = &self.0;
-        let doubled = |d: u32| if d * 2 > 9 { d * 2 - 9 } else { d * 2 };
-        // From the rightmost of the first nine digits, every other digit is doubled.
-        let sum: u32 = digits[..9]
-            .iter()
-            .rev()
-            .enumerate()
-            .map(|(i, &b)| {
-                let d = u32::from(b - b'0');
-                if i % 2 == 0 { doubled(d) } else { d }
-            })
-            .sum::<u32>()
-            + 24;
-        (10 - sum % 10) % 10 == u32::from(digits[9] - b'0')
-    }
-}
-
-impl std::str::FromStr for Npi {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        Npi::parse(s).map_err(|m| Error::invalid("npi", m))
-    }
-}
-
-impl fmt::Display for Npi {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl fmt::Debug for Npi {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Npi").field(&self.as_str()).finish()
-    }
-}
-
-impl Serialize for Npi {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> Deserialize<'de> for Npi {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        Npi::parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
-    }
-}
-
 /// Anesthesia start and end as local date-times, `2025-03-04T08:00` (seconds optional).
 pub mod local_time {
     use serde::{Deserialize, Deserializer, Serializer};
@@ -347,8 +311,28 @@ mod tests {
             assert!(good.parse::<Npi>().unwrap().check_digit_ok(), "{good}");
         }
         assert!(!"1234567890".parse::<Npi>().unwrap().check_digit_ok());
-        assert!("0234567893".parse::<Npi>().is_err());
-        assert!("123456789".parse::<Npi>().is_err());
+        // Mistyped NPIs are kept (findings NPI002 / NPI001), not refused.
+        for kept in ["0234567893", "123456789", "5678912345"] {
+            let npi = kept.parse::<Npi>().unwrap();
+            assert!(!npi.is_well_formed() && !npi.check_digit_ok(), "{kept}");
+        }
+        assert!("".parse::<Npi>().is_err());
+        assert!("1234567893123456".parse::<Npi>().is_err());
+    }
+
+    #[test]
+    fn diagnoses_keep_icd9_and_other_text() {
+        let dx = |s: &str| s.parse::<DiagnosisCode>().unwrap();
+        assert!(matches!(dx("m5450"), DiagnosisCode::Icd10(c) if c.as_str() == "M54.50"));
+        for icd9 in ["36616", "366.16", "E880.9", "250", "4019"] {
+            assert!(matches!(dx(icd9), DiagnosisCode::Icd9(_)), "{icd9}");
+        }
+        // V and E codes can look like ICD-10-CM: without the X12 qualifier, ICD-10-CM wins.
+        assert!(matches!(dx("V70.0"), DiagnosisCode::Icd10(_)));
+        assert!(matches!(dx("12"), DiagnosisCode::Other(_)));
+        assert!(matches!(dx("36616123"), DiagnosisCode::Other(_)));
+        assert!("M54.50.1.2.3".parse::<DiagnosisCode>().is_err());
+        assert_eq!(DiagnosisCode::icd9("V7010").unwrap().as_str(), "V7010");
     }
 
     #[test]

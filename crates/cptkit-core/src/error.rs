@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::path::FieldPath;
+
 /// What went wrong, coarse enough for a transport to map exhaustively.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorKind {
@@ -36,24 +38,54 @@ impl fmt::Display for ErrorKind {
 }
 
 /// A core error: a kind, an optional field path (`code`, `claim.lines[2].modifiers[0]`) and a plain message.
+/// Boxed: a `Result` of the core stays one pointer wide on its error side, whatever the error holds.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}", self.display())]
-pub struct Error {
+pub struct Error(Box<Details>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Details {
     kind: ErrorKind,
+    /// The field at fault, as data; the root when the error is about no one field.
+    loc: FieldPath,
+    /// `loc` as text, kept beside it (read far more often than it changes).
     field: Option<String>,
     message: String,
-    /// Every field at fault, when there is more than one (an invalid claim): (field path, message).
-    violations: Vec<(String, String)>,
+    /// Every field at fault, when there is more than one (an invalid claim).
+    violations: Vec<Violation>,
+    /// The file the error is about (a rule set, a data table), when it is about one.
+    file: Option<std::path::PathBuf>,
+}
+
+/// One field at fault and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    pub loc: FieldPath,
+    pub message: String,
+}
+
+impl Violation {
+    /// The path's text form (`lines[0].modifiers[1]`).
+    pub fn field(&self) -> String {
+        self.loc.to_string()
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, field: None, message: message.into(), violations: Vec::new() }
+        Error(Box::new(Details {
+            kind,
+            loc: FieldPath::root(),
+            field: None,
+            message: message.into(),
+            violations: Vec::new(),
+            file: None,
+        }))
     }
 
-    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn invalid(field: impl Into<FieldPath>, message: impl Into<String>) -> Self {
         Error::new(ErrorKind::InvalidInput, message).at(field)
     }
 
@@ -66,46 +98,64 @@ impl Error {
     }
 
     /// Names the field this error is about; an outer field is prefixed (`lines[2]` + `code`).
-    pub fn at(mut self, field: impl Into<String>) -> Self {
+    pub fn at(mut self, field: impl Into<FieldPath>) -> Self {
         let outer = field.into();
-        self.field = Some(match self.field.take() {
-            Some(inner) if inner.starts_with('[') => format!("{outer}{inner}"),
-            Some(inner) => format!("{outer}.{inner}"),
-            None => outer,
-        });
+        let details = &mut *self.0;
+        details.loc = std::mem::take(&mut details.loc).within(&outer);
+        details.field = (!details.loc.is_root()).then(|| details.loc.to_string());
         self
     }
 
+    /// Says which file the error is about; its field, if any, is a field of that file.
+    pub fn in_file(mut self, path: impl AsRef<std::path::Path>) -> Self {
+        self.0.file = Some(path.as_ref().to_owned());
+        self
+    }
+
+    pub fn file(&self) -> Option<&std::path::Path> {
+        self.0.file.as_deref()
+    }
+
     /// An invalid-input error that lists each field at fault.
-    pub fn with_violations(message: impl Into<String>, violations: Vec<(String, String)>) -> Self {
-        Error { violations, ..Error::new(ErrorKind::InvalidInput, message) }
+    pub fn with_violations(message: impl Into<String>, violations: Vec<Violation>) -> Self {
+        let mut error = Error::new(ErrorKind::InvalidInput, message);
+        error.0.violations = violations;
+        error
     }
 
     /// The fields at fault: the listed violations, or this error's own field.
-    pub fn violations(&self) -> Vec<(String, String)> {
-        match (&self.field, self.violations.is_empty()) {
-            (_, false) => self.violations.clone(),
-            (Some(field), true) => vec![(field.clone(), self.message.clone())],
-            (None, true) => Vec::new(),
+    pub fn violations(&self) -> Vec<Violation> {
+        let d = &self.0;
+        match (d.loc.is_root(), d.violations.is_empty()) {
+            (_, false) => d.violations.clone(),
+            (false, true) => vec![Violation { loc: d.loc.clone(), message: d.message.clone() }],
+            (true, true) => Vec::new(),
         }
     }
 
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.0.kind
     }
 
     pub fn field(&self) -> Option<&str> {
-        self.field.as_deref()
+        self.0.field.as_deref()
+    }
+
+    /// The field at fault as data (the root when none).
+    pub fn loc(&self) -> &FieldPath {
+        &self.0.loc
     }
 
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 
     fn display(&self) -> String {
-        match &self.field {
-            Some(field) => format!("{field}: {}", self.message),
-            None => self.message.clone(),
+        let d = &self.0;
+        let file = d.file.as_ref().map(|f| format!("{}: ", f.display())).unwrap_or_default();
+        match &d.field {
+            Some(field) => format!("{file}{field}: {}", d.message),
+            None => format!("{file}{}", d.message),
         }
     }
 }

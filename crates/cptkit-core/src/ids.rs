@@ -47,6 +47,98 @@ fn describe(raw: &str) -> String {
     if raw.is_empty() { "an empty value".to_owned() } else { format!("{raw:?}") }
 }
 
+/// Up to `N` ASCII bytes stored inline (no allocation), ordered and compared as the string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct InlineText<const N: usize> {
+    bytes: [u8; N],
+    len: u8,
+}
+
+impl<const N: usize> InlineText<N> {
+    /// `text` when it is 1..=N visible ASCII characters (no blanks or control characters).
+    pub(crate) fn new(text: &str) -> Option<Self> {
+        let b = text.as_bytes();
+        if b.is_empty() || b.len() > N || !b.iter().all(u8::is_ascii_graphic) {
+            return None;
+        }
+        let mut bytes = [0u8; N];
+        bytes[..b.len()].copy_from_slice(b);
+        Some(InlineText { bytes, len: b.len() as u8 })
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only ASCII is ever stored.
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or("?")
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+/// Why text cannot be kept as a short identifier: empty, too long, or holding blanks or non-ASCII.
+fn unreadable(raw: &str, what: &str, max: usize) -> String {
+    if raw.is_empty() {
+        format!("expected {what}, got an empty value")
+    } else if raw.chars().count() > max {
+        format!("expected {what}, got {raw:?} ({} characters; at most {max} are kept)", raw.chars().count())
+    } else {
+        format!("expected {what}, got {raw:?} (only visible ASCII characters are kept)")
+    }
+}
+
+/// A National Provider Identifier as written on a claim. Any short text is kept: a mistyped NPI
+/// (wrong length or prefix, NPI002; wrong check digit, NPI001) is a finding on the claim, not a claim
+/// lost. [`Npi::is_well_formed`] and [`Npi::check_digit_ok`] say whether it is a real NPI.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Npi(InlineText<15>);
+
+impl Npi {
+    fn parse(raw: &str) -> std::result::Result<Self, String> {
+        let s = trimmed(raw);
+        InlineText::new(s).map(Npi).ok_or_else(|| unreadable(s, "an NPI (10 digits)", 15))
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+
+    /// Ten digits, the first 1 or 2 (CMS NPI standard).
+    pub fn is_well_formed(&self) -> bool {
+        let b = self.0.as_bytes();
+        b.len() == 10 && b.iter().all(u8::is_ascii_digit) && matches!(b[0], b'1' | b'2')
+    }
+
+    /// Well formed, and the Luhn check digit over the first nine digits prefixed by 80840
+    /// (equivalently, +24) is right, per CMS.
+    pub fn check_digit_ok(&self) -> bool {
+        if !self.is_well_formed() {
+            return false;
+        }
+        let digits = self.0.as_bytes();
+        let doubled = |d: u32| if d * 2 > 9 { d * 2 - 9 } else { d * 2 };
+        // From the rightmost of the first nine digits, every other digit is doubled.
+        let sum: u32 = digits[..9]
+            .iter()
+            .rev()
+            .enumerate()
+            .map(|(i, &b)| {
+                let d = u32::from(b - b'0');
+                if i % 2 == 0 { doubled(d) } else { d }
+            })
+            .sum::<u32>()
+            + 24;
+        (10 - sum % 10) % 10 == u32::from(digits[9] - b'0')
+    }
+}
+
+impl fmt::Debug for Npi {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Npi").field(&self.as_str()).finish()
+    }
+}
+id_traits!(Npi, "npi");
+
 /// A CPT or HCPCS Level II code: five digits (00632), four digits and F/T/U (category II/III, PLA),
 /// or a letter and four digits (J1100).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -192,6 +284,155 @@ impl fmt::Debug for Icd10Code {
     }
 }
 id_traits!(Icd10Code, "code");
+
+/// A diagnosis as a claim gives it: an ICD-10-CM code (the code set since 2015-10-01), an ICD-9-CM code
+/// (X12 qualifiers BK/BF, or a code shaped like ICD-9 and not like ICD-10), or other short text that
+/// is neither. All three are kept on the claim; validation says what is wrong with them.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DiagnosisCode {
+    Icd10(Icd10Code),
+    Icd9(InlineText<8>),
+    Other(InlineText<8>),
+}
+
+impl DiagnosisCode {
+    /// The code set from the code's shape: ICD-10-CM first (`M54.50`, `M5450`), then ICD-9-CM
+    /// (`36616`, `366.16`, `V70.0`, `E880.9`).
+    fn parse(raw: &str) -> std::result::Result<Self, String> {
+        let s = trimmed(raw);
+        if let Ok(code) = Icd10Code::parse(s) {
+            return Ok(DiagnosisCode::Icd10(code));
+        }
+        let text = Self::text(s)?;
+        Ok(if is_icd9_shaped(text.as_bytes()) { DiagnosisCode::Icd9(text) } else { DiagnosisCode::Other(text) })
+    }
+
+    /// A code the claim declares as ICD-9-CM (X12 HI qualifier BK or BF), whatever its shape.
+    pub fn icd9(raw: &str) -> Result<Self> {
+        let s = trimmed(raw);
+        Self::text(s).map(DiagnosisCode::Icd9).map_err(|m| Error::invalid("code", m))
+    }
+
+    fn text(s: &str) -> std::result::Result<InlineText<8>, String> {
+        let mut upper = [0u8; 8];
+        let n = s.len().min(8);
+        upper[..n].copy_from_slice(&s.as_bytes()[..n]);
+        upper.make_ascii_uppercase();
+        let candidate = if s.len() <= 8 { std::str::from_utf8(&upper[..n]).ok() } else { None };
+        candidate.and_then(InlineText::new).ok_or_else(|| unreadable(s, "an ICD-10-CM or ICD-9-CM code", 8))
+    }
+
+    /// The ICD-10-CM code, when this is one.
+    pub fn icd10(&self) -> Option<&Icd10Code> {
+        match self {
+            DiagnosisCode::Icd10(code) => Some(code),
+            DiagnosisCode::Icd9(_) | DiagnosisCode::Other(_) => None,
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            DiagnosisCode::Icd10(code) => code.as_str(),
+            DiagnosisCode::Icd9(text) | DiagnosisCode::Other(text) => text.as_str(),
+        }
+    }
+}
+
+impl From<Icd10Code> for DiagnosisCode {
+    fn from(code: Icd10Code) -> Self {
+        DiagnosisCode::Icd10(code)
+    }
+}
+
+/// ICD-9-CM shapes: three digits then up to two more (a dot after the third allowed), V and two
+/// digits then up to two more, E and three digits then up to one more.
+fn is_icd9_shaped(code: &[u8]) -> bool {
+    // (the code after any letter, digits before the dot, most digits after it)
+    let (body, head, most_after) = match code.first() {
+        Some(b'V') => (&code[1..], 2, 2),
+        Some(b'E') => (&code[1..], 3, 1),
+        _ => (code, 3, 2),
+    };
+    let (digits, after) = match body.iter().position(|&b| b == b'.') {
+        Some(dot) if dot == head => (&body[..dot], &body[dot + 1..]),
+        None if body.len() >= head => body.split_at(head),
+        _ => return false,
+    };
+    digits.iter().all(u8::is_ascii_digit) && after.len() <= most_after && after.iter().all(u8::is_ascii_digit)
+}
+
+impl fmt::Debug for DiagnosisCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DiagnosisCode::Icd10(code) => write!(f, "Icd10({})", code.as_str()),
+            DiagnosisCode::Icd9(text) => write!(f, "Icd9({})", text.as_str()),
+            DiagnosisCode::Other(text) => write!(f, "Other({})", text.as_str()),
+        }
+    }
+}
+id_traits!(DiagnosisCode, "code");
+
+/// A US state or territory as its two-letter USPS code (`OH`), from a service or billing address.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UsState([u8; 2]);
+
+impl UsState {
+    fn parse(raw: &str) -> std::result::Result<Self, String> {
+        let s = trimmed(raw);
+        match s.as_bytes() {
+            [a, b] if a.is_ascii_alphabetic() && b.is_ascii_alphabetic() => {
+                Ok(UsState([a.to_ascii_uppercase(), b.to_ascii_uppercase()]))
+            }
+            _ => Err(format!("expected a two-letter state code such as OH, got {}", describe(s))),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or("??")
+    }
+}
+
+impl fmt::Debug for UsState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("UsState").field(&self.as_str()).finish()
+    }
+}
+id_traits!(UsState, "state");
+
+/// A postal code as written (X12 N403 allows up to 15 characters). `zip5` reads a US ZIP code
+/// (`43215`, `43215-1234`, `432151234`) out of it.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PostalCode(InlineText<15>);
+
+impl PostalCode {
+    fn parse(raw: &str) -> std::result::Result<Self, String> {
+        let s = trimmed(raw);
+        InlineText::new(s).map(PostalCode).ok_or_else(|| unreadable(s, "a postal code such as 43215", 15))
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+
+    /// The five-digit ZIP and, when given, the four-digit extension.
+    pub fn zip(&self) -> Option<(&str, Option<&str>)> {
+        let s = self.as_str();
+        let digits = |t: &str, n: usize| t.len() == n && t.bytes().all(|b| b.is_ascii_digit());
+        match s.len() {
+            5 if digits(s, 5) => Some((s, None)),
+            9 if digits(s, 9) => Some((&s[..5], Some(&s[5..]))),
+            10 if digits(&s[..5], 5) && s.as_bytes()[5] == b'-' && digits(&s[6..], 4) => Some((&s[..5], Some(&s[6..]))),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Debug for PostalCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("PostalCode").field(&self.as_str()).finish()
+    }
+}
+id_traits!(PostalCode, "zip");
 
 /// A two-character procedure modifier (QK, P3, 47).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -5,9 +5,13 @@
 
 mod claim;
 mod error;
+mod files;
 mod icd10;
 mod ids;
+mod judge;
 mod model;
+mod path;
+mod payers;
 mod pricing;
 mod profile;
 mod rates;
@@ -18,16 +22,23 @@ mod units;
 mod validate;
 
 pub use claim::{
-    Claim, ClaimLine, Npi, Patient, Payer, PlanType, ProviderRole, RenderingProvider, UnitBasis, local_time,
+    Claim, ClaimLine, Location, Patient, Payer, PlanType, ProviderRole, RenderingProvider, UnitBasis, local_time,
 };
-pub use error::{Error, ErrorKind, Result};
-pub use ids::{CptCode, Icd10Code, LocalityId, ModifierCode, PosCode, TaxonomyCode};
+pub use error::{Error, ErrorKind, Result, Violation};
+pub use files::{io_error, read_text};
+pub use ids::{
+    CptCode, DiagnosisCode, Icd10Code, InlineText, LocalityId, ModifierCode, Npi, PosCode, PostalCode, TaxonomyCode,
+    UsState,
+};
+pub use judge::{ConversionFactors, JudgeOptions, Judgement, PriceOptions, Verdict, rejection, today_utc};
 pub use model::{
     AnesthesiaCode, CfTier, ConversionFactor, Diagnosis, Known, Locality, Modifier, ModifierCategory, PlaceOfService,
     QualifyingCircumstance, ServiceType, Taxonomy,
 };
+pub use path::{FieldPath, PathItem};
+pub use payers::{FilingIndicator, PayerDirectory};
 pub use pricing::{
-    CfBasis, LineStatus, PriceOptions, PricedClaim, PricedLine, Rounding, RuleBook, RuleSet, Selector, Step,
+    CfBasis, EffectiveFrom, LineStatus, PricedClaim, PricedLine, Rounding, RuleBook, RuleSet, Selector, Step,
     Supervision, TimeUnits,
 };
 pub use profile::{

@@ -11,20 +11,14 @@ use time::Date;
 
 use crate::claim::{Claim, ClaimLine, PlanType, UnitBasis};
 use crate::error::{Error, ErrorKind, Result};
-use crate::ids::{CptCode, LocalityId, ModifierCode};
+use crate::ids::{CptCode, LocalityId, ModifierCode, UsState};
+use crate::judge::{GivenFactor, PriceOptions};
 use crate::model::{CfTier, ConversionFactor, ServiceType};
+use crate::path::FieldPath;
 use crate::reference::Reference;
-use crate::validate::{Severity, ValidationContext, ValidationReport};
 
-const EMBEDDED_RULE_SETS: &[&str] = &[
-    include_str!("../data/rulesets/medicare_ffs.json"),
-    include_str!("../data/rulesets/medicare_advantage.json"),
-    include_str!("../data/rulesets/cigna_before_2021.json"),
-    include_str!("../data/rulesets/cigna_2021.json"),
-    include_str!("../data/rulesets/bcbs_oklahoma.json"),
-    include_str!("../data/rulesets/uhc_2025.json"),
-    include_str!("../data/rulesets/anthem_2026.json"),
-];
+/// `(file name, text)` of every file in `data/rulesets/`, listed by the build script so none is left out.
+const EMBEDDED_RULE_SETS: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/rule_sets.rs"));
 
 /// One payer's anesthesia payment rules for a span of dates of service.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,6 +29,9 @@ pub struct RuleSet {
     pub plan: String,
     pub selects: Selector,
     pub effective_from: Date,
+    /// Whether `effective_from` is the payer's policy date or only where cptkit's data begins.
+    #[serde(default)]
+    pub effective_from_kind: EffectiveFrom,
     pub effective_to: Option<Date>,
     pub source: String,
     pub time_units: TimeUnits,
@@ -54,7 +51,23 @@ pub struct RuleSet {
     pub conversion_factor: CfBasis,
     pub lesser_of_charge: bool,
     pub non_time_based_codes: Vec<CptCode>,
+    #[serde(default)]
+    pub non_time_based_source: String,
+    /// Modifiers the payer does not accept, each with why (and the source): a line billed with one
+    /// is not payable.
+    #[serde(default)]
+    pub refused_modifiers: BTreeMap<String, String>,
     pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EffectiveFrom {
+    /// The date the payer's rule took effect.
+    #[default]
+    Policy,
+    /// Where cptkit's data for this payer begins: the rule may be older.
+    DataBegins,
 }
 
 /// Which claims a rule set is for.
@@ -63,6 +76,33 @@ pub struct RuleSet {
 pub struct Selector {
     pub payer_ids: Vec<String>,
     pub plan_types: Vec<PlanType>,
+    /// Only for claims from these states (the service facility's, else the billing provider's).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub states: Vec<UsState>,
+    /// For claims from every state but these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub except_states: Vec<UsState>,
+    /// Where the state lists come from.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub states_source: String,
+}
+
+impl Selector {
+    fn depends_on_state(&self) -> bool {
+        !self.states.is_empty() || !self.except_states.is_empty()
+    }
+
+    /// Whether a claim from `state` is this rule set's; `None` when the rule set depends on the
+    /// state and the claim does not give one.
+    fn takes_state(&self, state: Option<UsState>) -> Option<bool> {
+        match state {
+            _ if !self.depends_on_state() => Some(true),
+            None => None,
+            Some(state) => {
+                Some((self.states.is_empty() || self.states.contains(&state)) && !self.except_states.contains(&state))
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -170,6 +210,8 @@ impl TimeUnits {
 #[derive(Debug, Clone)]
 pub struct RuleBook {
     rule_sets: Vec<Arc<RuleSet>>,
+    /// The files loaded into this book ([`RuleBook::with_files`]) and the id each held.
+    files: Vec<(std::path::PathBuf, String)>,
 }
 
 impl RuleBook {
@@ -180,10 +222,10 @@ impl RuleBook {
             #[allow(clippy::expect_used)]
             let rule_sets = EMBEDDED_RULE_SETS
                 .iter()
-                .map(|text| RuleSet::from_json(text).map(Arc::new))
+                .map(|(file, text)| RuleSet::from_json(text).map(Arc::new).map_err(|e| e.in_file(file)))
                 .collect::<Result<_>>()
                 .expect("embedded rule sets are valid");
-            RuleBook { rule_sets }
+            RuleBook { rule_sets, files: Vec::new() }
         })
     }
 
@@ -198,7 +240,35 @@ impl RuleBook {
         self
     }
 
-    /// The rule set for a claim line: by explicit id, else by payer id or plan type, in force on the date.
+    /// This book plus the rule set files at `paths`, in order: the one loader of user rule sets (the
+    /// server's `--rule-set`, the CLI's, Python's `load_rule_set`). A file whose id is a rule set's
+    /// of this book replaces it; two files with one id are an error (one would be silently lost).
+    /// An error names the file, and the field when there is one.
+    pub fn with_files<P: AsRef<std::path::Path>>(&self, paths: &[P]) -> Result<RuleBook> {
+        let mut book = self.clone();
+        let mut loaded: Vec<(String, &std::path::Path)> = Vec::with_capacity(paths.len());
+        for path in paths {
+            let path = path.as_ref();
+            let text = crate::files::read_text(path)?;
+            let rule_set = RuleSet::from_json(&text).map_err(|e| e.in_file(path))?;
+            if let Some((_, first)) = loaded.iter().find(|(id, _)| *id == rule_set.id) {
+                let message = format!("rule set id {:?} is also the id of {}", rule_set.id, first.display());
+                return Err(Error::invalid("id", message).in_file(path));
+            }
+            loaded.push((rule_set.id.clone(), path));
+            book.files.push((path.to_owned(), rule_set.id.clone()));
+            book = book.with(rule_set);
+        }
+        Ok(book)
+    }
+
+    /// The rule set files loaded into this book, in order, with the id each held.
+    pub fn files(&self) -> impl Iterator<Item = (&std::path::Path, &str)> {
+        self.files.iter().map(|(path, id)| (path.as_path(), id.as_str()))
+    }
+
+    /// The rule set for a claim line: by explicit id, else by payer id (then plan type), in force on
+    /// the date, for the claim's state when the payer's rules differ by state.
     pub fn select(&self, claim: &Claim, date: Date, explicit: Option<&str>) -> Result<&Arc<RuleSet>> {
         if let Some(id) = explicit {
             return self
@@ -208,28 +278,85 @@ impl RuleBook {
                 .ok_or_else(|| Error::not_found(format!("no rule set with id {id:?}")).at("rule_set"));
         }
         let payer = claim.payer.id.as_str();
-        let in_force = |r: &&Arc<RuleSet>| r.effective_from <= date && r.effective_to.is_none_or(|to| date <= to);
-        let by_payer =
-            self.rule_sets.iter().filter(|r| r.selects.payer_ids.iter().any(|p| p.eq_ignore_ascii_case(payer)));
-        let by_plan = self.rule_sets.iter().filter(|r| {
-            r.selects.plan_types.contains(&claim.payer.plan_type) && claim.payer.plan_type != PlanType::Commercial
-        });
-        by_payer.clone().find(in_force).or_else(|| by_plan.clone().find(in_force)).ok_or_else(|| {
-            let known = by_payer.chain(by_plan).next().is_some();
-            let message = if known {
-                format!("no rule set for payer {:?} is in force on {date}", claim.payer.id)
-            } else {
+        let plan = claim.payer.plan_type;
+        let in_force = |r: &Arc<RuleSet>| r.effective_from <= date && r.effective_to.is_none_or(|to| date <= to);
+        let by_payer = |r: &Arc<RuleSet>| r.selects.payer_ids.iter().any(|p| p.eq_ignore_ascii_case(payer));
+        let by_plan = |r: &Arc<RuleSet>| r.selects.plan_types.contains(&plan) && plan != PlanType::Commercial;
+        let state = claim.state();
+        let mut elsewhere: Vec<&RuleSet> = Vec::new();
+        for group in [&by_payer as &dyn Fn(&Arc<RuleSet>) -> bool, &by_plan] {
+            let mut general = None;
+            for rule in self.rule_sets.iter().filter(|r| group(r) && in_force(r)) {
+                match rule.selects.takes_state(state) {
+                    // A rule set for the claim's state wins over one for every state.
+                    Some(true) if rule.selects.depends_on_state() => return Ok(rule),
+                    Some(true) => general = general.or(Some(rule)),
+                    Some(false) => elsewhere.push(rule),
+                    None => return Err(state_needed(date, rule)),
+                }
+            }
+            if let Some(rule) = general {
+                return Ok(rule);
+            }
+        }
+        let known = self.rule_sets.iter().any(|r| by_payer(r) || by_plan(r));
+        let message = match (known, elsewhere.first(), state) {
+            (_, Some(rule), Some(state)) => format!(
+                "no rule set for payer {payer:?} in {state} is in force on {date} ({} is for {})",
+                rule.id,
+                rule.selects.states_text()
+            ),
+            (true, _, _) => format!("no rule set for payer {payer:?} is in force on {date}"),
+            (false, _, _) => {
                 format!(
-                    "cptkit has no public anesthesia payment rules for payer {:?}: load a rule set file for it",
-                    claim.payer.id
+                    "cptkit has no public anesthesia payment rules for payer {payer:?}: load a rule set file for it"
                 )
-            };
-            Error::new(ErrorKind::NotFound, message).at("payer.id")
-        })
+            }
+        };
+        Err(Error::new(ErrorKind::NotFound, message).at("payer.id"))
+    }
+}
+
+/// The claim gives no state, but its payer's rules on the date differ by state.
+fn state_needed(date: Date, rule: &RuleSet) -> Error {
+    Error::invalid(
+        FieldPath::field("service_facility_location").key("state"),
+        format!(
+            "{}'s rules on {date} differ by state ({} is for {}): give the service facility's or the billing \
+             provider's state",
+            rule.payer,
+            rule.id,
+            rule.selects.states_text()
+        ),
+    )
+}
+
+impl Selector {
+    /// `AR, CA` or `every state but AR, CA`.
+    fn states_text(&self) -> String {
+        let list = |states: &[UsState]| states.iter().map(UsState::as_str).collect::<Vec<_>>().join(", ");
+        match (self.states.is_empty(), self.except_states.is_empty()) {
+            (false, true) => list(&self.states),
+            (true, false) => format!("every state but {}", list(&self.except_states)),
+            (false, false) => format!("{} but not {}", list(&self.states), list(&self.except_states)),
+            (true, true) => "every state".to_owned(),
+        }
     }
 }
 
 impl RuleSet {
+    /// `(from 2025-10-01)`, or what a start date that is not a policy date means.
+    fn span(&self) -> String {
+        let to = self.effective_to.map(|to| format!(" to {to}")).unwrap_or_default();
+        match self.effective_from_kind {
+            EffectiveFrom::Policy => format!(" (from {}{to})", self.effective_from),
+            EffectiveFrom::DataBegins => format!(
+                " (cptkit's data for these rules begins {}{to}; that is not the payer's policy date)",
+                self.effective_from
+            ),
+        }
+    }
+
     /// Reads a rule set file; an error names the field (`time_units.unit_minutes`).
     pub fn from_json(text: &str) -> Result<RuleSet> {
         let de = &mut serde_json::Deserializer::from_str(text);
@@ -283,24 +410,14 @@ impl RuleSet {
     }
 }
 
-/// A sanity bound: no payer pays a million dollars a unit, and it keeps the arithmetic far from overflow.
-const MAX_CONVERSION_FACTOR: Decimal = Decimal::from_parts(1_000_000, 0, 0, false, 0);
-
-/// What pricing needs beyond the claim.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PriceOptions {
-    /// Use this rule set instead of choosing by payer.
-    pub rule_set: Option<String>,
-    /// The contract conversion factor for commercial and Medicare Advantage rule sets.
-    pub conversion_factor: Option<Decimal>,
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LineStatus {
     Priced,
     /// cptkit does not price this line (not anesthesia, unlisted, or the payer's rule is unknown).
     NotPriced,
+    /// The payer does not pay this line as billed (a modifier it does not accept): $0, with why.
+    NotPayable,
 }
 
 /// One step of a line's price, in order.
@@ -364,8 +481,15 @@ enum BaseBasis {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum CfUsed {
-    Given,
-    Medicare { factor: Arc<ConversionFactor>, locality_not_loaded: Option<LocalityId>, claim_has_locality: bool },
+    /// The request's contract factor, given for this payer or for every payer.
+    Given { for_payer: bool },
+    Medicare {
+        factor: Arc<ConversionFactor>,
+        locality_not_loaded: Option<LocalityId>,
+        claim_has_locality: bool,
+        /// A factor the request gave for every payer, not applied to Medicare fee-for-service.
+        not_applied: Option<Decimal>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -375,6 +499,8 @@ enum NotPriced {
     UnknownQualifyingUnits,
     UnknownSupervision,
     UnknownShare,
+    /// The payer does not accept this modifier: (modifier, why, with its source).
+    RefusedModifier(String, String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -432,7 +558,14 @@ impl PricedLine {
         let code = self.procedure_code;
         let mut steps = vec![step(
             "rule_set",
-            format!("{} ({}), in force on {}: {}", rule.plan, rule.id, self.date_of_service, rule.source),
+            format!(
+                "{} ({}), in force on {}{}: {}",
+                rule.plan,
+                rule.id,
+                self.date_of_service,
+                rule.span(),
+                rule.source
+            ),
             &rule.id,
         )];
         if let Some(why) = &b.not_priced {
@@ -451,7 +584,14 @@ impl PricedLine {
                     rule.payer,
                     rule.shares_source
                 ),
+                NotPriced::RefusedModifier(modifier, why) => {
+                    format!("{} does not accept modifier {modifier}: {why}", rule.payer)
+                }
             };
+            if matches!(why, NotPriced::RefusedModifier(..)) {
+                steps.push(step("not_payable", detail, &"0.00"));
+                return steps;
+            }
             // An unknown share is found after the units, which are worth showing.
             if matches!(why, NotPriced::UnknownShare) {
                 self.unit_steps(&mut steps);
@@ -525,7 +665,8 @@ impl PricedLine {
         };
         steps.push(step("base_units", base, &self.base_units));
         if b.not_time_based {
-            steps.push(step("time_units", format!("{code} is not time-based under {}", rule.payer), &"0"));
+            let detail = format!("{code} is not time-based under {}: {}", rule.payer, rule.non_time_based_source);
+            steps.push(step("time_units", detail, &"0"));
         } else if let Some(minutes) = b.minutes {
             let detail = format!("{}; {}", rule.time_units.describe(minutes), rule.time_units.rounding_source);
             steps.push(step("time_units", detail, &self.time_units));
@@ -549,9 +690,20 @@ impl PricedLine {
         ));
         let cf = match &b.conversion_factor {
             None => return,
-            Some(CfUsed::Given) => "conversion factor given with the request (contract rate)".to_owned(),
-            Some(CfUsed::Medicare { factor, locality_not_loaded, claim_has_locality }) => {
-                match (&factor.locality, locality_not_loaded) {
+            Some(CfUsed::Given { for_payer: true }) => {
+                "conversion factor given with the request for this payer (contract rate)".to_owned()
+            }
+            Some(CfUsed::Given { for_payer: false }) => {
+                "conversion factor given with the request for every payer (contract rate)".to_owned()
+            }
+            Some(CfUsed::Medicare { factor, locality_not_loaded, claim_has_locality, not_applied }) => {
+                let not_applied = not_applied.map(|cf| {
+                    format!(
+                        "; the factor {cf} given for every payer is a contract rate and does not apply to Medicare \
+                         fee-for-service"
+                    )
+                });
+                let cms = match (&factor.locality, locality_not_loaded) {
                     (Some(locality), _) => {
                         format!("CY{} locality {} ({}): {}", factor.year, locality.id, locality.name, factor.source)
                     }
@@ -569,7 +721,8 @@ impl PricedLine {
                         if *claim_has_locality { "" } else { " (no Medicare locality on the claim)" },
                         factor.source
                     ),
-                }
+                };
+                format!("{cms}{}", not_applied.unwrap_or_default())
             }
         };
         steps.push(step("conversion_factor", cf, &self.conversion_factor));
@@ -600,46 +753,8 @@ impl Serialize for PricedLine {
 }
 
 impl Reference {
-    /// Validates, then prices every line. An invalid claim is an error listing each field at fault.
-    pub fn price(
-        &self,
-        claim: &Claim,
-        options: &PriceOptions,
-        rules: &RuleBook,
-        context: &ValidationContext,
-    ) -> Result<PricedClaim> {
-        self.price_validated(claim, &self.validate(claim, context), options, rules)
-    }
-
-    /// [`Reference::price`] for a caller that already holds the claim's validation report (batch
-    /// faces report findings and prices in one pass, without validating twice).
-    pub fn price_validated(
-        &self,
-        claim: &Claim,
-        report: &ValidationReport,
-        options: &PriceOptions,
-        rules: &RuleBook,
-    ) -> Result<PricedClaim> {
-        if !report.is_valid() {
-            let violations = report
-                .findings
-                .iter()
-                .filter(|f| f.severity == Severity::Error)
-                .map(|f| (f.field.clone(), format!("{}: {}", f.edit_id, f.message)))
-                .collect();
-            return Err(Error::with_violations(
-                format!("claim {} is not valid; validate it for the details", claim.claim_id),
-                violations,
-            ));
-        }
-        if let Some(cf) = options.conversion_factor
-            && (cf <= Decimal::ZERO || cf > MAX_CONVERSION_FACTOR)
-        {
-            return Err(Error::invalid(
-                "conversion_factor",
-                format!("must be more than 0 and at most {MAX_CONVERSION_FACTOR} dollars per unit, got {cf}"),
-            ));
-        }
+    /// Prices every line of a claim validation found no error in ([`Reference::judge`] is the way in).
+    pub(crate) fn price_valid(&self, claim: &Claim, options: &PriceOptions, rules: &RuleBook) -> Result<PricedClaim> {
         let lines = claim
             .lines
             .iter()
@@ -648,7 +763,8 @@ impl Reference {
                 // Errors about the request (payer, rule set, conversion factor) name the request's field;
                 // errors about a line name the line.
                 let rule = rules.select(claim, line.date_of_service, options.rule_set.as_deref())?;
-                if rule.conversion_factor == CfBasis::Contract && options.conversion_factor.is_none() {
+                let given = options.conversion_factors.resolve(&claim.payer.id, rule.conversion_factor);
+                if rule.conversion_factor == CfBasis::Contract && given == GivenFactor::None {
                     return Err(Error::invalid(
                         "conversion_factor",
                         format!(
@@ -657,7 +773,7 @@ impl Reference {
                         ),
                     ));
                 }
-                self.price_line(claim, i, line, rule, options).map_err(|e| e.at(format!("lines[{i}]")))
+                self.price_line(claim, i, line, rule, given).map_err(|e| e.at(FieldPath::line(i)))
             })
             .collect::<Result<Vec<_>>>()?;
         let lines = apply_combined_cap(claim, lines);
@@ -675,10 +791,16 @@ impl Reference {
         i: usize,
         line: &ClaimLine,
         rule: &Arc<RuleSet>,
-        options: &PriceOptions,
+        given: GivenFactor,
     ) -> Result<PricedLine> {
         let mut priced = PricedLine::new(i, line, rule);
         let code = line.procedure_code;
+        if let Some((modifier, why)) =
+            line.modifiers.iter().find_map(|m| rule.refused_modifiers.get_key_value(m.as_str()))
+        {
+            priced.status = LineStatus::NotPayable;
+            return Ok(priced.not_priced(NotPriced::RefusedModifier(modifier.clone(), why.clone())));
+        }
         let qualifying = self.qualifying_circumstances.iter().find(|qc| qc.code == code);
         match (self.codes.get(&code), qualifying) {
             (Some(entry), _) if entry.service_type == ServiceType::UnlistedAnesthesia => {
@@ -730,7 +852,7 @@ impl Reference {
             }
         }
         priced.total_units = priced.base_units + priced.time_units + priced.modifying_units;
-        let (cf, used) = self.conversion_factor(claim, line.date_of_service, rule, options)?;
+        let (cf, used) = self.conversion_factor(claim, line.date_of_service, given)?;
         priced.conversion_factor = cf;
         priced.basis.conversion_factor = Some(used);
         priced.share = match modifier {
@@ -752,28 +874,30 @@ impl Reference {
     }
 
     /// The conversion factor for a line and where it came from.
-    fn conversion_factor(
-        &self,
-        claim: &Claim,
-        date: Date,
-        rule: &RuleSet,
-        options: &PriceOptions,
-    ) -> Result<(Decimal, CfUsed)> {
-        match (options.conversion_factor, rule.conversion_factor) {
-            (Some(cf), _) => Ok((cf, CfUsed::Given)),
-            // price() asked for the contract rate before pricing any line.
-            (None, CfBasis::Contract) => Err(Error::internal("no contract conversion factor")),
-            (None, CfBasis::Medicare) => self.medicare_conversion_factor(claim, date),
+    fn conversion_factor(&self, claim: &Claim, date: Date, given: GivenFactor) -> Result<(Decimal, CfUsed)> {
+        match given {
+            GivenFactor::ForPayer(cf) => Ok((cf, CfUsed::Given { for_payer: true })),
+            GivenFactor::ForEveryPayer(cf) => Ok((cf, CfUsed::Given { for_payer: false })),
+            GivenFactor::NotForMedicare(cf) => self.medicare_conversion_factor(claim, date, Some(cf)),
+            GivenFactor::None => self.medicare_conversion_factor(claim, date, None),
         }
     }
 
-    fn medicare_conversion_factor(&self, claim: &Claim, date: Date) -> Result<(Decimal, CfUsed)> {
+    /// The CMS factor of the year, locality and QP tier; `not_applied` is a contract factor the
+    /// request gave for every payer, which Medicare fee-for-service does not pay (said in the steps).
+    fn medicare_conversion_factor(
+        &self,
+        claim: &Claim,
+        date: Date,
+        not_applied: Option<Decimal>,
+    ) -> Result<(Decimal, CfUsed)> {
         let year = date.year();
         let claim_has_locality = claim.medicare_locality.is_some();
         if let Some(locality) = &claim.medicare_locality
             && let Some(cf) = self.locality_conversion_factor(year, locality)
         {
-            let used = CfUsed::Medicare { factor: Arc::clone(cf), locality_not_loaded: None, claim_has_locality };
+            let used =
+                CfUsed::Medicare { factor: Arc::clone(cf), locality_not_loaded: None, claim_has_locality, not_applied };
             return Ok((cf.amount, used));
         }
         let tier =
@@ -794,6 +918,7 @@ impl Reference {
             factor: Arc::clone(cf),
             locality_not_loaded: claim.medicare_locality,
             claim_has_locality,
+            not_applied,
         };
         Ok((cf.amount, used))
     }

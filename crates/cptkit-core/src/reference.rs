@@ -19,6 +19,7 @@ use crate::model::{
     AnesthesiaCode, CfTier, ConversionFactor, Diagnosis, Known, Locality, Modifier, ModifierCategory, PlaceOfService,
     QualifyingCircumstance, ServiceType, Taxonomy,
 };
+use crate::payers::PayerDirectory;
 
 /// The embedded files, by the name a data directory overrides them with.
 const EMBEDDED: &[(&str, &str)] = &[
@@ -40,6 +41,8 @@ const EMBEDDED: &[(&str, &str)] = &[
     ("family_taxonomies.csv", include_str!("../data/family_taxonomies.csv")),
     ("payer_policies.csv", include_str!("../data/payer_policies.csv")),
     ("policy_updates.csv", include_str!("../data/policy_updates.csv")),
+    ("x12_claim_filing_indicators.csv", include_str!("../data/x12_claim_filing_indicators.csv")),
+    ("payer_aliases.csv", include_str!("../data/payer_aliases.csv")),
 ];
 
 /// Where table files come from: the embedded copies, or a directory whose files take precedence.
@@ -185,6 +188,7 @@ pub struct Reference {
     icd10_text: Cow<'static, str>,
     icd10: OnceLock<Icd10Table>,
     icd10_deleted: BTreeMap<Icd10Code, DeletedDiagnosis>,
+    payers: PayerDirectory,
 }
 
 #[derive(Debug, Clone)]
@@ -244,6 +248,11 @@ impl Reference {
             icd10_text,
             icd10: OnceLock::new(),
             icd10_deleted: load_deleted_diagnoses(&files)?,
+            payers: PayerDirectory::load(
+                files.rows("x12_claim_filing_indicators.csv")?,
+                files.rows("payer_aliases.csv")?,
+            )
+            .map_err(|e| table_error("payer tables", e))?,
         };
         reference.check_references()?;
         Ok(reference)
@@ -369,6 +378,11 @@ impl Reference {
 
     pub fn families_of(&self, code: CptCode) -> impl Iterator<Item = &Family> {
         self.families.iter().filter(move |f| f.codes.contains(code))
+    }
+
+    /// How X12 payers map to cptkit payer ids and plan types.
+    pub fn payers(&self) -> &PayerDirectory {
+        &self.payers
     }
 
     pub fn payer_policies(&self) -> &[PayerPolicy] {

@@ -11,8 +11,8 @@
 use rust_decimal::Decimal;
 use time::{Date, Duration, PrimitiveDateTime, Time};
 
-use crate::claim::{Claim, ClaimLine, Npi, Patient, Payer, PlanType, ProviderRole, RenderingProvider, UnitBasis};
-use crate::ids::{CptCode, Icd10Code, LocalityId, ModifierCode, PosCode, TaxonomyCode};
+use crate::claim::{Claim, ClaimLine, Location, Patient, Payer, PlanType, ProviderRole, RenderingProvider, UnitBasis};
+use crate::ids::{CptCode, DiagnosisCode, LocalityId, ModifierCode, Npi, PosCode, TaxonomyCode, UsState};
 use crate::model::ServiceType;
 use crate::reference::Reference;
 
@@ -122,6 +122,10 @@ const DIAGNOSES: [&str; 12] = [
     "K35.80",
 ];
 
+/// Billing provider states: some where payers' rules differ by state (UHC's QZ exemptions, Anthem's
+/// QZ states), some where they do not.
+const STATES: [&str; 8] = ["NY", "OH", "CA", "TX", "FL", "TN", "GA", "PA"];
+
 /// Test NPIs with valid check digits.
 const BILLING_NPI: &str = "1234567893";
 const PHYSICIAN_NPI: &str = "1558598797";
@@ -132,7 +136,8 @@ const ANESTHETIST_NPI: &str = "1245319599";
 struct Mix {
     codes: Vec<(CptCode, u32)>,
     localities: Vec<LocalityId>,
-    diagnoses: Vec<Icd10Code>,
+    diagnoses: Vec<DiagnosisCode>,
+    states: Vec<UsState>,
     places: [PosCode; 3],
     physical_status: [ModifierCode; 6],
     billing: Npi,
@@ -140,7 +145,7 @@ struct Mix {
     anesthetist: (Npi, TaxonomyCode),
     modifiers: [ModifierCode; 4],
     extreme_age: CptCode,
-    retired_diagnosis: Icd10Code,
+    retired_diagnosis: DiagnosisCode,
 }
 
 /// Which provider bills a claim of a case, under which modifier.
@@ -168,6 +173,7 @@ impl Mix {
                 .filter_map(|cf| cf.locality.as_ref().map(|l| l.id))
                 .collect(),
             diagnoses: DIAGNOSES.iter().map(|c| c.parse()).collect::<crate::Result<_>>()?,
+            states: STATES.iter().map(|s| s.parse()).collect::<crate::Result<_>>()?,
             places: ["21".parse()?, "22".parse()?, "24".parse()?],
             physical_status: [p1, p2, p2, p3, p3, p4],
             billing: BILLING_NPI.parse()?,
@@ -204,10 +210,11 @@ impl Mix {
             + Duration::minutes(7 * 60 + 15 * rng.below(40) as i64);
         let timed = rng.chance(60);
         let birth_date = day_of_2025(rng.below(365)) - Duration::days(365 * (20 + rng.below(70) as i64));
-        let diagnoses: Vec<Icd10Code> = (0..1 + rng.below(3)).map(|_| rng.pick(&self.diagnoses)).collect();
+        let diagnoses: Vec<DiagnosisCode> = (0..1 + rng.below(3)).map(|_| rng.pick(&self.diagnoses)).collect();
         let place_of_service = rng.pick(&self.places);
         let physical_status = rng.pick(&self.physical_status);
         let locality = (plan_type == PlanType::MedicareFfs).then(|| rng.pick(&self.localities));
+        let billing_location = Location { state: Some(rng.pick(&self.states)), zip: None };
         // A made-up charge master: $95 to $140 a unit, over base units plus started 15-minute units.
         let charge_per_unit = 9_500 + 500 * rng.below(10) as i64;
         let charge_cents = (i64::from(base_units) + (minutes + 14) / 15) * charge_per_unit;
@@ -255,10 +262,17 @@ impl Mix {
                     frequency_code: "1".to_owned(),
                     patient: Patient { birth_date, member_id: member_id.clone() },
                     billing_provider_npi: self.billing,
-                    rendering_provider: RenderingProvider { npi, taxonomy, role, qualifying_apm: false },
+                    rendering_provider: RenderingProvider {
+                        npi,
+                        taxonomy: Some(taxonomy),
+                        role: Some(role),
+                        qualifying_apm: false,
+                    },
                     medicare_locality: locality,
                     diagnoses: diagnoses.clone(),
                     lines,
+                    service_facility_location: None,
+                    billing_provider_location: Some(billing_location),
                 }
             })
             .collect();
@@ -296,18 +310,18 @@ fn mistyped(npi: &Npi) -> Npi {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{PriceOptions, Reference, RuleBook, ValidationContext};
+    use crate::{PriceOptions, Reference, RuleBook};
 
     #[test]
     fn the_mix_is_deterministic_varied_and_mostly_valid() {
-        let context = ValidationContext { today: time::macros::date!(2026 - 11 - 27) };
+        let today = time::macros::date!(2026 - 11 - 27);
         let first: Vec<Claim> = SyntheticClaims::new(7).into_iter().flatten().take(2_000).collect();
         let again: Vec<Claim> = SyntheticClaims::new(7).into_iter().flatten().take(2_000).collect();
         assert_eq!(first, again);
         let other: Vec<Claim> = SyntheticClaims::new(8).into_iter().flatten().take(2_000).collect();
         assert_ne!(first, other);
-        let reports = Reference::embedded().validate_batch(&first, &context);
-        let invalid = reports.iter().filter(|r| !r.is_valid()).count();
+        let reports = Reference::embedded().validate_batch(&first, Some(today));
+        let invalid = reports.iter().filter(|r| !r.as_ref().unwrap().is_valid()).count();
         // About 3% of cases carry a mistake (each makes one claim invalid); the rest are clean.
         assert!((20..=120).contains(&invalid), "{invalid} invalid claims");
         let payers: std::collections::BTreeSet<&str> = first.iter().map(|c| c.payer.id.as_str()).collect();
@@ -318,11 +332,12 @@ mod tests {
 
     #[test]
     fn every_synthetic_claim_reads_validates_and_prices() {
-        let context = ValidationContext { today: time::macros::date!(2026 - 11 - 27) };
+        let today = time::macros::date!(2026 - 11 - 27);
         let claims = medicare_claims(40);
         assert_eq!(claims.len(), 40);
         for claim in &claims {
-            let priced = Reference::embedded().price(claim, &PriceOptions::default(), RuleBook::embedded(), &context);
+            let priced =
+                Reference::embedded().price(claim, &PriceOptions::default(), RuleBook::embedded(), Some(today));
             assert!(priced.is_ok(), "{}: {:?}", claim.claim_id, priced.err());
         }
     }

@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use time::Date;
 
-use crate::claim::{Claim, ClaimLine, Npi, ProviderRole, UnitBasis};
-use crate::ids::{CptCode, ModifierCode};
+use crate::claim::{Claim, ClaimLine, ProviderRole, UnitBasis};
+use crate::ids::{CptCode, DiagnosisCode, ModifierCode, Npi};
 use crate::model::{Known, ModifierCategory, ServiceType};
+use crate::path::FieldPath;
 use crate::reference::Reference;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -62,7 +63,9 @@ pub mod edit {
         TAXONOMY_ROLE = "PRV001", Error, "provider taxonomy cannot bill this pricing modifier";
         TAXONOMY_UNKNOWN = "PRV002", Warning, "taxonomy not in cptkit's anesthesia taxonomy table";
         ROLE_TAXONOMY_MISMATCH = "PRV003", Warning, "provider role disagrees with the taxonomy";
+        TAXONOMY_MISSING = "PRV004", Warning, "rendering provider has no taxonomy";
         NPI_CHECK_DIGIT = "NPI001", Error, "NPI check digit is wrong";
+        NPI_FORMAT = "NPI002", Error, "NPI is not 10 digits starting with 1 or 2";
         ANESTHESIA_NOT_MINUTES = "UNT001", Error, "anesthesia line not reported in minutes (MJ)";
         MINUTES_NOT_POSITIVE = "UNT002", Error, "anesthesia minutes must be more than zero";
         MINUTES_IMPLAUSIBLE = "UNT003", Error, "anesthesia time longer than 24 hours";
@@ -77,6 +80,8 @@ pub mod edit {
         NO_POINTER = "DX006", Error, "service line points at no diagnosis";
         DIAGNOSIS_NOT_TYPICAL = "DX007", Warning, "no pointed diagnosis is typical for this code";
         TOO_MANY_DIAGNOSES = "DX008", Error, "more than 12 diagnoses";
+        DIAGNOSIS_CODE_SET = "DX009", Error, "diagnosis code set does not match the date of service";
+        ICD9_NOT_CHECKED = "DX010", Warning, "ICD-9-CM code not checked";
         UNKNOWN_PLACE_OF_SERVICE = "POS001", Error, "place of service code is not assigned";
         PLACE_OF_SERVICE_NOT_TYPICAL = "POS002", Warning, "place of service not typical for this code";
         SERVICE_IN_FUTURE = "DAT001", Error, "date of service is in the future";
@@ -87,14 +92,46 @@ pub mod edit {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
     pub edit_id: String,
     pub severity: Severity,
-    /// Path into the claim, e.g. `lines[0].modifiers[1]`.
-    pub field: String,
+    /// Where in the claim: `["lines", 0, "modifiers", 1]`; [`Finding::field`] is its text form.
+    pub loc: FieldPath,
     pub message: String,
     pub hint: String,
+}
+
+impl Finding {
+    pub fn new(edit: Edit, loc: impl Into<FieldPath>, message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Finding {
+            edit_id: edit.id.to_owned(),
+            severity: edit.severity,
+            loc: loc.into(),
+            message: message.into(),
+            hint: hint.into(),
+        }
+    }
+
+    /// The path into the claim as text, e.g. `lines[0].modifiers[1]`.
+    pub fn field(&self) -> String {
+        self.loc.to_string()
+    }
+}
+
+/// `{edit_id, severity, field, loc, message, hint}`: the path both as text and as data.
+impl Serialize for Finding {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut out = s.serialize_struct("Finding", 6)?;
+        out.serialize_field("edit_id", &self.edit_id)?;
+        out.serialize_field("severity", &self.severity)?;
+        out.serialize_field("field", &self.field())?;
+        out.serialize_field("loc", &self.loc)?;
+        out.serialize_field("message", &self.message)?;
+        out.serialize_field("hint", &self.hint)?;
+        out.end()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -119,6 +156,8 @@ pub struct ValidationContext {
 const PRICING: [&str; 6] = ["AA", "AD", "QK", "QX", "QY", "QZ"];
 const DIRECTING: [&str; 3] = ["QK", "QY", "AD"];
 const MAX_MINUTES: u32 = 24 * 60;
+/// ICD-10-CM replaced ICD-9-CM for services from this date (HIPAA code sets, 45 CFR 162.1002).
+const ICD10_START: Date = time::macros::date!(2015 - 10 - 01);
 
 fn has(line: &ClaimLine, modifier: &str) -> bool {
     line.modifiers.iter().any(|m| m.is_any(&[modifier]))
@@ -132,14 +171,8 @@ fn pricing_modifier(line: &ClaimLine) -> Option<ModifierCode> {
 struct Findings(Vec<Finding>);
 
 impl Findings {
-    fn add(&mut self, edit: Edit, field: impl Into<String>, message: impl Into<String>, hint: impl Into<String>) {
-        self.0.push(Finding {
-            edit_id: edit.id.to_owned(),
-            severity: edit.severity,
-            field: field.into(),
-            message: message.into(),
-            hint: hint.into(),
-        });
+    fn add(&mut self, edit: Edit, loc: impl Into<FieldPath>, message: impl Into<String>, hint: impl Into<String>) {
+        self.0.push(Finding::new(edit, loc, message, hint));
     }
 }
 
@@ -155,12 +188,18 @@ impl Reference {
         ValidationReport { claim_id: claim.claim_id.clone(), findings: out.0 }
     }
 
-    /// Validates each claim, then the edits that need the whole batch (physician and anesthetist
-    /// lines of one case are usually on different claims). Reports come back in claim order.
-    pub fn validate_batch(&self, claims: &[Claim], context: &ValidationContext) -> Vec<ValidationReport> {
-        let mut reports: Vec<ValidationReport> = claims.iter().map(|c| self.validate(c, context)).collect();
+    /// Validates each claim through the one judge, then runs the edits that need the whole batch
+    /// (physician and anesthetist lines of one case are usually on different claims). Reports come
+    /// back in claim order; a bug met on one claim is that claim's error, the others are reported.
+    /// Validation only: pricing judges claims one at a time, without the batch edits.
+    pub fn validate_batch(&self, claims: &[Claim], today: Option<Date>) -> Vec<crate::Result<ValidationReport>> {
+        let options = crate::JudgeOptions { today, pricing: None };
+        let mut reports: Vec<crate::Result<ValidationReport>> =
+            claims.iter().map(|c| self.judge(c, &options, crate::RuleBook::embedded()).map(|j| j.report)).collect();
         for (claim_index, finding) in batch_findings(claims) {
-            reports[claim_index].findings.push(finding);
+            if let Ok(report) = &mut reports[claim_index] {
+                report.findings.push(finding);
+            }
         }
         reports
     }
@@ -211,41 +250,7 @@ impl Reference {
         }
         let first_service = claim.lines.iter().map(|l| l.date_of_service).min();
         for (i, code) in claim.diagnoses.iter().enumerate() {
-            let field = || format!("diagnoses[{i}]");
-            let Ok(Some((billable, valid_through))) = self.diagnosis_status(code) else {
-                out.add(
-                    UNKNOWN_DIAGNOSIS,
-                    field(),
-                    format!("{code} is not in the ICD-10-CM code set"),
-                    "check the code against the ICD-10-CM tabular",
-                );
-                continue;
-            };
-            let deleted = valid_through.zip(first_service).is_some_and(|(end, dos)| dos > end);
-            if deleted || !billable {
-                // Rare: build the full record for the message.
-                let Ok(dx) = self.diagnosis(code) else { continue };
-                if deleted {
-                    let replacements: Vec<String> = dx.replaced_by.iter().map(ToString::to_string).collect();
-                    out.add(
-                        DIAGNOSIS_DELETED,
-                        field(),
-                        format!(
-                            "{code} ({}) was valid only through {}",
-                            dx.title,
-                            dx.valid_through.unwrap_or(Date::MIN)
-                        ),
-                        format!("use one of {}", replacements.join(", ")),
-                    );
-                } else {
-                    out.add(
-                        DIAGNOSIS_NOT_BILLABLE,
-                        field(),
-                        format!("{code} ({}) is a category header, not a billable code", dx.title),
-                        "report the most specific code under it",
-                    );
-                }
-            }
+            self.check_diagnosis(FieldPath::field("diagnoses").index(i), code, first_service, out);
         }
         if let Some(dos) = first_service
             && claim.patient.birth_date > dos
@@ -259,32 +264,114 @@ impl Reference {
         }
     }
 
+    /// One diagnosis: the code set for the date (ICD-9-CM before 2015-10-01, ICD-10-CM since), then
+    /// whether the ICD-10-CM code exists, is billable and was valid on the date.
+    fn check_diagnosis(&self, loc: FieldPath, code: &DiagnosisCode, first_service: Option<Date>, out: &mut Findings) {
+        use edit::*;
+        let icd10_era = first_service.is_none_or(|dos| dos >= ICD10_START);
+        let code = match code {
+            DiagnosisCode::Icd9(_) if icd10_era => {
+                return out.add(
+                    DIAGNOSIS_CODE_SET,
+                    loc,
+                    format!("{code} is an ICD-9-CM code; services since {ICD10_START} are coded in ICD-10-CM"),
+                    "code the diagnosis in ICD-10-CM",
+                );
+            }
+            DiagnosisCode::Icd9(_) => {
+                return out.add(
+                    ICD9_NOT_CHECKED,
+                    loc,
+                    format!("{code} is an ICD-9-CM code (service before {ICD10_START}); cptkit holds ICD-10-CM only and did not check it"),
+                    "check the code against the ICD-9-CM code set of the date of service",
+                );
+            }
+            DiagnosisCode::Other(_) => {
+                return out.add(
+                    UNKNOWN_DIAGNOSIS,
+                    loc,
+                    format!("{code} is not an ICD-10-CM code: a letter, a digit, a third character, then up to 4 more after a dot (M54.50)"),
+                    "check the code against the ICD-10-CM tabular",
+                );
+            }
+            DiagnosisCode::Icd10(code) => code,
+        };
+        if !icd10_era {
+            return out.add(
+                DIAGNOSIS_CODE_SET,
+                loc,
+                format!("{code} is an ICD-10-CM code, but services before {ICD10_START} are coded in ICD-9-CM"),
+                "code the diagnosis in ICD-9-CM, or check the date of service",
+            );
+        }
+        let Ok(Some((billable, valid_through))) = self.diagnosis_status(code) else {
+            return out.add(
+                UNKNOWN_DIAGNOSIS,
+                loc,
+                format!("{code} is not in the ICD-10-CM code set"),
+                "check the code against the ICD-10-CM tabular",
+            );
+        };
+        let deleted = valid_through.zip(first_service).is_some_and(|(end, dos)| dos > end);
+        if !deleted && billable {
+            return;
+        }
+        // Rare: build the full record for the message.
+        let Ok(dx) = self.diagnosis(code) else { return };
+        if deleted {
+            let replacements: Vec<String> = dx.replaced_by.iter().map(ToString::to_string).collect();
+            out.add(
+                DIAGNOSIS_DELETED,
+                loc,
+                format!("{code} ({}) was valid only through {}", dx.title, dx.valid_through.unwrap_or(Date::MIN)),
+                format!("use one of {}", replacements.join(", ")),
+            );
+        } else {
+            out.add(
+                DIAGNOSIS_NOT_BILLABLE,
+                loc,
+                format!("{code} ({}) is a category header, not a billable code", dx.title),
+                "report the most specific code under it",
+            );
+        }
+    }
+
     fn check_taxonomy_and_role(&self, claim: &Claim, out: &mut Findings) {
         use edit::*;
         let provider = &claim.rendering_provider;
-        let Ok(taxonomy) = self.taxonomy(&provider.taxonomy) else {
+        let Some(code) = provider.taxonomy else {
+            let roles = match provider.role {
+                Some(role) => format!("role checks use the stated role ({role})"),
+                None => {
+                    "no role is given either, so the modifiers are not checked against the provider type".to_owned()
+                }
+            };
+            out.add(
+                TAXONOMY_MISSING,
+                "rendering_provider.taxonomy",
+                format!("the rendering provider has no taxonomy; {roles}"),
+                "give the NUCC taxonomy the provider is enrolled with (X12 PRV*PE)",
+            );
+            return;
+        };
+        let Ok(taxonomy) = self.taxonomy(&code) else {
             out.add(
                 TAXONOMY_UNKNOWN,
                 "rendering_provider.taxonomy",
-                format!(
-                    "{} is not among the anesthesia taxonomies cptkit holds; role checks use the stated role",
-                    provider.taxonomy
-                ),
+                format!("{code} is not among the anesthesia taxonomies cptkit holds; role checks use the stated role"),
                 "use the NUCC taxonomy the provider is enrolled with",
             );
             return;
         };
+        let Some(stated) = provider.role else { return };
         let role_from_taxonomy = ProviderRole::implied_by(taxonomy.code);
-        if role_from_taxonomy.is_some_and(|r| {
-            r.is_physician() != provider.role.is_physician() || (!r.is_physician() && r != provider.role)
-        }) {
+        if role_from_taxonomy
+            .is_some_and(|r| r.is_physician() != stated.is_physician() || (!r.is_physician() && r != stated))
+        {
             out.add(
                 ROLE_TAXONOMY_MISMATCH,
                 "rendering_provider.role",
-                format!(
-                    "role {:?} disagrees with taxonomy {} ({})",
-                    provider.role, taxonomy.code, taxonomy.classification
-                ),
+                format!("role {stated} disagrees with taxonomy {} ({})", taxonomy.code, taxonomy.classification),
                 "set the role that matches the taxonomy",
             );
         }
@@ -292,7 +379,7 @@ impl Reference {
 
     fn check_line(&self, claim: &Claim, i: usize, line: &ClaimLine, context: &ValidationContext, out: &mut Findings) {
         use edit::*;
-        let at = |field: &str| format!("lines[{i}].{field}");
+        let at = |field: &'static str| FieldPath::line(i).key(field);
         let code = line.procedure_code;
         if line.date_of_service > context.today {
             out.add(
@@ -358,7 +445,7 @@ impl Reference {
                     if anesthesia_only {
                         out.add(
                             MODIFIER_INVALID_FOR_CODE,
-                            at(&format!("modifiers[{m}]")),
+                            at("modifiers").index(m),
                             format!("{modifier} is an anesthesia modifier but {code} is not an anesthesia code"),
                             "remove the modifier",
                         );
@@ -389,7 +476,7 @@ impl Reference {
         if line.diagnosis_pointers.is_empty() && !claim.diagnoses.is_empty() {
             out.add(
                 NO_POINTER,
-                format!("lines[{i}].diagnosis_pointers"),
+                FieldPath::line(i).key("diagnosis_pointers"),
                 "the line points at no diagnosis",
                 "point at the diagnosis that justifies the service (1-based)",
             );
@@ -398,7 +485,7 @@ impl Reference {
             if pointer == 0 || pointer as usize > claim.diagnoses.len() {
                 out.add(
                     POINTER_OUT_OF_RANGE,
-                    format!("lines[{i}].diagnosis_pointers[{p}]"),
+                    FieldPath::line(i).key("diagnosis_pointers").index(p),
                     format!("pointer {pointer} does not name one of the claim's {} diagnoses", claim.diagnoses.len()),
                     "pointers are 1-based positions in the claim's diagnosis list",
                 );
@@ -408,13 +495,13 @@ impl Reference {
 
     fn check_modifiers(&self, claim: &Claim, i: usize, line: &ClaimLine, out: &mut Findings) {
         use edit::*;
-        let at = |m: usize| format!("lines[{i}].modifiers[{m}]");
+        let at = |m: usize| FieldPath::line(i).key("modifiers").index(m);
         let pricing: Vec<(usize, &ModifierCode)> =
             line.modifiers.iter().enumerate().filter(|(_, m)| m.is_any(&PRICING)).collect();
         match pricing.as_slice() {
             [] => out.add(
                 MISSING_PRICING_MODIFIER,
-                format!("lines[{i}].modifiers"),
+                FieldPath::line(i).key("modifiers"),
                 "no pricing modifier (AA, AD, QK, QX, QY or QZ)",
                 "put the modifier that says who gave the anesthesia, and how, in the first position",
             ),
@@ -472,7 +559,7 @@ impl Reference {
         if has(line, "GC") && !has(line, "AA") && !has(line, "QK") {
             out.add(
                 GC_WITHOUT_AA_OR_QK,
-                format!("lines[{i}].modifiers"),
+                FieldPath::line(i).key("modifiers"),
                 "GC is reported with AA or QK, never alone",
                 "add AA (teaching rules) or QK",
             );
@@ -491,7 +578,8 @@ impl Reference {
         out: &mut Findings,
     ) {
         let provider = &claim.rendering_provider;
-        let role = ProviderRole::implied_by(provider.taxonomy).unwrap_or(provider.role);
+        // Without a taxonomy or a stated role there is nothing to check against (PRV004 says so).
+        let Some(role) = provider.role() else { return };
         let allowed = match modifier.as_str() {
             "QX" | "QZ" => matches!(role, ProviderRole::Crna | ProviderRole::AnesthesiologistAssistant),
             _ => role.is_physician(),
@@ -507,11 +595,13 @@ impl Reference {
             };
             out.add(
                 edit::TAXONOMY_ROLE,
-                format!("lines[{i}].modifiers[{position}]"),
-                format!(
-                    "{modifier} is billed by {who}, but the rendering provider's taxonomy is {}",
-                    provider.taxonomy
-                ),
+                FieldPath::line(i).key("modifiers").index(position),
+                match provider.taxonomy {
+                    Some(taxonomy) => {
+                        format!("{modifier} is billed by {who}, but the rendering provider's taxonomy is {taxonomy}")
+                    }
+                    None => format!("{modifier} is billed by {who}, but the rendering provider's role is {role}"),
+                },
                 "use the modifier that matches who gave the anesthesia, or correct the rendering provider",
             );
         }
@@ -524,28 +614,35 @@ impl Reference {
         }
         let pointed =
             || line.diagnosis_pointers.iter().filter_map(|&p| claim.diagnoses.get((p as usize).checked_sub(1)?));
-        if pointed().next().is_none() || pointed().any(|d| typical().any(|t| &t.code == d)) {
+        if pointed().next().is_none() || pointed().any(|d| typical().any(|t| Some(&t.code) == d.icd10())) {
             return;
         }
         let names: Vec<&str> = pointed().map(|d| d.as_str()).collect();
         out.add(
             edit::DIAGNOSIS_NOT_TYPICAL,
-            format!("lines[{i}].diagnosis_pointers"),
+            FieldPath::line(i).key("diagnosis_pointers"),
             format!("none of {} is among the diagnoses typical for {}", names.join(", "), line.procedure_code),
             "check that the diagnosis supports the procedure; payers may ask for records",
         );
     }
 }
 
-fn check_npi(field: &str, npi: &Npi, out: &mut Findings) {
-    if !npi.check_digit_ok() {
+fn check_npi(field: &'static str, npi: &Npi, out: &mut Findings) {
+    if !npi.is_well_formed() {
+        out.add(
+            edit::NPI_FORMAT,
+            field,
+            format!("{:?} is not an NPI: an NPI is 10 digits starting with 1 or 2", npi.as_str()),
+            "re-key the NPI from NPPES",
+        );
+    } else if !npi.check_digit_ok() {
         out.add(edit::NPI_CHECK_DIGIT, field, format!("{npi} fails the NPI check digit"), "re-key the NPI from NPPES");
     }
 }
 
 fn check_minutes(i: usize, line: &ClaimLine, out: &mut Findings) {
     use edit::*;
-    let at = |field: &str| format!("lines[{i}].{field}");
+    let at = |field: &'static str| FieldPath::line(i).key(field);
     if line.unit_basis != UnitBasis::Minutes {
         out.add(
             ANESTHESIA_NOT_MINUTES,
@@ -638,7 +735,7 @@ fn check_cases(reference: &Reference, claim: &Claim, out: &mut Findings) {
         for &(i, code, units) in lines.iter().filter(|(_, code, _)| *code != top_code) {
             out.add(
                 edit::MULTIPLE_BASE_CODES,
-                format!("lines[{i}].procedure_code"),
+                FieldPath::line(i).key("procedure_code"),
                 format!("{code} ({units} base units) is a second base anesthesia code for the same anesthetic as {top_code} ({top_units} base units)"),
                 format!("report only {top_code} with the total time of all procedures (add-ons 01953, 01968, 01969 excepted)"),
             );
@@ -689,13 +786,7 @@ fn batch_findings(claims: &[Claim]) -> Vec<(usize, Finding)> {
 }
 
 fn batch_finding(edit: Edit, line: usize, message: String, hint: &str) -> Finding {
-    Finding {
-        edit_id: edit.id.to_owned(),
-        severity: edit.severity,
-        field: format!("lines[{line}].modifiers[0]"),
-        message,
-        hint: hint.to_owned(),
-    }
+    Finding::new(edit, FieldPath::line(line).key("modifiers").index(0), message, hint)
 }
 
 /// A physician billing QK/QY on more than four overlapping anesthetics was supervising, not directing.

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use cptkit_core::{Claim, PriceOptions, Reference, RuleBook, ValidationContext};
+use cptkit_core::{Claim, ConversionFactors, FieldPath, JudgeOptions, PathItem, PriceOptions, Reference, RuleBook};
 use rust_decimal::Decimal;
 use serde_json::Value;
 
@@ -17,17 +17,27 @@ fn read_json(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
 }
 
-fn context(expected: &Value) -> ValidationContext {
+fn today(expected: &Value) -> time::Date {
     let today = expected["today"].as_str().unwrap();
-    ValidationContext {
-        today: time::Date::parse(today, time::macros::format_description!("[year]-[month]-[day]")).unwrap(),
-    }
+    time::Date::parse(today, time::macros::format_description!("[year]-[month]-[day]")).unwrap()
 }
 
+/// The golden case's options: `price_options` holds `rule_set`, `conversion_factor` (every payer) and
+/// `payer_conversion_factors` ({payer id: factor}).
 fn options(expected: &Value) -> PriceOptions {
+    let options = &expected["price_options"];
+    let by_payer = options["payer_conversion_factors"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(payer, cf)| (payer.clone(), cf.as_str().unwrap().parse().unwrap()));
     PriceOptions {
-        rule_set: expected["price_options"]["rule_set"].as_str().map(str::to_owned),
-        conversion_factor: expected["price_options"]["conversion_factor"].as_str().map(|s| s.parse().unwrap()),
+        rule_set: options["rule_set"].as_str().map(str::to_owned),
+        conversion_factors: ConversionFactors::new(
+            options["conversion_factor"].as_str().map(|s| s.parse().unwrap()),
+            by_payer,
+        )
+        .unwrap(),
     }
 }
 
@@ -40,21 +50,17 @@ fn finding_set(findings: &Value) -> BTreeSet<(String, String)> {
         .collect()
 }
 
-/// True when a field path such as `lines[0].modifiers[3]` names something in the claim's JSON.
-fn path_exists(claim: &Value, path: &str) -> bool {
+/// True when a finding's path names something in the claim's JSON (a missing optional object counts).
+fn path_exists(claim: &Value, path: &FieldPath) -> bool {
     let mut node = claim;
-    for part in path.split('.') {
-        let (name, indexes) = part.split_once('[').map_or((part, ""), |(n, rest)| (n, rest));
-        node = match node.get(name) {
-            Some(n) => n,
-            None => return false,
+    for item in path.items() {
+        let next = match item {
+            PathItem::Field(name) => node.get(name.as_ref()),
+            PathItem::Index(i) => node.get(i),
         };
-        for index in indexes.split('[').filter(|s| !s.is_empty()) {
-            let i: usize = index.trim_end_matches(']').parse().unwrap();
-            node = match node.get(i) {
-                Some(n) => n,
-                None => return false,
-            };
+        match next {
+            Some(n) => node = n,
+            None => return node.is_object() && matches!(item, PathItem::Field(_)),
         }
     }
     true
@@ -74,19 +80,19 @@ fn golden_claim_cases() {
         let raw = std::fs::read_to_string(dir.join("claim.json")).unwrap();
         let claim = Claim::from_json(&raw).unwrap_or_else(|e| panic!("{name}: {e}"));
         let expected = read_json(&dir.join("expected.json"));
-        let ctx = context(&expected);
-
-        let report = reference.validate(&claim, &ctx);
+        let judge = JudgeOptions { today: Some(today(&expected)), pricing: Some(options(&expected)) };
+        let judgement = reference.judge(&claim, &judge, RuleBook::embedded()).unwrap();
+        let report = judgement.report.clone();
         let actual: BTreeSet<(String, String)> =
-            report.findings.iter().map(|f| (f.edit_id.clone(), f.field.clone())).collect();
+            report.findings.iter().map(|f| (f.edit_id.clone(), f.field())).collect();
         assert_eq!(actual, finding_set(&expected["findings"]), "{name}: findings {:#?}", report.findings);
         let claim_json: Value = serde_json::from_str(&raw).unwrap();
         for f in &report.findings {
-            assert!(path_exists(&claim_json, &f.field), "{name}: {} points at missing {}", f.edit_id, f.field);
+            assert!(path_exists(&claim_json, &f.loc), "{name}: {} points at missing {}", f.edit_id, f.loc);
             assert!(!f.message.is_empty() && !f.hint.is_empty(), "{name}: {}", f.edit_id);
         }
 
-        let priced = reference.price(&claim, &options(&expected), RuleBook::embedded(), &ctx);
+        let priced = judgement.into_priced();
         match (&expected["priced"], &expected["price_error"]) {
             (Value::Object(want), Value::Null) => {
                 let priced = priced.unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -96,7 +102,14 @@ fn golden_claim_cases() {
                         let got = serde_json::to_value(line).unwrap()[field].clone();
                         assert_eq!(got, want[field], "{name}: {field} in {:#?}", line.steps());
                     }
-                    assert!(line.steps().len() >= 5, "{name}: every step explained");
+                    let status = serde_json::to_value(line.status).unwrap();
+                    assert_eq!(status, expected.get("status").cloned().unwrap_or("priced".into()), "{name}");
+                    let explained = if line.status == cptkit_core::LineStatus::Priced {
+                        line.steps().len() >= 5
+                    } else {
+                        line.steps().iter().any(|s| s.step == "not_payable" || s.step == "not_priced")
+                    };
+                    assert!(explained, "{name}: every step explained: {:#?}", line.steps());
                 }
             }
             (Value::Null, Value::Object(want)) => {
@@ -128,11 +141,12 @@ fn batch_edits_across_claims() {
         .map(|c| Claim::from_json(&c.to_string()).unwrap())
         .collect();
     let expected = read_json(&dir.join("expected.json"));
-    let reports = Reference::embedded().validate_batch(&claims, &context(&expected));
+    let reports = Reference::embedded().validate_batch(&claims, Some(today(&expected)));
     assert_eq!(reports.len(), claims.len());
     for report in reports {
+        let report = report.unwrap();
         let actual: BTreeSet<(String, String)> =
-            report.findings.iter().map(|f| (f.edit_id.clone(), f.field.clone())).collect();
+            report.findings.iter().map(|f| (f.edit_id.clone(), f.field())).collect();
         assert_eq!(actual, finding_set(&expected["findings_by_claim"][&report.claim_id]), "{}", report.claim_id);
     }
 }
@@ -152,9 +166,9 @@ fn medicare_claim(code: &str, modifier: &str, minutes: u32) -> Claim {
 }
 
 fn allowed(code: &str, modifier: &str, minutes: u32) -> Decimal {
-    let ctx = ValidationContext { today: time::macros::date!(2026 - 11 - 27) };
+    let today = Some(time::macros::date!(2026 - 11 - 27));
     Reference::embedded()
-        .price(&medicare_claim(code, modifier, minutes), &PriceOptions::default(), RuleBook::embedded(), &ctx)
+        .price(&medicare_claim(code, modifier, minutes), &PriceOptions::default(), RuleBook::embedded(), today)
         .unwrap()
         .total_allowed
 }
@@ -186,18 +200,21 @@ fn directed_halves_add_up_to_personally_performed_within_a_cent() {
 
 #[test]
 fn user_rule_set_is_loaded_and_selected() {
-    let text = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/rulesets/cigna_2021.json"))
+    let text = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/rulesets/cigna_2023.json"))
         .unwrap();
     let custom = text
-        .replace("cigna-2021-05", "my-contract")
+        .replace("cigna-2023-03", "my-contract")
         .replace("\"payer_ids\": [\"cigna\"]", "\"payer_ids\": [\"acme\"]")
         .replace("\"AA\": \"1.00\"", "\"AA\": \"0.90\"");
     let book = RuleBook::embedded().clone().with(cptkit_core::RuleSet::from_json(&custom).unwrap());
     let mut claim = medicare_claim("00632", "AA", 90);
     claim.payer = cptkit_core::Payer { id: "acme".into(), plan_type: cptkit_core::PlanType::Commercial };
-    let ctx = ValidationContext { today: time::macros::date!(2026 - 11 - 27) };
-    let options = PriceOptions { rule_set: None, conversion_factor: Some(Decimal::new(6000, 2)) };
-    let priced = Reference::embedded().price(&claim, &options, &book, &ctx).unwrap();
+    let today = Some(time::macros::date!(2026 - 11 - 27));
+    let options = PriceOptions {
+        rule_set: None,
+        conversion_factors: ConversionFactors::every_payer(Decimal::new(6000, 2)).unwrap(),
+    };
+    let priced = Reference::embedded().price(&claim, &options, &book, today).unwrap();
     // (7 + 6.0) x 60.00 x 0.90 = 702.00
     assert_eq!(priced.total_allowed, Decimal::new(70200, 2));
     assert_eq!(priced.lines[0].rule.id, "my-contract");

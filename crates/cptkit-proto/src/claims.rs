@@ -20,7 +20,25 @@ enum_map!(ProviderRole {
 }, parse = provider_role("role"));
 enum_map!(UnitBasis { Minutes => Mj, Units => Un }, parse = unit_basis("unit_basis"));
 enum_map!(Severity { Error => Error, Warning => Warning });
-enum_map!(LineStatus { Priced => Priced, NotPriced => NotPriced });
+enum_map!(LineStatus { Priced => Priced, NotPriced => NotPriced, NotPayable => NotPayable });
+
+/// A role on the wire: UNSPECIFIED is none given (the taxonomy's role applies).
+fn optional_role(raw: i32) -> Result<Option<core::ProviderRole>> {
+    if raw == pb::ProviderRole::Unspecified as i32 { Ok(None) } else { provider_role(raw).map(Some) }
+}
+
+fn location_from(field: &str, location: Option<pb::Location>) -> Result<Option<core::Location>> {
+    let Some(pb::Location { state, zip }) = location else { return Ok(None) };
+    let at = |name: &str| format!("{field}.{name}");
+    Ok(Some(core::Location { state: optional_parse(&at("state"), &state)?, zip: optional_parse(&at("zip"), &zip)? }))
+}
+
+fn location_to(location: Option<core::Location>) -> Option<pb::Location> {
+    location.map(|core::Location { state, zip }| pb::Location {
+        state: state.map(|s| s.to_string()).unwrap_or_default(),
+        zip: zip.map(|z| z.to_string()).unwrap_or_default(),
+    })
+}
 
 fn required_date(field: &str, text: &str) -> Result<time::Date> {
     parse_date(field, text)?.ok_or_else(|| Error::invalid(field, "is required (YYYY-MM-DD)"))
@@ -60,6 +78,8 @@ impl TryFrom<pb::Claim> for core::Claim {
             medicare_locality,
             diagnoses,
             lines,
+            service_facility_location,
+            billing_provider_location,
         } = c;
         let pb::Payer { id, plan_type: raw_plan } = required("payer", payer)?;
         let pb::Patient { birth_date, member_id } = required("patient", patient)?;
@@ -74,13 +94,15 @@ impl TryFrom<pb::Claim> for core::Claim {
             billing_provider_npi: parse_as("billing_provider_npi", &billing_provider_npi)?,
             rendering_provider: core::RenderingProvider {
                 npi: parse_as("rendering_provider.npi", &npi)?,
-                taxonomy: parse_as("rendering_provider.taxonomy", &taxonomy)?,
-                role: provider_role(role).map_err(|e| e.at("rendering_provider"))?,
+                taxonomy: optional_parse("rendering_provider.taxonomy", &taxonomy)?,
+                role: optional_role(role).map_err(|e| e.at("rendering_provider"))?,
                 qualifying_apm,
             },
             medicare_locality: optional_parse("medicare_locality", &medicare_locality)?,
             diagnoses: parse_each("diagnoses", diagnoses)?,
             lines: each("lines", lines, TryInto::try_into)?,
+            service_facility_location: location_from("service_facility_location", service_facility_location)?,
+            billing_provider_location: location_from("billing_provider_location", billing_provider_location)?,
         })
     }
 }
@@ -130,6 +152,8 @@ impl From<core::Claim> for pb::Claim {
             medicare_locality,
             diagnoses,
             lines,
+            service_facility_location,
+            billing_provider_location,
         } = c;
         let core::Patient { birth_date, member_id } = patient;
         let core::RenderingProvider { npi, taxonomy, role, qualifying_apm } = rendering_provider;
@@ -142,13 +166,15 @@ impl From<core::Claim> for pb::Claim {
             billing_provider_npi: billing_provider_npi.to_string(),
             rendering_provider: Some(pb::RenderingProvider {
                 npi: npi.to_string(),
-                taxonomy: taxonomy.to_string(),
-                role: pb::ProviderRole::from(role).into(),
+                taxonomy: taxonomy.map(|t| t.to_string()).unwrap_or_default(),
+                role: role.map_or(pb::ProviderRole::Unspecified, pb::ProviderRole::from).into(),
                 qualifying_apm,
             }),
             medicare_locality: medicare_locality.map(|l| l.to_string()).unwrap_or_default(),
             diagnoses: diagnoses.iter().map(ToString::to_string).collect(),
             lines: lines.into_iter().map(Into::into).collect(),
+            service_facility_location: location_to(service_facility_location),
+            billing_provider_location: location_to(billing_provider_location),
         }
     }
 }
@@ -187,8 +213,9 @@ impl From<core::ClaimLine> for pb::ClaimLine {
 
 impl From<core::Finding> for pb::Finding {
     fn from(f: core::Finding) -> Self {
-        let core::Finding { edit_id, severity, field, message, hint } = f;
-        pb::Finding { edit_id, severity: pb::Severity::from(severity).into(), field, message, hint }
+        let field = f.field();
+        let core::Finding { edit_id, severity, loc, message, hint } = f;
+        pb::Finding { edit_id, severity: pb::Severity::from(severity).into(), field, message, hint, loc: path(&loc) }
     }
 }
 
@@ -259,20 +286,39 @@ impl From<core::PricedClaim> for pb::PricedClaim {
     }
 }
 
-/// Price options from the wire; an empty conversion factor means none given.
+/// A field path on the wire: names and indexes.
+pub fn path(loc: &core::FieldPath) -> Vec<pb::PathElement> {
+    use pb::path_element::Element;
+    let element = |item: &core::PathItem| match item {
+        core::PathItem::Field(name) => Element::Field(name.to_string()),
+        core::PathItem::Index(i) => Element::Index(u32::try_from(*i).unwrap_or(u32::MAX)),
+    };
+    loc.items().iter().map(|item| pb::PathElement { element: Some(element(item)) }).collect()
+}
+
+/// Price options from the wire; an empty conversion factor means none given. The core checks the
+/// factors' range; errors name the request field (`options.conversion_factor`).
 pub fn price_options(options: Option<pb::PriceOptions>) -> Result<core::PriceOptions> {
-    let pb::PriceOptions { rule_set, conversion_factor } = options.unwrap_or_default();
-    let conversion_factor: Option<Decimal> = if conversion_factor.is_empty() {
+    let pb::PriceOptions { rule_set, conversion_factor, payer_conversion_factors } = options.unwrap_or_default();
+    let every_payer: Option<Decimal> = if conversion_factor.is_empty() {
         None
     } else {
         Some(parse_decimal("options.conversion_factor", &conversion_factor)?)
     };
-    Ok(core::PriceOptions { rule_set: (!rule_set.is_empty()).then_some(rule_set), conversion_factor })
+    let by_payer = payer_conversion_factors
+        .into_iter()
+        .map(|(payer, cf)| {
+            let field = format!("options.payer_conversion_factors.{payer}");
+            parse_decimal(&field, &cf).map(|cf| (payer, cf))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let conversion_factors = core::ConversionFactors::new(every_payer, by_payer).map_err(|e| e.at("options"))?;
+    Ok(core::PriceOptions { rule_set: (!rule_set.is_empty()).then_some(rule_set), conversion_factors })
 }
 
-/// The `today` of a request: the given date, else `default`.
-pub fn today(text: &str, default: time::Date) -> Result<time::Date> {
-    Ok(parse_date("today", text)?.unwrap_or(default))
+/// The `today` of a request: the given date, or `None` (the core's default: today in UTC).
+pub fn today(text: &str) -> Result<Option<time::Date>> {
+    parse_date("today", text)
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ mod convert;
 mod rates;
 mod x12;
 
-pub use claims::{price_options, today};
+pub use claims::{path, price_options, today};
 pub use codes::{code_query, locality_selection, page_request};
 pub use rates::benchmarks_request;
 pub use x12::{located_finding, parsed_claim, read_options, tolerance, transaction_summary, unmatched_remit_claim};

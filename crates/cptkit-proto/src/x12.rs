@@ -25,10 +25,12 @@ impl TryFrom<pb::X12ReadOptions> for x12::ReadOptions {
                     .map_err(|e: Error| Error::invalid("medicare_locality", e.message()))?,
             )
         };
+        // The payer tables are the server's (its data directory's), set by the server.
         Ok(x12::ReadOptions {
             payer_ids: payer_ids.into_iter().collect(),
             medicare_locality,
             qualifying_apm_npis: qualifying_apm_npis.into_iter().collect(),
+            ..x12::ReadOptions::default()
         })
     }
 }
@@ -177,6 +179,7 @@ pub fn parsed_claim(parsed: x12::ParsedClaim, validation: Option<core::Validatio
         part_of,
         lines: lines.into_iter().map(Into::into).collect(),
         info: Some(info.into()),
+        validation_error: None,
     }
 }
 

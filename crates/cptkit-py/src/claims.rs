@@ -18,7 +18,7 @@
 
 use std::borrow::Cow;
 
-use cptkit_core::{self as core, Error, PriceOptions, Reference, RuleBook, ValidationContext};
+use cptkit_core::{self as core, ConversionFactors, Error, JudgeOptions, PriceOptions, Reference, RuleBook, Verdict};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyType};
@@ -27,7 +27,7 @@ use rust_decimal::Decimal;
 use crate::claim_types::{Claim, PricedClaim, RuleSet};
 use crate::convert::ToPy;
 use crate::depythonize;
-use crate::errors::{Subject, price_err, rejects_claim, to_py_err};
+use crate::errors::{Subject, price_err, to_py_err};
 
 /// Claims per chunk of a batch: between chunks the GIL is taken back and Ctrl-C is checked (a chunk
 /// is a few milliseconds of work).
@@ -161,17 +161,23 @@ impl View<'_> {
 
 /// Reads one claim (dict, JSON text or `Claim`) into the core type; `Claim.from_dict`/`from_json`.
 pub(crate) fn claim_from_py(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<core::Claim> {
-    let arg = arg(value);
-    let view = view(&arg);
-    py.detach(|| view.claim().map(Cow::into_owned)).map_err(|e| to_py_err(py, &e, Subject::Other))
+    read_claim(py, value).map_err(|e| to_py_err(py, &e, Subject::Other))
 }
 
-/// `today` for "in the future" edits: a `datetime.date`, an ISO `str`, or None for today's date.
-pub(crate) fn context(py: Python<'_>, today: Option<&Bound<'_, PyAny>>) -> PyResult<ValidationContext> {
+/// Reads one claim; the error names the field.
+pub(crate) fn read_claim(py: Python<'_>, value: &Bound<'_, PyAny>) -> Result<core::Claim, Error> {
+    let arg = arg(value);
+    let view = view(&arg);
+    py.detach(|| view.claim().map(Cow::into_owned))
+}
+
+/// `today` for "in the future" edits: a `datetime.date`, an ISO `str`, or None for the core's default
+/// (today's date in UTC, as on every face).
+pub(crate) fn today(py: Python<'_>, today: Option<&Bound<'_, PyAny>>) -> PyResult<Option<time::Date>> {
     let date_type = DATE.import(py, "datetime", "date")?;
     let today = match today {
-        None => date_type.call_method0("today")?,
-        Some(value) if value.is_none() => date_type.call_method0("today")?,
+        None => return Ok(None),
+        Some(value) if value.is_none() => return Ok(None),
         Some(value) if value.cast::<PyString>().is_ok() => {
             let text = value.cast::<PyString>()?.to_cow()?.into_owned();
             match date_type.call_method1("fromisoformat", (text.trim(),)) {
@@ -186,36 +192,61 @@ pub(crate) fn context(py: Python<'_>, today: Option<&Bound<'_, PyAny>>) -> PyRes
             return Err(invalid(py, "today", format!("expected a datetime.date, got {}", type_name(value))));
         }
     };
-    Ok(ValidationContext { today: today.extract()? })
+    Ok(Some(today.extract()?))
 }
 
-/// `conversion_factor`: a Decimal, str or int; never a float (money is never a float).
-pub(crate) fn conversion_factor(py: Python<'_>, value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Decimal>> {
-    const FIELD: &str = "conversion_factor";
+/// `conversion_factor`: one contract factor for every payer (a Decimal, str or int; never a float:
+/// money is never a float), or a dict of payer id -> factor whose `None` key is every other payer.
+/// The core checks each factor and decides which applies to each claim (a factor for every payer
+/// does not apply to Medicare fee-for-service).
+pub(crate) fn conversion_factors(py: Python<'_>, value: Option<&Bound<'_, PyAny>>) -> PyResult<ConversionFactors> {
+    let (mut every_payer, mut by_payer) = (None, Vec::new());
+    match value.map(|v| v.cast::<PyDict>()) {
+        Some(Ok(dict)) => {
+            for (payer, factor) in dict.iter() {
+                let field = match payer.extract::<Option<String>>() {
+                    Ok(payer) => payer,
+                    Err(_) => return Err(invalid(py, "conversion_factor", "the keys are payer ids (str) or None")),
+                };
+                let factor = decimal(py, Some(&factor), &field)?;
+                match field {
+                    Some(payer) => by_payer.extend(factor.map(|f| (payer, f))),
+                    None => every_payer = factor,
+                }
+            }
+        }
+        _ => every_payer = decimal(py, value, &None)?,
+    }
+    ConversionFactors::new(every_payer, by_payer).map_err(|e| to_py_err(py, &e, Subject::Other))
+}
+
+/// One factor as a Decimal; `payer` names it in an error (`conversion_factor.cigna`).
+fn decimal(py: Python<'_>, value: Option<&Bound<'_, PyAny>>, payer: &Option<String>) -> PyResult<Option<Decimal>> {
+    let field = match payer {
+        Some(payer) => core::FieldPath::field("conversion_factor").key_owned(payer.clone()),
+        None => core::FieldPath::field("conversion_factor"),
+    };
+    let invalid = |message: String| to_py_err(py, &Error::invalid(field.clone(), message), Subject::Other);
     let Some(value) = value.filter(|v| !v.is_none()) else { return Ok(None) };
     let parsed = if value.cast::<PyFloat>().is_ok() {
-        return Err(invalid(
-            py,
-            FIELD,
-            format!(
-                "money is never a float: pass a Decimal or a string such as \"60.00\", not the float {}",
-                value.repr()?
-            ),
-        ));
+        return Err(invalid(format!(
+            "money is never a float: pass a Decimal or a string such as \"60.00\", not the float {}",
+            value.repr()?
+        )));
     } else if value.cast::<PyBool>().is_ok() {
-        return Err(invalid(py, FIELD, "expected a Decimal, str or int, got a bool"));
+        return Err(invalid("expected a Decimal, str or int, got a bool".to_owned()));
     } else if let Ok(int) = value.cast::<PyInt>() {
         int.extract::<i64>().ok().map(Decimal::from)
     } else if value.cast::<PyString>().is_ok() || value.is_instance(DECIMAL.import(py, "decimal", "Decimal")?)? {
         let text = value.str()?.to_cow()?.trim().to_owned();
         text.parse::<Decimal>().or_else(|_| Decimal::from_scientific(&text)).ok()
     } else {
-        return Err(invalid(py, FIELD, format!("expected a Decimal, str or int, got {}", type_name(value))));
+        return Err(invalid(format!("expected a Decimal, str or int, got {}", type_name(value))));
     };
+    // The range (more than 0, at most a million a unit) is the core's to check.
     match parsed {
-        Some(cf) if cf > Decimal::ZERO => Ok(Some(cf)),
-        Some(cf) => Err(invalid(py, FIELD, format!("must be positive, got {cf}"))),
-        None => Err(invalid(py, FIELD, format!("expected a decimal such as \"60.00\", got {}", value.repr()?))),
+        Some(cf) => Ok(Some(cf)),
+        None => Err(invalid(format!("expected a decimal such as \"60.00\", got {}", value.repr()?))),
     }
 }
 
@@ -267,34 +298,30 @@ pub(crate) fn rules<'py>(py: Python<'py>, value: Option<&Bound<'py, PyAny>>) -> 
     Err(to_py_err(py, &err, Subject::Other))
 }
 
-/// Everything `price` needs besides the claim, as plain Rust data.
-struct Pricing<'a> {
-    options: PriceOptions,
+/// What to do with each claim besides reading it, as plain Rust data: the one judge's options and
+/// the rule book.
+struct Judge<'a> {
+    options: JudgeOptions,
     book: &'a RuleBook,
-    context: ValidationContext,
 }
 
-/// Why a claim was not priced: the core error and, for a claim rejected for its findings, its report.
-type Failure = Box<(Error, Option<core::ValidationReport>)>;
-
-impl Pricing<'_> {
-    /// Reads and prices one claim (GIL released).
-    fn price(&self, view: &View<'_>) -> Result<core::PricedClaim, Failure> {
-        let reference = Reference::embedded();
-        let claim = view.claim().map_err(|e| Box::new((e, None)))?;
-        let report = reference.validate(&claim, &self.context);
-        reference.price_validated(&claim, &report, &self.options, self.book).map_err(|err| {
-            // A claim rejected for its findings carries its report in the exception.
-            let report = rejects_claim(&err).then_some(report);
-            Box::new((err, report))
-        })
+impl Judge<'_> {
+    /// Reads and judges one claim (GIL released). `Err`: the claim cannot be read, or the core failed
+    /// on it (its own internal error).
+    fn judge(&self, view: &View<'_>) -> Result<core::Judgement, Error> {
+        Reference::embedded().judge(view.claim()?.as_ref(), &self.options, self.book)
     }
 }
 
-fn failure_to_py(py: Python<'_>, (err, report): (Error, Option<core::ValidationReport>)) -> PyErr {
-    match report.map(|r| r.to_py(py)).transpose() {
-        Ok(report) => price_err(py, &err, report),
-        Err(failure) => failure,
+/// A judgement as `price` answers it: the `PricedClaim`, or the exception (a claim rejected for its
+/// findings is a `ClaimValidationError` carrying its report).
+fn priced_to_py(py: Python<'_>, judged: Result<core::Judgement, Error>) -> PyResult<Py<PyAny>> {
+    let core::Judgement { report, verdict } = judged.map_err(|e| to_py_err(py, &e, Subject::Other))?;
+    match verdict {
+        Verdict::Priced(priced) => Ok(Py::new(py, PricedClaim::new(priced))?.into_any()),
+        Verdict::Rejected => Err(price_err(py, &core::rejection(&report), Some(report.to_py(py)?))),
+        Verdict::NotPriced(err) => Err(price_err(py, &err, None)),
+        Verdict::Validated => Err(pyo3::exceptions::PyRuntimeError::new_err("the claim was validated, not priced")),
     }
 }
 
@@ -302,11 +329,23 @@ fn failure_to_py(py: Python<'_>, (err, report): (Error, Option<core::ValidationR
 #[pyfunction]
 #[pyo3(signature = (claim, *, today = None))]
 fn validate(py: Python<'_>, claim: &Bound<'_, PyAny>, today: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
-    let context = context(py, today)?;
+    let judge =
+        Judge { options: JudgeOptions { today: self::today(py, today)?, pricing: None }, book: RuleBook::embedded() };
     let arg = arg(claim);
     let view = view(&arg);
-    let report = py.detach(|| view.claim().map(|claim| Reference::embedded().validate(&claim, &context)));
-    report.map_err(|e| to_py_err(py, &e, Subject::Other))?.to_py(py)
+    let judged = py.detach(|| judge.judge(&view));
+    judged.map_err(|e| to_py_err(py, &e, Subject::Other))?.report.to_py(py)
+}
+
+/// Reads `price`'s and `price_many`'s arguments into the judge.
+fn pricing<'py>(
+    py: Python<'py>,
+    conversion_factor: Option<&Bound<'py, PyAny>>,
+    rules: &'py Rules<'py>,
+    today: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Judge<'py>> {
+    let pricing = PriceOptions { rule_set: rules.id(), conversion_factors: conversion_factors(py, conversion_factor)? };
+    Ok(Judge { options: JudgeOptions { today: self::today(py, today)?, pricing: Some(pricing) }, book: rules.book() })
 }
 
 /// Validates, then prices every line by the payer's rule set in force on the date of service.
@@ -319,17 +358,11 @@ fn price(
     rule_set: Option<&Bound<'_, PyAny>>,
     today: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
-    let context = context(py, today)?;
-    let cf = self::conversion_factor(py, conversion_factor)?;
     let rules = rules(py, rule_set)?;
-    let pricing =
-        Pricing { options: PriceOptions { rule_set: rules.id(), conversion_factor: cf }, book: rules.book(), context };
+    let judge = pricing(py, conversion_factor, &rules, today)?;
     let arg = arg(claim);
     let view = view(&arg);
-    match py.detach(|| pricing.price(&view)) {
-        Ok(priced) => Ok(Py::new(py, PricedClaim::new(priced))?.into_any()),
-        Err(failure) => Err(failure_to_py(py, *failure)),
-    }
+    priced_to_py(py, py.detach(|| judge.judge(&view)))
 }
 
 /// The claims of a batch argument, a chunk at a time. A lone claim (dict, str, bytes, Claim) is refused:
@@ -361,7 +394,7 @@ fn chunks<'py>(claims: &Bound<'py, PyAny>) -> PyResult<impl Iterator<Item = PyRe
 #[pyfunction]
 #[pyo3(signature = (claims, *, today = None))]
 fn validate_many(py: Python<'_>, claims: &Bound<'_, PyAny>, today: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyList>> {
-    let context = context(py, today)?;
+    let today = self::today(py, today)?;
     let mut parsed: Vec<core::Claim> = Vec::new();
     // Per input: Ok(index into `parsed`) or the error for its slot.
     let mut slots: Vec<Result<usize, Error>> = Vec::new();
@@ -392,15 +425,16 @@ fn validate_many(py: Python<'_>, claims: &Bound<'_, PyAny>, today: Option<&Bound
         py.check_signals()?;
     }
     // The batch edits need every claim at once: one call.
-    let reports = py.detach(|| Reference::embedded().validate_batch(&parsed, &context));
+    let reports = py.detach(|| Reference::embedded().validate_batch(&parsed, today));
     let mut reports = reports.into_iter().map(Some).collect::<Vec<_>>();
     let out = PyList::empty(py);
     for slot in slots {
-        let item = match slot {
-            Ok(i) => match reports.get_mut(i).and_then(Option::take) {
-                Some(report) => report.to_py(py)?,
-                None => return Err(pyo3::exceptions::PyRuntimeError::new_err("validate_batch lost a report")),
-            },
+        let report = match slot {
+            Ok(i) => reports.get_mut(i).and_then(Option::take).unwrap_or_else(|| Err(Error::internal("no report"))),
+            Err(err) => Err(err),
+        };
+        let item = match report {
+            Ok(report) => report.to_py(py)?,
             Err(err) => to_py_err(py, &err, Subject::Other).into_value(py).into_any(),
         };
         out.append(item)?;
@@ -420,21 +454,16 @@ fn price_many(
     rule_set: Option<&Bound<'_, PyAny>>,
     today: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyList>> {
-    let context = context(py, today)?;
-    let cf = self::conversion_factor(py, conversion_factor)?;
     let rules = rules(py, rule_set)?;
-    let pricing =
-        Pricing { options: PriceOptions { rule_set: rules.id(), conversion_factor: cf }, book: rules.book(), context };
+    let judge = pricing(py, conversion_factor, &rules, today)?;
     let out = PyList::empty(py);
     for chunk in chunks(claims)? {
         let args: Vec<Arg<'_>> = chunk?.iter().map(arg).collect();
         let views: Vec<View<'_>> = args.iter().map(view).collect();
-        let priced: Vec<Result<core::PricedClaim, Failure>> = py.detach(|| par_map(&views, |v| pricing.price(v)));
-        for result in priced {
-            let item = match result {
-                Ok(priced) => Py::new(py, PricedClaim::new(priced))?.into_any(),
-                Err(failure) => failure_to_py(py, *failure).into_value(py).into_any(),
-            };
+        let judged = py.detach(|| par_map(&views, |v| judge.judge(v)));
+        for judged in judged {
+            // A claim that fails gets the exception `price` would raise, in its slot.
+            let item = priced_to_py(py, judged).unwrap_or_else(|err| err.into_value(py).into_any());
             out.append(item)?;
         }
         py.check_signals()?;
@@ -460,28 +489,43 @@ fn load_rule_set(py: Python<'_>, source: &Bound<'_, PyAny>) -> PyResult<Py<PyAny
             })
             .and_then(|rule_set| rule_set.check().map(|()| rule_set))
     } else {
-        let text = rule_set_text(py, source)?;
-        py.detach(|| core::RuleSet::from_json(&text))
+        match rule_set_source(py, source)? {
+            Source::Text(text) => py.detach(|| core::RuleSet::from_json(&text)),
+            // A file goes through the core's one loader (the server's and the CLI's): the same errors.
+            Source::Path(path) => py.detach(|| {
+                let book = RuleBook::embedded().with_files(&[path])?;
+                let id = book.files().next().map(|(_, id)| id.to_owned());
+                book.rule_sets()
+                    .find(|r| Some(&r.id) == id.as_ref())
+                    .cloned()
+                    .ok_or_else(|| Error::internal("the loaded rule set is not in its book"))
+            }),
+        }
     };
     let rule_set = rule_set.map_err(|e| to_py_err(py, &e, Subject::Other))?;
     Ok(Py::new(py, RuleSet::new(rule_set))?.into_any())
 }
 
-/// The JSON text of a rule set given as text, bytes or a path (`str` or `os.PathLike`).
-fn rule_set_text(py: Python<'_>, source: &Bound<'_, PyAny>) -> PyResult<String> {
+/// A rule set given as JSON text or as a file.
+enum Source {
+    Text(String),
+    Path(std::path::PathBuf),
+}
+
+/// The rule set's JSON text (text or bytes) or its path (`str` or `os.PathLike`).
+fn rule_set_source(py: Python<'_>, source: &Bound<'_, PyAny>) -> PyResult<Source> {
     if let Ok(bytes) = source.cast::<PyBytes>() {
         return String::from_utf8(bytes.as_bytes().to_vec())
+            .map(Source::Text)
             .map_err(|e| invalid(py, "rule_set", format!("the rule set JSON is not UTF-8: {e}")));
     }
     if let Ok(text) = source.cast::<PyString>()
         && text.to_cow()?.trim_start().starts_with('{')
     {
-        return Ok(text.to_cow()?.into_owned());
+        return Ok(Source::Text(text.to_cow()?.into_owned()));
     }
     if source.cast::<PyString>().is_ok() || source.hasattr("__fspath__")? {
-        let path: std::path::PathBuf = py.import("os")?.getattr("fspath")?.call1((source,))?.extract()?;
-        // An unreadable file is the OSError Python would raise (FileNotFoundError, PermissionError).
-        return Ok(py.detach(|| std::fs::read_to_string(&path))?);
+        return Ok(Source::Path(py.import("os")?.getattr("fspath")?.call1((source,))?.extract()?));
     }
     Err(invalid(py, "rule_set", format!("expected a path, JSON text or a dict, got {}", type_name(source))))
 }

@@ -9,8 +9,9 @@
 //! * [`serde_to_py`] turns a core value into its serde JSON form as Python `dict`/`list`/`str`/`int`
 //!   objects: what `to_dict()` returns, equal to the golden fixtures by construction.
 
-use cptkit_core::{CfBasis, CfTier, CptCode, Icd10Code, Known, LineStatus, LocalityId, ModifierCategory, ModifierCode};
-use cptkit_core::{PosCode, RateBasis, Relation, ServiceType, Severity, TaxonomyCode};
+use cptkit_core::{CfBasis, CfTier, CptCode, DiagnosisCode, Icd10Code, Known, LineStatus, LocalityId};
+use cptkit_core::{FieldPath, ModifierCategory, ModifierCode, PathItem, PosCode, RateBasis, Relation, ServiceType};
+use cptkit_core::{Severity, TaxonomyCode};
 use cptkit_x12::{AdjustmentGroup, MatchedBy, SegmentRef, X12Error};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -68,7 +69,22 @@ macro_rules! identifier_as_str {
         }
     )*};
 }
-identifier_as_str!(CptCode, Icd10Code, ModifierCode, PosCode, TaxonomyCode, LocalityId);
+identifier_as_str!(CptCode, Icd10Code, DiagnosisCode, ModifierCode, PosCode, TaxonomyCode, LocalityId);
+
+/// A field path as pydantic's `loc`: a tuple of field names and indexes, `("lines", 0, "modifiers", 1)`.
+impl ToPy for FieldPath {
+    fn to_py(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let items = self
+            .items()
+            .iter()
+            .map(|item| match item {
+                PathItem::Field(name) => Ok(PyString::intern(py, name).into_any().unbind()),
+                PathItem::Index(i) => i.to_py(py),
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        Ok(PyTuple::new(py, items)?.into_any().unbind())
+    }
+}
 
 /// Enums are their serde name (`"anesthesia"`, `"yes"`, `"same_category"`), interned: the same words as
 /// in `to_dict()` and on the JSON wire, from the one definition in the core.

@@ -12,6 +12,8 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyType};
 
+use crate::convert::ToPy;
+
 const EXCEPTIONS_MODULE: &str = "cptkit.exceptions";
 
 /// What a lookup was about, when that changes which "not found" class is raised.
@@ -48,9 +50,10 @@ static UNSUPPORTED: ExceptionClass = ExceptionClass::new("UnsupportedError");
 static CONFLICT: ExceptionClass = ExceptionClass::new("ConflictError");
 static INTERNAL: ExceptionClass = ExceptionClass::new("InternalError");
 static CLAIM_VALIDATION: ExceptionClass = ExceptionClass::new("ClaimValidationError");
+static MISSING_FILE: ExceptionClass = ExceptionClass::new("MissingFileError");
 
-/// The core's `price` refuses a claim with error findings with an InvalidInput error that names no
-/// single field and lists each error finding as a violation (`Error::with_violations`); every other
+/// The core refuses to price a claim with error findings with an InvalidInput error that names no
+/// single field and lists each error finding as a violation (`cptkit_core::rejection`); every other
 /// invalid-input error names its field.
 pub(crate) fn rejects_claim(err: &Error) -> bool {
     err.kind() == ErrorKind::InvalidInput && err.field().is_none() && !err.violations().is_empty()
@@ -63,6 +66,8 @@ fn class_for(err: &Error, subject: Subject) -> &'static ExceptionClass {
             Subject::PricedClaim if rejects_claim(err) => &CLAIM_VALIDATION,
             Subject::PricedClaim | Subject::AnesthesiaCode | Subject::Other => &INVALID_INPUT,
         },
+        // One policy for a missing file, whatever reads it: MissingFileError (also a FileNotFoundError).
+        ErrorKind::NotFound if err.file().is_some() => &MISSING_FILE,
         ErrorKind::NotFound => match subject {
             Subject::AnesthesiaCode => &UNKNOWN_CODE,
             Subject::PricedClaim | Subject::Other => &NOT_FOUND,
@@ -73,7 +78,8 @@ fn class_for(err: &Error, subject: Subject) -> &'static ExceptionClass {
     }
 }
 
-/// The Python exception for a core error: `Class(message, kind=..., field=..., violations=[(field, message)])`.
+/// The Python exception for a core error: `Class(message, kind=..., field=..., loc=(...), file=...,
+/// violations=[(field, message)])`.
 pub(crate) fn to_py_err(py: Python<'_>, err: &Error, subject: Subject) -> PyErr {
     build(py, err, subject, None)
 }
@@ -88,16 +94,18 @@ fn build(py: Python<'_>, err: &Error, subject: Subject, report: Option<Py<PyAny>
     let build = || -> PyResult<PyErr> {
         let class = class_for(err, subject);
         let kwargs = PyDict::new(py);
+        let violations: Vec<(String, String)> = err.violations().into_iter().map(|v| (v.field(), v.message)).collect();
         kwargs.set_item("kind", err.kind().as_str())?;
         kwargs.set_item("field", err.field())?;
-        kwargs.set_item("violations", err.violations())?;
+        kwargs.set_item("loc", err.loc().to_py(py)?)?;
+        kwargs.set_item("file", err.file().map(|f| f.display().to_string()))?;
+        kwargs.set_item("violations", &violations)?;
         if std::ptr::eq(class, &CLAIM_VALIDATION) {
             kwargs.set_item("report", report)?;
         }
         let message = if std::ptr::eq(class, &CLAIM_VALIDATION) {
             // Say what is wrong in the message too, for a traceback: "...: MOD003 at lines[0].modifiers[1], ...".
-            let at: Vec<String> = err
-                .violations()
+            let at: Vec<String> = violations
                 .iter()
                 .map(|(field, message)| format!("{} at {field}", message.split(':').next().unwrap_or(message)))
                 .collect();
@@ -110,6 +118,12 @@ fn build(py: Python<'_>, err: &Error, subject: Subject, report: Option<Py<PyAny>
     };
     // If even building the exception fails (cptkit.exceptions broken), raise that failure instead.
     build().unwrap_or_else(|failure| failure)
+}
+
+/// An I/O error on a file the caller named, as the one exception for it (`MissingFileError` when the
+/// file does not exist).
+pub(crate) fn file_err(py: Python<'_>, path: &std::path::Path, err: &std::io::Error) -> PyErr {
+    to_py_err(py, &cptkit_core::io_error(path, err), Subject::Other)
 }
 
 /// Adapts a core result for Python: `result.map_err(py_err(py, subject))`.

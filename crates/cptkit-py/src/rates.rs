@@ -14,12 +14,12 @@ use std::sync::{Arc, LazyLock, PoisonError, RwLock};
 use cptkit_core as core;
 use cptkit_core::{BenchmarkFilter, CptCode, Error, ErrorKind, PayerBenchmarks, Reference};
 use cptkit_tic::{CodeFilter, IngestOptions, IngestSummary, Nppes, TicError};
-use pyo3::exceptions::{PyFileNotFoundError, PyUserWarning};
+use pyo3::exceptions::PyUserWarning;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 
 use crate::convert::ToPy;
-use crate::errors::{Subject, to_py_err};
+use crate::errors::{Subject, file_err, to_py_err};
 use crate::records::record;
 
 /// How many broken records the warning of `ingest_tic` names (the summary has all of them).
@@ -57,21 +57,19 @@ record! {
     repr(year, conversion_factor, median_percent_of_medicare)
 }
 
-/// A reader or store error as a Python exception: a file that cannot be opened is an `OSError` of its
-/// kind (`FileNotFoundError`, ...) with the path in the message; anything else the file holds is an
+/// A reader or store error as a Python exception: a file that cannot be opened is the one file
+/// error (`MissingFileError` when it does not exist); anything else the file holds is an
 /// `InvalidInputError` naming the argument.
 fn tic_err(py: Python<'_>, err: TicError, field: &str) -> PyErr {
     match err {
-        TicError::Io { path, source } => {
-            PyErr::from(std::io::Error::new(source.kind(), format!("{}: {source}", path.display())))
-        }
+        TicError::Io { path, source } => file_err(py, &path, &source),
         other @ (TicError::Syntax { .. } | TicError::Nppes { .. } | TicError::Store { .. }) => {
             to_py_err(py, &Error::invalid(field, other.to_string()), Subject::Other)
         }
     }
 }
 
-fn invalid(py: Python<'_>, field: impl Into<String>, message: &str) -> PyErr {
+fn invalid(py: Python<'_>, field: impl Into<core::FieldPath>, message: &str) -> PyErr {
     to_py_err(py, &Error::invalid(field, message), Subject::Other)
 }
 
@@ -232,8 +230,7 @@ fn ingest_tic(
     let paths = paths_of(py, paths)?;
     let mut total = 0u64;
     for path in &paths {
-        let meta =
-            std::fs::metadata(path).map_err(|e| PyFileNotFoundError::new_err(format!("{}: {e}", path.display())))?;
+        let meta = std::fs::metadata(path).map_err(|e| file_err(py, path, &e))?;
         total += meta.len();
     }
     let nppes = match nppes {

@@ -233,12 +233,16 @@ record! {
 }
 
 record! {
-    /// One validation finding: a stable edit id, a severity (`"error"` or `"warning"`), the field path
-    /// it points at (`lines[0].modifiers[1]`), a plain message and a hint to fix it.
-    Finding(core::Finding) { edit_id, severity, field, message, hint }
+    /// One validation finding: a stable edit id, a severity (`"error"` or `"warning"`), where it points
+    /// (`field`, the text form `lines[0].modifiers[1]`, and `loc`, the same path as a tuple
+    /// `("lines", 0, "modifiers", 1)`), a plain message and a hint to fix it.
+    Finding(core::Finding) { edit_id, severity, loc, message, hint }
+    computed { field = core::Finding::field }
     repr(edit_id, severity, field)
     methods {
+        /// `loc` is read from `field` when not given.
         #[new]
+        #[pyo3(signature = (edit_id, severity, field, message, hint, loc = None))]
         fn py_new(
             py: Python<'_>,
             edit_id: String,
@@ -246,25 +250,39 @@ record! {
             field: String,
             message: String,
             hint: String,
+            loc: Option<Vec<Bound<'_, PyAny>>>,
         ) -> PyResult<Self> {
+            let invalid = |field: &str, message: String| {
+                crate::errors::to_py_err(py, &core::Error::invalid(field, message), crate::errors::Subject::Other)
+            };
             let severity = match severity {
                 "error" => core::Severity::Error,
                 "warning" => core::Severity::Warning,
-                other => {
-                    let err = core::Error::invalid("severity", format!("expected \"error\" or \"warning\", got {other:?}"));
-                    return Err(crate::errors::to_py_err(py, &err, crate::errors::Subject::Other));
-                }
+                other => return Err(invalid("severity", format!("expected \"error\" or \"warning\", got {other:?}"))),
             };
-            Finding::new(py, core::Finding { edit_id, severity, field, message, hint })
+            let loc = match loc {
+                None => core::FieldPath::parse(&field),
+                Some(items) => items.iter().try_fold(core::FieldPath::root(), |path, item| {
+                    match (item.extract::<usize>(), item.extract::<String>()) {
+                        (Ok(index), _) => Ok(path.index(index)),
+                        (_, Ok(name)) => Ok(path.key_owned(name)),
+                        _ => Err(invalid("loc", format!("expected field names and indexes, got {}", item.repr()?))),
+                    }
+                })?,
+            };
+            if loc.to_string() != field {
+                return Err(invalid("loc", format!("{loc} is not the path of field {field:?}")));
+            }
+            Finding::new(py, core::Finding { edit_id, severity, loc, message, hint })
         }
 
-        /// Pickles as its five fields.
+        /// Pickles as its fields.
         fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
             let this = slf.get();
             let py = slf.py();
             let args = PyTuple::new(
                 py,
-                [&this.edit_id, &this.severity, &this.field, &this.message, &this.hint].map(|v| v.bind(py)),
+                [&this.edit_id, &this.severity, &this.field, &this.message, &this.hint, &this.loc].map(|v| v.bind(py)),
             )?;
             Ok((slf.get_type().into_any(), args))
         }

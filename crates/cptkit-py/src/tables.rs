@@ -6,14 +6,13 @@ use arrow_array::{RecordBatch, RecordBatchReader};
 use arrow_schema::SchemaRef;
 use cptkit_arrow::{ClaimStream, TablePricing, claims_to_batch, layout, price_batch, validate_batch};
 use cptkit_core::synthetic::SyntheticClaims;
-use cptkit_core::{Claim, Error, Reference};
+use cptkit_core::{Claim, Error, FieldPath, PriceOptions, Reference, RuleBook};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
 use pyo3_arrow::input::AnyRecordBatch;
 use pyo3_arrow::{PySchema, PyTable};
 
-use crate::claims::{context, rules};
+use crate::claims::{conversion_factors, rules, today};
 use crate::errors::{Subject, to_py_err};
 
 /// Rows judged between two Ctrl-C checks and progress reports: big input batches are cut to this.
@@ -41,17 +40,18 @@ fn validate_table<'py>(
     today: Option<&Bound<'py, PyAny>>,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let context = context(py, today)?;
+    let today = self::today(py, today)?;
     let reader = arrow_reader(table)?;
-    let reference = Reference::embedded();
-    let results = run_chunks(py, reader, progress, |batch| validate_batch(batch, reference, &context))?;
+    let (reference, book) = (Reference::embedded(), RuleBook::embedded());
+    let results = run_chunks(py, reader, progress, |batch| validate_batch(batch, reference, book, today))?;
     arrow_table(py, results, layout::validation_schema())
 }
 
-/// Validates and prices a claim-lines table: one result row per input row.
+/// Validates and prices a claim-lines table: one result row per input row, each claim judged as
+/// `price` judges it.
 ///
-/// `conversion_factor`: the contract factor for commercial and Medicare Advantage claims, or a dict
-/// of payer id -> factor (a `None` key: every other payer).
+/// `conversion_factor`: the contract factor for every payer, or a dict of payer id -> factor (a
+/// `None` key: every other payer), as for `price`.
 #[pyfunction]
 #[pyo3(signature = (table, *, conversion_factor = None, rule_set = None, explain = false, today = None, progress = None))]
 fn price_table<'py>(
@@ -63,26 +63,13 @@ fn price_table<'py>(
     today: Option<&Bound<'py, PyAny>>,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let context = context(py, today)?;
+    let today = self::today(py, today)?;
     let rules = rules(py, rule_set)?;
-    let mut pricing = TablePricing { rule_set: rules.id(), explain, ..TablePricing::default() };
-    match conversion_factor.map(|v| v.cast::<PyDict>()) {
-        Some(Ok(by_payer)) => {
-            for (payer, factor) in by_payer.iter() {
-                let factor = crate::claims::conversion_factor(py, Some(&factor))?;
-                match payer.extract::<Option<String>>()? {
-                    Some(payer) => {
-                        pricing.payer_conversion_factors.extend(factor.map(|f| (payer, f)));
-                    }
-                    None => pricing.conversion_factor = factor,
-                }
-            }
-        }
-        _ => pricing.conversion_factor = crate::claims::conversion_factor(py, conversion_factor)?,
-    }
+    let options = PriceOptions { rule_set: rules.id(), conversion_factors: conversion_factors(py, conversion_factor)? };
+    let pricing = TablePricing { options, explain };
     let reader = arrow_reader(table)?;
     let (reference, book) = (Reference::embedded(), rules.book());
-    let results = run_chunks(py, reader, progress, |batch| price_batch(batch, reference, book, &pricing, &context))?;
+    let results = run_chunks(py, reader, progress, |batch| price_batch(batch, reference, book, &pricing, today))?;
     arrow_table(py, results, layout::pricing_schema(explain))
 }
 
@@ -103,6 +90,20 @@ fn synthetic_claims(py: Python<'_>, count: usize, seed: u64) -> PyResult<Bound<'
     });
     let batches = batches.map_err(|e| to_py_err(py, &e, Subject::Other))?;
     arrow_table(py, batches, layout::claim_lines_schema())
+}
+
+/// Claims (dicts, JSON text or `Claim`s) as a claim-lines table (`cptkit.claims_to_table`); a claim
+/// that cannot be read raises `InvalidInputError` naming it (`claims[2].lines[0].quantity`).
+#[pyfunction]
+fn claims_to_table<'py>(py: Python<'py>, claims: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    let mut read = Vec::new();
+    for (i, item) in claims.try_iter()?.enumerate() {
+        let claim = crate::claims::read_claim(py, &item?)
+            .map_err(|e| to_py_err(py, &e.at(FieldPath::field("claims").index(i)), Subject::Other))?;
+        read.push(claim);
+    }
+    let claims: Vec<&Claim> = read.iter().collect();
+    claims_table(py, &claims)
 }
 
 /// Claims as a claim-lines table (`Read837Result.to_table`).
@@ -186,5 +187,6 @@ pub(crate) fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(validate_table, module)?)?;
     module.add_function(wrap_pyfunction!(price_table, module)?)?;
     module.add_function(wrap_pyfunction!(synthetic_claims, module)?)?;
+    module.add_function(wrap_pyfunction!(claims_to_table, module)?)?;
     Ok(())
 }

@@ -11,16 +11,16 @@ mod remit;
 
 use std::collections::BTreeMap;
 
-use cptkit_core::{self as core, Error, LocalityId, PriceOptions, Reference};
+use cptkit_core::{self as core, Error, JudgeOptions, LocalityId, PriceOptions, Reference};
 use cptkit_x12 as x12;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyIterator, PyList, PyString, PyTuple};
 use rust_decimal::Decimal;
 
 use crate::claim_types::Claim;
-use crate::claims::{context, conversion_factor, rules};
+use crate::claims::{conversion_factors, rules, today};
 use crate::convert::{ToPy, serde_to_py};
-use crate::errors::{Subject, to_py_err};
+use crate::errors::{Subject, file_err, to_py_err};
 use crate::x12::remit::{Reconciliation, Remittance, remittance_list};
 
 fn invalid(py: Python<'_>, field: &str, message: impl Into<String>) -> PyErr {
@@ -56,7 +56,7 @@ fn input<'py>(py: Python<'py>, field: &str, value: &Bound<'py, PyAny>) -> PyResu
 
 impl Input<'_> {
     /// Runs `f` over the input's bytes with the GIL released.
-    fn with_bytes<T: Send>(&self, py: Python<'_>, field: &str, f: impl FnOnce(&[u8]) -> T + Send) -> PyResult<T> {
+    fn with_bytes<T: Send>(&self, py: Python<'_>, f: impl FnOnce(&[u8]) -> T + Send) -> PyResult<T> {
         match self {
             Input::Bytes(bytes) => {
                 let data = bytes.as_bytes();
@@ -64,18 +64,7 @@ impl Input<'_> {
             }
             Input::Path(path) => {
                 let result = py.detach(|| std::fs::read(path).map(|data| f(&data)));
-                result.map_err(|e| {
-                    let kind = if e.kind() == std::io::ErrorKind::NotFound {
-                        core::ErrorKind::NotFound
-                    } else {
-                        core::ErrorKind::InvalidInput
-                    };
-                    to_py_err(
-                        py,
-                        &Error::new(kind, format!("cannot read {}: {e}", path.display())).at(field),
-                        Subject::Other,
-                    )
-                })
+                result.map_err(|e| file_err(py, path, &e))
             }
         }
     }
@@ -240,11 +229,11 @@ fn raise_for(py: Python<'_>, errors: &[x12::X12Error]) -> PyResult<()> {
     let Some(first) = errors.first() else { return Ok(()) };
     let mut err: Error = first.clone().into();
     if errors.len() > 1 {
-        let violations: Vec<(String, String)> = errors
+        let violations: Vec<core::Violation> = errors
             .iter()
             .map(|e| {
                 let core: Error = e.clone().into();
-                (core.field().unwrap_or_default().to_owned(), core.message().to_owned())
+                core::Violation { loc: core.loc().clone(), message: core.message().to_owned() }
             })
             .collect();
         err = Error::with_violations(
@@ -269,6 +258,10 @@ pub struct ParsedClaim {
     /// The validation report (core edits), when read with `validate=True`.
     #[pyo3(get)]
     report: Py<PyAny>,
+    /// When validating this claim failed (a bug in cptkit): its `InternalError`; the other claims are
+    /// still read and validated.
+    #[pyo3(get)]
+    validation_error: Py<PyAny>,
 }
 
 impl PartialEq for ParsedClaim {
@@ -278,15 +271,20 @@ impl PartialEq for ParsedClaim {
 }
 
 impl ParsedClaim {
-    fn new(py: Python<'_>, inner: x12::ParsedClaim, report: Option<core::ValidationReport>) -> PyResult<Self> {
+    fn new(
+        py: Python<'_>,
+        inner: x12::ParsedClaim,
+        report: Option<core::Result<core::ValidationReport>>,
+    ) -> PyResult<Self> {
         let claim = Py::new(py, Claim { inner: inner.claim.clone() })?;
         let findings: Vec<Py<PyAny>> = inner.findings.iter().map(|f| f.to_py(py)).collect::<PyResult<_>>()?;
         let findings = PyTuple::new(py, findings)?.into_any().unbind();
-        let report = match report {
-            Some(r) => r.to_py(py)?,
-            None => py.None(),
+        let (report, validation_error) = match report {
+            Some(Ok(r)) => (r.to_py(py)?, py.None()),
+            Some(Err(e)) => (py.None(), to_py_err(py, &e, Subject::Other).into_value(py).into_any()),
+            None => (py.None(), py.None()),
         };
-        Ok(ParsedClaim { inner, claim, findings, report })
+        Ok(ParsedClaim { inner, claim, findings, report, validation_error })
     }
 }
 
@@ -313,18 +311,18 @@ impl ParsedClaim {
     }
     /// Where a finding (or a field path such as `"lines[0].quantity"`) came from in the file.
     fn locate(&self, py: Python<'_>, finding: &Bound<'_, PyAny>) -> PyResult<SourceLocation> {
-        let field: String = if let Ok(text) = finding.cast::<PyString>() {
-            text.to_cow()?.into_owned()
-        } else if finding.hasattr("field")? {
-            finding.getattr("field")?.extract()?
+        let loc = if let Ok(finding) = finding.cast::<crate::records::Finding>() {
+            finding.get().inner.loc.clone()
+        } else if let Ok(text) = finding.cast::<PyString>() {
+            core::FieldPath::parse(&text.to_cow()?)
         } else {
             return Err(invalid(
                 py,
                 "finding",
-                format!("expected a Finding or a field path, got {}", type_name(finding)),
+                format!("expected a Finding or a field path such as \"lines[0].quantity\", got {}", type_name(finding)),
             ));
         };
-        Ok(self.inner.source.locate(&field).into())
+        Ok(self.inner.source.locate(&loc).into())
     }
     fn to_dict(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         let d = PyDict::new(py);
@@ -412,8 +410,15 @@ impl Read837Result {
     fn raise_for_errors(&self, py: Python<'_>) -> PyResult<()> {
         raise_for(py, &self.core_errors)
     }
+    /// The parsed claims, as a list would give them: `for claim in result`, `result[0]`, `len(result)`.
     fn __len__(&self) -> usize {
         self.parsed.len()
+    }
+    fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyIterator>> {
+        self.claims.bind(py).try_iter()
+    }
+    fn __getitem__<'py>(&self, py: Python<'py>, index: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        self.claims.bind(py).as_any().get_item(index)
     }
     fn __repr__(&self, py: Python<'_>) -> String {
         format!(
@@ -464,11 +469,11 @@ fn read_837_result(
     today: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Read837Result> {
     let options = read_options(py, medicare_locality, payer_ids)?;
-    let ctx = if validate { Some(context(py, today)?) } else { None };
+    let today = if validate { Some(self::today(py, today)?) } else { None };
     let input = input(py, "source", source)?;
-    let (file, reports) = input.with_bytes(py, "source", |data| {
+    let (file, reports) = input.with_bytes(py, |data| {
         let file = x12::read_837(data, options);
-        let reports = ctx.map(|ctx| Reference::embedded().validate_batch(&file.core_claims(), &ctx));
+        let reports = today.map(|today| Reference::embedded().validate_batch(&file.core_claims(), today));
         (file, reports)
     })?;
     build_837(py, file, reports)
@@ -477,7 +482,7 @@ fn read_837_result(
 fn build_837(
     py: Python<'_>,
     file: x12::File837,
-    reports: Option<Vec<core::ValidationReport>>,
+    reports: Option<Vec<core::Result<core::ValidationReport>>>,
 ) -> PyResult<Read837Result> {
     let mut reports = reports.map(|r| r.into_iter());
     let claims = PyList::empty(py);
@@ -609,7 +614,7 @@ fn write_837<'py>(
 
 fn read_835_input(py: Python<'_>, field: &str, source: &Bound<'_, PyAny>) -> PyResult<x12::File835> {
     let input = input(py, field, source)?;
-    input.with_bytes(py, field, |data| x12::read_835(data))
+    input.with_bytes(py, |data| x12::read_835(data))
 }
 
 /// Everything read from an 835 input: the remittances of every good transaction set, and the X12
@@ -701,8 +706,8 @@ fn reconcile(
     medicare_locality: Option<&str>,
     payer_ids: Option<BTreeMap<String, String>>,
 ) -> PyResult<Reconciliation> {
-    let ctx = context(py, today)?;
-    let cf = self::conversion_factor(py, conversion_factor)?;
+    let today = self::today(py, today)?;
+    let conversion_factors = conversion_factors(py, conversion_factor)?;
     let rules = rules(py, rule_set)?;
     let tolerance = match tolerance.filter(|t| !t.is_none()) {
         None => Decimal::ONE,
@@ -726,7 +731,7 @@ fn reconcile(
     } else {
         let options = read_options(py, medicare_locality, payer_ids)?;
         let input = input(py, "claims_837", claims_837)?;
-        let file = input.with_bytes(py, "claims_837", |data| x12::read_837(data, options))?;
+        let file = input.with_bytes(py, |data| x12::read_837(data, options))?;
         file.transactions.into_iter().flat_map(|t| t.body.claims).collect()
     };
     let remits: Vec<x12::Remittance> = if remittance_835.cast::<PyBytes>().is_ok()
@@ -753,13 +758,13 @@ fn reconcile(
         }
         out
     };
-    let options = PriceOptions { rule_set: rules.id(), conversion_factor: cf };
+    let options = JudgeOptions { today, pricing: Some(PriceOptions { rule_set: rules.id(), conversion_factors }) };
     let book = rules.book();
     let result = py.detach(|| {
         x12::reconcile(
             &claims,
             &remits,
-            x12::core_pricer(Reference::embedded(), &options, book, &ctx),
+            x12::core_pricer(Reference::embedded(), &options, book),
             &x12::ReconcileOptions { tolerance },
         )
     });

@@ -9,10 +9,9 @@
 
 use std::sync::Arc;
 
-use cptkit_core::{Claim, Error, PricedClaim, RuleBook, ValidationContext, ValidationReport};
+use cptkit_core::{Claim, Error, JudgeOptions, Judgement, RuleBook, Verdict};
 use cptkit_proto::pb;
 use cptkit_proto::pb::claim_service_server::ClaimService;
-use time::Date;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::access_log::{RequestLog, loggable_id};
@@ -31,17 +30,10 @@ pub struct ClaimServiceImpl {
     rules: Arc<RuleBook>,
 }
 
-/// A request's claim, read: the claim, its validation context and (when it is to be priced) its options.
+/// A request's claim, read, with what to do with it.
 struct Parsed {
     claim: Claim,
-    context: ValidationContext,
-    options: Option<cptkit_core::PriceOptions>,
-}
-
-/// What the core said about one claim.
-struct Judged {
-    report: ValidationReport,
-    priced: Option<Result<PricedClaim, Error>>,
+    options: JudgeOptions,
 }
 
 impl ClaimServiceImpl {
@@ -49,23 +41,11 @@ impl ClaimServiceImpl {
         ClaimServiceImpl { reference, rules }
     }
 
-    /// Validates, and with options prices from that same report (the core never prices an invalid
-    /// claim); the report is returned with its warnings.
-    ///
-    /// A panic in the core (a bug, e.g. an arithmetic overflow on an absurd input) is caught here and
-    /// becomes an INTERNAL error for this claim alone: a stream goes on, a connection stays up.
-    fn judge(&self, parsed: &Parsed) -> Result<Judged, Error> {
-        let judge = || {
-            let report = self.reference.validate(&parsed.claim, &parsed.context);
-            let priced = parsed
-                .options
-                .as_ref()
-                .map(|options| self.reference.price_validated(&parsed.claim, &report, options, &self.rules));
-            Judged { report, priced }
-        };
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(judge)).map_err(|_| {
-            tracing::error!(claim_id = %loggable_id(&parsed.claim.claim_id), "the core panicked on a claim");
-            Error::internal("cptkit failed on this claim (an internal error, logged on the server)")
+    /// The core's one judge. A bug met on this claim is its INTERNAL error (logged here with the
+    /// claim id only): a stream goes on, a connection stays up.
+    fn judge(&self, parsed: &Parsed) -> Result<Judgement, Error> {
+        self.reference.judge(&parsed.claim, &parsed.options, &self.rules).inspect_err(|_| {
+            tracing::error!(claim_id = %loggable_id(&parsed.claim.claim_id), "the core failed on a claim");
         })
     }
 
@@ -82,56 +62,55 @@ impl ClaimServiceImpl {
     }
 
     fn validate_answer(&self, parsed: &Parsed) -> Result<pb::ValidateClaimResponse, Status> {
-        let Judged { report, .. } = self.judge(parsed).map_err(|e| to_status(&e))?;
+        let Judgement { report, .. } = self.judge(parsed).map_err(|e| to_status(&e))?;
         Ok(pb::ValidateClaimResponse { report: Some(report.into()) })
     }
 
+    /// A claim rejected for its findings is INVALID_ARGUMENT with one violation per error finding.
     fn price_answer(&self, parsed: &Parsed) -> Result<pb::PriceClaimResponse, Status> {
-        let Judged { report, priced } = self.judge(parsed).map_err(|e| to_status(&e))?;
-        let priced = priced.ok_or_else(|| Status::internal("the claim was not priced"))?;
-        let priced = priced.map_err(|e| to_status(&e))?;
+        let judgement = self.judge(parsed).map_err(|e| to_status(&e))?;
+        let report = judgement.report.clone();
+        let priced = judgement.into_priced().map_err(|e| to_status(&e))?;
         Ok(pb::PriceClaimResponse { priced: Some(priced.into()), report: Some(report.into()) })
     }
 
     /// One `ProcessClaims` request, answered. Never fails: a bad claim's answer carries its error.
-    pub(crate) fn process(&self, request: pb::ProcessClaimsRequest, default_today: Date) -> pb::ProcessClaimsResponse {
+    pub(crate) fn process(&self, request: pb::ProcessClaimsRequest) -> pb::ProcessClaimsResponse {
         let pb::ProcessClaimsRequest { request_id, claim, price, options, today } = request;
         let mut response = pb::ProcessClaimsResponse { request_id, ..Default::default() };
-        match parse(claim, &today, default_today, price.then_some(options)) {
+        let judged = parse(claim, &today, price.then_some(options)).and_then(|parsed| self.judge(&parsed));
+        match judged {
             Err(error) => response.error = Some(to_claim_error(&error, None)),
-            Ok(parsed) => match self.judge(&parsed) {
-                Err(error) => response.error = Some(to_claim_error(&error, None)),
-                Ok(Judged { report, priced }) => {
-                    match priced {
-                        Some(Ok(priced)) => response.priced = Some(priced.into()),
-                        Some(Err(error)) => response.error = Some(to_claim_error(&error, Some(&report))),
-                        None => {}
+            Ok(Judgement { report, verdict }) => {
+                match verdict {
+                    Verdict::Priced(priced) => response.priced = Some(priced.into()),
+                    Verdict::Validated => {}
+                    Verdict::Rejected => {
+                        response.error = Some(to_claim_error(&cptkit_core::rejection(&report), Some(&report)));
                     }
-                    response.report = Some(report.into());
+                    Verdict::NotPriced(error) => response.error = Some(to_claim_error(&error, Some(&report))),
                 }
-            },
+                response.report = Some(report.into());
+            }
         }
         response
     }
 }
 
-/// The server's date, for requests that give no `today`: UTC, so every instance agrees.
-pub(crate) fn server_today() -> Date {
-    time::OffsetDateTime::now_utc().date()
-}
-
-/// Reads a request's claim, `today` and (`Some` when pricing) options; errors name the request field.
+/// Reads a request's claim, `today` (none: the core's default, today in UTC) and (`Some` when
+/// pricing) options; errors name the request field.
 fn parse(
     claim: Option<pb::Claim>,
     today: &str,
-    default_today: Date,
     options: Option<Option<pb::PriceOptions>>,
 ) -> cptkit_core::Result<Parsed> {
     let claim = claim.ok_or_else(|| Error::invalid("claim", "is required"))?;
     let claim = Claim::try_from(claim).map_err(|e| e.at("claim"))?;
-    let context = ValidationContext { today: cptkit_proto::today(today, default_today)? };
-    let options = options.map(cptkit_proto::price_options).transpose()?;
-    Ok(Parsed { claim, context, options })
+    let options = JudgeOptions {
+        today: cptkit_proto::today(today)?,
+        pricing: options.map(cptkit_proto::price_options).transpose()?,
+    };
+    Ok(Parsed { claim, options })
 }
 
 #[tonic::async_trait]
@@ -141,7 +120,7 @@ impl ClaimService for ClaimServiceImpl {
         request: Request<pb::ValidateClaimRequest>,
     ) -> Result<Response<pb::ValidateClaimResponse>, Status> {
         let (_, extensions, pb::ValidateClaimRequest { claim, today }) = request.into_parts();
-        let parsed = parse(claim, &today, server_today(), None).map_err(|e| to_status(&e))?;
+        let parsed = parse(claim, &today, None).map_err(|e| to_status(&e))?;
         RequestLog::record_claim(&extensions, &parsed.claim.claim_id);
         self.answer(parsed, Self::validate_answer).await?.map(Response::new)
     }
@@ -151,7 +130,7 @@ impl ClaimService for ClaimServiceImpl {
         request: Request<pb::PriceClaimRequest>,
     ) -> Result<Response<pb::PriceClaimResponse>, Status> {
         let (_, extensions, pb::PriceClaimRequest { claim, options, today }) = request.into_parts();
-        let parsed = parse(claim, &today, server_today(), Some(options)).map_err(|e| to_status(&e))?;
+        let parsed = parse(claim, &today, Some(options)).map_err(|e| to_status(&e))?;
         RequestLog::record_claim(&extensions, &parsed.claim.claim_id);
         self.answer(parsed, Self::price_answer).await?.map(Response::new)
     }

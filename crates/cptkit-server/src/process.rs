@@ -43,7 +43,7 @@ use tokio_stream::Stream;
 use tonic::{Status, Streaming};
 
 use crate::access_log::RequestLog;
-use crate::claims::{ClaimServiceImpl, server_today};
+use crate::claims::ClaimServiceImpl;
 
 /// Most claims judged in one blocking job.
 pub const CHUNK_CLAIMS: usize = 256;
@@ -122,8 +122,7 @@ async fn drive(
             chunk = reader.next(&mut inbound), if reading && in_flight.len() < max_in_flight => match chunk {
                 Ok(chunk) if chunk.is_empty() => {}
                 Ok(chunk) if in_flight.is_empty() && is_small(&chunk) => {
-                    let today = server_today();
-                    let answers = chunk.into_iter().map(|request| service.process(request, today)).collect();
+                    let answers = chunk.into_iter().map(|request| service.process(request)).collect();
                     if send(answers).await.is_err() {
                         return;
                     }
@@ -132,13 +131,12 @@ async fn drive(
                     let service = service.clone();
                     let cancelled = out.clone();
                     in_flight.push_back(tokio::task::spawn_blocking(move || {
-                        let today = server_today();
                         let mut answers = Vec::with_capacity(chunk.len());
                         for request in chunk {
                             if cancelled.is_closed() {
                                 break;
                             }
-                            answers.push(service.process(request, today));
+                            answers.push(service.process(request));
                         }
                         answers
                     }));

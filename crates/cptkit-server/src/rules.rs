@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use cptkit_core::{RuleBook, RuleSet};
+use cptkit_core::RuleBook;
 
 /// A rule-set file that cannot be used: which file, and why (the field at fault, when there is one).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -15,46 +15,23 @@ pub struct RuleSetError {
     pub reason: String,
 }
 
-/// The embedded rule sets plus each file's, in order. A file whose id is an embedded rule set's
-/// replaces it; two files with the same id are an error (one of them would be silently ignored).
+/// The embedded rule sets plus each file's, in order, by the core's one loader
+/// ([`RuleBook::with_files`]): a file whose id is an embedded rule set's replaces it; two files with
+/// the same id are an error.
 pub fn load_rules(files: &[PathBuf]) -> Result<Arc<RuleBook>, RuleSetError> {
-    let mut book = RuleBook::embedded().clone();
-    let mut loaded: Vec<(String, &Path)> = Vec::with_capacity(files.len());
-    for path in files {
-        let error = |reason: String| RuleSetError { path: path.clone(), reason };
-        let text = std::fs::read_to_string(path).map_err(|e| error(e.to_string()))?;
-        let rule_set = RuleSet::from_json(&text).and_then(check).map_err(|e| error(e.to_string()))?;
-        if let Some((_, first)) = loaded.iter().find(|(id, _)| *id == rule_set.id) {
-            return Err(error(format!("id: rule set id {:?} is also the id of {}", rule_set.id, first.display())));
-        }
-        let replaces = book.rule_sets().any(|r| r.id == rule_set.id);
-        tracing::info!(
-            file = %path.display(),
-            rule_set = %rule_set.id,
-            payer = %rule_set.payer,
-            replaces_embedded = replaces,
-            "rule set loaded"
-        );
-        loaded.push((rule_set.id.clone(), path));
-        book = book.with(rule_set);
+    let book = RuleBook::embedded().with_files(files).map_err(|e| {
+        let path = e.file().map(Path::to_path_buf).unwrap_or_default();
+        // The error names its file; the reason is the rest (field: message).
+        let reason = match e.field() {
+            Some(field) => format!("{field}: {}", e.message()),
+            None => e.message().to_owned(),
+        };
+        RuleSetError { path, reason }
+    })?;
+    for (file, id) in book.files() {
+        tracing::info!(file = %file.display(), rule_set = %id, "rule set loaded");
     }
     Ok(Arc::new(book))
-}
-
-/// What the core reads without complaint but cannot price with: a zero-minute time unit would divide
-/// by zero on the first claim instead of failing at start-up.
-fn check(rule_set: RuleSet) -> cptkit_core::Result<RuleSet> {
-    let units = &rule_set.time_units;
-    let zero = |field: &str| {
-        cptkit_core::Error::invalid(field, "rule set: a time unit must be at least one minute").at("time_units")
-    };
-    if units.unit_minutes == 0 {
-        return Err(zero("unit_minutes"));
-    }
-    if units.unit_minutes_after_break == Some(0) {
-        return Err(zero("unit_minutes_after_break"));
-    }
-    Ok(rule_set)
 }
 
 #[cfg(test)]
@@ -82,8 +59,8 @@ mod tests {
     fn files_add_and_replace_rule_sets() {
         let dir = temp_dir("ok");
         let embedded = RuleBook::embedded().rule_sets().count();
-        let acme = embedded_json("cigna-2021-05").replace("cigna-2021-05", "acme-2025");
-        let replacing = embedded_json("cigna-2021-05");
+        let acme = embedded_json("cigna-2023-03").replace("cigna-2023-03", "acme-2025");
+        let replacing = embedded_json("cigna-2023-03");
         let files = [write(&dir, "acme.json", &acme), write(&dir, "cigna.json", &replacing)];
         let book = load_rules(&files).expect("loads");
         assert_eq!(book.rule_sets().count(), embedded + 1);
@@ -98,7 +75,7 @@ mod tests {
         let bad_type = write(
             &dir,
             "bad.json",
-            &embedded_json("cigna-2021-05").replace("\"unit_minutes\":15", "\"unit_minutes\":\"15\""),
+            &embedded_json("cigna-2023-03").replace("\"unit_minutes\":15", "\"unit_minutes\":\"15\""),
         );
         let err = load_rules(std::slice::from_ref(&bad_type)).expect_err("string minutes");
         assert_eq!(err.path, bad_type);
@@ -111,16 +88,17 @@ mod tests {
         let zero = write(
             &dir,
             "zero.json",
-            &embedded_json("cigna-2021-05").replace("\"unit_minutes\":15", "\"unit_minutes\":0"),
+            &embedded_json("cigna-2023-03").replace("\"unit_minutes\":15", "\"unit_minutes\":0"),
         );
         let err = load_rules(&[zero]).expect_err("zero minutes");
         assert!(err.reason.starts_with("time_units.unit_minutes: "), "{err}");
+        assert!(err.to_string().contains("zero.json"), "{err}");
 
         let missing = dir.join("missing.json");
         let err = load_rules(std::slice::from_ref(&missing)).expect_err("missing");
         assert_eq!(err.path, missing);
 
-        let twice = write(&dir, "twice.json", &embedded_json("cigna-2021-05").replace("cigna-2021-05", "acme"));
+        let twice = write(&dir, "twice.json", &embedded_json("cigna-2023-03").replace("cigna-2023-03", "acme"));
         let err = load_rules(&[twice.clone(), twice]).expect_err("same id twice");
         assert!(err.reason.starts_with("id: rule set id \"acme\""), "{err}");
         let _ = std::fs::remove_dir_all(dir);

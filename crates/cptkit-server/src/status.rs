@@ -38,7 +38,8 @@ pub fn to_status(error: &Error) -> Status {
     let mut message = error.to_string();
     match code {
         Code::InvalidArgument => {
-            let mut violations = error.violations();
+            let mut violations: Vec<(String, String)> =
+                error.violations().into_iter().map(|v| (v.field(), v.message)).collect();
             if violations.is_empty() {
                 violations.push((String::new(), error.message().to_owned()));
             }
@@ -73,11 +74,12 @@ pub fn to_claim_error(error: &Error, report: Option<&ValidationReport>) -> pb::C
         (Code::InvalidArgument, None) => error
             .violations()
             .into_iter()
-            .map(|(field, message)| pb::Finding {
+            .map(|v| pb::Finding {
                 edit_id: String::new(),
                 severity: pb::Severity::Error.into(),
-                field,
-                message,
+                field: v.field(),
+                loc: cptkit_proto::path(&v.loc),
+                message: v.message,
                 hint: String::new(),
             })
             .collect(),
@@ -127,7 +129,13 @@ mod tests {
 
     #[test]
     fn every_violation_of_a_rejected_claim_is_listed_up_to_the_cap() {
-        let violations = |n: usize| (0..n).map(|i| (format!("lines[{i}].modifiers"), format!("MOD001: {i}"))).collect();
+        let violations = |n: usize| {
+            let violation = |i| cptkit_core::Violation {
+                loc: cptkit_core::FieldPath::line(i).key("modifiers"),
+                message: format!("MOD001: {i}"),
+            };
+            (0..n).map(violation).collect()
+        };
         let status = to_status(&Error::with_violations("claim C is not valid", violations(3)));
         assert_eq!(status.code(), Code::InvalidArgument);
         assert_eq!(status.message(), "claim C is not valid");

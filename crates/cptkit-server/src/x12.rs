@@ -15,7 +15,7 @@
 use std::io::Cursor;
 use std::sync::Arc;
 
-use cptkit_core::{Error, PriceOptions, RuleBook, ValidationContext};
+use cptkit_core::{Error, JudgeOptions, RuleBook};
 use cptkit_proto::pb;
 use cptkit_proto::pb::parse_claims_response::Item;
 use cptkit_proto::pb::x12_service_server::X12Service;
@@ -25,9 +25,8 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use crate::access_log::RequestLog;
-use crate::claims::server_today;
 use crate::service::SharedReference;
-use crate::status::to_status;
+use crate::status::{to_claim_error, to_status};
 
 /// Responses waiting for the client to read them, per ParseClaims stream.
 pub const STREAM_ITEMS: usize = 64;
@@ -57,12 +56,18 @@ impl X12ServiceImpl {
         X12ServiceImpl { reference, rules }
     }
 
+    /// A request's read options, with the payer tables of the server's reference data.
+    fn read_options(&self, options: Option<pb::X12ReadOptions>) -> cptkit_core::Result<ReadOptions> {
+        let options = cptkit_proto::read_options(options)?;
+        Ok(ReadOptions { payers: self.reference.payers().clone(), ..options })
+    }
+
     /// Reads the 837 and sends each item; returns early when the client has gone.
     fn parse_into<R: std::io::Read>(
         &self,
         x12: R,
         options: ReadOptions,
-        validate: Option<ValidationContext>,
+        validate: Option<JudgeOptions>,
         out: &mpsc::Sender<Result<pb::ParseClaimsResponse, Status>>,
         log: &RequestLog,
     ) {
@@ -84,8 +89,15 @@ impl X12ServiceImpl {
                     }
                     let cptkit_x12::Claims837 { claims, rejected, problems: _ } = transaction.body;
                     for parsed in claims {
-                        let report = validate.as_ref().map(|context| self.reference.validate(&parsed.claim, context));
-                        let claim = cptkit_proto::parsed_claim(parsed, report);
+                        // A bug met on one claim is that claim's INTERNAL error; the stream goes on.
+                        let judged = validate.as_ref().map(|o| self.reference.judge(&parsed.claim, o, &self.rules));
+                        let (report, error) = match judged {
+                            None => (None, None),
+                            Some(Ok(judgement)) => (Some(judgement.report), None),
+                            Some(Err(error)) => (None, Some(to_claim_error(&error, None))),
+                        };
+                        let mut claim = cptkit_proto::parsed_claim(parsed, report);
+                        claim.validation_error = error;
                         if !send(item(Item::Claim(claim)), 1, 0) {
                             return;
                         }
@@ -101,7 +113,7 @@ impl X12ServiceImpl {
     }
 
     fn reconcile_answer(&self, request: ReconcileInput) -> pb::ReconcileResponse {
-        let ReconcileInput { claims_837, remittance_835, price_options, context, tolerance, read_options } = request;
+        let ReconcileInput { claims_837, remittance_835, judge, tolerance, read_options } = request;
         let file = read_837(&claims_837[..], read_options);
         drop(claims_837);
         let remits = read_835(&remittance_835[..]);
@@ -124,7 +136,7 @@ impl X12ServiceImpl {
             remittances.push(remittance);
         }
 
-        let pricer = core_pricer(&self.reference, &price_options, &self.rules, &context);
+        let pricer = core_pricer(&self.reference, &judge, &self.rules);
         let result = reconcile(&claims, &remittances, pricer, &ReconcileOptions { tolerance });
         let mut response = pb::ReconcileResponse::from(result);
         response.claims_837_errors = errors_837;
@@ -138,8 +150,7 @@ impl X12ServiceImpl {
 struct ReconcileInput {
     claims_837: Vec<u8>,
     remittance_835: Vec<u8>,
-    price_options: PriceOptions,
-    context: ValidationContext,
+    judge: JudgeOptions,
     tolerance: rust_decimal::Decimal,
     read_options: ReadOptions,
 }
@@ -161,9 +172,8 @@ impl X12Service for X12ServiceImpl {
     ) -> Result<Response<Self::ParseClaimsStream>, Status> {
         let (_, extensions, pb::ParseClaimsRequest { x12, read_options, today, validate }) = request.into_parts();
         require_bytes("x12", &x12)?;
-        let options = cptkit_proto::read_options(read_options).map_err(|e| to_status(&e))?;
-        let context =
-            ValidationContext { today: cptkit_proto::today(&today, server_today()).map_err(|e| to_status(&e))? };
+        let options = self.read_options(read_options).map_err(|e| to_status(&e))?;
+        let judge = JudgeOptions { today: cptkit_proto::today(&today).map_err(|e| to_status(&e))?, pricing: None };
         let log = RequestLog::of(&extensions);
         log.count_claims(0, 0);
 
@@ -171,7 +181,7 @@ impl X12Service for X12ServiceImpl {
         let service = self.clone();
         tokio::task::spawn_blocking(move || {
             let run = std::panic::AssertUnwindSafe(|| {
-                service.parse_into(Cursor::new(x12), options, validate.then_some(context), &out, &log)
+                service.parse_into(Cursor::new(x12), options, validate.then_some(judge), &out, &log)
             });
             if std::panic::catch_unwind(run).is_err() {
                 let _ = out.blocking_send(Err(internal("reading the 837")));
@@ -192,10 +202,12 @@ impl X12Service for X12ServiceImpl {
             Ok(ReconcileInput {
                 claims_837,
                 remittance_835,
-                price_options: cptkit_proto::price_options(options)?,
-                context: ValidationContext { today: cptkit_proto::today(&today, server_today())? },
+                judge: JudgeOptions {
+                    today: cptkit_proto::today(&today)?,
+                    pricing: Some(cptkit_proto::price_options(options)?),
+                },
                 tolerance: cptkit_proto::tolerance(&tolerance)?,
-                read_options: cptkit_proto::read_options(read_options)?,
+                read_options: self.read_options(read_options)?,
             })
         };
         let input = parse().map_err(|e| to_status(&e))?;

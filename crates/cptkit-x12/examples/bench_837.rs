@@ -8,7 +8,7 @@
 
 use std::time::Instant;
 
-use cptkit_core::{PlanType, PriceOptions, Reference, RuleBook, ValidationContext};
+use cptkit_core::{ConversionFactors, JudgeOptions, PriceOptions, Reference, RuleBook, Verdict};
 use cptkit_x12::{ReadOptions, Reader837};
 
 #[path = "../../../bench/proc_stats.rs"]
@@ -27,9 +27,9 @@ struct Counts {
 fn run(path: &str, price: bool) -> Result<(f64, f64, Counts), Box<dyn std::error::Error>> {
     let reference = Reference::embedded();
     let rules = RuleBook::embedded();
-    let context = ValidationContext { today: time::macros::date!(2026 - 11 - 27) };
-    let medicare = PriceOptions::default();
-    let contract = PriceOptions { rule_set: None, conversion_factor: Some("60".parse()?) };
+    // A contract factor for every payer: Medicare fee-for-service claims keep the CMS factor.
+    let pricing = PriceOptions { rule_set: None, conversion_factors: ConversionFactors::every_payer("60".parse()?)? };
+    let options = JudgeOptions { today: Some(time::macros::date!(2026 - 11 - 27)), pricing: Some(pricing) };
     let mut counts = Counts { claims: 0, lines: 0, rejected: 0, errors: 0, priced: 0, not_valid: 0, not_priced: 0 };
     let file = std::fs::File::open(path)?;
     let start = Instant::now();
@@ -44,16 +44,10 @@ fn run(path: &str, price: bool) -> Result<(f64, f64, Counts), Box<dyn std::error
             counts.claims += 1;
             counts.lines += parsed.claim.lines.len() as u64;
             if price {
-                let options = match parsed.claim.payer.plan_type {
-                    PlanType::MedicareFfs => &medicare,
-                    _ => &contract,
-                };
-                match reference.price(&parsed.claim, options, rules, &context) {
-                    Ok(_) => counts.priced += 1,
-                    Err(e) if e.kind() == cptkit_core::ErrorKind::InvalidInput && !e.violations().is_empty() => {
-                        counts.not_valid += 1
-                    }
-                    Err(_) => counts.not_priced += 1,
+                match reference.judge(&parsed.claim, &options, rules).map(|j| j.verdict) {
+                    Ok(Verdict::Priced(_)) => counts.priced += 1,
+                    Ok(Verdict::Rejected) => counts.not_valid += 1,
+                    _ => counts.not_priced += 1,
                 }
             }
         }

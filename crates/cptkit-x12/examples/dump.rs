@@ -8,7 +8,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for c in &t.body.claims {
             println!("  {}", c.claim.to_json());
             for f in &c.findings {
-                println!("    finding {} {} {} -> {}", f.edit_id, f.field, f.message, c.source.locate(&f.field));
+                println!("    finding {} {} {} -> {}", f.edit_id, f.loc, f.message, c.locate(f));
             }
         }
         for r in &t.body.rejected {

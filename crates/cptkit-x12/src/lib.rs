@@ -19,12 +19,12 @@ pub use p835::{
 };
 pub use p837::{
     BillingProvider, ClaimInfo, ClaimPart, Claims837, File837, LineOrigin, ParsedClaim, ReadOptions, Reader837,
-    RejectedClaim, Transaction837, case_id_for, edit, read_837, role_of,
+    RejectedClaim, Transaction837, case_id_for, edit, read_837,
 };
 pub use reconcile::{
     ClaimReconciliation, LineFlag, LineReconciliation, MatchedBy, ReconcileOptions, Reconciliation, Totals,
     UnmatchedRemitLine, core_pricer, parsed_from_claims, reconcile,
 };
 pub use segment::{Delimiters, MAX_SEGMENT_LEN, Segment, SegmentReader};
-pub use source::{ClaimSource, FieldPath, LineField};
+pub use source::{ClaimField, ClaimSource, LineField};
 pub use write837::{WriteOptions, write_837, write_837_to_vec};

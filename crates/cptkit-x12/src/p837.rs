@@ -6,8 +6,9 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use cptkit_core::{
-    Claim, ClaimLine, CptCode, Edit, Finding, Icd10Code, LocalityId, ModifierCode, Npi, Patient, Payer, PlanType,
-    PosCode, ProviderRole, RenderingProvider, TaxonomyCode, UnitBasis,
+    Claim, ClaimLine, CptCode, DiagnosisCode, Edit, FieldPath, Finding, LocalityId, Location, ModifierCode, Npi,
+    Patient, Payer, PayerDirectory, PlanType, PosCode, PostalCode, ProviderRole, Reference, RenderingProvider,
+    TaxonomyCode, UnitBasis, UsState,
 };
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -16,7 +17,7 @@ use time::{Date, PrimitiveDateTime, Time};
 use crate::envelope::{Driver, Envelope, Handler, Transaction};
 use crate::error::{SegmentRef, X12Error};
 use crate::segment::{Delimiters, Segment};
-use crate::source::{ClaimSource, FieldPath, LineField};
+use crate::source::{ClaimField, ClaimSource, LineField};
 use crate::values::{self, AnesthesiaNote};
 
 /// The X12-level edits: problems only the file shows (notes, envelope-level claim totals).
@@ -38,19 +39,35 @@ pub mod edit {
         LINE_PLACE_OF_SERVICE = "X12C03", Warning, "line place of service differs from the claim's";
         /// SBR09 has no cptkit plan type (Medicaid, TRICARE, VA, workers' comp...): read as commercial.
         FILING_INDICATOR = "X12C04", Warning, "claim filing indicator read as commercial";
+        /// An address's state (N402) or postal code (N403) cannot be read: left off the claim.
+        ADDRESS_UNREADABLE = "X12C05", Warning, "address state or postal code not readable";
     }
 }
 
 /// How to read 837P claims beyond what the file says.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadOptions {
     /// Payer identifier (NM109 of 2010BB) or upper-case payer name (NM103) -> cptkit payer id
-    /// (`cigna`, `uhc`, ...). Checked before the built-in mapping.
+    /// (`cigna`, `uhc`, ...). Checked before the payer directory.
     pub payer_ids: BTreeMap<String, String>,
+    /// Claim filing indicators and payer aliases (the core's payer tables: embedded, or a data
+    /// directory's).
+    pub payers: PayerDirectory,
     /// Medicare locality for every claim (the 837 does not carry it).
     pub medicare_locality: Option<LocalityId>,
     /// Rendering NPIs that are Medicare qualifying APM participants (the 837 does not carry it).
     pub qualifying_apm_npis: BTreeSet<String>,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            payer_ids: BTreeMap::new(),
+            payers: Reference::embedded().payers().clone(),
+            medicare_locality: None,
+            qualifying_apm_npis: BTreeSet::new(),
+        }
+    }
 }
 
 /// Non-PHI context of a claim from the 837 that the core claim has no field for.
@@ -118,7 +135,7 @@ pub struct ParsedClaim {
 impl ParsedClaim {
     /// Where a finding's field came from in the file.
     pub fn locate(&self, finding: &Finding) -> SegmentRef {
-        self.source.locate(&finding.field)
+        self.source.locate(&finding.loc)
     }
 }
 
@@ -238,7 +255,17 @@ struct Provider {
     npi: Option<Field<Npi>>,
     taxonomy: Option<Field<TaxonomyCode>>,
     info: BillingProvider,
+    /// The 2010AA N4 segment, when read.
+    address_at: Option<SegmentRef>,
     shared: Option<Arc<BillingProvider>>,
+}
+
+/// An N4 segment's state (N402) and postal code (N403), as text, and where it was.
+#[derive(Debug, Clone, Default)]
+struct Address {
+    state: String,
+    zip: String,
+    at: SegmentRef,
 }
 
 #[derive(Debug, Default)]
@@ -306,8 +333,10 @@ struct ClaimBuilder {
     total: Option<i64>,
     pos: Field<PosCode>,
     frequency: (String, SegmentRef),
-    diagnoses: Vec<Field<Icd10Code>>,
+    diagnoses: Vec<Field<DiagnosisCode>>,
     rendering: Option<ProviderRef>,
+    /// 2310C service facility location N4.
+    facility: Option<Address>,
     note: Option<(AnesthesiaNote, SegmentRef)>,
     lines: Vec<LineBuilder>,
     errors: Vec<X12Error>,
@@ -325,6 +354,7 @@ enum Entity {
     Patient,
     ClaimRendering,
     LineRendering,
+    ServiceFacility,
     Other,
 }
 
@@ -346,7 +376,7 @@ pub(crate) struct Handler837 {
     built_pool: Vec<BuiltLine>,
     /// The source entries of the claim's built lines (each line keeps its range), one buffer for all.
     line_entries: Vec<(LineField, SegmentRef)>,
-    dx_pool: Vec<Field<Icd10Code>>,
+    dx_pool: Vec<Field<DiagnosisCode>>,
 }
 
 /// The payer, where it was read (SBR09), and the X12C04 warning if any.
@@ -446,6 +476,13 @@ impl Handler837 {
                 self.provider.info.city = seg.text(1).to_owned();
                 self.provider.info.state = seg.text(2).to_owned();
                 self.provider.info.zip = seg.text(3).to_owned();
+                self.provider.address_at = Some(seg.at());
+            }
+            b"N4" if self.entity == Entity::ServiceFacility => {
+                if let Some(claim) = &mut self.claim {
+                    claim.facility =
+                        Some(Address { state: seg.text(2).to_owned(), zip: seg.text(3).to_owned(), at: seg.at() });
+                }
             }
             b"REF" => self.on_ref(seg),
             b"SBR" => {
@@ -561,6 +598,7 @@ impl Handler837 {
                 }
                 Entity::ClaimRendering
             }
+            b"77" if self.claim.is_some() && !in_line => Entity::ServiceFacility,
             _ => Entity::Other,
         };
     }
@@ -627,6 +665,7 @@ impl Handler837 {
             rendering: None,
             note: None,
             lines: std::mem::take(&mut self.line_pool),
+            facility: None,
             errors,
             dates: Vec::new(),
             other_subscriber: false,
@@ -637,10 +676,18 @@ impl Handler837 {
         let Some(claim) = &mut self.claim else { return };
         for i in 1..=seg.len().min(12) {
             let qualifier = seg.component(i, 1).trim_ascii();
-            if matches!(qualifier, b"ABK" | b"BK" | b"ABF" | b"BF") {
-                // Icd10Code is stored inline: parsing allocates nothing, so no cache is needed.
-                let at = seg.at_component(i, 2);
-                claim.diagnoses.push(parse_text::<Icd10Code>(seg.component_text(i, 2), at, "diagnosis"));
+            // Codes are stored inline: parsing allocates nothing, so no cache is needed.
+            let at = seg.at_component(i, 2);
+            let text = seg.component_text(i, 2);
+            match qualifier {
+                b"ABK" | b"ABF" => claim.diagnoses.push(parse_text::<DiagnosisCode>(text, at, "diagnosis")),
+                // ICD-9-CM, whatever the code looks like: kept, and judged by the date of service.
+                b"BK" | b"BF" => claim.diagnoses.push(
+                    DiagnosisCode::icd9(text)
+                        .map(|code| (code, at))
+                        .map_err(|e| Box::new(X12Error::value(at, format!("diagnosis: {}", e.message())))),
+                ),
+                _ => {}
             }
         }
     }
@@ -792,26 +839,20 @@ impl Handler837 {
     }
 }
 
-fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
-    haystack.as_bytes().windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
-}
-
-/// The cptkit payer: `ReadOptions::payer_ids` by NM109 or NM103, else `medicare` for SBR09 MB/MA,
-/// else a name or id containing CIGNA, UNITEDHEALTHCARE/UNITED HEALTHCARE/UHC or ANTHEM, else NM109
-/// lower-cased (NM103 when NM109 is empty). Plan type from SBR09: MB, MA -> medicare_ffs; 16 ->
-/// medicare_advantage; CI, BL, 11-15, HM, ZZ -> commercial; anything else -> commercial with X12C04.
+/// The cptkit payer: `ReadOptions::payer_ids` by NM109 or NM103, else the payer directory (by plan
+/// type, then by name or id: `payer_aliases.csv`), else NM109 lower-cased (NM103 when NM109 is empty).
+/// Plan type from SBR09 by the directory's filing indicators; a code with no plan type (Medicaid,
+/// TRICARE, VA, workers' comp...) or none at all is read as commercial with X12C04.
 fn payer_of(options: &ReadOptions, s: &Subscriber) -> PayerResult {
     let (filing, filing_at) = match &s.filing {
         Some((f, at)) => (&**f, *at),
         None => ("", SegmentRef::default()),
     };
-    let (plan_type, warning) = match filing {
-        "MB" | "MA" => (PlanType::MedicareFfs, None),
-        "16" => (PlanType::MedicareAdvantage, None),
-        "CI" | "BL" | "12" | "13" | "14" | "15" | "HM" | "11" | "ZZ" => (PlanType::Commercial, None),
-        other => (
+    let (plan_type, warning) = match options.payers.filing_indicator(filing).and_then(|f| f.plan_type) {
+        Some(plan_type) => (plan_type, None),
+        None => (
             PlanType::Commercial,
-            Some(format!("claim filing indicator (SBR09) {other:?} has no cptkit plan type: read as commercial")),
+            Some(format!("claim filing indicator (SBR09) {filing:?} has no cptkit plan type: read as commercial")),
         ),
     };
     let name = s.payer_name.trim();
@@ -821,21 +862,9 @@ fn payer_of(options: &ReadOptions, s: &Subscriber) -> PayerResult {
     } else {
         options.payer_ids.get(ident).or_else(|| options.payer_ids.get(&name.to_ascii_uppercase())).cloned()
     };
-    let has = |word: &str| contains_ignore_case(name, word) || contains_ignore_case(ident, word);
     let id = mapped.unwrap_or_else(|| {
-        if plan_type == PlanType::MedicareFfs {
-            "medicare".to_owned()
-        } else if has("CIGNA") {
-            "cigna".to_owned()
-        } else if has("UNITEDHEALTHCARE") || has("UNITED HEALTHCARE") || has("UHC") {
-            "uhc".to_owned()
-        } else if has("ANTHEM") {
-            "anthem".to_owned()
-        } else if !ident.is_empty() {
-            ident.to_ascii_lowercase()
-        } else {
-            name.to_ascii_lowercase()
-        }
+        let id = options.payers.payer_id(plan_type, name, ident).unwrap_or(if ident.is_empty() { name } else { ident });
+        id.to_ascii_lowercase()
     });
     if id.is_empty() {
         return Err(X12Error::value(filing_at, "no payer: 2010BB NM1*PR is missing or empty"));
@@ -843,13 +872,27 @@ fn payer_of(options: &ReadOptions, s: &Subscriber) -> PayerResult {
     Ok((Payer { id, plan_type }, filing_at, warning))
 }
 
+/// A rendering provider as read: its NPI and, when given (PRV*PE is situational), its taxonomy.
+#[derive(Debug, Clone, Copy)]
+struct Rendering {
+    npi: Npi,
+    npi_at: SegmentRef,
+    taxonomy: Option<(TaxonomyCode, SegmentRef)>,
+}
+
+impl Rendering {
+    fn same_provider(&self, other: &Rendering) -> bool {
+        self.npi == other.npi && self.taxonomy.map(|t| t.0) == other.taxonomy.map(|t| t.0)
+    }
+}
+
 /// One line, read and checked.
 #[derive(Debug)]
 struct BuiltLine {
     line: ClaimLine,
     origin: LineOrigin,
-    /// The 2420A provider, when the line has one: (npi, at, taxonomy, at).
-    provider: Option<(Npi, SegmentRef, TaxonomyCode, SegmentRef)>,
+    /// The 2420A provider, when the line has one.
+    provider: Option<Rendering>,
     /// Its source entries: a range of `Handler837::line_entries`.
     entries: Range<usize>,
     findings: Vec<(LineField, Finding)>,
@@ -877,6 +920,7 @@ impl Handler837 {
             mut lines,
             mut errors,
             dates,
+            facility,
             ..
         } = cb;
         let billing_npi = take(&mut errors, at, self.provider.npi.as_ref(), "no billing provider NPI (2010AA NM1*85)");
@@ -890,25 +934,19 @@ impl Handler837 {
         let mut source = ClaimSource::with_capacity(at, fields);
         for d in diagnoses.drain(..) {
             if let Some((d, a)) = take_owned(&mut errors, at, Some(d), "") {
-                source.set(FieldPath::Diagnosis(u16::try_from(dx.len()).unwrap_or(u16::MAX)), a);
+                source.set(ClaimField::Diagnosis(u16::try_from(dx.len()).unwrap_or(u16::MAX)), a);
                 dx.push(d);
             }
         }
+        // The taxonomy (PRV*PE, situational) is optional: without it the claim says PRV004.
         let claim_rendering = match rendering {
             Some(r) => {
                 let npi = take_owned(&mut errors, at, Some(r.npi), "");
-                let taxonomy =
-                    take_owned(&mut errors, at, r.taxonomy, "the rendering provider (2310B) has no PRV*PE taxonomy");
-                npi.zip(taxonomy)
+                npi.map(|npi| (npi, optional(&mut errors, r.taxonomy)))
             }
             None => {
-                let taxonomy = take(
-                    &mut errors,
-                    at,
-                    self.provider.taxonomy.as_ref(),
-                    "no rendering provider (2310B) and no billing provider taxonomy (PRV*BI) to fall back on",
-                );
-                billing_npi.zip(taxonomy)
+                let taxonomy = optional(&mut errors, self.provider.taxonomy.clone());
+                billing_npi.map(|npi| (npi, taxonomy))
             }
         };
         let payer_index = match self.subscriber.payer {
@@ -951,7 +989,7 @@ impl Handler837 {
             Some((billing_npi, billing_at)),
             Some((birth, birth_at)),
             Some((pos, pos_at)),
-            Some(((npi, npi_at), (taxonomy, taxonomy_at))),
+            Some(((npi, npi_at), taxonomy)),
             Some((payer, payer_at, filing_warning)),
         ) = (billing_npi, birth, pos, claim_rendering, payer)
         else {
@@ -970,14 +1008,14 @@ impl Handler837 {
             total_charge_cents: total,
             dates,
         };
-        source.set(FieldPath::ClaimId, at.element(1));
-        source.set(FieldPath::PayerId, payer_at);
-        source.set(FieldPath::PayerPlanType, payer_at);
-        source.set(FieldPath::PlaceOfService, pos_at);
-        source.set(FieldPath::FrequencyCode, frequency.1);
-        source.set(FieldPath::PatientBirthDate, birth_at);
-        source.set(FieldPath::PatientMemberId, member_at);
-        source.set(FieldPath::BillingProviderNpi, billing_at);
+        source.set(ClaimField::ClaimId, at.element(1));
+        source.set(ClaimField::PayerId, payer_at);
+        source.set(ClaimField::PayerPlanType, payer_at);
+        source.set(ClaimField::PlaceOfService, pos_at);
+        source.set(ClaimField::FrequencyCode, frequency.1);
+        source.set(ClaimField::PatientBirthDate, birth_at);
+        source.set(ClaimField::PatientMemberId, member_at);
+        source.set(ClaimField::BillingProviderNpi, billing_at);
         let mut header_findings = Vec::new();
         if let Some(message) = filing_warning {
             header_findings.push(finding(
@@ -1000,7 +1038,17 @@ impl Handler837 {
                 "make CLM02 the sum of the SV102 line charges",
             ));
         }
-        let qualifying_apm = self.qualifying_apm(&npi);
+        let rendering = Rendering { npi, npi_at, taxonomy };
+        let facility = facility.and_then(|a| {
+            let fields = (ClaimField::ServiceFacilityState, ClaimField::ServiceFacilityZip);
+            location(&a, "service_facility_location", fields, &mut header_findings, &mut source)
+        });
+        let billing_provider_location = self.provider.address_at.and_then(|at| {
+            let info = &self.provider.info;
+            let address = Address { state: info.state.clone(), zip: info.zip.clone(), at };
+            let fields = (ClaimField::BillingProviderState, ClaimField::BillingProviderZip);
+            location(&address, "billing_provider_location", fields, &mut header_findings, &mut source)
+        });
         let template = Claim {
             claim_id,
             payer,
@@ -1008,42 +1056,37 @@ impl Handler837 {
             frequency_code: frequency.0,
             patient: Patient { birth_date: birth, member_id },
             billing_provider_npi: billing_npi,
-            rendering_provider: RenderingProvider { role: role_of(taxonomy.as_str()), npi, taxonomy, qualifying_apm },
+            rendering_provider: self.rendering_provider(&rendering),
             medicare_locality: self.options.medicare_locality,
             diagnoses: dx,
             lines: Vec::new(),
+            service_facility_location: facility,
+            billing_provider_location,
         };
-        let claim_refs = (npi_at, taxonomy_at);
-        let rp = &template.rendering_provider;
-        let same = |p: &Option<(Npi, SegmentRef, TaxonomyCode, SegmentRef)>| {
-            p.as_ref().is_none_or(|(n, _, t, _)| *n == rp.npi && *t == rp.taxonomy)
-        };
+        let same = |p: &Option<Rendering>| p.as_ref().is_none_or(|p| p.same_provider(&rendering));
         if built.iter().all(|b| same(&b.provider)) {
             // One rendering provider: the usual case, no copies.
-            self.emit(template, source, header_findings, info, None, claim_refs, &mut built, None);
+            self.emit(template, source, header_findings, info, rendering, &mut built, None);
             self.built_pool = built;
             return;
         }
         // Lines with different 2420A providers: one claim per provider, the claim's own first.
-        type Group = (Option<(Npi, TaxonomyCode)>, (SegmentRef, SegmentRef), Vec<BuiltLine>);
-        let mut groups: Vec<Group> = vec![(None, claim_refs, Vec::new())];
+        let mut groups: Vec<(Rendering, Vec<BuiltLine>)> = vec![(rendering, Vec::new())];
         for b in built.drain(..) {
             match b.provider.filter(|_| !same(&b.provider)) {
-                None => groups[0].2.push(b),
-                Some((n, na, t, ta)) => {
-                    match groups.iter_mut().find(|g| g.0.as_ref().is_some_and(|(gn, gt)| *gn == n && *gt == t)) {
-                        Some(g) => g.2.push(b),
-                        None => groups.push((Some((n, t)), (na, ta), vec![b])),
-                    }
-                }
+                None => groups[0].1.push(b),
+                Some(p) => match groups.iter_mut().find(|g| g.0.same_provider(&p)) {
+                    Some(g) => g.1.push(b),
+                    None => groups.push((p, vec![b])),
+                },
             }
         }
-        groups.retain(|g| !g.2.is_empty());
+        groups.retain(|g| !g.1.is_empty());
         let of = u16::try_from(groups.len()).unwrap_or(u16::MAX);
         self.built_pool = built;
-        for (g, (provider, refs, mut lines)) in groups.into_iter().enumerate() {
+        for (g, (provider, mut lines)) in groups.into_iter().enumerate() {
             let mut findings = header_findings.clone();
-            let npi = provider.as_ref().map_or(template.rendering_provider.npi.as_str(), |(n, _)| n.as_str());
+            let npi = provider.npi.as_str();
             findings.push(finding(
                 edit::SPLIT_BY_PROVIDER,
                 "rendering_provider",
@@ -1055,7 +1098,20 @@ impl Handler837 {
                 "one rendering provider per claim, or keep the parts together by claim id",
             ));
             let part = ClaimPart { index: u16::try_from(g + 1).unwrap_or(u16::MAX), of };
-            self.emit(template.clone(), source.clone(), findings, info.clone(), provider, refs, &mut lines, Some(part));
+            let mut claim = template.clone();
+            claim.rendering_provider = self.rendering_provider(&provider);
+            self.emit(claim, source.clone(), findings, info.clone(), provider, &mut lines, Some(part));
+        }
+    }
+
+    /// The core claim's rendering provider: its role is the one its taxonomy implies, if any.
+    fn rendering_provider(&self, r: &Rendering) -> RenderingProvider {
+        let taxonomy = r.taxonomy.map(|(t, _)| t);
+        RenderingProvider {
+            npi: r.npi,
+            taxonomy,
+            role: taxonomy.and_then(ProviderRole::implied_by),
+            qualifying_apm: self.qualifying_apm(&r.npi),
         }
     }
 
@@ -1066,28 +1122,24 @@ impl Handler837 {
         mut source: ClaimSource,
         mut findings: Vec<Finding>,
         info: ClaimInfo,
-        provider: Option<(Npi, TaxonomyCode)>,
-        (npi_at, taxonomy_at): (SegmentRef, SegmentRef),
+        rendering: Rendering,
         built: &mut Vec<BuiltLine>,
         part: Option<ClaimPart>,
     ) {
-        if let Some((npi, taxonomy)) = provider {
-            let qualifying_apm = self.qualifying_apm(&npi);
-            claim.rendering_provider =
-                RenderingProvider { role: role_of(taxonomy.as_str()), npi, taxonomy, qualifying_apm };
+        source.set(ClaimField::RenderingProviderNpi, rendering.npi_at);
+        if let Some((_, at)) = rendering.taxonomy {
+            source.set(ClaimField::RenderingProviderTaxonomy, at);
+            source.set(ClaimField::RenderingProviderRole, at);
         }
-        source.set(FieldPath::RenderingProviderNpi, npi_at);
-        source.set(FieldPath::RenderingProviderTaxonomy, taxonomy_at);
-        source.set(FieldPath::RenderingProviderRole, taxonomy_at);
         let mut origins = Vec::with_capacity(built.len());
         claim.lines.reserve_exact(built.len());
         for (i, b) in built.drain(..).enumerate() {
             let i = u16::try_from(i).unwrap_or(u16::MAX);
             for &(field, at) in self.line_entries.get(b.entries).unwrap_or_default() {
-                source.set(FieldPath::Line(i, field), at);
+                source.set(ClaimField::Line(i, field), at);
             }
             for (field, mut f) in b.findings {
-                f.field = FieldPath::Line(i, field).to_string();
+                f.loc = ClaimField::Line(i, field).path();
                 findings.push(f);
             }
             origins.push(b.origin);
@@ -1183,18 +1235,8 @@ fn build_line(
     };
     let provider = match rendering {
         Some(r) => {
-            let npi = take_owned(errors, at, Some(r.npi), "");
-            let taxonomy = match r.taxonomy {
-                None => {
-                    errors.push(X12Error::value(
-                        at,
-                        format!("the line {lx} rendering provider (2420A) has no PRV*PE taxonomy"),
-                    ));
-                    None
-                }
-                taxonomy => take_owned(errors, at, taxonomy, ""),
-            };
-            Some(npi.zip(taxonomy).map(|((n, na), (t, ta))| (n, na, t, ta))?)
+            let (npi, npi_at) = take_owned(errors, at, Some(r.npi), "")?;
+            Some(Rendering { npi, npi_at, taxonomy: optional(errors, r.taxonomy) })
         }
         None => None,
     };
@@ -1356,6 +1398,51 @@ fn take<T: Clone>(
     }
 }
 
+/// An N4 address as a claim location. A state or postal code that cannot be read is left off the
+/// claim with an X12C05 warning (the claim is kept); an address with neither is no location.
+fn location(
+    address: &Address,
+    field: &'static str,
+    (state_field, zip_field): (ClaimField, ClaimField),
+    findings: &mut Vec<Finding>,
+    source: &mut ClaimSource,
+) -> Option<Location> {
+    let mut unreadable = |element: u8, name: &'static str, what: &str, text: &str| {
+        findings.push(finding(
+            edit::ADDRESS_UNREADABLE,
+            FieldPath::field(field).key(name),
+            format!("N40{element} {text:?} is not {what}: left off the claim"),
+            "correct the address in the 837",
+        ));
+    };
+    let state = match address.state.as_str() {
+        "" => None,
+        text => {
+            source.set(state_field, address.at.element(2));
+            text.parse::<UsState>().map_err(|_| unreadable(2, "state", "a two-letter state code", text)).ok()
+        }
+    };
+    let zip = match address.zip.as_str() {
+        "" => None,
+        text => {
+            source.set(zip_field, address.at.element(3));
+            text.parse::<PostalCode>().map_err(|_| unreadable(3, "zip", "a postal code", text)).ok()
+        }
+    };
+    (state.is_some() || zip.is_some()).then_some(Location { state, zip })
+}
+
+/// A situational value: absent is fine, present but unreadable is an error.
+fn optional<T>(errors: &mut Vec<X12Error>, r: Option<Field<T>>) -> Option<(T, SegmentRef)> {
+    match r? {
+        Ok(v) => Some(v),
+        Err(e) => {
+            errors.push(*e);
+            None
+        }
+    }
+}
+
 fn take_owned<T>(
     errors: &mut Vec<X12Error>,
     at: SegmentRef,
@@ -1379,18 +1466,13 @@ fn at_time(date: Date, h: u8, m: u8) -> Option<PrimitiveDateTime> {
     Time::from_hms(h, m, 0).ok().map(|t| PrimitiveDateTime::new(date, t))
 }
 
-fn finding(edit: Edit, field: &str, message: String, hint: &str) -> Finding {
-    Finding {
-        edit_id: edit.id.to_owned(),
-        severity: edit.severity,
-        field: field.to_owned(),
-        message,
-        hint: hint.to_owned(),
-    }
+fn finding(edit: Edit, loc: impl Into<FieldPath>, message: String, hint: &str) -> Finding {
+    Finding::new(edit, loc, message, hint)
 }
 
+/// A line finding, placed on its line's field when the claim is emitted.
 fn finding_at(edit: Edit, message: String, hint: &str) -> Finding {
-    finding(edit, "", message, hint)
+    finding(edit, FieldPath::root(), message, hint)
 }
 
 /// The case id when the note names none: `x12-` and 16 hex digits of a stable hash (FNV-1a) of the
@@ -1413,15 +1495,4 @@ fn derived_case_id(member_id: &str, birth: Option<Date>, dos: Date) -> String {
 /// The case id the reader derives for a line with no `CASE` in its note (see the README).
 pub fn case_id_for(member_id: &str, birth_date: Date, date_of_service: Date) -> String {
     derived_case_id(member_id, Some(birth_date), date_of_service)
-}
-
-/// The role a taxonomy implies: CRNA 367500000X, anesthesiologist assistant 367H00000X,
-/// anesthesiologist 207L*, any other taxonomy: other physician.
-pub fn role_of(taxonomy: &str) -> ProviderRole {
-    match taxonomy {
-        "367500000X" => ProviderRole::Crna,
-        "367H00000X" => ProviderRole::AnesthesiologistAssistant,
-        t if t.starts_with("207L") => ProviderRole::Anesthesiologist,
-        _ => ProviderRole::OtherPhysician,
-    }
 }

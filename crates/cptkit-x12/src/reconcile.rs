@@ -3,8 +3,7 @@
 use std::collections::BTreeMap;
 
 use cptkit_core::{
-    Claim, ClaimLine, LineStatus, PriceOptions, PricedClaim, PricedLine, Reference, RuleBook, UnitBasis,
-    ValidationContext,
+    Claim, ClaimLine, JudgeOptions, LineStatus, PricedClaim, PricedLine, Reference, RuleBook, UnitBasis,
 };
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -27,14 +26,14 @@ impl Default for ReconcileOptions {
     }
 }
 
-/// The pricing closure built on the core: `Reference::price` with the given options.
+/// The pricing closure built on the one judge: [`Reference::judge`] with the given options, a
+/// claim rejected for its findings answered as one error listing them.
 pub fn core_pricer<'a>(
     reference: &'a Reference,
-    options: &'a PriceOptions,
+    options: &'a JudgeOptions,
     rules: &'a RuleBook,
-    context: &'a ValidationContext,
 ) -> impl FnMut(&Claim) -> cptkit_core::Result<PricedClaim> + 'a {
-    move |claim| reference.price(claim, options, rules, context)
+    move |claim| reference.judge(claim, options, rules)?.into_priced()
 }
 
 /// How a remittance line was matched to a claim line.
@@ -408,7 +407,7 @@ fn payer_key(name: &str) -> String {
 }
 
 fn priced_error(e: &cptkit_core::Error) -> String {
-    let fields: Vec<String> = e.violations().into_iter().map(|(f, m)| format!("{f}: {m}")).collect();
+    let fields: Vec<String> = e.violations().iter().map(|v| format!("{}: {}", v.loc, v.message)).collect();
     if fields.is_empty() { e.to_string() } else { format!("{e} ({})", fields.join("; ")) }
 }
 

@@ -3,13 +3,14 @@
 
 use std::fmt;
 
+use cptkit_core::FieldPath;
 use serde::{Serialize, Serializer};
 
 use crate::error::SegmentRef;
 
-/// A field of a core `Claim`, named the way validation findings name it.
+/// A field of a core `Claim`, compactly: its [`ClaimField::path`] is the path validation findings use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum FieldPath {
+pub enum ClaimField {
     ClaimId,
     PayerId,
     PayerPlanType,
@@ -22,6 +23,10 @@ pub enum FieldPath {
     RenderingProviderTaxonomy,
     RenderingProviderRole,
     MedicareLocality,
+    ServiceFacilityState,
+    ServiceFacilityZip,
+    BillingProviderState,
+    BillingProviderZip,
     Diagnosis(u16),
     Line(u16, LineField),
 }
@@ -44,44 +49,56 @@ pub enum LineField {
     PresentAtInduction,
 }
 
-impl fmt::Display for FieldPath {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FieldPath::ClaimId => f.write_str("claim_id"),
-            FieldPath::PayerId => f.write_str("payer.id"),
-            FieldPath::PayerPlanType => f.write_str("payer.plan_type"),
-            FieldPath::PlaceOfService => f.write_str("place_of_service"),
-            FieldPath::FrequencyCode => f.write_str("frequency_code"),
-            FieldPath::PatientBirthDate => f.write_str("patient.birth_date"),
-            FieldPath::PatientMemberId => f.write_str("patient.member_id"),
-            FieldPath::BillingProviderNpi => f.write_str("billing_provider_npi"),
-            FieldPath::RenderingProviderNpi => f.write_str("rendering_provider.npi"),
-            FieldPath::RenderingProviderTaxonomy => f.write_str("rendering_provider.taxonomy"),
-            FieldPath::RenderingProviderRole => f.write_str("rendering_provider.role"),
-            FieldPath::MedicareLocality => f.write_str("medicare_locality"),
-            FieldPath::Diagnosis(i) => write!(f, "diagnoses[{i}]"),
-            FieldPath::Line(i, field) => {
-                write!(f, "lines[{i}]")?;
-                match field {
-                    LineField::Line => Ok(()),
-                    LineField::ProcedureCode => f.write_str(".procedure_code"),
-                    LineField::Modifier(m) => write!(f, ".modifiers[{m}]"),
-                    LineField::UnitBasis => f.write_str(".unit_basis"),
-                    LineField::Quantity => f.write_str(".quantity"),
-                    LineField::StartTime => f.write_str(".start_time"),
-                    LineField::EndTime => f.write_str(".end_time"),
-                    LineField::DiagnosisPointer(p) => write!(f, ".diagnosis_pointers[{p}]"),
-                    LineField::ChargeCents => f.write_str(".charge_cents"),
-                    LineField::DateOfService => f.write_str(".date_of_service"),
-                    LineField::CaseId => f.write_str(".case_id"),
-                    LineField::PresentAtInduction => f.write_str(".present_at_induction"),
+impl ClaimField {
+    /// The field's path in the core claim (`["lines", 0, "modifiers", 1]`).
+    pub fn path(&self) -> FieldPath {
+        let field = FieldPath::field;
+        match *self {
+            ClaimField::ClaimId => field("claim_id"),
+            ClaimField::PayerId => field("payer").key("id"),
+            ClaimField::PayerPlanType => field("payer").key("plan_type"),
+            ClaimField::PlaceOfService => field("place_of_service"),
+            ClaimField::FrequencyCode => field("frequency_code"),
+            ClaimField::PatientBirthDate => field("patient").key("birth_date"),
+            ClaimField::PatientMemberId => field("patient").key("member_id"),
+            ClaimField::BillingProviderNpi => field("billing_provider_npi"),
+            ClaimField::RenderingProviderNpi => field("rendering_provider").key("npi"),
+            ClaimField::RenderingProviderTaxonomy => field("rendering_provider").key("taxonomy"),
+            ClaimField::RenderingProviderRole => field("rendering_provider").key("role"),
+            ClaimField::MedicareLocality => field("medicare_locality"),
+            ClaimField::ServiceFacilityState => field("service_facility_location").key("state"),
+            ClaimField::ServiceFacilityZip => field("service_facility_location").key("zip"),
+            ClaimField::BillingProviderState => field("billing_provider_location").key("state"),
+            ClaimField::BillingProviderZip => field("billing_provider_location").key("zip"),
+            ClaimField::Diagnosis(i) => field("diagnoses").index(usize::from(i)),
+            ClaimField::Line(i, line_field) => {
+                let line = FieldPath::line(usize::from(i));
+                match line_field {
+                    LineField::Line => line,
+                    LineField::ProcedureCode => line.key("procedure_code"),
+                    LineField::Modifier(m) => line.key("modifiers").index(usize::from(m)),
+                    LineField::UnitBasis => line.key("unit_basis"),
+                    LineField::Quantity => line.key("quantity"),
+                    LineField::StartTime => line.key("start_time"),
+                    LineField::EndTime => line.key("end_time"),
+                    LineField::DiagnosisPointer(p) => line.key("diagnosis_pointers").index(usize::from(p)),
+                    LineField::ChargeCents => line.key("charge_cents"),
+                    LineField::DateOfService => line.key("date_of_service"),
+                    LineField::CaseId => line.key("case_id"),
+                    LineField::PresentAtInduction => line.key("present_at_induction"),
                 }
             }
         }
     }
 }
 
-impl Serialize for FieldPath {
+impl fmt::Display for ClaimField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.path().fmt(f)
+    }
+}
+
+impl Serialize for ClaimField {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
     }
@@ -94,7 +111,7 @@ pub struct ClaimSource {
     /// The claim's CLM segment: the answer for any path nothing more specific is known for.
     pub claim: SegmentRef,
     segments: Vec<SegmentRef>,
-    entries: Vec<(FieldPath, u16, u8, u8)>,
+    entries: Vec<(ClaimField, u16, u8, u8)>,
 }
 
 impl ClaimSource {
@@ -102,7 +119,7 @@ impl ClaimSource {
         ClaimSource { claim, segments: Vec::with_capacity(fields / 2 + 4), entries: Vec::with_capacity(fields) }
     }
 
-    pub(crate) fn set(&mut self, field: FieldPath, at: SegmentRef) {
+    pub(crate) fn set(&mut self, field: ClaimField, at: SegmentRef) {
         let found = self.segments.iter().rposition(|s| s.segment_number == at.segment_number);
         let index = match found {
             Some(i) => i,
@@ -118,7 +135,7 @@ impl ClaimSource {
         self.entries.push((field, index, at.element, at.component));
     }
 
-    fn at(&self, (_, index, element, component): &(FieldPath, u16, u8, u8)) -> SegmentRef {
+    fn at(&self, (_, index, element, component): &(ClaimField, u16, u8, u8)) -> SegmentRef {
         let mut at = self.segments.get(usize::from(*index)).copied().unwrap_or(self.claim);
         at.element = *element;
         at.component = *component;
@@ -126,41 +143,31 @@ impl ClaimSource {
     }
 
     /// Every recorded field and where it came from, in the order read.
-    pub fn entries(&self) -> impl Iterator<Item = (FieldPath, SegmentRef)> + '_ {
+    pub fn entries(&self) -> impl Iterator<Item = (ClaimField, SegmentRef)> + '_ {
         self.entries.iter().map(|e| (e.0, self.at(e)))
     }
 
     /// Where exactly this field was read, if recorded.
-    pub fn get(&self, field: FieldPath) -> Option<SegmentRef> {
+    pub fn get(&self, field: ClaimField) -> Option<SegmentRef> {
         self.entries.iter().rev().find(|e| e.0 == field).map(|e| self.at(e))
     }
 
-    /// Where a field path such as `lines[0].modifiers[1]` (as in a validation finding) came from:
-    /// the field itself, else the nearest recorded field under it (`diagnoses` -> `diagnoses[0]`),
-    /// else its parent (`lines[0].modifiers[3]` -> `lines[0].modifiers` -> `lines[0]`), else the
-    /// claim's CLM segment.
-    pub fn locate(&self, path: &str) -> SegmentRef {
-        let rendered: Vec<(String, SegmentRef)> = self.entries().map(|(f, at)| (f.to_string(), at)).collect();
-        let mut candidate = path.trim();
+    /// Where a finding's field (`lines[0].modifiers[1]`) came from: the field itself, else the first
+    /// recorded field under it (`diagnoses` -> `diagnoses[0]`), else its parent (`lines[0].modifiers[3]`
+    /// -> `lines[0].modifiers` -> `lines[0]`), else the claim's CLM segment.
+    pub fn locate(&self, path: &FieldPath) -> SegmentRef {
+        let recorded: Vec<(FieldPath, SegmentRef)> = self.entries().map(|(f, at)| (f.path(), at)).collect();
+        let mut candidate = path.items();
         while !candidate.is_empty() {
-            if let Some((_, at)) = rendered.iter().rev().find(|(p, _)| p == candidate) {
+            if let Some((_, at)) = recorded.iter().rev().find(|(p, _)| p.items() == candidate) {
                 return *at;
             }
-            let under =
-                |p: &str| p.strip_prefix(candidate).is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['));
-            if let Some((_, at)) = rendered.iter().find(|(p, _)| under(p)) {
+            if let Some((_, at)) = recorded.iter().find(|(p, _)| p.items().starts_with(candidate)) {
                 return *at;
             }
-            candidate = parent(candidate);
+            candidate = &candidate[..candidate.len() - 1];
         }
         self.claim
-    }
-}
-
-fn parent(path: &str) -> &str {
-    match path.rfind(['.', '[']) {
-        Some(i) => &path[..i],
-        None => "",
     }
 }
 
@@ -186,16 +193,17 @@ mod tests {
         let hi = SegmentRef::new(11, 540, b"HI").component(1, 2);
         let sv1 = SegmentRef::new(15, 700, b"SV1");
         let mut source = ClaimSource::with_capacity(clm, 4);
-        source.set(FieldPath::Diagnosis(0), hi);
-        source.set(FieldPath::Line(0, LineField::Line), SegmentRef::new(14, 690, b"LX"));
-        source.set(FieldPath::Line(0, LineField::Quantity), sv1.element(4));
-        source.set(FieldPath::Line(0, LineField::Modifier(0)), sv1.component(1, 3));
-        assert_eq!(source.locate("lines[0].quantity"), sv1.element(4));
-        assert_eq!(source.locate("diagnoses"), hi);
-        assert_eq!(source.locate("lines[0].modifiers"), sv1.component(1, 3));
-        assert_eq!(source.locate("lines[0].modifiers[3]"), sv1.component(1, 3));
-        assert_eq!(source.locate("lines[0].end_time").segment_id(), "LX");
-        assert_eq!(source.locate("payer.id"), clm);
-        assert_eq!(FieldPath::Line(2, LineField::DiagnosisPointer(1)).to_string(), "lines[2].diagnosis_pointers[1]");
+        source.set(ClaimField::Diagnosis(0), hi);
+        source.set(ClaimField::Line(0, LineField::Line), SegmentRef::new(14, 690, b"LX"));
+        source.set(ClaimField::Line(0, LineField::Quantity), sv1.element(4));
+        source.set(ClaimField::Line(0, LineField::Modifier(0)), sv1.component(1, 3));
+        let locate = |text: &str| source.locate(&FieldPath::parse(text));
+        assert_eq!(locate("lines[0].quantity"), sv1.element(4));
+        assert_eq!(locate("diagnoses"), hi);
+        assert_eq!(locate("lines[0].modifiers"), sv1.component(1, 3));
+        assert_eq!(locate("lines[0].modifiers[3]"), sv1.component(1, 3));
+        assert_eq!(locate("lines[0].end_time").segment_id(), "LX");
+        assert_eq!(locate("payer.id"), clm);
+        assert_eq!(ClaimField::Line(2, LineField::DiagnosisPointer(1)).to_string(), "lines[2].diagnosis_pointers[1]");
     }
 }

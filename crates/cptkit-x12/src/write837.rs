@@ -4,7 +4,10 @@
 
 use std::io::Write;
 
-use cptkit_core::{Claim, ClaimLine, Error, ErrorKind, PlanType, UnitBasis};
+use cptkit_core::{
+    Claim, ClaimLine, DiagnosisCode, Error, ErrorKind, Location, Npi, PlanType, PostalCode, RenderingProvider,
+    UnitBasis, UsState,
+};
 use time::{Date, Duration};
 
 use crate::p837::case_id_for;
@@ -65,6 +68,18 @@ impl Default for WriteOptions {
             billing_address: ("1 MAIN ST".into(), "ANYTOWN".into(), "NY".into(), "100010001".into()),
             billing_taxonomy: None,
             claims_per_transaction: 5000,
+        }
+    }
+}
+
+impl WriteOptions {
+    /// The billing provider's state and postal code written for a claim (2010AA N4): the claim's,
+    /// else these options' address.
+    pub fn billing_location(&self, claim: &Claim) -> Location {
+        let own = claim.billing_provider_location.unwrap_or_default();
+        Location {
+            state: own.state.or_else(|| self.billing_address.2.parse().ok()),
+            zip: own.zip.or_else(|| self.billing_address.3.parse().ok()),
         }
     }
 }
@@ -138,6 +153,8 @@ fn same_claim(a: &Claim, b: &Claim) -> bool {
         && a.patient == b.patient
         && a.billing_provider_npi == b.billing_provider_npi
         && a.diagnoses == b.diagnoses
+        && a.service_facility_location == b.service_facility_location
+        && a.billing_provider_location == b.billing_provider_location
         && a.rendering_provider != b.rendering_provider
 }
 
@@ -221,7 +238,7 @@ pub fn write_837<W: Write>(w: W, claims: &[Claim], options: &WriteOptions) -> Re
         out.seg(&["PER", "IC", &options.submitter_name, "TE", "8005550100"])?;
         out.seg(&["NM1", "40", "2", &options.receiver_name, "", "", "", "", "46", &options.receiver.1])?;
         let mut hl = 0u32;
-        let mut billing: Option<(String, u32)> = None;
+        let mut billing: Option<(BillingKey, u32)> = None;
         for parts in chunk {
             write_claim(&mut out, parts, claim_index, options, &mut hl, &mut billing)?;
             claim_index += parts.len();
@@ -240,14 +257,15 @@ fn write_claim<W: Write>(
     first_index: usize,
     options: &WriteOptions,
     hl: &mut u32,
-    billing: &mut Option<(String, u32)>,
+    billing: &mut Option<(BillingKey, u32)>,
 ) -> Result<(), Error> {
     let d = out.d;
     let claim = &parts[0];
     let at = |field: &str| format!("claims[{first_index}].{field}");
     let npi = claim.billing_provider_npi.as_str();
+    let key = (claim.billing_provider_npi, claim.billing_provider_location);
     let billing_hl = match billing {
-        Some((b, n)) if b == npi => *n,
+        Some((b, n)) if *b == key => *n,
         _ => {
             *hl += 1;
             let n = *hl;
@@ -256,11 +274,14 @@ fn write_claim<W: Write>(
                 out.seg(&["PRV", "BI", "PXC", t])?;
             }
             out.seg(&["NM1", "85", "2", &options.billing_provider_name, "", "", "", "", "XX", npi])?;
-            let (a, c, s, z) = &options.billing_address;
-            out.seg(&["N3", a])?;
-            out.seg(&["N4", c, s, z])?;
+            let (street, city, _, _) = &options.billing_address;
+            let location = options.billing_location(claim);
+            let state = location.state.as_ref().map_or("", UsState::as_str);
+            let zip = location.zip.as_ref().map_or("", PostalCode::as_str);
+            out.seg(&["N3", street])?;
+            out.seg(&["N4", city, state, zip])?;
             out.seg(&["REF", "EI", &options.billing_tax_id])?;
-            *billing = Some((npi.to_owned(), n));
+            *billing = Some((key, n));
             n
         }
     };
@@ -293,14 +314,26 @@ fn write_claim<W: Write>(
         hi.push("HI".into());
         for (i, dx) in claim.diagnoses.iter().enumerate() {
             let code: String = dx.as_str().chars().filter(|&c| c != '.').collect();
-            hi.push(out.comp(&[if i == 0 { "ABK" } else { "ABF" }, &code]));
+            let qualifier = match (dx, i) {
+                (DiagnosisCode::Icd9(_), 0) => "BK",
+                (DiagnosisCode::Icd9(_), _) => "BF",
+                (_, 0) => "ABK",
+                _ => "ABF",
+            };
+            hi.push(out.comp(&[qualifier, clean(&d, || at(&format!("diagnoses[{i}]")), &code)?]));
         }
         let refs: Vec<&str> = hi.iter().map(String::as_str).collect();
         out.seg(&refs)?;
     }
-    let rendering = &claim.rendering_provider;
-    out.seg(&["NM1", "82", "1", "RENDERING", "", "", "", "", "XX", rendering.npi.as_str()])?;
-    out.seg(&["PRV", "PE", "PXC", rendering.taxonomy.as_str()])?;
+    write_rendering(out, &claim.rendering_provider)?;
+    if let Some(location) = &claim.service_facility_location {
+        // 2310C: the address line and city are not on the core claim.
+        out.seg(&["NM1", "77", "2", "SERVICE FACILITY"])?;
+        out.seg(&["N3", "ADDRESS NOT GIVEN"])?;
+        let state = location.state.as_ref().map_or("", UsState::as_str);
+        let zip = location.zip.as_ref().map_or("", PostalCode::as_str);
+        out.seg(&["N4", "CITY NOT GIVEN", state, zip])?;
+    }
     let mut lx = 0u32;
     for (p, part) in parts.iter().enumerate() {
         for (i, line) in part.lines.iter().enumerate() {
@@ -311,14 +344,24 @@ fn write_claim<W: Write>(
             let field = |f: &str| format!("claims[{}].lines[{i}].{f}", first_index + p);
             write_line(out, part, line, lx, &field)?;
             if p > 0 {
-                let r = &part.rendering_provider;
-                out.seg(&["NM1", "82", "1", "RENDERING", "", "", "", "", "XX", r.npi.as_str()])?;
-                out.seg(&["PRV", "PE", "PXC", r.taxonomy.as_str()])?;
+                write_rendering(out, &part.rendering_provider)?;
             }
         }
     }
     Ok(())
 }
+
+/// NM1*82 and, when the taxonomy is known, PRV*PE (2310B, or 2420A for a line).
+fn write_rendering<W: Write>(out: &mut Out<W>, r: &RenderingProvider) -> Result<(), Error> {
+    out.seg(&["NM1", "82", "1", "RENDERING", "", "", "", "", "XX", r.npi.as_str()])?;
+    if let Some(taxonomy) = r.taxonomy {
+        out.seg(&["PRV", "PE", "PXC", taxonomy.as_str()])?;
+    }
+    Ok(())
+}
+
+/// What makes a new 2000A billing provider loop: the NPI and the address the claim gives.
+type BillingKey = (Npi, Option<Location>);
 
 fn write_line<W: Write>(
     out: &mut Out<W>,
@@ -414,14 +457,18 @@ mod tests {
         let a = Claim::from_json(json).unwrap();
         let mut b = a.clone();
         b.rendering_provider.npi = "1558598797".parse().unwrap();
-        b.rendering_provider.taxonomy = "367500000X".parse().unwrap();
-        b.rendering_provider.role = cptkit_core::ProviderRole::Crna;
+        b.rendering_provider.taxonomy = Some("367500000X".parse().unwrap());
+        b.rendering_provider.role = Some(cptkit_core::ProviderRole::Crna);
         let mut c = a.clone();
         c.rendering_provider.npi = "1558598797".parse().unwrap();
         c.rendering_provider.npi = "2234567893".parse().unwrap();
-        let claims = vec![a, b.clone(), c, b];
-        let bytes = write_837_to_vec(&claims, &WriteOptions::default()).unwrap();
+        let mut claims = vec![a, b.clone(), c, b];
+        let options = WriteOptions::default();
+        let bytes = write_837_to_vec(&claims, &options).unwrap();
         let back = read_837(&bytes[..], ReadOptions::default());
+        for claim in &mut claims {
+            claim.billing_provider_location = Some(options.billing_location(claim));
+        }
         assert_eq!(back.core_claims(), claims);
         assert_eq!(back.claims().filter(|p| p.part.is_some()).count(), 3);
     }

@@ -6,7 +6,10 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use cptkit_core::{Claim, PriceOptions, Reference, RuleBook, Severity, ValidationContext};
+use cptkit_core::{
+    Claim, ConversionFactors, JudgeOptions, PriceOptions, ProviderRole, Reference, RuleBook, Severity,
+    ValidationContext,
+};
 use cptkit_x12::{
     AdjustmentGroup, Delimiters, File837, LineFlag, MatchedBy, ReadOptions, ReconcileOptions, WriteOptions,
     X12ErrorKind, core_pricer, read_835, read_837, reconcile, write_837_to_vec,
@@ -45,6 +48,16 @@ fn context() -> ValidationContext {
     ValidationContext { today: time::macros::date!(2026 - 11 - 27) }
 }
 
+fn today() -> Option<time::Date> {
+    Some(context().today)
+}
+
+/// Judge options pricing with a contract factor for every payer (Medicare keeps the CMS factor).
+fn pricing(cf: Option<&str>) -> JudgeOptions {
+    let conversion_factors = ConversionFactors::new(cf.map(dec), []).unwrap();
+    JudgeOptions { today: today(), pricing: Some(PriceOptions { rule_set: None, conversion_factors }) }
+}
+
 fn dec(s: &str) -> Decimal {
     s.parse().unwrap()
 }
@@ -59,7 +72,7 @@ fn errors(reference: &Reference, c: &Claim) -> Vec<String> {
         .findings
         .iter()
         .filter(|f| f.severity == Severity::Error)
-        .map(|f| format!("{} {}", f.edit_id, f.field))
+        .map(|f| format!("{} {}", f.edit_id, f.loc))
         .collect()
 }
 
@@ -77,7 +90,7 @@ fn clean_medicare_claim_validates_and_prices_264_13() {
     let report = reference.validate(c, &context());
     assert!(report.findings.is_empty(), "{:?}", report.findings);
     assert!(c1001[0].findings.is_empty());
-    let priced = reference.price(c, &PriceOptions::default(), RuleBook::embedded(), &context()).unwrap();
+    let priced = reference.price(c, &PriceOptions::default(), RuleBook::embedded(), today()).unwrap();
     assert_eq!(priced.total_allowed, dec("264.13"));
 }
 
@@ -86,8 +99,8 @@ fn physician_and_crna_lines_split_into_two_claims_that_pair_up() {
     let file = read("837p_medicare_star_crlf.x12");
     let parts = claim(&file, "C1002");
     assert_eq!(parts.len(), 2, "QK (2310B) and QX (2420A) have different rendering providers");
-    assert_eq!(parts[0].claim.rendering_provider.role, cptkit_core::ProviderRole::Anesthesiologist);
-    assert_eq!(parts[1].claim.rendering_provider.role, cptkit_core::ProviderRole::Crna);
+    assert_eq!(parts[0].claim.rendering_provider.role, Some(ProviderRole::Anesthesiologist));
+    assert_eq!(parts[1].claim.rendering_provider.role, Some(ProviderRole::Crna));
     assert_eq!(parts[1].claim.rendering_provider.npi.as_str(), "1558598797");
     assert_eq!(parts[0].part.map(|p| (p.index, p.of)), Some((1, 2)));
     assert_eq!(parts[1].lines[0].line_number, 2);
@@ -95,19 +108,19 @@ fn physician_and_crna_lines_split_into_two_claims_that_pair_up() {
     assert_eq!(parts[0].claim.lines[0].case_id, parts[1].claim.lines[0].case_id, "same patient and day: same case");
     assert!(parts.iter().all(|p| p.findings.iter().any(|f| f.edit_id == "X12C02")));
     // The rendering NPI of part 2 points at the 2420A NM1.
-    let at = parts[1].source.locate("rendering_provider.npi");
+    let at = parts[1].source.locate(&"rendering_provider.npi".into());
     assert_eq!((at.segment_id(), at.element), ("NM1", 9));
     let bytes = fixture("837p_medicare_star_crlf.x12");
     assert!(bytes[at.byte_offset as usize..].starts_with(b"NM1*82*1*RIVERA"));
     let reference = Reference::embedded();
     let claims: Vec<Claim> = parts.iter().map(|p| p.claim.clone()).collect();
-    let reports = reference.validate_batch(&claims, &context());
+    let reports: Vec<_> = reference.validate_batch(&claims, today()).into_iter().map(Result::unwrap).collect();
     for r in &reports {
         assert!(r.findings.iter().all(|f| f.severity != Severity::Error), "{:?}", r.findings);
         assert!(r.findings.iter().all(|f| f.edit_id != "BAT001"), "QX pairs with QK: {:?}", r.findings);
     }
     for c in &claims {
-        let priced = reference.price(c, &PriceOptions::default(), RuleBook::embedded(), &context()).unwrap();
+        let priced = reference.price(c, &PriceOptions::default(), RuleBook::embedded(), today()).unwrap();
         assert_eq!(priced.total_allowed, dec("132.07"));
     }
 }
@@ -116,7 +129,7 @@ fn physician_and_crna_lines_split_into_two_claims_that_pair_up() {
 fn x12_findings_for_notes_and_times() {
     let file = read("837p_medicare_star_crlf.x12");
     let ids = |id: &str| -> Vec<String> {
-        claim(&file, id).iter().flat_map(|c| c.findings.iter().map(|f| format!("{} {}", f.edit_id, f.field))).collect()
+        claim(&file, id).iter().flat_map(|c| c.findings.iter().map(|f| format!("{} {}", f.edit_id, f.loc))).collect()
     };
     assert_eq!(ids("C1003"), ["X12T01 lines[0].quantity"]);
     assert_eq!(ids("C1004"), ["X12T03 lines[0].end_time"]);
@@ -126,7 +139,7 @@ fn x12_findings_for_notes_and_times() {
     // The 2300 NTE variant applies to the line, and the billing provider renders when there is no 2310B.
     let c1006 = &claim(&file, "C1006")[0];
     assert_eq!(c1006.claim.lines[0].start_time.unwrap().hour(), 13);
-    assert_eq!(c1006.source.locate("lines[0].start_time").segment_id(), "NTE");
+    assert_eq!(c1006.source.locate(&"lines[0].start_time".into()).segment_id(), "NTE");
     assert_eq!(c1006.claim.rendering_provider.npi.as_str(), "1234567893");
     // Core validation agrees on the billed minutes, and the finding points back into the file.
     let reference = Reference::embedded();
@@ -144,8 +157,8 @@ fn fixture_claims_are_consistent_with_core_validation() {
     let reference = Reference::embedded();
     let file = read("837p_medicare_star_crlf.x12");
     let all: Vec<Claim> = file.core_claims();
-    assert_eq!(all.len(), 8, "7 claims read, C1002 split in two; C1007 rejected");
-    let reports = reference.validate_batch(&all, &context());
+    assert_eq!(all.len(), 9, "8 claims read, C1002 split in two; C1009 rejected");
+    let reports: Vec<_> = reference.validate_batch(&all, today()).into_iter().map(Result::unwrap).collect();
     let with_errors: BTreeMap<&str, Vec<String>> = reports
         .iter()
         .filter(|r| !r.is_valid())
@@ -154,12 +167,16 @@ fn fixture_claims_are_consistent_with_core_validation() {
             (r.claim_id.as_str(), e.map(|f| f.edit_id.clone()).collect())
         })
         .collect();
-    assert_eq!(with_errors, BTreeMap::from([("C1003", vec!["UNT005".to_owned()])]));
+    // A mistyped NPI is kept on the claim and reported; a date that is not a date cannot be read.
+    assert_eq!(
+        with_errors,
+        BTreeMap::from([("C1003", vec!["UNT005".to_owned()]), ("C1007", vec!["NPI002".to_owned()])])
+    );
     let rejected: Vec<_> = file.rejected().collect();
     assert_eq!(rejected.len(), 1);
-    assert_eq!(rejected[0].claim_id, "C1007");
-    assert_eq!(rejected[0].errors[0].at.element_name().as_deref(), Some("NM109"));
-    assert!(rejected[0].errors[0].message.contains("10-digit NPI"));
+    assert_eq!(rejected[0].claim_id, "C1009");
+    assert_eq!(rejected[0].errors[0].at.element_name().as_deref(), Some("DTP03"));
+    assert!(rejected[0].errors[0].message.contains("20251345"), "{}", rejected[0].errors[0].message);
 
     let file = read("837p_commercial_pipe_newline.x12");
     assert!(file.errors.is_empty(), "{:?}", file.errors);
@@ -192,8 +209,8 @@ fn fixture_claims_are_consistent_with_core_validation() {
     // The errata label is accepted.
     assert_eq!(file.transactions[0].envelope.implementation, "005010X222A2");
     // A commercial claim prices with the contract conversion factor.
-    let options = PriceOptions { rule_set: None, conversion_factor: Some(dec("60")) };
-    let priced = reference.price(&claims[0], &options, RuleBook::embedded(), &context()).unwrap();
+    let options = pricing(Some("60")).pricing.unwrap();
+    let priced = reference.price(&claims[0], &options, RuleBook::embedded(), today()).unwrap();
     assert!(priced.total_allowed > Decimal::ZERO);
 }
 
@@ -363,10 +380,11 @@ fn json_claims_round_trip_through_837() {
         // What an 837 does not carry comes from read options or is derived from the taxonomy.
         c.medicare_locality = None;
         c.rendering_provider.qualifying_apm = false;
-        c.rendering_provider.role = cptkit_x12::role_of(c.rendering_provider.taxonomy.as_str());
+        c.rendering_provider.role = c.rendering_provider.taxonomy.and_then(ProviderRole::implied_by);
         let Ok(bytes) = write_837_to_vec(std::slice::from_ref(&c), &WriteOptions::default()) else { continue };
         let back = read_837(&bytes[..], ReadOptions::default());
         let mut expected = c.clone();
+        expected.billing_provider_location = Some(WriteOptions::default().billing_location(&c));
         expected.payer.id = expected.payer.id.to_ascii_lowercase();
         if expected.payer.plan_type == cptkit_core::PlanType::MedicareFfs {
             expected.payer.id = "medicare".into();
@@ -430,11 +448,11 @@ fn reconciliation_of_the_medicare_remittance() {
     let claims: Vec<_> = read("837p_medicare_star_crlf.x12").claims().cloned().collect();
     let remits: Vec<_> = read_835(&fixture("835_medicare.x12")[..]).remittances().cloned().collect();
     let reference = Reference::embedded();
-    let (po, ctx) = (PriceOptions::default(), context());
+    let options = pricing(None);
     let result = reconcile(
         &claims,
         &remits,
-        core_pricer(reference, &po, RuleBook::embedded(), &ctx),
+        core_pricer(reference, &options, RuleBook::embedded()),
         &ReconcileOptions { tolerance: dec("1.00") },
     );
     let rec = |id: &str| result.claims.iter().find(|c| c.claim_id == id).unwrap();
@@ -485,15 +503,15 @@ fn reconciliation_of_the_medicare_remittance() {
     assert_eq!(result.unmatched_remit_claims.len(), 1);
     assert_eq!(result.unmatched_remit_claims[0].1.claim_id, "C9999");
     let t = &result.totals;
-    assert_eq!(t.claims, 7);
-    assert_eq!(t.lines, 8);
+    assert_eq!(t.claims, 8);
+    assert_eq!(t.lines, 9);
     assert_eq!(t.denied_lines, 1);
     assert_eq!(t.underpaid_lines, 1);
     assert_eq!(t.units_not_minutes_lines, 2);
     assert_eq!(t.unmatched_remit_claims, 1);
     assert_eq!(t.paid, dec("1306.79"), "every claim's paid amount, matched or not");
     assert_eq!(t.provider_adjustments, dec("21.90"));
-    assert_eq!(result.totals_by_payer["medicare"].lines, 8);
+    assert_eq!(result.totals_by_payer["medicare"].lines, 9);
     assert_eq!(result.totals_by_payer["medicare part b"].unmatched_remit_claims, 1);
 }
 
@@ -502,12 +520,11 @@ fn reconciliation_follows_svc06_when_the_payer_changed_the_code() {
     let claims: Vec<_> = read("837p_commercial_pipe_newline.x12").claims().cloned().collect();
     let remits: Vec<_> = read_835(&fixture("835_commercial.x12")[..]).remittances().cloned().collect();
     let reference = Reference::embedded();
-    let po = PriceOptions { rule_set: None, conversion_factor: Some(dec("60")) };
-    let ctx = context();
+    let options = pricing(Some("60"));
     let result = reconcile(
         &claims,
         &remits,
-        core_pricer(reference, &po, RuleBook::embedded(), &ctx),
+        core_pricer(reference, &options, RuleBook::embedded()),
         &ReconcileOptions::default(),
     );
     let c2001 = result.claims.iter().find(|c| c.claim_id == "C2001").unwrap();
@@ -558,4 +575,38 @@ fn no_input_panics_prefixes_and_mutations() {
             let _ = read_835(&m[..]);
         }
     }
+}
+
+#[test]
+fn the_implementation_guides_anesthesia_example_reads_as_one_claim_with_its_findings() {
+    // 005010X222A1 example 9 (anesthesia): ICD-9 HI*BK, a rendering NPI that is not an NPI, service in
+    // 2005. Every value is well-formed text, so the claim is read and its problems are findings.
+    let file = read("837p_x222_example9_anesthesia.x12");
+    assert!(file.errors.is_empty(), "{:?}", file.errors);
+    assert_eq!(file.rejected().count(), 0);
+    let claims: Vec<_> = file.claims().collect();
+    assert_eq!(claims.len(), 1);
+    let c = &claims[0].claim;
+    assert_eq!(c.claim_id, "153829140");
+    assert_eq!((c.payer.id.as_str(), c.payer.plan_type), ("medicare", cptkit_core::PlanType::MedicareFfs));
+    let line = &c.lines[0];
+    assert_eq!(line.procedure_code.as_str(), "00142");
+    let modifiers: Vec<&str> = line.modifiers.iter().map(|m| m.as_str()).collect();
+    assert_eq!(modifiers, ["QK", "QS", "P1"]);
+    assert_eq!(line.quantity, dec("61"));
+    assert_eq!(line.date_of_service, time::macros::date!(2005 - 01 - 12));
+    assert!(matches!(c.diagnoses[..], [cptkit_core::DiagnosisCode::Icd9(code)] if code.as_str() == "36616"));
+    assert_eq!(c.rendering_provider.npi.as_str(), "5678912345");
+    assert_eq!(c.rendering_provider.role, Some(ProviderRole::Anesthesiologist));
+    let facility = c.service_facility_location.unwrap();
+    assert_eq!((facility.state.unwrap().as_str(), facility.zip.unwrap().as_str()), ("TN", "37232"));
+    assert_eq!(c.state().map(|s| s.as_str().to_owned()).as_deref(), Some("TN"));
+
+    let report = Reference::embedded().validate(c, &context());
+    let found: Vec<(String, String, Severity)> =
+        report.findings.iter().map(|f| (f.edit_id.clone(), f.field(), f.severity)).collect();
+    assert!(found.contains(&("NPI002".into(), "rendering_provider.npi".into(), Severity::Error)), "{found:?}");
+    assert!(found.contains(&("DX010".into(), "diagnoses[0]".into(), Severity::Warning)), "{found:?}");
+    let npi = report.findings.iter().find(|f| f.edit_id == "NPI002").unwrap();
+    assert_eq!(claims[0].locate(npi).element_name().as_deref(), Some("NM109"));
 }

@@ -115,12 +115,17 @@ async fn the_clean_medicare_837_yields_its_claims_and_located_findings() {
     let got = parse(&mut client, parse_request(bytes.clone(), true)).await;
     assert!(got.errors.is_empty(), "{:?}", got.errors);
     let ids: Vec<&str> = got.claims.iter().map(|c| c.claim.as_ref().expect("claim").claim_id.as_str()).collect();
-    // C1002 is split in two (physician + CRNA); C1007 is rejected (bad rendering NPI).
-    assert_eq!(ids, ["C1001", "C1002", "C1002", "C1003", "C1004", "C1005", "C1006", "C1008"]);
-    assert_eq!(got.rejected.iter().map(|r| r.claim_id.as_str()).collect::<Vec<_>>(), ["C1007"]);
+    // C1002 is split in two (physician + CRNA); C1007 is kept with its bad rendering NPI (a finding);
+    // C1009 is rejected (its service date is not a date).
+    assert_eq!(ids, ["C1001", "C1002", "C1002", "C1003", "C1004", "C1005", "C1006", "C1007", "C1008"]);
+    assert_eq!(got.rejected.iter().map(|r| r.claim_id.as_str()).collect::<Vec<_>>(), ["C1009"]);
     assert!(!got.rejected[0].errors.is_empty());
     assert_eq!(got.transactions.len(), 1);
-    assert_eq!(got.transactions[0].claims, 8);
+    assert_eq!(got.transactions[0].claims, 9);
+    let c1007 = &got.claims[7];
+    let npi = c1007.validation_findings.iter().find(|f| f.finding.as_ref().is_some_and(|f| f.edit_id == "NPI002"));
+    let npi = npi.expect("NPI002 on C1007");
+    assert_eq!(npi.location.as_ref().map(|l| l.element_name.as_str()), Some("NM109"));
 
     let c1001 = &got.claims[0];
     assert!(c1001.validated);
@@ -254,11 +259,11 @@ async fn reconcile_against_the_medicare_835_gives_the_hand_sums() {
     assert_eq!(r.unmatched_remit_claims.len(), 1);
     assert_eq!(r.unmatched_remit_claims[0].claim_id, "C9999");
     let t = r.totals.as_ref().expect("totals");
-    assert_eq!((t.claims, t.lines, t.denied_lines, t.underpaid_lines, t.units_not_minutes_lines), (7, 8, 1, 1, 2));
+    assert_eq!((t.claims, t.lines, t.denied_lines, t.underpaid_lines, t.units_not_minutes_lines), (8, 9, 1, 1, 2));
     assert_eq!((t.unmatched_remit_claims, t.paid_cents, t.provider_adjustments_cents), (1, 130_679, 2190));
-    assert_eq!(r.totals_by_payer["medicare"].lines, 8);
+    assert_eq!(r.totals_by_payer["medicare"].lines, 9);
     assert_eq!(r.totals_by_payer["medicare part b"].unmatched_remit_claims, 1);
-    assert_eq!(r.rejected_claims.iter().map(|c| c.claim_id.as_str()).collect::<Vec<_>>(), ["C1007"]);
+    assert_eq!(r.rejected_claims.iter().map(|c| c.claim_id.as_str()).collect::<Vec<_>>(), ["C1009"]);
     assert!(r.claims_837_errors.is_empty(), "{:?}", r.claims_837_errors);
     assert!(r.remittance_835_errors.is_empty(), "{:?}", r.remittance_835_errors);
 
@@ -312,7 +317,11 @@ async fn bad_requests_name_the_field() {
         (pb::ReconcileRequest { remittance_835: Vec::new(), ..reconcile_request() }, "remittance_835"),
         (
             pb::ReconcileRequest {
-                options: Some(pb::PriceOptions { rule_set: String::new(), conversion_factor: "x".into() }),
+                options: Some(pb::PriceOptions {
+                    rule_set: String::new(),
+                    conversion_factor: "x".into(),
+                    ..Default::default()
+                }),
                 ..reconcile_request()
             },
             "options.conversion_factor",
@@ -395,7 +404,7 @@ async fn the_binary_logs_x12_calls_with_counts_and_no_patient_data() {
     let server = Binary::start(&[], &env).await;
     let mut client = X12ServiceClient::connect(format!("http://{}", server.address)).await.expect("connect");
     let got = parse(&mut client, parse_request(fixture("837p_medicare_star_crlf.x12"), true)).await;
-    assert_eq!(got.claims.len(), 8);
+    assert_eq!(got.claims.len(), 9);
     client.reconcile(reconcile_request()).await.expect("Reconcile");
     // Over CPTKIT_MAX_X12_BYTES (2 MB), under the 64 MiB default: the environment is read.
     let status = client.parse_claims(parse_request(many_interchanges(2000), false)).await.expect_err("over");
@@ -422,9 +431,9 @@ async fn the_binary_logs_x12_calls_with_counts_and_no_patient_data() {
         })
         .collect();
     assert_eq!(rpcs.len(), 3, "{rpcs:?}");
-    // ParseClaims: 8 claims + 1 rejected, the rejected one an error.
-    assert_eq!(rpcs[0], ("ParseClaims", Some(9), Some(1), "OK"));
-    // Reconcile: 7 claim ids reconciled; 1 rejected claim.
-    assert_eq!(rpcs[1], ("Reconcile", Some(7), Some(1), "OK"));
+    // ParseClaims: 9 claims + 1 rejected, the rejected one an error.
+    assert_eq!(rpcs[0], ("ParseClaims", Some(10), Some(1), "OK"));
+    // Reconcile: 8 claim ids reconciled; 1 rejected claim.
+    assert_eq!(rpcs[1], ("Reconcile", Some(8), Some(1), "OK"));
     assert_eq!((rpcs[2].0, rpcs[2].3), ("ParseClaims", "OUT_OF_RANGE"));
 }

@@ -1,0 +1,162 @@
+//! Reading the claims of a file: an 837P, or claim JSON (one claim object, an array of claims, or JSON
+//! lines), told apart by the first non-blank byte (`{` or `[` is JSON). Every claim that can be read
+//! is kept; what cannot be read is kept as a problem beside them, so the other claims are still judged.
+
+use std::path::Path;
+
+use cptkit_core::{Claim, Error, Finding};
+use cptkit_x12::{File835, ParsedClaim, ReadOptions, RejectedClaim, X12Error};
+use serde_json::value::RawValue;
+
+use crate::Unreadable;
+use crate::output::Place;
+
+/// The claims of an input file and what could not be read.
+#[derive(Debug)]
+pub struct Input {
+    pub claims: Vec<InputClaim>,
+    pub problems: ReadProblems,
+}
+
+/// A claim read from the input.
+#[derive(Debug)]
+pub struct InputClaim {
+    /// JSON claims get the line numbers 1, 2, ... and no X12 source.
+    pub parsed: ParsedClaim,
+    /// The claim's 0-based position in a JSON input; `None` for an 837P, where a finding's place is
+    /// its segment.
+    pub index: Option<usize>,
+}
+
+impl InputClaim {
+    pub fn claim_id(&self) -> &str {
+        &self.parsed.claim.claim_id
+    }
+
+    /// Where the finding's field is in the input file.
+    pub fn place(&self, finding: &Finding) -> Place {
+        match self.index {
+            Some(index) => Place::Claim(index),
+            None => Place::Segment(self.parsed.locate(finding)),
+        }
+    }
+
+    /// The number of the line a finding is about, as the file numbers it (LX01 in an 837P).
+    pub fn line_number(&self, finding: &Finding) -> Option<u32> {
+        finding.loc.line_index().map(|i| self.line_number_at(i))
+    }
+
+    /// The number of the line at `index` in the core claim.
+    pub fn line_number_at(&self, index: usize) -> u32 {
+        let from_file = self.parsed.lines.get(index).map(|l| l.line_number);
+        from_file.unwrap_or_else(|| u32::try_from(index + 1).unwrap_or(u32::MAX))
+    }
+}
+
+/// What could not be read: the input is still judged, but the run is not clean (exit 1).
+#[derive(Debug, Default)]
+pub struct ReadProblems {
+    /// Envelope and syntax errors (an 837P, and the 835 of `reconcile`).
+    pub x12_errors: Vec<X12Error>,
+    /// 837P problems outside any claim.
+    pub transaction_problems: Vec<X12Error>,
+    /// 837P claims that could not become core claims.
+    pub rejected_claims: Vec<RejectedClaim>,
+    /// JSON claims that could not be read.
+    pub unread_claims: Vec<UnreadClaim>,
+}
+
+impl ReadProblems {
+    pub fn is_empty(&self) -> bool {
+        self.x12_errors.is_empty()
+            && self.transaction_problems.is_empty()
+            && self.rejected_claims.is_empty()
+            && self.unread_claims.is_empty()
+    }
+}
+
+/// A JSON claim that could not be read; the error names the field.
+#[derive(Debug)]
+pub struct UnreadClaim {
+    pub index: usize,
+    pub error: Error,
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>, Unreadable> {
+    std::fs::read(path).map_err(|e| Unreadable(format!("cannot read {}: {e}", path.display())))
+}
+
+/// Reads the claims of an 837P or claim JSON file.
+pub fn read_claims(path: &Path, options: ReadOptions) -> Result<Input, Unreadable> {
+    let file = read_file(path)?;
+    // A byte-order mark some editors write before JSON is not content.
+    let bytes = file.strip_prefix("\u{feff}".as_bytes()).unwrap_or(&file);
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{' | b'[') => {
+            let text = std::str::from_utf8(bytes)
+                .map_err(|e| Unreadable(format!("{}: JSON that is not UTF-8 text ({e})", path.display())))?;
+            read_json(text).map_err(|why| Unreadable(format!("{}: {why}", path.display())))
+        }
+        _ => read_837(path, bytes, options),
+    }
+}
+
+/// An 837P; input with no transaction set at all (not X12, or only junk) is unreadable.
+fn read_837(path: &Path, bytes: &[u8], options: ReadOptions) -> Result<Input, Unreadable> {
+    let file = cptkit_x12::read_837(bytes, options);
+    if file.transactions.is_empty() {
+        return Err(no_transaction(path, "837P", &file.errors));
+    }
+    let mut input =
+        Input { claims: Vec::new(), problems: ReadProblems { x12_errors: file.errors, ..Default::default() } };
+    for transaction in file.transactions {
+        let body = transaction.body;
+        input.claims.extend(body.claims.into_iter().map(|parsed| InputClaim { parsed, index: None }));
+        input.problems.rejected_claims.extend(body.rejected);
+        input.problems.transaction_problems.extend(body.problems);
+    }
+    Ok(input)
+}
+
+/// Claim JSON: each claim read on its own, so one bad claim does not hide the others.
+fn read_json(text: &str) -> Result<Input, String> {
+    let mut claims = Vec::new();
+    let mut problems = ReadProblems::default();
+    for (index, claim_text) in split_claims(text)?.into_iter().enumerate() {
+        match Claim::from_json(claim_text) {
+            Ok(claim) => claims.push((index, claim)),
+            Err(error) => problems.unread_claims.push(UnreadClaim { index, error }),
+        }
+    }
+    let (indexes, claims): (Vec<usize>, Vec<Claim>) = claims.into_iter().unzip();
+    let parsed = cptkit_x12::parsed_from_claims(&claims);
+    let claims = indexes.into_iter().zip(parsed).map(|(index, parsed)| InputClaim { parsed, index: Some(index) });
+    Ok(Input { claims: claims.collect(), problems })
+}
+
+/// The text of each claim: the elements of an array; each line of JSON lines (several lines, each an
+/// object); else the whole text, one claim (a pretty-printed object spans lines that are not objects).
+fn split_claims(text: &str) -> Result<Vec<&str>, String> {
+    let text = text.trim();
+    if text.starts_with('[') {
+        let items: Vec<&RawValue> =
+            serde_json::from_str(text).map_err(|e| format!("not a JSON array of claims: {e}"))?;
+        return Ok(items.into_iter().map(RawValue::get).collect());
+    }
+    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    if lines.len() > 1 && lines.iter().all(|l| l.starts_with('{')) { Ok(lines) } else { Ok(vec![text]) }
+}
+
+/// The 835 of `reconcile`; input with no 835 transaction set is unreadable.
+pub fn read_835(path: &Path) -> Result<File835, Unreadable> {
+    let remits = cptkit_x12::read_835(&read_file(path)?[..]);
+    if remits.transactions.is_empty() {
+        return Err(no_transaction(path, "835", &remits.errors));
+    }
+    Ok(remits)
+}
+
+fn no_transaction(path: &Path, set: &str, errors: &[X12Error]) -> Unreadable {
+    let why = errors.first().map_or_else(|| "no X12 interchange found".to_owned(), ToString::to_string);
+    Unreadable(format!("{}: no {set} transaction could be read: {why}", path.display()))
+}

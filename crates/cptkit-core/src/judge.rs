@@ -1,0 +1,247 @@
+//! The one judge: every face (Python one claim, batches and tables; gRPC unary and streams; the CLI;
+//! X12 reconciliation) validates and prices a claim through [`Reference::judge`], so they cannot
+//! disagree. It decides, once: which conversion factor a request's factors mean for each claim, what
+//! "today" is when the caller does not say, and what a bug met on one claim does (that claim's
+//! internal error, never a failed batch).
+
+use std::collections::BTreeMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use rust_decimal::Decimal;
+use time::{Date, OffsetDateTime};
+
+use crate::claim::Claim;
+use crate::error::{Error, Result, Violation};
+use crate::path::FieldPath;
+use crate::pricing::{CfBasis, PricedClaim, RuleBook};
+use crate::reference::Reference;
+use crate::validate::{Severity, ValidationContext, ValidationReport};
+
+/// What to do with a claim beyond validating it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JudgeOptions {
+    /// The date "in the future" is judged against; `None`: today's date in UTC, so every process
+    /// and machine agrees.
+    pub today: Option<Date>,
+    /// Price the claim too (a valid claim only), with these options.
+    pub pricing: Option<PriceOptions>,
+}
+
+/// What pricing needs beyond the claim.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PriceOptions {
+    /// Use this rule set instead of choosing one by payer, plan, state and date.
+    pub rule_set: Option<String>,
+    /// Contract conversion factors: the payer's rate is never public, so it is an input.
+    pub conversion_factors: ConversionFactors,
+}
+
+impl PriceOptions {
+    /// Chosen by payer, plan, state and date, with one contract conversion factor for every payer.
+    pub fn contract(every_payer: Decimal) -> Result<PriceOptions> {
+        Ok(PriceOptions { rule_set: None, conversion_factors: ConversionFactors::every_payer(every_payer)? })
+    }
+}
+
+/// A sanity bound: no payer pays a million dollars a unit, and it keeps the arithmetic far from overflow.
+const MAX_CONVERSION_FACTOR: Decimal = Decimal::from_parts(1_000_000, 0, 0, false, 0);
+
+/// The contract conversion factors of a request: one for a payer id, and one for every other payer.
+///
+/// A factor for every payer is a contract rate, so it prices the rule sets that pay a contract rate
+/// (commercial, Medicare Advantage) and never Medicare fee-for-service, which keeps the CMS factor of
+/// its year and locality. A factor given for a payer id applies to that payer's claims whatever the
+/// rule set (an analyst modelling next year's Medicare factor names `medicare`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConversionFactors {
+    every_payer: Option<Decimal>,
+    /// By payer id, lower-cased.
+    by_payer: BTreeMap<String, Decimal>,
+}
+
+/// The factor a claim is priced with, as the request gave it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum GivenFactor {
+    /// Given for this payer id.
+    ForPayer(Decimal),
+    /// Given for every payer, applied to a contract rule set.
+    ForEveryPayer(Decimal),
+    /// Given for every payer, not applied: the rule set pays the CMS factor.
+    NotForMedicare(Decimal),
+    None,
+}
+
+impl ConversionFactors {
+    /// Checks each factor (more than 0, at most 1,000,000 dollars a unit); an error names it
+    /// (`conversion_factor`, `conversion_factor.cigna`).
+    pub fn new(
+        every_payer: Option<Decimal>,
+        by_payer: impl IntoIterator<Item = (String, Decimal)>,
+    ) -> Result<ConversionFactors> {
+        let check = |cf: Decimal, loc: FieldPath| {
+            if cf <= Decimal::ZERO || cf > MAX_CONVERSION_FACTOR {
+                Err(Error::invalid(
+                    loc,
+                    format!("must be more than 0 and at most {MAX_CONVERSION_FACTOR} dollars per unit, got {cf}"),
+                ))
+            } else {
+                Ok(cf)
+            }
+        };
+        let every_payer = every_payer.map(|cf| check(cf, FieldPath::field("conversion_factor"))).transpose()?;
+        let by_payer = by_payer
+            .into_iter()
+            .map(|(payer, cf)| {
+                let payer = payer.trim().to_ascii_lowercase();
+                let loc = FieldPath::field("conversion_factor").key_owned(payer.clone());
+                Ok((payer, check(cf, loc)?))
+            })
+            .collect::<Result<_>>()?;
+        Ok(ConversionFactors { every_payer, by_payer })
+    }
+
+    /// One factor for every payer.
+    pub fn every_payer(cf: Decimal) -> Result<ConversionFactors> {
+        ConversionFactors::new(Some(cf), [])
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.every_payer.is_none() && self.by_payer.is_empty()
+    }
+
+    /// The factor for every payer, as given.
+    pub fn for_every_payer(&self) -> Option<Decimal> {
+        self.every_payer
+    }
+
+    /// The factors given per payer id (lower-cased).
+    pub fn by_payer(&self) -> &BTreeMap<String, Decimal> {
+        &self.by_payer
+    }
+
+    /// What the request gave for a claim of `payer_id` priced by a rule set paying on `basis`.
+    pub(crate) fn resolve(&self, payer_id: &str, basis: CfBasis) -> GivenFactor {
+        let for_payer = if self.by_payer.is_empty() {
+            None
+        } else {
+            self.by_payer.get(payer_id).or_else(|| self.by_payer.get(&payer_id.trim().to_ascii_lowercase()))
+        };
+        match (for_payer, self.every_payer, basis) {
+            (Some(cf), _, _) => GivenFactor::ForPayer(*cf),
+            (None, Some(cf), CfBasis::Contract) => GivenFactor::ForEveryPayer(cf),
+            (None, Some(cf), CfBasis::Medicare) => GivenFactor::NotForMedicare(cf),
+            (None, None, _) => GivenFactor::None,
+        }
+    }
+}
+
+/// Everything cptkit says about one claim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Judgement {
+    /// Every finding, warnings included.
+    pub report: ValidationReport,
+    pub verdict: Verdict,
+}
+
+/// What became of the claim's price.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Only validation was asked for.
+    Validated,
+    Priced(PricedClaim),
+    /// The claim has error findings (in the report), so it was not priced.
+    Rejected,
+    /// The claim is valid but cannot be priced as asked: no rule set for its payer, no contract
+    /// conversion factor, no Medicare factor for its year... The error names the field.
+    NotPriced(Error),
+}
+
+impl Judgement {
+    /// The price, or why there is none as one error: a rejected claim is an invalid-input error with
+    /// one violation per error finding (what `PriceClaim` answers and `cptkit.price` raises).
+    pub fn into_priced(self) -> Result<PricedClaim> {
+        match self.verdict {
+            Verdict::Priced(priced) => Ok(priced),
+            Verdict::Rejected => Err(rejection(&self.report)),
+            Verdict::NotPriced(error) => Err(error),
+            Verdict::Validated => Err(Error::internal("the claim was validated, not priced")),
+        }
+    }
+}
+
+/// The error for a claim rejected for its findings: one violation per error finding, `EDIT: message`.
+pub fn rejection(report: &ValidationReport) -> Error {
+    let violations = report
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .map(|f| Violation { loc: f.loc.clone(), message: format!("{}: {}", f.edit_id, f.message) })
+        .collect();
+    Error::with_violations(format!("claim {} is not valid; validate it for the details", report.claim_id), violations)
+}
+
+/// Today's date in UTC: the default "today" of every face.
+pub fn today_utc() -> Date {
+    OffsetDateTime::now_utc().date()
+}
+
+impl Reference {
+    /// Validates the claim and, when asked, prices it: the one entry point of every face.
+    ///
+    /// `Err` only for a bug met on this claim (a panic in the core, caught here): an internal error
+    /// for this claim alone, so a batch or a stream goes on.
+    pub fn judge(&self, claim: &Claim, options: &JudgeOptions, rules: &RuleBook) -> Result<Judgement> {
+        let context = ValidationContext { today: options.today.unwrap_or_else(today_utc) };
+        let judge = || {
+            let report = self.validate(claim, &context);
+            let verdict = match &options.pricing {
+                None => Verdict::Validated,
+                Some(_) if !report.is_valid() => Verdict::Rejected,
+                Some(pricing) => match self.price_valid(claim, pricing, rules) {
+                    Ok(priced) => Verdict::Priced(priced),
+                    Err(error) => Verdict::NotPriced(error),
+                },
+            };
+            Judgement { report, verdict }
+        };
+        // The core holds no state a panic could leave half-changed (shared tables are read-only).
+        catch_unwind(AssertUnwindSafe(judge))
+            .map_err(|_| Error::internal("cptkit failed on this claim (a bug in cptkit; please report it)"))
+    }
+
+    /// Validates and prices: [`Reference::judge`] with pricing, as one result.
+    pub fn price(
+        &self,
+        claim: &Claim,
+        options: &PriceOptions,
+        rules: &RuleBook,
+        today: Option<Date>,
+    ) -> Result<PricedClaim> {
+        let options = JudgeOptions { today, pricing: Some(options.clone()) };
+        self.judge(claim, &options, rules)?.into_priced()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn factors_are_checked_and_resolved_by_payer_then_basis() {
+        let cf = |s: &str| s.parse::<Decimal>().unwrap();
+        let factors = ConversionFactors::new(Some(cf("60")), [("Cigna".to_owned(), cf("62.5"))]).unwrap();
+        assert_eq!(factors.resolve("cigna", CfBasis::Contract), GivenFactor::ForPayer(cf("62.5")));
+        assert_eq!(factors.resolve("CIGNA", CfBasis::Contract), GivenFactor::ForPayer(cf("62.5")));
+        assert_eq!(factors.resolve("uhc", CfBasis::Contract), GivenFactor::ForEveryPayer(cf("60")));
+        assert_eq!(factors.resolve("medicare", CfBasis::Medicare), GivenFactor::NotForMedicare(cf("60")));
+        let medicare = ConversionFactors::new(None, [("medicare".to_owned(), cf("21"))]).unwrap();
+        assert_eq!(medicare.resolve("medicare", CfBasis::Medicare), GivenFactor::ForPayer(cf("21")));
+        assert_eq!(ConversionFactors::default().resolve("x", CfBasis::Contract), GivenFactor::None);
+
+        let err = ConversionFactors::every_payer(cf("0")).unwrap_err();
+        assert_eq!(err.field(), Some("conversion_factor"));
+        let err = ConversionFactors::new(None, [("aetna".to_owned(), cf("-1"))]).unwrap_err();
+        assert_eq!(err.field(), Some("conversion_factor.aetna"));
+        assert!(ConversionFactors::every_payer(cf("1000001")).is_err());
+    }
+}

@@ -1,0 +1,174 @@
+//! Field paths as data. `lines[0].modifiers[1]` is the path `["lines", 0, "modifiers", 1]`: findings and
+//! errors carry it as items (`FieldPath::items`) and render the text form with `Display`, so no face
+//! has to take a path string apart again.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::ser::SerializeSeq;
+use serde::{Serialize, Serializer};
+
+/// One step of a [`FieldPath`]: a field name or a 0-based index into a list.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PathItem {
+    Field(Cow<'static, str>),
+    Index(usize),
+}
+
+/// Where in a claim (or a request) a finding or an error points.
+#[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FieldPath(Vec<PathItem>);
+
+impl FieldPath {
+    /// The empty path: the claim (or request) as a whole.
+    pub const fn root() -> FieldPath {
+        FieldPath(Vec::new())
+    }
+
+    /// The top-level field `name`.
+    pub fn field(name: &'static str) -> FieldPath {
+        FieldPath(vec![PathItem::Field(Cow::Borrowed(name))])
+    }
+
+    /// `lines[i]`, the start of every line-level path.
+    pub fn line(i: usize) -> FieldPath {
+        FieldPath(vec![PathItem::Field(Cow::Borrowed("lines")), PathItem::Index(i)])
+    }
+
+    /// This path, then the field `name`.
+    pub fn key(mut self, name: &'static str) -> FieldPath {
+        self.0.push(PathItem::Field(Cow::Borrowed(name)));
+        self
+    }
+
+    /// This path, then a field whose name is data (a payer id).
+    pub fn key_owned(mut self, name: String) -> FieldPath {
+        self.0.push(PathItem::Field(Cow::Owned(name)));
+        self
+    }
+
+    /// This path, then the list index `i`.
+    pub fn index(mut self, i: usize) -> FieldPath {
+        self.0.push(PathItem::Index(i));
+        self
+    }
+
+    /// `outer`, then this path: how an error found inside a value is named from outside it.
+    pub fn within(mut self, outer: &FieldPath) -> FieldPath {
+        self.0.splice(0..0, outer.0.iter().cloned());
+        self
+    }
+
+    pub fn items(&self) -> &[PathItem] {
+        &self.0
+    }
+
+    pub fn is_root(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The line a line-level path is about (`lines[2].quantity` -> 2).
+    pub fn line_index(&self) -> Option<usize> {
+        match self.0.as_slice() {
+            [PathItem::Field(lines), PathItem::Index(i), ..] if lines == "lines" => Some(*i),
+            _ => None,
+        }
+    }
+
+    /// The path without its leading `lines[i]` (`lines[2].modifiers[0]` -> `modifiers[0]`).
+    pub fn within_line(&self) -> Option<&[PathItem]> {
+        self.line_index().map(|_| &self.0[2..])
+    }
+
+    /// Reads the text form (`lines[0].modifiers[1]`, `rendering_provider.npi`). For field names written
+    /// in code and paths from serde's error reports; `.` alone (serde's root) is the root.
+    pub fn parse(text: &str) -> FieldPath {
+        let mut items = Vec::new();
+        for part in text.split('.').filter(|p| !p.is_empty()) {
+            let (name, mut rest) = part.split_once('[').map_or((part, ""), |(n, r)| (n, r));
+            if !name.is_empty() {
+                items.push(PathItem::Field(Cow::Owned(name.to_owned())));
+            }
+            while let Some((index, after)) = rest.split_once(']') {
+                match index.parse() {
+                    Ok(i) => items.push(PathItem::Index(i)),
+                    Err(_) => items.push(PathItem::Field(Cow::Owned(index.to_owned()))),
+                }
+                rest = after.strip_prefix('[').unwrap_or(after);
+            }
+        }
+        FieldPath(items)
+    }
+}
+
+/// A path written as text where it is made (`"rendering_provider.npi"`, a serde error's path).
+impl From<&str> for FieldPath {
+    fn from(text: &str) -> FieldPath {
+        FieldPath::parse(text)
+    }
+}
+
+impl From<String> for FieldPath {
+    fn from(text: String) -> FieldPath {
+        FieldPath::parse(&text)
+    }
+}
+
+impl From<&FieldPath> for FieldPath {
+    fn from(path: &FieldPath) -> FieldPath {
+        path.clone()
+    }
+}
+
+impl fmt::Display for FieldPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, item) in self.0.iter().enumerate() {
+            match item {
+                PathItem::Field(name) if i == 0 => f.write_str(name)?,
+                PathItem::Field(name) => write!(f, ".{name}")?,
+                PathItem::Index(index) => write!(f, "[{index}]")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for FieldPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "FieldPath({self})")
+    }
+}
+
+/// As a list of names and indexes, `["lines", 0, "modifiers", 1]` (pydantic's `loc`).
+impl Serialize for FieldPath {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for item in &self.0 {
+            match item {
+                PathItem::Field(name) => seq.serialize_element(name.as_ref())?,
+                PathItem::Index(i) => seq.serialize_element(i)?,
+            }
+        }
+        seq.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_form_round_trips() {
+        for text in ["lines[0].modifiers[1]", "rendering_provider.npi", "diagnoses[11]", "code", "lines", ""] {
+            assert_eq!(FieldPath::parse(text).to_string(), text);
+        }
+        assert_eq!(FieldPath::parse(".").to_string(), "");
+        let built = FieldPath::line(2).key("modifiers").index(0);
+        assert_eq!(built, FieldPath::parse("lines[2].modifiers[0]"));
+        assert_eq!(built.line_index(), Some(2));
+        assert_eq!(FieldPath::from("diagnoses[1]").line_index(), None);
+        assert_eq!(serde_json::to_string(&built).unwrap(), r#"["lines",2,"modifiers",0]"#);
+        let nested = FieldPath::from("modifiers[0]").within(&FieldPath::line(1)).within(&"claim".into());
+        assert_eq!(nested.to_string(), "claim.lines[1].modifiers[0]");
+    }
+}

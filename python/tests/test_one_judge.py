@@ -1,0 +1,294 @@
+"""One judge, every face: each golden claim (tests/fixtures/claims) is priced through Python `price`,
+`price_many` and `price_table`, gRPC `PriceClaim` and `ProcessClaims` (a grpcio client against the real
+server) and the `cptkit` CLI, and every face must give the same answer: the same lines, statuses,
+units, factors, amounts and worded steps, or the same refusal naming the same field."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from decimal import Decimal
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+import cptkit
+from conftest import REPO_ROOT, RPC_TIMEOUT_S
+
+pa = pytest.importorskip("pyarrow")
+grpc = pytest.importorskip("grpc")
+from google.protobuf import json_format  # noqa: E402
+
+CLAIMS = REPO_ROOT / "tests" / "fixtures" / "claims"
+CASES = sorted(d.name for d in CLAIMS.iterdir() if (d / "claim.json").is_file())
+
+# A face's answer, normalised: ("priced", claim id, total allowed, lines) or ("refused", kind, field),
+# the field None where the face does not carry one (gRPC names fields in BadRequest, INVALID_ARGUMENT only).
+Answer = tuple[Any, ...]
+KINDS = {
+    "INVALID_ARGUMENT": "invalid_input",
+    "NOT_FOUND": "not_found",
+    "FAILED_PRECONDITION": "unsupported",
+    "INTERNAL": "internal",
+}
+
+
+def case(name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    claim = json.loads((CLAIMS / name / "claim.json").read_text(encoding="utf-8"))
+    expected = json.loads((CLAIMS / name / "expected.json").read_text(encoding="utf-8"))
+    return claim, expected
+
+
+def factors(expected: dict[str, Any]) -> Any:
+    """The case's conversion factors as the Python faces take them."""
+    options = expected.get("price_options", {})
+    every = Decimal(options["conversion_factor"]) if "conversion_factor" in options else None
+    by_payer = {payer: Decimal(cf) for payer, cf in options.get("payer_conversion_factors", {}).items()}
+    return {None: every, **by_payer} if by_payer else every
+
+
+def line_answer(status: str, rule_set: str, numbers: list[Any], steps: list[tuple[str, str, str]]) -> Answer:
+    """One priced line: status, rule set, units/factor/share and money as Decimals, the steps."""
+    return (status, rule_set, tuple(Decimal(str(n)).normalize() for n in numbers), tuple(steps))
+
+
+def from_python(priced: cptkit.PricedClaim) -> Answer:
+    lines = tuple(
+        line_answer(
+            line.status,
+            line.rule_set,
+            [
+                line.base_units,
+                line.time_units,
+                line.modifying_units,
+                line.total_units,
+                line.conversion_factor,
+                line.share,
+                line.fee_schedule,
+                line.charge,
+                line.allowed,
+            ],
+            [(s.step, s.detail, s.value) for s in line.steps],
+        )
+        for line in priced.lines
+    )
+    return ("priced", priced.claim_id, priced.total_allowed, lines)
+
+
+def from_python_error(error: cptkit.CptkitError) -> Answer:
+    # FAILED_PRECONDITION stands for both unsupported and conflict on the wire.
+    kind = "unsupported" if error.kind == "conflict" else error.kind
+    return ("refused", kind, error.field or "")
+
+
+STATUS = {1: "priced", 2: "not_priced", 3: "not_payable"}
+
+
+def from_wire(priced: Any) -> Answer:
+    cents = lambda c: Decimal(c) / 100  # noqa: E731
+    lines = tuple(
+        line_answer(
+            STATUS[line.status],
+            line.rule_set,
+            [
+                line.base_units,
+                line.time_units,
+                line.modifying_units,
+                line.total_units,
+                line.conversion_factor,
+                line.share,
+                cents(line.fee_schedule_cents),
+                cents(line.charge_cents),
+                cents(line.allowed_cents),
+            ],
+            [(s.step, s.detail, s.value) for s in line.steps],
+        )
+        for line in priced.lines
+    )
+    return ("priced", priced.claim_id, cents(priced.total_allowed_cents), lines)
+
+
+def wire_options(pb: SimpleNamespace, expected: dict[str, Any]) -> Any:
+    options = expected.get("price_options", {})
+    return pb.claims_pb2.PriceOptions(
+        rule_set=options.get("rule_set", ""),
+        conversion_factor=options.get("conversion_factor", ""),
+        payer_conversion_factors=options.get("payer_conversion_factors", {}),
+    )
+
+
+def wire_claim(pb: SimpleNamespace, claim: dict[str, Any]) -> Any:
+    """The claim JSON as the wire Claim (enums by their proto names)."""
+    wire = json.loads(json.dumps(claim))
+    wire["payer"]["plan_type"] = "PLAN_TYPE_" + claim["payer"]["plan_type"].upper()
+    if "role" in claim["rendering_provider"]:
+        wire["rendering_provider"]["role"] = "PROVIDER_ROLE_" + claim["rendering_provider"]["role"].upper()
+    for line in wire["lines"]:
+        line["unit_basis"] = "UNIT_BASIS_" + line["unit_basis"]
+    return json_format.ParseDict(wire, pb.claims_pb2.Claim())
+
+
+def from_status(error: Any) -> Answer:
+    """A refused PriceClaim: the code's kind, and the field of its BadRequest (INVALID_ARGUMENT)."""
+    from google.rpc import error_details_pb2
+    from grpc_status import rpc_status
+
+    kind = KINDS[error.code().name]
+    status = rpc_status.from_call(error)
+    for detail in status.details if status else []:
+        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            detail.Unpack(bad)
+            # A claim rejected for its findings lists each; the refusal of a valid claim names one field.
+            fields = [v.field for v in bad.field_violations]
+            return ("refused", kind, fields[0] if len(fields) == 1 else "")
+    return ("refused", kind, None)
+
+
+def from_table(rows: list[dict[str, Any]], claim_id: str) -> Answer:
+    statuses = {row["status"] for row in rows}
+    if statuses <= {"error", "not_valid"}:
+        # A valid claim refused: TBL004 naming the field; a claim rejected for its findings: not_valid.
+        issues = [i for row in rows for i in row["issues"] if i["edit_id"] == "TBL004"]
+        return ("refused", None, issues[0]["field"]) if issues else ("refused", "invalid_input", "")
+    lines = tuple(
+        line_answer(
+            row["status"],
+            row["rule_set"],
+            [
+                row["base_units"],
+                row["time_units"],
+                row["modifying_units"],
+                row["total_units"],
+                row["conversion_factor"],
+                row["share"],
+                Decimal(row["fee_schedule_cents"]) / 100,
+                Decimal(row["charge_cents"]) / 100,
+                Decimal(row["allowed_cents"]) / 100,
+            ],
+            [(s["step"], s["detail"], s["value"]) for s in row["explanation"]],
+        )
+        for row in rows
+    )
+    total = sum((Decimal(row["allowed_cents"]) / 100 for row in rows), Decimal("0.00"))
+    return ("priced", claim_id, total, lines)
+
+
+def cli_binary() -> Path | None:
+    configured = os.environ.get("CPTKIT_CLI_BIN")
+    if configured:
+        return Path(configured)
+    default = REPO_ROOT / "target" / "debug" / "cptkit"
+    return default if default.is_file() else None
+
+
+def from_cli(name: str, expected: dict[str, Any]) -> Answer:
+    binary = cli_binary()
+    if binary is None:
+        pytest.skip("no cptkit CLI binary: set CPTKIT_CLI_BIN or run `cargo build -p cptkit-cli`")
+    options = expected.get("price_options", {})
+    args = [str(binary), "price", str(CLAIMS / name / "claim.json"), "--json", "--today", expected["today"]]
+    if "conversion_factor" in options:
+        args += ["--conversion-factor", options["conversion_factor"]]
+    for payer, cf in options.get("payer_conversion_factors", {}).items():
+        args += ["--payer-conversion-factor", f"{payer}={cf}"]
+    if "rule_set" in options:
+        args += ["--use-rule-set", options["rule_set"]]
+    run = subprocess.run(args, capture_output=True, text=True, timeout=60, check=False)
+    assert run.returncode in (0, 1), run.stderr
+    (answer,) = json.loads(run.stdout)["claims"]
+    if answer.get("priced") is not None:
+        return from_python_dict(answer["priced"])
+    error = answer["error"]
+    return ("refused", error["kind"], error.get("field") or "")
+
+
+def from_python_dict(priced: dict[str, Any]) -> Answer:
+    """The core's serde JSON of a priced claim (what `PricedClaim.to_dict()` and the CLI print)."""
+    lines = tuple(
+        line_answer(
+            line["status"],
+            line["rule_set"],
+            [
+                line[key]
+                for key in (
+                    "base_units",
+                    "time_units",
+                    "modifying_units",
+                    "total_units",
+                    "conversion_factor",
+                    "share",
+                    "fee_schedule",
+                    "charge",
+                    "allowed",
+                )
+            ],
+            [(s["step"], s["detail"], s["value"]) for s in line["steps"]],
+        )
+        for line in priced["lines"]
+    )
+    return ("priced", priced["claim_id"], Decimal(priced["total_allowed"]), lines)
+
+
+def same(answer: Answer, reference: Answer) -> bool:
+    """Equal answers; for refusals, a kind or field a face does not carry (None) is not compared."""
+    if answer[0] != "refused" or reference[0] != "refused":
+        return answer == reference
+    return all(a is None or r is None or a == r for a, r in zip(answer[1:], reference[1:], strict=True))
+
+
+@pytest.fixture(scope="module")
+def claims_stub(pb: SimpleNamespace, channel: Any) -> Any:
+    return pb.claims_pb2_grpc.ClaimServiceStub(channel)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_every_face_gives_the_same_answer(name: str, pb: SimpleNamespace, claims_stub: Any) -> None:
+    claim, expected = case(name)
+    kwargs = {"conversion_factor": factors(expected), "rule_set": expected.get("price_options", {}).get("rule_set")}
+    today = expected["today"]
+    answers: dict[str, Answer] = {}
+
+    try:
+        answers["price"] = from_python(cptkit.price(claim, today=today, **kwargs))
+    except cptkit.CptkitError as error:
+        answers["price"] = from_python_error(error)
+    (many,) = cptkit.price_many([claim], today=today, **kwargs)
+    answers["price_many"] = from_python(many) if isinstance(many, cptkit.PricedClaim) else from_python_error(many)
+
+    table = cptkit.claims_to_table([claim])
+    rows = cptkit.price_table(table, today=today, explain=True, progress=False, **kwargs).to_pylist()
+    answers["price_table"] = from_table(rows, claim["claim_id"])
+
+    request = pb.claims_pb2.PriceClaimRequest(
+        claim=wire_claim(pb, claim), options=wire_options(pb, expected), today=today
+    )
+    try:
+        answers["PriceClaim"] = from_wire(claims_stub.PriceClaim(request, timeout=RPC_TIMEOUT_S).priced)
+    except grpc.RpcError as error:
+        answers["PriceClaim"] = from_status(error)
+
+    stream = pb.claims_pb2.ProcessClaimsRequest(
+        request_id="1", claim=request.claim, price=True, options=request.options, today=today
+    )
+    (response,) = list(claims_stub.ProcessClaims(iter([stream]), timeout=RPC_TIMEOUT_S))
+    if response.HasField("priced"):
+        answers["ProcessClaims"] = from_wire(response.priced)
+    else:
+        fields = [v.field for v in response.error.violations]
+        kind = KINDS[response.error.code]
+        answers["ProcessClaims"] = ("refused", kind, fields[0] if len(fields) == 1 else "" if fields else None)
+
+    answers["cli"] = from_cli(name, expected)
+
+    reference = answers["price"]
+    for face, answer in answers.items():
+        assert same(answer, reference), f"{name}: {face} differs from price\n{face}: {answer}\nprice: {reference}"
+    if "priced" in expected:
+        assert reference[0] == "priced" and str(reference[2]) == expected["priced"]["total_allowed"]
+    else:
+        assert reference[0] == "refused"
+
