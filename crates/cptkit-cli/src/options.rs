@@ -65,7 +65,8 @@ impl Pricing {
         let rules = RuleBook::embedded().with_files(&self.rule_sets).map_err(|e| Unreadable(e.to_string()))?;
         let factors = ConversionFactors::new(self.conversion_factor, self.payer_conversion_factors.iter().cloned())
             .map_err(|e| Unreadable(format!("bad conversion factor: {e}")))?;
-        let pricing = PriceOptions { rule_set: self.use_rule_set.clone(), conversion_factors: factors };
+        let pricing =
+            PriceOptions { rule_set: self.use_rule_set.clone(), conversion_factors: factors, ..Default::default() };
         Ok((rules, JudgeOptions { today, pricing: Some(pricing) }))
     }
 }

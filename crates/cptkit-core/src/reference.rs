@@ -3,7 +3,7 @@
 //! Each file's source and dates are in `data/SOURCES.md` and in a source column of its own.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
@@ -20,6 +20,7 @@ use crate::model::{
     QualifyingCircumstance, ServiceType, Taxonomy,
 };
 use crate::payers::PayerDirectory;
+use crate::pfs::FeeSchedule;
 
 /// The embedded files, by the name a data directory overrides them with.
 const EMBEDDED: &[(&str, &str)] = &[
@@ -43,6 +44,12 @@ const EMBEDDED: &[(&str, &str)] = &[
     ("policy_updates.csv", include_str!("../data/policy_updates.csv")),
     ("x12_claim_filing_indicators.csv", include_str!("../data/x12_claim_filing_indicators.csv")),
     ("payer_aliases.csv", include_str!("../data/payer_aliases.csv")),
+    ("pfs/facility_places_of_service.csv", include_str!("../data/pfs/facility_places_of_service.csv")),
+    (
+        "pfs/nonphysician_practitioner_taxonomies.csv",
+        include_str!("../data/pfs/nonphysician_practitioner_taxonomies.csv"),
+    ),
+    ("pfs/cpt_sections.csv", include_str!("../data/pfs/cpt_sections.csv")),
 ];
 
 /// Where table files come from: the embedded copies, or a directory whose files take precedence.
@@ -189,6 +196,36 @@ pub struct Reference {
     icd10: OnceLock<Icd10Table>,
     icd10_deleted: BTreeMap<Icd10Code, DeletedDiagnosis>,
     payers: PayerDirectory,
+    fee_schedule: FeeSchedule,
+    /// Places of service paid at the facility rate (IOM 100-04 ch. 12 §20.4.2).
+    facility_places: BTreeSet<PosCode>,
+    /// Non-physician practitioners paid a share of the fee schedule, by taxonomy.
+    nonphysician_practitioners: BTreeMap<TaxonomyCode, NonphysicianPractitioner>,
+    pub(crate) sections: Vec<CodeSection>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct FacilityPlace {
+    pos: PosCode,
+}
+
+/// A non-physician practitioner type and the share of the fee schedule Medicare pays it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct NonphysicianPractitioner {
+    pub taxonomy: TaxonomyCode,
+    pub role: String,
+    pub share: Decimal,
+    pub description: String,
+}
+
+/// A CPT section or subsection (or a HCPCS Level II letter) as a range of codes.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct CodeSection {
+    pub first: CptCode,
+    pub last: CptCode,
+    pub section: String,
+    #[serde(default)]
+    pub subsection: String,
 }
 
 #[derive(Debug, Clone)]
@@ -217,6 +254,28 @@ impl Reference {
             return Err(Error::invalid("data_dir", format!("{} is not a directory", dir.display())));
         }
         Reference::load(Files { dir: Some(dir.to_owned()) })
+    }
+
+    /// The Medicare Physician Fee Schedule releases.
+    pub fn fee_schedule(&self) -> &FeeSchedule {
+        &self.fee_schedule
+    }
+
+    /// Whether a place of service is paid at the facility rate.
+    pub fn is_facility(&self, pos: &PosCode) -> bool {
+        self.facility_places.contains(pos)
+    }
+
+    /// The share of the fee schedule paid to the claim's rendering provider when the taxonomy is a
+    /// non-physician practitioner's (nurse practitioner, physician assistant, clinical nurse specialist).
+    pub fn nonphysician_share(&self, claim: &crate::claim::Claim) -> Option<(Decimal, &str)> {
+        let taxonomy = claim.rendering_provider.taxonomy?;
+        self.nonphysician_practitioners.get(&taxonomy).map(|n| (n.share, n.description.as_str()))
+    }
+
+    /// The CPT section (or HCPCS Level II letter group) of a code, most specific first.
+    pub fn section_of(&self, code: CptCode) -> Option<&CodeSection> {
+        self.sections.iter().find(|s| s.first <= code && code <= s.last)
     }
 
     /// Builds the ICD-10-CM index now rather than on the first diagnosis lookup.
@@ -248,6 +307,18 @@ impl Reference {
             icd10_text,
             icd10: OnceLock::new(),
             icd10_deleted: load_deleted_diagnoses(&files)?,
+            fee_schedule: FeeSchedule::load(files.dir.as_deref())?,
+            facility_places: files
+                .rows::<FacilityPlace>("pfs/facility_places_of_service.csv")?
+                .into_iter()
+                .map(|f| f.pos)
+                .collect(),
+            nonphysician_practitioners: files
+                .rows::<NonphysicianPractitioner>("pfs/nonphysician_practitioner_taxonomies.csv")?
+                .into_iter()
+                .map(|n| (n.taxonomy, n))
+                .collect(),
+            sections: files.rows("pfs/cpt_sections.csv")?,
             payers: PayerDirectory::load(
                 files.rows("x12_claim_filing_indicators.csv")?,
                 files.rows("payer_aliases.csv")?,

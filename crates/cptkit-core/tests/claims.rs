@@ -38,6 +38,7 @@ fn options(expected: &Value) -> PriceOptions {
             by_payer,
         )
         .unwrap(),
+        percent_of_medicare: options["percent_of_medicare"].as_str().map(|s| s.parse().unwrap()),
     }
 }
 
@@ -213,6 +214,7 @@ fn user_rule_set_is_loaded_and_selected() {
     let options = PriceOptions {
         rule_set: None,
         conversion_factors: ConversionFactors::every_payer(Decimal::new(6000, 2)).unwrap(),
+        ..PriceOptions::default()
     };
     let priced = Reference::embedded().price(&claim, &options, &book, today).unwrap();
     // (7 + 6.0) x 60.00 x 0.90 = 702.00

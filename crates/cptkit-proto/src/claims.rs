@@ -313,7 +313,11 @@ pub fn price_options(options: Option<pb::PriceOptions>) -> Result<core::PriceOpt
         })
         .collect::<Result<Vec<_>>>()?;
     let conversion_factors = core::ConversionFactors::new(every_payer, by_payer).map_err(|e| e.at("options"))?;
-    Ok(core::PriceOptions { rule_set: (!rule_set.is_empty()).then_some(rule_set), conversion_factors })
+    Ok(core::PriceOptions {
+        rule_set: (!rule_set.is_empty()).then_some(rule_set),
+        conversion_factors,
+        ..Default::default()
+    })
 }
 
 /// The `today` of a request: the given date, or `None` (the core's default: today in UTC).

@@ -344,7 +344,11 @@ fn pricing<'py>(
     rules: &'py Rules<'py>,
     today: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Judge<'py>> {
-    let pricing = PriceOptions { rule_set: rules.id(), conversion_factors: conversion_factors(py, conversion_factor)? };
+    let pricing = PriceOptions {
+        rule_set: rules.id(),
+        conversion_factors: conversion_factors(py, conversion_factor)?,
+        ..Default::default()
+    };
     Ok(Judge { options: JudgeOptions { today: self::today(py, today)?, pricing: Some(pricing) }, book: rules.book() })
 }
 

@@ -65,7 +65,11 @@ fn price_table<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let today = self::today(py, today)?;
     let rules = rules(py, rule_set)?;
-    let options = PriceOptions { rule_set: rules.id(), conversion_factors: conversion_factors(py, conversion_factor)? };
+    let options = PriceOptions {
+        rule_set: rules.id(),
+        conversion_factors: conversion_factors(py, conversion_factor)?,
+        ..Default::default()
+    };
     let pricing = TablePricing { options, explain };
     let reader = arrow_reader(table)?;
     let (reference, book) = (Reference::embedded(), rules.book());

@@ -758,7 +758,10 @@ fn reconcile(
         }
         out
     };
-    let options = JudgeOptions { today, pricing: Some(PriceOptions { rule_set: rules.id(), conversion_factors }) };
+    let options = JudgeOptions {
+        today,
+        pricing: Some(PriceOptions { rule_set: rules.id(), conversion_factors, ..Default::default() }),
+    };
     let book = rules.book();
     let result = py.detach(|| {
         x12::reconcile(

@@ -55,7 +55,10 @@ fn today() -> Option<time::Date> {
 /// Judge options pricing with a contract factor for every payer (Medicare keeps the CMS factor).
 fn pricing(cf: Option<&str>) -> JudgeOptions {
     let conversion_factors = ConversionFactors::new(cf.map(dec), []).unwrap();
-    JudgeOptions { today: today(), pricing: Some(PriceOptions { rule_set: None, conversion_factors }) }
+    JudgeOptions {
+        today: today(),
+        pricing: Some(PriceOptions { rule_set: None, conversion_factors, ..Default::default() }),
+    }
 }
 
 fn dec(s: &str) -> Decimal {
