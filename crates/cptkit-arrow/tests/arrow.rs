@@ -84,8 +84,9 @@ fn golden_claim_cases_price_the_same_through_a_table() {
             ConversionFactors::new(options["conversion_factor"].as_str().map(|s| s.parse().unwrap()), by_payer)
                 .unwrap();
         let rule_set = options["rule_set"].as_str().map(str::to_owned);
+        let percent_of_medicare = options["percent_of_medicare"].as_str().map(|s| s.parse().unwrap());
         let pricing = TablePricing {
-            options: PriceOptions { rule_set, conversion_factors, ..Default::default() },
+            options: PriceOptions { rule_set, conversion_factors, percent_of_medicare },
             explain: false,
         };
         let batch = claims_to_batch(std::slice::from_ref(&claim)).unwrap();

@@ -544,6 +544,9 @@ pub struct PricedClaim {
     pub total_allowed: Decimal,
 }
 
+/// A sanity bound on a contract's percentage of Medicare (100x Medicare).
+const MAX_PERCENT_OF_MEDICARE: Decimal = Decimal::from_parts(10_000, 0, 0, false, 0);
+
 pub(crate) fn cents(amount: Decimal) -> Decimal {
     let mut a = amount.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
     a.rescale(2);
@@ -798,6 +801,14 @@ impl Serialize for PricedLine {
 impl Reference {
     /// Prices every line of a claim validation found no error in ([`Reference::judge`] is the way in).
     pub(crate) fn price_valid(&self, claim: &Claim, options: &PriceOptions, rules: &RuleBook) -> Result<PricedClaim> {
+        if let Some(percent) = options.percent_of_medicare
+            && (percent <= Decimal::ZERO || percent > MAX_PERCENT_OF_MEDICARE)
+        {
+            return Err(Error::invalid(
+                "percent_of_medicare",
+                format!("{percent} is not a percentage of Medicare cptkit accepts (more than 0, at most 10000)"),
+            ));
+        }
         let mut lines: Vec<Option<PricedLine>> = Vec::with_capacity(claim.lines.len());
         let mut fee_lines = Vec::new();
         for (i, line) in claim.lines.iter().enumerate() {

@@ -77,9 +77,21 @@ impl Files {
     /// Reads every row of a CSV table; an error names the file and line.
     fn rows<T: DeserializeOwned>(&self, name: &'static str) -> Result<Vec<T>> {
         let text = self.text(name)?;
-        let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
-        reader.deserialize().map(|row| row.map_err(|e| table_error(name, e))).collect()
+        parse_rows(name, &text)
     }
+
+    /// A table only a data directory can give (nothing is embedded): no rows when it is absent.
+    fn optional_rows<T: DeserializeOwned>(&self, name: &'static str) -> Result<Vec<T>> {
+        match self.dir.as_ref().map(|dir| dir.join(name)).filter(|path| path.exists()) {
+            Some(path) => parse_rows(name, &crate::files::read_text(&path)?),
+            None => Ok(Vec::new()),
+        }
+    }
+}
+
+fn parse_rows<T: DeserializeOwned>(name: &str, text: &str) -> Result<Vec<T>> {
+    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
+    reader.deserialize().map(|row| row.map_err(|e| table_error(name, e))).collect()
 }
 
 fn table_error(file: &str, err: impl std::fmt::Display) -> Error {
@@ -101,8 +113,9 @@ impl CodeSet {
             .map(CodeSet)
     }
 
+    /// Codes of the bounds' form only: 0042T sorts inside 00100-01999 but is no anesthesia code.
     pub fn contains(&self, code: CptCode) -> bool {
-        self.0.iter().any(|(first, last)| (*first..=*last).contains(&code))
+        self.0.iter().any(|&(first, last)| crate::search::in_range(code, first, last))
     }
 }
 
@@ -202,6 +215,17 @@ pub struct Reference {
     /// Non-physician practitioners paid a share of the fee schedule, by taxonomy.
     nonphysician_practitioners: BTreeMap<TaxonomyCode, NonphysicianPractitioner>,
     pub(crate) sections: Vec<CodeSection>,
+    /// CPT descriptors a user licenses from the AMA (`cpt_descriptors.csv` in a data directory; never embedded).
+    pub(crate) cpt_descriptors: HashMap<CptCode, String>,
+    /// Every code's summary for list and search, built on first use (`search.rs`).
+    pub(crate) code_index: OnceLock<std::result::Result<crate::search::CodeIndex, Error>>,
+}
+
+/// One row of a user's `cpt_descriptors.csv`.
+#[derive(Debug, Deserialize)]
+struct CptDescriptor {
+    code: CptCode,
+    descriptor: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -219,7 +243,7 @@ pub struct NonphysicianPractitioner {
 }
 
 /// A CPT section or subsection (or a HCPCS Level II letter) as a range of codes.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
 pub struct CodeSection {
     pub first: CptCode,
     pub last: CptCode,
@@ -273,14 +297,22 @@ impl Reference {
         self.nonphysician_practitioners.get(&taxonomy).map(|n| (n.share, n.description.as_str()))
     }
 
-    /// The CPT section (or HCPCS Level II letter group) of a code, most specific first.
+    /// The CPT section (or HCPCS Level II letter group) of a code, most specific first. A range holds
+    /// only codes of its bounds' form: 3000F sorts inside 30000-32999 but is a Category II code.
     pub fn section_of(&self, code: CptCode) -> Option<&CodeSection> {
-        self.sections.iter().find(|s| s.first <= code && code <= s.last)
+        self.sections.iter().find(|s| crate::search::in_range(code, s.first, s.last))
     }
 
-    /// Builds the ICD-10-CM index now rather than on the first diagnosis lookup.
+    /// A user-supplied CPT descriptor (`cpt_descriptors.csv` in the data directory), if any.
+    pub fn cpt_descriptor(&self, code: CptCode) -> Option<&str> {
+        self.cpt_descriptors.get(&code).map(String::as_str)
+    }
+
+    /// Builds the ICD-10-CM index and reads the newest fee schedule release now rather than on first use.
     pub fn warm(&self) -> Result<()> {
-        self.icd10().map(|_| ())
+        self.icd10()?;
+        self.fee_schedule.latest()?;
+        Ok(())
     }
 
     fn load(files: Files) -> Result<Reference> {
@@ -319,6 +351,12 @@ impl Reference {
                 .map(|n| (n.taxonomy, n))
                 .collect(),
             sections: files.rows("pfs/cpt_sections.csv")?,
+            cpt_descriptors: files
+                .optional_rows::<CptDescriptor>("cpt_descriptors.csv")?
+                .into_iter()
+                .map(|d| (d.code, d.descriptor))
+                .collect(),
+            code_index: OnceLock::new(),
             payers: PayerDirectory::load(
                 files.rows("x12_claim_filing_indicators.csv")?,
                 files.rows("payer_aliases.csv")?,

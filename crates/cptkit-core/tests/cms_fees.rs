@@ -89,3 +89,29 @@ fn code_76145_reproduces_in_all_109_localities() {
     assert_eq!(count, 109);
     assert!(differ.is_empty(), "{differ:#?}");
 }
+
+/// The two CMS data sets agree: each CY2025 anesthesia locality factor (ANES2025) is the national
+/// anesthesia factor times the locality's GPCIs weighted by CMS's anesthesia shares (0.769 work, 0.166
+/// PE, 0.065 MP), rounded to cents.
+#[test]
+fn anesthesia_locality_factors_follow_from_the_gpcis() {
+    let reference = Reference::embedded();
+    let in_force = reference.fee_schedule().in_force(date!(2025 - 10 - 01)).expect("RVU25D is embedded");
+    let national = reference
+        .national_conversion_factors()
+        .find(|cf| cf.year == 2025)
+        .expect("the CY2025 national anesthesia factor")
+        .amount;
+    let shares = [Decimal::new(769, 3), Decimal::new(166, 3), Decimal::new(65, 3)];
+    let mut checked = 0;
+    for cf in reference.locality_conversion_factors().filter(|cf| cf.year == 2025) {
+        let locality = cf.locality.as_ref().expect("a locality factor names its locality");
+        let gpci = in_force.tables.gpci(&locality.id).unwrap_or_else(|| panic!("no GPCI for {}", locality.id));
+        let weighted: Decimal = gpci.values().iter().zip(shares).map(|(g, s)| *g * s).sum();
+        let derived =
+            (national * weighted).round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+        assert_eq!(derived, cf.amount, "{}: {national} x {weighted}", locality.id);
+        checked += 1;
+    }
+    assert_eq!(checked, 109);
+}

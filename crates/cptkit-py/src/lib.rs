@@ -42,10 +42,11 @@ pub(crate) static PROFILES: PyOnceLock<Py<PyDict>> = PyOnceLock::new();
 /// Every `CodeSummary` object, keyed by canonical code, in code order.
 static SUMMARIES: PyOnceLock<Py<PyDict>> = PyOnceLock::new();
 
-/// The profile of one anesthesia code.
+/// The profile of one code: an anesthesia code or any code of the Medicare Physician Fee Schedule.
 ///
-/// `localities` adds Medicare benchmark rows for the given localities (MAC-locality ids such as
-/// `"13202-01"`, Manhattan) or, with `"all"`, for every locality; national rows are always there.
+/// `localities` adds Medicare anesthesia benchmark rows and fee schedule amounts for the given
+/// localities (MAC-locality ids such as `"13202-01"`, Manhattan) or, with `"all"`, for every locality;
+/// national rows are always there.
 #[pyfunction]
 #[pyo3(signature = (code, localities = None))]
 fn code<'py>(
@@ -70,7 +71,7 @@ fn code<'py>(
     let payer_benchmarks = rates::loaded();
     let profile = py.detach(|| {
         let reference = Reference::embedded();
-        reference.anesthesia_code(parsed).map_err(|e| (e, Subject::AnesthesiaCode))?;
+        reference.check_code(parsed).map_err(|e| (e, Subject::AnesthesiaCode))?;
         reference.profile_with(parsed, &options, &payer_benchmarks).map_err(|e| (e, Subject::Other))
     });
     let profile = profile.map_err(|(err, subject)| errors::to_py_err(py, &name_the_code(err), subject))?;
@@ -123,11 +124,16 @@ fn name_the_code(err: Error) -> Error {
 }
 
 /// Codes matching every given filter, in code order (all matches, not one page).
+///
+/// `codes` is a code, a range (`"99202-99215"`) or several (a string separated by spaces or commas,
+/// or a list); `status` a fee schedule status code (`"A"`, `"C"`, `"I"`, ...); `section` a CPT section or
+/// subsection or a HCPCS Level II heading (`"Radiology"`, `"Digestive System"`).
 #[pyfunction]
 #[pyo3(signature = (
     text = "", *, category = None, min_base_units = None, max_base_units = None, inpatient_only = None,
-    service_type = None,
+    service_type = None, codes = None, status = None, section = None,
 ))]
+#[allow(clippy::too_many_arguments)] // keyword filters, as Python callers name them
 fn search_codes(
     py: Python<'_>,
     text: &str,
@@ -136,6 +142,9 @@ fn search_codes(
     max_base_units: Option<i64>,
     inpatient_only: Option<bool>,
     service_type: Option<&str>,
+    codes: Option<&Bound<'_, PyAny>>,
+    status: Option<String>,
+    section: Option<String>,
 ) -> PyResult<Vec<Py<PyAny>>> {
     let to_err = py_err(py, Subject::Other);
     let units = |field: &str, value: Option<i64>| -> PyResult<Option<u32>> {
@@ -151,13 +160,33 @@ fn search_codes(
         max_base_units: units("max_base_units", max_base_units)?,
         inpatient_only,
         service_type: service_type.map(parse_service_type).transpose().map_err(&to_err)?,
+        codes: codes_text(codes).map_err(&to_err)?,
+        status,
+        section,
     };
     let matches = py.detach(|| all_pages(|page| Reference::embedded().search_codes(&query, page))).map_err(&to_err)?;
     let summaries = summaries(py)?;
     matches.iter().map(|summary| summary_object(py, summaries, summary)).collect()
 }
 
-/// Every anesthesia code, in code order.
+/// `codes=`: one string as given, or a sequence of strings joined; anything else names the field.
+fn codes_text(codes: Option<&Bound<'_, PyAny>>) -> CoreResult<String> {
+    let Some(codes) = codes.filter(|c| !c.is_none()) else { return Ok(String::new()) };
+    let expected = || Error::invalid("codes", "expected a code, a range such as \"99202-99215\", or a list of them");
+    if let Ok(text) = codes.cast::<PyString>() {
+        return text.to_cow().map(|t| t.into_owned()).map_err(|_| expected());
+    }
+    let items = codes.try_iter().map_err(|_| expected())?;
+    let mut parts = Vec::new();
+    for item in items {
+        let item = item.map_err(|_| expected())?;
+        let text = item.cast::<PyString>().map_err(|_| expected())?.to_cow().map_err(|_| expected())?;
+        parts.push(text.into_owned());
+    }
+    Ok(parts.join(" "))
+}
+
+/// Every code (anesthesia and fee schedule), in code order.
 #[pyfunction]
 fn list_codes(py: Python<'_>) -> PyResult<Vec<Py<PyAny>>> {
     Ok(summaries(py)?.values().iter().map(Bound::unbind).collect())
@@ -204,10 +233,8 @@ fn summary_object(
 }
 
 fn parse_service_type(text: &str) -> CoreResult<ServiceType> {
-    const ALL: [ServiceType; 3] =
-        [ServiceType::Anesthesia, ServiceType::AnesthesiaAddOn, ServiceType::UnlistedAnesthesia];
-    ALL.into_iter().find(|t| t.as_str() == text).ok_or_else(|| {
-        let names: Vec<&str> = ALL.iter().map(|t| t.as_str()).collect();
+    ServiceType::ALL.into_iter().find(|t| t.as_str() == text).ok_or_else(|| {
+        let names: Vec<&str> = ServiceType::ALL.iter().map(|t| t.as_str()).collect();
         Error::invalid("service_type", format!("expected one of {}, got {text:?}", names.join(", ")))
     })
 }

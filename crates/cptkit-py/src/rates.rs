@@ -89,12 +89,16 @@ fn paths_of(py: Python<'_>, paths: &Bound<'_, PyAny>) -> PyResult<Vec<PathBuf>> 
     Ok(out)
 }
 
-/// `codes`: None (CPT anesthesia codes), "all", or a list of CPT/HCPCS codes.
+/// `codes`: None or "all" (every code), "anesthesia" (the CPT anesthesia codes), or a list of CPT/HCPCS codes.
 fn code_filter(py: Python<'_>, codes: Option<&Bound<'_, PyAny>>) -> PyResult<CodeFilter> {
-    let Some(codes) = codes.filter(|c| !c.is_none()) else { return Ok(CodeFilter::Anesthesia) };
-    let expected = "expected None (anesthesia codes), \"all\" or a list of CPT/HCPCS codes such as [\"00632\"]";
+    let Some(codes) = codes.filter(|c| !c.is_none()) else { return Ok(CodeFilter::All) };
+    let expected = "expected None (every code), \"anesthesia\" or a list of CPT/HCPCS codes such as [\"99213\"]";
     if let Ok(text) = codes.cast::<PyString>() {
-        return if text.to_cow()? == "all" { Ok(CodeFilter::All) } else { Err(invalid(py, "codes", expected)) };
+        return match &*text.to_cow()? {
+            "all" => Ok(CodeFilter::All),
+            "anesthesia" => Ok(CodeFilter::Anesthesia),
+            _ => Err(invalid(py, "codes", expected)),
+        };
     }
     let items = codes.try_iter().map_err(|_| invalid(py, "codes", expected))?;
     let mut set = std::collections::BTreeSet::new();

@@ -6,6 +6,7 @@
 
 mod indicators;
 mod price;
+mod profile;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -21,6 +22,11 @@ use crate::ids::{CptCode, LocalityId, ModifierCode, UsState};
 pub use indicators::{Indicator, describe_global, describe_status};
 pub(crate) use price::price_fee_schedule_lines;
 pub use price::{FeeBasis, FeeStep};
+pub(crate) use profile::selected_localities;
+pub use profile::{
+    FeeAmount, FeeComponent, FeeIndicator, FeeRelease, FeeScheduleProfile, GlobalPeriod, LIMITING_CHARGE_FACTOR, Rvus,
+    SettingAmount,
+};
 
 /// The embedded release files, by the path a data directory's `pfs/` folder names them with.
 const EMBEDDED: &[(&str, &str)] = &[
@@ -55,6 +61,8 @@ pub struct ReleaseInfo {
 #[derive(Debug)]
 pub struct Release {
     pub info: ReleaseInfo,
+    /// `info.release`, shared with every line priced from it.
+    pub name: Arc<str>,
     /// `None` for the embedded files; else the data directory's `pfs/`.
     dir: Option<PathBuf>,
     tables: OnceLock<std::result::Result<Arc<Tables>, Error>>,
@@ -149,7 +157,8 @@ fn read_releases(dir: Option<&Path>) -> Result<Vec<Release>> {
         .deserialize::<ReleaseInfo>()
         .map(|row| {
             let info = row.map_err(|e| file_error(dir, "releases.csv", e))?;
-            Ok(Release { info, dir: dir.map(Path::to_owned), tables: OnceLock::new() })
+            let name = Arc::from(info.release.as_str());
+            Ok(Release { info, name, dir: dir.map(Path::to_owned), tables: OnceLock::new() })
         })
         .collect()
 }
@@ -250,7 +259,7 @@ impl RvuRow {
 pub struct Gpci {
     pub locality: LocalityId,
     pub state: UsState,
-    pub name: String,
+    pub name: Arc<str>,
     pub work: Decimal,
     pub pe: Decimal,
     pub mp: Decimal,
@@ -287,6 +296,8 @@ pub struct Tables {
     gpcis: HashMap<LocalityId, Gpci>,
     opps_caps: HashMap<(u64, LocalityId), OppsCap>,
     zips: HashMap<u32, ZipLocality>,
+    /// Endoscopic base code -> the codes that name it as their base, in code order.
+    endoscopy: HashMap<CptCode, Vec<CptCode>>,
 }
 
 #[derive(Deserialize)]
@@ -380,7 +391,10 @@ impl Tables {
             .into_iter()
             .map(|g| {
                 let locality = LocalityId::new(&g.mac, &g.locality)?;
-                Ok((locality, Gpci { locality, state: g.state, name: g.name, work: g.pw, pe: g.pe, mp: g.mp }))
+                Ok((
+                    locality,
+                    Gpci { locality, state: g.state, name: Arc::from(g.name), work: g.pw, pe: g.pe, mp: g.mp },
+                ))
             })
             .collect::<Result<_>>()
             .map_err(|e: Error| file_error(dir, &format!("{directory}/gpci.csv"), e.message()))?;
@@ -403,7 +417,18 @@ impl Tables {
             })
             .collect::<std::result::Result<_, String>>()
             .map_err(|e| file_error(dir, &zip_file, e))?;
-        Ok(Tables { rows, gpcis, opps_caps, zips })
+        let mut endoscopy: HashMap<CptCode, Vec<CptCode>> = HashMap::new();
+        for (_, row) in rows.iter().filter(|(_, r)| r.modifier.is_none()) {
+            if let Some(base) = row.endoscopic_base {
+                endoscopy.entry(base).or_default().push(row.code);
+            }
+        }
+        Ok(Tables { rows, gpcis, opps_caps, zips, endoscopy })
+    }
+
+    /// The codes whose endoscopic base is `base` (its endoscopy family, the base itself not included).
+    pub fn endoscopy_family(&self, base: CptCode) -> &[CptCode] {
+        self.endoscopy.get(&base).map_or(&[], Vec::as_slice)
     }
 
     /// The RVU row of a code with a pricing modifier (26, TC, 53) or none.

@@ -5,7 +5,7 @@
 //! practitioners at 85%, and the lower of the charge. Sources: the RVU file documentation (CMS RVU25D)
 //! and the Medicare Claims Processing Manual (IOM 100-04) chapter 12.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use rust_decimal::Decimal;
@@ -14,7 +14,7 @@ use time::Date;
 
 use super::{Gpci, InForce, RvuRow, fee_amount};
 use crate::claim::{Claim, ClaimLine};
-use crate::ids::{LocalityId, ModifierCode};
+use crate::ids::{CptCode, LocalityId, ModifierCode};
 use crate::pricing::{CfBasis, LineStatus, PricedLine, RuleSet, Step, cents};
 use crate::reference::Reference;
 
@@ -27,8 +27,9 @@ pub struct FeeBasis {
     pub release_from: Date,
     /// The release is not the one in force on the date (none earlier is loaded).
     pub stand_in: bool,
+    /// The RVU row's status and pricing modifier (26, TC, 53), once the row is found.
     #[serde(skip)]
-    pub row: Option<Box<RvuRow>>,
+    pub row: Option<(u8, Option<ModifierCode>)>,
     pub locality: Option<LocalityId>,
     pub locality_name: Option<Arc<str>>,
     pub locality_source: &'static str,
@@ -42,17 +43,146 @@ pub struct FeeBasis {
     /// The uncapped amount, when the OPPS cap bound.
     pub uncapped: Option<Decimal>,
     pub units: Decimal,
+    /// Worded in the steps.
+    #[serde(skip)]
     pub adjustments: Vec<FeeStep>,
     /// Why the line is not priced (or is paid $0), when it is not.
     pub outcome: Option<String>,
 }
 
-/// One payment rule applied to a line: what, the resulting amount, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One payment rule applied to a line and the line's amount after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FeeStep {
-    pub step: &'static str,
-    pub detail: String,
+    pub rule: FeeRule,
     pub amount: Decimal,
+}
+
+/// The payment rules of a fee-schedule line, holding what wording them needs: they are worded only
+/// when an explanation is asked for, so batch pricing does not format text nobody reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeeRule {
+    Units {
+        units: Decimal,
+        unit: Decimal,
+    },
+    Bilateral {
+        how: &'static str,
+        rule: &'static str,
+    },
+    /// The endoscopic base billed with another member of its family: paid within it.
+    EndoscopyBase {
+        base: CptCode,
+    },
+    EndoscopyMember {
+        base: CptCode,
+        base_amount: Decimal,
+    },
+    MultipleProcedure {
+        rank: usize,
+        of: usize,
+        share: Decimal,
+        indicator: u8,
+    },
+    DiagnosticComponent {
+        family: &'static str,
+        cut: Decimal,
+        component: &'static str,
+        value: Decimal,
+        indicator: u8,
+    },
+    Therapy {
+        reduced_units: Decimal,
+        reduced: Decimal,
+    },
+    CoSurgery,
+    Assistant,
+    NonphysicianAssistant,
+    /// 54, 55, 56: (modifier, share, part of the package).
+    SplitCare(Vec<(&'static str, Decimal, &'static str)>),
+    Nonphysician {
+        share: Decimal,
+        role: String,
+    },
+    Contract {
+        percent: Decimal,
+    },
+    LesserOfCharge,
+}
+
+impl FeeRule {
+    fn step(&self) -> &'static str {
+        match self {
+            FeeRule::Units { .. } => "units",
+            FeeRule::Bilateral { .. } => "bilateral",
+            FeeRule::EndoscopyBase { .. } | FeeRule::EndoscopyMember { .. } => "endoscopy_family",
+            FeeRule::MultipleProcedure { .. } | FeeRule::DiagnosticComponent { .. } | FeeRule::Therapy { .. } => {
+                "multiple_procedure"
+            }
+            FeeRule::CoSurgery => "co_surgery",
+            FeeRule::Assistant | FeeRule::NonphysicianAssistant => "assistant_at_surgery",
+            FeeRule::SplitCare(_) => "split_care",
+            FeeRule::Nonphysician { .. } => "nonphysician_practitioner",
+            FeeRule::Contract { .. } => "contract",
+            FeeRule::LesserOfCharge => "lesser_of_charge",
+        }
+    }
+
+    fn detail(&self, line: &PricedLine) -> String {
+        let percent = |share: Decimal| (share * Decimal::ONE_HUNDRED).normalize();
+        match self {
+            FeeRule::Units { units, unit } => format!("{units} units x {unit}"),
+            FeeRule::Bilateral { how, rule } => {
+                format!("{how}; {rule} (RVU file documentation, bilateral surgery indicator)")
+            }
+            FeeRule::EndoscopyBase { base } => format!(
+                "{base} is the endoscopic base of another endoscopy billed that day: its value is in that one \
+                 (multiple procedure indicator 3)"
+            ),
+            FeeRule::EndoscopyMember { base, base_amount } => format!(
+                "same endoscopy family as the higher-valued line (base {base}): this line's amount less the base's \
+                 {base_amount} (multiple procedure indicator 3)"
+            ),
+            FeeRule::MultipleProcedure { rank, of, share, indicator } => format!(
+                "procedure {rank} of {of} that day ranked by fee schedule amount: {}% (multiple procedure indicator \
+                 {}; {MANUAL} §40.6)",
+                percent(*share),
+                char::from(*indicator)
+            ),
+            FeeRule::DiagnosticComponent { family, cut, component, value, indicator } => format!(
+                "a subsequent {family} service that day: {}% off its {component} component {value} (multiple \
+                 procedure indicator {}; RVU file documentation)",
+                percent(*cut),
+                char::from(*indicator)
+            ),
+            FeeRule::Therapy { reduced_units, reduced } => format!(
+                "therapy: {reduced_units} unit(s) after the unit with the highest practice expense that day are paid \
+                 with 50% of the practice expense, {reduced} each (multiple procedure indicator 5)"
+            ),
+            FeeRule::CoSurgery => format!("co-surgeon (62): 62.5% of the fee schedule ({MANUAL} §40.8)"),
+            FeeRule::Assistant => format!("assistant at surgery (80/81/82): 16% ({MANUAL} §20.4.3)"),
+            FeeRule::NonphysicianAssistant => {
+                format!("non-physician assistant at surgery (AS): 85% of 16% = 13.6% ({MANUAL} §20.4.3, §110)")
+            }
+            FeeRule::SplitCare(parts) => {
+                let which: Vec<String> = parts.iter().map(|(m, s, what)| format!("{m} {what} {s}")).collect();
+                format!(
+                    "split global care: {} of the global package (RVU file percentages; {MANUAL} §40.2)",
+                    which.join(" + ")
+                )
+            }
+            FeeRule::Nonphysician { share, role } => {
+                format!("{role}: {share} of the fee schedule ({MANUAL} §110, §120)")
+            }
+            FeeRule::Contract { percent } => format!(
+                "{}: {percent}% of the Medicare amount for the locality (the contract, given with the request)",
+                line.rule.plan
+            ),
+            FeeRule::LesserOfCharge => format!(
+                "the charge {} is below the fee schedule {}: the charge is allowed",
+                line.charge, line.fee_schedule
+            ),
+        }
+    }
 }
 
 /// Where a line's locality came from.
@@ -75,6 +205,8 @@ struct Work<'a> {
     /// Priced by report (the contractor reviews it): not priced here.
     by_report: bool,
     contract_unknown: bool,
+    /// The other line of an RT/LT pair (an index into the work list).
+    partner: Option<usize>,
 }
 
 /// The pricing modifier that selects an RVU row: 26, TC or 53 (53 only where the file has a row).
@@ -143,7 +275,15 @@ pub(crate) fn price_fee_schedule_lines(
         let mut priced = PricedLine::new(*index, line, rule);
         match reference.start_fee_line(claim, *index, line, facility) {
             Ok(w) => work.push(w),
-            Err(basis) => priced.set_fee_basis(basis, LineStatus::NotPriced),
+            Err(basis) => {
+                // Not priced before its amount: still say its units and the year's factor.
+                priced.total_units = line.quantity;
+                priced.share = Decimal::ONE;
+                if let Ok(in_force) = reference.fee_schedule().in_force(line.date_of_service) {
+                    priced.conversion_factor = in_force.release.info.conversion_factor;
+                }
+                priced.set_fee_basis(basis, LineStatus::NotPriced);
+            }
         }
         out.push(priced);
     }
@@ -152,13 +292,10 @@ pub(crate) fn price_fee_schedule_lines(
     multiple_procedures(reference, &mut work);
     surgical_modifiers(&mut work);
     if let Some((share, role)) = npp {
-        for w in work.iter_mut().filter(|w| !w.done) {
+        // An AS line's 13.6% already holds the practitioner's 85%.
+        for w in work.iter_mut().filter(|w| !w.done && !has(w.line, "AS")) {
             w.amount *= share;
-            w.basis.adjustments.push(FeeStep {
-                step: "nonphysician_practitioner",
-                detail: format!("{role}: {share} of the fee schedule ({MANUAL} §110, §120)"),
-                amount: cents(w.amount),
-            });
+            w.push(FeeRule::Nonphysician { share, role: role.to_owned() });
         }
     }
     for mut w in work {
@@ -178,14 +315,7 @@ fn contract(rule: &RuleSet, percent: Option<Decimal>, w: &mut Work) {
     match percent {
         Some(percent) => {
             w.amount *= percent / Decimal::ONE_HUNDRED;
-            w.basis.adjustments.push(FeeStep {
-                step: "contract",
-                detail: format!(
-                    "{}: {percent}% of the Medicare amount for the locality (the contract, given with the request)",
-                    rule.plan
-                ),
-                amount: cents(w.amount),
-            });
+            w.push(FeeRule::Contract { percent });
         }
         None => {
             w.amount = Decimal::ZERO;
@@ -216,14 +346,7 @@ fn finish(priced: &mut PricedLine, w: Work) {
     }
     let mut basis = w.basis;
     if status == LineStatus::Priced && priced.allowed < priced.fee_schedule {
-        basis.adjustments.push(FeeStep {
-            step: "lesser_of_charge",
-            detail: format!(
-                "the charge {} is below the fee schedule {}: the charge is allowed",
-                priced.charge, priced.fee_schedule
-            ),
-            amount: priced.allowed,
-        });
+        basis.adjustments.push(FeeStep { rule: FeeRule::LesserOfCharge, amount: priced.allowed });
     }
     priced.set_fee_basis(basis, status);
 }
@@ -265,7 +388,7 @@ impl Reference {
             Ok(f) => f,
             Err(e) => return Err(fail(basis, e.message().to_owned())),
         };
-        basis.release = Arc::from(in_force.release.info.release.as_str());
+        basis.release = Arc::clone(&in_force.release.name);
         basis.release_from = in_force.release.info.effective_from;
         basis.stand_in = in_force.stand_in;
         let code = line.procedure_code;
@@ -273,7 +396,14 @@ impl Reference {
             let why = format!("{code} is not in the Medicare Physician Fee Schedule ({})", basis.release);
             return Err(fail(basis, why));
         };
-        basis.row = Some(Box::new(row.clone()));
+        if has(line, "53") && row.modifier.is_none_or(|m| m.as_str() != "53") {
+            let why = format!(
+                "{code}-53: the fee schedule has no discontinued-procedure (53) amount for {code}; the contractor \
+                 prices it by individual consideration (RVU file documentation, modifier field)"
+            );
+            return Err(fail(basis, why));
+        }
+        basis.row = Some((row.status, row.modifier));
         basis.work_rvu = row.work;
         basis.pe_rvu = if facility { row.facility_pe } else { row.nonfacility_pe };
         basis.mp_rvu = row.mp;
@@ -287,6 +417,7 @@ impl Reference {
             done: false,
             by_report: false,
             contract_unknown: false,
+            partner: None,
         };
         if !row.is_payable_status() {
             return Ok(w); // the status gate words why
@@ -297,7 +428,7 @@ impl Reference {
         };
         let gpci = locality.gpci;
         w.basis.locality = Some(gpci.locality);
-        w.basis.locality_name = Some(Arc::from(gpci.name.as_str()));
+        w.basis.locality_name = Some(Arc::clone(&gpci.name));
         w.basis.locality_source = locality.source;
         w.basis.gpci = Some([gpci.work, gpci.pe, gpci.mp]);
         let mut unit = fee_amount(row, gpci.values(), facility, in_force.release.info.conversion_factor);
@@ -360,23 +491,21 @@ fn units_and_bilateral(work: &mut [Work]) {
         let line = work[i].line;
         let indicator = work[i].row.bilateral;
         let units = line.quantity;
-        let paired = (has(line, "RT") || has(line, "LT"))
-            && work.iter().any(|o| {
-                o.index != work[i].index
-                    && o.row.code == work[i].row.code
-                    && o.line.date_of_service == line.date_of_service
-                    && ((has(line, "RT") && has(o.line, "LT")) || (has(line, "LT") && has(o.line, "RT")))
-            });
+        let partner = work.iter().position(|o| {
+            o.index != work[i].index
+                && o.row.code == work[i].row.code
+                && o.line.date_of_service == line.date_of_service
+                && ((has(line, "RT") && has(o.line, "LT")) || (has(line, "LT") && has(o.line, "RT")))
+        });
+        let paired = partner.is_some();
+        work[i].partner = partner;
         let bilateral = has(line, "50") || paired || (units == Decimal::TWO && matches!(indicator, b'1' | b'2'));
         let w = &mut work[i];
         if !bilateral || indicator == b'9' {
             w.amount = w.unit * units;
             if units != Decimal::ONE {
-                w.basis.adjustments.push(FeeStep {
-                    step: "units",
-                    detail: format!("{units} units x {}", w.unit),
-                    amount: cents(w.amount),
-                });
+                let unit = w.unit;
+                w.push(FeeRule::Units { units, unit });
             }
             continue;
         }
@@ -396,23 +525,22 @@ fn units_and_bilateral(work: &mut [Work]) {
         } else {
             "2 units"
         };
-        w.basis.adjustments.push(FeeStep {
-            step: "bilateral",
-            detail: format!("{how}; {rule} (RVU file documentation, bilateral surgery indicator)"),
-            amount: cents(w.amount),
-        });
+        w.push(FeeRule::Bilateral { how, rule });
     }
 }
 
 /// Multiple-procedure indicators across the lines of a day: 1, 2 and 3 (surgery and endoscopy) ranked
 /// together; 4, 6 and 7 (imaging, cardiovascular and ophthalmology TC); 5 (therapy practice expense).
 fn multiple_procedures(reference: &Reference, work: &mut [Work]) {
+    if work.len() < 2 {
+        return; // most claims: nothing to rank, so nothing to allocate
+    }
     let mut days: BTreeMap<Date, Vec<usize>> = BTreeMap::new();
     for (i, w) in work.iter().enumerate().filter(|(_, w)| !w.done) {
         days.entry(w.line.date_of_service).or_default().push(i);
     }
     for indexes in days.values() {
-        surgery(work, indexes);
+        surgery(reference, work, indexes);
         diagnostic_tc(reference, work, indexes);
         therapy(work, indexes);
     }
@@ -421,18 +549,26 @@ fn multiple_procedures(reference: &Reference, work: &mut [Work]) {
 /// Indicators 1, 2 and 3: endoscopy families first (the base's value comes off each other member;
 /// a base billed with a member is not paid), then every procedure ranked by amount: 100% for the
 /// highest, then 50% (indicator 2, 3) or 50/25/25/25% (indicator 1); the sixth and later by report.
-fn surgery(work: &mut [Work], indexes: &[usize]) {
+fn surgery(reference: &Reference, work: &mut [Work], indexes: &[usize]) {
     let surgical: Vec<usize> =
         indexes.iter().copied().filter(|&i| matches!(work[i].row.multiple_procedure, b'1' | b'2' | b'3')).collect();
     if surgical.len() < 2 {
         return;
     }
-    // Endoscopy families: each member's amount less the base's, the highest member in full.
-    let mut families: BTreeMap<crate::ids::CptCode, Vec<usize>> = BTreeMap::new();
+    // Endoscopy families (the indicator-3 codes sharing an endoscopic base, and the base itself when
+    // billed): the highest member in full, each other member less the base's amount, the base $0.
+    let bases: BTreeSet<CptCode> = surgical
+        .iter()
+        .filter(|&&i| work[i].row.multiple_procedure == b'3')
+        .filter_map(|&i| work[i].row.endoscopic_base)
+        .collect();
+    let family_of = |w: &Work| match w.row.multiple_procedure {
+        b'3' => w.row.endoscopic_base,
+        _ => Some(w.row.code).filter(|code| bases.contains(code)),
+    };
+    let mut families: BTreeMap<CptCode, Vec<usize>> = BTreeMap::new();
     for &i in &surgical {
-        if work[i].row.multiple_procedure == b'3'
-            && let Some(base) = work[i].row.endoscopic_base
-        {
+        if let Some(base) = family_of(&work[i]) {
             families.entry(base).or_default().push(i);
         }
     }
@@ -443,8 +579,13 @@ fn surgery(work: &mut [Work], indexes: &[usize]) {
         if members.len() < 2 {
             continue;
         }
-        let top = *members.iter().max_by_key(|&&i| work[i].amount).unwrap_or(&members[0]);
-        let base_amount = members.iter().find(|&&i| work[i].row.code == *base).map(|&i| work[i].unit);
+        // The highest amount; the first line on a tie.
+        let top =
+            members.iter().copied().fold(members[0], |top, i| if work[i].amount > work[top].amount { i } else { top });
+        let base_unit = match members.iter().find(|&&i| work[i].row.code == *base) {
+            Some(&i) => work[i].unit,
+            None => amount_in_locality(reference, &work[top], *base, None).unwrap_or(Decimal::ZERO),
+        };
         for &i in members {
             in_family[i] = true;
             if i == top {
@@ -453,30 +594,25 @@ fn surgery(work: &mut [Work], indexes: &[usize]) {
             let w = &mut work[i];
             if w.row.code == *base {
                 w.amount = Decimal::ZERO;
-                w.basis.adjustments.push(FeeStep {
-                    step: "endoscopy_family",
-                    detail: format!("{base} is the endoscopic base of another endoscopy billed that day: its value is in that one (multiple procedure indicator 3)"),
-                    amount: Decimal::ZERO,
-                });
+                w.push(FeeRule::EndoscopyBase { base: *base });
             } else {
-                let base_unit = base_amount.unwrap_or_else(|| w.unit.min(Decimal::ZERO));
-                let reduced = (w.amount - base_unit).max(Decimal::ZERO);
-                w.amount = reduced;
-                w.basis.adjustments.push(FeeStep {
-                    step: "endoscopy_family",
-                    detail: format!(
-                        "same endoscopy family as the higher-valued line (base {base}): this line's amount less the base's {} (multiple procedure indicator 3)",
-                        base_unit
-                    ),
-                    amount: cents(reduced),
-                });
+                w.amount = (w.amount - base_unit).max(Decimal::ZERO);
+                w.push(FeeRule::EndoscopyMember { base: *base, base_amount: base_unit });
             }
         }
         procedures.push((members.iter().map(|&i| work[i].amount).sum(), members.clone()));
     }
     for &i in &surgical {
-        if !in_family[i] {
-            procedures.push((work[i].amount, vec![i]));
+        if in_family[i] {
+            continue;
+        }
+        // An RT/LT pair is one bilateral procedure: ranked once, at both lines' total.
+        match work[i].partner.and_then(|p| procedures.iter_mut().find(|(_, lines)| lines.contains(&p))) {
+            Some((total, lines)) => {
+                *total += work[i].amount;
+                lines.push(i);
+            }
+            None => procedures.push((work[i].amount, vec![i])),
         }
     }
     if procedures.len() < 2 {
@@ -505,17 +641,8 @@ fn surgery(work: &mut [Work], indexes: &[usize]) {
                 continue;
             }
             w.amount *= share;
-            w.basis.adjustments.push(FeeStep {
-                step: "multiple_procedure",
-                detail: format!(
-                    "procedure {} of {} that day ranked by fee schedule amount: {}% (multiple procedure indicator {}; {MANUAL} §40.6)",
-                    rank + 1,
-                    procedures.len(),
-                    share * Decimal::ONE_HUNDRED,
-                    char::from(w.row.multiple_procedure)
-                ),
-                amount: cents(w.amount),
-            });
+            let indicator = w.row.multiple_procedure;
+            w.push(FeeRule::MultipleProcedure { rank: rank + 1, of: procedures.len(), share, indicator });
         }
     }
 }
@@ -553,16 +680,7 @@ fn diagnostic_tc(reference: &Reference, work: &mut [Work], indexes: &[usize]) {
                 let w = &mut work[p.0];
                 let off = value(p) * cut;
                 w.amount -= off * w.line.quantity;
-                w.basis.adjustments.push(FeeStep {
-                    step: "multiple_procedure",
-                    detail: format!(
-                        "a subsequent {family} service that day: {}% off its {name} component {} (multiple procedure indicator {}; RVU file documentation)",
-                        cut * Decimal::ONE_HUNDRED,
-                        value(p),
-                        char::from(indicator)
-                    ),
-                    amount: cents(w.amount),
-                });
+                w.push(FeeRule::DiagnosticComponent { family, cut, component: name, value: value(p), indicator });
             }
         }
     }
@@ -581,18 +699,26 @@ fn component(reference: &Reference, w: &Work, which: &str) -> Decimal {
         // A TC-only or global-only code counts whole as its technical part.
         return if which == "TC" { w.unit } else { Decimal::ZERO };
     }
-    let (Some(gpci), Some(locality), Ok(in_force)) =
-        (w.basis.gpci, w.basis.locality, reference.fee_schedule().in_force(w.line.date_of_service))
-    else {
-        return Decimal::ZERO;
-    };
-    let Ok(m) = which.parse::<ModifierCode>() else { return Decimal::ZERO };
-    let Some(row) = in_force.tables.row(w.row.code, Some(m)) else { return Decimal::ZERO };
-    let mut amount = fee_amount(row, gpci, w.basis.facility, in_force.release.info.conversion_factor);
-    if let Some(cap) = in_force.tables.opps_cap(row, &locality) {
-        amount = amount.min(if w.basis.facility { cap.facility } else { cap.nonfacility });
-    }
-    amount
+    let Ok(modifier) = which.parse::<ModifierCode>() else { return Decimal::ZERO };
+    amount_in_locality(reference, w, w.row.code, Some(modifier)).unwrap_or(Decimal::ZERO)
+}
+
+/// One unit of another row (a component, an endoscopic base) in the line's locality and setting, capped
+/// as the line's own amount is.
+fn amount_in_locality(
+    reference: &Reference,
+    w: &Work,
+    code: CptCode,
+    modifier: Option<ModifierCode>,
+) -> Option<Decimal> {
+    let (gpci, locality) = (w.basis.gpci?, w.basis.locality?);
+    let in_force = reference.fee_schedule().in_force(w.line.date_of_service).ok()?;
+    let row = in_force.tables.row(code, modifier)?;
+    let amount = fee_amount(row, gpci, w.basis.facility, in_force.release.info.conversion_factor);
+    Some(match in_force.tables.opps_cap(row, &locality) {
+        Some(cap) => amount.min(if w.basis.facility { cap.facility } else { cap.nonfacility }),
+        None => amount,
+    })
 }
 
 /// Indicator 5 (therapy): the unit with the highest practice expense is paid in full; every other
@@ -610,19 +736,18 @@ fn therapy(work: &mut [Work], indexes: &[usize]) {
     let top = members.iter().copied().max_by(|&a, &b| pe_amount(&work[a]).cmp(&pe_amount(&work[b])).then(b.cmp(&a)));
     for &i in &members {
         let w = &mut work[i];
-        let half_pe = cents(pe_amount(w) * Decimal::new(5, 1));
         let reduced_units = if Some(i) == top { w.line.quantity - Decimal::ONE } else { w.line.quantity };
         if reduced_units <= Decimal::ZERO {
             continue;
         }
-        w.amount -= half_pe * reduced_units;
-        w.basis.adjustments.push(FeeStep {
-            step: "multiple_procedure",
-            detail: format!(
-                "therapy: {reduced_units} unit(s) after the unit with the highest practice expense are paid with 50% of the practice expense ({half_pe} off each; multiple procedure indicator 5)"
-            ),
-            amount: cents(w.amount),
-        });
+        // The reduced unit is priced as CMS prices it: the formula with half the PE, rounded once.
+        let [gw, gpe, gmp] = w.basis.gpci.unwrap_or_default();
+        let half = Decimal::new(5, 1);
+        let reduced = cents(
+            (w.basis.work_rvu * gw + half * w.basis.pe_rvu * gpe + w.basis.mp_rvu * gmp) * w.row.conversion_factor,
+        );
+        w.amount = w.unit * (w.line.quantity - reduced_units) + reduced * reduced_units;
+        w.push(FeeRule::Therapy { reduced_units, reduced });
     }
 }
 
@@ -641,34 +766,19 @@ fn surgical_modifiers(work: &mut [Work]) {
             w.by_report = true;
             continue;
         }
-        let apply = |step: &'static str, share: Decimal, detail: String, w: &mut Work| {
+        let apply = |rule: FeeRule, share: Decimal, w: &mut Work| {
             w.amount *= share;
-            w.basis.adjustments.push(FeeStep { step, detail, amount: cents(w.amount) });
+            w.push(rule);
         };
         if has(line, "62") {
-            apply(
-                "co_surgery",
-                Decimal::new(625, 3),
-                format!("co-surgeon (62): 62.5% of the fee schedule ({MANUAL} §40.8)"),
-                w,
-            );
+            apply(FeeRule::CoSurgery, Decimal::new(625, 3), w);
         }
         if has(line, "AS") {
-            apply(
-                "assistant_at_surgery",
-                Decimal::new(136, 3),
-                format!("non-physician assistant at surgery (AS): 85% of 16% = 13.6% ({MANUAL} §20.4.3, §110)"),
-                w,
-            );
+            apply(FeeRule::NonphysicianAssistant, Decimal::new(136, 3), w);
         } else if line.modifiers.iter().any(|m| m.is_any(&["80", "81", "82"])) {
-            apply(
-                "assistant_at_surgery",
-                Decimal::new(16, 2),
-                format!("assistant at surgery (80/81/82): 16% ({MANUAL} §20.4.3)"),
-                w,
-            );
+            apply(FeeRule::Assistant, Decimal::new(16, 2), w);
         }
-        let split: Vec<(&str, Decimal, &str)> = [
+        let split: Vec<(&'static str, Decimal, &'static str)> = [
             ("54", w.row.intra_op, "intra-operative"),
             ("55", w.row.post_op, "post-operative"),
             ("56", w.row.pre_op, "pre-operative"),
@@ -678,17 +788,15 @@ fn surgical_modifiers(work: &mut [Work]) {
         .collect();
         if !split.is_empty() {
             let share: Decimal = split.iter().map(|(_, s, _)| *s).sum();
-            let which: Vec<String> = split.iter().map(|(m, s, what)| format!("{m} {what} {s}")).collect();
-            apply(
-                "split_care",
-                share,
-                format!(
-                    "split global care: {} of the global package (RVU file percentages; {MANUAL} §40.2)",
-                    which.join(" + ")
-                ),
-                w,
-            );
+            apply(FeeRule::SplitCare(split), share, w);
         }
+    }
+}
+
+impl Work<'_> {
+    /// Records a rule just applied, with the line's amount after it.
+    fn push(&mut self, rule: FeeRule) {
+        self.basis.adjustments.push(FeeStep { rule, amount: cents(self.amount) });
     }
 }
 
@@ -713,14 +821,14 @@ impl FeeBasis {
                 &self.release,
             ));
         }
-        if let Some(row) = &self.row {
-            let modifier = row.modifier.map(|m| format!("-{m}")).unwrap_or_default();
+        if let Some((status, modifier)) = self.row {
+            let modifier = modifier.map(|m| format!("-{m}")).unwrap_or_default();
             steps.push(Step::new(
                 "rvus",
                 format!(
                     "{code}{modifier}: status {} ({}); work {} + {} PE {} + MP {} RVUs",
-                    char::from(row.status),
-                    super::describe_status(row.status),
+                    char::from(status),
+                    super::describe_status(status),
                     self.work_rvu,
                     if self.facility { "facility" } else { "non-facility" },
                     self.pe_rvu,
@@ -762,7 +870,7 @@ impl FeeBasis {
             ));
         }
         for a in &self.adjustments {
-            steps.push(Step::new(a.step, a.detail.clone(), &a.amount));
+            steps.push(Step::new(a.rule.step(), a.rule.detail(line), &a.amount));
         }
         if let Some(why) = &self.outcome {
             let step = if line.status == LineStatus::NotPriced { "not_priced" } else { "not_payable" };
