@@ -47,6 +47,7 @@ __all__ = [
     "validate_many",
     "price_many",
     "load_rule_set",
+    "load_data",
     "Claim",
     "RuleSet",
     "ValidationReport",
@@ -205,6 +206,12 @@ def price_many(
 
 def load_rule_set(source: str | bytes | os.PathLike[str] | dict[str, Any] | RuleSet) -> RuleSet:
     """Loads a payer rule set from a file path, JSON text or a dict; errors name the field."""
+
+def load_data(dir: str | os.PathLike[str] | None) -> None:
+    """Answers every later call from ``dir``'s tables over the embedded ones (``None``: the embedded
+    data again): a table file by its embedded name, fee schedule releases listed in
+    ``pfs/releases.csv`` (e.g. CY2026 RVUs and GPCIs), ``cpt_descriptors.csv`` for licensed CPT
+    descriptors. Every file is read and checked now: a bad one raises, naming it, and nothing changes."""
 
 class _Record:
     # Shared by every record class below (not a runtime class).

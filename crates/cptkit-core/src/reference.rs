@@ -308,10 +308,13 @@ impl Reference {
         self.cpt_descriptors.get(&code).map(String::as_str)
     }
 
-    /// Builds the ICD-10-CM index and reads the newest fee schedule release now rather than on first use.
+    /// Builds the ICD-10-CM index and reads every fee schedule release now rather than on first use.
     pub fn warm(&self) -> Result<()> {
         self.icd10()?;
-        self.fee_schedule.latest()?;
+        // Every release, so a broken file in a data directory is found at start-up, not mid-batch.
+        for release in self.fee_schedule.releases() {
+            release.tables()?;
+        }
         Ok(())
     }
 

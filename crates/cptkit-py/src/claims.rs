@@ -18,7 +18,7 @@
 
 use std::borrow::Cow;
 
-use cptkit_core::{self as core, ConversionFactors, Error, JudgeOptions, PriceOptions, Reference, RuleBook, Verdict};
+use cptkit_core::{self as core, ConversionFactors, Error, JudgeOptions, PriceOptions, RuleBook, Verdict};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyType};
@@ -324,7 +324,7 @@ impl Judge<'_> {
     /// Reads and judges one claim (GIL released). `Err`: the claim cannot be read, or the core failed
     /// on it (its own internal error).
     fn judge(&self, view: &View<'_>) -> Result<core::Judgement, Error> {
-        Reference::embedded().judge(view.claim()?.as_ref(), &self.options, self.book)
+        crate::data::reference().judge(view.claim()?.as_ref(), &self.options, self.book)
     }
 }
 
@@ -442,7 +442,7 @@ fn validate_many(py: Python<'_>, claims: &Bound<'_, PyAny>, today: Option<&Bound
         py.check_signals()?;
     }
     // The batch edits need every claim at once: one call.
-    let reports = py.detach(|| Reference::embedded().validate_batch(&parsed, today));
+    let reports = py.detach(|| crate::data::reference().validate_batch(&parsed, today));
     let mut reports = reports.into_iter().map(Some).collect::<Vec<_>>();
     let out = PyList::empty(py);
     for slot in slots {

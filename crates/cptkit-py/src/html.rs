@@ -425,7 +425,7 @@ mod tests {
 
     #[test]
     fn fee_schedule_card_shows_rvus_amounts_and_indicators() {
-        let reference = cptkit_core::Reference::embedded();
+        let reference = crate::data::reference();
         let profile = reference.profile("72148".parse().expect("code"), &cptkit_core::ProfileOptions::default());
         let card = profile_card(&profile.expect("profile"));
         assert!(card.contains("<h4>Medicare Physician Fee Schedule (RVU25D)"));
@@ -437,7 +437,7 @@ mod tests {
 
     #[test]
     fn card_has_every_section_and_escapes_text() {
-        let reference = cptkit_core::Reference::embedded();
+        let reference = crate::data::reference();
         let code = "00632".parse().expect("code");
         let profile = reference.profile(code, &cptkit_core::ProfileOptions::default()).expect("profile");
         let card = profile_card(&profile);

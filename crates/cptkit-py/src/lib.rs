@@ -2,7 +2,7 @@
 //!
 //! A thin binding: argument parsing, the error map ([`errors`]), the core -> Python conversions
 //! ([`convert`], [`records`]) and caches. No business logic lives here; every answer comes from
-//! [`cptkit_core::Reference::embedded`].
+//! the reference data in use ([`data`]: the embedded set, or a data directory's).
 //!
 //! Caches: profiles for the default options (national benchmarks only) are immutable, so each code's
 //! `CodeProfile` object is built once per process and handed out again; a repeated `cptkit.code(...)`
@@ -17,6 +17,7 @@
 mod claim_types;
 mod claims;
 mod convert;
+mod data;
 mod depythonize;
 mod errors;
 mod html;
@@ -70,7 +71,7 @@ fn code<'py>(
     // code is an UnknownCodeError; anything else the profile reports (an unknown locality) maps as usual.
     let payer_benchmarks = rates::loaded();
     let profile = py.detach(|| {
-        let reference = Reference::embedded();
+        let reference = crate::data::reference();
         reference.check_code(parsed).map_err(|e| (e, Subject::AnesthesiaCode))?;
         reference.profile_with(parsed, &options, &payer_benchmarks).map_err(|e| (e, Subject::Other))
     });
@@ -164,7 +165,8 @@ fn search_codes(
         status,
         section,
     };
-    let matches = py.detach(|| all_pages(|page| Reference::embedded().search_codes(&query, page))).map_err(&to_err)?;
+    let matches =
+        py.detach(|| all_pages(|page| crate::data::reference().search_codes(&query, page))).map_err(&to_err)?;
     let summaries = summaries(py)?;
     matches.iter().map(|summary| summary_object(py, summaries, summary)).collect()
 }
@@ -206,19 +208,18 @@ fn all_pages<T>(mut fetch: impl FnMut(&PageRequest) -> CoreResult<Page<T>>) -> C
     }
 }
 
-/// The shared summary objects, built from the core's list on first use.
+/// The shared summary objects, built from the core's list on first use (again after `load_data`).
 fn summaries(py: Python<'_>) -> PyResult<&Bound<'_, PyDict>> {
-    let dict = SUMMARIES.get_or_try_init(py, || -> PyResult<Py<PyDict>> {
+    let dict = SUMMARIES.get_or_init(py, || PyDict::new(py).unbind()).bind(py);
+    if dict.is_empty() {
         let all = py
-            .detach(|| all_pages(|page| Reference::embedded().list_codes(page)))
+            .detach(|| all_pages(|page| crate::data::reference().list_codes(page)))
             .map_err(py_err(py, Subject::Other))?;
-        let dict = PyDict::new(py);
         for summary in &all {
             dict.set_item(summary.code.as_str(), summary.to_py(py)?)?;
         }
-        Ok(dict.unbind())
-    })?;
-    Ok(dict.bind(py))
+    }
+    Ok(dict)
 }
 
 fn summary_object(
@@ -252,7 +253,7 @@ where
 {
     let parsed: C = code.parse().map_err(py_err(py, Subject::Other))?;
     let found = py
-        .detach(|| find(Reference::embedded(), &parsed))
+        .detach(|| find(crate::data::reference(), &parsed))
         .map_err(|err| errors::to_py_err(py, &name_the_code(err), Subject::Other))?;
     found.to_py(py)
 }
@@ -296,5 +297,15 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     x12::register(module)?;
     tables::register(module)?;
     rates::register(module)?;
+    data::register(module)?;
     Ok(())
+}
+
+/// Drops the profile and summary objects built from the data in use (new data or benchmarks loaded).
+pub(crate) fn clear_caches(py: Python<'_>) {
+    for cache in [&PROFILES, &SUMMARIES] {
+        if let Some(dict) = cache.get(py) {
+            dict.bind(py).clear();
+        }
+    }
 }

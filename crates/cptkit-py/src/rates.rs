@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock, PoisonError, RwLock};
 
 use cptkit_core as core;
-use cptkit_core::{BenchmarkFilter, CptCode, Error, ErrorKind, PayerBenchmarks, Reference};
+use cptkit_core::{BenchmarkFilter, CptCode, Error, ErrorKind, PayerBenchmarks};
 use cptkit_tic::{CodeFilter, IngestOptions, IngestSummary, Nppes, TicError};
 use pyo3::exceptions::PyUserWarning;
 use pyo3::prelude::*;
@@ -293,9 +293,7 @@ fn load_benchmarks(py: Python<'_>, dir: Option<PathBuf>) -> PyResult<usize> {
     };
     let count = index.len();
     *LOADED.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(index);
-    if let Some(profiles) = crate::PROFILES.get(py) {
-        profiles.bind(py).clear();
-    }
+    crate::clear_caches(py);
     Ok(count)
 }
 
@@ -328,7 +326,7 @@ fn benchmarks(
     )
     .map_err(|e| to_py_err(py, &e, Subject::Other))?;
     let index = loaded();
-    let rows = py.detach(|| index.query(Reference::embedded(), parsed, &filter)).map_err(|e| {
+    let rows = py.detach(|| index.query(crate::data::reference(), parsed, &filter)).map_err(|e| {
         let e = if e.kind() == ErrorKind::NotFound && e.field().is_none() { e.at("code") } else { e };
         to_py_err(py, &e, Subject::AnesthesiaCode)
     })?;

@@ -6,7 +6,7 @@ use arrow_array::{RecordBatch, RecordBatchReader};
 use arrow_schema::SchemaRef;
 use cptkit_arrow::{ClaimStream, TablePricing, claims_to_batch, layout, price_batch, validate_batch};
 use cptkit_core::synthetic::SyntheticClaims;
-use cptkit_core::{Claim, Error, FieldPath, Reference, RuleBook};
+use cptkit_core::{Claim, Error, FieldPath, RuleBook};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3_arrow::input::AnyRecordBatch;
@@ -42,7 +42,7 @@ fn validate_table<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let today = self::today(py, today)?;
     let reader = arrow_reader(table)?;
-    let (reference, book) = (Reference::embedded(), RuleBook::embedded());
+    let (reference, book) = (crate::data::reference(), RuleBook::embedded());
     let results = run_chunks(py, reader, progress, |batch| validate_batch(batch, reference, book, today))?;
     arrow_table(py, results, layout::validation_schema())
 }
@@ -73,7 +73,7 @@ fn price_table<'py>(
     let options = price_options(py, &rules, conversion_factor, percent_of_medicare)?;
     let pricing = TablePricing { options, explain };
     let reader = arrow_reader(table)?;
-    let (reference, book) = (Reference::embedded(), rules.book());
+    let (reference, book) = (crate::data::reference(), rules.book());
     let results = run_chunks(py, reader, progress, |batch| price_batch(batch, reference, book, &pricing, today))?;
     arrow_table(py, results, layout::pricing_schema(explain))
 }

@@ -11,7 +11,7 @@ mod remit;
 
 use std::collections::BTreeMap;
 
-use cptkit_core::{self as core, Error, JudgeOptions, LocalityId, Reference};
+use cptkit_core::{self as core, Error, JudgeOptions, LocalityId};
 use cptkit_x12 as x12;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyIterator, PyList, PyString, PyTuple};
@@ -473,7 +473,7 @@ fn read_837_result(
     let input = input(py, "source", source)?;
     let (file, reports) = input.with_bytes(py, |data| {
         let file = x12::read_837(data, options);
-        let reports = today.map(|today| Reference::embedded().validate_batch(&file.core_claims(), today));
+        let reports = today.map(|today| crate::data::reference().validate_batch(&file.core_claims(), today));
         (file, reports)
     })?;
     build_837(py, file, reports)
@@ -765,7 +765,7 @@ fn reconcile(
         x12::reconcile(
             &claims,
             &remits,
-            x12::core_pricer(Reference::embedded(), &options, book),
+            x12::core_pricer(crate::data::reference(), &options, book),
             &x12::ReconcileOptions { tolerance },
         )
     });

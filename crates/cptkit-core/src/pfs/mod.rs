@@ -291,8 +291,10 @@ pub struct OppsCap {
 /// The tables of one release.
 #[derive(Debug, Default)]
 pub struct Tables {
-    /// Sorted by [`row_key`].
-    rows: Vec<(u64, RvuRow)>,
+    /// The rows' [`row_key`]s, sorted, apart from the rows so a lookup searches a dense array.
+    keys: Vec<u64>,
+    /// In the order of `keys`.
+    rows: Vec<RvuRow>,
     gpcis: HashMap<LocalityId, Gpci>,
     opps_caps: HashMap<(u64, LocalityId), OppsCap>,
     zips: HashMap<u32, ZipLocality>,
@@ -418,12 +420,13 @@ impl Tables {
             .collect::<std::result::Result<_, String>>()
             .map_err(|e| file_error(dir, &zip_file, e))?;
         let mut endoscopy: HashMap<CptCode, Vec<CptCode>> = HashMap::new();
-        for (_, row) in rows.iter().filter(|(_, r)| r.modifier.is_none()) {
+        let (keys, rows): (Vec<u64>, Vec<RvuRow>) = rows.into_iter().unzip();
+        for row in rows.iter().filter(|r| r.modifier.is_none()) {
             if let Some(base) = row.endoscopic_base {
                 endoscopy.entry(base).or_default().push(row.code);
             }
         }
-        Ok(Tables { rows, gpcis, opps_caps, zips, endoscopy })
+        Ok(Tables { keys, rows, gpcis, opps_caps, zips, endoscopy })
     }
 
     /// The codes whose endoscopic base is `base` (its endoscopy family, the base itself not included).
@@ -434,19 +437,19 @@ impl Tables {
     /// The RVU row of a code with a pricing modifier (26, TC, 53) or none.
     pub fn row(&self, code: CptCode, modifier: Option<ModifierCode>) -> Option<&RvuRow> {
         let key = row_key(code, modifier);
-        self.rows.binary_search_by_key(&key, |(k, _)| *k).ok().map(|i| &self.rows[i].1)
+        self.keys.binary_search(&key).ok().map(|i| &self.rows[i])
     }
 
     /// Every row of a code: the global row first, then 26, TC and 53.
     pub fn rows_of(&self, code: CptCode) -> impl Iterator<Item = &RvuRow> {
         let first = row_key(code, None);
-        let start = self.rows.partition_point(|(k, _)| *k < first);
-        self.rows[start..].iter().take_while(move |(_, r)| r.code == code).map(|(_, r)| r)
+        let start = self.keys.partition_point(|k| *k < first);
+        self.rows[start..].iter().take_while(move |r| r.code == code)
     }
 
     /// Every row, in code order.
     pub fn rows(&self) -> impl ExactSizeIterator<Item = &RvuRow> {
-        self.rows.iter().map(|(_, r)| r)
+        self.rows.iter()
     }
 
     pub fn gpci(&self, locality: &LocalityId) -> Option<&Gpci> {

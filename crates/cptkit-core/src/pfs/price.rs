@@ -186,10 +186,14 @@ impl FeeRule {
 }
 
 /// Where a line's locality came from.
+#[derive(Clone, Copy)]
 struct LineLocality<'a> {
     gpci: &'a Gpci,
     source: &'static str,
 }
+
+/// The claim's locality in the last release looked up: the same for every line of that release.
+type LocalityCache<'a> = Option<(&'a super::Release, std::result::Result<LineLocality<'a>, String>)>;
 
 /// One line being priced: its row and running amount.
 struct Work<'a> {
@@ -270,10 +274,11 @@ pub(crate) fn price_fee_schedule_lines(
     let npp = reference.nonphysician_share(claim);
     let mut out: Vec<PricedLine> = Vec::with_capacity(lines.len());
     let mut work: Vec<Work> = Vec::with_capacity(lines.len());
+    let mut localities: LocalityCache = None;
     for (index, rule) in lines {
         let line = &claim.lines[*index];
         let mut priced = PricedLine::new(*index, line, rule);
-        match reference.start_fee_line(claim, *index, line, facility) {
+        match reference.start_fee_line(claim, *index, line, facility, &mut localities) {
             Ok(w) => work.push(w),
             Err(basis) => {
                 // Not priced before its amount: still say its units and the year's factor.
@@ -359,6 +364,7 @@ impl Reference {
         index: usize,
         line: &'a ClaimLine,
         facility: bool,
+        localities: &mut LocalityCache<'a>,
     ) -> std::result::Result<Work<'a>, Box<FeeBasis>> {
         let date = line.date_of_service;
         let mut basis = FeeBasis {
@@ -422,7 +428,15 @@ impl Reference {
         if !row.is_payable_status() {
             return Ok(w); // the status gate words why
         }
-        let locality = match self.line_locality(claim, &in_force) {
+        let locality = match localities {
+            Some((cached, found)) if std::ptr::eq(*cached, in_force.release) => found.clone(),
+            _ => {
+                let found = self.line_locality(claim, &in_force);
+                *localities = Some((in_force.release, found.clone()));
+                found
+            }
+        };
+        let locality = match locality {
             Ok(l) => l,
             Err(why) => return Err(fail(w.basis, why)),
         };
