@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # gRPC benchmark of cptkit-server (a benchmark, not a test): start-up time, RSS, Echo vs
-# GetCode("00632") throughput and latency, and claims: unary PriceClaim beside a ProcessClaims stream
+# GetCode("00632") and GetCode("99213") throughput and latency, and claims: unary PriceClaim beside a ProcessClaims stream
 # of pre-built Medicare claims, on one server, over loopback only. Bounded: about
 # 3 x rounds x duration seconds per client mode plus warm-up plus the streams (200,000 claims take a
 # few seconds); it stops the server by itself.

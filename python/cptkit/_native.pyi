@@ -33,11 +33,21 @@ __all__ = [
     "PolicyUpdate",
     "CodeSummary",
     "PlaceOfService",
+    "FeeScheduleProfile",
+    "FeeRelease",
+    "Rvus",
+    "GlobalPeriod",
+    "FeeIndicator",
+    "FeeAmount",
+    "SettingAmount",
+    "FeeComponent",
+    "CodeSection",
     "validate",
     "price",
     "validate_many",
     "price_many",
     "load_rule_set",
+    "load_data",
     "Claim",
     "RuleSet",
     "ValidationReport",
@@ -78,11 +88,13 @@ __all__ = [
 ]
 
 # Enums are plain lowercase strings (their serde names).
-_ServiceType: TypeAlias = Literal["anesthesia", "anesthesia_add_on", "unlisted_anesthesia"]
+_ServiceType: TypeAlias = Literal["anesthesia", "anesthesia_add_on", "unlisted_anesthesia", "fee_schedule"]
 _Known: TypeAlias = Literal["yes", "no", "unknown"]
 _ModifierCategory: TypeAlias = Literal["pricing", "informational", "teaching", "cpt", "physical_status"]
 _CfTier: TypeAlias = Literal["single", "non_qualifying_apm", "qualifying_apm"]
-_Relation: TypeAlias = Literal["same_category", "add_on", "qualifying_circumstance"]
+_Relation: TypeAlias = Literal[
+    "same_category", "add_on", "qualifying_circumstance", "endoscopic_base", "endoscopic_family"
+]
 _Severity: TypeAlias = Literal["error", "warning"]
 _LineStatus: TypeAlias = Literal["priced", "not_priced"]
 _CfBasis: TypeAlias = Literal["medicare", "contract"]
@@ -97,10 +109,12 @@ _Factors: TypeAlias = _Money | Mapping[str | None, _Money]
 _Today: TypeAlias = datetime.date | str | None
 
 def code(code: str, localities: Sequence[str] | Literal["all"] | None = None) -> CodeProfile:
-    """The profile of one anesthesia code (00100-01999).
+    """The profile of one code: an anesthesia code (00100-01999) or any code of the Medicare Physician
+    Fee Schedule (CPT and HCPCS Level II, e.g. ``"99213"``, ``"J1100"``).
 
-    ``localities`` adds Medicare benchmark rows for MAC-locality ids such as ``"13202-01"`` (Manhattan),
-    or for every locality with ``"all"``; the national rows are always there.
+    ``localities`` adds Medicare anesthesia benchmark rows and fee schedule amounts for MAC-locality ids
+    such as ``"13202-01"`` (Manhattan), or for every locality with ``"all"``; the national rows are
+    always there.
 
     Raises InvalidInputError (field ``"code"`` or ``"localities[i]"``) for malformed input,
     UnknownCodeError for a well-formed code cptkit has no profile for, NotFoundError for an unknown
@@ -115,11 +129,20 @@ def search_codes(
     max_base_units: int | None = None,
     inpatient_only: bool | None = None,
     service_type: _ServiceType | None = None,
+    codes: str | Sequence[str] | None = None,
+    status: str | None = None,
+    section: str | None = None,
 ) -> list[CodeSummary]:
-    """Codes matching every given filter, in code order; all matches."""
+    """Codes matching every given filter, in code order; all matches.
+
+    ``codes``: codes and ranges (``"99202-99215"``, ``["72148", "99213"]``); ``status``: a fee schedule
+    status code (``"A"``, ``"C"``, ``"I"``, ...); ``section``: a CPT section or subsection or a HCPCS
+    Level II heading (``"Radiology"``, ``"Digestive System"``). Base-unit filters match anesthesia codes
+    only.
+    """
 
 def list_codes() -> list[CodeSummary]:
-    """Every anesthesia code cptkit knows, in code order."""
+    """Every code cptkit profiles (anesthesia and Medicare Physician Fee Schedule), in code order."""
 
 def modifier(code: str) -> Modifier:
     """An anesthesia modifier (AA, QK, QS, P3, ...)."""
@@ -148,6 +171,7 @@ def price(
     conversion_factor: _Factors | None = None,
     rule_set: str | RuleSet | None = None,
     today: _Today = None,
+    percent_of_medicare: _Money | None = None,
 ) -> PricedClaim:
     """Validates, then prices every line by the payer's rule set in force on the date of service.
 
@@ -158,6 +182,11 @@ def price(
     (``"cigna-2023-03"``) or a RuleSet from ``load_rule_set``. Raises ClaimValidationError (with
     ``.issues``) for a claim with error findings, InvalidInputError for a malformed claim or a missing
     contract conversion factor, NotFoundError when no rule set covers the payer.
+
+    Lines that are not anesthesia are priced by the Medicare Physician Fee Schedule (Medicare and
+    Medicare Advantage); ``percent_of_medicare`` (e.g. ``Decimal("125")``) is a commercial contract's
+    percentage of the Medicare amount for the locality: without it a commercial payer's fee-schedule
+    lines are not priced (status ``not_priced``, with why).
     """
 
 def validate_many(claims: Iterable[_ClaimInput], *, today: _Today = None) -> list[ValidationReport | CptkitError]:
@@ -170,12 +199,19 @@ def price_many(
     conversion_factor: _Factors | None = None,
     rule_set: str | RuleSet | None = None,
     today: _Today = None,
+    percent_of_medicare: _Money | None = None,
 ) -> list[PricedClaim | CptkitError]:
     """Prices a batch with the GIL released; one result per claim, in order: its PricedClaim, or the
     exception ``price`` would have raised for it (returned, not raised)."""
 
 def load_rule_set(source: str | bytes | os.PathLike[str] | dict[str, Any] | RuleSet) -> RuleSet:
     """Loads a payer rule set from a file path, JSON text or a dict; errors name the field."""
+
+def load_data(dir: str | os.PathLike[str] | None) -> None:
+    """Answers every later call from ``dir``'s tables over the embedded ones (``None``: the embedded
+    data again): a table file by its embedded name, fee schedule releases listed in
+    ``pfs/releases.csv`` (e.g. CY2026 RVUs and GPCIs), ``cpt_descriptors.csv`` for licensed CPT
+    descriptors. Every file is read and checked now: a bad one raises, naming it, and nothing changes."""
 
 class _Record:
     # Shared by every record class below (not a runtime class).
@@ -224,6 +260,8 @@ class CodeProfile(_Record):
     def related_codes(self) -> tuple[RelatedCode, ...]: ...
     @property
     def policy_updates(self) -> tuple[PolicyUpdate, ...]: ...
+    @property
+    def fee_schedule(self) -> FeeScheduleProfile | None: ...
     def _repr_html_(self) -> str: ...
 
 @final
@@ -404,6 +442,147 @@ class CodeSummary(_Record):
     def service_type(self) -> _ServiceType: ...
     @property
     def medicare_inpatient_only(self) -> _Known: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def section(self) -> str: ...
+
+@final
+class FeeScheduleProfile(_Record):
+    @property
+    def release(self) -> FeeRelease: ...
+    @property
+    def modifier(self) -> str | None: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def status_meaning(self) -> str: ...
+    @property
+    def payable(self) -> bool: ...
+    @property
+    def rvus(self) -> Rvus: ...
+    @property
+    def global_period(self) -> GlobalPeriod: ...
+    @property
+    def add_on(self) -> bool: ...
+    @property
+    def indicators(self) -> tuple[FeeIndicator, ...]: ...
+    @property
+    def amounts(self) -> tuple[FeeAmount, ...]: ...
+    @property
+    def amounts_note(self) -> str: ...
+    @property
+    def components(self) -> tuple[FeeComponent, ...]: ...
+    @property
+    def section(self) -> CodeSection | None: ...
+
+@final
+class FeeRelease(_Record):
+    @property
+    def release(self) -> str: ...
+    @property
+    def year(self) -> int: ...
+    @property
+    def effective_from(self) -> datetime.date: ...
+    @property
+    def effective_to(self) -> datetime.date: ...
+    @property
+    def conversion_factor(self) -> Decimal: ...
+    @property
+    def source(self) -> str: ...
+
+@final
+class Rvus(_Record):
+    @property
+    def work(self) -> Decimal: ...
+    @property
+    def nonfacility_pe(self) -> Decimal: ...
+    @property
+    def nonfacility_na(self) -> bool: ...
+    @property
+    def facility_pe(self) -> Decimal: ...
+    @property
+    def facility_na(self) -> bool: ...
+    @property
+    def mp(self) -> Decimal: ...
+    @property
+    def nonfacility_total(self) -> Decimal: ...
+    @property
+    def facility_total(self) -> Decimal: ...
+
+@final
+class GlobalPeriod(_Record):
+    @property
+    def code(self) -> str: ...
+    @property
+    def meaning(self) -> str: ...
+    @property
+    def pre_op(self) -> Decimal: ...
+    @property
+    def intra_op(self) -> Decimal: ...
+    @property
+    def post_op(self) -> Decimal: ...
+
+@final
+class FeeIndicator(_Record):
+    @property
+    def field(self) -> str: ...
+    @property
+    def value(self) -> str: ...
+    @property
+    def meaning(self) -> str: ...
+
+@final
+class FeeAmount(_Record):
+    @property
+    def locality(self) -> Locality | None: ...
+    @property
+    def work_gpci(self) -> Decimal: ...
+    @property
+    def pe_gpci(self) -> Decimal: ...
+    @property
+    def mp_gpci(self) -> Decimal: ...
+    @property
+    def nonfacility(self) -> SettingAmount: ...
+    @property
+    def facility(self) -> SettingAmount: ...
+
+@final
+class SettingAmount(_Record):
+    @property
+    def fee_schedule(self) -> Decimal: ...
+    @property
+    def opps_cap(self) -> Decimal | None: ...
+    @property
+    def allowed(self) -> Decimal: ...
+    @property
+    def limiting_charge(self) -> Decimal: ...
+
+@final
+class FeeComponent(_Record):
+    @property
+    def modifier(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def status_meaning(self) -> str: ...
+    @property
+    def payable(self) -> bool: ...
+    @property
+    def rvus(self) -> Rvus: ...
+    @property
+    def amounts(self) -> tuple[FeeAmount, ...]: ...
+
+@final
+class CodeSection(_Record):
+    @property
+    def first(self) -> str: ...
+    @property
+    def last(self) -> str: ...
+    @property
+    def section(self) -> str: ...
+    @property
+    def subsection(self) -> str: ...
 
 @final
 class PlaceOfService(_Record):
@@ -625,6 +804,7 @@ def reconcile(
     today: _Today = None,
     medicare_locality: str | None = None,
     payer_ids: dict[str, str] | None = None,
+    percent_of_medicare: _Money | None = None,
 ) -> Reconciliation:
     """Matches remittance lines to claim lines and compares what was paid with cptkit's price.
 
@@ -1046,6 +1226,7 @@ def price_table(
     explain: bool = False,
     today: _Today = None,
     progress: Any = None,
+    percent_of_medicare: _Money | None = None,
 ) -> Any: ...
 def synthetic_claims(count: int, seed: int = 0) -> Any: ...
 def claims_to_table(claims: Iterable[_ClaimInput]) -> Any: ...
@@ -1062,7 +1243,7 @@ _Path: TypeAlias = str | os.PathLike[str]
 def ingest_tic(
     paths: _Path | Iterable[_Path],
     *,
-    codes: Sequence[str] | Literal["all"] | None = None,
+    codes: Sequence[str] | Literal["all", "anesthesia"] | None = None,
     provider_refs_dir: _Path | None = None,
     nppes: _Path | None = None,
     out: _Path | None = None,
@@ -1073,7 +1254,7 @@ def ingest_tic(
 def ingest_tic(
     paths: _Path | Iterable[_Path],
     *,
-    codes: Sequence[str] | Literal["all"] | None = None,
+    codes: Sequence[str] | Literal["all", "anesthesia"] | None = None,
     provider_refs_dir: _Path | None = None,
     nppes: _Path | None = None,
     out: _Path | None = None,

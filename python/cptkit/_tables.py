@@ -107,12 +107,14 @@ def price_table(
     explain: bool = False,
     today: Any = None,
     progress: bool | Callable[[int], object] | None = None,
+    percent_of_medicare: Any = None,
 ) -> Any:
     """Validates and prices a claim-lines table (see ``CLAIM_LINES_SCHEMA``).
 
     ``conversion_factor`` is the contract factor for commercial and Medicare Advantage claims (never
     public, so an input): a Decimal/str/int for every payer, or a dict of payer id -> factor (key None:
-    the rest). Returns the ``validate_table`` columns plus ``status`` (priced, not_priced, not_valid,
+    the rest). ``percent_of_medicare`` is a commercial contract's percentage of the Medicare amount for
+    fee-schedule (non-anesthesia) lines. Returns the ``validate_table`` columns plus ``status`` (priced, not_priced, not_valid,
     error), ``rule_set``, units, factor and share as decimals, and charge, fee schedule and allowed in
     integer cents; ``explain=True`` adds each line's worded steps.
     """
@@ -126,6 +128,7 @@ def price_table(
             explain=explain,
             today=today,
             progress=callback,
+            percent_of_medicare=percent_of_medicare,
         )
     finally:
         if bar is not None:

@@ -82,7 +82,8 @@ def spark_validate(df: Any, *, by_claim: bool = True, **options: Any) -> Any:
 def spark_price(df: Any, *, by_claim: bool = True, **options: Any) -> Any:
     """``price_table`` over a Spark DataFrame in the claim-lines layout; a Spark DataFrame of results.
 
-    ``options`` are ``price_table``'s keywords (``conversion_factor``, ``rule_set``, ``explain``, ``today``)."""
+    ``options`` are ``price_table``'s keywords (``conversion_factor``, ``rule_set``, ``explain``, ``today``,
+    ``percent_of_medicare``)."""
     return _spark(df, True, by_claim, options)
 
 
@@ -120,5 +121,6 @@ def dask_validate(ddf: Any, *, by_claim: bool = True, **options: Any) -> Any:
 def dask_price(ddf: Any, *, by_claim: bool = True, **options: Any) -> Any:
     """``price_table`` over a Dask DataFrame in the claim-lines layout; a lazy Dask DataFrame of results.
 
-    ``options`` are ``price_table``'s keywords (``conversion_factor``, ``rule_set``, ``explain``, ``today``)."""
+    ``options`` are ``price_table``'s keywords (``conversion_factor``, ``rule_set``, ``explain``, ``today``,
+    ``percent_of_medicare``)."""
     return _dask(ddf, True, by_claim, options)

@@ -95,6 +95,8 @@ def _table_lines(table: pa.Table, code: str) -> list[str]:
 
 
 def _ingest(*names: str, **kwargs: Any) -> Any:
+    """The fixtures' anesthesia rates unless the test asks for other codes (the default keeps every code)."""
+    kwargs.setdefault("codes", "anesthesia")
     return cptkit.ingest_tic([TIC / n for n in names], progress=False, **kwargs)
 
 
@@ -174,8 +176,10 @@ def test_codes_filter() -> None:
     assert set(only.column("billing_code").to_pylist()) == {"00790"}
     everything = _ingest("v2_provider_groups.json", codes="all")
     assert set(everything.column("billing_code").to_pylist()) == {"00790", "27447"}
-    default = _ingest("v1_in_file_refs.json")
-    assert "99213" not in default.column("billing_code").to_pylist(), "anesthesia codes only by default"
+    anesthesia = _ingest("v1_in_file_refs.json")
+    assert "99213" not in anesthesia.column("billing_code").to_pylist(), "codes='anesthesia'"
+    default = _ingest("v1_in_file_refs.json", codes=None)
+    assert "99213" in default.column("billing_code").to_pylist(), "every code by default"
 
 
 def test_bad_arguments_name_the_field() -> None:
@@ -289,8 +293,9 @@ def test_benchmark_errors(store: Path) -> None:
         cptkit.benchmarks("0063")
     assert e.value.field == "code"
     with pytest.raises(cptkit.UnknownCodeError) as not_found:
-        cptkit.benchmarks("99213")
+        cptkit.benchmarks("99999")
     assert not_found.value.field == "code"
+    assert cptkit.benchmarks("72148") == []  # a fee schedule code with no rows loaded"
     with pytest.raises(cptkit.MissingFileError):
         cptkit.load_benchmarks(store / "missing")
     (store / "zz_broken.parquet").write_bytes(b"not parquet")

@@ -260,3 +260,107 @@ def test_every_code_profiles_and_round_trips() -> None:
         d = p.to_dict()
         assert json.loads(json.dumps(d)) == d
         assert (d["code"], len(d["benchmarks"])) == (summary.code, len(p.benchmarks))
+
+
+# ---- every code of the Medicare Physician Fee Schedule ----
+
+
+def test_office_visit_99213_has_rvus_and_amounts() -> None:
+    p = cptkit.code("99213")
+    assert (p.service_type, p.base_units, p.category) == ("fee_schedule", 0, "Evaluation and Management")
+    assert "CPT descriptor is not included" in p.description
+    assert p.modifiers == () and p.benchmarks == ()
+    fee = p.fee_schedule
+    assert fee is not None
+    assert (fee.status, fee.payable, fee.add_on) == ("A", True, False)
+    assert fee.status_meaning.startswith("Active")
+    assert (fee.release.release, fee.release.conversion_factor) == ("RVU25D", Decimal("32.3465"))
+    assert (fee.rvus.work, fee.rvus.nonfacility_pe, fee.rvus.facility_pe, fee.rvus.mp) == (
+        Decimal("1.30"),
+        Decimal("1.35"),
+        Decimal("0.57"),
+        Decimal("0.10"),
+    )
+    national = fee.amounts[0]
+    assert national.locality is None and national.pe_gpci == Decimal(1)
+    # (1.30 + 1.35 + 0.10) x 32.3465 = 88.952875 -> 88.95; facility 1.97 x 32.3465 = 63.722605 -> 63.72
+    assert (national.nonfacility.allowed, national.facility.allowed) == (Decimal("88.95"), Decimal("63.72"))
+    assert national.nonfacility.limiting_charge == Decimal("97.18")  # 88.95 x 1.0925 = 97.177875
+    assert [i.field for i in fee.indicators][:3] == ["status", "pctc", "global"]
+    assert cptkit.code("99213") is p  # cached like an anesthesia profile
+
+
+def test_fee_schedule_localities_and_components() -> None:
+    p = cptkit.code("72148", localities=["10112-00"])
+    fee = p.fee_schedule
+    assert fee is not None
+    assert [a.locality.id if a.locality else None for a in fee.amounts] == [None, "10112-00"]
+    assert [(c.modifier, c.amounts[0].nonfacility.allowed) for c in fee.components] == [
+        ("26", Decimal("67.60")),
+        ("TC", Decimal("120.65")),
+    ]
+    assert fee.rvus.facility_na is True
+    capped = cptkit.code("70496", localities=["10112-00"]).fee_schedule
+    assert capped is not None
+    alabama = capped.amounts[1].nonfacility
+    assert (alabama.fee_schedule, alabama.opps_cap, alabama.allowed) == (
+        Decimal("243.05"),
+        Decimal("230.40"),
+        Decimal("230.40"),
+    )
+    assert len(cptkit.code("99213", localities="all").fee_schedule.amounts) == 1 + 109  # type: ignore[union-attr]
+
+
+def test_level2_status_and_families() -> None:
+    j1100 = cptkit.code("J1100")
+    assert j1100.description == "Dexamethasone sodium phos"
+    assert j1100.fee_schedule is not None and j1100.fee_schedule.status == "E"
+    assert j1100.fee_schedule.amounts == ()
+    contractor = cptkit.code("0042T").fee_schedule
+    assert contractor is not None and contractor.status_meaning.startswith("Contractor priced")
+    related = {r.code: r.relation for r in cptkit.code("43239").related_codes}
+    assert related["43235"] == "endoscopic_base" and related["43238"] == "endoscopic_family"
+    add_on = cptkit.code("99292").fee_schedule
+    assert add_on is not None and add_on.add_on and add_on.global_period.code == "ZZZ"
+    anesthesia = cptkit.code("00632").fee_schedule
+    assert anesthesia is not None and anesthesia.status == "J"
+
+
+def test_search_by_range_status_section_and_words() -> None:
+    em = [c.code for c in cptkit.search_codes(codes="99202-99215")]
+    assert em == ["99202", "99203", "99204", "99205", "99211", "99212", "99213", "99214", "99215"]
+    assert [c.code for c in cptkit.search_codes(codes=["72148", "99213"])] == ["72148", "99213"]
+    radiology = cptkit.search_codes(section="Radiology", status="A")
+    assert radiology and all(c.section == "Radiology" and c.status == "A" for c in radiology)
+    assert "99213" in [c.code for c in cptkit.search_codes(section="evaluation and management")]
+    assert "J1100" in [c.code for c in cptkit.search_codes("dexamethasone")]
+    not_valid = cptkit.search_codes(status="i")
+    assert not_valid and all(c.status == "I" for c in not_valid)
+    summary = cptkit.search_codes(codes="99213")[0]
+    assert (summary.service_type, summary.base_units, summary.status) == ("fee_schedule", 0, "A")
+    with pytest.raises(cptkit.InvalidInputError) as e:
+        cptkit.search_codes(status="Q")
+    assert e.value.field == "status"
+    with pytest.raises(cptkit.InvalidInputError) as e:
+        cptkit.search_codes(codes="99215-99202")
+    assert e.value.field == "codes"
+    with pytest.raises(cptkit.InvalidInputError) as e:
+        cptkit.search_codes(codes=[99213])  # type: ignore[list-item]
+    assert e.value.field == "codes"
+
+
+def test_fee_schedule_card() -> None:
+    html = cptkit.code("72148")._repr_html_()
+    assert "<h4>Medicare Physician Fee Schedule (RVU25D)" in html
+    assert "$188.26" in html and "$67.60" in html and "$120.65" in html
+    assert "Diagnostic test with professional (26) and technical (TC) components" in html
+    assert "<h4>Modifiers" not in html  # no anesthesia sections for a fee schedule code
+    card = cptkit.code("70496", localities=["10112-00"])._repr_html_()
+    assert "$230.40 (OPPS cap; fee schedule $243.05)" in card
+
+
+def test_fee_schedule_profile_round_trips() -> None:
+    for code in ["99213", "72148", "J1100", "43239"]:
+        d = cptkit.code(code).to_dict()
+        assert json.loads(json.dumps(d)) == d
+        assert isinstance(d["fee_schedule"]["amounts"], list)

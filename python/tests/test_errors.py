@@ -27,7 +27,7 @@ def test_malformed_codes_are_invalid_input_naming_the_field(bad: str) -> None:
     assert error.violations == [("code", error.message)]
 
 
-@pytest.mark.parametrize("unknown", ["00101", "99213", "J1100"])
+@pytest.mark.parametrize("unknown", ["00101", "99999", "J9998"])
 def test_unknown_codes(unknown: str) -> None:
     with pytest.raises(cptkit.UnknownCodeError) as info:
         cptkit.code(unknown)
@@ -42,8 +42,8 @@ def test_unknown_codes(unknown: str) -> None:
 def test_not_in_cms_file_versus_not_anesthesia() -> None:
     with pytest.raises(cptkit.UnknownCodeError, match="anesthesia range"):
         cptkit.code("00101")
-    with pytest.raises(cptkit.UnknownCodeError, match="not an anesthesia code"):
-        cptkit.code("99213")
+    with pytest.raises(cptkit.UnknownCodeError, match="not in the Medicare Physician Fee Schedule"):
+        cptkit.code("99999")
 
 
 def test_unknown_locality_is_not_found_but_not_an_unknown_code() -> None:

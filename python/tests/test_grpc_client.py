@@ -89,6 +89,27 @@ def test_get_code_with_a_locality(pb: SimpleNamespace, codes: Any) -> None:
     assert wire_rows == local_rows == [("13202-01", "22.76")]
 
 
+def test_fee_schedule_code_agrees_with_python(pb: SimpleNamespace, codes: Any) -> None:
+    request = pb.codes_pb2.GetCodeRequest(code="72148", localities=["10112-00"])
+    wire = codes.GetCode(request, timeout=RPC_TIMEOUT_S).profile
+    local = cptkit.code("72148", localities=["10112-00"])
+    assert local.fee_schedule is not None
+    assert wire.service_type == pb.codes_pb2.SERVICE_TYPE_FEE_SCHEDULE
+    assert (wire.description, wire.category) == (local.description, local.category)
+    fee = wire.fee_schedule
+    assert (fee.status, fee.rvus.work) == (local.fee_schedule.status, str(local.fee_schedule.rvus.work))
+    rows = [(fee.amounts, local.fee_schedule.amounts)] + [
+        (w.amounts, l.amounts) for w, l in zip(fee.components, local.fee_schedule.components, strict=True)
+    ]
+    for wire_amounts, local_amounts in rows:
+        for w, l in zip(wire_amounts, local_amounts, strict=True):
+            assert w.nonfacility.allowed_cents == int(l.nonfacility.allowed * 100)
+            assert w.facility.limiting_charge_cents == int(l.facility.limiting_charge * 100)
+    search = pb.codes_pb2.SearchCodesRequest(codes="99202-99215", status="A", section="Evaluation and Management")
+    found = codes.SearchCodes(search, timeout=RPC_TIMEOUT_S).codes
+    assert [c.code for c in found] == [c.code for c in cptkit.search_codes(codes="99202-99215", status="A")]
+
+
 def test_json_mapping_keeps_the_golden_field_names(pb: SimpleNamespace, codes: Any, golden_00632: dict[str, Any]) -> None:
     wire = codes.GetCode(pb.codes_pb2.GetCodeRequest(code="00632"), timeout=RPC_TIMEOUT_S).profile
     as_json = json_format.MessageToDict(wire, preserving_proto_field_name=True)

@@ -9,16 +9,21 @@ import pytest
 import cptkit
 
 
+# Every distinct code of the fee schedule (RVU25D); the 276 anesthesia codes are among them.
+EVERY_CODE = 16_852
+
+
 def test_list_codes_is_every_code_in_order() -> None:
     codes = cptkit.list_codes()
-    assert len(codes) == 276
+    assert len(codes) == EVERY_CODE
+    assert sum(c.service_type != "fee_schedule" for c in codes) == 276
     assert [c.code for c in codes] == sorted(c.code for c in codes)
     assert all(isinstance(c, cptkit.CodeSummary) for c in codes)
-    first = codes[0]
-    assert first.code == "00100"
+    assert codes[0].code == "0001F"  # Category II codes sort first: "0001F" < "00100" character by character
+    assert next(c for c in codes if c.service_type == "anesthesia").code == "00100"
     assert cptkit.list_codes() is not codes  # a new list each call; the summaries are shared
     codes.clear()
-    assert len(cptkit.list_codes()) == 276
+    assert len(cptkit.list_codes()) == EVERY_CODE
 
 
 def test_search_lumbar() -> None:
@@ -42,12 +47,12 @@ def test_search_filters() -> None:
     assert "00632" in [c.code for c in inpatient]
     assert all(c.medicare_inpatient_only == "yes" for c in inpatient)
     outpatient = cptkit.search_codes(inpatient_only=False)
-    assert len(inpatient) + len(outpatient) == 276
+    assert len(inpatient) + len(outpatient) == EVERY_CODE
     add_ons = cptkit.search_codes(service_type="anesthesia_add_on")
     assert [c.code for c in add_ons] == ["01953", "01968", "01969"]
     assert [c.code for c in cptkit.search_codes(service_type="unlisted_anesthesia")] == ["01999"]
     assert cptkit.search_codes("lumbar", category="Head") == []
-    assert len(cptkit.search_codes()) == 276  # no filter: everything, past one page
+    assert len(cptkit.search_codes()) == EVERY_CODE  # no filter: everything, past one page
 
 
 def test_summary_round_trip() -> None:
@@ -59,6 +64,8 @@ def test_summary_round_trip() -> None:
         "base_units": 7,
         "service_type": "anesthesia",
         "medicare_inpatient_only": "yes",
+        "status": "J",
+        "section": "Anesthesia",
     }
     assert repr(summary) == "CodeSummary(code='00632', base_units=7, category='Spine and spinal cord')"
 

@@ -117,6 +117,7 @@ def wire_options(pb: SimpleNamespace, expected: dict[str, Any]) -> Any:
         rule_set=options.get("rule_set", ""),
         conversion_factor=options.get("conversion_factor", ""),
         payer_conversion_factors=options.get("payer_conversion_factors", {}),
+        percent_of_medicare=options.get("percent_of_medicare", ""),
     )
 
 
@@ -197,6 +198,8 @@ def from_cli(name: str, expected: dict[str, Any]) -> Answer:
         args += ["--payer-conversion-factor", f"{payer}={cf}"]
     if "rule_set" in options:
         args += ["--use-rule-set", options["rule_set"]]
+    if "percent_of_medicare" in options:
+        args += ["--percent-of-medicare", options["percent_of_medicare"]]
     run = subprocess.run(args, capture_output=True, text=True, timeout=60, check=False)
     assert run.returncode in (0, 1), run.stderr
     (answer,) = json.loads(run.stdout)["claims"]
@@ -248,7 +251,12 @@ def claims_stub(pb: SimpleNamespace, channel: Any) -> Any:
 @pytest.mark.parametrize("name", CASES)
 def test_every_face_gives_the_same_answer(name: str, pb: SimpleNamespace, claims_stub: Any) -> None:
     claim, expected = case(name)
-    kwargs = {"conversion_factor": factors(expected), "rule_set": expected.get("price_options", {}).get("rule_set")}
+    options = expected.get("price_options", {})
+    kwargs = {
+        "conversion_factor": factors(expected),
+        "rule_set": options.get("rule_set"),
+        "percent_of_medicare": options.get("percent_of_medicare"),
+    }
     today = expected["today"]
     answers: dict[str, Answer] = {}
 

@@ -154,6 +154,26 @@ def test_the_implementation_guides_anesthesia_example_keeps_its_claim() -> None:
         cptkit.price(parsed.claim, today=TODAY)
 
 
+def test_fee_schedule_lines_read_in_units_and_price_as_the_golden_claims() -> None:
+    """SV1 lines in units (UN), RT/LT and 50, the locality from the service facility's ZIP (2310C)."""
+    result = read("837p_medicare_fee_schedule.x12", validate=True, today=TODAY)
+    assert result.ok and ids(result) == ["F1001", "F1002", "F1003"]
+    for parsed in result:
+        assert parsed.report.findings == ()
+        assert parsed.claim.to_dict()["service_facility_location"] == {"state": "AL", "zip": "35203"}
+    priced = [cptkit.price(p.claim, today=TODAY) for p in result]
+    allowed = [[line.allowed for line in p.lines] for p in priced]
+    # The amounts of the golden claims pfs_99213_office_alabama_2025, pfs_72148_26_professional_component
+    # (non-facility here), pfs_20610_rt_lt_pair and pfs_20610_bilateral_50, by CMS's formula in 10112-00.
+    assert allowed == [
+        [Decimal("81.86"), Decimal("12.71"), Decimal("64.35")],
+        [Decimal("42.91"), Decimal("42.91")],
+        [Decimal("85.82")],
+    ]
+    steps = {s.step for s in priced[0].lines[0].steps}
+    assert {"fee_schedule_release", "rvus", "locality", "fee_schedule_amount"} <= steps
+
+
 def test_other_transaction_sets_are_unsupported() -> None:
     result = cptkit.read_837(FIXTURES / "835_medicare.x12")
     assert result.claims == []

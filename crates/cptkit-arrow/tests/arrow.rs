@@ -84,7 +84,11 @@ fn golden_claim_cases_price_the_same_through_a_table() {
             ConversionFactors::new(options["conversion_factor"].as_str().map(|s| s.parse().unwrap()), by_payer)
                 .unwrap();
         let rule_set = options["rule_set"].as_str().map(str::to_owned);
-        let pricing = TablePricing { options: PriceOptions { rule_set, conversion_factors }, explain: false };
+        let percent_of_medicare = options["percent_of_medicare"].as_str().map(|s| s.parse().unwrap());
+        let pricing = TablePricing {
+            options: PriceOptions { rule_set, conversion_factors, percent_of_medicare },
+            explain: false,
+        };
         let batch = claims_to_batch(std::slice::from_ref(&claim)).unwrap();
         let result =
             joined(price_batch(&batch, Reference::embedded(), RuleBook::embedded(), &pricing, today()).unwrap());
@@ -248,7 +252,10 @@ fn payers_get_their_own_contract_conversion_factor() {
     };
     let conversion_factors =
         ConversionFactors::new(Some("60".parse().unwrap()), [("uhc".to_owned(), "72.5".parse().unwrap())]).unwrap();
-    let pricing = TablePricing { options: PriceOptions { rule_set: None, conversion_factors }, explain: false };
+    let pricing = TablePricing {
+        options: PriceOptions { rule_set: None, conversion_factors, ..Default::default() },
+        explain: false,
+    };
     let (statuses, factors) = price(&pricing);
     // The contract factor for everyone leaves Medicare fee-for-service on the CMS factor.
     let medicare: Vec<Claim> = SyntheticClaims::new(6).unwrap().filter(|c| c.payer.id == "medicare").take(5).collect();

@@ -96,12 +96,12 @@ impl<'a> From<&'a UnresolvedReference> for UnresolvedJson<'a> {
     }
 }
 
-/// `--codes` and `--all-codes` (clap keeps them apart); neither: the CPT anesthesia codes.
-pub fn code_filter(codes: &[String], all_codes: bool) -> CodeFilter {
-    if all_codes {
-        CodeFilter::All
-    } else if codes.is_empty() {
+/// `--codes` and `--anesthesia` (clap keeps them apart); neither: every code.
+pub fn code_filter(codes: &[String], anesthesia: bool) -> CodeFilter {
+    if anesthesia {
         CodeFilter::Anesthesia
+    } else if codes.is_empty() {
+        CodeFilter::All
     } else {
         CodeFilter::Codes(codes.iter().map(|c| c.trim().to_ascii_uppercase()).collect())
     }

@@ -79,12 +79,12 @@ enum Command {
         /// NPPES dissemination file (CSV): join NPIs to their primary taxonomy.
         #[arg(long)]
         nppes: Option<PathBuf>,
-        /// Only these codes, comma-separated (default: every CPT anesthesia code cptkit knows).
-        #[arg(long, value_delimiter = ',', conflicts_with = "all_codes")]
+        /// Only these codes, comma-separated (default: every code).
+        #[arg(long, value_delimiter = ',', conflicts_with = "anesthesia")]
         codes: Vec<String>,
-        /// Every code of every billing code type.
+        /// Only the CPT anesthesia codes cptkit knows.
         #[arg(long)]
-        all_codes: bool,
+        anesthesia: bool,
         /// The Parquet file to write, e.g. benchmarks/payer.parquet.
         #[arg(long)]
         out: PathBuf,
@@ -109,8 +109,8 @@ fn main() -> ExitCode {
         Command::Reconcile { file_837, file_835, tolerance, pricing, common } => {
             reconcile::run(&file_837, &file_835, tolerance, &pricing, &common)
         }
-        Command::IngestTic { files, provider_refs, nppes, codes, all_codes, out, json } => {
-            let codes = ingest_tic::code_filter(&codes, all_codes);
+        Command::IngestTic { files, provider_refs, nppes, codes, anesthesia, out, json } => {
+            let codes = ingest_tic::code_filter(&codes, anesthesia);
             ingest_tic::run(&files, provider_refs, nppes.as_deref(), codes, &out, json)
         }
     };

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use cptkit_core::{ConversionFactors, JudgeOptions, LocalityId, PriceOptions, RuleBook};
+use cptkit_core::{ConversionFactors, JudgeOptions, LocalityId, PriceOptions, Reference, RuleBook};
 use cptkit_x12::ReadOptions;
 use rust_decimal::Decimal;
 use time::Date;
@@ -26,9 +26,24 @@ pub struct Common {
     /// Print one JSON document instead of the readable report.
     #[arg(long)]
     pub json: bool,
+    /// Reference tables that replace the embedded ones (a table file by its embedded name), and fee
+    /// schedule releases in `pfs/releases.csv` (e.g. CY2026 RVUs and GPCIs), without a rebuild.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
 }
 
 impl Common {
+    /// The reference data: the data directory's tables over the embedded ones, or the embedded set.
+    /// Loaded once per run; it lives as long as the process.
+    pub fn reference(&self) -> Result<&'static Reference, Unreadable> {
+        match &self.data_dir {
+            None => Ok(Reference::embedded()),
+            Some(dir) => Reference::from_dir(dir)
+                .map(|r| &*Box::leak(Box::new(r)))
+                .map_err(|e| Unreadable(format!("--data-dir {}: {e}", dir.display()))),
+        }
+    }
+
     /// How to read an 837P: what the file does not say.
     pub fn read_options(&self) -> ReadOptions {
         ReadOptions {
@@ -54,6 +69,10 @@ pub struct Pricing {
     /// (repeatable); claims still pick their rule set by payer, state and date.
     #[arg(long = "rule-set", value_name = "FILE")]
     rule_sets: Vec<PathBuf>,
+    /// A contract paying fee-schedule (non-anesthesia) lines at this percentage of the Medicare amount
+    /// for the locality, e.g. 125 (never applied to Medicare itself).
+    #[arg(long)]
+    percent_of_medicare: Option<Decimal>,
     /// Price every claim with this rule set id instead of choosing one by payer, state and date.
     #[arg(long = "use-rule-set", value_name = "ID")]
     use_rule_set: Option<String>,
@@ -65,7 +84,11 @@ impl Pricing {
         let rules = RuleBook::embedded().with_files(&self.rule_sets).map_err(|e| Unreadable(e.to_string()))?;
         let factors = ConversionFactors::new(self.conversion_factor, self.payer_conversion_factors.iter().cloned())
             .map_err(|e| Unreadable(format!("bad conversion factor: {e}")))?;
-        let pricing = PriceOptions { rule_set: self.use_rule_set.clone(), conversion_factors: factors };
+        let pricing = PriceOptions {
+            rule_set: self.use_rule_set.clone(),
+            conversion_factors: factors,
+            percent_of_medicare: self.percent_of_medicare,
+        };
         Ok((rules, JudgeOptions { today, pricing: Some(pricing) }))
     }
 }

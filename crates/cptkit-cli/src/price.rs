@@ -53,8 +53,8 @@ struct Judged<'a> {
 }
 
 impl<'a> Judged<'a> {
-    fn new(claim: &'a InputClaim, options: &JudgeOptions, rules: &RuleBook) -> Self {
-        match Reference::embedded().judge(&claim.parsed.claim, options, rules) {
+    fn new(reference: &Reference, claim: &'a InputClaim, options: &JudgeOptions, rules: &RuleBook) -> Self {
+        match reference.judge(&claim.parsed.claim, options, rules) {
             Ok(judgement) => {
                 let report = Some(judgement.report.clone());
                 Judged { claim, report, priced: judgement.into_priced() }
@@ -82,7 +82,8 @@ impl<'a> Judged<'a> {
 pub fn run(path: &Path, pricing: &Pricing, common: &Common) -> Outcome {
     let (rules, options) = pricing.judge_options(common.today)?;
     let input = read_claims(path, common.read_options())?;
-    let judged: Vec<Judged> = input.claims.iter().map(|c| Judged::new(c, &options, &rules)).collect();
+    let reference = common.reference()?;
+    let judged: Vec<Judged> = input.claims.iter().map(|c| Judged::new(reference, c, &options, &rules)).collect();
     let total_allowed: Decimal = judged.iter().filter_map(|j| j.priced.as_ref().ok()).map(|p| p.total_allowed).sum();
 
     if common.json {

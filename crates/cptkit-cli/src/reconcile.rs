@@ -4,7 +4,6 @@
 use std::io::{self, Write};
 use std::path::Path;
 
-use cptkit_core::Reference;
 use cptkit_x12::{LineFlag, ParsedClaim, ReconcileOptions, Reconciliation, Remittance};
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -35,7 +34,7 @@ pub fn run(path_837: &Path, path_835: &Path, tolerance: Decimal, pricing: &Prici
     let result = cptkit_x12::reconcile(
         &claims,
         &remittances,
-        cptkit_x12::core_pricer(Reference::embedded(), &options, &rules),
+        cptkit_x12::core_pricer(common.reference()?, &options, &rules),
         &ReconcileOptions { tolerance },
     );
 

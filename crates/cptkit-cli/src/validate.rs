@@ -4,7 +4,7 @@
 use std::io::{self, Write};
 use std::path::Path;
 
-use cptkit_core::{Claim, Error, Finding, Reference, Severity, ValidationReport};
+use cptkit_core::{Claim, Error, Finding, Severity, ValidationReport};
 use serde::Serialize;
 
 use crate::Outcome;
@@ -53,7 +53,7 @@ impl Validated<'_> {
 pub fn run(path: &Path, common: &Common) -> Outcome {
     let input = read_claims(path, common.read_options())?;
     let claims: Vec<Claim> = input.claims.iter().map(|c| c.parsed.claim.clone()).collect();
-    let reports = Reference::embedded().validate_batch(&claims, common.today);
+    let reports = common.reference()?.validate_batch(&claims, common.today);
     let validated: Vec<Validated> =
         input.claims.iter().zip(reports).map(|(claim, report)| Validated { claim, report }).collect();
 

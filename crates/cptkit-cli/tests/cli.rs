@@ -420,6 +420,7 @@ fn ingest_tic_clean_files_exit_0_and_write_parquet() {
         &tic_fixture("v2_provider_groups.json"),
         "--nppes",
         &tic_fixture("nppes_sample.csv"),
+        "--anesthesia",
         "--out",
         out.to_str().unwrap(),
     ]);
@@ -431,6 +432,16 @@ fn ingest_tic_clean_files_exit_0_and_write_parquet() {
     );
     assert!(text.contains("total: 2 files, 6 records, 0 malformed,") && text.ends_with(": clean\n"), "{text}");
     assert!(std::fs::metadata(&out).unwrap().len() > 0);
+}
+
+#[test]
+fn ingest_tic_keeps_every_code_unless_asked_for_anesthesia() {
+    let out = tic_out("every_code");
+    let o = tic(&[&tic_fixture("v1_in_file_refs.json.gz"), "--out", out.to_str().unwrap()]);
+    let text = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{text}{}", stderr(&o));
+    // The fixture's non-anesthesia record is kept too (2 kept with --anesthesia).
+    assert!(text.contains("4 records, 3 kept"), "{text}");
 }
 
 #[test]
@@ -462,6 +473,6 @@ fn ingest_tic_unreadable_input_exits_2() {
     let o = tic(&[&tic_fixture("no_such_file.json"), "--out", out.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("no TiC file could be read"));
-    let o = tic(&[&tic_fixture("v2_provider_groups.json"), "--codes", "00790", "--all-codes", "--out", "x.parquet"]);
-    assert_eq!(o.status.code(), Some(2), "clap rejects --codes with --all-codes");
+    let o = tic(&[&tic_fixture("v2_provider_groups.json"), "--codes", "00790", "--anesthesia", "--out", "x.parquet"]);
+    assert_eq!(o.status.code(), Some(2), "clap rejects --codes with --anesthesia");
 }

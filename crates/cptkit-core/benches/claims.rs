@@ -35,6 +35,44 @@ fn bench(c: &mut Criterion) {
         })
     });
     group.finish();
+
+    // The mixed table of issue 11: half anesthesia claims, half fee-schedule claims (visits, surgery with
+    // multiple procedures, imaging with 26/TC, therapy), judged by the one entry point.
+    let mixed: Vec<Claim> = (0..10_000)
+        .map(|i| {
+            if i % 2 == 0 {
+                cptkit_core::synthetic::medicare_claim_json(i)
+            } else {
+                cptkit_core::synthetic::fee_schedule_claim_json(i)
+            }
+        })
+        .map(|j| Claim::from_json(&j).expect("claim"))
+        .collect();
+    let mixed_lines: u64 = mixed.iter().map(|c| c.lines.len() as u64).sum();
+    let fee_only: Vec<&Claim> = mixed.iter().filter(|c| c.claim_id.starts_with('F')).collect();
+    let fee_lines: u64 = fee_only.iter().map(|c| c.lines.len() as u64).sum();
+    let mut group = c.benchmark_group("mixed_lines");
+    group.throughput(Throughput::Elements(mixed_lines));
+    group.bench_function("validate_and_price_mixed", |b| {
+        b.iter(|| {
+            mixed
+                .iter()
+                .map(|c| reference.price(black_box(c), &options, rules, today).map(|p| p.lines.len()).unwrap_or(0))
+                .sum::<usize>()
+        })
+    });
+    group.finish();
+    let mut group = c.benchmark_group("fee_schedule_lines");
+    group.throughput(Throughput::Elements(fee_lines));
+    group.bench_function("validate_and_price_fee_schedule", |b| {
+        b.iter(|| {
+            fee_only
+                .iter()
+                .map(|c| reference.price(black_box(c), &options, rules, today).map(|p| p.lines.len()).unwrap_or(0))
+                .sum::<usize>()
+        })
+    });
+    group.finish();
 }
 
 criterion_group!(benches, bench);

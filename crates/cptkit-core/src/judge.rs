@@ -34,12 +34,15 @@ pub struct PriceOptions {
     pub rule_set: Option<String>,
     /// Contract conversion factors: the payer's rate is never public, so it is an input.
     pub conversion_factors: ConversionFactors,
+    /// A contract paying fee-schedule lines at a percentage of the Medicare amount for the locality
+    /// (`125` is 125%): applies to the rule sets that pay a contract rate, never to Medicare.
+    pub percent_of_medicare: Option<Decimal>,
 }
 
 impl PriceOptions {
     /// Chosen by payer, plan, state and date, with one contract conversion factor for every payer.
     pub fn contract(every_payer: Decimal) -> Result<PriceOptions> {
-        Ok(PriceOptions { rule_set: None, conversion_factors: ConversionFactors::every_payer(every_payer)? })
+        Ok(PriceOptions { conversion_factors: ConversionFactors::every_payer(every_payer)?, ..PriceOptions::default() })
     }
 }
 

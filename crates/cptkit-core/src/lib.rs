@@ -12,6 +12,7 @@ mod judge;
 mod model;
 mod path;
 mod payers;
+pub mod pfs;
 mod pricing;
 mod profile;
 mod rates;
@@ -38,8 +39,8 @@ pub use model::{
 pub use path::{FieldPath, PathItem};
 pub use payers::{FilingIndicator, PayerDirectory};
 pub use pricing::{
-    CfBasis, EffectiveFrom, LineStatus, PricedClaim, PricedLine, Rounding, RuleBook, RuleSet, Selector, Step,
-    Supervision, TimeUnits,
+    CfBasis, EffectiveFrom, FeeScheduleRule, LineStatus, PricedClaim, PricedLine, Rounding, RuleBook, RuleSet,
+    Selector, Step, Supervision, TimeUnits,
 };
 pub use profile::{
     Benchmark, BenchmarkAmount, ClinicalContext, CodeProfile, CommonDiagnosis, LocalitySelection, PayerProfile,
@@ -49,7 +50,7 @@ pub use rates::{
     BILLING_CLASSES, BenchmarkFilter, MedicareComparison, NEGOTIATED_TYPES, PayerBenchmark, PayerBenchmarks, RateBasis,
     RateProvenance,
 };
-pub use reference::{PayerPolicy, PolicyUpdate, Reference};
+pub use reference::{CodeSection, NonphysicianPractitioner, PayerPolicy, PolicyUpdate, Reference};
 pub use search::{CodeQuery, CodeSummary, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageRequest};
 pub use units::{TimeUnitRule, allowed_amount};
 pub use validate::{Edit, Finding, Severity, ValidationContext, ValidationReport, edit};

@@ -7,7 +7,7 @@ use time::Date;
 
 use crate::ids::{CptCode, Icd10Code, LocalityId, ModifierCode, PosCode, TaxonomyCode};
 
-/// What kind of anesthesia code this is; decides how it is priced and reported.
+/// What kind of code this is; decides how it is priced and reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ServiceType {
@@ -17,14 +17,24 @@ pub enum ServiceType {
     AnesthesiaAddOn,
     /// 01999: no base units; priced by report.
     UnlistedAnesthesia,
+    /// Any other code of the Medicare Physician Fee Schedule: priced by RVUs, GPCIs and the conversion factor.
+    FeeSchedule,
 }
 
 impl ServiceType {
+    pub const ALL: [ServiceType; 4] = [
+        ServiceType::Anesthesia,
+        ServiceType::AnesthesiaAddOn,
+        ServiceType::UnlistedAnesthesia,
+        ServiceType::FeeSchedule,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ServiceType::Anesthesia => "anesthesia",
             ServiceType::AnesthesiaAddOn => "anesthesia_add_on",
             ServiceType::UnlistedAnesthesia => "unlisted_anesthesia",
+            ServiceType::FeeSchedule => "fee_schedule",
         }
     }
 }

@@ -15,6 +15,7 @@ use crate::ids::{CptCode, LocalityId, ModifierCode, UsState};
 use crate::judge::{GivenFactor, PriceOptions};
 use crate::model::{CfTier, ConversionFactor, ServiceType};
 use crate::path::FieldPath;
+use crate::pfs::FeeBasis;
 use crate::reference::Reference;
 
 /// `(file name, text)` of every file in `data/rulesets/`, listed by the build script so none is left out.
@@ -57,7 +58,22 @@ pub struct RuleSet {
     /// is not payable.
     #[serde(default)]
     pub refused_modifiers: BTreeMap<String, String>,
+    /// How lines that are not anesthesia are priced (default: a contract rate, given as a percentage
+    /// of the Medicare amount with the request).
+    #[serde(default)]
+    pub fee_schedule: FeeScheduleRule,
     pub notes: Vec<String>,
+}
+
+/// How a payer prices fee-schedule (non-anesthesia) lines.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeeScheduleRule {
+    /// `medicare`: the Medicare Physician Fee Schedule amount; `contract`: a percentage of it, given
+    /// with the request (`percent_of_medicare`).
+    pub basis: CfBasis,
+    #[serde(default)]
+    pub source: String,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -135,12 +151,14 @@ pub struct Supervision {
     pub source: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CfBasis {
-    /// CMS anesthesia conversion factor by year, locality and QP tier.
+    /// CMS's rates: the anesthesia conversion factor by year, locality and QP tier; the Physician Fee
+    /// Schedule for other lines.
     Medicare,
     /// The payer's contract rate: an input, never invented.
+    #[default]
     Contract,
 }
 
@@ -428,8 +446,14 @@ pub struct Step {
     pub value: String,
 }
 
+impl Step {
+    pub(crate) fn new(step: &'static str, detail: String, value: &dyn std::fmt::Display) -> Step {
+        Step { step, detail, value: value.to_string() }
+    }
+}
+
 fn step(step: &'static str, detail: String, value: &dyn std::fmt::Display) -> Step {
-    Step { step, detail, value: value.to_string() }
+    Step::new(step, detail, value)
 }
 
 /// A priced line. The numbers are computed when pricing; the worded explanation ([`PricedLine::steps`])
@@ -466,6 +490,8 @@ struct Basis {
     lesser_of_charge: bool,
     not_priced: Option<NotPriced>,
     capped: Option<Cap>,
+    /// A fee-schedule line: what it was priced from.
+    fee: Option<Box<FeeBasis>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -518,14 +544,17 @@ pub struct PricedClaim {
     pub total_allowed: Decimal,
 }
 
-fn cents(amount: Decimal) -> Decimal {
+/// A sanity bound on a contract's percentage of Medicare (100x Medicare).
+const MAX_PERCENT_OF_MEDICARE: Decimal = Decimal::from_parts(10_000, 0, 0, false, 0);
+
+pub(crate) fn cents(amount: Decimal) -> Decimal {
     let mut a = amount.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
     a.rescale(2);
     a
 }
 
 impl PricedLine {
-    fn new(line: usize, claim_line: &ClaimLine, rule: &Arc<RuleSet>) -> PricedLine {
+    pub(crate) fn new(line: usize, claim_line: &ClaimLine, rule: &Arc<RuleSet>) -> PricedLine {
         PricedLine {
             line: u32::try_from(line).unwrap_or(u32::MAX),
             procedure_code: claim_line.procedure_code,
@@ -543,6 +572,16 @@ impl PricedLine {
             allowed: cents(Decimal::ZERO),
             basis: Basis::default(),
         }
+    }
+
+    pub(crate) fn set_fee_basis(&mut self, basis: impl Into<Box<FeeBasis>>, status: LineStatus) {
+        self.basis.fee = Some(basis.into());
+        self.status = status;
+    }
+
+    /// What a fee-schedule line was priced from; `None` for anesthesia lines.
+    pub fn fee_basis(&self) -> Option<&FeeBasis> {
+        self.basis.fee.as_deref()
     }
 
     fn not_priced(mut self, why: NotPriced) -> PricedLine {
@@ -568,6 +607,10 @@ impl PricedLine {
             ),
             &rule.id,
         )];
+        if let Some(fee) = &b.fee {
+            fee.steps(self, &mut steps);
+            return steps;
+        }
         if let Some(why) = &b.not_priced {
             let detail = match why {
                 NotPriced::Unlisted => format!("{code} is an unlisted anesthesia procedure: priced by report"),
@@ -732,7 +775,7 @@ impl PricedLine {
 impl Serialize for PricedLine {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        let mut out = s.serialize_struct("PricedLine", 15)?;
+        let mut out = s.serialize_struct("PricedLine", 16)?;
         out.serialize_field("line", &self.line)?;
         out.serialize_field("procedure_code", &self.procedure_code)?;
         out.serialize_field("status", &self.status)?;
@@ -747,6 +790,9 @@ impl Serialize for PricedLine {
         out.serialize_field("fee_schedule", &self.fee_schedule)?;
         out.serialize_field("charge", &self.charge)?;
         out.serialize_field("allowed", &self.allowed)?;
+        if let Some(fee) = self.fee_basis() {
+            out.serialize_field("fee_schedule_basis", fee)?;
+        }
         out.serialize_field("steps", &self.steps())?;
         out.end()
     }
@@ -755,27 +801,45 @@ impl Serialize for PricedLine {
 impl Reference {
     /// Prices every line of a claim validation found no error in ([`Reference::judge`] is the way in).
     pub(crate) fn price_valid(&self, claim: &Claim, options: &PriceOptions, rules: &RuleBook) -> Result<PricedClaim> {
-        let lines = claim
-            .lines
-            .iter()
-            .enumerate()
-            .map(|(i, line)| {
-                // Errors about the request (payer, rule set, conversion factor) name the request's field;
-                // errors about a line name the line.
-                let rule = rules.select(claim, line.date_of_service, options.rule_set.as_deref())?;
-                let given = options.conversion_factors.resolve(&claim.payer.id, rule.conversion_factor);
-                if rule.conversion_factor == CfBasis::Contract && given == GivenFactor::None {
-                    return Err(Error::invalid(
-                        "conversion_factor",
-                        format!(
-                            "{} pays anesthesia at a contract conversion factor, which is not public: pass conversion_factor",
-                            rule.plan
-                        ),
-                    ));
-                }
-                self.price_line(claim, i, line, rule, given).map_err(|e| e.at(FieldPath::line(i)))
-            })
-            .collect::<Result<Vec<_>>>()?;
+        if let Some(percent) = options.percent_of_medicare
+            && (percent <= Decimal::ZERO || percent > MAX_PERCENT_OF_MEDICARE)
+        {
+            return Err(Error::invalid(
+                "percent_of_medicare",
+                format!("{percent} is not a percentage of Medicare cptkit accepts (more than 0, at most 10000)"),
+            ));
+        }
+        let mut lines: Vec<Option<PricedLine>> = Vec::with_capacity(claim.lines.len());
+        let mut fee_lines = Vec::new();
+        for (i, line) in claim.lines.iter().enumerate() {
+            // Errors about the request (payer, rule set, conversion factor) name the request's field;
+            // errors about a line name the line.
+            let rule = rules.select(claim, line.date_of_service, options.rule_set.as_deref())?;
+            if !self.is_anesthesia_line(line) {
+                fee_lines.push((i, Arc::clone(rule)));
+                lines.push(None);
+                continue;
+            }
+            let given = options.conversion_factors.resolve(&claim.payer.id, rule.conversion_factor);
+            if rule.conversion_factor == CfBasis::Contract && given == GivenFactor::None {
+                return Err(Error::invalid(
+                    "conversion_factor",
+                    format!(
+                        "{} pays anesthesia at a contract conversion factor, which is not public: pass conversion_factor",
+                        rule.plan
+                    ),
+                ));
+            }
+            lines.push(Some(self.price_line(claim, i, line, rule, given).map_err(|e| e.at(FieldPath::line(i)))?));
+        }
+        if !fee_lines.is_empty() {
+            let percent = options.percent_of_medicare;
+            for priced in crate::pfs::price_fee_schedule_lines(self, claim, &fee_lines, percent) {
+                let i = priced.line as usize;
+                lines[i] = Some(priced);
+            }
+        }
+        let lines: Vec<PricedLine> = lines.into_iter().flatten().collect();
         let lines = apply_combined_cap(claim, lines);
         Ok(PricedClaim {
             claim_id: claim.claim_id.clone(),
@@ -783,6 +847,15 @@ impl Reference {
             total_allowed: lines.iter().map(|l| l.allowed).sum(),
             lines,
         })
+    }
+
+    /// Anesthesia lines (a CMS anesthesia code or a qualifying circumstance) are priced by base and
+    /// time units; every other line by the Physician Fee Schedule.
+    pub(crate) fn is_anesthesia_line(&self, line: &ClaimLine) -> bool {
+        let code = line.procedure_code;
+        self.codes.contains_key(&code)
+            || code.is_anesthesia()
+            || self.qualifying_circumstances.iter().any(|qc| qc.code == code)
     }
 
     fn price_line(

@@ -1,5 +1,6 @@
 //! Code profiles: the structured form of a code reference page, assembled from the reference tables
-//! for any anesthesia code. Nothing here is written per code.
+//! for every anesthesia code and every code of the Medicare Physician Fee Schedule. Nothing here is
+//! written per code.
 
 use std::collections::BTreeSet;
 
@@ -12,8 +13,9 @@ use crate::ids::{CptCode, Icd10Code, LocalityId, PosCode};
 use crate::model::{
     AnesthesiaCode, CfTier, ConversionFactor, Diagnosis, Known, Locality, Modifier, ServiceType, Taxonomy,
 };
+use crate::pfs::{FeeScheduleProfile, selected_localities};
 use crate::rates::{PayerBenchmark, PayerBenchmarks};
-use crate::reference::{Family, PayerPolicy, PolicyUpdate, Reference};
+use crate::reference::{CodeSection, Family, PayerPolicy, PolicyUpdate, Reference};
 use crate::units::{TimeUnitRule, allowed_amount};
 
 /// Anesthesia durations the benchmarks are priced for.
@@ -56,6 +58,9 @@ pub struct CodeProfile {
     pub payer_benchmarks: Vec<PayerBenchmark>,
     pub related_codes: Vec<RelatedCode>,
     pub policy_updates: Vec<PolicyUpdate>,
+    /// What the newest Medicare Physician Fee Schedule release says about the code and pays for it;
+    /// None for an anesthesia code the release does not list.
+    pub fee_schedule: Option<FeeScheduleProfile>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -125,6 +130,10 @@ pub enum Relation {
     AddOn,
     /// A qualifying-circumstance add-on (99100-99140).
     QualifyingCircumstance,
+    /// The base procedure of the code's endoscopy family (the RVU file's endoscopic base code).
+    EndoscopicBase,
+    /// Another code of the same endoscopy family (the same endoscopic base).
+    EndoscopicFamily,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -132,31 +141,67 @@ pub struct RelatedCode {
     pub code: CptCode,
     pub relation: Relation,
     pub description: String,
-    /// CMS base units; None for qualifying-circumstance codes, which have none under Medicare.
+    /// CMS base units; None for codes without (qualifying circumstances, fee schedule codes).
     pub base_units: Option<u32>,
 }
 
+/// What a code is called, and where that text comes from.
+struct Description {
+    text: String,
+    source: String,
+    /// The text is a descriptor (not cptkit's placeholder naming only the section): search reads it.
+    is_descriptor: bool,
+}
+
+const USER_DESCRIPTOR_SOURCE: &str = "user-supplied descriptor file";
+const LEVEL2_DESCRIPTOR_SOURCE: &str =
+    "CMS HCPCS Level II short descriptor (PPRRVU2025_Oct.csv DESCRIPTION column, RVU25D)";
+const SECTION_SOURCE: &str = "CPT section ranges (cptkit data/pfs/cpt_sections.csv); CPT descriptors are AMA \
+                              copyright: load a licensed cpt_descriptors.csv (code,descriptor) from a data \
+                              directory to show them";
+const DENTAL_SOURCE: &str = "HCPCS Level II D codes are the ADA's CDT codes: their descriptors are left out of \
+                             cptkit's data (data/pfs, hcpcs_level2_short_descriptions_2025.csv)";
+const LEVEL2_GROUP_SOURCE: &str = "HCPCS Level II letter groups (cptkit data/pfs/cpt_sections.csv); CMS's 2025 \
+                                   short descriptor file has no row for this code";
+
+/// `Surgery: Digestive System`, or the section alone when it has no subsection.
+pub(crate) fn section_label(section: &CodeSection) -> String {
+    if section.subsection.is_empty() {
+        section.section.clone()
+    } else {
+        format!("{}: {}", section.section, section.subsection)
+    }
+}
+
 impl Reference {
-    /// The profile of one anesthesia code, assembled from the tables (no payer benchmarks).
+    /// The profile of one code (an anesthesia code or a code of the newest fee schedule release),
+    /// assembled from the tables (no payer benchmarks).
     pub fn profile(&self, code: CptCode, options: &ProfileOptions) -> Result<CodeProfile> {
         self.profile_with(code, options, &PayerBenchmarks::default())
     }
 
-    /// The profile of one anesthesia code with the loaded payer benchmark rows of that code.
+    /// The profile of one code with the loaded payer benchmark rows of that code. An anesthesia code has
+    /// the anesthesia profile (and its fee schedule row, status J); any other code the fee schedule's.
     pub fn profile_with(
         &self,
         code: CptCode,
         options: &ProfileOptions,
         payer_benchmarks: &PayerBenchmarks,
     ) -> Result<CodeProfile> {
-        let entry = self.anesthesia_code(code)?;
+        let Some(entry) = self.codes.get(&code) else {
+            let fee_schedule =
+                self.fee_schedule_profile(code, &options.localities)?.ok_or_else(|| self.unknown_code(code))?;
+            return self.fee_schedule_code_profile(code, fee_schedule, payer_benchmarks);
+        };
         // General to specific, as listed in code_families.csv.
         let families: Vec<&Family> = self.families_of(code).collect();
         let places_of_service = self.typical_places(entry)?;
+        let benchmarks = self.benchmarks(entry, &options.localities)?;
+        let description = self.describe(code, Some(entry), self.section_of(code));
         Ok(CodeProfile {
             code,
-            description: entry.description.clone(),
-            description_source: entry.description_source.clone(),
+            description: description.text,
+            description_source: description.source,
             service_type: entry.service_type,
             category: entry.category.clone(),
             base_units: entry.base_units,
@@ -169,11 +214,149 @@ impl Reference {
             taxonomies: self.family_taxonomies(&families)?,
             diagnoses: self.family_diagnoses(&families)?,
             payers: self.payers_for(entry),
-            benchmarks: self.benchmarks(entry, &options.localities)?,
+            benchmarks,
             payer_benchmarks: payer_benchmarks.for_code(code).to_vec(),
             related_codes: self.related_codes(entry),
             policy_updates: self.updates_for(&families),
+            fee_schedule: self.fee_schedule_profile(code, &options.localities)?,
         })
+    }
+
+    /// Ok for a code cptkit can profile (an anesthesia code or a code of the newest fee schedule
+    /// release); else NotFound saying why.
+    pub fn check_code(&self, code: CptCode) -> Result<()> {
+        if self.codes.contains_key(&code) || self.fee_schedule().latest()?.tables.rows_of(code).next().is_some() {
+            Ok(())
+        } else {
+            Err(self.unknown_code(code))
+        }
+    }
+
+    fn unknown_code(&self, code: CptCode) -> crate::Error {
+        if code.is_anesthesia() {
+            // The anesthesia table's own wording: in the range, not in the CMS base-unit file.
+            return self.anesthesia_code(code).err().unwrap_or_else(|| crate::Error::not_found(code.to_string()));
+        }
+        let release = self.fee_schedule().latest().map(|f| f.release.info.release.clone()).unwrap_or_default();
+        crate::Error::not_found(format!(
+            "{code} is not in the Medicare Physician Fee Schedule ({release}) nor among the CMS anesthesia codes"
+        ))
+    }
+
+    /// The fee-schedule section of a profile, from the newest release.
+    fn fee_schedule_profile(
+        &self,
+        code: CptCode,
+        localities: &LocalitySelection,
+    ) -> Result<Option<FeeScheduleProfile>> {
+        let in_force = self.fee_schedule().latest()?;
+        if in_force.tables.rows_of(code).next().is_none() {
+            return Ok(None);
+        }
+        let gpcis = selected_localities(&in_force, localities)?;
+        Ok(FeeScheduleProfile::assemble(&in_force, code, self.section_of(code), &gpcis))
+    }
+
+    /// The profile of a code the fee schedule prices: no anesthesia facts (base units, anesthesia
+    /// modifiers, anesthesia payer policies and benchmarks), everything the RVU file says instead.
+    fn fee_schedule_code_profile(
+        &self,
+        code: CptCode,
+        fee_schedule: FeeScheduleProfile,
+        payer_benchmarks: &PayerBenchmarks,
+    ) -> Result<CodeProfile> {
+        let families: Vec<&Family> = self.families_of(code).collect();
+        let section = fee_schedule.section.as_ref();
+        let description = self.describe(code, None, section);
+        Ok(CodeProfile {
+            code,
+            description: description.text,
+            description_source: description.source,
+            service_type: ServiceType::FeeSchedule,
+            category: section.map(section_label).unwrap_or_default(),
+            base_units: 0,
+            base_units_source: "no base units: not an anesthesia code; paid by RVUs under the Medicare Physician \
+                                Fee Schedule"
+                .to_owned(),
+            medicare_inpatient_only: Known::Unknown,
+            inpatient_only_source: NOT_CHECKED_INPATIENT_ONLY.to_owned(),
+            places_of_service: Vec::new(),
+            clinical_context: clinical_context(&families, &[]),
+            modifiers: Vec::new(),
+            taxonomies: self.family_taxonomies(&families)?,
+            diagnoses: self.family_diagnoses(&families)?,
+            payers: Vec::new(),
+            benchmarks: Vec::new(),
+            payer_benchmarks: payer_benchmarks.for_code(code).to_vec(),
+            related_codes: self.endoscopy_related(code)?,
+            policy_updates: self.updates_for(&families),
+            fee_schedule: Some(fee_schedule),
+        })
+    }
+
+    /// The endoscopic base of the code's family and the family's other codes; the family of a code
+    /// that is itself a base.
+    fn endoscopy_related(&self, code: CptCode) -> Result<Vec<RelatedCode>> {
+        let tables = self.fee_schedule().latest()?.tables;
+        let base = tables.row(code, None).and_then(|r| r.endoscopic_base);
+        let related = |code: CptCode, relation: Relation| RelatedCode {
+            code,
+            relation,
+            description: self.describe(code, self.codes.get(&code), self.section_of(code)).text,
+            base_units: None,
+        };
+        let family = tables.endoscopy_family(base.unwrap_or(code));
+        Ok(base
+            .map(|b| related(b, Relation::EndoscopicBase))
+            .into_iter()
+            .chain(family.iter().filter(|&&c| c != code).map(|&c| related(c, Relation::EndoscopicFamily)))
+            .collect())
+    }
+
+    /// A code's description: the user's descriptor file, else cptkit's anesthesia paraphrase, else CMS's
+    /// Level II descriptor, else the section it belongs to (CPT descriptors are AMA copyright).
+    fn describe(&self, code: CptCode, entry: Option<&AnesthesiaCode>, section: Option<&CodeSection>) -> Description {
+        let descriptor = |text: &str, source: &str| Description {
+            text: text.to_owned(),
+            source: source.to_owned(),
+            is_descriptor: true,
+        };
+        if let Some(text) = self.cpt_descriptor(code) {
+            return descriptor(text, USER_DESCRIPTOR_SOURCE);
+        }
+        if let Some(entry) = entry {
+            return descriptor(&entry.description, &entry.description_source);
+        }
+        if let Some(text) = self.fee_schedule().level2_descriptor(code) {
+            return descriptor(text, LEVEL2_DESCRIPTOR_SOURCE);
+        }
+        let is_level2 = code.as_str().starts_with(|c: char| c.is_ascii_alphabetic());
+        let (text, source) = match (section, is_level2) {
+            (Some(s), false) => (
+                format!(
+                    "{} code (CPT {}-{}); the CPT descriptor is not included (AMA copyright)",
+                    section_label(s),
+                    s.first,
+                    s.last
+                ),
+                SECTION_SOURCE,
+            ),
+            (_, true) if code.as_str().starts_with('D') => (
+                "HCPCS Level II dental code (CDT); the descriptor is not included (ADA copyright)".to_owned(),
+                DENTAL_SOURCE,
+            ),
+            (Some(s), true) => {
+                (format!("{}; no CMS short descriptor in cptkit's data", section_label(s)), LEVEL2_GROUP_SOURCE)
+            }
+            (None, _) => ("No descriptor or code section in cptkit's data".to_owned(), SECTION_SOURCE),
+        };
+        Description { text, source: source.to_owned(), is_descriptor: false }
+    }
+
+    /// The description text of a code and whether it is a descriptor (for list and search).
+    pub(crate) fn description_of(&self, code: CptCode, section: Option<&CodeSection>) -> (String, bool) {
+        let d = self.describe(code, self.codes.get(&code), section);
+        (d.text, d.is_descriptor)
     }
 
     fn typical_places(&self, entry: &AnesthesiaCode) -> Result<Vec<TypicalPlace>> {
@@ -282,7 +465,9 @@ impl Reference {
                 code: c.code,
                 relation: match c.service_type {
                     ServiceType::AnesthesiaAddOn => Relation::AddOn,
-                    ServiceType::Anesthesia | ServiceType::UnlistedAnesthesia => Relation::SameCategory,
+                    ServiceType::Anesthesia | ServiceType::UnlistedAnesthesia | ServiceType::FeeSchedule => {
+                        Relation::SameCategory
+                    }
                 },
                 description: c.description.clone(),
                 base_units: Some(c.base_units),
@@ -303,6 +488,8 @@ impl Reference {
         updates
     }
 }
+
+const NOT_CHECKED_INPATIENT_ONLY: &str = "not checked against the CMS OPPS inpatient-only list";
 
 fn benchmark(base_units: u32, cf: &ConversionFactor) -> Benchmark {
     let amounts = REFERENCE_MINUTES
@@ -328,6 +515,9 @@ fn clinical_context(families: &[&Family], places: &[TypicalPlace]) -> ClinicalCo
     let first_set =
         |field: fn(&Family) -> &str| specific_first().map(|f| field(f)).find(|s| !s.is_empty()).map(str::to_owned);
     let setting = first_set(|f| &f.setting).unwrap_or_else(|| {
+        if places.is_empty() {
+            return String::new(); // nothing known about where it happens
+        }
         let names: Vec<&str> = places.iter().map(|p| p.name.as_str()).collect();
         format!("Usually {} (general; not specific to this code)", names.join(", "))
     });

@@ -228,13 +228,13 @@ impl PayerBenchmarks {
         self.by_code.get(code.as_str()).map_or(&[], Vec::as_slice)
     }
 
-    /// The rows of `code` that pass `filter`. A code that is neither in `reference` nor among the loaded
-    /// rows is NotFound (as for a profile); a known code without rows gives an empty list.
+    /// The rows of `code` that pass `filter`. A code cptkit cannot profile (neither an anesthesia code nor
+    /// in the fee schedule) and without loaded rows is NotFound; a known code without rows gives an empty list.
     pub fn query(&self, reference: &Reference, code: CptCode, filter: &BenchmarkFilter) -> Result<Vec<PayerBenchmark>> {
         let rows = self.for_code(code);
         if rows.is_empty() {
             reference
-                .anesthesia_code(code)
+                .check_code(code)
                 .map_err(|e| Error::not_found(format!("{}, and no payer benchmark is loaded for it", e.message())))?;
         }
         Ok(rows.iter().filter(|r| filter.matches(r)).cloned().collect())
@@ -312,13 +312,14 @@ mod tests {
         assert_eq!(query(text("", "Professional", "21", "negotiated", "per_unit", "")), [85, 80]);
         assert_eq!(query(text("", "", "", "", "", "qz")), [80]);
         assert_eq!(query(text("", "institutional", "", "", "", "")), Vec::<i64>::new());
-        // Known to the reference, nothing loaded: empty. Loaded but not anesthesia: its rows.
+        // Known to the reference, nothing loaded: empty (an anesthesia or a fee schedule code). Loaded: its rows.
         assert!(index.query(reference, code("00840"), &BenchmarkFilter::default()).expect("known").is_empty());
+        assert!(index.query(reference, code("99213"), &BenchmarkFilter::default()).expect("known").is_empty());
         assert_eq!(
             medians(&index.query(reference, code("27447"), &BenchmarkFilter::default()).expect("loaded")),
             [2222]
         );
-        let err = index.query(reference, code("99213"), &BenchmarkFilter::default()).expect_err("unknown");
+        let err = index.query(reference, code("99999"), &BenchmarkFilter::default()).expect_err("unknown");
         assert_eq!(err.kind(), ErrorKind::NotFound);
         assert!(err.message().contains("no payer benchmark is loaded"), "{err}");
     }
@@ -342,5 +343,7 @@ mod tests {
         let profile = reference.profile_with(code("00632"), &options, &index()).expect("profile");
         assert_eq!(medians(&profile.payer_benchmarks), [85, 80, 1200]);
         assert!(reference.profile(code("00632"), &options).expect("plain").payer_benchmarks.is_empty());
+        let knee = reference.profile_with(code("27447"), &options, &index()).expect("a fee schedule code");
+        assert_eq!(medians(&knee.payer_benchmarks), [2222]);
     }
 }

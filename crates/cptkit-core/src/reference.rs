@@ -3,7 +3,7 @@
 //! Each file's source and dates are in `data/SOURCES.md` and in a source column of its own.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
@@ -20,6 +20,7 @@ use crate::model::{
     QualifyingCircumstance, ServiceType, Taxonomy,
 };
 use crate::payers::PayerDirectory;
+use crate::pfs::FeeSchedule;
 
 /// The embedded files, by the name a data directory overrides them with.
 const EMBEDDED: &[(&str, &str)] = &[
@@ -43,6 +44,12 @@ const EMBEDDED: &[(&str, &str)] = &[
     ("policy_updates.csv", include_str!("../data/policy_updates.csv")),
     ("x12_claim_filing_indicators.csv", include_str!("../data/x12_claim_filing_indicators.csv")),
     ("payer_aliases.csv", include_str!("../data/payer_aliases.csv")),
+    ("pfs/facility_places_of_service.csv", include_str!("../data/pfs/facility_places_of_service.csv")),
+    (
+        "pfs/nonphysician_practitioner_taxonomies.csv",
+        include_str!("../data/pfs/nonphysician_practitioner_taxonomies.csv"),
+    ),
+    ("pfs/cpt_sections.csv", include_str!("../data/pfs/cpt_sections.csv")),
 ];
 
 /// Where table files come from: the embedded copies, or a directory whose files take precedence.
@@ -70,9 +77,21 @@ impl Files {
     /// Reads every row of a CSV table; an error names the file and line.
     fn rows<T: DeserializeOwned>(&self, name: &'static str) -> Result<Vec<T>> {
         let text = self.text(name)?;
-        let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
-        reader.deserialize().map(|row| row.map_err(|e| table_error(name, e))).collect()
+        parse_rows(name, &text)
     }
+
+    /// A table only a data directory can give (nothing is embedded): no rows when it is absent.
+    fn optional_rows<T: DeserializeOwned>(&self, name: &'static str) -> Result<Vec<T>> {
+        match self.dir.as_ref().map(|dir| dir.join(name)).filter(|path| path.exists()) {
+            Some(path) => parse_rows(name, &crate::files::read_text(&path)?),
+            None => Ok(Vec::new()),
+        }
+    }
+}
+
+fn parse_rows<T: DeserializeOwned>(name: &str, text: &str) -> Result<Vec<T>> {
+    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
+    reader.deserialize().map(|row| row.map_err(|e| table_error(name, e))).collect()
 }
 
 fn table_error(file: &str, err: impl std::fmt::Display) -> Error {
@@ -94,8 +113,9 @@ impl CodeSet {
             .map(CodeSet)
     }
 
+    /// Codes of the bounds' form only: 0042T sorts inside 00100-01999 but is no anesthesia code.
     pub fn contains(&self, code: CptCode) -> bool {
-        self.0.iter().any(|(first, last)| (*first..=*last).contains(&code))
+        self.0.iter().any(|&(first, last)| crate::search::in_range(code, first, last))
     }
 }
 
@@ -189,6 +209,47 @@ pub struct Reference {
     icd10: OnceLock<Icd10Table>,
     icd10_deleted: BTreeMap<Icd10Code, DeletedDiagnosis>,
     payers: PayerDirectory,
+    fee_schedule: FeeSchedule,
+    /// Places of service paid at the facility rate (IOM 100-04 ch. 12 §20.4.2).
+    facility_places: BTreeSet<PosCode>,
+    /// Non-physician practitioners paid a share of the fee schedule, by taxonomy.
+    nonphysician_practitioners: BTreeMap<TaxonomyCode, NonphysicianPractitioner>,
+    pub(crate) sections: Vec<CodeSection>,
+    /// CPT descriptors a user licenses from the AMA (`cpt_descriptors.csv` in a data directory; never embedded).
+    pub(crate) cpt_descriptors: HashMap<CptCode, String>,
+    /// Every code's summary for list and search, built on first use (`search.rs`).
+    pub(crate) code_index: OnceLock<std::result::Result<crate::search::CodeIndex, Error>>,
+}
+
+/// One row of a user's `cpt_descriptors.csv`.
+#[derive(Debug, Deserialize)]
+struct CptDescriptor {
+    code: CptCode,
+    descriptor: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct FacilityPlace {
+    pos: PosCode,
+}
+
+/// A non-physician practitioner type and the share of the fee schedule Medicare pays it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct NonphysicianPractitioner {
+    pub taxonomy: TaxonomyCode,
+    pub role: String,
+    pub share: Decimal,
+    pub description: String,
+}
+
+/// A CPT section or subsection (or a HCPCS Level II letter) as a range of codes.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+pub struct CodeSection {
+    pub first: CptCode,
+    pub last: CptCode,
+    pub section: String,
+    #[serde(default)]
+    pub subsection: String,
 }
 
 #[derive(Debug, Clone)]
@@ -219,9 +280,42 @@ impl Reference {
         Reference::load(Files { dir: Some(dir.to_owned()) })
     }
 
-    /// Builds the ICD-10-CM index now rather than on the first diagnosis lookup.
+    /// The Medicare Physician Fee Schedule releases.
+    pub fn fee_schedule(&self) -> &FeeSchedule {
+        &self.fee_schedule
+    }
+
+    /// Whether a place of service is paid at the facility rate.
+    pub fn is_facility(&self, pos: &PosCode) -> bool {
+        self.facility_places.contains(pos)
+    }
+
+    /// The share of the fee schedule paid to the claim's rendering provider when the taxonomy is a
+    /// non-physician practitioner's (nurse practitioner, physician assistant, clinical nurse specialist).
+    pub fn nonphysician_share(&self, claim: &crate::claim::Claim) -> Option<(Decimal, &str)> {
+        let taxonomy = claim.rendering_provider.taxonomy?;
+        self.nonphysician_practitioners.get(&taxonomy).map(|n| (n.share, n.description.as_str()))
+    }
+
+    /// The CPT section (or HCPCS Level II letter group) of a code, most specific first. A range holds
+    /// only codes of its bounds' form: 3000F sorts inside 30000-32999 but is a Category II code.
+    pub fn section_of(&self, code: CptCode) -> Option<&CodeSection> {
+        self.sections.iter().find(|s| crate::search::in_range(code, s.first, s.last))
+    }
+
+    /// A user-supplied CPT descriptor (`cpt_descriptors.csv` in the data directory), if any.
+    pub fn cpt_descriptor(&self, code: CptCode) -> Option<&str> {
+        self.cpt_descriptors.get(&code).map(String::as_str)
+    }
+
+    /// Builds the ICD-10-CM index and reads every fee schedule release now rather than on first use.
     pub fn warm(&self) -> Result<()> {
-        self.icd10().map(|_| ())
+        self.icd10()?;
+        // Every release, so a broken file in a data directory is found at start-up, not mid-batch.
+        for release in self.fee_schedule.releases() {
+            release.tables()?;
+        }
+        Ok(())
     }
 
     fn load(files: Files) -> Result<Reference> {
@@ -248,6 +342,24 @@ impl Reference {
             icd10_text,
             icd10: OnceLock::new(),
             icd10_deleted: load_deleted_diagnoses(&files)?,
+            fee_schedule: FeeSchedule::load(files.dir.as_deref())?,
+            facility_places: files
+                .rows::<FacilityPlace>("pfs/facility_places_of_service.csv")?
+                .into_iter()
+                .map(|f| f.pos)
+                .collect(),
+            nonphysician_practitioners: files
+                .rows::<NonphysicianPractitioner>("pfs/nonphysician_practitioner_taxonomies.csv")?
+                .into_iter()
+                .map(|n| (n.taxonomy, n))
+                .collect(),
+            sections: files.rows("pfs/cpt_sections.csv")?,
+            cpt_descriptors: files
+                .optional_rows::<CptDescriptor>("cpt_descriptors.csv")?
+                .into_iter()
+                .map(|d| (d.code, d.descriptor))
+                .collect(),
+            code_index: OnceLock::new(),
             payers: PayerDirectory::load(
                 files.rows("x12_claim_filing_indicators.csv")?,
                 files.rows("payer_aliases.csv")?,

@@ -41,6 +41,54 @@ pub fn medicare_claim_json(i: usize) -> String {
     )
 }
 
+/// Fee-schedule claims for the mixed benchmarks: an office visit with an injection, surgery with
+/// multiple procedures and an add-on, imaging with 26 and TC, and therapy units.
+const FEE_CLAIMS: [(&str, &str, &str); 4] = [
+    (
+        "11",
+        "207Q00000X",
+        r#"{"procedure_code":"99214","unit_basis":"UN","quantity":"1"},
+        {"procedure_code":"96372","unit_basis":"UN","quantity":"1"}"#,
+    ),
+    (
+        "22",
+        "207X00000X",
+        r#"{"procedure_code":"64721","modifiers":["RT"],"unit_basis":"UN","quantity":"1"},
+        {"procedure_code":"20610","unit_basis":"UN","quantity":"1"},
+        {"procedure_code":"11042","unit_basis":"UN","quantity":"1"},
+        {"procedure_code":"11045","unit_basis":"UN","quantity":"1"}"#,
+    ),
+    (
+        "22",
+        "2085R0202X",
+        r#"{"procedure_code":"72148","modifiers":["26"],"unit_basis":"UN","quantity":"1"},
+        {"procedure_code":"72141","modifiers":["26"],"unit_basis":"UN","quantity":"1"},
+        {"procedure_code":"70450","modifiers":["TC"],"unit_basis":"UN","quantity":"1"}"#,
+    ),
+    (
+        "11",
+        "225100000X",
+        r#"{"procedure_code":"97110","unit_basis":"UN","quantity":"3"},
+        {"procedure_code":"97140","unit_basis":"UN","quantity":"2"}"#,
+    ),
+];
+
+/// The claim JSON of synthetic fee-schedule claim number `i` (visits, surgery, imaging, therapy).
+pub fn fee_schedule_claim_json(i: usize) -> String {
+    let (place, taxonomy, lines) = FEE_CLAIMS[i % FEE_CLAIMS.len()];
+    // Every line of a claim shares the pointers, charge and date.
+    let common =
+        format!(r#","diagnosis_pointers":[1],"charge_cents":90000,"date_of_service":"2025-11-0{}"}}"#, 1 + i % 9);
+    let lines = lines.replace('}', &common);
+    format!(
+        r#"{{"claim_id":"F{i}","payer":{{"id":"medicare","plan_type":"medicare_ffs"}},"place_of_service":"{place}",
+        "patient":{{"birth_date":"1950-01-01"}},"billing_provider_npi":"1234567893",
+        "rendering_provider":{{"npi":"1558598797","taxonomy":"{taxonomy}"}},
+        "medicare_locality":"{locality}","diagnoses":["M54.50"],"lines":[{lines}]}}"#,
+        locality = if i.is_multiple_of(2) { "13202-01" } else { "01182-18" },
+    )
+}
+
 /// Synthetic claims 0..count, read with the claim JSON reader.
 pub fn medicare_claims(count: usize) -> Vec<Claim> {
     // The template is fixed and covered by a test, so every claim reads.

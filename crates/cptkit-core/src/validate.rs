@@ -3,13 +3,15 @@
 
 use std::collections::BTreeMap;
 
+use rust_decimal::Decimal;
 use serde::Serialize;
 use time::Date;
 
-use crate::claim::{Claim, ClaimLine, ProviderRole, UnitBasis};
+use crate::claim::{Claim, ClaimLine, PlanType, ProviderRole, UnitBasis};
 use crate::ids::{CptCode, DiagnosisCode, ModifierCode, Npi};
 use crate::model::{Known, ModifierCategory, ServiceType};
 use crate::path::FieldPath;
+use crate::pfs::{InForce, RvuRow, Tables};
 use crate::reference::Reference;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -51,6 +53,26 @@ pub mod edit {
         MULTIPLE_BASE_CODES = "CPT003", Error, "more than one base anesthesia code for one anesthetic";
         QC_WITHOUT_ANESTHESIA = "CPT004", Error, "qualifying-circumstance code without an anesthesia line";
         DUPLICATE_LINE = "CPT005", Error, "duplicate service line";
+        FEE_UNKNOWN_CODE = "PFS001", Error, "procedure code not in the Medicare Physician Fee Schedule";
+        FEE_NOT_VALID_FOR_MEDICARE = "PFS002", Error, "code not valid for Medicare (status I or G)";
+        FEE_DELETED = "PFS003", Error, "code or component deleted on the date of service (status D, F or H)";
+        FEE_NOT_PAYABLE = "PFS004", Warning, "not payable by Medicare under the fee schedule (status E, X, N or M)";
+        FEE_BUNDLED = "PFS005", Warning, "bundled code: Medicare pays $0 for it (status B or P)";
+        FEE_CONTRACTOR_PRICED = "PFS006", Warning, "contractor-priced code (status C)";
+        FEE_INJECTION_BUNDLED = "PFS007", Warning, "status T service beside another payable service the same day";
+        FEE_COMPONENT_MODIFIER = "PFS008", Error, "26 or TC not allowed by the code's PC/TC indicator";
+        FEE_BOTH_COMPONENTS = "PFS009", Error, "26 and TC on the same line";
+        FEE_BILATERAL_NOT_APPLICABLE = "PFS010", Error, "modifier 50 on a code the bilateral concept does not apply to";
+        FEE_BILATERAL_PAID_AS_ONE = "PFS011", Warning, "modifier 50 on a code paid as one procedure for both sides";
+        FEE_ASSISTANT_NOT_PAID = "PFS012", Error, "assistant at surgery on a code Medicare never pays an assistant for";
+        FEE_CO_SURGEONS_NOT_PERMITTED = "PFS013", Error, "modifier 62 on a code that does not permit co-surgeons";
+        FEE_TEAM_NOT_PERMITTED = "PFS014", Error, "modifier 66 on a code that does not permit team surgery";
+        FEE_FACILITY_ONLY = "PFS015", Warning, "facility-only code in a non-facility place of service";
+        FEE_ADD_ON_ALONE = "PFS016", Error, "add-on code without a primary procedure the same day";
+        FEE_UNITS_NOT_WHOLE = "PFS017", Error, "units not a positive whole number";
+        FEE_BILATERAL_UNITS = "PFS018", Warning, "modifier 50 with more than one unit";
+        FEE_RIGHT_AND_LEFT = "PFS019", Warning, "RT and LT on the same line";
+        FEE_DISCONTINUED_NOT_PRICED = "PFS020", Warning, "modifier 53 on a code with no discontinued-procedure amount";
         MISSING_PRICING_MODIFIER = "MOD001", Error, "anesthesia line has no pricing modifier";
         CONFLICTING_PRICING_MODIFIERS = "MOD002", Error, "more than one pricing modifier";
         PRICING_MODIFIER_POSITION = "MOD003", Error, "pricing modifier not in the first position";
@@ -180,9 +202,19 @@ impl Reference {
     /// Validates one claim on its own.
     pub fn validate(&self, claim: &Claim, context: &ValidationContext) -> ValidationReport {
         let mut out = Findings(Vec::new());
-        self.check_header(claim, &mut out);
+        let provider_at = self.check_header(claim, &mut out);
+        let mut anesthesia = false;
         for (i, line) in claim.lines.iter().enumerate() {
-            self.check_line(claim, i, line, context, &mut out);
+            anesthesia |= self.check_line(claim, i, line, context, &mut out);
+        }
+        // Taxonomy and role edits judge who may bill anesthesia (AA, QX...): an office claim has none.
+        // Run once the lines have said whether there is anesthesia; findings keep their header place.
+        if anesthesia {
+            let mut provider = Findings(Vec::new());
+            self.check_taxonomy_and_role(claim, &mut provider);
+            if !provider.0.is_empty() {
+                out.0.splice(provider_at..provider_at, provider.0);
+            }
         }
         check_cases(self, claim, &mut out);
         ValidationReport { claim_id: claim.claim_id.clone(), findings: out.0 }
@@ -204,7 +236,8 @@ impl Reference {
         reports
     }
 
-    fn check_header(&self, claim: &Claim, out: &mut Findings) {
+    /// The claim-level edits; returns where among them the provider edits belong (see `validate`).
+    fn check_header(&self, claim: &Claim, out: &mut Findings) -> usize {
         use edit::*;
         if claim.lines.is_empty() {
             out.add(CLAIM_NO_LINES, "lines", "the claim has no service lines", "add at least one line");
@@ -228,10 +261,10 @@ impl Reference {
                 UNKNOWN_PLACE_OF_SERVICE,
                 "place_of_service",
                 format!("place of service {} is not assigned in the CMS code set", claim.place_of_service),
-                "use the CMS place-of-service code where the anesthesia was given (21 inpatient, 22 outpatient, 24 ASC)",
+                "use the CMS place-of-service code where the service was given (11 office, 21 inpatient, 22 outpatient, 24 ASC)",
             );
         }
-        self.check_taxonomy_and_role(claim, out);
+        let provider_at = out.0.len();
         if claim.diagnoses.is_empty() {
             out.add(
                 NO_DIAGNOSES,
@@ -262,6 +295,7 @@ impl Reference {
                 "check the birth date and the service dates",
             );
         }
+        provider_at
     }
 
     /// One diagnosis: the code set for the date (ICD-9-CM before 2015-10-01, ICD-10-CM since), then
@@ -377,7 +411,15 @@ impl Reference {
         }
     }
 
-    fn check_line(&self, claim: &Claim, i: usize, line: &ClaimLine, context: &ValidationContext, out: &mut Findings) {
+    /// One line's edits; returns whether it is an anesthesia line (as `is_anesthesia_line` says).
+    fn check_line(
+        &self,
+        claim: &Claim,
+        i: usize,
+        line: &ClaimLine,
+        context: &ValidationContext,
+        out: &mut Findings,
+    ) -> bool {
         use edit::*;
         let at = |field: &'static str| FieldPath::line(i).key(field);
         let code = line.procedure_code;
@@ -394,12 +436,19 @@ impl Reference {
                 TOO_MANY_MODIFIERS,
                 at("modifiers"),
                 format!("{} modifiers; a line holds at most four", line.modifiers.len()),
-                "keep the pricing modifier first and at most three more",
+                if self.is_anesthesia_line(line) {
+                    "keep the pricing modifier first and at most three more"
+                } else {
+                    "keep the modifiers that change payment (26, TC, 50, 62, 80...) first and at most four in all"
+                },
             );
         }
         self.check_pointers(claim, i, line, out);
+        // The same test as `is_anesthesia_line`, from lookups the edits below need anyway.
         let qualifying = self.qualifying_circumstances.iter().any(|qc| qc.code == code);
-        match self.codes.get(&code) {
+        let entry = self.codes.get(&code);
+        let anesthesia = entry.is_some() || code.is_anesthesia() || qualifying;
+        match entry {
             Some(entry) => {
                 self.check_modifiers(claim, i, line, out);
                 if entry.service_type != ServiceType::UnlistedAnesthesia {
@@ -459,6 +508,9 @@ impl Reference {
                         "report it beside the anesthesia code it qualifies",
                     );
                 }
+                if !anesthesia {
+                    self.check_fee_schedule_line(claim, i, line, out);
+                }
             }
         }
         if let Some(first) = claim.lines[..i].iter().position(|other| same_service(other, line)) {
@@ -469,6 +521,7 @@ impl Reference {
                 "remove the duplicate or correct one of the lines",
             );
         }
+        anesthesia
     }
 
     fn check_pointers(&self, claim: &Claim, i: usize, line: &ClaimLine, out: &mut Findings) {
@@ -623,6 +676,367 @@ impl Reference {
             FieldPath::line(i).key("diagnosis_pointers"),
             format!("none of {} is among the diagnoses typical for {}", names.join(", "), line.procedure_code),
             "check that the diagnosis supports the procedure; payers may ask for records",
+        );
+    }
+}
+
+/// Where a fee-schedule line's payment modifiers sit, read in one pass over its modifiers.
+#[derive(Default)]
+struct PaymentModifiers {
+    professional: Option<usize>,
+    technical: Option<usize>,
+    bilateral: Option<usize>,
+    right: Option<usize>,
+    left: Option<usize>,
+    discontinued: Option<usize>,
+    assistant: Option<usize>,
+    co_surgeons: Option<usize>,
+    team: Option<usize>,
+}
+
+impl PaymentModifiers {
+    fn of(line: &ClaimLine) -> PaymentModifiers {
+        let mut found = PaymentModifiers::default();
+        for (m, modifier) in line.modifiers.iter().enumerate() {
+            let slot = match modifier.as_str() {
+                "26" => &mut found.professional,
+                "TC" => &mut found.technical,
+                "50" => &mut found.bilateral,
+                "RT" => &mut found.right,
+                "LT" => &mut found.left,
+                "53" => &mut found.discontinued,
+                "80" | "81" | "82" | "AS" => &mut found.assistant,
+                "62" => &mut found.co_surgeons,
+                "66" => &mut found.team,
+                _ => continue,
+            };
+            slot.get_or_insert(m);
+        }
+        found
+    }
+}
+
+/// Medicare Advantage plans follow Medicare's code validity and payment indicators too.
+fn is_medicare(claim: &Claim) -> bool {
+    matches!(claim.payer.plan_type, PlanType::MedicareFfs | PlanType::MedicareAdvantage)
+}
+
+/// The edit a row's status code calls for, with its hint; `None` when the fee schedule pays the code
+/// (A, R, T) or prices it as anesthesia (J). Only a deletion speaks for every payer: the other
+/// statuses are Medicare's payment policy.
+fn status_edit(status: u8, medicare: bool) -> Option<(Edit, &'static str)> {
+    use edit::*;
+    let found = match status {
+        b'D' | b'F' => (FEE_DELETED, "report the code that replaced it"),
+        b'H' => (FEE_DELETED, "bill the code without the component modifier, or the code that replaced it"),
+        _ if !medicare => return None,
+        b'I' | b'G' => (
+            FEE_NOT_VALID_FOR_MEDICARE,
+            "report the code Medicare uses for the service (often a HCPCS Level II G code); other payers may accept this one",
+        ),
+        b'E' => (
+            FEE_NOT_PAYABLE,
+            "Medicare pays it, when covered, outside the fee schedule (drugs at ASP, for example); cptkit does not price it",
+        ),
+        b'X' => (
+            FEE_NOT_PAYABLE,
+            "clinical laboratory, ambulance and similar services have their own Medicare fee schedules, which cptkit does not price",
+        ),
+        b'N' => {
+            (FEE_NOT_PAYABLE, "Medicare will deny the line; the patient may be billed as Medicare's notice rules allow")
+        }
+        b'M' => (FEE_NOT_PAYABLE, "report it for quality measurement only; expect no payment"),
+        b'B' | b'P' => {
+            (FEE_BUNDLED, "expected when reported for completeness: its payment is part of the service it goes with")
+        }
+        b'C' => (
+            FEE_CONTRACTOR_PRICED,
+            "send the documentation (an operative report, for example) the contractor asks for; cptkit cannot price it",
+        ),
+        _ => return None,
+    };
+    Some(found)
+}
+
+impl Reference {
+    /// The fee schedule release a date is judged by; `None` when no release covers its year (pricing
+    /// reports that). Checked before `in_force`, which words an error for the missing year.
+    fn fee_schedule_on(&self, date: Date) -> Option<InForce<'_>> {
+        let schedule = self.fee_schedule();
+        let covered = schedule
+            .releases()
+            .any(|r| r.info.year == date.year() || (r.info.effective_from <= date && date <= r.info.effective_to));
+        if covered { schedule.in_force(date).ok() } else { None }
+    }
+
+    /// The fee schedule edits of a line that is not anesthesia: one row lookup per line; other lines
+    /// are looked at only for an add-on or a status T code.
+    fn check_fee_schedule_line(&self, claim: &Claim, i: usize, line: &ClaimLine, out: &mut Findings) {
+        use edit::*;
+        let modifiers = PaymentModifiers::of(line);
+        check_fee_units(i, line, &modifiers, out);
+        let Some(in_force) = self.fee_schedule_on(line.date_of_service) else { return };
+        let release = Release {
+            name: &in_force.release.info.release,
+            stand_in_for: in_force.stand_in.then_some(line.date_of_service),
+        };
+        let code = line.procedure_code;
+        let at_code = || FieldPath::line(i).key("procedure_code");
+        let Some(row) = self.fee_row(&in_force, line) else {
+            return out.add(
+                FEE_UNKNOWN_CODE,
+                at_code(),
+                format!("{code} is not in the Medicare Physician Fee Schedule {release}"),
+                "check the code; HCPCS Level II supply and equipment codes are paid under other Medicare fee schedules, which cptkit does not hold",
+            );
+        };
+        let medicare = is_medicare(claim);
+        if let Some((edit, hint)) = status_edit(row.status, medicare) {
+            let component = row.modifier.map(|m| format!("-{m}")).unwrap_or_default();
+            out.add(
+                edit,
+                at_code(),
+                format!(
+                    "{code}{component}: {}; status {}, Medicare Physician Fee Schedule {release}",
+                    crate::pfs::describe_status(row.status),
+                    char::from(row.status)
+                ),
+                hint,
+            );
+        }
+        let indicators = Indicators { i, line, release };
+        indicators.components(out, in_force.tables, row, &modifiers);
+        if !matches!(row.status, b'A' | b'R' | b'T' | b'C') {
+            return; // not priced by the fee schedule: its payment indicators do not apply
+        }
+        indicators.surgical(out, row, &modifiers, medicare);
+        if row.nonfacility_na
+            && !self.is_facility(&claim.place_of_service)
+            && self.place_of_service(&claim.place_of_service).is_ok()
+        {
+            out.add(
+                FEE_FACILITY_ONLY,
+                at_code(),
+                format!(
+                    "{code} is a facility-only service (no non-facility rate: NA in the Medicare Physician Fee Schedule {release}) but place of service {} is not a facility",
+                    claim.place_of_service
+                ),
+                "check the place of service: where the patient was (21 inpatient, 22 outpatient hospital, 23 emergency room, 24 ASC...)",
+            );
+        }
+        if let Some(m) = modifiers.discontinued
+            && let Some(&discontinued) = line.modifiers.get(m)
+            && in_force.tables.row(code, Some(discontinued)).is_none()
+        {
+            out.add(
+                FEE_DISCONTINUED_NOT_PRICED,
+                FieldPath::line(i).key("modifiers").index(m),
+                format!("the Medicare Physician Fee Schedule {release} has no discontinued-procedure (53) amount for {code}: the payer prices it case by case (Medicare: the contractor)"),
+                "send the documentation the payer asks for; expect less than the full procedure's amount",
+            );
+        }
+        if row.is_add_on() && !self.has_primary(claim, i, line, &in_force) {
+            out.add(
+                FEE_ADD_ON_ALONE,
+                at_code(),
+                format!(
+                    "{code} is an add-on code (global period ZZZ) but no primary procedure is billed on {}",
+                    line.date_of_service
+                ),
+                "bill the primary procedure it adds to on the same claim and date",
+            );
+        }
+        if medicare
+            && row.status == b'T'
+            && let Some(other) = self.payable_beside(claim, i, line, &in_force)
+        {
+            out.add(
+                FEE_INJECTION_BUNDLED,
+                at_code(),
+                format!(
+                    "{code} is status T: Medicare pays it only when no other fee schedule service is billed that day, and {other} is billed on {}, so it is paid $0",
+                    line.date_of_service
+                ),
+                "expected when both were given: Medicare pays the other service",
+            );
+        }
+    }
+
+    /// Another line of the same day that can be an add-on's primary procedure: not an anesthesia line,
+    /// not itself an add-on, and a surgical code or a code the fee schedule prices.
+    fn has_primary(&self, claim: &Claim, i: usize, line: &ClaimLine, in_force: &InForce<'_>) -> bool {
+        claim.lines.iter().enumerate().any(|(j, other)| {
+            if j == i || other.date_of_service != line.date_of_service || self.is_anesthesia_line(other) {
+                return false;
+            }
+            let row = self.fee_row(in_force, other);
+            if row.is_some_and(RvuRow::is_add_on) {
+                return false;
+            }
+            let surgical = self.section_of(other.procedure_code).is_some_and(|s| s.section == "Surgery");
+            surgical || row.is_some_and(|r| r.is_payable_status() || r.status == b'C')
+        })
+    }
+
+    /// Another fee schedule service of the same day that Medicare pays (A or R; as pricing counts it, a
+    /// second status T code does not bundle the first).
+    fn payable_beside(&self, claim: &Claim, i: usize, line: &ClaimLine, in_force: &InForce<'_>) -> Option<CptCode> {
+        claim.lines.iter().enumerate().find_map(|(j, other)| {
+            if j == i || other.date_of_service != line.date_of_service || self.is_anesthesia_line(other) {
+                return None;
+            }
+            self.fee_row(in_force, other).filter(|r| r.is_payable_status() && r.status != b'T').map(|r| r.code)
+        })
+    }
+}
+
+/// The release a finding quotes; a stand-in (the release in force on the date is not loaded) says so,
+/// since statuses and indicators may have changed between the two.
+#[derive(Clone, Copy)]
+struct Release<'a> {
+    name: &'a str,
+    stand_in_for: Option<Date>,
+}
+
+impl std::fmt::Display for Release<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)?;
+        match self.stand_in_for {
+            Some(date) => write!(f, " (standing in for the release in force on {date}, which is not loaded)"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A modifier a code's payment indicator forbids: the finding quotes the indicator and CMS's meaning
+/// of it (RVU file documentation, Attachment A and the record layout).
+struct Indicators<'a> {
+    i: usize,
+    line: &'a ClaimLine,
+    release: Release<'a>,
+}
+
+impl Indicators<'_> {
+    /// `indicator`: the field of [`RvuRow::indicators`] and its name in words.
+    fn forbid(
+        &self,
+        out: &mut Findings,
+        edit: Edit,
+        position: usize,
+        row: &RvuRow,
+        indicator: (&str, &str),
+        hint: &str,
+    ) {
+        let (field, name) = indicator;
+        let modifier = self.line.modifiers.get(position).map_or("", |m| m.as_str());
+        let indicator = row.indicators().into_iter().find(|i| i.field == field);
+        let (value, meaning) = indicator.map_or((String::new(), ""), |i| (i.value, i.meaning));
+        out.add(
+            edit,
+            FieldPath::line(self.i).key("modifiers").index(position),
+            format!(
+                "{modifier} on {}: {meaning}; {name} indicator {value}, Medicare Physician Fee Schedule {}",
+                row.code, self.release
+            ),
+            hint,
+        );
+    }
+
+    /// 26 and TC split a diagnostic test in two; PC/TC 6 and 8 codes have no technical part to bill
+    /// (the lab test is paid elsewhere), which their professional row carries when the line's row is
+    /// the code's own.
+    fn components(&self, out: &mut Findings, tables: &Tables, row: &RvuRow, modifiers: &PaymentModifiers) {
+        let split_refused = |r: &RvuRow| matches!(r.pctc, b'0' | b'2' | b'3' | b'4' | b'5');
+        let hint = "remove the modifier and bill the code as it is";
+        if let Some(m) = modifiers.professional.filter(|_| split_refused(row)) {
+            self.forbid(out, edit::FEE_COMPONENT_MODIFIER, m, row, ("pctc", "PC/TC"), hint);
+        }
+        let Some(m) = modifiers.technical else { return };
+        let no_technical = |r: &&RvuRow| split_refused(r) || matches!(r.pctc, b'6' | b'8');
+        let governing = match row.modifier {
+            None => Some(row).filter(no_technical).or_else(|| tables.rows_of(row.code).find(no_technical)),
+            Some(_) => Some(row).filter(no_technical),
+        };
+        if let Some(governing) = governing {
+            self.forbid(out, edit::FEE_COMPONENT_MODIFIER, m, governing, ("pctc", "PC/TC"), hint);
+        }
+    }
+
+    /// Bilateral, assistant, co-surgeon and team surgery indicators; the last three are Medicare
+    /// payment policy.
+    fn surgical(&self, out: &mut Findings, row: &RvuRow, modifiers: &PaymentModifiers, medicare: bool) {
+        use edit::*;
+        if let Some(m) = modifiers.bilateral {
+            let refused = match row.bilateral {
+                b'9' => Some((FEE_BILATERAL_NOT_APPLICABLE, "remove modifier 50")),
+                b'0' => Some((
+                    FEE_BILATERAL_PAID_AS_ONE,
+                    "bill one side, or the code for the bilateral procedure where there is one",
+                )),
+                b'2' => {
+                    Some((FEE_BILATERAL_PAID_AS_ONE, "bill the code once without 50: it already covers both sides"))
+                }
+                _ => None,
+            };
+            if let Some((edit, hint)) = refused {
+                self.forbid(out, edit, m, row, ("bilateral", "bilateral surgery"), hint);
+            }
+        }
+        if !medicare {
+            return;
+        }
+        if let Some(m) = modifiers.assistant.filter(|_| row.assistant == b'1') {
+            let hint = "do not bill an assistant at surgery for this code to Medicare";
+            self.forbid(out, FEE_ASSISTANT_NOT_PAID, m, row, ("assistant", "assistant at surgery"), hint);
+        }
+        if let Some(m) = modifiers.co_surgeons.filter(|_| row.co_surgeons == b'0') {
+            let hint =
+                "bill the surgeon's service without 62; an assisting surgeon bills 80, 81 or 82 where the code allows";
+            self.forbid(out, FEE_CO_SURGEONS_NOT_PERMITTED, m, row, ("co_surgeons", "co-surgeon"), hint);
+        }
+        if let Some(m) = modifiers.team.filter(|_| row.team_surgery == b'0') {
+            let hint = "bill without 66; two surgeons of different specialties use 62 where the code allows";
+            self.forbid(out, FEE_TEAM_NOT_PERMITTED, m, row, ("team_surgery", "team surgery"), hint);
+        }
+    }
+}
+
+/// Units and payment modifiers that contradict each other on a fee schedule line, whatever the code.
+fn check_fee_units(i: usize, line: &ClaimLine, modifiers: &PaymentModifiers, out: &mut Findings) {
+    use edit::*;
+    let at = |m: usize| FieldPath::line(i).key("modifiers").index(m);
+    let quantity = line.quantity;
+    // A line in minutes is CPT002's finding; a service in units is counted whole.
+    if line.unit_basis == UnitBasis::Units && (quantity <= Decimal::ZERO || !quantity.fract().is_zero()) {
+        out.add(
+            FEE_UNITS_NOT_WHOLE,
+            FieldPath::line(i).key("quantity"),
+            format!("{quantity} units: a service is billed in whole units of 1 or more"),
+            "report how many times the service was given",
+        );
+    }
+    if let (Some(_), Some(tc)) = (modifiers.professional, modifiers.technical) {
+        out.add(
+            FEE_BOTH_COMPONENTS,
+            at(tc),
+            "26 (professional component) and TC (technical component) on the same line",
+            "bill the global service without either modifier, or each component on its own line",
+        );
+    }
+    if modifiers.bilateral.is_some() && quantity >= Decimal::TWO {
+        out.add(
+            FEE_BILATERAL_UNITS,
+            FieldPath::line(i).key("quantity"),
+            format!("{quantity} units with modifier 50: a bilateral procedure is one line of 1 unit"),
+            "set the units to 1 (50 already says both sides)",
+        );
+    }
+    if let (Some(right), Some(left)) = (modifiers.right, modifiers.left) {
+        out.add(
+            FEE_RIGHT_AND_LEFT,
+            at(right.max(left)),
+            "RT and LT on the same line",
+            "bill a bilateral procedure as one line with 50, or one line per side (RT on one, LT on the other)",
         );
     }
 }
@@ -819,4 +1233,36 @@ fn direction_over_four(claims: &[Claim]) -> Vec<(usize, Finding)> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Statuses D, F, G and H left CMS's files in 2006, so no embedded row shows them: the table is
+    /// checked here. A deletion speaks for every payer; the rest only for Medicare.
+    #[test]
+    fn status_edits_by_payer() {
+        let id = |status: u8, medicare: bool| status_edit(status, medicare).map(|(e, _)| e.id);
+        for (status, medicare, other) in [
+            (b'A', None, None),
+            (b'R', None, None),
+            (b'T', None, None),
+            (b'J', None, None),
+            (b'D', Some("PFS003"), Some("PFS003")),
+            (b'F', Some("PFS003"), Some("PFS003")),
+            (b'H', Some("PFS003"), Some("PFS003")),
+            (b'I', Some("PFS002"), None),
+            (b'G', Some("PFS002"), None),
+            (b'E', Some("PFS004"), None),
+            (b'X', Some("PFS004"), None),
+            (b'N', Some("PFS004"), None),
+            (b'M', Some("PFS004"), None),
+            (b'B', Some("PFS005"), None),
+            (b'P', Some("PFS005"), None),
+            (b'C', Some("PFS006"), None),
+        ] {
+            assert_eq!((id(status, true), id(status, false)), (medicare, other), "status {}", char::from(status));
+        }
+    }
 }

@@ -1,4 +1,8 @@
 //! The embedded reference data and the profiles assembled from it, checked against the public sources.
+//! Fee schedule profiles and search over every code are in `reference/fee_schedule.rs`.
+
+#[path = "reference/fee_schedule.rs"]
+mod fee_schedule;
 
 use std::path::PathBuf;
 
@@ -15,6 +19,9 @@ fn code(s: &str) -> CptCode {
 fn profile(s: &str) -> cptkit_core::CodeProfile {
     Reference::embedded().profile(code(s), &ProfileOptions::default()).expect(s)
 }
+
+/// The distinct codes of the RVU25D file (19,090 code and modifier rows); every anesthesia code is among them.
+const EVERY_CODE: u32 = 16_852;
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
@@ -134,8 +141,10 @@ fn unknown_and_malformed_codes() {
     let reference = Reference::embedded();
     let err = reference.profile(code("00101"), &ProfileOptions::default()).expect_err("not in CMS file");
     assert_eq!(err.kind(), ErrorKind::NotFound);
-    let err = reference.profile(code("99213"), &ProfileOptions::default()).expect_err("not anesthesia");
+    assert!(err.message().contains("anesthesia range"), "{err}");
+    let err = reference.profile(code("99999"), &ProfileOptions::default()).expect_err("in no CMS file");
     assert_eq!(err.kind(), ErrorKind::NotFound);
+    assert!(err.message().contains("not in the Medicare Physician Fee Schedule (RVU25D)"), "{err}");
     for bad in ["0063", "ABCDE", ""] {
         let err = bad.parse::<CptCode>().expect_err(bad);
         assert_eq!((err.kind(), err.field()), (ErrorKind::InvalidInput, Some("code")));
@@ -204,14 +213,14 @@ fn search_and_list_page_through_codes() {
     let mut page = PageRequest { page_size: 100, page_token: String::new() };
     loop {
         let result = reference.list_codes(&page).expect("list");
-        assert_eq!(result.total_size, 276);
+        assert_eq!(result.total_size, EVERY_CODE);
         seen.extend(result.items.into_iter().map(|c| c.code));
         if result.next_page_token.is_empty() {
             break;
         }
         page.page_token = result.next_page_token;
     }
-    assert_eq!(seen.len(), 276);
+    assert_eq!(seen.len(), EVERY_CODE as usize);
     assert!(seen.windows(2).all(|w| w[0] < w[1]));
     let bad = PageRequest { page_size: 10, page_token: "abc".into() };
     assert_eq!(reference.list_codes(&bad).expect_err("token").field(), Some("page_token"));

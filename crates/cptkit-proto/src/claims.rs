@@ -299,7 +299,8 @@ pub fn path(loc: &core::FieldPath) -> Vec<pb::PathElement> {
 /// Price options from the wire; an empty conversion factor means none given. The core checks the
 /// factors' range; errors name the request field (`options.conversion_factor`).
 pub fn price_options(options: Option<pb::PriceOptions>) -> Result<core::PriceOptions> {
-    let pb::PriceOptions { rule_set, conversion_factor, payer_conversion_factors } = options.unwrap_or_default();
+    let pb::PriceOptions { rule_set, conversion_factor, payer_conversion_factors, percent_of_medicare } =
+        options.unwrap_or_default();
     let every_payer: Option<Decimal> = if conversion_factor.is_empty() {
         None
     } else {
@@ -313,7 +314,16 @@ pub fn price_options(options: Option<pb::PriceOptions>) -> Result<core::PriceOpt
         })
         .collect::<Result<Vec<_>>>()?;
     let conversion_factors = core::ConversionFactors::new(every_payer, by_payer).map_err(|e| e.at("options"))?;
-    Ok(core::PriceOptions { rule_set: (!rule_set.is_empty()).then_some(rule_set), conversion_factors })
+    let percent_of_medicare = if percent_of_medicare.is_empty() {
+        None
+    } else {
+        Some(parse_decimal("options.percent_of_medicare", &percent_of_medicare)?)
+    };
+    Ok(core::PriceOptions {
+        rule_set: (!rule_set.is_empty()).then_some(rule_set),
+        conversion_factors,
+        percent_of_medicare,
+    })
 }
 
 /// The `today` of a request: the given date, or `None` (the core's default: today in UTC).

@@ -1,6 +1,7 @@
 //! CodeService conversions.
 
 use cptkit_core as core;
+use cptkit_core::pfs;
 use cptkit_core::{Error, Result};
 
 use crate::convert::{cents, date_string, each, enum_map, from_cents, parse_date, parse_decimal, parse_each, required};
@@ -13,6 +14,7 @@ enum_map!(ServiceType {
     Anesthesia => Anesthesia,
     AnesthesiaAddOn => AnesthesiaAddOn,
     UnlistedAnesthesia => UnlistedAnesthesia,
+    FeeSchedule => FeeSchedule,
 }, parse = required_service_type("service_type"));
 enum_map!(ModifierCategory {
     Pricing => Pricing,
@@ -30,6 +32,8 @@ enum_map!(Relation {
     SameCategory => SameCategory,
     AddOn => AddOn,
     QualifyingCircumstance => QualifyingCircumstance,
+    EndoscopicBase => EndoscopicBase,
+    EndoscopicFamily => EndoscopicFamily,
 }, parse = relation("relation"));
 
 /// A service type filter from the wire: UNSPECIFIED means any.
@@ -64,14 +68,21 @@ pub fn code_query(request: pb::SearchCodesRequest) -> Result<(core::CodeQuery, c
         inpatient_only,
         service_type: raw_service_type,
         page,
+        codes,
+        status,
+        section,
     } = request;
+    let given = |text: String| (!text.is_empty()).then_some(text);
     let query = core::CodeQuery {
         text,
-        category: (!category.is_empty()).then_some(category),
+        category: given(category),
         min_base_units,
         max_base_units,
         inpatient_only,
         service_type: service_type(raw_service_type)?,
+        codes,
+        status: given(status),
+        section: given(section),
     };
     Ok((query, page_request(page)))
 }
@@ -193,7 +204,16 @@ impl TryFrom<pb::PlaceOfService> for core::PlaceOfService {
 
 impl From<core::CodeSummary> for pb::CodeSummary {
     fn from(s: core::CodeSummary) -> Self {
-        let core::CodeSummary { code, description, category, base_units, service_type, medicare_inpatient_only } = s;
+        let core::CodeSummary {
+            code,
+            description,
+            category,
+            base_units,
+            service_type,
+            medicare_inpatient_only,
+            status,
+            section,
+        } = s;
         pb::CodeSummary {
             code: code.to_string(),
             description,
@@ -201,6 +221,8 @@ impl From<core::CodeSummary> for pb::CodeSummary {
             base_units,
             service_type: pb::ServiceType::from(service_type).into(),
             medicare_inpatient_only: pb::Known::from(medicare_inpatient_only).into(),
+            status,
+            section,
         }
     }
 }
@@ -208,7 +230,16 @@ impl From<core::CodeSummary> for pb::CodeSummary {
 impl TryFrom<pb::CodeSummary> for core::CodeSummary {
     type Error = Error;
     fn try_from(s: pb::CodeSummary) -> Result<Self> {
-        let pb::CodeSummary { code, description, category, base_units, service_type, medicare_inpatient_only } = s;
+        let pb::CodeSummary {
+            code,
+            description,
+            category,
+            base_units,
+            service_type,
+            medicare_inpatient_only,
+            status,
+            section,
+        } = s;
         Ok(core::CodeSummary {
             code: code.parse()?,
             description,
@@ -216,6 +247,8 @@ impl TryFrom<pb::CodeSummary> for core::CodeSummary {
             base_units,
             service_type: required_service_type(service_type)?,
             medicare_inpatient_only: inpatient_only(medicare_inpatient_only)?,
+            status,
+            section,
         })
     }
 }
@@ -244,6 +277,7 @@ impl From<core::CodeProfile> for pb::CodeProfile {
             payer_benchmarks,
             related_codes,
             policy_updates,
+            fee_schedule,
         } = p;
         pb::CodeProfile {
             code: code.to_string(),
@@ -265,6 +299,7 @@ impl From<core::CodeProfile> for pb::CodeProfile {
             payer_benchmarks: payer_benchmarks.into_iter().map(Into::into).collect(),
             related_codes: related_codes.into_iter().map(Into::into).collect(),
             policy_updates: policy_updates.into_iter().map(Into::into).collect(),
+            fee_schedule: fee_schedule.map(Into::into),
         }
     }
 }
@@ -292,6 +327,7 @@ impl TryFrom<pb::CodeProfile> for core::CodeProfile {
             related_codes,
             policy_updates,
             payer_benchmarks,
+            fee_schedule,
         } = p;
         Ok(core::CodeProfile {
             code: code.parse()?,
@@ -313,6 +349,7 @@ impl TryFrom<pb::CodeProfile> for core::CodeProfile {
             payer_benchmarks: each("payer_benchmarks", payer_benchmarks, TryInto::try_into)?,
             related_codes: each("related_codes", related_codes, TryInto::try_into)?,
             policy_updates: each("policy_updates", policy_updates, TryInto::try_into)?,
+            fee_schedule: fee_schedule.map(TryInto::try_into).transpose().map_err(|e: Error| e.at("fee_schedule"))?,
         })
     }
 }
@@ -521,6 +558,313 @@ impl TryFrom<pb::PolicyUpdate> for core::PolicyUpdate {
             summary,
             source,
         })
+    }
+}
+
+// ---- the fee schedule section ----
+
+/// An optional message field, converted, an error naming it.
+fn optional<P, C>(field: &str, value: Option<P>, convert: impl FnOnce(P) -> Result<C>) -> Result<Option<C>> {
+    value.map(convert).transpose().map_err(|e| e.at(field))
+}
+
+/// An empty string is no modifier.
+fn optional_modifier(text: &str) -> Result<Option<core::ModifierCode>> {
+    if text.is_empty() { Ok(None) } else { text.parse().map(Some) }
+}
+
+fn required_date(field: &str, text: &str) -> Result<time::Date> {
+    parse_date(field, text)?.ok_or_else(|| Error::invalid(field, "is required"))
+}
+
+impl From<pfs::FeeScheduleProfile> for pb::FeeScheduleProfile {
+    fn from(f: pfs::FeeScheduleProfile) -> Self {
+        let pfs::FeeScheduleProfile {
+            release,
+            modifier,
+            status,
+            status_meaning,
+            payable,
+            rvus,
+            global_period,
+            add_on,
+            indicators,
+            amounts,
+            amounts_note,
+            components,
+            section,
+        } = f;
+        pb::FeeScheduleProfile {
+            release: Some(release.into()),
+            modifier: modifier.map(|m| m.to_string()).unwrap_or_default(),
+            status,
+            status_meaning,
+            payable,
+            rvus: Some(rvus.into()),
+            global_period: Some(global_period.into()),
+            add_on,
+            indicators: indicators.into_iter().map(Into::into).collect(),
+            amounts: amounts.into_iter().map(Into::into).collect(),
+            amounts_note,
+            components: components.into_iter().map(Into::into).collect(),
+            section: section.map(Into::into),
+        }
+    }
+}
+
+impl TryFrom<pb::FeeScheduleProfile> for pfs::FeeScheduleProfile {
+    type Error = Error;
+    fn try_from(f: pb::FeeScheduleProfile) -> Result<Self> {
+        let pb::FeeScheduleProfile {
+            release,
+            modifier,
+            status,
+            status_meaning,
+            payable,
+            rvus,
+            global_period,
+            add_on,
+            indicators,
+            amounts,
+            amounts_note,
+            components,
+            section,
+        } = f;
+        Ok(pfs::FeeScheduleProfile {
+            release: required("release", release)?.try_into().map_err(|e: Error| e.at("release"))?,
+            modifier: optional_modifier(&modifier)?,
+            status,
+            status_meaning,
+            payable,
+            rvus: required("rvus", rvus)?.try_into().map_err(|e: Error| e.at("rvus"))?,
+            global_period: required("global_period", global_period)?
+                .try_into()
+                .map_err(|e: Error| e.at("global_period"))?,
+            add_on,
+            indicators: indicators.into_iter().map(Into::into).collect(),
+            amounts: each("amounts", amounts, TryInto::try_into)?,
+            amounts_note,
+            components: each("components", components, TryInto::try_into)?,
+            section: optional("section", section, TryInto::try_into)?,
+        })
+    }
+}
+
+impl From<pfs::FeeRelease> for pb::FeeRelease {
+    fn from(r: pfs::FeeRelease) -> Self {
+        let pfs::FeeRelease { release, year, effective_from, effective_to, conversion_factor, source } = r;
+        pb::FeeRelease {
+            release,
+            year,
+            effective_from: effective_from.to_string(),
+            effective_to: effective_to.to_string(),
+            conversion_factor: conversion_factor.to_string(),
+            source,
+        }
+    }
+}
+
+impl TryFrom<pb::FeeRelease> for pfs::FeeRelease {
+    type Error = Error;
+    fn try_from(r: pb::FeeRelease) -> Result<Self> {
+        let pb::FeeRelease { release, year, effective_from, effective_to, conversion_factor, source } = r;
+        Ok(pfs::FeeRelease {
+            release,
+            year,
+            effective_from: required_date("effective_from", &effective_from)?,
+            effective_to: required_date("effective_to", &effective_to)?,
+            conversion_factor: parse_decimal("conversion_factor", &conversion_factor)?,
+            source,
+        })
+    }
+}
+
+impl From<pfs::Rvus> for pb::Rvus {
+    fn from(r: pfs::Rvus) -> Self {
+        let pfs::Rvus {
+            work,
+            nonfacility_pe,
+            nonfacility_na,
+            facility_pe,
+            facility_na,
+            mp,
+            nonfacility_total,
+            facility_total,
+        } = r;
+        pb::Rvus {
+            work: work.to_string(),
+            nonfacility_pe: nonfacility_pe.to_string(),
+            nonfacility_na,
+            facility_pe: facility_pe.to_string(),
+            facility_na,
+            mp: mp.to_string(),
+            nonfacility_total: nonfacility_total.to_string(),
+            facility_total: facility_total.to_string(),
+        }
+    }
+}
+
+impl TryFrom<pb::Rvus> for pfs::Rvus {
+    type Error = Error;
+    fn try_from(r: pb::Rvus) -> Result<Self> {
+        let pb::Rvus {
+            work,
+            nonfacility_pe,
+            nonfacility_na,
+            facility_pe,
+            facility_na,
+            mp,
+            nonfacility_total,
+            facility_total,
+        } = r;
+        Ok(pfs::Rvus {
+            work: parse_decimal("work", &work)?,
+            nonfacility_pe: parse_decimal("nonfacility_pe", &nonfacility_pe)?,
+            nonfacility_na,
+            facility_pe: parse_decimal("facility_pe", &facility_pe)?,
+            facility_na,
+            mp: parse_decimal("mp", &mp)?,
+            nonfacility_total: parse_decimal("nonfacility_total", &nonfacility_total)?,
+            facility_total: parse_decimal("facility_total", &facility_total)?,
+        })
+    }
+}
+
+impl From<pfs::GlobalPeriod> for pb::GlobalPeriod {
+    fn from(g: pfs::GlobalPeriod) -> Self {
+        let pfs::GlobalPeriod { code, meaning, pre_op, intra_op, post_op } = g;
+        pb::GlobalPeriod {
+            code,
+            meaning,
+            pre_op: pre_op.to_string(),
+            intra_op: intra_op.to_string(),
+            post_op: post_op.to_string(),
+        }
+    }
+}
+
+impl TryFrom<pb::GlobalPeriod> for pfs::GlobalPeriod {
+    type Error = Error;
+    fn try_from(g: pb::GlobalPeriod) -> Result<Self> {
+        let pb::GlobalPeriod { code, meaning, pre_op, intra_op, post_op } = g;
+        Ok(pfs::GlobalPeriod {
+            code,
+            meaning,
+            pre_op: parse_decimal("pre_op", &pre_op)?,
+            intra_op: parse_decimal("intra_op", &intra_op)?,
+            post_op: parse_decimal("post_op", &post_op)?,
+        })
+    }
+}
+
+impl From<pfs::FeeIndicator> for pb::FeeIndicator {
+    fn from(i: pfs::FeeIndicator) -> Self {
+        let pfs::FeeIndicator { field, value, meaning } = i;
+        pb::FeeIndicator { field, value, meaning }
+    }
+}
+
+impl From<pb::FeeIndicator> for pfs::FeeIndicator {
+    fn from(i: pb::FeeIndicator) -> Self {
+        let pb::FeeIndicator { field, value, meaning } = i;
+        pfs::FeeIndicator { field, value, meaning }
+    }
+}
+
+impl From<pfs::FeeAmount> for pb::FeeAmount {
+    fn from(a: pfs::FeeAmount) -> Self {
+        let pfs::FeeAmount { locality, work_gpci, pe_gpci, mp_gpci, nonfacility, facility } = a;
+        pb::FeeAmount {
+            locality: locality.map(Into::into),
+            work_gpci: work_gpci.to_string(),
+            pe_gpci: pe_gpci.to_string(),
+            mp_gpci: mp_gpci.to_string(),
+            nonfacility: Some(nonfacility.into()),
+            facility: Some(facility.into()),
+        }
+    }
+}
+
+impl TryFrom<pb::FeeAmount> for pfs::FeeAmount {
+    type Error = Error;
+    fn try_from(a: pb::FeeAmount) -> Result<Self> {
+        let pb::FeeAmount { locality, work_gpci, pe_gpci, mp_gpci, nonfacility, facility } = a;
+        Ok(pfs::FeeAmount {
+            locality: optional("locality", locality, TryInto::try_into)?,
+            work_gpci: parse_decimal("work_gpci", &work_gpci)?,
+            pe_gpci: parse_decimal("pe_gpci", &pe_gpci)?,
+            mp_gpci: parse_decimal("mp_gpci", &mp_gpci)?,
+            nonfacility: required("nonfacility", nonfacility)?.into(),
+            facility: required("facility", facility)?.into(),
+        })
+    }
+}
+
+impl From<pfs::SettingAmount> for pb::SettingAmount {
+    fn from(a: pfs::SettingAmount) -> Self {
+        let pfs::SettingAmount { fee_schedule, opps_cap, allowed, limiting_charge } = a;
+        pb::SettingAmount {
+            fee_schedule_cents: cents(fee_schedule),
+            opps_cap_cents: opps_cap.map(cents),
+            allowed_cents: cents(allowed),
+            limiting_charge_cents: cents(limiting_charge),
+        }
+    }
+}
+
+impl From<pb::SettingAmount> for pfs::SettingAmount {
+    fn from(a: pb::SettingAmount) -> Self {
+        let pb::SettingAmount { fee_schedule_cents, opps_cap_cents, allowed_cents, limiting_charge_cents } = a;
+        pfs::SettingAmount {
+            fee_schedule: from_cents(fee_schedule_cents),
+            opps_cap: opps_cap_cents.map(from_cents),
+            allowed: from_cents(allowed_cents),
+            limiting_charge: from_cents(limiting_charge_cents),
+        }
+    }
+}
+
+impl From<pfs::FeeComponent> for pb::FeeComponent {
+    fn from(c: pfs::FeeComponent) -> Self {
+        let pfs::FeeComponent { modifier, status, status_meaning, payable, rvus, amounts } = c;
+        pb::FeeComponent {
+            modifier: modifier.to_string(),
+            status,
+            status_meaning,
+            payable,
+            rvus: Some(rvus.into()),
+            amounts: amounts.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+impl TryFrom<pb::FeeComponent> for pfs::FeeComponent {
+    type Error = Error;
+    fn try_from(c: pb::FeeComponent) -> Result<Self> {
+        let pb::FeeComponent { modifier, status, status_meaning, payable, rvus, amounts } = c;
+        Ok(pfs::FeeComponent {
+            modifier: modifier.parse()?,
+            status,
+            status_meaning,
+            payable,
+            rvus: required("rvus", rvus)?.try_into().map_err(|e: Error| e.at("rvus"))?,
+            amounts: each("amounts", amounts, TryInto::try_into)?,
+        })
+    }
+}
+
+impl From<core::CodeSection> for pb::CodeSection {
+    fn from(s: core::CodeSection) -> Self {
+        let core::CodeSection { first, last, section, subsection } = s;
+        pb::CodeSection { first: first.to_string(), last: last.to_string(), section, subsection }
+    }
+}
+
+impl TryFrom<pb::CodeSection> for core::CodeSection {
+    type Error = Error;
+    fn try_from(s: pb::CodeSection) -> Result<Self> {
+        let pb::CodeSection { first, last, section, subsection } = s;
+        Ok(core::CodeSection { first: first.parse()?, last: last.parse()?, section, subsection })
     }
 }
 

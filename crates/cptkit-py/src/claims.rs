@@ -18,7 +18,7 @@
 
 use std::borrow::Cow;
 
-use cptkit_core::{self as core, ConversionFactors, Error, JudgeOptions, PriceOptions, Reference, RuleBook, Verdict};
+use cptkit_core::{self as core, ConversionFactors, Error, JudgeOptions, PriceOptions, RuleBook, Verdict};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyType};
@@ -208,24 +208,39 @@ pub(crate) fn conversion_factors(py: Python<'_>, value: Option<&Bound<'_, PyAny>
                     Ok(payer) => payer,
                     Err(_) => return Err(invalid(py, "conversion_factor", "the keys are payer ids (str) or None")),
                 };
-                let factor = decimal(py, Some(&factor), &field)?;
+                let loc = match &field {
+                    Some(payer) => core::FieldPath::field("conversion_factor").key_owned(payer.clone()),
+                    None => core::FieldPath::field("conversion_factor"),
+                };
+                let factor = decimal(py, Some(&factor), loc)?;
                 match field {
                     Some(payer) => by_payer.extend(factor.map(|f| (payer, f))),
                     None => every_payer = factor,
                 }
             }
         }
-        _ => every_payer = decimal(py, value, &None)?,
+        _ => every_payer = decimal(py, value, core::FieldPath::field("conversion_factor"))?,
     }
     ConversionFactors::new(every_payer, by_payer).map_err(|e| to_py_err(py, &e, Subject::Other))
 }
 
-/// One factor as a Decimal; `payer` names it in an error (`conversion_factor.cigna`).
-fn decimal(py: Python<'_>, value: Option<&Bound<'_, PyAny>>, payer: &Option<String>) -> PyResult<Option<Decimal>> {
-    let field = match payer {
-        Some(payer) => core::FieldPath::field("conversion_factor").key_owned(payer.clone()),
-        None => core::FieldPath::field("conversion_factor"),
-    };
+/// The pricing options of `price`, `price_many`, `price_table` and `reconcile`: the rule set, the
+/// contract conversion factors and the contract's percentage of Medicare for fee-schedule lines.
+pub(crate) fn price_options(
+    py: Python<'_>,
+    rules: &Rules<'_>,
+    conversion_factor: Option<&Bound<'_, PyAny>>,
+    percent_of_medicare: Option<&Bound<'_, PyAny>>,
+) -> PyResult<PriceOptions> {
+    Ok(PriceOptions {
+        rule_set: rules.id(),
+        conversion_factors: conversion_factors(py, conversion_factor)?,
+        percent_of_medicare: decimal(py, percent_of_medicare, core::FieldPath::field("percent_of_medicare"))?,
+    })
+}
+
+/// One number as a Decimal (a Decimal, str or int); `field` names it in an error (`conversion_factor.cigna`).
+fn decimal(py: Python<'_>, value: Option<&Bound<'_, PyAny>>, field: core::FieldPath) -> PyResult<Option<Decimal>> {
     let invalid = |message: String| to_py_err(py, &Error::invalid(field.clone(), message), Subject::Other);
     let Some(value) = value.filter(|v| !v.is_none()) else { return Ok(None) };
     let parsed = if value.cast::<PyFloat>().is_ok() {
@@ -309,7 +324,7 @@ impl Judge<'_> {
     /// Reads and judges one claim (GIL released). `Err`: the claim cannot be read, or the core failed
     /// on it (its own internal error).
     fn judge(&self, view: &View<'_>) -> Result<core::Judgement, Error> {
-        Reference::embedded().judge(view.claim()?.as_ref(), &self.options, self.book)
+        crate::data::reference().judge(view.claim()?.as_ref(), &self.options, self.book)
     }
 }
 
@@ -341,25 +356,27 @@ fn validate(py: Python<'_>, claim: &Bound<'_, PyAny>, today: Option<&Bound<'_, P
 fn pricing<'py>(
     py: Python<'py>,
     conversion_factor: Option<&Bound<'py, PyAny>>,
+    percent_of_medicare: Option<&Bound<'py, PyAny>>,
     rules: &'py Rules<'py>,
     today: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Judge<'py>> {
-    let pricing = PriceOptions { rule_set: rules.id(), conversion_factors: conversion_factors(py, conversion_factor)? };
+    let pricing = price_options(py, rules, conversion_factor, percent_of_medicare)?;
     Ok(Judge { options: JudgeOptions { today: self::today(py, today)?, pricing: Some(pricing) }, book: rules.book() })
 }
 
 /// Validates, then prices every line by the payer's rule set in force on the date of service.
 #[pyfunction]
-#[pyo3(signature = (claim, *, conversion_factor = None, rule_set = None, today = None))]
+#[pyo3(signature = (claim, *, conversion_factor = None, rule_set = None, today = None, percent_of_medicare = None))]
 fn price(
     py: Python<'_>,
     claim: &Bound<'_, PyAny>,
     conversion_factor: Option<&Bound<'_, PyAny>>,
     rule_set: Option<&Bound<'_, PyAny>>,
     today: Option<&Bound<'_, PyAny>>,
+    percent_of_medicare: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
     let rules = rules(py, rule_set)?;
-    let judge = pricing(py, conversion_factor, &rules, today)?;
+    let judge = pricing(py, conversion_factor, percent_of_medicare, &rules, today)?;
     let arg = arg(claim);
     let view = view(&arg);
     priced_to_py(py, py.detach(|| judge.judge(&view)))
@@ -425,7 +442,7 @@ fn validate_many(py: Python<'_>, claims: &Bound<'_, PyAny>, today: Option<&Bound
         py.check_signals()?;
     }
     // The batch edits need every claim at once: one call.
-    let reports = py.detach(|| Reference::embedded().validate_batch(&parsed, today));
+    let reports = py.detach(|| crate::data::reference().validate_batch(&parsed, today));
     let mut reports = reports.into_iter().map(Some).collect::<Vec<_>>();
     let out = PyList::empty(py);
     for slot in slots {
@@ -446,16 +463,17 @@ fn validate_many(py: Python<'_>, claims: &Bound<'_, PyAny>, today: Option<&Bound
 /// or the exception `price` would have raised for it (never raised here, so the good claims still come
 /// back). Arguments that apply to every claim (conversion factor, rule set, today) raise at once.
 #[pyfunction]
-#[pyo3(signature = (claims, *, conversion_factor = None, rule_set = None, today = None))]
+#[pyo3(signature = (claims, *, conversion_factor = None, rule_set = None, today = None, percent_of_medicare = None))]
 fn price_many(
     py: Python<'_>,
     claims: &Bound<'_, PyAny>,
     conversion_factor: Option<&Bound<'_, PyAny>>,
     rule_set: Option<&Bound<'_, PyAny>>,
     today: Option<&Bound<'_, PyAny>>,
+    percent_of_medicare: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyList>> {
     let rules = rules(py, rule_set)?;
-    let judge = pricing(py, conversion_factor, &rules, today)?;
+    let judge = pricing(py, conversion_factor, percent_of_medicare, &rules, today)?;
     let out = PyList::empty(py);
     for chunk in chunks(claims)? {
         let args: Vec<Arg<'_>> = chunk?.iter().map(arg).collect();

@@ -2,7 +2,7 @@
 //!
 //! A thin binding: argument parsing, the error map ([`errors`]), the core -> Python conversions
 //! ([`convert`], [`records`]) and caches. No business logic lives here; every answer comes from
-//! [`cptkit_core::Reference::embedded`].
+//! the reference data in use ([`data`]: the embedded set, or a data directory's).
 //!
 //! Caches: profiles for the default options (national benchmarks only) are immutable, so each code's
 //! `CodeProfile` object is built once per process and handed out again; a repeated `cptkit.code(...)`
@@ -17,6 +17,7 @@
 mod claim_types;
 mod claims;
 mod convert;
+mod data;
 mod depythonize;
 mod errors;
 mod html;
@@ -42,10 +43,11 @@ pub(crate) static PROFILES: PyOnceLock<Py<PyDict>> = PyOnceLock::new();
 /// Every `CodeSummary` object, keyed by canonical code, in code order.
 static SUMMARIES: PyOnceLock<Py<PyDict>> = PyOnceLock::new();
 
-/// The profile of one anesthesia code.
+/// The profile of one code: an anesthesia code or any code of the Medicare Physician Fee Schedule.
 ///
-/// `localities` adds Medicare benchmark rows for the given localities (MAC-locality ids such as
-/// `"13202-01"`, Manhattan) or, with `"all"`, for every locality; national rows are always there.
+/// `localities` adds Medicare anesthesia benchmark rows and fee schedule amounts for the given
+/// localities (MAC-locality ids such as `"13202-01"`, Manhattan) or, with `"all"`, for every locality;
+/// national rows are always there.
 #[pyfunction]
 #[pyo3(signature = (code, localities = None))]
 fn code<'py>(
@@ -69,8 +71,8 @@ fn code<'py>(
     // code is an UnknownCodeError; anything else the profile reports (an unknown locality) maps as usual.
     let payer_benchmarks = rates::loaded();
     let profile = py.detach(|| {
-        let reference = Reference::embedded();
-        reference.anesthesia_code(parsed).map_err(|e| (e, Subject::AnesthesiaCode))?;
+        let reference = crate::data::reference();
+        reference.check_code(parsed).map_err(|e| (e, Subject::AnesthesiaCode))?;
         reference.profile_with(parsed, &options, &payer_benchmarks).map_err(|e| (e, Subject::Other))
     });
     let profile = profile.map_err(|(err, subject)| errors::to_py_err(py, &name_the_code(err), subject))?;
@@ -123,11 +125,16 @@ fn name_the_code(err: Error) -> Error {
 }
 
 /// Codes matching every given filter, in code order (all matches, not one page).
+///
+/// `codes` is a code, a range (`"99202-99215"`) or several (a string separated by spaces or commas,
+/// or a list); `status` a fee schedule status code (`"A"`, `"C"`, `"I"`, ...); `section` a CPT section or
+/// subsection or a HCPCS Level II heading (`"Radiology"`, `"Digestive System"`).
 #[pyfunction]
 #[pyo3(signature = (
     text = "", *, category = None, min_base_units = None, max_base_units = None, inpatient_only = None,
-    service_type = None,
+    service_type = None, codes = None, status = None, section = None,
 ))]
+#[allow(clippy::too_many_arguments)] // keyword filters, as Python callers name them
 fn search_codes(
     py: Python<'_>,
     text: &str,
@@ -136,6 +143,9 @@ fn search_codes(
     max_base_units: Option<i64>,
     inpatient_only: Option<bool>,
     service_type: Option<&str>,
+    codes: Option<&Bound<'_, PyAny>>,
+    status: Option<String>,
+    section: Option<String>,
 ) -> PyResult<Vec<Py<PyAny>>> {
     let to_err = py_err(py, Subject::Other);
     let units = |field: &str, value: Option<i64>| -> PyResult<Option<u32>> {
@@ -151,13 +161,34 @@ fn search_codes(
         max_base_units: units("max_base_units", max_base_units)?,
         inpatient_only,
         service_type: service_type.map(parse_service_type).transpose().map_err(&to_err)?,
+        codes: codes_text(codes).map_err(&to_err)?,
+        status,
+        section,
     };
-    let matches = py.detach(|| all_pages(|page| Reference::embedded().search_codes(&query, page))).map_err(&to_err)?;
+    let matches =
+        py.detach(|| all_pages(|page| crate::data::reference().search_codes(&query, page))).map_err(&to_err)?;
     let summaries = summaries(py)?;
     matches.iter().map(|summary| summary_object(py, summaries, summary)).collect()
 }
 
-/// Every anesthesia code, in code order.
+/// `codes=`: one string as given, or a sequence of strings joined; anything else names the field.
+fn codes_text(codes: Option<&Bound<'_, PyAny>>) -> CoreResult<String> {
+    let Some(codes) = codes.filter(|c| !c.is_none()) else { return Ok(String::new()) };
+    let expected = || Error::invalid("codes", "expected a code, a range such as \"99202-99215\", or a list of them");
+    if let Ok(text) = codes.cast::<PyString>() {
+        return text.to_cow().map(|t| t.into_owned()).map_err(|_| expected());
+    }
+    let items = codes.try_iter().map_err(|_| expected())?;
+    let mut parts = Vec::new();
+    for item in items {
+        let item = item.map_err(|_| expected())?;
+        let text = item.cast::<PyString>().map_err(|_| expected())?.to_cow().map_err(|_| expected())?;
+        parts.push(text.into_owned());
+    }
+    Ok(parts.join(" "))
+}
+
+/// Every code (anesthesia and fee schedule), in code order.
 #[pyfunction]
 fn list_codes(py: Python<'_>) -> PyResult<Vec<Py<PyAny>>> {
     Ok(summaries(py)?.values().iter().map(Bound::unbind).collect())
@@ -177,19 +208,18 @@ fn all_pages<T>(mut fetch: impl FnMut(&PageRequest) -> CoreResult<Page<T>>) -> C
     }
 }
 
-/// The shared summary objects, built from the core's list on first use.
+/// The shared summary objects, built from the core's list on first use (again after `load_data`).
 fn summaries(py: Python<'_>) -> PyResult<&Bound<'_, PyDict>> {
-    let dict = SUMMARIES.get_or_try_init(py, || -> PyResult<Py<PyDict>> {
+    let dict = SUMMARIES.get_or_init(py, || PyDict::new(py).unbind()).bind(py);
+    if dict.is_empty() {
         let all = py
-            .detach(|| all_pages(|page| Reference::embedded().list_codes(page)))
+            .detach(|| all_pages(|page| crate::data::reference().list_codes(page)))
             .map_err(py_err(py, Subject::Other))?;
-        let dict = PyDict::new(py);
         for summary in &all {
             dict.set_item(summary.code.as_str(), summary.to_py(py)?)?;
         }
-        Ok(dict.unbind())
-    })?;
-    Ok(dict.bind(py))
+    }
+    Ok(dict)
 }
 
 fn summary_object(
@@ -204,10 +234,8 @@ fn summary_object(
 }
 
 fn parse_service_type(text: &str) -> CoreResult<ServiceType> {
-    const ALL: [ServiceType; 3] =
-        [ServiceType::Anesthesia, ServiceType::AnesthesiaAddOn, ServiceType::UnlistedAnesthesia];
-    ALL.into_iter().find(|t| t.as_str() == text).ok_or_else(|| {
-        let names: Vec<&str> = ALL.iter().map(|t| t.as_str()).collect();
+    ServiceType::ALL.into_iter().find(|t| t.as_str() == text).ok_or_else(|| {
+        let names: Vec<&str> = ServiceType::ALL.iter().map(|t| t.as_str()).collect();
         Error::invalid("service_type", format!("expected one of {}, got {text:?}", names.join(", ")))
     })
 }
@@ -225,7 +253,7 @@ where
 {
     let parsed: C = code.parse().map_err(py_err(py, Subject::Other))?;
     let found = py
-        .detach(|| find(Reference::embedded(), &parsed))
+        .detach(|| find(crate::data::reference(), &parsed))
         .map_err(|err| errors::to_py_err(py, &name_the_code(err), Subject::Other))?;
     found.to_py(py)
 }
@@ -269,5 +297,15 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     x12::register(module)?;
     tables::register(module)?;
     rates::register(module)?;
+    data::register(module)?;
     Ok(())
+}
+
+/// Drops the profile and summary objects built from the data in use (new data or benchmarks loaded).
+pub(crate) fn clear_caches(py: Python<'_>) {
+    for cache in [&PROFILES, &SUMMARIES] {
+        if let Some(dict) = cache.get(py) {
+            dict.bind(py).clear();
+        }
+    }
 }

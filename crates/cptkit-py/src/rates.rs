@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock, PoisonError, RwLock};
 
 use cptkit_core as core;
-use cptkit_core::{BenchmarkFilter, CptCode, Error, ErrorKind, PayerBenchmarks, Reference};
+use cptkit_core::{BenchmarkFilter, CptCode, Error, ErrorKind, PayerBenchmarks};
 use cptkit_tic::{CodeFilter, IngestOptions, IngestSummary, Nppes, TicError};
 use pyo3::exceptions::PyUserWarning;
 use pyo3::prelude::*;
@@ -89,12 +89,16 @@ fn paths_of(py: Python<'_>, paths: &Bound<'_, PyAny>) -> PyResult<Vec<PathBuf>> 
     Ok(out)
 }
 
-/// `codes`: None (CPT anesthesia codes), "all", or a list of CPT/HCPCS codes.
+/// `codes`: None or "all" (every code), "anesthesia" (the CPT anesthesia codes), or a list of CPT/HCPCS codes.
 fn code_filter(py: Python<'_>, codes: Option<&Bound<'_, PyAny>>) -> PyResult<CodeFilter> {
-    let Some(codes) = codes.filter(|c| !c.is_none()) else { return Ok(CodeFilter::Anesthesia) };
-    let expected = "expected None (anesthesia codes), \"all\" or a list of CPT/HCPCS codes such as [\"00632\"]";
+    let Some(codes) = codes.filter(|c| !c.is_none()) else { return Ok(CodeFilter::All) };
+    let expected = "expected None (every code), \"anesthesia\" or a list of CPT/HCPCS codes such as [\"99213\"]";
     if let Ok(text) = codes.cast::<PyString>() {
-        return if text.to_cow()? == "all" { Ok(CodeFilter::All) } else { Err(invalid(py, "codes", expected)) };
+        return match &*text.to_cow()? {
+            "all" => Ok(CodeFilter::All),
+            "anesthesia" => Ok(CodeFilter::Anesthesia),
+            _ => Err(invalid(py, "codes", expected)),
+        };
     }
     let items = codes.try_iter().map_err(|_| invalid(py, "codes", expected))?;
     let mut set = std::collections::BTreeSet::new();
@@ -289,9 +293,7 @@ fn load_benchmarks(py: Python<'_>, dir: Option<PathBuf>) -> PyResult<usize> {
     };
     let count = index.len();
     *LOADED.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(index);
-    if let Some(profiles) = crate::PROFILES.get(py) {
-        profiles.bind(py).clear();
-    }
+    crate::clear_caches(py);
     Ok(count)
 }
 
@@ -324,7 +326,7 @@ fn benchmarks(
     )
     .map_err(|e| to_py_err(py, &e, Subject::Other))?;
     let index = loaded();
-    let rows = py.detach(|| index.query(Reference::embedded(), parsed, &filter)).map_err(|e| {
+    let rows = py.detach(|| index.query(crate::data::reference(), parsed, &filter)).map_err(|e| {
         let e = if e.kind() == ErrorKind::NotFound && e.field().is_none() { e.at("code") } else { e };
         to_py_err(py, &e, Subject::AnesthesiaCode)
     })?;

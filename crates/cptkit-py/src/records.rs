@@ -6,6 +6,7 @@
 //! a cached profile can be changed.
 
 use cptkit_core as core;
+use cptkit_core::pfs;
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyTuple};
 
@@ -113,12 +114,13 @@ macro_rules! record {
 pub(crate) use record;
 
 record! {
-    /// The profile of one anesthesia code: what it is, where and by whom it is billed, what payers say
-    /// and what Medicare pays.
+    /// The profile of one code (an anesthesia code or any code of the Medicare Physician Fee Schedule):
+    /// what it is, where and by whom it is billed, what payers say and what Medicare pays.
     CodeProfile(core::CodeProfile) {
         code, description, description_source, service_type, category, base_units, base_units_source,
         medicare_inpatient_only, inpatient_only_source, places_of_service, clinical_context, modifiers,
         taxonomies, diagnoses, payers, benchmarks, payer_benchmarks, related_codes, policy_updates,
+        fee_schedule,
     }
     repr(code, base_units, category, service_type, medicare_inpatient_only)
     methods {
@@ -221,9 +223,69 @@ record! {
 record! {
     /// The short form of a code, as listed and searched.
     CodeSummary(core::CodeSummary) {
-        code, description, category, base_units, service_type, medicare_inpatient_only,
+        code, description, category, base_units, service_type, medicare_inpatient_only, status, section,
     }
     repr(code, base_units, category)
+}
+
+record! {
+    /// What the newest Medicare Physician Fee Schedule release says about a code and pays for it.
+    FeeScheduleProfile(pfs::FeeScheduleProfile) {
+        release, modifier, status, status_meaning, payable, rvus, global_period, add_on, indicators, amounts,
+        amounts_note, components, section,
+    }
+    repr(status, payable, rvus)
+}
+
+record! {
+    /// The fee schedule release a profile is read from (CMS's name, dates, conversion factor).
+    FeeRelease(pfs::FeeRelease) { release, year, effective_from, effective_to, conversion_factor, source }
+    repr(release, effective_from, conversion_factor)
+}
+
+record! {
+    /// Relative value units of one row; the NA flags mark a setting the service is rarely performed in.
+    Rvus(pfs::Rvus) {
+        work, nonfacility_pe, nonfacility_na, facility_pe, facility_na, mp, nonfacility_total, facility_total,
+    }
+    repr(work, nonfacility_pe, facility_pe, mp)
+}
+
+record! {
+    /// The global surgical package: its length and the pre-, intra- and post-operative shares.
+    GlobalPeriod(pfs::GlobalPeriod) { code, meaning, pre_op, intra_op, post_op }
+    repr(code, meaning)
+}
+
+record! {
+    /// One payment indicator of the RVU file, its value and what it means.
+    FeeIndicator(pfs::FeeIndicator) { field, value, meaning }
+    repr(field, value, meaning)
+}
+
+record! {
+    /// What Medicare pays for a row nationally (`locality` None, GPCIs 1.000) or in one locality.
+    FeeAmount(pfs::FeeAmount) { locality, work_gpci, pe_gpci, mp_gpci, nonfacility, facility }
+    repr(locality, nonfacility, facility)
+}
+
+record! {
+    /// The amounts of one setting: the fee schedule amount, the OPPS cap where it binds, the allowed
+    /// amount and the limiting charge.
+    SettingAmount(pfs::SettingAmount) { fee_schedule, opps_cap, allowed, limiting_charge }
+    repr(allowed, opps_cap, limiting_charge)
+}
+
+record! {
+    /// Another row of the same code (26, TC or 53) with its RVUs and amounts.
+    FeeComponent(pfs::FeeComponent) { modifier, status, status_meaning, payable, rvus, amounts }
+    repr(modifier, status, rvus)
+}
+
+record! {
+    /// A CPT section or subsection, or a HCPCS Level II letter group, as a range of codes.
+    CodeSection(core::CodeSection) { first, last, section, subsection }
+    repr(first, last, section, subsection)
 }
 
 record! {
@@ -341,6 +403,15 @@ pub(crate) fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<RelatedCode>()?;
     module.add_class::<PolicyUpdate>()?;
     module.add_class::<CodeSummary>()?;
+    module.add_class::<FeeScheduleProfile>()?;
+    module.add_class::<FeeRelease>()?;
+    module.add_class::<Rvus>()?;
+    module.add_class::<GlobalPeriod>()?;
+    module.add_class::<FeeIndicator>()?;
+    module.add_class::<FeeAmount>()?;
+    module.add_class::<SettingAmount>()?;
+    module.add_class::<FeeComponent>()?;
+    module.add_class::<CodeSection>()?;
     module.add_class::<PlaceOfService>()?;
     module.add_class::<Finding>()?;
     module.add_class::<ValidationReport>()?;

@@ -6,13 +6,13 @@ use arrow_array::{RecordBatch, RecordBatchReader};
 use arrow_schema::SchemaRef;
 use cptkit_arrow::{ClaimStream, TablePricing, claims_to_batch, layout, price_batch, validate_batch};
 use cptkit_core::synthetic::SyntheticClaims;
-use cptkit_core::{Claim, Error, FieldPath, PriceOptions, Reference, RuleBook};
+use cptkit_core::{Claim, Error, FieldPath, RuleBook};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3_arrow::input::AnyRecordBatch;
 use pyo3_arrow::{PySchema, PyTable};
 
-use crate::claims::{conversion_factors, rules, today};
+use crate::claims::{price_options, rules, today};
 use crate::errors::{Subject, to_py_err};
 
 /// Rows judged between two Ctrl-C checks and progress reports: big input batches are cut to this.
@@ -42,7 +42,7 @@ fn validate_table<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let today = self::today(py, today)?;
     let reader = arrow_reader(table)?;
-    let (reference, book) = (Reference::embedded(), RuleBook::embedded());
+    let (reference, book) = (crate::data::reference(), RuleBook::embedded());
     let results = run_chunks(py, reader, progress, |batch| validate_batch(batch, reference, book, today))?;
     arrow_table(py, results, layout::validation_schema())
 }
@@ -53,7 +53,11 @@ fn validate_table<'py>(
 /// `conversion_factor`: the contract factor for every payer, or a dict of payer id -> factor (a
 /// `None` key: every other payer), as for `price`.
 #[pyfunction]
-#[pyo3(signature = (table, *, conversion_factor = None, rule_set = None, explain = false, today = None, progress = None))]
+#[pyo3(signature = (
+    table, *, conversion_factor = None, rule_set = None, explain = false, today = None, progress = None,
+    percent_of_medicare = None,
+))]
+#[allow(clippy::too_many_arguments)]
 fn price_table<'py>(
     py: Python<'py>,
     table: &Bound<'py, PyAny>,
@@ -62,13 +66,14 @@ fn price_table<'py>(
     explain: bool,
     today: Option<&Bound<'py, PyAny>>,
     progress: Option<Py<PyAny>>,
+    percent_of_medicare: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let today = self::today(py, today)?;
     let rules = rules(py, rule_set)?;
-    let options = PriceOptions { rule_set: rules.id(), conversion_factors: conversion_factors(py, conversion_factor)? };
+    let options = price_options(py, &rules, conversion_factor, percent_of_medicare)?;
     let pricing = TablePricing { options, explain };
     let reader = arrow_reader(table)?;
-    let (reference, book) = (Reference::embedded(), rules.book());
+    let (reference, book) = (crate::data::reference(), rules.book());
     let results = run_chunks(py, reader, progress, |batch| price_batch(batch, reference, book, &pricing, today))?;
     arrow_table(py, results, layout::pricing_schema(explain))
 }

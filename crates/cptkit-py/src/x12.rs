@@ -11,14 +11,14 @@ mod remit;
 
 use std::collections::BTreeMap;
 
-use cptkit_core::{self as core, Error, JudgeOptions, LocalityId, PriceOptions, Reference};
+use cptkit_core::{self as core, Error, JudgeOptions, LocalityId};
 use cptkit_x12 as x12;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyIterator, PyList, PyString, PyTuple};
 use rust_decimal::Decimal;
 
 use crate::claim_types::Claim;
-use crate::claims::{conversion_factors, rules, today};
+use crate::claims::{price_options, rules, today};
 use crate::convert::{ToPy, serde_to_py};
 use crate::errors::{Subject, file_err, to_py_err};
 use crate::x12::remit::{Reconciliation, Remittance, remittance_list};
@@ -473,7 +473,7 @@ fn read_837_result(
     let input = input(py, "source", source)?;
     let (file, reports) = input.with_bytes(py, |data| {
         let file = x12::read_837(data, options);
-        let reports = today.map(|today| Reference::embedded().validate_batch(&file.core_claims(), today));
+        let reports = today.map(|today| crate::data::reference().validate_batch(&file.core_claims(), today));
         (file, reports)
     })?;
     build_837(py, file, reports)
@@ -692,7 +692,7 @@ fn read_835<'py>(
 #[pyfunction]
 #[pyo3(signature = (
     claims_837, remittance_835, *, conversion_factor = None, rule_set = None, tolerance = None, today = None,
-    medicare_locality = None, payer_ids = None,
+    medicare_locality = None, payer_ids = None, percent_of_medicare = None,
 ))]
 #[allow(clippy::too_many_arguments)]
 fn reconcile(
@@ -705,10 +705,11 @@ fn reconcile(
     today: Option<&Bound<'_, PyAny>>,
     medicare_locality: Option<&str>,
     payer_ids: Option<BTreeMap<String, String>>,
+    percent_of_medicare: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Reconciliation> {
     let today = self::today(py, today)?;
-    let conversion_factors = conversion_factors(py, conversion_factor)?;
     let rules = rules(py, rule_set)?;
+    let pricing = price_options(py, &rules, conversion_factor, percent_of_medicare)?;
     let tolerance = match tolerance.filter(|t| !t.is_none()) {
         None => Decimal::ONE,
         Some(t) if t.cast::<pyo3::types::PyFloat>().is_ok() => {
@@ -758,13 +759,13 @@ fn reconcile(
         }
         out
     };
-    let options = JudgeOptions { today, pricing: Some(PriceOptions { rule_set: rules.id(), conversion_factors }) };
+    let options = JudgeOptions { today, pricing: Some(pricing) };
     let book = rules.book();
     let result = py.detach(|| {
         x12::reconcile(
             &claims,
             &remits,
-            x12::core_pricer(Reference::embedded(), &options, book),
+            x12::core_pricer(crate::data::reference(), &options, book),
             &x12::ReconcileOptions { tolerance },
         )
     });

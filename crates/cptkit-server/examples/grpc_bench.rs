@@ -3,8 +3,9 @@
 //! Starts the server binary on 127.0.0.1:0, measures its start-up time (spawn -> "listening" line ->
 //! health SERVING) and resident memory, then against the same server:
 //!
-//! - **codes**: a fixed-duration closed-loop load of Echo (the baseline) and GetCode("00632"), with
-//!   throughput, p50/p99 latency and the GetCode/Echo ratio;
+//! - **codes**: a fixed-duration closed-loop load of Echo (the baseline) and GetCode for each of
+//!   `--get-codes` (default 00632, an anesthesia code, and 99213, a fee-schedule code), with throughput,
+//!   p50/p99 latency, each GetCode/Echo ratio and each code's ratio to the first;
 //! - **claims**: a closed-loop load of unary PriceClaim, then one ProcessClaims run that streams
 //!   `--stream-claims` pre-built Medicare claims (price = true) over `--streams` concurrent streams and
 //!   times them end to end (first request sent -> last answer received), in claims/s, beside the
@@ -28,7 +29,7 @@ use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::transport::{Channel, Endpoint};
 
 const USAGE: &str = "usage: grpc_bench --server PATH [--duration SECS] [--warmup SECS] [--concurrency N] \
-                     [--channels N] [--client raw|decoded|both] [--rounds N] [--echo-bytes N] \
+                     [--channels N] [--client raw|decoded|both] [--rounds N] [--echo-bytes N] [--get-codes 00632,99213] \
                      [--max-frame-size BYTES] [--server-log PATH] [--rpcs codes,claims] \
                      [--stream-claims N] [--streams N]";
 
@@ -56,6 +57,8 @@ struct Options {
     server_log: Option<String>,
     /// Run the CodeService phase (Echo, GetCode).
     codes: bool,
+    /// The codes GetCode asks for: an anesthesia code and a fee-schedule code by default.
+    get_codes: Vec<String>,
     /// Run the ClaimService phase (PriceClaim, ProcessClaims).
     claims: bool,
     /// Claims sent through ProcessClaims per round.
@@ -86,10 +89,10 @@ impl Rpc {
         }
     }
 
-    fn request(self, echo: &str) -> Bytes {
+    fn request(self, echo: &str, code: &str) -> Bytes {
         match self {
             Rpc::Echo => pb::EchoRequest { payload: echo.to_owned() }.encode_to_vec().into(),
-            Rpc::GetCode => pb::GetCodeRequest { code: "00632".into(), localities: Vec::new() }.encode_to_vec().into(),
+            Rpc::GetCode => pb::GetCodeRequest { code: code.into(), localities: Vec::new() }.encode_to_vec().into(),
             Rpc::PriceClaim => price_claim_request().encode_to_vec().into(),
         }
     }
@@ -132,6 +135,7 @@ fn parse_options() -> Result<Options, String> {
         max_frame_size: None,
         server_log: None,
         codes: true,
+        get_codes: vec!["00632".to_owned(), "99213".to_owned()],
         claims: true,
         stream_claims: 200_000,
         streams: 1,
@@ -158,6 +162,7 @@ fn parse_options() -> Result<Options, String> {
             "--echo-bytes" => options.echo_bytes = number(value()?)?.min(1 << 20) as usize,
             "--max-frame-size" => options.max_frame_size = Some(number(value()?)?.clamp(16_384, 16_777_215) as u32),
             "--server-log" => options.server_log = Some(value()?),
+            "--get-codes" => options.get_codes = value()?.split(',').map(|c| c.trim().to_owned()).collect(),
             "--rpcs" => {
                 let rpcs = value()?;
                 let parts: Vec<&str> = rpcs.split(',').map(str::trim).collect();
@@ -224,6 +229,7 @@ async fn call(
     mode: ClientMode,
     request: &Bytes,
     echo: &str,
+    code: &str,
 ) -> Result<usize, tonic::Status> {
     match mode {
         ClientMode::Raw => {
@@ -241,7 +247,7 @@ async fn call(
                     Ok(client.echo(request).await?.into_inner().encoded_len())
                 }
                 Rpc::GetCode => {
-                    let request = pb::GetCodeRequest { code: "00632".into(), localities: Vec::new() };
+                    let request = pb::GetCodeRequest { code: code.into(), localities: Vec::new() };
                     Ok(client.get_code(request).await?.into_inner().encoded_len())
                 }
                 Rpc::PriceClaim => {
@@ -394,9 +400,16 @@ impl LoadResult {
 
 /// A closed loop: `concurrency` tasks spread over `channels` HTTP/2 connections, each sending its next
 /// request when the previous one is answered, until `duration` has passed.
-async fn load(channels: &[Channel], rpc: Rpc, mode: ClientMode, options: &Options, duration: Duration) -> LoadResult {
+async fn load(
+    channels: &[Channel],
+    (rpc, code): (Rpc, &str),
+    mode: ClientMode,
+    options: &Options,
+    duration: Duration,
+) -> LoadResult {
     let echo = "x".repeat(options.echo_bytes);
-    let request = rpc.request(&echo);
+    let request = rpc.request(&echo, code);
+    let code = code.to_owned();
     let concurrency = options.concurrency;
     let start = Instant::now();
     let deadline = start + duration;
@@ -404,13 +417,13 @@ async fn load(channels: &[Channel], rpc: Rpc, mode: ClientMode, options: &Option
     for i in 0..concurrency {
         let channel = channels[i % channels.len()].clone();
         let request = request.clone();
-        let echo = echo.clone();
+        let (echo, code) = (echo.clone(), code.clone());
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::with_capacity(64 * 1024);
             let (mut errors, mut bytes) = (0usize, 0usize);
             while Instant::now() < deadline {
                 let sent = Instant::now();
-                match call(&channel, rpc, mode, &request, &echo).await {
+                match call(&channel, rpc, mode, &request, &echo, &code).await {
                     Ok(size) => {
                         latencies.push(u32::try_from(sent.elapsed().as_micros()).unwrap_or(u32::MAX));
                         bytes = size;
@@ -517,21 +530,28 @@ async fn main() -> Result<(), String> {
 
     if options.codes {
         for mode in options.clients.iter().copied() {
-            for rpc in [Rpc::Echo, Rpc::GetCode] {
-                load(&channels, rpc, mode, &options, options.warmup).await;
+            load(&channels, (Rpc::Echo, ""), mode, &options, options.warmup).await;
+            for code in &options.get_codes {
+                load(&channels, (Rpc::GetCode, code), mode, &options, options.warmup).await;
             }
             println!("RSS           {} after warm-up ({mode:?} client)", show_rss(pid));
-            // Echo and GetCode alternate, so a neighbour's load on a shared machine hits both alike; each
-            // round prints its own line and ratio.
+            // Echo and each GetCode alternate, so a neighbour's load on a shared machine hits them alike;
+            // each round prints its own lines and ratios.
             println!(
                 "\n{:<8} {:<6} {:<16} {:>10} {:>9} {:>9} {:>7} {:>9}",
                 "client", "round", "rpc", "req/s", "p50 us", "p99 us", "errors", "resp B"
             );
-            let mut ratios = Vec::with_capacity(options.rounds);
+            // Per code: GetCode/Echo each round; and each code against the first (anesthesia) code.
+            let mut ratios = vec![Vec::with_capacity(options.rounds); options.get_codes.len()];
+            let mut against_first = vec![Vec::with_capacity(options.rounds); options.get_codes.len()];
             for round in 1..=options.rounds {
-                let echo = load(&channels, Rpc::Echo, mode, &options, options.duration).await;
-                let get_code = load(&channels, Rpc::GetCode, mode, &options, options.duration).await;
-                for (name, r) in [("Echo", &echo), ("GetCode(00632)", &get_code)] {
+                let echo = load(&channels, (Rpc::Echo, ""), mode, &options, options.duration).await;
+                let mut results = vec![("Echo".to_owned(), echo)];
+                for code in &options.get_codes {
+                    let r = load(&channels, (Rpc::GetCode, code), mode, &options, options.duration).await;
+                    results.push((format!("GetCode({code})"), r));
+                }
+                for (name, r) in &results {
                     println!(
                         "{:<8} {:<6} {:<16} {:>10.0} {:>9} {:>9} {:>7} {:>9}",
                         format!("{mode:?}").to_lowercase(),
@@ -544,15 +564,31 @@ async fn main() -> Result<(), String> {
                         r.response_bytes
                     );
                 }
-                ratios.push(get_code.throughput() / echo.throughput());
+                let echo = results[0].1.throughput();
+                let first = results.get(1).map_or(1.0, |(_, r)| r.throughput());
+                for (i, (_, r)) in results[1..].iter().enumerate() {
+                    ratios[i].push(r.throughput() / echo);
+                    against_first[i].push(r.throughput() / first);
+                }
             }
-            ratios.sort_by(f64::total_cmp);
-            let shown: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
-            println!(
-                "ratio    GetCode/Echo throughput = {:.2} (median of rounds: {}; goal >= 0.80)",
-                ratios[ratios.len() / 2],
-                shown.join(", ")
-            );
+            let median = |mut v: Vec<f64>| {
+                v.sort_by(f64::total_cmp);
+                let shown: Vec<String> = v.iter().map(|r| format!("{r:.2}")).collect();
+                (v.get(v.len() / 2).copied().unwrap_or(f64::NAN), shown.join(", "))
+            };
+            for (i, code) in options.get_codes.iter().enumerate() {
+                let (ratio, shown) = median(ratios[i].clone());
+                println!(
+                    "ratio    GetCode({code})/Echo throughput = {ratio:.2} (median of rounds: {shown}; goal >= 0.80)"
+                );
+                if i > 0 {
+                    let (ratio, shown) = median(against_first[i].clone());
+                    println!(
+                        "ratio    GetCode({code})/GetCode({}) throughput = {ratio:.2} (median of rounds: {shown}; goal >= 1.00)",
+                        options.get_codes[0]
+                    );
+                }
+            }
             println!("RSS           {} after the load\n", show_rss(pid));
         }
     }
@@ -567,7 +603,7 @@ async fn main() -> Result<(), String> {
         );
         for mode in options.clients.iter().copied() {
             // Warm-up: a short unary load and a short stream.
-            load(&channels, Rpc::PriceClaim, mode, &options, options.warmup).await;
+            load(&channels, (Rpc::PriceClaim, ""), mode, &options, options.warmup).await;
             stream_claims(&channels, &pool, mode, options.stream_claims.min(20_000), options.streams).await;
             println!("RSS           {} after claim warm-up ({mode:?} client)", show_rss(pid));
             println!(
@@ -577,7 +613,7 @@ async fn main() -> Result<(), String> {
             let mut ratios = Vec::with_capacity(options.rounds);
             let mut rates = Vec::with_capacity(options.rounds);
             for round in 1..=options.rounds {
-                let unary = load(&channels, Rpc::PriceClaim, mode, &options, options.duration).await;
+                let unary = load(&channels, (Rpc::PriceClaim, ""), mode, &options, options.duration).await;
                 let streamed = stream_claims(&channels, &pool, mode, options.stream_claims, options.streams).await;
                 let client = format!("{mode:?}").to_lowercase();
                 println!(

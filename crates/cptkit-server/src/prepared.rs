@@ -32,7 +32,8 @@ use crate::service::CodeServiceImpl;
 
 const GET_CODE_PATH: &str = "/cptkit.v1.CodeService/GetCode";
 
-/// Encoded `GetCodeResponse`s for the default options, filled on first use; one slot per known code.
+/// Encoded `GetCodeResponse`s for the default options, filled on first use; one slot per known code
+/// (about 17,000 slots of a few dozen bytes each until filled).
 #[derive(Debug, Default)]
 pub(crate) struct PreparedProfiles(BTreeMap<CptCode, OnceLock<Bytes>>);
 

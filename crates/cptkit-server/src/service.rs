@@ -101,14 +101,14 @@ pub struct CodeServiceImpl {
 impl CodeServiceImpl {
     /// Answers from `reference`, with no payer rate benchmarks.
     pub fn new(reference: SharedReference) -> Self {
-        let prepared = Arc::new(PreparedProfiles::new(reference.codes().map(|c| c.code)));
+        let prepared = prepared_profiles(&reference);
         CodeServiceImpl { reference, payer_benchmarks: Arc::default(), prepared }
     }
 
     /// Serves these payer rate benchmarks (GetBenchmarks, and each GetCode profile's `payer_benchmarks`).
     /// The prepared GetCode responses are started afresh, so they include them.
     pub fn with_payer_benchmarks(self, payer_benchmarks: Arc<PayerBenchmarks>) -> Self {
-        let prepared = Arc::new(PreparedProfiles::new(self.reference.codes().map(|c| c.code)));
+        let prepared = prepared_profiles(&self.reference);
         CodeServiceImpl { reference: self.reference, payer_benchmarks, prepared }
     }
 
@@ -135,6 +135,16 @@ impl CodeServiceImpl {
             Ok(self.get_code_response(code, &options)?.encode_to_vec().into())
         }
     }
+}
+
+/// One prepared slot per code GetCode answers: every anesthesia and fee schedule code. Should the
+/// fee schedule not read, its codes are assembled per request (and answer with the reading error).
+fn prepared_profiles(reference: &Reference) -> Arc<PreparedProfiles> {
+    let prepared = match reference.code_summaries() {
+        Ok(all) => PreparedProfiles::new(all.map(|s| s.code)),
+        Err(_) => PreparedProfiles::new(reference.codes().map(|c| c.code)),
+    };
+    Arc::new(prepared)
 }
 
 #[tonic::async_trait]

@@ -126,7 +126,7 @@ async fn get_code_00632_matches_the_golden_profile() {
 async fn get_code_not_found() {
     let server = default_server().await;
     let mut client = server.codes().await;
-    for code in ["00101", "99213"] {
+    for code in ["00101", "99999"] {
         let status = client.get_code(get_code(code, &[])).await.expect_err(code);
         assert_eq!(status.code(), Code::NotFound, "{code}: {status:?}");
         assert!(status.message().contains(code), "{}", status.message());
@@ -209,23 +209,84 @@ async fn search_codes() {
     server.stop().await;
 }
 
+/// Every anesthesia code and every code of the fee schedule (RVU25D's distinct codes).
+const EVERY_CODE: u32 = 16_852;
+
 #[tokio::test]
-async fn list_codes_pages_through_all_276() {
+async fn get_code_for_a_fee_schedule_code() {
+    let server = default_server().await;
+    let mut client = server.codes().await;
+    let wire = client.get_code(get_code("99213", &["10112-00"])).await.expect("GetCode").into_inner().profile;
+    let wire = wire.expect("profile");
+    assert_eq!(wire.service_type, pb::ServiceType::FeeSchedule as i32);
+    let fee = wire.fee_schedule.clone().expect("fee schedule");
+    assert_eq!((fee.status.as_str(), fee.rvus.as_ref().map(|r| r.work.as_str())), ("A", Some("1.30")));
+    let national = fee.amounts[0].nonfacility.as_ref().expect("non-facility");
+    // (1.30 + 1.35 + 0.10) x 32.3465 = 88.952875 -> $88.95; x 1.0925 = $97.18
+    assert_eq!((national.allowed_cents, national.limiting_charge_cents), (8895, 9718));
+    assert_eq!(fee.amounts[1].locality.as_ref().map(|l| l.id.as_str()), Some("10112-00"));
+
+    // The wire form converts back to the core's profile, unchanged.
+    let reference = Reference::embedded();
+    let options = cptkit_core::ProfileOptions {
+        localities: cptkit_core::LocalitySelection::Only(vec!["10112-00".parse().expect("locality")]),
+    };
+    let expected = reference.profile("99213".parse().expect("code"), &options).expect("profile");
+    assert_eq!(cptkit_core::CodeProfile::try_from(wire).expect("converts back"), expected);
+
+    // 72148's components, from the prepared bytes of the default options.
+    let mri = client.get_code(get_code("72148", &[])).await.expect("72148").into_inner().profile.expect("profile");
+    let components: Vec<String> =
+        mri.fee_schedule.expect("fee schedule").components.into_iter().map(|c| c.modifier).collect();
+    assert_eq!(components, ["26", "TC"]);
+    let j1100 = client.get_code(get_code("j1100", &[])).await.expect("J1100").into_inner().profile.expect("profile");
+    assert_eq!(j1100.description, "Dexamethasone sodium phos");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn search_codes_by_range_status_and_section() {
+    let server = default_server().await;
+    let mut client = server.codes().await;
+    let range = pb::SearchCodesRequest { codes: "99202-99215".into(), ..Default::default() };
+    let response = client.search_codes(range).await.expect("range").into_inner();
+    let codes: Vec<&str> = response.codes.iter().map(|c| c.code.as_str()).collect();
+    assert_eq!(codes, ["99202", "99203", "99204", "99205", "99211", "99212", "99213", "99214", "99215"]);
+    assert!(response.codes.iter().all(|c| c.status == "A" && c.section == "Evaluation and Management"));
+
+    let radiology_c = pb::SearchCodesRequest { section: "radiology".into(), status: "C".into(), ..Default::default() };
+    let response = client.search_codes(radiology_c).await.expect("section and status").into_inner();
+    assert!(response.total_size > 0);
+    assert!(response.codes.iter().all(|c| c.status == "C" && c.section == "Radiology"));
+
+    let words = pb::SearchCodesRequest { text: "dexamethasone".into(), ..Default::default() };
+    let response = client.search_codes(words).await.expect("words").into_inner();
+    assert!(response.codes.iter().any(|c| c.code == "J1100"));
+
+    let bad = pb::SearchCodesRequest { status: "Q".into(), ..Default::default() };
+    assert_eq!(violation_field(&client.search_codes(bad).await.expect_err("status")), "status");
+    let bad = pb::SearchCodesRequest { codes: "99215-99202".into(), ..Default::default() };
+    assert_eq!(violation_field(&client.search_codes(bad).await.expect_err("codes")), "codes");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn list_codes_pages_through_every_code() {
     let server = default_server().await;
     let mut client = server.codes().await;
     let mut seen = Vec::new();
-    let mut page = pb::PageRequest { page_size: 100, page_token: String::new() };
+    let mut page = pb::PageRequest { page_size: 500, page_token: String::new() };
     loop {
         let response = client.list_codes(pb::ListCodesRequest { page: Some(page.clone()) }).await.expect("list");
         let response = response.into_inner();
-        assert_eq!(response.total_size, 276);
+        assert_eq!(response.total_size, EVERY_CODE);
         seen.extend(response.codes.into_iter().map(|c| c.code));
         if response.next_page_token.is_empty() {
             break;
         }
         page.page_token = response.next_page_token;
     }
-    assert_eq!(seen.len(), 276);
+    assert_eq!(seen.len(), EVERY_CODE as usize);
     assert!(seen.windows(2).all(|w| w[0] < w[1]), "in code order");
 
     let first = client.list_codes(pb::ListCodesRequest { page: None }).await.expect("default page").into_inner();

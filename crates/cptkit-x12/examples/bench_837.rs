@@ -8,7 +8,7 @@
 
 use std::time::Instant;
 
-use cptkit_core::{ConversionFactors, JudgeOptions, PriceOptions, Reference, RuleBook, Verdict};
+use cptkit_core::{JudgeOptions, PriceOptions, Reference, RuleBook, Verdict};
 use cptkit_x12::{ReadOptions, Reader837};
 
 #[path = "../../../bench/proc_stats.rs"]
@@ -28,7 +28,7 @@ fn run(path: &str, price: bool) -> Result<(f64, f64, Counts), Box<dyn std::error
     let reference = Reference::embedded();
     let rules = RuleBook::embedded();
     // A contract factor for every payer: Medicare fee-for-service claims keep the CMS factor.
-    let pricing = PriceOptions { rule_set: None, conversion_factors: ConversionFactors::every_payer("60".parse()?)? };
+    let pricing = PriceOptions::contract("60".parse()?)?;
     let options = JudgeOptions { today: Some(time::macros::date!(2026 - 11 - 27)), pricing: Some(pricing) };
     let mut counts = Counts { claims: 0, lines: 0, rejected: 0, errors: 0, priced: 0, not_valid: 0, not_priced: 0 };
     let file = std::fs::File::open(path)?;

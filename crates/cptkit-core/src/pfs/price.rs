@@ -1,0 +1,896 @@
+//! Pricing the lines of a claim that are not anesthesia: the Medicare Physician Fee Schedule amount of
+//! each line (RVUs x GPCIs x conversion factor, the OPPS cap), then CMS's payment rules in CMS's order:
+//! the status gate, units and the bilateral indicator, the multiple-procedure indicator across the
+//! claim's lines of a day, the surgical modifiers (62, 80/81/82/AS, 54/55/56), non-physician
+//! practitioners at 85%, and the lower of the charge. Sources: the RVU file documentation (CMS RVU25D)
+//! and the Medicare Claims Processing Manual (IOM 100-04) chapter 12.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use rust_decimal::Decimal;
+use serde::Serialize;
+use time::Date;
+
+use super::{Gpci, InForce, RvuRow, fee_amount};
+use crate::claim::{Claim, ClaimLine};
+use crate::ids::{CptCode, LocalityId, ModifierCode};
+use crate::pricing::{CfBasis, LineStatus, PricedLine, RuleSet, Step, cents};
+use crate::reference::Reference;
+
+const MANUAL: &str = "Medicare Claims Processing Manual (IOM 100-04) ch. 12";
+
+/// What a fee-schedule line was priced from: enough to word every step later.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FeeBasis {
+    pub release: Arc<str>,
+    pub release_from: Date,
+    /// The release is not the one in force on the date (none earlier is loaded).
+    pub stand_in: bool,
+    /// The RVU row's status and pricing modifier (26, TC, 53), once the row is found.
+    #[serde(skip)]
+    pub row: Option<(u8, Option<ModifierCode>)>,
+    pub locality: Option<LocalityId>,
+    pub locality_name: Option<Arc<str>>,
+    pub locality_source: &'static str,
+    pub gpci: Option<[Decimal; 3]>,
+    pub facility: bool,
+    pub work_rvu: Decimal,
+    pub pe_rvu: Decimal,
+    pub mp_rvu: Decimal,
+    /// One unit at the fee schedule (after the OPPS cap where it binds).
+    pub unit_amount: Decimal,
+    /// The uncapped amount, when the OPPS cap bound.
+    pub uncapped: Option<Decimal>,
+    pub units: Decimal,
+    /// Worded in the steps.
+    #[serde(skip)]
+    pub adjustments: Vec<FeeStep>,
+    /// Why the line is not priced (or is paid $0), when it is not.
+    pub outcome: Option<String>,
+}
+
+/// One payment rule applied to a line and the line's amount after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeeStep {
+    pub rule: FeeRule,
+    pub amount: Decimal,
+}
+
+/// The payment rules of a fee-schedule line, holding what wording them needs: they are worded only
+/// when an explanation is asked for, so batch pricing does not format text nobody reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeeRule {
+    Units {
+        units: Decimal,
+        unit: Decimal,
+    },
+    Bilateral {
+        how: &'static str,
+        rule: &'static str,
+    },
+    /// The endoscopic base billed with another member of its family: paid within it.
+    EndoscopyBase {
+        base: CptCode,
+    },
+    EndoscopyMember {
+        base: CptCode,
+        base_amount: Decimal,
+    },
+    MultipleProcedure {
+        rank: usize,
+        of: usize,
+        share: Decimal,
+        indicator: u8,
+    },
+    DiagnosticComponent {
+        family: &'static str,
+        cut: Decimal,
+        component: &'static str,
+        value: Decimal,
+        indicator: u8,
+    },
+    Therapy {
+        reduced_units: Decimal,
+        reduced: Decimal,
+    },
+    CoSurgery,
+    Assistant,
+    NonphysicianAssistant,
+    /// 54, 55, 56: (modifier, share, part of the package).
+    SplitCare(Vec<(&'static str, Decimal, &'static str)>),
+    Nonphysician {
+        share: Decimal,
+        role: String,
+    },
+    Contract {
+        percent: Decimal,
+    },
+    LesserOfCharge,
+}
+
+impl FeeRule {
+    fn step(&self) -> &'static str {
+        match self {
+            FeeRule::Units { .. } => "units",
+            FeeRule::Bilateral { .. } => "bilateral",
+            FeeRule::EndoscopyBase { .. } | FeeRule::EndoscopyMember { .. } => "endoscopy_family",
+            FeeRule::MultipleProcedure { .. } | FeeRule::DiagnosticComponent { .. } | FeeRule::Therapy { .. } => {
+                "multiple_procedure"
+            }
+            FeeRule::CoSurgery => "co_surgery",
+            FeeRule::Assistant | FeeRule::NonphysicianAssistant => "assistant_at_surgery",
+            FeeRule::SplitCare(_) => "split_care",
+            FeeRule::Nonphysician { .. } => "nonphysician_practitioner",
+            FeeRule::Contract { .. } => "contract",
+            FeeRule::LesserOfCharge => "lesser_of_charge",
+        }
+    }
+
+    fn detail(&self, line: &PricedLine) -> String {
+        let percent = |share: Decimal| (share * Decimal::ONE_HUNDRED).normalize();
+        match self {
+            FeeRule::Units { units, unit } => format!("{units} units x {unit}"),
+            FeeRule::Bilateral { how, rule } => {
+                format!("{how}; {rule} (RVU file documentation, bilateral surgery indicator)")
+            }
+            FeeRule::EndoscopyBase { base } => format!(
+                "{base} is the endoscopic base of another endoscopy billed that day: its value is in that one \
+                 (multiple procedure indicator 3)"
+            ),
+            FeeRule::EndoscopyMember { base, base_amount } => format!(
+                "same endoscopy family as the higher-valued line (base {base}): this line's amount less the base's \
+                 {base_amount} (multiple procedure indicator 3)"
+            ),
+            FeeRule::MultipleProcedure { rank, of, share, indicator } => format!(
+                "procedure {rank} of {of} that day ranked by fee schedule amount: {}% (multiple procedure indicator \
+                 {}; {MANUAL} §40.6)",
+                percent(*share),
+                char::from(*indicator)
+            ),
+            FeeRule::DiagnosticComponent { family, cut, component, value, indicator } => format!(
+                "a subsequent {family} service that day: {}% off its {component} component {value} (multiple \
+                 procedure indicator {}; RVU file documentation)",
+                percent(*cut),
+                char::from(*indicator)
+            ),
+            FeeRule::Therapy { reduced_units, reduced } => format!(
+                "therapy: {reduced_units} unit(s) after the unit with the highest practice expense that day are paid \
+                 with 50% of the practice expense, {reduced} each (multiple procedure indicator 5)"
+            ),
+            FeeRule::CoSurgery => format!("co-surgeon (62): 62.5% of the fee schedule ({MANUAL} §40.8)"),
+            FeeRule::Assistant => format!("assistant at surgery (80/81/82): 16% ({MANUAL} §20.4.3)"),
+            FeeRule::NonphysicianAssistant => {
+                format!("non-physician assistant at surgery (AS): 85% of 16% = 13.6% ({MANUAL} §20.4.3, §110)")
+            }
+            FeeRule::SplitCare(parts) => {
+                let which: Vec<String> = parts.iter().map(|(m, s, what)| format!("{m} {what} {s}")).collect();
+                format!(
+                    "split global care: {} of the global package (RVU file percentages; {MANUAL} §40.2)",
+                    which.join(" + ")
+                )
+            }
+            FeeRule::Nonphysician { share, role } => {
+                format!("{role}: {share} of the fee schedule ({MANUAL} §110, §120)")
+            }
+            FeeRule::Contract { percent } => format!(
+                "{}: {percent}% of the Medicare amount for the locality (the contract, given with the request)",
+                line.rule.plan
+            ),
+            FeeRule::LesserOfCharge => format!(
+                "the charge {} is below the fee schedule {}: the charge is allowed",
+                line.charge, line.fee_schedule
+            ),
+        }
+    }
+}
+
+/// Where a line's locality came from.
+#[derive(Clone, Copy)]
+struct LineLocality<'a> {
+    gpci: &'a Gpci,
+    source: &'static str,
+}
+
+/// The claim's locality in the last release looked up: the same for every line of that release.
+type LocalityCache<'a> = Option<(&'a super::Release, std::result::Result<LineLocality<'a>, String>)>;
+
+/// One line being priced: its row and running amount.
+struct Work<'a> {
+    index: usize,
+    line: &'a ClaimLine,
+    row: &'a RvuRow,
+    /// The fee of one unit (after the cap).
+    unit: Decimal,
+    amount: Decimal,
+    basis: FeeBasis,
+    /// Nothing more applies: the line is settled (bundled, not payable, by report).
+    done: bool,
+    /// Priced by report (the contractor reviews it): not priced here.
+    by_report: bool,
+    contract_unknown: bool,
+    /// The other line of an RT/LT pair (an index into the work list).
+    partner: Option<usize>,
+}
+
+/// The pricing modifier that selects an RVU row: 26, TC or 53 (53 only where the file has a row).
+fn pricing_modifier(line: &ClaimLine) -> Option<ModifierCode> {
+    line.modifiers.iter().copied().find(|m| m.is_any(&["26", "TC", "53"]))
+}
+
+impl Reference {
+    /// The row a line is priced with: the code with its 26/TC/53 modifier when the file has that row.
+    pub(crate) fn fee_row<'a>(&self, in_force: &InForce<'a>, line: &ClaimLine) -> Option<&'a RvuRow> {
+        let code = line.procedure_code;
+        match pricing_modifier(line) {
+            Some(m) => in_force.tables.row(code, Some(m)).or_else(|| in_force.tables.row(code, None)),
+            None => in_force.tables.row(code, None),
+        }
+    }
+
+    fn line_locality<'a>(
+        &self,
+        claim: &Claim,
+        in_force: &InForce<'a>,
+    ) -> std::result::Result<LineLocality<'a>, String> {
+        let tables = in_force.tables;
+        if let Some(locality) = &claim.medicare_locality {
+            return tables
+                .gpci(locality)
+                .map(|gpci| LineLocality { gpci, source: "the claim's Medicare locality" })
+                .ok_or_else(|| {
+                    format!("locality {locality} is not in the {} GPCI file", in_force.release.info.release)
+                });
+        }
+        let from_zip = |location: &Option<crate::claim::Location>, source: &'static str| {
+            let (zip5, _) = location.as_ref()?.zip.as_ref()?.zip()?;
+            Some((tables.zip_locality(zip5), zip5.to_owned(), source))
+        };
+        let found = from_zip(&claim.service_facility_location, "the service facility's ZIP code")
+            .or_else(|| from_zip(&claim.billing_provider_location, "the billing provider's ZIP code"));
+        match found {
+            Some((Some(z), zip, _)) if z.split_by_zip4 => Err(format!(
+                "ZIP {zip} is split across Medicare localities by ZIP+4: give medicare_locality on the claim"
+            )),
+            Some((Some(z), _, source)) => tables
+                .gpci(&z.locality)
+                .map(|gpci| LineLocality { gpci, source })
+                .ok_or_else(|| format!("locality {} is not in the GPCI file", z.locality)),
+            Some((None, zip, _)) => Err(format!("ZIP {zip} is not in CMS's ZIP code to locality file")),
+            None => Err("no Medicare locality: give medicare_locality or a service facility ZIP code".to_owned()),
+        }
+    }
+}
+
+/// Prices the fee-schedule lines of a claim (`lines`: index and rule set, Medicare basis) together, so
+/// the multiple-procedure rules see every line of a day.
+pub(crate) fn price_fee_schedule_lines(
+    reference: &Reference,
+    claim: &Claim,
+    lines: &[(usize, Arc<RuleSet>)],
+    percent_of_medicare: Option<Decimal>,
+) -> Vec<PricedLine> {
+    let facility = reference.is_facility(&claim.place_of_service);
+    let npp = reference.nonphysician_share(claim);
+    let mut out: Vec<PricedLine> = Vec::with_capacity(lines.len());
+    let mut work: Vec<Work> = Vec::with_capacity(lines.len());
+    let mut localities: LocalityCache = None;
+    for (index, rule) in lines {
+        let line = &claim.lines[*index];
+        let mut priced = PricedLine::new(*index, line, rule);
+        match reference.start_fee_line(claim, *index, line, facility, &mut localities) {
+            Ok(w) => work.push(w),
+            Err(basis) => {
+                // Not priced before its amount: still say its units and the year's factor.
+                priced.total_units = line.quantity;
+                priced.share = Decimal::ONE;
+                if let Ok(in_force) = reference.fee_schedule().in_force(line.date_of_service) {
+                    priced.conversion_factor = in_force.release.info.conversion_factor;
+                }
+                priced.set_fee_basis(basis, LineStatus::NotPriced);
+            }
+        }
+        out.push(priced);
+    }
+    status_gate(&mut work);
+    units_and_bilateral(&mut work);
+    multiple_procedures(reference, &mut work);
+    surgical_modifiers(&mut work);
+    if let Some((share, role)) = npp {
+        // An AS line's 13.6% already holds the practitioner's 85%.
+        for w in work.iter_mut().filter(|w| !w.done && !has(w.line, "AS")) {
+            w.amount *= share;
+            w.push(FeeRule::Nonphysician { share, role: role.to_owned() });
+        }
+    }
+    for mut w in work {
+        let Some(priced) = out.iter_mut().find(|p| p.line as usize == w.index) else { continue };
+        contract(&priced.rule, percent_of_medicare, &mut w);
+        finish(priced, w);
+    }
+    out
+}
+
+/// A payer whose rule set pays a contract rate: the Medicare amount times the contract's percentage
+/// (an input: contract rates are not public).
+fn contract(rule: &RuleSet, percent: Option<Decimal>, w: &mut Work) {
+    if rule.fee_schedule.basis == CfBasis::Medicare || w.done {
+        return;
+    }
+    match percent {
+        Some(percent) => {
+            w.amount *= percent / Decimal::ONE_HUNDRED;
+            w.push(FeeRule::Contract { percent });
+        }
+        None => {
+            w.amount = Decimal::ZERO;
+            w.basis.outcome = Some(format!(
+                "{} pays fee-schedule services at a contract rate, which is not public: pass percent_of_medicare",
+                rule.plan
+            ));
+            w.contract_unknown = true;
+            w.done = true;
+        }
+    }
+}
+
+fn finish(priced: &mut PricedLine, w: Work) {
+    // Not priced: the amount is for someone else to set (contractor, by report, the contract);
+    // not payable: Medicare pays nothing for the line as billed.
+    let status = match &w.basis.outcome {
+        None => LineStatus::Priced,
+        Some(_) if w.contract_unknown || w.by_report || w.row.status == b'C' => LineStatus::NotPriced,
+        Some(_) => LineStatus::NotPayable,
+    };
+    priced.total_units = w.basis.units;
+    priced.conversion_factor = w.row.conversion_factor;
+    priced.share = Decimal::ONE;
+    if status == LineStatus::Priced {
+        priced.fee_schedule = cents(w.amount);
+        priced.allowed = if priced.charge < priced.fee_schedule { priced.charge } else { priced.fee_schedule };
+    }
+    let mut basis = w.basis;
+    if status == LineStatus::Priced && priced.allowed < priced.fee_schedule {
+        basis.adjustments.push(FeeStep { rule: FeeRule::LesserOfCharge, amount: priced.allowed });
+    }
+    priced.set_fee_basis(basis, status);
+}
+
+impl Reference {
+    /// The line's row, locality and one-unit amount; `Err` with the reason when it cannot be priced.
+    fn start_fee_line<'a>(
+        &'a self,
+        claim: &Claim,
+        index: usize,
+        line: &'a ClaimLine,
+        facility: bool,
+        localities: &mut LocalityCache<'a>,
+    ) -> std::result::Result<Work<'a>, Box<FeeBasis>> {
+        let date = line.date_of_service;
+        let mut basis = FeeBasis {
+            release: Arc::from(""),
+            release_from: date,
+            stand_in: false,
+            row: None,
+            locality: None,
+            locality_name: None,
+            locality_source: "",
+            gpci: None,
+            facility,
+            work_rvu: Decimal::ZERO,
+            pe_rvu: Decimal::ZERO,
+            mp_rvu: Decimal::ZERO,
+            unit_amount: Decimal::ZERO,
+            uncapped: None,
+            units: line.quantity,
+            adjustments: Vec::new(),
+            outcome: None,
+        };
+        let fail = |mut basis: FeeBasis, why: String| {
+            basis.outcome = Some(why);
+            Box::new(basis)
+        };
+        let in_force = match self.fee_schedule().in_force(date) {
+            Ok(f) => f,
+            Err(e) => return Err(fail(basis, e.message().to_owned())),
+        };
+        basis.release = Arc::clone(&in_force.release.name);
+        basis.release_from = in_force.release.info.effective_from;
+        basis.stand_in = in_force.stand_in;
+        let code = line.procedure_code;
+        let Some(row) = self.fee_row(&in_force, line) else {
+            let why = format!("{code} is not in the Medicare Physician Fee Schedule ({})", basis.release);
+            return Err(fail(basis, why));
+        };
+        if has(line, "53") && row.modifier.is_none_or(|m| m.as_str() != "53") {
+            let why = format!(
+                "{code}-53: the fee schedule has no discontinued-procedure (53) amount for {code}; the contractor \
+                 prices it by individual consideration (RVU file documentation, modifier field)"
+            );
+            return Err(fail(basis, why));
+        }
+        basis.row = Some((row.status, row.modifier));
+        basis.work_rvu = row.work;
+        basis.pe_rvu = if facility { row.facility_pe } else { row.nonfacility_pe };
+        basis.mp_rvu = row.mp;
+        let mut w = Work {
+            index,
+            line,
+            row,
+            unit: Decimal::ZERO,
+            amount: Decimal::ZERO,
+            basis,
+            done: false,
+            by_report: false,
+            contract_unknown: false,
+            partner: None,
+        };
+        if !row.is_payable_status() {
+            return Ok(w); // the status gate words why
+        }
+        let locality = match localities {
+            Some((cached, found)) if std::ptr::eq(*cached, in_force.release) => found.clone(),
+            _ => {
+                let found = self.line_locality(claim, &in_force);
+                *localities = Some((in_force.release, found.clone()));
+                found
+            }
+        };
+        let locality = match locality {
+            Ok(l) => l,
+            Err(why) => return Err(fail(w.basis, why)),
+        };
+        let gpci = locality.gpci;
+        w.basis.locality = Some(gpci.locality);
+        w.basis.locality_name = Some(Arc::clone(&gpci.name));
+        w.basis.locality_source = locality.source;
+        w.basis.gpci = Some([gpci.work, gpci.pe, gpci.mp]);
+        let mut unit = fee_amount(row, gpci.values(), facility, in_force.release.info.conversion_factor);
+        if let Some(cap) = in_force.tables.opps_cap(row, &gpci.locality) {
+            let cap = if facility { cap.facility } else { cap.nonfacility };
+            if cap < unit {
+                w.basis.uncapped = Some(unit);
+                unit = cap;
+            }
+        }
+        w.basis.unit_amount = unit;
+        w.unit = unit;
+        w.amount = unit;
+        Ok(w)
+    }
+}
+
+/// Status codes: A, R and T are paid (T only alone that day); B and P bundled at $0; C priced by the
+/// contractor; everything else not payable under the fee schedule.
+fn status_gate(work: &mut [Work]) {
+    let payable_other_than_t = |date: Date, index: usize, work: &[Work]| {
+        work.iter().any(|o| {
+            o.index != index && o.line.date_of_service == date && o.row.is_payable_status() && o.row.status != b'T'
+        })
+    };
+    for i in 0..work.len() {
+        let w = &work[i];
+        let (status, code) = (w.row.status, w.row.code);
+        let why = match status {
+            b'A' | b'R' if w.row.not_used_for_medicare_payment => {
+                Some(format!("{code}: CMS shows RVUs but does not use them for Medicare payment"))
+            }
+            b'A' | b'R' => None,
+            b'T' if payable_other_than_t(w.line.date_of_service, w.index, work) => Some(format!(
+                "{code} is status T: bundled into the other fee schedule service billed the same day (RVU file, Attachment A)"
+            )),
+            b'T' => None,
+            b'B' | b'P' => Some(format!("{code}: {} — $0", super::describe_status(status))),
+            _ => Some(format!("{code}: {}", super::describe_status(status))),
+        };
+        if let Some(why) = why {
+            let w = &mut work[i];
+            w.amount = Decimal::ZERO;
+            w.basis.outcome = Some(why);
+            w.done = true;
+        }
+    }
+}
+
+fn has(line: &ClaimLine, modifier: &str) -> bool {
+    line.modifiers.iter().any(|m| m.as_str() == modifier)
+}
+
+/// Units, and the bilateral indicator for modifier 50, an RT and LT pair of lines, or 2 units.
+fn units_and_bilateral(work: &mut [Work]) {
+    for i in 0..work.len() {
+        if work[i].done {
+            continue;
+        }
+        let line = work[i].line;
+        let indicator = work[i].row.bilateral;
+        let units = line.quantity;
+        let partner = work.iter().position(|o| {
+            o.index != work[i].index
+                && o.row.code == work[i].row.code
+                && o.line.date_of_service == line.date_of_service
+                && ((has(line, "RT") && has(o.line, "LT")) || (has(line, "LT") && has(o.line, "RT")))
+        });
+        let paired = partner.is_some();
+        work[i].partner = partner;
+        let bilateral = has(line, "50") || paired || (units == Decimal::TWO && matches!(indicator, b'1' | b'2'));
+        let w = &mut work[i];
+        if !bilateral || indicator == b'9' {
+            w.amount = w.unit * units;
+            if units != Decimal::ONE {
+                let unit = w.unit;
+                w.push(FeeRule::Units { units, unit });
+            }
+            continue;
+        }
+        // The whole bilateral procedure, then this line's share of it (half, for an RT/LT pair).
+        let (whole, rule) = match indicator {
+            b'1' => (Decimal::new(15, 1), "bilateral indicator 1: 150% of one side"),
+            b'3' => (Decimal::TWO, "bilateral indicator 3: 100% for each side"),
+            b'2' => (Decimal::ONE, "bilateral indicator 2: the RVUs already cover both sides, 100% of one"),
+            _ => (Decimal::ONE, "bilateral indicator 0: no bilateral adjustment, 100% of one for both sides"),
+        };
+        let part = if paired { Decimal::new(5, 1) } else { Decimal::ONE };
+        w.amount = w.unit * whole * part;
+        let how = if paired {
+            "RT and LT on two lines: one bilateral procedure, half on each line"
+        } else if has(line, "50") {
+            "modifier 50"
+        } else {
+            "2 units"
+        };
+        w.push(FeeRule::Bilateral { how, rule });
+    }
+}
+
+/// Multiple-procedure indicators across the lines of a day: 1, 2 and 3 (surgery and endoscopy) ranked
+/// together; 4, 6 and 7 (imaging, cardiovascular and ophthalmology TC); 5 (therapy practice expense).
+fn multiple_procedures(reference: &Reference, work: &mut [Work]) {
+    if work.len() < 2 {
+        return; // most claims: nothing to rank, so nothing to allocate
+    }
+    let mut days: BTreeMap<Date, Vec<usize>> = BTreeMap::new();
+    for (i, w) in work.iter().enumerate().filter(|(_, w)| !w.done) {
+        days.entry(w.line.date_of_service).or_default().push(i);
+    }
+    for indexes in days.values() {
+        surgery(reference, work, indexes);
+        diagnostic_tc(reference, work, indexes);
+        therapy(work, indexes);
+    }
+}
+
+/// Indicators 1, 2 and 3: endoscopy families first (the base's value comes off each other member;
+/// a base billed with a member is not paid), then every procedure ranked by amount: 100% for the
+/// highest, then 50% (indicator 2, 3) or 50/25/25/25% (indicator 1); the sixth and later by report.
+fn surgery(reference: &Reference, work: &mut [Work], indexes: &[usize]) {
+    let surgical: Vec<usize> =
+        indexes.iter().copied().filter(|&i| matches!(work[i].row.multiple_procedure, b'1' | b'2' | b'3')).collect();
+    if surgical.len() < 2 {
+        return;
+    }
+    // Endoscopy families (the indicator-3 codes sharing an endoscopic base, and the base itself when
+    // billed): the highest member in full, each other member less the base's amount, the base $0.
+    let bases: BTreeSet<CptCode> = surgical
+        .iter()
+        .filter(|&&i| work[i].row.multiple_procedure == b'3')
+        .filter_map(|&i| work[i].row.endoscopic_base)
+        .collect();
+    let family_of = |w: &Work| match w.row.multiple_procedure {
+        b'3' => w.row.endoscopic_base,
+        _ => Some(w.row.code).filter(|code| bases.contains(code)),
+    };
+    let mut families: BTreeMap<CptCode, Vec<usize>> = BTreeMap::new();
+    for &i in &surgical {
+        if let Some(base) = family_of(&work[i]) {
+            families.entry(base).or_default().push(i);
+        }
+    }
+    // A procedure to rank: its lines and their total.
+    let mut procedures: Vec<(Decimal, Vec<usize>)> = Vec::new();
+    let mut in_family = vec![false; work.len()];
+    for (base, members) in &families {
+        if members.len() < 2 {
+            continue;
+        }
+        // The highest amount; the first line on a tie.
+        let top =
+            members.iter().copied().fold(members[0], |top, i| if work[i].amount > work[top].amount { i } else { top });
+        let base_unit = match members.iter().find(|&&i| work[i].row.code == *base) {
+            Some(&i) => work[i].unit,
+            None => amount_in_locality(reference, &work[top], *base, None).unwrap_or(Decimal::ZERO),
+        };
+        for &i in members {
+            in_family[i] = true;
+            if i == top {
+                continue;
+            }
+            let w = &mut work[i];
+            if w.row.code == *base {
+                w.amount = Decimal::ZERO;
+                w.push(FeeRule::EndoscopyBase { base: *base });
+            } else {
+                w.amount = (w.amount - base_unit).max(Decimal::ZERO);
+                w.push(FeeRule::EndoscopyMember { base: *base, base_amount: base_unit });
+            }
+        }
+        procedures.push((members.iter().map(|&i| work[i].amount).sum(), members.clone()));
+    }
+    for &i in &surgical {
+        if in_family[i] {
+            continue;
+        }
+        // An RT/LT pair is one bilateral procedure: ranked once, at both lines' total.
+        match work[i].partner.and_then(|p| procedures.iter_mut().find(|(_, lines)| lines.contains(&p))) {
+            Some((total, lines)) => {
+                *total += work[i].amount;
+                lines.push(i);
+            }
+            None => procedures.push((work[i].amount, vec![i])),
+        }
+    }
+    if procedures.len() < 2 {
+        return;
+    }
+    procedures.sort_by(|a, b| b.0.cmp(&a.0).then(a.1[0].cmp(&b.1[0])));
+    let pre_1995 = procedures.iter().any(|(_, lines)| lines.iter().any(|&i| work[i].row.multiple_procedure == b'1'));
+    for (rank, (_, lines)) in procedures.iter().enumerate() {
+        let share = match rank {
+            0 => Decimal::ONE,
+            1 => Decimal::new(5, 1),
+            2..=4 if pre_1995 => Decimal::new(25, 2),
+            2..=4 => Decimal::new(5, 1),
+            _ => Decimal::ZERO,
+        };
+        for &i in lines {
+            let w = &mut work[i];
+            if rank >= 5 {
+                w.amount = Decimal::ZERO;
+                w.basis.outcome = Some(format!(
+                    "the {}th procedure of the day: priced by report (the contractor reviews the documentation); RVU file documentation, multiple procedure indicator",
+                    rank + 1
+                ));
+                w.done = true;
+                w.by_report = true;
+                continue;
+            }
+            w.amount *= share;
+            let indicator = w.row.multiple_procedure;
+            w.push(FeeRule::MultipleProcedure { rank: rank + 1, of: procedures.len(), share, indicator });
+        }
+    }
+}
+
+/// Indicators 4, 6 and 7: the technical component of each subsequent service of the family that day is
+/// reduced (imaging 50%, cardiovascular 25%, ophthalmology 20%); imaging's professional component 5%.
+fn diagnostic_tc(reference: &Reference, work: &mut [Work], indexes: &[usize]) {
+    for (indicator, tc_cut, pc_cut, family) in [
+        (b'4', Decimal::new(5, 1), Decimal::new(5, 2), "diagnostic imaging"),
+        (b'6', Decimal::new(25, 2), Decimal::ZERO, "diagnostic cardiovascular"),
+        (b'7', Decimal::new(2, 1), Decimal::ZERO, "diagnostic ophthalmology"),
+    ] {
+        let members: Vec<usize> =
+            indexes.iter().copied().filter(|&i| work[i].row.multiple_procedure == indicator).collect();
+        if members.len() < 2 {
+            continue;
+        }
+        // Each member's TC and PC amounts (one unit): a global line has both.
+        let parts: Vec<(usize, Decimal, Decimal)> = members
+            .iter()
+            .map(|&i| (i, component(reference, &work[i], "TC"), component(reference, &work[i], "26")))
+            .collect();
+        for (cut, pick, name) in [(tc_cut, 1usize, "technical"), (pc_cut, 2usize, "professional")] {
+            if cut.is_zero() {
+                continue;
+            }
+            let with: Vec<&(usize, Decimal, Decimal)> =
+                parts.iter().filter(|p| if pick == 1 { p.1 > Decimal::ZERO } else { p.2 > Decimal::ZERO }).collect();
+            if with.len() < 2 {
+                continue;
+            }
+            let value = |p: &(usize, Decimal, Decimal)| if pick == 1 { p.1 } else { p.2 };
+            let top = with.iter().max_by(|a, b| value(a).cmp(&value(b)).then(b.0.cmp(&a.0))).map(|p| p.0);
+            for p in with.iter().filter(|p| Some(p.0) != top) {
+                let w = &mut work[p.0];
+                let off = value(p) * cut;
+                w.amount -= off * w.line.quantity;
+                w.push(FeeRule::DiagnosticComponent { family, cut, component: name, value: value(p), indicator });
+            }
+        }
+    }
+}
+
+/// One unit's technical (`TC`) or professional (`26`) amount of a line: the line's own amount when it
+/// is that component, the component row's amount for a global line, zero when it has none.
+fn component(reference: &Reference, w: &Work, which: &str) -> Decimal {
+    let own = pricing_modifier(w.line);
+    match own.map(|m| m.to_string()) {
+        Some(m) if m == which => return w.unit,
+        Some(_) => return Decimal::ZERO,
+        None => {}
+    }
+    if w.row.pctc != b'1' {
+        // A TC-only or global-only code counts whole as its technical part.
+        return if which == "TC" { w.unit } else { Decimal::ZERO };
+    }
+    let Ok(modifier) = which.parse::<ModifierCode>() else { return Decimal::ZERO };
+    amount_in_locality(reference, w, w.row.code, Some(modifier)).unwrap_or(Decimal::ZERO)
+}
+
+/// One unit of another row (a component, an endoscopic base) in the line's locality and setting, capped
+/// as the line's own amount is.
+fn amount_in_locality(
+    reference: &Reference,
+    w: &Work,
+    code: CptCode,
+    modifier: Option<ModifierCode>,
+) -> Option<Decimal> {
+    let (gpci, locality) = (w.basis.gpci?, w.basis.locality?);
+    let in_force = reference.fee_schedule().in_force(w.line.date_of_service).ok()?;
+    let row = in_force.tables.row(code, modifier)?;
+    let amount = fee_amount(row, gpci, w.basis.facility, in_force.release.info.conversion_factor);
+    Some(match in_force.tables.opps_cap(row, &locality) {
+        Some(cap) => amount.min(if w.basis.facility { cap.facility } else { cap.nonfacility }),
+        None => amount,
+    })
+}
+
+/// Indicator 5 (therapy): the unit with the highest practice expense is paid in full; every other
+/// unit of a therapy service that day is paid with 50% of its practice expense.
+fn therapy(work: &mut [Work], indexes: &[usize]) {
+    let members: Vec<usize> = indexes.iter().copied().filter(|&i| work[i].row.multiple_procedure == b'5').collect();
+    let units: Decimal = members.iter().map(|&i| work[i].line.quantity).sum();
+    if units <= Decimal::ONE {
+        return;
+    }
+    let pe_amount = |w: &Work| {
+        let [_, pe, _] = w.basis.gpci.unwrap_or_default();
+        w.basis.pe_rvu * pe * w.row.conversion_factor
+    };
+    let top = members.iter().copied().max_by(|&a, &b| pe_amount(&work[a]).cmp(&pe_amount(&work[b])).then(b.cmp(&a)));
+    for &i in &members {
+        let w = &mut work[i];
+        let reduced_units = if Some(i) == top { w.line.quantity - Decimal::ONE } else { w.line.quantity };
+        if reduced_units <= Decimal::ZERO {
+            continue;
+        }
+        // The reduced unit is priced as CMS prices it: the formula with half the PE, rounded once.
+        let [gw, gpe, gmp] = w.basis.gpci.unwrap_or_default();
+        let half = Decimal::new(5, 1);
+        let reduced = cents(
+            (w.basis.work_rvu * gw + half * w.basis.pe_rvu * gpe + w.basis.mp_rvu * gmp) * w.row.conversion_factor,
+        );
+        w.amount = w.unit * (w.line.quantity - reduced_units) + reduced * reduced_units;
+        w.push(FeeRule::Therapy { reduced_units, reduced });
+    }
+}
+
+/// Co-surgeons (62) 62.5%, assistants at surgery (80, 81, 82) 16% and non-physician assistants (AS)
+/// 85% of 16%, split care (54, 55, 56) by the global package percentages; team surgery (66) by report.
+fn surgical_modifiers(work: &mut [Work]) {
+    for w in work.iter_mut().filter(|w| !w.done) {
+        let line = w.line;
+        if has(line, "66") {
+            w.amount = Decimal::ZERO;
+            w.basis.outcome = Some(format!(
+                "team surgery (66): priced by report; the contractor sets the payment (team surgery indicator {})",
+                char::from(w.row.team_surgery)
+            ));
+            w.done = true;
+            w.by_report = true;
+            continue;
+        }
+        let apply = |rule: FeeRule, share: Decimal, w: &mut Work| {
+            w.amount *= share;
+            w.push(rule);
+        };
+        if has(line, "62") {
+            apply(FeeRule::CoSurgery, Decimal::new(625, 3), w);
+        }
+        if has(line, "AS") {
+            apply(FeeRule::NonphysicianAssistant, Decimal::new(136, 3), w);
+        } else if line.modifiers.iter().any(|m| m.is_any(&["80", "81", "82"])) {
+            apply(FeeRule::Assistant, Decimal::new(16, 2), w);
+        }
+        let split: Vec<(&'static str, Decimal, &'static str)> = [
+            ("54", w.row.intra_op, "intra-operative"),
+            ("55", w.row.post_op, "post-operative"),
+            ("56", w.row.pre_op, "pre-operative"),
+        ]
+        .into_iter()
+        .filter(|(m, ..)| has(line, m))
+        .collect();
+        if !split.is_empty() {
+            let share: Decimal = split.iter().map(|(_, s, _)| *s).sum();
+            apply(FeeRule::SplitCare(split), share, w);
+        }
+    }
+}
+
+impl Work<'_> {
+    /// Records a rule just applied, with the line's amount after it.
+    fn push(&mut self, rule: FeeRule) {
+        self.basis.adjustments.push(FeeStep { rule, amount: cents(self.amount) });
+    }
+}
+
+impl FeeBasis {
+    /// The worded steps of a fee-schedule line, after the rule set step.
+    pub(crate) fn steps(&self, line: &PricedLine, steps: &mut Vec<Step>) {
+        let code = line.procedure_code;
+        let release = if self.release.is_empty() {
+            String::new()
+        } else if self.stand_in {
+            format!(
+                "{} (CMS, in force from {}; the release in force on {} is not loaded, so this one is used)",
+                self.release, self.release_from, line.date_of_service
+            )
+        } else {
+            format!("{} (CMS, in force from {})", self.release, self.release_from)
+        };
+        if !release.is_empty() {
+            steps.push(Step::new(
+                "fee_schedule_release",
+                format!("Medicare Physician Fee Schedule {release}"),
+                &self.release,
+            ));
+        }
+        if let Some((status, modifier)) = self.row {
+            let modifier = modifier.map(|m| format!("-{m}")).unwrap_or_default();
+            steps.push(Step::new(
+                "rvus",
+                format!(
+                    "{code}{modifier}: status {} ({}); work {} + {} PE {} + MP {} RVUs",
+                    char::from(status),
+                    super::describe_status(status),
+                    self.work_rvu,
+                    if self.facility { "facility" } else { "non-facility" },
+                    self.pe_rvu,
+                    self.mp_rvu
+                ),
+                &(self.work_rvu + self.pe_rvu + self.mp_rvu),
+            ));
+        }
+        if let (Some(locality), Some([w, pe, mp])) = (self.locality, self.gpci) {
+            steps.push(Step::new(
+                "locality",
+                format!(
+                    "{locality} {} (from {}): GPCI work {w}, PE {pe}, MP {mp} (CMS GPCI file)",
+                    self.locality_name.as_deref().unwrap_or(""),
+                    self.locality_source
+                ),
+                &locality,
+            ));
+            steps.push(Step::new(
+                "fee_schedule_amount",
+                format!(
+                    "({} x {w} + {} x {pe} + {} x {mp}) x {} = {}, rounded half-up to cents once ({} rate for place of service {})",
+                    self.work_rvu,
+                    self.pe_rvu,
+                    self.mp_rvu,
+                    line.conversion_factor,
+                    (self.work_rvu * w + self.pe_rvu * pe + self.mp_rvu * mp) * line.conversion_factor,
+                    if self.facility { "facility" } else { "non-facility" },
+                    "of the claim"
+                ),
+                &self.uncapped.unwrap_or(self.unit_amount),
+            ));
+        }
+        if let Some(uncapped) = self.uncapped {
+            steps.push(Step::new(
+                "opps_cap",
+                format!("the OPPS imaging cap for the locality ({}) is below {uncapped}: the cap is paid (Deficit Reduction Act §5102(b); CMS OPPSCAP)", self.unit_amount),
+                &self.unit_amount,
+            ));
+        }
+        for a in &self.adjustments {
+            steps.push(Step::new(a.rule.step(), a.rule.detail(line), &a.amount));
+        }
+        if let Some(why) = &self.outcome {
+            let step = if line.status == LineStatus::NotPriced { "not_priced" } else { "not_payable" };
+            steps.push(Step::new(step, why.clone(), &line.allowed));
+        } else {
+            steps.push(Step::new("allowed", format!("allowed for {code}"), &line.allowed));
+        }
+    }
+}
