@@ -95,8 +95,11 @@ impl<S, ReqBody, ResBody> tower::Service<http::Request<ReqBody>> for AccessLog<S
 where
     S: tower::Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
     S::Future: Send + 'static,
+    ResBody: Body<Data = bytes::Bytes> + Unpin + Send + 'static,
+    ResBody::Error: Into<tonic::codegen::StdError>,
 {
-    type Response = http::Response<LoggedBody<ResBody>>;
+    // Boxed, so every layer outside (gRPC-Web, or none) sees one body type.
+    type Response = http::Response<tonic::body::Body>;
     type Error = S::Error;
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
 
@@ -124,7 +127,7 @@ where
                 }
                 None => Some(entry),
             };
-            Ok(response.map(|inner| LoggedBody { inner, entry }))
+            Ok(response.map(|inner| tonic::body::Body::new(LoggedBody { inner, entry })))
         })
     }
 }

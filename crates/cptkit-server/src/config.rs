@@ -45,6 +45,42 @@ pub struct Config {
     /// remaining connections are dropped, e.g. `10s` or `500ms`.
     #[arg(long, env = "CPTKIT_SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
+
+    /// Requests in progress at once, over all connections (a stream counts until it ends); one more is
+    /// answered at once with RESOURCE_EXHAUSTED. Health checks are never refused. 0: no limit.
+    #[arg(long, env = "CPTKIT_MAX_CONCURRENT_REQUESTS", default_value_t = 1024)]
+    pub max_concurrent_requests: usize,
+
+    /// The longest a request may take when its client sets no shorter `grpc-timeout`; then it ends
+    /// with DEADLINE_EXCEEDED. 0: only the client's deadline. Health Watch streams are exempt.
+    #[arg(long, env = "CPTKIT_REQUEST_TIMEOUT", default_value = "0", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+
+    /// Concurrent HTTP/2 streams (requests) per connection.
+    #[arg(long, env = "CPTKIT_MAX_CONCURRENT_STREAMS", default_value_t = 256)]
+    pub max_concurrent_streams: u32,
+
+    /// How often the server pings an HTTP/2 connection to check its client is there. 0: never.
+    #[arg(long, env = "CPTKIT_HTTP2_KEEPALIVE_INTERVAL", default_value = "60s", value_parser = parse_duration)]
+    pub http2_keepalive_interval: Duration,
+
+    /// How long an unanswered ping may wait before the connection is closed.
+    #[arg(long, env = "CPTKIT_HTTP2_KEEPALIVE_TIMEOUT", default_value = "20s", value_parser = parse_duration)]
+    pub http2_keepalive_timeout: Duration,
+
+    /// A connection older than this is asked to go away (HTTP/2 GOAWAY; requests in progress finish),
+    /// so clients reconnect, spread over replicas and pick up reloaded certificates. 0: never.
+    #[arg(long, env = "CPTKIT_MAX_CONNECTION_AGE", default_value = "30m", value_parser = parse_duration)]
+    pub max_connection_age: Duration,
+
+    /// Also reload when a watched file changes (rule-set files, the data and benchmarks directories,
+    /// TLS files, the tokens file), checked every 2 seconds; SIGHUP always reloads.
+    #[arg(long, env = "CPTKIT_WATCH")]
+    pub watch: bool,
+
+    /// Also answer gRPC-Web (HTTP/1.1 and HTTP/2, for browsers) on the same port.
+    #[arg(long, env = "CPTKIT_GRPC_WEB")]
+    pub grpc_web: bool,
 }
 
 impl Default for Config {
@@ -59,6 +95,14 @@ impl Default for Config {
             max_x12_bytes: 64 * 1024 * 1024,
             log_format: LogFormat::Text,
             shutdown_grace: Duration::from_secs(10),
+            max_concurrent_requests: 1024,
+            request_timeout: Duration::ZERO,
+            max_concurrent_streams: 256,
+            http2_keepalive_interval: Duration::from_secs(60),
+            http2_keepalive_timeout: Duration::from_secs(20),
+            max_connection_age: Duration::from_secs(30 * 60),
+            watch: false,
+            grpc_web: false,
         }
     }
 }
@@ -71,12 +115,17 @@ pub enum LogFormat {
     Json,
 }
 
-/// `250ms`, `10s` or a bare number of seconds.
+/// `250ms`, `10s`, `30m`, `1h` or a bare number of seconds.
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let (number, unit) = match text.strip_suffix("ms") {
-        Some(n) => (n, Duration::from_millis(1)),
-        None => (text.strip_suffix('s').unwrap_or(text), Duration::from_secs(1)),
+    let (number, unit) = if let Some(n) = text.strip_suffix("ms") {
+        (n, Duration::from_millis(1))
+    } else if let Some(n) = text.strip_suffix('m') {
+        (n, Duration::from_secs(60))
+    } else if let Some(n) = text.strip_suffix('h') {
+        (n, Duration::from_secs(3600))
+    } else {
+        (text.strip_suffix('s').unwrap_or(text), Duration::from_secs(1))
     };
     number
         .trim()
@@ -102,6 +151,14 @@ mod tests {
         assert_eq!(parsed.max_x12_bytes, default.max_x12_bytes);
         assert_eq!(parsed.log_format, default.log_format);
         assert_eq!(parsed.shutdown_grace, default.shutdown_grace);
+        assert_eq!(parsed.max_concurrent_requests, default.max_concurrent_requests);
+        assert_eq!(parsed.request_timeout, default.request_timeout);
+        assert_eq!(parsed.max_concurrent_streams, default.max_concurrent_streams);
+        assert_eq!(parsed.http2_keepalive_interval, default.http2_keepalive_interval);
+        assert_eq!(parsed.http2_keepalive_timeout, default.http2_keepalive_timeout);
+        assert_eq!(parsed.max_connection_age, default.max_connection_age);
+        assert_eq!(parsed.watch, default.watch);
+        assert_eq!(parsed.grpc_web, default.grpc_web);
     }
 
     #[test]
@@ -141,6 +198,9 @@ mod tests {
         assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
         assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("30m"), Ok(Duration::from_secs(1800)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("-1s").is_err());
     }

@@ -21,8 +21,11 @@
 mod access_log;
 mod claims;
 mod config;
+mod data;
+mod limits;
 mod prepared;
 pub mod process;
+mod reload;
 mod rules;
 mod service;
 pub mod status;
@@ -45,7 +48,10 @@ use tonic_health::ServingStatus;
 pub use access_log::{AccessLog, AccessLogLayer, LoggedBody};
 pub use claims::ClaimServiceImpl;
 pub use config::{Config, LogFormat};
+pub use data::{DataStore, ServerData};
+pub use limits::{Limits, LimitsLayer};
 pub use prepared::CodeServiceRoutes;
+pub use reload::{ReloadStep, Reloader};
 pub use rules::{RuleSetError, load_rules};
 pub use service::{CodeServiceImpl, SharedReference};
 pub use x12::X12ServiceImpl;
@@ -116,14 +122,23 @@ pub async fn serve_with_benchmarks(
     config: &Config,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
+    let store = DataStore::new(ServerData::new(reference, rules, benchmarks));
+    serve_data(listener, store, config, shutdown).await
+}
+
+/// [`serve`], answering from `store`'s current data: a [`DataStore::replace`] (a reload) takes effect
+/// for the requests that start after it.
+pub async fn serve_data(
+    listener: TcpListener,
+    store: DataStore,
+    config: &Config,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServeError> {
     let limit = config.max_request_bytes;
-    let codes =
-        CodeServiceRoutes::new(CodeServiceImpl::new(reference.clone()).with_payer_benchmarks(benchmarks), limit);
-    let claims = ClaimServiceServer::new(ClaimServiceImpl::new(reference.clone(), rules.clone()))
-        .max_decoding_message_size(limit);
+    let codes = CodeServiceRoutes::new(CodeServiceImpl::new(store.clone()), limit);
+    let claims = ClaimServiceServer::new(ClaimServiceImpl::new(store.clone())).max_decoding_message_size(limit);
     // X12 files are larger than any other request: this service alone has its own limit.
-    let x12 =
-        X12ServiceServer::new(X12ServiceImpl::new(reference, rules)).max_decoding_message_size(config.max_x12_bytes);
+    let x12 = X12ServiceServer::new(X12ServiceImpl::new(store)).max_decoding_message_size(config.max_x12_bytes);
 
     let (health_reporter, health) = tonic_health::server::health_reporter();
     health_reporter.set_service_status("", ServingStatus::Serving).await;
@@ -163,8 +178,21 @@ pub async fn serve_with_benchmarks(
     };
 
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-    let server = Server::builder()
+    let nonzero = |d: std::time::Duration| (!d.is_zero()).then_some(d);
+    let mut builder = Server::builder()
+        .max_concurrent_streams(config.max_concurrent_streams)
+        .http2_keepalive_interval(nonzero(config.http2_keepalive_interval))
+        .http2_keepalive_timeout(Some(config.http2_keepalive_timeout))
+        .accept_http1(config.grpc_web);
+    if let Some(age) = nonzero(config.max_connection_age) {
+        // Requests in progress on an old connection get the shutdown grace to finish.
+        builder = builder.max_connection_age(age).max_connection_age_grace(config.shutdown_grace);
+    }
+    let server = builder
+        // Outermost first: gRPC-Web is translated before the access log and the limits see a request.
+        .layer(tower::util::option_layer(config.grpc_web.then(tonic_web::GrpcWebLayer::new)))
         .layer(AccessLogLayer)
+        .layer(LimitsLayer::new(config.max_concurrent_requests, nonzero(config.request_timeout)))
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

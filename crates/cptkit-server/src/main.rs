@@ -5,7 +5,7 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use cptkit_server::{Config, init_tracing, load_benchmarks, load_reference, load_rules, serve_with_benchmarks};
+use cptkit_server::{Config, DataStore, Reloader, ServerData, init_tracing, serve_data};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -23,30 +23,28 @@ async fn main() -> ExitCode {
 
 async fn run(config: Config) -> Result<(), String> {
     let started = std::time::Instant::now();
-    let reference = match &config.data_dir {
-        Some(dir) => load_reference(Some(dir)).map_err(|e| format!("cannot load data dir {}: {e}", dir.display()))?,
-        None => load_reference(None).map_err(|e| format!("embedded reference data: {e}"))?,
-    };
-    let rules = load_rules(&config.rule_sets).map_err(|e| e.to_string())?;
-    // A TicError names the file: "benchmark store DIR/x.parquet: ...".
-    let benchmarks = load_benchmarks(config.benchmarks_dir.as_deref()).map_err(|e| {
-        let dir = config.benchmarks_dir.as_ref().map(|d| d.display().to_string()).unwrap_or_default();
-        format!("cannot load benchmarks dir {dir}: {e}")
-    })?;
+    let store = DataStore::new(ServerData::load(&config)?);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let shutdown = shutdown_signal()?;
+    let reloader = Reloader::new(config.clone(), store.clone(), Vec::new());
+    spawn_reload_on_sighup(reloader.clone())?;
+    if config.watch {
+        tokio::spawn(reloader.watch());
+    }
     let address = listener.local_addr().map_err(|e| format!("cannot read the bound address: {e}"))?;
+    let data = store.current();
     tracing::info!(
         %address,
-        codes = reference.codes().len(),
-        rule_sets = rules.rule_sets().count(),
-        payer_benchmarks = benchmarks.len(),
+        codes = data.reference.codes().len(),
+        rule_sets = data.rules.rule_sets().count(),
+        payer_benchmarks = data.benchmarks.len(),
         data_dir = config.data_dir.as_ref().map(|d| d.display().to_string()),
         startup_ms = started.elapsed().as_millis() as u64,
         "ready"
     );
+    drop(data);
     // The one line on stdout, for scripts that start the server on port 0.
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "cptkit-server listening on {address}")
@@ -54,7 +52,27 @@ async fn run(config: Config) -> Result<(), String> {
         .map_err(|e| format!("cannot write to stdout: {e}"))?;
     drop(stdout);
 
-    serve_with_benchmarks(listener, reference, rules, benchmarks, &config, shutdown).await.map_err(|e| e.to_string())
+    serve_data(listener, store, &config, shutdown).await.map_err(|e| e.to_string())
+}
+
+/// SIGHUP reloads the data (and every reload step), one reload at a time. Installed before the
+/// listening line is printed, so a SIGHUP sent right after it is never missed (nor kills the process).
+#[cfg(unix)]
+fn spawn_reload_on_sighup(reloader: Reloader) -> Result<(), String> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangup = signal(SignalKind::hangup()).map_err(|e| format!("cannot install a signal handler: {e}"))?;
+    tokio::spawn(async move {
+        while hangup.recv().await.is_some() {
+            tracing::info!("SIGHUP received: reloading");
+            reloader.reload_async("SIGHUP").await;
+        }
+    });
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn spawn_reload_on_sighup(_reloader: Reloader) -> Result<(), String> {
+    Ok(())
 }
 
 /// A future that completes on SIGTERM or Ctrl-C (SIGINT). The handlers are installed now, before the
