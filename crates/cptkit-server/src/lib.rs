@@ -19,13 +19,17 @@
 //! ```
 
 mod access_log;
+mod auth;
 mod claims;
 mod config;
+mod conn;
 mod prepared;
 pub mod process;
 mod rules;
+mod security;
 mod service;
 pub mod status;
+mod tokens;
 pub mod x12;
 
 use std::future::Future;
@@ -39,14 +43,16 @@ use cptkit_proto::pb::x12_service_server::X12ServiceServer;
 use tokio::net::TcpListener;
 use tonic::server::NamedService as _;
 use tonic::transport::Server;
-use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 
 pub use access_log::{AccessLog, AccessLogLayer, LoggedBody};
+pub use auth::{Auth, AuthLayer};
 pub use claims::ClaimServiceImpl;
 pub use config::{Config, LogFormat};
+pub use conn::{ActiveBody, Conn, ConnInfo, ConnectionLayer, ConnectionService};
 pub use prepared::CodeServiceRoutes;
 pub use rules::{RuleSetError, load_rules};
+pub use security::Security;
 pub use service::{CodeServiceImpl, SharedReference};
 pub use x12::X12ServiceImpl;
 
@@ -57,6 +63,8 @@ pub enum ServeError {
     Reflection(#[from] tonic_reflection::server::Error),
     #[error("transport: {0}")]
     Transport(#[from] tonic::transport::Error),
+    #[error("{0}")]
+    Security(String),
 }
 
 /// The reference data to serve: `data_dir`'s tables over the embedded ones, or the embedded set.
@@ -108,11 +116,27 @@ pub async fn serve(
 }
 
 /// [`serve`], with payer rate benchmarks ([`load_benchmarks`]) for GetBenchmarks and GetCode.
+/// TLS and tokens come from `config`'s files ([`Security::from_config`]).
 pub async fn serve_with_benchmarks(
     listener: TcpListener,
     reference: SharedReference,
     rules: Arc<RuleBook>,
     benchmarks: Arc<PayerBenchmarks>,
+    config: &Config,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServeError> {
+    let security = Security::from_config(config).map_err(ServeError::Security)?;
+    serve_with_security(listener, reference, rules, benchmarks, security, config, shutdown).await
+}
+
+/// [`serve_with_benchmarks`] with TLS, tokens and connection limits the caller keeps, to
+/// [`Security::reload`] them while serving.
+pub async fn serve_with_security(
+    listener: TcpListener,
+    reference: SharedReference,
+    rules: Arc<RuleBook>,
+    benchmarks: Arc<PayerBenchmarks>,
+    security: Arc<Security>,
     config: &Config,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
@@ -162,9 +186,11 @@ pub async fn serve_with_benchmarks(
         let _ = began.send(());
     };
 
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let incoming = conn::incoming(listener, security.clone());
     let server = Server::builder()
+        .layer(ConnectionLayer)
         .layer(AccessLogLayer)
+        .layer(AuthLayer::new(security))
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

@@ -5,7 +5,7 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use cptkit_server::{Config, init_tracing, load_benchmarks, load_reference, load_rules, serve_with_benchmarks};
+use cptkit_server::{Config, Security, init_tracing, load_benchmarks, load_reference, load_rules, serve_with_security};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -33,6 +33,8 @@ async fn run(config: Config) -> Result<(), String> {
         let dir = config.benchmarks_dir.as_ref().map(|d| d.display().to_string()).unwrap_or_default();
         format!("cannot load benchmarks dir {dir}: {e}")
     })?;
+    // Before binding: a bad certificate or tokens file stops the start-up, naming the file.
+    let security = Security::from_config(&config)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
@@ -54,7 +56,9 @@ async fn run(config: Config) -> Result<(), String> {
         .map_err(|e| format!("cannot write to stdout: {e}"))?;
     drop(stdout);
 
-    serve_with_benchmarks(listener, reference, rules, benchmarks, &config, shutdown).await.map_err(|e| e.to_string())
+    serve_with_security(listener, reference, rules, benchmarks, security, &config, shutdown)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// A future that completes on SIGTERM or Ctrl-C (SIGINT). The handlers are installed now, before the
