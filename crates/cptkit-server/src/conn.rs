@@ -126,14 +126,19 @@ impl Conn {
     fn poll_idle(&mut self, cx: &mut Context<'_>) -> bool {
         let Some(idle) = self.idle_timeout else { return false };
         loop {
+            let now = Instant::now();
             let deadline = match self.info.activity.idle_at(idle) {
-                Some(at) if at <= Instant::now() => {
+                Some(at) if at <= now => {
                     tracing::debug!(remote = ?self.info.remote_addr, "closing an idle connection");
                     return true;
                 }
                 Some(at) => at,
-                // Busy: look again one idle period from now (the request may have ended by then).
-                None => Instant::now() + idle,
+                // Busy: look again one idle period from now (the request may have ended by then),
+                // keeping a pending timer rather than resetting it on every read.
+                None => match &self.idle_timer {
+                    Some(timer) if !timer.is_elapsed() => timer.deadline(),
+                    _ => now + idle,
+                },
             };
             let timer = self.idle_timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
             if timer.deadline() != deadline {
