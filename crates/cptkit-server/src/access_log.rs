@@ -27,6 +27,8 @@ pub(crate) struct RequestLog(Arc<Fields>);
 
 #[derive(Debug, Default)]
 struct Fields {
+    /// The tokens-file name of the authenticated caller (never the token).
+    caller: OnceLock<String>,
     code: OnceLock<String>,
     claim_id: OnceLock<String>,
     /// Claims answered on a stream, and how many of those answers were errors.
@@ -49,6 +51,13 @@ impl RequestLog {
         if let Some(log) = extensions.get::<RequestLog>() {
             // A request has one code; a second call keeps the first.
             let _ = log.0.code.set(code.to_string());
+        }
+    }
+
+    /// Records the name of the authenticated caller (a tokens-file entry's name).
+    pub(crate) fn record_caller(extensions: &http::Extensions, name: &str) {
+        if let Some(log) = extensions.get::<RequestLog>() {
+            let _ = log.0.caller.set(name.to_owned());
         }
     }
 
@@ -144,6 +153,7 @@ impl Entry {
     fn write(self, status: &str) {
         let latency_us = u64::try_from(self.start.elapsed().as_micros()).unwrap_or(u64::MAX);
         let fields = &self.log.0;
+        let caller = fields.caller.get().map(tracing::field::display);
         let code = fields.code.get().map(tracing::field::display);
         let claim_id = fields.claim_id.get().map(tracing::field::display);
         let streamed = fields.streamed.load(Ordering::Relaxed);
@@ -152,6 +162,7 @@ impl Entry {
         tracing::info!(
             target: "cptkit_server::rpc",
             rpc = %self.rpc,
+            caller,
             code,
             claim_id,
             claims,

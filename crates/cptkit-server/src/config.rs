@@ -81,6 +81,35 @@ pub struct Config {
     /// Also answer gRPC-Web (HTTP/1.1 and HTTP/2, for browsers) on the same port.
     #[arg(long, env = "CPTKIT_GRPC_WEB")]
     pub grpc_web: bool,
+    /// TLS certificate chain (PEM). With `--tls-key`, every connection is TLS (ALPN h2).
+    #[arg(long, env = "CPTKIT_TLS_CERT", value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// Private key (PEM) of `--tls-cert`.
+    #[arg(long, env = "CPTKIT_TLS_KEY", value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+
+    /// CA certificates (PEM) that client certificates must chain to: mutual TLS, a client without a
+    /// valid certificate is refused.
+    #[arg(long, env = "CPTKIT_TLS_CLIENT_CA", value_name = "FILE")]
+    pub tls_client_ca: Option<PathBuf>,
+
+    /// JSON file of callers (token SHA-256 hashes or client-certificate subjects) and the services
+    /// each may call. Without it, no authentication.
+    #[arg(long, env = "CPTKIT_TOKENS_FILE", value_name = "FILE")]
+    pub tokens_file: Option<PathBuf>,
+
+    /// Server reflection without a token (with `--tokens-file`; otherwise it is open anyway).
+    #[arg(long, env = "CPTKIT_OPEN_REFLECTION")]
+    pub open_reflection: bool,
+
+    /// Requests per second per caller (token bucket, burst of N); beyond it, RESOURCE_EXHAUSTED.
+    #[arg(long, env = "CPTKIT_RATE_LIMIT", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate_limit: Option<u32>,
+
+    /// A connection with no request in progress for this long is closed, e.g. `300s`; `0` never.
+    #[arg(long, env = "CPTKIT_IDLE_TIMEOUT", default_value = "300s", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
 }
 
 impl Default for Config {
@@ -103,6 +132,13 @@ impl Default for Config {
             max_connection_age: Duration::from_secs(30 * 60),
             watch: false,
             grpc_web: false,
+            tls_cert: None,
+            tls_key: None,
+            tls_client_ca: None,
+            tokens_file: None,
+            open_reflection: false,
+            rate_limit: None,
+            idle_timeout: Duration::from_secs(300),
         }
     }
 }
@@ -159,6 +195,13 @@ mod tests {
         assert_eq!(parsed.max_connection_age, default.max_connection_age);
         assert_eq!(parsed.watch, default.watch);
         assert_eq!(parsed.grpc_web, default.grpc_web);
+        assert_eq!(parsed.tls_cert, default.tls_cert);
+        assert_eq!(parsed.tls_key, default.tls_key);
+        assert_eq!(parsed.tls_client_ca, default.tls_client_ca);
+        assert_eq!(parsed.tokens_file, default.tokens_file);
+        assert_eq!(parsed.open_reflection, default.open_reflection);
+        assert_eq!(parsed.rate_limit, default.rate_limit);
+        assert_eq!(parsed.idle_timeout, default.idle_timeout);
     }
 
     #[test]
@@ -191,6 +234,35 @@ mod tests {
         assert_eq!(config.max_x12_bytes, 2048);
         assert_eq!(config.log_format, LogFormat::Json);
         assert_eq!(config.shutdown_grace, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn security_flags_parse() {
+        let config = Config::try_parse_from([
+            "cptkit-server",
+            "--tls-cert",
+            "server.pem",
+            "--tls-key",
+            "server.key",
+            "--tls-client-ca",
+            "ca.pem",
+            "--tokens-file",
+            "tokens.json",
+            "--open-reflection",
+            "--rate-limit",
+            "50",
+            "--idle-timeout",
+            "0",
+        ])
+        .expect("flags");
+        assert_eq!(config.tls_cert, Some(PathBuf::from("server.pem")));
+        assert_eq!(config.tls_key, Some(PathBuf::from("server.key")));
+        assert_eq!(config.tls_client_ca, Some(PathBuf::from("ca.pem")));
+        assert_eq!(config.tokens_file, Some(PathBuf::from("tokens.json")));
+        assert!(config.open_reflection);
+        assert_eq!(config.rate_limit, Some(50));
+        assert_eq!(config.idle_timeout, Duration::ZERO);
+        assert!(Config::try_parse_from(["cptkit-server", "--rate-limit", "0"]).is_err());
     }
 
     #[test]

@@ -19,16 +19,20 @@
 //! ```
 
 mod access_log;
+mod auth;
 mod claims;
 mod config;
+mod conn;
 mod data;
 mod limits;
 mod prepared;
 pub mod process;
 mod reload;
 mod rules;
+mod security;
 mod service;
 pub mod status;
+mod tokens;
 pub mod x12;
 
 use std::future::Future;
@@ -42,17 +46,19 @@ use cptkit_proto::pb::x12_service_server::X12ServiceServer;
 use tokio::net::TcpListener;
 use tonic::server::NamedService as _;
 use tonic::transport::Server;
-use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 
 pub use access_log::{AccessLog, AccessLogLayer, LoggedBody};
+pub use auth::{Auth, AuthLayer};
 pub use claims::ClaimServiceImpl;
 pub use config::{Config, LogFormat};
+pub use conn::{ActiveBody, Conn, ConnInfo, ConnectionLayer, ConnectionService};
 pub use data::{DataStore, ServerData};
 pub use limits::{Limits, LimitsLayer};
 pub use prepared::CodeServiceRoutes;
 pub use reload::{ReloadStep, Reloader};
 pub use rules::{RuleSetError, load_rules};
+pub use security::Security;
 pub use service::{CodeServiceImpl, SharedReference};
 pub use x12::X12ServiceImpl;
 
@@ -63,6 +69,8 @@ pub enum ServeError {
     Reflection(#[from] tonic_reflection::server::Error),
     #[error("transport: {0}")]
     Transport(#[from] tonic::transport::Error),
+    #[error("{0}")]
+    Security(String),
 }
 
 /// The reference data to serve: `data_dir`'s tables over the embedded ones, or the embedded set.
@@ -114,6 +122,7 @@ pub async fn serve(
 }
 
 /// [`serve`], with payer rate benchmarks ([`load_benchmarks`]) for GetBenchmarks and GetCode.
+/// TLS and tokens come from `config`'s files ([`Security::from_config`]).
 pub async fn serve_with_benchmarks(
     listener: TcpListener,
     reference: SharedReference,
@@ -122,15 +131,18 @@ pub async fn serve_with_benchmarks(
     config: &Config,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
+    let security = Security::from_config(config).map_err(ServeError::Security)?;
     let store = DataStore::new(ServerData::new(reference, rules, benchmarks));
-    serve_data(listener, store, config, shutdown).await
+    serve_data(listener, store, security, config, shutdown).await
 }
 
-/// [`serve`], answering from `store`'s current data: a [`DataStore::replace`] (a reload) takes effect
-/// for the requests that start after it.
+/// [`serve`], answering from `store`'s current data (a [`DataStore::replace`], a reload, takes effect
+/// for the requests that start after it), with the TLS, tokens and connection limits of `security`
+/// (which the caller may [`Security::reload`] while serving).
 pub async fn serve_data(
     listener: TcpListener,
     store: DataStore,
+    security: Arc<Security>,
     config: &Config,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
@@ -177,7 +189,7 @@ pub async fn serve_data(
         let _ = began.send(());
     };
 
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let incoming = conn::incoming(listener, security.clone());
     let nonzero = |d: std::time::Duration| (!d.is_zero()).then_some(d);
     let mut builder = Server::builder()
         .max_concurrent_streams(config.max_concurrent_streams)
@@ -189,9 +201,12 @@ pub async fn serve_data(
         builder = builder.max_connection_age(age).max_connection_age_grace(config.shutdown_grace);
     }
     let server = builder
-        // Outermost first: gRPC-Web is translated before the access log and the limits see a request.
+        // Outermost first: a request counts as activity on its connection; gRPC-Web is translated
+        // before the access log sees it; a caller is authenticated before it takes a place in the limit.
+        .layer(ConnectionLayer)
         .layer(tower::util::option_layer(config.grpc_web.then(tonic_web::GrpcWebLayer::new)))
         .layer(AccessLogLayer)
+        .layer(AuthLayer::new(security))
         .layer(LimitsLayer::new(config.max_concurrent_requests, nonzero(config.request_timeout)))
         .add_service(health)
         .add_service(reflection_v1)

@@ -3,9 +3,10 @@
 
 use std::io::Write as _;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Parser as _;
-use cptkit_server::{Config, DataStore, Reloader, ServerData, init_tracing, serve_data};
+use cptkit_server::{Config, DataStore, ReloadStep, Reloader, Security, ServerData, init_tracing, serve_data};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -24,11 +25,19 @@ async fn main() -> ExitCode {
 async fn run(config: Config) -> Result<(), String> {
     let started = std::time::Instant::now();
     let store = DataStore::new(ServerData::load(&config)?);
+    // Before binding: a bad certificate or tokens file stops the start-up, naming the file.
+    let security = Security::from_config(&config)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let shutdown = shutdown_signal()?;
-    let reloader = Reloader::new(config.clone(), store.clone(), Vec::new());
+    let reload_security = Arc::clone(&security);
+    let steps = vec![ReloadStep {
+        name: "tls and tokens",
+        files: security.files(),
+        reload: Box::new(move || reload_security.reload()),
+    }];
+    let reloader = Reloader::new(config.clone(), store.clone(), steps);
     spawn_reload_on_sighup(reloader.clone())?;
     if config.watch {
         tokio::spawn(reloader.watch());
@@ -52,7 +61,7 @@ async fn run(config: Config) -> Result<(), String> {
         .map_err(|e| format!("cannot write to stdout: {e}"))?;
     drop(stdout);
 
-    serve_data(listener, store, &config, shutdown).await.map_err(|e| e.to_string())
+    serve_data(listener, store, security, &config, shutdown).await.map_err(|e| e.to_string())
 }
 
 /// SIGHUP reloads the data (and every reload step), one reload at a time. Installed before the
