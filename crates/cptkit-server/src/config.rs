@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::logging::DEFAULT_LOG_BUFFER_LINES;
+
 /// How the server is started. Every flag has an environment fallback (`CPTKIT_*`); the log level
 /// comes from `RUST_LOG` (default `info`).
 #[derive(Debug, Clone, clap::Parser)]
@@ -45,6 +47,12 @@ pub struct Config {
     /// remaining connections are dropped, e.g. `10s` or `500ms`.
     #[arg(long, env = "CPTKIT_SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
+
+    /// Log lines queued for stderr; when its reader falls this far behind, new lines are dropped and
+    /// counted (a warning every 10 s and `cptkit_log_lines_dropped_total`) instead of stalling requests.
+    #[arg(long, env = "CPTKIT_LOG_BUFFER_LINES", value_name = "N", default_value_t = DEFAULT_LOG_BUFFER_LINES,
+          value_parser = parse_buffer_lines)]
+    pub log_buffer_lines: usize,
 }
 
 impl Default for Config {
@@ -59,6 +67,7 @@ impl Default for Config {
             max_x12_bytes: 64 * 1024 * 1024,
             log_format: LogFormat::Text,
             shutdown_grace: Duration::from_secs(10),
+            log_buffer_lines: DEFAULT_LOG_BUFFER_LINES,
         }
     }
 }
@@ -85,6 +94,14 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         .map_err(|_| format!("expected a duration such as 10s or 500ms, got {text:?}"))
 }
 
+/// A queue length of at least one line.
+fn parse_buffer_lines(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(lines) if lines > 0 => Ok(lines),
+        _ => Err(format!("expected a number of lines of at least 1, got {text:?}")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,6 +119,7 @@ mod tests {
         assert_eq!(parsed.max_x12_bytes, default.max_x12_bytes);
         assert_eq!(parsed.log_format, default.log_format);
         assert_eq!(parsed.shutdown_grace, default.shutdown_grace);
+        assert_eq!(parsed.log_buffer_lines, default.log_buffer_lines);
     }
 
     #[test]
@@ -124,6 +142,8 @@ mod tests {
             "b.json,c.json",
             "--benchmarks-dir",
             "rates",
+            "--log-buffer-lines",
+            "100",
         ])
         .expect("flags");
         let files: Vec<&str> = config.rule_sets.iter().filter_map(|p| p.to_str()).collect();
@@ -134,6 +154,16 @@ mod tests {
         assert_eq!(config.max_x12_bytes, 2048);
         assert_eq!(config.log_format, LogFormat::Json);
         assert_eq!(config.shutdown_grace, Duration::from_millis(250));
+        assert_eq!(config.log_buffer_lines, 100);
+    }
+
+    #[test]
+    fn log_buffer_lines_must_be_positive() {
+        for bad in ["0", "-1", "many"] {
+            let flag = format!("--log-buffer-lines={bad}");
+            let error = Config::try_parse_from(["cptkit-server", flag.as_str()]).expect_err(bad);
+            assert!(error.to_string().contains("at least 1"), "{bad}: {error}");
+        }
     }
 
     #[test]

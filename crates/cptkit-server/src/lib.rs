@@ -21,6 +21,7 @@
 mod access_log;
 mod claims;
 mod config;
+mod logging;
 mod prepared;
 pub mod process;
 mod rules;
@@ -45,6 +46,7 @@ use tonic_health::ServingStatus;
 pub use access_log::{AccessLog, AccessLogLayer, LoggedBody};
 pub use claims::ClaimServiceImpl;
 pub use config::{Config, LogFormat};
+pub use logging::{DEFAULT_LOG_BUFFER_LINES, LogGuard, dropped_log_lines, init_tracing};
 pub use prepared::CodeServiceRoutes;
 pub use rules::{RuleSetError, load_rules};
 pub use service::{CodeServiceImpl, SharedReference};
@@ -78,18 +80,6 @@ pub fn load_benchmarks(dir: Option<&Path>) -> Result<Arc<PayerBenchmarks>, cptki
         None => Vec::new(),
     };
     Ok(Arc::new(PayerBenchmarks::new(rows)))
-}
-
-/// Installs the global tracing subscriber: level from `RUST_LOG` (default `info`), lines to stderr.
-pub fn init_tracing(format: LogFormat) {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().flatten_event(true).init(),
-    }
 }
 
 /// Serves every service on `listener` until `shutdown` completes, then shuts down gracefully:

@@ -10,7 +10,8 @@ use cptkit_server::{Config, init_tracing, load_benchmarks, load_reference, load_
 #[tokio::main]
 async fn main() -> ExitCode {
     let config = Config::parse();
-    init_tracing(config.log_format);
+    // Held to the end of `main`: dropping it flushes the queued log lines.
+    let _log = init_tracing(config.log_format, config.log_buffer_lines);
     match run(config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
