@@ -7,6 +7,10 @@
 //! and the status is the one the client sees, including statuses that tonic produces before a handler
 //! runs (a request over the size limit, an unknown method). A response the client abandons is logged
 //! as CANCELLED.
+//!
+//! The same place records the request metrics ([`crate::metrics`]): the request in flight from its
+//! arrival until its line is written, then its status and latency; and, as handlers judge claims, the
+//! claims and lines judged.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -18,6 +22,7 @@ use std::time::Instant;
 use http_body::{Body, Frame, SizeHint};
 use tonic::Code;
 
+use crate::metrics::{self, InFlight, Method};
 use crate::status::code_name;
 
 /// Where a handler leaves what the log line may say about its request. Put in every request's
@@ -27,6 +32,8 @@ pub(crate) struct RequestLog(Arc<Fields>);
 
 #[derive(Debug, Default)]
 struct Fields {
+    /// The request's method, for the metrics; `None` in a detached log.
+    method: Option<&'static Method>,
     code: OnceLock<String>,
     claim_id: OnceLock<String>,
     /// Claims answered on a stream, and how many of those answers were errors.
@@ -57,6 +64,14 @@ impl RequestLog {
     pub(crate) fn record_claim(extensions: &http::Extensions, claim_id: &str) {
         if let Some(log) = extensions.get::<RequestLog>() {
             let _ = log.0.claim_id.set(loggable_id(claim_id));
+        }
+    }
+
+    /// Counts claims judged (validated or priced) for this request and their service lines; a metric,
+    /// not part of the log line.
+    pub(crate) fn count_judged(&self, claims: usize, lines: usize) {
+        if let Some(method) = self.0.method {
+            metrics::count_judged(method, claims, lines);
         }
     }
 
@@ -105,14 +120,12 @@ where
     }
 
     fn call(&mut self, mut request: http::Request<ReqBody>) -> Self::Future {
-        let log = RequestLog::default();
+        // "/cptkit.v1.CodeService/GetCode" -> "cptkit.v1.CodeService/GetCode"
+        let rpc = request.uri().path().trim_start_matches('/').to_owned();
+        let method = metrics::method(&rpc);
+        let log = RequestLog(Arc::new(Fields { method: Some(method), ..Fields::default() }));
         request.extensions_mut().insert(log.clone());
-        let entry = Entry {
-            // "/cptkit.v1.CodeService/GetCode" -> "cptkit.v1.CodeService/GetCode"
-            rpc: request.uri().path().trim_start_matches('/').to_owned(),
-            log,
-            start: Instant::now(),
-        };
+        let entry = Entry { rpc, log, start: Instant::now(), in_flight: metrics::begin(method) };
         let response = self.inner.call(request);
         Box::pin(async move {
             let response = response.await?;
@@ -135,11 +148,15 @@ struct Entry {
     rpc: String,
     log: RequestLog,
     start: Instant,
+    /// Counts the request in flight until the line is written (or the request is dropped unlogged).
+    in_flight: InFlight,
 }
 
 impl Entry {
-    fn write(self, status: &str) {
-        let latency_us = u64::try_from(self.start.elapsed().as_micros()).unwrap_or(u64::MAX);
+    fn write(self, status: &'static str) {
+        let latency = self.start.elapsed();
+        self.in_flight.finish(status, latency);
+        let latency_us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
         let fields = &self.log.0;
         let code = fields.code.get().map(tracing::field::display);
         let claim_id = fields.claim_id.get().map(tracing::field::display);
@@ -172,7 +189,7 @@ pub struct LoggedBody<B> {
 }
 
 impl<B> LoggedBody<B> {
-    fn finish(&mut self, status: &str) {
+    fn finish(&mut self, status: &'static str) {
         if let Some(entry) = self.entry.take() {
             entry.write(status);
         }

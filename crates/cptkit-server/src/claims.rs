@@ -74,11 +74,15 @@ impl ClaimServiceImpl {
         Ok(pb::PriceClaimResponse { priced: Some(priced.into()), report: Some(report.into()) })
     }
 
-    /// One `ProcessClaims` request, answered. Never fails: a bad claim's answer carries its error.
-    pub(crate) fn process(&self, request: pb::ProcessClaimsRequest) -> pb::ProcessClaimsResponse {
+    /// One `ProcessClaims` request, answered (and counted in `log` when judged). Never fails: a bad
+    /// claim's answer carries its error.
+    pub(crate) fn process(&self, request: pb::ProcessClaimsRequest, log: &RequestLog) -> pb::ProcessClaimsResponse {
         let pb::ProcessClaimsRequest { request_id, claim, price, options, today } = request;
         let mut response = pb::ProcessClaimsResponse { request_id, ..Default::default() };
-        let judged = parse(claim, &today, price.then_some(options)).and_then(|parsed| self.judge(&parsed));
+        let judged = parse(claim, &today, price.then_some(options)).and_then(|parsed| {
+            log.count_judged(1, parsed.claim.lines.len());
+            self.judge(&parsed)
+        });
         match judged {
             Err(error) => response.error = Some(to_claim_error(&error, None)),
             Ok(Judgement { report, verdict }) => {
@@ -122,6 +126,7 @@ impl ClaimService for ClaimServiceImpl {
         let (_, extensions, pb::ValidateClaimRequest { claim, today }) = request.into_parts();
         let parsed = parse(claim, &today, None).map_err(|e| to_status(&e))?;
         RequestLog::record_claim(&extensions, &parsed.claim.claim_id);
+        RequestLog::of(&extensions).count_judged(1, parsed.claim.lines.len());
         self.answer(parsed, Self::validate_answer).await?.map(Response::new)
     }
 
@@ -132,6 +137,7 @@ impl ClaimService for ClaimServiceImpl {
         let (_, extensions, pb::PriceClaimRequest { claim, options, today }) = request.into_parts();
         let parsed = parse(claim, &today, Some(options)).map_err(|e| to_status(&e))?;
         RequestLog::record_claim(&extensions, &parsed.claim.claim_id);
+        RequestLog::of(&extensions).count_judged(1, parsed.claim.lines.len());
         self.answer(parsed, Self::price_answer).await?.map(Response::new)
     }
 

@@ -53,6 +53,11 @@ pub struct Config {
     #[arg(long, env = "CPTKIT_LOG_BUFFER_LINES", value_name = "N", default_value_t = DEFAULT_LOG_BUFFER_LINES,
           value_parser = parse_buffer_lines)]
     pub log_buffer_lines: usize,
+
+    /// Address of the Prometheus metrics endpoint (`GET /metrics`), apart from the gRPC port; off
+    /// unless given. Port 0 picks a free port (printed on start-up).
+    #[arg(long, env = "CPTKIT_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Default for Config {
@@ -68,6 +73,7 @@ impl Default for Config {
             log_format: LogFormat::Text,
             shutdown_grace: Duration::from_secs(10),
             log_buffer_lines: DEFAULT_LOG_BUFFER_LINES,
+            metrics_listen: None,
         }
     }
 }
@@ -120,6 +126,7 @@ mod tests {
         assert_eq!(parsed.log_format, default.log_format);
         assert_eq!(parsed.shutdown_grace, default.shutdown_grace);
         assert_eq!(parsed.log_buffer_lines, default.log_buffer_lines);
+        assert_eq!(parsed.metrics_listen, default.metrics_listen);
     }
 
     #[test]
@@ -144,6 +151,8 @@ mod tests {
             "rates",
             "--log-buffer-lines",
             "100",
+            "--metrics-listen",
+            "127.0.0.1:9090",
         ])
         .expect("flags");
         let files: Vec<&str> = config.rule_sets.iter().filter_map(|p| p.to_str()).collect();
@@ -155,6 +164,7 @@ mod tests {
         assert_eq!(config.log_format, LogFormat::Json);
         assert_eq!(config.shutdown_grace, Duration::from_millis(250));
         assert_eq!(config.log_buffer_lines, 100);
+        assert_eq!(config.metrics_listen, Some(SocketAddr::from(([127, 0, 0, 1], 9090))));
     }
 
     #[test]

@@ -5,7 +5,10 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use cptkit_server::{Config, init_tracing, load_benchmarks, load_reference, load_rules, serve_with_benchmarks};
+use cptkit_server::{
+    Config, init_tracing, load_benchmarks, load_reference, load_rules, record_data_versions, serve_metrics,
+    serve_with_benchmarks,
+};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -37,23 +40,52 @@ async fn run(config: Config) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let metrics_listener = match config.metrics_listen {
+        Some(address) => Some(
+            tokio::net::TcpListener::bind(address)
+                .await
+                .map_err(|e| format!("cannot listen for metrics on {address}: {e}"))?,
+        ),
+        None => None,
+    };
     let shutdown = shutdown_signal()?;
     let address = listener.local_addr().map_err(|e| format!("cannot read the bound address: {e}"))?;
+    let metrics_address = match &metrics_listener {
+        Some(listener) => {
+            Some(listener.local_addr().map_err(|e| format!("cannot read the bound metrics address: {e}"))?)
+        }
+        None => None,
+    };
+    record_data_versions(&reference, &rules, &benchmarks);
     tracing::info!(
         %address,
         codes = reference.codes().len(),
         rule_sets = rules.rule_sets().count(),
         payer_benchmarks = benchmarks.len(),
         data_dir = config.data_dir.as_ref().map(|d| d.display().to_string()),
+        metrics_address = metrics_address.map(tracing::field::display),
         startup_ms = started.elapsed().as_millis() as u64,
         "ready"
     );
-    // The one line on stdout, for scripts that start the server on port 0.
+    // The first line on stdout, for scripts that start the server on port 0; the metrics address
+    // (when served) is the second.
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "cptkit-server listening on {address}")
+        .and_then(|()| match metrics_address {
+            Some(metrics) => writeln!(stdout, "cptkit-server metrics on {metrics}"),
+            None => Ok(()),
+        })
         .and_then(|()| stdout.flush())
         .map_err(|e| format!("cannot write to stdout: {e}"))?;
     drop(stdout);
+    if let Some(listener) = metrics_listener {
+        // Scrapes stay answered through the shutdown grace; the task ends with the process.
+        tokio::spawn(async move {
+            if let Err(error) = serve_metrics(listener, std::future::pending()).await {
+                tracing::error!(%error, "the metrics endpoint stopped");
+            }
+        });
+    }
 
     serve_with_benchmarks(listener, reference, rules, benchmarks, &config, shutdown).await.map_err(|e| e.to_string())
 }

@@ -122,13 +122,14 @@ async fn drive(
             chunk = reader.next(&mut inbound), if reading && in_flight.len() < max_in_flight => match chunk {
                 Ok(chunk) if chunk.is_empty() => {}
                 Ok(chunk) if in_flight.is_empty() && is_small(&chunk) => {
-                    let answers = chunk.into_iter().map(|request| service.process(request)).collect();
+                    let answers = chunk.into_iter().map(|request| service.process(request, &log)).collect();
                     if send(answers).await.is_err() {
                         return;
                     }
                 }
                 Ok(chunk) => {
                     let service = service.clone();
+                    let log = log.clone();
                     let cancelled = out.clone();
                     in_flight.push_back(tokio::task::spawn_blocking(move || {
                         let mut answers = Vec::with_capacity(chunk.len());
@@ -136,7 +137,7 @@ async fn drive(
                             if cancelled.is_closed() {
                                 break;
                             }
-                            answers.push(service.process(request));
+                            answers.push(service.process(request, &log));
                         }
                         answers
                     }));

@@ -90,7 +90,10 @@ impl X12ServiceImpl {
                     let cptkit_x12::Claims837 { claims, rejected, problems: _ } = transaction.body;
                     for parsed in claims {
                         // A bug met on one claim is that claim's INTERNAL error; the stream goes on.
-                        let judged = validate.as_ref().map(|o| self.reference.judge(&parsed.claim, o, &self.rules));
+                        let judged = validate.as_ref().map(|o| {
+                            log.count_judged(1, parsed.claim.lines.len());
+                            self.reference.judge(&parsed.claim, o, &self.rules)
+                        });
                         let (report, error) = match judged {
                             None => (None, None),
                             Some(Ok(judgement)) => (Some(judgement.report), None),
@@ -224,6 +227,8 @@ impl X12Service for X12ServiceImpl {
             response.rejected_claims.len() + response.claims_837_errors.len() + response.remittance_835_errors.len();
         // Claims here are the reconciled claim ids; errors, every error of both files and rejected claim.
         log.count_claims(response.claims.len(), errors);
+        // Every reconciled claim was priced by the core's judge.
+        log.count_judged(response.claims.len(), lines);
         tracing::debug!(claims = response.claims.len(), lines, errors, "reconciled");
         Ok(Response::new(response))
     }

@@ -1,22 +1,21 @@
 //! Logging never stalls serving: the real binary, its stderr a pipe that nobody reads (a stuck log
 //! collector), answers thousands of requests, then a health check on a new connection, then exits 0
-//! on SIGTERM. Log lines that do not fit are dropped and counted, never waited for.
+//! on SIGTERM. Log lines that do not fit are dropped and counted (`cptkit_log_lines_dropped_total`),
+//! never waited for.
+
+mod support;
 
 use std::net::SocketAddr;
 use std::process::Stdio;
-use std::time::Duration;
 
 use cptkit_proto::pb;
 use cptkit_proto::pb::code_service_client::CodeServiceClient;
-use tokio::io::{AsyncBufReadExt, BufReader};
+use support::{HANG_GUARD, Metrics, address_line};
+use tokio::io::BufReader;
 use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
-
-/// Generous bound on anything that must finish, so a stalled server fails the test instead of
-/// hanging CI. It is a guard, not a timing assertion.
-const HANG_GUARD: Duration = Duration::from_secs(60);
 
 /// Far more access-log lines than a pipe holds (64 KiB is a few hundred lines).
 const REQUESTS: usize = 5_000;
@@ -44,7 +43,7 @@ async fn traffic(address: SocketAddr, requests: usize) -> usize {
 #[tokio::test]
 async fn a_log_reader_that_never_reads_does_not_stall_the_server() {
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_cptkit-server"))
-        .args(["--listen", "127.0.0.1:0", "--log-buffer-lines", "256"])
+        .args(["--listen", "127.0.0.1:0", "--log-buffer-lines", "256", "--metrics-listen", "127.0.0.1:0"])
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -55,14 +54,8 @@ async fn a_log_reader_that_never_reads_does_not_stall_the_server() {
     // Held open and never read: once the pipe is full, every write to it would block.
     let stuck_stderr = child.stderr.take().expect("stderr");
     let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    tokio::time::timeout(HANG_GUARD, stdout.read_line(&mut line)).await.expect("a listening line").expect("read");
-    let address: SocketAddr = line
-        .trim()
-        .strip_prefix("cptkit-server listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .parse()
-        .expect("an address");
+    let address = address_line(&mut stdout, "cptkit-server listening on ").await;
+    let metrics = address_line(&mut stdout, "cptkit-server metrics on ").await;
 
     let clients: Vec<_> = (0..CONNECTIONS).map(|_| tokio::spawn(traffic(address, REQUESTS / CONNECTIONS))).collect();
     let mut answered = 0;
@@ -82,6 +75,11 @@ async fn a_log_reader_that_never_reads_does_not_stall_the_server() {
         .expect("health check");
     assert_eq!(check.into_inner().status(), ServingStatus::Serving);
     drop(health);
+
+    // The lines that did not fit were counted, not waited for.
+    let scrape = Metrics::scrape(metrics).await;
+    assert!(scrape.get("cptkit_log_lines_dropped_total") > 0.0, "{}", scrape.text);
+    assert_eq!(scrape.get("cptkit_grpc_requests_in_flight"), 0.0, "{}", scrape.text);
 
     let pid = child.id().expect("running").to_string();
     let kill = tokio::process::Command::new("kill").args(["-TERM", &pid]).status().await.expect("kill");
