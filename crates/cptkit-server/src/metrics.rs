@@ -340,6 +340,14 @@ async fn scrape() -> axum::response::Response {
     }
 }
 
+/// The value of one series (`name{labels}`) in the exposition, if exposed.
+#[cfg(test)]
+pub(crate) fn sample(series: &str) -> Option<f64> {
+    let text = render().ok()?;
+    let line = text.lines().find(|line| line.rsplit_once(' ').is_some_and(|(name, _)| name == series))?;
+    line.rsplit_once(' ')?.1.parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
