@@ -183,3 +183,19 @@ async fn metrics_count_exactly_the_requests_made() {
     let stderr = server.terminate().await;
     assert!(stderr.contains(&metrics_address), "{stderr}");
 }
+
+#[tokio::test]
+async fn a_taken_metrics_port_fails_the_start_naming_it() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = taken.local_addr().expect("address").to_string();
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_cptkit-server"))
+        .args(["--listen", "127.0.0.1:0", "--metrics-listen", &address])
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(HANG_GUARD, output).await.expect("exits").expect("run");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(&format!("cannot listen for metrics on {address}")), "{stderr}");
+    assert!(output.stdout.is_empty(), "nothing on stdout before both ports are bound");
+}
