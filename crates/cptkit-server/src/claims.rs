@@ -76,11 +76,19 @@ fn price_answer(data: &ServerData, parsed: &Parsed) -> Result<pb::PriceClaimResp
     Ok(pb::PriceClaimResponse { priced: Some(priced.into()), report: Some(report.into()) })
 }
 
-/// One `ProcessClaims` request, answered. Never fails: a bad claim's answer carries its error.
-pub(crate) fn process(data: &ServerData, request: pb::ProcessClaimsRequest) -> pb::ProcessClaimsResponse {
+/// One `ProcessClaims` request, answered (and counted in `log` when judged). Never fails: a bad claim's
+/// answer carries its error.
+pub(crate) fn process(
+    data: &ServerData,
+    request: pb::ProcessClaimsRequest,
+    log: &RequestLog,
+) -> pb::ProcessClaimsResponse {
     let pb::ProcessClaimsRequest { request_id, claim, price, options, today } = request;
     let mut response = pb::ProcessClaimsResponse { request_id, ..Default::default() };
-    let judged = parse(claim, &today, price.then_some(options)).and_then(|parsed| judge(data, &parsed));
+    let judged = parse(claim, &today, price.then_some(options)).and_then(|parsed| {
+        log.count_judged(1, parsed.claim.lines.len());
+        judge(data, &parsed)
+    });
     match judged {
         Err(error) => response.error = Some(to_claim_error(&error, None)),
         Ok(Judgement { report, verdict }) => {
@@ -123,6 +131,7 @@ impl ClaimService for ClaimServiceImpl {
         let (_, extensions, pb::ValidateClaimRequest { claim, today }) = request.into_parts();
         let parsed = parse(claim, &today, None).map_err(|e| to_status(&e))?;
         RequestLog::record_claim(&extensions, &parsed.claim.claim_id);
+        RequestLog::of(&extensions).count_judged(1, parsed.claim.lines.len());
         self.answer(parsed, validate_answer).await?.map(Response::new)
     }
 
@@ -133,6 +142,7 @@ impl ClaimService for ClaimServiceImpl {
         let (_, extensions, pb::PriceClaimRequest { claim, options, today }) = request.into_parts();
         let parsed = parse(claim, &today, Some(options)).map_err(|e| to_status(&e))?;
         RequestLog::record_claim(&extensions, &parsed.claim.claim_id);
+        RequestLog::of(&extensions).count_judged(1, parsed.claim.lines.len());
         self.answer(parsed, price_answer).await?.map(Response::new)
     }
 

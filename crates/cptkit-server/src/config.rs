@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::logging::DEFAULT_LOG_BUFFER_LINES;
+
 /// How the server is started. Every flag has an environment fallback (`CPTKIT_*`); the log level
 /// comes from `RUST_LOG` (default `info`).
 #[derive(Debug, Clone, clap::Parser)]
@@ -81,6 +83,7 @@ pub struct Config {
     /// Also answer gRPC-Web (HTTP/1.1 and HTTP/2, for browsers) on the same port.
     #[arg(long, env = "CPTKIT_GRPC_WEB")]
     pub grpc_web: bool,
+
     /// TLS certificate chain (PEM). With `--tls-key`, every connection is TLS (ALPN h2).
     #[arg(long, env = "CPTKIT_TLS_CERT", value_name = "FILE")]
     pub tls_cert: Option<PathBuf>,
@@ -110,6 +113,16 @@ pub struct Config {
     /// A connection with no request in progress for this long is closed, e.g. `300s`; `0` never.
     #[arg(long, env = "CPTKIT_IDLE_TIMEOUT", default_value = "300s", value_parser = parse_duration)]
     pub idle_timeout: Duration,
+    /// Log lines queued for stderr; when its reader falls this far behind, new lines are dropped and
+    /// counted (a warning every 10 s and `cptkit_log_lines_dropped_total`) instead of stalling requests.
+    #[arg(long, env = "CPTKIT_LOG_BUFFER_LINES", value_name = "N", default_value_t = DEFAULT_LOG_BUFFER_LINES,
+          value_parser = parse_buffer_lines)]
+    pub log_buffer_lines: usize,
+
+    /// Address of the Prometheus metrics endpoint (`GET /metrics`), apart from the gRPC port; off
+    /// unless given. Port 0 picks a free port (printed on start-up).
+    #[arg(long, env = "CPTKIT_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Default for Config {
@@ -139,6 +152,8 @@ impl Default for Config {
             open_reflection: false,
             rate_limit: None,
             idle_timeout: Duration::from_secs(300),
+            log_buffer_lines: DEFAULT_LOG_BUFFER_LINES,
+            metrics_listen: None,
         }
     }
 }
@@ -168,6 +183,14 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         .parse::<u32>()
         .map(|n| unit * n)
         .map_err(|_| format!("expected a duration such as 10s or 500ms, got {text:?}"))
+}
+
+/// A queue length of at least one line.
+fn parse_buffer_lines(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(lines) if lines > 0 => Ok(lines),
+        _ => Err(format!("expected a number of lines of at least 1, got {text:?}")),
+    }
 }
 
 #[cfg(test)]
@@ -202,6 +225,8 @@ mod tests {
         assert_eq!(parsed.open_reflection, default.open_reflection);
         assert_eq!(parsed.rate_limit, default.rate_limit);
         assert_eq!(parsed.idle_timeout, default.idle_timeout);
+        assert_eq!(parsed.log_buffer_lines, default.log_buffer_lines);
+        assert_eq!(parsed.metrics_listen, default.metrics_listen);
     }
 
     #[test]
@@ -224,6 +249,10 @@ mod tests {
             "b.json,c.json",
             "--benchmarks-dir",
             "rates",
+            "--log-buffer-lines",
+            "100",
+            "--metrics-listen",
+            "127.0.0.1:9090",
         ])
         .expect("flags");
         let files: Vec<&str> = config.rule_sets.iter().filter_map(|p| p.to_str()).collect();
@@ -234,6 +263,17 @@ mod tests {
         assert_eq!(config.max_x12_bytes, 2048);
         assert_eq!(config.log_format, LogFormat::Json);
         assert_eq!(config.shutdown_grace, Duration::from_millis(250));
+        assert_eq!(config.log_buffer_lines, 100);
+        assert_eq!(config.metrics_listen, Some(SocketAddr::from(([127, 0, 0, 1], 9090))));
+    }
+
+    #[test]
+    fn log_buffer_lines_must_be_positive() {
+        for bad in ["0", "-1", "many"] {
+            let flag = format!("--log-buffer-lines={bad}");
+            let error = Config::try_parse_from(["cptkit-server", flag.as_str()]).expect_err(bad);
+            assert!(error.to_string().contains("at least 1"), "{bad}: {error}");
+        }
     }
 
     #[test]

@@ -52,6 +52,11 @@ impl ServerData {
         self.reference.judge(claim, options, &self.rules)
     }
 
+    /// The versions of what is served, for the metrics.
+    fn record_versions(&self) {
+        crate::metrics::record_data_versions(&self.reference, &self.rules, &self.benchmarks);
+    }
+
     /// The reference data itself.
     pub(crate) fn reference(&self) -> &Reference {
         &self.reference
@@ -64,6 +69,7 @@ pub struct DataStore(Arc<ArcSwap<ServerData>>);
 
 impl DataStore {
     pub fn new(data: ServerData) -> Self {
+        data.record_versions();
         DataStore(Arc::new(ArcSwap::from_pointee(data)))
     }
 
@@ -74,6 +80,7 @@ impl DataStore {
 
     /// Serves `data` to every request that starts from now on.
     pub fn replace(&self, data: ServerData) {
+        data.record_versions();
         self.0.store(Arc::new(data));
     }
 }

@@ -25,6 +25,8 @@ mod config;
 mod conn;
 mod data;
 mod limits;
+mod logging;
+mod metrics;
 mod prepared;
 pub mod process;
 mod reload;
@@ -55,6 +57,8 @@ pub use config::{Config, LogFormat};
 pub use conn::{ActiveBody, Conn, ConnInfo, ConnectionLayer, ConnectionService};
 pub use data::{DataStore, ServerData};
 pub use limits::{Limits, LimitsLayer};
+pub use logging::{DEFAULT_LOG_BUFFER_LINES, LogGuard, dropped_log_lines, init_tracing};
+pub use metrics::{record_data_versions, record_reload, render as render_metrics, serve_metrics};
 pub use prepared::CodeServiceRoutes;
 pub use reload::{ReloadStep, Reloader};
 pub use rules::{RuleSetError, load_rules};
@@ -92,18 +96,6 @@ pub fn load_benchmarks(dir: Option<&Path>) -> Result<Arc<PayerBenchmarks>, cptki
         None => Vec::new(),
     };
     Ok(Arc::new(PayerBenchmarks::new(rows)))
-}
-
-/// Installs the global tracing subscriber: level from `RUST_LOG` (default `info`), lines to stderr.
-pub fn init_tracing(format: LogFormat) {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().flatten_event(true).init(),
-    }
 }
 
 /// Serves every service on `listener` until `shutdown` completes, then shuts down gracefully:

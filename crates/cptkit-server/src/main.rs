@@ -6,12 +6,15 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser as _;
-use cptkit_server::{Config, DataStore, ReloadStep, Reloader, Security, ServerData, init_tracing, serve_data};
+use cptkit_server::{
+    Config, DataStore, ReloadStep, Reloader, Security, ServerData, init_tracing, serve_data, serve_metrics,
+};
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let config = Config::parse();
-    init_tracing(config.log_format);
+    // Held to the end of `main`: dropping it flushes the queued log lines.
+    let _log = init_tracing(config.log_format, config.log_buffer_lines);
     match run(config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
@@ -30,10 +33,18 @@ async fn run(config: Config) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let metrics_listener = match config.metrics_listen {
+        Some(address) => Some(
+            tokio::net::TcpListener::bind(address)
+                .await
+                .map_err(|e| format!("cannot listen for metrics on {address}: {e}"))?,
+        ),
+        None => None,
+    };
     let shutdown = shutdown_signal()?;
     let reload_security = Arc::clone(&security);
     let steps = vec![ReloadStep {
-        name: "tls and tokens",
+        name: "security",
         files: security.files(),
         reload: Box::new(move || reload_security.reload()),
     }];
@@ -43,6 +54,12 @@ async fn run(config: Config) -> Result<(), String> {
         tokio::spawn(reloader.watch());
     }
     let address = listener.local_addr().map_err(|e| format!("cannot read the bound address: {e}"))?;
+    let metrics_address = match &metrics_listener {
+        Some(listener) => {
+            Some(listener.local_addr().map_err(|e| format!("cannot read the bound metrics address: {e}"))?)
+        }
+        None => None,
+    };
     let data = store.current();
     tracing::info!(
         %address,
@@ -50,16 +67,30 @@ async fn run(config: Config) -> Result<(), String> {
         rule_sets = data.rules.rule_sets().count(),
         payer_benchmarks = data.benchmarks.len(),
         data_dir = config.data_dir.as_ref().map(|d| d.display().to_string()),
+        metrics_address = metrics_address.map(tracing::field::display),
         startup_ms = started.elapsed().as_millis() as u64,
         "ready"
     );
     drop(data);
-    // The one line on stdout, for scripts that start the server on port 0.
+    // The first line on stdout, for scripts that start the server on port 0; the metrics address
+    // (when served) is the second.
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "cptkit-server listening on {address}")
+        .and_then(|()| match metrics_address {
+            Some(metrics) => writeln!(stdout, "cptkit-server metrics on {metrics}"),
+            None => Ok(()),
+        })
         .and_then(|()| stdout.flush())
         .map_err(|e| format!("cannot write to stdout: {e}"))?;
     drop(stdout);
+    if let Some(listener) = metrics_listener {
+        // Scrapes stay answered through the shutdown grace; the task ends with the process.
+        tokio::spawn(async move {
+            if let Err(error) = serve_metrics(listener, std::future::pending()).await {
+                tracing::error!(%error, "the metrics endpoint stopped");
+            }
+        });
+    }
 
     serve_data(listener, store, security, &config, shutdown).await.map_err(|e| e.to_string())
 }

@@ -125,13 +125,14 @@ async fn drive(
             chunk = reader.next(&mut inbound), if reading && in_flight.len() < max_in_flight => match chunk {
                 Ok(chunk) if chunk.is_empty() => {}
                 Ok(chunk) if in_flight.is_empty() && is_small(&chunk) => {
-                    let answers = chunk.into_iter().map(|request| claims::process(&data, request)).collect();
+                    let answers = chunk.into_iter().map(|request| claims::process(&data, request, &log)).collect();
                     if send(answers).await.is_err() {
                         return;
                     }
                 }
                 Ok(chunk) => {
                     let data = Arc::clone(&data);
+                    let log = log.clone();
                     let cancelled = out.clone();
                     in_flight.push_back(tokio::task::spawn_blocking(move || {
                         let mut answers = Vec::with_capacity(chunk.len());
@@ -139,7 +140,7 @@ async fn drive(
                             if cancelled.is_closed() {
                                 break;
                             }
-                            answers.push(claims::process(&data, request));
+                            answers.push(claims::process(&data, request, &log));
                         }
                         answers
                     }));

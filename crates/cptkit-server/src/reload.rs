@@ -10,6 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::config::Config;
 use crate::data::{DataStore, ServerData};
+use crate::metrics;
 
 /// How often `--watch` looks at the files.
 pub const WATCH_INTERVAL: Duration = Duration::from_secs(2);
@@ -61,8 +62,11 @@ impl Reloader {
                 false
             }
         };
+        metrics::record_reload("data", ok);
         for step in &self.0.steps {
-            match (step.reload)() {
+            let reloaded = (step.reload)();
+            metrics::record_reload(step.name, reloaded.is_ok());
+            match reloaded {
                 Ok(()) => tracing::info!(reason, step = step.name, "reloaded"),
                 Err(error) => {
                     tracing::error!(reason, step = step.name, %error, "reload failed: keeping the previous one");

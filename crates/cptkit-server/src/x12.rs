@@ -90,7 +90,10 @@ impl ServerData {
                     let cptkit_x12::Claims837 { claims, rejected, problems: _ } = transaction.body;
                     for parsed in claims {
                         // A bug met on one claim is that claim's INTERNAL error; the stream goes on.
-                        let judged = validate.as_ref().map(|o| self.judge(&parsed.claim, o));
+                        let judged = validate.as_ref().map(|o| {
+                            log.count_judged(1, parsed.claim.lines.len());
+                            self.judge(&parsed.claim, o)
+                        });
                         let (report, error) = match judged {
                             None => (None, None),
                             Some(Ok(judgement)) => (Some(judgement.report), None),
