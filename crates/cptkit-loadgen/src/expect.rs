@@ -42,8 +42,9 @@ pub enum Outcome {
     Right,
     /// An answer that differs from the expected one: what differed.
     Wrong(String),
-    /// A status the case does not give when served normally (shedding, transport, deadline, ...).
-    Status(Code),
+    /// A status the case does not give when served normally (shedding, transport, deadline, ...),
+    /// and its message.
+    Status(Code, String),
 }
 
 impl Outcome {
@@ -55,10 +56,10 @@ impl Outcome {
     }
 
     /// An error status: the right answer when it is the one the case gives, else counted by status.
-    fn from_status(status: &Status, want: Option<Code>) -> Outcome {
+    pub(crate) fn from_status(status: &Status, want: Option<Code>) -> Outcome {
         match want {
             Some(code) if code == status.code() => Outcome::Right,
-            _ => Outcome::Status(status.code()),
+            _ => Outcome::Status(status.code(), status.message().to_owned()),
         }
     }
 }
@@ -488,7 +489,7 @@ mod tests {
         let missing = expectations.get_code.iter().find(|c| c.name == "99999").expect("case");
         assert_eq!(missing.check(Err(Status::not_found("99999"))), Outcome::Right);
         let shed = missing.check(Err(Status::resource_exhausted("busy")));
-        assert_eq!(shed, Outcome::Status(Code::ResourceExhausted));
+        assert_eq!(shed, Outcome::Status(Code::ResourceExhausted, "busy".into()));
         let golden = expectations.get_code.iter().find(|c| c.name == "00632").expect("case");
         let empty = pb::GetCodeResponse { profile: Some(pb::CodeProfile::default()) };
         assert!(matches!(golden.check(Ok(empty)), Outcome::Wrong(_)));

@@ -408,7 +408,7 @@ fn request<'a>(
             let work = async move {
                 let outcome = match parse_claims(clients, case).await {
                     Ok(parsed) => Outcome::from_check(case.check(&parsed)),
-                    Err(status) => Outcome::Status(status.code()),
+                    Err(status) => Outcome::from_status(&status, None),
                 };
                 (outcome, case.claims() as u64)
             };
@@ -436,14 +436,14 @@ async fn process_stream(n: usize, count: usize, clients: &mut Clients, expect: &
         cases.iter().enumerate().map(|(i, case)| case.process_request(format!("{n}-{i}"))).collect();
     let mut stream = match clients.claims.process_claims(tokio_stream::iter(requests)).await {
         Ok(response) => response.into_inner(),
-        Err(status) => return (Outcome::Status(status.code()), 0),
+        Err(status) => return (Outcome::from_status(&status, None), 0),
     };
     let mut answered = 0;
     loop {
         let response = match stream.message().await {
             Ok(Some(response)) => response,
             Ok(None) => break,
-            Err(status) => return (Outcome::Status(status.code()), answered as u64),
+            Err(status) => return (Outcome::from_status(&status, None), answered as u64),
         };
         let Some(case) = cases.get(answered) else {
             return (Outcome::Wrong(format!("more than the {count} answers asked for")), answered as u64);

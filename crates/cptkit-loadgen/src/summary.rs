@@ -41,6 +41,7 @@ impl Default for KindStats {
 pub(crate) struct Stats {
     kinds: BTreeMap<Kind, KindStats>,
     wrong_examples: Vec<String>,
+    status_examples: BTreeMap<String, String>,
     pub(crate) not_sent: u64,
     worker_failures: Vec<String>,
 }
@@ -59,7 +60,14 @@ impl Stats {
                     self.wrong_examples.push(format!("{} {}: {why}", answer.kind.name(), answer.case));
                 }
             }
-            Answered::Checked(Outcome::Status(code)) => *kind.statuses.entry(code_name(code)).or_default() += 1,
+            Answered::Checked(Outcome::Status(code, message)) => {
+                let name = code_name(code);
+                if !self.status_examples.contains_key(&name) {
+                    self.status_examples
+                        .insert(name.clone(), format!("{} {}: {message}", answer.kind.name(), answer.case));
+                }
+                *kind.statuses.entry(name).or_default() += 1;
+            }
             Answered::Hung => kind.hung += 1,
         }
     }
@@ -79,6 +87,9 @@ impl Stats {
         }
         let room = EXAMPLES.saturating_sub(self.wrong_examples.len());
         self.wrong_examples.extend(other.wrong_examples.into_iter().take(room));
+        for (status, example) in other.status_examples {
+            self.status_examples.entry(status).or_insert(example);
+        }
         self.not_sent += other.not_sent;
         self.worker_failures.extend(other.worker_failures);
     }
@@ -160,6 +171,8 @@ pub struct Summary {
     pub by_kind: BTreeMap<String, KindSummary>,
     /// The first few wrong answers: kind, case name and what differed.
     pub wrong_examples: Vec<String>,
+    /// For each status of errors_by_status, the first request that got it and the status message.
+    pub status_examples: BTreeMap<String, String>,
     /// Tasks of the generator that failed (a bug of the generator, never expected).
     pub generator_failures: Vec<String>,
     pub rss: Option<RssReport>,
@@ -222,6 +235,7 @@ impl Summary {
             latency: Latency::of(&all),
             by_kind,
             wrong_examples: stats.wrong_examples,
+            status_examples: stats.status_examples,
             generator_failures: stats.worker_failures,
             rss,
         }
@@ -276,9 +290,15 @@ impl fmt::Display for Summary {
                 "  {name:<15} {:>8} req {:>8} right {:>4} wrong  p50 {:>8.3}  p99 {:>8.3}  p99.9 {:>8.3} ms",
                 k.requests, k.right, k.wrong, l.p50_ms, l.p99_ms, l.p999_ms
             )?;
+            if !k.statuses.is_empty() {
+                writeln!(f, "  {:<15} statuses: {:?}", "", k.statuses)?;
+            }
         }
         if !self.errors_by_status.is_empty() {
-            writeln!(f, "  statuses: {:?}", self.errors_by_status)?;
+            writeln!(f, "  statuses (all kinds): {:?}", self.errors_by_status)?;
+        }
+        for (status, example) in &self.status_examples {
+            writeln!(f, "  first {status}: {example}")?;
         }
         for example in &self.wrong_examples {
             writeln!(f, "  wrong: {example}")?;
