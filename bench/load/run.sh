@@ -11,7 +11,8 @@
 #   SERVER_ARGS="--max-concurrent-requests 4" bench/load/run.sh --allow-status RESOURCE_EXHAUSTED
 #   bench/load/run.sh --mix process_claims=1 --stream-claims 1000   # extra flags go to cptkit-loadgen
 #
-# Environment: DURATION (default 30s), CONCURRENCY (closed-loop workers, default 32), CONNECTIONS
+# Environment: PROFILE (cargo profile, default release), DURATION (default 30s), CONCURRENCY
+# (closed-loop workers, default 32), CONNECTIONS
 # (HTTP/2 connections, default 4), RATE (requests/s: open loop instead; unset = closed loop),
 # SERVER_ARGS (extra cptkit-server flags, e.g. "--tls-cert c.pem --tls-key k.pem --tokens-file t"),
 # TLS_CA (the CA PEM that signed --tls-cert: the generator then connects with https, checking the
@@ -31,15 +32,18 @@ out="${OUT:-bench/out/load/summary.json}"
 server_log="${SERVER_LOG:-bench/out/load/server.log}"
 mkdir -p "$(dirname "$out")" "$(dirname "$server_log")"
 
-echo "building release binaries ..."
-cargo build --release --quiet -p cptkit-server --bin cptkit-server -p cptkit-loadgen --bin cptkit-loadgen
+# PROFILE=dev runs debug binaries (a quick check of the script; the numbers mean little).
+profile="${PROFILE:-release}"
+echo "building $profile binaries ..."
+cargo build --profile "$profile" --quiet -p cptkit-server --bin cptkit-server -p cptkit-loadgen --bin cptkit-loadgen
 target_dir="$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
 target_dir="${target_dir:-$root/target}"
+bin_dir="$target_dir/$([ "$profile" = dev ] && echo debug || echo "$profile")"
 
 # The server prints "cptkit-server listening on ADDR" on stdout once ready.
 ready="$(mktemp)"
 # shellcheck disable=SC2086 # SERVER_ARGS is a list of flags.
-RUST_LOG="${RUST_LOG:-info}" "$target_dir/release/cptkit-server" --listen 127.0.0.1:0 ${SERVER_ARGS:-} \
+RUST_LOG="${RUST_LOG:-info}" "$bin_dir/cptkit-server" --listen 127.0.0.1:0 ${SERVER_ARGS:-} \
   >"$ready" 2>"$server_log" &
 server_pid=$!
 stop_server() {
@@ -72,6 +76,6 @@ fi
 echo "machine: $(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg) (the generator shares these cores)"
 echo "server pid $server_pid on $address; log $server_log"
 status=0
-"$target_dir/release/cptkit-loadgen" "${args[@]}" "$@" || status=$?
+"$bin_dir/cptkit-loadgen" "${args[@]}" "$@" || status=$?
 echo "JSON summary: $out"
 exit "$status"
