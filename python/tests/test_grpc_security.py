@@ -9,19 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import queue
 import secrets
 import shutil
-import signal
 import subprocess
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from conftest import LISTENING, RPC_TIMEOUT_S, STARTUP_TIMEOUT_S, _pump, server_binary
+from conftest import RPC_TIMEOUT_S, running_server
 
 import pytest
 
@@ -76,42 +71,6 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     )
 
 
-@contextmanager
-def running_server(args: list[str], log_path: Path) -> Iterator[str]:
-    """The real binary with `args` on an ephemeral port; yields its address; SIGTERM must exit 0."""
-    binary = server_binary()
-    if binary is None:
-        pytest.skip("no cptkit-server binary: set CPTKIT_SERVER_BIN or run `cargo build -p cptkit-server`")
-    with log_path.open("w", encoding="utf-8") as log:
-        process = subprocess.Popen(
-            [str(binary), "--listen", "127.0.0.1:0", *args],
-            stdout=subprocess.PIPE,
-            stderr=log,
-            stdin=subprocess.DEVNULL,
-            text=True,
-        )
-    assert process.stdout is not None
-    lines: queue.Queue[str | None] = queue.Queue()
-    threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True).start()
-    try:
-        address = None
-        while address is None:
-            line = lines.get(timeout=STARTUP_TIMEOUT_S)
-            if line is None:
-                pytest.fail(f"cptkit-server exited before listening: {log_path.read_text()}")
-            match = LISTENING.match(line)
-            address = match.group(1) if match else None
-        yield address
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            code = process.wait(timeout=STARTUP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            pytest.fail("cptkit-server did not stop on SIGTERM")
-    assert code == 0, f"cptkit-server exited with {code}: {log_path.read_text()}"
-
-
 def _echo(pb: SimpleNamespace, channel: Any, metadata: tuple[tuple[str, str], ...] = ()) -> str:
     stub = pb.codes_pb2_grpc.CodeServiceStub(channel)
     response = stub.Echo(pb.codes_pb2.EchoRequest(payload="ping"), timeout=RPC_TIMEOUT_S, metadata=metadata)
@@ -126,7 +85,8 @@ def _code(call: Any) -> Any:
 
 
 def test_tls(pb: SimpleNamespace, pki: SimpleNamespace, tmp_path: Path) -> None:
-    with running_server(pki.tls_args, tmp_path / "stderr.log") as address:
+    with running_server(pki.tls_args, tmp_path / "stderr.log") as server:
+        address = server.address
         credentials = grpc.ssl_channel_credentials(root_certificates=pki.ca)
         with grpc.secure_channel(address, credentials) as channel:
             assert _echo(pb, channel) == "ping"
@@ -136,7 +96,8 @@ def test_mutual_tls_refuses_a_client_without_a_certificate(
     pb: SimpleNamespace, pki: SimpleNamespace, tmp_path: Path
 ) -> None:
     args = [*pki.tls_args, "--tls-client-ca", str(pki.dir / "ca.pem")]
-    with running_server(args, tmp_path / "stderr.log") as address:
+    with running_server(args, tmp_path / "stderr.log") as server:
+        address = server.address
         with_cert = grpc.ssl_channel_credentials(pki.ca, private_key=pki.client_key, certificate_chain=pki.client_cert)
         with grpc.secure_channel(address, with_cert) as channel:
             assert _echo(pb, channel) == "ping"
@@ -148,7 +109,8 @@ def test_mutual_tls_refuses_a_client_without_a_certificate(
 def test_bearer_tokens(pb: SimpleNamespace, pki: SimpleNamespace, tmp_path: Path) -> None:
     log_path = tmp_path / "stderr.log"
     args = [*pki.tls_args, "--tokens-file", str(pki.dir / "tokens.json")]
-    with running_server(args, log_path) as address:
+    with running_server(args, log_path) as server:
+        address = server.address
         tls = grpc.ssl_channel_credentials(root_certificates=pki.ca)
         with grpc.secure_channel(address, tls) as channel:
             assert _code(lambda: _echo(pb, channel)) == grpc.StatusCode.UNAUTHENTICATED

@@ -50,7 +50,12 @@ impl Stats {
     pub(crate) fn record(&mut self, answer: Answer) {
         let kind = self.kinds.entry(answer.kind).or_default();
         let micros = u64::try_from(answer.latency.as_micros()).unwrap_or(u64::MAX).max(1);
-        kind.latency.saturating_record(micros);
+        // Latency is of the requests the server took on: a shed answer is counted, not timed (it is
+        // fast, and would hide how long accepted requests wait under overload).
+        let shed = matches!(&answer.outcome, Answered::Checked(Outcome::Status(Code::ResourceExhausted, _)));
+        if !shed {
+            kind.latency.saturating_record(micros);
+        }
         kind.claims += answer.claims;
         match answer.outcome {
             Answered::Checked(Outcome::Right) => kind.right += 1,
