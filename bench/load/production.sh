@@ -8,7 +8,8 @@
 #   2. overload: the capacity C of a server (closed loop), then open loop at C/2 and at 2C against a
 #      server with --max-concurrent-requests; the excess must be shed (RESOURCE_EXHAUSTED) and the p99
 #      of the accepted requests at 2C stay within 2x the p99 at C/2.
-#   3. soak: open loop at C/2 for SOAK: zero errors, RSS growth < 10% (first sample to last).
+#   3. soak: open loop at C/2 for SOAK against a server with the default limits: zero errors, RSS
+#      growth < 10% (first sample to last).
 #
 #   bench/load/production.sh                         # all three; the soak takes SOAK (default 10m)
 #   PARTS=security,overload ROUND=5s ROUNDS=3 bench/load/production.sh
@@ -156,8 +157,10 @@ if [[ ",$parts," == *",overload,"* ]]; then
 fi
 
 if [[ ",$parts," == *",soak,"* ]]; then
-  echo "== soak: open loop at $half req/s (C/2) for $soak, GetCode + PriceClaim ..."
-  load limited "$out/soak.json" --duration "$soak" --rate "$half" --mix "$mix" --rss-interval 10s
+  # A server with the default limits: at half load nothing should be refused.
+  start soak
+  echo "== soak: open loop at $half req/s (C/2) for $soak, GetCode + PriceClaim, default limits ..."
+  load soak "$out/soak.json" --duration "$soak" --rate "$half" --mix "$mix" --rss-interval 10s
   s="$out/soak.json"
   first="$(field "$s" rss.first_kib)" last="$(field "$s" rss.last_kib)" max="$(field "$s" rss.max_kib)"
   printf 'requests %s, right %s, wrong %s, hung %s, not sent %s, statuses %s\n' "$(field "$s" requests)" \
