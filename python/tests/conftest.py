@@ -92,44 +92,8 @@ def _pump(stream: IO[str], lines: queue.Queue[str | None]) -> None:
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The real server on an ephemeral port; yields its address. Stopped with SIGTERM: must exit 0."""
-    binary = server_binary()
-    if binary is None:
-        pytest.skip("no cptkit-server binary: set CPTKIT_SERVER_BIN or run `cargo build -p cptkit-server`")
-    if not binary.is_file():
-        pytest.fail(f"CPTKIT_SERVER_BIN={binary} does not exist")
-    log_path = tmp_path_factory.mktemp("server") / "stderr.log"
-    with log_path.open("w", encoding="utf-8") as log:
-        process = subprocess.Popen(
-            [str(binary), "--listen", "127.0.0.1:0"],
-            stdout=subprocess.PIPE,
-            stderr=log,
-            stdin=subprocess.DEVNULL,
-            text=True,
-        )
-    assert process.stdout is not None
-    lines: queue.Queue[str | None] = queue.Queue()
-    threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True).start()
-    address = None
-    try:
-        while address is None:
-            line = lines.get(timeout=STARTUP_TIMEOUT_S)
-            if line is None:
-                pytest.fail(f"cptkit-server exited before listening: {log_path.read_text()}")
-            match = LISTENING.match(line)
-            address = match.group(1) if match else None
-    except queue.Empty:
-        process.kill()
-        pytest.fail(f"cptkit-server printed no listening line in {STARTUP_TIMEOUT_S}s: {log_path.read_text()}")
-
-    yield address
-
-    process.send_signal(signal.SIGTERM)
-    try:
-        code = process.wait(timeout=STARTUP_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        pytest.fail("cptkit-server did not stop on SIGTERM")
-    assert code == 0, f"cptkit-server exited with {code} after SIGTERM: {log_path.read_text()}"
+    with running_server([], tmp_path_factory.mktemp("server") / "stderr.log") as running:
+        yield running.address
 
 
 @pytest.fixture(scope="session")
@@ -191,6 +155,8 @@ def running_server(args: list[str], log_path: Path) -> Iterator[RunningServer]:
     binary = server_binary()
     if binary is None:
         pytest.skip("no cptkit-server binary: set CPTKIT_SERVER_BIN or run `cargo build -p cptkit-server`")
+    if not binary.is_file():
+        pytest.fail(f"CPTKIT_SERVER_BIN={binary} does not exist")
     with log_path.open("w", encoding="utf-8") as log:
         process = subprocess.Popen(
             [str(binary), "--listen", "127.0.0.1:0", *args],
@@ -205,7 +171,10 @@ def running_server(args: list[str], log_path: Path) -> Iterator[RunningServer]:
     try:
         address = None
         while address is None:
-            line = lines.get(timeout=STARTUP_TIMEOUT_S)
+            try:
+                line = lines.get(timeout=STARTUP_TIMEOUT_S)
+            except queue.Empty:
+                pytest.fail(f"cptkit-server printed no listening line in {STARTUP_TIMEOUT_S}s: {log_path.read_text()}")
             if line is None:
                 pytest.fail(f"cptkit-server exited before listening: {log_path.read_text()}")
             match = LISTENING.match(line)

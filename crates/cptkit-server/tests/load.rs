@@ -124,47 +124,18 @@ async fn a_server_with_tls_and_a_token_serves_the_mixed_load() {
     let target = format!("https://127.0.0.1:{}", server.address.port());
     let pid = server.pid().to_string();
     let fixtures = spawned::fixtures();
-    let options = Options::parse_from([
-        "cptkit-loadgen",
-        "--target",
-        &target,
-        "--tls-domain",
-        "localhost",
-        "--ca-file",
-        &ca_file,
-        "--token-file",
-        &token_file,
-        "--fixtures",
-        fixtures.to_str().expect("utf-8 path"),
-        "--server-pid",
-        &pid,
-        "--duration",
-        "4s",
-        "--concurrency",
-        "8",
-    ]);
+    let tls = |extra: &[&str]| {
+        let base = ["cptkit-loadgen", "--target", &target, "--tls-domain", "localhost", "--ca-file", &ca_file];
+        let fixtures = ["--fixtures", fixtures.to_str().expect("utf-8 path"), "--server-pid", &pid];
+        Options::parse_from(base.iter().chain(&fixtures).chain(extra))
+    };
+    let options = tls(&["--token-file", &token_file, "--duration", "4s", "--concurrency", "8"]);
     let summary = spawned::run_load(options).await;
     assert!(summary.is_clean(), "{summary}");
     assert_eq!(summary.by_kind.len(), 4, "every kind sent: {summary}");
 
     // Without the token, the same server refuses.
-    let options = Options::parse_from([
-        "cptkit-loadgen",
-        "--target",
-        &target,
-        "--tls-domain",
-        "localhost",
-        "--ca-file",
-        &ca_file,
-        "--fixtures",
-        fixtures.to_str().expect("utf-8 path"),
-        "--duration",
-        "1s",
-        "--concurrency",
-        "2",
-        "--mix",
-        "get_code=1",
-    ]);
+    let options = tls(&["--duration", "1s", "--concurrency", "2", "--mix", "get_code=1"]);
     let refused = spawned::run_load(options).await;
     assert!(refused.status_count(Code::Unauthenticated) > 0 && refused.right == 0, "{refused}");
     let (status, _) = server.terminate().await;
