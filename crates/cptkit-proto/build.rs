@@ -19,6 +19,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let fds = protox::compile(files, [&root])?;
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
     std::fs::write(out.join("cptkit_descriptor.bin"), prost::Message::encode_to_vec(&fds))?;
-    tonic_prost_build::configure().compile_fds(fds)?;
+    // Our codec: undecodable request bytes are INVALID_ARGUMENT, not INTERNAL.
+    tonic_prost_build::configure().codec_path("crate::codec::Codec").compile_fds(fds)?;
     Ok(())
 }

@@ -14,6 +14,8 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import IO, Any
@@ -90,44 +92,8 @@ def _pump(stream: IO[str], lines: queue.Queue[str | None]) -> None:
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The real server on an ephemeral port; yields its address. Stopped with SIGTERM: must exit 0."""
-    binary = server_binary()
-    if binary is None:
-        pytest.skip("no cptkit-server binary: set CPTKIT_SERVER_BIN or run `cargo build -p cptkit-server`")
-    if not binary.is_file():
-        pytest.fail(f"CPTKIT_SERVER_BIN={binary} does not exist")
-    log_path = tmp_path_factory.mktemp("server") / "stderr.log"
-    with log_path.open("w", encoding="utf-8") as log:
-        process = subprocess.Popen(
-            [str(binary), "--listen", "127.0.0.1:0"],
-            stdout=subprocess.PIPE,
-            stderr=log,
-            stdin=subprocess.DEVNULL,
-            text=True,
-        )
-    assert process.stdout is not None
-    lines: queue.Queue[str | None] = queue.Queue()
-    threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True).start()
-    address = None
-    try:
-        while address is None:
-            line = lines.get(timeout=STARTUP_TIMEOUT_S)
-            if line is None:
-                pytest.fail(f"cptkit-server exited before listening: {log_path.read_text()}")
-            match = LISTENING.match(line)
-            address = match.group(1) if match else None
-    except queue.Empty:
-        process.kill()
-        pytest.fail(f"cptkit-server printed no listening line in {STARTUP_TIMEOUT_S}s: {log_path.read_text()}")
-
-    yield address
-
-    process.send_signal(signal.SIGTERM)
-    try:
-        code = process.wait(timeout=STARTUP_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        pytest.fail("cptkit-server did not stop on SIGTERM")
-    assert code == 0, f"cptkit-server exited with {code} after SIGTERM: {log_path.read_text()}"
+    with running_server([], tmp_path_factory.mktemp("server") / "stderr.log") as running:
+        yield running.address
 
 
 @pytest.fixture(scope="session")
@@ -170,3 +136,69 @@ def type_checks(tmp_path: Path) -> Callable[[str], None]:
         assert result.returncode == 0, result.stdout + result.stderr
 
     return check
+
+
+@dataclass
+class RunningServer:
+    """A cptkit-server binary started by `running_server`."""
+
+    address: str
+    process: subprocess.Popen[str]
+    #: The rest of its stdout, line by line (None at the end), e.g. the metrics address line.
+    stdout: queue.Queue[str | None]
+    log_path: Path
+
+
+@contextmanager
+def running_server(args: list[str], log_path: Path) -> Iterator[RunningServer]:
+    """The real binary with `args` on an ephemeral port; SIGTERM at the end must exit 0."""
+    binary = server_binary()
+    if binary is None:
+        pytest.skip("no cptkit-server binary: set CPTKIT_SERVER_BIN or run `cargo build -p cptkit-server`")
+    if not binary.is_file():
+        pytest.fail(f"CPTKIT_SERVER_BIN={binary} does not exist")
+    with log_path.open("w", encoding="utf-8") as log:
+        process = subprocess.Popen(
+            [str(binary), "--listen", "127.0.0.1:0", *args],
+            stdout=subprocess.PIPE,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
+    assert process.stdout is not None
+    lines: queue.Queue[str | None] = queue.Queue()
+    threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True).start()
+    try:
+        address = None
+        while address is None:
+            try:
+                line = lines.get(timeout=STARTUP_TIMEOUT_S)
+            except queue.Empty:
+                pytest.fail(f"cptkit-server printed no listening line in {STARTUP_TIMEOUT_S}s: {log_path.read_text()}")
+            if line is None:
+                pytest.fail(f"cptkit-server exited before listening: {log_path.read_text()}")
+            match = LISTENING.match(line)
+            address = match.group(1) if match else None
+        yield RunningServer(address, process, lines, log_path)
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+        try:
+            code = process.wait(timeout=STARTUP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            pytest.fail("cptkit-server did not stop on SIGTERM")
+    assert code == 0, f"cptkit-server exited with {code}: {log_path.read_text()}"
+
+
+def wire_claim(pb: SimpleNamespace, claim: dict[str, Any]) -> Any:
+    """The claim JSON as the wire Claim (enums by their proto names)."""
+    from google.protobuf import json_format  # type: ignore[import-untyped]
+
+    wire = json.loads(json.dumps(claim))
+    wire["payer"]["plan_type"] = "PLAN_TYPE_" + claim["payer"]["plan_type"].upper()
+    if "role" in claim["rendering_provider"]:
+        wire["rendering_provider"]["role"] = "PROVIDER_ROLE_" + claim["rendering_provider"]["role"].upper()
+    for line in wire["lines"]:
+        line["unit_basis"] = "UNIT_BASIS_" + line["unit_basis"]
+    return json_format.ParseDict(wire, pb.claims_pb2.Claim())

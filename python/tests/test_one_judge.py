@@ -16,11 +16,10 @@ from typing import Any
 import pytest
 
 import cptkit
-from conftest import REPO_ROOT, RPC_TIMEOUT_S
+from conftest import REPO_ROOT, RPC_TIMEOUT_S, wire_claim
 
 pa = pytest.importorskip("pyarrow")
 grpc = pytest.importorskip("grpc")
-from google.protobuf import json_format  # noqa: E402
 
 CLAIMS = REPO_ROOT / "tests" / "fixtures" / "claims"
 CASES = sorted(d.name for d in CLAIMS.iterdir() if (d / "claim.json").is_file())
@@ -119,17 +118,6 @@ def wire_options(pb: SimpleNamespace, expected: dict[str, Any]) -> Any:
         payer_conversion_factors=options.get("payer_conversion_factors", {}),
         percent_of_medicare=options.get("percent_of_medicare", ""),
     )
-
-
-def wire_claim(pb: SimpleNamespace, claim: dict[str, Any]) -> Any:
-    """The claim JSON as the wire Claim (enums by their proto names)."""
-    wire = json.loads(json.dumps(claim))
-    wire["payer"]["plan_type"] = "PLAN_TYPE_" + claim["payer"]["plan_type"].upper()
-    if "role" in claim["rendering_provider"]:
-        wire["rendering_provider"]["role"] = "PROVIDER_ROLE_" + claim["rendering_provider"]["role"].upper()
-    for line in wire["lines"]:
-        line["unit_basis"] = "UNIT_BASIS_" + line["unit_basis"]
-    return json_format.ParseDict(wire, pb.claims_pb2.Claim())
 
 
 def from_status(error: Any) -> Answer:

@@ -12,6 +12,7 @@ pub mod pb {
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/cptkit_descriptor.bin"));
 
 mod claims;
+pub mod codec;
 mod codes;
 mod convert;
 mod rates;

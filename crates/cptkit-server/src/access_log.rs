@@ -5,8 +5,14 @@
 //!
 //! The line is written when the response ends (its trailers are sent), so the latency covers encoding
 //! and the status is the one the client sees, including statuses that tonic produces before a handler
-//! runs (a request over the size limit, an unknown method). A response the client abandons is logged
-//! as CANCELLED.
+//! runs (a request over the size limit, an unknown method). A response the client abandons, or a
+//! request dropped before it was answered (tonic's `--request-timeout`-style timeout, a closed
+//! connection), is logged as CANCELLED; a request an inner layer fails with an error is logged with
+//! the status tonic turns that error into.
+//!
+//! The same place records the request metrics ([`crate::metrics`]): the request in flight from its
+//! arrival until its line is written, then its status and latency; and, as handlers judge claims, the
+//! claims and lines judged.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -16,8 +22,9 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use http_body::{Body, Frame, SizeHint};
-use tonic::Code;
+use tonic::{Code, Status};
 
+use crate::metrics::{self, InFlight, Method};
 use crate::status::code_name;
 
 /// Where a handler leaves what the log line may say about its request. Put in every request's
@@ -27,6 +34,10 @@ pub(crate) struct RequestLog(Arc<Fields>);
 
 #[derive(Debug, Default)]
 struct Fields {
+    /// The tokens-file name of the authenticated caller (never the token).
+    caller: OnceLock<String>,
+    /// The request's method, for the metrics; `None` in a detached log.
+    method: Option<&'static Method>,
     code: OnceLock<String>,
     claim_id: OnceLock<String>,
     /// Claims answered on a stream, and how many of those answers were errors.
@@ -52,11 +63,26 @@ impl RequestLog {
         }
     }
 
+    /// Records the name of the authenticated caller (a tokens-file entry's name).
+    pub(crate) fn record_caller(extensions: &http::Extensions, name: &str) {
+        if let Some(log) = extensions.get::<RequestLog>() {
+            let _ = log.0.caller.set(name.to_owned());
+        }
+    }
+
     /// Records the id of the claim a unary call is about (only once the claim parsed), as
     /// [`loggable_id`] shows it.
     pub(crate) fn record_claim(extensions: &http::Extensions, claim_id: &str) {
         if let Some(log) = extensions.get::<RequestLog>() {
             let _ = log.0.claim_id.set(loggable_id(claim_id));
+        }
+    }
+
+    /// Counts claims judged (validated or priced) for this request and their service lines; a metric,
+    /// not part of the log line.
+    pub(crate) fn count_judged(&self, claims: usize, lines: usize) {
+        if let Some(method) = self.0.method {
+            metrics::count_judged(method, claims, lines);
         }
     }
 
@@ -94,28 +120,47 @@ pub struct AccessLog<S> {
 impl<S, ReqBody, ResBody> tower::Service<http::Request<ReqBody>> for AccessLog<S>
 where
     S: tower::Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
+    S::Error: Into<BoxError>,
     S::Future: Send + 'static,
+    ResBody: Body<Data = bytes::Bytes> + Unpin + Send + 'static,
+    ResBody::Error: Into<tonic::codegen::StdError>,
 {
-    type Response = http::Response<LoggedBody<ResBody>>;
-    type Error = S::Error;
+    // Boxed, so every layer outside (gRPC-Web, or none) sees one body type.
+    type Response = http::Response<tonic::body::Body>;
+    type Error = BoxError;
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
+        self.inner.poll_ready(cx).map_err(Into::into)
     }
 
     fn call(&mut self, mut request: http::Request<ReqBody>) -> Self::Future {
-        let log = RequestLog::default();
+        // "/cptkit.v1.CodeService/GetCode" -> "cptkit.v1.CodeService/GetCode"
+        let rpc = request.uri().path().trim_start_matches('/').to_owned();
+        let method = metrics::method(&rpc);
+        let log = RequestLog(Arc::new(Fields { method: Some(method), ..Fields::default() }));
         request.extensions_mut().insert(log.clone());
-        let entry = Entry {
-            // "/cptkit.v1.CodeService/GetCode" -> "cptkit.v1.CodeService/GetCode"
-            rpc: request.uri().path().trim_start_matches('/').to_owned(),
-            log,
-            start: Instant::now(),
-        };
+        let entry = Entry { rpc, log, start: Instant::now(), in_flight: metrics::begin(method), written: false };
         let response = self.inner.call(request);
         Box::pin(async move {
-            let response = response.await?;
+            let mut entry = entry;
+            let response = match response.await {
+                Ok(response) => response,
+                Err(error) => {
+                    // An inner layer failed the request (a load shed, a tower timeout): tonic answers
+                    // with the status found in the error (its RecoverError), else resets the stream.
+                    return Err(match Status::try_from_error(error.into()) {
+                        Ok(status) => {
+                            entry.write(code_name(status.code()));
+                            Box::new(status) as BoxError
+                        }
+                        Err(error) => {
+                            entry.write(code_name(Code::Unknown));
+                            error
+                        }
+                    });
+                }
+            };
             // A response without a body (an error) has its status in the headers ("trailers-only").
             let entry = match grpc_status(response.headers()) {
                 Some(status) => {
@@ -124,23 +169,34 @@ where
                 }
                 None => Some(entry),
             };
-            Ok(response.map(|inner| LoggedBody { inner, entry }))
+            Ok(response.map(|inner| tonic::body::Body::new(LoggedBody { inner, entry })))
         })
     }
 }
 
-/// A request whose line is not written yet.
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A request whose line is not written yet; dropped unwritten, it is written as CANCELLED.
 #[derive(Debug)]
 struct Entry {
     rpc: String,
     log: RequestLog,
     start: Instant,
+    /// Counts the request in flight until the entry drops.
+    in_flight: InFlight,
+    written: bool,
 }
 
 impl Entry {
-    fn write(self, status: &str) {
-        let latency_us = u64::try_from(self.start.elapsed().as_micros()).unwrap_or(u64::MAX);
+    fn write(&mut self, status: &'static str) {
+        if std::mem::replace(&mut self.written, true) {
+            return;
+        }
+        let latency = self.start.elapsed();
+        self.in_flight.finish(status, latency);
+        let latency_us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
         let fields = &self.log.0;
+        let caller = fields.caller.get().map(tracing::field::display);
         let code = fields.code.get().map(tracing::field::display);
         let claim_id = fields.claim_id.get().map(tracing::field::display);
         let streamed = fields.streamed.load(Ordering::Relaxed);
@@ -149,6 +205,7 @@ impl Entry {
         tracing::info!(
             target: "cptkit_server::rpc",
             rpc = %self.rpc,
+            caller,
             code,
             claim_id,
             claims,
@@ -172,8 +229,8 @@ pub struct LoggedBody<B> {
 }
 
 impl<B> LoggedBody<B> {
-    fn finish(&mut self, status: &str) {
-        if let Some(entry) = self.entry.take() {
+    fn finish(&mut self, status: &'static str) {
+        if let Some(mut entry) = self.entry.take() {
             entry.write(status);
         }
     }
@@ -208,9 +265,105 @@ impl<B: Body + Unpin> Body for LoggedBody<B> {
     }
 }
 
-impl<B> Drop for LoggedBody<B> {
+impl Drop for Entry {
     fn drop(&mut self) {
-        // Dropped before its trailers were sent: the client went away or the connection closed.
-        self.finish(code_name(Code::Cancelled));
+        // Dropped unwritten: the response was abandoned before its trailers were sent (the client went
+        // away, the connection closed), or the request was dropped before it was answered (a timeout
+        // around this layer).
+        self.write(code_name(Code::Cancelled));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::{Pending, Ready};
+
+    use tower::{Layer as _, Service as _};
+
+    use super::*;
+
+    /// The inner service, answering every request with what `answer` gives.
+    #[derive(Clone)]
+    struct Answers(fn() -> Result<http::Response<tonic::body::Body>, BoxError>);
+
+    impl tower::Service<http::Request<()>> for Answers {
+        type Response = http::Response<tonic::body::Body>;
+        type Error = BoxError;
+        type Future = Ready<Result<http::Response<tonic::body::Body>, BoxError>>;
+
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, _: http::Request<()>) -> Self::Future {
+            std::future::ready((self.0)())
+        }
+    }
+
+    /// The inner service, never answering.
+    #[derive(Clone)]
+    struct Never;
+
+    impl tower::Service<http::Request<()>> for Never {
+        type Response = http::Response<tonic::body::Body>;
+        type Error = BoxError;
+        type Future = Pending<Result<http::Response<tonic::body::Body>, BoxError>>;
+
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, _: http::Request<()>) -> Self::Future {
+            std::future::pending()
+        }
+    }
+
+    fn request(method: &str) -> http::Request<()> {
+        http::Request::builder().uri(format!("/cptkit.v1.CodeService/{method}")).body(()).expect("request")
+    }
+
+    fn finished(method: &str, code: &str) -> f64 {
+        let series = format!(
+            r#"cptkit_grpc_requests_total{{grpc_service="cptkit.v1.CodeService",grpc_method="{method}",grpc_code="{code}"}}"#
+        );
+        metrics::sample(&series).unwrap_or(0.0)
+    }
+
+    // Each test uses its own method: the metrics are the process's, shared by the tests running at once.
+
+    #[tokio::test]
+    async fn an_inner_layers_error_is_counted_with_the_status_tonic_answers() {
+        let mut service = AccessLogLayer.layer(Answers(|| Err(Box::new(Status::unavailable("shed")))));
+        let error = service.call(request("GetTaxonomy")).await.expect_err("the inner error");
+        let status = error.downcast::<Status>().expect("a status, as tonic answers it");
+        assert_eq!(status.code(), Code::Unavailable);
+        assert_eq!(finished("GetTaxonomy", "UNAVAILABLE"), 1.0);
+        assert!(metrics::sample(r#"cptkit_grpc_refused_total{grpc_code="UNAVAILABLE"}"#).is_some_and(|n| n >= 1.0));
+
+        let mut service = AccessLogLayer.layer(Answers(|| Err("not a status".into())));
+        service.call(request("GetModifier")).await.expect_err("the inner error");
+        assert_eq!(finished("GetModifier", "UNKNOWN"), 1.0);
+    }
+
+    #[tokio::test]
+    async fn a_request_dropped_before_its_answer_is_cancelled() {
+        let mut service = AccessLogLayer.layer(Never);
+        let pending = service.call(request("GetPlaceOfService"));
+        // A timeout around this layer drops the request's future.
+        drop(pending);
+        assert_eq!(finished("GetPlaceOfService", "CANCELLED"), 1.0);
+    }
+
+    #[tokio::test]
+    async fn a_trailers_only_answer_is_counted_once() {
+        let mut service = AccessLogLayer.layer(Answers(|| {
+            let mut response = http::Response::new(tonic::body::Body::empty());
+            response.headers_mut().insert("grpc-status", http::HeaderValue::from_static("5"));
+            Ok(response)
+        }));
+        let response = service.call(request("GetDiagnosis")).await.expect("answer");
+        drop(response);
+        assert_eq!(finished("GetDiagnosis", "NOT_FOUND"), 1.0);
+        assert_eq!(finished("GetDiagnosis", "CANCELLED"), 0.0);
     }
 }

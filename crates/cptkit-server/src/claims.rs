@@ -7,27 +7,24 @@
 //! findings do (`lines[0].modifiers[1]`, or `conversion_factor` for the price options), so a client can match a
 //! violation to a finding of `ValidateClaim`.
 
-use std::sync::Arc;
-
-use cptkit_core::{Claim, Error, JudgeOptions, Judgement, RuleBook, Verdict};
+use cptkit_core::{Claim, Error, JudgeOptions, Judgement, Verdict};
 use cptkit_proto::pb;
 use cptkit_proto::pb::claim_service_server::ClaimService;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::access_log::{RequestLog, loggable_id};
+use crate::data::{DataStore, ServerData};
 use crate::process::{self, ProcessClaimsStream};
-use crate::service::SharedReference;
 use crate::status::{to_claim_error, to_status};
 
 /// Claims with more lines than this are judged on a blocking thread: validation compares lines
 /// pairwise (duplicates), so a 4 MiB claim of tens of thousands of lines would hold a runtime worker.
 const INLINE_LINES: usize = 32;
 
-/// The ClaimService handlers, over the server's reference data and rule book. Cheap to clone.
+/// The ClaimService handlers, over the current [`ServerData`]. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct ClaimServiceImpl {
-    reference: SharedReference,
-    rules: Arc<RuleBook>,
+    store: DataStore,
 }
 
 /// A request's claim, read, with what to do with it.
@@ -37,64 +34,76 @@ struct Parsed {
 }
 
 impl ClaimServiceImpl {
-    pub fn new(reference: SharedReference, rules: Arc<RuleBook>) -> Self {
-        ClaimServiceImpl { reference, rules }
-    }
-
-    /// The core's one judge. A bug met on this claim is its INTERNAL error (logged here with the
-    /// claim id only): a stream goes on, a connection stays up.
-    fn judge(&self, parsed: &Parsed) -> Result<Judgement, Error> {
-        self.reference.judge(&parsed.claim, &parsed.options, &self.rules).inspect_err(|_| {
-            tracing::error!(claim_id = %loggable_id(&parsed.claim.claim_id), "the core failed on a claim");
-        })
+    pub fn new(store: DataStore) -> Self {
+        ClaimServiceImpl { store }
     }
 
     /// Answers on this thread, or on a blocking one for a large claim (judging and converting
     /// thousands of lines, steps and all, is milliseconds).
-    async fn answer<T: Send + 'static>(&self, parsed: Parsed, answer: fn(&Self, &Parsed) -> T) -> Result<T, Status> {
+    async fn answer<T: Send + 'static>(
+        &self,
+        parsed: Parsed,
+        answer: fn(&ServerData, &Parsed) -> T,
+    ) -> Result<T, Status> {
+        let data = self.store.current();
         if parsed.claim.lines.len() <= INLINE_LINES {
-            return Ok(answer(self, &parsed));
+            return Ok(answer(&data, &parsed));
         }
-        let service = self.clone();
-        tokio::task::spawn_blocking(move || answer(&service, &parsed))
+        tokio::task::spawn_blocking(move || answer(&data, &parsed))
             .await
             .map_err(|e| Status::internal(format!("claim worker failed: {e}")))
     }
+}
 
-    fn validate_answer(&self, parsed: &Parsed) -> Result<pb::ValidateClaimResponse, Status> {
-        let Judgement { report, .. } = self.judge(parsed).map_err(|e| to_status(&e))?;
-        Ok(pb::ValidateClaimResponse { report: Some(report.into()) })
-    }
+/// The core's one judge. A bug met on this claim is its INTERNAL error (logged here with the claim id
+/// only): a stream goes on, a connection stays up.
+fn judge(data: &ServerData, parsed: &Parsed) -> Result<Judgement, Error> {
+    data.judge(&parsed.claim, &parsed.options).inspect_err(|_| {
+        tracing::error!(claim_id = %loggable_id(&parsed.claim.claim_id), "the core failed on a claim");
+    })
+}
 
-    /// A claim rejected for its findings is INVALID_ARGUMENT with one violation per error finding.
-    fn price_answer(&self, parsed: &Parsed) -> Result<pb::PriceClaimResponse, Status> {
-        let judgement = self.judge(parsed).map_err(|e| to_status(&e))?;
-        let report = judgement.report.clone();
-        let priced = judgement.into_priced().map_err(|e| to_status(&e))?;
-        Ok(pb::PriceClaimResponse { priced: Some(priced.into()), report: Some(report.into()) })
-    }
+fn validate_answer(data: &ServerData, parsed: &Parsed) -> Result<pb::ValidateClaimResponse, Status> {
+    let Judgement { report, .. } = judge(data, parsed).map_err(|e| to_status(&e))?;
+    Ok(pb::ValidateClaimResponse { report: Some(report.into()) })
+}
 
-    /// One `ProcessClaims` request, answered. Never fails: a bad claim's answer carries its error.
-    pub(crate) fn process(&self, request: pb::ProcessClaimsRequest) -> pb::ProcessClaimsResponse {
-        let pb::ProcessClaimsRequest { request_id, claim, price, options, today } = request;
-        let mut response = pb::ProcessClaimsResponse { request_id, ..Default::default() };
-        let judged = parse(claim, &today, price.then_some(options)).and_then(|parsed| self.judge(&parsed));
-        match judged {
-            Err(error) => response.error = Some(to_claim_error(&error, None)),
-            Ok(Judgement { report, verdict }) => {
-                match verdict {
-                    Verdict::Priced(priced) => response.priced = Some(priced.into()),
-                    Verdict::Validated => {}
-                    Verdict::Rejected => {
-                        response.error = Some(to_claim_error(&cptkit_core::rejection(&report), Some(&report)));
-                    }
-                    Verdict::NotPriced(error) => response.error = Some(to_claim_error(&error, Some(&report))),
+/// A claim rejected for its findings is INVALID_ARGUMENT with one violation per error finding.
+fn price_answer(data: &ServerData, parsed: &Parsed) -> Result<pb::PriceClaimResponse, Status> {
+    let judgement = judge(data, parsed).map_err(|e| to_status(&e))?;
+    let report = judgement.report.clone();
+    let priced = judgement.into_priced().map_err(|e| to_status(&e))?;
+    Ok(pb::PriceClaimResponse { priced: Some(priced.into()), report: Some(report.into()) })
+}
+
+/// One `ProcessClaims` request, answered (and counted in `log` when judged). Never fails: a bad claim's
+/// answer carries its error.
+pub(crate) fn process(
+    data: &ServerData,
+    request: pb::ProcessClaimsRequest,
+    log: &RequestLog,
+) -> pb::ProcessClaimsResponse {
+    let pb::ProcessClaimsRequest { request_id, claim, price, options, today } = request;
+    let mut response = pb::ProcessClaimsResponse { request_id, ..Default::default() };
+    let judged = parse(claim, &today, price.then_some(options)).and_then(|parsed| {
+        log.count_judged(1, parsed.claim.lines.len());
+        judge(data, &parsed)
+    });
+    match judged {
+        Err(error) => response.error = Some(to_claim_error(&error, None)),
+        Ok(Judgement { report, verdict }) => {
+            match verdict {
+                Verdict::Priced(priced) => response.priced = Some(priced.into()),
+                Verdict::Validated => {}
+                Verdict::Rejected => {
+                    response.error = Some(to_claim_error(&cptkit_core::rejection(&report), Some(&report)));
                 }
-                response.report = Some(report.into());
+                Verdict::NotPriced(error) => response.error = Some(to_claim_error(&error, Some(&report))),
             }
+            response.report = Some(report.into());
         }
-        response
     }
+    response
 }
 
 /// Reads a request's claim, `today` (none: the core's default, today in UTC) and (`Some` when
@@ -122,7 +131,8 @@ impl ClaimService for ClaimServiceImpl {
         let (_, extensions, pb::ValidateClaimRequest { claim, today }) = request.into_parts();
         let parsed = parse(claim, &today, None).map_err(|e| to_status(&e))?;
         RequestLog::record_claim(&extensions, &parsed.claim.claim_id);
-        self.answer(parsed, Self::validate_answer).await?.map(Response::new)
+        RequestLog::of(&extensions).count_judged(1, parsed.claim.lines.len());
+        self.answer(parsed, validate_answer).await?.map(Response::new)
     }
 
     async fn price_claim(
@@ -132,7 +142,8 @@ impl ClaimService for ClaimServiceImpl {
         let (_, extensions, pb::PriceClaimRequest { claim, options, today }) = request.into_parts();
         let parsed = parse(claim, &today, Some(options)).map_err(|e| to_status(&e))?;
         RequestLog::record_claim(&extensions, &parsed.claim.claim_id);
-        self.answer(parsed, Self::price_answer).await?.map(Response::new)
+        RequestLog::of(&extensions).count_judged(1, parsed.claim.lines.len());
+        self.answer(parsed, price_answer).await?.map(Response::new)
     }
 
     type ProcessClaimsStream = ProcessClaimsStream;
@@ -143,6 +154,6 @@ impl ClaimService for ClaimServiceImpl {
     ) -> Result<Response<Self::ProcessClaimsStream>, Status> {
         let (_, extensions, inbound) = request.into_parts();
         let log = RequestLog::of(&extensions);
-        Ok(Response::new(process::start(self.clone(), inbound, log)))
+        Ok(Response::new(process::start(self.store.current(), inbound, log)))
     }
 }

@@ -19,13 +19,22 @@
 //! ```
 
 mod access_log;
+mod auth;
 mod claims;
 mod config;
+mod conn;
+mod data;
+mod limits;
+mod logging;
+mod metrics;
 mod prepared;
 pub mod process;
+mod reload;
 mod rules;
+mod security;
 mod service;
 pub mod status;
+mod tokens;
 pub mod x12;
 
 use std::future::Future;
@@ -39,14 +48,21 @@ use cptkit_proto::pb::x12_service_server::X12ServiceServer;
 use tokio::net::TcpListener;
 use tonic::server::NamedService as _;
 use tonic::transport::Server;
-use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 
 pub use access_log::{AccessLog, AccessLogLayer, LoggedBody};
+pub use auth::{Auth, AuthLayer};
 pub use claims::ClaimServiceImpl;
 pub use config::{Config, LogFormat};
+pub use conn::{ActiveBody, Conn, ConnInfo, ConnectionLayer, ConnectionService};
+pub use data::{DataStore, ServerData};
+pub use limits::{Limits, LimitsLayer};
+pub use logging::{DEFAULT_LOG_BUFFER_LINES, LogGuard, dropped_log_lines, init_tracing};
+pub use metrics::{record_data_versions, record_reload, render as render_metrics, serve_metrics};
 pub use prepared::CodeServiceRoutes;
+pub use reload::{ReloadStep, Reloader};
 pub use rules::{RuleSetError, load_rules};
+pub use security::Security;
 pub use service::{CodeServiceImpl, SharedReference};
 pub use x12::X12ServiceImpl;
 
@@ -57,6 +73,8 @@ pub enum ServeError {
     Reflection(#[from] tonic_reflection::server::Error),
     #[error("transport: {0}")]
     Transport(#[from] tonic::transport::Error),
+    #[error("{0}")]
+    Security(String),
 }
 
 /// The reference data to serve: `data_dir`'s tables over the embedded ones, or the embedded set.
@@ -80,18 +98,6 @@ pub fn load_benchmarks(dir: Option<&Path>) -> Result<Arc<PayerBenchmarks>, cptki
     Ok(Arc::new(PayerBenchmarks::new(rows)))
 }
 
-/// Installs the global tracing subscriber: level from `RUST_LOG` (default `info`), lines to stderr.
-pub fn init_tracing(format: LogFormat) {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().flatten_event(true).init(),
-    }
-}
-
 /// Serves every service on `listener` until `shutdown` completes, then shuts down gracefully:
 /// health turns NOT_SERVING, the listener closes, in-flight requests (and open `ProcessClaims`
 /// streams) finish; connections still open after `config.shutdown_grace` (a health Watch stream, a
@@ -108,6 +114,7 @@ pub async fn serve(
 }
 
 /// [`serve`], with payer rate benchmarks ([`load_benchmarks`]) for GetBenchmarks and GetCode.
+/// TLS and tokens come from `config`'s files ([`Security::from_config`]).
 pub async fn serve_with_benchmarks(
     listener: TcpListener,
     reference: SharedReference,
@@ -116,14 +123,26 @@ pub async fn serve_with_benchmarks(
     config: &Config,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
+    let security = Security::from_config(config).map_err(ServeError::Security)?;
+    let store = DataStore::new(ServerData::new(reference, rules, benchmarks));
+    serve_data(listener, store, security, config, shutdown).await
+}
+
+/// [`serve`], answering from `store`'s current data (a [`DataStore::replace`], a reload, takes effect
+/// for the requests that start after it), with the TLS, tokens and connection limits of `security`
+/// (which the caller may [`Security::reload`] while serving).
+pub async fn serve_data(
+    listener: TcpListener,
+    store: DataStore,
+    security: Arc<Security>,
+    config: &Config,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServeError> {
     let limit = config.max_request_bytes;
-    let codes =
-        CodeServiceRoutes::new(CodeServiceImpl::new(reference.clone()).with_payer_benchmarks(benchmarks), limit);
-    let claims = ClaimServiceServer::new(ClaimServiceImpl::new(reference.clone(), rules.clone()))
-        .max_decoding_message_size(limit);
+    let codes = CodeServiceRoutes::new(CodeServiceImpl::new(store.clone()), limit);
+    let claims = ClaimServiceServer::new(ClaimServiceImpl::new(store.clone())).max_decoding_message_size(limit);
     // X12 files are larger than any other request: this service alone has its own limit.
-    let x12 =
-        X12ServiceServer::new(X12ServiceImpl::new(reference, rules)).max_decoding_message_size(config.max_x12_bytes);
+    let x12 = X12ServiceServer::new(X12ServiceImpl::new(store)).max_decoding_message_size(config.max_x12_bytes);
 
     let (health_reporter, health) = tonic_health::server::health_reporter();
     health_reporter.set_service_status("", ServingStatus::Serving).await;
@@ -162,9 +181,25 @@ pub async fn serve_with_benchmarks(
         let _ = began.send(());
     };
 
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-    let server = Server::builder()
+    let incoming = conn::incoming(listener, security.clone());
+    let nonzero = |d: std::time::Duration| (!d.is_zero()).then_some(d);
+    let mut builder = Server::builder()
+        .max_concurrent_streams(config.max_concurrent_streams)
+        .http2_keepalive_interval(nonzero(config.http2_keepalive_interval))
+        .http2_keepalive_timeout(Some(config.http2_keepalive_timeout))
+        .accept_http1(config.grpc_web);
+    if let Some(age) = nonzero(config.max_connection_age) {
+        // Requests in progress on an old connection get the shutdown grace to finish.
+        builder = builder.max_connection_age(age).max_connection_age_grace(config.shutdown_grace);
+    }
+    let server = builder
+        // Outermost first: a request counts as activity on its connection; gRPC-Web is translated
+        // before the access log sees it; a caller is authenticated before it takes a place in the limit.
+        .layer(ConnectionLayer)
+        .layer(tower::util::option_layer(config.grpc_web.then(tonic_web::GrpcWebLayer::new)))
         .layer(AccessLogLayer)
+        .layer(AuthLayer::new(security))
+        .layer(LimitsLayer::new(config.max_concurrent_requests, nonzero(config.request_timeout)))
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

@@ -1,8 +1,8 @@
 //! GetCode from prepared bytes.
 //!
 //! A code profile is ~20 KB of protobuf assembled from many tables; assembling, converting and
-//! encoding it costs ~30 us per request, several times an Echo. The reference data never changes
-//! while the server runs, so the encoded response for the default options (no locality rows) is
+//! encoding it costs ~30 us per request, several times an Echo. The data only changes by a reload,
+//! which brings its own prepared responses ([`crate::ServerData`]), so the encoded response for the default options (no locality rows) is
 //! built once per code, on its first request, and sent as is afterwards. Requests with localities
 //! are assembled per request.
 //!
@@ -19,14 +19,14 @@ use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
 use bytes::{BufMut, Bytes};
-use cptkit_core::CptCode;
+use cptkit_core::{CptCode, Reference};
+use cptkit_proto::codec::MessageDecoder;
 use cptkit_proto::pb;
 use cptkit_proto::pb::code_service_server::CodeServiceServer;
 use prost::Message as _;
 use tonic::codec::{Codec, EncodeBuf, Encoder};
 use tonic::server::NamedService;
 use tonic::{Request, Response, Status};
-use tonic_prost::ProstDecoder;
 
 use crate::service::CodeServiceImpl;
 
@@ -40,6 +40,15 @@ pub(crate) struct PreparedProfiles(BTreeMap<CptCode, OnceLock<Bytes>>);
 impl PreparedProfiles {
     pub(crate) fn new(codes: impl Iterator<Item = CptCode>) -> Self {
         PreparedProfiles(codes.map(|code| (code, OnceLock::new())).collect())
+    }
+
+    /// One slot per code GetCode answers: every anesthesia and fee schedule code. Should the fee
+    /// schedule not read, its codes are assembled per request (and answer with the reading error).
+    pub(crate) fn for_reference(reference: &Reference) -> Self {
+        match reference.code_summaries() {
+            Ok(all) => PreparedProfiles::new(all.map(|s| s.code)),
+            Err(_) => PreparedProfiles::new(reference.codes().map(|c| c.code)),
+        }
     }
 
     /// The prepared response for `code`, building it with `build` the first time.
@@ -127,14 +136,14 @@ impl Codec for PreparedCodec {
     type Encode = Bytes;
     type Decode = pb::GetCodeRequest;
     type Encoder = PreparedCodec;
-    type Decoder = ProstDecoder<pb::GetCodeRequest>;
+    type Decoder = MessageDecoder<pb::GetCodeRequest>;
 
     fn encoder(&mut self) -> Self::Encoder {
         PreparedCodec
     }
 
     fn decoder(&mut self) -> Self::Decoder {
-        ProstDecoder::default()
+        MessageDecoder::default()
     }
 }
 
@@ -150,10 +159,17 @@ impl Encoder for PreparedCodec {
 
 #[cfg(test)]
 mod tests {
-    use cptkit_core::Reference;
+    use cptkit_core::RuleBook;
     use cptkit_proto::pb::code_service_server::CodeService as _;
 
     use super::*;
+    use crate::data::{DataStore, ServerData};
+
+    fn embedded() -> CodeServiceImpl {
+        let data =
+            ServerData::new(Reference::embedded().into(), Arc::new(RuleBook::embedded().clone()), Arc::default());
+        CodeServiceImpl::new(DataStore::new(data))
+    }
 
     fn get_code(code: &str, localities: &[&str]) -> Request<pb::GetCodeRequest> {
         let localities = localities.iter().map(|l| (*l).to_owned()).collect();
@@ -162,7 +178,7 @@ mod tests {
 
     #[tokio::test]
     async fn prepared_bytes_are_the_encoded_response() {
-        let codes = CodeServiceImpl::new(Reference::embedded().into());
+        let codes = embedded();
         for localities in [&[][..], &["13202-01"][..]] {
             let message = codes.get_code(get_code("00632", localities)).await.expect("message").into_inner();
             let first = codes.get_code_encoded(get_code("00632", localities)).expect("first");
@@ -174,7 +190,7 @@ mod tests {
 
     #[test]
     fn errors_are_the_same_statuses() {
-        let codes = CodeServiceImpl::new(Reference::embedded().into());
+        let codes = embedded();
         let status = codes.get_code_encoded(get_code("00101", &[])).expect_err("unknown");
         assert_eq!(status.code(), tonic::Code::NotFound);
         let status = codes.get_code_encoded(get_code("0063", &[])).expect_err("malformed");

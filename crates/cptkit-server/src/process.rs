@@ -33,6 +33,7 @@
 use std::collections::VecDeque;
 use std::future::Future as _;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use cptkit_proto::pb;
@@ -43,7 +44,8 @@ use tokio_stream::Stream;
 use tonic::{Status, Streaming};
 
 use crate::access_log::RequestLog;
-use crate::claims::ClaimServiceImpl;
+use crate::claims;
+use crate::data::ServerData;
 
 /// Most claims judged in one blocking job.
 pub const CHUNK_CLAIMS: usize = 256;
@@ -65,20 +67,21 @@ fn max_in_flight() -> usize {
 
 type Answers = Vec<pb::ProcessClaimsResponse>;
 
-/// Starts the driver for one stream and returns the response stream.
+/// Starts the driver for one stream and returns the response stream. The whole stream is judged
+/// with `data`, the snapshot current when it started.
 pub(crate) fn start(
-    service: ClaimServiceImpl,
+    data: Arc<ServerData>,
     inbound: Streaming<pb::ProcessClaimsRequest>,
     log: RequestLog,
 ) -> ProcessClaimsStream {
     let (out, answers) = mpsc::channel(OUTPUT_CHUNKS);
     log.count_claims(0, 0);
-    tokio::spawn(drive(service, inbound, out, log));
+    tokio::spawn(drive(data, inbound, out, log));
     ProcessClaimsStream { answers, current: Vec::new().into_iter() }
 }
 
 async fn drive(
-    service: ClaimServiceImpl,
+    data: Arc<ServerData>,
     mut inbound: Streaming<pb::ProcessClaimsRequest>,
     out: mpsc::Sender<Result<Answers, Status>>,
     log: RequestLog,
@@ -122,13 +125,14 @@ async fn drive(
             chunk = reader.next(&mut inbound), if reading && in_flight.len() < max_in_flight => match chunk {
                 Ok(chunk) if chunk.is_empty() => {}
                 Ok(chunk) if in_flight.is_empty() && is_small(&chunk) => {
-                    let answers = chunk.into_iter().map(|request| service.process(request)).collect();
+                    let answers = chunk.into_iter().map(|request| claims::process(&data, request, &log)).collect();
                     if send(answers).await.is_err() {
                         return;
                     }
                 }
                 Ok(chunk) => {
-                    let service = service.clone();
+                    let data = Arc::clone(&data);
+                    let log = log.clone();
                     let cancelled = out.clone();
                     in_flight.push_back(tokio::task::spawn_blocking(move || {
                         let mut answers = Vec::with_capacity(chunk.len());
@@ -136,7 +140,7 @@ async fn drive(
                             if cancelled.is_closed() {
                                 break;
                             }
-                            answers.push(service.process(request));
+                            answers.push(claims::process(&data, request, &log));
                         }
                         answers
                     }));

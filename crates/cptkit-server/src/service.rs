@@ -6,16 +6,14 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use cptkit_core::{
-    CptCode, Icd10Code, ModifierCode, PayerBenchmarks, PosCode, ProfileOptions, Reference, TaxonomyCode,
-};
+use cptkit_core::{CptCode, Icd10Code, ModifierCode, PosCode, ProfileOptions, Reference, TaxonomyCode};
 use cptkit_proto::pb;
 use cptkit_proto::pb::code_service_server::CodeService;
 use prost::Message as _;
 use tonic::{Request, Response, Status};
 
 use crate::access_log::RequestLog;
-use crate::prepared::PreparedProfiles;
+use crate::data::{DataStore, ServerData};
 use crate::status::to_status;
 
 /// The reference data the server answers from: the embedded set (`&'static`) or one loaded from a
@@ -89,27 +87,17 @@ where
     Ok(code)
 }
 
-/// The CodeService handlers. Serve it through [`crate::CodeServiceRoutes`], which sends GetCode
-/// responses from prepared bytes; mounted as a plain `CodeServiceServer` it answers the same.
+/// The CodeService handlers, over the current [`ServerData`]. Serve it through
+/// [`crate::CodeServiceRoutes`], which sends GetCode responses from prepared bytes; mounted as a plain
+/// `CodeServiceServer` it answers the same.
 #[derive(Debug, Clone)]
 pub struct CodeServiceImpl {
-    reference: SharedReference,
-    payer_benchmarks: Arc<PayerBenchmarks>,
-    prepared: Arc<PreparedProfiles>,
+    store: DataStore,
 }
 
 impl CodeServiceImpl {
-    /// Answers from `reference`, with no payer rate benchmarks.
-    pub fn new(reference: SharedReference) -> Self {
-        let prepared = prepared_profiles(&reference);
-        CodeServiceImpl { reference, payer_benchmarks: Arc::default(), prepared }
-    }
-
-    /// Serves these payer rate benchmarks (GetBenchmarks, and each GetCode profile's `payer_benchmarks`).
-    /// The prepared GetCode responses are started afresh, so they include them.
-    pub fn with_payer_benchmarks(self, payer_benchmarks: Arc<PayerBenchmarks>) -> Self {
-        let prepared = prepared_profiles(&self.reference);
-        CodeServiceImpl { reference: self.reference, payer_benchmarks, prepared }
+    pub fn new(store: DataStore) -> Self {
+        CodeServiceImpl { store }
     }
 
     /// GetCode's request, parsed: the code (named for the access log) and the profile options.
@@ -120,8 +108,12 @@ impl CodeServiceImpl {
         Ok((code, options))
     }
 
-    fn get_code_response(&self, code: CptCode, options: &ProfileOptions) -> Result<pb::GetCodeResponse, Status> {
-        let profile = self.reference.profile_with(code, options, &self.payer_benchmarks).or_status()?;
+    fn get_code_response(
+        data: &ServerData,
+        code: CptCode,
+        options: &ProfileOptions,
+    ) -> Result<pb::GetCodeResponse, Status> {
+        let profile = data.reference().profile_with(code, options, &data.benchmarks).or_status()?;
         Ok(pb::GetCodeResponse { profile: Some(profile.into()) })
     }
 
@@ -129,29 +121,20 @@ impl CodeServiceImpl {
     /// options, assembled per request otherwise.
     pub(crate) fn get_code_encoded(&self, request: Request<pb::GetCodeRequest>) -> Result<Bytes, Status> {
         let (code, options) = Self::get_code_request(request)?;
+        let data = self.store.current();
         if options == ProfileOptions::default() {
-            self.prepared.get_or_build(code, || self.get_code_response(code, &options))
+            data.prepared.get_or_build(code, || Self::get_code_response(&data, code, &options))
         } else {
-            Ok(self.get_code_response(code, &options)?.encode_to_vec().into())
+            Ok(Self::get_code_response(&data, code, &options)?.encode_to_vec().into())
         }
     }
-}
-
-/// One prepared slot per code GetCode answers: every anesthesia and fee schedule code. Should the
-/// fee schedule not read, its codes are assembled per request (and answer with the reading error).
-fn prepared_profiles(reference: &Reference) -> Arc<PreparedProfiles> {
-    let prepared = match reference.code_summaries() {
-        Ok(all) => PreparedProfiles::new(all.map(|s| s.code)),
-        Err(_) => PreparedProfiles::new(reference.codes().map(|c| c.code)),
-    };
-    Arc::new(prepared)
 }
 
 #[tonic::async_trait]
 impl CodeService for CodeServiceImpl {
     async fn get_code(&self, request: Request<pb::GetCodeRequest>) -> Result<Response<pb::GetCodeResponse>, Status> {
         let (code, options) = Self::get_code_request(request)?;
-        self.get_code_response(code, &options).map(Response::new)
+        Self::get_code_response(&self.store.current(), code, &options).map(Response::new)
     }
 
     async fn search_codes(
@@ -160,7 +143,7 @@ impl CodeService for CodeServiceImpl {
     ) -> Result<Response<pb::SearchCodesResponse>, Status> {
         let (query, page) = cptkit_proto::code_query(request.into_inner()).or_status()?;
         let cptkit_core::Page { items, next_page_token, total_size } =
-            self.reference.search_codes(&query, &page).or_status()?;
+            self.store.current().reference().search_codes(&query, &page).or_status()?;
         Ok(Response::new(pb::SearchCodesResponse {
             codes: items.into_iter().map(Into::into).collect(),
             next_page_token,
@@ -174,7 +157,8 @@ impl CodeService for CodeServiceImpl {
     ) -> Result<Response<pb::ListCodesResponse>, Status> {
         let pb::ListCodesRequest { page } = request.into_inner();
         let page = cptkit_proto::page_request(page);
-        let cptkit_core::Page { items, next_page_token, total_size } = self.reference.list_codes(&page).or_status()?;
+        let cptkit_core::Page { items, next_page_token, total_size } =
+            self.store.current().reference().list_codes(&page).or_status()?;
         Ok(Response::new(pb::ListCodesResponse {
             codes: items.into_iter().map(Into::into).collect(),
             next_page_token,
@@ -188,7 +172,7 @@ impl CodeService for CodeServiceImpl {
     ) -> Result<Response<pb::GetModifierResponse>, Status> {
         let (_, extensions, pb::GetModifierRequest { code }) = request.into_parts();
         let code: ModifierCode = requested(&extensions, &code)?;
-        let modifier = self.reference.modifier(code).or_status()?.clone();
+        let modifier = self.store.current().reference().modifier(code).or_status()?.clone();
         Ok(Response::new(pb::GetModifierResponse { modifier: Some(modifier.into()) }))
     }
 
@@ -198,7 +182,7 @@ impl CodeService for CodeServiceImpl {
     ) -> Result<Response<pb::GetDiagnosisResponse>, Status> {
         let (_, extensions, pb::GetDiagnosisRequest { code }) = request.into_parts();
         let code: Icd10Code = requested(&extensions, &code)?;
-        let diagnosis = self.reference.diagnosis(&code).or_status()?;
+        let diagnosis = self.store.current().reference().diagnosis(&code).or_status()?;
         Ok(Response::new(pb::GetDiagnosisResponse { diagnosis: Some(diagnosis.into()) }))
     }
 
@@ -208,7 +192,7 @@ impl CodeService for CodeServiceImpl {
     ) -> Result<Response<pb::GetTaxonomyResponse>, Status> {
         let (_, extensions, pb::GetTaxonomyRequest { code }) = request.into_parts();
         let code: TaxonomyCode = requested(&extensions, &code)?;
-        let taxonomy = self.reference.taxonomy(&code).or_status()?.clone();
+        let taxonomy = self.store.current().reference().taxonomy(&code).or_status()?.clone();
         Ok(Response::new(pb::GetTaxonomyResponse { taxonomy: Some(taxonomy.into()) }))
     }
 
@@ -218,7 +202,7 @@ impl CodeService for CodeServiceImpl {
     ) -> Result<Response<pb::GetPlaceOfServiceResponse>, Status> {
         let (_, extensions, pb::GetPlaceOfServiceRequest { code }) = request.into_parts();
         let code: PosCode = requested(&extensions, &code)?;
-        let place = self.reference.place_of_service(&code).or_status()?.clone();
+        let place = self.store.current().reference().place_of_service(&code).or_status()?.clone();
         Ok(Response::new(pb::GetPlaceOfServiceResponse { place_of_service: Some(place.into()) }))
     }
 
@@ -229,7 +213,8 @@ impl CodeService for CodeServiceImpl {
         let (_, extensions, request) = request.into_parts();
         let (code, filter) = cptkit_proto::benchmarks_request(request).or_status()?;
         RequestLog::record_code(&extensions, &code);
-        let rows = self.payer_benchmarks.query(&self.reference, code, &filter).or_status()?;
+        let data = self.store.current();
+        let rows = data.benchmarks.query(data.reference(), code, &filter).or_status()?;
         Ok(Response::new(pb::GetBenchmarksResponse { benchmarks: rows.into_iter().map(Into::into).collect() }))
     }
 

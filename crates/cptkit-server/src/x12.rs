@@ -13,9 +13,8 @@
 //! claims): an 837 holds member ids, names and birth dates, none of which is logged.
 
 use std::io::Cursor;
-use std::sync::Arc;
 
-use cptkit_core::{Error, JudgeOptions, RuleBook};
+use cptkit_core::{Error, JudgeOptions};
 use cptkit_proto::pb;
 use cptkit_proto::pb::parse_claims_response::Item;
 use cptkit_proto::pb::x12_service_server::X12Service;
@@ -25,17 +24,16 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use crate::access_log::RequestLog;
-use crate::service::SharedReference;
+use crate::data::{DataStore, ServerData};
 use crate::status::{to_claim_error, to_status};
 
 /// Responses waiting for the client to read them, per ParseClaims stream.
 pub const STREAM_ITEMS: usize = 64;
 
-/// The X12Service handlers, over the server's reference data and rule book. Cheap to clone.
+/// The X12Service handlers, over the current [`ServerData`]. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct X12ServiceImpl {
-    reference: SharedReference,
-    rules: Arc<RuleBook>,
+    store: DataStore,
 }
 
 /// The responses of one `ParseClaims` call, in file order.
@@ -52,16 +50,18 @@ fn internal(what: &str) -> Status {
 }
 
 impl X12ServiceImpl {
-    pub fn new(reference: SharedReference, rules: Arc<RuleBook>) -> Self {
-        X12ServiceImpl { reference, rules }
+    pub fn new(store: DataStore) -> Self {
+        X12ServiceImpl { store }
     }
+}
 
-    /// A request's read options, with the payer tables of the server's reference data.
-    fn read_options(&self, options: Option<pb::X12ReadOptions>) -> cptkit_core::Result<ReadOptions> {
-        let options = cptkit_proto::read_options(options)?;
-        Ok(ReadOptions { payers: self.reference.payers().clone(), ..options })
-    }
+/// A request's read options, with the payer tables of the snapshot's reference data.
+fn reader_options(data: &ServerData, options: Option<pb::X12ReadOptions>) -> cptkit_core::Result<ReadOptions> {
+    let options = cptkit_proto::read_options(options)?;
+    Ok(ReadOptions { payers: data.reference().payers().clone(), ..options })
+}
 
+impl ServerData {
     /// Reads the 837 and sends each item; returns early when the client has gone.
     fn parse_into<R: std::io::Read>(
         &self,
@@ -90,7 +90,10 @@ impl X12ServiceImpl {
                     let cptkit_x12::Claims837 { claims, rejected, problems: _ } = transaction.body;
                     for parsed in claims {
                         // A bug met on one claim is that claim's INTERNAL error; the stream goes on.
-                        let judged = validate.as_ref().map(|o| self.reference.judge(&parsed.claim, o, &self.rules));
+                        let judged = validate.as_ref().map(|o| {
+                            log.count_judged(1, parsed.claim.lines.len());
+                            self.judge(&parsed.claim, o)
+                        });
                         let (report, error) = match judged {
                             None => (None, None),
                             Some(Ok(judgement)) => (Some(judgement.report), None),
@@ -136,7 +139,7 @@ impl X12ServiceImpl {
             remittances.push(remittance);
         }
 
-        let pricer = core_pricer(&self.reference, &judge, &self.rules);
+        let pricer = core_pricer(self.reference(), &judge, &self.rules);
         let result = reconcile(&claims, &remittances, pricer, &ReconcileOptions { tolerance });
         let mut response = pb::ReconcileResponse::from(result);
         response.claims_837_errors = errors_837;
@@ -172,16 +175,16 @@ impl X12Service for X12ServiceImpl {
     ) -> Result<Response<Self::ParseClaimsStream>, Status> {
         let (_, extensions, pb::ParseClaimsRequest { x12, read_options, today, validate }) = request.into_parts();
         require_bytes("x12", &x12)?;
-        let options = self.read_options(read_options).map_err(|e| to_status(&e))?;
+        let data = self.store.current();
+        let options = reader_options(&data, read_options).map_err(|e| to_status(&e))?;
         let judge = JudgeOptions { today: cptkit_proto::today(&today).map_err(|e| to_status(&e))?, pricing: None };
         let log = RequestLog::of(&extensions);
         log.count_claims(0, 0);
 
         let (out, responses) = mpsc::channel(STREAM_ITEMS);
-        let service = self.clone();
         tokio::task::spawn_blocking(move || {
             let run = std::panic::AssertUnwindSafe(|| {
-                service.parse_into(Cursor::new(x12), options, validate.then_some(judge), &out, &log)
+                data.parse_into(Cursor::new(x12), options, validate.then_some(judge), &out, &log)
             });
             if std::panic::catch_unwind(run).is_err() {
                 let _ = out.blocking_send(Err(internal("reading the 837")));
@@ -198,6 +201,7 @@ impl X12Service for X12ServiceImpl {
         let pb::ReconcileRequest { claims_837, remittance_835, options, today, tolerance, read_options } = request;
         require_bytes("claims_837", &claims_837)?;
         require_bytes("remittance_835", &remittance_835)?;
+        let data = self.store.current();
         let parse = || -> cptkit_core::Result<ReconcileInput> {
             Ok(ReconcileInput {
                 claims_837,
@@ -207,14 +211,13 @@ impl X12Service for X12ServiceImpl {
                     pricing: Some(cptkit_proto::price_options(options)?),
                 },
                 tolerance: cptkit_proto::tolerance(&tolerance)?,
-                read_options: self.read_options(read_options)?,
+                read_options: reader_options(&data, read_options)?,
             })
         };
         let input = parse().map_err(|e| to_status(&e))?;
         let log = RequestLog::of(&extensions);
-        let service = self.clone();
         let response = tokio::task::spawn_blocking(move || {
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| service.reconcile_answer(input)))
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| data.reconcile_answer(input)))
                 .map_err(|_| internal("reconciling"))
         })
         .await
@@ -235,9 +238,15 @@ mod tests {
     use std::io::Read;
     use std::time::Duration;
 
-    use cptkit_core::Reference;
+    use std::sync::Arc;
+
+    use cptkit_core::{Reference, RuleBook};
 
     use super::*;
+
+    fn embedded() -> ServerData {
+        ServerData::new(Reference::embedded().into(), Arc::new(RuleBook::embedded().clone()), Arc::default())
+    }
 
     /// Gives `first`, then blocks until the test sends the rest of the input.
     struct Gated {
@@ -263,7 +272,7 @@ mod tests {
 
     #[tokio::test]
     async fn claims_are_sent_before_the_rest_of_the_input_is_read() {
-        let service = X12ServiceImpl::new(Reference::embedded().into(), Arc::new(RuleBook::embedded().clone()));
+        let service = embedded();
         let bytes = fixture("837p_two_interchanges.x12");
         let (open, gate) = std::sync::mpsc::channel();
         let input = Gated { first: Cursor::new(bytes.clone()), gate, rest: None };
@@ -293,7 +302,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_channel_holds_the_reader_back() {
-        let service = X12ServiceImpl::new(Reference::embedded().into(), Arc::new(RuleBook::embedded().clone()));
+        let service = embedded();
         let one = fixture("837p_two_interchanges.x12");
         let copies = STREAM_ITEMS * 4;
         let input = one.repeat(copies);

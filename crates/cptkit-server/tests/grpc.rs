@@ -4,6 +4,8 @@
 
 #[path = "grpc/claims.rs"]
 mod claims;
+#[path = "grpc/limits.rs"]
+mod limits;
 #[path = "grpc/rates.rs"]
 mod rates;
 #[path = "grpc/x12.rs"]

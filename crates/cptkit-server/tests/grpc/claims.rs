@@ -13,7 +13,7 @@ use tokio_stream::StreamExt as _;
 use super::*;
 
 /// The date every golden case is judged on (`today` in each expected.json).
-const TODAY: &str = "2026-11-27";
+pub(crate) const TODAY: &str = "2026-11-27";
 
 fn claims_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/claims")
@@ -117,7 +117,7 @@ fn violations(status: &Status) -> Vec<(String, String)> {
 }
 
 impl TestServer {
-    async fn claims(&self) -> ClaimServiceClient<Channel> {
+    pub(crate) async fn claims(&self) -> ClaimServiceClient<Channel> {
         ClaimServiceClient::new(self.channel().await)
     }
 }
@@ -126,12 +126,12 @@ fn validate(claim: &pb::Claim, today: &str) -> pb::ValidateClaimRequest {
     pb::ValidateClaimRequest { claim: Some(claim.clone()), today: today.to_owned() }
 }
 
-fn price(claim: &pb::Claim, options: pb::PriceOptions, today: &str) -> pb::PriceClaimRequest {
+pub(crate) fn price(claim: &pb::Claim, options: pb::PriceOptions, today: &str) -> pb::PriceClaimRequest {
     pb::PriceClaimRequest { claim: Some(claim.clone()), options: Some(options), today: today.to_owned() }
 }
 
 /// The golden Medicare claim (00632-AA, 90 minutes, CY2025: 264.13) with another id and minutes.
-fn medicare_claim(id: &str, minutes: u32) -> pb::Claim {
+pub(crate) fn medicare_claim(id: &str, minutes: u32) -> pb::Claim {
     let json = std::fs::read_to_string(claims_dir().join("medicare_00632_aa_90min_2025/claim.json")).expect("claim");
     let mut claim: pb::Claim = cptkit_core::Claim::from_json(&json).expect("claim").into();
     claim.claim_id = id.to_owned();
@@ -142,7 +142,7 @@ fn medicare_claim(id: &str, minutes: u32) -> pb::Claim {
     claim
 }
 
-fn process_request(id: &str, claim: pb::Claim, price: bool) -> pb::ProcessClaimsRequest {
+pub(crate) fn process_request(id: &str, claim: pb::Claim, price: bool) -> pb::ProcessClaimsRequest {
     pb::ProcessClaimsRequest {
         request_id: id.to_owned(),
         claim: Some(claim),
@@ -566,7 +566,7 @@ async fn a_client_that_stops_reading_holds_back_the_stream_and_can_cancel_it() {
 // ---- user rule sets ----
 
 /// A commercial rule set for payer "acme", made from the embedded Cigna one with a 0.90 AA share.
-fn acme_rule_set() -> String {
+pub(crate) fn acme_rule_set() -> String {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../cptkit-core/data/rulesets/cigna_2023.json");
     let mut rule_set = read_json(&path);
     rule_set["id"] = "acme-2025".into();
@@ -576,18 +576,18 @@ fn acme_rule_set() -> String {
     rule_set.to_string()
 }
 
-fn acme_claim() -> pb::Claim {
+pub(crate) fn acme_claim() -> pb::Claim {
     let mut claim = medicare_claim("ACME-1", 90);
     claim.payer = Some(pb::Payer { id: "acme".into(), plan_type: pb::PlanType::Commercial.into() });
     claim.medicare_locality = String::new();
     claim
 }
 
-fn sixty() -> pb::PriceOptions {
+pub(crate) fn sixty() -> pb::PriceOptions {
     pb::PriceOptions { rule_set: String::new(), conversion_factor: "60.00".into(), ..Default::default() }
 }
 
-fn temp_file(name: &str, text: &str) -> PathBuf {
+pub(crate) fn temp_file(name: &str, text: &str) -> PathBuf {
     let path = std::env::temp_dir().join(format!("cptkit-server-test-{}-{name}", std::process::id()));
     std::fs::write(&path, text).expect("write temp file");
     path

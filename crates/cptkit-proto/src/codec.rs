@@ -1,0 +1,60 @@
+//! The protobuf codec of every cptkit service: prost's, except that a message that is not valid
+//! protobuf is INVALID_ARGUMENT (the caller sent bad bytes) rather than prost's INTERNAL (which says
+//! the server failed).
+
+use std::marker::PhantomData;
+
+use prost::Message;
+use tonic::Status;
+use tonic::codec::{DecodeBuf, Decoder};
+use tonic_prost::ProstEncoder;
+
+/// Encodes `T`, decodes `U`.
+#[derive(Debug, Clone)]
+pub struct Codec<T, U>(PhantomData<(T, U)>);
+
+impl<T, U> Default for Codec<T, U> {
+    fn default() -> Self {
+        Codec(PhantomData)
+    }
+}
+
+impl<T, U> tonic::codec::Codec for Codec<T, U>
+where
+    T: Message + Send + 'static,
+    U: Message + Default + Send + 'static,
+{
+    type Encode = T;
+    type Decode = U;
+    type Encoder = ProstEncoder<T>;
+    type Decoder = MessageDecoder<U>;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        ProstEncoder::default()
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        MessageDecoder::default()
+    }
+}
+
+/// Decodes one `U`; bytes that are not a `U` are INVALID_ARGUMENT.
+#[derive(Debug, Clone)]
+pub struct MessageDecoder<U>(PhantomData<U>);
+
+impl<U> Default for MessageDecoder<U> {
+    fn default() -> Self {
+        MessageDecoder(PhantomData)
+    }
+}
+
+impl<U: Message + Default> Decoder for MessageDecoder<U> {
+    type Item = U;
+    type Error = Status;
+
+    fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<U>, Status> {
+        U::decode(buf)
+            .map(Some)
+            .map_err(|error| Status::invalid_argument(format!("the message is not valid protobuf: {error}")))
+    }
+}

@@ -1,0 +1,361 @@
+//! The accept path: TCP accept, an optional TLS handshake off the accept loop, and the idle timeout.
+//!
+//! The accept loop only accepts; each TLS handshake runs in its own task under a timeout and a bound on
+//! concurrent handshakes, so a slow or silent client cannot stall accepting. A connection is a [`Conn`]
+//! whose [`ConnInfo`] (request extension) carries the peer address, the verified client-certificate
+//! subject and an activity record. [`ConnectionLayer`] counts requests in progress on that record;
+//! a connection with none in progress for `--idle-timeout` reads EOF, and hyper closes it. Activity
+//! is counted by requests, not bytes, so HTTP/2 keepalive PINGs do not keep an idle connection open.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http_body::{Body, Frame, SizeHint};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, mpsc};
+use tokio::time::{Instant, Sleep};
+use tokio_rustls::server::TlsStream;
+use tokio_stream::Stream;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::server::{Connected, TcpConnectInfo};
+
+use crate::security::Security;
+
+/// A TLS handshake that takes longer is abandoned (a silent client holds nothing for longer).
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Handshakes in progress at once; the accept loop waits for a slot beyond this.
+const MAX_HANDSHAKES: usize = 256;
+
+/// What the server knows about a connection: in every request's extensions.
+#[derive(Debug, Clone)]
+pub struct ConnInfo {
+    pub remote_addr: Option<SocketAddr>,
+    pub local_addr: Option<SocketAddr>,
+    /// The subject common name of the client certificate, verified against `--tls-client-ca`.
+    pub client_subject: Option<Arc<str>>,
+    activity: Arc<Activity>,
+}
+
+/// Requests in progress on a connection and when the last one ended.
+#[derive(Debug)]
+struct Activity {
+    started: Instant,
+    in_progress: AtomicUsize,
+    /// Milliseconds after `started` of the last request start or end.
+    last_ms: AtomicU64,
+}
+
+impl Activity {
+    fn new() -> Activity {
+        Activity { started: Instant::now(), in_progress: AtomicUsize::new(0), last_ms: AtomicU64::new(0) }
+    }
+
+    fn touch(&self) {
+        let ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_ms.store(ms, Ordering::Release);
+    }
+
+    /// When the connection turns idle: `None` while a request is in progress.
+    fn idle_at(&self, idle: Duration) -> Option<Instant> {
+        if self.in_progress.load(Ordering::Acquire) > 0 {
+            return None;
+        }
+        Some(self.started + Duration::from_millis(self.last_ms.load(Ordering::Acquire)) + idle)
+    }
+}
+
+/// Marks one request in progress until dropped (when its response body is done).
+#[derive(Debug)]
+struct InProgress(Arc<Activity>);
+
+impl InProgress {
+    fn begin(activity: Arc<Activity>) -> InProgress {
+        activity.in_progress.fetch_add(1, Ordering::AcqRel);
+        activity.touch();
+        InProgress(activity)
+    }
+}
+
+impl Drop for InProgress {
+    fn drop(&mut self) {
+        self.0.touch();
+        self.0.in_progress.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+#[derive(Debug)]
+enum Io {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+/// An accepted connection (TLS or not) that reads EOF once idle for the idle timeout.
+#[derive(Debug)]
+pub struct Conn {
+    io: Io,
+    info: ConnInfo,
+    idle_timeout: Option<Duration>,
+    idle_timer: Option<Pin<Box<Sleep>>>,
+}
+
+impl Conn {
+    fn new(io: Io, client_subject: Option<Arc<str>>, idle_timeout: Option<Duration>) -> Conn {
+        let tcp = match &io {
+            Io::Plain(tcp) => tcp,
+            Io::Tls(tls) => tls.get_ref().0,
+        };
+        let info = ConnInfo {
+            remote_addr: tcp.peer_addr().ok(),
+            local_addr: tcp.local_addr().ok(),
+            client_subject,
+            activity: Arc::new(Activity::new()),
+        };
+        Conn { io, info, idle_timeout, idle_timer: None }
+    }
+
+    /// Whether the connection has been idle for the idle timeout; if not, a timer wakes the reader
+    /// when it might be.
+    fn poll_idle(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(idle) = self.idle_timeout else { return false };
+        loop {
+            let now = Instant::now();
+            let deadline = match self.info.activity.idle_at(idle) {
+                Some(at) if at <= now => {
+                    tracing::debug!(remote = ?self.info.remote_addr, "closing an idle connection");
+                    return true;
+                }
+                Some(at) => at,
+                // Busy: look again one idle period from now (the request may have ended by then),
+                // keeping a pending timer rather than resetting it on every read.
+                None => match &self.idle_timer {
+                    Some(timer) if !timer.is_elapsed() => timer.deadline(),
+                    _ => now + idle,
+                },
+            };
+            let timer = self.idle_timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+            if timer.deadline() != deadline {
+                timer.as_mut().reset(deadline);
+            }
+            if timer.as_mut().poll(cx).is_pending() {
+                return false;
+            }
+        }
+    }
+}
+
+impl Connected for Conn {
+    type ConnectInfo = ConnInfo;
+
+    fn connect_info(&self) -> ConnInfo {
+        self.info.clone()
+    }
+}
+
+impl AsyncRead for Conn {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.poll_idle(cx) {
+            return Poll::Ready(Ok(())); // EOF: hyper closes the connection
+        }
+        match &mut this.io {
+            Io::Plain(io) => Pin::new(io).poll_read(cx, buf),
+            Io::Tls(io) => Pin::new(io.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Conn {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match &mut self.get_mut().io {
+            Io::Plain(io) => Pin::new(io).poll_write(cx, buf),
+            Io::Tls(io) => Pin::new(io.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match &mut self.get_mut().io {
+            Io::Plain(io) => Pin::new(io).poll_write_vectored(cx, bufs),
+            Io::Tls(io) => Pin::new(io.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match &self.io {
+            Io::Plain(io) => io.is_write_vectored(),
+            Io::Tls(io) => io.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match &mut self.get_mut().io {
+            Io::Plain(io) => Pin::new(io).poll_flush(cx),
+            Io::Tls(io) => Pin::new(io.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match &mut self.get_mut().io {
+            Io::Plain(io) => Pin::new(io).poll_shutdown(cx),
+            Io::Tls(io) => Pin::new(io.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// The connections accepted on `listener`, TLS-wrapped when `security` has a certificate. The accept
+/// loop stops (and the listener closes) when the server drops the stream at shutdown. A listener
+/// beyond loopback without TLS is warned about, in the log and on stderr.
+pub(crate) fn incoming(listener: TcpListener, security: Arc<Security>) -> impl Stream<Item = Result<Conn, Infallible>> {
+    if let Ok(address) = listener.local_addr()
+        && !address.ip().is_loopback()
+        && !security.tls_enabled()
+    {
+        let warning = format!(
+            "listening on {address} beyond loopback WITHOUT TLS: traffic and bearer tokens travel in clear text; \
+             use --tls-cert and --tls-key"
+        );
+        tracing::warn!("{warning}");
+        eprintln!("cptkit-server: WARNING: {warning}");
+    }
+    let (sender, receiver) = mpsc::channel(64);
+    tokio::spawn(accept_loop(listener, security, sender));
+    ReceiverStream::new(receiver)
+}
+
+async fn accept_loop(listener: TcpListener, security: Arc<Security>, sender: mpsc::Sender<Result<Conn, Infallible>>) {
+    let handshakes = Arc::new(Semaphore::new(MAX_HANDSHAKES));
+    loop {
+        let accepted = tokio::select! {
+            () = sender.closed() => return,
+            accepted = listener.accept() => accepted,
+        };
+        let tcp = match accepted {
+            Ok((tcp, _)) => tcp,
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!("cannot set TCP_NODELAY: {e}");
+        }
+        let Some(tls) = security.tls_config() else {
+            let conn = Conn::new(Io::Plain(tcp), None, security.idle_timeout);
+            if sender.send(Ok(conn)).await.is_err() {
+                return;
+            }
+            continue;
+        };
+        let permit = tokio::select! {
+            () = sender.closed() => return,
+            permit = handshakes.clone().acquire_owned() => permit,
+        };
+        let sender = sender.clone();
+        let idle_timeout = security.idle_timeout;
+        tokio::spawn(async move {
+            let _permit = permit;
+            let remote = tcp.peer_addr().ok();
+            let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                Ok(Ok(stream)) => {
+                    let subject =
+                        stream.get_ref().1.peer_certificates().and_then(|chain| chain.first()).and_then(common_name);
+                    let conn = Conn::new(Io::Tls(Box::new(stream)), subject, idle_timeout);
+                    let _ = sender.send(Ok(conn)).await;
+                }
+                Ok(Err(e)) => tracing::info!(?remote, "TLS handshake failed: {e}"),
+                Err(_) => tracing::info!(?remote, "TLS handshake timed out"),
+            }
+        });
+    }
+}
+
+/// The subject common name of a (verified) client certificate.
+fn common_name(certificate: &rustls_pki_types::CertificateDer<'_>) -> Option<Arc<str>> {
+    let (_, parsed) = x509_parser::parse_x509_certificate(certificate).ok()?;
+    let name = parsed.subject().iter_common_name().next()?.as_str().ok()?;
+    Some(Arc::from(name))
+}
+
+/// A tower layer marking each request in progress on its connection (for the idle timeout) and
+/// putting tonic's [`TcpConnectInfo`] beside [`ConnInfo`], so `Request::remote_addr` works.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ConnectionLayer;
+
+impl<S> tower::Layer<S> for ConnectionLayer {
+    type Service = ConnectionService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        ConnectionService { inner }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ConnectionService<S> {
+    inner: S,
+}
+
+impl<S, ReqBody, ResBody> tower::Service<http::Request<ReqBody>> for ConnectionService<S>
+where
+    S: tower::Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
+    S::Future: Send + 'static,
+{
+    type Response = http::Response<ActiveBody<ResBody>>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: http::Request<ReqBody>) -> Self::Future {
+        let in_progress = request.extensions().get::<ConnInfo>().cloned().map(|info| {
+            request
+                .extensions_mut()
+                .insert(TcpConnectInfo { local_addr: info.local_addr, remote_addr: info.remote_addr });
+            InProgress::begin(info.activity)
+        });
+        let response = self.inner.call(request);
+        Box::pin(async move {
+            let response = response.await?;
+            Ok(response.map(|inner| ActiveBody { inner, _in_progress: in_progress }))
+        })
+    }
+}
+
+/// A response body that keeps its request in progress until it is done (dropped).
+#[derive(Debug)]
+pub struct ActiveBody<B> {
+    inner: B,
+    _in_progress: Option<InProgress>,
+}
+
+impl<B: Body + Unpin> Body for ActiveBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
+        Pin::new(&mut self.get_mut().inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
