@@ -35,6 +35,7 @@ mod security;
 mod service;
 pub mod status;
 mod tokens;
+mod view;
 pub mod x12;
 
 use std::future::Future;
