@@ -10,6 +10,7 @@
 #   RPCS=claims CLIENT=raw bench/grpc/run.sh            # claims only
 #   STREAM_CLAIMS=1000000 STREAMS=2 bench/grpc/run.sh   # a bigger batch over two concurrent streams
 #   bench/grpc/run.sh --max-frame-size 65536 --echo-bytes 19826   # extra flags go to grpc_bench
+#   RPCS=codes bench/grpc/run.sh --get-codes 00632:basic,00632,99213:basic   # GetCode's BASIC view beside FULL
 #
 # Environment: DURATION (s, default 5), ROUNDS (default 3), CONCURRENCY (default 64 in flight),
 # CHANNELS (HTTP/2 connections, default 4), CLIENT (raw|decoded|both, default both),

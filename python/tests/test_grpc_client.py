@@ -80,6 +80,20 @@ def test_get_code_agrees_with_golden_and_python(pb: SimpleNamespace, codes: Any,
     assert (wire.benchmarks[0].year, ninety_2025.minutes, ninety_2025.allowed_cents) == (2025, 90, 26413)
 
 
+def test_get_code_basic_view_and_read_mask(pb: SimpleNamespace, codes: Any) -> None:
+    """AIP-157 views from grpcio: BASIC is small, FULL (and unspecified) the whole profile."""
+    full = codes.GetCode(pb.codes_pb2.GetCodeRequest(code="00632"), timeout=RPC_TIMEOUT_S).profile
+    basic_request = pb.codes_pb2.GetCodeRequest(code="00632", view=pb.codes_pb2.CODE_VIEW_BASIC)
+    basic = codes.GetCode(basic_request, timeout=RPC_TIMEOUT_S).profile
+    assert (basic.code, basic.base_units, basic.fee_schedule.status) == ("00632", 7, full.fee_schedule.status)
+    assert not basic.modifiers and full.modifiers
+    assert basic.ByteSize() < 4096 < 16384 < full.ByteSize()
+    masked_request = pb.codes_pb2.GetCodeRequest(code="99213")
+    masked_request.read_mask.paths.extend(["code", "fee_schedule"])
+    masked = codes.GetCode(masked_request, timeout=RPC_TIMEOUT_S).profile
+    assert masked.code == "99213" and masked.fee_schedule.rvus.work == "1.30" and not masked.description
+
+
 def test_get_code_with_a_locality(pb: SimpleNamespace, codes: Any) -> None:
     request = pb.codes_pb2.GetCodeRequest(code="00632", localities=["13202-01"])
     wire = codes.GetCode(request, timeout=RPC_TIMEOUT_S).profile

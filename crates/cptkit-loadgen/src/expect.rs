@@ -110,7 +110,8 @@ enum CodeWant {
 impl GetCodeCase {
     fn load(fixtures: &Path) -> Result<Vec<GetCodeCase>, FixtureError> {
         let golden = read_json(&fixtures.join("code_profile_00632/profile.json"))?;
-        let request = |code: &str| pb::GetCodeRequest { code: code.to_owned(), localities: Vec::new() };
+        let request =
+            |code: &str| pb::GetCodeRequest { code: code.to_owned(), localities: Vec::new(), ..Default::default() };
         Ok(vec![
             GetCodeCase {
                 name: "00632".into(),

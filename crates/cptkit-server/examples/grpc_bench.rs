@@ -57,7 +57,8 @@ struct Options {
     server_log: Option<String>,
     /// Run the CodeService phase (Echo, GetCode).
     codes: bool,
-    /// The codes GetCode asks for: an anesthesia code and a fee-schedule code by default.
+    /// The codes GetCode asks for: an anesthesia code and a fee-schedule code by default; `CODE:basic`
+    /// asks for the BASIC view.
     get_codes: Vec<String>,
     /// Run the ClaimService phase (PriceClaim, ProcessClaims).
     claims: bool,
@@ -65,6 +66,13 @@ struct Options {
     stream_claims: usize,
     /// Concurrent ProcessClaims streams sharing them.
     streams: usize,
+}
+
+/// A GetCode request from a `--get-codes` entry: `00632` (the full profile) or `00632:basic`.
+fn get_code_request(spec: &str) -> pb::GetCodeRequest {
+    let (code, view) = spec.split_once(':').unwrap_or((spec, "full"));
+    let view = if view == "basic" { pb::CodeView::Basic } else { pb::CodeView::Full };
+    pb::GetCodeRequest { code: code.to_owned(), view: view.into(), ..Default::default() }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -92,7 +100,7 @@ impl Rpc {
     fn request(self, echo: &str, code: &str) -> Bytes {
         match self {
             Rpc::Echo => pb::EchoRequest { payload: echo.to_owned() }.encode_to_vec().into(),
-            Rpc::GetCode => pb::GetCodeRequest { code: code.into(), localities: Vec::new() }.encode_to_vec().into(),
+            Rpc::GetCode => get_code_request(code).encode_to_vec().into(),
             Rpc::PriceClaim => price_claim_request().encode_to_vec().into(),
         }
     }
@@ -247,7 +255,7 @@ async fn call(
                     Ok(client.echo(request).await?.into_inner().encoded_len())
                 }
                 Rpc::GetCode => {
-                    let request = pb::GetCodeRequest { code: code.into(), localities: Vec::new() };
+                    let request = get_code_request(code);
                     Ok(client.get_code(request).await?.into_inner().encoded_len())
                 }
                 Rpc::PriceClaim => {

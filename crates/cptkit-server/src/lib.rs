@@ -1,6 +1,9 @@
 //! cptkit gRPC server: `cptkit.v1.CodeService`, `cptkit.v1.ClaimService` and `cptkit.v1.X12Service`
-//! over the core, plus
-//! `grpc.health.v1`, server reflection, an access log, a request-size limit and graceful shutdown.
+//! over the core, plus `grpc.health.v1`, server reflection, an access log, request-size limits and
+//! graceful shutdown, and what production needs: TLS and mutual TLS ([`Security`]), bearer tokens and
+//! a per-caller rate limit ([`AuthLayer`]), load shedding and deadlines ([`LimitsLayer`]), idle and
+//! aged connections closed ([`ConnectionLayer`]), Prometheus metrics, non-blocking logs, hot reload
+//! ([`Reloader`], [`DataStore`]) and gRPC-Web.
 //!
 //! Transport only: requests are parsed into core values (`cptkit-proto` conversions), the core
 //! answers, and core errors become statuses in one place ([`status`]). No domain logic lives here.
@@ -35,6 +38,7 @@ mod security;
 mod service;
 pub mod status;
 mod tokens;
+mod view;
 pub mod x12;
 
 use std::future::Future;

@@ -29,17 +29,24 @@ use tonic::server::NamedService;
 use tonic::{Request, Response, Status};
 
 use crate::service::CodeServiceImpl;
+use crate::view::Fields;
 
 const GET_CODE_PATH: &str = "/cptkit.v1.CodeService/GetCode";
 
 /// Encoded `GetCodeResponse`s for the default options, filled on first use; one slot per known code
-/// (about 17,000 slots of a few dozen bytes each until filled).
+/// (about 17,000 slots of a few dozen bytes each until filled): the full answer, and the BASIC view.
 #[derive(Debug, Default)]
-pub(crate) struct PreparedProfiles(BTreeMap<CptCode, OnceLock<Bytes>>);
+pub(crate) struct PreparedProfiles(BTreeMap<CptCode, Slot>);
+
+#[derive(Debug, Default)]
+struct Slot {
+    full: OnceLock<Bytes>,
+    basic: OnceLock<Bytes>,
+}
 
 impl PreparedProfiles {
     pub(crate) fn new(codes: impl Iterator<Item = CptCode>) -> Self {
-        PreparedProfiles(codes.map(|code| (code, OnceLock::new())).collect())
+        PreparedProfiles(codes.map(|code| (code, Slot::default())).collect())
     }
 
     /// One slot per code GetCode answers: every anesthesia and fee schedule code. Should the fee
@@ -51,23 +58,35 @@ impl PreparedProfiles {
         }
     }
 
-    /// The prepared response for `code`, building it with `build` the first time.
+    /// The prepared answer for `code` with `fields`, building the full one with `build` the first time.
     pub(crate) fn get_or_build(
         &self,
         code: CptCode,
+        fields: &Fields,
         build: impl FnOnce() -> Result<pb::GetCodeResponse, Status>,
     ) -> Result<Bytes, Status> {
-        match self.0.get(&code) {
-            Some(slot) => match slot.get() {
+        // Not a known code: `build` gives the NOT_FOUND status.
+        let Some(slot) = self.0.get(&code) else {
+            return fields.apply(&build()?.encode_to_vec().into());
+        };
+        // Two first requests may race; both built the same bytes.
+        let full = match slot.full.get() {
+            Some(bytes) => bytes.clone(),
+            None => {
+                let bytes = Bytes::from(build()?.encode_to_vec());
+                slot.full.get_or_init(|| bytes).clone()
+            }
+        };
+        match fields {
+            Fields::All => Ok(full),
+            Fields::Basic => match slot.basic.get() {
                 Some(bytes) => Ok(bytes.clone()),
                 None => {
-                    let bytes = Bytes::from(build()?.encode_to_vec());
-                    // Two first requests may race; both built the same bytes.
-                    Ok(slot.get_or_init(|| bytes).clone())
+                    let bytes = fields.apply(&full)?;
+                    Ok(slot.basic.get_or_init(|| bytes).clone())
                 }
             },
-            // Not a known code: `build` gives the NOT_FOUND status.
-            None => build().map(|response| response.encode_to_vec().into()),
+            Fields::Only(_) => fields.apply(&full),
         }
     }
 }
@@ -173,7 +192,7 @@ mod tests {
 
     fn get_code(code: &str, localities: &[&str]) -> Request<pb::GetCodeRequest> {
         let localities = localities.iter().map(|l| (*l).to_owned()).collect();
-        Request::new(pb::GetCodeRequest { code: code.to_owned(), localities })
+        Request::new(pb::GetCodeRequest { code: code.to_owned(), localities, ..Default::default() })
     }
 
     #[tokio::test]

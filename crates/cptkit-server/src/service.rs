@@ -15,6 +15,7 @@ use tonic::{Request, Response, Status};
 use crate::access_log::RequestLog;
 use crate::data::{DataStore, ServerData};
 use crate::status::to_status;
+use crate::view::Fields;
 
 /// The reference data the server answers from: the embedded set (`&'static`) or one loaded from a
 /// data directory. Cheap to clone.
@@ -100,12 +101,13 @@ impl CodeServiceImpl {
         CodeServiceImpl { store }
     }
 
-    /// GetCode's request, parsed: the code (named for the access log) and the profile options.
-    fn get_code_request(request: Request<pb::GetCodeRequest>) -> Result<(CptCode, ProfileOptions), Status> {
-        let (_, extensions, pb::GetCodeRequest { code, localities }) = request.into_parts();
+    /// GetCode's request, parsed: the code (named for the access log), the profile options and the
+    /// profile fields asked for (`view`, `read_mask`).
+    fn get_code_request(request: Request<pb::GetCodeRequest>) -> Result<(CptCode, ProfileOptions, Fields), Status> {
+        let (_, extensions, pb::GetCodeRequest { code, localities, view, read_mask }) = request.into_parts();
         let code: CptCode = requested(&extensions, &code)?;
         let options = ProfileOptions { localities: cptkit_proto::locality_selection(localities).or_status()? };
-        Ok((code, options))
+        Ok((code, options, Fields::of(view, read_mask.as_ref())?))
     }
 
     fn get_code_response(
@@ -117,15 +119,15 @@ impl CodeServiceImpl {
         Ok(pb::GetCodeResponse { profile: Some(profile.into()) })
     }
 
-    /// GetCode, answered with the encoded `GetCodeResponse`: prepared once per code for the default
-    /// options, assembled per request otherwise.
+    /// GetCode, answered with the encoded `GetCodeResponse`: prepared once per code (full and BASIC)
+    /// for the default options, assembled per request otherwise.
     pub(crate) fn get_code_encoded(&self, request: Request<pb::GetCodeRequest>) -> Result<Bytes, Status> {
-        let (code, options) = Self::get_code_request(request)?;
+        let (code, options, fields) = Self::get_code_request(request)?;
         let data = self.store.current();
         if options == ProfileOptions::default() {
-            data.prepared.get_or_build(code, || Self::get_code_response(&data, code, &options))
+            data.prepared.get_or_build(code, &fields, || Self::get_code_response(&data, code, &options))
         } else {
-            Ok(Self::get_code_response(&data, code, &options)?.encode_to_vec().into())
+            fields.apply(&Self::get_code_response(&data, code, &options)?.encode_to_vec().into())
         }
     }
 }
@@ -133,8 +135,9 @@ impl CodeServiceImpl {
 #[tonic::async_trait]
 impl CodeService for CodeServiceImpl {
     async fn get_code(&self, request: Request<pb::GetCodeRequest>) -> Result<Response<pb::GetCodeResponse>, Status> {
-        let (code, options) = Self::get_code_request(request)?;
-        Self::get_code_response(&self.store.current(), code, &options).map(Response::new)
+        let encoded = self.get_code_encoded(request)?;
+        let response = pb::GetCodeResponse::decode(encoded).map_err(|e| Status::internal(e.to_string()))?;
+        Ok(Response::new(response))
     }
 
     async fn search_codes(

@@ -92,7 +92,11 @@ async fn default_server() -> TestServer {
 }
 
 fn get_code(code: &str, localities: &[&str]) -> pb::GetCodeRequest {
-    pb::GetCodeRequest { code: code.to_owned(), localities: localities.iter().map(|l| (*l).to_owned()).collect() }
+    pb::GetCodeRequest {
+        code: code.to_owned(),
+        localities: localities.iter().map(|l| (*l).to_owned()).collect(),
+        ..Default::default()
+    }
 }
 
 /// The field of the one `google.rpc.BadRequest` violation of an INVALID_ARGUMENT status.
@@ -121,6 +125,54 @@ async fn get_code_00632_matches_the_golden_profile() {
     let golden: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).expect("golden file")).expect("golden json");
     assert_eq!(actual, golden);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn get_code_views_and_read_masks() {
+    use prost::Message as _;
+    let server = default_server().await;
+    let mut client = server.codes().await;
+    let full = client.get_code(get_code("00632", &[])).await.expect("full").into_inner();
+    let view = |view: pb::CodeView| pb::GetCodeRequest { view: view.into(), ..get_code("00632", &[]) };
+    let explicit = client.get_code(view(pb::CodeView::Full)).await.expect("FULL").into_inner();
+    assert_eq!(explicit, full, "unspecified is FULL: clients from before views get the same answer");
+
+    let basic = client.get_code(view(pb::CodeView::Basic)).await.expect("BASIC").into_inner();
+    let profile = full.profile.clone().expect("profile");
+    let expected = pb::CodeProfile {
+        places_of_service: Vec::new(),
+        clinical_context: None,
+        modifiers: Vec::new(),
+        taxonomies: Vec::new(),
+        diagnoses: Vec::new(),
+        payers: Vec::new(),
+        benchmarks: Vec::new(),
+        related_codes: Vec::new(),
+        policy_updates: Vec::new(),
+        payer_benchmarks: Vec::new(),
+        ..profile.clone()
+    };
+    assert_eq!(basic.profile, Some(expected));
+    assert!(basic.encoded_len() < 16 * 1024 / 4, "BASIC well under one frame: {} bytes", basic.encoded_len());
+    assert!(full.encoded_len() > 16 * 1024, "the full 00632 profile spans frames: {}", full.encoded_len());
+
+    let mask = |paths: &[&str]| pb::GetCodeRequest {
+        read_mask: Some(prost_types::FieldMask { paths: paths.iter().map(|p| (*p).to_owned()).collect() }),
+        ..view(pb::CodeView::Basic)
+    };
+    let masked = client.get_code(mask(&["base_units", "modifiers"])).await.expect("mask").into_inner();
+    let expected =
+        pb::CodeProfile { base_units: 7, modifiers: profile.modifiers.clone(), ..pb::CodeProfile::default() };
+    assert_eq!(masked.profile, Some(expected), "the read mask wins over the view");
+
+    // With localities (assembled per request) the view applies too.
+    let manhattan = pb::GetCodeRequest { view: pb::CodeView::Basic.into(), ..get_code("99213", &["13202-01"]) };
+    let answer = client.get_code(manhattan).await.expect("99213 BASIC").into_inner().profile.expect("profile");
+    assert!(answer.modifiers.is_empty() && answer.fee_schedule.expect("fee schedule").amounts.len() == 2);
+
+    let status = client.get_code(mask(&["code", "fee_schedule.status"])).await.expect_err("nested path");
+    assert_eq!(violation_field(&status), "read_mask.paths[1]");
     server.stop().await;
 }
 
@@ -384,7 +436,7 @@ async fn an_oversized_request_is_rejected_and_the_server_keeps_serving() {
     let status = client.echo(big).await.expect_err("over the limit");
     assert!(matches!(status.code(), Code::OutOfRange | Code::ResourceExhausted), "{status:?}");
 
-    let big_code = pb::GetCodeRequest { code: "0".repeat(100 * 1024), localities: Vec::new() };
+    let big_code = pb::GetCodeRequest { code: "0".repeat(100 * 1024), localities: Vec::new(), ..Default::default() };
     let status = client.get_code(big_code).await.expect_err("over the limit");
     assert!(matches!(status.code(), Code::OutOfRange | Code::ResourceExhausted), "{status:?}");
 

@@ -33,7 +33,7 @@ async fn traffic(address: SocketAddr, requests: usize) -> usize {
         if i % 2 == 0 {
             client.echo(pb::EchoRequest { payload: "ping".into() }).await.expect("Echo");
         } else {
-            let request = pb::GetCodeRequest { code: "00632".into(), localities: Vec::new() };
+            let request = pb::GetCodeRequest { code: "00632".into(), localities: Vec::new(), ..Default::default() };
             client.get_code(request).await.expect("GetCode");
         }
     }

@@ -103,10 +103,10 @@ async fn metrics_count_exactly_the_requests_made() {
     let mut claims = ClaimServiceClient::new(channel);
 
     for _ in 0..3 {
-        let request = pb::GetCodeRequest { code: "00632".into(), localities: Vec::new() };
+        let request = pb::GetCodeRequest { code: "00632".into(), localities: Vec::new(), ..Default::default() };
         codes.get_code(request).await.expect("GetCode");
     }
-    let missing = pb::GetCodeRequest { code: "00101".into(), localities: Vec::new() };
+    let missing = pb::GetCodeRequest { code: "00101".into(), localities: Vec::new(), ..Default::default() };
     let status = codes.get_code(missing).await.expect_err("not found");
     assert_eq!(status.code(), Code::NotFound);
 

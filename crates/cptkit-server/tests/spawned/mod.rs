@@ -128,7 +128,7 @@ impl Server {
     pub async fn assert_serving(&self) {
         self.assert_serving_health().await;
         let channel = tokio::time::timeout(HANG_GUARD, self.channel()).await.expect("connects in time");
-        let request = pb::GetCodeRequest { code: "00632".into(), localities: Vec::new() };
+        let request = pb::GetCodeRequest { code: "00632".into(), localities: Vec::new(), ..Default::default() };
         let mut client = CodeServiceClient::new(channel);
         let answer = tokio::time::timeout(HANG_GUARD, client.get_code(request)).await;
         let profile = answer.expect("GetCode in time").expect("GetCode").into_inner().profile.expect("profile");
