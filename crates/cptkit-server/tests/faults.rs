@@ -105,7 +105,9 @@ impl RawConnection {
     /// answer has none, e.g. an HTTP error status) or the HTTP/2 error that ended the call.
     async fn call(&mut self, path: &str, headers: &[(&str, &str)], body: Bytes) -> Result<Option<u32>, h2::Error> {
         let (response, mut send) = self.start(path, headers).await?;
-        send.send_data(body, true)?;
+        // The server may answer and end the stream before the body is all sent (a bad grpc-encoding
+        // header, a length prefix over the limit): then sending fails and its answer is what counts.
+        let _ = send.send_data(body, true);
         grpc_status(response).await
     }
 }
