@@ -363,7 +363,7 @@ async fn the_rate_limit_is_per_caller() {
 
 #[tokio::test]
 async fn idle_connections_close_and_busy_ones_stay() {
-    let idle_timeout = Duration::from_millis(300);
+    let idle_timeout = Duration::from_secs(1);
     let server = TestServer::start(Config { idle_timeout, ..Config::default() }).await;
 
     // A client that opens HTTP/2 and sends nothing more: the server closes the connection.
