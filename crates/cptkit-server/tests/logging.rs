@@ -6,11 +6,10 @@
 mod support;
 
 use std::net::SocketAddr;
-use std::process::Stdio;
 
 use cptkit_proto::pb;
 use cptkit_proto::pb::code_service_client::CodeServiceClient;
-use support::{HANG_GUARD, Metrics, address_line};
+use support::{HANG_GUARD, Metrics, address_line, spawn_server};
 use tokio::io::BufReader;
 use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
@@ -42,15 +41,8 @@ async fn traffic(address: SocketAddr, requests: usize) -> usize {
 
 #[tokio::test]
 async fn a_log_reader_that_never_reads_does_not_stall_the_server() {
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_cptkit-server"))
-        .args(["--listen", "127.0.0.1:0", "--log-buffer-lines", "256", "--metrics-listen", "127.0.0.1:0"])
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn cptkit-server");
+    let mut child =
+        spawn_server(&["--listen", "127.0.0.1:0", "--log-buffer-lines", "256", "--metrics-listen", "127.0.0.1:0"]);
     // Held open and never read: once the pipe is full, every write to it would block.
     let stuck_stderr = child.stderr.take().expect("stderr");
     let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));

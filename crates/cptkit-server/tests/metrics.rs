@@ -12,7 +12,7 @@ use std::process::Stdio;
 use cptkit_proto::pb;
 use cptkit_proto::pb::claim_service_client::ClaimServiceClient;
 use cptkit_proto::pb::code_service_client::CodeServiceClient;
-use support::{HANG_GUARD, Metrics, address_line, http_get};
+use support::{HANG_GUARD, Metrics, address_line, http_get, spawn_server};
 use tokio::io::{AsyncReadExt, BufReader};
 use tokio::process::Child;
 use tonic::Code;
@@ -28,15 +28,7 @@ struct Server {
 
 impl Server {
     async fn start() -> Server {
-        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_cptkit-server"))
-            .args(["--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"])
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("spawn cptkit-server");
+        let mut child = spawn_server(&["--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"]);
         let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
         // The first line is unchanged; the metrics address is the second.
         let grpc = address_line(&mut stdout, "cptkit-server listening on ").await;

@@ -7,11 +7,24 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::process::ChildStdout;
+use tokio::process::{Child, ChildStdout};
 
 /// Generous bound on anything that must finish, so a hang fails the test instead of stalling CI.
 /// It is a guard, not a timing assertion.
 pub const HANG_GUARD: Duration = Duration::from_secs(60);
+
+/// Starts the `cptkit-server` binary with `args` at log level info, stdout and stderr piped.
+pub fn spawn_server(args: &[&str]) -> Child {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_cptkit-server"))
+        .args(args)
+        .env("RUST_LOG", "info")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn cptkit-server")
+}
 
 /// Reads the next stdout line of the binary and the address after `prefix` on it.
 pub async fn address_line(stdout: &mut BufReader<ChildStdout>, prefix: &str) -> SocketAddr {
