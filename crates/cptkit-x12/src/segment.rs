@@ -237,6 +237,30 @@ fn scan_segment(window: &[u8], delims: Delimiters, bounds: &mut Vec<u32>) -> Opt
     None
 }
 
+/// Skim mode's scan: finds the terminator and records where the id ends, nothing more. None (the full
+/// scan decides) for an envelope segment (its elements are read), a segment with no terminator in
+/// `window`, or one whose id cannot be told from its first four bytes. When it answers, `bounds` holds
+/// what `scan_segment` would give for the id (0, then the first element's start if any), so `emit`
+/// accepts or rejects the id exactly as after a full scan.
+fn skim_segment(window: &[u8], delims: Delimiters, bounds: &mut Vec<u32>) -> Option<usize> {
+    let len = memchr(delims.segment, window)?;
+    let head = &window[..len.min(4)];
+    let id = match head.iter().position(|&b| b == delims.element) {
+        Some(k) => &head[..k],
+        None if len <= 4 => head,
+        None => return None,
+    };
+    if matches!(id, b"ISA" | b"GS" | b"ST" | b"SE" | b"GE" | b"IEA") {
+        return None;
+    }
+    bounds.clear();
+    bounds.push(0);
+    if id.len() < head.len() {
+        bounds.push(id.len() as u32 + 1);
+    }
+    Some(len)
+}
+
 /// The high bit of each byte of `x` that is zero, and no other bit (exact, unlike the cheaper
 /// `(x - 0x01..) & !x & 0x80..` which can flag a 0x01 byte after a zero byte).
 fn zero_bytes(x: u64) -> u64 {
@@ -268,6 +292,11 @@ pub struct SegmentReader<R> {
     skipping: bool,
     /// Input bytes consumed so far (for throughput figures).
     last_segment_end: u64,
+    /// Skim mode (the parallel reader's splitter): segments other than the envelope's get only their id
+    /// read; their elements are not split.
+    skim: bool,
+    /// While capturing: the input offset of the next byte to copy, and the bytes copied so far.
+    capture: Option<(u64, Vec<u8>)>,
 }
 
 /// What the reader produced.
@@ -291,7 +320,52 @@ impl<R: Read> SegmentReader<R> {
             bounds: Vec::with_capacity(32),
             skipping: false,
             last_segment_end: 0,
+            skim: false,
+            capture: None,
         }
+    }
+
+    /// A reader that starts in the middle of an input: `src` begins at input offset `base`, after
+    /// `segments` segments, inside an interchange with `delims`. Locations are those of the whole input.
+    pub(crate) fn resume(src: R, base: u64, segments: u64, delims: Delimiters) -> SegmentReader<R> {
+        let mut reader = SegmentReader::new(src);
+        reader.base = base;
+        reader.last_segment_end = base;
+        reader.count = segments;
+        reader.delims = Some(delims);
+        reader
+    }
+
+    /// Skim mode: see the `skim` field.
+    pub(crate) fn set_skim(&mut self, skim: bool) {
+        self.skim = skim;
+    }
+
+    /// Starts copying the input from offset `from` (not yet dropped from the buffer) on.
+    pub(crate) fn start_capture(&mut self, from: u64) {
+        self.capture = Some((from.max(self.base), Vec::new()));
+    }
+
+    /// Stops capturing; drops what was copied.
+    pub(crate) fn stop_capture(&mut self) {
+        self.capture = None;
+    }
+
+    /// Bytes captured so far (some may still be in the buffer only).
+    pub(crate) fn captured_len(&self) -> u64 {
+        self.capture.as_ref().map_or(0, |(next, bytes)| bytes.len() as u64 + (self.base + self.end as u64 - next))
+    }
+
+    /// Stops capturing and returns the input from the capture's start up to offset `upto` (which must
+    /// still be in the buffer: the start of a segment just read, or the end of the last one).
+    pub(crate) fn take_capture(&mut self, upto: u64) -> Vec<u8> {
+        let Some((next, mut bytes)) = self.capture.take() else { return Vec::new() };
+        let from = usize::try_from(next.saturating_sub(self.base)).unwrap_or(usize::MAX).min(self.end);
+        let upto = usize::try_from(upto.saturating_sub(self.base)).unwrap_or(usize::MAX).min(self.end);
+        if from < upto {
+            bytes.extend_from_slice(&self.buf[from..upto]);
+        }
+        bytes
     }
 
     /// The delimiters of the current interchange.
@@ -315,6 +389,14 @@ impl<R: Read> SegmentReader<R> {
             return Ok(false);
         }
         if self.start > 0 {
+            // Bytes before `start` are about to go: copy them first when capturing.
+            if let Some((next, bytes)) = &mut self.capture {
+                let from = usize::try_from(next.saturating_sub(self.base)).unwrap_or(usize::MAX);
+                if from < self.start {
+                    bytes.extend_from_slice(&self.buf[from..self.start]);
+                    *next = self.base + self.start as u64;
+                }
+            }
             self.buf.copy_within(self.start..self.end, 0);
             self.base += self.start as u64;
             self.end -= self.start;
@@ -410,6 +492,11 @@ impl<R: Read> SegmentReader<R> {
             }
             let Some(delims) = self.delims else { continue };
             let window = &self.buf[self.start..self.end];
+            if self.skim
+                && let Some(len) = skim_segment(window, delims, &mut self.bounds)
+            {
+                return self.emit(len, delims);
+            }
             let Some(len) = scan_segment(window, delims, &mut self.bounds) else {
                 if self.eof {
                     let at = self.here(segment_id_prefix(window, delims.element));
