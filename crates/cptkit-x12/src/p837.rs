@@ -188,8 +188,8 @@ impl<R: Read> Reader837<R> {
     }
 
     /// Reads transaction sets on `threads` worker threads (0: one per core; 1: on the caller's thread
-    /// only). Workers start only when the input has a second transaction set; at most two transactions
-    /// per worker are read ahead of the one being returned, so memory stays bounded.
+    /// only). Workers start only when the input has a second transaction set; at most `threads + 1`
+    /// transactions are read ahead of the one being returned, so memory stays bounded.
     pub fn with_threads(src: R, options: ReadOptions, threads: usize) -> Self {
         let threads = match threads {
             0 => std::thread::available_parallelism().map_or(1, usize::from),
@@ -1088,13 +1088,19 @@ impl Handler837 {
         let rendering = Rendering { npi, npi_at, taxonomy };
         let facility = facility.and_then(|a| {
             let fields = (ClaimField::ServiceFacilityState, ClaimField::ServiceFacilityZip);
-            location(&a, "service_facility_location", fields, &mut header_findings, &mut source)
+            location((&a.state, &a.zip, a.at), "service_facility_location", fields, &mut header_findings, &mut source)
         });
         let billing_provider_location = self.provider.address_at.and_then(|at| {
             let info = &self.provider.info;
-            let address = Address { state: info.state.clone(), zip: info.zip.clone(), at };
+            // Read from the provider's texts in place: no copy per claim.
             let fields = (ClaimField::BillingProviderState, ClaimField::BillingProviderZip);
-            location(&address, "billing_provider_location", fields, &mut header_findings, &mut source)
+            location(
+                (&info.state, &info.zip, at),
+                "billing_provider_location",
+                fields,
+                &mut header_findings,
+                &mut source,
+            )
         });
         let template = Claim {
             claim_id,
@@ -1448,7 +1454,7 @@ fn take<T: Clone>(
 /// An N4 address as a claim location. A state or postal code that cannot be read is left off the
 /// claim with an X12C05 warning (the claim is kept); an address with neither is no location.
 fn location(
-    address: &Address,
+    (state, zip, at): (&str, &str, SegmentRef),
     field: &'static str,
     (state_field, zip_field): (ClaimField, ClaimField),
     findings: &mut Vec<Finding>,
@@ -1462,17 +1468,17 @@ fn location(
             "correct the address in the 837",
         ));
     };
-    let state = match address.state.as_str() {
+    let state = match state {
         "" => None,
         text => {
-            source.set(state_field, address.at.element(2));
+            source.set(state_field, at.element(2));
             text.parse::<UsState>().map_err(|_| unreadable(2, "state", "a two-letter state code", text)).ok()
         }
     };
-    let zip = match address.zip.as_str() {
+    let zip = match zip {
         "" => None,
         text => {
-            source.set(zip_field, address.at.element(3));
+            source.set(zip_field, at.element(3));
             text.parse::<PostalCode>().map_err(|_| unreadable(3, "zip", "a postal code", text)).ok()
         }
     };

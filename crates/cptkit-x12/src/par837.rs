@@ -7,7 +7,7 @@
 //! re-read by a worker from those bytes, starting at the ST's byte offset and segment number, with the
 //! sequential reader's claim handler: the same segments at the same locations reach the same handler, so
 //! claims, rejected claims and errors are the sequential reader's, byte offsets and all. Envelope errors
-//! come from the splitter, in the same order. Memory stays bounded: at most `2 x workers` transactions
+//! come from the splitter, in the same order. Memory stays bounded: at most `workers + 1` transactions
 //! are in flight, and a transaction larger than [`MAX_JOB_BYTES`] is read on the splitter's thread as
 //! it streams by instead of being copied.
 
@@ -244,7 +244,7 @@ impl<R: Read> ParDriver<R> {
                 }
                 _ => {}
             }
-            let room = self.in_flight < 2 * self.workers && self.queue.len() < MAX_QUEUED;
+            let room = self.in_flight < self.workers + 1 && self.queue.len() < MAX_QUEUED;
             if !self.driver.at_end() && room {
                 self.read_more();
             } else if self.in_flight > 0 {
