@@ -155,6 +155,15 @@ impl<R: Read, H: Handler> Driver<R, H> {
         }
     }
 
+    /// Inside a transaction, with the reader in skim mode and a handler that reads no body segment:
+    /// counts the body segments already in the reader's buffer without handing them out (see
+    /// `SegmentReader::skip_body`).
+    pub(crate) fn skip_body(&mut self) {
+        if self.machine.state == State::Transaction {
+            self.machine.segments += self.reader.skip_body();
+        }
+    }
+
     /// Reads one segment (or error, or the end of the input) and runs the envelope checks on it; what
     /// they produce is queued. Returns the byte offset of the segment read, if it was one.
     pub(crate) fn step(&mut self) -> Option<u64> {

@@ -90,9 +90,9 @@ struct Job {
 
 /// Gives `handler` the body segments of a transaction from its bytes (ST first, then the body; SE not
 /// included), located as in the whole input.
-fn feed(handler: &mut Handler837, envelope: &Envelope, bytes: &[u8], delims: Delimiters) {
+fn feed(handler: &mut Handler837, envelope: &Envelope, bytes: Vec<u8>, delims: Delimiters) {
     let st = envelope.at;
-    let mut reader = SegmentReader::resume(bytes, st.byte_offset, st.segment_number.saturating_sub(1), delims);
+    let mut reader = SegmentReader::over(bytes, st.byte_offset, st.segment_number.saturating_sub(1), delims);
     handler.begin(envelope);
     let mut first = true;
     loop {
@@ -109,8 +109,9 @@ fn feed(handler: &mut Handler837, envelope: &Envelope, bytes: &[u8], delims: Del
     }
 }
 
-fn read_job(handler: &mut Handler837, job: &Job) -> Claims837 {
-    feed(handler, &job.envelope, &job.bytes, job.delims);
+fn read_job(handler: &mut Handler837, job: Box<Job>) -> Claims837 {
+    let Job { envelope, bytes, delims } = *job;
+    feed(handler, &envelope, bytes, delims);
     handler.finish()
 }
 
@@ -140,7 +141,7 @@ impl Pool {
                         Err(_) => return,
                     };
                     let Ok((seq, job)) = next else { return };
-                    let result = catch_unwind(AssertUnwindSafe(|| read_job(&mut handler, &job)));
+                    let result = catch_unwind(AssertUnwindSafe(|| read_job(&mut handler, job)));
                     if result.is_err() {
                         handler = Handler837::new(options.clone());
                     }
@@ -239,7 +240,7 @@ impl<R: Read> ParDriver<R> {
                 Some(Slot::Job { job: job @ Some(_), result, .. }) if self.no_pool || self.driver.at_end() || full => {
                     let job = job.take();
                     let handler = self.local.get_or_insert_with(|| Handler837::new(self.options.clone()));
-                    *result = job.map(|job| catch_unwind(AssertUnwindSafe(|| read_job(handler, &job))));
+                    *result = job.map(|job| catch_unwind(AssertUnwindSafe(|| read_job(handler, job))));
                     continue;
                 }
                 _ => {}
@@ -270,6 +271,9 @@ impl<R: Read> ParDriver<R> {
     /// input ends; queues what it finished.
     fn read_more(&mut self) {
         let offset = loop {
+            if !self.driver.handler_mut().inline {
+                self.driver.skip_body();
+            }
             let offset = self.driver.step();
             let splitter = self.driver.handler_mut();
             let (began, aborted) = (std::mem::take(&mut splitter.began), std::mem::take(&mut splitter.aborted));
@@ -357,7 +361,7 @@ impl<R: Read> ParDriver<R> {
         reader.set_skim(false);
         let envelope = self.driver.envelope().clone();
         let splitter = self.driver.handler_mut();
-        feed(&mut splitter.handler, &envelope, &bytes, delims);
+        feed(&mut splitter.handler, &envelope, bytes, delims);
         splitter.inline = true;
     }
 
