@@ -188,6 +188,9 @@ pub(crate) struct ParDriver<R> {
     queue: VecDeque<Slot>,
     next_seq: u64,
     in_flight: usize,
+    /// Transactions in `queue`: handed out, read and waiting for the front, or not handed out yet.
+    /// Bounded (not just `in_flight`): a slow front must not let read claims pile up behind it.
+    jobs_queued: usize,
     /// [`MAX_JOB_BYTES`]; smaller in tests.
     max_job_bytes: u64,
 }
@@ -218,6 +221,7 @@ impl<R: Read> ParDriver<R> {
             queue: VecDeque::new(),
             next_seq: 0,
             in_flight: 0,
+            jobs_queued: 0,
             max_job_bytes: MAX_JOB_BYTES,
         }
     }
@@ -233,7 +237,7 @@ impl<R: Read> ParDriver<R> {
     /// The next transaction or error, in file order.
     pub(crate) fn next_item(&mut self) -> Option<Result<Transaction837, X12Error>> {
         loop {
-            let full = self.queue.len() >= MAX_QUEUED;
+            let full = self.queue.len() >= MAX_QUEUED || self.jobs_queued > self.workers;
             match self.queue.front_mut() {
                 Some(Slot::Ready(_)) | Some(Slot::Job { result: Some(_), .. }) => return self.pop_front(),
                 // Not handed out (no workers): read it here once nothing more can come first.
@@ -245,7 +249,7 @@ impl<R: Read> ParDriver<R> {
                 }
                 _ => {}
             }
-            let room = self.in_flight < self.workers + 1 && self.queue.len() < MAX_QUEUED;
+            let room = self.jobs_queued < self.workers + 1 && self.queue.len() < MAX_QUEUED;
             if !self.driver.at_end() && room {
                 self.read_more();
             } else if self.in_flight > 0 {
@@ -258,7 +262,11 @@ impl<R: Read> ParDriver<R> {
     }
 
     fn pop_front(&mut self) -> Option<Result<Transaction837, X12Error>> {
-        match self.queue.pop_front()? {
+        let slot = self.queue.pop_front()?;
+        if matches!(slot, Slot::Job { .. }) {
+            self.jobs_queued -= 1;
+        }
+        match slot {
             Slot::Ready(item) => Some(item),
             Slot::Job { envelope, result: Some(Ok(body)), .. } => Some(Ok(Transaction { envelope, body })),
             // A bug in the claim handler: panic here as the sequential reader would have.
@@ -308,6 +316,7 @@ impl<R: Read> ParDriver<R> {
                     let job = Box::new(Job { envelope: envelope.clone(), bytes, delims });
                     self.next_seq += 1;
                     queued_job = true;
+                    self.jobs_queued += 1;
                     Slot::Job { seq: self.next_seq, envelope, job: Some(job), result: None }
                 }
             };
@@ -387,6 +396,7 @@ impl<R: Read> ParDriver<R> {
                 self.pool = None;
                 for slot in &mut self.queue {
                     if let Slot::Job { job: None, result: None, envelope, .. } = slot {
+                        self.jobs_queued -= 1;
                         *slot = Slot::Ready(Err(lost(envelope)));
                     }
                 }
