@@ -18,6 +18,7 @@
 //! once (the batch edits): it reads chunk by chunk, the JSON texts shared across the cores ([`par_map`]).
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::sync::{Mutex, mpsc};
 
@@ -32,9 +33,12 @@ use crate::convert::ToPy;
 use crate::depythonize;
 use crate::errors::{Subject, price_err, to_py_err};
 
-/// Claims per chunk of a batch: between chunks the GIL is taken back and Ctrl-C is checked (a chunk
-/// is a few milliseconds of work).
-const CHUNK: usize = 1024;
+/// Claims per chunk of `validate_many`: between chunks the GIL is taken back and Ctrl-C is checked (a
+/// chunk is a few milliseconds of work).
+const CHUNK: usize = 4096;
+/// Claims per chunk of the `price_many` pipeline: smaller, so the workers start on the first chunk soon
+/// and the last one leaves little to wait for (a chunk is still about a millisecond of work).
+const PIPELINE_CHUNK: usize = 1024;
 /// Fewest claims worth a thread of their own.
 const MIN_PER_THREAD: usize = 256;
 
@@ -370,9 +374,12 @@ fn price(
     priced_to_py(py, py.detach(|| judge.judge(&arg)))
 }
 
-/// The claims of a batch argument, a chunk at a time. A lone claim (dict, str, bytes, Claim) is refused:
+/// The claims of a batch argument, `size` at a time (read before each chunk). A lone claim (dict, str, bytes, Claim) is refused:
 /// iterating it would read its keys or characters as claims.
-fn chunks<'py>(claims: &Bound<'py, PyAny>) -> PyResult<impl Iterator<Item = PyResult<Vec<Bound<'py, PyAny>>>>> {
+fn chunks<'py>(
+    claims: &Bound<'py, PyAny>,
+    size: &Cell<usize>,
+) -> PyResult<impl Iterator<Item = PyResult<Vec<Bound<'py, PyAny>>>>> {
     let py = claims.py();
     if claims.cast::<PyDict>().is_ok()
         || claims.cast::<PyString>().is_ok()
@@ -385,7 +392,7 @@ fn chunks<'py>(claims: &Bound<'py, PyAny>) -> PyResult<impl Iterator<Item = PyRe
         .try_iter()
         .map_err(|_| invalid(py, "claims", format!("expected a sequence of claims, got {}", type_name(claims))))?;
     Ok(std::iter::from_fn(move || {
-        let chunk: PyResult<Vec<_>> = items.by_ref().take(CHUNK).collect();
+        let chunk: PyResult<Vec<_>> = items.by_ref().take(size.get()).collect();
         match chunk {
             Ok(chunk) if chunk.is_empty() => None,
             other => Some(other),
@@ -401,23 +408,33 @@ const QUEUED: usize = 2;
 /// thread, holding the GIL, reads the next chunks of Python objects and passes each finished chunk's
 /// answers to `emit` in input order. Reading dicts needs the GIL and judging does not, so the two
 /// overlap across the cores instead of taking turns. At most `threads() + QUEUED` chunks are in flight.
+/// A batch that starts without dicts is judged chunk by chunk instead (see below).
 fn pipeline<R: Send>(
     py: Python<'_>,
     claims: &Bound<'_, PyAny>,
     judge: impl Fn(&Arg) -> R + Sync,
     mut emit: impl FnMut(R) -> PyResult<()>,
 ) -> PyResult<()> {
-    let mut chunks = chunks(claims)?;
+    let chunk_size = Cell::new(PIPELINE_CHUNK);
+    let mut chunks = chunks(claims, &chunk_size)?;
     let workers = threads();
     let mut emit_chunk = |judged: Vec<R>| judged.into_iter().try_for_each(&mut emit);
-    if workers == 1 {
-        for chunk in chunks {
-            let args: Vec<Arg> = chunk?.iter().map(arg).collect();
-            let judged: Vec<R> = py.detach(|| args.iter().map(&judge).collect());
+    let Some(first) = chunks.next() else { return Ok(()) };
+    let first: Vec<Arg> = first?.iter().map(arg).collect();
+    // Text and `Claim` objects are read off the GIL anyway: there is nothing to overlap, and judging each
+    // chunk on every core ([`par_map`], this thread included) measured faster for them.
+    if workers == 1 || !first.iter().any(|a| matches!(a, Arg::Read(_))) {
+        let mut args = first;
+        chunk_size.set(CHUNK);
+        loop {
+            let judged = py.detach(|| par_map(&args, &judge));
             emit_chunk(judged)?;
             py.check_signals()?;
+            match chunks.next() {
+                Some(chunk) => args = chunk?.iter().map(arg).collect(),
+                None => return Ok(()),
+            }
         }
-        return Ok(());
     }
     type Done<R> = std::thread::Result<(Vec<R>, Vec<Arg>)>;
     let (jobs, queue) = mpsc::channel::<(usize, Vec<Arg>)>();
@@ -446,7 +463,8 @@ fn pipeline<R: Send>(
             });
         }
         drop(done_tx);
-        let (mut sent, mut next, mut more) = (0, 0, true);
+        jobs.send((0, first)).map_err(|_| worker_gone())?;
+        let (mut sent, mut next, mut more) = (1, 0, true);
         let mut finished: BTreeMap<usize, Vec<R>> = BTreeMap::new();
         loop {
             while more && sent - next < workers + QUEUED {
@@ -493,7 +511,7 @@ fn validate_many(py: Python<'_>, claims: &Bound<'_, PyAny>, today: Option<&Bound
     let mut parsed: Vec<core::Claim> = Vec::new();
     // Per input: Ok(index into `parsed`) or the error for its slot.
     let mut slots: Vec<Result<usize, Error>> = Vec::new();
-    for chunk in chunks(claims)? {
+    for chunk in chunks(claims, &Cell::new(CHUNK))? {
         let args: Vec<Arg> = chunk?.iter().map(arg).collect();
         // Text is read with the GIL released; a claim already read (a dict, a Claim) is taken as it is.
         let read: Vec<Option<Result<core::Claim, Error>>> = py.detach(|| {
