@@ -13,7 +13,7 @@ conversion factors, and charges that sometimes fall below the fee schedule (less
 ``CPTKIT_THREADS=1`` runs cptkit's batches on one core (the default shares each chunk across the cores).
 
 The pure-Python pricer is the textbook rule and nothing else: base units from the CMS CSV, minutes / 15
-rounded half-up to a tenth, the CY2025 locality conversion factor, 50% for QK/QY/QX, round to cents,
+rounded half-up to a tenth (none for 01995 and 01996), the CY2025 locality conversion factor, 50% for QK/QY/QX, round to cents,
 lesser of fee and charge. cptkit also reads each claim and runs every validation edit (NPI check digits,
 ICD-10-CM codes, modifier order and roles, pointers, dates) before pricing it, and keeps what it needs to
 explain every step. The script checks that both give the same total for every claim (the mismatch count
@@ -102,6 +102,7 @@ HALF = Decimal("0.50")
 ONE = Decimal("1.00")
 FIFTEEN = Decimal(15)
 HUNDRED = Decimal(100)
+NO_TIME_UNITS = {"01995", "01996"}
 
 
 def load_tables() -> tuple[dict[str, Decimal], dict[tuple[int, str], Decimal]]:
@@ -121,9 +122,10 @@ def python_pricer() -> Callable[[dict[str, Any]], Decimal]:
     def price(claim: dict[str, Any]) -> Decimal:
         total = Decimal(0)
         for line in claim["lines"]:
-            units = base_units[line["procedure_code"]] + (Decimal(line["quantity"]) / FIFTEEN).quantize(
-                TENTH, ROUND_HALF_UP
-            )
+            code = line["procedure_code"]
+            # Medicare pays daily epidural management (01995, 01996) on base units alone.
+            time_units = 0 if code in NO_TIME_UNITS else (Decimal(line["quantity"]) / FIFTEEN).quantize(TENTH, ROUND_HALF_UP)
+            units = base_units[code] + time_units
             cf = locality_cf[(int(line["date_of_service"][:4]), claim["medicare_locality"])]
             share = HALF if line["modifiers"][0] in ("QK", "QY", "QX") else ONE
             fee = (units * cf * share).quantize(CENT, ROUND_HALF_UP)

@@ -3,9 +3,8 @@
 //!
 //! **How a claim gets in.** A claim may be a dict (the claim JSON form), JSON text (`str`/`bytes`) or a
 //! `cptkit.Claim`. Text is copied out of its object and read by serde with the GIL released. A dict is
-//! read straight from the Python objects, holding the GIL: key by key for the claim form's usual shape,
-//! else by serde with field-path tracking ([`crate::depythonize::claim`]), so an error names the field
-//! (`lines[0].procedure_code`) exactly as serde words it. A dict may hold `datetime.date` and
+//! read straight from the Python objects by serde, holding the GIL ([`crate::depythonize::from_py`]), so
+//! an error names the field (`lines[0].procedure_code`). A dict may hold `datetime.date` and
 //! `decimal.Decimal` where the JSON form has strings; a `float` is refused where the form wants a
 //! decimal string.
 //!
@@ -104,7 +103,7 @@ enum Arg {
 
 fn arg(value: &Bound<'_, PyAny>) -> Arg {
     if value.cast::<PyDict>().is_ok() {
-        return match depythonize::claim(value) {
+        return match depythonize::from_py::<core::Claim>(value) {
             Ok(claim) => Arg::Read(Box::new(claim)),
             Err(err) => Arg::Bad(err),
         };

@@ -16,20 +16,8 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
 use serde::de::{self, DeserializeSeed, IntoDeserializer, Visitor};
 
-mod claim;
-
 static DATE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static DECIMAL: PyOnceLock<Py<PyType>> = PyOnceLock::new();
-
-/// Reads a claim dict: key by key ([`claim::claim`]) when it has the claim form's usual shape, else by
-/// serde with the field path of the error. The first read cannot fail where serde succeeds (both read
-/// each value with the same parse), so a dict it refuses goes straight to the path-tracking read.
-pub(crate) fn claim(value: &Bound<'_, PyAny>) -> Result<cptkit_core::Claim, CoreError> {
-    match claim::claim(value) {
-        Some(claim) => Ok(claim),
-        None => tracked(value),
-    }
-}
 
 /// Reads `T` from `value`; an error is an InvalidInput naming the field, as `Claim::from_json` does.
 ///
@@ -39,11 +27,6 @@ pub(crate) fn from_py<T: de::DeserializeOwned>(value: &Bound<'_, PyAny>) -> Resu
     if let Ok(read) = T::deserialize(Depythonizer { input: value }) {
         return Ok(read);
     }
-    tracked(value)
-}
-
-/// Reads `T` from `value` with the field path of any error.
-fn tracked<T: de::DeserializeOwned>(value: &Bound<'_, PyAny>) -> Result<T, CoreError> {
     serde_path_to_error::deserialize(Depythonizer { input: value }).map_err(|e| {
         let field = e.path().to_string();
         let err = CoreError::new(ErrorKind::InvalidInput, e.into_inner().0);
