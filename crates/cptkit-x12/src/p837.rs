@@ -189,7 +189,9 @@ impl<R: Read> Reader837<R> {
 
     /// Reads transaction sets on `threads` worker threads (0: one per core; 1: on the caller's thread
     /// only). Workers start only when the input has a second transaction set; at most `threads + 1`
-    /// transactions are read ahead of the one being returned, so memory stays bounded.
+    /// transactions are read ahead of the one being returned, so memory stays bounded. A transaction
+    /// may wait for the input after it: for input that arrives over time (a network stream) and should
+    /// be answered transaction by transaction, read on one thread.
     pub fn with_threads(src: R, options: ReadOptions, threads: usize) -> Self {
         let threads = match threads {
             0 => std::thread::available_parallelism().map_or(1, usize::from),
