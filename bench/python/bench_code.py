@@ -52,6 +52,9 @@ def main() -> None:
     width = max(len(label) for label, _, _ in rows)
     for label, rate, baseline in rows:
         print(f"{label:<{width}}  {rate:>13,.0f} lookups/s  {baseline / rate:8.1f}x the dict's time")
+    # One `name: value` line per figure, for bench/run_all.py.
+    print(f"code_lookups_per_s: {one_code:.0f}")
+    print(f"dict_lookups_per_s: {one_dict:.0f}")
 
 
 if __name__ == "__main__":

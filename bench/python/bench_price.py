@@ -13,11 +13,21 @@ conversion factors, and charges that sometimes fall below the fee schedule (less
 ``CPTKIT_THREADS=1`` runs cptkit's batches on one core (the default shares each chunk across the cores).
 
 The pure-Python pricer is the textbook rule and nothing else: base units from the CMS CSV, minutes / 15
-rounded half-up to a tenth, the CY2025 locality conversion factor, 50% for QK/QY/QX, round to cents,
+rounded half-up to a tenth (none for 01995 and 01996), the CY2025 locality conversion factor, 50% for QK/QY/QX, round to cents,
 lesser of fee and charge. cptkit also reads each claim and runs every validation edit (NPI check digits,
 ICD-10-CM codes, modifier order and roles, pointers, dates) before pricing it, and keeps what it needs to
 explain every step. The script checks that both give the same total for every claim (the mismatch count
 must be 0) and prints claims/s and the ratios. Nothing asserts on time.
+
+After the table it prints one ``name: value`` line per figure, for ``bench/run_all.sh`` to parse:
+
+    pure_python_pricer_claims_per_s: N      the baseline, run beside the others in the same process
+    price_many_dicts_claims_per_s: N        cptkit.price_many on the dicts (goal >= 500,000 on 2 cores)
+    price_many_json_claims_per_s: N         ... on JSON strings
+    price_many_claim_objects_claims_per_s: N  ... on cptkit.Claim objects parsed before
+    validate_many_dicts_claims_per_s: N
+    price_many_dicts_vs_pure_python: R      ratio (x) of price_many on dicts to the baseline
+    price_many_dicts_vs_claim_objects: R    ratio of dicts to Claim objects (1.0: reading dicts is free)
 """
 
 from __future__ import annotations
@@ -92,6 +102,7 @@ HALF = Decimal("0.50")
 ONE = Decimal("1.00")
 FIFTEEN = Decimal(15)
 HUNDRED = Decimal(100)
+NO_TIME_UNITS = {"01995", "01996"}
 
 
 def load_tables() -> tuple[dict[str, Decimal], dict[tuple[int, str], Decimal]]:
@@ -111,9 +122,10 @@ def python_pricer() -> Callable[[dict[str, Any]], Decimal]:
     def price(claim: dict[str, Any]) -> Decimal:
         total = Decimal(0)
         for line in claim["lines"]:
-            units = base_units[line["procedure_code"]] + (Decimal(line["quantity"]) / FIFTEEN).quantize(
-                TENTH, ROUND_HALF_UP
-            )
+            code = line["procedure_code"]
+            # Medicare pays daily epidural management (01995, 01996) on base units alone.
+            time_units = 0 if code in NO_TIME_UNITS else (Decimal(line["quantity"]) / FIFTEEN).quantize(TENTH, ROUND_HALF_UP)
+            units = base_units[code] + time_units
             cf = locality_cf[(int(line["date_of_service"][:4]), claim["medicare_locality"])]
             share = HALF if line["modifiers"][0] in ("QK", "QY", "QX") else ONE
             fee = (units * cf * share).quantize(CENT, ROUND_HALF_UP)
@@ -185,6 +197,17 @@ def main() -> None:
         print(f"{label:<{width}}  {n / seconds:>10,.0f} claims/s  {t_py / seconds:6.2f}x pure Python")
     single = n // 10
     print(f"{'cptkit.price(dict), one call per claim':<{width}}  {single / t_single:>10,.0f} claims/s")
+    figures = [
+        ("pure_python_pricer_claims_per_s", f"{n / t_py:.0f}"),
+        ("price_many_dicts_claims_per_s", f"{n / t_dicts:.0f}"),
+        ("price_many_json_claims_per_s", f"{n / t_texts:.0f}"),
+        ("price_many_claim_objects_claims_per_s", f"{n / t_parsed:.0f}"),
+        ("validate_many_dicts_claims_per_s", f"{n / t_validate:.0f}"),
+        ("price_many_dicts_vs_pure_python", f"{t_py / t_dicts:.2f}"),
+        ("price_many_dicts_vs_claim_objects", f"{t_parsed / t_dicts:.2f}"),
+    ]
+    for name, value in figures:
+        print(f"{name}: {value}")
 
 
 if __name__ == "__main__":

@@ -20,9 +20,11 @@ def synthetic_claims(n: int, seed: int = 0) -> Any:
     The mix: Medicare (45%), Medicare Advantage, Cigna, BCBS Oklahoma, UnitedHealthcare and Aetna
     (no public anesthesia rules: "not priced"); every priced anesthesia code; personally performed
     (AA), medically directed (a QK physician claim and a QX anesthetist claim for one case) and
-    non-directed CRNA (QZ) cases; a 99100 add-on line now and then; and about 3% of cases with a
-    mistake a billing office makes (a retired diagnosis, a mistyped NPI, zero minutes, a pointer past
-    the diagnoses, an anesthetist's modifier on a physician). The same seed gives the same table.
+    non-directed CRNA (QZ) cases; a 99100 add-on line now and then; fee-schedule claims for 30% of
+    cases (an office visit with an injection, surgery with multiple procedures, imaging with 26 and TC,
+    therapy units); and about 3% of cases with a mistake a billing office makes (a retired diagnosis, a
+    mistyped NPI, zero minutes or units, a pointer past the diagnoses, an anesthetist's modifier on a
+    physician). The same seed gives the same table.
     """
     if n < 0:
         raise ValueError(f"n must not be negative, got {n}")

@@ -174,6 +174,35 @@ def test_fee_schedule_lines_read_in_units_and_price_as_the_golden_claims() -> No
     assert {"fee_schedule_release", "rvus", "locality", "fee_schedule_amount"} <= steps
 
 
+@pytest.mark.parametrize("name", ALL_837 + ["all"])
+def test_as_table_is_the_table_of_the_claims_read(name: str) -> None:
+    """as_table=True builds the table straight from the claims read: the table read().to_table() gives,
+    warning exactly when claims were rejected or X12 problems found. "all": every fixture back to back,
+    several transaction sets (read on every core)."""
+    import warnings
+
+    if name == "all":
+        source: object = b"".join((FIXTURES / n).read_bytes() for n in ALL_837)
+    else:
+        source = FIXTURES / name
+    read = cptkit.read_837(source, payer_ids=PAYER_IDS)  # type: ignore[arg-type]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        table = cptkit.read_837(source, payer_ids=PAYER_IDS, as_table=True)  # type: ignore[arg-type]
+    assert table.schema == cptkit.CLAIM_LINES_SCHEMA
+    assert table.equals(read.to_table())
+    assert table.num_rows == sum(len(c.claim.to_dict()["lines"]) for c in read.claims)
+    messages = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    if read.ok:
+        assert messages == []
+    else:
+        problems = len(read.errors) + len(read.problems)
+        assert messages == [
+            f"the table holds the {len(read.claims)} claims read; {len(read.rejected)} claims were rejected "
+            f"and {problems} X12 problems found: read without as_table=True for the details"
+        ]
+
+
 def test_other_transaction_sets_are_unsupported() -> None:
     result = cptkit.read_837(FIXTURES / "835_medicare.x12")
     assert result.claims == []

@@ -12,6 +12,7 @@ use arrow_array::types::{Date32Type, Decimal128Type, Int32Type, Int64Type, Times
 use arrow_array::{Array, ArrayRef, GenericListArray, RecordBatch, StringArray};
 use arrow_cast::cast::{CastOptions, cast_with_options};
 use arrow_cast::display::array_value_to_string;
+use arrow_schema::DataType;
 use cptkit_core::{
     Claim, ClaimLine, Error, FieldPath, Finding, Location, Patient, Payer, ProviderRole, RenderingProvider, Result,
     Severity,
@@ -152,11 +153,15 @@ impl LineColumns {
     pub fn read_claim_into(&self, rows: Range<usize>, issues: &mut Vec<RowIssue>, claim: &mut Option<Claim>) -> bool {
         let before = issues.len();
         let header = self.read_header(rows.start, issues, claim);
+        // A cleanly read header is not read again from a line whose claim-level values are the same
+        // values: the reading could only repeat it.
+        let clean_header = header && issues.len() == before;
         let mut readable = header;
         let mut lines = 0;
         for row in rows.clone() {
             let mut other = None; // another line's claim-level values, to compare (multi-line claims only)
             if row > rows.start
+                && !(clean_header && self.same_claim_level_values(rows.start, row))
                 && self.read_header(row, issues, &mut other)
                 && let (true, Some(first), Some(this)) = (header, claim.as_ref(), other.as_ref())
                 && let Some(column) = first_difference(first, this)
@@ -178,6 +183,14 @@ impl LineColumns {
             claim.lines.truncate(lines);
         }
         readable && !self.unreadable_in(rows).iter().chain(&issues[before..]).any(RowIssue::is_error)
+    }
+
+    /// Whether two rows hold the same value in every claim-level column.
+    fn same_claim_level_values(&self, a: usize, b: usize) -> bool {
+        layout::CLAIM_LINE_COLUMNS
+            .iter()
+            .filter(|c| c.claim_level)
+            .all(|c| self.columns[c.index].as_deref().is_none_or(|array| same_value(array, a, b)))
     }
 
     /// Reads a row's claim-level values into `claim` (created on first use).
@@ -306,6 +319,28 @@ impl LineColumns {
 
     fn text_array(&self, column: &Column) -> Option<&StringArray> {
         self.texts[column.index].as_ref()
+    }
+}
+
+/// Whether a column holds the same value on two rows (two nulls are the same), for the layout's
+/// column types; any other type answers "not known to be the same".
+fn same_value(array: &dyn Array, a: usize, b: usize) -> bool {
+    match (array.is_valid(a), array.is_valid(b)) {
+        (false, false) => return true,
+        (true, true) => {}
+        _ => return false,
+    }
+    match array.data_type() {
+        DataType::Utf8 => array.as_string::<i32>().value(a) == array.as_string::<i32>().value(b),
+        DataType::Date32 => array.as_primitive::<Date32Type>().value(a) == array.as_primitive::<Date32Type>().value(b),
+        DataType::Boolean => array.as_boolean().value(a) == array.as_boolean().value(b),
+        DataType::List(_) => {
+            let list = array.as_list::<i32>();
+            let offsets = list.value_offsets();
+            let (ra, rb) = (offsets[a] as usize..offsets[a + 1] as usize, offsets[b] as usize..offsets[b + 1] as usize);
+            ra.len() == rb.len() && ra.zip(rb).all(|(x, y)| same_value(list.values().as_ref(), x, y))
+        }
+        _ => false,
     }
 }
 

@@ -241,8 +241,12 @@ fn input_columns_of_other_types_are_cast() {
 
 #[test]
 fn payers_get_their_own_contract_conversion_factor() {
-    let claims: Vec<Claim> =
-        SyntheticClaims::new(6).unwrap().filter(|c| c.payer.id == "cigna" || c.payer.id == "uhc").take(40).collect();
+    // Anesthesia claims: a contract conversion factor prices them (fee-schedule lines take a percent of Medicare).
+    let claims: Vec<Claim> = SyntheticClaims::new(6)
+        .unwrap()
+        .filter(|c| (c.payer.id == "cigna" || c.payer.id == "uhc") && !c.claim_id.ends_with('F'))
+        .take(40)
+        .collect();
     let batch = claims_to_batch(&claims).unwrap();
     let price = |pricing: &TablePricing| {
         let result =
@@ -322,4 +326,99 @@ fn many_rows_judged_on_all_cores_equal_small_batches_on_one() {
     assert_eq!(text(&all, "claim_id"), text(&batch, "claim_id"));
     let priced = text(&all, "status").iter().filter(|s| s.as_deref() == Some("priced")).count();
     assert!(priced > all.num_rows() / 2, "{priced} of {} priced", all.num_rows());
+}
+
+/// What the one judge says of each line of a claim, worded as a table row: (status, rule set, total
+/// units, allowed cents, claim valid).
+type RowAnswer = (String, Option<String>, Option<i128>, Option<i64>, bool);
+
+fn row_answers(claim: &Claim, judgement: &cptkit_core::Judgement) -> Vec<RowAnswer> {
+    use cptkit_core::{LineStatus, Verdict};
+    let valid = judgement.report.is_valid();
+    (0..claim.lines.len())
+        .map(|i| match &judgement.verdict {
+            Verdict::Priced(priced) => {
+                let line = &priced.lines[i];
+                let status = match line.status {
+                    LineStatus::Priced => "priced",
+                    LineStatus::NotPriced => "not_priced",
+                    LineStatus::NotPayable => "not_payable",
+                };
+                let mut units = line.total_units;
+                units.rescale(4);
+                let mut allowed = line.allowed;
+                allowed.rescale(2);
+                let cents = i64::try_from(allowed.mantissa()).unwrap();
+                (status.to_owned(), Some(line.rule.id.clone()), Some(units.mantissa()), Some(cents), valid)
+            }
+            Verdict::NotPriced(_) => ("error".to_owned(), None, None, None, valid),
+            _ => ("not_valid".to_owned(), None, None, None, valid),
+        })
+        .collect()
+}
+
+/// The table engine answers exactly as the one judge (the row path) on a million lines of the mixed
+/// synthetic table: anesthesia and fee-schedule lines, every payer, good claims and broken ones.
+#[test]
+fn a_million_mixed_lines_answer_as_the_row_judge() {
+    const LINES: usize = 1_000_000;
+    let mut claims = Vec::new();
+    let mut lines = 0;
+    for claim in SyntheticClaims::new(13).unwrap() {
+        lines += claim.lines.len();
+        claims.push(claim);
+        if lines >= LINES {
+            break;
+        }
+    }
+    let pricing = contract("60", false);
+    let options = cptkit_core::JudgeOptions { today: today(), pricing: Some(pricing.options.clone()) };
+    let (mut want_rows, mut want_issues) = (Vec::with_capacity(lines), BTreeSet::new());
+    for claim in &claims {
+        let judgement = Reference::embedded().judge(claim, &options, RuleBook::embedded()).unwrap();
+        let first_row = want_rows.len();
+        for finding in &judgement.report.findings {
+            let row = first_row + finding.loc.line_index().unwrap_or(0);
+            want_issues.insert((row, finding.edit_id.clone(), finding.field()));
+        }
+        if let cptkit_core::Verdict::NotPriced(error) = &judgement.verdict {
+            want_issues.insert((first_row, "TBL004".to_owned(), error.loc().to_string()));
+        }
+        want_rows.extend(row_answers(claim, &judgement));
+    }
+
+    let mut got_rows = Vec::with_capacity(lines);
+    let mut got_issues = BTreeSet::new();
+    for chunk in claims.chunks(50_000) {
+        let batch = claims_to_batch(chunk).unwrap();
+        let result =
+            joined(price_batch(&batch, Reference::embedded(), RuleBook::embedded(), &pricing, today()).unwrap());
+        let first_row = got_rows.len();
+        got_issues.extend(issues(&result).into_iter().map(|(row, id, field)| (first_row + row, id, field)));
+        let units = result.column_by_name("total_units").unwrap().as_primitive::<Decimal128Type>();
+        let valid = result.column_by_name("claim_valid").unwrap().as_boolean();
+        let (status, rule_set, allowed) =
+            (text(&result, "status"), text(&result, "rule_set"), cents(&result, "allowed_cents"));
+        for row in 0..result.num_rows() {
+            let units = units.is_valid(row).then(|| units.value(row));
+            got_rows.push((status[row].clone().unwrap(), rule_set[row].clone(), units, allowed[row], valid.value(row)));
+        }
+    }
+    assert_eq!(got_rows.len(), lines);
+    let first_difference = (0..lines).find(|&row| got_rows[row] != want_rows[row]);
+    assert_eq!(
+        first_difference,
+        None,
+        "first different row: {:?}",
+        first_difference.map(|r| (&got_rows[r], &want_rows[r]))
+    );
+    assert_eq!(got_issues, want_issues);
+    // The mix has what it promises: fee-schedule and anesthesia lines priced, and broken claims.
+    let priced = want_rows.iter().filter(|r| r.0 == "priced").count();
+    let invalid = want_rows.iter().filter(|r| !r.4).count();
+    let fee_lines: usize = claims.iter().filter(|c| c.claim_id.ends_with('F')).map(|c| c.lines.len()).sum();
+    assert!(
+        priced > lines / 2 && invalid > 1_000 && fee_lines > lines / 4,
+        "{priced} priced, {invalid} invalid, {fee_lines} fee"
+    );
 }

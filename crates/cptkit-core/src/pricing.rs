@@ -811,10 +811,16 @@ impl Reference {
         }
         let mut lines: Vec<Option<PricedLine>> = Vec::with_capacity(claim.lines.len());
         let mut fee_lines = Vec::new();
+        // The rule set depends on the claim and the date alone: lines of one day share it.
+        let mut day_rule: Option<(Date, &Arc<RuleSet>)> = None;
         for (i, line) in claim.lines.iter().enumerate() {
             // Errors about the request (payer, rule set, conversion factor) name the request's field;
             // errors about a line name the line.
-            let rule = rules.select(claim, line.date_of_service, options.rule_set.as_deref())?;
+            let rule = match day_rule {
+                Some((day, rule)) if day == line.date_of_service => rule,
+                _ => rules.select(claim, line.date_of_service, options.rule_set.as_deref())?,
+            };
+            day_rule = Some((line.date_of_service, rule));
             if !self.is_anesthesia_line(line) {
                 fee_lines.push((i, Arc::clone(rule)));
                 lines.push(None);

@@ -4,9 +4,10 @@
 //! reference data, so every claim is judged against real rules.
 //!
 //! Two generators: [`medicare_claim_json`] (a fixed Medicare template, for the JSON benchmarks) and
-//! [`claims`] (a realistic mix: five payers, every anesthesia code, medically directed cases billed as a
-//! physician claim plus an anesthetist claim, qualifying-circumstance add-on lines, and a few claims
-//! with the mistakes billing offices see, so validation has something to find).
+//! [`SyntheticClaims`] (a realistic mix: six payers, every anesthesia code, medically directed cases
+//! billed as a physician claim plus an anesthetist claim, qualifying-circumstance add-on lines,
+//! fee-schedule claims (visits, surgery, imaging, therapy), and a few claims with the mistakes billing
+//! offices see, so validation has something to find).
 
 use rust_decimal::Decimal;
 use time::{Date, Duration, PrimitiveDateTime, Time};
@@ -149,8 +150,25 @@ impl Rng {
     }
 
     fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len())]
+        *self.pick_ref(items)
     }
+
+    fn pick_ref<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
+/// A payer by its share of claims.
+fn pick_payer(rng: &mut Rng) -> (&'static str, PlanType) {
+    let mut roll = rng.below(100);
+    PAYERS
+        .iter()
+        .find_map(|&(id, plan, share)| {
+            let hit = roll < share;
+            roll = roll.saturating_sub(share);
+            hit.then_some((id, plan))
+        })
+        .unwrap_or((PAYERS[0].0, PAYERS[0].1))
 }
 
 /// Payers with their share of claims in percent (summing to 100). Aetna has no public anesthesia rule
@@ -194,6 +212,9 @@ struct Mix {
     modifiers: [ModifierCode; 4],
     extreme_age: CptCode,
     retired_diagnosis: DiagnosisCode,
+    /// The fee-schedule claims of [`fee_schedule_claim_json`], read once: each fee-schedule case
+    /// copies one and gives it its own payer, patient, dates and charges.
+    fee_templates: Vec<Claim>,
 }
 
 /// Which provider bills a claim of a case, under which modifier.
@@ -230,27 +251,60 @@ impl Mix {
             modifiers: [aa?, qk?, qx?, qz?],
             extreme_age: "99100".parse()?,
             retired_diagnosis: "M54.5".parse()?,
+            fee_templates: (0..FEE_CLAIMS.len())
+                .map(|i| Claim::from_json(&fee_schedule_claim_json(i)))
+                .collect::<crate::Result<_>>()?,
         })
     }
 
-    /// One anesthetic: 40% personally performed (AA), 45% medically directed (a QK physician claim and a
-    /// QX anesthetist claim), 15% a CRNA without direction (QZ). 3% of cases carry a mistake.
+    /// The claims of case number `case`: 30% a fee-schedule claim, the rest an anesthetic.
     fn case(&self, rng: &mut Rng, case: usize) -> Vec<Claim> {
+        let (payer_id, plan_type) = pick_payer(rng);
+        let mut claims = if rng.chance(30) {
+            vec![self.fee_schedule_claim(rng, case, payer_id, plan_type)]
+        } else {
+            self.anesthesia_claims(rng, case, payer_id, plan_type)
+        };
+        if rng.chance(3) {
+            self.add_mistake(rng, &mut claims[0]);
+        }
+        claims
+    }
+
+    /// An office visit, surgery, imaging or therapy claim for one patient on one day.
+    fn fee_schedule_claim(&self, rng: &mut Rng, case: usize, payer_id: &str, plan_type: PlanType) -> Claim {
+        let mut claim = rng.pick_ref(&self.fee_templates).clone();
+        let date_of_service = day_of_2025(rng.below(365));
+        let diagnoses: Vec<DiagnosisCode> = (0..1 + rng.below(3)).map(|_| rng.pick(&self.diagnoses)).collect();
+        for line in &mut claim.lines {
+            line.date_of_service = date_of_service;
+            line.diagnosis_pointers = (1..=diagnoses.len() as u32).collect();
+            // A made-up charge master: $40 to $490 a line.
+            line.charge_cents = 4_000 + 5_000 * rng.below(10) as i64;
+        }
+        claim.claim_id = format!("S{case:07}F");
+        claim.payer = Payer { id: payer_id.to_owned(), plan_type };
+        claim.patient = Patient {
+            birth_date: date_of_service - Duration::days(365 * (20 + rng.below(70) as i64)),
+            member_id: format!("SYN{:09}", rng.below(1_000_000_000)),
+        };
+        claim.medicare_locality = (plan_type == PlanType::MedicareFfs).then(|| rng.pick(&self.localities));
+        claim.billing_provider_location = Some(Location { state: Some(rng.pick(&self.states)), zip: None });
+        claim.diagnoses = diagnoses;
+        // As the table and X12 readers fill it in.
+        claim.rendering_provider.role = claim.rendering_provider.taxonomy.and_then(ProviderRole::implied_by);
+        claim
+    }
+
+    /// One anesthetic: 40% personally performed (AA), 45% medically directed (a QK physician claim and a
+    /// QX anesthetist claim), 15% a CRNA without direction (QZ).
+    fn anesthesia_claims(&self, rng: &mut Rng, case: usize, payer_id: &str, plan_type: PlanType) -> Vec<Claim> {
         let [aa, qk, qx, qz] = [0, 1, 2, 3];
         let billers = match rng.below(100) {
             0..40 => vec![Biller::Physician(aa)],
             40..85 => vec![Biller::Physician(qk), Biller::Anesthetist(qx)],
             _ => vec![Biller::Anesthetist(qz)],
         };
-        let mut roll = rng.below(100);
-        let (payer_id, plan_type) = PAYERS
-            .iter()
-            .find_map(|&(id, plan, share)| {
-                let hit = roll < share;
-                roll = roll.saturating_sub(share);
-                hit.then_some((id, plan))
-            })
-            .unwrap_or((PAYERS[0].0, PAYERS[0].1));
         let (code, base_units) = rng.pick(&self.codes);
         let minutes = 15 + rng.below(226) as i64;
         let date_of_service = day_of_2025(rng.below(365));
@@ -282,7 +336,7 @@ impl Mix {
             case_id: format!("K{case}"),
             present_at_induction: false,
         };
-        let mut claims: Vec<Claim> = billers
+        billers
             .iter()
             .map(|&biller| {
                 let (suffix, modifier, (npi, taxonomy), role) = match biller {
@@ -323,23 +377,20 @@ impl Mix {
                     billing_provider_location: Some(billing_location),
                 }
             })
-            .collect();
-        if rng.chance(3) {
-            self.add_mistake(rng, &mut claims[0]);
-        }
-        claims
+            .collect()
     }
 
     /// Mistakes billing offices make: a diagnosis retired before the date of service, a mistyped NPI,
-    /// a line with no minutes, a pointer past the diagnosis list, an anesthetist's modifier on a physician.
+    /// a line with no minutes or units, a pointer past the diagnosis list, an anesthetist's modifier on
+    /// a physician.
     fn add_mistake(&self, rng: &mut Rng, claim: &mut Claim) {
         let line = &mut claim.lines[0];
         match rng.below(5) {
             0 => claim.diagnoses[0] = self.retired_diagnosis,
             1 => claim.rendering_provider.npi = mistyped(&claim.rendering_provider.npi),
             2 => line.quantity = Decimal::ZERO,
-            3 => line.diagnosis_pointers.push(9),
-            _ => line.modifiers[0] = self.modifiers[2],
+            4 if !line.modifiers.is_empty() => line.modifiers[0] = self.modifiers[2],
+            _ => line.diagnosis_pointers.push(9),
         }
     }
 }
@@ -376,6 +427,11 @@ mod tests {
         assert_eq!(payers.len(), PAYERS.len());
         let codes: std::collections::BTreeSet<_> = first.iter().map(|c| c.lines[0].procedure_code).collect();
         assert!(codes.len() > 150, "{} codes", codes.len());
+        // About 30% of cases are fee-schedule claims, mostly valid too.
+        let fee: Vec<usize> = (0..first.len()).filter(|&i| first[i].claim_id.ends_with('F')).collect();
+        assert!((350..=650).contains(&fee.len()), "{} fee-schedule claims", fee.len());
+        let fee_invalid = fee.iter().filter(|&&i| !reports[i].as_ref().unwrap().is_valid()).count();
+        assert!(fee_invalid * 20 < fee.len(), "{fee_invalid} of {} fee-schedule claims invalid", fee.len());
     }
 
     #[test]

@@ -283,7 +283,7 @@ impl Reference {
         }
         let first_service = claim.lines.iter().map(|l| l.date_of_service).min();
         for (i, code) in claim.diagnoses.iter().enumerate() {
-            self.check_diagnosis(FieldPath::field("diagnoses").index(i), code, first_service, out);
+            self.check_diagnosis(i, code, first_service, out);
         }
         if let Some(dos) = first_service
             && claim.patient.birth_date > dos
@@ -300,14 +300,16 @@ impl Reference {
 
     /// One diagnosis: the code set for the date (ICD-9-CM before 2015-10-01, ICD-10-CM since), then
     /// whether the ICD-10-CM code exists, is billable and was valid on the date.
-    fn check_diagnosis(&self, loc: FieldPath, code: &DiagnosisCode, first_service: Option<Date>, out: &mut Findings) {
+    fn check_diagnosis(&self, index: usize, code: &DiagnosisCode, first_service: Option<Date>, out: &mut Findings) {
         use edit::*;
+        // Built only for a finding: most diagnoses have none.
+        let loc = || FieldPath::field("diagnoses").index(index);
         let icd10_era = first_service.is_none_or(|dos| dos >= ICD10_START);
         let code = match code {
             DiagnosisCode::Icd9(_) if icd10_era => {
                 return out.add(
                     DIAGNOSIS_CODE_SET,
-                    loc,
+                    loc(),
                     format!("{code} is an ICD-9-CM code; services since {ICD10_START} are coded in ICD-10-CM"),
                     "code the diagnosis in ICD-10-CM",
                 );
@@ -315,7 +317,7 @@ impl Reference {
             DiagnosisCode::Icd9(_) => {
                 return out.add(
                     ICD9_NOT_CHECKED,
-                    loc,
+                    loc(),
                     format!("{code} is an ICD-9-CM code (service before {ICD10_START}); cptkit holds ICD-10-CM only and did not check it"),
                     "check the code against the ICD-9-CM code set of the date of service",
                 );
@@ -323,7 +325,7 @@ impl Reference {
             DiagnosisCode::Other(_) => {
                 return out.add(
                     UNKNOWN_DIAGNOSIS,
-                    loc,
+                    loc(),
                     format!("{code} is not an ICD-10-CM code: a letter, a digit, a third character, then up to 4 more after a dot (M54.50)"),
                     "check the code against the ICD-10-CM tabular",
                 );
@@ -333,7 +335,7 @@ impl Reference {
         if !icd10_era {
             return out.add(
                 DIAGNOSIS_CODE_SET,
-                loc,
+                loc(),
                 format!("{code} is an ICD-10-CM code, but services before {ICD10_START} are coded in ICD-9-CM"),
                 "code the diagnosis in ICD-9-CM, or check the date of service",
             );
@@ -341,7 +343,7 @@ impl Reference {
         let Ok(Some((billable, valid_through))) = self.diagnosis_status(code) else {
             return out.add(
                 UNKNOWN_DIAGNOSIS,
-                loc,
+                loc(),
                 format!("{code} is not in the ICD-10-CM code set"),
                 "check the code against the ICD-10-CM tabular",
             );
@@ -356,14 +358,14 @@ impl Reference {
             let replacements: Vec<String> = dx.replaced_by.iter().map(ToString::to_string).collect();
             out.add(
                 DIAGNOSIS_DELETED,
-                loc,
+                loc(),
                 format!("{code} ({}) was valid only through {}", dx.title, dx.valid_through.unwrap_or(Date::MIN)),
                 format!("use one of {}", replacements.join(", ")),
             );
         } else {
             out.add(
                 DIAGNOSIS_NOT_BILLABLE,
-                loc,
+                loc(),
                 format!("{code} ({}) is a category header, not a billable code", dx.title),
                 "report the most specific code under it",
             );

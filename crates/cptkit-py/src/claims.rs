@@ -2,21 +2,24 @@
 //! `load_rule_set`.
 //!
 //! **How a claim gets in.** A claim may be a dict (the claim JSON form), JSON text (`str`/`bytes`) or a
-//! `cptkit.Claim`. Text is read by serde with the GIL released. A dict is read straight from the Python
-//! objects by serde ([`crate::depythonize`]), holding the GIL. Measured on the benchmark's one-line
-//! claims: 2.7 us with field-path tracking, 1.9 us without, against 7.2 us for
-//! `json.JSONEncoder.encode` (4.9 us, GIL held) then `Claim::from_json` (2.3 us), and 4.7 us for the
-//! `pythonize` crate. Both readers run plain serde first and read a claim that fails again with path
-//! tracking (an allocation per key), so an error names the field (`lines[0].procedure_code`). A dict
-//! may hold `datetime.date` and `decimal.Decimal` where the JSON form has strings; a `float` is refused
-//! where the form wants a decimal string.
+//! `cptkit.Claim`. Text is copied out of its object and read by serde with the GIL released. A dict is
+//! read straight from the Python objects by serde, holding the GIL ([`crate::depythonize::from_py`]), so
+//! an error names the field (`lines[0].procedure_code`). A dict may hold `datetime.date` and
+//! `decimal.Decimal` where the JSON form has strings; a `float` is refused where the form wants a
+//! decimal string.
 //!
-//! **Batches** go in chunks: read the chunk's dicts (GIL held), read the JSON texts, validate and price
-//! (GIL released, the chunk shared across the cores: [`par_map`]), convert the results, check for
-//! Ctrl-C, next chunk. A bad claim yields its exception in its slot; an argument error (a float
-//! conversion factor, an unknown rule set id) raises at once.
+//! **`price_many`** is a pipeline ([`pipeline`]): this thread, holding the GIL, reads a chunk of claims
+//! and hands it to worker threads that judge it with the GIL released, then reads the next chunk while
+//! they work, and turns each finished chunk's judgements into Python objects in input order. Reading
+//! dicts (GIL) and judging (no GIL) so overlap on the cores instead of taking turns. Between chunks it
+//! checks for Ctrl-C. A bad claim yields its exception in its slot; an argument error (a float
+//! conversion factor, an unknown rule set id) raises at once. `validate_many` needs every claim at
+//! once (the batch edits): it reads chunk by chunk, the JSON texts shared across the cores ([`par_map`]).
 
 use std::borrow::Cow;
+use std::cell::Cell;
+use std::collections::BTreeMap;
+use std::sync::{Mutex, mpsc};
 
 use cptkit_core::{self as core, ConversionFactors, Error, JudgeOptions, PriceOptions, RuleBook, Verdict};
 use pyo3::prelude::*;
@@ -29,9 +32,12 @@ use crate::convert::ToPy;
 use crate::depythonize;
 use crate::errors::{Subject, price_err, to_py_err};
 
-/// Claims per chunk of a batch: between chunks the GIL is taken back and Ctrl-C is checked (a chunk
-/// is a few milliseconds of work).
+/// Claims per chunk of `validate_many`: between chunks the GIL is taken back and Ctrl-C is checked (a
+/// chunk is a few milliseconds of work).
 const CHUNK: usize = 4096;
+/// Claims per chunk of the `price_many` pipeline: smaller, so the workers start on the first chunk soon
+/// and the last one leaves little to wait for (a chunk is still about a millisecond of work).
+const PIPELINE_CHUNK: usize = 1024;
 /// Fewest claims worth a thread of their own.
 const MIN_PER_THREAD: usize = 256;
 
@@ -81,18 +87,21 @@ fn type_name(value: &Bound<'_, PyAny>) -> String {
     value.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".to_owned())
 }
 
-/// A claim argument, ready to be read with the GIL released.
-enum Arg<'py> {
+/// A claim argument taken from Python (GIL held) as data any thread can read and judge with the GIL
+/// released.
+enum Arg {
     /// A dict, already read (its reading needs the GIL).
     Read(Box<core::Claim>),
-    Text(Bound<'py, PyString>),
-    Bytes(Bound<'py, PyBytes>),
-    Claim(Bound<'py, Claim>),
+    /// JSON text, copied out of its `str` (a memcpy; parsing it is the cost, done off the GIL).
+    Json(String),
+    Bytes(Vec<u8>),
+    /// A `cptkit.Claim` (frozen: its claim is read without the GIL). Released with the GIL held.
+    Object(Py<Claim>),
     /// Cannot be read as a claim: the error for its slot.
     Bad(Error),
 }
 
-fn arg<'py>(value: &Bound<'py, PyAny>) -> Arg<'py> {
+fn arg(value: &Bound<'_, PyAny>) -> Arg {
     if value.cast::<PyDict>().is_ok() {
         return match depythonize::from_py::<core::Claim>(value) {
             Ok(claim) => Arg::Read(Box::new(claim)),
@@ -100,42 +109,24 @@ fn arg<'py>(value: &Bound<'py, PyAny>) -> Arg<'py> {
         };
     }
     if let Ok(text) = value.cast::<PyString>() {
-        return Arg::Text(text.clone());
+        return match text.to_str() {
+            Ok(text) => Arg::Json(text.to_owned()),
+            Err(_) => Arg::Bad(Error::new(
+                core::ErrorKind::InvalidInput,
+                "the claim text is not valid Unicode (lone surrogates)",
+            )),
+        };
     }
     if let Ok(claim) = value.cast::<Claim>() {
-        return Arg::Claim(claim.clone());
+        return Arg::Object(claim.clone().unbind());
     }
     if let Ok(bytes) = value.cast::<PyBytes>() {
-        return Arg::Bytes(bytes.clone());
+        return Arg::Bytes(bytes.as_bytes().to_vec());
     }
     Arg::Bad(Error::new(
         core::ErrorKind::InvalidInput,
         format!("expected a claim as a dict, JSON str or bytes, or cptkit.Claim; got {}", type_name(value)),
     ))
-}
-
-/// An [`Arg`] borrowed as plain Rust data, to be read with the GIL released.
-enum View<'a> {
-    Json(&'a str),
-    Bytes(&'a [u8]),
-    Claim(&'a core::Claim),
-    Bad(Cow<'a, Error>),
-}
-
-fn view<'a>(arg: &'a Arg<'_>) -> View<'a> {
-    match arg {
-        Arg::Text(text) => match text.to_str() {
-            Ok(text) => View::Json(text),
-            Err(_) => View::Bad(Cow::Owned(Error::new(
-                core::ErrorKind::InvalidInput,
-                "the claim text is not valid Unicode (lone surrogates)",
-            ))),
-        },
-        Arg::Bytes(bytes) => View::Bytes(bytes.as_bytes()),
-        Arg::Read(claim) => View::Claim(claim),
-        Arg::Claim(claim) => View::Claim(&claim.get().inner),
-        Arg::Bad(err) => View::Bad(Cow::Borrowed(err)),
-    }
 }
 
 /// Reads claim JSON. Plain serde first: `Claim::from_json` tracks the field path, which costs an
@@ -144,17 +135,18 @@ fn claim_from_json(text: &str) -> Result<core::Claim, Error> {
     serde_json::from_str(text).or_else(|_| core::Claim::from_json(text))
 }
 
-impl View<'_> {
+impl Arg {
     /// The claim, read (GIL released); an error names the field.
     fn claim(&self) -> Result<Cow<'_, core::Claim>, Error> {
         match self {
-            View::Json(text) => claim_from_json(text).map(Cow::Owned),
-            View::Bytes(bytes) => match std::str::from_utf8(bytes) {
+            Arg::Json(text) => claim_from_json(text).map(Cow::Owned),
+            Arg::Bytes(bytes) => match std::str::from_utf8(bytes) {
                 Ok(text) => claim_from_json(text).map(Cow::Owned),
                 Err(e) => Err(Error::new(core::ErrorKind::InvalidInput, format!("the claim JSON is not UTF-8: {e}"))),
             },
-            View::Claim(claim) => Ok(Cow::Borrowed(*claim)),
-            View::Bad(err) => Err(err.as_ref().clone()),
+            Arg::Read(claim) => Ok(Cow::Borrowed(claim)),
+            Arg::Object(claim) => Ok(Cow::Borrowed(&claim.get().inner)),
+            Arg::Bad(err) => Err(err.clone()),
         }
     }
 }
@@ -166,9 +158,10 @@ pub(crate) fn claim_from_py(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResul
 
 /// Reads one claim; the error names the field.
 pub(crate) fn read_claim(py: Python<'_>, value: &Bound<'_, PyAny>) -> Result<core::Claim, Error> {
-    let arg = arg(value);
-    let view = view(&arg);
-    py.detach(|| view.claim().map(Cow::into_owned))
+    match arg(value) {
+        Arg::Read(claim) => Ok(*claim),
+        arg => py.detach(|| arg.claim().map(Cow::into_owned)),
+    }
 }
 
 /// `today` for "in the future" edits: a `datetime.date`, an ISO `str`, or None for the core's default
@@ -323,8 +316,8 @@ struct Judge<'a> {
 impl Judge<'_> {
     /// Reads and judges one claim (GIL released). `Err`: the claim cannot be read, or the core failed
     /// on it (its own internal error).
-    fn judge(&self, view: &View<'_>) -> Result<core::Judgement, Error> {
-        crate::data::reference().judge(view.claim()?.as_ref(), &self.options, self.book)
+    fn judge(&self, arg: &Arg) -> Result<core::Judgement, Error> {
+        crate::data::reference().judge(arg.claim()?.as_ref(), &self.options, self.book)
     }
 }
 
@@ -347,8 +340,7 @@ fn validate(py: Python<'_>, claim: &Bound<'_, PyAny>, today: Option<&Bound<'_, P
     let judge =
         Judge { options: JudgeOptions { today: self::today(py, today)?, pricing: None }, book: RuleBook::embedded() };
     let arg = arg(claim);
-    let view = view(&arg);
-    let judged = py.detach(|| judge.judge(&view));
+    let judged = py.detach(|| judge.judge(&arg));
     judged.map_err(|e| to_py_err(py, &e, Subject::Other))?.report.to_py(py)
 }
 
@@ -378,13 +370,15 @@ fn price(
     let rules = rules(py, rule_set)?;
     let judge = pricing(py, conversion_factor, percent_of_medicare, &rules, today)?;
     let arg = arg(claim);
-    let view = view(&arg);
-    priced_to_py(py, py.detach(|| judge.judge(&view)))
+    priced_to_py(py, py.detach(|| judge.judge(&arg)))
 }
 
-/// The claims of a batch argument, a chunk at a time. A lone claim (dict, str, bytes, Claim) is refused:
+/// The claims of a batch argument, `size` at a time (read before each chunk). A lone claim (dict, str, bytes, Claim) is refused:
 /// iterating it would read its keys or characters as claims.
-fn chunks<'py>(claims: &Bound<'py, PyAny>) -> PyResult<impl Iterator<Item = PyResult<Vec<Bound<'py, PyAny>>>>> {
+fn chunks<'py>(
+    claims: &Bound<'py, PyAny>,
+    size: &Cell<usize>,
+) -> PyResult<impl Iterator<Item = PyResult<Vec<Bound<'py, PyAny>>>>> {
     let py = claims.py();
     if claims.cast::<PyDict>().is_ok()
         || claims.cast::<PyString>().is_ok()
@@ -397,12 +391,113 @@ fn chunks<'py>(claims: &Bound<'py, PyAny>) -> PyResult<impl Iterator<Item = PyRe
         .try_iter()
         .map_err(|_| invalid(py, "claims", format!("expected a sequence of claims, got {}", type_name(claims))))?;
     Ok(std::iter::from_fn(move || {
-        let chunk: PyResult<Vec<_>> = items.by_ref().take(CHUNK).collect();
+        let chunk: PyResult<Vec<_>> = items.by_ref().take(size.get()).collect();
         match chunk {
             Ok(chunk) if chunk.is_empty() => None,
             other => Some(other),
         }
     }))
+}
+
+/// Chunks judged or waiting to be judged at once, beyond the workers' own: enough to keep every worker
+/// busy while this thread reads the next chunk and converts the last one's answers.
+const QUEUED: usize = 2;
+
+/// A batch's answers, in order: `judge` on [`threads`] worker threads with the GIL released, while this
+/// thread, holding the GIL, reads the next chunks of Python objects and passes each finished chunk's
+/// answers to `emit` in input order. Reading dicts needs the GIL and judging does not, so the two
+/// overlap across the cores instead of taking turns. At most `threads() + QUEUED` chunks are in flight.
+/// A batch that starts without dicts is judged chunk by chunk instead (see below).
+fn pipeline<R: Send>(
+    py: Python<'_>,
+    claims: &Bound<'_, PyAny>,
+    judge: impl Fn(&Arg) -> R + Sync,
+    mut emit: impl FnMut(R) -> PyResult<()>,
+) -> PyResult<()> {
+    let chunk_size = Cell::new(PIPELINE_CHUNK);
+    let mut chunks = chunks(claims, &chunk_size)?;
+    let workers = threads();
+    let mut emit_chunk = |judged: Vec<R>| judged.into_iter().try_for_each(&mut emit);
+    let Some(first) = chunks.next() else { return Ok(()) };
+    let first: Vec<Arg> = first?.iter().map(arg).collect();
+    // Text and `Claim` objects are read off the GIL anyway: there is nothing to overlap, and judging each
+    // chunk on every core ([`par_map`], this thread included) measured faster for them.
+    if workers == 1 || !first.iter().any(|a| matches!(a, Arg::Read(_))) {
+        let mut args = first;
+        chunk_size.set(CHUNK);
+        loop {
+            let judged = py.detach(|| par_map(&args, &judge));
+            emit_chunk(judged)?;
+            py.check_signals()?;
+            match chunks.next() {
+                Some(chunk) => args = chunk?.iter().map(arg).collect(),
+                None => return Ok(()),
+            }
+        }
+    }
+    type Done<R> = std::thread::Result<(Vec<R>, Vec<Arg>)>;
+    let (jobs, queue) = mpsc::channel::<(usize, Vec<Arg>)>();
+    let (done_tx, done) = mpsc::channel::<(usize, Done<R>)>();
+    // Shared by the workers; `done` is locked only by this thread, to wait on it without the GIL.
+    let (queue, done) = (Mutex::new(queue), Mutex::new(done));
+    std::thread::scope(|scope| {
+        // Owned here: returning (an error included) closes the queue, and the workers stop.
+        let (jobs, done_tx) = (jobs, done_tx);
+        for _ in 0..workers {
+            let (queue, done_tx, judge) = (&queue, done_tx.clone(), &judge);
+            scope.spawn(move || {
+                loop {
+                    let job = queue.lock().map_err(|_| ()).and_then(|q| q.recv().map_err(|_| ()));
+                    let Ok((index, mut args)) = job else { return };
+                    let judged = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        let judged: Vec<R> = args.iter().map(judge).collect();
+                        // Claims are freed here, off the GIL; Python objects go back to be released with it.
+                        args.retain(|a| matches!(a, Arg::Object(_)));
+                        (judged, args)
+                    }));
+                    if done_tx.send((index, judged)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(done_tx);
+        jobs.send((0, first)).map_err(|_| worker_gone())?;
+        let (mut sent, mut next, mut more) = (1, 0, true);
+        let mut finished: BTreeMap<usize, Vec<R>> = BTreeMap::new();
+        loop {
+            while more && sent - next < workers + QUEUED {
+                match chunks.next() {
+                    Some(chunk) => {
+                        let args: Vec<Arg> = chunk?.iter().map(arg).collect();
+                        jobs.send((sent, args)).map_err(|_| worker_gone())?;
+                        sent += 1;
+                    }
+                    None => more = false,
+                }
+            }
+            if next == sent {
+                return Ok(());
+            }
+            while !finished.contains_key(&next) {
+                let (index, judged) =
+                    py.detach(|| done.lock().ok().and_then(|d| d.recv().ok())).ok_or_else(worker_gone)?;
+                // A panic in a worker goes on in this thread (pyo3 turns it into PanicException).
+                let (judged, objects) = judged.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                drop(objects);
+                finished.insert(index, judged);
+            }
+            if let Some(judged) = finished.remove(&next) {
+                emit_chunk(judged)?;
+            }
+            next += 1;
+            py.check_signals()?;
+        }
+    })
+}
+
+fn worker_gone() -> PyErr {
+    pyo3::exceptions::PyRuntimeError::new_err("a claim worker thread stopped")
 }
 
 /// Validates a batch: each claim, then the edits across claims (BAT001-BAT003: medical direction by
@@ -415,24 +510,21 @@ fn validate_many(py: Python<'_>, claims: &Bound<'_, PyAny>, today: Option<&Bound
     let mut parsed: Vec<core::Claim> = Vec::new();
     // Per input: Ok(index into `parsed`) or the error for its slot.
     let mut slots: Vec<Result<usize, Error>> = Vec::new();
-    for chunk in chunks(claims)? {
-        let args: Vec<Arg<'_>> = chunk?.iter().map(arg).collect();
+    for chunk in chunks(claims, &Cell::new(CHUNK))? {
+        let args: Vec<Arg> = chunk?.iter().map(arg).collect();
         // Text is read with the GIL released; a claim already read (a dict, a Claim) is taken as it is.
-        let read: Vec<Option<Result<core::Claim, Error>>> = {
-            let views: Vec<View<'_>> = args.iter().map(view).collect();
-            py.detach(|| {
-                par_map(&views, |v| match v {
-                    View::Claim(_) => None,
-                    text_or_bad => Some(text_or_bad.claim().map(Cow::into_owned)),
-                })
+        let read: Vec<Option<Result<core::Claim, Error>>> = py.detach(|| {
+            par_map(&args, |a| match a {
+                Arg::Read(_) | Arg::Object(_) => None,
+                text_or_bad => Some(text_or_bad.claim().map(Cow::into_owned)),
             })
-        };
+        });
         for (arg, read) in args.into_iter().zip(read) {
             let claim = match (read, arg) {
                 (Some(read), _) => read,
                 (None, Arg::Read(claim)) => Ok(*claim),
-                (None, Arg::Claim(claim)) => Ok(claim.get().inner.clone()),
-                (None, Arg::Text(_) | Arg::Bytes(_) | Arg::Bad(_)) => Err(Error::internal("a claim was not read")),
+                (None, Arg::Object(claim)) => Ok(claim.get().inner.clone()),
+                (None, Arg::Json(_) | Arg::Bytes(_) | Arg::Bad(_)) => Err(Error::internal("a claim was not read")),
             };
             slots.push(claim.map(|claim| {
                 parsed.push(claim);
@@ -475,17 +567,16 @@ fn price_many(
     let rules = rules(py, rule_set)?;
     let judge = pricing(py, conversion_factor, percent_of_medicare, &rules, today)?;
     let out = PyList::empty(py);
-    for chunk in chunks(claims)? {
-        let args: Vec<Arg<'_>> = chunk?.iter().map(arg).collect();
-        let views: Vec<View<'_>> = args.iter().map(view).collect();
-        let judged = py.detach(|| par_map(&views, |v| judge.judge(v)));
-        for judged in judged {
+    pipeline(
+        py,
+        claims,
+        |arg| judge.judge(arg),
+        |judged| {
             // A claim that fails gets the exception `price` would raise, in its slot.
             let item = priced_to_py(py, judged).unwrap_or_else(|err| err.into_value(py).into_any());
-            out.append(item)?;
-        }
-        py.check_signals()?;
-    }
+            out.append(item)
+        },
+    )?;
     Ok(out.unbind())
 }
 

@@ -431,7 +431,8 @@ impl Read837Result {
 }
 
 /// Reads an 837P file (path or bytes). `as_table=True` returns the claims as a claim-lines Arrow
-/// table instead (`Read837Result.to_table()`), warning when claims were rejected or X12 problems found.
+/// table instead (what `Read837Result.to_table()` gives), built straight from the claims read (no
+/// Python object per claim), warning when claims were rejected or X12 problems found.
 #[pyfunction]
 #[pyo3(signature = (source, *, medicare_locality = None, payer_ids = None, validate = false, today = None, as_table = false))]
 fn read_837<'py>(
@@ -443,21 +444,28 @@ fn read_837<'py>(
     today: Option<&Bound<'py, PyAny>>,
     as_table: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let read = read_837_result(py, source, medicare_locality, payer_ids, validate, today)?;
     if !as_table {
+        let read = read_837_result(py, source, medicare_locality, payer_ids, validate, today)?;
         return Ok(Bound::new(py, read)?.into_any());
     }
-    if !read.ok(py) {
+    let options = read_options(py, medicare_locality, payer_ids)?;
+    if validate {
+        // The table has no report column: validating would be thrown away. The argument is still checked.
+        self::today(py, today)?;
+    }
+    let file = input(py, "source", source)?.with_bytes(py, |data| x12::read_837(data, options))?;
+    let claims: Vec<&core::Claim> = file.claims().map(|p| &p.claim).collect();
+    let rejected = file.rejected().count();
+    let problems = file.errors.len() + file.transactions.iter().map(|t| t.body.problems.len()).sum::<usize>();
+    if rejected + problems > 0 {
         let message = format!(
-            "the table holds the {} claims read; {} claims were rejected and {} X12 problems found: \
+            "the table holds the {} claims read; {rejected} claims were rejected and {problems} X12 problems found: \
              read without as_table=True for the details",
-            read.parsed.len(),
-            read.rejected.bind(py).len(),
-            read.core_errors.len() + read.problems.bind(py).len()
+            claims.len(),
         );
         PyErr::warn(py, &py.get_type::<pyo3::exceptions::PyUserWarning>(), &std::ffi::CString::new(message)?, 1)?;
     }
-    read.to_table(py)
+    crate::tables::claims_table(py, &claims)
 }
 
 fn read_837_result(

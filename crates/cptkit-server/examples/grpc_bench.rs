@@ -552,6 +552,8 @@ async fn main() -> Result<(), String> {
             // Per code: GetCode/Echo each round; and each code against the first (anesthesia) code.
             let mut ratios = vec![Vec::with_capacity(options.rounds); options.get_codes.len()];
             let mut against_first = vec![Vec::with_capacity(options.rounds); options.get_codes.len()];
+            // Throughput per round: Echo first, then each code (for the `name: value` lines).
+            let mut rates = vec![Vec::with_capacity(options.rounds); options.get_codes.len() + 1];
             for round in 1..=options.rounds {
                 let echo = load(&channels, (Rpc::Echo, ""), mode, &options, options.duration).await;
                 let mut results = vec![("Echo".to_owned(), echo)];
@@ -571,6 +573,9 @@ async fn main() -> Result<(), String> {
                         r.errors,
                         r.response_bytes
                     );
+                }
+                for (i, (_, r)) in results.iter().enumerate() {
+                    rates[i].push(r.throughput());
                 }
                 let echo = results[0].1.throughput();
                 let first = results.get(1).map_or(1.0, |(_, r)| r.throughput());
@@ -597,6 +602,12 @@ async fn main() -> Result<(), String> {
                     );
                 }
             }
+            // One `name: value` line per figure (medians of rounds), for bench/run_all.py.
+            println!("echo_rps: {:.0}", median(rates[0].clone()).0);
+            for (i, code) in options.get_codes.iter().enumerate() {
+                let (code, view) = code.split_once(':').unwrap_or((code, "full"));
+                println!("getcode_{code}_{view}_rps: {:.0}", median(rates[i + 1].clone()).0);
+            }
             println!("RSS           {} after the load\n", show_rss(pid));
         }
     }
@@ -620,6 +631,7 @@ async fn main() -> Result<(), String> {
             );
             let mut ratios = Vec::with_capacity(options.rounds);
             let mut rates = Vec::with_capacity(options.rounds);
+            let mut unary_rates = Vec::with_capacity(options.rounds);
             for round in 1..=options.rounds {
                 let unary = load(&channels, (Rpc::PriceClaim, ""), mode, &options, options.duration).await;
                 let streamed = stream_claims(&channels, &pool, mode, options.stream_claims, options.streams).await;
@@ -661,15 +673,19 @@ async fn main() -> Result<(), String> {
                     }
                 );
                 rates.push(streamed.throughput());
+                unary_rates.push(unary.throughput());
                 ratios.push(streamed.throughput() / unary.throughput());
             }
             rates.sort_by(f64::total_cmp);
+            unary_rates.sort_by(f64::total_cmp);
             ratios.sort_by(f64::total_cmp);
             println!(
                 "stream        ProcessClaims = {:.0} claims/s (median of rounds; goal >= 50000); {:.1}x unary PriceClaim",
                 rates[rates.len() / 2],
                 ratios[ratios.len() / 2]
             );
+            println!("process_claims_per_s: {:.0}", rates[rates.len() / 2]);
+            println!("price_claim_unary_per_s: {:.0}", unary_rates[unary_rates.len() / 2]);
             println!("RSS           {} after the claim load\n", show_rss(pid));
         }
     }

@@ -75,7 +75,10 @@ impl ServerData {
             log.count_claims(claims, errors);
             out.blocking_send(response).is_ok()
         };
-        for read in Reader837::with_options(x12, options) {
+        // On this thread: the input arrives over the network, and each transaction is answered as soon
+        // as it is read (the parallel reader holds a transaction until it sees what follows it).
+        // Requests run side by side on the server's cores instead.
+        for read in Reader837::with_threads(x12, options, 1) {
             match read {
                 Err(error) => {
                     if !send(item(Item::Error(error.into())), 0, 1) {

@@ -1,10 +1,12 @@
-//! X12 837P throughput on one core (a benchmark, not a test):
-//! `cargo run --release -p cptkit-x12 --example bench_837 -- FILE.x12 [segments|parse|full|both]`
+//! X12 837P throughput (a benchmark, not a test):
+//! `cargo run --release -p cptkit-x12 --example bench_837 -- FILE.x12 [segments|parse|full|both] [THREADS]`
 //!
-//! parse: stream the file into typed core claims (with source tables and X12 findings), dropping
-//! each transaction's claims once read. full: the same, plus `Reference::price` on every claim
-//! (which validates first), commercial and Medicare Advantage claims at a contract conversion factor
-//! of 60.00. Prints MB/s and the peak RSS (VmHWM from /proc/self/status).
+//! parse: stream the file into typed core claims (with source tables and X12 findings) on THREADS
+//! worker threads (1: the caller's thread only; 0: one per core; default 1), dropping each
+//! transaction's claims once read. full: the same, plus `Reference::judge` (validate + price) on every
+//! claim on the calling thread, commercial and Medicare Advantage claims at a contract conversion factor
+//! of 60.00. Prints one `name: value` line per figure (see bench/x12/run.sh): MB/s by the wall clock and
+//! by the CPU time of the whole process, and the peak RSS (VmHWM from /proc/self/status).
 
 use std::time::Instant;
 
@@ -24,7 +26,7 @@ struct Counts {
     not_priced: u64,
 }
 
-fn run(path: &str, price: bool) -> Result<(f64, f64, Counts), Box<dyn std::error::Error>> {
+fn run(path: &str, price: bool, threads: usize) -> Result<(f64, f64, Counts), Box<dyn std::error::Error>> {
     let reference = Reference::embedded();
     let rules = RuleBook::embedded();
     // A contract factor for every payer: Medicare fee-for-service claims keep the CMS factor.
@@ -33,8 +35,8 @@ fn run(path: &str, price: bool) -> Result<(f64, f64, Counts), Box<dyn std::error
     let mut counts = Counts { claims: 0, lines: 0, rejected: 0, errors: 0, priced: 0, not_valid: 0, not_priced: 0 };
     let file = std::fs::File::open(path)?;
     let start = Instant::now();
-    let cpu = proc_stats::thread_cpu_seconds();
-    for item in Reader837::with_options(file, ReadOptions::default()) {
+    let cpu = proc_stats::process_cpu_seconds();
+    for item in Reader837::with_threads(file, ReadOptions::default(), threads) {
         let Ok(t) = item else {
             counts.errors += 1;
             continue;
@@ -52,16 +54,18 @@ fn run(path: &str, price: bool) -> Result<(f64, f64, Counts), Box<dyn std::error
             }
         }
     }
-    Ok((start.elapsed().as_secs_f64(), proc_stats::thread_cpu_seconds() - cpu, counts))
+    Ok((start.elapsed().as_secs_f64(), proc_stats::process_cpu_seconds() - cpu, counts))
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let path = args.next().ok_or("usage: bench_837 FILE.x12 [segments|parse|full|both]")?;
+    let usage = "usage: bench_837 FILE.x12 [segments|parse|full|both] [THREADS]";
+    let path = args.next().ok_or(usage)?;
     let mode = args.next().unwrap_or_else(|| "both".to_owned());
+    let threads: usize = args.next().map_or(Ok(1), |t| t.parse()).map_err(|_| usage)?;
     let mb = std::fs::metadata(&path)?.len() as f64 / 1e6;
     Reference::embedded().warm()?;
-    println!("file: {path} ({mb:.1} MB)");
+    println!("file_mb: {mb:.1}");
     if mode == "segments" || mode == "both" {
         // The tokenizer alone: segments as slices, no envelope checks, no claims.
         let file = std::fs::File::open(&path)?;
@@ -75,40 +79,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         let (secs, cpu) = (start.elapsed().as_secs_f64(), proc_stats::thread_cpu_seconds() - cpu);
-        println!(
-            "tokenize only: {secs:.2} s wall, {:.0} MB/s wall, {:.0} MB/s CPU time; {segments} segments, {elements} elements",
-            mb / secs,
-            mb / cpu
-        );
+        println!("tokenize_mb_s_wall: {:.0}", mb / secs);
+        println!("tokenize_mb_s_cpu: {:.0}", mb / cpu);
+        println!("segments: {segments}");
+        println!("elements: {elements}");
     }
+    println!("threads: {threads}");
     if mode == "parse" || mode == "both" {
-        let (secs, cpu, c) = run(&path, false)?;
-        println!(
-            "parse -> typed claims: {:.2} s wall, {:.0} MB/s wall, {:.0} MB/s CPU time; {} claims ({} lines), {} rejected, {} envelope errors",
-            secs,
-            mb / secs,
-            mb / cpu,
-            c.claims,
-            c.lines,
-            c.rejected,
-            c.errors
-        );
+        let (secs, cpu, c) = run(&path, false, threads)?;
+        println!("parse_mb_s_wall: {:.0}", mb / secs);
+        println!("parse_mb_s_cpu: {:.0}", mb / cpu);
+        println!("claims: {}", c.claims);
+        println!("lines: {}", c.lines);
+        println!("rejected: {}", c.rejected);
+        println!("envelope_errors: {}", c.errors);
     }
     if mode == "full" || mode == "both" {
-        let (secs, cpu, c) = run(&path, true)?;
-        println!(
-            "parse + validate + price: {:.2} s wall, {:.0} MB/s wall, {:.0} MB/s CPU time; {} claims priced, {} not valid, {} not priced",
-            secs,
-            mb / secs,
-            mb / cpu,
-            c.priced,
-            c.not_valid,
-            c.not_priced
-        );
+        let (secs, cpu, c) = run(&path, true, threads)?;
+        println!("full_mb_s_wall: {:.0}", mb / secs);
+        println!("full_mb_s_cpu: {:.0}", mb / cpu);
+        println!("priced: {}", c.priced);
+        println!("not_valid: {}", c.not_valid);
+        println!("not_priced: {}", c.not_priced);
     }
-    match proc_stats::peak_rss_kib() {
-        Some(kib) => println!("peak RSS (VmHWM): {:.1} MB", kib as f64 / 1024.0),
-        None => println!("peak RSS: /proc/self/status not readable"),
+    if let Some(kib) = proc_stats::peak_rss_kib() {
+        println!("peak_rss_mb: {:.1}", kib as f64 / 1024.0);
     }
     Ok(())
 }

@@ -115,32 +115,79 @@ impl<R: Read, H: Handler> Driver<R, H> {
         &self.machine.handler
     }
 
+    pub(crate) fn handler_mut(&mut self) -> &mut H {
+        &mut self.machine.handler
+    }
+
+    pub(crate) fn reader_mut(&mut self) -> &mut SegmentReader<R> {
+        &mut self.reader
+    }
+
+    /// The next transaction or error already read, if any.
+    pub(crate) fn pop_pending(&mut self) -> Option<Result<Transaction<H::Output>, X12Error>> {
+        self.machine.pending.pop_front()
+    }
+
+    pub(crate) fn has_pending(&self) -> bool {
+        !self.machine.pending.is_empty()
+    }
+
+    /// The envelope of the current (or last) transaction.
+    pub(crate) fn envelope(&self) -> &Envelope {
+        &self.machine.envelope
+    }
+
+    /// True once the end of the input has been read (items may still be pending).
+    pub(crate) fn at_end(&self) -> bool {
+        self.machine.done
+    }
+
     /// The next transaction or error.
     pub(crate) fn next_item(&mut self) -> Option<Result<Transaction<H::Output>, X12Error>> {
-        let m = &mut self.machine;
         loop {
-            if let Some(item) = m.pending.pop_front() {
+            if let Some(item) = self.machine.pending.pop_front() {
                 return Some(item);
             }
-            if m.done {
+            if self.machine.done {
                 return None;
             }
-            match self.reader.next_segment() {
-                Next::Segment(seg) => m.on_segment(&seg),
-                Next::Error(e) => {
-                    let e = e.with_control(&m.control);
-                    if m.state == State::Transaction {
-                        m.handler.abort();
-                        m.state = State::Skip;
-                        m.control.transaction = None;
-                    }
-                    m.pending.push_back(Err(e));
+            self.step();
+        }
+    }
+
+    /// Inside a transaction, with the reader in skim mode and a handler that reads no body segment:
+    /// counts the body segments already in the reader's buffer without handing them out (see
+    /// `SegmentReader::skip_body`).
+    pub(crate) fn skip_body(&mut self) {
+        if self.machine.state == State::Transaction {
+            self.machine.segments += self.reader.skip_body();
+        }
+    }
+
+    /// Reads one segment (or error, or the end of the input) and runs the envelope checks on it; what
+    /// they produce is queued. Returns the byte offset of the segment read, if it was one.
+    pub(crate) fn step(&mut self) -> Option<u64> {
+        let m = &mut self.machine;
+        match self.reader.next_segment() {
+            Next::Segment(seg) => {
+                m.on_segment(&seg);
+                Some(seg.offset())
+            }
+            Next::Error(e) => {
+                let e = e.with_control(&m.control);
+                if m.state == State::Transaction {
+                    m.handler.abort();
+                    m.state = State::Skip;
+                    m.control.transaction = None;
                 }
-                Next::End => {
-                    m.done = true;
-                    let at = SegmentRef::new(self.reader.segments_read() + 1, self.reader.bytes_read(), b"");
-                    m.on_end(at);
-                }
+                m.pending.push_back(Err(e));
+                None
+            }
+            Next::End => {
+                m.done = true;
+                let at = SegmentRef::new(self.reader.segments_read() + 1, self.reader.bytes_read(), b"");
+                m.on_end(at);
+                None
             }
         }
     }

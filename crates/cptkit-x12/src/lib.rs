@@ -5,6 +5,7 @@ mod envelope;
 mod error;
 mod p835;
 mod p837;
+mod par837;
 mod reconcile;
 mod segment;
 mod source;
@@ -19,7 +20,7 @@ pub use p835::{
 };
 pub use p837::{
     BillingProvider, ClaimInfo, ClaimPart, Claims837, File837, LineOrigin, ParsedClaim, ReadOptions, Reader837,
-    RejectedClaim, Transaction837, case_id_for, edit, read_837,
+    RejectedClaim, Transaction837, case_id_for, edit, read_837, read_837_threads,
 };
 pub use reconcile::{
     ClaimReconciliation, LineFlag, LineReconciliation, MatchedBy, ReconcileOptions, Reconciliation, Totals,

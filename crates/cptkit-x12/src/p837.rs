@@ -16,6 +16,7 @@ use time::{Date, PrimitiveDateTime, Time};
 
 use crate::envelope::{Driver, Envelope, Handler, Transaction};
 use crate::error::{SegmentRef, X12Error};
+use crate::par837::ParDriver;
 use crate::segment::{Delimiters, Segment};
 use crate::source::{ClaimField, ClaimSource, LineField};
 use crate::values::{self, AnesthesiaNote};
@@ -160,9 +161,20 @@ pub type Transaction837 = Transaction<Claims837>;
 
 /// Streams 837P transactions from any reader: each item is a transaction that passed the envelope
 /// checks, or an error (after which reading goes on with the next transaction).
+///
+/// An input of several transaction sets is read on every core (see [`Reader837::with_threads`]): the
+/// items are the same, in the same order, as read on one thread.
 #[derive(Debug)]
 pub struct Reader837<R: Read> {
-    driver: Driver<R, Handler837>,
+    inner: Inner<R>,
+}
+
+#[derive(Debug)]
+enum Inner<R> {
+    /// On the caller's thread.
+    One(Box<Driver<R, Handler837>>),
+    /// Transactions read by worker threads.
+    Parallel(Box<ParDriver<R>>),
 }
 
 impl<R: Read> Reader837<R> {
@@ -170,29 +182,60 @@ impl<R: Read> Reader837<R> {
         Reader837::with_options(src, ReadOptions::default())
     }
 
+    /// Reads on every core the machine has (`with_threads(src, options, 0)`).
     pub fn with_options(src: R, options: ReadOptions) -> Self {
-        Reader837 { driver: Driver::new(src, Handler837::new(options)) }
+        Reader837::with_threads(src, options, 0)
     }
 
-    /// Bytes of input consumed so far.
+    /// Reads transaction sets on `threads` worker threads (0: one per core; 1: on the caller's thread
+    /// only). Workers start only when the input has a second transaction set; at most `threads + 1`
+    /// transactions are read ahead of the one being returned, so memory stays bounded. A transaction
+    /// may wait for the input after it: for input that arrives over time (a network stream) and should
+    /// be answered transaction by transaction, read on one thread.
+    pub fn with_threads(src: R, options: ReadOptions, threads: usize) -> Self {
+        let threads = match threads {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            n => n,
+        };
+        let inner = if threads > 1 {
+            Inner::Parallel(Box::new(ParDriver::new(src, options, threads)))
+        } else {
+            Inner::One(Box::new(Driver::new(src, Handler837::new(options))))
+        };
+        Reader837 { inner }
+    }
+
+    /// Bytes of input consumed so far (read ahead of the items returned when reading in parallel).
     pub fn bytes_read(&self) -> u64 {
-        self.driver.bytes_read()
+        match &self.inner {
+            Inner::One(driver) => driver.bytes_read(),
+            Inner::Parallel(par) => par.driver().bytes_read(),
+        }
     }
 
     /// The delimiters of the current interchange.
     pub fn delimiters(&self) -> Option<Delimiters> {
-        self.driver.delimiters()
+        match &self.inner {
+            Inner::One(driver) => driver.delimiters(),
+            Inner::Parallel(par) => par.driver().delimiters(),
+        }
     }
 
     pub fn options(&self) -> &ReadOptions {
-        &self.driver.handler().options
+        match &self.inner {
+            Inner::One(driver) => &driver.handler().options,
+            Inner::Parallel(par) => par.options(),
+        }
     }
 }
 
 impl<R: Read> Iterator for Reader837<R> {
     type Item = Result<Transaction837, X12Error>;
     fn next(&mut self) -> Option<Self::Item> {
-        self.driver.next_item()
+        match &mut self.inner {
+            Inner::One(driver) => driver.next_item(),
+            Inner::Parallel(par) => par.next_item(),
+        }
     }
 }
 
@@ -218,10 +261,17 @@ impl File837 {
     }
 }
 
-/// Reads a whole 837P input (still streaming: memory grows with the claims kept, not the file).
+/// Reads a whole 837P input (still streaming: memory grows with the claims kept, not the file), on
+/// every core when it has several transaction sets: see [`Reader837::with_threads`].
 pub fn read_837<R: Read>(src: R, options: ReadOptions) -> File837 {
+    read_837_threads(src, options, 0)
+}
+
+/// [`read_837`] on `threads` worker threads (0: one per core; 1: on the caller's thread only). The
+/// answer does not depend on `threads`.
+pub fn read_837_threads<R: Read>(src: R, options: ReadOptions, threads: usize) -> File837 {
     let mut file = File837::default();
-    for item in Reader837::with_options(src, options) {
+    for item in Reader837::with_threads(src, options, threads) {
         match item {
             Ok(t) => file.transactions.push(t),
             Err(e) => file.errors.push(e),
@@ -379,8 +429,9 @@ pub(crate) struct Handler837 {
     dx_pool: Vec<Field<DiagnosisCode>>,
 }
 
-/// The payer, where it was read (SBR09), and the X12C04 warning if any.
-type PayerResult = Result<(Payer, SegmentRef, Option<String>), X12Error>;
+/// The payer and the X12C04 warning if any, or why there is none. No location: the cache is shared by
+/// subscribers (and transactions), and each claim's payer is located at its own subscriber's SBR09.
+type PayerResult = Result<(Payer, Option<String>), String>;
 type PayerCache = ((Arc<str>, Arc<str>, Arc<str>), PayerResult);
 
 /// How many payer mappings are kept (a file alternates between a handful of payers).
@@ -427,7 +478,7 @@ impl Handler for Handler837 {
 }
 
 impl Handler837 {
-    fn new(options: ReadOptions) -> Self {
+    pub(crate) fn new(options: ReadOptions) -> Self {
         Handler837 {
             options,
             provider: Provider::default(),
@@ -844,10 +895,7 @@ impl Handler837 {
 /// Plan type from SBR09 by the directory's filing indicators; a code with no plan type (Medicaid,
 /// TRICARE, VA, workers' comp...) or none at all is read as commercial with X12C04.
 fn payer_of(options: &ReadOptions, s: &Subscriber) -> PayerResult {
-    let (filing, filing_at) = match &s.filing {
-        Some((f, at)) => (&**f, *at),
-        None => ("", SegmentRef::default()),
-    };
+    let filing = s.filing.as_ref().map_or("", |(f, _)| &**f);
     let (plan_type, warning) = match options.payers.filing_indicator(filing).and_then(|f| f.plan_type) {
         Some(plan_type) => (plan_type, None),
         None => (
@@ -867,9 +915,9 @@ fn payer_of(options: &ReadOptions, s: &Subscriber) -> PayerResult {
         id.to_ascii_lowercase()
     });
     if id.is_empty() {
-        return Err(X12Error::value(filing_at, "no payer: 2010BB NM1*PR is missing or empty"));
+        return Err("no payer: 2010BB NM1*PR is missing or empty".to_owned());
     }
-    Ok((Payer { id, plan_type }, filing_at, warning))
+    Ok((Payer { id, plan_type }, warning))
 }
 
 /// A rendering provider as read: its NPI and, when given (PRV*PE is situational), its taxonomy.
@@ -961,10 +1009,11 @@ impl Handler837 {
             }
         };
         // Cloned straight from the cache: the payer id is the only allocation.
+        let payer_at = self.subscriber.filing.as_ref().map_or_else(SegmentRef::default, |f| f.1);
         let payer = match self.payer_cache.get(payer_index).map(|c| &c.1) {
-            Some(Ok(p)) => Some(p.clone()),
-            Some(Err(e)) => {
-                errors.push(e.clone());
+            Some(Ok((payer, warning))) => Some((payer.clone(), payer_at, warning.clone())),
+            Some(Err(message)) => {
+                errors.push(X12Error::value(payer_at, message.clone()));
                 None
             }
             None => None,
@@ -1041,13 +1090,19 @@ impl Handler837 {
         let rendering = Rendering { npi, npi_at, taxonomy };
         let facility = facility.and_then(|a| {
             let fields = (ClaimField::ServiceFacilityState, ClaimField::ServiceFacilityZip);
-            location(&a, "service_facility_location", fields, &mut header_findings, &mut source)
+            location((&a.state, &a.zip, a.at), "service_facility_location", fields, &mut header_findings, &mut source)
         });
         let billing_provider_location = self.provider.address_at.and_then(|at| {
             let info = &self.provider.info;
-            let address = Address { state: info.state.clone(), zip: info.zip.clone(), at };
+            // Read from the provider's texts in place: no copy per claim.
             let fields = (ClaimField::BillingProviderState, ClaimField::BillingProviderZip);
-            location(&address, "billing_provider_location", fields, &mut header_findings, &mut source)
+            location(
+                (&info.state, &info.zip, at),
+                "billing_provider_location",
+                fields,
+                &mut header_findings,
+                &mut source,
+            )
         });
         let template = Claim {
             claim_id,
@@ -1401,7 +1456,7 @@ fn take<T: Clone>(
 /// An N4 address as a claim location. A state or postal code that cannot be read is left off the
 /// claim with an X12C05 warning (the claim is kept); an address with neither is no location.
 fn location(
-    address: &Address,
+    (state, zip, at): (&str, &str, SegmentRef),
     field: &'static str,
     (state_field, zip_field): (ClaimField, ClaimField),
     findings: &mut Vec<Finding>,
@@ -1415,17 +1470,17 @@ fn location(
             "correct the address in the 837",
         ));
     };
-    let state = match address.state.as_str() {
+    let state = match state {
         "" => None,
         text => {
-            source.set(state_field, address.at.element(2));
+            source.set(state_field, at.element(2));
             text.parse::<UsState>().map_err(|_| unreadable(2, "state", "a two-letter state code", text)).ok()
         }
     };
-    let zip = match address.zip.as_str() {
+    let zip = match zip {
         "" => None,
         text => {
-            source.set(zip_field, address.at.element(3));
+            source.set(zip_field, at.element(3));
             text.parse::<PostalCode>().map_err(|_| unreadable(3, "zip", "a postal code", text)).ok()
         }
     };

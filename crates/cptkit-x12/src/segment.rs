@@ -237,6 +237,44 @@ fn scan_segment(window: &[u8], delims: Delimiters, bounds: &mut Vec<u32>) -> Opt
     None
 }
 
+/// Skim mode's scan: finds the terminator and records where the id ends, nothing more. None (the full
+/// scan decides) for an envelope segment (its elements are read), a segment with no terminator in
+/// `window`, or one whose id cannot be told from its first four bytes. When it answers, `bounds` holds
+/// what `scan_segment` would give for the id (0, then the first element's start if any), so `emit`
+/// accepts or rejects the id exactly as after a full scan.
+fn skim_segment(window: &[u8], delims: Delimiters, bounds: &mut Vec<u32>) -> Option<usize> {
+    let len = find_byte(window, delims.segment)?;
+    let head = &window[..len.min(4)];
+    let id = match head.iter().position(|&b| b == delims.element) {
+        Some(k) => &head[..k],
+        None if len <= 4 => head,
+        None => return None,
+    };
+    if matches!(id, b"ISA" | b"GS" | b"ST" | b"SE" | b"GE" | b"IEA") {
+        return None;
+    }
+    bounds.clear();
+    bounds.push(0);
+    if id.len() < head.len() {
+        bounds.push(id.len() as u32 + 1);
+    }
+    Some(len)
+}
+
+/// The first `byte` in `window`, 8 bytes at a time: for a segment of ~25 bytes this is cheaper than a
+/// `memchr` call (the splitter calls it once per segment).
+fn find_byte(window: &[u8], byte: u8) -> Option<usize> {
+    let pattern = u64::from_ne_bytes([byte; 8]);
+    let (words, rest) = window.as_chunks::<8>();
+    for (w, word) in words.iter().enumerate() {
+        let found = zero_bytes(u64::from_le_bytes(*word) ^ pattern);
+        if found != 0 {
+            return Some(w * 8 + found.trailing_zeros() as usize / 8);
+        }
+    }
+    rest.iter().position(|&b| b == byte).map(|i| words.len() * 8 + i)
+}
+
 /// The high bit of each byte of `x` that is zero, and no other bit (exact, unlike the cheaper
 /// `(x - 0x01..) & !x & 0x80..` which can flag a 0x01 byte after a zero byte).
 fn zero_bytes(x: u64) -> u64 {
@@ -268,6 +306,13 @@ pub struct SegmentReader<R> {
     skipping: bool,
     /// Input bytes consumed so far (for throughput figures).
     last_segment_end: u64,
+    /// Skim mode (the parallel reader's splitter): segments other than the envelope's get only their id
+    /// read; their elements are not split.
+    skim: bool,
+    /// While capturing: the input offset of the next byte to copy, and the bytes copied so far.
+    capture: Option<(u64, Vec<u8>)>,
+    /// The length of the last capture: the next is likely as long (one allocation, no regrowth).
+    capture_hint: usize,
 }
 
 /// What the reader produced.
@@ -275,6 +320,17 @@ pub(crate) enum Next<'a> {
     Segment(Segment<'a>),
     Error(X12Error),
     End,
+}
+
+impl SegmentReader<std::io::Empty> {
+    /// [`SegmentReader::resume`] over bytes already in memory: they become the buffer (no copy).
+    pub(crate) fn over(bytes: Vec<u8>, base: u64, segments: u64, delims: Delimiters) -> Self {
+        let mut reader = SegmentReader::resume(std::io::empty(), base, segments, delims);
+        reader.end = bytes.len();
+        reader.buf = bytes;
+        reader.eof = true;
+        reader
+    }
 }
 
 impl<R: Read> SegmentReader<R> {
@@ -291,7 +347,55 @@ impl<R: Read> SegmentReader<R> {
             bounds: Vec::with_capacity(32),
             skipping: false,
             last_segment_end: 0,
+            skim: false,
+            capture: None,
+            capture_hint: 0,
         }
+    }
+
+    /// A reader that starts in the middle of an input: `src` begins at input offset `base`, after
+    /// `segments` segments, inside an interchange with `delims`. Locations are those of the whole input.
+    pub(crate) fn resume(src: R, base: u64, segments: u64, delims: Delimiters) -> SegmentReader<R> {
+        let mut reader = SegmentReader::new(src);
+        reader.base = base;
+        reader.last_segment_end = base;
+        reader.count = segments;
+        reader.delims = Some(delims);
+        reader
+    }
+
+    /// Skim mode: see the `skim` field.
+    pub(crate) fn set_skim(&mut self, skim: bool) {
+        self.skim = skim;
+    }
+
+    /// Starts copying the input from offset `from` (not yet dropped from the buffer) on.
+    pub(crate) fn start_capture(&mut self, from: u64) {
+        self.capture = Some((from.max(self.base), Vec::with_capacity(self.capture_hint)));
+    }
+
+    /// Stops capturing; drops what was copied.
+    pub(crate) fn stop_capture(&mut self) {
+        self.capture = None;
+    }
+
+    /// Bytes captured so far (some may still be in the buffer only).
+    pub(crate) fn captured_len(&self) -> u64 {
+        self.capture.as_ref().map_or(0, |(next, bytes)| bytes.len() as u64 + (self.base + self.end as u64 - next))
+    }
+
+    /// Stops capturing and returns the input from the capture's start up to offset `upto` (which must
+    /// still be in the buffer: the start of a segment just read, or the end of the last one).
+    pub(crate) fn take_capture(&mut self, upto: u64) -> Vec<u8> {
+        let Some((next, mut bytes)) = self.capture.take() else { return Vec::new() };
+        let from = usize::try_from(next.saturating_sub(self.base)).unwrap_or(usize::MAX).min(self.end);
+        let upto = usize::try_from(upto.saturating_sub(self.base)).unwrap_or(usize::MAX).min(self.end);
+        if from < upto {
+            bytes.extend_from_slice(&self.buf[from..upto]);
+        }
+        // A little over the last length: sizes vary a little between transactions.
+        self.capture_hint = (bytes.len() + bytes.len() / 8).min(crate::par837::MAX_JOB_BYTES as usize);
+        bytes
     }
 
     /// The delimiters of the current interchange.
@@ -315,6 +419,14 @@ impl<R: Read> SegmentReader<R> {
             return Ok(false);
         }
         if self.start > 0 {
+            // Bytes before `start` are about to go: copy them first when capturing.
+            if let Some((next, bytes)) = &mut self.capture {
+                let from = usize::try_from(next.saturating_sub(self.base)).unwrap_or(usize::MAX);
+                if from < self.start {
+                    bytes.extend_from_slice(&self.buf[from..self.start]);
+                    *next = self.base + self.start as u64;
+                }
+            }
             self.buf.copy_within(self.start..self.end, 0);
             self.base += self.start as u64;
             self.end -= self.start;
@@ -410,6 +522,11 @@ impl<R: Read> SegmentReader<R> {
             }
             let Some(delims) = self.delims else { continue };
             let window = &self.buf[self.start..self.end];
+            if self.skim
+                && let Some(len) = skim_segment(window, delims, &mut self.bounds)
+            {
+                return self.emit(len, delims);
+            }
             let Some(len) = scan_segment(window, delims, &mut self.bounds) else {
                 if self.eof {
                     let at = self.here(segment_id_prefix(window, delims.element));
@@ -448,19 +565,10 @@ impl<R: Read> SegmentReader<R> {
         self.start += len + 1;
         self.count += 1;
         self.last_segment_end = self.base + self.start as u64;
-        let mut data = &self.buf[seg_start..seg_start + len];
-        // A CR before an LF terminator belongs to the line break, not to the last element.
-        if delims.segment == b'\n' && data.last() == Some(&b'\r') {
-            data = &data[..data.len() - 1];
-            if self.bounds.last().is_some_and(|&b| b as usize > data.len()) {
-                self.bounds.pop(); // the CR was the element separator: not a separator of this segment
-            }
-        }
-        self.bounds.push(data.len() as u32 + 1);
+        let (data, id_end) = complete_bounds(&self.buf[seg_start..seg_start + len], delims, &mut self.bounds);
         let offset = self.base + seg_start as u64;
-        let id_end = (self.bounds[1] as usize).saturating_sub(1).min(data.len());
         let id = &data[..id_end];
-        if !(2..=3).contains(&id.len()) || !id.iter().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) {
+        if !is_segment_id(id) {
             let at = SegmentRef::new(self.count, offset, id);
             let shown: String = String::from_utf8_lossy(&id[..id.len().min(12)]).into_owned();
             return Next::Error(X12Error::new(
@@ -470,6 +578,46 @@ impl<R: Read> SegmentReader<R> {
             ));
         }
         Next::Segment(Segment { data, bounds: &self.bounds, delims, number: self.count, offset })
+    }
+
+    /// Skim mode, inside a transaction: passes over the body segments already in the buffer (each a
+    /// valid segment that is not an envelope one: what `next_segment` would return and the envelope
+    /// checks would only count) without returning them; how many. Stops before anything else (an
+    /// envelope segment, an error, a segment not wholly in the buffer) for `next_segment` to read.
+    pub(crate) fn skip_body(&mut self) -> u64 {
+        let Some(delims) = self.delims.filter(|_| self.skim && !self.skipping) else { return 0 };
+        let mut skipped = 0;
+        loop {
+            while self.start < self.end && matches!(self.buf[self.start], b'\r' | b'\n' | b' ' | b'\t' | 0) {
+                self.start += 1;
+            }
+            let window = &self.buf[self.start..self.end];
+            if window.len() < 5 {
+                break;
+            }
+            // The id ends at the first element separator, at byte 2 or 3 (else: not for this fast path).
+            // A separator is never a letter or digit, so `is_segment_id` also rules out an earlier one,
+            // and a CR trimmed off the end (LF terminators) cannot touch an id followed by a separator.
+            let id_len = if window[2] == delims.element {
+                2
+            } else if window[3] == delims.element {
+                3
+            } else {
+                break;
+            };
+            let id = &window[..id_len];
+            if !is_segment_id(id) || matches!(id, b"ISA" | b"GS" | b"ST" | b"SE" | b"GE" | b"IEA") {
+                break;
+            }
+            let Some(len) = find_byte(&window[id_len + 1..], delims.segment) else { break };
+            self.start += id_len + 1 + len + 1;
+            self.count += 1;
+            skipped += 1;
+        }
+        if skipped > 0 {
+            self.last_segment_end = self.base + self.start as u64;
+        }
+        skipped
     }
 
     /// Reads the delimiters from the ISA at `start`. Ok(false): more input was read, call again.
@@ -559,6 +707,26 @@ impl<R: Read> SegmentReader<R> {
         }
         X12Error::new(X12ErrorKind::Syntax, at, format!("expected an ISA segment; skipped {skipped} bytes"))
     }
+}
+
+/// A segment's data without a CR before an LF terminator, and where its id ends, from the bytes before
+/// its terminator; `bounds` (element starts from a scan) gets the end of the last element.
+fn complete_bounds<'b>(raw: &'b [u8], delims: Delimiters, bounds: &mut Vec<u32>) -> (&'b [u8], usize) {
+    let mut data = raw;
+    // A CR before an LF terminator belongs to the line break, not to the last element.
+    if delims.segment == b'\n' && data.last() == Some(&b'\r') {
+        data = &data[..data.len() - 1];
+        if bounds.last().is_some_and(|&b| b as usize > data.len()) {
+            bounds.pop(); // the CR was the element separator: not a separator of this segment
+        }
+    }
+    bounds.push(data.len() as u32 + 1);
+    let id_end = (bounds[1] as usize).saturating_sub(1).min(data.len());
+    (data, id_end)
+}
+
+fn is_segment_id(id: &[u8]) -> bool {
+    (2..=3).contains(&id.len()) && id.iter().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
 fn segment_id_prefix(window: &[u8], element: u8) -> &[u8] {
@@ -682,6 +850,19 @@ mod tests {
     }
 
     /// The word-at-a-time scan agrees with a plain byte loop for every length and position.
+    #[test]
+    fn find_byte_matches_position() {
+        let bytes: Vec<u8> = (0..200u8).map(|i| i.wrapping_mul(37) % 11 + b'a').collect();
+        for start in 0..20 {
+            for end in start..bytes.len() {
+                for byte in [b'a', b'f', b'k', b'z'] {
+                    let window = &bytes[start..end];
+                    assert_eq!(find_byte(window, byte), window.iter().position(|&b| b == byte));
+                }
+            }
+        }
+    }
+
     #[test]
     fn scan_matches_a_byte_loop() {
         let delims = Delimiters::default();

@@ -1,0 +1,440 @@
+//! The 837P reader on every core: one thread splits the input into transaction sets, worker threads
+//! read each set's claims, and the answers come out in file order.
+//!
+//! The splitter is the sequential reader itself (tokenizer + envelope checks) with a handler that reads
+//! no claims: it only skims body segments (their ids, for the envelope's counts and syntax checks) and
+//! keeps a copy of each transaction's bytes (ST to SE). A transaction that passes the envelope checks is
+//! re-read by a worker from those bytes, starting at the ST's byte offset and segment number, with the
+//! sequential reader's claim handler: the same segments at the same locations reach the same handler, so
+//! claims, rejected claims and errors are the sequential reader's, byte offsets and all. Envelope errors
+//! come from the splitter, in the same order. Memory stays bounded: at most `workers + 1` transactions
+//! are in flight, and a transaction larger than [`MAX_JOB_BYTES`] is read on the splitter's thread as
+//! it streams by instead of being copied.
+
+use std::collections::VecDeque;
+use std::io::Read;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use crate::envelope::{Driver, Envelope, Handler, Transaction};
+use crate::error::{SegmentRef, X12Error, X12ErrorKind};
+use crate::p837::{Claims837, Handler837, ReadOptions, Transaction837};
+use crate::segment::{Delimiters, Next, Segment, SegmentReader};
+
+/// A transaction bigger than this is read on the splitter's thread (memory stays bounded).
+pub(crate) const MAX_JOB_BYTES: u64 = 32 << 20;
+/// How many items (transactions, errors) may wait for the one at the front to be read.
+const MAX_QUEUED: usize = 4096;
+
+/// What the splitter's handler makes of a transaction.
+#[derive(Debug)]
+pub(crate) enum Body {
+    /// Its bytes are in the reader's capture: a job for a worker.
+    Captured,
+    /// Read on the splitter's thread (too big to copy).
+    Read(Claims837),
+}
+
+/// The splitter's handler: notes where transactions begin and end; reads the claims itself only of a
+/// transaction too big to hand out.
+#[derive(Debug)]
+pub(crate) struct Splitter {
+    /// Reads a too-big transaction (and, with no worker yet, a lone one).
+    handler: Handler837,
+    /// `handler` is reading the current transaction's segments as they come.
+    inline: bool,
+    began: bool,
+    aborted: bool,
+}
+
+impl Handler for Splitter {
+    type Output = Body;
+    const SET: &'static str = Handler837::SET;
+
+    fn accepts(implementation: &str) -> bool {
+        Handler837::accepts(implementation)
+    }
+
+    fn begin(&mut self, _envelope: &Envelope) {
+        self.began = true;
+        self.inline = false;
+    }
+
+    fn segment(&mut self, segment: &Segment<'_>) {
+        if self.inline {
+            self.handler.segment(segment);
+        }
+    }
+
+    fn finish(&mut self) -> Body {
+        if std::mem::take(&mut self.inline) { Body::Read(self.handler.finish()) } else { Body::Captured }
+    }
+
+    fn abort(&mut self) {
+        self.aborted = true;
+        if std::mem::take(&mut self.inline) {
+            self.handler.abort();
+        }
+    }
+}
+
+/// One transaction's bytes (from its ST to its SE), for a worker.
+#[derive(Debug)]
+struct Job {
+    envelope: Envelope,
+    bytes: Vec<u8>,
+    delims: Delimiters,
+}
+
+/// Gives `handler` the body segments of a transaction from its bytes (ST first, then the body; SE not
+/// included), located as in the whole input.
+fn feed(handler: &mut Handler837, envelope: &Envelope, bytes: Vec<u8>, delims: Delimiters) {
+    let st = envelope.at;
+    let mut reader = SegmentReader::over(bytes, st.byte_offset, st.segment_number.saturating_sub(1), delims);
+    handler.begin(envelope);
+    let mut first = true;
+    loop {
+        match reader.next_segment() {
+            Next::Segment(seg) if first => {
+                first = false;
+                debug_assert_eq!(seg.id(), b"ST");
+            }
+            Next::Segment(seg) => handler.segment(&seg),
+            // The splitter read these same bytes without an error (else the transaction was rejected).
+            Next::Error(e) => debug_assert!(e.message.is_empty(), "unexpected re-read error: {e}"),
+            Next::End => break,
+        }
+    }
+}
+
+fn read_job(handler: &mut Handler837, job: Box<Job>) -> Claims837 {
+    let Job { envelope, bytes, delims } = *job;
+    feed(handler, &envelope, bytes, delims);
+    handler.finish()
+}
+
+type JobResult = std::thread::Result<Claims837>;
+
+/// The worker threads.
+struct Pool {
+    jobs: Option<Sender<(u64, Box<Job>)>>,
+    results: Receiver<(u64, JobResult)>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Pool {
+    /// Starts up to `workers` threads; None when not even one could be started.
+    fn start(workers: usize, options: &ReadOptions) -> Option<Pool> {
+        let (jobs, job_queue) = channel::<(u64, Box<Job>)>();
+        let (done, results) = channel();
+        let job_queue = Arc::new(Mutex::new(job_queue));
+        let mut threads = Vec::with_capacity(workers);
+        for _ in 0..workers {
+            let (queue, done, options) = (Arc::clone(&job_queue), done.clone(), options.clone());
+            let spawned = std::thread::Builder::new().name("cptkit-x12-837".into()).spawn(move || {
+                let mut handler = Handler837::new(options.clone());
+                loop {
+                    let next = match queue.lock() {
+                        Ok(queue) => queue.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok((seq, job)) = next else { return };
+                    let result = catch_unwind(AssertUnwindSafe(|| read_job(&mut handler, job)));
+                    if result.is_err() {
+                        handler = Handler837::new(options.clone());
+                    }
+                    if done.send((seq, result)).is_err() {
+                        return;
+                    }
+                }
+            });
+            match spawned {
+                Ok(thread) => threads.push(thread),
+                Err(_) => break,
+            }
+        }
+        (!threads.is_empty()).then_some(Pool { jobs: Some(jobs), results, threads })
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        // Closing the queue ends the workers once they finish the job in hand.
+        self.jobs = None;
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// An item in file order: read, or a transaction being read.
+enum Slot {
+    Ready(Result<Transaction837, X12Error>),
+    Job { seq: u64, envelope: Envelope, job: Option<Box<Job>>, result: Option<JobResult> },
+}
+
+/// The parallel reader (see the module docs).
+pub(crate) struct ParDriver<R> {
+    driver: Driver<R, Splitter>,
+    options: ReadOptions,
+    workers: usize,
+    pool: Option<Pool>,
+    /// Reads jobs on this thread when there are no workers.
+    local: Option<Handler837>,
+    /// No worker could be started: every transaction is read on this thread.
+    no_pool: bool,
+    queue: VecDeque<Slot>,
+    next_seq: u64,
+    in_flight: usize,
+    /// Transactions in `queue`: handed out, read and waiting for the front, or not handed out yet.
+    /// Bounded (not just `in_flight`): a slow front must not let read claims pile up behind it.
+    jobs_queued: usize,
+    /// [`MAX_JOB_BYTES`]; smaller in tests.
+    max_job_bytes: u64,
+}
+
+impl<R> std::fmt::Debug for ParDriver<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParDriver")
+            .field("workers", &self.workers)
+            .field("queued", &self.queue.len())
+            .field("in_flight", &self.in_flight)
+            .finish()
+    }
+}
+
+impl<R: Read> ParDriver<R> {
+    pub(crate) fn new(src: R, options: ReadOptions, workers: usize) -> Self {
+        let splitter =
+            Splitter { handler: Handler837::new(options.clone()), inline: false, began: false, aborted: false };
+        let mut driver = Driver::new(src, splitter);
+        driver.reader_mut().set_skim(true);
+        ParDriver {
+            driver,
+            options,
+            workers,
+            pool: None,
+            local: None,
+            no_pool: false,
+            queue: VecDeque::new(),
+            next_seq: 0,
+            in_flight: 0,
+            jobs_queued: 0,
+            max_job_bytes: MAX_JOB_BYTES,
+        }
+    }
+
+    pub(crate) fn driver(&self) -> &Driver<R, Splitter> {
+        &self.driver
+    }
+
+    pub(crate) fn options(&self) -> &ReadOptions {
+        &self.options
+    }
+
+    /// The next transaction or error, in file order.
+    pub(crate) fn next_item(&mut self) -> Option<Result<Transaction837, X12Error>> {
+        loop {
+            let full = self.queue.len() >= MAX_QUEUED || self.jobs_queued > self.workers;
+            match self.queue.front_mut() {
+                Some(Slot::Ready(_)) | Some(Slot::Job { result: Some(_), .. }) => return self.pop_front(),
+                // Not handed out (no workers): read it here once nothing more can come first.
+                Some(Slot::Job { job: job @ Some(_), result, .. }) if self.no_pool || self.driver.at_end() || full => {
+                    let job = job.take();
+                    let handler = self.local.get_or_insert_with(|| Handler837::new(self.options.clone()));
+                    *result = job.map(|job| catch_unwind(AssertUnwindSafe(|| read_job(handler, job))));
+                    continue;
+                }
+                _ => {}
+            }
+            let room = self.jobs_queued < self.workers + 1 && self.queue.len() < MAX_QUEUED;
+            if !self.driver.at_end() && room {
+                self.read_more();
+            } else if self.in_flight > 0 {
+                self.wait_for_result();
+            } else {
+                // At the end with nothing in flight: the front (if any) is ready.
+                return self.pop_front();
+            }
+        }
+    }
+
+    fn pop_front(&mut self) -> Option<Result<Transaction837, X12Error>> {
+        let slot = self.queue.pop_front()?;
+        if matches!(slot, Slot::Job { .. }) {
+            self.jobs_queued -= 1;
+        }
+        match slot {
+            Slot::Ready(item) => Some(item),
+            Slot::Job { envelope, result: Some(Ok(body)), .. } => Some(Ok(Transaction { envelope, body })),
+            // A bug in the claim handler: panic here as the sequential reader would have.
+            Slot::Job { result: Some(Err(panic)), .. } => resume_unwind(panic),
+            Slot::Job { envelope, .. } => Some(Err(lost(&envelope))),
+        }
+    }
+
+    /// Reads segments with the splitter until it finishes something (a transaction, an error) or the
+    /// input ends; queues what it finished.
+    fn read_more(&mut self) {
+        let offset = loop {
+            if !self.driver.handler_mut().inline {
+                self.driver.skip_body();
+            }
+            let offset = self.driver.step();
+            let splitter = self.driver.handler_mut();
+            let (began, aborted) = (std::mem::take(&mut splitter.began), std::mem::take(&mut splitter.aborted));
+            let inline = splitter.inline;
+            let reader = self.driver.reader_mut();
+            if aborted {
+                reader.stop_capture();
+            }
+            if began && let Some(offset) = offset {
+                reader.start_capture(offset);
+            }
+            if !inline {
+                reader.set_skim(true);
+                if reader.captured_len() > self.max_job_bytes {
+                    self.read_big_transaction_here();
+                }
+            }
+            if self.driver.has_pending() || self.driver.at_end() {
+                break offset;
+            }
+        };
+        let mut queued_job = false;
+        while let Some(item) = self.driver.pop_pending() {
+            let slot = match item {
+                Err(e) => Slot::Ready(Err(e)),
+                Ok(Transaction { envelope, body: Body::Read(body) }) => Slot::Ready(Ok(Transaction { envelope, body })),
+                Ok(Transaction { envelope, body: Body::Captured }) => {
+                    // Finished at its SE: the bytes up to the SE are the job.
+                    let reader = self.driver.reader_mut();
+                    let bytes = reader.take_capture(offset.unwrap_or_else(|| reader.bytes_read()));
+                    let delims = reader.delimiters().unwrap_or_default();
+                    let job = Box::new(Job { envelope: envelope.clone(), bytes, delims });
+                    self.next_seq += 1;
+                    queued_job = true;
+                    self.jobs_queued += 1;
+                    Slot::Job { seq: self.next_seq, envelope, job: Some(job), result: None }
+                }
+            };
+            self.queue.push_back(slot);
+        }
+        if queued_job {
+            self.hand_out();
+        }
+    }
+
+    /// Gives waiting jobs to the workers, starting them when a second job is waiting (an input of one
+    /// transaction is read on this thread, without starting any).
+    fn hand_out(&mut self) {
+        let waiting = self.queue.iter().filter(|s| matches!(s, Slot::Job { job: Some(_), .. })).count();
+        if waiting == 0 || self.no_pool {
+            return;
+        }
+        if self.pool.is_none() {
+            if waiting < 2 {
+                return;
+            }
+            self.pool = Pool::start(self.workers, &self.options);
+            if self.pool.is_none() {
+                self.no_pool = true;
+                return;
+            }
+        }
+        let Some(sender) = self.pool.as_ref().and_then(|p| p.jobs.as_ref()) else { return };
+        for slot in &mut self.queue {
+            if let Slot::Job { seq, job: job @ Some(_), .. } = slot
+                && let Some(j) = job.take()
+            {
+                if let Err(returned) = sender.send((*seq, j)) {
+                    // Every worker is gone: read it here.
+                    *job = Some(returned.0.1);
+                    self.no_pool = true;
+                    return;
+                }
+                self.in_flight += 1;
+            }
+        }
+    }
+
+    /// A transaction whose bytes pass [`MAX_JOB_BYTES`]: its claim handler reads what was copied so
+    /// far and then every segment as it is read, on this thread.
+    fn read_big_transaction_here(&mut self) {
+        let reader = self.driver.reader_mut();
+        let upto = reader.bytes_read();
+        let bytes = reader.take_capture(upto);
+        let delims = reader.delimiters().unwrap_or_default();
+        reader.set_skim(false);
+        let envelope = self.driver.envelope().clone();
+        let splitter = self.driver.handler_mut();
+        feed(&mut splitter.handler, &envelope, bytes, delims);
+        splitter.inline = true;
+    }
+
+    fn wait_for_result(&mut self) {
+        let received = self.pool.as_ref().map(|p| p.results.recv());
+        match received {
+            Some(Ok((seq, result))) => {
+                self.in_flight = self.in_flight.saturating_sub(1);
+                for slot in &mut self.queue {
+                    if let Slot::Job { seq: s, result: r, .. } = slot
+                        && *s == seq
+                    {
+                        *r = Some(result);
+                        break;
+                    }
+                }
+            }
+            // Every worker ended without answering (cannot happen: they catch panics). The jobs in
+            // flight are reported as lost rather than waited for forever.
+            _ => {
+                self.in_flight = 0;
+                self.no_pool = true;
+                self.pool = None;
+                for slot in &mut self.queue {
+                    if let Slot::Job { job: None, result: None, envelope, .. } = slot {
+                        self.jobs_queued -= 1;
+                        *slot = Slot::Ready(Err(lost(envelope)));
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn lost(envelope: &Envelope) -> X12Error {
+    X12Error::new(
+        X12ErrorKind::Io,
+        SegmentRef::default(),
+        format!("transaction {} was lost by a reader thread", envelope.transaction_control),
+    )
+}
+
+#[cfg(test)]
+#[path = "../tests/support/gen837.rs"]
+mod gen837;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Transactions too big to hand out are read on the splitter's thread as they stream by: the same
+    /// answers, in the same order.
+    #[test]
+    fn big_transactions_are_read_in_place() {
+        let input = gen837::generate(60);
+        let sequential: Vec<_> = crate::Reader837::with_threads(&input[..], ReadOptions::default(), 1).collect();
+        for max in [0, 2_000, 9_000] {
+            let mut par = ParDriver::new(&input[..], ReadOptions::default(), 2);
+            par.max_job_bytes = max;
+            let parallel: Vec<_> = std::iter::from_fn(|| par.next_item()).collect();
+            assert_eq!(sequential.len(), parallel.len(), "{max}");
+            for (i, (s, p)) in sequential.iter().zip(&parallel).enumerate() {
+                assert_eq!(s, p, "limit {max}, item {i}");
+            }
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! The parallel 837P reader answers exactly as the sequential one: the same transactions, claims,
+//! rejected claims and errors (byte offsets and segment numbers included), in the same order, for a
+//! many-transaction input with problems in some transactions, whatever the thread count and however
+//! the input arrives.
+
+#[path = "support/gen837.rs"]
+mod gen837;
+
+use std::io::Read;
+
+use cptkit_x12::{ReadOptions, Reader837, Transaction837, X12Error, X12ErrorKind, read_837_threads};
+
+type Items = Vec<Result<Transaction837, X12Error>>;
+
+fn items<R: Read>(src: R, threads: usize) -> Items {
+    Reader837::with_threads(src, ReadOptions::default(), threads).collect()
+}
+
+/// A reader that hands out at most `n` bytes per call.
+struct Chunks<'a>(&'a [u8], usize);
+
+impl Read for Chunks<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.0.len().min(buf.len()).min(self.1);
+        buf[..n].copy_from_slice(&self.0[..n]);
+        self.0 = &self.0[n..];
+        Ok(n)
+    }
+}
+
+fn assert_same(expected: &Items, got: &Items, what: &str) {
+    assert_eq!(expected.len(), got.len(), "{what}: item count");
+    for (i, (e, g)) in expected.iter().zip(got).enumerate() {
+        assert_eq!(e, g, "{what}: item {i}");
+    }
+}
+
+#[test]
+fn parallel_reads_equal_the_sequential_read() {
+    let input = gen837::generate(300);
+    let sequential = items(&input[..], 1);
+
+    // The input has what the test is about: many claims, rejected claims, and every kind of error.
+    let transactions: Vec<&Transaction837> = sequential.iter().filter_map(|i| i.as_ref().ok()).collect();
+    let errors: Vec<&X12Error> = sequential.iter().filter_map(|i| i.as_ref().err()).collect();
+    let claims: usize = transactions.iter().map(|t| t.body.claims.len()).sum();
+    let rejected: usize = transactions.iter().map(|t| t.body.rejected.len()).sum();
+    assert!(transactions.len() > 150 && claims > 1000 && rejected > 50, "{} {claims} {rejected}", transactions.len());
+    for kind in [X12ErrorKind::Envelope, X12ErrorKind::Syntax, X12ErrorKind::Unsupported, X12ErrorKind::Truncated] {
+        assert!(errors.iter().any(|e| e.kind == kind), "no {kind:?} error");
+    }
+    assert!(errors.iter().any(|e| e.message.contains("SE01")));
+    assert!(transactions.iter().any(|t| t.body.rejected.iter().any(|r| r.errors.iter().any(|e| e.at.byte_offset > 0))));
+
+    for threads in [2, 3, 8] {
+        assert_same(&sequential, &items(&input[..], threads), &format!("{threads} threads"));
+    }
+    for chunk in [3, 4093, 1 << 20] {
+        assert_same(&sequential, &items(Chunks(&input, chunk), 2), &format!("{chunk}-byte reads"));
+    }
+    assert_eq!(
+        read_837_threads(&input[..], ReadOptions::default(), 1),
+        read_837_threads(&input[..], ReadOptions::default(), 4)
+    );
+}
+
+#[test]
+fn every_fixture_reads_the_same_in_parallel() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/x12");
+    let mut inputs: Vec<Vec<u8>> = Vec::new();
+    for entry in std::fs::read_dir(&dir).expect("the fixtures directory") {
+        let path = entry.expect("a fixture").path();
+        if path.extension().is_some_and(|e| e == "x12") {
+            inputs.push(std::fs::read(&path).expect("a fixture file"));
+        }
+    }
+    assert!(inputs.len() >= 5);
+    // One at a time, and all of them back to back (several transactions: the workers start).
+    let all: Vec<u8> = inputs.concat();
+    inputs.push(all);
+    for input in &inputs {
+        let sequential = items(&input[..], 1);
+        assert_same(&sequential, &items(&input[..], 2), "2 threads");
+        assert_same(&sequential, &items(Chunks(input, 5), 4), "5-byte reads");
+        // Cut anywhere: the same errors as the sequential reader.
+        for cut in (0..input.len()).step_by(input.len() / 50 + 1) {
+            assert_same(&items(&input[..cut], 1), &items(&input[..cut], 2), &format!("cut at {cut}"));
+        }
+    }
+}
+
+/// Reading stops early (the caller drops the reader mid-way): no hang, no leftover work.
+#[test]
+fn dropping_the_reader_mid_way_stops_the_workers() {
+    let input = gen837::generate(200);
+    let mut reader = Reader837::with_threads(&input[..], ReadOptions::default(), 2);
+    let first: Items = reader.by_ref().take(5).collect();
+    assert_eq!(first.len(), 5);
+    drop(reader);
+}
