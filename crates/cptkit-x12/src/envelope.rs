@@ -7,7 +7,7 @@ use std::io::Read;
 use serde::Serialize;
 
 use crate::error::{Control, SegmentRef, X12Error, X12ErrorKind};
-use crate::segment::{Delimiters, Next, Segment, SegmentReader};
+use crate::segment::{Delimiters, Next, Segment, SegmentReader, is_envelope_segment};
 
 /// The envelope around one transaction set.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -235,7 +235,7 @@ impl<H: Handler> Machine<H> {
     fn on_segment(&mut self, seg: &Segment<'_>) {
         let id = seg.id();
         // Body segments first: they are nearly all of the input, and need no location unless stray.
-        if !matches!(id, b"ISA" | b"GS" | b"ST" | b"SE" | b"GE" | b"IEA") {
+        if !is_envelope_segment(id) {
             match self.state {
                 State::Transaction => {
                     self.segments += 1;

@@ -237,32 +237,8 @@ fn scan_segment(window: &[u8], delims: Delimiters, bounds: &mut Vec<u32>) -> Opt
     None
 }
 
-/// Skim mode's scan: finds the terminator and records where the id ends, nothing more. None (the full
-/// scan decides) for an envelope segment (its elements are read), a segment with no terminator in
-/// `window`, or one whose id cannot be told from its first four bytes. When it answers, `bounds` holds
-/// what `scan_segment` would give for the id (0, then the first element's start if any), so `emit`
-/// accepts or rejects the id exactly as after a full scan.
-fn skim_segment(window: &[u8], delims: Delimiters, bounds: &mut Vec<u32>) -> Option<usize> {
-    let len = find_byte(window, delims.segment)?;
-    let head = &window[..len.min(4)];
-    let id = match head.iter().position(|&b| b == delims.element) {
-        Some(k) => &head[..k],
-        None if len <= 4 => head,
-        None => return None,
-    };
-    if matches!(id, b"ISA" | b"GS" | b"ST" | b"SE" | b"GE" | b"IEA") {
-        return None;
-    }
-    bounds.clear();
-    bounds.push(0);
-    if id.len() < head.len() {
-        bounds.push(id.len() as u32 + 1);
-    }
-    Some(len)
-}
-
 /// The first `byte` in `window`, 8 bytes at a time: for a segment of ~25 bytes this is cheaper than a
-/// `memchr` call (the splitter calls it once per segment).
+/// `memchr` call (the splitter's `skip_body` calls it once per segment).
 fn find_byte(window: &[u8], byte: u8) -> Option<usize> {
     let pattern = u64::from_ne_bytes([byte; 8]);
     let (words, rest) = window.as_chunks::<8>();
@@ -306,8 +282,8 @@ pub struct SegmentReader<R> {
     skipping: bool,
     /// Input bytes consumed so far (for throughput figures).
     last_segment_end: u64,
-    /// Skim mode (the parallel reader's splitter): segments other than the envelope's get only their id
-    /// read; their elements are not split.
+    /// Skim mode (the parallel reader's splitter): [`SegmentReader::skip_body`] passes over body
+    /// segments, counting them, without splitting their elements.
     skim: bool,
     /// While capturing: the input offset of the next byte to copy, and the bytes copied so far.
     capture: Option<(u64, Vec<u8>)>,
@@ -522,11 +498,6 @@ impl<R: Read> SegmentReader<R> {
             }
             let Some(delims) = self.delims else { continue };
             let window = &self.buf[self.start..self.end];
-            if self.skim
-                && let Some(len) = skim_segment(window, delims, &mut self.bounds)
-            {
-                return self.emit(len, delims);
-            }
             let Some(len) = scan_segment(window, delims, &mut self.bounds) else {
                 if self.eof {
                     let at = self.here(segment_id_prefix(window, delims.element));
@@ -606,7 +577,7 @@ impl<R: Read> SegmentReader<R> {
                 break;
             };
             let id = &window[..id_len];
-            if !is_segment_id(id) || matches!(id, b"ISA" | b"GS" | b"ST" | b"SE" | b"GE" | b"IEA") {
+            if !is_segment_id(id) || is_envelope_segment(id) {
                 break;
             }
             let Some(len) = find_byte(&window[id_len + 1..], delims.segment) else { break };
@@ -723,6 +694,11 @@ fn complete_bounds<'b>(raw: &'b [u8], delims: Delimiters, bounds: &mut Vec<u32>)
     bounds.push(data.len() as u32 + 1);
     let id_end = (bounds[1] as usize).saturating_sub(1).min(data.len());
     (data, id_end)
+}
+
+/// ISA, GS, ST, SE, GE or IEA: the envelope's own segments (every other one is a transaction's body).
+pub(crate) fn is_envelope_segment(id: &[u8]) -> bool {
+    matches!(id, b"ISA" | b"GS" | b"ST" | b"SE" | b"GE" | b"IEA")
 }
 
 fn is_segment_id(id: &[u8]) -> bool {
