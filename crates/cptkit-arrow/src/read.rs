@@ -187,10 +187,16 @@ impl LineColumns {
 
     /// Whether two rows hold the same value in every claim-level column.
     fn same_claim_level_values(&self, a: usize, b: usize) -> bool {
-        layout::CLAIM_LINE_COLUMNS
-            .iter()
-            .filter(|c| c.claim_level)
-            .all(|c| self.columns[c.index].as_deref().is_none_or(|array| same_value(array, a, b)))
+        layout::CLAIM_LINE_COLUMNS.iter().filter(|c| c.claim_level).all(|c| {
+            match (&self.texts[c.index], self.columns[c.index].as_deref()) {
+                // Most claim-level columns are text: compare them without the type dispatch.
+                (Some(text), _) => match (text.is_valid(a), text.is_valid(b)) {
+                    (true, true) => text.value(a) == text.value(b),
+                    (valid_a, valid_b) => valid_a == valid_b,
+                },
+                (None, array) => array.is_none_or(|array| same_value(array, a, b)),
+            }
+        })
     }
 
     /// Reads a row's claim-level values into `claim` (created on first use).
