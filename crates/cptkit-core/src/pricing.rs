@@ -331,7 +331,7 @@ impl RuleBook {
                 )
             }
         };
-        Err(Error::new(ErrorKind::NotFound, message).at("payer.id"))
+        Err(Error::new(ErrorKind::NotFound, message).at(FieldPath::field("payer").key("id")))
     }
 }
 
@@ -874,8 +874,11 @@ impl Reference {
     ) -> Result<PricedLine> {
         let mut priced = PricedLine::new(i, line, rule);
         let code = line.procedure_code;
-        if let Some((modifier, why)) =
-            line.modifiers.iter().find_map(|m| rule.refused_modifiers.get_key_value(m.as_str()))
+        if let Some((modifier, why)) = line
+            .modifiers
+            .iter()
+            .filter(|_| !rule.refused_modifiers.is_empty())
+            .find_map(|m| rule.refused_modifiers.get_key_value(m.as_str()))
         {
             priced.status = LineStatus::NotPayable;
             return Ok(priced.not_priced(NotPriced::RefusedModifier(modifier.clone(), why.clone())));
