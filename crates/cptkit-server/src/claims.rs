@@ -9,10 +9,11 @@
 
 use std::pin::Pin;
 
+use bytes::BytesMut;
 use cptkit_core::{Claim, Error, JudgeOptions, Judgement, Verdict};
 use cptkit_proto::pb;
 use cptkit_proto::pb::claim_service_server::{ClaimService, ClaimServiceServer};
-use prost::Message as _;
+use prost::{EncodeError, Message as _};
 use tokio_stream::{Stream, StreamExt as _};
 use tonic::{Request, Response, Status, Streaming};
 
@@ -95,15 +96,18 @@ fn price_answer(data: &ServerData, parsed: &Parsed) -> Result<pb::PriceClaimResp
     Ok(pb::PriceClaimResponse { priced: Some(priced.into()), report: Some(report.into()) })
 }
 
-/// One `ProcessClaims` request, answered (and counted in `log` when judged). Never fails: a bad claim's
-/// answer carries its error.
+/// One `ProcessClaims` request, answered into `buf` as an encoded `pb::ProcessClaimsResponse` (and
+/// counted in `log` when judged). Never fails on a claim: a bad claim's answer carries its error; the
+/// answer is whether it does.
 pub(crate) fn process(
     data: &ServerData,
     request: pb::ProcessClaimsRequest,
     log: &RequestLog,
-) -> pb::ProcessClaimsResponse {
+    buf: &mut BytesMut,
+) -> Result<bool, EncodeError> {
     let pb::ProcessClaimsRequest { request_id, claim, price, options, today } = request;
     let mut response = pb::ProcessClaimsResponse { request_id, ..Default::default() };
+    let mut priced = None;
     let judged = parse(claim, &today, price.then_some(options)).and_then(|parsed| {
         log.count_judged(1, parsed.claim.lines.len());
         judge(data, &parsed)
@@ -112,7 +116,7 @@ pub(crate) fn process(
         Err(error) => response.error = Some(to_claim_error(&error, None)),
         Ok(Judgement { report, verdict }) => {
             match verdict {
-                Verdict::Priced(priced) => response.priced = Some(priced.into()),
+                Verdict::Priced(answer) => priced = Some(answer),
                 Verdict::Validated => {}
                 Verdict::Rejected => {
                     response.error = Some(to_claim_error(&cptkit_core::rejection(&report), Some(&report)));
@@ -122,7 +126,13 @@ pub(crate) fn process(
             response.report = Some(report.into());
         }
     }
-    response
+    response.encode(buf)?;
+    // The priced claim is written straight from the core's answer, as field 3 (`priced`): after
+    // `request_id` and `report` (1, 2), where prost would put it; a priced answer has no `error` (4).
+    if let Some(priced) = priced {
+        cptkit_proto::encode_priced_claim(3, &priced, buf);
+    }
+    Ok(response.error.is_some())
 }
 
 /// Reads a request's claim, `today` (none: the core's default, today in UTC) and (`Some` when

@@ -96,11 +96,11 @@ fn judge_chunk(
         if cancelled() {
             break;
         }
-        let answer = claims::process(data, request, log);
-        errors += usize::from(answer.error.is_some());
         let start = bytes.len();
         // A BytesMut grows as needed: encoding into it cannot run out of room.
-        answer.encode(&mut bytes).map_err(|e| Status::internal(format!("cannot encode an answer: {e}")))?;
+        let error = claims::process(data, request, log, &mut bytes)
+            .map_err(|e| Status::internal(format!("cannot encode an answer: {e}")))?;
+        errors += usize::from(error);
         lengths.push(bytes.len() - start);
     }
     Ok(Answers { bytes: bytes.freeze(), lengths, errors })
