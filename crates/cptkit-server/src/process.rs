@@ -14,7 +14,8 @@
 //!    uses several cores.
 //! 3. **Answer in order.** Jobs finish in any order but are awaited oldest first, and their answers
 //!    go, whole chunks at a time, into a channel of `OUTPUT_CHUNKS` (2) chunks that the response
-//!    stream drains.
+//!    stream drains. The answers are already protobuf bytes: [`crate::ClaimServiceRoutes`] sends them
+//!    through a pass-through codec (the wire is what encoding each `ProcessClaimsResponse` gives).
 //!
 //! **Back-pressure.** When the client reads slower than it writes, the output channel fills, the
 //! driver waits to send, stops reading requests, HTTP/2 flow control fills and the client's writes
