@@ -468,6 +468,36 @@ async fn streamed_answers_are_the_unary_answers_byte_for_byte() {
     server.stop().await;
 }
 
+/// A caller that mounts the generated `ClaimServiceServer` itself (not the server's routes) gets the
+/// same answers: the trait's ProcessClaims decodes the answers the workers encoded.
+#[tokio::test]
+async fn the_generated_service_streams_the_same_answers() {
+    use cptkit_proto::pb::claim_service_server::ClaimServiceServer;
+    use cptkit_server::{ClaimServiceImpl, DataStore, ServerData};
+
+    let data = ServerData::new(Reference::embedded().into(), Arc::new(RuleBook::embedded().clone()), Arc::default());
+    let generated = ClaimServiceServer::new(ClaimServiceImpl::new(DataStore::new(data)));
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    let served = tokio::spawn(tonic::transport::Server::builder().add_service(generated).serve_with_incoming(incoming));
+    let mut direct = ClaimServiceClient::connect(format!("http://{address}")).await.expect("connect");
+    let server = default_server().await;
+    let mut routed = server.claims().await;
+
+    let requests: Vec<_> = (0..300).map(mixed_request).collect();
+    let mut answers = Vec::new();
+    for client in [&mut direct, &mut routed] {
+        let stream = client.process_claims(tokio_stream::iter(requests.clone())).await.expect("stream").into_inner();
+        let stream = tokio::time::timeout(HANG_GUARD, stream.collect::<Result<Vec<_>, _>>()).await.expect("in time");
+        answers.push(stream.expect("answers"));
+    }
+    assert_eq!(answers[0].len(), requests.len());
+    assert_eq!(answers[0], answers[1]);
+    served.abort();
+    server.stop().await;
+}
+
 /// Every 7th request is bad: malformed on the wire (even sevens) or invalid (odd sevens: no pricing
 /// modifier, MOD001). Every 5th good one is validated only.
 fn mixed_request(i: usize) -> pb::ProcessClaimsRequest {
