@@ -10,11 +10,6 @@ use cptkit_server::{
     Config, DataStore, ReloadStep, Reloader, Security, ServerData, init_tracing, serve_data, serve_metrics,
 };
 
-/// A ProcessClaims stream allocates on the blocking workers and frees on the runtime threads (and the
-/// other way round); glibc malloc takes an arena lock for each such free, mimalloc does not.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> ExitCode {
     let config = Config::parse();
