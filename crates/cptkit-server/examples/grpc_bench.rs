@@ -601,13 +601,15 @@ async fn main() -> Result<(), String> {
             };
             for (i, code) in options.get_codes.iter().enumerate() {
                 let (ratio, shown) = median(ratios[i].clone());
+                // Issue 13's goals: the BASIC view at 0.8 of Echo, the FULL profile (22 KB) at 0.6.
+                let goal = if code.to_ascii_lowercase().ends_with(":basic") { "0.80" } else { "0.60" };
                 println!(
-                    "ratio    GetCode({code})/Echo throughput = {ratio:.2} (median of rounds: {shown}; goal >= 0.80)"
+                    "ratio    GetCode({code})/Echo throughput = {ratio:.2} (median of rounds: {shown}; goal >= {goal})"
                 );
                 if i > 0 {
                     let (ratio, shown) = median(against_first[i].clone());
                     println!(
-                        "ratio    GetCode({code})/GetCode({}) throughput = {ratio:.2} (median of rounds: {shown}; goal >= 1.00)",
+                        "ratio    GetCode({code})/GetCode({}) throughput = {ratio:.2} (median of rounds: {shown})",
                         options.get_codes[0]
                     );
                 }
@@ -700,7 +702,7 @@ async fn main() -> Result<(), String> {
             unary_rates.sort_by(f64::total_cmp);
             ratios.sort_by(f64::total_cmp);
             println!(
-                "stream        ProcessClaims = {:.0} claims/s (median of rounds; goal >= 50000); {:.1}x unary PriceClaim",
+                "stream        ProcessClaims = {:.0} claims/s (median of rounds; goal >= 150000); {:.1}x unary PriceClaim",
                 rates[rates.len() / 2],
                 ratios[ratios.len() / 2]
             );
