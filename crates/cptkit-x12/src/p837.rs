@@ -6,9 +6,9 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use cptkit_core::{
-    Claim, ClaimLine, CptCode, DiagnosisCode, Edit, FieldPath, Finding, LocalityId, Location, ModifierCode, Npi,
-    Patient, Payer, PayerDirectory, PlanType, PosCode, PostalCode, ProviderRole, Reference, RenderingProvider,
-    TaxonomyCode, UnitBasis, UsState,
+    Claim, ClaimLine, CptCode, Diagnoses, DiagnosisCode, DiagnosisPointers, Edit, FieldPath, Finding, LocalityId,
+    Location, ModifierCode, Modifiers, Npi, Patient, Payer, PayerDirectory, PlanType, PosCode, PostalCode,
+    ProviderRole, Reference, RenderingProvider, ShortText, TaxonomyCode, UnitBasis, UsState,
 };
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -109,8 +109,8 @@ pub struct LineOrigin {
     pub line_number: u32,
     /// 0-based position of the line among all the lines of the 837 claim (before any split).
     pub index_in_claim: u32,
-    /// REF*6R line item control number, echoed by payers in the 835.
-    pub control_number: Option<String>,
+    /// REF*6R line item control number, echoed by payers in the 835 (inline when short).
+    pub control_number: Option<ShortText>,
 }
 
 /// Which part of a split claim this is (see [`edit::SPLIT_BY_PROVIDER`]).
@@ -320,9 +320,9 @@ struct Address {
 
 #[derive(Debug, Default)]
 struct Subscriber {
-    /// NM109 of 2010BA; empty when `member_at` is None. Cleared, not dropped, between subscriber
-    /// loops: there is one per claim, and its allocation can be reused.
-    member_id: String,
+    /// NM109 of 2010BA; empty when `member_at` is None. Inline when short, so each claim copies it
+    /// without an allocation; cleared, not dropped, between subscriber loops (a long one keeps its buffer).
+    member_id: ShortText,
     member_at: Option<SegmentRef>,
     birth: Option<Field<Date>>,
     filing: Option<(Arc<str>, SegmentRef)>,
@@ -351,15 +351,15 @@ struct PatientLoop {
 struct Sv1 {
     at: SegmentRef,
     code: CptCode,
-    modifiers: Vec<ModifierCode>,
+    modifiers: Modifiers,
     /// SV101 component of each modifier.
     modifier_at: [u8; 4],
     unit: UnitBasis,
     quantity: Decimal,
     charge: i64,
     /// SV105, when given.
-    pos: Option<String>,
-    pointers: Vec<u32>,
+    pos: Option<ShortText>,
+    pointers: DiagnosisPointers,
     /// SV107 component of each pointer.
     pointer_at: [u8; 4],
 }
@@ -372,17 +372,17 @@ struct LineBuilder {
     dos: Option<Field<Date>>,
     note: Option<(AnesthesiaNote, SegmentRef)>,
     rendering: Option<ProviderRef>,
-    control: Option<String>,
+    control: Option<ShortText>,
     errors: Vec<X12Error>,
 }
 
 #[derive(Debug)]
 struct ClaimBuilder {
     at: SegmentRef,
-    claim_id: String,
+    claim_id: ShortText,
     total: Option<i64>,
     pos: Field<PosCode>,
-    frequency: (String, SegmentRef),
+    frequency: (ShortText, SegmentRef),
     diagnoses: Vec<Field<DiagnosisCode>>,
     rendering: Option<ProviderRef>,
     /// 2310C service facility location N4.
@@ -661,7 +661,7 @@ impl Handler837 {
             }
             (_, b"6R") => {
                 if let Some(line) = self.claim.as_mut().and_then(|c| c.lines.last_mut()) {
-                    line.control = Some(seg.text(2).to_owned());
+                    line.control = Some(seg.text(2).into());
                 }
             }
             _ => {}
@@ -695,7 +695,7 @@ impl Handler837 {
         self.finish_claim();
         self.entity = Entity::None;
         let mut errors = Vec::new();
-        let claim_id = seg.text(1).to_owned();
+        let claim_id = ShortText::from(seg.text(1));
         if claim_id.is_empty() {
             errors.push(X12Error::value(seg.at_element(1), "CLM01 (claim id) is empty"));
         }
@@ -703,8 +703,8 @@ impl Handler837 {
         let pos_at = seg.at_component(5, 1);
         let pos = parse_text::<PosCode>(seg.component_text(5, 1), pos_at, "place of service (CLM05-1)");
         let frequency = match seg.component_text(5, 3) {
-            "" => "1".to_owned(),
-            f => f.to_owned(),
+            "" => ShortText::const_new("1"),
+            f => f.into(),
         };
         self.claim = Some(ClaimBuilder {
             at: seg.at(),
@@ -827,7 +827,7 @@ impl Handler837 {
             )))
         };
         let code = code.map_err(|e| fail(*e)).ok().map(|(c, _)| c);
-        let mut modifiers = Vec::new();
+        let mut modifiers = Modifiers::new();
         let mut modifier_at = [0u8; 4];
         for (j, &text) in procedure.iter().enumerate().skip(2) {
             let j = j + 1;
@@ -858,8 +858,8 @@ impl Handler837 {
         if quantity.is_none() {
             fail(X12Error::value(seg.at_element(4), format!("quantity {:?} is not a number", seg.text(4))));
         }
-        let pos = Some(seg.text(5)).filter(|p| !p.is_empty()).map(str::to_owned);
-        let mut pointers = Vec::with_capacity(4);
+        let pos = Some(seg.text(5)).filter(|p| !p.is_empty()).map(ShortText::from);
+        let mut pointers = DiagnosisPointers::new();
         let mut pointer_at = [0u8; 4];
         for (j, p) in seg.components(7).enumerate().take(4) {
             if p.is_empty() {
@@ -917,7 +917,7 @@ fn payer_of(options: &ReadOptions, s: &Subscriber) -> PayerResult {
     if id.is_empty() {
         return Err("no payer: 2010BB NM1*PR is missing or empty".to_owned());
     }
-    Ok((Payer { id, plan_type }, warning))
+    Ok((Payer { id: id.into(), plan_type }, warning))
 }
 
 /// A rendering provider as read: its NPI and, when given (PRV*PE is situational), its taxonomy.
@@ -977,7 +977,7 @@ impl Handler837 {
             None => take(&mut errors, at, self.subscriber.birth.as_ref(), "no subscriber birth date (2010BA DMG)"),
         };
         let pos = take_owned(&mut errors, at, Some(pos), "");
-        let mut dx = Vec::with_capacity(diagnoses.len());
+        let mut dx = Diagnoses::with_capacity(diagnoses.len());
         let fields = 12 + diagnoses.len() + 16 * lines.len();
         let mut source = ClaimSource::with_capacity(at, fields);
         for d in diagnoses.drain(..) {
@@ -1243,9 +1243,9 @@ impl Handler837 {
         !self.options.qualifying_apm_npis.is_empty() && self.options.qualifying_apm_npis.contains(npi.as_str())
     }
 
-    fn reject(&mut self, claim_id: String, at: SegmentRef, mut errors: Vec<X12Error>) {
+    fn reject(&mut self, claim_id: ShortText, at: SegmentRef, mut errors: Vec<X12Error>) {
         errors.truncate(100);
-        self.out.rejected.push(RejectedClaim { claim_id, at, errors });
+        self.out.rejected.push(RejectedClaim { claim_id: claim_id.into_string(), at, errors });
     }
 }
 
@@ -1534,11 +1534,12 @@ fn finding_at(edit: Edit, message: String, hint: &str) -> Finding {
 /// subscriber's member id, the patient's birth date and the date of service. Physician and
 /// anesthetist claims for the same patient and day get the same id, so medical-direction pairing
 /// works across claims; no PHI appears in the id.
-fn derived_case_id(member_id: &str, birth: Option<Date>, dos: Date) -> String {
+fn derived_case_id(member_id: &str, birth: Option<Date>, dos: Date) -> ShortText {
     let birth = birth.map(values::date_digits);
     let h =
         values::fnv1a(&[member_id.as_bytes(), birth.as_ref().map_or(&[][..], |b| &b[..]), &values::date_digits(dos)]);
-    let mut id = String::with_capacity(20);
+    // 20 characters: inline, no allocation.
+    let mut id = ShortText::with_capacity(20);
     id.push_str("x12-");
     for shift in (0..16).rev() {
         let nibble = ((h >> (shift * 4)) & 0xf) as u32;
@@ -1549,5 +1550,5 @@ fn derived_case_id(member_id: &str, birth: Option<Date>, dos: Date) -> String {
 
 /// The case id the reader derives for a line with no `CASE` in its note (see the README).
 pub fn case_id_for(member_id: &str, birth_date: Date, date_of_service: Date) -> String {
-    derived_case_id(member_id, Some(birth_date), date_of_service)
+    derived_case_id(member_id, Some(birth_date), date_of_service).into_string()
 }
