@@ -8,7 +8,7 @@ use std::sync::Arc;
 use cptkit_core::{
     Claim, ClaimLine, CptCode, Diagnoses, DiagnosisCode, DiagnosisPointers, Edit, FieldPath, Finding, LocalityId,
     Location, ModifierCode, Modifiers, Npi, Patient, Payer, PayerDirectory, PlanType, PosCode, PostalCode,
-    ProviderRole, Reference, RenderingProvider, ShortText, TaxonomyCode, UnitBasis, UsState,
+    ProviderRole, Reference, RenderingProvider, ShortText, SmallVec, TaxonomyCode, UnitBasis, UsState,
 };
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -84,7 +84,7 @@ pub struct ClaimInfo {
     /// CLM02.
     pub total_charge_cents: Option<i64>,
     /// 2300 DTP dates: (DTP01 qualifier as a number, date), e.g. (435, admission), (431, onset).
-    pub dates: Vec<(u16, Date)>,
+    pub dates: ClaimDates,
 }
 
 /// 2010AA.
@@ -101,6 +101,12 @@ pub struct BillingProvider {
     /// PRV*BI*PXC (2000A).
     pub taxonomy: Option<String>,
 }
+
+/// A claim's 2300 dates: two inline (the usual admission and onset), more on the heap. A list in serde.
+pub type ClaimDates = SmallVec<[(u16, Date); 2]>;
+
+/// Where each core line of a claim came from: two inline (most claims), more on the heap. A list in serde.
+pub type LineOrigins = SmallVec<[LineOrigin; 2]>;
 
 /// Where a core claim line came from in the 837.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -129,7 +135,7 @@ pub struct ParsedClaim {
     /// X12-level findings (edit ids `X12...`), fields named like core findings.
     pub findings: Vec<Finding>,
     pub part: Option<ClaimPart>,
-    pub lines: Vec<LineOrigin>,
+    pub lines: LineOrigins,
     pub info: ClaimInfo,
 }
 
@@ -390,7 +396,7 @@ struct ClaimBuilder {
     note: Option<(AnesthesiaNote, SegmentRef)>,
     lines: Vec<LineBuilder>,
     errors: Vec<X12Error>,
-    dates: Vec<(u16, Date)>,
+    dates: ClaimDates,
     /// Inside loop 2320 (other subscriber): its NM1/DMG segments are not this claim's.
     other_subscriber: bool,
 }
@@ -718,7 +724,7 @@ impl Handler837 {
             lines: std::mem::take(&mut self.line_pool),
             facility: None,
             errors,
-            dates: Vec::new(),
+            dates: ClaimDates::new(),
             other_subscriber: false,
         });
     }
@@ -1186,7 +1192,7 @@ impl Handler837 {
             source.set(ClaimField::RenderingProviderTaxonomy, at);
             source.set(ClaimField::RenderingProviderRole, at);
         }
-        let mut origins = Vec::with_capacity(built.len());
+        let mut origins = LineOrigins::with_capacity(built.len());
         claim.lines.reserve_exact(built.len());
         for (i, b) in built.drain(..).enumerate() {
             let i = u16::try_from(i).unwrap_or(u16::MAX);
@@ -1538,14 +1544,12 @@ fn derived_case_id(member_id: &str, birth: Option<Date>, dos: Date) -> ShortText
     let birth = birth.map(values::date_digits);
     let h =
         values::fnv1a(&[member_id.as_bytes(), birth.as_ref().map_or(&[][..], |b| &b[..]), &values::date_digits(dos)]);
-    // 20 characters: inline, no allocation.
-    let mut id = ShortText::with_capacity(20);
-    id.push_str("x12-");
-    for shift in (0..16).rev() {
-        let nibble = ((h >> (shift * 4)) & 0xf) as u32;
-        id.push(char::from_digit(nibble, 16).unwrap_or('0'));
+    // Written on the stack and kept inline (20 characters): no allocation, one copy.
+    let mut id = *b"x12-0000000000000000";
+    for (i, digit) in id[4..].iter_mut().enumerate() {
+        *digit = b"0123456789abcdef"[((h >> ((15 - i) * 4)) & 0xf) as usize];
     }
-    id
+    ShortText::from_utf8(&id).unwrap_or_default()
 }
 
 /// The case id the reader derives for a line with no `CASE` in its note (see the README).
