@@ -1556,3 +1556,24 @@ fn derived_case_id(member_id: &str, birth: Option<Date>, dos: Date) -> ShortText
 pub fn case_id_for(member_id: &str, birth_date: Date, date_of_service: Date) -> String {
     derived_case_id(member_id, Some(birth_date), date_of_service).into_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derived_case_ids_are_x12_and_16_lowercase_hex_digits_of_the_hash() {
+        let dos = time::macros::date!(2025 - 03 - 04);
+        for (member, birth) in [("M0000000001", Some(time::macros::date!(1960 - 01 - 01))), ("", None)] {
+            let birth_digits = birth.map(values::date_digits);
+            let h = values::fnv1a(&[
+                member.as_bytes(),
+                birth_digits.as_ref().map_or(&[][..], |b| &b[..]),
+                &values::date_digits(dos),
+            ]);
+            let id = derived_case_id(member, birth, dos);
+            assert_eq!(id, format!("x12-{h:016x}"));
+            assert!(!id.is_heap_allocated());
+        }
+    }
+}
