@@ -105,12 +105,30 @@ impl Serialize for ClaimField {
 }
 
 /// The side table of one claim: field path -> segment, plus the claim's CLM segment. One list of
-/// (field, place) in the order read: a single allocation per claim, sized once by the reader.
+/// entries in the order read: a single allocation per claim, sized once by the reader.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClaimSource {
     /// The claim's CLM segment: the answer for any path nothing more specific is known for.
     pub claim: SegmentRef,
-    entries: Vec<(ClaimField, SegmentRef)>,
+    entries: Vec<Entry>,
+}
+
+/// A field and its place, copied field by field: the places are fresh copies with one element byte
+/// changed, and copying them whole (two overlapping 16-byte moves) stalled on store forwarding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Entry {
+    segment_number: u64,
+    byte_offset: u64,
+    field: ClaimField,
+    id: [u8; 3],
+    element: u8,
+    component: u8,
+}
+
+impl Entry {
+    fn at(&self) -> SegmentRef {
+        SegmentRef::from_parts(self.segment_number, self.byte_offset, self.id, self.element, self.component)
+    }
 }
 
 impl ClaimSource {
@@ -119,17 +137,24 @@ impl ClaimSource {
     }
 
     pub(crate) fn set(&mut self, field: ClaimField, at: SegmentRef) {
-        self.entries.push((field, at));
+        self.entries.push(Entry {
+            segment_number: at.segment_number,
+            byte_offset: at.byte_offset,
+            field,
+            id: at.id_bytes(),
+            element: at.element,
+            component: at.component,
+        });
     }
 
     /// Every recorded field and where it came from, in the order read.
     pub fn entries(&self) -> impl Iterator<Item = (ClaimField, SegmentRef)> + '_ {
-        self.entries.iter().copied()
+        self.entries.iter().map(|e| (e.field, e.at()))
     }
 
     /// Where exactly this field was read, if recorded.
     pub fn get(&self, field: ClaimField) -> Option<SegmentRef> {
-        self.entries.iter().rev().find(|e| e.0 == field).map(|e| e.1)
+        self.entries.iter().rev().find(|e| e.field == field).map(Entry::at)
     }
 
     /// Where a finding's field (`lines[0].modifiers[1]`) came from: the field itself, else the first
