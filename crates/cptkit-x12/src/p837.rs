@@ -1549,7 +1549,7 @@ fn derived_case_id(member_id: &str, birth: Option<Date>, dos: Date) -> ShortText
     for (i, digit) in id[4..].iter_mut().enumerate() {
         *digit = b"0123456789abcdef"[((h >> ((15 - i) * 4)) & 0xf) as usize];
     }
-    ShortText::from_utf8(&id).unwrap_or_default()
+    ShortText::from_utf8(id).unwrap_or_default()
 }
 
 /// The case id the reader derives for a line with no `CASE` in its note (see the README).
