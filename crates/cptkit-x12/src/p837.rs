@@ -1127,25 +1127,34 @@ impl Handler837 {
         let same = |p: &Option<Rendering>| p.as_ref().is_none_or(|p| p.same_provider(&rendering));
         if built.iter().all(|b| same(&b.provider)) {
             // One rendering provider: the usual case, no copies.
-            self.emit(template, source, header_findings, info, rendering, &mut built, None);
+            self.emit(template, source, header_findings, info, rendering, built.drain(..), None);
             self.built_pool = built;
             return;
         }
-        // Lines with different 2420A providers: one claim per provider, the claim's own first.
-        let mut groups: Vec<(Rendering, Vec<BuiltLine>)> = vec![(rendering, Vec::new())];
+        // Lines with different 2420A providers: one claim per provider, the claim's own first. Two
+        // providers of a line each (physician and anesthetist) are the usual split: kept inline.
+        type Group = (Rendering, SmallVec<[BuiltLine; 2]>);
+        let mut groups: SmallVec<[Group; 2]> = SmallVec::new();
+        groups.push((rendering, SmallVec::new()));
         for b in built.drain(..) {
             match b.provider.filter(|_| !same(&b.provider)) {
                 None => groups[0].1.push(b),
                 Some(p) => match groups.iter_mut().find(|g| g.0.same_provider(&p)) {
                     Some(g) => g.1.push(b),
-                    None => groups.push((p, vec![b])),
+                    None => groups.push((p, std::iter::once(b).collect())),
                 },
             }
         }
         groups.retain(|g| !g.1.is_empty());
-        let of = u16::try_from(groups.len()).unwrap_or(u16::MAX);
+        let parts = groups.len();
+        let of = u16::try_from(parts).unwrap_or(u16::MAX);
         self.built_pool = built;
-        for (g, (provider, mut lines)) in groups.into_iter().enumerate() {
+        let mut whole = Some((template, source));
+        for (g, (provider, lines)) in groups.into_iter().enumerate() {
+            // The last part takes the claim and its source table; the others copy them.
+            let Some((template, source)) = (if g + 1 == parts { whole.take() } else { whole.clone() }) else {
+                break;
+            };
             let mut findings = header_findings.clone();
             let npi = provider.npi.as_str();
             findings.push(finding(
@@ -1159,9 +1168,9 @@ impl Handler837 {
                 "one rendering provider per claim, or keep the parts together by claim id",
             ));
             let part = ClaimPart { index: u16::try_from(g + 1).unwrap_or(u16::MAX), of };
-            let mut claim = template.clone();
+            let mut claim = template;
             claim.rendering_provider = self.rendering_provider(&provider);
-            self.emit(claim, source.clone(), findings, info.clone(), provider, &mut lines, Some(part));
+            self.emit(claim, source, findings, info.clone(), provider, lines.into_iter(), Some(part));
         }
     }
 
@@ -1184,7 +1193,7 @@ impl Handler837 {
         mut findings: Vec<Finding>,
         info: ClaimInfo,
         rendering: Rendering,
-        built: &mut Vec<BuiltLine>,
+        built: impl ExactSizeIterator<Item = BuiltLine>,
         part: Option<ClaimPart>,
     ) {
         source.set(ClaimField::RenderingProviderNpi, rendering.npi_at);
@@ -1194,7 +1203,7 @@ impl Handler837 {
         }
         let mut origins = LineOrigins::with_capacity(built.len());
         claim.lines.reserve_exact(built.len());
-        for (i, b) in built.drain(..).enumerate() {
+        for (i, b) in built.enumerate() {
             let i = u16::try_from(i).unwrap_or(u16::MAX);
             for &(field, at) in self.line_entries.get(b.entries).unwrap_or_default() {
                 source.set(ClaimField::Line(i, field), at);
