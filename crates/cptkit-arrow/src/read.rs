@@ -578,10 +578,14 @@ impl<'a> RowReader<'a> {
     }
 }
 
-/// Replaces the text, keeping the allocation (if it had one).
+/// Replaces the text: inline when short (no allocation), else keeping the heap block it had.
 fn set(text: &mut ShortText, value: &str) {
-    text.clear();
-    text.push_str(value);
+    if value.len() <= std::mem::size_of::<ShortText>() {
+        *text = ShortText::new(value);
+    } else {
+        text.clear();
+        text.push_str(value);
+    }
 }
 
 /// Arrow Date32 counts days from 1970-01-01.

@@ -848,7 +848,7 @@ impl Reference {
         let lines: Vec<PricedLine> = lines.into_iter().flatten().collect();
         let lines = apply_combined_cap(claim, lines);
         Ok(PricedClaim {
-            claim_id: claim.claim_id.to_string(),
+            claim_id: claim.claim_id.as_str().to_owned(),
             total_charge: lines.iter().map(|l| l.charge).sum(),
             total_allowed: lines.iter().map(|l| l.allowed).sum(),
             lines,

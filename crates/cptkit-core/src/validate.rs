@@ -217,7 +217,7 @@ impl Reference {
             }
         }
         check_cases(self, claim, &mut out);
-        ValidationReport { claim_id: claim.claim_id.to_string(), findings: out.0 }
+        ValidationReport { claim_id: claim.claim_id.as_str().to_owned(), findings: out.0 }
     }
 
     /// Validates each claim through the one judge, then runs the edits that need the whole batch
