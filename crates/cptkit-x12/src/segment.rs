@@ -119,6 +119,7 @@ impl<'a> Segment<'a> {
     }
 
     /// Element `i` as text, trimmed; empty when absent or not UTF-8.
+    #[inline]
     pub fn text(&self, i: usize) -> &'a str {
         self.text_at(self.element_range(i))
     }
@@ -134,6 +135,7 @@ impl<'a> Segment<'a> {
     }
 
     /// Component `j` of element `i` as trimmed text.
+    #[inline]
     pub fn component_text(&self, i: usize, j: usize) -> &'a str {
         let element = self.element_range(i);
         let within = component_range(self.data.get(element.clone()).unwrap_or(&[]), self.delims.component, j);
@@ -169,11 +171,13 @@ impl<'a> Segment<'a> {
     }
 
     /// Where element `i` of this segment is.
+    #[inline]
     pub fn at_element(&self, i: usize) -> SegmentRef {
         self.at().element(i)
     }
 
     /// Where component `j` of element `i` is.
+    #[inline]
     pub fn at_component(&self, i: usize, j: usize) -> SegmentRef {
         self.at().component(i, j)
     }
