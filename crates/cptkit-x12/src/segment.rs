@@ -144,6 +144,7 @@ impl<'a> Segment<'a> {
 
     /// The first `N` components of element `i` as trimmed text (missing ones empty): one pass over
     /// the element instead of one per component.
+    #[inline]
     pub fn component_texts<const N: usize>(&self, i: usize) -> [&'a str; N] {
         let element = self.element_range(i);
         let mut texts = [""; N];
@@ -166,6 +167,7 @@ impl<'a> Segment<'a> {
     }
 
     /// Where this segment is, for errors and source tables.
+    #[inline]
     pub fn at(&self) -> SegmentRef {
         SegmentRef::new(self.number, self.offset, self.id())
     }
