@@ -7,6 +7,7 @@
 use std::borrow::Cow;
 use std::ops::Range;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use arrow_array::builder::{BooleanBuilder, Decimal128Builder, Int32Builder, Int64Builder, StringBuilder};
 use arrow_array::{Array, ArrayRef, ListArray, RecordBatch, StructArray};
@@ -95,23 +96,32 @@ fn judge_batch(
     let runs = columns.claim_runs(&mut batch_issues);
     batch_issues.sort_by_key(|i| i.row);
     let pieces = pieces(&runs);
-    let judge_pieces = |pieces: &[&[Range<usize>]]| -> Result<Vec<RecordBatch>> {
-        pieces.iter().map(|runs| judge_piece(&columns, runs, &batch_issues, shape, &judge)).collect()
-    };
+    let judge = |runs: &[Range<usize>]| judge_piece(&columns, runs, &batch_issues, shape, &judge);
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(pieces.len()).max(1);
     if workers == 1 {
-        return judge_pieces(&pieces);
+        return pieces.iter().map(|runs| judge(runs)).collect();
     }
-    let per_worker = pieces.len().div_ceil(workers);
+    // Each worker takes the next piece when it is free, so a core slowed by other work (or a run of
+    // heavier claims) does not leave the others waiting at the end, as a fixed split would.
+    let next = AtomicUsize::new(0);
+    let worker = || {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(runs) = pieces.get(i) else { return Ok::<_, Error>(done) };
+            done.push((i, judge(runs)?));
+        }
+    };
     std::thread::scope(|scope| {
-        let handles: Vec<_> = pieces.chunks(per_worker).map(|part| scope.spawn(|| judge_pieces(part))).collect();
+        let handles: Vec<_> = (0..workers).map(|_| scope.spawn(worker)).collect();
         let mut out = Vec::with_capacity(pieces.len());
         for handle in handles {
             // A worker panics only on a bug in the core: the batch fails, reported, and nothing is lost silently.
             let results = handle.join().map_err(|_| Error::internal("a table worker failed (a bug in cptkit)"))?;
             out.extend(results?);
         }
-        Ok(out)
+        out.sort_unstable_by_key(|(i, _)| *i);
+        Ok(out.into_iter().map(|(_, batch)| batch).collect())
     })
 }
 

@@ -15,7 +15,7 @@ use arrow_cast::display::array_value_to_string;
 use arrow_schema::DataType;
 use cptkit_core::{
     Claim, ClaimLine, Error, FieldPath, Finding, Location, Patient, Payer, ProviderRole, RenderingProvider, Result,
-    Severity,
+    Severity, ShortText, SmallVec,
 };
 use rust_decimal::Decimal;
 use time::{Date, PrimitiveDateTime};
@@ -187,10 +187,16 @@ impl LineColumns {
 
     /// Whether two rows hold the same value in every claim-level column.
     fn same_claim_level_values(&self, a: usize, b: usize) -> bool {
-        layout::CLAIM_LINE_COLUMNS
-            .iter()
-            .filter(|c| c.claim_level)
-            .all(|c| self.columns[c.index].as_deref().is_none_or(|array| same_value(array, a, b)))
+        layout::CLAIM_LINE_COLUMNS.iter().filter(|c| c.claim_level).all(|c| {
+            match (&self.texts[c.index], self.columns[c.index].as_deref()) {
+                // Most claim-level columns are text: compare them without the type dispatch.
+                (Some(text), _) => match (text.is_valid(a), text.is_valid(b)) {
+                    (true, true) => text.value(a) == text.value(b),
+                    (valid_a, valid_b) => valid_a == valid_b,
+                },
+                (None, array) => array.is_none_or(|array| same_value(array, a, b)),
+            }
+        })
     }
 
     /// Reads a row's claim-level values into `claim` (created on first use).
@@ -232,15 +238,15 @@ impl LineColumns {
         };
         let rendering_provider = RenderingProvider { npi, taxonomy, role, qualifying_apm };
         let claim = claim.get_or_insert_with(|| Claim {
-            claim_id: String::new(),
-            payer: Payer { id: String::new(), plan_type },
+            claim_id: ShortText::default(),
+            payer: Payer { id: ShortText::default(), plan_type },
             place_of_service,
-            frequency_code: String::new(),
-            patient: Patient { birth_date, member_id: String::new() },
+            frequency_code: ShortText::default(),
+            patient: Patient { birth_date, member_id: ShortText::default() },
             billing_provider_npi,
             rendering_provider: rendering_provider.clone(),
             medicare_locality,
-            diagnoses: Vec::new(),
+            diagnoses: SmallVec::new(),
             lines: Vec::new(),
             service_facility_location,
             billing_provider_location,
@@ -279,15 +285,15 @@ impl LineColumns {
         };
         let fresh = ClaimLine {
             procedure_code,
-            modifiers: Vec::new(),
+            modifiers: SmallVec::new(),
             unit_basis,
             quantity,
             start_time,
             end_time,
-            diagnosis_pointers: Vec::new(),
+            diagnosis_pointers: SmallVec::new(),
             charge_cents,
             date_of_service,
-            case_id: String::new(),
+            case_id: ShortText::default(),
             present_at_induction,
         };
         let line = match lines.get_mut(index) {
@@ -521,10 +527,10 @@ impl<'a> RowReader<'a> {
     }
 
     /// A list column's values at this row into `out` (a null list: empty). A null element is an issue.
-    fn list_into<T, F: Fn(&mut Self, usize, &ArrayRef) -> Option<T>>(
+    fn list_into<T, const N: usize, F: Fn(&mut Self, usize, &ArrayRef) -> Option<T>>(
         &mut self,
         column: &Column,
-        out: &mut Vec<T>,
+        out: &mut SmallVec<[T; N]>,
         read: F,
     ) -> bool {
         out.clear();
@@ -550,14 +556,18 @@ impl<'a> RowReader<'a> {
         true
     }
 
-    fn text_list_into<T: FromStr<Err = Error>>(&mut self, column: &Column, out: &mut Vec<T>) -> bool {
+    fn text_list_into<T: FromStr<Err = Error>, const N: usize>(
+        &mut self,
+        column: &Column,
+        out: &mut SmallVec<[T; N]>,
+    ) -> bool {
         self.list_into(column, out, |r, i, values| {
             let text = values.as_string::<i32>().value(i);
             r.parse(column, text)
         })
     }
 
-    fn pointers_into(&mut self, column: &Column, out: &mut Vec<u32>) -> bool {
+    fn pointers_into<const N: usize>(&mut self, column: &Column, out: &mut SmallVec<[u32; N]>) -> bool {
         self.list_into(column, out, |r, i, values| {
             let pointer = values.as_primitive::<Int32Type>().value(i);
             match u32::try_from(pointer) {
@@ -568,10 +578,14 @@ impl<'a> RowReader<'a> {
     }
 }
 
-/// Replaces the text, keeping the allocation.
-fn set(text: &mut String, value: &str) {
-    text.clear();
-    text.push_str(value);
+/// Replaces the text: inline when short (no allocation), else keeping the heap block it had.
+fn set(text: &mut ShortText, value: &str) {
+    if value.len() <= std::mem::size_of::<ShortText>() {
+        *text = ShortText::new(value);
+    } else {
+        text.clear();
+        text.push_str(value);
+    }
 }
 
 /// Arrow Date32 counts days from 1970-01-01.

@@ -3,22 +3,38 @@
 
 use std::fmt;
 
+use compact_str::CompactString;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 use time::{Date, PrimitiveDateTime};
 
 use crate::error::{Error, Result};
 use crate::ids::{CptCode, DiagnosisCode, LocalityId, ModifierCode, Npi, PosCode, PostalCode, TaxonomyCode, UsState};
 
+/// A claim's short text (ids, codes as written): inline up to 24 bytes, so reading a claim costs no heap
+/// block per field; longer text (X12 allows an 80-character payer id) spills to the heap, never truncated.
+/// Serialised as a plain string.
+pub type ShortText = CompactString;
+
+/// The claim's diagnoses: up to 4 inline (most claims), more on the heap (X12 allows 12). A JSON list.
+pub type Diagnoses = SmallVec<[DiagnosisCode; 4]>;
+
+/// A line's modifiers: X12 allows 4, all inline. A JSON list.
+pub type Modifiers = SmallVec<[ModifierCode; 4]>;
+
+/// A line's 1-based diagnosis pointers: X12 allows 4, all inline. A JSON list.
+pub type DiagnosisPointers = SmallVec<[u32; 4]>;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Claim {
-    pub claim_id: String,
+    pub claim_id: ShortText,
     pub payer: Payer,
     pub place_of_service: PosCode,
     /// CLM05-3: 1 original, 7 replacement, 8 void.
     #[serde(default = "original_claim")]
-    pub frequency_code: String,
+    pub frequency_code: ShortText,
     pub patient: Patient,
     pub billing_provider_npi: Npi,
     pub rendering_provider: RenderingProvider,
@@ -27,7 +43,7 @@ pub struct Claim {
     pub medicare_locality: Option<LocalityId>,
     /// Diagnoses in claim order (ICD-10-CM; ICD-9-CM is kept and reported); line pointers are
     /// 1-based into this list.
-    pub diagnoses: Vec<DiagnosisCode>,
+    pub diagnoses: Diagnoses,
     pub lines: Vec<ClaimLine>,
     /// Where the service was given (X12 2310C), when the claim says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -47,15 +63,15 @@ pub struct Location {
     pub zip: Option<PostalCode>,
 }
 
-fn original_claim() -> String {
-    "1".to_owned()
+fn original_claim() -> ShortText {
+    ShortText::const_new("1")
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Payer {
     /// The payer's identifier (e.g. `medicare`, `cigna`); selects the commercial rule set.
-    pub id: String,
+    pub id: ShortText,
     pub plan_type: PlanType,
 }
 
@@ -137,7 +153,7 @@ text_enum! {
 pub struct Patient {
     pub birth_date: Date,
     #[serde(default)]
-    pub member_id: String,
+    pub member_id: ShortText,
 }
 
 impl fmt::Debug for Patient {
@@ -216,7 +232,7 @@ text_enum! {
 pub struct ClaimLine {
     pub procedure_code: CptCode,
     #[serde(default)]
-    pub modifiers: Vec<ModifierCode>,
+    pub modifiers: Modifiers,
     pub unit_basis: UnitBasis,
     /// Minutes (MJ) or units (UN), as a decimal string.
     #[serde(with = "rust_decimal::serde::str")]
@@ -227,12 +243,12 @@ pub struct ClaimLine {
     pub end_time: Option<PrimitiveDateTime>,
     /// 1-based pointers into `Claim::diagnoses`.
     #[serde(default)]
-    pub diagnosis_pointers: Vec<u32>,
+    pub diagnosis_pointers: DiagnosisPointers,
     pub charge_cents: i64,
     pub date_of_service: Date,
     /// Ties the physician's and the anesthetist's lines for the same anesthetic together.
     #[serde(default)]
-    pub case_id: String,
+    pub case_id: ShortText,
     /// AD lines: the physician documented presence at induction (+1 unit under Medicare).
     #[serde(default)]
     pub present_at_induction: bool,
@@ -351,5 +367,29 @@ mod tests {
         assert_eq!(claim.lines[0].quantity, Decimal::from(90));
         assert!(!format!("{:?}", claim.patient).contains("1960"), "no PHI in Debug");
         assert_eq!(Claim::from_json(&claim.to_json()).unwrap(), claim);
+    }
+
+    #[test]
+    fn inline_fields_spill_when_long_and_keep_their_json_form() {
+        // X12 allows a 38-character CLM01 and an 80-character payer id: kept whole, on the heap.
+        let claim_id = "C".repeat(38);
+        let payer_id = "p".repeat(80);
+        let json = format!(
+            r#"{{"claim_id":"{claim_id}","payer":{{"id":"{payer_id}","plan_type":"commercial"}},"place_of_service":"21","frequency_code":"7","patient":{{"birth_date":"1960-01-01","member_id":"M1"}},"billing_provider_npi":"1234567893","rendering_provider":{{"npi":"1234567893","taxonomy":"207L00000X","role":"anesthesiologist","qualifying_apm":false}},"medicare_locality":null,"diagnoses":["M54.50","M48.062","M48.061","M54.17","G90.521","R61"],"lines":[{{"procedure_code":"00632","modifiers":["AA","P2","QS","GC"],"unit_basis":"MJ","quantity":"90","start_time":null,"end_time":null,"diagnosis_pointers":[1,2,3,4],"charge_cents":100,"date_of_service":"2025-03-04","case_id":"{claim_id}-case","present_at_induction":false}},{{"procedure_code":"99100","modifiers":[],"unit_basis":"UN","quantity":"1","start_time":null,"end_time":null,"diagnosis_pointers":[],"charge_cents":5,"date_of_service":"2025-03-04","case_id":"","present_at_induction":false}}]}}"#
+        );
+        let claim = Claim::from_json(&json).expect("a valid claim");
+        assert_eq!(claim.claim_id, claim_id.as_str());
+        assert!(claim.claim_id.is_heap_allocated());
+        assert_eq!(claim.payer.id.len(), 80);
+        assert_eq!(claim.lines[0].case_id, format!("{claim_id}-case"));
+        assert!(!claim.patient.member_id.is_heap_allocated(), "short text stays inline");
+        assert_eq!(claim.diagnoses.len(), 6);
+        assert!(claim.diagnoses.spilled(), "more than 4 diagnoses go to the heap");
+        assert!(!claim.lines[0].modifiers.spilled() && !claim.lines[0].diagnosis_pointers.spilled());
+        // The same JSON out, byte for byte: strings and lists, as before the inline types.
+        assert_eq!(claim.to_json(), json);
+        // The frequency code still defaults to 1 (original).
+        let without = json.replace(r#""frequency_code":"7","#, "");
+        assert_eq!(Claim::from_json(&without).expect("a valid claim").frequency_code, "1");
     }
 }

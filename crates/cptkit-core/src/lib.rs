@@ -23,8 +23,11 @@ mod units;
 mod validate;
 
 pub use claim::{
-    Claim, ClaimLine, Location, Patient, Payer, PlanType, ProviderRole, RenderingProvider, UnitBasis, local_time,
+    Claim, ClaimLine, Diagnoses, DiagnosisPointers, Location, Modifiers, Patient, Payer, PlanType, ProviderRole,
+    RenderingProvider, ShortText, UnitBasis, local_time,
 };
+/// The inline containers the claim is made of, for the crates that build claims.
+pub use compact_str::{ToCompactString, format_compact};
 pub use error::{Error, ErrorKind, Result, Violation};
 pub use files::{io_error, read_text};
 pub use ids::{
@@ -52,5 +55,6 @@ pub use rates::{
 };
 pub use reference::{CodeSection, NonphysicianPractitioner, PayerPolicy, PolicyUpdate, Reference};
 pub use search::{CodeQuery, CodeSummary, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageRequest};
+pub use smallvec::{SmallVec, smallvec};
 pub use units::{TimeUnitRule, allowed_amount};
 pub use validate::{Edit, Finding, Severity, ValidationContext, ValidationReport, edit};

@@ -3,6 +3,7 @@
 //! (`data/rulesets/*.json`); users can load their own.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::sync::{Arc, OnceLock};
 
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -207,20 +208,29 @@ impl TimeUnits {
 
     /// How [`TimeUnits::units`] got its answer, for the explanation.
     pub fn describe(&self, minutes: Decimal) -> String {
+        let mut text = String::new();
+        self.write_description(&mut text, minutes);
+        text
+    }
+
+    /// [`TimeUnits::describe`], written onto the end of `out` (a step's detail).
+    fn write_description(&self, out: &mut String, minutes: Decimal) {
         let first = Decimal::from(self.unit_minutes);
         let rounding = match self.rounding {
             Rounding::Tenth => "rounded to the nearest tenth",
             Rounding::WholeUp => "each started unit counted whole",
         };
-        match (self.break_point_minutes.map(Decimal::from), self.unit_minutes_after_break) {
-            (Some(brk), Some(after)) if minutes > brk => format!(
+        // Writing into a String cannot fail.
+        let _ = match (self.break_point_minutes.map(Decimal::from), self.unit_minutes_after_break) {
+            (Some(brk), Some(after)) if minutes > brk => write!(
+                out,
                 "first {brk} min / {first} = {}, then {} min / {after} = {} ({rounding})",
                 self.round(brk / first),
                 minutes - brk,
                 self.round((minutes - brk) / Decimal::from(after))
             ),
-            _ => format!("{minutes} min / {first} = {} ({rounding})", self.round(minutes / first)),
-        }
+            _ => write!(out, "{minutes} min / {first} = {} ({rounding})", self.round(minutes / first)),
+        };
     }
 }
 
@@ -331,7 +341,7 @@ impl RuleBook {
                 )
             }
         };
-        Err(Error::new(ErrorKind::NotFound, message).at("payer.id"))
+        Err(Error::new(ErrorKind::NotFound, message).at(FieldPath::field("payer").key("id")))
     }
 }
 
@@ -362,17 +372,31 @@ impl Selector {
     }
 }
 
-impl RuleSet {
-    /// `(from 2025-10-01)`, or what a start date that is not a policy date means.
-    fn span(&self) -> String {
-        let to = self.effective_to.map(|to| format!(" to {to}")).unwrap_or_default();
-        match self.effective_from_kind {
-            EffectiveFrom::Policy => format!(" (from {}{to})", self.effective_from),
-            EffectiveFrom::DataBegins => format!(
-                " (cptkit's data for these rules begins {}{to}; that is not the payer's policy date)",
-                self.effective_from
-            ),
+/// [`RuleSet::span`]'s text.
+struct Span<'a>(&'a RuleSet);
+
+impl std::fmt::Display for Span<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let rule = self.0;
+        match rule.effective_from_kind {
+            EffectiveFrom::Policy => write!(f, " (from {}", rule.effective_from)?,
+            EffectiveFrom::DataBegins => write!(f, " (cptkit's data for these rules begins {}", rule.effective_from)?,
         }
+        if let Some(to) = rule.effective_to {
+            write!(f, " to {to}")?;
+        }
+        match rule.effective_from_kind {
+            EffectiveFrom::Policy => f.write_str(")"),
+            EffectiveFrom::DataBegins => f.write_str("; that is not the payer's policy date)"),
+        }
+    }
+}
+
+impl RuleSet {
+    /// `(from 2025-10-01)`, or what a start date that is not a policy date means (written where it is
+    /// used: it is part of every line's first step).
+    fn span(&self) -> Span<'_> {
+        Span(self)
     }
 
     /// Reads a rule set file; an error names the field (`time_units.unit_minutes`).
@@ -438,6 +462,33 @@ pub enum LineStatus {
     NotPayable,
 }
 
+/// Room for a step's words: `format!` starts small when a text opens with a value and grows it by
+/// copying; a detail, its source included, is seldom longer than this.
+pub(crate) const DETAIL_CAPACITY: usize = 256;
+
+/// A step's detail, worded into one presized string.
+macro_rules! detail {
+    ($($arg:tt)*) => {{
+        let mut text = String::with_capacity($crate::pricing::DETAIL_CAPACITY);
+        // Writing into a String cannot fail.
+        let _ = std::fmt::Write::write_fmt(&mut text, format_args!($($arg)*));
+        text
+    }};
+}
+pub(crate) use detail;
+
+/// An optional value's text, or nothing (without a String in between).
+pub(crate) struct OrEmpty<T>(pub(crate) Option<T>);
+
+impl<T: std::fmt::Display> std::fmt::Display for OrEmpty<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Some(value) => value.fmt(f),
+            None => Ok(()),
+        }
+    }
+}
+
 /// One step of a line's price, in order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Step {
@@ -448,7 +499,11 @@ pub struct Step {
 
 impl Step {
     pub(crate) fn new(step: &'static str, detail: String, value: &dyn std::fmt::Display) -> Step {
-        Step { step, detail, value: value.to_string() }
+        // A value is a number or an id: presized, `to_string` would grow the string by copying.
+        let mut text = String::with_capacity(32);
+        // Writing into a String cannot fail.
+        let _ = write!(text, "{value}");
+        Step { step, detail, value: text }
     }
 }
 
@@ -595,9 +650,11 @@ impl PricedLine {
         let rule = &*self.rule;
         let b = &self.basis;
         let code = self.procedure_code;
-        let mut steps = vec![step(
+        // Room for every step an anesthesia line can have, so the list is not grown by copying.
+        let mut steps = Vec::with_capacity(10);
+        steps.push(step(
             "rule_set",
-            format!(
+            detail!(
                 "{} ({}), in force on {}{}: {}",
                 rule.plan,
                 rule.id,
@@ -606,29 +663,29 @@ impl PricedLine {
                 rule.source
             ),
             &rule.id,
-        )];
+        ));
         if let Some(fee) = &b.fee {
             fee.steps(self, &mut steps);
             return steps;
         }
         if let Some(why) = &b.not_priced {
             let detail = match why {
-                NotPriced::Unlisted => format!("{code} is an unlisted anesthesia procedure: priced by report"),
+                NotPriced::Unlisted => detail!("{code} is an unlisted anesthesia procedure: priced by report"),
                 NotPriced::NotAnesthesia => {
-                    format!("{code} is not an anesthesia service; cptkit prices anesthesia only")
+                    detail!("{code} is not an anesthesia service; cptkit prices anesthesia only")
                 }
-                NotPriced::UnknownQualifyingUnits => format!("{code}: {}", rule.qualifying_circumstance_source),
+                NotPriced::UnknownQualifyingUnits => detail!("{code}: {}", rule.qualifying_circumstance_source),
                 NotPriced::UnknownSupervision => {
-                    format!("AD (supervision) payment under {} is unknown (no public source)", rule.payer)
+                    detail!("AD (supervision) payment under {} is unknown (no public source)", rule.payer)
                 }
-                NotPriced::UnknownShare => format!(
+                NotPriced::UnknownShare => detail!(
                     "the share for {} under {} is unknown: {}",
-                    b.modifier.map(|m| m.to_string()).unwrap_or_default(),
+                    OrEmpty(b.modifier),
                     rule.payer,
                     rule.shares_source
                 ),
                 NotPriced::RefusedModifier(modifier, why) => {
-                    format!("{} does not accept modifier {modifier}: {why}", rule.payer)
+                    detail!("{} does not accept modifier {modifier}: {why}", rule.payer)
                 }
             };
             if matches!(why, NotPriced::RefusedModifier(..)) {
@@ -644,16 +701,16 @@ impl PricedLine {
         }
         self.unit_steps(&mut steps);
         if self.share != Decimal::ONE || b.modifier.is_some() {
-            let modifier = b.modifier.map(|m| m.to_string()).unwrap_or_default();
+            let modifier = OrEmpty(b.modifier);
             steps.push(step(
                 "share",
-                format!("{modifier}: {} of the allowance; {}", self.share, rule.shares_source),
+                detail!("{modifier}: {} of the allowance; {}", self.share, rule.shares_source),
                 &self.share,
             ));
         }
         steps.push(step(
             "rounding",
-            format!(
+            detail!(
                 "{} units x {} x {} = {}, rounded half-up to cents once",
                 self.total_units,
                 self.conversion_factor,
@@ -665,9 +722,10 @@ impl PricedLine {
         if b.lesser_of_charge {
             steps.push(step(
                 "lesser_of_charge",
-                format!(
+                detail!(
                     "the charge {} is below the fee schedule {}: the charge is allowed",
-                    self.charge, self.fee_schedule
+                    self.charge,
+                    self.fee_schedule
                 ),
                 &self.charge,
             ));
@@ -676,9 +734,11 @@ impl PricedLine {
             let cap_share = rule.combined_cap.unwrap_or(Decimal::ONE);
             steps.push(step(
                 "combined_cap",
-                format!(
+                detail!(
                     "the case's lines total {}, above {cap_share} x the personally performed {}: reduced by {}",
-                    cap.total, cap.limit, cap.over
+                    cap.total,
+                    cap.limit,
+                    cap.over
                 ),
                 &self.allowed,
             ));
@@ -692,10 +752,10 @@ impl PricedLine {
         let code = self.procedure_code;
         let base = match &b.base {
             BaseBasis::None => String::new(),
-            BaseBasis::Code(source) => format!("{code}: {} base units ({source})", self.base_units),
+            BaseBasis::Code(source) => detail!("{code}: {} base units ({source})", self.base_units),
             BaseBasis::Supervision { induction } => {
                 let sup = rule.supervision.as_ref();
-                format!(
+                detail!(
                     "AD supervision: {} base units{} and no time units ({})",
                     sup.map(|s| s.base_units).unwrap_or_default(),
                     if *induction { " + 1 for documented presence at induction" } else { "" },
@@ -703,22 +763,24 @@ impl PricedLine {
                 )
             }
             BaseBasis::QualifyingCircumstance(meaning) => {
-                format!("{code} ({meaning}): {} units; {}", self.base_units, rule.qualifying_circumstance_source)
+                detail!("{code} ({meaning}): {} units; {}", self.base_units, rule.qualifying_circumstance_source)
             }
         };
         steps.push(step("base_units", base, &self.base_units));
         if b.not_time_based {
-            let detail = format!("{code} is not time-based under {}: {}", rule.payer, rule.non_time_based_source);
+            let detail = detail!("{code} is not time-based under {}: {}", rule.payer, rule.non_time_based_source);
             steps.push(step("time_units", detail, &"0"));
         } else if let Some(minutes) = b.minutes {
-            let detail = format!("{}; {}", rule.time_units.describe(minutes), rule.time_units.rounding_source);
+            let mut detail = detail!("");
+            rule.time_units.write_description(&mut detail, minutes);
+            let _ = write!(detail, "; {}", rule.time_units.rounding_source);
             steps.push(step("time_units", detail, &self.time_units));
         }
         if let Some(ps) = b.physical_status {
             let units = rule.physical_status_units.as_ref().and_then(|m| m.get(ps.as_str()));
             let detail = match units {
-                Some(units) => format!("{ps}: {units} units; {}", rule.physical_status_source),
-                None => format!("{ps}: no units added; {}", rule.physical_status_source),
+                Some(units) => detail!("{ps}: {units} units; {}", rule.physical_status_source),
+                None => detail!("{ps}: no units added; {}", rule.physical_status_source),
             };
             let value: &dyn std::fmt::Display = match units {
                 Some(u) => u,
@@ -728,7 +790,7 @@ impl PricedLine {
         }
         steps.push(step(
             "total_units",
-            format!("{} base + {} time + {} modifying", self.base_units, self.time_units, self.modifying_units),
+            detail!("{} base + {} time + {} modifying", self.base_units, self.time_units, self.modifying_units),
             &self.total_units,
         ));
         let cf = match &b.conversion_factor {
@@ -740,24 +802,18 @@ impl PricedLine {
                 "conversion factor given with the request for every payer (contract rate)".to_owned()
             }
             Some(CfUsed::Medicare { factor, locality_not_loaded, claim_has_locality, not_applied }) => {
-                let not_applied = not_applied.map(|cf| {
-                    format!(
-                        "; the factor {cf} given for every payer is a contract rate and does not apply to Medicare \
-                         fee-for-service"
-                    )
-                });
-                let cms = match (&factor.locality, locality_not_loaded) {
+                let mut cms = match (&factor.locality, locality_not_loaded) {
                     (Some(locality), _) => {
-                        format!("CY{} locality {} ({}): {}", factor.year, locality.id, locality.name, factor.source)
+                        detail!("CY{} locality {} ({}): {}", factor.year, locality.id, locality.name, factor.source)
                     }
-                    (None, Some(wanted)) => format!(
+                    (None, Some(wanted)) => detail!(
                         "CY{} national, {} tier (no CY{} locality factor for {wanted} is loaded, so the national factor is used): {}",
                         factor.year,
                         factor.tier.as_str(),
                         factor.year,
                         factor.source
                     ),
-                    (None, None) => format!(
+                    (None, None) => detail!(
                         "CY{} national, {} tier{}: {}",
                         factor.year,
                         factor.tier.as_str(),
@@ -765,7 +821,15 @@ impl PricedLine {
                         factor.source
                     ),
                 };
-                format!("{cms}{}", not_applied.unwrap_or_default())
+                if let Some(cf) = not_applied {
+                    // Writing into a String cannot fail.
+                    let _ = write!(
+                        cms,
+                        "; the factor {cf} given for every payer is a contract rate and does not apply to Medicare \
+                         fee-for-service"
+                    );
+                }
+                cms
             }
         };
         steps.push(step("conversion_factor", cf, &self.conversion_factor));
@@ -848,7 +912,7 @@ impl Reference {
         let lines: Vec<PricedLine> = lines.into_iter().flatten().collect();
         let lines = apply_combined_cap(claim, lines);
         Ok(PricedClaim {
-            claim_id: claim.claim_id.clone(),
+            claim_id: claim.claim_id.as_str().to_owned(),
             total_charge: lines.iter().map(|l| l.charge).sum(),
             total_allowed: lines.iter().map(|l| l.allowed).sum(),
             lines,
@@ -874,8 +938,11 @@ impl Reference {
     ) -> Result<PricedLine> {
         let mut priced = PricedLine::new(i, line, rule);
         let code = line.procedure_code;
-        if let Some((modifier, why)) =
-            line.modifiers.iter().find_map(|m| rule.refused_modifiers.get_key_value(m.as_str()))
+        if let Some((modifier, why)) = line
+            .modifiers
+            .iter()
+            .filter(|_| !rule.refused_modifiers.is_empty())
+            .find_map(|m| rule.refused_modifiers.get_key_value(m.as_str()))
         {
             priced.status = LineStatus::NotPayable;
             return Ok(priced.not_priced(NotPriced::RefusedModifier(modifier.clone(), why.clone())));

@@ -199,6 +199,9 @@ pub struct Reference {
     pub(crate) places_of_service: BTreeMap<PosCode, PlaceOfService>,
     pub(crate) taxonomies: BTreeMap<TaxonomyCode, Taxonomy>,
     pub(crate) families: Vec<Family>,
+    /// Each anesthesia code's typical diagnoses (from its families), for the relevance edit: one
+    /// lookup a line instead of a scan of every family's code ranges.
+    pub(crate) typical_diagnoses: HashMap<CptCode, Vec<Icd10Code>>,
     pub(crate) payer_policies: Vec<PayerPolicy>,
     pub(crate) policy_updates: Vec<PolicyUpdate>,
     pub(crate) national_cfs: Vec<Arc<ConversionFactor>>,
@@ -219,6 +222,22 @@ pub struct Reference {
     pub(crate) cpt_descriptors: HashMap<CptCode, String>,
     /// Every code's summary for list and search, built on first use (`search.rs`).
     pub(crate) code_index: OnceLock<std::result::Result<crate::search::CodeIndex, Error>>,
+}
+
+fn families_of(families: &[Family], code: CptCode) -> impl Iterator<Item = &Family> {
+    families.iter().filter(move |f| f.codes.contains(code))
+}
+
+/// The diagnoses typical for each anesthesia code, in family order; codes with none are left out.
+fn typical_diagnoses(
+    codes: &BTreeMap<CptCode, AnesthesiaCode>,
+    families: &[Family],
+) -> HashMap<CptCode, Vec<Icd10Code>> {
+    codes
+        .keys()
+        .map(|&code| (code, families_of(families, code).flat_map(|f| f.diagnoses.iter().map(|d| d.code)).collect()))
+        .filter(|(_, typical): &(CptCode, Vec<Icd10Code>)| !typical.is_empty())
+        .collect()
 }
 
 /// One row of a user's `cpt_descriptors.csv`.
@@ -327,13 +346,17 @@ impl Reference {
                 locality_index.entry(cf.year).or_default().insert(locality.id, i);
             }
         }
+        let codes = load_codes(&files)?;
+        let families = load_families(&files)?;
+        let typical_diagnoses = typical_diagnoses(&codes, &families);
         let reference = Reference {
-            codes: load_codes(&files)?,
+            codes,
             modifiers: load_modifiers(&files)?,
             qualifying_circumstances: load_qualifying_circumstances(&files)?,
             places_of_service: load_places_of_service(&files)?,
             taxonomies: load_taxonomies(&files)?,
-            families: load_families(&files)?,
+            families,
+            typical_diagnoses,
             payer_policies: files.rows("payer_policies.csv")?,
             policy_updates: files.rows("policy_updates.csv")?,
             national_cfs: load_national_cfs(&files)?,
@@ -489,7 +512,7 @@ impl Reference {
     }
 
     pub fn families_of(&self, code: CptCode) -> impl Iterator<Item = &Family> {
-        self.families.iter().filter(move |f| f.codes.contains(code))
+        families_of(&self.families, code)
     }
 
     /// How X12 payers map to cptkit payer ids and plan types.

@@ -12,7 +12,13 @@
 use rust_decimal::Decimal;
 use time::{Date, Duration, PrimitiveDateTime, Time};
 
-use crate::claim::{Claim, ClaimLine, Location, Patient, Payer, PlanType, ProviderRole, RenderingProvider, UnitBasis};
+use compact_str::format_compact;
+use smallvec::smallvec;
+
+use crate::claim::{
+    Claim, ClaimLine, Diagnoses, Location, Modifiers, Patient, Payer, PlanType, ProviderRole, RenderingProvider,
+    UnitBasis,
+};
 use crate::ids::{CptCode, DiagnosisCode, LocalityId, ModifierCode, Npi, PosCode, TaxonomyCode, UsState};
 use crate::model::ServiceType;
 use crate::reference::Reference;
@@ -275,18 +281,18 @@ impl Mix {
     fn fee_schedule_claim(&self, rng: &mut Rng, case: usize, payer_id: &str, plan_type: PlanType) -> Claim {
         let mut claim = rng.pick_ref(&self.fee_templates).clone();
         let date_of_service = day_of_2025(rng.below(365));
-        let diagnoses: Vec<DiagnosisCode> = (0..1 + rng.below(3)).map(|_| rng.pick(&self.diagnoses)).collect();
+        let diagnoses: Diagnoses = (0..1 + rng.below(3)).map(|_| rng.pick(&self.diagnoses)).collect();
         for line in &mut claim.lines {
             line.date_of_service = date_of_service;
             line.diagnosis_pointers = (1..=diagnoses.len() as u32).collect();
             // A made-up charge master: $40 to $490 a line.
             line.charge_cents = 4_000 + 5_000 * rng.below(10) as i64;
         }
-        claim.claim_id = format!("S{case:07}F");
-        claim.payer = Payer { id: payer_id.to_owned(), plan_type };
+        claim.claim_id = format_compact!("S{case:07}F");
+        claim.payer = Payer { id: payer_id.into(), plan_type };
         claim.patient = Patient {
             birth_date: date_of_service - Duration::days(365 * (20 + rng.below(70) as i64)),
-            member_id: format!("SYN{:09}", rng.below(1_000_000_000)),
+            member_id: format_compact!("SYN{:09}", rng.below(1_000_000_000)),
         };
         claim.medicare_locality = (plan_type == PlanType::MedicareFfs).then(|| rng.pick(&self.localities));
         claim.billing_provider_location = Some(Location { state: Some(rng.pick(&self.states)), zip: None });
@@ -312,7 +318,7 @@ impl Mix {
             + Duration::minutes(7 * 60 + 15 * rng.below(40) as i64);
         let timed = rng.chance(60);
         let birth_date = day_of_2025(rng.below(365)) - Duration::days(365 * (20 + rng.below(70) as i64));
-        let diagnoses: Vec<DiagnosisCode> = (0..1 + rng.below(3)).map(|_| rng.pick(&self.diagnoses)).collect();
+        let diagnoses: Diagnoses = (0..1 + rng.below(3)).map(|_| rng.pick(&self.diagnoses)).collect();
         let place_of_service = rng.pick(&self.places);
         let physical_status = rng.pick(&self.physical_status);
         let locality = (plan_type == PlanType::MedicareFfs).then(|| rng.pick(&self.localities));
@@ -321,11 +327,11 @@ impl Mix {
         let charge_per_unit = 9_500 + 500 * rng.below(10) as i64;
         let charge_cents = (i64::from(base_units) + (minutes + 14) / 15) * charge_per_unit;
         let extreme_age = rng.chance(5);
-        let member_id = format!("SYN{:09}", rng.below(1_000_000_000));
+        let member_id = format_compact!("SYN{:09}", rng.below(1_000_000_000));
 
         let anesthesia_line = |modifier: ModifierCode| ClaimLine {
             procedure_code: code,
-            modifiers: vec![modifier, physical_status],
+            modifiers: smallvec![modifier, physical_status],
             unit_basis: UnitBasis::Minutes,
             quantity: Decimal::from(minutes),
             start_time: timed.then_some(start),
@@ -333,7 +339,7 @@ impl Mix {
             diagnosis_pointers: (1..=diagnoses.len() as u32).collect(),
             charge_cents,
             date_of_service,
-            case_id: format!("K{case}"),
+            case_id: format_compact!("K{case}"),
             present_at_induction: false,
         };
         billers
@@ -348,7 +354,7 @@ impl Mix {
                     // Qualifying circumstance 99100 as an add-on line, in units.
                     lines.push(ClaimLine {
                         procedure_code: self.extreme_age,
-                        modifiers: Vec::new(),
+                        modifiers: Modifiers::new(),
                         unit_basis: UnitBasis::Units,
                         quantity: Decimal::ONE,
                         start_time: None,
@@ -358,10 +364,10 @@ impl Mix {
                     });
                 }
                 Claim {
-                    claim_id: format!("S{case:07}{suffix}"),
-                    payer: Payer { id: payer_id.to_owned(), plan_type },
+                    claim_id: format_compact!("S{case:07}{suffix}"),
+                    payer: Payer { id: payer_id.into(), plan_type },
                     place_of_service,
-                    frequency_code: "1".to_owned(),
+                    frequency_code: "1".into(),
                     patient: Patient { birth_date, member_id: member_id.clone() },
                     billing_provider_npi: self.billing,
                     rendering_provider: RenderingProvider {

@@ -217,7 +217,7 @@ impl Reference {
             }
         }
         check_cases(self, claim, &mut out);
-        ValidationReport { claim_id: claim.claim_id.clone(), findings: out.0 }
+        ValidationReport { claim_id: claim.claim_id.as_str().to_owned(), findings: out.0 }
     }
 
     /// Validates each claim through the one judge, then runs the edits that need the whole batch
@@ -663,13 +663,12 @@ impl Reference {
     }
 
     fn check_relevance(&self, claim: &Claim, i: usize, line: &ClaimLine, out: &mut Findings) {
-        let typical = || self.families_of(line.procedure_code).flat_map(|f| &f.diagnoses);
-        if typical().next().is_none() {
+        let Some(typical) = self.typical_diagnoses.get(&line.procedure_code) else {
             return; // nothing curated for this code: no opinion
-        }
+        };
         let pointed =
             || line.diagnosis_pointers.iter().filter_map(|&p| claim.diagnoses.get((p as usize).checked_sub(1)?));
-        if pointed().next().is_none() || pointed().any(|d| typical().any(|t| Some(&t.code) == d.icd10())) {
+        if pointed().next().is_none() || pointed().any(|d| d.icd10().is_some_and(|c| typical.contains(c))) {
             return;
         }
         let names: Vec<&str> = pointed().map(|d| d.as_str()).collect();

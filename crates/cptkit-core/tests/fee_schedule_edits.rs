@@ -265,7 +265,7 @@ fn anesthesia_claims_keep_their_provider_edits() {
     // The same family physician billing anesthesia: the taxonomy is judged again.
     let mut claim = claim("medicare_ffs", "21", &[line("99213", &[])]);
     claim.lines[0].procedure_code = "00632".parse().unwrap();
-    claim.lines[0].modifiers = vec!["AA".parse().unwrap()];
+    claim.lines[0].modifiers = cptkit_core::smallvec!["AA".parse().unwrap()];
     claim.lines[0].unit_basis = cptkit_core::UnitBasis::Minutes;
     claim.lines[0].quantity = rust_decimal::Decimal::from(60);
     let ids: BTreeSet<String> = findings(&claim).into_iter().map(|(id, _)| id).collect();

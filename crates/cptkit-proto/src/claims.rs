@@ -86,11 +86,14 @@ impl TryFrom<pb::Claim> for core::Claim {
         let pb::RenderingProvider { npi, taxonomy, role, qualifying_apm } =
             required("rendering_provider", rendering_provider)?;
         Ok(core::Claim {
-            claim_id,
-            payer: core::Payer { id, plan_type: plan_type(raw_plan).map_err(|e| e.at("payer"))? },
+            claim_id: claim_id.into(),
+            payer: core::Payer { id: id.into(), plan_type: plan_type(raw_plan).map_err(|e| e.at("payer"))? },
             place_of_service: parse_as("place_of_service", &place_of_service)?,
-            frequency_code: if frequency_code.is_empty() { "1".to_owned() } else { frequency_code },
-            patient: core::Patient { birth_date: required_date("patient.birth_date", &birth_date)?, member_id },
+            frequency_code: if frequency_code.is_empty() { "1".into() } else { frequency_code.into() },
+            patient: core::Patient {
+                birth_date: required_date("patient.birth_date", &birth_date)?,
+                member_id: member_id.into(),
+            },
             billing_provider_npi: parse_as("billing_provider_npi", &billing_provider_npi)?,
             rendering_provider: core::RenderingProvider {
                 npi: parse_as("rendering_provider.npi", &npi)?,
@@ -130,10 +133,10 @@ impl TryFrom<pb::ClaimLine> for core::ClaimLine {
             quantity: parse_decimal("quantity", &quantity)?,
             start_time: optional_time("start_time", &start_time)?,
             end_time: optional_time("end_time", &end_time)?,
-            diagnosis_pointers,
+            diagnosis_pointers: diagnosis_pointers.into(),
             charge_cents,
             date_of_service: required_date("date_of_service", &date_of_service)?,
-            case_id,
+            case_id: case_id.into(),
             present_at_induction,
         })
     }
@@ -158,11 +161,14 @@ impl From<core::Claim> for pb::Claim {
         let core::Patient { birth_date, member_id } = patient;
         let core::RenderingProvider { npi, taxonomy, role, qualifying_apm } = rendering_provider;
         pb::Claim {
-            claim_id,
-            payer: Some(pb::Payer { id: payer.id, plan_type: pb::PlanType::from(payer.plan_type).into() }),
+            claim_id: claim_id.into_string(),
+            payer: Some(pb::Payer {
+                id: payer.id.into_string(),
+                plan_type: pb::PlanType::from(payer.plan_type).into(),
+            }),
             place_of_service: place_of_service.to_string(),
-            frequency_code,
-            patient: Some(pb::Patient { birth_date: birth_date.to_string(), member_id }),
+            frequency_code: frequency_code.into_string(),
+            patient: Some(pb::Patient { birth_date: birth_date.to_string(), member_id: member_id.into_string() }),
             billing_provider_npi: billing_provider_npi.to_string(),
             rendering_provider: Some(pb::RenderingProvider {
                 npi: npi.to_string(),
@@ -202,10 +208,10 @@ impl From<core::ClaimLine> for pb::ClaimLine {
             quantity: quantity.to_string(),
             start_time: time(start_time),
             end_time: time(end_time),
-            diagnosis_pointers,
+            diagnosis_pointers: diagnosis_pointers.into_vec(),
             charge_cents,
             date_of_service: date_string(Some(date_of_service)),
-            case_id,
+            case_id: case_id.into_string(),
             present_at_induction,
         }
     }

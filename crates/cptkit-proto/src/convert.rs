@@ -35,13 +35,20 @@ pub(crate) fn required<T>(field: &str, value: Option<T>) -> Result<T> {
     value.ok_or_else(|| Error::invalid(field, "is required"))
 }
 
-/// Converts each item, naming `field[i]` in an error.
-pub(crate) fn each<P, C>(field: &str, items: Vec<P>, convert: impl Fn(P) -> Result<C>) -> Result<Vec<C>> {
+/// Converts each item, naming `field[i]` in an error, into a `Vec` or the claim's inline lists.
+pub(crate) fn each<P, C, B: FromIterator<C>>(
+    field: &str,
+    items: Vec<P>,
+    convert: impl Fn(P) -> Result<C>,
+) -> Result<B> {
     items.into_iter().enumerate().map(|(i, item)| convert(item).map_err(|e| e.at(format!("[{i}]")).at(field))).collect()
 }
 
 /// Parses each string; an error names its position (`localities[1]`) instead of the item's own field.
-pub(crate) fn parse_each<T: std::str::FromStr<Err = Error>>(field: &str, items: Vec<String>) -> Result<Vec<T>> {
+pub(crate) fn parse_each<T: std::str::FromStr<Err = Error>, B: FromIterator<T>>(
+    field: &str,
+    items: Vec<String>,
+) -> Result<B> {
     each(field, items, |s| s.parse::<T>().map_err(|e| Error::new(e.kind(), e.message().to_owned())))
 }
 

@@ -153,7 +153,11 @@ impl From<x12::ClaimInfo> for pb::X12ClaimInfo {
 impl From<x12::LineOrigin> for pb::X12LineOrigin {
     fn from(o: x12::LineOrigin) -> Self {
         let x12::LineOrigin { line_number, index_in_claim, control_number } = o;
-        pb::X12LineOrigin { line_number, index_in_claim, control_number: control_number.unwrap_or_default() }
+        pb::X12LineOrigin {
+            line_number,
+            index_in_claim,
+            control_number: control_number.map(|c| c.into_string()).unwrap_or_default(),
+        }
     }
 }
 

@@ -466,6 +466,16 @@ fn rss_mb(pid: u32) -> Option<f64> {
     Some(kb / 1024.0)
 }
 
+/// CPU seconds (user + system) a process has used so far: `/proc/PID/stat` fields 14 and 15, in
+/// clock ticks of 10 ms (USER_HZ is 100 on Linux).
+fn cpu_seconds(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces: the fields start after its closing parenthesis.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
+}
+
 fn show_rss(pid: u32) -> String {
     rss_mb(pid).map_or_else(|| "n/a".to_owned(), |mb| format!("{mb:.1} MB"))
 }
@@ -591,13 +601,15 @@ async fn main() -> Result<(), String> {
             };
             for (i, code) in options.get_codes.iter().enumerate() {
                 let (ratio, shown) = median(ratios[i].clone());
+                // Issue 13's goals: the BASIC view at 0.8 of Echo, the FULL profile (22 KB) at 0.6.
+                let goal = if code.to_ascii_lowercase().ends_with(":basic") { "0.80" } else { "0.60" };
                 println!(
-                    "ratio    GetCode({code})/Echo throughput = {ratio:.2} (median of rounds: {shown}; goal >= 0.80)"
+                    "ratio    GetCode({code})/Echo throughput = {ratio:.2} (median of rounds: {shown}; goal >= {goal})"
                 );
                 if i > 0 {
                     let (ratio, shown) = median(against_first[i].clone());
                     println!(
-                        "ratio    GetCode({code})/GetCode({}) throughput = {ratio:.2} (median of rounds: {shown}; goal >= 1.00)",
+                        "ratio    GetCode({code})/GetCode({}) throughput = {ratio:.2} (median of rounds: {shown})",
                         options.get_codes[0]
                     );
                 }
@@ -632,9 +644,19 @@ async fn main() -> Result<(), String> {
             let mut ratios = Vec::with_capacity(options.rounds);
             let mut rates = Vec::with_capacity(options.rounds);
             let mut unary_rates = Vec::with_capacity(options.rounds);
+            // CPU microseconds per streamed claim, the server's and this client's: a figure that
+            // other work on the machine disturbs less than throughput.
+            let mut server_cpu = Vec::with_capacity(options.rounds);
+            let mut client_cpu = Vec::with_capacity(options.rounds);
             for round in 1..=options.rounds {
                 let unary = load(&channels, (Rpc::PriceClaim, ""), mode, &options, options.duration).await;
+                let cpu_before = (cpu_seconds(&pid.to_string()), cpu_seconds("self"));
                 let streamed = stream_claims(&channels, &pool, mode, options.stream_claims, options.streams).await;
+                let per_claim = |before: Option<f64>, after: Option<f64>| {
+                    before.zip(after).map(|(b, a)| (a - b) * 1e6 / streamed.answered.max(1) as f64)
+                };
+                server_cpu.extend(per_claim(cpu_before.0, cpu_seconds(&pid.to_string())));
+                client_cpu.extend(per_claim(cpu_before.1, cpu_seconds("self")));
                 let client = format!("{mode:?}").to_lowercase();
                 println!(
                     "{:<8} {:<6} {:<24} {:>10.0} {:>9} {:>9} {:>7} {:>9}",
@@ -680,11 +702,17 @@ async fn main() -> Result<(), String> {
             unary_rates.sort_by(f64::total_cmp);
             ratios.sort_by(f64::total_cmp);
             println!(
-                "stream        ProcessClaims = {:.0} claims/s (median of rounds; goal >= 50000); {:.1}x unary PriceClaim",
+                "stream        ProcessClaims = {:.0} claims/s (median of rounds; goal >= 150000); {:.1}x unary PriceClaim",
                 rates[rates.len() / 2],
                 ratios[ratios.len() / 2]
             );
             println!("process_claims_per_s: {:.0}", rates[rates.len() / 2]);
+            for (name, mut cpu) in [("server", server_cpu), ("client", client_cpu)] {
+                if !cpu.is_empty() {
+                    cpu.sort_by(f64::total_cmp);
+                    println!("process_claims_{name}_cpu_us_per_claim: {:.2}", cpu[cpu.len() / 2]);
+                }
+            }
             println!("price_claim_unary_per_s: {:.0}", unary_rates[unary_rates.len() / 2]);
             println!("RSS           {} after the claim load\n", show_rss(pid));
         }

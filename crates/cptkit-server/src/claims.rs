@@ -7,15 +7,28 @@
 //! findings do (`lines[0].modifiers[1]`, or `conversion_factor` for the price options), so a client can match a
 //! violation to a finding of `ValidateClaim`.
 
+use std::pin::Pin;
+
+use bytes::BytesMut;
 use cptkit_core::{Claim, Error, JudgeOptions, Judgement, Verdict};
 use cptkit_proto::pb;
-use cptkit_proto::pb::claim_service_server::ClaimService;
+use cptkit_proto::pb::claim_service_server::{ClaimService, ClaimServiceServer};
+use prost::{EncodeError, Message as _};
+use tokio_stream::{Stream, StreamExt as _};
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::access_log::{RequestLog, loggable_id};
 use crate::data::{DataStore, ServerData};
+use crate::prepared::{BoxFuture, PreparedCodec, PreparedRoutes};
 use crate::process::{self, ProcessClaimsStream};
 use crate::status::{to_claim_error, to_status};
+
+const PROCESS_CLAIMS_PATH: &str = "/cptkit.v1.ClaimService/ProcessClaims";
+
+/// tonic's response buffer for ProcessClaims: room for the default 32 KiB it hands to HTTP/2 at a
+/// time plus one more answer, so it does not grow (and copy itself) on the way.
+const STREAM_BUFFER: usize = 40 * 1024;
+const STREAM_YIELD: usize = 32 * 1024;
 
 /// Claims with more lines than this are judged on a blocking thread: validation compares lines
 /// pairwise (duplicates), so a 4 MiB claim of tens of thousands of lines would hold a runtime worker.
@@ -36,6 +49,13 @@ struct Parsed {
 impl ClaimServiceImpl {
     pub fn new(store: DataStore) -> Self {
         ClaimServiceImpl { store }
+    }
+
+    /// A `ProcessClaims` call, answered with each response's encoded bytes.
+    fn process_encoded(&self, request: Request<Streaming<pb::ProcessClaimsRequest>>) -> ProcessClaimsStream {
+        let (_, extensions, inbound) = request.into_parts();
+        let log = RequestLog::of(&extensions);
+        process::start(self.store.current(), inbound, log)
     }
 
     /// Answers on this thread, or on a blocking one for a large claim (judging and converting
@@ -76,15 +96,18 @@ fn price_answer(data: &ServerData, parsed: &Parsed) -> Result<pb::PriceClaimResp
     Ok(pb::PriceClaimResponse { priced: Some(priced.into()), report: Some(report.into()) })
 }
 
-/// One `ProcessClaims` request, answered (and counted in `log` when judged). Never fails: a bad claim's
-/// answer carries its error.
+/// One `ProcessClaims` request, answered into `buf` as an encoded `pb::ProcessClaimsResponse` (and
+/// counted in `log` when judged). Never fails on a claim: a bad claim's answer carries its error; the
+/// answer is whether it does.
 pub(crate) fn process(
     data: &ServerData,
     request: pb::ProcessClaimsRequest,
     log: &RequestLog,
-) -> pb::ProcessClaimsResponse {
+    buf: &mut BytesMut,
+) -> Result<bool, EncodeError> {
     let pb::ProcessClaimsRequest { request_id, claim, price, options, today } = request;
     let mut response = pb::ProcessClaimsResponse { request_id, ..Default::default() };
+    let mut priced = None;
     let judged = parse(claim, &today, price.then_some(options)).and_then(|parsed| {
         log.count_judged(1, parsed.claim.lines.len());
         judge(data, &parsed)
@@ -93,7 +116,7 @@ pub(crate) fn process(
         Err(error) => response.error = Some(to_claim_error(&error, None)),
         Ok(Judgement { report, verdict }) => {
             match verdict {
-                Verdict::Priced(priced) => response.priced = Some(priced.into()),
+                Verdict::Priced(answer) => priced = Some(answer),
                 Verdict::Validated => {}
                 Verdict::Rejected => {
                     response.error = Some(to_claim_error(&cptkit_core::rejection(&report), Some(&report)));
@@ -103,7 +126,13 @@ pub(crate) fn process(
             response.report = Some(report.into());
         }
     }
-    response
+    response.encode(buf)?;
+    // The priced claim is written straight from the core's answer, as field 3 (`priced`): after
+    // `request_id` and `report` (1, 2), where prost would put it; a priced answer has no `error` (4).
+    if let Some(priced) = priced {
+        cptkit_proto::encode_priced_claim(3, &priced, buf);
+    }
+    Ok(response.error.is_some())
 }
 
 /// Reads a request's claim, `today` (none: the core's default, today in UTC) and (`Some` when
@@ -146,14 +175,52 @@ impl ClaimService for ClaimServiceImpl {
         self.answer(parsed, price_answer).await?.map(Response::new)
     }
 
-    type ProcessClaimsStream = ProcessClaimsStream;
+    type ProcessClaimsStream = Pin<Box<dyn Stream<Item = Result<pb::ProcessClaimsResponse, Status>> + Send>>;
 
+    /// The generated server's path (for a caller that mounts `ClaimServiceServer` itself):
+    /// [`ClaimServiceRoutes`] sends the encoded answers as they are; this decodes them back.
     async fn process_claims(
         &self,
         request: Request<Streaming<pb::ProcessClaimsRequest>>,
     ) -> Result<Response<Self::ProcessClaimsStream>, Status> {
-        let (_, extensions, inbound) = request.into_parts();
-        let log = RequestLog::of(&extensions);
-        Ok(Response::new(process::start(self.store.current(), inbound, log)))
+        let answers = self.process_encoded(request).map(|answer| {
+            answer.and_then(|bytes| {
+                pb::ProcessClaimsResponse::decode(bytes)
+                    .map_err(|e| Status::internal(format!("cannot decode an answer: {e}")))
+            })
+        });
+        Ok(Response::new(Box::pin(answers)))
+    }
+}
+
+/// The ClaimService routes: ProcessClaims answers with the bytes its workers encoded, the rest
+/// (ValidateClaim, PriceClaim) come from the generated server.
+pub type ClaimServiceRoutes = PreparedRoutes<ClaimServiceServer<ClaimServiceImpl>>;
+
+impl ClaimServiceRoutes {
+    pub fn new(claims: ClaimServiceImpl, max_request_bytes: usize) -> Self {
+        let generated = ClaimServiceServer::new(claims.clone()).max_decoding_message_size(max_request_bytes);
+        let method = move |request| {
+            let method = ProcessClaims(claims.clone());
+            Box::pin(async move {
+                let codec = PreparedCodec::<pb::ProcessClaimsRequest>::with_buffers(STREAM_BUFFER, STREAM_YIELD);
+                let mut grpc =
+                    tonic::server::Grpc::new(codec).apply_max_message_size_config(Some(max_request_bytes), None);
+                grpc.streaming(method, request).await
+            }) as BoxFuture<_>
+        };
+        PreparedRoutes::with_method(generated, PROCESS_CLAIMS_PATH, method)
+    }
+}
+
+struct ProcessClaims(ClaimServiceImpl);
+
+impl tonic::server::StreamingService<pb::ProcessClaimsRequest> for ProcessClaims {
+    type Response = bytes::Bytes;
+    type ResponseStream = ProcessClaimsStream;
+    type Future = std::future::Ready<Result<Response<ProcessClaimsStream>, Status>>;
+
+    fn call(&mut self, request: Request<Streaming<pb::ProcessClaimsRequest>>) -> Self::Future {
+        std::future::ready(Ok(Response::new(self.0.process_encoded(request))))
     }
 }

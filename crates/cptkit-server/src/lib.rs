@@ -56,14 +56,14 @@ use tonic_health::ServingStatus;
 
 pub use access_log::{AccessLog, AccessLogLayer, LoggedBody};
 pub use auth::{Auth, AuthLayer};
-pub use claims::ClaimServiceImpl;
+pub use claims::{ClaimServiceImpl, ClaimServiceRoutes};
 pub use config::{Config, LogFormat};
 pub use conn::{ActiveBody, Conn, ConnInfo, ConnectionLayer, ConnectionService};
 pub use data::{DataStore, ServerData};
 pub use limits::{Limits, LimitsLayer};
 pub use logging::{DEFAULT_LOG_BUFFER_LINES, LogGuard, dropped_log_lines, init_tracing};
 pub use metrics::{record_data_versions, record_reload, render as render_metrics, serve_metrics};
-pub use prepared::CodeServiceRoutes;
+pub use prepared::{CodeServiceRoutes, PreparedRoutes};
 pub use reload::{ReloadStep, Reloader};
 pub use rules::{RuleSetError, load_rules};
 pub use security::Security;
@@ -144,7 +144,7 @@ pub async fn serve_data(
 ) -> Result<(), ServeError> {
     let limit = config.max_request_bytes;
     let codes = CodeServiceRoutes::new(CodeServiceImpl::new(store.clone()), limit);
-    let claims = ClaimServiceServer::new(ClaimServiceImpl::new(store.clone())).max_decoding_message_size(limit);
+    let claims = ClaimServiceRoutes::new(ClaimServiceImpl::new(store.clone()), limit);
     // X12 files are larger than any other request: this service alone has its own limit.
     let x12 = X12ServiceServer::new(X12ServiceImpl::new(store)).max_decoding_message_size(config.max_x12_bytes);
 
@@ -162,7 +162,7 @@ pub async fn serve_data(
             .register_encoded_file_descriptor_set(cptkit_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .with_service_name(CodeServiceRoutes::NAME)
-            .with_service_name(ClaimServiceServer::<ClaimServiceImpl>::NAME)
+            .with_service_name(ClaimServiceRoutes::NAME)
             .with_service_name(X12ServiceServer::<X12ServiceImpl>::NAME)
             .with_service_name(tonic_health::pb::health_server::SERVICE_NAME)
             .with_service_name(own_name)

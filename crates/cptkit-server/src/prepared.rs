@@ -9,11 +9,13 @@
 //! The generated `CodeServiceServer` can only send `pb::GetCodeResponse` values, so
 //! [`CodeServiceRoutes`] answers the GetCode path itself (with tonic's own unary machinery and a codec
 //! whose encoder writes prepared bytes) and hands every other path to the generated server. The bytes
-//! on the wire are exactly what encoding the message would give.
+//! on the wire are exactly what encoding the message would give. [`PreparedRoutes`] does the same for
+//! ClaimService's ProcessClaims, whose answers are encoded by the workers that judge them.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
@@ -24,7 +26,7 @@ use cptkit_proto::codec::MessageDecoder;
 use cptkit_proto::pb;
 use cptkit_proto::pb::code_service_server::CodeServiceServer;
 use prost::Message as _;
-use tonic::codec::{Codec, EncodeBuf, Encoder};
+use tonic::codec::{BufferSettings, Codec, EncodeBuf, Encoder};
 use tonic::server::NamedService;
 use tonic::{Request, Response, Status};
 
@@ -91,29 +93,71 @@ impl PreparedProfiles {
     }
 }
 
+/// A generated service with one method answered from prepared bytes: requests for `path` go to
+/// `method` (tonic's own server machinery with a [`PreparedCodec`]), every other path to the
+/// generated server. Cheap to clone.
+#[derive(Clone)]
+pub struct PreparedRoutes<G> {
+    generated: G,
+    path: &'static str,
+    method: Arc<dyn Fn(http::Request<tonic::body::Body>) -> BoxFuture<http::Response<tonic::body::Body>> + Send + Sync>,
+}
+
+impl<G> std::fmt::Debug for PreparedRoutes<G> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreparedRoutes").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
 /// The CodeService routes: GetCode from [`CodeServiceImpl::get_code_encoded`], the rest from the
 /// generated server.
-#[derive(Debug, Clone)]
-pub struct CodeServiceRoutes {
-    codes: Arc<CodeServiceImpl>,
-    generated: CodeServiceServer<CodeServiceImpl>,
-    max_request_bytes: usize,
-}
+pub type CodeServiceRoutes = PreparedRoutes<CodeServiceServer<CodeServiceImpl>>;
 
 impl CodeServiceRoutes {
     pub fn new(codes: CodeServiceImpl, max_request_bytes: usize) -> Self {
         let generated = CodeServiceServer::new(codes.clone()).max_decoding_message_size(max_request_bytes);
-        CodeServiceRoutes { codes: Arc::new(codes), generated, max_request_bytes }
+        let codes = Arc::new(codes);
+        let method = move |request| {
+            let method = GetCode(Arc::clone(&codes));
+            Box::pin(async move {
+                let mut grpc = tonic::server::Grpc::new(PreparedCodec::<pb::GetCodeRequest>::default())
+                    .apply_max_message_size_config(Some(max_request_bytes), None);
+                grpc.unary(method, request).await
+            }) as BoxFuture<_>
+        };
+        PreparedRoutes::with_method(generated, GET_CODE_PATH, method)
     }
 }
 
-impl NamedService for CodeServiceRoutes {
-    const NAME: &'static str = <CodeServiceServer<CodeServiceImpl> as NamedService>::NAME;
+impl<G> PreparedRoutes<G> {
+    /// `generated`, with requests for `path` answered by `method`.
+    pub(crate) fn with_method(
+        generated: G,
+        path: &'static str,
+        method: impl Fn(http::Request<tonic::body::Body>) -> BoxFuture<http::Response<tonic::body::Body>>
+        + Send
+        + Sync
+        + 'static,
+    ) -> Self {
+        PreparedRoutes { generated, path, method: Arc::new(method) }
+    }
 }
 
-type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+impl<G: NamedService> NamedService for PreparedRoutes<G> {
+    const NAME: &'static str = G::NAME;
+}
 
-impl tower::Service<http::Request<tonic::body::Body>> for CodeServiceRoutes {
+pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+impl<G> tower::Service<http::Request<tonic::body::Body>> for PreparedRoutes<G>
+where
+    G: tower::Service<
+            http::Request<tonic::body::Body>,
+            Response = http::Response<tonic::body::Body>,
+            Error = Infallible,
+            Future = BoxFuture<Result<http::Response<tonic::body::Body>, Infallible>>,
+        >,
+{
     type Response = http::Response<tonic::body::Body>;
     type Error = Infallible;
     type Future = BoxFuture<Result<Self::Response, Infallible>>;
@@ -123,15 +167,11 @@ impl tower::Service<http::Request<tonic::body::Body>> for CodeServiceRoutes {
     }
 
     fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
-        if request.uri().path() != GET_CODE_PATH {
+        if request.uri().path() != self.path {
             return self.generated.call(request);
         }
-        let method = GetCode(Arc::clone(&self.codes));
-        let limit = self.max_request_bytes;
-        Box::pin(async move {
-            let mut grpc = tonic::server::Grpc::new(PreparedCodec).apply_max_message_size_config(Some(limit), None);
-            Ok(grpc.unary(method, request).await)
-        })
+        let answer = (self.method)(request);
+        Box::pin(async move { Ok(answer.await) })
     }
 }
 
@@ -147,18 +187,36 @@ impl tonic::server::UnaryService<pb::GetCodeRequest> for GetCode {
     }
 }
 
-/// Decodes `GetCodeRequest`s as the generated server does; encodes a response by writing its prepared bytes.
-#[derive(Debug, Clone, Copy, Default)]
-struct PreparedCodec;
+/// Decodes `D` requests as the generated servers do; encodes a response by writing its prepared bytes
+/// (one encoded message), so the bytes on the wire are exactly what encoding the message would give.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PreparedCodec<D> {
+    buffers: BufferSettings,
+    decodes: PhantomData<fn() -> D>,
+}
 
-impl Codec for PreparedCodec {
+impl<D> Default for PreparedCodec<D> {
+    fn default() -> Self {
+        PreparedCodec { buffers: BufferSettings::default(), decodes: PhantomData }
+    }
+}
+
+impl<D> PreparedCodec<D> {
+    /// With tonic's response buffer of `size` bytes, handed to HTTP/2 once it holds `yield_at` bytes
+    /// (or the response stream has nothing more ready).
+    pub(crate) fn with_buffers(size: usize, yield_at: usize) -> Self {
+        PreparedCodec { buffers: BufferSettings::new(size, yield_at), decodes: PhantomData }
+    }
+}
+
+impl<D: prost::Message + Default + Send + 'static> Codec for PreparedCodec<D> {
     type Encode = Bytes;
-    type Decode = pb::GetCodeRequest;
-    type Encoder = PreparedCodec;
-    type Decoder = MessageDecoder<pb::GetCodeRequest>;
+    type Decode = D;
+    type Encoder = PreparedEncoder;
+    type Decoder = MessageDecoder<D>;
 
     fn encoder(&mut self) -> Self::Encoder {
-        PreparedCodec
+        PreparedEncoder(self.buffers)
     }
 
     fn decoder(&mut self) -> Self::Decoder {
@@ -166,13 +224,21 @@ impl Codec for PreparedCodec {
     }
 }
 
-impl Encoder for PreparedCodec {
+/// Writes prepared bytes as they are.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PreparedEncoder(BufferSettings);
+
+impl Encoder for PreparedEncoder {
     type Item = Bytes;
     type Error = Status;
 
     fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
         dst.put_slice(&item);
         Ok(())
+    }
+
+    fn buffer_settings(&self) -> BufferSettings {
+        self.0
     }
 }
 

@@ -7,13 +7,15 @@
 //!    received, up to [`CHUNK_CLAIMS`] claims or [`CHUNK_BYTES`] of encoded claims. A client that
 //!    sends one claim and waits gets a chunk of one; a client streaming a batch gets full chunks.
 //! 2. **Judge it off the runtime.** Each chunk goes to `spawn_blocking` (parse, validate, price,
-//!    convert: ~256 claims is a millisecond or two); a chunk of a few claims with nothing in flight is
+//!    convert and encode the answers to protobuf bytes, so the runtime threads only frame and write
+//!    them: ~256 claims is a millisecond or two); a chunk of a few claims with nothing in flight is
 //!    judged on the driver itself, where a blocking-pool hand-off would cost more than the work.
 //!    Up to `max_in_flight()` (the cores, at most 8) chunks run at once, so a fast client's batch
 //!    uses several cores.
 //! 3. **Answer in order.** Jobs finish in any order but are awaited oldest first, and their answers
 //!    go, whole chunks at a time, into a channel of `OUTPUT_CHUNKS` (2) chunks that the response
-//!    stream drains.
+//!    stream drains. The answers are already protobuf bytes: [`crate::ClaimServiceRoutes`] sends them
+//!    through a pass-through codec (the wire is what encoding each `ProcessClaimsResponse` gives).
 //!
 //! **Back-pressure.** When the client reads slower than it writes, the output channel fills, the
 //! driver waits to send, stops reading requests, HTTP/2 flow control fills and the client's writes
@@ -36,6 +38,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
+use bytes::{Bytes, BytesMut};
 use cptkit_proto::pb;
 use prost::Message as _;
 use tokio::sync::mpsc;
@@ -65,7 +68,44 @@ fn max_in_flight() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from).clamp(1, 8)
 }
 
-type Answers = Vec<pb::ProcessClaimsResponse>;
+/// The answers to one chunk, encoded on the thread that judged them: each `ProcessClaimsResponse`'s
+/// protobuf bytes, back to back, exactly as encoding the message gives them.
+#[derive(Debug, Default)]
+struct Answers {
+    bytes: Bytes,
+    /// Each answer's length in `bytes`, in request order.
+    lengths: Vec<usize>,
+    /// Answers that carry an error (counted in the access log).
+    errors: usize,
+}
+
+/// What a chunk of encoded answers starts with: ~1.3 KB per priced one-line claim; more grows it.
+const ANSWER_BYTES: usize = 1536;
+
+/// Judges `chunk` in order and encodes the answers, stopping early (with the answers so far) once
+/// `cancelled` says the client went away.
+fn judge_chunk(
+    data: &ServerData,
+    chunk: Vec<pb::ProcessClaimsRequest>,
+    log: &RequestLog,
+    cancelled: impl Fn() -> bool,
+) -> Result<Answers, Status> {
+    let mut bytes = BytesMut::with_capacity(chunk.len() * ANSWER_BYTES);
+    let mut lengths = Vec::with_capacity(chunk.len());
+    let mut errors = 0;
+    for request in chunk {
+        if cancelled() {
+            break;
+        }
+        let start = bytes.len();
+        // A BytesMut grows as needed: encoding into it cannot run out of room.
+        let error = claims::process(data, request, log, &mut bytes)
+            .map_err(|e| Status::internal(format!("cannot encode an answer: {e}")))?;
+        errors += usize::from(error);
+        lengths.push(bytes.len() - start);
+    }
+    Ok(Answers { bytes: bytes.freeze(), lengths, errors })
+}
 
 /// Starts the driver for one stream and returns the response stream. The whole stream is judged
 /// with `data`, the snapshot current when it started.
@@ -77,7 +117,7 @@ pub(crate) fn start(
     let (out, answers) = mpsc::channel(OUTPUT_CHUNKS);
     log.count_claims(0, 0);
     tokio::spawn(drive(data, inbound, out, log));
-    ProcessClaimsStream { answers, current: Vec::new().into_iter() }
+    ProcessClaimsStream { answers, rest: Bytes::new(), lengths: Vec::new().into_iter() }
 }
 
 async fn drive(
@@ -87,12 +127,11 @@ async fn drive(
     log: RequestLog,
 ) {
     let max_in_flight = max_in_flight();
-    let mut in_flight: VecDeque<JoinHandle<Answers>> = VecDeque::with_capacity(max_in_flight);
+    let mut in_flight: VecDeque<JoinHandle<Result<Answers, Status>>> = VecDeque::with_capacity(max_in_flight);
     let mut reader = ChunkReader::default();
     let mut failure: Option<Status> = None;
     let send = |answers: Answers| {
-        let errors = answers.iter().filter(|a| a.error.is_some()).count();
-        log.count_claims(answers.len(), errors);
+        log.count_claims(answers.lengths.len(), answers.errors);
         out.send(Ok(answers))
     };
     loop {
@@ -111,10 +150,14 @@ async fn drive(
             }), if !in_flight.is_empty() => {
                 in_flight.pop_front();
                 match done {
-                    Ok(answers) => {
+                    Ok(Ok(answers)) => {
                         if send(answers).await.is_err() {
                             return;
                         }
+                    }
+                    Ok(Err(status)) => {
+                        failure = Some(status);
+                        in_flight.clear();
                     }
                     Err(join) => {
                         failure = Some(Status::internal(format!("claim worker failed: {join}")));
@@ -124,25 +167,20 @@ async fn drive(
             }
             chunk = reader.next(&mut inbound), if reading && in_flight.len() < max_in_flight => match chunk {
                 Ok(chunk) if chunk.is_empty() => {}
-                Ok(chunk) if in_flight.is_empty() && is_small(&chunk) => {
-                    let answers = chunk.into_iter().map(|request| claims::process(&data, request, &log)).collect();
-                    if send(answers).await.is_err() {
-                        return;
+                Ok(chunk) if in_flight.is_empty() && is_small(&chunk) => match judge_chunk(&data, chunk, &log, || false) {
+                    Ok(answers) => {
+                        if send(answers).await.is_err() {
+                            return;
+                        }
                     }
-                }
+                    Err(status) => failure = Some(status),
+                },
                 Ok(chunk) => {
                     let data = Arc::clone(&data);
                     let log = log.clone();
-                    let cancelled = out.clone();
+                    let out = out.clone();
                     in_flight.push_back(tokio::task::spawn_blocking(move || {
-                        let mut answers = Vec::with_capacity(chunk.len());
-                        for request in chunk {
-                            if cancelled.is_closed() {
-                                break;
-                            }
-                            answers.push(claims::process(&data, request, &log));
-                        }
-                        answers
+                        judge_chunk(&data, chunk, &log, || out.is_closed())
                     }));
                 }
                 Err(status) => failure = Some(status),
@@ -218,23 +256,30 @@ impl ChunkReader {
     }
 }
 
-/// The responses of one `ProcessClaims` call, in request order.
+/// The responses of one `ProcessClaims` call, in request order, each as its encoded protobuf bytes
+/// (a `pb::ProcessClaimsResponse`).
 #[derive(Debug)]
 pub struct ProcessClaimsStream {
     answers: mpsc::Receiver<Result<Answers, Status>>,
-    current: std::vec::IntoIter<pb::ProcessClaimsResponse>,
+    /// The chunk being sent: what is left of its bytes and the lengths of its answers.
+    rest: Bytes,
+    lengths: std::vec::IntoIter<usize>,
 }
 
 impl Stream for ProcessClaimsStream {
-    type Item = Result<pb::ProcessClaimsResponse, Status>;
+    type Item = Result<Bytes, Status>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         loop {
-            if let Some(answer) = self.current.next() {
-                return Poll::Ready(Some(Ok(answer)));
+            if let Some(length) = self.lengths.next() {
+                // Shares the chunk's buffer: no copy.
+                return Poll::Ready(Some(Ok(self.rest.split_to(length))));
             }
             match ready!(self.answers.poll_recv(cx)) {
-                Some(Ok(chunk)) => self.current = chunk.into_iter(),
+                Some(Ok(chunk)) => {
+                    self.rest = chunk.bytes;
+                    self.lengths = chunk.lengths.into_iter();
+                }
                 Some(Err(status)) => return Poll::Ready(Some(Err(status))),
                 None => return Poll::Ready(None),
             }
@@ -242,6 +287,6 @@ impl Stream for ProcessClaimsStream {
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        (self.current.len(), None)
+        (self.lengths.len(), None)
     }
 }

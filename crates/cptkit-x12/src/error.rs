@@ -30,6 +30,15 @@ impl SegmentRef {
         SegmentRef { segment_number, byte_offset, id: stored, element: 0, component: 0 }
     }
 
+    /// The stored id bytes (zero-padded), for compact side tables that keep the fields apart.
+    pub(crate) fn id_bytes(&self) -> [u8; 3] {
+        self.id
+    }
+
+    pub(crate) fn from_parts(segment_number: u64, byte_offset: u64, id: [u8; 3], element: u8, component: u8) -> Self {
+        SegmentRef { segment_number, byte_offset, id, element, component }
+    }
+
     /// The same segment, pointing at one element (1-based).
     pub fn element(mut self, element: usize) -> SegmentRef {
         self.element = u8::try_from(element).unwrap_or(u8::MAX);

@@ -19,8 +19,8 @@ pub use p835::{
     RemitParty, Remittance, Transaction835, read_835,
 };
 pub use p837::{
-    BillingProvider, ClaimInfo, ClaimPart, Claims837, File837, LineOrigin, ParsedClaim, ReadOptions, Reader837,
-    RejectedClaim, Transaction837, case_id_for, edit, read_837, read_837_threads,
+    BillingProvider, ClaimDates, ClaimInfo, ClaimPart, Claims837, File837, LineOrigin, LineOrigins, ParsedClaim,
+    ReadOptions, Reader837, RejectedClaim, Transaction837, case_id_for, edit, read_837, read_837_threads,
 };
 pub use reconcile::{
     ClaimReconciliation, LineFlag, LineReconciliation, MatchedBy, ReconcileOptions, Reconciliation, Totals,

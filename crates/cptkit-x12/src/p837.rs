@@ -6,9 +6,9 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use cptkit_core::{
-    Claim, ClaimLine, CptCode, DiagnosisCode, Edit, FieldPath, Finding, LocalityId, Location, ModifierCode, Npi,
-    Patient, Payer, PayerDirectory, PlanType, PosCode, PostalCode, ProviderRole, Reference, RenderingProvider,
-    TaxonomyCode, UnitBasis, UsState,
+    Claim, ClaimLine, CptCode, Diagnoses, DiagnosisCode, DiagnosisPointers, Edit, FieldPath, Finding, LocalityId,
+    Location, ModifierCode, Modifiers, Npi, Patient, Payer, PayerDirectory, PlanType, PosCode, PostalCode,
+    ProviderRole, Reference, RenderingProvider, ShortText, SmallVec, TaxonomyCode, UnitBasis, UsState,
 };
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -84,7 +84,7 @@ pub struct ClaimInfo {
     /// CLM02.
     pub total_charge_cents: Option<i64>,
     /// 2300 DTP dates: (DTP01 qualifier as a number, date), e.g. (435, admission), (431, onset).
-    pub dates: Vec<(u16, Date)>,
+    pub dates: ClaimDates,
 }
 
 /// 2010AA.
@@ -102,6 +102,12 @@ pub struct BillingProvider {
     pub taxonomy: Option<String>,
 }
 
+/// A claim's 2300 dates: two inline (the usual admission and onset), more on the heap. A list in serde.
+pub type ClaimDates = SmallVec<[(u16, Date); 2]>;
+
+/// Where each core line of a claim came from: two inline (most claims), more on the heap. A list in serde.
+pub type LineOrigins = SmallVec<[LineOrigin; 2]>;
+
 /// Where a core claim line came from in the 837.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LineOrigin {
@@ -109,8 +115,8 @@ pub struct LineOrigin {
     pub line_number: u32,
     /// 0-based position of the line among all the lines of the 837 claim (before any split).
     pub index_in_claim: u32,
-    /// REF*6R line item control number, echoed by payers in the 835.
-    pub control_number: Option<String>,
+    /// REF*6R line item control number, echoed by payers in the 835 (inline when short).
+    pub control_number: Option<ShortText>,
 }
 
 /// Which part of a split claim this is (see [`edit::SPLIT_BY_PROVIDER`]).
@@ -129,7 +135,7 @@ pub struct ParsedClaim {
     /// X12-level findings (edit ids `X12...`), fields named like core findings.
     pub findings: Vec<Finding>,
     pub part: Option<ClaimPart>,
-    pub lines: Vec<LineOrigin>,
+    pub lines: LineOrigins,
     pub info: ClaimInfo,
 }
 
@@ -320,9 +326,9 @@ struct Address {
 
 #[derive(Debug, Default)]
 struct Subscriber {
-    /// NM109 of 2010BA; empty when `member_at` is None. Cleared, not dropped, between subscriber
-    /// loops: there is one per claim, and its allocation can be reused.
-    member_id: String,
+    /// NM109 of 2010BA; empty when `member_at` is None. Inline when short, so each claim copies it
+    /// without an allocation; cleared, not dropped, between subscriber loops (a long one keeps its buffer).
+    member_id: ShortText,
     member_at: Option<SegmentRef>,
     birth: Option<Field<Date>>,
     filing: Option<(Arc<str>, SegmentRef)>,
@@ -351,15 +357,15 @@ struct PatientLoop {
 struct Sv1 {
     at: SegmentRef,
     code: CptCode,
-    modifiers: Vec<ModifierCode>,
+    modifiers: Modifiers,
     /// SV101 component of each modifier.
     modifier_at: [u8; 4],
     unit: UnitBasis,
     quantity: Decimal,
     charge: i64,
     /// SV105, when given.
-    pos: Option<String>,
-    pointers: Vec<u32>,
+    pos: Option<ShortText>,
+    pointers: DiagnosisPointers,
     /// SV107 component of each pointer.
     pointer_at: [u8; 4],
 }
@@ -372,17 +378,17 @@ struct LineBuilder {
     dos: Option<Field<Date>>,
     note: Option<(AnesthesiaNote, SegmentRef)>,
     rendering: Option<ProviderRef>,
-    control: Option<String>,
+    control: Option<ShortText>,
     errors: Vec<X12Error>,
 }
 
 #[derive(Debug)]
 struct ClaimBuilder {
     at: SegmentRef,
-    claim_id: String,
+    claim_id: ShortText,
     total: Option<i64>,
     pos: Field<PosCode>,
-    frequency: (String, SegmentRef),
+    frequency: (ShortText, SegmentRef),
     diagnoses: Vec<Field<DiagnosisCode>>,
     rendering: Option<ProviderRef>,
     /// 2310C service facility location N4.
@@ -390,7 +396,7 @@ struct ClaimBuilder {
     note: Option<(AnesthesiaNote, SegmentRef)>,
     lines: Vec<LineBuilder>,
     errors: Vec<X12Error>,
-    dates: Vec<(u16, Date)>,
+    dates: ClaimDates,
     /// Inside loop 2320 (other subscriber): its NM1/DMG segments are not this claim's.
     other_subscriber: bool,
 }
@@ -661,7 +667,7 @@ impl Handler837 {
             }
             (_, b"6R") => {
                 if let Some(line) = self.claim.as_mut().and_then(|c| c.lines.last_mut()) {
-                    line.control = Some(seg.text(2).to_owned());
+                    line.control = Some(seg.text(2).into());
                 }
             }
             _ => {}
@@ -695,7 +701,7 @@ impl Handler837 {
         self.finish_claim();
         self.entity = Entity::None;
         let mut errors = Vec::new();
-        let claim_id = seg.text(1).to_owned();
+        let claim_id = ShortText::from(seg.text(1));
         if claim_id.is_empty() {
             errors.push(X12Error::value(seg.at_element(1), "CLM01 (claim id) is empty"));
         }
@@ -703,8 +709,8 @@ impl Handler837 {
         let pos_at = seg.at_component(5, 1);
         let pos = parse_text::<PosCode>(seg.component_text(5, 1), pos_at, "place of service (CLM05-1)");
         let frequency = match seg.component_text(5, 3) {
-            "" => "1".to_owned(),
-            f => f.to_owned(),
+            "" => ShortText::const_new("1"),
+            f => f.into(),
         };
         self.claim = Some(ClaimBuilder {
             at: seg.at(),
@@ -718,7 +724,7 @@ impl Handler837 {
             lines: std::mem::take(&mut self.line_pool),
             facility: None,
             errors,
-            dates: Vec::new(),
+            dates: ClaimDates::new(),
             other_subscriber: false,
         });
     }
@@ -827,7 +833,7 @@ impl Handler837 {
             )))
         };
         let code = code.map_err(|e| fail(*e)).ok().map(|(c, _)| c);
-        let mut modifiers = Vec::new();
+        let mut modifiers = Modifiers::new();
         let mut modifier_at = [0u8; 4];
         for (j, &text) in procedure.iter().enumerate().skip(2) {
             let j = j + 1;
@@ -858,8 +864,8 @@ impl Handler837 {
         if quantity.is_none() {
             fail(X12Error::value(seg.at_element(4), format!("quantity {:?} is not a number", seg.text(4))));
         }
-        let pos = Some(seg.text(5)).filter(|p| !p.is_empty()).map(str::to_owned);
-        let mut pointers = Vec::with_capacity(4);
+        let pos = Some(seg.text(5)).filter(|p| !p.is_empty()).map(ShortText::from);
+        let mut pointers = DiagnosisPointers::new();
         let mut pointer_at = [0u8; 4];
         for (j, p) in seg.components(7).enumerate().take(4) {
             if p.is_empty() {
@@ -917,7 +923,7 @@ fn payer_of(options: &ReadOptions, s: &Subscriber) -> PayerResult {
     if id.is_empty() {
         return Err("no payer: 2010BB NM1*PR is missing or empty".to_owned());
     }
-    Ok((Payer { id, plan_type }, warning))
+    Ok((Payer { id: id.into(), plan_type }, warning))
 }
 
 /// A rendering provider as read: its NPI and, when given (PRV*PE is situational), its taxonomy.
@@ -977,7 +983,7 @@ impl Handler837 {
             None => take(&mut errors, at, self.subscriber.birth.as_ref(), "no subscriber birth date (2010BA DMG)"),
         };
         let pos = take_owned(&mut errors, at, Some(pos), "");
-        let mut dx = Vec::with_capacity(diagnoses.len());
+        let mut dx = Diagnoses::with_capacity(diagnoses.len());
         let fields = 12 + diagnoses.len() + 16 * lines.len();
         let mut source = ClaimSource::with_capacity(at, fields);
         for d in diagnoses.drain(..) {
@@ -1121,25 +1127,34 @@ impl Handler837 {
         let same = |p: &Option<Rendering>| p.as_ref().is_none_or(|p| p.same_provider(&rendering));
         if built.iter().all(|b| same(&b.provider)) {
             // One rendering provider: the usual case, no copies.
-            self.emit(template, source, header_findings, info, rendering, &mut built, None);
+            self.emit(template, source, header_findings, info, rendering, built.drain(..), None);
             self.built_pool = built;
             return;
         }
-        // Lines with different 2420A providers: one claim per provider, the claim's own first.
-        let mut groups: Vec<(Rendering, Vec<BuiltLine>)> = vec![(rendering, Vec::new())];
+        // Lines with different 2420A providers: one claim per provider, the claim's own first. Two
+        // providers of a line each (physician and anesthetist) are the usual split: kept inline.
+        type Group = (Rendering, SmallVec<[BuiltLine; 2]>);
+        let mut groups: SmallVec<[Group; 2]> = SmallVec::new();
+        groups.push((rendering, SmallVec::new()));
         for b in built.drain(..) {
             match b.provider.filter(|_| !same(&b.provider)) {
                 None => groups[0].1.push(b),
                 Some(p) => match groups.iter_mut().find(|g| g.0.same_provider(&p)) {
                     Some(g) => g.1.push(b),
-                    None => groups.push((p, vec![b])),
+                    None => groups.push((p, std::iter::once(b).collect())),
                 },
             }
         }
         groups.retain(|g| !g.1.is_empty());
-        let of = u16::try_from(groups.len()).unwrap_or(u16::MAX);
+        let parts = groups.len();
+        let of = u16::try_from(parts).unwrap_or(u16::MAX);
         self.built_pool = built;
-        for (g, (provider, mut lines)) in groups.into_iter().enumerate() {
+        let mut whole = Some((template, source));
+        for (g, (provider, lines)) in groups.into_iter().enumerate() {
+            // The last part takes the claim and its source table; the others copy them.
+            let Some((template, source)) = (if g + 1 == parts { whole.take() } else { whole.clone() }) else {
+                break;
+            };
             let mut findings = header_findings.clone();
             let npi = provider.npi.as_str();
             findings.push(finding(
@@ -1153,9 +1168,9 @@ impl Handler837 {
                 "one rendering provider per claim, or keep the parts together by claim id",
             ));
             let part = ClaimPart { index: u16::try_from(g + 1).unwrap_or(u16::MAX), of };
-            let mut claim = template.clone();
+            let mut claim = template;
             claim.rendering_provider = self.rendering_provider(&provider);
-            self.emit(claim, source.clone(), findings, info.clone(), provider, &mut lines, Some(part));
+            self.emit(claim, source, findings, info.clone(), provider, lines.into_iter(), Some(part));
         }
     }
 
@@ -1178,7 +1193,7 @@ impl Handler837 {
         mut findings: Vec<Finding>,
         info: ClaimInfo,
         rendering: Rendering,
-        built: &mut Vec<BuiltLine>,
+        built: impl ExactSizeIterator<Item = BuiltLine>,
         part: Option<ClaimPart>,
     ) {
         source.set(ClaimField::RenderingProviderNpi, rendering.npi_at);
@@ -1186,9 +1201,9 @@ impl Handler837 {
             source.set(ClaimField::RenderingProviderTaxonomy, at);
             source.set(ClaimField::RenderingProviderRole, at);
         }
-        let mut origins = Vec::with_capacity(built.len());
+        let mut origins = LineOrigins::with_capacity(built.len());
         claim.lines.reserve_exact(built.len());
-        for (i, b) in built.drain(..).enumerate() {
+        for (i, b) in built.enumerate() {
             let i = u16::try_from(i).unwrap_or(u16::MAX);
             for &(field, at) in self.line_entries.get(b.entries).unwrap_or_default() {
                 source.set(ClaimField::Line(i, field), at);
@@ -1243,9 +1258,9 @@ impl Handler837 {
         !self.options.qualifying_apm_npis.is_empty() && self.options.qualifying_apm_npis.contains(npi.as_str())
     }
 
-    fn reject(&mut self, claim_id: String, at: SegmentRef, mut errors: Vec<X12Error>) {
+    fn reject(&mut self, claim_id: ShortText, at: SegmentRef, mut errors: Vec<X12Error>) {
         errors.truncate(100);
-        self.out.rejected.push(RejectedClaim { claim_id, at, errors });
+        self.out.rejected.push(RejectedClaim { claim_id: claim_id.into_string(), at, errors });
     }
 }
 
@@ -1534,20 +1549,40 @@ fn finding_at(edit: Edit, message: String, hint: &str) -> Finding {
 /// subscriber's member id, the patient's birth date and the date of service. Physician and
 /// anesthetist claims for the same patient and day get the same id, so medical-direction pairing
 /// works across claims; no PHI appears in the id.
-fn derived_case_id(member_id: &str, birth: Option<Date>, dos: Date) -> String {
+fn derived_case_id(member_id: &str, birth: Option<Date>, dos: Date) -> ShortText {
     let birth = birth.map(values::date_digits);
     let h =
         values::fnv1a(&[member_id.as_bytes(), birth.as_ref().map_or(&[][..], |b| &b[..]), &values::date_digits(dos)]);
-    let mut id = String::with_capacity(20);
-    id.push_str("x12-");
-    for shift in (0..16).rev() {
-        let nibble = ((h >> (shift * 4)) & 0xf) as u32;
-        id.push(char::from_digit(nibble, 16).unwrap_or('0'));
+    // Written on the stack and kept inline (20 characters): no allocation, one copy.
+    let mut id = *b"x12-0000000000000000";
+    for (i, digit) in id[4..].iter_mut().enumerate() {
+        *digit = b"0123456789abcdef"[((h >> ((15 - i) * 4)) & 0xf) as usize];
     }
-    id
+    ShortText::from_utf8(id).unwrap_or_default()
 }
 
 /// The case id the reader derives for a line with no `CASE` in its note (see the README).
 pub fn case_id_for(member_id: &str, birth_date: Date, date_of_service: Date) -> String {
-    derived_case_id(member_id, Some(birth_date), date_of_service)
+    derived_case_id(member_id, Some(birth_date), date_of_service).into_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derived_case_ids_are_x12_and_16_lowercase_hex_digits_of_the_hash() {
+        let dos = time::macros::date!(2025 - 03 - 04);
+        for (member, birth) in [("M0000000001", Some(time::macros::date!(1960 - 01 - 01))), ("", None)] {
+            let birth_digits = birth.map(values::date_digits);
+            let h = values::fnv1a(&[
+                member.as_bytes(),
+                birth_digits.as_ref().map_or(&[][..], |b| &b[..]),
+                &values::date_digits(dos),
+            ]);
+            let id = derived_case_id(member, birth, dos);
+            assert_eq!(id, format!("x12-{h:016x}"));
+            assert!(!id.is_heap_allocated());
+        }
+    }
 }

@@ -351,7 +351,7 @@ where
         let mut accs: Vec<Acc> = (0..pool.len()).map(|_| Acc::default()).collect();
         let mut rec = ClaimReconciliation {
             claim_id: (*claim_id).to_owned(),
-            payer: claims[indexes[0]].claim.payer.id.clone(),
+            payer: claims[indexes[0]].claim.payer.id.to_string(),
             statuses: Vec::new(),
             claim_adjustments: Vec::new(),
             lines: Vec::new(),

@@ -119,6 +119,7 @@ impl<'a> Segment<'a> {
     }
 
     /// Element `i` as text, trimmed; empty when absent or not UTF-8.
+    #[inline]
     pub fn text(&self, i: usize) -> &'a str {
         self.text_at(self.element_range(i))
     }
@@ -134,6 +135,7 @@ impl<'a> Segment<'a> {
     }
 
     /// Component `j` of element `i` as trimmed text.
+    #[inline]
     pub fn component_text(&self, i: usize, j: usize) -> &'a str {
         let element = self.element_range(i);
         let within = component_range(self.data.get(element.clone()).unwrap_or(&[]), self.delims.component, j);
@@ -142,6 +144,7 @@ impl<'a> Segment<'a> {
 
     /// The first `N` components of element `i` as trimmed text (missing ones empty): one pass over
     /// the element instead of one per component.
+    #[inline]
     pub fn component_texts<const N: usize>(&self, i: usize) -> [&'a str; N] {
         let element = self.element_range(i);
         let mut texts = [""; N];
@@ -164,16 +167,19 @@ impl<'a> Segment<'a> {
     }
 
     /// Where this segment is, for errors and source tables.
+    #[inline]
     pub fn at(&self) -> SegmentRef {
         SegmentRef::new(self.number, self.offset, self.id())
     }
 
     /// Where element `i` of this segment is.
+    #[inline]
     pub fn at_element(&self, i: usize) -> SegmentRef {
         self.at().element(i)
     }
 
     /// Where component `j` of element `i` is.
+    #[inline]
     pub fn at_component(&self, i: usize, j: usize) -> SegmentRef {
         self.at().component(i, j)
     }
@@ -202,6 +208,8 @@ fn component_range(element: &[u8], sep: u8, j: usize) -> Range<usize> {
 /// starts on the way, in one pass 8 bytes at a time: segments average ~25 bytes and 5 elements, so a
 /// branch per byte or a `memchr` call per element and another for the terminator cost more.
 /// `bounds` gets 0 and each element start; None (and partial `bounds`) when there is no terminator.
+// Inlined into `next_segment`, its one hot caller: the call cost ~20 instructions a segment.
+#[inline(always)]
 fn scan_segment(window: &[u8], delims: Delimiters, bounds: &mut Vec<u32>) -> Option<usize> {
     bounds.clear();
     bounds.push(0);

@@ -104,52 +104,57 @@ impl Serialize for ClaimField {
     }
 }
 
-/// The side table of one claim: field path -> segment, plus the claim's CLM segment. Stored compactly
-/// (each segment once, each field as an index into them) since every claim of a file has one.
+/// The side table of one claim: field path -> segment, plus the claim's CLM segment. One list of
+/// entries in the order read: a single allocation per claim, sized once by the reader.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClaimSource {
     /// The claim's CLM segment: the answer for any path nothing more specific is known for.
     pub claim: SegmentRef,
-    segments: Vec<SegmentRef>,
-    entries: Vec<(ClaimField, u16, u8, u8)>,
+    entries: Vec<Entry>,
+}
+
+/// A field and its place, copied field by field: the places are fresh copies with one element byte
+/// changed, and copying them whole (two overlapping 16-byte moves) stalled on store forwarding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Entry {
+    segment_number: u64,
+    byte_offset: u64,
+    field: ClaimField,
+    id: [u8; 3],
+    element: u8,
+    component: u8,
+}
+
+impl Entry {
+    fn at(&self) -> SegmentRef {
+        SegmentRef::from_parts(self.segment_number, self.byte_offset, self.id, self.element, self.component)
+    }
 }
 
 impl ClaimSource {
     pub(crate) fn with_capacity(claim: SegmentRef, fields: usize) -> ClaimSource {
-        ClaimSource { claim, segments: Vec::with_capacity(fields / 2 + 4), entries: Vec::with_capacity(fields) }
+        ClaimSource { claim, entries: Vec::with_capacity(fields) }
     }
 
     pub(crate) fn set(&mut self, field: ClaimField, at: SegmentRef) {
-        let found = self.segments.iter().rposition(|s| s.segment_number == at.segment_number);
-        let index = match found {
-            Some(i) => i,
-            None => {
-                let mut whole = at;
-                whole.element = 0;
-                whole.component = 0;
-                self.segments.push(whole);
-                self.segments.len() - 1
-            }
-        };
-        let Ok(index) = u16::try_from(index) else { return };
-        self.entries.push((field, index, at.element, at.component));
-    }
-
-    fn at(&self, (_, index, element, component): &(ClaimField, u16, u8, u8)) -> SegmentRef {
-        let mut at = self.segments.get(usize::from(*index)).copied().unwrap_or(self.claim);
-        at.element = *element;
-        at.component = *component;
-        at
+        self.entries.push(Entry {
+            segment_number: at.segment_number,
+            byte_offset: at.byte_offset,
+            field,
+            id: at.id_bytes(),
+            element: at.element,
+            component: at.component,
+        });
     }
 
     /// Every recorded field and where it came from, in the order read.
     pub fn entries(&self) -> impl Iterator<Item = (ClaimField, SegmentRef)> + '_ {
-        self.entries.iter().map(|e| (e.0, self.at(e)))
+        self.entries.iter().map(|e| (e.field, e.at()))
     }
 
     /// Where exactly this field was read, if recorded.
     pub fn get(&self, field: ClaimField) -> Option<SegmentRef> {
-        self.entries.iter().rev().find(|e| e.0 == field).map(|e| self.at(e))
+        self.entries.iter().rev().find(|e| e.field == field).map(Entry::at)
     }
 
     /// Where a finding's field (`lines[0].modifiers[1]`) came from: the field itself, else the first

@@ -113,7 +113,7 @@ pub(crate) fn format_date8(d: Date) -> String {
 pub(crate) struct AnesthesiaNote {
     pub start: Option<Result<(u8, u8), String>>,
     pub stop: Option<Result<(u8, u8), String>>,
-    pub case_id: Option<String>,
+    pub case_id: Option<cptkit_core::ShortText>,
     pub induction: bool,
 }
 
@@ -179,7 +179,7 @@ pub(crate) fn anesthesia_note(text: &str) -> AnesthesiaNote {
             tokens.next().map(|t| t.trim_start_matches([':', '=']))
         };
         match (keyword, value) {
-            ("CASE", Some(v)) => note.case_id = Some(v.to_owned()),
+            ("CASE", Some(v)) => note.case_id = Some(v.into()),
             ("START" | "BEGIN", v) => note.start = Some(v.map_or(Err(String::new()), time_of_day)),
             ("STOP" | "END", v) => note.stop = Some(v.map_or(Err(String::new()), time_of_day)),
             _ => {}

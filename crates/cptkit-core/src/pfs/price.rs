@@ -6,6 +6,7 @@
 //! and the Medicare Claims Processing Manual (IOM 100-04) chapter 12.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::{self, Write as _};
 use std::sync::Arc;
 
 use rust_decimal::Decimal;
@@ -15,7 +16,7 @@ use time::Date;
 use super::{Gpci, InForce, RvuRow, fee_amount};
 use crate::claim::{Claim, ClaimLine};
 use crate::ids::{CptCode, LocalityId, ModifierCode};
-use crate::pricing::{CfBasis, LineStatus, PricedLine, RuleSet, Step, cents};
+use crate::pricing::{CfBasis, LineStatus, OrEmpty, PricedLine, RuleSet, Step, cents, detail};
 use crate::reference::Reference;
 
 const MANUAL: &str = "Medicare Claims Processing Manual (IOM 100-04) ch. 12";
@@ -130,56 +131,57 @@ impl FeeRule {
     fn detail(&self, line: &PricedLine) -> String {
         let percent = |share: Decimal| (share * Decimal::ONE_HUNDRED).normalize();
         match self {
-            FeeRule::Units { units, unit } => format!("{units} units x {unit}"),
+            FeeRule::Units { units, unit } => detail!("{units} units x {unit}"),
             FeeRule::Bilateral { how, rule } => {
-                format!("{how}; {rule} (RVU file documentation, bilateral surgery indicator)")
+                detail!("{how}; {rule} (RVU file documentation, bilateral surgery indicator)")
             }
-            FeeRule::EndoscopyBase { base } => format!(
+            FeeRule::EndoscopyBase { base } => detail!(
                 "{base} is the endoscopic base of another endoscopy billed that day: its value is in that one \
                  (multiple procedure indicator 3)"
             ),
-            FeeRule::EndoscopyMember { base, base_amount } => format!(
+            FeeRule::EndoscopyMember { base, base_amount } => detail!(
                 "same endoscopy family as the higher-valued line (base {base}): this line's amount less the base's \
                  {base_amount} (multiple procedure indicator 3)"
             ),
-            FeeRule::MultipleProcedure { rank, of, share, indicator } => format!(
+            FeeRule::MultipleProcedure { rank, of, share, indicator } => detail!(
                 "procedure {rank} of {of} that day ranked by fee schedule amount: {}% (multiple procedure indicator \
                  {}; {MANUAL} §40.6)",
                 percent(*share),
                 char::from(*indicator)
             ),
-            FeeRule::DiagnosticComponent { family, cut, component, value, indicator } => format!(
+            FeeRule::DiagnosticComponent { family, cut, component, value, indicator } => detail!(
                 "a subsequent {family} service that day: {}% off its {component} component {value} (multiple \
                  procedure indicator {}; RVU file documentation)",
                 percent(*cut),
                 char::from(*indicator)
             ),
-            FeeRule::Therapy { reduced_units, reduced } => format!(
+            FeeRule::Therapy { reduced_units, reduced } => detail!(
                 "therapy: {reduced_units} unit(s) after the unit with the highest practice expense that day are paid \
                  with 50% of the practice expense, {reduced} each (multiple procedure indicator 5)"
             ),
-            FeeRule::CoSurgery => format!("co-surgeon (62): 62.5% of the fee schedule ({MANUAL} §40.8)"),
-            FeeRule::Assistant => format!("assistant at surgery (80/81/82): 16% ({MANUAL} §20.4.3)"),
+            FeeRule::CoSurgery => detail!("co-surgeon (62): 62.5% of the fee schedule ({MANUAL} §40.8)"),
+            FeeRule::Assistant => detail!("assistant at surgery (80/81/82): 16% ({MANUAL} §20.4.3)"),
             FeeRule::NonphysicianAssistant => {
-                format!("non-physician assistant at surgery (AS): 85% of 16% = 13.6% ({MANUAL} §20.4.3, §110)")
+                detail!("non-physician assistant at surgery (AS): 85% of 16% = 13.6% ({MANUAL} §20.4.3, §110)")
             }
             FeeRule::SplitCare(parts) => {
                 let which: Vec<String> = parts.iter().map(|(m, s, what)| format!("{m} {what} {s}")).collect();
-                format!(
+                detail!(
                     "split global care: {} of the global package (RVU file percentages; {MANUAL} §40.2)",
                     which.join(" + ")
                 )
             }
             FeeRule::Nonphysician { share, role } => {
-                format!("{role}: {share} of the fee schedule ({MANUAL} §110, §120)")
+                detail!("{role}: {share} of the fee schedule ({MANUAL} §110, §120)")
             }
-            FeeRule::Contract { percent } => format!(
+            FeeRule::Contract { percent } => detail!(
                 "{}: {percent}% of the Medicare amount for the locality (the contract, given with the request)",
                 line.rule.plan
             ),
-            FeeRule::LesserOfCharge => format!(
+            FeeRule::LesserOfCharge => detail!(
                 "the charge {} is below the fee schedule {}: the charge is allowed",
-                line.charge, line.fee_schedule
+                line.charge,
+                line.fee_schedule
             ),
         }
     }
@@ -814,32 +816,35 @@ impl Work<'_> {
     }
 }
 
+/// A modifier as it follows a code in a step (`-26`).
+struct Dashed(ModifierCode);
+
+impl fmt::Display for Dashed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "-{}", self.0)
+    }
+}
+
 impl FeeBasis {
     /// The worded steps of a fee-schedule line, after the rule set step.
     pub(crate) fn steps(&self, line: &PricedLine, steps: &mut Vec<Step>) {
         let code = line.procedure_code;
-        let release = if self.release.is_empty() {
-            String::new()
-        } else if self.stand_in {
-            format!(
-                "{} (CMS, in force from {}; the release in force on {} is not loaded, so this one is used)",
-                self.release, self.release_from, line.date_of_service
-            )
-        } else {
-            format!("{} (CMS, in force from {})", self.release, self.release_from)
-        };
-        if !release.is_empty() {
-            steps.push(Step::new(
-                "fee_schedule_release",
-                format!("Medicare Physician Fee Schedule {release}"),
-                &self.release,
-            ));
+        if !self.release.is_empty() {
+            let mut detail =
+                detail!("Medicare Physician Fee Schedule {} (CMS, in force from {}", self.release, self.release_from);
+            // Writing into a String cannot fail.
+            let _ = if self.stand_in {
+                write!(detail, "; the release in force on {} is not loaded, so this one is used)", line.date_of_service)
+            } else {
+                detail.write_str(")")
+            };
+            steps.push(Step::new("fee_schedule_release", detail, &self.release));
         }
         if let Some((status, modifier)) = self.row {
-            let modifier = modifier.map(|m| format!("-{m}")).unwrap_or_default();
+            let modifier = OrEmpty(modifier.map(Dashed));
             steps.push(Step::new(
                 "rvus",
-                format!(
+                detail!(
                     "{code}{modifier}: status {} ({}); work {} + {} PE {} + MP {} RVUs",
                     char::from(status),
                     super::describe_status(status),
@@ -854,7 +859,7 @@ impl FeeBasis {
         if let (Some(locality), Some([w, pe, mp])) = (self.locality, self.gpci) {
             steps.push(Step::new(
                 "locality",
-                format!(
+                detail!(
                     "{locality} {} (from {}): GPCI work {w}, PE {pe}, MP {mp} (CMS GPCI file)",
                     self.locality_name.as_deref().unwrap_or(""),
                     self.locality_source
@@ -863,7 +868,7 @@ impl FeeBasis {
             ));
             steps.push(Step::new(
                 "fee_schedule_amount",
-                format!(
+                detail!(
                     "({} x {w} + {} x {pe} + {} x {mp}) x {} = {}, rounded half-up to cents once ({} rate for place of service {})",
                     self.work_rvu,
                     self.pe_rvu,
@@ -879,7 +884,7 @@ impl FeeBasis {
         if let Some(uncapped) = self.uncapped {
             steps.push(Step::new(
                 "opps_cap",
-                format!("the OPPS imaging cap for the locality ({}) is below {uncapped}: the cap is paid (Deficit Reduction Act §5102(b); CMS OPPSCAP)", self.unit_amount),
+                detail!("the OPPS imaging cap for the locality ({}) is below {uncapped}: the cap is paid (Deficit Reduction Act §5102(b); CMS OPPSCAP)", self.unit_amount),
                 &self.unit_amount,
             ));
         }
@@ -890,7 +895,7 @@ impl FeeBasis {
             let step = if line.status == LineStatus::NotPriced { "not_priced" } else { "not_payable" };
             steps.push(Step::new(step, why.clone(), &line.allowed));
         } else {
-            steps.push(Step::new("allowed", format!("allowed for {code}"), &line.allowed));
+            steps.push(Step::new("allowed", detail!("allowed for {code}"), &line.allowed));
         }
     }
 }

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use cptkit_proto::pb::claim_service_client::ClaimServiceClient;
+use prost::Message as _;
 use serde_json::Value;
 use tokio_stream::StreamExt as _;
 
@@ -377,6 +378,125 @@ async fn pricing_errors_map_to_their_codes() {
 }
 
 // ---- ProcessClaims ----
+
+/// Sends `pb::ProcessClaimsRequest`s and keeps each answer's bytes as they came off the wire.
+#[derive(Debug, Clone, Copy, Default)]
+struct RawAnswers;
+
+impl tonic::codec::Codec for RawAnswers {
+    type Encode = pb::ProcessClaimsRequest;
+    type Decode = bytes::Bytes;
+    type Encoder = tonic_prost::ProstEncoder<pb::ProcessClaimsRequest>;
+    type Decoder = RawAnswers;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        tonic_prost::ProstEncoder::default()
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        RawAnswers
+    }
+}
+
+impl tonic::codec::Decoder for RawAnswers {
+    type Item = bytes::Bytes;
+    type Error = Status;
+
+    fn decode(&mut self, buf: &mut tonic::codec::DecodeBuf<'_>) -> Result<Option<bytes::Bytes>, Status> {
+        use bytes::Buf as _;
+        Ok(Some(buf.copy_to_bytes(buf.remaining())))
+    }
+}
+
+/// The stream's answers, byte for byte, are the messages the unary calls answer with: every golden
+/// case (not-priced lines, rejected and malformed claims among them) and a thousand mixed requests
+/// (malformed, invalid, validated only, priced at many durations), in request order.
+#[tokio::test]
+async fn streamed_answers_are_the_unary_answers_byte_for_byte() {
+    let server = default_server().await;
+    let mut client = server.claims().await;
+    let mut requests: Vec<pb::ProcessClaimsRequest> = golden_cases()
+        .into_iter()
+        .map(|case| pb::ProcessClaimsRequest {
+            options: Some(case.options()),
+            today: case.today(),
+            ..process_request(&case.name, case.claim.clone(), true)
+        })
+        .collect();
+    requests.extend((0..1000).map(mixed_request));
+
+    let mut grpc = tonic::client::Grpc::new(server.channel().await);
+    grpc.ready().await.expect("ready");
+    let path = http::uri::PathAndQuery::from_static("/cptkit.v1.ClaimService/ProcessClaims");
+    let answers = grpc
+        .streaming(tonic::Request::new(tokio_stream::iter(requests.clone())), path, RawAnswers)
+        .await
+        .expect("stream")
+        .into_inner();
+    let answers: Vec<bytes::Bytes> =
+        tokio::time::timeout(HANG_GUARD, answers.collect::<Result<_, _>>()).await.expect("in time").expect("ok");
+    assert_eq!(answers.len(), requests.len());
+
+    let (mut priced, mut failed) = (0, 0);
+    for (request, bytes) in requests.into_iter().zip(answers) {
+        let pb::ProcessClaimsRequest { request_id, claim, price: pricing, options, today } = request;
+        let claim = claim.expect("claim");
+        let answer = pb::ProcessClaimsResponse::decode(bytes.clone()).expect("an answer");
+        let report = client.validate_claim(validate(&claim, &today)).await.map(|r| r.into_inner().report);
+        let unary = if pricing {
+            client.price_claim(price(&claim, options.unwrap_or_default(), &today)).await.map(|r| r.into_inner().priced)
+        } else {
+            Ok(None)
+        };
+        match (report, unary) {
+            (Ok(report), Ok(priced_claim)) => {
+                priced += usize::from(priced_claim.is_some());
+                let expected = pb::ProcessClaimsResponse { request_id, report, priced: priced_claim, error: None };
+                assert_eq!(bytes, expected.encode_to_vec(), "{}", expected.request_id);
+            }
+            (_, Err(status)) | (Err(status), _) => {
+                failed += 1;
+                let error = answer.error.unwrap_or_else(|| panic!("{request_id}: no error"));
+                assert_eq!(error.message, status.message(), "{request_id}");
+                assert_eq!(answer.priced, None, "{request_id}");
+                // The rest of the answer (report, error) is prost's own encoding of the message.
+                assert_eq!(bytes, pb::ProcessClaimsResponse { error: Some(error), ..answer }.encode_to_vec());
+            }
+        }
+    }
+    assert!(priced > 600 && failed > 100, "{priced} priced, {failed} failed");
+    server.stop().await;
+}
+
+/// A caller that mounts the generated `ClaimServiceServer` itself (not the server's routes) gets the
+/// same answers: the trait's ProcessClaims decodes the answers the workers encoded.
+#[tokio::test]
+async fn the_generated_service_streams_the_same_answers() {
+    use cptkit_proto::pb::claim_service_server::ClaimServiceServer;
+    use cptkit_server::{ClaimServiceImpl, DataStore, ServerData};
+
+    let data = ServerData::new(Reference::embedded().into(), Arc::new(RuleBook::embedded().clone()), Arc::default());
+    let generated = ClaimServiceServer::new(ClaimServiceImpl::new(DataStore::new(data)));
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    let served = tokio::spawn(tonic::transport::Server::builder().add_service(generated).serve_with_incoming(incoming));
+    let mut direct = ClaimServiceClient::connect(format!("http://{address}")).await.expect("connect");
+    let server = default_server().await;
+    let mut routed = server.claims().await;
+
+    let requests: Vec<_> = (0..300).map(mixed_request).collect();
+    let mut answers = Vec::new();
+    for client in [&mut direct, &mut routed] {
+        let stream = client.process_claims(tokio_stream::iter(requests.clone())).await.expect("stream").into_inner();
+        let stream = tokio::time::timeout(HANG_GUARD, stream.collect::<Result<Vec<_>, _>>()).await.expect("in time");
+        answers.push(stream.expect("answers"));
+    }
+    assert_eq!(answers[0].len(), requests.len());
+    assert_eq!(answers[0], answers[1]);
+    served.abort();
+    server.stop().await;
+}
 
 /// Every 7th request is bad: malformed on the wire (even sevens) or invalid (odd sevens: no pricing
 /// modifier, MOD001). Every 5th good one is validated only.

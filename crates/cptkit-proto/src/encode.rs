@@ -1,0 +1,232 @@
+//! `PricedClaim` encoded straight from the core's answer, for a stream that answers a hundred thousand
+//! claims a second: building the `pb::PricedClaim` first costs a String per number, per step name and
+//! per code, and prost measures nested messages again at every level. The bytes are exactly those of
+//! `pb::PricedClaim::from(priced).encode(..)` (tested below and in the server on large mixed inputs);
+//! the field numbers are those of `proto/cptkit/v1/claims.proto`.
+
+use std::fmt::{self, Display, Write as _};
+
+use cptkit_core as core;
+use prost::bytes::BufMut;
+use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint, key_len};
+
+use crate::convert::cents;
+use crate::pb;
+
+/// Writes `priced` as field `tag` of the message being encoded into `buf` (a `pb::PricedClaim`, as
+/// prost writes an optional message field).
+pub fn encode_priced_claim(tag: u32, priced: &core::PricedClaim, buf: &mut impl BufMut) {
+    let lines: Vec<Line<'_>> = priced.lines.iter().map(Line::new).collect();
+    let total_charge = cents(priced.total_charge);
+    let total_allowed = cents(priced.total_allowed);
+    let body = string_len(1, &priced.claim_id)
+        + lines.iter().map(|l| message_len(2, l.len)).sum::<usize>()
+        + int64_len(3, total_charge)
+        + int64_len(4, total_allowed);
+    encode_key(tag, WireType::LengthDelimited, buf);
+    encode_varint(body as u64, buf);
+    string(1, &priced.claim_id, buf);
+    for line in &lines {
+        line.encode(2, buf);
+    }
+    int64(3, total_charge, buf);
+    int64(4, total_allowed, buf);
+}
+
+/// A priced line's fields as they go on the wire, and its encoded length.
+struct Line<'a> {
+    line: u32,
+    procedure_code: Text,
+    status: i32,
+    rule_set: &'a str,
+    /// base, time, modifying and total units, conversion factor, share (fields 5-10).
+    numbers: [Text; 6],
+    /// fee schedule, charge, allowed (fields 11-13).
+    cents: [i64; 3],
+    steps: Vec<core::Step>,
+    len: usize,
+}
+
+impl<'a> Line<'a> {
+    fn new(l: &'a core::PricedLine) -> Self {
+        let numbers =
+            [l.base_units, l.time_units, l.modifying_units, l.total_units, l.conversion_factor, l.share].map(Text::of);
+        let mut line = Line {
+            line: l.line,
+            procedure_code: Text::of(l.procedure_code),
+            status: pb::LineStatus::from(l.status).into(),
+            rule_set: &l.rule.id,
+            numbers,
+            cents: [cents(l.fee_schedule), cents(l.charge), cents(l.allowed)],
+            steps: l.steps(),
+            len: 0,
+        };
+        line.len = uint_len(1, line.line.into())
+            + string_len(2, line.procedure_code.as_str())
+            + int64_len(3, line.status.into())
+            + string_len(4, line.rule_set)
+            + (5..).zip(&line.numbers).map(|(tag, n)| string_len(tag, n.as_str())).sum::<usize>()
+            + (11..).zip(line.cents).map(|(tag, c)| int64_len(tag, c)).sum::<usize>()
+            + line.steps.iter().map(|s| message_len(14, step_len(s))).sum::<usize>();
+        line
+    }
+
+    fn encode(&self, tag: u32, buf: &mut impl BufMut) {
+        encode_key(tag, WireType::LengthDelimited, buf);
+        encode_varint(self.len as u64, buf);
+        uint(1, self.line.into(), buf);
+        string(2, self.procedure_code.as_str(), buf);
+        int64(3, self.status.into(), buf);
+        string(4, self.rule_set, buf);
+        for (tag, number) in (5..).zip(&self.numbers) {
+            string(tag, number.as_str(), buf);
+        }
+        for (tag, cents) in (11..).zip(self.cents) {
+            int64(tag, cents, buf);
+        }
+        for step in &self.steps {
+            encode_key(14, WireType::LengthDelimited, buf);
+            encode_varint(step_len(step) as u64, buf);
+            string(1, step.step, buf);
+            string(2, &step.detail, buf);
+            string(3, &step.value, buf);
+        }
+    }
+}
+
+fn step_len(s: &core::Step) -> usize {
+    string_len(1, s.step) + string_len(2, &s.detail) + string_len(3, &s.value)
+}
+
+// proto3: a field at its default (empty, zero) is not written.
+
+fn string_len(tag: u32, s: &str) -> usize {
+    if s.is_empty() { 0 } else { message_len(tag, s.len()) }
+}
+
+fn message_len(tag: u32, len: usize) -> usize {
+    key_len(tag) + encoded_len_varint(len as u64) + len
+}
+
+fn uint_len(tag: u32, v: u64) -> usize {
+    if v == 0 { 0 } else { key_len(tag) + encoded_len_varint(v) }
+}
+
+/// int64 and enum fields: a negative value is written as its 64-bit two's complement.
+fn int64_len(tag: u32, v: i64) -> usize {
+    uint_len(tag, v as u64)
+}
+
+fn string(tag: u32, s: &str, buf: &mut impl BufMut) {
+    if !s.is_empty() {
+        encode_key(tag, WireType::LengthDelimited, buf);
+        encode_varint(s.len() as u64, buf);
+        buf.put_slice(s.as_bytes());
+    }
+}
+
+fn uint(tag: u32, v: u64, buf: &mut impl BufMut) {
+    if v != 0 {
+        encode_key(tag, WireType::Varint, buf);
+        encode_varint(v, buf);
+    }
+}
+
+fn int64(tag: u32, v: i64, buf: &mut impl BufMut) {
+    uint(tag, v as u64, buf);
+}
+
+/// A value's `Display` text, kept on the stack: a decimal or a code is at most a few dozen bytes.
+/// Longer text (none is expected) goes to the heap rather than being cut.
+enum Text {
+    Inline { bytes: [u8; 48], len: usize },
+    Heap(String),
+}
+
+impl Text {
+    fn of(value: impl Display) -> Text {
+        let mut text = Text::Inline { bytes: [0; 48], len: 0 };
+        if write!(text, "{value}").is_err() {
+            text = Text::Heap(value.to_string());
+        }
+        text
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            // Only whole `&str`s are written in (see `write_str`), so the bytes are UTF-8.
+            Text::Inline { bytes, len } => std::str::from_utf8(&bytes[..*len]).unwrap_or_default(),
+            Text::Heap(text) => text,
+        }
+    }
+}
+
+impl fmt::Write for Text {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        match self {
+            Text::Inline { bytes, len } => {
+                let end = *len + s.len();
+                bytes.get_mut(*len..end).ok_or(fmt::Error)?.copy_from_slice(s.as_bytes());
+                *len = end;
+                Ok(())
+            }
+            Text::Heap(text) => text.write_str(s),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use prost::Message as _;
+    use rust_decimal::Decimal;
+
+    use super::*;
+
+    #[test]
+    fn text_is_display_inline_or_not() {
+        for d in ["0", "-0.00", "1.50", "-79228162514264337593543950335", "0.0000000000000000000000000001"] {
+            let d: Decimal = d.parse().expect("decimal");
+            assert_eq!(Text::of(d).as_str(), d.to_string());
+        }
+        let long = "x".repeat(100);
+        assert_eq!(Text::of(&long).as_str(), long);
+    }
+
+    /// Every golden claim that prices, and each again with numbers that stress the encoding (negative
+    /// cents, zero fields, long ids): the same bytes as the message.
+    #[test]
+    fn priced_claims_encode_as_the_message_does() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/claims");
+        let reference = core::Reference::embedded();
+        let mut priced_count = 0;
+        for entry in std::fs::read_dir(root).expect("fixtures") {
+            let dir = entry.expect("entry").path();
+            let Ok(json) = std::fs::read_to_string(dir.join("claim.json")) else { continue };
+            let Ok(claim) = core::Claim::from_json(&json) else { continue };
+            let options = core::JudgeOptions {
+                today: Some(time::macros::date!(2026 - 11 - 27)),
+                pricing: Some(core::PriceOptions::default()),
+            };
+            let Ok(judgement) = reference.judge(&claim, &options, core::RuleBook::embedded()) else { continue };
+            let Ok(mut priced) = judgement.into_priced() else { continue };
+            priced_count += 1;
+            for variant in 0..2 {
+                if variant == 1 {
+                    priced.claim_id = "C".repeat(300);
+                    priced.total_charge = Decimal::new(-123_456, 2);
+                    priced.total_allowed = Decimal::ZERO;
+                    for line in &mut priced.lines {
+                        line.line = 200;
+                        line.charge = Decimal::new(-1, 2);
+                        line.share = Decimal::new(-5, 1);
+                    }
+                }
+                let message = pb::PriceClaimResponse { priced: Some(priced.clone().into()), report: None };
+                let mut direct = Vec::new();
+                encode_priced_claim(1, &priced, &mut direct);
+                assert_eq!(direct, message.encode_to_vec(), "{}", dir.display());
+            }
+        }
+        assert!(priced_count >= 20, "only {priced_count} golden claims priced");
+    }
+}
