@@ -4,9 +4,8 @@
 //! `pb::PricedClaim::from(priced).encode(..)` (tested below and in the server on large mixed inputs);
 //! the field numbers are those of `proto/cptkit/v1/claims.proto`.
 
-use std::fmt::{self, Display, Write as _};
-
 use cptkit_core as core;
+use cptkit_core::{ShortText, ToCompactString as _};
 use prost::bytes::BufMut;
 use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint, key_len};
 
@@ -36,11 +35,12 @@ pub fn encode_priced_claim(tag: u32, priced: &core::PricedClaim, buf: &mut impl 
 /// A priced line's fields as they go on the wire, and its encoded length.
 struct Line<'a> {
     line: u32,
-    procedure_code: Text,
+    procedure_code: &'a str,
     status: i32,
     rule_set: &'a str,
     /// base, time, modifying and total units, conversion factor, share (fields 5-10).
-    numbers: [Text; 6],
+    /// Decimal text, inline when short (a number is rarely over 24 characters).
+    numbers: [ShortText; 6],
     /// fee schedule, charge, allowed (fields 11-13).
     cents: [i64; 3],
     steps: Vec<core::Step>,
@@ -49,11 +49,11 @@ struct Line<'a> {
 
 impl<'a> Line<'a> {
     fn new(l: &'a core::PricedLine) -> Self {
-        let numbers =
-            [l.base_units, l.time_units, l.modifying_units, l.total_units, l.conversion_factor, l.share].map(Text::of);
+        let numbers = [l.base_units, l.time_units, l.modifying_units, l.total_units, l.conversion_factor, l.share]
+            .map(|n| n.to_compact_string());
         let mut line = Line {
             line: l.line,
-            procedure_code: Text::of(l.procedure_code),
+            procedure_code: l.procedure_code.as_str(),
             status: pb::LineStatus::from(l.status).into(),
             rule_set: &l.rule.id,
             numbers,
@@ -62,7 +62,7 @@ impl<'a> Line<'a> {
             len: 0,
         };
         line.len = uint_len(1, line.line.into())
-            + string_len(2, line.procedure_code.as_str())
+            + string_len(2, line.procedure_code)
             + int64_len(3, line.status.into())
             + string_len(4, line.rule_set)
             + (5..).zip(&line.numbers).map(|(tag, n)| string_len(tag, n.as_str())).sum::<usize>()
@@ -75,7 +75,7 @@ impl<'a> Line<'a> {
         encode_key(tag, WireType::LengthDelimited, buf);
         encode_varint(self.len as u64, buf);
         uint(1, self.line.into(), buf);
-        string(2, self.procedure_code.as_str(), buf);
+        string(2, self.procedure_code, buf);
         int64(3, self.status.into(), buf);
         string(4, self.rule_set, buf);
         for (tag, number) in (5..).zip(&self.numbers) {
@@ -136,45 +136,6 @@ fn int64(tag: u32, v: i64, buf: &mut impl BufMut) {
     uint(tag, v as u64, buf);
 }
 
-/// A value's `Display` text, kept on the stack: a decimal or a code is at most a few dozen bytes.
-/// Longer text (none is expected) goes to the heap rather than being cut.
-enum Text {
-    Inline { bytes: [u8; 48], len: usize },
-    Heap(String),
-}
-
-impl Text {
-    fn of(value: impl Display) -> Text {
-        let mut text = Text::Inline { bytes: [0; 48], len: 0 };
-        if write!(text, "{value}").is_err() {
-            text = Text::Heap(value.to_string());
-        }
-        text
-    }
-
-    fn as_str(&self) -> &str {
-        match self {
-            // Only whole `&str`s are written in (see `write_str`), so the bytes are UTF-8.
-            Text::Inline { bytes, len } => std::str::from_utf8(&bytes[..*len]).unwrap_or_default(),
-            Text::Heap(text) => text,
-        }
-    }
-}
-
-impl fmt::Write for Text {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        match self {
-            Text::Inline { bytes, len } => {
-                let end = *len + s.len();
-                bytes.get_mut(*len..end).ok_or(fmt::Error)?.copy_from_slice(s.as_bytes());
-                *len = end;
-                Ok(())
-            }
-            Text::Heap(text) => text.write_str(s),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use prost::Message as _;
@@ -182,18 +143,8 @@ mod tests {
 
     use super::*;
 
-    #[test]
-    fn text_is_display_inline_or_not() {
-        for d in ["0", "-0.00", "1.50", "-79228162514264337593543950335", "0.0000000000000000000000000001"] {
-            let d: Decimal = d.parse().expect("decimal");
-            assert_eq!(Text::of(d).as_str(), d.to_string());
-        }
-        let long = "x".repeat(100);
-        assert_eq!(Text::of(&long).as_str(), long);
-    }
-
-    /// Every golden claim that prices, and each again with numbers that stress the encoding (negative
-    /// cents, zero fields, long ids): the same bytes as the message.
+    /// Every golden claim that prices, and each again with values that stress the encoding (negative
+    /// cents, zero fields, long ids, numbers too long to stay inline): the same bytes as the message.
     #[test]
     fn priced_claims_encode_as_the_message_does() {
         let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/claims");
@@ -219,6 +170,10 @@ mod tests {
                         line.line = 200;
                         line.charge = Decimal::new(-1, 2);
                         line.share = Decimal::new(-5, 1);
+                        // Numbers too long to stay inline: their text spills, whole.
+                        line.conversion_factor =
+                            Decimal::from_i128_with_scale(-1_234_567_890_123_456_789_012_345_678, 28);
+                        line.time_units = Decimal::new(1, 28);
                     }
                 }
                 let message = pb::PriceClaimResponse { priced: Some(priced.clone().into()), report: None };
