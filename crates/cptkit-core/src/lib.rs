@@ -43,7 +43,7 @@ pub use path::{FieldPath, PathItem};
 pub use payers::{FilingIndicator, PayerDirectory};
 pub use pricing::{
     CfBasis, EffectiveFrom, FeeScheduleRule, LineStatus, PricedClaim, PricedLine, Rounding, RuleBook, RuleSet,
-    Selector, Step, Supervision, TimeUnits,
+    Selector, Step, StepSink, Supervision, TimeUnits,
 };
 pub use profile::{
     Benchmark, BenchmarkAmount, ClinicalContext, CodeProfile, CommonDiagnosis, LocalitySelection, PayerProfile,
