@@ -18,6 +18,7 @@ use crate::model::{CfTier, ConversionFactor, ServiceType};
 use crate::path::FieldPath;
 use crate::pfs::FeeBasis;
 use crate::reference::Reference;
+use crate::text::{DateText, DecimalText};
 
 /// `(file name, text)` of every file in `data/rulesets/`, listed by the build script so none is left out.
 const EMBEDDED_RULE_SETS: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/rule_sets.rs"));
@@ -224,12 +225,20 @@ impl TimeUnits {
         match (self.break_point_minutes.map(Decimal::from), self.unit_minutes_after_break) {
             (Some(brk), Some(after)) if minutes > brk => write!(
                 out,
-                "first {brk} min / {first} = {}, then {} min / {after} = {} ({rounding})",
-                self.round(brk / first),
-                minutes - brk,
-                self.round((minutes - brk) / Decimal::from(after))
+                "first {} min / {} = {}, then {} min / {after} = {} ({rounding})",
+                DecimalText(brk),
+                DecimalText(first),
+                DecimalText(self.round(brk / first)),
+                DecimalText(minutes - brk),
+                DecimalText(self.round((minutes - brk) / Decimal::from(after)))
             ),
-            _ => write!(out, "{minutes} min / {first} = {} ({rounding})", self.round(minutes / first)),
+            _ => write!(
+                out,
+                "{} min / {} = {} ({rounding})",
+                DecimalText(minutes),
+                DecimalText(first),
+                DecimalText(self.round(minutes / first))
+            ),
         }
     }
 }
@@ -379,11 +388,13 @@ impl std::fmt::Display for Span<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let rule = self.0;
         match rule.effective_from_kind {
-            EffectiveFrom::Policy => write!(f, " (from {}", rule.effective_from)?,
-            EffectiveFrom::DataBegins => write!(f, " (cptkit's data for these rules begins {}", rule.effective_from)?,
+            EffectiveFrom::Policy => write!(f, " (from {}", DateText(rule.effective_from))?,
+            EffectiveFrom::DataBegins => {
+                write!(f, " (cptkit's data for these rules begins {}", DateText(rule.effective_from))?
+            }
         }
         if let Some(to) = rule.effective_to {
-            write!(f, " to {to}")?;
+            write!(f, " to {}", DateText(to))?;
         }
         match rule.effective_from_kind {
             EffectiveFrom::Policy => f.write_str(")"),
@@ -670,7 +681,7 @@ impl PricedLine {
             "{} ({}), in force on {}{}: {}",
             rule.plan,
             rule.id,
-            self.date_of_service,
+            DateText(self.date_of_service),
             rule.span(),
             rule.source
         );
@@ -714,31 +725,35 @@ impl PricedLine {
         self.write_unit_steps(out);
         if self.share != Decimal::ONE || b.modifier.is_some() {
             let modifier = OrEmpty(b.modifier);
-            let detail = format_args!("{modifier}: {} of the allowance; {}", self.share, rule.shares_source);
-            out.step("share", &detail, &self.share);
+            let detail =
+                format_args!("{modifier}: {} of the allowance; {}", DecimalText(self.share), rule.shares_source);
+            out.step("share", &detail, &DecimalText(self.share));
         }
         let rounding = format_args!(
             "{} units x {} x {} = {}, rounded half-up to cents once",
-            self.total_units,
-            self.conversion_factor,
-            self.share,
-            self.total_units * self.conversion_factor * self.share
+            DecimalText(self.total_units),
+            DecimalText(self.conversion_factor),
+            DecimalText(self.share),
+            DecimalText(self.total_units * self.conversion_factor * self.share)
         );
-        out.step("rounding", &rounding, &self.fee_schedule);
+        out.step("rounding", &rounding, &DecimalText(self.fee_schedule));
         if b.lesser_of_charge {
             let detail = format_args!(
                 "the charge {} is below the fee schedule {}: the charge is allowed",
-                self.charge, self.fee_schedule
+                DecimalText(self.charge),
+                DecimalText(self.fee_schedule)
             );
-            out.step("lesser_of_charge", &detail, &self.charge);
+            out.step("lesser_of_charge", &detail, &DecimalText(self.charge));
         }
         if let Some(cap) = &b.capped {
-            let cap_share = rule.combined_cap.unwrap_or(Decimal::ONE);
+            let cap_share = DecimalText(rule.combined_cap.unwrap_or(Decimal::ONE));
             let detail = format_args!(
                 "the case's lines total {}, above {cap_share} x the personally performed {}: reduced by {}",
-                cap.total, cap.limit, cap.over
+                DecimalText(cap.total),
+                DecimalText(cap.limit),
+                DecimalText(cap.over)
             );
-            out.step("combined_cap", &detail, &self.allowed);
+            out.step("combined_cap", &detail, &DecimalText(self.allowed));
         }
     }
 
@@ -748,22 +763,23 @@ impl PricedLine {
         let code = self.procedure_code;
         let base = Words(|f: &mut fmt::Formatter<'_>| match &b.base {
             BaseBasis::None => Ok(()),
-            BaseBasis::Code(source) => write!(f, "{code}: {} base units ({source})", self.base_units),
+            BaseBasis::Code(source) => write!(f, "{code}: {} base units ({source})", DecimalText(self.base_units)),
             BaseBasis::Supervision { induction } => {
                 let sup = rule.supervision.as_ref();
                 write!(
                     f,
                     "AD supervision: {} base units{} and no time units ({})",
-                    sup.map(|s| s.base_units).unwrap_or_default(),
+                    DecimalText(sup.map(|s| s.base_units).unwrap_or_default()),
                     if *induction { " + 1 for documented presence at induction" } else { "" },
                     sup.map(|s| s.source.as_str()).unwrap_or_default()
                 )
             }
             BaseBasis::QualifyingCircumstance(meaning) => {
-                write!(f, "{code} ({meaning}): {} units; {}", self.base_units, rule.qualifying_circumstance_source)
+                let units = DecimalText(self.base_units);
+                write!(f, "{code} ({meaning}): {units} units; {}", rule.qualifying_circumstance_source)
             }
         });
-        out.step("base_units", &base, &self.base_units);
+        out.step("base_units", &base, &DecimalText(self.base_units));
         if b.not_time_based {
             let detail = format_args!("{code} is not time-based under {}: {}", rule.payer, rule.non_time_based_source);
             out.step("time_units", &detail, &"0");
@@ -772,19 +788,22 @@ impl PricedLine {
                 rule.time_units.write_description(f, minutes)?;
                 write!(f, "; {}", rule.time_units.rounding_source)
             });
-            out.step("time_units", &detail, &self.time_units);
+            out.step("time_units", &detail, &DecimalText(self.time_units));
         }
         if let Some(ps) = b.physical_status {
             let units = rule.physical_status_units.as_ref().and_then(|m| m.get(ps.as_str()));
             let source = &rule.physical_status_source;
             match units {
-                Some(units) => out.step("modifying_units", &format_args!("{ps}: {units} units; {source}"), units),
+                Some(&units) => {
+                    let units = DecimalText(units);
+                    out.step("modifying_units", &format_args!("{ps}: {units} units; {source}"), &units);
+                }
                 None => out.step("modifying_units", &format_args!("{ps}: no units added; {source}"), &"unknown"),
             }
         }
-        let total =
-            format_args!("{} base + {} time + {} modifying", self.base_units, self.time_units, self.modifying_units);
-        out.step("total_units", &total, &self.total_units);
+        let [base, time, modifying] = [self.base_units, self.time_units, self.modifying_units].map(DecimalText);
+        let total = format_args!("{base} base + {time} time + {modifying} modifying");
+        out.step("total_units", &total, &DecimalText(self.total_units));
         let Some(used) = &b.conversion_factor else { return };
         let cf = Words(|f: &mut fmt::Formatter<'_>| match used {
             CfUsed::Given { for_payer: true } => {
@@ -818,14 +837,15 @@ impl PricedLine {
                 match not_applied {
                     Some(cf) => write!(
                         f,
-                        "; the factor {cf} given for every payer is a contract rate and does not apply to Medicare \
-                         fee-for-service"
+                        "; the factor {} given for every payer is a contract rate and does not apply to Medicare \
+                         fee-for-service",
+                        DecimalText(*cf)
                     ),
                     None => Ok(()),
                 }
             }
         });
-        out.step("conversion_factor", &cf, &self.conversion_factor);
+        out.step("conversion_factor", &cf, &DecimalText(self.conversion_factor));
     }
 }
 

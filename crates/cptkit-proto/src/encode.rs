@@ -57,7 +57,7 @@ impl<'a> Line<'a> {
         let from = steps.bytes.len();
         l.write_steps(steps);
         let numbers = [l.base_units, l.time_units, l.modifying_units, l.total_units, l.conversion_factor, l.share]
-            .map(|n| n.to_compact_string());
+            .map(|n| core::DecimalText(n).to_compact_string());
         let mut line = Line {
             line: l.line,
             procedure_code: l.procedure_code.as_str(),

@@ -18,6 +18,7 @@ use crate::claim::{Claim, ClaimLine};
 use crate::ids::{CptCode, LocalityId, ModifierCode};
 use crate::pricing::{CfBasis, LineStatus, OrEmpty, PricedLine, RuleSet, StepSink, Words, cents};
 use crate::reference::Reference;
+use crate::text::{DateText, DecimalText};
 
 const MANUAL: &str = "Medicare Claims Processing Manual (IOM 100-04) ch. 12";
 
@@ -130,9 +131,9 @@ impl FeeRule {
 
     /// Why the rule changed the amount, worded when displayed.
     fn detail<'a>(&'a self, line: &'a PricedLine) -> impl fmt::Display + 'a {
-        let percent = |share: Decimal| (share * Decimal::ONE_HUNDRED).normalize();
+        let percent = |share: Decimal| DecimalText((share * Decimal::ONE_HUNDRED).normalize());
         Words(move |f: &mut fmt::Formatter<'_>| match self {
-            FeeRule::Units { units, unit } => write!(f, "{units} units x {unit}"),
+            FeeRule::Units { units, unit } => write!(f, "{} units x {}", DecimalText(*units), DecimalText(*unit)),
             FeeRule::Bilateral { how, rule } => {
                 write!(f, "{how}; {rule} (RVU file documentation, bilateral surgery indicator)")
             }
@@ -144,7 +145,8 @@ impl FeeRule {
             FeeRule::EndoscopyMember { base, base_amount } => write!(
                 f,
                 "same endoscopy family as the higher-valued line (base {base}): this line's amount less the base's \
-                 {base_amount} (multiple procedure indicator 3)"
+                 {} (multiple procedure indicator 3)",
+                DecimalText(*base_amount)
             ),
             FeeRule::MultipleProcedure { rank, of, share, indicator } => write!(
                 f,
@@ -155,15 +157,18 @@ impl FeeRule {
             ),
             FeeRule::DiagnosticComponent { family, cut, component, value, indicator } => write!(
                 f,
-                "a subsequent {family} service that day: {}% off its {component} component {value} (multiple \
+                "a subsequent {family} service that day: {}% off its {component} component {} (multiple \
                  procedure indicator {}; RVU file documentation)",
                 percent(*cut),
+                DecimalText(*value),
                 char::from(*indicator)
             ),
             FeeRule::Therapy { reduced_units, reduced } => write!(
                 f,
-                "therapy: {reduced_units} unit(s) after the unit with the highest practice expense that day are paid \
-                 with 50% of the practice expense, {reduced} each (multiple procedure indicator 5)"
+                "therapy: {} unit(s) after the unit with the highest practice expense that day are paid \
+                 with 50% of the practice expense, {} each (multiple procedure indicator 5)",
+                DecimalText(*reduced_units),
+                DecimalText(*reduced)
             ),
             FeeRule::CoSurgery => write!(f, "co-surgeon (62): 62.5% of the fee schedule ({MANUAL} §40.8)"),
             FeeRule::Assistant => write!(f, "assistant at surgery (80/81/82): 16% ({MANUAL} §20.4.3)"),
@@ -174,22 +179,24 @@ impl FeeRule {
                 f.write_str("split global care: ")?;
                 for (i, (modifier, share, what)) in parts.iter().enumerate() {
                     let plus = if i == 0 { "" } else { " + " };
-                    write!(f, "{plus}{modifier} {what} {share}")?;
+                    write!(f, "{plus}{modifier} {what} {}", DecimalText(*share))?;
                 }
                 write!(f, " of the global package (RVU file percentages; {MANUAL} §40.2)")
             }
             FeeRule::Nonphysician { share, role } => {
-                write!(f, "{role}: {share} of the fee schedule ({MANUAL} §110, §120)")
+                write!(f, "{role}: {} of the fee schedule ({MANUAL} §110, §120)", DecimalText(*share))
             }
             FeeRule::Contract { percent } => write!(
                 f,
-                "{}: {percent}% of the Medicare amount for the locality (the contract, given with the request)",
-                line.rule.plan
+                "{}: {}% of the Medicare amount for the locality (the contract, given with the request)",
+                line.rule.plan,
+                DecimalText(*percent)
             ),
             FeeRule::LesserOfCharge => write!(
                 f,
                 "the charge {} is below the fee schedule {}: the charge is allowed",
-                line.charge, line.fee_schedule
+                DecimalText(line.charge),
+                DecimalText(line.fee_schedule)
             ),
         })
     }
@@ -842,10 +849,12 @@ impl FeeBasis {
                 write!(
                     f,
                     "Medicare Physician Fee Schedule {} (CMS, in force from {}",
-                    self.release, self.release_from
+                    self.release,
+                    DateText(self.release_from)
                 )?;
                 if self.stand_in {
-                    write!(f, "; the release in force on {} is not loaded, so this one is used)", line.date_of_service)
+                    let on = DateText(line.date_of_service);
+                    write!(f, "; the release in force on {on} is not loaded, so this one is used)")
                 } else {
                     f.write_str(")")
                 }
@@ -858,14 +867,15 @@ impl FeeBasis {
                 "{code}{modifier}: status {} ({}); work {} + {} PE {} + MP {} RVUs",
                 char::from(status),
                 super::describe_status(status),
-                self.work_rvu,
+                DecimalText(self.work_rvu),
                 if self.facility { "facility" } else { "non-facility" },
-                self.pe_rvu,
-                self.mp_rvu
+                DecimalText(self.pe_rvu),
+                DecimalText(self.mp_rvu)
             );
-            out.step("rvus", &detail, &(self.work_rvu + self.pe_rvu + self.mp_rvu));
+            out.step("rvus", &detail, &DecimalText(self.work_rvu + self.pe_rvu + self.mp_rvu));
         }
-        if let (Some(locality), Some([w, pe, mp])) = (self.locality, self.gpci) {
+        if let (Some(locality), Some(gpci)) = (self.locality, self.gpci) {
+            let [w, pe, mp] = gpci.map(DecimalText);
             let detail = format_args!(
                 "{locality} {} (from {}): GPCI work {w}, PE {pe}, MP {mp} (CMS GPCI file)",
                 self.locality_name.as_deref().unwrap_or(""),
@@ -874,32 +884,34 @@ impl FeeBasis {
             out.step("locality", &detail, &locality);
             let detail = format_args!(
                 "({} x {w} + {} x {pe} + {} x {mp}) x {} = {}, rounded half-up to cents once ({} rate for place of service {})",
-                self.work_rvu,
-                self.pe_rvu,
-                self.mp_rvu,
-                line.conversion_factor,
-                (self.work_rvu * w + self.pe_rvu * pe + self.mp_rvu * mp) * line.conversion_factor,
+                DecimalText(self.work_rvu),
+                DecimalText(self.pe_rvu),
+                DecimalText(self.mp_rvu),
+                DecimalText(line.conversion_factor),
+                DecimalText(
+                    (self.work_rvu * gpci[0] + self.pe_rvu * gpci[1] + self.mp_rvu * gpci[2]) * line.conversion_factor
+                ),
                 if self.facility { "facility" } else { "non-facility" },
                 "of the claim"
             );
-            out.step("fee_schedule_amount", &detail, &self.uncapped.unwrap_or(self.unit_amount));
+            out.step("fee_schedule_amount", &detail, &DecimalText(self.uncapped.unwrap_or(self.unit_amount)));
         }
-        if let Some(uncapped) = self.uncapped {
+        if let Some(uncapped) = self.uncapped.map(DecimalText) {
             let detail = format_args!(
                 "the OPPS imaging cap for the locality ({}) is below {uncapped}: the cap is paid (Deficit Reduction Act §5102(b); CMS OPPSCAP)",
-                self.unit_amount
+                DecimalText(self.unit_amount)
             );
-            out.step("opps_cap", &detail, &self.unit_amount);
+            out.step("opps_cap", &detail, &DecimalText(self.unit_amount));
         }
         for a in &self.adjustments {
-            out.step(a.rule.step(), &a.rule.detail(line), &a.amount);
+            out.step(a.rule.step(), &a.rule.detail(line), &DecimalText(a.amount));
         }
         match &self.outcome {
             Some(why) => {
                 let step = if line.status == LineStatus::NotPriced { "not_priced" } else { "not_payable" };
-                out.step(step, why, &line.allowed);
+                out.step(step, why, &DecimalText(line.allowed));
             }
-            None => out.step("allowed", &format_args!("allowed for {code}"), &line.allowed),
+            None => out.step("allowed", &format_args!("allowed for {code}"), &DecimalText(line.allowed)),
         }
     }
 }
