@@ -1,6 +1,7 @@
 //! Numbers and dates worded as their own `Display` words them, without its general machinery. Explaining a
 //! priced line writes a dozen decimals and dates, and `rust_decimal`'s and `time`'s `Display` (digit
-//! buffers, padding) cost more than pricing the line: these write the same text directly.
+//! buffers, padding) cost more than pricing the line: these write the same text directly. And a claim's
+//! dates read the same way: a plain `YYYY-MM-DD` directly, anything else by `time`'s parser.
 
 use std::fmt;
 
@@ -102,6 +103,62 @@ impl fmt::Display for DateText {
     }
 }
 
+/// A plain `YYYY-MM-DD` that is a real date, read directly (`time`'s format-description parser costs
+/// ten times more); `None` for anything else, which goes to `time`'s parser for its answer or its error.
+pub fn parse_iso_date(text: &str) -> Option<Date> {
+    let b: &[u8; 10] = text.as_bytes().try_into().ok()?;
+    let number =
+        |digits: &[u8]| digits.iter().try_fold(0u16, |n, &d| d.is_ascii_digit().then(|| n * 10 + u16::from(d - b'0')));
+    if b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let (year, month, day) = (number(&b[..4])?, number(&b[5..7])?, number(&b[8..])?);
+    let month = time::Month::try_from(u8::try_from(month).ok()?).ok()?;
+    Date::from_calendar_date(i32::from(year), month, u8::try_from(day).ok()?).ok()
+}
+
+/// `#[serde(with)]` for a claim's dates: read as `time` reads them (the same dates, the same errors, a
+/// `(year, day of the year)` pair included), a plain `YYYY-MM-DD` by [`parse_iso_date`]; written as `time`
+/// writes them.
+pub(crate) mod iso_date {
+    use std::fmt;
+
+    use serde::de::value::SeqAccessDeserializer;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
+    use time::Date;
+
+    pub(crate) fn serialize<S: Serializer>(date: &Date, s: S) -> Result<S::Ok, S::Error> {
+        date.serialize(s)
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Date, D::Error> {
+        // As `time` does: text (or a pair) when the format is human-readable, its own tuple otherwise.
+        if d.is_human_readable() { d.deserialize_any(Visitor) } else { Date::deserialize(d) }
+    }
+
+    struct Visitor;
+
+    impl<'de> de::Visitor<'de> for Visitor {
+        type Value = Date;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            // `time`'s words, so an error reads as before.
+            f.write_str("a `Date`")
+        }
+
+        fn visit_str<E: de::Error>(self, text: &str) -> Result<Date, E> {
+            match super::parse_iso_date(text) {
+                Some(date) => Ok(date),
+                None => Date::deserialize(de::value::StrDeserializer::new(text)),
+            }
+        }
+
+        fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Date, A::Error> {
+            Date::deserialize(SeqAccessDeserializer::new(seq))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,5 +226,56 @@ mod tests {
             assert_eq!(DateText(date).to_string(), date.to_string());
         }
         assert_eq!(format!("{:>12}", DateText(end)), format!("{end:>12}"));
+    }
+
+    #[test]
+    fn plain_dates_read_as_time_reads_them_and_nothing_else_is_taken() {
+        let format = time::macros::format_description!("[year]-[month]-[day]");
+        let mut texts: Vec<String> = [
+            "2025-03-04",
+            "2024-02-29",
+            "2025-02-29",
+            "2025-13-01",
+            "2025-00-10",
+            "2025-04-31",
+            "2025-04-00",
+            "0000-01-01",
+            "9999-12-31",
+            "2025-3-04",
+            "2025-03-4",
+            "+2025-03-04",
+            "-2025-03-04",
+            "2025/03/04",
+            "20250304",
+            " 2025-03-04",
+            "2025-03-04 ",
+            "2025-03-0a",
+            "２０２５-03-04",
+            "",
+            "2025-03-04T00:00",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        let mut day = Date::from_calendar_date(1899, time::Month::December, 1).expect("a date");
+        while day.year() < 2102 {
+            texts.push(day.to_string());
+            day = day.next_day().expect("a next day");
+        }
+        for text in &texts {
+            let fast = parse_iso_date(text);
+            assert!(fast.is_none() || fast == Date::parse(text, format).ok(), "{text:?}");
+            // Through serde, every text gives what `time` gives: the date, or the same error.
+            let ours: Result<Date, serde::de::value::Error> =
+                iso_date::deserialize(serde::de::value::StrDeserializer::new(text));
+            let theirs: Result<Date, serde::de::value::Error> =
+                serde::Deserialize::deserialize(serde::de::value::StrDeserializer::new(text));
+            assert_eq!(ours, theirs, "{text:?}");
+        }
+        assert_eq!(
+            parse_iso_date("2024-02-29"),
+            Some(Date::from_calendar_date(2024, time::Month::February, 29).expect("a date"))
+        );
+        assert_eq!(parse_iso_date("2025-02-29"), None);
     }
 }
