@@ -95,16 +95,7 @@ impl<'de> de::Deserializer<'de> for Depythonizer<'_, '_> {
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         let obj = self.input;
         if let Some(text) = as_str(obj) {
-            let text = text.to_str()?;
-            if is_date_visitor::<V>()
-                && let Some(date) = iso_date(text)
-            {
-                // time's `Date` visitor also reads a date as (year, day of the year): the same date, no
-                // format description walked.
-                let parts = [i64::from(date.year()), i64::from(date.ordinal())];
-                return visitor.visit_seq(de::value::SeqDeserializer::new(parts.into_iter()));
-            }
-            return visitor.visit_str(text);
+            return visitor.visit_str(text.to_str()?);
         }
         if let Some(dict) = as_dict(obj) {
             return visitor.visit_map(MapAccess { items: dict.iter(), value: None });
@@ -230,29 +221,6 @@ impl<'de> de::Deserializer<'de> for Depythonizer<'_, '_> {
     serde::forward_to_deserialize_any! {
         i128 u128 f32 f64 char bytes byte_buf unit unit_struct identifier ignored_any
     }
-}
-
-/// Whether `V` is the `time` crate's visitor for `Date` (which reads text with `deserialize_any`). Its
-/// type name is the only handle on it; should a `time` release rename it, this is false and dates take
-/// the general path again (a test watches for that).
-fn is_date_visitor<V>() -> bool {
-    std::any::type_name::<V>() == "time::serde::visitor::Visitor<time::date::Date>"
-}
-
-/// A plain `YYYY-MM-DD` that is a real date: read here, about a tenth of the cost of `time`'s format
-/// description. Anything else (other lengths, signs, blanks, an impossible day) is `None`, left to
-/// `time`'s parser: every error and every odd spelling it accepts stay its own.
-fn iso_date(text: &str) -> Option<time::Date> {
-    let b: &[u8; 10] = text.as_bytes().try_into().ok()?;
-    let digits = |range: std::ops::Range<usize>| {
-        b[range].iter().try_fold(0u16, |n, &c| c.is_ascii_digit().then(|| n * 10 + u16::from(c - b'0')))
-    };
-    if b[4] != b'-' || b[7] != b'-' {
-        return None;
-    }
-    let (year, month, day) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
-    let month = time::Month::try_from(u8::try_from(month).ok()?).ok()?;
-    time::Date::from_calendar_date(i32::from(year), month, u8::try_from(day).ok()?).ok()
 }
 
 // Exact-type checks first: a pointer comparison, where the subclass check asks the interpreter for the
@@ -417,92 +385,5 @@ mod tests {
         assert_eq!(err.as_ref().and_then(|e| e.field()), Some("amount"));
         let ok = read::<Money>(c"{'amount': '60.50'}").map(|m| m.amount.to_string());
         assert_eq!(ok.ok().as_deref(), Some("60.50"));
-    }
-    /// The old way to read a date: `time`'s visitor given the text.
-    fn date_as_before(text: &str) -> Result<time::Date, String> {
-        use serde::Deserialize;
-        time::Date::deserialize(de::value::StrDeserializer::<DeError>::new(text)).map_err(|e| e.0)
-    }
-
-    fn date_now(py: Python<'_>, text: &str) -> Result<time::Date, String> {
-        use serde::Deserialize;
-        let value = PyString::new(py, text).into_any();
-        time::Date::deserialize(Depythonizer { input: &value }).map_err(|e| e.0)
-    }
-
-    #[test]
-    fn dates_read_as_before_on_every_input() {
-        Python::initialize();
-        Python::attach(|py| {
-            let mut texts: Vec<String> = [
-                "2025-03-04",
-                "2024-02-29",
-                "2025-02-29",
-                "2025-02-30",
-                "2025-13-01",
-                "2025-00-10",
-                "2025-01-00",
-                "2025-04-31",
-                "0000-01-01",
-                "9999-12-31",
-                "1900-02-29",
-                "2000-02-29",
-                "2025-1-01",
-                "2025-01-1",
-                " 2025-01-01",
-                "2025-01-01 ",
-                "+2025-01-01",
-                "-2025-01-01",
-                "2025/01/01",
-                "2025-01-01T00:00",
-                "20250101",
-                "",
-                "２０２５-01-01",
-                "2025-0a-01",
-                "2025-01-0\u{e9}",
-                "1e10-01-01",
-                "12025-01-01",
-            ]
-            .map(str::to_owned)
-            .to_vec();
-            // Every day of four years (a leap year and a century among them) and every month/day pair.
-            let mut day = time::Date::from_calendar_date(1999, time::Month::January, 1).expect("a date");
-            while day.year() < 2001 || (day.year() == 2001 && day.ordinal() < 365) {
-                texts.push(day.to_string());
-                day = day.next_day().expect("a date");
-            }
-            for month in 0..=14 {
-                for d in 0..=33 {
-                    texts.push(format!("2100-{month:02}-{d:02}"));
-                }
-            }
-            for text in &texts {
-                assert_eq!(date_now(py, text), date_as_before(text), "{text:?}");
-            }
-        });
-    }
-
-    /// A deserializer that only answers whether `Date` asked with the visitor the fast path knows.
-    struct Probe;
-
-    impl<'de> de::Deserializer<'de> for Probe {
-        type Error = DeError;
-
-        fn deserialize_any<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value, DeError> {
-            Err(DeError(is_date_visitor::<V>().to_string()))
-        }
-
-        serde::forward_to_deserialize_any! {
-            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option unit
-            unit_struct newtype_struct seq tuple tuple_struct map struct enum identifier ignored_any
-        }
-    }
-
-    #[test]
-    fn the_date_fast_path_still_knows_times_visitor() {
-        use serde::Deserialize;
-        // A `time` release that renames its visitor would silently slow dates down: this says so.
-        assert_eq!(time::Date::deserialize(Probe).err().map(|e| e.0).as_deref(), Some("true"));
-        assert_eq!(String::deserialize(Probe).err().map(|e| e.0).as_deref(), Some("false"));
     }
 }
