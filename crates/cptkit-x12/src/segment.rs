@@ -297,7 +297,14 @@ pub struct SegmentReader<R> {
     capture: Option<(u64, Vec<u8>)>,
     /// The length of the last capture: the next is likely as long (one allocation, no regrowth).
     capture_hint: usize,
+    /// Buffers of finished captures given back (see [`SegmentReader::recycle`]): reused by the next
+    /// captures instead of fresh allocations, which cost a page fault per 4 KiB on every transaction.
+    spare: Vec<Vec<u8>>,
 }
+
+/// How many given-back capture buffers are kept, and the largest kept (memory stays bounded).
+const MAX_SPARE: usize = 4;
+const MAX_SPARE_BYTES: usize = 4 << 20;
 
 /// What the reader produced.
 pub(crate) enum Next<'a> {
@@ -334,6 +341,7 @@ impl<R: Read> SegmentReader<R> {
             skim: false,
             capture: None,
             capture_hint: 0,
+            spare: Vec::new(),
         }
     }
 
@@ -355,12 +363,34 @@ impl<R: Read> SegmentReader<R> {
 
     /// Starts copying the input from offset `from` (not yet dropped from the buffer) on.
     pub(crate) fn start_capture(&mut self, from: u64) {
-        self.capture = Some((from.max(self.base), Vec::with_capacity(self.capture_hint)));
+        let bytes = match self.spare.pop() {
+            Some(mut bytes) => {
+                bytes.clear();
+                bytes.reserve(self.capture_hint);
+                bytes
+            }
+            None => Vec::with_capacity(self.capture_hint),
+        };
+        self.capture = Some((from.max(self.base), bytes));
+    }
+
+    /// Gives back a buffer [`SegmentReader::take_capture`] returned, once done with, for reuse.
+    pub(crate) fn recycle(&mut self, bytes: Vec<u8>) {
+        if self.spare.len() < MAX_SPARE && bytes.capacity() <= MAX_SPARE_BYTES {
+            self.spare.push(bytes);
+        }
+    }
+
+    /// The buffer of a reader made by [`SegmentReader::over`], to give back with `recycle`.
+    pub(crate) fn into_buffer(self) -> Vec<u8> {
+        self.buf
     }
 
     /// Stops capturing; drops what was copied.
     pub(crate) fn stop_capture(&mut self) {
-        self.capture = None;
+        if let Some((_, bytes)) = self.capture.take() {
+            self.recycle(bytes);
+        }
     }
 
     /// Bytes captured so far (some may still be in the buffer only).
