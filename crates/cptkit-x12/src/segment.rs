@@ -303,7 +303,7 @@ pub struct SegmentReader<R> {
 }
 
 /// How many given-back capture buffers are kept, and the largest kept (memory stays bounded).
-const MAX_SPARE: usize = 4;
+const MAX_SPARE: usize = 2;
 const MAX_SPARE_BYTES: usize = 4 << 20;
 
 /// What the reader produced.
