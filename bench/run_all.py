@@ -70,6 +70,9 @@ ROWS = [
         "x12_parse_base_mb_s", "sequential reader before issue 13", 300, False),
     Row("837P to typed claims, every core", "x12", "x12_parse_ncore_mb_s", "MB/s",
         "x12_parse_1core_mb_s", "one core, same rounds", 1.8, True),
+    # Independent one-core readers, one per core, at once: what the cores themselves allow any reader.
+    Row("837P ceiling: a one-core reader per core at once", "x12", "x12_parse_nproc_mb_s", "MB/s",
+        "x12_parse_1core_mb_s", "one core, same rounds", 1.8, True),
     Row("837P peak RSS, every core", "x12", "x12_peak_rss_ncore_mb", "MB", None, "", 64, False, at_most=True),
     Row("GetCode BASIC (00632)", "grpc", "getcode_00632_basic_rps", "req/s", "echo_rps", "Echo, same server", 0.8, True),
     Row("GetCode FULL (00632)", "grpc", "getcode_00632_full_rps", "req/s", "echo_rps", "Echo, same server", 0.6, True),

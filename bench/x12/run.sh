@@ -16,6 +16,12 @@
 #   x12_parse_1core_cpu_mb_s        the same by process CPU time (median)
 #   x12_parse_ncore_mb_s            current reader, N worker threads, all cores, wall (median)
 #   x12_parse_ncore_ratio           ncore / 1core (the issue's goal: >= 1.8 on 2 cores)
+#   x12_parse_nproc_mb_s            N one-core readers at once, one process pinned to each core, on the
+#                                   same file: N x the slowest one's MB/s, wall (median). What the cores
+#                                   give perfectly independent work: the ceiling for any parallel reader
+#                                   (shared caches, SMT siblings, the host).
+#   x12_parse_nproc_ratio           nproc / 1core: the machine's own scaling
+#   x12_parse_ncore_vs_nproc        ncore / nproc: how much of that ceiling the parallel reader reaches
 #   x12_parse_base_mb_s             baseline reader, one core, wall (median)
 #   x12_parse_base_cpu_mb_s         the same by CPU time (median)
 #   x12_parse_1core_vs_base         1core / base
@@ -59,6 +65,15 @@ for r in $(seq "$rounds"); do
   if [ -n "$base" ]; then "${pin[@]}" "$base" "$file" parse | sed 's/^/base /' >>"$log"; fi
   "${pin[@]}" "$current" "$file" parse 1 | sed 's/^/one /' >>"$log"
   "$current" "$file" parse "$threads" | sed 's/^/many /' >>"$log"
+  if [ ${#pin[@]} -gt 0 ] && [ "$threads" -gt 1 ]; then
+    for c in $(seq 0 $((threads - 1))); do
+      taskset -c "$c" "$current" "$file" parse 1 >"$log.proc$c" &
+    done
+    wait
+    cat "$log".proc* | awk -v n="$threads" '/^parse_mb_s_wall:/ { if (min == "" || $2 < min) min = $2 }
+      END { if (min != "") printf "procs parse_mb_s_wall: %.1f\n", n * min }' >>"$log"
+    rm -f "$log".proc*
+  fi
 done
 "$current" "$file" full "$threads" | sed 's/^/full /' >>"$log"
 python3 - "$log" "$threads" <<'EOF'
@@ -90,6 +105,10 @@ show("x12_parse_1core_mb_s", one)
 show("x12_parse_1core_cpu_mb_s", med("one", "parse_mb_s_cpu"))
 show("x12_parse_ncore_mb_s", many)
 show("x12_parse_ncore_ratio", many / one if one and many else None, "{:.2f}")
+procs = med("procs", "parse_mb_s_wall")
+show("x12_parse_nproc_mb_s", procs)
+show("x12_parse_nproc_ratio", procs / one if one and procs else None, "{:.2f}")
+show("x12_parse_ncore_vs_nproc", many / procs if many and procs else None, "{:.2f}")
 show("x12_parse_base_mb_s", base)
 show("x12_parse_base_cpu_mb_s", med("base", "parse_mb_s_cpu"))
 show("x12_parse_1core_vs_base", one / base if one and base else None, "{:.2f}")

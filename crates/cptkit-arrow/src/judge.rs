@@ -5,18 +5,21 @@
 //! of a case's claims at once and run in `validate_many`, not here. Claims are judged on every core.
 
 use std::borrow::Cow;
+use std::fmt::{self, Write as _};
 use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use arrow_array::builder::{BooleanBuilder, Decimal128Builder, Int32Builder, Int64Builder, StringBuilder};
+use arrow_array::builder::{
+    ArrayBuilder, BooleanBuilder, Decimal128Builder, Int32Builder, Int64Builder, StringBuilder,
+};
 use arrow_array::{Array, ArrayRef, ListArray, RecordBatch, StructArray};
 use arrow_buffer::{NullBuffer, OffsetBuffer};
 use arrow_cast::cast::cast;
 use arrow_schema::{DataType, SchemaRef};
 use cptkit_core::{
     Claim, Edit, Error, Finding, JudgeOptions, Judgement, LineStatus, PriceOptions, Reference, Result, RuleBook,
-    Severity, Step, Verdict,
+    Severity, StepSink, Verdict,
 };
 use rust_decimal::Decimal;
 
@@ -302,7 +305,7 @@ impl PricedColumns {
         }
         if let Some(explanation) = &mut self.explanation {
             match priced_line {
-                Some(l) => explanation.push(l.steps().iter().map(step_values)),
+                Some(l) => explanation.push_with(|row| l.write_steps(&mut Explanation(row))),
                 None => explanation.push_null(),
             }
         }
@@ -326,8 +329,20 @@ impl PricedColumns {
     }
 }
 
-fn step_values(step: &Step) -> [Option<String>; 3] {
-    [Some(step.step.to_owned()), Some(step.detail.clone()), Some(step.value.clone())]
+/// A line's steps appended to the explanation column as they are worded: no String per step.
+struct Explanation<'a>(&'a mut [StringBuilder]);
+
+impl StepSink for Explanation<'_> {
+    fn step(&mut self, step: &'static str, detail: &dyn fmt::Display, value: &dyn fmt::Display) {
+        if let [name, detail_text, value_text] = self.0 {
+            name.append_value(step);
+            // Writing into a builder cannot fail; `append_value("")` ends the value written.
+            let _ = write!(detail_text, "{detail}");
+            detail_text.append_value("");
+            let _ = write!(value_text, "{value}");
+            value_text.append_value("");
+        }
+    }
 }
 
 /// Money in the core is rounded to cents already.
@@ -365,6 +380,16 @@ impl<const N: usize> StructList<N> {
         }
         let last = self.offsets.last().copied().unwrap_or(0);
         self.offsets.push(last + count);
+        self.valid.push(true);
+    }
+
+    /// One row whose items `write` appends to the field builders (each item a value in every field).
+    fn push_with(&mut self, write: impl FnOnce(&mut [StringBuilder])) {
+        let before = self.fields.first().map_or(0, |b| b.len());
+        write(&mut self.fields);
+        let count = self.fields.first().map_or(0, |b| b.len()) - before;
+        let last = self.offsets.last().copied().unwrap_or(0);
+        self.offsets.push(last + i32::try_from(count).unwrap_or(i32::MAX));
         self.valid.push(true);
     }
 

@@ -422,3 +422,44 @@ fn a_million_mixed_lines_answer_as_the_row_judge() {
         "{priced} priced, {invalid} invalid, {fee_lines} fee"
     );
 }
+
+/// The explanation column holds each priced line's steps exactly as the one judge words them.
+#[test]
+fn explanations_are_the_row_judges_steps() {
+    let claims: Vec<Claim> = SyntheticClaims::new(21).unwrap().take(8_000).collect();
+    let pricing = contract("60", true);
+    let options = cptkit_core::JudgeOptions { today: today(), pricing: Some(pricing.options.clone()) };
+    let mut want = Vec::new();
+    for claim in &claims {
+        let verdict = Reference::embedded().judge(claim, &options, RuleBook::embedded()).unwrap().verdict;
+        for i in 0..claim.lines.len() {
+            want.push(match &verdict {
+                cptkit_core::Verdict::Priced(priced) => {
+                    Some(priced.lines[i].steps().into_iter().map(|s| (s.step.to_owned(), s.detail, s.value)).collect())
+                }
+                _ => None,
+            });
+        }
+    }
+    let batch = claims_to_batch(&claims).unwrap();
+    let result = joined(price_batch(&batch, Reference::embedded(), RuleBook::embedded(), &pricing, today()).unwrap());
+    let explanation = result.column_by_name("explanation").unwrap().as_list::<i32>();
+    let got: Vec<Option<Vec<(String, String, String)>>> = (0..result.num_rows())
+        .map(|row| {
+            explanation.is_valid(row).then(|| {
+                let steps = explanation.value(row);
+                let steps = steps.as_struct();
+                let field = |i: usize| steps.column(i).as_string::<i32>().clone();
+                let (name, detail, value) = (field(0), field(1), field(2));
+                (0..steps.len())
+                    .map(|i| (name.value(i).to_owned(), detail.value(i).to_owned(), value.value(i).to_owned()))
+                    .collect()
+            })
+        })
+        .collect();
+    assert_eq!(got.len(), want.len());
+    let first_difference = (0..got.len()).find(|&row| got[row] != want[row]);
+    assert_eq!(first_difference, None, "row {:?}", first_difference.map(|r| (&got[r], &want[r])));
+    let explained = got.iter().flatten().count();
+    assert!(explained > got.len() / 2, "{explained} of {} rows explained", got.len());
+}

@@ -151,6 +151,7 @@ text_enum! {
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Patient {
+    #[serde(with = "crate::text::iso_date")]
     pub birth_date: Date,
     #[serde(default)]
     pub member_id: ShortText,
@@ -245,6 +246,7 @@ pub struct ClaimLine {
     #[serde(default)]
     pub diagnosis_pointers: DiagnosisPointers,
     pub charge_cents: i64,
+    #[serde(with = "crate::text::iso_date")]
     pub date_of_service: Date,
     /// Ties the physician's and the anesthetist's lines for the same anesthetic together.
     #[serde(default)]

@@ -30,11 +30,33 @@ macro_rules! id_traits {
         }
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-                let raw = String::deserialize(d)?;
-                $name::parse(&raw).map_err(serde::de::Error::custom)
+                d.deserialize_string(IdVisitor($name::parse))
             }
         }
     };
+}
+
+/// Reads an identifier from the borrowed text, with no `String` in between (a claim has a dozen ids);
+/// it takes what a `String` takes, with the same errors.
+struct IdVisitor<T>(fn(&str) -> std::result::Result<T, String>);
+
+impl<T> serde::de::Visitor<'_> for IdVisitor<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> std::result::Result<T, E> {
+        (self.0)(text).map_err(E::custom)
+    }
+
+    fn visit_bytes<E: serde::de::Error>(self, bytes: &[u8]) -> std::result::Result<T, E> {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => self.visit_str(text),
+            Err(_) => Err(E::invalid_value(serde::de::Unexpected::Bytes(bytes), &self)),
+        }
+    }
 }
 
 /// `raw` without surrounding whitespace; codes are ASCII, so the ASCII trim (much cheaper than the
@@ -570,6 +592,28 @@ id_traits!(LocalityId, "locality");
 mod tests {
     use super::*;
     use crate::error::ErrorKind;
+
+    /// Reading an id from borrowed text takes what reading a `String` and parsing it took, with the
+    /// same errors (the position serde_json adds aside).
+    #[test]
+    fn ids_read_from_json_as_a_string_then_parsed() {
+        fn without_position(message: String) -> String {
+            message.split(" at line ").next().unwrap_or_default().to_owned()
+        }
+        fn check<T: serde::de::DeserializeOwned + PartialEq + fmt::Debug>(
+            json: &str,
+            parse: fn(&str) -> std::result::Result<T, String>,
+        ) {
+            let before = serde_json::from_str::<String>(json).map_err(|e| e.to_string()).and_then(|raw| parse(&raw));
+            let now = serde_json::from_str::<T>(json).map_err(|e| e.to_string());
+            assert_eq!(now.map_err(without_position), before.map_err(without_position), "{json}");
+        }
+        for json in [r#""00632""#, r#"" 00632 ""#, r#""0063""#, r#""""#, "5", "null", "[1]", r#""\u00e9""#, "true"] {
+            check(json, CptCode::parse);
+            check(json, Npi::parse);
+            check(json, DiagnosisCode::parse);
+        }
+    }
 
     #[test]
     fn cpt_codes_parse_and_reject_with_a_field() {

@@ -19,6 +19,7 @@ mod rates;
 mod reference;
 mod search;
 pub mod synthetic;
+mod text;
 mod units;
 mod validate;
 
@@ -43,7 +44,7 @@ pub use path::{FieldPath, PathItem};
 pub use payers::{FilingIndicator, PayerDirectory};
 pub use pricing::{
     CfBasis, EffectiveFrom, FeeScheduleRule, LineStatus, PricedClaim, PricedLine, Rounding, RuleBook, RuleSet,
-    Selector, Step, Supervision, TimeUnits,
+    Selector, Step, StepSink, Supervision, TimeUnits,
 };
 pub use profile::{
     Benchmark, BenchmarkAmount, ClinicalContext, CodeProfile, CommonDiagnosis, LocalitySelection, PayerProfile,
@@ -56,5 +57,6 @@ pub use rates::{
 pub use reference::{CodeSection, NonphysicianPractitioner, PayerPolicy, PolicyUpdate, Reference};
 pub use search::{CodeQuery, CodeSummary, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageRequest};
 pub use smallvec::{SmallVec, smallvec};
+pub use text::{DateText, DecimalText, parse_iso_date};
 pub use units::{TimeUnitRule, allowed_amount};
 pub use validate::{Edit, Finding, Severity, ValidationContext, ValidationReport, edit};

@@ -3,7 +3,7 @@
 //! (`data/rulesets/*.json`); users can load their own.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 use std::sync::{Arc, OnceLock};
 
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -18,6 +18,7 @@ use crate::model::{CfTier, ConversionFactor, ServiceType};
 use crate::path::FieldPath;
 use crate::pfs::FeeBasis;
 use crate::reference::Reference;
+use crate::text::{DateText, DecimalText};
 
 /// `(file name, text)` of every file in `data/rulesets/`, listed by the build script so none is left out.
 const EMBEDDED_RULE_SETS: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/rule_sets.rs"));
@@ -209,28 +210,36 @@ impl TimeUnits {
     /// How [`TimeUnits::units`] got its answer, for the explanation.
     pub fn describe(&self, minutes: Decimal) -> String {
         let mut text = String::new();
-        self.write_description(&mut text, minutes);
+        // Writing into a String cannot fail.
+        let _ = self.write_description(&mut text, minutes);
         text
     }
 
     /// [`TimeUnits::describe`], written onto the end of `out` (a step's detail).
-    fn write_description(&self, out: &mut String, minutes: Decimal) {
+    fn write_description(&self, out: &mut impl fmt::Write, minutes: Decimal) -> fmt::Result {
         let first = Decimal::from(self.unit_minutes);
         let rounding = match self.rounding {
             Rounding::Tenth => "rounded to the nearest tenth",
             Rounding::WholeUp => "each started unit counted whole",
         };
-        // Writing into a String cannot fail.
-        let _ = match (self.break_point_minutes.map(Decimal::from), self.unit_minutes_after_break) {
+        match (self.break_point_minutes.map(Decimal::from), self.unit_minutes_after_break) {
             (Some(brk), Some(after)) if minutes > brk => write!(
                 out,
-                "first {brk} min / {first} = {}, then {} min / {after} = {} ({rounding})",
-                self.round(brk / first),
-                minutes - brk,
-                self.round((minutes - brk) / Decimal::from(after))
+                "first {} min / {} = {}, then {} min / {after} = {} ({rounding})",
+                DecimalText(brk),
+                DecimalText(first),
+                DecimalText(self.round(brk / first)),
+                DecimalText(minutes - brk),
+                DecimalText(self.round((minutes - brk) / Decimal::from(after)))
             ),
-            _ => write!(out, "{minutes} min / {first} = {} ({rounding})", self.round(minutes / first)),
-        };
+            _ => write!(
+                out,
+                "{} min / {} = {} ({rounding})",
+                DecimalText(minutes),
+                DecimalText(first),
+                DecimalText(self.round(minutes / first))
+            ),
+        }
     }
 }
 
@@ -379,11 +388,13 @@ impl std::fmt::Display for Span<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let rule = self.0;
         match rule.effective_from_kind {
-            EffectiveFrom::Policy => write!(f, " (from {}", rule.effective_from)?,
-            EffectiveFrom::DataBegins => write!(f, " (cptkit's data for these rules begins {}", rule.effective_from)?,
+            EffectiveFrom::Policy => write!(f, " (from {}", DateText(rule.effective_from))?,
+            EffectiveFrom::DataBegins => {
+                write!(f, " (cptkit's data for these rules begins {}", DateText(rule.effective_from))?
+            }
         }
         if let Some(to) = rule.effective_to {
-            write!(f, " to {to}")?;
+            write!(f, " to {}", DateText(to))?;
         }
         match rule.effective_from_kind {
             EffectiveFrom::Policy => f.write_str(")"),
@@ -462,30 +473,29 @@ pub enum LineStatus {
     NotPayable,
 }
 
-/// Room for a step's words: `format!` starts small when a text opens with a value and grows it by
-/// copying; a detail, its source included, is seldom longer than this.
-pub(crate) const DETAIL_CAPACITY: usize = 256;
-
-/// A step's detail, worded into one presized string.
-macro_rules! detail {
-    ($($arg:tt)*) => {{
-        let mut text = String::with_capacity($crate::pricing::DETAIL_CAPACITY);
-        // Writing into a String cannot fail.
-        let _ = std::fmt::Write::write_fmt(&mut text, format_args!($($arg)*));
-        text
-    }};
-}
-pub(crate) use detail;
+/// Room for a step's words: a detail, its source included, is seldom longer than this, and a String
+/// that starts small grows by copying.
+const DETAIL_CAPACITY: usize = 256;
 
 /// An optional value's text, or nothing (without a String in between).
 pub(crate) struct OrEmpty<T>(pub(crate) Option<T>);
 
-impl<T: std::fmt::Display> std::fmt::Display for OrEmpty<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl<T: fmt::Display> fmt::Display for OrEmpty<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
             Some(value) => value.fmt(f),
             None => Ok(()),
         }
+    }
+}
+
+/// Text worded by a closure when it is displayed: a step's detail chosen by a `match`, with no String
+/// in between.
+pub(crate) struct Words<F>(pub(crate) F);
+
+impl<F: Fn(&mut fmt::Formatter<'_>) -> fmt::Result> fmt::Display for Words<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (self.0)(f)
     }
 }
 
@@ -498,17 +508,26 @@ pub struct Step {
 }
 
 impl Step {
-    pub(crate) fn new(step: &'static str, detail: String, value: &dyn std::fmt::Display) -> Step {
-        // A value is a number or an id: presized, `to_string` would grow the string by copying.
-        let mut text = String::with_capacity(32);
+    fn new(step: &'static str, detail: &dyn fmt::Display, value: &dyn fmt::Display) -> Step {
+        // Presized: `to_string` would grow the strings by copying.
+        let (mut text, mut number) = (String::with_capacity(DETAIL_CAPACITY), String::with_capacity(32));
         // Writing into a String cannot fail.
-        let _ = write!(text, "{value}");
-        Step { step, detail, value: text }
+        let _ = (write!(text, "{detail}"), write!(number, "{value}"));
+        Step { step, detail: text, value: number }
     }
 }
 
-fn step(step: &'static str, detail: String, value: &dyn std::fmt::Display) -> Step {
-    Step::new(step, detail, value)
+/// Takes a priced line's steps as they are worded, in order ([`PricedLine::write_steps`]). A face that
+/// writes the steps out (the gRPC stream's encoder, a table's explanation column) words each one straight
+/// into its own buffers, with no String per step; `Vec<Step>` keeps them.
+pub trait StepSink {
+    fn step(&mut self, step: &'static str, detail: &dyn fmt::Display, value: &dyn fmt::Display);
+}
+
+impl StepSink for Vec<Step> {
+    fn step(&mut self, step: &'static str, detail: &dyn fmt::Display, value: &dyn fmt::Display) {
+        self.push(Step::new(step, detail, value));
+    }
 }
 
 /// A priced line. The numbers are computed when pricing; the worded explanation ([`PricedLine::steps`])
@@ -647,192 +666,186 @@ impl PricedLine {
     /// The explanation, step by step: rule set, base units, time units, modifying units, total,
     /// conversion factor, share, rounding, and the lesser-of-charge and cap adjustments.
     pub fn steps(&self) -> Vec<Step> {
+        // Room for every step an anesthesia line can have, so the list is not grown by copying.
+        let mut steps = Vec::with_capacity(10);
+        self.write_steps(&mut steps);
+        steps
+    }
+
+    /// [`PricedLine::steps`], each handed to `out` as it is worded.
+    pub fn write_steps(&self, out: &mut dyn StepSink) {
         let rule = &*self.rule;
         let b = &self.basis;
         let code = self.procedure_code;
-        // Room for every step an anesthesia line can have, so the list is not grown by copying.
-        let mut steps = Vec::with_capacity(10);
-        steps.push(step(
-            "rule_set",
-            detail!(
-                "{} ({}), in force on {}{}: {}",
-                rule.plan,
-                rule.id,
-                self.date_of_service,
-                rule.span(),
-                rule.source
-            ),
-            &rule.id,
-        ));
+        let in_force = format_args!(
+            "{} ({}), in force on {}{}: {}",
+            rule.plan,
+            rule.id,
+            DateText(self.date_of_service),
+            rule.span(),
+            rule.source
+        );
+        out.step("rule_set", &in_force, &rule.id);
         if let Some(fee) = &b.fee {
-            fee.steps(self, &mut steps);
-            return steps;
+            fee.write_steps(self, out);
+            return;
         }
         if let Some(why) = &b.not_priced {
-            let detail = match why {
-                NotPriced::Unlisted => detail!("{code} is an unlisted anesthesia procedure: priced by report"),
+            let detail = Words(|f: &mut fmt::Formatter<'_>| match why {
+                NotPriced::Unlisted => write!(f, "{code} is an unlisted anesthesia procedure: priced by report"),
                 NotPriced::NotAnesthesia => {
-                    detail!("{code} is not an anesthesia service; cptkit prices anesthesia only")
+                    write!(f, "{code} is not an anesthesia service; cptkit prices anesthesia only")
                 }
-                NotPriced::UnknownQualifyingUnits => detail!("{code}: {}", rule.qualifying_circumstance_source),
+                NotPriced::UnknownQualifyingUnits => write!(f, "{code}: {}", rule.qualifying_circumstance_source),
                 NotPriced::UnknownSupervision => {
-                    detail!("AD (supervision) payment under {} is unknown (no public source)", rule.payer)
+                    write!(f, "AD (supervision) payment under {} is unknown (no public source)", rule.payer)
                 }
-                NotPriced::UnknownShare => detail!(
+                NotPriced::UnknownShare => write!(
+                    f,
                     "the share for {} under {} is unknown: {}",
                     OrEmpty(b.modifier),
                     rule.payer,
                     rule.shares_source
                 ),
                 NotPriced::RefusedModifier(modifier, why) => {
-                    detail!("{} does not accept modifier {modifier}: {why}", rule.payer)
+                    write!(f, "{} does not accept modifier {modifier}: {why}", rule.payer)
                 }
-            };
+            });
             if matches!(why, NotPriced::RefusedModifier(..)) {
-                steps.push(step("not_payable", detail, &"0.00"));
-                return steps;
+                out.step("not_payable", &detail, &"0.00");
+                return;
             }
             // An unknown share is found after the units, which are worth showing.
             if matches!(why, NotPriced::UnknownShare) {
-                self.unit_steps(&mut steps);
+                self.write_unit_steps(out);
             }
-            steps.push(step("not_priced", detail, &"0.00"));
-            return steps;
+            out.step("not_priced", &detail, &"0.00");
+            return;
         }
-        self.unit_steps(&mut steps);
+        self.write_unit_steps(out);
         if self.share != Decimal::ONE || b.modifier.is_some() {
             let modifier = OrEmpty(b.modifier);
-            steps.push(step(
-                "share",
-                detail!("{modifier}: {} of the allowance; {}", self.share, rule.shares_source),
-                &self.share,
-            ));
+            let detail =
+                format_args!("{modifier}: {} of the allowance; {}", DecimalText(self.share), rule.shares_source);
+            out.step("share", &detail, &DecimalText(self.share));
         }
-        steps.push(step(
-            "rounding",
-            detail!(
-                "{} units x {} x {} = {}, rounded half-up to cents once",
-                self.total_units,
-                self.conversion_factor,
-                self.share,
-                self.total_units * self.conversion_factor * self.share
-            ),
-            &self.fee_schedule,
-        ));
+        let rounding = format_args!(
+            "{} units x {} x {} = {}, rounded half-up to cents once",
+            DecimalText(self.total_units),
+            DecimalText(self.conversion_factor),
+            DecimalText(self.share),
+            DecimalText(self.total_units * self.conversion_factor * self.share)
+        );
+        out.step("rounding", &rounding, &DecimalText(self.fee_schedule));
         if b.lesser_of_charge {
-            steps.push(step(
-                "lesser_of_charge",
-                detail!(
-                    "the charge {} is below the fee schedule {}: the charge is allowed",
-                    self.charge,
-                    self.fee_schedule
-                ),
-                &self.charge,
-            ));
+            let detail = format_args!(
+                "the charge {} is below the fee schedule {}: the charge is allowed",
+                DecimalText(self.charge),
+                DecimalText(self.fee_schedule)
+            );
+            out.step("lesser_of_charge", &detail, &DecimalText(self.charge));
         }
         if let Some(cap) = &b.capped {
-            let cap_share = rule.combined_cap.unwrap_or(Decimal::ONE);
-            steps.push(step(
-                "combined_cap",
-                detail!(
-                    "the case's lines total {}, above {cap_share} x the personally performed {}: reduced by {}",
-                    cap.total,
-                    cap.limit,
-                    cap.over
-                ),
-                &self.allowed,
-            ));
+            let cap_share = DecimalText(rule.combined_cap.unwrap_or(Decimal::ONE));
+            let detail = format_args!(
+                "the case's lines total {}, above {cap_share} x the personally performed {}: reduced by {}",
+                DecimalText(cap.total),
+                DecimalText(cap.limit),
+                DecimalText(cap.over)
+            );
+            out.step("combined_cap", &detail, &DecimalText(self.allowed));
         }
-        steps
     }
 
-    fn unit_steps(&self, steps: &mut Vec<Step>) {
+    fn write_unit_steps(&self, out: &mut dyn StepSink) {
         let rule = &*self.rule;
         let b = &self.basis;
         let code = self.procedure_code;
-        let base = match &b.base {
-            BaseBasis::None => String::new(),
-            BaseBasis::Code(source) => detail!("{code}: {} base units ({source})", self.base_units),
+        let base = Words(|f: &mut fmt::Formatter<'_>| match &b.base {
+            BaseBasis::None => Ok(()),
+            BaseBasis::Code(source) => write!(f, "{code}: {} base units ({source})", DecimalText(self.base_units)),
             BaseBasis::Supervision { induction } => {
                 let sup = rule.supervision.as_ref();
-                detail!(
+                write!(
+                    f,
                     "AD supervision: {} base units{} and no time units ({})",
-                    sup.map(|s| s.base_units).unwrap_or_default(),
+                    DecimalText(sup.map(|s| s.base_units).unwrap_or_default()),
                     if *induction { " + 1 for documented presence at induction" } else { "" },
                     sup.map(|s| s.source.as_str()).unwrap_or_default()
                 )
             }
             BaseBasis::QualifyingCircumstance(meaning) => {
-                detail!("{code} ({meaning}): {} units; {}", self.base_units, rule.qualifying_circumstance_source)
+                let units = DecimalText(self.base_units);
+                write!(f, "{code} ({meaning}): {units} units; {}", rule.qualifying_circumstance_source)
             }
-        };
-        steps.push(step("base_units", base, &self.base_units));
+        });
+        out.step("base_units", &base, &DecimalText(self.base_units));
         if b.not_time_based {
-            let detail = detail!("{code} is not time-based under {}: {}", rule.payer, rule.non_time_based_source);
-            steps.push(step("time_units", detail, &"0"));
+            let detail = format_args!("{code} is not time-based under {}: {}", rule.payer, rule.non_time_based_source);
+            out.step("time_units", &detail, &"0");
         } else if let Some(minutes) = b.minutes {
-            let mut detail = detail!("");
-            rule.time_units.write_description(&mut detail, minutes);
-            let _ = write!(detail, "; {}", rule.time_units.rounding_source);
-            steps.push(step("time_units", detail, &self.time_units));
+            let detail = Words(|f: &mut fmt::Formatter<'_>| {
+                rule.time_units.write_description(f, minutes)?;
+                write!(f, "; {}", rule.time_units.rounding_source)
+            });
+            out.step("time_units", &detail, &DecimalText(self.time_units));
         }
         if let Some(ps) = b.physical_status {
             let units = rule.physical_status_units.as_ref().and_then(|m| m.get(ps.as_str()));
-            let detail = match units {
-                Some(units) => detail!("{ps}: {units} units; {}", rule.physical_status_source),
-                None => detail!("{ps}: no units added; {}", rule.physical_status_source),
-            };
-            let value: &dyn std::fmt::Display = match units {
-                Some(u) => u,
-                None => &"unknown",
-            };
-            steps.push(step("modifying_units", detail, value));
+            let source = &rule.physical_status_source;
+            match units {
+                Some(&units) => {
+                    let units = DecimalText(units);
+                    out.step("modifying_units", &format_args!("{ps}: {units} units; {source}"), &units);
+                }
+                None => out.step("modifying_units", &format_args!("{ps}: no units added; {source}"), &"unknown"),
+            }
         }
-        steps.push(step(
-            "total_units",
-            detail!("{} base + {} time + {} modifying", self.base_units, self.time_units, self.modifying_units),
-            &self.total_units,
-        ));
-        let cf = match &b.conversion_factor {
-            None => return,
-            Some(CfUsed::Given { for_payer: true }) => {
-                "conversion factor given with the request for this payer (contract rate)".to_owned()
+        let [base, time, modifying] = [self.base_units, self.time_units, self.modifying_units].map(DecimalText);
+        let total = format_args!("{base} base + {time} time + {modifying} modifying");
+        out.step("total_units", &total, &DecimalText(self.total_units));
+        let Some(used) = &b.conversion_factor else { return };
+        let cf = Words(|f: &mut fmt::Formatter<'_>| match used {
+            CfUsed::Given { for_payer: true } => {
+                f.write_str("conversion factor given with the request for this payer (contract rate)")
             }
-            Some(CfUsed::Given { for_payer: false }) => {
-                "conversion factor given with the request for every payer (contract rate)".to_owned()
+            CfUsed::Given { for_payer: false } => {
+                f.write_str("conversion factor given with the request for every payer (contract rate)")
             }
-            Some(CfUsed::Medicare { factor, locality_not_loaded, claim_has_locality, not_applied }) => {
-                let mut cms = match (&factor.locality, locality_not_loaded) {
+            CfUsed::Medicare { factor, locality_not_loaded, claim_has_locality, not_applied } => {
+                match (&factor.locality, locality_not_loaded) {
                     (Some(locality), _) => {
-                        detail!("CY{} locality {} ({}): {}", factor.year, locality.id, locality.name, factor.source)
+                        write!(f, "CY{} locality {} ({}): {}", factor.year, locality.id, locality.name, factor.source)
                     }
-                    (None, Some(wanted)) => detail!(
+                    (None, Some(wanted)) => write!(
+                        f,
                         "CY{} national, {} tier (no CY{} locality factor for {wanted} is loaded, so the national factor is used): {}",
                         factor.year,
                         factor.tier.as_str(),
                         factor.year,
                         factor.source
                     ),
-                    (None, None) => detail!(
+                    (None, None) => write!(
+                        f,
                         "CY{} national, {} tier{}: {}",
                         factor.year,
                         factor.tier.as_str(),
                         if *claim_has_locality { "" } else { " (no Medicare locality on the claim)" },
                         factor.source
                     ),
-                };
-                if let Some(cf) = not_applied {
-                    // Writing into a String cannot fail.
-                    let _ = write!(
-                        cms,
-                        "; the factor {cf} given for every payer is a contract rate and does not apply to Medicare \
-                         fee-for-service"
-                    );
+                }?;
+                match not_applied {
+                    Some(cf) => write!(
+                        f,
+                        "; the factor {} given for every payer is a contract rate and does not apply to Medicare \
+                         fee-for-service",
+                        DecimalText(*cf)
+                    ),
+                    None => Ok(()),
                 }
-                cms
             }
-        };
-        steps.push(step("conversion_factor", cf, &self.conversion_factor));
+        });
+        out.step("conversion_factor", &cf, &DecimalText(self.conversion_factor));
     }
 }
 

@@ -12,6 +12,9 @@ pub(crate) fn parse_date(field: &str, text: &str) -> Result<Option<Date>> {
     if text.is_empty() {
         return Ok(None);
     }
+    if let Some(date) = cptkit_core::parse_iso_date(text) {
+        return Ok(Some(date));
+    }
     let format = time::macros::format_description!("[year]-[month]-[day]");
     Date::parse(text, format)
         .map(Some)

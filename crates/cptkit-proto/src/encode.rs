@@ -4,6 +4,9 @@
 //! `pb::PricedClaim::from(priced).encode(..)` (tested below and in the server on large mixed inputs);
 //! the field numbers are those of `proto/cptkit/v1/claims.proto`.
 
+use std::fmt::{self, Write as _};
+use std::ops::Range;
+
 use cptkit_core as core;
 use cptkit_core::{ShortText, ToCompactString as _};
 use prost::bytes::BufMut;
@@ -15,7 +18,8 @@ use crate::pb;
 /// Writes `priced` as field `tag` of the message being encoded into `buf` (a `pb::PricedClaim`, as
 /// prost writes an optional message field).
 pub fn encode_priced_claim(tag: u32, priced: &core::PricedClaim, buf: &mut impl BufMut) {
-    let lines: Vec<Line<'_>> = priced.lines.iter().map(Line::new).collect();
+    let mut steps = StepBytes::for_lines(priced.lines.len());
+    let lines: Vec<Line<'_>> = priced.lines.iter().map(|l| Line::new(l, &mut steps)).collect();
     let total_charge = cents(priced.total_charge);
     let total_allowed = cents(priced.total_allowed);
     let body = string_len(1, &priced.claim_id)
@@ -26,7 +30,7 @@ pub fn encode_priced_claim(tag: u32, priced: &core::PricedClaim, buf: &mut impl 
     encode_varint(body as u64, buf);
     string(1, &priced.claim_id, buf);
     for line in &lines {
-        line.encode(2, buf);
+        line.encode(2, &steps.bytes, buf);
     }
     int64(3, total_charge, buf);
     int64(4, total_allowed, buf);
@@ -43,14 +47,17 @@ struct Line<'a> {
     numbers: [ShortText; 6],
     /// fee schedule, charge, allowed (fields 11-13).
     cents: [i64; 3],
-    steps: Vec<core::Step>,
+    /// The line's steps, encoded, in the claim's [`StepBytes`].
+    steps: Range<usize>,
     len: usize,
 }
 
 impl<'a> Line<'a> {
-    fn new(l: &'a core::PricedLine) -> Self {
+    fn new(l: &'a core::PricedLine, steps: &mut StepBytes) -> Self {
+        let from = steps.bytes.len();
+        l.write_steps(steps);
         let numbers = [l.base_units, l.time_units, l.modifying_units, l.total_units, l.conversion_factor, l.share]
-            .map(|n| n.to_compact_string());
+            .map(|n| core::DecimalText(n).to_compact_string());
         let mut line = Line {
             line: l.line,
             procedure_code: l.procedure_code.as_str(),
@@ -58,7 +65,7 @@ impl<'a> Line<'a> {
             rule_set: &l.rule.id,
             numbers,
             cents: [cents(l.fee_schedule), cents(l.charge), cents(l.allowed)],
-            steps: l.steps(),
+            steps: from..steps.bytes.len(),
             len: 0,
         };
         line.len = uint_len(1, line.line.into())
@@ -67,11 +74,11 @@ impl<'a> Line<'a> {
             + string_len(4, line.rule_set)
             + (5..).zip(&line.numbers).map(|(tag, n)| string_len(tag, n.as_str())).sum::<usize>()
             + (11..).zip(line.cents).map(|(tag, c)| int64_len(tag, c)).sum::<usize>()
-            + line.steps.iter().map(|s| message_len(14, step_len(s))).sum::<usize>();
+            + line.steps.len();
         line
     }
 
-    fn encode(&self, tag: u32, buf: &mut impl BufMut) {
+    fn encode(&self, tag: u32, steps: &[u8], buf: &mut impl BufMut) {
         encode_key(tag, WireType::LengthDelimited, buf);
         encode_varint(self.len as u64, buf);
         uint(1, self.line.into(), buf);
@@ -84,18 +91,43 @@ impl<'a> Line<'a> {
         for (tag, cents) in (11..).zip(self.cents) {
             int64(tag, cents, buf);
         }
-        for step in &self.steps {
-            encode_key(14, WireType::LengthDelimited, buf);
-            encode_varint(step_len(step) as u64, buf);
-            string(1, step.step, buf);
-            string(2, &step.detail, buf);
-            string(3, &step.value, buf);
+        buf.put_slice(&steps[self.steps.clone()]);
+    }
+}
+
+/// A claim's steps encoded as `PricedLine.steps` (field 14) one after another, each worded into text
+/// reused from step to step: no String per step.
+struct StepBytes {
+    bytes: Vec<u8>,
+    detail: String,
+    value: String,
+}
+
+impl StepBytes {
+    /// Presized: an anesthesia line's nine or so steps take about a kilobyte, and growing copies.
+    fn for_lines(lines: usize) -> StepBytes {
+        StepBytes {
+            bytes: Vec::with_capacity(1_280 * lines),
+            detail: String::with_capacity(256),
+            value: String::with_capacity(32),
         }
     }
 }
 
-fn step_len(s: &core::Step) -> usize {
-    string_len(1, s.step) + string_len(2, &s.detail) + string_len(3, &s.value)
+impl core::StepSink for StepBytes {
+    fn step(&mut self, step: &'static str, detail: &dyn fmt::Display, value: &dyn fmt::Display) {
+        let StepBytes { bytes, detail: detail_text, value: value_text } = self;
+        detail_text.clear();
+        value_text.clear();
+        // Writing into a String cannot fail.
+        let _ = (write!(detail_text, "{detail}"), write!(value_text, "{value}"));
+        let len = string_len(1, step) + string_len(2, detail_text) + string_len(3, value_text);
+        encode_key(14, WireType::LengthDelimited, bytes);
+        encode_varint(len as u64, bytes);
+        string(1, step, bytes);
+        string(2, detail_text, bytes);
+        string(3, value_text, bytes);
+    }
 }
 
 // proto3: a field at its default (empty, zero) is not written.

@@ -80,15 +80,24 @@ impl Depythonizer<'_, '_> {
     }
 }
 
+/// Every integer width reads as `deserialize_i64` does; the visitor checks the range, as with JSON.
+macro_rules! forward_to_i64 {
+    ($($method:ident)*) => {$(
+        fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+            self.deserialize_i64(visitor)
+        }
+    )*};
+}
+
 impl<'de> de::Deserializer<'de> for Depythonizer<'_, '_> {
     type Error = DeError;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         let obj = self.input;
-        if let Ok(text) = obj.cast::<PyString>() {
+        if let Some(text) = as_str(obj) {
             return visitor.visit_str(text.to_str()?);
         }
-        if let Ok(dict) = obj.cast::<PyDict>() {
+        if let Some(dict) = as_dict(obj) {
             return visitor.visit_map(MapAccess { items: dict.iter(), value: None });
         }
         if obj.is_none() {
@@ -99,19 +108,10 @@ impl<'de> de::Deserializer<'de> for Depythonizer<'_, '_> {
             return visitor.visit_bool(flag.is_true());
         }
         if let Ok(int) = obj.cast::<PyInt>() {
-            return match int.extract::<i64>() {
-                Ok(i) => visitor.visit_i64(i),
-                Err(_) => match int.extract::<u64>() {
-                    Ok(u) => visitor.visit_u64(u),
-                    Err(_) => Err(DeError(format!("integer {int} is out of range"))),
-                },
-            };
+            return visit_int(int, visitor);
         }
-        if let Ok(list) = obj.cast::<PyList>() {
-            return visitor.visit_seq(SeqAccess { items: list.iter().collect::<Vec<_>>().into_iter() });
-        }
-        if let Ok(tuple) = obj.cast::<PyTuple>() {
-            return visitor.visit_seq(SeqAccess { items: tuple.iter().collect::<Vec<_>>().into_iter() });
+        if let Some(value) = as_seq(obj) {
+            return visit_seq(value, visitor);
         }
         if let Ok(float) = obj.cast::<PyFloat>() {
             return visitor.visit_f64(float.value());
@@ -125,7 +125,7 @@ impl<'de> de::Deserializer<'de> for Depythonizer<'_, '_> {
     /// Only text is a string, as in serde_json: a visitor that would also take a number (rust_decimal's)
     /// must not see a float where the form wants a decimal string.
     fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        if let Ok(text) = self.input.cast::<PyString>() {
+        if let Some(text) = as_str(self.input) {
             return visitor.visit_str(text.to_str()?);
         }
         match self.as_json_string()? {
@@ -136,6 +136,65 @@ impl<'de> de::Deserializer<'de> for Depythonizer<'_, '_> {
 
     fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         self.deserialize_str(visitor)
+    }
+
+    // The hints below go straight to the type the form wants when the value is of it, and otherwise to
+    // `deserialize_any`, so what is accepted and every error stay exactly `deserialize_any`'s (a Python
+    // value is of at most one of these types: checking the wanted one first changes no answer).
+
+    fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        match as_dict(self.input) {
+            Some(dict) => visitor.visit_map(MapAccess { items: dict.iter(), value: None }),
+            None => self.deserialize_any(visitor),
+        }
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
+        self.deserialize_map(visitor)
+    }
+
+    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        match as_seq(self.input) {
+            Some(value) => visit_seq(value, visitor),
+            None => self.deserialize_any(visitor),
+        }
+    }
+
+    fn deserialize_tuple<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value, DeError> {
+        self.deserialize_seq(visitor)
+    }
+
+    fn deserialize_tuple_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
+        self.deserialize_seq(visitor)
+    }
+
+    fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        match self.input.cast_exact::<PyBool>() {
+            Ok(flag) => visitor.visit_bool(flag.is_true()),
+            Err(_) => self.deserialize_any(visitor),
+        }
+    }
+
+    fn deserialize_i64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        // Exactly `int`: a bool (an int subclass) or another subclass goes the long way, as before.
+        match self.input.cast_exact::<PyInt>() {
+            Ok(int) => visit_int(int, visitor),
+            Err(_) => self.deserialize_any(visitor),
+        }
+    }
+
+    forward_to_i64! {
+        deserialize_i8 deserialize_i16 deserialize_i32 deserialize_u8 deserialize_u16 deserialize_u32 deserialize_u64
     }
 
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
@@ -153,15 +212,57 @@ impl<'de> de::Deserializer<'de> for Depythonizer<'_, '_> {
         _variants: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, DeError> {
-        match self.input.cast::<PyString>() {
-            Ok(text) => visitor.visit_enum(text.to_str()?.into_deserializer()),
-            Err(_) => Err(de::Error::invalid_type(unexpected(self.input), &visitor)),
+        match as_str(self.input) {
+            Some(text) => visitor.visit_enum(text.to_str()?.into_deserializer()),
+            None => Err(de::Error::invalid_type(unexpected(self.input), &visitor)),
         }
     }
 
     serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char bytes byte_buf unit unit_struct seq
-        tuple tuple_struct map struct identifier ignored_any
+        i128 u128 f32 f64 char bytes byte_buf unit unit_struct identifier ignored_any
+    }
+}
+
+// Exact-type checks first: a pointer comparison, where the subclass check asks the interpreter for the
+// type's flags (a call under the stable ABI); a subclass still passes the second check, as before.
+
+fn as_str<'a, 'py>(obj: &'a Bound<'py, PyAny>) -> Option<&'a Bound<'py, PyString>> {
+    obj.cast_exact::<PyString>().or_else(|_| obj.cast::<PyString>()).ok()
+}
+
+fn as_dict<'a, 'py>(obj: &'a Bound<'py, PyAny>) -> Option<&'a Bound<'py, PyDict>> {
+    obj.cast_exact::<PyDict>().or_else(|_| obj.cast::<PyDict>()).ok()
+}
+
+/// A list or tuple: JSON's array.
+enum Seq<'a, 'py> {
+    List(&'a Bound<'py, PyList>),
+    Tuple(&'a Bound<'py, PyTuple>),
+}
+
+fn as_seq<'a, 'py>(obj: &'a Bound<'py, PyAny>) -> Option<Seq<'a, 'py>> {
+    if let Ok(list) = obj.cast_exact::<PyList>().or_else(|_| obj.cast::<PyList>()) {
+        Some(Seq::List(list))
+    } else {
+        obj.cast::<PyTuple>().ok().map(Seq::Tuple)
+    }
+}
+
+/// The items straight from the list or tuple, one at a time (no `Vec` of them per list).
+fn visit_seq<'de, V: Visitor<'de>>(value: Seq<'_, '_>, visitor: V) -> Result<V::Value, DeError> {
+    match value {
+        Seq::List(list) => visitor.visit_seq(SeqAccess { items: list.iter() }),
+        Seq::Tuple(tuple) => visitor.visit_seq(SeqAccess { items: tuple.iter() }),
+    }
+}
+
+fn visit_int<'de, V: Visitor<'de>>(int: &Bound<'_, PyInt>, visitor: V) -> Result<V::Value, DeError> {
+    match int.extract::<i64>() {
+        Ok(i) => visitor.visit_i64(i),
+        Err(_) => match int.extract::<u64>() {
+            Ok(u) => visitor.visit_u64(u),
+            Err(_) => Err(DeError(format!("integer {int} is out of range"))),
+        },
     }
 }
 
@@ -198,10 +299,8 @@ impl<'de> de::MapAccess<'de> for MapAccess<'_> {
     fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, DeError> {
         let Some((key, value)) = self.items.next() else { return Ok(None) };
         self.value = Some(value);
-        let key = key
-            .cast::<PyString>()
-            .map_err(|_| DeError(format!("keys must be strings, got {}", type_name(&key))))?
-            .to_str()?;
+        let key =
+            as_str(&key).ok_or_else(|| DeError(format!("keys must be strings, got {}", type_name(&key))))?.to_str()?;
         seed.deserialize(de::value::StrDeserializer::<DeError>::new(key)).map(Some)
     }
 
@@ -217,14 +316,14 @@ impl<'de> de::MapAccess<'de> for MapAccess<'_> {
     }
 }
 
-struct SeqAccess<'py> {
-    items: std::vec::IntoIter<Bound<'py, PyAny>>,
+struct SeqAccess<I> {
+    items: I,
 }
 
-impl<'de> de::SeqAccess<'de> for SeqAccess<'_> {
+impl<'de, 'py, I: ExactSizeIterator<Item = Bound<'py, PyAny>>> de::SeqAccess<'de> for SeqAccess<I> {
     type Error = DeError;
 
-    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, DeError> {
+    fn next_element_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<Option<S::Value>, DeError> {
         match self.items.next() {
             Some(item) => seed.deserialize(Depythonizer { input: &item }).map(Some),
             None => Ok(None),

@@ -7,9 +7,10 @@
 //! re-read by a worker from those bytes, starting at the ST's byte offset and segment number, with the
 //! sequential reader's claim handler: the same segments at the same locations reach the same handler, so
 //! claims, rejected claims and errors are the sequential reader's, byte offsets and all. Envelope errors
-//! come from the splitter, in the same order. Memory stays bounded: at most `workers + 1` transactions
-//! are in flight, and a transaction larger than [`MAX_JOB_BYTES`] is read on the splitter's thread as
-//! it streams by instead of being copied.
+//! come from the splitter, in the same order. Memory stays bounded: at most `workers + 2` transactions
+//! are in flight (one more than the workers hold, so that one is always waiting for the next free
+//! worker while the caller's consumer works on the front one), and a transaction larger than
+//! [`MAX_JOB_BYTES`] is read on the splitter's thread as it streams by instead of being copied.
 
 use std::collections::VecDeque;
 use std::io::Read;
@@ -89,8 +90,8 @@ struct Job {
 }
 
 /// Gives `handler` the body segments of a transaction from its bytes (ST first, then the body; SE not
-/// included), located as in the whole input.
-fn feed(handler: &mut Handler837, envelope: &Envelope, bytes: Vec<u8>, delims: Delimiters) {
+/// included), located as in the whole input. Returns the bytes' buffer, for reuse.
+fn feed(handler: &mut Handler837, envelope: &Envelope, bytes: Vec<u8>, delims: Delimiters) -> Vec<u8> {
     let st = envelope.at;
     let mut reader = SegmentReader::over(bytes, st.byte_offset, st.segment_number.saturating_sub(1), delims);
     handler.begin(envelope);
@@ -107,20 +108,24 @@ fn feed(handler: &mut Handler837, envelope: &Envelope, bytes: Vec<u8>, delims: D
             Next::End => break,
         }
     }
+    reader.into_buffer()
 }
 
-fn read_job(handler: &mut Handler837, job: Box<Job>) -> Claims837 {
+/// Reads a job's claims; also returns its buffer, for the splitter to capture into again.
+fn read_job(handler: &mut Handler837, job: Box<Job>) -> (Claims837, Vec<u8>) {
     let Job { envelope, bytes, delims } = *job;
-    feed(handler, &envelope, bytes, delims);
-    handler.finish()
+    let bytes = feed(handler, &envelope, bytes, delims);
+    (handler.finish(), bytes)
 }
 
 type JobResult = std::thread::Result<Claims837>;
+/// A worker's answer: the job's number, its result, and its buffer (none after a panic).
+type Done = (u64, JobResult, Option<Vec<u8>>);
 
 /// The worker threads.
 struct Pool {
     jobs: Option<Sender<(u64, Box<Job>)>>,
-    results: Receiver<(u64, JobResult)>,
+    results: Receiver<Done>,
     threads: Vec<JoinHandle<()>>,
 }
 
@@ -141,11 +146,14 @@ impl Pool {
                         Err(_) => return,
                     };
                     let Ok((seq, job)) = next else { return };
-                    let result = catch_unwind(AssertUnwindSafe(|| read_job(&mut handler, job)));
-                    if result.is_err() {
-                        handler = Handler837::new(options.clone());
-                    }
-                    if done.send((seq, result)).is_err() {
+                    let (result, bytes) = match catch_unwind(AssertUnwindSafe(|| read_job(&mut handler, job))) {
+                        Ok((claims, bytes)) => (Ok(claims), Some(bytes)),
+                        Err(panic) => {
+                            handler = Handler837::new(options.clone());
+                            (Err(panic), None)
+                        }
+                    };
+                    if done.send((seq, result, bytes)).is_err() {
                         return;
                     }
                 }
@@ -239,12 +247,17 @@ impl<R: Read> ParDriver<R> {
         loop {
             let full = self.queue.len() >= MAX_QUEUED || self.jobs_queued > self.workers;
             match self.queue.front_mut() {
-                Some(Slot::Ready(_)) | Some(Slot::Job { result: Some(_), .. }) => return self.pop_front(),
+                Some(Slot::Ready(_)) | Some(Slot::Job { result: Some(_), .. }) => {
+                    if self.feed_workers() {
+                        continue;
+                    }
+                    return self.pop_front();
+                }
                 // Not handed out (no workers): read it here once nothing more can come first.
                 Some(Slot::Job { job: job @ Some(_), result, .. }) if self.no_pool || self.driver.at_end() || full => {
                     let job = job.take();
                     let handler = self.local.get_or_insert_with(|| Handler837::new(self.options.clone()));
-                    *result = job.map(|job| catch_unwind(AssertUnwindSafe(|| read_job(handler, job))));
+                    *result = job.map(|job| catch_unwind(AssertUnwindSafe(|| read_job(handler, job).0)));
                     continue;
                 }
                 _ => {}
@@ -370,24 +383,16 @@ impl<R: Read> ParDriver<R> {
         reader.set_skim(false);
         let envelope = self.driver.envelope().clone();
         let splitter = self.driver.handler_mut();
-        feed(&mut splitter.handler, &envelope, bytes, delims);
+        let bytes = feed(&mut splitter.handler, &envelope, bytes, delims);
         splitter.inline = true;
+        self.driver.reader_mut().recycle(bytes);
     }
 
+    /// Blocks for a worker's answer.
     fn wait_for_result(&mut self) {
         let received = self.pool.as_ref().map(|p| p.results.recv());
         match received {
-            Some(Ok((seq, result))) => {
-                self.in_flight = self.in_flight.saturating_sub(1);
-                for slot in &mut self.queue {
-                    if let Slot::Job { seq: s, result: r, .. } = slot
-                        && *s == seq
-                    {
-                        *r = Some(result);
-                        break;
-                    }
-                }
-            }
+            Some(Ok(done)) => self.take_result(done),
             // Every worker ended without answering (cannot happen: they catch panics). The jobs in
             // flight are reported as lost rather than waited for forever.
             _ => {
@@ -402,6 +407,44 @@ impl<R: Read> ParDriver<R> {
                 }
             }
         }
+    }
+
+    /// Takes the answers the workers already sent, without waiting.
+    fn take_ready_results(&mut self) {
+        while let Some(done) = self.pool.as_ref().and_then(|p| p.results.try_recv().ok()) {
+            self.take_result(done);
+        }
+    }
+
+    fn take_result(&mut self, (seq, result, bytes): Done) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        if let Some(bytes) = bytes {
+            self.driver.reader_mut().recycle(bytes);
+        }
+        for slot in &mut self.queue {
+            if let Slot::Job { seq: s, result: r, .. } = slot
+                && *s == seq
+            {
+                *r = Some(result);
+                break;
+            }
+        }
+    }
+
+    /// Before the caller gets the front item (and its consumer works on it): when no transaction is
+    /// waiting for a worker, split the next one first, so that a worker finishing its job does not
+    /// sit idle until the caller comes back. True if it read more.
+    fn feed_workers(&mut self) -> bool {
+        if self.pool.is_none() || self.no_pool || self.driver.at_end() {
+            return false;
+        }
+        self.take_ready_results();
+        let room = self.jobs_queued < self.workers + 2 && self.queue.len() < MAX_QUEUED;
+        if room && self.in_flight <= self.workers {
+            self.read_more();
+            return true;
+        }
+        false
     }
 }
 

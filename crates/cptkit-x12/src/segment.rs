@@ -297,7 +297,14 @@ pub struct SegmentReader<R> {
     capture: Option<(u64, Vec<u8>)>,
     /// The length of the last capture: the next is likely as long (one allocation, no regrowth).
     capture_hint: usize,
+    /// Buffers of finished captures given back (see [`SegmentReader::recycle`]): reused by the next
+    /// captures instead of fresh allocations, which cost a page fault per 4 KiB on every transaction.
+    spare: Vec<Vec<u8>>,
 }
+
+/// How many given-back capture buffers are kept, and the largest kept (memory stays bounded).
+const MAX_SPARE: usize = 2;
+const MAX_SPARE_BYTES: usize = 4 << 20;
 
 /// What the reader produced.
 pub(crate) enum Next<'a> {
@@ -334,6 +341,7 @@ impl<R: Read> SegmentReader<R> {
             skim: false,
             capture: None,
             capture_hint: 0,
+            spare: Vec::new(),
         }
     }
 
@@ -355,12 +363,34 @@ impl<R: Read> SegmentReader<R> {
 
     /// Starts copying the input from offset `from` (not yet dropped from the buffer) on.
     pub(crate) fn start_capture(&mut self, from: u64) {
-        self.capture = Some((from.max(self.base), Vec::with_capacity(self.capture_hint)));
+        let bytes = match self.spare.pop() {
+            Some(mut bytes) => {
+                bytes.clear();
+                bytes.reserve(self.capture_hint);
+                bytes
+            }
+            None => Vec::with_capacity(self.capture_hint),
+        };
+        self.capture = Some((from.max(self.base), bytes));
+    }
+
+    /// Gives back a buffer [`SegmentReader::take_capture`] returned, once done with, for reuse.
+    pub(crate) fn recycle(&mut self, bytes: Vec<u8>) {
+        if self.spare.len() < MAX_SPARE && bytes.capacity() <= MAX_SPARE_BYTES {
+            self.spare.push(bytes);
+        }
+    }
+
+    /// The buffer of a reader made by [`SegmentReader::over`], to give back with `recycle`.
+    pub(crate) fn into_buffer(self) -> Vec<u8> {
+        self.buf
     }
 
     /// Stops capturing; drops what was copied.
     pub(crate) fn stop_capture(&mut self) {
-        self.capture = None;
+        if let Some((_, bytes)) = self.capture.take() {
+            self.recycle(bytes);
+        }
     }
 
     /// Bytes captured so far (some may still be in the buffer only).
@@ -565,17 +595,20 @@ impl<R: Read> SegmentReader<R> {
     /// envelope segment, an error, a segment not wholly in the buffer) for `next_segment` to read.
     pub(crate) fn skip_body(&mut self) -> u64 {
         let Some(delims) = self.delims.filter(|_| self.skim && !self.skipping) else { return 0 };
+        // Locals, not fields: the loop keeps its position in a register (it runs once per segment of
+        // the whole input, on the splitter's thread, the one thread every transaction waits for).
+        let buf = &self.buf[..self.end];
+        let mut start = self.start;
         let mut skipped = 0;
         loop {
-            while self.start < self.end && matches!(self.buf[self.start], b'\r' | b'\n' | b' ' | b'\t' | 0) {
-                self.start += 1;
+            while let Some(&b) = buf.get(start)
+                && matches!(b, b'\r' | b'\n' | b' ' | b'\t' | 0)
+            {
+                start += 1;
             }
-            let window = &self.buf[self.start..self.end];
-            if window.len() < 5 {
-                break;
-            }
+            let Some(window) = buf.get(start..).filter(|w| w.len() >= 5) else { break };
             // The id ends at the first element separator, at byte 2 or 3 (else: not for this fast path).
-            // A separator is never a letter or digit, so `is_segment_id` also rules out an earlier one,
+            // A separator is never a letter or digit, so the id check also rules out an earlier one,
             // and a CR trimmed off the end (LF terminators) cannot touch an id followed by a separator.
             let id_len = if window[2] == delims.element {
                 2
@@ -585,16 +618,19 @@ impl<R: Read> SegmentReader<R> {
                 break;
             };
             let id = &window[..id_len];
-            if !is_segment_id(id) || is_envelope_segment(id) {
+            if !id.iter().all(|&b| ID_BYTE[usize::from(b)])
+                || (matches!(id[0], b'I' | b'G' | b'S') && is_envelope_segment(id))
+            {
                 break;
             }
             let Some(len) = find_byte(&window[id_len + 1..], delims.segment) else { break };
-            self.start += id_len + 1 + len + 1;
-            self.count += 1;
+            start += id_len + 1 + len + 1;
             skipped += 1;
         }
+        self.start = start;
         if skipped > 0 {
-            self.last_segment_end = self.base + self.start as u64;
+            self.count += skipped;
+            self.last_segment_end = self.base + start as u64;
         }
         skipped
     }
@@ -708,6 +744,17 @@ fn complete_bounds<'b>(raw: &'b [u8], delims: Delimiters, bounds: &mut Vec<u32>)
 pub(crate) fn is_envelope_segment(id: &[u8]) -> bool {
     matches!(id, b"ISA" | b"GS" | b"ST" | b"SE" | b"GE" | b"IEA")
 }
+
+/// The bytes a segment id is made of (upper-case letters and digits), as a table: one load a byte.
+const ID_BYTE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = (b as u8).is_ascii_uppercase() || (b as u8).is_ascii_digit();
+        b += 1;
+    }
+    table
+};
 
 fn is_segment_id(id: &[u8]) -> bool {
     (2..=3).contains(&id.len()) && id.iter().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())

@@ -6,7 +6,7 @@
 //! and the Medicare Claims Processing Manual (IOM 100-04) chapter 12.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::{self, Write as _};
+use std::fmt;
 use std::sync::Arc;
 
 use rust_decimal::Decimal;
@@ -16,8 +16,9 @@ use time::Date;
 use super::{Gpci, InForce, RvuRow, fee_amount};
 use crate::claim::{Claim, ClaimLine};
 use crate::ids::{CptCode, LocalityId, ModifierCode};
-use crate::pricing::{CfBasis, LineStatus, OrEmpty, PricedLine, RuleSet, Step, cents, detail};
+use crate::pricing::{CfBasis, LineStatus, OrEmpty, PricedLine, RuleSet, StepSink, Words, cents};
 use crate::reference::Reference;
+use crate::text::{DateText, DecimalText};
 
 const MANUAL: &str = "Medicare Claims Processing Manual (IOM 100-04) ch. 12";
 
@@ -128,62 +129,76 @@ impl FeeRule {
         }
     }
 
-    fn detail(&self, line: &PricedLine) -> String {
-        let percent = |share: Decimal| (share * Decimal::ONE_HUNDRED).normalize();
-        match self {
-            FeeRule::Units { units, unit } => detail!("{units} units x {unit}"),
+    /// Why the rule changed the amount, worded when displayed.
+    fn detail<'a>(&'a self, line: &'a PricedLine) -> impl fmt::Display + 'a {
+        let percent = |share: Decimal| DecimalText((share * Decimal::ONE_HUNDRED).normalize());
+        Words(move |f: &mut fmt::Formatter<'_>| match self {
+            FeeRule::Units { units, unit } => write!(f, "{} units x {}", DecimalText(*units), DecimalText(*unit)),
             FeeRule::Bilateral { how, rule } => {
-                detail!("{how}; {rule} (RVU file documentation, bilateral surgery indicator)")
+                write!(f, "{how}; {rule} (RVU file documentation, bilateral surgery indicator)")
             }
-            FeeRule::EndoscopyBase { base } => detail!(
+            FeeRule::EndoscopyBase { base } => write!(
+                f,
                 "{base} is the endoscopic base of another endoscopy billed that day: its value is in that one \
                  (multiple procedure indicator 3)"
             ),
-            FeeRule::EndoscopyMember { base, base_amount } => detail!(
+            FeeRule::EndoscopyMember { base, base_amount } => write!(
+                f,
                 "same endoscopy family as the higher-valued line (base {base}): this line's amount less the base's \
-                 {base_amount} (multiple procedure indicator 3)"
+                 {} (multiple procedure indicator 3)",
+                DecimalText(*base_amount)
             ),
-            FeeRule::MultipleProcedure { rank, of, share, indicator } => detail!(
+            FeeRule::MultipleProcedure { rank, of, share, indicator } => write!(
+                f,
                 "procedure {rank} of {of} that day ranked by fee schedule amount: {}% (multiple procedure indicator \
                  {}; {MANUAL} §40.6)",
                 percent(*share),
                 char::from(*indicator)
             ),
-            FeeRule::DiagnosticComponent { family, cut, component, value, indicator } => detail!(
-                "a subsequent {family} service that day: {}% off its {component} component {value} (multiple \
+            FeeRule::DiagnosticComponent { family, cut, component, value, indicator } => write!(
+                f,
+                "a subsequent {family} service that day: {}% off its {component} component {} (multiple \
                  procedure indicator {}; RVU file documentation)",
                 percent(*cut),
+                DecimalText(*value),
                 char::from(*indicator)
             ),
-            FeeRule::Therapy { reduced_units, reduced } => detail!(
-                "therapy: {reduced_units} unit(s) after the unit with the highest practice expense that day are paid \
-                 with 50% of the practice expense, {reduced} each (multiple procedure indicator 5)"
+            FeeRule::Therapy { reduced_units, reduced } => write!(
+                f,
+                "therapy: {} unit(s) after the unit with the highest practice expense that day are paid \
+                 with 50% of the practice expense, {} each (multiple procedure indicator 5)",
+                DecimalText(*reduced_units),
+                DecimalText(*reduced)
             ),
-            FeeRule::CoSurgery => detail!("co-surgeon (62): 62.5% of the fee schedule ({MANUAL} §40.8)"),
-            FeeRule::Assistant => detail!("assistant at surgery (80/81/82): 16% ({MANUAL} §20.4.3)"),
+            FeeRule::CoSurgery => write!(f, "co-surgeon (62): 62.5% of the fee schedule ({MANUAL} §40.8)"),
+            FeeRule::Assistant => write!(f, "assistant at surgery (80/81/82): 16% ({MANUAL} §20.4.3)"),
             FeeRule::NonphysicianAssistant => {
-                detail!("non-physician assistant at surgery (AS): 85% of 16% = 13.6% ({MANUAL} §20.4.3, §110)")
+                write!(f, "non-physician assistant at surgery (AS): 85% of 16% = 13.6% ({MANUAL} §20.4.3, §110)")
             }
             FeeRule::SplitCare(parts) => {
-                let which: Vec<String> = parts.iter().map(|(m, s, what)| format!("{m} {what} {s}")).collect();
-                detail!(
-                    "split global care: {} of the global package (RVU file percentages; {MANUAL} §40.2)",
-                    which.join(" + ")
-                )
+                f.write_str("split global care: ")?;
+                for (i, (modifier, share, what)) in parts.iter().enumerate() {
+                    let plus = if i == 0 { "" } else { " + " };
+                    write!(f, "{plus}{modifier} {what} {}", DecimalText(*share))?;
+                }
+                write!(f, " of the global package (RVU file percentages; {MANUAL} §40.2)")
             }
             FeeRule::Nonphysician { share, role } => {
-                detail!("{role}: {share} of the fee schedule ({MANUAL} §110, §120)")
+                write!(f, "{role}: {} of the fee schedule ({MANUAL} §110, §120)", DecimalText(*share))
             }
-            FeeRule::Contract { percent } => detail!(
-                "{}: {percent}% of the Medicare amount for the locality (the contract, given with the request)",
-                line.rule.plan
+            FeeRule::Contract { percent } => write!(
+                f,
+                "{}: {}% of the Medicare amount for the locality (the contract, given with the request)",
+                line.rule.plan,
+                DecimalText(*percent)
             ),
-            FeeRule::LesserOfCharge => detail!(
+            FeeRule::LesserOfCharge => write!(
+                f,
                 "the charge {} is below the fee schedule {}: the charge is allowed",
-                line.charge,
-                line.fee_schedule
+                DecimalText(line.charge),
+                DecimalText(line.fee_schedule)
             ),
-        }
+        })
     }
 }
 
@@ -826,76 +841,77 @@ impl fmt::Display for Dashed {
 }
 
 impl FeeBasis {
-    /// The worded steps of a fee-schedule line, after the rule set step.
-    pub(crate) fn steps(&self, line: &PricedLine, steps: &mut Vec<Step>) {
+    /// The worded steps of a fee-schedule line, after the rule set step, each handed to `out`.
+    pub(crate) fn write_steps(&self, line: &PricedLine, out: &mut dyn StepSink) {
         let code = line.procedure_code;
         if !self.release.is_empty() {
-            let mut detail =
-                detail!("Medicare Physician Fee Schedule {} (CMS, in force from {}", self.release, self.release_from);
-            // Writing into a String cannot fail.
-            let _ = if self.stand_in {
-                write!(detail, "; the release in force on {} is not loaded, so this one is used)", line.date_of_service)
-            } else {
-                detail.write_str(")")
-            };
-            steps.push(Step::new("fee_schedule_release", detail, &self.release));
+            let detail = Words(|f: &mut fmt::Formatter<'_>| {
+                write!(
+                    f,
+                    "Medicare Physician Fee Schedule {} (CMS, in force from {}",
+                    self.release,
+                    DateText(self.release_from)
+                )?;
+                if self.stand_in {
+                    let on = DateText(line.date_of_service);
+                    write!(f, "; the release in force on {on} is not loaded, so this one is used)")
+                } else {
+                    f.write_str(")")
+                }
+            });
+            out.step("fee_schedule_release", &detail, &self.release);
         }
         if let Some((status, modifier)) = self.row {
             let modifier = OrEmpty(modifier.map(Dashed));
-            steps.push(Step::new(
-                "rvus",
-                detail!(
-                    "{code}{modifier}: status {} ({}); work {} + {} PE {} + MP {} RVUs",
-                    char::from(status),
-                    super::describe_status(status),
-                    self.work_rvu,
-                    if self.facility { "facility" } else { "non-facility" },
-                    self.pe_rvu,
-                    self.mp_rvu
-                ),
-                &(self.work_rvu + self.pe_rvu + self.mp_rvu),
-            ));
+            let detail = format_args!(
+                "{code}{modifier}: status {} ({}); work {} + {} PE {} + MP {} RVUs",
+                char::from(status),
+                super::describe_status(status),
+                DecimalText(self.work_rvu),
+                if self.facility { "facility" } else { "non-facility" },
+                DecimalText(self.pe_rvu),
+                DecimalText(self.mp_rvu)
+            );
+            out.step("rvus", &detail, &DecimalText(self.work_rvu + self.pe_rvu + self.mp_rvu));
         }
-        if let (Some(locality), Some([w, pe, mp])) = (self.locality, self.gpci) {
-            steps.push(Step::new(
-                "locality",
-                detail!(
-                    "{locality} {} (from {}): GPCI work {w}, PE {pe}, MP {mp} (CMS GPCI file)",
-                    self.locality_name.as_deref().unwrap_or(""),
-                    self.locality_source
+        if let (Some(locality), Some(gpci)) = (self.locality, self.gpci) {
+            let [w, pe, mp] = gpci.map(DecimalText);
+            let detail = format_args!(
+                "{locality} {} (from {}): GPCI work {w}, PE {pe}, MP {mp} (CMS GPCI file)",
+                self.locality_name.as_deref().unwrap_or(""),
+                self.locality_source
+            );
+            out.step("locality", &detail, &locality);
+            let detail = format_args!(
+                "({} x {w} + {} x {pe} + {} x {mp}) x {} = {}, rounded half-up to cents once ({} rate for place of service {})",
+                DecimalText(self.work_rvu),
+                DecimalText(self.pe_rvu),
+                DecimalText(self.mp_rvu),
+                DecimalText(line.conversion_factor),
+                DecimalText(
+                    (self.work_rvu * gpci[0] + self.pe_rvu * gpci[1] + self.mp_rvu * gpci[2]) * line.conversion_factor
                 ),
-                &locality,
-            ));
-            steps.push(Step::new(
-                "fee_schedule_amount",
-                detail!(
-                    "({} x {w} + {} x {pe} + {} x {mp}) x {} = {}, rounded half-up to cents once ({} rate for place of service {})",
-                    self.work_rvu,
-                    self.pe_rvu,
-                    self.mp_rvu,
-                    line.conversion_factor,
-                    (self.work_rvu * w + self.pe_rvu * pe + self.mp_rvu * mp) * line.conversion_factor,
-                    if self.facility { "facility" } else { "non-facility" },
-                    "of the claim"
-                ),
-                &self.uncapped.unwrap_or(self.unit_amount),
-            ));
+                if self.facility { "facility" } else { "non-facility" },
+                "of the claim"
+            );
+            out.step("fee_schedule_amount", &detail, &DecimalText(self.uncapped.unwrap_or(self.unit_amount)));
         }
-        if let Some(uncapped) = self.uncapped {
-            steps.push(Step::new(
-                "opps_cap",
-                detail!("the OPPS imaging cap for the locality ({}) is below {uncapped}: the cap is paid (Deficit Reduction Act §5102(b); CMS OPPSCAP)", self.unit_amount),
-                &self.unit_amount,
-            ));
+        if let Some(uncapped) = self.uncapped.map(DecimalText) {
+            let detail = format_args!(
+                "the OPPS imaging cap for the locality ({}) is below {uncapped}: the cap is paid (Deficit Reduction Act §5102(b); CMS OPPSCAP)",
+                DecimalText(self.unit_amount)
+            );
+            out.step("opps_cap", &detail, &DecimalText(self.unit_amount));
         }
         for a in &self.adjustments {
-            steps.push(Step::new(a.rule.step(), a.rule.detail(line), &a.amount));
+            out.step(a.rule.step(), &a.rule.detail(line), &DecimalText(a.amount));
         }
-        if let Some(why) = &self.outcome {
-            let step = if line.status == LineStatus::NotPriced { "not_priced" } else { "not_payable" };
-            steps.push(Step::new(step, why.clone(), &line.allowed));
-        } else {
-            steps.push(Step::new("allowed", detail!("allowed for {code}"), &line.allowed));
+        match &self.outcome {
+            Some(why) => {
+                let step = if line.status == LineStatus::NotPriced { "not_priced" } else { "not_payable" };
+                out.step(step, why, &DecimalText(line.allowed));
+            }
+            None => out.step("allowed", &format_args!("allowed for {code}"), &DecimalText(line.allowed)),
         }
     }
 }
