@@ -510,10 +510,10 @@ pub struct Step {
 impl Step {
     fn new(step: &'static str, detail: &dyn fmt::Display, value: &dyn fmt::Display) -> Step {
         // Presized: `to_string` would grow the strings by copying.
-        let (mut text, mut number) = (String::with_capacity(DETAIL_CAPACITY), String::with_capacity(32));
+        let (mut detail_text, mut value_text) = (String::with_capacity(DETAIL_CAPACITY), String::with_capacity(32));
         // Writing into a String cannot fail.
-        let _ = (write!(text, "{detail}"), write!(number, "{value}"));
-        Step { step, detail: text, value: number }
+        let _ = (write!(detail_text, "{detail}"), write!(value_text, "{value}"));
+        Step { step, detail: detail_text, value: value_text }
     }
 }
 
