@@ -371,32 +371,30 @@ impl<const N: usize> StructList<N> {
     }
 
     fn push<S: AsRef<str>>(&mut self, items: impl Iterator<Item = [Option<S>; N]>) {
-        let mut count = 0;
-        for item in items {
-            for (builder, value) in self.fields.iter_mut().zip(item) {
-                builder.append_option(value);
+        self.push_with(|fields| {
+            for item in items {
+                for (builder, value) in fields.iter_mut().zip(item) {
+                    builder.append_option(value);
+                }
             }
-            count += 1;
-        }
-        let last = self.offsets.last().copied().unwrap_or(0);
-        self.offsets.push(last + count);
-        self.valid.push(true);
+        });
     }
 
     /// One row whose items `write` appends to the field builders (each item a value in every field).
     fn push_with(&mut self, write: impl FnOnce(&mut [StringBuilder])) {
-        let before = self.fields.first().map_or(0, |b| b.len());
         write(&mut self.fields);
-        let count = self.fields.first().map_or(0, |b| b.len()) - before;
-        let last = self.offsets.last().copied().unwrap_or(0);
-        self.offsets.push(last + i32::try_from(count).unwrap_or(i32::MAX));
-        self.valid.push(true);
+        self.end_row(true);
     }
 
     fn push_null(&mut self) {
-        let last = self.offsets.last().copied().unwrap_or(0);
-        self.offsets.push(last);
-        self.valid.push(false);
+        self.end_row(false);
+    }
+
+    /// Ends a row: its items end where the first field's values end.
+    fn end_row(&mut self, valid: bool) {
+        let end = self.fields.first().map_or(0, ArrayBuilder::len);
+        self.offsets.push(i32::try_from(end).unwrap_or(i32::MAX));
+        self.valid.push(valid);
     }
 
     fn finish(mut self, fields: arrow_schema::Fields, nullable: bool) -> ListArray {
