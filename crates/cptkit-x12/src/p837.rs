@@ -1553,12 +1553,8 @@ fn derived_case_id(member_id: &str, birth: Option<Date>, dos: Date) -> ShortText
     let birth = birth.map(values::date_digits);
     let h =
         values::fnv1a(&[member_id.as_bytes(), birth.as_ref().map_or(&[][..], |b| &b[..]), &values::date_digits(dos)]);
-    // Written on the stack and kept inline (20 characters): no allocation, one copy.
-    let mut id = *b"x12-0000000000000000";
-    for (i, digit) in id[4..].iter_mut().enumerate() {
-        *digit = b"0123456789abcdef"[((h >> ((15 - i) * 4)) & 0xf) as usize];
-    }
-    ShortText::from_utf8(id).unwrap_or_default()
+    // 20 characters: inline, no allocation.
+    cptkit_core::format_compact!("x12-{h:016x}")
 }
 
 /// The case id the reader derives for a line with no `CASE` in its note (see the README).
