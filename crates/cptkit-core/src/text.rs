@@ -103,9 +103,18 @@ impl fmt::Display for DateText {
     }
 }
 
-/// A plain `YYYY-MM-DD` that is a real date, read directly (`time`'s format-description parser costs
-/// ten times more); `None` for anything else, which goes to `time`'s parser for its answer or its error.
-pub fn parse_iso_date(text: &str) -> Option<Date> {
+/// A date as `YYYY-MM-DD`, read as `time` reads it (the same dates, the same errors): a plain one
+/// directly ([`parse_iso_date`]), anything else by `time`'s format-description parser, which costs ten
+/// times more.
+pub fn parse_date(text: &str) -> Result<Date, time::error::Parse> {
+    match parse_iso_date(text) {
+        Some(date) => Ok(date),
+        None => Date::parse(text, time::macros::format_description!("[year]-[month]-[day]")),
+    }
+}
+
+/// A plain `YYYY-MM-DD` that is a real date, read directly; `None` for anything else.
+fn parse_iso_date(text: &str) -> Option<Date> {
     let b: &[u8; 10] = text.as_bytes().try_into().ok()?;
     let number =
         |digits: &[u8]| digits.iter().try_fold(0u16, |n, &d| d.is_ascii_digit().then(|| n * 10 + u16::from(d - b'0')));
@@ -118,8 +127,7 @@ pub fn parse_iso_date(text: &str) -> Option<Date> {
 }
 
 /// `#[serde(with)]` for a claim's dates: read as `time` reads them (the same dates, the same errors, a
-/// `(year, day of the year)` pair included), a plain `YYYY-MM-DD` by [`parse_iso_date`]; written as `time`
-/// writes them.
+/// `(year, day of the year)` pair included), text by [`parse_date`]; written as `time` writes them.
 pub(crate) mod iso_date {
     use std::fmt;
 
@@ -147,10 +155,7 @@ pub(crate) mod iso_date {
         }
 
         fn visit_str<E: de::Error>(self, text: &str) -> Result<Date, E> {
-            match super::parse_iso_date(text) {
-                Some(date) => Ok(date),
-                None => Date::deserialize(de::value::StrDeserializer::new(text)),
-            }
+            super::parse_date(text).map_err(E::custom)
         }
 
         fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Date, A::Error> {
@@ -265,6 +270,8 @@ mod tests {
         for text in &texts {
             let fast = parse_iso_date(text);
             assert!(fast.is_none() || fast == Date::parse(text, format).ok(), "{text:?}");
+            let same_error = |r: Result<Date, time::error::Parse>| r.map_err(|e| e.to_string());
+            assert_eq!(same_error(parse_date(text)), same_error(Date::parse(text, format)), "{text:?}");
             // Through serde, every text gives what `time` gives: the date, or the same error.
             let ours: Result<Date, serde::de::value::Error> =
                 iso_date::deserialize(serde::de::value::StrDeserializer::new(text));

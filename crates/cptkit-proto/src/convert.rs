@@ -12,11 +12,7 @@ pub(crate) fn parse_date(field: &str, text: &str) -> Result<Option<Date>> {
     if text.is_empty() {
         return Ok(None);
     }
-    if let Some(date) = cptkit_core::parse_iso_date(text) {
-        return Ok(Some(date));
-    }
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    Date::parse(text, format)
+    cptkit_core::parse_date(text)
         .map(Some)
         .map_err(|_| Error::invalid(field, format!("expected a date as YYYY-MM-DD, got {text:?}")))
 }
