@@ -260,6 +260,11 @@ impl ClaimLine {
     pub fn charge(&self) -> Decimal {
         Decimal::new(self.charge_cents, 2)
     }
+
+    /// Whether the line carries `modifier` (in any position).
+    pub fn has_modifier(&self, modifier: &str) -> bool {
+        self.modifiers.iter().any(|m| m.is_any(&[modifier]))
+    }
 }
 
 impl Claim {

@@ -181,10 +181,6 @@ const MAX_MINUTES: u32 = 24 * 60;
 /// ICD-10-CM replaced ICD-9-CM for services from this date (HIPAA code sets, 45 CFR 162.1002).
 const ICD10_START: Date = time::macros::date!(2015 - 10 - 01);
 
-fn has(line: &ClaimLine, modifier: &str) -> bool {
-    line.modifiers.iter().any(|m| m.is_any(&[modifier]))
-}
-
 fn pricing_modifier(line: &ClaimLine) -> Option<ModifierCode> {
     line.modifiers.iter().copied().find(|m| m.is_any(&PRICING))
 }
@@ -611,7 +607,7 @@ impl Reference {
                 Ok(_) => {}
             }
         }
-        if has(line, "GC") && !has(line, "AA") && !has(line, "QK") {
+        if line.has_modifier("GC") && !line.has_modifier("AA") && !line.has_modifier("QK") {
             out.add(
                 GC_WITHOUT_AA_OR_QK,
                 FieldPath::line(i).key("modifiers"),
@@ -1210,7 +1206,8 @@ fn direction_over_four(claims: &[Claim]) -> Vec<(usize, Finding)> {
     let mut per_physician: BTreeMap<&str, Vec<Interval>> = BTreeMap::new();
     for (c, claim) in claims.iter().enumerate() {
         for (l, line) in claim.lines.iter().enumerate() {
-            if let (Some(start), Some(end), true) = (line.start_time, line.end_time, has(line, "QK") || has(line, "QY"))
+            if let (Some(start), Some(end), true) =
+                (line.start_time, line.end_time, line.has_modifier("QK") || line.has_modifier("QY"))
             {
                 per_physician.entry(claim.rendering_provider.npi.as_str()).or_default().push((c, l, start, end));
             }

@@ -230,8 +230,8 @@ struct Work<'a> {
     partner: Option<usize>,
 }
 
-/// The pricing modifier that selects an RVU row: 26, TC or 53 (53 only where the file has a row).
-fn pricing_modifier(line: &ClaimLine) -> Option<ModifierCode> {
+/// The modifier that selects an RVU row: 26, TC or 53 (53 only where the file has a row).
+fn component_modifier(line: &ClaimLine) -> Option<ModifierCode> {
     line.modifiers.iter().copied().find(|m| m.is_any(&["26", "TC", "53"]))
 }
 
@@ -239,7 +239,7 @@ impl Reference {
     /// The row a line is priced with: the code with its 26/TC/53 modifier when the file has that row.
     pub(crate) fn fee_row<'a>(&self, in_force: &InForce<'a>, line: &ClaimLine) -> Option<&'a RvuRow> {
         let code = line.procedure_code;
-        match pricing_modifier(line) {
+        match component_modifier(line) {
             Some(m) => in_force.tables.row(code, Some(m)).or_else(|| in_force.tables.row(code, None)),
             None => in_force.tables.row(code, None),
         }
@@ -315,7 +315,7 @@ pub(crate) fn price_fee_schedule_lines(
     surgical_modifiers(&mut work);
     if let Some((share, role)) = npp {
         // An AS line's 13.6% already holds the practitioner's 85%.
-        for w in work.iter_mut().filter(|w| !w.done && !has(w.line, "AS")) {
+        for w in work.iter_mut().filter(|w| !w.done && !w.line.has_modifier("AS")) {
             w.amount *= share;
             w.push(FeeRule::Nonphysician { share, role: role.to_owned() });
         }
@@ -419,7 +419,7 @@ impl Reference {
             let why = format!("{code} is not in the Medicare Physician Fee Schedule ({})", basis.release);
             return Err(fail(basis, why));
         };
-        if has(line, "53") && row.modifier.is_none_or(|m| m.as_str() != "53") {
+        if line.has_modifier("53") && row.modifier.is_none_or(|m| m.as_str() != "53") {
             let why = format!(
                 "{code}-53: the fee schedule has no discontinued-procedure (53) amount for {code}; the contractor \
                  prices it by individual consideration (RVU file documentation, modifier field)"
@@ -509,10 +509,6 @@ fn status_gate(work: &mut [Work]) {
     }
 }
 
-fn has(line: &ClaimLine, modifier: &str) -> bool {
-    line.modifiers.iter().any(|m| m.as_str() == modifier)
-}
-
 /// Units, and the bilateral indicator for modifier 50, an RT and LT pair of lines, or 2 units.
 fn units_and_bilateral(work: &mut [Work]) {
     for i in 0..work.len() {
@@ -526,11 +522,13 @@ fn units_and_bilateral(work: &mut [Work]) {
             o.index != work[i].index
                 && o.row.code == work[i].row.code
                 && o.line.date_of_service == line.date_of_service
-                && ((has(line, "RT") && has(o.line, "LT")) || (has(line, "LT") && has(o.line, "RT")))
+                && ((line.has_modifier("RT") && o.line.has_modifier("LT"))
+                    || (line.has_modifier("LT") && o.line.has_modifier("RT")))
         });
         let paired = partner.is_some();
         work[i].partner = partner;
-        let bilateral = has(line, "50") || paired || (units == Decimal::TWO && matches!(indicator, b'1' | b'2'));
+        let bilateral =
+            line.has_modifier("50") || paired || (units == Decimal::TWO && matches!(indicator, b'1' | b'2'));
         let w = &mut work[i];
         if !bilateral || indicator == b'9' {
             w.amount = w.unit * units;
@@ -551,7 +549,7 @@ fn units_and_bilateral(work: &mut [Work]) {
         w.amount = w.unit * whole * part;
         let how = if paired {
             "RT and LT on two lines: one bilateral procedure, half on each line"
-        } else if has(line, "50") {
+        } else if line.has_modifier("50") {
             "modifier 50"
         } else {
             "2 units"
@@ -720,7 +718,7 @@ fn diagnostic_tc(reference: &Reference, work: &mut [Work], indexes: &[usize]) {
 /// One unit's technical (`TC`) or professional (`26`) amount of a line: the line's own amount when it
 /// is that component, the component row's amount for a global line, zero when it has none.
 fn component(reference: &Reference, w: &Work, which: &str) -> Decimal {
-    let own = pricing_modifier(w.line);
+    let own = component_modifier(w.line);
     match own.map(|m| m.to_string()) {
         Some(m) if m == which => return w.unit,
         Some(_) => return Decimal::ZERO,
@@ -787,7 +785,7 @@ fn therapy(work: &mut [Work], indexes: &[usize]) {
 fn surgical_modifiers(work: &mut [Work]) {
     for w in work.iter_mut().filter(|w| !w.done) {
         let line = w.line;
-        if has(line, "66") {
+        if line.has_modifier("66") {
             w.amount = Decimal::ZERO;
             w.basis.outcome = Some(format!(
                 "team surgery (66): priced by report; the contractor sets the payment (team surgery indicator {})",
@@ -801,10 +799,10 @@ fn surgical_modifiers(work: &mut [Work]) {
             w.amount *= share;
             w.push(rule);
         };
-        if has(line, "62") {
+        if line.has_modifier("62") {
             apply(FeeRule::CoSurgery, Decimal::new(625, 3), w);
         }
-        if has(line, "AS") {
+        if line.has_modifier("AS") {
             apply(FeeRule::NonphysicianAssistant, Decimal::new(136, 3), w);
         } else if line.modifiers.iter().any(|m| m.is_any(&["80", "81", "82"])) {
             apply(FeeRule::Assistant, Decimal::new(16, 2), w);
@@ -815,7 +813,7 @@ fn surgical_modifiers(work: &mut [Work]) {
             ("56", w.row.pre_op, "pre-operative"),
         ]
         .into_iter()
-        .filter(|(m, ..)| has(line, m))
+        .filter(|(m, ..)| line.has_modifier(m))
         .collect();
         if !split.is_empty() {
             let share: Decimal = split.iter().map(|(_, s, _)| *s).sum();
