@@ -6,7 +6,8 @@
 //! 1. **Read a chunk.** It waits for the next request, then takes every further request already
 //!    received, up to [`CHUNK_CLAIMS`] claims or [`CHUNK_BYTES`] of encoded claims. A client that
 //!    sends one claim and waits gets a chunk of one; a client streaming a batch gets full chunks.
-//! 2. **Judge it off the runtime.** Each chunk goes to `spawn_blocking` (parse, validate, price,
+//!    The server's routes hand over each request's bytes undecoded: the job reads them (below).
+//! 2. **Judge it off the runtime.** Each chunk goes to `spawn_blocking` (read, validate, price,
 //!    convert and encode the answers to protobuf bytes, so the runtime threads only frame and write
 //!    them: ~256 claims is a millisecond or two); a chunk of a few claims with nothing in flight is
 //!    judged on the driver itself, where a blocking-pool hand-off would cost more than the work.
@@ -26,8 +27,14 @@
 //! driver sees the output channel close and returns (dropping the request stream), and a running
 //! job stops before its next claim.
 //!
-//! A request stream that fails (a message over the size limit, a broken connection) ends the
-//! response stream with that status after the answers to the requests before it.
+//! A request stream that fails (a message over the size limit, a broken connection, bytes that are
+//! not a request) ends the response stream with that status after the answers to the requests before
+//! it.
+//!
+//! **Reading.** A request's bytes go through [`cptkit_proto::read_process_claims_request`] into a
+//! claim the job reuses from request to request; a request that reader declines (anything not plainly
+//! well-formed) is decoded with prost and converted as the unary calls do, which gives the canonical
+//! answer or error. The answers are the same either way.
 //!
 //! Each claim is judged on its own, as `ValidateClaim` and `PriceClaim` judge it: the edits across
 //! claims (BAT001-BAT003) need the whole batch at once and are not run on a stream.
@@ -39,6 +46,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use bytes::{Bytes, BytesMut};
+use cptkit_core::Claim;
 use cptkit_proto::pb;
 use prost::Message as _;
 use tokio::sync::mpsc;
@@ -57,8 +65,8 @@ pub const CHUNK_CLAIMS: usize = 256;
 pub const CHUNK_BYTES: usize = 1024 * 1024;
 /// A chunk this small, with nothing in flight, is judged on the driver task (microseconds of work).
 const INLINE_CLAIMS: usize = 4;
-/// ... and has at most this many lines in all.
-const INLINE_LINES: usize = 32;
+/// ... and has at most this many encoded bytes in all (about 32 lines: a line is ~100 bytes).
+const INLINE_BYTES: usize = 4 * 1024;
 /// Judged chunks waiting for the client to read them.
 const OUTPUT_CHUNKS: usize = 2;
 
@@ -77,41 +85,98 @@ struct Answers {
     lengths: Vec<usize>,
     /// Answers that carry an error (counted in the access log).
     errors: usize,
+    /// What ended the chunk before its last request (the stream ends with it after these answers).
+    failure: Option<Status>,
+}
+
+/// A request as the stream yields it: its bytes (the server's routes) or prost's message (the
+/// generated server, for a caller that mounts it).
+pub(crate) trait StreamRequest: Send + 'static {
+    /// Its size on the wire, for [`CHUNK_BYTES`].
+    fn wire_len(&self) -> usize;
+
+    /// Answers it into `buf`, reusing `scratch` (the previous request's claim); whether the answer
+    /// carries an error, or the status that ends the stream.
+    fn answer(
+        self,
+        data: &ServerData,
+        scratch: &mut Option<Claim>,
+        log: &RequestLog,
+        buf: &mut BytesMut,
+    ) -> Result<bool, Status>;
+}
+
+impl StreamRequest for Bytes {
+    fn wire_len(&self) -> usize {
+        self.len()
+    }
+
+    fn answer(
+        self,
+        data: &ServerData,
+        scratch: &mut Option<Claim>,
+        log: &RequestLog,
+        buf: &mut BytesMut,
+    ) -> Result<bool, Status> {
+        claims::process_encoded(data, &self, scratch, log, buf)
+    }
+}
+
+impl StreamRequest for pb::ProcessClaimsRequest {
+    fn wire_len(&self) -> usize {
+        self.encoded_len()
+    }
+
+    fn answer(
+        self,
+        data: &ServerData,
+        _: &mut Option<Claim>,
+        log: &RequestLog,
+        buf: &mut BytesMut,
+    ) -> Result<bool, Status> {
+        claims::process(data, self, log, buf).map_err(claims::cannot_encode)
+    }
 }
 
 /// What a chunk of encoded answers starts with: ~1.3 KB per priced one-line claim; more grows it.
 const ANSWER_BYTES: usize = 1536;
 
 /// Judges `chunk` in order and encodes the answers, stopping early (with the answers so far) once
-/// `cancelled` says the client went away.
-fn judge_chunk(
+/// `cancelled` says the client went away or a request ends the stream.
+fn judge_chunk<R: StreamRequest>(
     data: &ServerData,
-    chunk: Vec<pb::ProcessClaimsRequest>,
+    chunk: Vec<R>,
     log: &RequestLog,
     cancelled: impl Fn() -> bool,
-) -> Result<Answers, Status> {
+) -> Answers {
     let mut bytes = BytesMut::with_capacity(chunk.len() * ANSWER_BYTES);
     let mut lengths = Vec::with_capacity(chunk.len());
-    let mut errors = 0;
+    let (mut errors, mut failure) = (0, None);
+    let mut scratch = None;
     for request in chunk {
         if cancelled() {
             break;
         }
         let start = bytes.len();
-        // A BytesMut grows as needed: encoding into it cannot run out of room.
-        let error = claims::process(data, request, log, &mut bytes)
-            .map_err(|e| Status::internal(format!("cannot encode an answer: {e}")))?;
-        errors += usize::from(error);
+        match request.answer(data, &mut scratch, log, &mut bytes) {
+            Ok(error) => errors += usize::from(error),
+            Err(status) => {
+                // A partly written answer is not sent.
+                bytes.truncate(start);
+                failure = Some(status);
+                break;
+            }
+        }
         lengths.push(bytes.len() - start);
     }
-    Ok(Answers { bytes: bytes.freeze(), lengths, errors })
+    Answers { bytes: bytes.freeze(), lengths, errors, failure }
 }
 
 /// Starts the driver for one stream and returns the response stream. The whole stream is judged
 /// with `data`, the snapshot current when it started.
-pub(crate) fn start(
+pub(crate) fn start<R: StreamRequest>(
     data: Arc<ServerData>,
-    inbound: Streaming<pb::ProcessClaimsRequest>,
+    inbound: Streaming<R>,
     log: RequestLog,
 ) -> ProcessClaimsStream {
     let (out, answers) = mpsc::channel(OUTPUT_CHUNKS);
@@ -120,18 +185,22 @@ pub(crate) fn start(
     ProcessClaimsStream { answers, rest: Bytes::new(), lengths: Vec::new().into_iter() }
 }
 
-async fn drive(
+async fn drive<R: StreamRequest>(
     data: Arc<ServerData>,
-    mut inbound: Streaming<pb::ProcessClaimsRequest>,
+    mut inbound: Streaming<R>,
     out: mpsc::Sender<Result<Answers, Status>>,
     log: RequestLog,
 ) {
     let max_in_flight = max_in_flight();
-    let mut in_flight: VecDeque<JoinHandle<Result<Answers, Status>>> = VecDeque::with_capacity(max_in_flight);
+    let mut in_flight: VecDeque<JoinHandle<Answers>> = VecDeque::with_capacity(max_in_flight);
     let mut reader = ChunkReader::default();
     let mut failure: Option<Status> = None;
-    let send = |answers: Answers| {
+    // Sends a chunk's answers; what ended it early ends the stream after them (later chunks dropped).
+    let send = |mut answers: Answers, failure: &mut Option<Status>| {
         log.count_claims(answers.lengths.len(), answers.errors);
+        if let Some(status) = answers.failure.take() {
+            *failure = Some(status);
+        }
         out.send(Ok(answers))
     };
     loop {
@@ -150,14 +219,13 @@ async fn drive(
             }), if !in_flight.is_empty() => {
                 in_flight.pop_front();
                 match done {
-                    Ok(Ok(answers)) => {
-                        if send(answers).await.is_err() {
+                    Ok(answers) => {
+                        if send(answers, &mut failure).await.is_err() {
                             return;
                         }
-                    }
-                    Ok(Err(status)) => {
-                        failure = Some(status);
-                        in_flight.clear();
+                        if failure.is_some() {
+                            in_flight.clear();
+                        }
                     }
                     Err(join) => {
                         failure = Some(Status::internal(format!("claim worker failed: {join}")));
@@ -166,16 +234,13 @@ async fn drive(
                 }
             }
             chunk = reader.next(&mut inbound), if reading && in_flight.len() < max_in_flight => match chunk {
-                Ok(chunk) if chunk.is_empty() => {}
-                Ok(chunk) if in_flight.is_empty() && is_small(&chunk) => match judge_chunk(&data, chunk, &log, || false) {
-                    Ok(answers) => {
-                        if send(answers).await.is_err() {
-                            return;
-                        }
+                Ok((chunk, _)) if chunk.is_empty() => {}
+                Ok((chunk, bytes)) if in_flight.is_empty() && chunk.len() <= INLINE_CLAIMS && bytes <= INLINE_BYTES => {
+                    if send(judge_chunk(&data, chunk, &log, || false), &mut failure).await.is_err() {
+                        return;
                     }
-                    Err(status) => failure = Some(status),
-                },
-                Ok(chunk) => {
+                }
+                Ok((chunk, _)) => {
                     let data = Arc::clone(&data);
                     let log = log.clone();
                     let out = out.clone();
@@ -190,12 +255,6 @@ async fn drive(
     if let Some(status) = failure {
         let _ = out.send(Err(status)).await;
     }
-}
-
-/// A chunk cheaper to judge in place than to hand to the blocking pool.
-fn is_small(chunk: &[pb::ProcessClaimsRequest]) -> bool {
-    chunk.len() <= INLINE_CLAIMS
-        && chunk.iter().map(|r| r.claim.as_ref().map_or(0, |c| c.lines.len())).sum::<usize>() <= INLINE_LINES
 }
 
 /// Reads requests a chunk at a time: waits for the first, then takes what is already there.
@@ -213,17 +272,15 @@ impl ChunkReader {
         self.ended && self.error.is_none()
     }
 
-    /// The next chunk: at least one request, or empty once the stream has ended, or the stream's
-    /// error. Cancel-safe: requests taken from the stream are returned in the same poll.
-    async fn next(
-        &mut self,
-        inbound: &mut Streaming<pb::ProcessClaimsRequest>,
-    ) -> Result<Vec<pb::ProcessClaimsRequest>, Status> {
+    /// The next chunk and its size on the wire: at least one request, or empty once the stream has
+    /// ended, or the stream's error. Cancel-safe: requests taken from the stream are returned in the
+    /// same poll.
+    async fn next<R: StreamRequest>(&mut self, inbound: &mut Streaming<R>) -> Result<(Vec<R>, usize), Status> {
         if let Some(status) = self.error.take() {
             return Err(status);
         }
         if self.ended {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), 0));
         }
         std::future::poll_fn(|cx| {
             let mut chunk = Vec::new();
@@ -231,7 +288,7 @@ impl ChunkReader {
             while chunk.len() < CHUNK_CLAIMS && bytes < CHUNK_BYTES {
                 match Pin::new(&mut *inbound).poll_next(cx) {
                     Poll::Ready(Some(Ok(request))) => {
-                        bytes += request.encoded_len();
+                        bytes += request.wire_len();
                         chunk.push(request);
                     }
                     Poll::Ready(Some(Err(status))) => {
@@ -250,7 +307,7 @@ impl ChunkReader {
                     Poll::Pending => break,
                 }
             }
-            Poll::Ready(Ok(chunk))
+            Poll::Ready(Ok((chunk, bytes)))
         })
         .await
     }
