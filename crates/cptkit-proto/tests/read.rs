@@ -36,16 +36,15 @@ fn check(bytes: &[u8], scratch: &mut Option<Claim>) -> bool {
     true
 }
 
-/// SplitMix64, as the core's synthetic data uses.
+/// Xorshift64: enough to pick mutations, the same on every run.
 struct Rng(u64);
 
 impl Rng {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
     }
 
     fn below(&mut self, n: usize) -> usize {

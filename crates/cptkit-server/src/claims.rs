@@ -21,7 +21,7 @@ use tonic::{Request, Response, Status, Streaming};
 use crate::access_log::{RequestLog, loggable_id};
 use crate::data::{DataStore, ServerData};
 use crate::prepared::{BoxFuture, PreparedCodec, PreparedRoutes};
-use crate::process::{self, ProcessClaimsStream, StreamRequest};
+use crate::process::{self, ProcessClaimsStream};
 use crate::status::{to_claim_error, to_status};
 
 const PROCESS_CLAIMS_PATH: &str = "/cptkit.v1.ClaimService/ProcessClaims";
@@ -52,12 +52,9 @@ impl ClaimServiceImpl {
         ClaimServiceImpl { store }
     }
 
-    /// A `ProcessClaims` call (its requests as bytes or decoded), answered with each response's encoded
-    /// bytes.
-    fn process_encoded<R: StreamRequest>(&self, request: Request<Streaming<R>>) -> ProcessClaimsStream {
-        let (_, extensions, inbound) = request.into_parts();
-        let log = RequestLog::of(&extensions);
-        process::start(self.store.current(), inbound, log)
+    /// A `ProcessClaims` call over its requests' bytes, answered with each response's encoded bytes.
+    fn process_encoded(&self, extensions: &http::Extensions, inbound: impl process::Requests) -> ProcessClaimsStream {
+        process::start(self.store.current(), inbound, RequestLog::of(extensions))
     }
 
     /// Answers on this thread, or on a blocking one for a large claim (judging and converting
@@ -216,7 +213,10 @@ impl ClaimService for ClaimServiceImpl {
         &self,
         request: Request<Streaming<pb::ProcessClaimsRequest>>,
     ) -> Result<Response<Self::ProcessClaimsStream>, Status> {
-        let answers = self.process_encoded(request).map(|answer| {
+        let (_, extensions, inbound) = request.into_parts();
+        // Decoded by the generated server: encoded again for the one reader (decoding gives them back).
+        let inbound = inbound.map(|request| request.map(|r| Bytes::from(r.encode_to_vec())));
+        let answers = self.process_encoded(&extensions, inbound).map(|answer| {
             answer.and_then(|bytes| {
                 pb::ProcessClaimsResponse::decode(bytes)
                     .map_err(|e| Status::internal(format!("cannot decode an answer: {e}")))
@@ -255,7 +255,8 @@ impl tonic::server::StreamingService<Bytes> for ProcessClaims {
     type Future = std::future::Ready<Result<Response<ProcessClaimsStream>, Status>>;
 
     fn call(&mut self, request: Request<Streaming<Bytes>>) -> Self::Future {
-        std::future::ready(Ok(Response::new(self.0.process_encoded(request))))
+        let (_, extensions, inbound) = request.into_parts();
+        std::future::ready(Ok(Response::new(self.0.process_encoded(&extensions, inbound))))
     }
 }
 

@@ -6,7 +6,8 @@
 //! 1. **Read a chunk.** It waits for the next request, then takes every further request already
 //!    received, up to [`CHUNK_CLAIMS`] claims or [`CHUNK_BYTES`] of encoded claims. A client that
 //!    sends one claim and waits gets a chunk of one; a client streaming a batch gets full chunks.
-//!    The server's routes hand over each request's bytes undecoded: the job reads them (below).
+//!    Requests arrive as their bytes, undecoded (the server's routes pass them through): the job
+//!    reads them (below).
 //! 2. **Judge it off the runtime.** Each chunk goes to `spawn_blocking` (read, validate, price,
 //!    convert and encode the answers to protobuf bytes, so the runtime threads only frame and write
 //!    them: ~256 claims is a millisecond or two); a chunk of a few claims with nothing in flight is
@@ -46,13 +47,10 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use bytes::{Bytes, BytesMut};
-use cptkit_core::Claim;
-use cptkit_proto::pb;
-use prost::Message as _;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_stream::Stream;
-use tonic::{Status, Streaming};
+use tonic::Status;
 
 use crate::access_log::RequestLog;
 use crate::claims;
@@ -89,66 +87,12 @@ struct Answers {
     failure: Option<Status>,
 }
 
-/// A request as the stream yields it: its bytes (the server's routes) or prost's message (the
-/// generated server, for a caller that mounts it).
-pub(crate) trait StreamRequest: Send + 'static {
-    /// Its size on the wire, for [`CHUNK_BYTES`].
-    fn wire_len(&self) -> usize;
-
-    /// Answers it into `buf`, reusing `scratch` (the previous request's claim); whether the answer
-    /// carries an error, or the status that ends the stream.
-    fn answer(
-        self,
-        data: &ServerData,
-        scratch: &mut Option<Claim>,
-        log: &RequestLog,
-        buf: &mut BytesMut,
-    ) -> Result<bool, Status>;
-}
-
-impl StreamRequest for Bytes {
-    fn wire_len(&self) -> usize {
-        self.len()
-    }
-
-    fn answer(
-        self,
-        data: &ServerData,
-        scratch: &mut Option<Claim>,
-        log: &RequestLog,
-        buf: &mut BytesMut,
-    ) -> Result<bool, Status> {
-        claims::process_encoded(data, &self, scratch, log, buf)
-    }
-}
-
-impl StreamRequest for pb::ProcessClaimsRequest {
-    fn wire_len(&self) -> usize {
-        self.encoded_len()
-    }
-
-    fn answer(
-        self,
-        data: &ServerData,
-        _: &mut Option<Claim>,
-        log: &RequestLog,
-        buf: &mut BytesMut,
-    ) -> Result<bool, Status> {
-        claims::process(data, self, log, buf).map_err(claims::cannot_encode)
-    }
-}
-
 /// What a chunk of encoded answers starts with: ~1.3 KB per priced one-line claim; more grows it.
 const ANSWER_BYTES: usize = 1536;
 
 /// Judges `chunk` in order and encodes the answers, stopping early (with the answers so far) once
 /// `cancelled` says the client went away or a request ends the stream.
-fn judge_chunk<R: StreamRequest>(
-    data: &ServerData,
-    chunk: Vec<R>,
-    log: &RequestLog,
-    cancelled: impl Fn() -> bool,
-) -> Answers {
+fn judge_chunk(data: &ServerData, chunk: Vec<Bytes>, log: &RequestLog, cancelled: impl Fn() -> bool) -> Answers {
     let mut bytes = BytesMut::with_capacity(chunk.len() * ANSWER_BYTES);
     let mut lengths = Vec::with_capacity(chunk.len());
     let (mut errors, mut failure) = (0, None);
@@ -158,7 +102,7 @@ fn judge_chunk<R: StreamRequest>(
             break;
         }
         let start = bytes.len();
-        match request.answer(data, &mut scratch, log, &mut bytes) {
+        match claims::process_encoded(data, &request, &mut scratch, log, &mut bytes) {
             Ok(error) => errors += usize::from(error),
             Err(status) => {
                 // A partly written answer is not sent.
@@ -174,20 +118,21 @@ fn judge_chunk<R: StreamRequest>(
 
 /// Starts the driver for one stream and returns the response stream. The whole stream is judged
 /// with `data`, the snapshot current when it started.
-pub(crate) fn start<R: StreamRequest>(
-    data: Arc<ServerData>,
-    inbound: Streaming<R>,
-    log: RequestLog,
-) -> ProcessClaimsStream {
+pub(crate) fn start(data: Arc<ServerData>, inbound: impl Requests, log: RequestLog) -> ProcessClaimsStream {
     let (out, answers) = mpsc::channel(OUTPUT_CHUNKS);
     log.count_claims(0, 0);
     tokio::spawn(drive(data, inbound, out, log));
     ProcessClaimsStream { answers, rest: Bytes::new(), lengths: Vec::new().into_iter() }
 }
 
-async fn drive<R: StreamRequest>(
+/// The request stream: each request's bytes, or the status that ends it.
+pub(crate) trait Requests: Stream<Item = Result<Bytes, Status>> + Unpin + Send + 'static {}
+
+impl<S: Stream<Item = Result<Bytes, Status>> + Unpin + Send + 'static> Requests for S {}
+
+async fn drive(
     data: Arc<ServerData>,
-    mut inbound: Streaming<R>,
+    mut inbound: impl Requests,
     out: mpsc::Sender<Result<Answers, Status>>,
     log: RequestLog,
 ) {
@@ -275,7 +220,7 @@ impl ChunkReader {
     /// The next chunk and its size on the wire: at least one request, or empty once the stream has
     /// ended, or the stream's error. Cancel-safe: requests taken from the stream are returned in the
     /// same poll.
-    async fn next<R: StreamRequest>(&mut self, inbound: &mut Streaming<R>) -> Result<(Vec<R>, usize), Status> {
+    async fn next(&mut self, inbound: &mut impl Requests) -> Result<(Vec<Bytes>, usize), Status> {
         if let Some(status) = self.error.take() {
             return Err(status);
         }
@@ -288,7 +233,7 @@ impl ChunkReader {
             while chunk.len() < CHUNK_CLAIMS && bytes < CHUNK_BYTES {
                 match Pin::new(&mut *inbound).poll_next(cx) {
                     Poll::Ready(Some(Ok(request))) => {
-                        bytes += request.wire_len();
+                        bytes += request.len();
                         chunk.push(request);
                     }
                     Poll::Ready(Some(Err(status))) => {
