@@ -23,14 +23,23 @@ enum_map!(Severity { Error => Error, Warning => Warning });
 enum_map!(LineStatus { Priced => Priced, NotPriced => NotPriced, NotPayable => NotPayable });
 
 /// A role on the wire: UNSPECIFIED is none given (the taxonomy's role applies).
-fn optional_role(raw: i32) -> Result<Option<core::ProviderRole>> {
+pub(crate) fn optional_role(raw: i32) -> Result<Option<core::ProviderRole>> {
     if raw == pb::ProviderRole::Unspecified as i32 { Ok(None) } else { provider_role(raw).map(Some) }
 }
 
 fn location_from(field: &str, location: Option<pb::Location>) -> Result<Option<core::Location>> {
-    let Some(pb::Location { state, zip }) = location else { return Ok(None) };
+    location.map(|pb::Location { state, zip }| self::location(field, &state, &zip)).transpose()
+}
+
+/// A location given on the wire (even an empty one is a location).
+pub(crate) fn location(field: &str, state: &str, zip: &str) -> Result<core::Location> {
     let at = |name: &str| format!("{field}.{name}");
-    Ok(Some(core::Location { state: optional_parse(&at("state"), &state)?, zip: optional_parse(&at("zip"), &zip)? }))
+    Ok(core::Location { state: optional_parse(&at("state"), state)?, zip: optional_parse(&at("zip"), zip)? })
+}
+
+/// CLM05-3 as given; empty means an original claim.
+pub(crate) fn frequency_code(text: &str) -> core::ShortText {
+    if text.is_empty() { "1".into() } else { text.into() }
 }
 
 fn location_to(location: Option<core::Location>) -> Option<pb::Location> {
@@ -40,11 +49,11 @@ fn location_to(location: Option<core::Location>) -> Option<pb::Location> {
     })
 }
 
-fn required_date(field: &str, text: &str) -> Result<time::Date> {
+pub(crate) fn required_date(field: &str, text: &str) -> Result<time::Date> {
     parse_date(field, text)?.ok_or_else(|| Error::invalid(field, "is required (YYYY-MM-DD)"))
 }
 
-fn optional_time(field: &str, text: &str) -> Result<Option<time::PrimitiveDateTime>> {
+pub(crate) fn optional_time(field: &str, text: &str) -> Result<Option<time::PrimitiveDateTime>> {
     if text.is_empty() {
         Ok(None)
     } else {
@@ -52,7 +61,7 @@ fn optional_time(field: &str, text: &str) -> Result<Option<time::PrimitiveDateTi
     }
 }
 
-fn optional_parse<T: std::str::FromStr<Err = Error>>(field: &str, text: &str) -> Result<Option<T>> {
+pub(crate) fn optional_parse<T: std::str::FromStr<Err = Error>>(field: &str, text: &str) -> Result<Option<T>> {
     if text.is_empty() {
         Ok(None)
     } else {
@@ -60,7 +69,7 @@ fn optional_parse<T: std::str::FromStr<Err = Error>>(field: &str, text: &str) ->
     }
 }
 
-fn parse_as<T: std::str::FromStr<Err = Error>>(field: &str, text: &str) -> Result<T> {
+pub(crate) fn parse_as<T: std::str::FromStr<Err = Error>>(field: &str, text: &str) -> Result<T> {
     text.parse().map_err(|e: Error| Error::invalid(field, e.message()))
 }
 
@@ -89,7 +98,7 @@ impl TryFrom<pb::Claim> for core::Claim {
             claim_id: claim_id.into(),
             payer: core::Payer { id: id.into(), plan_type: plan_type(raw_plan).map_err(|e| e.at("payer"))? },
             place_of_service: parse_as("place_of_service", &place_of_service)?,
-            frequency_code: if frequency_code.is_empty() { "1".into() } else { frequency_code.into() },
+            frequency_code: self::frequency_code(&frequency_code),
             patient: core::Patient {
                 birth_date: required_date("patient.birth_date", &birth_date)?,
                 member_id: member_id.into(),

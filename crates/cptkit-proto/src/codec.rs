@@ -5,6 +5,7 @@
 use std::marker::PhantomData;
 
 use prost::Message;
+use prost::bytes::Buf as _;
 use tonic::Status;
 use tonic::codec::{DecodeBuf, Decoder};
 use tonic_prost::ProstEncoder;
@@ -53,8 +54,25 @@ impl<U: Message + Default> Decoder for MessageDecoder<U> {
     type Error = Status;
 
     fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<U>, Status> {
-        U::decode(buf)
-            .map(Some)
-            .map_err(|error| Status::invalid_argument(format!("the message is not valid protobuf: {error}")))
+        U::decode(buf).map(Some).map_err(not_protobuf)
+    }
+}
+
+/// The status of request bytes that are not the message: INVALID_ARGUMENT with prost's reason.
+pub fn not_protobuf(error: prost::DecodeError) -> Status {
+    Status::invalid_argument(format!("the message is not valid protobuf: {error}"))
+}
+
+/// Yields each message's bytes as they are (no copy: they share tonic's buffer), for a handler that
+/// reads them itself and decodes with [`MessageDecoder`]'s rules ([`not_protobuf`]) what it cannot.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RawDecoder;
+
+impl Decoder for RawDecoder {
+    type Item = prost::bytes::Bytes;
+    type Error = Status;
+
+    fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<prost::bytes::Bytes>, Status> {
+        Ok(Some(buf.copy_to_bytes(buf.remaining())))
     }
 }

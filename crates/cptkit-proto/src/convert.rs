@@ -67,7 +67,7 @@ macro_rules! enum_map {
     ($name:ident { $($c:ident => $p:ident),+ $(,)? }, parse = $parse:ident($field:literal)) => {
         enum_map!($name { $($c => $p),+ });
 
-        fn $parse(raw: i32) -> Result<cptkit_core::$name> {
+        pub(crate) fn $parse(raw: i32) -> Result<cptkit_core::$name> {
             match pb::$name::try_from(raw) {
                 $(Ok(pb::$name::$p) => Ok(cptkit_core::$name::$c),)+
                 Ok(pb::$name::Unspecified) | Err(_) => {

@@ -9,8 +9,9 @@
 
 use std::pin::Pin;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use cptkit_core::{Claim, Error, JudgeOptions, Judgement, Verdict};
+use cptkit_proto::codec::RawDecoder;
 use cptkit_proto::pb;
 use cptkit_proto::pb::claim_service_server::{ClaimService, ClaimServiceServer};
 use prost::{EncodeError, Message as _};
@@ -51,11 +52,9 @@ impl ClaimServiceImpl {
         ClaimServiceImpl { store }
     }
 
-    /// A `ProcessClaims` call, answered with each response's encoded bytes.
-    fn process_encoded(&self, request: Request<Streaming<pb::ProcessClaimsRequest>>) -> ProcessClaimsStream {
-        let (_, extensions, inbound) = request.into_parts();
-        let log = RequestLog::of(&extensions);
-        process::start(self.store.current(), inbound, log)
+    /// A `ProcessClaims` call over its requests' bytes, answered with each response's encoded bytes.
+    fn process_encoded(&self, extensions: &http::Extensions, inbound: impl process::Requests) -> ProcessClaimsStream {
+        process::start(self.store.current(), inbound, RequestLog::of(extensions))
     }
 
     /// Answers on this thread, or on a blocking one for a large claim (judging and converting
@@ -77,20 +76,20 @@ impl ClaimServiceImpl {
 
 /// The core's one judge. A bug met on this claim is its INTERNAL error (logged here with the claim id
 /// only): a stream goes on, a connection stays up.
-fn judge(data: &ServerData, parsed: &Parsed) -> Result<Judgement, Error> {
-    data.judge(&parsed.claim, &parsed.options).inspect_err(|_| {
-        tracing::error!(claim_id = %loggable_id(&parsed.claim.claim_id), "the core failed on a claim");
+fn judge(data: &ServerData, claim: &Claim, options: &JudgeOptions) -> Result<Judgement, Error> {
+    data.judge(claim, options).inspect_err(|_| {
+        tracing::error!(claim_id = %loggable_id(&claim.claim_id), "the core failed on a claim");
     })
 }
 
 fn validate_answer(data: &ServerData, parsed: &Parsed) -> Result<pb::ValidateClaimResponse, Status> {
-    let Judgement { report, .. } = judge(data, parsed).map_err(|e| to_status(&e))?;
+    let Judgement { report, .. } = judge(data, &parsed.claim, &parsed.options).map_err(|e| to_status(&e))?;
     Ok(pb::ValidateClaimResponse { report: Some(report.into()) })
 }
 
 /// A claim rejected for its findings is INVALID_ARGUMENT with one violation per error finding.
 fn price_answer(data: &ServerData, parsed: &Parsed) -> Result<pb::PriceClaimResponse, Status> {
-    let judgement = judge(data, parsed).map_err(|e| to_status(&e))?;
+    let judgement = judge(data, &parsed.claim, &parsed.options).map_err(|e| to_status(&e))?;
     let report = judgement.report.clone();
     let priced = judgement.into_priced().map_err(|e| to_status(&e))?;
     Ok(pb::PriceClaimResponse { priced: Some(priced.into()), report: Some(report.into()) })
@@ -106,12 +105,43 @@ pub(crate) fn process(
     buf: &mut BytesMut,
 ) -> Result<bool, EncodeError> {
     let pb::ProcessClaimsRequest { request_id, claim, price, options, today } = request;
-    let mut response = pb::ProcessClaimsResponse { request_id, ..Default::default() };
-    let mut priced = None;
     let judged = parse(claim, &today, price.then_some(options)).and_then(|parsed| {
         log.count_judged(1, parsed.claim.lines.len());
-        judge(data, &parsed)
+        judge(data, &parsed.claim, &parsed.options)
     });
+    answer(request_id, judged, buf)
+}
+
+/// One `ProcessClaims` request as its encoded bytes, answered as [`process`] answers it: read by the
+/// fast reader into `scratch` (the previous request's claim, reused) when it is plainly well-formed,
+/// else decoded with prost. Bytes that are not a request are the stream's INVALID_ARGUMENT, as the
+/// generated decoder's.
+pub(crate) fn process_encoded(
+    data: &ServerData,
+    bytes: &[u8],
+    scratch: &mut Option<Claim>,
+    log: &RequestLog,
+    buf: &mut BytesMut,
+) -> Result<bool, Status> {
+    if let Some(request) = cptkit_proto::read_process_claims_request(bytes, scratch)
+        && let Some(claim) = scratch.as_ref()
+    {
+        log.count_judged(1, claim.lines.len());
+        let judged = judge(data, claim, &request.options);
+        return answer(request.request_id.to_owned(), judged, buf).map_err(cannot_encode);
+    }
+    let request = pb::ProcessClaimsRequest::decode(bytes).map_err(cptkit_proto::codec::not_protobuf)?;
+    process(data, request, log, buf).map_err(cannot_encode)
+}
+
+pub(crate) fn cannot_encode(error: EncodeError) -> Status {
+    Status::internal(format!("cannot encode an answer: {error}"))
+}
+
+/// A judged (or unreadable) claim's answer, encoded into `buf`; whether it carries an error.
+fn answer(request_id: String, judged: Result<Judgement, Error>, buf: &mut BytesMut) -> Result<bool, EncodeError> {
+    let mut response = pb::ProcessClaimsResponse { request_id, ..Default::default() };
+    let mut priced = None;
     match judged {
         Err(error) => response.error = Some(to_claim_error(&error, None)),
         Ok(Judgement { report, verdict }) => {
@@ -183,7 +213,10 @@ impl ClaimService for ClaimServiceImpl {
         &self,
         request: Request<Streaming<pb::ProcessClaimsRequest>>,
     ) -> Result<Response<Self::ProcessClaimsStream>, Status> {
-        let answers = self.process_encoded(request).map(|answer| {
+        let (_, extensions, inbound) = request.into_parts();
+        // Decoded by the generated server: encoded again for the one reader (decoding gives them back).
+        let inbound = inbound.map(|request| request.map(|r| Bytes::from(r.encode_to_vec())));
+        let answers = self.process_encoded(&extensions, inbound).map(|answer| {
             answer.and_then(|bytes| {
                 pb::ProcessClaimsResponse::decode(bytes)
                     .map_err(|e| Status::internal(format!("cannot decode an answer: {e}")))
@@ -203,7 +236,8 @@ impl ClaimServiceRoutes {
         let method = move |request| {
             let method = ProcessClaims(claims.clone());
             Box::pin(async move {
-                let codec = PreparedCodec::<pb::ProcessClaimsRequest>::with_buffers(STREAM_BUFFER, STREAM_YIELD);
+                // Each request's bytes go to the job undecoded: it reads them straight into a claim.
+                let codec = PreparedCodec::<RawDecoder>::with_buffers(STREAM_BUFFER, STREAM_YIELD);
                 let mut grpc =
                     tonic::server::Grpc::new(codec).apply_max_message_size_config(Some(max_request_bytes), None);
                 grpc.streaming(method, request).await
@@ -215,12 +249,73 @@ impl ClaimServiceRoutes {
 
 struct ProcessClaims(ClaimServiceImpl);
 
-impl tonic::server::StreamingService<pb::ProcessClaimsRequest> for ProcessClaims {
-    type Response = bytes::Bytes;
+impl tonic::server::StreamingService<Bytes> for ProcessClaims {
+    type Response = Bytes;
     type ResponseStream = ProcessClaimsStream;
     type Future = std::future::Ready<Result<Response<ProcessClaimsStream>, Status>>;
 
-    fn call(&mut self, request: Request<Streaming<pb::ProcessClaimsRequest>>) -> Self::Future {
-        std::future::ready(Ok(Response::new(self.0.process_encoded(request))))
+    fn call(&mut self, request: Request<Streaming<Bytes>>) -> Self::Future {
+        let (_, extensions, inbound) = request.into_parts();
+        std::future::ready(Ok(Response::new(self.0.process_encoded(&extensions, inbound))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use cptkit_core::synthetic::SyntheticClaims;
+    use cptkit_core::{Reference, RuleBook};
+
+    use super::*;
+
+    /// The answer `process_encoded` gives (its bytes, or the stream's status as code and message).
+    fn encoded_answer(data: &ServerData, bytes: &[u8], scratch: &mut Option<Claim>) -> Result<Vec<u8>, String> {
+        let mut buf = BytesMut::new();
+        match process_encoded(data, bytes, scratch, &RequestLog::default(), &mut buf) {
+            Ok(_) => Ok(buf.to_vec()),
+            Err(status) => Err(format!("{:?} {}", status.code(), status.message())),
+        }
+    }
+
+    /// Today's path: the generated decoder, then `process`.
+    fn decoded_answer(data: &ServerData, bytes: &[u8]) -> Result<Vec<u8>, String> {
+        let request = pb::ProcessClaimsRequest::decode(bytes).map_err(|e| {
+            let status = cptkit_proto::codec::not_protobuf(e);
+            format!("{:?} {}", status.code(), status.message())
+        })?;
+        let mut buf = BytesMut::new();
+        process(data, request, &RequestLog::default(), &mut buf).expect("encodes");
+        Ok(buf.to_vec())
+    }
+
+    #[test]
+    fn answers_from_the_bytes_are_the_answers_from_the_decoded_request() {
+        let data =
+            ServerData::new(Reference::embedded().into(), Arc::new(RuleBook::embedded().clone()), Arc::default());
+        let mut scratch = None;
+        let (mut fast, mut seed) = (0, 0x13u64);
+        for (i, claim) in SyntheticClaims::new(7).expect("synthetic claims").take(400).enumerate() {
+            let request = pb::ProcessClaimsRequest {
+                request_id: format!("r{i}"),
+                claim: Some(claim.into()),
+                price: i % 3 != 1,
+                options: (i % 2 == 0)
+                    .then(|| pb::PriceOptions { conversion_factor: "61.25".into(), ..Default::default() }),
+                today: if i % 4 == 0 { "2026-02-01".into() } else { String::new() },
+            };
+            let bytes = request.encode_to_vec();
+            fast += usize::from(cptkit_proto::read_process_claims_request(&bytes, &mut None).is_some());
+            assert_eq!(encoded_answer(&data, &bytes, &mut scratch), decoded_answer(&data, &bytes), "request {i}");
+            // A truncated or altered request: the same answer or the same stream error.
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            let at = usize::try_from(seed >> 33).expect("fits") % bytes.len();
+            let mut altered = bytes.clone();
+            altered[at] ^= 0x5a;
+            for odd in [&bytes[..at], &altered[..]] {
+                assert_eq!(encoded_answer(&data, odd, &mut scratch), decoded_answer(&data, odd), "request {i} at {at}");
+            }
+        }
+        assert_eq!(fast, 400, "every well-formed request takes the fast reader");
     }
 }

@@ -26,7 +26,7 @@ use cptkit_proto::codec::MessageDecoder;
 use cptkit_proto::pb;
 use cptkit_proto::pb::code_service_server::CodeServiceServer;
 use prost::Message as _;
-use tonic::codec::{BufferSettings, Codec, EncodeBuf, Encoder};
+use tonic::codec::{BufferSettings, Codec, Decoder, EncodeBuf, Encoder};
 use tonic::server::NamedService;
 use tonic::{Request, Response, Status};
 
@@ -120,7 +120,7 @@ impl CodeServiceRoutes {
         let method = move |request| {
             let method = GetCode(Arc::clone(&codes));
             Box::pin(async move {
-                let mut grpc = tonic::server::Grpc::new(PreparedCodec::<pb::GetCodeRequest>::default())
+                let mut grpc = tonic::server::Grpc::new(PreparedCodec::<MessageDecoder<pb::GetCodeRequest>>::default())
                     .apply_max_message_size_config(Some(max_request_bytes), None);
                 grpc.unary(method, request).await
             }) as BoxFuture<_>
@@ -187,8 +187,9 @@ impl tonic::server::UnaryService<pb::GetCodeRequest> for GetCode {
     }
 }
 
-/// Decodes `D` requests as the generated servers do; encodes a response by writing its prepared bytes
-/// (one encoded message), so the bytes on the wire are exactly what encoding the message would give.
+/// Decodes requests with `D` (a [`MessageDecoder`], as the generated servers do, or a pass-through);
+/// encodes a response by writing its prepared bytes (one encoded message), so the bytes on the wire
+/// are exactly what encoding the message would give.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct PreparedCodec<D> {
     buffers: BufferSettings,
@@ -209,18 +210,22 @@ impl<D> PreparedCodec<D> {
     }
 }
 
-impl<D: prost::Message + Default + Send + 'static> Codec for PreparedCodec<D> {
+impl<D> Codec for PreparedCodec<D>
+where
+    D: Decoder<Error = Status> + Default + Send + 'static,
+    D::Item: Send + 'static,
+{
     type Encode = Bytes;
-    type Decode = D;
+    type Decode = D::Item;
     type Encoder = PreparedEncoder;
-    type Decoder = MessageDecoder<D>;
+    type Decoder = D;
 
     fn encoder(&mut self) -> Self::Encoder {
         PreparedEncoder(self.buffers)
     }
 
     fn decoder(&mut self) -> Self::Decoder {
-        MessageDecoder::default()
+        D::default()
     }
 }
 

@@ -6,7 +6,9 @@
 //! 1. **Read a chunk.** It waits for the next request, then takes every further request already
 //!    received, up to [`CHUNK_CLAIMS`] claims or [`CHUNK_BYTES`] of encoded claims. A client that
 //!    sends one claim and waits gets a chunk of one; a client streaming a batch gets full chunks.
-//! 2. **Judge it off the runtime.** Each chunk goes to `spawn_blocking` (parse, validate, price,
+//!    Requests arrive as their bytes, undecoded (the server's routes pass them through): the job
+//!    reads them (below).
+//! 2. **Judge it off the runtime.** Each chunk goes to `spawn_blocking` (read, validate, price,
 //!    convert and encode the answers to protobuf bytes, so the runtime threads only frame and write
 //!    them: ~256 claims is a millisecond or two); a chunk of a few claims with nothing in flight is
 //!    judged on the driver itself, where a blocking-pool hand-off would cost more than the work.
@@ -26,8 +28,14 @@
 //! driver sees the output channel close and returns (dropping the request stream), and a running
 //! job stops before its next claim.
 //!
-//! A request stream that fails (a message over the size limit, a broken connection) ends the
-//! response stream with that status after the answers to the requests before it.
+//! A request stream that fails (a message over the size limit, a broken connection, bytes that are
+//! not a request) ends the response stream with that status after the answers to the requests before
+//! it.
+//!
+//! **Reading.** A request's bytes go through [`cptkit_proto::read_process_claims_request`] into a
+//! claim the job reuses from request to request; a request that reader declines (anything not plainly
+//! well-formed) is decoded with prost and converted as the unary calls do, which gives the canonical
+//! answer or error. The answers are the same either way.
 //!
 //! Each claim is judged on its own, as `ValidateClaim` and `PriceClaim` judge it: the edits across
 //! claims (BAT001-BAT003) need the whole batch at once and are not run on a stream.
@@ -39,12 +47,10 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use bytes::{Bytes, BytesMut};
-use cptkit_proto::pb;
-use prost::Message as _;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_stream::Stream;
-use tonic::{Status, Streaming};
+use tonic::Status;
 
 use crate::access_log::RequestLog;
 use crate::claims;
@@ -57,8 +63,8 @@ pub const CHUNK_CLAIMS: usize = 256;
 pub const CHUNK_BYTES: usize = 1024 * 1024;
 /// A chunk this small, with nothing in flight, is judged on the driver task (microseconds of work).
 const INLINE_CLAIMS: usize = 4;
-/// ... and has at most this many lines in all.
-const INLINE_LINES: usize = 32;
+/// ... and has at most this many encoded bytes in all (about 32 lines: a line is ~100 bytes).
+const INLINE_BYTES: usize = 4 * 1024;
 /// Judged chunks waiting for the client to read them.
 const OUTPUT_CHUNKS: usize = 2;
 
@@ -77,61 +83,69 @@ struct Answers {
     lengths: Vec<usize>,
     /// Answers that carry an error (counted in the access log).
     errors: usize,
+    /// What ended the chunk before its last request (the stream ends with it after these answers).
+    failure: Option<Status>,
 }
 
 /// What a chunk of encoded answers starts with: ~1.3 KB per priced one-line claim; more grows it.
 const ANSWER_BYTES: usize = 1536;
 
 /// Judges `chunk` in order and encodes the answers, stopping early (with the answers so far) once
-/// `cancelled` says the client went away.
-fn judge_chunk(
-    data: &ServerData,
-    chunk: Vec<pb::ProcessClaimsRequest>,
-    log: &RequestLog,
-    cancelled: impl Fn() -> bool,
-) -> Result<Answers, Status> {
+/// `cancelled` says the client went away or a request ends the stream.
+fn judge_chunk(data: &ServerData, chunk: Vec<Bytes>, log: &RequestLog, cancelled: impl Fn() -> bool) -> Answers {
     let mut bytes = BytesMut::with_capacity(chunk.len() * ANSWER_BYTES);
     let mut lengths = Vec::with_capacity(chunk.len());
-    let mut errors = 0;
+    let (mut errors, mut failure) = (0, None);
+    let mut scratch = None;
     for request in chunk {
         if cancelled() {
             break;
         }
         let start = bytes.len();
-        // A BytesMut grows as needed: encoding into it cannot run out of room.
-        let error = claims::process(data, request, log, &mut bytes)
-            .map_err(|e| Status::internal(format!("cannot encode an answer: {e}")))?;
-        errors += usize::from(error);
+        match claims::process_encoded(data, &request, &mut scratch, log, &mut bytes) {
+            Ok(error) => errors += usize::from(error),
+            Err(status) => {
+                // A partly written answer is not sent.
+                bytes.truncate(start);
+                failure = Some(status);
+                break;
+            }
+        }
         lengths.push(bytes.len() - start);
     }
-    Ok(Answers { bytes: bytes.freeze(), lengths, errors })
+    Answers { bytes: bytes.freeze(), lengths, errors, failure }
 }
 
 /// Starts the driver for one stream and returns the response stream. The whole stream is judged
 /// with `data`, the snapshot current when it started.
-pub(crate) fn start(
-    data: Arc<ServerData>,
-    inbound: Streaming<pb::ProcessClaimsRequest>,
-    log: RequestLog,
-) -> ProcessClaimsStream {
+pub(crate) fn start(data: Arc<ServerData>, inbound: impl Requests, log: RequestLog) -> ProcessClaimsStream {
     let (out, answers) = mpsc::channel(OUTPUT_CHUNKS);
     log.count_claims(0, 0);
     tokio::spawn(drive(data, inbound, out, log));
     ProcessClaimsStream { answers, rest: Bytes::new(), lengths: Vec::new().into_iter() }
 }
 
+/// The request stream: each request's bytes, or the status that ends it.
+pub(crate) trait Requests: Stream<Item = Result<Bytes, Status>> + Unpin + Send + 'static {}
+
+impl<S: Stream<Item = Result<Bytes, Status>> + Unpin + Send + 'static> Requests for S {}
+
 async fn drive(
     data: Arc<ServerData>,
-    mut inbound: Streaming<pb::ProcessClaimsRequest>,
+    mut inbound: impl Requests,
     out: mpsc::Sender<Result<Answers, Status>>,
     log: RequestLog,
 ) {
     let max_in_flight = max_in_flight();
-    let mut in_flight: VecDeque<JoinHandle<Result<Answers, Status>>> = VecDeque::with_capacity(max_in_flight);
+    let mut in_flight: VecDeque<JoinHandle<Answers>> = VecDeque::with_capacity(max_in_flight);
     let mut reader = ChunkReader::default();
     let mut failure: Option<Status> = None;
-    let send = |answers: Answers| {
+    // Sends a chunk's answers; what ended it early ends the stream after them (later chunks dropped).
+    let send = |mut answers: Answers, failure: &mut Option<Status>| {
         log.count_claims(answers.lengths.len(), answers.errors);
+        if let Some(status) = answers.failure.take() {
+            *failure = Some(status);
+        }
         out.send(Ok(answers))
     };
     loop {
@@ -150,14 +164,13 @@ async fn drive(
             }), if !in_flight.is_empty() => {
                 in_flight.pop_front();
                 match done {
-                    Ok(Ok(answers)) => {
-                        if send(answers).await.is_err() {
+                    Ok(answers) => {
+                        if send(answers, &mut failure).await.is_err() {
                             return;
                         }
-                    }
-                    Ok(Err(status)) => {
-                        failure = Some(status);
-                        in_flight.clear();
+                        if failure.is_some() {
+                            in_flight.clear();
+                        }
                     }
                     Err(join) => {
                         failure = Some(Status::internal(format!("claim worker failed: {join}")));
@@ -166,16 +179,13 @@ async fn drive(
                 }
             }
             chunk = reader.next(&mut inbound), if reading && in_flight.len() < max_in_flight => match chunk {
-                Ok(chunk) if chunk.is_empty() => {}
-                Ok(chunk) if in_flight.is_empty() && is_small(&chunk) => match judge_chunk(&data, chunk, &log, || false) {
-                    Ok(answers) => {
-                        if send(answers).await.is_err() {
-                            return;
-                        }
+                Ok((chunk, _)) if chunk.is_empty() => {}
+                Ok((chunk, bytes)) if in_flight.is_empty() && chunk.len() <= INLINE_CLAIMS && bytes <= INLINE_BYTES => {
+                    if send(judge_chunk(&data, chunk, &log, || false), &mut failure).await.is_err() {
+                        return;
                     }
-                    Err(status) => failure = Some(status),
-                },
-                Ok(chunk) => {
+                }
+                Ok((chunk, _)) => {
                     let data = Arc::clone(&data);
                     let log = log.clone();
                     let out = out.clone();
@@ -190,12 +200,6 @@ async fn drive(
     if let Some(status) = failure {
         let _ = out.send(Err(status)).await;
     }
-}
-
-/// A chunk cheaper to judge in place than to hand to the blocking pool.
-fn is_small(chunk: &[pb::ProcessClaimsRequest]) -> bool {
-    chunk.len() <= INLINE_CLAIMS
-        && chunk.iter().map(|r| r.claim.as_ref().map_or(0, |c| c.lines.len())).sum::<usize>() <= INLINE_LINES
 }
 
 /// Reads requests a chunk at a time: waits for the first, then takes what is already there.
@@ -213,17 +217,15 @@ impl ChunkReader {
         self.ended && self.error.is_none()
     }
 
-    /// The next chunk: at least one request, or empty once the stream has ended, or the stream's
-    /// error. Cancel-safe: requests taken from the stream are returned in the same poll.
-    async fn next(
-        &mut self,
-        inbound: &mut Streaming<pb::ProcessClaimsRequest>,
-    ) -> Result<Vec<pb::ProcessClaimsRequest>, Status> {
+    /// The next chunk and its size on the wire: at least one request, or empty once the stream has
+    /// ended, or the stream's error. Cancel-safe: requests taken from the stream are returned in the
+    /// same poll.
+    async fn next(&mut self, inbound: &mut impl Requests) -> Result<(Vec<Bytes>, usize), Status> {
         if let Some(status) = self.error.take() {
             return Err(status);
         }
         if self.ended {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), 0));
         }
         std::future::poll_fn(|cx| {
             let mut chunk = Vec::new();
@@ -231,7 +233,7 @@ impl ChunkReader {
             while chunk.len() < CHUNK_CLAIMS && bytes < CHUNK_BYTES {
                 match Pin::new(&mut *inbound).poll_next(cx) {
                     Poll::Ready(Some(Ok(request))) => {
-                        bytes += request.encoded_len();
+                        bytes += request.len();
                         chunk.push(request);
                     }
                     Poll::Ready(Some(Err(status))) => {
@@ -250,7 +252,7 @@ impl ChunkReader {
                     Poll::Pending => break,
                 }
             }
-            Poll::Ready(Ok(chunk))
+            Poll::Ready(Ok((chunk, bytes)))
         })
         .await
     }

@@ -2,6 +2,7 @@
 //! SIGHUP and by `--watch`, and gRPC-Web.
 
 use cptkit_proto::pb::claim_service_client::ClaimServiceClient;
+use prost::Message as _;
 use tokio::io::AsyncWriteExt as _;
 use tokio::sync::mpsc;
 use tokio_stream::StreamExt as _;
@@ -95,40 +96,42 @@ async fn the_server_request_timeout_ends_a_call_that_takes_too_long() {
     server.stop().await;
 }
 
+/// Messages as their bytes, sent and received as they are.
+#[derive(Debug, Clone, Default)]
+struct RawCodec;
+#[derive(Debug, Clone, Default)]
+struct Raw;
+impl tonic::codec::Codec for RawCodec {
+    type Encode = Vec<u8>;
+    type Decode = Vec<u8>;
+    type Encoder = Raw;
+    type Decoder = Raw;
+    fn encoder(&mut self) -> Raw {
+        Raw
+    }
+    fn decoder(&mut self) -> Raw {
+        Raw
+    }
+}
+impl tonic::codec::Encoder for Raw {
+    type Item = Vec<u8>;
+    type Error = Status;
+    fn encode(&mut self, item: Vec<u8>, dst: &mut tonic::codec::EncodeBuf<'_>) -> Result<(), Status> {
+        bytes::BufMut::put_slice(dst, &item);
+        Ok(())
+    }
+}
+impl tonic::codec::Decoder for Raw {
+    type Item = Vec<u8>;
+    type Error = Status;
+    fn decode(&mut self, src: &mut tonic::codec::DecodeBuf<'_>) -> Result<Option<Vec<u8>>, Status> {
+        let bytes = bytes::Buf::copy_to_bytes(src, bytes::Buf::remaining(src));
+        Ok(Some(bytes.to_vec()))
+    }
+}
+
 /// Sends `body` as the one message of a unary call to `path`, bytes as they are.
 async fn raw_unary(channel: Channel, path: &'static str, body: Vec<u8>) -> Result<Vec<u8>, Status> {
-    #[derive(Debug, Clone, Default)]
-    struct RawCodec;
-    #[derive(Debug, Clone, Default)]
-    struct Raw;
-    impl tonic::codec::Codec for RawCodec {
-        type Encode = Vec<u8>;
-        type Decode = Vec<u8>;
-        type Encoder = Raw;
-        type Decoder = Raw;
-        fn encoder(&mut self) -> Raw {
-            Raw
-        }
-        fn decoder(&mut self) -> Raw {
-            Raw
-        }
-    }
-    impl tonic::codec::Encoder for Raw {
-        type Item = Vec<u8>;
-        type Error = Status;
-        fn encode(&mut self, item: Vec<u8>, dst: &mut tonic::codec::EncodeBuf<'_>) -> Result<(), Status> {
-            bytes::BufMut::put_slice(dst, &item);
-            Ok(())
-        }
-    }
-    impl tonic::codec::Decoder for Raw {
-        type Item = Vec<u8>;
-        type Error = Status;
-        fn decode(&mut self, src: &mut tonic::codec::DecodeBuf<'_>) -> Result<Option<Vec<u8>>, Status> {
-            let bytes = bytes::Buf::copy_to_bytes(src, bytes::Buf::remaining(src));
-            Ok(Some(bytes.to_vec()))
-        }
-    }
     let mut grpc = tonic::client::Grpc::new(channel);
     grpc.ready().await.map_err(|e| Status::unavailable(e.to_string()))?;
     let path = http::uri::PathAndQuery::from_static(path);
@@ -148,6 +151,31 @@ async fn bytes_that_are_not_protobuf_are_invalid_argument() {
     }
     let echo = raw_unary(server.channel().await, "/cptkit.v1.CodeService/Echo", vec![0x0a, 0x02, b'h', b'i']).await;
     assert_eq!(echo.expect("a valid message still answers"), vec![0x0a, 0x02, b'h', b'i']);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_stream_ends_at_bytes_that_are_not_a_request_after_the_answers_before_them() {
+    let server = default_server().await;
+    let good = |id: &str| process_request(id, medicare_claim(id, 90), true).encode_to_vec();
+    let requests = vec![good("s-1"), good("s-2"), vec![0x0a, 0x64, 0x01, 0x02], good("s-3")];
+    let mut grpc = tonic::client::Grpc::new(server.channel().await);
+    grpc.ready().await.expect("ready");
+    let path = http::uri::PathAndQuery::from_static("/cptkit.v1.ClaimService/ProcessClaims");
+    let mut answers = grpc
+        .streaming(tonic::Request::new(tokio_stream::iter(requests)), path, RawCodec)
+        .await
+        .expect("opens")
+        .into_inner();
+    for id in ["s-1", "s-2"] {
+        let answer = answers.next().await.expect("an answer").expect("ok");
+        let answer = pb::ProcessClaimsResponse::decode(&answer[..]).expect("a response");
+        assert_eq!((answer.request_id.as_str(), answer.error), (id, None));
+    }
+    let status = answers.next().await.expect("the end").expect_err("not a request");
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert!(status.message().contains("not valid protobuf"), "{}", status.message());
+    assert!(answers.next().await.is_none(), "nothing after the error");
     server.stop().await;
 }
 
