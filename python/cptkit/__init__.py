@@ -33,6 +33,7 @@ Read, write and reconcile X12 (837P claims, 835 remittances):
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
 from cptkit._native import (
     Benchmark,
@@ -106,14 +107,28 @@ from cptkit._native import (
     validate_many,
     write_837,
 )
+from cptkit import _tables
 from cptkit._tables import (
-    CLAIM_LINES_SCHEMA,
-    PRICING_SCHEMA,
-    VALIDATION_SCHEMA,
     claims_to_table,
     price_table,
     validate_table,
 )
+
+if TYPE_CHECKING:
+    # Built on first use (``__getattr__`` below): only these names, so a checker still flags a typo.
+    CLAIM_LINES_SCHEMA: Any
+    VALIDATION_SCHEMA: Any
+    PRICING_SCHEMA: Any
+else:
+
+    def __getattr__(name: str) -> Any:
+        if name in _tables.SCHEMAS:
+            return getattr(_tables, name)
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+    def __dir__() -> list[str]:
+        return sorted({*globals(), *_tables.SCHEMAS})
+
 
 # Payer rate benchmarks (TiC)
 from cptkit._native import (

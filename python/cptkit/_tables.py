@@ -24,12 +24,24 @@ def _schema(native_schema: Any) -> Any:
     return pa.schema(native_schema)
 
 
-#: The claim-lines layout: one row per service line, claim-level columns repeated on every line.
-CLAIM_LINES_SCHEMA = _schema(_native.claim_lines_schema())
-#: Results of validate_table: one row per input row, in input order.
-VALIDATION_SCHEMA = _schema(_native.result_schema(False))
-#: Results of price_table (explain=False): the validation columns plus the priced amounts.
-PRICING_SCHEMA = _schema(_native.result_schema(True))
+#: The layout schemas, each built on first use (PEP 562) so that ``import cptkit`` does not import pyarrow
+#: (and numpy with it): ``CLAIM_LINES_SCHEMA``, the claim-lines layout (one row per service line,
+#: claim-level columns repeated on every line); ``VALIDATION_SCHEMA``, the results of validate_table (one
+#: row per input row, in input order); ``PRICING_SCHEMA``, the results of price_table (explain=False):
+#: the validation columns plus the priced amounts.
+SCHEMAS: dict[str, Callable[[], Any]] = {
+    "CLAIM_LINES_SCHEMA": _native.claim_lines_schema,
+    "VALIDATION_SCHEMA": lambda: _native.result_schema(False),
+    "PRICING_SCHEMA": lambda: _native.result_schema(True),
+}
+
+
+def __getattr__(name: str) -> Any:
+    make = SCHEMAS.get(name)
+    if make is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    schema = globals()[name] = _schema(make())
+    return schema
 
 
 def _arrow_input(table: Any) -> Any:

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import copy
 import datetime
+import gc
 import itertools
 import json
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -106,3 +108,37 @@ def test_price_many_raises_an_iteration_error_and_stops() -> None:
         cptkit.price_many(claims(), today=TODAY)
     # The workers of the failed call are gone; the next call works.
     assert isinstance(cptkit.price_many([medicare_claim()], today=TODAY)[0], cptkit.PricedClaim)
+
+
+def test_batches_leave_the_garbage_collector_as_they_found_it() -> None:
+    """`price_many`, `validate_many` and `read_837` pause Python's collector while they make their
+    results (every pyo3 object is tracked by it, and results hold no cycles): whatever happens, the
+    caller's setting is what remains, and the results are the same."""
+    claims = [medicare_claim(minutes=30 + i) for i in range(5)]
+    x12 = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "x12" / "837p_medicare_star_crlf.x12"
+
+    def batches() -> list[Any]:
+        return [
+            cptkit.price_many(claims, today=TODAY),
+            cptkit.validate_many(claims, today=TODAY),
+            [c.claim for c in cptkit.read_837(x12).claims],
+        ]
+
+    assert gc.isenabled()
+    running = batches()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        assert batches() == running
+        assert not gc.isenabled(), "a collector the caller turned off stays off"
+    finally:
+        gc.enable()
+
+    def failing() -> Any:
+        yield from claims
+        raise KeyError("the caller's iterator fails mid-batch")
+
+    for batch in (cptkit.price_many, cptkit.validate_many):
+        with pytest.raises(KeyError):
+            batch(failing(), today=TODAY)
+        assert gc.isenabled(), batch.__name__

@@ -273,3 +273,16 @@ def test_without_pyarrow_the_results_are_arrow_tables_polars_reads() -> None:
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "priced" in done.stdout
+
+
+def test_import_leaves_pyarrow_until_a_schema_is_asked_for() -> None:
+    """`import cptkit` stays light (no pyarrow, no numpy and its BLAS threads) for code that never uses
+    tables; the layout schemas are built on first use, once."""
+    script = (
+        "import sys, cptkit\n"
+        "assert 'pyarrow' not in sys.modules and 'numpy' not in sys.modules, 'imported eagerly'\n"
+        "assert 'CLAIM_LINES_SCHEMA' in dir(cptkit)\n"
+        "schema = cptkit.CLAIM_LINES_SCHEMA\n"
+        "assert 'pyarrow' in sys.modules and cptkit.CLAIM_LINES_SCHEMA is schema\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True)

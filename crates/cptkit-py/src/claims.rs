@@ -31,6 +31,7 @@ use crate::claim_types::{Claim, PricedClaim, RuleSet};
 use crate::convert::ToPy;
 use crate::depythonize;
 use crate::errors::{Subject, price_err, to_py_err};
+use crate::gc::CollectorPaused;
 
 /// Claims per chunk of `validate_many`: between chunks the GIL is taken back and Ctrl-C is checked (a
 /// chunk is a few milliseconds of work).
@@ -507,6 +508,7 @@ fn worker_gone() -> PyErr {
 #[pyo3(signature = (claims, *, today = None))]
 fn validate_many(py: Python<'_>, claims: &Bound<'_, PyAny>, today: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyList>> {
     let today = self::today(py, today)?;
+    let _paused = CollectorPaused::new(py)?;
     let mut parsed: Vec<core::Claim> = Vec::new();
     // Per input: Ok(index into `parsed`) or the error for its slot.
     let mut slots: Vec<Result<usize, Error>> = Vec::new();
@@ -566,6 +568,7 @@ fn price_many(
 ) -> PyResult<Py<PyList>> {
     let rules = rules(py, rule_set)?;
     let judge = pricing(py, conversion_factor, percent_of_medicare, &rules, today)?;
+    let _paused = CollectorPaused::new(py)?;
     let out = PyList::empty(py);
     pipeline(
         py,

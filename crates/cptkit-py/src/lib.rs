@@ -20,6 +20,7 @@ mod convert;
 mod data;
 mod depythonize;
 mod errors;
+mod gc;
 mod html;
 mod rates;
 mod records;

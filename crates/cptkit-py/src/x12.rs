@@ -21,6 +21,7 @@ use crate::claim_types::Claim;
 use crate::claims::{price_options, rules, today};
 use crate::convert::{ToPy, serde_to_py};
 use crate::errors::{Subject, file_err, to_py_err};
+use crate::gc::CollectorPaused;
 use crate::x12::remit::{Reconciliation, Remittance, remittance_list};
 
 fn invalid(py: Python<'_>, field: &str, message: impl Into<String>) -> PyErr {
@@ -493,6 +494,7 @@ fn build_837(
     reports: Option<Vec<core::Result<core::ValidationReport>>>,
 ) -> PyResult<Read837Result> {
     let mut reports = reports.map(|r| r.into_iter());
+    let _paused = CollectorPaused::new(py)?;
     let claims = PyList::empty(py);
     let mut parsed = Vec::new();
     let mut rejected = Vec::new();
