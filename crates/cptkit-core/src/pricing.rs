@@ -922,7 +922,9 @@ impl Reference {
                 lines[i] = Some(priced);
             }
         }
-        let lines: Vec<PricedLine> = lines.into_iter().flatten().collect();
+        // Every line is priced by now.
+        #[expect(clippy::filter_map_identity, reason = "filter_map collects in place; flatten copies to a new buffer")]
+        let lines: Vec<PricedLine> = lines.into_iter().filter_map(|line| line).collect();
         let lines = apply_combined_cap(claim, lines);
         Ok(PricedClaim {
             claim_id: claim.claim_id.as_str().to_owned(),
