@@ -611,7 +611,7 @@ mod tests {
                     if i % 2 == 1 { (d * 2) / 10 + (d * 2) % 10 } else { d }
                 })
                 .sum();
-            sum % 10 == 0
+            sum.is_multiple_of(10)
         };
         assert!("1234567893".parse::<Npi>().unwrap().check_digit_ok());
         for prefix in (100_000_000..100_002_000).chain(199_999_000..200_001_000).chain(299_999_000..300_000_000) {

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use rust_decimal::Decimal;
 use serde::Serialize;
+use smallvec::SmallVec;
 use time::Date;
 
 use crate::claim::{Claim, ClaimLine, PlanType, ProviderRole, UnitBasis};
@@ -547,7 +548,7 @@ impl Reference {
     fn check_modifiers(&self, claim: &Claim, i: usize, line: &ClaimLine, out: &mut Findings) {
         use edit::*;
         let at = |m: usize| FieldPath::line(i).key("modifiers").index(m);
-        let pricing: Vec<(usize, &ModifierCode)> =
+        let pricing: SmallVec<[(usize, &ModifierCode); 4]> =
             line.modifiers.iter().enumerate().filter(|(_, m)| m.is_any(&PRICING)).collect();
         match pricing.as_slice() {
             [] => out.add(
