@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
 use time::Date;
 
-use crate::claim::{Claim, ClaimLine, PlanType, UnitBasis};
+use crate::claim::{Claim, ClaimLine, PlanType, ShortText, UnitBasis};
 use crate::error::{Error, ErrorKind, Result};
 use crate::ids::{CptCode, LocalityId, ModifierCode, UsState};
 use crate::judge::{GivenFactor, PriceOptions};
@@ -613,7 +613,7 @@ struct Cap {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PricedClaim {
-    pub claim_id: String,
+    pub claim_id: ShortText,
     pub lines: Vec<PricedLine>,
     pub total_charge: Decimal,
     pub total_allowed: Decimal,
@@ -928,7 +928,7 @@ impl Reference {
         let lines: Vec<PricedLine> = lines.into_iter().filter_map(|line| line).collect();
         let lines = apply_combined_cap(claim, lines);
         Ok(PricedClaim {
-            claim_id: claim.claim_id.as_str().to_owned(),
+            claim_id: claim.claim_id.clone(),
             total_charge: lines.iter().map(|l| l.charge).sum(),
             total_allowed: lines.iter().map(|l| l.allowed).sum(),
             lines,

@@ -8,7 +8,7 @@ use serde::Serialize;
 use smallvec::SmallVec;
 use time::Date;
 
-use crate::claim::{Claim, ClaimLine, PlanType, ProviderRole, UnitBasis};
+use crate::claim::{Claim, ClaimLine, PlanType, ProviderRole, ShortText, UnitBasis};
 use crate::ids::{CptCode, DiagnosisCode, ModifierCode, Npi};
 use crate::model::{Known, ModifierCategory, ServiceType};
 use crate::path::FieldPath;
@@ -159,7 +159,7 @@ impl Serialize for Finding {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ValidationReport {
-    pub claim_id: String,
+    pub claim_id: ShortText,
     pub findings: Vec<Finding>,
 }
 
@@ -214,7 +214,7 @@ impl Reference {
             }
         }
         check_cases(self, claim, &mut out);
-        ValidationReport { claim_id: claim.claim_id.as_str().to_owned(), findings: out.0 }
+        ValidationReport { claim_id: claim.claim_id.clone(), findings: out.0 }
     }
 
     /// Validates each claim through the one judge, then runs the edits that need the whole batch

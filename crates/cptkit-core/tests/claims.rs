@@ -150,7 +150,12 @@ fn batch_edits_across_claims() {
         let report = report.unwrap();
         let actual: BTreeSet<(String, String)> =
             report.findings.iter().map(|f| (f.edit_id.clone(), f.field())).collect();
-        assert_eq!(actual, finding_set(&expected["findings_by_claim"][&report.claim_id]), "{}", report.claim_id);
+        assert_eq!(
+            actual,
+            finding_set(&expected["findings_by_claim"][report.claim_id.as_str()]),
+            "{}",
+            report.claim_id
+        );
     }
 }
 
