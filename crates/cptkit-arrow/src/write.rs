@@ -149,11 +149,12 @@ impl Columns {
 
 /// A decimal at the layout's scale, as Arrow stores it; `column` names it in the error.
 pub(crate) fn scaled(value: Decimal, column: &str) -> Result<i128> {
-    const POWERS: [i128; 5] = [1, 10, 100, 1_000, 10_000];
+    const POWERS: [i64; 5] = [1, 10, 100, 1_000, 10_000];
     const LIMIT: i128 = 10i128.pow(DECIMAL_PRECISION as u32);
-    // Money and units mostly carry 0-4 decimals: widen the mantissa, no rounding needed.
+    // Money and units mostly carry 0-4 decimals: widen the mantissa, no rounding needed. Anything
+    // that fits 18 digits fits an i64, whose multiply is a fraction of an i128 one.
     let mantissa = match POWERS.get((DECIMAL_SCALE as u32).wrapping_sub(value.scale()) as usize) {
-        Some(&power) => value.mantissa().checked_mul(power),
+        Some(&power) => i64::try_from(value.mantissa()).ok().and_then(|m| m.checked_mul(power)).map(i128::from),
         None => Some(value.round_dp(DECIMAL_SCALE as u32).mantissa()),
     };
     match mantissa {

@@ -214,6 +214,26 @@ fn claim_level_values_must_agree_and_lines_must_be_adjacent() {
     assert_eq!(numbers.values().to_vec(), vec![1, 2, 1, 1]);
 }
 
+/// A claim id repeated after other claims is TBL003, in whatever order the ids come.
+#[test]
+fn a_repeated_claim_id_is_found_in_sorted_and_unsorted_tables() {
+    let claims: Vec<Claim> = SyntheticClaims::new(5).unwrap().filter(|c| c.lines.len() == 1).take(4).collect();
+    let batch = claims_to_batch(&claims).unwrap();
+    let repeated_rows = |ids: [&str; 4]| {
+        let batch = replace(&batch, "claim_id", Arc::new(StringArray::from(ids.to_vec())));
+        let columns = LineColumns::new(&batch).unwrap();
+        let mut issues = Vec::new();
+        let runs = columns.claim_runs(&mut issues);
+        assert_eq!(runs.len(), 4, "{ids:?}");
+        issues.iter().map(|i| (i.row, i.finding.edit_id.clone())).collect::<Vec<_>>()
+    };
+    assert_eq!(repeated_rows(["A", "B", "C", "D"]), []);
+    assert_eq!(repeated_rows(["D", "B", "A", "C"]), []);
+    assert_eq!(repeated_rows(["A", "B", "C", "B"]), [(3, "TBL003".to_owned())]);
+    assert_eq!(repeated_rows(["C", "A", "B", "A"]), [(3, "TBL003".to_owned())]);
+    assert_eq!(repeated_rows(["B", "C", "A", "C"]), [(3, "TBL003".to_owned())]);
+}
+
 #[test]
 fn a_missing_required_column_fails_the_batch_naming_it() {
     let batch = claims_to_batch(&SyntheticClaims::new(4).unwrap().take(3).collect::<Vec<_>>()).unwrap();

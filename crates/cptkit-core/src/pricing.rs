@@ -8,9 +8,10 @@ use std::sync::{Arc, OnceLock};
 
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 use time::Date;
 
-use crate::claim::{Claim, ClaimLine, PlanType, UnitBasis};
+use crate::claim::{Claim, ClaimLine, PlanType, ShortText, UnitBasis};
 use crate::error::{Error, ErrorKind, Result};
 use crate::ids::{CptCode, LocalityId, ModifierCode, UsState};
 use crate::judge::{GivenFactor, PriceOptions};
@@ -612,7 +613,7 @@ struct Cap {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PricedClaim {
-    pub claim_id: String,
+    pub claim_id: ShortText,
     pub lines: Vec<PricedLine>,
     pub total_charge: Decimal,
     pub total_allowed: Decimal,
@@ -887,7 +888,7 @@ impl Reference {
             ));
         }
         let mut lines: Vec<Option<PricedLine>> = Vec::with_capacity(claim.lines.len());
-        let mut fee_lines = Vec::new();
+        let mut fee_lines: SmallVec<[(usize, Arc<RuleSet>); 4]> = SmallVec::new();
         // The rule set depends on the claim and the date alone: lines of one day share it.
         let mut day_rule: Option<(Date, &Arc<RuleSet>)> = None;
         for (i, line) in claim.lines.iter().enumerate() {
@@ -927,7 +928,7 @@ impl Reference {
         let lines: Vec<PricedLine> = lines.into_iter().filter_map(|line| line).collect();
         let lines = apply_combined_cap(claim, lines);
         Ok(PricedClaim {
-            claim_id: claim.claim_id.as_str().to_owned(),
+            claim_id: claim.claim_id.clone(),
             total_charge: lines.iter().map(|l| l.charge).sum(),
             total_allowed: lines.iter().map(|l| l.allowed).sum(),
             lines,
@@ -1087,11 +1088,16 @@ impl Reference {
 
 /// Where a rule set caps physician + anesthetist for one case, trims the case's last line on this claim.
 fn apply_combined_cap(claim: &Claim, mut lines: Vec<PricedLine>) -> Vec<PricedLine> {
+    let shared = |i: usize| {
+        !claim.lines[i].case_id.is_empty() && lines[i].status == LineStatus::Priced && lines[i].share < Decimal::ONE
+    };
+    // A cap needs two shared lines of a case: most claims have none, and build no map.
+    if (0..lines.len()).filter(|&i| shared(i)).nth(1).is_none() {
+        return lines;
+    }
     let mut by_case: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    for (i, line) in claim.lines.iter().enumerate() {
-        if !line.case_id.is_empty() && lines[i].status == LineStatus::Priced && lines[i].share < Decimal::ONE {
-            by_case.entry(line.case_id.as_str()).or_default().push(i);
-        }
+    for i in (0..lines.len()).filter(|&i| shared(i)) {
+        by_case.entry(claim.lines[i].case_id.as_str()).or_default().push(i);
     }
     for indexes in by_case.values().filter(|v| v.len() > 1) {
         let first = &lines[indexes[0]];

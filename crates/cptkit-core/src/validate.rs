@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 
 use rust_decimal::Decimal;
 use serde::Serialize;
+use smallvec::SmallVec;
 use time::Date;
 
-use crate::claim::{Claim, ClaimLine, PlanType, ProviderRole, UnitBasis};
+use crate::claim::{Claim, ClaimLine, PlanType, ProviderRole, ShortText, UnitBasis};
 use crate::ids::{CptCode, DiagnosisCode, ModifierCode, Npi};
 use crate::model::{Known, ModifierCategory, ServiceType};
 use crate::path::FieldPath;
@@ -158,7 +159,7 @@ impl Serialize for Finding {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ValidationReport {
-    pub claim_id: String,
+    pub claim_id: ShortText,
     pub findings: Vec<Finding>,
 }
 
@@ -213,7 +214,7 @@ impl Reference {
             }
         }
         check_cases(self, claim, &mut out);
-        ValidationReport { claim_id: claim.claim_id.as_str().to_owned(), findings: out.0 }
+        ValidationReport { claim_id: claim.claim_id.clone(), findings: out.0 }
     }
 
     /// Validates each claim through the one judge, then runs the edits that need the whole batch
@@ -547,7 +548,7 @@ impl Reference {
     fn check_modifiers(&self, claim: &Claim, i: usize, line: &ClaimLine, out: &mut Findings) {
         use edit::*;
         let at = |m: usize| FieldPath::line(i).key("modifiers").index(m);
-        let pricing: Vec<(usize, &ModifierCode)> =
+        let pricing: SmallVec<[(usize, &ModifierCode); 4]> =
             line.modifiers.iter().enumerate().filter(|(_, m)| m.is_any(&PRICING)).collect();
         match pricing.as_slice() {
             [] => out.add(

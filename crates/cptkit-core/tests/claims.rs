@@ -150,7 +150,12 @@ fn batch_edits_across_claims() {
         let report = report.unwrap();
         let actual: BTreeSet<(String, String)> =
             report.findings.iter().map(|f| (f.edit_id.clone(), f.field())).collect();
-        assert_eq!(actual, finding_set(&expected["findings_by_claim"][&report.claim_id]), "{}", report.claim_id);
+        assert_eq!(
+            actual,
+            finding_set(&expected["findings_by_claim"][report.claim_id.as_str()]),
+            "{}",
+            report.claim_id
+        );
     }
 }
 
@@ -228,4 +233,30 @@ fn user_rule_set_is_loaded_and_selected() {
     assert_eq!(cptkit_core::RuleSet::from_json(&zero).unwrap_err().field(), Some("time_units.unit_minutes"));
     let negative = text.replace("\"AA\": \"1.00\"", "\"AA\": \"-1\"");
     assert_eq!(cptkit_core::RuleSet::from_json(&negative).unwrap_err().field(), Some("shares.AA"));
+}
+
+/// A rule set with a combined cap (Medicare Advantage: 100% of the physician-only amount) trims the
+/// case's last line on the claim when the physician's and anesthetist's halves add up to more.
+#[test]
+fn a_combined_cap_trims_the_last_line_of_a_case() {
+    let json = r#"{"claim_id":"CAP","payer":{"id":"humana-ma","plan_type":"medicare_advantage"},
+        "place_of_service":"21","patient":{"birth_date":"1950-01-01"},"billing_provider_npi":"1234567893",
+        "rendering_provider":{"npi":"1558598797","taxonomy":"207L00000X","role":"anesthesiologist"},
+        "diagnoses":["M54.50"],
+        "lines":[
+          {"procedure_code":"00632","modifiers":["QK"],"unit_basis":"MJ","quantity":"60","diagnosis_pointers":[1],
+           "charge_cents":99999999,"date_of_service":"2025-06-01","case_id":"K1"},
+          {"procedure_code":"00632","modifiers":["QK"],"unit_basis":"MJ","quantity":"120","diagnosis_pointers":[1],
+           "charge_cents":99999999,"date_of_service":"2025-06-01","case_id":"K1"}]}"#;
+    let claim = Claim::from_json(json).unwrap();
+    let today = Some(time::macros::date!(2026 - 11 - 27));
+    let options = PriceOptions::contract("50".parse().unwrap()).unwrap();
+    let priced = Reference::embedded().price(&claim, &options, RuleBook::embedded(), today).unwrap();
+    let [first, last] = priced.lines.as_slice() else { panic!("{priced:?}") };
+    assert_eq!(first.rule.id, "medicare-advantage");
+    // The cap is the first line's units at the whole factor: 100% of what one provider would get.
+    let limit = first.total_units * first.conversion_factor;
+    assert_eq!(first.allowed + last.allowed, limit, "{priced:?}");
+    assert!(last.allowed < last.total_units * last.conversion_factor * last.share, "{last:?}");
+    assert!(last.steps().iter().any(|s| s.detail.contains("cap") || s.step.contains("cap")), "{:?}", last.steps());
 }

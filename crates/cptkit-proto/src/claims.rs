@@ -238,7 +238,11 @@ impl From<core::ValidationReport> for pb::ValidationReport {
     fn from(r: core::ValidationReport) -> Self {
         let valid = r.is_valid();
         let core::ValidationReport { claim_id, findings } = r;
-        pb::ValidationReport { claim_id, findings: findings.into_iter().map(Into::into).collect(), valid }
+        pb::ValidationReport {
+            claim_id: claim_id.into(),
+            findings: findings.into_iter().map(Into::into).collect(),
+            valid,
+        }
     }
 }
 
@@ -293,7 +297,7 @@ impl From<core::PricedClaim> for pb::PricedClaim {
     fn from(p: core::PricedClaim) -> Self {
         let core::PricedClaim { claim_id, lines, total_charge, total_allowed } = p;
         pb::PricedClaim {
-            claim_id,
+            claim_id: claim_id.into(),
             lines: lines.into_iter().map(Into::into).collect(),
             total_charge_cents: cents(total_charge),
             total_allowed_cents: cents(total_allowed),

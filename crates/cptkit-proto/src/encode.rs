@@ -195,7 +195,7 @@ mod tests {
             priced_count += 1;
             for variant in 0..2 {
                 if variant == 1 {
-                    priced.claim_id = "C".repeat(300);
+                    priced.claim_id = "C".repeat(300).into();
                     priced.total_charge = Decimal::new(-123_456, 2);
                     priced.total_allowed = Decimal::ZERO;
                     for line in &mut priced.lines {

@@ -33,6 +33,13 @@ impl ToPy for String {
     }
 }
 
+/// Ids the core keeps inline (a claim id).
+impl ToPy for cptkit_core::ShortText {
+    fn to_py(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        Ok(PyString::new(py, self).into_any().unbind())
+    }
+}
+
 /// Fixed names from the core (price step names such as `"base_units"`), interned.
 impl ToPy for &'static str {
     fn to_py(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {

@@ -359,7 +359,7 @@ record! {
         #[new]
         fn py_new(py: Python<'_>, claim_id: String, findings: Vec<Bound<'_, Finding>>) -> PyResult<Self> {
             let findings = findings.iter().map(|f| f.get().inner.clone()).collect();
-            ValidationReport::new(py, core::ValidationReport { claim_id, findings })
+            ValidationReport::new(py, core::ValidationReport { claim_id: claim_id.into(), findings })
         }
 
         /// No finding is an error (warnings allowed).
