@@ -236,7 +236,8 @@ fn user_rule_set_is_loaded_and_selected() {
 }
 
 /// A rule set with a combined cap (Medicare Advantage: 100% of the physician-only amount) trims the
-/// case's last line on the claim when the physician's and anesthetist's halves add up to more.
+/// case's last line on the claim when its shared lines (two medically directed halves here, the second
+/// longer) add up to more.
 #[test]
 fn a_combined_cap_trims_the_last_line_of_a_case() {
     let json = r#"{"claim_id":"CAP","payer":{"id":"humana-ma","plan_type":"medicare_advantage"},
