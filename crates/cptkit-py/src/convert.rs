@@ -11,7 +11,7 @@
 
 use cptkit_core::{CfBasis, CfTier, CptCode, DiagnosisCode, Icd10Code, Known, LineStatus, LocalityId};
 use cptkit_core::{FieldPath, ModifierCategory, ModifierCode, PathItem, PosCode, RateBasis, Relation, ServiceType};
-use cptkit_core::{Severity, TaxonomyCode};
+use cptkit_core::{Severity, ShortText, TaxonomyCode};
 use cptkit_x12::{AdjustmentGroup, MatchedBy, SegmentRef, X12Error};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -25,19 +25,6 @@ use time::Date;
 /// A core value as the Python object that an attribute of a record class holds.
 pub(crate) trait ToPy {
     fn to_py(&self, py: Python<'_>) -> PyResult<Py<PyAny>>;
-}
-
-impl ToPy for String {
-    fn to_py(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        Ok(PyString::new(py, self).into_any().unbind())
-    }
-}
-
-/// Ids the core keeps inline (a claim id).
-impl ToPy for cptkit_core::ShortText {
-    fn to_py(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        Ok(PyString::new(py, self).into_any().unbind())
-    }
 }
 
 /// Fixed names from the core (price step names such as `"base_units"`), interned.
@@ -66,8 +53,8 @@ macro_rules! via_into_pyobject {
 // Integers -> int, Decimal -> decimal.Decimal, Date -> datetime.date.
 via_into_pyobject!(u32, i32, u64, usize, Decimal, Date);
 
-/// Typed identifiers are their canonical text (`"00632"`, `"M54.50"`).
-macro_rules! identifier_as_str {
+/// Text, inline text (a claim id) and typed identifiers as their canonical text (`"00632"`, `"M54.50"`).
+macro_rules! text_as_str {
     ($($ty:ty),* $(,)?) => {$(
         impl ToPy for $ty {
             fn to_py(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
@@ -76,7 +63,7 @@ macro_rules! identifier_as_str {
         }
     )*};
 }
-identifier_as_str!(CptCode, Icd10Code, DiagnosisCode, ModifierCode, PosCode, TaxonomyCode, LocalityId);
+text_as_str!(String, ShortText, CptCode, Icd10Code, DiagnosisCode, ModifierCode, PosCode, TaxonomyCode, LocalityId);
 
 /// A field path as pydantic's `loc`: a tuple of field names and indexes, `("lines", 0, "modifiers", 1)`.
 impl ToPy for FieldPath {
