@@ -247,55 +247,36 @@ pub struct Icd10Code {
 }
 
 impl Icd10Code {
+    /// A letter, a digit and a letter or digit, then up to 4 letters or digits, with or without a
+    /// dot after the third (a dot must have something after it); stored upper-case and dotted.
     fn parse(raw: &str) -> std::result::Result<Self, String> {
         let s = trimmed(raw);
-        let fail = || {
-            format!(
+        // One pass over at most 8 bytes: every diagnosis of every claim comes through here.
+        let (head, tail) = s.as_bytes().split_at_checked(3).unwrap_or((s.as_bytes(), &[]));
+        let tail = match tail {
+            [b'.', rest @ ..] if !rest.is_empty() => rest,
+            _ => tail,
+        };
+        let ok = matches!(head, [a, b, c] if a.is_ascii_alphabetic() && b.is_ascii_digit() && c.is_ascii_alphanumeric())
+            && tail.len() <= 4
+            && tail.iter().all(u8::is_ascii_alphanumeric);
+        if !ok {
+            return Err(format!(
                 "{} is not an ICD-10-CM code: expected a letter, a digit, a third character, then up to \
                  4 more after a dot (M54.50)",
                 describe(s)
-            )
-        };
-        // The code without its dot, upper-cased; at most 7 characters.
-        let mut compact = [0u8; 7];
-        let mut n = 0;
-        let mut dot = None;
-        for (i, &c) in s.as_bytes().iter().enumerate() {
-            if c == b'.' {
-                if dot.is_some() {
-                    return Err(fail());
-                }
-                dot = Some(i);
-                continue;
-            }
-            if n == compact.len() {
-                return Err(fail());
-            }
-            compact[n] = c.to_ascii_uppercase();
-            n += 1;
-        }
-        let b = &compact[..n];
-        let dot_ok = match dot {
-            None => true,
-            Some(i) => i == 3 && s.len() > 4,
-        };
-        let ok = dot_ok
-            && (3..=7).contains(&n)
-            && b[0].is_ascii_uppercase()
-            && b[1].is_ascii_digit()
-            && b[2..].iter().all(u8::is_ascii_alphanumeric);
-        if !ok {
-            return Err(fail());
+            ));
         }
         let mut bytes = [0u8; 8];
-        bytes[..3].copy_from_slice(&b[..3]);
-        let len = if n == 3 {
+        bytes[..3].copy_from_slice(head);
+        let len = if tail.is_empty() {
             3
         } else {
             bytes[3] = b'.';
-            bytes[4..=n].copy_from_slice(&b[3..]);
-            n + 1
+            bytes[4..4 + tail.len()].copy_from_slice(tail);
+            4 + tail.len()
         };
+        bytes.make_ascii_uppercase();
         Ok(Icd10Code { bytes, len: len as u8 })
     }
 }
@@ -693,6 +674,39 @@ mod tests {
         assert!("207L00000".parse::<TaxonomyCode>().is_err());
         assert!("13202-01".parse::<LocalityId>().is_ok());
         assert_eq!("1320201".parse::<LocalityId>().unwrap_err().field(), Some("locality"));
+    }
+
+    /// The ICD-10-CM shape as the code-set rules word it, checked against the parser on every string of
+    /// up to six characters over an alphabet of its edge cases.
+    #[test]
+    fn icd10_parse_agrees_with_the_shape_rule_on_every_short_string() {
+        fn by_rule(raw: &str) -> Option<String> {
+            let upper = raw.trim().to_ascii_uppercase();
+            let (head, rest) = (upper.get(..3)?, upper.get(3..)?);
+            let tail = rest.strip_prefix('.').filter(|t| !t.is_empty()).unwrap_or(rest);
+            let mut chars = head.chars();
+            let shaped = chars.next()?.is_ascii_uppercase()
+                && chars.next()?.is_ascii_digit()
+                && chars.next()?.is_ascii_alphanumeric()
+                && tail.len() <= 4
+                && tail.chars().all(|c| c.is_ascii_alphanumeric());
+            shaped.then(|| if tail.is_empty() { head.to_owned() } else { format!("{head}.{tail}") })
+        }
+        let alphabet = ["m", "Z", "0", "9", ".", " ", "é"];
+        let mut texts = vec![String::new()];
+        let mut checked = 0;
+        for _ in 0..6 {
+            texts = texts.iter().flat_map(|t| alphabet.iter().map(move |c| format!("{t}{c}"))).collect();
+            for text in &texts {
+                let parsed = text.parse::<Icd10Code>().ok().map(|c| c.as_str().to_owned());
+                assert_eq!(parsed, by_rule(text), "{text:?}");
+                checked += 1;
+            }
+        }
+        for long in ["M54.5012", "M5450123", " s72.001a ", "S72001A"] {
+            assert_eq!(long.parse::<Icd10Code>().ok().map(|c| c.to_string()), by_rule(long), "{long:?}");
+        }
+        assert!(checked > 100_000);
     }
 
     #[test]
