@@ -8,7 +8,7 @@ mod indicators;
 mod price;
 mod profile;
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
