@@ -218,6 +218,11 @@ impl CptCode {
         std::str::from_utf8(&self.0).unwrap_or("?????")
     }
 
+    /// The text's bytes, without the UTF-8 check `as_str` makes.
+    pub fn as_bytes(&self) -> &[u8; 5] {
+        &self.0
+    }
+
     /// Numeric value for range checks (anesthesia codes are 00100..=01999); None for alphanumeric codes.
     pub fn number(&self) -> Option<u32> {
         // From the bytes: this runs for every line, and `as_str` re-checks the UTF-8 each time.
@@ -283,7 +288,12 @@ impl Icd10Code {
 impl Icd10Code {
     pub fn as_str(&self) -> &str {
         // Only validated ASCII is ever stored.
-        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or("?")
+        std::str::from_utf8(self.as_bytes()).unwrap_or("?")
+    }
+
+    /// The text's bytes, without the UTF-8 check `as_str` makes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
     }
 }
 impl fmt::Debug for Icd10Code {
@@ -465,6 +475,11 @@ impl ModifierCode {
     pub fn as_str(&self) -> &str {
         std::str::from_utf8(&self.0).unwrap_or("??")
     }
+
+    /// The text's bytes, without the UTF-8 check `as_str` makes.
+    pub fn as_bytes(&self) -> &[u8; 2] {
+        &self.0
+    }
 }
 
 id_traits!(ModifierCode, "code");
@@ -523,6 +538,11 @@ impl TaxonomyCode {
 impl TaxonomyCode {
     pub fn as_str(&self) -> &str {
         std::str::from_utf8(&self.0).unwrap_or("??????????")
+    }
+
+    /// The text's bytes, without the UTF-8 check `as_str` makes.
+    pub fn as_bytes(&self) -> &[u8; 10] {
+        &self.0
     }
 }
 impl fmt::Debug for TaxonomyCode {
