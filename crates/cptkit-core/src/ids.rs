@@ -127,30 +127,29 @@ impl Npi {
 
     /// Ten digits, the first 1 or 2 (CMS NPI standard).
     pub fn is_well_formed(&self) -> bool {
-        let b = self.0.as_bytes();
-        b.len() == 10 && b.iter().all(u8::is_ascii_digit) && matches!(b[0], b'1' | b'2')
+        self.digits().is_some()
+    }
+
+    /// The ten digit values of a well-formed NPI, in one pass (every claim checks two NPIs).
+    fn digits(&self) -> Option<[u32; 10]> {
+        let bytes: &[u8; 10] = self.0.as_bytes().try_into().ok()?;
+        let mut digits = [0u32; 10];
+        for (digit, &b) in digits.iter_mut().zip(bytes) {
+            *digit = u32::from(b.wrapping_sub(b'0'));
+        }
+        (digits.iter().all(|&d| d <= 9) && matches!(digits[0], 1 | 2)).then_some(digits)
     }
 
     /// Well formed, and the Luhn check digit over the first nine digits prefixed by 80840
     /// (equivalently, +24) is right, per CMS.
     pub fn check_digit_ok(&self) -> bool {
-        if !self.is_well_formed() {
-            return false;
-        }
-        let digits = self.0.as_bytes();
+        let Some(digits) = self.digits() else { return false };
         let doubled = |d: u32| if d * 2 > 9 { d * 2 - 9 } else { d * 2 };
         // From the rightmost of the first nine digits, every other digit is doubled.
-        let sum: u32 = digits[..9]
-            .iter()
-            .rev()
-            .enumerate()
-            .map(|(i, &b)| {
-                let d = u32::from(b - b'0');
-                if i % 2 == 0 { doubled(d) } else { d }
-            })
-            .sum::<u32>()
-            + 24;
-        (10 - sum % 10) % 10 == u32::from(digits[9] - b'0')
+        let sum: u32 =
+            digits[..9].iter().rev().enumerate().map(|(i, &d)| if i % 2 == 0 { doubled(d) } else { d }).sum::<u32>()
+                + 24;
+        (10 - sum % 10) % 10 == digits[9]
     }
 }
 
