@@ -2,7 +2,6 @@
 //! cast once to its layout type; a value that cannot be read, a missing required value or claim-level
 //! values that differ between a claim's lines become issues on their own rows, never a failed batch.
 
-use std::collections::HashSet;
 use std::ops::Range;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -17,6 +16,7 @@ use cptkit_core::{
     Claim, ClaimLine, Error, FieldPath, Finding, Location, Patient, Payer, ProviderRole, RenderingProvider, Result,
     Severity, ShortText, SmallVec,
 };
+use foldhash::{HashSet, HashSetExt};
 use rust_decimal::Decimal;
 use time::{Date, PrimitiveDateTime};
 

@@ -206,11 +206,11 @@ impl ProviderRole {
     /// The role a NUCC taxonomy implies, when cptkit knows it: CRNA 367500000X, anesthesiologist
     /// assistant 367H00000X, anesthesiologist 207L*, other physician 20* (allopathic and osteopathic).
     pub fn implied_by(taxonomy: TaxonomyCode) -> Option<ProviderRole> {
-        match taxonomy.as_str() {
-            "367500000X" => Some(ProviderRole::Crna),
-            "367H00000X" => Some(ProviderRole::AnesthesiologistAssistant),
-            t if t.starts_with("207L") => Some(ProviderRole::Anesthesiologist),
-            t if t.starts_with("20") => Some(ProviderRole::OtherPhysician),
+        match taxonomy.as_bytes() {
+            b"367500000X" => Some(ProviderRole::Crna),
+            b"367H00000X" => Some(ProviderRole::AnesthesiologistAssistant),
+            [b'2', b'0', b'7', b'L', ..] => Some(ProviderRole::Anesthesiologist),
+            [b'2', b'0', ..] => Some(ProviderRole::OtherPhysician),
             _ => None,
         }
     }

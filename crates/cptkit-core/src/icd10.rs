@@ -20,8 +20,7 @@ pub(crate) struct Icd10Table {
     billable: Vec<bool>,
 }
 
-fn pack(code: &str) -> Option<u64> {
-    let bytes = code.as_bytes();
+fn pack(bytes: &[u8]) -> Option<u64> {
     (bytes.len() <= 8).then(|| bytes.iter().enumerate().fold(0u64, |key, (i, &b)| key | u64::from(b) << (56 - 8 * i)))
 }
 
@@ -47,7 +46,10 @@ impl Icd10Table {
             previous = Some(entry.code);
             let start = u32::try_from(start).map_err(|_| "table larger than 4 GiB".to_owned())?;
             line_starts.push(start);
-            keys.push(pack(entry.code).ok_or_else(|| format!("line {}: code longer than 8 characters", number + 1))?);
+            keys.push(
+                pack(entry.code.as_bytes())
+                    .ok_or_else(|| format!("line {}: code longer than 8 characters", number + 1))?,
+            );
             billable.push(entry.billable);
         }
         Ok(Icd10Table { line_starts, keys, billable })
@@ -58,12 +60,12 @@ impl Icd10Table {
     }
 
     /// Whether the code is billable; `None` when it is not in the code set.
-    pub fn billable(&self, code: &str) -> Option<bool> {
+    pub fn billable(&self, code: &[u8]) -> Option<bool> {
         let found = self.keys.binary_search(&pack(code)?).ok()?;
         self.billable.get(found).copied()
     }
 
-    pub fn get<'a>(&self, text: &'a str, code: &str) -> Option<Icd10Entry<'a>> {
+    pub fn get<'a>(&self, text: &'a str, code: &[u8]) -> Option<Icd10Entry<'a>> {
         let found = self.keys.binary_search(&pack(code)?).ok()?;
         let start = self.line_starts[found] as usize;
         parse_line(text[start..].split(['\n', '\r']).next().unwrap_or(""))
@@ -92,15 +94,15 @@ mod tests {
     fn looks_codes_up_by_binary_search() {
         let table = Icd10Table::index(SAMPLE).expect("valid");
         assert_eq!(table.len(), 4);
-        let entry = table.get(SAMPLE, "M54.5").expect("present");
+        let entry = table.get(SAMPLE, b"M54.5").expect("present");
         assert_eq!((entry.billable, entry.title), (false, "Low back pain"));
-        assert!(table.get(SAMPLE, "M54.50").expect("present").billable);
+        assert!(table.get(SAMPLE, b"M54.50").expect("present").billable);
         assert_eq!(
-            (table.billable("M54.5"), table.billable("M54.50"), table.billable("M54.9")),
+            (table.billable(b"M54.5"), table.billable(b"M54.50"), table.billable(b"M54.9")),
             (Some(false), Some(true), None)
         );
-        assert!(table.get(SAMPLE, "M48.0").is_none());
-        assert!(table.get(SAMPLE, "Z99").is_none());
+        assert!(table.get(SAMPLE, b"M48.0").is_none());
+        assert!(table.get(SAMPLE, b"Z99").is_none());
     }
 
     #[test]

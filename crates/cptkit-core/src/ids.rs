@@ -127,30 +127,29 @@ impl Npi {
 
     /// Ten digits, the first 1 or 2 (CMS NPI standard).
     pub fn is_well_formed(&self) -> bool {
-        let b = self.0.as_bytes();
-        b.len() == 10 && b.iter().all(u8::is_ascii_digit) && matches!(b[0], b'1' | b'2')
+        self.digits().is_some()
+    }
+
+    /// The ten digit values of a well-formed NPI, in one pass (every claim checks two NPIs).
+    fn digits(&self) -> Option<[u32; 10]> {
+        let bytes: &[u8; 10] = self.0.as_bytes().try_into().ok()?;
+        let mut digits = [0u32; 10];
+        for (digit, &b) in digits.iter_mut().zip(bytes) {
+            *digit = u32::from(b.wrapping_sub(b'0'));
+        }
+        (digits.iter().all(|&d| d <= 9) && matches!(digits[0], 1 | 2)).then_some(digits)
     }
 
     /// Well formed, and the Luhn check digit over the first nine digits prefixed by 80840
     /// (equivalently, +24) is right, per CMS.
     pub fn check_digit_ok(&self) -> bool {
-        if !self.is_well_formed() {
-            return false;
-        }
-        let digits = self.0.as_bytes();
+        let Some(digits) = self.digits() else { return false };
         let doubled = |d: u32| if d * 2 > 9 { d * 2 - 9 } else { d * 2 };
         // From the rightmost of the first nine digits, every other digit is doubled.
-        let sum: u32 = digits[..9]
-            .iter()
-            .rev()
-            .enumerate()
-            .map(|(i, &b)| {
-                let d = u32::from(b - b'0');
-                if i % 2 == 0 { doubled(d) } else { d }
-            })
-            .sum::<u32>()
-            + 24;
-        (10 - sum % 10) % 10 == u32::from(digits[9] - b'0')
+        let sum: u32 =
+            digits[..9].iter().rev().enumerate().map(|(i, &d)| if i % 2 == 0 { doubled(d) } else { d }).sum::<u32>()
+                + 24;
+        (10 - sum % 10) % 10 == digits[9]
     }
 }
 
@@ -218,6 +217,11 @@ impl CptCode {
         std::str::from_utf8(&self.0).unwrap_or("?????")
     }
 
+    /// The text's bytes, without the UTF-8 check `as_str` makes.
+    pub fn as_bytes(&self) -> &[u8; 5] {
+        &self.0
+    }
+
     /// Numeric value for range checks (anesthesia codes are 00100..=01999); None for alphanumeric codes.
     pub fn number(&self) -> Option<u32> {
         // From the bytes: this runs for every line, and `as_str` re-checks the UTF-8 each time.
@@ -247,62 +251,48 @@ pub struct Icd10Code {
 }
 
 impl Icd10Code {
+    /// A letter, a digit and a letter or digit, then up to 4 letters or digits, with or without a
+    /// dot after the third (a dot must have something after it); stored upper-case and dotted.
     fn parse(raw: &str) -> std::result::Result<Self, String> {
         let s = trimmed(raw);
-        let fail = || {
-            format!(
+        // One pass over at most 8 bytes: every diagnosis of every claim comes through here.
+        let (head, tail) = s.as_bytes().split_at_checked(3).unwrap_or((s.as_bytes(), &[]));
+        let tail = match tail {
+            [b'.', rest @ ..] if !rest.is_empty() => rest,
+            _ => tail,
+        };
+        let ok = matches!(head, [a, b, c] if a.is_ascii_alphabetic() && b.is_ascii_digit() && c.is_ascii_alphanumeric())
+            && tail.len() <= 4
+            && tail.iter().all(u8::is_ascii_alphanumeric);
+        if !ok {
+            return Err(format!(
                 "{} is not an ICD-10-CM code: expected a letter, a digit, a third character, then up to \
                  4 more after a dot (M54.50)",
                 describe(s)
-            )
-        };
-        // The code without its dot, upper-cased; at most 7 characters.
-        let mut compact = [0u8; 7];
-        let mut n = 0;
-        let mut dot = None;
-        for (i, &c) in s.as_bytes().iter().enumerate() {
-            if c == b'.' {
-                if dot.is_some() {
-                    return Err(fail());
-                }
-                dot = Some(i);
-                continue;
-            }
-            if n == compact.len() {
-                return Err(fail());
-            }
-            compact[n] = c.to_ascii_uppercase();
-            n += 1;
-        }
-        let b = &compact[..n];
-        let dot_ok = match dot {
-            None => true,
-            Some(i) => i == 3 && s.len() > 4,
-        };
-        let ok = dot_ok
-            && (3..=7).contains(&n)
-            && b[0].is_ascii_uppercase()
-            && b[1].is_ascii_digit()
-            && b[2..].iter().all(u8::is_ascii_alphanumeric);
-        if !ok {
-            return Err(fail());
+            ));
         }
         let mut bytes = [0u8; 8];
-        bytes[..3].copy_from_slice(&b[..3]);
-        let len = if n == 3 {
+        bytes[..3].copy_from_slice(head);
+        let len = if tail.is_empty() {
             3
         } else {
             bytes[3] = b'.';
-            bytes[4..=n].copy_from_slice(&b[3..]);
-            n + 1
+            bytes[4..4 + tail.len()].copy_from_slice(tail);
+            4 + tail.len()
         };
+        bytes.make_ascii_uppercase();
         Ok(Icd10Code { bytes, len: len as u8 })
     }
 }
 impl Icd10Code {
     pub fn as_str(&self) -> &str {
         // Only validated ASCII is ever stored.
-        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or("?")
+        std::str::from_utf8(self.as_bytes()).unwrap_or("?")
+    }
+
+    /// The text's bytes, without the UTF-8 check `as_str` makes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
     }
 }
 impl fmt::Debug for Icd10Code {
@@ -484,6 +474,11 @@ impl ModifierCode {
     pub fn as_str(&self) -> &str {
         std::str::from_utf8(&self.0).unwrap_or("??")
     }
+
+    /// The text's bytes, without the UTF-8 check `as_str` makes.
+    pub fn as_bytes(&self) -> &[u8; 2] {
+        &self.0
+    }
 }
 
 id_traits!(ModifierCode, "code");
@@ -542,6 +537,11 @@ impl TaxonomyCode {
 impl TaxonomyCode {
     pub fn as_str(&self) -> &str {
         std::str::from_utf8(&self.0).unwrap_or("??????????")
+    }
+
+    /// The text's bytes, without the UTF-8 check `as_str` makes.
+    pub fn as_bytes(&self) -> &[u8; 10] {
+        &self.0
     }
 }
 impl fmt::Debug for TaxonomyCode {
@@ -693,6 +693,39 @@ mod tests {
         assert!("207L00000".parse::<TaxonomyCode>().is_err());
         assert!("13202-01".parse::<LocalityId>().is_ok());
         assert_eq!("1320201".parse::<LocalityId>().unwrap_err().field(), Some("locality"));
+    }
+
+    /// The ICD-10-CM shape as the code-set rules word it, checked against the parser on every string of
+    /// up to six characters over an alphabet of its edge cases.
+    #[test]
+    fn icd10_parse_agrees_with_the_shape_rule_on_every_short_string() {
+        fn by_rule(raw: &str) -> Option<String> {
+            let upper = raw.trim().to_ascii_uppercase();
+            let (head, rest) = (upper.get(..3)?, upper.get(3..)?);
+            let tail = rest.strip_prefix('.').filter(|t| !t.is_empty()).unwrap_or(rest);
+            let mut chars = head.chars();
+            let shaped = chars.next()?.is_ascii_uppercase()
+                && chars.next()?.is_ascii_digit()
+                && chars.next()?.is_ascii_alphanumeric()
+                && tail.len() <= 4
+                && tail.chars().all(|c| c.is_ascii_alphanumeric());
+            shaped.then(|| if tail.is_empty() { head.to_owned() } else { format!("{head}.{tail}") })
+        }
+        let alphabet = ["m", "Z", "0", "9", ".", " ", "é"];
+        let mut texts = vec![String::new()];
+        let mut checked = 0;
+        for _ in 0..6 {
+            texts = texts.iter().flat_map(|t| alphabet.iter().map(move |c| format!("{t}{c}"))).collect();
+            for text in &texts {
+                let parsed = text.parse::<Icd10Code>().ok().map(|c| c.as_str().to_owned());
+                assert_eq!(parsed, by_rule(text), "{text:?}");
+                checked += 1;
+            }
+        }
+        for long in ["M54.5012", "M5450123", " s72.001a ", "S72001A"] {
+            assert_eq!(long.parse::<Icd10Code>().ok().map(|c| c.to_string()), by_rule(long), "{long:?}");
+        }
+        assert!(checked > 100_000);
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
 use std::sync::{Arc, OnceLock};
 
+use foldhash::{HashMap, HashMapExt};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
@@ -248,6 +249,10 @@ impl TimeUnits {
 #[derive(Debug, Clone)]
 pub struct RuleBook {
     rule_sets: Vec<Arc<RuleSet>>,
+    /// The positions in `rule_sets` of each payer id's rule sets, in order, by the id lower-cased:
+    /// every priced claim selects its rule set, and a scan of every set's payer ids cost more than
+    /// pricing an anesthesia line.
+    by_payer: HashMap<String, Vec<usize>>,
     /// The files loaded into this book ([`RuleBook::with_files`]) and the id each held.
     files: Vec<(std::path::PathBuf, String)>,
 }
@@ -263,8 +268,22 @@ impl RuleBook {
                 .map(|(file, text)| RuleSet::from_json(text).map(Arc::new).map_err(|e| e.in_file(file)))
                 .collect::<Result<_>>()
                 .expect("embedded rule sets are valid");
-            RuleBook { rule_sets, files: Vec::new() }
+            RuleBook::indexed(rule_sets, Vec::new())
         })
+    }
+
+    fn indexed(rule_sets: Vec<Arc<RuleSet>>, files: Vec<(std::path::PathBuf, String)>) -> RuleBook {
+        let mut by_payer: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, rule) in rule_sets.iter().enumerate() {
+            for payer in &rule.selects.payer_ids {
+                let positions = by_payer.entry(payer.to_ascii_lowercase()).or_default();
+                // A set naming one payer twice is still selected once.
+                if positions.last() != Some(&i) {
+                    positions.push(i);
+                }
+            }
+        }
+        RuleBook { rule_sets, by_payer, files }
     }
 
     pub fn rule_sets(&self) -> impl Iterator<Item = &RuleSet> {
@@ -272,10 +291,11 @@ impl RuleBook {
     }
 
     /// Adds a rule set; one with the same id replaces the old one.
-    pub fn with(mut self, rule_set: RuleSet) -> RuleBook {
-        self.rule_sets.retain(|r| r.id != rule_set.id);
-        self.rule_sets.push(Arc::new(rule_set));
-        self
+    pub fn with(self, rule_set: RuleSet) -> RuleBook {
+        let RuleBook { mut rule_sets, files, .. } = self;
+        rule_sets.retain(|r| r.id != rule_set.id);
+        rule_sets.push(Arc::new(rule_set));
+        RuleBook::indexed(rule_sets, files)
     }
 
     /// This book plus the rule set files at `paths`, in order: the one loader of user rule sets (the
@@ -317,19 +337,27 @@ impl RuleBook {
         }
         let payer = claim.payer.id.as_str();
         let plan = claim.payer.plan_type;
-        let in_force = |r: &Arc<RuleSet>| r.effective_from <= date && r.effective_to.is_none_or(|to| date <= to);
-        let by_payer = |r: &Arc<RuleSet>| r.selects.payer_ids.iter().any(|p| p.eq_ignore_ascii_case(payer));
+        let in_force = |r: &&Arc<RuleSet>| r.effective_from <= date && r.effective_to.is_none_or(|to| date <= to);
         let by_plan = |r: &Arc<RuleSet>| r.selects.plan_types.contains(&plan) && plan != PlanType::Commercial;
+        let for_payer = match self.by_payer.get(payer) {
+            Some(positions) => Some(positions),
+            None if payer.bytes().any(|b| b.is_ascii_uppercase()) => self.by_payer.get(&payer.to_ascii_lowercase()),
+            None => None,
+        };
+        let mut payer_sets = for_payer.into_iter().flatten().map(|&i| &self.rule_sets[i]);
+        let mut plan_sets = self.rule_sets.iter().filter(|r| by_plan(r));
         let state = claim.state();
-        let mut elsewhere: Vec<&RuleSet> = Vec::new();
-        for group in [&by_payer as &dyn Fn(&Arc<RuleSet>) -> bool, &by_plan] {
+        // The first rule set for the payer that is for other states, to name in the error.
+        let mut elsewhere: Option<&RuleSet> = None;
+        let groups: [&mut dyn Iterator<Item = &Arc<RuleSet>>; 2] = [&mut payer_sets, &mut plan_sets];
+        for group in groups {
             let mut general = None;
-            for rule in self.rule_sets.iter().filter(|r| group(r) && in_force(r)) {
+            for rule in group.filter(in_force) {
                 match rule.selects.takes_state(state) {
                     // A rule set for the claim's state wins over one for every state.
                     Some(true) if rule.selects.depends_on_state() => return Ok(rule),
                     Some(true) => general = general.or(Some(rule)),
-                    Some(false) => elsewhere.push(rule),
+                    Some(false) => elsewhere = elsewhere.or(Some(rule)),
                     None => return Err(state_needed(date, rule)),
                 }
             }
@@ -337,8 +365,8 @@ impl RuleBook {
                 return Ok(rule);
             }
         }
-        let known = self.rule_sets.iter().any(|r| by_payer(r) || by_plan(r));
-        let message = match (known, elsewhere.first(), state) {
+        let known = for_payer.is_some() || self.rule_sets.iter().any(by_plan);
+        let message = match (known, elsewhere, state) {
             (_, Some(rule), Some(state)) => format!(
                 "no rule set for payer {payer:?} in {state} is in force on {date} ({} is for {})",
                 rule.id,

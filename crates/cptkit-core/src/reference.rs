@@ -3,10 +3,11 @@
 //! Each file's source and dates are in `data/SOURCES.md` and in a source column of its own.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
+use foldhash::HashMap;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -470,7 +471,7 @@ impl Reference {
     /// None when the code is in neither the code set nor the deletions.
     pub(crate) fn diagnosis_status(&self, code: &Icd10Code) -> Result<Option<(bool, Option<Date>)>> {
         let end = self.icd10_deleted.get(code).map(|d| d.valid_through);
-        Ok(match self.icd10()?.billable(code.as_str()) {
+        Ok(match self.icd10()?.billable(code.as_bytes()) {
             Some(billable) => Some((billable, end)),
             None => end.map(|end| (false, Some(end))),
         })
@@ -479,7 +480,7 @@ impl Reference {
     /// An ICD-10-CM code from the April 2026 code set, or a known deleted code with its end date.
     pub fn diagnosis(&self, code: &Icd10Code) -> Result<Diagnosis> {
         let deleted = self.icd10_deleted.get(code);
-        let current = self.icd10()?.get(&self.icd10_text, code.as_str());
+        let current = self.icd10()?.get(&self.icd10_text, code.as_bytes());
         let source = "ICD-10-CM April 1, 2026 tabular (PyPI simple-icd-10-cm 1.5.0)";
         match (current, deleted) {
             // Still in the tabular (M54.5 lives on as a header) but no longer billable since its end date.

@@ -212,11 +212,12 @@ fn user_rule_set_is_loaded_and_selected() {
         .unwrap();
     let custom = text
         .replace("cigna-2023-03", "my-contract")
-        .replace("\"payer_ids\": [\"cigna\"]", "\"payer_ids\": [\"acme\"]")
+        .replace("\"payer_ids\": [\"cigna\"]", "\"payer_ids\": [\"Acme\"]")
         .replace("\"AA\": \"1.00\"", "\"AA\": \"0.90\"");
     let book = RuleBook::embedded().clone().with(cptkit_core::RuleSet::from_json(&custom).unwrap());
     let mut claim = medicare_claim("00632", "AA", 90);
-    claim.payer = cptkit_core::Payer { id: "acme".into(), plan_type: cptkit_core::PlanType::Commercial };
+    // Payer ids match whatever their case.
+    claim.payer = cptkit_core::Payer { id: "ACME".into(), plan_type: cptkit_core::PlanType::Commercial };
     let today = Some(time::macros::date!(2026 - 11 - 27));
     let options = PriceOptions {
         rule_set: None,
@@ -227,6 +228,13 @@ fn user_rule_set_is_loaded_and_selected() {
     // (7 + 6.0) x 60.00 x 0.90 = 702.00
     assert_eq!(priced.total_allowed, Decimal::new(70200, 2));
     assert_eq!(priced.lines[0].rule.id, "my-contract");
+    // A rule set loaded with the same id replaces the old one, payer ids included.
+    let moved = custom.replace("\"payer_ids\": [\"Acme\"]", "\"payer_ids\": [\"globex\"]");
+    let book = book.with(cptkit_core::RuleSet::from_json(&moved).unwrap());
+    let err = Reference::embedded().price(&claim, &options, &book, today).unwrap_err();
+    assert_eq!((err.kind(), err.field()), (cptkit_core::ErrorKind::NotFound, Some("payer.id")));
+    claim.payer.id = "globex".into();
+    assert_eq!(Reference::embedded().price(&claim, &options, &book, today).unwrap().lines[0].rule.id, "my-contract");
     let err = cptkit_core::RuleSet::from_json("{\"id\": 3}").unwrap_err();
     assert_eq!(err.field(), Some("id"));
     let zero = text.replace("\"unit_minutes\": 15", "\"unit_minutes\": 0");

@@ -8,7 +8,7 @@ mod indicators;
 mod price;
 mod profile;
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
@@ -189,9 +189,9 @@ impl Release {
 
 /// The key of an RVU row: the code and its pricing modifier (blank, 26, TC or 53).
 fn row_key(code: CptCode, modifier: Option<ModifierCode>) -> u64 {
-    let code = code.as_str().bytes().fold(0u64, |k, b| k << 8 | u64::from(b));
-    let modifier = modifier.map_or(0, |m| m.as_str().bytes().fold(0u64, |k, b| k << 8 | u64::from(b)));
-    code << 16 | modifier
+    let [a, b, c, d, e] = *code.as_bytes();
+    let [m, n] = modifier.map_or([0, 0], |m| *m.as_bytes());
+    u64::from_be_bytes([0, a, b, c, d, e, m, n])
 }
 
 /// One row of the RVU file: a code, or a code with 26, TC or 53.
