@@ -8,10 +8,10 @@ mod indicators;
 mod price;
 mod profile;
 
-use foldhash::{HashMap, HashMapExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
+use foldhash::{HashMap, HashMapExt};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use time::Date;
