@@ -189,9 +189,8 @@ impl Release {
 
 /// The key of an RVU row: the code and its pricing modifier (blank, 26, TC or 53).
 fn row_key(code: CptCode, modifier: Option<ModifierCode>) -> u64 {
-    let [a, b, c, d, e] = *code.as_bytes();
-    let [m, n] = modifier.map_or([0, 0], |m| *m.as_bytes());
-    u64::from_be_bytes([0, a, b, c, d, e, m, n])
+    let modifier = modifier.map_or(0, |m| u16::from_be_bytes(*m.as_bytes()));
+    code.key() << 16 | u64::from(modifier)
 }
 
 /// One row of the RVU file: a code, or a code with 26, TC or 53.
