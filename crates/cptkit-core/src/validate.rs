@@ -1040,6 +1040,10 @@ fn check_fee_units(i: usize, line: &ClaimLine, modifiers: &PaymentModifiers, out
 }
 
 fn check_npi(field: &'static str, npi: &Npi, out: &mut Findings) {
+    // A good NPI (nearly all) is read once: the check digit holds only for a well-formed one.
+    if npi.check_digit_ok() {
+        return;
+    }
     if !npi.is_well_formed() {
         out.add(
             edit::NPI_FORMAT,
@@ -1047,7 +1051,7 @@ fn check_npi(field: &'static str, npi: &Npi, out: &mut Findings) {
             format!("{:?} is not an NPI: an NPI is 10 digits starting with 1 or 2", npi.as_str()),
             "re-key the NPI from NPPES",
         );
-    } else if !npi.check_digit_ok() {
+    } else {
         out.add(edit::NPI_CHECK_DIGIT, field, format!("{npi} fails the NPI check digit"), "re-key the NPI from NPPES");
     }
 }
