@@ -176,7 +176,7 @@ def main() -> None:
         f"peak memory +{peak['pandas']:.0f} MB"
     )
     print(
-        f"cptkit price_table, text columns dictionary-encoded ({encoded.nbytes / 1e6:.0f} MB): "
+        f"cptkit price_table, text columns dictionary-encoded ({encoded.get_total_buffer_size() / 1e6:.0f} MB): "
         f"{rows / best['dictionary']:>12,.0f} lines/s, peak memory +{peak['dictionary']:.0f} MB"
     )
     print(f"ratio cptkit / pandas: {cptkit_rate / pandas_rate:.1f}x")
@@ -188,7 +188,7 @@ def main() -> None:
     print(f"pandas_price_lines_per_s: {pandas_rate:.0f}")
     print(f"table_peak_memory_over_input: {peak['cptkit'] * 1e6 / lines.nbytes:.2f}")
     print(f"table_dictionary_price_lines_per_s: {rows / best['dictionary']:.0f}")
-    print(f"table_dictionary_input_mb: {encoded.nbytes / 1e6:.0f}")
+    print(f"table_dictionary_input_mb: {encoded.get_total_buffer_size() / 1e6:.0f}")
     print(f"table_dictionary_peak_memory_mb: {peak['dictionary']:.0f}")
 
 

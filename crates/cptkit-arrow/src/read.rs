@@ -90,8 +90,9 @@ pub struct LineColumns {
 struct DictionaryText {
     keys: Int32Array,
     values: StringArray,
-    /// Each dictionary value parsed once, on first use, as the type its column is read as.
-    parsed: Box<[OnceLock<Parsed>]>,
+    /// Each dictionary value parsed once, on first use, as the type its column is read as; made when
+    /// the column is first parsed (see [`DictionaryText::cache`]).
+    parsed: OnceLock<Box<[OnceLock<Parsed>]>>,
 }
 
 /// A dictionary value parsed: `Some` of the column's type, `None` when it does not parse.
@@ -101,8 +102,15 @@ impl DictionaryText {
     fn new(array: &dyn Array) -> Option<DictionaryText> {
         let dictionary: &DictionaryArray<Int32Type> = array.as_dictionary_opt()?;
         let values = dictionary.values().as_string_opt::<i32>()?.clone();
-        let parsed = (0..values.len()).map(|_| OnceLock::new()).collect();
-        Some(DictionaryText { keys: dictionary.keys().clone(), values, parsed })
+        Some(DictionaryText { keys: dictionary.keys().clone(), values, parsed: OnceLock::new() })
+    }
+
+    /// A slot per dictionary value for its parsed value; `None` when the dictionary is longer than the
+    /// batch (a slice of a big table keeps the whole dictionary): slots for values the batch never uses
+    /// would cost more than parsing each row.
+    fn cache(&self) -> Option<&[OnceLock<Parsed>]> {
+        (self.values.len() <= self.keys.len())
+            .then(|| &**self.parsed.get_or_init(|| (0..self.values.len()).map(|_| OnceLock::new()).collect()))
     }
 
     /// The dictionary index of a row's value; `None` when the row has none. (A null key's slot may
@@ -576,7 +584,8 @@ impl<'a> RowReader<'a> {
         let Some((key, text)) = value.filter(|(_, text)| !text.is_empty()) else {
             return if required { self.missing(column, "required, but empty") } else { None };
         };
-        let cached = dictionary.parsed[key].get_or_init(|| Box::new(text.parse::<T>().ok()));
+        let Some(cache) = dictionary.cache() else { return self.parse(column, text) };
+        let cached = cache[key].get_or_init(|| Box::new(text.parse::<T>().ok()));
         match cached.downcast_ref::<Option<T>>() {
             Some(Some(value)) => Some(value.clone()),
             _ => self.parse(column, text),
