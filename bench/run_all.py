@@ -67,6 +67,9 @@ ROWS = [
     Row("validate + price, mixed table, per core", "table", "table_price_lines_per_cpu_s", "lines/s", None, "", 5e6, False),
     Row("validate + price, mixed table, 2 cores", "table", "table_price_lines_per_s", "lines/s",
         "pandas_price_lines_per_s", "vectorized pandas pricer, 6 edits", 15, True),
+    # A diagnostic (no goal of its own): categorical text read in place.
+    Row("validate + price, text columns dictionary-encoded, 2 cores", "table", "table_dictionary_price_lines_per_s",
+        "lines/s", "table_price_lines_per_s", "the plain table, same run", None, True),
     Row("837P to typed claims, one core", "x12", "x12_parse_1core_mb_s", "MB/s",
         "x12_parse_base_mb_s", "sequential reader before issue 13", 300, False),
     Row("837P to typed claims, every core", "x12", "x12_parse_ncore_mb_s", "MB/s",

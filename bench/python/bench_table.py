@@ -10,7 +10,9 @@ tenth, half up; none for 01995 and 01996), the modifier share (AA/QZ 100%, QK/QX
 national conversion factor, rounding and the lesser of charge, in integer arithmetic, plus a representative subset of the
 edits (unknown code, no pricing modifier, minutes not positive, NPI check digit, unknown diagnosis,
 pointer past the diagnoses). Its allowed amounts are checked against cptkit's on the valid Medicare lines
-before any timing is reported. Peak memory is read from /proc (VmHWM) around each side.
+before any timing is reported. Peak memory is read from /proc (VmHWM) around each side. cptkit also
+prices the same table with its text columns dictionary-encoded (as pandas categoricals and Parquet
+dictionary pages arrive), checked to give the same answers.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import time
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 import cptkit
 from cptkit.testing import synthetic_claims
@@ -144,6 +147,23 @@ def main() -> None:
         best["pandas"] = min(best.get("pandas", 1e9), time.perf_counter() - start)
         peak["pandas"] = max(peak.get("pandas", 0), status_mb("VmHWM") - before)
         del baseline
+    # The same table as pandas categoricals or Parquet dictionary pages arrive: text columns encoded.
+    encoded = lines
+    for field in lines.schema:
+        if field.type == pa.string() and field.name != "claim_id":  # ids are unique: nobody encodes them
+            i = encoded.schema.get_field_index(field.name)
+            encoded = encoded.set_column(i, field.name, pc.dictionary_encode(lines[field.name]))
+    want = cptkit.price_table(lines, conversion_factor="60", today=TODAY, progress=False)
+    if not cptkit.price_table(encoded, conversion_factor="60", today=TODAY, progress=False).equals(want):
+        raise SystemExit("the dictionary-encoded table gave other answers than the plain one")
+    del want
+    for _ in range(3):
+        before = reset_peak()
+        start = time.perf_counter()
+        result = cptkit.price_table(encoded, conversion_factor="60", today=TODAY, progress=False)
+        best["dictionary"] = min(best.get("dictionary", 1e9), time.perf_counter() - start)
+        peak["dictionary"] = max(peak.get("dictionary", 0), status_mb("VmHWM") - before)
+        del result
     cptkit_rate = rows / best["cptkit"]
     pandas_rate = medicare_rows / best["pandas"]
     print(f"cptkit validate_table:                 {rows / best['validate']:>12,.0f} lines/s")
@@ -155,6 +175,10 @@ def main() -> None:
         f"pandas Medicare price + 6 edits:       {pandas_rate:>12,.0f} lines/s ({medicare_rows:,} Medicare anesthesia lines), "
         f"peak memory +{peak['pandas']:.0f} MB"
     )
+    print(
+        f"cptkit price_table, text columns dictionary-encoded ({encoded.get_total_buffer_size() / 1e6:.0f} MB): "
+        f"{rows / best['dictionary']:>12,.0f} lines/s, peak memory +{peak['dictionary']:.0f} MB"
+    )
     print(f"ratio cptkit / pandas: {cptkit_rate / pandas_rate:.1f}x")
     print(f"cptkit peak memory / input table: {peak['cptkit'] * 1e6 / lines.nbytes:.2f}x")
     # One `name: value` line per figure, for bench/run_all.py.
@@ -163,6 +187,9 @@ def main() -> None:
     print(f"table_validate_lines_per_s: {rows / best['validate']:.0f}")
     print(f"pandas_price_lines_per_s: {pandas_rate:.0f}")
     print(f"table_peak_memory_over_input: {peak['cptkit'] * 1e6 / lines.nbytes:.2f}")
+    print(f"table_dictionary_price_lines_per_s: {rows / best['dictionary']:.0f}")
+    print(f"table_dictionary_input_mb: {encoded.get_total_buffer_size() / 1e6:.0f}")
+    print(f"table_dictionary_peak_memory_mb: {peak['dictionary']:.0f}")
 
 
 if __name__ == "__main__":

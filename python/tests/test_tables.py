@@ -144,6 +144,29 @@ def test_pyarrow_polars_pandas_and_parquet_give_the_same_results(lines: pa.Table
         assert got.equals(want), name
 
 
+def test_dictionary_encoded_text_columns_give_the_same_results(lines: pa.Table, tmp_path: Path) -> None:
+    """Categorical text (pandas, polars, Parquet dictionary pages) is read in place: the same answers."""
+    want = price(lines)
+    text = [f.name for f in lines.schema if f.type == pa.string()]
+    encoded = lines
+    for name in text:
+        encoded = encoded.set_column(encoded.schema.get_field_index(name), name, pc.dictionary_encode(lines[name]))
+    path = tmp_path / "claims.parquet"
+    pq.write_table(lines, path, row_group_size=700)
+    categorical = lines.to_pandas()
+    for name in text:
+        categorical[name] = categorical[name].astype("category")
+    inputs = {
+        "pyarrow dictionary_encode": encoded,
+        "pandas categoricals": categorical,
+        "polars categoricals": pl.from_arrow(lines).with_columns(pl.col(text).cast(pl.Categorical)),
+        "parquet dictionary pages": pq.read_table(path, read_dictionary=text),
+    }
+    for name, table in inputs.items():
+        assert price(table).equals(want), name
+    assert cptkit.validate_table(encoded, today=TODAY).equals(cptkit.validate_table(lines, today=TODAY))
+
+
 def test_bad_rows_get_issues_in_their_own_row_and_nothing_is_dropped(lines: pa.Table) -> None:
     table = lines.slice(0, 50)
     quantity = [str(q) for q in table["quantity"].to_pylist()]

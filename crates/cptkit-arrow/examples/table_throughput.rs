@@ -1,6 +1,7 @@
 //! Table validate + price throughput in Rust, without Python (a benchmark, not a test):
 //! `cargo run --release -p cptkit-arrow --example table_throughput -- [LINES=1000000]`.
 //! The Python figures (bench/python/bench_table.py) add only the Arrow C-stream hand-over.
+//! `DICTIONARY=1`: every text column dictionary-encoded (as pandas categoricals arrive).
 
 use std::time::Instant;
 
@@ -8,6 +9,8 @@ use cptkit_arrow::{TablePricing, claims_to_batch, price_batch, validate_batch};
 use cptkit_core::synthetic::SyntheticClaims;
 use cptkit_core::{Claim, JudgeOptions, PriceOptions, Reference, RuleBook, Verdict};
 
+#[path = "support/dictionary.rs"]
+mod dictionary;
 #[path = "../../../bench/proc_stats.rs"]
 mod proc_stats;
 
@@ -15,7 +18,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let lines: usize = std::env::args().nth(1).map_or(Ok(1_000_000), |n| n.parse())?;
     let today = Some(time::macros::date!(2026 - 11 - 27));
     let claims: Vec<Claim> = SyntheticClaims::new(42)?.take(lines * 100 / 115).collect();
-    let batches: Vec<_> = claims.chunks(65_536).map(claims_to_batch).collect::<Result<_, _>>()?;
+    let mut batches: Vec<_> = claims.chunks(65_536).map(claims_to_batch).collect::<Result<_, _>>()?;
+    if dictionary::wanted() {
+        batches = batches.iter().map(dictionary::encoded).collect::<Result<_, _>>()?;
+    }
     let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
     let pricing = TablePricing { options: PriceOptions::contract("60".parse()?)?, explain: false };
     for round in 0..3 {

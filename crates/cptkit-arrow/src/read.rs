@@ -2,13 +2,14 @@
 //! cast once to its layout type; a value that cannot be read, a missing required value or claim-level
 //! values that differ between a claim's lines become issues on their own rows, never a failed batch.
 
+use std::any::Any;
 use std::ops::Range;
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Date32Type, Decimal128Type, Int32Type, Int64Type, TimestampMicrosecondType};
-use arrow_array::{Array, ArrayRef, GenericListArray, RecordBatch, StringArray};
+use arrow_array::{Array, ArrayRef, DictionaryArray, GenericListArray, Int32Array, RecordBatch, StringArray};
 use arrow_cast::cast::{CastOptions, cast_with_options};
 use arrow_cast::display::array_value_to_string;
 use arrow_schema::DataType;
@@ -60,6 +61,10 @@ impl RowIssue {
     }
 }
 
+/// A value parsed from a text column (an id, a code): kept per distinct value of a dictionary column.
+trait TextValue: FromStr<Err = Error> + Clone + Send + Sync + 'static {}
+impl<T: FromStr<Err = Error> + Clone + Send + Sync + 'static> TextValue for T {}
+
 /// The claim read from a run of adjacent rows with one claim id; `None` when a row could not be read.
 #[derive(Debug)]
 pub struct TableClaim {
@@ -75,7 +80,59 @@ pub struct LineColumns {
     columns: Vec<Option<ArrayRef>>,
     /// The text columns downcast once (by column index), for the per-row reads.
     texts: Vec<Option<StringArray>>,
+    /// The dictionary-encoded text columns (by column index), read in place.
+    dictionaries: Vec<Option<DictionaryText>>,
     unreadable: Vec<RowIssue>,
+}
+
+/// A dictionary-encoded text column, read in place rather than unpacked (see [`dictionary_in_place`]).
+#[derive(Debug)]
+struct DictionaryText {
+    keys: Int32Array,
+    values: StringArray,
+    /// Each dictionary value parsed once, on first use, as the type its column is read as; made when
+    /// the column is first parsed (see [`DictionaryText::cache`]).
+    parsed: OnceLock<Box<[OnceLock<Parsed>]>>,
+}
+
+/// A dictionary value parsed: `Some` of the column's type, `None` when it does not parse.
+type Parsed = Box<dyn Any + Send + Sync>;
+
+impl DictionaryText {
+    fn new(array: &dyn Array) -> Option<DictionaryText> {
+        let dictionary: &DictionaryArray<Int32Type> = array.as_dictionary_opt()?;
+        let values = dictionary.values().as_string_opt::<i32>()?.clone();
+        Some(DictionaryText { keys: dictionary.keys().clone(), values, parsed: OnceLock::new() })
+    }
+
+    /// A slot per dictionary value for its parsed value; `None` when the dictionary is longer than the
+    /// batch (a slice of a big table keeps the whole dictionary): slots for values the batch never uses
+    /// would cost more than parsing each row.
+    fn cache(&self) -> Option<&[OnceLock<Parsed>]> {
+        (self.values.len() <= self.keys.len())
+            .then(|| &**self.parsed.get_or_init(|| (0..self.values.len()).map(|_| OnceLock::new()).collect()))
+    }
+
+    /// The dictionary index of a row's value; `None` when the row has none. (A null key's slot may
+    /// hold anything; the range check guards against a foreign array that was never validated.)
+    #[inline]
+    fn key(&self, row: usize) -> Option<usize> {
+        let key = usize::try_from(self.keys.value(row)).ok().filter(|_| self.keys.is_valid(row))?;
+        (key < self.values.len() && self.values.is_valid(key)).then_some(key)
+    }
+
+    fn text(&self, row: usize) -> Option<&str> {
+        self.key(row).map(|key| self.values.value(key))
+    }
+
+    /// Whether two rows hold the same text (two nulls are the same): equal keys without reading the
+    /// text (a value may repeat in the dictionary, so unequal keys compare theirs).
+    fn same(&self, a: usize, b: usize) -> bool {
+        match (self.key(a), self.key(b)) {
+            (Some(x), Some(y)) => x == y || self.values.value(x) == self.values.value(y),
+            (x, y) => x.is_none() && y.is_none(),
+        }
+    }
 }
 
 impl LineColumns {
@@ -89,7 +146,8 @@ impl LineColumns {
             .collect::<Result<Vec<_>>>()?;
         unreadable.sort_by_key(|issue| issue.row);
         let texts = columns.iter().map(|c| c.as_ref().and_then(|a| a.as_string_opt::<i32>().cloned())).collect();
-        Ok(LineColumns { rows: batch.num_rows(), columns, texts, unreadable })
+        let dictionaries = columns.iter().map(|c| c.as_deref().and_then(DictionaryText::new)).collect();
+        Ok(LineColumns { rows: batch.num_rows(), columns, texts, dictionaries, unreadable })
     }
 
     pub fn rows(&self) -> usize {
@@ -194,6 +252,7 @@ impl LineColumns {
                     (true, true) => text.value(a) == text.value(b),
                     (valid_a, valid_b) => valid_a == valid_b,
                 },
+                (None, _) if let Some(dictionary) = &self.dictionaries[c.index] => dictionary.same(a, b),
                 (None, array) => array.is_none_or(|array| same_value(array, a, b)),
             }
         })
@@ -326,6 +385,10 @@ impl LineColumns {
     fn text_array(&self, column: &Column) -> Option<&StringArray> {
         self.texts[column.index].as_ref()
     }
+
+    fn dictionary(&self, column: &Column) -> Option<&DictionaryText> {
+        self.dictionaries[column.index].as_ref()
+    }
 }
 
 /// Whether a column holds the same value on two rows (two nulls are the same), for the layout's
@@ -390,6 +453,9 @@ fn normalized(batch: &RecordBatch, column: &Column, issues: &mut Vec<RowIssue>) 
         return Ok(Some(input.clone()));
     }
     let options = CastOptions { safe: true, ..CastOptions::default() };
+    if let Some(dictionary) = dictionary_in_place(input, column, &options) {
+        return Ok(Some(dictionary));
+    }
     let cast = cast_with_options(input, &wanted, &options).map_err(|e| {
         Error::invalid(column.name, format!("a {} column cannot be read as {wanted}: {e}", input.data_type()))
     })?;
@@ -401,6 +467,21 @@ fn normalized(batch: &RecordBatch, column: &Column, issues: &mut Vec<RowIssue>) 
         }
     }
     Ok(Some(cast))
+}
+
+/// A dictionary-encoded text column with 32-bit keys and plain text values, for reading in place:
+/// its values are parsed once each and its rows never unpacked (they would cost a copy of every
+/// row's text). Other key and value types are converted to these; `None` (unpack it instead) when the
+/// column is not text, is the claim id (the results give it back as plain text), or a key does not fit.
+fn dictionary_in_place(input: &ArrayRef, column: &Column, options: &CastOptions) -> Option<ArrayRef> {
+    let DataType::Dictionary(_, value) = input.data_type() else { return None };
+    let text_values = matches!(**value, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View);
+    if column.kind != ColumnKind::Text || column.index == layout::CLAIM_ID.index || !text_values {
+        return None;
+    }
+    let wanted = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+    let dictionary = cast_with_options(input, &wanted, options).ok()?;
+    (dictionary.null_count() == input.null_count()).then_some(dictionary)
 }
 
 fn kind_name(kind: ColumnKind) -> &'static str {
@@ -446,8 +527,11 @@ impl<'a> RowReader<'a> {
 
     /// Text, with empty text read as absent.
     fn text(&self, column: &Column) -> Option<&'a str> {
-        let texts = self.columns.text_array(column)?;
-        texts.is_valid(self.row).then(|| texts.value(self.row)).filter(|t| !t.is_empty())
+        let text = match self.columns.text_array(column) {
+            Some(texts) => texts.is_valid(self.row).then(|| texts.value(self.row)),
+            None => self.columns.dictionary(column)?.text(self.row),
+        };
+        text.filter(|t| !t.is_empty())
     }
 
     fn required_text(&mut self, column: &Column) -> Option<&'a str> {
@@ -467,14 +551,45 @@ impl<'a> RowReader<'a> {
         }
     }
 
-    fn required<T: FromStr<Err = Error>>(&mut self, column: &Column) -> Option<T> {
-        let text = self.required_text(column)?;
-        self.parse(column, text)
+    fn required<T: TextValue>(&mut self, column: &Column) -> Option<T> {
+        self.parsed(column, true)
     }
 
-    fn optional<T: FromStr<Err = Error>>(&mut self, column: &Column) -> Option<T> {
-        let text = self.text(column)?;
-        self.parse(column, text)
+    fn optional<T: TextValue>(&mut self, column: &Column) -> Option<T> {
+        self.parsed(column, false)
+    }
+
+    /// A text value parsed, empty read as absent.
+    #[inline(always)]
+    fn parsed<T: TextValue>(&mut self, column: &Column, required: bool) -> Option<T> {
+        // Plain text first: the dictionary is looked for only when a column is not plain.
+        let text = match self.columns.text_array(column) {
+            Some(texts) => texts.is_valid(self.row).then(|| texts.value(self.row)).filter(|t| !t.is_empty()),
+            None => match self.columns.dictionary(column) {
+                Some(dictionary) => return self.parsed_once(dictionary, column, required),
+                None => None,
+            },
+        };
+        match text {
+            Some(text) => self.parse(column, text),
+            None if required => self.missing(column, "required, but empty"),
+            None => None,
+        }
+    }
+
+    /// [`RowReader::parsed`] from a dictionary column: each distinct value is parsed once (one that
+    /// does not parse is parsed again on each of its rows, for the issue).
+    fn parsed_once<T: TextValue>(&mut self, dictionary: &DictionaryText, column: &Column, required: bool) -> Option<T> {
+        let value = dictionary.key(self.row).map(|key| (key, dictionary.values.value(key)));
+        let Some((key, text)) = value.filter(|(_, text)| !text.is_empty()) else {
+            return if required { self.missing(column, "required, but empty") } else { None };
+        };
+        let Some(cache) = dictionary.cache() else { return self.parse(column, text) };
+        let cached = cache[key].get_or_init(|| Box::new(text.parse::<T>().ok()));
+        match cached.downcast_ref::<Option<T>>() {
+            Some(Some(value)) => Some(value.clone()),
+            _ => self.parse(column, text),
+        }
     }
 
     fn bool(&self, column: &Column) -> bool {
@@ -598,3 +713,46 @@ pub(crate) fn days_from_date(date: Date) -> i32 {
 }
 
 const UNIX_EPOCH_JULIAN_DAY: i32 = 2_440_588;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::claims_to_batch;
+    use cptkit_core::synthetic::SyntheticClaims;
+
+    /// Dictionary text columns of any key width and text type are kept as dictionaries, not unpacked;
+    /// the claim id (given back in the results as plain text) and non-text columns are cast as before.
+    #[test]
+    fn dictionary_text_columns_are_read_in_place() {
+        let claims: Vec<Claim> = SyntheticClaims::new(4).unwrap().take(100).collect();
+        let batch = claims_to_batch(&claims).unwrap();
+        let dictionary = |key: DataType, value: DataType| DataType::Dictionary(Box::new(key), Box::new(value));
+        let encode = |name: &str, wanted: DataType| {
+            cast_with_options(batch.column_by_name(name).unwrap(), &wanted, &CastOptions::default()).unwrap()
+        };
+        let mut columns = batch.columns().to_vec();
+        let mut fields: Vec<_> = batch.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+        for (name, wanted) in [
+            ("claim_id", dictionary(DataType::Int32, DataType::Utf8)),
+            ("payer_id", dictionary(DataType::Int8, DataType::LargeUtf8)),
+            ("procedure_code", dictionary(DataType::UInt32, DataType::Utf8View)),
+        ] {
+            let index = batch.schema().index_of(name).unwrap();
+            columns[index] = encode(name, wanted.clone());
+            fields[index] = arrow_schema::Field::new(name, wanted, true);
+        }
+        let encoded = RecordBatch::try_new(Arc::new(arrow_schema::Schema::new(fields)), columns).unwrap();
+        let read = LineColumns::new(&encoded).unwrap();
+        for column in [&layout::PAYER_ID, &layout::PROCEDURE_CODE] {
+            assert!(read.dictionary(column).is_some() && read.text_array(column).is_none(), "{}", column.name);
+        }
+        assert!(read.text_array(&layout::CLAIM_ID).is_some());
+        let mut issues = Vec::new();
+        let runs = read.claim_runs(&mut issues);
+        let plain = LineColumns::new(&batch).unwrap();
+        for run in runs {
+            assert_eq!(read.read_claim(run.clone(), &mut issues), plain.read_claim(run, &mut issues));
+        }
+        assert!(issues.is_empty(), "{issues:?}");
+    }
+}

@@ -259,6 +259,53 @@ fn input_columns_of_other_types_are_cast() {
     assert_eq!(got, want);
 }
 
+/// Dictionary-encoded text columns (pandas categoricals, Parquet dictionary pages) are read in place and
+/// parse each distinct value once; the answers are the plain table's, issues and messages included.
+#[test]
+fn dictionary_encoded_text_columns_answer_as_plain_ones() {
+    let claims: Vec<Claim> = SyntheticClaims::new(12).unwrap().take(20_000).collect();
+    let mut plain = claims_to_batch(&claims).unwrap();
+    // A bad code on two rows (one dictionary value that does not parse) and a missing payer id.
+    let mut codes = text(&plain, "procedure_code");
+    codes[4] = Some("00X".to_owned());
+    codes[9] = Some("00X".to_owned());
+    plain = replace(&plain, "procedure_code", Arc::new(StringArray::from(codes)));
+    let mut payers = text(&plain, "payer_id");
+    payers[7] = None;
+    plain = replace(&plain, "payer_id", Arc::new(StringArray::from(payers)));
+
+    let dictionary = |key: DataType, value: DataType| DataType::Dictionary(Box::new(key), Box::new(value));
+    let mut encoded = plain.clone();
+    let schema = plain.schema();
+    for field in schema.fields().iter().filter(|f| f.data_type() == &DataType::Utf8) {
+        // Narrow keys where the column has few values, as pandas writes them; one column of large text.
+        let wanted = match field.name().as_str() {
+            "plan_type" | "unit_basis" | "place_of_service" => dictionary(DataType::Int8, DataType::Utf8),
+            "payer_id" => dictionary(DataType::UInt16, DataType::LargeUtf8),
+            _ => dictionary(DataType::Int32, DataType::Utf8),
+        };
+        let column = arrow_cast::cast(plain.column_by_name(field.name()).unwrap(), &wanted).unwrap();
+        encoded = replace(&encoded, field.name(), column);
+    }
+    let pricing = contract("60", true);
+    let judge = |b: &RecordBatch| {
+        joined(price_batch(b, Reference::embedded(), RuleBook::embedded(), &pricing, today()).unwrap())
+    };
+    let (want, got) = (judge(&plain), judge(&encoded));
+    assert_eq!(got, want);
+    // A slice keeps the whole dictionary, longer than the slice: its values are parsed row by row.
+    for start in [0, 4_000, 9_900] {
+        assert_eq!(judge(&encoded.slice(start, 100)), judge(&plain.slice(start, 100)), "rows {start}..");
+    }
+    let found = issues(&got);
+    for row in [4, 9] {
+        assert!(found.contains(&(row, "TBL001".into(), "procedure_code".into())), "{found:?}");
+    }
+    assert!(found.contains(&(7, "TBL001".into(), "payer_id".into())), "{found:?}");
+    let valid = joined(validate_batch(&encoded, Reference::embedded(), RuleBook::embedded(), today()).unwrap());
+    assert_eq!(valid, joined(validate_batch(&plain, Reference::embedded(), RuleBook::embedded(), today()).unwrap()));
+}
+
 #[test]
 fn payers_get_their_own_contract_conversion_factor() {
     // Anesthesia claims: a contract conversion factor prices them (fee-schedule lines take a percent of Medicare).
