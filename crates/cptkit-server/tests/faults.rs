@@ -452,12 +452,14 @@ async fn sigterm_during_load_finishes_in_flight_work_refuses_new_work_and_exits_
     // Requests before the signal are answered right; after it they are refused, never answered
     // wrong or left hanging. A refusal reaches tonic's client as UNAVAILABLE (connection refused,
     // REFUSED_STREAM), or, for a request caught on a connection as it closes, CANCELLED ("operation
-    // was canceled": never sent) or INTERNAL (the stream beyond the GOAWAY's last stream id).
-    let refused = [Code::Unavailable, Code::Cancelled, Code::Internal];
+    // was canceled": never sent), INTERNAL (the stream beyond the GOAWAY's last stream id) or UNKNOWN
+    // ("transport error": the client's connection closed under the request, seen once in a cold CI run).
+    let refused = [Code::Unavailable, Code::Cancelled, Code::Internal, Code::Unknown];
     assert!(summary.is_clean_allowing(&refused), "{summary}");
     assert!(summary.right > 0 && summary.status_count(Code::Unavailable) > 0, "{summary}");
+    // Each status is the client transport's, never an answer the server wrote.
     for (status, example) in &summary.status_examples {
-        let transport = ["tcp connect error", "operation was canceled", "h2 protocol error"];
+        let transport = ["tcp connect error", "operation was canceled", "h2 protocol error", "transport error"];
         assert!(transport.iter().any(|t| example.contains(t)), "{status} from the server: {example}");
     }
     let (status, stderr) = server.wait().await;
