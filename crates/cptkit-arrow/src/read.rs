@@ -527,18 +527,27 @@ impl<'a> RowReader<'a> {
 
     /// Text, with empty text read as absent.
     fn text(&self, column: &Column) -> Option<&'a str> {
-        let text = match self.columns.text_array(column) {
-            Some(texts) => texts.is_valid(self.row).then(|| texts.value(self.row)),
-            None => self.columns.dictionary(column)?.text(self.row),
-        };
-        text.filter(|t| !t.is_empty())
+        match self.columns.text_array(column) {
+            Some(texts) => self.plain_text(texts),
+            None => self.columns.dictionary(column)?.text(self.row).filter(|t| !t.is_empty()),
+        }
+    }
+
+    /// This row's value of a plain text column, empty read as absent.
+    fn plain_text(&self, texts: &'a StringArray) -> Option<&'a str> {
+        texts.is_valid(self.row).then(|| texts.value(self.row)).filter(|t| !t.is_empty())
     }
 
     fn required_text(&mut self, column: &Column) -> Option<&'a str> {
         match self.text(column) {
             Some(text) => Some(text),
-            None => self.missing(column, "required, but empty"),
+            None => self.absent(column, true),
         }
+    }
+
+    /// No value: an issue when the column is required.
+    fn absent<T>(&mut self, column: &Column, required: bool) -> Option<T> {
+        if required { self.missing(column, "required, but empty") } else { None }
     }
 
     fn parse<T: FromStr<Err = Error>>(&mut self, column: &Column, text: &str) -> Option<T> {
@@ -564,7 +573,7 @@ impl<'a> RowReader<'a> {
     fn parsed<T: TextValue>(&mut self, column: &Column, required: bool) -> Option<T> {
         // Plain text first: the dictionary is looked for only when a column is not plain.
         let text = match self.columns.text_array(column) {
-            Some(texts) => texts.is_valid(self.row).then(|| texts.value(self.row)).filter(|t| !t.is_empty()),
+            Some(texts) => self.plain_text(texts),
             None => match self.columns.dictionary(column) {
                 Some(dictionary) => return self.parsed_once(dictionary, column, required),
                 None => None,
@@ -572,8 +581,7 @@ impl<'a> RowReader<'a> {
         };
         match text {
             Some(text) => self.parse(column, text),
-            None if required => self.missing(column, "required, but empty"),
-            None => None,
+            None => self.absent(column, required),
         }
     }
 
@@ -582,7 +590,7 @@ impl<'a> RowReader<'a> {
     fn parsed_once<T: TextValue>(&mut self, dictionary: &DictionaryText, column: &Column, required: bool) -> Option<T> {
         let value = dictionary.key(self.row).map(|key| (key, dictionary.values.value(key)));
         let Some((key, text)) = value.filter(|(_, text)| !text.is_empty()) else {
-            return if required { self.missing(column, "required, but empty") } else { None };
+            return self.absent(column, required);
         };
         let Some(cache) = dictionary.cache() else { return self.parse(column, text) };
         let cached = cache[key].get_or_init(|| Box::new(text.parse::<T>().ok()));
