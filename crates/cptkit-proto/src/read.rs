@@ -50,10 +50,8 @@ pub fn read_process_claims_request<'a>(bytes: &'a [u8], claim: &mut Option<Claim
     }
     // The options are small and rare: prost decodes them (even unpriced, they must be valid protobuf).
     let options = options.map(pb::PriceOptions::decode).transpose().ok()?;
-    let options = JudgeOptions {
-        today: today(today_text).ok()?,
-        pricing: if price { Some(price_options(options).ok()?) } else { None },
-    };
+    let pricing = if price { Some(price_options(options).ok()?) } else { None };
+    let options = JudgeOptions::new(today(today_text).ok()?, pricing);
     let (lines, diagnoses) = claim.take().map(|c| (c.lines, c.diagnoses)).unwrap_or_default();
     *claim = Some(read_claim(claim_bytes?, lines, diagnoses)?);
     Some(ClaimRequest { request_id, options })

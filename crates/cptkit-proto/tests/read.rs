@@ -13,10 +13,8 @@ fn reference(bytes: &[u8]) -> Option<(String, Claim, JudgeOptions)> {
     let pb::ProcessClaimsRequest { request_id, claim, price, options, today } =
         pb::ProcessClaimsRequest::decode(bytes).ok()?;
     let claim = Claim::try_from(claim?).ok()?;
-    let options = JudgeOptions {
-        today: cptkit_proto::today(&today).ok()?,
-        pricing: price.then_some(options).map(cptkit_proto::price_options).transpose().ok()?,
-    };
+    let pricing = price.then_some(options).map(cptkit_proto::price_options).transpose().ok()?;
+    let options = JudgeOptions::new(cptkit_proto::today(&today).ok()?, pricing);
     Some((request_id, claim, options))
 }
 

@@ -174,10 +174,7 @@ fn parse(
 ) -> cptkit_core::Result<Parsed> {
     let claim = claim.ok_or_else(|| Error::invalid("claim", "is required"))?;
     let claim = Claim::try_from(claim).map_err(|e| e.at("claim"))?;
-    let options = JudgeOptions {
-        today: cptkit_proto::today(today)?,
-        pricing: options.map(cptkit_proto::price_options).transpose()?,
-    };
+    let options = JudgeOptions::new(cptkit_proto::today(today)?, options.map(cptkit_proto::price_options).transpose()?);
     Ok(Parsed { claim, options })
 }
 

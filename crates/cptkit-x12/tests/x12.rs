@@ -56,7 +56,7 @@ fn today() -> Option<time::Date> {
 fn pricing(cf: Option<&str>) -> JudgeOptions {
     let conversion_factors = ConversionFactors::new(cf.map(dec), []).unwrap();
     JudgeOptions {
-        today: today(),
+        today: context().today,
         pricing: Some(PriceOptions { rule_set: None, conversion_factors, ..Default::default() }),
     }
 }
