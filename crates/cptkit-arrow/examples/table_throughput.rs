@@ -17,7 +17,7 @@ mod proc_stats;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let lines: usize = std::env::args().nth(1).map_or(Ok(1_000_000), |n| n.parse())?;
     let today = time::macros::date!(2026 - 11 - 27);
-    // Whole claims until `lines` lines (the synthetic mix has 1.42 lines a claim).
+    // Whole claims, at least `lines` lines (the synthetic mix has 1.42 lines a claim).
     let mut taken = 0;
     let claims: Vec<Claim> = SyntheticClaims::new(42)?
         .take_while(|claim| {

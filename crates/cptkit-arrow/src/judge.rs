@@ -40,8 +40,8 @@ pub struct TablePricing {
 /// Validates every claim of the batch. Fails only when the batch is unusable as a whole (a required
 /// column is missing or of a type that cannot be cast); anything wrong in a row is in its `issues`.
 /// The results come as one or more batches (pieces judged on different cores), rows in input order.
-/// `today` is the date "in the future" is judged against: take it once per table
-/// ([`JudgeOptions::new`]) so that every batch of one table is judged against the same date.
+/// `today` is the date "in the future" is judged against: take it once per table (the caller's, or
+/// [`cptkit_core::today_utc`]) so that every batch of one table is judged against the same date.
 pub fn validate_batch(
     batch: &RecordBatch,
     reference: &Reference,
@@ -52,7 +52,8 @@ pub fn validate_batch(
     judge_batch(batch, &Shape { priced: false, explain: false }, |claim| reference.judge(claim, &options, rules))
 }
 
-/// Validates and prices every claim of the batch (see [`validate_batch`] for what fails the batch).
+/// Validates and prices every claim of the batch (see [`validate_batch`] for what fails the batch and
+/// for `today`).
 pub fn price_batch(
     batch: &RecordBatch,
     reference: &Reference,

@@ -144,7 +144,7 @@ fn batch_edits_across_claims() {
         .map(|c| Claim::from_json(&c.to_string()).unwrap())
         .collect();
     let expected = read_json(&dir.join("expected.json"));
-    let reports = Reference::embedded().validate_batch(&claims, Some(today(&expected)));
+    let reports = Reference::embedded().validate_batch(&claims, today(&expected));
     assert_eq!(reports.len(), claims.len());
     for report in reports {
         let report = report.unwrap();

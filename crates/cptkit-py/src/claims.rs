@@ -540,7 +540,7 @@ fn validate_many(py: Python<'_>, claims: &Bound<'_, PyAny>, today: Option<&Bound
         py.check_signals()?;
     }
     // The batch edits need every claim at once: one call.
-    let reports = py.detach(|| crate::data::reference().validate_batch(&parsed, Some(today)));
+    let reports = py.detach(|| crate::data::reference().validate_batch(&parsed, today));
     let mut reports = reports.into_iter().map(Some).collect::<Vec<_>>();
     let out = PyList::empty(py);
     for slot in slots {

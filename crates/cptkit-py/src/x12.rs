@@ -482,7 +482,7 @@ fn read_837_result(
     let input = input(py, "source", source)?;
     let (file, reports) = input.with_bytes(py, |data| {
         let file = x12::read_837(data, options);
-        let reports = today.map(|today| crate::data::reference().validate_batch(&file.core_claims(), Some(today)));
+        let reports = today.map(|today| crate::data::reference().validate_batch(&file.core_claims(), today));
         (file, reports)
     })?;
     build_837(py, file, reports)
