@@ -10,11 +10,16 @@ they shuffle by ``claim_id`` and sort within each partition by claim id and orig
 >>> priced = dist.spark_price(spark_df, conversion_factor="60.00")          # doctest: +SKIP
 >>> priced = dist.dask_price(dask_df, conversion_factor="60.00").compute()  # doctest: +SKIP
 
+Without ``today``, every partition is judged against the driver's date (UTC) when the helper is called,
+as one ``price_table`` call judges its whole table against one date, not each worker's on the day it
+runs its partition.
+
 Workers need cptkit installed (the same wheel as the driver); nothing else is shipped.
 """
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,6 +30,13 @@ __all__ = ["spark_validate", "spark_price", "dask_validate", "dask_price"]
 
 #: Row-order column the helpers add before shuffling, so a claim's lines keep their order.
 _ROW = "__cptkit_row"
+
+
+def _dated(options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` with ``today`` set: the one date every partition is judged against."""
+    if options.get("today") is not None:
+        return options
+    return {**options, "today": datetime.datetime.now(datetime.timezone.utc).date()}
 
 
 def _judge(table: Any, price: bool, options: dict[str, Any]) -> Any:
@@ -47,6 +59,7 @@ def _spark(df: Any, price: bool, by_claim: bool, options: dict[str, Any]) -> Any
     from pyspark.sql import functions as F
     from pyspark.sql.pandas.types import from_arrow_schema
 
+    options = _dated(options)
     schema = _result_schema(price, bool(options.get("explain")))
     if by_claim:
         df = (
@@ -93,6 +106,7 @@ def spark_price(df: Any, *, by_claim: bool = True, **options: Any) -> Any:
 def _dask(ddf: Any, price: bool, by_claim: bool, options: dict[str, Any]) -> Any:
     import pyarrow as pa
 
+    options = _dated(options)
     schema = _result_schema(price, bool(options.get("explain")))
     meta = schema.empty_table().to_pandas()
     if by_claim:

@@ -141,7 +141,9 @@ def test_validate_many_puts_an_unreadable_claim_in_its_slot() -> None:
 
 def test_today_defaults_to_today_and_judges_the_future() -> None:
     claim = medicare_claim()
-    tomorrow = datetime.date.today() + datetime.timedelta(days=1)
+    # The default is today's date in UTC, not the local one (west of UTC, the evening's local
+    # tomorrow is still UTC's today).
+    tomorrow = datetime.datetime.now(datetime.timezone.utc).date() + datetime.timedelta(days=1)
     claim["lines"][0]["date_of_service"] = tomorrow.isoformat()
     fields = {(f.edit_id, f.field) for f in cptkit.validate(claim).findings}
     assert ("DAT001", "lines[0].date_of_service") in fields

@@ -3,6 +3,7 @@ process on the same data, read from a Parquet export as an analyst would."""
 
 from __future__ import annotations
 
+import datetime
 import os
 import shutil
 import sys
@@ -92,3 +93,23 @@ def test_spark_matches_one_process(spark: Any, export: tuple[pa.Table, Path], pr
     assert got.num_rows == table.num_rows
     # Spark names list items "element" where Arrow says "item": compare the values.
     assert got.sort_by(ORDER).to_pylist() == want.to_pylist()
+
+
+
+def test_without_today_every_partition_is_judged_against_the_drivers_date(tmp_path: Path) -> None:
+    import dask.dataframe as dd
+
+    # Every line dated tomorrow (UTC): in the future, so DAT001, on whichever day a partition runs.
+    tomorrow = datetime.datetime.now(datetime.timezone.utc).date() + datetime.timedelta(days=1)
+    table = synthetic_claims(40, seed=3)
+    column = table.schema.get_field_index("date_of_service")
+    table = table.set_column(column, "date_of_service", pa.array([tomorrow] * table.num_rows, pa.date32()))
+    pq.write_table(table, tmp_path / "claims.parquet", row_group_size=10)
+    ddf = dd.read_parquet(tmp_path / "claims.parquet", split_row_groups=True)
+    got = pa.Table.from_pandas(dist.dask_validate(ddf).compute(), preserve_index=False)
+    want = cptkit.validate_table(table, progress=False)
+    assert got.sort_by(ORDER).to_pylist() == want.sort_by(ORDER).to_pylist()
+    assert any(issue["edit_id"] == "DAT001" for row in want.to_pylist() for issue in row["issues"])
+    # The date is taken once, by the helper, and handed to every partition.
+    assert dist._dated({})["today"] == tomorrow - datetime.timedelta(days=1)
+    assert dist._dated({"today": "2025-01-02"}) == {"today": "2025-01-02"}

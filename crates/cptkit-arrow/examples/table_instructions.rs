@@ -9,7 +9,7 @@ use cptkit_core::{Claim, PriceOptions, Reference, RuleBook};
 mod dictionary;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let today = Some(time::macros::date!(2026 - 11 - 27));
+    let today = time::macros::date!(2026 - 11 - 27);
     let claims: Vec<Claim> = SyntheticClaims::new(42)?.take(20_000).collect();
     let mut batch = claims_to_batch(&claims)?;
     if dictionary::wanted() {

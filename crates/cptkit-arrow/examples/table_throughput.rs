@@ -16,8 +16,16 @@ mod proc_stats;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let lines: usize = std::env::args().nth(1).map_or(Ok(1_000_000), |n| n.parse())?;
-    let today = Some(time::macros::date!(2026 - 11 - 27));
-    let claims: Vec<Claim> = SyntheticClaims::new(42)?.take(lines * 100 / 115).collect();
+    let today = time::macros::date!(2026 - 11 - 27);
+    // Whole claims, at least `lines` lines (the synthetic mix has 1.42 lines a claim).
+    let mut taken = 0;
+    let claims: Vec<Claim> = SyntheticClaims::new(42)?
+        .take_while(|claim| {
+            let more = taken < lines;
+            taken += claim.lines.len();
+            more
+        })
+        .collect();
     let mut batches: Vec<_> = claims.chunks(65_536).map(claims_to_batch).collect::<Result<_, _>>()?;
     if dictionary::wanted() {
         batches = batches.iter().map(dictionary::encoded).collect::<Result<_, _>>()?;

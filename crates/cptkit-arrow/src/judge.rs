@@ -40,23 +40,26 @@ pub struct TablePricing {
 /// Validates every claim of the batch. Fails only when the batch is unusable as a whole (a required
 /// column is missing or of a type that cannot be cast); anything wrong in a row is in its `issues`.
 /// The results come as one or more batches (pieces judged on different cores), rows in input order.
+/// `today` is the date "in the future" is judged against: take it once per table (the caller's, or
+/// [`cptkit_core::today_utc`]) so that every batch of one table is judged against the same date.
 pub fn validate_batch(
     batch: &RecordBatch,
     reference: &Reference,
     rules: &RuleBook,
-    today: Option<time::Date>,
+    today: time::Date,
 ) -> Result<Vec<RecordBatch>> {
     let options = JudgeOptions { today, pricing: None };
     judge_batch(batch, &Shape { priced: false, explain: false }, |claim| reference.judge(claim, &options, rules))
 }
 
-/// Validates and prices every claim of the batch (see [`validate_batch`] for what fails the batch).
+/// Validates and prices every claim of the batch (see [`validate_batch`] for what fails the batch and
+/// for `today`).
 pub fn price_batch(
     batch: &RecordBatch,
     reference: &Reference,
     rules: &RuleBook,
     pricing: &TablePricing,
-    today: Option<time::Date>,
+    today: time::Date,
 ) -> Result<Vec<RecordBatch>> {
     let options = JudgeOptions { today, pricing: Some(pricing.options.clone()) };
     let shape = Shape { priced: true, explain: pricing.explain };

@@ -14,8 +14,8 @@ use cptkit_core::synthetic::SyntheticClaims;
 use cptkit_core::{Claim, ConversionFactors, PriceOptions, Reference, RuleBook};
 use serde_json::Value;
 
-fn today() -> Option<time::Date> {
-    Some(time::macros::date!(2026 - 11 - 27))
+fn today() -> time::Date {
+    time::macros::date!(2026 - 11 - 27)
 }
 
 fn contract(cf: &str, explain: bool) -> TablePricing {

@@ -89,7 +89,7 @@ impl Pricing {
             conversion_factors: factors,
             percent_of_medicare: self.percent_of_medicare,
         };
-        Ok((rules, JudgeOptions { today, pricing: Some(pricing) }))
+        Ok((rules, JudgeOptions::new(today, Some(pricing))))
     }
 }
 

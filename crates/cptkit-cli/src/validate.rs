@@ -53,7 +53,7 @@ impl Validated<'_> {
 pub fn run(path: &Path, common: &Common) -> Outcome {
     let input = read_claims(path, common.read_options())?;
     let claims: Vec<Claim> = input.claims.iter().map(|c| c.parsed.claim.clone()).collect();
-    let reports = common.reference()?.validate_batch(&claims, common.today);
+    let reports = common.reference()?.validate_batch(&claims, common.today.unwrap_or_else(cptkit_core::today_utc));
     let validated: Vec<Validated> =
         input.claims.iter().zip(reports).map(|(claim, report)| Validated { claim, report }).collect();
 

@@ -8,7 +8,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let claim = Claim::from_json(&std::fs::read_to_string(path)?)?;
     let cf = args.next().map(|cf| cf.parse()).transpose()?;
     let pricing = PriceOptions { conversion_factors: ConversionFactors::new(cf, [])?, ..PriceOptions::default() };
-    let options = JudgeOptions { today: None, pricing: Some(pricing) };
+    let options = JudgeOptions::new(None, Some(pricing));
     let judgement = Reference::embedded().judge(&claim, &options, RuleBook::embedded())?;
     println!("{}", serde_json::to_string_pretty(&judgement.report)?);
     match judgement.verdict {

@@ -18,13 +18,21 @@ use crate::reference::Reference;
 use crate::validate::{Severity, ValidationContext, ValidationReport};
 
 /// What to do with a claim beyond validating it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JudgeOptions {
-    /// The date "in the future" is judged against; `None`: today's date in UTC, so every process
-    /// and machine agrees.
-    pub today: Option<Date>,
+    /// The date "in the future" is judged against (made by [`JudgeOptions::new`]).
+    pub today: Date,
     /// Price the claim too (a valid claim only), with these options.
     pub pricing: Option<PriceOptions>,
+}
+
+impl JudgeOptions {
+    /// `today` as the caller gave it, or today's date in UTC (so every process and machine agrees),
+    /// taken once here: every claim of a batch, a table or a file judged with these options is judged
+    /// against the same date, even when the batch runs past midnight.
+    pub fn new(today: Option<Date>, pricing: Option<PriceOptions>) -> JudgeOptions {
+        JudgeOptions { today: today.unwrap_or_else(today_utc), pricing }
+    }
 }
 
 /// What pricing needs beyond the claim.
@@ -194,7 +202,7 @@ impl Reference {
     /// `Err` only for a bug met on this claim (a panic in the core, caught here): an internal error
     /// for this claim alone, so a batch or a stream goes on.
     pub fn judge(&self, claim: &Claim, options: &JudgeOptions, rules: &RuleBook) -> Result<Judgement> {
-        let context = ValidationContext { today: options.today.unwrap_or_else(today_utc) };
+        let context = ValidationContext { today: options.today };
         let judge = || {
             let report = self.validate(claim, &context);
             let verdict = match &options.pricing {
@@ -220,7 +228,7 @@ impl Reference {
         rules: &RuleBook,
         today: Option<Date>,
     ) -> Result<PricedClaim> {
-        let options = JudgeOptions { today, pricing: Some(options.clone()) };
+        let options = JudgeOptions::new(today, Some(options.clone()));
         self.judge(claim, &options, rules)?.into_priced()
     }
 }
@@ -228,6 +236,15 @@ impl Reference {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn options_take_today_once() {
+        let given = time::macros::date!(2025 - 03 - 05);
+        assert_eq!(JudgeOptions::new(Some(given), None).today, given);
+        let before = today_utc();
+        let options = JudgeOptions::new(None, None);
+        assert!((before..=today_utc()).contains(&options.today));
+    }
 
     #[test]
     fn factors_are_checked_and_resolved_by_payer_then_basis() {

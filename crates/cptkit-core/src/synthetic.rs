@@ -425,7 +425,7 @@ mod tests {
         assert_eq!(first, again);
         let other: Vec<Claim> = SyntheticClaims::new(8).into_iter().flatten().take(2_000).collect();
         assert_ne!(first, other);
-        let reports = Reference::embedded().validate_batch(&first, Some(today));
+        let reports = Reference::embedded().validate_batch(&first, today);
         let invalid = reports.iter().filter(|r| !r.as_ref().unwrap().is_valid()).count();
         // About 3% of cases carry a mistake (each makes one claim invalid); the rest are clean.
         assert!((20..=120).contains(&invalid), "{invalid} invalid claims");

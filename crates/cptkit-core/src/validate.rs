@@ -221,7 +221,7 @@ impl Reference {
     /// (physician and anesthetist lines of one case are usually on different claims). Reports come
     /// back in claim order; a bug met on one claim is that claim's error, the others are reported.
     /// Validation only: pricing judges claims one at a time, without the batch edits.
-    pub fn validate_batch(&self, claims: &[Claim], today: Option<Date>) -> Vec<crate::Result<ValidationReport>> {
+    pub fn validate_batch(&self, claims: &[Claim], today: Date) -> Vec<crate::Result<ValidationReport>> {
         let options = crate::JudgeOptions { today, pricing: None };
         let mut reports: Vec<crate::Result<ValidationReport>> =
             claims.iter().map(|c| self.judge(c, &options, crate::RuleBook::embedded()).map(|j| j.report)).collect();

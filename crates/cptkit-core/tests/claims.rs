@@ -81,7 +81,7 @@ fn golden_claim_cases() {
         let raw = std::fs::read_to_string(dir.join("claim.json")).unwrap();
         let claim = Claim::from_json(&raw).unwrap_or_else(|e| panic!("{name}: {e}"));
         let expected = read_json(&dir.join("expected.json"));
-        let judge = JudgeOptions { today: Some(today(&expected)), pricing: Some(options(&expected)) };
+        let judge = JudgeOptions { today: today(&expected), pricing: Some(options(&expected)) };
         let judgement = reference.judge(&claim, &judge, RuleBook::embedded()).unwrap();
         let report = judgement.report.clone();
         let actual: BTreeSet<(String, String)> =
@@ -144,7 +144,7 @@ fn batch_edits_across_claims() {
         .map(|c| Claim::from_json(&c.to_string()).unwrap())
         .collect();
     let expected = read_json(&dir.join("expected.json"));
-    let reports = Reference::embedded().validate_batch(&claims, Some(today(&expected)));
+    let reports = Reference::embedded().validate_batch(&claims, today(&expected));
     assert_eq!(reports.len(), claims.len());
     for report in reports {
         let report = report.unwrap();

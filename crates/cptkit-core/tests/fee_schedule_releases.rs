@@ -41,7 +41,7 @@ fn a_release_in_a_data_directory_prices_its_dates() {
     let reference = Reference::from_dir(&dir).unwrap();
     let names: Vec<&str> = reference.fee_schedule().releases().map(|r| r.info.release.as_str()).collect();
     assert_eq!(names, ["RVU25D", "TEST26"]);
-    let options = JudgeOptions { today: Some(date!(2026 - 11 - 27)), pricing: Some(PriceOptions::default()) };
+    let options = JudgeOptions { today: date!(2026 - 11 - 27), pricing: Some(PriceOptions::default()) };
     let priced = reference.judge(&visit("2026-03-02"), &options, RuleBook::embedded()).unwrap().into_priced().unwrap();
     let line = &priced.lines[0];
     assert_eq!((line.status, line.allowed.to_string()), (LineStatus::Priced, "81.86".to_owned()));

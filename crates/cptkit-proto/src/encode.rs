@@ -187,7 +187,7 @@ mod tests {
             let Ok(json) = std::fs::read_to_string(dir.join("claim.json")) else { continue };
             let Ok(claim) = core::Claim::from_json(&json) else { continue };
             let options = core::JudgeOptions {
-                today: Some(time::macros::date!(2026 - 11 - 27)),
+                today: time::macros::date!(2026 - 11 - 27),
                 pricing: Some(core::PriceOptions::default()),
             };
             let Ok(judgement) = reference.judge(&claim, &options, core::RuleBook::embedded()) else { continue };

@@ -14,6 +14,7 @@
 
 use cptkit_core::{Claim, ClaimLine, Diagnoses, DiagnosisPointers, JudgeOptions, Modifiers};
 use prost::Message as _;
+use time::Date;
 
 use crate::claims::{
     frequency_code, location, optional_parse, optional_role, optional_time, parse_as, plan_type, price_options,
@@ -26,15 +27,20 @@ use crate::pb;
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClaimRequest<'a> {
     pub request_id: &'a str,
-    /// The request's `today`, and its price options when it asks for a price (`price`), as the
-    /// conversion of the decoded request gives them.
+    /// The request's `today` (`stream_today` when it gives none), and its price options when it asks
+    /// for a price (`price`), as the conversion of the decoded request gives them.
     pub options: JudgeOptions,
 }
 
 /// Reads an encoded `pb::ProcessClaimsRequest` into `claim` (reusing what it held), or `None` when the
 /// request is not plainly well-formed: then `claim` holds nothing meaningful and the caller decodes
-/// the bytes with prost.
-pub fn read_process_claims_request<'a>(bytes: &'a [u8], claim: &mut Option<Claim>) -> Option<ClaimRequest<'a>> {
+/// the bytes with prost. A request without `today` is judged against `stream_today`, the date its
+/// stream began.
+pub fn read_process_claims_request<'a>(
+    bytes: &'a [u8],
+    claim: &mut Option<Claim>,
+    stream_today: Date,
+) -> Option<ClaimRequest<'a>> {
     let (mut request_id, mut claim_bytes, mut price, mut options, mut today_text) = ("", None, false, None, "");
     let mut fields = Fields(bytes);
     while let Some((tag, value)) = fields.next()? {
@@ -50,10 +56,8 @@ pub fn read_process_claims_request<'a>(bytes: &'a [u8], claim: &mut Option<Claim
     }
     // The options are small and rare: prost decodes them (even unpriced, they must be valid protobuf).
     let options = options.map(pb::PriceOptions::decode).transpose().ok()?;
-    let options = JudgeOptions {
-        today: today(today_text).ok()?,
-        pricing: if price { Some(price_options(options).ok()?) } else { None },
-    };
+    let pricing = if price { Some(price_options(options).ok()?) } else { None };
+    let options = JudgeOptions { today: today(today_text).ok()?.unwrap_or(stream_today), pricing };
     let (lines, diagnoses) = claim.take().map(|c| (c.lines, c.diagnoses)).unwrap_or_default();
     *claim = Some(read_claim(claim_bytes?, lines, diagnoses)?);
     Some(ClaimRequest { request_id, options })

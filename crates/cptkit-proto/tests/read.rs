@@ -7,22 +7,24 @@ use cptkit_core::{Claim, JudgeOptions};
 use cptkit_proto::pb;
 use cptkit_proto::{ClaimRequest, read_process_claims_request};
 use prost::Message as _;
+use time::Date;
+
+/// The date the stream began: what a request without `today` is judged against.
+const STREAM_DAY: Date = time::macros::date!(2026 - 11 - 27);
 
 /// What the server's fallback reads from a request: prost, then the conversion.
 fn reference(bytes: &[u8]) -> Option<(String, Claim, JudgeOptions)> {
     let pb::ProcessClaimsRequest { request_id, claim, price, options, today } =
         pb::ProcessClaimsRequest::decode(bytes).ok()?;
     let claim = Claim::try_from(claim?).ok()?;
-    let options = JudgeOptions {
-        today: cptkit_proto::today(&today).ok()?,
-        pricing: price.then_some(options).map(cptkit_proto::price_options).transpose().ok()?,
-    };
+    let pricing = price.then_some(options).map(cptkit_proto::price_options).transpose().ok()?;
+    let options = JudgeOptions { today: cptkit_proto::today(&today).ok()?.unwrap_or(STREAM_DAY), pricing };
     Some((request_id, claim, options))
 }
 
 /// Checks one input; true when the fast reader took it.
 fn check(bytes: &[u8], scratch: &mut Option<Claim>) -> bool {
-    let Some(ClaimRequest { request_id, options }) = read_process_claims_request(bytes, scratch) else {
+    let Some(ClaimRequest { request_id, options }) = read_process_claims_request(bytes, scratch, STREAM_DAY) else {
         return false;
     };
     let (want_id, want_claim, want_options) =
@@ -287,17 +289,17 @@ fn declined_requests_are_the_ones_prost_or_the_conversion_reject_or_protobuf_mer
     // A second claim field merges into the first in protobuf: left to prost.
     let mut twice = good.clone();
     twice.extend_from_slice(&request(1, claim.clone()).encode_to_vec());
-    assert!(read_process_claims_request(&twice, &mut scratch).is_none());
+    assert!(read_process_claims_request(&twice, &mut scratch, STREAM_DAY).is_none());
     assert!(reference(&twice).is_some(), "prost merges it");
     // A value the conversion rejects.
     let mut bad = request(1, claim.clone());
     bad.claim.as_mut().expect("claim").lines[0].procedure_code = "0063".into();
-    assert!(read_process_claims_request(&bad.encode_to_vec(), &mut scratch).is_none());
+    assert!(read_process_claims_request(&bad.encode_to_vec(), &mut scratch, STREAM_DAY).is_none());
     // No claim.
     let none = pb::ProcessClaimsRequest { request_id: "x".into(), ..Default::default() };
-    assert!(read_process_claims_request(&none.encode_to_vec(), &mut scratch).is_none());
+    assert!(read_process_claims_request(&none.encode_to_vec(), &mut scratch, STREAM_DAY).is_none());
     // Truncated.
-    assert!(read_process_claims_request(&good[..good.len() - 1], &mut scratch).is_none());
+    assert!(read_process_claims_request(&good[..good.len() - 1], &mut scratch, STREAM_DAY).is_none());
     // And the reused claim reads a good request again afterwards.
     assert!(check(&good, &mut scratch));
 }

@@ -169,12 +169,13 @@ pub(crate) fn read_claim(py: Python<'_>, value: &Bound<'_, PyAny>) -> Result<cor
 }
 
 /// `today` for "in the future" edits: a `datetime.date`, an ISO `str`, or None for the core's default
-/// (today's date in UTC, as on every face).
-pub(crate) fn today(py: Python<'_>, today: Option<&Bound<'_, PyAny>>) -> PyResult<Option<time::Date>> {
+/// (today's date in UTC, as on every face), taken once per call so a whole batch, table or file is
+/// judged against one date.
+pub(crate) fn today(py: Python<'_>, today: Option<&Bound<'_, PyAny>>) -> PyResult<time::Date> {
     let date_type = DATE.import(py, "datetime", "date")?;
     let today = match today {
-        None => return Ok(None),
-        Some(value) if value.is_none() => return Ok(None),
+        None => return Ok(core::today_utc()),
+        Some(value) if value.is_none() => return Ok(core::today_utc()),
         Some(value) if value.cast::<PyString>().is_ok() => {
             let text = value.cast::<PyString>()?.to_cow()?.into_owned();
             match date_type.call_method1("fromisoformat", (text.trim(),)) {
@@ -189,7 +190,7 @@ pub(crate) fn today(py: Python<'_>, today: Option<&Bound<'_, PyAny>>) -> PyResul
             return Err(invalid(py, "today", format!("expected a datetime.date, got {}", type_name(value))));
         }
     };
-    Ok(Some(today.extract()?))
+    today.extract()
 }
 
 /// `conversion_factor`: one contract factor for every payer (a Decimal, str or int; never a float:

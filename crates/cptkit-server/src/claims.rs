@@ -10,11 +10,12 @@
 use std::pin::Pin;
 
 use bytes::{Bytes, BytesMut};
-use cptkit_core::{Claim, Error, JudgeOptions, Judgement, Verdict};
+use cptkit_core::{Claim, Error, JudgeOptions, Judgement, Verdict, today_utc};
 use cptkit_proto::codec::RawDecoder;
 use cptkit_proto::pb;
 use cptkit_proto::pb::claim_service_server::{ClaimService, ClaimServiceServer};
 use prost::{EncodeError, Message as _};
+use time::Date;
 use tokio_stream::{Stream, StreamExt as _};
 use tonic::{Request, Response, Status, Streaming};
 
@@ -101,11 +102,12 @@ fn price_answer(data: &ServerData, parsed: &Parsed) -> Result<pb::PriceClaimResp
 pub(crate) fn process(
     data: &ServerData,
     request: pb::ProcessClaimsRequest,
+    stream_today: Date,
     log: &RequestLog,
     buf: &mut BytesMut,
 ) -> Result<bool, EncodeError> {
     let pb::ProcessClaimsRequest { request_id, claim, price, options, today } = request;
-    let judged = parse(claim, &today, price.then_some(options)).and_then(|parsed| {
+    let judged = parse(claim, &today, stream_today, price.then_some(options)).and_then(|parsed| {
         log.count_judged(1, parsed.claim.lines.len());
         judge(data, &parsed.claim, &parsed.options)
     });
@@ -115,15 +117,17 @@ pub(crate) fn process(
 /// One `ProcessClaims` request as its encoded bytes, answered as [`process`] answers it: read by the
 /// fast reader into `scratch` (the previous request's claim, reused) when it is plainly well-formed,
 /// else decoded with prost. Bytes that are not a request are the stream's INVALID_ARGUMENT, as the
-/// generated decoder's.
+/// generated decoder's. A request without `today` is judged against `stream_today`, the date its
+/// stream began, as one batch is judged against one date.
 pub(crate) fn process_encoded(
     data: &ServerData,
     bytes: &[u8],
+    stream_today: Date,
     scratch: &mut Option<Claim>,
     log: &RequestLog,
     buf: &mut BytesMut,
 ) -> Result<bool, Status> {
-    if let Some(request) = cptkit_proto::read_process_claims_request(bytes, scratch)
+    if let Some(request) = cptkit_proto::read_process_claims_request(bytes, scratch, stream_today)
         && let Some(claim) = scratch.as_ref()
     {
         log.count_judged(1, claim.lines.len());
@@ -131,7 +135,7 @@ pub(crate) fn process_encoded(
         return answer(request.request_id.to_owned(), judged, buf).map_err(cannot_encode);
     }
     let request = pb::ProcessClaimsRequest::decode(bytes).map_err(cptkit_proto::codec::not_protobuf)?;
-    process(data, request, log, buf).map_err(cannot_encode)
+    process(data, request, stream_today, log, buf).map_err(cannot_encode)
 }
 
 pub(crate) fn cannot_encode(error: EncodeError) -> Status {
@@ -165,19 +169,18 @@ fn answer(request_id: String, judged: Result<Judgement, Error>, buf: &mut BytesM
     Ok(response.error.is_some())
 }
 
-/// Reads a request's claim, `today` (none: the core's default, today in UTC) and (`Some` when
-/// pricing) options; errors name the request field.
+/// Reads a request's claim, `today` (none: `default_today`) and (`Some` when pricing) options; errors
+/// name the request field.
 fn parse(
     claim: Option<pb::Claim>,
     today: &str,
+    default_today: Date,
     options: Option<Option<pb::PriceOptions>>,
 ) -> cptkit_core::Result<Parsed> {
     let claim = claim.ok_or_else(|| Error::invalid("claim", "is required"))?;
     let claim = Claim::try_from(claim).map_err(|e| e.at("claim"))?;
-    let options = JudgeOptions {
-        today: cptkit_proto::today(today)?,
-        pricing: options.map(cptkit_proto::price_options).transpose()?,
-    };
+    let today = cptkit_proto::today(today)?.unwrap_or(default_today);
+    let options = JudgeOptions { today, pricing: options.map(cptkit_proto::price_options).transpose()? };
     Ok(Parsed { claim, options })
 }
 
@@ -188,7 +191,7 @@ impl ClaimService for ClaimServiceImpl {
         request: Request<pb::ValidateClaimRequest>,
     ) -> Result<Response<pb::ValidateClaimResponse>, Status> {
         let (_, extensions, pb::ValidateClaimRequest { claim, today }) = request.into_parts();
-        let parsed = parse(claim, &today, None).map_err(|e| to_status(&e))?;
+        let parsed = parse(claim, &today, today_utc(), None).map_err(|e| to_status(&e))?;
         RequestLog::record_claim(&extensions, &parsed.claim.claim_id);
         RequestLog::of(&extensions).count_judged(1, parsed.claim.lines.len());
         self.answer(parsed, validate_answer).await?.map(Response::new)
@@ -199,7 +202,7 @@ impl ClaimService for ClaimServiceImpl {
         request: Request<pb::PriceClaimRequest>,
     ) -> Result<Response<pb::PriceClaimResponse>, Status> {
         let (_, extensions, pb::PriceClaimRequest { claim, options, today }) = request.into_parts();
-        let parsed = parse(claim, &today, Some(options)).map_err(|e| to_status(&e))?;
+        let parsed = parse(claim, &today, today_utc(), Some(options)).map_err(|e| to_status(&e))?;
         RequestLog::record_claim(&extensions, &parsed.claim.claim_id);
         RequestLog::of(&extensions).count_judged(1, parsed.claim.lines.len());
         self.answer(parsed, price_answer).await?.map(Response::new)
@@ -269,10 +272,13 @@ mod tests {
 
     use super::*;
 
+    /// The date the test streams began: what a request without `today` is judged against.
+    const STREAM_DAY: Date = time::macros::date!(2026 - 11 - 27);
+
     /// The answer `process_encoded` gives (its bytes, or the stream's status as code and message).
     fn encoded_answer(data: &ServerData, bytes: &[u8], scratch: &mut Option<Claim>) -> Result<Vec<u8>, String> {
         let mut buf = BytesMut::new();
-        match process_encoded(data, bytes, scratch, &RequestLog::default(), &mut buf) {
+        match process_encoded(data, bytes, STREAM_DAY, scratch, &RequestLog::default(), &mut buf) {
             Ok(_) => Ok(buf.to_vec()),
             Err(status) => Err(format!("{:?} {}", status.code(), status.message())),
         }
@@ -285,8 +291,28 @@ mod tests {
             format!("{:?} {}", status.code(), status.message())
         })?;
         let mut buf = BytesMut::new();
-        process(data, request, &RequestLog::default(), &mut buf).expect("encodes");
+        process(data, request, STREAM_DAY, &RequestLog::default(), &mut buf).expect("encodes");
         Ok(buf.to_vec())
+    }
+
+    #[test]
+    fn a_request_without_today_is_judged_against_its_streams_date() {
+        let data =
+            ServerData::new(Reference::embedded().into(), Arc::new(RuleBook::embedded().clone()), Arc::default());
+        let mut claim = SyntheticClaims::new(7).expect("synthetic claims").next().expect("a claim");
+        // The day after the stream began: in the future for the stream, in the past for the clock.
+        let next_day = STREAM_DAY.next_day().expect("a date");
+        assert!(next_day < today_utc());
+        for line in &mut claim.lines {
+            line.date_of_service = next_day;
+        }
+        let request = pb::ProcessClaimsRequest { claim: Some(claim.into()), ..Default::default() };
+        let bytes = request.encode_to_vec();
+        for answer in [encoded_answer(&data, &bytes, &mut None), decoded_answer(&data, &bytes)] {
+            let answer = pb::ProcessClaimsResponse::decode(answer.expect("an answer").as_slice()).expect("decodes");
+            let findings = answer.report.expect("a report").findings;
+            assert!(findings.iter().any(|f| f.edit_id == "DAT001"), "{findings:?}");
+        }
     }
 
     #[test]
@@ -305,7 +331,7 @@ mod tests {
                 today: if i % 4 == 0 { "2026-02-01".into() } else { String::new() },
             };
             let bytes = request.encode_to_vec();
-            fast += usize::from(cptkit_proto::read_process_claims_request(&bytes, &mut None).is_some());
+            fast += usize::from(cptkit_proto::read_process_claims_request(&bytes, &mut None, STREAM_DAY).is_some());
             assert_eq!(encoded_answer(&data, &bytes, &mut scratch), decoded_answer(&data, &bytes), "request {i}");
             // A truncated or altered request: the same answer or the same stream error.
             seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);

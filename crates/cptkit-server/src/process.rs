@@ -47,6 +47,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use bytes::{Bytes, BytesMut};
+use cptkit_core::today_utc;
+use time::Date;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_stream::Stream;
@@ -92,7 +94,13 @@ const ANSWER_BYTES: usize = 1536;
 
 /// Judges `chunk` in order and encodes the answers, stopping early (with the answers so far) once
 /// `cancelled` says the client went away or a request ends the stream.
-fn judge_chunk(data: &ServerData, chunk: Vec<Bytes>, log: &RequestLog, cancelled: impl Fn() -> bool) -> Answers {
+fn judge_chunk(
+    data: &ServerData,
+    chunk: Vec<Bytes>,
+    today: Date,
+    log: &RequestLog,
+    cancelled: impl Fn() -> bool,
+) -> Answers {
     let mut bytes = BytesMut::with_capacity(chunk.len() * ANSWER_BYTES);
     let mut lengths = Vec::with_capacity(chunk.len());
     let (mut errors, mut failure) = (0, None);
@@ -102,7 +110,7 @@ fn judge_chunk(data: &ServerData, chunk: Vec<Bytes>, log: &RequestLog, cancelled
             break;
         }
         let start = bytes.len();
-        match claims::process_encoded(data, &request, &mut scratch, log, &mut bytes) {
+        match claims::process_encoded(data, &request, today, &mut scratch, log, &mut bytes) {
             Ok(error) => errors += usize::from(error),
             Err(status) => {
                 // A partly written answer is not sent.
@@ -117,11 +125,12 @@ fn judge_chunk(data: &ServerData, chunk: Vec<Bytes>, log: &RequestLog, cancelled
 }
 
 /// Starts the driver for one stream and returns the response stream. The whole stream is judged
-/// with `data`, the snapshot current when it started.
+/// with `data`, the snapshot current when it started, and its requests without `today` against the
+/// date it started (UTC).
 pub(crate) fn start(data: Arc<ServerData>, inbound: impl Requests, log: RequestLog) -> ProcessClaimsStream {
     let (out, answers) = mpsc::channel(OUTPUT_CHUNKS);
     log.count_claims(0, 0);
-    tokio::spawn(drive(data, inbound, out, log));
+    tokio::spawn(drive(data, inbound, today_utc(), out, log));
     ProcessClaimsStream { answers, rest: Bytes::new(), lengths: Vec::new().into_iter() }
 }
 
@@ -133,6 +142,7 @@ impl<S: Stream<Item = Result<Bytes, Status>> + Unpin + Send + 'static> Requests 
 async fn drive(
     data: Arc<ServerData>,
     mut inbound: impl Requests,
+    today: Date,
     out: mpsc::Sender<Result<Answers, Status>>,
     log: RequestLog,
 ) {
@@ -181,7 +191,7 @@ async fn drive(
             chunk = reader.next(&mut inbound), if reading && in_flight.len() < max_in_flight => match chunk {
                 Ok((chunk, _)) if chunk.is_empty() => {}
                 Ok((chunk, bytes)) if in_flight.is_empty() && chunk.len() <= INLINE_CLAIMS && bytes <= INLINE_BYTES => {
-                    if send(judge_chunk(&data, chunk, &log, || false), &mut failure).await.is_err() {
+                    if send(judge_chunk(&data, chunk, today, &log, || false), &mut failure).await.is_err() {
                         return;
                     }
                 }
@@ -190,7 +200,7 @@ async fn drive(
                     let log = log.clone();
                     let out = out.clone();
                     in_flight.push_back(tokio::task::spawn_blocking(move || {
-                        judge_chunk(&data, chunk, &log, || out.is_closed())
+                        judge_chunk(&data, chunk, today, &log, || out.is_closed())
                     }));
                 }
                 Err(status) => failure = Some(status),

@@ -180,7 +180,7 @@ impl X12Service for X12ServiceImpl {
         require_bytes("x12", &x12)?;
         let data = self.store.current();
         let options = reader_options(&data, read_options).map_err(|e| to_status(&e))?;
-        let judge = JudgeOptions { today: cptkit_proto::today(&today).map_err(|e| to_status(&e))?, pricing: None };
+        let judge = JudgeOptions::new(cptkit_proto::today(&today).map_err(|e| to_status(&e))?, None);
         let log = RequestLog::of(&extensions);
         log.count_claims(0, 0);
 
@@ -209,10 +209,7 @@ impl X12Service for X12ServiceImpl {
             Ok(ReconcileInput {
                 claims_837,
                 remittance_835,
-                judge: JudgeOptions {
-                    today: cptkit_proto::today(&today)?,
-                    pricing: Some(cptkit_proto::price_options(options)?),
-                },
+                judge: JudgeOptions::new(cptkit_proto::today(&today)?, Some(cptkit_proto::price_options(options)?)),
                 tolerance: cptkit_proto::tolerance(&tolerance)?,
                 read_options: reader_options(&data, read_options)?,
             })

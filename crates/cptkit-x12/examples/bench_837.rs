@@ -31,7 +31,7 @@ fn run(path: &str, price: bool, threads: usize) -> Result<(f64, f64, Counts), Bo
     let rules = RuleBook::embedded();
     // A contract factor for every payer: Medicare fee-for-service claims keep the CMS factor.
     let pricing = PriceOptions::contract("60".parse()?)?;
-    let options = JudgeOptions { today: Some(time::macros::date!(2026 - 11 - 27)), pricing: Some(pricing) };
+    let options = JudgeOptions { today: time::macros::date!(2026 - 11 - 27), pricing: Some(pricing) };
     let mut counts = Counts { claims: 0, lines: 0, rejected: 0, errors: 0, priced: 0, not_valid: 0, not_priced: 0 };
     let file = std::fs::File::open(path)?;
     let start = Instant::now();

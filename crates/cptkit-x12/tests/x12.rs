@@ -56,7 +56,7 @@ fn today() -> Option<time::Date> {
 fn pricing(cf: Option<&str>) -> JudgeOptions {
     let conversion_factors = ConversionFactors::new(cf.map(dec), []).unwrap();
     JudgeOptions {
-        today: today(),
+        today: context().today,
         pricing: Some(PriceOptions { rule_set: None, conversion_factors, ..Default::default() }),
     }
 }
@@ -117,7 +117,7 @@ fn physician_and_crna_lines_split_into_two_claims_that_pair_up() {
     assert!(bytes[at.byte_offset as usize..].starts_with(b"NM1*82*1*RIVERA"));
     let reference = Reference::embedded();
     let claims: Vec<Claim> = parts.iter().map(|p| p.claim.clone()).collect();
-    let reports: Vec<_> = reference.validate_batch(&claims, today()).into_iter().map(Result::unwrap).collect();
+    let reports: Vec<_> = reference.validate_batch(&claims, context().today).into_iter().map(Result::unwrap).collect();
     for r in &reports {
         assert!(r.findings.iter().all(|f| f.severity != Severity::Error), "{:?}", r.findings);
         assert!(r.findings.iter().all(|f| f.edit_id != "BAT001"), "QX pairs with QK: {:?}", r.findings);
@@ -161,7 +161,7 @@ fn fixture_claims_are_consistent_with_core_validation() {
     let file = read("837p_medicare_star_crlf.x12");
     let all: Vec<Claim> = file.core_claims();
     assert_eq!(all.len(), 9, "8 claims read, C1002 split in two; C1009 rejected");
-    let reports: Vec<_> = reference.validate_batch(&all, today()).into_iter().map(Result::unwrap).collect();
+    let reports: Vec<_> = reference.validate_batch(&all, context().today).into_iter().map(Result::unwrap).collect();
     let with_errors: BTreeMap<&str, Vec<String>> = reports
         .iter()
         .filter(|r| !r.is_valid())
