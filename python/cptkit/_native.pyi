@@ -191,7 +191,8 @@ def price(
 
 def validate_many(claims: Iterable[_ClaimInput], *, today: _Today = None) -> list[ValidationReport | CptkitError]:
     """Validates a batch, including the edits across claims (BAT001-BAT003); one result per claim, in
-    order: its ValidationReport, or the InvalidInputError for a claim that cannot be read."""
+    order: its ValidationReport, or the InvalidInputError for a claim that cannot be read. Without
+    ``today``, every claim is judged against today's date in UTC as the call began."""
 
 def price_many(
     claims: Iterable[_ClaimInput],
@@ -202,7 +203,8 @@ def price_many(
     percent_of_medicare: _Money | None = None,
 ) -> list[PricedClaim | CptkitError]:
     """Prices a batch with the GIL released; one result per claim, in order: its PricedClaim, or the
-    exception ``price`` would have raised for it (returned, not raised)."""
+    exception ``price`` would have raised for it (returned, not raised). Without ``today``, every claim
+    is judged against today's date in UTC as the call began."""
 
 def load_rule_set(source: str | bytes | os.PathLike[str] | dict[str, Any] | RuleSet) -> RuleSet:
     """Loads a payer rule set from a file path, JSON text or a dict; errors name the field."""
