@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Where the server's time goes for GetCode(00632:basic) against Echo (a profile, not a benchmark):
+# perf samples the server for 6 s of Echo load, then 6 s of GetCode BASIC load, and prints each
+# window's CPU split (cptkit-server, libc, kernel) beside the request rates grpc_bench measured.
+#   bench/grpc/profile_getcode.sh        # needs perf; about 30 s
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+out="${OUT:-bench/out/profile_getcode}"
+mkdir -p "$out"
+cargo build --release --quiet -p cptkit-server --bin cptkit-server --example grpc_bench
+target_dir="$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
+server="$target_dir/release/cptkit-server"
+# One round: 1 s warm-up and 10 s of Echo, then the same for GetCode BASIC; the windows, [3 s, 9 s]
+# and [14 s, 20 s] from the start, sit inside them.
+# Its own session: grpc_bench stops its server by signalling its process group.
+RUST_LOG=info setsid "$target_dir/release/examples/grpc_bench" --server "$server" --duration 10 --rounds 1 \
+  --client raw --rpcs codes --get-codes 00632:basic > "$out/bench.log" 2>&1 &
+bench=$!
+sleep 3
+pid="$(pgrep -n -x cptkit-server)"
+perf record -e cpu-clock -F 2000 -g -p "$pid" -o "$out/echo.data" -- sleep 6 2> /dev/null
+sleep 5
+perf record -e cpu-clock -F 2000 -g -p "$pid" -o "$out/basic.data" -- sleep 6 2> /dev/null
+wait "$bench"
+grep -E "^raw|^ratio" "$out/bench.log"
+for window in echo basic; do
+  echo "== $window: server CPU in the 6 s window"
+  perf report -i "$out/$window.data" --no-children --sort dso --stdio -g none 2> /dev/null |
+    grep -E "Event count|%" | head -5
+done
