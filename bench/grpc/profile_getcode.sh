@@ -17,7 +17,8 @@ RUST_LOG=info setsid "$target_dir/release/examples/grpc_bench" --server "$server
   --client raw --rpcs codes --get-codes 00632:basic > "$out/bench.log" 2>&1 &
 bench=$!
 sleep 3
-pid="$(pgrep -n -x cptkit-server)"
+# grpc_bench's own server, by the pid it prints (not another cptkit-server on the machine).
+pid="$(sed -n 's/^server .*(pid \([0-9]*\)).*/\1/p' "$out/bench.log" | head -1)"
 perf record -e cpu-clock -F 2000 -g -p "$pid" -o "$out/echo.data" -- sleep 6 2> /dev/null
 sleep 5
 perf record -e cpu-clock -F 2000 -g -p "$pid" -o "$out/basic.data" -- sleep 6 2> /dev/null

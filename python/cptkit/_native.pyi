@@ -47,6 +47,7 @@ __all__ = [
     "validate_many",
     "price_many",
     "load_rule_set",
+    "today_utc",
     "load_data",
     "Claim",
     "RuleSet",
@@ -205,6 +206,9 @@ def price_many(
     """Prices a batch with the GIL released; one result per claim, in order: its PricedClaim, or the
     exception ``price`` would have raised for it (returned, not raised). Without ``today``, every claim
     is judged against today's date in UTC as the call began."""
+
+def today_utc() -> datetime.date:
+    """The date calls judge "in the future" against when not given ``today``: today's date in UTC."""
 
 def load_rule_set(source: str | bytes | os.PathLike[str] | dict[str, Any] | RuleSet) -> RuleSet:
     """Loads a payer rule set from a file path, JSON text or a dict; errors name the field."""

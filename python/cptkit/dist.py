@@ -19,7 +19,6 @@ Workers need cptkit installed (the same wheel as the driver); nothing else is sh
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Iterator
 from typing import Any
 
@@ -36,7 +35,7 @@ def _dated(options: dict[str, Any]) -> dict[str, Any]:
     """``options`` with ``today`` set: the one date every partition is judged against."""
     if options.get("today") is not None:
         return options
-    return {**options, "today": datetime.datetime.now(datetime.timezone.utc).date()}
+    return {**options, "today": cptkit._native.today_utc()}
 
 
 def _judge(table: Any, price: bool, options: dict[str, Any]) -> Any:

@@ -95,7 +95,6 @@ def test_spark_matches_one_process(spark: Any, export: tuple[pa.Table, Path], pr
     assert got.sort_by(ORDER).to_pylist() == want.to_pylist()
 
 
-
 def test_without_today_every_partition_is_judged_against_the_drivers_date(tmp_path: Path) -> None:
     import dask.dataframe as dd
 

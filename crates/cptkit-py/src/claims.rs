@@ -173,9 +173,8 @@ pub(crate) fn read_claim(py: Python<'_>, value: &Bound<'_, PyAny>) -> Result<cor
 /// judged against one date.
 pub(crate) fn today(py: Python<'_>, today: Option<&Bound<'_, PyAny>>) -> PyResult<time::Date> {
     let date_type = DATE.import(py, "datetime", "date")?;
-    let today = match today {
+    let today = match today.filter(|value| !value.is_none()) {
         None => return Ok(core::today_utc()),
-        Some(value) if value.is_none() => return Ok(core::today_utc()),
         Some(value) if value.cast::<PyString>().is_ok() => {
             let text = value.cast::<PyString>()?.to_cow()?.into_owned();
             match date_type.call_method1("fromisoformat", (text.trim(),)) {
@@ -191,6 +190,13 @@ pub(crate) fn today(py: Python<'_>, today: Option<&Bound<'_, PyAny>>) -> PyResul
         }
     };
     today.extract()
+}
+
+/// The core's default "today" (today's date in UTC), for Python code that hands one date to many calls
+/// (the Spark and Dask helpers).
+#[pyfunction]
+fn today_utc() -> time::Date {
+    core::today_utc()
 }
 
 /// `conversion_factor`: one contract factor for every payer (a Decimal, str or int; never a float:
@@ -653,5 +659,6 @@ pub(crate) fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(validate_many, module)?)?;
     module.add_function(wrap_pyfunction!(price_many, module)?)?;
     module.add_function(wrap_pyfunction!(load_rule_set, module)?)?;
+    module.add_function(wrap_pyfunction!(today_utc, module)?)?;
     Ok(())
 }
