@@ -125,6 +125,20 @@ def test_validate_many_runs_the_batch_edits() -> None:
     assert as_text == reports == as_claims
 
 
+def test_validate_many_finds_cases_across_chunks() -> None:
+    """Claims are judged chunk by chunk as they are read; the edits across claims still see them all:
+    the fixture's claims spread over several thousand others answer as they do together."""
+    claims = read_json(CLAIMS / "batch_medical_direction" / "claims.json")
+    expected = read_json(CLAIMS / "batch_medical_direction" / "expected.json")
+    filler = [medicare_claim() for _ in range(1500)]
+    spread = [item for claim in claims for item in (claim, *filler)]
+    reports = cptkit.validate_many(spread, today=expected["today"])
+    assert len(reports) == len(spread)
+    for claim, report in zip(claims, reports[:: len(filler) + 1], strict=True):
+        want = finding_set(expected["findings_by_claim"][claim["claim_id"]])
+        assert {(f.edit_id, f.field) for f in report.findings} == want, report.claim_id
+
+
 def test_validate_many_puts_an_unreadable_claim_in_its_slot() -> None:
     good = medicare_claim()
     bad = medicare_claim(code="ABCDE")

@@ -59,4 +59,4 @@ pub use search::{CodeQuery, CodeSummary, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page,
 pub use smallvec::{SmallVec, smallvec};
 pub use text::{DateText, DecimalText, parse_date};
 pub use units::{TimeUnitRule, allowed_amount};
-pub use validate::{Edit, Finding, Severity, ValidationContext, ValidationReport, edit};
+pub use validate::{Edit, Finding, Severity, ValidationContext, ValidationReport, add_batch_findings, edit};

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use foldhash::{HashMap, HashMapExt};
 use rust_decimal::Decimal;
 use serde::Serialize;
 use smallvec::SmallVec;
@@ -225,11 +226,7 @@ impl Reference {
         let options = crate::JudgeOptions { today, pricing: None };
         let mut reports: Vec<crate::Result<ValidationReport>> =
             claims.iter().map(|c| self.judge(c, &options, crate::RuleBook::embedded()).map(|j| j.report)).collect();
-        for (claim_index, finding) in batch_findings(claims) {
-            if let Ok(report) = &mut reports[claim_index] {
-                report.findings.push(finding);
-            }
-        }
+        add_batch_findings(claims, &mut reports);
         reports
     }
 
@@ -1159,10 +1156,26 @@ fn check_cases(reference: &Reference, claim: &Claim, out: &mut Findings) {
     }
 }
 
+/// The edits that need the whole batch (BAT001-BAT003), added to the reports of `claims` (one report
+/// per claim, in the same order; a claim the judge failed on keeps its error). [`Reference::validate_batch`]
+/// runs them after judging each claim; a face that judges claims as they are read (Python's
+/// `validate_many`) calls this once it has them all.
+pub fn add_batch_findings(claims: &[Claim], reports: &mut [crate::Result<ValidationReport>]) {
+    for (claim_index, finding) in batch_findings(claims) {
+        if let Some(Ok(report)) = reports.get_mut(claim_index) {
+            report.findings.push(finding);
+        }
+    }
+}
+
+/// The lines of one case that carry a pricing modifier: (claim index, line index, modifier).
+type CaseLines = SmallVec<[(usize, usize, ModifierCode); 2]>;
+
 /// Edits across claims: medical direction must pair up by case, and direction is at most four cases.
 /// Returns (claim index, finding).
 fn batch_findings(claims: &[Claim]) -> Vec<(usize, Finding)> {
-    let mut by_case: BTreeMap<&str, Vec<(usize, usize, ModifierCode)>> = BTreeMap::new();
+    // Hashed, not ordered: a batch has about as many cases as claims, and few of them have a finding.
+    let mut by_case: HashMap<&str, CaseLines> = HashMap::new();
     for (c, claim) in claims.iter().enumerate() {
         for (l, line) in claim.lines.iter().enumerate() {
             if let Some(modifier) = pricing_modifier(line).filter(|_| !line.case_id.is_empty()) {
@@ -1170,12 +1183,13 @@ fn batch_findings(claims: &[Claim]) -> Vec<(usize, Finding)> {
             }
         }
     }
-    let mut out = Vec::new();
-    for (case, lines) in &by_case {
+    let mut found: Vec<(&str, usize, Finding)> = Vec::new();
+    for (&case, lines) in &by_case {
         let directed = lines.iter().any(|(_, _, m)| m.is_any(&DIRECTING));
         for &(c, l, modifier) in lines {
             match modifier.as_str() {
-                "QX" if !directed => out.push((
+                "QX" if !directed => found.push((
+                    case,
                     c,
                     batch_finding(
                         edit::QX_WITHOUT_DIRECTION,
@@ -1184,7 +1198,8 @@ fn batch_findings(claims: &[Claim]) -> Vec<(usize, Finding)> {
                         "bill the physician's line, or QZ if the CRNA was not medically directed",
                     ),
                 )),
-                "QZ" if directed => out.push((
+                "QZ" if directed => found.push((
+                    case,
                     c,
                     batch_finding(
                         edit::QZ_WITH_DIRECTION,
@@ -1197,6 +1212,9 @@ fn batch_findings(claims: &[Claim]) -> Vec<(usize, Finding)> {
             }
         }
     }
+    // By case id, each case's findings in line order (a stable sort): the order reports have always had.
+    found.sort_by_key(|&(case, ..)| case);
+    let mut out: Vec<(usize, Finding)> = found.into_iter().map(|(_, c, finding)| (c, finding)).collect();
     out.extend(direction_over_four(claims));
     out
 }
@@ -1205,23 +1223,27 @@ fn batch_finding(edit: Edit, line: usize, message: String, hint: &str) -> Findin
     Finding::new(edit, FieldPath::line(line).key("modifiers").index(0), message, hint)
 }
 
+type Interval = (time::PrimitiveDateTime, time::PrimitiveDateTime);
+/// A physician's QK/QY lines with times: (claim index, line index), and each line's interval beside it.
+type DirectingLines = (Vec<(usize, usize)>, Vec<Interval>);
+
 /// A physician billing QK/QY on more than four overlapping anesthetics was supervising, not directing.
 fn direction_over_four(claims: &[Claim]) -> Vec<(usize, Finding)> {
-    type Interval = (usize, usize, time::PrimitiveDateTime, time::PrimitiveDateTime);
-    let mut per_physician: BTreeMap<&str, Vec<Interval>> = BTreeMap::new();
+    let mut per_physician: BTreeMap<&str, DirectingLines> = BTreeMap::new();
     for (c, claim) in claims.iter().enumerate() {
         for (l, line) in claim.lines.iter().enumerate() {
             if let (Some(start), Some(end), true) =
                 (line.start_time, line.end_time, line.has_modifier("QK") || line.has_modifier("QY"))
             {
-                per_physician.entry(claim.rendering_provider.npi.as_str()).or_default().push((c, l, start, end));
+                let (lines, times) = per_physician.entry(claim.rendering_provider.npi.as_str()).or_default();
+                lines.push((c, l));
+                times.push((start, end));
             }
         }
     }
     let mut out = Vec::new();
-    for (npi, cases) in per_physician {
-        for &(c, l, start, end) in &cases {
-            let concurrent = cases.iter().filter(|(_, _, s, e)| *s < end && start < *e).count();
+    for (npi, (lines, times)) in per_physician {
+        for (&(c, l), concurrent) in lines.iter().zip(overlapping(&times)) {
             if concurrent > 4 {
                 out.push((
                     c,
@@ -1238,9 +1260,56 @@ fn direction_over_four(claims: &[Claim]) -> Vec<(usize, Finding)> {
     out
 }
 
+/// For each interval, how many of `intervals` overlap it (`start < end` of the other and the other way
+/// round; an interval that does not end after it starts overlaps nothing of itself). A physician's year
+/// holds thousands of directed cases, so the well-formed intervals are counted from their sorted starts
+/// and ends (O(n log n), not a comparison of every pair); the malformed ones (UNT004 already reports
+/// them) are compared one by one.
+fn overlapping(intervals: &[Interval]) -> Vec<usize> {
+    let overlaps = |&(s, e): &Interval, (start, end): Interval| s < end && start < e;
+    let (mut starts, mut ends): (Vec<_>, Vec<_>) = intervals.iter().filter(|(s, e)| s < e).copied().unzip();
+    starts.sort_unstable();
+    ends.sort_unstable();
+    let malformed: Vec<Interval> = intervals.iter().filter(|(s, e)| s >= e).copied().collect();
+    intervals
+        .iter()
+        .map(|&(start, end)| {
+            if start < end {
+                // A well-formed interval misses this one when it starts at or after `end` or ends at or
+                // before `start`, never both (it would end before it starts).
+                starts.partition_point(|&s| s < end) - ends.partition_point(|&e| e <= start)
+                    + malformed.iter().filter(|other| overlaps(other, (start, end))).count()
+            } else {
+                intervals.iter().filter(|other| overlaps(other, (start, end))).count()
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The sorted-bounds count agrees with comparing every pair, ties, empty and backwards intervals
+    /// included.
+    #[test]
+    fn overlapping_counts_every_pair() {
+        let at = |minute: i64| time::macros::datetime!(2025-06-01 07:00) + time::Duration::minutes(minute);
+        // A small deterministic spread: many ties, some zero-length and some backwards intervals.
+        let intervals: Vec<Interval> = (0..300_i64)
+            .map(|i| {
+                let start = (i * 37) % 240;
+                let length = (i * 53) % 90 - 10;
+                (at(start), at(start + length))
+            })
+            .collect();
+        let pairwise: Vec<usize> = intervals
+            .iter()
+            .map(|&(start, end)| intervals.iter().filter(|&&(s, e)| s < end && start < e).count())
+            .collect();
+        assert_eq!(overlapping(&intervals), pairwise);
+        assert!(intervals.iter().any(|(s, e)| s == e) && intervals.iter().any(|(s, e)| s > e));
+    }
 
     /// Statuses D, F, G and H left CMS's files in 2006, so no embedded row shows them: the table is
     /// checked here. A deletion speaks for every payer; the rest only for Medicare.

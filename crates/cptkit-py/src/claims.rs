@@ -328,7 +328,11 @@ impl Judge<'_> {
     /// Reads and judges one claim (GIL released). `Err`: the claim cannot be read, or the core failed
     /// on it (its own internal error).
     fn judge(&self, arg: &Arg) -> Result<core::Judgement, Error> {
-        crate::data::reference().judge(arg.claim()?.as_ref(), &self.options, self.book)
+        self.judge_claim(arg.claim()?.as_ref())
+    }
+
+    fn judge_claim(&self, claim: &core::Claim) -> Result<core::Judgement, Error> {
+        crate::data::reference().judge(claim, &self.options, self.book)
     }
 }
 
@@ -517,36 +521,33 @@ fn worker_gone() -> PyErr {
 #[pyfunction]
 #[pyo3(signature = (claims, *, today = None))]
 fn validate_many(py: Python<'_>, claims: &Bound<'_, PyAny>, today: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyList>> {
-    let today = self::today(py, today)?;
+    let judge =
+        Judge { options: JudgeOptions { today: self::today(py, today)?, pricing: None }, book: RuleBook::embedded() };
     let _paused = CollectorPaused::new(py)?;
-    let mut parsed: Vec<core::Claim> = Vec::new();
-    // Per input: Ok(index into `parsed`) or the error for its slot.
+    // Each claim is judged as it is read (see `pipeline`) and kept for the edits across claims, which
+    // need them all; `slots` holds, per input, its place in `read` or why it could not be read.
+    let mut read: Vec<core::Claim> = Vec::new();
+    let mut reports: Vec<core::Result<core::ValidationReport>> = Vec::new();
     let mut slots: Vec<Result<usize, Error>> = Vec::new();
-    for chunk in chunks(claims, &Cell::new(CHUNK))? {
-        let args: Vec<Arg> = chunk?.iter().map(arg).collect();
-        // Text is read with the GIL released; a claim already read (a dict, a Claim) is taken as it is.
-        let read: Vec<Option<Result<core::Claim, Error>>> = py.detach(|| {
-            par_map(&args, |a| match a {
-                Arg::Read(_) | Arg::Object(_) => None,
-                text_or_bad => Some(text_or_bad.claim().map(Cow::into_owned)),
-            })
-        });
-        for (arg, read) in args.into_iter().zip(read) {
-            let claim = match (read, arg) {
-                (Some(read), _) => read,
-                (None, Arg::Read(claim)) => Ok(claim),
-                (None, Arg::Object(claim)) => Ok(claim.get().inner.clone()),
-                (None, Arg::Json(_) | Arg::Bytes(_) | Arg::Bad(_)) => Err(Error::internal("a claim was not read")),
-            };
-            slots.push(claim.map(|claim| {
-                parsed.push(claim);
-                parsed.len() - 1
+    pipeline(
+        py,
+        claims,
+        |arg| {
+            let claim = arg.claim()?;
+            let report = judge.judge_claim(&claim).map(|judged| judged.report);
+            Ok((claim.into_owned(), report))
+        },
+        |judged: Result<_, Error>| {
+            slots.push(judged.map(|(claim, report)| {
+                read.push(claim);
+                reports.push(report);
+                read.len() - 1
             }));
-        }
-        py.check_signals()?;
-    }
-    // The batch edits need every claim at once: one call.
-    let reports = py.detach(|| crate::data::reference().validate_batch(&parsed, today));
+            Ok(())
+        },
+    )?;
+    py.detach(|| core::add_batch_findings(&read, &mut reports));
+    drop(read);
     let mut reports = reports.into_iter().map(Some).collect::<Vec<_>>();
     let out = PyList::empty(py);
     for slot in slots {
