@@ -525,10 +525,11 @@ fn validate_many(py: Python<'_>, claims: &Bound<'_, PyAny>, today: Option<&Bound
         Judge { options: JudgeOptions { today: self::today(py, today)?, pricing: None }, book: RuleBook::embedded() };
     let _paused = CollectorPaused::new(py)?;
     // Each claim is judged as it is read (see `pipeline`) and kept for the edits across claims, which
-    // need them all; `slots` holds, per input, its place in `read` or why it could not be read.
+    // need them all. `slots` says, per input, whether it was read (its report is the next in `reports`)
+    // or why not.
     let mut read: Vec<core::Claim> = Vec::new();
     let mut reports: Vec<core::Result<core::ValidationReport>> = Vec::new();
-    let mut slots: Vec<Result<usize, Error>> = Vec::new();
+    let mut slots: Vec<Result<(), Error>> = Vec::new();
     pipeline(
         py,
         claims,
@@ -541,20 +542,18 @@ fn validate_many(py: Python<'_>, claims: &Bound<'_, PyAny>, today: Option<&Bound
             slots.push(judged.map(|(claim, report)| {
                 read.push(claim);
                 reports.push(report);
-                read.len() - 1
             }));
             Ok(())
         },
     )?;
-    py.detach(|| core::add_batch_findings(&read, &mut reports));
-    drop(read);
-    let mut reports = reports.into_iter().map(Some).collect::<Vec<_>>();
+    py.detach(|| {
+        core::add_batch_findings(&read, &mut reports);
+        drop(read);
+    });
+    let mut reports = reports.into_iter();
     let out = PyList::empty(py);
     for slot in slots {
-        let report = match slot {
-            Ok(i) => reports.get_mut(i).and_then(Option::take).unwrap_or_else(|| Err(Error::internal("no report"))),
-            Err(err) => Err(err),
-        };
+        let report = slot.and_then(|()| reports.next().unwrap_or_else(|| Err(Error::internal("no report"))));
         let item = match report {
             Ok(report) => report.to_py(py)?,
             Err(err) => to_py_err(py, &err, Subject::Other).into_value(py).into_any(),
