@@ -352,11 +352,15 @@ fn priced_to_py(py: Python<'_>, judged: Result<core::Judgement, Error>) -> PyRes
 #[pyfunction]
 #[pyo3(signature = (claim, *, today = None))]
 fn validate(py: Python<'_>, claim: &Bound<'_, PyAny>, today: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
-    let judge =
-        Judge { options: JudgeOptions { today: self::today(py, today)?, pricing: None }, book: RuleBook::embedded() };
+    let judge = validating(py, today)?;
     let arg = arg(claim);
     let judged = py.detach(|| judge.judge(&arg));
     judged.map_err(|e| to_py_err(py, &e, Subject::Other))?.report.to_py(py)
+}
+
+/// `validate`'s and `validate_many`'s judge: validation only, against `today` (or today's UTC date).
+fn validating(py: Python<'_>, today: Option<&Bound<'_, PyAny>>) -> PyResult<Judge<'static>> {
+    Ok(Judge { options: JudgeOptions { today: self::today(py, today)?, pricing: None }, book: RuleBook::embedded() })
 }
 
 /// Reads `price`'s and `price_many`'s arguments into the judge.
@@ -521,8 +525,7 @@ fn worker_gone() -> PyErr {
 #[pyfunction]
 #[pyo3(signature = (claims, *, today = None))]
 fn validate_many(py: Python<'_>, claims: &Bound<'_, PyAny>, today: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyList>> {
-    let judge =
-        Judge { options: JudgeOptions { today: self::today(py, today)?, pricing: None }, book: RuleBook::embedded() };
+    let judge = validating(py, today)?;
     let _paused = CollectorPaused::new(py)?;
     // Each claim is judged as it is read (see `pipeline`) and kept for the edits across claims, which
     // need them all. `slots` says, per input, whether it was read (its report is the next in `reports`)
