@@ -27,7 +27,8 @@ cargo build --locked -p cptkit-server --bin cptkit-server -p cptkit-cli --bin cp
 echo "== wheel (maturin, from python/pyproject.toml)"
 py="$(cd "$venv" && pwd)/bin/python"  # absolute: the steps below change directory
 rm -rf target/wheels
-(cd python && "$py" -m maturin build --locked --release --out ../target/wheels --quiet)
+# For this interpreter: the module is built per CPython version (crates/cptkit-py/README.md).
+(cd python && "$py" -m maturin build --locked --release --interpreter "$py" --out ../target/wheels --quiet)
 wheels=(target/wheels/cptkit-*.whl)
 if [ "${#wheels[@]}" -ne 1 ] || [ ! -f "${wheels[0]}" ]; then
   echo "expected one cptkit wheel in target/wheels, found: ${wheels[*]}" >&2

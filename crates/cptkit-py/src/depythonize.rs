@@ -223,8 +223,8 @@ impl<'de> de::Deserializer<'de> for Depythonizer<'_, '_> {
     }
 }
 
-// Exact-type checks first: a pointer comparison, where the subclass check asks the interpreter for the
-// type's flags (a call under the stable ABI); a subclass still passes the second check, as before.
+// Exact-type checks first: a pointer comparison, where the subclass check reads the type's flags; a
+// subclass still passes the second check, as before.
 
 fn as_str<'a, 'py>(obj: &'a Bound<'py, PyAny>) -> Option<&'a Bound<'py, PyString>> {
     obj.cast_exact::<PyString>().or_else(|_| obj.cast::<PyString>()).ok()
