@@ -15,6 +15,7 @@ use cptkit_core::{Severity, ShortText, TaxonomyCode};
 use cptkit_x12::{AdjustmentGroup, MatchedBy, SegmentRef, X12Error};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyList, PyMappingProxy, PyString, PyTuple};
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -81,12 +82,20 @@ impl ToPy for FieldPath {
 }
 
 /// Enums are their serde name (`"anesthesia"`, `"yes"`, `"same_category"`), interned: the same words as
-/// in `to_dict()` and on the JSON wire, from the one definition in the core.
+/// in `to_dict()` and on the JSON wire, from the one definition in the core. Each variant's name is made
+/// once (serde gives it through a JSON value, about 1k instructions: every finding has a severity) and
+/// kept by its discriminant; these enums are fieldless with a handful of variants.
 macro_rules! enum_as_serde_name {
     ($($ty:ty),* $(,)?) => {$(
         impl ToPy for $ty {
             fn to_py(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-                Ok(PyString::intern(py, &serde_name(self)?).into_any().unbind())
+                static NAMES: [PyOnceLock<Py<PyString>>; 16] = [const { PyOnceLock::new() }; 16];
+                let name = || Ok::<_, PyErr>(PyString::intern(py, &serde_name(self)?).unbind());
+                let name = match NAMES.get(*self as usize) {
+                    Some(slot) => slot.get_or_try_init(py, name)?.clone_ref(py),
+                    None => name()?,
+                };
+                Ok(name.into_any())
             }
         }
     )*};
