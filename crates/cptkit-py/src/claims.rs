@@ -8,13 +8,14 @@
 //! `decimal.Decimal` where the JSON form has strings; a `float` is refused where the form wants a
 //! decimal string.
 //!
-//! **`price_many`** is a pipeline ([`pipeline`]): this thread, holding the GIL, reads a chunk of claims
-//! and hands it to worker threads that judge it with the GIL released, then reads the next chunk while
-//! they work, and turns each finished chunk's judgements into Python objects in input order. Reading
-//! dicts (GIL) and judging (no GIL) so overlap on the cores instead of taking turns. Between chunks it
-//! checks for Ctrl-C. A bad claim yields its exception in its slot; an argument error (a float
-//! conversion factor, an unknown rule set id) raises at once. `validate_many` needs every claim at
-//! once (the batch edits): it reads chunk by chunk, the JSON texts shared across the cores ([`par_map`]).
+//! **`price_many` and `validate_many`** go through one pipeline ([`pipeline`]): this thread, holding the
+//! GIL, reads a chunk of claims and hands it to worker threads that judge it with the GIL released, then
+//! reads the next chunk while they work, and turns each finished chunk's judgements into Python objects
+//! in input order. Reading dicts (GIL) and judging (no GIL) so overlap on the cores instead of taking
+//! turns; a batch of texts or `Claim`s is judged chunk by chunk across the cores instead ([`par_map`]).
+//! Between chunks it checks for Ctrl-C. A bad claim yields its exception in its slot; an argument error
+//! (a float conversion factor, an unknown rule set id) raises at once. `validate_many` keeps each claim
+//! it judged and runs the edits across claims (the batch edits) once it has them all.
 
 use std::borrow::Cow;
 use std::cell::Cell;
@@ -33,11 +34,11 @@ use crate::depythonize;
 use crate::errors::{Subject, price_err, to_py_err};
 use crate::gc::CollectorPaused;
 
-/// Claims per chunk of `validate_many`: between chunks the GIL is taken back and Ctrl-C is checked (a
-/// chunk is a few milliseconds of work).
+/// Claims per chunk of a batch of texts or `Claim`s: between chunks the GIL is taken back and Ctrl-C is
+/// checked (a chunk is a few milliseconds of work).
 const CHUNK: usize = 4096;
-/// Claims per chunk of the `price_many` pipeline: smaller, so the workers start on the first chunk soon
-/// and the last one leaves little to wait for (a chunk is still about a millisecond of work).
+/// Claims per chunk of a batch of dicts: smaller, so the workers start on the first chunk soon and the
+/// last one leaves little to wait for (a chunk is still about a millisecond of work).
 const PIPELINE_CHUNK: usize = 1024;
 /// Fewest claims worth a thread of their own.
 const MIN_PER_THREAD: usize = 256;
