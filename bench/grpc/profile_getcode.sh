@@ -20,7 +20,7 @@ bench=$!
 sleep 3
 # grpc_bench's own server, by the pid it prints (not another cptkit-server on the machine).
 pid="$(sed -n 's/^server .*(pid \([0-9]*\)).*/\1/p' "$out/bench.log" | head -1)"
-calls="syscalls:sys_enter_writev,syscalls:sys_enter_write,syscalls:sys_enter_recvfrom,syscalls:sys_enter_futex,syscalls:sys_enter_epoll_wait"
+calls="syscalls:sys_enter_writev,syscalls:sys_enter_write,syscalls:sys_enter_sendto,syscalls:sys_enter_recvfrom,syscalls:sys_enter_futex,syscalls:sys_enter_epoll_wait"
 sample() {
   perf stat -x, -e "$calls" -p "$pid" -o "$out/$1.calls" -- sleep 6 2> /dev/null &
   perf record -e cpu-clock -F 2000 -g -p "$pid" -o "$out/$1.data" -- sleep 6 2> /dev/null

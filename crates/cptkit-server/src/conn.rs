@@ -1,4 +1,5 @@
-//! The accept path: TCP accept, an optional TLS handshake off the accept loop, and the idle timeout.
+//! The accept path: TCP accept, an optional TLS handshake off the accept loop, and the idle timeout; and
+//! the write path, which lets a small answer leave in one system call (see `impl AsyncWrite for Conn`).
 //!
 //! The accept loop only accepts; each TLS handshake runs in its own task under a timeout and a bound on
 //! concurrent handshakes, so a slow or silent client cannot stall accepting. A connection is a [`Conn`]
@@ -17,6 +18,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
@@ -104,6 +106,8 @@ pub struct Conn {
     info: ConnInfo,
     idle_timeout: Option<Duration>,
     idle_timer: Option<Pin<Box<Sleep>>>,
+    /// Bytes written but not yet sent (see the [`AsyncWrite`] impl).
+    pending: Vec<u8>,
 }
 
 impl Conn {
@@ -118,7 +122,7 @@ impl Conn {
             client_subject,
             activity: Arc::new(Activity::new()),
         };
-        Conn { io, info, idle_timeout, idle_timer: None }
+        Conn { io, info, idle_timeout, idle_timer: None, pending: Vec::new() }
     }
 
     /// Whether the connection has been idle for the idle timeout; if not, a timer wakes the reader
@@ -172,41 +176,85 @@ impl AsyncRead for Conn {
     }
 }
 
-impl AsyncWrite for Conn {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        match &mut self.get_mut().io {
+/// Writes no bigger than this wait in the connection's buffer for the next write or the flush.
+const COALESCED: usize = 4096;
+
+impl Io {
+    fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match self {
             Io::Plain(io) => Pin::new(io).poll_write(cx, buf),
             Io::Tls(io) => Pin::new(io.as_mut()).poll_write(cx, buf),
         }
     }
 
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        match &mut self.get_mut().io {
+    fn poll_write_vectored(&mut self, cx: &mut Context<'_>, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
+        match self {
             Io::Plain(io) => Pin::new(io).poll_write_vectored(cx, bufs),
             Io::Tls(io) => Pin::new(io.as_mut()).poll_write_vectored(cx, bufs),
         }
     }
+}
 
-    fn is_write_vectored(&self) -> bool {
-        match &self.io {
-            Io::Plain(io) => io.is_write_vectored(),
-            Io::Tls(io) => io.is_write_vectored(),
+impl Conn {
+    /// Writes out the buffered bytes.
+    fn poll_write_pending(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while !self.pending.is_empty() {
+            match std::task::ready!(self.io.poll_write(cx, &self.pending))? {
+                0 => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                n => drop(self.pending.drain(..n)),
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// The connection tells h2 it has no vectored writes. h2 then copies every DATA frame under 1 KB into
+/// its write buffer beside the answer's headers and trailers, where with vectored writes it sends a
+/// frame of 256 bytes or more from its own buffer and the trailers with another system call: a small
+/// answer (GetCode's BASIC view, in frames of [`COPIED_FRAME`] bytes) leaves in one write, as an Echo
+/// does. So that a big frame still leaves with the bytes before it, small writes are kept here until
+/// the flush, or sent in front of the next big write (one `writev`).
+impl AsyncWrite for Conn {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if this.pending.len() + buf.len() <= COALESCED {
+            this.pending.extend_from_slice(buf);
+            return Poll::Ready(Ok(buf.len()));
+        }
+        loop {
+            if this.pending.is_empty() {
+                return this.io.poll_write(cx, buf);
+            }
+            let parts = [io::IoSlice::new(&this.pending), io::IoSlice::new(buf)];
+            let n = std::task::ready!(this.io.poll_write_vectored(cx, &parts))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            let buffered = this.pending.len();
+            this.pending.drain(..n.min(buffered));
+            if n > buffered {
+                return Poll::Ready(Ok(n - buffered));
+            }
         }
     }
 
+    fn is_write_vectored(&self) -> bool {
+        false
+    }
+
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match &mut self.get_mut().io {
+        let this = self.get_mut();
+        std::task::ready!(this.poll_write_pending(cx))?;
+        match &mut this.io {
             Io::Plain(io) => Pin::new(io).poll_flush(cx),
             Io::Tls(io) => Pin::new(io.as_mut()).poll_flush(cx),
         }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match &mut self.get_mut().io {
+        let this = self.get_mut();
+        std::task::ready!(this.poll_write_pending(cx))?;
+        match &mut this.io {
             Io::Plain(io) => Pin::new(io).poll_shutdown(cx),
             Io::Tls(io) => Pin::new(io.as_mut()).poll_shutdown(cx),
         }
@@ -331,31 +379,147 @@ where
         let response = self.inner.call(request);
         Box::pin(async move {
             let response = response.await?;
-            Ok(response.map(|inner| ActiveBody { inner, _in_progress: in_progress }))
+            Ok(response.map(|inner| ActiveBody { inner, rest: Bytes::new(), _in_progress: in_progress }))
         })
     }
 }
 
-/// A response body that keeps its request in progress until it is done (dropped).
+/// The largest DATA frame h2 copies into its write buffer on a connection that is not vectored (it
+/// sends 1 KB or more by itself: `CHAIN_THRESHOLD_WITHOUT_VECTORED_IO` in h2's `framed_write.rs`).
+const COPIED_FRAME: usize = 1023;
+/// Answers up to this size are handed to HTTP/2 in frames of [`COPIED_FRAME`] bytes, so they leave in
+/// one write with their headers and trailers; bigger ones go as they are (more frames would cost the
+/// client more than the write they save).
+const SLICED_UP_TO: usize = 4096;
+
+/// A response body that keeps its request in progress until it is done (dropped), and hands a small
+/// answer to HTTP/2 in frames it copies (see [`Conn`]'s `AsyncWrite`).
 #[derive(Debug)]
 pub struct ActiveBody<B> {
     inner: B,
+    /// The rest of an answer being sliced.
+    rest: Bytes,
     _in_progress: Option<InProgress>,
 }
 
-impl<B: Body + Unpin> Body for ActiveBody<B> {
-    type Data = B::Data;
+impl<B: Body<Data = Bytes> + Unpin> Body for ActiveBody<B> {
+    type Data = Bytes;
     type Error = B::Error;
 
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
-        Pin::new(&mut self.get_mut().inner).poll_frame(cx)
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        let this = self.get_mut();
+        if !this.rest.is_empty() {
+            let n = this.rest.len().min(COPIED_FRAME);
+            return Poll::Ready(Some(Ok(Frame::data(this.rest.split_to(n)))));
+        }
+        let frame = std::task::ready!(Pin::new(&mut this.inner).poll_frame(cx));
+        Poll::Ready(frame.map(|frame| {
+            frame.map(|frame| match frame.into_data() {
+                Ok(mut data) if data.len() > COPIED_FRAME && data.len() <= SLICED_UP_TO => {
+                    this.rest = data.split_off(COPIED_FRAME);
+                    Frame::data(data)
+                }
+                Ok(data) => Frame::data(data),
+                Err(frame) => frame,
+            })
+        }))
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        self.rest.is_empty() && self.inner.is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::convert::Infallible;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    /// A body of given frames.
+    struct Frames(VecDeque<Frame<Bytes>>);
+
+    impl Body for Frames {
+        type Data = Bytes;
+        type Error = Infallible;
+
+        fn poll_frame(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+            Poll::Ready(self.get_mut().0.pop_front().map(Ok))
+        }
+
+        fn is_end_stream(&self) -> bool {
+            self.0.is_empty()
+        }
+    }
+
+    /// The data frame sizes an answer of `len` bytes (and trailers) goes to HTTP/2 in, and the bytes.
+    fn frames_of(len: usize) -> (Vec<usize>, Vec<u8>) {
+        let answer: Vec<u8> = (0..len).map(|i| i as u8).collect();
+        let frames = [Frame::data(Bytes::from(answer)), Frame::trailers(http::HeaderMap::new())];
+        let mut body = ActiveBody { inner: Frames(frames.into()), rest: Bytes::new(), _in_progress: None };
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let (mut sizes, mut bytes, mut trailers) = (Vec::new(), Vec::new(), 0);
+        while let Poll::Ready(Some(Ok(frame))) = Pin::new(&mut body).poll_frame(&mut cx) {
+            assert_eq!(trailers, 0, "a frame after the trailers");
+            match frame.into_data() {
+                Ok(data) => {
+                    sizes.push(data.len());
+                    bytes.extend_from_slice(&data);
+                }
+                Err(frame) => trailers += usize::from(frame.is_trailers()),
+            }
+        }
+        assert_eq!(trailers, 1);
+        assert!(body.is_end_stream());
+        (sizes, bytes)
+    }
+
+    #[test]
+    fn small_answers_go_in_frames_h2_copies_big_ones_whole() {
+        for (len, sizes) in [
+            (0, vec![0]),
+            (900, vec![900]),
+            (COPIED_FRAME, vec![COPIED_FRAME]),
+            (1503, vec![COPIED_FRAME, 1503 - COPIED_FRAME]),
+            (SLICED_UP_TO, vec![1023, 1023, 1023, 1023, 4]),
+            (SLICED_UP_TO + 1, vec![SLICED_UP_TO + 1]),
+            (22_111, vec![22_111]),
+        ] {
+            let (got, bytes) = frames_of(len);
+            assert_eq!(got, sizes, "{len}");
+            assert_eq!(bytes, (0..len).map(|i| i as u8).collect::<Vec<_>>(), "{len}");
+        }
+    }
+
+    /// Small writes wait in the buffer for the flush or go in front of a big write; the peer gets
+    /// every byte in order.
+    #[tokio::test]
+    async fn writes_are_gathered_and_arrive_in_order() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut peer = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+        let (accepted, _) = listener.accept().await.unwrap();
+        let mut conn = Conn::new(Io::Plain(accepted), None, None);
+        let pieces: Vec<Vec<u8>> =
+            [100, 900, 50_000, 10, 3_000, 4_096, 20].iter().enumerate().map(|(i, &n)| vec![i as u8; n]).collect();
+        let mut sent = Vec::new();
+        for piece in &pieces {
+            conn.write_all(piece).await.unwrap();
+            sent.extend_from_slice(piece);
+        }
+        assert_eq!(conn.pending.len(), 20, "the last small write waits for the flush");
+        conn.flush().await.unwrap();
+        assert!(conn.pending.is_empty());
+        let mut received = vec![0; sent.len()];
+        peer.read_exact(&mut received).await.unwrap();
+        assert_eq!(received, sent);
+        conn.shutdown().await.unwrap();
+        assert_eq!(peer.read(&mut [0; 1]).await.unwrap(), 0);
     }
 }
