@@ -2,8 +2,9 @@
 //! `cargo run --release -p cptkit-x12 --example bench_837 -- FILE.x12 [segments|parse|full|both] [THREADS]`
 //!
 //! parse: stream the file into typed core claims (with source tables and X12 findings) on THREADS
-//! worker threads (1: the caller's thread only; 0: one per core; default 1), dropping each
-//! transaction's claims once read. full: the same, plus `Reference::judge` (validate + price) on every
+//! worker threads (1: the caller's thread only; 0: one per core; default 1), giving each transaction
+//! back to the reader once read (`Reader837::recycle`: its claims are freed by the worker that read
+//! them; with `NO_RECYCLE=1` set they are dropped on the calling thread instead). full: the same, plus `Reference::judge` (validate + price) on every
 //! claim on the calling thread, commercial and Medicare Advantage claims at a contract conversion factor
 //! of 60.00. Prints one `name: value` line per figure (see bench/x12/run.sh): MB/s by the wall clock and
 //! by the CPU time of the whole process, the CPU seconds of the process and of the calling thread (with
@@ -42,7 +43,8 @@ fn run(path: &str, price: bool, threads: usize) -> Result<Run, Box<dyn std::erro
     let start = Instant::now();
     let cpu = proc_stats::process_cpu_seconds();
     let caller_cpu = proc_stats::thread_cpu_seconds();
-    for item in Reader837::with_threads(file, ReadOptions::default(), threads) {
+    let mut reader = Reader837::with_threads(file, ReadOptions::default(), threads);
+    while let Some(item) = reader.next() {
         let Ok(t) = item else {
             counts.errors += 1;
             continue;
@@ -58,6 +60,9 @@ fn run(path: &str, price: bool, threads: usize) -> Result<Run, Box<dyn std::erro
                     _ => counts.not_priced += 1,
                 }
             }
+        }
+        if std::env::var_os("NO_RECYCLE").is_none() {
+            reader.recycle(t);
         }
     }
     let caller_cpu = proc_stats::thread_cpu_seconds() - caller_cpu;
