@@ -11,6 +11,7 @@ mod remit;
 
 use std::collections::BTreeMap;
 
+use arrow_array::RecordBatch;
 use cptkit_core::{self as core, Error, JudgeOptions, LocalityId};
 use cptkit_x12 as x12;
 use pyo3::prelude::*;
@@ -454,19 +455,66 @@ fn read_837<'py>(
         // The table has no report column: validating would be thrown away. The argument is still checked.
         self::today(py, today)?;
     }
-    let file = input(py, "source", source)?.with_bytes(py, |data| x12::read_837(data, options))?;
-    let claims: Vec<&core::Claim> = file.claims().map(|p| &p.claim).collect();
-    let rejected = file.rejected().count();
-    let problems = file.errors.len() + file.transactions.iter().map(|t| t.body.problems.len()).sum::<usize>();
-    if rejected + problems > 0 {
+    let read = input(py, "source", source)?.with_bytes(py, |data| claim_line_batches(data, options))?;
+    let (batches, counts) = read.map_err(|e| to_py_err(py, &e, Subject::Other))?;
+    if counts.rejected + counts.problems > 0 {
         let message = format!(
-            "the table holds the {} claims read; {rejected} claims were rejected and {problems} X12 problems found: \
+            "the table holds the {} claims read; {} claims were rejected and {} X12 problems found: \
              read without as_table=True for the details",
-            claims.len(),
+            counts.claims, counts.rejected, counts.problems,
         );
         PyErr::warn(py, &py.get_type::<pyo3::exceptions::PyUserWarning>(), &std::ffi::CString::new(message)?, 1)?;
     }
-    crate::tables::claims_table(py, &claims)
+    crate::tables::arrow_table(py, batches, cptkit_arrow::layout::claim_lines_schema())
+}
+
+/// What an 837P input held besides its table: claims read, claims rejected, X12 problems.
+#[derive(Debug, Default)]
+struct ReadCounts {
+    claims: usize,
+    rejected: usize,
+    problems: usize,
+}
+
+/// The claims of an 837P input as claim-lines batches, straight from the reader: each run of
+/// transactions holding about [`crate::tables::CHUNK_ROWS`] claims is written to Arrow and given back
+/// to the reader, whose threads free the claims they read; the typed claims of the whole input are
+/// never held at once.
+fn claim_line_batches(data: &[u8], options: x12::ReadOptions) -> core::Result<(Vec<RecordBatch>, ReadCounts)> {
+    let mut reader = x12::Reader837::with_options(data, options);
+    let (mut batches, mut waiting, mut counts) = (Vec::new(), Vec::new(), ReadCounts::default());
+    let mut waiting_claims = 0;
+    loop {
+        let next = reader.next();
+        let end = next.is_none();
+        match next {
+            Some(Err(_)) => {
+                counts.problems += 1;
+                continue;
+            }
+            Some(Ok(transaction)) => {
+                let body = &transaction.body;
+                counts.claims += body.claims.len();
+                counts.rejected += body.rejected.len();
+                counts.problems += body.problems.len();
+                waiting_claims += body.claims.len();
+                waiting.push(transaction);
+                if waiting_claims < crate::tables::CHUNK_ROWS {
+                    continue;
+                }
+            }
+            None => {}
+        }
+        let claims: Vec<&core::Claim> = waiting.iter().flat_map(|t| t.body.claims.iter().map(|p| &p.claim)).collect();
+        if !claims.is_empty() {
+            batches.push(cptkit_arrow::claims_to_batch(&claims)?);
+        }
+        waiting.drain(..).for_each(|t| reader.recycle(t));
+        waiting_claims = 0;
+        if end {
+            return Ok((batches, counts));
+        }
+    }
 }
 
 fn read_837_result(
