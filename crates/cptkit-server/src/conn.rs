@@ -488,7 +488,7 @@ mod tests {
             (900, vec![900]),
             (COPIED_FRAME, vec![COPIED_FRAME]),
             (1503, vec![COPIED_FRAME, 1503 - COPIED_FRAME]),
-            (SLICED_UP_TO, vec![1023, 1023, 1023, 1023, 4]),
+            (SLICED_UP_TO, vec![COPIED_FRAME, COPIED_FRAME, COPIED_FRAME, COPIED_FRAME, 4]),
             (SLICED_UP_TO + 1, vec![SLICED_UP_TO + 1]),
             (22_111, vec![22_111]),
         ] {

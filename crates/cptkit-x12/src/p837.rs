@@ -233,9 +233,7 @@ impl<R: Read> Reader837<R> {
             Inner::Parallel(par) => par.options(),
         }
     }
-}
 
-impl<R: Read> Reader837<R> {
     /// Gives back a transaction the caller is done with. Optional: dropping it is always correct. When
     /// reading on several threads, its claims are then freed by the thread that read them, which costs
     /// that thread a fraction of what freeing them on the caller's thread costs the caller (the thread
