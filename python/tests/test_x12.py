@@ -204,16 +204,16 @@ def test_as_table_is_the_table_of_the_claims_read(name: str) -> None:
 
 
 def test_as_table_of_a_big_file_is_written_run_by_run(tmp_path: Path) -> None:
-    """An input of more claims than one table batch holds (65,536): the claims are written to Arrow
-    run by run of transaction sets, read on every core and given back to the reader, and the table is
-    the one the claims read give, in file order."""
+    """An input of many table batches (88,571 claims): the claims are read on every core and written to
+    Arrow run by run of transaction sets on a thread of their own, then given back to the reader; the
+    table is the one the claims read give, in file order."""
     path = tmp_path / "big.x12"
     generator = Path(__file__).resolve().parents[2] / "bench" / "x12" / "generate_837.py"
     subprocess.run([sys.executable, str(generator), str(path), "30"], check=True, capture_output=True)
     table = cptkit.read_837(path, as_table=True)
     read = cptkit.read_837(path)
     assert read.ok and len(read.claims) > 65_536
-    assert len(table.to_batches()) == 2
+    assert len(table.to_batches()) > 1
     assert table.equals(read.to_table())
 
 

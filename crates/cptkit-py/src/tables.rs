@@ -15,9 +15,8 @@ use pyo3_arrow::{PySchema, PyTable};
 use crate::claims::{price_options, rules, today};
 use crate::errors::{Subject, to_py_err};
 
-/// Rows judged between two Ctrl-C checks and progress reports: big input batches are cut to this. An
-/// 837P input's table is written in batches of about as many claims.
-pub(crate) const CHUNK_ROWS: usize = 65_536;
+/// Rows judged between two Ctrl-C checks and progress reports: big input batches are cut to this.
+const CHUNK_ROWS: usize = 65_536;
 
 /// The claim-lines layout (`cptkit.CLAIM_LINES_SCHEMA` wraps it as a pyarrow schema).
 #[pyfunction]

@@ -476,45 +476,69 @@ struct ReadCounts {
     problems: usize,
 }
 
-/// The claims of an 837P input as claim-lines batches, straight from the reader: each run of
-/// transactions holding about [`crate::tables::CHUNK_ROWS`] claims is written to Arrow and given back
-/// to the reader, whose threads free the claims they read; the typed claims of the whole input are
-/// never held at once.
+/// Claims a batch of an 837P input's table holds, about: small, so that the run being written and the
+/// run being read stay small beside the input.
+const RUN_CLAIMS: usize = 16_384;
+
+/// The claims of an 837P input as claim-lines batches, straight from the reader. Runs of transactions
+/// holding about [`RUN_CLAIMS`] claims are written to Arrow on a thread of their own while the next run
+/// is read, then given back to the reader, whose threads free the claims they read: the typed claims of
+/// the whole input are never held at once.
 fn claim_line_batches(data: &[u8], options: x12::ReadOptions) -> core::Result<(Vec<RecordBatch>, ReadCounts)> {
     let mut reader = x12::Reader837::with_options(data, options);
-    let (mut batches, mut waiting, mut counts) = (Vec::new(), Vec::new(), ReadCounts::default());
-    let mut waiting_claims = 0;
-    loop {
-        let next = reader.next();
-        let end = next.is_none();
-        match next {
-            Some(Err(_)) => {
-                counts.problems += 1;
-                continue;
-            }
-            Some(Ok(transaction)) => {
-                let body = &transaction.body;
-                counts.claims += body.claims.len();
-                counts.rejected += body.rejected.len();
-                counts.problems += body.problems.len();
-                waiting_claims += body.claims.len();
-                waiting.push(transaction);
-                if waiting_claims < crate::tables::CHUNK_ROWS {
-                    continue;
+    let mut counts = ReadCounts::default();
+    std::thread::scope(|scope| {
+        // One run waits while another is written: the reader is at most two runs ahead of the writer.
+        let (runs, to_write) = std::sync::mpsc::sync_channel::<Vec<x12::Transaction837>>(1);
+        let (written, to_give_back) = std::sync::mpsc::channel();
+        let writer = scope.spawn(move || -> core::Result<Vec<RecordBatch>> {
+            let mut batches = Vec::new();
+            for run in to_write {
+                let claims: Vec<&core::Claim> =
+                    run.iter().flat_map(|t| t.body.claims.iter().map(|p| &p.claim)).collect();
+                if !claims.is_empty() {
+                    batches.push(cptkit_arrow::claims_to_batch(&claims)?);
+                }
+                drop(claims);
+                if written.send(run).is_err() {
+                    break;
                 }
             }
-            None => {}
+            Ok(batches)
+        });
+        let (mut run, mut run_claims) = (Vec::new(), 0);
+        loop {
+            let next = reader.next();
+            let end = next.is_none();
+            match next {
+                Some(Err(_)) => counts.problems += 1,
+                Some(Ok(transaction)) => {
+                    let body = &transaction.body;
+                    counts.claims += body.claims.len();
+                    counts.rejected += body.rejected.len();
+                    counts.problems += body.problems.len();
+                    run_claims += body.claims.len();
+                    run.push(transaction);
+                }
+                None => {}
+            }
+            if run_claims >= RUN_CLAIMS || (end && !run.is_empty()) {
+                run_claims = 0;
+                // The writer stopped only on an error, which its result holds.
+                if runs.send(std::mem::take(&mut run)).is_err() {
+                    break;
+                }
+            }
+            to_give_back.try_iter().flatten().for_each(|t| reader.recycle(t));
+            if end {
+                break;
+            }
         }
-        let claims: Vec<&core::Claim> = waiting.iter().flat_map(|t| t.body.claims.iter().map(|p| &p.claim)).collect();
-        if !claims.is_empty() {
-            batches.push(cptkit_arrow::claims_to_batch(&claims)?);
-        }
-        waiting.drain(..).for_each(|t| reader.recycle(t));
-        waiting_claims = 0;
-        if end {
-            return Ok((batches, counts));
-        }
-    }
+        drop(runs);
+        let batches = writer.join().map_err(|_| Error::internal("writing an 837P table failed"))??;
+        to_give_back.try_iter().flatten().for_each(|t| reader.recycle(t));
+        Ok((batches, counts))
+    })
 }
 
 fn read_837_result(

@@ -237,12 +237,11 @@ impl<R: Read> Reader837<R> {
     /// Gives back a transaction the caller is done with. Optional: dropping it is always correct. When
     /// reading on several threads, its claims are then freed by the thread that read them, which costs
     /// that thread a fraction of what freeing them on the caller's thread costs the caller (the thread
-    /// that also splits the input, which every worker waits for). Give transactions back in the order
-    /// they came.
+    /// that also splits the input, which every worker waits for). Cheapest in the order they came.
     pub fn recycle(&mut self, transaction: Transaction837) {
         match &mut self.inner {
             Inner::One(_) => drop(transaction),
-            Inner::Parallel(par) => par.recycle(transaction.body),
+            Inner::Parallel(par) => par.recycle(transaction),
         }
     }
 }

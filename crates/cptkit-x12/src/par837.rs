@@ -199,7 +199,7 @@ enum Slot {
 
 /// How many transactions handed out are remembered for [`ParDriver::recycle`] (by which worker read
 /// them), so that a caller who never gives any back costs nothing that grows.
-const MAX_HANDED: usize = 64;
+const MAX_HANDED: usize = 1024;
 
 /// The parallel reader (see the module docs).
 pub(crate) struct ParDriver<R> {
@@ -219,8 +219,11 @@ pub(crate) struct ParDriver<R> {
     jobs_queued: usize,
     /// [`MAX_JOB_BYTES`]; smaller in tests.
     max_job_bytes: u64,
-    /// The worker that read each transaction handed out and not yet given back (None: read here).
-    handed: VecDeque<Option<usize>>,
+    /// The transactions handed out and not yet given back, oldest first, by the byte offset of their ST
+    /// (unique in the input): the worker that read each (None: read on this thread).
+    handed: VecDeque<(u64, Option<usize>)>,
+    /// [`MAX_HANDED`]; smaller in tests.
+    max_handed: usize,
 }
 
 impl<R> std::fmt::Debug for ParDriver<R> {
@@ -252,6 +255,7 @@ impl<R: Read> ParDriver<R> {
             jobs_queued: 0,
             max_job_bytes: MAX_JOB_BYTES,
             handed: VecDeque::new(),
+            max_handed: MAX_HANDED,
         }
     }
 
@@ -301,15 +305,15 @@ impl<R: Read> ParDriver<R> {
             self.jobs_queued -= 1;
         }
         let read_by = match &slot {
-            Slot::Ready(Ok(_)) => Some(None),
-            Slot::Job { result: Some(Ok(_)), worker, .. } => Some(*worker),
+            Slot::Ready(Ok(transaction)) => Some((transaction.envelope.at.byte_offset, None)),
+            Slot::Job { result: Some(Ok(_)), worker, envelope, .. } => Some((envelope.at.byte_offset, *worker)),
             _ => None,
         };
-        if let Some(worker) = read_by {
-            if self.handed.len() == MAX_HANDED {
+        if let Some(read_by) = read_by {
+            if self.handed.len() >= self.max_handed {
                 self.handed.pop_front();
             }
-            self.handed.push_back(worker);
+            self.handed.push_back(read_by);
         }
         match slot {
             Slot::Ready(item) => Some(item),
@@ -464,15 +468,17 @@ impl<R: Read> ParDriver<R> {
         }
     }
 
-    /// Takes back the claims of a transaction the caller is done with, the oldest handed out first, and
-    /// has them freed by the worker that read them (glibc frees a block much faster on the thread that
-    /// allocated it). Claims given back out of order are still freed, perhaps on another thread.
-    pub(crate) fn recycle(&mut self, claims: Claims837) {
-        let worker = self.handed.pop_front().flatten();
-        match worker.and_then(|w| self.pool.as_ref()?.recycled.get(w)) {
+    /// Takes back a transaction the caller is done with, and has its claims freed by the worker that
+    /// read them (glibc frees a block much faster on the thread that allocated it). One handed out too
+    /// long ago to be remembered is freed here.
+    pub(crate) fn recycle(&mut self, transaction: Transaction837) {
+        let st = transaction.envelope.at.byte_offset;
+        // Given back in order, it is the first one.
+        let read_by = self.handed.iter().position(|&(offset, _)| offset == st).and_then(|i| self.handed.remove(i));
+        match read_by.and_then(|(_, worker)| self.pool.as_ref()?.recycled.get(worker?)) {
             // A worker that is gone sends the claims back in the error, dropped here.
-            Some(worker) => drop(worker.send(claims)),
-            None => drop(claims),
+            Some(worker) => drop(worker.send(transaction.body)),
+            None => drop(transaction),
         }
     }
 
@@ -527,27 +533,29 @@ mod tests {
     }
 
     /// Transactions given back (in order, out of order, late, or never) leave every answer as the
-    /// sequential reader's, and the reader remembers no more than [`MAX_HANDED`] of them.
+    /// sequential reader's; the reader forgets each given back, and remembers no more than its limit.
     #[test]
     fn given_back_transactions_leave_the_answers_unchanged() {
         let input = gen837::generate(150);
         let sequential: Vec<_> = crate::Reader837::with_threads(&input[..], ReadOptions::default(), 1).collect();
         for give_back in [true, false] {
             let mut par = ParDriver::new(&input[..], ReadOptions::default(), 2);
+            par.max_handed = 64;
             let (mut answers, mut held) = (Vec::new(), Vec::new());
             while let Some(item) = par.next_item() {
                 answers.push(item.clone());
                 let Ok(transaction) = item else { continue };
-                held.push(transaction.body);
+                held.push(transaction);
                 if give_back && held.len() == 3 {
                     // The newest first, then the oldest: the middle one waits for the end.
                     par.recycle(held.pop().unwrap());
                     par.recycle(held.remove(0));
                 }
-                assert!(par.handed.len() <= MAX_HANDED);
+                assert!(par.handed.len() <= 64);
             }
-            assert!(answers.iter().filter(|a| a.is_ok()).count() > MAX_HANDED, "too few to fill `handed`");
-            held.into_iter().for_each(|claims| par.recycle(claims));
+            assert!(answers.iter().filter(|a| a.is_ok()).count() > 64, "too few to fill `handed`");
+            held.into_iter().for_each(|transaction| par.recycle(transaction));
+            assert!(par.handed.is_empty() || !give_back, "every transaction given back is forgotten");
             assert_eq!(sequential, answers, "giving back: {give_back}");
         }
     }
