@@ -499,7 +499,6 @@ fn claim_line_batches(data: &[u8], options: x12::ReadOptions) -> core::Result<(V
                 if !claims.is_empty() {
                     batches.push(cptkit_arrow::claims_to_batch(&claims)?);
                 }
-                drop(claims);
                 if written.send(run).is_err() {
                     break;
                 }

@@ -4,11 +4,12 @@
 //! parse: stream the file into typed core claims (with source tables and X12 findings) on THREADS
 //! worker threads (1: the caller's thread only; 0: one per core; default 1), giving each transaction
 //! back to the reader once read (`Reader837::recycle`: its claims are freed by the worker that read
-//! them; with `NO_RECYCLE=1` set they are dropped on the calling thread instead). full: the same, plus `Reference::judge` (validate + price) on every
-//! claim on the calling thread, commercial and Medicare Advantage claims at a contract conversion factor
-//! of 60.00. Prints one `name: value` line per figure (see bench/x12/run.sh): MB/s by the wall clock and
-//! by the CPU time of the whole process, the CPU seconds of the process and of the calling thread (with
-//! workers: the splitter, which also drops the claims), and the peak RSS (VmHWM from /proc/self/status).
+//! them; with `NO_RECYCLE=1` set they are dropped on the calling thread instead). full: the same, plus
+//! `Reference::judge` (validate + price) on every claim on the calling thread, commercial and Medicare
+//! Advantage claims at a contract conversion factor of 60.00. Prints one `name: value` line per figure
+//! (see bench/x12/run.sh): MB/s by the wall clock and by the CPU time of the whole process, the CPU
+//! seconds of the process and of the calling thread (with workers: the splitter, which also drops the
+//! claims), and the peak RSS (VmHWM from /proc/self/status).
 
 use std::time::Instant;
 
@@ -40,6 +41,7 @@ fn run(path: &str, price: bool, threads: usize) -> Result<Run, Box<dyn std::erro
     let options = JudgeOptions { today: time::macros::date!(2026 - 11 - 27), pricing: Some(pricing) };
     let mut counts = Counts { claims: 0, lines: 0, rejected: 0, errors: 0, priced: 0, not_valid: 0, not_priced: 0 };
     let file = std::fs::File::open(path)?;
+    let recycle = std::env::var_os("NO_RECYCLE").is_none();
     let start = Instant::now();
     let cpu = proc_stats::process_cpu_seconds();
     let caller_cpu = proc_stats::thread_cpu_seconds();
@@ -61,7 +63,7 @@ fn run(path: &str, price: bool, threads: usize) -> Result<Run, Box<dyn std::erro
                 }
             }
         }
-        if std::env::var_os("NO_RECYCLE").is_none() {
+        if recycle {
             reader.recycle(t);
         }
     }
