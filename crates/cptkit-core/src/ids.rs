@@ -502,6 +502,14 @@ impl PosCode {
     }
 }
 impl PosCode {
+    /// How many codes there can be: 00-99.
+    pub(crate) const COUNT: usize = 100;
+
+    /// The code as a number, 0-99 (both bytes are digits).
+    pub(crate) fn number(&self) -> usize {
+        usize::from(self.0[0] - b'0') * 10 + usize::from(self.0[1] - b'0')
+    }
+
     pub fn as_str(&self) -> &str {
         std::str::from_utf8(&self.0).unwrap_or("??")
     }

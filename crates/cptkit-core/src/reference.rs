@@ -197,7 +197,8 @@ pub struct Reference {
     pub(crate) codes: BTreeMap<CptCode, AnesthesiaCode>,
     pub(crate) modifiers: Vec<Modifier>,
     pub(crate) qualifying_circumstances: Vec<QualifyingCircumstance>,
-    pub(crate) places_of_service: BTreeMap<PosCode, PlaceOfService>,
+    /// By the code's number (00-99): a lookup per claim without comparing keys.
+    pub(crate) places_of_service: Box<[Option<PlaceOfService>]>,
     pub(crate) taxonomies: BTreeMap<TaxonomyCode, Taxonomy>,
     pub(crate) families: Vec<Family>,
     /// Each anesthesia code's typical diagnoses (from its families), for the relevance edit: one
@@ -443,10 +444,14 @@ impl Reference {
     }
 
     pub fn modifier(&self, code: ModifierCode) -> Result<&Modifier> {
-        self.modifiers
-            .iter()
-            .find(|m| m.code == code)
+        self.known_modifier(code)
             .ok_or_else(|| Error::not_found(format!("modifier {code} is not an anesthesia modifier cptkit knows")))
+    }
+
+    /// [`Reference::modifier`] without the error: validation asks about every modifier of every line,
+    /// and most fee-schedule modifiers (26, TC, RT, ...) are not anesthesia ones.
+    pub(crate) fn known_modifier(&self, code: ModifierCode) -> Option<&Modifier> {
+        self.modifiers.iter().find(|m| m.code == code)
     }
 
     pub fn qualifying_circumstances(&self) -> &[QualifyingCircumstance] {
@@ -454,8 +459,8 @@ impl Reference {
     }
 
     pub fn place_of_service(&self, code: &PosCode) -> Result<&PlaceOfService> {
-        self.places_of_service
-            .get(code)
+        self.places_of_service[code.number()]
+            .as_ref()
             .ok_or_else(|| Error::not_found(format!("place of service {code} is not assigned in the CMS POS code set")))
     }
 
@@ -704,22 +709,19 @@ fn load_qualifying_circumstances(files: &Files) -> Result<Vec<QualifyingCircumst
         .collect())
 }
 
-fn load_places_of_service(files: &Files) -> Result<BTreeMap<PosCode, PlaceOfService>> {
+fn load_places_of_service(files: &Files) -> Result<Box<[Option<PlaceOfService>]>> {
     #[derive(Deserialize)]
     struct Row {
         pos_code: PosCode,
         pos_name: String,
         facility_setting_for_anesthesia_note: String,
     }
-    Ok(files
-        .rows::<Row>("place_of_service_codes.csv")?
-        .into_iter()
-        .map(|r| {
-            let pos =
-                PlaceOfService { code: r.pos_code, name: r.pos_name, note: r.facility_setting_for_anesthesia_note };
-            (r.pos_code, pos)
-        })
-        .collect())
+    let mut places: Box<[Option<PlaceOfService>]> = (0..PosCode::COUNT).map(|_| None).collect();
+    for r in files.rows::<Row>("place_of_service_codes.csv")? {
+        let pos = PlaceOfService { code: r.pos_code, name: r.pos_name, note: r.facility_setting_for_anesthesia_note };
+        places[r.pos_code.number()] = Some(pos);
+    }
+    Ok(places)
 }
 
 fn load_taxonomies(files: &Files) -> Result<BTreeMap<TaxonomyCode, Taxonomy>> {

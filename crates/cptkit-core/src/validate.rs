@@ -479,7 +479,7 @@ impl Reference {
                     );
                 }
                 for (m, modifier) in line.modifiers.iter().enumerate() {
-                    let anesthesia_only = self.modifier(*modifier).is_ok_and(|d| {
+                    let anesthesia_only = self.known_modifier(*modifier).is_some_and(|d| {
                         matches!(
                             d.category,
                             ModifierCategory::Pricing
@@ -574,14 +574,14 @@ impl Reference {
         }
         let mut physical_status = 0;
         for (m, modifier) in line.modifiers.iter().enumerate() {
-            match self.modifier(*modifier).map(|d| d.category) {
-                Err(_) => out.add(
+            match self.known_modifier(*modifier).map(|d| d.category) {
+                None => out.add(
                     UNKNOWN_ANESTHESIA_MODIFIER,
                     at(m),
                     format!("{modifier} is not an anesthesia modifier"),
                     "check the modifier; anesthesia lines use AA/AD/QK/QX/QY/QZ, QS/G8/G9, GC, 23, 47 and P1-P6",
                 ),
-                Ok(ModifierCategory::Informational | ModifierCategory::Teaching | ModifierCategory::Cpt)
+                Some(ModifierCategory::Informational | ModifierCategory::Teaching | ModifierCategory::Cpt)
                     if m == 0 && modifier.as_str() != "47" =>
                 {
                     out.add(
@@ -591,7 +591,7 @@ impl Reference {
                         "put the pricing modifier first and this one after it",
                     )
                 }
-                Ok(ModifierCategory::PhysicalStatus) => {
+                Some(ModifierCategory::PhysicalStatus) => {
                     physical_status += 1;
                     if physical_status == 2 {
                         out.add(
@@ -602,7 +602,7 @@ impl Reference {
                         );
                     }
                 }
-                Ok(_) => {}
+                Some(_) => {}
             }
         }
         if line.has_modifier("GC") && !line.has_modifier("AA") && !line.has_modifier("QK") {
