@@ -122,13 +122,17 @@ fn read_job(handler: &mut Handler837, job: Box<Job>) -> (Claims837, Vec<u8>) {
 }
 
 type JobResult = std::thread::Result<Claims837>;
+/// A job with its number in file order.
+type Numbered = (u64, Box<Job>);
 /// A worker's answer: the job's number, its result, its buffer (none after a panic), and the worker's
 /// index.
 type Done = (u64, JobResult, Option<Vec<u8>>, usize);
 
 /// The worker threads.
 struct Pool {
-    jobs: Option<Sender<(u64, Box<Job>)>>,
+    jobs: Option<Sender<Numbered>>,
+    /// The workers' end of `jobs`, to empty when the reader is dropped early.
+    job_queue: Arc<Mutex<Receiver<Numbered>>>,
     /// Claims given back by the caller, to each worker that read them (see [`ParDriver::recycle`]).
     recycled: Vec<Sender<Claims837>>,
     results: Receiver<Done>,
@@ -138,7 +142,7 @@ struct Pool {
 impl Pool {
     /// Starts up to `workers` threads; None when not even one could be started.
     fn start(workers: usize, options: &ReadOptions) -> Option<Pool> {
-        let (jobs, job_queue) = channel::<(u64, Box<Job>)>();
+        let (jobs, job_queue) = channel::<Numbered>();
         let (done, results) = channel();
         let job_queue = Arc::new(Mutex::new(job_queue));
         let mut threads = Vec::with_capacity(workers);
@@ -176,14 +180,18 @@ impl Pool {
                 Err(_) => break,
             }
         }
-        (!threads.is_empty()).then_some(Pool { jobs: Some(jobs), recycled, results, threads })
+        (!threads.is_empty()).then_some(Pool { jobs: Some(jobs), job_queue, recycled, results, threads })
     }
 }
 
 impl Drop for Pool {
     fn drop(&mut self) {
-        // Closing the queue ends the workers once they finish the job in hand.
+        // Closing the queue ends the workers once they finish the job in hand; the jobs still queued
+        // (the reader dropped early) are dropped unread.
         self.jobs = None;
+        if let Ok(queue) = self.job_queue.lock() {
+            queue.try_iter().for_each(drop);
+        }
         self.recycled.clear();
         for thread in self.threads.drain(..) {
             let _ = thread.join();
@@ -198,8 +206,10 @@ enum Slot {
 }
 
 /// How many transactions handed out are remembered for [`ParDriver::recycle`] (by which worker read
-/// them), so that a caller who never gives any back costs nothing that grows.
-const MAX_HANDED: usize = 1024;
+/// them), so that a caller who never gives any back costs nothing that grows (24 bytes each). Enough
+/// for a caller who gives back a run of claims after reading the next (`read_837(..., as_table=True)`
+/// holds two runs of 16,384 claims, up to 32,768 transactions of one claim).
+const MAX_HANDED: usize = 1 << 16;
 
 /// The parallel reader (see the module docs).
 pub(crate) struct ParDriver<R> {
@@ -472,9 +482,16 @@ impl<R: Read> ParDriver<R> {
     /// read them (glibc frees a block much faster on the thread that allocated it). One handed out too
     /// long ago to be remembered is freed here.
     pub(crate) fn recycle(&mut self, transaction: Transaction837) {
+        if self.driver.at_end() && self.in_flight == 0 {
+            // No job comes any more, so a worker would keep what it is given until the reader is
+            // dropped: stop the workers (each frees what it holds as it ends) and free it here.
+            self.pool = None;
+            self.no_pool = true;
+        }
         let st = transaction.envelope.at.byte_offset;
-        // Given back in order, it is the first one.
-        let read_by = self.handed.iter().position(|&(offset, _)| offset == st).and_then(|i| self.handed.remove(i));
+        // `handed` is in file order (ST offsets grow); given back in order, it is the first one.
+        let read_by =
+            self.handed.binary_search_by_key(&st, |&(offset, _)| offset).ok().and_then(|i| self.handed.remove(i));
         match read_by.and_then(|(_, worker)| self.pool.as_ref()?.recycled.get(worker?)) {
             // A worker that is gone sends the claims back in the error, dropped here.
             Some(worker) => drop(worker.send(transaction.body)),
@@ -554,8 +571,11 @@ mod tests {
                 assert!(par.handed.len() <= 64);
             }
             assert!(answers.iter().filter(|a| a.is_ok()).count() > 64, "too few to fill `handed`");
+            assert!(par.pool.is_some());
             held.into_iter().for_each(|transaction| par.recycle(transaction));
             assert!(par.handed.is_empty() || !give_back, "every transaction given back is forgotten");
+            // Given back after the end: no job would make a worker free it, so the workers are stopped.
+            assert!(par.pool.is_none());
             assert_eq!(sequential, answers, "giving back: {give_back}");
         }
     }
