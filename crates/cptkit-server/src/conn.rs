@@ -430,7 +430,14 @@ impl<B: Body<Data = Bytes> + Unpin> Body for ActiveBody<B> {
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        // The slices not handed over yet are still to come.
+        let (inner, rest) = (self.inner.size_hint(), self.rest.len() as u64);
+        let mut hint = SizeHint::new();
+        hint.set_lower(inner.lower() + rest);
+        if let Some(upper) = inner.upper() {
+            hint.set_upper(upper + rest);
+        }
+        hint
     }
 }
 
@@ -457,6 +464,10 @@ mod tests {
         fn is_end_stream(&self) -> bool {
             self.0.is_empty()
         }
+
+        fn size_hint(&self) -> SizeHint {
+            SizeHint::with_exact(self.0.iter().filter_map(|f| f.data_ref()).map(|d| d.len() as u64).sum())
+        }
     }
 
     /// The data frame sizes an answer of `len` bytes (and trailers) goes to HTTP/2 in, and the bytes.
@@ -472,6 +483,9 @@ mod tests {
                 Ok(data) => {
                     sizes.push(data.len());
                     bytes.extend_from_slice(&data);
+                    // What is still to come, the slices held back included.
+                    assert_eq!(body.size_hint().exact(), Some((len - bytes.len()) as u64));
+                    assert!(!body.is_end_stream(), "the trailers are still to come");
                 }
                 Err(frame) => trailers += usize::from(frame.is_trailers()),
             }
@@ -498,28 +512,110 @@ mod tests {
         }
     }
 
-    /// Small writes wait in the buffer for the flush or go in front of a big write; the peer gets
-    /// every byte in order.
-    #[tokio::test]
-    async fn writes_are_gathered_and_arrive_in_order() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let mut peer = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
-        let (accepted, _) = listener.accept().await.unwrap();
-        let mut conn = Conn::new(Io::Plain(accepted), None, None);
-        let pieces: Vec<Vec<u8>> =
-            [100, 900, 50_000, 10, 3_000, 4_096, 20].iter().enumerate().map(|(i, &n)| vec![i as u8; n]).collect();
-        let mut sent = Vec::new();
-        for piece in &pieces {
-            conn.write_all(piece).await.unwrap();
-            sent.extend_from_slice(piece);
+    /// A TCP pair whose buffers hold 4 KB, so that writes stop part-way and wait for the peer.
+    async fn narrow_pair() -> (TcpStream, TcpStream) {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_send_buffer_size(4096).unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let listener = socket.listen(1).unwrap();
+        let peer = tokio::net::TcpSocket::new_v4().unwrap();
+        peer.set_recv_buffer_size(4096).unwrap();
+        let peer = peer.connect(listener.local_addr().unwrap()).await.unwrap();
+        (listener.accept().await.unwrap().0, peer)
+    }
+
+    /// Writes of every size (1 byte to 20 KB, flushed now and then) to a peer that reads slowly: every
+    /// byte arrives in order, the buffer never holds more than [`COALESCED`] bytes, a small write
+    /// waits for the flush, and writes did stop part-way (the paths being tested were taken).
+    async fn writes_arrive_in_order(mut conn: Conn, mut peer: impl AsyncRead + Unpin + Send + 'static) {
+        let mut seed: u64 = 12_345;
+        let pieces: Vec<Vec<u8>> = (0..3_000u32)
+            .map(|i| {
+                seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                let len = 1 + (seed >> 40) as usize % [100, 1_100, 5_000, 20_000][(seed >> 33) as usize % 4];
+                (0..len).map(|j| (i as usize * 31 + j) as u8).collect()
+            })
+            .collect();
+        let sent = pieces.concat();
+        // And 20 bytes more at the end.
+        let total = sent.len() + 20;
+        let reader = tokio::spawn(async move {
+            let (mut received, mut chunk) = (Vec::with_capacity(total), [0; 700]);
+            for reads in 1.. {
+                if received.len() == total {
+                    break;
+                }
+                let n = peer.read(&mut chunk).await.unwrap();
+                assert!(n > 0, "the stream ended after {} bytes", received.len());
+                received.extend_from_slice(&chunk[..n]);
+                if reads % 50 == 0 {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            }
+            received
+        });
+        let mut stopped = 0;
+        for (i, piece) in pieces.iter().enumerate() {
+            let mut written = 0;
+            while written < piece.len() {
+                let n = std::future::poll_fn(|cx| {
+                    let poll = Pin::new(&mut conn).poll_write(cx, &piece[written..]);
+                    stopped += usize::from(poll.is_pending());
+                    assert!(conn.pending.len() <= COALESCED);
+                    poll
+                })
+                .await
+                .unwrap();
+                assert!(n > 0);
+                stopped += usize::from(written + n < piece.len());
+                written += n;
+            }
+            if i % 97 == 0 {
+                conn.flush().await.unwrap();
+                assert!(conn.pending.is_empty());
+            }
         }
-        assert_eq!(conn.pending.len(), 20, "the last small write waits for the flush");
         conn.flush().await.unwrap();
-        assert!(conn.pending.is_empty());
-        let mut received = vec![0; sent.len()];
-        peer.read_exact(&mut received).await.unwrap();
-        assert_eq!(received, sent);
+        conn.write_all(&[1; 20]).await.unwrap();
+        assert_eq!(conn.pending.len(), 20, "a small write waits for the flush");
+        conn.flush().await.unwrap();
+        let received = reader.await.unwrap();
+        assert!(received.len() == total && received[..sent.len()] == sent[..], "bytes lost or out of order");
+        assert!(stopped > 0, "no write stopped part-way: the narrow buffers did not narrow");
         conn.shutdown().await.unwrap();
-        assert_eq!(peer.read(&mut [0; 1]).await.unwrap(), 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writes_to_a_slow_peer_arrive_in_order() {
+        let (accepted, peer) = narrow_pair().await;
+        writes_arrive_in_order(Conn::new(Io::Plain(accepted), None, None), peer).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writes_over_tls_to_a_slow_peer_arrive_in_order() {
+        let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        let cert = certified.cert.der().clone();
+        let key = rustls_pki_types::PrivateKeyDer::try_from(certified.signing_key.serialize_der()).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let server = rustls::ServerConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert.clone()], key)
+            .unwrap();
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(cert).unwrap();
+        let client = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let (accepted, peer) = narrow_pair().await;
+        let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+        let (accepted, peer) = tokio::join!(
+            tokio_rustls::TlsAcceptor::from(Arc::new(server)).accept(accepted),
+            tokio_rustls::TlsConnector::from(Arc::new(client)).connect(name, peer)
+        );
+        writes_arrive_in_order(Conn::new(Io::Tls(Box::new(accepted.unwrap())), None, None), peer.unwrap()).await;
     }
 }
