@@ -153,7 +153,11 @@ impl<'a> Segment<'a> {
             if start > element.end {
                 break;
             }
-            let end = memchr(self.delims.component, &self.data[start..element.end]).map_or(element.end, |n| start + n);
+            // Components are a few bytes: a byte loop is cheaper than a `memchr` call.
+            let end = self.data[start..element.end]
+                .iter()
+                .position(|&b| b == self.delims.component)
+                .map_or(element.end, |n| start + n);
             *text = self.text_at(start..end);
             start = end + 1;
         }
@@ -194,14 +198,16 @@ fn component_range(element: &[u8], sep: u8, j: usize) -> Range<usize> {
     if j == 0 {
         return 0..element.len();
     }
+    // Components are a few bytes: a byte loop is cheaper than a `memchr` call.
+    let find = |from: usize| element[from..].iter().position(|&b| b == sep).map(|n| from + n);
     let mut start = 0;
     for _ in 1..j {
-        match memchr(sep, &element[start..]) {
-            Some(n) => start += n + 1,
+        match find(start) {
+            Some(end) => start = end + 1,
             None => return 0..0,
         }
     }
-    start..memchr(sep, &element[start..]).map_or(element.len(), |n| start + n)
+    start..find(start).unwrap_or(element.len())
 }
 
 /// Finds the segment terminator in `window` (the segment's length) and records where each element
@@ -819,6 +825,30 @@ mod tests {
         assert_eq!(s.component(7, 2), b"2");
         assert_eq!(s.element(99), b"");
         assert_eq!(s.len(), 7);
+    }
+
+    /// Component `j` is the `j`-th piece of the element split at the separator (0: all of it), and
+    /// empty past the last; the texts are the same pieces, trimmed.
+    #[test]
+    fn components_are_the_pieces_between_separators() {
+        for element in ["", ":", "HC", "HC:00632", "HC:00632:AA:P2", "::X:", " A : B :C"] {
+            let pieces: Vec<&str> = element.split(':').collect();
+            for j in 0..6 {
+                let expected = match j {
+                    0 => element,
+                    _ => pieces.get(j - 1).copied().unwrap_or(""),
+                };
+                assert_eq!(component_of(element.as_bytes(), b':', j), expected.as_bytes(), "{element:?} {j}");
+            }
+            let text = format!("{ISA}SV1*{element}*1~");
+            let mut r = SegmentReader::new(text.as_bytes());
+            let _ = r.next_segment();
+            let Next::Segment(s) = r.next_segment() else { panic!("{element:?}") };
+            let texts: [&str; 5] = s.component_texts(1);
+            for (j, text) in texts.iter().enumerate() {
+                assert_eq!(*text, pieces.get(j).map_or("", |p| p.trim()), "{element:?} {j}");
+            }
+        }
     }
 
     #[test]
