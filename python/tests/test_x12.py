@@ -191,6 +191,7 @@ def test_as_table_is_the_table_of_the_claims_read(name: str) -> None:
         table = cptkit.read_837(source, payer_ids=PAYER_IDS, as_table=True)  # type: ignore[arg-type]
     assert table.schema == cptkit.CLAIM_LINES_SCHEMA
     assert table.equals(read.to_table())
+    assert table.equals(cptkit.read_837(path.read_bytes(), as_table=True))
     assert table.num_rows == sum(len(c.claim.to_dict()["lines"]) for c in read.claims)
     messages = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
     if read.ok:
@@ -206,7 +207,8 @@ def test_as_table_is_the_table_of_the_claims_read(name: str) -> None:
 def test_as_table_of_a_big_file_is_written_run_by_run(tmp_path: Path) -> None:
     """An input of many table batches (88,571 claims): the claims are read on every core and written to
     Arrow run by run of transaction sets on a thread of their own, then given back to the reader; the
-    table is the one the claims read give, in file order."""
+    table is the one the claims read give, in file order. The file is read as it goes, never held
+    whole, and gives what its bytes give."""
     path = tmp_path / "big.x12"
     generator = Path(__file__).resolve().parents[2] / "bench" / "x12" / "generate_837.py"
     subprocess.run([sys.executable, str(generator), str(path), "30"], check=True, capture_output=True)
@@ -227,6 +229,8 @@ def test_other_transaction_sets_are_unsupported() -> None:
 def test_unreadable_input_raises() -> None:
     with pytest.raises(cptkit.MissingFileError):
         cptkit.read_837(FIXTURES / "no-such-file.x12")
+    with pytest.raises(cptkit.InvalidInputError, match="is a directory"):
+        cptkit.read_837(FIXTURES)
     with pytest.raises(cptkit.InvalidInputError):
         cptkit.read_837(123)  # type: ignore[arg-type]
     with pytest.raises(cptkit.InvalidInputError):

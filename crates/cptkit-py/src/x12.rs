@@ -10,6 +10,7 @@
 mod remit;
 
 use std::collections::BTreeMap;
+use std::io::Read;
 
 use arrow_array::RecordBatch;
 use cptkit_core::{self as core, Error, JudgeOptions, LocalityId};
@@ -57,15 +58,23 @@ fn input<'py>(py: Python<'py>, field: &str, value: &Bound<'py, PyAny>) -> PyResu
 }
 
 impl Input<'_> {
-    /// Runs `f` over the input's bytes with the GIL released.
-    fn with_bytes<T: Send>(&self, py: Python<'_>, f: impl FnOnce(&[u8]) -> T + Send) -> PyResult<T> {
+    /// Runs `f` reading the input, with the GIL released. A file is read as `f` goes, never held
+    /// whole (a clearinghouse file is gigabytes): one that cannot be opened is an error here, one
+    /// that fails part-way is a problem the reader reports where it happened.
+    fn with_reader<T: Send>(&self, py: Python<'_>, f: impl FnOnce(&mut dyn Read) -> T + Send) -> PyResult<T> {
         match self {
             Input::Bytes(bytes) => {
-                let data = bytes.as_bytes();
-                Ok(py.detach(|| f(data)))
+                let mut data = bytes.as_bytes();
+                Ok(py.detach(|| f(&mut data)))
             }
             Input::Path(path) => {
-                let result = py.detach(|| std::fs::read(path).map(|data| f(&data)));
+                let result = py.detach(|| {
+                    let mut file = std::fs::File::open(path)?;
+                    if file.metadata()?.is_dir() {
+                        return Err(std::io::ErrorKind::IsADirectory.into());
+                    }
+                    Ok(f(&mut file))
+                });
                 result.map_err(|e| file_err(py, path, &e))
             }
         }
@@ -455,7 +464,7 @@ fn read_837<'py>(
         // The table has no report column: validating would be thrown away. The argument is still checked.
         self::today(py, today)?;
     }
-    let read = input(py, "source", source)?.with_bytes(py, |data| claim_line_batches(data, options))?;
+    let read = input(py, "source", source)?.with_reader(py, |data| claim_line_batches(data, options))?;
     let (batches, counts) = read.map_err(|e| to_py_err(py, &e, Subject::Other))?;
     if counts.rejected + counts.problems > 0 {
         let message = format!(
@@ -484,7 +493,7 @@ const RUN_CLAIMS: usize = 16_384;
 /// holding about [`RUN_CLAIMS`] claims are written to Arrow on a thread of their own while the next run
 /// is read, then given back to the reader, whose threads free the claims they read: the typed claims of
 /// the whole input are never held at once.
-fn claim_line_batches(data: &[u8], options: x12::ReadOptions) -> core::Result<(Vec<RecordBatch>, ReadCounts)> {
+fn claim_line_batches(data: &mut dyn Read, options: x12::ReadOptions) -> core::Result<(Vec<RecordBatch>, ReadCounts)> {
     let mut reader = x12::Reader837::with_options(data, options);
     let mut counts = ReadCounts::default();
     std::thread::scope(|scope| {
@@ -551,7 +560,7 @@ fn read_837_result(
     let options = read_options(py, medicare_locality, payer_ids)?;
     let today = if validate { Some(self::today(py, today)?) } else { None };
     let input = input(py, "source", source)?;
-    let (file, reports) = input.with_bytes(py, |data| {
+    let (file, reports) = input.with_reader(py, |data| {
         let file = x12::read_837(data, options);
         let reports = today.map(|today| crate::data::reference().validate_batch(&file.core_claims(), today));
         (file, reports)
@@ -695,7 +704,7 @@ fn write_837<'py>(
 
 fn read_835_input(py: Python<'_>, field: &str, source: &Bound<'_, PyAny>) -> PyResult<x12::File835> {
     let input = input(py, field, source)?;
-    input.with_bytes(py, |data| x12::read_835(data))
+    input.with_reader(py, |data| x12::read_835(data))
 }
 
 /// Everything read from an 835 input: the remittances of every good transaction set, and the X12
@@ -813,7 +822,7 @@ fn reconcile(
     } else {
         let options = read_options(py, medicare_locality, payer_ids)?;
         let input = input(py, "claims_837", claims_837)?;
-        let file = input.with_bytes(py, |data| x12::read_837(data, options))?;
+        let file = input.with_reader(py, |data| x12::read_837(data, options))?;
         file.transactions.into_iter().flat_map(|t| t.body.claims).collect()
     };
     let remits: Vec<x12::Remittance> = if remittance_835.cast::<PyBytes>().is_ok()
