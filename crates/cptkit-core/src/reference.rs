@@ -459,8 +459,9 @@ impl Reference {
     }
 
     pub fn place_of_service(&self, code: &PosCode) -> Result<&PlaceOfService> {
-        self.places_of_service[code.number()]
-            .as_ref()
+        self.places_of_service
+            .get(code.number())
+            .and_then(Option::as_ref)
             .ok_or_else(|| Error::not_found(format!("place of service {code} is not assigned in the CMS POS code set")))
     }
 
