@@ -206,7 +206,7 @@ enum Slot {
 }
 
 /// How many transactions handed out are remembered for [`ParDriver::recycle`] (by which worker read
-/// them), so that a caller who never gives any back costs nothing that grows (24 bytes each). Enough
+/// them), so that a caller who never gives any back costs nothing that grows (16 bytes each). Enough
 /// for a caller who gives back a run of claims after reading the next (`read_837(..., as_table=True)`
 /// holds two runs of 16,384 claims, up to 32,768 transactions of one claim).
 const MAX_HANDED: usize = 1 << 16;
@@ -229,9 +229,9 @@ pub(crate) struct ParDriver<R> {
     jobs_queued: usize,
     /// [`MAX_JOB_BYTES`]; smaller in tests.
     max_job_bytes: u64,
-    /// The transactions handed out and not yet given back, oldest first, by the byte offset of their ST
-    /// (unique in the input): the worker that read each (None: read on this thread).
-    handed: VecDeque<(u64, Option<usize>)>,
+    /// The transactions a worker read, handed out and not yet given back, oldest first, by the byte
+    /// offset of their ST (unique in the input): the worker that read each.
+    handed: VecDeque<(u64, usize)>,
     /// [`MAX_HANDED`]; smaller in tests.
     max_handed: usize,
 }
@@ -314,12 +314,9 @@ impl<R: Read> ParDriver<R> {
         if matches!(slot, Slot::Job { .. }) {
             self.jobs_queued -= 1;
         }
-        let read_by = match &slot {
-            Slot::Ready(Ok(transaction)) => Some((transaction.envelope.at.byte_offset, None)),
-            Slot::Job { result: Some(Ok(_)), worker, envelope, .. } => Some((envelope.at.byte_offset, *worker)),
-            _ => None,
-        };
-        if let Some(read_by) = read_by {
+        // Only what a worker read is remembered: one read on this thread is freed here when given back.
+        if let Slot::Job { result: Some(Ok(_)), worker: Some(worker), envelope, .. } = &slot {
+            let read_by = (envelope.at.byte_offset, *worker);
             if self.handed.len() >= self.max_handed {
                 self.handed.pop_front();
             }
@@ -492,7 +489,7 @@ impl<R: Read> ParDriver<R> {
         // `handed` is in file order (ST offsets grow); given back in order, it is the first one.
         let read_by =
             self.handed.binary_search_by_key(&st, |&(offset, _)| offset).ok().and_then(|i| self.handed.remove(i));
-        match read_by.and_then(|(_, worker)| self.pool.as_ref()?.recycled.get(worker?)) {
+        match read_by.and_then(|(_, worker)| self.pool.as_ref()?.recycled.get(worker)) {
             // A worker that is gone sends the claims back in the error, dropped here.
             Some(worker) => drop(worker.send(transaction.body)),
             None => drop(transaction),

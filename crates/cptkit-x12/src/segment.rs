@@ -153,11 +153,8 @@ impl<'a> Segment<'a> {
             if start > element.end {
                 break;
             }
-            // Components are a few bytes: a byte loop is cheaper than a `memchr` call.
-            let end = self.data[start..element.end]
-                .iter()
-                .position(|&b| b == self.delims.component)
-                .map_or(element.end, |n| start + n);
+            let end =
+                component_end(&self.data[start..element.end], self.delims.component).map_or(element.end, |n| start + n);
             *text = self.text_at(start..end);
             start = end + 1;
         }
@@ -193,13 +190,19 @@ pub(crate) fn component_of(element: &[u8], sep: u8, j: usize) -> &[u8] {
     &element[component_range(element, sep, j)]
 }
 
+/// The first component separator in `bytes`. Components are a few bytes: a byte loop is cheaper than a
+/// `memchr` call, and than [`find_byte`]'s words (measured on `bench_837`).
+#[inline]
+fn component_end(bytes: &[u8], sep: u8) -> Option<usize> {
+    bytes.iter().position(|&b| b == sep)
+}
+
 /// Where component `j` (1-based; 0 = the whole element) is in `element`; empty when absent.
 fn component_range(element: &[u8], sep: u8, j: usize) -> Range<usize> {
     if j == 0 {
         return 0..element.len();
     }
-    // Components are a few bytes: a byte loop is cheaper than a `memchr` call.
-    let find = |from: usize| element[from..].iter().position(|&b| b == sep).map(|n| from + n);
+    let find = |from: usize| component_end(&element[from..], sep).map(|n| from + n);
     let mut start = 0;
     for _ in 1..j {
         match find(start) {
