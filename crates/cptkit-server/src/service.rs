@@ -5,7 +5,6 @@ use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use cptkit_core::{CptCode, Icd10Code, ModifierCode, PosCode, ProfileOptions, Reference, TaxonomyCode};
 use cptkit_proto::pb;
 use cptkit_proto::pb::code_service_server::CodeService;
@@ -14,6 +13,7 @@ use tonic::{Request, Response, Status};
 
 use crate::access_log::RequestLog;
 use crate::data::{DataStore, ServerData};
+use crate::prepared::Framed;
 use crate::status::to_status;
 use crate::view::Fields;
 
@@ -119,15 +119,15 @@ impl CodeServiceImpl {
         Ok(pb::GetCodeResponse { profile: Some(profile.into()) })
     }
 
-    /// GetCode, answered with the encoded `GetCodeResponse`: prepared once per code (full and BASIC)
-    /// for the default options, assembled per request otherwise.
-    pub(crate) fn get_code_encoded(&self, request: Request<pb::GetCodeRequest>) -> Result<Bytes, Status> {
+    /// GetCode, answered with the encoded `GetCodeResponse` framed for the wire: prepared once per
+    /// code (full and BASIC) for the default options, assembled per request otherwise.
+    pub(crate) fn get_code_framed(&self, request: Request<pb::GetCodeRequest>) -> Result<Framed, Status> {
         let (code, options, fields) = Self::get_code_request(request)?;
         let data = self.store.current();
         if options == ProfileOptions::default() {
             data.prepared.get_or_build(code, &fields, || Self::get_code_response(&data, code, &options))
         } else {
-            fields.apply(&Self::get_code_response(&data, code, &options)?.encode_to_vec().into())
+            Framed::new(&fields.apply(&Self::get_code_response(&data, code, &options)?.encode_to_vec().into())?)
         }
     }
 }
@@ -135,8 +135,8 @@ impl CodeServiceImpl {
 #[tonic::async_trait]
 impl CodeService for CodeServiceImpl {
     async fn get_code(&self, request: Request<pb::GetCodeRequest>) -> Result<Response<pb::GetCodeResponse>, Status> {
-        let encoded = self.get_code_encoded(request)?;
-        let response = pb::GetCodeResponse::decode(encoded).map_err(|e| Status::internal(e.to_string()))?;
+        let framed = self.get_code_framed(request)?;
+        let response = pb::GetCodeResponse::decode(framed.message()).map_err(|e| Status::internal(e.to_string()))?;
         Ok(Response::new(response))
     }
 

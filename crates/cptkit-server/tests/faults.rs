@@ -28,6 +28,7 @@ use tonic::Code;
 const RSS_GROWTH_BOUND_KIB: u64 = 256 * 1024;
 
 const PRICE_CLAIM: &str = "/cptkit.v1.ClaimService/PriceClaim";
+const GET_CODE: &str = "/cptkit.v1.CodeService/GetCode";
 const PARSE_CLAIMS: &str = "/cptkit.v1.X12Service/ParseClaims";
 
 fn expectations() -> Arc<Expectations> {
@@ -263,25 +264,34 @@ async fn oversized_and_malformed_grpc_messages_over_raw_http2() {
 
     // Bytes that are not a PriceClaimRequest; a compressed message with no grpc-encoding; a message
     // cut short; an empty body. Each gets an error status.
-    let mut compressed = grpc_frame(&good).to_vec();
-    compressed[0] = 1;
-    let truncated = grpc_frame(&good).slice(..good.len() / 2);
-    for (what, body) in [
-        ("not protobuf", grpc_frame(&[0xFF; 64])),
-        ("compressed without grpc-encoding", compressed.into()),
-        ("truncated", truncated),
-        ("empty", Bytes::new()),
-    ] {
+    let mut statuses = Vec::new();
+    for (what, body) in bad_messages(&good) {
         let status = call(PRICE_CLAIM, &[], body).await.unwrap_or_else(|e| panic!("{what}: {e}"));
         assert!(status.is_some_and(|s| s != 0), "{what}: grpc-status {status:?}");
+        statuses.push((what, status));
+    }
+    // GetCode reads its request on a path of its own (to answer from prepared bytes): the same bad
+    // messages get the same statuses as from tonic's machinery, which reads PriceClaim's.
+    let get_code = pb::GetCodeRequest { code: "00632".to_owned(), ..Default::default() }.encode_to_vec();
+    for ((what, body), (_, expected)) in bad_messages(&get_code).into_iter().zip(&statuses) {
+        let status = call(GET_CODE, &[], body).await.unwrap_or_else(|e| panic!("GetCode, {what}: {e}"));
+        assert_eq!(status, *expected, "GetCode, {what}");
     }
     // An unknown method; an unsupported compression.
     let status = call("/cptkit.v1.ClaimService/NoSuchMethod", &[], grpc_frame(&good)).await;
     assert_eq!(status.expect("an answer"), Some(Code::Unimplemented as u32));
-    let status = call(PRICE_CLAIM, &[("grpc-encoding", "snappy-9000")], compressed_body(&good)).await;
-    assert!(status.expect("an answer").is_some_and(|s| s != 0));
-    // The good message on the same connection is still answered.
+    for (path, message) in [(PRICE_CLAIM, &good), (GET_CODE, &get_code)] {
+        let status = call(path, &[("grpc-encoding", "snappy-9000")], compressed_body(message)).await;
+        assert_eq!(status.expect("an answer"), Some(Code::Unimplemented as u32), "{path}");
+    }
+    // The good messages on the same connection are still answered, `identity` being no compression;
+    // a unary request with a second message after the first is answered for the first, on both paths.
     assert_eq!(call(PRICE_CLAIM, &[], grpc_frame(&good)).await.expect("good"), Some(0));
+    assert_eq!(call(GET_CODE, &[("grpc-encoding", "identity")], grpc_frame(&get_code)).await.expect("good"), Some(0));
+    for (path, message) in [(PRICE_CLAIM, &good), (GET_CODE, &get_code)] {
+        let twice = [grpc_frame(message), grpc_frame(message)].concat();
+        assert_eq!(call(path, &[], twice.into()).await.expect("two messages"), Some(0), "{path}");
+    }
 
     // Headers far over any limit: refused (by the server, or by h2 honouring the server's
     // SETTINGS) and never a hang; a new connection is served.
@@ -300,6 +310,16 @@ async fn oversized_and_malformed_grpc_messages_over_raw_http2() {
     server.assert_serving().await;
     let (status, stderr) = server.terminate().await;
     assert!(status.success(), "exit {status:?}; stderr:\n{stderr}");
+}
+
+/// Request bodies that are not one good gRPC message, made from a good `message`.
+fn bad_messages(message: &[u8]) -> [(&'static str, Bytes); 4] {
+    [
+        ("not protobuf", grpc_frame(&[0xFF; 64])),
+        ("compressed without grpc-encoding", compressed_body(message)),
+        ("truncated", grpc_frame(message).slice(..message.len() / 2)),
+        ("empty", Bytes::new()),
+    ]
 }
 
 fn compressed_body(message: &[u8]) -> Bytes {

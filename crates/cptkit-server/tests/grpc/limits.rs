@@ -282,32 +282,50 @@ async fn watch_reloads_when_the_file_changes() {
     let _ = std::fs::remove_file(file);
 }
 
-#[tokio::test]
-async fn grpc_web_over_http1_when_enabled() {
-    let config = Config { grpc_web: true, ..Config::default() };
-    let server = TestServer::start(config).await;
-    // EchoRequest { payload: "hi" } in a gRPC-Web frame: flag 0, length 4 (big-endian), message.
-    let message = [0x0a, 0x02, b'h', b'i'];
-    let mut body = vec![0u8, 0, 0, 0, 4];
-    body.extend_from_slice(&message);
-    let mut socket = tokio::net::TcpStream::connect(server.address).await.expect("connect");
+/// A gRPC-Web request over HTTP/1.1 for CodeService's `method`: head and body.
+fn grpc_web_request(method: &str, message: &[u8]) -> (String, Vec<u8>) {
+    // A gRPC-Web frame: flag 0, length (big-endian), message.
+    let mut body = vec![0u8];
+    body.extend_from_slice(&u32::try_from(message.len()).expect("small").to_be_bytes());
+    body.extend_from_slice(message);
     let head = format!(
-        "POST /cptkit.v1.CodeService/Echo HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/grpc-web+proto\r\n\
+        "POST /cptkit.v1.CodeService/{method} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/grpc-web+proto\r\n\
          X-Grpc-Web: 1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
+    (head, body)
+}
+
+/// The whole answer to a gRPC-Web call, checked to be a 200 with the OK status in its body's trailers.
+async fn grpc_web_call(address: std::net::SocketAddr, method: &str, message: &[u8]) -> String {
+    let (head, body) = grpc_web_request(method, message);
+    let mut socket = tokio::net::TcpStream::connect(address).await.expect("connect");
     socket.write_all(head.as_bytes()).await.expect("write head");
     socket.write_all(&body).await.expect("write body");
     let mut response = Vec::new();
     tokio::time::timeout(HANG_GUARD, socket.read_to_end(&mut response)).await.expect("answers").expect("read");
-    let text = String::from_utf8_lossy(&response);
+    let text = String::from_utf8_lossy(&response).into_owned();
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
     assert!(text.contains("application/grpc-web"), "{text}");
-    assert!(response.windows(message.len()).any(|w| w == message), "the echoed message: {text}");
     assert!(text.contains("grpc-status:0"), "trailers in the body: {text}");
+    text
+}
+
+#[tokio::test]
+async fn grpc_web_over_http1_when_enabled() {
+    let config = Config { grpc_web: true, ..Config::default() };
+    let server = TestServer::start(config).await;
+    // EchoRequest { payload: "hi" }: the echoed message comes back.
+    let message = [0x0a, 0x02, b'h', b'i'];
+    let text = grpc_web_call(server.address, "Echo", &message).await;
+    assert!(text.contains("\n\u{2}hi"), "the echoed message: {text}");
+    // GetCodeRequest { code: "00632" }, answered from prepared bytes: the profile comes back.
+    let text = grpc_web_call(server.address, "GetCode", b"\x0a\x0500632").await;
+    assert!(text.contains("lumbar sympathectomy"), "the profile: {text}");
     server.stop().await;
 
     // Off by default: HTTP/1.1 is not served.
+    let (head, body) = grpc_web_request("Echo", &message);
     let server = default_server().await;
     let mut socket = tokio::net::TcpStream::connect(server.address).await.expect("connect");
     socket.write_all(head.as_bytes()).await.expect("write head");
