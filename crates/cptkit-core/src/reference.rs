@@ -3,11 +3,11 @@
 //! Each file's source and dates are in `data/SOURCES.md` and in a source column of its own.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use foldhash::HashMap;
+use foldhash::{HashMap, HashSet};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -194,12 +194,12 @@ fn optional_date<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<
 /// built on first use.
 #[derive(Debug)]
 pub struct Reference {
-    pub(crate) codes: BTreeMap<CptCode, AnesthesiaCode>,
+    pub(crate) codes: AnesthesiaCodes,
     pub(crate) modifiers: Vec<Modifier>,
     pub(crate) qualifying_circumstances: Vec<QualifyingCircumstance>,
     /// By the code's number (00-99): a lookup per claim without comparing keys.
     pub(crate) places_of_service: Box<[Option<PlaceOfService>]>,
-    pub(crate) taxonomies: BTreeMap<TaxonomyCode, Taxonomy>,
+    pub(crate) taxonomies: HashMap<TaxonomyCode, Taxonomy>,
     pub(crate) families: Vec<Family>,
     /// Each anesthesia code's typical diagnoses (from its families), for the relevance edit: one
     /// lookup a line instead of a scan of every family's code ranges.
@@ -212,13 +212,13 @@ pub struct Reference {
     locality_index: BTreeMap<i32, HashMap<LocalityId, usize>>,
     icd10_text: Cow<'static, str>,
     icd10: OnceLock<Icd10Table>,
-    icd10_deleted: BTreeMap<Icd10Code, DeletedDiagnosis>,
+    icd10_deleted: HashMap<Icd10Code, DeletedDiagnosis>,
     payers: PayerDirectory,
     fee_schedule: FeeSchedule,
     /// Places of service paid at the facility rate (IOM 100-04 ch. 12 §20.4.2).
-    facility_places: BTreeSet<PosCode>,
+    facility_places: HashSet<PosCode>,
     /// Non-physician practitioners paid a share of the fee schedule, by taxonomy.
-    nonphysician_practitioners: BTreeMap<TaxonomyCode, NonphysicianPractitioner>,
+    nonphysician_practitioners: HashMap<TaxonomyCode, NonphysicianPractitioner>,
     pub(crate) sections: Vec<CodeSection>,
     /// CPT descriptors a user licenses from the AMA (`cpt_descriptors.csv` in a data directory; never embedded).
     pub(crate) cpt_descriptors: HashMap<CptCode, String>,
@@ -226,15 +226,46 @@ pub struct Reference {
     pub(crate) code_index: OnceLock<std::result::Result<crate::search::CodeIndex, Error>>,
 }
 
+/// The anesthesia codes in code order, found by hash: a line's code is looked up several times (by
+/// validation, pricing and the case edit), where a B-tree search compared a dozen keys each time.
+#[derive(Debug)]
+pub(crate) struct AnesthesiaCodes {
+    in_order: Vec<AnesthesiaCode>,
+    positions: HashMap<CptCode, usize>,
+}
+
+impl AnesthesiaCodes {
+    fn new(codes: BTreeMap<CptCode, AnesthesiaCode>) -> Self {
+        let in_order: Vec<AnesthesiaCode> = codes.into_values().collect();
+        let positions = in_order.iter().enumerate().map(|(i, c)| (c.code, i)).collect();
+        AnesthesiaCodes { in_order, positions }
+    }
+
+    pub(crate) fn get(&self, code: &CptCode) -> Option<&AnesthesiaCode> {
+        self.positions.get(code).and_then(|&i| self.in_order.get(i))
+    }
+
+    pub(crate) fn contains_key(&self, code: &CptCode) -> bool {
+        self.positions.contains_key(code)
+    }
+
+    /// In code order.
+    pub(crate) fn values(&self) -> std::slice::Iter<'_, AnesthesiaCode> {
+        self.in_order.iter()
+    }
+
+    /// In code order.
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &CptCode> {
+        self.in_order.iter().map(|c| &c.code)
+    }
+}
+
 fn families_of(families: &[Family], code: CptCode) -> impl Iterator<Item = &Family> {
     families.iter().filter(move |f| f.codes.contains(code))
 }
 
 /// The diagnoses typical for each anesthesia code, in family order; codes with none are left out.
-fn typical_diagnoses(
-    codes: &BTreeMap<CptCode, AnesthesiaCode>,
-    families: &[Family],
-) -> HashMap<CptCode, Vec<Icd10Code>> {
+fn typical_diagnoses(codes: &AnesthesiaCodes, families: &[Family]) -> HashMap<CptCode, Vec<Icd10Code>> {
     codes
         .keys()
         .map(|&code| (code, families_of(families, code).flat_map(|f| f.diagnoses.iter().map(|d| d.code)).collect()))
@@ -348,7 +379,7 @@ impl Reference {
                 locality_index.entry(cf.year).or_default().insert(locality.id, i);
             }
         }
-        let codes = load_codes(&files)?;
+        let codes = AnesthesiaCodes::new(load_codes(&files)?);
         let families = load_families(&files)?;
         let typical_diagnoses = typical_diagnoses(&codes, &families);
         let reference = Reference {
@@ -725,7 +756,7 @@ fn load_places_of_service(files: &Files) -> Result<Box<[Option<PlaceOfService>]>
     Ok(places)
 }
 
-fn load_taxonomies(files: &Files) -> Result<BTreeMap<TaxonomyCode, Taxonomy>> {
+fn load_taxonomies(files: &Files) -> Result<HashMap<TaxonomyCode, Taxonomy>> {
     #[derive(Deserialize)]
     struct Row {
         taxonomy_code: TaxonomyCode,
@@ -876,7 +907,7 @@ fn load_locality_cfs(files: &Files) -> Result<Vec<Arc<ConversionFactor>>> {
         .collect()
 }
 
-fn load_deleted_diagnoses(files: &Files) -> Result<BTreeMap<Icd10Code, DeletedDiagnosis>> {
+fn load_deleted_diagnoses(files: &Files) -> Result<HashMap<Icd10Code, DeletedDiagnosis>> {
     #[derive(Deserialize)]
     struct Row {
         code: Icd10Code,
