@@ -31,7 +31,11 @@ fn fixtures() -> PathBuf {
 fn all_276_cms_anesthesia_codes_have_a_category_and_description() {
     let reference = Reference::embedded();
     assert_eq!(reference.codes().len(), 276);
+    let order: Vec<CptCode> = reference.codes().map(|c| c.code).collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "in code order");
     for c in reference.codes() {
+        // The lookup by code finds each code's own entry.
+        assert_eq!(reference.anesthesia_code(c.code).expect("found").code, c.code);
         assert!(c.code.is_anesthesia(), "{}", c.code);
         assert!(!c.category.is_empty() && c.description.starts_with("Anesthesia"), "{}", c.code);
         // Every code profiles without error.
