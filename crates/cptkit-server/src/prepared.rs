@@ -96,7 +96,7 @@ impl PreparedProfiles {
     ) -> Result<Framed, Status> {
         // Not a known code: `build` gives the NOT_FOUND status.
         let Some(slot) = self.0.get(&code) else {
-            return Framed::new(&fields.apply(&build()?.encode_to_vec().into())?);
+            return fields.framed(&build()?.encode_to_vec().into());
         };
         // Two first requests may race; both built the same bytes.
         let full = match slot.full.get() {
@@ -111,11 +111,11 @@ impl PreparedProfiles {
             Fields::Basic => match slot.basic.get() {
                 Some(framed) => Ok(framed.clone()),
                 None => {
-                    let framed = Framed::new(&fields.apply(&full.message())?)?;
+                    let framed = fields.framed(&full.message())?;
                     Ok(slot.basic.get_or_init(|| framed).clone())
                 }
             },
-            Fields::Only(_) => Framed::new(&fields.apply(&full.message())?),
+            Fields::Only(_) => fields.framed(&full.message()),
         }
     }
 }

@@ -127,7 +127,7 @@ impl CodeServiceImpl {
         if options == ProfileOptions::default() {
             data.prepared.get_or_build(code, &fields, || Self::get_code_response(&data, code, &options))
         } else {
-            Framed::new(&fields.apply(&Self::get_code_response(&data, code, &options)?.encode_to_vec().into())?)
+            fields.framed(&Self::get_code_response(&data, code, &options)?.encode_to_vec().into())
         }
     }
 }

@@ -16,6 +16,7 @@ use prost::Message as _;
 use prost::encoding::{WireType, decode_key, decode_varint, encode_key, encode_varint};
 use tonic::Status;
 
+use crate::prepared::Framed;
 use crate::status::to_status;
 
 /// The `CodeProfile` fields of the BASIC view: code, description and its source, service type,
@@ -65,8 +66,14 @@ impl Fields {
         }
     }
 
+    /// The encoded `GetCodeResponse` with only these profile fields, framed for the wire: what GetCode
+    /// sends.
+    pub(crate) fn framed(&self, response: &Bytes) -> Result<Framed, Status> {
+        Framed::new(&self.apply(response)?)
+    }
+
     /// The encoded `GetCodeResponse` with only these profile fields.
-    pub(crate) fn apply(&self, response: &Bytes) -> Result<Bytes, Status> {
+    fn apply(&self, response: &Bytes) -> Result<Bytes, Status> {
         if *self == Fields::All {
             return Ok(response.clone());
         }
