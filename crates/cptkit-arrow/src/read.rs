@@ -8,8 +8,11 @@ use std::str::FromStr;
 use std::sync::{Arc, OnceLock};
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Date32Type, Decimal128Type, Int32Type, Int64Type, TimestampMicrosecondType};
-use arrow_array::{Array, ArrayRef, DictionaryArray, GenericListArray, Int32Array, RecordBatch, StringArray};
+use arrow_array::types::Int32Type;
+use arrow_array::{
+    Array, ArrayRef, ArrowPrimitiveType, BooleanArray, Date32Array, Decimal128Array, DictionaryArray, Int32Array,
+    Int64Array, ListArray, PrimitiveArray, RecordBatch, StringArray, TimestampMicrosecondArray,
+};
 use arrow_cast::cast::{CastOptions, cast_with_options};
 use arrow_cast::display::array_value_to_string;
 use arrow_schema::DataType;
@@ -78,11 +81,82 @@ pub struct TableClaim {
 pub struct LineColumns {
     rows: usize,
     columns: Vec<Option<ArrayRef>>,
-    /// The text columns downcast once (by column index), for the per-row reads.
-    texts: Vec<Option<StringArray>>,
-    /// The dictionary-encoded text columns (by column index), read in place.
-    dictionaries: Vec<Option<DictionaryText>>,
+    /// Each column downcast once (by column index), for the per-row reads.
+    values: Vec<Values>,
     unreadable: Vec<RowIssue>,
+}
+
+/// A column cast to its layout type and downcast once: rows are read with no type check or dynamic
+/// call per value.
+#[derive(Debug)]
+enum Values {
+    /// An optional column the table does not have.
+    Absent,
+    Text(StringArray),
+    /// A dictionary-encoded text column, read in place.
+    Dictionary(DictionaryText),
+    Date(Date32Array),
+    Timestamp(TimestampMicrosecondArray),
+    Cents(Int64Array),
+    Decimal(Decimal128Array),
+    Bool(BooleanArray),
+    /// A list column and its elements.
+    TextList(ListArray, StringArray),
+    IntList(ListArray, Int32Array),
+}
+
+impl Values {
+    /// `array` (cast to `column`'s layout type, or a dictionary of text) downcast; `None` when it
+    /// is not of that type.
+    fn new(array: Option<&ArrayRef>, column: &Column) -> Option<Values> {
+        let Some(array) = array else { return Some(Values::Absent) };
+        let list = || array.as_list_opt::<i32>().cloned();
+        Some(match column.kind {
+            ColumnKind::Text => match array.as_string_opt::<i32>() {
+                Some(text) => Values::Text(text.clone()),
+                None => Values::Dictionary(DictionaryText::new(array)?),
+            },
+            ColumnKind::Date => Values::Date(array.as_primitive_opt()?.clone()),
+            ColumnKind::Timestamp => Values::Timestamp(array.as_primitive_opt()?.clone()),
+            ColumnKind::Cents => Values::Cents(array.as_primitive_opt()?.clone()),
+            ColumnKind::Decimal => Values::Decimal(array.as_primitive_opt()?.clone()),
+            ColumnKind::Bool => Values::Bool(array.as_boolean_opt()?.clone()),
+            ColumnKind::TextList => {
+                let list = list()?;
+                let texts = list.values().as_string_opt::<i32>()?.clone();
+                Values::TextList(list, texts)
+            }
+            ColumnKind::IntList => {
+                let list = list()?;
+                let ints = list.values().as_primitive_opt::<Int32Type>()?.clone();
+                Values::IntList(list, ints)
+            }
+        })
+    }
+
+    /// Whether two rows hold the same value (two nulls are the same), for the kinds of the
+    /// claim-level columns; any other kind answers "not known to be the same".
+    fn same(&self, a: usize, b: usize) -> bool {
+        fn same_in<A: Array, T: PartialEq>(array: &A, a: usize, b: usize, value: impl Fn(usize) -> T) -> bool {
+            match (array.is_valid(a), array.is_valid(b)) {
+                (true, true) => value(a) == value(b),
+                (valid_a, valid_b) => valid_a == valid_b,
+            }
+        }
+        match self {
+            Values::Absent => true,
+            Values::Text(text) => same_in(text, a, b, |i| text.value(i)),
+            Values::Dictionary(dictionary) => dictionary.same(a, b),
+            Values::Date(dates) => same_in(dates, a, b, |i| dates.value(i)),
+            Values::Bool(bools) => same_in(bools, a, b, |i| bools.value(i)),
+            Values::TextList(list, texts) => {
+                let range = |i: usize| list.value_offsets()[i] as usize..list.value_offsets()[i + 1] as usize;
+                let text = |j: usize| texts.is_valid(j).then(|| texts.value(j));
+                same_in(list, a, b, |i| range(i).len()) && range(a).zip(range(b)).all(|(x, y)| text(x) == text(y))
+            }
+            Values::Timestamp(_) | Values::Cents(_) | Values::Decimal(_) | Values::IntList(..) => false,
+        }
+    }
 }
 
 /// A dictionary-encoded text column, read in place rather than unpacked (see [`dictionary_in_place`]).
@@ -145,9 +219,15 @@ impl LineColumns {
             .map(|column| normalized(batch, column, &mut unreadable))
             .collect::<Result<Vec<_>>>()?;
         unreadable.sort_by_key(|issue| issue.row);
-        let texts = columns.iter().map(|c| c.as_ref().and_then(|a| a.as_string_opt::<i32>().cloned())).collect();
-        let dictionaries = columns.iter().map(|c| c.as_deref().and_then(DictionaryText::new)).collect();
-        Ok(LineColumns { rows: batch.num_rows(), columns, texts, dictionaries, unreadable })
+        let values = layout::CLAIM_LINE_COLUMNS
+            .iter()
+            .zip(&columns)
+            .map(|(column, array)| {
+                let unexpected = || Error::internal(format!("the {} column was not cast to its type", column.name));
+                Values::new(array.as_ref(), column).ok_or_else(unexpected)
+            })
+            .collect::<Result<_>>()?;
+        Ok(LineColumns { rows: batch.num_rows(), columns, values, unreadable })
     }
 
     pub fn rows(&self) -> usize {
@@ -245,17 +325,7 @@ impl LineColumns {
 
     /// Whether two rows hold the same value in every claim-level column.
     fn same_claim_level_values(&self, a: usize, b: usize) -> bool {
-        layout::CLAIM_LINE_COLUMNS.iter().filter(|c| c.claim_level).all(|c| {
-            match (&self.texts[c.index], self.columns[c.index].as_deref()) {
-                // Most claim-level columns are text: compare them without the type dispatch.
-                (Some(text), _) => match (text.is_valid(a), text.is_valid(b)) {
-                    (true, true) => text.value(a) == text.value(b),
-                    (valid_a, valid_b) => valid_a == valid_b,
-                },
-                (None, _) if let Some(dictionary) = &self.dictionaries[c.index] => dictionary.same(a, b),
-                (None, array) => array.is_none_or(|array| same_value(array, a, b)),
-            }
-        })
+        layout::CLAIM_LINE_COLUMNS.iter().filter(|c| c.claim_level).all(|c| self.values[c.index].same(a, b))
     }
 
     /// Reads a row's claim-level values into `claim` (created on first use).
@@ -382,34 +452,22 @@ impl LineColumns {
         self.columns[column.index].as_ref()
     }
 
+    fn values(&self, column: &Column) -> &Values {
+        &self.values[column.index]
+    }
+
     fn text_array(&self, column: &Column) -> Option<&StringArray> {
-        self.texts[column.index].as_ref()
+        match self.values(column) {
+            Values::Text(text) => Some(text),
+            _ => None,
+        }
     }
 
     fn dictionary(&self, column: &Column) -> Option<&DictionaryText> {
-        self.dictionaries[column.index].as_ref()
-    }
-}
-
-/// Whether a column holds the same value on two rows (two nulls are the same), for the layout's
-/// column types; any other type answers "not known to be the same".
-fn same_value(array: &dyn Array, a: usize, b: usize) -> bool {
-    match (array.is_valid(a), array.is_valid(b)) {
-        (false, false) => return true,
-        (true, true) => {}
-        _ => return false,
-    }
-    match array.data_type() {
-        DataType::Utf8 => array.as_string::<i32>().value(a) == array.as_string::<i32>().value(b),
-        DataType::Date32 => array.as_primitive::<Date32Type>().value(a) == array.as_primitive::<Date32Type>().value(b),
-        DataType::Boolean => array.as_boolean().value(a) == array.as_boolean().value(b),
-        DataType::List(_) => {
-            let list = array.as_list::<i32>();
-            let offsets = list.value_offsets();
-            let (ra, rb) = (offsets[a] as usize..offsets[a + 1] as usize, offsets[b] as usize..offsets[b + 1] as usize);
-            ra.len() == rb.len() && ra.zip(rb).all(|(x, y)| same_value(list.values().as_ref(), x, y))
+        match self.values(column) {
+            Values::Dictionary(dictionary) => Some(dictionary),
+            _ => None,
         }
-        _ => false,
     }
 }
 
@@ -521,8 +579,8 @@ impl<'a> RowReader<'a> {
         None
     }
 
-    fn valid(&self, column: &Column) -> Option<&'a ArrayRef> {
-        self.columns.array(column).filter(|a| a.is_valid(self.row))
+    fn values(&self, column: &Column) -> &'a Values {
+        self.columns.values(column)
     }
 
     /// Text, with empty text read as absent.
@@ -601,19 +659,28 @@ impl<'a> RowReader<'a> {
     }
 
     fn bool(&self, column: &Column) -> bool {
-        self.valid(column).is_some_and(|a| a.as_boolean().value(self.row))
+        matches!(self.values(column), Values::Bool(bools) if bools.is_valid(self.row) && bools.value(self.row))
     }
 
-    fn primitive<T: arrow_array::ArrowPrimitiveType>(&mut self, column: &Column) -> Option<T::Native> {
-        match self.valid(column) {
-            Some(a) => Some(a.as_primitive::<T>().value(self.row)),
+    /// This row's value of a primitive column (`None`: the column is not of this type, or absent).
+    fn primitive<T: ArrowPrimitiveType>(
+        &mut self,
+        column: &Column,
+        array: Option<&PrimitiveArray<T>>,
+    ) -> Option<T::Native> {
+        match array.filter(|a| a.is_valid(self.row)) {
+            Some(a) => Some(a.value(self.row)),
             None if column.required => self.missing(column, "required, but empty"),
             None => None,
         }
     }
 
     fn required_date(&mut self, column: &Column) -> Option<Date> {
-        let days = self.primitive::<Date32Type>(column)?;
+        let dates = match self.values(column) {
+            Values::Date(dates) => Some(dates),
+            _ => None,
+        };
+        let days = self.primitive(column, dates)?;
         match date_from_days(days) {
             Some(date) => Some(date),
             None => self.missing(column, "the date is out of range"),
@@ -621,11 +688,19 @@ impl<'a> RowReader<'a> {
     }
 
     fn required_cents(&mut self, column: &Column) -> Option<i64> {
-        self.primitive::<Int64Type>(column)
+        let cents = match self.values(column) {
+            Values::Cents(cents) => Some(cents),
+            _ => None,
+        };
+        self.primitive(column, cents)
     }
 
     fn required_decimal(&mut self, column: &Column) -> Option<Decimal> {
-        let raw = self.primitive::<Decimal128Type>(column)?;
+        let decimals = match self.values(column) {
+            Values::Decimal(decimals) => Some(decimals),
+            _ => None,
+        };
+        let raw = self.primitive(column, decimals)?;
         match Decimal::try_from_i128_with_scale(raw, layout::DECIMAL_SCALE as u32) {
             Ok(value) => Some(value.normalize()),
             Err(_) => self.missing(column, "the number is too large"),
@@ -634,7 +709,11 @@ impl<'a> RowReader<'a> {
 
     fn timestamp(&mut self, column: &Column) -> Option<PrimitiveDateTime> {
         const MICROS_PER_DAY: i64 = 86_400_000_000;
-        let micros = self.primitive::<TimestampMicrosecondType>(column)?;
+        let timestamps = match self.values(column) {
+            Values::Timestamp(timestamps) => Some(timestamps),
+            _ => None,
+        };
+        let micros = self.primitive(column, timestamps)?;
         let day = i32::try_from(micros.div_euclid(MICROS_PER_DAY)).ok().and_then(date_from_days);
         let in_day = micros.rem_euclid(MICROS_PER_DAY);
         let time = time::Time::from_hms_micro(
@@ -650,26 +729,26 @@ impl<'a> RowReader<'a> {
     }
 
     /// A list column's values at this row into `out` (a null list: empty). A null element is an issue.
-    fn list_into<T, const N: usize, F: Fn(&mut Self, usize, &ArrayRef) -> Option<T>>(
+    /// `list` is the column with its elements (`None`: not of this type, or absent).
+    fn list_into<E: Array, T, const N: usize>(
         &mut self,
         column: &Column,
+        list: Option<(&ListArray, &'a E)>,
         out: &mut SmallVec<[T; N]>,
-        read: F,
+        read: impl Fn(&mut Self, &'a E, usize) -> Option<T>,
     ) -> bool {
         out.clear();
-        let Some(array) = self.valid(column) else {
+        let Some((list, elements)) = list.filter(|(list, _)| list.is_valid(self.row)) else {
             return !column.required || self.missing::<()>(column, "required, but empty").is_some();
         };
-        // Offsets into the shared values array: no per-row slice of the list.
-        let list: &GenericListArray<i32> = array.as_list();
+        // Offsets into the shared elements: no per-row slice of the list.
         let offsets = list.value_offsets();
         let (start, end) = (offsets[self.row] as usize, offsets[self.row + 1] as usize);
-        let values = list.values();
         for i in start..end {
-            let value = if values.is_null(i) {
+            let value = if elements.is_null(i) {
                 self.missing(column, &format!("element {} is empty or cannot be read", i - start))
             } else {
-                read(self, i, values)
+                read(self, elements, i)
             };
             match value {
                 Some(value) => out.push(value),
@@ -684,15 +763,20 @@ impl<'a> RowReader<'a> {
         column: &Column,
         out: &mut SmallVec<[T; N]>,
     ) -> bool {
-        self.list_into(column, out, |r, i, values| {
-            let text = values.as_string::<i32>().value(i);
-            r.parse(column, text)
-        })
+        let list = match self.values(column) {
+            Values::TextList(list, texts) => Some((list, texts)),
+            _ => None,
+        };
+        self.list_into(column, list, out, |r, texts, i| r.parse(column, texts.value(i)))
     }
 
     fn pointers_into<const N: usize>(&mut self, column: &Column, out: &mut SmallVec<[u32; N]>) -> bool {
-        self.list_into(column, out, |r, i, values| {
-            let pointer = values.as_primitive::<Int32Type>().value(i);
+        let list = match self.values(column) {
+            Values::IntList(list, ints) => Some((list, ints)),
+            _ => None,
+        };
+        self.list_into(column, list, out, |r, ints, i| {
+            let pointer = ints.value(i);
             match u32::try_from(pointer) {
                 Ok(p) => Some(p),
                 Err(_) => r.missing(column, &format!("pointer {pointer} is negative")),

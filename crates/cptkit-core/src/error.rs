@@ -1,6 +1,7 @@
 //! The one error type of the core. Bindings map [`ErrorKind`] once each (gRPC status, Python exception).
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use crate::path::FieldPath;
 
@@ -43,19 +44,31 @@ impl fmt::Display for ErrorKind {
 #[error("{}", self.display())]
 pub struct Error(Box<Details>);
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 struct Details {
     kind: ErrorKind,
     /// The field at fault, as data; the root when the error is about no one field.
     loc: FieldPath,
-    /// `loc` as text, kept beside it (read far more often than it changes).
-    field: Option<String>,
+    /// `loc` as text, made when first asked for and kept (read more often than it changes, but many
+    /// errors are never asked: a table's refusals are worded from the message alone).
+    field: OnceLock<Option<String>>,
     message: String,
     /// Every field at fault, when there is more than one (an invalid claim).
     violations: Vec<Violation>,
     /// The file the error is about (a rule set, a data table), when it is about one.
     file: Option<std::path::PathBuf>,
 }
+
+/// `field` is `loc` as text: it says nothing more, and may not be made yet.
+impl PartialEq for Details {
+    fn eq(&self, other: &Self) -> bool {
+        let Details { kind, loc, field: _, message, violations, file } = self;
+        (kind, loc, message, violations, file)
+            == (&other.kind, &other.loc, &other.message, &other.violations, &other.file)
+    }
+}
+
+impl Eq for Details {}
 
 /// One field at fault and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,7 +91,7 @@ impl Error {
         Error(Box::new(Details {
             kind,
             loc: FieldPath::root(),
-            field: None,
+            field: OnceLock::new(),
             message: message.into(),
             violations: Vec::new(),
             file: None,
@@ -102,7 +115,7 @@ impl Error {
         let outer = field.into();
         let details = &mut *self.0;
         details.loc = std::mem::take(&mut details.loc).within(&outer);
-        details.field = (!details.loc.is_root()).then(|| details.loc.to_string());
+        details.field = OnceLock::new();
         self
     }
 
@@ -138,7 +151,8 @@ impl Error {
     }
 
     pub fn field(&self) -> Option<&str> {
-        self.0.field.as_deref()
+        let d = &self.0;
+        d.field.get_or_init(|| (!d.loc.is_root()).then(|| d.loc.to_string())).as_deref()
     }
 
     /// The field at fault as data (the root when none).
@@ -153,7 +167,7 @@ impl Error {
     fn display(&self) -> String {
         let d = &self.0;
         let file = d.file.as_ref().map(|f| format!("{}: ", f.display())).unwrap_or_default();
-        match &d.field {
+        match self.field() {
             Some(field) => format!("{file}{field}: {}", d.message),
             None => format!("{file}{}", d.message),
         }
@@ -170,5 +184,18 @@ mod tests {
         assert_eq!(err.field(), Some("claim.lines[2].modifiers[0]"));
         assert_eq!(err.to_string(), "claim.lines[2].modifiers[0]: bad");
         assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    }
+
+    /// The field's text is made when first asked for: asked or not, an error is the same error, and
+    /// nesting it further names the whole path.
+    #[test]
+    fn an_error_is_equal_whether_its_field_was_read_or_not() {
+        let read = Error::invalid("code", "bad").at("lines[0]");
+        let unread = read.clone();
+        assert_eq!(read.field(), Some("lines[0].code"));
+        assert_eq!(read, unread);
+        assert_ne!(read, Error::invalid("code", "bad"));
+        assert_eq!(read.at("claim").field(), Some("claim.lines[0].code"));
+        assert_eq!(Error::not_found("gone").field(), None);
     }
 }

@@ -384,8 +384,10 @@ impl Reference {
         localities: &mut LocalityCache<'a>,
     ) -> std::result::Result<Work<'a>, Box<FeeBasis>> {
         let date = line.date_of_service;
+        let in_force = self.fee_schedule().in_force(date);
         let mut basis = FeeBasis {
-            release: Arc::from(""),
+            // Named here, not replaced later: an `Arc` of the empty text for each line cost an allocation.
+            release: in_force.as_ref().map_or_else(|_| Arc::from(""), |f| Arc::clone(&f.release.name)),
             release_from: date,
             stand_in: false,
             row: None,
@@ -407,11 +409,10 @@ impl Reference {
             basis.outcome = Some(why);
             Box::new(basis)
         };
-        let in_force = match self.fee_schedule().in_force(date) {
+        let in_force = match in_force {
             Ok(f) => f,
             Err(e) => return Err(fail(basis, e.message().to_owned())),
         };
-        basis.release = Arc::clone(&in_force.release.name);
         basis.release_from = in_force.release.info.effective_from;
         basis.stand_in = in_force.stand_in;
         let code = line.procedure_code;
