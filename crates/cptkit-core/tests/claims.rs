@@ -181,6 +181,56 @@ fn allowed(code: &str, modifier: &str, minutes: u32) -> Decimal {
         .total_allowed
 }
 
+/// An anesthesiologist's Medicare claim of the given lines: (code, modifier, unit basis, quantity).
+fn anesthesiologist_claim(lines: &[(&str, &str, &str, &str)]) -> Claim {
+    let lines: Vec<String> = lines
+        .iter()
+        .map(|(code, modifier, basis, quantity)| {
+            format!(
+                r#"{{"procedure_code":"{code}","modifiers":["{modifier}"],"unit_basis":"{basis}","quantity":"{quantity}",
+                "diagnosis_pointers":[1],"charge_cents":99999999,"date_of_service":"2025-06-01"}}"#
+            )
+        })
+        .collect();
+    let json = format!(
+        r#"{{"claim_id":"M","payer":{{"id":"medicare","plan_type":"medicare_ffs"}},"place_of_service":"21",
+        "patient":{{"birth_date":"1950-01-01"}},"billing_provider_npi":"1234567893",
+        "rendering_provider":{{"npi":"1558598797","taxonomy":"207L00000X"}},"medicare_locality":"10112-00",
+        "diagnoses":["M54.16"],"lines":[{}]}}"#,
+        lines.join(",")
+    );
+    Claim::from_json(&json).unwrap()
+}
+
+/// A claim that mixes anesthesia and fee-schedule lines is priced line by line in its own order, each
+/// line as a claim of its kind alone prices it (fee lines together, for the rules that compare them).
+#[test]
+fn mixed_claims_price_each_line_in_its_place() {
+    let (anesthesia, injection, guidance) =
+        (("00632", "AA", "MJ", "90"), ("62323", "LT", "UN", "1"), ("77003", "26", "UN", "1"));
+    let today = Some(time::macros::date!(2026 - 11 - 27));
+    let price = |lines: &[(&str, &str, &str, &str)]| {
+        let claim = anesthesiologist_claim(lines);
+        let priced = Reference::embedded().price(&claim, &PriceOptions::default(), RuleBook::embedded(), today);
+        priced.unwrap_or_else(|e| panic!("{lines:?}: {e}")).lines
+    };
+    let mixed = price(&[injection, anesthesia, guidance]);
+    let fees = price(&[injection, guidance]);
+    let alone = price(&[anesthesia]);
+    let expected = [&fees[0], &alone[0], &fees[1]];
+    assert_eq!(mixed.len(), expected.len());
+    for (i, (got, want)) in mixed.iter().zip(expected).enumerate() {
+        assert_eq!(got.line as usize, i);
+        assert_eq!(got.procedure_code, want.procedure_code, "line {i}");
+        assert_eq!(
+            (got.status, got.allowed, got.total_units),
+            (want.status, want.allowed, want.total_units),
+            "line {i}"
+        );
+    }
+    assert!(mixed.iter().all(|l| l.allowed > Decimal::ZERO), "{mixed:?}");
+}
+
 #[test]
 fn allowed_never_falls_as_minutes_grow() {
     for code in ["00632", "00100", "01967", "01953"] {
