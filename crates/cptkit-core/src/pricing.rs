@@ -1108,7 +1108,6 @@ impl Reference {
     }
 }
 
-/// Where a rule set caps physician + anesthetist for one case, trims the case's last line on this claim.
 /// Two lists of priced lines, each in line order, as one in line order. Most claims are all anesthesia
 /// or all fee schedule: one list is empty, and nothing moves (a priced line is 368 bytes).
 fn in_line_order(a: Vec<PricedLine>, b: Vec<PricedLine>) -> Vec<PricedLine> {
@@ -1130,6 +1129,7 @@ fn in_line_order(a: Vec<PricedLine>, b: Vec<PricedLine>) -> Vec<PricedLine> {
     merged
 }
 
+/// Where a rule set caps physician + anesthetist for one case, trims the case's last line on this claim.
 fn apply_combined_cap(claim: &Claim, mut lines: Vec<PricedLine>) -> Vec<PricedLine> {
     let shared = |i: usize| {
         !claim.lines[i].case_id.is_empty() && lines[i].status == LineStatus::Priced && lines[i].share < Decimal::ONE
