@@ -75,13 +75,11 @@ pub struct TableClaim {
     pub claim: Option<Claim>,
 }
 
-/// A batch with every layout column cast to its layout type (`None`: an optional column not given),
-/// and the values the cast could not read, by row.
+/// A batch with every layout column cast to its layout type and downcast once (by column index), and
+/// the values the cast could not read, by row.
 #[derive(Debug)]
 pub struct LineColumns {
     rows: usize,
-    columns: Vec<Option<ArrayRef>>,
-    /// Each column downcast once (by column index), for the per-row reads.
     values: Vec<Values>,
     unreadable: Vec<RowIssue>,
 }
@@ -214,20 +212,16 @@ impl LineColumns {
     /// it (the whole batch is unusable). Values that cannot be read become issues on their rows.
     pub fn new(batch: &RecordBatch) -> Result<LineColumns> {
         let mut unreadable = Vec::new();
-        let columns = layout::CLAIM_LINE_COLUMNS
-            .iter()
-            .map(|column| normalized(batch, column, &mut unreadable))
-            .collect::<Result<Vec<_>>>()?;
-        unreadable.sort_by_key(|issue| issue.row);
         let values = layout::CLAIM_LINE_COLUMNS
             .iter()
-            .zip(&columns)
-            .map(|(column, array)| {
+            .map(|column| {
+                let array = normalized(batch, column, &mut unreadable)?;
                 let unexpected = || Error::internal(format!("the {} column was not cast to its type", column.name));
                 Values::new(array.as_ref(), column).ok_or_else(unexpected)
             })
             .collect::<Result<_>>()?;
-        Ok(LineColumns { rows: batch.num_rows(), columns, values, unreadable })
+        unreadable.sort_by_key(|issue| issue.row);
+        Ok(LineColumns { rows: batch.num_rows(), values, unreadable })
     }
 
     pub fn rows(&self) -> usize {
@@ -252,7 +246,7 @@ impl LineColumns {
 
     /// The claim id column as text (it is required, so always there).
     pub fn claim_ids(&self) -> ArrayRef {
-        self.array(&layout::CLAIM_ID).cloned().unwrap_or_else(|| Arc::new(StringArray::new_null(self.rows)))
+        Arc::new(self.text_array(&layout::CLAIM_ID).cloned().unwrap_or_else(|| StringArray::new_null(self.rows)))
     }
 
     /// Runs of adjacent rows with the same claim id, in order (a row without a claim id is a run of
@@ -446,10 +440,6 @@ impl LineColumns {
         r.text_list_into(&layout::MODIFIERS, &mut line.modifiers)
             && r.pointers_into(&layout::DIAGNOSIS_POINTERS, &mut line.diagnosis_pointers)
             && !r.failed
-    }
-
-    fn array(&self, column: &Column) -> Option<&ArrayRef> {
-        self.columns[column.index].as_ref()
     }
 
     fn values(&self, column: &Column) -> &Values {
