@@ -164,6 +164,11 @@ impl<R: Read, H: Handler> Driver<R, H> {
         }
     }
 
+    /// True inside a transaction that passed the checks of its ST.
+    pub(crate) fn in_transaction(&self) -> bool {
+        self.machine.state == State::Transaction
+    }
+
     /// Reads one segment (or error, or the end of the input) and runs the envelope checks on it; what
     /// they produce is queued. Returns the byte offset of the segment read, if it was one.
     pub(crate) fn step(&mut self) -> Option<u64> {

@@ -351,7 +351,9 @@ impl<R: Read> ParDriver<R> {
             }
             if !inline {
                 reader.set_skim(true);
-                if reader.captured_len() > self.max_job_bytes {
+                // Only a transaction still open can be read inline: one that the segment just read
+                // ended (its SE) is a job, however big.
+                if reader.captured_len() > self.max_job_bytes && self.driver.in_transaction() {
                     self.read_big_transaction_here();
                 }
             }
@@ -529,19 +531,35 @@ mod gen837;
 mod tests {
     use super::*;
 
-    /// Transactions too big to hand out are read on the splitter's thread as they stream by: the same
-    /// answers, in the same order.
+    /// Hands out at most 61 bytes a read: a transaction grows past the size limit a little at a time.
+    struct Trickle<'a>(&'a [u8]);
+
+    impl std::io::Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.0.len().min(buf.len()).min(61);
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    /// Transactions too big to hand out are read on the splitter's thread as they stream by, whatever
+    /// the size of the reads: the same answers, in the same order.
     #[test]
     fn big_transactions_are_read_in_place() {
         let input = gen837::generate(60);
         let sequential: Vec<_> = crate::Reader837::with_threads(&input[..], ReadOptions::default(), 1).collect();
         for max in [0, 2_000, 9_000] {
-            let mut par = ParDriver::new(&input[..], ReadOptions::default(), 2);
-            par.max_job_bytes = max;
-            let parallel: Vec<_> = std::iter::from_fn(|| par.next_item()).collect();
-            assert_eq!(sequential.len(), parallel.len(), "{max}");
-            for (i, (s, p)) in sequential.iter().zip(&parallel).enumerate() {
-                assert_eq!(s, p, "limit {max}, item {i}");
+            for trickle in [false, true] {
+                let src: Box<dyn std::io::Read> =
+                    if trickle { Box::new(Trickle(&input)) } else { Box::new(&input[..]) };
+                let mut par = ParDriver::new(src, ReadOptions::default(), 2);
+                par.max_job_bytes = max;
+                let parallel: Vec<_> = std::iter::from_fn(|| par.next_item()).collect();
+                assert_eq!(sequential.len(), parallel.len(), "{max}");
+                for (i, (s, p)) in sequential.iter().zip(&parallel).enumerate() {
+                    assert_eq!(s, p, "limit {max}, trickle {trickle}, item {i}");
+                }
             }
         }
     }
