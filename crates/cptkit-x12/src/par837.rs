@@ -531,18 +531,6 @@ mod gen837;
 mod tests {
     use super::*;
 
-    /// Hands out at most 61 bytes a read: a transaction grows past the size limit a little at a time.
-    struct Trickle<'a>(&'a [u8]);
-
-    impl std::io::Read for Trickle<'_> {
-        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-            let n = self.0.len().min(buf.len()).min(61);
-            buf[..n].copy_from_slice(&self.0[..n]);
-            self.0 = &self.0[n..];
-            Ok(n)
-        }
-    }
-
     /// Transactions too big to hand out are read on the splitter's thread as they stream by, whatever
     /// the size of the reads: the same answers, in the same order.
     #[test]
@@ -550,16 +538,32 @@ mod tests {
         let input = gen837::generate(60);
         let sequential: Vec<_> = crate::Reader837::with_threads(&input[..], ReadOptions::default(), 1).collect();
         for max in [0, 2_000, 9_000] {
-            for trickle in [false, true] {
+            for in_pieces in [false, true] {
                 let src: Box<dyn std::io::Read> =
-                    if trickle { Box::new(Trickle(&input)) } else { Box::new(&input[..]) };
+                    if in_pieces { Box::new(gen837::Chunks(&input, 61)) } else { Box::new(&input[..]) };
                 let mut par = ParDriver::new(src, ReadOptions::default(), 2);
                 par.max_job_bytes = max;
                 let parallel: Vec<_> = std::iter::from_fn(|| par.next_item()).collect();
                 assert_eq!(sequential.len(), parallel.len(), "{max}");
                 for (i, (s, p)) in sequential.iter().zip(&parallel).enumerate() {
-                    assert_eq!(s, p, "limit {max}, trickle {trickle}, item {i}");
+                    assert_eq!(s, p, "limit {max}, in pieces {in_pieces}, item {i}");
                 }
+            }
+        }
+    }
+
+    /// Damage anywhere leaves the inline reading of big transactions agreeing with the sequential
+    /// reader too (the damage test in `tests/parallel.rs` never reaches the size limit).
+    #[test]
+    fn damaged_big_transactions_read_the_same_in_place() {
+        let clean = gen837::generate(12);
+        for (round, input) in gen837::damaged(&clean, 150, 5).enumerate() {
+            let sequential: Vec<_> = crate::Reader837::with_threads(&input[..], ReadOptions::default(), 1).collect();
+            for max in [0, 1_500] {
+                let mut par = ParDriver::new(gen837::Chunks(&input, 61), ReadOptions::default(), 2);
+                par.max_job_bytes = max;
+                let parallel: Vec<_> = std::iter::from_fn(|| par.next_item()).collect();
+                assert_eq!(sequential, parallel, "round {round}, limit {max}");
             }
         }
     }

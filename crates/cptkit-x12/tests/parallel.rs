@@ -10,22 +10,12 @@ use std::io::Read;
 
 use cptkit_x12::{ReadOptions, Reader837, Transaction837, X12Error, X12ErrorKind, read_837_threads};
 
+use gen837::Chunks;
+
 type Items = Vec<Result<Transaction837, X12Error>>;
 
 fn items<R: Read>(src: R, threads: usize) -> Items {
     Reader837::with_threads(src, ReadOptions::default(), threads).collect()
-}
-
-/// A reader that hands out at most `n` bytes per call.
-struct Chunks<'a>(&'a [u8], usize);
-
-impl Read for Chunks<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.0.len().min(buf.len()).min(self.1);
-        buf[..n].copy_from_slice(&self.0[..n]);
-        self.0 = &self.0[n..];
-        Ok(n)
-    }
 }
 
 fn assert_same(expected: &Items, got: &Items, what: &str) {
@@ -107,23 +97,9 @@ fn dropping_the_reader_mid_way_stops_the_workers() {
 #[test]
 fn damaged_inputs_read_the_same_in_parallel() {
     let clean = gen837::generate(12);
-    let mut seed: u64 = 7;
-    let mut next = move || {
-        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-        (seed >> 33) as usize
-    };
     let rounds: usize = std::env::var("DAMAGE_ROUNDS").ok().and_then(|n| n.parse().ok()).unwrap_or(200);
     let mut with_errors = 0;
-    for round in 0..rounds {
-        let mut input = clean.clone();
-        for _ in 0..1 + next() % 4 {
-            let i = next() % input.len();
-            match next() % 3 {
-                0 => input[i] = next() as u8,
-                1 => drop(input.remove(i)),
-                _ => input.insert(i, b"*:^~\n\r SGEI"[next() % 11]),
-            }
-        }
+    for (round, input) in gen837::damaged(&clean, rounds, 7).enumerate() {
         let sequential = items(&input[..], 1);
         with_errors += usize::from(sequential.iter().any(|item| item.is_err()));
         assert_same(&sequential, &items(&input[..], 2), &format!("round {round}"));

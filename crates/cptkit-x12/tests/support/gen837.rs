@@ -1,6 +1,6 @@
-//! A generated 837P input of many transaction sets with problems in some of them, for checking that
-//! the parallel reader answers exactly as the sequential one (shared by the integration test and the
-//! reader's unit tests).
+//! A generated 837P input of many transaction sets with problems in some of them, damaged copies of
+//! it, and a reader that hands it out in small pieces, for checking that the parallel reader answers
+//! exactly as the sequential one (shared by the integration test and the reader's unit tests).
 
 /// `transactions` transaction sets in interchanges of ten, with (by position): SE01 counts that are
 /// wrong, a lower-case segment id, an unsupported transaction set (835), an unreadable billing NPI,
@@ -117,4 +117,38 @@ fn transaction(i: usize) -> Vec<String> {
     let count = s.len() + 1 + usize::from(i % 7 == 3);
     s.push(format!("SE*{count}*{ctrl}"));
     s
+}
+
+/// `rounds` copies of `clean`, each with one to four bytes changed, dropped, or put in (delimiters,
+/// line breaks and the first letters of envelope ids among them), from a fixed `seed`.
+pub fn damaged(clean: &[u8], rounds: usize, seed: u64) -> impl Iterator<Item = Vec<u8>> + '_ {
+    let mut seed = seed;
+    let mut next = move || {
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (seed >> 33) as usize
+    };
+    (0..rounds).map(move |_| {
+        let mut input = clean.to_vec();
+        for _ in 0..1 + next() % 4 {
+            let i = next() % input.len();
+            match next() % 3 {
+                0 => input[i] = next() as u8,
+                1 => drop(input.remove(i)),
+                _ => input.insert(i, b"*:^~\n\r SGEI"[next() % 11]),
+            }
+        }
+        input
+    })
+}
+
+/// A reader that hands out at most `.1` bytes per call.
+pub struct Chunks<'a>(pub &'a [u8], pub usize);
+
+impl std::io::Read for Chunks<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.0.len().min(buf.len()).min(self.1);
+        buf[..n].copy_from_slice(&self.0[..n]);
+        self.0 = &self.0[n..];
+        Ok(n)
+    }
 }
