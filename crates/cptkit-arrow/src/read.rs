@@ -17,8 +17,8 @@ use arrow_cast::cast::{CastOptions, cast_with_options};
 use arrow_cast::display::array_value_to_string;
 use arrow_schema::DataType;
 use cptkit_core::{
-    Claim, ClaimLine, Error, FieldPath, Finding, Location, Patient, Payer, ProviderRole, RenderingProvider, Result,
-    Severity, ShortText, SmallVec,
+    Claim, ClaimLine, Error, FieldPath, Finding, Location, Patient, Payer, PostalCode, ProviderRole, RenderingProvider,
+    Result, Severity, ShortText, SmallVec, UsState,
 };
 use foldhash::{HashSet, HashSetExt};
 use rust_decimal::Decimal;
@@ -478,10 +478,27 @@ fn first_difference(a: &Claim, b: &Claim) -> Option<&'static str> {
         (layout::QUALIFYING_APM.name, pa.qualifying_apm != pb.qualifying_apm),
         (layout::MEDICARE_LOCALITY.name, a.medicare_locality != b.medicare_locality),
         (layout::DIAGNOSES.name, a.diagnoses != b.diagnoses),
-        (layout::SERVICE_FACILITY_STATE.name, a.service_facility_location != b.service_facility_location),
-        (layout::BILLING_PROVIDER_STATE.name, a.billing_provider_location != b.billing_provider_location),
+        (
+            layout::SERVICE_FACILITY_STATE.name,
+            state(&a.service_facility_location) != state(&b.service_facility_location),
+        ),
+        (layout::SERVICE_FACILITY_ZIP.name, zip(&a.service_facility_location) != zip(&b.service_facility_location)),
+        (
+            layout::BILLING_PROVIDER_STATE.name,
+            state(&a.billing_provider_location) != state(&b.billing_provider_location),
+        ),
+        (layout::BILLING_PROVIDER_ZIP.name, zip(&a.billing_provider_location) != zip(&b.billing_provider_location)),
     ];
     differs.into_iter().find_map(|(column, differs)| differs.then_some(column))
+}
+
+/// A location's state and ZIP, each from its own column (absent when the location is).
+fn state(location: &Option<Location>) -> Option<&UsState> {
+    location.as_ref()?.state.as_ref()
+}
+
+fn zip(location: &Option<Location>) -> Option<&PostalCode> {
+    location.as_ref()?.zip.as_ref()
 }
 
 /// Casts `column` of `batch` to its layout type. Values the cast turns to null could not be read:
@@ -507,8 +524,12 @@ fn normalized(batch: &RecordBatch, column: &Column, issues: &mut Vec<RowIssue>) 
     let cast = cast_with_options(input, &wanted, &options).map_err(|e| {
         Error::invalid(column.name, format!("a {} column cannot be read as {wanted}: {e}", input.data_type()))
     })?;
-    if cast.null_count() > input.null_count() {
-        for row in (0..input.len()).filter(|&row| input.is_valid(row) && cast.is_null(row)) {
+    // Logical nulls: a column of the null type, run-end encoded or a dictionary has nulls that its
+    // own null buffer does not show (pyarrow gives an all-None column the null type).
+    let input_nulls = input.logical_nulls();
+    let input_null = |row: usize| input_nulls.as_ref().is_some_and(|nulls| nulls.is_null(row));
+    if cast.null_count() > input_nulls.as_ref().map_or(0, |nulls| nulls.null_count()) {
+        for row in (0..input.len()).filter(|&row| !input_null(row) && cast.is_null(row)) {
             let value = array_value_to_string(input, row).unwrap_or_default();
             let message = format!("{}: cannot read {value:?} as {}", column.name, kind_name(column.kind));
             issues.push(RowIssue::new(row, &UNREADABLE, Some(column.name), message));

@@ -214,6 +214,44 @@ fn claim_level_values_must_agree_and_lines_must_be_adjacent() {
     assert_eq!(numbers.values().to_vec(), vec![1, 2, 1, 1]);
 }
 
+/// A differing state or ZIP is reported on its own column.
+#[test]
+fn a_differing_state_or_zip_is_named_by_its_column() {
+    let claim = SyntheticClaims::new(3).unwrap().find(|c| c.lines.len() == 2).unwrap();
+    let batch = claims_to_batch(&[claim]).unwrap();
+    for column in ["service_facility_state", "service_facility_zip", "billing_provider_state", "billing_provider_zip"] {
+        let value = if column.ends_with("zip") { "10002" } else { "NY" };
+        let changed = replace(&batch, column, Arc::new(StringArray::from(vec![None, Some(value)])));
+        let result = joined(validate_batch(&changed, Reference::embedded(), RuleBook::embedded(), today()).unwrap());
+        let differs: Vec<_> = issues(&result).into_iter().filter(|i| i.1 == "TBL002").collect();
+        assert_eq!(differs, [(1, "TBL002".to_owned(), column.to_owned())]);
+    }
+}
+
+/// A column whose values are null without a null buffer (the null type pyarrow gives an all-None
+/// column, a run-end encoded or dictionary column with null values) reads as the same column of nulls.
+#[test]
+fn logically_null_columns_read_as_absent() {
+    let claims: Vec<Claim> = SyntheticClaims::new(3).unwrap().take(40).collect();
+    let batch = claims_to_batch(&claims).unwrap();
+    let rows = batch.num_rows();
+    let judge =
+        |b: &RecordBatch| joined(validate_batch(b, Reference::embedded(), RuleBook::embedded(), today()).unwrap());
+    for column in ["member_id", "case_id", "start_time", "end_time", "modifiers", "qualifying_apm", "claim_id"] {
+        let typed = arrow_array::new_null_array(batch.column_by_name(column).unwrap().data_type(), rows);
+        let want = judge(&replace(&batch, column, typed));
+        let got = judge(&replace(&batch, column, Arc::new(arrow_array::NullArray::new(rows))));
+        assert_eq!(issues(&got), issues(&want), "{column}");
+    }
+    // A dictionary of times whose one value is null.
+    let keys = arrow_array::Int32Array::from(vec![0; rows]);
+    let values: ArrayRef = Arc::new(StringArray::from(vec![None::<&str>]));
+    let dictionary = arrow_array::DictionaryArray::<Int32Type>::try_new(keys, values).unwrap();
+    let typed = arrow_array::new_null_array(batch.column_by_name("start_time").unwrap().data_type(), rows);
+    let want = judge(&replace(&batch, "start_time", typed));
+    assert_eq!(issues(&judge(&replace(&batch, "start_time", Arc::new(dictionary)))), issues(&want));
+}
+
 /// A claim id repeated after other claims is TBL003, in whatever order the ids come.
 #[test]
 fn a_repeated_claim_id_is_found_in_sorted_and_unsorted_tables() {
