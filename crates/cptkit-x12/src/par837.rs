@@ -199,7 +199,8 @@ impl Drop for Pool {
     }
 }
 
-/// An item in file order: read, or a transaction being read.
+/// An item in file order: an error, or a transaction (`seq` numbers the ones handed to workers; 0 for
+/// one read on this thread, which has its `result` from the start).
 enum Slot {
     Ready(Result<Transaction837, X12Error>),
     Job { seq: u64, envelope: Envelope, job: Option<Box<Job>>, result: Option<JobResult>, worker: Option<usize> },
@@ -365,7 +366,11 @@ impl<R: Read> ParDriver<R> {
         while let Some(item) = self.driver.pop_pending() {
             let slot = match item {
                 Err(e) => Slot::Ready(Err(e)),
-                Ok(Transaction { envelope, body: Body::Read(body) }) => Slot::Ready(Ok(Transaction { envelope, body })),
+                // Read here, but queued like a job: it counts against the transactions read ahead.
+                Ok(Transaction { envelope, body: Body::Read(body) }) => {
+                    self.jobs_queued += 1;
+                    Slot::Job { seq: 0, envelope, job: None, result: Some(Ok(body)), worker: None }
+                }
                 Ok(Transaction { envelope, body: Body::Captured }) => {
                     // Finished at its SE: the bytes up to the SE are the job.
                     let reader = self.driver.reader_mut();
@@ -565,6 +570,29 @@ mod tests {
                 let parallel: Vec<_> = std::iter::from_fn(|| par.next_item()).collect();
                 assert_eq!(sequential, parallel, "round {round}, limit {max}");
             }
+        }
+    }
+
+    /// Transactions read on the splitter's thread count against the transactions read ahead: a file of
+    /// big transactions is not read whole before the first is returned.
+    #[test]
+    fn big_transactions_are_not_read_far_ahead() {
+        let isa = "ISA*00*          *00*          *ZZ*SENDER         *ZZ*RECEIVER       *250305*1200*^*00501*000000001*0*P*:~";
+        for small in [1, 2] {
+            let mut text = format!("{isa}GS*HC*S*R*20251110*0900*1*X*005010X222A1~");
+            for t in 1..=100 {
+                text.push_str(&format!("ST*837*{t}*005010X222A1~BHT*0019*00*1*20251110*0900*CH~"));
+                let notes = if t <= small { 0 } else { 4_000 };
+                text.push_str(&"NTE*ADD*FILLER TEXT~".repeat(notes));
+                text.push_str(&format!("SE*{}*{t}~", notes + 3));
+            }
+            text.push_str("GE*100*1~IEA*1*000000001~");
+            let mut par = ParDriver::new(text.as_bytes(), ReadOptions::default(), 2);
+            par.max_job_bytes = 50_000;
+            assert!(par.next_item().is_some_and(|item| item.is_ok()));
+            assert!(par.queue.len() <= 4 && !par.driver.at_end(), "{small}: {} queued", par.queue.len());
+            let rest = std::iter::from_fn(|| par.next_item()).filter(|item| item.is_ok()).count();
+            assert_eq!(rest, 99);
         }
     }
 

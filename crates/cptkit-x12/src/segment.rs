@@ -402,9 +402,12 @@ impl<R: Read> SegmentReader<R> {
         }
     }
 
-    /// Bytes captured so far (some may still be in the buffer only).
+    /// Bytes captured so far, up to the end of the last segment read (some may still be in the buffer
+    /// only; the bytes read into the buffer past it are not counted).
     pub(crate) fn captured_len(&self) -> u64 {
-        self.capture.as_ref().map_or(0, |(next, bytes)| bytes.len() as u64 + (self.base + self.end as u64 - next))
+        self.capture
+            .as_ref()
+            .map_or(0, |(next, bytes)| bytes.len() as u64 + self.last_segment_end.saturating_sub(*next))
     }
 
     /// Stops capturing and returns the input from the capture's start up to offset `upto` (which must
