@@ -1,8 +1,10 @@
 //! Validation and pricing of a claim-lines batch: one result row per input row, in input order.
 //!
 //! Each claim is judged on its own (the per-claim edits and its price), so a result never depends on
-//! how the table was cut into batches or partitions; the cross-claim case edits (BAT001-003) need all
-//! of a case's claims at once and run in `validate_many`, not here. Claims are judged on every core.
+//! how the table was cut into batches (lines of a claim that are not adjacent, TBL003, are found within
+//! one batch, or across the batches of a [`ClaimStream`]: within one call of the Python functions, one
+//! partition in Spark and Dask); the cross-claim case edits (BAT001-003) need all of a case's claims at
+//! once and run in `validate_many`, not here. Claims are judged on every core.
 
 use std::borrow::Cow;
 use std::fmt::{self, Write as _};
@@ -24,7 +26,7 @@ use cptkit_core::{
 use rust_decimal::Decimal;
 
 use crate::layout::{self, DECIMAL_PRECISION, DECIMAL_SCALE};
-use crate::read::{FAILED, LineColumns, NOT_PRICEABLE, RowIssue};
+use crate::read::{EarlierClaims, FAILED, LineColumns, NOT_PRICEABLE, RowIssue};
 use crate::write::scaled;
 
 /// How a table is priced.
@@ -48,8 +50,19 @@ pub fn validate_batch(
     rules: &RuleBook,
     today: time::Date,
 ) -> Result<Vec<RecordBatch>> {
+    validate(batch, reference, rules, today, None)
+}
+
+fn validate(
+    batch: &RecordBatch,
+    reference: &Reference,
+    rules: &RuleBook,
+    today: time::Date,
+    earlier: Option<&mut EarlierClaims>,
+) -> Result<Vec<RecordBatch>> {
     let options = JudgeOptions { today, pricing: None };
-    judge_batch(batch, &Shape { priced: false, explain: false }, |claim| reference.judge(claim, &options, rules))
+    let shape = Shape { priced: false, explain: false };
+    judge_batch(batch, &shape, |claim| reference.judge(claim, &options, rules), earlier)
 }
 
 /// Validates and prices every claim of the batch (see [`validate_batch`] for what fails the batch and
@@ -61,9 +74,20 @@ pub fn price_batch(
     pricing: &TablePricing,
     today: time::Date,
 ) -> Result<Vec<RecordBatch>> {
+    price(batch, reference, rules, pricing, today, None)
+}
+
+fn price(
+    batch: &RecordBatch,
+    reference: &Reference,
+    rules: &RuleBook,
+    pricing: &TablePricing,
+    today: time::Date,
+    earlier: Option<&mut EarlierClaims>,
+) -> Result<Vec<RecordBatch>> {
     let options = JudgeOptions { today, pricing: Some(pricing.options.clone()) };
     let shape = Shape { priced: true, explain: pricing.explain };
-    judge_batch(batch, &shape, |claim| reference.judge(claim, &options, rules))
+    judge_batch(batch, &shape, |claim| reference.judge(claim, &options, rules), earlier)
 }
 
 /// What became of the claim of a run of rows.
@@ -92,14 +116,16 @@ impl Shape {
 const PIECE_ROWS: usize = 4_096;
 
 /// Reads, judges and writes the results of every claim of the batch, in pieces spread over the cores.
+/// `earlier`: the claims of the table's batches before this one, which then takes in this one's.
 fn judge_batch(
     batch: &RecordBatch,
     shape: &Shape,
     judge: impl Fn(&Claim) -> Result<Judgement> + Sync,
+    earlier: Option<&mut EarlierClaims>,
 ) -> Result<Vec<RecordBatch>> {
     let columns = LineColumns::new(batch)?;
     let mut batch_issues = columns.unreadable().to_vec();
-    let runs = columns.claim_runs(&mut batch_issues);
+    let runs = columns.claim_runs_after(&mut batch_issues, earlier);
     batch_issues.sort_by_key(|i| i.row);
     let pieces = pieces(&runs);
     let judge = |runs: &[Range<usize>]| judge_piece(&columns, runs, &batch_issues, shape, &judge);
@@ -411,14 +437,40 @@ impl<const N: usize> StructList<N> {
 
 /// Cuts a stream of claim-lines batches at claim boundaries: a claim whose lines straddle two input
 /// batches is held back and judged whole with the next one. Batches that need no stitching pass
-/// through as zero-copy slices.
+/// through as zero-copy slices. The batches it gives are judged in order with its [`ClaimStream::validate`]
+/// or [`ClaimStream::price`], so that a claim whose lines come back after other claims is TBL003
+/// however the table is cut (it keeps a 16-byte fingerprint of every claim judged).
 #[derive(Debug, Default)]
 pub struct ClaimStream {
     /// The last claim's rows of the previous batch, not yet judged.
     pending: Option<RecordBatch>,
+    earlier: EarlierClaims,
 }
 
 impl ClaimStream {
+    /// [`validate_batch`] of the stream's next batch.
+    pub fn validate(
+        &mut self,
+        batch: &RecordBatch,
+        reference: &Reference,
+        rules: &RuleBook,
+        today: time::Date,
+    ) -> Result<Vec<RecordBatch>> {
+        validate(batch, reference, rules, today, Some(&mut self.earlier))
+    }
+
+    /// [`price_batch`] of the stream's next batch.
+    pub fn price(
+        &mut self,
+        batch: &RecordBatch,
+        reference: &Reference,
+        rules: &RuleBook,
+        pricing: &TablePricing,
+        today: time::Date,
+    ) -> Result<Vec<RecordBatch>> {
+        price(batch, reference, rules, pricing, today, Some(&mut self.earlier))
+    }
+
     /// The rows of `pending` + `batch` that are ready: every claim except the batch's last one.
     pub fn push(&mut self, batch: RecordBatch) -> Result<Vec<RecordBatch>> {
         if batch.num_rows() == 0 {

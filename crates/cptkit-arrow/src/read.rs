@@ -207,6 +207,22 @@ impl DictionaryText {
     }
 }
 
+/// The claim ids of the batches of a table judged so far, one batch after another (see
+/// [`crate::ClaimStream`]): a claim whose lines come back later is not adjacent (TBL003).
+#[derive(Debug, Default)]
+pub(crate) struct EarlierClaims {
+    /// A 128-bit XXH3 fingerprint of each id: no allocation per claim, and a false match (a TBL003 that
+    /// should not be) as likely as two random 128-bit values colliding.
+    ids: HashSet<u128>,
+}
+
+impl EarlierClaims {
+    /// Adds a claim id; false when it was there already.
+    fn insert(&mut self, id: &str) -> bool {
+        self.ids.insert(twox_hash::XxHash3_128::oneshot(id.as_bytes()))
+    }
+}
+
 impl LineColumns {
     /// Casts each column; a missing required column or a column of an unusable type is an error naming
     /// it (the whole batch is unusable). Values that cannot be read become issues on their rows.
@@ -252,18 +268,32 @@ impl LineColumns {
     /// Runs of adjacent rows with the same claim id, in order (a row without a claim id is a run of
     /// its own). A claim id seen in an earlier run of this batch is an issue (TBL003).
     pub fn claim_runs(&self, issues: &mut Vec<RowIssue>) -> Vec<Range<usize>> {
+        self.claim_runs_after(issues, None)
+    }
+
+    /// [`LineColumns::claim_runs`] of a batch that follows the batches of `earlier` in one table: a claim
+    /// id seen there is TBL003 too, and this batch's claims join them.
+    pub(crate) fn claim_runs_after(
+        &self,
+        issues: &mut Vec<RowIssue>,
+        mut earlier: Option<&mut EarlierClaims>,
+    ) -> Vec<Range<usize>> {
         let mut runs: Vec<Range<usize>> = Vec::new();
-        let mut seen: HashSet<&str> = HashSet::with_capacity(self.rows);
+        let mut seen: HashSet<&str> = HashSet::with_capacity(if earlier.is_some() { 0 } else { self.rows });
         for row in 0..self.rows {
             let id = self.claim_id(row);
             match runs.last_mut() {
                 Some(run) if id.is_some() && self.claim_id(run.start) == id => run.end = row + 1,
                 _ => {
+                    let mut seen_before = |id| match earlier.as_deref_mut() {
+                        Some(earlier) => !earlier.insert(id),
+                        None => !seen.insert(id),
+                    };
                     if let Some(claim_id) = id
-                        && !seen.insert(claim_id)
+                        && seen_before(claim_id)
                     {
                         let message =
-                            format!("claim {claim_id} has lines earlier in this chunk, not adjacent to these");
+                            format!("claim {claim_id} has lines earlier in this table, not adjacent to these");
                         issues.push(RowIssue::new(row, &CLAIM_NOT_ADJACENT, Some(layout::CLAIM_ID.name), message));
                     }
                     runs.push(row..row + 1);

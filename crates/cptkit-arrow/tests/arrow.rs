@@ -392,19 +392,29 @@ fn payers_get_their_own_contract_conversion_factor() {
 fn a_stream_cut_anywhere_gives_the_same_results_as_one_batch() {
     let claims: Vec<Claim> = SyntheticClaims::new(7).unwrap().take(60).collect();
     let batch = claims_to_batch(&claims).unwrap();
+    // The first claim's lines again at the end, after the others: TBL003 wherever the cuts fall.
+    let first =
+        (1..batch.num_rows()).find(|&row| text(&batch, "claim_id")[row] != text(&batch, "claim_id")[0]).unwrap();
+    let batch = arrow_select::concat::concat_batches(&batch.schema(), [&batch, &batch.slice(0, first)]).unwrap();
     let pricing = contract("60", true);
-    let judge = |b: &RecordBatch| {
-        joined(price_batch(b, Reference::embedded(), RuleBook::embedded(), &pricing, today()).unwrap())
-    };
-    let whole = judge(&batch);
-    for cut in [1, 2, 3, 7, 13, 64] {
+    let (reference, rules) = (Reference::embedded(), RuleBook::embedded());
+    let whole = joined(price_batch(&batch, reference, rules, &pricing, today()).unwrap());
+    assert!(issues(&whole).iter().any(|i| i.1 == "TBL003"));
+    for cut in [1, 2, 3, 7, 13, 64, batch.num_rows() - first] {
         let mut stream = ClaimStream::default();
         let mut results = Vec::new();
+        let mut judge = |stream: &mut ClaimStream, ready: Vec<RecordBatch>| {
+            for piece in ready {
+                results.extend(stream.price(&piece, reference, rules, &pricing, today()).unwrap());
+            }
+        };
         for start in (0..batch.num_rows()).step_by(cut) {
             let piece = batch.slice(start, cut.min(batch.num_rows() - start));
-            results.extend(stream.push(piece).unwrap().iter().map(judge));
+            let ready = stream.push(piece).unwrap();
+            judge(&mut stream, ready);
         }
-        results.extend(stream.finish().iter().map(judge));
+        let last = stream.finish().into_iter().collect();
+        judge(&mut stream, last);
         let joined = arrow_select::concat::concat_batches(&whole.schema(), &results).unwrap();
         assert_eq!(joined, whole, "cut every {cut} rows");
     }

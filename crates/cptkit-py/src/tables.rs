@@ -4,7 +4,7 @@
 
 use arrow_array::{RecordBatch, RecordBatchReader};
 use arrow_schema::SchemaRef;
-use cptkit_arrow::{ClaimStream, TablePricing, claims_to_batch, layout, price_batch, validate_batch};
+use cptkit_arrow::{ClaimStream, TablePricing, claims_to_batch, layout};
 use cptkit_core::synthetic::SyntheticClaims;
 use cptkit_core::{Claim, Error, FieldPath, RuleBook};
 use pyo3::exceptions::PyTypeError;
@@ -43,7 +43,7 @@ fn validate_table<'py>(
     let today = self::today(py, today)?;
     let reader = arrow_reader(table)?;
     let (reference, book) = (crate::data::reference(), RuleBook::embedded());
-    let results = run_chunks(py, reader, progress, |batch| validate_batch(batch, reference, book, today))?;
+    let results = run_chunks(py, reader, progress, |stream, batch| stream.validate(batch, reference, book, today))?;
     arrow_table(py, results, layout::validation_schema())
 }
 
@@ -74,7 +74,8 @@ fn price_table<'py>(
     let pricing = TablePricing { options, explain };
     let reader = arrow_reader(table)?;
     let (reference, book) = (crate::data::reference(), rules.book());
-    let results = run_chunks(py, reader, progress, |batch| price_batch(batch, reference, book, &pricing, today))?;
+    let results =
+        run_chunks(py, reader, progress, |stream, batch| stream.price(batch, reference, book, &pricing, today))?;
     arrow_table(py, results, layout::pricing_schema(explain))
 }
 
@@ -135,15 +136,18 @@ fn run_chunks(
     py: Python<'_>,
     reader: Box<dyn RecordBatchReader + Send>,
     progress: Option<Py<PyAny>>,
-    judge: impl Fn(&RecordBatch) -> Result<Vec<RecordBatch>, Error> + Sync,
+    judge: impl Fn(&mut ClaimStream, &RecordBatch) -> Result<Vec<RecordBatch>, Error> + Sync,
 ) -> PyResult<Vec<RecordBatch>> {
     let outcome = py.detach(|| -> Result<Vec<RecordBatch>, Failure> {
         let mut stream = ClaimStream::default();
         let mut results = Vec::new();
         let mut done = 0;
-        let mut judge_ready = |ready: Vec<RecordBatch>, results: &mut Vec<RecordBatch>| -> Result<(), Failure> {
+        let mut judge_ready = |stream: &mut ClaimStream,
+                               ready: Vec<RecordBatch>,
+                               results: &mut Vec<RecordBatch>|
+         -> Result<(), Failure> {
             for batch in ready {
-                results.extend(judge(&batch).map_err(Failure::Core)?);
+                results.extend(judge(stream, &batch).map_err(Failure::Core)?);
                 done += batch.num_rows();
                 Python::attach(|py| -> PyResult<()> {
                     py.check_signals()?;
@@ -161,10 +165,11 @@ fn run_chunks(
             for start in (0..batch.num_rows()).step_by(CHUNK_ROWS) {
                 let piece = batch.slice(start, CHUNK_ROWS.min(batch.num_rows() - start));
                 let ready = stream.push(piece).map_err(Failure::Core)?;
-                judge_ready(ready, &mut results)?;
+                judge_ready(&mut stream, ready, &mut results)?;
             }
         }
-        judge_ready(stream.finish().into_iter().collect(), &mut results)?;
+        let last = stream.finish().into_iter().collect();
+        judge_ready(&mut stream, last, &mut results)?;
         Ok(results)
     });
     outcome.map_err(|failure| match failure {
