@@ -558,6 +558,10 @@ fn normalized(batch: &RecordBatch, column: &Column, issues: &mut Vec<RowIssue>) 
     // own null buffer does not show (pyarrow gives an all-None column the null type).
     let input_nulls = input.logical_nulls();
     let input_null = |row: usize| input_nulls.as_ref().is_some_and(|nulls| nulls.is_null(row));
+    let cast = match part_of_a_cent_lost(input, &cast, column) {
+        Some(lost) => arrow_select::nullif::nullif(&cast, &lost).map_err(|e| Error::internal(e.to_string()))?,
+        None => cast,
+    };
     if cast.null_count() > input_nulls.as_ref().map_or(0, |nulls| nulls.null_count()) {
         for row in (0..input.len()).filter(|&row| !input_null(row) && cast.is_null(row)) {
             let value = array_value_to_string(input, row).unwrap_or_default();
@@ -566,6 +570,20 @@ fn normalized(batch: &RecordBatch, column: &Column, issues: &mut Vec<RowIssue>) 
         }
     }
     Ok(Some(cast))
+}
+
+/// The rows of a money column given as floats or decimals that are not whole cents (150000.7): the cast
+/// to cents would drop the fraction unseen, where the same value as text cannot be read. Cast back, such
+/// a value differs from the input.
+fn part_of_a_cent_lost(input: &ArrayRef, cast: &ArrayRef, column: &Column) -> Option<BooleanArray> {
+    let numeric = input.data_type().is_floating()
+        || matches!(input.data_type(), DataType::Decimal128(..) | DataType::Decimal256(..));
+    if column.kind != ColumnKind::Cents || !numeric {
+        return None;
+    }
+    let back = arrow_cast::cast(cast, input.data_type()).ok()?;
+    let lost = arrow_ord::cmp::neq(&back, input).ok()?;
+    (lost.true_count() > 0).then_some(lost)
 }
 
 /// A dictionary-encoded text column with 32-bit keys and plain text values, for reading in place:

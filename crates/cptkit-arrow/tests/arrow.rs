@@ -252,6 +252,30 @@ fn logically_null_columns_read_as_absent() {
     assert_eq!(issues(&judge(&replace(&batch, "start_time", Arc::new(dictionary)))), issues(&want));
 }
 
+/// Money given as floats or decimals must be whole cents: a fraction is TBL001, as the same text is,
+/// not dropped unseen.
+#[test]
+fn a_fraction_of_a_cent_is_unreadable_whatever_the_number_type() {
+    let claims: Vec<Claim> = SyntheticClaims::new(5).unwrap().filter(|c| c.lines.len() == 1).take(3).collect();
+    let batch = claims_to_batch(&claims).unwrap();
+    let charges = [150_000.7, 150_000.0, 99.0];
+    let floats: ArrayRef = Arc::new(arrow_array::Float64Array::from(charges.to_vec()));
+    let decimals = arrow_cast::cast(&floats, &DataType::Decimal128(18, 1)).unwrap();
+    let texts: ArrayRef = Arc::new(StringArray::from(vec!["150000.7", "150000", "99"]));
+    let judge =
+        |b: &RecordBatch| joined(validate_batch(b, Reference::embedded(), RuleBook::embedded(), today()).unwrap());
+    let want = judge(&replace(&batch, "charge_cents", texts));
+    assert_eq!(
+        issues(&want).iter().filter(|i| i.1 == "TBL001").collect::<Vec<_>>(),
+        [&(0, "TBL001".into(), "charge_cents".into())]
+    );
+    for values in [floats, decimals] {
+        let got = judge(&replace(&batch, "charge_cents", values.clone()));
+        assert_eq!(issues(&got), issues(&want), "{}", values.data_type());
+        assert_eq!(text(&got, "claim_id"), text(&want, "claim_id"));
+    }
+}
+
 /// A claim id repeated after other claims is TBL003, in whatever order the ids come.
 #[test]
 fn a_repeated_claim_id_is_found_in_sorted_and_unsorted_tables() {
