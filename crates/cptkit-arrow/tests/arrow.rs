@@ -252,6 +252,23 @@ fn logically_null_columns_read_as_absent() {
     assert_eq!(issues(&judge(&replace(&batch, "start_time", Arc::new(dictionary)))), issues(&want));
 }
 
+/// A table read as text (from CSV): an empty value in a column of another type is no value, as in a
+/// text column, not an unreadable one.
+#[test]
+fn empty_text_in_a_column_of_another_type_is_no_value() {
+    let claims: Vec<Claim> = SyntheticClaims::new(3).unwrap().take(40).collect();
+    let batch = claims_to_batch(&claims).unwrap();
+    let rows = batch.num_rows();
+    let judge =
+        |b: &RecordBatch| joined(validate_batch(b, Reference::embedded(), RuleBook::embedded(), today()).unwrap());
+    for column in ["start_time", "present_at_induction", "qualifying_apm", "patient_birth_date"] {
+        let typed = arrow_array::new_null_array(batch.column_by_name(column).unwrap().data_type(), rows);
+        let empty: ArrayRef = Arc::new(StringArray::from(vec![""; rows]));
+        let want = judge(&replace(&batch, column, typed));
+        assert_eq!(issues(&judge(&replace(&batch, column, empty))), issues(&want), "{column}");
+    }
+}
+
 /// Money given as floats or decimals must be whole cents: a fraction is TBL001, as the same text is,
 /// not dropped unseen.
 #[test]
