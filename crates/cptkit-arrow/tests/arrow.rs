@@ -228,44 +228,44 @@ fn a_differing_state_or_zip_is_named_by_its_column() {
     }
 }
 
+/// The issues of 40 synthetic claims with `column` as `values` (built for the batch's row count), and
+/// with it as nulls of its own type.
+fn issues_beside_nulls(column: &str, values: impl Fn(usize) -> ArrayRef) -> [BTreeSet<(usize, String, String)>; 2] {
+    let claims: Vec<Claim> = SyntheticClaims::new(3).unwrap().take(40).collect();
+    let batch = claims_to_batch(&claims).unwrap();
+    let rows = batch.num_rows();
+    let judge = |values: ArrayRef| {
+        let batch = replace(&batch, column, values);
+        issues(&joined(validate_batch(&batch, Reference::embedded(), RuleBook::embedded(), today()).unwrap()))
+    };
+    let nulls = arrow_array::new_null_array(batch.column_by_name(column).unwrap().data_type(), rows);
+    [judge(values(rows)), judge(nulls)]
+}
+
 /// A column whose values are null without a null buffer (the null type pyarrow gives an all-None
 /// column, a run-end encoded or dictionary column with null values) reads as the same column of nulls.
 #[test]
 fn logically_null_columns_read_as_absent() {
-    let claims: Vec<Claim> = SyntheticClaims::new(3).unwrap().take(40).collect();
-    let batch = claims_to_batch(&claims).unwrap();
-    let rows = batch.num_rows();
-    let judge =
-        |b: &RecordBatch| joined(validate_batch(b, Reference::embedded(), RuleBook::embedded(), today()).unwrap());
     for column in ["member_id", "case_id", "start_time", "end_time", "modifiers", "qualifying_apm", "claim_id"] {
-        let typed = arrow_array::new_null_array(batch.column_by_name(column).unwrap().data_type(), rows);
-        let want = judge(&replace(&batch, column, typed));
-        let got = judge(&replace(&batch, column, Arc::new(arrow_array::NullArray::new(rows))));
-        assert_eq!(issues(&got), issues(&want), "{column}");
+        let [got, want] = issues_beside_nulls(column, |rows| Arc::new(arrow_array::NullArray::new(rows)));
+        assert_eq!(got, want, "{column}");
     }
     // A dictionary of times whose one value is null.
-    let keys = arrow_array::Int32Array::from(vec![0; rows]);
-    let values: ArrayRef = Arc::new(StringArray::from(vec![None::<&str>]));
-    let dictionary = arrow_array::DictionaryArray::<Int32Type>::try_new(keys, values).unwrap();
-    let typed = arrow_array::new_null_array(batch.column_by_name("start_time").unwrap().data_type(), rows);
-    let want = judge(&replace(&batch, "start_time", typed));
-    assert_eq!(issues(&judge(&replace(&batch, "start_time", Arc::new(dictionary)))), issues(&want));
+    let [got, want] = issues_beside_nulls("start_time", |rows| {
+        let keys = arrow_array::Int32Array::from(vec![0; rows]);
+        let values: ArrayRef = Arc::new(StringArray::from(vec![None::<&str>]));
+        Arc::new(arrow_array::DictionaryArray::<Int32Type>::try_new(keys, values).unwrap())
+    });
+    assert_eq!(got, want);
 }
 
 /// A table read as text (from CSV): an empty value in a column of another type is no value, as in a
 /// text column, not an unreadable one.
 #[test]
 fn empty_text_in_a_column_of_another_type_is_no_value() {
-    let claims: Vec<Claim> = SyntheticClaims::new(3).unwrap().take(40).collect();
-    let batch = claims_to_batch(&claims).unwrap();
-    let rows = batch.num_rows();
-    let judge =
-        |b: &RecordBatch| joined(validate_batch(b, Reference::embedded(), RuleBook::embedded(), today()).unwrap());
     for column in ["start_time", "present_at_induction", "qualifying_apm", "patient_birth_date"] {
-        let typed = arrow_array::new_null_array(batch.column_by_name(column).unwrap().data_type(), rows);
-        let empty: ArrayRef = Arc::new(StringArray::from(vec![""; rows]));
-        let want = judge(&replace(&batch, column, typed));
-        assert_eq!(issues(&judge(&replace(&batch, column, empty))), issues(&want), "{column}");
+        let [got, want] = issues_beside_nulls(column, |rows| Arc::new(StringArray::from(vec![""; rows])));
+        assert_eq!(got, want, "{column}");
     }
 }
 
