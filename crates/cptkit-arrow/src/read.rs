@@ -289,7 +289,8 @@ impl LineColumns {
                         Some(earlier) => !earlier.insert(id),
                         None => !seen.insert(id),
                     };
-                    if let Some(claim_id) = id
+                    // An empty id is TBL001 already: its rows are no claim to find again.
+                    if let Some(claim_id) = id.filter(|id| !id.is_empty())
                         && seen_before(claim_id)
                     {
                         let message =

@@ -311,6 +311,8 @@ fn a_repeated_claim_id_is_found_in_sorted_and_unsorted_tables() {
     assert_eq!(repeated_rows(["A", "B", "C", "B"]), [(3, "TBL003".to_owned())]);
     assert_eq!(repeated_rows(["C", "A", "B", "A"]), [(3, "TBL003".to_owned())]);
     assert_eq!(repeated_rows(["B", "C", "A", "C"]), [(3, "TBL003".to_owned())]);
+    // An empty id is TBL001 (required), not also a claim seen before.
+    assert_eq!(repeated_rows(["", "C", "", "D"]), []);
 }
 
 #[test]
