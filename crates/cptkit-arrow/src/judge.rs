@@ -50,7 +50,7 @@ pub fn validate_batch(
     rules: &RuleBook,
     today: time::Date,
 ) -> Result<Vec<RecordBatch>> {
-    validate(batch, reference, rules, today, None)
+    validate(batch, reference, rules, today, &mut EarlierClaims::default())
 }
 
 fn validate(
@@ -58,7 +58,7 @@ fn validate(
     reference: &Reference,
     rules: &RuleBook,
     today: time::Date,
-    earlier: Option<&mut EarlierClaims>,
+    earlier: &mut EarlierClaims,
 ) -> Result<Vec<RecordBatch>> {
     let options = JudgeOptions { today, pricing: None };
     let shape = Shape { priced: false, explain: false };
@@ -74,7 +74,7 @@ pub fn price_batch(
     pricing: &TablePricing,
     today: time::Date,
 ) -> Result<Vec<RecordBatch>> {
-    price(batch, reference, rules, pricing, today, None)
+    price(batch, reference, rules, pricing, today, &mut EarlierClaims::default())
 }
 
 fn price(
@@ -83,7 +83,7 @@ fn price(
     rules: &RuleBook,
     pricing: &TablePricing,
     today: time::Date,
-    earlier: Option<&mut EarlierClaims>,
+    earlier: &mut EarlierClaims,
 ) -> Result<Vec<RecordBatch>> {
     let options = JudgeOptions { today, pricing: Some(pricing.options.clone()) };
     let shape = Shape { priced: true, explain: pricing.explain };
@@ -121,7 +121,7 @@ fn judge_batch(
     batch: &RecordBatch,
     shape: &Shape,
     judge: impl Fn(&Claim) -> Result<Judgement> + Sync,
-    earlier: Option<&mut EarlierClaims>,
+    earlier: &mut EarlierClaims,
 ) -> Result<Vec<RecordBatch>> {
     let columns = LineColumns::new(batch)?;
     let mut batch_issues = columns.unreadable().to_vec();
@@ -456,7 +456,7 @@ impl ClaimStream {
         rules: &RuleBook,
         today: time::Date,
     ) -> Result<Vec<RecordBatch>> {
-        validate(batch, reference, rules, today, Some(&mut self.earlier))
+        validate(batch, reference, rules, today, &mut self.earlier)
     }
 
     /// [`price_batch`] of the stream's next batch.
@@ -468,7 +468,7 @@ impl ClaimStream {
         pricing: &TablePricing,
         today: time::Date,
     ) -> Result<Vec<RecordBatch>> {
-        price(batch, reference, rules, pricing, today, Some(&mut self.earlier))
+        price(batch, reference, rules, pricing, today, &mut self.earlier)
     }
 
     /// The rows of `pending` + `batch` that are ready: every claim except the batch's last one.

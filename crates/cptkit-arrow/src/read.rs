@@ -20,7 +20,7 @@ use cptkit_core::{
     Claim, ClaimLine, Error, FieldPath, Finding, Location, Patient, Payer, PostalCode, ProviderRole, RenderingProvider,
     Result, Severity, ShortText, SmallVec, UsState,
 };
-use foldhash::{HashSet, HashSetExt};
+use foldhash::HashSet;
 use rust_decimal::Decimal;
 use time::{Date, PrimitiveDateTime};
 
@@ -207,8 +207,8 @@ impl DictionaryText {
     }
 }
 
-/// The claim ids of the batches of a table judged so far, one batch after another (see
-/// [`crate::ClaimStream`]): a claim whose lines come back later is not adjacent (TBL003).
+/// The claim ids of a table judged so far: of one batch, or of every batch of a [`crate::ClaimStream`]
+/// one after another. A claim whose lines come back after other claims is not adjacent (TBL003).
 #[derive(Debug, Default)]
 pub(crate) struct EarlierClaims {
     /// A 128-bit XXH3 fingerprint of each id: no allocation per claim, and a false match (a TBL003 that
@@ -268,7 +268,7 @@ impl LineColumns {
     /// Runs of adjacent rows with the same claim id, in order (a row without a claim id is a run of
     /// its own). A claim id seen in an earlier run of this batch is an issue (TBL003).
     pub fn claim_runs(&self, issues: &mut Vec<RowIssue>) -> Vec<Range<usize>> {
-        self.claim_runs_after(issues, None)
+        self.claim_runs_after(issues, &mut EarlierClaims::default())
     }
 
     /// [`LineColumns::claim_runs`] of a batch that follows the batches of `earlier` in one table: a claim
@@ -276,22 +276,18 @@ impl LineColumns {
     pub(crate) fn claim_runs_after(
         &self,
         issues: &mut Vec<RowIssue>,
-        mut earlier: Option<&mut EarlierClaims>,
+        earlier: &mut EarlierClaims,
     ) -> Vec<Range<usize>> {
         let mut runs: Vec<Range<usize>> = Vec::new();
-        let mut seen: HashSet<&str> = HashSet::with_capacity(if earlier.is_some() { 0 } else { self.rows });
+        earlier.ids.reserve(self.rows);
         for row in 0..self.rows {
             let id = self.claim_id(row);
             match runs.last_mut() {
                 Some(run) if id.is_some() && self.claim_id(run.start) == id => run.end = row + 1,
                 _ => {
-                    let mut seen_before = |id| match earlier.as_deref_mut() {
-                        Some(earlier) => !earlier.insert(id),
-                        None => !seen.insert(id),
-                    };
                     // An empty id is TBL001 already: its rows are no claim to find again.
                     if let Some(claim_id) = id.filter(|id| !id.is_empty())
-                        && seen_before(claim_id)
+                        && !earlier.insert(claim_id)
                     {
                         let message =
                             format!("claim {claim_id} has lines earlier in this table, not adjacent to these");
