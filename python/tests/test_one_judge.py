@@ -174,12 +174,12 @@ def cli_binary() -> Path | None:
     return default if default.is_file() else None
 
 
-def from_cli(name: str, expected: dict[str, Any]) -> Answer:
+def from_cli(claim_file: Path, expected: dict[str, Any]) -> Answer:
     binary = cli_binary()
     if binary is None:
         pytest.skip("no cptkit CLI binary: set CPTKIT_CLI_BIN or run `cargo build -p cptkit-cli`")
     options = expected.get("price_options", {})
-    args = [str(binary), "price", str(CLAIMS / name / "claim.json"), "--json", "--today", expected["today"]]
+    args = [str(binary), "price", str(claim_file), "--json", "--today", expected["today"]]
     if "conversion_factor" in options:
         args += ["--conversion-factor", options["conversion_factor"]]
     for payer, cf in options.get("payer_conversion_factors", {}).items():
@@ -236,9 +236,10 @@ def claims_stub(pb: SimpleNamespace, channel: Any) -> Any:
     return pb.claims_pb2_grpc.ClaimServiceStub(channel)
 
 
-@pytest.mark.parametrize("name", CASES)
-def test_every_face_gives_the_same_answer(name: str, pb: SimpleNamespace, claims_stub: Any) -> None:
-    claim, expected = case(name)
+def every_face(
+    claim: dict[str, Any], expected: dict[str, Any], claim_file: Path, pb: SimpleNamespace, claims_stub: Any
+) -> dict[str, Answer]:
+    """The claim's answer from each face; `claim_file` holds the same claim for the CLI."""
     options = expected.get("price_options", {})
     kwargs = {
         "conversion_factor": factors(expected),
@@ -278,13 +279,42 @@ def test_every_face_gives_the_same_answer(name: str, pb: SimpleNamespace, claims
         kind = KINDS[response.error.code]
         answers["ProcessClaims"] = ("refused", kind, fields[0] if len(fields) == 1 else "" if fields else None)
 
-    answers["cli"] = from_cli(name, expected)
+    answers["cli"] = from_cli(claim_file, expected)
+    return answers
 
-    reference = answers["price"]
+
+def assert_every_face_gives(reference: Answer, answers: dict[str, Answer], name: str) -> None:
     for face, answer in answers.items():
-        assert same(answer, reference), f"{name}: {face} differs from price\n{face}: {answer}\nprice: {reference}"
+        assert same(answer, reference), f"{name}: {face} differs\n{face}: {answer}\nreference: {reference}"
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_every_face_gives_the_same_answer(name: str, pb: SimpleNamespace, claims_stub: Any) -> None:
+    claim, expected = case(name)
+    answers = every_face(claim, expected, CLAIMS / name / "claim.json", pb, claims_stub)
+    reference = answers["price"]
+    assert_every_face_gives(reference, answers, name)
     if "priced" in expected:
         assert reference[0] == "priced" and str(reference[2]) == expected["priced"]["total_allowed"]
     else:
         assert reference[0] == "refused"
 
+
+
+@pytest.mark.parametrize("frequency", ["", None, "absent"])
+def test_a_claim_with_no_frequency_code_is_an_original_claim_on_every_face(
+    frequency: str | None, tmp_path: Path, pb: SimpleNamespace, claims_stub: Any
+) -> None:
+    # Proto3 cannot tell an empty string from an absent one, so no value must mean 1 (original) everywhere.
+    name = "medicare_00632_aa_90min_2025"
+    claim, expected = case(name)
+    original = every_face(claim, expected, CLAIMS / name / "claim.json", pb, claims_stub)["price"]
+    assert original[0] == "priced"
+    if frequency == "absent":
+        del claim["frequency_code"]
+    else:
+        claim["frequency_code"] = frequency
+    claim_file = tmp_path / "claim.json"
+    claim_file.write_text(json.dumps(claim), encoding="utf-8")
+    assert_every_face_gives(original, every_face(claim, expected, claim_file, pb, claims_stub), f"{frequency!r}")
+    assert not [f for f in cptkit.validate(claim, today=expected["today"]).findings if f.edit_id == "CLM002"]

@@ -356,7 +356,7 @@ impl LineColumns {
         let payer_id = r.required_text(&layout::PAYER_ID);
         let plan_type = r.required(&layout::PLAN_TYPE);
         let place_of_service = r.required(&layout::PLACE_OF_SERVICE);
-        let frequency_code = r.text(&layout::FREQUENCY_CODE).unwrap_or("1");
+        let frequency_code = cptkit_core::frequency_code(r.text(&layout::FREQUENCY_CODE).unwrap_or_default());
         let birth_date = r.required_date(&layout::PATIENT_BIRTH_DATE);
         let member_id = r.text(&layout::MEMBER_ID).unwrap_or("");
         let billing_provider_npi = r.required(&layout::BILLING_PROVIDER_NPI);

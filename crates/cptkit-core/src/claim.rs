@@ -32,8 +32,8 @@ pub struct Claim {
     pub claim_id: ShortText,
     pub payer: Payer,
     pub place_of_service: PosCode,
-    /// CLM05-3: 1 original, 7 replacement, 8 void.
-    #[serde(default = "original_claim")]
+    /// CLM05-3: 1 original, 7 replacement, 8 void; read through [`frequency_code`].
+    #[serde(default = "original_claim", deserialize_with = "frequency_code_de")]
     pub frequency_code: ShortText,
     pub patient: Patient,
     pub billing_provider_npi: Npi,
@@ -63,8 +63,18 @@ pub struct Location {
     pub zip: Option<PostalCode>,
 }
 
+/// CLM05-3 as any face reads it: no value (absent, null or empty) means an original claim (1). Proto3
+/// cannot tell an empty string from an absent one, so every face must read the empty code alike.
+pub fn frequency_code(text: &str) -> &str {
+    if text.is_empty() { "1" } else { text }
+}
+
 fn original_claim() -> ShortText {
     ShortText::const_new("1")
+}
+
+fn frequency_code_de<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<ShortText, D::Error> {
+    Ok(frequency_code(Option::<ShortText>::deserialize(d)?.as_deref().unwrap_or_default()).into())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -395,8 +405,12 @@ mod tests {
         assert!(!claim.lines[0].modifiers.spilled() && !claim.lines[0].diagnosis_pointers.spilled());
         // The same JSON out, byte for byte: strings and lists, as before the inline types.
         assert_eq!(claim.to_json(), json);
-        // The frequency code still defaults to 1 (original).
+        // The frequency code still defaults to 1 (original), and no value is no code on every face.
         let without = json.replace(r#""frequency_code":"7","#, "");
         assert_eq!(Claim::from_json(&without).expect("a valid claim").frequency_code, "1");
+        for none in [r#""frequency_code":"","#, r#""frequency_code":null,"#] {
+            let empty = json.replace(r#""frequency_code":"7","#, none);
+            assert_eq!(Claim::from_json(&empty).expect("a valid claim").frequency_code, "1", "{none}");
+        }
     }
 }

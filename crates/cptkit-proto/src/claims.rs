@@ -37,9 +37,9 @@ pub(crate) fn location(field: &str, state: &str, zip: &str) -> Result<core::Loca
     Ok(core::Location { state: optional_parse(&at("state"), state)?, zip: optional_parse(&at("zip"), zip)? })
 }
 
-/// CLM05-3 as given; empty means an original claim.
+/// CLM05-3 as given, read as the core reads it (empty means an original claim).
 pub(crate) fn frequency_code(text: &str) -> core::ShortText {
-    if text.is_empty() { "1".into() } else { text.into() }
+    core::frequency_code(text).into()
 }
 
 fn location_to(location: Option<core::Location>) -> Option<pb::Location> {

@@ -719,10 +719,7 @@ impl Handler837 {
         let total = values::cents(seg.element(2));
         let pos_at = seg.at_component(5, 1);
         let pos = parse_text::<PosCode>(seg.component_text(5, 1), pos_at, "place of service (CLM05-1)");
-        let frequency = match seg.component_text(5, 3) {
-            "" => ShortText::const_new("1"),
-            f => f.into(),
-        };
+        let frequency = ShortText::from(cptkit_core::frequency_code(seg.component_text(5, 3)));
         self.claim = Some(ClaimBuilder {
             at: seg.at(),
             claim_id,
