@@ -167,6 +167,15 @@ def test_dictionary_encoded_text_columns_give_the_same_results(lines: pa.Table, 
     assert cptkit.validate_table(encoded, today=TODAY).equals(cptkit.validate_table(lines, today=TODAY))
 
 
+def test_zoned_times_are_read_as_their_local_clock(lines: pa.Table) -> None:
+    """pandas tz-aware times mean their own zone's clock, as the layout's plain times do."""
+    zoned = lines.to_pandas()
+    for name in ("start_time", "end_time"):
+        zoned[name] = zoned[name].dt.tz_localize("Asia/Kolkata")
+    assert pa.Table.from_pandas(zoned).schema.field("start_time").type.tz == "Asia/Kolkata"
+    assert price(zoned).equals(price(lines))
+
+
 def test_bad_rows_get_issues_in_their_own_row_and_nothing_is_dropped(lines: pa.Table) -> None:
     table = lines.slice(0, 50)
     quantity = [str(q) for q in table["quantity"].to_pylist()]

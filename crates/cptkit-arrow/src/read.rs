@@ -8,14 +8,16 @@ use std::str::FromStr;
 use std::sync::{Arc, OnceLock};
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::Int32Type;
+use arrow_array::temporal_conversions::as_datetime_with_timezone;
+use arrow_array::timezone::Tz;
+use arrow_array::types::{Int32Type, TimestampMicrosecondType};
 use arrow_array::{
     Array, ArrayRef, ArrowPrimitiveType, BooleanArray, Date32Array, Decimal128Array, DictionaryArray, Int32Array,
     Int64Array, ListArray, PrimitiveArray, RecordBatch, StringArray, TimestampMicrosecondArray,
 };
 use arrow_cast::cast::{CastOptions, cast_with_options};
 use arrow_cast::display::array_value_to_string;
-use arrow_schema::DataType;
+use arrow_schema::{DataType, TimeUnit};
 use cptkit_core::{
     Claim, ClaimLine, Error, FieldPath, Finding, Location, Patient, Payer, PostalCode, ProviderRole, RenderingProvider,
     Result, Severity, ShortText, SmallVec, UsState,
@@ -548,14 +550,15 @@ fn normalized(batch: &RecordBatch, column: &Column, issues: &mut Vec<RowIssue>) 
     if let Some(dictionary) = dictionary_in_place(input, column, &options) {
         return Ok(Some(dictionary));
     }
-    let cast = cast_with_options(input, &wanted, &options).map_err(|e| {
+    let zoned = local_clock(input, column)?;
+    let cast = cast_with_options(zoned.as_ref().unwrap_or(input), &wanted, &options).map_err(|e| {
         Error::invalid(column.name, format!("a {} column cannot be read as {wanted}: {e}", input.data_type()))
     })?;
     // Logical nulls: a column of the null type, run-end encoded or a dictionary has nulls that its
     // own null buffer does not show (pyarrow gives an all-None column the null type).
     let input_nulls = input.logical_nulls();
     let input_null = |row: usize| input_nulls.as_ref().is_some_and(|nulls| nulls.is_null(row));
-    let cast = match part_of_a_cent_lost(input, &cast, column) {
+    let cast = match changed_by_cast(input, &cast, column) {
         Some(lost) => arrow_select::nullif::nullif(&cast, &lost).map_err(|e| Error::internal(e.to_string()))?,
         None => cast,
     };
@@ -573,18 +576,55 @@ fn normalized(batch: &RecordBatch, column: &Column, issues: &mut Vec<RowIssue>) 
     Ok(Some(cast))
 }
 
-/// The rows of a money column given as floats or decimals that are not whole cents (150000.7): the cast
-/// to cents would drop the fraction unseen, where the same value as text cannot be read. Cast back, such
-/// a value differs from the input.
-fn part_of_a_cent_lost(input: &ArrayRef, cast: &ArrayRef, column: &Column) -> Option<BooleanArray> {
-    let numeric = input.data_type().is_floating()
-        || matches!(input.data_type(), DataType::Decimal128(..) | DataType::Decimal256(..));
-    if column.kind != ColumnKind::Cents || !numeric {
-        return None;
+/// A timestamp with a time zone, as the local time it means: the layout's times and dates are the local
+/// clock's, where Arrow's cast would keep the UTC clock's (08:00 in New York read as 13:00). Other
+/// columns: `None`, cast as they are.
+fn local_clock(input: &ArrayRef, column: &Column) -> Result<Option<ArrayRef>> {
+    let DataType::Timestamp(_, Some(zone)) = input.data_type() else { return Ok(None) };
+    if !matches!(column.kind, ColumnKind::Timestamp | ColumnKind::Date) {
+        return Ok(None);
     }
+    let tz: Tz = zone.parse().map_err(|e| Error::invalid(column.name, format!("{}: {e}", column.name)))?;
+    let instants = arrow_cast::cast(input, &DataType::Timestamp(TimeUnit::Microsecond, Some(zone.clone())))
+        .map_err(|e| Error::invalid(column.name, format!("{}: {e}", column.name)))?;
+    let local: TimestampMicrosecondArray = instants.as_primitive::<TimestampMicrosecondType>().unary_opt(|utc| {
+        let local = as_datetime_with_timezone::<TimestampMicrosecondType>(utc, tz)?.naive_local();
+        Some(local.and_utc().timestamp_micros())
+    });
+    Ok(Some(Arc::new(local)))
+}
+
+/// The rows whose value the cast changed, which must not pass unseen: money given as floats or decimals
+/// that are not whole cents (150000.7, where the same text cannot be read at all), and a decimal given as
+/// a decimal or text with more places than the layout keeps (90.00005 minutes would be 90.0001; the
+/// one judge reads it exactly). A float quantity is approximate by nature: it is read to the nearest
+/// ten-thousandth.
+fn changed_by_cast(input: &ArrayRef, cast: &ArrayRef, column: &Column) -> Option<BooleanArray> {
+    let decimal_input = matches!(input.data_type(), DataType::Decimal128(..) | DataType::Decimal256(..));
+    let changed = match column.kind {
+        ColumnKind::Cents if decimal_input || input.data_type().is_floating() => cast_back_differs(input, cast)?,
+        ColumnKind::Decimal if decimal_input => cast_back_differs(input, cast)?,
+        ColumnKind::Decimal if input.data_type().is_string() => places_beyond_layout(input)?,
+        _ => return None,
+    };
+    (changed.true_count() > 0).then_some(changed)
+}
+
+fn cast_back_differs(input: &ArrayRef, cast: &ArrayRef) -> Option<BooleanArray> {
     let back = arrow_cast::cast(cast, input.data_type()).ok()?;
-    let lost = arrow_ord::cmp::neq(&back, input).ok()?;
-    (lost.true_count() > 0).then_some(lost)
+    arrow_ord::cmp::neq(&back, input).ok()
+}
+
+/// Text decimals with more significant places than the layout's scale.
+fn places_beyond_layout(input: &ArrayRef) -> Option<BooleanArray> {
+    let text = arrow_cast::cast(input, &DataType::Utf8).ok()?;
+    let places = |value: &str| Decimal::from_str(value.trim()).map_or(0, |d| d.normalize().scale());
+    Some(
+        text.as_string::<i32>()
+            .iter()
+            .map(|v| Some(v.is_some_and(|v| places(v) > layout::DECIMAL_SCALE as u32)))
+            .collect(),
+    )
 }
 
 /// A dictionary-encoded text column with 32-bit keys and plain text values, for reading in place:
@@ -608,7 +648,7 @@ fn kind_name(kind: ColumnKind) -> &'static str {
         ColumnKind::Date => "a date",
         ColumnKind::Timestamp => "a local date-time",
         ColumnKind::Cents => "whole cents",
-        ColumnKind::Decimal => "a decimal",
+        ColumnKind::Decimal => "a decimal of at most 4 places",
         ColumnKind::Bool => "true or false",
         ColumnKind::TextList => "a list of text",
         ColumnKind::IntList => "a list of whole numbers",

@@ -293,6 +293,78 @@ fn a_fraction_of_a_cent_is_unreadable_whatever_the_number_type() {
     }
 }
 
+/// A quantity given as text or a decimal with more places than the layout keeps is TBL001, not rounded
+/// unseen (the one judge reads it exactly); a float, approximate by nature, is read to 4 places.
+#[test]
+fn a_quantity_with_more_than_four_places_is_unreadable_unless_a_float() {
+    let claims: Vec<Claim> = SyntheticClaims::new(5).unwrap().filter(|c| c.lines.len() == 1).take(3).collect();
+    let batch = claims_to_batch(&claims).unwrap();
+    let judge =
+        |b: &RecordBatch| joined(validate_batch(b, Reference::embedded(), RuleBook::embedded(), today()).unwrap());
+    let texts: ArrayRef = Arc::new(StringArray::from(vec!["90.00005", "90.00050", " 1.5"]));
+    let want = judge(&replace(&batch, "quantity", texts.clone()));
+    let unreadable = |b: &RecordBatch| issues(b).into_iter().filter(|i| i.1 == "TBL001").collect::<Vec<_>>();
+    assert_eq!(unreadable(&want), [(0, "TBL001".into(), "quantity".into())]);
+    let decimals = arrow_cast::cast(&texts, &DataType::Decimal128(20, 5)).unwrap();
+    assert_eq!(issues(&judge(&replace(&batch, "quantity", decimals))), issues(&want));
+    let floats: ArrayRef = Arc::new(arrow_array::Float64Array::from(vec![90.00005, 90.0005, 1.5]));
+    assert_eq!(unreadable(&judge(&replace(&batch, "quantity", floats))), []);
+}
+
+/// Times and dates given as timestamps with a time zone are read as the local clock's, as the layout's
+/// plain timestamps are: the same answers, across a daylight-saving change and near midnight.
+#[test]
+fn zoned_timestamps_are_read_as_local_time() {
+    let local = |text: &str| {
+        let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]");
+        time::PrimitiveDateTime::parse(text, format).unwrap()
+    };
+    // (start, end, minutes) in New York: 2025-03-09 springs forward at 02:00, so 01:30-03:30 is 120
+    // minutes by the clock but 60 by UTC; 21:00 on 2025-01-15 is already 2025-01-16 in UTC.
+    let cases = [("2025-03-09T01:30", "2025-03-09T03:30", 120), ("2025-01-15T21:00", "2025-01-15T23:00", 120)];
+    let mut claims: Vec<Claim> = SyntheticClaims::new(5)
+        .unwrap()
+        .filter(|c| c.lines.len() == 1 && c.lines[0].unit_basis == cptkit_core::UnitBasis::Minutes)
+        .take(cases.len())
+        .collect();
+    for (claim, (start, end, minutes)) in claims.iter_mut().zip(cases) {
+        let line = &mut claim.lines[0];
+        (line.start_time, line.end_time) = (Some(local(start)), Some(local(end)));
+        line.quantity = minutes.into();
+        line.date_of_service = local(start).date();
+    }
+    let batch = claims_to_batch(&claims).unwrap();
+    // The same instants, as UTC microseconds with the zone beside them.
+    let utc = |texts: [&str; 2], hours_behind: [i64; 2]| -> ArrayRef {
+        let micros = texts
+            .iter()
+            .zip(hours_behind)
+            .map(|(t, h)| (local(t).assume_utc().unix_timestamp() + h * 3600) * 1_000_000);
+        Arc::new(arrow_array::TimestampMicrosecondArray::from_iter_values(micros).with_timezone("America/New_York"))
+    };
+    let zoned = [
+        ("start_time", utc([cases[0].0, cases[1].0], [5, 5])),
+        ("end_time", utc([cases[0].1, cases[1].1], [4, 5])),
+        ("date_of_service", utc([cases[0].0, cases[1].0], [5, 5])),
+    ];
+    let zoned = zoned.into_iter().fold(batch.clone(), |b, (column, values)| replace(&b, column, values));
+    let pricing = contract("60", true);
+    let price = |b: &RecordBatch| {
+        joined(price_batch(b, Reference::embedded(), RuleBook::embedded(), &pricing, today()).unwrap())
+    };
+    let want = price(&batch);
+    assert_eq!(issues(&want).into_iter().filter(|i| i.1.starts_with("UNT") || i.1 == "TBL001").count(), 0);
+    assert_eq!(price(&zoned), want);
+    // A zone Arrow does not know names the column.
+    let unknown = replace(
+        &batch,
+        "start_time",
+        Arc::new(arrow_array::TimestampMicrosecondArray::from(vec![0, 0]).with_timezone("Mars/Olympus_Mons")),
+    );
+    let error = price_batch(&unknown, Reference::embedded(), RuleBook::embedded(), &pricing, today()).unwrap_err();
+    assert!(error.to_string().contains("start_time"), "{error}");
+}
+
 /// A claim id repeated after other claims is TBL003, in whatever order the ids come.
 #[test]
 fn a_repeated_claim_id_is_found_in_sorted_and_unsorted_tables() {
