@@ -62,11 +62,7 @@ pub(crate) fn optional_time(field: &str, text: &str) -> Result<Option<time::Prim
 }
 
 pub(crate) fn optional_parse<T: std::str::FromStr<Err = Error>>(field: &str, text: &str) -> Result<Option<T>> {
-    if text.is_empty() {
-        Ok(None)
-    } else {
-        text.parse().map(Some).map_err(|e: Error| Error::invalid(field, e.message()))
-    }
+    core::optional_text(text).map_err(|e| Error::invalid(field, e.message()))
 }
 
 pub(crate) fn parse_as<T: std::str::FromStr<Err = Error>>(field: &str, text: &str) -> Result<T> {
