@@ -336,3 +336,16 @@ def test_an_empty_optional_field_is_no_value_on_every_face(
     reference = answers_with("absent")["price"]
     for value in ("", None):
         assert_every_face_gives(reference, answers_with(value), f"{name} {path}={value!r}")
+
+
+def test_trailing_zeros_in_a_quantity_are_worded_alike_on_every_face(
+    tmp_path: Path, pb: SimpleNamespace, claims_stub: Any
+) -> None:
+    # Tables and X12 read quantities as numbers: "90.00" minutes is 90 in every step's words, too.
+    name = "medicare_00632_aa_90min_2025"
+    claim, expected = case(name)
+    reference = every_face(claim, expected, CLAIMS / name / "claim.json", pb, claims_stub)["price"]
+    claim["lines"][0]["quantity"] = "90.00"
+    claim_file = tmp_path / "claim.json"
+    claim_file.write_text(json.dumps(claim), encoding="utf-8")
+    assert_every_face_gives(reference, every_face(claim, expected, claim_file, pb, claims_stub), "90.00")

@@ -88,6 +88,16 @@ where
     optional_text(text.as_deref().unwrap_or_default()).map_err(|e| serde::de::Error::custom(e.message()))
 }
 
+/// A line's quantity as every face holds it: the number, without the text's trailing zeros, so that
+/// "90.00" minutes is judged and worded as 90 wherever the claim came from (tables and X12 read numbers).
+pub fn quantity(value: Decimal) -> Decimal {
+    value.normalize()
+}
+
+fn quantity_de<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Decimal, D::Error> {
+    rust_decimal::serde::str::deserialize(d).map(quantity)
+}
+
 fn frequency_code_de<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<ShortText, D::Error> {
     Ok(frequency_code(Option::<ShortText>::deserialize(d)?.as_deref().unwrap_or_default()).into())
 }
@@ -260,8 +270,8 @@ pub struct ClaimLine {
     #[serde(default)]
     pub modifiers: Modifiers,
     pub unit_basis: UnitBasis,
-    /// Minutes (MJ) or units (UN), as a decimal string.
-    #[serde(with = "rust_decimal::serde::str")]
+    /// Minutes (MJ) or units (UN), as a decimal string; read through [`quantity`].
+    #[serde(serialize_with = "rust_decimal::serde::str::serialize", deserialize_with = "quantity_de")]
     pub quantity: Decimal,
     #[serde(default, with = "local_time")]
     pub start_time: Option<PrimitiveDateTime>,

@@ -135,7 +135,7 @@ impl TryFrom<pb::ClaimLine> for core::ClaimLine {
             procedure_code: parse_as("procedure_code", &procedure_code)?,
             modifiers: parse_each("modifiers", modifiers)?,
             unit_basis: unit_basis(raw_basis)?,
-            quantity: parse_decimal("quantity", &quantity)?,
+            quantity: core::quantity(parse_decimal("quantity", &quantity)?),
             start_time: optional_time("start_time", &start_time)?,
             end_time: optional_time("end_time", &end_time)?,
             diagnosis_pointers: diagnosis_pointers.into(),
