@@ -197,8 +197,11 @@ def wire_claim(pb: SimpleNamespace, claim: dict[str, Any]) -> Any:
 
     wire = json.loads(json.dumps(claim))
     wire["payer"]["plan_type"] = "PLAN_TYPE_" + claim["payer"]["plan_type"].upper()
-    if "role" in claim["rendering_provider"]:
-        wire["rendering_provider"]["role"] = "PROVIDER_ROLE_" + claim["rendering_provider"]["role"].upper()
+    role = claim["rendering_provider"].get("role")
+    if role:
+        wire["rendering_provider"]["role"] = "PROVIDER_ROLE_" + role.upper()
+    else:  # no role ("" or null) is the enum's unspecified value
+        wire["rendering_provider"].pop("role", None)
     for line in wire["lines"]:
         line["unit_basis"] = "UNIT_BASIS_" + line["unit_basis"]
     return json_format.ParseDict(wire, pb.claims_pb2.Claim())

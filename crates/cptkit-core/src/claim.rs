@@ -39,7 +39,7 @@ pub struct Claim {
     pub billing_provider_npi: Npi,
     pub rendering_provider: RenderingProvider,
     /// Medicare carrier and locality (`13202-01`), for the locality conversion factor.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_text_de")]
     pub medicare_locality: Option<LocalityId>,
     /// Diagnoses in claim order (ICD-10-CM; ICD-9-CM is kept and reported); line pointers are
     /// 1-based into this list.
@@ -57,9 +57,9 @@ pub struct Claim {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Location {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "optional_text_de")]
     pub state: Option<UsState>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "optional_text_de")]
     pub zip: Option<PostalCode>,
 }
 
@@ -71,6 +71,31 @@ pub fn frequency_code(text: &str) -> &str {
 
 fn original_claim() -> ShortText {
     ShortText::const_new("1")
+}
+
+/// An optional claim field given as text: no value (empty) is `None`, as on the wire, where proto3
+/// cannot tell an empty string from an absent one; any other text must parse.
+pub fn optional_text<T: std::str::FromStr<Err = Error>>(text: &str) -> Result<Option<T>> {
+    if text.is_empty() { Ok(None) } else { text.parse().map(Some) }
+}
+
+fn optional_text_de<'de, D, T>(d: D) -> std::result::Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: std::str::FromStr<Err = Error>,
+{
+    let text = Option::<ShortText>::deserialize(d)?;
+    optional_text(text.as_deref().unwrap_or_default()).map_err(|e| serde::de::Error::custom(e.message()))
+}
+
+/// A line's quantity as every face holds it: the number, without the text's trailing zeros, so that
+/// "90.00" minutes is judged and worded as 90 wherever the claim came from (tables and X12 read numbers).
+pub fn quantity(value: Decimal) -> Decimal {
+    value.normalize()
+}
+
+fn quantity_de<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Decimal, D::Error> {
+    rust_decimal::serde::str::deserialize(d).map(quantity)
 }
 
 fn frequency_code_de<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<ShortText, D::Error> {
@@ -178,10 +203,10 @@ impl fmt::Debug for Patient {
 pub struct RenderingProvider {
     pub npi: Npi,
     /// NUCC taxonomy (X12 PRV*PE, situational): the provider type, when given.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_text_de")]
     pub taxonomy: Option<TaxonomyCode>,
     /// The role as stated; the taxonomy's role wins when it implies one (see [`RenderingProvider::role`]).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_text_de")]
     pub role: Option<ProviderRole>,
     /// Medicare qualifying APM participant: selects the CY2026+ QP conversion factor.
     #[serde(default)]
@@ -245,8 +270,8 @@ pub struct ClaimLine {
     #[serde(default)]
     pub modifiers: Modifiers,
     pub unit_basis: UnitBasis,
-    /// Minutes (MJ) or units (UN), as a decimal string.
-    #[serde(with = "rust_decimal::serde::str")]
+    /// Minutes (MJ) or units (UN), as a decimal string; read through [`quantity`].
+    #[serde(serialize_with = "rust_decimal::serde::str::serialize", deserialize_with = "quantity_de")]
     pub quantity: Decimal,
     #[serde(default, with = "local_time")]
     pub start_time: Option<PrimitiveDateTime>,
@@ -412,5 +437,15 @@ mod tests {
             let empty = json.replace(r#""frequency_code":"7","#, none);
             assert_eq!(Claim::from_json(&empty).expect("a valid claim").frequency_code, "1", "{none}");
         }
+        // An optional text field given empty is no value, as on the wire; other text must parse.
+        let empty = json
+            .replace(r#""taxonomy":"207L00000X","role":"anesthesiologist""#, r#""taxonomy":"","role":"""#)
+            .replace(r#""medicare_locality":null"#, r#""medicare_locality":"""#)
+            .replace(r#""lines":"#, r#""service_facility_location":{"state":"","zip":""},"lines":"#);
+        let claim = Claim::from_json(&empty).expect("a valid claim");
+        assert_eq!((claim.rendering_provider.taxonomy, claim.rendering_provider.role), (None, None));
+        assert_eq!((claim.medicare_locality, claim.service_facility_location), (None, Some(Location::default())));
+        let bad = Claim::from_json(&empty.replace(r#""taxonomy":"""#, r#""taxonomy":"207""#)).unwrap_err();
+        assert_eq!(bad.field(), Some("rendering_provider.taxonomy"), "{bad}");
     }
 }

@@ -134,6 +134,31 @@ fn golden_claim_cases() {
     assert!(cases >= 15, "found {cases} cases");
 }
 
+/// A quantity is a number: "90.00" minutes or "1.0" units give the answers of "90" and "1", worded
+/// alike (tables and X12 read quantities as numbers; JSON and the wire keep the text's zeros).
+#[test]
+fn trailing_zeros_in_a_quantity_change_nothing() {
+    let reference = Reference::embedded();
+    let json = |judgement: cptkit_core::Judgement| {
+        let report = serde_json::to_value(&judgement.report).unwrap();
+        (report, judgement.into_priced().map(|p| serde_json::to_value(p).unwrap()).map_err(|e| e.to_string()))
+    };
+    for entry in std::fs::read_dir(claims_dir()).unwrap() {
+        let dir = entry.unwrap().path();
+        let Ok(raw) = std::fs::read_to_string(dir.join("claim.json")) else { continue };
+        let expected = read_json(&dir.join("expected.json"));
+        let mut zeros: Value = serde_json::from_str(&raw).unwrap();
+        for line in zeros["lines"].as_array_mut().unwrap() {
+            let quantity = line["quantity"].as_str().unwrap();
+            line["quantity"] = format!("{quantity}{}", if quantity.contains('.') { "00" } else { ".00" }).into();
+        }
+        let judge = JudgeOptions { today: today(&expected), pricing: Some(options(&expected)) };
+        let [plain, zeros] = [Claim::from_json(&raw).unwrap(), serde_json::from_value(zeros).unwrap()]
+            .map(|claim| json(reference.judge(&claim, &judge, RuleBook::embedded()).unwrap()));
+        assert_eq!(zeros, plain, "{}", dir.display());
+    }
+}
+
 #[test]
 fn batch_edits_across_claims() {
     let dir = claims_dir().join("batch_medical_direction");

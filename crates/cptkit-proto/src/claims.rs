@@ -62,11 +62,7 @@ pub(crate) fn optional_time(field: &str, text: &str) -> Result<Option<time::Prim
 }
 
 pub(crate) fn optional_parse<T: std::str::FromStr<Err = Error>>(field: &str, text: &str) -> Result<Option<T>> {
-    if text.is_empty() {
-        Ok(None)
-    } else {
-        text.parse().map(Some).map_err(|e: Error| Error::invalid(field, e.message()))
-    }
+    core::optional_text(text).map_err(|e| Error::invalid(field, e.message()))
 }
 
 pub(crate) fn parse_as<T: std::str::FromStr<Err = Error>>(field: &str, text: &str) -> Result<T> {
@@ -139,7 +135,7 @@ impl TryFrom<pb::ClaimLine> for core::ClaimLine {
             procedure_code: parse_as("procedure_code", &procedure_code)?,
             modifiers: parse_each("modifiers", modifiers)?,
             unit_basis: unit_basis(raw_basis)?,
-            quantity: parse_decimal("quantity", &quantity)?,
+            quantity: core::quantity(parse_decimal("quantity", &quantity)?),
             start_time: optional_time("start_time", &start_time)?,
             end_time: optional_time("end_time", &end_time)?,
             diagnosis_pointers: diagnosis_pointers.into(),

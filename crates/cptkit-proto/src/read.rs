@@ -197,7 +197,7 @@ fn read_line(bytes: &[u8]) -> Option<ClaimLine> {
         procedure_code: parse_as("procedure_code", procedure_code).ok()?,
         modifiers,
         unit_basis: unit_basis(raw_basis).ok()?,
-        quantity: parse_decimal("quantity", quantity).ok()?,
+        quantity: cptkit_core::quantity(parse_decimal("quantity", quantity).ok()?),
         start_time: optional_time("start_time", start).ok()?,
         end_time: optional_time("end_time", end).ok()?,
         diagnosis_pointers: pointers,
