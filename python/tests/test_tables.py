@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -165,6 +166,21 @@ def test_dictionary_encoded_text_columns_give_the_same_results(lines: pa.Table, 
     for name, table in inputs.items():
         assert price(table).equals(want), name
     assert cptkit.validate_table(encoded, today=TODAY).equals(cptkit.validate_table(lines, today=TODAY))
+
+
+def test_claims_to_table_loses_no_claim() -> None:
+    """A claim with no lines has no row: refused naming it; an empty claim id is TBL001, not a crash."""
+    claim = json_claim("medicare_00632_aa_90min_2025")
+    empty_id = {**claim, "claim_id": ""}
+    report = cptkit.validate_table(cptkit.claims_to_table([claim, empty_id]), today=TODAY).to_pylist()
+    assert [i["edit_id"] for i in report[1]["issues"]] == ["TBL001"] and report[0]["claim_valid"]
+    with pytest.raises(cptkit.InvalidInputError) as info:
+        cptkit.claims_to_table([claim, {**claim, "lines": []}])
+    assert info.value.field == "claims[1].lines"
+
+
+def json_claim(name: str) -> dict[str, Any]:
+    return json.loads((FIXTURES / "claims" / name / "claim.json").read_text(encoding="utf-8"))
 
 
 def test_zoned_times_are_read_as_their_local_clock(lines: pa.Table) -> None:

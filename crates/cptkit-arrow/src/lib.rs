@@ -13,4 +13,4 @@ pub mod write;
 pub use judge::{ClaimStream, TablePricing, price_batch, validate_batch};
 pub use layout::{CLAIM_LINE_COLUMNS, claim_lines_schema, pricing_schema, validation_schema};
 pub use read::{LineColumns, RowIssue, TableClaim};
-pub use write::claims_to_batch;
+pub use write::{claims_to_batch, has_rows};

@@ -8,7 +8,7 @@ use arrow_array::builder::{
     TimestampMicrosecondBuilder,
 };
 use arrow_array::{ArrayRef, RecordBatch};
-use cptkit_core::{Claim, ClaimLine, Error, Result};
+use cptkit_core::{Claim, ClaimLine, Error, FieldPath, Result};
 use rust_decimal::Decimal;
 use time::PrimitiveDateTime;
 
@@ -59,10 +59,14 @@ impl ColumnBuilder {
     }
 }
 
-/// The claims' lines as one batch in the claim-lines layout. Fails only for a quantity beyond the
-/// layout's 18-digit decimal. Takes owned or borrowed claims (`&[Claim]`, `&[&Claim]`), so a caller
-/// holding claims inside other values need not copy them.
+/// The claims' lines as one batch in the claim-lines layout. Fails for a claim with no lines (it would
+/// have no row: lost, where the one judge finds CLM001) and for a quantity beyond the layout's 18-digit
+/// decimal. Takes owned or borrowed claims (`&[Claim]`, `&[&Claim]`), so a caller holding claims inside
+/// other values need not copy them.
 pub fn claims_to_batch<C: Borrow<Claim>>(claims: &[C]) -> Result<RecordBatch> {
+    for (i, claim) in claims.iter().enumerate() {
+        has_rows(claim.borrow()).map_err(|e| e.at(FieldPath::field("claims").index(i)))?;
+    }
     let rows: usize = claims.iter().map(|c| c.borrow().lines.len()).sum();
     let mut columns = Columns(CLAIM_LINE_COLUMNS.iter().map(|c| ColumnBuilder::new(c.kind, rows)).collect());
     for claim in claims.iter().map(Borrow::borrow) {
@@ -74,13 +78,24 @@ pub fn claims_to_batch<C: Borrow<Claim>>(claims: &[C]) -> Result<RecordBatch> {
     RecordBatch::try_new(layout::claim_lines_schema(), arrays).map_err(|e| Error::internal(e.to_string()))
 }
 
+/// A claim with no lines has no row in the claim-lines layout: refused, naming `lines`, where the one
+/// judge finds CLM001, so that it is never lost.
+pub fn has_rows(claim: &Claim) -> Result<()> {
+    match claim.lines.is_empty() {
+        true => Err(Error::invalid("lines", "a claim with no lines has no row in the claim-lines layout (CLM001)")),
+        false => Ok(()),
+    }
+}
+
 /// Builders in layout order, indexed by [`Column::index`].
 struct Columns(Vec<ColumnBuilder>);
 
 impl Columns {
+    /// Empty text is no value in an optional column; a required column keeps it, for the reader to
+    /// report (TBL001) rather than the batch to fail on a null it does not allow.
     fn text(&mut self, column: &Column, value: Option<&str>) {
         if let ColumnBuilder::Text(b) = &mut self.0[column.index] {
-            b.append_option(value.filter(|v| !v.is_empty()));
+            b.append_option(value.filter(|v| column.required || !v.is_empty()));
         }
     }
 

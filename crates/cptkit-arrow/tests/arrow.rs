@@ -387,6 +387,21 @@ fn a_repeated_claim_id_is_found_in_sorted_and_unsorted_tables() {
     assert_eq!(repeated_rows(["", "C", "", "D"]), []);
 }
 
+/// `claims_to_batch` loses nothing: a claim with no lines (no row to put it in) is refused, naming it,
+/// and an empty claim id is written for the reader to report, not a failed batch.
+#[test]
+fn claims_to_batch_refuses_a_claim_with_no_lines_and_keeps_an_empty_id() {
+    let mut claims: Vec<Claim> = SyntheticClaims::new(5).unwrap().take(3).collect();
+    claims[1].claim_id = "".into();
+    let batch = claims_to_batch(&claims).unwrap();
+    let result = joined(validate_batch(&batch, Reference::embedded(), RuleBook::embedded(), today()).unwrap());
+    let first_row = claims[0].lines.len();
+    assert!(issues(&result).contains(&(first_row, "TBL001".into(), "claim_id".into())));
+    claims[2].lines.clear();
+    let error = claims_to_batch(&claims).unwrap_err();
+    assert_eq!(error.field(), Some("claims[2].lines"), "{error}");
+}
+
 #[test]
 fn a_missing_required_column_fails_the_batch_naming_it() {
     let batch = claims_to_batch(&SyntheticClaims::new(4).unwrap().take(3).collect::<Vec<_>>()).unwrap();

@@ -72,8 +72,15 @@ pub(crate) fn trimmed(raw: &str) -> &str {
     }
 }
 
+/// The input quoted for a message, its first 40 characters when long: an error must not carry
+/// megabytes of bad input back (gRPC sends it in a trailer that clients cap).
 fn describe(raw: &str) -> String {
-    if raw.is_empty() { "an empty value".to_owned() } else { format!("{raw:?}") }
+    const SHOWN: usize = 40;
+    match raw.char_indices().nth(SHOWN) {
+        _ if raw.is_empty() => "an empty value".to_owned(),
+        Some((cut, _)) => format!("{:?}... ({} bytes)", &raw[..cut], raw.len()),
+        None => format!("{raw:?}"),
+    }
 }
 
 /// Up to `N` ASCII bytes stored inline (no allocation), ordered and compared as the string.

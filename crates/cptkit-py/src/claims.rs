@@ -257,8 +257,12 @@ fn decimal(py: Python<'_>, value: Option<&Bound<'_, PyAny>>, field: core::FieldP
         return Err(invalid("expected a Decimal, str or int, got a bool".to_owned()));
     } else if let Ok(int) = value.cast::<PyInt>() {
         int.extract::<i64>().ok().map(Decimal::from)
-    } else if value.cast::<PyString>().is_ok() || value.is_instance(DECIMAL.import(py, "decimal", "Decimal")?)? {
-        let text = value.str()?.to_cow()?.trim().to_owned();
+    } else if let Ok(text) = value.cast::<PyString>() {
+        // Read as gRPC and the CLI read the same text: no blanks, no exponent.
+        text.to_cow()?.parse::<Decimal>().ok()
+    } else if value.is_instance(DECIMAL.import(py, "decimal", "Decimal")?)? {
+        // A Decimal's own text may have an exponent (Decimal("1E+2")).
+        let text = value.str()?.to_cow()?.into_owned();
         text.parse::<Decimal>().or_else(|_| Decimal::from_scientific(&text)).ok()
     } else {
         return Err(invalid(format!("expected a Decimal, str or int, got {}", type_name(value))));

@@ -105,6 +105,7 @@ fn claims_to_table<'py>(py: Python<'py>, claims: &Bound<'py, PyAny>) -> PyResult
     let mut read = Vec::new();
     for (i, item) in claims.try_iter()?.enumerate() {
         let claim = crate::claims::read_claim(py, &item?)
+            .and_then(|claim| cptkit_arrow::has_rows(&claim).map(|()| claim))
             .map_err(|e| to_py_err(py, &e.at(FieldPath::field("claims").index(i)), Subject::Other))?;
         read.push(claim);
     }

@@ -378,6 +378,31 @@ mod tests {
         }
     }
 
+    /// Every code the server knows answers BASIC (national amounts) within 4 KB: one system call with
+    /// its headers and trailers, well under one 16 KB HTTP/2 frame (the README's figure: under 2.7 KB).
+    #[test]
+    fn every_basic_view_fits_well_under_one_frame() {
+        let codes = embedded();
+        let (mut page, mut largest, mut seen) = (cptkit_core::PageRequest::default(), (0, String::new()), 0);
+        page.page_size = cptkit_core::MAX_PAGE_SIZE;
+        loop {
+            let found = Reference::embedded().search_codes(&cptkit_core::CodeQuery::default(), &page).expect("page");
+            for summary in &found.items {
+                let mut request = get_code(summary.code.as_str(), &[]);
+                request.get_mut().view = pb::CodeView::Basic.into();
+                let size = codes.get_code_framed(request).expect("BASIC").message().len();
+                largest = largest.max((size, summary.code.to_string()));
+                seen += 1;
+            }
+            if found.next_page_token.is_empty() {
+                break;
+            }
+            page.page_token = found.next_page_token;
+        }
+        assert!(seen > 16_000, "{seen} codes");
+        assert!(largest.0 < 4 * 1024, "{largest:?}");
+    }
+
     #[test]
     fn errors_are_the_same_statuses() {
         let codes = embedded();

@@ -11,6 +11,14 @@ use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 /// were, and `ValidateClaim` (or `ProcessClaims`, whose errors travel in the message body) lists all.
 pub const MAX_FIELD_VIOLATIONS: usize = 100;
 
+/// Most bytes of the message and of the violations together: both travel in trailers, which clients
+/// cap (grpcio at 8-16 KiB), so a request that quotes megabytes of bad input back must not lose its
+/// INVALID_ARGUMENT to RESOURCE_EXHAUSTED on the way.
+pub const MAX_STATUS_TEXT_BYTES: usize = 4 * 1024;
+
+/// Longest message or violation description, in bytes, before it is cut.
+const MAX_TEXT_BYTES: usize = 512;
+
 /// The gRPC code for each kind of core error. Exhaustive on purpose: a new kind stops the build here.
 ///
 /// - `Unsupported` is FAILED_PRECONDITION, not UNIMPLEMENTED: the method exists and the request is
@@ -35,20 +43,29 @@ pub fn code_for(kind: ErrorKind) -> Code {
 /// description `EDIT: message`), at most [`MAX_FIELD_VIOLATIONS`] of them.
 pub fn to_status(error: &Error) -> Status {
     let code = code_for(error.kind());
-    let mut message = error.to_string();
+    let mut message = clip(error.to_string());
     match code {
         Code::InvalidArgument => {
             let mut violations: Vec<(String, String)> =
-                error.violations().into_iter().map(|v| (v.field(), v.message)).collect();
+                error.violations().into_iter().map(|v| (clip(v.field()), clip(v.message))).collect();
             if violations.is_empty() {
-                violations.push((String::new(), error.message().to_owned()));
+                violations.push((String::new(), clip(error.message().to_owned())));
             }
-            if violations.len() > MAX_FIELD_VIOLATIONS {
-                message.push_str(&format!(
-                    " ({} field violations; the first {MAX_FIELD_VIOLATIONS} are listed)",
-                    violations.len()
-                ));
-                violations.truncate(MAX_FIELD_VIOLATIONS);
+            // As many as fit both limits, in order, leaving room to say how many were left out.
+            let mut room = MAX_STATUS_TEXT_BYTES.saturating_sub(message.len() + 64);
+            let fit = violations
+                .iter()
+                .take(MAX_FIELD_VIOLATIONS)
+                .take_while(|(field, description)| {
+                    let size = field.len() + description.len();
+                    room = room.saturating_sub(size);
+                    room > 0
+                })
+                .count()
+                .max(1);
+            if violations.len() > fit {
+                message.push_str(&format!(" ({} field violations; the first {fit} are listed)", violations.len()));
+                violations.truncate(fit);
             }
             let violations: Vec<FieldViolation> =
                 violations.into_iter().map(|(field, description)| FieldViolation::new(field, description)).collect();
@@ -56,6 +73,17 @@ pub fn to_status(error: &Error) -> Status {
         }
         _ => Status::new(code, message),
     }
+}
+
+/// `text` cut to [`MAX_TEXT_BYTES`] at a character boundary, saying how long it was.
+fn clip(mut text: String) -> String {
+    if text.len() > MAX_TEXT_BYTES {
+        let whole = text.len();
+        let cut = (0..=MAX_TEXT_BYTES).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+        text.truncate(cut);
+        text.push_str(&format!("... (cut: {whole} bytes)"));
+    }
+    text
 }
 
 /// A core error as the `ClaimError` of one `ProcessClaims` answer: the status code name the unary RPC

@@ -16,6 +16,8 @@ use prost::Message as _;
 use prost::encoding::{WireType, decode_key, decode_varint, encode_key, encode_varint};
 use tonic::Status;
 
+use cptkit_core::{Error, Violation};
+
 use crate::prepared::Framed;
 use crate::status::to_status;
 
@@ -33,19 +35,37 @@ pub(crate) enum Fields {
 }
 
 impl Fields {
-    /// A request's view and read mask; a read mask with paths wins over the view. A path that is no
-    /// top-level `CodeProfile` field is INVALID_ARGUMENT naming it (`read_mask.paths[1]`).
+    /// A request's view and read mask; a read mask with paths wins over the view, and `*` in it is
+    /// every field (AIP-157). Paths that are no top-level `CodeProfile` field are INVALID_ARGUMENT, each
+    /// named (`read_mask.paths[1]`).
     pub(crate) fn of(view: i32, read_mask: Option<&prost_types::FieldMask>) -> Result<Fields, Status> {
         if let Some(mask) = read_mask.filter(|m| !m.paths.is_empty()) {
+            if mask.paths.iter().any(|p| p == "*") {
+                return Ok(Fields::All);
+            }
             let numbers = profile_field_numbers();
-            let mut only = Vec::with_capacity(mask.paths.len());
+            let (mut only, mut unknown) = (Vec::with_capacity(mask.paths.len()), Vec::new());
             for (i, path) in mask.paths.iter().enumerate() {
-                let number = numbers.get(path.as_str()).copied().ok_or_else(|| {
-                    let why =
-                        format!("{path:?} is not a CodeProfile field (top-level fields only, e.g. \"base_units\")");
-                    to_status(&cptkit_core::Error::invalid(format!("read_mask.paths[{i}]"), why))
-                })?;
-                only.push(number);
+                match numbers.get(path.as_str()) {
+                    Some(&number) => only.push(number),
+                    None => unknown.push(Violation {
+                        loc: format!("read_mask.paths[{i}]").into(),
+                        message: format!(
+                            "{path:?} is not a CodeProfile field (top-level fields only, e.g. \"base_units\")"
+                        ),
+                    }),
+                }
+            }
+            match unknown.len() {
+                0 => {}
+                1 => {
+                    let Violation { loc, message } = unknown.remove(0);
+                    return Err(to_status(&Error::invalid(loc, message)));
+                }
+                n => {
+                    let message = format!("{n} read_mask paths are not CodeProfile fields");
+                    return Err(to_status(&Error::with_violations(message, unknown)));
+                }
             }
             only.sort_unstable();
             only.dedup();
@@ -54,7 +74,7 @@ impl Fields {
         match pb::CodeView::try_from(view) {
             Ok(pb::CodeView::Basic) => Ok(Fields::Basic),
             Ok(pb::CodeView::Unspecified | pb::CodeView::Full) => Ok(Fields::All),
-            Err(_) => Err(to_status(&cptkit_core::Error::invalid("view", format!("unknown view {view}")))),
+            Err(_) => Err(to_status(&Error::invalid("view", format!("unknown view {view}")))),
         }
     }
 

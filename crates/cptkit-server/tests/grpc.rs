@@ -99,6 +99,13 @@ fn get_code(code: &str, localities: &[&str]) -> pb::GetCodeRequest {
     }
 }
 
+/// The BadRequest field violations of a status, as (field, description).
+fn violations(status: &Status) -> Vec<(String, String)> {
+    let details = status.get_error_details();
+    let bad_request = details.bad_request().unwrap_or_else(|| panic!("no BadRequest in {status:?}"));
+    bad_request.field_violations.iter().map(|v| (v.field.clone(), v.description.clone())).collect()
+}
+
 /// The field of the one `google.rpc.BadRequest` violation of an INVALID_ARGUMENT status.
 fn violation_field(status: &Status) -> String {
     assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
@@ -173,6 +180,34 @@ async fn get_code_views_and_read_masks() {
 
     let status = client.get_code(mask(&["code", "fee_schedule.status"])).await.expect_err("nested path");
     assert_eq!(violation_field(&status), "read_mask.paths[1]");
+    // `*` is every field (AIP-157); every bad path is named, not only the first.
+    let every = client.get_code(mask(&["code", "*"])).await.expect("*").into_inner();
+    assert_eq!(every, full);
+    let status = client.get_code(mask(&["nope", "code", "Code"])).await.expect_err("two bad paths");
+    let fields: Vec<String> = violations(&status).into_iter().map(|(field, _)| field).collect();
+    assert_eq!(fields, ["read_mask.paths[0]", "read_mask.paths[2]"]);
+    server.stop().await;
+}
+
+/// A bad input of any size is INVALID_ARGUMENT naming its field, with a short message: quoted whole, a
+/// long one filled the trailers past what clients accept (grpcio: 8-16 KiB), which they report as
+/// RESOURCE_EXHAUSTED instead.
+#[tokio::test]
+async fn get_code_quotes_long_bad_input_briefly() {
+    let server = default_server().await;
+    let mut client = server.codes().await;
+    let long = "x".repeat(100_000);
+    let mask = pb::GetCodeRequest {
+        read_mask: Some(prost_types::FieldMask { paths: vec![long.clone(); 30] }),
+        ..get_code("00632", &[])
+    };
+    for (request, field) in [(get_code(&long, &[]), "code"), (mask, "read_mask.paths[0]")] {
+        let status = client.get_code(request).await.expect_err(field);
+        assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+        assert_eq!(violations(&status)[0].0, field);
+        let trailer = status.message().len() + status.details().len();
+        assert!(trailer <= cptkit_server::status::MAX_STATUS_TEXT_BYTES + 1024, "{field}: {trailer} bytes");
+    }
     server.stop().await;
 }
 

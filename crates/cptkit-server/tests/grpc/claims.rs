@@ -110,13 +110,6 @@ fn code_for_kind(kind: &str) -> Code {
     }
 }
 
-/// The BadRequest field violations of a status, as (field, description).
-fn violations(status: &Status) -> Vec<(String, String)> {
-    let details = status.get_error_details();
-    let bad_request = details.bad_request().unwrap_or_else(|| panic!("no BadRequest in {status:?}"));
-    bad_request.field_violations.iter().map(|v| (v.field.clone(), v.description.clone())).collect()
-}
-
 impl TestServer {
     pub(crate) async fn claims(&self) -> ClaimServiceClient<Channel> {
         ClaimServiceClient::new(self.channel().await)
@@ -343,7 +336,8 @@ async fn rejected_claims_list_every_error_finding_up_to_the_cap() {
     let mut client = server.claims().await;
     // 40 and 150 copies of one line: every copy after the first is a duplicate (CPT005). Over 32
     // lines, the server judges the claim on a blocking thread.
-    for (lines, listed) in [(40, 39), (150, cptkit_server::status::MAX_FIELD_VIOLATIONS)] {
+    // 149 violations are more than fit the trailer's budget: as many as fit are listed, in order.
+    for (lines, listed) in [(40, 39), (150, 74)] {
         let mut claim = medicare_claim("DUP", 90);
         claim.lines = vec![claim.lines[0].clone(); lines];
         let report = client.validate_claim(validate(&claim, TODAY)).await.expect("report").into_inner();
@@ -354,6 +348,8 @@ async fn rejected_claims_list_every_error_finding_up_to_the_cap() {
         assert_eq!(violations.len(), listed);
         assert_eq!(violations[0], ("lines[1].procedure_code".into(), "CPT005: line 1 repeats line 0".into()));
         assert_eq!(status.message().contains("field violations"), lines - 1 > listed, "{}", status.message());
+        let text: usize = status.message().len() + violations.iter().map(|(f, d)| f.len() + d.len()).sum::<usize>();
+        assert!(text <= cptkit_server::status::MAX_STATUS_TEXT_BYTES, "{text} bytes");
     }
     server.stop().await;
 }
