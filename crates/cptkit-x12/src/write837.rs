@@ -5,8 +5,8 @@
 use std::io::Write;
 
 use cptkit_core::{
-    Claim, ClaimLine, DiagnosisCode, Error, ErrorKind, Location, Npi, PlanType, PostalCode, RenderingProvider,
-    UnitBasis, UsState,
+    Claim, ClaimLine, DiagnosisCode, Error, ErrorKind, Location, Npi, PlanType, PostalCode, ProviderRole,
+    RenderingProvider, UnitBasis, UsState,
 };
 use time::{Date, Duration};
 
@@ -130,6 +130,10 @@ impl<W: Write> Out<W> {
 fn clean<'a>(d: &Delimiters, field: impl Fn() -> String, text: &'a str) -> Result<&'a str, Error> {
     if text.bytes().any(|b| d.contains(b) || b == b'\r' || b == b'\n') {
         return Err(Error::invalid(field(), format!("{text:?} holds an X12 delimiter or a line break")));
+    }
+    if text.trim() != text {
+        // X12 readers trim elements: " 1" would be read back as "1", a different claim.
+        return Err(Error::invalid(field(), format!("{text:?} has blanks around it, which X12 does not keep")));
     }
     Ok(text)
 }
@@ -325,7 +329,7 @@ fn write_claim<W: Write>(
         let refs: Vec<&str> = hi.iter().map(String::as_str).collect();
         out.seg(&refs)?;
     }
-    write_rendering(out, &claim.rendering_provider)?;
+    write_rendering(out, &claim.rendering_provider, || at("rendering_provider.role"))?;
     if let Some(location) = &claim.service_facility_location {
         // 2310C: the address line and city are not on the core claim.
         out.seg(&["NM1", "77", "2", "SERVICE FACILITY"])?;
@@ -333,6 +337,9 @@ fn write_claim<W: Write>(
         let state = location.state.as_ref().map_or("", UsState::as_str);
         let zip = location.zip.as_ref().map_or("", PostalCode::as_str);
         out.seg(&["N4", "CITY NOT GIVEN", state, zip])?;
+    }
+    if parts.iter().all(|part| part.lines.is_empty()) {
+        return Err(Error::invalid(at("lines"), "an 837P claim needs at least one service line (LX/SV1)"));
     }
     let mut lx = 0u32;
     for (p, part) in parts.iter().enumerate() {
@@ -344,15 +351,34 @@ fn write_claim<W: Write>(
             let field = |f: &str| format!("claims[{}].lines[{i}].{f}", first_index + p);
             write_line(out, part, line, lx, &field)?;
             if p > 0 {
-                write_rendering(out, &part.rendering_provider)?;
+                let role = || format!("claims[{}].rendering_provider.role", first_index + p);
+                write_rendering(out, &part.rendering_provider, role)?;
             }
         }
     }
     Ok(())
 }
 
-/// NM1*82 and, when the taxonomy is known, PRV*PE (2310B, or 2420A for a line).
-fn write_rendering<W: Write>(out: &mut Out<W>, r: &RenderingProvider) -> Result<(), Error> {
+/// NM1*82 and, when the taxonomy is known, PRV*PE (2310B, or 2420A for a line). The 837 carries no
+/// role, only the taxonomy the reader takes it from: a stated role the taxonomy does not imply would be
+/// lost (and PRV001's answer with it), so it is refused, `role_field` naming it.
+fn write_rendering<W: Write>(
+    out: &mut Out<W>,
+    r: &RenderingProvider,
+    role_field: impl Fn() -> String,
+) -> Result<(), Error> {
+    let implied = r.taxonomy.and_then(ProviderRole::implied_by);
+    if let Some(stated) = r.role.filter(|&stated| Some(stated) != implied) {
+        let message = match r.taxonomy {
+            Some(taxonomy) => format!(
+                "role {stated} cannot be written: an 837P carries only the taxonomy ({taxonomy}), which does not imply it"
+            ),
+            None => format!(
+                "role {stated} cannot be written: an 837P carries only a taxonomy (PRV*PE), and the claim gives none"
+            ),
+        };
+        return Err(Error::invalid(role_field(), message));
+    }
     out.seg(&["NM1", "82", "1", "RENDERING", "", "", "", "", "XX", r.npi.as_str()])?;
     if let Some(taxonomy) = r.taxonomy {
         out.seg(&["PRV", "PE", "PXC", taxonomy.as_str()])?;
@@ -478,9 +504,31 @@ mod tests {
         let json = r#"{"claim_id":"C*1","payer":{"id":"medicare","plan_type":"medicare_ffs"},"place_of_service":"21",
             "patient":{"birth_date":"1960-01-01"},"billing_provider_npi":"1234567893",
             "rendering_provider":{"npi":"1234567893","taxonomy":"207L00000X","role":"anesthesiologist"},
-            "diagnoses":["M54.16"],"lines":[]}"#;
+            "diagnoses":["M54.16"],"lines":[{"procedure_code":"00630","unit_basis":"MJ","quantity":"90",
+            "date_of_service":"2025-03-04","modifiers":["AA"],"diagnosis_pointers":[1],"charge_cents":100}]}"#;
         let claim = Claim::from_json(json).unwrap();
-        let err = write_837_to_vec(&[claim], &WriteOptions::default()).unwrap_err();
+        let err = write_837_to_vec(std::slice::from_ref(&claim), &WriteOptions::default()).unwrap_err();
         assert_eq!(err.field(), Some("claims[0].claim_id"));
+        // Blanks around a value would be trimmed on reading: " 1" is CLM002 in JSON, "1" from X12.
+        let mut blanks = claim;
+        blanks.claim_id = "C1".into();
+        blanks.frequency_code = " 1".into();
+        let err = write_837_to_vec(std::slice::from_ref(&blanks), &WriteOptions::default()).unwrap_err();
+        assert_eq!(err.field(), Some("claims[0].frequency_code"), "{err}");
+        // The 837 carries the taxonomy, not a role: a stated role it does not imply would be lost.
+        let mut role = blanks;
+        role.frequency_code = "1".into();
+        role.rendering_provider.role = Some(ProviderRole::Crna);
+        let err = write_837_to_vec(std::slice::from_ref(&role), &WriteOptions::default()).unwrap_err();
+        assert_eq!(err.field(), Some("claims[0].rendering_provider.role"), "{err}");
+        role.rendering_provider.taxonomy = None;
+        let err = write_837_to_vec(std::slice::from_ref(&role), &WriteOptions::default()).unwrap_err();
+        assert_eq!(err.field(), Some("claims[0].rendering_provider.role"), "{err}");
+        role.rendering_provider.role = None;
+        write_837_to_vec(std::slice::from_ref(&role), &WriteOptions::default()).expect("no role: nothing lost");
+        // A claim with no lines would be written, then refused by every reader (2400 is required).
+        role.lines.clear();
+        let err = write_837_to_vec(&[role], &WriteOptions::default()).unwrap_err();
+        assert_eq!(err.field(), Some("claims[0].lines"), "{err}");
     }
 }
