@@ -143,7 +143,7 @@ def test_the_implementation_guides_anesthesia_example_keeps_its_claim() -> None:
     claim = parsed.claim.to_dict()
     line = claim["lines"][0]
     assert (line["procedure_code"], line["modifiers"], line["quantity"]) == ("00142", ["QK", "QS", "P1"], "61")
-    assert claim["diagnoses"] == ["36616"]
+    assert claim["diagnoses"] == ["366.16"]  # ICD-9-CM stored dotted, as ICD-10-CM is
     assert claim["rendering_provider"]["npi"] == "5678912345"
     assert claim["service_facility_location"] == {"state": "TN", "zip": "37232"}
     found = {(f.edit_id, f.field, f.severity) for f in parsed.report.findings}

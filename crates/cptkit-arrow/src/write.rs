@@ -60,8 +60,8 @@ impl ColumnBuilder {
 }
 
 /// The claims' lines as one batch in the claim-lines layout. Fails for a claim with no lines (it would
-/// have no row: lost, where the one judge finds CLM001) and for a quantity beyond the layout's 18-digit
-/// decimal. Takes owned or borrowed claims (`&[Claim]`, `&[&Claim]`), so a caller holding claims inside
+/// have no row: lost, where the one judge finds CLM001), a quantity beyond the layout's 18-digit decimal
+/// and a diagnosis pointer beyond its int32. Takes owned or borrowed claims (`&[Claim]`, `&[&Claim]`), so a caller holding claims inside
 /// other values need not copy them.
 pub fn claims_to_batch<C: Borrow<Claim>>(claims: &[C]) -> Result<RecordBatch> {
     for (i, claim) in claims.iter().enumerate() {
@@ -150,7 +150,12 @@ impl Columns {
             b.append_value(line.modifiers.iter().map(|m| Some(m.as_str())));
         }
         if let B::IntList(b) = &mut self.0[DIAGNOSIS_POINTERS.index] {
-            b.append_value(line.diagnosis_pointers.iter().map(|&p| Some(i32::try_from(p).unwrap_or(i32::MAX))));
+            // A pointer past int32 would be written as another number (DX005 then names it wrongly).
+            if let Some(p) = line.diagnosis_pointers.iter().find(|&&p| i32::try_from(p).is_err()) {
+                let message = format!("pointer {p} does not fit the layout's int32");
+                return Err(Error::invalid(DIAGNOSIS_POINTERS.name, message));
+            }
+            b.append_value(line.diagnosis_pointers.iter().map(|&p| i32::try_from(p).ok()));
         }
         if let B::Cents(b) = &mut self.0[CHARGE_CENTS.index] {
             b.append_value(line.charge_cents);

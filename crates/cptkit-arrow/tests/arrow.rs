@@ -400,6 +400,10 @@ fn claims_to_batch_refuses_a_claim_with_no_lines_and_keeps_an_empty_id() {
     claims[2].lines.clear();
     let error = claims_to_batch(&claims).unwrap_err();
     assert_eq!(error.field(), Some("claims[2].lines"), "{error}");
+    // A pointer past int32 is refused, not written as another number.
+    claims[0].lines[0].diagnosis_pointers = cptkit_core::smallvec![u32::MAX];
+    let error = claims_to_batch(&claims[..1]).unwrap_err();
+    assert_eq!(error.field(), Some("diagnosis_pointers"), "{error}");
 }
 
 #[test]

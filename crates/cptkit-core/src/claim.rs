@@ -390,7 +390,14 @@ mod tests {
         assert!(matches!(dx("12"), DiagnosisCode::Other(_)));
         assert!(matches!(dx("36616123"), DiagnosisCode::Other(_)));
         assert!("M54.50.1.2.3".parse::<DiagnosisCode>().is_err());
-        assert_eq!(DiagnosisCode::icd9("V7010").unwrap().as_str(), "V7010");
+        // ICD-9-CM is stored dotted, as ICD-10-CM is: X12 writes codes without the dot.
+        assert_eq!(DiagnosisCode::icd9("V7010").unwrap().as_str(), "V70.10");
+        for (given, stored) in [("36616", "366.16"), ("366.16", "366.16"), ("4019", "401.9"), ("250", "250")] {
+            assert_eq!(dx(given).as_str(), stored);
+            assert_eq!(DiagnosisCode::icd9(given).unwrap().as_str(), stored);
+        }
+        assert_eq!(DiagnosisCode::icd9("E8809").unwrap().as_str(), "E880.9");
+        assert_eq!(DiagnosisCode::icd9("XYZ12").unwrap().as_str(), "XYZ12", "not ICD-9 shaped: kept");
     }
 
     #[test]

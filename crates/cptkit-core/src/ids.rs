@@ -336,13 +336,13 @@ impl DiagnosisCode {
             return Ok(DiagnosisCode::Icd10(code));
         }
         let text = Self::text(s)?;
-        Ok(if is_icd9_shaped(text.as_bytes()) { DiagnosisCode::Icd9(text) } else { DiagnosisCode::Other(text) })
+        Ok(if is_icd9_shaped(text.as_bytes()) { DiagnosisCode::Icd9(dotted(text)) } else { DiagnosisCode::Other(text) })
     }
 
     /// A code the claim declares as ICD-9-CM (X12 HI qualifier BK or BF), whatever its shape.
     pub fn icd9(raw: &str) -> Result<Self> {
         let s = trimmed(raw);
-        Self::text(s).map(DiagnosisCode::Icd9).map_err(|m| Error::invalid("code", m))
+        Self::text(s).map(|text| DiagnosisCode::Icd9(dotted(text))).map_err(|m| Error::invalid("code", m))
     }
 
     fn text(s: &str) -> std::result::Result<InlineText<8>, String> {
@@ -378,6 +378,22 @@ impl From<Icd10Code> for DiagnosisCode {
 
 /// ICD-9-CM shapes: three digits then up to two more (a dot after the third allowed), V and two
 /// digits then up to two more, E and three digits then up to one more.
+/// An ICD-9-CM code in its dotted form (36616 -> 366.16, E8809 -> E880.9, V700 -> V70.0), as ICD-10
+/// codes are stored: X12 writes codes without the dot, and a code must read the same from every face.
+/// Text not shaped like ICD-9 is kept as given.
+fn dotted(text: InlineText<8>) -> InlineText<8> {
+    let code = text.as_bytes();
+    let head = if code.first() == Some(&b'E') { 4 } else { 3 };
+    if !is_icd9_shaped(code) || code.contains(&b'.') || code.len() <= head {
+        return text;
+    }
+    let mut bytes = [0u8; 8];
+    bytes[..head].copy_from_slice(&code[..head]);
+    bytes[head] = b'.';
+    bytes[head + 1..=code.len()].copy_from_slice(&code[head..]);
+    std::str::from_utf8(&bytes[..=code.len()]).ok().and_then(InlineText::new).unwrap_or(text)
+}
+
 fn is_icd9_shaped(code: &[u8]) -> bool {
     // (the code after any letter, digits before the dot, most digits after it)
     let (body, head, most_after) = match code.first() {

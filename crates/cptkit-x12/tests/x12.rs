@@ -600,7 +600,7 @@ fn the_implementation_guides_anesthesia_example_reads_as_one_claim_with_its_find
     assert_eq!(modifiers, ["QK", "QS", "P1"]);
     assert_eq!(line.quantity, dec("61"));
     assert_eq!(line.date_of_service, time::macros::date!(2005 - 01 - 12));
-    assert!(matches!(c.diagnoses[..], [cptkit_core::DiagnosisCode::Icd9(code)] if code.as_str() == "36616"));
+    assert!(matches!(c.diagnoses[..], [cptkit_core::DiagnosisCode::Icd9(code)] if code.as_str() == "366.16"));
     assert_eq!(c.rendering_provider.npi.as_str(), "5678912345");
     assert_eq!(c.rendering_provider.role, Some(ProviderRole::Anesthesiologist));
     let facility = c.service_facility_location.unwrap();
