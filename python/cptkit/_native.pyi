@@ -742,6 +742,7 @@ def read_837(
     *,
     medicare_locality: str | None = None,
     payer_ids: dict[str, str] | None = None,
+    qualifying_apm_npis: Iterable[str] | None = None,
     validate: bool = False,
     today: _Today = None,
     as_table: Literal[False] = False,
@@ -750,9 +751,10 @@ def read_837(
     checks, the claims that could not be read, and every X12 problem with its segment and byte offset.
 
     ``medicare_locality`` is set on every claim (the 837 does not carry it); ``payer_ids`` maps a payer
-    id (2010BB NM109) or upper-case name to a cptkit payer id (``{"BCBSOK": "bcbs-ok"}``). With
-    ``validate=True`` each ParsedClaim carries the core ValidationReport (``.report``), batch edits
-    included. ``as_table=True`` returns the claims as a claim-lines Arrow table instead.
+    id (2010BB NM109) or upper-case name to a cptkit payer id (``{"BCBSOK": "bcbs-ok"}``); a rendering
+    NPI in ``qualifying_apm_npis`` is a Medicare qualifying APM participant (the 837 does not carry that
+    either: it selects the CY2026+ QP conversion factor). With ``validate=True`` each ParsedClaim
+    carries the core ValidationReport (``.report``), batch edits included. ``as_table=True`` returns the claims as a claim-lines Arrow table instead.
     """
 @overload
 def read_837(
@@ -760,6 +762,7 @@ def read_837(
     *,
     medicare_locality: str | None = None,
     payer_ids: dict[str, str] | None = None,
+    qualifying_apm_npis: Iterable[str] | None = None,
     validate: bool = False,
     today: _Today = None,
     as_table: Literal[True],
@@ -810,6 +813,7 @@ def reconcile(
     today: _Today = None,
     medicare_locality: str | None = None,
     payer_ids: dict[str, str] | None = None,
+    qualifying_apm_npis: Iterable[str] | None = None,
     percent_of_medicare: _Money | None = None,
 ) -> Reconciliation:
     """Matches remittance lines to claim lines and compares what was paid with cptkit's price.

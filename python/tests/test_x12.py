@@ -4,6 +4,7 @@ crates/cptkit-x12/tests/x12.rs assert, and pyx12 (the PyPI X12 validator) accept
 from __future__ import annotations
 
 import datetime
+import json
 import subprocess
 import sys
 from decimal import Decimal
@@ -14,6 +15,7 @@ import pytest
 import cptkit
 
 FIXTURES = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "x12"
+CLAIMS = FIXTURES.parent / "claims"
 TODAY = datetime.date(2026, 11, 27)
 PAYER_IDS = {"BCBSOK": "bcbs-ok"}
 ALL_837 = sorted(p.name for p in FIXTURES.glob("837p_*.x12"))
@@ -91,6 +93,19 @@ def test_commercial_payers_and_bytes_input() -> None:
     assert result.claims[4].findings[0].edit_id == "X12C04"
     assert all(c.claim.to_dict()["medicare_locality"] == "13202-01" for c in result.claims)
     assert result.claims[0].info["payer_identifier"]
+
+
+def test_qualifying_apm_npis_give_back_what_the_837_does_not_carry() -> None:
+    case = CLAIMS / "medicare_00632_aa_90min_2026_qp"
+    claim = json.loads((case / "claim.json").read_text(encoding="utf-8"))
+    today = json.loads((case / "expected.json").read_text(encoding="utf-8"))["today"]
+    written = cptkit.write_837([claim])
+    plain = cptkit.read_837(written).core_claims()[0]
+    qp = cptkit.read_837(written, qualifying_apm_npis=[claim["rendering_provider"]["npi"]]).core_claims()[0]
+    assert not plain.to_dict()["rendering_provider"]["qualifying_apm"]
+    assert qp.to_dict()["rendering_provider"]["qualifying_apm"]
+    total = cptkit.price(qp, today=today).total_allowed
+    assert total == cptkit.price(claim, today=today).total_allowed != cptkit.price(plain, today=today).total_allowed
 
 
 def test_broken_envelope_reports_errors_with_segments_and_offsets_and_keeps_good_claims() -> None:

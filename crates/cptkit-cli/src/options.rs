@@ -20,6 +20,10 @@ pub struct Common {
     /// Map an 837P payer id or name to a cptkit payer id: --payer-id BCBSOK=bcbs-ok (repeatable).
     #[arg(long = "payer-id", value_name = "ID=CPTKIT_ID", value_parser = parse_pair)]
     payer_ids: Vec<(String, String)>,
+    /// A rendering NPI that is a Medicare qualifying APM participant (the 837 does not carry it; claim
+    /// JSON has `rendering_provider.qualifying_apm`): CY2026+ QP conversion factor (repeatable).
+    #[arg(long = "qualifying-apm-npi", value_name = "NPI")]
+    qualifying_apm_npis: Vec<String>,
     /// Judge "in the future" against this date (YYYY-MM-DD) instead of today's date in UTC.
     #[arg(long, value_parser = parse_date)]
     pub today: Option<Date>,
@@ -49,6 +53,7 @@ impl Common {
         ReadOptions {
             medicare_locality: self.locality,
             payer_ids: self.payer_ids.iter().cloned().collect(),
+            qualifying_apm_npis: self.qualifying_apm_npis.iter().cloned().collect(),
             ..ReadOptions::default()
         }
     }

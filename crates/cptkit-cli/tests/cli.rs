@@ -254,6 +254,22 @@ fn price_a_golden_claim_json_as_the_core_does() {
     );
 }
 
+/// The 837 does not carry QP status: `--qualifying-apm-npi` gives it back, as claim JSON has it.
+#[test]
+fn price_an_837_with_a_qualifying_apm_npi() {
+    let case = "medicare_00632_aa_90min_2026_qp";
+    let claim = Claim::from_json(&std::fs::read_to_string(golden(case)).unwrap()).unwrap();
+    let x12 = cptkit_x12::write_837_to_vec(std::slice::from_ref(&claim), &cptkit_x12::WriteOptions::default()).unwrap();
+    let file = scratch("qp.837", std::str::from_utf8(&x12).unwrap());
+    let total = |extra: &[&str]| {
+        let o = cptkit(&[&["price", file.as_str(), "--json"], extra].concat());
+        json(&o)["claims"][0]["priced"]["total_allowed"].as_str().unwrap().to_owned()
+    };
+    let json_total = json(&cptkit(&["price", &golden(case), "--json"]))["claims"][0]["priced"]["total_allowed"].clone();
+    assert_eq!(total(&["--qualifying-apm-npi", claim.rendering_provider.npi.as_str()]), json_total.as_str().unwrap());
+    assert_ne!(total(&[]), json_total.as_str().unwrap(), "without it, the non-QP factor");
+}
+
 #[test]
 fn price_a_claim_json_array() {
     let mut second = golden_json("cigna_00632_payer_factor_2024");

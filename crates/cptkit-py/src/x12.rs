@@ -81,12 +81,15 @@ impl Input<'_> {
     }
 }
 
+/// What the 837 does not carry, as the Python functions that read one take it.
 fn read_options(
     py: Python<'_>,
     medicare_locality: Option<&str>,
     payer_ids: Option<BTreeMap<String, String>>,
+    qualifying_apm_npis: Option<Vec<String>>,
 ) -> PyResult<x12::ReadOptions> {
     let mut options = x12::ReadOptions::default();
+    options.qualifying_apm_npis = qualifying_apm_npis.unwrap_or_default().into_iter().collect();
     if let Some(locality) = medicare_locality {
         let id: LocalityId =
             locality.parse().map_err(|e: Error| invalid(py, "medicare_locality", e.message().to_owned()))?;
@@ -445,21 +448,27 @@ impl Read837Result {
 /// table instead (what `Read837Result.to_table()` gives), built straight from the claims read (no
 /// Python object per claim), warning when claims were rejected or X12 problems found.
 #[pyfunction]
-#[pyo3(signature = (source, *, medicare_locality = None, payer_ids = None, validate = false, today = None, as_table = false))]
+#[pyo3(signature = (
+    source, *, medicare_locality = None, payer_ids = None, qualifying_apm_npis = None, validate = false, today = None,
+    as_table = false,
+))]
+#[allow(clippy::too_many_arguments)]
 fn read_837<'py>(
     py: Python<'py>,
     source: &Bound<'py, PyAny>,
     medicare_locality: Option<&str>,
     payer_ids: Option<BTreeMap<String, String>>,
+    qualifying_apm_npis: Option<Vec<String>>,
     validate: bool,
     today: Option<&Bound<'py, PyAny>>,
     as_table: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     if !as_table {
-        let read = read_837_result(py, source, medicare_locality, payer_ids, validate, today)?;
+        let options = read_options(py, medicare_locality, payer_ids, qualifying_apm_npis)?;
+        let read = read_837_result(py, source, options, validate, today)?;
         return Ok(Bound::new(py, read)?.into_any());
     }
-    let options = read_options(py, medicare_locality, payer_ids)?;
+    let options = read_options(py, medicare_locality, payer_ids, qualifying_apm_npis)?;
     if validate {
         // The table has no report column: validating would be thrown away. The argument is still checked.
         self::today(py, today)?;
@@ -552,12 +561,10 @@ fn claim_line_batches(data: &mut dyn Read, options: x12::ReadOptions) -> core::R
 fn read_837_result(
     py: Python<'_>,
     source: &Bound<'_, PyAny>,
-    medicare_locality: Option<&str>,
-    payer_ids: Option<BTreeMap<String, String>>,
+    options: x12::ReadOptions,
     validate: bool,
     today: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Read837Result> {
-    let options = read_options(py, medicare_locality, payer_ids)?;
     let today = if validate { Some(self::today(py, today)?) } else { None };
     let input = input(py, "source", source)?;
     let (file, reports) = input.with_reader(py, |data| {
@@ -782,7 +789,7 @@ fn read_835<'py>(
 #[pyfunction]
 #[pyo3(signature = (
     claims_837, remittance_835, *, conversion_factor = None, rule_set = None, tolerance = None, today = None,
-    medicare_locality = None, payer_ids = None, percent_of_medicare = None,
+    medicare_locality = None, payer_ids = None, qualifying_apm_npis = None, percent_of_medicare = None,
 ))]
 #[allow(clippy::too_many_arguments)]
 fn reconcile(
@@ -795,6 +802,7 @@ fn reconcile(
     today: Option<&Bound<'_, PyAny>>,
     medicare_locality: Option<&str>,
     payer_ids: Option<BTreeMap<String, String>>,
+    qualifying_apm_npis: Option<Vec<String>>,
     percent_of_medicare: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Reconciliation> {
     let today = self::today(py, today)?;
@@ -820,7 +828,7 @@ fn reconcile(
     let claims: Vec<x12::ParsedClaim> = if let Ok(result) = claims_837.cast::<Read837Result>() {
         result.get().parsed.clone()
     } else {
-        let options = read_options(py, medicare_locality, payer_ids)?;
+        let options = read_options(py, medicare_locality, payer_ids, qualifying_apm_npis)?;
         let input = input(py, "claims_837", claims_837)?;
         let file = input.with_reader(py, |data| x12::read_837(data, options))?;
         file.transactions.into_iter().flat_map(|t| t.body.claims).collect()
