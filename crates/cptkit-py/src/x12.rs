@@ -88,15 +88,16 @@ fn read_options(
     payer_ids: Option<BTreeMap<String, String>>,
     qualifying_apm_npis: Option<Vec<String>>,
 ) -> PyResult<x12::ReadOptions> {
-    let mut options = x12::ReadOptions::default();
-    options.qualifying_apm_npis = qualifying_apm_npis.unwrap_or_default().into_iter().collect();
-    if let Some(locality) = medicare_locality {
-        let id: LocalityId =
-            locality.parse().map_err(|e: Error| invalid(py, "medicare_locality", e.message().to_owned()))?;
-        options.medicare_locality = Some(id);
-    }
-    options.payer_ids = payer_ids.unwrap_or_default();
-    Ok(options)
+    let medicare_locality = medicare_locality
+        .map(|locality| locality.parse::<LocalityId>())
+        .transpose()
+        .map_err(|e: Error| invalid(py, "medicare_locality", e.message().to_owned()))?;
+    Ok(x12::ReadOptions {
+        medicare_locality,
+        payer_ids: payer_ids.unwrap_or_default(),
+        qualifying_apm_npis: qualifying_apm_npis.unwrap_or_default().into_iter().collect(),
+        ..x12::ReadOptions::default()
+    })
 }
 
 /// Where something is in the X12 input: the segment's 1-based number, its id, the element
