@@ -61,8 +61,8 @@ impl ColumnBuilder {
 
 /// The claims' lines as one batch in the claim-lines layout. Fails for a claim with no lines (it would
 /// have no row: lost, where the one judge finds CLM001), a quantity beyond the layout's 18-digit decimal
-/// and a diagnosis pointer beyond its int32. Takes owned or borrowed claims (`&[Claim]`, `&[&Claim]`), so a caller holding claims inside
-/// other values need not copy them.
+/// and a diagnosis pointer beyond its int32. Takes owned or borrowed claims (`&[Claim]`, `&[&Claim]`),
+/// so a caller holding claims inside other values need not copy them.
 pub fn claims_to_batch<C: Borrow<Claim>>(claims: &[C]) -> Result<RecordBatch> {
     for (i, claim) in claims.iter().enumerate() {
         has_rows(claim.borrow()).map_err(|e| e.at(FieldPath::field("claims").index(i)))?;
@@ -81,10 +81,10 @@ pub fn claims_to_batch<C: Borrow<Claim>>(claims: &[C]) -> Result<RecordBatch> {
 /// A claim with no lines has no row in the claim-lines layout: refused, naming `lines`, where the one
 /// judge finds CLM001, so that it is never lost.
 pub fn has_rows(claim: &Claim) -> Result<()> {
-    match claim.lines.is_empty() {
-        true => Err(Error::invalid("lines", "a claim with no lines has no row in the claim-lines layout (CLM001)")),
-        false => Ok(()),
+    if claim.lines.is_empty() {
+        return Err(Error::invalid("lines", "a claim with no lines has no row in the claim-lines layout (CLM001)"));
     }
+    Ok(())
 }
 
 /// Builders in layout order, indexed by [`Column::index`].

@@ -76,8 +76,10 @@ pub(crate) fn trimmed(raw: &str) -> &str {
 /// megabytes of bad input back (gRPC sends it in a trailer that clients cap).
 fn describe(raw: &str) -> String {
     const SHOWN: usize = 40;
+    if raw.is_empty() {
+        return "an empty value".to_owned();
+    }
     match raw.char_indices().nth(SHOWN) {
-        _ if raw.is_empty() => "an empty value".to_owned(),
         Some((cut, _)) => format!("{:?}... ({} bytes)", &raw[..cut], raw.len()),
         None => format!("{raw:?}"),
     }
@@ -376,8 +378,6 @@ impl From<Icd10Code> for DiagnosisCode {
     }
 }
 
-/// ICD-9-CM shapes: three digits then up to two more (a dot after the third allowed), V and two
-/// digits then up to two more, E and three digits then up to one more.
 /// An ICD-9-CM code in its dotted form (36616 -> 366.16, E8809 -> E880.9, V700 -> V70.0), as ICD-10
 /// codes are stored: X12 writes codes without the dot, and a code must read the same from every face.
 /// Text not shaped like ICD-9 is kept as given.
@@ -394,6 +394,8 @@ fn dotted(text: InlineText<8>) -> InlineText<8> {
     std::str::from_utf8(&bytes[..=code.len()]).ok().and_then(InlineText::new).unwrap_or(text)
 }
 
+/// ICD-9-CM shapes: three digits then up to two more (a dot after the third allowed), V and two
+/// digits then up to two more, E and three digits then up to one more.
 fn is_icd9_shaped(code: &[u8]) -> bool {
     // (the code after any letter, digits before the dot, most digits after it)
     let (body, head, most_after) = match code.first() {

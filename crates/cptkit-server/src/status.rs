@@ -40,7 +40,8 @@ pub fn code_for(kind: ErrorKind) -> Code {
 /// A status for a core error. The message names the field (`code: expected a 5-character ...`);
 /// INVALID_ARGUMENT also carries `google.rpc.BadRequest` with one field violation per field at fault
 /// ([`Error::violations`]: the error's own field, or each error finding of a rejected claim with the
-/// description `EDIT: message`), at most [`MAX_FIELD_VIOLATIONS`] of them.
+/// description `EDIT: message`): at most [`MAX_FIELD_VIOLATIONS`] of them, and as many as fit
+/// [`MAX_STATUS_TEXT_BYTES`] with the message, each text cut to 512 bytes.
 pub fn to_status(error: &Error) -> Status {
     let code = code_for(error.kind());
     let mut message = clip(error.to_string());

@@ -11,12 +11,11 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use bytes::{BufMut, Bytes};
+use cptkit_core::{Error, Violation};
 use cptkit_proto::pb;
 use prost::Message as _;
 use prost::encoding::{WireType, decode_key, decode_varint, encode_key, encode_varint};
 use tonic::Status;
-
-use cptkit_core::{Error, Violation};
 
 use crate::prepared::Framed;
 use crate::status::to_status;
