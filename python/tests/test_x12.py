@@ -271,6 +271,10 @@ def test_write_refuses_what_an_837_cannot_carry() -> None:
     with pytest.raises(cptkit.InvalidInputError) as raised:
         cptkit.write_837([claim])
     assert raised.value.field is not None and "claim_id" in raised.value.field
+    # A claim that cannot be read is named to its field, as claims_to_table names it.
+    with pytest.raises(cptkit.InvalidInputError) as raised:
+        cptkit.write_837([{**claim, "claim_id": "C1", "place_of_service": "1"}])
+    assert raised.value.field == "claims[0].place_of_service"
 
 
 def test_read_835() -> None:

@@ -550,10 +550,15 @@ fn normalized(batch: &RecordBatch, column: &Column, issues: &mut Vec<RowIssue>) 
     if let Some(dictionary) = dictionary_in_place(input, column, &options) {
         return Ok(Some(dictionary));
     }
-    let zoned = local_clock(input, column)?;
-    let cast = cast_with_options(zoned.as_ref().unwrap_or(input), &wanted, &options).map_err(|e| {
-        Error::invalid(column.name, format!("a {} column cannot be read as {wanted}: {e}", input.data_type()))
-    })?;
+    let cast = match claim_text(input, column) {
+        Some(parsed) => parsed,
+        None => {
+            let zoned = local_clock(input, column)?;
+            cast_with_options(zoned.as_ref().unwrap_or(input), &wanted, &options).map_err(|e| {
+                Error::invalid(column.name, format!("a {} column cannot be read as {wanted}: {e}", input.data_type()))
+            })?
+        }
+    };
     // Logical nulls: a column of the null type, run-end encoded or a dictionary has nulls that its
     // own null buffer does not show (pyarrow gives an all-None column the null type).
     let input_nulls = input.logical_nulls();
@@ -576,6 +581,41 @@ fn normalized(batch: &RecordBatch, column: &Column, issues: &mut Vec<RowIssue>) 
     Ok(Some(cast))
 }
 
+/// Text in a time, date or quantity column, read by the parsers the claim's JSON and wire forms use:
+/// Arrow's cast takes other forms ("2025-3-4", " 90", "2025-03-04 08:00:00", a zone offset read as
+/// UTC) and refuses some of the claim's ("2025-03-04T08:00"). `None` for other columns and types.
+fn claim_text(input: &ArrayRef, column: &Column) -> Option<ArrayRef> {
+    let text_input = match input.data_type() {
+        DataType::Dictionary(_, values) => values.is_string(),
+        other => other.is_string(),
+    };
+    if !text_input || !matches!(column.kind, ColumnKind::Timestamp | ColumnKind::Date | ColumnKind::Decimal) {
+        return None;
+    }
+    let text = arrow_cast::cast(input, &DataType::Utf8).ok()?;
+    let values = text.as_string::<i32>().iter().map(|value| value.filter(|v| !v.is_empty()));
+    Some(match column.kind {
+        ColumnKind::Timestamp => {
+            let read = |v: &str| cptkit_core::local_time::parse(v).ok().map(crate::write::micros);
+            Arc::new(values.map(|v| v.and_then(read)).collect::<TimestampMicrosecondArray>())
+        }
+        ColumnKind::Date => {
+            let read = |v: &str| cptkit_core::parse_date(v).ok().map(days_from_date);
+            Arc::new(values.map(|v| v.and_then(read)).collect::<Date32Array>())
+        }
+        _ => {
+            // As the wire reads a quantity; more places than the layout keeps are not rounded.
+            let read = |v: &str| {
+                let quantity = cptkit_core::quantity(v.parse::<Decimal>().ok()?);
+                let fits = quantity.scale() <= layout::DECIMAL_SCALE as u32;
+                fits.then(|| crate::write::scaled(quantity, column.name).ok()).flatten()
+            };
+            let decimals = values.map(|v| v.and_then(read)).collect::<Decimal128Array>();
+            Arc::new(decimals.with_precision_and_scale(layout::DECIMAL_PRECISION, layout::DECIMAL_SCALE).ok()?)
+        }
+    })
+}
+
 /// A timestamp with a time zone, as the local time it means: the layout's times and dates are the local
 /// clock's, where Arrow's cast would keep the UTC clock's (08:00 in New York read as 13:00). Other
 /// columns: `None`, cast as they are.
@@ -595,16 +635,15 @@ fn local_clock(input: &ArrayRef, column: &Column) -> Result<Option<ArrayRef>> {
 }
 
 /// The rows whose value the cast changed, which must not pass unseen: money given as floats or decimals
-/// that are not whole cents (150000.7, where the same text cannot be read at all), and a decimal given as
-/// a decimal or text with more places than the layout keeps (90.00005 minutes would be 90.0001; the
-/// one judge reads it exactly). A float quantity is approximate by nature: it is read to the nearest
-/// ten-thousandth.
+/// that are not whole cents (150000.7, where the same text cannot be read at all), and a quantity given
+/// as a decimal with more places than the layout keeps (90.00005 minutes would be 90.0001; the one judge
+/// reads it exactly, and so does [`claim_text`]). A float quantity is approximate by nature: it is read
+/// to the nearest ten-thousandth.
 fn changed_by_cast(input: &ArrayRef, cast: &ArrayRef, column: &Column) -> Option<BooleanArray> {
     let decimal_input = matches!(input.data_type(), DataType::Decimal128(..) | DataType::Decimal256(..));
     let changed = match column.kind {
         ColumnKind::Cents if decimal_input || input.data_type().is_floating() => cast_back_differs(input, cast)?,
         ColumnKind::Decimal if decimal_input => cast_back_differs(input, cast)?,
-        ColumnKind::Decimal if input.data_type().is_string() => places_beyond_layout(input)?,
         _ => return None,
     };
     (changed.true_count() > 0).then_some(changed)
@@ -613,18 +652,6 @@ fn changed_by_cast(input: &ArrayRef, cast: &ArrayRef, column: &Column) -> Option
 fn cast_back_differs(input: &ArrayRef, cast: &ArrayRef) -> Option<BooleanArray> {
     let back = arrow_cast::cast(cast, input.data_type()).ok()?;
     arrow_ord::cmp::neq(&back, input).ok()
-}
-
-/// Text decimals with more significant places than the layout's scale.
-fn places_beyond_layout(input: &ArrayRef) -> Option<BooleanArray> {
-    let text = arrow_cast::cast(input, &DataType::Utf8).ok()?;
-    let places = |value: &str| Decimal::from_str(value.trim()).map_or(0, |d| d.normalize().scale());
-    Some(
-        text.as_string::<i32>()
-            .iter()
-            .map(|v| Some(v.is_some_and(|v| places(v) > layout::DECIMAL_SCALE as u32)))
-            .collect(),
-    )
 }
 
 /// A dictionary-encoded text column with 32-bit keys and plain text values, for reading in place:

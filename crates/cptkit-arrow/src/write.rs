@@ -61,7 +61,7 @@ impl ColumnBuilder {
 
 /// The claims' lines as one batch in the claim-lines layout. Fails for a claim with no lines (it would
 /// have no row: lost, where the one judge finds CLM001), a quantity beyond the layout's 18-digit decimal
-/// and a diagnosis pointer beyond its int32. Takes owned or borrowed claims (`&[Claim]`, `&[&Claim]`),
+/// or its 4 places, and a diagnosis pointer beyond its int32. Takes owned or borrowed claims (`&[Claim]`, `&[&Claim]`),
 /// so a caller holding claims inside other values need not copy them.
 pub fn claims_to_batch<C: Borrow<Claim>>(claims: &[C]) -> Result<RecordBatch> {
     for (i, claim) in claims.iter().enumerate() {
@@ -161,6 +161,11 @@ impl Columns {
             b.append_value(line.charge_cents);
         }
         if let B::Decimal(b) = &mut self.0[QUANTITY.index] {
+            // More places than the layout keeps would be rounded unseen (the reader's TBL001 for them).
+            if line.quantity.normalize().scale() > DECIMAL_SCALE as u32 {
+                let message = format!("{} has more than {DECIMAL_SCALE} decimal places", line.quantity);
+                return Err(Error::invalid(QUANTITY.name, message));
+            }
             b.append_value(scaled(line.quantity, QUANTITY.name)?);
         }
         Ok(())
@@ -183,7 +188,8 @@ pub(crate) fn scaled(value: Decimal, column: &str) -> Result<i128> {
     }
 }
 
-fn micros(at: PrimitiveDateTime) -> i64 {
+/// A local date-time as Arrow's microseconds (its clock read as UTC: the layout's times are local).
+pub(crate) fn micros(at: PrimitiveDateTime) -> i64 {
     let nanos = at.assume_utc().unix_timestamp_nanos();
     i64::try_from(nanos / 1_000).unwrap_or(i64::MAX)
 }

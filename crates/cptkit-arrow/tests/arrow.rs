@@ -301,7 +301,7 @@ fn a_quantity_with_more_than_four_places_is_unreadable_unless_a_float() {
     let batch = claims_to_batch(&claims).unwrap();
     let judge =
         |b: &RecordBatch| joined(validate_batch(b, Reference::embedded(), RuleBook::embedded(), today()).unwrap());
-    let texts: ArrayRef = Arc::new(StringArray::from(vec!["90.00005", "90.00050", " 1.5"]));
+    let texts: ArrayRef = Arc::new(StringArray::from(vec!["90.00005", "90.00050", "1.5"]));
     let want = judge(&replace(&batch, "quantity", texts.clone()));
     let unreadable = |b: &RecordBatch| issues(b).into_iter().filter(|i| i.1 == "TBL001").collect::<Vec<_>>();
     assert_eq!(unreadable(&want), [(0, "TBL001".into(), "quantity".into())]);
@@ -309,6 +309,47 @@ fn a_quantity_with_more_than_four_places_is_unreadable_unless_a_float() {
     assert_eq!(issues(&judge(&replace(&batch, "quantity", decimals))), issues(&want));
     let floats: ArrayRef = Arc::new(arrow_array::Float64Array::from(vec![90.00005, 90.0005, 1.5]));
     assert_eq!(unreadable(&judge(&replace(&batch, "quantity", floats))), []);
+}
+
+/// Times, dates and quantities given as text are read by the claim's own parsers, as JSON and the wire
+/// read them: the same forms accepted, the same refused (Arrow's cast took "2025-3-4" and " 90").
+#[test]
+fn text_times_dates_and_quantities_read_as_the_claim_reads_them() {
+    let claims: Vec<Claim> = SyntheticClaims::new(5)
+        .unwrap()
+        .filter(|c| c.lines.len() == 1 && c.lines[0].start_time.is_some())
+        .take(2)
+        .collect();
+    let batch = claims_to_batch(&claims).unwrap();
+    let judge =
+        |b: &RecordBatch| joined(validate_batch(b, Reference::embedded(), RuleBook::embedded(), today()).unwrap());
+    let want = judge(&batch);
+    let line = |i: usize| &claims[i].lines[0];
+    let as_text = |values: [String; 2]| -> ArrayRef { Arc::new(StringArray::from(values.to_vec())) };
+    let minutes = |at: time::PrimitiveDateTime| cptkit_core::local_time::format(&at)[..16].to_owned();
+    let texts = [
+        ("start_time", as_text([0, 1].map(|i| minutes(line(i).start_time.unwrap())))),
+        ("end_time", as_text([0, 1].map(|i| cptkit_core::local_time::format(&line(i).end_time.unwrap())))),
+        ("date_of_service", as_text([0, 1].map(|i| line(i).date_of_service.to_string()))),
+        ("quantity", as_text([0, 1].map(|i| format!("{}E0", line(i).quantity)))),
+    ];
+    let text_batch = texts.iter().fold(batch.clone(), |b, (column, values)| replace(&b, column, values.clone()));
+    assert_eq!(issues(&judge(&text_batch)), issues(&want), "the claim's own text forms");
+    let refused = [
+        ("start_time", "2025-03-04T08:00:00+05:00"),
+        ("date_of_service", "2025-3-4"),
+        ("date_of_service", "20250304"),
+        ("quantity", " 90"),
+    ];
+    for (column, value) in refused {
+        let values = as_text([value.to_owned(), value.to_owned()]);
+        let unreadable: Vec<_> = issues(&judge(&replace(&text_batch, column, values)))
+            .into_iter()
+            .filter(|i| i.1 == "TBL001")
+            .map(|i| (i.0, i.2))
+            .collect();
+        assert_eq!(unreadable, [(0, column.to_owned()), (1, column.to_owned())], "{column} {value:?}");
+    }
 }
 
 /// Times and dates given as timestamps with a time zone are read as the local clock's, as the layout's
@@ -400,7 +441,11 @@ fn claims_to_batch_refuses_a_claim_with_no_lines_and_keeps_an_empty_id() {
     claims[2].lines.clear();
     let error = claims_to_batch(&claims).unwrap_err();
     assert_eq!(error.field(), Some("claims[2].lines"), "{error}");
-    // A pointer past int32 is refused, not written as another number.
+    // A pointer past int32 is refused, not written as another number; a quantity past 4 places, not
+    // rounded.
+    claims[1].lines[0].quantity = "90.00001".parse().unwrap();
+    let error = claims_to_batch(&claims[1..2]).unwrap_err();
+    assert_eq!(error.field(), Some("quantity"), "{error}");
     claims[0].lines[0].diagnosis_pointers = cptkit_core::smallvec![u32::MAX];
     let error = claims_to_batch(&claims[..1]).unwrap_err();
     assert_eq!(error.field(), Some("diagnosis_pointers"), "{error}");

@@ -330,12 +330,17 @@ pub mod local_time {
     use time::PrimitiveDateTime;
     use time::macros::format_description;
 
+    /// `2025-03-04T08:00`, with seconds or without, and a space for the `T` as RFC 3339 allows
+    /// (pandas writes one to CSV); no zone: the time is the local clock's.
     pub fn parse(text: &str) -> Result<PrimitiveDateTime, String> {
         let with_seconds = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
         let without = format_description!("[year]-[month]-[day]T[hour]:[minute]");
-        PrimitiveDateTime::parse(text, with_seconds)
-            .or_else(|_| PrimitiveDateTime::parse(text, without))
-            .map_err(|_| format!("expected a local date-time as YYYY-MM-DDTHH:MM, got {text:?}"))
+        let spaced_with_seconds = format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+        let spaced = format_description!("[year]-[month]-[day] [hour]:[minute]");
+        [with_seconds, without, spaced_with_seconds, spaced]
+            .into_iter()
+            .find_map(|format| PrimitiveDateTime::parse(text, format).ok())
+            .ok_or_else(|| format!("expected a local date-time as YYYY-MM-DDTHH:MM, got {text:?}"))
     }
 
     pub fn format(value: &PrimitiveDateTime) -> String {
@@ -398,6 +403,16 @@ mod tests {
         }
         assert_eq!(DiagnosisCode::icd9("E8809").unwrap().as_str(), "E880.9");
         assert_eq!(DiagnosisCode::icd9("XYZ12").unwrap().as_str(), "XYZ12", "not ICD-9 shaped: kept");
+    }
+
+    #[test]
+    fn local_times_take_a_t_or_a_space_and_no_zone() {
+        for text in ["2025-03-04T08:00", "2025-03-04T08:00:00", "2025-03-04 08:00", "2025-03-04 08:00:00"] {
+            assert_eq!(local_time::format(&local_time::parse(text).unwrap()), "2025-03-04T08:00:00", "{text}");
+        }
+        for text in ["2025-03-04T08:00:00+05:00", "2025-03-04", "2025-3-4T08:00", "08:00"] {
+            assert!(local_time::parse(text).is_err(), "{text}");
+        }
     }
 
     #[test]

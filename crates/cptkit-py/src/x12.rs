@@ -647,11 +647,9 @@ fn write_837<'py>(
         let claim = if let Ok(parsed) = item.cast::<ParsedClaim>() {
             parsed.get().inner.claim.clone()
         } else {
-            crate::claims::claim_from_py(py, &item).map_err(|e| {
-                // Name the claim in the batch.
-                let msg = e.value(py).str().map(|s| s.to_string()).unwrap_or_default();
-                invalid(py, &format!("claims[{i}]"), msg)
-            })?
+            // The field, within the claim in the batch (`claims[2].place_of_service`).
+            crate::claims::read_claim(py, &item)
+                .map_err(|e| to_py_err(py, &e.at(core::FieldPath::field("claims").index(i)), Subject::Other))?
         };
         list.push(claim);
     }
