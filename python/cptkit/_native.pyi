@@ -754,7 +754,8 @@ def read_837(
     id (2010BB NM109) or upper-case name to a cptkit payer id (``{"BCBSOK": "bcbs-ok"}``); a rendering
     NPI in ``qualifying_apm_npis`` is a Medicare qualifying APM participant (the 837 does not carry that
     either: it selects the CY2026+ QP conversion factor). With ``validate=True`` each ParsedClaim
-    carries the core ValidationReport (``.report``), batch edits included. ``as_table=True`` returns the claims as a claim-lines Arrow table instead.
+    carries the core ValidationReport (``.report``), batch edits included. ``as_table=True`` returns the
+    claims as a claim-lines Arrow table instead.
     """
 @overload
 def read_837(

@@ -300,7 +300,6 @@ def test_every_face_gives_the_same_answer(name: str, pb: SimpleNamespace, claims
         assert reference[0] == "refused"
 
 
-
 @pytest.mark.parametrize(
     ("name", "path"),
     [
