@@ -250,6 +250,10 @@ def test_unreadable_input_raises() -> None:
         cptkit.read_837(123)  # type: ignore[arg-type]
     with pytest.raises(cptkit.InvalidInputError):
         cptkit.read_837(b"", medicare_locality="not a locality")
+    # An NPI that cannot match is refused, not left to match nothing.
+    with pytest.raises(cptkit.InvalidInputError) as raised:
+        cptkit.read_837(b"", qualifying_apm_npis=["1558598797", " 123"])
+    assert raised.value.field == "qualifying_apm_npis[1]"
 
 
 @pytest.mark.parametrize("name", ALL_837)

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use cptkit_core::{ConversionFactors, JudgeOptions, LocalityId, PriceOptions, Reference, RuleBook};
+use cptkit_core::{ConversionFactors, JudgeOptions, LocalityId, Npi, PriceOptions, Reference, RuleBook};
 use cptkit_x12::ReadOptions;
 use rust_decimal::Decimal;
 use time::Date;
@@ -22,8 +22,8 @@ pub struct Common {
     payer_ids: Vec<(String, String)>,
     /// A rendering NPI that is a Medicare qualifying APM participant (the 837 does not carry it; claim
     /// JSON has `rendering_provider.qualifying_apm`): CY2026+ QP conversion factor (repeatable).
-    #[arg(long = "qualifying-apm-npi", value_name = "NPI")]
-    qualifying_apm_npis: Vec<String>,
+    #[arg(long = "qualifying-apm-npi", value_name = "NPI", value_parser = ReadOptions::qualifying_apm_npi)]
+    qualifying_apm_npis: Vec<Npi>,
     /// Judge "in the future" against this date (YYYY-MM-DD) instead of today's date in UTC.
     #[arg(long, value_parser = parse_date)]
     pub today: Option<Date>,

@@ -268,6 +268,10 @@ fn price_an_837_with_a_qualifying_apm_npi() {
     let json_total = json(&cptkit(&["price", &golden(case), "--json"]))["claims"][0]["priced"]["total_allowed"].clone();
     assert_eq!(total(&["--qualifying-apm-npi", claim.rendering_provider.npi.as_str()]), json_total.as_str().unwrap());
     assert_ne!(total(&[]), json_total.as_str().unwrap(), "without it, the non-QP factor");
+    // An NPI that could match no claim is refused, not left to match nothing.
+    let o = cptkit(&["price", file.as_str(), "--qualifying-apm-npi", "12"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("is not an NPI"), "{}", stderr(&o));
 }
 
 #[test]

@@ -25,11 +25,19 @@ impl TryFrom<pb::X12ReadOptions> for x12::ReadOptions {
                     .map_err(|e: Error| Error::invalid("medicare_locality", e.message()))?,
             )
         };
+        let qualifying_apm_npis = qualifying_apm_npis
+            .iter()
+            .enumerate()
+            .map(|(i, npi)| {
+                let field = format!("qualifying_apm_npis[{i}]");
+                x12::ReadOptions::qualifying_apm_npi(npi).map_err(|e| Error::invalid(field, e.message()))
+            })
+            .collect::<Result<_>>()?;
         // The payer tables are the server's (its data directory's), set by the server.
         Ok(x12::ReadOptions {
             payer_ids: payer_ids.into_iter().collect(),
             medicare_locality,
-            qualifying_apm_npis: qualifying_apm_npis.into_iter().collect(),
+            qualifying_apm_npis,
             ..x12::ReadOptions::default()
         })
     }

@@ -92,10 +92,16 @@ fn read_options(
         .map(|locality| locality.parse::<LocalityId>())
         .transpose()
         .map_err(|e: Error| invalid(py, "medicare_locality", e.message().to_owned()))?;
+    let qualifying_apm_npis = (qualifying_apm_npis.unwrap_or_default().iter().enumerate())
+        .map(|(i, npi)| {
+            let field = format!("qualifying_apm_npis[{i}]");
+            x12::ReadOptions::qualifying_apm_npi(npi).map_err(|e| invalid(py, &field, e.message()))
+        })
+        .collect::<PyResult<_>>()?;
     Ok(x12::ReadOptions {
         medicare_locality,
         payer_ids: payer_ids.unwrap_or_default(),
-        qualifying_apm_npis: qualifying_apm_npis.unwrap_or_default().into_iter().collect(),
+        qualifying_apm_npis,
         ..x12::ReadOptions::default()
     })
 }

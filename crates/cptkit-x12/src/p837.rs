@@ -6,8 +6,8 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use cptkit_core::{
-    Claim, ClaimLine, CptCode, Diagnoses, DiagnosisCode, DiagnosisPointers, Edit, FieldPath, Finding, LocalityId,
-    Location, ModifierCode, Modifiers, Npi, Patient, Payer, PayerDirectory, PlanType, PosCode, PostalCode,
+    Claim, ClaimLine, CptCode, Diagnoses, DiagnosisCode, DiagnosisPointers, Edit, Error, FieldPath, Finding,
+    LocalityId, Location, ModifierCode, Modifiers, Npi, Patient, Payer, PayerDirectory, PlanType, PosCode, PostalCode,
     ProviderRole, Reference, RenderingProvider, ShortText, SmallVec, TaxonomyCode, UnitBasis, UsState,
 };
 use rust_decimal::Decimal;
@@ -56,8 +56,21 @@ pub struct ReadOptions {
     pub payers: PayerDirectory,
     /// Medicare locality for every claim (the 837 does not carry it).
     pub medicare_locality: Option<LocalityId>,
-    /// Rendering NPIs that are Medicare qualifying APM participants (the 837 does not carry it).
-    pub qualifying_apm_npis: BTreeSet<String>,
+    /// Rendering NPIs that are Medicare qualifying APM participants (the 837 does not carry it). NPIs,
+    /// so that a face reading them refuses one that cannot match instead of matching nothing.
+    pub qualifying_apm_npis: BTreeSet<Npi>,
+}
+
+impl ReadOptions {
+    /// One of [`ReadOptions::qualifying_apm_npis`] from text: a well-formed NPI, or an error saying why
+    /// (one that is not could match no claim, and would be silently of no use).
+    pub fn qualifying_apm_npi(text: &str) -> Result<Npi, Error> {
+        let npi: Npi = text.parse()?;
+        if !npi.is_well_formed() {
+            return Err(Error::invalid("npi", format!("{text:?} is not an NPI (10 digits, the first 1 or 2)")));
+        }
+        Ok(npi)
+    }
 }
 
 impl Default for ReadOptions {
@@ -1263,7 +1276,7 @@ impl Handler837 {
     }
 
     fn qualifying_apm(&self, npi: &Npi) -> bool {
-        !self.options.qualifying_apm_npis.is_empty() && self.options.qualifying_apm_npis.contains(npi.as_str())
+        !self.options.qualifying_apm_npis.is_empty() && self.options.qualifying_apm_npis.contains(npi)
     }
 
     fn reject(&mut self, claim_id: ShortText, at: SegmentRef, mut errors: Vec<X12Error>) {

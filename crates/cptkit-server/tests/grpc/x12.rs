@@ -302,6 +302,10 @@ async fn bad_requests_name_the_field() {
     request.read_options.as_mut().expect("options").medicare_locality = "nowhere".into();
     let status = client.parse_claims(request).await.expect_err("bad locality");
     assert_eq!(violation_field(&status), "read_options.medicare_locality");
+    let mut request = parse_request(fixture("837p_truncated.x12"), false);
+    request.read_options.as_mut().expect("options").qualifying_apm_npis = vec!["1558598797".into(), "12".into()];
+    let status = client.parse_claims(request).await.expect_err("an NPI that cannot match");
+    assert_eq!(violation_field(&status), "read_options.qualifying_apm_npis[1]");
     let status = client
         .parse_claims(pb::ParseClaimsRequest {
             today: "27/11/2026".into(),
