@@ -61,8 +61,8 @@ impl ColumnBuilder {
 
 /// The claims' lines as one batch in the claim-lines layout. Fails for a claim with no lines (it would
 /// have no row: lost, where the one judge finds CLM001), a quantity beyond the layout's 18-digit decimal
-/// or its 4 places, and a diagnosis pointer beyond its int32. Takes owned or borrowed claims (`&[Claim]`, `&[&Claim]`),
-/// so a caller holding claims inside other values need not copy them.
+/// or its 4 places, and a diagnosis pointer beyond its int32. Takes owned or borrowed claims
+/// (`&[Claim]`, `&[&Claim]`), so a caller holding claims inside other values need not copy them.
 pub fn claims_to_batch<C: Borrow<Claim>>(claims: &[C]) -> Result<RecordBatch> {
     for (i, claim) in claims.iter().enumerate() {
         has_rows(claim.borrow()).map_err(|e| e.at(FieldPath::field("claims").index(i)))?;
