@@ -742,7 +742,7 @@ def read_837(
     *,
     medicare_locality: str | None = None,
     payer_ids: dict[str, str] | None = None,
-    qualifying_apm_npis: Iterable[str] | None = None,
+    qualifying_apm_npis: Sequence[str] | None = None,
     validate: bool = False,
     today: _Today = None,
     as_table: Literal[False] = False,
@@ -763,7 +763,7 @@ def read_837(
     *,
     medicare_locality: str | None = None,
     payer_ids: dict[str, str] | None = None,
-    qualifying_apm_npis: Iterable[str] | None = None,
+    qualifying_apm_npis: Sequence[str] | None = None,
     validate: bool = False,
     today: _Today = None,
     as_table: Literal[True],
@@ -814,7 +814,7 @@ def reconcile(
     today: _Today = None,
     medicare_locality: str | None = None,
     payer_ids: dict[str, str] | None = None,
-    qualifying_apm_npis: Iterable[str] | None = None,
+    qualifying_apm_npis: Sequence[str] | None = None,
     percent_of_medicare: _Money | None = None,
 ) -> Reconciliation:
     """Matches remittance lines to claim lines and compares what was paid with cptkit's price.

@@ -184,12 +184,16 @@ def json_claim(name: str) -> dict[str, Any]:
 
 
 def test_zoned_times_are_read_as_their_local_clock(lines: pa.Table) -> None:
-    """pandas tz-aware times mean their own zone's clock, as the layout's plain times do."""
+    """pandas tz-aware times mean their own zone's clock, as the layout's plain times do: a service at
+    20:00 in Los Angeles is on that day, though UTC has moved on to the next (read as UTC, every rule
+    set and fee schedule step would name another date)."""
     zoned = lines.to_pandas()
     for name in ("start_time", "end_time"):
         zoned[name] = zoned[name].dt.tz_localize("Asia/Kolkata")
-    assert pa.Table.from_pandas(zoned).schema.field("start_time").type.tz == "Asia/Kolkata"
-    assert price(zoned).equals(price(lines))
+    evening = pd.to_datetime(zoned["date_of_service"]) + pd.Timedelta(hours=20)
+    zoned["date_of_service"] = evening.dt.tz_localize("America/Los_Angeles")
+    assert pa.Table.from_pandas(zoned).schema.field("date_of_service").type.tz == "America/Los_Angeles"
+    assert price(zoned, explain=True).equals(price(lines, explain=True))
 
 
 def test_bad_rows_get_issues_in_their_own_row_and_nothing_is_dropped(lines: pa.Table) -> None:

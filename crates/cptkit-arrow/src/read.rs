@@ -571,7 +571,7 @@ fn normalized(batch: &RecordBatch, column: &Column, issues: &mut Vec<RowIssue>) 
         for row in (0..input.len()).filter(|&row| !input_null(row) && cast.is_null(row)) {
             let value = array_value_to_string(input, row).unwrap_or_default();
             // Empty text is no value, as in a text column (a table read from CSV as text).
-            if value.is_empty() && input.data_type().is_string() {
+            if value.is_empty() && is_text(input.data_type()) {
                 continue;
             }
             let message = format!("{}: cannot read {value:?} as {}", column.name, kind_name(column.kind));
@@ -585,11 +585,9 @@ fn normalized(batch: &RecordBatch, column: &Column, issues: &mut Vec<RowIssue>) 
 /// Arrow's cast takes other forms ("2025-3-4", " 90", "2025-03-04 08:00:00", a zone offset read as
 /// UTC) and refuses some of the claim's ("2025-03-04T08:00"). `None` for other columns and types.
 fn claim_text(input: &ArrayRef, column: &Column) -> Option<ArrayRef> {
-    let text_input = match input.data_type() {
-        DataType::Dictionary(_, values) => values.is_string(),
-        other => other.is_string(),
-    };
-    if !text_input || !matches!(column.kind, ColumnKind::Timestamp | ColumnKind::Date | ColumnKind::Decimal) {
+    if !is_text(input.data_type())
+        || !matches!(column.kind, ColumnKind::Timestamp | ColumnKind::Date | ColumnKind::Decimal)
+    {
         return None;
     }
     let text = arrow_cast::cast(input, &DataType::Utf8).ok()?;
@@ -614,6 +612,14 @@ fn claim_text(input: &ArrayRef, column: &Column) -> Option<ArrayRef> {
             Arc::new(decimals.with_precision_and_scale(layout::DECIMAL_PRECISION, layout::DECIMAL_SCALE).ok()?)
         }
     })
+}
+
+/// Text, plain or dictionary-encoded.
+fn is_text(data_type: &DataType) -> bool {
+    match data_type {
+        DataType::Dictionary(_, values) => values.is_string(),
+        other => other.is_string(),
+    }
 }
 
 /// A timestamp with a time zone, as the local time it means: the layout's times and dates are the local

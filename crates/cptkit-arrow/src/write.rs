@@ -69,9 +69,10 @@ pub fn claims_to_batch<C: Borrow<Claim>>(claims: &[C]) -> Result<RecordBatch> {
     }
     let rows: usize = claims.iter().map(|c| c.borrow().lines.len()).sum();
     let mut columns = Columns(CLAIM_LINE_COLUMNS.iter().map(|c| ColumnBuilder::new(c.kind, rows)).collect());
-    for claim in claims.iter().map(Borrow::borrow) {
-        for line in &claim.lines {
-            columns.append(claim, line)?;
+    for (i, claim) in claims.iter().map(Borrow::borrow).enumerate() {
+        for (j, line) in claim.lines.iter().enumerate() {
+            let at = || FieldPath::field("claims").index(i).key("lines").index(j);
+            columns.append(claim, line).map_err(|e| e.at(at()))?;
         }
     }
     let arrays = columns.0.iter_mut().map(ColumnBuilder::finish).collect::<Result<Vec<_>>>()?;

@@ -267,6 +267,15 @@ fn empty_text_in_a_column_of_another_type_is_no_value() {
         let [got, want] = issues_beside_nulls(column, |rows| Arc::new(StringArray::from(vec![""; rows])));
         assert_eq!(got, want, "{column}");
     }
+    // Dictionary-encoded (a pandas categorical) too.
+    for column in ["start_time", "quantity", "patient_birth_date"] {
+        let [got, want] = issues_beside_nulls(column, |rows| {
+            let keys = arrow_array::Int32Array::from(vec![0; rows]);
+            let values: ArrayRef = Arc::new(StringArray::from(vec![""]));
+            Arc::new(arrow_array::DictionaryArray::<Int32Type>::try_new(keys, values).unwrap())
+        });
+        assert_eq!(got, want, "{column}");
+    }
 }
 
 /// Money given as floats or decimals must be whole cents: a fraction is TBL001, as the same text is,
@@ -445,10 +454,10 @@ fn claims_to_batch_refuses_a_claim_with_no_lines_and_keeps_an_empty_id() {
     // rounded.
     claims[1].lines[0].quantity = "90.00001".parse().unwrap();
     let error = claims_to_batch(&claims[1..2]).unwrap_err();
-    assert_eq!(error.field(), Some("quantity"), "{error}");
+    assert_eq!(error.field(), Some("claims[0].lines[0].quantity"), "{error}");
     claims[0].lines[0].diagnosis_pointers = cptkit_core::smallvec![u32::MAX];
     let error = claims_to_batch(&claims[..1]).unwrap_err();
-    assert_eq!(error.field(), Some("diagnosis_pointers"), "{error}");
+    assert_eq!(error.field(), Some("claims[0].lines[0].diagnosis_pointers"), "{error}");
 }
 
 #[test]

@@ -70,7 +70,7 @@ pub fn frequency_code(text: &str) -> &str {
 }
 
 fn original_claim() -> ShortText {
-    ShortText::const_new("1")
+    frequency_code("").into()
 }
 
 /// An optional claim field given as text: no value (empty) is `None`, as on the wire, where proto3

@@ -258,7 +258,7 @@ fn decimal(py: Python<'_>, value: Option<&Bound<'_, PyAny>>, field: core::FieldP
     } else if let Ok(int) = value.cast::<PyInt>() {
         int.extract::<i64>().ok().map(Decimal::from)
     } else if let Ok(text) = value.cast::<PyString>() {
-        // Read as gRPC and the CLI read the same text: no blanks, no exponent.
+        // Read as gRPC and the CLI read the same text: no blanks; an exponent as they take it.
         text.to_cow()?.parse::<Decimal>().ok()
     } else if value.is_instance(DECIMAL.import(py, "decimal", "Decimal")?)? {
         // A Decimal's own text may have an exponent (Decimal("1E+2")).

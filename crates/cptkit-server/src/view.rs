@@ -39,14 +39,12 @@ impl Fields {
     /// named (`read_mask.paths[1]`).
     pub(crate) fn of(view: i32, read_mask: Option<&prost_types::FieldMask>) -> Result<Fields, Status> {
         if let Some(mask) = read_mask.filter(|m| !m.paths.is_empty()) {
-            if mask.paths.iter().any(|p| p == "*") {
-                return Ok(Fields::All);
-            }
             let numbers = profile_field_numbers();
             let (mut only, mut unknown) = (Vec::with_capacity(mask.paths.len()), Vec::new());
             for (i, path) in mask.paths.iter().enumerate() {
                 match numbers.get(path.as_str()) {
                     Some(&number) => only.push(number),
+                    None if path == "*" => {}
                     None => unknown.push(Violation {
                         loc: format!("read_mask.paths[{i}]").into(),
                         message: format!(
@@ -65,6 +63,9 @@ impl Fields {
                     let message = format!("{n} read_mask paths are not CodeProfile fields");
                     return Err(to_status(&Error::with_violations(message, unknown)));
                 }
+            }
+            if mask.paths.iter().any(|p| p == "*") {
+                return Ok(Fields::All);
             }
             only.sort_unstable();
             only.dedup();

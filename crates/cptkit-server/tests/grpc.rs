@@ -183,6 +183,8 @@ async fn get_code_views_and_read_masks() {
     // `*` is every field (AIP-157); every bad path is named, not only the first.
     let every = client.get_code(mask(&["code", "*"])).await.expect("*").into_inner();
     assert_eq!(every, full);
+    let status = client.get_code(mask(&["*", "bogus"])).await.expect_err("* beside a bad path");
+    assert_eq!(violation_field(&status), "read_mask.paths[1]");
     let status = client.get_code(mask(&["nope", "code", "Code"])).await.expect_err("two bad paths");
     let fields: Vec<String> = violations(&status).into_iter().map(|(field, _)| field).collect();
     assert_eq!(fields, ["read_mask.paths[0]", "read_mask.paths[2]"]);

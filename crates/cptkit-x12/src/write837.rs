@@ -338,8 +338,10 @@ fn write_claim<W: Write>(
         let zip = location.zip.as_ref().map_or("", PostalCode::as_str);
         out.seg(&["N4", "CITY NOT GIVEN", state, zip])?;
     }
-    if parts.iter().all(|part| part.lines.is_empty()) {
-        return Err(Error::invalid(at("lines"), "an 837P claim needs at least one service line (LX/SV1)"));
+    // A part with no lines would vanish (its provider is written only beside its lines).
+    if let Some(p) = parts.iter().position(|part| part.lines.is_empty()) {
+        let field = format!("claims[{}].lines", first_index + p);
+        return Err(Error::invalid(field, "an 837P claim needs at least one service line (LX/SV1)"));
     }
     let mut lx = 0u32;
     for (p, part) in parts.iter().enumerate() {
@@ -361,7 +363,7 @@ fn write_claim<W: Write>(
 
 /// NM1*82 and, when the taxonomy is known, PRV*PE (2310B, or 2420A for a line). The 837 carries no
 /// role, only the taxonomy the reader takes it from: a stated role the taxonomy does not imply would be
-/// lost (and PRV001's answer with it), so it is refused, `role_field` naming it.
+/// lost (and PRV001's or PRV003's answer with it), so it is refused, `role_field` naming it.
 fn write_rendering<W: Write>(
     out: &mut Out<W>,
     r: &RenderingProvider,
@@ -526,6 +528,12 @@ mod tests {
         assert_eq!(err.field(), Some("claims[0].rendering_provider.role"), "{err}");
         role.rendering_provider.role = None;
         write_837_to_vec(std::slice::from_ref(&role), &WriteOptions::default()).expect("no role: nothing lost");
+        // Nor a part of a split claim (another rendering provider) with no lines.
+        let mut empty_part = role.clone();
+        empty_part.lines.clear();
+        empty_part.rendering_provider.npi = "1558598797".parse().unwrap();
+        let err = write_837_to_vec(&[role.clone(), empty_part], &WriteOptions::default()).unwrap_err();
+        assert_eq!(err.field(), Some("claims[1].lines"), "{err}");
         // A claim with no lines would be written, then refused by every reader (2400 is required).
         role.lines.clear();
         let err = write_837_to_vec(&[role], &WriteOptions::default()).unwrap_err();
