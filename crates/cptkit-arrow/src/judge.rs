@@ -50,19 +50,7 @@ pub fn validate_batch(
     rules: &RuleBook,
     today: time::Date,
 ) -> Result<Vec<RecordBatch>> {
-    validate(batch, reference, rules, today, &mut EarlierClaims::default())
-}
-
-fn validate(
-    batch: &RecordBatch,
-    reference: &Reference,
-    rules: &RuleBook,
-    today: time::Date,
-    earlier: &mut EarlierClaims,
-) -> Result<Vec<RecordBatch>> {
-    let options = JudgeOptions { today, pricing: None };
-    let shape = Shape { priced: false, explain: false };
-    judge_batch(batch, &shape, |claim| reference.judge(claim, &options, rules), earlier)
+    ClaimStream::default().validate(batch, reference, rules, today)
 }
 
 /// Validates and prices every claim of the batch (see [`validate_batch`] for what fails the batch and
@@ -74,20 +62,7 @@ pub fn price_batch(
     pricing: &TablePricing,
     today: time::Date,
 ) -> Result<Vec<RecordBatch>> {
-    price(batch, reference, rules, pricing, today, &mut EarlierClaims::default())
-}
-
-fn price(
-    batch: &RecordBatch,
-    reference: &Reference,
-    rules: &RuleBook,
-    pricing: &TablePricing,
-    today: time::Date,
-    earlier: &mut EarlierClaims,
-) -> Result<Vec<RecordBatch>> {
-    let options = JudgeOptions { today, pricing: Some(pricing.options.clone()) };
-    let shape = Shape { priced: true, explain: pricing.explain };
-    judge_batch(batch, &shape, |claim| reference.judge(claim, &options, rules), earlier)
+    ClaimStream::default().price(batch, reference, rules, pricing, today)
 }
 
 /// What became of the claim of a run of rows.
@@ -448,7 +423,7 @@ pub struct ClaimStream {
 }
 
 impl ClaimStream {
-    /// [`validate_batch`] of the stream's next batch.
+    /// [`validate_batch`] of the stream's next batch (a lone batch is a fresh stream's only one).
     pub fn validate(
         &mut self,
         batch: &RecordBatch,
@@ -456,7 +431,9 @@ impl ClaimStream {
         rules: &RuleBook,
         today: time::Date,
     ) -> Result<Vec<RecordBatch>> {
-        validate(batch, reference, rules, today, &mut self.earlier)
+        let options = JudgeOptions { today, pricing: None };
+        let shape = Shape { priced: false, explain: false };
+        judge_batch(batch, &shape, |claim| reference.judge(claim, &options, rules), &mut self.earlier)
     }
 
     /// [`price_batch`] of the stream's next batch.
@@ -468,7 +445,9 @@ impl ClaimStream {
         pricing: &TablePricing,
         today: time::Date,
     ) -> Result<Vec<RecordBatch>> {
-        price(batch, reference, rules, pricing, today, &mut self.earlier)
+        let options = JudgeOptions { today, pricing: Some(pricing.options.clone()) };
+        let shape = Shape { priced: true, explain: pricing.explain };
+        judge_batch(batch, &shape, |claim| reference.judge(claim, &options, rules), &mut self.earlier)
     }
 
     /// The rows of `pending` + `batch` that are ready: every claim except the batch's last one.
