@@ -828,6 +828,7 @@ impl<'a> RowReader<'a> {
         self.primitive(column, cents)
     }
 
+    /// The quantity (the layout's one decimal column), held as every face holds it.
     fn required_decimal(&mut self, column: &Column) -> Option<Decimal> {
         let decimals = match self.values(column) {
             Values::Decimal(decimals) => Some(decimals),
@@ -835,7 +836,7 @@ impl<'a> RowReader<'a> {
         };
         let raw = self.primitive(column, decimals)?;
         match Decimal::try_from_i128_with_scale(raw, layout::DECIMAL_SCALE as u32) {
-            Ok(value) => Some(value.normalize()),
+            Ok(value) => Some(cptkit_core::quantity(value)),
             Err(_) => self.missing(column, "the number is too large"),
         }
     }
