@@ -110,12 +110,18 @@ impl Error {
         Error::new(ErrorKind::Internal, message)
     }
 
-    /// Names the field this error is about; an outer field is prefixed (`lines[2]` + `code`).
+    /// Names the field this error is about; an outer field is prefixed (`lines[2]` + `code`). An error
+    /// that lists its fields (a claim rejected for its findings) has the outer field prefixed to each.
     pub fn at(mut self, field: impl Into<FieldPath>) -> Self {
         let outer = field.into();
         let details = &mut *self.0;
-        details.loc = std::mem::take(&mut details.loc).within(&outer);
-        details.field = OnceLock::new();
+        if details.violations.is_empty() {
+            details.loc = std::mem::take(&mut details.loc).within(&outer);
+            details.field = OnceLock::new();
+        }
+        for violation in &mut details.violations {
+            violation.loc = std::mem::take(&mut violation.loc).within(&outer);
+        }
         self
     }
 
