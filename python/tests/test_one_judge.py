@@ -132,9 +132,18 @@ def from_status(error: Any) -> Answer:
             bad = error_details_pb2.BadRequest()
             detail.Unpack(bad)
             # A claim rejected for its findings lists each; the refusal of a valid claim names one field.
-            fields = [v.field for v in bad.field_violations]
+            fields = [unrooted(v.field) for v in bad.field_violations]
             return ("refused", kind, fields[0] if len(fields) == 1 else "")
     return ("refused", kind, None)
+
+
+def unrooted(field: str) -> str:
+    """A gRPC field as the other faces name it: gRPC names fields in the request (AIP-193), a claim's
+    under `claim.` and a price option's under `options.`; the other faces name them in the claim, or by
+    the option's own name."""
+    root, dot, rest = field.partition(".")
+    assert root in ("claim", "options") and dot, field
+    return rest
 
 
 def from_table(rows: list[dict[str, Any]], claim_id: str) -> Answer:
@@ -142,7 +151,11 @@ def from_table(rows: list[dict[str, Any]], claim_id: str) -> Answer:
     if statuses <= {"error", "not_valid"}:
         # A valid claim refused: TBL004 naming the field; a claim rejected for its findings: not_valid.
         issues = [i for row in rows for i in row["issues"] if i["edit_id"] == "TBL004"]
-        return ("refused", None, issues[0]["field"]) if issues else ("refused", "invalid_input", "")
+        if issues:
+            return ("refused", None, issues[0]["field"])
+        # A value that cannot be read (TBL001) names its field, as a claim that cannot be read does.
+        unreadable = [i["field"] for row in rows for i in row["issues"] if i["edit_id"] == "TBL001"]
+        return ("refused", "invalid_input", unreadable[0] if len(unreadable) == 1 else "")
     lines = tuple(
         line_answer(
             row["status"],
@@ -190,7 +203,12 @@ def from_cli(claim_file: Path, expected: dict[str, Any]) -> Answer:
         args += ["--percent-of-medicare", options["percent_of_medicare"]]
     run = subprocess.run(args, capture_output=True, text=True, timeout=60, check=False)
     assert run.returncode in (0, 1), run.stderr
-    (answer,) = json.loads(run.stdout)["claims"]
+    output = json.loads(run.stdout)
+    if not output["claims"]:
+        # A claim that cannot be read is listed apart, with its error.
+        (unread,) = output["unread_claims"]
+        return ("refused", unread["error"]["kind"], unread["error"].get("field") or "")
+    (answer,) = output["claims"]
     if answer.get("priced") is not None:
         return from_python_dict(answer["priced"])
     error = answer["error"]
@@ -256,9 +274,16 @@ def every_face(
     (many,) = cptkit.price_many([claim], today=today, **kwargs)
     answers["price_many"] = from_python(many) if isinstance(many, cptkit.PricedClaim) else from_python_error(many)
 
-    table = cptkit.claims_to_table([claim])
-    rows = cptkit.price_table(table, today=today, explain=True, progress=False, **kwargs).to_pylist()
-    answers["price_table"] = from_table(rows, claim["claim_id"])
+    try:
+        table = cptkit.claims_to_table([claim])
+    except cptkit.CptkitError as error:
+        # A claim that cannot be read has no table: claims_to_table names it in the list it was given.
+        kind, field = error.kind, (error.field or "").removeprefix("claims[0].")
+        answers["claims_to_table"] = ("refused", kind, field)
+        table = None
+    if table is not None:
+        rows = cptkit.price_table(table, today=today, explain=True, progress=False, **kwargs).to_pylist()
+        answers["price_table"] = from_table(rows, claim["claim_id"])
 
     request = pb.claims_pb2.PriceClaimRequest(
         claim=wire_claim(pb, claim), options=wire_options(pb, expected), today=today
@@ -275,7 +300,7 @@ def every_face(
     if response.HasField("priced"):
         answers["ProcessClaims"] = from_wire(response.priced)
     else:
-        fields = [v.field for v in response.error.violations]
+        fields = [unrooted(v.field) for v in response.error.violations]
         kind = KINDS[response.error.code]
         answers["ProcessClaims"] = ("refused", kind, fields[0] if len(fields) == 1 else "" if fields else None)
 
@@ -348,3 +373,32 @@ def test_trailing_zeros_in_a_quantity_are_worded_alike_on_every_face(
     claim_file = tmp_path / "claim.json"
     claim_file.write_text(json.dumps(claim), encoding="utf-8")
     assert_every_face_gives(reference, every_face(claim, expected, claim_file, pb, claims_stub), "90.00")
+
+
+@pytest.mark.parametrize("path", [["claim_id"], ["payer", "id"]])
+def test_an_empty_id_is_refused_on_every_face(
+    path: list[str], tmp_path: Path, pb: SimpleNamespace, claims_stub: Any
+) -> None:
+    # An empty id is no id: the claim cannot be read, on every face (proto3 cannot tell it from an
+    # absent one, X12 requires it, a table's empty required text is TBL001), never judged on one face
+    # and refused on another.
+    name = "medicare_00632_aa_90min_2025"
+    claim, expected = case(name)
+    *parents, key = path
+    holder = claim
+    for parent in parents:
+        holder = holder[parent]
+    holder[key] = ""
+    claim_file = tmp_path / "claim.json"
+    claim_file.write_text(json.dumps(claim), encoding="utf-8")
+    answers = every_face(claim, expected, claim_file, pb, claims_stub)
+    # A table that holds the empty id (claims_to_table refuses to write one): TBL001 naming the field.
+    good, _ = case(name)
+    table = cptkit.claims_to_table([good])
+    column = "claim_id" if path == ["claim_id"] else "payer_id"
+    table = table.set_column(table.schema.get_field_index(column), column, pa.array([""] * table.num_rows))
+    rows = cptkit.price_table(table, today=expected["today"], progress=False, conversion_factor=factors(expected))
+    # A table issue names its column (`payer_id` holds `payer.id`).
+    assert from_table(rows.to_pylist(), "") == ("refused", "invalid_input", column)
+    assert set(answers) >= {"price", "price_many", "claims_to_table", "PriceClaim", "ProcessClaims", "cli"}
+    assert_every_face_gives(("refused", "invalid_input", ".".join(path)), answers, f"empty {path}")

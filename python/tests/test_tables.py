@@ -169,14 +169,18 @@ def test_dictionary_encoded_text_columns_give_the_same_results(lines: pa.Table, 
 
 
 def test_claims_to_table_loses_no_claim() -> None:
-    """A claim with no lines has no row: refused naming it; an empty claim id is TBL001, not a crash."""
+    """A claim with no lines has no row, and one with an empty id cannot be read: each is refused naming
+    it. A table that holds an empty claim id gets TBL001 on its rows, not a crash."""
     claim = json_claim("medicare_00632_aa_90min_2025")
-    empty_id = {**claim, "claim_id": ""}
-    report = cptkit.validate_table(cptkit.claims_to_table([claim, empty_id]), today=TODAY).to_pylist()
+    refused = [({**claim, "lines": []}, "claims[1].lines"), ({**claim, "claim_id": ""}, "claims[1].claim_id")]
+    for broken, field in refused:
+        with pytest.raises(cptkit.InvalidInputError) as info:
+            cptkit.claims_to_table([claim, broken])
+        assert info.value.field == field
+    table = cptkit.claims_to_table([claim, {**claim, "claim_id": "SECOND"}])
+    ids = pa.array([claim["claim_id"], ""])
+    report = cptkit.validate_table(table.set_column(0, "claim_id", ids), today=TODAY).to_pylist()
     assert [i["edit_id"] for i in report[1]["issues"]] == ["TBL001"] and report[0]["claim_valid"]
-    with pytest.raises(cptkit.InvalidInputError) as info:
-        cptkit.claims_to_table([claim, {**claim, "lines": []}])
-    assert info.value.field == "claims[1].lines"
 
 
 def json_claim(name: str) -> dict[str, Any]:

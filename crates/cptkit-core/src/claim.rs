@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
 use time::{Date, PrimitiveDateTime};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::ids::{CptCode, DiagnosisCode, LocalityId, ModifierCode, Npi, PosCode, PostalCode, TaxonomyCode, UsState};
 
 /// A claim's short text (ids, codes as written): inline up to 24 bytes, so reading a claim costs no heap
@@ -29,6 +29,8 @@ pub type DiagnosisPointers = SmallVec<[u32; 4]>;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Claim {
+    /// CLM01, the patient control number; read through [`required_id`].
+    #[serde(deserialize_with = "required_id_de")]
     pub claim_id: ShortText,
     pub payer: Payer,
     pub place_of_service: PosCode,
@@ -69,6 +71,18 @@ pub fn frequency_code(text: &str) -> &str {
     if text.is_empty() { "1" } else { text }
 }
 
+/// The claim's id or its payer's as any face reads it: empty text is no id, and a claim without one
+/// cannot be read. Proto3 cannot tell an empty string from an absent one, X12 requires CLM01 and the
+/// payer's NM109, and a table's empty required text is TBL001: so an empty id is refused alike
+/// everywhere, never judged on one face and refused on another.
+pub fn required_id(text: &str) -> Result<ShortText> {
+    if text.is_empty() { Err(Error::new(ErrorKind::InvalidInput, "is required")) } else { Ok(text.into()) }
+}
+
+fn required_id_de<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<ShortText, D::Error> {
+    required_id(&ShortText::deserialize(d)?).map_err(|e| serde::de::Error::custom(e.message()))
+}
+
 fn original_claim() -> ShortText {
     frequency_code("").into()
 }
@@ -105,7 +119,9 @@ fn frequency_code_de<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Res
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Payer {
-    /// The payer's identifier (e.g. `medicare`, `cigna`); selects the commercial rule set.
+    /// The payer's identifier (e.g. `medicare`, `cigna`); selects the commercial rule set. Read through
+    /// [`required_id`].
+    #[serde(deserialize_with = "required_id_de")]
     pub id: ShortText,
     pub plan_type: PlanType,
 }
@@ -313,7 +329,7 @@ impl Claim {
         serde_path_to_error::deserialize(de).map_err(|e| {
             let field = e.path().to_string();
             let message = e.into_inner().to_string();
-            let err = Error::new(crate::ErrorKind::InvalidInput, message);
+            let err = Error::new(ErrorKind::InvalidInput, message);
             if field == "." { err } else { err.at(field) }
         })
     }
@@ -431,6 +447,13 @@ mod tests {
         assert_eq!(claim.lines[0].quantity, Decimal::from(90));
         assert!(!format!("{:?}", claim.patient).contains("1960"), "no PHI in Debug");
         assert_eq!(Claim::from_json(&claim.to_json()).unwrap(), claim);
+        // An empty id is no id: the claim cannot be read (as on the wire, in tables and in X12).
+        for (given, field) in [(r#""claim_id":"c""#, "claim_id"), (r#""id":"medicare""#, "payer.id")] {
+            let empty = given.split(':').next().map(|key| format!("{key}:\"\"")).unwrap();
+            let err = Claim::from_json(&fixed.replace(given, &empty)).unwrap_err();
+            assert_eq!(err.field(), Some(field), "{err}");
+            assert!(err.message().starts_with("is required"), "{err}");
+        }
     }
 
     #[test]

@@ -110,12 +110,18 @@ impl Error {
         Error::new(ErrorKind::Internal, message)
     }
 
-    /// Names the field this error is about; an outer field is prefixed (`lines[2]` + `code`).
+    /// Names the field this error is about; an outer field is prefixed (`lines[2]` + `code`). An error
+    /// that lists its fields (a claim rejected for its findings) has the outer field prefixed to each.
     pub fn at(mut self, field: impl Into<FieldPath>) -> Self {
         let outer = field.into();
         let details = &mut *self.0;
-        details.loc = std::mem::take(&mut details.loc).within(&outer);
-        details.field = OnceLock::new();
+        if details.violations.is_empty() {
+            details.loc = std::mem::take(&mut details.loc).within(&outer);
+            details.field = OnceLock::new();
+        }
+        for violation in &mut details.violations {
+            violation.loc = std::mem::take(&mut violation.loc).within(&outer);
+        }
         self
     }
 
@@ -184,6 +190,13 @@ mod tests {
         assert_eq!(err.field(), Some("claim.lines[2].modifiers[0]"));
         assert_eq!(err.to_string(), "claim.lines[2].modifiers[0]: bad");
         assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        // An error that lists its fields names each under the outer field, and keeps its own message.
+        let listed = |field: &str| Violation { loc: FieldPath::parse(field), message: "bad".into() };
+        let err = Error::with_violations("claim C is not valid", vec![listed("lines[0].code"), listed("diagnoses[1]")])
+            .at("claim");
+        let fields: Vec<String> = err.violations().iter().map(Violation::field).collect();
+        assert_eq!(fields, ["claim.lines[0].code", "claim.diagnoses[1]"]);
+        assert_eq!((err.field(), err.to_string().as_str()), (None, "claim C is not valid"));
     }
 
     /// The field's text is made when first asked for: asked or not, an error is the same error, and

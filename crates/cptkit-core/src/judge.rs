@@ -12,7 +12,7 @@ use time::{Date, OffsetDateTime};
 
 use crate::claim::Claim;
 use crate::error::{Error, Result, Violation};
-use crate::path::FieldPath;
+use crate::path::{FieldPath, PathItem};
 use crate::pricing::{CfBasis, PricedClaim, RuleBook};
 use crate::reference::Reference;
 use crate::validate::{Severity, ValidationContext, ValidationReport};
@@ -48,6 +48,16 @@ pub struct PriceOptions {
 }
 
 impl PriceOptions {
+    /// The fields a pricing error may name besides the claim's (`conversion_factor`: no contract factor
+    /// was given), as every face spells them (Python's keywords, the CLI's flags, gRPC's
+    /// `PriceOptions`). A face that holds the claim and the options in one request tells them apart.
+    pub const FIELDS: [&'static str; 3] = ["rule_set", "conversion_factor", "percent_of_medicare"];
+
+    /// True when `loc` names one of these options (or a payer's factor inside one), not a claim field.
+    pub fn names(loc: &FieldPath) -> bool {
+        matches!(loc.items().first(), Some(PathItem::Field(name)) if Self::FIELDS.contains(&name.as_ref()))
+    }
+
     /// Chosen by payer, plan, state and date, with one contract conversion factor for every payer.
     pub fn contract(every_payer: Decimal) -> Result<PriceOptions> {
         Ok(PriceOptions { conversion_factors: ConversionFactors::every_payer(every_payer)?, ..PriceOptions::default() })

@@ -65,6 +65,10 @@ pub(crate) fn optional_parse<T: std::str::FromStr<Err = Error>>(field: &str, tex
     core::optional_text(text).map_err(|e| Error::invalid(field, e.message()))
 }
 
+fn required_id(field: &str, text: &str) -> Result<core::ShortText> {
+    core::required_id(text).map_err(|e| e.at(field))
+}
+
 pub(crate) fn parse_as<T: std::str::FromStr<Err = Error>>(field: &str, text: &str) -> Result<T> {
     text.parse().map_err(|e: Error| Error::invalid(field, e.message()))
 }
@@ -91,8 +95,11 @@ impl TryFrom<pb::Claim> for core::Claim {
         let pb::RenderingProvider { npi, taxonomy, role, qualifying_apm } =
             required("rendering_provider", rendering_provider)?;
         Ok(core::Claim {
-            claim_id: claim_id.into(),
-            payer: core::Payer { id: id.into(), plan_type: plan_type(raw_plan).map_err(|e| e.at("payer"))? },
+            claim_id: required_id("claim_id", &claim_id)?,
+            payer: core::Payer {
+                id: required_id("payer.id", &id)?,
+                plan_type: plan_type(raw_plan).map_err(|e| e.at("payer"))?,
+            },
             place_of_service: parse_as("place_of_service", &place_of_service)?,
             frequency_code: self::frequency_code(&frequency_code),
             patient: core::Patient {

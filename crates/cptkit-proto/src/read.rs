@@ -96,7 +96,7 @@ fn read_claim(bytes: &[u8], mut lines: Vec<ClaimLine>, mut diagnoses: Diagnoses)
         Some(b) => read_texts(b).and_then(|[state, zip]| location(field, state, zip).ok()).map(Some),
     };
     Some(Claim {
-        claim_id: claim_id.into(),
+        claim_id: cptkit_core::required_id(claim_id).ok()?,
         payer,
         place_of_service: parse_as("place_of_service", place_of_service).ok()?,
         frequency_code: frequency_code(frequency),
@@ -139,7 +139,7 @@ fn read_payer(bytes: &[u8]) -> Option<cptkit_core::Payer> {
             _ => {}
         }
     }
-    Some(cptkit_core::Payer { id: id.into(), plan_type: plan_type(raw_plan).ok()? })
+    Some(cptkit_core::Payer { id: cptkit_core::required_id(id).ok()?, plan_type: plan_type(raw_plan).ok()? })
 }
 
 fn read_provider(bytes: &[u8]) -> Option<cptkit_core::RenderingProvider> {

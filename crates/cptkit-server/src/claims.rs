@@ -10,7 +10,7 @@
 use std::pin::Pin;
 
 use bytes::{Bytes, BytesMut};
-use cptkit_core::{Claim, Error, JudgeOptions, Judgement, Verdict, today_utc};
+use cptkit_core::{Claim, Error, JudgeOptions, Judgement, PriceOptions, Verdict, today_utc};
 use cptkit_proto::codec::RawDecoder;
 use cptkit_proto::pb;
 use cptkit_proto::pb::claim_service_server::{ClaimService, ClaimServiceServer};
@@ -92,7 +92,7 @@ fn validate_answer(data: &ServerData, parsed: &Parsed) -> Result<pb::ValidateCla
 fn price_answer(data: &ServerData, parsed: &Parsed) -> Result<pb::PriceClaimResponse, Status> {
     let judgement = judge(data, &parsed.claim, &parsed.options).map_err(|e| to_status(&e))?;
     let report = judgement.report.clone();
-    let priced = judgement.into_priced().map_err(|e| to_status(&e))?;
+    let priced = judgement.into_priced().map_err(|e| to_status(&in_request(e)))?;
     Ok(pb::PriceClaimResponse { priced: Some(priced.into()), report: Some(report.into()) })
 }
 
@@ -153,9 +153,10 @@ fn answer(request_id: String, judged: Result<Judgement, Error>, buf: &mut BytesM
                 Verdict::Priced(answer) => priced = Some(answer),
                 Verdict::Validated => {}
                 Verdict::Rejected => {
-                    response.error = Some(to_claim_error(&cptkit_core::rejection(&report), Some(&report)));
+                    let error = in_request(cptkit_core::rejection(&report));
+                    response.error = Some(to_claim_error(&error, Some(&report)));
                 }
-                Verdict::NotPriced(error) => response.error = Some(to_claim_error(&error, Some(&report))),
+                Verdict::NotPriced(error) => response.error = Some(to_claim_error(&in_request(error), Some(&report))),
             }
             response.report = Some(report.into());
         }
@@ -169,6 +170,19 @@ fn answer(request_id: String, judged: Result<Judgement, Error>, buf: &mut BytesM
     Ok(response.error.is_some())
 }
 
+/// The requests' field that holds the claim. Errors name their fields in the request (AIP-193), so a
+/// claim's own fields are named under it (`claim.lines[0].modifiers[1]`): a claim that cannot be read,
+/// one rejected for its findings and one that cannot be priced alike. The validation report names
+/// them in the claim, as every face's report does.
+const CLAIM: &str = "claim";
+
+/// A judged claim's error named in the request: under `options` when it names a price option (no
+/// contract conversion factor given), else under `claim`.
+fn in_request(error: Error) -> Error {
+    let root = if PriceOptions::names(error.loc()) { "options" } else { CLAIM };
+    error.at(root)
+}
+
 /// Reads a request's claim, `today` (none: `default_today`) and (`Some` when pricing) options; errors
 /// name the request field.
 fn parse(
@@ -177,8 +191,8 @@ fn parse(
     default_today: Date,
     options: Option<Option<pb::PriceOptions>>,
 ) -> cptkit_core::Result<Parsed> {
-    let claim = claim.ok_or_else(|| Error::invalid("claim", "is required"))?;
-    let claim = Claim::try_from(claim).map_err(|e| e.at("claim"))?;
+    let claim = claim.ok_or_else(|| Error::invalid(CLAIM, "is required"))?;
+    let claim = Claim::try_from(claim).map_err(|e| e.at(CLAIM))?;
     let today = cptkit_proto::today(today)?.unwrap_or(default_today);
     let options = JudgeOptions { today, pricing: options.map(cptkit_proto::price_options).transpose()? };
     Ok(Parsed { claim, options })

@@ -1,6 +1,6 @@
 //! The one mapping from core errors to gRPC statuses.
 
-use cptkit_core::{Error, ErrorKind, Severity, ValidationReport};
+use cptkit_core::{Error, ErrorKind, Finding, Severity, ValidationReport};
 use cptkit_proto::pb;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
@@ -88,9 +88,11 @@ fn clip(mut text: String) -> String {
 }
 
 /// A core error as the `ClaimError` of one `ProcessClaims` answer: the status code name the unary RPC
-/// would return, the same message, and for INVALID_ARGUMENT the fields at fault as findings. For a
-/// claim rejected for its findings (`report` is invalid), those are the report's error findings, with
-/// edit ids and hints; otherwise the error's own violations (edit id and hint empty).
+/// would return, the same message, and for INVALID_ARGUMENT the fields at fault as findings, named as
+/// the error names them. For a claim rejected for its findings (`report` is invalid), those are the
+/// report's error findings, with edit ids and hints, each at the field of its violation in `error`
+/// (`rejection(report)`, named in the request: one violation per error finding, in order); otherwise
+/// the error's own violations (edit id and hint empty).
 pub fn to_claim_error(error: &Error, report: Option<&ValidationReport>) -> pb::ClaimError {
     let code = code_for(error.kind());
     let violations = match (code, report.filter(|r| !r.is_valid())) {
@@ -98,7 +100,8 @@ pub fn to_claim_error(error: &Error, report: Option<&ValidationReport>) -> pb::C
             .findings
             .iter()
             .filter(|f| f.severity == Severity::Error)
-            .map(|f| pb::Finding::from(f.clone()))
+            .zip(error.violations())
+            .map(|(f, v)| pb::Finding::from(Finding { loc: v.loc, ..f.clone() }))
             .collect(),
         (Code::InvalidArgument, None) => error
             .violations()
