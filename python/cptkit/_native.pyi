@@ -784,6 +784,7 @@ def write_837(
     receiver_name: str | None = None,
     billing_provider_name: str | None = None,
     billing_taxonomy: str | None = None,
+    billing_location: Mapping[str, str] | None = None,
     date: datetime.date | None = None,
     element_separator: str | None = None,
     component_separator: str | None = None,
@@ -792,8 +793,11 @@ def write_837(
 ) -> bytes:
     """Writes claims as one 837P interchange and returns its bytes (also written to ``path`` if given).
 
-    Raises InvalidInputError naming the field (``claims[3].lines[0].end_time``) for a claim an 837
-    cannot carry.
+    The 837 requires the billing provider's state and ZIP (2010AA N4), which a reader reads back as
+    the claim's own (the ZIP sets the Medicare locality): each is the claim's
+    ``billing_provider_location``, else ``billing_location`` (``{"state": "NY", "zip": "10001"}``).
+    Raises InvalidInputError naming the field (``claims[3].lines[0].end_time``,
+    ``claims[0].billing_provider_location.zip``) for a claim an 837 cannot carry.
     """
 
 @overload

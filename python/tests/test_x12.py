@@ -99,7 +99,7 @@ def test_qualifying_apm_npis_give_back_what_the_837_does_not_carry() -> None:
     case = CLAIMS / "medicare_00632_aa_90min_2026_qp"
     claim = json.loads((case / "claim.json").read_text(encoding="utf-8"))
     today = json.loads((case / "expected.json").read_text(encoding="utf-8"))["today"]
-    written = cptkit.write_837([claim])
+    written = cptkit.write_837([claim], billing_location={"state": "NY", "zip": "10001"})
     plain = cptkit.read_837(written).core_claims()[0]
     qp = cptkit.read_837(written, qualifying_apm_npis=[claim["rendering_provider"]["npi"]]).core_claims()[0]
     assert not plain.to_dict()["rendering_provider"]["qualifying_apm"]
@@ -279,6 +279,25 @@ def test_write_refuses_what_an_837_cannot_carry() -> None:
     with pytest.raises(cptkit.InvalidInputError) as raised:
         cptkit.write_837([{**claim, "claim_id": "C1", "place_of_service": "1"}])
     assert raised.value.field == "claims[0].place_of_service"
+
+
+def test_the_billing_location_is_the_claims_or_given_never_made_up() -> None:
+    # The 837 requires the billing provider's state and ZIP, read back as the claim's own (the ZIP sets
+    # the Medicare locality): a claim without them is refused unless they are given.
+    claim = json.loads((CLAIMS / "medicare_00632_aa_90min_2025" / "claim.json").read_text(encoding="utf-8"))
+    assert "billing_provider_location" not in claim
+    with pytest.raises(cptkit.InvalidInputError) as raised:
+        cptkit.write_837([claim])
+    assert raised.value.field == "claims[0].billing_provider_location.state"
+    given = {"state": "CA", "zip": "94105"}
+    back = cptkit.read_837(cptkit.write_837([claim], billing_location=given)).core_claims()[0]
+    assert back.to_dict()["billing_provider_location"] == given
+    own = {**claim, "billing_provider_location": {"state": "TX", "zip": "75201"}}
+    back = cptkit.read_837(cptkit.write_837([own], billing_location=given)).core_claims()[0]
+    assert back.to_dict()["billing_provider_location"] == own["billing_provider_location"]
+    with pytest.raises(cptkit.InvalidInputError) as raised:
+        cptkit.write_837([claim], billing_location={"state": "California", "zip": "94105"})
+    assert raised.value.field == "billing_location.state"
 
 
 def test_read_835() -> None:

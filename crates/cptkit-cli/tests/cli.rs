@@ -258,7 +258,10 @@ fn price_a_golden_claim_json_as_the_core_does() {
 #[test]
 fn price_an_837_with_a_qualifying_apm_npi() {
     let case = "medicare_00632_aa_90min_2026_qp";
-    let claim = Claim::from_json(&std::fs::read_to_string(golden(case)).unwrap()).unwrap();
+    let mut claim = Claim::from_json(&std::fs::read_to_string(golden(case)).unwrap()).unwrap();
+    // The 837 requires the billing provider's state and ZIP (an anesthesia line's factor is not priced by ZIP).
+    let billing = cptkit_core::Location { state: Some("NY".parse().unwrap()), zip: Some("100010001".parse().unwrap()) };
+    claim.billing_provider_location = Some(billing);
     let x12 = cptkit_x12::write_837_to_vec(std::slice::from_ref(&claim), &cptkit_x12::WriteOptions::default()).unwrap();
     let file = scratch("qp.837", std::str::from_utf8(&x12).unwrap());
     let total = |extra: &[&str]| {

@@ -621,8 +621,8 @@ fn build_837(
     claims, path = None, *, sender_id = "CPTKIT", receiver_id = "RECEIVER",
     sender_qualifier = "ZZ", receiver_qualifier = "ZZ", interchange_control = 1,
     usage = "P", claims_per_transaction = 5000, submitter_name = None, receiver_name = None,
-    billing_provider_name = None, billing_taxonomy = None, date = None, element_separator = None,
-    component_separator = None, segment_terminator = None, line_breaks = true,
+    billing_provider_name = None, billing_taxonomy = None, billing_location = None, date = None,
+    element_separator = None, component_separator = None, segment_terminator = None, line_breaks = true,
 ))]
 #[allow(clippy::too_many_arguments)]
 fn write_837<'py>(
@@ -640,6 +640,7 @@ fn write_837<'py>(
     receiver_name: Option<String>,
     billing_provider_name: Option<String>,
     billing_taxonomy: Option<String>,
+    billing_location: Option<&Bound<'py, PyAny>>,
     date: Option<time::Date>,
     element_separator: Option<String>,
     component_separator: Option<String>,
@@ -697,6 +698,12 @@ fn write_837<'py>(
         options.billing_provider_name = v;
     }
     options.billing_taxonomy = billing_taxonomy.or(options.billing_taxonomy);
+    // The state and ZIP for claims without their own (the 837 requires them; never made up).
+    if let Some(location) = billing_location.filter(|l| !l.is_none()) {
+        let location = crate::depythonize::from_py::<core::Location>(location)
+            .map_err(|e| to_py_err(py, &e.at("billing_location"), Subject::Other))?;
+        options.billing_location = Some(location);
+    }
     if let Some(d) = date {
         options.date = d;
     }

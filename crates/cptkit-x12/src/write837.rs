@@ -39,7 +39,13 @@ pub struct WriteOptions {
     pub receiver_name: String,
     pub billing_provider_name: String,
     pub billing_tax_id: String,
-    pub billing_address: (String, String, String, String),
+    /// 2010AA N3 and N4's city: the core claim holds no street or city, and the reader reads none back.
+    pub billing_street: String,
+    pub billing_city: String,
+    /// 2010AA N4's state and ZIP for a claim that lacks them (`billing_provider_location`). The reader
+    /// reads them back as the claim's own, and the ZIP sets the Medicare locality, so they are never
+    /// made up: a claim without them, and none given here, is refused.
+    pub billing_location: Option<Location>,
     /// PRV*BI*PXC in 2000A, when given.
     pub billing_taxonomy: Option<String>,
     /// Claims per ST/SE (the guide recommends at most 5000).
@@ -65,7 +71,9 @@ impl Default for WriteOptions {
             receiver_name: "RECEIVER".into(),
             billing_provider_name: "BILLING PROVIDER".into(),
             billing_tax_id: "000000000".into(),
-            billing_address: ("1 MAIN ST".into(), "ANYTOWN".into(), "NY".into(), "100010001".into()),
+            billing_street: "1 MAIN ST".into(),
+            billing_city: "ANYTOWN".into(),
+            billing_location: None,
             billing_taxonomy: None,
             claims_per_transaction: 5000,
         }
@@ -73,14 +81,23 @@ impl Default for WriteOptions {
 }
 
 impl WriteOptions {
-    /// The billing provider's state and postal code written for a claim (2010AA N4): the claim's,
-    /// else these options' address.
-    pub fn billing_location(&self, claim: &Claim) -> Location {
+    /// The billing provider's state and postal code written for a claim (2010AA N4, required): each the
+    /// claim's, else these options' [`WriteOptions::billing_location`]; an error naming the claim's
+    /// field when neither gives it.
+    pub fn billing_location(&self, claim: &Claim) -> Result<Location, Error> {
         let own = claim.billing_provider_location.unwrap_or_default();
-        Location {
-            state: own.state.or_else(|| self.billing_address.2.parse().ok()),
-            zip: own.zip.or_else(|| self.billing_address.3.parse().ok()),
-        }
+        let given = self.billing_location.unwrap_or_default();
+        let (state, zip) = (own.state.or(given.state), own.zip.or(given.zip));
+        let missing = |name: &str| {
+            Error::invalid(
+                format!("billing_provider_location.{name}"),
+                "is required in an 837 (2010AA N4): give it on the claim, or a billing location to write",
+            )
+        };
+        Ok(Location {
+            state: Some(state.ok_or_else(|| missing("state"))?),
+            zip: Some(zip.ok_or_else(|| missing("zip"))?),
+        })
     }
 }
 
@@ -278,12 +295,11 @@ fn write_claim<W: Write>(
                 out.seg(&["PRV", "BI", "PXC", t])?;
             }
             out.seg(&["NM1", "85", "2", &options.billing_provider_name, "", "", "", "", "XX", npi])?;
-            let (street, city, _, _) = &options.billing_address;
-            let location = options.billing_location(claim);
+            let location = options.billing_location(claim).map_err(|e| e.at(format!("claims[{first_index}]")))?;
             let state = location.state.as_ref().map_or("", UsState::as_str);
             let zip = location.zip.as_ref().map_or("", PostalCode::as_str);
-            out.seg(&["N3", street])?;
-            out.seg(&["N4", city, state, zip])?;
+            out.seg(&["N3", &options.billing_street])?;
+            out.seg(&["N4", &options.billing_city, state, zip])?;
             out.seg(&["REF", "EI", &options.billing_tax_id])?;
             *billing = Some((key, n));
             n
@@ -472,6 +488,40 @@ mod tests {
     use super::*;
     use crate::{ReadOptions, read_837};
 
+    /// Options that write a billing location for claims without one (a test's, not a default).
+    fn written_in_ny() -> WriteOptions {
+        let location = Location { state: Some("NY".parse().unwrap()), zip: Some("100010001".parse().unwrap()) };
+        WriteOptions { billing_location: Some(location), ..WriteOptions::default() }
+    }
+
+    /// The billing provider's state and ZIP are read back as the claim's own, and the ZIP sets the
+    /// Medicare locality: never made up. Each comes from the claim, else the options, else the claim is
+    /// refused naming the field.
+    #[test]
+    fn the_billing_location_is_the_claims_or_given_never_made_up() {
+        let json = r#"{"claim_id":"C1","payer":{"id":"medicare","plan_type":"medicare_ffs"},"place_of_service":"21",
+            "patient":{"birth_date":"1960-01-01"},"billing_provider_npi":"1234567893",
+            "rendering_provider":{"npi":"1234567893","taxonomy":"207L00000X"},
+            "diagnoses":["M54.16"],"lines":[{"procedure_code":"00630","unit_basis":"MJ","quantity":"90",
+            "date_of_service":"2025-03-04","modifiers":["AA"],"diagnosis_pointers":[1],"charge_cents":100}]}"#;
+        let mut claim = Claim::from_json(json).unwrap();
+        let err = write_837_to_vec(std::slice::from_ref(&claim), &WriteOptions::default()).unwrap_err();
+        assert_eq!(err.field(), Some("claims[0].billing_provider_location.state"), "{err}");
+        let own = Location { state: Some("CA".parse().unwrap()), zip: Some("94105".parse().unwrap()) };
+        for (claims_own, written) in [(None, written_in_ny().billing_location), (Some(own), Some(own))] {
+            claim.billing_provider_location = claims_own;
+            let bytes = write_837_to_vec(std::slice::from_ref(&claim), &written_in_ny()).unwrap();
+            let back = read_837(&bytes[..], ReadOptions::default()).core_claims();
+            assert_eq!(back[0].billing_provider_location, written);
+        }
+        // The claim's state with no ZIP: the ZIP must be given, and the state stays the claim's.
+        claim.billing_provider_location = Some(Location { zip: None, ..own });
+        let err = write_837_to_vec(std::slice::from_ref(&claim), &WriteOptions::default()).unwrap_err();
+        assert_eq!(err.field(), Some("claims[0].billing_provider_location.zip"), "{err}");
+        let written = written_in_ny().billing_location(&claim).unwrap();
+        assert_eq!((written.state, written.zip), (own.state, Some("100010001".parse().unwrap())));
+    }
+
     /// Found by the fuzzer: parts A, B, C, B' of one claim id (B and B' with the same rendering
     /// provider) must not be merged into one CLM, or B and B' would read back as one part.
     #[test]
@@ -491,11 +541,11 @@ mod tests {
         c.rendering_provider.npi = "1558598797".parse().unwrap();
         c.rendering_provider.npi = "2234567893".parse().unwrap();
         let mut claims = vec![a, b.clone(), c, b];
-        let options = WriteOptions::default();
+        let options = written_in_ny();
         let bytes = write_837_to_vec(&claims, &options).unwrap();
         let back = read_837(&bytes[..], ReadOptions::default());
         for claim in &mut claims {
-            claim.billing_provider_location = Some(options.billing_location(claim));
+            claim.billing_provider_location = Some(options.billing_location(claim).unwrap());
         }
         assert_eq!(back.core_claims(), claims);
         assert_eq!(back.claims().filter(|p| p.part.is_some()).count(), 3);
@@ -509,34 +559,34 @@ mod tests {
             "diagnoses":["M54.16"],"lines":[{"procedure_code":"00630","unit_basis":"MJ","quantity":"90",
             "date_of_service":"2025-03-04","modifiers":["AA"],"diagnosis_pointers":[1],"charge_cents":100}]}"#;
         let claim = Claim::from_json(json).unwrap();
-        let err = write_837_to_vec(std::slice::from_ref(&claim), &WriteOptions::default()).unwrap_err();
+        let err = write_837_to_vec(std::slice::from_ref(&claim), &written_in_ny()).unwrap_err();
         assert_eq!(err.field(), Some("claims[0].claim_id"));
         // Blanks around a value would be trimmed on reading: " 1" is CLM002 in JSON, "1" from X12.
         let mut blanks = claim;
         blanks.claim_id = "C1".into();
         blanks.frequency_code = " 1".into();
-        let err = write_837_to_vec(std::slice::from_ref(&blanks), &WriteOptions::default()).unwrap_err();
+        let err = write_837_to_vec(std::slice::from_ref(&blanks), &written_in_ny()).unwrap_err();
         assert_eq!(err.field(), Some("claims[0].frequency_code"), "{err}");
         // The 837 carries the taxonomy, not a role: a stated role it does not imply would be lost.
         let mut role = blanks;
         role.frequency_code = "1".into();
         role.rendering_provider.role = Some(ProviderRole::Crna);
-        let err = write_837_to_vec(std::slice::from_ref(&role), &WriteOptions::default()).unwrap_err();
+        let err = write_837_to_vec(std::slice::from_ref(&role), &written_in_ny()).unwrap_err();
         assert_eq!(err.field(), Some("claims[0].rendering_provider.role"), "{err}");
         role.rendering_provider.taxonomy = None;
-        let err = write_837_to_vec(std::slice::from_ref(&role), &WriteOptions::default()).unwrap_err();
+        let err = write_837_to_vec(std::slice::from_ref(&role), &written_in_ny()).unwrap_err();
         assert_eq!(err.field(), Some("claims[0].rendering_provider.role"), "{err}");
         role.rendering_provider.role = None;
-        write_837_to_vec(std::slice::from_ref(&role), &WriteOptions::default()).expect("no role: nothing lost");
+        write_837_to_vec(std::slice::from_ref(&role), &written_in_ny()).expect("no role: nothing lost");
         // Nor a part of a split claim (another rendering provider) with no lines.
         let mut empty_part = role.clone();
         empty_part.lines.clear();
         empty_part.rendering_provider.npi = "1558598797".parse().unwrap();
-        let err = write_837_to_vec(&[role.clone(), empty_part], &WriteOptions::default()).unwrap_err();
+        let err = write_837_to_vec(&[role.clone(), empty_part], &written_in_ny()).unwrap_err();
         assert_eq!(err.field(), Some("claims[1].lines"), "{err}");
         // A claim with no lines would be written, then refused by every reader (2400 is required).
         role.lines.clear();
-        let err = write_837_to_vec(&[role], &WriteOptions::default()).unwrap_err();
+        let err = write_837_to_vec(&[role], &written_in_ny()).unwrap_err();
         assert_eq!(err.field(), Some("claims[0].lines"), "{err}");
     }
 }

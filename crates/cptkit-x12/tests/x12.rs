@@ -378,16 +378,28 @@ fn json_claims_round_trip_through_837() {
         }
     }
     assert!(claims.len() >= 5);
+    let total = claims.len();
     let mut carried = 0;
+    let location =
+        cptkit_core::Location { state: Some("NY".parse().unwrap()), zip: Some("100010001".parse().unwrap()) };
+    let billed_in_ny = WriteOptions { billing_location: Some(location), ..WriteOptions::default() };
     for mut c in claims {
         // What an 837 does not carry comes from read options or is derived from the taxonomy.
         c.medicare_locality = None;
         c.rendering_provider.qualifying_apm = false;
         c.rendering_provider.role = c.rendering_provider.taxonomy.and_then(ProviderRole::implied_by);
-        let Ok(bytes) = write_837_to_vec(std::slice::from_ref(&c), &WriteOptions::default()) else { continue };
+        // Most golden claims give no billing location, which the 837 requires: the test gives one.
+        let bytes = match write_837_to_vec(std::slice::from_ref(&c), &billed_in_ny) {
+            Ok(bytes) => bytes,
+            // What an 837P line cannot hold (5 modifiers, a time ending days later) is refused.
+            Err(e) => {
+                assert!(e.field().is_some_and(|f| f.starts_with("claims[0].lines[")), "{}: {e}", c.claim_id);
+                continue;
+            }
+        };
         let back = read_837(&bytes[..], ReadOptions::default());
         let mut expected = c.clone();
-        expected.billing_provider_location = Some(WriteOptions::default().billing_location(&c));
+        expected.billing_provider_location = billed_in_ny.billing_location(&c).ok();
         expected.payer.id = expected.payer.id.to_ascii_lowercase();
         if expected.payer.plan_type == cptkit_core::PlanType::MedicareFfs {
             expected.payer.id = "medicare".into();
@@ -404,7 +416,7 @@ fn json_claims_round_trip_through_837() {
             carried += 1;
         }
     }
-    assert!(carried >= 5, "{carried}");
+    assert!(carried + 2 >= total, "{carried} of {total}");
 }
 
 #[test]
