@@ -2,6 +2,7 @@
 //! the writer accepts must read back the same (write -> read round trip).
 #![no_main]
 
+use cptkit_core::{FieldPath, Location};
 use cptkit_x12::{ReadOptions, Reader835, Reader837, WriteOptions, write_837_to_vec};
 use libfuzzer_sys::fuzz_target;
 
@@ -11,9 +12,9 @@ fuzz_target!(|data: &[u8]| {
         let Ok(transaction) = item else { continue };
         for parsed in &transaction.body.claims {
             for finding in &parsed.findings {
-                let _ = parsed.source.locate(&finding.field);
+                let _ = parsed.source.locate(&finding.loc);
             }
-            let _ = parsed.source.locate("lines[0].modifiers[3]");
+            let _ = parsed.source.locate(&FieldPath::parse("lines[0].modifiers[3]"));
             claims.push(parsed.claim.clone());
         }
         for rejected in &transaction.body.rejected {
@@ -22,9 +23,14 @@ fuzz_target!(|data: &[u8]| {
             }
         }
     }
+    // A claim read without a billing location (N4 missing or unreadable) gets the one given to write.
+    let options = WriteOptions { billing_location: Some(billed_somewhere()), ..WriteOptions::default() };
     if !claims.is_empty()
-        && let Ok(bytes) = write_837_to_vec(&claims, &WriteOptions::default())
+        && let Ok(bytes) = write_837_to_vec(&claims, &options)
     {
+        for claim in claims.iter_mut().filter(|c| c.billing_provider_location.is_none()) {
+            claim.billing_provider_location = options.billing_location;
+        }
         let mut again = Vec::new();
         for item in Reader837::new(&bytes[..]) {
             let transaction = item.expect("what the writer wrote reads back without envelope errors");
@@ -39,3 +45,7 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 });
+
+fn billed_somewhere() -> Location {
+    Location { state: "NY".parse().ok(), zip: "100010001".parse().ok() }
+}

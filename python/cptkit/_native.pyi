@@ -794,8 +794,9 @@ def write_837(
     """Writes claims as one 837P interchange and returns its bytes (also written to ``path`` if given).
 
     The 837 requires the billing provider's state and ZIP (2010AA N4), which a reader reads back as
-    the claim's own (the ZIP sets the Medicare locality): each is the claim's
-    ``billing_provider_location``, else ``billing_location`` (``{"state": "NY", "zip": "10001"}``).
+    the claim's own (the ZIP sets the Medicare locality): the claim's ``billing_provider_location``,
+    else, for a claim without one, ``billing_location`` (``{"state": "NY", "zip": "10001"}``), never a
+    part of each.
     Raises InvalidInputError naming the field (``claims[3].lines[0].end_time``,
     ``claims[0].billing_provider_location.zip``) for a claim an 837 cannot carry.
     """

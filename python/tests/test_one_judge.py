@@ -375,20 +375,21 @@ def test_trailing_zeros_in_a_quantity_are_worded_alike_on_every_face(
     assert_every_face_gives(reference, every_face(claim, expected, claim_file, pb, claims_stub), "90.00")
 
 
+@pytest.mark.parametrize("blank", ["", " "])
 @pytest.mark.parametrize("path", [["claim_id"], ["payer", "id"]])
 def test_an_empty_id_is_refused_on_every_face(
-    path: list[str], tmp_path: Path, pb: SimpleNamespace, claims_stub: Any
+    path: list[str], blank: str, tmp_path: Path, pb: SimpleNamespace, claims_stub: Any
 ) -> None:
-    # An empty id is no id: the claim cannot be read, on every face (proto3 cannot tell it from an
-    # absent one, X12 requires it, a table's empty required text is TBL001), never judged on one face
-    # and refused on another.
+    # An empty or blank id is no id: the claim cannot be read, on every face (proto3 cannot tell it
+    # from an absent one, X12 requires CLM01 and trims it, a table's empty required text is TBL001),
+    # never judged on one face and refused on another.
     name = "medicare_00632_aa_90min_2025"
     claim, expected = case(name)
     *parents, key = path
     holder = claim
     for parent in parents:
         holder = holder[parent]
-    holder[key] = ""
+    holder[key] = blank
     claim_file = tmp_path / "claim.json"
     claim_file.write_text(json.dumps(claim), encoding="utf-8")
     answers = every_face(claim, expected, claim_file, pb, claims_stub)
@@ -396,7 +397,7 @@ def test_an_empty_id_is_refused_on_every_face(
     good, _ = case(name)
     table = cptkit.claims_to_table([good])
     column = "claim_id" if path == ["claim_id"] else "payer_id"
-    table = table.set_column(table.schema.get_field_index(column), column, pa.array([""] * table.num_rows))
+    table = table.set_column(table.schema.get_field_index(column), column, pa.array([blank] * table.num_rows))
     rows = cptkit.price_table(table, today=expected["today"], progress=False, conversion_factor=factors(expected))
     # A table issue names its column (`payer_id` holds `payer.id`).
     assert from_table(rows.to_pylist(), "") == ("refused", "invalid_input", column)

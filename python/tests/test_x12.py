@@ -298,6 +298,11 @@ def test_the_billing_location_is_the_claims_or_given_never_made_up() -> None:
     with pytest.raises(cptkit.InvalidInputError) as raised:
         cptkit.write_837([claim], billing_location={"state": "California", "zip": "94105"})
     assert raised.value.field == "billing_location.state"
+    # Never a part of each: a location without its ZIP is refused, not completed from the other.
+    for location, given in [({"state": "NY"}, None), (None, {"state": "NY"}), ({"state": "TX"}, given)]:
+        with pytest.raises(cptkit.InvalidInputError) as raised:
+            cptkit.write_837([{**claim, "billing_provider_location": location}], billing_location=given)
+        assert raised.value.field == "claims[0].billing_provider_location.zip"
 
 
 def test_read_835() -> None:

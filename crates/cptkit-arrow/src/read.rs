@@ -287,8 +287,8 @@ impl LineColumns {
             match runs.last_mut() {
                 Some(run) if id.is_some() && self.claim_id(run.start) == id => run.end = row + 1,
                 _ => {
-                    // An empty id is TBL001 already: its rows are no claim to find again.
-                    if let Some(claim_id) = id.filter(|id| !id.is_empty())
+                    // An empty or blank id is TBL001 already: its rows are no claim to find again.
+                    if let Some(claim_id) = id.filter(|id| cptkit_core::required_id(id).is_ok())
                         && !earlier.insert(claim_id)
                     {
                         let message =
@@ -354,8 +354,8 @@ impl LineColumns {
     /// Reads a row's claim-level values into `claim` (created on first use).
     fn read_header(&self, row: usize, issues: &mut Vec<RowIssue>, claim: &mut Option<Claim>) -> bool {
         let mut r = RowReader { columns: self, row, issues, failed: false };
-        let claim_id = r.required_text(&layout::CLAIM_ID);
-        let payer_id = r.required_text(&layout::PAYER_ID);
+        let claim_id = r.required_id(&layout::CLAIM_ID);
+        let payer_id = r.required_id(&layout::PAYER_ID);
         let plan_type = r.required(&layout::PLAN_TYPE);
         let place_of_service = r.required(&layout::PLACE_OF_SERVICE);
         let frequency_code = cptkit_core::frequency_code(r.text(&layout::FREQUENCY_CODE).unwrap_or_default());
@@ -733,6 +733,15 @@ impl<'a> RowReader<'a> {
         match self.text(column) {
             Some(text) => Some(text),
             None => self.absent(column, true),
+        }
+    }
+
+    /// An id the claim cannot do without, read as every face reads it ([`cptkit_core::required_id`]).
+    fn required_id(&mut self, column: &Column) -> Option<&'a str> {
+        let text = self.required_text(column)?;
+        match cptkit_core::required_id(text) {
+            Ok(_) => Some(text),
+            Err(_) => self.missing(column, "required, but blank"),
         }
     }
 

@@ -71,12 +71,12 @@ pub fn frequency_code(text: &str) -> &str {
     if text.is_empty() { "1" } else { text }
 }
 
-/// The claim's id or its payer's as any face reads it: empty text is no id, and a claim without one
-/// cannot be read. Proto3 cannot tell an empty string from an absent one, X12 requires CLM01 and the
-/// payer's NM109, and a table's empty required text is TBL001: so an empty id is refused alike
-/// everywhere, never judged on one face and refused on another.
+/// The claim's id or its payer's as any face reads it: empty or blank text is no id, and a claim
+/// without one cannot be read. Proto3 cannot tell an empty string from an absent one, X12 requires CLM01
+/// (and trims its elements, so a blank one is empty), and a table's empty required text is TBL001: so
+/// an id that is not there is refused alike everywhere, never judged on one face and refused on another.
 pub fn required_id(text: &str) -> Result<ShortText> {
-    if text.is_empty() { Err(Error::new(ErrorKind::InvalidInput, "is required")) } else { Ok(text.into()) }
+    if text.trim().is_empty() { Err(Error::new(ErrorKind::InvalidInput, "is required")) } else { Ok(text.into()) }
 }
 
 fn required_id_de<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<ShortText, D::Error> {
@@ -449,10 +449,12 @@ mod tests {
         assert_eq!(Claim::from_json(&claim.to_json()).unwrap(), claim);
         // An empty id is no id: the claim cannot be read (as on the wire, in tables and in X12).
         for (given, field) in [(r#""claim_id":"c""#, "claim_id"), (r#""id":"medicare""#, "payer.id")] {
-            let empty = given.split(':').next().map(|key| format!("{key}:\"\"")).unwrap();
-            let err = Claim::from_json(&fixed.replace(given, &empty)).unwrap_err();
-            assert_eq!(err.field(), Some(field), "{err}");
-            assert!(err.message().starts_with("is required"), "{err}");
+            for blank in ["", " "] {
+                let empty = given.split(':').next().map(|key| format!("{key}:\"{blank}\"")).unwrap();
+                let err = Claim::from_json(&fixed.replace(given, &empty)).unwrap_err();
+                assert_eq!(err.field(), Some(field), "{err}");
+                assert!(err.message().starts_with("is required"), "{err}");
+            }
         }
     }
 

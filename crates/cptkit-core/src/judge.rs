@@ -48,9 +48,9 @@ pub struct PriceOptions {
 }
 
 impl PriceOptions {
-    /// The fields a pricing error may name besides the claim's (`conversion_factor`: no contract factor
-    /// was given), as every face spells them (Python's keywords, the CLI's flags, gRPC's
-    /// `PriceOptions`). A face that holds the claim and the options in one request tells them apart.
+    /// The options a pricing error may name besides the claim's fields (`conversion_factor`: no
+    /// contract factor was given). A face that holds the claim and the options in one request (gRPC)
+    /// tells the two apart by these.
     pub const FIELDS: [&'static str; 3] = ["rule_set", "conversion_factor", "percent_of_medicare"];
 
     /// True when `loc` names one of these options (or a payer's factor inside one), not a claim field.

@@ -65,6 +65,19 @@ pub(crate) fn optional_parse<T: std::str::FromStr<Err = Error>>(field: &str, tex
     core::optional_text(text).map_err(|e| Error::invalid(field, e.message()))
 }
 
+/// A conversion factor error named by the wire's field: the core names a payer's factor inside its
+/// `conversion_factor` (Python's mapping, `conversion_factor.cigna`); the wire has them apart, in
+/// `payer_conversion_factors`.
+fn wire_factor_field(error: Error) -> Error {
+    match error.loc().items() {
+        [core::PathItem::Field(name), core::PathItem::Field(payer)] if name == "conversion_factor" => {
+            let field = core::FieldPath::field("payer_conversion_factors").key_owned(payer.to_string());
+            Error::new(error.kind(), error.message()).at(field)
+        }
+        _ => error,
+    }
+}
+
 fn required_id(field: &str, text: &str) -> Result<core::ShortText> {
     core::required_id(text).map_err(|e| e.at(field))
 }
@@ -335,7 +348,8 @@ pub fn price_options(options: Option<pb::PriceOptions>) -> Result<core::PriceOpt
             parse_decimal(&field, &cf).map(|cf| (payer, cf))
         })
         .collect::<Result<Vec<_>>>()?;
-    let conversion_factors = core::ConversionFactors::new(every_payer, by_payer).map_err(|e| e.at("options"))?;
+    let conversion_factors =
+        core::ConversionFactors::new(every_payer, by_payer).map_err(|e| wire_factor_field(e).at("options"))?;
     let percent_of_medicare = if percent_of_medicare.is_empty() {
         None
     } else {

@@ -177,8 +177,11 @@ fn answer(request_id: String, judged: Result<Judgement, Error>, buf: &mut BytesM
 const CLAIM: &str = "claim";
 
 /// A judged claim's error named in the request: under `options` when it names a price option (no
-/// contract conversion factor given), else under `claim`.
+/// contract conversion factor given), else under `claim`; one that names no field stays so.
 fn in_request(error: Error) -> Error {
+    if error.violations().is_empty() {
+        return error;
+    }
     let root = if PriceOptions::names(error.loc()) { "options" } else { CLAIM };
     error.at(root)
 }

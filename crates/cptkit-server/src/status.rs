@@ -91,20 +91,21 @@ fn clip(mut text: String) -> String {
 /// would return, the same message, and for INVALID_ARGUMENT the fields at fault as findings, named as
 /// the error names them. For a claim rejected for its findings (`report` is invalid), those are the
 /// report's error findings, with edit ids and hints, each at the field of its violation in `error`
-/// (`rejection(report)`, named in the request: one violation per error finding, in order); otherwise
+/// (`rejection(report)` named in the request: one violation per error finding, in order); otherwise
 /// the error's own violations (edit id and hint empty).
 pub fn to_claim_error(error: &Error, report: Option<&ValidationReport>) -> pb::ClaimError {
     let code = code_for(error.kind());
-    let violations = match (code, report.filter(|r| !r.is_valid())) {
-        (Code::InvalidArgument, Some(report)) => report
-            .findings
-            .iter()
-            .filter(|f| f.severity == Severity::Error)
-            .zip(error.violations())
+    let findings = report
+        .filter(|r| !r.is_valid())
+        .map(|r| r.findings.iter().filter(|f| f.severity == Severity::Error).collect::<Vec<_>>());
+    let fields = error.violations();
+    let violations = match (code, findings) {
+        (Code::InvalidArgument, Some(findings)) if findings.len() == fields.len() => findings
+            .into_iter()
+            .zip(fields)
             .map(|(f, v)| pb::Finding::from(Finding { loc: v.loc, ..f.clone() }))
             .collect(),
-        (Code::InvalidArgument, None) => error
-            .violations()
+        (Code::InvalidArgument, _) => fields
             .into_iter()
             .map(|v| pb::Finding {
                 edit_id: String::new(),

@@ -42,9 +42,9 @@ pub struct WriteOptions {
     /// 2010AA N3 and N4's city: the core claim holds no street or city, and the reader reads none back.
     pub billing_street: String,
     pub billing_city: String,
-    /// 2010AA N4's state and ZIP for a claim that lacks them (`billing_provider_location`). The reader
-    /// reads them back as the claim's own, and the ZIP sets the Medicare locality, so they are never
-    /// made up: a claim without them, and none given here, is refused.
+    /// 2010AA N4's state and ZIP for a claim without a `billing_provider_location`. The reader reads
+    /// them back as the claim's own, and the ZIP sets the Medicare locality, so they are never made up:
+    /// a claim without them, and none given here, is refused.
     pub billing_location: Option<Location>,
     /// PRV*BI*PXC in 2000A, when given.
     pub billing_taxonomy: Option<String>,
@@ -81,23 +81,22 @@ impl Default for WriteOptions {
 }
 
 impl WriteOptions {
-    /// The billing provider's state and postal code written for a claim (2010AA N4, required): each the
-    /// claim's, else these options' [`WriteOptions::billing_location`]; an error naming the claim's
-    /// field when neither gives it.
+    /// The billing provider's state and postal code written for a claim (2010AA N4, required): the
+    /// claim's location, else these options' [`WriteOptions::billing_location`], never one part from
+    /// each (a ZIP given for another state would set another locality); an error naming the claim's
+    /// field when the location used lacks a part.
     pub fn billing_location(&self, claim: &Claim) -> Result<Location, Error> {
-        let own = claim.billing_provider_location.unwrap_or_default();
-        let given = self.billing_location.unwrap_or_default();
-        let (state, zip) = (own.state.or(given.state), own.zip.or(given.zip));
+        let location = claim.billing_provider_location.or(self.billing_location).unwrap_or_default();
         let missing = |name: &str| {
             Error::invalid(
                 format!("billing_provider_location.{name}"),
-                "is required in an 837 (2010AA N4): give it on the claim, or a billing location to write",
+                "is required in an 837 (2010AA N4): give the claim's billing location, or one to write for \
+                 claims without one",
             )
         };
-        Ok(Location {
-            state: Some(state.ok_or_else(|| missing("state"))?),
-            zip: Some(zip.ok_or_else(|| missing("zip"))?),
-        })
+        location.state.ok_or_else(|| missing("state"))?;
+        location.zip.ok_or_else(|| missing("zip"))?;
+        Ok(location)
     }
 }
 
@@ -514,12 +513,11 @@ mod tests {
             let back = read_837(&bytes[..], ReadOptions::default()).core_claims();
             assert_eq!(back[0].billing_provider_location, written);
         }
-        // The claim's state with no ZIP: the ZIP must be given, and the state stays the claim's.
+        // A claim's location without its ZIP is refused, not completed from the options' (a ZIP given
+        // for another state would set another locality).
         claim.billing_provider_location = Some(Location { zip: None, ..own });
-        let err = write_837_to_vec(std::slice::from_ref(&claim), &WriteOptions::default()).unwrap_err();
+        let err = write_837_to_vec(std::slice::from_ref(&claim), &written_in_ny()).unwrap_err();
         assert_eq!(err.field(), Some("claims[0].billing_provider_location.zip"), "{err}");
-        let written = written_in_ny().billing_location(&claim).unwrap();
-        assert_eq!((written.state, written.zip), (own.state, Some("100010001".parse().unwrap())));
     }
 
     /// Found by the fuzzer: parts A, B, C, B' of one claim id (B and B' with the same rendering

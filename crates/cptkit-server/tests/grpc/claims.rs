@@ -314,7 +314,7 @@ async fn malformed_claims_name_the_request_field() {
         assert_eq!(&violation_field(&status), field);
         let status = client.price_claim(price(&claim, pb::PriceOptions::default(), TODAY)).await.expect_err(field);
         assert_eq!(&violation_field(&status), field);
-        // The stream names the same field, whether its fast reader or prost reads the request.
+        // The stream names the same field (its fast reader gives every one of these to prost).
         let stream = tokio_stream::iter([process_request("m", claim, true)]);
         let mut answers = client.process_claims(stream).await.expect("stream").into_inner();
         let answer = answers.next().await.expect("an answer").expect("ok");
@@ -329,6 +329,11 @@ async fn malformed_claims_name_the_request_field() {
     let options = pb::PriceOptions { rule_set: String::new(), conversion_factor: "sixty".into(), ..Default::default() };
     let status = client.price_claim(price(&good, options, TODAY)).await.expect_err("conversion factor");
     assert_eq!(violation_field(&status), "options.conversion_factor");
+    // A payer's factor out of range is named where the request holds it, not where the core keeps it.
+    let payer_conversion_factors = [("Cigna".to_owned(), "0".to_owned())].into();
+    let options = pb::PriceOptions { payer_conversion_factors, ..Default::default() };
+    let status = client.price_claim(price(&good, options, TODAY)).await.expect_err("payer conversion factor");
+    assert_eq!(violation_field(&status), "options.payer_conversion_factors.cigna");
 
     // Well-formed text that breaks a billing rule is kept on the claim and reported, not refused.
     let mut kept = good.clone();
@@ -362,6 +367,14 @@ async fn rejected_claims_list_every_error_finding_up_to_the_cap() {
         let violations = violations(&status);
         assert_eq!(violations.len(), listed);
         assert_eq!(violations[0], ("claim.lines[1].procedure_code".into(), "CPT005: line 1 repeats line 0".into()));
+        // A stream names them alike, each a whole finding (edit id, hint).
+        let stream = tokio_stream::iter([process_request("dups", claim.clone(), true)]);
+        let mut answers = client.process_claims(stream).await.expect("stream").into_inner();
+        let error = answers.next().await.expect("an answer").expect("ok").error.expect("rejected");
+        assert_eq!(error.violations.len(), lines - 1);
+        let first = &error.violations[0];
+        assert_eq!((first.field.as_str(), first.edit_id.as_str()), ("claim.lines[1].procedure_code", "CPT005"));
+        assert!(!first.hint.is_empty());
         assert_eq!(status.message().contains("field violations"), lines - 1 > listed, "{}", status.message());
         let text: usize = status.message().len() + violations.iter().map(|(f, d)| f.len() + d.len()).sum::<usize>();
         assert!(text <= cptkit_server::status::MAX_STATUS_TEXT_BYTES, "{text} bytes");
