@@ -2,6 +2,7 @@
 //! payer's rule set in force on the date of service, every step explained. Rule sets are data files
 //! (`data/rulesets/*.json`); users can load their own.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
 use std::sync::{Arc, OnceLock};
@@ -18,7 +19,7 @@ use crate::ids::{CptCode, LocalityId, ModifierCode, UsState};
 use crate::judge::{GivenFactor, PriceOptions};
 use crate::model::{CfTier, ConversionFactor, ServiceType};
 use crate::path::FieldPath;
-use crate::pfs::FeeBasis;
+use crate::pfs::{CLAIM_LOCALITY, FeeBasis, zip_locality};
 use crate::reference::Reference;
 use crate::text::{DateText, DecimalText};
 
@@ -338,13 +339,16 @@ impl RuleBook {
         let payer = claim.payer.id.as_str();
         let plan = claim.payer.plan_type;
         let in_force = |r: &&Arc<RuleSet>| r.effective_from <= date && r.effective_to.is_none_or(|to| date <= to);
+        // A payer's rule set is for the plan types it names (every plan when it names none): a
+        // payer's Medicare Advantage claim is not paid by its commercial rules.
+        let for_plan = |r: &&Arc<RuleSet>| r.selects.plan_types.is_empty() || r.selects.plan_types.contains(&plan);
         let by_plan = |r: &Arc<RuleSet>| r.selects.plan_types.contains(&plan) && plan != PlanType::Commercial;
         let for_payer = match self.by_payer.get(payer) {
             Some(positions) => Some(positions),
             None if payer.bytes().any(|b| b.is_ascii_uppercase()) => self.by_payer.get(&payer.to_ascii_lowercase()),
             None => None,
         };
-        let mut payer_sets = for_payer.into_iter().flatten().map(|&i| &self.rule_sets[i]);
+        let mut payer_sets = for_payer.into_iter().flatten().map(|&i| &self.rule_sets[i]).filter(for_plan);
         let mut plan_sets = self.rule_sets.iter().filter(|r| by_plan(r));
         let state = claim.state();
         // The first rule set for the payer that is for other states, to name in the error.
@@ -372,7 +376,7 @@ impl RuleBook {
                 rule.id,
                 rule.selects.states_text()
             ),
-            (true, _, _) => format!("no rule set for payer {payer:?} is in force on {date}"),
+            (true, _, _) => format!("no rule set for payer {payer:?} and plan type {plan} is in force on {date}"),
             (false, _, _) => {
                 format!(
                     "cptkit has no public anesthesia payment rules for payer {payer:?}: load a rule set file for it"
@@ -614,8 +618,8 @@ enum CfUsed {
     Given { for_payer: bool },
     Medicare {
         factor: Arc<ConversionFactor>,
-        locality_not_loaded: Option<LocalityId>,
-        claim_has_locality: bool,
+        /// The claim's locality and where it comes from, or why it has none.
+        locality: std::result::Result<(LocalityId, &'static str), Cow<'static, str>>,
         /// A factor the request gave for every payer, not applied to Medicare fee-for-service.
         not_applied: Option<Decimal>,
     },
@@ -841,27 +845,38 @@ impl PricedLine {
             CfUsed::Given { for_payer: false } => {
                 f.write_str("conversion factor given with the request for every payer (contract rate)")
             }
-            CfUsed::Medicare { factor, locality_not_loaded, claim_has_locality, not_applied } => {
-                match (&factor.locality, locality_not_loaded) {
-                    (Some(locality), _) => {
-                        write!(f, "CY{} locality {} ({}): {}", factor.year, locality.id, locality.name, factor.source)
+            CfUsed::Medicare { factor, locality, not_applied } => {
+                // Said only for a locality the claim does not name itself.
+                let from =
+                    |source: &str| if source == CLAIM_LOCALITY { String::new() } else { format!(", from {source}") };
+                match (&factor.locality, locality) {
+                    (Some(found), Ok((_, source))) => write!(
+                        f,
+                        "CY{} locality {} ({}){}: {}",
+                        factor.year,
+                        found.id,
+                        found.name,
+                        from(source),
+                        factor.source
+                    ),
+                    (_, Ok((wanted, source))) => write!(
+                        f,
+                        "CY{} national, {} tier (no CY{} locality factor for {wanted}{} is loaded, so the national factor is used): {}",
+                        factor.year,
+                        factor.tier.as_str(),
+                        factor.year,
+                        from(source),
+                        factor.source
+                    ),
+                    (_, Err(why)) => {
+                        write!(
+                            f,
+                            "CY{} national, {} tier ({why}): {}",
+                            factor.year,
+                            factor.tier.as_str(),
+                            factor.source
+                        )
                     }
-                    (None, Some(wanted)) => write!(
-                        f,
-                        "CY{} national, {} tier (no CY{} locality factor for {wanted} is loaded, so the national factor is used): {}",
-                        factor.year,
-                        factor.tier.as_str(),
-                        factor.year,
-                        factor.source
-                    ),
-                    (None, None) => write!(
-                        f,
-                        "CY{} national, {} tier{}: {}",
-                        factor.year,
-                        factor.tier.as_str(),
-                        if *claim_has_locality { "" } else { " (no Medicare locality on the claim)" },
-                        factor.source
-                    ),
                 }?;
                 match not_applied {
                     Some(cf) => write!(
@@ -1076,13 +1091,19 @@ impl Reference {
         not_applied: Option<Decimal>,
     ) -> Result<(Decimal, CfUsed)> {
         let year = date.year();
-        let claim_has_locality = claim.medicare_locality.is_some();
-        if let Some(locality) = &claim.medicare_locality
-            && let Some(cf) = self.locality_conversion_factor(year, locality)
+        // The claim's own locality, else the one its ZIP gives (as for its fee-schedule lines).
+        let locality = match claim.medicare_locality {
+            Some(locality) => Ok((locality, CLAIM_LOCALITY)),
+            None => match self.fee_schedule_on(date).and_then(|schedule| zip_locality(claim, schedule.tables)) {
+                Some(Ok((zip, source))) => Ok((zip.locality, source)),
+                Some(Err(why)) => Err(Cow::Owned(why)),
+                None => Err(Cow::Borrowed("no Medicare locality on the claim")),
+            },
+        };
+        if let Ok((wanted, _)) = &locality
+            && let Some(cf) = self.locality_conversion_factor(year, wanted)
         {
-            let used =
-                CfUsed::Medicare { factor: Arc::clone(cf), locality_not_loaded: None, claim_has_locality, not_applied };
-            return Ok((cf.amount, used));
+            return Ok((cf.amount, CfUsed::Medicare { factor: Arc::clone(cf), locality, not_applied }));
         }
         let tier =
             if claim.rendering_provider.qualifying_apm { CfTier::QualifyingApm } else { CfTier::NonQualifyingApm };
@@ -1098,12 +1119,7 @@ impl Reference {
                 )
                 .at("date_of_service")
             })?;
-        let used = CfUsed::Medicare {
-            factor: Arc::clone(cf),
-            locality_not_loaded: claim.medicare_locality,
-            claim_has_locality,
-            not_applied,
-        };
+        let used = CfUsed::Medicare { factor: Arc::clone(cf), locality, not_applied };
         Ok((cf.amount, used))
     }
 }

@@ -334,7 +334,7 @@ impl Reference {
                 "code the diagnosis in ICD-9-CM, or check the date of service",
             );
         }
-        let Ok(Some((billable, valid_through))) = self.diagnosis_status(code) else {
+        let Ok(Some(status)) = self.diagnosis_status(code) else {
             return out.add(
                 UNKNOWN_DIAGNOSIS,
                 loc(),
@@ -342,8 +342,9 @@ impl Reference {
                 "check the code against the ICD-10-CM tabular",
             );
         };
-        let deleted = valid_through.zip(first_service).is_some_and(|(end, dos)| dos > end);
-        if !deleted && billable {
+        let deleted = status.through.zip(first_service).is_some_and(|(end, dos)| dos > end);
+        let not_yet = status.from.zip(first_service).filter(|((from, _), dos)| dos < from).map(|(from, _)| from);
+        if !deleted && not_yet.is_none() && status.billable {
             return;
         }
         // Rare: build the full record for the message.
@@ -355,6 +356,13 @@ impl Reference {
                 loc(),
                 format!("{code} ({}) was valid only through {}", dx.title, dx.valid_through.unwrap_or(Date::MIN)),
                 format!("use one of {}", replacements.join(", ")),
+            );
+        } else if let Some((from, replaced)) = not_yet {
+            out.add(
+                DIAGNOSIS_DELETED,
+                loc(),
+                format!("{code} ({}) is valid from {from}, when it replaced {replaced}", dx.title),
+                format!("use {replaced} for services before {from}"),
             );
         } else {
             out.add(
@@ -629,14 +637,21 @@ impl Reference {
         let provider = &claim.rendering_provider;
         // Without a taxonomy or a stated role there is nothing to check against (PRV004 says so).
         let Some(role) = provider.role() else { return };
+        // Who bills each modifier: `anesthesia_modifiers.csv` (QZ is a CRNA's alone: an anesthesiologist
+        // assistant always works under medical direction).
         let allowed = match modifier.as_str() {
-            "QX" | "QZ" => matches!(role, ProviderRole::Crna | ProviderRole::AnesthesiologistAssistant),
+            "QX" => matches!(role, ProviderRole::Crna | ProviderRole::AnesthesiologistAssistant),
+            "QZ" => role == ProviderRole::Crna,
             _ => role.is_physician(),
         };
         if !allowed {
             let position = line.modifiers.iter().position(|m| *m == modifier).unwrap_or(0);
             let who = match modifier.as_str() {
-                "QX" | "QZ" => "a CRNA or anesthesiologist assistant",
+                "QX" => "a CRNA or anesthesiologist assistant",
+                "QZ" if role == ProviderRole::AnesthesiologistAssistant => {
+                    "a CRNA (an anesthesiologist assistant is always medically directed: bill QX)"
+                }
+                "QZ" => "a CRNA",
                 "AA" if role == ProviderRole::AnesthesiologistAssistant => {
                     "a physician (an anesthesiologist assistant is always medically directed: bill QX)"
                 }
@@ -756,7 +771,7 @@ fn status_edit(status: u8, medicare: bool) -> Option<(Edit, &'static str)> {
 impl Reference {
     /// The fee schedule release a date is judged by; `None` when no release covers its year (pricing
     /// reports that). Checked before `in_force`, which words an error for the missing year.
-    fn fee_schedule_on(&self, date: Date) -> Option<InForce<'_>> {
+    pub(crate) fn fee_schedule_on(&self, date: Date) -> Option<InForce<'_>> {
         let schedule = self.fee_schedule();
         let covered = schedule
             .releases()

@@ -344,3 +344,28 @@ fn a_combined_cap_trims_the_last_line_of_a_case() {
     assert!(last.allowed < last.total_units * last.conversion_factor * last.share, "{last:?}");
     assert!(last.steps().iter().any(|s| s.detail.contains("cap") || s.step.contains("cap")), "{:?}", last.steps());
 }
+
+/// A diagnosis is judged by the code set of the date of service: M54.5 was billable through
+/// 2021-09-30 and M54.50, one of its replacements, only from 2021-10-01 (icd10cm_deleted.csv).
+#[test]
+fn a_replaced_diagnosis_is_judged_by_the_date_of_service() {
+    let judged = |dx: &str, date: &str| {
+        let mut claim = anesthesiologist_claim(&[("00632", "AA", "MJ", "90")]);
+        claim.diagnoses = [dx.parse().unwrap()].into_iter().collect();
+        claim.lines[0].date_of_service =
+            time::Date::parse(date, time::macros::format_description!("[year]-[month]-[day]")).unwrap();
+        let context = cptkit_core::ValidationContext { today: time::macros::date!(2026 - 11 - 27) };
+        let report = Reference::embedded().validate(&claim, &context);
+        let code_set = ["DX002", "DX003", "DX004"];
+        report
+            .findings
+            .iter()
+            .filter(|f| code_set.contains(&f.edit_id.as_str()))
+            .map(|f| f.edit_id.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(judged("M54.5", "2021-09-30"), Vec::<String>::new());
+    assert_eq!(judged("M54.5", "2021-10-01"), ["DX004"]);
+    assert_eq!(judged("M54.50", "2021-09-30"), ["DX004"]);
+    assert_eq!(judged("M54.50", "2021-10-01"), Vec::<String>::new());
+}

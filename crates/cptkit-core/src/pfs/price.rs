@@ -252,31 +252,45 @@ impl Reference {
     ) -> std::result::Result<LineLocality<'a>, String> {
         let tables = in_force.tables;
         if let Some(locality) = &claim.medicare_locality {
-            return tables
-                .gpci(locality)
-                .map(|gpci| LineLocality { gpci, source: "the claim's Medicare locality" })
-                .ok_or_else(|| {
-                    format!("locality {locality} is not in the {} GPCI file", in_force.release.info.release)
-                });
+            return tables.gpci(locality).map(|gpci| LineLocality { gpci, source: CLAIM_LOCALITY }).ok_or_else(|| {
+                format!("locality {locality} is not in the {} GPCI file", in_force.release.info.release)
+            });
         }
-        let from_zip = |location: &Option<crate::claim::Location>, source: &'static str| {
-            let (zip5, _) = location.as_ref()?.zip.as_ref()?.zip()?;
-            Some((tables.zip_locality(zip5), zip5.to_owned(), source))
-        };
-        let found = from_zip(&claim.service_facility_location, "the service facility's ZIP code")
-            .or_else(|| from_zip(&claim.billing_provider_location, "the billing provider's ZIP code"));
-        match found {
-            Some((Some(z), zip, _)) if z.split_by_zip4 => Err(format!(
-                "ZIP {zip} is split across Medicare localities by ZIP+4: give medicare_locality on the claim"
-            )),
-            Some((Some(z), _, source)) => tables
+        match zip_locality(claim, tables) {
+            Some(Ok((z, source))) => tables
                 .gpci(&z.locality)
                 .map(|gpci| LineLocality { gpci, source })
                 .ok_or_else(|| format!("locality {} is not in the GPCI file", z.locality)),
-            Some((None, zip, _)) => Err(format!("ZIP {zip} is not in CMS's ZIP code to locality file")),
+            Some(Err(why)) => Err(why),
             None => Err("no Medicare locality: give medicare_locality or a service facility ZIP code".to_owned()),
         }
     }
+}
+
+/// Where a line's locality comes from when the claim names it (`medicare_locality`).
+pub(crate) const CLAIM_LOCALITY: &str = "the claim's Medicare locality";
+
+/// The Medicare locality a claim's ZIP code gives (the service facility's, else the billing
+/// provider's) and which ZIP gave it: `None` when the claim gives no ZIP, an error saying why when its
+/// ZIP gives no one locality. Fee-schedule lines take their GPCIs from it, anesthesia lines their
+/// locality conversion factor.
+pub(crate) fn zip_locality<'t>(
+    claim: &Claim,
+    tables: &'t super::Tables,
+) -> Option<std::result::Result<(&'t super::ZipLocality, &'static str), String>> {
+    fn zip5(location: &Option<crate::claim::Location>) -> Option<&str> {
+        Some(location.as_ref()?.zip.as_ref()?.zip()?.0)
+    }
+    let (zip, source) = zip5(&claim.service_facility_location)
+        .map(|zip| (zip, "the service facility's ZIP code"))
+        .or_else(|| zip5(&claim.billing_provider_location).map(|zip| (zip, "the billing provider's ZIP code")))?;
+    Some(match tables.zip_locality(zip) {
+        Some(z) if z.split_by_zip4 => {
+            Err(format!("ZIP {zip} is split across Medicare localities by ZIP+4: give medicare_locality on the claim"))
+        }
+        Some(z) => Ok((z, source)),
+        None => Err(format!("ZIP {zip} is not in CMS's ZIP code to locality file")),
+    })
 }
 
 /// Prices the fee-schedule lines of a claim (`lines`: index and rule set, Medicare basis) together, so
