@@ -93,6 +93,16 @@ pub fn optional_text<T: std::str::FromStr<Err = Error>>(text: &str) -> Result<Op
     if text.is_empty() { Ok(None) } else { text.parse().map(Some) }
 }
 
+/// A null is no value, as an absent field is: proto3 and X12 cannot send one, and a table's null cell
+/// is no value, so a null is read alike on every face.
+fn null_as_default<'de, D, T>(d: D) -> std::result::Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
 fn optional_text_de<'de, D, T>(d: D) -> std::result::Result<Option<T>, D::Error>
 where
     D: serde::Deserializer<'de>,
@@ -204,7 +214,7 @@ text_enum! {
 pub struct Patient {
     #[serde(with = "crate::text::iso_date")]
     pub birth_date: Date,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub member_id: ShortText,
 }
 
@@ -225,7 +235,7 @@ pub struct RenderingProvider {
     #[serde(default, deserialize_with = "optional_text_de")]
     pub role: Option<ProviderRole>,
     /// Medicare qualifying APM participant: selects the CY2026+ QP conversion factor.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub qualifying_apm: bool,
 }
 
@@ -283,7 +293,7 @@ text_enum! {
 #[serde(deny_unknown_fields)]
 pub struct ClaimLine {
     pub procedure_code: CptCode,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub modifiers: Modifiers,
     pub unit_basis: UnitBasis,
     /// Minutes (MJ) or units (UN), as a decimal string; read through [`quantity`].
@@ -294,16 +304,16 @@ pub struct ClaimLine {
     #[serde(default, with = "local_time")]
     pub end_time: Option<PrimitiveDateTime>,
     /// 1-based pointers into `Claim::diagnoses`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub diagnosis_pointers: DiagnosisPointers,
     pub charge_cents: i64,
     #[serde(with = "crate::text::iso_date")]
     pub date_of_service: Date,
     /// Ties the physician's and the anesthetist's lines for the same anesthetic together.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub case_id: ShortText,
     /// AD lines: the physician documented presence at induction (+1 unit under Medicare).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub present_at_induction: bool,
 }
 
@@ -326,12 +336,16 @@ impl Claim {
             return Ok(claim);
         }
         let de = &mut serde_json::Deserializer::from_str(json);
-        serde_path_to_error::deserialize(de).map_err(|e| {
+        let claim = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
             let field = e.path().to_string();
             let message = e.into_inner().to_string();
             let err = Error::new(ErrorKind::InvalidInput, message);
             if field == "." { err } else { err.at(field) }
-        })
+        })?;
+        // What failed the fast read is text after the claim (a second claim, a stray word): one claim is
+        // one JSON value, and nothing after it may be dropped unread.
+        de.end().map_err(|e| Error::new(ErrorKind::InvalidInput, format!("text after the claim: {e}")))?;
+        Ok(claim)
     }
 
     pub fn to_json(&self) -> String {
@@ -447,6 +461,18 @@ mod tests {
         assert_eq!(claim.lines[0].quantity, Decimal::from(90));
         assert!(!format!("{:?}", claim.patient).contains("1960"), "no PHI in Debug");
         assert_eq!(Claim::from_json(&claim.to_json()).unwrap(), claim);
+        // One claim is one JSON value: text after it is refused, never dropped unread.
+        for after in [" x", ",{}", "\n{\"claim_id\":\"d\"}", " null"] {
+            let err = Claim::from_json(&format!("{fixed}{after}")).unwrap_err();
+            assert!(err.message().starts_with("text after the claim"), "{after:?}: {err}");
+        }
+        assert_eq!(Claim::from_json(&format!(" {fixed}\n")).unwrap(), claim);
+        // A null is no value, as in tables (a null cell) and on the wire.
+        let nulls = fixed.replace(r#""charge_cents":100"#, r#""charge_cents":100,"modifiers":null,"case_id":null,"diagnosis_pointers":null,"present_at_induction":null"#)
+            .replace(r#""role":"anesthesiologist""#, r#""role":"anesthesiologist","qualifying_apm":null"#)
+            .replace(r#""birth_date":"1960-01-01""#, r#""birth_date":"1960-01-01","member_id":null"#);
+        assert_ne!(nulls, fixed);
+        assert_eq!(Claim::from_json(&nulls).unwrap(), claim);
         // An empty id is no id: the claim cannot be read (as on the wire, in tables and in X12).
         for (given, field) in [(r#""claim_id":"c""#, "claim_id"), (r#""id":"medicare""#, "payer.id")] {
             for blank in ["", " "] {
