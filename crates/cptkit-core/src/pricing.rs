@@ -636,11 +636,15 @@ enum NotPriced {
     RefusedModifier(String, String),
 }
 
+/// A line trimmed by the combined cap: the case's lines' `total`, the case's physician-only `amount`
+/// and the `cap` fraction applied to it, the resulting `limit`, and how much this line lost.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Cap {
     total: Decimal,
+    amount: Decimal,
+    cap: Decimal,
     limit: Decimal,
-    over: Decimal,
+    cut: Decimal,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -779,12 +783,13 @@ impl PricedLine {
             out.step("lesser_of_charge", &detail, &DecimalText(self.charge));
         }
         if let Some(cap) = &b.capped {
-            let cap_share = DecimalText(rule.combined_cap.unwrap_or(Decimal::ONE));
             let detail = format_args!(
-                "the case's lines total {}, above {cap_share} x the personally performed {}: reduced by {}",
+                "the case's lines total {}, above {} x the personally performed {} = {}: reduced by {}",
                 DecimalText(cap.total),
+                DecimalText(cap.cap),
+                DecimalText(cap.amount),
                 DecimalText(cap.limit),
-                DecimalText(cap.over)
+                DecimalText(cap.cut)
             );
             out.step("combined_cap", &detail, &DecimalText(self.allowed));
         }
@@ -1145,33 +1150,78 @@ fn in_line_order(a: Vec<PricedLine>, b: Vec<PricedLine>) -> Vec<PricedLine> {
     merged
 }
 
-/// Where a rule set caps physician + anesthetist for one case, trims the case's last line on this claim.
+/// The payer cap on one anesthetic: "combined physician and non-physician payment may not exceed 100% of
+/// the physician-only amount" (Anthem C-09002 and Anthem MA summaries, shared/domain/anesthesia-billing.md
+/// §2.2); the fraction is the rule set's `combined_cap`, and a rule set without one caps nothing.
+///
+/// A case is this claim's priced anesthesia lines with one case id, whatever their share (a physician's
+/// and an anesthetist's lines priced on separate claims are not tied together): AA + QZ
+/// ("both fully involved", §2.2) is paid 100% each only where the payer has no cap. Lines without a
+/// case id cannot be tied to an anesthetic and are not capped. A case is capped only if every line's
+/// rule set has a cap (a case on both sides of a rule change), at the largest of them.
+///
+/// The physician-only amount is what one practitioner performing the whole anesthetic would be paid:
+/// for each code of the case, the largest of its lines' units x conversion factor at share 1, rounded
+/// to cents as a line is. The largest, because time units measure the anesthesia time of the case
+/// (42 CFR 414.46(a)(3)): lines of one case billing different minutes (QK 90, QX 150) both cover the
+/// case, which lasted the longer time; the shorter line is one practitioner's part of it, not a
+/// shorter anesthetic. Summed over codes, because an anesthetic reports one base code with its
+/// separately payable add-ons (01953, 01968, 01969; §1.1), and a qualifying-circumstance line is its own
+/// code; a second base code for one anesthetic is an error (CPT003) and is not priced. Every line of the code is a
+/// candidate, an AD line's fixed 3 (+1) units included: a candidate can only raise the amount, so a
+/// line that is no measure of the whole anesthetic errs toward paying, never toward cutting. The
+/// amount is the same in any line order.
+///
+/// Over the limit, lines are trimmed from the case's last line on the claim backwards, each to no
+/// less than 0, until the case fits; each trimmed line's steps say by how much.
 fn apply_combined_cap(claim: &Claim, mut lines: Vec<PricedLine>) -> Vec<PricedLine> {
-    let shared = |i: usize| {
-        !claim.lines[i].case_id.is_empty() && lines[i].status == LineStatus::Priced && lines[i].share < Decimal::ONE
+    let counted = |i: usize| {
+        let line = &lines[i];
+        !claim.lines[i].case_id.is_empty() && line.status == LineStatus::Priced && line.fee_basis().is_none()
     };
-    // A cap needs two shared lines of a case: most claims have none, and build no map.
-    if (0..lines.len()).filter(|&i| shared(i)).nth(1).is_none() {
+    // A cap needs two counted lines under a capped rule set: most claims have none, and build no map.
+    if (0..lines.len()).filter(|&i| counted(i) && lines[i].rule.combined_cap.is_some()).nth(1).is_none() {
         return lines;
     }
     let mut by_case: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    for i in (0..lines.len()).filter(|&i| shared(i)) {
+    for i in (0..lines.len()).filter(|&i| counted(i)) {
         by_case.entry(claim.lines[i].case_id.as_str()).or_default().push(i);
     }
     for indexes in by_case.values().filter(|v| v.len() > 1) {
-        let first = &lines[indexes[0]];
-        let Some(cap) = first.rule.combined_cap else { continue };
-        let limit = cents(first.total_units * first.conversion_factor * cap);
+        let caps = indexes.iter().map(|&i| lines[i].rule.combined_cap);
+        let Some(cap) = caps.reduce(|a, b| a.zip(b).map(|(a, b)| a.max(b))).flatten() else { continue };
+        let amount = physician_only_amount(&lines, indexes);
+        let limit = cents(amount * cap);
         let total: Decimal = indexes.iter().map(|&i| lines[i].allowed).sum();
-        if total > limit
-            && let Some(&last) = indexes.last()
-        {
-            let over = total - limit;
-            lines[last].allowed -= over;
-            lines[last].basis.capped = Some(Cap { total, limit, over });
+        let mut over = total - limit;
+        for &i in indexes.iter().rev() {
+            if over <= Decimal::ZERO {
+                break;
+            }
+            let cut = over.min(lines[i].allowed);
+            if cut > Decimal::ZERO {
+                lines[i].allowed -= cut;
+                lines[i].basis.capped = Some(Cap { total, amount, cap, limit, cut });
+                over -= cut;
+            }
         }
     }
     lines
+}
+
+/// The personally performed amount of one case ([`apply_combined_cap`]): per code, the largest of its
+/// lines' units x conversion factor at share 1 (each rounded to cents), summed.
+fn physician_only_amount(lines: &[PricedLine], case: &[usize]) -> Decimal {
+    let mut by_code: SmallVec<[(CptCode, Decimal); 2]> = SmallVec::new();
+    for &i in case {
+        let line = &lines[i];
+        let full = cents(line.total_units * line.conversion_factor);
+        match by_code.iter_mut().find(|(code, _)| *code == line.procedure_code) {
+            Some((_, largest)) => *largest = (*largest).max(full),
+            None => by_code.push((line.procedure_code, full)),
+        }
+    }
+    by_code.iter().map(|(_, amount)| amount).sum()
 }
 
 #[cfg(test)]

@@ -318,31 +318,137 @@ fn user_rule_set_is_loaded_and_selected() {
     assert_eq!(cptkit_core::RuleSet::from_json(&negative).unwrap_err().field(), Some("shares.AA"));
 }
 
-/// A rule set with a combined cap (Medicare Advantage: 100% of the physician-only amount) trims the
-/// case's last line on the claim when its shared lines (two medically directed halves here, the second
-/// longer) add up to more.
-#[test]
-fn a_combined_cap_trims_the_last_line_of_a_case() {
-    let json = r#"{"claim_id":"CAP","payer":{"id":"humana-ma","plan_type":"medicare_advantage"},
-        "place_of_service":"21","patient":{"birth_date":"1950-01-01"},"billing_provider_npi":"1234567893",
-        "rendering_provider":{"npi":"1558598797","taxonomy":"207L00000X","role":"anesthesiologist"},
-        "diagnoses":["M54.50"],
-        "lines":[
-          {"procedure_code":"00632","modifiers":["QK"],"unit_basis":"MJ","quantity":"60","diagnosis_pointers":[1],
-           "charge_cents":99999999,"date_of_service":"2025-06-01","case_id":"K1"},
-          {"procedure_code":"00632","modifiers":["QK"],"unit_basis":"MJ","quantity":"120","diagnosis_pointers":[1],
-           "charge_cents":99999999,"date_of_service":"2025-06-01","case_id":"K1"}]}"#;
-    let claim = Claim::from_json(json).unwrap();
+/// A Medicare Advantage claim (combined cap 1.00): (code, pricing modifier, minutes, case id) per line.
+/// No taxonomy: one claim carrying the physician's and the anesthetist's lines. Each line starts an hour
+/// after the one before, so two like lines are two services, not a duplicate (CPT005).
+fn advantage_claim(lines: &[(&str, &str, u32, &str)]) -> Claim {
+    let lines: Vec<String> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, (code, modifier, minutes, case))| {
+            format!(
+                r#"{{"procedure_code":"{code}","modifiers":["{modifier}"],"unit_basis":"MJ","quantity":"{minutes}",
+                "start_time":"2025-06-01T{:02}:00","diagnosis_pointers":[1],"charge_cents":99999999,
+                "date_of_service":"2025-06-01","case_id":"{case}"}}"#,
+                7 + i
+            )
+        })
+        .collect();
+    let json = format!(
+        r#"{{"claim_id":"CAP","payer":{{"id":"humana","plan_type":"medicare_advantage"}},"place_of_service":"21",
+        "patient":{{"birth_date":"1950-01-01"}},"billing_provider_npi":"1234567893",
+        "rendering_provider":{{"npi":"1558598797"}},"diagnoses":["M54.50"],"lines":[{}]}}"#,
+        lines.join(",")
+    );
+    Claim::from_json(&json).unwrap()
+}
+
+/// An 00632 line of case K1.
+fn k1(modifier: &'static str, minutes: u32) -> (&'static str, &'static str, u32, &'static str) {
+    ("00632", modifier, minutes, "K1")
+}
+
+/// The claim priced at a contract factor of 60.00; no line is below zero.
+fn price_advantage(lines: &[(&str, &str, u32, &str)], book: &RuleBook) -> cptkit_core::PricedClaim {
+    let options = PriceOptions {
+        conversion_factors: ConversionFactors::every_payer(Decimal::new(6000, 2)).unwrap(),
+        ..PriceOptions::default()
+    };
     let today = Some(time::macros::date!(2026 - 11 - 27));
-    let options = PriceOptions::contract("50".parse().unwrap()).unwrap();
-    let priced = Reference::embedded().price(&claim, &options, RuleBook::embedded(), today).unwrap();
-    let [first, last] = priced.lines.as_slice() else { panic!("{priced:?}") };
-    assert_eq!(first.rule.id, "medicare-advantage");
-    // The cap is the first line's units at the whole factor: 100% of what one provider would get.
-    let limit = first.total_units * first.conversion_factor;
-    assert_eq!(first.allowed + last.allowed, limit, "{priced:?}");
-    assert!(last.allowed < last.total_units * last.conversion_factor * last.share, "{last:?}");
-    assert!(last.steps().iter().any(|s| s.detail.contains("cap") || s.step.contains("cap")), "{:?}", last.steps());
+    let priced = Reference::embedded().price(&advantage_claim(lines), &options, book, today).unwrap();
+    assert!(priced.lines.iter().all(|l| l.rule.id == "medicare-advantage"), "{priced:?}");
+    assert!(priced.lines.iter().all(|l| l.allowed >= Decimal::ZERO), "{priced:?}");
+    priced
+}
+
+fn allowed_of(priced: &cptkit_core::PricedClaim) -> Vec<String> {
+    priced.lines.iter().map(|l| l.allowed.to_string()).collect()
+}
+
+fn cap_step(line: &cptkit_core::PricedLine) -> Option<String> {
+    line.steps().into_iter().find(|s| s.step == "combined_cap").map(|s| s.detail)
+}
+
+/// Anthem C-09002 / Anthem MA (shared/domain/anesthesia-billing.md §2.2): a case's lines together may
+/// not exceed 100% of the physician-only amount, the case's largest units at the whole factor
+/// (00632, 300 min: 7 + 20.0 = 27 units x 60.00 = 1620.00). QK 15 min (8 units x 60 x 0.50 = 240.00)
+/// and QX 300 twice (810.00 each) are 1860.00, 240.00 over: the last line is trimmed to 570.00, never
+/// below zero.
+#[test]
+fn a_combined_cap_holds_a_case_to_the_physician_only_amount() {
+    let priced = price_advantage(&[k1("QK", 15), k1("QX", 300), k1("QX", 300)], RuleBook::embedded());
+    assert_eq!(allowed_of(&priced), ["240.00", "810.00", "570.00"]);
+    assert_eq!(priced.total_allowed.to_string(), "1620.00");
+    assert_eq!(cap_step(&priced.lines[1]), None);
+    let step = cap_step(&priced.lines[2]).unwrap();
+    assert!(
+        step.contains("1860.00, above 1.00 x the personally performed 1620.00 = 1620.00: reduced by 240.00"),
+        "{step}"
+    );
+}
+
+/// The physician-only amount does not depend on which line comes first: QK 90 min (13 units, 390.00)
+/// and QX 150 min (17 units, 510.00) are 900.00, under 17 x 60.00 = 1020.00, in either order.
+#[test]
+fn a_combined_cap_is_the_same_in_any_line_order() {
+    let book = RuleBook::embedded();
+    let physician_first = price_advantage(&[k1("QK", 90), k1("QX", 150)], book);
+    let anesthetist_first = price_advantage(&[k1("QX", 150), k1("QK", 90)], book);
+    assert_eq!(physician_first.total_allowed.to_string(), "900.00");
+    assert_eq!(anesthetist_first.total_allowed, physician_first.total_allowed);
+    assert!(physician_first.lines.iter().chain(&anesthetist_first.lines).all(|l| cap_step(l).is_none()));
+}
+
+/// AA + QZ (both fully involved, §2.2) are 100% each, 780.00 + 780.00, but a capped payer pays the
+/// case 100% of 780.00: the last line goes to 0.00. A rule set without a cap pays both in full, and
+/// lines without a case id are never tied together.
+#[test]
+fn a_combined_cap_counts_every_share() {
+    let priced = price_advantage(&[k1("AA", 90), k1("QZ", 90)], RuleBook::embedded());
+    assert_eq!(allowed_of(&priced), ["780.00", "0.00"]);
+    assert!(cap_step(&priced.lines[1]).unwrap().ends_with("reduced by 780.00"));
+
+    let no_case = price_advantage(&[("00632", "AA", 90, ""), ("00632", "QZ", 90, "")], RuleBook::embedded());
+    assert_eq!(allowed_of(&no_case), ["780.00", "780.00"]);
+
+    let text = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/rulesets/medicare_advantage.json"),
+    )
+    .unwrap();
+    let uncapped = text.replace("\"combined_cap\": \"1.00\"", "\"combined_cap\": null");
+    assert_ne!(uncapped, text);
+    let book = RuleBook::embedded().clone().with(cptkit_core::RuleSet::from_json(&uncapped).unwrap());
+    let priced = price_advantage(&[k1("AA", 90), k1("QZ", 90)], &book);
+    assert_eq!(allowed_of(&priced), ["780.00", "780.00"]);
+}
+
+/// A case at or under the cap is untouched: QK + QX of 90 min are 390.00 each, exactly 13 x 60.00.
+/// When one line cannot absorb the excess, lines are trimmed from the last backwards, each to no less
+/// than zero: QZ 300 (1620.00) + AA 300 (1620.00) + QX 15 (240.00) = 3480.00 against 1620.00.
+#[test]
+fn a_combined_cap_leaves_a_case_under_it_and_trims_from_the_last_line() {
+    let under = price_advantage(&[k1("QK", 90), k1("QX", 90)], RuleBook::embedded());
+    assert_eq!(allowed_of(&under), ["390.00", "390.00"]);
+    assert!(under.lines.iter().all(|l| cap_step(l).is_none()));
+
+    let over = price_advantage(&[k1("QZ", 300), k1("AA", 300), k1("QX", 15)], RuleBook::embedded());
+    assert_eq!(allowed_of(&over), ["1620.00", "0.00", "0.00"]);
+    assert_eq!(cap_step(&over.lines[0]), None);
+    assert!(cap_step(&over.lines[1]).unwrap().ends_with("reduced by 1620.00"));
+    assert!(cap_step(&over.lines[2]).unwrap().ends_with("reduced by 240.00"));
+}
+
+/// An anesthetic reports one base code plus its separately payable add-ons (§1.1), so the physician-only
+/// amount is each code's personally performed amount, summed: 01967 120 min (5 + 8.0 = 13 units,
+/// 780.00) + 01968 60 min (2 + 4.0 = 6 units, 360.00) = 1140.00, exactly what the four directed halves
+/// (390.00, 390.00, 180.00, 180.00) add up to: nothing is trimmed.
+#[test]
+fn a_combined_cap_adds_the_add_on_codes_physician_only_amount() {
+    let lines =
+        [("01967", "QK", 120, "K1"), ("01967", "QX", 120, "K1"), ("01968", "QK", 60, "K1"), ("01968", "QX", 60, "K1")];
+    let priced = price_advantage(&lines, RuleBook::embedded());
+    assert_eq!(allowed_of(&priced), ["390.00", "390.00", "180.00", "180.00"]);
+    assert!(priced.lines.iter().all(|l| cap_step(l).is_none()));
 }
 
 /// A diagnosis is judged by the code set of the date of service: M54.5 was billable through
