@@ -184,6 +184,52 @@ fn batch_edits_across_claims() {
     }
 }
 
+/// One physician's QK claim for case `case`, 2025-03-04 from `start` to `end` (HH:MM).
+fn directed_case(case: &str, start: &str, end: &str) -> Claim {
+    let json = format!(
+        r#"{{"claim_id":"{case}","payer":{{"id":"medicare","plan_type":"medicare_ffs"}},"place_of_service":"21",
+        "patient":{{"birth_date":"1950-01-01","member_id":"M-{case}"}},"billing_provider_npi":"1234567893",
+        "rendering_provider":{{"npi":"1558598797","taxonomy":"207L00000X","role":"anesthesiologist"}},
+        "diagnoses":["M54.16"],"lines":[{{"procedure_code":"00632","modifiers":["QK"],"unit_basis":"MJ",
+        "quantity":"60","start_time":"2025-03-04T{start}","end_time":"2025-03-04T{end}","diagnosis_pointers":[1],
+        "charge_cents":150000,"date_of_service":"2025-03-04","case_id":"{case}"}}]}}"#
+    );
+    Claim::from_json(&json).unwrap()
+}
+
+/// The claims of `cases` that get BAT003 when validated together.
+fn over_four(cases: &[(&str, &str, &str)]) -> Vec<String> {
+    let claims: Vec<Claim> = cases.iter().map(|(case, start, end)| directed_case(case, start, end)).collect();
+    let reports = Reference::embedded().validate_batch(&claims, time::macros::date!(2026 - 11 - 27));
+    reports
+        .into_iter()
+        .map(Result::unwrap)
+        .filter(|r| r.findings.iter().any(|f| f.edit_id == "BAT003"))
+        .map(|r| r.claim_id.to_string())
+        .collect()
+}
+
+/// CMS counts, for each case, the most cases directed at one instant during it (IOM 100-04 ch.12 §50;
+/// CA DWC 8 CCR 9789.18.4): C overlaps B, F, D and E, but runs with at most two of them (D and E) at
+/// once, so no case here tops 3. Two more cases make five run at 09:12: each of those five tops four.
+#[test]
+fn direction_counts_the_most_cases_at_one_instant() {
+    let cms = [
+        ("A", "08:00", "08:20"),
+        ("B", "08:10", "08:45"),
+        ("C", "08:30", "09:15"),
+        ("D", "09:00", "12:00"),
+        ("E", "09:10", "09:55"),
+        ("F", "08:50", "08:55"),
+    ];
+    assert_eq!(over_four(&cms), Vec::<String>::new());
+    let busier: Vec<_> = cms.iter().copied().chain([("G", "09:05", "09:20"), ("H", "09:12", "09:14")]).collect();
+    assert_eq!(over_four(&busier), ["C", "D", "E", "G", "H"]);
+    // A case that ends as another starts does not run with it: H moved to start as C ends leaves four.
+    let touching: Vec<_> = cms.iter().copied().chain([("G", "09:05", "09:20"), ("H", "09:15", "09:18")]).collect();
+    assert_eq!(over_four(&touching), Vec::<String>::new());
+}
+
 fn medicare_claim(code: &str, modifier: &str, minutes: u32) -> Claim {
     let crna = matches!(modifier, "QX" | "QZ");
     let json = format!(
