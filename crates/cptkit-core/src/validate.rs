@@ -1121,39 +1121,91 @@ fn same_service(a: &ClaimLine, b: &ClaimLine) -> bool {
         && a.start_time == b.start_time
 }
 
-/// One base anesthesia code per anesthetic: the one with the highest base units carries all the time.
+/// One base anesthesia code per anesthetic: the one with the highest base units carries all the time
+/// (domain reference §1.1). A line's anesthetic is its case id on its date of service; lines whose case id
+/// names no anesthetic ([`Claim::names_case`]) are told apart by their times ([`one_anesthetic_each`]).
 fn check_cases(reference: &Reference, claim: &Claim, out: &mut Findings) {
     if claim.lines.len() < 2 {
         return; // most claims: nothing to compare
     }
-    // (case id, date) -> (line index, code, base units)
-    type Case = Vec<(usize, CptCode, u32)>;
-    let mut cases: BTreeMap<(&str, Date), Case> = BTreeMap::new();
-    for (i, line) in claim.lines.iter().enumerate() {
+    let mut cases: BTreeMap<(&str, Date), Vec<CaseLine>> = BTreeMap::new();
+    for (index, line) in claim.lines.iter().enumerate() {
         if let Some(entry) = reference.codes.get(&line.procedure_code)
             && entry.service_type == ServiceType::Anesthesia
         {
-            cases.entry((line.case_id.as_str(), line.date_of_service)).or_default().push((
-                i,
-                entry.code,
-                entry.base_units,
-            ));
+            let times = line.start_time.zip(line.end_time);
+            cases.entry((line.case_id.as_str(), line.date_of_service)).or_default().push(CaseLine {
+                index,
+                code: entry.code,
+                units: entry.base_units,
+                times,
+            });
         }
     }
-    for lines in cases.values().filter(|l| l.len() > 1) {
-        let Some(&(_, top_code, top_units)) = lines.iter().max_by_key(|(i, _, units)| (*units, std::cmp::Reverse(*i)))
-        else {
-            continue;
-        };
-        for &(i, code, units) in lines.iter().filter(|(_, code, _)| *code != top_code) {
-            out.add(
-                edit::MULTIPLE_BASE_CODES,
-                FieldPath::line(i).key("procedure_code"),
-                format!("{code} ({units} base units) is a second base anesthesia code for the same anesthetic as {top_code} ({top_units} base units)"),
-                format!("report only {top_code} with the total time of all procedures (add-ons 01953, 01968, 01969 excepted)"),
-            );
+    for ((case, date), lines) in cases.iter_mut().filter(|(_, l)| l.len() > 1) {
+        let anesthetics: Vec<&mut [CaseLine]> =
+            if claim.names_case(case, *date) { vec![&mut lines[..]] } else { one_anesthetic_each(lines) };
+        for lines in anesthetics.into_iter().filter(|l| l.len() > 1) {
+            let Some(top) = lines.iter().max_by_key(|l| (l.units, std::cmp::Reverse(l.index))) else {
+                continue;
+            };
+            let (top_code, top_units) = (top.code, top.units);
+            for line in lines.iter().filter(|l| l.code != top_code) {
+                let (code, units) = (line.code, line.units);
+                out.add(
+                    edit::MULTIPLE_BASE_CODES,
+                    FieldPath::line(line.index).key("procedure_code"),
+                    format!("{code} ({units} base units) is a second base anesthesia code for the same anesthetic as {top_code} ({top_units} base units)"),
+                    format!("report only {top_code} with the total time of all procedures (add-ons 01953, 01968, 01969 excepted)"),
+                );
+            }
         }
     }
+}
+
+/// An anesthesia line of a claim, as CPT003 compares it.
+struct CaseLine {
+    index: usize,
+    code: CptCode,
+    units: u32,
+    times: Option<Interval>,
+}
+
+/// Splits one day's lines that name no case into anesthetics. Anesthesia time is continuous (42 CFR
+/// 414.46(a)(3)), so lines whose times overlap, directly or through other lines, are one anesthetic, and
+/// lines apart in time are separate anesthetics, as two cases of the day are. Times overlap as BAT003
+/// counts them: one ending at 09:00 and one starting at 09:00 are apart. When a line has no times (or
+/// times that end before they start, UNT004) nothing tells its anesthetic apart, so the day's lines stay
+/// one anesthetic, as they were before times were compared.
+/// Each anesthetic keeps its lines in claim order; the anesthetics go by their first start.
+fn one_anesthetic_each(lines: &mut [CaseLine]) -> Vec<&mut [CaseLine]> {
+    if lines.iter().any(|l| l.times.is_none_or(|(start, end)| start >= end)) {
+        return vec![lines];
+    }
+    lines.sort_by_key(|l| (l.times, l.index));
+    // The length of each run of lines whose times chain into one another.
+    let mut runs = Vec::new();
+    let mut open: Option<(usize, time::PrimitiveDateTime)> = None; // (lines in the run, its latest end)
+    for (start, end) in lines.iter().filter_map(|l| l.times) {
+        open = Some(match open {
+            Some((count, latest)) if start < latest => (count + 1, latest.max(end)),
+            Some((count, _)) => {
+                runs.push(count);
+                (1, end)
+            }
+            None => (1, end),
+        });
+    }
+    runs.extend(open.map(|(count, _)| count));
+    let mut anesthetics = Vec::with_capacity(runs.len());
+    let mut rest = lines;
+    for count in runs {
+        let (run, after) = rest.split_at_mut(count.min(rest.len()));
+        run.sort_by_key(|l| l.index);
+        anesthetics.push(run);
+        rest = after;
+    }
+    anesthetics
 }
 
 /// The edits that need the whole batch (BAT001-BAT003), added to the reports of `claims` (one report
