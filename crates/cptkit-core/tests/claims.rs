@@ -184,6 +184,130 @@ fn batch_edits_across_claims() {
     }
 }
 
+/// One physician's QK claim for case `case`, 2025-03-04 from `start` to `end` (HH:MM).
+fn directed_case(case: &str, start: &str, end: &str) -> Claim {
+    let json = format!(
+        r#"{{"claim_id":"{case}","payer":{{"id":"medicare","plan_type":"medicare_ffs"}},"place_of_service":"21",
+        "patient":{{"birth_date":"1950-01-01","member_id":"M-{case}"}},"billing_provider_npi":"1234567893",
+        "rendering_provider":{{"npi":"1558598797","taxonomy":"207L00000X","role":"anesthesiologist"}},
+        "diagnoses":["M54.16"],"lines":[{{"procedure_code":"00632","modifiers":["QK"],"unit_basis":"MJ",
+        "quantity":"60","start_time":"2025-03-04T{start}","end_time":"2025-03-04T{end}","diagnosis_pointers":[1],
+        "charge_cents":150000,"date_of_service":"2025-03-04","case_id":"{case}"}}]}}"#
+    );
+    Claim::from_json(&json).unwrap()
+}
+
+/// The claims of `cases` that get BAT003 when validated together.
+fn over_four(cases: &[(&str, &str, &str)]) -> Vec<String> {
+    let claims: Vec<Claim> = cases.iter().map(|(case, start, end)| directed_case(case, start, end)).collect();
+    let reports = Reference::embedded().validate_batch(&claims, time::macros::date!(2026 - 11 - 27));
+    reports
+        .into_iter()
+        .map(Result::unwrap)
+        .filter(|r| r.findings.iter().any(|f| f.edit_id == "BAT003"))
+        .map(|r| r.claim_id.to_string())
+        .collect()
+}
+
+/// CMS counts, for each case, the most cases directed at one instant during it (IOM 100-04 ch.12 §50;
+/// CA DWC 8 CCR 9789.18.4): C overlaps B, F, D and E, but runs with at most two of them (D and E) at
+/// once, so no case here tops 3. Two more cases make five run at 09:12: each of those five tops four.
+#[test]
+fn direction_counts_the_most_cases_at_one_instant() {
+    let cms = [
+        ("A", "08:00", "08:20"),
+        ("B", "08:10", "08:45"),
+        ("C", "08:30", "09:15"),
+        ("D", "09:00", "12:00"),
+        ("E", "09:10", "09:55"),
+        ("F", "08:50", "08:55"),
+    ];
+    assert_eq!(over_four(&cms), Vec::<String>::new());
+    let busier: Vec<_> = cms.iter().copied().chain([("G", "09:05", "09:20"), ("H", "09:12", "09:14")]).collect();
+    assert_eq!(over_four(&busier), ["C", "D", "E", "G", "H"]);
+    // A case that ends as another starts does not run with it: H moved to start as C ends leaves four.
+    let touching: Vec<_> = cms.iter().copied().chain([("G", "09:05", "09:20"), ("H", "09:15", "09:18")]).collect();
+    assert_eq!(over_four(&touching), Vec::<String>::new());
+}
+
+/// The lines that get CPT003 on an anesthesiologist's claim of 2025-03-04 whose lines are (code, start,
+/// end, case id); a start of "" leaves the line without times.
+fn second_base_codes(lines: &[(&str, &str, &str, &str)]) -> Vec<String> {
+    let lines: Vec<String> = lines
+        .iter()
+        .map(|&(code, start, end, case)| {
+            let minutes = if start.is_empty() { 90 } else { minutes_between(start, end) };
+            let times = if start.is_empty() {
+                String::new()
+            } else {
+                format!(r#""start_time":"2025-03-04T{start}","end_time":"2025-03-04T{end}","#)
+            };
+            format!(
+                r#"{{"procedure_code":"{code}","modifiers":["AA"],"unit_basis":"MJ","quantity":"{minutes}",{times}
+                "diagnosis_pointers":[1],"charge_cents":150000,"date_of_service":"2025-03-04","case_id":"{case}"}}"#
+            )
+        })
+        .collect();
+    let json = format!(
+        r#"{{"claim_id":"T","payer":{{"id":"medicare","plan_type":"medicare_ffs"}},"place_of_service":"21",
+        "patient":{{"birth_date":"1950-01-01","member_id":"M1"}},"billing_provider_npi":"1234567893",
+        "rendering_provider":{{"npi":"1558598797","taxonomy":"207L00000X","role":"anesthesiologist"}},
+        "diagnoses":["M54.16"],"lines":[{}]}}"#,
+        lines.join(",")
+    );
+    let claim = Claim::from_json(&json).unwrap();
+    let judge = JudgeOptions { today: time::macros::date!(2026 - 11 - 27), pricing: None };
+    let report = Reference::embedded().judge(&claim, &judge, RuleBook::embedded()).unwrap().report;
+    report.findings.iter().filter(|f| f.edit_id == "CPT003").map(|f| f.field()).collect()
+}
+
+fn minutes_between(start: &str, end: &str) -> i64 {
+    let minutes = |t: &str| t[..2].parse::<i64>().unwrap() * 60 + t[3..].parse::<i64>().unwrap();
+    minutes(end) - minutes(start)
+}
+
+/// One base code per anesthetic (§1.1), and anesthesia time is continuous (42 CFR 414.46(a)(3)): two
+/// anesthetics of one day that name no case are told apart by their times. 00630 (8 base units)
+/// outranks 00632 (7).
+#[test]
+fn second_base_code_is_counted_per_anesthetic() {
+    let none: Vec<String> = Vec::new();
+    let second = vec!["lines[1].procedure_code".to_owned()];
+    // Morning and afternoon: two anesthetics.
+    assert_eq!(second_base_codes(&[("00630", "08:00", "09:30", ""), ("00632", "15:00", "16:30", "")]), none);
+    // Overlapping times: one anesthetic.
+    assert_eq!(second_base_codes(&[("00630", "08:00", "09:30", ""), ("00632", "09:00", "10:00", "")]), second);
+    // Overlapping through a third line, in any order: one anesthetic.
+    assert_eq!(
+        second_base_codes(&[
+            ("00630", "09:55", "11:00", ""),
+            ("00632", "08:00", "09:00", ""),
+            ("00630", "08:50", "10:00", "")
+        ]),
+        second
+    );
+    // One ends as the other starts: apart, as BAT003 counts them.
+    assert_eq!(second_base_codes(&[("00630", "08:00", "09:30", ""), ("00632", "09:30", "10:00", "")]), none);
+    // A line without times: nothing tells the day's anesthetics apart.
+    assert_eq!(second_base_codes(&[("00630", "08:00", "09:30", ""), ("00632", "", "", "")]), second);
+    // A named case stays one anesthetic, interrupted or not.
+    assert_eq!(second_base_codes(&[("00630", "08:00", "09:30", "K"), ("00632", "15:00", "16:30", "K")]), second);
+    // The id the 837 reader derives names the patient's day, not an anesthetic: as no case id.
+    let derived = cptkit_core::derived_case_id(
+        "M1",
+        Some(time::macros::date!(1950 - 01 - 01)),
+        time::macros::date!(2025 - 03 - 04),
+    );
+    assert_eq!(
+        second_base_codes(&[("00630", "08:00", "09:30", &derived), ("00632", "15:00", "16:30", &derived)]),
+        none
+    );
+    assert_eq!(
+        second_base_codes(&[("00630", "08:00", "09:30", &derived), ("00632", "09:00", "10:00", &derived)]),
+        second
+    );
+}
+
 fn medicare_claim(code: &str, modifier: &str, minutes: u32) -> Claim {
     let crna = matches!(modifier, "QX" | "QZ");
     let json = format!(

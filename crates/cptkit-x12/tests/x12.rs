@@ -633,3 +633,38 @@ fn the_implementation_guides_anesthesia_example_reads_as_one_claim_with_its_find
     let npi = report.findings.iter().find(|f| f.edit_id == "NPI002").unwrap();
     assert_eq!(claims[0].locate(npi).element_name().as_deref(), Some("NM109"));
 }
+
+/// An 837 line without `CASE` gets the patient's day as its case id (for medical-direction pairing
+/// across claims); CPT003 still tells two anesthetics of that day apart by their times.
+#[test]
+fn same_day_anesthetics_read_from_an_837_stay_apart() {
+    let cpt003 = |afternoon: &str| {
+        let line = |code: &str, start: &str, end: &str| {
+            format!(
+                r#"{{"procedure_code":"{code}","modifiers":["AA"],"unit_basis":"MJ","quantity":"90",
+                "start_time":"2025-03-04T{start}","end_time":"2025-03-04T{end}","diagnosis_pointers":[1],
+                "charge_cents":150000,"date_of_service":"2025-03-04"}}"#
+            )
+        };
+        let (start, end) = afternoon.split_once('-').unwrap();
+        let json = format!(
+            r#"{{"claim_id":"D","payer":{{"id":"medicare","plan_type":"medicare_ffs"}},"place_of_service":"21",
+            "patient":{{"birth_date":"1950-01-01","member_id":"M1"}},"billing_provider_npi":"1234567893",
+            "billing_provider_location":{{"state":"NY","zip":"100010001"}},
+            "rendering_provider":{{"npi":"1558598797","taxonomy":"207L00000X"}},"diagnoses":["M54.16"],
+            "lines":[{},{}]}}"#,
+            line("00632", "08:00", "09:30"),
+            line("00630", start, end)
+        );
+        let bytes = write_837_to_vec(&[Claim::from_json(&json).unwrap()], &WriteOptions::default()).unwrap();
+        let back = read_837(&bytes[..], ReadOptions::default());
+        let claims = back.core_claims();
+        assert_eq!(claims.len(), 1, "{:?}", back.errors);
+        let lines = &claims[0].lines;
+        assert!(lines[0].case_id.starts_with("x12-") && lines[0].case_id == lines[1].case_id);
+        let report = Reference::embedded().validate(&claims[0], &context());
+        report.findings.iter().filter(|f| f.edit_id == "CPT003").map(|f| f.field()).collect::<Vec<_>>()
+    };
+    assert!(cpt003("15:00-16:30").is_empty());
+    assert_eq!(cpt003("09:00-10:30"), ["lines[0].procedure_code"]);
+}
