@@ -144,7 +144,7 @@ impl FeeRule {
             ),
             FeeRule::EndoscopyMember { base, base_amount } => write!(
                 f,
-                "same endoscopy family as the higher-valued line (base {base}): this line's amount less the base's \
+                "same endoscopy family as the highest-valued member (base {base}): this line's amount less the base's \
                  {} (multiple procedure indicator 3)",
                 DecimalText(*base_amount)
             ),
@@ -586,7 +586,10 @@ fn surgery(reference: &Reference, work: &mut [Work], indexes: &[usize]) {
         return;
     }
     // Endoscopy families (the indicator-3 codes sharing an endoscopic base, and the base itself when
-    // billed): the highest member in full, each other member less the base's amount, the base $0.
+    // billed): the highest member other than the base in full, each other member less the base's
+    // amount, the base $0 whatever it is worth ("If an endoscopic procedure is reported with only its
+    // base procedure, do not pay separately for the base procedure": RVU file documentation,
+    // multiple procedure indicator 3).
     let bases: BTreeSet<CptCode> = surgical
         .iter()
         .filter(|&&i| work[i].row.multiple_procedure == b'3')
@@ -609,9 +612,14 @@ fn surgery(reference: &Reference, work: &mut [Work], indexes: &[usize]) {
         if members.len() < 2 {
             continue;
         }
-        // The highest amount; the first line on a tie.
-        let top =
-            members.iter().copied().fold(members[0], |top, i| if work[i].amount > work[top].amount { i } else { top });
+        // The highest amount other than the base's; the first line on a tie.
+        let top = members
+            .iter()
+            .copied()
+            .filter(|&i| work[i].row.code != *base)
+            .reduce(|top, i| if work[i].amount > work[top].amount { i } else { top });
+        // Never the base alone: a family is keyed by the base of an indicator-3 line in it.
+        let Some(top) = top else { continue };
         let base_unit = match members.iter().find(|&&i| work[i].row.code == *base) {
             Some(&i) => work[i].unit,
             None => amount_in_locality(reference, &work[top], *base, None).unwrap_or(Decimal::ZERO),

@@ -1,0 +1,63 @@
+#![allow(clippy::unwrap_used)]
+//! Fee-schedule payment rules on small Medicare claims in Alabama (locality 10112-00: GPCI work 1.000,
+//! PE 0.869, MP 0.575; CY2025 conversion factor 32.3465), each amount worked by hand from the
+//! embedded CMS RVU25D file (`data/pfs/rvu25d/pfs_rvu.csv`) and the rule's source.
+
+use cptkit_core::{Claim, PriceOptions, PricedLine, Reference, RuleBook};
+use serde_json::{Value, json};
+
+/// One line: code, modifiers, quantity (units), charge in cents.
+type Line<'a> = (&'a str, &'a [&'a str], &'a str, i64);
+
+/// A Medicare fee-for-service claim of the given lines on 2025-11-03, at the given place of service.
+fn claim(pos: &str, lines: &[Line]) -> Claim {
+    let lines: Vec<Value> = lines
+        .iter()
+        .map(|(code, modifiers, quantity, charge)| {
+            json!({"procedure_code": code, "modifiers": modifiers, "unit_basis": "UN", "quantity": quantity,
+                   "diagnosis_pointers": [1], "charge_cents": charge, "date_of_service": "2025-11-03"})
+        })
+        .collect();
+    let claim = json!({
+        "claim_id": "PFS", "payer": {"id": "medicare", "plan_type": "medicare_ffs"}, "place_of_service": pos,
+        "patient": {"birth_date": "1950-01-01"}, "billing_provider_npi": "1234567893",
+        "rendering_provider": {"npi": "1558598797", "taxonomy": "207RG0100X"}, "medicare_locality": "10112-00",
+        "diagnoses": ["K92.2"], "lines": lines,
+    });
+    Claim::from_json(&claim.to_string()).unwrap()
+}
+
+fn price(pos: &str, lines: &[Line]) -> Vec<PricedLine> {
+    let today = Some(time::macros::date!(2026 - 11 - 27));
+    let claim = claim(pos, lines);
+    let priced = Reference::embedded().price(&claim, &PriceOptions::default(), RuleBook::embedded(), today);
+    priced.unwrap_or_else(|e| panic!("{lines:?}: {e}")).lines
+}
+
+/// Each line's allowed amount, as text ("222.10").
+fn allowed(pos: &str, lines: &[Line]) -> Vec<String> {
+    price(pos, lines).iter().map(|l| l.allowed.to_string()).collect()
+}
+
+const CHARGE: i64 = 100_000;
+
+/// RVU file documentation, multiple procedure indicator 3: "If an endoscopic procedure is reported
+/// with only its base procedure, do not pay separately for the base procedure." 43200 (base, 1.42 +
+/// 6.16 + 0.21 non-facility RVUs) is worth more than 43201 (its family member), and is still $0:
+/// 43201 = (1.72 + 5.77 x 0.869 + 0.23 x 0.575) x 32.3465 = 222.103360670 -> 222.10.
+#[test]
+fn endoscopic_base_is_not_paid_even_when_worth_more_than_its_family_member() {
+    let lines = [("43200", &[][..], "1", CHARGE), ("43201", &[][..], "1", CHARGE)];
+    assert_eq!(allowed("11", &lines), ["0.00", "222.10"]);
+    // The order of the lines changes nothing.
+    let lines = [lines[1], lines[0]];
+    assert_eq!(allowed("11", &lines), ["222.10", "0.00"]);
+}
+
+/// The same in a facility (POS 22): 31525 (base, 142.64) with 31528 (its member):
+/// 31528 = (2.37 + 1.62 x 0.869 + 0.35 x 0.575) x 32.3465 = 128.707693895 -> 128.71; 31525 $0.
+#[test]
+fn endoscopic_base_31525_billed_with_31528_in_a_facility_is_not_paid() {
+    let lines = [("31525", &[][..], "1", CHARGE), ("31528", &[][..], "1", CHARGE)];
+    assert_eq!(allowed("22", &lines), ["0.00", "128.71"]);
+}
