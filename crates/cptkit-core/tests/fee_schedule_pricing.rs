@@ -61,3 +61,23 @@ fn endoscopic_base_31525_billed_with_31528_in_a_facility_is_not_paid() {
     let lines = [("31525", &[][..], "1", CHARGE), ("31528", &[][..], "1", CHARGE)];
     assert_eq!(allowed("22", &lines), ["0.00", "128.71"]);
 }
+
+/// RVU file documentation, bilateral indicator 9: "Concept does not apply." 11300 (multiple procedure
+/// indicator 2, bilateral 9) on an RT line and an LT line is two procedures, ranked as 11300 and
+/// 11300-59 are: 84.893712715 -> 84.89 at 100%, then 84.89 x 50% = 42.445 -> 42.45.
+#[test]
+fn rt_and_lt_with_bilateral_indicator_9_are_two_procedures_ranked() {
+    let sides = allowed("11", &[("11300", &["RT"][..], "1", CHARGE), ("11300", &["LT"][..], "1", CHARGE)]);
+    let distinct = allowed("11", &[("11300", &[][..], "1", CHARGE), ("11300", &["59"][..], "1", CHARGE)]);
+    assert_eq!(sides, ["84.89", "42.45"]);
+    assert_eq!(sides, distinct);
+}
+
+/// Indicator 0 (RVU file documentation): "If procedure is reported with modifier -50 or with
+/// modifiers RT and LT, base the payment for the two sides on ... 100% of the fee schedule amount for
+/// a single code": one procedure, half on each line. 43200 = 222.989978235 -> 222.99; 111.495 -> 111.50.
+#[test]
+fn rt_and_lt_with_bilateral_indicator_0_are_one_procedure_at_100_percent() {
+    let lines = [("43200", &["RT"][..], "1", CHARGE), ("43200", &["LT"][..], "1", CHARGE)];
+    assert_eq!(allowed("11", &lines), ["111.50", "111.50"]);
+}

@@ -510,6 +510,20 @@ fn status_gate(work: &mut [Work]) {
     }
 }
 
+/// What the bilateral surgery indicator pays for both sides of one bilateral procedure (a multiple of
+/// one side's amount) and its wording; `None` for 9, "concept does not apply", where each side is a
+/// procedure of its own (RVU file documentation, bilateral surgery indicator: for 0 and 2 the two
+/// sides billed with 50 or RT and LT are paid 100% of a single code, for 1 150%, for 3 100% each).
+fn bilateral_payment(indicator: u8) -> Option<(Decimal, &'static str)> {
+    match indicator {
+        b'1' => Some((Decimal::new(15, 1), "bilateral indicator 1: 150% of one side")),
+        b'3' => Some((Decimal::TWO, "bilateral indicator 3: 100% for each side")),
+        b'2' => Some((Decimal::ONE, "bilateral indicator 2: the RVUs already cover both sides, 100% of one")),
+        b'0' => Some((Decimal::ONE, "bilateral indicator 0: no bilateral adjustment, 100% of one for both sides")),
+        _ => None,
+    }
+}
+
 /// Units, and the bilateral indicator for modifier 50, an RT and LT pair of lines, or 2 units.
 fn units_and_bilateral(work: &mut [Work]) {
     for i in 0..work.len() {
@@ -519,33 +533,31 @@ fn units_and_bilateral(work: &mut [Work]) {
         let line = work[i].line;
         let indicator = work[i].row.bilateral;
         let units = line.quantity;
-        let partner = work.iter().position(|o| {
-            o.index != work[i].index
-                && o.row.code == work[i].row.code
-                && o.line.date_of_service == line.date_of_service
-                && ((line.has_modifier("RT") && o.line.has_modifier("LT"))
-                    || (line.has_modifier("LT") && o.line.has_modifier("RT")))
+        let payment = bilateral_payment(indicator);
+        // Sides are one procedure only where the indicator has a bilateral payment.
+        let partner = payment.and_then(|_| {
+            work.iter().position(|o| {
+                o.index != work[i].index
+                    && o.row.code == work[i].row.code
+                    && o.line.date_of_service == line.date_of_service
+                    && ((line.has_modifier("RT") && o.line.has_modifier("LT"))
+                        || (line.has_modifier("LT") && o.line.has_modifier("RT")))
+            })
         });
         let paired = partner.is_some();
         work[i].partner = partner;
         let bilateral =
             line.has_modifier("50") || paired || (units == Decimal::TWO && matches!(indicator, b'1' | b'2'));
         let w = &mut work[i];
-        if !bilateral || indicator == b'9' {
+        let Some((whole, rule)) = payment.filter(|_| bilateral) else {
             w.amount = w.unit * units;
             if units != Decimal::ONE {
                 let unit = w.unit;
                 w.push(FeeRule::Units { units, unit });
             }
             continue;
-        }
-        // The whole bilateral procedure, then this line's share of it (half, for an RT/LT pair).
-        let (whole, rule) = match indicator {
-            b'1' => (Decimal::new(15, 1), "bilateral indicator 1: 150% of one side"),
-            b'3' => (Decimal::TWO, "bilateral indicator 3: 100% for each side"),
-            b'2' => (Decimal::ONE, "bilateral indicator 2: the RVUs already cover both sides, 100% of one"),
-            _ => (Decimal::ONE, "bilateral indicator 0: no bilateral adjustment, 100% of one for both sides"),
         };
+        // The whole bilateral procedure, then this line's share of it (half, for an RT/LT pair).
         let part = if paired { Decimal::new(5, 1) } else { Decimal::ONE };
         w.amount = w.unit * whole * part;
         let how = if paired {
