@@ -630,6 +630,8 @@ enum NotPriced {
     UnknownShare,
     /// The payer does not accept this modifier: (modifier, why, with its source).
     RefusedModifier(String, String),
+    /// The amount is beyond a decimal ([`product`]'s reason).
+    TooLarge(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -649,6 +651,19 @@ pub struct PricedClaim {
 
 /// A sanity bound on a contract's percentage of Medicare (100x Medicare).
 const MAX_PERCENT_OF_MEDICARE: Decimal = Decimal::from_parts(10_000, 0, 0, false, 0);
+
+/// `factors` multiplied, or why not: rust_decimal's `*` panics past its 28 digits, which only a
+/// quantity or factor no real claim carries reaches (no billing rule caps them), so such a line is not
+/// priced, with this reason, instead of failing the claim.
+pub(crate) fn product(factors: &[Decimal]) -> std::result::Result<Decimal, String> {
+    factors.iter().try_fold(Decimal::ONE, |total, f| total.checked_mul(*f)).ok_or_else(|| {
+        let shown: Vec<String> = factors.iter().map(|f| DecimalText(*f).to_string()).collect();
+        format!(
+            "{} is more than the 28 digits cptkit computes with: not priced (check the quantity)",
+            shown.join(" x ")
+        )
+    })
+}
 
 pub(crate) fn cents(amount: Decimal) -> Decimal {
     let mut a = amount.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
@@ -739,6 +754,7 @@ impl PricedLine {
                 NotPriced::RefusedModifier(modifier, why) => {
                     write!(f, "{} does not accept modifier {modifier}: {why}", rule.payer)
                 }
+                NotPriced::TooLarge(why) => f.write_str(why),
             });
             if matches!(why, NotPriced::RefusedModifier(..)) {
                 out.step("not_payable", &detail, &"0.00");
@@ -763,7 +779,7 @@ impl PricedLine {
             DecimalText(self.total_units),
             DecimalText(self.conversion_factor),
             DecimalText(self.share),
-            DecimalText(self.total_units * self.conversion_factor * self.share)
+            OrEmpty(product(&[self.total_units, self.conversion_factor, self.share]).ok().map(DecimalText))
         );
         out.step("rounding", &rounding, &DecimalText(self.fee_schedule));
         if b.lesser_of_charge {
@@ -1046,7 +1062,10 @@ impl Reference {
                 None => return Ok(priced.not_priced(NotPriced::UnknownShare)),
             },
         };
-        priced.fee_schedule = cents(priced.total_units * cf * priced.share);
+        priced.fee_schedule = match product(&[priced.total_units, cf, priced.share]) {
+            Ok(fee) => cents(fee),
+            Err(why) => return Ok(priced.not_priced(NotPriced::TooLarge(why))),
+        };
         priced.allowed = if rule.lesser_of_charge && priced.charge < priced.fee_schedule {
             priced.basis.lesser_of_charge = true;
             priced.charge
@@ -1145,7 +1164,8 @@ fn apply_combined_cap(claim: &Claim, mut lines: Vec<PricedLine>) -> Vec<PricedLi
     for indexes in by_case.values().filter(|v| v.len() > 1) {
         let first = &lines[indexes[0]];
         let Some(cap) = first.rule.combined_cap else { continue };
-        let limit = cents(first.total_units * first.conversion_factor * cap);
+        // A limit beyond a decimal is above any total: nothing to trim.
+        let Ok(limit) = product(&[first.total_units, first.conversion_factor, cap]).map(cents) else { continue };
         let total: Decimal = indexes.iter().map(|&i| lines[i].allowed).sum();
         if total > limit
             && let Some(&last) = indexes.last()

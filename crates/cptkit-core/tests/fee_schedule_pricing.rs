@@ -3,14 +3,15 @@
 //! PE 0.869, MP 0.575; CY2025 conversion factor 32.3465), each amount worked by hand from the
 //! embedded CMS RVU25D file (`data/pfs/rvu25d/pfs_rvu.csv`) and the rule's source.
 
-use cptkit_core::{Claim, PriceOptions, PricedLine, Reference, RuleBook};
+use cptkit_core::{Claim, LineStatus, PriceOptions, PricedLine, Reference, RuleBook};
+use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
 /// One line: code, modifiers, quantity (units), charge in cents.
 type Line<'a> = (&'a str, &'a [&'a str], &'a str, i64);
 
-/// A Medicare fee-for-service claim of the given lines on 2025-11-03, at the given place of service.
-fn claim(pos: &str, lines: &[Line]) -> Claim {
+/// A claim of the given lines on 2025-11-03 to the payer (id, plan type), at the place of service.
+fn claim(payer: (&str, &str), pos: &str, lines: &[Line]) -> Claim {
     let lines: Vec<Value> = lines
         .iter()
         .map(|(code, modifiers, quantity, charge)| {
@@ -19,7 +20,7 @@ fn claim(pos: &str, lines: &[Line]) -> Claim {
         })
         .collect();
     let claim = json!({
-        "claim_id": "PFS", "payer": {"id": "medicare", "plan_type": "medicare_ffs"}, "place_of_service": pos,
+        "claim_id": "PFS", "payer": {"id": payer.0, "plan_type": payer.1}, "place_of_service": pos,
         "patient": {"birth_date": "1950-01-01"}, "billing_provider_npi": "1234567893",
         "rendering_provider": {"npi": "1558598797", "taxonomy": "207RG0100X"}, "medicare_locality": "10112-00",
         "diagnoses": ["K92.2"], "lines": lines,
@@ -27,11 +28,15 @@ fn claim(pos: &str, lines: &[Line]) -> Claim {
     Claim::from_json(&claim.to_string()).unwrap()
 }
 
-fn price(pos: &str, lines: &[Line]) -> Vec<PricedLine> {
+fn price_with(claim: &Claim, options: &PriceOptions) -> Vec<PricedLine> {
     let today = Some(time::macros::date!(2026 - 11 - 27));
-    let claim = claim(pos, lines);
-    let priced = Reference::embedded().price(&claim, &PriceOptions::default(), RuleBook::embedded(), today);
-    priced.unwrap_or_else(|e| panic!("{lines:?}: {e}")).lines
+    let priced = Reference::embedded().price(claim, options, RuleBook::embedded(), today);
+    priced.unwrap_or_else(|e| panic!("{claim:?}: {e}")).lines
+}
+
+/// The lines of a Medicare fee-for-service claim, priced.
+fn price(pos: &str, lines: &[Line]) -> Vec<PricedLine> {
+    price_with(&claim(("medicare", "medicare_ffs"), pos, lines), &PriceOptions::default())
 }
 
 /// Each line's allowed amount, as text ("222.10").
@@ -80,4 +85,35 @@ fn rt_and_lt_with_bilateral_indicator_9_are_two_procedures_ranked() {
 fn rt_and_lt_with_bilateral_indicator_0_are_one_procedure_at_100_percent() {
     let lines = [("43200", &["RT"][..], "1", CHARGE), ("43200", &["LT"][..], "1", CHARGE)];
     assert_eq!(allowed("11", &lines), ["111.50", "111.50"]);
+}
+
+/// A quantity beyond the 28 digits of a decimal is not priced, with the reason, rather than a panic
+/// (caught and reported as a bug in cptkit).
+#[test]
+fn a_quantity_too_large_to_multiply_is_not_priced() {
+    let lines = price("11", &[("99213", &[][..], "79228162514264337593543950335", CHARGE)]);
+    assert_eq!(lines[0].status, LineStatus::NotPriced);
+    assert_eq!(lines[0].allowed, Decimal::ZERO);
+    let steps = lines[0].steps();
+    let why = steps.iter().find(|s| s.step == "not_priced").unwrap_or_else(|| panic!("{steps:#?}"));
+    assert!(why.detail.contains("79228162514264337593543950335"), "{why:?}");
+}
+
+/// A contract's percentage of Medicare (at most 10000%) on an amount that fits but whose product
+/// does not: 99213 is 81.86 a unit, x 1e26 units = 8.2e27, x 100 = 8.2e29.
+#[test]
+fn a_contract_percentage_too_large_to_apply_is_not_priced() {
+    let claim = claim(("cigna", "commercial"), "11", &[("99213", &[][..], "100000000000000000000000000", CHARGE)]);
+    let options = PriceOptions { percent_of_medicare: Some(Decimal::from(10_000)), ..PriceOptions::default() };
+    let lines = price_with(&claim, &options);
+    assert_eq!((lines[0].status, lines[0].allowed), (LineStatus::NotPriced, Decimal::ZERO));
+}
+
+/// Two lines each within the limit whose sum is not: an endoscopy family is ranked at its lines'
+/// total (43201 and 43202 share the base 43200), and 2e26 units of each are 4.4e28 and 6.7e28.
+#[test]
+fn two_huge_quantities_in_one_endoscopy_family_do_not_panic() {
+    let huge = "200000000000000000000000000";
+    let lines = price("11", &[("43201", &[][..], huge, CHARGE), ("43202", &[][..], huge, CHARGE)]);
+    assert_eq!(lines.len(), 2);
 }

@@ -16,7 +16,7 @@ use time::Date;
 use super::{Gpci, InForce, RvuRow, fee_amount};
 use crate::claim::{Claim, ClaimLine};
 use crate::ids::{CptCode, LocalityId, ModifierCode};
-use crate::pricing::{CfBasis, LineStatus, OrEmpty, PricedLine, RuleSet, StepSink, Words, cents};
+use crate::pricing::{CfBasis, LineStatus, OrEmpty, PricedLine, RuleSet, StepSink, Words, cents, product};
 use crate::reference::Reference;
 use crate::text::{DateText, DecimalText};
 
@@ -223,9 +223,8 @@ struct Work<'a> {
     basis: FeeBasis,
     /// Nothing more applies: the line is settled (bundled, not payable, by report).
     done: bool,
-    /// Priced by report (the contractor reviews it): not priced here.
-    by_report: bool,
-    contract_unknown: bool,
+    /// Not priced here (by report, an unknown contract rate, too large to compute): see `not_priced`.
+    not_priced: bool,
     /// The other line of an RT/LT pair (an index into the work list).
     partner: Option<usize>,
 }
@@ -335,19 +334,17 @@ fn contract(rule: &RuleSet, percent: Option<Decimal>, w: &mut Work) {
         return;
     }
     match percent {
-        Some(percent) => {
-            w.amount *= percent / Decimal::ONE_HUNDRED;
-            w.push(FeeRule::Contract { percent });
-        }
-        None => {
-            w.amount = Decimal::ZERO;
-            w.basis.outcome = Some(format!(
-                "{} pays fee-schedule services at a contract rate, which is not public: pass percent_of_medicare",
-                rule.plan
-            ));
-            w.contract_unknown = true;
-            w.done = true;
-        }
+        Some(percent) => match product(&[w.amount, percent / Decimal::ONE_HUNDRED]) {
+            Ok(amount) => {
+                w.amount = amount;
+                w.push(FeeRule::Contract { percent });
+            }
+            Err(why) => w.not_priced(why),
+        },
+        None => w.not_priced(format!(
+            "{} pays fee-schedule services at a contract rate, which is not public: pass percent_of_medicare",
+            rule.plan
+        )),
     }
 }
 
@@ -356,7 +353,7 @@ fn finish(priced: &mut PricedLine, w: Work) {
     // not payable: Medicare pays nothing for the line as billed.
     let status = match &w.basis.outcome {
         None => LineStatus::Priced,
-        Some(_) if w.contract_unknown || w.by_report || w.row.status == b'C' => LineStatus::NotPriced,
+        Some(_) if w.not_priced || w.row.status == b'C' => LineStatus::NotPriced,
         Some(_) => LineStatus::NotPayable,
     };
     priced.total_units = w.basis.units;
@@ -439,8 +436,7 @@ impl Reference {
             amount: Decimal::ZERO,
             basis,
             done: false,
-            by_report: false,
-            contract_unknown: false,
+            not_priced: false,
             partner: None,
         };
         if !row.is_payable_status() {
@@ -550,7 +546,13 @@ fn units_and_bilateral(work: &mut [Work]) {
             line.has_modifier("50") || paired || (units == Decimal::TWO && matches!(indicator, b'1' | b'2'));
         let w = &mut work[i];
         let Some((whole, rule)) = payment.filter(|_| bilateral) else {
-            w.amount = w.unit * units;
+            match product(&[w.unit, units]) {
+                Ok(amount) => w.amount = amount,
+                Err(why) => {
+                    w.not_priced(why);
+                    continue;
+                }
+            }
             if units != Decimal::ONE {
                 let unit = w.unit;
                 w.push(FeeRule::Units { units, unit });
@@ -617,7 +619,8 @@ fn surgery(reference: &Reference, work: &mut [Work], indexes: &[usize]) {
             families.entry(base).or_default().push(i);
         }
     }
-    // A procedure to rank: its lines and their total.
+    // A procedure to rank: its lines and their total (a sort key: past a decimal's 28 digits, which
+    // each line's amount fits in, it stays at the largest rather than overflow).
     let mut procedures: Vec<(Decimal, Vec<usize>)> = Vec::new();
     let mut in_family = vec![false; work.len()];
     for (base, members) in &families {
@@ -650,7 +653,8 @@ fn surgery(reference: &Reference, work: &mut [Work], indexes: &[usize]) {
                 w.push(FeeRule::EndoscopyMember { base: *base, base_amount: base_unit });
             }
         }
-        procedures.push((members.iter().map(|&i| work[i].amount).sum(), members.clone()));
+        let total = members.iter().fold(Decimal::ZERO, |total, &i| total.saturating_add(work[i].amount));
+        procedures.push((total, members.clone()));
     }
     for &i in &surgical {
         if in_family[i] {
@@ -659,7 +663,7 @@ fn surgery(reference: &Reference, work: &mut [Work], indexes: &[usize]) {
         // An RT/LT pair is one bilateral procedure: ranked once, at both lines' total.
         match work[i].partner.and_then(|p| procedures.iter_mut().find(|(_, lines)| lines.contains(&p))) {
             Some((total, lines)) => {
-                *total += work[i].amount;
+                *total = total.saturating_add(work[i].amount);
                 lines.push(i);
             }
             None => procedures.push((work[i].amount, vec![i])),
@@ -681,13 +685,10 @@ fn surgery(reference: &Reference, work: &mut [Work], indexes: &[usize]) {
         for &i in lines {
             let w = &mut work[i];
             if rank >= 5 {
-                w.amount = Decimal::ZERO;
-                w.basis.outcome = Some(format!(
+                w.not_priced(format!(
                     "the {}th procedure of the day: priced by report (the contractor reviews the documentation); RVU file documentation, multiple procedure indicator",
                     rank + 1
                 ));
-                w.done = true;
-                w.by_report = true;
                 continue;
             }
             w.amount *= share;
@@ -775,7 +776,8 @@ fn amount_in_locality(
 /// unit of a therapy service that day is paid with 50% of its practice expense.
 fn therapy(work: &mut [Work], indexes: &[usize]) {
     let members: Vec<usize> = indexes.iter().copied().filter(|&i| work[i].row.multiple_procedure == b'5').collect();
-    let units: Decimal = members.iter().map(|&i| work[i].line.quantity).sum();
+    // Only compared with 1: past a decimal's 28 digits it stays at the largest rather than overflow.
+    let units = members.iter().fold(Decimal::ZERO, |units, &i| units.saturating_add(work[i].line.quantity));
     if units <= Decimal::ONE {
         return;
     }
@@ -807,13 +809,10 @@ fn surgical_modifiers(work: &mut [Work]) {
     for w in work.iter_mut().filter(|w| !w.done) {
         let line = w.line;
         if line.has_modifier("66") {
-            w.amount = Decimal::ZERO;
-            w.basis.outcome = Some(format!(
+            w.not_priced(format!(
                 "team surgery (66): priced by report; the contractor sets the payment (team surgery indicator {})",
                 char::from(w.row.team_surgery)
             ));
-            w.done = true;
-            w.by_report = true;
             continue;
         }
         let apply = |rule: FeeRule, share: Decimal, w: &mut Work| {
@@ -844,6 +843,15 @@ fn surgical_modifiers(work: &mut [Work]) {
 }
 
 impl Work<'_> {
+    /// The line is not priced here (by report, at an unknown contract rate, too large to compute):
+    /// $0 and why; someone else sets its amount.
+    fn not_priced(&mut self, why: String) {
+        self.amount = Decimal::ZERO;
+        self.basis.outcome = Some(why);
+        self.done = true;
+        self.not_priced = true;
+    }
+
     /// Records a rule just applied, with the line's amount after it.
     fn push(&mut self, rule: FeeRule) {
         self.basis.adjustments.push(FeeStep { rule, amount: cents(self.amount) });
