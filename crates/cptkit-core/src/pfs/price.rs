@@ -827,13 +827,17 @@ fn surgical_modifiers(work: &mut [Work]) {
         } else if line.modifiers.iter().any(|m| m.is_any(&["80", "81", "82"])) {
             apply(FeeRule::Assistant, Decimal::new(16, 2), w);
         }
+        // Split care: each part of the global package (the RVU file's percentages) and the modifiers
+        // that pay it. 54, the surgeon's, is paid the pre-operative and intra-operative parts (Palmetto
+        // GBA, "CPT Modifier 54", 2023: palmettogba.com/palmetto/jjb.nsf/DID/8EEL972728; IOM 100-04
+        // ch. 12 §40.2), 55 the post-operative part, 56 the pre-operative part; a part is paid once.
         let split: Vec<(&'static str, Decimal, &'static str)> = [
-            ("54", w.row.intra_op, "intra-operative"),
-            ("55", w.row.post_op, "post-operative"),
-            ("56", w.row.pre_op, "pre-operative"),
+            (&["54", "56"][..], w.row.pre_op, "pre-operative"),
+            (&["54"][..], w.row.intra_op, "intra-operative"),
+            (&["55"][..], w.row.post_op, "post-operative"),
         ]
         .into_iter()
-        .filter(|(m, ..)| line.has_modifier(m))
+        .filter_map(|(by, share, part)| by.iter().copied().find(|m| line.has_modifier(m)).map(|m| (m, share, part)))
         .collect();
         if !split.is_empty() {
             let share: Decimal = split.iter().map(|(_, s, _)| *s).sum();
