@@ -117,3 +117,17 @@ fn two_huge_quantities_in_one_endoscopy_family_do_not_panic() {
     let lines = price("11", &[("43201", &[][..], huge, CHARGE), ("43202", &[][..], huge, CHARGE)]);
     assert_eq!(lines.len(), 2);
 }
+
+/// RVU file documentation, bilateral indicator 1: both sides are paid the lower of "the total actual
+/// charge for both sides" and 150% of one side, as one line with 50 is. 20610 = (0.79 + 1.04 x 0.869
+/// + 0.13 x 0.575) x 32.3465 = 57.205108715 -> 57.21; 150% = 85.815, 42.9075 -> 42.91 a side.
+#[test]
+fn rt_and_lt_sides_are_paid_the_lower_of_both_charges_together_and_the_bilateral_amount() {
+    // $20 + $300 is above 85.82: each side its amount, as 20610-50 at $320 is paid 85.82.
+    let sides = allowed("11", &[("20610", &["RT"][..], "1", 2_000), ("20610", &["LT"][..], "1", 30_000)]);
+    assert_eq!(sides, ["42.91", "42.91"]);
+    assert_eq!(allowed("11", &[("20610", &["50"][..], "1", 32_000)]), ["85.82"]);
+    // $20 + $30 is below 85.82: each side its charge.
+    let sides = allowed("11", &[("20610", &["RT"][..], "1", 2_000), ("20610", &["LT"][..], "1", 3_000)]);
+    assert_eq!(sides, ["20.00", "30.00"]);
+}

@@ -108,7 +108,10 @@ pub enum FeeRule {
     Contract {
         percent: Decimal,
     },
-    LesserOfCharge,
+    /// The charge is allowed; for both sides of a bilateral procedure, their charges and amounts.
+    LesserOfCharge {
+        both_sides: Option<(Decimal, Decimal)>,
+    },
 }
 
 impl FeeRule {
@@ -125,7 +128,7 @@ impl FeeRule {
             FeeRule::SplitCare(_) => "split_care",
             FeeRule::Nonphysician { .. } => "nonphysician_practitioner",
             FeeRule::Contract { .. } => "contract",
-            FeeRule::LesserOfCharge => "lesser_of_charge",
+            FeeRule::LesserOfCharge { .. } => "lesser_of_charge",
         }
     }
 
@@ -192,11 +195,18 @@ impl FeeRule {
                 line.rule.plan,
                 DecimalText(*percent)
             ),
-            FeeRule::LesserOfCharge => write!(
+            FeeRule::LesserOfCharge { both_sides: None } => write!(
                 f,
                 "the charge {} is below the fee schedule {}: the charge is allowed",
                 DecimalText(line.charge),
                 DecimalText(line.fee_schedule)
+            ),
+            FeeRule::LesserOfCharge { both_sides: Some((charge, fee)) } => write!(
+                f,
+                "both sides' charges {} are below both sides' fee schedule {}: each side is allowed its charge \
+                 (RVU file documentation, bilateral surgery indicator)",
+                DecimalText(*charge),
+                DecimalText(*fee)
             ),
         })
     }
@@ -319,10 +329,15 @@ pub(crate) fn price_fee_schedule_lines(
             w.push(FeeRule::Nonphysician { share, role: role.to_owned() });
         }
     }
-    for mut w in work {
+    for w in &mut work {
+        if let Some(priced) = out.iter().find(|p| p.line as usize == w.index) {
+            contract(&priced.rule, percent_of_medicare, w);
+        }
+    }
+    let other_sides: Vec<Option<(Decimal, Decimal)>> = work.iter().map(|w| other_side(&work, w)).collect();
+    for (w, other_side) in work.into_iter().zip(other_sides) {
         let Some(priced) = out.iter_mut().find(|p| p.line as usize == w.index) else { continue };
-        contract(&priced.rule, percent_of_medicare, &mut w);
-        finish(priced, w);
+        finish(priced, w, other_side);
     }
     out
 }
@@ -348,7 +363,18 @@ fn contract(rule: &RuleSet, percent: Option<Decimal>, w: &mut Work) {
     }
 }
 
-fn finish(priced: &mut PricedLine, w: Work) {
+/// The charge and amount of the other line of a bilateral procedure billed RT and LT, when the two
+/// sides' charges are compared with the payment together.
+fn other_side(work: &[Work], w: &Work) -> Option<(Decimal, Decimal)> {
+    let o = work.get(w.partner?)?;
+    let together = bilateral_payment(w.row.bilateral).is_some_and(|b| b.charges_together);
+    (together && !w.done && !o.done).then(|| (cents(o.line.charge()), cents(o.amount)))
+}
+
+/// The line's status and allowed amount: the lower of the charge and the amount, for a bilateral
+/// procedure on two lines (`other_side`) of both sides' charges and both sides' amounts, each side
+/// then allowed its own charge or its own amount.
+fn finish(priced: &mut PricedLine, w: Work, other_side: Option<(Decimal, Decimal)>) {
     // Not priced: the amount is for someone else to set (contractor, by report, the contract);
     // not payable: Medicare pays nothing for the line as billed.
     let status = match &w.basis.outcome {
@@ -359,13 +385,20 @@ fn finish(priced: &mut PricedLine, w: Work) {
     priced.total_units = w.basis.units;
     priced.conversion_factor = w.row.conversion_factor;
     priced.share = Decimal::ONE;
+    let mut basis = w.basis;
     if status == LineStatus::Priced {
         priced.fee_schedule = cents(w.amount);
-        priced.allowed = if priced.charge < priced.fee_schedule { priced.charge } else { priced.fee_schedule };
-    }
-    let mut basis = w.basis;
-    if status == LineStatus::Priced && priced.allowed < priced.fee_schedule {
-        basis.adjustments.push(FeeStep { rule: FeeRule::LesserOfCharge, amount: priced.allowed });
+        let (charge, fee) = match other_side {
+            Some((charge, fee)) => (priced.charge + charge, priced.fee_schedule + fee),
+            None => (priced.charge, priced.fee_schedule),
+        };
+        if charge < fee {
+            priced.allowed = priced.charge;
+            let both_sides = other_side.map(|_| (charge, fee));
+            basis.adjustments.push(FeeStep { rule: FeeRule::LesserOfCharge { both_sides }, amount: priced.allowed });
+        } else {
+            priced.allowed = priced.fee_schedule;
+        }
     }
     priced.set_fee_basis(basis, status);
 }
@@ -506,18 +539,29 @@ fn status_gate(work: &mut [Work]) {
     }
 }
 
-/// What the bilateral surgery indicator pays for both sides of one bilateral procedure (a multiple of
-/// one side's amount) and its wording; `None` for 9, "concept does not apply", where each side is a
-/// procedure of its own (RVU file documentation, bilateral surgery indicator: for 0 and 2 the two
-/// sides billed with 50 or RT and LT are paid 100% of a single code, for 1 150%, for 3 100% each).
-fn bilateral_payment(indicator: u8) -> Option<(Decimal, &'static str)> {
-    match indicator {
-        b'1' => Some((Decimal::new(15, 1), "bilateral indicator 1: 150% of one side")),
-        b'3' => Some((Decimal::TWO, "bilateral indicator 3: 100% for each side")),
-        b'2' => Some((Decimal::ONE, "bilateral indicator 2: the RVUs already cover both sides, 100% of one")),
-        b'0' => Some((Decimal::ONE, "bilateral indicator 0: no bilateral adjustment, 100% of one for both sides")),
-        _ => None,
-    }
+/// What a bilateral surgery indicator pays for both sides of one bilateral procedure.
+#[derive(Clone, Copy)]
+struct BilateralPayment {
+    /// A multiple of one side's amount.
+    whole: Decimal,
+    /// Both sides' charges are compared with the payment together, not side by side.
+    charges_together: bool,
+    rule: &'static str,
+}
+
+/// The bilateral payment of an indicator; `None` for 9, "concept does not apply", where each side is
+/// a procedure of its own. RVU file documentation, bilateral surgery indicator: for 0 and 2 the two
+/// sides billed with 50 or RT and LT are paid the lower of their total charge and 100% of a single
+/// code, for 1 the lower of the total charge and 150%, for 3 the lower of each side's charge and 100%.
+fn bilateral_payment(indicator: u8) -> Option<BilateralPayment> {
+    let (whole, charges_together, rule) = match indicator {
+        b'1' => (Decimal::new(15, 1), true, "bilateral indicator 1: 150% of one side"),
+        b'3' => (Decimal::TWO, false, "bilateral indicator 3: 100% for each side"),
+        b'2' => (Decimal::ONE, true, "bilateral indicator 2: the RVUs already cover both sides, 100% of one"),
+        b'0' => (Decimal::ONE, true, "bilateral indicator 0: no bilateral adjustment, 100% of one for both sides"),
+        _ => return None,
+    };
+    Some(BilateralPayment { whole, charges_together, rule })
 }
 
 /// Units, and the bilateral indicator for modifier 50, an RT and LT pair of lines, or 2 units.
@@ -545,7 +589,7 @@ fn units_and_bilateral(work: &mut [Work]) {
         let bilateral =
             line.has_modifier("50") || paired || (units == Decimal::TWO && matches!(indicator, b'1' | b'2'));
         let w = &mut work[i];
-        let Some((whole, rule)) = payment.filter(|_| bilateral) else {
+        let Some(BilateralPayment { whole, rule, .. }) = payment.filter(|_| bilateral) else {
             match product(&[w.unit, units]) {
                 Ok(amount) => w.amount = amount,
                 Err(why) => {
