@@ -634,6 +634,8 @@ enum NotPriced {
     UnknownShare,
     /// The payer does not accept this modifier: (modifier, why, with its source).
     RefusedModifier(String, String),
+    /// The amount is beyond a decimal ([`product`]'s reason).
+    TooLarge(String),
 }
 
 /// A line trimmed by the combined cap: the case's lines' `total`, the case's physician-only `amount`
@@ -657,6 +659,19 @@ pub struct PricedClaim {
 
 /// A sanity bound on a contract's percentage of Medicare (100x Medicare).
 const MAX_PERCENT_OF_MEDICARE: Decimal = Decimal::from_parts(10_000, 0, 0, false, 0);
+
+/// `factors` multiplied, or why not: rust_decimal's `*` panics past its 28 digits, which only a
+/// quantity or factor no real claim carries reaches (no billing rule caps them), so such a line is not
+/// priced, with this reason, instead of failing the claim.
+pub(crate) fn product(factors: &[Decimal]) -> std::result::Result<Decimal, String> {
+    factors.iter().try_fold(Decimal::ONE, |total, f| total.checked_mul(*f)).ok_or_else(|| {
+        let shown: Vec<String> = factors.iter().map(|f| DecimalText(*f).to_string()).collect();
+        format!(
+            "{} is more than the 28 digits cptkit computes with: not priced (check the quantity)",
+            shown.join(" x ")
+        )
+    })
+}
 
 pub(crate) fn cents(amount: Decimal) -> Decimal {
     let mut a = amount.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
@@ -747,6 +762,7 @@ impl PricedLine {
                 NotPriced::RefusedModifier(modifier, why) => {
                     write!(f, "{} does not accept modifier {modifier}: {why}", rule.payer)
                 }
+                NotPriced::TooLarge(why) => f.write_str(why),
             });
             if matches!(why, NotPriced::RefusedModifier(..)) {
                 out.step("not_payable", &detail, &"0.00");
@@ -771,7 +787,7 @@ impl PricedLine {
             DecimalText(self.total_units),
             DecimalText(self.conversion_factor),
             DecimalText(self.share),
-            DecimalText(self.total_units * self.conversion_factor * self.share)
+            OrEmpty(product(&[self.total_units, self.conversion_factor, self.share]).ok().map(DecimalText))
         );
         out.step("rounding", &rounding, &DecimalText(self.fee_schedule));
         if b.lesser_of_charge {
@@ -1066,7 +1082,10 @@ impl Reference {
                 None => return Ok(priced.not_priced(NotPriced::UnknownShare)),
             },
         };
-        priced.fee_schedule = cents(priced.total_units * cf * priced.share);
+        priced.fee_schedule = match product(&[priced.total_units, cf, priced.share]) {
+            Ok(fee) => cents(fee),
+            Err(why) => return Ok(priced.not_priced(NotPriced::TooLarge(why))),
+        };
         priced.allowed = if rule.lesser_of_charge && priced.charge < priced.fee_schedule {
             priced.basis.lesser_of_charge = true;
             priced.charge
@@ -1190,8 +1209,9 @@ fn apply_combined_cap(claim: &Claim, mut lines: Vec<PricedLine>) -> Vec<PricedLi
     for indexes in by_case.values().filter(|v| v.len() > 1) {
         let caps = indexes.iter().map(|&i| lines[i].rule.combined_cap);
         let Some(cap) = caps.reduce(|a, b| a.zip(b).map(|(a, b)| a.max(b))).flatten() else { continue };
-        let amount = physician_only_amount(&lines, indexes);
-        let limit = cents(amount * cap);
+        // An amount beyond a decimal is above any total: nothing to trim.
+        let Some(amount) = physician_only_amount(&lines, indexes) else { continue };
+        let Ok(limit) = product(&[amount, cap]).map(cents) else { continue };
         let total: Decimal = indexes.iter().map(|&i| lines[i].allowed).sum();
         let mut over = total - limit;
         for &i in indexes.iter().rev() {
@@ -1210,18 +1230,18 @@ fn apply_combined_cap(claim: &Claim, mut lines: Vec<PricedLine>) -> Vec<PricedLi
 }
 
 /// The personally performed amount of one case ([`apply_combined_cap`]): per code, the largest of its
-/// lines' units x conversion factor at share 1 (each rounded to cents), summed.
-fn physician_only_amount(lines: &[PricedLine], case: &[usize]) -> Decimal {
+/// lines' units x conversion factor at share 1 (each rounded to cents), summed; `None` past a decimal.
+fn physician_only_amount(lines: &[PricedLine], case: &[usize]) -> Option<Decimal> {
     let mut by_code: SmallVec<[(CptCode, Decimal); 2]> = SmallVec::new();
     for &i in case {
         let line = &lines[i];
-        let full = cents(line.total_units * line.conversion_factor);
+        let full = cents(product(&[line.total_units, line.conversion_factor]).ok()?);
         match by_code.iter_mut().find(|(code, _)| *code == line.procedure_code) {
             Some((_, largest)) => *largest = (*largest).max(full),
             None => by_code.push((line.procedure_code, full)),
         }
     }
-    by_code.iter().map(|(_, amount)| amount).sum()
+    by_code.iter().try_fold(Decimal::ZERO, |sum, (_, amount)| sum.checked_add(*amount))
 }
 
 #[cfg(test)]
