@@ -79,6 +79,24 @@ pub fn required_id(text: &str) -> Result<ShortText> {
     if text.trim().is_empty() { Err(Error::new(ErrorKind::InvalidInput, "is required")) } else { Ok(text.into()) }
 }
 
+/// Whether a claim field (`patient.birth_date`) holds patient data, which no message repeats: messages
+/// reach logs, and patient data must not.
+pub fn is_patient_field(field: &str) -> bool {
+    field.strip_prefix("patient").is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+}
+
+/// A claim field that cannot be read, as every face reports it: `message` says why, except for patient
+/// data, whose value a reader's message may quote ("got \"1958-02-30\""): there it only says so.
+pub fn unreadable_field(field: &str, message: impl std::fmt::Display) -> Error {
+    let message = if is_patient_field(field) {
+        "cannot be read (patient data: the value is not shown)".to_owned()
+    } else {
+        message.to_string()
+    };
+    let err = Error::new(ErrorKind::InvalidInput, message);
+    if field == "." || field.is_empty() { err } else { err.at(field) }
+}
+
 fn required_id_de<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<ShortText, D::Error> {
     required_id(&ShortText::deserialize(d)?).map_err(|e| serde::de::Error::custom(e.message()))
 }
@@ -380,12 +398,8 @@ impl Claim {
             return Ok(claim);
         }
         let de = &mut serde_json::Deserializer::from_str(json);
-        let claim = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
-            let field = e.path().to_string();
-            let message = e.into_inner().to_string();
-            let err = Error::new(ErrorKind::InvalidInput, message);
-            if field == "." { err } else { err.at(field) }
-        })?;
+        let claim = serde_path_to_error::deserialize(&mut *de)
+            .map_err(|e| unreadable_field(&e.path().to_string(), e.into_inner()))?;
         // What failed the fast read is text after the claim (a second claim, a stray word): one claim is
         // one JSON value, and nothing after it may be dropped unread.
         de.end().map_err(|e| Error::new(ErrorKind::InvalidInput, format!("text after the claim: {e}")))?;
@@ -538,6 +552,15 @@ mod tests {
             assert!(err.message().starts_with("text after the claim"), "{after:?}: {err}");
         }
         assert_eq!(Claim::from_json(&format!(" {fixed}\n")).unwrap(), claim);
+        // A patient's value that cannot be read is not repeated (messages reach logs); others are.
+        for (given, bad) in [
+            (r#""birth_date":"1960-01-01""#, r#""birth_date":"1958-02-30""#),
+            (r#""birth_date":"1960-01-01""#, r#""birth_date":"1960-01-01","member_id":12345"#),
+        ] {
+            let err = Claim::from_json(&fixed.replace(given, bad)).unwrap_err();
+            assert!(err.field().is_some_and(|f| f.starts_with("patient.")), "{err}");
+            assert!(!err.message().contains("1958") && !err.message().contains("12345"), "{err}");
+        }
         // A null is no value, as in tables (a null cell) and on the wire.
         let nulls = fixed.replace(r#""charge_cents":100"#, r#""charge_cents":100,"modifiers":null,"case_id":null,"diagnosis_pointers":null,"present_at_induction":null"#)
             .replace(r#""role":"anesthesiologist""#, r#""role":"anesthesiologist","qualifying_apm":null"#)

@@ -50,6 +50,7 @@ pub mod edit {
     edits! {
         CLAIM_NO_LINES = "CLM001", Error, "claim has no service lines";
         CLAIM_FREQUENCY = "CLM002", Error, "claim frequency code is not 1, 7 or 8";
+        NEGATIVE_CHARGE = "CLM003", Error, "line charge is negative";
         UNKNOWN_CODE = "CPT001", Error, "procedure code unknown to cptkit's anesthesia tables";
         NOT_ANESTHESIA = "CPT002", Error, "a non-anesthesia code is reported in anesthesia minutes";
         MULTIPLE_BASE_CODES = "CPT003", Error, "more than one base anesthesia code for one anesthetic";
@@ -433,6 +434,16 @@ impl Reference {
                 at("date_of_service"),
                 format!("{} is after today ({})", line.date_of_service, context.today),
                 "bill only services already given",
+            );
+        }
+        // A charge is what the provider bills: below zero, the lesser-of-charge rule would allow a
+        // negative amount.
+        if line.charge_cents < 0 {
+            out.add(
+                NEGATIVE_CHARGE,
+                at("charge_cents"),
+                format!("the line's charge is {}", line.charge()),
+                "bill a charge of zero or more; a credit is a corrected (frequency 7) or voided (8) claim",
             );
         }
         if line.modifiers.len() > 4 {

@@ -599,3 +599,17 @@ fn a_replaced_diagnosis_is_judged_by_the_date_of_service() {
     assert_eq!(judged("M54.50", "2021-09-30"), ["DX004"]);
     assert_eq!(judged("M54.50", "2021-10-01"), Vec::<String>::new());
 }
+
+/// A negative charge is a finding (CLM003) that stops pricing: the lesser-of-charge rule would allow a
+/// negative amount.
+#[test]
+fn a_negative_charge_is_an_error_finding() {
+    let mut claim = anesthesiologist_claim(&[("00632", "AA", "MJ", "90")]);
+    claim.lines[0].charge_cents = -5;
+    let judge = JudgeOptions { today: time::macros::date!(2026 - 11 - 27), pricing: Some(PriceOptions::default()) };
+    let judgement = Reference::embedded().judge(&claim, &judge, RuleBook::embedded()).unwrap();
+    let found: Vec<(String, String)> =
+        judgement.report.findings.iter().map(|f| (f.edit_id.clone(), f.field())).collect();
+    assert_eq!(found, [("CLM003".to_owned(), "lines[0].charge_cents".to_owned())]);
+    assert!(judgement.into_priced().is_err());
+}
