@@ -149,7 +149,7 @@ fn price_medicare_file() {
     let v = json(&o);
     let claims = &v["claims"];
     let c1001 = by_id(claims, "C1001");
-    assert_eq!(c1001["priced"]["total_allowed"], "264.13");
+    assert_eq!(c1001["priced"]["total_allowed"], "266.76");
     assert_eq!(c1001["error"], Value::Null);
     let c1003 = by_id(claims, "C1003");
     assert_eq!(c1003["priced"], Value::Null);
@@ -160,7 +160,7 @@ fn price_medicare_file() {
     let c1007 = by_id(claims, "C1007");
     assert_eq!(c1007["error"]["violations"][0]["loc"], serde_json::json!(["rendering_provider", "npi"]));
     assert_eq!(v["rejected_claims"][0]["claim_id"], "C1009");
-    assert_eq!(v["total_allowed"], "1442.56");
+    assert_eq!(v["total_allowed"], "1456.92");
 
     let o = cptkit(&["price", &fixture("837p_two_interchanges.x12")]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
@@ -383,12 +383,12 @@ fn reconcile_medicare_remittance() {
     assert_eq!(o.status.code(), Some(1), "one underpaid line");
     let text = stdout(&o);
     assert!(
-        text.contains("claim C1002 line 2 00632-QX-P3 2025-03-05: expected 132.07 allowed 120.00 paid 96.00 variance -12.07 [underpaid by 12.07]"),
+        text.contains("claim C1002 line 2 00632-QX-P3 2025-03-05: expected 133.38 allowed 120.00 paid 96.00 variance -13.38 [underpaid by 13.38]"),
         "{text}"
     );
     assert!(text.contains("claim C1009 rejected:"), "{text}");
     assert!(text.contains("total: 8 claims, 9 lines,"), "{text}");
-    assert!(text.contains("paid 1306.79"), "{text}");
+    assert!(text.contains("paid 1318.26"), "{text}");
 
     let o = cptkit(&["reconcile", &fixture("837p_medicare_star_crlf.x12"), &fixture("835_medicare.x12"), "--json"]);
     let v = json(&o);
@@ -397,7 +397,7 @@ fn reconcile_medicare_remittance() {
     assert_eq!(t["underpaid_lines"], 1);
     assert_eq!(t["denied_lines"], 1);
     assert_eq!(t["units_not_minutes_lines"], 2);
-    assert_eq!(t["paid"], "1306.79");
+    assert_eq!(t["paid"], "1318.26");
     assert_eq!(t["provider_adjustments"], "21.90");
     assert_eq!(v["rejected_claims"][0]["claim_id"], "C1009");
 
