@@ -12,6 +12,7 @@ from typing import Any, cast
 import pytest
 
 import cptkit
+from conftest import FIXTURES
 from cptkit import exceptions
 
 
@@ -162,3 +163,36 @@ def test_errors_carry_the_path_as_data() -> None:
         cptkit.validate(claim)
     assert info.value.field == "lines[0].modifiers[1]"
     assert info.value.loc == ("lines", 0, "modifiers", 1)
+
+
+def _claim() -> dict[str, Any]:
+    path = FIXTURES / "claims" / "medicare_00632_aa_90min_2025" / "claim.json"
+    claim: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return claim
+
+
+def test_text_after_a_claim_is_refused_not_dropped() -> None:
+    text = json.dumps(_claim())
+    for after in [" garbage", "\n" + text]:
+        with pytest.raises(cptkit.InvalidInputError, match="text after the claim"):
+            cptkit.price(text + after, today="2026-11-27")
+    assert cptkit.price(text + "\n", today="2026-11-27").total_allowed > 0
+
+
+def test_a_patient_value_is_never_repeated_in_an_error() -> None:
+    for field, value in [("member_id", 12345), ("birth_date", "1958-02-30")]:
+        claim = _claim()
+        claim["patient"][field] = value
+        for given in (claim, json.dumps(claim)):
+            with pytest.raises(cptkit.InvalidInputError) as raised:
+                cptkit.price(given, today="2026-11-27")
+            assert raised.value.field == f"patient.{field}"
+            assert str(value) not in str(raised.value)
+
+
+def test_nulls_are_no_value_as_in_tables() -> None:
+    claim = _claim()
+    claim["patient"]["member_id"] = None
+    claim["lines"][0]["case_id"] = None
+    claim["lines"][0]["present_at_induction"] = None
+    assert cptkit.price(claim, today="2026-11-27").total_allowed > 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from decimal import Decimal
 from pathlib import Path
@@ -131,7 +132,10 @@ def from_status(error: Any) -> Answer:
         if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
             bad = error_details_pb2.BadRequest()
             detail.Unpack(bad)
-            # A claim rejected for its findings lists each; the refusal of a valid claim names one field.
+            # A claim rejected for its findings lists each ("EDIT: message", named by no one field, as
+            # Python's ClaimValidationError); the refusal of a valid claim names one field.
+            if any(re.match(r"[A-Z]{3}\d{3}: ", v.description) for v in bad.field_violations):
+                return ("refused", kind, "")
             fields = [unrooted(v.field) for v in bad.field_violations]
             return ("refused", kind, fields[0] if len(fields) == 1 else "")
     return ("refused", kind, None)
@@ -300,9 +304,12 @@ def every_face(
     if response.HasField("priced"):
         answers["ProcessClaims"] = from_wire(response.priced)
     else:
-        fields = [unrooted(v.field) for v in response.error.violations]
+        violations = response.error.violations
+        fields = [unrooted(v.field) for v in violations]
         kind = KINDS[response.error.code]
-        answers["ProcessClaims"] = ("refused", kind, fields[0] if len(fields) == 1 else "" if fields else None)
+        rejected = any(v.edit_id for v in violations)  # for its findings, as above
+        field = "" if rejected else fields[0] if len(fields) == 1 else "" if fields else None
+        answers["ProcessClaims"] = ("refused", kind, field)
 
     answers["cli"] = from_cli(claim_file, expected)
     return answers

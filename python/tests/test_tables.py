@@ -359,3 +359,12 @@ def test_import_leaves_pyarrow_until_a_schema_is_asked_for() -> None:
         "assert 'pyarrow' in sys.modules and cptkit.CLAIM_LINES_SCHEMA is schema\n"
     )
     subprocess.run([sys.executable, "-c", script], check=True)
+
+
+def test_a_pandas_column_that_cannot_become_arrow_is_named(lines: pa.Table) -> None:
+    # pyarrow cannot make a column of mixed types: its error, naming the column, is what the caller gets.
+    frame = lines.slice(0, 3).to_pandas()
+    frame["charge_cents"] = pd.Series([150000, "N/A", 150000], dtype=object)
+    with pytest.raises(ValueError, match="charge_cents") as raised:
+        cptkit.price_table(frame, conversion_factor="60")
+    assert "cannot be read as an Arrow table" in str(raised.value)

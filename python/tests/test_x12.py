@@ -45,15 +45,15 @@ def test_clean_medicare_file_reads_like_the_rust_tests() -> None:
     assert c1001.findings == ()
     assert c1001.report is not None and c1001.report.findings == ()
     priced = cptkit.price(c1001.claim, today=TODAY)
-    assert priced.total_allowed == Decimal("264.13")
+    assert priced.total_allowed == Decimal("266.76")
 
-    # The split claim: two parts, each priced at 132.07.
+    # The split claim: two parts, each priced at 133.38.
     parts = [c for c in result.claims if c.claim_id == "C1002"]
     assert [p.part for p in parts] == [(1, 2), (2, 2)]
     assert parts[1].lines[0]["control_number"] == "C1002-2"
     assert all(any(f.edit_id == "X12C02" for f in p.findings) for p in parts)
     for p in parts:
-        assert cptkit.price(p.claim, today=TODAY).total_allowed == Decimal("132.07")
+        assert cptkit.price(p.claim, today=TODAY).total_allowed == Decimal("133.38")
 
     # Only C1003 has core error findings (UNT005); its finding points at SV104 in the file.
     with_errors = {
@@ -313,7 +313,7 @@ def test_read_835() -> None:
     assert (r.payer.name, r.payer.identifier) == ("MEDICARE PART B", "01112")
     assert r.payee.identifier == "1234567893"
     assert isinstance(r.payment, cptkit.RemittancePayment)
-    assert r.payment.amount == Decimal("1284.89")
+    assert r.payment.amount == Decimal("1296.36")
     assert (r.payment.method, r.payment.trace) == ("ACH", "EFT0000601")
     assert r.payment.date == datetime.date(2025, 4, 15)
     assert r.production_date == datetime.date(2025, 4, 14)
@@ -325,8 +325,8 @@ def test_read_835() -> None:
     assert (c1001.claim_id, c1001.status, c1001.payer_claim_control) == ("C1001", "1", "25084000100")
     assert (c1001.charge, c1001.paid, c1001.patient_responsibility) == (
         Decimal("1500.00"),
-        Decimal("171.30"),
-        Decimal("92.83"),
+        Decimal("173.41"),
+        Decimal("93.35"),
     )
     assert c1001.rendering_npi == "1234567893"
     assert c1001.dates == (("050", datetime.date(2025, 3, 20)),)
@@ -336,20 +336,20 @@ def test_read_835() -> None:
     assert (line.procedure.qualifier, line.procedure.code, line.procedure.modifiers) == ("HC", "00632", ("AA", "P2"))
     assert (line.charge, line.paid, line.allowed, line.paid_units) == (
         Decimal("1500.00"),
-        Decimal("171.30"),
-        Decimal("264.13"),
+        Decimal("173.41"),
+        Decimal("266.76"),
         Decimal("90"),
     )
     assert line.date_of_service == datetime.date(2025, 3, 4) and line.service_end is None
     assert line.control_number == "C1001-1"
     assert line.original_procedure is None and line.original_units is None
     assert [(a.key, a.group, a.reason, a.amount, a.quantity) for a in line.adjustments] == [
-        ("CO-45", "CO", "45", Decimal("1235.87"), None),
+        ("CO-45", "CO", "45", Decimal("1233.24"), None),
         ("PR-1", "PR", "1", Decimal("50.00"), None),
-        ("PR-2", "PR", "2", Decimal("42.83"), None),
+        ("PR-2", "PR", "2", Decimal("43.35"), None),
     ]
     data = (FIXTURES / "835_medicare.x12").read_bytes()
-    assert data[line.adjustments[1].location.byte_offset :].startswith(b"CAS*PR*1*50**2*42.83~")
+    assert data[line.adjustments[1].location.byte_offset :].startswith(b"CAS*PR*1*50**2*43.35~")
     assert data[line.location.byte_offset :].startswith(b"SVC*HC:00632:AA:P2*")
 
     # SVC05 13 units returned with SVC07 95 minutes as submitted.
@@ -370,7 +370,7 @@ def test_read_835() -> None:
     ]
     assert plb[0].fiscal_period_end == datetime.date(2025, 12, 31)
     assert "RemittanceLine(procedure=RemittanceProcedure(code='00632'" in repr(line)
-    assert repr(r) == "Remittance(payer=\"MEDICARE PART B\", claims=8, amount=1284.89)"
+    assert repr(r) == "Remittance(payer=\"MEDICARE PART B\", claims=8, amount=1296.36)"
 
     commercial = cptkit.read_835((FIXTURES / "835_commercial.x12").read_bytes())
     assert len(commercial) == 2
@@ -388,8 +388,8 @@ def test_remittance_to_dict_keeps_the_dict_shape() -> None:
     """Each typed object's to_dict() is the dict the attributes used to be: the parts of Remittance.to_dict()."""
     r = cptkit.read_835(FIXTURES / "835_medicare.x12")[0]
     d = r.to_dict()
-    assert d["payment"]["amount_cents"] == 128_489
-    assert d["claims"][0]["lines"][0]["allowed_cents"] == 26413
+    assert d["payment"]["amount_cents"] == 129_636
+    assert d["claims"][0]["lines"][0]["allowed_cents"] == 26676
     assert r.payer.to_dict() == d["payer"] and r.payee.to_dict() == d["payee"]
     assert r.payment.to_dict() == d["payment"]
     assert [c.to_dict() for c in r.claims] == d["claims"]
@@ -470,27 +470,27 @@ def test_reconcile_medicare_hand_sums() -> None:
     assert isinstance(l1, cptkit.ReconciledLine)
     assert (l1.claim_id, l1.payer, l1.procedure) == ("C1001", "medicare", "00632-AA-P2")
     assert l1.matched_by == "control_number"
-    assert (l1.expected, l1.allowed, l1.variance) == (Decimal("264.13"), Decimal("264.13"), Decimal("0.00"))
-    assert l1.adjustments_by_reason["CO-45"] == Decimal("1235.87")
+    assert (l1.expected, l1.allowed, l1.variance) == (Decimal("266.76"), Decimal("266.76"), Decimal("0.00"))
+    assert l1.adjustments_by_reason["CO-45"] == Decimal("1233.24")
     assert l1.adjustments_by_reason["PR-1"] == Decimal("50")
-    assert dict(l1.adjustments_by_group) == {"CO": Decimal("1235.87"), "PR": Decimal("92.83")}
+    assert dict(l1.adjustments_by_group) == {"CO": Decimal("1233.24"), "PR": Decimal("93.35")}
     with pytest.raises(TypeError):
         l1.adjustments_by_group["CO"] = Decimal("0")  # type: ignore[index]
     assert l1.flags == ()
     qk, qx = _line(rec, "C1002", 0), _line(rec, "C1002", 1)
     assert qk.matched_by == "code_modifiers_date" and qk.flags == ()
-    assert qx.expected == Decimal("132.07")
-    assert [(f.flag, f.by) for f in qx.flags] == [("underpaid", Decimal("12.07"))]
-    assert repr(qx.flags[0]) == "LineFlag(flag='underpaid', by=Decimal('12.07'))"
+    assert qx.expected == Decimal("133.38")
+    assert [(f.flag, f.by) for f in qx.flags] == [("underpaid", Decimal("13.38"))]
+    assert repr(qx.flags[0]) == "LineFlag(flag='underpaid', by=Decimal('13.38'))"
     not_priced = _line(rec, "C1003", 0).flags[0]
     assert (not_priced.flag, not_priced.by) == ("not_priced", None)
     assert any(f.flag == "units_not_minutes" and f.paid_units == Decimal("13") for f in _line(rec, "C1003", 0).flags)
     l5 = _line(rec, "C1005", 0)
     assert l5.matched_by == "claim_level"
-    assert (l5.paid, l5.allowed) == (Decimal("211.30"), Decimal("264.13"))
+    assert (l5.paid, l5.allowed) == (Decimal("213.41"), Decimal("266.76"))
     l6 = _line(rec, "C1006", 0)
     assert l6.allowed_from_amt_b6 is False
-    assert (l6.expected, l6.allowed) == (Decimal("243.81"), Decimal("243.81"))
+    assert (l6.expected, l6.allowed) == (Decimal("246.24"), Decimal("246.24"))
     denied = _line(rec, "C1008", 0).flags
     assert [(f.flag, f.reasons) for f in denied] == [("denied", ("CO-50",))]
 
@@ -499,7 +499,7 @@ def test_reconcile_medicare_hand_sums() -> None:
     assert (t.claims, t.lines, t.denied_lines, t.underpaid_lines) == (8, 9, 1, 1)
     assert t.units_not_minutes_lines == 2
     assert t.unmatched_remit_claims == 1
-    assert t.paid == Decimal("1306.79")
+    assert t.paid == Decimal("1318.26")
     assert t.provider_adjustments == Decimal("21.90")
     assert rec.totals_by_payer["medicare"].lines == 9
     assert rec.totals_by_payer["medicare part b"].unmatched_remit_claims == 1
@@ -510,13 +510,13 @@ def test_reconcile_medicare_hand_sums() -> None:
 
     # The dict API, one to_dict() away: the same dicts as Reconciliation.to_dict() (unchanged).
     d = rec.to_dict()
-    assert t.to_dict() == d["totals"] and d["totals"]["paid"] == "1306.79"
+    assert t.to_dict() == d["totals"] and d["totals"]["paid"] == "1318.26"
     assert [c.to_dict() for c in rec.claims] == d["claims"]
     assert {k: v.to_dict() for k, v in rec.totals_by_payer.items()} == d["totals_by_payer"]
-    assert qx.to_dict()["flags"] == [{"flag": "underpaid", "by": "12.07"}]
+    assert qx.to_dict()["flags"] == [{"flag": "underpaid", "by": "13.38"}]
     rows = [dict(line, claim_id=c["claim_id"], payer=c["payer"]) for c in d["claims"] for line in c["lines"]]
     assert [l.to_dict() for l in rec.lines()] == rows
-    assert rows[0]["expected"] == "264.13" and rows[0]["matched_by"] == "control_number"
+    assert rows[0]["expected"] == "266.76" and rows[0]["matched_by"] == "control_number"
 
     # The same from objects already read.
     again = cptkit.reconcile(

@@ -574,7 +574,13 @@ fn normalized(batch: &RecordBatch, column: &Column, issues: &mut Vec<RowIssue>) 
             if value.is_empty() && is_text(input.data_type()) {
                 continue;
             }
-            let message = format!("{}: cannot read {value:?} as {}", column.name, kind_name(column.kind));
+            // Patient data is never repeated in a message (messages reach logs).
+            let shown = if cptkit_core::is_patient_field(column.claim_field[0]) {
+                "the value (patient data: not shown)".to_owned()
+            } else {
+                format!("{value:?}")
+            };
+            let message = format!("{}: cannot read {shown} as {}", column.name, kind_name(column.kind));
             issues.push(RowIssue::new(row, &UNREADABLE, Some(column.name), message));
         }
     }
@@ -641,15 +647,33 @@ fn local_clock(input: &ArrayRef, column: &Column) -> Result<Option<ArrayRef>> {
 }
 
 /// The rows whose value the cast changed, which must not pass unseen: money given as floats or decimals
-/// that are not whole cents (150000.7, where the same text cannot be read at all), and a quantity given
-/// as a decimal with more places than the layout keeps (90.00005 minutes would be 90.0001; the one judge
+/// that are not whole cents (150000.7, where the same text cannot be read at all), diagnosis pointers
+/// given as fractions (2.9 would be pointer 2; the claim's JSON refuses it), and a quantity given as a
+/// decimal with more places than the layout keeps (90.00005 minutes would be 90.0001; the one judge
 /// reads it exactly, and so does [`claim_text`]). A float quantity is approximate by nature: it is read
 /// to the nearest ten-thousandth.
 fn changed_by_cast(input: &ArrayRef, cast: &ArrayRef, column: &Column) -> Option<BooleanArray> {
-    let decimal_input = matches!(input.data_type(), DataType::Decimal128(..) | DataType::Decimal256(..));
+    let decimal = |t: &DataType| matches!(t, DataType::Decimal128(..) | DataType::Decimal256(..));
     let changed = match column.kind {
-        ColumnKind::Cents if decimal_input || input.data_type().is_floating() => cast_back_differs(input, cast)?,
-        ColumnKind::Decimal if decimal_input => cast_back_differs(input, cast)?,
+        ColumnKind::Cents if decimal(input.data_type()) || input.data_type().is_floating() => {
+            cast_back_differs(input, cast)?
+        }
+        ColumnKind::Decimal if decimal(input.data_type()) => cast_back_differs(input, cast)?,
+        ColumnKind::IntList => {
+            // The elements are cast in place (the offsets stay): a row changed if any element did.
+            let (input, cast) = (input.as_list_opt::<i32>()?, cast.as_list_opt::<i32>()?);
+            if !(input.value_type().is_floating() || decimal(&input.value_type())) {
+                return None;
+            }
+            let elements = cast_back_differs(input.values(), cast.values())?;
+            let offsets = input.value_offsets();
+            (0..input.len())
+                .map(|row| {
+                    let range = offsets[row] as usize..offsets[row + 1] as usize;
+                    Some(range.into_iter().any(|j| elements.is_valid(j) && elements.value(j)))
+                })
+                .collect()
+        }
         _ => return None,
     };
     (changed.true_count() > 0).then_some(changed)

@@ -302,6 +302,38 @@ fn a_fraction_of_a_cent_is_unreadable_whatever_the_number_type() {
     }
 }
 
+/// Diagnosis pointers given as fractions are TBL001, not truncated (2.9 is no pointer 2; the claim's
+/// JSON refuses it), whole floats are read.
+#[test]
+fn a_fractional_diagnosis_pointer_is_unreadable() {
+    let claims: Vec<Claim> = SyntheticClaims::new(5).unwrap().filter(|c| c.lines.len() == 1).take(2).collect();
+    let batch = claims_to_batch(&claims).unwrap();
+    let mut pointers = arrow_array::builder::ListBuilder::new(arrow_array::builder::Float64Builder::new());
+    for row in [[1.5, 2.9], [1.0, 2.0]] {
+        pointers.values().append_slice(&row);
+        pointers.append(true);
+    }
+    let judged = validate_batch(
+        &replace(&batch, "diagnosis_pointers", Arc::new(pointers.finish())),
+        Reference::embedded(),
+        RuleBook::embedded(),
+        today(),
+    );
+    let unreadable: Vec<_> = issues(&joined(judged.unwrap())).into_iter().filter(|i| i.1 == "TBL001").collect();
+    assert_eq!(unreadable, [(0, "TBL001".into(), "diagnosis_pointers".into())]);
+}
+
+/// A patient's value that cannot be read is not repeated in the message (messages reach logs).
+#[test]
+fn an_unreadable_patient_value_is_not_shown() {
+    let claims: Vec<Claim> = SyntheticClaims::new(5).unwrap().take(1).collect();
+    let batch = claims_to_batch(&claims).unwrap();
+    let dates: ArrayRef = Arc::new(StringArray::from(vec!["1958-02-30"; batch.num_rows()]));
+    let columns = LineColumns::new(&replace(&batch, "patient_birth_date", dates)).unwrap();
+    let message = &columns.unreadable().first().expect("TBL001").finding.message;
+    assert!(message.starts_with("patient_birth_date: cannot read") && !message.contains("1958"), "{message}");
+}
+
 /// A quantity given as text or a decimal with more places than the layout keeps is TBL001, not rounded
 /// unseen (the one judge reads it exactly); a float, approximate by nature, is read to 4 places.
 #[test]

@@ -75,10 +75,12 @@ impl ReadProblems {
     }
 }
 
-/// A JSON claim that could not be read; the error names the field.
+/// A JSON claim that could not be read; the error names the field (and a position inside the claim's
+/// own text, which starts at `line` of the file).
 #[derive(Debug)]
 pub struct UnreadClaim {
     pub index: usize,
+    pub line: usize,
     pub error: Error,
 }
 
@@ -122,10 +124,10 @@ fn read_837(path: &Path, bytes: &[u8], options: ReadOptions) -> Result<Input, Un
 fn read_json(text: &str) -> Result<Input, String> {
     let mut claims = Vec::new();
     let mut problems = ReadProblems::default();
-    for (index, claim_text) in split_claims(text)?.into_iter().enumerate() {
+    for (index, (line, claim_text)) in split_claims(text)?.into_iter().enumerate() {
         match Claim::from_json(claim_text) {
             Ok(claim) => claims.push((index, claim)),
-            Err(error) => problems.unread_claims.push(UnreadClaim { index, error }),
+            Err(error) => problems.unread_claims.push(UnreadClaim { index, line, error }),
         }
     }
     let (indexes, claims): (Vec<usize>, Vec<Claim>) = claims.into_iter().unzip();
@@ -134,17 +136,32 @@ fn read_json(text: &str) -> Result<Input, String> {
     Ok(Input { claims: claims.collect(), problems })
 }
 
-/// The text of each claim: the elements of an array; each line of JSON lines (several lines, each an
-/// object); else the whole text, one claim (a pretty-printed object spans lines that are not objects).
-fn split_claims(text: &str) -> Result<Vec<&str>, String> {
-    let text = text.trim();
-    if text.starts_with('[') {
+/// The text of each claim and the line of `text` it starts on: the elements of an array; each line of
+/// JSON lines (several lines, the first a whole JSON value: a line that is not a claim is then a claim
+/// that cannot be read, never a reason to read the file as one claim); else the whole text, one claim (a
+/// pretty-printed object spans lines that are not objects).
+fn split_claims(text: &str) -> Result<Vec<(usize, &str)>, String> {
+    let trimmed = text.trim();
+    let claims: Vec<&str> = if trimmed.starts_with('[') {
         let items: Vec<&RawValue> =
-            serde_json::from_str(text).map_err(|e| format!("not a JSON array of claims: {e}"))?;
-        return Ok(items.into_iter().map(RawValue::get).collect());
-    }
-    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
-    if lines.len() > 1 && lines.iter().all(|l| l.starts_with('{')) { Ok(lines) } else { Ok(vec![text]) }
+            serde_json::from_str(trimmed).map_err(|e| format!("not a JSON array of claims: {e}"))?;
+        items.into_iter().map(RawValue::get).collect()
+    } else {
+        let lines: Vec<&str> = trimmed.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+        let json_lines = lines.len() > 1 && serde_json::from_str::<&RawValue>(lines[0]).is_ok();
+        if json_lines { lines } else { vec![trimmed] }
+    };
+    // Each claim's text lies inside `text`, in order: count the lines up to each as we go.
+    let (mut at, mut line) = (0, 1);
+    Ok(claims
+        .into_iter()
+        .map(|claim| {
+            let start = claim.as_ptr() as usize - text.as_ptr() as usize;
+            line += text[at..start].bytes().filter(|&b| b == b'\n').count();
+            at = start;
+            (line, claim)
+        })
+        .collect())
 }
 
 /// The 835 of `reconcile`; input with no 835 transaction set is unreadable.

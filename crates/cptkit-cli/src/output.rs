@@ -175,12 +175,14 @@ impl<'a> From<&'a RejectedClaim> for RejectedJson<'a> {
 #[derive(Debug, Serialize)]
 struct UnreadJson<'a> {
     claim_index: usize,
+    /// The line of the file the claim starts on (the error's own position counts inside the claim).
+    line: usize,
     error: ErrorJson<'a>,
 }
 
 impl<'a> From<&'a UnreadClaim> for UnreadJson<'a> {
     fn from(u: &'a UnreadClaim) -> Self {
-        UnreadJson { claim_index: u.index, error: (&u.error).into() }
+        UnreadJson { claim_index: u.index, line: u.line, error: (&u.error).into() }
     }
 }
 
@@ -215,7 +217,7 @@ pub fn print_problems(out: &mut impl Write, problems: &ReadProblems) -> io::Resu
         }
     }
     for u in &problems.unread_claims {
-        writeln!(out, "claim at index {} not read: {}", u.index, u.error)?;
+        writeln!(out, "claim at index {} (from line {}) not read: {}", u.index, u.line, u.error)?;
     }
     Ok(())
 }

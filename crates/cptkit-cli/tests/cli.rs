@@ -149,7 +149,7 @@ fn price_medicare_file() {
     let v = json(&o);
     let claims = &v["claims"];
     let c1001 = by_id(claims, "C1001");
-    assert_eq!(c1001["priced"]["total_allowed"], "264.13");
+    assert_eq!(c1001["priced"]["total_allowed"], "266.76");
     assert_eq!(c1001["error"], Value::Null);
     let c1003 = by_id(claims, "C1003");
     assert_eq!(c1003["priced"], Value::Null);
@@ -160,7 +160,7 @@ fn price_medicare_file() {
     let c1007 = by_id(claims, "C1007");
     assert_eq!(c1007["error"]["violations"][0]["loc"], serde_json::json!(["rendering_provider", "npi"]));
     assert_eq!(v["rejected_claims"][0]["claim_id"], "C1009");
-    assert_eq!(v["total_allowed"], "1442.56");
+    assert_eq!(v["total_allowed"], "1456.92");
 
     let o = cptkit(&["price", &fixture("837p_two_interchanges.x12")]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
@@ -296,6 +296,15 @@ fn price_a_claim_json_array() {
         [(&"CLM-0001".into(), &0.into(), &"264.13".into()), (&"CIGNA-1".into(), &1.into(), &"780.00".into())]
     );
     assert_eq!(v["total_allowed"], "1044.13");
+
+    // A claim that cannot be read is named by the file line it starts on: the error's own position
+    // counts inside the claim.
+    let bad = text.replacen("\"CIGNA-1\"", "5", 1);
+    let o = cptkit(&["price", &scratch("bad_array.json", &bad), "--json", "--conversion-factor", "60"]);
+    let unread = &json(&o)["unread_claims"][0];
+    let second_line = text[..text.find("\n  },\n  {").unwrap()].lines().count() + 2;
+    assert_eq!((&unread["claim_index"], &unread["line"]), (&1.into(), &second_line.into()));
+    assert_eq!(unread["error"]["field"], "claim_id");
 }
 
 #[test]
@@ -307,21 +316,23 @@ fn price_json_lines_with_a_broken_line() {
     let mut commercial = golden_json("cigna_00632_payer_factor_2024");
     commercial["claim_id"] = "CIGNA-1".into();
     let lines: Vec<String> = [&good, &bad, &commercial].iter().map(|c| serde_json::to_string(c).unwrap()).collect();
-    let path = scratch("claims.jsonl", &(lines.join("\n") + "\n"));
+    // A blank line is no claim; a line that is not JSON is a claim that cannot be read.
+    let path = scratch("claims.jsonl", &format!("{}\n\n{}\noops not json\n", lines.join("\n"), lines[0]));
 
     let o = cptkit(&["price", &path, "--json", "--conversion-factor", "60"]);
-    assert_eq!(o.status.code(), Some(1), "one claim cannot be read");
+    assert_eq!(o.status.code(), Some(1), "two claims cannot be read");
     let v = json(&o);
     let ids: Vec<&Value> = v["claims"].as_array().unwrap().iter().map(|c| &c["claim_index"]).collect();
-    assert_eq!(ids, [&Value::from(0), &Value::from(2)], "the other claims are still priced");
+    assert_eq!(ids, [0, 2, 3].map(Value::from).iter().collect::<Vec<_>>(), "the other claims are still priced");
     let unread = &v["unread_claims"][0];
-    assert_eq!(unread["claim_index"], 1);
+    assert_eq!((&unread["claim_index"], &unread["line"]), (&1.into(), &2.into()));
     assert_eq!(unread["error"]["field"], "lines[0].procedure_code");
     assert_eq!(unread["error"]["loc"], serde_json::json!(["lines", 0, "procedure_code"]));
+    assert_eq!((&v["unread_claims"][1]["claim_index"], &v["unread_claims"][1]["line"]), (&4.into(), &6.into()));
 
     let o = cptkit(&["price", &path, "--conversion-factor", "60"]);
     let text = stdout(&o);
-    assert!(text.contains("claim at index 1 not read: lines[0].procedure_code: "), "{text}");
+    assert!(text.contains("claim at index 1 (from line 2) not read: lines[0].procedure_code: "), "{text}");
     assert!(text.contains("claim CIGNA-1 line 1: 00632 13.0 units x 60 = allowed 780.00"), "{text}");
 
     // Validate locates findings by claim index and field path (no X12 segment).
@@ -372,12 +383,12 @@ fn reconcile_medicare_remittance() {
     assert_eq!(o.status.code(), Some(1), "one underpaid line");
     let text = stdout(&o);
     assert!(
-        text.contains("claim C1002 line 2 00632-QX-P3 2025-03-05: expected 132.07 allowed 120.00 paid 96.00 variance -12.07 [underpaid by 12.07]"),
+        text.contains("claim C1002 line 2 00632-QX-P3 2025-03-05: expected 133.38 allowed 120.00 paid 96.00 variance -13.38 [underpaid by 13.38]"),
         "{text}"
     );
     assert!(text.contains("claim C1009 rejected:"), "{text}");
     assert!(text.contains("total: 8 claims, 9 lines,"), "{text}");
-    assert!(text.contains("paid 1306.79"), "{text}");
+    assert!(text.contains("paid 1318.26"), "{text}");
 
     let o = cptkit(&["reconcile", &fixture("837p_medicare_star_crlf.x12"), &fixture("835_medicare.x12"), "--json"]);
     let v = json(&o);
@@ -386,7 +397,7 @@ fn reconcile_medicare_remittance() {
     assert_eq!(t["underpaid_lines"], 1);
     assert_eq!(t["denied_lines"], 1);
     assert_eq!(t["units_not_minutes_lines"], 2);
-    assert_eq!(t["paid"], "1306.79");
+    assert_eq!(t["paid"], "1318.26");
     assert_eq!(t["provider_adjustments"], "21.90");
     assert_eq!(v["rejected_claims"][0]["claim_id"], "C1009");
 

@@ -79,6 +79,24 @@ pub fn required_id(text: &str) -> Result<ShortText> {
     if text.trim().is_empty() { Err(Error::new(ErrorKind::InvalidInput, "is required")) } else { Ok(text.into()) }
 }
 
+/// Whether a claim field (`patient.birth_date`) holds patient data, which no message repeats: messages
+/// reach logs, and patient data must not.
+pub fn is_patient_field(field: &str) -> bool {
+    field.strip_prefix("patient").is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+}
+
+/// A claim field that cannot be read, as every face reports it: `message` says why, except for patient
+/// data, whose value a reader's message may quote ("got \"1958-02-30\""): there it only says so.
+pub fn unreadable_field(field: &str, message: impl std::fmt::Display) -> Error {
+    let message = if is_patient_field(field) {
+        "cannot be read (patient data: the value is not shown)".to_owned()
+    } else {
+        message.to_string()
+    };
+    let err = Error::new(ErrorKind::InvalidInput, message);
+    if field == "." || field.is_empty() { err } else { err.at(field) }
+}
+
 fn required_id_de<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<ShortText, D::Error> {
     required_id(&ShortText::deserialize(d)?).map_err(|e| serde::de::Error::custom(e.message()))
 }
@@ -91,6 +109,16 @@ fn original_claim() -> ShortText {
 /// cannot tell an empty string from an absent one; any other text must parse.
 pub fn optional_text<T: std::str::FromStr<Err = Error>>(text: &str) -> Result<Option<T>> {
     if text.is_empty() { Ok(None) } else { text.parse().map(Some) }
+}
+
+/// A null is no value, as an absent field is: proto3 and X12 cannot send one, and a table's null cell
+/// is no value, so a null is read alike on every face.
+fn null_as_default<'de, D, T>(d: D) -> std::result::Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 fn optional_text_de<'de, D, T>(d: D) -> std::result::Result<Option<T>, D::Error>
@@ -204,7 +232,7 @@ text_enum! {
 pub struct Patient {
     #[serde(with = "crate::text::iso_date")]
     pub birth_date: Date,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub member_id: ShortText,
 }
 
@@ -225,7 +253,7 @@ pub struct RenderingProvider {
     #[serde(default, deserialize_with = "optional_text_de")]
     pub role: Option<ProviderRole>,
     /// Medicare qualifying APM participant: selects the CY2026+ QP conversion factor.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub qualifying_apm: bool,
 }
 
@@ -283,7 +311,7 @@ text_enum! {
 #[serde(deny_unknown_fields)]
 pub struct ClaimLine {
     pub procedure_code: CptCode,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub modifiers: Modifiers,
     pub unit_basis: UnitBasis,
     /// Minutes (MJ) or units (UN), as a decimal string; read through [`quantity`].
@@ -294,16 +322,16 @@ pub struct ClaimLine {
     #[serde(default, with = "local_time")]
     pub end_time: Option<PrimitiveDateTime>,
     /// 1-based pointers into `Claim::diagnoses`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub diagnosis_pointers: DiagnosisPointers,
     pub charge_cents: i64,
     #[serde(with = "crate::text::iso_date")]
     pub date_of_service: Date,
     /// Ties the physician's and the anesthetist's lines for the same anesthetic together.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub case_id: ShortText,
     /// AD lines: the physician documented presence at induction (+1 unit under Medicare).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub present_at_induction: bool,
 }
 
@@ -318,6 +346,50 @@ impl ClaimLine {
     }
 }
 
+/// The case id an 837P line gets when its note names none: `x12-` and 16 hex digits of a stable hash
+/// (FNV-1a) of the subscriber's member id, the patient's birth date and the date of service. Physician
+/// and anesthetist claims for the same patient and day get the same id, so medical-direction pairing
+/// (BAT001/BAT002) works across claims; no PHI appears in the id. It names a patient's day, not an
+/// anesthetic: CPT003 treats it as no case id ([`Claim::names_case`]).
+pub fn derived_case_id(member_id: &str, birth: Option<Date>, dos: Date) -> ShortText {
+    let birth = birth.map(date_digits);
+    let h = fnv1a(&[member_id.as_bytes(), birth.as_ref().map_or(&[][..], |b| &b[..]), &date_digits(dos)]);
+    // 20 characters: inline, no allocation; written by hand (the formatter cost 600 instructions a line).
+    let mut id = *b"x12-0000000000000000";
+    for (i, digit) in id.iter_mut().skip(4).enumerate() {
+        *digit = b"0123456789abcdef".get((h >> (60 - 4 * i) & 0xf) as usize).copied().unwrap_or(b'0');
+    }
+    ShortText::from_utf8(id).unwrap_or_default()
+}
+
+/// A date as the 8 ASCII digits of CCYYMMDD, without allocating.
+pub fn date_digits(d: Date) -> [u8; 8] {
+    let mut out = [b'0'; 8];
+    let year = u32::try_from(d.year()).unwrap_or(0) % 10000;
+    let parts = [(year, 0, 4), (u32::from(u8::from(d.month())), 4, 2), (u32::from(d.day()), 6, 2)];
+    for (mut v, at, len) in parts {
+        for digit in out.iter_mut().skip(at).take(len).rev() {
+            *digit = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    }
+    out
+}
+
+/// FNV-1a, 64 bits: a stable hash for derived case ids (the same on every platform and release).
+fn fnv1a(parts: &[&[u8]]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for &b in *part {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        h ^= 0xff;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
 impl Claim {
     /// Reads the JSON form; an error names the field path (`lines[0].procedure_code`).
     pub fn from_json(json: &str) -> Result<Claim> {
@@ -326,12 +398,24 @@ impl Claim {
             return Ok(claim);
         }
         let de = &mut serde_json::Deserializer::from_str(json);
-        serde_path_to_error::deserialize(de).map_err(|e| {
-            let field = e.path().to_string();
-            let message = e.into_inner().to_string();
-            let err = Error::new(ErrorKind::InvalidInput, message);
-            if field == "." { err } else { err.at(field) }
-        })
+        let claim = serde_path_to_error::deserialize(&mut *de)
+            .map_err(|e| unreadable_field(&e.path().to_string(), e.into_inner()))?;
+        // What failed the fast read is text after the claim (a second claim, a stray word): one claim is
+        // one JSON value, and nothing after it may be dropped unread.
+        de.end().map_err(|e| Error::new(ErrorKind::InvalidInput, format!("text after the claim: {e}")))?;
+        Ok(claim)
+    }
+
+    /// Whether `case_id`, on a line of `date_of_service`, names an anesthetic: not empty, and not the id
+    /// the 837 reader derives for the patient's whole day ([`derived_case_id`]).
+    pub fn names_case(&self, case_id: &str, date_of_service: Date) -> bool {
+        if case_id.is_empty() {
+            return false;
+        }
+        // The cheap look first: a derived id is `x12-` and 16 hex digits.
+        let looks_derived = case_id.len() == "x12-0000000000000000".len() && case_id.starts_with("x12-");
+        !(looks_derived
+            && case_id == derived_case_id(&self.patient.member_id, Some(self.patient.birth_date), date_of_service))
     }
 
     pub fn to_json(&self) -> String {
@@ -382,6 +466,21 @@ pub mod local_time {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn derived_case_ids_are_x12_and_16_lowercase_hex_digits_of_the_hash() {
+        let dos = time::macros::date!(2025 - 03 - 04);
+        assert_eq!(&date_digits(dos), b"20250304");
+        let birth_1960 = Some(time::macros::date!(1960 - 01 - 01));
+        let members = ["M0000000001", "", "A", "ZZ9999", "M0000000002", "M0000000003"];
+        for (member, birth) in members.iter().flat_map(|m| [(*m, birth_1960), (*m, None)]) {
+            let birth_digits = birth.map(date_digits);
+            let h = fnv1a(&[member.as_bytes(), birth_digits.as_ref().map_or(&[][..], |b| &b[..]), &date_digits(dos)]);
+            let id = derived_case_id(member, birth, dos);
+            assert_eq!(id, format!("x12-{h:016x}"));
+            assert!(!id.is_heap_allocated());
+        }
+    }
 
     #[test]
     fn npi_check_digit_vectors() {
@@ -447,6 +546,27 @@ mod tests {
         assert_eq!(claim.lines[0].quantity, Decimal::from(90));
         assert!(!format!("{:?}", claim.patient).contains("1960"), "no PHI in Debug");
         assert_eq!(Claim::from_json(&claim.to_json()).unwrap(), claim);
+        // One claim is one JSON value: text after it is refused, never dropped unread.
+        for after in [" x", ",{}", "\n{\"claim_id\":\"d\"}", " null"] {
+            let err = Claim::from_json(&format!("{fixed}{after}")).unwrap_err();
+            assert!(err.message().starts_with("text after the claim"), "{after:?}: {err}");
+        }
+        assert_eq!(Claim::from_json(&format!(" {fixed}\n")).unwrap(), claim);
+        // A patient's value that cannot be read is not repeated (messages reach logs); others are.
+        for (given, bad) in [
+            (r#""birth_date":"1960-01-01""#, r#""birth_date":"1958-02-30""#),
+            (r#""birth_date":"1960-01-01""#, r#""birth_date":"1960-01-01","member_id":12345"#),
+        ] {
+            let err = Claim::from_json(&fixed.replace(given, bad)).unwrap_err();
+            assert!(err.field().is_some_and(|f| f.starts_with("patient.")), "{err}");
+            assert!(!err.message().contains("1958") && !err.message().contains("12345"), "{err}");
+        }
+        // A null is no value, as in tables (a null cell) and on the wire.
+        let nulls = fixed.replace(r#""charge_cents":100"#, r#""charge_cents":100,"modifiers":null,"case_id":null,"diagnosis_pointers":null,"present_at_induction":null"#)
+            .replace(r#""role":"anesthesiologist""#, r#""role":"anesthesiologist","qualifying_apm":null"#)
+            .replace(r#""birth_date":"1960-01-01""#, r#""birth_date":"1960-01-01","member_id":null"#);
+        assert_ne!(nulls, fixed);
+        assert_eq!(Claim::from_json(&nulls).unwrap(), claim);
         // An empty id is no id: the claim cannot be read (as on the wire, in tables and in X12).
         for (given, field) in [(r#""claim_id":"c""#, "claim_id"), (r#""id":"medicare""#, "payer.id")] {
             for blank in ["", " "] {

@@ -25,7 +25,8 @@ mod validate;
 
 pub use claim::{
     Claim, ClaimLine, Diagnoses, DiagnosisPointers, Location, Modifiers, Patient, Payer, PlanType, ProviderRole,
-    RenderingProvider, ShortText, UnitBasis, frequency_code, local_time, optional_text, quantity, required_id,
+    RenderingProvider, ShortText, UnitBasis, date_digits, derived_case_id, frequency_code, is_patient_field,
+    local_time, optional_text, quantity, required_id, unreadable_field,
 };
 /// The inline containers the claim is made of, for the crates that build claims.
 pub use compact_str::{ToCompactString, format_compact};

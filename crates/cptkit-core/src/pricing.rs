@@ -2,6 +2,7 @@
 //! payer's rule set in force on the date of service, every step explained. Rule sets are data files
 //! (`data/rulesets/*.json`); users can load their own.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
 use std::sync::{Arc, OnceLock};
@@ -18,7 +19,7 @@ use crate::ids::{CptCode, LocalityId, ModifierCode, UsState};
 use crate::judge::{GivenFactor, PriceOptions};
 use crate::model::{CfTier, ConversionFactor, ServiceType};
 use crate::path::FieldPath;
-use crate::pfs::FeeBasis;
+use crate::pfs::{CLAIM_LOCALITY, FeeBasis, zip_locality};
 use crate::reference::Reference;
 use crate::text::{DateText, DecimalText};
 
@@ -338,13 +339,16 @@ impl RuleBook {
         let payer = claim.payer.id.as_str();
         let plan = claim.payer.plan_type;
         let in_force = |r: &&Arc<RuleSet>| r.effective_from <= date && r.effective_to.is_none_or(|to| date <= to);
+        // A payer's rule set is for the plan types it names (every plan when it names none): a
+        // payer's Medicare Advantage claim is not paid by its commercial rules.
+        let for_plan = |r: &&Arc<RuleSet>| r.selects.plan_types.is_empty() || r.selects.plan_types.contains(&plan);
         let by_plan = |r: &Arc<RuleSet>| r.selects.plan_types.contains(&plan) && plan != PlanType::Commercial;
         let for_payer = match self.by_payer.get(payer) {
             Some(positions) => Some(positions),
             None if payer.bytes().any(|b| b.is_ascii_uppercase()) => self.by_payer.get(&payer.to_ascii_lowercase()),
             None => None,
         };
-        let mut payer_sets = for_payer.into_iter().flatten().map(|&i| &self.rule_sets[i]);
+        let mut payer_sets = for_payer.into_iter().flatten().map(|&i| &self.rule_sets[i]).filter(for_plan);
         let mut plan_sets = self.rule_sets.iter().filter(|r| by_plan(r));
         let state = claim.state();
         // The first rule set for the payer that is for other states, to name in the error.
@@ -372,7 +376,7 @@ impl RuleBook {
                 rule.id,
                 rule.selects.states_text()
             ),
-            (true, _, _) => format!("no rule set for payer {payer:?} is in force on {date}"),
+            (true, _, _) => format!("no rule set for payer {payer:?} and plan type {plan} is in force on {date}"),
             (false, _, _) => {
                 format!(
                     "cptkit has no public anesthesia payment rules for payer {payer:?}: load a rule set file for it"
@@ -614,8 +618,8 @@ enum CfUsed {
     Given { for_payer: bool },
     Medicare {
         factor: Arc<ConversionFactor>,
-        locality_not_loaded: Option<LocalityId>,
-        claim_has_locality: bool,
+        /// The claim's locality and where it comes from, or why it has none.
+        locality: std::result::Result<(LocalityId, &'static str), Cow<'static, str>>,
         /// A factor the request gave for every payer, not applied to Medicare fee-for-service.
         not_applied: Option<Decimal>,
     },
@@ -630,13 +634,19 @@ enum NotPriced {
     UnknownShare,
     /// The payer does not accept this modifier: (modifier, why, with its source).
     RefusedModifier(String, String),
+    /// The amount is beyond a decimal ([`product`]'s reason).
+    TooLarge(String),
 }
 
+/// A line trimmed by the combined cap: the case's lines' `total`, the case's physician-only `amount`
+/// and the `cap` fraction applied to it, the resulting `limit`, and how much this line lost.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Cap {
     total: Decimal,
+    amount: Decimal,
+    cap: Decimal,
     limit: Decimal,
-    over: Decimal,
+    cut: Decimal,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -649,6 +659,19 @@ pub struct PricedClaim {
 
 /// A sanity bound on a contract's percentage of Medicare (100x Medicare).
 const MAX_PERCENT_OF_MEDICARE: Decimal = Decimal::from_parts(10_000, 0, 0, false, 0);
+
+/// `factors` multiplied, or why not: rust_decimal's `*` panics past its 28 digits, which only a
+/// quantity or factor no real claim carries reaches (no billing rule caps them), so such a line is not
+/// priced, with this reason, instead of failing the claim.
+pub(crate) fn product(factors: &[Decimal]) -> std::result::Result<Decimal, String> {
+    factors.iter().try_fold(Decimal::ONE, |total, f| total.checked_mul(*f)).ok_or_else(|| {
+        let shown: Vec<String> = factors.iter().map(|f| DecimalText(*f).to_string()).collect();
+        format!(
+            "{} is more than the 28 digits cptkit computes with: not priced (check the quantity)",
+            shown.join(" x ")
+        )
+    })
+}
 
 pub(crate) fn cents(amount: Decimal) -> Decimal {
     let mut a = amount.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
@@ -739,6 +762,7 @@ impl PricedLine {
                 NotPriced::RefusedModifier(modifier, why) => {
                     write!(f, "{} does not accept modifier {modifier}: {why}", rule.payer)
                 }
+                NotPriced::TooLarge(why) => f.write_str(why),
             });
             if matches!(why, NotPriced::RefusedModifier(..)) {
                 out.step("not_payable", &detail, &"0.00");
@@ -763,7 +787,7 @@ impl PricedLine {
             DecimalText(self.total_units),
             DecimalText(self.conversion_factor),
             DecimalText(self.share),
-            DecimalText(self.total_units * self.conversion_factor * self.share)
+            OrEmpty(product(&[self.total_units, self.conversion_factor, self.share]).ok().map(DecimalText))
         );
         out.step("rounding", &rounding, &DecimalText(self.fee_schedule));
         if b.lesser_of_charge {
@@ -775,12 +799,13 @@ impl PricedLine {
             out.step("lesser_of_charge", &detail, &DecimalText(self.charge));
         }
         if let Some(cap) = &b.capped {
-            let cap_share = DecimalText(rule.combined_cap.unwrap_or(Decimal::ONE));
             let detail = format_args!(
-                "the case's lines total {}, above {cap_share} x the personally performed {}: reduced by {}",
+                "the case's lines total {}, above {} x the personally performed {} = {}: reduced by {}",
                 DecimalText(cap.total),
+                DecimalText(cap.cap),
+                DecimalText(cap.amount),
                 DecimalText(cap.limit),
-                DecimalText(cap.over)
+                DecimalText(cap.cut)
             );
             out.step("combined_cap", &detail, &DecimalText(self.allowed));
         }
@@ -841,27 +866,38 @@ impl PricedLine {
             CfUsed::Given { for_payer: false } => {
                 f.write_str("conversion factor given with the request for every payer (contract rate)")
             }
-            CfUsed::Medicare { factor, locality_not_loaded, claim_has_locality, not_applied } => {
-                match (&factor.locality, locality_not_loaded) {
-                    (Some(locality), _) => {
-                        write!(f, "CY{} locality {} ({}): {}", factor.year, locality.id, locality.name, factor.source)
+            CfUsed::Medicare { factor, locality, not_applied } => {
+                // Said only for a locality the claim does not name itself.
+                let from =
+                    |source: &str| if source == CLAIM_LOCALITY { String::new() } else { format!(", from {source}") };
+                match (&factor.locality, locality) {
+                    (Some(found), Ok((_, source))) => write!(
+                        f,
+                        "CY{} locality {} ({}){}: {}",
+                        factor.year,
+                        found.id,
+                        found.name,
+                        from(source),
+                        factor.source
+                    ),
+                    (_, Ok((wanted, source))) => write!(
+                        f,
+                        "CY{} national, {} tier (no CY{} locality factor for {wanted}{} is loaded, so the national factor is used): {}",
+                        factor.year,
+                        factor.tier.as_str(),
+                        factor.year,
+                        from(source),
+                        factor.source
+                    ),
+                    (_, Err(why)) => {
+                        write!(
+                            f,
+                            "CY{} national, {} tier ({why}): {}",
+                            factor.year,
+                            factor.tier.as_str(),
+                            factor.source
+                        )
                     }
-                    (None, Some(wanted)) => write!(
-                        f,
-                        "CY{} national, {} tier (no CY{} locality factor for {wanted} is loaded, so the national factor is used): {}",
-                        factor.year,
-                        factor.tier.as_str(),
-                        factor.year,
-                        factor.source
-                    ),
-                    (None, None) => write!(
-                        f,
-                        "CY{} national, {} tier{}: {}",
-                        factor.year,
-                        factor.tier.as_str(),
-                        if *claim_has_locality { "" } else { " (no Medicare locality on the claim)" },
-                        factor.source
-                    ),
                 }?;
                 match not_applied {
                     Some(cf) => write!(
@@ -1046,7 +1082,10 @@ impl Reference {
                 None => return Ok(priced.not_priced(NotPriced::UnknownShare)),
             },
         };
-        priced.fee_schedule = cents(priced.total_units * cf * priced.share);
+        priced.fee_schedule = match product(&[priced.total_units, cf, priced.share]) {
+            Ok(fee) => cents(fee),
+            Err(why) => return Ok(priced.not_priced(NotPriced::TooLarge(why))),
+        };
         priced.allowed = if rule.lesser_of_charge && priced.charge < priced.fee_schedule {
             priced.basis.lesser_of_charge = true;
             priced.charge
@@ -1076,13 +1115,19 @@ impl Reference {
         not_applied: Option<Decimal>,
     ) -> Result<(Decimal, CfUsed)> {
         let year = date.year();
-        let claim_has_locality = claim.medicare_locality.is_some();
-        if let Some(locality) = &claim.medicare_locality
-            && let Some(cf) = self.locality_conversion_factor(year, locality)
+        // The claim's own locality, else the one its ZIP gives (as for its fee-schedule lines).
+        let locality = match claim.medicare_locality {
+            Some(locality) => Ok((locality, CLAIM_LOCALITY)),
+            None => match self.fee_schedule_on(date).and_then(|schedule| zip_locality(claim, schedule.tables)) {
+                Some(Ok((zip, source))) => Ok((zip.locality, source)),
+                Some(Err(why)) => Err(Cow::Owned(why)),
+                None => Err(Cow::Borrowed("no Medicare locality on the claim")),
+            },
+        };
+        if let Ok((wanted, _)) = &locality
+            && let Some(cf) = self.locality_conversion_factor(year, wanted)
         {
-            let used =
-                CfUsed::Medicare { factor: Arc::clone(cf), locality_not_loaded: None, claim_has_locality, not_applied };
-            return Ok((cf.amount, used));
+            return Ok((cf.amount, CfUsed::Medicare { factor: Arc::clone(cf), locality, not_applied }));
         }
         let tier =
             if claim.rendering_provider.qualifying_apm { CfTier::QualifyingApm } else { CfTier::NonQualifyingApm };
@@ -1098,12 +1143,7 @@ impl Reference {
                 )
                 .at("date_of_service")
             })?;
-        let used = CfUsed::Medicare {
-            factor: Arc::clone(cf),
-            locality_not_loaded: claim.medicare_locality,
-            claim_has_locality,
-            not_applied,
-        };
+        let used = CfUsed::Medicare { factor: Arc::clone(cf), locality, not_applied };
         Ok((cf.amount, used))
     }
 }
@@ -1129,33 +1169,79 @@ fn in_line_order(a: Vec<PricedLine>, b: Vec<PricedLine>) -> Vec<PricedLine> {
     merged
 }
 
-/// Where a rule set caps physician + anesthetist for one case, trims the case's last line on this claim.
+/// The payer cap on one anesthetic: "combined physician and non-physician payment may not exceed 100% of
+/// the physician-only amount" (Anthem C-09002 and Anthem MA summaries, shared/domain/anesthesia-billing.md
+/// §2.2); the fraction is the rule set's `combined_cap`, and a rule set without one caps nothing.
+///
+/// A case is this claim's priced anesthesia lines with one case id, whatever their share (a physician's
+/// and an anesthetist's lines priced on separate claims are not tied together): AA + QZ
+/// ("both fully involved", §2.2) is paid 100% each only where the payer has no cap. Lines without a
+/// case id cannot be tied to an anesthetic and are not capped. A case is capped only if every line's
+/// rule set has a cap (a case on both sides of a rule change), at the largest of them.
+///
+/// The physician-only amount is what one practitioner performing the whole anesthetic would be paid:
+/// for each code of the case, the largest of its lines' units x conversion factor at share 1, rounded
+/// to cents as a line is. The largest, because time units measure the anesthesia time of the case
+/// (42 CFR 414.46(a)(3)): lines of one case billing different minutes (QK 90, QX 150) both cover the
+/// case, which lasted the longer time; the shorter line is one practitioner's part of it, not a
+/// shorter anesthetic. Summed over codes, because an anesthetic reports one base code with its
+/// separately payable add-ons (01953, 01968, 01969; §1.1), and a qualifying-circumstance line is its own
+/// code; a second base code for one anesthetic is an error (CPT003) and is not priced. Every line of the code is a
+/// candidate, an AD line's fixed 3 (+1) units included: a candidate can only raise the amount, so a
+/// line that is no measure of the whole anesthetic errs toward paying, never toward cutting. The
+/// amount is the same in any line order.
+///
+/// Over the limit, lines are trimmed from the case's last line on the claim backwards, each to no
+/// less than 0, until the case fits; each trimmed line's steps say by how much.
 fn apply_combined_cap(claim: &Claim, mut lines: Vec<PricedLine>) -> Vec<PricedLine> {
-    let shared = |i: usize| {
-        !claim.lines[i].case_id.is_empty() && lines[i].status == LineStatus::Priced && lines[i].share < Decimal::ONE
+    let counted = |i: usize| {
+        let line = &lines[i];
+        !claim.lines[i].case_id.is_empty() && line.status == LineStatus::Priced && line.fee_basis().is_none()
     };
-    // A cap needs two shared lines of a case: most claims have none, and build no map.
-    if (0..lines.len()).filter(|&i| shared(i)).nth(1).is_none() {
+    // A cap needs two counted lines under a capped rule set: most claims have none, and build no map.
+    if (0..lines.len()).filter(|&i| counted(i) && lines[i].rule.combined_cap.is_some()).nth(1).is_none() {
         return lines;
     }
     let mut by_case: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    for i in (0..lines.len()).filter(|&i| shared(i)) {
+    for i in (0..lines.len()).filter(|&i| counted(i)) {
         by_case.entry(claim.lines[i].case_id.as_str()).or_default().push(i);
     }
     for indexes in by_case.values().filter(|v| v.len() > 1) {
-        let first = &lines[indexes[0]];
-        let Some(cap) = first.rule.combined_cap else { continue };
-        let limit = cents(first.total_units * first.conversion_factor * cap);
+        let caps = indexes.iter().map(|&i| lines[i].rule.combined_cap);
+        let Some(cap) = caps.reduce(|a, b| a.zip(b).map(|(a, b)| a.max(b))).flatten() else { continue };
+        // An amount beyond a decimal is above any total: nothing to trim.
+        let Some(amount) = physician_only_amount(&lines, indexes) else { continue };
+        let Ok(limit) = product(&[amount, cap]).map(cents) else { continue };
         let total: Decimal = indexes.iter().map(|&i| lines[i].allowed).sum();
-        if total > limit
-            && let Some(&last) = indexes.last()
-        {
-            let over = total - limit;
-            lines[last].allowed -= over;
-            lines[last].basis.capped = Some(Cap { total, limit, over });
+        let mut over = total - limit;
+        for &i in indexes.iter().rev() {
+            if over <= Decimal::ZERO {
+                break;
+            }
+            let cut = over.min(lines[i].allowed);
+            if cut > Decimal::ZERO {
+                lines[i].allowed -= cut;
+                lines[i].basis.capped = Some(Cap { total, amount, cap, limit, cut });
+                over -= cut;
+            }
         }
     }
     lines
+}
+
+/// The personally performed amount of one case ([`apply_combined_cap`]): per code, the largest of its
+/// lines' units x conversion factor at share 1 (each rounded to cents), summed; `None` past a decimal.
+fn physician_only_amount(lines: &[PricedLine], case: &[usize]) -> Option<Decimal> {
+    let mut by_code: SmallVec<[(CptCode, Decimal); 2]> = SmallVec::new();
+    for &i in case {
+        let line = &lines[i];
+        let full = cents(product(&[line.total_units, line.conversion_factor]).ok()?);
+        match by_code.iter_mut().find(|(code, _)| *code == line.procedure_code) {
+            Some((_, largest)) => *largest = (*largest).max(full),
+            None => by_code.push((line.procedure_code, full)),
+        }
+    }
+    by_code.iter().try_fold(Decimal::ZERO, |sum, (_, amount)| sum.checked_add(*amount))
 }
 
 #[cfg(test)]

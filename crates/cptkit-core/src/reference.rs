@@ -213,6 +213,8 @@ pub struct Reference {
     icd10_text: Cow<'static, str>,
     icd10: OnceLock<Icd10Table>,
     icd10_deleted: HashMap<Icd10Code, DeletedDiagnosis>,
+    /// A code that replaced a deleted one -> the deleted code: valid from the day after the deletion.
+    icd10_replacing: HashMap<Icd10Code, Icd10Code>,
     payers: PayerDirectory,
     fee_schedule: FeeSchedule,
     /// Places of service paid at the facility rate (IOM 100-04 ch. 12 §20.4.2).
@@ -304,6 +306,17 @@ pub struct CodeSection {
     pub subsection: String,
 }
 
+/// When a diagnosis may be billed, as far as cptkit's code set and its known deletions tell.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DiagnosisStatus {
+    /// Billable while valid (a leaf of the code set, or a deleted code before its deletion).
+    pub billable: bool,
+    /// The first date of service it is valid for, and the deleted code it replaced.
+    pub from: Option<(Date, Icd10Code)>,
+    /// The last date of service it is valid for (a deleted code).
+    pub through: Option<Date>,
+}
+
 #[derive(Debug, Clone)]
 struct DeletedDiagnosis {
     title: String,
@@ -382,6 +395,7 @@ impl Reference {
         let codes = AnesthesiaCodes::new(load_codes(&files)?);
         let families = load_families(&files)?;
         let typical_diagnoses = typical_diagnoses(&codes, &families);
+        let icd10_deleted = load_deleted_diagnoses(&files)?;
         let reference = Reference {
             codes,
             modifiers: load_modifiers(&files)?,
@@ -397,7 +411,11 @@ impl Reference {
             locality_index,
             icd10_text,
             icd10: OnceLock::new(),
-            icd10_deleted: load_deleted_diagnoses(&files)?,
+            icd10_replacing: icd10_deleted
+                .iter()
+                .flat_map(|(code, d)| d.replaced_by.iter().map(move |new| (*new, *code)))
+                .collect(),
+            icd10_deleted,
             fee_schedule: FeeSchedule::load(files.dir.as_deref())?,
             facility_places: files
                 .rows::<FacilityPlace>("pfs/facility_places_of_service.csv")?
@@ -504,13 +522,19 @@ impl Reference {
         })
     }
 
-    /// Billable flag and end date of a diagnosis, without building its record (the validation hot path).
-    /// None when the code is in neither the code set nor the deletions.
-    pub(crate) fn diagnosis_status(&self, code: &Icd10Code) -> Result<Option<(bool, Option<Date>)>> {
-        let end = self.icd10_deleted.get(code).map(|d| d.valid_through);
+    /// Whether a diagnosis is billable and the dates it is valid for, without building its record (the
+    /// validation hot path). None when the code is in neither the code set nor the deletions.
+    pub(crate) fn diagnosis_status(&self, code: &Icd10Code) -> Result<Option<DiagnosisStatus>> {
+        let through = self.icd10_deleted.get(code).map(|d| d.valid_through);
+        let from = self.icd10_replacing.get(code).and_then(|old| {
+            let deleted = self.icd10_deleted.get(old)?;
+            Some((deleted.valid_through.next_day()?, *old))
+        });
         Ok(match self.icd10()?.billable(code.as_bytes()) {
-            Some(billable) => Some((billable, end)),
-            None => end.map(|end| (false, Some(end))),
+            // A deleted code was billable through its end date, whatever it is now (M54.5 lives on as
+            // a header of its replacements).
+            Some(billable) => Some(DiagnosisStatus { billable: billable || through.is_some(), from, through }),
+            None => through.map(|_| DiagnosisStatus { billable: true, from, through }),
         })
     }
 

@@ -50,6 +50,7 @@ pub mod edit {
     edits! {
         CLAIM_NO_LINES = "CLM001", Error, "claim has no service lines";
         CLAIM_FREQUENCY = "CLM002", Error, "claim frequency code is not 1, 7 or 8";
+        NEGATIVE_CHARGE = "CLM003", Error, "line charge is negative";
         UNKNOWN_CODE = "CPT001", Error, "procedure code unknown to cptkit's anesthesia tables";
         NOT_ANESTHESIA = "CPT002", Error, "a non-anesthesia code is reported in anesthesia minutes";
         MULTIPLE_BASE_CODES = "CPT003", Error, "more than one base anesthesia code for one anesthetic";
@@ -334,7 +335,7 @@ impl Reference {
                 "code the diagnosis in ICD-9-CM, or check the date of service",
             );
         }
-        let Ok(Some((billable, valid_through))) = self.diagnosis_status(code) else {
+        let Ok(Some(status)) = self.diagnosis_status(code) else {
             return out.add(
                 UNKNOWN_DIAGNOSIS,
                 loc(),
@@ -342,8 +343,9 @@ impl Reference {
                 "check the code against the ICD-10-CM tabular",
             );
         };
-        let deleted = valid_through.zip(first_service).is_some_and(|(end, dos)| dos > end);
-        if !deleted && billable {
+        let deleted = status.through.zip(first_service).is_some_and(|(end, dos)| dos > end);
+        let not_yet = status.from.zip(first_service).filter(|((from, _), dos)| dos < from).map(|(from, _)| from);
+        if !deleted && not_yet.is_none() && status.billable {
             return;
         }
         // Rare: build the full record for the message.
@@ -355,6 +357,13 @@ impl Reference {
                 loc(),
                 format!("{code} ({}) was valid only through {}", dx.title, dx.valid_through.unwrap_or(Date::MIN)),
                 format!("use one of {}", replacements.join(", ")),
+            );
+        } else if let Some((from, replaced)) = not_yet {
+            out.add(
+                DIAGNOSIS_DELETED,
+                loc(),
+                format!("{code} ({}) is valid from {from}, when it replaced {replaced}", dx.title),
+                format!("use {replaced} for services before {from}"),
             );
         } else {
             out.add(
@@ -425,6 +434,16 @@ impl Reference {
                 at("date_of_service"),
                 format!("{} is after today ({})", line.date_of_service, context.today),
                 "bill only services already given",
+            );
+        }
+        // A charge is what the provider bills: below zero, the lesser-of-charge rule would allow a
+        // negative amount.
+        if line.charge_cents < 0 {
+            out.add(
+                NEGATIVE_CHARGE,
+                at("charge_cents"),
+                format!("the line's charge is {}", line.charge()),
+                "bill a charge of zero or more; a credit is a corrected (frequency 7) or voided (8) claim",
             );
         }
         if line.modifiers.len() > 4 {
@@ -629,14 +648,21 @@ impl Reference {
         let provider = &claim.rendering_provider;
         // Without a taxonomy or a stated role there is nothing to check against (PRV004 says so).
         let Some(role) = provider.role() else { return };
+        // Who bills each modifier: `anesthesia_modifiers.csv` (QZ is a CRNA's alone: an anesthesiologist
+        // assistant always works under medical direction).
         let allowed = match modifier.as_str() {
-            "QX" | "QZ" => matches!(role, ProviderRole::Crna | ProviderRole::AnesthesiologistAssistant),
+            "QX" => matches!(role, ProviderRole::Crna | ProviderRole::AnesthesiologistAssistant),
+            "QZ" => role == ProviderRole::Crna,
             _ => role.is_physician(),
         };
         if !allowed {
             let position = line.modifiers.iter().position(|m| *m == modifier).unwrap_or(0);
             let who = match modifier.as_str() {
-                "QX" | "QZ" => "a CRNA or anesthesiologist assistant",
+                "QX" => "a CRNA or anesthesiologist assistant",
+                "QZ" if role == ProviderRole::AnesthesiologistAssistant => {
+                    "a CRNA (an anesthesiologist assistant is always medically directed: bill QX)"
+                }
+                "QZ" => "a CRNA",
                 "AA" if role == ProviderRole::AnesthesiologistAssistant => {
                     "a physician (an anesthesiologist assistant is always medically directed: bill QX)"
                 }
@@ -756,7 +782,7 @@ fn status_edit(status: u8, medicare: bool) -> Option<(Edit, &'static str)> {
 impl Reference {
     /// The fee schedule release a date is judged by; `None` when no release covers its year (pricing
     /// reports that). Checked before `in_force`, which words an error for the missing year.
-    fn fee_schedule_on(&self, date: Date) -> Option<InForce<'_>> {
+    pub(crate) fn fee_schedule_on(&self, date: Date) -> Option<InForce<'_>> {
         let schedule = self.fee_schedule();
         let covered = schedule
             .releases()
@@ -1121,39 +1147,91 @@ fn same_service(a: &ClaimLine, b: &ClaimLine) -> bool {
         && a.start_time == b.start_time
 }
 
-/// One base anesthesia code per anesthetic: the one with the highest base units carries all the time.
+/// One base anesthesia code per anesthetic: the one with the highest base units carries all the time
+/// (domain reference §1.1). A line's anesthetic is its case id on its date of service; lines whose case id
+/// names no anesthetic ([`Claim::names_case`]) are told apart by their times ([`one_anesthetic_each`]).
 fn check_cases(reference: &Reference, claim: &Claim, out: &mut Findings) {
     if claim.lines.len() < 2 {
         return; // most claims: nothing to compare
     }
-    // (case id, date) -> (line index, code, base units)
-    type Case = Vec<(usize, CptCode, u32)>;
-    let mut cases: BTreeMap<(&str, Date), Case> = BTreeMap::new();
-    for (i, line) in claim.lines.iter().enumerate() {
+    let mut cases: BTreeMap<(&str, Date), Vec<CaseLine>> = BTreeMap::new();
+    for (index, line) in claim.lines.iter().enumerate() {
         if let Some(entry) = reference.codes.get(&line.procedure_code)
             && entry.service_type == ServiceType::Anesthesia
         {
-            cases.entry((line.case_id.as_str(), line.date_of_service)).or_default().push((
-                i,
-                entry.code,
-                entry.base_units,
-            ));
+            let times = line.start_time.zip(line.end_time);
+            cases.entry((line.case_id.as_str(), line.date_of_service)).or_default().push(CaseLine {
+                index,
+                code: entry.code,
+                units: entry.base_units,
+                times,
+            });
         }
     }
-    for lines in cases.values().filter(|l| l.len() > 1) {
-        let Some(&(_, top_code, top_units)) = lines.iter().max_by_key(|(i, _, units)| (*units, std::cmp::Reverse(*i)))
-        else {
-            continue;
-        };
-        for &(i, code, units) in lines.iter().filter(|(_, code, _)| *code != top_code) {
-            out.add(
-                edit::MULTIPLE_BASE_CODES,
-                FieldPath::line(i).key("procedure_code"),
-                format!("{code} ({units} base units) is a second base anesthesia code for the same anesthetic as {top_code} ({top_units} base units)"),
-                format!("report only {top_code} with the total time of all procedures (add-ons 01953, 01968, 01969 excepted)"),
-            );
+    for ((case, date), lines) in cases.iter_mut().filter(|(_, l)| l.len() > 1) {
+        let anesthetics: Vec<&mut [CaseLine]> =
+            if claim.names_case(case, *date) { vec![&mut lines[..]] } else { one_anesthetic_each(lines) };
+        for lines in anesthetics.into_iter().filter(|l| l.len() > 1) {
+            let Some(top) = lines.iter().max_by_key(|l| (l.units, std::cmp::Reverse(l.index))) else {
+                continue;
+            };
+            let (top_code, top_units) = (top.code, top.units);
+            for line in lines.iter().filter(|l| l.code != top_code) {
+                let (code, units) = (line.code, line.units);
+                out.add(
+                    edit::MULTIPLE_BASE_CODES,
+                    FieldPath::line(line.index).key("procedure_code"),
+                    format!("{code} ({units} base units) is a second base anesthesia code for the same anesthetic as {top_code} ({top_units} base units)"),
+                    format!("report only {top_code} with the total time of all procedures (add-ons 01953, 01968, 01969 excepted)"),
+                );
+            }
         }
     }
+}
+
+/// An anesthesia line of a claim, as CPT003 compares it.
+struct CaseLine {
+    index: usize,
+    code: CptCode,
+    units: u32,
+    times: Option<Interval>,
+}
+
+/// Splits one day's lines that name no case into anesthetics. Anesthesia time is continuous (42 CFR
+/// 414.46(a)(3)), so lines whose times overlap, directly or through other lines, are one anesthetic, and
+/// lines apart in time are separate anesthetics, as two cases of the day are. Times overlap as BAT003
+/// counts them: one ending at 09:00 and one starting at 09:00 are apart. When a line has no times (or
+/// times that end before they start, UNT004) nothing tells its anesthetic apart, so the day's lines stay
+/// one anesthetic, as they were before times were compared.
+/// Each anesthetic keeps its lines in claim order; the anesthetics go by their first start.
+fn one_anesthetic_each(lines: &mut [CaseLine]) -> Vec<&mut [CaseLine]> {
+    if lines.iter().any(|l| l.times.is_none_or(|(start, end)| start >= end)) {
+        return vec![lines];
+    }
+    lines.sort_by_key(|l| (l.times, l.index));
+    // The length of each run of lines whose times chain into one another.
+    let mut runs = Vec::new();
+    let mut open: Option<(usize, time::PrimitiveDateTime)> = None; // (lines in the run, its latest end)
+    for (start, end) in lines.iter().filter_map(|l| l.times) {
+        open = Some(match open {
+            Some((count, latest)) if start < latest => (count + 1, latest.max(end)),
+            Some((count, _)) => {
+                runs.push(count);
+                (1, end)
+            }
+            None => (1, end),
+        });
+    }
+    runs.extend(open.map(|(count, _)| count));
+    let mut anesthetics = Vec::with_capacity(runs.len());
+    let mut rest = lines;
+    for count in runs {
+        let (run, after) = rest.split_at_mut(count.min(rest.len()));
+        run.sort_by_key(|l| l.index);
+        anesthetics.push(run);
+        rest = after;
+    }
+    anesthetics
 }
 
 /// The edits that need the whole batch (BAT001-BAT003), added to the reports of `claims` (one report
@@ -1227,7 +1305,9 @@ type Interval = (time::PrimitiveDateTime, time::PrimitiveDateTime);
 /// A physician's QK/QY lines with times: (claim index, line index), and each line's interval beside it.
 type DirectingLines = (Vec<(usize, usize)>, Vec<Interval>);
 
-/// A physician billing QK/QY on more than four overlapping anesthetics was supervising, not directing.
+/// A physician billing QK/QY while directing more than four anesthetics at once was supervising, not
+/// directing (42 CFR 415.110, mirrored at CA DWC 8 CCR 9789.18.3; domain reference §2.3). Each case is
+/// judged by its peak: the most of the physician's directed cases running at one instant during it.
 fn direction_over_four(claims: &[Claim]) -> Vec<(usize, Finding)> {
     let mut per_physician: BTreeMap<&str, DirectingLines> = BTreeMap::new();
     for (c, claim) in claims.iter().enumerate() {
@@ -1243,14 +1323,14 @@ fn direction_over_four(claims: &[Claim]) -> Vec<(usize, Finding)> {
     }
     let mut out = Vec::new();
     for (npi, (lines, times)) in per_physician {
-        for (&(c, l), concurrent) in lines.iter().zip(overlapping(&times)) {
-            if concurrent > 4 {
+        for (&(c, l), peak) in lines.iter().zip(peak_concurrency(&times)) {
+            if peak > 4 {
                 out.push((
                     c,
                     batch_finding(
                         edit::DIRECTION_OVER_FOUR,
                         l,
-                        format!("physician {npi} directs {concurrent} overlapping anesthetics at this time"),
+                        format!("physician {npi} directs {peak} anesthetics at once during this case"),
                         "medical direction covers at most four concurrent cases: bill AD (supervision)",
                     ),
                 ));
@@ -1260,40 +1340,72 @@ fn direction_over_four(claims: &[Claim]) -> Vec<(usize, Finding)> {
     out
 }
 
-/// For each interval, how many of `intervals` overlap it (`start < end` of the other and the other way
-/// round; an interval that does not end after it starts overlaps nothing of itself). A physician's year
-/// holds thousands of directed cases, so the well-formed intervals are counted from their sorted starts
-/// and ends (O(n log n), not a comparison of every pair); the malformed ones (UNT004 already reports
-/// them) are compared one by one.
-fn overlapping(intervals: &[Interval]) -> Vec<usize> {
-    let overlaps = |&(s, e): &Interval, (start, end): Interval| s < end && start < e;
+/// For each interval, the most of `intervals` running at one instant while it runs, itself included.
+/// CMS counts concurrency as "the maximum number of procedures that the physician is medically
+/// directing within the context of a single procedure and whether these other procedures overlap each
+/// other" (IOM 100-04 ch.12 §50, mirrored at CA DWC 8 CCR 9789.18.4): two cases that each overlap this
+/// one but not each other are never directed together, so they are not both counted.
+///
+/// An interval runs from its start up to, not including, its end: a case ending at 09:00 and one
+/// starting at 09:00 never run together (the convention BAT003 has always had). An interval that does
+/// not end after it starts runs at no instant (UNT004 reports it): it counts in no peak, and its own
+/// peak is 0.
+///
+/// A physician's year holds thousands of directed cases, so this is O(n log n), not a comparison of
+/// every pair. The running count only rises at a start, so an interval's peak is the highest count
+/// just after one of the starts in [its start, its end) (its own start is one). The count at each
+/// sorted start comes from the sorted starts and ends; the highest over a run of starts is a
+/// range-maximum query, answered from a sparse table (the maximum of every run of 2^k starts).
+fn peak_concurrency(intervals: &[Interval]) -> Vec<usize> {
     let (mut starts, mut ends): (Vec<_>, Vec<_>) = intervals.iter().filter(|(s, e)| s < e).copied().unzip();
     starts.sort_unstable();
     ends.sort_unstable();
-    let malformed: Vec<Interval> = intervals.iter().filter(|(s, e)| s >= e).copied().collect();
+    // Running just after `at`: started at or before it and not yet ended (one ending at `at` is over).
+    let running = |at| starts.partition_point(|&s| s <= at) - ends.partition_point(|&e| e <= at);
+    let peaks = RangeMax::new(starts.iter().map(|&at| running(at)).collect());
     intervals
         .iter()
-        .map(|&(start, end)| {
-            if start < end {
-                // A well-formed interval misses this one when it starts at or after `end` or ends at or
-                // before `start`, never both (it would end before it starts).
-                starts.partition_point(|&s| s < end) - ends.partition_point(|&e| e <= start)
-                    + malformed.iter().filter(|other| overlaps(other, (start, end))).count()
-            } else {
-                intervals.iter().filter(|other| overlaps(other, (start, end))).count()
-            }
-        })
+        .map(|&(start, end)| peaks.max(starts.partition_point(|&s| s < start), starts.partition_point(|&s| s < end)))
         .collect()
+}
+
+/// Range maximums over a fixed list: `levels[k][i]` is the maximum of the 2^k values from `i`.
+struct RangeMax {
+    levels: Vec<Vec<usize>>,
+}
+
+impl RangeMax {
+    fn new(values: Vec<usize>) -> Self {
+        let mut levels = vec![values];
+        let mut width = 1;
+        while let Some(last) = levels.last().filter(|l| l.len() > width) {
+            let next = last.iter().zip(last.iter().skip(width)).map(|(a, b)| *a.max(b)).collect();
+            levels.push(next);
+            width *= 2;
+        }
+        RangeMax { levels }
+    }
+
+    /// The maximum of the values at `from..to`, 0 for an empty range: two runs of 2^k that cover it.
+    fn max(&self, from: usize, to: usize) -> usize {
+        let Some(len) = to.checked_sub(from).filter(|&len| len > 0) else {
+            return 0;
+        };
+        let k = len.ilog2() as usize;
+        let level = self.levels.get(k).map_or(&[][..], Vec::as_slice);
+        let at = |i: usize| level.get(i).copied().unwrap_or(0);
+        at(from).max(at(to - (1 << k)))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The sorted-bounds count agrees with comparing every pair, ties, empty and backwards intervals
-    /// included.
+    /// The sweep agrees with counting, minute by minute, the cases running at each minute of each case;
+    /// ties, empty and backwards intervals included.
     #[test]
-    fn overlapping_counts_every_pair() {
+    fn peak_concurrency_is_the_busiest_minute_of_each_case() {
         let at = |minute: i64| time::macros::datetime!(2025-06-01 07:00) + time::Duration::minutes(minute);
         // A small deterministic spread: many ties, some zero-length and some backwards intervals.
         let intervals: Vec<Interval> = (0..300_i64)
@@ -1303,12 +1415,17 @@ mod tests {
                 (at(start), at(start + length))
             })
             .collect();
-        let pairwise: Vec<usize> = intervals
+        let running = |t| intervals.iter().filter(|&&(s, e)| s <= t && t < e).count();
+        let by_minute: Vec<usize> = intervals
             .iter()
-            .map(|&(start, end)| intervals.iter().filter(|&&(s, e)| s < end && start < e).count())
+            .map(|&(start, end)| {
+                let minutes = (end - start).whole_minutes().max(0);
+                (0..minutes).map(|m| running(start + time::Duration::minutes(m))).max().unwrap_or(0)
+            })
             .collect();
-        assert_eq!(overlapping(&intervals), pairwise);
+        assert_eq!(peak_concurrency(&intervals), by_minute);
         assert!(intervals.iter().any(|(s, e)| s == e) && intervals.iter().any(|(s, e)| s > e));
+        assert!(by_minute.iter().any(|&peak| peak > 4));
     }
 
     /// Statuses D, F, G and H left CMS's files in 2006, so no embedded row shows them: the table is

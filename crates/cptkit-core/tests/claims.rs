@@ -184,6 +184,130 @@ fn batch_edits_across_claims() {
     }
 }
 
+/// One physician's QK claim for case `case`, 2025-03-04 from `start` to `end` (HH:MM).
+fn directed_case(case: &str, start: &str, end: &str) -> Claim {
+    let json = format!(
+        r#"{{"claim_id":"{case}","payer":{{"id":"medicare","plan_type":"medicare_ffs"}},"place_of_service":"21",
+        "patient":{{"birth_date":"1950-01-01","member_id":"M-{case}"}},"billing_provider_npi":"1234567893",
+        "rendering_provider":{{"npi":"1558598797","taxonomy":"207L00000X","role":"anesthesiologist"}},
+        "diagnoses":["M54.16"],"lines":[{{"procedure_code":"00632","modifiers":["QK"],"unit_basis":"MJ",
+        "quantity":"60","start_time":"2025-03-04T{start}","end_time":"2025-03-04T{end}","diagnosis_pointers":[1],
+        "charge_cents":150000,"date_of_service":"2025-03-04","case_id":"{case}"}}]}}"#
+    );
+    Claim::from_json(&json).unwrap()
+}
+
+/// The claims of `cases` that get BAT003 when validated together.
+fn over_four(cases: &[(&str, &str, &str)]) -> Vec<String> {
+    let claims: Vec<Claim> = cases.iter().map(|(case, start, end)| directed_case(case, start, end)).collect();
+    let reports = Reference::embedded().validate_batch(&claims, time::macros::date!(2026 - 11 - 27));
+    reports
+        .into_iter()
+        .map(Result::unwrap)
+        .filter(|r| r.findings.iter().any(|f| f.edit_id == "BAT003"))
+        .map(|r| r.claim_id.to_string())
+        .collect()
+}
+
+/// CMS counts, for each case, the most cases directed at one instant during it (IOM 100-04 ch.12 §50;
+/// CA DWC 8 CCR 9789.18.4): C overlaps B, F, D and E, but runs with at most two of them (D and E) at
+/// once, so no case here tops 3. Two more cases make five run at 09:12: each of those five tops four.
+#[test]
+fn direction_counts_the_most_cases_at_one_instant() {
+    let cms = [
+        ("A", "08:00", "08:20"),
+        ("B", "08:10", "08:45"),
+        ("C", "08:30", "09:15"),
+        ("D", "09:00", "12:00"),
+        ("E", "09:10", "09:55"),
+        ("F", "08:50", "08:55"),
+    ];
+    assert_eq!(over_four(&cms), Vec::<String>::new());
+    let busier: Vec<_> = cms.iter().copied().chain([("G", "09:05", "09:20"), ("H", "09:12", "09:14")]).collect();
+    assert_eq!(over_four(&busier), ["C", "D", "E", "G", "H"]);
+    // A case that ends as another starts does not run with it: H moved to start as C ends leaves four.
+    let touching: Vec<_> = cms.iter().copied().chain([("G", "09:05", "09:20"), ("H", "09:15", "09:18")]).collect();
+    assert_eq!(over_four(&touching), Vec::<String>::new());
+}
+
+/// The lines that get CPT003 on an anesthesiologist's claim of 2025-03-04 whose lines are (code, start,
+/// end, case id); a start of "" leaves the line without times.
+fn second_base_codes(lines: &[(&str, &str, &str, &str)]) -> Vec<String> {
+    let lines: Vec<String> = lines
+        .iter()
+        .map(|&(code, start, end, case)| {
+            let minutes = if start.is_empty() { 90 } else { minutes_between(start, end) };
+            let times = if start.is_empty() {
+                String::new()
+            } else {
+                format!(r#""start_time":"2025-03-04T{start}","end_time":"2025-03-04T{end}","#)
+            };
+            format!(
+                r#"{{"procedure_code":"{code}","modifiers":["AA"],"unit_basis":"MJ","quantity":"{minutes}",{times}
+                "diagnosis_pointers":[1],"charge_cents":150000,"date_of_service":"2025-03-04","case_id":"{case}"}}"#
+            )
+        })
+        .collect();
+    let json = format!(
+        r#"{{"claim_id":"T","payer":{{"id":"medicare","plan_type":"medicare_ffs"}},"place_of_service":"21",
+        "patient":{{"birth_date":"1950-01-01","member_id":"M1"}},"billing_provider_npi":"1234567893",
+        "rendering_provider":{{"npi":"1558598797","taxonomy":"207L00000X","role":"anesthesiologist"}},
+        "diagnoses":["M54.16"],"lines":[{}]}}"#,
+        lines.join(",")
+    );
+    let claim = Claim::from_json(&json).unwrap();
+    let judge = JudgeOptions { today: time::macros::date!(2026 - 11 - 27), pricing: None };
+    let report = Reference::embedded().judge(&claim, &judge, RuleBook::embedded()).unwrap().report;
+    report.findings.iter().filter(|f| f.edit_id == "CPT003").map(|f| f.field()).collect()
+}
+
+fn minutes_between(start: &str, end: &str) -> i64 {
+    let minutes = |t: &str| t[..2].parse::<i64>().unwrap() * 60 + t[3..].parse::<i64>().unwrap();
+    minutes(end) - minutes(start)
+}
+
+/// One base code per anesthetic (§1.1), and anesthesia time is continuous (42 CFR 414.46(a)(3)): two
+/// anesthetics of one day that name no case are told apart by their times. 00630 (8 base units)
+/// outranks 00632 (7).
+#[test]
+fn second_base_code_is_counted_per_anesthetic() {
+    let none: Vec<String> = Vec::new();
+    let second = vec!["lines[1].procedure_code".to_owned()];
+    // Morning and afternoon: two anesthetics.
+    assert_eq!(second_base_codes(&[("00630", "08:00", "09:30", ""), ("00632", "15:00", "16:30", "")]), none);
+    // Overlapping times: one anesthetic.
+    assert_eq!(second_base_codes(&[("00630", "08:00", "09:30", ""), ("00632", "09:00", "10:00", "")]), second);
+    // Overlapping through a third line, in any order: one anesthetic.
+    assert_eq!(
+        second_base_codes(&[
+            ("00630", "09:55", "11:00", ""),
+            ("00632", "08:00", "09:00", ""),
+            ("00630", "08:50", "10:00", "")
+        ]),
+        second
+    );
+    // One ends as the other starts: apart, as BAT003 counts them.
+    assert_eq!(second_base_codes(&[("00630", "08:00", "09:30", ""), ("00632", "09:30", "10:00", "")]), none);
+    // A line without times: nothing tells the day's anesthetics apart.
+    assert_eq!(second_base_codes(&[("00630", "08:00", "09:30", ""), ("00632", "", "", "")]), second);
+    // A named case stays one anesthetic, interrupted or not.
+    assert_eq!(second_base_codes(&[("00630", "08:00", "09:30", "K"), ("00632", "15:00", "16:30", "K")]), second);
+    // The id the 837 reader derives names the patient's day, not an anesthetic: as no case id.
+    let derived = cptkit_core::derived_case_id(
+        "M1",
+        Some(time::macros::date!(1950 - 01 - 01)),
+        time::macros::date!(2025 - 03 - 04),
+    );
+    assert_eq!(
+        second_base_codes(&[("00630", "08:00", "09:30", &derived), ("00632", "15:00", "16:30", &derived)]),
+        none
+    );
+    assert_eq!(
+        second_base_codes(&[("00630", "08:00", "09:30", &derived), ("00632", "09:00", "10:00", &derived)]),
+        second
+    );
+}
+
 fn medicare_claim(code: &str, modifier: &str, minutes: u32) -> Claim {
     let crna = matches!(modifier, "QX" | "QZ");
     let json = format!(
@@ -318,29 +442,174 @@ fn user_rule_set_is_loaded_and_selected() {
     assert_eq!(cptkit_core::RuleSet::from_json(&negative).unwrap_err().field(), Some("shares.AA"));
 }
 
-/// A rule set with a combined cap (Medicare Advantage: 100% of the physician-only amount) trims the
-/// case's last line on the claim when its shared lines (two medically directed halves here, the second
-/// longer) add up to more.
-#[test]
-fn a_combined_cap_trims_the_last_line_of_a_case() {
-    let json = r#"{"claim_id":"CAP","payer":{"id":"humana-ma","plan_type":"medicare_advantage"},
-        "place_of_service":"21","patient":{"birth_date":"1950-01-01"},"billing_provider_npi":"1234567893",
-        "rendering_provider":{"npi":"1558598797","taxonomy":"207L00000X","role":"anesthesiologist"},
-        "diagnoses":["M54.50"],
-        "lines":[
-          {"procedure_code":"00632","modifiers":["QK"],"unit_basis":"MJ","quantity":"60","diagnosis_pointers":[1],
-           "charge_cents":99999999,"date_of_service":"2025-06-01","case_id":"K1"},
-          {"procedure_code":"00632","modifiers":["QK"],"unit_basis":"MJ","quantity":"120","diagnosis_pointers":[1],
-           "charge_cents":99999999,"date_of_service":"2025-06-01","case_id":"K1"}]}"#;
-    let claim = Claim::from_json(json).unwrap();
+/// A Medicare Advantage claim (combined cap 1.00): (code, pricing modifier, minutes, case id) per line.
+/// No taxonomy: one claim carrying the physician's and the anesthetist's lines. Each line starts an hour
+/// after the one before, so two like lines are two services, not a duplicate (CPT005).
+fn advantage_claim(lines: &[(&str, &str, u32, &str)]) -> Claim {
+    let lines: Vec<String> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, (code, modifier, minutes, case))| {
+            format!(
+                r#"{{"procedure_code":"{code}","modifiers":["{modifier}"],"unit_basis":"MJ","quantity":"{minutes}",
+                "start_time":"2025-06-01T{:02}:00","diagnosis_pointers":[1],"charge_cents":99999999,
+                "date_of_service":"2025-06-01","case_id":"{case}"}}"#,
+                7 + i
+            )
+        })
+        .collect();
+    let json = format!(
+        r#"{{"claim_id":"CAP","payer":{{"id":"humana","plan_type":"medicare_advantage"}},"place_of_service":"21",
+        "patient":{{"birth_date":"1950-01-01"}},"billing_provider_npi":"1234567893",
+        "rendering_provider":{{"npi":"1558598797"}},"diagnoses":["M54.50"],"lines":[{}]}}"#,
+        lines.join(",")
+    );
+    Claim::from_json(&json).unwrap()
+}
+
+/// An 00632 line of case K1.
+fn k1(modifier: &'static str, minutes: u32) -> (&'static str, &'static str, u32, &'static str) {
+    ("00632", modifier, minutes, "K1")
+}
+
+/// The claim priced at a contract factor of 60.00; no line is below zero.
+fn price_advantage(lines: &[(&str, &str, u32, &str)], book: &RuleBook) -> cptkit_core::PricedClaim {
+    let options = PriceOptions {
+        conversion_factors: ConversionFactors::every_payer(Decimal::new(6000, 2)).unwrap(),
+        ..PriceOptions::default()
+    };
     let today = Some(time::macros::date!(2026 - 11 - 27));
-    let options = PriceOptions::contract("50".parse().unwrap()).unwrap();
-    let priced = Reference::embedded().price(&claim, &options, RuleBook::embedded(), today).unwrap();
-    let [first, last] = priced.lines.as_slice() else { panic!("{priced:?}") };
-    assert_eq!(first.rule.id, "medicare-advantage");
-    // The cap is the first line's units at the whole factor: 100% of what one provider would get.
-    let limit = first.total_units * first.conversion_factor;
-    assert_eq!(first.allowed + last.allowed, limit, "{priced:?}");
-    assert!(last.allowed < last.total_units * last.conversion_factor * last.share, "{last:?}");
-    assert!(last.steps().iter().any(|s| s.detail.contains("cap") || s.step.contains("cap")), "{:?}", last.steps());
+    let priced = Reference::embedded().price(&advantage_claim(lines), &options, book, today).unwrap();
+    assert!(priced.lines.iter().all(|l| l.rule.id == "medicare-advantage"), "{priced:?}");
+    assert!(priced.lines.iter().all(|l| l.allowed >= Decimal::ZERO), "{priced:?}");
+    priced
+}
+
+fn allowed_of(priced: &cptkit_core::PricedClaim) -> Vec<String> {
+    priced.lines.iter().map(|l| l.allowed.to_string()).collect()
+}
+
+fn cap_step(line: &cptkit_core::PricedLine) -> Option<String> {
+    line.steps().into_iter().find(|s| s.step == "combined_cap").map(|s| s.detail)
+}
+
+/// Anthem C-09002 / Anthem MA (shared/domain/anesthesia-billing.md §2.2): a case's lines together may
+/// not exceed 100% of the physician-only amount, the case's largest units at the whole factor
+/// (00632, 300 min: 7 + 20.0 = 27 units x 60.00 = 1620.00). QK 15 min (8 units x 60 x 0.50 = 240.00)
+/// and QX 300 twice (810.00 each) are 1860.00, 240.00 over: the last line is trimmed to 570.00, never
+/// below zero.
+#[test]
+fn a_combined_cap_holds_a_case_to_the_physician_only_amount() {
+    let priced = price_advantage(&[k1("QK", 15), k1("QX", 300), k1("QX", 300)], RuleBook::embedded());
+    assert_eq!(allowed_of(&priced), ["240.00", "810.00", "570.00"]);
+    assert_eq!(priced.total_allowed.to_string(), "1620.00");
+    assert_eq!(cap_step(&priced.lines[1]), None);
+    let step = cap_step(&priced.lines[2]).unwrap();
+    assert!(
+        step.contains("1860.00, above 1.00 x the personally performed 1620.00 = 1620.00: reduced by 240.00"),
+        "{step}"
+    );
+}
+
+/// The physician-only amount does not depend on which line comes first: QK 90 min (13 units, 390.00)
+/// and QX 150 min (17 units, 510.00) are 900.00, under 17 x 60.00 = 1020.00, in either order.
+#[test]
+fn a_combined_cap_is_the_same_in_any_line_order() {
+    let book = RuleBook::embedded();
+    let physician_first = price_advantage(&[k1("QK", 90), k1("QX", 150)], book);
+    let anesthetist_first = price_advantage(&[k1("QX", 150), k1("QK", 90)], book);
+    assert_eq!(physician_first.total_allowed.to_string(), "900.00");
+    assert_eq!(anesthetist_first.total_allowed, physician_first.total_allowed);
+    assert!(physician_first.lines.iter().chain(&anesthetist_first.lines).all(|l| cap_step(l).is_none()));
+}
+
+/// AA + QZ (both fully involved, §2.2) are 100% each, 780.00 + 780.00, but a capped payer pays the
+/// case 100% of 780.00: the last line goes to 0.00. A rule set without a cap pays both in full, and
+/// lines without a case id are never tied together.
+#[test]
+fn a_combined_cap_counts_every_share() {
+    let priced = price_advantage(&[k1("AA", 90), k1("QZ", 90)], RuleBook::embedded());
+    assert_eq!(allowed_of(&priced), ["780.00", "0.00"]);
+    assert!(cap_step(&priced.lines[1]).unwrap().ends_with("reduced by 780.00"));
+
+    let no_case = price_advantage(&[("00632", "AA", 90, ""), ("00632", "QZ", 90, "")], RuleBook::embedded());
+    assert_eq!(allowed_of(&no_case), ["780.00", "780.00"]);
+
+    let text = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/rulesets/medicare_advantage.json"),
+    )
+    .unwrap();
+    let uncapped = text.replace("\"combined_cap\": \"1.00\"", "\"combined_cap\": null");
+    assert_ne!(uncapped, text);
+    let book = RuleBook::embedded().clone().with(cptkit_core::RuleSet::from_json(&uncapped).unwrap());
+    let priced = price_advantage(&[k1("AA", 90), k1("QZ", 90)], &book);
+    assert_eq!(allowed_of(&priced), ["780.00", "780.00"]);
+}
+
+/// A case at or under the cap is untouched: QK + QX of 90 min are 390.00 each, exactly 13 x 60.00.
+/// When one line cannot absorb the excess, lines are trimmed from the last backwards, each to no less
+/// than zero: QZ 300 (1620.00) + AA 300 (1620.00) + QX 15 (240.00) = 3480.00 against 1620.00.
+#[test]
+fn a_combined_cap_leaves_a_case_under_it_and_trims_from_the_last_line() {
+    let under = price_advantage(&[k1("QK", 90), k1("QX", 90)], RuleBook::embedded());
+    assert_eq!(allowed_of(&under), ["390.00", "390.00"]);
+    assert!(under.lines.iter().all(|l| cap_step(l).is_none()));
+
+    let over = price_advantage(&[k1("QZ", 300), k1("AA", 300), k1("QX", 15)], RuleBook::embedded());
+    assert_eq!(allowed_of(&over), ["1620.00", "0.00", "0.00"]);
+    assert_eq!(cap_step(&over.lines[0]), None);
+    assert!(cap_step(&over.lines[1]).unwrap().ends_with("reduced by 1620.00"));
+    assert!(cap_step(&over.lines[2]).unwrap().ends_with("reduced by 240.00"));
+}
+
+/// An anesthetic reports one base code plus its separately payable add-ons (§1.1), so the physician-only
+/// amount is each code's personally performed amount, summed: 01967 120 min (5 + 8.0 = 13 units,
+/// 780.00) + 01968 60 min (2 + 4.0 = 6 units, 360.00) = 1140.00, exactly what the four directed halves
+/// (390.00, 390.00, 180.00, 180.00) add up to: nothing is trimmed.
+#[test]
+fn a_combined_cap_adds_the_add_on_codes_physician_only_amount() {
+    let lines =
+        [("01967", "QK", 120, "K1"), ("01967", "QX", 120, "K1"), ("01968", "QK", 60, "K1"), ("01968", "QX", 60, "K1")];
+    let priced = price_advantage(&lines, RuleBook::embedded());
+    assert_eq!(allowed_of(&priced), ["390.00", "390.00", "180.00", "180.00"]);
+    assert!(priced.lines.iter().all(|l| cap_step(l).is_none()));
+}
+
+/// A diagnosis is judged by the code set of the date of service: M54.5 was billable through
+/// 2021-09-30 and M54.50, one of its replacements, only from 2021-10-01 (icd10cm_deleted.csv).
+#[test]
+fn a_replaced_diagnosis_is_judged_by_the_date_of_service() {
+    let judged = |dx: &str, date: &str| {
+        let mut claim = anesthesiologist_claim(&[("00632", "AA", "MJ", "90")]);
+        claim.diagnoses = [dx.parse().unwrap()].into_iter().collect();
+        claim.lines[0].date_of_service =
+            time::Date::parse(date, time::macros::format_description!("[year]-[month]-[day]")).unwrap();
+        let context = cptkit_core::ValidationContext { today: time::macros::date!(2026 - 11 - 27) };
+        let report = Reference::embedded().validate(&claim, &context);
+        let code_set = ["DX002", "DX003", "DX004"];
+        report
+            .findings
+            .iter()
+            .filter(|f| code_set.contains(&f.edit_id.as_str()))
+            .map(|f| f.edit_id.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(judged("M54.5", "2021-09-30"), Vec::<String>::new());
+    assert_eq!(judged("M54.5", "2021-10-01"), ["DX004"]);
+    assert_eq!(judged("M54.50", "2021-09-30"), ["DX004"]);
+    assert_eq!(judged("M54.50", "2021-10-01"), Vec::<String>::new());
+}
+
+/// A negative charge is a finding (CLM003) that stops pricing: the lesser-of-charge rule would allow a
+/// negative amount.
+#[test]
+fn a_negative_charge_is_an_error_finding() {
+    let mut claim = anesthesiologist_claim(&[("00632", "AA", "MJ", "90")]);
+    claim.lines[0].charge_cents = -5;
+    let judge = JudgeOptions { today: time::macros::date!(2026 - 11 - 27), pricing: Some(PriceOptions::default()) };
+    let judgement = Reference::embedded().judge(&claim, &judge, RuleBook::embedded()).unwrap();
+    let found: Vec<(String, String)> =
+        judgement.report.findings.iter().map(|f| (f.edit_id.clone(), f.field())).collect();
+    assert_eq!(found, [("CLM003".to_owned(), "lines[0].charge_cents".to_owned())]);
+    assert!(judgement.into_priced().is_err());
 }

@@ -115,3 +115,14 @@ fn anesthesia_locality_factors_follow_from_the_gpcis() {
     }
     assert_eq!(checked, 109);
 }
+
+/// CMS marks 148 rows of RVU25D "not used for Medicare payment" with a `+`: each is read as marked, and
+/// none is paid.
+#[test]
+fn rows_not_used_for_medicare_payment_are_read_and_not_paid() {
+    let reference = Reference::embedded();
+    let in_force = reference.fee_schedule().in_force(date!(2025 - 10 - 01)).expect("RVU25D is embedded");
+    let marked: Vec<_> = in_force.tables.rows().filter(|row| row.not_used_for_medicare_payment).collect();
+    assert_eq!(marked.len(), 148);
+    assert!(marked.iter().all(|row| !row.is_payable_status()));
+}

@@ -14,7 +14,7 @@ pub(crate) fn parse_date(field: &str, text: &str) -> Result<Option<Date>> {
     }
     cptkit_core::parse_date(text)
         .map(Some)
-        .map_err(|_| Error::invalid(field, format!("expected a date as YYYY-MM-DD, got {text:?}")))
+        .map_err(|_| cptkit_core::unreadable_field(field, format!("expected a date as YYYY-MM-DD, got {text:?}")))
 }
 
 pub(crate) fn parse_decimal(field: &str, text: &str) -> Result<Decimal> {

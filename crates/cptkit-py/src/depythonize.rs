@@ -10,7 +10,7 @@
 
 use std::fmt;
 
-use cptkit_core::{Error as CoreError, ErrorKind};
+use cptkit_core::Error as CoreError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
@@ -27,11 +27,8 @@ pub(crate) fn from_py<T: de::DeserializeOwned>(value: &Bound<'_, PyAny>) -> Resu
     if let Ok(read) = T::deserialize(Depythonizer { input: value }) {
         return Ok(read);
     }
-    serde_path_to_error::deserialize(Depythonizer { input: value }).map_err(|e| {
-        let field = e.path().to_string();
-        let err = CoreError::new(ErrorKind::InvalidInput, e.into_inner().0);
-        if field == "." { err } else { err.at(field) }
-    })
+    serde_path_to_error::deserialize(Depythonizer { input: value })
+        .map_err(|e| cptkit_core::unreadable_field(&e.path().to_string(), e.into_inner()))
 }
 
 /// A deserialization error: a plain message (the path is added by `serde_path_to_error`).

@@ -7,7 +7,7 @@ use arrow_schema::SchemaRef;
 use cptkit_arrow::{ClaimStream, TablePricing, claims_to_batch, layout};
 use cptkit_core::synthetic::SyntheticClaims;
 use cptkit_core::{Claim, Error, FieldPath, RuleBook};
-use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3_arrow::input::AnyRecordBatch;
 use pyo3_arrow::{PySchema, PyTable};
@@ -121,8 +121,15 @@ pub(crate) fn claims_table<'py>(py: Python<'py>, claims: &[&Claim]) -> PyResult<
 }
 
 fn arrow_reader(table: &Bound<'_, PyAny>) -> PyResult<Box<dyn RecordBatchReader + Send>> {
-    let input: AnyRecordBatch = table.extract().map_err(|_| {
+    let input: AnyRecordBatch = table.extract().map_err(|e| {
         let type_name = table.get_type().name().map_or_else(|_| "?".to_owned(), |n| n.to_string());
+        if table.hasattr("__arrow_c_stream__").unwrap_or(false) {
+            // A table that could not make its Arrow stream (a pandas column of mixed types): its own
+            // error names the column.
+            let error = PyValueError::new_err(format!("the {type_name} cannot be read as an Arrow table: {e}"));
+            error.set_cause(table.py(), Some(e));
+            return error;
+        }
         PyTypeError::new_err(format!(
             "expected an Arrow table or stream (pyarrow Table or RecordBatchReader, polars DataFrame, pandas \
              DataFrame, anything with __arrow_c_stream__), got {type_name}"

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use cptkit_core::{
     Claim, ClaimLine, CptCode, Diagnoses, DiagnosisCode, DiagnosisPointers, Edit, Error, FieldPath, Finding,
     LocalityId, Location, ModifierCode, Modifiers, Npi, Patient, Payer, PayerDirectory, PlanType, PosCode, PostalCode,
-    ProviderRole, Reference, RenderingProvider, ShortText, SmallVec, TaxonomyCode, UnitBasis, UsState,
+    ProviderRole, Reference, RenderingProvider, ShortText, SmallVec, TaxonomyCode, UnitBasis, UsState, derived_case_id,
 };
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -1566,46 +1566,8 @@ fn finding_at(edit: Edit, message: String, hint: &str) -> Finding {
     finding(edit, FieldPath::root(), message, hint)
 }
 
-/// The case id when the note names none: `x12-` and 16 hex digits of a stable hash (FNV-1a) of the
-/// subscriber's member id, the patient's birth date and the date of service. Physician and
-/// anesthetist claims for the same patient and day get the same id, so medical-direction pairing
-/// works across claims; no PHI appears in the id.
-fn derived_case_id(member_id: &str, birth: Option<Date>, dos: Date) -> ShortText {
-    let birth = birth.map(values::date_digits);
-    let h =
-        values::fnv1a(&[member_id.as_bytes(), birth.as_ref().map_or(&[][..], |b| &b[..]), &values::date_digits(dos)]);
-    // 20 characters: inline, no allocation; written by hand (the formatter cost 600 instructions a line).
-    let mut id = *b"x12-0000000000000000";
-    for (i, digit) in id[4..].iter_mut().enumerate() {
-        *digit = b"0123456789abcdef"[(h >> (60 - 4 * i) & 0xf) as usize];
-    }
-    ShortText::from_utf8(id).unwrap_or_default()
-}
-
-/// The case id the reader derives for a line with no `CASE` in its note (see the README).
+/// The case id the reader derives for a line with no `CASE` in its note (see the README and
+/// [`cptkit_core::derived_case_id`]).
 pub fn case_id_for(member_id: &str, birth_date: Date, date_of_service: Date) -> String {
     derived_case_id(member_id, Some(birth_date), date_of_service).into_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn derived_case_ids_are_x12_and_16_lowercase_hex_digits_of_the_hash() {
-        let dos = time::macros::date!(2025 - 03 - 04);
-        let birth_1960 = Some(time::macros::date!(1960 - 01 - 01));
-        let members = ["M0000000001", "", "A", "ZZ9999", "M0000000002", "M0000000003"];
-        for (member, birth) in members.iter().flat_map(|m| [(*m, birth_1960), (*m, None)]) {
-            let birth_digits = birth.map(values::date_digits);
-            let h = values::fnv1a(&[
-                member.as_bytes(),
-                birth_digits.as_ref().map_or(&[][..], |b| &b[..]),
-                &values::date_digits(dos),
-            ]);
-            let id = derived_case_id(member, birth, dos);
-            assert_eq!(id, format!("x12-{h:016x}"));
-            assert!(!id.is_heap_allocated());
-        }
-    }
 }

@@ -1,5 +1,6 @@
 //! Reading X12 data element values: dates, money, decimals, times, and the anesthesia line note.
 
+use cptkit_core::date_digits;
 use rust_decimal::Decimal;
 use time::{Date, Month};
 
@@ -188,34 +189,6 @@ pub(crate) fn anesthesia_note(text: &str) -> AnesthesiaNote {
     note
 }
 
-/// A date as the 8 ASCII digits of CCYYMMDD, without allocating.
-pub(crate) fn date_digits(d: Date) -> [u8; 8] {
-    let mut out = [b'0'; 8];
-    let year = u32::try_from(d.year()).unwrap_or(0) % 10000;
-    let parts = [(year, 0, 4), (u32::from(u8::from(d.month())), 4, 2), (u32::from(d.day()), 6, 2)];
-    for (mut v, at, len) in parts {
-        for i in (0..len).rev() {
-            out[at + i] = b'0' + (v % 10) as u8;
-            v /= 10;
-        }
-    }
-    out
-}
-
-/// FNV-1a, 64 bits: a stable hash for derived case ids (the same on every platform and release).
-pub(crate) fn fnv1a(parts: &[&[u8]]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for part in parts {
-        for &b in *part {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-        h ^= 0xff;
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,7 +236,6 @@ mod tests {
         assert_eq!(anesthesia_note("STOP").stop, Some(Err(String::new())));
         assert_eq!(anesthesia_note("START 800 STOP 8h30").stop, Some(Ok((8, 30))));
         assert_eq!(anesthesia_note("START 0860").start, Some(Err("0860".into())));
-        assert_eq!(&date_digits(time::macros::date!(2025 - 03 - 04)), b"20250304");
         assert!(anesthesia_note("PATIENT TOLERATED WELL").is_empty());
         assert!(anesthesia_note("STARTED LATE").is_empty());
     }

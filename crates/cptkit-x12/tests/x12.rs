@@ -80,7 +80,7 @@ fn errors(reference: &Reference, c: &Claim) -> Vec<String> {
 }
 
 #[test]
-fn clean_medicare_claim_validates_and_prices_264_13() {
+fn clean_medicare_claim_validates_and_prices_266_76() {
     let file = read("837p_medicare_star_crlf.x12");
     assert!(file.errors.is_empty(), "{:?}", file.errors);
     let reference = Reference::embedded();
@@ -94,7 +94,7 @@ fn clean_medicare_claim_validates_and_prices_264_13() {
     assert!(report.findings.is_empty(), "{:?}", report.findings);
     assert!(c1001[0].findings.is_empty());
     let priced = reference.price(c, &PriceOptions::default(), RuleBook::embedded(), today()).unwrap();
-    assert_eq!(priced.total_allowed, dec("264.13"));
+    assert_eq!(priced.total_allowed, dec("266.76"));
 }
 
 #[test]
@@ -124,7 +124,7 @@ fn physician_and_crna_lines_split_into_two_claims_that_pair_up() {
     }
     for c in &claims {
         let priced = reference.price(c, &PriceOptions::default(), RuleBook::embedded(), today()).unwrap();
-        assert_eq!(priced.total_allowed, dec("132.07"));
+        assert_eq!(priced.total_allowed, dec("133.38"));
     }
 }
 
@@ -433,15 +433,15 @@ fn remittance_835_reads_claims_lines_adjustments_and_plb() {
     assert!(r.problems.is_empty(), "{:?}", r.problems);
     assert_eq!(r.payer.name, "MEDICARE PART B");
     assert_eq!(r.payee.identifier, "1234567893");
-    assert_eq!(r.payment.amount_cents, 128_489);
+    assert_eq!(r.payment.amount_cents, 129_636);
     assert_eq!(r.payment.trace, "EFT0000601");
     assert!(r.balances());
     assert_eq!(r.claims.len(), 8);
     let c1001 = &r.claims[0];
-    assert_eq!(c1001.lines[0].allowed_cents, Some(26413));
+    assert_eq!(c1001.lines[0].allowed_cents, Some(26676));
     let keys: Vec<String> = c1001.lines[0].adjustments.iter().map(|a| a.key()).collect();
     assert_eq!(keys, ["CO-45", "PR-1", "PR-2"], "two triplets in one CAS");
-    assert_eq!(c1001.lines[0].adjustments[2].amount_cents, 4283);
+    assert_eq!(c1001.lines[0].adjustments[2].amount_cents, 4335);
     assert_eq!(c1001.lines[0].procedure.modifiers, ["AA", "P2"]);
     let c1003 = &r.claims[2];
     assert_eq!(c1003.lines[0].paid_units, Some(dec("13")));
@@ -483,17 +483,17 @@ fn reconciliation_of_the_medicare_remittance() {
 
     let l = line("C1001", 0);
     assert_eq!(l.matched_by, Some(MatchedBy::ControlNumber));
-    assert_eq!((l.expected, l.allowed, l.variance), (Some(dec("264.13")), Some(dec("264.13")), Some(dec("0.00"))));
-    assert_eq!(l.adjustments_by_reason["CO-45"], dec("1235.87"));
+    assert_eq!((l.expected, l.allowed, l.variance), (Some(dec("266.76")), Some(dec("266.76")), Some(dec("0.00"))));
+    assert_eq!(l.adjustments_by_reason["CO-45"], dec("1233.24"));
     assert_eq!(l.adjustments_by_reason["PR-1"], dec("50"));
     assert!(l.flags.is_empty(), "{:?}", l.flags);
 
-    // QK paid as expected, QX underpaid by 12.07; matched by code + modifiers + date.
+    // QK paid as expected, QX underpaid by 13.38; matched by code + modifiers + date.
     let (qk, qx) = (line("C1002", 0), line("C1002", 1));
     assert_eq!(qk.matched_by, Some(MatchedBy::CodeModifiersDate));
     assert!(qk.flags.is_empty(), "{:?}", qk.flags);
-    assert_eq!(qx.expected, Some(dec("132.07")));
-    assert_eq!(qx.flags, [LineFlag::Underpaid { by: dec("12.07") }]);
+    assert_eq!(qx.expected, Some(dec("133.38")));
+    assert_eq!(qx.flags, [LineFlag::Underpaid { by: dec("13.38") }]);
 
     // Units returned as units: total units (13) for C1003, time units (6) for C1004.
     let units = |id: &str| {
@@ -510,13 +510,13 @@ fn reconciliation_of_the_medicare_remittance() {
     // Claim-level CAS and payment with no SVC: taken for the claim's one line.
     let l = line("C1005", 0);
     assert_eq!(l.matched_by, Some(MatchedBy::ClaimLevel));
-    assert_eq!(l.paid, dec("211.30"));
-    assert_eq!(l.allowed, Some(dec("264.13")), "paid + PR");
+    assert_eq!(l.paid, dec("213.41"));
+    assert_eq!(l.allowed, Some(dec("266.76")), "paid + PR");
 
     // No AMT*B6: allowed = paid + PR.
     let l = line("C1006", 0);
     assert!(!l.allowed_from_amt_b6);
-    assert_eq!((l.expected, l.allowed), (Some(dec("243.81")), Some(dec("243.81"))));
+    assert_eq!((l.expected, l.allowed), (Some(dec("246.24")), Some(dec("246.24"))));
 
     // Denial.
     assert!(matches!(&line("C1008", 0).flags[..], [LineFlag::Denied { reasons }] if reasons == &["CO-50"]));
@@ -532,7 +532,7 @@ fn reconciliation_of_the_medicare_remittance() {
     assert_eq!(t.underpaid_lines, 1);
     assert_eq!(t.units_not_minutes_lines, 2);
     assert_eq!(t.unmatched_remit_claims, 1);
-    assert_eq!(t.paid, dec("1306.79"), "every claim's paid amount, matched or not");
+    assert_eq!(t.paid, dec("1318.26"), "every claim's paid amount, matched or not");
     assert_eq!(t.provider_adjustments, dec("21.90"));
     assert_eq!(result.totals_by_payer["medicare"].lines, 9);
     assert_eq!(result.totals_by_payer["medicare part b"].unmatched_remit_claims, 1);
@@ -632,4 +632,39 @@ fn the_implementation_guides_anesthesia_example_reads_as_one_claim_with_its_find
     assert!(found.contains(&("DX010".into(), "diagnoses[0]".into(), Severity::Warning)), "{found:?}");
     let npi = report.findings.iter().find(|f| f.edit_id == "NPI002").unwrap();
     assert_eq!(claims[0].locate(npi).element_name().as_deref(), Some("NM109"));
+}
+
+/// An 837 line without `CASE` gets the patient's day as its case id (for medical-direction pairing
+/// across claims); CPT003 still tells two anesthetics of that day apart by their times.
+#[test]
+fn same_day_anesthetics_read_from_an_837_stay_apart() {
+    let cpt003 = |afternoon: &str| {
+        let line = |code: &str, start: &str, end: &str| {
+            format!(
+                r#"{{"procedure_code":"{code}","modifiers":["AA"],"unit_basis":"MJ","quantity":"90",
+                "start_time":"2025-03-04T{start}","end_time":"2025-03-04T{end}","diagnosis_pointers":[1],
+                "charge_cents":150000,"date_of_service":"2025-03-04"}}"#
+            )
+        };
+        let (start, end) = afternoon.split_once('-').unwrap();
+        let json = format!(
+            r#"{{"claim_id":"D","payer":{{"id":"medicare","plan_type":"medicare_ffs"}},"place_of_service":"21",
+            "patient":{{"birth_date":"1950-01-01","member_id":"M1"}},"billing_provider_npi":"1234567893",
+            "billing_provider_location":{{"state":"NY","zip":"100010001"}},
+            "rendering_provider":{{"npi":"1558598797","taxonomy":"207L00000X"}},"diagnoses":["M54.16"],
+            "lines":[{},{}]}}"#,
+            line("00632", "08:00", "09:30"),
+            line("00630", start, end)
+        );
+        let bytes = write_837_to_vec(&[Claim::from_json(&json).unwrap()], &WriteOptions::default()).unwrap();
+        let back = read_837(&bytes[..], ReadOptions::default());
+        let claims = back.core_claims();
+        assert_eq!(claims.len(), 1, "{:?}", back.errors);
+        let lines = &claims[0].lines;
+        assert!(lines[0].case_id.starts_with("x12-") && lines[0].case_id == lines[1].case_id);
+        let report = Reference::embedded().validate(&claims[0], &context());
+        report.findings.iter().filter(|f| f.edit_id == "CPT003").map(|f| f.field()).collect::<Vec<_>>()
+    };
+    assert!(cpt003("15:00-16:30").is_empty());
+    assert_eq!(cpt003("09:00-10:30"), ["lines[0].procedure_code"]);
 }

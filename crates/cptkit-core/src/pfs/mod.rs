@@ -20,7 +20,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::ids::{CptCode, LocalityId, ModifierCode, UsState};
 
 pub use indicators::{Indicator, describe_global, describe_status};
-pub(crate) use price::price_fee_schedule_lines;
+pub(crate) use price::{CLAIM_LOCALITY, price_fee_schedule_lines, zip_locality};
 pub use price::{FeeBasis, FeeStep};
 pub(crate) use profile::selected_localities;
 pub use profile::{
@@ -488,7 +488,8 @@ impl TryFrom<RvuRecord> for RvuRow {
             code: r.hcpcs,
             modifier: r.modifier,
             status: digit(&r.status_code, "status_code")?,
-            not_used_for_medicare_payment: r.not_used_for_medicare_payment.as_deref() == Some("1"),
+            // CMS marks the rows with a `+` (any mark counts: a `1` too).
+            not_used_for_medicare_payment: r.not_used_for_medicare_payment.is_some_and(|mark| !mark.trim().is_empty()),
             work: r.work_rvu,
             nonfacility_pe: r.nonfac_pe_rvu,
             nonfacility_na: r.nonfac_na_indicator.as_deref() == Some("NA"),

@@ -16,7 +16,7 @@ use time::Date;
 use super::{Gpci, InForce, RvuRow, fee_amount};
 use crate::claim::{Claim, ClaimLine};
 use crate::ids::{CptCode, LocalityId, ModifierCode};
-use crate::pricing::{CfBasis, LineStatus, OrEmpty, PricedLine, RuleSet, StepSink, Words, cents};
+use crate::pricing::{CfBasis, LineStatus, OrEmpty, PricedLine, RuleSet, StepSink, Words, cents, product};
 use crate::reference::Reference;
 use crate::text::{DateText, DecimalText};
 
@@ -108,7 +108,10 @@ pub enum FeeRule {
     Contract {
         percent: Decimal,
     },
-    LesserOfCharge,
+    /// The charge is allowed; for both sides of a bilateral procedure, their charges and amounts.
+    LesserOfCharge {
+        both_sides: Option<(Decimal, Decimal)>,
+    },
 }
 
 impl FeeRule {
@@ -125,7 +128,7 @@ impl FeeRule {
             FeeRule::SplitCare(_) => "split_care",
             FeeRule::Nonphysician { .. } => "nonphysician_practitioner",
             FeeRule::Contract { .. } => "contract",
-            FeeRule::LesserOfCharge => "lesser_of_charge",
+            FeeRule::LesserOfCharge { .. } => "lesser_of_charge",
         }
     }
 
@@ -144,7 +147,7 @@ impl FeeRule {
             ),
             FeeRule::EndoscopyMember { base, base_amount } => write!(
                 f,
-                "same endoscopy family as the higher-valued line (base {base}): this line's amount less the base's \
+                "same endoscopy family as the highest-valued member (base {base}): this line's amount less the base's \
                  {} (multiple procedure indicator 3)",
                 DecimalText(*base_amount)
             ),
@@ -192,11 +195,18 @@ impl FeeRule {
                 line.rule.plan,
                 DecimalText(*percent)
             ),
-            FeeRule::LesserOfCharge => write!(
+            FeeRule::LesserOfCharge { both_sides: None } => write!(
                 f,
                 "the charge {} is below the fee schedule {}: the charge is allowed",
                 DecimalText(line.charge),
                 DecimalText(line.fee_schedule)
+            ),
+            FeeRule::LesserOfCharge { both_sides: Some((charge, fee)) } => write!(
+                f,
+                "both sides' charges {} are below both sides' fee schedule {}: each side is allowed its charge \
+                 (RVU file documentation, bilateral surgery indicator)",
+                DecimalText(*charge),
+                DecimalText(*fee)
             ),
         })
     }
@@ -223,9 +233,8 @@ struct Work<'a> {
     basis: FeeBasis,
     /// Nothing more applies: the line is settled (bundled, not payable, by report).
     done: bool,
-    /// Priced by report (the contractor reviews it): not priced here.
-    by_report: bool,
-    contract_unknown: bool,
+    /// Not priced here (by report, an unknown contract rate, too large to compute): see `not_priced`.
+    not_priced: bool,
     /// The other line of an RT/LT pair (an index into the work list).
     partner: Option<usize>,
 }
@@ -252,31 +261,45 @@ impl Reference {
     ) -> std::result::Result<LineLocality<'a>, String> {
         let tables = in_force.tables;
         if let Some(locality) = &claim.medicare_locality {
-            return tables
-                .gpci(locality)
-                .map(|gpci| LineLocality { gpci, source: "the claim's Medicare locality" })
-                .ok_or_else(|| {
-                    format!("locality {locality} is not in the {} GPCI file", in_force.release.info.release)
-                });
+            return tables.gpci(locality).map(|gpci| LineLocality { gpci, source: CLAIM_LOCALITY }).ok_or_else(|| {
+                format!("locality {locality} is not in the {} GPCI file", in_force.release.info.release)
+            });
         }
-        let from_zip = |location: &Option<crate::claim::Location>, source: &'static str| {
-            let (zip5, _) = location.as_ref()?.zip.as_ref()?.zip()?;
-            Some((tables.zip_locality(zip5), zip5.to_owned(), source))
-        };
-        let found = from_zip(&claim.service_facility_location, "the service facility's ZIP code")
-            .or_else(|| from_zip(&claim.billing_provider_location, "the billing provider's ZIP code"));
-        match found {
-            Some((Some(z), zip, _)) if z.split_by_zip4 => Err(format!(
-                "ZIP {zip} is split across Medicare localities by ZIP+4: give medicare_locality on the claim"
-            )),
-            Some((Some(z), _, source)) => tables
+        match zip_locality(claim, tables) {
+            Some(Ok((z, source))) => tables
                 .gpci(&z.locality)
                 .map(|gpci| LineLocality { gpci, source })
                 .ok_or_else(|| format!("locality {} is not in the GPCI file", z.locality)),
-            Some((None, zip, _)) => Err(format!("ZIP {zip} is not in CMS's ZIP code to locality file")),
+            Some(Err(why)) => Err(why),
             None => Err("no Medicare locality: give medicare_locality or a service facility ZIP code".to_owned()),
         }
     }
+}
+
+/// Where a line's locality comes from when the claim names it (`medicare_locality`).
+pub(crate) const CLAIM_LOCALITY: &str = "the claim's Medicare locality";
+
+/// The Medicare locality a claim's ZIP code gives (the service facility's, else the billing
+/// provider's) and which ZIP gave it: `None` when the claim gives no ZIP, an error saying why when its
+/// ZIP gives no one locality. Fee-schedule lines take their GPCIs from it, anesthesia lines their
+/// locality conversion factor.
+pub(crate) fn zip_locality<'t>(
+    claim: &Claim,
+    tables: &'t super::Tables,
+) -> Option<std::result::Result<(&'t super::ZipLocality, &'static str), String>> {
+    fn zip5(location: &Option<crate::claim::Location>) -> Option<&str> {
+        Some(location.as_ref()?.zip.as_ref()?.zip()?.0)
+    }
+    let (zip, source) = zip5(&claim.service_facility_location)
+        .map(|zip| (zip, "the service facility's ZIP code"))
+        .or_else(|| zip5(&claim.billing_provider_location).map(|zip| (zip, "the billing provider's ZIP code")))?;
+    Some(match tables.zip_locality(zip) {
+        Some(z) if z.split_by_zip4 => {
+            Err(format!("ZIP {zip} is split across Medicare localities by ZIP+4: give medicare_locality on the claim"))
+        }
+        Some(z) => Ok((z, source)),
+        None => Err(format!("ZIP {zip} is not in CMS's ZIP code to locality file")),
+    })
 }
 
 /// Prices the fee-schedule lines of a claim (`lines`: index and rule set, Medicare basis) together, so
@@ -320,10 +343,15 @@ pub(crate) fn price_fee_schedule_lines(
             w.push(FeeRule::Nonphysician { share, role: role.to_owned() });
         }
     }
-    for mut w in work {
+    for w in &mut work {
+        if let Some(priced) = out.iter().find(|p| p.line as usize == w.index) {
+            contract(&priced.rule, percent_of_medicare, w);
+        }
+    }
+    let other_sides: Vec<Option<(Decimal, Decimal)>> = work.iter().map(|w| other_side(&work, w)).collect();
+    for (w, other_side) in work.into_iter().zip(other_sides) {
         let Some(priced) = out.iter_mut().find(|p| p.line as usize == w.index) else { continue };
-        contract(&priced.rule, percent_of_medicare, &mut w);
-        finish(priced, w);
+        finish(priced, w, other_side);
     }
     out
 }
@@ -335,40 +363,56 @@ fn contract(rule: &RuleSet, percent: Option<Decimal>, w: &mut Work) {
         return;
     }
     match percent {
-        Some(percent) => {
-            w.amount *= percent / Decimal::ONE_HUNDRED;
-            w.push(FeeRule::Contract { percent });
-        }
-        None => {
-            w.amount = Decimal::ZERO;
-            w.basis.outcome = Some(format!(
-                "{} pays fee-schedule services at a contract rate, which is not public: pass percent_of_medicare",
-                rule.plan
-            ));
-            w.contract_unknown = true;
-            w.done = true;
-        }
+        Some(percent) => match product(&[w.amount, percent / Decimal::ONE_HUNDRED]) {
+            Ok(amount) => {
+                w.amount = amount;
+                w.push(FeeRule::Contract { percent });
+            }
+            Err(why) => w.not_priced(why),
+        },
+        None => w.not_priced(format!(
+            "{} pays fee-schedule services at a contract rate, which is not public: pass percent_of_medicare",
+            rule.plan
+        )),
     }
 }
 
-fn finish(priced: &mut PricedLine, w: Work) {
+/// The charge and amount of the other line of a bilateral procedure billed RT and LT, when the two
+/// sides' charges are compared with the payment together.
+fn other_side(work: &[Work], w: &Work) -> Option<(Decimal, Decimal)> {
+    let o = work.get(w.partner?)?;
+    let together = bilateral_payment(w.row.bilateral).is_some_and(|b| b.charges_together);
+    (together && !w.done && !o.done).then(|| (cents(o.line.charge()), cents(o.amount)))
+}
+
+/// The line's status and allowed amount: the lower of the charge and the amount, for a bilateral
+/// procedure on two lines (`other_side`) of both sides' charges and both sides' amounts, each side
+/// then allowed its own charge or its own amount.
+fn finish(priced: &mut PricedLine, w: Work, other_side: Option<(Decimal, Decimal)>) {
     // Not priced: the amount is for someone else to set (contractor, by report, the contract);
     // not payable: Medicare pays nothing for the line as billed.
     let status = match &w.basis.outcome {
         None => LineStatus::Priced,
-        Some(_) if w.contract_unknown || w.by_report || w.row.status == b'C' => LineStatus::NotPriced,
+        Some(_) if w.not_priced || w.row.status == b'C' => LineStatus::NotPriced,
         Some(_) => LineStatus::NotPayable,
     };
     priced.total_units = w.basis.units;
     priced.conversion_factor = w.row.conversion_factor;
     priced.share = Decimal::ONE;
+    let mut basis = w.basis;
     if status == LineStatus::Priced {
         priced.fee_schedule = cents(w.amount);
-        priced.allowed = if priced.charge < priced.fee_schedule { priced.charge } else { priced.fee_schedule };
-    }
-    let mut basis = w.basis;
-    if status == LineStatus::Priced && priced.allowed < priced.fee_schedule {
-        basis.adjustments.push(FeeStep { rule: FeeRule::LesserOfCharge, amount: priced.allowed });
+        let (charge, fee) = match other_side {
+            Some((charge, fee)) => (priced.charge + charge, priced.fee_schedule + fee),
+            None => (priced.charge, priced.fee_schedule),
+        };
+        if charge < fee {
+            priced.allowed = priced.charge;
+            let both_sides = other_side.map(|_| (charge, fee));
+            basis.adjustments.push(FeeStep { rule: FeeRule::LesserOfCharge { both_sides }, amount: priced.allowed });
+        } else {
+            priced.allowed = priced.fee_schedule;
+        }
     }
     priced.set_fee_basis(basis, status);
 }
@@ -439,8 +483,7 @@ impl Reference {
             amount: Decimal::ZERO,
             basis,
             done: false,
-            by_report: false,
-            contract_unknown: false,
+            not_priced: false,
             partner: None,
         };
         if !row.is_payable_status() {
@@ -510,6 +553,31 @@ fn status_gate(work: &mut [Work]) {
     }
 }
 
+/// What a bilateral surgery indicator pays for both sides of one bilateral procedure.
+#[derive(Clone, Copy)]
+struct BilateralPayment {
+    /// A multiple of one side's amount.
+    whole: Decimal,
+    /// Both sides' charges are compared with the payment together, not side by side.
+    charges_together: bool,
+    rule: &'static str,
+}
+
+/// The bilateral payment of an indicator; `None` for 9, "concept does not apply", where each side is
+/// a procedure of its own. RVU file documentation, bilateral surgery indicator: for 0 and 2 the two
+/// sides billed with 50 or RT and LT are paid the lower of their total charge and 100% of a single
+/// code, for 1 the lower of the total charge and 150%, for 3 the lower of each side's charge and 100%.
+fn bilateral_payment(indicator: u8) -> Option<BilateralPayment> {
+    let (whole, charges_together, rule) = match indicator {
+        b'1' => (Decimal::new(15, 1), true, "bilateral indicator 1: 150% of one side"),
+        b'3' => (Decimal::TWO, false, "bilateral indicator 3: 100% for each side"),
+        b'2' => (Decimal::ONE, true, "bilateral indicator 2: the RVUs already cover both sides, 100% of one"),
+        b'0' => (Decimal::ONE, true, "bilateral indicator 0: no bilateral adjustment, 100% of one for both sides"),
+        _ => return None,
+    };
+    Some(BilateralPayment { whole, charges_together, rule })
+}
+
 /// Units, and the bilateral indicator for modifier 50, an RT and LT pair of lines, or 2 units.
 fn units_and_bilateral(work: &mut [Work]) {
     for i in 0..work.len() {
@@ -519,33 +587,37 @@ fn units_and_bilateral(work: &mut [Work]) {
         let line = work[i].line;
         let indicator = work[i].row.bilateral;
         let units = line.quantity;
-        let partner = work.iter().position(|o| {
-            o.index != work[i].index
-                && o.row.code == work[i].row.code
-                && o.line.date_of_service == line.date_of_service
-                && ((line.has_modifier("RT") && o.line.has_modifier("LT"))
-                    || (line.has_modifier("LT") && o.line.has_modifier("RT")))
+        let payment = bilateral_payment(indicator);
+        // Sides are one procedure only where the indicator has a bilateral payment.
+        let partner = payment.and_then(|_| {
+            work.iter().position(|o| {
+                o.index != work[i].index
+                    && o.row.code == work[i].row.code
+                    && o.line.date_of_service == line.date_of_service
+                    && ((line.has_modifier("RT") && o.line.has_modifier("LT"))
+                        || (line.has_modifier("LT") && o.line.has_modifier("RT")))
+            })
         });
         let paired = partner.is_some();
         work[i].partner = partner;
         let bilateral =
             line.has_modifier("50") || paired || (units == Decimal::TWO && matches!(indicator, b'1' | b'2'));
         let w = &mut work[i];
-        if !bilateral || indicator == b'9' {
-            w.amount = w.unit * units;
+        let Some(BilateralPayment { whole, rule, .. }) = payment.filter(|_| bilateral) else {
+            match product(&[w.unit, units]) {
+                Ok(amount) => w.amount = amount,
+                Err(why) => {
+                    w.not_priced(why);
+                    continue;
+                }
+            }
             if units != Decimal::ONE {
                 let unit = w.unit;
                 w.push(FeeRule::Units { units, unit });
             }
             continue;
-        }
-        // The whole bilateral procedure, then this line's share of it (half, for an RT/LT pair).
-        let (whole, rule) = match indicator {
-            b'1' => (Decimal::new(15, 1), "bilateral indicator 1: 150% of one side"),
-            b'3' => (Decimal::TWO, "bilateral indicator 3: 100% for each side"),
-            b'2' => (Decimal::ONE, "bilateral indicator 2: the RVUs already cover both sides, 100% of one"),
-            _ => (Decimal::ONE, "bilateral indicator 0: no bilateral adjustment, 100% of one for both sides"),
         };
+        // The whole bilateral procedure, then this line's share of it (half, for an RT/LT pair).
         let part = if paired { Decimal::new(5, 1) } else { Decimal::ONE };
         w.amount = w.unit * whole * part;
         let how = if paired {
@@ -586,7 +658,10 @@ fn surgery(reference: &Reference, work: &mut [Work], indexes: &[usize]) {
         return;
     }
     // Endoscopy families (the indicator-3 codes sharing an endoscopic base, and the base itself when
-    // billed): the highest member in full, each other member less the base's amount, the base $0.
+    // billed): the highest member other than the base in full, each other member less the base's
+    // amount, the base $0 whatever it is worth ("If an endoscopic procedure is reported with only its
+    // base procedure, do not pay separately for the base procedure": RVU file documentation,
+    // multiple procedure indicator 3).
     let bases: BTreeSet<CptCode> = surgical
         .iter()
         .filter(|&&i| work[i].row.multiple_procedure == b'3')
@@ -602,16 +677,22 @@ fn surgery(reference: &Reference, work: &mut [Work], indexes: &[usize]) {
             families.entry(base).or_default().push(i);
         }
     }
-    // A procedure to rank: its lines and their total.
+    // A procedure to rank: its lines and their total (a sort key: past a decimal's 28 digits, which
+    // each line's amount fits in, it stays at the largest rather than overflow).
     let mut procedures: Vec<(Decimal, Vec<usize>)> = Vec::new();
     let mut in_family = vec![false; work.len()];
     for (base, members) in &families {
         if members.len() < 2 {
             continue;
         }
-        // The highest amount; the first line on a tie.
-        let top =
-            members.iter().copied().fold(members[0], |top, i| if work[i].amount > work[top].amount { i } else { top });
+        // The highest amount other than the base's; the first line on a tie.
+        let top = members
+            .iter()
+            .copied()
+            .filter(|&i| work[i].row.code != *base)
+            .reduce(|top, i| if work[i].amount > work[top].amount { i } else { top });
+        // Never the base alone: a family is keyed by the base of an indicator-3 line in it.
+        let Some(top) = top else { continue };
         let base_unit = match members.iter().find(|&&i| work[i].row.code == *base) {
             Some(&i) => work[i].unit,
             None => amount_in_locality(reference, &work[top], *base, None).unwrap_or(Decimal::ZERO),
@@ -630,7 +711,8 @@ fn surgery(reference: &Reference, work: &mut [Work], indexes: &[usize]) {
                 w.push(FeeRule::EndoscopyMember { base: *base, base_amount: base_unit });
             }
         }
-        procedures.push((members.iter().map(|&i| work[i].amount).sum(), members.clone()));
+        let total = members.iter().fold(Decimal::ZERO, |total, &i| total.saturating_add(work[i].amount));
+        procedures.push((total, members.clone()));
     }
     for &i in &surgical {
         if in_family[i] {
@@ -639,7 +721,7 @@ fn surgery(reference: &Reference, work: &mut [Work], indexes: &[usize]) {
         // An RT/LT pair is one bilateral procedure: ranked once, at both lines' total.
         match work[i].partner.and_then(|p| procedures.iter_mut().find(|(_, lines)| lines.contains(&p))) {
             Some((total, lines)) => {
-                *total += work[i].amount;
+                *total = total.saturating_add(work[i].amount);
                 lines.push(i);
             }
             None => procedures.push((work[i].amount, vec![i])),
@@ -661,13 +743,10 @@ fn surgery(reference: &Reference, work: &mut [Work], indexes: &[usize]) {
         for &i in lines {
             let w = &mut work[i];
             if rank >= 5 {
-                w.amount = Decimal::ZERO;
-                w.basis.outcome = Some(format!(
+                w.not_priced(format!(
                     "the {}th procedure of the day: priced by report (the contractor reviews the documentation); RVU file documentation, multiple procedure indicator",
                     rank + 1
                 ));
-                w.done = true;
-                w.by_report = true;
                 continue;
             }
             w.amount *= share;
@@ -755,7 +834,8 @@ fn amount_in_locality(
 /// unit of a therapy service that day is paid with 50% of its practice expense.
 fn therapy(work: &mut [Work], indexes: &[usize]) {
     let members: Vec<usize> = indexes.iter().copied().filter(|&i| work[i].row.multiple_procedure == b'5').collect();
-    let units: Decimal = members.iter().map(|&i| work[i].line.quantity).sum();
+    // Only compared with 1: past a decimal's 28 digits it stays at the largest rather than overflow.
+    let units = members.iter().fold(Decimal::ZERO, |units, &i| units.saturating_add(work[i].line.quantity));
     if units <= Decimal::ONE {
         return;
     }
@@ -787,13 +867,10 @@ fn surgical_modifiers(work: &mut [Work]) {
     for w in work.iter_mut().filter(|w| !w.done) {
         let line = w.line;
         if line.has_modifier("66") {
-            w.amount = Decimal::ZERO;
-            w.basis.outcome = Some(format!(
+            w.not_priced(format!(
                 "team surgery (66): priced by report; the contractor sets the payment (team surgery indicator {})",
                 char::from(w.row.team_surgery)
             ));
-            w.done = true;
-            w.by_report = true;
             continue;
         }
         let apply = |rule: FeeRule, share: Decimal, w: &mut Work| {
@@ -808,13 +885,17 @@ fn surgical_modifiers(work: &mut [Work]) {
         } else if line.modifiers.iter().any(|m| m.is_any(&["80", "81", "82"])) {
             apply(FeeRule::Assistant, Decimal::new(16, 2), w);
         }
+        // Split care: each part of the global package (the RVU file's percentages) and the modifiers
+        // that pay it. 54, the surgeon's, is paid the pre-operative and intra-operative parts (Palmetto
+        // GBA, "CPT Modifier 54", 2023: palmettogba.com/palmetto/jjb.nsf/DID/8EEL972728; IOM 100-04
+        // ch. 12 §40.2), 55 the post-operative part, 56 the pre-operative part; a part is paid once.
         let split: Vec<(&'static str, Decimal, &'static str)> = [
-            ("54", w.row.intra_op, "intra-operative"),
-            ("55", w.row.post_op, "post-operative"),
-            ("56", w.row.pre_op, "pre-operative"),
+            (&["54", "56"][..], w.row.pre_op, "pre-operative"),
+            (&["54"][..], w.row.intra_op, "intra-operative"),
+            (&["55"][..], w.row.post_op, "post-operative"),
         ]
         .into_iter()
-        .filter(|(m, ..)| line.has_modifier(m))
+        .filter_map(|(by, share, part)| by.iter().copied().find(|m| line.has_modifier(m)).map(|m| (m, share, part)))
         .collect();
         if !split.is_empty() {
             let share: Decimal = split.iter().map(|(_, s, _)| *s).sum();
@@ -824,6 +905,15 @@ fn surgical_modifiers(work: &mut [Work]) {
 }
 
 impl Work<'_> {
+    /// The line is not priced here (by report, at an unknown contract rate, too large to compute):
+    /// $0 and why; someone else sets its amount.
+    fn not_priced(&mut self, why: String) {
+        self.amount = Decimal::ZERO;
+        self.basis.outcome = Some(why);
+        self.done = true;
+        self.not_priced = true;
+    }
+
     /// Records a rule just applied, with the line's amount after it.
     fn push(&mut self, rule: FeeRule) {
         self.basis.adjustments.push(FeeStep { rule, amount: cents(self.amount) });

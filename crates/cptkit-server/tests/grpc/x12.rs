@@ -212,23 +212,24 @@ async fn reconcile_against_the_medicare_835_gives_the_hand_sums() {
     let r = client.reconcile(reconcile_request()).await.expect("Reconcile").into_inner();
     let claim = |id: &str| r.claims.iter().find(|c| c.claim_id == id).unwrap_or_else(|| panic!("{id}"));
 
-    // C1001: 00632-AA-P2, 90 minutes, CY2025 national CF: (7 + 6 + 0) x 20.3178 = 264.13.
+    // C1001: 00632-AA-P2, 90 minutes, CY2025 CF of the billing provider's locality
+    // (2010AA ZIP 62701: 06102-99 REST OF ILLINOIS): (7 + 6 + 0) x 20.52 = 266.76.
     let l = &claim("C1001").lines[0];
     assert_eq!(l.procedure, "00632-AA-P2");
     assert_eq!(l.matched_by(), pb::MatchedBy::ControlNumber);
-    assert_eq!((l.expected_cents, l.allowed_cents, l.variance_cents), (Some(26413), Some(26413), Some(0)));
+    assert_eq!((l.expected_cents, l.allowed_cents, l.variance_cents), (Some(26676), Some(26676), Some(0)));
     assert!(l.allowed_from_amt_b6);
-    assert_eq!(l.adjustments_by_reason["CO-45"], 123_587);
+    assert_eq!(l.adjustments_by_reason["CO-45"], 123_324);
     assert_eq!(l.adjustments_by_reason["PR-1"], 5000);
     assert!(l.flags.is_empty(), "{:?}", l.flags);
     assert_eq!(l.adjustments.iter().map(|a| a.group.as_str()).collect::<Vec<_>>(), ["CO", "PR", "PR"]);
 
-    // C1002: QK paid as expected, QX allowed 120.00 against 132.07.
+    // C1002: QK paid as expected, QX allowed 120.00 against 133.38.
     let (qk, qx) = (&claim("C1002").lines[0], &claim("C1002").lines[1]);
     assert!(qk.flags.is_empty(), "{:?}", qk.flags);
-    assert_eq!(qx.expected_cents, Some(13207));
+    assert_eq!(qx.expected_cents, Some(13338));
     assert_eq!(qx.flags.len(), 1);
-    assert_eq!((qx.flags[0].kind(), qx.flags[0].by_cents), (pb::LineFlagKind::Underpaid, 1207));
+    assert_eq!((qx.flags[0].kind(), qx.flags[0].by_cents), (pb::LineFlagKind::Underpaid, 1338));
 
     // C1003 is not priced (UNT005) and its SVC05 reads as units; C1004 as time units.
     let l = &claim("C1003").lines[0];
@@ -247,9 +248,9 @@ async fn reconcile_against_the_medicare_835_gives_the_hand_sums() {
 
     // C1005: claim-level payment; C1006: allowed = paid + PR; C1008: denied CO-50.
     let l = &claim("C1005").lines[0];
-    assert_eq!((l.matched_by(), l.paid_cents, l.allowed_cents), (pb::MatchedBy::ClaimLevel, 21130, Some(26413)));
+    assert_eq!((l.matched_by(), l.paid_cents, l.allowed_cents), (pb::MatchedBy::ClaimLevel, 21341, Some(26676)));
     let l = &claim("C1006").lines[0];
-    assert_eq!((l.expected_cents, l.allowed_cents, l.allowed_from_amt_b6), (Some(24381), Some(24381), false));
+    assert_eq!((l.expected_cents, l.allowed_cents, l.allowed_from_amt_b6), (Some(24624), Some(24624), false));
     let l = &claim("C1008").lines[0];
     assert_eq!(l.flags.len(), 1);
     assert_eq!((l.flags[0].kind(), l.flags[0].reasons.clone()), (pb::LineFlagKind::Denied, vec!["CO-50".to_owned()]));
@@ -260,7 +261,7 @@ async fn reconcile_against_the_medicare_835_gives_the_hand_sums() {
     assert_eq!(r.unmatched_remit_claims[0].claim_id, "C9999");
     let t = r.totals.as_ref().expect("totals");
     assert_eq!((t.claims, t.lines, t.denied_lines, t.underpaid_lines, t.units_not_minutes_lines), (8, 9, 1, 1, 2));
-    assert_eq!((t.unmatched_remit_claims, t.paid_cents, t.provider_adjustments_cents), (1, 130_679, 2190));
+    assert_eq!((t.unmatched_remit_claims, t.paid_cents, t.provider_adjustments_cents), (1, 131_826, 2190));
     assert_eq!(r.totals_by_payer["medicare"].lines, 9);
     assert_eq!(r.totals_by_payer["medicare part b"].unmatched_remit_claims, 1);
     assert_eq!(r.rejected_claims.iter().map(|c| c.claim_id.as_str()).collect::<Vec<_>>(), ["C1009"]);
