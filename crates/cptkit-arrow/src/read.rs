@@ -536,7 +536,10 @@ fn normalized(batch: &RecordBatch, column: &Column, issues: &mut Vec<RowIssue>) 
     // Two columns of one name: which one holds the claims' values is anyone's guess.
     let named = batch.schema_ref().fields().iter().filter(|f| f.name() == column.name).count();
     if named > 1 {
-        return Err(Error::invalid(column.name, format!("the table has {named} columns named {}: keep one", column.name)));
+        return Err(Error::invalid(
+            column.name,
+            format!("the table has {named} columns named {}: keep one", column.name),
+        ));
     }
     let Some(input) = batch.column_by_name(column.name) else {
         if column.required {
