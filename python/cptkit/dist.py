@@ -107,7 +107,7 @@ def _dask(ddf: Any, price: bool, by_claim: bool, options: dict[str, Any]) -> Any
 
     options = _dated(options)
     schema = _result_schema(price, bool(options.get("explain")))
-    meta = schema.empty_table().to_pandas()
+    meta = _pandas(schema.empty_table())
     if by_claim:
         # A global row number (a running count across partitions) keeps each claim's line order.
         ddf = ddf.assign(**{_ROW: 1})
@@ -119,9 +119,20 @@ def _dask(ddf: Any, price: bool, by_claim: bool, options: dict[str, Any]) -> Any
         if _ROW in part.columns:
             part = part.sort_values(["claim_id", _ROW], kind="stable").drop(columns=[_ROW])
         table = pa.Table.from_pandas(part, preserve_index=False)
-        return _judge(table, price, options).to_pandas()
+        return _pandas(_judge(table, price, options))
 
     return ddf.map_partitions(judge_partition, meta=meta)
+
+
+def _pandas(table: Any) -> Any:
+    """A result table as pandas with nullable integers: the cents of a line that is not priced are null,
+    which NumPy's int64 cannot hold (pandas would make that partition's column float64, unlike ``meta``
+    and the other partitions)."""
+    import pandas as pd
+    import pyarrow as pa
+
+    nullable = {pa.int64(): pd.Int64Dtype(), pa.int32(): pd.Int32Dtype()}
+    return table.to_pandas(types_mapper=nullable.get)
 
 
 def dask_validate(ddf: Any, *, by_claim: bool = True, **options: Any) -> Any:

@@ -51,7 +51,12 @@ def test_dask_matches_one_process(export: tuple[pa.Table, Path], price: bool) ->
         lazy = dist.dask_price(ddf, conversion_factor="60", today=TODAY)
     else:
         lazy = dist.dask_validate(ddf, today=TODAY)
-    got = pa.Table.from_pandas(lazy.compute(), preserve_index=False)
+    computed = lazy.compute()
+    # Every partition has the columns' declared types (a line not priced has null cents, not a float).
+    assert dict(computed.dtypes) == dict(lazy.dtypes)
+    if price:
+        assert str(computed["allowed_cents"].dtype) == "Int64" and computed["allowed_cents"].isna().any()
+    got = pa.Table.from_pandas(computed, preserve_index=False)
     want = single_process(table, price)
     assert got.num_rows == table.num_rows
     assert got.sort_by(ORDER).to_pylist() == want.to_pylist()

@@ -533,6 +533,14 @@ fn zip(location: &Option<Location>) -> Option<&PostalCode> {
 /// Casts `column` of `batch` to its layout type. Values the cast turns to null could not be read:
 /// each becomes an issue on its row, naming the value.
 fn normalized(batch: &RecordBatch, column: &Column, issues: &mut Vec<RowIssue>) -> Result<Option<ArrayRef>> {
+    // Two columns of one name: which one holds the claims' values is anyone's guess.
+    let named = batch.schema_ref().fields().iter().filter(|f| f.name() == column.name).count();
+    if named > 1 {
+        return Err(Error::invalid(
+            column.name,
+            format!("the table has {named} columns named {}: keep one", column.name),
+        ));
+    }
     let Some(input) = batch.column_by_name(column.name) else {
         if column.required {
             return Err(Error::invalid(

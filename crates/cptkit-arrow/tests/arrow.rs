@@ -493,6 +493,21 @@ fn claims_to_batch_refuses_a_claim_with_no_lines_and_keeps_an_empty_id() {
 }
 
 #[test]
+fn two_columns_of_one_name_fail_the_batch_naming_it() {
+    let claims: Vec<Claim> = SyntheticClaims::new(5).unwrap().take(2).collect();
+    let batch = claims_to_batch(&claims).unwrap();
+    let schema = batch.schema();
+    let code = schema.index_of("procedure_code").unwrap();
+    let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.push(fields[code].clone());
+    let mut columns = batch.columns().to_vec();
+    columns.push(Arc::clone(&columns[code]));
+    let twice = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap();
+    let err = LineColumns::new(&twice).unwrap_err();
+    assert_eq!(err.field(), Some("procedure_code"), "{err}");
+}
+
+#[test]
 fn a_missing_required_column_fails_the_batch_naming_it() {
     let batch = claims_to_batch(&SyntheticClaims::new(4).unwrap().take(3).collect::<Vec<_>>()).unwrap();
     let index = batch.schema().index_of("date_of_service").unwrap();

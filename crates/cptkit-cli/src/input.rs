@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use cptkit_core::{Claim, Error, Finding};
+use cptkit_core::{Claim, Error, ErrorKind, Finding};
 use cptkit_x12::{File835, ParsedClaim, ReadOptions, RejectedClaim, X12Error};
 use serde_json::value::RawValue;
 
@@ -95,9 +95,12 @@ pub fn read_claims(path: &Path, options: ReadOptions) -> Result<Input, Unreadabl
     let bytes = file.strip_prefix("\u{feff}".as_bytes()).unwrap_or(&file);
     match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
         Some(b'{' | b'[') => {
-            let text = std::str::from_utf8(bytes)
-                .map_err(|e| Unreadable(format!("{}: JSON that is not UTF-8 text ({e})", path.display())))?;
-            read_json(text).map_err(|why| Unreadable(format!("{}: {why}", path.display())))
+            let claims = match std::str::from_utf8(bytes) {
+                Ok(text) => split_claims(text).map(|claims| claims.into_iter().map(|(l, c)| (l, Ok(c))).collect()),
+                // JSON lines with a line that is not UTF-8: only that line is lost.
+                Err(e) => json_lines_of_bytes(bytes).ok_or_else(|| format!("JSON that is not UTF-8 text ({e})")),
+            };
+            claims.map(read_json).map_err(|why| Unreadable(format!("{}: {why}", path.display())))
         }
         _ => read_837(path, bytes, options),
     }
@@ -120,12 +123,13 @@ fn read_837(path: &Path, bytes: &[u8], options: ReadOptions) -> Result<Input, Un
     Ok(input)
 }
 
-/// Claim JSON: each claim read on its own, so one bad claim does not hide the others.
-fn read_json(text: &str) -> Result<Input, String> {
+/// Claim JSON, each claim's text with the file line it starts on (or why its line is no text): each claim
+/// read on its own, so one bad claim does not hide the others.
+fn read_json(claim_texts: Vec<(usize, Result<&str, Error>)>) -> Input {
     let mut claims = Vec::new();
     let mut problems = ReadProblems::default();
-    for (index, (line, claim_text)) in split_claims(text)?.into_iter().enumerate() {
-        match Claim::from_json(claim_text) {
+    for (index, (line, claim_text)) in claim_texts.into_iter().enumerate() {
+        match claim_text.and_then(Claim::from_json) {
             Ok(claim) => claims.push((index, claim)),
             Err(error) => problems.unread_claims.push(UnreadClaim { index, line, error }),
         }
@@ -133,7 +137,29 @@ fn read_json(text: &str) -> Result<Input, String> {
     let (indexes, claims): (Vec<usize>, Vec<Claim>) = claims.into_iter().unzip();
     let parsed = cptkit_x12::parsed_from_claims(&claims);
     let claims = indexes.into_iter().zip(parsed).map(|(index, parsed)| InputClaim { parsed, index: Some(index) });
-    Ok(Input { claims: claims.collect(), problems })
+    Input { claims: claims.collect(), problems }
+}
+
+/// JSON lines in a file that is not all UTF-8: each non-blank line with its number, the text of each
+/// that is UTF-8 and an error naming the byte offset of each that is not; `None` when the file is not
+/// JSON lines (its first line is not a whole JSON value on its own).
+fn json_lines_of_bytes(bytes: &[u8]) -> Option<Vec<(usize, Result<&str, Error>)>> {
+    let mut offset = 0;
+    let mut lines = Vec::new();
+    for (number, line) in bytes.split(|&b| b == b'\n').enumerate() {
+        let start = offset;
+        offset += line.len() + 1;
+        if line.trim_ascii().is_empty() {
+            continue;
+        }
+        let text = std::str::from_utf8(line).map(str::trim).map_err(|e| {
+            let at = start + e.valid_up_to();
+            Error::new(ErrorKind::InvalidInput, format!("the line is not UTF-8 text (byte offset {at} of the file)"))
+        });
+        lines.push((number + 1, text));
+    }
+    let first_is_json = matches!(lines.first(), Some((_, Ok(text))) if serde_json::from_str::<&RawValue>(text).is_ok());
+    (lines.len() > 1 && first_is_json).then_some(lines)
 }
 
 /// The text of each claim and the line of `text` it starts on: the elements of an array; each line of

@@ -330,6 +330,21 @@ fn price_json_lines_with_a_broken_line() {
     assert_eq!(unread["error"]["loc"], serde_json::json!(["lines", 0, "procedure_code"]));
     assert_eq!((&v["unread_claims"][1]["claim_index"], &v["unread_claims"][1]["line"]), (&4.into(), &6.into()));
 
+    // A line that is not UTF-8 is a claim that cannot be read, named by its byte offset; the rest are read.
+    let mut bytes = format!("{}\n{}\n", lines[0], lines[2]).into_bytes();
+    let at = bytes.iter().position(|&b| b == b'\n').unwrap() + 5;
+    bytes.insert(at, 0xff);
+    let bad_utf8 = PathBuf::from(scratch("bad_utf8.jsonl", ""));
+    std::fs::write(&bad_utf8, &bytes).unwrap();
+    let o = cptkit(&["price", bad_utf8.to_str().unwrap(), "--json", "--conversion-factor", "60"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let v = json(&o);
+    assert_eq!(v["claims"].as_array().unwrap().len(), 1);
+    let unread = &v["unread_claims"][0];
+    assert_eq!((&unread["claim_index"], &unread["line"]), (&1.into(), &2.into()));
+    let message = unread["error"]["message"].as_str().unwrap();
+    assert!(message.contains(&format!("byte offset {at}")), "{message}");
+
     let o = cptkit(&["price", &path, "--conversion-factor", "60"]);
     let text = stdout(&o);
     assert!(text.contains("claim at index 1 (from line 2) not read: lines[0].procedure_code: "), "{text}");

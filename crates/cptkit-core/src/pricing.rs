@@ -19,7 +19,7 @@ use crate::ids::{CptCode, LocalityId, ModifierCode, UsState};
 use crate::judge::{GivenFactor, PriceOptions};
 use crate::model::{CfTier, ConversionFactor, ServiceType};
 use crate::path::FieldPath;
-use crate::pfs::{CLAIM_LOCALITY, FeeBasis, zip_locality};
+use crate::pfs::{CLAIM_LOCALITY, FeeBasis, claim_zip, zip_locality};
 use crate::reference::Reference;
 use crate::text::{DateText, DecimalText};
 
@@ -326,8 +326,9 @@ impl RuleBook {
         self.files.iter().map(|(path, id)| (path.as_path(), id.as_str()))
     }
 
-    /// The rule set for a claim line: by explicit id, else by payer id (then plan type), in force on
-    /// the date, for the claim's state when the payer's rules differ by state.
+    /// The rule set for a claim line: by explicit id, else the payer's rule sets for the claim's plan
+    /// type (then the rule sets for the plan type alone, Medicare FFS and Medicare Advantage), in force
+    /// on the date, for the claim's state when the payer's rules differ by state.
     pub fn select(&self, claim: &Claim, date: Date, explicit: Option<&str>) -> Result<&Arc<RuleSet>> {
         if let Some(id) = explicit {
             return self
@@ -1118,10 +1119,14 @@ impl Reference {
         // The claim's own locality, else the one its ZIP gives (as for its fee-schedule lines).
         let locality = match claim.medicare_locality {
             Some(locality) => Ok((locality, CLAIM_LOCALITY)),
-            None => match self.fee_schedule_on(date).and_then(|schedule| zip_locality(claim, schedule.tables)) {
-                Some(Ok((zip, source))) => Ok((zip.locality, source)),
-                Some(Err(why)) => Err(Cow::Owned(why)),
-                None => Err(Cow::Borrowed("no Medicare locality on the claim")),
+            None => match self.fee_schedule_on(date).map(|schedule| zip_locality(claim, schedule.tables)) {
+                Some(Some(Ok((zip, source)))) => Ok((zip.locality, source)),
+                Some(Some(Err(why))) => Err(Cow::Owned(why)),
+                // No fee schedule release, so no ZIP code file, for the year.
+                None if claim_zip(claim).is_some() => {
+                    Err(Cow::Owned(format!("cptkit has no CY{year} ZIP code file to find the claim's locality by")))
+                }
+                _ => Err(Cow::Borrowed("no Medicare locality on the claim")),
             },
         };
         if let Ok((wanted, _)) = &locality

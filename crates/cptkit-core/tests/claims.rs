@@ -613,3 +613,32 @@ fn a_negative_charge_is_an_error_finding() {
     assert_eq!(found, [("CLM003".to_owned(), "lines[0].charge_cents".to_owned())]);
     assert!(judgement.into_priced().is_err());
 }
+
+/// A Medicare anesthesia line finds its locality as the claim's fee-schedule lines do (its ZIP when it
+/// names none), and its conversion-factor step says where from, or why it used the national factor.
+#[test]
+fn the_anesthesia_conversion_factor_step_says_where_the_locality_came_from() {
+    let step = |date: &str| {
+        let mut claim = anesthesiologist_claim(&[("00632", "AA", "MJ", "90")]);
+        claim.medicare_locality = None;
+        claim.service_facility_location =
+            Some(cptkit_core::Location { state: Some("NY".parse().unwrap()), zip: Some("10001".parse().unwrap()) });
+        claim.lines[0].date_of_service =
+            time::Date::parse(date, time::macros::format_description!("[year]-[month]-[day]")).unwrap();
+        let today = Some(time::macros::date!(2026 - 11 - 27));
+        let priced = Reference::embedded().price(&claim, &PriceOptions::default(), RuleBook::embedded(), today);
+        let line = priced.unwrap().lines.remove(0);
+        let cf = line.steps().into_iter().find(|s| s.step == "conversion_factor").unwrap();
+        (line.conversion_factor.to_string(), cf.detail)
+    };
+    let (cf, detail) = step("2025-06-02");
+    assert_eq!(cf, "22.76");
+    assert!(
+        detail.starts_with("CY2025 locality 13202-01 (MANHATTAN), from the service facility's ZIP code"),
+        "{detail}"
+    );
+    // No CY2026 locality factors, nor a CY2026 ZIP file: the national factor, saying why.
+    let (cf, detail) = step("2026-06-02");
+    assert_eq!(cf, "20.4976");
+    assert!(detail.contains("cptkit has no CY2026 ZIP code file"), "{detail}");
+}

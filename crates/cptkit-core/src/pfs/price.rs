@@ -287,12 +287,7 @@ pub(crate) fn zip_locality<'t>(
     claim: &Claim,
     tables: &'t super::Tables,
 ) -> Option<std::result::Result<(&'t super::ZipLocality, &'static str), String>> {
-    fn zip5(location: &Option<crate::claim::Location>) -> Option<&str> {
-        Some(location.as_ref()?.zip.as_ref()?.zip()?.0)
-    }
-    let (zip, source) = zip5(&claim.service_facility_location)
-        .map(|zip| (zip, "the service facility's ZIP code"))
-        .or_else(|| zip5(&claim.billing_provider_location).map(|zip| (zip, "the billing provider's ZIP code")))?;
+    let (zip, source) = claim_zip(claim)?;
     Some(match tables.zip_locality(zip) {
         Some(z) if z.split_by_zip4 => {
             Err(format!("ZIP {zip} is split across Medicare localities by ZIP+4: give medicare_locality on the claim"))
@@ -300,6 +295,17 @@ pub(crate) fn zip_locality<'t>(
         Some(z) => Ok((z, source)),
         None => Err(format!("ZIP {zip} is not in CMS's ZIP code to locality file")),
     })
+}
+
+/// The claim's 5-digit ZIP code that sets its locality, and which it is: the service facility's, else the
+/// billing provider's.
+pub(crate) fn claim_zip(claim: &Claim) -> Option<(&str, &'static str)> {
+    fn zip5(location: &Option<crate::claim::Location>) -> Option<&str> {
+        Some(location.as_ref()?.zip.as_ref()?.zip()?.0)
+    }
+    zip5(&claim.service_facility_location)
+        .map(|zip| (zip, "the service facility's ZIP code"))
+        .or_else(|| zip5(&claim.billing_provider_location).map(|zip| (zip, "the billing provider's ZIP code")))
 }
 
 /// Prices the fee-schedule lines of a claim (`lines`: index and rule set, Medicare basis) together, so
