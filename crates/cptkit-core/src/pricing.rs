@@ -1181,7 +1181,8 @@ fn in_line_order(a: Vec<PricedLine>, b: Vec<PricedLine>) -> Vec<PricedLine> {
 /// A case is this claim's priced anesthesia lines with one case id, whatever their share (a physician's
 /// and an anesthetist's lines priced on separate claims are not tied together): AA + QZ
 /// ("both fully involved", §2.2) is paid 100% each only where the payer has no cap. Lines without a
-/// case id cannot be tied to an anesthetic and are not capped. A case is capped only if every line's
+/// case id (or with the id the 837 reader derives for the patient's day, [`Claim::names_case`]) cannot be
+/// tied to an anesthetic and are not capped. A case is capped only if every line's
 /// rule set has a cap (a case on both sides of a rule change), at the largest of them.
 ///
 /// The physician-only amount is what one practitioner performing the whole anesthetic would be paid:
@@ -1201,7 +1202,11 @@ fn in_line_order(a: Vec<PricedLine>, b: Vec<PricedLine>) -> Vec<PricedLine> {
 fn apply_combined_cap(claim: &Claim, mut lines: Vec<PricedLine>) -> Vec<PricedLine> {
     let counted = |i: usize| {
         let line = &lines[i];
-        !claim.lines[i].case_id.is_empty() && line.status == LineStatus::Priced && line.fee_basis().is_none()
+        let source = &claim.lines[i];
+        // A case id naming no anesthetic (the 837 reader's id for the patient's day) ties nothing.
+        claim.names_case(&source.case_id, source.date_of_service)
+            && line.status == LineStatus::Priced
+            && line.fee_basis().is_none()
     };
     // A cap needs two counted lines under a capped rule set: most claims have none, and build no map.
     if (0..lines.len()).filter(|&i| counted(i) && lines[i].rule.combined_cap.is_some()).nth(1).is_none() {

@@ -534,6 +534,11 @@ fn a_combined_cap_counts_every_share() {
 
     let no_case = price_advantage(&[("00632", "AA", 90, ""), ("00632", "QZ", 90, "")], RuleBook::embedded());
     assert_eq!(allowed_of(&no_case), ["780.00", "780.00"]);
+    // Nor are lines whose id is the one the 837 reader derives for the patient's day (no anesthetic named).
+    let birth = Some(time::macros::date!(1950 - 01 - 01));
+    let day = cptkit_core::derived_case_id("", birth, time::macros::date!(2025 - 06 - 01));
+    let derived = price_advantage(&[("00632", "AA", 90, &day), ("00632", "QZ", 90, &day)], RuleBook::embedded());
+    assert_eq!(allowed_of(&derived), ["780.00", "780.00"]);
 
     let text = std::fs::read_to_string(
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/rulesets/medicare_advantage.json"),
