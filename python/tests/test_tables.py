@@ -368,3 +368,9 @@ def test_a_pandas_column_that_cannot_become_arrow_is_named(lines: pa.Table) -> N
     with pytest.raises(ValueError, match="charge_cents") as raised:
         cptkit.price_table(frame, conversion_factor="60")
     assert "cannot be read as an Arrow table" in str(raised.value)
+    # A patient column is named, its values not repeated (neither in the message nor in a cause).
+    frame = lines.slice(0, 3).to_pandas()
+    frame["member_id"] = pd.Series([12345, "1EG4TE5MK73", 12345], dtype=object)
+    with pytest.raises(ValueError, match="member_id") as raised:
+        cptkit.price_table(frame, conversion_factor="60")
+    assert "1EG4TE5MK73" not in str(raised.value) and raised.value.__cause__ is None

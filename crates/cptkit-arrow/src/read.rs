@@ -12,8 +12,9 @@ use arrow_array::temporal_conversions::as_datetime_with_timezone;
 use arrow_array::timezone::Tz;
 use arrow_array::types::{Int32Type, TimestampMicrosecondType};
 use arrow_array::{
-    Array, ArrayRef, ArrowPrimitiveType, BooleanArray, Date32Array, Decimal128Array, DictionaryArray, Int32Array,
-    Int64Array, ListArray, PrimitiveArray, RecordBatch, StringArray, TimestampMicrosecondArray,
+    Array, ArrayRef, ArrowPrimitiveType, BooleanArray, Date32Array, Decimal128Array, DictionaryArray, GenericListArray,
+    Int32Array, Int64Array, ListArray, OffsetSizeTrait, PrimitiveArray, RecordBatch, StringArray,
+    TimestampMicrosecondArray,
 };
 use arrow_cast::cast::{CastOptions, cast_with_options};
 use arrow_cast::display::array_value_to_string;
@@ -668,23 +669,32 @@ fn changed_by_cast(input: &ArrayRef, cast: &ArrayRef, column: &Column) -> Option
         }
         ColumnKind::Decimal if decimal(input.data_type()) => cast_back_differs(input, cast)?,
         ColumnKind::IntList => {
-            // The elements are cast in place (the offsets stay): a row changed if any element did.
-            let (input, cast) = (input.as_list_opt::<i32>()?, cast.as_list_opt::<i32>()?);
-            if !(input.value_type().is_floating() || decimal(&input.value_type())) {
-                return None;
+            let cast = cast.as_list_opt::<i32>()?;
+            match input.data_type() {
+                DataType::List(_) => list_rows_changed(input.as_list_opt::<i32>()?, cast)?,
+                // Polars gives every list as a large list.
+                DataType::LargeList(_) => list_rows_changed(input.as_list_opt::<i64>()?, cast)?,
+                _ => return None,
             }
-            let elements = cast_back_differs(input.values(), cast.values())?;
-            let offsets = input.value_offsets();
-            (0..input.len())
-                .map(|row| {
-                    let range = offsets[row] as usize..offsets[row + 1] as usize;
-                    Some(range.into_iter().any(|j| elements.is_valid(j) && elements.value(j)))
-                })
-                .collect()
         }
         _ => return None,
     };
     (changed.true_count() > 0).then_some(changed)
+}
+
+/// The rows of a list of numbers whose elements the cast to whole numbers changed (2.9 to 2): the
+/// elements are cast in place, the offsets kept, so a row changed if any of its elements did.
+fn list_rows_changed<O: OffsetSizeTrait>(input: &GenericListArray<O>, cast: &ListArray) -> Option<BooleanArray> {
+    let element = input.value_type();
+    if !(element.is_floating() || matches!(element, DataType::Decimal128(..) | DataType::Decimal256(..))) {
+        return None;
+    }
+    let elements = cast_back_differs(input.values(), cast.values())?;
+    let offsets = input.value_offsets();
+    let changed = |row: usize| {
+        (offsets[row].as_usize()..offsets[row + 1].as_usize()).any(|j| elements.is_valid(j) && elements.value(j))
+    };
+    Some((0..input.len()).map(|row| Some(changed(row))).collect())
 }
 
 fn cast_back_differs(input: &ArrayRef, cast: &ArrayRef) -> Option<BooleanArray> {

@@ -313,14 +313,19 @@ fn a_fractional_diagnosis_pointer_is_unreadable() {
         pointers.values().append_slice(&row);
         pointers.append(true);
     }
-    let judged = validate_batch(
-        &replace(&batch, "diagnosis_pointers", Arc::new(pointers.finish())),
-        Reference::embedded(),
-        RuleBook::embedded(),
-        today(),
-    );
-    let unreadable: Vec<_> = issues(&joined(judged.unwrap())).into_iter().filter(|i| i.1 == "TBL001").collect();
-    assert_eq!(unreadable, [(0, "TBL001".into(), "diagnosis_pointers".into())]);
+    let list: ArrayRef = Arc::new(pointers.finish());
+    // Polars gives every list as a large list.
+    let large = arrow_cast::cast(&list, &DataType::LargeList(Arc::new(Field::new("item", DataType::Float64, true))));
+    for values in [list, large.unwrap()] {
+        let judged = validate_batch(
+            &replace(&batch, "diagnosis_pointers", values),
+            Reference::embedded(),
+            RuleBook::embedded(),
+            today(),
+        );
+        let unreadable: Vec<_> = issues(&joined(judged.unwrap())).into_iter().filter(|i| i.1 == "TBL001").collect();
+        assert_eq!(unreadable, [(0, "TBL001".into(), "diagnosis_pointers".into())]);
+    }
 }
 
 /// A patient's value that cannot be read is not repeated in the message (messages reach logs).

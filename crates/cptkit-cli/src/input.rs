@@ -98,7 +98,8 @@ pub fn read_claims(path: &Path, options: ReadOptions) -> Result<Input, Unreadabl
             let claims = match std::str::from_utf8(bytes) {
                 Ok(text) => split_claims(text).map(|claims| claims.into_iter().map(|(l, c)| (l, Ok(c))).collect()),
                 // JSON lines with a line that is not UTF-8: only that line is lost.
-                Err(e) => json_lines_of_bytes(bytes).ok_or_else(|| format!("JSON that is not UTF-8 text ({e})")),
+                Err(e) => json_lines_of_bytes(bytes, file.len() - bytes.len())
+                    .ok_or_else(|| format!("JSON that is not UTF-8 text ({e})")),
             };
             claims.map(read_json).map_err(|why| Unreadable(format!("{}: {why}", path.display())))
         }
@@ -140,11 +141,11 @@ fn read_json(claim_texts: Vec<(usize, Result<&str, Error>)>) -> Input {
     Input { claims: claims.collect(), problems }
 }
 
-/// JSON lines in a file that is not all UTF-8: each non-blank line with its number, the text of each
-/// that is UTF-8 and an error naming the byte offset of each that is not; `None` when the file is not
-/// JSON lines (its first line is not a whole JSON value on its own).
-fn json_lines_of_bytes(bytes: &[u8]) -> Option<Vec<(usize, Result<&str, Error>)>> {
-    let mut offset = 0;
+/// JSON lines in a file that is not all UTF-8 (`bytes` start `skipped` bytes into the file, after a
+/// byte-order mark): each non-blank line with its number, the text of each that is UTF-8 and an error
+/// naming the file's byte offset of each that is not; `None` when the file is not JSON lines.
+fn json_lines_of_bytes(bytes: &[u8], skipped: usize) -> Option<Vec<(usize, Result<&str, Error>)>> {
+    let mut offset = skipped;
     let mut lines = Vec::new();
     for (number, line) in bytes.split(|&b| b == b'\n').enumerate() {
         let start = offset;
@@ -158,14 +159,23 @@ fn json_lines_of_bytes(bytes: &[u8]) -> Option<Vec<(usize, Result<&str, Error>)>
         });
         lines.push((number + 1, text));
     }
-    let first_is_json = matches!(lines.first(), Some((_, Ok(text))) if serde_json::from_str::<&RawValue>(text).is_ok());
-    (lines.len() > 1 && first_is_json).then_some(lines)
+    // A line that is not text counts as a line that is not an object.
+    let texts: Vec<&str> = lines.iter().map(|(_, text)| text.as_deref().unwrap_or_default()).collect();
+    is_json_lines(&texts).then_some(lines)
+}
+
+/// Whether the non-blank lines of a file are JSON lines, one claim each: several lines, each starting an
+/// object, or at least half of them whole objects (a damaged line is then a claim of its own, whatever
+/// it holds). A pretty-printed object has lines that start no object, and few that are one whole.
+fn is_json_lines(lines: &[&str]) -> bool {
+    let object = |line: &&&str| line.starts_with('{') && serde_json::from_str::<&RawValue>(line).is_ok();
+    lines.len() > 1
+        && (lines.iter().all(|l| l.starts_with('{')) || 2 * lines.iter().filter(object).count() >= lines.len())
 }
 
 /// The text of each claim and the line of `text` it starts on: the elements of an array; each line of
-/// JSON lines (several lines, the first a whole JSON value: a line that is not a claim is then a claim
-/// that cannot be read, never a reason to read the file as one claim); else the whole text, one claim (a
-/// pretty-printed object spans lines that are not objects).
+/// JSON lines ([`is_json_lines`]: a line that is not a claim is then a claim that cannot be read); else
+/// the whole text, one claim (a pretty-printed object spans lines that are not objects).
 fn split_claims(text: &str) -> Result<Vec<(usize, &str)>, String> {
     let trimmed = text.trim();
     let claims: Vec<&str> = if trimmed.starts_with('[') {
@@ -174,8 +184,7 @@ fn split_claims(text: &str) -> Result<Vec<(usize, &str)>, String> {
         items.into_iter().map(RawValue::get).collect()
     } else {
         let lines: Vec<&str> = trimmed.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
-        let json_lines = lines.len() > 1 && serde_json::from_str::<&RawValue>(lines[0]).is_ok();
-        if json_lines { lines } else { vec![trimmed] }
+        if is_json_lines(&lines) { lines } else { vec![trimmed] }
     };
     // Each claim's text lies inside `text`, in order: count the lines up to each as we go.
     let (mut at, mut line) = (0, 1);

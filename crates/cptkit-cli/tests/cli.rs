@@ -330,8 +330,16 @@ fn price_json_lines_with_a_broken_line() {
     assert_eq!(unread["error"]["loc"], serde_json::json!(["lines", 0, "procedure_code"]));
     assert_eq!((&v["unread_claims"][1]["claim_index"], &v["unread_claims"][1]["line"]), (&4.into(), &6.into()));
 
+    // A damaged first line is a claim of its own too (the file is still JSON lines).
+    let cut = &lines[0][..lines[0].len() / 2];
+    let path_cut = scratch("cut_first.jsonl", &format!("{cut}\n{}\n{}\n", lines[0], lines[2]));
+    let v = json(&cptkit(&["price", &path_cut, "--json", "--conversion-factor", "60"]));
+    assert_eq!(v["claims"].as_array().unwrap().len(), 2);
+    assert_eq!((&v["unread_claims"][0]["claim_index"], &v["unread_claims"][0]["line"]), (&0.into(), &1.into()));
+
     // A line that is not UTF-8 is a claim that cannot be read, named by its byte offset; the rest are read.
-    let mut bytes = format!("{}\n{}\n", lines[0], lines[2]).into_bytes();
+    // After a byte-order mark, which counts in the file's offsets.
+    let mut bytes = format!("\u{feff}{}\n{}\n", lines[0], lines[2]).into_bytes();
     let at = bytes.iter().position(|&b| b == b'\n').unwrap() + 5;
     bytes.insert(at, 0xff);
     let bad_utf8 = PathBuf::from(scratch("bad_utf8.jsonl", ""));

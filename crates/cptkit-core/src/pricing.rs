@@ -1209,7 +1209,7 @@ fn apply_combined_cap(claim: &Claim, mut lines: Vec<PricedLine>) -> Vec<PricedLi
             && line.fee_basis().is_none()
     };
     // A cap needs two counted lines under a capped rule set: most claims have none, and build no map.
-    if (0..lines.len()).filter(|&i| counted(i) && lines[i].rule.combined_cap.is_some()).nth(1).is_none() {
+    if (0..lines.len()).filter(|&i| lines[i].rule.combined_cap.is_some() && counted(i)).nth(1).is_none() {
         return lines;
     }
     let mut by_case: BTreeMap<&str, Vec<usize>> = BTreeMap::new();

@@ -277,8 +277,14 @@ impl Reference {
             );
         }
         let first_service = claim.lines.iter().map(|l| l.date_of_service).min();
+        let last_service = claim.lines.iter().map(|l| l.date_of_service).max();
         for (i, code) in claim.diagnoses.iter().enumerate() {
-            self.check_diagnosis(i, code, first_service, out);
+            // A diagnosis is judged on the dates of the lines that point at it (all lines' when none
+            // does): a code deleted on 2021-10-01 is wrong on a line of 10-05, right on one of 09-30.
+            let dates = first_service.zip(last_service).map(|(first, last)| {
+                if first == last { (first, last) } else { pointing_dates(claim, i).unwrap_or((first, last)) }
+            });
+            self.check_diagnosis(i, code, dates, out);
         }
         if let Some(dos) = first_service
             && claim.patient.birth_date > dos
@@ -293,9 +299,12 @@ impl Reference {
         provider_at
     }
 
-    /// One diagnosis: the code set for the date (ICD-9-CM before 2015-10-01, ICD-10-CM since), then
-    /// whether the ICD-10-CM code exists, is billable and was valid on the date.
-    fn check_diagnosis(&self, index: usize, code: &DiagnosisCode, first_service: Option<Date>, out: &mut Findings) {
+    /// One diagnosis, on its first and last dates of service: the code set for the first (ICD-9-CM before
+    /// 2015-10-01, ICD-10-CM since), then whether the ICD-10-CM code exists, is billable, and was valid
+    /// on every date (not deleted by the last, in force by the first).
+    fn check_diagnosis(&self, index: usize, code: &DiagnosisCode, dates: Option<(Date, Date)>, out: &mut Findings) {
+        let first_service = dates.map(|(first, _)| first);
+        let last_service = dates.map(|(_, last)| last);
         use edit::*;
         // Built only for a finding: most diagnoses have none.
         let loc = || FieldPath::field("diagnoses").index(index);
@@ -343,7 +352,7 @@ impl Reference {
                 "check the code against the ICD-10-CM tabular",
             );
         };
-        let deleted = status.through.zip(first_service).is_some_and(|(end, dos)| dos > end);
+        let deleted = status.through.zip(last_service).is_some_and(|(end, dos)| dos > end);
         let not_yet = status.from.zip(first_service).filter(|((from, _), dos)| dos < from).map(|(from, _)| from);
         if !deleted && not_yet.is_none() && status.billable {
             return;
@@ -1145,6 +1154,16 @@ fn same_service(a: &ClaimLine, b: &ClaimLine) -> bool {
         && a.quantity == b.quantity
         && a.case_id == b.case_id
         && a.start_time == b.start_time
+}
+
+/// The first and last dates of service of the lines pointing at diagnosis `index`; `None` when none does.
+fn pointing_dates(claim: &Claim, index: usize) -> Option<(Date, Date)> {
+    let pointer = u32::try_from(index + 1).ok()?;
+    let dates = claim.lines.iter().filter(|l| l.diagnosis_pointers.contains(&pointer));
+    dates.fold(None, |range, line| {
+        let dos = line.date_of_service;
+        Some(range.map_or((dos, dos), |(first, last): (Date, Date)| (first.min(dos), last.max(dos))))
+    })
 }
 
 /// One base anesthesia code per anesthetic: the one with the highest base units carries all the time

@@ -603,6 +603,21 @@ fn a_replaced_diagnosis_is_judged_by_the_date_of_service() {
     assert_eq!(judged("M54.5", "2021-10-01"), ["DX004"]);
     assert_eq!(judged("M54.50", "2021-09-30"), ["DX004"]);
     assert_eq!(judged("M54.50", "2021-10-01"), Vec::<String>::new());
+
+    // On a claim of two dates, each diagnosis is judged on the dates of the lines pointing at it.
+    let two_dates = |dx: &str| {
+        let mut claim = anesthesiologist_claim(&[("00632", "AA", "MJ", "90"), ("00632", "AA", "MJ", "90")]);
+        claim.diagnoses = ["M54.16".parse().unwrap(), dx.parse().unwrap()].into_iter().collect();
+        claim.lines[0].date_of_service = time::macros::date!(2021 - 09 - 30);
+        claim.lines[1].date_of_service = time::macros::date!(2021 - 10 - 05);
+        claim.lines[0].diagnosis_pointers = [1].into_iter().collect();
+        claim.lines[1].diagnosis_pointers = [2].into_iter().collect();
+        let context = cptkit_core::ValidationContext { today: time::macros::date!(2026 - 11 - 27) };
+        let report = Reference::embedded().validate(&claim, &context);
+        report.findings.iter().filter(|f| f.edit_id == "DX004").map(|f| f.field()).collect::<Vec<_>>()
+    };
+    assert_eq!(two_dates("M54.50"), Vec::<String>::new());
+    assert_eq!(two_dates("M54.5"), ["diagnoses[1]"]);
 }
 
 /// A negative charge is a finding (CLM003) that stops pricing: the lesser-of-charge rule would allow a

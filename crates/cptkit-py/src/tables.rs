@@ -121,12 +121,23 @@ pub(crate) fn claims_table<'py>(py: Python<'py>, claims: &[&Claim]) -> PyResult<
 }
 
 fn arrow_reader(table: &Bound<'_, PyAny>) -> PyResult<Box<dyn RecordBatchReader + Send>> {
-    let input: AnyRecordBatch = table.extract().map_err(|e| {
+    let input: AnyRecordBatch = table.extract().map_err(|e: PyErr| {
         let type_name = table.get_type().name().map_or_else(|_| "?".to_owned(), |n| n.to_string());
         if table.hasattr("__arrow_c_stream__").unwrap_or(false) {
             // A table that could not make its Arrow stream (a pandas column of mixed types): its own
-            // error names the column.
-            let error = PyValueError::new_err(format!("the {type_name} cannot be read as an Arrow table: {e}"));
+            // error names the column, and may quote a value, which for patient data is not repeated.
+            let why = e.to_string();
+            let patient = layout::CLAIM_LINE_COLUMNS
+                .iter()
+                .find(|c| cptkit_core::is_patient_field(c.claim_field[0]) && why.contains(c.name));
+            if let Some(column) = patient {
+                return PyValueError::new_err(format!(
+                    "the {type_name} cannot be read as an Arrow table: its {} column cannot be converted \
+                     (patient data: the values are not shown)",
+                    column.name
+                ));
+            }
+            let error = PyValueError::new_err(format!("the {type_name} cannot be read as an Arrow table: {why}"));
             error.set_cause(table.py(), Some(e));
             return error;
         }
