@@ -8,12 +8,14 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 use time::Date;
 
+use crate::claim::PlanType;
 use crate::error::Result;
 use crate::ids::{CptCode, Icd10Code, LocalityId, PosCode};
 use crate::model::{
     AnesthesiaCode, CfTier, ConversionFactor, Diagnosis, Known, Locality, Modifier, ServiceType, Taxonomy,
 };
 use crate::pfs::{FeeScheduleProfile, selected_localities};
+use crate::pricing::RuleBook;
 use crate::rates::{PayerBenchmark, PayerBenchmarks};
 use crate::reference::{CodeSection, Family, PayerPolicy, PolicyUpdate, Reference};
 use crate::units::{TimeUnitRule, allowed_amount};
@@ -456,7 +458,8 @@ impl Reference {
                 })
                 .collect::<Result<_>>()?,
         };
-        Ok(national.chain(local).map(|cf| benchmark(entry.base_units, cf)).collect())
+        let time_units = medicare_time_units(entry.code);
+        Ok(national.chain(local).map(|cf| benchmark(entry.base_units, &time_units, cf)).collect())
     }
 
     fn related_codes(&self, entry: &AnesthesiaCode) -> Vec<RelatedCode> {
@@ -491,11 +494,22 @@ impl Reference {
 
 const NOT_CHECKED_INPATIENT_ONLY: &str = "not checked against the CMS OPPS inpatient-only list";
 
-fn benchmark(base_units: u32, cf: &ConversionFactor) -> Benchmark {
+/// Time units for a code's minutes as Medicare fee-for-service prices them: its rule set's (the one
+/// pricing selects for a Medicare claim), which pays no time for some codes (01995, 01996).
+fn medicare_time_units(code: CptCode) -> impl Fn(u32) -> Decimal {
+    let rules = RuleBook::embedded().rule_sets().find(|r| r.selects.plan_types.contains(&PlanType::MedicareFfs));
+    move |minutes| match rules {
+        Some(rules) if rules.non_time_based_codes.contains(&code) => Decimal::new(0, 1),
+        Some(rules) => rules.time_units.units(Decimal::from(minutes)),
+        None => TimeUnitRule::MEDICARE.units(minutes),
+    }
+}
+
+fn benchmark(base_units: u32, time_units: &impl Fn(u32) -> Decimal, cf: &ConversionFactor) -> Benchmark {
     let amounts = REFERENCE_MINUTES
         .iter()
         .map(|&minutes| {
-            let time_units = TimeUnitRule::MEDICARE.units(minutes);
+            let time_units = time_units(minutes);
             let total_units = Decimal::from(base_units) + time_units;
             BenchmarkAmount { minutes, time_units, total_units, allowed: allowed_amount(total_units, cf.amount) }
         })

@@ -61,7 +61,7 @@ pub mod edit {
         FEE_DELETED = "PFS003", Error, "code or component deleted on the date of service (status D, F or H)";
         FEE_NOT_PAYABLE = "PFS004", Warning, "not payable by Medicare under the fee schedule (status E, X, N or M)";
         FEE_BUNDLED = "PFS005", Warning, "bundled code: Medicare pays $0 for it (status B or P)";
-        FEE_CONTRACTOR_PRICED = "PFS006", Warning, "contractor-priced code (status C)";
+        FEE_CONTRACTOR_PRICED = "PFS006", Warning, "contractor-priced code (status C, or R without RVUs)";
         FEE_INJECTION_BUNDLED = "PFS007", Warning, "status T service beside another payable service the same day";
         FEE_COMPONENT_MODIFIER = "PFS008", Error, "26 or TC not allowed by the code's PC/TC indicator";
         FEE_BOTH_COMPONENTS = "PFS009", Error, "26 and TC on the same line";
@@ -821,7 +821,9 @@ impl Reference {
             );
         };
         let medicare = is_medicare(claim);
-        if let Some((edit, hint)) = status_edit(row.status, medicare) {
+        // An R row without RVUs is the contractor's to price, as a C row is.
+        let status = if row.is_contractor_priced() { b'C' } else { row.status };
+        if let Some((edit, hint)) = status_edit(status, medicare) {
             let component = row.modifier.map(|m| format!("-{m}")).unwrap_or_default();
             out.add(
                 edit,
@@ -904,7 +906,7 @@ impl Reference {
                 return false;
             }
             let surgical = self.section_of(other.procedure_code).is_some_and(|s| s.section == "Surgery");
-            surgical || row.is_some_and(|r| r.is_payable_status() || r.status == b'C')
+            surgical || row.is_some_and(|r| r.is_payable_status() || r.is_contractor_priced())
         })
     }
 

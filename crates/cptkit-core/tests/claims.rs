@@ -662,3 +662,17 @@ fn the_anesthesia_conversion_factor_step_says_where_the_locality_came_from() {
     assert_eq!(cf, "20.4976");
     assert!(detail.contains("cptkit has no CY2026 ZIP code file"), "{detail}");
 }
+
+/// A code profile's Medicare benchmarks are what pricing pays a Medicare claim of those minutes: the
+/// Medicare rule set's time units, none for 01995/01996 (paid their base units only).
+#[test]
+fn profile_benchmarks_price_as_a_medicare_claim_does() {
+    for (code, modifier) in [("00632", "AA"), ("01996", "AA"), ("01967", "AA")] {
+        let profile = Reference::embedded().profile(code.parse().unwrap(), &cptkit_core::ProfileOptions::default());
+        let profile = profile.unwrap();
+        let national_2025 = profile.benchmarks.iter().find(|b| b.year == 2025 && b.locality.is_none()).unwrap();
+        for amount in &national_2025.amounts {
+            assert_eq!(amount.allowed, allowed(code, modifier, amount.minutes), "{code} {} min", amount.minutes);
+        }
+    }
+}

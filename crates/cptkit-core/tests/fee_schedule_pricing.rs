@@ -131,3 +131,23 @@ fn rt_and_lt_sides_are_paid_the_lower_of_both_charges_together_and_the_bilateral
     let sides = allowed("11", &[("20610", &["RT"][..], "1", 2_000), ("20610", &["LT"][..], "1", 3_000)]);
     assert_eq!(sides, ["20.00", "30.00"]);
 }
+
+/// RVU file documentation, Attachment A: "R = Restricted Coverage ... If covered, the service is
+/// contractor priced." An R code without RVUs (15824) is not priced, as a C code is, and validation
+/// says so (PFS006); an R code with RVUs (11055) is paid from them, as CMS's payment file shows
+/// (Alabama, 2025: 60.23 non-facility).
+#[test]
+fn a_status_r_code_without_rvus_is_contractor_priced() {
+    let lines = price("11", &[("15824", &[], "1", CHARGE), ("11055", &[], "1", CHARGE)]);
+    assert_eq!(lines[0].status, LineStatus::NotPriced);
+    assert!(lines[0].steps().iter().any(|s| s.detail.contains("contractor prices it")), "{:?}", lines[0].steps());
+    assert_eq!((lines[1].status, lines[1].allowed.to_string()), (LineStatus::Priced, "60.23".to_owned()));
+    let claim = claim(("medicare", "medicare_ffs"), "11", &[("15824", &[], "1", CHARGE)]);
+    let report = Reference::embedded()
+        .validate(&claim, &cptkit_core::ValidationContext { today: time::macros::date!(2026 - 11 - 27) });
+    assert!(report.findings.iter().any(|f| f.edit_id == "PFS006"), "{:#?}", report.findings);
+    let profile = Reference::embedded().profile("15824".parse().unwrap(), &cptkit_core::ProfileOptions::default());
+    let fee = profile.unwrap().fee_schedule.expect("a fee schedule row");
+    assert!(!fee.payable && fee.amounts.is_empty(), "{fee:?}");
+    assert!(fee.status_meaning.contains("contractor priced"), "{}", fee.status_meaning);
+}

@@ -28,7 +28,9 @@ pub fn describe_status(status: u8) -> &'static str {
         b'M' => "Measurement code: reporting only, no payment",
         b'N' => "Non-covered service: not covered by Medicare",
         b'P' => "Bundled or excluded: no separate fee schedule payment",
-        b'R' => "Restricted coverage: special coverage instructions; paid when covered",
+        b'R' => {
+            "Restricted coverage: special coverage instructions; paid when covered (contractor priced when the file gives no RVUs)"
+        }
         b'T' => "Injection: paid only when no other fee schedule service is billed that day by the same provider",
         b'X' => "Statutory exclusion: not a physician service; no fee schedule payment",
         _ => "unknown status",

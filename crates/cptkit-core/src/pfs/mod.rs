@@ -243,9 +243,17 @@ impl RvuRow {
         &self.global == b"ZZZ"
     }
 
-    /// Status A, R or T: the RVUs are used for Medicare payment.
+    /// Status A, R or T: the RVUs are used for Medicare payment (an R row with none is contractor priced).
     pub fn is_payable_status(&self) -> bool {
-        matches!(self.status, b'A' | b'R' | b'T') && !self.not_used_for_medicare_payment
+        matches!(self.status, b'A' | b'R' | b'T') && !self.not_used_for_medicare_payment && !self.is_contractor_priced()
+    }
+
+    /// The contractor sets the payment: status C, and status R without RVUs ("R = Restricted Coverage ...
+    /// If covered, the service is contractor priced", RVU file documentation, Attachment A; CMS's payment
+    /// files show amounts for the R codes that have RVUs).
+    pub fn is_contractor_priced(&self) -> bool {
+        let no_rvus = [self.work, self.nonfacility_pe, self.facility_pe, self.mp].iter().all(Decimal::is_zero);
+        self.status == b'C' || (self.status == b'R' && no_rvus)
     }
 
     pub fn total_rvus(&self, facility: bool) -> Decimal {

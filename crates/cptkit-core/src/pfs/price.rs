@@ -399,7 +399,7 @@ fn finish(priced: &mut PricedLine, w: Work, other_side: Option<(Decimal, Decimal
     // not payable: Medicare pays nothing for the line as billed.
     let status = match &w.basis.outcome {
         None => LineStatus::Priced,
-        Some(_) if w.not_priced || w.row.status == b'C' => LineStatus::NotPriced,
+        Some(_) if w.not_priced || w.row.is_contractor_priced() => LineStatus::NotPriced,
         Some(_) => LineStatus::NotPayable,
     };
     priced.total_units = w.basis.units;
@@ -542,6 +542,10 @@ fn status_gate(work: &mut [Work]) {
             b'A' | b'R' if w.row.not_used_for_medicare_payment => {
                 Some(format!("{code}: CMS shows RVUs but does not use them for Medicare payment"))
             }
+            b'R' if w.row.is_contractor_priced() => Some(format!(
+                "{code}: {}; with no RVUs in the file, the contractor prices it (RVU file, Attachment A)",
+                super::describe_status(status)
+            )),
             b'A' | b'R' => None,
             b'T' if payable_other_than_t(w.line.date_of_service, w.index, work) => Some(format!(
                 "{code} is status T: bundled into the other fee schedule service billed the same day (RVU file, Attachment A)"
