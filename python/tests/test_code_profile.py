@@ -88,7 +88,14 @@ def test_diagnoses_have_titles_and_are_billable() -> None:
 
 def test_payers_and_policies() -> None:
     payers = cptkit.code("00632").payers
-    assert [p.payer for p in payers] == ["Medicare", "Aetna", "Blue Cross Blue Shield", "Cigna", "UnitedHealthcare"]
+    assert [p.payer for p in payers] == [
+        "Medicare",
+        "Medicare Advantage",
+        "Aetna",
+        "Blue Cross Blue Shield",
+        "Cigna",
+        "UnitedHealthcare",
+    ]
     medicare = payers[0]
     inpatient = [policy for policy in medicare.policies if policy.topic == "inpatient-only"]
     assert len(inpatient) == 1

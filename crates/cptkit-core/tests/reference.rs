@@ -87,9 +87,29 @@ fn profile_00632_has_every_section_from_the_sources() {
     assert_eq!(m5450.diagnosis.title, "Low back pain, unspecified");
 
     let payers: Vec<&str> = p.payers.iter().map(|p| p.payer.as_str()).collect();
-    assert_eq!(payers, ["Medicare", "Aetna", "Blue Cross Blue Shield", "Cigna", "UnitedHealthcare"]);
+    assert_eq!(
+        payers,
+        ["Medicare", "Medicare Advantage", "Aetna", "Blue Cross Blue Shield", "Cigna", "UnitedHealthcare"]
+    );
     let medicare = &p.payers[0];
     assert!(medicare.policies.iter().any(|p| p.topic == "inpatient-only"));
+    // The corrections of Dec 2026 (shared/domain/anesthesia-billing.md): QZ at 85% for Cigna, Anthem (six
+    // states) and UHC, each dated; UHC's P3-P5 change is dated 2025-10-01, not left without a year.
+    let qz: Vec<(&str, Option<String>)> = p
+        .payers
+        .iter()
+        .flat_map(|payer| &payer.policies)
+        .filter(|policy| policy.topic.contains("(QZ)"))
+        .map(|policy| (policy.payer.as_str(), policy.effective_date.map(|d| d.to_string())))
+        .collect();
+    assert_eq!(
+        qz,
+        [
+            ("Blue Cross Blue Shield", Some("2024-11-01".to_owned())),
+            ("Cigna", Some("2023-03-12".to_owned())),
+            ("UnitedHealthcare", Some("2025-10-01".to_owned()))
+        ]
+    );
 
     let siblings: Vec<&str> =
         p.related_codes.iter().filter(|r| r.relation == Relation::SameCategory).map(|r| r.code.as_str()).collect();
@@ -104,6 +124,25 @@ fn profile_00632_has_every_section_from_the_sources() {
     assert!(titles.iter().any(|t| t.contains("M54.5")));
     assert!(titles.iter().any(|t| t.contains("two-tier")));
     assert!(p.policy_updates.windows(2).all(|w| w[0].date >= w[1].date), "newest first");
+}
+
+/// The openpayer 00632 page is the source of the low back pain and radiculopathy diagnoses: they are
+/// 00632's only, not its lumbar siblings' (shared/domain/anesthesia-billing.md sections 3 and 7).
+#[test]
+fn siblings_do_not_borrow_00632_diagnoses() {
+    for sibling in ["00630", "00635"] {
+        let p = profile(sibling);
+        assert!(p.diagnoses.is_empty(), "{sibling}: {:?}", p.diagnoses);
+        assert!(p.clinical_context.summary.iter().all(|s| !s.contains("low back pain")), "{sibling}");
+    }
+    let p = profile("00632");
+    let unconfirmed: Vec<&str> = p
+        .diagnoses
+        .iter()
+        .filter(|d| d.relevance.contains("not confirmed"))
+        .map(|d| d.diagnosis.code.as_str())
+        .collect();
+    assert_eq!(unconfirmed, ["G57.71", "G57.72", "L74.513", "R61", "I73.00", "I73.01", "I73.9"]);
 }
 
 #[test]
