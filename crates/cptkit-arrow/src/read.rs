@@ -662,12 +662,11 @@ fn local_clock(input: &ArrayRef, column: &Column) -> Result<Option<ArrayRef>> {
 /// reads it exactly, and so does [`claim_text`]). A float quantity is approximate by nature: it is read
 /// to the nearest ten-thousandth.
 fn changed_by_cast(input: &ArrayRef, cast: &ArrayRef, column: &Column) -> Option<BooleanArray> {
-    let decimal = |t: &DataType| matches!(t, DataType::Decimal128(..) | DataType::Decimal256(..));
     let changed = match column.kind {
-        ColumnKind::Cents if decimal(input.data_type()) || input.data_type().is_floating() => {
+        ColumnKind::Cents if is_decimal(input.data_type()) || input.data_type().is_floating() => {
             cast_back_differs(input, cast)?
         }
-        ColumnKind::Decimal if decimal(input.data_type()) => cast_back_differs(input, cast)?,
+        ColumnKind::Decimal if is_decimal(input.data_type()) => cast_back_differs(input, cast)?,
         ColumnKind::IntList => {
             let cast = cast.as_list_opt::<i32>()?;
             match input.data_type() {
@@ -686,7 +685,7 @@ fn changed_by_cast(input: &ArrayRef, cast: &ArrayRef, column: &Column) -> Option
 /// elements are cast in place, the offsets kept, so a row changed if any of its elements did.
 fn list_rows_changed<O: OffsetSizeTrait>(input: &GenericListArray<O>, cast: &ListArray) -> Option<BooleanArray> {
     let element = input.value_type();
-    if !(element.is_floating() || matches!(element, DataType::Decimal128(..) | DataType::Decimal256(..))) {
+    if !(element.is_floating() || is_decimal(&element)) {
         return None;
     }
     let elements = cast_back_differs(input.values(), cast.values())?;
@@ -695,6 +694,10 @@ fn list_rows_changed<O: OffsetSizeTrait>(input: &GenericListArray<O>, cast: &Lis
         (offsets[row].as_usize()..offsets[row + 1].as_usize()).any(|j| elements.is_valid(j) && elements.value(j))
     };
     Some((0..input.len()).map(|row| Some(changed(row))).collect())
+}
+
+fn is_decimal(data_type: &DataType) -> bool {
+    matches!(data_type, DataType::Decimal128(..) | DataType::Decimal256(..))
 }
 
 fn cast_back_differs(input: &ArrayRef, cast: &ArrayRef) -> Option<BooleanArray> {

@@ -94,15 +94,9 @@ pub fn read_claims(path: &Path, options: ReadOptions) -> Result<Input, Unreadabl
     // A byte-order mark some editors write before JSON is not content.
     let bytes = file.strip_prefix("\u{feff}".as_bytes()).unwrap_or(&file);
     match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
-        Some(b'{' | b'[') => {
-            let claims = match std::str::from_utf8(bytes) {
-                Ok(text) => split_claims(text).map(|claims| claims.into_iter().map(|(l, c)| (l, Ok(c))).collect()),
-                // JSON lines with a line that is not UTF-8: only that line is lost.
-                Err(e) => json_lines_of_bytes(bytes, file.len() - bytes.len())
-                    .ok_or_else(|| format!("JSON that is not UTF-8 text ({e})")),
-            };
-            claims.map(read_json).map_err(|why| Unreadable(format!("{}: {why}", path.display())))
-        }
+        Some(b'{' | b'[') => claim_texts(bytes, file.len() - bytes.len())
+            .map(read_json)
+            .map_err(|why| Unreadable(format!("{}: {why}", path.display()))),
         _ => read_837(path, bytes, options),
     }
 }
@@ -124,9 +118,12 @@ fn read_837(path: &Path, bytes: &[u8], options: ReadOptions) -> Result<Input, Un
     Ok(input)
 }
 
+/// A claim's text in a JSON file, with the file line it starts on (or why its line is no text).
+type ClaimText<'a> = (usize, Result<&'a str, Error>);
+
 /// Claim JSON, each claim's text with the file line it starts on (or why its line is no text): each claim
 /// read on its own, so one bad claim does not hide the others.
-fn read_json(claim_texts: Vec<(usize, Result<&str, Error>)>) -> Input {
+fn read_json(claim_texts: Vec<ClaimText<'_>>) -> Input {
     let mut claims = Vec::new();
     let mut problems = ReadProblems::default();
     for (index, (line, claim_text)) in claim_texts.into_iter().enumerate() {
@@ -141,22 +138,53 @@ fn read_json(claim_texts: Vec<(usize, Result<&str, Error>)>) -> Input {
     Input { claims: claims.collect(), problems }
 }
 
-/// JSON lines in a file that is not all UTF-8 (`bytes` start `skipped` bytes into the file, after a
-/// byte-order mark): each non-blank line with its number, the text of each that is UTF-8 and an error
-/// naming the file's byte offset of each that is not; `None` when the file is not JSON lines.
-fn json_lines_of_bytes(bytes: &[u8], skipped: usize) -> Option<Vec<(usize, Result<&str, Error>)>> {
+/// The text of each claim and the file line it starts on (or why its line is no text): the elements of
+/// an array; each line of JSON lines ([`json_lines`]); else the whole text, one claim (a pretty-printed
+/// object spans lines that are not objects). `bytes` start `skipped` bytes into the file, after a
+/// byte-order mark.
+fn claim_texts(bytes: &[u8], skipped: usize) -> Result<Vec<ClaimText<'_>>, String> {
+    let array = bytes.trim_ascii_start().starts_with(b"[");
+    if !array && let Some(lines) = json_lines(bytes, skipped) {
+        return Ok(lines);
+    }
+    let text = std::str::from_utf8(bytes).map_err(|e| format!("JSON that is not UTF-8 text ({e})"))?;
+    let trimmed = text.trim();
+    let claims: Vec<&str> = if array {
+        let items: Vec<&RawValue> =
+            serde_json::from_str(trimmed).map_err(|e| format!("not a JSON array of claims: {e}"))?;
+        items.into_iter().map(RawValue::get).collect()
+    } else {
+        vec![trimmed]
+    };
+    // Each claim's text lies inside `text`, in order: count the lines up to each as we go.
+    let (mut at, mut line) = (0, 1);
+    Ok(claims
+        .into_iter()
+        .map(|claim| {
+            let start = claim.as_ptr() as usize - text.as_ptr() as usize;
+            line += text[at..start].bytes().filter(|&b| b == b'\n').count();
+            at = start;
+            (line, Ok(claim))
+        })
+        .collect())
+}
+
+/// The lines of JSON lines ([`is_json_lines`]; `None` when the file is not): each non-blank line with its
+/// number, its text, or for a line that is not UTF-8 an error naming its byte offset in the file (only
+/// that line is lost; `skipped` bytes precede `bytes` in the file).
+fn json_lines(bytes: &[u8], skipped: usize) -> Option<Vec<ClaimText<'_>>> {
     let mut offset = skipped;
     let mut lines = Vec::new();
     for (number, line) in bytes.split(|&b| b == b'\n').enumerate() {
         let start = offset;
         offset += line.len() + 1;
-        if line.trim_ascii().is_empty() {
-            continue;
-        }
         let text = std::str::from_utf8(line).map(str::trim).map_err(|e| {
             let at = start + e.valid_up_to();
             Error::new(ErrorKind::InvalidInput, format!("the line is not UTF-8 text (byte offset {at} of the file)"))
         });
+        if text.as_ref().is_ok_and(|text| text.is_empty()) {
+            continue;
+        }
         lines.push((number + 1, text));
     }
     // A line that is not text counts as a line that is not an object.
@@ -171,32 +199,6 @@ fn is_json_lines(lines: &[&str]) -> bool {
     let object = |line: &&&str| line.starts_with('{') && serde_json::from_str::<&RawValue>(line).is_ok();
     lines.len() > 1
         && (lines.iter().all(|l| l.starts_with('{')) || 2 * lines.iter().filter(object).count() >= lines.len())
-}
-
-/// The text of each claim and the line of `text` it starts on: the elements of an array; each line of
-/// JSON lines ([`is_json_lines`]: a line that is not a claim is then a claim that cannot be read); else
-/// the whole text, one claim (a pretty-printed object spans lines that are not objects).
-fn split_claims(text: &str) -> Result<Vec<(usize, &str)>, String> {
-    let trimmed = text.trim();
-    let claims: Vec<&str> = if trimmed.starts_with('[') {
-        let items: Vec<&RawValue> =
-            serde_json::from_str(trimmed).map_err(|e| format!("not a JSON array of claims: {e}"))?;
-        items.into_iter().map(RawValue::get).collect()
-    } else {
-        let lines: Vec<&str> = trimmed.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
-        if is_json_lines(&lines) { lines } else { vec![trimmed] }
-    };
-    // Each claim's text lies inside `text`, in order: count the lines up to each as we go.
-    let (mut at, mut line) = (0, 1);
-    Ok(claims
-        .into_iter()
-        .map(|claim| {
-            let start = claim.as_ptr() as usize - text.as_ptr() as usize;
-            line += text[at..start].bytes().filter(|&b| b == b'\n').count();
-            at = start;
-            (line, claim)
-        })
-        .collect())
 }
 
 /// The 835 of `reconcile`; input with no 835 transaction set is unreadable.

@@ -19,7 +19,7 @@ use crate::ids::{CptCode, LocalityId, ModifierCode, UsState};
 use crate::judge::{GivenFactor, PriceOptions};
 use crate::model::{CfTier, ConversionFactor, ServiceType};
 use crate::path::FieldPath;
-use crate::pfs::{CLAIM_LOCALITY, FeeBasis, claim_zip, zip_locality};
+use crate::pfs::{CLAIM_LOCALITY, FeeBasis, claim_locality, claim_zip};
 use crate::reference::Reference;
 use crate::text::{DateText, DecimalText};
 
@@ -1116,18 +1116,19 @@ impl Reference {
         not_applied: Option<Decimal>,
     ) -> Result<(Decimal, CfUsed)> {
         let year = date.year();
-        // The claim's own locality, else the one its ZIP gives (as for its fee-schedule lines).
-        let locality = match claim.medicare_locality {
-            Some(locality) => Ok((locality, CLAIM_LOCALITY)),
-            None => match self.fee_schedule_on(date).map(|schedule| zip_locality(claim, schedule.tables)) {
-                Some(Some(Ok((zip, source)))) => Ok((zip.locality, source)),
-                Some(Some(Err(why))) => Err(Cow::Owned(why)),
-                // No fee schedule release, so no ZIP code file, for the year.
-                None if claim_zip(claim).is_some() => {
-                    Err(Cow::Owned(format!("cptkit has no CY{year} ZIP code file to find the claim's locality by")))
-                }
-                _ => Err(Cow::Borrowed("no Medicare locality on the claim")),
-            },
+        // The locality as the claim's fee-schedule lines find it.
+        let found = match self.fee_schedule_on(date) {
+            Some(schedule) => claim_locality(claim, schedule.tables),
+            // No fee schedule release, so no ZIP code file, for the year: the claim's own locality only.
+            None => claim.medicare_locality.map(|locality| Ok((locality, CLAIM_LOCALITY))).or_else(|| {
+                claim_zip(claim)
+                    .map(|_| Err(format!("cptkit has no CY{year} ZIP code file to find the claim's locality by")))
+            }),
+        };
+        let locality = match found {
+            Some(Ok(locality)) => Ok(locality),
+            Some(Err(why)) => Err(Cow::Owned(why)),
+            None => Err(Cow::Borrowed("no Medicare locality on the claim")),
         };
         if let Ok((wanted, _)) = &locality
             && let Some(cf) = self.locality_conversion_factor(year, wanted)

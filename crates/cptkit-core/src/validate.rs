@@ -276,17 +276,16 @@ impl Reference {
                 "keep the 12 most relevant",
             );
         }
-        let first_service = claim.lines.iter().map(|l| l.date_of_service).min();
-        let last_service = claim.lines.iter().map(|l| l.date_of_service).max();
+        let service_dates = date_span(&claim.lines);
         for (i, code) in claim.diagnoses.iter().enumerate() {
             // A diagnosis is judged on the dates of the lines that point at it (all lines' when none
             // does): a code deleted on 2021-10-01 is wrong on a line of 10-05, right on one of 09-30.
-            let dates = first_service.zip(last_service).map(|(first, last)| {
+            let dates = service_dates.map(|(first, last)| {
                 if first == last { (first, last) } else { pointing_dates(claim, i).unwrap_or((first, last)) }
             });
             self.check_diagnosis(i, code, dates, out);
         }
-        if let Some(dos) = first_service
+        if let Some((dos, _)) = service_dates
             && claim.patient.birth_date > dos
         {
             out.add(
@@ -1158,14 +1157,17 @@ fn same_service(a: &ClaimLine, b: &ClaimLine) -> bool {
         && a.start_time == b.start_time
 }
 
+/// The first and last dates of service of `lines`; `None` for no lines.
+fn date_span<'a>(lines: impl IntoIterator<Item = &'a ClaimLine>) -> Option<(Date, Date)> {
+    lines.into_iter().map(|l| l.date_of_service).fold(None, |span, dos| {
+        Some(span.map_or((dos, dos), |(first, last): (Date, Date)| (first.min(dos), last.max(dos))))
+    })
+}
+
 /// The first and last dates of service of the lines pointing at diagnosis `index`; `None` when none does.
 fn pointing_dates(claim: &Claim, index: usize) -> Option<(Date, Date)> {
     let pointer = u32::try_from(index + 1).ok()?;
-    let dates = claim.lines.iter().filter(|l| l.diagnosis_pointers.contains(&pointer));
-    dates.fold(None, |range, line| {
-        let dos = line.date_of_service;
-        Some(range.map_or((dos, dos), |(first, last): (Date, Date)| (first.min(dos), last.max(dos))))
-    })
+    date_span(claim.lines.iter().filter(|l| l.diagnosis_pointers.contains(&pointer)))
 }
 
 /// One base anesthesia code per anesthetic: the one with the highest base units carries all the time

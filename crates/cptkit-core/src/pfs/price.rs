@@ -260,16 +260,12 @@ impl Reference {
         in_force: &InForce<'a>,
     ) -> std::result::Result<LineLocality<'a>, String> {
         let tables = in_force.tables;
-        if let Some(locality) = &claim.medicare_locality {
-            return tables.gpci(locality).map(|gpci| LineLocality { gpci, source: CLAIM_LOCALITY }).ok_or_else(|| {
-                format!("locality {locality} is not in the {} GPCI file", in_force.release.info.release)
-            });
-        }
-        match zip_locality(claim, tables) {
-            Some(Ok((z, source))) => tables
-                .gpci(&z.locality)
-                .map(|gpci| LineLocality { gpci, source })
-                .ok_or_else(|| format!("locality {} is not in the GPCI file", z.locality)),
+        match claim_locality(claim, tables) {
+            Some(Ok((locality, source))) => {
+                tables.gpci(&locality).map(|gpci| LineLocality { gpci, source }).ok_or_else(|| {
+                    format!("locality {locality} is not in the {} GPCI file", in_force.release.info.release)
+                })
+            }
             Some(Err(why)) => Err(why),
             None => Err("no Medicare locality: give medicare_locality or a service facility ZIP code".to_owned()),
         }
@@ -279,20 +275,23 @@ impl Reference {
 /// Where a line's locality comes from when the claim names it (`medicare_locality`).
 pub(crate) const CLAIM_LOCALITY: &str = "the claim's Medicare locality";
 
-/// The Medicare locality a claim's ZIP code gives (the service facility's, else the billing
-/// provider's) and which ZIP gave it: `None` when the claim gives no ZIP, an error saying why when its
-/// ZIP gives no one locality. Fee-schedule lines take their GPCIs from it, anesthesia lines their
-/// locality conversion factor.
-pub(crate) fn zip_locality<'t>(
+/// The claim's Medicare locality and where it comes from: its `medicare_locality`, else the one its ZIP
+/// code gives in `tables` ([`claim_zip`]); `None` when it gives neither, an error saying why when its ZIP
+/// gives no one locality. Fee-schedule lines take their GPCIs from it, anesthesia lines their locality
+/// conversion factor.
+pub(crate) fn claim_locality(
     claim: &Claim,
-    tables: &'t super::Tables,
-) -> Option<std::result::Result<(&'t super::ZipLocality, &'static str), String>> {
+    tables: &super::Tables,
+) -> Option<std::result::Result<(LocalityId, &'static str), String>> {
+    if let Some(locality) = claim.medicare_locality {
+        return Some(Ok((locality, CLAIM_LOCALITY)));
+    }
     let (zip, source) = claim_zip(claim)?;
     Some(match tables.zip_locality(zip) {
         Some(z) if z.split_by_zip4 => {
             Err(format!("ZIP {zip} is split across Medicare localities by ZIP+4: give medicare_locality on the claim"))
         }
-        Some(z) => Ok((z, source)),
+        Some(z) => Ok((z.locality, source)),
         None => Err(format!("ZIP {zip} is not in CMS's ZIP code to locality file")),
     })
 }
