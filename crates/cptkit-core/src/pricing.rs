@@ -631,6 +631,8 @@ enum NotPriced {
     Unlisted,
     NotAnesthesia,
     UnknownQualifyingUnits,
+    /// The payer's units for this physical status are not public (P3-P5 under a rule set without them).
+    UnknownModifyingUnits,
     UnknownSupervision,
     UnknownShare,
     /// The payer does not accept this modifier: (modifier, why, with its source).
@@ -750,6 +752,13 @@ impl PricedLine {
                     write!(f, "{code} is not an anesthesia service; cptkit prices anesthesia only")
                 }
                 NotPriced::UnknownQualifyingUnits => write!(f, "{code}: {}", rule.qualifying_circumstance_source),
+                NotPriced::UnknownModifyingUnits => write!(
+                    f,
+                    "the units for {} under {} are unknown: {}",
+                    OrEmpty(b.physical_status),
+                    rule.payer,
+                    rule.physical_status_source
+                ),
                 NotPriced::UnknownSupervision => {
                     write!(f, "AD (supervision) payment under {} is unknown (no public source)", rule.payer)
                 }
@@ -769,8 +778,8 @@ impl PricedLine {
                 out.step("not_payable", &detail, &"0.00");
                 return;
             }
-            // An unknown share is found after the units, which are worth showing.
-            if matches!(why, NotPriced::UnknownShare) {
+            // An unknown share or physical status is found after the units, which are worth showing.
+            if matches!(why, NotPriced::UnknownShare | NotPriced::UnknownModifyingUnits) {
                 self.write_unit_steps(out);
             }
             out.step("not_priced", &detail, &"0.00");
@@ -846,14 +855,16 @@ impl PricedLine {
             out.step("time_units", &detail, &DecimalText(self.time_units));
         }
         if let Some(ps) = b.physical_status {
-            let units = rule.physical_status_units.as_ref().and_then(|m| m.get(ps.as_str()));
-            let source = &rule.physical_status_source;
-            match units {
-                Some(&units) => {
+            match physical_status_units(rule, ps) {
+                Some((units, source)) => {
                     let units = DecimalText(units);
                     out.step("modifying_units", &format_args!("{ps}: {units} units; {source}"), &units);
                 }
-                None => out.step("modifying_units", &format_args!("{ps}: no units added; {source}"), &"unknown"),
+                None => {
+                    let source = &rule.physical_status_source;
+                    out.step("modifying_units", &format_args!("{ps}: units unknown; {source}"), &"unknown");
+                    return; // no total to show
+                }
             }
         }
         let [base, time, modifying] = [self.base_units, self.time_units, self.modifying_units].map(DecimalText);
@@ -1063,13 +1074,11 @@ impl Reference {
                 m[0] == b'P' && m[1].is_ascii_digit()
             });
             if let Some(ps) = ps {
-                priced.modifying_units = rule
-                    .physical_status_units
-                    .as_ref()
-                    .and_then(|m| m.get(ps.as_str()))
-                    .copied()
-                    .unwrap_or(Decimal::ZERO);
                 priced.basis.physical_status = Some(ps);
+                match physical_status_units(rule, ps) {
+                    Some((units, _)) => priced.modifying_units = units,
+                    None => return Ok(priced.not_priced(NotPriced::UnknownModifyingUnits)),
+                }
             }
         }
         priced.total_units = priced.base_units + priced.time_units + priced.modifying_units;
@@ -1151,6 +1160,20 @@ impl Reference {
             })?;
         let used = CfUsed::Medicare { factor: Arc::clone(cf), locality, not_applied };
         Ok((cf.amount, used))
+    }
+}
+
+/// Why P1, P2 and P6 add nothing when a payer publishes no physical-status units: no scheme adds any.
+const NO_UNITS_ANYWHERE: &str = "P1, P2 and P6 add no units under the ASA values commonly applied (Regence \
+     policy 102) nor under Medicare (Humana MA CP2017001)";
+
+/// The units a physical-status modifier adds under a rule set, with their source; `None` when they are
+/// not public (P3-P5 under a rule set that publishes no units).
+fn physical_status_units(rule: &RuleSet, ps: ModifierCode) -> Option<(Decimal, &str)> {
+    match &rule.physical_status_units {
+        Some(units) => units.get(ps.as_str()).map(|&u| (u, rule.physical_status_source.as_str())),
+        None if ps.is_any(&["P1", "P2", "P6"]) => Some((Decimal::ZERO, NO_UNITS_ANYWHERE)),
+        None => None,
     }
 }
 

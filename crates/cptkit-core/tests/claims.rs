@@ -676,3 +676,35 @@ fn profile_benchmarks_price_as_a_medicare_claim_does() {
         }
     }
 }
+
+/// A payer that publishes no physical-status units: P1, P2 and P6 add nothing under any public scheme,
+/// while P3-P5 add +1 to +3 under the ASA values and 0 under Medicare, so the line is not priced.
+#[test]
+fn physical_status_units_a_payer_does_not_publish_are_unknown() {
+    let dir = claims_dir().join("cigna_00632_p3_90min_2024_units_unknown");
+    let claim = Claim::from_json(&std::fs::read_to_string(dir.join("claim.json")).unwrap()).unwrap();
+    let steps = |modifier: &str| {
+        let mut claim = claim.clone();
+        claim.lines[0].modifiers[1] = modifier.parse().unwrap();
+        let options = PriceOptions::contract("60".parse().unwrap()).unwrap();
+        let today = Some(time::macros::date!(2026 - 11 - 27));
+        let mut priced = Reference::embedded().price(&claim, &options, RuleBook::embedded(), today).unwrap();
+        let line = priced.lines.remove(0);
+        (line.status, line.steps().into_iter().map(|s| (s.step, s.detail, s.value)).collect::<Vec<_>>())
+    };
+    for known in ["P1", "P2", "P6"] {
+        let (status, steps) = steps(known);
+        assert_eq!(status, cptkit_core::LineStatus::Priced, "{known}");
+        let (_, detail, value) = steps.iter().find(|s| s.0 == "modifying_units").unwrap();
+        assert_eq!(value, "0", "{known}");
+        assert!(detail.starts_with(&format!("{known}: 0 units; P1, P2 and P6 add no units")), "{detail}");
+    }
+    for unknown in ["P3", "P4", "P5"] {
+        let (status, steps) = steps(unknown);
+        assert_eq!(status, cptkit_core::LineStatus::NotPriced, "{unknown}");
+        let names: Vec<&str> = steps.iter().map(|s| s.0).collect();
+        assert_eq!(names, ["rule_set", "base_units", "time_units", "modifying_units", "not_priced"], "{unknown}");
+        let not_priced = &steps[4].1;
+        assert!(not_priced.starts_with(&format!("the units for {unknown} under Cigna are unknown")), "{not_priced}");
+    }
+}
