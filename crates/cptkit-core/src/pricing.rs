@@ -19,7 +19,7 @@ use crate::ids::{CptCode, LocalityId, ModifierCode, UsState};
 use crate::judge::{GivenFactor, PriceOptions};
 use crate::model::{CfTier, ConversionFactor, ServiceType};
 use crate::path::FieldPath;
-use crate::pfs::{CLAIM_LOCALITY, FeeBasis, claim_locality, claim_zip};
+use crate::pfs::{CLAIM_LOCALITY, FeeBasis, claim_locality};
 use crate::reference::Reference;
 use crate::text::{DateText, DecimalText};
 
@@ -1126,14 +1126,7 @@ impl Reference {
     ) -> Result<(Decimal, CfUsed)> {
         let year = date.year();
         // The locality as the claim's fee-schedule lines find it.
-        let found = match self.fee_schedule_on(date) {
-            Some(schedule) => claim_locality(claim, schedule.tables),
-            // No fee schedule release, so no ZIP code file, for the year: the claim's own locality only.
-            None => claim.medicare_locality.map(|locality| Ok((locality, CLAIM_LOCALITY))).or_else(|| {
-                claim_zip(claim)
-                    .map(|_| Err(format!("cptkit has no CY{year} ZIP code file to find the claim's locality by")))
-            }),
-        };
+        let found = claim_locality(claim, self.fee_schedule_on(date).map(|schedule| schedule.tables), year);
         let locality = match found {
             Some(Ok(locality)) => Ok(locality),
             Some(Err(why)) => Err(Cow::Owned(why)),

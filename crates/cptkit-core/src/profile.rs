@@ -32,6 +32,12 @@ pub enum LocalitySelection {
     Only(Vec<LocalityId>),
 }
 
+/// The localities asked for, each once (a locality named twice is one benchmark), with its position in
+/// the request for errors to name.
+pub(crate) fn each_once(ids: &[LocalityId]) -> impl Iterator<Item = (usize, &LocalityId)> {
+    ids.iter().enumerate().filter(|&(i, id)| !ids[..i].contains(id))
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProfileOptions {
     pub localities: LocalitySelection,
@@ -443,9 +449,7 @@ impl Reference {
         let local: Vec<&ConversionFactor> = match localities {
             LocalitySelection::None => Vec::new(),
             LocalitySelection::All => self.locality_conversion_factors().collect(),
-            LocalitySelection::Only(ids) => ids
-                .iter()
-                .enumerate()
+            LocalitySelection::Only(ids) => each_once(ids)
                 .map(|(i, id)| {
                     self.locality_conversion_factors()
                         .find(|cf| cf.locality.as_ref().is_some_and(|l| &l.id == id))

@@ -174,6 +174,17 @@ fn locality_benchmarks_on_request() {
     let all = ProfileOptions { localities: LocalitySelection::All };
     assert_eq!(reference.profile(code("00632"), &all).expect("all").benchmarks.len(), 3 + 109);
 
+    // A locality asked for twice is one row, for anesthesia and fee-schedule codes alike; an unknown
+    // one is still named by its position.
+    let ids = ["13202-01", "13202-01", "10112-00"].map(|id| id.parse().expect("id")).to_vec();
+    let twice = ProfileOptions { localities: LocalitySelection::Only(ids) };
+    assert_eq!(reference.profile(code("00632"), &twice).expect("twice").benchmarks.len(), 3 + 2);
+    let fee = reference.profile(code("99213"), &twice).expect("99213");
+    assert_eq!(fee.fee_schedule.expect("fee schedule").amounts.len(), 1 + 2);
+    let ids = ["13202-01", "13202-01", "99999-99"].map(|id| id.parse().expect("id")).to_vec();
+    let err = reference.profile(code("00632"), &ProfileOptions { localities: LocalitySelection::Only(ids) });
+    assert_eq!(err.expect_err("unknown").field(), Some("localities[2]"));
+
     let unknown = ProfileOptions { localities: LocalitySelection::Only(vec!["99999-99".parse().expect("id")]) };
     let err = reference.profile(code("00632"), &unknown).expect_err("unknown locality");
     assert_eq!((err.kind(), err.field()), (ErrorKind::NotFound, Some("localities[0]")));

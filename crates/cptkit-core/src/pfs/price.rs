@@ -260,7 +260,7 @@ impl Reference {
         in_force: &InForce<'a>,
     ) -> std::result::Result<LineLocality<'a>, String> {
         let tables = in_force.tables;
-        match claim_locality(claim, tables) {
+        match claim_locality(claim, Some(tables), in_force.release.info.year) {
             Some(Ok((locality, source))) => {
                 tables.gpci(&locality).map(|gpci| LineLocality { gpci, source }).ok_or_else(|| {
                     format!("locality {locality} is not in the {} GPCI file", in_force.release.info.release)
@@ -276,17 +276,21 @@ impl Reference {
 pub(crate) const CLAIM_LOCALITY: &str = "the claim's Medicare locality";
 
 /// The claim's Medicare locality and where it comes from: its `medicare_locality`, else the one its ZIP
-/// code gives in `tables` ([`claim_zip`]); `None` when it gives neither, an error saying why when its ZIP
-/// gives no one locality. Fee-schedule lines take their GPCIs from it, anesthesia lines their locality
-/// conversion factor.
+/// code gives in the ZIP code file of the date's release ([`claim_zip`]); `None` when it gives neither,
+/// an error saying why when its ZIP gives no one locality or no release of `year` has a ZIP code file.
+/// Fee-schedule lines take their GPCIs from it, anesthesia lines their locality conversion factor.
 pub(crate) fn claim_locality(
     claim: &Claim,
-    tables: &super::Tables,
+    tables: Option<&super::Tables>,
+    year: i32,
 ) -> Option<std::result::Result<(LocalityId, &'static str), String>> {
     if let Some(locality) = claim.medicare_locality {
         return Some(Ok((locality, CLAIM_LOCALITY)));
     }
     let (zip, source) = claim_zip(claim)?;
+    let Some(tables) = tables else {
+        return Some(Err(format!("cptkit has no CY{year} ZIP code file to find the claim's locality by")));
+    };
     Some(match tables.zip_locality(zip) {
         Some(z) if z.split_by_zip4 => {
             Err(format!("ZIP {zip} is split across Medicare localities by ZIP+4: give medicare_locality on the claim"))
@@ -298,7 +302,7 @@ pub(crate) fn claim_locality(
 
 /// The claim's 5-digit ZIP code that sets its locality, and which it is: the service facility's, else the
 /// billing provider's.
-pub(crate) fn claim_zip(claim: &Claim) -> Option<(&str, &'static str)> {
+fn claim_zip(claim: &Claim) -> Option<(&str, &'static str)> {
     fn zip5(location: &Option<crate::claim::Location>) -> Option<&str> {
         Some(location.as_ref()?.zip.as_ref()?.zip()?.0)
     }

@@ -203,9 +203,7 @@ pub(crate) fn selected_localities<'a>(in_force: &InForce<'a>, selection: &Locali
             all.sort_by_key(|g| g.locality);
             Ok(all)
         }
-        LocalitySelection::Only(ids) => ids
-            .iter()
-            .enumerate()
+        LocalitySelection::Only(ids) => crate::profile::each_once(ids)
             .map(|(i, id)| {
                 tables.gpci(id).ok_or_else(|| {
                     Error::not_found(format!(
