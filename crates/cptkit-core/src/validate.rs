@@ -1187,6 +1187,7 @@ fn check_cases(reference: &Reference, claim: &Claim, out: &mut Findings) {
                 index,
                 code: entry.code,
                 units: entry.base_units,
+                modifier: pricing_modifier(line),
                 times,
             });
         }
@@ -1199,14 +1200,35 @@ fn check_cases(reference: &Reference, claim: &Claim, out: &mut Findings) {
                 continue;
             };
             let (top_code, top_units) = (top.code, top.units);
-            for line in lines.iter().filter(|l| l.code != top_code) {
+            for (n, line) in lines.iter().enumerate() {
                 let (code, units) = (line.code, line.units);
-                out.add(
-                    edit::MULTIPLE_BASE_CODES,
-                    FieldPath::line(line.index).key("procedure_code"),
-                    format!("{code} ({units} base units) is a second base anesthesia code for the same anesthetic as {top_code} ({top_units} base units)"),
-                    format!("report only {top_code} with the total time of all procedures (add-ons 01953, 01968, 01969 excepted)"),
-                );
+                if code != top_code {
+                    out.add(
+                        edit::MULTIPLE_BASE_CODES,
+                        FieldPath::line(line.index).key("procedure_code"),
+                        format!("{code} ({units} base units) is a second base anesthesia code for the same anesthetic as {top_code} ({top_units} base units)"),
+                        format!("report only {top_code} with the total time of all procedures (add-ons 01953, 01968, 01969 excepted)"),
+                    );
+                    continue;
+                }
+                // The top code again by the same provider (the same pricing modifier: a directing
+                // physician's QK and the CRNA's QX are two providers' lines), its base units counted
+                // twice. An exact repeat is CPT005's.
+                let again = |earlier: &CaseLine| earlier.code == code && earlier.modifier == line.modifier;
+                let lines_of = |l: &CaseLine| &claim.lines[l.index];
+                if let Some(first) = lines[..n].iter().find(|&e| again(e))
+                    && !same_service(lines_of(first), lines_of(line))
+                {
+                    out.add(
+                        edit::MULTIPLE_BASE_CODES,
+                        FieldPath::line(line.index).key("procedure_code"),
+                        format!(
+                            "{code} is reported again for the same anesthetic as line {}: its {units} base units would be paid twice",
+                            first.index
+                        ),
+                        format!("report {code} once with the anesthetic's total time: separate blocks of time are added together"),
+                    );
+                }
             }
         }
     }
@@ -1217,6 +1239,7 @@ struct CaseLine {
     index: usize,
     code: CptCode,
     units: u32,
+    modifier: Option<ModifierCode>,
     times: Option<Interval>,
 }
 
