@@ -230,6 +230,35 @@ fn direction_counts_the_most_cases_at_one_instant() {
     assert_eq!(over_four(&touching), Vec::<String>::new());
 }
 
+/// BAT003 counts cases, not lines or claims: four concurrent cases stay four when one of them is also
+/// billed by a replacement claim (frequency 7), by a void (frequency 8, which directs nothing), or with
+/// two overlapping lines.
+#[test]
+fn direction_counts_each_case_once() {
+    let four = ["A", "B", "C", "D"].map(|case| directed_case(case, "08:00", "09:00"));
+    let judged = |claims: &[Claim]| {
+        let reports = Reference::embedded().validate_batch(claims, time::macros::date!(2026 - 11 - 27));
+        let bat003 = |r: &cptkit_core::ValidationReport| r.findings.iter().filter(|f| f.edit_id == "BAT003").count();
+        reports.into_iter().map(|r| bat003(&r.unwrap())).sum::<usize>()
+    };
+    assert_eq!(judged(&four), 0);
+    for frequency in ["7", "8"] {
+        let mut again = directed_case("A", "08:00", "09:00");
+        again.claim_id = "A-again".into();
+        again.frequency_code = frequency.into();
+        assert_eq!(judged(&[four.to_vec(), vec![again]].concat()), 0, "frequency {frequency}");
+    }
+    let mut two_lines = four.to_vec();
+    let mut add_on = two_lines[0].lines[0].clone();
+    add_on.start_time = Some(time::macros::datetime!(2025-03-04 08:30));
+    add_on.end_time = Some(time::macros::datetime!(2025-03-04 09:30));
+    two_lines[0].lines.push(add_on);
+    assert_eq!(judged(&two_lines), 0);
+    // A fifth case is a fifth: every line of the five cases is told.
+    let five = [four.to_vec(), vec![directed_case("E", "08:30", "08:40")]].concat();
+    assert_eq!(judged(&five), 5);
+}
+
 /// The lines that get CPT003 on an anesthesiologist's claim of 2025-03-04 whose lines are (code, start,
 /// end, case id); a start of "" leaves the line without times.
 fn second_base_codes(lines: &[(&str, &str, &str, &str)]) -> Vec<String> {
