@@ -1187,6 +1187,7 @@ fn check_cases(reference: &Reference, claim: &Claim, out: &mut Findings) {
                 index,
                 code: entry.code,
                 units: entry.base_units,
+                modifier: pricing_modifier(line),
                 times,
             });
         }
@@ -1199,14 +1200,35 @@ fn check_cases(reference: &Reference, claim: &Claim, out: &mut Findings) {
                 continue;
             };
             let (top_code, top_units) = (top.code, top.units);
-            for line in lines.iter().filter(|l| l.code != top_code) {
+            for (n, line) in lines.iter().enumerate() {
                 let (code, units) = (line.code, line.units);
-                out.add(
-                    edit::MULTIPLE_BASE_CODES,
-                    FieldPath::line(line.index).key("procedure_code"),
-                    format!("{code} ({units} base units) is a second base anesthesia code for the same anesthetic as {top_code} ({top_units} base units)"),
-                    format!("report only {top_code} with the total time of all procedures (add-ons 01953, 01968, 01969 excepted)"),
-                );
+                if code != top_code {
+                    out.add(
+                        edit::MULTIPLE_BASE_CODES,
+                        FieldPath::line(line.index).key("procedure_code"),
+                        format!("{code} ({units} base units) is a second base anesthesia code for the same anesthetic as {top_code} ({top_units} base units)"),
+                        format!("report only {top_code} with the total time of all procedures (add-ons 01953, 01968, 01969 excepted)"),
+                    );
+                    continue;
+                }
+                // The top code again by the same provider (the same pricing modifier: a directing
+                // physician's QK and the CRNA's QX are two providers' lines), its base units counted
+                // twice. An exact repeat is CPT005's.
+                let again = |earlier: &CaseLine| earlier.code == code && earlier.modifier == line.modifier;
+                let lines_of = |l: &CaseLine| &claim.lines[l.index];
+                if let Some(first) = lines[..n].iter().find(|&e| again(e))
+                    && !same_service(lines_of(first), lines_of(line))
+                {
+                    out.add(
+                        edit::MULTIPLE_BASE_CODES,
+                        FieldPath::line(line.index).key("procedure_code"),
+                        format!(
+                            "{code} is reported again for the same anesthetic as line {}: its {units} base units would be paid twice",
+                            first.index
+                        ),
+                        format!("report {code} once with the anesthetic's total time: separate blocks of time are added together"),
+                    );
+                }
             }
         }
     }
@@ -1217,6 +1239,7 @@ struct CaseLine {
     index: usize,
     code: CptCode,
     units: u32,
+    modifier: Option<ModifierCode>,
     times: Option<Interval>,
 }
 
@@ -1277,7 +1300,7 @@ type CaseLines = SmallVec<[(usize, usize, ModifierCode); 2]>;
 fn batch_findings(claims: &[Claim]) -> Vec<(usize, Finding)> {
     // Hashed, not ordered: a batch has about as many cases as claims, and few of them have a finding.
     let mut by_case: HashMap<&str, CaseLines> = HashMap::new();
-    for (c, claim) in claims.iter().enumerate() {
+    for (c, claim) in live_claims(claims) {
         for (l, line) in claim.lines.iter().enumerate() {
             if let Some(modifier) = pricing_modifier(line).filter(|_| !line.case_id.is_empty()) {
                 by_case.entry(line.case_id.as_str()).or_default().push((c, l, modifier));
@@ -1320,33 +1343,68 @@ fn batch_findings(claims: &[Claim]) -> Vec<(usize, Finding)> {
     out
 }
 
+/// The claims that bill services, with their index: a void (frequency 8) takes its services back, so it
+/// pairs with no case and directs none.
+fn live_claims(claims: &[Claim]) -> impl Iterator<Item = (usize, &Claim)> {
+    claims.iter().enumerate().filter(|(_, claim)| claim.frequency_code != "8")
+}
+
 fn batch_finding(edit: Edit, line: usize, message: String, hint: &str) -> Finding {
     Finding::new(edit, FieldPath::line(line).key("modifiers").index(0), message, hint)
 }
 
 type Interval = (time::PrimitiveDateTime, time::PrimitiveDateTime);
-/// A physician's QK/QY lines with times: (claim index, line index), and each line's interval beside it.
-type DirectingLines = (Vec<(usize, usize)>, Vec<Interval>);
+
+/// One physician's directed cases: each case's time (from its lines' first start to their last end),
+/// and each QK/QY line as (claim index, line index, its case).
+#[derive(Default)]
+struct DirectedCases<'a> {
+    by_id: HashMap<&'a str, usize>,
+    times: Vec<Interval>,
+    lines: Vec<(usize, usize, usize)>,
+}
+
+impl<'a> DirectedCases<'a> {
+    /// A line of case `case_id` (each line without one is a case of its own).
+    fn add(&mut self, at: (usize, usize), case_id: &'a str, (start, end): Interval) {
+        let case = match self.by_id.get(case_id).filter(|_| !case_id.is_empty()) {
+            Some(&case) => {
+                let times = &mut self.times[case];
+                *times = (times.0.min(start), times.1.max(end));
+                case
+            }
+            None => {
+                self.times.push((start, end));
+                if !case_id.is_empty() {
+                    self.by_id.insert(case_id, self.times.len() - 1);
+                }
+                self.times.len() - 1
+            }
+        };
+        self.lines.push((at.0, at.1, case));
+    }
+}
 
 /// A physician billing QK/QY while directing more than four anesthetics at once was supervising, not
 /// directing (42 CFR 415.110, mirrored at CA DWC 8 CCR 9789.18.3; domain reference §2.3). Each case is
-/// judged by its peak: the most of the physician's directed cases running at one instant during it.
+/// judged by its peak: the most of the physician's directed cases running at one instant during it. A
+/// case counts once however many lines or claims (a replacement, frequency 7) bill it.
 fn direction_over_four(claims: &[Claim]) -> Vec<(usize, Finding)> {
-    let mut per_physician: BTreeMap<&str, DirectingLines> = BTreeMap::new();
-    for (c, claim) in claims.iter().enumerate() {
+    let mut per_physician: BTreeMap<&str, DirectedCases> = BTreeMap::new();
+    for (c, claim) in live_claims(claims) {
         for (l, line) in claim.lines.iter().enumerate() {
             if let (Some(start), Some(end), true) =
                 (line.start_time, line.end_time, line.has_modifier("QK") || line.has_modifier("QY"))
             {
-                let (lines, times) = per_physician.entry(claim.rendering_provider.npi.as_str()).or_default();
-                lines.push((c, l));
-                times.push((start, end));
+                let cases = per_physician.entry(claim.rendering_provider.npi.as_str()).or_default();
+                cases.add((c, l), &line.case_id, (start, end));
             }
         }
     }
     let mut out = Vec::new();
-    for (npi, (lines, times)) in per_physician {
-        for (&(c, l), peak) in lines.iter().zip(peak_concurrency(&times)) {
+    for (npi, cases) in per_physician {
+        let peaks = peak_concurrency(&cases.times);
+        for (c, l, peak) in cases.lines.iter().map(|&(c, l, case)| (c, l, peaks[case])) {
             if peak > 4 {
                 out.push((
                     c,

@@ -230,6 +230,35 @@ fn direction_counts_the_most_cases_at_one_instant() {
     assert_eq!(over_four(&touching), Vec::<String>::new());
 }
 
+/// BAT003 counts cases, not lines or claims: four concurrent cases stay four when one of them is also
+/// billed by a replacement claim (frequency 7), by a void (frequency 8, which directs nothing), or with
+/// two overlapping lines.
+#[test]
+fn direction_counts_each_case_once() {
+    let four = ["A", "B", "C", "D"].map(|case| directed_case(case, "08:00", "09:00"));
+    let judged = |claims: &[Claim]| {
+        let reports = Reference::embedded().validate_batch(claims, time::macros::date!(2026 - 11 - 27));
+        let bat003 = |r: &cptkit_core::ValidationReport| r.findings.iter().filter(|f| f.edit_id == "BAT003").count();
+        reports.into_iter().map(|r| bat003(&r.unwrap())).sum::<usize>()
+    };
+    assert_eq!(judged(&four), 0);
+    for frequency in ["7", "8"] {
+        let mut again = directed_case("A", "08:00", "09:00");
+        again.claim_id = "A-again".into();
+        again.frequency_code = frequency.into();
+        assert_eq!(judged(&[four.to_vec(), vec![again]].concat()), 0, "frequency {frequency}");
+    }
+    let mut two_lines = four.to_vec();
+    let mut add_on = two_lines[0].lines[0].clone();
+    add_on.start_time = Some(time::macros::datetime!(2025-03-04 08:30));
+    add_on.end_time = Some(time::macros::datetime!(2025-03-04 09:30));
+    two_lines[0].lines.push(add_on);
+    assert_eq!(judged(&two_lines), 0);
+    // A fifth case is a fifth: every line of the five cases is told.
+    let five = [four.to_vec(), vec![directed_case("E", "08:30", "08:40")]].concat();
+    assert_eq!(judged(&five), 5);
+}
+
 /// The lines that get CPT003 on an anesthesiologist's claim of 2025-03-04 whose lines are (code, start,
 /// end, case id); a start of "" leaves the line without times.
 fn second_base_codes(lines: &[(&str, &str, &str, &str)]) -> Vec<String> {
@@ -277,14 +306,14 @@ fn second_base_code_is_counted_per_anesthetic() {
     assert_eq!(second_base_codes(&[("00630", "08:00", "09:30", ""), ("00632", "15:00", "16:30", "")]), none);
     // Overlapping times: one anesthetic.
     assert_eq!(second_base_codes(&[("00630", "08:00", "09:30", ""), ("00632", "09:00", "10:00", "")]), second);
-    // Overlapping through a third line, in any order: one anesthetic.
+    // Overlapping through a third line, in any order: one anesthetic, with 00630 in it twice.
     assert_eq!(
         second_base_codes(&[
             ("00630", "09:55", "11:00", ""),
             ("00632", "08:00", "09:00", ""),
             ("00630", "08:50", "10:00", "")
         ]),
-        second
+        ["lines[1].procedure_code", "lines[2].procedure_code"]
     );
     // One ends as the other starts: apart, as BAT003 counts them.
     assert_eq!(second_base_codes(&[("00630", "08:00", "09:30", ""), ("00632", "09:30", "10:00", "")]), none);
@@ -306,6 +335,27 @@ fn second_base_code_is_counted_per_anesthetic() {
         second_base_codes(&[("00630", "08:00", "09:30", &derived), ("00632", "09:00", "10:00", &derived)]),
         second
     );
+}
+
+/// The base code of an anesthetic reported twice by one provider is paid twice: two blocks of time are
+/// one line with their total (42 CFR 414.46(a)(3)). The directing physician's QK line and the CRNA's QX
+/// line of one case are two providers' lines, and an exact repeat is CPT005's.
+#[test]
+fn one_base_code_twice_in_an_anesthetic_is_a_second_base_code() {
+    let findings = |lines: &[(&str, &str)]| {
+        let mut claim = anesthesiologist_claim(&lines.iter().map(|&(m, q)| ("00632", m, "MJ", q)).collect::<Vec<_>>());
+        for line in &mut claim.lines {
+            line.case_id = "K1".into();
+        }
+        let judge = JudgeOptions { today: time::macros::date!(2026 - 11 - 27), pricing: None };
+        let report = Reference::embedded().judge(&claim, &judge, RuleBook::embedded()).unwrap().report;
+        let cases = report.findings.iter().filter(|f| f.edit_id == "CPT003" || f.edit_id == "CPT005");
+        cases.map(|f| format!("{} {}", f.edit_id, f.field())).collect::<Vec<_>>()
+    };
+    assert_eq!(findings(&[("AA", "60"), ("AA", "45")]), ["CPT003 lines[1].procedure_code"]);
+    assert_eq!(findings(&[("QK", "60"), ("QX", "60")]), Vec::<String>::new());
+    assert_eq!(findings(&[("QK", "60"), ("QX", "60"), ("QX", "30")]), ["CPT003 lines[2].procedure_code"]);
+    assert_eq!(findings(&[("AA", "60"), ("AA", "60")]), ["CPT005 lines[1].procedure_code"]);
 }
 
 fn medicare_claim(code: &str, modifier: &str, minutes: u32) -> Claim {
@@ -495,18 +545,18 @@ fn cap_step(line: &cptkit_core::PricedLine) -> Option<String> {
 
 /// Anthem C-09002 / Anthem MA (shared/domain/anesthesia-billing.md §2.2): a case's lines together may
 /// not exceed 100% of the physician-only amount, the case's largest units at the whole factor
-/// (00632, 300 min: 7 + 20.0 = 27 units x 60.00 = 1620.00). QK 15 min (8 units x 60 x 0.50 = 240.00)
-/// and QX 300 twice (810.00 each) are 1860.00, 240.00 over: the last line is trimmed to 570.00, never
-/// below zero.
+/// (00632, 300 min: 7 + 20.0 = 27 units x 60.00 = 1620.00). QK 15 min (8 units x 60 x 0.50 = 240.00),
+/// QX 300 (810.00) and AA 90 (13 units, 780.00) are 1830.00, 210.00 over: the last line is trimmed to
+/// 570.00, never below zero.
 #[test]
 fn a_combined_cap_holds_a_case_to_the_physician_only_amount() {
-    let priced = price_advantage(&[k1("QK", 15), k1("QX", 300), k1("QX", 300)], RuleBook::embedded());
+    let priced = price_advantage(&[k1("QK", 15), k1("QX", 300), k1("AA", 90)], RuleBook::embedded());
     assert_eq!(allowed_of(&priced), ["240.00", "810.00", "570.00"]);
     assert_eq!(priced.total_allowed.to_string(), "1620.00");
     assert_eq!(cap_step(&priced.lines[1]), None);
     let step = cap_step(&priced.lines[2]).unwrap();
     assert!(
-        step.contains("1860.00, above 1.00 x the personally performed 1620.00 = 1620.00: reduced by 240.00"),
+        step.contains("1830.00, above 1.00 x the personally performed 1620.00 = 1620.00: reduced by 210.00"),
         "{step}"
     );
 }
