@@ -181,6 +181,12 @@ fn judge_piece(
             issues.push(issue.clone());
         }
         let valid = matches!(outcome, Outcome::Judged(_)) && !issues.iter().any(RowIssue::is_error);
+        // A table error the core cannot see (TBL003: the claim's rows apart) rejects the claim as its
+        // own error findings would: no price.
+        let outcome = match outcome {
+            Outcome::Judged(Verdict::Priced(_) | Verdict::NotPriced(_)) if !valid => Outcome::Judged(Verdict::Rejected),
+            outcome => outcome,
+        };
         // Pricing's refusal of a valid claim is reported, but does not make the claim invalid.
         if let Outcome::Judged(Verdict::NotPriced(error)) = &outcome {
             issues.push(refusal(rows.start, &NOT_PRICEABLE, error));
