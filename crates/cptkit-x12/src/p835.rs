@@ -312,6 +312,12 @@ impl Handler for Handler835 {
         self.on_segment(seg);
     }
 
+    /// A remittance missing a segment could lose a payment or an adjustment without a word: the
+    /// transaction is rejected whole.
+    fn damaged(&mut self, _error: &X12Error) -> bool {
+        false
+    }
+
     fn finish(&mut self) -> Remittance {
         self.end_claim();
         std::mem::take(self).out

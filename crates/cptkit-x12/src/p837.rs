@@ -446,6 +446,11 @@ pub(crate) struct Handler837 {
     patient: Option<PatientLoop>,
     claim: Option<ClaimBuilder>,
     entity: Entity,
+    /// HL03 of the loop being read: 20 billing provider, 22 subscriber, 23 patient.
+    level: u8,
+    /// A damaged segment met outside a claim, with the level of its loop: every claim of that loop
+    /// carries it (the loop's data, a member id or an address, may be what was lost).
+    damage: Option<(u8, X12Error)>,
     out: Claims837,
     /// The last payer mappings, keyed by (SBR09, NM103, NM109): consecutive subscribers usually share
     /// one. A ring: when full, the oldest is replaced, so an index stays valid until the next insert.
@@ -493,6 +498,15 @@ impl Handler for Handler837 {
         self.on_segment(seg);
     }
 
+    /// A damaged segment rejects the claim it is in, or every claim of the loop it is in.
+    fn damaged(&mut self, error: &X12Error) -> bool {
+        match &mut self.claim {
+            Some(claim) => claim.errors.push(error.clone()),
+            None => self.damage = Some((self.level, error.clone())),
+        }
+        true
+    }
+
     fn finish(&mut self) -> Claims837 {
         self.finish_claim();
         let out = std::mem::take(&mut self.out);
@@ -516,6 +530,8 @@ impl Handler837 {
             patient: None,
             claim: None,
             entity: Entity::None,
+            level: 0,
+            damage: None,
             out: Claims837::default(),
             payer_cache: Vec::new(),
             payer_cache_next: 0,
@@ -532,6 +548,8 @@ impl Handler837 {
         self.patient = None;
         self.claim = None;
         self.entity = Entity::None;
+        self.level = 0;
+        self.damage = None;
         // Keep the claim list's capacity (see `finish`).
         self.out.claims.clear();
         self.out.rejected.clear();
@@ -590,6 +608,15 @@ impl Handler837 {
     fn on_hl(&mut self, seg: &Segment<'_>) {
         self.finish_claim();
         self.entity = Entity::None;
+        let level = match seg.code(3) {
+            b"20" => 20,
+            b"22" => 22,
+            b"23" => 23,
+            _ => self.level,
+        };
+        // A loop at the damaged one's level or above ends the damage's reach.
+        self.damage = self.damage.take().filter(|(damaged, _)| *damaged < level);
+        self.level = level;
         match seg.code(3) {
             b"20" => {
                 self.provider = Provider::default();
@@ -724,7 +751,7 @@ impl Handler837 {
     fn on_clm(&mut self, seg: &Segment<'_>) {
         self.finish_claim();
         self.entity = Entity::None;
-        let mut errors = Vec::new();
+        let mut errors: Vec<X12Error> = self.damage.iter().map(|(_, e)| e.clone()).collect();
         let claim_id = ShortText::from(seg.text(1));
         if claim_id.is_empty() {
             errors.push(X12Error::value(seg.at_element(1), "CLM01 (claim id) is empty"));

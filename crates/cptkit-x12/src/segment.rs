@@ -318,6 +318,13 @@ const MAX_SPARE_BYTES: usize = 4 << 20;
 /// What the reader produced.
 pub(crate) enum Next<'a> {
     Segment(Segment<'a>),
+    /// Damage confined to one segment (reading goes on at the next one): a fragment that is not a
+    /// segment (a stray terminator split one, or two terminators in a row), not in the sender's segment
+    /// count; or a segment too long to hold, skipped, which is.
+    Damaged {
+        error: X12Error,
+        counted: bool,
+    },
     Error(X12Error),
     End,
 }
@@ -494,7 +501,7 @@ impl<R: Read> SegmentReader<R> {
     pub fn read_segment(&mut self) -> Option<Result<Segment<'_>, X12Error>> {
         match self.next_segment() {
             Next::Segment(s) => Some(Ok(s)),
-            Next::Error(e) => Some(Err(e)),
+            Next::Damaged { error: e, .. } | Next::Error(e) => Some(Err(e)),
             Next::End => None,
         }
     }
@@ -565,11 +572,12 @@ impl<R: Read> SegmentReader<R> {
                     self.count += 1;
                     self.skipping = true;
                     self.start = self.end;
-                    return Next::Error(X12Error::new(
+                    let error = X12Error::new(
                         X12ErrorKind::Syntax,
                         at,
                         format!("segment longer than {MAX_SEGMENT_LEN} bytes: skipped"),
-                    ));
+                    );
+                    return Next::Damaged { error, counted: true };
                 }
                 match self.fill() {
                     Ok(_) => continue,
@@ -590,13 +598,18 @@ impl<R: Read> SegmentReader<R> {
         let offset = self.base + seg_start as u64;
         let id = &data[..id_end];
         if !is_segment_id(id) {
-            let at = SegmentRef::new(self.count, offset, id);
-            let shown: String = String::from_utf8_lossy(&id[..id.len().min(12)]).into_owned();
-            return Next::Error(X12Error::new(
-                X12ErrorKind::Syntax,
-                at,
-                format!("{shown:?} is not a segment id (2-3 upper-case letters or digits)"),
-            ));
+            // Not quoted, nor kept as the segment's id: what stands where an id should is most often
+            // the rest of a value (a name, a member id) cut off by a stray terminator.
+            let at = SegmentRef::new(self.count, offset, &[]);
+            let message = match len {
+                0 => "an empty segment (two segment terminators in a row)".to_owned(),
+                _ => format!(
+                    "the {len} bytes here are not a segment (no segment id of 2-3 upper-case letters or digits): the \
+                     segment before may hold a stray segment terminator"
+                ),
+            };
+            let error = X12Error::new(X12ErrorKind::Syntax, at, message);
+            return Next::Damaged { error, counted: false };
         }
         Next::Segment(Segment { data, bounds: &self.bounds, delims, number: self.count, offset })
     }
@@ -791,7 +804,7 @@ mod tests {
         loop {
             match r.next_segment() {
                 Next::Segment(s) => ids.push(String::from_utf8_lossy(s.id()).into_owned()),
-                Next::Error(e) => errors.push(e),
+                Next::Damaged { error: e, .. } | Next::Error(e) => errors.push(e),
                 Next::End => break,
             }
         }
@@ -904,7 +917,7 @@ mod tests {
         loop {
             match r.next_segment() {
                 Next::Segment(_) => segments += 1,
-                Next::Error(e) => {
+                Next::Damaged { error: e, .. } | Next::Error(e) => {
                     assert!(e.message.contains("longer than"), "{e}");
                     errors += 1;
                 }

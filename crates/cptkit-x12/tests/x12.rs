@@ -284,17 +284,54 @@ fn truncated_file_keeps_what_was_complete() {
 #[test]
 fn garbage_between_transactions_is_reported_and_skipped() {
     let text = String::from_utf8(fixture("837p_broken_envelope.x12")).unwrap();
-    // Put a non-segment into transaction 1: it is rejected; 2 and 3 still fail on their own.
+    // Put a non-segment into transaction 1: its claim is rejected, never quoting the bytes; 2 and 3
+    // still fail on their own.
     let broken = text.replacen("HI*ABK", "\u{1}\u{2}BAD*ABK", 1);
     let file = read_837(broken.as_bytes(), ReadOptions::default());
     assert!(file.claims().next().is_none());
-    assert_eq!(file.errors[0].kind, X12ErrorKind::Syntax);
+    let rejected: Vec<_> = file.rejected().collect();
+    assert_eq!(rejected.len(), 1);
+    assert_eq!((rejected[0].claim_id.as_str(), rejected[0].errors[0].kind), ("C4001", X12ErrorKind::Syntax));
+    assert!(!rejected[0].errors[0].message.contains("BAD"), "{}", rejected[0].errors[0]);
+    assert_eq!(file.errors[0].kind, X12ErrorKind::Envelope, "transaction 1 itself is whole");
     // Junk before the ISA: skipped with an error, the rest is read.
     let junked = format!("GARBAGE\r\n{}", String::from_utf8(fixture("837p_two_interchanges.x12")).unwrap());
     let file = read_837(junked.as_bytes(), ReadOptions::default());
     assert_eq!(file.claims().count(), 2);
     assert_eq!(file.errors.len(), 1);
     assert!(file.errors[0].message.contains("skipped 9 bytes"));
+}
+
+/// A damaged segment costs the claims it damages, not its transaction: a stray terminator in a
+/// subscriber's name rejects that subscriber's claim (without quoting the name), an empty segment the
+/// claim it is in, and every other claim is read as before.
+#[test]
+fn a_damaged_segment_rejects_only_the_claims_it_damages() {
+    let text = String::from_utf8(fixture("837p_medicare_star_crlf.x12")).unwrap();
+    let read = |text: &str| {
+        let file = read_837(text.as_bytes(), options());
+        let ids = |claims: Vec<&str>| claims.into_iter().map(str::to_owned).collect::<Vec<_>>();
+        let claims = ids(file.claims().map(|c| c.claim.claim_id.as_str()).collect());
+        let rejected = ids(file.rejected().map(|r| r.claim_id.as_str()).collect());
+        let messages: Vec<String> = file.rejected().flat_map(|r| r.errors.iter().map(ToString::to_string)).collect();
+        assert!(file.errors.is_empty(), "{:?}", file.errors);
+        (claims, rejected, messages)
+    };
+    let (claims, rejected, _) = read(&text);
+    assert_eq!((claims.len(), rejected.clone()), (9, vec!["C1009".to_owned()]));
+
+    let (split, split_rejected, messages) = read(&text.replacen("NM1*IL*1*POE*ANNA", "NM1*IL*1*POE~ANNA", 1));
+    assert_eq!(split_rejected, ["C1003", "C1009"]);
+    assert_eq!(split, claims.iter().filter(|c| *c != "C1003").cloned().collect::<Vec<_>>());
+    assert!(messages.iter().any(|m| m.contains("stray segment terminator")), "{messages:?}");
+    assert!(messages.iter().all(|m| !m.contains("ANNA") && !m.contains("ANN")), "{messages:?}");
+
+    let clm = text.find("CLM*C1004").unwrap();
+    let hi = clm + text[clm..].find("HI*").unwrap();
+    let (empty, empty_rejected, messages) = read(&format!("{}~{}", &text[..hi], &text[hi..]));
+    assert_eq!(empty_rejected, ["C1004", "C1009"]);
+    assert_eq!(empty.len(), 8);
+    assert!(messages.iter().any(|m| m.contains("an empty segment")), "{messages:?}");
 }
 
 #[test]
