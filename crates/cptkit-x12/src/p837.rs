@@ -15,7 +15,7 @@ use serde::Serialize;
 use time::{Date, PrimitiveDateTime, Time};
 
 use crate::envelope::{Driver, Envelope, Handler, Transaction};
-use crate::error::{SegmentRef, X12Error};
+use crate::error::{SegmentRef, X12Error, X12ErrorKind};
 use crate::par837::ParDriver;
 use crate::segment::{Delimiters, Segment};
 use crate::source::{ClaimField, ClaimSource, LineField};
@@ -496,6 +496,14 @@ impl Handler for Handler837 {
 
     fn segment(&mut self, seg: &Segment<'_>) {
         self.on_segment(seg);
+        // A value that was not text was read as empty: the segment is damaged.
+        if let Some(byte) = seg.not_text() {
+            self.damaged(&X12Error::new(
+                X12ErrorKind::Syntax,
+                seg.at(),
+                format!("a value is not UTF-8 text at byte {byte}"),
+            ));
+        }
     }
 
     /// A damaged segment rejects the claim it is in, or every claim of the loop it is in.

@@ -1,5 +1,6 @@
 //! The X12 tokenizer: delimiters from each ISA, segments as byte slices into one reusable buffer.
 
+use std::cell::Cell;
 use std::io::Read;
 use std::ops::Range;
 
@@ -56,7 +57,7 @@ impl Delimiters {
 }
 
 /// One segment: a view into the reader's buffer, valid until the next call to the reader.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Segment<'a> {
     data: &'a [u8],
     /// Start of each element (index 0 = the id), then `data.len() + 1`.
@@ -64,6 +65,8 @@ pub struct Segment<'a> {
     delims: Delimiters,
     number: u64,
     offset: u64,
+    /// The first value read as text that was not UTF-8 (see [`Segment::not_text`]).
+    not_text: Cell<Option<u64>>,
 }
 
 impl<'a> Segment<'a> {
@@ -113,9 +116,22 @@ impl<'a> Segment<'a> {
         }
     }
 
-    /// The bytes at `range` as trimmed text; empty when not UTF-8.
+    /// The bytes at `range` as trimmed text; empty when not UTF-8, which [`Segment::not_text`] then tells.
     fn text_at(&self, range: Range<usize>) -> &'a str {
-        std::str::from_utf8(self.data.get(range).unwrap_or(&[]).trim_ascii()).unwrap_or("")
+        let bytes = self.data.get(range).unwrap_or(&[]).trim_ascii();
+        std::str::from_utf8(bytes).unwrap_or_else(|e| {
+            if self.not_text.get().is_none() {
+                // The first bad byte, as an offset from the start of the input.
+                let at = bytes.as_ptr() as usize - self.data.as_ptr() as usize + e.valid_up_to();
+                self.not_text.set(Some(self.offset + at as u64));
+            }
+            ""
+        })
+    }
+
+    /// Where a value read as text was not UTF-8 (read as empty instead), as a byte offset in the input.
+    pub(crate) fn not_text(&self) -> Option<u64> {
+        self.not_text.get()
     }
 
     /// Element `i` as text, trimmed; empty when absent or not UTF-8.
@@ -611,7 +627,14 @@ impl<R: Read> SegmentReader<R> {
             let error = X12Error::new(X12ErrorKind::Syntax, at, message);
             return Next::Damaged { error, counted: false };
         }
-        Next::Segment(Segment { data, bounds: &self.bounds, delims, number: self.count, offset })
+        Next::Segment(Segment {
+            data,
+            bounds: &self.bounds,
+            delims,
+            number: self.count,
+            offset,
+            not_text: Cell::new(None),
+        })
     }
 
     /// Skim mode, inside a transaction: passes over the body segments already in the buffer (each a

@@ -332,6 +332,14 @@ fn a_damaged_segment_rejects_only_the_claims_it_damages() {
     assert_eq!(empty_rejected, ["C1004", "C1009"]);
     assert_eq!(empty.len(), 8);
     assert!(messages.iter().any(|m| m.contains("an empty segment")), "{messages:?}");
+
+    // A value that is not UTF-8 is not read as empty: its claim is rejected, naming the byte.
+    let mut bytes = text.clone().into_bytes();
+    let modifier = text.find("SV1*HC:00632:AA").unwrap() + "SV1*HC:00632:A".len();
+    bytes[modifier] = 0xff;
+    let file = read_837(bytes.as_slice(), options());
+    let rejected: Vec<_> = file.rejected().map(|r| (r.claim_id.as_str(), r.errors[0].message.clone())).collect();
+    assert_eq!(rejected[0], ("C1001", format!("a value is not UTF-8 text at byte {modifier}")));
 }
 
 #[test]
