@@ -107,6 +107,8 @@ pub mod edit {
         TOO_MANY_DIAGNOSES = "DX008", Error, "more than 12 diagnoses";
         DIAGNOSIS_CODE_SET = "DX009", Error, "diagnosis code set does not match the date of service";
         ICD9_NOT_CHECKED = "DX010", Warning, "ICD-9-CM code not checked";
+        /// The 837P's SV107 and the CMS-1500's box 24E hold four pointers.
+        TOO_MANY_POINTERS = "DX011", Error, "more than 4 diagnosis pointers on a line";
         UNKNOWN_PLACE_OF_SERVICE = "POS001", Error, "place of service code is not assigned";
         PLACE_OF_SERVICE_NOT_TYPICAL = "POS002", Warning, "place of service not typical for this code";
         SERVICE_IN_FUTURE = "DAT001", Error, "date of service is in the future";
@@ -555,6 +557,17 @@ impl Reference {
                 FieldPath::line(i).key("diagnosis_pointers"),
                 "the line points at no diagnosis",
                 "point at the diagnosis that justifies the service (1-based)",
+            );
+        }
+        if line.diagnosis_pointers.len() > 4 {
+            out.add(
+                TOO_MANY_POINTERS,
+                FieldPath::line(i).key("diagnosis_pointers").index(4),
+                format!(
+                    "the line has {} diagnosis pointers; a claim line holds at most 4",
+                    line.diagnosis_pointers.len()
+                ),
+                "point at the 4 diagnoses that best justify the service",
             );
         }
         for (p, &pointer) in line.diagnosis_pointers.iter().enumerate() {

@@ -787,7 +787,8 @@ impl Handler837 {
 
     fn on_hi(&mut self, seg: &Segment<'_>) {
         let Some(claim) = &mut self.claim else { return };
-        for i in 1..=seg.len().min(12) {
+        // Every code, even past the 12 an HI holds: the claim's judge tells DX008, as for any claim.
+        for i in 1..=seg.len() {
             let qualifier = seg.component(i, 1).trim_ascii();
             // Codes are stored inline: parsing allocates nothing, so no cache is needed.
             let at = seg.at_component(i, 2);
@@ -827,6 +828,11 @@ impl Handler837 {
             _ => None,
         };
         match claim.lines.last_mut() {
+            Some(line) if seg.code(1) == b"472" && line.dos.is_some() => {
+                if line.errors.len() < 16 {
+                    line.errors.push(X12Error::value(at, "a second service date (DTP*472) in one service line (LX)"));
+                }
+            }
             Some(line) if seg.code(1) == b"472" => {
                 line.dos = Some(date.map(|d| (d, at)).ok_or_else(|| {
                     Box::new(X12Error::value(at, format!("service date {:?} is not a D8/RD8 date", seg.text(3))))
@@ -877,6 +883,9 @@ impl Handler837 {
                 errors.push(e);
             }
         };
+        if line.sv1.is_some() {
+            fail(X12Error::value(seg.at(), "a second SV1 in one service line (LX): a line has one service"));
+        }
         // SV101: qualifier, code, up to four modifiers (split once, not once per component).
         let procedure: [&str; 6] = seg.component_texts(1);
         let qualifier = procedure[0];
@@ -923,13 +932,16 @@ impl Handler837 {
         let pos = Some(seg.text(5)).filter(|p| !p.is_empty()).map(ShortText::from);
         let mut pointers = DiagnosisPointers::new();
         let mut pointer_at = [0u8; 4];
-        for (j, p) in seg.components(7).enumerate().take(4) {
+        // Every pointer, even past the 4 SV107 holds: the claim's judge tells DX011.
+        for (j, p) in seg.components(7).enumerate() {
             if p.is_empty() {
                 continue;
             }
             match std::str::from_utf8(p).ok().and_then(|p| p.trim().parse::<u32>().ok()) {
                 Some(p) => {
-                    pointer_at[pointers.len()] = (j + 1) as u8;
+                    if let Some(at) = pointer_at.get_mut(pointers.len()) {
+                        *at = (j + 1) as u8;
+                    }
                     pointers.push(p);
                 }
                 None => fail(X12Error::value(seg.at_component(7, j + 1), "diagnosis pointer is not a number")),

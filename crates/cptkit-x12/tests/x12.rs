@@ -342,6 +342,49 @@ fn a_damaged_segment_rejects_only_the_claims_it_damages() {
     assert_eq!(rejected[0], ("C1001", format!("a value is not UTF-8 text at byte {modifier}")));
 }
 
+/// Nothing past a segment's limits is dropped unread: a 13th diagnosis and a 5th pointer are read for
+/// the judge to tell (DX008, DX011, as on every face), a second SV1 or service date in one line rejects
+/// the claim. SE01 is fixed up for the added segments.
+#[test]
+fn values_past_the_limits_are_judged_or_refused_not_dropped() {
+    let text = String::from_utf8(fixture("837p_medicare_star_crlf.x12")).unwrap().replace("\r\n", "\n");
+    let with = |from: &str, to: &str| {
+        let changed = text.replacen(from, to, 1);
+        assert_ne!(changed, text, "{from}");
+        let added = to.matches('~').count() - from.matches('~').count();
+        let se = changed.rfind("\nSE*").unwrap() + 1;
+        let count_end = se + 3 + changed[se + 3..].find('*').unwrap();
+        let count: usize = changed[se + 3..count_end].parse().unwrap();
+        let fixed = format!("{}{}{}", &changed[..se + 3], count + added, &changed[count_end..]);
+        let file = read_837(fixed.as_bytes(), options());
+        assert!(file.errors.is_empty(), "{:?}", file.errors);
+        file
+    };
+    let judged = |file: &File837| {
+        let claim = &file.claims().find(|c| c.claim.claim_id == "C1001").unwrap().claim;
+        let today = time::macros::date!(2026 - 11 - 27);
+        let report = Reference::embedded().validate(claim, &ValidationContext { today });
+        report.findings.iter().map(|f| format!("{} {}", f.edit_id, f.field())).collect::<Vec<_>>()
+    };
+    let thirteen = "HI*ABK:M5416*ABF:M48062*ABF:M5450*ABF:M5116*ABF:M5126*ABF:M47816*ABF:M4726*ABF:M4316*ABF:M9903*ABF:M5417*ABF:M5441*ABF:M5442*ABF:G8929~";
+    assert!(judged(&with("HI*ABK:M5416*ABF:M48062~", thirteen)).contains(&"DX008 diagnoses".to_owned()));
+    assert!(
+        judged(&with("MJ*90***1:2~", "MJ*90***1:2:1:2:2~"))
+            .contains(&"DX011 lines[0].diagnosis_pointers[4]".to_owned())
+    );
+    let rejected =
+        |file: &File837| file.rejected().map(|r| (r.claim_id.clone(), r.errors[0].message.clone())).collect::<Vec<_>>();
+    let sv1 = "SV1*HC:00632:AA:P2*1500*MJ*90***1:2~";
+    let second_sv1 = with(sv1, &format!("{sv1}\nSV1*HC:00630:AA*1500*MJ*90***1~"));
+    assert!(
+        rejected(&second_sv1)
+            .contains(&("C1001".into(), "a second SV1 in one service line (LX): a line has one service".into()))
+    );
+    let dtp = "DTP*472*D8*20250304~";
+    let second_date = with(dtp, &format!("{dtp}\nDTP*472*D8*20250306~"));
+    assert!(rejected(&second_date).iter().any(|(id, m)| id == "C1001" && m.contains("a second service date")));
+}
+
 #[test]
 fn other_transaction_sets_are_skipped_as_unsupported() {
     let file = read_837(&fixture("835_medicare.x12")[..], ReadOptions::default());
