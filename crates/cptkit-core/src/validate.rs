@@ -56,6 +56,7 @@ pub mod edit {
         MULTIPLE_BASE_CODES = "CPT003", Error, "more than one base anesthesia code for one anesthetic";
         QC_WITHOUT_ANESTHESIA = "CPT004", Error, "qualifying-circumstance code without an anesthesia line";
         DUPLICATE_LINE = "CPT005", Error, "duplicate service line";
+        ADD_ON_WITHOUT_PRIMARY = "CPT006", Error, "anesthesia add-on code without its primary code the same day";
         FEE_UNKNOWN_CODE = "PFS001", Error, "procedure code not in the Medicare Physician Fee Schedule";
         FEE_NOT_VALID_FOR_MEDICARE = "PFS002", Error, "code not valid for Medicare (status I or G)";
         FEE_DELETED = "PFS003", Error, "code or component deleted on the date of service (status D, F or H)";
@@ -478,6 +479,22 @@ impl Reference {
                 self.check_modifiers(claim, i, line, out);
                 if entry.service_type != ServiceType::UnlistedAnesthesia {
                     check_minutes(i, line, out);
+                }
+                if let Some(primary) = entry.reported_with
+                    && !claim
+                        .lines
+                        .iter()
+                        .any(|l| l.procedure_code == primary && l.date_of_service == line.date_of_service)
+                {
+                    out.add(
+                        ADD_ON_WITHOUT_PRIMARY,
+                        at("procedure_code"),
+                        format!(
+                            "{code} is an add-on to {primary}, which the claim does not report on {}",
+                            line.date_of_service
+                        ),
+                        format!("report {code} with {primary} for the same anesthetic"),
+                    );
                 }
                 if entry.medicare_inpatient_only == Known::Yes && claim.place_of_service.as_str() != "21" {
                     out.add(

@@ -358,6 +358,35 @@ fn one_base_code_twice_in_an_anesthetic_is_a_second_base_code() {
     assert_eq!(findings(&[("AA", "60"), ("AA", "60")]), ["CPT005 lines[1].procedure_code"]);
 }
 
+/// An anesthesia add-on is reported with its primary code the same day (01968 and 01969 with 01967,
+/// 01953 with 01952: anesthesia_code_kinds.csv), as a fee-schedule add-on is (PFS016).
+#[test]
+fn an_anesthesia_add_on_needs_its_primary_code_the_same_day() {
+    let cpt006 = |lines: &[(&str, &str)]| {
+        let mut claim =
+            anesthesiologist_claim(&lines.iter().map(|&(code, _)| (code, "AA", "MJ", "60")).collect::<Vec<_>>());
+        for (line, &(_, date)) in claim.lines.iter_mut().zip(lines) {
+            line.date_of_service =
+                time::Date::parse(date, time::macros::format_description!("[year]-[month]-[day]")).unwrap();
+        }
+        let context = cptkit_core::ValidationContext { today: time::macros::date!(2026 - 11 - 27) };
+        let report = Reference::embedded().validate(&claim, &context);
+        let found = report.findings.iter().filter(|f| f.edit_id == "CPT006");
+        found.map(|f| format!("{} {}", f.field(), f.message)).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        cpt006(&[("01968", "2025-06-01")]),
+        ["lines[0].procedure_code 01968 is an add-on to 01967, which the claim does not report on 2025-06-01"]
+    );
+    assert_eq!(
+        cpt006(&[("01967", "2025-06-01"), ("01968", "2025-06-01"), ("01969", "2025-06-01")]),
+        Vec::<String>::new()
+    );
+    assert_eq!(cpt006(&[("01967", "2025-06-01"), ("01968", "2025-06-02")]).len(), 1);
+    assert_eq!(cpt006(&[("01953", "2025-06-01")]).len(), 1);
+    assert_eq!(cpt006(&[("01952", "2025-06-01"), ("01953", "2025-06-01")]), Vec::<String>::new());
+}
+
 fn medicare_claim(code: &str, modifier: &str, minutes: u32) -> Claim {
     let crna = matches!(modifier, "QX" | "QZ");
     let json = format!(
@@ -432,7 +461,7 @@ fn mixed_claims_price_each_line_in_its_place() {
 
 #[test]
 fn allowed_never_falls_as_minutes_grow() {
-    for code in ["00632", "00100", "01967", "01953"] {
+    for code in ["00632", "00100", "01967", "01952", "01996"] {
         let mut previous = Decimal::ZERO;
         for minutes in 1..=600 {
             let now = allowed(code, "AA", minutes);
