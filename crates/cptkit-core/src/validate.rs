@@ -110,6 +110,9 @@ pub mod edit {
         ICD9_NOT_CHECKED = "DX010", Warning, "ICD-9-CM code not checked";
         /// The 837P's SV107 and the CMS-1500's box 24E hold four pointers.
         TOO_MANY_POINTERS = "DX011", Error, "more than 4 diagnosis pointers on a line";
+        /// cptkit holds one code set: a code it does not know, or knows as a header, may have been
+        /// billable in an earlier year (codes are split into new ones every October).
+        DIAGNOSIS_LATER_CODE_SET = "DX012", Warning, "diagnosis judged by a later ICD-10-CM code set";
         UNKNOWN_PLACE_OF_SERVICE = "POS001", Error, "place of service code is not assigned";
         PLACE_OF_SERVICE_NOT_TYPICAL = "POS002", Warning, "place of service not typical for this code";
         SERVICE_IN_FUTURE = "DAT001", Error, "date of service is in the future";
@@ -186,6 +189,8 @@ const DIRECTING: [&str; 3] = ["QK", "QY", "AD"];
 const MAX_MINUTES: u32 = 24 * 60;
 /// ICD-10-CM replaced ICD-9-CM for services from this date (HIPAA code sets, 45 CFR 162.1002).
 const ICD10_START: Date = time::macros::date!(2015 - 10 - 01);
+/// The first day of the fiscal year of the ICD-10-CM code set cptkit holds (FY2026, its April 2026 update).
+const ICD10_CODE_SET_FROM: Date = time::macros::date!(2025 - 10 - 01);
 
 fn pricing_modifier(line: &ClaimLine) -> Option<ModifierCode> {
     line.modifiers.iter().copied().find(|m| m.is_any(&PRICING))
@@ -346,7 +351,24 @@ impl Reference {
                 "code the diagnosis in ICD-9-CM, or check the date of service",
             );
         }
+        // Services of an earlier fiscal year: what the code set says of them is not certain.
+        let earlier_year = first_service.filter(|&dos| dos < ICD10_CODE_SET_FROM);
+        let judged_later = |what: &str, out: &mut Findings| {
+            let dos = earlier_year.unwrap_or(Date::MIN);
+            out.add(
+                DIAGNOSIS_LATER_CODE_SET,
+                loc(),
+                format!(
+                    "{code} {what} the FY2026 ICD-10-CM code set, the only one cptkit holds; the service on {dos} falls in FY{}",
+                    fiscal_year(dos)
+                ),
+                "check the code against the code set of the date of service",
+            );
+        };
         let Ok(Some(status)) = self.diagnosis_status(code) else {
+            if earlier_year.is_some() {
+                return judged_later("is not in", out);
+            }
             return out.add(
                 UNKNOWN_DIAGNOSIS,
                 loc(),
@@ -376,6 +398,8 @@ impl Reference {
                 format!("{code} ({}) is valid from {from}, when it replaced {replaced}", dx.title),
                 format!("use {replaced} for services before {from}"),
             );
+        } else if earlier_year.is_some() {
+            judged_later("is a category header, not billable, in", out);
         } else {
             out.add(
                 DIAGNOSIS_NOT_BILLABLE,
@@ -1185,6 +1209,11 @@ fn same_service(a: &ClaimLine, b: &ClaimLine) -> bool {
         && a.quantity == b.quantity
         && a.case_id == b.case_id
         && a.start_time == b.start_time
+}
+
+/// The federal fiscal year of a date, which ICD-10-CM code sets follow (FY2026 began 2025-10-01).
+fn fiscal_year(date: Date) -> i32 {
+    date.year() + i32::from(date.month() >= time::Month::October)
 }
 
 /// The first and last dates of service of `lines`; `None` for no lines.

@@ -678,6 +678,24 @@ fn a_replaced_diagnosis_is_judged_by_the_date_of_service() {
             .map(|f| f.edit_id.clone())
             .collect::<Vec<_>>()
     };
+    // cptkit holds the FY2026 code set: a code it does not know, or knows as a header, is an error
+    // from 2025-10-01, and before that a warning that the later code set judged it (E66.8 became a
+    // header in October 2024; a 2024 claim billed it rightly).
+    assert_eq!(judged("E66.8", "2025-10-01"), ["DX003"]);
+    assert_eq!(judged("Z99.999", "2025-10-01"), ["DX002"]);
+    let earlier = |dx: &str| {
+        let mut claim = anesthesiologist_claim(&[("00632", "AA", "MJ", "90")]);
+        claim.diagnoses = [dx.parse().unwrap()].into_iter().collect();
+        claim.lines[0].date_of_service = time::macros::date!(2024 - 03 - 04);
+        let context = cptkit_core::ValidationContext { today: time::macros::date!(2026 - 11 - 27) };
+        let report = Reference::embedded().validate(&claim, &context);
+        let dx = report.findings.into_iter().filter(|f| f.edit_id.starts_with("DX0") && f.edit_id != "DX007");
+        dx.map(|f| (f.edit_id, f.severity, f.message)).collect::<Vec<_>>()
+    };
+    let [(id, severity, message)] = &earlier("E66.8")[..] else { panic!("{:?}", earlier("E66.8")) };
+    assert_eq!((id.as_str(), *severity), ("DX012", cptkit_core::Severity::Warning));
+    assert!(message.ends_with("the service on 2024-03-04 falls in FY2024"), "{message}");
+    assert_eq!(earlier("Z99.999")[0].0, "DX012");
     assert_eq!(judged("M54.5", "2021-09-30"), Vec::<String>::new());
     assert_eq!(judged("M54.5", "2021-10-01"), ["DX004"]);
     assert_eq!(judged("M54.50", "2021-09-30"), ["DX004"]);
