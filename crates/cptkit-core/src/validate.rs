@@ -120,6 +120,7 @@ pub mod edit {
         QX_WITHOUT_DIRECTION = "BAT001", Warning, "QX line without a directing physician line for the case";
         QZ_WITH_DIRECTION = "BAT002", Error, "QZ line beside a directing physician line";
         DIRECTION_OVER_FOUR = "BAT003", Error, "more than four concurrent directed cases: bill AD";
+        QY_CONCURRENT = "BAT004", Warning, "QY (one case directed) on a case concurrent with another directed case";
     }
 }
 
@@ -1472,6 +1473,18 @@ fn direction_over_four(claims: &[Claim]) -> Vec<(usize, Finding)> {
                         l,
                         format!("physician {npi} directs {peak} anesthetics at once during this case"),
                         "medical direction covers at most four concurrent cases: bill AD (supervision)",
+                    ),
+                ));
+            } else if peak > 1 && claims[c].lines[l].has_modifier("QY") {
+                // QY is direction of one CRNA; two to four concurrent cases are QK (domain reference
+                // §2.1-2.2). Paid alike (50%), so a warning.
+                out.push((
+                    c,
+                    batch_finding(
+                        edit::QY_CONCURRENT,
+                        l,
+                        format!("physician {npi} directs {peak} anesthetics at once during this QY case"),
+                        "QY is direction of a single case: bill QK for two to four concurrent cases",
                     ),
                 ));
             }

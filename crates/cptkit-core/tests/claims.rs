@@ -259,6 +259,28 @@ fn direction_counts_each_case_once() {
     assert_eq!(judged(&five), 5);
 }
 
+/// QY is direction of one case (§2.1-2.2): a QY case running with another directed case is BAT004, a
+/// warning (QK pays the same 50%); QY alone, or after the other case ended, is not.
+#[test]
+fn qy_on_a_case_with_another_directed_at_once_is_bat004() {
+    let qy = |case: &str, start: &str, end: &str| {
+        let mut claim = directed_case(case, start, end);
+        claim.lines[0].modifiers[0] = "QY".parse().unwrap();
+        claim
+    };
+    let bat004 = |claims: &[Claim]| {
+        let reports = Reference::embedded().validate_batch(claims, time::macros::date!(2026 - 11 - 27));
+        let found = reports.into_iter().map(Result::unwrap).flat_map(|r| r.findings).filter(|f| f.edit_id == "BAT004");
+        found.map(|f| (f.severity, f.field())).collect::<Vec<_>>()
+    };
+    assert_eq!(bat004(&[qy("A", "08:00", "09:00")]), []);
+    assert_eq!(bat004(&[qy("A", "08:00", "09:00"), directed_case("B", "09:00", "10:00")]), []);
+    assert_eq!(
+        bat004(&[qy("A", "08:00", "09:00"), directed_case("B", "08:30", "10:00")]),
+        [(cptkit_core::Severity::Warning, "lines[0].modifiers[0]".to_owned())]
+    );
+}
+
 /// The lines that get CPT003 on an anesthesiologist's claim of 2025-03-04 whose lines are (code, start,
 /// end, case id); a start of "" leaves the line without times.
 fn second_base_codes(lines: &[(&str, &str, &str, &str)]) -> Vec<String> {
