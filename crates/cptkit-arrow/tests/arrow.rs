@@ -236,6 +236,20 @@ fn a_claim_whose_rows_are_apart_is_not_priced() {
     assert_eq!(priced(&apart)[2], "not_valid");
 }
 
+/// A list column given as text (a frame that went through text, as Dask's from_pandas makes of lists)
+/// is refused naming the column, not read as one-item lists.
+#[test]
+fn a_list_column_of_text_is_refused_naming_it() {
+    let claims: Vec<Claim> = SyntheticClaims::new(3).unwrap().filter(|c| c.lines.len() == 1).take(2).collect();
+    let batch = claims_to_batch(&claims).unwrap();
+    let text = Arc::new(StringArray::from(vec!["['M54.16' 'M48.062']", "['M54.16']"]));
+    let error =
+        validate_batch(&replace(&batch, "diagnoses", text), Reference::embedded(), RuleBook::embedded(), today())
+            .unwrap_err();
+    assert_eq!(error.field(), Some("diagnoses"), "{error}");
+    assert!(error.to_string().contains("cannot be read as a list of text"), "{error}");
+}
+
 /// A differing state or ZIP is reported on its own column.
 #[test]
 fn a_differing_state_or_zip_is_named_by_its_column() {
