@@ -1340,7 +1340,7 @@ fn one_anesthetic_each(lines: &mut [CaseLine]) -> Vec<&mut [CaseLine]> {
     anesthetics
 }
 
-/// The edits that need the whole batch (BAT001-BAT003), added to the reports of `claims` (one report
+/// The edits that need the whole batch (BAT001-BAT004), added to the reports of `claims` (one report
 /// per claim, in the same order; a claim the judge failed on keeps its error). [`Reference::validate_batch`]
 /// runs them after judging each claim; a face that judges claims as they are read (Python's
 /// `validate_many`) calls this once it has them all.
