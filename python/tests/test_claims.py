@@ -289,6 +289,20 @@ def test_a_dict_may_hold_dates_and_decimals() -> None:
     assert cptkit.price(typed, today=TODAY).total_allowed == cptkit.price(claim, today=TODAY).total_allowed
 
 
+def test_a_list_longer_than_its_struct_is_refused_as_in_json() -> None:
+    # Nothing is dropped unread: a payer given as a list of three values for two fields is an error on
+    # every face (JSON says "trailing characters"), and a patient list never shows its values.
+    for field, value in [("payer", ["medicare", "medicare_ffs", "EXTRA"]), ("patient", ["1958-06-14", "M1", "SMITH"])]:
+        claim = medicare_claim()
+        claim[field] = value
+        for face in (claim, json.dumps(claim)):
+            with pytest.raises(cptkit.InvalidInputError, match=f"^{field}: ") as error:
+                cptkit.validate(face, today=TODAY)
+            assert "SMITH" not in str(error.value)
+        [result] = cptkit.price_many([claim], today=TODAY)
+        assert isinstance(result, cptkit.InvalidInputError) and str(result).startswith(f"{field}: ")
+
+
 def test_claim_class_round_trips() -> None:
     data, _ = case("medicare_00632_aa_90min_2025")
     claim = cptkit.Claim.from_dict(data)

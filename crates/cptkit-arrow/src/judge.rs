@@ -3,7 +3,7 @@
 //! Each claim is judged on its own (the per-claim edits and its price), so a result never depends on
 //! how the table was cut into batches (lines of a claim that are not adjacent, TBL003, are found within
 //! one batch, or across the batches of a [`ClaimStream`]: within one call of the Python functions, one
-//! partition in Spark and Dask); the cross-claim case edits (BAT001-003) need all of a case's claims at
+//! partition in Spark and Dask); the cross-claim case edits (BAT001-004) need all of a case's claims at
 //! once and run in `validate_many`, not here. Claims are judged on every core.
 
 use std::borrow::Cow;
@@ -181,6 +181,12 @@ fn judge_piece(
             issues.push(issue.clone());
         }
         let valid = matches!(outcome, Outcome::Judged(_)) && !issues.iter().any(RowIssue::is_error);
+        // A table error the core cannot see (TBL003: the claim's rows apart) rejects the claim as its
+        // own error findings would: no price.
+        let outcome = match outcome {
+            Outcome::Judged(Verdict::Priced(_) | Verdict::NotPriced(_)) if !valid => Outcome::Judged(Verdict::Rejected),
+            outcome => outcome,
+        };
         // Pricing's refusal of a valid claim is reported, but does not make the claim invalid.
         if let Outcome::Judged(Verdict::NotPriced(error)) = &outcome {
             issues.push(refusal(rows.start, &NOT_PRICEABLE, error));

@@ -555,6 +555,20 @@ fn normalized(batch: &RecordBatch, column: &Column, issues: &mut Vec<RowIssue>) 
     if input.data_type() == &wanted {
         return Ok(Some(input.clone()));
     }
+    // Arrow would wrap each value of a scalar column into a list of one ("['M54.16' 'M48.062']" as one
+    // diagnosis): a list column must hold lists.
+    let is_list = |t: &DataType| matches!(t, DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(..));
+    if is_list(&wanted) && !is_list(input.data_type()) && input.data_type() != &DataType::Null {
+        return Err(Error::invalid(
+            column.name,
+            format!(
+                "a {} column cannot be read as {}: give a list per row (a frame that passed through text, as \
+                 Dask's from_pandas makes of list columns, holds text)",
+                input.data_type(),
+                kind_name(column.kind)
+            ),
+        ));
+    }
     let options = CastOptions { safe: true, ..CastOptions::default() };
     if let Some(dictionary) = dictionary_in_place(input, column, &options) {
         return Ok(Some(dictionary));

@@ -214,6 +214,42 @@ fn claim_level_values_must_agree_and_lines_must_be_adjacent() {
     assert_eq!(numbers.values().to_vec(), vec![1, 2, 1, 1]);
 }
 
+/// A claim whose rows are apart (TBL003) is invalid as its own error findings would make it: it is not
+/// priced, as no other face prices an invalid claim.
+#[test]
+fn a_claim_whose_rows_are_apart_is_not_priced() {
+    let claims: Vec<Claim> = SyntheticClaims::new(3).unwrap().filter(|c| c.lines.len() == 1).take(3).collect();
+    let batch = claims_to_batch(&claims).unwrap();
+    let priced = |batch: &RecordBatch| {
+        let result = joined(
+            price_batch(batch, Reference::embedded(), RuleBook::embedded(), &contract("60", false), today()).unwrap(),
+        );
+        let status = result.column_by_name("status").unwrap().as_string::<i32>().clone();
+        (0..3).map(|row| status.value(row).to_owned()).collect::<Vec<_>>()
+    };
+    let before = priced(&batch);
+    assert_eq!(before[2], "priced", "{before:?}");
+    // Rows: A B C -> A B A.
+    let mut ids = text(&batch, "claim_id");
+    ids[2] = ids[0].clone();
+    let apart = replace(&batch, "claim_id", Arc::new(StringArray::from(ids)));
+    assert_eq!(priced(&apart)[2], "not_valid");
+}
+
+/// A list column given as text (a frame that went through text, as Dask's from_pandas makes of lists)
+/// is refused naming the column, not read as one-item lists.
+#[test]
+fn a_list_column_of_text_is_refused_naming_it() {
+    let claims: Vec<Claim> = SyntheticClaims::new(3).unwrap().filter(|c| c.lines.len() == 1).take(2).collect();
+    let batch = claims_to_batch(&claims).unwrap();
+    let text = Arc::new(StringArray::from(vec!["['M54.16' 'M48.062']", "['M54.16']"]));
+    let error =
+        validate_batch(&replace(&batch, "diagnoses", text), Reference::embedded(), RuleBook::embedded(), today())
+            .unwrap_err();
+    assert_eq!(error.field(), Some("diagnoses"), "{error}");
+    assert!(error.to_string().contains("cannot be read as a list of text"), "{error}");
+}
+
 /// A differing state or ZIP is reported on its own column.
 #[test]
 fn a_differing_state_or_zip_is_named_by_its_column() {

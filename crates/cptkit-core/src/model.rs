@@ -58,6 +58,8 @@ pub struct AnesthesiaCode {
     pub description_basis: String,
     pub description_source: String,
     pub service_type: ServiceType,
+    /// The primary code an add-on is reported with (01968 with 01967); None for any other code.
+    pub reported_with: Option<CptCode>,
     /// The anatomical section of the CPT anesthesia chapter.
     pub category: String,
     pub base_units: u32,

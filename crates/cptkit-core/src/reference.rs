@@ -640,6 +640,8 @@ fn load_codes(files: &Files) -> Result<BTreeMap<CptCode, AnesthesiaCode>> {
     struct KindRow {
         code: CptCode,
         kind: String,
+        #[serde(default)]
+        reported_with: Option<CptCode>,
     }
     #[derive(Deserialize)]
     struct SpineRow {
@@ -653,8 +655,11 @@ fn load_codes(files: &Files) -> Result<BTreeMap<CptCode, AnesthesiaCode>> {
         .into_iter()
         .map(|row| (row.code, row))
         .collect();
-    let kinds: BTreeMap<CptCode, String> =
-        files.rows::<KindRow>("anesthesia_code_kinds.csv")?.into_iter().map(|r| (r.code, r.kind)).collect();
+    let kinds: BTreeMap<CptCode, (String, Option<CptCode>)> = files
+        .rows::<KindRow>("anesthesia_code_kinds.csv")?
+        .into_iter()
+        .map(|r| (r.code, (r.kind, r.reported_with)))
+        .collect();
     let inpatient: BTreeMap<CptCode, Known> = files
         .rows::<SpineRow>("anesthesia_spine_family_006xx.csv")?
         .into_iter()
@@ -671,7 +676,8 @@ fn load_codes(files: &Files) -> Result<BTreeMap<CptCode, AnesthesiaCode>> {
             .find(|c| (c.first_code..=c.last_code).contains(&code))
             .ok_or_else(|| missing("category in anesthesia_categories.csv"))?;
         let description = descriptions.remove(&code).ok_or_else(|| missing("description"))?;
-        let service_type = match kinds.get(&code).map(String::as_str) {
+        let (kind, reported_with) = kinds.get(&code).map_or((None, None), |(kind, with)| (Some(kind.as_str()), *with));
+        let service_type = match kind {
             None => ServiceType::Anesthesia,
             Some("add_on") => ServiceType::AnesthesiaAddOn,
             Some("unlisted") => ServiceType::UnlistedAnesthesia,
@@ -688,6 +694,7 @@ fn load_codes(files: &Files) -> Result<BTreeMap<CptCode, AnesthesiaCode>> {
                 description_basis: description.basis,
                 description_source: description.source,
                 service_type,
+                reported_with,
                 category: category.category.clone(),
                 base_units: row.base_units,
                 base_units_source: sources

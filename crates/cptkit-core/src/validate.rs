@@ -56,6 +56,7 @@ pub mod edit {
         MULTIPLE_BASE_CODES = "CPT003", Error, "more than one base anesthesia code for one anesthetic";
         QC_WITHOUT_ANESTHESIA = "CPT004", Error, "qualifying-circumstance code without an anesthesia line";
         DUPLICATE_LINE = "CPT005", Error, "duplicate service line";
+        ADD_ON_WITHOUT_PRIMARY = "CPT006", Error, "anesthesia add-on code without its primary code the same day";
         FEE_UNKNOWN_CODE = "PFS001", Error, "procedure code not in the Medicare Physician Fee Schedule";
         FEE_NOT_VALID_FOR_MEDICARE = "PFS002", Error, "code not valid for Medicare (status I or G)";
         FEE_DELETED = "PFS003", Error, "code or component deleted on the date of service (status D, F or H)";
@@ -107,6 +108,11 @@ pub mod edit {
         TOO_MANY_DIAGNOSES = "DX008", Error, "more than 12 diagnoses";
         DIAGNOSIS_CODE_SET = "DX009", Error, "diagnosis code set does not match the date of service";
         ICD9_NOT_CHECKED = "DX010", Warning, "ICD-9-CM code not checked";
+        /// The 837P's SV107 and the CMS-1500's box 24E hold four pointers.
+        TOO_MANY_POINTERS = "DX011", Error, "more than 4 diagnosis pointers on a line";
+        /// cptkit holds one code set: a code it does not know, or knows as a header, may have been
+        /// billable in an earlier year (codes are split into new ones every October).
+        DIAGNOSIS_LATER_CODE_SET = "DX012", Warning, "diagnosis judged by a later ICD-10-CM code set";
         UNKNOWN_PLACE_OF_SERVICE = "POS001", Error, "place of service code is not assigned";
         PLACE_OF_SERVICE_NOT_TYPICAL = "POS002", Warning, "place of service not typical for this code";
         SERVICE_IN_FUTURE = "DAT001", Error, "date of service is in the future";
@@ -114,6 +120,7 @@ pub mod edit {
         QX_WITHOUT_DIRECTION = "BAT001", Warning, "QX line without a directing physician line for the case";
         QZ_WITH_DIRECTION = "BAT002", Error, "QZ line beside a directing physician line";
         DIRECTION_OVER_FOUR = "BAT003", Error, "more than four concurrent directed cases: bill AD";
+        QY_CONCURRENT = "BAT004", Warning, "QY (one case directed) on a case concurrent with another directed case";
     }
 }
 
@@ -183,6 +190,8 @@ const DIRECTING: [&str; 3] = ["QK", "QY", "AD"];
 const MAX_MINUTES: u32 = 24 * 60;
 /// ICD-10-CM replaced ICD-9-CM for services from this date (HIPAA code sets, 45 CFR 162.1002).
 const ICD10_START: Date = time::macros::date!(2015 - 10 - 01);
+/// The first day of the fiscal year of the ICD-10-CM code set cptkit holds (FY2026, its April 2026 update).
+const ICD10_CODE_SET_FROM: Date = time::macros::date!(2025 - 10 - 01);
 
 fn pricing_modifier(line: &ClaimLine) -> Option<ModifierCode> {
     line.modifiers.iter().copied().find(|m| m.is_any(&PRICING))
@@ -343,7 +352,24 @@ impl Reference {
                 "code the diagnosis in ICD-9-CM, or check the date of service",
             );
         }
+        // Services of an earlier fiscal year: what the code set says of them is not certain.
+        let earlier_year = first_service.filter(|&dos| dos < ICD10_CODE_SET_FROM);
+        let judged_later = |what: &str, out: &mut Findings| {
+            let dos = earlier_year.unwrap_or(Date::MIN);
+            out.add(
+                DIAGNOSIS_LATER_CODE_SET,
+                loc(),
+                format!(
+                    "{code} {what} the FY2026 ICD-10-CM code set, the only one cptkit holds; the service on {dos} falls in FY{}",
+                    fiscal_year(dos)
+                ),
+                "check the code against the code set of the date of service",
+            );
+        };
         let Ok(Some(status)) = self.diagnosis_status(code) else {
+            if earlier_year.is_some() {
+                return judged_later("is not in", out);
+            }
             return out.add(
                 UNKNOWN_DIAGNOSIS,
                 loc(),
@@ -373,6 +399,8 @@ impl Reference {
                 format!("{code} ({}) is valid from {from}, when it replaced {replaced}", dx.title),
                 format!("use {replaced} for services before {from}"),
             );
+        } else if earlier_year.is_some() {
+            judged_later("is a category header, not billable, in", out);
         } else {
             out.add(
                 DIAGNOSIS_NOT_BILLABLE,
@@ -477,6 +505,22 @@ impl Reference {
                 if entry.service_type != ServiceType::UnlistedAnesthesia {
                     check_minutes(i, line, out);
                 }
+                if let Some(primary) = entry.reported_with
+                    && !claim
+                        .lines
+                        .iter()
+                        .any(|l| l.procedure_code == primary && l.date_of_service == line.date_of_service)
+                {
+                    out.add(
+                        ADD_ON_WITHOUT_PRIMARY,
+                        at("procedure_code"),
+                        format!(
+                            "{code} is an add-on to {primary}, which the claim does not report on {}",
+                            line.date_of_service
+                        ),
+                        format!("report {code} with {primary} for the same anesthetic"),
+                    );
+                }
                 if entry.medicare_inpatient_only == Known::Yes && claim.place_of_service.as_str() != "21" {
                     out.add(
                         PLACE_OF_SERVICE_NOT_TYPICAL,
@@ -555,6 +599,17 @@ impl Reference {
                 FieldPath::line(i).key("diagnosis_pointers"),
                 "the line points at no diagnosis",
                 "point at the diagnosis that justifies the service (1-based)",
+            );
+        }
+        if line.diagnosis_pointers.len() > 4 {
+            out.add(
+                TOO_MANY_POINTERS,
+                FieldPath::line(i).key("diagnosis_pointers").index(4),
+                format!(
+                    "the line has {} diagnosis pointers; a claim line holds at most 4",
+                    line.diagnosis_pointers.len()
+                ),
+                "point at the 4 diagnoses that best justify the service",
             );
         }
         for (p, &pointer) in line.diagnosis_pointers.iter().enumerate() {
@@ -1157,6 +1212,11 @@ fn same_service(a: &ClaimLine, b: &ClaimLine) -> bool {
         && a.start_time == b.start_time
 }
 
+/// The federal fiscal year of a date, which ICD-10-CM code sets follow (FY2026 began 2025-10-01).
+fn fiscal_year(date: Date) -> i32 {
+    date.year() + i32::from(date.month() >= time::Month::October)
+}
+
 /// The first and last dates of service of `lines`; `None` for no lines.
 fn date_span<'a>(lines: impl IntoIterator<Item = &'a ClaimLine>) -> Option<(Date, Date)> {
     lines.into_iter().map(|l| l.date_of_service).fold(None, |span, dos| {
@@ -1280,7 +1340,7 @@ fn one_anesthetic_each(lines: &mut [CaseLine]) -> Vec<&mut [CaseLine]> {
     anesthetics
 }
 
-/// The edits that need the whole batch (BAT001-BAT003), added to the reports of `claims` (one report
+/// The edits that need the whole batch (BAT001-BAT004), added to the reports of `claims` (one report
 /// per claim, in the same order; a claim the judge failed on keeps its error). [`Reference::validate_batch`]
 /// runs them after judging each claim; a face that judges claims as they are read (Python's
 /// `validate_many`) calls this once it has them all.
@@ -1413,6 +1473,18 @@ fn direction_over_four(claims: &[Claim]) -> Vec<(usize, Finding)> {
                         l,
                         format!("physician {npi} directs {peak} anesthetics at once during this case"),
                         "medical direction covers at most four concurrent cases: bill AD (supervision)",
+                    ),
+                ));
+            } else if peak > 1 && claims[c].lines[l].has_modifier("QY") {
+                // QY is direction of one CRNA; two to four concurrent cases are QK (domain reference
+                // §2.1-2.2). Paid alike (50%), so a warning.
+                out.push((
+                    c,
+                    batch_finding(
+                        edit::QY_CONCURRENT,
+                        l,
+                        format!("physician {npi} directs {peak} anesthetics at once during this QY case"),
+                        "QY is direction of a single case: bill QK for two to four concurrent cases",
                     ),
                 ));
             }

@@ -259,6 +259,28 @@ fn direction_counts_each_case_once() {
     assert_eq!(judged(&five), 5);
 }
 
+/// QY is direction of one case (§2.1-2.2): a QY case running with another directed case is BAT004, a
+/// warning (QK pays the same 50%); QY alone, or after the other case ended, is not.
+#[test]
+fn qy_on_a_case_with_another_directed_at_once_is_bat004() {
+    let qy = |case: &str, start: &str, end: &str| {
+        let mut claim = directed_case(case, start, end);
+        claim.lines[0].modifiers[0] = "QY".parse().unwrap();
+        claim
+    };
+    let bat004 = |claims: &[Claim]| {
+        let reports = Reference::embedded().validate_batch(claims, time::macros::date!(2026 - 11 - 27));
+        let found = reports.into_iter().map(Result::unwrap).flat_map(|r| r.findings).filter(|f| f.edit_id == "BAT004");
+        found.map(|f| (f.severity, f.field())).collect::<Vec<_>>()
+    };
+    assert_eq!(bat004(&[qy("A", "08:00", "09:00")]), []);
+    assert_eq!(bat004(&[qy("A", "08:00", "09:00"), directed_case("B", "09:00", "10:00")]), []);
+    assert_eq!(
+        bat004(&[qy("A", "08:00", "09:00"), directed_case("B", "08:30", "10:00")]),
+        [(cptkit_core::Severity::Warning, "lines[0].modifiers[0]".to_owned())]
+    );
+}
+
 /// The lines that get CPT003 on an anesthesiologist's claim of 2025-03-04 whose lines are (code, start,
 /// end, case id); a start of "" leaves the line without times.
 fn second_base_codes(lines: &[(&str, &str, &str, &str)]) -> Vec<String> {
@@ -358,6 +380,35 @@ fn one_base_code_twice_in_an_anesthetic_is_a_second_base_code() {
     assert_eq!(findings(&[("AA", "60"), ("AA", "60")]), ["CPT005 lines[1].procedure_code"]);
 }
 
+/// An anesthesia add-on is reported with its primary code the same day (01968 and 01969 with 01967,
+/// 01953 with 01952: anesthesia_code_kinds.csv), as a fee-schedule add-on is (PFS016).
+#[test]
+fn an_anesthesia_add_on_needs_its_primary_code_the_same_day() {
+    let cpt006 = |lines: &[(&str, &str)]| {
+        let mut claim =
+            anesthesiologist_claim(&lines.iter().map(|&(code, _)| (code, "AA", "MJ", "60")).collect::<Vec<_>>());
+        for (line, &(_, date)) in claim.lines.iter_mut().zip(lines) {
+            line.date_of_service =
+                time::Date::parse(date, time::macros::format_description!("[year]-[month]-[day]")).unwrap();
+        }
+        let context = cptkit_core::ValidationContext { today: time::macros::date!(2026 - 11 - 27) };
+        let report = Reference::embedded().validate(&claim, &context);
+        let found = report.findings.iter().filter(|f| f.edit_id == "CPT006");
+        found.map(|f| format!("{} {}", f.field(), f.message)).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        cpt006(&[("01968", "2025-06-01")]),
+        ["lines[0].procedure_code 01968 is an add-on to 01967, which the claim does not report on 2025-06-01"]
+    );
+    assert_eq!(
+        cpt006(&[("01967", "2025-06-01"), ("01968", "2025-06-01"), ("01969", "2025-06-01")]),
+        Vec::<String>::new()
+    );
+    assert_eq!(cpt006(&[("01967", "2025-06-01"), ("01968", "2025-06-02")]).len(), 1);
+    assert_eq!(cpt006(&[("01953", "2025-06-01")]).len(), 1);
+    assert_eq!(cpt006(&[("01952", "2025-06-01"), ("01953", "2025-06-01")]), Vec::<String>::new());
+}
+
 fn medicare_claim(code: &str, modifier: &str, minutes: u32) -> Claim {
     let crna = matches!(modifier, "QX" | "QZ");
     let json = format!(
@@ -432,7 +483,7 @@ fn mixed_claims_price_each_line_in_its_place() {
 
 #[test]
 fn allowed_never_falls_as_minutes_grow() {
-    for code in ["00632", "00100", "01967", "01953"] {
+    for code in ["00632", "00100", "01967", "01952", "01996"] {
         let mut previous = Decimal::ZERO;
         for minutes in 1..=600 {
             let now = allowed(code, "AA", minutes);
@@ -649,6 +700,24 @@ fn a_replaced_diagnosis_is_judged_by_the_date_of_service() {
             .map(|f| f.edit_id.clone())
             .collect::<Vec<_>>()
     };
+    // cptkit holds the FY2026 code set: a code it does not know, or knows as a header, is an error
+    // from 2025-10-01, and before that a warning that the later code set judged it (E66.8 became a
+    // header in October 2024; a 2024 claim billed it rightly).
+    assert_eq!(judged("E66.8", "2025-10-01"), ["DX003"]);
+    assert_eq!(judged("Z99.999", "2025-10-01"), ["DX002"]);
+    let earlier = |dx: &str| {
+        let mut claim = anesthesiologist_claim(&[("00632", "AA", "MJ", "90")]);
+        claim.diagnoses = [dx.parse().unwrap()].into_iter().collect();
+        claim.lines[0].date_of_service = time::macros::date!(2024 - 03 - 04);
+        let context = cptkit_core::ValidationContext { today: time::macros::date!(2026 - 11 - 27) };
+        let report = Reference::embedded().validate(&claim, &context);
+        let dx = report.findings.into_iter().filter(|f| f.edit_id.starts_with("DX0") && f.edit_id != "DX007");
+        dx.map(|f| (f.edit_id, f.severity, f.message)).collect::<Vec<_>>()
+    };
+    let [(id, severity, message)] = &earlier("E66.8")[..] else { panic!("{:?}", earlier("E66.8")) };
+    assert_eq!((id.as_str(), *severity), ("DX012", cptkit_core::Severity::Warning));
+    assert!(message.ends_with("the service on 2024-03-04 falls in FY2024"), "{message}");
+    assert_eq!(earlier("Z99.999")[0].0, "DX012");
     assert_eq!(judged("M54.5", "2021-09-30"), Vec::<String>::new());
     assert_eq!(judged("M54.5", "2021-10-01"), ["DX004"]);
     assert_eq!(judged("M54.50", "2021-09-30"), ["DX004"]);

@@ -245,11 +245,24 @@ fn as_seq<'a, 'py>(obj: &'a Bound<'py, PyAny>) -> Option<Seq<'a, 'py>> {
     }
 }
 
-/// The items straight from the list or tuple, one at a time (no `Vec` of them per list).
+/// The items straight from the list or tuple, one at a time (no `Vec` of them per list). Items left
+/// unread (a struct given as a longer list) are refused, as JSON's reader refuses them: nothing is
+/// dropped unread.
 fn visit_seq<'de, V: Visitor<'de>>(value: Seq<'_, '_>, visitor: V) -> Result<V::Value, DeError> {
+    fn all_read<'de, 'py, V: Visitor<'de>>(
+        items: impl ExactSizeIterator<Item = Bound<'py, PyAny>>,
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
+        let mut access = SeqAccess { items };
+        let value = visitor.visit_seq(&mut access)?;
+        match access.items.len() {
+            0 => Ok(value),
+            left => Err(DeError(format!("{left} more item(s) in the list than there are fields to read"))),
+        }
+    }
     match value {
-        Seq::List(list) => visitor.visit_seq(SeqAccess { items: list.iter() }),
-        Seq::Tuple(tuple) => visitor.visit_seq(SeqAccess { items: tuple.iter() }),
+        Seq::List(list) => all_read(list.iter(), visitor),
+        Seq::Tuple(tuple) => all_read(tuple.iter(), visitor),
     }
 }
 

@@ -50,6 +50,9 @@ pub(crate) trait Handler {
     fn accepts(implementation: &str) -> bool;
     fn begin(&mut self, envelope: &Envelope);
     fn segment(&mut self, segment: &Segment<'_>);
+    /// A damaged segment inside the transaction (see `Next::Damaged`): true when the handler holds it
+    /// against what it damages and reads on; false loses the transaction.
+    fn damaged(&mut self, error: &X12Error) -> bool;
     fn finish(&mut self) -> Self::Output;
     fn abort(&mut self);
 }
@@ -79,6 +82,8 @@ struct Machine<H: Handler> {
     groups: u64,
     transactions: u64,
     segments: u64,
+    /// Damaged fragments in the transaction that may or may not be in the sender's count.
+    fragments: u64,
     stray_reported: bool,
     pending: VecDeque<Result<Transaction<H::Output>, X12Error>>,
     done: bool,
@@ -178,7 +183,13 @@ impl<R: Read, H: Handler> Driver<R, H> {
                 m.on_segment(&seg);
                 Some(seg.offset())
             }
-            Next::Error(e) => {
+            // One damaged segment costs the claim it is in, not its transaction.
+            Next::Damaged { error, counted } if m.state == State::Transaction && m.handler.damaged(&error) => {
+                m.segments += u64::from(counted);
+                m.fragments += u64::from(!counted);
+                None
+            }
+            Next::Damaged { error: e, .. } | Next::Error(e) => {
                 let e = e.with_control(&m.control);
                 if m.state == State::Transaction {
                     m.handler.abort();
@@ -210,6 +221,7 @@ impl<H: Handler> Machine<H> {
             groups: 0,
             transactions: 0,
             segments: 0,
+            fragments: 0,
             stray_reported: false,
             pending: VecDeque::new(),
             done: false,
@@ -412,6 +424,7 @@ impl<H: Handler> Machine<H> {
         self.envelope.implementation = implementation;
         self.envelope.at = at;
         self.segments = 1;
+        self.fragments = 0;
         self.handler.begin(&self.envelope);
         self.state = State::Transaction;
     }
@@ -433,7 +446,10 @@ impl<H: Handler> Machine<H> {
         self.state = State::Group;
         let mut bad = false;
         let count = seg.text(1);
-        if count.parse::<u64>().ok() != Some(self.segments) {
+        // A fragment that is not a segment may be a segment with a garbled id, which the sender counted,
+        // or the tail of one a stray terminator split, which it did not.
+        let counted = self.segments..=self.segments + std::mem::take(&mut self.fragments);
+        if !count.parse::<u64>().is_ok_and(|count| counted.contains(&count)) {
             bad = true;
             self.error(
                 X12ErrorKind::Envelope,

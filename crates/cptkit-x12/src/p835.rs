@@ -310,6 +310,15 @@ impl Handler for Handler835 {
 
     fn segment(&mut self, seg: &Segment<'_>) {
         self.on_segment(seg);
+        if let Some(byte) = seg.not_text() {
+            self.problem(seg.at(), format!("a value is not UTF-8 text at byte {byte}: read as empty"));
+        }
+    }
+
+    /// A remittance missing a segment could lose a payment or an adjustment without a word: the
+    /// transaction is rejected whole.
+    fn damaged(&mut self, _error: &X12Error) -> bool {
+        false
     }
 
     fn finish(&mut self) -> Remittance {

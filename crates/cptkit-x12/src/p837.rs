@@ -15,7 +15,7 @@ use serde::Serialize;
 use time::{Date, PrimitiveDateTime, Time};
 
 use crate::envelope::{Driver, Envelope, Handler, Transaction};
-use crate::error::{SegmentRef, X12Error};
+use crate::error::{SegmentRef, X12Error, X12ErrorKind};
 use crate::par837::ParDriver;
 use crate::segment::{Delimiters, Segment};
 use crate::source::{ClaimField, ClaimSource, LineField};
@@ -446,6 +446,11 @@ pub(crate) struct Handler837 {
     patient: Option<PatientLoop>,
     claim: Option<ClaimBuilder>,
     entity: Entity,
+    /// HL03 of the loop being read: 20 billing provider, 22 subscriber, 23 patient.
+    level: u8,
+    /// A damaged segment met outside a claim, with the level of its loop: every claim of that loop
+    /// carries it (the loop's data, a member id or an address, may be what was lost).
+    damage: Option<(u8, X12Error)>,
     out: Claims837,
     /// The last payer mappings, keyed by (SBR09, NM103, NM109): consecutive subscribers usually share
     /// one. A ring: when full, the oldest is replaced, so an index stays valid until the next insert.
@@ -491,6 +496,23 @@ impl Handler for Handler837 {
 
     fn segment(&mut self, seg: &Segment<'_>) {
         self.on_segment(seg);
+        // A value that was not text was read as empty: the segment is damaged.
+        if let Some(byte) = seg.not_text() {
+            self.damaged(&X12Error::new(
+                X12ErrorKind::Syntax,
+                seg.at(),
+                format!("a value is not UTF-8 text at byte {byte}"),
+            ));
+        }
+    }
+
+    /// A damaged segment rejects the claim it is in, or every claim of the loop it is in.
+    fn damaged(&mut self, error: &X12Error) -> bool {
+        match &mut self.claim {
+            Some(claim) => claim.errors.push(error.clone()),
+            None => self.damage = Some((self.level, error.clone())),
+        }
+        true
     }
 
     fn finish(&mut self) -> Claims837 {
@@ -516,6 +538,8 @@ impl Handler837 {
             patient: None,
             claim: None,
             entity: Entity::None,
+            level: 0,
+            damage: None,
             out: Claims837::default(),
             payer_cache: Vec::new(),
             payer_cache_next: 0,
@@ -532,6 +556,8 @@ impl Handler837 {
         self.patient = None;
         self.claim = None;
         self.entity = Entity::None;
+        self.level = 0;
+        self.damage = None;
         // Keep the claim list's capacity (see `finish`).
         self.out.claims.clear();
         self.out.rejected.clear();
@@ -590,6 +616,15 @@ impl Handler837 {
     fn on_hl(&mut self, seg: &Segment<'_>) {
         self.finish_claim();
         self.entity = Entity::None;
+        let level = match seg.code(3) {
+            b"20" => 20,
+            b"22" => 22,
+            b"23" => 23,
+            _ => self.level,
+        };
+        // A loop at the damaged one's level or above ends the damage's reach.
+        self.damage = self.damage.take().filter(|(damaged, _)| *damaged < level);
+        self.level = level;
         match seg.code(3) {
             b"20" => {
                 self.provider = Provider::default();
@@ -724,7 +759,7 @@ impl Handler837 {
     fn on_clm(&mut self, seg: &Segment<'_>) {
         self.finish_claim();
         self.entity = Entity::None;
-        let mut errors = Vec::new();
+        let mut errors: Vec<X12Error> = self.damage.iter().map(|(_, e)| e.clone()).collect();
         let claim_id = ShortText::from(seg.text(1));
         if claim_id.is_empty() {
             errors.push(X12Error::value(seg.at_element(1), "CLM01 (claim id) is empty"));
@@ -752,7 +787,8 @@ impl Handler837 {
 
     fn on_hi(&mut self, seg: &Segment<'_>) {
         let Some(claim) = &mut self.claim else { return };
-        for i in 1..=seg.len().min(12) {
+        // Every code, even past the 12 an HI holds: the claim's judge tells DX008, as for any claim.
+        for i in 1..=seg.len() {
             let qualifier = seg.component(i, 1).trim_ascii();
             // Codes are stored inline: parsing allocates nothing, so no cache is needed.
             let at = seg.at_component(i, 2);
@@ -792,6 +828,11 @@ impl Handler837 {
             _ => None,
         };
         match claim.lines.last_mut() {
+            Some(line) if seg.code(1) == b"472" && line.dos.is_some() => {
+                if line.errors.len() < 16 {
+                    line.errors.push(X12Error::value(at, "a second service date (DTP*472) in one service line (LX)"));
+                }
+            }
             Some(line) if seg.code(1) == b"472" => {
                 line.dos = Some(date.map(|d| (d, at)).ok_or_else(|| {
                     Box::new(X12Error::value(at, format!("service date {:?} is not a D8/RD8 date", seg.text(3))))
@@ -842,6 +883,9 @@ impl Handler837 {
                 errors.push(e);
             }
         };
+        if line.sv1.is_some() {
+            fail(X12Error::value(seg.at(), "a second SV1 in one service line (LX): a line has one service"));
+        }
         // SV101: qualifier, code, up to four modifiers (split once, not once per component).
         let procedure: [&str; 6] = seg.component_texts(1);
         let qualifier = procedure[0];
@@ -888,13 +932,16 @@ impl Handler837 {
         let pos = Some(seg.text(5)).filter(|p| !p.is_empty()).map(ShortText::from);
         let mut pointers = DiagnosisPointers::new();
         let mut pointer_at = [0u8; 4];
-        for (j, p) in seg.components(7).enumerate().take(4) {
+        // Every pointer, even past the 4 SV107 holds: the claim's judge tells DX011.
+        for (j, p) in seg.components(7).enumerate() {
             if p.is_empty() {
                 continue;
             }
             match std::str::from_utf8(p).ok().and_then(|p| p.trim().parse::<u32>().ok()) {
                 Some(p) => {
-                    pointer_at[pointers.len()] = (j + 1) as u8;
+                    if let Some(at) = pointer_at.get_mut(pointers.len()) {
+                        *at = (j + 1) as u8;
+                    }
                     pointers.push(p);
                 }
                 None => fail(X12Error::value(seg.at_component(7, j + 1), "diagnosis pointer is not a number")),

@@ -72,6 +72,11 @@ impl Handler for Splitter {
         }
     }
 
+    fn damaged(&mut self, error: &X12Error) -> bool {
+        // Else the worker reading the transaction meets it too.
+        !self.inline || self.handler.damaged(error)
+    }
+
     fn finish(&mut self) -> Body {
         if std::mem::take(&mut self.inline) { Body::Read(self.handler.finish()) } else { Body::Captured }
     }
@@ -106,6 +111,9 @@ fn feed(handler: &mut Handler837, envelope: &Envelope, bytes: Vec<u8>, delims: D
                 debug_assert_eq!(seg.id(), b"ST");
             }
             Next::Segment(seg) => handler.segment(&seg),
+            Next::Damaged { error, .. } => {
+                handler.damaged(&error);
+            }
             // The splitter read these same bytes without an error (else the transaction was rejected).
             Next::Error(e) => debug_assert!(e.message.is_empty(), "unexpected re-read error: {e}"),
             Next::End => break,

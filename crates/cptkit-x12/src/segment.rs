@@ -1,5 +1,6 @@
 //! The X12 tokenizer: delimiters from each ISA, segments as byte slices into one reusable buffer.
 
+use std::cell::Cell;
 use std::io::Read;
 use std::ops::Range;
 
@@ -56,7 +57,7 @@ impl Delimiters {
 }
 
 /// One segment: a view into the reader's buffer, valid until the next call to the reader.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Segment<'a> {
     data: &'a [u8],
     /// Start of each element (index 0 = the id), then `data.len() + 1`.
@@ -64,6 +65,8 @@ pub struct Segment<'a> {
     delims: Delimiters,
     number: u64,
     offset: u64,
+    /// The first value read as text that was not UTF-8 (see [`Segment::not_text`]).
+    not_text: Cell<Option<u64>>,
 }
 
 impl<'a> Segment<'a> {
@@ -113,9 +116,22 @@ impl<'a> Segment<'a> {
         }
     }
 
-    /// The bytes at `range` as trimmed text; empty when not UTF-8.
+    /// The bytes at `range` as trimmed text; empty when not UTF-8, which [`Segment::not_text`] then tells.
     fn text_at(&self, range: Range<usize>) -> &'a str {
-        std::str::from_utf8(self.data.get(range).unwrap_or(&[]).trim_ascii()).unwrap_or("")
+        let bytes = self.data.get(range).unwrap_or(&[]).trim_ascii();
+        std::str::from_utf8(bytes).unwrap_or_else(|e| {
+            if self.not_text.get().is_none() {
+                // The first bad byte, as an offset from the start of the input.
+                let at = bytes.as_ptr() as usize - self.data.as_ptr() as usize + e.valid_up_to();
+                self.not_text.set(Some(self.offset + at as u64));
+            }
+            ""
+        })
+    }
+
+    /// Where a value read as text was not UTF-8 (read as empty instead), as a byte offset in the input.
+    pub(crate) fn not_text(&self) -> Option<u64> {
+        self.not_text.get()
     }
 
     /// Element `i` as text, trimmed; empty when absent or not UTF-8.
@@ -318,6 +334,13 @@ const MAX_SPARE_BYTES: usize = 4 << 20;
 /// What the reader produced.
 pub(crate) enum Next<'a> {
     Segment(Segment<'a>),
+    /// Damage confined to one segment (reading goes on at the next one): a fragment that is not a
+    /// segment (a stray terminator split one, or two terminators in a row), not in the sender's segment
+    /// count; or a segment too long to hold, skipped, which is.
+    Damaged {
+        error: X12Error,
+        counted: bool,
+    },
     Error(X12Error),
     End,
 }
@@ -494,7 +517,7 @@ impl<R: Read> SegmentReader<R> {
     pub fn read_segment(&mut self) -> Option<Result<Segment<'_>, X12Error>> {
         match self.next_segment() {
             Next::Segment(s) => Some(Ok(s)),
-            Next::Error(e) => Some(Err(e)),
+            Next::Damaged { error: e, .. } | Next::Error(e) => Some(Err(e)),
             Next::End => None,
         }
     }
@@ -565,11 +588,12 @@ impl<R: Read> SegmentReader<R> {
                     self.count += 1;
                     self.skipping = true;
                     self.start = self.end;
-                    return Next::Error(X12Error::new(
+                    let error = X12Error::new(
                         X12ErrorKind::Syntax,
                         at,
                         format!("segment longer than {MAX_SEGMENT_LEN} bytes: skipped"),
-                    ));
+                    );
+                    return Next::Damaged { error, counted: true };
                 }
                 match self.fill() {
                     Ok(_) => continue,
@@ -590,15 +614,27 @@ impl<R: Read> SegmentReader<R> {
         let offset = self.base + seg_start as u64;
         let id = &data[..id_end];
         if !is_segment_id(id) {
-            let at = SegmentRef::new(self.count, offset, id);
-            let shown: String = String::from_utf8_lossy(&id[..id.len().min(12)]).into_owned();
-            return Next::Error(X12Error::new(
-                X12ErrorKind::Syntax,
-                at,
-                format!("{shown:?} is not a segment id (2-3 upper-case letters or digits)"),
-            ));
+            // Not quoted, nor kept as the segment's id: what stands where an id should is most often
+            // the rest of a value (a name, a member id) cut off by a stray terminator.
+            let at = SegmentRef::new(self.count, offset, &[]);
+            let message = match len {
+                0 => "an empty segment (two segment terminators in a row)".to_owned(),
+                _ => format!(
+                    "the {len} bytes here are not a segment (no segment id of 2-3 upper-case letters or digits): the \
+                     segment before may hold a stray segment terminator"
+                ),
+            };
+            let error = X12Error::new(X12ErrorKind::Syntax, at, message);
+            return Next::Damaged { error, counted: false };
         }
-        Next::Segment(Segment { data, bounds: &self.bounds, delims, number: self.count, offset })
+        Next::Segment(Segment {
+            data,
+            bounds: &self.bounds,
+            delims,
+            number: self.count,
+            offset,
+            not_text: Cell::new(None),
+        })
     }
 
     /// Skim mode, inside a transaction: passes over the body segments already in the buffer (each a
@@ -791,7 +827,7 @@ mod tests {
         loop {
             match r.next_segment() {
                 Next::Segment(s) => ids.push(String::from_utf8_lossy(s.id()).into_owned()),
-                Next::Error(e) => errors.push(e),
+                Next::Damaged { error: e, .. } | Next::Error(e) => errors.push(e),
                 Next::End => break,
             }
         }
@@ -904,7 +940,7 @@ mod tests {
         loop {
             match r.next_segment() {
                 Next::Segment(_) => segments += 1,
-                Next::Error(e) => {
+                Next::Damaged { error: e, .. } | Next::Error(e) => {
                     assert!(e.message.contains("longer than"), "{e}");
                     errors += 1;
                 }

@@ -188,6 +188,25 @@ pub fn write_837<W: Write>(w: W, claims: &[Claim], options: &WriteOptions) -> Re
         (true, false) => b"\n",
         (true, true) => b"\r\n",
     };
+    // Each delimiter its own, as the reader requires of an ISA (else the file does not read back).
+    let named = [
+        ("element_separator", Some(d.element)),
+        ("repetition_separator", d.repetition),
+        ("component_separator", Some(d.component)),
+        ("segment_terminator", Some(d.segment)),
+    ];
+    for (i, &(field, byte)) in named.iter().enumerate() {
+        let Some(byte) = byte else { continue };
+        if byte.is_ascii_alphanumeric() {
+            return Err(Error::invalid(field, format!("{:?} is a letter or digit", char::from(byte))));
+        }
+        if let Some((other, _)) = named[..i].iter().find(|(_, b)| *b == Some(byte)) {
+            return Err(Error::invalid(
+                field,
+                format!("{:?} is also the {}", char::from(byte), other.replace('_', " ")),
+            ));
+        }
+    }
     if options.line_breaks && (d.contains(b'\n') || d.contains(b'\r')) && d.segment != b'\n' {
         return Err(Error::invalid("delimiters", "a line break cannot be both a delimiter and a line break"));
     }
@@ -547,6 +566,29 @@ mod tests {
         }
         assert_eq!(back.core_claims(), claims);
         assert_eq!(back.claims().filter(|p| p.part.is_some()).count(), 3);
+    }
+
+    /// Delimiters that clash would write a file the reader refuses: refused, naming the field.
+    #[test]
+    fn clashing_delimiters_are_refused_with_the_field() {
+        let claim = Claim::from_json(
+            &std::fs::read_to_string(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../tests/fixtures/claims/medicare_00632_aa_90min_2025/claim.json"
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        for (component, field, message) in [
+            (b'^', "component_separator", "'^' is also the repetition separator"),
+            (b'*', "component_separator", "'*' is also the element separator"),
+            (b'A', "component_separator", "'A' is a letter or digit"),
+        ] {
+            let mut options = written_in_ny();
+            options.delimiters.component = component;
+            let err = write_837_to_vec(std::slice::from_ref(&claim), &options).unwrap_err();
+            assert_eq!((err.field(), err.message()), (Some(field), message), "{err}");
+        }
     }
 
     #[test]

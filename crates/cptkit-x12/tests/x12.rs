@@ -284,17 +284,105 @@ fn truncated_file_keeps_what_was_complete() {
 #[test]
 fn garbage_between_transactions_is_reported_and_skipped() {
     let text = String::from_utf8(fixture("837p_broken_envelope.x12")).unwrap();
-    // Put a non-segment into transaction 1: it is rejected; 2 and 3 still fail on their own.
+    // Put a non-segment into transaction 1: its claim is rejected, never quoting the bytes; 2 and 3
+    // still fail on their own.
     let broken = text.replacen("HI*ABK", "\u{1}\u{2}BAD*ABK", 1);
     let file = read_837(broken.as_bytes(), ReadOptions::default());
     assert!(file.claims().next().is_none());
-    assert_eq!(file.errors[0].kind, X12ErrorKind::Syntax);
+    let rejected: Vec<_> = file.rejected().collect();
+    assert_eq!(rejected.len(), 1);
+    assert_eq!((rejected[0].claim_id.as_str(), rejected[0].errors[0].kind), ("C4001", X12ErrorKind::Syntax));
+    assert!(!rejected[0].errors[0].message.contains("BAD"), "{}", rejected[0].errors[0]);
+    assert_eq!(file.errors[0].kind, X12ErrorKind::Envelope, "transaction 1 itself is whole");
     // Junk before the ISA: skipped with an error, the rest is read.
     let junked = format!("GARBAGE\r\n{}", String::from_utf8(fixture("837p_two_interchanges.x12")).unwrap());
     let file = read_837(junked.as_bytes(), ReadOptions::default());
     assert_eq!(file.claims().count(), 2);
     assert_eq!(file.errors.len(), 1);
     assert!(file.errors[0].message.contains("skipped 9 bytes"));
+}
+
+/// A damaged segment costs the claims it damages, not its transaction: a stray terminator in a
+/// subscriber's name rejects that subscriber's claim (without quoting the name), an empty segment the
+/// claim it is in, and every other claim is read as before.
+#[test]
+fn a_damaged_segment_rejects_only_the_claims_it_damages() {
+    let text = String::from_utf8(fixture("837p_medicare_star_crlf.x12")).unwrap();
+    let read = |text: &str| {
+        let file = read_837(text.as_bytes(), options());
+        let ids = |claims: Vec<&str>| claims.into_iter().map(str::to_owned).collect::<Vec<_>>();
+        let claims = ids(file.claims().map(|c| c.claim.claim_id.as_str()).collect());
+        let rejected = ids(file.rejected().map(|r| r.claim_id.as_str()).collect());
+        let messages: Vec<String> = file.rejected().flat_map(|r| r.errors.iter().map(ToString::to_string)).collect();
+        assert!(file.errors.is_empty(), "{:?}", file.errors);
+        (claims, rejected, messages)
+    };
+    let (claims, rejected, _) = read(&text);
+    assert_eq!((claims.len(), rejected.clone()), (9, vec!["C1009".to_owned()]));
+
+    let (split, split_rejected, messages) = read(&text.replacen("NM1*IL*1*POE*ANNA", "NM1*IL*1*POE~ANNA", 1));
+    assert_eq!(split_rejected, ["C1003", "C1009"]);
+    assert_eq!(split, claims.iter().filter(|c| *c != "C1003").cloned().collect::<Vec<_>>());
+    assert!(messages.iter().any(|m| m.contains("stray segment terminator")), "{messages:?}");
+    assert!(messages.iter().all(|m| !m.contains("ANNA") && !m.contains("ANN")), "{messages:?}");
+
+    let clm = text.find("CLM*C1004").unwrap();
+    let hi = clm + text[clm..].find("HI*").unwrap();
+    let (empty, empty_rejected, messages) = read(&format!("{}~{}", &text[..hi], &text[hi..]));
+    assert_eq!(empty_rejected, ["C1004", "C1009"]);
+    assert_eq!(empty.len(), 8);
+    assert!(messages.iter().any(|m| m.contains("an empty segment")), "{messages:?}");
+
+    // A value that is not UTF-8 is not read as empty: its claim is rejected, naming the byte.
+    let mut bytes = text.clone().into_bytes();
+    let modifier = text.find("SV1*HC:00632:AA").unwrap() + "SV1*HC:00632:A".len();
+    bytes[modifier] = 0xff;
+    let file = read_837(bytes.as_slice(), options());
+    let rejected: Vec<_> = file.rejected().map(|r| (r.claim_id.as_str(), r.errors[0].message.clone())).collect();
+    assert_eq!(rejected[0], ("C1001", format!("a value is not UTF-8 text at byte {modifier}")));
+}
+
+/// Nothing past a segment's limits is dropped unread: a 13th diagnosis and a 5th pointer are read for
+/// the judge to tell (DX008, DX011, as on every face), a second SV1 or service date in one line rejects
+/// the claim. SE01 is fixed up for the added segments.
+#[test]
+fn values_past_the_limits_are_judged_or_refused_not_dropped() {
+    let text = String::from_utf8(fixture("837p_medicare_star_crlf.x12")).unwrap().replace("\r\n", "\n");
+    let with = |from: &str, to: &str| {
+        let changed = text.replacen(from, to, 1);
+        assert_ne!(changed, text, "{from}");
+        let added = to.matches('~').count() - from.matches('~').count();
+        let se = changed.rfind("\nSE*").unwrap() + 1;
+        let count_end = se + 3 + changed[se + 3..].find('*').unwrap();
+        let count: usize = changed[se + 3..count_end].parse().unwrap();
+        let fixed = format!("{}{}{}", &changed[..se + 3], count + added, &changed[count_end..]);
+        let file = read_837(fixed.as_bytes(), options());
+        assert!(file.errors.is_empty(), "{:?}", file.errors);
+        file
+    };
+    let judged = |file: &File837| {
+        let claim = &file.claims().find(|c| c.claim.claim_id == "C1001").unwrap().claim;
+        let today = time::macros::date!(2026 - 11 - 27);
+        let report = Reference::embedded().validate(claim, &ValidationContext { today });
+        report.findings.iter().map(|f| format!("{} {}", f.edit_id, f.field())).collect::<Vec<_>>()
+    };
+    let thirteen = "HI*ABK:M5416*ABF:M48062*ABF:M5450*ABF:M5116*ABF:M5126*ABF:M47816*ABF:M4726*ABF:M4316*ABF:M9903*ABF:M5417*ABF:M5441*ABF:M5442*ABF:G8929~";
+    assert!(judged(&with("HI*ABK:M5416*ABF:M48062~", thirteen)).contains(&"DX008 diagnoses".to_owned()));
+    assert!(
+        judged(&with("MJ*90***1:2~", "MJ*90***1:2:1:2:2~"))
+            .contains(&"DX011 lines[0].diagnosis_pointers[4]".to_owned())
+    );
+    let rejected =
+        |file: &File837| file.rejected().map(|r| (r.claim_id.clone(), r.errors[0].message.clone())).collect::<Vec<_>>();
+    let sv1 = "SV1*HC:00632:AA:P2*1500*MJ*90***1:2~";
+    let second_sv1 = with(sv1, &format!("{sv1}\nSV1*HC:00630:AA*1500*MJ*90***1~"));
+    assert!(
+        rejected(&second_sv1)
+            .contains(&("C1001".into(), "a second SV1 in one service line (LX): a line has one service".into()))
+    );
+    let dtp = "DTP*472*D8*20250304~";
+    let second_date = with(dtp, &format!("{dtp}\nDTP*472*D8*20250306~"));
+    assert!(rejected(&second_date).iter().any(|(id, m)| id == "C1001" && m.contains("a second service date")));
 }
 
 #[test]
