@@ -80,6 +80,7 @@ from cptkit._native import (
     ReconciledClaim,
     ReconciledLine,
     LineFlag,
+    ClaimLevelResult,
     UnmatchedRemittanceLine,
     ReconciliationTotals,
     RelatedCode,
@@ -209,6 +210,7 @@ __all__ = [
     "ReconciledClaim",
     "ReconciledLine",
     "LineFlag",
+    "ClaimLevelResult",
     "UnmatchedRemittanceLine",
     "ReconciliationTotals",
     # Answer types

@@ -60,8 +60,12 @@ def test_user_code_type_checks(type_checks: Callable[[str], None]) -> None:
         "read835 = cptkit.read_835(b'', with_errors=True)\n"
         "issues835: tuple[cptkit.X12Issue, ...] = read835.errors\n"
         "for remit in cptkit.read_835(b''):\n"
-        "    paid: Decimal = remit.payment.amount + sum(a.amount for a in remit.claims[0].lines[0].adjustments)\n"
+        "    amount = remit.payment.amount  # None when BPR02 could not be read\n"
+        "    if amount is not None:\n"
+        "        paid: Decimal = amount + sum(a.amount for a in remit.claims[0].lines[0].adjustments)\n"
         "rec = cptkit.reconcile(b'', read835)\n"
+        "problems: tuple[cptkit.X12Issue, ...] = rec.problems\n"
+        "level: cptkit.ClaimLevelResult | None = rec.claims[0].claim_level\n"
         "variance: Decimal | None = rec.lines()[0].variance\n"
         "by_payer: Decimal = rec.totals_by_payer['medicare'].adjustments_by_reason['CO-45']\n"
     )

@@ -525,6 +525,39 @@ def test_reconcile_medicare_hand_sums() -> None:
     assert again == rec
 
 
+def test_reconcile_reports_an_amount_it_cannot_read_and_a_claim_paid_at_claim_level() -> None:
+    data = (FIXTURES / "835_medicare.x12").read_bytes()
+    bad = data.replace(b"SVC*HC:00632:AA:P2*1500*173.41**90", b"SVC*HC:00632:AA:P2*1500*17X.41**90")
+    rec = cptkit.reconcile(FIXTURES / "837p_medicare_star_crlf.x12", bad, today=TODAY)
+    (problem,) = rec.problems
+    assert isinstance(problem, cptkit.X12Issue)
+    assert "SVC03 is not an amount" in str(problem) and "17X" not in str(problem)
+    line = _line(rec, "C1001", 0)
+    assert (line.paid, line.allowed, line.variance) == (None, None, None)
+    (flag,) = line.flags
+    assert flag.flag == "unreadable_amount" and flag.locations is not None
+    assert flag.locations[0].byte_offset == problem.location.byte_offset
+    t = rec.totals
+    assert (t.unreadable_lines, t.denied_lines, t.paid) == (1, 1, Decimal("1144.85"))
+
+    # C1002 (two lines) answered at claim level: its payment is the claim's, counted once.
+    start, end = data.index(b"CLP*C1002*"), data.index(b"CLP*C1003*")
+    clp = b"CLP*C1002*1*3000*202.7*50.68*MB*25084000200*11*1~\nCAS*CO*45*2746.62~\nCAS*PR*2*50.68~\n"
+    edited = data[:start] + clp + data[end:]
+    removed = data[start:end].count(b"~") - 3
+    se = edited.index(b"SE*94*")
+    edited = edited[:se] + b"SE*%d*" % (94 - removed) + edited[se + len(b"SE*94*") :]
+    rec = cptkit.reconcile(FIXTURES / "837p_medicare_star_crlf.x12", edited, today=TODAY)
+    assert rec.problems == ()
+    c1002 = next(c for c in rec.claims if c.claim_id == "C1002")
+    level = c1002.claim_level
+    assert isinstance(level, cptkit.ClaimLevelResult)
+    assert (level.paid, level.expected) == (Decimal("202.70"), Decimal("266.76"))
+    assert [f.flag for f in level.flags] == ["underpaid"]
+    assert [[f.flag for f in l.flags] for l in c1002.lines] == [["paid_at_claim_level"]] * 2
+    assert (rec.totals.paid, rec.totals.claims_paid_at_claim_level) == (Decimal("1318.26"), 1)
+
+
 def test_reconcile_commercial_with_contract_rate() -> None:
     rec = cptkit.reconcile(
         FIXTURES / "837p_commercial_pipe_newline.x12",

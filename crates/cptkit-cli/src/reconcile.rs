@@ -4,7 +4,7 @@
 use std::io::{self, Write};
 use std::path::Path;
 
-use cptkit_x12::{LineFlag, ParsedClaim, ReconcileOptions, Reconciliation, Remittance};
+use cptkit_x12::{LineFlag, ParsedClaim, ReconcileOptions, Reconciliation, Remittance, Totals};
 use rust_decimal::Decimal;
 use serde::Serialize;
 
@@ -22,7 +22,8 @@ struct ReconcileJson<'a> {
     problems: ProblemsJson<'a>,
 }
 
-/// Clean when no line is underpaid: claims not read or not priced are reported, not counted.
+/// Clean when no line or claim is underpaid and every amount of the 835 was read: claims not read or
+/// not priced are reported, not counted.
 pub fn run(path_837: &Path, path_835: &Path, tolerance: Decimal, pricing: &Pricing, common: &Common) -> Outcome {
     let (rules, options) = pricing.judge_options(common.today)?;
     let input = read_claims(path_837, common.read_options())?;
@@ -43,7 +44,8 @@ pub fn run(path_837: &Path, path_835: &Path, tolerance: Decimal, pricing: &Prici
     } else {
         output::emit(|out| print(out, &result, &problems));
     }
-    Ok(result.totals.underpaid_lines == 0)
+    let t = &result.totals;
+    Ok(t.underpaid_lines == 0 && t.underpaid_claims == 0 && t.unreadable_lines == 0)
 }
 
 fn flag_text(flag: &LineFlag) -> String {
@@ -60,7 +62,19 @@ fn flag_text(flag: &LineFlag) -> String {
         LineFlag::CodeChanged { billed, paid } => format!("code changed ({billed} -> {paid})"),
         LineFlag::Unmatched => "no remittance line".to_owned(),
         LineFlag::NotPriced => "not priced".to_owned(),
+        LineFlag::UnreadableAmount { at } => {
+            let places: Vec<String> = at.iter().map(|a| output::Place::Segment(*a).to_string()).collect();
+            format!("amount not readable ({})", places.join("; "))
+        }
+        LineFlag::Reversed => "reversed".to_owned(),
+        LineFlag::PaidAtClaimLevel => "paid at claim level".to_owned(),
     }
+}
+
+/// ` [denied (CO-50); not priced]`, or nothing.
+fn flags_text(flags: &[LineFlag]) -> String {
+    let flags: Vec<String> = flags.iter().map(flag_text).collect();
+    if flags.is_empty() { String::new() } else { format!(" [{}]", flags.join("; ")) }
 }
 
 fn money(value: Option<Decimal>) -> String {
@@ -69,24 +83,39 @@ fn money(value: Option<Decimal>) -> String {
 
 fn print(out: &mut impl Write, result: &Reconciliation, problems: &ReadProblems) -> io::Result<()> {
     output::print_problems(out, problems)?;
+    for e in &result.problems {
+        writeln!(out, "X12 {e}")?;
+    }
     for c in &result.claims {
         if c.no_remittance {
             writeln!(out, "claim {} ({}): no remittance", c.claim_id, c.payer)?;
         }
-        for l in &c.lines {
-            let flags: Vec<String> = l.flags.iter().map(flag_text).collect();
-            let flags = if flags.is_empty() { String::new() } else { format!(" [{}]", flags.join("; ")) };
+        if let Some(level) = &c.claim_level {
             writeln!(
                 out,
-                "claim {} line {} {} {}: expected {} allowed {} paid {} variance {}{flags}",
+                "claim {} ({}): paid at claim level: expected {} allowed {} paid {} variance {}{}",
+                c.claim_id,
+                c.payer,
+                money(level.expected),
+                money(level.allowed),
+                money(level.paid),
+                money(level.variance),
+                flags_text(&level.flags),
+            )?;
+        }
+        for l in &c.lines {
+            writeln!(
+                out,
+                "claim {} line {} {} {}: expected {} allowed {} paid {} variance {}{}",
                 c.claim_id,
                 l.line_number,
                 l.procedure,
                 l.date_of_service,
                 money(l.expected),
                 money(l.allowed),
-                l.paid,
+                money(l.paid),
                 money(l.variance),
+                flags_text(&l.flags),
             )?;
         }
     }
@@ -103,7 +132,7 @@ fn print(out: &mut impl Write, result: &Reconciliation, problems: &ReadProblems)
     let t = &result.totals;
     writeln!(
         out,
-        "total: {} claims, {} lines, expected {} allowed {} paid {} variance {}, {} underpaid, {} denied, PLB {}",
+        "total: {} claims, {} lines, expected {} allowed {} paid {} variance {}, {} underpaid, {} denied, PLB {}{}",
         t.claims,
         t.lines,
         t.expected,
@@ -112,6 +141,22 @@ fn print(out: &mut impl Write, result: &Reconciliation, problems: &ReadProblems)
         t.variance,
         t.underpaid_lines,
         t.denied_lines,
-        t.provider_adjustments
+        t.provider_adjustments,
+        totals_notes(t),
     )
+}
+
+/// What the sums leave out or hold as whole claims, when there is any.
+fn totals_notes(t: &Totals) -> String {
+    let mut notes = String::new();
+    if t.unreadable_lines > 0 {
+        notes.push_str(&format!(", {} lines with an amount not readable (not in the sums)", t.unreadable_lines));
+    }
+    if t.claims_paid_at_claim_level > 0 {
+        notes.push_str(&format!(
+            ", {} claims paid at claim level ({} underpaid)",
+            t.claims_paid_at_claim_level, t.underpaid_claims
+        ));
+    }
+    notes
 }

@@ -441,6 +441,35 @@ fn reconcile_medicare_remittance() {
 }
 
 #[test]
+fn reconcile_reports_an_835_amount_it_cannot_read_and_never_pays_it_as_0() {
+    let remit = std::fs::read_to_string(fixture("835_medicare.x12")).unwrap();
+    let bad = scratch(
+        "835_bad_amount.x12",
+        &remit.replace("SVC*HC:00632:AA:P2*1500*173.41**90", "SVC*HC:00632:AA:P2*1500*17X.41**90"),
+    );
+    let o = cptkit(&["reconcile", &fixture("837p_medicare_star_crlf.x12"), &bad]);
+    assert_eq!(o.status.code(), Some(1), "a payment not read is worth a look");
+    let text = stdout(&o);
+    assert!(text.contains("element SVC03, byte ") && text.contains("SVC03 is not an amount"), "{text}");
+    assert!(!text.contains("17X"), "the value is not shown: {text}");
+    let line = text.lines().find(|l| l.starts_with("claim C1001 line 1")).unwrap();
+    assert!(line.contains("allowed - paid - variance - [amount not readable (segment "), "{line}");
+    assert!(!line.contains("denied"), "{line}");
+    assert!(
+        text.contains("paid 1144.85") && text.contains("1 denied, PLB 21.90, 1 lines with an amount not readable"),
+        "{text}"
+    );
+
+    let v = json(&cptkit(&["reconcile", &fixture("837p_medicare_star_crlf.x12"), &bad, "--json"]));
+    assert_eq!(v["problems"].as_array().unwrap().len(), 1, "{}", v["problems"]);
+    assert_eq!(v["problems"][0]["at"]["element"], 3);
+    let line = &by_id(&v["claims"], "C1001")["lines"][0];
+    assert!(line["paid"].is_null(), "{line}");
+    assert_eq!(line["flags"][0]["flag"], "unreadable_amount");
+    assert_eq!((v["totals"]["unreadable_lines"].as_u64(), v["totals"]["denied_lines"].as_u64()), (Some(1), Some(1)));
+}
+
+#[test]
 fn unreadable_input_exits_2() {
     let o = cptkit(&["validate", "/no/such/file.837"]);
     assert_eq!(o.status.code(), Some(2));

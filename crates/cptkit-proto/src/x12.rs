@@ -266,6 +266,11 @@ impl From<x12::LineFlag> for pb::LineFlag {
             }
             x12::LineFlag::Unmatched => blank(K::Unmatched),
             x12::LineFlag::NotPriced => blank(K::NotPriced),
+            x12::LineFlag::UnreadableAmount { at } => {
+                pb::LineFlag { locations: at.into_iter().map(Into::into).collect(), ..blank(K::UnreadableAmount) }
+            }
+            x12::LineFlag::Reversed => blank(K::Reversed),
+            x12::LineFlag::PaidAtClaimLevel => blank(K::PaidAtClaimLevel),
         }
     }
 }
@@ -329,7 +334,7 @@ impl From<x12::LineReconciliation> for pb::LineReconciliation {
             expected_note: expected_note.unwrap_or_default(),
             allowed_cents: allowed.map(cents),
             allowed_from_amt_b6,
-            paid_cents: cents(paid),
+            paid_cents: paid.map(cents),
             adjustments: adjustments.into_iter().map(Into::into).collect(),
             adjustments_by_reason: cents_map(adjustments_by_reason),
             adjustments_by_group: cents_map(adjustments_by_group),
@@ -363,6 +368,7 @@ impl From<x12::ClaimReconciliation> for pb::ClaimReconciliation {
             lines,
             unmatched_remit_lines,
             no_remittance,
+            claim_level,
         } = c;
         pb::ClaimReconciliation {
             claim_id,
@@ -372,6 +378,30 @@ impl From<x12::ClaimReconciliation> for pb::ClaimReconciliation {
             lines: lines.into_iter().map(Into::into).collect(),
             unmatched_remit_lines: unmatched_remit_lines.into_iter().map(Into::into).collect(),
             no_remittance,
+            claim_level: claim_level.map(Into::into),
+        }
+    }
+}
+
+impl From<x12::ClaimLevelResult> for pb::ClaimLevelResult {
+    fn from(c: x12::ClaimLevelResult) -> Self {
+        let x12::ClaimLevelResult {
+            paid,
+            allowed,
+            expected,
+            variance,
+            adjustments_by_reason,
+            adjustments_by_group,
+            flags,
+        } = c;
+        pb::ClaimLevelResult {
+            paid_cents: paid.map(cents),
+            allowed_cents: allowed.map(cents),
+            expected_cents: expected.map(cents),
+            variance_cents: variance.map(cents),
+            adjustments_by_reason: cents_map(adjustments_by_reason),
+            adjustments_by_group: cents_map(adjustments_by_group),
+            flags: flags.into_iter().map(Into::into).collect(),
         }
     }
 }
@@ -394,6 +424,8 @@ pub fn unmatched_remit_claim(payer_name: String, claim: x12::RemitClaim) -> pb::
         rendering_npi: _,
         dates: _,
         amounts: _,
+        // The elements are in the reconciliation's problems, with their places.
+        unreadable: _,
         at,
     } = claim;
     let lines = lines.iter().map(|l| x12::UnmatchedRemitLine::new(&claim_id, l).into()).collect();
@@ -429,6 +461,9 @@ impl From<x12::Totals> for pb::ReconcileTotals {
             unmatched_remit_lines,
             unmatched_remit_claims,
             provider_adjustments,
+            unreadable_lines,
+            claims_paid_at_claim_level,
+            underpaid_claims,
         } = t;
         pb::ReconcileTotals {
             claims: count(claims),
@@ -446,14 +481,18 @@ impl From<x12::Totals> for pb::ReconcileTotals {
             unmatched_remit_lines: count(unmatched_remit_lines),
             unmatched_remit_claims: count(unmatched_remit_claims),
             provider_adjustments_cents: cents(provider_adjustments),
+            unreadable_lines: count(unreadable_lines),
+            claims_paid_at_claim_level: count(claims_paid_at_claim_level),
+            underpaid_claims: count(underpaid_claims),
         }
     }
 }
 
-/// A reconciliation on the wire; the parse errors of both files are the caller's to add.
+/// A reconciliation on the wire, the remittances' problems in `remittance_835_errors`; the files'
+/// envelope errors and rejected claims are the caller's to add.
 impl From<x12::Reconciliation> for pb::ReconcileResponse {
     fn from(r: x12::Reconciliation) -> Self {
-        let x12::Reconciliation { claims, unmatched_remit_claims, totals_by_payer, totals } = r;
+        let x12::Reconciliation { claims, unmatched_remit_claims, totals_by_payer, totals, problems } = r;
         pb::ReconcileResponse {
             claims: claims.into_iter().map(Into::into).collect(),
             unmatched_remit_claims: unmatched_remit_claims
@@ -464,7 +503,7 @@ impl From<x12::Reconciliation> for pb::ReconcileResponse {
             totals: Some(totals.into()),
             claims_837_errors: Vec::new(),
             rejected_claims: Vec::new(),
-            remittance_835_errors: Vec::new(),
+            remittance_835_errors: problems.into_iter().map(Into::into).collect(),
         }
     }
 }

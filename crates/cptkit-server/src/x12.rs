@@ -135,18 +135,15 @@ impl ServerData {
             errors_837.extend(problems.into_iter().map(pb::X12Error::from));
         }
         let mut errors_835: Vec<pb::X12Error> = remits.errors.into_iter().map(Into::into).collect();
-        let mut remittances = Vec::new();
-        for transaction in remits.transactions {
-            let mut remittance = transaction.body;
-            errors_835.extend(std::mem::take(&mut remittance.problems).into_iter().map(pb::X12Error::from));
-            remittances.push(remittance);
-        }
+        let remittances: Vec<_> = remits.transactions.into_iter().map(|t| t.body).collect();
 
         let pricer = core_pricer(self.reference(), &judge, &self.rules);
         let result = reconcile(&claims, &remittances, pricer, &ReconcileOptions { tolerance });
         let mut response = pb::ReconcileResponse::from(result);
         response.claims_837_errors = errors_837;
         response.rejected_claims = rejected;
+        // The envelope errors first, then the problems inside the transactions (the result's).
+        errors_835.append(&mut response.remittance_835_errors);
         response.remittance_835_errors = errors_835;
         response
     }

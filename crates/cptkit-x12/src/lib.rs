@@ -23,8 +23,8 @@ pub use p837::{
     ReadOptions, Reader837, RejectedClaim, Transaction837, case_id_for, edit, read_837, read_837_threads,
 };
 pub use reconcile::{
-    ClaimReconciliation, LineFlag, LineReconciliation, MatchedBy, ReconcileOptions, Reconciliation, Totals,
-    UnmatchedRemitLine, core_pricer, parsed_from_claims, reconcile,
+    ClaimLevelResult, ClaimReconciliation, LineFlag, LineReconciliation, MatchedBy, ReconcileOptions, Reconciliation,
+    Totals, UnmatchedRemitLine, core_pricer, parsed_from_claims, reconcile,
 };
 pub use segment::{Delimiters, MAX_SEGMENT_LEN, Segment, SegmentReader};
 pub use source::{ClaimField, ClaimSource, LineField};

@@ -107,10 +107,10 @@ impl fmt::Display for Procedure {
 pub struct RemitLine {
     /// SVC01 (as adjudicated).
     pub procedure: Procedure,
-    /// SVC02.
-    pub charge_cents: i64,
-    /// SVC03.
-    pub paid_cents: i64,
+    /// SVC02; None when it could not be read (see `unreadable`).
+    pub charge_cents: Option<i64>,
+    /// SVC03; None when it could not be read (see `unreadable`).
+    pub paid_cents: Option<i64>,
     /// SVC04 (institutional revenue code; rarely on professional remits).
     pub revenue_code: String,
     /// SVC05: units paid. For anesthesia this should be minutes, but some payers send time or total units.
@@ -130,6 +130,9 @@ pub struct RemitLine {
     pub control_number: Option<String>,
     /// LQ*HE remark codes.
     pub remarks: Vec<String>,
+    /// Amount elements of this line that could not be read (SVC02/03, CAS, AMT): what the payer said
+    /// about the line is then not known in full.
+    pub unreadable: Vec<SegmentRef>,
     pub at: SegmentRef,
 }
 
@@ -140,8 +143,10 @@ pub struct RemitClaim {
     pub claim_id: String,
     /// CLP02: 1 primary, 2 secondary, 3 tertiary, 4 denied, 19-23 forwarded/reversal...
     pub status: String,
-    pub charge_cents: i64,
-    pub paid_cents: i64,
+    /// CLP03; None when it could not be read (see `unreadable`).
+    pub charge_cents: Option<i64>,
+    /// CLP04; None when it could not be read (see `unreadable`).
+    pub paid_cents: Option<i64>,
     /// CLP05.
     pub patient_responsibility_cents: Option<i64>,
     /// CLP06.
@@ -159,7 +164,16 @@ pub struct RemitClaim {
     pub dates: Vec<(String, Date)>,
     /// AMT amounts of the claim: (qualifier, cents), e.g. ("AU", coverage amount).
     pub amounts: Vec<(String, i64)>,
+    /// Claim-level amount elements that could not be read (CLP03/04/05, claim-level CAS, AMT).
+    pub unreadable: Vec<SegmentRef>,
     pub at: SegmentRef,
+}
+
+impl RemitClaim {
+    /// CLP02 = 22: the payer takes back an earlier payment (amounts are negative).
+    pub fn is_reversal(&self) -> bool {
+        self.status == "22"
+    }
 }
 
 /// PLB: a provider-level adjustment (not tied to a claim).
@@ -189,8 +203,8 @@ pub struct RemitParty {
 pub struct Payment {
     /// BPR01: I remittance with payment, H notification only...
     pub handling: String,
-    /// BPR02.
-    pub amount_cents: i64,
+    /// BPR02; None when it could not be read (a problem of the remittance says where).
+    pub amount_cents: Option<i64>,
     /// BPR03: C credit, D debit.
     pub credit_debit: String,
     /// BPR04: ACH, CHK, NON...
@@ -216,11 +230,12 @@ pub struct Remittance {
 }
 
 impl Remittance {
-    /// BPR02 should equal the claims' paid amounts less the provider adjustments.
+    /// BPR02 should equal the claims' paid amounts less the provider adjustments; false when one of
+    /// them could not be read, since the balance is then not shown.
     pub fn balances(&self) -> bool {
-        let paid: i64 = self.claims.iter().map(|c| c.paid_cents).sum();
+        let paid: Option<i64> = self.claims.iter().map(|c| c.paid_cents).sum();
         let plb: i64 = self.provider_adjustments.iter().map(|p| p.amount_cents).sum();
-        paid - plb == self.payment.amount_cents
+        paid.zip(self.payment.amount_cents).is_some_and(|(paid, bpr)| paid - plb == bpr)
     }
 }
 
@@ -348,17 +363,41 @@ impl Handler835 {
         }
     }
 
-    fn money(&mut self, seg: &Segment<'_>, i: usize, required: bool) -> Option<i64> {
+    /// Element `i` as cents. An amount that cannot be read is a problem naming the element, never
+    /// 0: the caller keeps it unknown. The text is not shown (a stray delimiter can put any data here).
+    fn money(&mut self, seg: &Segment<'_>, i: usize, required: bool) -> Result<Option<i64>, SegmentRef> {
         let raw = seg.element(i);
         if raw.is_empty() && !required {
-            return None;
+            return Ok(None);
         }
-        let value = values::cents(raw);
-        if value.is_none() {
-            let text = seg.text(i).to_owned();
-            self.problem(seg.at_element(i), format!("{text:?} is not an amount"));
+        match values::cents(raw) {
+            Some(cents) => Ok(Some(cents)),
+            None => {
+                let at = seg.at_element(i);
+                let name = at.element_name().unwrap_or_default();
+                self.problem(at, format!("{name} is not an amount ({} bytes; value not shown)", raw.len()));
+                Err(at)
+            }
         }
-        value
+    }
+
+    /// Where the amounts of the current claim's last line (or of the claim, before its first SVC)
+    /// that could not be read are recorded.
+    fn unreadable_here(&mut self) -> Option<&mut Vec<SegmentRef>> {
+        let claim = self.claim.as_mut()?;
+        Some(match claim.lines.last_mut() {
+            Some(line) => &mut line.unreadable,
+            None => &mut claim.unreadable,
+        })
+    }
+
+    /// Records an amount that could not be read on the line or claim it belongs to.
+    fn mark_unreadable(&mut self, at: SegmentRef) {
+        if let Some(list) = self.unreadable_here()
+            && list.len() < 99
+        {
+            list.push(at);
+        }
     }
 
     fn end_claim(&mut self) {
@@ -372,7 +411,7 @@ impl Handler835 {
     fn on_segment(&mut self, seg: &Segment<'_>) {
         match seg.id() {
             b"BPR" if self.claim.is_none() => {
-                let amount = self.money(seg, 2, true).unwrap_or(0);
+                let amount = self.money(seg, 2, true).ok().flatten();
                 self.out.payment = Payment {
                     handling: seg.text(1).to_owned(),
                     amount_cents: amount,
@@ -484,18 +523,17 @@ impl Handler835 {
 
     fn on_clp(&mut self, seg: &Segment<'_>) {
         self.end_claim();
-        let charge = self.money(seg, 3, true).unwrap_or(0);
-        let paid = self.money(seg, 4, true).unwrap_or(0);
-        let patient = self.money(seg, 5, false);
+        let (charge, paid, patient) = (self.money(seg, 3, true), self.money(seg, 4, true), self.money(seg, 5, false));
+        let unreadable: Vec<SegmentRef> = [&charge, &paid, &patient].into_iter().filter_map(|r| r.err()).collect();
         if seg.text(1).is_empty() {
             self.problem(seg.at_element(1), "CLP01 (claim id) is empty".into());
         }
         self.claim = Some(RemitClaim {
             claim_id: seg.text(1).to_owned(),
             status: seg.text(2).to_owned(),
-            charge_cents: charge,
-            paid_cents: paid,
-            patient_responsibility_cents: patient,
+            charge_cents: charge.ok().flatten(),
+            paid_cents: paid.ok().flatten(),
+            patient_responsibility_cents: patient.ok().flatten(),
             filing_indicator: seg.text(6).to_owned(),
             payer_claim_control: seg.text(7).to_owned(),
             frequency_code: seg.text(9).to_owned(),
@@ -504,6 +542,7 @@ impl Handler835 {
             rendering_npi: None,
             dates: Vec::new(),
             amounts: Vec::new(),
+            unreadable,
             at: seg.at(),
         });
     }
@@ -516,6 +555,7 @@ impl Handler835 {
             return;
         };
         let mut found = Vec::new();
+        let mut unreadable = Vec::new();
         // Up to six triplets: CAS02-04, 05-07, ... 17-19.
         for t in 0..6 {
             let i = 2 + t * 3;
@@ -523,7 +563,14 @@ impl Handler835 {
             if reason.is_empty() {
                 continue;
             }
-            let Some(amount) = self.money(seg, i + 1, true) else { continue };
+            let amount = match self.money(seg, i + 1, true) {
+                Ok(Some(amount)) => amount,
+                Ok(None) => continue,
+                Err(at) => {
+                    unreadable.push(at);
+                    continue;
+                }
+            };
             let quantity = values::decimal(seg.element(i + 2));
             found.push(Adjustment {
                 group,
@@ -532,6 +579,9 @@ impl Handler835 {
                 quantity,
                 at: at.element(i),
             });
+        }
+        for at in unreadable {
+            self.mark_unreadable(at);
         }
         let Some(claim) = &mut self.claim else {
             self.problem(at, "CAS outside a claim (no CLP before it)".into());
@@ -547,8 +597,8 @@ impl Handler835 {
     }
 
     fn on_svc(&mut self, seg: &Segment<'_>) {
-        let charge = self.money(seg, 2, true).unwrap_or(0);
-        let paid = self.money(seg, 3, true).unwrap_or(0);
+        let (charge, paid) = (self.money(seg, 2, true), self.money(seg, 3, true));
+        let unreadable: Vec<SegmentRef> = [&charge, &paid].into_iter().filter_map(|r| r.err()).collect();
         let Some(claim) = &mut self.claim else {
             self.problem(seg.at(), "SVC outside a claim (no CLP before it)".into());
             return;
@@ -558,8 +608,8 @@ impl Handler835 {
         }
         claim.lines.push(RemitLine {
             procedure: procedure(seg, 1).unwrap_or_default(),
-            charge_cents: charge,
-            paid_cents: paid,
+            charge_cents: charge.ok().flatten(),
+            paid_cents: paid.ok().flatten(),
             revenue_code: seg.text(4).to_owned(),
             paid_units: values::decimal(seg.element(5)),
             original_procedure: procedure(seg, 6),
@@ -570,13 +620,21 @@ impl Handler835 {
             allowed_cents: None,
             control_number: None,
             remarks: Vec::new(),
+            unreadable,
             at: seg.at(),
         });
     }
 
     fn on_amt(&mut self, seg: &Segment<'_>) {
         let qualifier = seg.text(1).to_owned();
-        let Some(amount) = self.money(seg, 2, true) else { return };
+        let amount = match self.money(seg, 2, true) {
+            Ok(Some(amount)) => amount,
+            Ok(None) => return,
+            Err(at) => {
+                self.mark_unreadable(at);
+                return;
+            }
+        };
         let Some(claim) = &mut self.claim else { return };
         match claim.lines.last_mut() {
             Some(line) if qualifier == "B6" => line.allowed_cents = Some(amount),
@@ -598,7 +656,7 @@ impl Handler835 {
             if seg.element(i).is_empty() {
                 continue;
             }
-            let Some(amount) = self.money(seg, i + 1, true) else { continue };
+            let Ok(Some(amount)) = self.money(seg, i + 1, true) else { continue };
             if self.out.provider_adjustments.len() >= 9999 {
                 return;
             }

@@ -9,6 +9,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 use time::Date;
 
+use crate::error::{SegmentRef, X12Error};
 use crate::p835::{Adjustment, AdjustmentGroup, Procedure, RemitClaim, RemitLine, Remittance};
 use crate::p837::{ClaimInfo, LineOrigin, ParsedClaim};
 use crate::source::ClaimSource;
@@ -50,7 +51,8 @@ pub enum MatchedBy {
     CodeDate,
     /// Neither: the n-th unmatched remittance line to the n-th unmatched claim line.
     Order,
-    /// The remittance claim has no SVC lines and the claim has one line: the claim-level payment.
+    /// The remittance claim has no SVC lines: the claim-level payment (the line's when the claim has
+    /// one line, else the claim's, see [`ClaimReconciliation::claim_level`]).
     ClaimLevel,
 }
 
@@ -62,7 +64,7 @@ pub enum LineFlag {
     Underpaid { by: Decimal },
     /// Allowed is above expected by more than the tolerance (cptkit's rule or the contract rate may be off).
     AboveExpected { by: Decimal },
-    /// Paid 0 with a CO or PI adjustment.
+    /// Paid 0 with a CO or PI reason whose net amount (a reversal and its correction added up) is positive.
     Denied { reasons: Vec<String> },
     /// Minutes billed (MJ) but SVC05 holds units: `reads_as` is `time units`, `total units` or `units`.
     UnitsNotMinutes { billed_minutes: Decimal, paid_units: Decimal, reads_as: String },
@@ -74,6 +76,22 @@ pub enum LineFlag {
     Unmatched,
     /// cptkit could not price the line; see `expected_note`.
     NotPriced,
+    /// An amount the payer sent for the line (SVC02/03, CAS, AMT*B6; CLP03/04 at claim level) could
+    /// not be read: `at` says where. Paid is known only when SVC03 was read; allowed is not judged.
+    UnreadableAmount { at: Vec<SegmentRef> },
+    /// A reversal (CLP02 = 22) took back the payment and nothing corrected it: every amount nets to 0.
+    Reversed,
+    /// The payer sent no SVC line for this claim of several lines: the payment is the claim's
+    /// ([`ClaimReconciliation::claim_level`]), not split over its lines.
+    PaidAtClaimLevel,
+}
+
+impl LineFlag {
+    /// A claim-level answer that is also each line's: a claim denied, reversed or unreadable as a
+    /// whole is so for every line; an amount under or above expected is the claim's alone.
+    fn holds_for_every_line(&self) -> bool {
+        matches!(self, LineFlag::Denied { .. } | LineFlag::UnreadableAmount { .. } | LineFlag::Reversed)
+    }
 }
 
 /// One claim line against what the payer did with it.
@@ -93,7 +111,8 @@ pub struct LineReconciliation {
     /// AMT*B6, else paid + the adjustments that are not CO or PI.
     pub allowed: Option<Decimal>,
     pub allowed_from_amt_b6: bool,
-    pub paid: Decimal,
+    /// SVC03 summed over the matched remittance lines; None when no line matched or one could not be read.
+    pub paid: Option<Decimal>,
     pub adjustments: Vec<Adjustment>,
     /// `CO-45` -> amount.
     pub adjustments_by_reason: BTreeMap<String, Decimal>,
@@ -101,7 +120,25 @@ pub struct LineReconciliation {
     pub adjustments_by_group: BTreeMap<String, Decimal>,
     /// allowed - expected.
     pub variance: Option<Decimal>,
+    /// SVC05 summed over the matched remittance lines (a reversal's negative units net out).
     pub paid_units: Option<Decimal>,
+    pub flags: Vec<LineFlag>,
+}
+
+/// A claim of several lines the payer adjudicated as a whole (CLP with no SVC): what it paid for the
+/// claim, against the sum of cptkit's expected amounts for its lines.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClaimLevelResult {
+    /// CLP04 summed over the remittance claims with no SVC; None when one could not be read.
+    pub paid: Option<Decimal>,
+    /// Paid + the claim-level adjustments that are not CO or PI.
+    pub allowed: Option<Decimal>,
+    /// The sum of the lines' expected amounts; None when a line is not priced.
+    pub expected: Option<Decimal>,
+    pub variance: Option<Decimal>,
+    pub adjustments_by_reason: BTreeMap<String, Decimal>,
+    pub adjustments_by_group: BTreeMap<String, Decimal>,
+    /// `underpaid`, `above_expected`, `denied`, `reversed`, `unreadable_amount`.
     pub flags: Vec<LineFlag>,
 }
 
@@ -111,7 +148,8 @@ pub struct UnmatchedRemitLine {
     pub claim_id: String,
     pub procedure: String,
     pub date_of_service: Option<Date>,
-    pub paid_cents: i64,
+    /// SVC03; None when it could not be read.
+    pub paid_cents: Option<i64>,
     pub at: crate::SegmentRef,
 }
 
@@ -141,6 +179,8 @@ pub struct ClaimReconciliation {
     pub unmatched_remit_lines: Vec<UnmatchedRemitLine>,
     /// No remittance claim carries this claim id.
     pub no_remittance: bool,
+    /// The payment of a remittance claim with no SVC lines, when this claim has several lines.
+    pub claim_level: Option<ClaimLevelResult>,
 }
 
 /// Sums for a payer or overall.
@@ -165,6 +205,12 @@ pub struct Totals {
     pub unmatched_remit_claims: usize,
     /// PLB provider-level adjustments (positive reduces the payment).
     pub provider_adjustments: Decimal,
+    /// Lines with an amount that could not be read (their unknown amounts are not in the sums).
+    pub unreadable_lines: usize,
+    /// Claims of several lines paid at claim level (their payment is in the sums once, as the claim's).
+    pub claims_paid_at_claim_level: usize,
+    /// Claims paid at claim level whose allowed amount is below the sum of expected by more than the tolerance.
+    pub underpaid_claims: usize,
 }
 
 /// The whole reconciliation.
@@ -175,6 +221,9 @@ pub struct Reconciliation {
     pub unmatched_remit_claims: Vec<(String, RemitClaim)>,
     pub totals_by_payer: BTreeMap<String, Totals>,
     pub totals: Totals,
+    /// What could not be read in the remittances (each `Remittance::problems`): an amount that could
+    /// not be read is here with its element and byte offset, and its line is flagged.
+    pub problems: Vec<X12Error>,
 }
 
 fn dollars(cents: i64) -> Decimal {
@@ -245,37 +294,153 @@ fn match_lines(remit: &RemitClaim, pool: &[(Slot, &ClaimLine, &LineOrigin)]) -> 
     out
 }
 
+/// What the payer said about one claim line (or one claim paid at claim level), over every
+/// remittance part that carries it.
 #[derive(Default)]
 struct Acc {
     matched_by: Option<MatchedBy>,
     paid: i64,
+    paid_unknown: bool,
     allowed_b6: Option<i64>,
     adjustments: Vec<Adjustment>,
     paid_units: Option<Decimal>,
     procedures: Vec<Procedure>,
+    unreadable: Vec<SegmentRef>,
+    /// A part came from a reversal (CLP02 = 22).
+    reversal: bool,
     any: bool,
 }
 
-impl Acc {
-    fn add(
-        &mut self,
-        how: MatchedBy,
-        paid: i64,
-        allowed: Option<i64>,
-        adjustments: &[Adjustment],
-        units: Option<Decimal>,
-    ) {
-        self.matched_by.get_or_insert(how);
-        self.any = true;
-        self.paid += paid;
-        if let Some(a) = allowed {
-            *self.allowed_b6.get_or_insert(0) += a;
-        }
-        self.adjustments.extend_from_slice(adjustments);
-        if units.is_some() {
-            self.paid_units = units;
+/// One remittance part: an SVC line, or a remittance claim with no SVC.
+struct Part<'a> {
+    paid: Option<i64>,
+    allowed_b6: Option<i64>,
+    adjustments: &'a [Adjustment],
+    units: Option<Decimal>,
+    unreadable: &'a [SegmentRef],
+}
+
+impl<'a> Part<'a> {
+    fn line(r: &'a RemitLine) -> Self {
+        Part {
+            paid: r.paid_cents,
+            allowed_b6: r.allowed_cents,
+            adjustments: &r.adjustments,
+            units: r.paid_units,
+            unreadable: &r.unreadable,
         }
     }
+
+    fn claim(rc: &'a RemitClaim) -> Self {
+        Part {
+            paid: rc.paid_cents,
+            allowed_b6: None,
+            adjustments: &rc.adjustments,
+            units: None,
+            unreadable: &rc.unreadable,
+        }
+    }
+}
+
+impl Acc {
+    /// Parts add up, units too: a reversal (negative amounts and units) and its correction net out
+    /// whichever comes first in the file. Sums saturate: garbage amounts must not panic.
+    fn add(&mut self, how: MatchedBy, part: Part<'_>, reversal: bool) {
+        self.matched_by.get_or_insert(how);
+        self.any = true;
+        self.reversal |= reversal;
+        match part.paid {
+            Some(cents) => self.paid = self.paid.saturating_add(cents),
+            None => self.paid_unknown = true,
+        }
+        if let Some(a) = part.allowed_b6 {
+            let b6 = self.allowed_b6.get_or_insert(0);
+            *b6 = b6.saturating_add(a);
+        }
+        self.adjustments.extend_from_slice(part.adjustments);
+        if let Some(units) = part.units {
+            *self.paid_units.get_or_insert(Decimal::ZERO) += units;
+        }
+        self.unreadable.extend_from_slice(part.unreadable);
+    }
+}
+
+/// The payer's answer, judged against cptkit's expected amount: the one place for allowed,
+/// variance, denial and reversal, for lines and claims paid at claim level alike.
+struct Judged {
+    paid: Option<Decimal>,
+    allowed: Option<Decimal>,
+    from_b6: bool,
+    by_reason: BTreeMap<String, Decimal>,
+    by_group: BTreeMap<String, Decimal>,
+    variance: Option<Decimal>,
+    flags: Vec<LineFlag>,
+}
+
+fn judge(acc: &Acc, expected: Option<Decimal>, options: &ReconcileOptions) -> Judged {
+    let mut by_reason: BTreeMap<String, Decimal> = BTreeMap::new();
+    let mut by_group: BTreeMap<String, Decimal> = BTreeMap::new();
+    for a in &acc.adjustments {
+        *by_reason.entry(a.key()).or_default() += a.amount();
+        *by_group.entry(a.group.as_str().to_owned()).or_default() += a.amount();
+    }
+    let mut judged = Judged {
+        paid: (acc.any && !acc.paid_unknown).then(|| dollars(acc.paid)),
+        allowed: None,
+        from_b6: false,
+        by_reason,
+        by_group,
+        variance: None,
+        flags: Vec::new(),
+    };
+    if !acc.any {
+        return judged;
+    }
+    if !acc.unreadable.is_empty() {
+        // Part of the answer is unknown: judging the rest would report a made-up allowed amount.
+        judged.flags.push(LineFlag::UnreadableAmount { at: acc.unreadable.clone() });
+        return judged;
+    }
+    judged.allowed = Some(dollars(match acc.allowed_b6 {
+        Some(b6) => {
+            judged.from_b6 = true;
+            b6
+        }
+        None => acc
+            .adjustments
+            .iter()
+            .filter(|a| !matches!(a.group, AdjustmentGroup::Co | AdjustmentGroup::Pi))
+            .fold(acc.paid, |sum, a| sum.saturating_add(a.amount_cents)),
+    }));
+    let nets_to_zero =
+        acc.paid == 0 && acc.allowed_b6.unwrap_or(0) == 0 && judged.by_reason.values().all(Decimal::is_zero);
+    if acc.reversal && nets_to_zero {
+        // Taken back in full: a recoupment, not a denial, and nothing left to compare.
+        judged.flags.push(LineFlag::Reversed);
+        return judged;
+    }
+    judged.variance = judged.allowed.zip(expected).map(|(a, e)| a - e);
+    // Denial is judged on the net amount per reason, so a reversed adjustment is not one.
+    let mut denial: Vec<String> = Vec::new();
+    for a in acc.adjustments.iter().filter(|a| matches!(a.group, AdjustmentGroup::Co | AdjustmentGroup::Pi)) {
+        let key = a.key();
+        if judged.by_reason.get(&key).is_some_and(|net| net.is_sign_positive() && !net.is_zero())
+            && !denial.contains(&key)
+        {
+            denial.push(key);
+        }
+    }
+    if acc.paid == 0 && !denial.is_empty() {
+        // A denial is its own finding: not also "underpaid".
+        judged.flags.push(LineFlag::Denied { reasons: denial });
+    } else if let Some(v) = judged.variance {
+        if v < -options.tolerance {
+            judged.flags.push(LineFlag::Underpaid { by: -v });
+        } else if v > options.tolerance {
+            judged.flags.push(LineFlag::AboveExpected { by: v });
+        }
+    }
+    judged
 }
 
 /// Wraps plain core claims for [`reconcile`] (no source table, no REF*6R).
@@ -301,7 +466,8 @@ pub fn parsed_from_claims(claims: &[Claim]) -> Vec<ParsedClaim> {
 
 /// Matches remittance claims to claims by claim id (CLP01 = CLM01; the parts of a split claim are
 /// one pool), lines by REF*6R, then code + modifiers + date, SVC06, code + date, then order; prices
-/// each claim with `price` and compares.
+/// each claim with `price` and compares. A remittance claim with no SVC is the line's payment for a
+/// claim of one line, else the claim's ([`ClaimReconciliation::claim_level`]).
 pub fn reconcile<F>(
     claims: &[ParsedClaim],
     remittances: &[Remittance],
@@ -318,6 +484,7 @@ where
     let mut remits_by_id: BTreeMap<&str, Vec<(&Remittance, &RemitClaim)>> = BTreeMap::new();
     let mut result = Reconciliation::default();
     for remittance in remittances {
+        result.problems.extend_from_slice(&remittance.problems);
         let plb: i64 = remittance.provider_adjustments.iter().map(|p| p.amount_cents).sum();
         let payer_key = payer_key(&remittance.payer.name);
         result.totals.provider_adjustments += dollars(plb);
@@ -329,7 +496,7 @@ where
                 result.unmatched_remit_claims.push((remittance.payer.name.clone(), rc.clone()));
                 for totals in [&mut result.totals, result.totals_by_payer.entry(payer_key.clone()).or_default()] {
                     totals.unmatched_remit_claims += 1;
-                    totals.paid += dollars(rc.paid_cents);
+                    totals.paid += rc.paid_cents.map_or(Decimal::ZERO, dollars);
                 }
             }
         }
@@ -349,6 +516,7 @@ where
             })
             .collect();
         let mut accs: Vec<Acc> = (0..pool.len()).map(|_| Acc::default()).collect();
+        let mut claim_acc = Acc::default();
         let mut rec = ClaimReconciliation {
             claim_id: (*claim_id).to_owned(),
             payer: claims[indexes[0]].claim.payer.id.to_string(),
@@ -357,6 +525,7 @@ where
             lines: Vec::new(),
             unmatched_remit_lines: Vec::new(),
             no_remittance: false,
+            claim_level: None,
         };
         let remits = remits_by_id.get(claim_id).map(Vec::as_slice).unwrap_or(&[]);
         rec.no_remittance = remits.is_empty();
@@ -364,9 +533,13 @@ where
             rec.statuses.push(rc.status.clone());
             rec.claim_adjustments.extend_from_slice(&rc.adjustments);
             if rc.lines.is_empty() {
-                if pool.len() == 1 {
-                    accs[0].add(MatchedBy::ClaimLevel, rc.paid_cents, None, &rc.adjustments, None);
-                }
+                // Adjudicated as a whole: a claim of one line is that line; several are not split,
+                // since how the payer would share the payment is not in the 835.
+                let acc = match &mut accs[..] {
+                    [only] => only,
+                    _ => &mut claim_acc,
+                };
+                acc.add(MatchedBy::ClaimLevel, Part::claim(rc), rc.is_reversal());
                 continue;
             }
             let matches = match_lines(rc, &pool);
@@ -374,15 +547,29 @@ where
             for (pi, ri, how) in matches {
                 used[ri] = true;
                 let r = &rc.lines[ri];
-                accs[pi].add(how, r.paid_cents, r.allowed_cents, &r.adjustments, r.paid_units);
+                accs[pi].add(how, Part::line(r), rc.is_reversal());
                 accs[pi].procedures.push(r.procedure.clone());
             }
             for (_, r) in rc.lines.iter().enumerate().filter(|(ri, _)| !used[*ri]) {
                 rec.unmatched_remit_lines.push(UnmatchedRemitLine::new(&rc.claim_id, r));
             }
         }
-        for (((ci, li), line, origin), acc) in pool.iter().zip(accs) {
-            let priced_line = priced[*ci].as_ref().ok().and_then(|p| p.lines.get(*li));
+        let priced_lines: Vec<Option<&PricedLine>> =
+            pool.iter().map(|((ci, li), _, _)| priced[*ci].as_ref().ok().and_then(|p| p.lines.get(*li))).collect();
+        if claim_acc.any {
+            let expected: Option<Decimal> = priced_lines.iter().map(|p| expected_of(*p)).sum();
+            let judged = judge(&claim_acc, expected, options);
+            rec.claim_level = Some(ClaimLevelResult {
+                paid: judged.paid,
+                allowed: judged.allowed,
+                expected,
+                variance: judged.variance,
+                adjustments_by_reason: judged.by_reason,
+                adjustments_by_group: judged.by_group,
+                flags: judged.flags,
+            });
+        }
+        for ((((ci, li), line, origin), acc), priced_line) in pool.iter().zip(accs).zip(priced_lines) {
             let note = match &priced[*ci] {
                 Err(e) => Some(e.clone()),
                 Ok(_) => priced_line.filter(|p| p.status != LineStatus::Priced).map(|_| {
@@ -390,7 +577,8 @@ where
                         .to_owned()
                 }),
             };
-            rec.lines.push(line_result(*ci, *li, line, origin, priced_line, note, acc, options));
+            let at = LineAt { claim_index: *ci, line_index: *li, line, origin };
+            rec.lines.push(line_result(at, priced_line, note, acc, rec.claim_level.as_ref(), options));
         }
         let payer = rec.payer.clone();
         add_totals(&mut result.totals, &rec);
@@ -411,71 +599,59 @@ fn priced_error(e: &cptkit_core::Error) -> String {
     if fields.is_empty() { e.to_string() } else { format!("{e} ({})", fields.join("; ")) }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn line_result(
+/// cptkit's allowed amount for a line it priced.
+fn expected_of(priced: Option<&PricedLine>) -> Option<Decimal> {
+    priced.filter(|p| p.status == LineStatus::Priced).map(|p| p.allowed)
+}
+
+/// Which claim line a result is for.
+struct LineAt<'a> {
     claim_index: usize,
     line_index: usize,
-    line: &ClaimLine,
-    origin: &LineOrigin,
+    line: &'a ClaimLine,
+    origin: &'a LineOrigin,
+}
+
+fn line_result(
+    at: LineAt<'_>,
     priced: Option<&PricedLine>,
     expected_note: Option<String>,
     acc: Acc,
+    claim_level: Option<&ClaimLevelResult>,
     options: &ReconcileOptions,
 ) -> LineReconciliation {
-    let expected = priced.filter(|p| p.status == LineStatus::Priced).map(|p| p.allowed);
+    let LineAt { claim_index, line_index, line, origin } = at;
+    let expected = expected_of(priced);
+    let judged = judge(&acc, expected, options);
     let mut flags = Vec::new();
-    let mut by_reason: BTreeMap<String, Decimal> = BTreeMap::new();
-    let mut by_group: BTreeMap<String, Decimal> = BTreeMap::new();
-    for a in &acc.adjustments {
-        *by_reason.entry(a.key()).or_default() += a.amount();
-        *by_group.entry(a.group.as_str().to_owned()).or_default() += a.amount();
-    }
-    let paid = dollars(acc.paid);
-    let (allowed, from_b6) = if !acc.any {
-        (None, false)
-    } else if let Some(b6) = acc.allowed_b6 {
-        (Some(dollars(b6)), true)
-    } else {
-        let other: Decimal = acc
-            .adjustments
-            .iter()
-            .filter(|a| !matches!(a.group, AdjustmentGroup::Co | AdjustmentGroup::Pi))
-            .map(Adjustment::amount)
-            .sum();
-        (Some(paid + other), false)
-    };
-    let variance = allowed.zip(expected).map(|(a, e)| a - e);
+    let mut matched_by = acc.matched_by;
     if !acc.any {
-        flags.push(LineFlag::Unmatched);
+        match claim_level {
+            Some(claim) => {
+                matched_by = Some(MatchedBy::ClaimLevel);
+                flags.push(LineFlag::PaidAtClaimLevel);
+                flags.extend(claim.flags.iter().filter(|f| f.holds_for_every_line()).cloned());
+            }
+            None => flags.push(LineFlag::Unmatched),
+        }
     }
     if expected.is_none() {
         flags.push(LineFlag::NotPriced);
     }
-    let denial: Vec<String> = acc
-        .adjustments
-        .iter()
-        .filter(|a| matches!(a.group, AdjustmentGroup::Co | AdjustmentGroup::Pi) && a.amount_cents > 0)
-        .map(Adjustment::key)
-        .collect();
-    let denied = acc.any && acc.paid == 0 && !denial.is_empty();
-    if denied {
-        // A denial is its own finding: not also "underpaid".
-        flags.push(LineFlag::Denied { reasons: denial });
-    } else if let Some(v) = variance {
-        if v < -options.tolerance {
-            flags.push(LineFlag::Underpaid { by: -v });
-        } else if v > options.tolerance {
-            flags.push(LineFlag::AboveExpected { by: v });
-        }
-    }
+    let reversed = judged.flags.contains(&LineFlag::Reversed);
+    flags.extend(judged.flags);
     let billed_code = line.procedure_code.as_str();
     for p in &acc.procedures {
         if !p.code.is_empty() && !p.code.eq_ignore_ascii_case(billed_code) {
             flags.push(LineFlag::CodeChanged { billed: billed_code.to_owned(), paid: p.to_string() });
         }
     }
+    // Units a reversal netted to 0 (or below) are no payer's reading of the minutes.
     if let (UnitBasis::Minutes, Some(units)) = (line.unit_basis, acc.paid_units)
         && units != line.quantity
+        && units.is_sign_positive()
+        && !units.is_zero()
+        && !reversed
     {
         let minutes = line.quantity;
         let near = |a: Decimal, b: Decimal| (a - b).abs() <= Decimal::new(1, 1);
@@ -504,17 +680,17 @@ fn line_result(
         line_number: origin.line_number,
         procedure: procedure_text(billed_code, &modifiers),
         date_of_service: line.date_of_service,
-        matched_by: acc.matched_by,
+        matched_by,
         charge: line.charge(),
         expected,
         expected_note,
-        allowed,
-        allowed_from_amt_b6: from_b6,
-        paid,
+        allowed: judged.allowed,
+        allowed_from_amt_b6: judged.from_b6,
+        paid: judged.paid,
         adjustments: acc.adjustments,
-        adjustments_by_reason: by_reason,
-        adjustments_by_group: by_group,
-        variance,
+        adjustments_by_reason: judged.by_reason,
+        adjustments_by_group: judged.by_group,
+        variance: judged.variance,
         paid_units: acc.paid_units,
         flags,
     }
@@ -523,22 +699,34 @@ fn line_result(
 fn add_totals(t: &mut Totals, rec: &ClaimReconciliation) {
     t.claims += 1;
     t.unmatched_remit_lines += rec.unmatched_remit_lines.len();
-    t.paid += rec.unmatched_remit_lines.iter().map(|u| dollars(u.paid_cents)).sum::<Decimal>();
+    t.paid += rec.unmatched_remit_lines.iter().filter_map(|u| u.paid_cents).map(dollars).sum::<Decimal>();
+    // Amounts that could not be read are left out of the sums, never counted as 0.
+    let mut add_amounts = |paid: Option<Decimal>,
+                           allowed: Option<Decimal>,
+                           variance: Option<Decimal>,
+                           by_reason: &BTreeMap<String, Decimal>| {
+        t.paid += paid.unwrap_or_default();
+        t.allowed += allowed.unwrap_or_default();
+        t.variance += variance.unwrap_or_default();
+        for (k, v) in by_reason {
+            *t.adjustments_by_reason.entry(k.clone()).or_default() += *v;
+        }
+    };
+    if let Some(c) = &rec.claim_level {
+        add_amounts(c.paid, c.allowed, c.variance, &c.adjustments_by_reason);
+    }
+    for l in &rec.lines {
+        add_amounts(l.paid, l.allowed, l.variance, &l.adjustments_by_reason);
+    }
+    if let Some(c) = &rec.claim_level {
+        t.claims_paid_at_claim_level += 1;
+        t.underpaid_claims += usize::from(c.flags.iter().any(|f| matches!(f, LineFlag::Underpaid { .. })));
+    }
     for l in &rec.lines {
         t.lines += 1;
         t.charge += l.charge;
-        t.paid += l.paid;
-        if let Some(a) = l.allowed {
-            t.allowed += a;
-        }
         if let Some(e) = l.expected {
             t.expected += e;
-        }
-        if let Some(v) = l.variance {
-            t.variance += v;
-        }
-        for (k, v) in &l.adjustments_by_reason {
-            *t.adjustments_by_reason.entry(k.clone()).or_default() += *v;
         }
         for f in &l.flags {
             match f {
@@ -546,6 +734,7 @@ fn add_totals(t: &mut Totals, rec: &ClaimReconciliation) {
                 LineFlag::Denied { .. } => t.denied_lines += 1,
                 LineFlag::UnitsNotMinutes { .. } => t.units_not_minutes_lines += 1,
                 LineFlag::Unmatched => t.unmatched_claim_lines += 1,
+                LineFlag::UnreadableAmount { .. } => t.unreadable_lines += 1,
                 _ => {}
             }
         }

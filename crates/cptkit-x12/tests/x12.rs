@@ -521,7 +521,7 @@ fn remittance_835_reads_claims_lines_adjustments_and_plb() {
     assert!(r.problems.is_empty(), "{:?}", r.problems);
     assert_eq!(r.payer.name, "MEDICARE PART B");
     assert_eq!(r.payee.identifier, "1234567893");
-    assert_eq!(r.payment.amount_cents, 129_636);
+    assert_eq!(r.payment.amount_cents, Some(129_636));
     assert_eq!(r.payment.trace, "EFT0000601");
     assert!(r.balances());
     assert_eq!(r.claims.len(), 8);
@@ -598,7 +598,7 @@ fn reconciliation_of_the_medicare_remittance() {
     // Claim-level CAS and payment with no SVC: taken for the claim's one line.
     let l = line("C1005", 0);
     assert_eq!(l.matched_by, Some(MatchedBy::ClaimLevel));
-    assert_eq!(l.paid, dec("213.41"));
+    assert_eq!(l.paid, Some(dec("213.41")));
     assert_eq!(l.allowed, Some(dec("266.76")), "paid + PR");
 
     // No AMT*B6: allowed = paid + PR.
@@ -755,4 +755,182 @@ fn same_day_anesthetics_read_from_an_837_stay_apart() {
     };
     assert!(cpt003("15:00-16:30").is_empty());
     assert_eq!(cpt003("09:00-10:30"), ["lines[0].procedure_code"]);
+}
+
+/// The Medicare 835 with `edit` applied to its text, SE01 recounted so the envelope stays valid.
+fn edited_835(edit: impl FnOnce(String) -> String) -> Vec<cptkit_x12::Remittance> {
+    let text = edit(String::from_utf8(fixture("835_medicare.x12")).unwrap());
+    let mut segments: Vec<String> = text.split('~').map(|s| s.trim_start().to_owned()).collect();
+    let st = segments.iter().position(|s| s.starts_with("ST*")).unwrap();
+    let se = segments.iter().position(|s| s.starts_with("SE*")).unwrap();
+    segments[se] = format!("SE*{}*0001", se - st + 1);
+    let file = read_835(segments.join("~\n").as_bytes());
+    assert!(file.errors.is_empty(), "{:?}", file.errors);
+    file.remittances().cloned().collect()
+}
+
+/// The Medicare 837 reconciled against `remits`.
+fn reconcile_medicare(remits: &[cptkit_x12::Remittance]) -> cptkit_x12::Reconciliation {
+    let claims: Vec<_> = read("837p_medicare_star_crlf.x12").claims().cloned().collect();
+    let options = pricing(None);
+    reconcile(
+        &claims,
+        remits,
+        core_pricer(Reference::embedded(), &options, RuleBook::embedded()),
+        &ReconcileOptions { tolerance: dec("1.00") },
+    )
+}
+
+fn claim_rec<'a>(result: &'a cptkit_x12::Reconciliation, id: &str) -> &'a cptkit_x12::ClaimReconciliation {
+    result.claims.iter().find(|c| c.claim_id == id).unwrap()
+}
+
+#[test]
+fn an_835_amount_that_cannot_be_read_is_unknown_and_reported_never_zero() {
+    let remits = edited_835(|t| {
+        t.replace("SVC*HC:00632:AA:P2*1500*173.41**90", "SVC*HC:00632:AA:P2*1500*17X.41**90")
+            .replace("BPR*I*1296.36*", "BPR*I*12#6.36*")
+    });
+    let svc = &remits[0].claims[0].lines[0];
+    assert_eq!((svc.charge_cents, svc.paid_cents), (Some(150_000), None));
+    assert_eq!(svc.unreadable.len(), 1);
+    assert_eq!(svc.unreadable[0].element_name().as_deref(), Some("SVC03"));
+    assert_eq!(remits[0].payment.amount_cents, None, "BPR02 is not 0 either");
+    assert!(!remits[0].balances());
+
+    let result = reconcile_medicare(&remits);
+    let l = &claim_rec(&result, "C1001").lines[0];
+    assert_eq!((l.paid, l.allowed, l.variance), (None, None, None));
+    assert!(
+        matches!(&l.flags[..], [LineFlag::UnreadableAmount { at }] if at[0].element_name().as_deref() == Some("SVC03"))
+    );
+    // The problems reach the result with element and byte offset, and show no value.
+    let shown: Vec<String> = result.problems.iter().map(ToString::to_string).collect();
+    assert_eq!(shown.len(), 2, "{shown:?}");
+    assert!(shown.iter().any(|p| p.contains("element SVC03, byte ") && p.contains("is not an amount")), "{shown:?}");
+    assert!(shown.iter().any(|p| p.contains("element BPR02")), "{shown:?}");
+    assert!(shown.iter().all(|p| !p.contains("17X") && !p.contains("12#6")), "{shown:?}");
+    let t = &result.totals;
+    assert_eq!(t.denied_lines, 1, "only C1008, not the line whose payment could not be read");
+    assert_eq!(t.unreadable_lines, 1);
+    assert_eq!(t.paid, dec("1318.26") - dec("173.41"), "the unknown payment is left out, not counted as 0");
+
+    // A claim-level amount (CLP04) that cannot be read leaves the claim's one line unknown too.
+    let remits = edited_835(|t| t.replace("CLP*C1005*1*1500*213.41*", "CLP*C1005*1*1500*2l3.41*"));
+    let result = reconcile_medicare(&remits);
+    let l = &claim_rec(&result, "C1005").lines[0];
+    assert_eq!(l.paid, None);
+    assert!(
+        matches!(&l.flags[..], [LineFlag::UnreadableAmount { at }] if at[0].element_name().as_deref() == Some("CLP04"))
+    );
+
+    // A CAS amount that cannot be read: paid is known, allowed and a denial are not judged.
+    let remits = edited_835(|t| t.replace("CAS*CO*50*900~", "CAS*CO*50*9O0~"));
+    let result = reconcile_medicare(&remits);
+    let l = &claim_rec(&result, "C1008").lines[0];
+    assert_eq!((l.paid, l.allowed), (Some(dec("0")), None));
+    assert!(
+        matches!(&l.flags[..], [LineFlag::UnreadableAmount { at }] if at[0].element_name().as_deref() == Some("CAS03"))
+    );
+}
+
+/// C1001 (one line, paid 173.41, SVC05 90 minutes) reversed in full.
+const C1001_REVERSAL: &str = "CLP*C1001*22*-1500*-173.41*-93.35*MB*25084000100*11*1~
+SVC*HC:00632:AA:P2*-1500*-173.41**-90~
+DTM*472*20250304~
+CAS*CO*45*-1233.24~
+CAS*PR*1*-50**2*-43.35~
+REF*6R*C1001-1~
+AMT*B6*-266.76~
+";
+
+/// C1001 corrected: paid 5.00 more.
+const C1001_CORRECTION: &str = "CLP*C1001*1*1500*178.41*93.35*MB*25084000101*11*7~
+SVC*HC:00632:AA:P2*1500*178.41**90~
+DTM*472*20250304~
+CAS*CO*45*1228.24~
+CAS*PR*1*50**2*43.35~
+REF*6R*C1001-1~
+AMT*B6*271.76~
+";
+
+#[test]
+fn a_reversal_and_its_correction_add_up_in_any_order() {
+    let with = |parts: &[&str]| {
+        let parts = parts.concat();
+        edited_835(|t| t.replace("CLP*C1002*", &format!("{parts}CLP*C1002*")))
+    };
+    // Reversed with no correction: not denied, not units for minutes, nothing to compare.
+    let result = reconcile_medicare(&with(&[C1001_REVERSAL]));
+    let c = claim_rec(&result, "C1001");
+    assert_eq!(c.statuses, ["1", "22"]);
+    let l = &c.lines[0];
+    assert_eq!((l.paid, l.paid_units, l.variance), (Some(dec("0")), Some(dec("0")), None));
+    assert_eq!(l.adjustments_by_reason["CO-45"], dec("0"));
+    assert_eq!(l.flags, [LineFlag::Reversed]);
+    assert_eq!(result.totals.denied_lines, 1, "only C1008");
+    assert_eq!(result.totals.units_not_minutes_lines, 2, "C1003 and C1004 only");
+
+    // Reversal and correction, in either order: the correction's amounts, 90 minutes paid.
+    for parts in [[C1001_REVERSAL, C1001_CORRECTION], [C1001_CORRECTION, C1001_REVERSAL]] {
+        let result = reconcile_medicare(&with(&parts));
+        let l = &claim_rec(&result, "C1001").lines[0];
+        assert_eq!((l.paid, l.allowed, l.paid_units), (Some(dec("178.41")), Some(dec("271.76")), Some(dec("90"))));
+        assert_eq!(l.flags, [LineFlag::AboveExpected { by: dec("5.00") }], "{parts:?}");
+    }
+
+    // A CO adjustment reversed in part still nets positive: with paid 0, that is a denial.
+    let denial = "CLP*C1008*22*-900*0**MB*25084000800*11*1~
+SVC*HC:00635:AA*-900*0**-45~
+DTM*472*20250313~
+CAS*CO*50*-100~
+REF*6R*C1008-1~
+";
+    let result = reconcile_medicare(&edited_835(|t| t.replace("CLP*C9999*", &format!("{denial}CLP*C9999*"))));
+    let l = &claim_rec(&result, "C1008").lines[0];
+    assert_eq!(l.adjustments_by_reason["CO-50"], dec("800"));
+    assert!(matches!(&l.flags[..], [LineFlag::Denied { reasons }] if reasons == &["CO-50"]));
+}
+
+#[test]
+fn a_claim_paid_at_claim_level_keeps_its_payment_and_denial() {
+    // C1002 has two lines (QK and QX); the payer answers for the claim as a whole.
+    let claim_level = |clp: &str| {
+        edited_835(|t| {
+            let start = t.find("CLP*C1002*").unwrap();
+            let end = t.find("CLP*C1003*").unwrap();
+            format!("{}{clp}{}", &t[..start], &t[end..])
+        })
+    };
+    let result = reconcile_medicare(&claim_level(
+        "CLP*C1002*1*3000*202.7*50.68*MB*25084000200*11*1~\nCAS*CO*45*2746.62~\nCAS*PR*2*50.68~\n",
+    ));
+    let c = claim_rec(&result, "C1002");
+    assert!(!c.no_remittance);
+    let paid = c.claim_level.as_ref().unwrap();
+    assert_eq!((paid.paid, paid.allowed), (Some(dec("202.70")), Some(dec("253.38"))));
+    assert_eq!(paid.expected, Some(dec("266.76")), "QK 133.38 + QX 133.38");
+    assert_eq!(paid.flags, [LineFlag::Underpaid { by: dec("13.38") }]);
+    for l in &c.lines {
+        assert_eq!(l.matched_by, Some(MatchedBy::ClaimLevel));
+        assert_eq!(l.flags, [LineFlag::PaidAtClaimLevel], "not 'no remittance line'");
+        assert_eq!(l.paid, None, "the 835 does not say how the payment splits over the lines");
+    }
+    let t = &result.totals;
+    assert_eq!(t.paid, dec("1318.26"), "every CLP04, the claim-level one included");
+    let unmatched_before = reconcile_medicare(&edited_835(|t| t)).totals.unmatched_claim_lines;
+    assert_eq!((t.unmatched_claim_lines, t.claims_paid_at_claim_level, t.underpaid_claims), (unmatched_before, 1, 1));
+    // C1001 43.35, C1002 at claim level 50.68, C1003 54.58, C1004 and C1005 53.35 each, C1006 49.25.
+    assert_eq!(t.adjustments_by_reason["PR-2"], dec("304.56"));
+
+    // Denied at claim level: every line is denied, none is "no remittance".
+    let result = reconcile_medicare(&claim_level("CLP*C1002*4*3000*0**MB*25084000200*11*1~\nCAS*CO*50*3000~\n"));
+    let c = claim_rec(&result, "C1002");
+    let denied = LineFlag::Denied { reasons: vec!["CO-50".into()] };
+    assert_eq!(c.claim_level.as_ref().unwrap().flags, std::slice::from_ref(&denied));
+    for l in &c.lines {
+        assert_eq!(l.flags, [LineFlag::PaidAtClaimLevel, denied.clone()]);
+    }
+    assert_eq!(result.totals.denied_lines, 3, "C1002's two lines and C1008");
+    assert_eq!(result.totals.unmatched_claim_lines, unmatched_before);
 }

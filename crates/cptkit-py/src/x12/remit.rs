@@ -36,7 +36,7 @@ record! {
                 "Remittance(payer={:?}, claims={}, amount={})",
                 self.inner.payer.name,
                 self.inner.claims.len(),
-                dollars(self.inner.payment.amount_cents)
+                self.inner.payment.amount_cents.map_or_else(|| "None".to_owned(), |c| dollars(c).to_string())
             )
         }
     }
@@ -49,10 +49,10 @@ record! {
 }
 
 record! {
-    /// BPR and TRN: how much was paid (`amount`, BPR02), how (`method`: ACH, CHK, NON...), when and
-    /// with which check or EFT trace number.
+    /// BPR and TRN: how much was paid (`amount`, BPR02; None when it could not be read), how
+    /// (`method`: ACH, CHK, NON...), when and with which check or EFT trace number.
     RemittancePayment(x12::Payment) { handling, credit_debit, method, date, trace }
-    computed { amount = |p| dollars(p.amount_cents) }
+    computed { amount = |p| p.amount_cents.map(dollars) }
     hidden { amount_cents }
     repr(amount, method, date, trace)
 }
@@ -60,13 +60,15 @@ record! {
 record! {
     /// Loop 2100: one claim payment (CLP), its claim-level CAS adjustments and its service lines.
     /// `dates` are the claim's DTM (qualifier, date) pairs, `amounts` its AMT (qualifier, amount) pairs.
+    /// `charge` and `paid` are None when CLP03/CLP04 could not be read; `unreadable` lists the places
+    /// of the claim-level amounts that could not be read.
     RemittanceClaim(x12::RemitClaim) {
         claim_id, status, filing_indicator, payer_claim_control, frequency_code, adjustments, lines,
-        rendering_npi, dates,
+        rendering_npi, dates, unreadable,
     }
     computed {
-        charge = |c| dollars(c.charge_cents),
-        paid = |c| dollars(c.paid_cents),
+        charge = |c| c.charge_cents.map(dollars),
+        paid = |c| c.paid_cents.map(dollars),
         patient_responsibility = |c| c.patient_responsibility_cents.map(dollars),
         amounts = |c| c.amounts.iter().map(|(q, cents)| (q.clone(), dollars(*cents))).collect::<Vec<_>>(),
         location = |c| c.at,
@@ -79,14 +81,15 @@ record! {
     /// Loop 2110: one service line payment. `procedure` is SVC01 as adjudicated, `original_procedure`
     /// SVC06 (as submitted, when the payer changed it); `paid_units` SVC05, `original_units` SVC07;
     /// `allowed` AMT*B6; `date_of_service` DTM*472 (or DTM*150), `service_end` DTM*151;
-    /// `control_number` REF*6R; `remarks` the LQ*HE codes.
+    /// `control_number` REF*6R; `remarks` the LQ*HE codes. `charge` and `paid` are None when
+    /// SVC02/SVC03 could not be read; `unreadable` lists the places of the line's amounts that could not be read.
     RemittanceLine(x12::RemitLine) {
         procedure, revenue_code, paid_units, original_procedure, original_units, date_of_service,
-        service_end, adjustments, control_number, remarks,
+        service_end, adjustments, control_number, remarks, unreadable,
     }
     computed {
-        charge = |l| dollars(l.charge_cents),
-        paid = |l| dollars(l.paid_cents),
+        charge = |l| l.charge_cents.map(dollars),
+        paid = |l| l.paid_cents.map(dollars),
         allowed = |l| l.allowed_cents.map(dollars),
         location = |l| l.at,
     }
@@ -147,8 +150,9 @@ pub struct LineRow {
 record! {
     /// The claims read, each reconciled with the remittances that carry its id: per line cptkit's
     /// expected amount against the payer's allowed and paid amounts, adjustments, variance and flags;
-    /// totals per payer (read-only mapping) and overall.
-    Reconciliation(x12::Reconciliation) { claims, unmatched_remit_claims, totals_by_payer, totals }
+    /// totals per payer (read-only mapping) and overall. `problems` are what could not be read in the
+    /// remittances (an amount that could not be read: its element and byte offset, never its value).
+    Reconciliation(x12::Reconciliation) { claims, unmatched_remit_claims, totals_by_payer, totals, problems }
     methods {
         /// Every line of every claim, in order: one flat row per claim line (`ReconciledLine` has the
         /// claim's id and payer; `to_dict()` gives a DataFrame row).
@@ -174,8 +178,9 @@ record! {
 record! {
     /// One claim id reconciled: the CLP02 statuses of its remittance claims, the claim-level CAS, its
     /// lines, the remittance lines no claim line took, and whether no remittance carried it.
+    /// `claim_level` is set when the payer answered for a claim of several lines as a whole.
     ReconciledClaim(x12::ClaimReconciliation) {
-        claim_id, payer, statuses, claim_adjustments, unmatched_remit_lines, no_remittance,
+        claim_id, payer, statuses, claim_adjustments, unmatched_remit_lines, no_remittance, claim_level,
     }
     computed {
         lines = |c| {
@@ -208,10 +213,19 @@ record! {
 }
 
 record! {
+    /// A claim of several lines paid at claim level (a CLP with no SVC): what the payer paid and
+    /// allowed for the claim, against the sum of cptkit's expected amounts for its lines.
+    ClaimLevelResult(x12::ClaimLevelResult) {
+        paid, allowed, expected, variance, adjustments_by_reason, adjustments_by_group, flags,
+    }
+    repr(paid, allowed, expected, flags)
+}
+
+record! {
     /// A remittance line that no claim line took.
     UnmatchedRemittanceLine(x12::UnmatchedRemitLine) { claim_id, procedure, date_of_service }
     computed {
-        paid = |l| dollars(l.paid_cents),
+        paid = |l| l.paid_cents.map(dollars),
         location = |l| l.at,
     }
     hidden { paid_cents, at }
@@ -225,14 +239,15 @@ record! {
     ReconciliationTotals(x12::Totals) {
         claims, lines, charge, expected, allowed, paid, variance, adjustments_by_reason, underpaid_lines,
         denied_lines, units_not_minutes_lines, unmatched_claim_lines, unmatched_remit_lines,
-        unmatched_remit_claims, provider_adjustments,
+        unmatched_remit_claims, provider_adjustments, unreadable_lines, claims_paid_at_claim_level,
+        underpaid_claims,
     }
     repr(claims, lines, expected, allowed, paid, underpaid_lines)
 }
 
 /// Something worth a look on a reconciled line. `flag` names it (`underpaid`, `above_expected`,
-/// `denied`, `units_not_minutes`, `minutes_reduced`, `code_changed`, `unmatched`, `not_priced`); the
-/// attributes of the other kinds are None.
+/// `denied`, `units_not_minutes`, `minutes_reduced`, `code_changed`, `unmatched`, `not_priced`,
+/// `unreadable_amount`, `reversed`, `paid_at_claim_level`); the attributes of the other kinds are None.
 #[pyclass(frozen, eq, module = "cptkit._native")]
 #[derive(Debug)]
 pub struct LineFlag {
@@ -259,6 +274,9 @@ pub struct LineFlag {
     billed: Py<PyAny>,
     #[pyo3(get)]
     paid: Py<PyAny>,
+    /// `unreadable_amount`: where the amounts that could not be read are (`SourceLocation`s).
+    #[pyo3(get)]
+    locations: Py<PyAny>,
 }
 
 /// The data of one flag, whatever its kind.
@@ -272,6 +290,7 @@ struct FlagData {
     paid_minutes: Option<Decimal>,
     billed: Option<String>,
     paid: Option<String>,
+    locations: Option<Vec<x12::SegmentRef>>,
 }
 
 impl LineFlag {
@@ -294,7 +313,8 @@ impl LineFlag {
             F::CodeChanged { billed, paid } => {
                 FlagData { billed: Some(billed.clone()), paid: Some(paid.clone()), ..FlagData::default() }
             }
-            F::Unmatched | F::NotPriced => FlagData::default(),
+            F::UnreadableAmount { at } => FlagData { locations: Some(at.clone()), ..FlagData::default() },
+            F::Unmatched | F::NotPriced | F::Reversed | F::PaidAtClaimLevel => FlagData::default(),
         };
         // The kind's name is the serde tag: the same word as in `to_dict()`.
         let flag = serde_to_py(py, &inner)?.bind(py).get_item("flag")?.unbind();
@@ -308,6 +328,7 @@ impl LineFlag {
             paid_minutes: data.paid_minutes.to_py(py)?,
             billed: data.billed.to_py(py)?,
             paid: data.paid.to_py(py)?,
+            locations: data.locations.to_py(py)?,
             inner,
         })
     }
@@ -344,6 +365,7 @@ impl LineFlag {
             ("paid_minutes", &self.paid_minutes),
             ("billed", &self.billed),
             ("paid", &self.paid),
+            ("locations", &self.locations),
         ];
         let parts = attributes
             .into_iter()
@@ -380,6 +402,7 @@ pub(crate) fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<ReconciledClaim>()?;
     module.add_class::<ReconciledLine>()?;
     module.add_class::<LineFlag>()?;
+    module.add_class::<ClaimLevelResult>()?;
     module.add_class::<UnmatchedRemittanceLine>()?;
     module.add_class::<ReconciliationTotals>()?;
     Ok(())

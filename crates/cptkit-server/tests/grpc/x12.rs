@@ -248,7 +248,7 @@ async fn reconcile_against_the_medicare_835_gives_the_hand_sums() {
 
     // C1005: claim-level payment; C1006: allowed = paid + PR; C1008: denied CO-50.
     let l = &claim("C1005").lines[0];
-    assert_eq!((l.matched_by(), l.paid_cents, l.allowed_cents), (pb::MatchedBy::ClaimLevel, 21341, Some(26676)));
+    assert_eq!((l.matched_by(), l.paid_cents, l.allowed_cents), (pb::MatchedBy::ClaimLevel, Some(21341), Some(26676)));
     let l = &claim("C1006").lines[0];
     assert_eq!((l.expected_cents, l.allowed_cents, l.allowed_from_amt_b6), (Some(24624), Some(24624), false));
     let l = &claim("C1008").lines[0];
@@ -272,6 +272,20 @@ async fn reconcile_against_the_medicare_835_gives_the_hand_sums() {
     let wide = pb::ReconcileRequest { tolerance: "20.00".into(), ..reconcile_request() };
     let r = client.reconcile(wide).await.expect("Reconcile").into_inner();
     assert_eq!(r.totals.expect("totals").underpaid_lines, 0);
+
+    // An SVC03 that cannot be read: paid unset (not 0), flagged, and the problem with its place.
+    let text = String::from_utf8(fixture("835_medicare.x12")).expect("text");
+    let bad = text.replace("SVC*HC:00632:AA:P2*1500*173.41**90", "SVC*HC:00632:AA:P2*1500*17X.41**90");
+    let request = pb::ReconcileRequest { remittance_835: bad.into_bytes(), ..reconcile_request() };
+    let r = client.reconcile(request).await.expect("Reconcile").into_inner();
+    let l = &r.claims.iter().find(|c| c.claim_id == "C1001").expect("C1001").lines[0];
+    assert_eq!((l.paid_cents, l.allowed_cents), (None, None));
+    assert_eq!(l.flags.iter().map(|f| f.kind()).collect::<Vec<_>>(), [pb::LineFlagKind::UnreadableAmount]);
+    assert_eq!(l.flags[0].locations.len(), 1);
+    assert_eq!(r.remittance_835_errors.len(), 1, "{:?}", r.remittance_835_errors);
+    assert!(r.remittance_835_errors[0].message.contains("SVC03 is not an amount"), "{:?}", r.remittance_835_errors);
+    let t = r.totals.expect("totals");
+    assert_eq!((t.paid_cents, t.unreadable_lines, t.denied_lines), (131_826 - 17_341, 1, 1));
     server.stop().await;
 }
 
