@@ -63,6 +63,20 @@ pub fn not_protobuf(error: prost::DecodeError) -> Status {
     Status::invalid_argument(format!("the message is not valid protobuf: {error}"))
 }
 
+/// The field a decode error is about, as the request names it (`claim.patient.member_id`); None when
+/// prost names none. prost lists each `Message.field` it was in, innermost first, before its reason.
+pub fn decode_error_field(error: &prost::DecodeError) -> Option<String> {
+    let text = error.to_string();
+    let is_name = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    let mut fields: Vec<String> = text
+        .strip_prefix("failed to decode Protobuf message: ")?
+        .split(": ")
+        .map_while(|part| part.split_once('.').filter(|(m, f)| is_name(m) && is_name(f)).map(|(_, f)| f.to_owned()))
+        .collect();
+    fields.reverse();
+    (!fields.is_empty()).then(|| fields.join("."))
+}
+
 /// Yields each message's bytes as they are (no copy: they share tonic's buffer), for a handler that
 /// reads them itself and decodes with [`MessageDecoder`]'s rules ([`not_protobuf`]) what it cannot.
 #[derive(Debug, Clone, Copy, Default)]

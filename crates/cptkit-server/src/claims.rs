@@ -134,8 +134,28 @@ pub(crate) fn process_encoded(
         let judged = judge(data, claim, &request.options);
         return answer(request.request_id.to_owned(), judged, buf).map_err(cannot_encode);
     }
-    let request = pb::ProcessClaimsRequest::decode(bytes).map_err(cptkit_proto::codec::not_protobuf)?;
-    process(data, request, stream_today, log, buf).map_err(cannot_encode)
+    match pb::ProcessClaimsRequest::decode(bytes) {
+        Ok(request) => process(data, request, stream_today, log, buf).map_err(cannot_encode),
+        Err(error) => undecodable(bytes, &error, buf).map_err(cannot_encode),
+    }
+}
+
+/// A message of the stream that is not a request (a string that is not UTF-8, a truncated field) gets
+/// its own error, under its request id when that much reads; the stream goes on, its framing whole.
+pub(crate) fn undecodable(bytes: &[u8], error: &prost::DecodeError, buf: &mut BytesMut) -> Result<bool, EncodeError> {
+    /// The request's id alone: the rest is skipped unread, so a bad claim does not hide it.
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct RequestId {
+        #[prost(string, tag = "1")]
+        request_id: String,
+    }
+    let request_id = RequestId::decode(bytes).map(|r| r.request_id).unwrap_or_default();
+    let message = format!("the message is not valid protobuf: {error}");
+    let error = match cptkit_proto::codec::decode_error_field(error) {
+        Some(field) => Error::invalid(field, message),
+        None => Error::new(cptkit_core::ErrorKind::InvalidInput, message),
+    };
+    answer(request_id, Err(error), buf)
 }
 
 pub(crate) fn cannot_encode(error: EncodeError) -> Status {
@@ -303,12 +323,11 @@ mod tests {
 
     /// Today's path: the generated decoder, then `process`.
     fn decoded_answer(data: &ServerData, bytes: &[u8]) -> Result<Vec<u8>, String> {
-        let request = pb::ProcessClaimsRequest::decode(bytes).map_err(|e| {
-            let status = cptkit_proto::codec::not_protobuf(e);
-            format!("{:?} {}", status.code(), status.message())
-        })?;
         let mut buf = BytesMut::new();
-        process(data, request, STREAM_DAY, &RequestLog::default(), &mut buf).expect("encodes");
+        match pb::ProcessClaimsRequest::decode(bytes) {
+            Ok(request) => process(data, request, STREAM_DAY, &RequestLog::default(), &mut buf).expect("encodes"),
+            Err(error) => undecodable(bytes, &error, &mut buf).expect("encodes"),
+        };
         Ok(buf.to_vec())
     }
 
@@ -330,6 +349,28 @@ mod tests {
             let findings = answer.report.expect("a report").findings;
             assert!(findings.iter().any(|f| f.edit_id == "DAT001"), "{findings:?}");
         }
+    }
+
+    /// A message of the stream that is not valid protobuf (a member id that is not UTF-8) is answered
+    /// with its own error naming the field, under its request id, never quoting the value.
+    #[test]
+    fn a_message_that_is_not_protobuf_gets_its_own_error() {
+        let data =
+            ServerData::new(Reference::embedded().into(), Arc::new(RuleBook::embedded().clone()), Arc::default());
+        let mut claim = SyntheticClaims::new(7).expect("synthetic claims").next().expect("a claim");
+        claim.patient.member_id = "MEMBERXYZ".into();
+        let request =
+            pb::ProcessClaimsRequest { request_id: "r1".into(), claim: Some(claim.into()), ..Default::default() };
+        let mut bytes = request.encode_to_vec();
+        let at = bytes.windows(9).position(|w| w == b"MEMBERXYZ").expect("the member id");
+        bytes[at..at + 2].copy_from_slice(&[0xff, 0xfe]);
+        let answer = encoded_answer(&data, &bytes, &mut None).expect("an answer, not a stream error");
+        let answer = pb::ProcessClaimsResponse::decode(answer.as_slice()).expect("decodes");
+        assert_eq!(answer.request_id, "r1");
+        let error = answer.error.expect("its own error");
+        assert_eq!(error.code, "INVALID_ARGUMENT");
+        assert_eq!(error.violations[0].field, "claim.patient.member_id", "{error:?}");
+        assert!(!error.message.contains("MBERXYZ"), "{}", error.message);
     }
 
     #[test]
