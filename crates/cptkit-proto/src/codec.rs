@@ -6,9 +6,10 @@ use std::marker::PhantomData;
 
 use prost::Message;
 use prost::bytes::Buf as _;
-use tonic::Status;
 use tonic::codec::{DecodeBuf, Decoder};
+use tonic::{Code, Status};
 use tonic_prost::ProstEncoder;
+use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 
 /// Encodes `T`, decodes `U`.
 #[derive(Debug, Clone)]
@@ -58,9 +59,18 @@ impl<U: Message + Default> Decoder for MessageDecoder<U> {
     }
 }
 
-/// The status of request bytes that are not the message: INVALID_ARGUMENT with prost's reason.
+/// The status of request bytes that are not the message: INVALID_ARGUMENT with prost's reason, and a
+/// `google.rpc.BadRequest` violation on the field when prost names one (as every bad field gets).
 pub fn not_protobuf(error: prost::DecodeError) -> Status {
-    Status::invalid_argument(format!("the message is not valid protobuf: {error}"))
+    let message = format!("the message is not valid protobuf: {error}");
+    match decode_error_field(&error) {
+        Some(field) => {
+            let named = format!("{field}: {message}");
+            let violation = FieldViolation::new(field, message);
+            Status::with_error_details(Code::InvalidArgument, named, ErrorDetails::with_bad_request(vec![violation]))
+        }
+        None => Status::invalid_argument(message),
+    }
 }
 
 /// The field a decode error is about, as the request names it (`claim.patient.member_id`); None when

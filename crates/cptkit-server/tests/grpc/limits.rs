@@ -154,6 +154,26 @@ async fn bytes_that_are_not_protobuf_are_invalid_argument() {
     server.stop().await;
 }
 
+/// A string that is not UTF-8 makes the request not valid protobuf: INVALID_ARGUMENT with a
+/// `BadRequest` violation on the field, in the request's terms, as any bad field gets, never the value.
+#[tokio::test]
+async fn a_string_that_is_not_utf8_is_a_field_violation() {
+    let server = default_server().await;
+    let mut claim = crate::claims::medicare_claim("U-1", 90);
+    claim.patient.get_or_insert_default().member_id = "MEMBERXYZ".into();
+    let mut bytes = pb::PriceClaimRequest { claim: Some(claim), ..Default::default() }.encode_to_vec();
+    let at = bytes.windows(9).position(|w| w == b"MEMBERXYZ").expect("the member id");
+    bytes[at..at + 2].copy_from_slice(&[0xff, 0xfe]);
+    let status = raw_unary(server.channel().await, "/cptkit.v1.ClaimService/PriceClaim", bytes).await.expect_err("bad");
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    let violations = crate::violations(&status);
+    assert_eq!(violations.len(), 1, "{violations:?}");
+    assert_eq!(violations[0].0, "claim.patient.member_id");
+    assert!(status.message().starts_with("claim.patient.member_id: "), "{}", status.message());
+    assert!(!status.message().contains("MBERXYZ"), "{}", status.message());
+    server.stop().await;
+}
+
 /// A message of the stream that is not a request is answered with its own error, and the stream goes
 /// on: a batch reports its bad rows and still answers the good ones.
 #[tokio::test]
