@@ -303,6 +303,18 @@ def test_a_list_longer_than_its_struct_is_refused_as_in_json() -> None:
         assert isinstance(result, cptkit.InvalidInputError) and str(result).startswith(f"{field}: ")
 
 
+def test_a_whole_number_quantity_reads_as_its_decimal_string() -> None:
+    # Exact, as a table's integer column reads; a float stays refused (its binary value is not 90.1).
+    claim = medicare_claim()
+    whole = copy.deepcopy(claim)
+    whole["lines"][0]["quantity"] = int(claim["lines"][0]["quantity"])
+    for face in (whole, json.dumps(whole)):
+        assert cptkit.price(face, today=TODAY).total_allowed == cptkit.price(claim, today=TODAY).total_allowed
+    whole["lines"][0]["quantity"] = 90.1
+    with pytest.raises(cptkit.InvalidInputError, match=r"^lines\[0\]\.quantity: "):
+        cptkit.price(whole, today=TODAY)
+
+
 def test_claim_class_round_trips() -> None:
     data, _ = case("medicare_00632_aa_90min_2025")
     claim = cptkit.Claim.from_dict(data)

@@ -136,8 +136,26 @@ pub fn quantity(value: Decimal) -> Decimal {
     value.normalize()
 }
 
+/// A decimal string, or a whole number (exact, as a table's integer column is read); never a float,
+/// whose binary value is not the decimal the sender meant.
 fn quantity_de<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Decimal, D::Error> {
-    rust_decimal::serde::str::deserialize(d).map(quantity)
+    struct Quantity;
+    impl serde::de::Visitor<'_> for Quantity {
+        type Value = Decimal;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a decimal string (\"90\") or a whole number")
+        }
+        fn visit_str<E: serde::de::Error>(self, text: &str) -> std::result::Result<Decimal, E> {
+            text.parse::<Decimal>().map_err(|_| E::invalid_value(serde::de::Unexpected::Str(text), &self))
+        }
+        fn visit_i64<E: serde::de::Error>(self, n: i64) -> std::result::Result<Decimal, E> {
+            Ok(Decimal::from(n))
+        }
+        fn visit_u64<E: serde::de::Error>(self, n: u64) -> std::result::Result<Decimal, E> {
+            Ok(Decimal::from(n))
+        }
+    }
+    d.deserialize_any(Quantity).map(quantity)
 }
 
 fn frequency_code_de<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<ShortText, D::Error> {
