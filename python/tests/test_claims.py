@@ -264,9 +264,14 @@ def test_icd9_before_2015_is_a_warning_not_checked() -> None:
     assert dx == [("DX010", "warning")]
 
 
-def test_missing_field() -> None:
-    with pytest.raises(cptkit.InvalidInputError, match="missing field `payer`"):
-        cptkit.validate(broken("payer", KeyError))
+@pytest.mark.parametrize("path", ["payer", "lines[0].procedure_code", "patient.birth_date"])
+def test_a_missing_field_is_named_by_its_path(path: str) -> None:
+    # Even under patient: a missing field has no value to hide.
+    name = path.rsplit(".", 1)[-1]
+    for face in (broken(path, KeyError), json.dumps(broken(path, KeyError))):
+        with pytest.raises(cptkit.InvalidInputError, match=f"missing field `{name}`") as error:
+            cptkit.validate(face)
+        assert error.value.field == path
 
 
 @pytest.mark.parametrize("bad", ["", "{", "[]", b"\xff\xfe", "null", 42, None, ["a"], object()])
