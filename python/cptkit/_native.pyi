@@ -98,7 +98,7 @@ _Relation: TypeAlias = Literal[
     "same_category", "add_on", "qualifying_circumstance", "endoscopic_base", "endoscopic_family"
 ]
 _Severity: TypeAlias = Literal["error", "warning"]
-_LineStatus: TypeAlias = Literal["priced", "not_priced"]
+_LineStatus: TypeAlias = Literal["priced", "not_priced", "not_payable"]
 _CfBasis: TypeAlias = Literal["medicare", "contract"]
 
 # A claim: the claim JSON form as a dict (dates and decimals may be datetime.date and Decimal), the
@@ -192,7 +192,7 @@ def price(
     """
 
 def validate_many(claims: Iterable[_ClaimInput], *, today: _Today = None) -> list[ValidationReport | CptkitError]:
-    """Validates a batch, including the edits across claims (BAT001-BAT003); one result per claim, in
+    """Validates a batch, including the edits across claims (BAT001-BAT004); one result per claim, in
     order: its ValidationReport, or the InvalidInputError for a claim that cannot be read. Without
     ``today``, every claim is judged against today's date in UTC as the call began."""
 

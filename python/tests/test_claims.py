@@ -264,9 +264,14 @@ def test_icd9_before_2015_is_a_warning_not_checked() -> None:
     assert dx == [("DX010", "warning")]
 
 
-def test_missing_field() -> None:
-    with pytest.raises(cptkit.InvalidInputError, match="missing field `payer`"):
-        cptkit.validate(broken("payer", KeyError))
+@pytest.mark.parametrize("path", ["payer", "lines[0].procedure_code", "patient.birth_date"])
+def test_a_missing_field_is_named_by_its_path(path: str) -> None:
+    # Even under patient: a missing field has no value to hide.
+    name = path.rsplit(".", 1)[-1]
+    for face in (broken(path, KeyError), json.dumps(broken(path, KeyError))):
+        with pytest.raises(cptkit.InvalidInputError, match=f"missing field `{name}`") as error:
+            cptkit.validate(face)
+        assert error.value.field == path
 
 
 @pytest.mark.parametrize("bad", ["", "{", "[]", b"\xff\xfe", "null", 42, None, ["a"], object()])
@@ -301,6 +306,18 @@ def test_a_list_longer_than_its_struct_is_refused_as_in_json() -> None:
             assert "SMITH" not in str(error.value)
         [result] = cptkit.price_many([claim], today=TODAY)
         assert isinstance(result, cptkit.InvalidInputError) and str(result).startswith(f"{field}: ")
+
+
+def test_a_whole_number_quantity_reads_as_its_decimal_string() -> None:
+    # Exact, as a table's integer column reads; a float stays refused (its binary value is not 90.1).
+    claim = medicare_claim()
+    whole = copy.deepcopy(claim)
+    whole["lines"][0]["quantity"] = int(claim["lines"][0]["quantity"])
+    for face in (whole, json.dumps(whole)):
+        assert cptkit.price(face, today=TODAY).total_allowed == cptkit.price(claim, today=TODAY).total_allowed
+    whole["lines"][0]["quantity"] = 90.1
+    with pytest.raises(cptkit.InvalidInputError, match=r"^lines\[0\]\.quantity: "):
+        cptkit.price(whole, today=TODAY)
 
 
 def test_claim_class_round_trips() -> None:

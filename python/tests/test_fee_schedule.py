@@ -80,6 +80,16 @@ def test_a_broken_data_directory_raises_naming_the_file_and_changes_nothing(tmp_
     assert line.allowed == Decimal("81.86"), "the embedded data is still in use"
 
 
+@pytest.mark.usefixtures("embedded_again")
+def test_a_missing_data_directory_is_a_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(cptkit.MissingFileError) as error:
+        cptkit.load_data(tmp_path / "not-there")
+    assert isinstance(error.value, FileNotFoundError)
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(cptkit.InvalidInputError, match="is not a directory"):
+        cptkit.load_data(tmp_path / "a-file")
+
+
 def test_percent_of_medicare_is_checked_and_named() -> None:
     claim = visit("2025-11-03")
     claim["payer"] = {"id": "cigna", "plan_type": "commercial"}

@@ -94,6 +94,8 @@ impl Pricing {
             conversion_factors: factors,
             percent_of_medicare: self.percent_of_medicare,
         };
+        // A bad option is one error for the run (exit 2), not the same error on every claim.
+        pricing.check(&rules).map_err(|e| Unreadable(format!("bad option: {e}")))?;
         Ok((rules, JudgeOptions::new(today, Some(pricing))))
     }
 }

@@ -95,7 +95,10 @@ pub fn run(path: &Path, pricing: &Pricing, common: &Common) -> Outcome {
     } else {
         output::emit(|out| print(out, &input, &judged, total_allowed));
     }
-    Ok(input.problems.is_empty() && judged.iter().all(|j| j.priced.is_ok()))
+    // A line that could not be priced is a claim not (wholly) priced; a line not payable by rule is priced.
+    let priced =
+        |j: &Judged| j.priced.as_ref().is_ok_and(|p| p.lines.iter().all(|l| l.status != LineStatus::NotPriced));
+    Ok(input.problems.is_empty() && judged.iter().all(priced))
 }
 
 fn print(out: &mut impl Write, input: &Input, judged: &[Judged], total_allowed: Decimal) -> io::Result<()> {
@@ -110,12 +113,14 @@ fn print(out: &mut impl Write, input: &Input, judged: &[Judged], total_allowed: 
                         LineStatus::NotPriced => " [not priced]",
                         LineStatus::NotPayable => " [not payable]",
                     };
+                    // The step that set the amount says how (units x factor x share, RVUs x GPCIs,
+                    // a reduction, or why the line is not priced); `allowed` only repeats the amount.
+                    let steps = l.steps();
+                    let how = steps.iter().rev().find(|s| s.step != "allowed").map_or("", |s| s.detail.as_str());
                     writeln!(
                         out,
-                        "claim {id} line {number}: {} {} units x {} = allowed {} ({}){status}",
+                        "claim {id} line {number}: {} allowed {} ({}){status}: {how}",
                         l.procedure_code.as_str(),
-                        l.total_units,
-                        l.conversion_factor,
                         l.allowed,
                         l.rule.id
                     )?;

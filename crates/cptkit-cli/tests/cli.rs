@@ -195,7 +195,10 @@ fn price_with_contract_conversion_factor_and_payer_map() {
         "BCBSOK=bcbs-ok",
     ]);
     let text = stdout(&o);
-    assert!(text.contains("claim C2001 line 1: 00630 13.0 units x 60 = allowed 780.00"), "{text}");
+    assert!(
+        text.contains("claim C2001 line 1: 00630 allowed 780.00 (cigna-2023-03): 13.0 units x 60 x 1.00 = 780.000"),
+        "{text}"
+    );
     assert!(text.contains("claim C2004 line 1:"), "{text}");
     assert_eq!(o.status.code(), Some(1), "uhc and skil0 have no rule set: {text}");
 }
@@ -205,7 +208,7 @@ fn price_with_a_conversion_factor_for_one_payer() {
     let args = ["--conversion-factor", "60", "--payer-conversion-factor", "cigna=62.50"];
     let o = cptkit(&[&["price", &fixture("837p_commercial_pipe_newline.x12")][..], &args].concat());
     let text = stdout(&o);
-    assert!(text.contains("claim C2001 line 1: 00630 13.0 units x 62.50 = allowed 812.50"), "{text}");
+    assert!(text.contains("claim C2001 line 1: 00630 allowed 812.50"), "{text}");
 
     // The golden case: the factor for cigna wins over the one for every payer.
     let o = cptkit(&[
@@ -249,7 +252,9 @@ fn price_a_golden_claim_json_as_the_core_does() {
 
     let text = stdout(&cptkit(&["price", &golden(name)]));
     assert!(
-        text.contains("claim CLM-0001 line 1: 00632 13.0 units x 20.3178 = allowed 264.13 (medicare-ffs)"),
+        text.contains(
+            "claim CLM-0001 line 1: 00632 allowed 264.13 (medicare-ffs): 13.0 units x 20.3178 x 1.00 = 264.1314000"
+        ),
         "{text}"
     );
 }
@@ -356,7 +361,7 @@ fn price_json_lines_with_a_broken_line() {
     let o = cptkit(&["price", &path, "--conversion-factor", "60"]);
     let text = stdout(&o);
     assert!(text.contains("claim at index 1 (from line 2) not read: lines[0].procedure_code: "), "{text}");
-    assert!(text.contains("claim CIGNA-1 line 1: 00632 13.0 units x 60 = allowed 780.00"), "{text}");
+    assert!(text.contains("claim CIGNA-1 line 1: 00632 allowed 780.00"), "{text}");
 
     // Validate locates findings by claim index and field path (no X12 segment).
     let mut invalid = good.clone();
@@ -561,4 +566,20 @@ fn ingest_tic_unreadable_input_exits_2() {
     assert!(stderr(&o).contains("no TiC file could be read"));
     let o = tic(&[&tic_fixture("v2_provider_groups.json"), "--codes", "00790", "--anesthesia", "--out", "x.parquet"]);
     assert_eq!(o.status.code(), Some(2), "clap rejects --codes with --anesthesia");
+}
+
+/// Exit codes: a line that cannot be priced is 1 even when the claim prints a total; a bad option is
+/// 2, said once for the run, not on every claim.
+#[test]
+fn a_line_not_priced_is_exit_1_and_a_bad_option_exit_2_said_once() {
+    let o = cptkit(&["price", &golden("pfs_99213_cigna_no_contract_rate")]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(stdout(&o).contains("[not priced]: Cigna commercial pays fee-schedule services at a contract rate"));
+    for bad in [&["--use-rule-set", "nope"][..], &["--percent-of-medicare", "0"], &["--payer-conversion-factor", "=5"]]
+    {
+        let o = cptkit(&[&["price", &fixture("837p_medicare_star_crlf.x12")][..], bad].concat());
+        assert_eq!(o.status.code(), Some(2), "{bad:?}: {}", stderr(&o));
+        assert_eq!(stderr(&o).lines().count(), 1, "{bad:?}: {}", stderr(&o));
+        assert!(stdout(&o).is_empty(), "{bad:?}");
+    }
 }

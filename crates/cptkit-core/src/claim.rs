@@ -88,13 +88,21 @@ pub fn is_patient_field(field: &str) -> bool {
 /// A claim field that cannot be read, as every face reports it: `message` says why, except for patient
 /// data, whose value a reader's message may quote ("got \"1958-02-30\""): there it only says so.
 pub fn unreadable_field(field: &str, message: impl std::fmt::Display) -> Error {
-    let message = if is_patient_field(field) {
+    let message = message.to_string();
+    let field = if field == "." { "" } else { field };
+    // serde names a missing field in its message, at its parent's path: the field is the path.
+    if let Some(missing) = message.strip_prefix("missing field `").and_then(|rest| rest.split_once('`')) {
+        let path = if field.is_empty() { missing.0.to_owned() } else { format!("{field}.{}", missing.0) };
+        return Error::new(ErrorKind::InvalidInput, format!("missing field `{}`", missing.0)).at(path);
+    }
+    // Field names only, never a value: said even of patient data.
+    let message = if is_patient_field(field) && !message.starts_with("unknown field `") {
         "cannot be read (patient data: the value is not shown)".to_owned()
     } else {
-        message.to_string()
+        message
     };
     let err = Error::new(ErrorKind::InvalidInput, message);
-    if field == "." || field.is_empty() { err } else { err.at(field) }
+    if field.is_empty() { err } else { err.at(field) }
 }
 
 fn required_id_de<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<ShortText, D::Error> {
@@ -136,8 +144,26 @@ pub fn quantity(value: Decimal) -> Decimal {
     value.normalize()
 }
 
+/// A decimal string, or a whole number (exact, as a table's integer column is read); never a float,
+/// whose binary value is not the decimal the sender meant.
 fn quantity_de<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Decimal, D::Error> {
-    rust_decimal::serde::str::deserialize(d).map(quantity)
+    struct Quantity;
+    impl serde::de::Visitor<'_> for Quantity {
+        type Value = Decimal;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a decimal string (\"90\") or a whole number")
+        }
+        fn visit_str<E: serde::de::Error>(self, text: &str) -> std::result::Result<Decimal, E> {
+            text.parse::<Decimal>().map_err(|_| E::invalid_value(serde::de::Unexpected::Str(text), &self))
+        }
+        fn visit_i64<E: serde::de::Error>(self, n: i64) -> std::result::Result<Decimal, E> {
+            Ok(Decimal::from(n))
+        }
+        fn visit_u64<E: serde::de::Error>(self, n: u64) -> std::result::Result<Decimal, E> {
+            Ok(Decimal::from(n))
+        }
+    }
+    d.deserialize_any(Quantity).map(quantity)
 }
 
 fn frequency_code_de<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<ShortText, D::Error> {

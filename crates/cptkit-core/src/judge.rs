@@ -58,11 +58,35 @@ impl PriceOptions {
         matches!(loc.items().first(), Some(PathItem::Field(name)) if Self::FIELDS.contains(&name.as_ref()))
     }
 
+    /// The request's own errors, before any claim: a percentage of Medicare out of range, a rule set
+    /// `rules` does not hold. Pricing meets the same ones claim by claim; a face that prices many
+    /// claims with one request can refuse it once.
+    pub fn check(&self, rules: &crate::RuleBook) -> Result<()> {
+        self.check_percent()?;
+        match &self.rule_set {
+            Some(id) => rules.by_id(id).map(|_| ()),
+            None => Ok(()),
+        }
+    }
+
+    pub(crate) fn check_percent(&self) -> Result<()> {
+        match self.percent_of_medicare {
+            Some(percent) if percent <= Decimal::ZERO || percent > MAX_PERCENT_OF_MEDICARE => Err(Error::invalid(
+                "percent_of_medicare",
+                format!("{percent} is not a percentage of Medicare cptkit accepts (more than 0, at most 10000)"),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Chosen by payer, plan, state and date, with one contract conversion factor for every payer.
     pub fn contract(every_payer: Decimal) -> Result<PriceOptions> {
         Ok(PriceOptions { conversion_factors: ConversionFactors::every_payer(every_payer)?, ..PriceOptions::default() })
     }
 }
+
+/// A sanity bound on a contract's percentage of Medicare (100x Medicare).
+const MAX_PERCENT_OF_MEDICARE: Decimal = Decimal::from_parts(10_000, 0, 0, false, 0);
 
 /// A sanity bound: no payer pays a million dollars a unit, and it keeps the arithmetic far from overflow.
 const MAX_CONVERSION_FACTOR: Decimal = Decimal::from_parts(1_000_000, 0, 0, false, 0);
@@ -114,6 +138,12 @@ impl ConversionFactors {
             .into_iter()
             .map(|(payer, cf)| {
                 let payer = payer.trim().to_ascii_lowercase();
+                if payer.is_empty() {
+                    return Err(Error::invalid(
+                        "conversion_factor",
+                        "a payer's conversion factor needs the payer's id",
+                    ));
+                }
                 let loc = FieldPath::field("conversion_factor").key_owned(payer.clone());
                 Ok((payer, check(cf, loc)?))
             })

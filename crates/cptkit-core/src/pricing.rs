@@ -329,13 +329,17 @@ impl RuleBook {
     /// The rule set for a claim line: by explicit id, else the payer's rule sets for the claim's plan
     /// type (then the rule sets for the plan type alone, Medicare FFS and Medicare Advantage), in force
     /// on the date, for the claim's state when the payer's rules differ by state.
+    /// The rule set a request names (`rule_set`).
+    pub fn by_id(&self, id: &str) -> Result<&Arc<RuleSet>> {
+        self.rule_sets
+            .iter()
+            .find(|r| r.id == id)
+            .ok_or_else(|| Error::not_found(format!("no rule set with id {id:?}")).at("rule_set"))
+    }
+
     pub fn select(&self, claim: &Claim, date: Date, explicit: Option<&str>) -> Result<&Arc<RuleSet>> {
         if let Some(id) = explicit {
-            return self
-                .rule_sets
-                .iter()
-                .find(|r| r.id == id)
-                .ok_or_else(|| Error::not_found(format!("no rule set with id {id:?}")).at("rule_set"));
+            return self.by_id(id);
         }
         let payer = claim.payer.id.as_str();
         let plan = claim.payer.plan_type;
@@ -660,9 +664,6 @@ pub struct PricedClaim {
     pub total_allowed: Decimal,
 }
 
-/// A sanity bound on a contract's percentage of Medicare (100x Medicare).
-const MAX_PERCENT_OF_MEDICARE: Decimal = Decimal::from_parts(10_000, 0, 0, false, 0);
-
 /// `factors` multiplied, or why not: rust_decimal's `*` panics past its 28 digits, which only a
 /// quantity or factor no real claim carries reaches (no billing rule caps them), so such a line is not
 /// priced, with this reason, instead of failing the claim.
@@ -955,14 +956,7 @@ impl Serialize for PricedLine {
 impl Reference {
     /// Prices every line of a claim validation found no error in ([`Reference::judge`] is the way in).
     pub(crate) fn price_valid(&self, claim: &Claim, options: &PriceOptions, rules: &RuleBook) -> Result<PricedClaim> {
-        if let Some(percent) = options.percent_of_medicare
-            && (percent <= Decimal::ZERO || percent > MAX_PERCENT_OF_MEDICARE)
-        {
-            return Err(Error::invalid(
-                "percent_of_medicare",
-                format!("{percent} is not a percentage of Medicare cptkit accepts (more than 0, at most 10000)"),
-            ));
-        }
+        options.check_percent()?;
         // The anesthesia lines, in line order; the fee-schedule lines are priced together afterwards.
         let mut lines: Vec<PricedLine> = Vec::with_capacity(claim.lines.len());
         let mut fee_lines: SmallVec<[(usize, Arc<RuleSet>); 4]> = SmallVec::new();

@@ -339,6 +339,10 @@ impl Reference {
     /// The embedded data with any table file found in `dir` taking its place.
     pub fn from_dir(dir: impl AsRef<Path>) -> Result<Reference> {
         let dir = dir.as_ref();
+        if !dir.exists() {
+            // A missing directory is a missing file, as every face reports one.
+            return Err(Error::new(ErrorKind::NotFound, "no such directory").in_file(dir).at("data_dir"));
+        }
         if !dir.is_dir() {
             return Err(Error::invalid("data_dir", format!("{} is not a directory", dir.display())));
         }
@@ -598,6 +602,12 @@ impl Reference {
         locality: &LocalityId,
     ) -> Option<&Arc<ConversionFactor>> {
         self.locality_index.get(&year)?.get(locality).map(|&i| &self.locality_cfs[i])
+    }
+
+    /// Whether CMS names this locality in any year cptkit holds (its anesthesia locality factors come
+    /// from the GPCI files: one set of localities, without loading a fee-schedule release).
+    pub(crate) fn is_medicare_locality(&self, locality: &LocalityId) -> bool {
+        self.locality_index.values().any(|year| year.contains_key(locality))
     }
 
     pub fn locality_conversion_factors(&self) -> impl Iterator<Item = &ConversionFactor> {

@@ -237,9 +237,10 @@ impl Mix {
         let (p1, p2, p3, p4) = (p1?, p2?, p3?, p4?);
         let [aa, qk, qx, qz] = ["AA", "QK", "QX", "QZ"].map(|m| m.parse::<ModifierCode>());
         Ok(Mix {
+            // Base codes only: an unlisted code is priced by report, and an add-on alone is CPT006.
             codes: reference
                 .codes()
-                .filter(|c| c.service_type != ServiceType::UnlistedAnesthesia)
+                .filter(|c| c.service_type == ServiceType::Anesthesia)
                 .map(|c| (c.code, c.base_units))
                 .collect(),
             localities: reference
@@ -427,6 +428,17 @@ mod tests {
         assert_ne!(first, other);
         let reports = Reference::embedded().validate_batch(&first, today);
         let invalid = reports.iter().filter(|r| !r.as_ref().unwrap().is_valid()).count();
+        // Errors come from the mistakes made on purpose (`add_mistake`: a retired diagnosis, a mistyped
+        // NPI, zero minutes or units, a directing modifier by the wrong provider, a pointer past the
+        // diagnoses) and from what they lead to, nothing else.
+        let intended = ["DX004", "NPI001", "UNT002", "PFS017", "PRV001", "MOD006", "DX005", "DX007"];
+        let errors: std::collections::BTreeSet<String> = reports
+            .iter()
+            .flat_map(|r| r.as_ref().unwrap().findings.iter())
+            .filter(|f| f.severity == crate::Severity::Error)
+            .map(|f| f.edit_id.clone())
+            .collect();
+        assert!(errors.iter().all(|e| intended.contains(&e.as_str())), "{errors:?}");
         // About 3% of cases carry a mistake (each makes one claim invalid); the rest are clean.
         assert!((20..=120).contains(&invalid), "{invalid} invalid claims");
         let payers: std::collections::BTreeSet<&str> = first.iter().map(|c| c.payer.id.as_str()).collect();

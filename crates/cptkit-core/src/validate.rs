@@ -51,6 +51,7 @@ pub mod edit {
         CLAIM_NO_LINES = "CLM001", Error, "claim has no service lines";
         CLAIM_FREQUENCY = "CLM002", Error, "claim frequency code is not 1, 7 or 8";
         NEGATIVE_CHARGE = "CLM003", Error, "line charge is negative";
+        UNKNOWN_LOCALITY = "CLM004", Error, "medicare_locality is not a Medicare locality";
         UNKNOWN_CODE = "CPT001", Error, "procedure code unknown to cptkit's anesthesia tables";
         NOT_ANESTHESIA = "CPT002", Error, "a non-anesthesia code is reported in anesthesia minutes";
         MULTIPLE_BASE_CODES = "CPT003", Error, "more than one base anesthesia code for one anesthetic";
@@ -252,6 +253,15 @@ impl Reference {
                 "frequency_code",
                 format!("frequency code {:?} is not 1 (original), 7 (replacement) or 8 (void)", claim.frequency_code),
                 "use 1 for a new claim",
+            );
+        }
+        // A mistyped locality would price at another locality's rates, or the national ones, silently.
+        if let Some(locality) = claim.medicare_locality.filter(|l| !self.is_medicare_locality(l)) {
+            out.add(
+                UNKNOWN_LOCALITY,
+                "medicare_locality",
+                format!("{locality} is not one of CMS's Medicare localities (MAC-locality, e.g. 13202-01)"),
+                "check the locality against the CMS GPCI file, or leave it out for the service facility's ZIP code to give it",
             );
         }
         for (field, npi) in [

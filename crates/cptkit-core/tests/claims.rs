@@ -380,6 +380,20 @@ fn one_base_code_twice_in_an_anesthetic_is_a_second_base_code() {
     assert_eq!(findings(&[("AA", "60"), ("AA", "60")]), ["CPT005 lines[1].procedure_code"]);
 }
 
+/// A mistyped Medicare locality is an error, not a silent fall back to the national rates.
+#[test]
+fn a_locality_cms_does_not_name_is_clm004() {
+    let context = cptkit_core::ValidationContext { today: time::macros::date!(2026 - 11 - 27) };
+    let found = |locality: &str| {
+        let mut claim = anesthesiologist_claim(&[("00632", "AA", "MJ", "90")]);
+        claim.medicare_locality = Some(locality.parse().unwrap());
+        let report = Reference::embedded().validate(&claim, &context);
+        report.findings.iter().map(|f| format!("{} {}", f.edit_id, f.field())).collect::<Vec<_>>()
+    };
+    assert_eq!(found("13202-10"), ["CLM004 medicare_locality"]);
+    assert_eq!(found("13202-01"), Vec::<String>::new());
+}
+
 /// An anesthesia add-on is reported with its primary code the same day (01968 and 01969 with 01967,
 /// 01953 with 01952: anesthesia_code_kinds.csv), as a fee-schedule add-on is (PFS016).
 #[test]

@@ -769,5 +769,5 @@ async fn the_binary_fails_clearly_on_a_bad_data_dir() {
         .expect("spawn");
     let (status, stderr) = wait(&mut child).await;
     assert!(!status.success());
-    assert!(stderr.contains("cannot load data dir") && stderr.contains("not a directory"), "{stderr}");
+    assert!(stderr.contains("cannot load data dir") && stderr.contains("no such directory"), "{stderr}");
 }
