@@ -1458,7 +1458,8 @@ impl<'a> DirectedCases<'a> {
 /// A physician billing QK/QY while directing more than four anesthetics at once was supervising, not
 /// directing (42 CFR 415.110, mirrored at CA DWC 8 CCR 9789.18.3; domain reference §2.3). Each case is
 /// judged by its peak: the most of the physician's directed cases running at one instant during it. A
-/// case counts once however many lines or claims (a replacement, frequency 7) bill it.
+/// case counts once however many lines or claims (a replacement, frequency 7) bill it. The same peak
+/// tells a QY case that ran with another directed case (BAT004).
 fn direction_over_four(claims: &[Claim]) -> Vec<(usize, Finding)> {
     let mut per_physician: BTreeMap<&str, DirectedCases> = BTreeMap::new();
     for (c, claim) in live_claims(claims) {
