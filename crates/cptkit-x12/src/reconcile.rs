@@ -443,6 +443,23 @@ fn judge(acc: &Acc, expected: Option<Decimal>, options: &ReconcileOptions) -> Ju
     judged
 }
 
+/// A claim's or a line's amounts into the sums. Amounts that could not be read are left out, never
+/// counted as 0.
+fn add_amounts(
+    t: &mut Totals,
+    paid: Option<Decimal>,
+    allowed: Option<Decimal>,
+    variance: Option<Decimal>,
+    by_reason: &BTreeMap<String, Decimal>,
+) {
+    t.paid += paid.unwrap_or_default();
+    t.allowed += allowed.unwrap_or_default();
+    t.variance += variance.unwrap_or_default();
+    for (k, v) in by_reason {
+        *t.adjustments_by_reason.entry(k.clone()).or_default() += *v;
+    }
+}
+
 /// Wraps plain core claims for [`reconcile`] (no source table, no REF*6R).
 pub fn parsed_from_claims(claims: &[Claim]) -> Vec<ParsedClaim> {
     claims
@@ -700,29 +717,13 @@ fn add_totals(t: &mut Totals, rec: &ClaimReconciliation) {
     t.claims += 1;
     t.unmatched_remit_lines += rec.unmatched_remit_lines.len();
     t.paid += rec.unmatched_remit_lines.iter().filter_map(|u| u.paid_cents).map(dollars).sum::<Decimal>();
-    // Amounts that could not be read are left out of the sums, never counted as 0.
-    let mut add_amounts = |paid: Option<Decimal>,
-                           allowed: Option<Decimal>,
-                           variance: Option<Decimal>,
-                           by_reason: &BTreeMap<String, Decimal>| {
-        t.paid += paid.unwrap_or_default();
-        t.allowed += allowed.unwrap_or_default();
-        t.variance += variance.unwrap_or_default();
-        for (k, v) in by_reason {
-            *t.adjustments_by_reason.entry(k.clone()).or_default() += *v;
-        }
-    };
     if let Some(c) = &rec.claim_level {
-        add_amounts(c.paid, c.allowed, c.variance, &c.adjustments_by_reason);
-    }
-    for l in &rec.lines {
-        add_amounts(l.paid, l.allowed, l.variance, &l.adjustments_by_reason);
-    }
-    if let Some(c) = &rec.claim_level {
+        add_amounts(t, c.paid, c.allowed, c.variance, &c.adjustments_by_reason);
         t.claims_paid_at_claim_level += 1;
         t.underpaid_claims += usize::from(c.flags.iter().any(|f| matches!(f, LineFlag::Underpaid { .. })));
     }
     for l in &rec.lines {
+        add_amounts(t, l.paid, l.allowed, l.variance, &l.adjustments_by_reason);
         t.lines += 1;
         t.charge += l.charge;
         if let Some(e) = l.expected {
