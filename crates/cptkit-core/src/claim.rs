@@ -154,7 +154,10 @@ fn quantity_de<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<De
             f.write_str("a decimal string (\"90\") or a whole number")
         }
         fn visit_str<E: serde::de::Error>(self, text: &str) -> std::result::Result<Decimal, E> {
-            text.parse::<Decimal>().map_err(|_| E::invalid_value(serde::de::Unexpected::Str(text), &self))
+            // As rust_decimal's string reader, which this replaces, reads it: scientific notation too.
+            text.parse::<Decimal>()
+                .or_else(|_| Decimal::from_scientific(text))
+                .map_err(|_| E::invalid_value(serde::de::Unexpected::Str(text), &self))
         }
         fn visit_i64<E: serde::de::Error>(self, n: i64) -> std::result::Result<Decimal, E> {
             Ok(Decimal::from(n))
@@ -586,6 +589,13 @@ mod tests {
             let err = Claim::from_json(&fixed.replace(given, bad)).unwrap_err();
             assert!(err.field().is_some_and(|f| f.starts_with("patient.")), "{err}");
             assert!(!err.message().contains("1958") && !err.message().contains("12345"), "{err}");
+        }
+        // The quantity reads as before: decimal text, scientific notation too, and now a whole number.
+        for (quantity, minutes) in [(r#""90""#, 90), (r#""9e1""#, 90), ("90", 90)] {
+            let text = fixed.replacen(r#""quantity":"90""#, &format!(r#""quantity":{quantity}"#), 1);
+            assert!(text.contains(&format!(r#""quantity":{quantity}"#)), "{text}");
+            let read = Claim::from_json(&text);
+            assert_eq!(read.unwrap().lines[0].quantity, Decimal::from(minutes), "{quantity}");
         }
         // A null is no value, as in tables (a null cell) and on the wire.
         let nulls = fixed.replace(r#""charge_cents":100"#, r#""charge_cents":100,"modifiers":null,"case_id":null,"diagnosis_pointers":null,"present_at_induction":null"#)
