@@ -62,20 +62,33 @@ impl<U: Message + Default> Decoder for MessageDecoder<U> {
 /// The status of request bytes that are not the message: INVALID_ARGUMENT with prost's reason, and a
 /// `google.rpc.BadRequest` violation on the field when prost names one (as every bad field gets).
 pub fn not_protobuf(error: prost::DecodeError) -> Status {
-    let message = format!("the message is not valid protobuf: {error}");
-    match decode_error_field(&error) {
+    let error = not_protobuf_error(&error);
+    match error.field() {
         Some(field) => {
-            let named = format!("{field}: {message}");
-            let violation = FieldViolation::new(field, message);
-            Status::with_error_details(Code::InvalidArgument, named, ErrorDetails::with_bad_request(vec![violation]))
+            let violation = FieldViolation::new(field, error.message());
+            Status::with_error_details(
+                Code::InvalidArgument,
+                error.to_string(),
+                ErrorDetails::with_bad_request(vec![violation]),
+            )
         }
-        None => Status::invalid_argument(message),
+        None => Status::invalid_argument(error.to_string()),
     }
 }
 
-/// The field a decode error is about, as the request names it (`claim.patient.member_id`); None when
-/// prost names none. prost lists each `Message.field` it was in, innermost first, before its reason.
-pub fn decode_error_field(error: &prost::DecodeError) -> Option<String> {
+/// Request bytes that are not the message, as a core error: invalid input on the field prost names,
+/// in the request's terms (`claim.patient.member_id`), with prost's reason (never a value).
+pub fn not_protobuf_error(error: &prost::DecodeError) -> cptkit_core::Error {
+    let message = format!("the message is not valid protobuf: {error}");
+    match decode_error_field(error) {
+        Some(field) => cptkit_core::Error::invalid(field, message),
+        None => cptkit_core::Error::new(cptkit_core::ErrorKind::InvalidInput, message),
+    }
+}
+
+/// The field a decode error is about, as the request names it; None when prost names none. prost lists
+/// each `Message.field` it was in, innermost first, before its reason.
+fn decode_error_field(error: &prost::DecodeError) -> Option<String> {
     let text = error.to_string();
     let is_name = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
     let mut fields: Vec<String> = text

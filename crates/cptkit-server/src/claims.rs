@@ -150,12 +150,7 @@ pub(crate) fn undecodable(bytes: &[u8], error: &prost::DecodeError, buf: &mut By
         request_id: String,
     }
     let request_id = RequestId::decode(bytes).map(|r| r.request_id).unwrap_or_default();
-    let message = format!("the message is not valid protobuf: {error}");
-    let error = match cptkit_proto::codec::decode_error_field(error) {
-        Some(field) => Error::invalid(field, message),
-        None => Error::new(cptkit_core::ErrorKind::InvalidInput, message),
-    };
-    answer(request_id, Err(error), buf)
+    answer(request_id, Err(cptkit_proto::codec::not_protobuf_error(error)), buf)
 }
 
 pub(crate) fn cannot_encode(error: EncodeError) -> Status {
