@@ -203,7 +203,8 @@ pub struct Totals {
     pub unmatched_remit_lines: usize,
     /// Remittance claims whose id matches no claim.
     pub unmatched_remit_claims: usize,
-    /// PLB provider-level adjustments (positive reduces the payment).
+    /// PLB provider-level adjustments (positive reduces the payment); one that could not be read is
+    /// not in it (`problems` names it).
     pub provider_adjustments: Decimal,
     /// Lines with an amount that could not be read (their unknown amounts are not in the sums).
     pub unreadable_lines: usize,
@@ -502,7 +503,8 @@ where
     let mut result = Reconciliation::default();
     for remittance in remittances {
         result.problems.extend_from_slice(&remittance.problems);
-        let plb: i64 = remittance.provider_adjustments.iter().map(|p| p.amount_cents).sum();
+        // The amounts that could be read: `problems` names any other.
+        let plb: i64 = remittance.provider_adjustments.iter().filter_map(|p| p.amount_cents).sum();
         let payer_key = payer_key(&remittance.payer.name);
         result.totals.provider_adjustments += dollars(plb);
         result.totals_by_payer.entry(payer_key.clone()).or_default().provider_adjustments += dollars(plb);

@@ -541,7 +541,7 @@ fn remittance_835_reads_claims_lines_adjustments_and_plb() {
     assert_eq!(r.claims[6].status, "4");
     assert_eq!(r.claims[6].lines[0].remarks, ["N115"]);
     assert_eq!(r.provider_adjustments.len(), 2);
-    assert_eq!(r.provider_adjustments[1].amount_cents, -310);
+    assert_eq!(r.provider_adjustments[1].amount_cents, Some(-310));
     assert_eq!(r.provider_adjustments[0].reason, "WO");
 
     let file = read_835(&fixture("835_commercial.x12")[..]);
@@ -832,6 +832,19 @@ fn an_835_amount_that_cannot_be_read_is_unknown_and_reported_never_zero() {
     assert!(
         matches!(&l.flags[..], [LineFlag::UnreadableAmount { at }] if at[0].element_name().as_deref() == Some("CAS03"))
     );
+
+    // A PLB amount that cannot be read: the adjustment is kept with its amount unknown, the balance is
+    // not shown, and the totals hold the other adjustment only.
+    let remits = edited_835(|t| t.replace("WO:C0000123*25*", "WO:C0000123*2S*"));
+    let plb = &remits[0].provider_adjustments;
+    assert_eq!(
+        plb.iter().map(|p| (p.reason.as_str(), p.amount_cents)).collect::<Vec<_>>(),
+        [("WO", None), ("L6", Some(-310))]
+    );
+    assert!(!remits[0].balances());
+    let result = reconcile_medicare(&remits);
+    assert_eq!(result.totals.provider_adjustments, dec("-3.10"));
+    assert!(result.problems.iter().any(|p| p.to_string().contains("element PLB04")), "{:?}", result.problems);
 }
 
 /// C1001 (one line, paid 173.41, SVC05 90 minutes) reversed in full.
