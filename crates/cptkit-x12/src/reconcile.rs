@@ -195,6 +195,7 @@ pub struct Totals {
     pub paid: Decimal,
     /// allowed - expected, over lines with both.
     pub variance: Decimal,
+    /// Every CAS by `GROUP-REASON`: the lines', and the claims' (claim-level CAS, which belong to no line).
     pub adjustments_by_reason: BTreeMap<String, Decimal>,
     pub underpaid_lines: usize,
     pub denied_lines: usize,
@@ -548,6 +549,8 @@ where
         };
         let remits = remits_by_id.get(claim_id).map(Vec::as_slice).unwrap_or(&[]);
         rec.no_remittance = remits.is_empty();
+        // Claim-level CAS beside SVC lines belong to no line, but are still the payer's adjustments.
+        let mut beside_lines: BTreeMap<String, Decimal> = BTreeMap::new();
         for (_, rc) in remits {
             rec.statuses.push(rc.status.clone());
             rec.claim_adjustments.extend_from_slice(&rc.adjustments);
@@ -560,6 +563,9 @@ where
                 };
                 acc.add(MatchedBy::ClaimLevel, Part::claim(rc), rc.is_reversal());
                 continue;
+            }
+            for a in &rc.adjustments {
+                *beside_lines.entry(a.key()).or_default() += a.amount();
             }
             let matches = match_lines(rc, &pool);
             let mut used = vec![false; rc.lines.len()];
@@ -600,8 +606,10 @@ where
             rec.lines.push(line_result(at, priced_line, note, acc, rec.claim_level.as_ref(), options));
         }
         let payer = rec.payer.clone();
-        add_totals(&mut result.totals, &rec);
-        add_totals(result.totals_by_payer.entry(payer).or_default(), &rec);
+        for t in [&mut result.totals, result.totals_by_payer.entry(payer).or_default()] {
+            add_totals(t, &rec);
+            add_amounts(t, None, None, None, &beside_lines);
+        }
         result.claims.push(rec);
     }
     result

@@ -847,6 +847,20 @@ fn an_835_amount_that_cannot_be_read_is_unknown_and_reported_never_zero() {
     assert!(result.problems.iter().any(|p| p.to_string().contains("element PLB04")), "{:?}", result.problems);
 }
 
+#[test]
+fn a_claim_level_adjustment_beside_svc_lines_is_in_the_totals() {
+    let plain = reconcile_medicare(&edited_835(|t| t));
+    let remits = edited_835(|t| t.replace("*25084000200*11*1~", "*25084000200*11*1~\nCAS*OA*23*5~"));
+    let result = reconcile_medicare(&remits);
+    let c = claim_rec(&result, "C1002");
+    assert_eq!(c.claim_adjustments.iter().map(|a| a.key()).collect::<Vec<_>>(), ["OA-23"]);
+    assert!(c.lines.iter().all(|l| !l.adjustments_by_reason.contains_key("OA-23")), "it belongs to no line");
+    let by_reason = |r: &cptkit_x12::Reconciliation| r.totals.adjustments_by_reason.get("OA-23").copied();
+    assert_eq!((by_reason(&plain), by_reason(&result)), (None, Some(dec("5"))));
+    let payer_totals = result.totals_by_payer.values().next().unwrap();
+    assert_eq!(payer_totals.adjustments_by_reason.get("OA-23"), Some(&dec("5")));
+}
+
 /// C1001 (one line, paid 173.41, SVC05 90 minutes) reversed in full.
 const C1001_REVERSAL: &str = "CLP*C1001*22*-1500*-173.41*-93.35*MB*25084000100*11*1~
 SVC*HC:00632:AA:P2*-1500*-173.41**-90~
