@@ -102,9 +102,27 @@ def spark_price(df: Any, *, by_claim: bool = True, **options: Any) -> Any:
 # Dask -----------------------------------------------------------------------------------------------
 
 
+def _list_columns_as_text(ddf: Any) -> list[str]:
+    """The layout's list columns that a Dask frame holds as text: ``dd.from_pandas`` turns object columns
+    (lists among them) into strings unless ``dataframe.convert-string`` is off."""
+    import pandas as pd
+    import pyarrow as pa
+
+    lists = [f.name for f in cptkit.CLAIM_LINES_SCHEMA if pa.types.is_list(f.type) or pa.types.is_large_list(f.type)]
+    return [c for c in lists if c in ddf.columns and isinstance(ddf.dtypes[c], pd.StringDtype)]
+
+
 def _dask(ddf: Any, price: bool, by_claim: bool, options: dict[str, Any]) -> Any:
     import pyarrow as pa
 
+    text = _list_columns_as_text(ddf)
+    if text:
+        # Said now, on the driver, not by every worker when the graph runs.
+        raise cptkit.InvalidInputError(
+            f"{', '.join(text)}: the Dask frame holds these list columns as text, so no claim can be read; "
+            'build it with dask.config.set({"dataframe.convert-string": False}) around dd.from_pandas, '
+            "or read it from Parquet or Arrow, which keep lists"
+        )
     options = _dated(options)
     schema = _result_schema(price, bool(options.get("explain")))
     meta = _pandas(schema.empty_table())

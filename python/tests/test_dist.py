@@ -117,3 +117,21 @@ def test_without_today_every_partition_is_judged_against_the_drivers_date(tmp_pa
     # The date is taken once, by the helper, and handed to every partition.
     assert dist._dated({})["today"] == tomorrow - datetime.timedelta(days=1)
     assert dist._dated({"today": "2025-01-02"}) == {"today": "2025-01-02"}
+
+
+def test_a_dask_frame_holding_list_columns_as_text_is_refused_at_once_with_the_fix() -> None:
+    import dask
+    import dask.dataframe as dd
+
+    frame = synthetic_claims(20, seed=5).to_pandas()
+    # Dask's default turns object columns, lists among them, into strings.
+    with dask.config.set({"dataframe.convert-string": True}):
+        as_text = dd.from_pandas(frame, npartitions=2)
+    with pytest.raises(cptkit.InvalidInputError, match=r"^diagnoses, modifiers, diagnosis_pointers: .*convert-string"):
+        dist.dask_price(as_text, conversion_factor="60")
+    # The fix the message names: the lists stay lists and every row is judged.
+    with dask.config.set({"dataframe.convert-string": False}):
+        as_lists = dd.from_pandas(frame, npartitions=2)
+    got = pa.Table.from_pandas(dist.dask_validate(as_lists, today=TODAY).compute(), preserve_index=False)
+    want = cptkit.validate_table(pa.Table.from_pandas(frame, preserve_index=False), progress=False, today=TODAY)
+    assert got.sort_by(ORDER).to_pylist() == want.sort_by(ORDER).to_pylist()

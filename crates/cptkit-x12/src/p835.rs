@@ -185,8 +185,9 @@ pub struct ProviderAdjustment {
     pub reason: String,
     /// PLB03-2.
     pub reference: String,
-    /// Positive amounts reduce the payment.
-    pub amount_cents: i64,
+    /// Positive amounts reduce the payment. None when it could not be read (a problem of the
+    /// remittance says where).
+    pub amount_cents: Option<i64>,
     pub at: SegmentRef,
 }
 
@@ -231,11 +232,14 @@ pub struct Remittance {
 
 impl Remittance {
     /// BPR02 should equal the claims' paid amounts less the provider adjustments; false when one of
-    /// them could not be read, since the balance is then not shown.
+    /// them (a CLP04, a PLB amount, BPR02) could not be read, since the balance is then not shown.
     pub fn balances(&self) -> bool {
         let paid: Option<i64> = self.claims.iter().map(|c| c.paid_cents).sum();
-        let plb: i64 = self.provider_adjustments.iter().map(|p| p.amount_cents).sum();
-        paid.zip(self.payment.amount_cents).is_some_and(|(paid, bpr)| paid - plb == bpr)
+        let plb: Option<i64> = self.provider_adjustments.iter().map(|p| p.amount_cents).sum();
+        match (paid, plb, self.payment.amount_cents) {
+            (Some(paid), Some(plb), Some(bpr)) => paid - plb == bpr,
+            _ => false,
+        }
     }
 }
 
@@ -363,15 +367,13 @@ impl Handler835 {
         }
     }
 
-    /// Element `i` as cents. An amount that cannot be read is a problem naming the element, never
-    /// 0: the caller keeps it unknown. The text is not shown (a stray delimiter can put any data here).
-    fn money(&mut self, seg: &Segment<'_>, i: usize, required: bool) -> Result<Option<i64>, SegmentRef> {
+    /// Element `i` as cents. An amount that cannot be read (or is missing) is a problem naming the
+    /// element, never 0: the caller keeps it unknown. The text is not shown (a stray delimiter can put
+    /// any data here).
+    fn money(&mut self, seg: &Segment<'_>, i: usize) -> Result<i64, SegmentRef> {
         let raw = seg.element(i);
-        if raw.is_empty() && !required {
-            return Ok(None);
-        }
         match values::cents(raw) {
-            Some(cents) => Ok(Some(cents)),
+            Some(cents) => Ok(cents),
             None => {
                 let at = seg.at_element(i);
                 let name = at.element_name().unwrap_or_default();
@@ -411,7 +413,7 @@ impl Handler835 {
     fn on_segment(&mut self, seg: &Segment<'_>) {
         match seg.id() {
             b"BPR" if self.claim.is_none() => {
-                let amount = self.money(seg, 2, true).ok().flatten();
+                let amount = self.money(seg, 2).ok();
                 self.out.payment = Payment {
                     handling: seg.text(1).to_owned(),
                     amount_cents: amount,
@@ -523,16 +525,21 @@ impl Handler835 {
 
     fn on_clp(&mut self, seg: &Segment<'_>) {
         self.end_claim();
-        let (charge, paid, patient) = (self.money(seg, 3, true), self.money(seg, 4, true), self.money(seg, 5, false));
-        let unreadable: Vec<SegmentRef> = [&charge, &paid, &patient].into_iter().filter_map(|r| r.err()).collect();
+        let (charge, paid) = (self.money(seg, 3), self.money(seg, 4));
+        // CLP05 is situational: absent is no amount, not an unreadable one.
+        let patient = match seg.element(5) {
+            b"" => Ok(None),
+            _ => self.money(seg, 5).map(Some),
+        };
+        let unreadable: Vec<SegmentRef> = [charge.err(), paid.err(), patient.err()].into_iter().flatten().collect();
         if seg.text(1).is_empty() {
             self.problem(seg.at_element(1), "CLP01 (claim id) is empty".into());
         }
         self.claim = Some(RemitClaim {
             claim_id: seg.text(1).to_owned(),
             status: seg.text(2).to_owned(),
-            charge_cents: charge.ok().flatten(),
-            paid_cents: paid.ok().flatten(),
+            charge_cents: charge.ok(),
+            paid_cents: paid.ok(),
             patient_responsibility_cents: patient.ok().flatten(),
             filing_indicator: seg.text(6).to_owned(),
             payer_claim_control: seg.text(7).to_owned(),
@@ -563,9 +570,8 @@ impl Handler835 {
             if reason.is_empty() {
                 continue;
             }
-            let amount = match self.money(seg, i + 1, true) {
-                Ok(Some(amount)) => amount,
-                Ok(None) => continue,
+            let amount = match self.money(seg, i + 1) {
+                Ok(amount) => amount,
                 Err(at) => {
                     unreadable.push(at);
                     continue;
@@ -597,8 +603,8 @@ impl Handler835 {
     }
 
     fn on_svc(&mut self, seg: &Segment<'_>) {
-        let (charge, paid) = (self.money(seg, 2, true), self.money(seg, 3, true));
-        let unreadable: Vec<SegmentRef> = [&charge, &paid].into_iter().filter_map(|r| r.err()).collect();
+        let (charge, paid) = (self.money(seg, 2), self.money(seg, 3));
+        let unreadable: Vec<SegmentRef> = [charge.err(), paid.err()].into_iter().flatten().collect();
         let Some(claim) = &mut self.claim else {
             self.problem(seg.at(), "SVC outside a claim (no CLP before it)".into());
             return;
@@ -608,8 +614,8 @@ impl Handler835 {
         }
         claim.lines.push(RemitLine {
             procedure: procedure(seg, 1).unwrap_or_default(),
-            charge_cents: charge.ok().flatten(),
-            paid_cents: paid.ok().flatten(),
+            charge_cents: charge.ok(),
+            paid_cents: paid.ok(),
             revenue_code: seg.text(4).to_owned(),
             paid_units: values::decimal(seg.element(5)),
             original_procedure: procedure(seg, 6),
@@ -627,9 +633,8 @@ impl Handler835 {
 
     fn on_amt(&mut self, seg: &Segment<'_>) {
         let qualifier = seg.text(1).to_owned();
-        let amount = match self.money(seg, 2, true) {
-            Ok(Some(amount)) => amount,
-            Ok(None) => return,
+        let amount = match self.money(seg, 2) {
+            Ok(amount) => amount,
             Err(at) => {
                 self.mark_unreadable(at);
                 return;
@@ -656,7 +661,8 @@ impl Handler835 {
             if seg.element(i).is_empty() {
                 continue;
             }
-            let Ok(Some(amount)) = self.money(seg, i + 1, true) else { continue };
+            // Kept when its amount cannot be read (unknown, and a problem): the balance is then unknown too.
+            let amount = self.money(seg, i + 1).ok();
             if self.out.provider_adjustments.len() >= 9999 {
                 return;
             }

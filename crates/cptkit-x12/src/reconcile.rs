@@ -195,6 +195,7 @@ pub struct Totals {
     pub paid: Decimal,
     /// allowed - expected, over lines with both.
     pub variance: Decimal,
+    /// Every CAS by `GROUP-REASON`: the lines', and the claims' (claim-level CAS, which belong to no line).
     pub adjustments_by_reason: BTreeMap<String, Decimal>,
     pub underpaid_lines: usize,
     pub denied_lines: usize,
@@ -203,7 +204,8 @@ pub struct Totals {
     pub unmatched_remit_lines: usize,
     /// Remittance claims whose id matches no claim.
     pub unmatched_remit_claims: usize,
-    /// PLB provider-level adjustments (positive reduces the payment).
+    /// PLB provider-level adjustments (positive reduces the payment); one that could not be read is
+    /// not in it (`problems` names it).
     pub provider_adjustments: Decimal,
     /// Lines with an amount that could not be read (their unknown amounts are not in the sums).
     pub unreadable_lines: usize,
@@ -502,7 +504,8 @@ where
     let mut result = Reconciliation::default();
     for remittance in remittances {
         result.problems.extend_from_slice(&remittance.problems);
-        let plb: i64 = remittance.provider_adjustments.iter().map(|p| p.amount_cents).sum();
+        // The amounts that could be read: `problems` names any other.
+        let plb: i64 = remittance.provider_adjustments.iter().filter_map(|p| p.amount_cents).sum();
         let payer_key = payer_key(&remittance.payer.name);
         result.totals.provider_adjustments += dollars(plb);
         result.totals_by_payer.entry(payer_key.clone()).or_default().provider_adjustments += dollars(plb);
@@ -546,6 +549,8 @@ where
         };
         let remits = remits_by_id.get(claim_id).map(Vec::as_slice).unwrap_or(&[]);
         rec.no_remittance = remits.is_empty();
+        // Claim-level CAS beside SVC lines belong to no line, but are still the payer's adjustments.
+        let mut beside_lines: BTreeMap<String, Decimal> = BTreeMap::new();
         for (_, rc) in remits {
             rec.statuses.push(rc.status.clone());
             rec.claim_adjustments.extend_from_slice(&rc.adjustments);
@@ -558,6 +563,9 @@ where
                 };
                 acc.add(MatchedBy::ClaimLevel, Part::claim(rc), rc.is_reversal());
                 continue;
+            }
+            for a in &rc.adjustments {
+                *beside_lines.entry(a.key()).or_default() += a.amount();
             }
             let matches = match_lines(rc, &pool);
             let mut used = vec![false; rc.lines.len()];
@@ -598,8 +606,10 @@ where
             rec.lines.push(line_result(at, priced_line, note, acc, rec.claim_level.as_ref(), options));
         }
         let payer = rec.payer.clone();
-        add_totals(&mut result.totals, &rec);
-        add_totals(result.totals_by_payer.entry(payer).or_default(), &rec);
+        for t in [&mut result.totals, result.totals_by_payer.entry(payer).or_default()] {
+            add_totals(t, &rec);
+            add_amounts(t, None, None, None, &beside_lines);
+        }
         result.claims.push(rec);
     }
     result

@@ -34,26 +34,44 @@ impl Delimiters {
     }
 
     fn check(&self, at: SegmentRef) -> Result<(), X12Error> {
-        let all = [Some(self.element), self.repetition, Some(self.component), Some(self.segment)];
-        for (i, a) in all.iter().enumerate() {
-            let Some(a) = a else { continue };
-            if a.is_ascii_alphanumeric() {
-                return Err(X12Error::new(
-                    X12ErrorKind::Syntax,
-                    at,
-                    format!("delimiter {:?} is a letter or digit", char::from(*a)),
-                ));
+        let message = match self.clash() {
+            None => return Ok(()),
+            Some(DelimiterClash::LetterOrDigit { byte, .. }) => {
+                format!("delimiter {:?} is a letter or digit", char::from(byte))
             }
-            if all[i + 1..].contains(&Some(*a)) {
-                return Err(X12Error::new(
-                    X12ErrorKind::Syntax,
-                    at,
-                    format!("the ISA uses {:?} for two different delimiters", char::from(*a)),
-                ));
+            Some(DelimiterClash::Shared { byte, .. }) => {
+                format!("the ISA uses {:?} for two different delimiters", char::from(byte))
             }
-        }
-        Ok(())
+        };
+        Err(X12Error::new(X12ErrorKind::Syntax, at, message))
     }
+
+    /// The first delimiter, in ISA order, that cannot delimit: a letter or digit, or a byte an earlier
+    /// delimiter already is. The reader refuses such an ISA, so the writer refuses to write one.
+    pub(crate) fn clash(&self) -> Option<DelimiterClash> {
+        let named = [
+            ("element_separator", Some(self.element)),
+            ("repetition_separator", self.repetition),
+            ("component_separator", Some(self.component)),
+            ("segment_terminator", Some(self.segment)),
+        ];
+        named.iter().enumerate().find_map(|(i, &(field, byte))| {
+            let byte = byte?;
+            if byte.is_ascii_alphanumeric() {
+                return Some(DelimiterClash::LetterOrDigit { field, byte });
+            }
+            let (earlier, _) = named[..i].iter().find(|(_, b)| *b == Some(byte))?;
+            Some(DelimiterClash::Shared { field, earlier, byte })
+        })
+    }
+}
+
+/// Why a set of delimiters cannot delimit an interchange (see [`Delimiters::clash`]); fields are named
+/// as `WriteOptions` names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DelimiterClash {
+    LetterOrDigit { field: &'static str, byte: u8 },
+    Shared { field: &'static str, earlier: &'static str, byte: u8 },
 }
 
 /// One segment: a view into the reader's buffer, valid until the next call to the reader.

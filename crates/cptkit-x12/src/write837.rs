@@ -11,7 +11,7 @@ use cptkit_core::{
 use time::{Date, Duration};
 
 use crate::p837::case_id_for;
-use crate::segment::Delimiters;
+use crate::segment::{DelimiterClash, Delimiters};
 use crate::values::{format_cents, format_date8, format_decimal};
 
 /// Envelope and sender details for writing.
@@ -189,22 +189,14 @@ pub fn write_837<W: Write>(w: W, claims: &[Claim], options: &WriteOptions) -> Re
         (true, true) => b"\r\n",
     };
     // Each delimiter its own, as the reader requires of an ISA (else the file does not read back).
-    let named = [
-        ("element_separator", Some(d.element)),
-        ("repetition_separator", d.repetition),
-        ("component_separator", Some(d.component)),
-        ("segment_terminator", Some(d.segment)),
-    ];
-    for (i, &(field, byte)) in named.iter().enumerate() {
-        let Some(byte) = byte else { continue };
-        if byte.is_ascii_alphanumeric() {
+    match d.clash() {
+        None => {}
+        Some(DelimiterClash::LetterOrDigit { field, byte }) => {
             return Err(Error::invalid(field, format!("{:?} is a letter or digit", char::from(byte))));
         }
-        if let Some((other, _)) = named[..i].iter().find(|(_, b)| *b == Some(byte)) {
-            return Err(Error::invalid(
-                field,
-                format!("{:?} is also the {}", char::from(byte), other.replace('_', " ")),
-            ));
+        Some(DelimiterClash::Shared { field, earlier, byte }) => {
+            let earlier = earlier.replace('_', " ");
+            return Err(Error::invalid(field, format!("{:?} is also the {earlier}", char::from(byte))));
         }
     }
     if options.line_breaks && (d.contains(b'\n') || d.contains(b'\r')) && d.segment != b'\n' {

@@ -541,7 +541,7 @@ fn remittance_835_reads_claims_lines_adjustments_and_plb() {
     assert_eq!(r.claims[6].status, "4");
     assert_eq!(r.claims[6].lines[0].remarks, ["N115"]);
     assert_eq!(r.provider_adjustments.len(), 2);
-    assert_eq!(r.provider_adjustments[1].amount_cents, -310);
+    assert_eq!(r.provider_adjustments[1].amount_cents, Some(-310));
     assert_eq!(r.provider_adjustments[0].reason, "WO");
 
     let file = read_835(&fixture("835_commercial.x12")[..]);
@@ -832,6 +832,33 @@ fn an_835_amount_that_cannot_be_read_is_unknown_and_reported_never_zero() {
     assert!(
         matches!(&l.flags[..], [LineFlag::UnreadableAmount { at }] if at[0].element_name().as_deref() == Some("CAS03"))
     );
+
+    // A PLB amount that cannot be read: the adjustment is kept with its amount unknown, the balance is
+    // not shown, and the totals hold the other adjustment only.
+    let remits = edited_835(|t| t.replace("WO:C0000123*25*", "WO:C0000123*2S*"));
+    let plb = &remits[0].provider_adjustments;
+    assert_eq!(
+        plb.iter().map(|p| (p.reason.as_str(), p.amount_cents)).collect::<Vec<_>>(),
+        [("WO", None), ("L6", Some(-310))]
+    );
+    assert!(!remits[0].balances());
+    let result = reconcile_medicare(&remits);
+    assert_eq!(result.totals.provider_adjustments, dec("-3.10"));
+    assert!(result.problems.iter().any(|p| p.to_string().contains("element PLB04")), "{:?}", result.problems);
+}
+
+#[test]
+fn a_claim_level_adjustment_beside_svc_lines_is_in_the_totals() {
+    let plain = reconcile_medicare(&edited_835(|t| t));
+    let remits = edited_835(|t| t.replace("*25084000200*11*1~", "*25084000200*11*1~\nCAS*OA*23*5~"));
+    let result = reconcile_medicare(&remits);
+    let c = claim_rec(&result, "C1002");
+    assert_eq!(c.claim_adjustments.iter().map(|a| a.key()).collect::<Vec<_>>(), ["OA-23"]);
+    assert!(c.lines.iter().all(|l| !l.adjustments_by_reason.contains_key("OA-23")), "it belongs to no line");
+    let by_reason = |r: &cptkit_x12::Reconciliation| r.totals.adjustments_by_reason.get("OA-23").copied();
+    assert_eq!((by_reason(&plain), by_reason(&result)), (None, Some(dec("5"))));
+    let payer_totals = result.totals_by_payer.values().next().unwrap();
+    assert_eq!(payer_totals.adjustments_by_reason.get("OA-23"), Some(&dec("5")));
 }
 
 /// C1001 (one line, paid 173.41, SVC05 90 minutes) reversed in full.

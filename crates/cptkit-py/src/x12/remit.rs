@@ -128,10 +128,11 @@ record! {
 
 record! {
     /// PLB: a provider-level adjustment (`reason` PLB03-1: `WO` overpayment recovery, `L6` interest,
-    /// ...). A positive amount reduces the payment.
+    /// ...). A positive amount reduces the payment; `None` when it could not be read (see the
+    /// remittance's `problems`).
     ProviderAdjustment(x12::ProviderAdjustment) { provider_id, fiscal_period_end, reason, reference }
     computed {
-        amount = |p| dollars(p.amount_cents),
+        amount = |p| p.amount_cents.map(dollars),
         location = |p| p.at,
     }
     hidden { amount_cents, at }
