@@ -122,6 +122,7 @@ pub mod edit {
         QZ_WITH_DIRECTION = "BAT002", Error, "QZ line beside a directing physician line";
         DIRECTION_OVER_FOUR = "BAT003", Error, "more than four concurrent directed cases: bill AD";
         QY_CONCURRENT = "BAT004", Warning, "QY (one case directed) on a case concurrent with another directed case";
+        TEACHING_OVER_LIMIT = "BAT005", Error, "resident case (AA + GC) concurrent with more cases than the teaching rule allows: bill QK";
     }
 }
 
@@ -1350,7 +1351,7 @@ fn one_anesthetic_each(lines: &mut [CaseLine]) -> Vec<&mut [CaseLine]> {
     anesthetics
 }
 
-/// The edits that need the whole batch (BAT001-BAT004), added to the reports of `claims` (one report
+/// The edits that need the whole batch (BAT001-BAT005), added to the reports of `claims` (one report
 /// per claim, in the same order; a claim the judge failed on keeps its error). [`Reference::validate_batch`]
 /// runs them after judging each claim; a face that judges claims as they are read (Python's
 /// `validate_many`) calls this once it has them all.
@@ -1410,6 +1411,7 @@ fn batch_findings(claims: &[Claim]) -> Vec<(usize, Finding)> {
     found.sort_by_key(|&(case, ..)| case);
     let mut out: Vec<(usize, Finding)> = found.into_iter().map(|(_, c, finding)| (c, finding)).collect();
     out.extend(direction_over_four(claims));
+    out.extend(teaching_over_limit(claims));
     out
 }
 
@@ -1425,16 +1427,16 @@ fn batch_finding(edit: Edit, line: usize, message: String, hint: &str) -> Findin
 
 type Interval = (time::PrimitiveDateTime, time::PrimitiveDateTime);
 
-/// One physician's directed cases: each case's time (from its lines' first start to their last end),
-/// and each QK/QY line as (claim index, line index, its case).
+/// One physician's cases of some kind: each case's time (from its lines' first start to their last
+/// end), and each of its lines as (claim index, line index, its case).
 #[derive(Default)]
-struct DirectedCases<'a> {
+struct Cases<'a> {
     by_id: HashMap<&'a str, usize>,
     times: Vec<Interval>,
     lines: Vec<(usize, usize, usize)>,
 }
 
-impl<'a> DirectedCases<'a> {
+impl<'a> Cases<'a> {
     /// A line of case `case_id` (each line without one is a case of its own).
     fn add(&mut self, at: (usize, usize), case_id: &'a str, (start, end): Interval) {
         let case = match self.by_id.get(case_id).filter(|_| !case_id.is_empty()) {
@@ -1461,19 +1463,8 @@ impl<'a> DirectedCases<'a> {
 /// case counts once however many lines or claims (a replacement, frequency 7) bill it. The same peak
 /// tells a QY case that ran with another directed case (BAT004).
 fn direction_over_four(claims: &[Claim]) -> Vec<(usize, Finding)> {
-    let mut per_physician: BTreeMap<&str, DirectedCases> = BTreeMap::new();
-    for (c, claim) in live_claims(claims) {
-        for (l, line) in claim.lines.iter().enumerate() {
-            if let (Some(start), Some(end), true) =
-                (line.start_time, line.end_time, line.has_modifier("QK") || line.has_modifier("QY"))
-            {
-                let cases = per_physician.entry(claim.rendering_provider.npi.as_str()).or_default();
-                cases.add((c, l), &line.case_id, (start, end));
-            }
-        }
-    }
     let mut out = Vec::new();
-    for (npi, cases) in per_physician {
+    for (npi, cases) in cases_by_physician(claims, |line| line.has_modifier("QK") || line.has_modifier("QY")) {
         let peaks = peak_concurrency(&cases.times);
         for (c, l, peak) in cases.lines.iter().map(|&(c, l, case)| (c, l, peaks[case])) {
             if peak > 4 {
@@ -1496,6 +1487,49 @@ fn direction_over_four(claims: &[Claim]) -> Vec<(usize, Finding)> {
                         l,
                         format!("physician {npi} directs {peak} anesthetics at once during this QY case"),
                         "QY is direction of a single case: bill QK for two to four concurrent cases",
+                    ),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// The timed lines `counted` keeps, as each rendering physician's cases.
+fn cases_by_physician(claims: &[Claim], counted: impl Fn(&ClaimLine) -> bool) -> BTreeMap<&str, Cases<'_>> {
+    let mut per_physician: BTreeMap<&str, Cases> = BTreeMap::new();
+    for (c, claim) in live_claims(claims) {
+        for (l, line) in claim.lines.iter().enumerate() {
+            if let (Some(start), Some(end), true) = (line.start_time, line.end_time, counted(line)) {
+                let cases = per_physician.entry(claim.rendering_provider.npi.as_str()).or_default();
+                cases.add((c, l), &line.case_id, (start, end));
+            }
+        }
+    }
+    per_physician
+}
+
+/// From 2010-01-01 a teaching anesthesiologist is paid the personally performed rate (AA + GC) for one
+/// resident case, two concurrent resident cases, or one resident case concurrent with one directed case
+/// (domain reference §2.4). A resident case running with two or more of the physician's other cases
+/// (resident, directed or personally performed) at one instant is medical direction: QK, at 50%.
+fn teaching_over_limit(claims: &[Claim]) -> Vec<(usize, Finding)> {
+    const TEACHING_RULE_FROM: Date = time::macros::date!(2010 - 01 - 01);
+    let involved = |line: &ClaimLine| ["AA", "QK", "QY"].iter().any(|m| line.has_modifier(m));
+    let mut out = Vec::new();
+    for (npi, cases) in cases_by_physician(claims, involved) {
+        let peaks = peak_concurrency(&cases.times);
+        for &(c, l, case) in &cases.lines {
+            let line = &claims[c].lines[l];
+            let resident = line.has_modifier("AA") && line.has_modifier("GC");
+            if resident && line.date_of_service >= TEACHING_RULE_FROM && peaks[case] > 2 {
+                out.push((
+                    c,
+                    batch_finding(
+                        edit::TEACHING_OVER_LIMIT,
+                        l,
+                        format!("physician {npi} is in {} anesthetics at once during this resident case", peaks[case]),
+                        "AA + GC covers two concurrent resident cases, or one resident case and one directed case: bill QK (medical direction)",
                     ),
                 ));
             }

@@ -281,6 +281,41 @@ fn qy_on_a_case_with_another_directed_at_once_is_bat004() {
     );
 }
 
+/// The teaching rule (§2.4, from 2010): AA + GC pays the personally performed rate for two concurrent
+/// resident cases, or one resident case and one directed case; a resident case running with two more of
+/// the physician's cases at once is BAT005, on each resident case, and a directed case is not told.
+#[test]
+fn a_resident_case_with_more_concurrent_cases_than_the_teaching_rule_allows_is_bat005() {
+    let resident = |case: &str, start: &str, end: &str| {
+        let mut claim = directed_case(case, start, end);
+        claim.lines[0].modifiers = ["AA", "GC"].iter().map(|m| m.parse().unwrap()).collect();
+        claim
+    };
+    let bat005 = |claims: &[Claim]| {
+        let reports = Reference::embedded().validate_batch(claims, time::macros::date!(2026 - 11 - 27));
+        let told = |r: cptkit_core::ValidationReport| {
+            let claim_id = r.claim_id.to_string();
+            r.findings.into_iter().filter(|f| f.edit_id == "BAT005").map(move |f| (claim_id.clone(), f.severity))
+        };
+        reports.into_iter().flat_map(|r| told(r.unwrap())).collect::<Vec<_>>()
+    };
+    let error = cptkit_core::Severity::Error;
+    assert_eq!(bat005(&[resident("R1", "08:00", "09:00"), resident("R2", "08:30", "09:30")]), []);
+    assert_eq!(bat005(&[resident("R1", "08:00", "09:00"), directed_case("K1", "08:00", "09:00")]), []);
+    // A third case at once, resident or directed.
+    let three = [resident("R1", "08:00", "09:00"), resident("R2", "08:30", "09:30"), resident("R3", "08:45", "10:00")];
+    assert_eq!(bat005(&three), [("R1".into(), error), ("R2".into(), error), ("R3".into(), error)]);
+    let mixed = [
+        resident("R1", "08:00", "09:00"),
+        directed_case("K1", "08:00", "09:00"),
+        directed_case("K2", "08:10", "08:50"),
+    ];
+    assert_eq!(bat005(&mixed), [("R1".into(), error)]);
+    // Cases one after another are never concurrent.
+    let apart = [resident("R1", "08:00", "09:00"), resident("R2", "09:00", "10:00"), resident("R3", "10:00", "11:00")];
+    assert_eq!(bat005(&apart), []);
+}
+
 /// The lines that get CPT003 on an anesthesiologist's claim of 2025-03-04 whose lines are (code, start,
 /// end, case id); a start of "" leaves the line without times.
 fn second_base_codes(lines: &[(&str, &str, &str, &str)]) -> Vec<String> {
