@@ -140,7 +140,8 @@ def search_codes(
     ``codes``: codes and ranges (``"99202-99215"``, ``["72148", "99213"]``); ``status``: a fee schedule
     status code (``"A"``, ``"C"``, ``"I"``, ...); ``section``: a CPT section or subsection or a HCPCS
     Level II heading (``"Radiology"``, ``"Digestive System"``). Base-unit filters match anesthesia codes
-    only.
+    only. ``inpatient_only=False`` matches codes known not to be inpatient-only: a code whose status cptkit
+    has not checked (``medicare_inpatient_only == "unknown"``) matches neither ``True`` nor ``False``.
     """
 
 def list_codes() -> list[CodeSummary]:

@@ -46,8 +46,12 @@ def test_search_filters() -> None:
     inpatient = cptkit.search_codes(inpatient_only=True)
     assert "00632" in [c.code for c in inpatient]
     assert all(c.medicare_inpatient_only == "yes" for c in inpatient)
+    # False is "known not to be": a code whose status cptkit has not checked is in neither list.
     outpatient = cptkit.search_codes(inpatient_only=False)
-    assert len(inpatient) + len(outpatient) == EVERY_CODE
+    assert outpatient and all(c.medicare_inpatient_only == "no" for c in outpatient)
+    unchecked = [c for c in cptkit.list_codes() if c.medicare_inpatient_only == "unknown"]
+    assert len(inpatient) + len(outpatient) + len(unchecked) == EVERY_CODE
+    assert "33533" in [c.code for c in unchecked] and "33533" not in [c.code for c in outpatient]
     add_ons = cptkit.search_codes(service_type="anesthesia_add_on")
     assert [c.code for c in add_ons] == ["01953", "01968", "01969"]
     assert [c.code for c in cptkit.search_codes(service_type="unlisted_anesthesia")] == ["01999"]

@@ -37,6 +37,8 @@ pub struct CodeQuery {
     /// Base units: only anesthesia codes have them, so these match anesthesia codes only.
     pub min_base_units: Option<u32>,
     pub max_base_units: Option<u32>,
+    /// `true`: codes on Medicare's inpatient-only list; `false`: codes known not to be. A code whose
+    /// status cptkit has not checked (`Known::Unknown`) matches neither.
     pub inpatient_only: Option<bool>,
     pub service_type: Option<ServiceType>,
     /// Codes and ranges, separated by spaces or commas (`99202-99215`, `72148 72149`); empty for any.
@@ -182,15 +184,33 @@ impl Filters<'_> {
         q.category.as_ref().is_none_or(|c| same(c, &s.category))
             && q.min_base_units.is_none_or(|min| anesthesia && s.base_units >= min)
             && q.max_base_units.is_none_or(|max| anesthesia && s.base_units <= max)
-            && q.inpatient_only.is_none_or(|want| (s.medicare_inpatient_only == Known::Yes) == want)
+            && q.inpatient_only
+                .is_none_or(|want| s.medicare_inpatient_only == if want { Known::Yes } else { Known::No })
             && q.service_type.is_none_or(|t| t == s.service_type)
             && self.status.as_ref().is_none_or(|status| *status == s.status)
             && q.section
                 .as_ref()
                 .is_none_or(|want| same(want, &s.section) || same(want, &entry.subsection) || same(want, &s.category))
             && (self.codes.is_empty() || self.codes.iter().any(|&(first, last)| in_range(s.code, first, last)))
-            && self.words.iter().all(|w| entry.haystack.contains(w.as_str()))
+            && self.words.iter().all(|w| starts_a_word(&entry.haystack, w))
     }
+}
+
+/// True when `word` begins a word of `haystack` (`lumb` finds "lumbar"; `hip` does not find "Whipple").
+fn starts_a_word(haystack: &str, word: &str) -> bool {
+    haystack.match_indices(word).any(|(at, _)| !haystack[..at].chars().next_back().is_some_and(char::is_alphanumeric))
+}
+
+/// A category without its "(except ...)" notes: "Upper leg (except knee)" is not about the knee.
+fn without_exceptions(category: &str) -> String {
+    let mut kept = String::with_capacity(category.len());
+    let mut rest = category;
+    while let Some(at) = rest.find("(except") {
+        kept.push_str(&rest[..at]);
+        rest = rest[at..].find(')').map_or("", |close| &rest[at + close + 1..]);
+    }
+    kept.push_str(rest);
+    kept
 }
 
 impl Reference {
@@ -254,8 +274,8 @@ impl Reference {
                     description,
                 };
                 let descriptor = if is_descriptor { summary.description.as_str() } else { "" };
-                let haystack =
-                    format!("{} {} {} {}", code, descriptor, summary.category, summary.section).to_lowercase();
+                let category = without_exceptions(&summary.category);
+                let haystack = format!("{} {} {} {}", code, descriptor, category, summary.section).to_lowercase();
                 Indexed { subsection: section.map(|s| s.subsection.clone()).unwrap_or_default(), haystack, summary }
             })
             .collect();

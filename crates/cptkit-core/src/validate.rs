@@ -10,7 +10,7 @@ use smallvec::SmallVec;
 use time::Date;
 
 use crate::claim::{Claim, ClaimLine, PlanType, ProviderRole, ShortText, UnitBasis};
-use crate::ids::{CptCode, DiagnosisCode, ModifierCode, Npi};
+use crate::ids::{CptCode, DiagnosisCode, LocalityId, ModifierCode, Npi};
 use crate::model::{Known, ModifierCategory, ServiceType};
 use crate::path::FieldPath;
 use crate::pfs::{InForce, RvuRow, Tables};
@@ -52,6 +52,7 @@ pub mod edit {
         CLAIM_FREQUENCY = "CLM002", Error, "claim frequency code is not 1, 7 or 8";
         NEGATIVE_CHARGE = "CLM003", Error, "line charge is negative";
         UNKNOWN_LOCALITY = "CLM004", Error, "medicare_locality is not a Medicare locality";
+        LOCALITY_NOT_THE_ZIPS = "CLM005", Warning, "medicare_locality is not the locality of the service facility's ZIP code";
         UNKNOWN_CODE = "CPT001", Error, "procedure code unknown to cptkit's anesthesia tables";
         NOT_ANESTHESIA = "CPT002", Error, "a non-anesthesia code is reported in anesthesia minutes";
         MULTIPLE_BASE_CODES = "CPT003", Error, "more than one base anesthesia code for one anesthetic";
@@ -263,6 +264,16 @@ impl Reference {
                 "medicare_locality",
                 format!("{locality} is not one of CMS's Medicare localities (MAC-locality, e.g. 13202-01)"),
                 "check the locality against the CMS GPCI file, or leave it out for the service facility's ZIP code to give it",
+            );
+        }
+        if let Some((stated, zip, of_zip)) = self.locality_beside_zip(claim)
+            && stated != of_zip
+        {
+            out.add(
+                LOCALITY_NOT_THE_ZIPS,
+                "medicare_locality",
+                format!("{stated} is not the locality of the service facility's ZIP code {zip} ({of_zip})"),
+                "Medicare pays by the locality where the service was furnished: correct the locality or the ZIP code",
             );
         }
         for (field, npi) in [
@@ -854,6 +865,16 @@ fn status_edit(status: u8, medicare: bool) -> Option<(Edit, &'static str)> {
 }
 
 impl Reference {
+    /// A claim's known `medicare_locality`, its service facility's ZIP code and the one locality CMS's ZIP
+    /// code file (of the first date of service's release) gives that ZIP; `None` when any is missing.
+    fn locality_beside_zip<'c>(&self, claim: &'c Claim) -> Option<(LocalityId, &'c str, LocalityId)> {
+        let stated = claim.medicare_locality.filter(|l| self.is_medicare_locality(l))?;
+        let zip = crate::pfs::service_facility_zip(claim)?;
+        let first_date = claim.lines.iter().map(|l| l.date_of_service).min()?;
+        let of_zip = self.fee_schedule_on(first_date)?.tables.zip_locality(zip).filter(|z| !z.split_by_zip4)?;
+        Some((stated, zip, of_zip.locality))
+    }
+
     /// The fee schedule release a date is judged by; `None` when no release covers its year (pricing
     /// reports that). Checked before `in_force`, which words an error for the missing year.
     pub(crate) fn fee_schedule_on(&self, date: Date) -> Option<InForce<'_>> {

@@ -429,6 +429,27 @@ fn a_locality_cms_does_not_name_is_clm004() {
     assert_eq!(found("13202-01"), Vec::<String>::new());
 }
 
+/// A locality the service facility's ZIP code contradicts is told (a warning: which one is wrong is
+/// not known); the stated locality still prices, as the claim asks.
+#[test]
+fn a_locality_other_than_the_service_facilitys_zip_gives_is_clm005() {
+    let context = cptkit_core::ValidationContext { today: time::macros::date!(2026 - 11 - 27) };
+    let found = |locality: &str, zip: &str| {
+        let mut claim = anesthesiologist_claim(&[("00632", "AA", "MJ", "90")]);
+        claim.medicare_locality = Some(locality.parse().unwrap());
+        claim.service_facility_location =
+            Some(serde_json::from_value(serde_json::json!({"state": "NY", "zip": zip})).unwrap());
+        let report = Reference::embedded().validate(&claim, &context);
+        report.findings.iter().map(|f| (f.edit_id.to_string(), f.severity, f.message.clone())).collect::<Vec<_>>()
+    };
+    assert_eq!(found("13202-01", "10001"), []);
+    let alabama_in_manhattan = found("10112-00", "10001");
+    assert_eq!(alabama_in_manhattan.len(), 1, "{alabama_in_manhattan:?}");
+    let (edit, severity, message) = &alabama_in_manhattan[0];
+    assert_eq!((edit.as_str(), *severity), ("CLM005", cptkit_core::Severity::Warning));
+    assert!(message.contains("10001 (13202-01)"), "{message}");
+}
+
 /// An anesthesia add-on is reported with its primary code the same day (01968 and 01969 with 01967,
 /// 01953 with 01952: anesthesia_code_kinds.csv), as a fee-schedule add-on is (PFS016).
 #[test]

@@ -262,6 +262,22 @@ fn search_and_list_page_through_codes() {
     assert_eq!(page.items.iter().map(|c| c.code.as_str()).collect::<Vec<_>>(), ["00604", "00625", "00626", "00670"]);
     let inpatient = CodeQuery { inpatient_only: Some(true), ..CodeQuery::default() };
     assert_eq!(reference.search_codes(&inpatient, &PageRequest::default()).expect("ip").total_size, 2);
+    // False is "known not to be": the spine family's eight checked codes, not the codes never checked.
+    let not_inpatient = CodeQuery { inpatient_only: Some(false), ..CodeQuery::default() };
+    assert_eq!(reference.search_codes(&not_inpatient, &PageRequest::default()).expect("not ip").total_size, 8);
+
+    // Words match where a word starts, and a category's "(except ...)" is not what it is about.
+    let found = |text: &str| -> Vec<String> {
+        let query = CodeQuery { text: text.into(), ..CodeQuery::default() };
+        let page = PageRequest { page_size: 500, page_token: String::new() };
+        reference.search_codes(&query, &page).expect("search").items.iter().map(|c| c.code.to_string()).collect()
+    };
+    assert!(found("lumb").contains(&"00632".to_owned()));
+    let hip = found("hip");
+    assert!(hip.contains(&"01200".to_owned()), "{hip:?}"); // upper leg: hip joint procedures
+    assert!(!hip.contains(&"00794".to_owned()), "Whipple is not a hip procedure");
+    assert!(!hip.iter().any(|c| ("01112".."01191").contains(&c.as_str())), "Pelvis (except hip): {hip:?}");
+    assert!(!found("knee").iter().any(|c| ("01200".."01275").contains(&c.as_str())), "Upper leg (except knee)");
 
     let mut seen = Vec::new();
     let mut page = PageRequest { page_size: 100, page_token: String::new() };

@@ -40,7 +40,7 @@ pub fn describe_status(status: u8) -> &'static str {
 pub fn describe_global(global: &str) -> &'static str {
     match global {
         "000" => "0-day global: pre- and post-operative work on the day of the procedure is included",
-        "010" => "10-day global: the day before and 10 days after are included",
+        "010" => "10-day global: minor procedure; the day of the procedure and 10 days after are included",
         "090" => "90-day global: major surgery with a 1-day pre-operative and 90-day post-operative period",
         "MMM" => "Maternity: the usual global period does not apply",
         "XXX" => "The global concept does not apply",

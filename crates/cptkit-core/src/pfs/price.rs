@@ -303,12 +303,18 @@ pub(crate) fn claim_locality(
 /// The claim's 5-digit ZIP code that sets its locality, and which it is: the service facility's, else the
 /// billing provider's.
 fn claim_zip(claim: &Claim) -> Option<(&str, &'static str)> {
-    fn zip5(location: &Option<crate::claim::Location>) -> Option<&str> {
-        Some(location.as_ref()?.zip.as_ref()?.zip()?.0)
-    }
-    zip5(&claim.service_facility_location)
+    service_facility_zip(claim)
         .map(|zip| (zip, "the service facility's ZIP code"))
         .or_else(|| zip5(&claim.billing_provider_location).map(|zip| (zip, "the billing provider's ZIP code")))
+}
+
+/// The 5-digit ZIP code of where the service was furnished, when the claim gives it.
+pub(crate) fn service_facility_zip(claim: &Claim) -> Option<&str> {
+    zip5(&claim.service_facility_location)
+}
+
+fn zip5(location: &Option<crate::claim::Location>) -> Option<&str> {
+    Some(location.as_ref()?.zip.as_ref()?.zip()?.0)
 }
 
 /// Prices the fee-schedule lines of a claim (`lines`: index and rule set, Medicare basis) together, so

@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 use time::Date;
 
-use super::{Gpci, InForce, RvuRow, describe_global, describe_status, fee_amount};
+use super::{Gpci, InForce, ReleaseInfo, RvuRow, describe_global, describe_status, fee_amount};
 use crate::error::{Error, Result};
 use crate::ids::{CptCode, ModifierCode};
 use crate::model::Locality;
@@ -172,7 +172,7 @@ impl FeeScheduleProfile {
                 .map(|i| FeeIndicator { field: i.field.to_owned(), value: i.value, meaning: i.meaning.to_owned() })
                 .collect(),
             amounts: amounts(row),
-            amounts_note: amounts_note(row, &info.release, cf),
+            amounts_note: amounts_note(row, info, cf),
             components: tables
                 .rows_of(code)
                 .filter(|other| other.modifier != row.modifier)
@@ -269,14 +269,17 @@ impl FeeAmount {
     }
 }
 
-fn amounts_note(row: &RvuRow, release: &str, cf: Decimal) -> String {
+/// How the amounts are figured, and for which dates of service: a profile outlives its release's year,
+/// so the dates are said, not implied.
+fn amounts_note(row: &RvuRow, info: &ReleaseInfo, cf: Decimal) -> String {
+    let (release, from, to) = (&info.release, info.effective_from, info.effective_to);
     if row.is_payable_status() {
         format!(
-            "Fee schedule amount = (work RVU x work GPCI + PE RVU x PE GPCI + MP RVU x MP GPCI) x conversion factor \
-             {cf}, rounded half-up to cents once; the national amount uses GPCIs of 1.000. Where CMS's OPPS cap for \
-             the locality is lower (imaging, Deficit Reduction Act of 2005 section 5102(b)), the cap is allowed. \
-             Limiting charge (nonparticipating physicians) = allowed x 1.0925. Source: CMS {release} RVU file \
-             documentation."
+            "Amounts for dates of service {from} to {to} (CMS {release}). Fee schedule amount = (work RVU x work \
+             GPCI + PE RVU x PE GPCI + MP RVU x MP GPCI) x conversion factor {cf}, rounded half-up to cents once; the \
+             national amount uses GPCIs of 1.000. Where CMS's OPPS cap for the locality is lower (imaging, Deficit \
+             Reduction Act of 2005 section 5102(b)), the cap is allowed. Limiting charge (nonparticipating \
+             physicians) = allowed x 1.0925. Source: CMS {release} RVU file documentation."
         )
     } else if row.not_used_for_medicare_payment {
         format!("No Medicare amount: CMS prints RVUs for this code in {release} but does not use them for payment.")

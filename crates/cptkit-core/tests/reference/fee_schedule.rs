@@ -47,12 +47,16 @@ fn office_visit_99213() {
     assert_eq!((f.release.release.as_str(), f.release.conversion_factor), ("RVU25D", dec("32.3465")));
     assert_eq!((f.status.as_str(), f.payable, f.add_on), ("A", true, false));
     assert!(f.status_meaning.starts_with("Active"));
+    // The release's dates of service are said: a profile read after its year must not look current.
+    let dates =
+        format!("Amounts for dates of service {} to {} (CMS RVU25D)", f.release.effective_from, f.release.effective_to);
+    assert!(f.amounts_note.starts_with(&dates), "{}", f.amounts_note);
+    assert_eq!(f.global_period.code, "XXX");
     assert_eq!(
         (f.rvus.work, f.rvus.nonfacility_pe, f.rvus.facility_pe, f.rvus.mp),
         (dec("1.30"), dec("1.35"), dec("0.57"), dec("0.10"))
     );
     assert_eq!((f.rvus.nonfacility_total, f.rvus.facility_total), (dec("2.75"), dec("1.97")));
-    assert_eq!(f.global_period.code, "XXX");
     assert_eq!(f.section.as_ref().map(|s| s.section.as_str()), Some("Evaluation and Management"));
     let fields: Vec<&str> = f.indicators.iter().map(|i| i.field.as_str()).collect();
     assert_eq!(fields[..3], ["status", "pctc", "global"]);
