@@ -14,6 +14,7 @@ use crate::ids::{CptCode, DiagnosisCode, LocalityId, ModifierCode, Npi};
 use crate::model::{Known, ModifierCategory, ServiceType};
 use crate::path::FieldPath;
 use crate::pfs::{InForce, RvuRow, Tables};
+use crate::pricing::RuleBook;
 use crate::reference::Reference;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -124,6 +125,7 @@ pub mod edit {
         DIRECTION_OVER_FOUR = "BAT003", Error, "more than four concurrent directed cases: bill AD";
         QY_CONCURRENT = "BAT004", Warning, "QY (one case directed) on a case concurrent with another directed case";
         TEACHING_OVER_LIMIT = "BAT005", Error, "resident case (AA + GC) concurrent with more cases than the teaching rule allows: bill QK";
+        OVER_COMBINED_CAP = "BAT006", Warning, "a case billed on several claims above the payer's combined cap";
     }
 }
 
@@ -239,7 +241,7 @@ impl Reference {
         let options = crate::JudgeOptions { today, pricing: None };
         let mut reports: Vec<crate::Result<ValidationReport>> =
             claims.iter().map(|c| self.judge(c, &options, crate::RuleBook::embedded()).map(|j| j.report)).collect();
-        add_batch_findings(claims, &mut reports);
+        add_batch_findings(claims, &mut reports, crate::RuleBook::embedded());
         reports
     }
 
@@ -1372,12 +1374,12 @@ fn one_anesthetic_each(lines: &mut [CaseLine]) -> Vec<&mut [CaseLine]> {
     anesthetics
 }
 
-/// The edits that need the whole batch (BAT001-BAT005), added to the reports of `claims` (one report
+/// The edits that need the whole batch (BAT001-BAT006), added to the reports of `claims` (one report
 /// per claim, in the same order; a claim the judge failed on keeps its error). [`Reference::validate_batch`]
 /// runs them after judging each claim; a face that judges claims as they are read (Python's
 /// `validate_many`) calls this once it has them all.
-pub fn add_batch_findings(claims: &[Claim], reports: &mut [crate::Result<ValidationReport>]) {
-    for (claim_index, finding) in batch_findings(claims) {
+pub fn add_batch_findings(claims: &[Claim], reports: &mut [crate::Result<ValidationReport>], rules: &RuleBook) {
+    for (claim_index, finding) in batch_findings(claims, rules) {
         if let Some(Ok(report)) = reports.get_mut(claim_index) {
             report.findings.push(finding);
         }
@@ -1389,7 +1391,7 @@ type CaseLines = SmallVec<[(usize, usize, ModifierCode); 2]>;
 
 /// Edits across claims: medical direction must pair up by case, and direction is at most four cases.
 /// Returns (claim index, finding).
-fn batch_findings(claims: &[Claim]) -> Vec<(usize, Finding)> {
+fn batch_findings(claims: &[Claim], rules: &RuleBook) -> Vec<(usize, Finding)> {
     // Hashed, not ordered: a batch has about as many cases as claims, and few of them have a finding.
     let mut by_case: HashMap<&str, CaseLines> = HashMap::new();
     for (c, claim) in live_claims(claims) {
@@ -1427,6 +1429,25 @@ fn batch_findings(claims: &[Claim]) -> Vec<(usize, Finding)> {
                 _ => {}
             }
         }
+        if let Some((shares, cap, rule_set)) = over_combined_cap(claims, lines, rules) {
+            let percent = |share: Decimal| (share * Decimal::ONE_HUNDRED).normalize();
+            for &(c, l, _) in lines {
+                found.push((
+                    case,
+                    c,
+                    batch_finding(
+                        edit::OVER_COMBINED_CAP,
+                        l,
+                        format!(
+                            "case {case}: its practitioners' claims are paid {}% of the case together under {rule_set}, whose combined cap is {}% of the physician-only amount",
+                            percent(shares),
+                            percent(cap)
+                        ),
+                        "cptkit prices each claim on its own: the payer pays the case at most the cap, so expect it to cut one of these claims",
+                    ),
+                ));
+            }
+        }
     }
     // By case id, each case's findings in line order (a stable sort): the order reports have always had.
     found.sort_by_key(|&(case, ..)| case);
@@ -1434,6 +1455,33 @@ fn batch_findings(claims: &[Claim]) -> Vec<(usize, Finding)> {
     out.extend(direction_over_four(claims));
     out.extend(teaching_over_limit(claims));
     out
+}
+
+/// A case whose lines are on the claims of several practitioners (a physician's and an anesthetist's:
+/// one claim has one rendering provider), under a rule set that caps their combined payment (Anthem
+/// C-09002, Medicare Advantage: 100% of the physician-only amount; domain reference §2.2), with shares
+/// that add up to more than the cap: (the shares, the cap, the rule set). Pricing caps a case within
+/// one claim (`apply_combined_cap`); across claims only this tells. Each practitioner counts once, at
+/// their largest share, so a replacement claim is not a second practitioner.
+fn over_combined_cap(claims: &[Claim], lines: &CaseLines, rules: &RuleBook) -> Option<(Decimal, Decimal, String)> {
+    let mut by_practitioner: SmallVec<[(&str, Decimal); 2]> = SmallVec::new();
+    let mut capped: Option<(Decimal, &str)> = None;
+    for &(c, l, modifier) in lines {
+        let claim = &claims[c];
+        let rule = rules.select(claim, claim.lines[l].date_of_service, None).ok()?;
+        let share = *rule.shares.get(modifier.as_str())?;
+        if let Some(cap) = rule.combined_cap {
+            capped = Some((cap, rule.id.as_str()));
+        }
+        let npi = claim.rendering_provider.npi.as_str();
+        match by_practitioner.iter_mut().find(|(p, _)| *p == npi) {
+            Some((_, largest)) => *largest = (*largest).max(share),
+            None => by_practitioner.push((npi, share)),
+        }
+    }
+    let (cap, rule_set) = capped?;
+    let shares: Decimal = by_practitioner.iter().map(|(_, share)| share).sum();
+    (by_practitioner.len() > 1 && shares > cap).then(|| (shares, cap, rule_set.to_owned()))
 }
 
 /// The claims that bill services, with their index: a void (frequency 8) takes its services back, so it

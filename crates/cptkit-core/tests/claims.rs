@@ -316,6 +316,44 @@ fn a_resident_case_with_more_concurrent_cases_than_the_teaching_rule_allows_is_b
     assert_eq!(bat005(&apart), []);
 }
 
+/// A case billed on a physician's claim and an anesthetist's (one claim has one rendering provider) under
+/// a payer that caps the two together (Anthem: 100% of the physician-only amount, §2.2): AA + QZ is 200%
+/// of the case, BAT006 on both claims; QK + QX is 100%, and Medicare has no such cap.
+#[test]
+fn a_case_over_the_payers_combined_cap_across_claims_is_bat006() {
+    let line = |payer: &str, plan: &str, modifier: &str, npi: &str, taxonomy: &str, role: &str, id: &str| {
+        Claim::from_json(&format!(
+            r#"{{"claim_id":"{id}","payer":{{"id":"{payer}","plan_type":"{plan}"}},"place_of_service":"21",
+            "patient":{{"birth_date":"1950-01-01","member_id":"M-1"}},"billing_provider_npi":"1234567893",
+            "rendering_provider":{{"npi":"{npi}","taxonomy":"{taxonomy}","role":"{role}"}},
+            "service_facility_location":{{"state":"IN","zip":"46204"}},
+            "diagnoses":["M54.16"],"lines":[{{"procedure_code":"00632","modifiers":["{modifier}"],"unit_basis":"MJ",
+            "quantity":"90","diagnosis_pointers":[1],"charge_cents":150000,"date_of_service":"2026-05-04","case_id":"K"}}]}}"#
+        ))
+        .unwrap()
+    };
+    let case = |payer: &str, plan: &str, physician: &str, anesthetist: &str| {
+        let claims = [
+            line(payer, plan, physician, "1558598797", "207L00000X", "anesthesiologist", "P"),
+            line(payer, plan, anesthetist, "1245319599", "367500000X", "crna", "A"),
+        ];
+        let reports = Reference::embedded().validate_batch(&claims, time::macros::date!(2026 - 11 - 27));
+        let told = |r: cptkit_core::ValidationReport| {
+            let id = r.claim_id.to_string();
+            r.findings.into_iter().filter(|f| f.edit_id == "BAT006").map(move |f| (id.clone(), f.message))
+        };
+        reports.into_iter().flat_map(|r| told(r.unwrap())).collect::<Vec<_>>()
+    };
+    let anthem = case("anthem", "commercial", "AA", "QZ");
+    assert_eq!(anthem.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(), ["P", "A"]);
+    assert!(
+        anthem[0].1.contains("200% of the case together") && anthem[0].1.contains("combined cap is 100%"),
+        "{anthem:?}"
+    );
+    assert_eq!(case("anthem", "commercial", "QK", "QX"), []);
+    assert_eq!(case("medicare", "medicare_ffs", "AA", "QZ"), []);
+}
+
 /// The lines that get CPT003 on an anesthesiologist's claim of 2025-03-04 whose lines are (code, start,
 /// end, case id); a start of "" leaves the line without times.
 fn second_base_codes(lines: &[(&str, &str, &str, &str)]) -> Vec<String> {
