@@ -151,7 +151,9 @@ pub enum Rounding {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Supervision {
+    /// Base units per procedure.
     pub base_units: Decimal,
+    /// Time units for the physician's documented presence at induction (CMS: "an additional time unit").
     pub induction_units: Decimal,
     pub source: String,
 }
@@ -829,15 +831,9 @@ impl PricedLine {
         let base = Words(|f: &mut fmt::Formatter<'_>| match &b.base {
             BaseBasis::None => Ok(()),
             BaseBasis::Code(source) => write!(f, "{code}: {} base units ({source})", DecimalText(self.base_units)),
-            BaseBasis::Supervision { induction } => {
-                let sup = rule.supervision.as_ref();
-                write!(
-                    f,
-                    "AD supervision: {} base units{} and no time units ({})",
-                    DecimalText(sup.map(|s| s.base_units).unwrap_or_default()),
-                    if *induction { " + 1 for documented presence at induction" } else { "" },
-                    sup.map(|s| s.source.as_str()).unwrap_or_default()
-                )
+            BaseBasis::Supervision { .. } => {
+                let source = rule.supervision.as_ref().map(|s| s.source.as_str()).unwrap_or_default();
+                write!(f, "AD supervision: {} base units per procedure ({source})", DecimalText(self.base_units))
             }
             BaseBasis::QualifyingCircumstance(meaning) => {
                 let units = DecimalText(self.base_units);
@@ -848,6 +844,13 @@ impl PricedLine {
         if b.not_time_based {
             let detail = format_args!("{code} is not time-based under {}: {}", rule.payer, rule.non_time_based_source);
             out.step("time_units", &detail, &"0");
+        } else if let BaseBasis::Supervision { induction } = b.base {
+            let source = rule.supervision.as_ref().map(|s| s.source.as_str()).unwrap_or_default();
+            let detail = Words(|f: &mut fmt::Formatter<'_>| match induction {
+                true => write!(f, "AD: a time unit for documented presence at induction, no others ({source})"),
+                false => write!(f, "AD: no time units without documented presence at induction ({source})"),
+            });
+            out.step("time_units", &detail, &DecimalText(self.time_units));
         } else if let Some(minutes) = b.minutes {
             let detail = Words(|f: &mut fmt::Formatter<'_>| {
                 rule.time_units.write_description(f, minutes)?;
@@ -1053,8 +1056,8 @@ impl Reference {
             let Some(sup) = &rule.supervision else {
                 return Ok(priced.not_priced(NotPriced::UnknownSupervision));
             };
-            let induction = if line.present_at_induction { sup.induction_units } else { Decimal::ZERO };
-            priced.base_units = sup.base_units + induction;
+            priced.base_units = sup.base_units;
+            priced.time_units = if line.present_at_induction { sup.induction_units } else { Decimal::ZERO };
             priced.basis.base = BaseBasis::Supervision { induction: line.present_at_induction };
         } else if is_anesthesia && rule.non_time_based_codes.contains(&code) {
             priced.basis.not_time_based = true;
