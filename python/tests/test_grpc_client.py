@@ -137,6 +137,14 @@ def test_unknown_code_is_not_found(pb: SimpleNamespace, codes: Any) -> None:
     assert info.value.code() == grpc.StatusCode.NOT_FOUND
     with pytest.raises(cptkit.UnknownCodeError):
         cptkit.code("00101")
+    # Both faces name the field from the one core error: `code`.
+    with pytest.raises(grpc.RpcError) as info:
+        codes.GetCode(pb.codes_pb2.GetCodeRequest(code="99999"), timeout=RPC_TIMEOUT_S)
+    assert info.value.code() == grpc.StatusCode.NOT_FOUND
+    with pytest.raises(cptkit.UnknownCodeError) as unknown:
+        cptkit.code("99999")
+    assert unknown.value.field == "code"
+    assert info.value.details() == str(unknown.value) == f"code: {unknown.value.message}"
 
 
 def test_malformed_code_is_invalid_argument_with_a_bad_request(pb: SimpleNamespace, codes: Any) -> None:

@@ -240,15 +240,18 @@ impl Reference {
         }
     }
 
+    /// NotFound at `code`: the field is named here, once, for every face (gRPC's message, Python's `field`).
     fn unknown_code(&self, code: CptCode) -> crate::Error {
-        if code.is_anesthesia() {
+        let error = if code.is_anesthesia() {
             // The anesthesia table's own wording: in the range, not in the CMS base-unit file.
-            return self.anesthesia_code(code).err().unwrap_or_else(|| crate::Error::not_found(code.to_string()));
-        }
-        let release = self.fee_schedule().latest().map(|f| f.release.info.release.clone()).unwrap_or_default();
-        crate::Error::not_found(format!(
-            "{code} is not in the Medicare Physician Fee Schedule ({release}) nor among the CMS anesthesia codes"
-        ))
+            self.anesthesia_code(code).err().unwrap_or_else(|| crate::Error::not_found(code.to_string()))
+        } else {
+            let release = self.fee_schedule().latest().map(|f| f.release.info.release.clone()).unwrap_or_default();
+            crate::Error::not_found(format!(
+                "{code} is not in the Medicare Physician Fee Schedule ({release}) nor among the CMS anesthesia codes"
+            ))
+        };
+        error.at("code")
     }
 
     /// The fee-schedule section of a profile, from the newest release.

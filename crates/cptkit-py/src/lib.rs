@@ -76,7 +76,7 @@ fn code<'py>(
         reference.check_code(parsed).map_err(|e| (e, Subject::AnesthesiaCode))?;
         reference.profile_with(parsed, &options, &payer_benchmarks).map_err(|e| (e, Subject::Other))
     });
-    let profile = profile.map_err(|(err, subject)| errors::to_py_err(py, &name_the_code(err), subject))?;
+    let profile = profile.map_err(|(err, subject)| errors::to_py_err(py, &err, subject))?;
     let profile = profile.to_py(py)?.into_bound(py);
     if cacheable {
         profiles.set_item(parsed.as_str(), &profile)?;
@@ -118,11 +118,6 @@ fn profile_options(py: Python<'_>, localities: Option<&Bound<'_, PyAny>>) -> PyR
         },
     };
     Ok(ProfileOptions { localities: selection })
-}
-
-/// A lookup's "not found" names no field in the core; here it is about the argument `code`.
-fn name_the_code(err: Error) -> Error {
-    if err.field().is_none() && err.kind() == cptkit_core::ErrorKind::NotFound { err.at("code") } else { err }
 }
 
 /// Codes matching every given filter, in code order (all matches, not one page).
@@ -255,7 +250,7 @@ where
     let parsed: C = code.parse().map_err(py_err(py, Subject::Other))?;
     let found = py
         .detach(|| find(crate::data::reference(), &parsed))
-        .map_err(|err| errors::to_py_err(py, &name_the_code(err), Subject::Other))?;
+        .map_err(|err| errors::to_py_err(py, &err, Subject::Other))?;
     found.to_py(py)
 }
 
