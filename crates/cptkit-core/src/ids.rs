@@ -74,7 +74,7 @@ pub(crate) fn trimmed(raw: &str) -> &str {
 
 /// The input quoted for a message, its first 40 characters when long: an error must not carry
 /// megabytes of bad input back (gRPC sends it in a trailer that clients cap).
-fn describe(raw: &str) -> String {
+pub(crate) fn describe(raw: &str) -> String {
     const SHOWN: usize = 40;
     if raw.is_empty() {
         return "an empty value".to_owned();
