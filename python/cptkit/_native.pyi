@@ -110,13 +110,13 @@ _Money: TypeAlias = Decimal | str | int
 _Factors: TypeAlias = _Money | Mapping[str | None, _Money]
 _Today: TypeAlias = datetime.date | str | None
 
-def code(code: str, localities: Sequence[str] | Literal["all"] | None = None) -> CodeProfile:
+def code(code: str, localities: Sequence[str] | Literal["all", "*"] | None = None) -> CodeProfile:
     """The profile of one code: an anesthesia code (00100-01999) or any code of the Medicare Physician
     Fee Schedule (CPT and HCPCS Level II, e.g. ``"99213"``, ``"J1100"``).
 
     ``localities`` adds Medicare anesthesia benchmark rows and fee schedule amounts for MAC-locality ids
-    such as ``"13202-01"`` (Manhattan), or for every locality with ``"all"``; the national rows are
-    always there.
+    such as ``"13202-01"`` (Manhattan), or for every locality with ``"all"`` or ``"*"`` (also as a
+    one-item list, ``["*"]``, as gRPC's ``GetCode`` takes it); the national rows are always there.
 
     Raises InvalidInputError (field ``"code"`` or ``"localities[i]"``) for malformed input,
     UnknownCodeError for a well-formed code cptkit has no profile for, NotFoundError for an unknown

@@ -163,6 +163,25 @@ def test_all_localities() -> None:
     assert sum(b.locality is None for b in p.benchmarks) == 3
 
 
+def test_every_locality_is_all_or_star_as_on_grpc() -> None:
+    every = cptkit.code("00632", localities="all")
+    for spelling in ["*", ["*"], ["all"], ("13202-01", "*")]:
+        assert cptkit.code("00632", localities=spelling) == every, spelling
+    with pytest.raises(cptkit.InvalidInputError) as e:
+        cptkit.code("00632", localities="13202-01")
+    assert e.value.field == "localities" and '"all" or "*"' in str(e.value)
+    with pytest.raises(cptkit.InvalidInputError) as e:
+        cptkit.code("00632", localities=["13202-01", "1320201"])
+    assert e.value.field == "localities[1]"
+
+
+def test_non_ascii_digits_are_refused_for_their_characters() -> None:
+    with pytest.raises(cptkit.InvalidInputError) as e:
+        cptkit.code("\uff10\uff10\uff16\uff13\uff12")  # full-width 00632
+    assert e.value.field == "code"
+    assert "only ASCII letters and digits are accepted" in str(e.value) and "characters)" not in str(e.value)
+
+
 def test_localities_from_any_sequence() -> None:
     assert cptkit.code("00632", localities=("13202-01",)) == cptkit.code("00632", localities=["13202-01"])
     assert cptkit.code("00632", localities=[]) is cptkit.code("00632")

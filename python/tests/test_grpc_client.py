@@ -137,6 +137,25 @@ def test_unknown_code_is_not_found(pb: SimpleNamespace, codes: Any) -> None:
     assert info.value.code() == grpc.StatusCode.NOT_FOUND
     with pytest.raises(cptkit.UnknownCodeError):
         cptkit.code("00101")
+    # Both faces name the field from the one core error: `code`.
+    with pytest.raises(grpc.RpcError) as info:
+        codes.GetCode(pb.codes_pb2.GetCodeRequest(code="99999"), timeout=RPC_TIMEOUT_S)
+    assert info.value.code() == grpc.StatusCode.NOT_FOUND
+    with pytest.raises(cptkit.UnknownCodeError) as unknown:
+        cptkit.code("99999")
+    assert unknown.value.field == "code"
+    assert info.value.details() == str(unknown.value) == f"code: {unknown.value.message}"
+
+
+def test_every_locality_and_basic_localities_agree(pb: SimpleNamespace, codes: Any) -> None:
+    local = cptkit.code("00632", localities="*")
+    for spelling in (["*"], ["all"]):
+        request = pb.codes_pb2.GetCodeRequest(code="00632", localities=spelling)
+        wire = codes.GetCode(request, timeout=RPC_TIMEOUT_S).profile
+        assert [b.conversion_factor for b in wire.benchmarks] == [str(b.conversion_factor) for b in local.benchmarks]
+    basic = pb.codes_pb2.GetCodeRequest(code="00632", localities=["13202-01"], view=pb.codes_pb2.CODE_VIEW_BASIC)
+    wire = codes.GetCode(basic, timeout=RPC_TIMEOUT_S).profile
+    assert [(b.locality.id, b.conversion_factor) for b in wire.benchmarks] == [("13202-01", "22.76")]
 
 
 def test_malformed_code_is_invalid_argument_with_a_bad_request(pb: SimpleNamespace, codes: Any) -> None:

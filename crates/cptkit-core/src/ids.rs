@@ -74,7 +74,7 @@ pub(crate) fn trimmed(raw: &str) -> &str {
 
 /// The input quoted for a message, its first 40 characters when long: an error must not carry
 /// megabytes of bad input back (gRPC sends it in a trailer that clients cap).
-fn describe(raw: &str) -> String {
+pub(crate) fn describe(raw: &str) -> String {
     const SHOWN: usize = 40;
     if raw.is_empty() {
         return "an empty value".to_owned();
@@ -198,7 +198,18 @@ impl CptCode {
     fn parse(raw: &str) -> std::result::Result<Self, String> {
         let s = trimmed(raw);
         let b = s.as_bytes();
+        // Counted in characters, "００６３２" has 5 and is still no code: say why instead.
+        let non_ascii = || {
+            format!(
+                "expected a 5-character CPT/HCPCS code such as 00632, got {} (only ASCII letters and digits are \
+                 accepted)",
+                describe(s)
+            )
+        };
         if b.len() != 5 {
+            if !s.is_ascii() {
+                return Err(non_ascii());
+            }
             return Err(format!(
                 "expected a 5-character CPT/HCPCS code such as 00632, got {} ({} characters)",
                 describe(s),
@@ -214,6 +225,9 @@ impl CptCode {
             || (digits(0..4) && matches!(code[4], b'F' | b'T' | b'U'))
             || (code[0].is_ascii_uppercase() && digits(1..5));
         if !well_formed {
+            if !s.is_ascii() {
+                return Err(non_ascii());
+            }
             return Err(format!(
                 "{} is not a CPT/HCPCS code: expected 5 digits (00632), 4 digits and F/T/U (0001F), \
                  or a letter and 4 digits (J1100)",
@@ -701,6 +715,29 @@ mod tests {
             assert_eq!(err.field(), Some("code"));
         }
         assert!("".parse::<CptCode>().unwrap_err().message().contains("empty"));
+    }
+
+    #[test]
+    fn cpt_codes_in_other_scripts_are_refused_for_their_characters() {
+        // Full-width digits (5 characters, 15 bytes); "é063" is 5 bytes, so it reaches the shape check.
+        for bad in ["００６３２", "é0632", "é063", "Ｊ1100"] {
+            let err = bad.parse::<CptCode>().expect_err(bad);
+            assert_eq!(err.field(), Some("code"));
+            assert_eq!(
+                err.message(),
+                format!(
+                    "expected a 5-character CPT/HCPCS code such as 00632, got {bad:?} (only ASCII letters and \
+                     digits are accepted)"
+                )
+            );
+        }
+        // Long input is still quoted clipped.
+        let long = "０".repeat(100);
+        let message = long.parse::<CptCode>().expect_err("long").message().to_owned();
+        assert!(message.contains("... (300 bytes) (only ASCII"), "{message}");
+        // Plain ASCII keeps its wording.
+        let err = "0063".parse::<CptCode>().expect_err("short");
+        assert!(err.message().ends_with("got \"0063\" (4 characters)"), "{}", err.message());
     }
 
     #[test]

@@ -32,6 +32,50 @@ pub enum LocalitySelection {
     Only(Vec<LocalityId>),
 }
 
+impl LocalitySelection {
+    /// The words for every locality, the same on every face: `*` and `all` (each face once knew one).
+    const EVERY: [&'static str; 2] = ["*", "all"];
+
+    fn is_every(word: &str) -> bool {
+        Self::EVERY.contains(&word.trim())
+    }
+
+    /// The one reading of a locality selection given as a list (gRPC's `localities`, a Python
+    /// sequence): no items is none, `*` or `all` among them is every locality, else each item is a
+    /// MAC-locality id (`13202-01`), an error naming its position (`localities[1]`).
+    pub fn parse<S: AsRef<str>>(items: &[S]) -> Result<LocalitySelection> {
+        if items.is_empty() {
+            return Ok(LocalitySelection::None);
+        }
+        if items.iter().any(|item| Self::is_every(item.as_ref())) {
+            return Ok(LocalitySelection::All);
+        }
+        let ids = items.iter().enumerate().map(|(i, item)| {
+            // The position names the item, not the id's own field.
+            item.as_ref()
+                .parse::<LocalityId>()
+                .map_err(|e| crate::Error::new(e.kind(), e.message().to_owned()).at(format!("localities[{i}]")))
+        });
+        ids.collect::<Result<_>>().map(LocalitySelection::Only)
+    }
+
+    /// A locality selection given as one word (Python's `localities="all"`): `all` or `*`, as in a list.
+    pub fn parse_word(word: &str) -> Result<LocalitySelection> {
+        if Self::is_every(word) {
+            Self::parse(&[word])
+        } else {
+            Err(crate::Error::invalid(
+                "localities",
+                format!(
+                    "expected \"all\" or \"*\" (every locality) or a list of Medicare locality ids such as \
+                     [\"13202-01\"], got {}",
+                    crate::ids::describe(word)
+                ),
+            ))
+        }
+    }
+}
+
 /// The localities asked for, each once (a locality named twice is one benchmark), with its position in
 /// the request for errors to name.
 pub(crate) fn each_once(ids: &[LocalityId]) -> impl Iterator<Item = (usize, &LocalityId)> {
@@ -240,15 +284,18 @@ impl Reference {
         }
     }
 
+    /// NotFound at `code`: the field is named here, once, for every face (gRPC's message, Python's `field`).
     fn unknown_code(&self, code: CptCode) -> crate::Error {
-        if code.is_anesthesia() {
+        let error = if code.is_anesthesia() {
             // The anesthesia table's own wording: in the range, not in the CMS base-unit file.
-            return self.anesthesia_code(code).err().unwrap_or_else(|| crate::Error::not_found(code.to_string()));
-        }
-        let release = self.fee_schedule().latest().map(|f| f.release.info.release.clone()).unwrap_or_default();
-        crate::Error::not_found(format!(
-            "{code} is not in the Medicare Physician Fee Schedule ({release}) nor among the CMS anesthesia codes"
-        ))
+            self.anesthesia_code(code).err().unwrap_or_else(|| crate::Error::not_found(code.to_string()))
+        } else {
+            let release = self.fee_schedule().latest().map(|f| f.release.info.release.clone()).unwrap_or_default();
+            crate::Error::not_found(format!(
+                "{code} is not in the Medicare Physician Fee Schedule ({release}) nor among the CMS anesthesia codes"
+            ))
+        };
+        error.at("code")
     }
 
     /// The fee-schedule section of a profile, from the newest release.
@@ -545,5 +592,29 @@ fn clinical_context(families: &[&Family], places: &[TypicalPlace]) -> ClinicalCo
         care_team: first_set(|f| &f.care_team).unwrap_or_default(),
         workflow: families.iter().flat_map(|f| f.workflow.iter().cloned()).collect(),
         sources: families.iter().map(|f| format!("{}: {}", f.name, f.source)).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_locality_is_spelled_star_or_all_on_every_face() {
+        for every in [&["*"][..], &["all"], &[" all "], &["13202-01", "*"]] {
+            assert_eq!(LocalitySelection::parse(every), Ok(LocalitySelection::All), "{every:?}");
+        }
+        for word in ["*", "all"] {
+            assert_eq!(LocalitySelection::parse_word(word), Ok(LocalitySelection::All), "{word}");
+        }
+        assert_eq!(LocalitySelection::parse::<&str>(&[]), Ok(LocalitySelection::None));
+        let manhattan: LocalityId = "13202-01".parse().expect("locality");
+        assert_eq!(LocalitySelection::parse(&["13202-01"]), Ok(LocalitySelection::Only(vec![manhattan])));
+
+        let err = LocalitySelection::parse(&["13202-01", "1320201"]).expect_err("malformed");
+        assert_eq!((err.kind(), err.field()), (crate::ErrorKind::InvalidInput, Some("localities[1]")));
+        let err = LocalitySelection::parse_word("13202-01").expect_err("one id is not a word");
+        assert_eq!(err.field(), Some("localities"));
+        assert!(err.message().contains("\"all\" or \"*\""), "{}", err.message());
     }
 }

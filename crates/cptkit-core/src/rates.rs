@@ -233,9 +233,9 @@ impl PayerBenchmarks {
     pub fn query(&self, reference: &Reference, code: CptCode, filter: &BenchmarkFilter) -> Result<Vec<PayerBenchmark>> {
         let rows = self.for_code(code);
         if rows.is_empty() {
-            reference
-                .check_code(code)
-                .map_err(|e| Error::not_found(format!("{}, and no payer benchmark is loaded for it", e.message())))?;
+            reference.check_code(code).map_err(|e| {
+                Error::not_found(format!("{}, and no payer benchmark is loaded for it", e.message())).at("code")
+            })?;
         }
         Ok(rows.iter().filter(|r| filter.matches(r)).cloned().collect())
     }

@@ -497,8 +497,9 @@ impl Reference {
     }
 
     pub fn modifier(&self, code: ModifierCode) -> Result<&Modifier> {
-        self.known_modifier(code)
-            .ok_or_else(|| Error::not_found(format!("modifier {code} is not an anesthesia modifier cptkit knows")))
+        self.known_modifier(code).ok_or_else(|| {
+            Error::not_found(format!("modifier {code} is not an anesthesia modifier cptkit knows")).at("code")
+        })
     }
 
     /// [`Reference::modifier`] without the error: validation asks about every modifier of every line,
@@ -512,10 +513,9 @@ impl Reference {
     }
 
     pub fn place_of_service(&self, code: &PosCode) -> Result<&PlaceOfService> {
-        self.places_of_service
-            .get(code.number())
-            .and_then(Option::as_ref)
-            .ok_or_else(|| Error::not_found(format!("place of service {code} is not assigned in the CMS POS code set")))
+        self.places_of_service.get(code.number()).and_then(Option::as_ref).ok_or_else(|| {
+            Error::not_found(format!("place of service {code} is not assigned in the CMS POS code set")).at("code")
+        })
     }
 
     pub fn taxonomy(&self, code: &TaxonomyCode) -> Result<&Taxonomy> {
@@ -523,6 +523,7 @@ impl Reference {
             Error::not_found(format!(
                 "taxonomy {code} is not among the anesthesia and pain-medicine taxonomies cptkit holds"
             ))
+            .at("code")
         })
     }
 
@@ -573,7 +574,9 @@ impl Reference {
                 replaced_by: d.replaced_by.clone(),
                 source: d.source.clone(),
             }),
-            (None, None) => Err(Error::not_found(format!("{code} is not in the ICD-10-CM code set (April 1, 2026)"))),
+            (None, None) => {
+                Err(Error::not_found(format!("{code} is not in the ICD-10-CM code set (April 1, 2026)")).at("code"))
+            }
         }
     }
 

@@ -48,15 +48,9 @@ pub fn page_request(page: Option<pb::PageRequest>) -> core::PageRequest {
     core::PageRequest { page_size, page_token }
 }
 
-/// `localities` of a GetCode request: `["*"]` is every locality.
+/// `localities` of a GetCode request, read as every face reads it (`["*"]` or `["all"]` is every locality).
 pub fn locality_selection(localities: Vec<String>) -> Result<core::LocalitySelection> {
-    if localities.is_empty() {
-        Ok(core::LocalitySelection::None)
-    } else if localities.iter().any(|l| l == "*") {
-        Ok(core::LocalitySelection::All)
-    } else {
-        parse_each("localities", localities).map(core::LocalitySelection::Only)
-    }
+    core::LocalitySelection::parse(&localities)
 }
 
 pub fn code_query(request: pb::SearchCodesRequest) -> Result<(core::CodeQuery, core::PageRequest)> {

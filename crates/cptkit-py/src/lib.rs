@@ -28,8 +28,8 @@ mod tables;
 mod x12;
 
 use cptkit_core::{
-    CodeQuery, CptCode, Error, Icd10Code, LocalityId, LocalitySelection, MAX_PAGE_SIZE, ModifierCode, Page,
-    PageRequest, PosCode, ProfileOptions, Reference, Result as CoreResult, ServiceType, TaxonomyCode,
+    CodeQuery, CptCode, Error, Icd10Code, LocalitySelection, MAX_PAGE_SIZE, ModifierCode, Page, PageRequest, PosCode,
+    ProfileOptions, Reference, Result as CoreResult, ServiceType, TaxonomyCode,
 };
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -47,8 +47,8 @@ static SUMMARIES: PyOnceLock<Py<PyDict>> = PyOnceLock::new();
 /// The profile of one code: an anesthesia code or any code of the Medicare Physician Fee Schedule.
 ///
 /// `localities` adds Medicare anesthesia benchmark rows and fee schedule amounts for the given
-/// localities (MAC-locality ids such as `"13202-01"`, Manhattan) or, with `"all"`, for every locality;
-/// national rows are always there.
+/// localities (MAC-locality ids such as `"13202-01"`, Manhattan) or, with `"all"` or `"*"` (alone or as a
+/// one-item list, as gRPC takes it), for every locality; national rows are always there.
 #[pyfunction]
 #[pyo3(signature = (code, localities = None))]
 fn code<'py>(
@@ -76,7 +76,7 @@ fn code<'py>(
         reference.check_code(parsed).map_err(|e| (e, Subject::AnesthesiaCode))?;
         reference.profile_with(parsed, &options, &payer_benchmarks).map_err(|e| (e, Subject::Other))
     });
-    let profile = profile.map_err(|(err, subject)| errors::to_py_err(py, &name_the_code(err), subject))?;
+    let profile = profile.map_err(|(err, subject)| errors::to_py_err(py, &err, subject))?;
     let profile = profile.to_py(py)?.into_bound(py);
     if cacheable {
         profiles.set_item(parsed.as_str(), &profile)?;
@@ -84,45 +84,32 @@ fn code<'py>(
     Ok(profile)
 }
 
-/// `localities`: None (national rows only), "all", or a sequence of locality ids.
+/// `localities`: None (national rows only), "all" or "*", or a sequence of locality ids (where "all"
+/// or "*" is every locality too): the core reads the strings as the gRPC face's are read.
 fn profile_options(py: Python<'_>, localities: Option<&Bound<'_, PyAny>>) -> PyResult<ProfileOptions> {
     let invalid = |field: String, message: &str| errors::to_py_err(py, &Error::invalid(field, message), Subject::Other);
     let selection = match localities {
         None => LocalitySelection::None,
         Some(value) if value.is_none() => LocalitySelection::None,
         Some(value) => match value.cast::<PyString>() {
-            Ok(text) if text.to_cow()? == "all" => LocalitySelection::All,
-            Ok(_) => {
-                return Err(invalid(
-                    "localities".to_owned(),
-                    "expected \"all\" or a list of Medicare locality ids such as [\"13202-01\"]",
-                ));
-            }
+            Ok(text) => LocalitySelection::parse_word(&text.to_cow()?).map_err(py_err(py, Subject::Other))?,
             Err(_) => {
                 let items = value.try_iter().map_err(|_| {
-                    invalid("localities".to_owned(), "expected \"all\" or a list of Medicare locality ids")
+                    invalid("localities".to_owned(), "expected \"all\", \"*\" or a list of Medicare locality ids")
                 })?;
-                let mut ids = Vec::new();
+                let mut texts = Vec::new();
                 for (i, item) in items.enumerate() {
                     let item = item?;
-                    let field = format!("localities[{i}]");
-                    let text = item
-                        .cast::<PyString>()
-                        .map_err(|_| invalid(field.clone(), "expected a locality id string such as \"13202-01\""))?
-                        .to_cow()?;
-                    let id: LocalityId = text.parse().map_err(|e: Error| invalid(field, e.message()))?;
-                    ids.push(id);
+                    let text = item.cast::<PyString>().map_err(|_| {
+                        invalid(format!("localities[{i}]"), "expected a locality id string such as \"13202-01\"")
+                    })?;
+                    texts.push(text.to_cow()?.into_owned());
                 }
-                if ids.is_empty() { LocalitySelection::None } else { LocalitySelection::Only(ids) }
+                LocalitySelection::parse(&texts).map_err(py_err(py, Subject::Other))?
             }
         },
     };
     Ok(ProfileOptions { localities: selection })
-}
-
-/// A lookup's "not found" names no field in the core; here it is about the argument `code`.
-fn name_the_code(err: Error) -> Error {
-    if err.field().is_none() && err.kind() == cptkit_core::ErrorKind::NotFound { err.at("code") } else { err }
 }
 
 /// Codes matching every given filter, in code order (all matches, not one page).
@@ -255,7 +242,7 @@ where
     let parsed: C = code.parse().map_err(py_err(py, Subject::Other))?;
     let found = py
         .detach(|| find(crate::data::reference(), &parsed))
-        .map_err(|err| errors::to_py_err(py, &name_the_code(err), Subject::Other))?;
+        .map_err(|err| errors::to_py_err(py, &err, Subject::Other))?;
     found.to_py(py)
 }
 

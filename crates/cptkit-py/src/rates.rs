@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock, PoisonError, RwLock};
 
 use cptkit_core as core;
-use cptkit_core::{BenchmarkFilter, CptCode, Error, ErrorKind, PayerBenchmarks};
+use cptkit_core::{BenchmarkFilter, CptCode, Error, PayerBenchmarks};
 use cptkit_tic::{CodeFilter, IngestOptions, IngestSummary, Nppes, TicError};
 use pyo3::exceptions::PyUserWarning;
 use pyo3::prelude::*;
@@ -326,10 +326,10 @@ fn benchmarks(
     )
     .map_err(|e| to_py_err(py, &e, Subject::Other))?;
     let index = loaded();
-    let rows = py.detach(|| index.query(crate::data::reference(), parsed, &filter)).map_err(|e| {
-        let e = if e.kind() == ErrorKind::NotFound && e.field().is_none() { e.at("code") } else { e };
-        to_py_err(py, &e, Subject::AnesthesiaCode)
-    })?;
+    // An unknown code's NotFound names `code` in the core, as GetBenchmarks reports it.
+    let rows = py
+        .detach(|| index.query(crate::data::reference(), parsed, &filter))
+        .map_err(|e| to_py_err(py, &e, Subject::AnesthesiaCode))?;
     rows.iter().map(|row| row.to_py(py)).collect()
 }
 

@@ -127,7 +127,7 @@ impl CodeServiceImpl {
         if options == ProfileOptions::default() {
             data.prepared.get_or_build(code, &fields, || Self::get_code_response(&data, code, &options))
         } else {
-            fields.framed(&Self::get_code_response(&data, code, &options)?.encode_to_vec().into())
+            fields.framed_with_localities(Self::get_code_response(&data, code, &options)?)
         }
     }
 }

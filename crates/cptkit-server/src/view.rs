@@ -24,6 +24,9 @@ use crate::status::to_status;
 /// category, base units and their source, Medicare inpatient-only and its source, the fee schedule.
 const BASIC: [u32; 10] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 20];
 
+/// BASIC when localities are asked for: also `benchmarks` (16), with only those localities' rows.
+const BASIC_WITH_LOCALITIES: [u32; 11] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 20];
+
 /// Which top-level `CodeProfile` fields an answer carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Fields {
@@ -90,6 +93,19 @@ impl Fields {
     /// sends.
     pub(crate) fn framed(&self, response: &Bytes) -> Result<Framed, Status> {
         Framed::new(&self.apply(response)?)
+    }
+
+    /// The answer to a request that asks for localities, framed for the wire. The localities asked for
+    /// add their rows in any view (codes.proto): BASIC also keeps the benchmark rows of those localities,
+    /// but not the national ones, so it stays small. Every other view is as [`Fields::framed`].
+    pub(crate) fn framed_with_localities(&self, mut response: pb::GetCodeResponse) -> Result<Framed, Status> {
+        if *self != Fields::Basic {
+            return self.framed(&response.encode_to_vec().into());
+        }
+        if let Some(profile) = response.profile.as_mut() {
+            profile.benchmarks.retain(|b| b.locality.is_some());
+        }
+        Fields::Only(BASIC_WITH_LOCALITIES.to_vec()).framed(&response.encode_to_vec().into())
     }
 
     /// The encoded `GetCodeResponse` with only these profile fields.

@@ -6,6 +6,8 @@
 mod claims;
 #[path = "grpc/limits.rs"]
 mod limits;
+#[path = "grpc/lookups.rs"]
+mod lookups;
 #[path = "grpc/rates.rs"]
 mod rates;
 #[path = "grpc/x12.rs"]
