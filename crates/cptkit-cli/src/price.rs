@@ -124,6 +124,11 @@ fn print(out: &mut impl Write, input: &Input, judged: &[Judged], total_allowed: 
                         l.allowed,
                         l.rule.id
                     )?;
+                    // Where the factor comes from (a contract, a locality, or the national factor in
+                    // place of a locality's) changes what the amount means: said under the line.
+                    if let Some(cf) = steps.iter().find(|s| s.step == "conversion_factor") {
+                        writeln!(out, "  conversion factor {}: {}", cf.value, cf.detail)?;
+                    }
                 }
             }
             Err(error) => {

@@ -257,6 +257,8 @@ fn price_a_golden_claim_json_as_the_core_does() {
         ),
         "{text}"
     );
+    // Under it, where the factor comes from: here the national one, the claim giving no locality.
+    assert!(text.contains("\n  conversion factor 20.3178: CY2025 national"), "{text}");
 }
 
 /// The 837 does not carry QP status: `--qualifying-apm-npi` gives it back, as claim JSON has it.
