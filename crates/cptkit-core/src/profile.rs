@@ -385,6 +385,15 @@ impl Reference {
         if let Some(text) = self.fee_schedule().level2_descriptor(code) {
             return descriptor(text, LEVEL2_DESCRIPTOR_SOURCE);
         }
+        // 99100-99140 are looked up for their anesthesia role, which cptkit's own table describes.
+        if let Some(qc) = self.qualifying_circumstances.iter().find(|qc| qc.code == code) {
+            let text = format!(
+                "Anesthesia qualifying circumstance, {}: reported beside the anesthesia code, it adds units where \
+                 the payer pays them (commonly {}); paid separately by Medicare: {}",
+                qc.meaning, qc.commercial_units, qc.medicare_note
+            );
+            return descriptor(&text, &qc.source);
+        }
         let is_level2 = code.as_str().starts_with(|c: char| c.is_ascii_alphabetic());
         let (text, source) = match (section, is_level2) {
             (Some(s), false) => (

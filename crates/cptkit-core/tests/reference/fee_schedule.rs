@@ -130,6 +130,20 @@ fn add_on_code_says_so() {
     assert_eq!(f.amounts[0].nonfacility.allowed, dec("115.48"));
 }
 
+/// 99100-99140 are looked up for their anesthesia role: the profile says it, from cptkit's own table.
+#[test]
+fn a_qualifying_circumstance_says_what_it_does_for_anesthesia() {
+    let p = profile("99100");
+    assert!(
+        p.description.starts_with("Anesthesia qualifying circumstance, add-on: patient of extreme age"),
+        "{}",
+        p.description
+    );
+    assert!(p.description.contains("commonly 1") && p.description.contains("status B"), "{}", p.description);
+    assert!(p.description_source.contains("AAPC"), "{}", p.description_source);
+    assert_eq!(fee(&p).status, "B");
+}
+
 #[test]
 fn level2_codes_carry_cms_descriptors() {
     let j1100 = profile("J1100");
