@@ -794,6 +794,12 @@ impl PricedLine {
             let detail =
                 format_args!("{modifier}: {} of the allowance; {}", DecimalText(self.share), rule.shares_source);
             out.step("share", &detail, &DecimalText(self.share));
+        } else if matches!(b.base, BaseBasis::QualifyingCircumstance(_)) {
+            // Said, not implied: a directed case's 50% is not applied to these units, and no source says
+            // whether a payer splits them between the directing physician and the anesthetist.
+            let detail = "a qualifying circumstance has no pricing modifier: its units are paid whole (units x \
+                          conversion factor); whether a payer splits them on a directed case is not in cptkit's sources";
+            out.step("share", &detail, &"1");
         }
         let rounding = format_args!(
             "{} units x {} x {} = {}, rounded half-up to cents once",
