@@ -326,6 +326,12 @@ def test_fee_schedule_localities_and_components() -> None:
         ("TC", Decimal("120.65")),
     ]
     assert fee.rvus.facility_na is True
+    # A TC row's own supervision level: 74177-TC direct (02), the code's row "does not apply" (09).
+    ct = cptkit.code("74177").fee_schedule
+    assert ct is not None
+    supervision = [i.value for i in ct.indicators if i.field == "supervision"]
+    tc = next(c for c in ct.components if c.modifier == "TC")
+    assert (supervision, [i.value for i in tc.indicators if i.field == "supervision"]) == (["09"], ["02"])
     capped = cptkit.code("70496", localities=["10112-00"]).fee_schedule
     assert capped is not None
     alabama = capped.amounts[1].nonfacility

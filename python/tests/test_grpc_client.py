@@ -119,6 +119,9 @@ def test_fee_schedule_code_agrees_with_python(pb: SimpleNamespace, codes: Any) -
         for w, l in zip(wire_amounts, local_amounts, strict=True):
             assert w.nonfacility.allowed_cents == int(l.nonfacility.allowed * 100)
             assert w.facility.limiting_charge_cents == int(l.facility.limiting_charge * 100)
+    # Each component row's indicators that differ from the code's row, alike on both faces.
+    for w, l in zip(fee.components, local.fee_schedule.components, strict=True):
+        assert [(i.field, i.value, i.meaning) for i in w.indicators] == [(i.field, i.value, i.meaning) for i in l.indicators]
     search = pb.codes_pb2.SearchCodesRequest(codes="99202-99215", status="A", section="Evaluation and Management")
     found = codes.SearchCodes(search, timeout=RPC_TIMEOUT_S).codes
     assert [c.code for c in found] == [c.code for c in cptkit.search_codes(codes="99202-99215", status="A")]

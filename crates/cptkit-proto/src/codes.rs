@@ -820,13 +820,14 @@ impl From<pb::SettingAmount> for pfs::SettingAmount {
 
 impl From<pfs::FeeComponent> for pb::FeeComponent {
     fn from(c: pfs::FeeComponent) -> Self {
-        let pfs::FeeComponent { modifier, status, status_meaning, payable, rvus, amounts } = c;
+        let pfs::FeeComponent { modifier, status, status_meaning, payable, rvus, amounts, indicators } = c;
         pb::FeeComponent {
             modifier: modifier.to_string(),
             status,
             status_meaning,
             payable,
             rvus: Some(rvus.into()),
+            indicators: indicators.into_iter().map(Into::into).collect(),
             amounts: amounts.into_iter().map(Into::into).collect(),
         }
     }
@@ -835,13 +836,14 @@ impl From<pfs::FeeComponent> for pb::FeeComponent {
 impl TryFrom<pb::FeeComponent> for pfs::FeeComponent {
     type Error = Error;
     fn try_from(c: pb::FeeComponent) -> Result<Self> {
-        let pb::FeeComponent { modifier, status, status_meaning, payable, rvus, amounts } = c;
+        let pb::FeeComponent { modifier, status, status_meaning, payable, rvus, amounts, indicators } = c;
         Ok(pfs::FeeComponent {
             modifier: modifier.parse()?,
             status,
             status_meaning,
             payable,
             rvus: required("rvus", rvus)?.try_into().map_err(|e: Error| e.at("rvus"))?,
+            indicators: indicators.into_iter().map(Into::into).collect(),
             amounts: each("amounts", amounts, TryInto::try_into)?,
         })
     }

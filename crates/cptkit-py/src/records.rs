@@ -278,7 +278,7 @@ record! {
 
 record! {
     /// Another row of the same code (26, TC or 53) with its RVUs and amounts.
-    FeeComponent(pfs::FeeComponent) { modifier, status, status_meaning, payable, rvus, amounts }
+    FeeComponent(pfs::FeeComponent) { modifier, status, status_meaning, payable, rvus, amounts, indicators }
     repr(modifier, status, rvus)
 }
 

@@ -117,7 +117,7 @@ pub struct SettingAmount {
     pub limiting_charge: Decimal,
 }
 
-/// Another row of the same code (26, TC or 53) with its own RVUs and amounts.
+/// Another row of the same code (26, TC or 53) with its own RVUs, indicators and amounts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FeeComponent {
     pub modifier: ModifierCode,
@@ -126,6 +126,18 @@ pub struct FeeComponent {
     pub payable: bool,
     pub rvus: Rvus,
     pub amounts: Vec<FeeAmount>,
+    /// The indicators where this row differs from the code's row (the others are the code's): a TC row
+    /// often needs another supervision level (74177-TC direct, the code "does not apply"), and some
+    /// differ in PC/TC, global or bilateral. Only the differences, so a profile stays small.
+    pub indicators: Vec<FeeIndicator>,
+}
+
+impl FeeIndicator {
+    fn of(row: &RvuRow) -> Vec<FeeIndicator> {
+        let each = row.indicators().into_iter();
+        each.map(|i| FeeIndicator { field: i.field.to_owned(), value: i.value, meaning: i.meaning.to_owned() })
+            .collect()
+    }
 }
 
 impl FeeScheduleProfile {
@@ -144,6 +156,7 @@ impl FeeScheduleProfile {
         let cf = info.conversion_factor;
         let amounts = |row: &RvuRow| amounts(in_force, row, localities, cf);
         let global = row.global_str();
+        let own_indicators = FeeIndicator::of(row);
         Some(FeeScheduleProfile {
             release: FeeRelease {
                 release: info.release.clone(),
@@ -166,11 +179,7 @@ impl FeeScheduleProfile {
                 post_op: row.post_op,
             },
             add_on: row.is_add_on(),
-            indicators: row
-                .indicators()
-                .into_iter()
-                .map(|i| FeeIndicator { field: i.field.to_owned(), value: i.value, meaning: i.meaning.to_owned() })
-                .collect(),
+            indicators: own_indicators.clone(),
             amounts: amounts(row),
             amounts_note: amounts_note(row, info, cf),
             components: tables
@@ -184,6 +193,10 @@ impl FeeScheduleProfile {
                         payable: other.is_payable_status(),
                         rvus: Rvus::of(other),
                         amounts: amounts(other),
+                        indicators: FeeIndicator::of(other)
+                            .into_iter()
+                            .filter(|i| !own_indicators.contains(i))
+                            .collect(),
                     })
                 })
                 .collect(),

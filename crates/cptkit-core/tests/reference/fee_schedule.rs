@@ -90,6 +90,24 @@ fn lumbar_mri_72148_has_its_professional_and_technical_rows() {
     assert!(f.components.iter().all(|c| c.status == "A" && c.payable));
 }
 
+/// A component row has indicators of its own: CT of the abdomen and pelvis (74177) needs direct
+/// supervision for its technical component (physician supervision 02 on the TC row, pfs_rvu_2025_oct.csv)
+/// though the code's row says the concept does not apply (09).
+#[test]
+fn a_component_row_shows_its_own_indicators() {
+    let p = profile("74177");
+    let supervision = |indicators: &[cptkit_core::pfs::FeeIndicator]| {
+        indicators.iter().find(|i| i.field == "supervision").map(|i| i.value.clone())
+    };
+    let f = fee(&p);
+    assert_eq!(supervision(&f.indicators).as_deref(), Some("09"));
+    let tc = f.components.iter().find(|c| c.modifier.as_str() == "TC").expect("TC row");
+    assert_eq!(supervision(&tc.indicators).as_deref(), Some("02"));
+    assert!(tc.indicators.iter().all(|i| !i.meaning.is_empty() && i.meaning != "unknown"));
+    // Only where the row differs: the TC row's other indicators are the code's.
+    assert!(tc.indicators.iter().all(|i| !f.indicators.contains(i)), "{:?}", tc.indicators);
+}
+
 #[test]
 fn a_code_listed_only_with_a_modifier_is_described_by_that_row() {
     let f = fee(&profile("86153")).clone();
