@@ -1464,6 +1464,12 @@ fn batch_findings(claims: &[Claim], rules: &RuleBook) -> Vec<(usize, Finding)> {
 /// one claim (`apply_combined_cap`); across claims only this tells. Each practitioner counts once, at
 /// their largest share, so a replacement claim is not a second practitioner.
 fn over_combined_cap(claims: &[Claim], lines: &CaseLines, rules: &RuleBook) -> Option<(Decimal, Decimal, String)> {
+    // Most cases are one practitioner's: decided before any rule set is looked up.
+    let npi = |&(c, ..): &(usize, usize, ModifierCode)| claims[c].rendering_provider.npi.as_str();
+    let first = npi(lines.first()?);
+    if lines.iter().all(|line| npi(line) == first) {
+        return None;
+    }
     let mut by_practitioner: SmallVec<[(&str, Decimal); 2]> = SmallVec::new();
     let mut capped: Option<(Decimal, &str)> = None;
     for &(c, l, modifier) in lines {
