@@ -19,7 +19,9 @@ pub fn describe_status(status: u8) -> &'static str {
         b'B' => "Bundled: payment is always bundled into other services; RVUs shown are not used for payment",
         b'C' => "Contractor priced: the Medicare contractor sets the payment, case by case",
         b'D' => "Deleted code",
-        b'E' => "Excluded from the fee schedule by regulation: no fee schedule payment",
+        b'E' => {
+            "Excluded from the fee schedule by regulation: no fee schedule payment; when covered, generally paid under reasonable charge procedures"
+        }
         b'F' => "Deleted or discontinued code (no grace period)",
         b'G' => "Not valid for Medicare: Medicare uses another code (90-day grace period)",
         b'H' => "Deleted modifier: this component was deleted",
@@ -32,7 +34,9 @@ pub fn describe_status(status: u8) -> &'static str {
             "Restricted coverage: special coverage instructions; paid when covered (contractor priced when the file gives no RVUs)"
         }
         b'T' => "Injection: paid only when no other fee schedule service is billed that day by the same provider",
-        b'X' => "Statutory exclusion: not a physician service; no fee schedule payment",
+        b'X' => {
+            "Statutory exclusion: not a physician service; no fee schedule payment (paid, if at all, outside the fee schedule: e.g. ambulance, clinical laboratory)"
+        }
         _ => "unknown status",
     }
 }

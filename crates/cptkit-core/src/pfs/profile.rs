@@ -28,7 +28,9 @@ pub struct FeeScheduleProfile {
     /// CMS status code (`A`, `C`, `I`, `J`, ...) and what it means.
     pub status: String,
     pub status_meaning: String,
-    /// Status A, R or T and used for Medicare payment: the amounts below are what Medicare pays.
+    /// Status A, R or T and used for Medicare payment: the amounts below are what Medicare pays. False
+    /// says the fee schedule sets no amount, not that Medicare never pays: status C is contractor
+    /// priced; E is paid, when covered, under reasonable charge procedures; X is outside the fee schedule.
     pub payable: bool,
     pub rvus: Rvus,
     pub global_period: GlobalPeriod,
