@@ -791,8 +791,12 @@ impl PricedLine {
         self.write_unit_steps(out);
         if self.share != Decimal::ONE || b.modifier.is_some() {
             let modifier = OrEmpty(b.modifier);
-            let detail =
-                format_args!("{modifier}: {} of the allowance; {}", DecimalText(self.share), rule.shares_source);
+            let detail = format_args!(
+                "{modifier}: {} of the allowance, from {}'s modifier shares (source of the whole table: {})",
+                DecimalText(self.share),
+                rule.id,
+                rule.shares_source
+            );
             out.step("share", &detail, &DecimalText(self.share));
         } else if matches!(b.base, BaseBasis::QualifyingCircumstance(_)) {
             // Said, not implied: a directed case's 50% is not applied to these units, and no source says
