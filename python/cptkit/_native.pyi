@@ -137,7 +137,8 @@ def search_codes(
 ) -> list[CodeSummary]:
     """Codes matching every given filter, in code order; all matches.
 
-    ``codes``: codes and ranges (``"99202-99215"``, ``["72148", "99213"]``); ``status``: a fee schedule
+    ``text``: words that must each begin a word of the code, its descriptor, category or section
+    (``"lumb"`` finds "lumbar"; ``"hip"`` does not find "Whipple"). ``codes``: codes and ranges (``"99202-99215"``, ``["72148", "99213"]``); ``status``: a fee schedule
     status code (``"A"``, ``"C"``, ``"I"``, ...); ``section``: a CPT section or subsection or a HCPCS
     Level II heading (``"Radiology"``, ``"Digestive System"``). Base-unit filters match anesthesia codes
     only. ``inpatient_only=False`` matches codes known not to be inpatient-only: a code whose status cptkit

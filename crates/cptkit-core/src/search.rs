@@ -29,8 +29,9 @@ pub struct PageRequest {
 /// Filters for [`Reference::search_codes`]; all given filters must hold.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CodeQuery {
-    /// Words that must all appear in the code, its descriptor (anesthesia paraphrase, CMS Level II
-    /// descriptor or a user's descriptor file), category or section (case-insensitive).
+    /// Words that must all begin a word of the code, its descriptor (anesthesia paraphrase, CMS Level II
+    /// descriptor or a user's descriptor file), category (not its "(except ...)" note) or section
+    /// (case-insensitive; `lumb` finds "lumbar").
     pub text: String,
     /// Exact category name, case-insensitive (e.g. "Spine and spinal cord", "Surgery: Digestive System").
     pub category: Option<String>,
