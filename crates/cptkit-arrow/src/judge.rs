@@ -3,7 +3,7 @@
 //! Each claim is judged on its own (the per-claim edits and its price), so a result never depends on
 //! how the table was cut into batches (lines of a claim that are not adjacent, TBL003, are found within
 //! one batch, or across the batches of a [`ClaimStream`]: within one call of the Python functions, one
-//! partition in Spark and Dask); the cross-claim case edits (BAT001-004) need all of a case's claims at
+//! partition in Spark and Dask); the cross-claim case edits (BAT001-007) need all of a case's claims at
 //! once and run in `validate_many`, not here. Claims are judged on every core.
 
 use std::borrow::Cow;

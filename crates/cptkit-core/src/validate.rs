@@ -126,6 +126,7 @@ pub mod edit {
         QY_CONCURRENT = "BAT004", Warning, "QY (one case directed) on a case concurrent with another directed case";
         TEACHING_OVER_LIMIT = "BAT005", Error, "resident case (AA + GC) concurrent with more cases than the teaching rule allows: bill QK";
         OVER_COMBINED_CAP = "BAT006", Warning, "a case billed on several claims above the payer's combined cap";
+        SUPERVISION_OF_FEW = "BAT007", Warning, "AD (supervision) on a case run with at most four cases at once";
     }
 }
 
@@ -1374,7 +1375,7 @@ fn one_anesthetic_each(lines: &mut [CaseLine]) -> Vec<&mut [CaseLine]> {
     anesthetics
 }
 
-/// The edits that need the whole batch (BAT001-BAT006), added to the reports of `claims` (one report
+/// The edits that need the whole batch (BAT001-BAT007), added to the reports of `claims` (one report
 /// per claim, in the same order; a claim the judge failed on keeps its error). [`Reference::validate_batch`]
 /// runs them after judging each claim; a face that judges claims as they are read (Python's
 /// `validate_many`) calls this once it has them all.
@@ -1453,6 +1454,7 @@ fn batch_findings(claims: &[Claim], rules: &RuleBook) -> Vec<(usize, Finding)> {
     found.sort_by_key(|&(case, ..)| case);
     let mut out: Vec<(usize, Finding)> = found.into_iter().map(|(_, c, finding)| (c, finding)).collect();
     out.extend(direction_over_four(claims));
+    out.extend(supervision_of_four_or_fewer(claims));
     out.extend(teaching_over_limit(claims));
     out
 }
@@ -1562,6 +1564,32 @@ fn direction_over_four(claims: &[Claim]) -> Vec<(usize, Finding)> {
                         l,
                         format!("physician {npi} directs {peak} anesthetics at once during this QY case"),
                         "QY is direction of a single case: bill QK for two to four concurrent cases",
+                    ),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// AD is supervision of more than four concurrent cases (domain reference §2.2-2.3); billed on a case
+/// that ran with at most four of the physician's directed or supervised cases at once, it is either
+/// direction that failed one of its seven conditions (then AD stands) or QK billed as AD, which pays 3
+/// (+1) units instead of 50% of the case. A warning: only the record can tell which.
+fn supervision_of_four_or_fewer(claims: &[Claim]) -> Vec<(usize, Finding)> {
+    let directing = |line: &ClaimLine| ["AD", "QK", "QY"].iter().any(|m| line.has_modifier(m));
+    let mut out = Vec::new();
+    for (npi, cases) in cases_by_physician(claims, directing) {
+        let peaks = peak_concurrency(&cases.times);
+        for &(c, l, case) in &cases.lines {
+            if claims[c].lines[l].has_modifier("AD") && (1..=4).contains(&peaks[case]) {
+                out.push((
+                    c,
+                    batch_finding(
+                        edit::SUPERVISION_OF_FEW,
+                        l,
+                        format!("physician {npi} directs or supervises {} anesthetics at once during this AD case", peaks[case]),
+                        "AD is for more than four concurrent cases: bill QK unless medical direction's conditions were not met",
                     ),
                 ));
             }

@@ -318,6 +318,30 @@ fn a_resident_case_with_more_concurrent_cases_than_the_teaching_rule_allows_is_b
     assert_eq!(bat005(&apart), []);
 }
 
+/// AD is supervision of more than four concurrent cases: on a case run with four or fewer at once it is
+/// BAT007, a warning (it may be direction that failed its conditions); with five at once it stands.
+#[test]
+fn ad_on_a_case_with_four_or_fewer_at_once_is_bat007() {
+    let supervised = |case: &str, start: &str, end: &str| {
+        let mut claim = directed_case(case, start, end);
+        claim.lines[0].modifiers[0] = "AD".parse().unwrap();
+        claim
+    };
+    let bat007 = |claims: &[Claim]| {
+        let reports = Reference::embedded().validate_batch(claims, time::macros::date!(2026 - 11 - 27));
+        let told = |r: cptkit_core::ValidationReport| {
+            let id = r.claim_id.to_string();
+            r.findings.into_iter().filter(|f| f.edit_id == "BAT007").map(move |f| (id.clone(), f.severity))
+        };
+        reports.into_iter().flat_map(|r| told(r.unwrap())).collect::<Vec<_>>()
+    };
+    let warning = cptkit_core::Severity::Warning;
+    let two = [supervised("A", "08:00", "09:00"), directed_case("B", "08:30", "09:30")];
+    assert_eq!(bat007(&two), [("A".into(), warning)]);
+    let five: Vec<Claim> = ["A", "B", "C", "D", "E"].iter().map(|case| supervised(case, "08:00", "09:00")).collect();
+    assert_eq!(bat007(&five), []);
+}
+
 /// A case billed on a physician's claim and an anesthetist's (one claim has one rendering provider) under
 /// a payer that caps the two together (Anthem: 100% of the physician-only amount, §2.2): AA + QZ is 200%
 /// of the case, BAT006 on both claims; QK + QX is 100%, and Medicare has no such cap.
