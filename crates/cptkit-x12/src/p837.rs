@@ -806,16 +806,25 @@ impl Handler837 {
         }
     }
 
+    /// Anesthesia times, case id and induction from an `NTE*ADD` (additional information); other note
+    /// types (`TPO`: third party organization notes, ...) are not read.
     fn on_nte(&mut self, seg: &Segment<'_>) {
         let Some(claim) = &mut self.claim else { return };
+        if seg.code(1) != b"ADD" {
+            return;
+        }
         let note = values::anesthesia_note(seg.text(2));
         if note.is_empty() {
             return;
         }
         let at = seg.at_element(2);
-        match claim.lines.last_mut() {
-            Some(line) => line.note = Some((note, at)),
-            None => claim.note = Some((note, at)),
+        let slot = match claim.lines.last_mut() {
+            Some(line) => &mut line.note,
+            None => &mut claim.note,
+        };
+        match slot {
+            Some((earlier, _)) => earlier.merge(note),
+            None => *slot = Some((note, at)),
         }
     }
 

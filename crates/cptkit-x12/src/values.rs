@@ -122,6 +122,14 @@ impl AnesthesiaNote {
     pub fn is_empty(&self) -> bool {
         self.start.is_none() && self.stop.is_none() && self.case_id.is_none() && !self.induction
     }
+
+    /// A later note of the same line or claim fills what the earlier one left out; it replaces nothing.
+    pub fn merge(&mut self, later: AnesthesiaNote) {
+        self.start = self.start.take().or(later.start);
+        self.stop = self.stop.take().or(later.stop);
+        self.case_id = self.case_id.take().or(later.case_id);
+        self.induction |= later.induction;
+    }
 }
 
 /// `0800`, `800`, `08:00`, `8.00`: hour and minute; Err(text) when it is not a time of day.
@@ -160,15 +168,24 @@ fn keyword(token: &str) -> Option<&'static str> {
 
 /// Reads a note's text. Keywords are case-insensitive; `START`/`BEGIN`, `STOP`/`END`, `CASE`,
 /// `INDUCTION`. A value may follow after a blank, `:` or `=` (`START:0800`, `STOP=0931`).
+///
+/// NTE02 is free text, and narrative holds these words too ("PT TOLERATED CASE WELL", "MD NOT PRESENT AT
+/// INDUCTION", "END OF CASE"). So a note with any other word than the keywords, their values, `TIME`
+/// and `ANESTHESIA`, or with a word where a time belongs, is narrative: only the times that read as times of day are taken from it, never a
+/// case id or the induction flag, and no unreadable time is reported.
 pub(crate) fn anesthesia_note(text: &str) -> AnesthesiaNote {
     let mut note = AnesthesiaNote::default();
+    let mut narrative = false;
     let mut tokens = text.split_ascii_whitespace().peekable();
     while let Some(token) = tokens.next() {
         if token.eq_ignore_ascii_case("INDUCTION") {
             note.induction = true;
             continue;
         }
-        let Some(keyword) = keyword(token) else { continue };
+        let Some(keyword) = keyword(token) else {
+            narrative |= !token.eq_ignore_ascii_case("ANESTHESIA");
+            continue;
+        };
         let rest = token[keyword.len()..].trim_start_matches([':', '=']);
         let value = if !rest.is_empty() {
             Some(rest)
@@ -179,12 +196,21 @@ pub(crate) fn anesthesia_note(text: &str) -> AnesthesiaNote {
             }
             tokens.next().map(|t| t.trim_start_matches([':', '=']))
         };
+        // "END OF CASE": a time keyword followed by a word, not by an attempt at a time, is prose.
+        narrative |=
+            keyword != "CASE" && value.is_some_and(|v| !v.is_empty() && !v.bytes().any(|b| b.is_ascii_digit()));
         match (keyword, value) {
             ("CASE", Some(v)) => note.case_id = Some(v.into()),
             ("START" | "BEGIN", v) => note.start = Some(v.map_or(Err(String::new()), time_of_day)),
             ("STOP" | "END", v) => note.stop = Some(v.map_or(Err(String::new()), time_of_day)),
             _ => {}
         }
+    }
+    if narrative {
+        note.start = note.start.filter(Result::is_ok);
+        note.stop = note.stop.filter(Result::is_ok);
+        note.case_id = None;
+        note.induction = false;
     }
     note
 }
@@ -238,5 +264,14 @@ mod tests {
         assert_eq!(anesthesia_note("START 0860").start, Some(Err("0860".into())));
         assert!(anesthesia_note("PATIENT TOLERATED WELL").is_empty());
         assert!(anesthesia_note("STARTED LATE").is_empty());
+        // Narrative: the times of day are taken, never a case id, the induction flag or a bad time.
+        let n = anesthesia_note("START 0800 STOP 0900 MD NOT PRESENT AT INDUCTION");
+        assert_eq!((n.start, n.stop, n.induction), (Some(Ok((8, 0))), Some(Ok((9, 0))), false));
+        assert_eq!(anesthesia_note("START 0800 STOP 0900 PT TOLERATED CASE WELL").case_id, None);
+        assert!(anesthesia_note("END OF CASE NOTE").is_empty());
+        // A later note fills what the earlier left out and replaces nothing.
+        let mut first = anesthesia_note("START 0800 STOP 0900");
+        first.merge(anesthesia_note("CASE K1 STOP 1000"));
+        assert_eq!((first.stop, first.case_id.as_deref()), (Some(Ok((9, 0))), Some("K1")));
     }
 }

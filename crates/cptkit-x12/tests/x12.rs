@@ -97,6 +97,33 @@ fn clean_medicare_claim_validates_and_prices_266_76() {
     assert_eq!(priced.total_allowed, dec("266.76"));
 }
 
+/// NTE02 is free text: a TPO note is not read, a second note fills gaps without replacing, and prose
+/// ("NOT PRESENT AT INDUCTION", "CASE WELL") sets neither the induction unit nor a case id.
+#[test]
+fn narrative_notes_do_not_set_times_cases_or_induction() {
+    let edited = |notes: &str| {
+        let text = String::from_utf8(fixture("837p_medicare_star_crlf.x12")).unwrap().replace("\r\n", "\n");
+        // Two segments for two: the SE count stays right.
+        let old = "REF*6R*C1001-1~\nNTE*ADD*START 0800 STOP 0930~";
+        assert!(text.contains(old));
+        let text = text.replacen(old, notes, 1);
+        let file = cptkit_x12::read_837(text.as_bytes(), options());
+        assert!(file.errors.is_empty(), "{:?}", file.errors);
+        file.claims().find(|c| c.claim.claim_id == "C1001").unwrap().clone()
+    };
+    let c = edited("NTE*ADD*START 0800 STOP 0930~\nNTE*TPO*END OF CASE NOTE~");
+    let line = &c.claim.lines[0];
+    assert_eq!(line.end_time.unwrap().to_string(), "2025-03-04 9:30:00.0");
+    assert!(line.case_id.starts_with("x12-"), "{}", line.case_id);
+    assert!(c.findings.is_empty(), "{:?}", c.findings);
+    let c = edited("NTE*ADD*START 0800 STOP 0930~\nNTE*ADD*PT TOLERATED CASE WELL MD NOT PRESENT AT INDUCTION~");
+    let line = &c.claim.lines[0];
+    assert!(line.case_id.starts_with("x12-") && !line.present_at_induction, "{line:?}");
+    let c = edited("NTE*ADD*START 0800~\nNTE*ADD*STOP 0930 CASE K1~");
+    let line = &c.claim.lines[0];
+    assert_eq!((line.end_time.unwrap().to_string().as_str(), line.case_id.as_str()), ("2025-03-04 9:30:00.0", "K1"));
+}
+
 #[test]
 fn physician_and_crna_lines_split_into_two_claims_that_pair_up() {
     let file = read("837p_medicare_star_crlf.x12");
