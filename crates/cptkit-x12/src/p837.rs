@@ -1012,8 +1012,11 @@ struct Rendering {
 }
 
 impl Rendering {
+    /// A line's 2420A is `other` (the claim's, or another line's provider) when it names the same NPI and
+    /// the same taxonomy, or no taxonomy: PRV is situational in 2420A, and a 2420A may repeat the 2310B
+    /// provider (X12 RFI #345), so a repeat without PRV is the same provider, with its taxonomy.
     fn same_provider(&self, other: &Rendering) -> bool {
-        self.npi == other.npi && self.taxonomy.map(|t| t.0) == other.taxonomy.map(|t| t.0)
+        self.npi == other.npi && self.taxonomy.is_none_or(|t| Some(t.0) == other.taxonomy.map(|t| t.0))
     }
 }
 
@@ -1233,21 +1236,20 @@ impl Handler837 {
                 break;
             };
             let mut findings = header_findings.clone();
-            let npi = provider.npi.as_str();
-            findings.push(finding(
-                edit::SPLIT_BY_PROVIDER,
-                "rendering_provider",
-                format!(
-                    "claim {} has {of} rendering providers across its lines; this is part {} of {of} (rendering NPI {npi})",
-                    template.claim_id,
-                    g + 1,
-                ),
-                "one rendering provider per claim, or keep the parts together by claim id",
-            ));
-            let part = ClaimPart { index: u16::try_from(g + 1).unwrap_or(u16::MAX), of };
+            // Every line's 2420A naming one provider other than 2310B's is no split: that provider renders it.
+            let part = (parts > 1).then(|| ClaimPart { index: u16::try_from(g + 1).unwrap_or(u16::MAX), of });
+            if part.is_some() {
+                let (id, npi) = (&template.claim_id, provider.npi.as_str());
+                let message = format!(
+                    "claim {id} has {of} rendering providers across its lines; this is part {} of {of} (rendering NPI {npi})",
+                    g + 1
+                );
+                let hint = "one rendering provider per claim, or keep the parts together by claim id";
+                findings.push(finding(edit::SPLIT_BY_PROVIDER, "rendering_provider", message, hint));
+            }
             let mut claim = template;
             claim.rendering_provider = self.rendering_provider(&provider);
-            self.emit(claim, source, findings, info.clone(), provider, lines.into_iter(), Some(part));
+            self.emit(claim, source, findings, info.clone(), provider, lines.into_iter(), part);
         }
     }
 

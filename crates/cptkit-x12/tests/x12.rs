@@ -97,20 +97,36 @@ fn clean_medicare_claim_validates_and_prices_266_76() {
     assert_eq!(priced.total_allowed, dec("266.76"));
 }
 
+/// The claims read for C1001 (one AA line of 00632 by the 2310B physician, with PRV) with its line's
+/// REF*6R and NTE replaced by two other segments (two for two: the SE count stays right).
+fn c1001_with(two_segments: &str) -> Vec<cptkit_x12::ParsedClaim> {
+    let text = String::from_utf8(fixture("837p_medicare_star_crlf.x12")).unwrap().replace("\r\n", "\n");
+    let old = "REF*6R*C1001-1~\nNTE*ADD*START 0800 STOP 0930~";
+    assert!(text.contains(old));
+    let file = cptkit_x12::read_837(text.replacen(old, two_segments, 1).as_bytes(), options());
+    assert!(file.errors.is_empty(), "{:?}", file.errors);
+    file.claims().filter(|c| c.claim.claim_id == "C1001").cloned().collect()
+}
+
+/// A 2420A may repeat the 2310B provider (X12 RFI #345), and PRV is situational there: the same NPI
+/// without PRV is the claim's provider, with its taxonomy, not a second provider splitting the claim.
+#[test]
+fn a_line_provider_repeating_the_claims_without_prv_is_the_same_provider() {
+    let claims = c1001_with("NTE*ADD*START 0800 STOP 0930~\nNM1*82*1*SMITH*ALEX****XX*1234567893~");
+    assert_eq!(claims.len(), 1);
+    assert_eq!(claims[0].claim.rendering_provider.taxonomy.map(|t| t.to_string()).as_deref(), Some("207L00000X"));
+    assert!(claims[0].findings.is_empty(), "{:?}", claims[0].findings);
+    // Another NPI on the only line is no split either: that provider renders the claim.
+    let claims = c1001_with("NTE*ADD*START 0800 STOP 0930~\nNM1*82*1*ROE*ANN****XX*1558598797~");
+    assert_eq!((claims.len(), claims[0].claim.rendering_provider.npi.as_str()), (1, "1558598797"));
+    assert!(claims[0].findings.iter().all(|f| f.edit_id != "X12C02"), "{:?}", claims[0].findings);
+}
+
 /// NTE02 is free text: a TPO note is not read, a second note fills gaps without replacing, and prose
 /// ("NOT PRESENT AT INDUCTION", "CASE WELL") sets neither the induction unit nor a case id.
 #[test]
 fn narrative_notes_do_not_set_times_cases_or_induction() {
-    let edited = |notes: &str| {
-        let text = String::from_utf8(fixture("837p_medicare_star_crlf.x12")).unwrap().replace("\r\n", "\n");
-        // Two segments for two: the SE count stays right.
-        let old = "REF*6R*C1001-1~\nNTE*ADD*START 0800 STOP 0930~";
-        assert!(text.contains(old));
-        let text = text.replacen(old, notes, 1);
-        let file = cptkit_x12::read_837(text.as_bytes(), options());
-        assert!(file.errors.is_empty(), "{:?}", file.errors);
-        file.claims().find(|c| c.claim.claim_id == "C1001").unwrap().clone()
-    };
+    let edited = |notes: &str| c1001_with(notes).remove(0);
     let c = edited("NTE*ADD*START 0800 STOP 0930~\nNTE*TPO*END OF CASE NOTE~");
     let line = &c.claim.lines[0];
     assert_eq!(line.end_time.unwrap().to_string(), "2025-03-04 9:30:00.0");
