@@ -509,7 +509,8 @@ pub enum LineStatus {
     Priced,
     /// cptkit does not price this line (not anesthesia, unlisted, or the payer's rule is unknown).
     NotPriced,
-    /// The payer does not pay this line as billed (a modifier it does not accept): $0, with why.
+    /// The payer does not pay this line as billed (a modifier it does not accept, a void claim): $0,
+    /// with why.
     NotPayable,
 }
 
@@ -604,6 +605,8 @@ struct Basis {
     lesser_of_charge: bool,
     not_priced: Option<NotPriced>,
     capped: Option<Cap>,
+    /// The line of a void (frequency 8): what it would pay is shown, and then that nothing is.
+    void: bool,
     /// A fee-schedule line: what it was priced from.
     fee: Option<Box<FeeBasis>>,
 }
@@ -732,6 +735,15 @@ impl PricedLine {
 
     /// [`PricedLine::steps`], each handed to `out` as it is worded.
     pub fn write_steps(&self, out: &mut dyn StepSink) {
+        self.write_pricing_steps(out);
+        if self.basis.void {
+            let detail = "the claim is a void (frequency code 8): it cancels the earlier claim with its id, so \
+                          nothing is paid on it; the steps above are what the line would pay";
+            out.step("void", &detail, &"0.00");
+        }
+    }
+
+    fn write_pricing_steps(&self, out: &mut dyn StepSink) {
         let rule = &*self.rule;
         let b = &self.basis;
         let code = self.procedure_code;
@@ -1003,7 +1015,14 @@ impl Reference {
             let fees = crate::pfs::price_fee_schedule_lines(self, claim, &fee_lines, options.percent_of_medicare);
             lines = in_line_order(lines, fees);
         }
-        let lines = apply_combined_cap(claim, lines);
+        let mut lines = apply_combined_cap(claim, lines);
+        if claim.frequency_code == "8" {
+            for line in lines.iter_mut().filter(|l| l.status == LineStatus::Priced) {
+                line.allowed = Decimal::ZERO;
+                line.status = LineStatus::NotPayable;
+                line.basis.void = true;
+            }
+        }
         Ok(PricedClaim {
             claim_id: claim.claim_id.clone(),
             total_charge: lines.iter().map(|l| l.charge).sum(),

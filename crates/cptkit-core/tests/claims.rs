@@ -961,3 +961,21 @@ fn physical_status_units_a_payer_does_not_publish_are_unknown() {
         assert!(not_priced.starts_with(&format!("the units for {unknown} under Cigna are unknown")), "{not_priced}");
     }
 }
+
+/// A void (frequency 8) cancels an earlier claim: it pays nothing. Its lines show what they would pay,
+/// then a `void` step, and are not payable; a replacement (7) is priced as an original.
+#[test]
+fn a_void_pays_nothing_and_says_why() {
+    let priced = |frequency: &str| {
+        let mut claim = anesthesiologist_claim(&[("00632", "AA", "MJ", "90")]);
+        claim.frequency_code = frequency.into();
+        Reference::embedded().price(&claim, &PriceOptions::default(), RuleBook::embedded(), None).unwrap()
+    };
+    let original = priced("7");
+    assert!(original.total_allowed > Decimal::ZERO);
+    let void = priced("8");
+    assert_eq!(void.total_allowed, Decimal::ZERO);
+    let line = &void.lines[0];
+    assert_eq!((line.status, line.fee_schedule), (cptkit_core::LineStatus::NotPayable, original.lines[0].fee_schedule));
+    assert_eq!(line.steps().last().map(|s| s.step.to_string()).as_deref(), Some("void"));
+}
