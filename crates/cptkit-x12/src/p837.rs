@@ -801,7 +801,15 @@ impl Handler837 {
                         .map(|code| (code, at))
                         .map_err(|e| Box::new(X12Error::value(at, format!("diagnosis: {}", e.message())))),
                 ),
-                _ => {}
+                b"" => {}
+                // Kept in its place, as unreadable: skipping it would move every later pointer (SV107)
+                // onto the wrong code.
+                _ => {
+                    let at = seg.at_component(i, 1);
+                    let shown = String::from_utf8_lossy(qualifier).chars().take(8).collect::<String>();
+                    let message = format!("diagnosis qualifier {shown:?} is not ABK, ABF, BK or BF (837P)");
+                    claim.diagnoses.push(Err(Box::new(X12Error::value(at, message))));
+                }
             }
         }
     }

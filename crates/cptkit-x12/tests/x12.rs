@@ -122,6 +122,20 @@ fn a_line_provider_repeating_the_claims_without_prv_is_the_same_provider() {
     assert!(claims[0].findings.iter().all(|f| f.edit_id != "X12C02"), "{:?}", claims[0].findings);
 }
 
+/// A diagnosis qualifier that is not an 837P one keeps its place as unreadable (the claim is rejected,
+/// naming it): skipped, it moved SV107's pointer 2 onto the third code.
+#[test]
+fn an_unknown_diagnosis_qualifier_is_not_skipped() {
+    let text = String::from_utf8(fixture("837p_medicare_star_crlf.x12")).unwrap();
+    let text = text.replacen("HI*ABK:M5416*ABF:M48062~", "HI*ABK:M5416*APR:R69*ABF:M48062~", 1);
+    let file = cptkit_x12::read_837(text.as_bytes(), options());
+    let rejected: Vec<_> = file.rejected().filter(|r| r.claim_id == "C1001").collect();
+    assert_eq!(rejected.len(), 1);
+    let shown = rejected[0].errors.iter().map(ToString::to_string).collect::<Vec<_>>();
+    assert!(shown.iter().any(|e| e.contains("qualifier \"APR\" is not ABK, ABF, BK or BF")), "{shown:?}");
+    assert!(file.claims().all(|c| c.claim.claim_id != "C1001"));
+}
+
 /// NTE02 is free text: a TPO note is not read, a second note fills gaps without replacing, and prose
 /// ("NOT PRESENT AT INDUCTION", "CASE WELL") sets neither the induction unit nor a case id.
 #[test]
