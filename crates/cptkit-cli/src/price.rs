@@ -36,6 +36,9 @@ struct ClaimJson<'a> {
     error: Option<ErrorJson<'a>>,
     /// `None` only when the judge failed on the claim (a bug in cptkit).
     report: Option<ReportJson<'a>>,
+    /// What the 837P reader found about the claim (`X12...`; none for claim JSON), as `validate` shows it:
+    /// the price is the core's, from what could be read.
+    x12_findings: Vec<FindingJson<'a>>,
 }
 
 /// The core's report (`claim_id`, `findings`), each finding with its place in the file.
@@ -75,6 +78,7 @@ impl<'a> Judged<'a> {
                 claim_id: &r.claim_id,
                 findings: r.findings.iter().map(|f| FindingJson::new(claim, f)).collect(),
             }),
+            x12_findings: claim.parsed.findings.iter().map(|f| FindingJson::new(claim, f)).collect(),
         }
     }
 }
@@ -96,14 +100,21 @@ pub fn run(path: &Path, pricing: &Pricing, common: &Common) -> Outcome {
         output::emit(|out| print(out, &input, &judged, total_allowed));
     }
     // A line that could not be priced is a claim not (wholly) priced; a line not payable by rule is priced.
-    let priced =
-        |j: &Judged| j.priced.as_ref().is_ok_and(|p| p.lines.iter().all(|l| l.status != LineStatus::NotPriced));
+    // A reader's error (an unreadable time, ...) is not clean either, as `validate` says.
+    let priced = |j: &Judged| {
+        j.priced.as_ref().is_ok_and(|p| p.lines.iter().all(|l| l.status != LineStatus::NotPriced))
+            && j.claim.parsed.findings.iter().all(|f| f.severity != Severity::Error)
+    };
     Ok(input.problems.is_empty() && judged.iter().all(priced))
 }
 
 fn print(out: &mut impl Write, input: &Input, judged: &[Judged], total_allowed: Decimal) -> io::Result<()> {
     for j in judged {
         let id = j.claim.claim_id();
+        // The reader's findings first, as `validate` shows them: the price is from what could be read.
+        for finding in &j.claim.parsed.findings {
+            output::print_finding(out, j.claim, finding)?;
+        }
         match &j.priced {
             Ok(priced) => {
                 for (i, l) in priced.lines.iter().enumerate() {

@@ -161,6 +161,12 @@ fn price_medicare_file() {
     assert_eq!(c1007["error"]["violations"][0]["loc"], serde_json::json!(["rendering_provider", "npi"]));
     assert_eq!(v["rejected_claims"][0]["claim_id"], "C1009");
     assert_eq!(v["total_allowed"], "1456.92");
+    // What the reader found is shown beside the price, as `validate` shows it.
+    let x12t01 = finding(&c1003["x12_findings"], "C1003", "X12T01");
+    assert_eq!(x12t01["severity"], "warning");
+    assert_eq!(c1001["x12_findings"], serde_json::json!([]));
+    let text = stdout(&cptkit(&["price", &fixture("837p_medicare_star_crlf.x12")]));
+    assert!(text.contains("claim C1003 line 1: warning X12T01 lines[0].quantity:"), "{text}");
 
     let o = cptkit(&["price", &fixture("837p_two_interchanges.x12")]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
