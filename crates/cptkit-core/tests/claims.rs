@@ -283,6 +283,14 @@ fn qy_on_a_case_with_another_directed_at_once_is_bat004() {
     );
 }
 
+/// The findings of edit `edit_id` when `claims` are validated together, with their claim ids.
+fn batch_told(claims: &[Claim], edit_id: &str) -> Vec<(String, cptkit_core::Finding)> {
+    let reports = Reference::embedded().validate_batch(claims, time::macros::date!(2026 - 11 - 27));
+    let reports = reports.into_iter().map(Result::unwrap);
+    let found = reports.flat_map(|r| r.findings.into_iter().map(move |f| (r.claim_id.to_string(), f)));
+    found.filter(|(_, f)| f.edit_id == edit_id).collect()
+}
+
 /// The teaching rule (§2.4, from 2010): AA + GC pays the personally performed rate for two concurrent
 /// resident cases, or one resident case and one directed case; a resident case running with two more of
 /// the physician's cases at once is BAT005, on each resident case, and a directed case is not told.
@@ -293,14 +301,8 @@ fn a_resident_case_with_more_concurrent_cases_than_the_teaching_rule_allows_is_b
         claim.lines[0].modifiers = ["AA", "GC"].iter().map(|m| m.parse().unwrap()).collect();
         claim
     };
-    let bat005 = |claims: &[Claim]| {
-        let reports = Reference::embedded().validate_batch(claims, time::macros::date!(2026 - 11 - 27));
-        let told = |r: cptkit_core::ValidationReport| {
-            let claim_id = r.claim_id.to_string();
-            r.findings.into_iter().filter(|f| f.edit_id == "BAT005").map(move |f| (claim_id.clone(), f.severity))
-        };
-        reports.into_iter().flat_map(|r| told(r.unwrap())).collect::<Vec<_>>()
-    };
+    let bat005 =
+        |claims: &[Claim]| batch_told(claims, "BAT005").into_iter().map(|(id, f)| (id, f.severity)).collect::<Vec<_>>();
     let error = cptkit_core::Severity::Error;
     assert_eq!(bat005(&[resident("R1", "08:00", "09:00"), resident("R2", "08:30", "09:30")]), []);
     assert_eq!(bat005(&[resident("R1", "08:00", "09:00"), directed_case("K1", "08:00", "09:00")]), []);
@@ -327,14 +329,8 @@ fn ad_on_a_case_with_four_or_fewer_at_once_is_bat007() {
         claim.lines[0].modifiers[0] = "AD".parse().unwrap();
         claim
     };
-    let bat007 = |claims: &[Claim]| {
-        let reports = Reference::embedded().validate_batch(claims, time::macros::date!(2026 - 11 - 27));
-        let told = |r: cptkit_core::ValidationReport| {
-            let id = r.claim_id.to_string();
-            r.findings.into_iter().filter(|f| f.edit_id == "BAT007").map(move |f| (id.clone(), f.severity))
-        };
-        reports.into_iter().flat_map(|r| told(r.unwrap())).collect::<Vec<_>>()
-    };
+    let bat007 =
+        |claims: &[Claim]| batch_told(claims, "BAT007").into_iter().map(|(id, f)| (id, f.severity)).collect::<Vec<_>>();
     let warning = cptkit_core::Severity::Warning;
     let two = [supervised("A", "08:00", "09:00"), directed_case("B", "08:30", "09:30")];
     assert_eq!(bat007(&two), [("A".into(), warning)]);
@@ -363,12 +359,7 @@ fn a_case_over_the_payers_combined_cap_across_claims_is_bat006() {
             line(payer, plan, physician, "1558598797", "207L00000X", "anesthesiologist", "P"),
             line(payer, plan, anesthetist, "1245319599", "367500000X", "crna", "A"),
         ];
-        let reports = Reference::embedded().validate_batch(&claims, time::macros::date!(2026 - 11 - 27));
-        let told = |r: cptkit_core::ValidationReport| {
-            let id = r.claim_id.to_string();
-            r.findings.into_iter().filter(|f| f.edit_id == "BAT006").map(move |f| (id.clone(), f.message))
-        };
-        reports.into_iter().flat_map(|r| told(r.unwrap())).collect::<Vec<_>>()
+        batch_told(&claims, "BAT006").into_iter().map(|(id, f)| (id, f.message)).collect::<Vec<_>>()
     };
     let anthem = case("anthem", "commercial", "AA", "QZ");
     assert_eq!(anthem.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(), ["P", "A"]);
