@@ -42,6 +42,9 @@ pub mod edit {
         FILING_INDICATOR = "X12C04", Warning, "claim filing indicator read as commercial";
         /// An address's state (N402) or postal code (N403) cannot be read: left off the claim.
         ADDRESS_UNREADABLE = "X12C05", Warning, "address state or postal code not readable";
+        /// A line's own service facility (2420C): the core claim has one location (2310C, else the
+        /// billing provider's), which sets the Medicare locality; the line's is not used.
+        LINE_FACILITY = "X12C06", Warning, "line service facility (2420C) not used";
     }
 }
 
@@ -403,6 +406,8 @@ struct LineBuilder {
     note: Option<(AnesthesiaNote, SegmentRef)>,
     rendering: Option<ProviderRef>,
     control: Option<ShortText>,
+    /// Where its 2420C service facility is, if it has one.
+    facility: Option<SegmentRef>,
     errors: Vec<X12Error>,
 }
 
@@ -715,6 +720,12 @@ impl Handler837 {
                 Entity::ClaimRendering
             }
             b"77" if self.claim.is_some() && !in_line => Entity::ServiceFacility,
+            b"77" if in_line => {
+                if let Some(line) = self.claim.as_mut().and_then(|c| c.lines.last_mut()) {
+                    line.facility = Some(seg.at());
+                }
+                Entity::Other
+            }
             _ => Entity::Other,
         };
     }
@@ -883,6 +894,7 @@ impl Handler837 {
             note: None,
             rendering: None,
             control: None,
+            facility: None,
             errors: Vec::new(),
         });
     }
@@ -1373,7 +1385,7 @@ fn build_line(
     errors: &mut Vec<X12Error>,
 ) -> Option<BuiltLine> {
     let LineContext { claim_pos, claim_note, case } = *context;
-    let LineBuilder { at, lx, sv1, dos, note, rendering, control, errors: line_errors } = lb;
+    let LineBuilder { at, lx, sv1, dos, note, rendering, control, facility, errors: line_errors } = lb;
     if !line_errors.is_empty() {
         errors.extend(line_errors);
         return None;
@@ -1425,6 +1437,18 @@ fn build_line(
                     sv1.at.element(5)
                 ),
                 "bill lines with another place of service on their own claim",
+            ),
+        ));
+    }
+    if let Some(facility_at) = facility {
+        findings.push((
+            LineField::Line,
+            finding_at(
+                edit::LINE_FACILITY,
+                format!(
+                    "line service facility (2420C, {facility_at}) is not used: the claim's location (2310C, else the billing provider's) sets the Medicare locality"
+                ),
+                "bill lines furnished at another facility on their own claim",
             ),
         ));
     }

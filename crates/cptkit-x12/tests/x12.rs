@@ -122,6 +122,15 @@ fn a_line_provider_repeating_the_claims_without_prv_is_the_same_provider() {
     assert!(claims[0].findings.iter().all(|f| f.edit_id != "X12C02"), "{:?}", claims[0].findings);
 }
 
+/// A line's own service facility (2420C) is told, not silently dropped: the claim's location sets the
+/// locality.
+#[test]
+fn a_line_service_facility_is_told() {
+    let claims = c1001_with("NTE*ADD*START 0800 STOP 0930~\nNM1*77*2*HOSP NY*****XX*1558598797~");
+    let told: Vec<_> = claims[0].findings.iter().map(|f| (f.edit_id.to_string(), f.severity)).collect();
+    assert_eq!(told, [("X12C06".to_owned(), cptkit_core::Severity::Warning)]);
+}
+
 /// A diagnosis qualifier that is not an 837P one keeps its place as unreadable (the claim is rejected,
 /// naming it): skipped, it moved SV107's pointer 2 onto the third code.
 #[test]
