@@ -45,6 +45,8 @@ pub mod edit {
         /// A line's own service facility (2420C): the core claim has one location (2310C, else the
         /// billing provider's), which sets the Medicare locality; the line's is not used.
         LINE_FACILITY = "X12C06", Warning, "line service facility (2420C) not used";
+        /// CLM05-3 is required but empty: read as 1 (original), as every face reads a claim with none.
+        FREQUENCY_MISSING = "X12C07", Warning, "claim frequency code (CLM05-3) missing: read as original";
     }
 }
 
@@ -418,6 +420,8 @@ struct ClaimBuilder {
     total: Option<i64>,
     pos: Field<PosCode>,
     frequency: (ShortText, SegmentRef),
+    /// CLM05-3 was empty (read as 1).
+    frequency_missing: bool,
     diagnoses: Vec<Field<DiagnosisCode>>,
     rendering: Option<ProviderRef>,
     /// 2310C service facility location N4.
@@ -785,6 +789,7 @@ impl Handler837 {
             total,
             pos,
             frequency: (frequency, seg.at_component(5, 3)),
+            frequency_missing: seg.component_text(5, 3).trim().is_empty(),
             diagnoses: std::mem::take(&mut self.dx_pool),
             rendering: None,
             note: None,
@@ -1068,6 +1073,7 @@ impl Handler837 {
             total,
             pos,
             frequency,
+            frequency_missing,
             mut diagnoses,
             rendering,
             note,
@@ -1191,6 +1197,14 @@ impl Handler837 {
                     values::format_cents(sum)
                 ),
                 "make CLM02 the sum of the SV102 line charges",
+            ));
+        }
+        if frequency_missing {
+            header_findings.push(finding(
+                edit::FREQUENCY_MISSING,
+                "frequency_code",
+                "CLM05-3 (claim frequency code) is empty: read as 1, an original claim".to_owned(),
+                "give CLM05-3: 1 original, 7 replacement, 8 void",
             ));
         }
         let rendering = Rendering { npi, npi_at, taxonomy };

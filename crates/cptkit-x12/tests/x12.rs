@@ -122,6 +122,19 @@ fn a_line_provider_repeating_the_claims_without_prv_is_the_same_provider() {
     assert!(claims[0].findings.iter().all(|f| f.edit_id != "X12C02"), "{:?}", claims[0].findings);
 }
 
+/// CLM05-3 is required: an empty one is read as 1 (original), as every face reads a claim without one,
+/// and told.
+#[test]
+fn an_empty_claim_frequency_is_read_as_original_and_told() {
+    let text = String::from_utf8(fixture("837p_medicare_star_crlf.x12")).unwrap();
+    let text = text.replacen("CLM*C1001*1500***21:B:1*", "CLM*C1001*1500***21:B:*", 1);
+    let file = cptkit_x12::read_837(text.as_bytes(), options());
+    let c = file.claims().find(|c| c.claim.claim_id == "C1001").unwrap();
+    assert_eq!(c.claim.frequency_code, "1");
+    let told: Vec<_> = c.findings.iter().map(|f| (f.edit_id.to_string(), f.field())).collect();
+    assert_eq!(told, [("X12C07".to_owned(), "frequency_code".to_owned())]);
+}
+
 /// A line's own service facility (2420C) is told, not silently dropped: the claim's location sets the
 /// locality.
 #[test]
