@@ -328,9 +328,6 @@ impl RuleBook {
         self.files.iter().map(|(path, id)| (path.as_path(), id.as_str()))
     }
 
-    /// The rule set for a claim line: by explicit id, else the payer's rule sets for the claim's plan
-    /// type (then the rule sets for the plan type alone, Medicare FFS and Medicare Advantage), in force
-    /// on the date, for the claim's state when the payer's rules differ by state.
     /// The rule set a request names (`rule_set`).
     pub fn by_id(&self, id: &str) -> Result<&Arc<RuleSet>> {
         self.rule_sets
@@ -339,6 +336,9 @@ impl RuleBook {
             .ok_or_else(|| Error::not_found(format!("no rule set with id {id:?}")).at("rule_set"))
     }
 
+    /// The rule set for a claim line: by explicit id, else the payer's rule sets for the claim's plan
+    /// type (then the rule sets for the plan type alone, Medicare FFS and Medicare Advantage), in force
+    /// on the date, for the claim's state when the payer's rules differ by state.
     pub fn select(&self, claim: &Claim, date: Date, explicit: Option<&str>) -> Result<&Arc<RuleSet>> {
         if let Some(id) = explicit {
             return self.by_id(id);
