@@ -1489,7 +1489,7 @@ fn over_combined_cap(claims: &[Claim], lines: &CaseLines, rules: &RuleBook) -> O
     }
     let (cap, rule_set) = capped?;
     let shares: Decimal = by_practitioner.iter().map(|(_, share)| share).sum();
-    (by_practitioner.len() > 1 && shares > cap).then(|| (shares, cap, rule_set.to_owned()))
+    (shares > cap).then(|| (shares, cap, rule_set.to_owned()))
 }
 
 /// The claims that bill services, with their index: a void (frequency 8) takes its services back, so it
@@ -1541,32 +1541,29 @@ impl<'a> Cases<'a> {
 /// tells a QY case that ran with another directed case (BAT004).
 fn direction_over_four(claims: &[Claim]) -> Vec<(usize, Finding)> {
     let mut out = Vec::new();
-    for (npi, cases) in cases_by_physician(claims, |line| line.has_modifier("QK") || line.has_modifier("QY")) {
-        let peaks = peak_concurrency(&cases.times);
-        for (c, l, peak) in cases.lines.iter().map(|&(c, l, case)| (c, l, peaks[case])) {
-            if peak > 4 {
-                out.push((
-                    c,
-                    batch_finding(
-                        edit::DIRECTION_OVER_FOUR,
-                        l,
-                        format!("physician {npi} directs {peak} anesthetics at once during this case"),
-                        "medical direction covers at most four concurrent cases: bill AD (supervision)",
-                    ),
-                ));
-            } else if peak > 1 && claims[c].lines[l].has_modifier("QY") {
-                // QY is direction of one CRNA; two to four concurrent cases are QK (domain reference
-                // §2.1-2.2). Paid alike (50%), so a warning.
-                out.push((
-                    c,
-                    batch_finding(
-                        edit::QY_CONCURRENT,
-                        l,
-                        format!("physician {npi} directs {peak} anesthetics at once during this QY case"),
-                        "QY is direction of a single case: bill QK for two to four concurrent cases",
-                    ),
-                ));
-            }
+    for (npi, c, l, peak) in lines_with_peaks(claims, |line| line.has_modifier("QK") || line.has_modifier("QY")) {
+        if peak > 4 {
+            out.push((
+                c,
+                batch_finding(
+                    edit::DIRECTION_OVER_FOUR,
+                    l,
+                    format!("physician {npi} directs {peak} anesthetics at once during this case"),
+                    "medical direction covers at most four concurrent cases: bill AD (supervision)",
+                ),
+            ));
+        } else if peak > 1 && claims[c].lines[l].has_modifier("QY") {
+            // QY is direction of one CRNA; two to four concurrent cases are QK (domain reference
+            // §2.1-2.2). Paid alike (50%), so a warning.
+            out.push((
+                c,
+                batch_finding(
+                    edit::QY_CONCURRENT,
+                    l,
+                    format!("physician {npi} directs {peak} anesthetics at once during this QY case"),
+                    "QY is direction of a single case: bill QK for two to four concurrent cases",
+                ),
+            ));
         }
     }
     out
@@ -1577,39 +1574,17 @@ fn direction_over_four(claims: &[Claim]) -> Vec<(usize, Finding)> {
 /// direction that failed one of its seven conditions (then AD stands) or QK billed as AD, which pays 3
 /// (+1) units instead of 50% of the case. A warning: only the record can tell which.
 fn supervision_of_four_or_fewer(claims: &[Claim]) -> Vec<(usize, Finding)> {
-    let directing = |line: &ClaimLine| ["AD", "QK", "QY"].iter().any(|m| line.has_modifier(m));
-    let mut out = Vec::new();
-    for (npi, cases) in cases_by_physician(claims, directing) {
-        let peaks = peak_concurrency(&cases.times);
-        for &(c, l, case) in &cases.lines {
-            if claims[c].lines[l].has_modifier("AD") && (1..=4).contains(&peaks[case]) {
-                out.push((
-                    c,
-                    batch_finding(
-                        edit::SUPERVISION_OF_FEW,
-                        l,
-                        format!("physician {npi} directs or supervises {} anesthetics at once during this AD case", peaks[case]),
-                        "AD is for more than four concurrent cases: bill QK unless medical direction's conditions were not met",
-                    ),
-                ));
-            }
-        }
-    }
-    out
-}
-
-/// The timed lines `counted` keeps, as each rendering physician's cases.
-fn cases_by_physician(claims: &[Claim], counted: impl Fn(&ClaimLine) -> bool) -> BTreeMap<&str, Cases<'_>> {
-    let mut per_physician: BTreeMap<&str, Cases> = BTreeMap::new();
-    for (c, claim) in live_claims(claims) {
-        for (l, line) in claim.lines.iter().enumerate() {
-            if let (Some(start), Some(end), true) = (line.start_time, line.end_time, counted(line)) {
-                let cases = per_physician.entry(claim.rendering_provider.npi.as_str()).or_default();
-                cases.add((c, l), &line.case_id, (start, end));
-            }
-        }
-    }
-    per_physician
+    let directing = |line: &ClaimLine| line.modifiers.iter().any(|m| m.is_any(&DIRECTING));
+    let few = lines_with_peaks(claims, directing)
+        .into_iter()
+        .filter(|&(_, c, l, peak)| claims[c].lines[l].has_modifier("AD") && (1..=4).contains(&peak));
+    few.map(|(npi, c, l, peak)| {
+        let message = format!("physician {npi} directs or supervises {peak} anesthetics at once during this AD case");
+        let hint =
+            "AD is for more than four concurrent cases: bill QK unless medical direction's conditions were not met";
+        (c, batch_finding(edit::SUPERVISION_OF_FEW, l, message, hint))
+    })
+    .collect()
 }
 
 /// From 2010-01-01 a teaching anesthesiologist is paid the personally performed rate (AA + GC) for one
@@ -1619,24 +1594,35 @@ fn cases_by_physician(claims: &[Claim], counted: impl Fn(&ClaimLine) -> bool) ->
 fn teaching_over_limit(claims: &[Claim]) -> Vec<(usize, Finding)> {
     const TEACHING_RULE_FROM: Date = time::macros::date!(2010 - 01 - 01);
     let involved = |line: &ClaimLine| ["AA", "QK", "QY"].iter().any(|m| line.has_modifier(m));
-    let mut out = Vec::new();
-    for (npi, cases) in cases_by_physician(claims, involved) {
-        let peaks = peak_concurrency(&cases.times);
-        for &(c, l, case) in &cases.lines {
-            let line = &claims[c].lines[l];
-            let resident = line.has_modifier("AA") && line.has_modifier("GC");
-            if resident && line.date_of_service >= TEACHING_RULE_FROM && peaks[case] > 2 {
-                out.push((
-                    c,
-                    batch_finding(
-                        edit::TEACHING_OVER_LIMIT,
-                        l,
-                        format!("physician {npi} is in {} anesthetics at once during this resident case", peaks[case]),
-                        "AA + GC covers two concurrent resident cases, or one resident case and one directed case: bill QK (medical direction)",
-                    ),
-                ));
+    let over = lines_with_peaks(claims, involved).into_iter().filter(|&(_, c, l, peak)| {
+        let line = &claims[c].lines[l];
+        line.has_modifier("AA") && line.has_modifier("GC") && line.date_of_service >= TEACHING_RULE_FROM && peak > 2
+    });
+    over.map(|(npi, c, l, peak)| {
+        let message = format!("physician {npi} is in {peak} anesthetics at once during this resident case");
+        let hint = "AA + GC covers two concurrent resident cases, or one resident case and one directed case: bill QK (medical direction)";
+        (c, batch_finding(edit::TEACHING_OVER_LIMIT, l, message, hint))
+    })
+    .collect()
+}
+
+/// Each timed line `counted` keeps, as (its physician's NPI, claim index, line index, peak): the peak is
+/// the most of that physician's counted cases running at one instant during the line's case, a case
+/// counted once however many lines or claims bill it.
+fn lines_with_peaks(claims: &[Claim], counted: impl Fn(&ClaimLine) -> bool) -> Vec<(&str, usize, usize, usize)> {
+    let mut per_physician: BTreeMap<&str, Cases> = BTreeMap::new();
+    for (c, claim) in live_claims(claims) {
+        for (l, line) in claim.lines.iter().enumerate() {
+            if let (Some(start), Some(end), true) = (line.start_time, line.end_time, counted(line)) {
+                let cases = per_physician.entry(claim.rendering_provider.npi.as_str()).or_default();
+                cases.add((c, l), &line.case_id, (start, end));
             }
         }
+    }
+    let mut out = Vec::new();
+    for (npi, cases) in per_physician {
+        let peaks = peak_concurrency(&cases.times);
+        out.extend(cases.lines.iter().map(|&(c, l, case)| (npi, c, l, peaks[case])));
     }
     out
 }
