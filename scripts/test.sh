@@ -21,8 +21,18 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --workspace --locked
 
-echo "== cptkit-server and cptkit binaries for the Python gRPC and one-judge tests"
-cargo build --locked -p cptkit-server --bin cptkit-server -p cptkit-cli --bin cptkit
+# `cargo test` built the cptkit-server and cptkit binaries (their crates have integration tests)
+# with the workspace's features; a separate `cargo build -p` would resolve other features and
+# compile every dependency a second time.
+target_dir="${CARGO_TARGET_DIR:-$PWD/target}"  # where cargo put the binaries
+export CPTKIT_SERVER_BIN="$target_dir/debug/cptkit-server"
+export CPTKIT_CLI_BIN="$target_dir/debug/cptkit"
+for bin in "$CPTKIT_SERVER_BIN" "$CPTKIT_CLI_BIN"; do
+  if [ ! -x "$bin" ]; then
+    echo "cargo test did not leave $bin: the Python gRPC and one-judge tests need it" >&2
+    exit 1
+  fi
+done
 
 echo "== wheel (maturin, from python/pyproject.toml)"
 py="$(cd "$venv" && pwd)/bin/python"  # absolute: the steps below change directory
@@ -37,8 +47,5 @@ fi
 "$py" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps "${wheels[0]}"
 
 echo "== pytest (against the installed wheel, from outside the source package)"
-target_dir="${CARGO_TARGET_DIR:-$PWD/target}"  # where cargo put the binaries
-export CPTKIT_SERVER_BIN="$target_dir/debug/cptkit-server"
-export CPTKIT_CLI_BIN="$target_dir/debug/cptkit"
 cd python/tests
 "$py" -m pytest -q -p no:cacheprovider --import-mode=importlib .
