@@ -69,7 +69,7 @@ impl PayerDirectory {
         by_plan.or_else(|| {
             self.aliases.iter().find_map(|a| match a {
                 PayerAlias::NameContains(text, id)
-                    if contains_ignore_case(name, text) || contains_ignore_case(identifier, text) =>
+                    if contains_word_ignore_case(name, text) || contains_word_ignore_case(identifier, text) =>
                 {
                     Some(id.as_str())
                 }
@@ -79,8 +79,16 @@ impl PayerDirectory {
     }
 }
 
-fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
-    haystack.as_bytes().windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+/// Whether `needle` occurs in `haystack` as a whole word (its neighbours are not letters or digits),
+/// ignoring ASCII case: "UHC" names UnitedHealthcare, but "MOUTHCARE PLAN" does not.
+fn contains_word_ignore_case(haystack: &str, needle: &str) -> bool {
+    let (text, word) = (haystack.as_bytes(), needle.as_bytes());
+    let is_word_byte = |at: Option<&u8>| at.is_some_and(|b| b.is_ascii_alphanumeric());
+    text.windows(word.len()).enumerate().any(|(start, window)| {
+        window.eq_ignore_ascii_case(word)
+            && !is_word_byte(start.checked_sub(1).and_then(|before| text.get(before)))
+            && !is_word_byte(text.get(start + word.len()))
+    })
 }
 
 /// A row of `x12_claim_filing_indicators.csv` (its `source` column is for readers).
@@ -113,5 +121,9 @@ mod tests {
         assert_eq!(payers.payer_id(PlanType::Commercial, "Cigna Health", ""), Some("cigna"));
         assert_eq!(payers.payer_id(PlanType::Commercial, "UNITED HEALTHCARE", "87726"), Some("uhc"));
         assert_eq!(payers.payer_id(PlanType::Commercial, "ACME", "12345"), None);
+        assert_eq!(payers.payer_id(PlanType::Commercial, "UHC-OXFORD", ""), Some("uhc"));
+        // A name that holds an alias's letters inside another word is not that payer.
+        assert_eq!(payers.payer_id(PlanType::Commercial, "MOUTHCARE PLAN", "UHCX1"), None);
+        assert_eq!(payers.payer_id(PlanType::Commercial, "PANTHEMA HEALTH", ""), None);
     }
 }

@@ -54,6 +54,7 @@ pub mod edit {
         NEGATIVE_CHARGE = "CLM003", Error, "line charge is negative";
         UNKNOWN_LOCALITY = "CLM004", Error, "medicare_locality is not a Medicare locality";
         LOCALITY_NOT_THE_ZIPS = "CLM005", Warning, "medicare_locality is not the locality of the service facility's ZIP code";
+        LOCALITY_NOT_FOUND_BY_ZIP = "CLM006", Warning, "no medicare_locality, and the claim's ZIP code gives no one locality";
         UNKNOWN_CODE = "CPT001", Error, "procedure code unknown to cptkit's anesthesia tables";
         NOT_ANESTHESIA = "CPT002", Error, "a non-anesthesia code is reported in anesthesia minutes";
         MULTIPLE_BASE_CODES = "CPT003", Error, "more than one base anesthesia code for one anesthetic";
@@ -277,6 +278,14 @@ impl Reference {
                 "medicare_locality",
                 format!("{stated} is not the locality of the service facility's ZIP code {zip} ({of_zip})"),
                 "Medicare pays by the locality where the service was furnished: correct the locality or the ZIP code",
+            );
+        }
+        if let Some((why, field)) = self.locality_not_found_by_zip(claim) {
+            out.add(
+                LOCALITY_NOT_FOUND_BY_ZIP,
+                field,
+                format!("{why}; without a locality, fee-schedule lines are not priced and Medicare anesthesia is priced at the national conversion factor"),
+                "give medicare_locality: for a ZIP code split by ZIP+4, the locality of the ZIP+4 in CMS's ZIP+4 file",
             );
         }
         for (field, npi) in [
@@ -876,6 +885,19 @@ impl Reference {
         let first_date = claim.lines.iter().map(|l| l.date_of_service).min()?;
         let of_zip = self.fee_schedule_on(first_date)?.tables.zip_locality(zip).filter(|z| !z.split_by_zip4)?;
         Some((stated, zip, of_zip.locality))
+    }
+
+    /// Why a claim without `medicare_locality` finds no locality by its ZIP code (split by ZIP+4, or not in
+    /// CMS's file of the first date of service's release), and the ZIP's field; `None` when it finds one,
+    /// states one, gives no ZIP, or no release covers the date (pricing tells that).
+    fn locality_not_found_by_zip(&self, claim: &Claim) -> Option<(String, &'static str)> {
+        if claim.medicare_locality.is_some() {
+            return None;
+        }
+        let first_date = claim.lines.iter().map(|l| l.date_of_service).min()?;
+        let tables = self.fee_schedule_on(first_date)?.tables;
+        let why = crate::pfs::claim_locality(claim, Some(tables), first_date.year())?.err()?;
+        Some((why, crate::pfs::claim_zip(claim)?.1.field))
     }
 
     /// The fee schedule release a date is judged by; `None` when no release covers its year (pricing

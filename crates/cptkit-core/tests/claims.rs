@@ -505,6 +505,27 @@ fn a_locality_other_than_the_service_facilitys_zip_gives_is_clm005() {
     assert!(message.contains("10001 (13202-01)"), "{message}");
 }
 
+/// A claim whose ZIP code gives no one locality (split by ZIP+4, or not in CMS's file) and that states
+/// none is told: its fee-schedule lines cannot be priced, its Medicare anesthesia only nationally.
+#[test]
+fn a_zip_that_gives_no_locality_is_clm006() {
+    let context = cptkit_core::ValidationContext { today: time::macros::date!(2026 - 11 - 27) };
+    let found = |zip: &str, locality: Option<&str>| {
+        let mut claim = anesthesiologist_claim(&[("00632", "AA", "MJ", "90")]);
+        claim.medicare_locality = locality.map(|l| l.parse().unwrap());
+        claim.service_facility_location =
+            Some(serde_json::from_value(serde_json::json!({"state": "AL", "zip": zip})).unwrap());
+        let report = Reference::embedded().validate(&claim, &context);
+        report.findings.iter().map(|f| format!("{} {} {}", f.edit_id, f.field(), f.message)).collect::<Vec<_>>()
+    };
+    let split = found("35958", None);
+    assert_eq!(split.len(), 1, "{split:?}");
+    assert!(split[0].starts_with("CLM006 service_facility_location.zip ZIP 35958 is split"), "{split:?}");
+    assert_eq!(found("35958", Some("10112-00")), Vec::<String>::new());
+    assert_eq!(found("35203", None), Vec::<String>::new());
+    assert!(found("00000", None)[0].contains("not in CMS's ZIP code to locality file"));
+}
+
 /// An anesthesia add-on is reported with its primary code the same day (01968 and 01969 with 01967,
 /// 01953 with 01952: anesthesia_code_kinds.csv), as a fee-schedule add-on is (PFS016).
 #[test]

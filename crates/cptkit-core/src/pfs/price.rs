@@ -288,6 +288,7 @@ pub(crate) fn claim_locality(
         return Some(Ok((locality, CLAIM_LOCALITY)));
     }
     let (zip, source) = claim_zip(claim)?;
+    let source = source.name;
     let Some(tables) = tables else {
         return Some(Err(format!("cptkit has no CY{year} ZIP code file to find the claim's locality by")));
     };
@@ -300,12 +301,23 @@ pub(crate) fn claim_locality(
     })
 }
 
+/// Which of a claim's ZIP codes gives its locality: its field and how the steps name it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ZipSource {
+    pub(crate) field: &'static str,
+    pub(crate) name: &'static str,
+}
+
 /// The claim's 5-digit ZIP code that sets its locality, and which it is: the service facility's, else the
 /// billing provider's.
-fn claim_zip(claim: &Claim) -> Option<(&str, &'static str)> {
+pub(crate) fn claim_zip(claim: &Claim) -> Option<(&str, ZipSource)> {
+    const FACILITY: ZipSource =
+        ZipSource { field: "service_facility_location.zip", name: "the service facility's ZIP code" };
+    const BILLING: ZipSource =
+        ZipSource { field: "billing_provider_location.zip", name: "the billing provider's ZIP code" };
     service_facility_zip(claim)
-        .map(|zip| (zip, "the service facility's ZIP code"))
-        .or_else(|| zip5(&claim.billing_provider_location).map(|zip| (zip, "the billing provider's ZIP code")))
+        .map(|zip| (zip, FACILITY))
+        .or_else(|| zip5(&claim.billing_provider_location).map(|zip| (zip, BILLING)))
 }
 
 /// The 5-digit ZIP code of where the service was furnished, when the claim gives it.

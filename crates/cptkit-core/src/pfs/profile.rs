@@ -34,7 +34,8 @@ pub struct FeeScheduleProfile {
     pub payable: bool,
     pub rvus: Rvus,
     pub global_period: GlobalPeriod,
-    /// Global period ZZZ: always billed with a primary service.
+    /// Global period ZZZ in CMS's RVU file: always billed with a primary service. CMS gives the anesthesia
+    /// add-on codes (01953, 01968, 01969) XXX; the profile's `service_type` says they are add-ons.
     pub add_on: bool,
     /// Every indicator of the row in words, in the RVU file's order.
     pub indicators: Vec<FeeIndicator>,
