@@ -36,8 +36,9 @@ pub mod edit {
         TOTAL_CHARGE = "X12C01", Warning, "CLM02 differs from the sum of the line charges";
         /// Lines have different 2420A rendering providers: the claim was split into one core claim each.
         SPLIT_BY_PROVIDER = "X12C02", Warning, "claim split by line rendering provider (2420A)";
-        /// SV105 differs from CLM05-1; the core claim has one place of service (the claim's).
-        LINE_PLACE_OF_SERVICE = "X12C03", Warning, "line place of service differs from the claim's";
+        /// SV105 differs from CLM05-1: SV105 is the line's place of service, so the line is priced at
+        /// it, in its own part of the claim (the core claim has one place of service).
+        LINE_PLACE_OF_SERVICE = "X12C03", Warning, "line place of service differs from the claim's: priced at the line's";
         /// SBR09 has no cptkit plan type (Medicaid, TRICARE, VA, workers' comp...): read as commercial.
         FILING_INDICATOR = "X12C04", Warning, "claim filing indicator read as commercial";
         /// An address's state (N402) or postal code (N403) cannot be read: left off the claim.
@@ -393,7 +394,7 @@ struct Sv1 {
     quantity: Decimal,
     charge: i64,
     /// SV105, when given.
-    pos: Option<ShortText>,
+    pos: Option<(PosCode, SegmentRef)>,
     pointers: DiagnosisPointers,
     /// SV107 component of each pointer.
     pointer_at: [u8; 4],
@@ -963,7 +964,13 @@ impl Handler837 {
         if quantity.is_none() {
             fail(X12Error::value(seg.at_element(4), format!("quantity {:?} is not a number", seg.text(4))));
         }
-        let pos = Some(seg.text(5)).filter(|p| !p.is_empty()).map(ShortText::from);
+        // SV105 is the line's place of service (sent only when it differs from CLM05-1): it prices the line.
+        let pos = match seg.text(5).trim() {
+            "" => None,
+            text => {
+                parse_text::<PosCode>(text, seg.at_element(5), "place of service (SV105)").map_err(|e| fail(*e)).ok()
+            }
+        };
         let mut pointers = DiagnosisPointers::new();
         let mut pointer_at = [0u8; 4];
         // Every pointer, even past the 4 SV107 holds: the claim's judge tells DX011.
@@ -1052,6 +1059,8 @@ struct BuiltLine {
     origin: LineOrigin,
     /// The 2420A provider, when the line has one.
     provider: Option<Rendering>,
+    /// Its place of service (SV105), when it differs from the claim's (CLM05-1).
+    pos: Option<(PosCode, SegmentRef)>,
     /// Its source entries: a range of `Handler837::line_entries`.
     entries: Range<usize>,
     findings: Vec<(LineField, Finding)>,
@@ -1239,50 +1248,81 @@ impl Handler837 {
             billing_provider_location,
         };
         let same = |p: &Option<Rendering>| p.as_ref().is_none_or(|p| p.same_provider(&rendering));
-        if built.iter().all(|b| same(&b.provider)) {
-            // One rendering provider: the usual case, no copies.
+        if built.iter().all(|b| same(&b.provider) && b.pos.is_none()) {
+            // One rendering provider and place of service: the usual case, no copies.
             self.emit(template, source, header_findings, info, rendering, built.drain(..), None);
             self.built_pool = built;
             return;
         }
-        // Lines with different 2420A providers: one claim per provider, the claim's own first. Two
-        // providers of a line each (physician and anesthetist) are the usual split: kept inline.
-        type Group = (Rendering, SmallVec<[BuiltLine; 2]>);
+        // Lines with different 2420A providers or SV105 places of service: one claim per (provider,
+        // place of service), the claim's own first. Two providers of a line each (physician and
+        // anesthetist) are the usual split: kept inline.
+        type Group = (Rendering, Option<(PosCode, SegmentRef)>, SmallVec<[BuiltLine; 2]>);
         let mut groups: SmallVec<[Group; 2]> = SmallVec::new();
-        groups.push((rendering, SmallVec::new()));
+        groups.push((rendering, None, SmallVec::new()));
         for b in built.drain(..) {
-            match b.provider.filter(|_| !same(&b.provider)) {
-                None => groups[0].1.push(b),
-                Some(p) => match groups.iter_mut().find(|g| g.0.same_provider(&p)) {
-                    Some(g) => g.1.push(b),
-                    None => groups.push((p, std::iter::once(b).collect())),
-                },
+            let provider = b.provider.filter(|_| !same(&b.provider)).unwrap_or(rendering);
+            let pos = b.pos.map(|p| p.0);
+            match groups.iter_mut().find(|g| g.1.map(|p| p.0) == pos && g.0.same_provider(&provider)) {
+                Some(g) => g.2.push(b),
+                None => groups.push((provider, b.pos, std::iter::once(b).collect())),
             }
         }
-        groups.retain(|g| !g.1.is_empty());
+        groups.retain(|g| !g.2.is_empty());
         let parts = groups.len();
         let of = u16::try_from(parts).unwrap_or(u16::MAX);
+        // Parts of one provider at several places of service count once.
+        let key = |r: &Rendering| (r.npi, r.taxonomy.map(|t| t.0));
+        let providers = groups.iter().enumerate().filter(|(i, g)| groups[..*i].iter().all(|h| key(&h.0) != key(&g.0)));
+        let providers = providers.count();
+        let moved = groups.iter().any(|g| g.1.is_some());
         self.built_pool = built;
         let mut whole = Some((template, source));
-        for (g, (provider, lines)) in groups.into_iter().enumerate() {
+        for (g, (provider, line_pos, lines)) in groups.into_iter().enumerate() {
             // The last part takes the claim and its source table; the others copy them.
-            let Some((template, source)) = (if g + 1 == parts { whole.take() } else { whole.clone() }) else {
+            let Some((template, mut source)) = (if g + 1 == parts { whole.take() } else { whole.clone() }) else {
                 break;
             };
             let mut findings = header_findings.clone();
             // Every line's 2420A naming one provider other than 2310B's is no split: that provider renders it.
             let part = (parts > 1).then(|| ClaimPart { index: u16::try_from(g + 1).unwrap_or(u16::MAX), of });
-            if part.is_some() {
-                let (id, npi) = (&template.claim_id, provider.npi.as_str());
+            let id = &template.claim_id;
+            if let Some(part) = part.filter(|_| providers > 1) {
+                let npi = provider.npi.as_str();
                 let message = format!(
-                    "claim {id} has {of} rendering providers across its lines; this is part {} of {of} (rendering NPI {npi})",
-                    g + 1
+                    "claim {id} has {providers} rendering providers across its lines; this is part {} of {of} (rendering NPI {npi})",
+                    part.index
                 );
                 let hint = "one rendering provider per claim, or keep the parts together by claim id";
                 findings.push(finding(edit::SPLIT_BY_PROVIDER, "rendering_provider", message, hint));
             }
+            let claim_pos = template.place_of_service;
+            if moved {
+                let message = match (line_pos, part) {
+                    (Some((p, _)), part) => {
+                        let lx = lines.iter().map(|l| l.origin.line_number.to_string()).collect::<Vec<_>>().join(", ");
+                        let outcome = match part {
+                            Some(part) => format!("moved to part {} of {of}, priced at {p}", part.index),
+                            None => format!("every line has it, so the claim is priced at {p}"),
+                        };
+                        format!(
+                            "line place of service {p} (SV105 of LX {lx}) differs from the claim's {claim_pos} (CLM05-1): {outcome}"
+                        )
+                    }
+                    (None, part) => format!(
+                        "claim {id} has lines at another place of service (SV105), in their own parts; this is part {} of {of}, priced at the claim's {claim_pos} (CLM05-1)",
+                        part.map_or(1, |p| p.index)
+                    ),
+                };
+                let hint = "bill lines at another place of service on their own claim, or correct SV105";
+                findings.push(finding(edit::LINE_PLACE_OF_SERVICE, "place_of_service", message, hint));
+            }
             let mut claim = template;
             claim.rendering_provider = self.rendering_provider(&provider);
+            if let Some((p, at)) = line_pos {
+                claim.place_of_service = p;
+                source.set(ClaimField::PlaceOfService, at);
+            }
             self.emit(claim, source, findings, info.clone(), provider, lines.into_iter(), part);
         }
     }
@@ -1439,21 +1479,8 @@ fn build_line(
     for (p, &j) in sv1.pointer_at.iter().take(sv1.pointers.len()).enumerate() {
         entries.push((LineField::DiagnosisPointer(p as u8), sv1.at.component(7, usize::from(j))));
     }
-    if let (Some(line_pos), Some(claim_pos)) = (&sv1.pos, claim_pos)
-        && line_pos != claim_pos.as_str()
-    {
-        findings.push((
-            LineField::Line,
-            finding_at(
-                edit::LINE_PLACE_OF_SERVICE,
-                format!(
-                    "line place of service {line_pos} ({}) differs from the claim's {claim_pos}; the claim's is used",
-                    sv1.at.element(5)
-                ),
-                "bill lines with another place of service on their own claim",
-            ),
-        ));
-    }
+    // With no claim place of service the claim is rejected anyway.
+    let pos = sv1.pos.filter(|(p, _)| claim_pos.is_some_and(|c| c != p));
     if let Some(facility_at) = facility {
         findings.push((
             LineField::Line,
@@ -1569,6 +1596,7 @@ fn build_line(
             control_number: control,
         },
         provider,
+        pos,
         entries: first_entry..entries.len(),
         findings,
     })

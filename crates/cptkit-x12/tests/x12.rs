@@ -122,6 +122,108 @@ fn a_line_provider_repeating_the_claims_without_prv_is_the_same_provider() {
     assert!(claims[0].findings.iter().all(|f| f.edit_id != "X12C02"), "{:?}", claims[0].findings);
 }
 
+/// A small Medicare Part B 837P (billing provider in Birmingham AL, locality 10112-00; the subscriber is
+/// the patient) around `claim`: the CLM and what follows it, each segment ending in `~`.
+fn small_837_text(claim: &str) -> String {
+    let set = format!(
+        "ST*837*0001*005010X222A1~BHT*0019*00*1*20251110*0900*CH~NM1*41*2*CLINIC*****46*CPTKITTEST~\
+         PER*IC*OFFICE*TE*2055550100~NM1*40*2*CLEARINGHOUSE*****46*CLEARINGHOUSE~HL*1**20*1~\
+         PRV*BI*PXC*207Q00000X~NM1*85*2*CLINIC*****XX*1234567893~N3*1 FIRST AVE N~\
+         N4*BIRMINGHAM*AL*352031234~REF*EI*631234567~HL*2*1*22*0~SBR*P*18*******MB~\
+         NM1*IL*1*WHITE*RUTH****MI*M1~DMG*D8*19500211*F~NM1*PR*2*MEDICARE PART B*****PI*10112~{claim}"
+    );
+    let count = set.matches('~').count() + 1;
+    format!(
+        "ISA*00*          *00*          *ZZ*CPTKITTEST     *ZZ*CLEARINGHOUSE  *251110*0900*^*00501*000000001*0*T*:~\
+         GS*HC*CPTKITTEST*CLEARINGHOUSE*20251110*0900*1*X*005010X222A1~{set}SE*{count}*0001~GE*1*1~IEA*1*000000001~"
+    )
+}
+
+fn read_text(text: &str) -> File837 {
+    let file = read_837(text.as_bytes(), options());
+    assert!(file.errors.is_empty(), "{:?}", file.errors);
+    assert_eq!(file.rejected().count(), 0, "{:?}", file.rejected().collect::<Vec<_>>());
+    file
+}
+
+fn small_837(claim: &str) -> File837 {
+    read_text(&small_837_text(claim))
+}
+
+/// Edit id and field of each finding.
+fn told(c: &cptkit_x12::ParsedClaim) -> Vec<(String, String)> {
+    c.findings.iter().map(|f| (f.edit_id.to_string(), f.field())).collect()
+}
+
+fn allowed(c: &Claim) -> Decimal {
+    Reference::embedded().price(c, &PriceOptions::default(), RuleBook::embedded(), today()).unwrap().total_allowed
+}
+
+/// SV105 is the line's place of service (sent only when it differs from CLM05-1): a POS 22 line on a
+/// POS 11 claim goes to its own part, priced at the facility rate, not at the claim's non-facility one.
+#[test]
+fn a_line_place_of_service_prices_the_line_in_its_own_part() {
+    let head = "CLM*A1*300***11:B:1*Y*A*Y*Y~HI*ABK:M5416~NM1*82*1*DOC*ANN****XX*1558598797~PRV*PE*PXC*207Q00000X~";
+    let file = small_837(&format!(
+        "{head}LX*1~SV1*HC:99212*100*UN*1***1~DTP*472*D8*20251103~LX*2~SV1*HC:99213*200*UN*1*22**1~DTP*472*D8*20251103~"
+    ));
+    let parts: Vec<_> = file.claims().collect();
+    let summary: Vec<_> = parts
+        .iter()
+        .map(|p| (p.claim.place_of_service.as_str(), p.part.map(|p| (p.index, p.of)), p.lines[0].line_number))
+        .collect();
+    assert_eq!(summary, [("11", Some((1, 2)), 1), ("22", Some((2, 2)), 2)]);
+    assert!(parts.iter().all(|p| p.claim.lines.len() == 1 && p.claim.claim_id == "A1"));
+    assert_eq!(parts[1].claim.lines[0].procedure_code.as_str(), "99213");
+    assert_eq!(parts[1].claim.rendering_provider.npi.as_str(), "1558598797");
+    assert_eq!(told(parts[1]), [("X12C03".to_owned(), "place_of_service".to_owned())]);
+    let message = &parts[1].findings[0].message;
+    assert!(message.contains("moved to part 2 of 2, priced at 22"), "{message}");
+    assert_eq!(told(parts[0]), [("X12C03".to_owned(), "place_of_service".to_owned())]);
+    // The part's place of service points at the SV105 it came from.
+    let at = parts[1].source.locate(&"place_of_service".into());
+    assert_eq!(at.element_name().as_deref(), Some("SV105"));
+    // The moved line prices as a claim billed at 22: the facility rate, below the claim's (11) rate.
+    let one = |clm05: &str, sv105: &str| {
+        let file = small_837(&format!(
+            "CLM*A1*200***{clm05}:B:1*Y*A*Y*Y~HI*ABK:M5416~NM1*82*1*DOC*ANN****XX*1558598797~\
+             PRV*PE*PXC*207Q00000X~LX*1~SV1*HC:99213*200*UN*1*{sv105}**1~DTP*472*D8*20251103~"
+        ));
+        file.claims().cloned().collect::<Vec<_>>()
+    };
+    let facility = allowed(&one("22", "")[0].claim);
+    assert_eq!(allowed(&parts[1].claim), facility);
+    assert!(facility < allowed(&one("11", "")[0].claim));
+    // SV105 equal to CLM05-1 changes nothing.
+    let same = one("11", "11");
+    assert_eq!((same.len(), same[0].part, same[0].claim.place_of_service.as_str()), (1, None, "11"));
+    assert!(same[0].findings.is_empty(), "{:?}", same[0].findings);
+
+    // With a 2420A provider too: one part per (provider, place of service), the claim's own first.
+    let file = small_837(&format!(
+        "{head}LX*1~SV1*HC:99212*100*UN*1***1~DTP*472*D8*20251103~LX*2~SV1*HC:99213*200*UN*1*22**1~\
+         DTP*472*D8*20251103~LX*3~SV1*HC:99214*50*UN*1***1~DTP*472*D8*20251103~NM1*82*1*ROE*AL****XX*1234567893~"
+    ));
+    let parts: Vec<_> = file.claims().collect();
+    let summary: Vec<_> = parts
+        .iter()
+        .map(|p| (p.claim.place_of_service.as_str(), p.claim.rendering_provider.npi.as_str(), p.lines[0].line_number))
+        .collect();
+    assert_eq!(summary, [("11", "1558598797", 1), ("22", "1558598797", 2), ("11", "1234567893", 3)]);
+    let message = &parts[2].findings.iter().find(|f| f.edit_id == "X12C02").unwrap().message;
+    assert!(message.contains("has 2 rendering providers across its lines; this is part 3 of 3"), "{message}");
+}
+
+/// Every line at one other place of service: the claim is read at it, whole (no part).
+#[test]
+fn one_line_place_of_service_on_every_line_is_the_claims() {
+    let file =
+        small_837("CLM*A1*200***11:B:1*Y*A*Y*Y~HI*ABK:M5416~LX*1~SV1*HC:99213*200*UN*1*22**1~DTP*472*D8*20251103~");
+    let claims: Vec<_> = file.claims().collect();
+    assert_eq!((claims.len(), claims[0].part, claims[0].claim.place_of_service.as_str()), (1, None, "22"));
+    assert_eq!(told(claims[0]), [("X12C03".to_owned(), "place_of_service".to_owned())]);
+}
+
 /// CLM05-3 is required: an empty one is read as 1 (original), as every face reads a claim without one,
 /// and told.
 #[test]
@@ -286,6 +388,7 @@ fn fixture_claims_are_consistent_with_core_validation() {
     assert_eq!(claims[1].lines[0].date_of_service, time::macros::date!(2025 - 04 - 03));
     let c2002 = &claim(&file, "C2002")[0];
     assert_eq!(c2002.findings[0].edit_id, "X12C03");
+    assert_eq!(c2002.claim.place_of_service.as_str(), "24", "its only line's SV105 (CLM05-1 says 22)");
     // Medicaid filing indicator: read as commercial, with a finding.
     assert_eq!(claim(&file, "C2005")[0].findings[0].edit_id, "X12C04");
     // The errata label is accepted.
