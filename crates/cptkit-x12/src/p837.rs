@@ -48,6 +48,9 @@ pub mod edit {
         LINE_FACILITY = "X12C06", Warning, "line service facility (2420C) not used";
         /// CLM05-3 is required but empty: read as 1 (original), as every face reads a claim with none.
         FREQUENCY_MISSING = "X12C07", Warning, "claim frequency code (CLM05-3) missing: read as original";
+        /// A claim-level (2300) note's times fit one anesthesia line: with several, each would get the
+        /// same interval, so they are applied to none.
+        CLAIM_NOTE_TIMES = "X12C08", Warning, "claim-level note times not applied: several anesthesia lines";
     }
 }
 
@@ -1085,7 +1088,7 @@ impl Handler837 {
             frequency_missing,
             mut diagnoses,
             rendering,
-            note,
+            mut note,
             mut lines,
             mut errors,
             dates,
@@ -1144,8 +1147,25 @@ impl Handler837 {
         }
         let mut built = std::mem::take(&mut self.built_pool);
         let mut line_entries = std::mem::take(&mut self.line_entries);
+        // A 2300 note's times are one anesthetic's: with several anesthesia lines (a base and an add-on
+        // code) each would get the whole interval, so none does.
+        let anesthesia_lines = lines.iter().filter(|l| l.sv1.as_ref().is_some_and(|s| s.code.is_anesthesia())).count();
+        let mut unapplied_times = None;
+        if let Some((claim_note, note_at)) = note.as_mut()
+            && anesthesia_lines > 1
+            && (claim_note.start.is_some() || claim_note.stop.is_some())
+        {
+            (claim_note.start, claim_note.stop) = (None, None);
+            unapplied_times = Some(*note_at);
+        }
+        let note = note.filter(|(n, _)| !n.is_empty());
         let case = self.case_seed();
-        let context = LineContext { claim_pos: pos.as_ref().map(|p| &p.0), claim_note: note.as_ref(), case };
+        let context = LineContext {
+            claim_pos: pos.as_ref().map(|p| &p.0),
+            claim_note: note.as_ref(),
+            claim_times_withheld: unapplied_times.is_some(),
+            case,
+        };
         line_entries.clear();
         for (index, lb) in lines.drain(..).enumerate() {
             if let Some(line) = build_line(index, lb, &context, &mut line_entries, &mut errors) {
@@ -1206,6 +1226,16 @@ impl Handler837 {
                     values::format_cents(sum)
                 ),
                 "make CLM02 the sum of the SV102 line charges",
+            ));
+        }
+        if let Some(note_at) = unapplied_times {
+            header_findings.push(finding(
+                edit::CLAIM_NOTE_TIMES,
+                "lines",
+                format!(
+                    "the claim's note (2300 NTE, {note_at}) has anesthesia times, but the claim has {anesthesia_lines} anesthesia lines: the times were applied to none of them"
+                ),
+                "put each anesthesia line's START and STOP in its own note (2400 NTE)",
             ));
         }
         if frequency_missing {
@@ -1427,6 +1457,8 @@ struct CaseSeed<'a> {
 struct LineContext<'a> {
     claim_pos: Option<&'a PosCode>,
     claim_note: Option<&'a (AnesthesiaNote, SegmentRef)>,
+    /// The claim note's times were taken out (X12C08).
+    claim_times_withheld: bool,
     case: CaseSeed<'a>,
 }
 
@@ -1438,7 +1470,7 @@ fn build_line(
     entries: &mut Vec<(LineField, SegmentRef)>,
     errors: &mut Vec<X12Error>,
 ) -> Option<BuiltLine> {
-    let LineContext { claim_pos, claim_note, case } = *context;
+    let LineContext { claim_pos, claim_note, claim_times_withheld, case } = *context;
     let LineBuilder { at, lx, sv1, dos, note, rendering, control, facility, errors: line_errors } = lb;
     if !line_errors.is_empty() {
         errors.extend(line_errors);
@@ -1494,6 +1526,7 @@ fn build_line(
         ));
     }
     // Times, case, induction: the line's note, else the claim's note for anesthesia lines.
+    let withheld = note.is_none() && claim_times_withheld;
     let note = note.as_ref().or(claim_note.filter(|_| code.is_anesthesia()));
     let (mut start_time, mut end_time) = (None, None);
     let mut case_id = None;
@@ -1514,6 +1547,8 @@ fn build_line(
             entries.push((LineField::EndTime, at));
         }
         match (&note.start, &note.stop) {
+            // Told once for the claim (X12C08), not as a note without times.
+            (None, None) if withheld => {}
             (Some(Ok((sh, sm))), Some(Ok((eh, em)))) => {
                 let start = at_time(dos, *sh, *sm);
                 let mut end = at_time(dos, *eh, *em);

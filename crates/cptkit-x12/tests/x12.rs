@@ -224,6 +224,34 @@ fn one_line_place_of_service_on_every_line_is_the_claims() {
     assert_eq!(told(claims[0]), [("X12C03".to_owned(), "place_of_service".to_owned())]);
 }
 
+/// A claim-level (2300) note's times are one anesthetic's: with two anesthesia lines (a base and an
+/// add-on code) both got the same 08:00-10:00, so they are applied to neither, and told.
+#[test]
+fn claim_note_times_apply_only_to_a_claims_one_anesthesia_line() {
+    let claim = |note: &str, lines: &str| {
+        let file = small_837(&format!(
+            "CLM*A1*1200***22:B:1*Y*A*Y*Y~HI*ABK:O80~NTE*ADD*{note}~NM1*82*1*DOC*ANN****XX*1558598797~\
+             PRV*PE*PXC*207L00000X~{lines}"
+        ));
+        file.claims().next().unwrap().clone()
+    };
+    let two = "LX*1~SV1*HC:01967:AA*900*MJ*90***1~DTP*472*D8*20251103~\
+               LX*2~SV1*HC:01968:AA*300*MJ*30***1~DTP*472*D8*20251103~";
+    let c = claim("START 0800 STOP 1000 CASE K7", two);
+    assert!(c.claim.lines.iter().all(|l| l.start_time.is_none() && l.end_time.is_none()), "{:?}", c.claim.lines);
+    assert!(c.claim.lines.iter().all(|l| l.case_id == "K7"), "the note's case id still names the case");
+    assert_eq!(told(&c), [("X12C08".to_owned(), "lines".to_owned())]);
+    assert!(c.findings[0].message.contains("the claim has 2 anesthesia lines"), "{}", c.findings[0].message);
+    // One anesthesia line (99100 is a qualifying circumstance, not an anesthesia line): applied.
+    let one =
+        "LX*1~SV1*HC:01967:AA*900*MJ*120***1~DTP*472*D8*20251103~LX*2~SV1*HC:99100*300*UN*1***1~DTP*472*D8*20251103~";
+    let c = claim("START 0800 STOP 1000", one);
+    assert_eq!(c.claim.lines[0].start_time.unwrap().to_string(), "2025-11-03 8:00:00.0");
+    assert_eq!(c.claim.lines[0].end_time.unwrap().to_string(), "2025-11-03 10:00:00.0");
+    assert!(c.claim.lines[1].start_time.is_none());
+    assert!(c.findings.iter().all(|f| f.edit_id != "X12C08"), "{:?}", c.findings);
+}
+
 /// CLM05-3 is required: an empty one is read as 1 (original), as every face reads a claim without one,
 /// and told.
 #[test]
