@@ -51,6 +51,8 @@ pub mod edit {
         /// A claim-level (2300) note's times fit one anesthesia line: with several, each would get the
         /// same interval, so they are applied to none.
         CLAIM_NOTE_TIMES = "X12C08", Warning, "claim-level note times not applied: several anesthesia lines";
+        /// A line's service date is a range (DTP*472 RD8): the core line has one date, the first.
+        SERVICE_DATE_RANGE = "X12C09", Warning, "service date range: only the start date is used";
     }
 }
 
@@ -409,6 +411,8 @@ struct LineBuilder {
     lx: u32,
     sv1: Option<Sv1>,
     dos: Option<Field<Date>>,
+    /// The end of an RD8 service date range, when it is not the start.
+    dos_through: Option<Date>,
     note: Option<(AnesthesiaNote, SegmentRef)>,
     rendering: Option<ProviderRef>,
     control: Option<ShortText>,
@@ -859,10 +863,13 @@ impl Handler837 {
     fn on_dtp(&mut self, seg: &Segment<'_>) {
         let Some(claim) = &mut self.claim else { return };
         let at = seg.at_element(3);
-        let date = match seg.code(2) {
-            b"D8" => values::date8(seg.element(3)),
-            b"RD8" => values::date_range8(seg.element(3)).map(|(from, _)| from),
-            _ => None,
+        let (date, through) = match seg.code(2) {
+            b"D8" => (values::date8(seg.element(3)), None),
+            b"RD8" => match values::date_range8(seg.element(3)) {
+                Some((from, to)) => (Some(from), Some(to).filter(|to| *to != from)),
+                None => (None, None),
+            },
+            _ => (None, None),
         };
         match claim.lines.last_mut() {
             Some(line) if seg.code(1) == b"472" && line.dos.is_some() => {
@@ -871,6 +878,7 @@ impl Handler837 {
                 }
             }
             Some(line) if seg.code(1) == b"472" => {
+                line.dos_through = through;
                 line.dos = Some(date.map(|d| (d, at)).ok_or_else(|| {
                     Box::new(X12Error::value(at, format!("service date {:?} is not a D8/RD8 date", seg.text(3))))
                 }));
@@ -900,6 +908,7 @@ impl Handler837 {
             lx: seg.text(1).parse().unwrap_or(0),
             sv1: None,
             dos: None,
+            dos_through: None,
             note: None,
             rendering: None,
             control: None,
@@ -1471,7 +1480,7 @@ fn build_line(
     errors: &mut Vec<X12Error>,
 ) -> Option<BuiltLine> {
     let LineContext { claim_pos, claim_note, claim_times_withheld, case } = *context;
-    let LineBuilder { at, lx, sv1, dos, note, rendering, control, facility, errors: line_errors } = lb;
+    let LineBuilder { at, lx, sv1, dos, dos_through, note, rendering, control, facility, errors: line_errors } = lb;
     if !line_errors.is_empty() {
         errors.extend(line_errors);
         return None;
@@ -1513,6 +1522,18 @@ fn build_line(
     }
     // With no claim place of service the claim is rejected anyway.
     let pos = sv1.pos.filter(|(p, _)| claim_pos.is_some_and(|c| c != p));
+    if let Some(through) = dos_through {
+        findings.push((
+            LineField::DateOfService,
+            finding_at(
+                edit::SERVICE_DATE_RANGE,
+                format!(
+                    "the service date is a range, {dos} to {through} (DTP*472 RD8, {dos_at}): the end date is not used, the line is priced as of {dos}"
+                ),
+                "bill one line per date of service (DTP*472 D8)",
+            ),
+        ));
+    }
     if let Some(facility_at) = facility {
         findings.push((
             LineField::Line,

@@ -252,6 +252,30 @@ fn claim_note_times_apply_only_to_a_claims_one_anesthesia_line() {
     assert!(c.findings.iter().all(|f| f.edit_id != "X12C08"), "{:?}", c.findings);
 }
 
+/// A DTP*472 RD8 range keeps its first date as the date of service, and says the end date is not used.
+#[test]
+fn a_service_date_range_tells_its_end_date_is_not_used() {
+    let text = |dates: &str| {
+        small_837_text(&format!(
+            "CLM*A1*300***11:B:1*Y*A*Y*Y~HI*ABK:M5416~LX*1~SV1*HC:99213*300*UN*3***1~DTP*472*RD8*{dates}~"
+        ))
+    };
+    let file = read_text(&text("20251103-20251105"));
+    let c = file.claims().next().unwrap();
+    assert_eq!(c.claim.lines[0].date_of_service, time::macros::date!(2025 - 11 - 03));
+    assert_eq!(told(c), [("X12C09".to_owned(), "lines[0].date_of_service".to_owned())]);
+    let message = &c.findings[0].message;
+    assert!(message.contains("2025-11-03 to 2025-11-05") && message.contains("priced as of 2025-11-03"), "{message}");
+    // One day as a range: nothing to tell.
+    let file = read_text(&text("20251103-20251103"));
+    assert!(file.claims().next().unwrap().findings.is_empty());
+    // A range that is not one is still refused, as before.
+    let file = read_837(text("20251105-20251103").as_bytes(), options());
+    let rejected: Vec<_> = file.rejected().collect();
+    assert_eq!((rejected.len(), file.claims().count()), (1, 0));
+    assert!(rejected[0].errors[0].message.contains("is not a D8/RD8 date"), "{}", rejected[0].errors[0]);
+}
+
 /// CLM05-3 is required: an empty one is read as 1 (original), as every face reads a claim without one,
 /// and told.
 #[test]
