@@ -53,6 +53,9 @@ pub mod edit {
         CLAIM_NOTE_TIMES = "X12C08", Warning, "claim-level note times not applied: several anesthesia lines";
         /// A line's service date is a range (DTP*472 RD8): the core line has one date, the first.
         SERVICE_DATE_RANGE = "X12C09", Warning, "service date range: only the start date is used";
+        /// SBR01 is not P (primary): the claim is priced at the payer's own allowance, with no
+        /// coordination of benefits (the other-payer loops 2320/2430 are not read).
+        NOT_PRIMARY = "X12C10", Warning, "payer is not the primary payer: no coordination of benefits applied";
     }
 }
 
@@ -367,6 +370,8 @@ struct Subscriber {
     member_at: Option<SegmentRef>,
     birth: Option<Field<Date>>,
     filing: Option<(Arc<str>, SegmentRef)>,
+    /// SBR01, payer responsibility sequence (P primary, S secondary...).
+    responsibility: Option<(ShortText, SegmentRef)>,
     /// The payer mapping (its index in `payer_cache`), looked up once per subscriber loop.
     payer: Option<usize>,
     payer_name: Arc<str>,
@@ -616,6 +621,7 @@ impl Handler837 {
                 } else {
                     let filing = intern(self.payer_cache.iter().map(|c| &c.0.0), seg.text(9));
                     self.subscriber.filing = Some((filing, seg.at_element(9)));
+                    self.subscriber.responsibility = Some((seg.text(1).trim().into(), seg.at_element(1)));
                     self.subscriber.payer = None;
                 }
             }
@@ -1047,6 +1053,30 @@ fn payer_of(options: &ReadOptions, s: &Subscriber) -> PayerResult {
     Ok((Payer { id: id.into(), plan_type }, warning))
 }
 
+/// Why a claim whose SBR01 is `code` is not priced as the X12 standard's code says (element 1138),
+/// or None for P (primary).
+fn not_primary(code: &str, at: SegmentRef) -> Option<String> {
+    let meaning = match code {
+        "P" => return None,
+        "S" => "secondary",
+        "T" => "tertiary",
+        "A" => "payer responsibility four",
+        "B" => "payer responsibility five",
+        "C" => "payer responsibility six",
+        "D" => "payer responsibility seven",
+        "E" => "payer responsibility eight",
+        "F" => "payer responsibility nine",
+        "G" => "payer responsibility ten",
+        "H" => "payer responsibility eleven",
+        "U" => "unknown",
+        _ => "not a payer responsibility code",
+    };
+    let code: String = code.chars().take(8).collect();
+    Some(format!(
+        "SBR01 ({at}) is {code:?}, {meaning}: cptkit prices the claim as if this payer were primary (its whole allowance) and applies no coordination of benefits (the other-payer loops 2320/2430 are not read)"
+    ))
+}
+
 /// A rendering provider as read: its NPI and, when given (PRV*PE is situational), its taxonomy.
 #[derive(Debug, Clone, Copy)]
 struct Rendering {
@@ -1245,6 +1275,14 @@ impl Handler837 {
                     "the claim's note (2300 NTE, {note_at}) has anesthesia times, but the claim has {anesthesia_lines} anesthesia lines: the times were applied to none of them"
                 ),
                 "put each anesthesia line's START and STOP in its own note (2400 NTE)",
+            ));
+        }
+        if let Some(message) = self.subscriber.responsibility.as_ref().and_then(|(code, at)| not_primary(code, *at)) {
+            header_findings.push(finding(
+                edit::NOT_PRIMARY,
+                "payer",
+                message,
+                "take the price as this payer's allowance before any other payer paid; apply the earlier payers' payments (their 835s) yourself",
             ));
         }
         if frequency_missing {

@@ -276,6 +276,27 @@ fn a_service_date_range_tells_its_end_date_is_not_used() {
     assert!(rejected[0].errors[0].message.contains("is not a D8/RD8 date"), "{}", rejected[0].errors[0]);
 }
 
+/// SBR01 other than P: the claim is priced as if its payer were primary, with no coordination of
+/// benefits, and says so.
+#[test]
+fn a_payer_that_is_not_primary_is_told() {
+    let claim = "CLM*A1*200***11:B:1*Y*A*Y*Y~HI*ABK:M5416~LX*1~SV1*HC:99213*200*UN*1***1~DTP*472*D8*20251103~";
+    let text = small_837_text(claim);
+    let primary = read_text(&text);
+    let primary = primary.claims().next().unwrap();
+    assert!(primary.findings.is_empty(), "{:?}", primary.findings);
+    for (code, meaning) in [("S", "secondary"), ("T", "tertiary"), ("A", "payer responsibility four")] {
+        let file = read_text(&text.replacen("SBR*P*18*", &format!("SBR*{code}*18*"), 1));
+        let c = file.claims().next().unwrap();
+        assert_eq!(told(c), [("X12C10".to_owned(), "payer".to_owned())]);
+        let message = &c.findings[0].message;
+        assert!(message.contains(&format!("is \"{code}\", {meaning}:")), "{message}");
+        assert!(message.contains("no coordination of benefits"), "{message}");
+        // Read (and priced) as before: only the finding is new.
+        assert_eq!(c.claim, primary.claim);
+    }
+}
+
 /// CLM05-3 is required: an empty one is read as 1 (original), as every face reads a claim without one,
 /// and told.
 #[test]
