@@ -297,6 +297,31 @@ fn a_payer_that_is_not_primary_is_told() {
     }
 }
 
+/// The parts and findings above read the same on several threads (one transaction per interchange
+/// here: the workers start from the second).
+#[test]
+fn line_places_notes_ranges_and_payer_order_read_the_same_in_parallel() {
+    let lines = "NM1*82*1*DOC*ANN****XX*1558598797~PRV*PE*PXC*207L00000X~LX*1~SV1*HC:01967:AA*900*MJ*90***1~\
+                 DTP*472*RD8*20251103-20251104~LX*2~SV1*HC:01968:AA*300*MJ*30*22**1~DTP*472*D8*20251103~\
+                 LX*3~SV1*HC:99213*200*UN*1*22**1~DTP*472*D8*20251103~NM1*82*1*ROE*AL****XX*1234567893~";
+    let claim = format!("CLM*A1*1400***11:B:1*Y*A*Y*Y~HI*ABK:O80~NTE*ADD*START 0800 STOP 1000~{lines}");
+    let one = small_837_text(&claim);
+    let input = [one.clone(), one.replacen("SBR*P*", "SBR*S*", 1), one].concat();
+    let sequential = cptkit_x12::read_837_threads(input.as_bytes(), options(), 1);
+    assert_eq!(sequential.claims().count(), 9, "three parts in each of three interchanges");
+    let ids: BTreeMap<String, usize> =
+        sequential.claims().flat_map(|c| &c.findings).fold(BTreeMap::new(), |mut m, f| {
+            *m.entry(f.edit_id.to_string()).or_default() += 1;
+            m
+        });
+    assert!(["X12C02", "X12C03", "X12C08", "X12C09", "X12C10"].iter().all(|id| ids.contains_key(*id)), "{ids:?}");
+    assert_eq!(sequential, cptkit_x12::read_837_threads(input.as_bytes(), options(), 3));
+    // Parts at another place of service are written back as their own CLM, and read back the same.
+    let claims = sequential.core_claims();
+    let written = write_837_to_vec(&claims, &WriteOptions::default()).unwrap();
+    assert_eq!(read_837(&written[..], options()).core_claims(), claims);
+}
+
 /// CLM05-3 is required: an empty one is read as 1 (original), as every face reads a claim without one,
 /// and told.
 #[test]
