@@ -36,8 +36,9 @@ pub mod edit {
         TOTAL_CHARGE = "X12C01", Warning, "CLM02 differs from the sum of the line charges";
         /// Lines have different 2420A rendering providers: the claim was split into one core claim each.
         SPLIT_BY_PROVIDER = "X12C02", Warning, "claim split by line rendering provider (2420A)";
-        /// SV105 differs from CLM05-1; the core claim has one place of service (the claim's).
-        LINE_PLACE_OF_SERVICE = "X12C03", Warning, "line place of service differs from the claim's";
+        /// SV105 differs from CLM05-1: SV105 is the line's place of service, so the line is priced at
+        /// it, in its own part of the claim (the core claim has one place of service).
+        LINE_PLACE_OF_SERVICE = "X12C03", Warning, "line place of service differs from the claim's: priced at the line's";
         /// SBR09 has no cptkit plan type (Medicaid, TRICARE, VA, workers' comp...): read as commercial.
         FILING_INDICATOR = "X12C04", Warning, "claim filing indicator read as commercial";
         /// An address's state (N402) or postal code (N403) cannot be read: left off the claim.
@@ -47,6 +48,14 @@ pub mod edit {
         LINE_FACILITY = "X12C06", Warning, "line service facility (2420C) not used";
         /// CLM05-3 is required but empty: read as 1 (original), as every face reads a claim with none.
         FREQUENCY_MISSING = "X12C07", Warning, "claim frequency code (CLM05-3) missing: read as original";
+        /// A claim-level (2300) note's times fit one anesthesia line: with several, each would get the
+        /// same interval, so they are applied to none.
+        CLAIM_NOTE_TIMES = "X12C08", Warning, "claim-level note times not applied: several anesthesia lines";
+        /// A line's service date is a range (DTP*472 RD8): the core line has one date, the first.
+        SERVICE_DATE_RANGE = "X12C09", Warning, "service date range: only the start date is used";
+        /// SBR01 is not P (primary): the claim is priced at the payer's own allowance, with no
+        /// coordination of benefits (the other-payer loops 2320/2430 are not read).
+        NOT_PRIMARY = "X12C10", Warning, "payer is not the primary payer: no coordination of benefits applied";
     }
 }
 
@@ -361,6 +370,8 @@ struct Subscriber {
     member_at: Option<SegmentRef>,
     birth: Option<Field<Date>>,
     filing: Option<(Arc<str>, SegmentRef)>,
+    /// SBR01, payer responsibility sequence (P primary, S secondary...).
+    responsibility: Option<(ShortText, SegmentRef)>,
     /// The payer mapping (its index in `payer_cache`), looked up once per subscriber loop.
     payer: Option<usize>,
     payer_name: Arc<str>,
@@ -393,7 +404,7 @@ struct Sv1 {
     quantity: Decimal,
     charge: i64,
     /// SV105, when given.
-    pos: Option<ShortText>,
+    pos: Option<(PosCode, SegmentRef)>,
     pointers: DiagnosisPointers,
     /// SV107 component of each pointer.
     pointer_at: [u8; 4],
@@ -405,6 +416,8 @@ struct LineBuilder {
     lx: u32,
     sv1: Option<Sv1>,
     dos: Option<Field<Date>>,
+    /// The end of an RD8 service date range, when it is not the start.
+    dos_through: Option<Date>,
     note: Option<(AnesthesiaNote, SegmentRef)>,
     rendering: Option<ProviderRef>,
     control: Option<ShortText>,
@@ -608,6 +621,7 @@ impl Handler837 {
                 } else {
                     let filing = intern(self.payer_cache.iter().map(|c| &c.0.0), seg.text(9));
                     self.subscriber.filing = Some((filing, seg.at_element(9)));
+                    self.subscriber.responsibility = Some((seg.text(1).trim().into(), seg.at_element(1)));
                     self.subscriber.payer = None;
                 }
             }
@@ -855,10 +869,13 @@ impl Handler837 {
     fn on_dtp(&mut self, seg: &Segment<'_>) {
         let Some(claim) = &mut self.claim else { return };
         let at = seg.at_element(3);
-        let date = match seg.code(2) {
-            b"D8" => values::date8(seg.element(3)),
-            b"RD8" => values::date_range8(seg.element(3)).map(|(from, _)| from),
-            _ => None,
+        let (date, through) = match seg.code(2) {
+            b"D8" => (values::date8(seg.element(3)), None),
+            b"RD8" => match values::date_range8(seg.element(3)) {
+                Some((from, to)) => (Some(from), Some(to).filter(|to| *to != from)),
+                None => (None, None),
+            },
+            _ => (None, None),
         };
         match claim.lines.last_mut() {
             Some(line) if seg.code(1) == b"472" && line.dos.is_some() => {
@@ -867,6 +884,7 @@ impl Handler837 {
                 }
             }
             Some(line) if seg.code(1) == b"472" => {
+                line.dos_through = through;
                 line.dos = Some(date.map(|d| (d, at)).ok_or_else(|| {
                     Box::new(X12Error::value(at, format!("service date {:?} is not a D8/RD8 date", seg.text(3))))
                 }));
@@ -896,6 +914,7 @@ impl Handler837 {
             lx: seg.text(1).parse().unwrap_or(0),
             sv1: None,
             dos: None,
+            dos_through: None,
             note: None,
             rendering: None,
             control: None,
@@ -963,7 +982,13 @@ impl Handler837 {
         if quantity.is_none() {
             fail(X12Error::value(seg.at_element(4), format!("quantity {:?} is not a number", seg.text(4))));
         }
-        let pos = Some(seg.text(5)).filter(|p| !p.is_empty()).map(ShortText::from);
+        // SV105 is the line's place of service (sent only when it differs from CLM05-1): it prices the line.
+        let pos = match seg.text(5).trim() {
+            "" => None,
+            text => {
+                parse_text::<PosCode>(text, seg.at_element(5), "place of service (SV105)").map_err(|e| fail(*e)).ok()
+            }
+        };
         let mut pointers = DiagnosisPointers::new();
         let mut pointer_at = [0u8; 4];
         // Every pointer, even past the 4 SV107 holds: the claim's judge tells DX011.
@@ -1028,6 +1053,30 @@ fn payer_of(options: &ReadOptions, s: &Subscriber) -> PayerResult {
     Ok((Payer { id: id.into(), plan_type }, warning))
 }
 
+/// Why a claim whose SBR01 is `code` is not priced as the X12 standard's code says (element 1138),
+/// or None for P (primary).
+fn not_primary(code: &str, at: SegmentRef) -> Option<String> {
+    let meaning = match code {
+        "P" => return None,
+        "S" => "secondary",
+        "T" => "tertiary",
+        "A" => "payer responsibility four",
+        "B" => "payer responsibility five",
+        "C" => "payer responsibility six",
+        "D" => "payer responsibility seven",
+        "E" => "payer responsibility eight",
+        "F" => "payer responsibility nine",
+        "G" => "payer responsibility ten",
+        "H" => "payer responsibility eleven",
+        "U" => "unknown",
+        _ => "not a payer responsibility code",
+    };
+    let code: String = code.chars().take(8).collect();
+    Some(format!(
+        "SBR01 ({at}) is {code:?}, {meaning}: cptkit prices the claim as if this payer were primary (its whole allowance) and applies no coordination of benefits (the other-payer loops 2320/2430 are not read)"
+    ))
+}
+
 /// A rendering provider as read: its NPI and, when given (PRV*PE is situational), its taxonomy.
 #[derive(Debug, Clone, Copy)]
 struct Rendering {
@@ -1052,6 +1101,8 @@ struct BuiltLine {
     origin: LineOrigin,
     /// The 2420A provider, when the line has one.
     provider: Option<Rendering>,
+    /// Its place of service (SV105), when it differs from the claim's (CLM05-1).
+    pos: Option<(PosCode, SegmentRef)>,
     /// Its source entries: a range of `Handler837::line_entries`.
     entries: Range<usize>,
     findings: Vec<(LineField, Finding)>,
@@ -1076,7 +1127,7 @@ impl Handler837 {
             frequency_missing,
             mut diagnoses,
             rendering,
-            note,
+            mut note,
             mut lines,
             mut errors,
             dates,
@@ -1135,8 +1186,25 @@ impl Handler837 {
         }
         let mut built = std::mem::take(&mut self.built_pool);
         let mut line_entries = std::mem::take(&mut self.line_entries);
+        // A 2300 note's times are one anesthetic's: with several anesthesia lines (a base and an add-on
+        // code) each would get the whole interval, so none does.
+        let anesthesia_lines = lines.iter().filter(|l| l.sv1.as_ref().is_some_and(|s| s.code.is_anesthesia())).count();
+        let mut unapplied_times = None;
+        if let Some((claim_note, note_at)) = note.as_mut()
+            && anesthesia_lines > 1
+            && (claim_note.start.is_some() || claim_note.stop.is_some())
+        {
+            (claim_note.start, claim_note.stop) = (None, None);
+            unapplied_times = Some(*note_at);
+        }
+        let note = note.filter(|(n, _)| !n.is_empty());
         let case = self.case_seed();
-        let context = LineContext { claim_pos: pos.as_ref().map(|p| &p.0), claim_note: note.as_ref(), case };
+        let context = LineContext {
+            claim_pos: pos.as_ref().map(|p| &p.0),
+            claim_note: note.as_ref(),
+            claim_times_withheld: unapplied_times.is_some(),
+            case,
+        };
         line_entries.clear();
         for (index, lb) in lines.drain(..).enumerate() {
             if let Some(line) = build_line(index, lb, &context, &mut line_entries, &mut errors) {
@@ -1199,6 +1267,24 @@ impl Handler837 {
                 "make CLM02 the sum of the SV102 line charges",
             ));
         }
+        if let Some(note_at) = unapplied_times {
+            header_findings.push(finding(
+                edit::CLAIM_NOTE_TIMES,
+                "lines",
+                format!(
+                    "the claim's note (2300 NTE, {note_at}) has anesthesia times, but the claim has {anesthesia_lines} anesthesia lines: the times were applied to none of them"
+                ),
+                "put each anesthesia line's START and STOP in its own note (2400 NTE)",
+            ));
+        }
+        if let Some(message) = self.subscriber.responsibility.as_ref().and_then(|(code, at)| not_primary(code, *at)) {
+            header_findings.push(finding(
+                edit::NOT_PRIMARY,
+                "payer",
+                message,
+                "take the price as this payer's allowance before any other payer paid; apply the earlier payers' payments (their 835s) yourself",
+            ));
+        }
         if frequency_missing {
             header_findings.push(finding(
                 edit::FREQUENCY_MISSING,
@@ -1239,50 +1325,81 @@ impl Handler837 {
             billing_provider_location,
         };
         let same = |p: &Option<Rendering>| p.as_ref().is_none_or(|p| p.same_provider(&rendering));
-        if built.iter().all(|b| same(&b.provider)) {
-            // One rendering provider: the usual case, no copies.
+        if built.iter().all(|b| same(&b.provider) && b.pos.is_none()) {
+            // One rendering provider and place of service: the usual case, no copies.
             self.emit(template, source, header_findings, info, rendering, built.drain(..), None);
             self.built_pool = built;
             return;
         }
-        // Lines with different 2420A providers: one claim per provider, the claim's own first. Two
-        // providers of a line each (physician and anesthetist) are the usual split: kept inline.
-        type Group = (Rendering, SmallVec<[BuiltLine; 2]>);
+        // Lines with different 2420A providers or SV105 places of service: one claim per (provider,
+        // place of service), the claim's own first. Two providers of a line each (physician and
+        // anesthetist) are the usual split: kept inline.
+        type Group = (Rendering, Option<(PosCode, SegmentRef)>, SmallVec<[BuiltLine; 2]>);
         let mut groups: SmallVec<[Group; 2]> = SmallVec::new();
-        groups.push((rendering, SmallVec::new()));
+        groups.push((rendering, None, SmallVec::new()));
         for b in built.drain(..) {
-            match b.provider.filter(|_| !same(&b.provider)) {
-                None => groups[0].1.push(b),
-                Some(p) => match groups.iter_mut().find(|g| g.0.same_provider(&p)) {
-                    Some(g) => g.1.push(b),
-                    None => groups.push((p, std::iter::once(b).collect())),
-                },
+            let provider = b.provider.filter(|_| !same(&b.provider)).unwrap_or(rendering);
+            let pos = b.pos.map(|p| p.0);
+            match groups.iter_mut().find(|g| g.1.map(|p| p.0) == pos && g.0.same_provider(&provider)) {
+                Some(g) => g.2.push(b),
+                None => groups.push((provider, b.pos, std::iter::once(b).collect())),
             }
         }
-        groups.retain(|g| !g.1.is_empty());
+        groups.retain(|g| !g.2.is_empty());
         let parts = groups.len();
         let of = u16::try_from(parts).unwrap_or(u16::MAX);
+        // Parts of one provider at several places of service count once.
+        let key = |r: &Rendering| (r.npi, r.taxonomy.map(|t| t.0));
+        let providers = groups.iter().enumerate().filter(|(i, g)| groups[..*i].iter().all(|h| key(&h.0) != key(&g.0)));
+        let providers = providers.count();
+        let moved = groups.iter().any(|g| g.1.is_some());
         self.built_pool = built;
         let mut whole = Some((template, source));
-        for (g, (provider, lines)) in groups.into_iter().enumerate() {
+        for (g, (provider, line_pos, lines)) in groups.into_iter().enumerate() {
             // The last part takes the claim and its source table; the others copy them.
-            let Some((template, source)) = (if g + 1 == parts { whole.take() } else { whole.clone() }) else {
+            let Some((template, mut source)) = (if g + 1 == parts { whole.take() } else { whole.clone() }) else {
                 break;
             };
             let mut findings = header_findings.clone();
             // Every line's 2420A naming one provider other than 2310B's is no split: that provider renders it.
             let part = (parts > 1).then(|| ClaimPart { index: u16::try_from(g + 1).unwrap_or(u16::MAX), of });
-            if part.is_some() {
-                let (id, npi) = (&template.claim_id, provider.npi.as_str());
+            let id = &template.claim_id;
+            if let Some(part) = part.filter(|_| providers > 1) {
+                let npi = provider.npi.as_str();
                 let message = format!(
-                    "claim {id} has {of} rendering providers across its lines; this is part {} of {of} (rendering NPI {npi})",
-                    g + 1
+                    "claim {id} has {providers} rendering providers across its lines; this is part {} of {of} (rendering NPI {npi})",
+                    part.index
                 );
                 let hint = "one rendering provider per claim, or keep the parts together by claim id";
                 findings.push(finding(edit::SPLIT_BY_PROVIDER, "rendering_provider", message, hint));
             }
+            let claim_pos = template.place_of_service;
+            if moved {
+                let message = match (line_pos, part) {
+                    (Some((p, _)), part) => {
+                        let lx = lines.iter().map(|l| l.origin.line_number.to_string()).collect::<Vec<_>>().join(", ");
+                        let outcome = match part {
+                            Some(part) => format!("moved to part {} of {of}, priced at {p}", part.index),
+                            None => format!("every line has it, so the claim is priced at {p}"),
+                        };
+                        format!(
+                            "line place of service {p} (SV105 of LX {lx}) differs from the claim's {claim_pos} (CLM05-1): {outcome}"
+                        )
+                    }
+                    (None, part) => format!(
+                        "claim {id} has lines at another place of service (SV105), in their own parts; this is part {} of {of}, priced at the claim's {claim_pos} (CLM05-1)",
+                        part.map_or(1, |p| p.index)
+                    ),
+                };
+                let hint = "bill lines at another place of service on their own claim, or correct SV105";
+                findings.push(finding(edit::LINE_PLACE_OF_SERVICE, "place_of_service", message, hint));
+            }
             let mut claim = template;
             claim.rendering_provider = self.rendering_provider(&provider);
+            if let Some((p, at)) = line_pos {
+                claim.place_of_service = p;
+                source.set(ClaimField::PlaceOfService, at);
+            }
             self.emit(claim, source, findings, info.clone(), provider, lines.into_iter(), part);
         }
     }
@@ -1387,6 +1504,8 @@ struct CaseSeed<'a> {
 struct LineContext<'a> {
     claim_pos: Option<&'a PosCode>,
     claim_note: Option<&'a (AnesthesiaNote, SegmentRef)>,
+    /// The claim note's times were taken out (X12C08).
+    claim_times_withheld: bool,
     case: CaseSeed<'a>,
 }
 
@@ -1398,8 +1517,8 @@ fn build_line(
     entries: &mut Vec<(LineField, SegmentRef)>,
     errors: &mut Vec<X12Error>,
 ) -> Option<BuiltLine> {
-    let LineContext { claim_pos, claim_note, case } = *context;
-    let LineBuilder { at, lx, sv1, dos, note, rendering, control, facility, errors: line_errors } = lb;
+    let LineContext { claim_pos, claim_note, claim_times_withheld, case } = *context;
+    let LineBuilder { at, lx, sv1, dos, dos_through, note, rendering, control, facility, errors: line_errors } = lb;
     if !line_errors.is_empty() {
         errors.extend(line_errors);
         return None;
@@ -1439,18 +1558,17 @@ fn build_line(
     for (p, &j) in sv1.pointer_at.iter().take(sv1.pointers.len()).enumerate() {
         entries.push((LineField::DiagnosisPointer(p as u8), sv1.at.component(7, usize::from(j))));
     }
-    if let (Some(line_pos), Some(claim_pos)) = (&sv1.pos, claim_pos)
-        && line_pos != claim_pos.as_str()
-    {
+    // With no claim place of service the claim is rejected anyway.
+    let pos = sv1.pos.filter(|(p, _)| claim_pos.is_some_and(|c| c != p));
+    if let Some(through) = dos_through {
         findings.push((
-            LineField::Line,
+            LineField::DateOfService,
             finding_at(
-                edit::LINE_PLACE_OF_SERVICE,
+                edit::SERVICE_DATE_RANGE,
                 format!(
-                    "line place of service {line_pos} ({}) differs from the claim's {claim_pos}; the claim's is used",
-                    sv1.at.element(5)
+                    "the service date is a range, {dos} to {through} (DTP*472 RD8, {dos_at}): the end date is not used, the line is priced as of {dos}"
                 ),
-                "bill lines with another place of service on their own claim",
+                "bill one line per date of service (DTP*472 D8)",
             ),
         ));
     }
@@ -1467,6 +1585,7 @@ fn build_line(
         ));
     }
     // Times, case, induction: the line's note, else the claim's note for anesthesia lines.
+    let withheld = note.is_none() && claim_times_withheld;
     let note = note.as_ref().or(claim_note.filter(|_| code.is_anesthesia()));
     let (mut start_time, mut end_time) = (None, None);
     let mut case_id = None;
@@ -1487,6 +1606,8 @@ fn build_line(
             entries.push((LineField::EndTime, at));
         }
         match (&note.start, &note.stop) {
+            // Told once for the claim (X12C08), not as a note without times.
+            (None, None) if withheld => {}
             (Some(Ok((sh, sm))), Some(Ok((eh, em)))) => {
                 let start = at_time(dos, *sh, *sm);
                 let mut end = at_time(dos, *eh, *em);
@@ -1569,6 +1690,7 @@ fn build_line(
             control_number: control,
         },
         provider,
+        pos,
         entries: first_entry..entries.len(),
         findings,
     })

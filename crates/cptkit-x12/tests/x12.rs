@@ -122,6 +122,206 @@ fn a_line_provider_repeating_the_claims_without_prv_is_the_same_provider() {
     assert!(claims[0].findings.iter().all(|f| f.edit_id != "X12C02"), "{:?}", claims[0].findings);
 }
 
+/// A small Medicare Part B 837P (billing provider in Birmingham AL, locality 10112-00; the subscriber is
+/// the patient) around `claim`: the CLM and what follows it, each segment ending in `~`.
+fn small_837_text(claim: &str) -> String {
+    let set = format!(
+        "ST*837*0001*005010X222A1~BHT*0019*00*1*20251110*0900*CH~NM1*41*2*CLINIC*****46*CPTKITTEST~\
+         PER*IC*OFFICE*TE*2055550100~NM1*40*2*CLEARINGHOUSE*****46*CLEARINGHOUSE~HL*1**20*1~\
+         PRV*BI*PXC*207Q00000X~NM1*85*2*CLINIC*****XX*1234567893~N3*1 FIRST AVE N~\
+         N4*BIRMINGHAM*AL*352031234~REF*EI*631234567~HL*2*1*22*0~SBR*P*18*******MB~\
+         NM1*IL*1*WHITE*RUTH****MI*M1~DMG*D8*19500211*F~NM1*PR*2*MEDICARE PART B*****PI*10112~{claim}"
+    );
+    let count = set.matches('~').count() + 1;
+    format!(
+        "ISA*00*          *00*          *ZZ*CPTKITTEST     *ZZ*CLEARINGHOUSE  *251110*0900*^*00501*000000001*0*T*:~\
+         GS*HC*CPTKITTEST*CLEARINGHOUSE*20251110*0900*1*X*005010X222A1~{set}SE*{count}*0001~GE*1*1~IEA*1*000000001~"
+    )
+}
+
+fn read_text(text: &str) -> File837 {
+    let file = read_837(text.as_bytes(), options());
+    assert!(file.errors.is_empty(), "{:?}", file.errors);
+    assert_eq!(file.rejected().count(), 0, "{:?}", file.rejected().collect::<Vec<_>>());
+    file
+}
+
+fn small_837(claim: &str) -> File837 {
+    read_text(&small_837_text(claim))
+}
+
+/// Edit id and field of each finding.
+fn told(c: &cptkit_x12::ParsedClaim) -> Vec<(String, String)> {
+    c.findings.iter().map(|f| (f.edit_id.to_string(), f.field())).collect()
+}
+
+fn allowed(c: &Claim) -> Decimal {
+    Reference::embedded().price(c, &PriceOptions::default(), RuleBook::embedded(), today()).unwrap().total_allowed
+}
+
+/// SV105 is the line's place of service (sent only when it differs from CLM05-1): a POS 22 line on a
+/// POS 11 claim goes to its own part, priced at the facility rate, not at the claim's non-facility one.
+#[test]
+fn a_line_place_of_service_prices_the_line_in_its_own_part() {
+    let head = "CLM*A1*300***11:B:1*Y*A*Y*Y~HI*ABK:M5416~NM1*82*1*DOC*ANN****XX*1558598797~PRV*PE*PXC*207Q00000X~";
+    let file = small_837(&format!(
+        "{head}LX*1~SV1*HC:99212*100*UN*1***1~DTP*472*D8*20251103~LX*2~SV1*HC:99213*200*UN*1*22**1~DTP*472*D8*20251103~"
+    ));
+    let parts: Vec<_> = file.claims().collect();
+    let summary: Vec<_> = parts
+        .iter()
+        .map(|p| (p.claim.place_of_service.as_str(), p.part.map(|p| (p.index, p.of)), p.lines[0].line_number))
+        .collect();
+    assert_eq!(summary, [("11", Some((1, 2)), 1), ("22", Some((2, 2)), 2)]);
+    assert!(parts.iter().all(|p| p.claim.lines.len() == 1 && p.claim.claim_id == "A1"));
+    assert_eq!(parts[1].claim.lines[0].procedure_code.as_str(), "99213");
+    assert_eq!(parts[1].claim.rendering_provider.npi.as_str(), "1558598797");
+    assert_eq!(told(parts[1]), [("X12C03".to_owned(), "place_of_service".to_owned())]);
+    let message = &parts[1].findings[0].message;
+    assert!(message.contains("moved to part 2 of 2, priced at 22"), "{message}");
+    assert_eq!(told(parts[0]), [("X12C03".to_owned(), "place_of_service".to_owned())]);
+    // The part's place of service points at the SV105 it came from.
+    let at = parts[1].source.locate(&"place_of_service".into());
+    assert_eq!(at.element_name().as_deref(), Some("SV105"));
+    // The moved line prices as a claim billed at 22: the facility rate, below the claim's (11) rate.
+    let one = |clm05: &str, sv105: &str| {
+        let file = small_837(&format!(
+            "CLM*A1*200***{clm05}:B:1*Y*A*Y*Y~HI*ABK:M5416~NM1*82*1*DOC*ANN****XX*1558598797~\
+             PRV*PE*PXC*207Q00000X~LX*1~SV1*HC:99213*200*UN*1*{sv105}**1~DTP*472*D8*20251103~"
+        ));
+        file.claims().cloned().collect::<Vec<_>>()
+    };
+    let facility = allowed(&one("22", "")[0].claim);
+    assert_eq!(allowed(&parts[1].claim), facility);
+    assert!(facility < allowed(&one("11", "")[0].claim));
+    // SV105 equal to CLM05-1 changes nothing.
+    let same = one("11", "11");
+    assert_eq!((same.len(), same[0].part, same[0].claim.place_of_service.as_str()), (1, None, "11"));
+    assert!(same[0].findings.is_empty(), "{:?}", same[0].findings);
+
+    // With a 2420A provider too: one part per (provider, place of service), the claim's own first.
+    let file = small_837(&format!(
+        "{head}LX*1~SV1*HC:99212*100*UN*1***1~DTP*472*D8*20251103~LX*2~SV1*HC:99213*200*UN*1*22**1~\
+         DTP*472*D8*20251103~LX*3~SV1*HC:99214*50*UN*1***1~DTP*472*D8*20251103~NM1*82*1*ROE*AL****XX*1234567893~"
+    ));
+    let parts: Vec<_> = file.claims().collect();
+    let summary: Vec<_> = parts
+        .iter()
+        .map(|p| (p.claim.place_of_service.as_str(), p.claim.rendering_provider.npi.as_str(), p.lines[0].line_number))
+        .collect();
+    assert_eq!(summary, [("11", "1558598797", 1), ("22", "1558598797", 2), ("11", "1234567893", 3)]);
+    let message = &parts[2].findings.iter().find(|f| f.edit_id == "X12C02").unwrap().message;
+    assert!(message.contains("has 2 rendering providers across its lines; this is part 3 of 3"), "{message}");
+}
+
+/// Every line at one other place of service: the claim is read at it, whole (no part).
+#[test]
+fn one_line_place_of_service_on_every_line_is_the_claims() {
+    let file =
+        small_837("CLM*A1*200***11:B:1*Y*A*Y*Y~HI*ABK:M5416~LX*1~SV1*HC:99213*200*UN*1*22**1~DTP*472*D8*20251103~");
+    let claims: Vec<_> = file.claims().collect();
+    assert_eq!((claims.len(), claims[0].part, claims[0].claim.place_of_service.as_str()), (1, None, "22"));
+    assert_eq!(told(claims[0]), [("X12C03".to_owned(), "place_of_service".to_owned())]);
+}
+
+/// A claim-level (2300) note's times are one anesthetic's: with two anesthesia lines (a base and an
+/// add-on code) both got the same 08:00-10:00, so they are applied to neither, and told.
+#[test]
+fn claim_note_times_apply_only_to_a_claims_one_anesthesia_line() {
+    let claim = |note: &str, lines: &str| {
+        let file = small_837(&format!(
+            "CLM*A1*1200***22:B:1*Y*A*Y*Y~HI*ABK:O80~NTE*ADD*{note}~NM1*82*1*DOC*ANN****XX*1558598797~\
+             PRV*PE*PXC*207L00000X~{lines}"
+        ));
+        file.claims().next().unwrap().clone()
+    };
+    let two = "LX*1~SV1*HC:01967:AA*900*MJ*90***1~DTP*472*D8*20251103~\
+               LX*2~SV1*HC:01968:AA*300*MJ*30***1~DTP*472*D8*20251103~";
+    let c = claim("START 0800 STOP 1000 CASE K7", two);
+    assert!(c.claim.lines.iter().all(|l| l.start_time.is_none() && l.end_time.is_none()), "{:?}", c.claim.lines);
+    assert!(c.claim.lines.iter().all(|l| l.case_id == "K7"), "the note's case id still names the case");
+    assert_eq!(told(&c), [("X12C08".to_owned(), "lines".to_owned())]);
+    assert!(c.findings[0].message.contains("the claim has 2 anesthesia lines"), "{}", c.findings[0].message);
+    // One anesthesia line (99100 is a qualifying circumstance, not an anesthesia line): applied.
+    let one =
+        "LX*1~SV1*HC:01967:AA*900*MJ*120***1~DTP*472*D8*20251103~LX*2~SV1*HC:99100*300*UN*1***1~DTP*472*D8*20251103~";
+    let c = claim("START 0800 STOP 1000", one);
+    assert_eq!(c.claim.lines[0].start_time.unwrap().to_string(), "2025-11-03 8:00:00.0");
+    assert_eq!(c.claim.lines[0].end_time.unwrap().to_string(), "2025-11-03 10:00:00.0");
+    assert!(c.claim.lines[1].start_time.is_none());
+    assert!(c.findings.iter().all(|f| f.edit_id != "X12C08"), "{:?}", c.findings);
+}
+
+/// A DTP*472 RD8 range keeps its first date as the date of service, and says the end date is not used.
+#[test]
+fn a_service_date_range_tells_its_end_date_is_not_used() {
+    let text = |dates: &str| {
+        small_837_text(&format!(
+            "CLM*A1*300***11:B:1*Y*A*Y*Y~HI*ABK:M5416~LX*1~SV1*HC:99213*300*UN*3***1~DTP*472*RD8*{dates}~"
+        ))
+    };
+    let file = read_text(&text("20251103-20251105"));
+    let c = file.claims().next().unwrap();
+    assert_eq!(c.claim.lines[0].date_of_service, time::macros::date!(2025 - 11 - 03));
+    assert_eq!(told(c), [("X12C09".to_owned(), "lines[0].date_of_service".to_owned())]);
+    let message = &c.findings[0].message;
+    assert!(message.contains("2025-11-03 to 2025-11-05") && message.contains("priced as of 2025-11-03"), "{message}");
+    // One day as a range: nothing to tell.
+    let file = read_text(&text("20251103-20251103"));
+    assert!(file.claims().next().unwrap().findings.is_empty());
+    // A range that is not one is still refused, as before.
+    let file = read_837(text("20251105-20251103").as_bytes(), options());
+    let rejected: Vec<_> = file.rejected().collect();
+    assert_eq!((rejected.len(), file.claims().count()), (1, 0));
+    assert!(rejected[0].errors[0].message.contains("is not a D8/RD8 date"), "{}", rejected[0].errors[0]);
+}
+
+/// SBR01 other than P: the claim is priced as if its payer were primary, with no coordination of
+/// benefits, and says so.
+#[test]
+fn a_payer_that_is_not_primary_is_told() {
+    let claim = "CLM*A1*200***11:B:1*Y*A*Y*Y~HI*ABK:M5416~LX*1~SV1*HC:99213*200*UN*1***1~DTP*472*D8*20251103~";
+    let text = small_837_text(claim);
+    let primary = read_text(&text);
+    let primary = primary.claims().next().unwrap();
+    assert!(primary.findings.is_empty(), "{:?}", primary.findings);
+    for (code, meaning) in [("S", "secondary"), ("T", "tertiary"), ("A", "payer responsibility four")] {
+        let file = read_text(&text.replacen("SBR*P*18*", &format!("SBR*{code}*18*"), 1));
+        let c = file.claims().next().unwrap();
+        assert_eq!(told(c), [("X12C10".to_owned(), "payer".to_owned())]);
+        let message = &c.findings[0].message;
+        assert!(message.contains(&format!("is \"{code}\", {meaning}:")), "{message}");
+        assert!(message.contains("no coordination of benefits"), "{message}");
+        // Read (and priced) as before: only the finding is new.
+        assert_eq!(c.claim, primary.claim);
+    }
+}
+
+/// The parts and findings above read the same on several threads (one transaction per interchange
+/// here: the workers start from the second).
+#[test]
+fn line_places_notes_ranges_and_payer_order_read_the_same_in_parallel() {
+    let lines = "NM1*82*1*DOC*ANN****XX*1558598797~PRV*PE*PXC*207L00000X~LX*1~SV1*HC:01967:AA*900*MJ*90***1~\
+                 DTP*472*RD8*20251103-20251104~LX*2~SV1*HC:01968:AA*300*MJ*30*22**1~DTP*472*D8*20251103~\
+                 LX*3~SV1*HC:99213*200*UN*1*22**1~DTP*472*D8*20251103~NM1*82*1*ROE*AL****XX*1234567893~";
+    let claim = format!("CLM*A1*1400***11:B:1*Y*A*Y*Y~HI*ABK:O80~NTE*ADD*START 0800 STOP 1000~{lines}");
+    let one = small_837_text(&claim);
+    let input = [one.clone(), one.replacen("SBR*P*", "SBR*S*", 1), one].concat();
+    let sequential = cptkit_x12::read_837_threads(input.as_bytes(), options(), 1);
+    assert_eq!(sequential.claims().count(), 9, "three parts in each of three interchanges");
+    let ids: BTreeMap<String, usize> =
+        sequential.claims().flat_map(|c| &c.findings).fold(BTreeMap::new(), |mut m, f| {
+            *m.entry(f.edit_id.to_string()).or_default() += 1;
+            m
+        });
+    assert!(["X12C02", "X12C03", "X12C08", "X12C09", "X12C10"].iter().all(|id| ids.contains_key(*id)), "{ids:?}");
+    assert_eq!(sequential, cptkit_x12::read_837_threads(input.as_bytes(), options(), 3));
+    // Parts at another place of service are written back as their own CLM, and read back the same.
+    let claims = sequential.core_claims();
+    let written = write_837_to_vec(&claims, &WriteOptions::default()).unwrap();
+    assert_eq!(read_837(&written[..], options()).core_claims(), claims);
+}
+
 /// CLM05-3 is required: an empty one is read as 1 (original), as every face reads a claim without one,
 /// and told.
 #[test]
@@ -286,6 +486,7 @@ fn fixture_claims_are_consistent_with_core_validation() {
     assert_eq!(claims[1].lines[0].date_of_service, time::macros::date!(2025 - 04 - 03));
     let c2002 = &claim(&file, "C2002")[0];
     assert_eq!(c2002.findings[0].edit_id, "X12C03");
+    assert_eq!(c2002.claim.place_of_service.as_str(), "24", "its only line's SV105 (CLM05-1 says 22)");
     // Medicaid filing indicator: read as commercial, with a finding.
     assert_eq!(claim(&file, "C2005")[0].findings[0].edit_id, "X12C04");
     // The errata label is accepted.
