@@ -128,6 +128,7 @@ pub mod edit {
         TEACHING_OVER_LIMIT = "BAT005", Error, "resident case (AA + GC) concurrent with more cases than the teaching rule allows: bill QK";
         OVER_COMBINED_CAP = "BAT006", Warning, "a case billed on several claims above the payer's combined cap";
         SUPERVISION_OF_FEW = "BAT007", Warning, "AD (supervision) on a case run with at most four cases at once";
+        DUPLICATE_CLAIM = "BAT008", Warning, "the same claim (id, billing provider, frequency code) twice in one batch";
     }
 }
 
@@ -1397,7 +1398,7 @@ fn one_anesthetic_each(lines: &mut [CaseLine]) -> Vec<&mut [CaseLine]> {
     anesthetics
 }
 
-/// The edits that need the whole batch (BAT001-BAT007), added to the reports of `claims` (one report
+/// The edits that need the whole batch (BAT001-BAT008), added to the reports of `claims` (one report
 /// per claim, in the same order; a claim the judge failed on keeps its error). [`Reference::validate_batch`]
 /// runs them after judging each claim; a face that judges claims as they are read (Python's
 /// `validate_many`) calls this once it has them all.
@@ -1478,6 +1479,34 @@ fn batch_findings(claims: &[Claim], rules: &RuleBook) -> Vec<(usize, Finding)> {
     out.extend(direction_over_four(claims));
     out.extend(supervision_of_four_or_fewer(claims));
     out.extend(teaching_over_limit(claims));
+    out.extend(duplicate_claims(claims));
+    out
+}
+
+/// A claim that is again in the batch: the same id from the same billing provider with the same
+/// frequency code (a replacement, 7, or a void, 8, of a claim beside it is not a copy). A double load
+/// or a resubmission sent as an original: each copy is judged and priced, so its amount counts twice.
+/// Told on each later copy.
+fn duplicate_claims(claims: &[Claim]) -> Vec<(usize, Finding)> {
+    let mut first_at: HashMap<(&str, &str, &str), usize> = HashMap::with_capacity(claims.len());
+    let mut out = Vec::new();
+    for (c, claim) in claims.iter().enumerate() {
+        let frequency = crate::claim::frequency_code(&claim.frequency_code);
+        let key = (claim.claim_id.as_str(), claim.billing_provider_npi.as_str(), frequency);
+        let first = *first_at.entry(key).or_insert(c);
+        if first != c {
+            let (id, npi) = (&claim.claim_id, &claim.billing_provider_npi);
+            out.push((
+                c,
+                Finding::new(
+                    edit::DUPLICATE_CLAIM,
+                    "claim_id",
+                    format!("claim {id} from billing provider {npi} with frequency code {frequency} is also item {first} of this batch"),
+                    "send a corrected claim as a replacement (frequency code 7); drop a claim loaded twice: each copy is judged and priced",
+                ),
+            ));
+        }
+    }
     out
 }
 

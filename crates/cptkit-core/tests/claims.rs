@@ -338,6 +338,28 @@ fn ad_on_a_case_with_four_or_fewer_at_once_is_bat007() {
     assert_eq!(bat007(&five), []);
 }
 
+/// The same claim twice in a batch (a double load) is BAT008 on the later copy; its replacement
+/// (frequency 7) or void (8) beside it is no copy, and neither is another billing provider's claim
+/// with the same id.
+#[test]
+fn the_same_claim_twice_in_a_batch_is_bat008() {
+    let copy = |frequency: &str, billing_npi: &str| {
+        let mut claim = directed_case("A", "08:00", "09:00");
+        claim.frequency_code = frequency.into();
+        claim.billing_provider_npi = billing_npi.parse().unwrap();
+        claim
+    };
+    let bat008 = |claims: &[Claim]| {
+        batch_told(claims, "BAT008").into_iter().map(|(id, f)| (id, f.field(), f.message)).collect::<Vec<_>>()
+    };
+    let told = bat008(&[copy("1", "1234567893"), directed_case("B", "10:00", "11:00"), copy("1", "1234567893")]);
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!((told[0].0.as_str(), told[0].1.as_str()), ("A", "claim_id"));
+    assert!(told[0].2.ends_with("is also item 0 of this batch"), "{}", told[0].2);
+    assert_eq!(bat008(&[copy("1", "1234567893"), copy("7", "1234567893"), copy("8", "1234567893")]), []);
+    assert_eq!(bat008(&[copy("1", "1234567893"), copy("1", "1245319599")]), []);
+}
+
 /// A case billed on a physician's claim and an anesthetist's (one claim has one rendering provider) under
 /// a payer that caps the two together (Anthem: 100% of the physician-only amount, §2.2): AA + QZ is 200%
 /// of the case, BAT006 on both claims; QK + QX is 100%, and Medicare has no such cap.
