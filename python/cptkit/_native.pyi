@@ -194,7 +194,7 @@ def price(
     """
 
 def validate_many(claims: Iterable[_ClaimInput], *, today: _Today = None) -> list[ValidationReport | CptkitError]:
-    """Validates a batch, including the edits across claims (BAT001-BAT008); one result per claim, in
+    """Validates a batch, including the edits across claims (BAT001-BAT009); one result per claim, in
     order: its ValidationReport, or the InvalidInputError for a claim that cannot be read. Without
     ``today``, every claim is judged against today's date in UTC as the call began."""
 

@@ -129,6 +129,7 @@ pub mod edit {
         OVER_COMBINED_CAP = "BAT006", Warning, "a case billed on several claims above the payer's combined cap";
         SUPERVISION_OF_FEW = "BAT007", Warning, "AD (supervision) on a case run with at most four cases at once";
         DUPLICATE_CLAIM = "BAT008", Warning, "the same claim (id, billing provider, frequency code) twice in one batch";
+        PERSONALLY_PERFORMED_CONCURRENT = "BAT009", Warning, "personally performed case (AA) concurrent with another of the physician's cases";
     }
 }
 
@@ -1398,7 +1399,7 @@ fn one_anesthetic_each(lines: &mut [CaseLine]) -> Vec<&mut [CaseLine]> {
     anesthetics
 }
 
-/// The edits that need the whole batch (BAT001-BAT008), added to the reports of `claims` (one report
+/// The edits that need the whole batch (BAT001-BAT009), added to the reports of `claims` (one report
 /// per claim, in the same order; a claim the judge failed on keeps its error). [`Reference::validate_batch`]
 /// runs them after judging each claim; a face that judges claims as they are read (Python's
 /// `validate_many`) calls this once it has them all.
@@ -1479,6 +1480,7 @@ fn batch_findings(claims: &[Claim], rules: &RuleBook) -> Vec<(usize, Finding)> {
     out.extend(direction_over_four(claims));
     out.extend(supervision_of_four_or_fewer(claims));
     out.extend(teaching_over_limit(claims));
+    out.extend(personally_performed_concurrent(claims));
     out.extend(duplicate_claims(claims));
     out
 }
@@ -1653,6 +1655,24 @@ fn teaching_over_limit(claims: &[Claim]) -> Vec<(usize, Finding)> {
         let message = format!("physician {npi} is in {peak} anesthetics at once during this resident case");
         let hint = "AA + GC covers two concurrent resident cases, or one resident case and one directed case: bill QK (medical direction)";
         (c, batch_finding(edit::TEACHING_OVER_LIMIT, l, message, hint))
+    })
+    .collect()
+}
+
+/// AA is the physician alone on one case (domain reference §2.2); a physician in two or more cases at
+/// once is directing (§2.3: two to four concurrent cases are QK, at 50%), except a teaching physician's
+/// resident cases (AA + GC, judged by BAT005). A warning: cptkit infers it from those rules, and a
+/// mistyped time makes two cases overlap as well.
+fn personally_performed_concurrent(claims: &[Claim]) -> Vec<(usize, Finding)> {
+    let involved = |line: &ClaimLine| ["AA", "AD", "QK", "QY"].iter().any(|m| line.has_modifier(m));
+    let over = lines_with_peaks(claims, involved).into_iter().filter(|&(_, c, l, peak)| {
+        let line = &claims[c].lines[l];
+        line.has_modifier("AA") && !line.has_modifier("GC") && peak > 1
+    });
+    over.map(|(npi, c, l, peak)| {
+        let message = format!("physician {npi} is in {peak} anesthetics at once during this personally performed (AA) case");
+        let hint = "AA is a case the physician performs alone: bill QK (medical direction) for concurrent cases, AA + GC for a resident case, or correct the times";
+        (c, batch_finding(edit::PERSONALLY_PERFORMED_CONCURRENT, l, message, hint))
     })
     .collect()
 }

@@ -338,6 +338,25 @@ fn ad_on_a_case_with_four_or_fewer_at_once_is_bat007() {
     assert_eq!(bat007(&five), []);
 }
 
+/// AA is the physician alone on a case: two of a physician's AA cases at once, or an AA case beside a
+/// directed one, is BAT009 on each AA case; a resident case (AA + GC) is the teaching rule's (BAT005),
+/// and cases one after the other are not concurrent.
+#[test]
+fn a_personally_performed_case_concurrent_with_another_is_bat009() {
+    let case = |case: &str, modifier: &str, start: &str, end: &str| {
+        let mut claim = directed_case(case, start, end);
+        claim.lines[0].modifiers[0] = modifier.parse().unwrap();
+        claim
+    };
+    let bat009 = |claims: &[Claim]| batch_told(claims, "BAT009").into_iter().map(|(id, _)| id).collect::<Vec<_>>();
+    assert_eq!(bat009(&[case("A", "AA", "08:00", "09:00"), case("B", "AA", "08:30", "09:30")]), ["A", "B"]);
+    assert_eq!(bat009(&[case("A", "AA", "08:00", "09:00"), case("B", "QK", "08:30", "09:30")]), ["A"]);
+    assert_eq!(bat009(&[case("A", "AA", "08:00", "09:00"), case("B", "AA", "09:00", "10:00")]), Vec::<String>::new());
+    let mut resident = case("A", "AA", "08:00", "09:00");
+    resident.lines[0].modifiers.push("GC".parse().unwrap());
+    assert_eq!(bat009(&[resident, case("B", "QK", "08:30", "09:30")]), Vec::<String>::new());
+}
+
 /// The same claim twice in a batch (a double load) is BAT008 on the later copy; its replacement
 /// (frequency 7) or void (8) beside it is no copy, and neither is another billing provider's claim
 /// with the same id.

@@ -524,7 +524,7 @@ fn worker_gone() -> PyErr {
     pyo3::exceptions::PyRuntimeError::new_err("a claim worker thread stopped")
 }
 
-/// Validates a batch: each claim, then the edits across claims (BAT001-BAT008: medical direction by
+/// Validates a batch: each claim, then the edits across claims (BAT001-BAT009: medical direction by
 /// case and at most four concurrent directed cases). One result per claim, in order: its report, or
 /// for a claim that cannot be read, the `InvalidInputError` naming the field.
 #[pyfunction]

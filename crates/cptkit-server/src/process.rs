@@ -38,7 +38,7 @@
 //! answer or error. The answers are the same either way.
 //!
 //! Each claim is judged on its own, as `ValidateClaim` and `PriceClaim` judge it: the edits across
-//! claims (BAT001-BAT008) need the whole batch at once and are not run on a stream.
+//! claims (BAT001-BAT009) need the whole batch at once and are not run on a stream.
 
 use std::collections::VecDeque;
 use std::future::Future as _;

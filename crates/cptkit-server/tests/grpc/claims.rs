@@ -896,7 +896,7 @@ async fn streamed_claims_are_judged_one_by_one() {
     for (claim, response) in claims.iter().zip(responses) {
         let unary = client.validate_claim(validate(claim, TODAY)).await.expect("validate").into_inner();
         assert_eq!(response.report, unary.report, "{}", claim.claim_id);
-        // The cross-claim edits (BAT001-BAT008) need the whole batch at once: not on a stream.
+        // The cross-claim edits (BAT001-BAT009) need the whole batch at once: not on a stream.
         let report = response.report.expect("report");
         assert!(report.findings.iter().all(|f| !f.edit_id.starts_with("BAT")), "{:?}", report.findings);
     }
