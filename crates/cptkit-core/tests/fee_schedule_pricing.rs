@@ -132,6 +132,34 @@ fn rt_and_lt_sides_are_paid_the_lower_of_both_charges_together_and_the_bilateral
     assert_eq!(sides, ["20.00", "30.00"]);
 }
 
+/// RVU file documentation, OPPSCAP: "For carrier price codes, the field only contains the OPPS based
+/// payment caps. Carrier prices cannot exceed the OPPS based payment caps." A status C line is not
+/// priced, and says the cap of its locality and setting (78814 in Alabama: 1360.32 global, 1267.34 TC).
+#[test]
+fn a_contractor_priced_line_tells_its_opps_cap() {
+    let lines =
+        price("11", &[("78814", &[], "1", CHARGE), ("78814", &["TC"][..], "1", CHARGE), ("0042T", &[], "1", CHARGE)]);
+    let why = |line: &PricedLine| line.steps().iter().map(|s| s.detail.clone()).collect::<Vec<_>>().join(" | ");
+    assert!(lines.iter().all(|l| l.status == LineStatus::NotPriced));
+    assert!(
+        why(&lines[0]).contains("may not exceed CMS's OPPS cap, 1360.32 outside a facility in locality 10112-00"),
+        "{}",
+        why(&lines[0])
+    );
+    assert!(why(&lines[1]).contains("OPPS cap, 1267.34"), "{}", why(&lines[1]));
+    // A contractor-priced code with no cap in CMS's file says only that the contractor prices it.
+    assert!(!why(&lines[2]).contains("OPPS cap"), "{}", why(&lines[2]));
+    // The code's profile says the caps of the localities asked for, else that there are some.
+    let note = |localities: cptkit_core::LocalitySelection| {
+        let options = cptkit_core::ProfileOptions { localities };
+        let profile = Reference::embedded().profile("78814".parse().unwrap(), &options).unwrap();
+        profile.fee_schedule.expect("a fee schedule row").amounts_note
+    };
+    let alabama = note(cptkit_core::LocalitySelection::Only(vec!["10112-00".parse().unwrap()]));
+    assert!(alabama.ends_with("OPPSCAP): 10112-00 1360.32 outside a facility, 1360.32 in a facility."), "{alabama}");
+    assert!(note(cptkit_core::LocalitySelection::None).contains("ask for localities to see it"));
+}
+
 /// RVU file documentation, Attachment A: "R = Restricted Coverage ... If covered, the service is
 /// contractor priced." An R code without RVUs (15824) is not priced, as a C code is, and validation
 /// says so (PFS006); an R code with RVUs (11055) is paid from them, as CMS's payment file shows

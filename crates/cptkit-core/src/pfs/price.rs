@@ -237,6 +237,9 @@ struct Work<'a> {
     not_priced: bool,
     /// The other line of an RT/LT pair (an index into the work list).
     partner: Option<usize>,
+    /// A contractor-priced (status C) line's OPPS cap in its locality and setting: the most the
+    /// contractor's price may be (RVU file documentation, OPPSCAP).
+    contractor_cap: Option<(LocalityId, Decimal)>,
 }
 
 /// The modifier that selects an RVU row: 26, TC or 53 (53 only where the file has a row).
@@ -251,6 +254,23 @@ impl Reference {
         match component_modifier(line) {
             Some(m) => in_force.tables.row(code, Some(m)).or_else(|| in_force.tables.row(code, None)),
             None => in_force.tables.row(code, None),
+        }
+    }
+
+    /// The claim's locality for a release, looked up once per release (`localities` keeps the last).
+    fn cached_locality<'a>(
+        &self,
+        claim: &Claim,
+        in_force: &InForce<'a>,
+        localities: &mut LocalityCache<'a>,
+    ) -> std::result::Result<LineLocality<'a>, String> {
+        match localities {
+            Some((cached, found)) if std::ptr::eq(*cached, in_force.release) => found.clone(),
+            _ => {
+                let found = self.line_locality(claim, in_force);
+                *localities = Some((in_force.release, found.clone()));
+                found
+            }
         }
     }
 
@@ -512,19 +532,19 @@ impl Reference {
             done: false,
             not_priced: false,
             partner: None,
+            contractor_cap: None,
         };
         if !row.is_payable_status() {
+            if row.status == b'C' {
+                let cap = self.cached_locality(claim, &in_force, localities).ok().and_then(|l| {
+                    let cap = in_force.tables.opps_cap(row, &l.gpci.locality)?;
+                    Some((l.gpci.locality, if facility { cap.facility } else { cap.nonfacility }))
+                });
+                w.contractor_cap = cap;
+            }
             return Ok(w); // the status gate words why
         }
-        let locality = match localities {
-            Some((cached, found)) if std::ptr::eq(*cached, in_force.release) => found.clone(),
-            _ => {
-                let found = self.line_locality(claim, &in_force);
-                *localities = Some((in_force.release, found.clone()));
-                found
-            }
-        };
-        let locality = match locality {
+        let locality = match self.cached_locality(claim, &in_force, localities) {
             Ok(l) => l,
             Err(why) => return Err(fail(w.basis, why)),
         };
@@ -573,6 +593,14 @@ fn status_gate(work: &mut [Work]) {
             )),
             b'T' => None,
             b'B' | b'P' => Some(format!("{code}: {} — $0", super::describe_status(status))),
+            b'C' => Some(match w.contractor_cap {
+                Some((locality, cap)) => format!(
+                    "{code}: {}; the contractor's price may not exceed CMS's OPPS cap, {cap} {} in locality {locality} (RVU file documentation, OPPSCAP)",
+                    super::describe_status(status),
+                    if w.basis.facility { "in a facility" } else { "outside a facility" }
+                ),
+                None => format!("{code}: {}", super::describe_status(status)),
+            }),
             _ => Some(format!("{code}: {}", super::describe_status(status))),
         };
         if let Some(why) = why {

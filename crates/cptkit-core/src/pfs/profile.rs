@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 use time::Date;
 
-use super::{Gpci, InForce, ReleaseInfo, RvuRow, describe_global, describe_status, fee_amount};
+use super::{Gpci, InForce, RvuRow, describe_global, describe_status, fee_amount};
 use crate::error::{Error, Result};
 use crate::ids::{CptCode, ModifierCode};
 use crate::model::Locality;
@@ -184,7 +184,7 @@ impl FeeScheduleProfile {
             add_on: row.is_add_on(),
             indicators: own_indicators.clone(),
             amounts: amounts(row),
-            amounts_note: amounts_note(row, info, cf),
+            amounts_note: amounts_note(in_force, row, localities),
             components: tables
                 .rows_of(code)
                 .filter(|other| other.modifier != row.modifier)
@@ -287,8 +287,9 @@ impl FeeAmount {
 
 /// How the amounts are figured, and for which dates of service: a profile outlives its release's year,
 /// so the dates are said, not implied.
-fn amounts_note(row: &RvuRow, info: &ReleaseInfo, cf: Decimal) -> String {
-    let (release, from, to) = (&info.release, info.effective_from, info.effective_to);
+fn amounts_note(in_force: &InForce<'_>, row: &RvuRow, localities: &[&Gpci]) -> String {
+    let info = &in_force.release.info;
+    let (release, from, to, cf) = (&info.release, info.effective_from, info.effective_to, info.conversion_factor);
     if row.is_payable_status() {
         format!(
             "Amounts for dates of service {from} to {to} (CMS {release}). Fee schedule amount = (work RVU x work \
@@ -300,6 +301,35 @@ fn amounts_note(row: &RvuRow, info: &ReleaseInfo, cf: Decimal) -> String {
     } else if row.not_used_for_medicare_payment {
         format!("No Medicare amount: CMS prints RVUs for this code in {release} but does not use them for payment.")
     } else {
-        format!("No fee schedule amount (status {}): {}.", status(row), describe_status(row.status))
+        let caps = if row.status == b'C' { contractor_caps(in_force, row, localities) } else { String::new() };
+        format!("No fee schedule amount (status {}): {}.{caps}", status(row), describe_status(row.status))
+    }
+}
+
+/// A contractor-priced row's OPPS caps, the most the contractor's price may be ("Carrier prices cannot
+/// exceed the OPPS based payment caps", RVU file documentation, OPPSCAP): for the localities asked for,
+/// else whether CMS's file caps the code at all.
+fn contractor_caps(in_force: &InForce<'_>, row: &RvuRow, localities: &[&Gpci]) -> String {
+    const SOURCE: &str = "CMS's OPPS cap (RVU file documentation, OPPSCAP)";
+    let tables = in_force.tables;
+    if localities.is_empty() {
+        let capped = tables.gpcis().any(|gpci| tables.opps_cap(row, &gpci.locality).is_some());
+        return if capped {
+            format!(" The contractor's price may not exceed {SOURCE} of its locality: ask for localities to see it.")
+        } else {
+            String::new()
+        };
+    }
+    let caps: Vec<String> = localities
+        .iter()
+        .filter_map(|gpci| {
+            let cap = tables.opps_cap(row, &gpci.locality)?;
+            Some(format!("{} {} outside a facility, {} in a facility", gpci.locality, cap.nonfacility, cap.facility))
+        })
+        .collect();
+    if caps.is_empty() {
+        String::new()
+    } else {
+        format!(" The contractor's price may not exceed {SOURCE}: {}.", caps.join("; "))
     }
 }
