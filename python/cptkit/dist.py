@@ -6,6 +6,11 @@ they shuffle by ``claim_id`` and sort within each partition by claim id and orig
 ``by_claim=False`` when the data is already laid out so). Results come back in partition order; sort by
 ``claim_id`` and ``line_number`` to compare with a single-process run.
 
+A Dask partition is read as ``price_table`` reads a pandas DataFrame, so it fails alike: a cell pyarrow
+cannot convert (a number in a text column) fails the job with an ``InvalidInputError`` whose ``field``
+is the column and whose message never shows a patient column's values; columns outside the layout are
+not read.
+
 >>> from cptkit import dist
 >>> priced = dist.spark_price(spark_df, conversion_factor="60.00")          # doctest: +SKIP
 >>> priced = dist.dask_price(dask_df, conversion_factor="60.00").compute()  # doctest: +SKIP
@@ -113,8 +118,6 @@ def _list_columns_as_text(ddf: Any) -> list[str]:
 
 
 def _dask(ddf: Any, price: bool, by_claim: bool, options: dict[str, Any]) -> Any:
-    import pyarrow as pa
-
     text = _list_columns_as_text(ddf)
     if text:
         # Said now, on the driver, not by every worker when the graph runs.
@@ -135,11 +138,42 @@ def _dask(ddf: Any, price: bool, by_claim: bool, options: dict[str, Any]) -> Any
         if len(part) == 0:
             return meta
         if _ROW in part.columns:
-            part = part.sort_values(["claim_id", _ROW], kind="stable").drop(columns=[_ROW])
-        table = pa.Table.from_pandas(part, preserve_index=False)
-        return _pandas(_judge(table, price, options))
+            part = part.sort_values(["claim_id", _ROW], kind="stable")
+        frame = _layout_frame(part)
+        try:
+            result = _pandas(_judge(frame, price, options))
+        except cptkit.CptkitError:
+            raise
+        except ValueError as error:
+            raise _unconvertible(frame, error) from error
+        return result
 
     return ddf.map_partitions(judge_partition, meta=meta)
+
+
+def _layout_frame(part: Any) -> Any:
+    """The partition's claim-lines columns, which ``price_table`` reads as it reads any pandas frame.
+
+    No other column is converted (one may hold a patient's name, which a conversion error would quote),
+    nor the index (Arrow would make it a column)."""
+    layout = {f.name for f in cptkit.CLAIM_LINES_SCHEMA}
+    return part[[c for c in part.columns if c in layout]].reset_index(drop=True)
+
+
+def _unconvertible(frame: Any, error: ValueError) -> cptkit.InvalidInputError:
+    """The error for a partition ``price_table`` could not read as Arrow (a cell pyarrow cannot convert,
+    such as a number among text): its message, which never shows a patient column's values, as an
+    ``InvalidInputError`` whose field is the column."""
+    import pyarrow as pa
+
+    column = None
+    for i, name in enumerate(frame.columns):
+        try:
+            pa.array(frame.iloc[:, i], from_pandas=True)
+        except (pa.ArrowException, ValueError, TypeError):
+            column = name
+            break
+    return cptkit.InvalidInputError(str(error), field=column)
 
 
 def _pandas(table: Any) -> Any:

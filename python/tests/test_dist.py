@@ -135,3 +135,61 @@ def test_a_dask_frame_holding_list_columns_as_text_is_refused_at_once_with_the_f
     got = pa.Table.from_pandas(dist.dask_validate(as_lists, today=TODAY).compute(), preserve_index=False)
     want = cptkit.validate_table(pa.Table.from_pandas(frame, preserve_index=False), progress=False, today=TODAY)
     assert got.sort_by(ORDER).to_pylist() == want.sort_by(ORDER).to_pylist()
+
+
+def _one_bad_cell(column: str, values: list[Any]) -> Any:
+    """Two claims as a frame whose ``column`` holds ``values`` (object dtype), and a column outside the
+    layout holding a patient's name among numbers."""
+    import pandas as pd
+
+    frame = synthetic_claims(2, seed=4).to_pandas().head(2)
+    frame["patient_name"] = pd.Series(["Jane Q Patient", 7], dtype=object)
+    frame[column] = pd.Series(values, dtype=object)
+    return frame
+
+
+@pytest.mark.parametrize(
+    ("column", "values", "shown"),
+    [
+        ("member_id", ["1EG4TE5MK73", 12345], False),
+        ("patient_birth_date", [19580614, datetime.date(1958, 6, 14)], False),
+        ("quantity", [90, "9O"], True),
+    ],
+    ids=["member-id", "birth-date", "quantity"],
+)
+def test_a_cell_pyarrow_cannot_convert_fails_the_dask_job_as_price_table_does_naming_no_patient_value(
+    column: str, values: list[Any], shown: bool
+) -> None:
+    import traceback
+
+    import dask
+    import dask.dataframe as dd
+
+    frame = _one_bad_cell(column, values)
+    with dask.config.set({"dataframe.convert-string": False}):
+        ddf = dd.from_pandas(frame, npartitions=1)
+    with pytest.raises(cptkit.InvalidInputError) as raised:
+        dist.dask_price(ddf, conversion_factor="60", today=TODAY).compute()
+    error = raised.value
+    assert error.field == column and column in error.message
+    # Nowhere in the error or its causes (they reach worker logs and the driver's traceback).
+    told = "".join(traceback.format_exception(error))
+    for value in ["1EG4TE5MK73", "12345", "1958", "Jane"]:
+        assert value not in told
+    # price_table on the same frame fails alike, with the same message: one conversion for both.
+    with pytest.raises(ValueError) as table_error:
+        cptkit.price_table(frame.drop(columns=["patient_name"]), conversion_factor="60", today=TODAY)
+    assert str(table_error.value) == error.message
+    assert ("9O" in error.message) == shown
+
+
+def test_a_column_outside_the_layout_is_not_read_by_the_dask_helpers() -> None:
+    import dask
+    import dask.dataframe as dd
+
+    frame = _one_bad_cell("member_id", ["M1", "M2"])  # the name column alone holds a bad cell
+    with dask.config.set({"dataframe.convert-string": False}):
+        ddf = dd.from_pandas(frame, npartitions=1)
+    got = dist.dask_validate(ddf, today=TODAY).compute()
+    assert len(got) == len(frame) and "patient_name" not in got.columns
+
