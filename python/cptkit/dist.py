@@ -6,6 +6,15 @@ they shuffle by ``claim_id`` and sort within each partition by claim id and orig
 ``by_claim=False`` when the data is already laid out so). Results come back in partition order; sort by
 ``claim_id`` and ``line_number`` to compare with a single-process run.
 
+Each result row can be joined back to the input row it answers: a Dask result keeps the input's index
+(``ddf.join(result, rsuffix="_result")``), and a Spark result starts with the input columns named by
+``key=`` (``df.join(result, "line_id")``).
+
+A Dask partition is read as ``price_table`` reads a pandas DataFrame, so it fails alike: a cell pyarrow
+cannot convert (a number in a text column) fails the job with an ``InvalidInputError`` whose ``field``
+is the column and whose message never shows a patient column's values; columns outside the layout are
+not read.
+
 >>> from cptkit import dist
 >>> priced = dist.spark_price(spark_df, conversion_factor="60.00")          # doctest: +SKIP
 >>> priced = dist.dask_price(dask_df, conversion_factor="60.00").compute()  # doctest: +SKIP
@@ -19,7 +28,8 @@ Workers need cptkit installed (the same wheel as the driver); nothing else is sh
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import cptkit
@@ -53,13 +63,17 @@ def _result_schema(price: bool, explain: bool) -> Any:
 # Spark ----------------------------------------------------------------------------------------------
 
 
-def _spark(df: Any, price: bool, by_claim: bool, options: dict[str, Any]) -> Any:
+def _spark(df: Any, price: bool, by_claim: bool, key: str | Sequence[str], options: dict[str, Any]) -> Any:
     import pyarrow as pa
     from pyspark.sql import functions as F
     from pyspark.sql.pandas.types import from_arrow_schema
+    from pyspark.sql.types import StructType
 
     options = _dated(options)
     schema = _result_schema(price, bool(options.get("explain")))
+    keys = [key] if isinstance(key, str) else list(key)
+    _check_keys(keys, df.columns, schema.names)
+    out = StructType([df.schema[k] for k in keys] + list(from_arrow_schema(schema).fields))
     if by_claim:
         df = (
             df.withColumn(_ROW, F.monotonically_increasing_id())
@@ -73,30 +87,52 @@ def _spark(df: Any, price: bool, by_claim: bool, options: dict[str, Any]) -> Any
         first = next(batches, None)
         if first is None:
             return
-        reader = pa.RecordBatchReader.from_batches(first.schema, _chain(first, batches))
-        yield from _judge(reader, price, options).to_batches()
+        carried: list[pa.RecordBatch] = []
 
-    return df.mapInArrow(judge_partition, from_arrow_schema(schema))
+        def read() -> Iterator[pa.RecordBatch]:
+            for batch in itertools.chain([first], batches):
+                if keys:
+                    carried.append(batch.select(keys))
+                yield batch
+
+        result = _judge(pa.RecordBatchReader.from_batches(first.schema, read()), price, options)
+        if keys:
+            # One result row per input row, in order: each carries its input row's key columns.
+            carried_keys = pa.Table.from_batches(carried)
+            keyed = pa.schema([*carried_keys.schema, *result.schema])
+            result = pa.Table.from_arrays([*carried_keys.columns, *result.columns], schema=keyed)
+        yield from result.to_batches()
+
+    return df.mapInArrow(judge_partition, out)
 
 
-def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
-    yield first
-    yield from rest
+def _check_keys(keys: list[str], columns: list[str], results: list[str]) -> None:
+    """On the driver: each key is an input column, and not one of the result columns."""
+    missing = [k for k in keys if k not in columns]
+    if missing:
+        raise cptkit.InvalidInputError(f"{', '.join(missing)}: not a column of the DataFrame", field="key")
+    clash = [k for k in keys if k in results]
+    if clash:
+        raise cptkit.InvalidInputError(
+            f"{', '.join(clash)}: a result column already has this name; name another column", field="key"
+        )
 
 
-def spark_validate(df: Any, *, by_claim: bool = True, **options: Any) -> Any:
+def spark_validate(df: Any, *, by_claim: bool = True, key: str | Sequence[str] = (), **options: Any) -> Any:
     """``validate_table`` over a Spark DataFrame in the claim-lines layout; a Spark DataFrame of results.
 
-    ``options`` are ``validate_table``'s keywords (``today``)."""
-    return _spark(df, False, by_claim, options)
+    ``key``: input columns (a name or several) copied onto each result row, first, to join the results
+    back to the input rows. ``options`` are ``validate_table``'s keywords (``today``)."""
+    return _spark(df, False, by_claim, key, options)
 
 
-def spark_price(df: Any, *, by_claim: bool = True, **options: Any) -> Any:
+def spark_price(df: Any, *, by_claim: bool = True, key: str | Sequence[str] = (), **options: Any) -> Any:
     """``price_table`` over a Spark DataFrame in the claim-lines layout; a Spark DataFrame of results.
 
-    ``options`` are ``price_table``'s keywords (``conversion_factor``, ``rule_set``, ``explain``, ``today``,
-    ``percent_of_medicare``)."""
-    return _spark(df, True, by_claim, options)
+    ``key``: input columns (a name or several) copied onto each result row, first, to join the results
+    back to the input rows. ``options`` are ``price_table``'s keywords (``conversion_factor``,
+    ``rule_set``, ``explain``, ``today``, ``percent_of_medicare``)."""
+    return _spark(df, True, by_claim, key, options)
 
 
 # Dask -----------------------------------------------------------------------------------------------
@@ -113,8 +149,6 @@ def _list_columns_as_text(ddf: Any) -> list[str]:
 
 
 def _dask(ddf: Any, price: bool, by_claim: bool, options: dict[str, Any]) -> Any:
-    import pyarrow as pa
-
     text = _list_columns_as_text(ddf)
     if text:
         # Said now, on the driver, not by every worker when the graph runs.
@@ -126,6 +160,7 @@ def _dask(ddf: Any, price: bool, by_claim: bool, options: dict[str, Any]) -> Any
     options = _dated(options)
     schema = _result_schema(price, bool(options.get("explain")))
     meta = _pandas(schema.empty_table())
+    meta.index = ddf._meta.index
     if by_claim:
         # A global row number (a running count across partitions) keeps each claim's line order.
         ddf = ddf.assign(**{_ROW: 1})
@@ -135,11 +170,44 @@ def _dask(ddf: Any, price: bool, by_claim: bool, options: dict[str, Any]) -> Any
         if len(part) == 0:
             return meta
         if _ROW in part.columns:
-            part = part.sort_values(["claim_id", _ROW], kind="stable").drop(columns=[_ROW])
-        table = pa.Table.from_pandas(part, preserve_index=False)
-        return _pandas(_judge(table, price, options))
+            part = part.sort_values(["claim_id", _ROW], kind="stable")
+        frame = _layout_frame(part)
+        try:
+            result = _pandas(_judge(frame, price, options))
+        except cptkit.CptkitError:
+            raise
+        except ValueError as error:
+            raise _unconvertible(frame, error) from error
+        # One result row per input row, in order: each carries the index of the row it answers.
+        result.index = part.index
+        return result
 
     return ddf.map_partitions(judge_partition, meta=meta)
+
+
+def _layout_frame(part: Any) -> Any:
+    """The partition's claim-lines columns, which ``price_table`` reads as it reads any pandas frame.
+
+    No other column is converted (one may hold a patient's name, which a conversion error would quote),
+    nor the index (Arrow would make it a column)."""
+    layout = {f.name for f in cptkit.CLAIM_LINES_SCHEMA}
+    return part[[c for c in part.columns if c in layout]].reset_index(drop=True)
+
+
+def _unconvertible(frame: Any, error: ValueError) -> cptkit.InvalidInputError:
+    """The error for a partition ``price_table`` could not read as Arrow (a cell pyarrow cannot convert,
+    such as a number among text): its message, which never shows a patient column's values, as an
+    ``InvalidInputError`` whose field is the column."""
+    import pyarrow as pa
+
+    column = None
+    for i, name in enumerate(frame.columns):
+        try:
+            pa.array(frame.iloc[:, i], from_pandas=True)
+        except (pa.ArrowException, ValueError, TypeError):
+            column = name
+            break
+    return cptkit.InvalidInputError(str(error), field=column)
 
 
 def _pandas(table: Any) -> Any:
@@ -156,13 +224,15 @@ def _pandas(table: Any) -> Any:
 def dask_validate(ddf: Any, *, by_claim: bool = True, **options: Any) -> Any:
     """``validate_table`` over a Dask DataFrame in the claim-lines layout; a lazy Dask DataFrame of results.
 
-    ``options`` are ``validate_table``'s keywords (``today``)."""
+    The result keeps the input's index: each row carries the index of the row it answers. ``options`` are
+    ``validate_table``'s keywords (``today``)."""
     return _dask(ddf, False, by_claim, options)
 
 
 def dask_price(ddf: Any, *, by_claim: bool = True, **options: Any) -> Any:
     """``price_table`` over a Dask DataFrame in the claim-lines layout; a lazy Dask DataFrame of results.
 
-    ``options`` are ``price_table``'s keywords (``conversion_factor``, ``rule_set``, ``explain``, ``today``,
+    The result keeps the input's index: each row carries the index of the row it answers. ``options`` are
+    ``price_table``'s keywords (``conversion_factor``, ``rule_set``, ``explain``, ``today``,
     ``percent_of_medicare``)."""
     return _dask(ddf, True, by_claim, options)

@@ -135,3 +135,126 @@ def test_a_dask_frame_holding_list_columns_as_text_is_refused_at_once_with_the_f
     got = pa.Table.from_pandas(dist.dask_validate(as_lists, today=TODAY).compute(), preserve_index=False)
     want = cptkit.validate_table(pa.Table.from_pandas(frame, preserve_index=False), progress=False, today=TODAY)
     assert got.sort_by(ORDER).to_pylist() == want.sort_by(ORDER).to_pylist()
+
+
+def _with_index(frame: Any) -> Any:
+    """The synthetic frame with an index of its own (line ids), as a Dask user's frame would have."""
+    import pandas as pd
+
+    frame.index = pd.Index([f"line-{i:05d}" for i in range(len(frame))], name="line_id")
+    return frame
+
+
+def _rows_by_index(frame: Any) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = pa.Table.from_pandas(frame.sort_index(), preserve_index=True).to_pylist()
+    return rows
+
+
+@pytest.mark.parametrize("by_claim", [True, False], ids=["shuffled", "laid-out"])
+def test_each_dask_result_row_carries_the_index_of_the_input_row_it_answers(by_claim: bool) -> None:
+    import dask
+    import dask.dataframe as dd
+
+    table = synthetic_claims(300, seed=8)
+    frame = _with_index(table.to_pandas())
+    with dask.config.set({"dataframe.convert-string": False}):
+        ddf = dd.from_pandas(frame, npartitions=4)
+    lazy = dist.dask_price(ddf, conversion_factor="60", today=TODAY, by_claim=by_claim)
+    computed = lazy.compute()
+    assert computed.index.name == "line_id" and not computed.index.has_duplicates
+    # The single-process answer to each input row, under that row's index.
+    want = dist._pandas(cptkit.price_table(table, conversion_factor="60", today=TODAY, progress=False))
+    want.index = frame.index
+    assert _rows_by_index(computed) == _rows_by_index(want)
+    # Joined back on the index, each result sits beside its own input row.
+    joined = ddf.join(lazy, rsuffix="_result").compute()
+    assert (joined["claim_id"] == joined["claim_id_result"]).all()
+    assert (joined["charge_cents"] == joined["charge_cents_result"]).all()
+
+
+def _one_bad_cell(column: str, values: list[Any]) -> Any:
+    """Two claims as a frame whose ``column`` holds ``values`` (object dtype), and a column outside the
+    layout holding a patient's name among numbers."""
+    import pandas as pd
+
+    frame = synthetic_claims(2, seed=4).to_pandas().head(2)
+    frame["patient_name"] = pd.Series(["Jane Q Patient", 7], dtype=object)
+    frame[column] = pd.Series(values, dtype=object)
+    return frame
+
+
+@pytest.mark.parametrize(
+    ("column", "values", "shown"),
+    [
+        ("member_id", ["1EG4TE5MK73", 12345], False),
+        ("patient_birth_date", [19580614, datetime.date(1958, 6, 14)], False),
+        ("quantity", [90, "9O"], True),
+    ],
+    ids=["member-id", "birth-date", "quantity"],
+)
+def test_a_cell_pyarrow_cannot_convert_fails_the_dask_job_as_price_table_does_naming_no_patient_value(
+    column: str, values: list[Any], shown: bool
+) -> None:
+    import traceback
+
+    import dask
+    import dask.dataframe as dd
+
+    frame = _one_bad_cell(column, values)
+    with dask.config.set({"dataframe.convert-string": False}):
+        ddf = dd.from_pandas(frame, npartitions=1)
+    with pytest.raises(cptkit.InvalidInputError) as raised:
+        dist.dask_price(ddf, conversion_factor="60", today=TODAY).compute()
+    error = raised.value
+    assert error.field == column and column in error.message
+    # Nowhere in the error or its causes (they reach worker logs and the driver's traceback).
+    told = "".join(traceback.format_exception(error))
+    for value in ["1EG4TE5MK73", "12345", "1958", "Jane"]:
+        assert value not in told
+    # price_table on the same frame fails alike, with the same message: one conversion for both.
+    with pytest.raises(ValueError) as table_error:
+        cptkit.price_table(frame.drop(columns=["patient_name"]), conversion_factor="60", today=TODAY)
+    assert str(table_error.value) == error.message
+    assert ("9O" in error.message) == shown
+
+
+def test_a_column_outside_the_layout_is_not_read_by_the_dask_helpers() -> None:
+    import dask
+    import dask.dataframe as dd
+
+    frame = _one_bad_cell("member_id", ["M1", "M2"])  # the name column alone holds a bad cell
+    with dask.config.set({"dataframe.convert-string": False}):
+        ddf = dd.from_pandas(frame, npartitions=1)
+    got = dist.dask_validate(ddf, today=TODAY).compute()
+    assert len(got) == len(frame) and "patient_name" not in got.columns
+
+
+def test_each_spark_result_row_carries_the_key_columns_of_the_input_row_it_answers(
+    spark: Any, tmp_path: Path
+) -> None:
+    table = synthetic_claims(1_500, seed=9)
+    line_ids = pa.array([f"line-{i:05d}" for i in range(table.num_rows)])
+    keyed = table.append_column("line_id", line_ids).append_column("batch", pa.array([7] * table.num_rows))
+    pq.write_table(keyed, tmp_path / "claims.parquet", row_group_size=400)
+    df = spark.read.parquet(str(tmp_path / "claims.parquet"))
+    assert df.rdd.getNumPartitions() > 1
+    result = dist.spark_price(df, conversion_factor="60", today=TODAY, key=["line_id", "batch"])
+    assert result.columns[:3] == ["line_id", "batch", "claim_id"]
+    got = result.toArrow().sort_by("line_id").to_pylist()
+    # The single-process answer to each input row, beside that row's key.
+    want = cptkit.price_table(table, conversion_factor="60", today=TODAY, progress=False)
+    want = want.add_column(0, "line_id", line_ids).add_column(1, "batch", pa.array([7] * table.num_rows))
+    assert got == want.sort_by("line_id").to_pylist()
+    # And joined back on it, each result sits beside its own input row.
+    checked = dist.spark_validate(df, today=TODAY, key="line_id").withColumnRenamed("claim_id", "result_claim_id")
+    joined = df.join(checked, "line_id")
+    assert joined.count() == table.num_rows
+    assert joined.filter("claim_id <=> result_claim_id").count() == table.num_rows
+
+
+def test_a_spark_key_must_be_an_input_column_and_not_a_result_column(spark: Any, export: tuple[pa.Table, Path]) -> None:
+    df = spark.read.parquet(str(export[1]))
+    with pytest.raises(cptkit.InvalidInputError, match=r"^key: line_id: not a column of the DataFrame"):
+        dist.spark_price(df, conversion_factor="60", key="line_id")
+    with pytest.raises(cptkit.InvalidInputError, match=r"^key: claim_id: a result column already has this name"):
+        dist.spark_validate(df, key=["member_id", "claim_id"])

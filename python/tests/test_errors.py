@@ -179,6 +179,21 @@ def test_text_after_a_claim_is_refused_not_dropped() -> None:
     assert cptkit.price(text + "\n", today="2026-11-27").total_allowed > 0
 
 
+def test_an_array_of_claims_given_as_one_claim_is_said_to_be_an_array() -> None:
+    """Not "[0]: invalid type: map, expected a string" (serde reading the array as the claim's fields)."""
+    text = json.dumps(_claim())
+    said = "expected one claim (a JSON object), got an array"
+    for array in [f"[{text}, {text}]", f"\n [{text}]", "[]"]:
+        for given in (array, array.encode()):
+            slots = [cptkit.price_many([given], today="2026-11-27")[0], cptkit.validate_many([given])[0]]
+            with pytest.raises(cptkit.InvalidInputError) as raised:
+                cptkit.price(given, today="2026-11-27")
+            for error in [*slots, raised.value]:
+                assert isinstance(error, cptkit.InvalidInputError) and error.message == said, repr(error)
+    # What the message points to: each claim on its own.
+    assert all(isinstance(r, cptkit.PricedClaim) for r in cptkit.price_many([text, text], today="2026-11-27"))
+
+
 def test_a_patient_value_is_never_repeated_in_an_error() -> None:
     for field, value in [("member_id", 12345), ("birth_date", "1958-02-30")]:
         claim = _claim()

@@ -426,6 +426,11 @@ impl Claim {
         if let Ok(claim) = serde_json::from_str(json) {
             return Ok(claim);
         }
+        // serde reads a struct from an array too (its fields in order), so an array of claims would be
+        // refused for its first element's first field ("[0]: invalid type: map, expected a string").
+        if json.trim_start().starts_with('[') {
+            return Err(Error::new(ErrorKind::InvalidInput, "expected one claim (a JSON object), got an array"));
+        }
         let de = &mut serde_json::Deserializer::from_str(json);
         let claim = serde_path_to_error::deserialize(&mut *de)
             .map_err(|e| unreadable_field(&e.path().to_string(), e.into_inner()))?;
@@ -581,6 +586,11 @@ mod tests {
             assert!(err.message().starts_with("text after the claim"), "{after:?}: {err}");
         }
         assert_eq!(Claim::from_json(&format!(" {fixed}\n")).unwrap(), claim);
+        // An array (of claims, or empty) is not one claim, and is said so, not as its first field's type.
+        for array in [format!("[{fixed}]"), format!(" \n[{fixed}, {fixed}]"), "[]".to_owned()] {
+            let err = Claim::from_json(&array).unwrap_err();
+            assert_eq!((err.field(), err.message()), (None, "expected one claim (a JSON object), got an array"));
+        }
         // A patient's value that cannot be read is not repeated (messages reach logs); others are.
         for (given, bad) in [
             (r#""birth_date":"1960-01-01""#, r#""birth_date":"1958-02-30""#),
