@@ -100,21 +100,25 @@ impl Reloader {
 
     /// With `--watch`: looks at the watched files every [`WATCH_INTERVAL`] and reloads once a change
     /// has settled (the same for two looks in a row, so a file being written is not read half-way).
-    pub async fn watch(self) {
+    /// The files are looked at first here, when called, not when the task first runs: on a busy machine
+    /// that can be after a client has changed a file, and the change would be taken as the start.
+    pub fn watch(self) -> impl std::future::Future<Output = ()> {
         let paths = self.watched();
         let mut loaded = fingerprint(&paths);
-        let mut last = loaded.clone();
-        let mut ticks = tokio::time::interval(WATCH_INTERVAL);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticks.tick().await;
-            let paths = paths.clone();
-            let Ok(now) = tokio::task::spawn_blocking(move || fingerprint(&paths)).await else { continue };
-            if now != loaded && now == last {
-                self.reload_async("a watched file changed").await;
-                loaded = now.clone();
+        async move {
+            let mut last = loaded.clone();
+            let mut ticks = tokio::time::interval(WATCH_INTERVAL);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                let paths = paths.clone();
+                let Ok(now) = tokio::task::spawn_blocking(move || fingerprint(&paths)).await else { continue };
+                if now != loaded && now == last {
+                    self.reload_async("a watched file changed").await;
+                    loaded = now.clone();
+                }
+                last = now;
             }
-            last = now;
         }
     }
 }
