@@ -230,12 +230,37 @@ def test_lines_of_a_claim_that_come_back_later_are_tbl003_in_any_chunk(lines: pa
     result = cptkit.validate_table(table, today=TODAY)
     issues = result["issues"].to_pylist()
     assert [i["edit_id"] for i in issues[200]] == ["TBL003"] and not any(issues[200 + 1 : 200 + rows])
+    # The first run too, judged before the second was seen: no part of the claim passes as the claim.
+    assert "TBL003" in [i["edit_id"] for i in issues[0]]
+    assert not any(result["claim_valid"].to_pylist()[:rows] + result["claim_valid"].to_pylist()[200:])
     nulls = table.set_column(table.schema.get_field_index("member_id"), "member_id", pa.nulls(table.num_rows))
     assert nulls.schema.field("member_id").type == pa.null()
     typed = table.set_column(
         table.schema.get_field_index("member_id"), "member_id", pa.nulls(table.num_rows, pa.string())
     )
     assert cptkit.validate_table(nulls, today=TODAY).equals(cptkit.validate_table(typed, today=TODAY))
+
+
+def test_no_run_of_a_claim_whose_rows_are_apart_is_priced(lines: pa.Table) -> None:
+    """A claim whose rows come back after another claim's, in a later chunk of a stream: every run of
+    it is not valid and unpriced, each run's first row naming the rows of the others (counted from 0)."""
+    ids = lines["claim_id"].to_pylist()
+    start = next(row for row in range(len(ids) - 1) if ids[row] == ids[row + 1])  # a claim of 2+ lines
+    end = next(row for row in range(start, len(ids)) if ids[row] != ids[start])
+    other_end = next(row for row in range(end, len(ids)) if ids[row] != ids[end])
+    claim, other = lines.slice(start, end - start), lines.slice(end, other_end - end)
+    whole = pa.concat_tables([claim.slice(0, 1), other, claim.slice(1)])
+    later = 1 + other.num_rows  # the row the claim comes back at
+    for table in (whole, pa.RecordBatchReader.from_batches(whole.schema, whole.to_batches(max_chunksize=1))):
+        result = price(table).to_pylist()
+        apart = [r for r in result if r["claim_id"] == ids[start]]
+        assert [r["status"] for r in apart] == ["not_valid"] * claim.num_rows
+        assert not any(r["claim_valid"] or r["allowed_cents"] for r in apart)
+        assert [i["edit_id"] for i in result[0]["issues"]] == ["TBL003"]
+        assert f"rows {later}" in result[0]["issues"][0]["message"]
+        assert [i["edit_id"] for i in result[later]["issues"]] == ["TBL003"]
+        assert "rows 0 " in result[later]["issues"][0]["message"]
+        assert result[1:later] == price(other).to_pylist()
 
 
 def test_a_missing_required_column_is_an_error_naming_it(lines: pa.Table) -> None:

@@ -34,7 +34,8 @@ cptkit_core::edits! {
     UNREADABLE = "TBL001", Error, "a value in the table cannot be read";
     /// A claim-level column (payer, patient, providers, diagnoses, ...) differs between lines of one claim.
     CLAIM_LEVEL_DIFFERS = "TBL002", Error, "claim-level values differ between the lines of one claim";
-    /// Lines of one claim must be adjacent rows; this claim id appeared earlier in the same chunk.
+    /// Lines of one claim must be adjacent rows; this claim id has other rows in the same call, apart
+    /// from these (every run of rows of the claim gets it, on its first row).
     CLAIM_NOT_ADJACENT = "TBL003", Error, "the lines of a claim are not adjacent rows";
     /// The claim was read and is valid, but pricing refused it (e.g. no contract conversion factor given).
     NOT_PRICEABLE = "TBL004", Error, "the claim could not be priced";
@@ -217,13 +218,55 @@ pub(crate) struct EarlierClaims {
     /// A 128-bit XXH3 fingerprint of each id: no allocation per claim, and a false match (a TBL003 that
     /// should not be) as likely as two random 128-bit values colliding.
     ids: HashSet<u128>,
+    /// The ids met again after other claims: each of their runs of rows is TBL003 ([`apart_claims`]).
+    pub(crate) apart: HashSet<Box<str>>,
 }
 
 impl EarlierClaims {
-    /// Adds a claim id; false when it was there already.
-    fn insert(&mut self, id: &str) -> bool {
-        self.ids.insert(twox_hash::XxHash3_128::oneshot(id.as_bytes()))
+    /// Adds a claim id's run of rows; a claim id met before is noted as apart.
+    fn insert(&mut self, id: &str) {
+        if !self.ids.insert(twox_hash::XxHash3_128::oneshot(id.as_bytes())) && !self.apart.contains(id) {
+            self.apart.insert(id.into());
+        }
     }
+}
+
+/// Runs listed in a TBL003 message, at most: a claim id loaded many times would make a huge one.
+const RUNS_NAMED: usize = 5;
+
+/// TBL003 for every run of rows (`runs`: each with its claim id, in row order) whose claim id is in
+/// `apart`: on the run's first row, naming the rows of the claim's other runs (counted from 0, as the
+/// rows of the table and of its result). Each comes with the run's rows, which it makes invalid; they
+/// are in row order.
+pub(crate) fn apart_claims<'a>(
+    runs: impl Iterator<Item = (Range<usize>, &'a str)>,
+    apart: &HashSet<Box<str>>,
+) -> Vec<(Range<usize>, RowIssue)> {
+    let runs: Vec<_> = runs.filter(|(_, id)| apart.contains(*id)).collect();
+    let mut by_claim: foldhash::HashMap<&str, Vec<Range<usize>>> = foldhash::HashMap::default();
+    for (rows, id) in &runs {
+        by_claim.entry(id).or_default().push(rows.clone());
+    }
+    let shown = |rows: &Range<usize>| match rows.len() {
+        1 => rows.start.to_string(),
+        _ => format!("{}-{}", rows.start, rows.end - 1),
+    };
+    runs.iter()
+        .map(|(rows, id)| {
+            let claim_runs = by_claim.get(id).map_or(&[][..], Vec::as_slice);
+            let others = claim_runs.iter().filter(|r| *r != rows);
+            let mut named = others.take(RUNS_NAMED).map(shown).collect::<Vec<_>>().join(", ");
+            let more = claim_runs.len().saturating_sub(1 + RUNS_NAMED);
+            if more > 0 {
+                named.push_str(&format!(" and {more} more runs of rows"));
+            }
+            let message = format!(
+                "claim {id} also has lines in rows {named} (counted from 0), not adjacent to these: no part of \
+                 it is judged as the whole claim"
+            );
+            (rows.clone(), RowIssue::new(rows.start, &CLAIM_NOT_ADJACENT, Some(layout::CLAIM_ID.name), message))
+        })
+        .collect()
 }
 
 impl LineColumns {
@@ -269,18 +312,18 @@ impl LineColumns {
     }
 
     /// Runs of adjacent rows with the same claim id, in order (a row without a claim id is a run of
-    /// its own). A claim id seen in an earlier run of this batch is an issue (TBL003).
+    /// its own). Every run of a claim id that has more than one run in this batch is an issue (TBL003).
     pub fn claim_runs(&self, issues: &mut Vec<RowIssue>) -> Vec<Range<usize>> {
-        self.claim_runs_after(issues, &mut EarlierClaims::default())
+        let mut earlier = EarlierClaims::default();
+        let runs = self.claim_runs_after(&mut earlier);
+        let ids = runs.iter().filter_map(|rows| Some((rows.clone(), self.claim_id(rows.start)?)));
+        issues.extend(apart_claims(ids, &earlier.apart).into_iter().map(|(_, issue)| issue));
+        runs
     }
 
-    /// [`LineColumns::claim_runs`] of a batch that follows the batches of `earlier` in one table: a claim
-    /// id seen there is TBL003 too, and this batch's claims join them.
-    pub(crate) fn claim_runs_after(
-        &self,
-        issues: &mut Vec<RowIssue>,
-        earlier: &mut EarlierClaims,
-    ) -> Vec<Range<usize>> {
+    /// The runs of [`LineColumns::claim_runs`] of a batch that follows the batches of `earlier` in one
+    /// table: this batch's claims join them, and a claim id met again is noted in `earlier.apart`.
+    pub(crate) fn claim_runs_after(&self, earlier: &mut EarlierClaims) -> Vec<Range<usize>> {
         let mut runs: Vec<Range<usize>> = Vec::new();
         earlier.ids.reserve(self.rows);
         for row in 0..self.rows {
@@ -289,12 +332,8 @@ impl LineColumns {
                 Some(run) if id.is_some() && self.claim_id(run.start) == id => run.end = row + 1,
                 _ => {
                     // An empty or blank id is TBL001 already: its rows are no claim to find again.
-                    if let Some(claim_id) = id.filter(|id| cptkit_core::required_id(id).is_ok())
-                        && !earlier.insert(claim_id)
-                    {
-                        let message =
-                            format!("claim {claim_id} has lines earlier in this table, not adjacent to these");
-                        issues.push(RowIssue::new(row, &CLAIM_NOT_ADJACENT, Some(layout::CLAIM_ID.name), message));
+                    if let Some(claim_id) = id.filter(|id| cptkit_core::required_id(id).is_ok()) {
+                        earlier.insert(claim_id);
                     }
                     runs.push(row..row + 1);
                 }

@@ -209,31 +209,55 @@ fn claim_level_values_must_agree_and_lines_must_be_adjacent() {
     let result = joined(validate_batch(&batch, Reference::embedded(), RuleBook::embedded(), today()).unwrap());
     let found = issues(&result);
     assert!(found.contains(&(1, "TBL002".into(), "payer_id".into())), "{found:?}");
+    assert!(found.contains(&(0, "TBL003".into(), "claim_id".into())), "{found:?}");
     assert!(found.contains(&(3, "TBL003".into(), "claim_id".into())), "{found:?}");
     let numbers = result.column_by_name("line_number").unwrap().as_primitive::<Int32Type>();
     assert_eq!(numbers.values().to_vec(), vec![1, 2, 1, 1]);
 }
 
-/// A claim whose rows are apart (TBL003) is invalid as its own error findings would make it: it is not
-/// priced, as no other face prices an invalid claim.
+/// A claim whose rows are apart (TBL003) is invalid as its own error findings would make it: no run of
+/// its rows is priced, the first one included (it was judged before the later one was seen), as no
+/// other face prices a part of a claim. Each run's first row names the rows of the others.
 #[test]
 fn a_claim_whose_rows_are_apart_is_not_priced() {
-    let claims: Vec<Claim> = SyntheticClaims::new(3).unwrap().filter(|c| c.lines.len() == 1).take(3).collect();
+    let claims: Vec<Claim> = SyntheticClaims::new(3).unwrap().filter(|c| c.lines.len() == 1).take(4).collect();
     let batch = claims_to_batch(&claims).unwrap();
     let priced = |batch: &RecordBatch| {
-        let result = joined(
+        joined(
             price_batch(batch, Reference::embedded(), RuleBook::embedded(), &contract("60", false), today()).unwrap(),
-        );
-        let status = result.column_by_name("status").unwrap().as_string::<i32>().clone();
-        (0..3).map(|row| status.value(row).to_owned()).collect::<Vec<_>>()
+        )
     };
+    let status = |result: &RecordBatch| text(result, "status").into_iter().map(Option::unwrap).collect::<Vec<_>>();
     let before = priced(&batch);
-    assert_eq!(before[2], "priced", "{before:?}");
-    // Rows: A B C -> A B A.
+    let before = status(&before);
+    assert_eq!([&before[0], &before[2], &before[3]], ["priced"; 3]);
+    // Rows: A B C D -> A B A A: runs of A at rows 0 and 2-3.
     let mut ids = text(&batch, "claim_id");
     ids[2] = ids[0].clone();
+    ids[3] = ids[0].clone();
     let apart = replace(&batch, "claim_id", Arc::new(StringArray::from(ids)));
-    assert_eq!(priced(&apart)[2], "not_valid");
+    let result = priced(&apart);
+    assert_eq!(status(&result), ["not_valid", &before[1], "not_valid", "not_valid"]);
+    assert_eq!(cents(&result, "allowed_cents")[0], None);
+    let valid = result.column_by_name("claim_valid").unwrap().as_boolean().clone();
+    assert_eq!([0, 2, 3].map(|row| valid.value(row)), [false; 3]);
+    let found = issues(&result);
+    let tbl003: Vec<_> = found.iter().filter(|i| i.1 == "TBL003").map(|i| i.0).collect();
+    assert_eq!(tbl003, [0, 2]);
+    let messages = result.column_by_name("issues").unwrap().as_list::<i32>().clone();
+    let message = |row: usize| {
+        let items = messages.value(row);
+        items.as_struct().column_by_name("message").unwrap().as_string::<i32>().value(0).to_owned()
+    };
+    assert!(message(0).contains("rows 2-3 "), "{}", message(0));
+    assert!(message(2).contains("rows 0 "), "{}", message(2));
+    // The same claims with a valid run that pricing refused (no contract factor for a commercial
+    // claim, TBL004) lose the refusal with the verdict: the claim is not valid, as TBL003 says.
+    let refused = joined(
+        price_batch(&apart, Reference::embedded(), RuleBook::embedded(), &TablePricing::default(), today()).unwrap(),
+    );
+    assert!(issues(&refused).iter().all(|i| i.1 != "TBL004" || ![0, 2, 3].contains(&i.0)), "{:?}", issues(&refused));
+    assert_eq!(status(&refused)[0], "not_valid");
 }
 
 /// A list column given as text (a frame that went through text, as Dask's from_pandas makes of lists)
@@ -503,9 +527,9 @@ fn a_repeated_claim_id_is_found_in_sorted_and_unsorted_tables() {
     };
     assert_eq!(repeated_rows(["A", "B", "C", "D"]), []);
     assert_eq!(repeated_rows(["D", "B", "A", "C"]), []);
-    assert_eq!(repeated_rows(["A", "B", "C", "B"]), [(3, "TBL003".to_owned())]);
-    assert_eq!(repeated_rows(["C", "A", "B", "A"]), [(3, "TBL003".to_owned())]);
-    assert_eq!(repeated_rows(["B", "C", "A", "C"]), [(3, "TBL003".to_owned())]);
+    assert_eq!(repeated_rows(["A", "B", "C", "B"]), [(1, "TBL003".to_owned()), (3, "TBL003".to_owned())]);
+    assert_eq!(repeated_rows(["C", "A", "B", "A"]), [(1, "TBL003".to_owned()), (3, "TBL003".to_owned())]);
+    assert_eq!(repeated_rows(["B", "C", "A", "C"]), [(1, "TBL003".to_owned()), (3, "TBL003".to_owned())]);
     // An empty id is TBL001 (required), not also a claim seen before.
     assert_eq!(repeated_rows(["", "C", "", "D"]), []);
 }
@@ -691,6 +715,7 @@ fn a_stream_cut_anywhere_gives_the_same_results_as_one_batch() {
         }
         let last = stream.finish().into_iter().collect();
         judge(&mut stream, last);
+        stream.settle(&mut results).unwrap();
         let joined = arrow_select::concat::concat_batches(&whole.schema(), &results).unwrap();
         assert_eq!(joined, whole, "cut every {cut} rows");
     }

@@ -189,6 +189,8 @@ fn run_chunks(
         }
         let last = stream.finish().into_iter().collect();
         judge_ready(&mut stream, last, &mut results)?;
+        // A claim whose rows come back in a later chunk: its earlier runs' rows are corrected.
+        stream.settle(&mut results).map_err(Failure::Core)?;
         Ok(results)
     });
     outcome.map_err(|failure| match failure {
