@@ -183,6 +183,31 @@ def test_claims_to_table_loses_no_claim() -> None:
     assert [i["edit_id"] for i in report[1]["issues"]] == ["TBL001"] and report[0]["claim_valid"]
 
 
+def test_a_null_required_value_in_the_layout_schema_is_its_rows_issue() -> None:
+    """pyarrow does not check a schema's non-null flags when a table is built or edited, but the Arrow
+    import does: the published schema is nullable, so one null is TBL001 on its row, not a failed call.
+    The tables cptkit makes use that schema."""
+    assert all(field.nullable for field in cptkit.CLAIM_LINES_SCHEMA)
+    table = synthetic_claims(200, seed=7)
+    assert table.schema == cptkit.CLAIM_LINES_SCHEMA
+    assert cptkit.claims_to_table([json_claim("medicare_00632_aa_90min_2025")]).schema == cptkit.CLAIM_LINES_SCHEMA
+    rows = table.to_pylist()
+    rows[5]["procedure_code"] = None
+    result = cptkit.validate_table(pa.Table.from_pylist(rows, schema=cptkit.CLAIM_LINES_SCHEMA), today=TODAY)
+    issues = result["issues"].to_pylist()
+    assert result.num_rows == table.num_rows
+    assert [(i["edit_id"], i["column"]) for i in issues[5]] == [("TBL001", "procedure_code")]
+    assert sum(1 for row in issues if any(i["edit_id"] == "TBL001" for i in row)) == 1
+    charges = table["charge_cents"]
+    nulled = table.set_column(
+        table.schema.get_field_index("charge_cents"),
+        table.schema.field("charge_cents"),
+        pc.if_else(pa.array([row == 3 for row in range(table.num_rows)]), pa.scalar(None, pa.int64()), charges),
+    )
+    issues = cptkit.validate_table(nulled, today=TODAY)["issues"].to_pylist()
+    assert [(i["edit_id"], i["column"]) for i in issues[3]] == [("TBL001", "charge_cents")]
+
+
 def json_claim(name: str) -> dict[str, Any]:
     return json.loads((FIXTURES / "claims" / name / "claim.json").read_text(encoding="utf-8"))
 

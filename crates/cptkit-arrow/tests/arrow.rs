@@ -126,6 +126,25 @@ fn golden_claim_cases_price_the_same_through_a_table() {
     assert!(cases >= 15, "{cases} cases");
 }
 
+/// A null in a required column of a table in the layout's own schema is TBL001 on its row, every other
+/// row judged: the schema marks every column nullable, so Arrow does not refuse the whole table.
+#[test]
+fn a_null_in_a_required_column_of_the_layout_schema_is_its_rows_issue() {
+    let schema = cptkit_arrow::claim_lines_schema();
+    assert!(schema.fields().iter().all(|f| f.is_nullable()));
+    let claims: Vec<Claim> = SyntheticClaims::new(2).unwrap().filter(|c| c.lines.len() == 1).take(3).collect();
+    let batch = claims_to_batch(&claims).unwrap();
+    let mut codes = text(&batch, "procedure_code");
+    codes[1] = None;
+    let mut columns = batch.columns().to_vec();
+    columns[schema.index_of("procedure_code").unwrap()] = Arc::new(StringArray::from(codes));
+    let batch = RecordBatch::try_new(schema, columns).unwrap();
+    let result = joined(validate_batch(&batch, Reference::embedded(), RuleBook::embedded(), today()).unwrap());
+    let unreadable: Vec<_> = issues(&result).into_iter().filter(|i| i.1 == "TBL001").collect();
+    assert_eq!(unreadable, [(1, "TBL001".into(), "procedure_code".into())]);
+    assert_eq!(result.num_rows(), 3);
+}
+
 #[test]
 fn claims_round_trip_through_the_layout() {
     let claims: Vec<Claim> = SyntheticClaims::new(1).unwrap().take(500).collect();
