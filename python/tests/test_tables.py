@@ -288,6 +288,19 @@ def test_no_run_of_a_claim_whose_rows_are_apart_is_priced(lines: pa.Table) -> No
         assert result[1:later] == price(other).to_pylist()
 
 
+def test_a_decimal_money_column_with_places_fails_the_call(lines: pa.Table) -> None:
+    """decimal(12, 2) is dollars: 1500.00 would pass as 1500 cents, and the lower-of-charge rule would
+    pay $15.00. It is refused naming the column; whole-valued floats (pandas' integers with gaps) stay."""
+    table = lines.slice(0, 20)
+    index = table.schema.get_field_index("charge_cents")
+    dollars = pa.array([Decimal(c).scaleb(-2) for c in table["charge_cents"].to_pylist()], pa.decimal128(12, 2))
+    with pytest.raises(cptkit.InvalidInputError, match="whole cents as integers") as err:
+        price(table.set_column(index, pa.field("charge_cents", pa.decimal128(12, 2)), dollars))
+    assert err.value.field == "charge_cents"
+    floats = table.set_column(index, "charge_cents", table["charge_cents"].cast(pa.float64()))
+    assert price(floats).equals(price(table))
+
+
 def test_a_missing_required_column_is_an_error_naming_it(lines: pa.Table) -> None:
     with pytest.raises(cptkit.InvalidInputError) as err:
         cptkit.validate_table(lines.drop_columns(["date_of_service"]), today=TODAY)

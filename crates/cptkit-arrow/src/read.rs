@@ -608,6 +608,9 @@ fn normalized(batch: &RecordBatch, column: &Column, issues: &mut Vec<RowIssue>) 
             ),
         ));
     }
+    if let Some(refused) = decimal_with_places(input.data_type(), column) {
+        return Err(refused);
+    }
     let options = CastOptions { safe: true, ..CastOptions::default() };
     if let Some(dictionary) = dictionary_in_place(input, column, &options) {
         return Ok(Some(dictionary));
@@ -647,6 +650,39 @@ fn normalized(batch: &RecordBatch, column: &Column, issues: &mut Vec<RowIssue>) 
         }
     }
     Ok(Some(cast))
+}
+
+/// A decimal with places after the point (any scale but 0) in a column of whole numbers, cents or
+/// diagnosis pointers, refused for the whole table: such a money column holds dollars (decimal(12, 2) is
+/// the usual SQL and Parquet type of an amount), and its whole values (1500.00) would pass the cast as
+/// 1500 cents, a hundred times too small. The claim's other faces take only integers there. A float
+/// column stays accepted (pandas makes one of an integer column with missing values); its fractions are
+/// TBL001 ([`changed_by_cast`]).
+fn decimal_with_places(input: &DataType, column: &Column) -> Option<Error> {
+    let element = match (column.kind, input) {
+        (ColumnKind::Cents, _) => input,
+        (ColumnKind::IntList, DataType::List(item) | DataType::LargeList(item) | DataType::FixedSizeList(item, _)) => {
+            item.data_type()
+        }
+        _ => return None,
+    };
+    let scale = match element {
+        DataType::Decimal32(_, scale)
+        | DataType::Decimal64(_, scale)
+        | DataType::Decimal128(_, scale)
+        | DataType::Decimal256(_, scale) => *scale,
+        _ => return None,
+    };
+    let (what, why) = match column.kind {
+        ColumnKind::Cents => ("whole cents", " (an amount in dollars would be read as cents)"),
+        _ => ("whole numbers", ""),
+    };
+    (scale != 0).then(|| {
+        Error::invalid(
+            column.name,
+            format!("a {input} column, a decimal with places after the point: give {what} as integers{why}"),
+        )
+    })
 }
 
 /// Text in a time, date or quantity column, read by the parsers the claim's JSON and wire forms use:

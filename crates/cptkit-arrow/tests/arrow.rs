@@ -365,7 +365,6 @@ fn a_fraction_of_a_cent_is_unreadable_whatever_the_number_type() {
     let batch = claims_to_batch(&claims).unwrap();
     let charges = [150_000.7, 150_000.0, 99.0];
     let floats: ArrayRef = Arc::new(arrow_array::Float64Array::from(charges.to_vec()));
-    let decimals = arrow_cast::cast(&floats, &DataType::Decimal128(18, 1)).unwrap();
     let texts: ArrayRef = Arc::new(StringArray::from(vec!["150000.7", "150000", "99"]));
     let judge =
         |b: &RecordBatch| joined(validate_batch(b, Reference::embedded(), RuleBook::embedded(), today()).unwrap());
@@ -374,11 +373,36 @@ fn a_fraction_of_a_cent_is_unreadable_whatever_the_number_type() {
         issues(&want).iter().filter(|i| i.1 == "TBL001").collect::<Vec<_>>(),
         [&(0, "TBL001".into(), "charge_cents".into())]
     );
-    for values in [floats, decimals] {
-        let got = judge(&replace(&batch, "charge_cents", values.clone()));
-        assert_eq!(issues(&got), issues(&want), "{}", values.data_type());
-        assert_eq!(text(&got, "claim_id"), text(&want, "claim_id"));
+    let got = judge(&replace(&batch, "charge_cents", floats));
+    assert_eq!(issues(&got), issues(&want));
+    assert_eq!(text(&got, "claim_id"), text(&want, "claim_id"));
+}
+
+/// A decimal with places after the point in a column of whole numbers fails the call naming the column:
+/// decimal(12, 2) money is dollars, and $1,500.00 would pass the cast as 1500 cents. A decimal of scale
+/// 0 is whole numbers, read as they are.
+#[test]
+fn a_decimal_with_places_is_refused_in_a_column_of_whole_numbers() {
+    let claims: Vec<Claim> = SyntheticClaims::new(5).unwrap().filter(|c| c.lines.len() == 1).take(2).collect();
+    let batch = claims_to_batch(&claims).unwrap();
+    let judge = |b: &RecordBatch| validate_batch(b, Reference::embedded(), RuleBook::embedded(), today());
+    let dollars: ArrayRef =
+        Arc::new(arrow_array::Decimal128Array::from(vec![150_000, 9_900]).with_precision_and_scale(12, 2).unwrap());
+    let error = judge(&replace(&batch, "charge_cents", dollars)).unwrap_err();
+    assert_eq!(error.field(), Some("charge_cents"), "{error}");
+    assert!(error.to_string().contains("whole cents as integers"), "{error}");
+    let cents = arrow_cast::cast(batch.column_by_name("charge_cents").unwrap(), &DataType::Decimal128(18, 0));
+    let whole = joined(judge(&replace(&batch, "charge_cents", cents.unwrap())).unwrap());
+    assert_eq!(whole, joined(judge(&batch).unwrap()));
+    let mut pointers = arrow_array::builder::ListBuilder::new(
+        arrow_array::builder::Decimal128Builder::new().with_precision_and_scale(5, 2).unwrap(),
+    );
+    for _ in 0..2 {
+        pointers.values().append_value(100);
+        pointers.append(true);
     }
+    let error = judge(&replace(&batch, "diagnosis_pointers", Arc::new(pointers.finish()))).unwrap_err();
+    assert_eq!(error.field(), Some("diagnosis_pointers"), "{error}");
 }
 
 /// Diagnosis pointers given as fractions are TBL001, not truncated (2.9 is no pointer 2; the claim's
