@@ -301,6 +301,22 @@ def test_a_decimal_money_column_with_places_fails_the_call(lines: pa.Table) -> N
     assert price(floats).equals(price(table))
 
 
+def test_true_false_text_reads_as_the_claim_json_reads_it(lines: pa.Table) -> None:
+    """Only true/false (the dict face refuses "Y"; for qualifying_apm it changes the amount), and as
+    numbers only 0/1: anything else is TBL001 naming the column."""
+    table = lines.slice(0, 4)
+    index = table.schema.get_field_index("qualifying_apm")
+    texts = table.set_column(index, "qualifying_apm", pa.array(["Y", "yes", "1", "T"]))
+    issues = price(texts)["issues"].to_pylist()
+    assert all(("TBL001", "qualifying_apm") in [(i["edit_id"], i["column"]) for i in row] for row in issues)
+    numbers = table.set_column(index, "qualifying_apm", pa.array([0, 1, 2, -1]))
+    issues = price(numbers)["issues"].to_pylist()
+    flagged = [any(i["column"] == "qualifying_apm" for i in row) for row in issues]
+    assert flagged == [False, False, True, True]
+    spelled = table.set_column(index, "qualifying_apm", pa.array(["true" if v else "false" for v in table["qualifying_apm"].to_pylist()]))
+    assert price(spelled).equals(price(table))
+
+
 def test_a_missing_required_column_is_an_error_naming_it(lines: pa.Table) -> None:
     with pytest.raises(cptkit.InvalidInputError) as err:
         cptkit.validate_table(lines.drop_columns(["date_of_service"]), today=TODAY)

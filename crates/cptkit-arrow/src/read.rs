@@ -685,12 +685,13 @@ fn decimal_with_places(input: &DataType, column: &Column) -> Option<Error> {
     })
 }
 
-/// Text in a time, date or quantity column, read by the parsers the claim's JSON and wire forms use:
-/// Arrow's cast takes other forms ("2025-3-4", " 90", "2025-03-04 08:00:00", a zone offset read as
-/// UTC) and refuses some of the claim's ("2025-03-04T08:00"). `None` for other columns and types.
+/// Text in a time, date, quantity or true/false column, read by the parsers the claim's JSON and wire
+/// forms use: Arrow's cast takes other forms ("2025-3-4", " 90", "2025-03-04 08:00:00", a zone offset
+/// read as UTC; "Y", "yes", "1", "T" as true) and refuses some of the claim's ("2025-03-04T08:00").
+/// `None` for other columns and types.
 fn claim_text(input: &ArrayRef, column: &Column) -> Option<ArrayRef> {
     if !is_text(input.data_type())
-        || !matches!(column.kind, ColumnKind::Timestamp | ColumnKind::Date | ColumnKind::Decimal)
+        || !matches!(column.kind, ColumnKind::Timestamp | ColumnKind::Date | ColumnKind::Decimal | ColumnKind::Bool)
     {
         return None;
     }
@@ -704,6 +705,15 @@ fn claim_text(input: &ArrayRef, column: &Column) -> Option<ArrayRef> {
         ColumnKind::Date => {
             let read = |v: &str| cptkit_core::parse_date(v).ok().map(days_from_date);
             Arc::new(values.map(|v| v.and_then(read)).collect::<Date32Array>())
+        }
+        ColumnKind::Bool => {
+            // As the claim's JSON reads a boolean: true or false, nothing else.
+            let read = |v: &str| match v {
+                "true" => Some(true),
+                "false" => Some(false),
+                _ => None,
+            };
+            Arc::new(values.map(|v| v.and_then(read)).collect::<BooleanArray>())
         }
         _ => {
             // As the wire reads a quantity; more places than the layout keeps are not rounded.
@@ -749,9 +759,11 @@ fn local_clock(input: &ArrayRef, column: &Column) -> Result<Option<ArrayRef>> {
 /// given as fractions (2.9 would be pointer 2; the claim's JSON refuses it), and a quantity given as a
 /// decimal with more places than the layout keeps (90.00005 minutes would be 90.0001; the one judge
 /// reads it exactly, and so does [`claim_text`]). A float quantity is approximate by nature: it is read
-/// to the nearest ten-thousandth.
+/// to the nearest ten-thousandth. A true/false column given as numbers is read only as 0 and 1 (a flag
+/// as SQL and CSV exports write it): Arrow reads any other number as true.
 fn changed_by_cast(input: &ArrayRef, cast: &ArrayRef, column: &Column) -> Option<BooleanArray> {
     let changed = match column.kind {
+        ColumnKind::Bool if input.data_type().is_numeric() => cast_back_differs(input, cast)?,
         ColumnKind::Cents if is_decimal(input.data_type()) || input.data_type().is_floating() => {
             cast_back_differs(input, cast)?
         }

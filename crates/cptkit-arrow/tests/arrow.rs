@@ -555,6 +555,35 @@ fn zoned_timestamps_are_read_as_local_time() {
     assert!(error.to_string().contains("start_time"), "{error}");
 }
 
+/// A true/false column given as text reads only `true` and `false`, as the claim's JSON reads a boolean;
+/// given as numbers, only 0 and 1 (Arrow's cast would read "Y", "yes", "1", "T", 2 and -1 as true).
+/// Anything else is TBL001 on its row naming the column.
+#[test]
+fn true_false_columns_read_only_what_the_claim_reads() {
+    let claims: Vec<Claim> = SyntheticClaims::new(6).unwrap().filter(|c| c.lines.len() == 1).take(4).collect();
+    let batch = claims_to_batch(&claims).unwrap();
+    for column in ["qualifying_apm", "present_at_induction"] {
+        let judge = |values: ArrayRef| {
+            joined(
+                validate_batch(&replace(&batch, column, values), Reference::embedded(), RuleBook::embedded(), today())
+                    .unwrap(),
+            )
+        };
+        let unreadable = |values: ArrayRef| {
+            let found = issues(&judge(values));
+            found.into_iter().filter(|i| i.1 == "TBL001").map(|i| (i.0, i.2)).collect::<Vec<_>>()
+        };
+        let at = |rows: &[usize]| rows.iter().map(|&row| (row, column.to_owned())).collect::<Vec<_>>();
+        assert_eq!(unreadable(Arc::new(StringArray::from(vec!["true", "false", "", "Y"]))), at(&[3]));
+        assert_eq!(unreadable(Arc::new(StringArray::from(vec!["yes", "1", "T", "True"]))), at(&[0, 1, 2, 3]));
+        assert_eq!(unreadable(Arc::new(arrow_array::Int64Array::from(vec![0, 1, 2, -1]))), at(&[2, 3]));
+        let bools: ArrayRef = Arc::new(arrow_array::BooleanArray::from(vec![true, false, false, true]));
+        let want = judge(bools);
+        assert_eq!(judge(Arc::new(StringArray::from(vec!["true", "false", "false", "true"]))), want);
+        assert_eq!(judge(Arc::new(arrow_array::Int8Array::from(vec![1, 0, 0, 1]))), want);
+    }
+}
+
 /// A claim id repeated after other claims is TBL003, in whatever order the ids come.
 #[test]
 fn a_repeated_claim_id_is_found_in_sorted_and_unsorted_tables() {
