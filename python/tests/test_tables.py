@@ -325,6 +325,21 @@ def test_a_missing_required_column_is_an_error_naming_it(lines: pa.Table) -> Non
         cptkit.validate_table([{"claim_id": "x"}])
 
 
+def test_a_table_with_no_rows_is_checked_as_one_with_rows(lines: pa.Table) -> None:
+    """A filter that left an empty frame of the wrong columns fails now, not on the first day with rows."""
+    for rows in (1, 0):
+        with pytest.raises(cptkit.InvalidInputError) as err:
+            price(pa.table({"foo": pa.array([7] * rows, pa.int64())}))
+        assert err.value.field == "claim_id"
+    npi = pa.array([{"x": 1}] * lines.num_rows)
+    wrong = lines.set_column(lines.schema.get_field_index("rendering_npi"), "rendering_npi", npi)
+    for table in (wrong.slice(0, 0), pa.RecordBatchReader.from_batches(wrong.schema, [])):
+        with pytest.raises(cptkit.InvalidInputError) as err:
+            cptkit.validate_table(table, today=TODAY)
+        assert err.value.field == "rendering_npi"
+    assert price(lines.slice(0, 0)).num_rows == 0
+
+
 def test_contract_factors_per_payer(lines: pa.Table) -> None:
     commercial = lines.filter(pc.is_in(lines["payer_id"], pa.array(["cigna", "bcbs-ok"])))
     result = cptkit.price_table(

@@ -468,9 +468,13 @@ impl ClaimStream {
         judge_batch(batch, &shape, |claim| reference.judge(claim, &options, rules), &mut self.earlier)
     }
 
-    /// The rows of `pending` + `batch` that are ready: every claim except the batch's last one.
+    /// The rows of `pending` + `batch` that are ready: every claim except the batch's last one. A batch
+    /// is checked as [`validate_batch`] checks it (required columns there, types that can be cast) even
+    /// when it has no rows, so that a table of the wrong columns fails whether it has rows or not: push
+    /// an empty batch of a stream's schema first to check a stream that may have no batch at all.
     pub fn push(&mut self, batch: RecordBatch) -> Result<Vec<RecordBatch>> {
         if batch.num_rows() == 0 {
+            LineColumns::new(&batch)?;
             return Ok(Vec::new());
         }
         let ids = claim_ids(&batch)?;

@@ -644,6 +644,30 @@ fn two_columns_of_one_name_fail_the_batch_naming_it() {
     assert_eq!(err.field(), Some("procedure_code"), "{err}");
 }
 
+/// A table with no rows is checked as one with rows: missing required columns and columns of types
+/// that cannot be cast fail it naming the column, in a stream too.
+#[test]
+fn a_table_with_no_rows_is_checked_as_one_with_rows() {
+    let batch = claims_to_batch(&SyntheticClaims::new(4).unwrap().take(1).collect::<Vec<_>>()).unwrap();
+    let wrong = RecordBatch::try_new(
+        Arc::new(Schema::new(vec![Field::new("foo", DataType::Int64, true)])),
+        vec![Arc::new(arrow_array::Int64Array::from(Vec::<i64>::new()))],
+    )
+    .unwrap();
+    let error = ClaimStream::default().push(wrong.clone()).unwrap_err();
+    assert_eq!(error.field(), Some("claim_id"), "{error}");
+    assert_eq!(
+        validate_batch(&wrong, Reference::embedded(), RuleBook::embedded(), today()).unwrap_err().field(),
+        Some("claim_id")
+    );
+    let x: ArrayRef = Arc::new(arrow_array::Int64Array::from(vec![1; batch.num_rows()]));
+    let npi: ArrayRef =
+        Arc::new(arrow_array::StructArray::from(vec![(Arc::new(Field::new("x", DataType::Int64, true)), x)]));
+    let error = ClaimStream::default().push(replace(&batch, "rendering_npi", npi).slice(0, 0)).unwrap_err();
+    assert_eq!(error.field(), Some("rendering_npi"), "{error}");
+    assert!(ClaimStream::default().push(batch.slice(0, 0)).unwrap().is_empty());
+}
+
 #[test]
 fn a_missing_required_column_fails_the_batch_naming_it() {
     let batch = claims_to_batch(&SyntheticClaims::new(4).unwrap().take(3).collect::<Vec<_>>()).unwrap();

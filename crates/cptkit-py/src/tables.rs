@@ -179,6 +179,9 @@ fn run_chunks(
             }
             Ok(())
         };
+        // The columns are checked before any row: a table with no rows (or a stream with no batch) of
+        // the wrong columns fails as one with rows does.
+        stream.push(RecordBatch::new_empty(reader.schema())).map_err(Failure::Core)?;
         for batch in reader {
             let batch = batch.map_err(|e| Failure::Core(Error::invalid("table", e.to_string())))?;
             for start in (0..batch.num_rows()).step_by(CHUNK_ROWS) {
