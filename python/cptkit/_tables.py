@@ -99,7 +99,8 @@ def validate_table(
     Returns one row per input row, in order: ``claim_id``, ``line_number``, ``claim_valid`` and
     ``issues`` (a list of {edit_id, severity, field, column, message, hint}). A bad row gets its issues
     in its own result row; it never fails the batch or drops rows. Runs with the GIL released on all
-    cores; Ctrl-C stops between chunks. ``progress``: None shows a tqdm bar (when installed) for large
+    cores (``CPTKIT_THREADS``, read once per process, sets how many threads: 1 inside Dask or Spark
+    workers); Ctrl-C stops between chunks. ``progress``: None shows a tqdm bar (when installed) for large
     tables, True always, False never, or a callable taking the number of rows done. ``today``: the date
     "in the future" is judged against (a date or ISO text); without it, today's date in UTC as the call
     began, for every row.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -365,6 +366,44 @@ def test_threads_and_repeats_give_the_same_results(lines: pa.Table) -> None:
         results = list(pool.map(lambda _: price(lines), range(8)))
     assert all(r.equals(want) for r in results)
     assert price(synthetic_claims(3_000, seed=11)).equals(want)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="counts the threads in /proc/self/task")
+def test_cptkit_threads_bounds_the_table_workers() -> None:
+    """CPTKIT_THREADS=1 (inside Dask or Spark workers) judges a table on the calling thread alone; 2
+    starts workers, so the count would see them."""
+    script = textwrap.dedent(
+        """
+        import os, threading, time, cptkit
+        from cptkit.testing import synthetic_claims
+        table = synthetic_claims(20_000, seed=1)
+        peak, stop = [0], [False]
+        def watch():
+            while not stop[0]:
+                peak[0] = max(peak[0], len(os.listdir("/proc/self/task")))
+                time.sleep(0.0005)
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        time.sleep(0.01)
+        before = len(os.listdir("/proc/self/task"))
+        for _ in range(3):
+            cptkit.price_table(table, conversion_factor="60", today="2026-11-27", progress=False)
+        stop[0] = True
+        watcher.join()
+        print(peak[0] - before)
+        """
+    )
+    extra = {}
+    for threads in ("1", "2"):
+        run = subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "CPTKIT_THREADS": threads},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        extra[threads] = int(run.stdout.strip())
+    assert extra["1"] == 0 and extra["2"] > 0, extra
 
 
 def test_progress_reports_rows_done() -> None:

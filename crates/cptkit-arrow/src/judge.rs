@@ -10,6 +10,7 @@
 
 use std::borrow::Cow;
 use std::fmt::{self, Write as _};
+use std::num::NonZeroUsize;
 use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -99,20 +100,23 @@ impl Shape {
 /// allocations are reused, where one piece per 64k-row batch would fault in fresh pages every time.
 const PIECE_ROWS: usize = 4_096;
 
-/// Reads, judges and writes the results of every claim of the batch, in pieces spread over the cores.
-/// `earlier`: the claims of the table's batches before this one, which then takes in this one's.
+/// Reads, judges and writes the results of every claim of the batch, in pieces spread over the cores
+/// (at most `threads`; `None`: every core this process may use). `earlier`: the claims of the table's
+/// batches before this one, which then takes in this one's.
 fn judge_batch(
     batch: &RecordBatch,
     shape: &Shape,
     judge: impl Fn(&Claim) -> Result<Judgement> + Sync,
     earlier: &mut EarlierClaims,
+    threads: Option<NonZeroUsize>,
 ) -> Result<Vec<RecordBatch>> {
     let columns = LineColumns::new(batch)?;
     let batch_issues = columns.unreadable();
     let runs = columns.claim_runs_after(earlier);
     let pieces = pieces(&runs);
     let judge = |runs: &[Range<usize>]| judge_piece(&columns, runs, batch_issues, shape, &judge);
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(pieces.len()).max(1);
+    let cores = threads.or_else(|| std::thread::available_parallelism().ok()).map_or(1, NonZeroUsize::get);
+    let workers = cores.min(pieces.len()).max(1);
     if workers == 1 {
         return pieces.iter().map(|runs| judge(runs)).collect();
     }
@@ -438,9 +442,18 @@ pub struct ClaimStream {
     /// The last claim's rows of the previous batch, not yet judged.
     pending: Option<RecordBatch>,
     earlier: EarlierClaims,
+    /// The most threads a batch is judged on; `None`: every core this process may use.
+    threads: Option<NonZeroUsize>,
 }
 
 impl ClaimStream {
+    /// A stream whose batches are judged on at most `threads` threads (1: on the calling thread alone,
+    /// e.g. inside Dask or Spark workers that already use every core; 0 is taken as 1). The caller
+    /// decides (the Python functions take `CPTKIT_THREADS`); a default stream uses every core.
+    pub fn with_threads(threads: usize) -> ClaimStream {
+        ClaimStream { threads: Some(NonZeroUsize::new(threads).unwrap_or(NonZeroUsize::MIN)), ..ClaimStream::default() }
+    }
+
     /// [`validate_batch`] of the stream's next batch (a lone batch is a fresh stream's only one).
     pub fn validate(
         &mut self,
@@ -451,7 +464,7 @@ impl ClaimStream {
     ) -> Result<Vec<RecordBatch>> {
         let options = JudgeOptions { today, pricing: None };
         let shape = Shape { priced: false, explain: false };
-        judge_batch(batch, &shape, |claim| reference.judge(claim, &options, rules), &mut self.earlier)
+        judge_batch(batch, &shape, |claim| reference.judge(claim, &options, rules), &mut self.earlier, self.threads)
     }
 
     /// [`price_batch`] of the stream's next batch.
@@ -465,7 +478,7 @@ impl ClaimStream {
     ) -> Result<Vec<RecordBatch>> {
         let options = JudgeOptions { today, pricing: Some(pricing.options.clone()) };
         let shape = Shape { priced: true, explain: pricing.explain };
-        judge_batch(batch, &shape, |claim| reference.judge(claim, &options, rules), &mut self.earlier)
+        judge_batch(batch, &shape, |claim| reference.judge(claim, &options, rules), &mut self.earlier, self.threads)
     }
 
     /// The rows of `pending` + `batch` that are ready: every claim except the batch's last one. A batch

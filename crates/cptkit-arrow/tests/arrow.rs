@@ -835,6 +835,10 @@ fn many_rows_judged_on_all_cores_equal_small_batches_on_one() {
     }
     pieces.extend(stream.finish().iter().map(judge));
     assert_eq!(arrow_select::concat::concat_batches(&all.schema(), &pieces).unwrap(), all);
+    // One thread (the caller's CPTKIT_THREADS=1) gives the same rows.
+    let one =
+        ClaimStream::with_threads(1).price(&batch, Reference::embedded(), RuleBook::embedded(), &pricing, today());
+    assert_eq!(joined(one.unwrap()), all);
     assert_eq!(text(&all, "claim_id"), text(&batch, "claim_id"));
     let priced = text(&all, "status").iter().filter(|s| s.as_deref() == Some("priced")).count();
     assert!(priced > all.num_rows() / 2, "{priced} of {} priced", all.num_rows());
