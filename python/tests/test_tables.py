@@ -314,7 +314,8 @@ def test_true_false_text_reads_as_the_claim_json_reads_it(lines: pa.Table) -> No
     issues = price(numbers)["issues"].to_pylist()
     flagged = [any(i["column"] == "qualifying_apm" for i in row) for row in issues]
     assert flagged == [False, False, True, True]
-    spelled = table.set_column(index, "qualifying_apm", pa.array(["true" if v else "false" for v in table["qualifying_apm"].to_pylist()]))
+    words = pa.array(["true" if v else "false" for v in table["qualifying_apm"].to_pylist()])
+    spelled = table.set_column(index, "qualifying_apm", words)
     assert price(spelled).equals(price(table))
 
 
