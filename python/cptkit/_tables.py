@@ -98,11 +98,13 @@ def validate_table(
 
     Returns one row per input row, in order: ``claim_id``, ``line_number``, ``claim_valid`` and
     ``issues`` (a list of {edit_id, severity, field, column, message, hint}). A bad row gets its issues
-    in its own result row; it never fails the batch or drops rows. Runs with the GIL released on all
-    cores; Ctrl-C stops between chunks. ``progress``: None shows a tqdm bar (when installed) for large
-    tables, True always, False never, or a callable taking the number of rows done. ``today``: the date
-    "in the future" is judged against (a date or ISO text); without it, today's date in UTC as the call
-    began, for every row.
+    in its own result row; it never fails the batch or drops rows (a table that cannot be read as the
+    layout at all fails the call with ``InvalidInputError`` naming the column: see python/README.md).
+    Runs with the GIL released on all cores (``CPTKIT_THREADS``, read once per process, sets how many
+    threads: 1 inside Dask or Spark workers); Ctrl-C stops between chunks. ``progress``: None shows a
+    tqdm bar (when installed) for large tables, True always, False never, or a callable taking the
+    number of rows done. ``today``: the date "in the future" is judged against (a date or ISO text);
+    without it, today's date in UTC as the call began, for every row.
     """
     table = _arrow_input(table)
     callback, bar = _progress(table, progress, "validate")
@@ -128,9 +130,10 @@ def price_table(
     ``conversion_factor`` is the contract factor for commercial and Medicare Advantage claims (never
     public, so an input): a Decimal/str/int for every payer, or a dict of payer id -> factor (key None:
     the rest). ``percent_of_medicare`` is a commercial contract's percentage of the Medicare amount for
-    fee-schedule (non-anesthesia) lines. Returns the ``validate_table`` columns plus ``status`` (priced, not_priced, not_valid,
-    error), ``rule_set``, units, factor and share as decimals, and charge, fee schedule and allowed in
-    integer cents; ``explain=True`` adds each line's worded steps.
+    fee-schedule (non-anesthesia) lines. Returns the ``validate_table`` columns plus ``status``
+    (priced, not_priced, not_payable, not_valid, error), ``rule_set``, units, factor and share as
+    decimals, and charge, fee schedule and allowed in integer cents; ``explain=True`` adds each line's
+    worded steps.
     """
     table = _arrow_input(table)
     callback, bar = _progress(table, progress, "price")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -183,6 +184,31 @@ def test_claims_to_table_loses_no_claim() -> None:
     assert [i["edit_id"] for i in report[1]["issues"]] == ["TBL001"] and report[0]["claim_valid"]
 
 
+def test_a_null_required_value_in_the_layout_schema_is_its_rows_issue() -> None:
+    """pyarrow does not check a schema's non-null flags when a table is built or edited, but the Arrow
+    import does: the published schema is nullable, so one null is TBL001 on its row, not a failed call.
+    The tables cptkit makes use that schema."""
+    assert all(field.nullable for field in cptkit.CLAIM_LINES_SCHEMA)
+    table = synthetic_claims(200, seed=7)
+    assert table.schema == cptkit.CLAIM_LINES_SCHEMA
+    assert cptkit.claims_to_table([json_claim("medicare_00632_aa_90min_2025")]).schema == cptkit.CLAIM_LINES_SCHEMA
+    rows = table.to_pylist()
+    rows[5]["procedure_code"] = None
+    result = cptkit.validate_table(pa.Table.from_pylist(rows, schema=cptkit.CLAIM_LINES_SCHEMA), today=TODAY)
+    issues = result["issues"].to_pylist()
+    assert result.num_rows == table.num_rows
+    assert [(i["edit_id"], i["column"]) for i in issues[5]] == [("TBL001", "procedure_code")]
+    assert sum(1 for row in issues if any(i["edit_id"] == "TBL001" for i in row)) == 1
+    charges = table["charge_cents"]
+    nulled = table.set_column(
+        table.schema.get_field_index("charge_cents"),
+        table.schema.field("charge_cents"),
+        pc.if_else(pa.array([row == 3 for row in range(table.num_rows)]), pa.scalar(None, pa.int64()), charges),
+    )
+    issues = cptkit.validate_table(nulled, today=TODAY)["issues"].to_pylist()
+    assert [(i["edit_id"], i["column"]) for i in issues[3]] == [("TBL001", "charge_cents")]
+
+
 def json_claim(name: str) -> dict[str, Any]:
     return json.loads((FIXTURES / "claims" / name / "claim.json").read_text(encoding="utf-8"))
 
@@ -230,6 +256,9 @@ def test_lines_of_a_claim_that_come_back_later_are_tbl003_in_any_chunk(lines: pa
     result = cptkit.validate_table(table, today=TODAY)
     issues = result["issues"].to_pylist()
     assert [i["edit_id"] for i in issues[200]] == ["TBL003"] and not any(issues[200 + 1 : 200 + rows])
+    # The first run too, judged before the second was seen: no part of the claim passes as the claim.
+    assert "TBL003" in [i["edit_id"] for i in issues[0]]
+    assert not any(result["claim_valid"].to_pylist()[:rows] + result["claim_valid"].to_pylist()[200:])
     nulls = table.set_column(table.schema.get_field_index("member_id"), "member_id", pa.nulls(table.num_rows))
     assert nulls.schema.field("member_id").type == pa.null()
     typed = table.set_column(
@@ -238,12 +267,79 @@ def test_lines_of_a_claim_that_come_back_later_are_tbl003_in_any_chunk(lines: pa
     assert cptkit.validate_table(nulls, today=TODAY).equals(cptkit.validate_table(typed, today=TODAY))
 
 
+def test_no_run_of_a_claim_whose_rows_are_apart_is_priced(lines: pa.Table) -> None:
+    """A claim whose rows come back after another claim's, in a later chunk of a stream: every run of
+    it is not valid and unpriced, each run's first row naming the rows of the others (counted from 0)."""
+    ids = lines["claim_id"].to_pylist()
+    start = next(row for row in range(len(ids) - 1) if ids[row] == ids[row + 1])  # a claim of 2+ lines
+    end = next(row for row in range(start, len(ids)) if ids[row] != ids[start])
+    other_end = next(row for row in range(end, len(ids)) if ids[row] != ids[end])
+    claim, other = lines.slice(start, end - start), lines.slice(end, other_end - end)
+    whole = pa.concat_tables([claim.slice(0, 1), other, claim.slice(1)])
+    later = 1 + other.num_rows  # the row the claim comes back at
+    for table in (whole, pa.RecordBatchReader.from_batches(whole.schema, whole.to_batches(max_chunksize=1))):
+        result = price(table).to_pylist()
+        apart = [r for r in result if r["claim_id"] == ids[start]]
+        assert [r["status"] for r in apart] == ["not_valid"] * claim.num_rows
+        assert not any(r["claim_valid"] or r["allowed_cents"] for r in apart)
+        assert [i["edit_id"] for i in result[0]["issues"]] == ["TBL003"]
+        assert f"rows {later}" in result[0]["issues"][0]["message"]
+        assert [i["edit_id"] for i in result[later]["issues"]] == ["TBL003"]
+        assert "rows 0 " in result[later]["issues"][0]["message"]
+        assert result[1:later] == price(other).to_pylist()
+
+
+def test_a_decimal_money_column_with_places_fails_the_call(lines: pa.Table) -> None:
+    """decimal(12, 2) is dollars: 1500.00 would pass as 1500 cents, and the lower-of-charge rule would
+    pay $15.00. It is refused naming the column; whole-valued floats (pandas' integers with gaps) stay."""
+    table = lines.slice(0, 20)
+    index = table.schema.get_field_index("charge_cents")
+    dollars = pa.array([Decimal(c).scaleb(-2) for c in table["charge_cents"].to_pylist()], pa.decimal128(12, 2))
+    with pytest.raises(cptkit.InvalidInputError, match="whole cents as integers") as err:
+        price(table.set_column(index, pa.field("charge_cents", pa.decimal128(12, 2)), dollars))
+    assert err.value.field == "charge_cents"
+    floats = table.set_column(index, "charge_cents", table["charge_cents"].cast(pa.float64()))
+    assert price(floats).equals(price(table))
+
+
+def test_true_false_text_reads_as_the_claim_json_reads_it(lines: pa.Table) -> None:
+    """Only true/false (the dict face refuses "Y"; for qualifying_apm it changes the amount), and as
+    numbers only 0/1: anything else is TBL001 naming the column."""
+    table = lines.slice(0, 4)
+    index = table.schema.get_field_index("qualifying_apm")
+    texts = table.set_column(index, "qualifying_apm", pa.array(["Y", "yes", "1", "T"]))
+    issues = price(texts)["issues"].to_pylist()
+    assert all(("TBL001", "qualifying_apm") in [(i["edit_id"], i["column"]) for i in row] for row in issues)
+    numbers = table.set_column(index, "qualifying_apm", pa.array([0, 1, 2, -1]))
+    issues = price(numbers)["issues"].to_pylist()
+    flagged = [any(i["column"] == "qualifying_apm" for i in row) for row in issues]
+    assert flagged == [False, False, True, True]
+    words = pa.array(["true" if v else "false" for v in table["qualifying_apm"].to_pylist()])
+    spelled = table.set_column(index, "qualifying_apm", words)
+    assert price(spelled).equals(price(table))
+
+
 def test_a_missing_required_column_is_an_error_naming_it(lines: pa.Table) -> None:
     with pytest.raises(cptkit.InvalidInputError) as err:
         cptkit.validate_table(lines.drop_columns(["date_of_service"]), today=TODAY)
     assert err.value.field == "date_of_service"
     with pytest.raises(TypeError, match="Arrow table or stream"):
         cptkit.validate_table([{"claim_id": "x"}])
+
+
+def test_a_table_with_no_rows_is_checked_as_one_with_rows(lines: pa.Table) -> None:
+    """A filter that left an empty frame of the wrong columns fails now, not on the first day with rows."""
+    for rows in (1, 0):
+        with pytest.raises(cptkit.InvalidInputError) as err:
+            price(pa.table({"foo": pa.array([7] * rows, pa.int64())}))
+        assert err.value.field == "claim_id"
+    npi = pa.array([{"x": 1}] * lines.num_rows)
+    wrong = lines.set_column(lines.schema.get_field_index("rendering_npi"), "rendering_npi", npi)
+    for table in (wrong.slice(0, 0), pa.RecordBatchReader.from_batches(wrong.schema, [])):
+        with pytest.raises(cptkit.InvalidInputError) as err:
+            cptkit.validate_table(table, today=TODAY)
+        assert err.value.field == "rendering_npi"
+    assert price(lines.slice(0, 0)).num_rows == 0
 
 
 def test_contract_factors_per_payer(lines: pa.Table) -> None:
@@ -271,6 +367,44 @@ def test_threads_and_repeats_give_the_same_results(lines: pa.Table) -> None:
         results = list(pool.map(lambda _: price(lines), range(8)))
     assert all(r.equals(want) for r in results)
     assert price(synthetic_claims(3_000, seed=11)).equals(want)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="counts the threads in /proc/self/task")
+def test_cptkit_threads_bounds_the_table_workers() -> None:
+    """CPTKIT_THREADS=1 (inside Dask or Spark workers) judges a table on the calling thread alone; 2
+    starts workers, so the count would see them."""
+    script = textwrap.dedent(
+        """
+        import os, threading, time, cptkit
+        from cptkit.testing import synthetic_claims
+        table = synthetic_claims(20_000, seed=1)
+        peak, stop = [0], [False]
+        def watch():
+            while not stop[0]:
+                peak[0] = max(peak[0], len(os.listdir("/proc/self/task")))
+                time.sleep(0.0005)
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        time.sleep(0.01)
+        before = len(os.listdir("/proc/self/task"))
+        for _ in range(3):
+            cptkit.price_table(table, conversion_factor="60", today="2026-11-27", progress=False)
+        stop[0] = True
+        watcher.join()
+        print(peak[0] - before)
+        """
+    )
+    extra = {}
+    for threads in ("1", "2"):
+        run = subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "CPTKIT_THREADS": threads},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        extra[threads] = int(run.stdout.strip())
+    assert extra["1"] == 0 and extra["2"] > 0, extra
 
 
 def test_progress_reports_rows_done() -> None:

@@ -1,13 +1,16 @@
 //! Validation and pricing of a claim-lines batch: one result row per input row, in input order.
 //!
 //! Each claim is judged on its own (the per-claim edits and its price), so a result never depends on
-//! how the table was cut into batches (lines of a claim that are not adjacent, TBL003, are found within
-//! one batch, or across the batches of a [`ClaimStream`]: within one call of the Python functions, one
-//! partition in Spark and Dask); the cross-claim case edits (BAT001-007) need all of a case's claims at
-//! once and run in `validate_many`, not here. Claims are judged on every core.
+//! how the table was cut into batches. Lines of a claim that are not adjacent (TBL003) are found within
+//! one batch, or across the batches of a [`ClaimStream`] (within one call of the Python functions, one
+//! partition in Spark and Dask): every run of rows of such a claim is made invalid once the whole call
+//! is judged ([`ClaimStream::settle`]), however far apart the runs are. The cross-claim case edits
+//! (BAT001-009) need all of a case's claims at once and run in `validate_many`, not here. Claims are
+//! judged on every core.
 
 use std::borrow::Cow;
 use std::fmt::{self, Write as _};
+use std::num::NonZeroUsize;
 use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -15,7 +18,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use arrow_array::builder::{
     ArrayBuilder, BooleanBuilder, Decimal128Builder, Int32Builder, Int64Builder, StringBuilder,
 };
-use arrow_array::{Array, ArrayRef, ListArray, RecordBatch, StructArray};
+use arrow_array::cast::AsArray;
+use arrow_array::{Array, ArrayRef, BooleanArray, ListArray, RecordBatch, StringArray, StructArray};
 use arrow_buffer::{NullBuffer, OffsetBuffer};
 use arrow_cast::cast::cast;
 use arrow_schema::{DataType, SchemaRef};
@@ -50,7 +54,10 @@ pub fn validate_batch(
     rules: &RuleBook,
     today: time::Date,
 ) -> Result<Vec<RecordBatch>> {
-    ClaimStream::default().validate(batch, reference, rules, today)
+    let mut stream = ClaimStream::default();
+    let mut results = stream.validate(batch, reference, rules, today)?;
+    stream.settle(&mut results)?;
+    Ok(results)
 }
 
 /// Validates and prices every claim of the batch (see [`validate_batch`] for what fails the batch and
@@ -62,7 +69,10 @@ pub fn price_batch(
     pricing: &TablePricing,
     today: time::Date,
 ) -> Result<Vec<RecordBatch>> {
-    ClaimStream::default().price(batch, reference, rules, pricing, today)
+    let mut stream = ClaimStream::default();
+    let mut results = stream.price(batch, reference, rules, pricing, today)?;
+    stream.settle(&mut results)?;
+    Ok(results)
 }
 
 /// What became of the claim of a run of rows.
@@ -90,21 +100,23 @@ impl Shape {
 /// allocations are reused, where one piece per 64k-row batch would fault in fresh pages every time.
 const PIECE_ROWS: usize = 4_096;
 
-/// Reads, judges and writes the results of every claim of the batch, in pieces spread over the cores.
-/// `earlier`: the claims of the table's batches before this one, which then takes in this one's.
+/// Reads, judges and writes the results of every claim of the batch, in pieces spread over the cores
+/// (at most `threads`; `None`: every core this process may use). `earlier`: the claims of the table's
+/// batches before this one, which then takes in this one's.
 fn judge_batch(
     batch: &RecordBatch,
     shape: &Shape,
     judge: impl Fn(&Claim) -> Result<Judgement> + Sync,
     earlier: &mut EarlierClaims,
+    threads: Option<NonZeroUsize>,
 ) -> Result<Vec<RecordBatch>> {
     let columns = LineColumns::new(batch)?;
-    let mut batch_issues = columns.unreadable().to_vec();
-    let runs = columns.claim_runs_after(&mut batch_issues, earlier);
-    batch_issues.sort_by_key(|i| i.row);
+    let batch_issues = columns.unreadable();
+    let runs = columns.claim_runs_after(earlier);
     let pieces = pieces(&runs);
-    let judge = |runs: &[Range<usize>]| judge_piece(&columns, runs, &batch_issues, shape, &judge);
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(pieces.len()).max(1);
+    let judge = |runs: &[Range<usize>]| judge_piece(&columns, runs, batch_issues, shape, &judge);
+    let cores = threads.or_else(|| std::thread::available_parallelism().ok()).map_or(1, NonZeroUsize::get);
+    let workers = cores.min(pieces.len()).max(1);
     if workers == 1 {
         return pieces.iter().map(|runs| judge(runs)).collect();
     }
@@ -145,6 +157,9 @@ fn pieces(runs: &[Range<usize>]) -> Vec<&[Range<usize>]> {
     pieces
 }
 
+/// Reads, judges and writes the results of the runs of one piece. Never inlined: it runs once per piece,
+/// and `examples/table_instructions.rs` counts the instructions under its name.
+#[inline(never)]
 fn judge_piece(
     columns: &LineColumns,
     runs: &[Range<usize>],
@@ -176,13 +191,13 @@ fn judge_piece(
                 Outcome::Failed
             }
         };
-        // Issues found before reading (unreadable values, TBL003) belong to these rows too.
+        // Issues found before reading (unreadable values) belong to these rows too.
         while let Some(issue) = batch_issues.next_if(|i| i.row < rows.end) {
             issues.push(issue.clone());
         }
         let valid = matches!(outcome, Outcome::Judged(_)) && !issues.iter().any(RowIssue::is_error);
-        // A table error the core cannot see (TBL003: the claim's rows apart) rejects the claim as its
-        // own error findings would: no price.
+        // A table error the core cannot see (an unreadable value) rejects the claim as its own error
+        // findings would: no price. ([`ClaimStream::settle`] does the same for TBL003.)
         let outcome = match outcome {
             Outcome::Judged(Verdict::Priced(_) | Verdict::NotPriced(_)) if !valid => Outcome::Judged(Verdict::Rejected),
             outcome => outcome,
@@ -420,15 +435,25 @@ impl<const N: usize> StructList<N> {
 /// batches is held back and judged whole with the next one. Batches that need no stitching pass
 /// through as zero-copy slices. The batches it gives are judged in order with its [`ClaimStream::validate`]
 /// or [`ClaimStream::price`], so that a claim whose lines come back after other claims is TBL003
-/// however the table is cut (it keeps a 16-byte fingerprint of every claim judged).
+/// however the table is cut (it keeps a 16-byte fingerprint of every claim judged): their results are
+/// final once [`ClaimStream::settle`] has corrected the earlier runs of such claims.
 #[derive(Debug, Default)]
 pub struct ClaimStream {
     /// The last claim's rows of the previous batch, not yet judged.
     pending: Option<RecordBatch>,
     earlier: EarlierClaims,
+    /// The most threads a batch is judged on; `None`: every core this process may use.
+    threads: Option<NonZeroUsize>,
 }
 
 impl ClaimStream {
+    /// A stream whose batches are judged on at most `threads` threads (1: on the calling thread alone,
+    /// e.g. inside Dask or Spark workers that already use every core; 0 is taken as 1). The caller
+    /// decides (the Python functions take `CPTKIT_THREADS`); a default stream uses every core.
+    pub fn with_threads(threads: usize) -> ClaimStream {
+        ClaimStream { threads: Some(NonZeroUsize::new(threads).unwrap_or(NonZeroUsize::MIN)), ..ClaimStream::default() }
+    }
+
     /// [`validate_batch`] of the stream's next batch (a lone batch is a fresh stream's only one).
     pub fn validate(
         &mut self,
@@ -439,7 +464,7 @@ impl ClaimStream {
     ) -> Result<Vec<RecordBatch>> {
         let options = JudgeOptions { today, pricing: None };
         let shape = Shape { priced: false, explain: false };
-        judge_batch(batch, &shape, |claim| reference.judge(claim, &options, rules), &mut self.earlier)
+        judge_batch(batch, &shape, |claim| reference.judge(claim, &options, rules), &mut self.earlier, self.threads)
     }
 
     /// [`price_batch`] of the stream's next batch.
@@ -453,12 +478,16 @@ impl ClaimStream {
     ) -> Result<Vec<RecordBatch>> {
         let options = JudgeOptions { today, pricing: Some(pricing.options.clone()) };
         let shape = Shape { priced: true, explain: pricing.explain };
-        judge_batch(batch, &shape, |claim| reference.judge(claim, &options, rules), &mut self.earlier)
+        judge_batch(batch, &shape, |claim| reference.judge(claim, &options, rules), &mut self.earlier, self.threads)
     }
 
-    /// The rows of `pending` + `batch` that are ready: every claim except the batch's last one.
+    /// The rows of `pending` + `batch` that are ready: every claim except the batch's last one. A batch
+    /// is checked as [`validate_batch`] checks it (required columns there, types that can be cast) even
+    /// when it has no rows, so that a table of the wrong columns fails whether it has rows or not: push
+    /// an empty batch of a stream's schema first to check a stream that may have no batch at all.
     pub fn push(&mut self, batch: RecordBatch) -> Result<Vec<RecordBatch>> {
         if batch.num_rows() == 0 {
+            LineColumns::new(&batch)?;
             return Ok(Vec::new());
         }
         let ids = claim_ids(&batch)?;
@@ -493,6 +522,103 @@ impl ClaimStream {
     pub fn finish(&mut self) -> Option<RecordBatch> {
         self.pending.take()
     }
+
+    /// Makes the results of every batch the stream judged final: `results` are all of them, in order.
+    /// Every run of rows of a claim id that came in more than one run is made invalid, as its own error
+    /// findings would make it (`claim_valid` false, `not_valid`, no amounts), with TBL003 on its first
+    /// row naming the rows of the claim's other runs: an earlier run was judged before the later one was
+    /// seen, and no part of a claim is judged as the whole claim. A table without such a claim is left
+    /// as it is, at no cost.
+    pub fn settle(&self, results: &mut [RecordBatch]) -> Result<()> {
+        if self.earlier.apart.is_empty() {
+            return Ok(());
+        }
+        let unexpected = || Error::internal("a result batch is not of the result layout");
+        let apart = {
+            let ids: Vec<&StringArray> = results
+                .iter()
+                .map(|b| b.column(0).as_string_opt::<i32>())
+                .collect::<Option<_>>()
+                .ok_or_else(unexpected)?;
+            let row_ids = ids.iter().flat_map(|ids| ids.iter());
+            // The runs of rows with one claim id, as the batches' runs were cut, now across the whole call.
+            let mut runs: Vec<(Range<usize>, &str)> = Vec::new();
+            let mut previous = None;
+            for (row, id) in row_ids.enumerate() {
+                match (runs.last_mut(), id) {
+                    (Some(run), Some(id)) if previous == Some(id) => run.0.end = row + 1,
+                    (_, Some(id)) => runs.push((row..row + 1, id)),
+                    _ => {}
+                }
+                previous = id;
+            }
+            crate::read::apart_claims(runs.into_iter(), &self.earlier.apart)
+        };
+        let mut first_row = 0;
+        for batch in results.iter_mut() {
+            let rows = first_row..first_row + batch.num_rows();
+            // The runs in this batch (runs are in row order): a slice, found by halving.
+            let here = &apart[apart.partition_point(|(run, _)| run.end <= rows.start)..];
+            let here = &here[..here.partition_point(|(run, _)| run.start < rows.end)];
+            if !here.is_empty() {
+                *batch = devalidated(batch, first_row, here)?;
+            }
+            first_row = rows.end;
+        }
+        Ok(())
+    }
+}
+
+/// A result batch (its first row the table's `first_row`) with the runs of rows of `apart` invalid and
+/// each one's TBL003 on its first row: what judging them with the TBL003 known would have given. A run
+/// that was valid loses its status, amounts and TBL004 (a valid claim's refusal by pricing); a run
+/// invalid already only gains the TBL003.
+fn devalidated(batch: &RecordBatch, first_row: usize, apart: &[(Range<usize>, RowIssue)]) -> Result<RecordBatch> {
+    let rows = batch.num_rows();
+    let unexpected = || Error::internal("a result batch is not of the result layout");
+    // Each row's run of `apart`, if any (the runs are in row order and do not overlap).
+    let runs: Vec<Option<&(Range<usize>, RowIssue)>> = {
+        let mut runs = apart.iter().peekable();
+        (first_row..first_row + rows)
+            .map(|row| {
+                while runs.next_if(|(run, _)| run.end <= row).is_some() {}
+                runs.peek().copied().filter(|(run, _)| run.contains(&row))
+            })
+            .collect()
+    };
+    let run_of = |row: usize| runs[row];
+    let valid = batch.column(2).as_boolean_opt().ok_or_else(unexpected)?;
+    // The rows of runs that were valid: judged as if whole, now not.
+    let was_valid: BooleanArray = (0..rows).map(|row| Some(run_of(row).is_some() && valid.value(row))).collect();
+    let claim_valid: BooleanArray = (0..rows).map(|row| Some(run_of(row).is_none() && valid.value(row))).collect();
+    let old_issues = batch.column(3).as_list_opt::<i32>().ok_or_else(unexpected)?;
+    let items = old_issues.values().as_struct_opt().ok_or_else(unexpected)?;
+    let fields: Vec<&StringArray> =
+        items.columns().iter().map(|c| c.as_string_opt::<i32>()).collect::<Option<_>>().ok_or_else(unexpected)?;
+    let fields: &[&StringArray; 6] = fields.as_slice().try_into().map_err(|_| unexpected())?;
+    let mut issues = StructList::<6>::new(fields.len(), rows);
+    for row in 0..rows {
+        let offsets = old_issues.value_offsets();
+        let kept = (offsets[row] as usize..offsets[row + 1] as usize)
+            .filter(|&j| !(was_valid.value(row) && fields[0].value(j) == NOT_PRICEABLE.id))
+            .map(|j| std::array::from_fn(|k| fields[k].is_valid(j).then(|| Cow::Borrowed(fields[k].value(j)))));
+        let added = run_of(row).filter(|(run, _)| run.start == first_row + row).map(|(_, issue)| issue_values(issue));
+        issues.push(kept.chain(added));
+    }
+    let mut columns = batch.columns().to_vec();
+    columns[2] = Arc::new(claim_valid);
+    columns[3] = Arc::new(issues.finish(layout::issue_fields(), false));
+    if let Some(status) = columns.get(4) {
+        let status = status.as_string_opt::<i32>().ok_or_else(unexpected)?;
+        let status: StringArray =
+            (0..rows).map(|row| Some(if was_valid.value(row) { "not_valid" } else { status.value(row) })).collect();
+        columns[4] = Arc::new(status);
+        // Amounts, rule set and explanation: none for a claim not valid.
+        for column in &mut columns[5..] {
+            *column = arrow_select::nullif::nullif(column, &was_valid).map_err(|e| Error::internal(e.to_string()))?;
+        }
+    }
+    RecordBatch::try_new(batch.schema(), columns).map_err(|e| Error::internal(e.to_string()))
 }
 
 fn claim_ids(batch: &RecordBatch) -> Result<arrow_array::StringArray> {

@@ -46,7 +46,8 @@ pub struct Column {
     pub index: usize,
     pub name: &'static str,
     pub kind: ColumnKind,
-    /// A required column must be present in the table and non-null in every row.
+    /// A required column must be present in the table and have a value in every row: a row without
+    /// one is TBL001 on that row (so the schema marks it nullable: see [`claim_lines_schema`]).
     pub required: bool,
     /// Claim-level: the same on every line of a claim (checked: TBL002).
     pub claim_level: bool,
@@ -105,10 +106,12 @@ columns! {
     BILLING_PROVIDER_ZIP = 28, "billing_provider_zip", Text, optional, claim, ["billing_provider_location", "zip"];
 }
 
-/// The claim-lines layout as an Arrow schema (`cptkit.CLAIM_LINES_SCHEMA`).
+/// The claim-lines layout as an Arrow schema (`cptkit.CLAIM_LINES_SCHEMA`). Every column is nullable,
+/// the required ones too: a null in a required column is the row's issue (TBL001), where a non-nullable
+/// field would make Arrow refuse the whole table as it is imported (pyarrow does not check the flag
+/// when a table is built or edited, so such tables are easily made).
 pub fn claim_lines_schema() -> SchemaRef {
-    let fields: Vec<Field> =
-        CLAIM_LINE_COLUMNS.iter().map(|c| Field::new(c.name, c.kind.data_type(), !c.required)).collect();
+    let fields: Vec<Field> = CLAIM_LINE_COLUMNS.iter().map(|c| Field::new(c.name, c.kind.data_type(), true)).collect();
     Arc::new(Schema::new(fields))
 }
 

@@ -34,7 +34,8 @@ cptkit_core::edits! {
     UNREADABLE = "TBL001", Error, "a value in the table cannot be read";
     /// A claim-level column (payer, patient, providers, diagnoses, ...) differs between lines of one claim.
     CLAIM_LEVEL_DIFFERS = "TBL002", Error, "claim-level values differ between the lines of one claim";
-    /// Lines of one claim must be adjacent rows; this claim id appeared earlier in the same chunk.
+    /// Lines of one claim must be adjacent rows; this claim id has other rows in the same call, apart
+    /// from these (every run of rows of the claim gets it, on its first row).
     CLAIM_NOT_ADJACENT = "TBL003", Error, "the lines of a claim are not adjacent rows";
     /// The claim was read and is valid, but pricing refused it (e.g. no contract conversion factor given).
     NOT_PRICEABLE = "TBL004", Error, "the claim could not be priced";
@@ -217,13 +218,55 @@ pub(crate) struct EarlierClaims {
     /// A 128-bit XXH3 fingerprint of each id: no allocation per claim, and a false match (a TBL003 that
     /// should not be) as likely as two random 128-bit values colliding.
     ids: HashSet<u128>,
+    /// The ids met again after other claims: each of their runs of rows is TBL003 ([`apart_claims`]).
+    pub(crate) apart: HashSet<Box<str>>,
 }
 
 impl EarlierClaims {
-    /// Adds a claim id; false when it was there already.
-    fn insert(&mut self, id: &str) -> bool {
-        self.ids.insert(twox_hash::XxHash3_128::oneshot(id.as_bytes()))
+    /// Adds a claim id's run of rows; a claim id met before is noted as apart.
+    fn insert(&mut self, id: &str) {
+        if !self.ids.insert(twox_hash::XxHash3_128::oneshot(id.as_bytes())) && !self.apart.contains(id) {
+            self.apart.insert(id.into());
+        }
     }
+}
+
+/// Runs listed in a TBL003 message, at most: a claim id loaded many times would make a huge one.
+const RUNS_NAMED: usize = 5;
+
+/// TBL003 for every run of rows (`runs`: each with its claim id, in row order) whose claim id is in
+/// `apart`: on the run's first row, naming the rows of the claim's other runs (counted from 0, as the
+/// rows of the table and of its result). Each comes with the run's rows, which it makes invalid; they
+/// are in row order.
+pub(crate) fn apart_claims<'a>(
+    runs: impl Iterator<Item = (Range<usize>, &'a str)>,
+    apart: &HashSet<Box<str>>,
+) -> Vec<(Range<usize>, RowIssue)> {
+    let runs: Vec<_> = runs.filter(|(_, id)| apart.contains(*id)).collect();
+    let mut by_claim: foldhash::HashMap<&str, Vec<Range<usize>>> = foldhash::HashMap::default();
+    for (rows, id) in &runs {
+        by_claim.entry(id).or_default().push(rows.clone());
+    }
+    let shown = |rows: &Range<usize>| match rows.len() {
+        1 => rows.start.to_string(),
+        _ => format!("{}-{}", rows.start, rows.end - 1),
+    };
+    runs.iter()
+        .map(|(rows, id)| {
+            let claim_runs = by_claim.get(id).map_or(&[][..], Vec::as_slice);
+            let others = claim_runs.iter().filter(|r| *r != rows);
+            let mut named = others.take(RUNS_NAMED).map(shown).collect::<Vec<_>>().join(", ");
+            let more = claim_runs.len().saturating_sub(1 + RUNS_NAMED);
+            if more > 0 {
+                named.push_str(&format!(" and {more} more runs of rows"));
+            }
+            let message = format!(
+                "claim {id} also has lines in rows {named} (counted from 0), not adjacent to these: no part of \
+                 it is judged as the whole claim"
+            );
+            (rows.clone(), RowIssue::new(rows.start, &CLAIM_NOT_ADJACENT, Some(layout::CLAIM_ID.name), message))
+        })
+        .collect()
 }
 
 impl LineColumns {
@@ -269,18 +312,18 @@ impl LineColumns {
     }
 
     /// Runs of adjacent rows with the same claim id, in order (a row without a claim id is a run of
-    /// its own). A claim id seen in an earlier run of this batch is an issue (TBL003).
+    /// its own). Every run of a claim id that has more than one run in this batch is an issue (TBL003).
     pub fn claim_runs(&self, issues: &mut Vec<RowIssue>) -> Vec<Range<usize>> {
-        self.claim_runs_after(issues, &mut EarlierClaims::default())
+        let mut earlier = EarlierClaims::default();
+        let runs = self.claim_runs_after(&mut earlier);
+        let ids = runs.iter().filter_map(|rows| Some((rows.clone(), self.claim_id(rows.start)?)));
+        issues.extend(apart_claims(ids, &earlier.apart).into_iter().map(|(_, issue)| issue));
+        runs
     }
 
-    /// [`LineColumns::claim_runs`] of a batch that follows the batches of `earlier` in one table: a claim
-    /// id seen there is TBL003 too, and this batch's claims join them.
-    pub(crate) fn claim_runs_after(
-        &self,
-        issues: &mut Vec<RowIssue>,
-        earlier: &mut EarlierClaims,
-    ) -> Vec<Range<usize>> {
+    /// The runs of [`LineColumns::claim_runs`] of a batch that follows the batches of `earlier` in one
+    /// table: this batch's claims join them, and a claim id met again is noted in `earlier.apart`.
+    pub(crate) fn claim_runs_after(&self, earlier: &mut EarlierClaims) -> Vec<Range<usize>> {
         let mut runs: Vec<Range<usize>> = Vec::new();
         earlier.ids.reserve(self.rows);
         for row in 0..self.rows {
@@ -289,12 +332,8 @@ impl LineColumns {
                 Some(run) if id.is_some() && self.claim_id(run.start) == id => run.end = row + 1,
                 _ => {
                     // An empty or blank id is TBL001 already: its rows are no claim to find again.
-                    if let Some(claim_id) = id.filter(|id| cptkit_core::required_id(id).is_ok())
-                        && !earlier.insert(claim_id)
-                    {
-                        let message =
-                            format!("claim {claim_id} has lines earlier in this table, not adjacent to these");
-                        issues.push(RowIssue::new(row, &CLAIM_NOT_ADJACENT, Some(layout::CLAIM_ID.name), message));
+                    if let Some(claim_id) = id.filter(|id| cptkit_core::required_id(id).is_ok()) {
+                        earlier.insert(claim_id);
                     }
                     runs.push(row..row + 1);
                 }
@@ -569,6 +608,9 @@ fn normalized(batch: &RecordBatch, column: &Column, issues: &mut Vec<RowIssue>) 
             ),
         ));
     }
+    if let Some(refused) = decimal_with_places(input.data_type(), column) {
+        return Err(refused);
+    }
     let options = CastOptions { safe: true, ..CastOptions::default() };
     if let Some(dictionary) = dictionary_in_place(input, column, &options) {
         return Ok(Some(dictionary));
@@ -610,12 +652,46 @@ fn normalized(batch: &RecordBatch, column: &Column, issues: &mut Vec<RowIssue>) 
     Ok(Some(cast))
 }
 
-/// Text in a time, date or quantity column, read by the parsers the claim's JSON and wire forms use:
-/// Arrow's cast takes other forms ("2025-3-4", " 90", "2025-03-04 08:00:00", a zone offset read as
-/// UTC) and refuses some of the claim's ("2025-03-04T08:00"). `None` for other columns and types.
+/// A decimal with places after the point (any scale but 0) in a column of whole numbers, cents or
+/// diagnosis pointers, refused for the whole table: such a money column holds dollars (decimal(12, 2) is
+/// the usual SQL and Parquet type of an amount), and its whole values (1500.00) would pass the cast as
+/// 1500 cents, a hundred times too small. The claim's other faces take only integers there. A float
+/// column stays accepted (pandas makes one of an integer column with missing values); its fractions are
+/// TBL001 ([`changed_by_cast`]).
+fn decimal_with_places(input: &DataType, column: &Column) -> Option<Error> {
+    let element = match (column.kind, input) {
+        (ColumnKind::Cents, _) => input,
+        (ColumnKind::IntList, DataType::List(item) | DataType::LargeList(item) | DataType::FixedSizeList(item, _)) => {
+            item.data_type()
+        }
+        _ => return None,
+    };
+    let scale = match element {
+        DataType::Decimal32(_, scale)
+        | DataType::Decimal64(_, scale)
+        | DataType::Decimal128(_, scale)
+        | DataType::Decimal256(_, scale) => *scale,
+        _ => return None,
+    };
+    let (what, why) = match column.kind {
+        ColumnKind::Cents => ("whole cents", " (an amount in dollars would be read as cents)"),
+        _ => ("whole numbers", ""),
+    };
+    (scale != 0).then(|| {
+        Error::invalid(
+            column.name,
+            format!("a {input} column, a decimal with places after the point: give {what} as integers{why}"),
+        )
+    })
+}
+
+/// Text in a time, date, quantity or true/false column, read by the parsers the claim's JSON and wire
+/// forms use: Arrow's cast takes other forms ("2025-3-4", " 90", "2025-03-04 08:00:00", a zone offset
+/// read as UTC; "Y", "yes", "1", "T" as true) and refuses some of the claim's ("2025-03-04T08:00").
+/// `None` for other columns and types.
 fn claim_text(input: &ArrayRef, column: &Column) -> Option<ArrayRef> {
     if !is_text(input.data_type())
-        || !matches!(column.kind, ColumnKind::Timestamp | ColumnKind::Date | ColumnKind::Decimal)
+        || !matches!(column.kind, ColumnKind::Timestamp | ColumnKind::Date | ColumnKind::Decimal | ColumnKind::Bool)
     {
         return None;
     }
@@ -629,6 +705,15 @@ fn claim_text(input: &ArrayRef, column: &Column) -> Option<ArrayRef> {
         ColumnKind::Date => {
             let read = |v: &str| cptkit_core::parse_date(v).ok().map(days_from_date);
             Arc::new(values.map(|v| v.and_then(read)).collect::<Date32Array>())
+        }
+        ColumnKind::Bool => {
+            // As the claim's JSON reads a boolean: true or false, nothing else.
+            let read = |v: &str| match v {
+                "true" => Some(true),
+                "false" => Some(false),
+                _ => None,
+            };
+            Arc::new(values.map(|v| v.and_then(read)).collect::<BooleanArray>())
         }
         _ => {
             // As the wire reads a quantity; more places than the layout keeps are not rounded.
@@ -674,9 +759,11 @@ fn local_clock(input: &ArrayRef, column: &Column) -> Result<Option<ArrayRef>> {
 /// given as fractions (2.9 would be pointer 2; the claim's JSON refuses it), and a quantity given as a
 /// decimal with more places than the layout keeps (90.00005 minutes would be 90.0001; the one judge
 /// reads it exactly, and so does [`claim_text`]). A float quantity is approximate by nature: it is read
-/// to the nearest ten-thousandth.
+/// to the nearest ten-thousandth. A true/false column given as numbers is read only as 0 and 1 (a flag
+/// as SQL and CSV exports write it): Arrow reads any other number as true.
 fn changed_by_cast(input: &ArrayRef, cast: &ArrayRef, column: &Column) -> Option<BooleanArray> {
     let changed = match column.kind {
+        ColumnKind::Bool if input.data_type().is_numeric() => cast_back_differs(input, cast)?,
         ColumnKind::Cents if is_decimal(input.data_type()) || input.data_type().is_floating() => {
             cast_back_differs(input, cast)?
         }

@@ -126,6 +126,25 @@ fn golden_claim_cases_price_the_same_through_a_table() {
     assert!(cases >= 15, "{cases} cases");
 }
 
+/// A null in a required column of a table in the layout's own schema is TBL001 on its row, every other
+/// row judged: the schema marks every column nullable, so Arrow does not refuse the whole table.
+#[test]
+fn a_null_in_a_required_column_of_the_layout_schema_is_its_rows_issue() {
+    let schema = cptkit_arrow::claim_lines_schema();
+    assert!(schema.fields().iter().all(|f| f.is_nullable()));
+    let claims: Vec<Claim> = SyntheticClaims::new(2).unwrap().filter(|c| c.lines.len() == 1).take(3).collect();
+    let batch = claims_to_batch(&claims).unwrap();
+    let mut codes = text(&batch, "procedure_code");
+    codes[1] = None;
+    let mut columns = batch.columns().to_vec();
+    columns[schema.index_of("procedure_code").unwrap()] = Arc::new(StringArray::from(codes));
+    let batch = RecordBatch::try_new(schema, columns).unwrap();
+    let result = joined(validate_batch(&batch, Reference::embedded(), RuleBook::embedded(), today()).unwrap());
+    let unreadable: Vec<_> = issues(&result).into_iter().filter(|i| i.1 == "TBL001").collect();
+    assert_eq!(unreadable, [(1, "TBL001".into(), "procedure_code".into())]);
+    assert_eq!(result.num_rows(), 3);
+}
+
 #[test]
 fn claims_round_trip_through_the_layout() {
     let claims: Vec<Claim> = SyntheticClaims::new(1).unwrap().take(500).collect();
@@ -209,31 +228,55 @@ fn claim_level_values_must_agree_and_lines_must_be_adjacent() {
     let result = joined(validate_batch(&batch, Reference::embedded(), RuleBook::embedded(), today()).unwrap());
     let found = issues(&result);
     assert!(found.contains(&(1, "TBL002".into(), "payer_id".into())), "{found:?}");
+    assert!(found.contains(&(0, "TBL003".into(), "claim_id".into())), "{found:?}");
     assert!(found.contains(&(3, "TBL003".into(), "claim_id".into())), "{found:?}");
     let numbers = result.column_by_name("line_number").unwrap().as_primitive::<Int32Type>();
     assert_eq!(numbers.values().to_vec(), vec![1, 2, 1, 1]);
 }
 
-/// A claim whose rows are apart (TBL003) is invalid as its own error findings would make it: it is not
-/// priced, as no other face prices an invalid claim.
+/// A claim whose rows are apart (TBL003) is invalid as its own error findings would make it: no run of
+/// its rows is priced, the first one included (it was judged before the later one was seen), as no
+/// other face prices a part of a claim. Each run's first row names the rows of the others.
 #[test]
 fn a_claim_whose_rows_are_apart_is_not_priced() {
-    let claims: Vec<Claim> = SyntheticClaims::new(3).unwrap().filter(|c| c.lines.len() == 1).take(3).collect();
+    let claims: Vec<Claim> = SyntheticClaims::new(3).unwrap().filter(|c| c.lines.len() == 1).take(4).collect();
     let batch = claims_to_batch(&claims).unwrap();
     let priced = |batch: &RecordBatch| {
-        let result = joined(
+        joined(
             price_batch(batch, Reference::embedded(), RuleBook::embedded(), &contract("60", false), today()).unwrap(),
-        );
-        let status = result.column_by_name("status").unwrap().as_string::<i32>().clone();
-        (0..3).map(|row| status.value(row).to_owned()).collect::<Vec<_>>()
+        )
     };
+    let status = |result: &RecordBatch| text(result, "status").into_iter().map(Option::unwrap).collect::<Vec<_>>();
     let before = priced(&batch);
-    assert_eq!(before[2], "priced", "{before:?}");
-    // Rows: A B C -> A B A.
+    let before = status(&before);
+    assert_eq!([&before[0], &before[2], &before[3]], ["priced"; 3]);
+    // Rows: A B C D -> A B A A: runs of A at rows 0 and 2-3.
     let mut ids = text(&batch, "claim_id");
     ids[2] = ids[0].clone();
+    ids[3] = ids[0].clone();
     let apart = replace(&batch, "claim_id", Arc::new(StringArray::from(ids)));
-    assert_eq!(priced(&apart)[2], "not_valid");
+    let result = priced(&apart);
+    assert_eq!(status(&result), ["not_valid", &before[1], "not_valid", "not_valid"]);
+    assert_eq!(cents(&result, "allowed_cents")[0], None);
+    let valid = result.column_by_name("claim_valid").unwrap().as_boolean().clone();
+    assert_eq!([0, 2, 3].map(|row| valid.value(row)), [false; 3]);
+    let found = issues(&result);
+    let tbl003: Vec<_> = found.iter().filter(|i| i.1 == "TBL003").map(|i| i.0).collect();
+    assert_eq!(tbl003, [0, 2]);
+    let messages = result.column_by_name("issues").unwrap().as_list::<i32>().clone();
+    let message = |row: usize| {
+        let items = messages.value(row);
+        items.as_struct().column_by_name("message").unwrap().as_string::<i32>().value(0).to_owned()
+    };
+    assert!(message(0).contains("rows 2-3 "), "{}", message(0));
+    assert!(message(2).contains("rows 0 "), "{}", message(2));
+    // The same claims with a valid run that pricing refused (no contract factor for a commercial
+    // claim, TBL004) lose the refusal with the verdict: the claim is not valid, as TBL003 says.
+    let refused = joined(
+        price_batch(&apart, Reference::embedded(), RuleBook::embedded(), &TablePricing::default(), today()).unwrap(),
+    );
+    assert!(issues(&refused).iter().all(|i| i.1 != "TBL004" || ![0, 2, 3].contains(&i.0)), "{:?}", issues(&refused));
+    assert_eq!(status(&refused)[0], "not_valid");
 }
 
 /// A list column given as text (a frame that went through text, as Dask's from_pandas makes of lists)
@@ -322,7 +365,6 @@ fn a_fraction_of_a_cent_is_unreadable_whatever_the_number_type() {
     let batch = claims_to_batch(&claims).unwrap();
     let charges = [150_000.7, 150_000.0, 99.0];
     let floats: ArrayRef = Arc::new(arrow_array::Float64Array::from(charges.to_vec()));
-    let decimals = arrow_cast::cast(&floats, &DataType::Decimal128(18, 1)).unwrap();
     let texts: ArrayRef = Arc::new(StringArray::from(vec!["150000.7", "150000", "99"]));
     let judge =
         |b: &RecordBatch| joined(validate_batch(b, Reference::embedded(), RuleBook::embedded(), today()).unwrap());
@@ -331,11 +373,36 @@ fn a_fraction_of_a_cent_is_unreadable_whatever_the_number_type() {
         issues(&want).iter().filter(|i| i.1 == "TBL001").collect::<Vec<_>>(),
         [&(0, "TBL001".into(), "charge_cents".into())]
     );
-    for values in [floats, decimals] {
-        let got = judge(&replace(&batch, "charge_cents", values.clone()));
-        assert_eq!(issues(&got), issues(&want), "{}", values.data_type());
-        assert_eq!(text(&got, "claim_id"), text(&want, "claim_id"));
+    let got = judge(&replace(&batch, "charge_cents", floats));
+    assert_eq!(issues(&got), issues(&want));
+    assert_eq!(text(&got, "claim_id"), text(&want, "claim_id"));
+}
+
+/// A decimal with places after the point in a column of whole numbers fails the call naming the column:
+/// decimal(12, 2) money is dollars, and $1,500.00 would pass the cast as 1500 cents. A decimal of scale
+/// 0 is whole numbers, read as they are.
+#[test]
+fn a_decimal_with_places_is_refused_in_a_column_of_whole_numbers() {
+    let claims: Vec<Claim> = SyntheticClaims::new(5).unwrap().filter(|c| c.lines.len() == 1).take(2).collect();
+    let batch = claims_to_batch(&claims).unwrap();
+    let judge = |b: &RecordBatch| validate_batch(b, Reference::embedded(), RuleBook::embedded(), today());
+    let dollars: ArrayRef =
+        Arc::new(arrow_array::Decimal128Array::from(vec![150_000, 9_900]).with_precision_and_scale(12, 2).unwrap());
+    let error = judge(&replace(&batch, "charge_cents", dollars)).unwrap_err();
+    assert_eq!(error.field(), Some("charge_cents"), "{error}");
+    assert!(error.to_string().contains("whole cents as integers"), "{error}");
+    let cents = arrow_cast::cast(batch.column_by_name("charge_cents").unwrap(), &DataType::Decimal128(18, 0));
+    let whole = joined(judge(&replace(&batch, "charge_cents", cents.unwrap())).unwrap());
+    assert_eq!(whole, joined(judge(&batch).unwrap()));
+    let mut pointers = arrow_array::builder::ListBuilder::new(
+        arrow_array::builder::Decimal128Builder::new().with_precision_and_scale(5, 2).unwrap(),
+    );
+    for _ in 0..2 {
+        pointers.values().append_value(100);
+        pointers.append(true);
     }
+    let error = judge(&replace(&batch, "diagnosis_pointers", Arc::new(pointers.finish()))).unwrap_err();
+    assert_eq!(error.field(), Some("diagnosis_pointers"), "{error}");
 }
 
 /// Diagnosis pointers given as fractions are TBL001, not truncated (2.9 is no pointer 2; the claim's
@@ -488,6 +555,35 @@ fn zoned_timestamps_are_read_as_local_time() {
     assert!(error.to_string().contains("start_time"), "{error}");
 }
 
+/// A true/false column given as text reads only `true` and `false`, as the claim's JSON reads a boolean;
+/// given as numbers, only 0 and 1 (Arrow's cast would read "Y", "yes", "1", "T", 2 and -1 as true).
+/// Anything else is TBL001 on its row naming the column.
+#[test]
+fn true_false_columns_read_only_what_the_claim_reads() {
+    let claims: Vec<Claim> = SyntheticClaims::new(6).unwrap().filter(|c| c.lines.len() == 1).take(4).collect();
+    let batch = claims_to_batch(&claims).unwrap();
+    for column in ["qualifying_apm", "present_at_induction"] {
+        let judge = |values: ArrayRef| {
+            joined(
+                validate_batch(&replace(&batch, column, values), Reference::embedded(), RuleBook::embedded(), today())
+                    .unwrap(),
+            )
+        };
+        let unreadable = |values: ArrayRef| {
+            let found = issues(&judge(values));
+            found.into_iter().filter(|i| i.1 == "TBL001").map(|i| (i.0, i.2)).collect::<Vec<_>>()
+        };
+        let at = |rows: &[usize]| rows.iter().map(|&row| (row, column.to_owned())).collect::<Vec<_>>();
+        assert_eq!(unreadable(Arc::new(StringArray::from(vec!["true", "false", "", "Y"]))), at(&[3]));
+        assert_eq!(unreadable(Arc::new(StringArray::from(vec!["yes", "1", "T", "True"]))), at(&[0, 1, 2, 3]));
+        assert_eq!(unreadable(Arc::new(arrow_array::Int64Array::from(vec![0, 1, 2, -1]))), at(&[2, 3]));
+        let bools: ArrayRef = Arc::new(arrow_array::BooleanArray::from(vec![true, false, false, true]));
+        let want = judge(bools);
+        assert_eq!(judge(Arc::new(StringArray::from(vec!["true", "false", "false", "true"]))), want);
+        assert_eq!(judge(Arc::new(arrow_array::Int8Array::from(vec![1, 0, 0, 1]))), want);
+    }
+}
+
 /// A claim id repeated after other claims is TBL003, in whatever order the ids come.
 #[test]
 fn a_repeated_claim_id_is_found_in_sorted_and_unsorted_tables() {
@@ -503,9 +599,9 @@ fn a_repeated_claim_id_is_found_in_sorted_and_unsorted_tables() {
     };
     assert_eq!(repeated_rows(["A", "B", "C", "D"]), []);
     assert_eq!(repeated_rows(["D", "B", "A", "C"]), []);
-    assert_eq!(repeated_rows(["A", "B", "C", "B"]), [(3, "TBL003".to_owned())]);
-    assert_eq!(repeated_rows(["C", "A", "B", "A"]), [(3, "TBL003".to_owned())]);
-    assert_eq!(repeated_rows(["B", "C", "A", "C"]), [(3, "TBL003".to_owned())]);
+    assert_eq!(repeated_rows(["A", "B", "C", "B"]), [(1, "TBL003".to_owned()), (3, "TBL003".to_owned())]);
+    assert_eq!(repeated_rows(["C", "A", "B", "A"]), [(1, "TBL003".to_owned()), (3, "TBL003".to_owned())]);
+    assert_eq!(repeated_rows(["B", "C", "A", "C"]), [(1, "TBL003".to_owned()), (3, "TBL003".to_owned())]);
     // An empty id is TBL001 (required), not also a claim seen before.
     assert_eq!(repeated_rows(["", "C", "", "D"]), []);
 }
@@ -546,6 +642,30 @@ fn two_columns_of_one_name_fail_the_batch_naming_it() {
     let twice = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap();
     let err = LineColumns::new(&twice).unwrap_err();
     assert_eq!(err.field(), Some("procedure_code"), "{err}");
+}
+
+/// A table with no rows is checked as one with rows: missing required columns and columns of types
+/// that cannot be cast fail it naming the column, in a stream too.
+#[test]
+fn a_table_with_no_rows_is_checked_as_one_with_rows() {
+    let batch = claims_to_batch(&SyntheticClaims::new(4).unwrap().take(1).collect::<Vec<_>>()).unwrap();
+    let wrong = RecordBatch::try_new(
+        Arc::new(Schema::new(vec![Field::new("foo", DataType::Int64, true)])),
+        vec![Arc::new(arrow_array::Int64Array::from(Vec::<i64>::new()))],
+    )
+    .unwrap();
+    let error = ClaimStream::default().push(wrong.clone()).unwrap_err();
+    assert_eq!(error.field(), Some("claim_id"), "{error}");
+    assert_eq!(
+        validate_batch(&wrong, Reference::embedded(), RuleBook::embedded(), today()).unwrap_err().field(),
+        Some("claim_id")
+    );
+    let x: ArrayRef = Arc::new(arrow_array::Int64Array::from(vec![1; batch.num_rows()]));
+    let npi: ArrayRef =
+        Arc::new(arrow_array::StructArray::from(vec![(Arc::new(Field::new("x", DataType::Int64, true)), x)]));
+    let error = ClaimStream::default().push(replace(&batch, "rendering_npi", npi).slice(0, 0)).unwrap_err();
+    assert_eq!(error.field(), Some("rendering_npi"), "{error}");
+    assert!(ClaimStream::default().push(batch.slice(0, 0)).unwrap().is_empty());
 }
 
 #[test]
@@ -691,6 +811,7 @@ fn a_stream_cut_anywhere_gives_the_same_results_as_one_batch() {
         }
         let last = stream.finish().into_iter().collect();
         judge(&mut stream, last);
+        stream.settle(&mut results).unwrap();
         let joined = arrow_select::concat::concat_batches(&whole.schema(), &results).unwrap();
         assert_eq!(joined, whole, "cut every {cut} rows");
     }
@@ -714,6 +835,10 @@ fn many_rows_judged_on_all_cores_equal_small_batches_on_one() {
     }
     pieces.extend(stream.finish().iter().map(judge));
     assert_eq!(arrow_select::concat::concat_batches(&all.schema(), &pieces).unwrap(), all);
+    // One thread (the caller's CPTKIT_THREADS=1) gives the same rows.
+    let one =
+        ClaimStream::with_threads(1).price(&batch, Reference::embedded(), RuleBook::embedded(), &pricing, today());
+    assert_eq!(joined(one.unwrap()), all);
     assert_eq!(text(&all, "claim_id"), text(&batch, "claim_id"));
     let priced = text(&all, "status").iter().filter(|s| s.as_deref() == Some("priced")).count();
     assert!(priced > all.num_rows() / 2, "{priced} of {} priced", all.num_rows());

@@ -44,8 +44,9 @@ const PIPELINE_CHUNK: usize = 1024;
 const MIN_PER_THREAD: usize = 256;
 
 /// Threads a chunk is shared across: `CPTKIT_THREADS` if set (1 turns threading off, e.g. under Dask
-/// or Spark workers that already use every core), else the cores this process may use.
-fn threads() -> usize {
+/// or Spark workers that already use every core), else the cores this process may use. The batch
+/// functions and the table functions (`price_table`, `validate_table`) all take it from here.
+pub(crate) fn threads() -> usize {
     static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *THREADS.get_or_init(|| {
         std::env::var("CPTKIT_THREADS")

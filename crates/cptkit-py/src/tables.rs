@@ -150,7 +150,8 @@ fn arrow_reader(table: &Bound<'_, PyAny>) -> PyResult<Box<dyn RecordBatchReader 
 }
 
 /// Cuts the input at claim boundaries into chunks of at most about [`CHUNK_ROWS`] rows and judges each
-/// with the GIL released. Between chunks: Ctrl-C (KeyboardInterrupt) and `progress(rows_done)`.
+/// with the GIL released, on `CPTKIT_THREADS` threads as the batch functions are (see
+/// [`crate::claims::threads`]). Between chunks: Ctrl-C (KeyboardInterrupt) and `progress(rows_done)`.
 fn run_chunks(
     py: Python<'_>,
     reader: Box<dyn RecordBatchReader + Send>,
@@ -158,7 +159,7 @@ fn run_chunks(
     judge: impl Fn(&mut ClaimStream, &RecordBatch) -> Result<Vec<RecordBatch>, Error> + Sync,
 ) -> PyResult<Vec<RecordBatch>> {
     let outcome = py.detach(|| -> Result<Vec<RecordBatch>, Failure> {
-        let mut stream = ClaimStream::default();
+        let mut stream = ClaimStream::with_threads(crate::claims::threads());
         let mut results = Vec::new();
         let mut done = 0;
         let mut judge_ready = |stream: &mut ClaimStream,
@@ -179,6 +180,9 @@ fn run_chunks(
             }
             Ok(())
         };
+        // The columns are checked before any row: a table with no rows (or a stream with no batch) of
+        // the wrong columns fails as one with rows does.
+        stream.push(RecordBatch::new_empty(reader.schema())).map_err(Failure::Core)?;
         for batch in reader {
             let batch = batch.map_err(|e| Failure::Core(Error::invalid("table", e.to_string())))?;
             for start in (0..batch.num_rows()).step_by(CHUNK_ROWS) {
@@ -189,6 +193,8 @@ fn run_chunks(
         }
         let last = stream.finish().into_iter().collect();
         judge_ready(&mut stream, last, &mut results)?;
+        // A claim whose rows come back in a later chunk: its earlier runs' rows are corrected.
+        stream.settle(&mut results).map_err(Failure::Core)?;
         Ok(results)
     });
     outcome.map_err(|failure| match failure {
