@@ -171,13 +171,7 @@ def _dask(ddf: Any, price: bool, by_claim: bool, options: dict[str, Any]) -> Any
             return meta
         if _ROW in part.columns:
             part = part.sort_values(["claim_id", _ROW], kind="stable")
-        frame = _layout_frame(part)
-        try:
-            result = _pandas(_judge(frame, price, options))
-        except cptkit.CptkitError:
-            raise
-        except ValueError as error:
-            raise _unconvertible(frame, error) from error
+        result = _pandas(_judge(_layout_frame(part), price, options))
         # One result row per input row, in order: each carries the index of the row it answers.
         result.index = part.index
         return result
@@ -192,22 +186,6 @@ def _layout_frame(part: Any) -> Any:
     nor the index (Arrow would make it a column)."""
     layout = {f.name for f in cptkit.CLAIM_LINES_SCHEMA}
     return part[[c for c in part.columns if c in layout]].reset_index(drop=True)
-
-
-def _unconvertible(frame: Any, error: ValueError) -> cptkit.InvalidInputError:
-    """The error for a partition ``price_table`` could not read as Arrow (a cell pyarrow cannot convert,
-    such as a number among text): its message, which never shows a patient column's values, as an
-    ``InvalidInputError`` whose field is the column."""
-    import pyarrow as pa
-
-    column = None
-    for i, name in enumerate(frame.columns):
-        try:
-            pa.array(frame.iloc[:, i], from_pandas=True)
-        except (pa.ArrowException, ValueError, TypeError):
-            column = name
-            break
-    return cptkit.InvalidInputError(str(error), field=column)
 
 
 def _pandas(table: Any) -> Any:

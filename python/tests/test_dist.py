@@ -212,9 +212,9 @@ def test_a_cell_pyarrow_cannot_convert_fails_the_dask_job_as_price_table_does_na
     for value in ["1EG4TE5MK73", "12345", "1958", "Jane"]:
         assert value not in told
     # price_table on the same frame fails alike, with the same message: one conversion for both.
-    with pytest.raises(ValueError) as table_error:
+    with pytest.raises(cptkit.InvalidInputError) as table_error:
         cptkit.price_table(frame.drop(columns=["patient_name"]), conversion_factor="60", today=TODAY)
-    assert str(table_error.value) == error.message
+    assert (table_error.value.field, table_error.value.message) == (error.field, error.message)
     assert ("9O" in error.message) == shown
 
 

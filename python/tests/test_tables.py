@@ -499,12 +499,13 @@ def test_a_pandas_column_that_cannot_become_arrow_is_named(lines: pa.Table) -> N
     # pyarrow cannot make a column of mixed types: its error, naming the column, is what the caller gets.
     frame = lines.slice(0, 3).to_pandas()
     frame["charge_cents"] = pd.Series([150000, "N/A", 150000], dtype=object)
-    with pytest.raises(ValueError, match="charge_cents") as raised:
+    with pytest.raises(cptkit.InvalidInputError, match="charge_cents") as raised:
         cptkit.price_table(frame, conversion_factor="60")
-    assert "cannot be read as an Arrow table" in str(raised.value)
+    assert "cannot be read as an Arrow table" in str(raised.value) and raised.value.field == "charge_cents"
     # A patient column is named, its values not repeated (neither in the message nor in a cause).
     frame = lines.slice(0, 3).to_pandas()
     frame["member_id"] = pd.Series([12345, "1EG4TE5MK73", 12345], dtype=object)
-    with pytest.raises(ValueError, match="member_id") as raised:
+    with pytest.raises(cptkit.InvalidInputError, match="member_id") as raised:
         cptkit.price_table(frame, conversion_factor="60")
     assert "1EG4TE5MK73" not in str(raised.value) and raised.value.__cause__ is None
+    assert raised.value.field == "member_id"

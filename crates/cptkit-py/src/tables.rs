@@ -124,20 +124,27 @@ fn arrow_reader(table: &Bound<'_, PyAny>) -> PyResult<Box<dyn RecordBatchReader 
     let input: AnyRecordBatch = table.extract().map_err(|e: PyErr| {
         let type_name = table.get_type().name().map_or_else(|_| "?".to_owned(), |n| n.to_string());
         if table.hasattr("__arrow_c_stream__").unwrap_or(false) {
-            // A table that could not make its Arrow stream (a pandas column of mixed types): its own
-            // error names the column, and may quote a value, which for patient data is not repeated.
+            // A table that could not make its Arrow stream (a pandas column of mixed types): pyarrow's
+            // error names the column ("Conversion failed for column quantity with type object"), and may
+            // quote a value, which for patient data is not repeated. InvalidInputError (a ValueError)
+            // with the column as its field, as a Dask partition gets it.
             let why = e.to_string();
-            let patient = layout::CLAIM_LINE_COLUMNS
-                .iter()
-                .find(|c| cptkit_core::is_patient_field(c.claim_field[0]) && why.contains(c.name));
-            if let Some(column) = patient {
-                return PyValueError::new_err(format!(
-                    "the {type_name} cannot be read as an Arrow table: its {} column cannot be converted \
-                     (patient data: the values are not shown)",
+            let column =
+                layout::CLAIM_LINE_COLUMNS.iter().find(|c| why.contains(&format!("for column {} with type", c.name)));
+            let prefix = format!("the {type_name} cannot be read as an Arrow table");
+            let Some(column) = column else {
+                let error = PyValueError::new_err(format!("{prefix}: {why}"));
+                error.set_cause(table.py(), Some(e));
+                return error;
+            };
+            if cptkit_core::is_patient_field(column.claim_field[0]) {
+                let message = format!(
+                    "{prefix}: its {} column cannot be converted (patient data: the values are not shown)",
                     column.name
-                ));
+                );
+                return to_py_err(table.py(), &Error::invalid(column.name, message), Subject::Other);
             }
-            let error = PyValueError::new_err(format!("the {type_name} cannot be read as an Arrow table: {why}"));
+            let error = to_py_err(table.py(), &Error::invalid(column.name, format!("{prefix}: {why}")), Subject::Other);
             error.set_cause(table.py(), Some(e));
             return error;
         }
