@@ -1628,16 +1628,15 @@ fn direction_over_four(claims: &[Claim]) -> Vec<(usize, Finding)> {
 /// (+1) units instead of 50% of the case. A warning: only the record can tell which.
 fn supervision_of_four_or_fewer(claims: &[Claim]) -> Vec<(usize, Finding)> {
     let directing = |line: &ClaimLine| line.modifiers.iter().any(|m| m.is_any(&DIRECTING));
-    let few = lines_with_peaks(claims, directing)
-        .into_iter()
-        .filter(|&(_, c, l, peak)| claims[c].lines[l].has_modifier("AD") && (1..=4).contains(&peak));
-    few.map(|(npi, c, l, peak)| {
-        let message = format!("physician {npi} directs or supervises {peak} anesthetics at once during this AD case");
-        let hint =
-            "AD is for more than four concurrent cases: bill QK unless medical direction's conditions were not met";
-        (c, batch_finding(edit::SUPERVISION_OF_FEW, l, message, hint))
-    })
-    .collect()
+    let few = |line: &ClaimLine, peak: usize| line.has_modifier("AD") && (1..=4).contains(&peak);
+    concurrency_findings(
+        claims,
+        directing,
+        few,
+        edit::SUPERVISION_OF_FEW,
+        |npi, peak| format!("physician {npi} directs or supervises {peak} anesthetics at once during this AD case"),
+        "AD is for more than four concurrent cases: bill QK unless medical direction's conditions were not met",
+    )
 }
 
 /// From 2010-01-01 a teaching anesthesiologist is paid the personally performed rate (AA + GC) for one
@@ -1647,16 +1646,17 @@ fn supervision_of_four_or_fewer(claims: &[Claim]) -> Vec<(usize, Finding)> {
 fn teaching_over_limit(claims: &[Claim]) -> Vec<(usize, Finding)> {
     const TEACHING_RULE_FROM: Date = time::macros::date!(2010 - 01 - 01);
     let involved = |line: &ClaimLine| ["AA", "QK", "QY"].iter().any(|m| line.has_modifier(m));
-    let over = lines_with_peaks(claims, involved).into_iter().filter(|&(_, c, l, peak)| {
-        let line = &claims[c].lines[l];
+    let over = |line: &ClaimLine, peak: usize| {
         line.has_modifier("AA") && line.has_modifier("GC") && line.date_of_service >= TEACHING_RULE_FROM && peak > 2
-    });
-    over.map(|(npi, c, l, peak)| {
-        let message = format!("physician {npi} is in {peak} anesthetics at once during this resident case");
-        let hint = "AA + GC covers two concurrent resident cases, or one resident case and one directed case: bill QK (medical direction)";
-        (c, batch_finding(edit::TEACHING_OVER_LIMIT, l, message, hint))
-    })
-    .collect()
+    };
+    concurrency_findings(
+        claims,
+        involved,
+        over,
+        edit::TEACHING_OVER_LIMIT,
+        |npi, peak| format!("physician {npi} is in {peak} anesthetics at once during this resident case"),
+        "AA + GC covers two concurrent resident cases, or one resident case and one directed case: bill QK (medical direction)",
+    )
 }
 
 /// AA is the physician alone on one case (domain reference §2.2); a physician in two or more cases at
@@ -1665,16 +1665,32 @@ fn teaching_over_limit(claims: &[Claim]) -> Vec<(usize, Finding)> {
 /// mistyped time makes two cases overlap as well.
 fn personally_performed_concurrent(claims: &[Claim]) -> Vec<(usize, Finding)> {
     let involved = |line: &ClaimLine| ["AA", "AD", "QK", "QY"].iter().any(|m| line.has_modifier(m));
-    let over = lines_with_peaks(claims, involved).into_iter().filter(|&(_, c, l, peak)| {
-        let line = &claims[c].lines[l];
-        line.has_modifier("AA") && !line.has_modifier("GC") && peak > 1
-    });
-    over.map(|(npi, c, l, peak)| {
-        let message = format!("physician {npi} is in {peak} anesthetics at once during this personally performed (AA) case");
-        let hint = "AA is a case the physician performs alone: bill QK (medical direction) for concurrent cases, AA + GC for a resident case, or correct the times";
-        (c, batch_finding(edit::PERSONALLY_PERFORMED_CONCURRENT, l, message, hint))
-    })
-    .collect()
+    let over = |line: &ClaimLine, peak: usize| line.has_modifier("AA") && !line.has_modifier("GC") && peak > 1;
+    concurrency_findings(
+        claims,
+        involved,
+        over,
+        edit::PERSONALLY_PERFORMED_CONCURRENT,
+        |npi, peak| {
+            format!("physician {npi} is in {peak} anesthetics at once during this personally performed (AA) case")
+        },
+        "AA is a case the physician performs alone: bill QK (medical direction) for concurrent cases, AA + GC for a resident case, or correct the times",
+    )
+}
+
+/// `edit` on each line `told` picks, given the line and its peak among the lines `counted` keeps
+/// ([`lines_with_peaks`]); its message from the physician's NPI and the peak.
+fn concurrency_findings(
+    claims: &[Claim],
+    counted: impl Fn(&ClaimLine) -> bool,
+    told: impl Fn(&ClaimLine, usize) -> bool,
+    edit: Edit,
+    message: impl Fn(&str, usize) -> String,
+    hint: &str,
+) -> Vec<(usize, Finding)> {
+    let picked =
+        lines_with_peaks(claims, counted).into_iter().filter(|&(_, c, l, peak)| told(&claims[c].lines[l], peak));
+    picked.map(|(npi, c, l, peak)| (c, batch_finding(edit, l, message(npi, peak), hint))).collect()
 }
 
 /// Each timed line `counted` keeps, as (its physician's NPI, claim index, line index, peak): the peak is
