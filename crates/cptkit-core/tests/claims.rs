@@ -199,6 +199,13 @@ fn directed_case(case: &str, start: &str, end: &str) -> Claim {
     Claim::from_json(&json).unwrap()
 }
 
+/// [`directed_case`] billed with `modifier` in place of QK.
+fn case_billed(modifier: &str, case: &str, start: &str, end: &str) -> Claim {
+    let mut claim = directed_case(case, start, end);
+    claim.lines[0].modifiers[0] = modifier.parse().unwrap();
+    claim
+}
+
 /// The claims of `cases` that get BAT003 when validated together.
 fn over_four(cases: &[(&str, &str, &str)]) -> Vec<String> {
     let claims: Vec<Claim> = cases.iter().map(|(case, start, end)| directed_case(case, start, end)).collect();
@@ -265,15 +272,9 @@ fn direction_counts_each_case_once() {
 /// warning (QK pays the same 50%); QY alone, or after the other case ended, is not.
 #[test]
 fn qy_on_a_case_with_another_directed_at_once_is_bat004() {
-    let qy = |case: &str, start: &str, end: &str| {
-        let mut claim = directed_case(case, start, end);
-        claim.lines[0].modifiers[0] = "QY".parse().unwrap();
-        claim
-    };
+    let qy = |case: &str, start: &str, end: &str| case_billed("QY", case, start, end);
     let bat004 = |claims: &[Claim]| {
-        let reports = Reference::embedded().validate_batch(claims, time::macros::date!(2026 - 11 - 27));
-        let found = reports.into_iter().map(Result::unwrap).flat_map(|r| r.findings).filter(|f| f.edit_id == "BAT004");
-        found.map(|f| (f.severity, f.field())).collect::<Vec<_>>()
+        batch_told(claims, "BAT004").into_iter().map(|(_, f)| (f.severity, f.field())).collect::<Vec<_>>()
     };
     assert_eq!(bat004(&[qy("A", "08:00", "09:00")]), []);
     assert_eq!(bat004(&[qy("A", "08:00", "09:00"), directed_case("B", "09:00", "10:00")]), []);
@@ -324,11 +325,7 @@ fn a_resident_case_with_more_concurrent_cases_than_the_teaching_rule_allows_is_b
 /// BAT007, a warning (it may be direction that failed its conditions); with five at once it stands.
 #[test]
 fn ad_on_a_case_with_four_or_fewer_at_once_is_bat007() {
-    let supervised = |case: &str, start: &str, end: &str| {
-        let mut claim = directed_case(case, start, end);
-        claim.lines[0].modifiers[0] = "AD".parse().unwrap();
-        claim
-    };
+    let supervised = |case: &str, start: &str, end: &str| case_billed("AD", case, start, end);
     let bat007 =
         |claims: &[Claim]| batch_told(claims, "BAT007").into_iter().map(|(id, f)| (id, f.severity)).collect::<Vec<_>>();
     let warning = cptkit_core::Severity::Warning;
@@ -343,11 +340,7 @@ fn ad_on_a_case_with_four_or_fewer_at_once_is_bat007() {
 /// and cases one after the other are not concurrent.
 #[test]
 fn a_personally_performed_case_concurrent_with_another_is_bat009() {
-    let case = |case: &str, modifier: &str, start: &str, end: &str| {
-        let mut claim = directed_case(case, start, end);
-        claim.lines[0].modifiers[0] = modifier.parse().unwrap();
-        claim
-    };
+    let case = |case: &str, modifier: &str, start: &str, end: &str| case_billed(modifier, case, start, end);
     let bat009 = |claims: &[Claim]| batch_told(claims, "BAT009").into_iter().map(|(id, _)| id).collect::<Vec<_>>();
     assert_eq!(bat009(&[case("A", "AA", "08:00", "09:00"), case("B", "AA", "08:30", "09:30")]), ["A", "B"]);
     assert_eq!(bat009(&[case("A", "AA", "08:00", "09:00"), case("B", "QK", "08:30", "09:30")]), ["A"]);
