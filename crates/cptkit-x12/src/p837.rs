@@ -621,7 +621,7 @@ impl Handler837 {
                 } else {
                     let filing = intern(self.payer_cache.iter().map(|c| &c.0.0), seg.text(9));
                     self.subscriber.filing = Some((filing, seg.at_element(9)));
-                    self.subscriber.responsibility = Some((seg.text(1).trim().into(), seg.at_element(1)));
+                    self.subscriber.responsibility = Some((seg.text(1).into(), seg.at_element(1)));
                     self.subscriber.payer = None;
                 }
             }
@@ -983,7 +983,7 @@ impl Handler837 {
             fail(X12Error::value(seg.at_element(4), format!("quantity {:?} is not a number", seg.text(4))));
         }
         // SV105 is the line's place of service (sent only when it differs from CLM05-1): it prices the line.
-        let pos = match seg.text(5).trim() {
+        let pos = match seg.text(5) {
             "" => None,
             text => {
                 parse_text::<PosCode>(text, seg.at_element(5), "place of service (SV105)").map_err(|e| fail(*e)).ok()

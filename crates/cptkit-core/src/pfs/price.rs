@@ -593,7 +593,8 @@ fn status_gate(work: &mut [Work]) {
             )),
             b'T' => None,
             b'B' | b'P' => Some(format!("{code}: {} — $0", super::describe_status(status))),
-            b'C' => Some(match w.contractor_cap {
+            // Only a status C line has a contractor's cap to say.
+            _ => Some(match w.contractor_cap {
                 Some((locality, cap)) => format!(
                     "{code}: {}; the contractor's price may not exceed CMS's OPPS cap, {cap} {} in locality {locality} (RVU file documentation, OPPSCAP)",
                     super::describe_status(status),
@@ -601,7 +602,6 @@ fn status_gate(work: &mut [Work]) {
                 ),
                 None => format!("{code}: {}", super::describe_status(status)),
             }),
-            _ => Some(format!("{code}: {}", super::describe_status(status))),
         };
         if let Some(why) = why {
             let w = &mut work[i];
