@@ -138,7 +138,8 @@ def search_codes(
     """Codes matching every given filter, in code order; all matches.
 
     ``text``: words that must each begin a word of the code, its descriptor, category or section
-    (``"lumb"`` finds "lumbar"; ``"hip"`` does not find "Whipple"). ``codes``: codes and ranges (``"99202-99215"``, ``["72148", "99213"]``); ``status``: a fee schedule
+    (``"lumb"`` finds "lumbar"; ``"hip"`` does not find "Whipple"). ``codes``: codes and ranges
+    (``"99202-99215"``, ``["72148", "99213"]``); ``status``: a fee schedule
     status code (``"A"``, ``"C"``, ``"I"``, ...); ``section``: a CPT section or subsection or a HCPCS
     Level II heading (``"Radiology"``, ``"Digestive System"``). Base-unit filters match anesthesia codes
     only. ``inpatient_only=False`` matches codes known not to be inpatient-only: a code whose status cptkit

@@ -171,8 +171,9 @@ fn keyword(token: &str) -> Option<&'static str> {
 ///
 /// NTE02 is free text, and narrative holds these words too ("PT TOLERATED CASE WELL", "MD NOT PRESENT AT
 /// INDUCTION", "END OF CASE"). So a note with any other word than the keywords, their values, `TIME`
-/// and `ANESTHESIA`, or with a word where a time belongs, is narrative: only the times that read as times of day are taken from it, never a
-/// case id or the induction flag, and no unreadable time is reported.
+/// and `ANESTHESIA`, or with a word where a time belongs, is narrative: only the times that read as
+/// times of day are taken from it, never a case id or the induction flag, and no unreadable time is
+/// reported.
 pub(crate) fn anesthesia_note(text: &str) -> AnesthesiaNote {
     let mut note = AnesthesiaNote::default();
     let mut narrative = false;
