@@ -7,10 +7,13 @@ Tables when pyarrow is installed, else Arrow table objects any of those librarie
 
 from __future__ import annotations
 
+import datetime
+import sys
 from collections.abc import Callable
 from typing import Any
 
 from cptkit import _native
+from cptkit.exceptions import InvalidInputError
 
 #: Rows below which no progress bar is shown unless asked for.
 _PROGRESS_MIN_ROWS = 200_000
@@ -45,17 +48,66 @@ def __getattr__(name: str) -> Any:
 
 
 def _arrow_input(table: Any) -> Any:
-    """Objects without the Arrow C stream interface (older pandas) go through pyarrow."""
-    if hasattr(table, "__arrow_c_stream__") or hasattr(table, "__arrow_c_array__"):
-        return table
-    try:
-        import pandas as pd
-        import pyarrow as pa
-    except ImportError:
-        return table
-    if isinstance(table, pd.DataFrame):
-        return pa.Table.from_pandas(table, preserve_index=False)
+    """A pandas DataFrame as Arrow (see ``_from_pandas``); any other table as it is."""
+    pd = sys.modules.get("pandas")  # a pandas frame implies pandas is imported: never import it here
+    if pd is not None and isinstance(table, pd.DataFrame):
+        return _from_pandas(table)
     return table
+
+
+def _from_pandas(frame: Any) -> Any:
+    """The frame as pyarrow converts it. A layout column pyarrow cannot convert as a whole (a number among
+    texts in an object column) is converted cell by cell to text, so each cell that is not a value of
+    its column becomes that row's TBL001 and every other row is judged; a layout list column, or a
+    scalar column holding a list, that cannot be converted fails the call naming the column. Columns
+    outside the layout are not read, so one pyarrow cannot convert is left out."""
+    import pyarrow as pa
+
+    try:
+        return pa.Table.from_pandas(frame)  # as pandas' own Arrow stream does
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        pass
+    layout = {field.name: field.type for field in __getattr__("CLAIM_LINES_SCHEMA")}
+    names, arrays = [], []
+    for position, name in enumerate(frame.columns):
+        if name not in layout:
+            continue
+        column = frame.iloc[:, position]
+        try:
+            array = pa.array(column, from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            array = pa.array([_cell_text(value, layout[name], name) for value in column], pa.string())
+        names.append(name)
+        arrays.append(array)
+    return pa.Table.from_arrays(arrays, names=names)
+
+
+def _cell_text(value: Any, kind: Any, column: str) -> str | None:
+    """A cell of a column pyarrow could not convert, as the text the table reader reads for ``kind``
+    (None: no value). The reader parses it as it parses a text column: what is not a value of the
+    column is that row's TBL001. No value is ever quoted here (it may be patient data)."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+
+    if pa.types.is_list(kind) or isinstance(value, (list, tuple, dict, set)) or np.ndim(value) > 0:
+        shape = "a list column with a row that is not a list" if pa.types.is_list(kind) else "a list in a row"
+        raise InvalidInputError(f"the {column} column cannot be converted to Arrow: {shape}", field=column)
+    if pd.isna(value):
+        return None
+    if isinstance(value, np.datetime64):
+        value = pd.Timestamp(value)
+    if pa.types.is_boolean(kind) and isinstance(value, (bool, int, np.bool_, np.integer)) and value in (0, 1):
+        return "true" if value else "false"  # a number as in a column of numbers: 0 and 1 only
+    if isinstance(value, datetime.datetime):
+        if pa.types.is_date(kind) and value.time() == datetime.time():
+            return value.date().isoformat()
+        return value.replace(tzinfo=None).isoformat()  # the local clock, as a zoned column is read
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # 150000.0 cents: pandas makes whole numbers floats beside a missing one
+    return str(value)
 
 
 def _rows(table: Any) -> int | None:

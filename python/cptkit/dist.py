@@ -10,10 +10,9 @@ Each result row can be joined back to the input row it answers: a Dask result ke
 (``ddf.join(result, rsuffix="_result")``), and a Spark result starts with the input columns named by
 ``key=`` (``df.join(result, "line_id")``).
 
-A Dask partition is read as ``price_table`` reads a pandas DataFrame, so it fails alike: a cell pyarrow
-cannot convert (a number in a text column) fails the job with an ``InvalidInputError`` whose ``field``
-is the column and whose message never shows a patient column's values; columns outside the layout are
-not read.
+A Dask partition is read as ``price_table`` reads a pandas DataFrame: a cell pyarrow cannot convert (a
+number in a date column) is its row's TBL001, never showing a patient column's value; columns outside
+the layout are not read.
 
 >>> from cptkit import dist
 >>> priced = dist.spark_price(spark_df, conversion_factor="60.00")          # doctest: +SKIP

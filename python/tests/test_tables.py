@@ -495,17 +495,51 @@ def test_import_leaves_pyarrow_until_a_schema_is_asked_for() -> None:
     subprocess.run([sys.executable, "-c", script], check=True)
 
 
-def test_a_pandas_column_that_cannot_become_arrow_is_named(lines: pa.Table) -> None:
-    # pyarrow cannot make a column of mixed types: its error, naming the column, is what the caller gets.
-    frame = lines.slice(0, 3).to_pandas()
-    frame["charge_cents"] = pd.Series([150000, "N/A", 150000], dtype=object)
-    with pytest.raises(cptkit.InvalidInputError, match="charge_cents") as raised:
-        cptkit.price_table(frame, conversion_factor="60")
-    assert "cannot be read as an Arrow table" in str(raised.value) and raised.value.field == "charge_cents"
-    # A patient column is named, its values not repeated (neither in the message nor in a cause).
+def test_a_pandas_cell_pyarrow_cannot_convert_is_its_rows_issue_and_the_other_rows_are_judged(
+    lines: pa.Table,
+) -> None:
+    # pyarrow cannot make a column of mixed types; the column is read cell by cell as text instead.
+    table = lines.slice(0, 12)
+    frame = table.to_pandas()
+    frame["charge_cents"] = frame["charge_cents"].astype(object)
+    frame.loc[1, "charge_cents"] = "N/A"
+    frame["patient_birth_date"] = frame["patient_birth_date"].astype(object)
+    frame.loc[4, "patient_birth_date"] = 19580614
+    frame["qualifying_apm"] = frame["qualifying_apm"].astype(object)
+    frame.loc[5, "qualifying_apm"] = 0  # a number in a true/false column: 0 and 1 are read
+    frame["patient_name"] = pd.Series(["Jane Q Patient", 7] * 6, dtype=object)  # not in the layout
+    got = price(frame)
+    assert got.num_rows == table.num_rows
+    issues = got.column("issues").to_pylist()
+    assert [(i["edit_id"], i["column"]) for i in issues[1]] == [("TBL001", "charge_cents")]
+    assert issues[1][0]["message"] == 'charge_cents: cannot read "N/A" as whole cents'
+    assert [(i["edit_id"], i["column"]) for i in issues[4]] == [("TBL001", "patient_birth_date")]
+    assert "19580614" not in issues[4][0]["message"]  # patient data is never quoted
+    assert not [i for i in issues[5] if i["edit_id"] == "TBL001"]
+    # The rows of the other claims are judged as from the untouched table.
+    spoiled = {got.column("claim_id")[row].as_py() for row in (1, 4)}
+    kept = [row for row in range(table.num_rows) if table.column("claim_id")[row].as_py() not in spoiled]
+    assert kept and got.take(kept).equals(price(table).take(kept))
+    # A list column holding a row that is not a list cannot be read cell by cell: the call fails naming it.
+    frame = table.to_pandas()
+    frame["modifiers"] = pd.Series(["AA", *frame["modifiers"][1:]], dtype=object)
+    with pytest.raises(cptkit.InvalidInputError) as raised:
+        price(frame)
+    assert raised.value.field == "modifiers" and "a list column with a row that is not a list" in str(raised.value)
+
+
+def test_a_stream_that_cannot_be_made_fails_naming_the_column_and_no_patient_value(lines: pa.Table) -> None:
+    # Another library's wrapper around a pandas frame exports pandas' own stream, which fails as a whole.
+    class Wrapped:
+        def __init__(self, frame: pd.DataFrame) -> None:
+            self.frame = frame
+
+        def __arrow_c_stream__(self, requested_schema: Any = None) -> Any:
+            return self.frame.__arrow_c_stream__(requested_schema)
+
     frame = lines.slice(0, 3).to_pandas()
     frame["member_id"] = pd.Series([12345, "1EG4TE5MK73", 12345], dtype=object)
-    with pytest.raises(cptkit.InvalidInputError, match="member_id") as raised:
-        cptkit.price_table(frame, conversion_factor="60")
+    with pytest.raises(cptkit.InvalidInputError) as raised:
+        price(Wrapped(frame))
+    assert raised.value.field == "member_id" and "cannot be read as an Arrow table" in str(raised.value)
     assert "1EG4TE5MK73" not in str(raised.value) and raised.value.__cause__ is None
-    assert raised.value.field == "member_id"

@@ -124,10 +124,11 @@ fn arrow_reader(table: &Bound<'_, PyAny>) -> PyResult<Box<dyn RecordBatchReader 
     let input: AnyRecordBatch = table.extract().map_err(|e: PyErr| {
         let type_name = table.get_type().name().map_or_else(|_| "?".to_owned(), |n| n.to_string());
         if table.hasattr("__arrow_c_stream__").unwrap_or(false) {
-            // A table that could not make its Arrow stream (a pandas column of mixed types): pyarrow's
-            // error names the column ("Conversion failed for column quantity with type object"), and may
-            // quote a value, which for patient data is not repeated. InvalidInputError (a ValueError)
-            // with the column as its field, as a Dask partition gets it.
+            // A table that could not make its Arrow stream (a wrapper around a pandas frame with a
+            // column of mixed types: a pandas frame itself is converted cell by cell in Python, see
+            // `_tables._from_pandas`): pyarrow's error names the column ("Conversion failed for column
+            // quantity with type object"), and may quote a value, which for patient data is not
+            // repeated. InvalidInputError (a ValueError) with the column as its field.
             let why = e.to_string();
             let column =
                 layout::CLAIM_LINE_COLUMNS.iter().find(|c| why.contains(&format!("for column {} with type", c.name)));
