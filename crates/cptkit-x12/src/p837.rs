@@ -43,9 +43,11 @@ pub mod edit {
         FILING_INDICATOR = "X12C04", Warning, "claim filing indicator read as commercial";
         /// An address's state (N402) or postal code (N403) cannot be read: left off the claim.
         ADDRESS_UNREADABLE = "X12C05", Warning, "address state or postal code not readable";
-        /// A line's own service facility (2420C): the core claim has one location (2310C, else the
-        /// billing provider's), which sets the Medicare locality; the line's is not used.
-        LINE_FACILITY = "X12C06", Warning, "line service facility (2420C) not used";
+        /// A line's own service facility (2420C) in another state or ZIP code than the claim's location
+        /// (2310C, else the billing provider's): the line is priced at its own, in its own part of the
+        /// claim (the core claim has one location, which sets the Medicare locality). A 2420C without
+        /// an address (N4) is not used.
+        LINE_FACILITY = "X12C06", Warning, "line service facility (2420C) differs from the claim's: priced at the line's";
         /// CLM05-3 is required but empty: read as 1 (original), as every face reads a claim with none.
         FREQUENCY_MISSING = "X12C07", Warning, "claim frequency code (CLM05-3) missing: read as original";
         /// A claim-level (2300) note's times fit one anesthesia line: with several, each would get the
@@ -421,9 +423,28 @@ struct LineBuilder {
     note: Option<(AnesthesiaNote, SegmentRef)>,
     rendering: Option<ProviderRef>,
     control: Option<ShortText>,
-    /// Where its 2420C service facility is, if it has one.
-    facility: Option<SegmentRef>,
+    /// Its 2420C service facility, if it has one.
+    facility: Option<LineFacility>,
     errors: Vec<X12Error>,
+}
+
+/// A line's 2420C: where its NM1 is, and its address (N4) once read.
+#[derive(Debug)]
+struct LineFacility {
+    at: SegmentRef,
+    address: Option<Address>,
+}
+
+impl Address {
+    fn place(&self) -> (&str, &str) {
+        place(&self.state, &self.zip)
+    }
+}
+
+/// What of an address sets the Medicare locality: the state and the 5-digit ZIP code (a ZIP+4 is not
+/// used).
+fn place<'a>(state: &'a str, zip: &'a str) -> (&'a str, &'a str) {
+    (state, zip.get(..5).unwrap_or(zip))
 }
 
 #[derive(Debug)]
@@ -457,6 +478,7 @@ enum Entity {
     ClaimRendering,
     LineRendering,
     ServiceFacility,
+    LineFacility,
     Other,
 }
 
@@ -607,10 +629,17 @@ impl Handler837 {
                 self.provider.info.zip = seg.text(3).to_owned();
                 self.provider.address_at = Some(seg.at());
             }
-            b"N4" if self.entity == Entity::ServiceFacility => {
+            b"N4" if matches!(self.entity, Entity::ServiceFacility | Entity::LineFacility) => {
+                let address = Address { state: seg.text(2).to_owned(), zip: seg.text(3).to_owned(), at: seg.at() };
                 if let Some(claim) = &mut self.claim {
-                    claim.facility =
-                        Some(Address { state: seg.text(2).to_owned(), zip: seg.text(3).to_owned(), at: seg.at() });
+                    match self.entity {
+                        Entity::ServiceFacility => claim.facility = Some(address),
+                        _ => {
+                            if let Some(facility) = claim.lines.last_mut().and_then(|l| l.facility.as_mut()) {
+                                facility.address = Some(address);
+                            }
+                        }
+                    }
                 }
             }
             b"REF" => self.on_ref(seg),
@@ -740,9 +769,9 @@ impl Handler837 {
             b"77" if self.claim.is_some() && !in_line => Entity::ServiceFacility,
             b"77" if in_line => {
                 if let Some(line) = self.claim.as_mut().and_then(|c| c.lines.last_mut()) {
-                    line.facility = Some(seg.at());
+                    line.facility = Some(LineFacility { at: seg.at(), address: None });
                 }
-                Entity::Other
+                Entity::LineFacility
             }
             _ => Entity::Other,
         };
@@ -1103,6 +1132,9 @@ struct BuiltLine {
     provider: Option<Rendering>,
     /// Its place of service (SV105), when it differs from the claim's (CLM05-1).
     pos: Option<(PosCode, SegmentRef)>,
+    /// Its service facility's address (2420C N4), when it has one; kept only when it is not at the
+    /// claim's location (see [`Handler837::finish_claim`]).
+    facility: Option<Address>,
     /// Its source entries: a range of `Handler837::line_entries`.
     entries: Range<usize>,
     findings: Vec<(LineField, Finding)>,
@@ -1214,6 +1246,20 @@ impl Handler837 {
         self.line_entries = line_entries;
         self.line_pool = lines;
         self.dx_pool = diagnoses;
+        if built.iter().any(|b| b.facility.is_some()) {
+            // A line's service facility where the claim is priced (2310C, else the billing provider) moves
+            // nothing.
+            let info = &self.provider.info;
+            let claim_place = match &facility {
+                Some(address) => Some(address.place()),
+                None => self.provider.address_at.map(|_| place(&info.state, &info.zip)),
+            };
+            for b in &mut built {
+                if b.facility.as_ref().map(Address::place) == claim_place {
+                    b.facility = None;
+                }
+            }
+        }
         let (
             Some((billing_npi, billing_at)),
             Some((birth, birth_at)),
@@ -1325,27 +1371,32 @@ impl Handler837 {
             billing_provider_location,
         };
         let same = |p: &Option<Rendering>| p.as_ref().is_none_or(|p| p.same_provider(&rendering));
-        if built.iter().all(|b| same(&b.provider) && b.pos.is_none()) {
-            // One rendering provider and place of service: the usual case, no copies.
+        if built.iter().all(|b| same(&b.provider) && b.pos.is_none() && b.facility.is_none()) {
+            // One rendering provider, place of service and location: the usual case, no copies.
             self.emit(template, source, header_findings, info, rendering, built.drain(..), None);
             self.built_pool = built;
             return;
         }
-        // Lines with different 2420A providers or SV105 places of service: one claim per (provider,
-        // place of service), the claim's own first. Two providers of a line each (physician and
-        // anesthetist) are the usual split: kept inline.
-        type Group = (Rendering, Option<(PosCode, SegmentRef)>, SmallVec<[BuiltLine; 2]>);
+        // Lines with different 2420A providers, SV105 places of service or 2420C locations: one claim
+        // per (provider, place of service, location), the claim's own first. Two providers of a line
+        // each (physician and anesthetist) are the usual split: kept inline.
+        type Group = (Rendering, Option<(PosCode, SegmentRef)>, Option<Address>, SmallVec<[BuiltLine; 2]>);
         let mut groups: SmallVec<[Group; 2]> = SmallVec::new();
-        groups.push((rendering, None, SmallVec::new()));
-        for b in built.drain(..) {
+        groups.push((rendering, None, None, SmallVec::new()));
+        for mut b in built.drain(..) {
             let provider = b.provider.filter(|_| !same(&b.provider)).unwrap_or(rendering);
             let pos = b.pos.map(|p| p.0);
-            match groups.iter_mut().find(|g| g.1.map(|p| p.0) == pos && g.0.same_provider(&provider)) {
-                Some(g) => g.2.push(b),
-                None => groups.push((provider, b.pos, std::iter::once(b).collect())),
+            let facility = b.facility.take();
+            let place = facility.as_ref().map(Address::place);
+            let group = groups.iter_mut().find(|g| {
+                g.1.map(|p| p.0) == pos && g.2.as_ref().map(Address::place) == place && g.0.same_provider(&provider)
+            });
+            match group {
+                Some(g) => g.3.push(b),
+                None => groups.push((provider, b.pos, facility, std::iter::once(b).collect())),
             }
         }
-        groups.retain(|g| !g.2.is_empty());
+        groups.retain(|g| !g.3.is_empty());
         let parts = groups.len();
         let of = u16::try_from(parts).unwrap_or(u16::MAX);
         // Parts of one provider at several places of service count once.
@@ -1353,9 +1404,10 @@ impl Handler837 {
         let providers = groups.iter().enumerate().filter(|(i, g)| groups[..*i].iter().all(|h| key(&h.0) != key(&g.0)));
         let providers = providers.count();
         let moved = groups.iter().any(|g| g.1.is_some());
+        let relocated = groups.iter().any(|g| g.2.is_some());
         self.built_pool = built;
         let mut whole = Some((template, source));
-        for (g, (provider, line_pos, lines)) in groups.into_iter().enumerate() {
+        for (g, (provider, line_pos, line_facility, lines)) in groups.into_iter().enumerate() {
             // The last part takes the claim and its source table; the others copy them.
             let Some((template, mut source)) = (if g + 1 == parts { whole.take() } else { whole.clone() }) else {
                 break;
@@ -1374,10 +1426,11 @@ impl Handler837 {
                 findings.push(finding(edit::SPLIT_BY_PROVIDER, "rendering_provider", message, hint));
             }
             let claim_pos = template.place_of_service;
+            let lx = || lines.iter().map(|l| l.origin.line_number.to_string()).collect::<Vec<_>>().join(", ");
             if moved {
                 let message = match (line_pos, part) {
                     (Some((p, _)), part) => {
-                        let lx = lines.iter().map(|l| l.origin.line_number.to_string()).collect::<Vec<_>>().join(", ");
+                        let lx = lx();
                         let outcome = match part {
                             Some(part) => format!("moved to part {} of {of}, priced at {p}", part.index),
                             None => format!("every line has it, so the claim is priced at {p}"),
@@ -1394,7 +1447,35 @@ impl Handler837 {
                 let hint = "bill lines at another place of service on their own claim, or correct SV105";
                 findings.push(finding(edit::LINE_PLACE_OF_SERVICE, "place_of_service", message, hint));
             }
+            if relocated {
+                let message = match (&line_facility, part) {
+                    (Some(address), part) => {
+                        let (state, zip) = (&address.state, &address.zip);
+                        let outcome = match part {
+                            Some(part) => format!("moved to part {} of {of}, priced there", part.index),
+                            None => "every line has it, so the claim is priced there".to_owned(),
+                        };
+                        format!(
+                            "line service facility in {state} {zip} (2420C of LX {}, {}) is not where the claim is (2310C, else the billing provider): {outcome}",
+                            lx(),
+                            address.at
+                        )
+                    }
+                    (None, part) => format!(
+                        "claim {id} has lines at another service facility (2420C), in their own parts; this is part {} of {of}, priced at the claim's location",
+                        part.map_or(1, |p| p.index)
+                    ),
+                };
+                let hint = "bill lines furnished at another facility on their own claim";
+                findings.push(finding(edit::LINE_FACILITY, "service_facility_location", message, hint));
+            }
             let mut claim = template;
+            if let Some(address) = line_facility {
+                let fields = (ClaimField::ServiceFacilityState, ClaimField::ServiceFacilityZip);
+                let at = (address.state.as_str(), address.zip.as_str(), address.at);
+                claim.service_facility_location =
+                    location(at, "service_facility_location", fields, &mut findings, &mut source);
+            }
             claim.rendering_provider = self.rendering_provider(&provider);
             if let Some((p, at)) = line_pos {
                 claim.place_of_service = p;
@@ -1572,18 +1653,21 @@ fn build_line(
             ),
         ));
     }
-    if let Some(facility_at) = facility {
-        findings.push((
-            LineField::Line,
-            finding_at(
-                edit::LINE_FACILITY,
-                format!(
-                    "line service facility (2420C, {facility_at}) is not used: the claim's location (2310C, else the billing provider's) sets the Medicare locality"
+    let facility = facility.and_then(|LineFacility { at: facility_at, address }| {
+        if address.is_none() {
+            findings.push((
+                LineField::Line,
+                finding_at(
+                    edit::LINE_FACILITY,
+                    format!(
+                        "line service facility (2420C, {facility_at}) has no address (N4): the claim's location (2310C, else the billing provider's) sets the Medicare locality"
+                    ),
+                    "give the facility's N4, or bill lines furnished at another facility on their own claim",
                 ),
-                "bill lines furnished at another facility on their own claim",
-            ),
-        ));
-    }
+            ));
+        }
+        address
+    });
     // Times, case, induction: the line's note, else the claim's note for anesthesia lines.
     let withheld = note.is_none() && claim_times_withheld;
     let note = note.as_ref().or(claim_note.filter(|_| code.is_anesthesia()));
@@ -1691,6 +1775,7 @@ fn build_line(
         },
         provider,
         pos,
+        facility,
         entries: first_entry..entries.len(),
         findings,
     })

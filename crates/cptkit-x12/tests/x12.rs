@@ -303,20 +303,24 @@ fn a_payer_that_is_not_primary_is_told() {
 fn line_places_notes_ranges_and_payer_order_read_the_same_in_parallel() {
     let lines = "NM1*82*1*DOC*ANN****XX*1558598797~PRV*PE*PXC*207L00000X~LX*1~SV1*HC:01967:AA*900*MJ*90***1~\
                  DTP*472*RD8*20251103-20251104~LX*2~SV1*HC:01968:AA*300*MJ*30*22**1~DTP*472*D8*20251103~\
-                 LX*3~SV1*HC:99213*200*UN*1*22**1~DTP*472*D8*20251103~NM1*82*1*ROE*AL****XX*1234567893~";
-    let claim = format!("CLM*A1*1400***11:B:1*Y*A*Y*Y~HI*ABK:O80~NTE*ADD*START 0800 STOP 1000~{lines}");
+                 LX*3~SV1*HC:99213*200*UN*1*22**1~DTP*472*D8*20251103~NM1*82*1*ROE*AL****XX*1234567893~\
+                 LX*4~SV1*HC:99214*200*UN*1***1~DTP*472*D8*20251103~NM1*77*2*HOSP*****XX*1558598797~\
+                 N4*NEW YORK*NY*10001~";
+    let claim = format!("CLM*A1*1600***11:B:1*Y*A*Y*Y~HI*ABK:O80~NTE*ADD*START 0800 STOP 1000~{lines}");
     let one = small_837_text(&claim);
     let input = [one.clone(), one.replacen("SBR*P*", "SBR*S*", 1), one].concat();
     let sequential = cptkit_x12::read_837_threads(input.as_bytes(), options(), 1);
-    assert_eq!(sequential.claims().count(), 9, "three parts in each of three interchanges");
+    assert_eq!(sequential.claims().count(), 12, "four parts in each of three interchanges");
     let ids: BTreeMap<String, usize> =
         sequential.claims().flat_map(|c| &c.findings).fold(BTreeMap::new(), |mut m, f| {
             *m.entry(f.edit_id.to_string()).or_default() += 1;
             m
         });
-    assert!(["X12C02", "X12C03", "X12C08", "X12C09", "X12C10"].iter().all(|id| ids.contains_key(*id)), "{ids:?}");
+    let expected = ["X12C02", "X12C03", "X12C06", "X12C08", "X12C09", "X12C10"];
+    assert!(expected.iter().all(|id| ids.contains_key(*id)), "{ids:?}");
     assert_eq!(sequential, cptkit_x12::read_837_threads(input.as_bytes(), options(), 3));
-    // Parts at another place of service are written back as their own CLM, and read back the same.
+    // Parts at another place of service or facility are written back as their own CLM, and read back the
+    // same.
     let claims = sequential.core_claims();
     let written = write_837_to_vec(&claims, &WriteOptions::default()).unwrap();
     assert_eq!(read_837(&written[..], options()).core_claims(), claims);
@@ -335,13 +339,52 @@ fn an_empty_claim_frequency_is_read_as_original_and_told() {
     assert_eq!(told, [("X12C07".to_owned(), "frequency_code".to_owned())]);
 }
 
-/// A line's own service facility (2420C) is told, not silently dropped: the claim's location sets the
-/// locality.
+/// A line furnished at another service facility (2420C) is priced where it was furnished, in its own
+/// part of the claim (the core claim has one location), told on every part; one at the claim's location
+/// (the same state and 5-digit ZIP code) moves nothing, and one without an address is told, not used.
 #[test]
-fn a_line_service_facility_is_told() {
-    let claims = c1001_with("NTE*ADD*START 0800 STOP 0930~\nNM1*77*2*HOSP NY*****XX*1558598797~");
-    let told: Vec<_> = claims[0].findings.iter().map(|f| (f.edit_id.to_string(), f.severity)).collect();
-    assert_eq!(told, [("X12C06".to_owned(), cptkit_core::Severity::Warning)]);
+fn a_line_service_facility_elsewhere_prices_the_line_there() {
+    let line =
+        |n: u32, code: &str, extra: &str| format!("LX*{n}~SV1*HC:{code}*200*UN*1***1~DTP*472*D8*20251103~{extra}");
+    let claim =
+        |lines: &[String]| format!("CLM*A1*{}***11:B:1*Y*A*Y*Y~HI*ABK:M5416~{}", 200 * lines.len(), lines.concat());
+    let new_york = "NM1*77*2*HOSP NY*****XX*1558598797~N3*1 PARK AVE~N4*NEW YORK*NY*10001~";
+    let file = small_837(&claim(&[line(1, "99213", ""), line(2, "99214", new_york)]));
+    let parts: Vec<_> = file.claims().collect();
+    assert_eq!(parts.len(), 2);
+    assert_eq!(parts[0].claim.service_facility_location, None, "priced at the billing provider's, in AL");
+    let there = parts[1].claim.service_facility_location.as_ref().unwrap();
+    assert_eq!(
+        (there.state.unwrap().to_string(), there.zip.as_ref().unwrap().to_string()),
+        ("NY".into(), "10001".into())
+    );
+    for part in &parts {
+        assert_eq!(told(part), [("X12C06".to_owned(), "service_facility_location".to_owned())]);
+    }
+    assert!(parts[1].findings[0].message.contains("2420C of LX 2"), "{}", parts[1].findings[0].message);
+    // Priced as the same line on a claim whose service facility (2310C) is in New York, not as in AL.
+    let alone =
+        |extra: &str, lines: &str| small_837(&format!("CLM*A1*200***11:B:1*Y*A*Y*Y~HI*ABK:M5416~{extra}{lines}"));
+    let at_2310c = alone(new_york, &line(1, "99214", ""));
+    let in_alabama = alone("", &line(1, "99214", ""));
+    let one = |f: &File837| f.claims().next().unwrap().claim.clone();
+    assert_eq!(allowed(&parts[1].claim), allowed(&one(&at_2310c)));
+    assert_ne!(allowed(&parts[1].claim), allowed(&one(&in_alabama)));
+    // Every line there: one claim, priced there.
+    let all_there = small_837(&claim(&[line(1, "99214", new_york)]));
+    let c = all_there.claims().next().unwrap();
+    assert_eq!((c.part, allowed(&c.claim)), (None, allowed(&one(&at_2310c))));
+    assert!(c.findings[0].message.contains("every line has it"), "{}", c.findings[0].message);
+    // The claim's own place, as a ZIP+4: nothing moves, nothing is told.
+    let same = small_837(&claim(&[line(1, "99213", "NM1*77*2*CLINIC*****XX*1234567893~N4*BIRMINGHAM*AL*352039999~")]));
+    let c = same.claims().next().unwrap();
+    assert!(c.findings.is_empty() && c.part.is_none(), "{:?}", c.findings);
+    assert_eq!(c.claim, one(&small_837(&claim(&[line(1, "99213", "")]))));
+    // No address: told, not used.
+    let bare = small_837(&claim(&[line(1, "99213", "NM1*77*2*HOSP NY*****XX*1558598797~")]));
+    let c = bare.claims().next().unwrap();
+    assert_eq!(told(c), [("X12C06".to_owned(), "lines[0]".to_owned())]);
+    assert!(c.findings[0].message.contains("has no address (N4)"), "{}", c.findings[0].message);
 }
 
 /// A diagnosis qualifier that is not an 837P one keeps its place as unreadable (the claim is rejected,
