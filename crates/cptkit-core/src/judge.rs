@@ -134,20 +134,27 @@ impl ConversionFactors {
             }
         };
         let every_payer = every_payer.map(|cf| check(cf, FieldPath::field("conversion_factor"))).transpose()?;
-        let by_payer = by_payer
-            .into_iter()
-            .map(|(payer, cf)| {
-                let payer = payer.trim().to_ascii_lowercase();
-                if payer.is_empty() {
-                    return Err(Error::invalid(
-                        "conversion_factor",
-                        "a payer's conversion factor needs the payer's id",
-                    ));
-                }
-                let loc = FieldPath::field("conversion_factor").key_owned(payer.clone());
-                Ok((payer, check(cf, loc)?))
-            })
-            .collect::<Result<_>>()?;
+        // Payer ids match whatever their case and spaces, so two spellings of one id are one payer: with
+        // two factors, which one a claim got would depend on the order the request's map came in.
+        let mut spelled: BTreeMap<String, (String, Decimal)> = BTreeMap::new();
+        for (given, cf) in by_payer {
+            let payer = given.trim().to_ascii_lowercase();
+            if payer.is_empty() {
+                return Err(Error::invalid("conversion_factor", "a payer's conversion factor needs the payer's id"));
+            }
+            let loc = FieldPath::field("conversion_factor").key_owned(payer.clone());
+            let cf = check(cf, loc.clone())?;
+            if let Some((other, earlier)) = spelled.get(&payer).filter(|(_, earlier)| *earlier != cf) {
+                return Err(Error::invalid(
+                    loc,
+                    format!(
+                        "{other:?} and {given:?} are one payer id, given two factors ({earlier} and {cf}): give one"
+                    ),
+                ));
+            }
+            spelled.insert(payer, (given, cf));
+        }
+        let by_payer = spelled.into_iter().map(|(payer, (_, cf))| (payer, cf)).collect();
         Ok(ConversionFactors { every_payer, by_payer })
     }
 
@@ -303,5 +310,16 @@ mod tests {
         let err = ConversionFactors::new(None, [("aetna".to_owned(), cf("-1"))]).unwrap_err();
         assert_eq!(err.field(), Some("conversion_factor.aetna"));
         assert!(ConversionFactors::every_payer(cf("1000001")).is_err());
+        // Two spellings of one payer id: one factor whatever the order, or an error naming both.
+        let spellings = |pairs: &[(&str, &str)]| {
+            ConversionFactors::new(None, pairs.iter().map(|&(payer, f)| (payer.to_owned(), cf(f))))
+        };
+        let same = spellings(&[("cigna", "60"), (" CIGNA ", "60.00")]).unwrap();
+        assert_eq!(same.resolve("Cigna", CfBasis::Contract), GivenFactor::ForPayer(cf("60")));
+        for pairs in [[("cigna", "60"), ("CIGNA", "70")], [("CIGNA", "70"), ("cigna", "60")]] {
+            let err = spellings(&pairs).unwrap_err();
+            assert_eq!(err.field(), Some("conversion_factor.cigna"));
+            assert!(err.message().contains("are one payer id, given two factors"), "{err}");
+        }
     }
 }

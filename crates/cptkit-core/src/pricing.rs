@@ -496,8 +496,15 @@ impl RuleSet {
             .filter_map(|(field, map)| map.as_ref().map(|m| (field, m)))
             .chain(std::iter::once(("shares", &self.shares)))
             .find_map(negative);
-        match bad {
-            Some(field) => Err(Error::invalid(field, "rule set: must not be negative")),
+        if let Some(field) = bad {
+            return Err(Error::invalid(field, "rule set: must not be negative"));
+        }
+        // A share is the part of the full amount a modifier pays: "85" for 85% would pay 85 times over.
+        match self.shares.iter().find(|(_, share)| **share > Decimal::ONE) {
+            Some((modifier, share)) => Err(Error::invalid(
+                format!("shares.{modifier}"),
+                format!("rule set: a share is a part of the full amount, at most 1 (0.85 for 85%), got {share}"),
+            )),
             None => Ok(()),
         }
     }

@@ -75,10 +75,16 @@ impl Files {
             .ok_or_else(|| Error::internal(format!("no embedded table named {name}")))
     }
 
-    /// Reads every row of a CSV table; an error names the file and line.
+    /// Reads every row of a CSV table; an error names the file and line. A table with no rows is an
+    /// error: every embedded table has rows, so an empty one in a data directory is a file cut short (a
+    /// deploy half written), which would otherwise replace good data with none.
     fn rows<T: DeserializeOwned>(&self, name: &'static str) -> Result<Vec<T>> {
         let text = self.text(name)?;
-        parse_rows(name, &text)
+        let rows = parse_rows(name, &text)?;
+        if rows.is_empty() {
+            return Err(table_error(name, "the table has no rows"));
+        }
+        Ok(rows)
     }
 
     /// A table only a data directory can give (nothing is embedded): no rows when it is absent.

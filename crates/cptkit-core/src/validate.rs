@@ -55,6 +55,12 @@ pub mod edit {
         UNKNOWN_LOCALITY = "CLM004", Error, "medicare_locality is not a Medicare locality";
         LOCALITY_NOT_THE_ZIPS = "CLM005", Warning, "medicare_locality is not the locality of the service facility's ZIP code";
         LOCALITY_NOT_FOUND_BY_ZIP = "CLM006", Warning, "no medicare_locality, and the claim's ZIP code gives no one locality";
+        /// An 837P claim holds at most 50 service lines (the 2400 loop repeats at most 50 times); a
+        /// longer one is checked line by line but is no claim a payer accepts.
+        TOO_MANY_LINES = "CLM007", Error, "claim has more than 50 service lines";
+        /// The line charges add up to more cents than a claim's total can hold (a signed 64-bit count,
+        /// as every face carries cents): no total would be the claim's.
+        TOTAL_CHARGE_TOO_LARGE = "CLM008", Error, "line charges add up to more than a claim's total can hold";
         UNKNOWN_CODE = "CPT001", Error, "procedure code unknown to cptkit's anesthesia tables";
         NOT_ANESTHESIA = "CPT002", Error, "a non-anesthesia code is reported in anesthesia minutes";
         MULTIPLE_BASE_CODES = "CPT003", Error, "more than one base anesthesia code for one anesthetic";
@@ -197,6 +203,8 @@ pub struct ValidationContext {
 const PRICING: [&str; 6] = ["AA", "AD", "QK", "QX", "QY", "QZ"];
 const DIRECTING: [&str; 3] = ["QK", "QY", "AD"];
 const MAX_MINUTES: u32 = 24 * 60;
+/// Service lines an 837P claim holds (005010X222A1: the 2400 loop repeats at most 50 times).
+const MAX_LINES: usize = 50;
 /// ICD-10-CM replaced ICD-9-CM for services from this date (HIPAA code sets, 45 CFR 162.1002).
 const ICD10_START: Date = time::macros::date!(2015 - 10 - 01);
 /// The first day of the fiscal year of the ICD-10-CM code set cptkit holds (FY2026, its April 2026 update).
@@ -221,8 +229,9 @@ impl Reference {
         let mut out = Findings(Vec::new());
         let provider_at = self.check_header(claim, &mut out);
         let mut anesthesia = false;
+        let lines = ClaimLines::new(claim);
         for (i, line) in claim.lines.iter().enumerate() {
-            anesthesia |= self.check_line(claim, i, line, context, &mut out);
+            anesthesia |= self.check_line(claim, &lines, i, line, context, &mut out);
         }
         // Taxonomy and role edits judge who may bill anesthesia (AA, QX...): an office claim has none.
         // Run once the lines have said whether there is anesthesia; findings keep their header place.
@@ -254,6 +263,22 @@ impl Reference {
         use edit::*;
         if claim.lines.is_empty() {
             out.add(CLAIM_NO_LINES, "lines", "the claim has no service lines", "add at least one line");
+        }
+        if claim.lines.iter().try_fold(0i64, |total, line| total.checked_add(line.charge_cents.max(0))).is_none() {
+            out.add(
+                TOTAL_CHARGE_TOO_LARGE,
+                "lines",
+                format!("the line charges add up to more than {}", Decimal::new(i64::MAX, 2)),
+                "correct the line charges",
+            );
+        }
+        if claim.lines.len() > MAX_LINES {
+            out.add(
+                TOO_MANY_LINES,
+                "lines",
+                format!("the claim has {} service lines; an 837P claim holds at most {MAX_LINES}", claim.lines.len()),
+                format!("bill the services on several claims of at most {MAX_LINES} lines"),
+            );
         }
         if !matches!(claim.frequency_code.as_str(), "1" | "7" | "8") {
             out.add(
@@ -492,6 +517,7 @@ impl Reference {
     fn check_line(
         &self,
         claim: &Claim,
+        lines: &ClaimLines,
         i: usize,
         line: &ClaimLine,
         context: &ValidationContext,
@@ -603,7 +629,7 @@ impl Reference {
                         );
                     }
                 }
-                if qualifying && !claim.lines.iter().any(|l| self.codes.contains_key(&l.procedure_code)) {
+                if qualifying && !lines.has_anesthesia_code(self, claim) {
                     out.add(
                         QC_WITHOUT_ANESTHESIA,
                         at("procedure_code"),
@@ -616,7 +642,7 @@ impl Reference {
                 }
             }
         }
-        if let Some(first) = claim.lines[..i].iter().position(|other| same_service(other, line)) {
+        if let Some(first) = lines.first_repeated(claim, i) {
             out.add(
                 DUPLICATE_LINE,
                 at("procedure_code"),
@@ -1260,6 +1286,55 @@ fn check_minutes(i: usize, line: &ClaimLine, out: &mut Findings) {
             );
         }
     }
+}
+
+/// What the line edits ask of the other lines of a claim, answered once per claim: a claim of thousands
+/// of lines (CLM007) must not cost the square of its length.
+struct ClaimLines {
+    /// Each line's first earlier line of the same service (CPT005), for a claim longer than
+    /// [`MAX_LINES`]; shorter ones are scanned, with no allocation.
+    repeats: Option<Vec<Option<usize>>>,
+    has_anesthesia_code: std::cell::OnceCell<bool>,
+}
+
+impl ClaimLines {
+    fn new(claim: &Claim) -> Self {
+        let repeats = (claim.lines.len() > MAX_LINES).then(|| {
+            let mut first = HashMap::with_capacity(claim.lines.len());
+            let lines = claim.lines.iter().enumerate();
+            lines
+                .map(|(i, line)| match first.entry(service_key(line)) {
+                    std::collections::hash_map::Entry::Occupied(earlier) => Some(*earlier.get()),
+                    std::collections::hash_map::Entry::Vacant(slot) => {
+                        slot.insert(i);
+                        None
+                    }
+                })
+                .collect()
+        });
+        ClaimLines { repeats, has_anesthesia_code: std::cell::OnceCell::new() }
+    }
+
+    /// The first line before line `i` that repeats its service (CPT005).
+    fn first_repeated(&self, claim: &Claim, i: usize) -> Option<usize> {
+        match &self.repeats {
+            Some(repeats) => repeats[i],
+            None => claim.lines[..i].iter().position(|other| same_service(other, &claim.lines[i])),
+        }
+    }
+
+    /// Whether any line's code is in the anesthesia table (CPT004).
+    fn has_anesthesia_code(&self, reference: &Reference, claim: &Claim) -> bool {
+        *self
+            .has_anesthesia_code
+            .get_or_init(|| claim.lines.iter().any(|l| reference.codes.contains_key(&l.procedure_code)))
+    }
+}
+
+/// What makes two lines the same service ([`same_service`]), as a key (90 and 90.0 minutes are one
+/// quantity).
+fn service_key(l: &ClaimLine) -> (CptCode, &[ModifierCode], Date, Decimal, &str, Option<time::PrimitiveDateTime>) {
+    (l.procedure_code, &l.modifiers, l.date_of_service, l.quantity.normalize(), &l.case_id, l.start_time)
 }
 
 fn same_service(a: &ClaimLine, b: &ClaimLine) -> bool {

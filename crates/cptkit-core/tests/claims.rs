@@ -504,6 +504,55 @@ fn one_base_code_twice_in_an_anesthetic_is_a_second_base_code() {
     assert_eq!(findings(&[("AA", "60"), ("AA", "60")]), ["CPT005 lines[1].procedure_code"]);
 }
 
+/// A claim of more than 50 lines is no 837P claim (CLM007), still checked line by line, and in time
+/// that grows with its length: its repeated lines (CPT005) are found by key, as a short claim's are by
+/// scanning.
+#[test]
+fn a_claim_of_more_than_fifty_lines_is_clm007_and_its_repeats_are_found_alike() {
+    let judge = JudgeOptions { today: time::macros::date!(2026 - 11 - 27), pricing: None };
+    let repeats = |lines: usize| {
+        // Every third line repeats an earlier one (case ids cycle), quantities written two ways.
+        let spec: Vec<(&str, &str, &str, &str)> =
+            (0..lines).map(|i| ("00632", "AA", "MJ", if i % 2 == 0 { "60" } else { "60.0" })).collect();
+        let mut claim = anesthesiologist_claim(&spec);
+        for (i, line) in claim.lines.iter_mut().enumerate() {
+            line.case_id = format!("K{}", if i % 3 == 2 { i / 3 } else { i }).into();
+        }
+        let report = Reference::embedded().judge(&claim, &judge, RuleBook::embedded()).unwrap().report;
+        let told = |id: &str| {
+            report.findings.iter().filter(|f| f.edit_id == id).map(|f| f.message.clone()).collect::<Vec<_>>()
+        };
+        // What scanning the earlier lines finds.
+        let scanned: Vec<String> = (0..lines)
+            .filter_map(|i| {
+                let first = (0..i).find(|&j| claim.lines[j].case_id == claim.lines[i].case_id)?;
+                Some(format!("line {i} repeats line {first}"))
+            })
+            .collect();
+        (told("CLM007"), told("CPT005") == scanned && !scanned.is_empty())
+    };
+    assert_eq!(repeats(50), (vec![], true));
+    let (long, same) = repeats(3_000);
+    assert_eq!(long, ["the claim has 3000 service lines; an 837P claim holds at most 50"]);
+    assert!(same);
+}
+
+/// Line charges whose total no face could carry (cents in a signed 64-bit count) are an error, not a
+/// total clamped on one face and exact on another.
+#[test]
+fn charges_adding_up_past_what_a_total_can_hold_are_clm008() {
+    let judge = JudgeOptions { today: time::macros::date!(2026 - 11 - 27), pricing: None };
+    let mut claim = anesthesiologist_claim(&[("00632", "AA", "MJ", "60"), ("00632", "AA", "MJ", "45")]);
+    let told = |claim: &Claim| {
+        let report = Reference::embedded().judge(claim, &judge, RuleBook::embedded()).unwrap().report;
+        report.findings.iter().filter(|f| f.edit_id == "CLM008").map(|f| f.message.clone()).collect::<Vec<_>>()
+    };
+    (claim.lines[0].charge_cents, claim.lines[1].charge_cents) = (i64::MAX, 0);
+    assert!(told(&claim).is_empty(), "a zero charge beside it");
+    claim.lines[1].charge_cents = 1;
+    assert_eq!(told(&claim), ["the line charges add up to more than 92233720368547758.07"]);
+}
+
 /// A mistyped Medicare locality is an error, not a silent fall back to the national rates.
 #[test]
 fn a_locality_cms_does_not_name_is_clm004() {
@@ -721,6 +770,11 @@ fn user_rule_set_is_loaded_and_selected() {
     assert_eq!(cptkit_core::RuleSet::from_json(&zero).unwrap_err().field(), Some("time_units.unit_minutes"));
     let negative = text.replace("\"AA\": \"1.00\"", "\"AA\": \"-1\"");
     assert_eq!(cptkit_core::RuleSet::from_json(&negative).unwrap_err().field(), Some("shares.AA"));
+    // A share is a part of the full amount: "85" for 85% would pay 85 times over.
+    let percent = text.replace("\"AA\": \"1.00\"", "\"AA\": \"85\"");
+    let err = cptkit_core::RuleSet::from_json(&percent).unwrap_err();
+    assert_eq!(err.field(), Some("shares.AA"));
+    assert!(err.message().contains("at most 1 (0.85 for 85%), got 85"), "{err}");
 }
 
 /// A Medicare Advantage claim (combined cap 1.00): (code, pricing modifier, minutes, case id) per line.

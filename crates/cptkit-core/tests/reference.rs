@@ -312,6 +312,12 @@ fn a_data_directory_replaces_a_table() {
     std::fs::write(dir.join("medicare_anesthesia_cf_national.csv"), "calendar_year\nnot-a-year\n").expect("write");
     let err = Reference::from_dir(&dir).expect_err("bad table");
     assert!(err.message().contains("medicare_anesthesia_cf_national.csv"), "{err}");
+    // A table cut short (0 bytes, or its header alone) would replace good data with none: refused.
+    for cut in ["", "calendar_year,cf_tier,national_anesthesia_cf_usd,pfs_cf_usd,source\n"] {
+        std::fs::write(dir.join("medicare_anesthesia_cf_national.csv"), cut).expect("write");
+        let err = Reference::from_dir(&dir).expect_err("empty table");
+        assert_eq!(err.message(), "medicare_anesthesia_cf_national.csv: the table has no rows", "{err}");
+    }
     std::fs::remove_dir_all(&dir).ok();
 }
 
