@@ -661,38 +661,7 @@ impl<R: Read> SegmentReader<R> {
     /// envelope segment, an error, a segment not wholly in the buffer) for `next_segment` to read.
     pub(crate) fn skip_body(&mut self) -> u64 {
         let Some(delims) = self.delims.filter(|_| self.skim && !self.skipping) else { return 0 };
-        // Locals, not fields: the loop keeps its position in a register (it runs once per segment of
-        // the whole input, on the splitter's thread, the one thread every transaction waits for).
-        let buf = &self.buf[..self.end];
-        let mut start = self.start;
-        let mut skipped = 0;
-        loop {
-            while let Some(&b) = buf.get(start)
-                && matches!(b, b'\r' | b'\n' | b' ' | b'\t' | 0)
-            {
-                start += 1;
-            }
-            let Some(window) = buf.get(start..).filter(|w| w.len() >= 5) else { break };
-            // The id ends at the first element separator, at byte 2 or 3 (else: not for this fast path).
-            // A separator is never a letter or digit, so the id check also rules out an earlier one,
-            // and a CR trimmed off the end (LF terminators) cannot touch an id followed by a separator.
-            let id_len = if window[2] == delims.element {
-                2
-            } else if window[3] == delims.element {
-                3
-            } else {
-                break;
-            };
-            let id = &window[..id_len];
-            if !id.iter().all(|&b| ID_BYTE[usize::from(b)])
-                || (matches!(id[0], b'I' | b'G' | b'S') && is_envelope_segment(id))
-            {
-                break;
-            }
-            let Some(len) = find_byte(&window[id_len + 1..], delims.segment) else { break };
-            start += id_len + 1 + len + 1;
-            skipped += 1;
-        }
+        let (start, skipped) = skim(&self.buf[..self.end], self.start, delims);
         self.start = start;
         if skipped > 0 {
             self.count += skipped;
@@ -811,12 +780,132 @@ pub(crate) fn is_envelope_segment(id: &[u8]) -> bool {
     matches!(id, b"ISA" | b"GS" | b"ST" | b"SE" | b"GE" | b"IEA")
 }
 
-/// The bytes a segment id is made of (upper-case letters and digits), as a table: one load a byte.
-const ID_BYTE: [bool; 256] = {
-    let mut table = [false; 256];
+/// What `SegmentReader::skip_body` passes over in `buf` from `start`: where it stops (past the blanks
+/// before the first segment it does not pass over) and how many segments it passed over. Whole
+/// 64-byte blocks first, a block's terminators found at once ([`skim_blocks`]); the rest one segment
+/// at a time ([`skim_segments`]), which also ends wherever the blocks stopped, with the same checks.
+fn skim(buf: &[u8], start: usize, delims: Delimiters) -> (usize, u64) {
+    let (start, in_blocks) = skim_blocks(buf, start, delims);
+    let (start, one_by_one) = skim_segments(buf, start, delims);
+    (start, in_blocks + one_by_one)
+}
+
+/// [`skim`] one segment at a time, each terminator found with [`find_byte`].
+fn skim_segments(buf: &[u8], mut start: usize, delims: Delimiters) -> (usize, u64) {
+    let mut skipped = 0;
+    loop {
+        start = skip_blanks(buf, start);
+        let Some(window) = buf.get(start..).filter(|w| w.len() >= 5) else { break };
+        let Some(id_len) = body_id_len(window, delims) else { break };
+        let Some(len) = find_byte(&window[id_len + 1..], delims.segment) else { break };
+        start += id_len + 1 + len + 1;
+        skipped += 1;
+    }
+    (start, skipped)
+}
+
+/// [`skim`] over whole 64-byte blocks: each block's terminators are found in one pass
+/// ([`byte_mask`]), and each segment then costs its id check and a bit scan, not a search (the
+/// splitter's thread runs this over the whole input; segments average ~25 bytes). Stops at the start
+/// of a segment (before its blanks): one [`skim_segments`] stops at too, or one whose terminator is
+/// past the last whole block, for [`skim_segments`] to go on from.
+fn skim_blocks(buf: &[u8], mut start: usize, delims: Delimiters) -> (usize, u64) {
+    // A segment's terminator must be the first terminator after its start: no blank before the id
+    // (skipped), no id byte and no element separator may be one. Never so for an ISA the reader took.
+    let terminator = delims.segment;
+    if is_blank(terminator) || ID_CLASS[usize::from(terminator)] & ID != 0 || terminator == delims.element {
+        return (start, 0);
+    }
+    let mut block = start;
+    let Some(first) = buf.get(block..).and_then(|b| b.first_chunk::<64>()) else { return (start, 0) };
+    // The terminators in `block..block + 64` at or after `start`.
+    let mut ends = byte_mask(first, terminator);
+    let mut skipped = 0;
+    loop {
+        let at = skip_blanks(buf, start);
+        let Some(window) = buf.get(at..at + 5) else { break };
+        if body_id_len(window, delims).is_none() {
+            break;
+        }
+        while ends == 0 {
+            block += 64;
+            let Some(next) = buf.get(block..).and_then(|b| b.first_chunk::<64>()) else { return (start, skipped) };
+            ends = byte_mask(next, terminator);
+        }
+        start = block + ends.trailing_zeros() as usize + 1;
+        ends &= ends - 1;
+        skipped += 1;
+    }
+    (start, skipped)
+}
+
+/// Bit `i` set when `block[i] == byte`. The compiler does the comparisons 16 bytes at a time; the
+/// multiplication gathers each 8 results (0 or 1, one a byte) into the 8 bits of one byte.
+#[inline(always)]
+fn byte_mask(block: &[u8; 64], byte: u8) -> u64 {
+    let equal: [u8; 64] = std::array::from_fn(|i| u8::from(block[i] == byte));
+    let mut mask = 0;
+    for (i, word) in equal.as_chunks::<8>().0.iter().enumerate() {
+        mask |= (u64::from_le_bytes(*word).wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * i);
+    }
+    mask
+}
+
+/// `start` moved past the blanks `next_segment` skips between segments.
+#[inline(always)]
+fn skip_blanks(buf: &[u8], mut start: usize) -> usize {
+    while let Some(&b) = buf.get(start)
+        && is_blank(b)
+    {
+        start += 1;
+    }
+    start
+}
+
+fn is_blank(b: u8) -> bool {
+    matches!(b, b'\r' | b'\n' | b' ' | b'\t' | 0)
+}
+
+/// The id length of the segment starting `window` (5 bytes at least) when it is one `skip_body`
+/// passes over: an id of 2-3 upper-case letters or digits, followed by the element separator, that is
+/// not an envelope segment's. None for anything else, which `next_segment` reads.
+#[inline(always)]
+fn body_id_len(window: &[u8], delims: Delimiters) -> Option<usize> {
+    let &[b0, b1, b2, b3, _] = window.first_chunk::<5>()?;
+    let class = |b: u8| ID_CLASS[usize::from(b)];
+    // The id ends at the first element separator, at byte 2 or 3 (else: not for this fast path).
+    // A separator is never a letter or digit, so the id check also rules out an earlier one,
+    // and a CR trimmed off the end (LF terminators) cannot touch an id followed by a separator.
+    let id_len = if b2 == delims.element {
+        2
+    } else if b3 == delims.element && class(b2) & ID != 0 {
+        3
+    } else {
+        return None;
+    };
+    let first = class(b0);
+    if first & class(b1) & ID == 0 || (first & ENVELOPE_FIRST != 0 && is_envelope_segment(&window[..id_len])) {
+        return None;
+    }
+    Some(id_len)
+}
+
+/// [`ID_CLASS`] bits: a byte a segment id is made of (an upper-case letter or a digit), and the first
+/// byte of an envelope segment's id.
+const ID: u8 = 1;
+const ENVELOPE_FIRST: u8 = 2;
+
+/// The [`ID`] and [`ENVELOPE_FIRST`] bits of each byte, as a table: one load a byte.
+const ID_CLASS: [u8; 256] = {
+    let mut table = [0; 256];
     let mut b = 0;
     while b < 256 {
-        table[b] = (b as u8).is_ascii_uppercase() || (b as u8).is_ascii_digit();
+        if (b as u8).is_ascii_uppercase() || (b as u8).is_ascii_digit() {
+            table[b] = ID;
+        }
+        if matches!(b as u8, b'I' | b'G' | b'S') {
+            table[b] |= ENVELOPE_FIRST;
+        }
         b += 1;
     }
     table
@@ -1002,6 +1091,160 @@ mod tests {
                     assert_eq!(bounds, expected, "{start}..{end}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn byte_mask_matches_a_byte_loop() {
+        let bytes: Vec<u8> = (0..300u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 7) as u8 % 7 + b'a').collect();
+        for start in 0..bytes.len() - 64 {
+            let block = bytes[start..].first_chunk::<64>().unwrap();
+            for byte in [b'a', b'c', b'g', b'z'] {
+                let expected = (0..64).filter(|&i| block[i] == byte).fold(0u64, |m, i| m | 1 << i);
+                assert_eq!(byte_mask(block, byte), expected, "{start} {byte}");
+            }
+        }
+    }
+
+    /// Skimming a block at a time passes over exactly the segments (and stops exactly where) skimming
+    /// one at a time does, from every start, on inputs full of what stops or trips a skim: blanks and
+    /// line breaks between segments, stray and doubled terminators, ids too short, too long, lower-case
+    /// or without an element, envelope segments, an ISA, segments longer than a block, and cut-off ends.
+    #[test]
+    fn skimming_in_blocks_matches_one_at_a_time() {
+        let pieces: &[&[u8]] = &[
+            b"NM1*85*2*CLINIC*****XX*1234567893~",
+            b"N3*1 MAIN ST~",
+            b"HL*1**20*1~",
+            b"SV1*HC:99213*200*UN*1***1:2~",
+            b"SBR*P*18*******MB~",
+            b"\n",
+            b"\r\n",
+            b" ",
+            b"\t",
+            b"\0",
+            b"~",
+            b"~~",
+            b"LX~",
+            b"A*1~",
+            b"ABCD*1~",
+            b"nm1*x~",
+            b"SE*25*0001~",
+            b"ST*837*0002~",
+            b"GE*1*1~",
+            b"GS*HC~",
+            b"IEA*1*1~",
+            b"ISA*00~",
+            b"SE~",
+            b"STC*1~",
+            b"IS*1~",
+            b"NTE*ADD*A NOTE LONGER THAN ONE 64-BYTE BLOCK OF THE SKIM, WHICH SPANS TWO OF THEM~",
+            b"REF*6R*L1~\n",
+            b"DTP*472*D8*20250102",
+        ];
+        let mut seed = 12_345u64;
+        let mut next = move || {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 33) as usize
+        };
+        let piped = Delimiters { element: b'|', repetition: None, component: b'>', segment: b'!' };
+        for round in 0..3_000 {
+            // Mostly ordinary segments (long runs for the blocks), with some of everything else.
+            let mut input = Vec::new();
+            while input.len() < 200 + round % 400 {
+                let piece = if next() % 4 == 0 { pieces[next() % pieces.len()] } else { pieces[next() % 5] };
+                input.extend_from_slice(piece);
+                if round % 3 == 0 {
+                    input.push(b'\n');
+                }
+            }
+            for delims in [Delimiters::default(), piped] {
+                let input: Vec<u8> = if delims == piped {
+                    input
+                        .iter()
+                        .map(|&b| match b {
+                            b'*' => b'|',
+                            b'~' => b'!',
+                            b':' => b'>',
+                            b => b,
+                        })
+                        .collect()
+                } else {
+                    input.clone()
+                };
+                for start in (0..input.len()).step_by(1 + next() % 7) {
+                    for end in [input.len(), input.len() - next() % 70] {
+                        let buf = &input[..end.max(start)];
+                        assert_eq!(
+                            skim(buf, start, delims),
+                            skim_segments(buf, start, delims),
+                            "round {round}, {start}..{end}: {:?}",
+                            String::from_utf8_lossy(buf)
+                        );
+                    }
+                }
+            }
+        }
+        // Line breaks as terminators (blanks): the blocks are not used, the answer is the same.
+        let lines = Delimiters { segment: b'\n', ..Delimiters::default() };
+        let text = b"NM1*85*2*X\nN3*1 MAIN ST\n\nHL*1**20*1\nSE*4*1\n".repeat(10);
+        assert_eq!(skim_blocks(&text, 0, lines), (0, 0));
+        assert_eq!(skim(&text, 0, lines), skim_segments(&text, 0, lines));
+    }
+
+    /// A reader in skim mode that skips what `skip_body` passes over counts and places every segment
+    /// as the reader that reads each one, whatever the size of the reads (segments cut by refills).
+    #[test]
+    fn skipping_bodies_keeps_counts_and_offsets() {
+        struct Small<'a>(&'a [u8], usize);
+        impl Read for Small<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let n = self.0.len().min(buf.len()).min(self.1);
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let mut text = format!("{ISA}\r\nGS*HC*A~\nST*837*1~\n");
+        for i in 0..3_000 {
+            text.push_str(
+                ["NM1*85*2*CLINIC*****XX*1234567893~\n", "N3*1 MAIN ST~", "lx*1~", "~", "HL*1**20*1~\r\n"][i % 5],
+            );
+            if i % 997 == 0 {
+                text.push_str("SE*5*1~ST*837*2~");
+            }
+        }
+        text.push_str("SE*9*1~GE*1*1~IEA*1*1~");
+        let every = |r: &mut SegmentReader<Small<'_>>, skim: bool| {
+            let mut seen = Vec::new();
+            loop {
+                if skim {
+                    r.skip_body();
+                }
+                match r.next_segment() {
+                    Next::Segment(s) if !skim || is_envelope_segment(s.id()) || !is_segment_id(s.id()) => {
+                        seen.push((s.number(), s.offset(), r.bytes_read()))
+                    }
+                    Next::Segment(_) => {}
+                    Next::Damaged { error, .. } | Next::Error(error) => {
+                        seen.push((error.at.segment_number, error.at.byte_offset, 0))
+                    }
+                    Next::End => break,
+                }
+            }
+            (seen, r.segments_read())
+        };
+        for read in [3, 61, 4096, 1 << 20] {
+            let mut plain = SegmentReader::new(Small(text.as_bytes(), read));
+            let (plain_seen, plain_count) = every(&mut plain, false);
+            let mut skimming = SegmentReader::new(Small(text.as_bytes(), read));
+            skimming.set_skim(true);
+            let (skim_seen, skim_count) = every(&mut skimming, true);
+            assert_eq!(plain_count, skim_count, "{read}");
+            let envelope_and_damage: Vec<_> =
+                plain_seen.iter().copied().filter(|&(n, ..)| skim_seen.iter().any(|&(m, ..)| m == n)).collect();
+            assert_eq!(envelope_and_damage, skim_seen, "{read}");
+            assert!(skim_seen.len() > 10, "{read}");
         }
     }
 
