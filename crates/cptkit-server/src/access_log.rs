@@ -94,10 +94,16 @@ impl RequestLog {
     }
 }
 
-/// A claim id as it may be logged: free text from the caller, so control and non-ASCII characters
-/// become `?` and it is cut at 64 characters; it cannot forge or flood a log line.
+/// A claim id (or any text from the caller: a request's path) as it may be logged: control and
+/// non-ASCII characters become `?` and it is cut at 64 characters; it cannot forge or flood a log line.
 pub(crate) fn loggable_id(claim_id: &str) -> String {
     claim_id.chars().take(MAX_LOGGED_ID).map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' }).collect()
+}
+
+/// A request's path as the access log names its RPC: "/cptkit.v1.CodeService/GetCode" ->
+/// "cptkit.v1.CodeService/GetCode". An unknown path is the caller's text, logged as a claim id is.
+fn logged_rpc(path: &str) -> String {
+    loggable_id(path.trim_start_matches('/'))
 }
 
 /// A tower layer adding the access log to every service of the server.
@@ -135,9 +141,8 @@ where
     }
 
     fn call(&mut self, mut request: http::Request<ReqBody>) -> Self::Future {
-        // "/cptkit.v1.CodeService/GetCode" -> "cptkit.v1.CodeService/GetCode"
-        let rpc = request.uri().path().trim_start_matches('/').to_owned();
-        let method = metrics::method(&rpc);
+        let method = metrics::method(request.uri().path().trim_start_matches('/'));
+        let rpc = logged_rpc(request.uri().path());
         let log = RequestLog(Arc::new(Fields { method: Some(method), ..Fields::default() }));
         request.extensions_mut().insert(log.clone());
         let entry = Entry { rpc, log, start: Instant::now(), in_flight: metrics::begin(method), written: false };
@@ -316,6 +321,15 @@ mod tests {
         fn call(&mut self, _: http::Request<()>) -> Self::Future {
             std::future::pending()
         }
+    }
+
+    #[test]
+    fn an_unknown_path_is_logged_cut_and_cleaned() {
+        assert_eq!(logged_rpc("/cptkit.v1.CodeService/GetCode"), "cptkit.v1.CodeService/GetCode");
+        let caller = format!("/p/PATIENT\u{7}DOE{}JANE_DOB_19111111", "x".repeat(60));
+        let logged = logged_rpc(&caller);
+        assert_eq!(logged.len(), 64);
+        assert!(logged.starts_with("p/PATIENT?DOExx") && !logged.contains("DOB"), "{logged}");
     }
 
     fn request(method: &str) -> http::Request<()> {
