@@ -96,14 +96,15 @@ impl<'a> From<&'a UnresolvedReference> for UnresolvedJson<'a> {
     }
 }
 
-/// `--codes` and `--anesthesia` (clap keeps them apart); neither: every code.
-pub fn code_filter(codes: &[String], anesthesia: bool) -> CodeFilter {
+/// `--codes` and `--anesthesia` (clap keeps them apart); neither: every code. A `--codes` value that is
+/// no CPT/HCPCS code is refused, as Python refuses it.
+pub fn code_filter(codes: &[String], anesthesia: bool) -> Result<CodeFilter, Unreadable> {
     if anesthesia {
-        CodeFilter::Anesthesia
+        Ok(CodeFilter::Anesthesia)
     } else if codes.is_empty() {
-        CodeFilter::All
+        Ok(CodeFilter::All)
     } else {
-        CodeFilter::Codes(codes.iter().map(|c| c.trim().to_ascii_uppercase()).collect())
+        CodeFilter::codes(codes).map_err(|e| Unreadable(format!("--codes: {e}")))
     }
 }
 

@@ -110,8 +110,8 @@ fn main() -> ExitCode {
             reconcile::run(&file_837, &file_835, tolerance, &pricing, &common)
         }
         Command::IngestTic { files, provider_refs, nppes, codes, anesthesia, out, json } => {
-            let codes = ingest_tic::code_filter(&codes, anesthesia);
-            ingest_tic::run(&files, provider_refs, nppes.as_deref(), codes, &out, json)
+            ingest_tic::code_filter(&codes, anesthesia)
+                .and_then(|codes| ingest_tic::run(&files, provider_refs, nppes.as_deref(), codes, &out, json))
         }
     };
     match outcome {

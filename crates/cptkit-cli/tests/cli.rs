@@ -543,6 +543,17 @@ fn ingest_tic_keeps_every_code_unless_asked_for_anesthesia() {
     assert!(text.contains("4 records, 3 kept"), "{text}");
 }
 
+/// A `--codes` value that is no CPT/HCPCS code is refused naming it (exit 2, nothing written), as
+/// Python's `codes=` refuses it: it used to keep no record and call the run clean.
+#[test]
+fn ingest_tic_refuses_a_code_that_is_no_code() {
+    let out = tic_out("no_code");
+    let o = tic(&[&tic_fixture("bad_record.json"), "--codes", "00632,632", "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert!(stderr(&o).contains("--codes: codes[1]: expected a 5-character CPT/HCPCS code"), "{}", stderr(&o));
+    assert!(!out.exists());
+}
+
 #[test]
 fn ingest_tic_reports_malformed_records_with_offsets_and_exits_1() {
     let out = tic_out("bad");

@@ -101,15 +101,13 @@ fn code_filter(py: Python<'_>, codes: Option<&Bound<'_, PyAny>>) -> PyResult<Cod
         };
     }
     let items = codes.try_iter().map_err(|_| invalid(py, "codes", expected))?;
-    let mut set = std::collections::BTreeSet::new();
+    let mut texts = Vec::new();
     for (i, item) in items.enumerate() {
-        let field = format!("codes[{i}]");
         let item = item?;
-        let text = item.cast::<PyString>().map_err(|_| invalid(py, field.clone(), "expected a code string"))?;
-        let code: CptCode = text.to_cow()?.parse().map_err(|e: Error| invalid(py, field, e.message()))?;
-        set.insert(code.as_str().to_owned());
+        let text = item.cast::<PyString>().map_err(|_| invalid(py, format!("codes[{i}]"), "expected a code string"))?;
+        texts.push(text.to_cow()?.into_owned());
     }
-    Ok(CodeFilter::Codes(set))
+    CodeFilter::codes(&texts).map_err(|e| to_py_err(py, &e, Subject::Other))
 }
 
 /// A tqdm progress bar over `total` bytes, unless `progress` is False or tqdm is not installed.

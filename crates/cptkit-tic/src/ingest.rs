@@ -40,6 +40,22 @@ pub enum CodeFilter {
     All,
 }
 
+impl CodeFilter {
+    /// A filter of these CPT/HCPCS codes, each read as a code (trimmed, upper-cased); an error names the
+    /// one that is not (`codes[1]`). Every face takes a list of codes through here.
+    pub fn codes<S: AsRef<str>>(texts: impl IntoIterator<Item = S>) -> Result<CodeFilter, cptkit_core::Error> {
+        let mut set = BTreeSet::new();
+        for (i, text) in texts.into_iter().enumerate() {
+            let code: cptkit_core::CptCode = text
+                .as_ref()
+                .parse()
+                .map_err(|e: cptkit_core::Error| cptkit_core::Error::invalid(format!("codes[{i}]"), e.message()))?;
+            set.insert(code.as_str().to_owned());
+        }
+        Ok(CodeFilter::Codes(set))
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct IngestOptions {
     pub codes: CodeFilter,
@@ -227,10 +243,19 @@ fn open(path: &Path) -> io::Result<(Box<dyn Read>, bool)> {
     }
 }
 
-/// The JSON text of a number, as an exact Decimal.
+/// The JSON text of a negotiated rate, as an exact Decimal: a price, so not negative, and less than
+/// the store's decimal(18,4) holds (a larger one would be written as another number).
 fn parse_amount(text: &str) -> Result<Decimal, String> {
     let parsed = if text.contains(['e', 'E']) { Decimal::from_scientific(text) } else { text.parse::<Decimal>() };
-    parsed.map_err(|_| format!("expected a number, found {text}"))
+    let amount = parsed.map_err(|_| format!("expected a number, found {text}"))?;
+    if amount.is_sign_negative() && !amount.is_zero() {
+        return Err(format!("a negotiated rate is a price, not negative: found {text}"));
+    }
+    let limit = crate::store::amount_limit();
+    if amount >= limit {
+        return Err(format!("a negotiated rate must be less than {limit} dollars: found {text}"));
+    }
+    Ok(amount)
 }
 
 /// Byte offset within `bytes` of where serde_json stopped: its column counts the bytes it consumed on the

@@ -25,6 +25,11 @@ use crate::TicError;
 const DECIMAL_PRECISION: u8 = 18;
 const DECIMAL_SCALE: i8 = 4;
 
+/// The first amount the store's `decimal(18,4)` cannot hold: 10^14 dollars.
+pub(crate) fn amount_limit() -> Decimal {
+    Decimal::from(10i64.pow(u32::from(DECIMAL_PRECISION) - DECIMAL_SCALE.unsigned_abs() as u32))
+}
+
 /// Rows per Parquet row group.
 const BATCH_ROWS: usize = 8192;
 

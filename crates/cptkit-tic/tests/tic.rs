@@ -206,6 +206,31 @@ fn malformed_records_are_reported_at_their_byte_offset_and_the_rest_is_read() {
     );
 }
 
+/// A negotiated rate is a price: a negative one, or one the store's decimal(18,4) cannot hold (it would
+/// be written as another number, and sums and ratios of huge ones overflow), is malformed, not read;
+/// zero is a price.
+#[test]
+fn rates_that_are_no_price_are_malformed() {
+    let text = std::fs::read_to_string(fixture("bad_record.json")).unwrap();
+    let with_rate = |rate: &str| {
+        let path = scratch("no_price").join("in.json");
+        std::fs::write(&path, text.replace("\"eighty\"", rate)).unwrap();
+        ingest(&[path], &options()).summary.files.remove(0)
+    };
+    for (rate, message) in [
+        ("-50", "a negotiated rate is a price, not negative: found -50"),
+        ("1e14", "a negotiated rate must be less than 100000000000000 dollars: found 1e14"),
+        ("79228162514264337593543950335", "a negotiated rate must be less than 100000000000000 dollars"),
+    ] {
+        let f = with_rate(rate);
+        assert_eq!((f.kept, f.malformed.len()), (2, 3), "{rate}");
+        assert_eq!(f.malformed[1].path, "negotiated_rates[0].negotiated_prices[0].negotiated_rate");
+        assert!(f.malformed[1].message.starts_with(message), "{}", f.malformed[1].message);
+    }
+    let f = with_rate("0");
+    assert_eq!((f.kept, f.malformed.len()), (3, 2));
+}
+
 #[test]
 fn a_file_that_breaks_off_keeps_what_was_read() {
     let full = std::fs::read_to_string(fixture("v2_provider_groups.json")).unwrap();

@@ -383,6 +383,25 @@ impl Handler835 {
         }
     }
 
+    /// Element `i` as units (SVC05, SVC07: X12 type R, at most 15 digits); None when absent. Units that
+    /// cannot be read are a problem naming the element, and stay unknown (the minutes checks skip them).
+    fn units(&mut self, seg: &Segment<'_>, i: usize) -> Option<Decimal> {
+        let raw = seg.element(i);
+        if raw.trim_ascii().is_empty() {
+            return None;
+        }
+        let digits = raw.iter().filter(|b| b.is_ascii_digit()).count();
+        let units = values::decimal(raw).filter(|_| digits <= 15);
+        if units.is_none() {
+            let at = seg.at_element(i);
+            let name = at.element_name().unwrap_or_default();
+            let message =
+                format!("{name} is not a number of units of at most 15 digits ({} bytes; value not shown)", raw.len());
+            self.problem(at, message);
+        }
+        units
+    }
+
     /// Where the amounts of the current claim's last line (or of the claim, before its first SVC)
     /// that could not be read are recorded.
     fn unreadable_here(&mut self) -> Option<&mut Vec<SegmentRef>> {
@@ -568,6 +587,14 @@ impl Handler835 {
             let i = 2 + t * 3;
             let reason = seg.text(i);
             if reason.is_empty() {
+                // An amount without its reason is an adjustment that cannot be read, not none: left out,
+                // it would make the allowed amount (paid plus patient responsibility) wrong.
+                if !seg.element(i + 1).trim_ascii().is_empty() {
+                    let at = seg.at_element(i);
+                    let name = at.element_name().unwrap_or_default();
+                    self.problem(at, format!("{name} (the reason code) is empty, but its adjustment has an amount"));
+                    unreadable.push(at);
+                }
                 continue;
             }
             let amount = match self.money(seg, i + 1) {
@@ -604,6 +631,7 @@ impl Handler835 {
 
     fn on_svc(&mut self, seg: &Segment<'_>) {
         let (charge, paid) = (self.money(seg, 2), self.money(seg, 3));
+        let (paid_units, original_units) = (self.units(seg, 5), self.units(seg, 7));
         let unreadable: Vec<SegmentRef> = [charge.err(), paid.err()].into_iter().flatten().collect();
         let Some(claim) = &mut self.claim else {
             self.problem(seg.at(), "SVC outside a claim (no CLP before it)".into());
@@ -617,9 +645,9 @@ impl Handler835 {
             charge_cents: charge.ok(),
             paid_cents: paid.ok(),
             revenue_code: seg.text(4).to_owned(),
-            paid_units: values::decimal(seg.element(5)),
+            paid_units,
             original_procedure: procedure(seg, 6),
-            original_units: values::decimal(seg.element(7)),
+            original_units,
             date_of_service: None,
             service_end: None,
             adjustments: Vec::new(),

@@ -432,7 +432,10 @@ fn judge(acc: &Acc, expected: Option<Decimal>, options: &ReconcileOptions) -> Ju
             denial.push(key);
         }
     }
-    if acc.paid == 0 && !denial.is_empty() {
+    // Nothing paid is a denial only when nothing was allowed either: a line paid 0 because its whole
+    // allowance went to the deductible (PR-1) was allowed, and is judged on that allowance.
+    let nothing_allowed = judged.allowed.is_none_or(|allowed| allowed <= Decimal::ZERO);
+    if acc.paid == 0 && nothing_allowed && !denial.is_empty() {
         // A denial is its own finding: not also "underpaid".
         judged.flags.push(LineFlag::Denied { reasons: denial });
     } else if let Some(v) = judged.variance {

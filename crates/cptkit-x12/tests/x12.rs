@@ -1108,6 +1108,64 @@ fn claim_rec<'a>(result: &'a cptkit_x12::Reconciliation, id: &str) -> &'a cptkit
     result.claims.iter().find(|c| c.claim_id == id).unwrap()
 }
 
+/// A line paid 0 because its whole allowance went to the deductible (PR-1) was allowed, not denied: it is
+/// judged on its allowance, so an allowance below the expected amount is still underpaid.
+#[test]
+fn a_line_paid_nothing_for_the_deductible_is_not_a_denial() {
+    let deductible = |allowed: &str, write_down: &str| {
+        edited_835(|t| {
+            t.replace("CLP*C1001*1*1500*173.41*93.35*", &format!("CLP*C1001*1*1500*0*{allowed}*"))
+                .replace("SVC*HC:00632:AA:P2*1500*173.41**90", "SVC*HC:00632:AA:P2*1500*0**90")
+                .replace("CAS*CO*45*1233.24~", &format!("CAS*CO*45*{write_down}~"))
+                .replace("CAS*PR*1*50**2*43.35~", &format!("CAS*PR*1*{allowed}~"))
+                .replace("AMT*B6*266.76~", &format!("AMT*B6*{allowed}~"))
+        })
+    };
+    let result = reconcile_medicare(&deductible("266.76", "1233.24"));
+    let l = &claim_rec(&result, "C1001").lines[0];
+    assert_eq!((l.paid, l.allowed), (Some(dec("0")), Some(dec("266.76"))));
+    assert!(l.flags.is_empty(), "{:?}", l.flags);
+    let result = reconcile_medicare(&deductible("200", "1300"));
+    let l = &claim_rec(&result, "C1001").lines[0];
+    assert!(matches!(&l.flags[..], [LineFlag::Underpaid { by }] if *by == dec("66.76")), "{:?}", l.flags);
+}
+
+/// An adjustment amount without its reason code is reported and leaves the allowed amount unknown:
+/// dropped, it made a false "underpaid".
+#[test]
+fn an_adjustment_without_its_reason_is_reported_and_unknown() {
+    let remits = edited_835(|t| t.replace("CAS*PR*1*50**2*43.35~", "CAS*PR**93.35~").replace("AMT*B6*266.76~", ""));
+    let result = reconcile_medicare(&remits);
+    let l = &claim_rec(&result, "C1001").lines[0];
+    assert_eq!((l.paid, l.allowed), (Some(dec("173.41")), None));
+    assert!(
+        matches!(&l.flags[..], [LineFlag::UnreadableAmount { at }] if at[0].element_name().as_deref() == Some("CAS02")),
+        "{:?}",
+        l.flags
+    );
+    let shown: Vec<String> = result.problems.iter().map(ToString::to_string).collect();
+    assert!(shown.iter().any(|p| p.contains("element CAS02") && p.contains("reason code) is empty")), "{shown:?}");
+}
+
+/// Units paid (SVC05) that are no X12 number of at most 15 digits are a problem naming the element,
+/// and stay unknown: no panic on a 29-digit value, no silent skip of the minutes checks on "9O".
+#[test]
+fn units_paid_that_cannot_be_read_are_reported_and_unknown() {
+    for units in ["9O", "79228162514264337593543950335"] {
+        let remits = edited_835(|t| {
+            t.replace("SVC*HC:00632:AA:P2*1500*173.41**90", &format!("SVC*HC:00632:AA:P2*1500*173.41**{units}"))
+        });
+        let svc = &remits[0].claims[0].lines[0];
+        assert_eq!((svc.paid_units, svc.paid_cents), (None, Some(17_341)), "{units}");
+        let result = reconcile_medicare(&remits);
+        let shown: Vec<String> = result.problems.iter().map(ToString::to_string).collect();
+        assert_eq!(shown.len(), 1, "{shown:?}");
+        assert!(shown[0].contains("element SVC05") && shown[0].contains("not a number of units"), "{shown:?}");
+        assert!(!shown[0].contains(units), "{shown:?}");
+        assert_eq!(claim_rec(&result, "C1001").lines[0].paid, Some(dec("173.41")));
+    }
+}
+
 #[test]
 fn an_835_amount_that_cannot_be_read_is_unknown_and_reported_never_zero() {
     let remits = edited_835(|t| {
