@@ -313,7 +313,8 @@ impl<'o> FileReader<'o> {
         let (stream, gzip) = open(&path).map_err(|e| TicError::Io { path: path.clone(), source: e })?;
         self.summary.gzip = gzip;
         let mut scanner = Scanner::new(stream);
-        let outcome = self.read_object(&mut scanner);
+        // Nothing may follow the file object: trailing data is a file joined or cut wrong.
+        let outcome = self.read_object(&mut scanner).and_then(|()| scanner.expect_end("after the file object"));
         self.summary.bytes = scanner.offset();
         outcome.map_err(|e| io_error(&path, e))
     }

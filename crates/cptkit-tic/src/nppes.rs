@@ -17,14 +17,21 @@ pub struct Nppes {
     codes: Vec<String>,
 }
 
+/// Field `i` of a record as trimmed text; None when absent or not UTF-8.
+fn text(record: &csv::ByteRecord, i: usize) -> Option<&str> {
+    record.get(i).and_then(|field| std::str::from_utf8(field).ok()).map(str::trim)
+}
+
 impl Nppes {
     /// Loads the file. A provider's primary taxonomy is the slot whose switch is `Y`; providers with no
     /// slot marked `Y` are left out (cptkit does not guess which taxonomy is primary).
     pub fn load(path: &Path) -> Result<Nppes, TicError> {
         let fail = |message: String| TicError::Nppes { path: path.to_owned(), message };
         let mut reader = csv::ReaderBuilder::new().flexible(true).from_path(path).map_err(|e| fail(e.to_string()))?;
-        let headers = reader.headers().map_err(|e| fail(e.to_string()))?.clone();
-        let column = |name: &str| headers.iter().position(|h| h.trim() == name);
+        // Read as bytes: the file's name and address columns are not always UTF-8 (a Latin-1 "É"), and
+        // they are not read; only the NPI and taxonomy columns are, as text.
+        let headers = reader.byte_headers().map_err(|e| fail(e.to_string()))?.clone();
+        let column = |name: &str| headers.iter().position(|h| h.trim_ascii() == name.as_bytes());
         let npi_column = column("NPI").ok_or_else(|| fail("no NPI column".to_owned()))?;
         let slots: Vec<(usize, usize)> = (1..=TAXONOMY_SLOTS)
             .filter_map(|i| {
@@ -39,12 +46,12 @@ impl Nppes {
         }
         let mut nppes = Nppes::default();
         let mut index: HashMap<String, u32> = HashMap::new();
-        let mut record = csv::StringRecord::new();
-        while reader.read_record(&mut record).map_err(|e| fail(e.to_string()))? {
-            let Some(npi) = record.get(npi_column).and_then(|n| n.trim().parse::<u64>().ok()) else { continue };
+        let mut record = csv::ByteRecord::new();
+        while reader.read_byte_record(&mut record).map_err(|e| fail(e.to_string()))? {
+            let Some(npi) = text(&record, npi_column).and_then(|n| n.parse::<u64>().ok()) else { continue };
             let primary = slots.iter().find_map(|&(code, switch)| {
-                let code = record.get(code)?.trim();
-                (record.get(switch)?.trim().eq_ignore_ascii_case("Y") && !code.is_empty()).then_some(code)
+                let code = text(&record, code)?;
+                (text(&record, switch)?.eq_ignore_ascii_case("Y") && !code.is_empty()).then_some(code)
             });
             if let Some(code) = primary {
                 let id = match index.get(code) {

@@ -228,6 +228,16 @@ impl<R: Read> Scanner<R> {
         }
     }
 
+    /// The end of the input, after whitespace: reading to it also lets a gzip stream check its CRC.
+    pub(crate) fn expect_end(&mut self, context: &str) -> io::Result<()> {
+        match self.peek()? {
+            None => Ok(()),
+            Some(b) => {
+                Err(syntax(self.offset(), format!("expected the end of the input {context}, found {}", shown(b))))
+            }
+        }
+    }
+
     /// After an array element or object member: true if a `,` follows, false if `close` does (consumed).
     pub(crate) fn next_or_close(&mut self, close: u8, context: &str) -> io::Result<bool> {
         match self.peek()? {

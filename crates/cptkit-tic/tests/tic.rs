@@ -247,6 +247,29 @@ fn a_file_that_breaks_off_keeps_what_was_read() {
     assert_eq!(result.benchmarks.len(), 3, "the complete 00790 record still counts");
 }
 
+/// Data after the file object, or a gzip stream whose CRC does not match, is an error on the file (its
+/// records are kept): both used to read as clean.
+#[test]
+fn trailing_data_and_a_gzip_crc_mismatch_are_errors() {
+    let clean = ingest(&[fixture("v1_in_file_refs.json")], &options());
+    let mut text = std::fs::read(fixture("v1_in_file_refs.json")).unwrap();
+    text.extend_from_slice(b"\nGARBAGE {]");
+    let path = scratch("trailing").join("v1_in_file_refs.json"); // the same source file name
+    std::fs::write(&path, &text).unwrap();
+    let result = ingest(&[&path], &options());
+    let error = result.summary.files[0].error.as_ref().expect("trailing data").to_string();
+    assert!(error.contains("expected the end of the input after the file object, found 'G'"), "{error}");
+    assert_eq!(result.benchmarks, clean.benchmarks);
+
+    let mut gzip = std::fs::read(fixture("v1_in_file_refs.json.gz")).unwrap();
+    let crc = gzip.len() - 8;
+    gzip[crc..crc + 4].fill(0);
+    let path = scratch("bad_crc").join("in.json.gz");
+    std::fs::write(&path, &gzip).unwrap();
+    let result = ingest(&[&path], &options());
+    assert!(result.summary.files[0].error.is_some(), "a CRC mismatch is not clean");
+}
+
 #[test]
 fn nppes_primary_taxonomy() {
     let nppes = Nppes::load(&fixture("nppes_sample.csv")).unwrap();
@@ -254,6 +277,14 @@ fn nppes_primary_taxonomy() {
     assert_eq!(nppes.primary_taxonomy(2222222228), Some("367500000X"), "the slot marked Y, not slot 1");
     assert_eq!(nppes.primary_taxonomy(4444444440), None, "no slot marked Y: not guessed");
     assert_eq!(nppes.len(), 4);
+    // A Latin-1 name (not UTF-8) in a column cptkit does not read loses nothing.
+    let mut bytes = std::fs::read(fixture("nppes_sample.csv")).unwrap();
+    let at = bytes.windows(11).position(|w| w == b"ANESTHESIOL").unwrap();
+    bytes[at] = 0xC9; // "É" in Latin-1
+    let path = scratch("nppes_latin1").join("nppes.csv");
+    std::fs::write(&path, bytes).unwrap();
+    let latin1 = Nppes::load(&path).unwrap();
+    assert_eq!((latin1.len(), latin1.primary_taxonomy(1111111112)), (4, Some("207L00000X")));
 }
 
 #[test]
