@@ -143,14 +143,24 @@ pub(crate) fn process_encoded(
 /// A message of the stream that is not a request (a string that is not UTF-8, a truncated field) gets
 /// its own error, under its request id when that much reads; the stream goes on, its framing whole.
 pub(crate) fn undecodable(bytes: &[u8], error: &prost::DecodeError, buf: &mut BytesMut) -> Result<bool, EncodeError> {
-    /// The request's id alone: the rest is skipped unread, so a bad claim does not hide it.
-    #[derive(Clone, PartialEq, prost::Message)]
-    struct RequestId {
-        #[prost(string, tag = "1")]
-        request_id: String,
+    answer(request_id_of(bytes), Err(cptkit_proto::codec::not_protobuf_error(error)), buf)
+}
+
+/// The request id (field 1) of a message that does not decode, read field by field from its start: a
+/// field cut short or not UTF-8 after it does not hide it. Empty when the id itself does not read.
+fn request_id_of(mut bytes: &[u8]) -> String {
+    use prost::encoding::{DecodeContext, WireType, decode_key, decode_varint, skip_field};
+    while !bytes.is_empty() {
+        let Ok((tag, wire_type)) = decode_key(&mut bytes) else { break };
+        if tag == 1 && wire_type == WireType::LengthDelimited {
+            let id = decode_varint(&mut bytes).ok().and_then(|len| bytes.get(..usize::try_from(len).ok()?));
+            return id.and_then(|id| std::str::from_utf8(id).ok()).unwrap_or_default().to_owned();
+        }
+        if skip_field(wire_type, tag, &mut bytes, DecodeContext::default()).is_err() {
+            break;
+        }
     }
-    let request_id = RequestId::decode(bytes).map(|r| r.request_id).unwrap_or_default();
-    answer(request_id, Err(cptkit_proto::codec::not_protobuf_error(error)), buf)
+    String::new()
 }
 
 pub(crate) fn cannot_encode(error: EncodeError) -> Status {
@@ -324,6 +334,23 @@ mod tests {
             Err(error) => undecodable(bytes, &error, &mut buf).expect("encodes"),
         };
         Ok(buf.to_vec())
+    }
+
+    #[test]
+    fn a_message_cut_short_keeps_its_request_id() {
+        let request = pb::ProcessClaimsRequest {
+            request_id: "r-7".to_owned(),
+            claim: Some(SyntheticClaims::new(7).expect("synthetic claims").next().expect("a claim").into()),
+            ..Default::default()
+        };
+        let bytes = request.encode_to_vec();
+        // Cut inside the claim, after the id; the id first or after another field; no id.
+        assert_eq!(request_id_of(&bytes[..bytes.len() / 2]), "r-7");
+        let claim_first = pb::ProcessClaimsRequest { request_id: String::new(), ..request.clone() }.encode_to_vec();
+        let id_after = [&claim_first[..], &[0x0a, 3], b"r-8"].concat();
+        assert_eq!(request_id_of(&id_after), "r-8");
+        assert_eq!(request_id_of(&claim_first[..claim_first.len() / 2]), "");
+        assert_eq!(request_id_of(&[0x0a, 9, b'r']), "", "the id itself cut short");
     }
 
     #[test]
