@@ -170,6 +170,16 @@ pub struct RemitClaim {
 }
 
 impl RemitClaim {
+    /// CLP02 1 or 19: processed as primary (19: and forwarded to the next payer).
+    pub fn is_primary(&self) -> bool {
+        matches!(self.status.as_str(), "1" | "19")
+    }
+
+    /// CLP02 2, 3, 20 or 21: processed as secondary or tertiary (20, 21: and forwarded).
+    pub fn is_secondary_or_later(&self) -> bool {
+        matches!(self.status.as_str(), "2" | "3" | "20" | "21")
+    }
+
     /// CLP02 = 22: the payer takes back an earlier payment (amounts are negative).
     pub fn is_reversal(&self) -> bool {
         self.status == "22"

@@ -554,7 +554,22 @@ where
         rec.no_remittance = remits.is_empty();
         // Claim-level CAS beside SVC lines belong to no line, but are still the payer's adjustments.
         let mut beside_lines: BTreeMap<String, Decimal> = BTreeMap::new();
-        for (_, rc) in remits {
+        // The claim is judged on the primary payer's answer when there is one: a CLP processed as
+        // secondary or tertiary (CLP02 2, 3, 20, 21) is another payer's, after coordination of benefits,
+        // and adding it would count one service's allowance twice. It is told, not added.
+        let has_primary = remits.iter().any(|(_, rc)| rc.is_primary());
+        for (_, rc) in remits.iter().filter(|(_, rc)| {
+            let later = has_primary && rc.is_secondary_or_later();
+            if later {
+                let message = format!(
+                    "CLP02 {} for claim {claim_id} is a secondary or later payer's answer: not added to the primary \
+                     payer's, which the claim is judged on",
+                    rc.status
+                );
+                result.problems.push(X12Error::value(rc.at, message));
+            }
+            !later
+        }) {
             rec.statuses.push(rc.status.clone());
             rec.claim_adjustments.extend_from_slice(&rc.adjustments);
             if rc.lines.is_empty() {

@@ -1108,6 +1108,21 @@ fn claim_rec<'a>(result: &'a cptkit_x12::Reconciliation, id: &str) -> &'a cptkit
     result.claims.iter().find(|c| c.claim_id == id).unwrap()
 }
 
+/// A secondary payer's answer for a claim (CLP02 2) is not added to the primary's, which the claim is
+/// judged on: adding it doubled the allowance and flagged the line above expected. It is told.
+#[test]
+fn a_secondary_payers_answer_is_told_not_added_to_the_primarys() {
+    let secondary = "CLP*C1001*2*1500*50*0*MB*SEC0001*11*1~SVC*HC:00632:AA:P2*1500*50**90~DTM*472*20250304~\
+                     CAS*OA*23*1450~AMT*B6*266.76~";
+    let alone = reconcile_medicare(&edited_835(|t| t));
+    let both = reconcile_medicare(&edited_835(|t| t.replacen("CLP*C1002*", &format!("{secondary}CLP*C1002*"), 1)));
+    let (before, after) = (&claim_rec(&alone, "C1001").lines[0], &claim_rec(&both, "C1001").lines[0]);
+    assert_eq!((after.paid, after.allowed), (before.paid, before.allowed));
+    assert_eq!(after.flags, before.flags);
+    let shown: Vec<String> = both.problems.iter().map(ToString::to_string).collect();
+    assert!(shown.iter().any(|p| p.contains("CLP02 2 for claim C1001 is a secondary or later payer's")), "{shown:?}");
+}
+
 /// A line paid 0 because its whole allowance went to the deductible (PR-1) was allowed, not denied: it is
 /// judged on its allowance, so an allowance below the expected amount is still underpaid.
 #[test]
