@@ -76,38 +76,47 @@ def _from_pandas(frame: Any) -> Any:
         try:
             array = pa.array(column, from_pandas=True)
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-            array = pa.array([_cell_text(value, layout[name], name) for value in column], pa.string())
+            array = _column_as_text(column, layout[name], name)
         names.append(name)
         arrays.append(array)
     return pa.Table.from_arrays(arrays, names=names)
 
 
-def _cell_text(value: Any, kind: Any, column: str) -> str | None:
-    """A cell of a column pyarrow could not convert, as the text the table reader reads for ``kind``
+def _column_as_text(column: Any, kind: Any, name: str) -> Any:
+    """A column pyarrow could not convert, cell by cell as the text the table reader reads for ``kind``
     (None: no value). The reader parses it as it parses a text column: what is not a value of the
-    column is that row's TBL001. No value is ever quoted here (it may be patient data)."""
+    column is that row's TBL001. A list column has no such text: it fails the call naming it. No value
+    is ever quoted here (it may be patient data)."""
     import numpy as np
     import pandas as pd
     import pyarrow as pa
 
-    if pa.types.is_list(kind) or isinstance(value, (list, tuple, dict, set)) or np.ndim(value) > 0:
-        shape = "a list column with a row that is not a list" if pa.types.is_list(kind) else "a list in a row"
-        raise InvalidInputError(f"the {column} column cannot be converted to Arrow: {shape}", field=column)
-    if pd.isna(value):
-        return None
-    if isinstance(value, np.datetime64):
-        value = pd.Timestamp(value)
-    if pa.types.is_boolean(kind) and isinstance(value, (bool, int, np.bool_, np.integer)) and value in (0, 1):
-        return "true" if value else "false"  # a number as in a column of numbers: 0 and 1 only
-    if isinstance(value, datetime.datetime):
-        if pa.types.is_date(kind) and value.time() == datetime.time():
-            return value.date().isoformat()
-        return value.replace(tzinfo=None).isoformat()  # the local clock, as a zoned column is read
-    if isinstance(value, datetime.date):
-        return value.isoformat()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))  # 150000.0 cents: pandas makes whole numbers floats beside a missing one
-    return str(value)
+    def refused(shape: str) -> InvalidInputError:
+        return InvalidInputError(f"the {name} column cannot be converted to Arrow: {shape}", field=name)
+
+    if pa.types.is_list(kind):
+        raise refused("a list column with a row that is not a list")
+
+    def text(value: Any) -> str | None:
+        if isinstance(value, (list, tuple, dict, set)) or np.ndim(value) > 0:
+            raise refused("a list in a row")
+        if pd.isna(value):
+            return None
+        if isinstance(value, np.datetime64):
+            value = pd.Timestamp(value)
+        if pa.types.is_boolean(kind) and isinstance(value, (bool, int, np.bool_, np.integer)) and value in (0, 1):
+            return "true" if value else "false"  # a number as in a column of numbers: 0 and 1 only
+        if isinstance(value, datetime.datetime):
+            if pa.types.is_date(kind) and value.time() == datetime.time():
+                return value.date().isoformat()
+            return value.replace(tzinfo=None).isoformat()  # the local clock, as a zoned column is read
+        if isinstance(value, datetime.date):
+            return value.isoformat()
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))  # 150000.0 cents: pandas makes whole numbers floats beside a missing one
+        return str(value)
+
+    return pa.array([text(value) for value in column], pa.string())
 
 
 def _rows(table: Any) -> int | None:

@@ -597,8 +597,8 @@ fn devalidated(batch: &RecordBatch, first_row: usize, apart: &[(Range<usize>, Ro
         items.columns().iter().map(|c| c.as_string_opt::<i32>()).collect::<Option<_>>().ok_or_else(unexpected)?;
     let fields: &[&StringArray; 6] = fields.as_slice().try_into().map_err(|_| unexpected())?;
     let mut issues = StructList::<6>::new(fields.len(), rows);
+    let offsets = old_issues.value_offsets();
     for row in 0..rows {
-        let offsets = old_issues.value_offsets();
         let kept = (offsets[row] as usize..offsets[row + 1] as usize)
             .filter(|&j| !(was_valid.value(row) && fields[0].value(j) == NOT_PRICEABLE.id))
             .map(|j| std::array::from_fn(|k| fields[k].is_valid(j).then(|| Cow::Borrowed(fields[k].value(j)))));

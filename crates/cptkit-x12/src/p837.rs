@@ -1428,44 +1428,31 @@ impl Handler837 {
             let claim_pos = template.place_of_service;
             let lx = || lines.iter().map(|l| l.origin.line_number.to_string()).collect::<Vec<_>>().join(", ");
             if moved {
-                let message = match (line_pos, part) {
-                    (Some((p, _)), part) => {
-                        let lx = lx();
-                        let outcome = match part {
-                            Some(part) => format!("moved to part {} of {of}, priced at {p}", part.index),
-                            None => format!("every line has it, so the claim is priced at {p}"),
-                        };
-                        format!(
-                            "line place of service {p} (SV105 of LX {lx}) differs from the claim's {claim_pos} (CLM05-1): {outcome}"
-                        )
-                    }
-                    (None, part) => format!(
-                        "claim {id} has lines at another place of service (SV105), in their own parts; this is part {} of {of}, priced at the claim's {claim_pos} (CLM05-1)",
-                        part.map_or(1, |p| p.index)
-                    ),
-                };
+                let moved_here = line_pos.map(|(p, _)| {
+                    let what = format!(
+                        "line place of service {p} (SV105 of LX {}) differs from the claim's {claim_pos} (CLM05-1)",
+                        lx()
+                    );
+                    (what, format!("at {p}"))
+                });
+                let own = format!("the claim's {claim_pos} (CLM05-1)");
+                let message = split_message(id, part, of, moved_here, "place of service (SV105)", &own);
                 let hint = "bill lines at another place of service on their own claim, or correct SV105";
                 findings.push(finding(edit::LINE_PLACE_OF_SERVICE, "place_of_service", message, hint));
             }
             if relocated {
-                let message = match (&line_facility, part) {
-                    (Some(address), part) => {
-                        let (state, zip) = (&address.state, &address.zip);
-                        let outcome = match part {
-                            Some(part) => format!("moved to part {} of {of}, priced there", part.index),
-                            None => "every line has it, so the claim is priced there".to_owned(),
-                        };
-                        format!(
-                            "line service facility in {state} {zip} (2420C of LX {}, {}) is not where the claim is (2310C, else the billing provider): {outcome}",
-                            lx(),
-                            address.at
-                        )
-                    }
-                    (None, part) => format!(
-                        "claim {id} has lines at another service facility (2420C), in their own parts; this is part {} of {of}, priced at the claim's location",
-                        part.map_or(1, |p| p.index)
-                    ),
-                };
+                let moved_here = line_facility.as_ref().map(|a| {
+                    let what = format!(
+                        "line service facility in {} {} (2420C of LX {}, {}) is not where the claim is (2310C, else the billing provider)",
+                        a.state,
+                        a.zip,
+                        lx(),
+                        a.at
+                    );
+                    (what, "there".to_owned())
+                });
+                let message =
+                    split_message(id, part, of, moved_here, "service facility (2420C)", "the claim's location");
                 let hint = "bill lines furnished at another facility on their own claim";
                 findings.push(finding(edit::LINE_FACILITY, "service_facility_location", message, hint));
             }
@@ -1797,6 +1784,29 @@ fn take<T: Clone>(
             errors.push(X12Error::value(at, missing.into()));
             None
         }
+    }
+}
+
+/// X12C03's or X12C06's message on a part of a claim split by where its lines were furnished (`lines_at`:
+/// "place of service (SV105)"). `moved`: what moved this part's lines and how it is priced ("at 22",
+/// "there"); `None` on the part priced as the claim is (`own`).
+fn split_message(
+    id: &str,
+    part: Option<ClaimPart>,
+    of: u16,
+    moved: Option<(String, String)>,
+    lines_at: &str,
+    own: &str,
+) -> String {
+    match moved {
+        Some((what, priced)) => match part {
+            Some(part) => format!("{what}: moved to part {} of {of}, priced {priced}", part.index),
+            None => format!("{what}: every line has it, so the claim is priced {priced}"),
+        },
+        None => format!(
+            "claim {id} has lines at another {lines_at}, in their own parts; this is part {} of {of}, priced at {own}",
+            part.map_or(1, |p| p.index)
+        ),
     }
 }
 
