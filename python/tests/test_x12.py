@@ -558,6 +558,23 @@ def test_reconcile_reports_an_amount_it_cannot_read_and_a_claim_paid_at_claim_le
     assert (rec.totals.paid, rec.totals.claims_paid_at_claim_level) == (Decimal("1318.26"), 1)
 
 
+def test_reconcile_reports_an_amount_with_a_fraction_of_a_cent_never_rounded() -> None:
+    data = (FIXTURES / "835_medicare.x12").read_bytes()
+    bad = data.replace(b"SVC*HC:00632:AA:P2*1500*173.41**90", b"SVC*HC:00632:AA:P2*1500*173.405**90")
+    read = cptkit.read_835(bad, with_errors=True)
+    (problem,) = read.problems
+    assert "SVC03 has more than two decimals" in str(problem) and "173.4" not in str(problem)
+    assert read.remittances[0].claims[0].lines[0].paid is None
+    rec = cptkit.reconcile(FIXTURES / "837p_medicare_star_crlf.x12", bad, today=TODAY)
+    line = _line(rec, "C1001", 0)
+    assert (line.paid, line.allowed, [f.flag for f in line.flags]) == (None, None, ["unreadable_amount"])
+    assert rec.totals.paid == Decimal("1318.26") - Decimal("173.41")
+    # Zeros past the cents are cents.
+    zeros = data.replace(b"*1500*173.41**90", b"*1500*173.4100**90")
+    exact = cptkit.reconcile(FIXTURES / "837p_medicare_star_crlf.x12", zeros, today=TODAY)
+    assert exact.problems == () and _line(exact, "C1001", 0).paid == Decimal("173.41")
+
+
 def test_reconcile_commercial_with_contract_rate() -> None:
     rec = cptkit.reconcile(
         FIXTURES / "837p_commercial_pipe_newline.x12",

@@ -1315,6 +1315,71 @@ REF*6R*C1008-1~
     assert!(matches!(&l.flags[..], [LineFlag::Denied { reasons }] if reasons == &["CO-50"]));
 }
 
+/// An 835 amount with a fraction of a cent is not rounded to cents: each is a problem naming its element,
+/// and the amount is unknown, as one that cannot be read is. Zeros past the cents are cents.
+#[test]
+fn an_835_amount_with_more_than_two_decimals_is_reported_and_unknown_never_rounded() {
+    let remits = edited_835(|t| {
+        t.replace("SVC*HC:00632:AA:P2*1500*173.41**90", "SVC*HC:00632:AA:P2*1500*173.405**90")
+            .replace("AMT*B6*272.92~", "AMT*B6*272.925~")
+            .replace("CLP*C1005*1*1500*213.41*", "CLP*C1005*1*1500*213.414*")
+            .replace("CAS*CO*50*900~", "CAS*CO*50*900.001~")
+            .replace("WO:C0000123*25*", "WO:C0000123*25.005*")
+            .replace("BPR*I*1296.36*", "BPR*I*1296.365*")
+    });
+    let r = &remits[0];
+    let svc = &r.claims[0].lines[0];
+    assert_eq!((svc.charge_cents, svc.paid_cents), (Some(150_000), None), "173.405 is not 173.41 nor 173.40");
+    assert_eq!(svc.unreadable.iter().map(|u| u.element_name()).collect::<Vec<_>>(), [Some("SVC03".into())]);
+    assert_eq!(r.claims[2].lines[0].allowed_cents, None);
+    assert_eq!(r.claims[4].paid_cents, None);
+    assert!(r.claims[6].lines[0].adjustments.is_empty(), "an adjustment with an unknown amount is not one of 0");
+    assert_eq!(r.provider_adjustments[0].amount_cents, None);
+    assert_eq!(r.payment.amount_cents, None);
+    assert!(!r.balances());
+    let shown: Vec<String> = r.problems.iter().map(ToString::to_string).collect();
+    for element in ["SVC03", "AMT02", "CLP04", "CAS03", "PLB04", "BPR02"] {
+        assert!(
+            shown
+                .iter()
+                .any(|p| p.contains(&format!("element {element}, byte ")) && p.contains("more than two decimals")),
+            "{element}: {shown:?}"
+        );
+    }
+    assert_eq!(shown.len(), 6, "{shown:?}");
+    assert!(shown.iter().all(|p| !p.contains("173.4") && !p.contains("900.0")), "no value shown: {shown:?}");
+
+    let result = reconcile_medicare(&remits);
+    let unreadable = |id: &str| {
+        claim_rec(&result, id).lines[0].flags.iter().find_map(|f| match f {
+            LineFlag::UnreadableAmount { at } => at[0].element_name(),
+            _ => None,
+        })
+    };
+    assert_eq!(unreadable("C1001").as_deref(), Some("SVC03"));
+    assert_eq!(unreadable("C1003").as_deref(), Some("AMT02"));
+    assert_eq!(unreadable("C1005").as_deref(), Some("CLP04"));
+    assert_eq!(unreadable("C1008").as_deref(), Some("CAS03"), "not judged a denial on a partial answer");
+    let c1001 = &claim_rec(&result, "C1001").lines[0];
+    assert_eq!((c1001.paid, c1001.allowed, c1001.variance), (None, None, None));
+    let t = &result.totals;
+    assert_eq!((t.unreadable_lines, t.denied_lines), (4, 0));
+    assert_eq!(t.paid, dec("1318.26") - dec("173.41") - dec("213.41"), "unknown payments left out, never rounded in");
+    assert_eq!(t.provider_adjustments, dec("-3.10"));
+
+    // Zeros past the cents are exact cents: no problem, the same sums.
+    let zeros = edited_835(|t| {
+        t.replace("SVC*HC:00632:AA:P2*1500*173.41**90", "SVC*HC:00632:AA:P2*1500.000*173.4100**90")
+            .replace("AMT*B6*266.76~", "AMT*B6*266.760~")
+            .replace("CAS*CO*50*900~", "CAS*CO*50*900.0000~")
+            .replace("BPR*I*1296.36*", "BPR*I*1296.3600*")
+    });
+    assert!(zeros[0].problems.is_empty(), "{:?}", zeros[0].problems);
+    assert_eq!(zeros[0].claims[0].lines[0].paid_cents, Some(17_341));
+    assert!(zeros[0].balances());
+    assert_eq!(reconcile_medicare(&zeros).totals, reconcile_medicare(&edited_835(|t| t)).totals);
+}
+
 #[test]
 fn a_claim_paid_at_claim_level_keeps_its_payment_and_denial() {
     // C1002 has two lines (QK and QX); the payer answers for the claim as a whole.

@@ -82,7 +82,8 @@ record! {
     /// SVC06 (as submitted, when the payer changed it); `paid_units` SVC05, `original_units` SVC07;
     /// `allowed` AMT*B6; `date_of_service` DTM*472 (or DTM*150), `service_end` DTM*151;
     /// `control_number` REF*6R; `remarks` the LQ*HE codes. `charge` and `paid` are None when
-    /// SVC02/SVC03 could not be read; `unreadable` lists the places of the line's amounts that could not be read.
+    /// SVC02/SVC03 could not be read or hold a fraction of a cent (never rounded); `unreadable` lists the
+    /// places of the line's amounts that could not be read.
     RemittanceLine(x12::RemitLine) {
         procedure, revenue_code, paid_units, original_procedure, original_units, date_of_service,
         service_end, adjustments, control_number, remarks, unreadable,
