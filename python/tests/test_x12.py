@@ -501,8 +501,9 @@ def test_reconcile_medicare_hand_sums() -> None:
     assert t.unmatched_remit_claims == 1
     assert t.paid == Decimal("1318.26")
     assert t.provider_adjustments == Decimal("21.90")
-    assert rec.totals_by_payer["medicare"].lines == 9
-    assert rec.totals_by_payer["medicare part b"].unmatched_remit_claims == 1
+    # One payer, one row: the claims' payer id, with the 835's claim that matches none and its PLB.
+    assert list(rec.totals_by_payer) == ["medicare"]
+    assert rec.totals_by_payer["medicare"].to_dict() == t.to_dict()
     payer, remit_claim = rec.unmatched_remit_claims[0]
     assert (payer, remit_claim.claim_id, remit_claim.paid) == ("MEDICARE PART B", "C9999", Decimal("100.00"))
     assert len(rec.lines()) == 9
@@ -575,6 +576,16 @@ def test_reconcile_reports_an_amount_with_a_fraction_of_a_cent_never_rounded() -
     assert exact.problems == () and _line(exact, "C1001", 0).paid == Decimal("173.41")
 
 
+def test_reconcile_names_the_payer_of_a_remittance_that_answers_no_claim_by_payer_ids() -> None:
+    # The 835's payer (N1*PR, N104 01112) named by payer_ids, as an 837's would be: one row.
+    data = (FIXTURES / "835_medicare.x12").read_bytes()
+    rec = cptkit.reconcile(
+        FIXTURES / "837p_commercial_pipe_newline.x12", data, today=TODAY, payer_ids={"01112": "medicare-jm"}
+    )
+    assert rec.totals_by_payer["medicare-jm"].unmatched_remit_claims == 8
+    assert rec.totals_by_payer["medicare-jm"].provider_adjustments == Decimal("21.90")
+
+
 def test_reconcile_commercial_with_contract_rate() -> None:
     rec = cptkit.reconcile(
         FIXTURES / "837p_commercial_pipe_newline.x12",
@@ -591,7 +602,9 @@ def test_reconcile_commercial_with_contract_rate() -> None:
     c2003 = next(c for c in rec.claims if c.claim_id == "C2003")
     assert c2003.no_remittance is True and c2003.statuses == ()
     assert rec.totals.unmatched_claim_lines >= 3
-    assert "cigna" in rec.totals_by_payer
+    # Each 835 under the payer id of the claims it answers; the claims with none under their own.
+    assert sorted(rec.totals_by_payer) == ["61101", "bcbs-ok", "cigna", "skil0", "uhc"]
+    assert (rec.totals_by_payer["cigna"].paid, rec.totals_by_payer["uhc"].paid) == (Decimal("470"), Decimal("600"))
     with pytest.raises(cptkit.InvalidInputError):
         cptkit.reconcile(b"", b"", tolerance=1.0)  # type: ignore[arg-type]
 

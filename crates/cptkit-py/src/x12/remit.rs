@@ -152,7 +152,9 @@ pub struct LineRow {
 record! {
     /// The claims read, each reconciled with the remittances that carry its id: per line cptkit's
     /// expected amount against the payer's allowed and paid amounts, adjustments, variance and flags;
-    /// totals per payer (read-only mapping) and overall. `problems` are what could not be read in the
+    /// totals per payer (read-only mapping by lower-case cptkit payer id: a claim's own; for what a
+    /// remittance says apart from any claim, the payer id of a claim it answers, else its N1*PR named as
+    /// `read_837` names NM1*PR) and overall. `problems` are what could not be read in the
     /// remittances (an amount that could not be read: its element and byte offset, never its value).
     Reconciliation(x12::Reconciliation) { claims, unmatched_remit_claims, totals_by_payer, totals, problems }
     methods {
