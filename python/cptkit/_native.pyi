@@ -831,7 +831,9 @@ def reconcile(
     """Matches remittance lines to claim lines and compares what was paid with cptkit's price.
 
     ``tolerance`` (default 1.00) is how far below the expected amount a line may be before it is
-    flagged ``underpaid``.
+    flagged ``underpaid``. ``totals_by_payer`` has one row per cptkit payer id (lower-case): a claim's
+    own, and for a remittance's claims that match none and its PLB, the payer id of a claim it answers,
+    else its N1*PR named as ``read_837`` names NM1*PR (so ``payer_ids`` names it too).
     """
 
 @final

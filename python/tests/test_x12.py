@@ -501,8 +501,9 @@ def test_reconcile_medicare_hand_sums() -> None:
     assert t.unmatched_remit_claims == 1
     assert t.paid == Decimal("1318.26")
     assert t.provider_adjustments == Decimal("21.90")
-    assert rec.totals_by_payer["medicare"].lines == 9
-    assert rec.totals_by_payer["medicare part b"].unmatched_remit_claims == 1
+    # One payer, one row: the claims' payer id, with the 835's claim that matches none and its PLB.
+    assert list(rec.totals_by_payer) == ["medicare"]
+    assert rec.totals_by_payer["medicare"].to_dict() == t.to_dict()
     payer, remit_claim = rec.unmatched_remit_claims[0]
     assert (payer, remit_claim.claim_id, remit_claim.paid) == ("MEDICARE PART B", "C9999", Decimal("100.00"))
     assert len(rec.lines()) == 9
@@ -558,6 +559,33 @@ def test_reconcile_reports_an_amount_it_cannot_read_and_a_claim_paid_at_claim_le
     assert (rec.totals.paid, rec.totals.claims_paid_at_claim_level) == (Decimal("1318.26"), 1)
 
 
+def test_reconcile_reports_an_amount_with_a_fraction_of_a_cent_never_rounded() -> None:
+    data = (FIXTURES / "835_medicare.x12").read_bytes()
+    bad = data.replace(b"SVC*HC:00632:AA:P2*1500*173.41**90", b"SVC*HC:00632:AA:P2*1500*173.405**90")
+    read = cptkit.read_835(bad, with_errors=True)
+    (problem,) = read.problems
+    assert "SVC03 has more than two decimals" in str(problem) and "173.4" not in str(problem)
+    assert read.remittances[0].claims[0].lines[0].paid is None
+    rec = cptkit.reconcile(FIXTURES / "837p_medicare_star_crlf.x12", bad, today=TODAY)
+    line = _line(rec, "C1001", 0)
+    assert (line.paid, line.allowed, [f.flag for f in line.flags]) == (None, None, ["unreadable_amount"])
+    assert rec.totals.paid == Decimal("1318.26") - Decimal("173.41")
+    # Zeros past the cents are cents.
+    zeros = data.replace(b"*1500*173.41**90", b"*1500*173.4100**90")
+    exact = cptkit.reconcile(FIXTURES / "837p_medicare_star_crlf.x12", zeros, today=TODAY)
+    assert exact.problems == () and _line(exact, "C1001", 0).paid == Decimal("173.41")
+
+
+def test_reconcile_names_the_payer_of_a_remittance_that_answers_no_claim_by_payer_ids() -> None:
+    # The 835's payer (N1*PR, N104 01112) named by payer_ids, as an 837's would be: one row.
+    data = (FIXTURES / "835_medicare.x12").read_bytes()
+    rec = cptkit.reconcile(
+        FIXTURES / "837p_commercial_pipe_newline.x12", data, today=TODAY, payer_ids={"01112": "medicare-jm"}
+    )
+    assert rec.totals_by_payer["medicare-jm"].unmatched_remit_claims == 8
+    assert rec.totals_by_payer["medicare-jm"].provider_adjustments == Decimal("21.90")
+
+
 def test_reconcile_commercial_with_contract_rate() -> None:
     rec = cptkit.reconcile(
         FIXTURES / "837p_commercial_pipe_newline.x12",
@@ -574,7 +602,9 @@ def test_reconcile_commercial_with_contract_rate() -> None:
     c2003 = next(c for c in rec.claims if c.claim_id == "C2003")
     assert c2003.no_remittance is True and c2003.statuses == ()
     assert rec.totals.unmatched_claim_lines >= 3
-    assert "cigna" in rec.totals_by_payer
+    # Each 835 under the payer id of the claims it answers; the claims with none under their own.
+    assert sorted(rec.totals_by_payer) == ["61101", "bcbs-ok", "cigna", "skil0", "uhc"]
+    assert (rec.totals_by_payer["cigna"].paid, rec.totals_by_payer["uhc"].paid) == (Decimal("470"), Decimal("600"))
     with pytest.raises(cptkit.InvalidInputError):
         cptkit.reconcile(b"", b"", tolerance=1.0)  # type: ignore[arg-type]
 

@@ -36,7 +36,7 @@ pub fn run(path_837: &Path, path_835: &Path, tolerance: Decimal, pricing: &Prici
         &claims,
         &remittances,
         cptkit_x12::core_pricer(common.reference()?, &options, &rules),
-        &ReconcileOptions { tolerance },
+        &ReconcileOptions { tolerance, read_options: common.read_options() },
     );
 
     if common.json {

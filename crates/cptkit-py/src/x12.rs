@@ -837,12 +837,13 @@ fn reconcile(
                 .ok_or_else(|| invalid(py, "tolerance", format!("expected a non-negative decimal, got {text:?}")))?
         }
     };
+    // The 835's payer is named as the 837's is: the same read options.
+    let read_options = read_options(py, medicare_locality, payer_ids, qualifying_apm_npis)?;
     let claims: Vec<x12::ParsedClaim> = if let Ok(result) = claims_837.cast::<Read837Result>() {
         result.get().parsed.clone()
     } else {
-        let options = read_options(py, medicare_locality, payer_ids, qualifying_apm_npis)?;
         let input = input(py, "claims_837", claims_837)?;
-        let file = input.with_reader(py, |data| x12::read_837(data, options))?;
+        let file = input.with_reader(py, |data| x12::read_837(data, read_options.clone()))?;
         file.transactions.into_iter().flat_map(|t| t.body.claims).collect()
     };
     let remits: Vec<x12::Remittance> = if remittance_835.cast::<PyBytes>().is_ok()
@@ -876,7 +877,7 @@ fn reconcile(
             &claims,
             &remits,
             x12::core_pricer(crate::data::reference(), &options, book),
-            &x12::ReconcileOptions { tolerance },
+            &x12::ReconcileOptions { tolerance, read_options },
         )
     });
     Reconciliation::new(py, result)

@@ -120,7 +120,8 @@ impl ServerData {
 
     fn reconcile_answer(&self, request: ReconcileInput) -> pb::ReconcileResponse {
         let ReconcileInput { claims_837, remittance_835, judge, tolerance, read_options } = request;
-        let file = read_837(&claims_837[..], read_options);
+        // The 835's payer is named as the 837's is: the same read options.
+        let file = read_837(&claims_837[..], read_options.clone());
         drop(claims_837);
         let remits = read_835(&remittance_835[..]);
         drop(remittance_835);
@@ -138,7 +139,7 @@ impl ServerData {
         let remittances: Vec<_> = remits.transactions.into_iter().map(|t| t.body).collect();
 
         let pricer = core_pricer(self.reference(), &judge, &self.rules);
-        let result = reconcile(&claims, &remittances, pricer, &ReconcileOptions { tolerance });
+        let result = reconcile(&claims, &remittances, pricer, &ReconcileOptions { tolerance, read_options });
         let mut response = pb::ReconcileResponse::from(result);
         response.claims_837_errors = errors_837;
         response.rejected_claims = rejected;

@@ -10,7 +10,7 @@ use time::Date;
 use crate::envelope::{Driver, Envelope, Handler, Transaction};
 use crate::error::{SegmentRef, X12Error};
 use crate::segment::{Delimiters, Segment};
-use crate::values;
+use crate::values::{self, NotCents};
 
 /// CAS01: who the adjustment is assigned to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -130,8 +130,8 @@ pub struct RemitLine {
     pub control_number: Option<String>,
     /// LQ*HE remark codes.
     pub remarks: Vec<String>,
-    /// Amount elements of this line that could not be read (SVC02/03, CAS, AMT): what the payer said
-    /// about the line is then not known in full.
+    /// Amount elements of this line that could not be read, or hold a fraction of a cent (SVC02/03, CAS,
+    /// AMT): what the payer said about the line is then not known in full.
     pub unreadable: Vec<SegmentRef>,
     pub at: SegmentRef,
 }
@@ -164,7 +164,8 @@ pub struct RemitClaim {
     pub dates: Vec<(String, Date)>,
     /// AMT amounts of the claim: (qualifier, cents), e.g. ("AU", coverage amount).
     pub amounts: Vec<(String, i64)>,
-    /// Claim-level amount elements that could not be read (CLP03/04/05, claim-level CAS, AMT).
+    /// Claim-level amount elements that could not be read, or hold a fraction of a cent (CLP03/04/05,
+    /// claim-level CAS, AMT).
     pub unreadable: Vec<SegmentRef>,
     pub at: SegmentRef,
 }
@@ -377,20 +378,22 @@ impl Handler835 {
         }
     }
 
-    /// Element `i` as cents. An amount that cannot be read (or is missing) is a problem naming the
-    /// element, never 0: the caller keeps it unknown. The text is not shown (a stray delimiter can put
-    /// any data here).
+    /// Element `i` as cents: the one rule for every 835 amount (BPR, CLP, SVC, CAS, AMT, PLB). An amount
+    /// that cannot be read (or is missing) is a problem naming the element, never 0: the caller keeps it
+    /// unknown. So is one with a fraction of a cent (`12.345`; `12.3400` is cents): rounding it would
+    /// report an amount the payer did not send. The text is not shown (a stray delimiter can put any
+    /// data here).
     fn money(&mut self, seg: &Segment<'_>, i: usize) -> Result<i64, SegmentRef> {
         let raw = seg.element(i);
-        match values::cents(raw) {
-            Some(cents) => Ok(cents),
-            None => {
-                let at = seg.at_element(i);
-                let name = at.element_name().unwrap_or_default();
-                self.problem(at, format!("{name} is not an amount ({} bytes; value not shown)", raw.len()));
-                Err(at)
-            }
-        }
+        let why = match values::exact_cents(raw) {
+            Ok(cents) => return Ok(cents),
+            Err(NotCents::NotANumber) => "is not an amount",
+            Err(NotCents::SubCent) => "has more than two decimals (a fraction of a cent, not rounded)",
+        };
+        let at = seg.at_element(i);
+        let name = at.element_name().unwrap_or_default();
+        self.problem(at, format!("{name} {why} ({} bytes; value not shown)", raw.len()));
+        Err(at)
     }
 
     /// Element `i` as units (SVC05, SVC07: X12 type R, at most 15 digits); None when absent. Units that

@@ -78,6 +78,30 @@ pub struct ReadOptions {
 }
 
 impl ReadOptions {
+    /// The plan type a claim filing indicator (837 SBR09, 835 CLP06: one code list) means; None when
+    /// cptkit has none for it.
+    pub fn plan_type(&self, filing_indicator: &str) -> Option<PlanType> {
+        self.payers.filing_indicator(filing_indicator).and_then(|f| f.plan_type)
+    }
+
+    /// The cptkit payer id of a payer named `name` (837 NM103, 835 N102) with id `identifier` (837 NM109,
+    /// 835 N104 or REF*2U) on a claim of `plan_type`: [`ReadOptions::payer_ids`] by the id, then by the
+    /// upper-case name; else the payer directory (by plan type, then by name or id: `payer_aliases.csv`);
+    /// else the id lower-cased (the name when the id is empty). Empty when both are.
+    pub fn payer_id(&self, plan_type: PlanType, name: &str, identifier: &str) -> String {
+        let (name, ident) = (name.trim(), identifier.trim());
+        let mapped = if self.payer_ids.is_empty() {
+            None
+        } else {
+            self.payer_ids.get(ident).or_else(|| self.payer_ids.get(&name.to_ascii_uppercase())).cloned()
+        };
+        mapped.unwrap_or_else(|| {
+            let id =
+                self.payers.payer_id(plan_type, name, ident).unwrap_or(if ident.is_empty() { name } else { ident });
+            id.to_ascii_lowercase()
+        })
+    }
+
     /// One of [`ReadOptions::qualifying_apm_npis`] from text: a well-formed NPI, or an error saying why
     /// (one that is not could match no claim, and would be silently of no use).
     pub fn qualifying_apm_npi(text: &str) -> Result<Npi, Error> {
@@ -1052,30 +1076,19 @@ impl Handler837 {
     }
 }
 
-/// The cptkit payer: `ReadOptions::payer_ids` by NM109 or NM103, else the payer directory (by plan
-/// type, then by name or id: `payer_aliases.csv`), else NM109 lower-cased (NM103 when NM109 is empty).
-/// Plan type from SBR09 by the directory's filing indicators; a code with no plan type (Medicaid,
-/// TRICARE, VA, workers' comp...) or none at all is read as commercial with X12C04.
+/// The cptkit payer: [`ReadOptions::payer_id`] of NM103 and NM109, with the plan type of SBR09
+/// ([`ReadOptions::plan_type`]); a code with no plan type (Medicaid, TRICARE, VA, workers' comp...) or
+/// none at all is read as commercial with X12C04.
 fn payer_of(options: &ReadOptions, s: &Subscriber) -> PayerResult {
     let filing = s.filing.as_ref().map_or("", |(f, _)| &**f);
-    let (plan_type, warning) = match options.payers.filing_indicator(filing).and_then(|f| f.plan_type) {
+    let (plan_type, warning) = match options.plan_type(filing) {
         Some(plan_type) => (plan_type, None),
         None => (
             PlanType::Commercial,
             Some(format!("claim filing indicator (SBR09) {filing:?} has no cptkit plan type: read as commercial")),
         ),
     };
-    let name = s.payer_name.trim();
-    let ident = s.payer_identifier.trim();
-    let mapped = if options.payer_ids.is_empty() {
-        None
-    } else {
-        options.payer_ids.get(ident).or_else(|| options.payer_ids.get(&name.to_ascii_uppercase())).cloned()
-    };
-    let id = mapped.unwrap_or_else(|| {
-        let id = options.payers.payer_id(plan_type, name, ident).unwrap_or(if ident.is_empty() { name } else { ident });
-        id.to_ascii_lowercase()
-    });
+    let id = options.payer_id(plan_type, &s.payer_name, &s.payer_identifier);
     if id.is_empty() {
         return Err("no payer: 2010BB NM1*PR is missing or empty".to_owned());
     }

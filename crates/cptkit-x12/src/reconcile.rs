@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use cptkit_core::{
-    Claim, ClaimLine, JudgeOptions, LineStatus, PricedClaim, PricedLine, Reference, RuleBook, UnitBasis,
+    Claim, ClaimLine, JudgeOptions, LineStatus, PlanType, PricedClaim, PricedLine, Reference, RuleBook, UnitBasis,
 };
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -11,7 +11,7 @@ use time::Date;
 
 use crate::error::{SegmentRef, X12Error};
 use crate::p835::{Adjustment, AdjustmentGroup, Procedure, RemitClaim, RemitLine, Remittance};
-use crate::p837::{ClaimInfo, LineOrigin, ParsedClaim};
+use crate::p837::{ClaimInfo, LineOrigin, ParsedClaim, ReadOptions};
 use crate::source::ClaimSource;
 
 /// Reconciliation settings.
@@ -19,11 +19,14 @@ use crate::source::ClaimSource;
 pub struct ReconcileOptions {
     /// A line is underpaid when the payer's allowed amount is below the expected one by more than this.
     pub tolerance: Decimal,
+    /// The options the 837 was read with: a remittance that answers no claim names its payer (N1*PR) by
+    /// the same payer ids and payer directory (see [`Reconciliation::totals_by_payer`]).
+    pub read_options: ReadOptions,
 }
 
 impl Default for ReconcileOptions {
     fn default() -> Self {
-        ReconcileOptions { tolerance: Decimal::ONE }
+        ReconcileOptions { tolerance: Decimal::ONE, read_options: ReadOptions::default() }
     }
 }
 
@@ -221,6 +224,13 @@ pub struct Reconciliation {
     pub claims: Vec<ClaimReconciliation>,
     /// Remittance claims whose CLP01 matches no claim: (payer name, claim).
     pub unmatched_remit_claims: Vec<(String, RemitClaim)>,
+    /// Totals by cptkit payer id, trimmed and lower-cased, so that one payer is one row. A claim counts
+    /// under its own payer id (`Claim::payer`), with every remittance answer matched to it. What a
+    /// remittance says apart from any claim (a CLP whose CLP01 matches no claim, its PLB adjustments)
+    /// counts under the remittance's payer: one 835 transaction is one payer's, so that is the payer id
+    /// of a claim one of its CLPs answers (not as a secondary or later payer), else its N1*PR named as
+    /// the 837 reader names NM1*PR ([`ReadOptions::payer_id`] of N102 and N104 / REF*2U, with the plan
+    /// type of its first CLP06).
     pub totals_by_payer: BTreeMap<String, Totals>,
     pub totals: Totals,
     /// What could not be read in the remittances (each `Remittance::problems`): an amount that could
@@ -509,7 +519,7 @@ where
         result.problems.extend_from_slice(&remittance.problems);
         // The amounts that could be read: `problems` names any other.
         let plb: i64 = remittance.provider_adjustments.iter().filter_map(|p| p.amount_cents).sum();
-        let payer_key = payer_key(&remittance.payer.name);
+        let payer_key = remittance_payer(remittance, claims, &by_id, options);
         result.totals.provider_adjustments += dollars(plb);
         result.totals_by_payer.entry(payer_key.clone()).or_default().provider_adjustments += dollars(plb);
         for rc in &remittance.claims {
@@ -623,8 +633,7 @@ where
             let at = LineAt { claim_index: *ci, line_index: *li, line, origin };
             rec.lines.push(line_result(at, priced_line, note, acc, rec.claim_level.as_ref(), options));
         }
-        let payer = rec.payer.clone();
-        for t in [&mut result.totals, result.totals_by_payer.entry(payer).or_default()] {
+        for t in [&mut result.totals, result.totals_by_payer.entry(payer_key(&rec.payer)).or_default()] {
             add_totals(t, &rec);
             add_amounts(t, None, None, None, &beside_lines);
         }
@@ -635,8 +644,36 @@ where
 
 static FALLBACK_ORIGIN: LineOrigin = LineOrigin { line_number: 0, index_in_claim: 0, control_number: None };
 
-fn payer_key(name: &str) -> String {
-    name.trim().to_ascii_lowercase()
+/// A `totals_by_payer` key: payer ids match whatever their case.
+fn payer_key(id: &str) -> String {
+    id.trim().to_ascii_lowercase()
+}
+
+/// The `totals_by_payer` key of what `remittance` says apart from any claim (see
+/// [`Reconciliation::totals_by_payer`]). A secondary payer's CLP names no payer: the claim it answers
+/// is billed to another.
+fn remittance_payer(
+    remittance: &Remittance,
+    claims: &[ParsedClaim],
+    by_id: &BTreeMap<&str, Vec<usize>>,
+    options: &ReconcileOptions,
+) -> String {
+    let answered = remittance
+        .claims
+        .iter()
+        .filter(|rc| !rc.is_secondary_or_later())
+        .find_map(|rc| by_id.get(rc.claim_id.as_str()).and_then(|indexes| indexes.first()))
+        .and_then(|&i| claims.get(i));
+    let id = match answered {
+        Some(claim) => claim.claim.payer.id.to_string(),
+        None => {
+            let read = &options.read_options;
+            let filing = remittance.claims.first().map_or("", |rc| rc.filing_indicator.as_str());
+            let plan_type = read.plan_type(filing).unwrap_or(PlanType::Commercial);
+            read.payer_id(plan_type, &remittance.payer.name, &remittance.payer.identifier)
+        }
+    };
+    payer_key(&id)
 }
 
 fn priced_error(e: &cptkit_core::Error) -> String {

@@ -29,23 +29,36 @@ pub(crate) fn trim(raw: &[u8]) -> &[u8] {
     raw.trim_ascii()
 }
 
-/// A money amount (X12 type R) in cents, rounded half away from zero; None when not a number.
-pub(crate) fn cents(raw: &[u8]) -> Option<i64> {
+/// Why an X12 amount is not a number of cents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NotCents {
+    /// Not a number, or too large for cents in an i64.
+    NotANumber,
+    /// A number with a digit other than 0 past the cents (`12.345`): a fraction of a cent.
+    SubCent,
+}
+
+/// A money amount (X12 type R) in exact cents. Zeros past the cents are cents (`12.3400` is 1234);
+/// any other digit there is `SubCent`, never rounded here: the caller decides.
+pub(crate) fn exact_cents(raw: &[u8]) -> Result<i64, NotCents> {
     let raw = trim(raw);
     let (negative, digits) = match raw.first() {
         Some(b'-') => (true, &raw[1..]),
         _ => (false, raw),
     };
-    // Fast path: digits with at most two decimals.
     let mut whole: i64 = 0;
     let mut frac: i64 = 0;
     let mut frac_digits = 0;
     let mut seen_dot = false;
     let mut any = false;
+    let mut sub_cent = false;
     for &b in digits {
         match b {
             b'0'..=b'9' if !seen_dot => {
-                whole = whole.checked_mul(10)?.checked_add(i64::from(b - b'0'))?;
+                whole = whole
+                    .checked_mul(10)
+                    .and_then(|w| w.checked_add(i64::from(b - b'0')))
+                    .ok_or(NotCents::NotANumber)?;
                 any = true;
             }
             b'0'..=b'9' if frac_digits < 2 => {
@@ -53,19 +66,33 @@ pub(crate) fn cents(raw: &[u8]) -> Option<i64> {
                 frac_digits += 1;
                 any = true;
             }
-            b'0'..=b'9' => return decimal(raw).and_then(decimal_to_cents),
+            // Past the cents: read on, so that `12.345x` is no number rather than a fraction of a cent.
+            b'0'..=b'9' => sub_cent |= b != b'0',
             b'.' if !seen_dot => seen_dot = true,
-            _ => return None,
+            _ => return Err(NotCents::NotANumber),
         }
     }
     if !any {
-        return None;
+        return Err(NotCents::NotANumber);
+    }
+    if sub_cent {
+        return Err(NotCents::SubCent);
     }
     if frac_digits == 1 {
         frac *= 10;
     }
-    let value = whole.checked_mul(100)?.checked_add(frac)?;
-    Some(if negative { -value } else { value })
+    let value = whole.checked_mul(100).and_then(|w| w.checked_add(frac)).ok_or(NotCents::NotANumber)?;
+    Ok(if negative { -value } else { value })
+}
+
+/// A money amount in cents, a fraction of a cent rounded half away from zero (the 837 reader's rule);
+/// None when not a number.
+pub(crate) fn cents(raw: &[u8]) -> Option<i64> {
+    match exact_cents(raw) {
+        Ok(cents) => Some(cents),
+        Err(NotCents::SubCent) => decimal(raw).and_then(decimal_to_cents),
+        Err(NotCents::NotANumber) => None,
+    }
 }
 
 pub(crate) fn decimal_to_cents(d: Decimal) -> Option<i64> {
@@ -231,6 +258,17 @@ mod tests {
         assert_eq!(cents(b"1x"), None);
         assert_eq!(cents(b"."), None);
         assert_eq!(cents(b"99999999999999999999999"), None);
+        // Exact cents: zeros past the cents are cents, any other digit there is a fraction of a cent.
+        assert_eq!(exact_cents(b"12.3400"), Ok(1234));
+        assert_eq!(exact_cents(b"-12.340"), Ok(-1234));
+        assert_eq!(exact_cents(b" 7.5 "), Ok(750));
+        assert_eq!(exact_cents(b"12.345"), Err(NotCents::SubCent));
+        assert_eq!(exact_cents(b"-0.001"), Err(NotCents::SubCent));
+        assert_eq!(exact_cents(b"12.3450"), Err(NotCents::SubCent));
+        assert_eq!(exact_cents(b"12.345x"), Err(NotCents::NotANumber));
+        assert_eq!(exact_cents(b"12.3.4"), Err(NotCents::NotANumber));
+        assert_eq!(exact_cents(b"-"), Err(NotCents::NotANumber));
+        assert_eq!(exact_cents(b"99999999999999999999999"), Err(NotCents::NotANumber));
         assert_eq!(format_cents(150_050), "1500.5");
         assert_eq!(format_cents(-1225), "-12.25");
         assert_eq!(format_cents(7), "0.07");

@@ -887,7 +887,7 @@ fn reconciliation_of_the_medicare_remittance() {
         &claims,
         &remits,
         core_pricer(reference, &options, RuleBook::embedded()),
-        &ReconcileOptions { tolerance: dec("1.00") },
+        &ReconcileOptions { tolerance: dec("1.00"), ..ReconcileOptions::default() },
     );
     let rec = |id: &str| result.claims.iter().find(|c| c.claim_id == id).unwrap();
     let line = |id: &str, i: usize| &rec(id).lines[i];
@@ -945,8 +945,9 @@ fn reconciliation_of_the_medicare_remittance() {
     assert_eq!(t.unmatched_remit_claims, 1);
     assert_eq!(t.paid, dec("1318.26"), "every claim's paid amount, matched or not");
     assert_eq!(t.provider_adjustments, dec("21.90"));
-    assert_eq!(result.totals_by_payer["medicare"].lines, 9);
-    assert_eq!(result.totals_by_payer["medicare part b"].unmatched_remit_claims, 1);
+    // One payer, one row: the claims (payer id `medicare`), the 835's claim no claim matched and its PLB.
+    assert_eq!(result.totals_by_payer.keys().collect::<Vec<_>>(), ["medicare"]);
+    assert_eq!(result.totals_by_payer["medicare"], *t);
 }
 
 #[test]
@@ -970,7 +971,59 @@ fn reconciliation_follows_svc06_when_the_payer_changed_the_code() {
     assert_eq!(c2002.lines[0].allowed, Some(dec("800.00")));
     assert!(result.claims.iter().find(|c| c.claim_id == "C2003").unwrap().no_remittance);
     assert!(result.totals.unmatched_claim_lines >= 3);
-    assert!(result.totals_by_payer.contains_key("cigna"));
+    // Each 835 counts under the payer id of the claim it answers; C2003 (Humana, no alias: its NM109) and
+    // the other claims with no remittance under their own.
+    assert_eq!(result.totals_by_payer.keys().collect::<Vec<_>>(), ["61101", "bcbs-ok", "cigna", "skil0", "uhc"]);
+    assert_eq!(result.totals_by_payer["cigna"].paid, dec("470"));
+    assert_eq!(result.totals_by_payer["uhc"].paid, dec("600"));
+}
+
+/// The totals of one payer are one row whatever the 835 calls it (N1*PR `MEDICARE PART B`, claims'
+/// payer id `medicare`): a matched claim and what its remittance says apart from any claim (a CLP that
+/// matches no claim, PLB) count under the claim's payer id; a remittance that answers no claim under its
+/// N1*PR named as the 837 reader names NM1*PR.
+#[test]
+fn totals_by_payer_keep_one_row_per_payer() {
+    let remits = edited_835(|t| t);
+    let claims: Vec<_> = read("837p_medicare_star_crlf.x12").claims().cloned().collect();
+    let only_c1001: Vec<_> = claims.iter().filter(|c| c.claim.claim_id == "C1001").cloned().collect();
+    let judge = pricing(None);
+    let run = |claims: &[cptkit_x12::ParsedClaim], remits: &[cptkit_x12::Remittance], read_options: ReadOptions| {
+        let options = ReconcileOptions { read_options, ..ReconcileOptions::default() };
+        reconcile(claims, remits, core_pricer(Reference::embedded(), &judge, RuleBook::embedded()), &options)
+    };
+
+    // One matched pair (C1001), seven remittance claims that match no claim and the PLB: one row.
+    let result = run(&only_c1001, &remits, ReadOptions::default());
+    assert_eq!(result.totals_by_payer.keys().collect::<Vec<_>>(), ["medicare"]);
+    let m = &result.totals_by_payer["medicare"];
+    assert_eq!((m.claims, m.lines, m.unmatched_remit_claims), (1, 1, 7));
+    assert_eq!((m.paid, m.provider_adjustments), (dec("1318.26"), dec("21.90")));
+    assert_eq!(*m, result.totals);
+
+    // No claim at all: the 835's payer named by the 837 reader's rule (CLP06 MB: Medicare fee-for-service).
+    let result = run(&[], &remits, ReadOptions::default());
+    assert_eq!(result.totals_by_payer.keys().collect::<Vec<_>>(), ["medicare"]);
+    assert_eq!(result.totals_by_payer["medicare"].unmatched_remit_claims, 8);
+
+    // ... and by the same payer ids: the 835's N104 (`01112`) mapped as the 837's NM109 would be.
+    let mut mapped = ReadOptions::default();
+    mapped.payer_ids.insert("01112".into(), "Medicare-JM".into());
+    let result = run(&[], &remits, mapped.clone());
+    assert_eq!(result.totals_by_payer.keys().collect::<Vec<_>>(), ["medicare-jm"]);
+
+    // A remittance that answers its claims as a secondary payer only is not the claims' payer: what it
+    // says apart from them counts under its own N1*PR.
+    let secondary = edited_835(|t| t.replace("CLP*C1001*1*", "CLP*C1001*2*"));
+    let result = run(&only_c1001, &secondary, mapped);
+    assert_eq!(result.totals_by_payer.keys().collect::<Vec<_>>(), ["medicare", "medicare-jm"]);
+    assert_eq!(result.totals_by_payer["medicare"].claims, 1);
+    assert_eq!(result.totals_by_payer["medicare-jm"].unmatched_remit_claims, 7);
+
+    // Commercial 835s with no claim: N1*PR `CIGNA HEALTHCARE` and `UNITEDHEALTHCARE` by the payer aliases.
+    let commercial: Vec<_> = read_835(&fixture("835_commercial.x12")[..]).remittances().cloned().collect();
+    let result = run(&[], &commercial, ReadOptions::default());
+    assert_eq!(result.totals_by_payer.keys().collect::<Vec<_>>(), ["cigna", "uhc"]);
 }
 
 /// A tiny deterministic generator for the no-panic properties below.
@@ -1100,7 +1153,7 @@ fn reconcile_medicare(remits: &[cptkit_x12::Remittance]) -> cptkit_x12::Reconcil
         &claims,
         remits,
         core_pricer(Reference::embedded(), &options, RuleBook::embedded()),
-        &ReconcileOptions { tolerance: dec("1.00") },
+        &ReconcileOptions { tolerance: dec("1.00"), ..ReconcileOptions::default() },
     )
 }
 
@@ -1241,6 +1294,71 @@ fn an_835_amount_that_cannot_be_read_is_unknown_and_reported_never_zero() {
     let result = reconcile_medicare(&remits);
     assert_eq!(result.totals.provider_adjustments, dec("-3.10"));
     assert!(result.problems.iter().any(|p| p.to_string().contains("element PLB04")), "{:?}", result.problems);
+}
+
+/// An 835 amount with a fraction of a cent is not rounded to cents: each is a problem naming its element,
+/// and the amount is unknown, as one that cannot be read is. Zeros past the cents are cents.
+#[test]
+fn an_835_amount_with_more_than_two_decimals_is_reported_and_unknown_never_rounded() {
+    let remits = edited_835(|t| {
+        t.replace("SVC*HC:00632:AA:P2*1500*173.41**90", "SVC*HC:00632:AA:P2*1500*173.405**90")
+            .replace("AMT*B6*272.92~", "AMT*B6*272.925~")
+            .replace("CLP*C1005*1*1500*213.41*", "CLP*C1005*1*1500*213.414*")
+            .replace("CAS*CO*50*900~", "CAS*CO*50*900.001~")
+            .replace("WO:C0000123*25*", "WO:C0000123*25.005*")
+            .replace("BPR*I*1296.36*", "BPR*I*1296.365*")
+    });
+    let r = &remits[0];
+    let svc = &r.claims[0].lines[0];
+    assert_eq!((svc.charge_cents, svc.paid_cents), (Some(150_000), None), "173.405 is not 173.41 nor 173.40");
+    assert_eq!(svc.unreadable.iter().map(|u| u.element_name()).collect::<Vec<_>>(), [Some("SVC03".into())]);
+    assert_eq!(r.claims[2].lines[0].allowed_cents, None);
+    assert_eq!(r.claims[4].paid_cents, None);
+    assert!(r.claims[6].lines[0].adjustments.is_empty(), "an adjustment with an unknown amount is not one of 0");
+    assert_eq!(r.provider_adjustments[0].amount_cents, None);
+    assert_eq!(r.payment.amount_cents, None);
+    assert!(!r.balances());
+    let shown: Vec<String> = r.problems.iter().map(ToString::to_string).collect();
+    for element in ["SVC03", "AMT02", "CLP04", "CAS03", "PLB04", "BPR02"] {
+        assert!(
+            shown
+                .iter()
+                .any(|p| p.contains(&format!("element {element}, byte ")) && p.contains("more than two decimals")),
+            "{element}: {shown:?}"
+        );
+    }
+    assert_eq!(shown.len(), 6, "{shown:?}");
+    assert!(shown.iter().all(|p| !p.contains("173.4") && !p.contains("900.0")), "no value shown: {shown:?}");
+
+    let result = reconcile_medicare(&remits);
+    let unreadable = |id: &str| {
+        claim_rec(&result, id).lines[0].flags.iter().find_map(|f| match f {
+            LineFlag::UnreadableAmount { at } => at[0].element_name(),
+            _ => None,
+        })
+    };
+    assert_eq!(unreadable("C1001").as_deref(), Some("SVC03"));
+    assert_eq!(unreadable("C1003").as_deref(), Some("AMT02"));
+    assert_eq!(unreadable("C1005").as_deref(), Some("CLP04"));
+    assert_eq!(unreadable("C1008").as_deref(), Some("CAS03"), "not judged a denial on a partial answer");
+    let c1001 = &claim_rec(&result, "C1001").lines[0];
+    assert_eq!((c1001.paid, c1001.allowed, c1001.variance), (None, None, None));
+    let t = &result.totals;
+    assert_eq!((t.unreadable_lines, t.denied_lines), (4, 0));
+    assert_eq!(t.paid, dec("1318.26") - dec("173.41") - dec("213.41"), "unknown payments left out, never rounded in");
+    assert_eq!(t.provider_adjustments, dec("-3.10"));
+
+    // Zeros past the cents are exact cents: no problem, the same sums.
+    let zeros = edited_835(|t| {
+        t.replace("SVC*HC:00632:AA:P2*1500*173.41**90", "SVC*HC:00632:AA:P2*1500.000*173.4100**90")
+            .replace("AMT*B6*266.76~", "AMT*B6*266.760~")
+            .replace("CAS*CO*50*900~", "CAS*CO*50*900.0000~")
+            .replace("BPR*I*1296.36*", "BPR*I*1296.3600*")
+    });
+    assert!(zeros[0].problems.is_empty(), "{:?}", zeros[0].problems);
+    assert_eq!(zeros[0].claims[0].lines[0].paid_cents, Some(17_341));
+    assert!(zeros[0].balances());
+    assert_eq!(reconcile_medicare(&zeros).totals, reconcile_medicare(&edited_835(|t| t)).totals);
 }
 
 #[test]

@@ -82,7 +82,8 @@ record! {
     /// SVC06 (as submitted, when the payer changed it); `paid_units` SVC05, `original_units` SVC07;
     /// `allowed` AMT*B6; `date_of_service` DTM*472 (or DTM*150), `service_end` DTM*151;
     /// `control_number` REF*6R; `remarks` the LQ*HE codes. `charge` and `paid` are None when
-    /// SVC02/SVC03 could not be read; `unreadable` lists the places of the line's amounts that could not be read.
+    /// SVC02/SVC03 could not be read or hold a fraction of a cent (never rounded); `unreadable` lists the
+    /// places of the line's amounts that could not be read.
     RemittanceLine(x12::RemitLine) {
         procedure, revenue_code, paid_units, original_procedure, original_units, date_of_service,
         service_end, adjustments, control_number, remarks, unreadable,
@@ -151,7 +152,9 @@ pub struct LineRow {
 record! {
     /// The claims read, each reconciled with the remittances that carry its id: per line cptkit's
     /// expected amount against the payer's allowed and paid amounts, adjustments, variance and flags;
-    /// totals per payer (read-only mapping) and overall. `problems` are what could not be read in the
+    /// totals per payer (read-only mapping by lower-case cptkit payer id: a claim's own; for what a
+    /// remittance says apart from any claim, the payer id of a claim it answers, else its N1*PR named as
+    /// `read_837` names NM1*PR) and overall. `problems` are what could not be read in the
     /// remittances (an amount that could not be read: its element and byte offset, never its value).
     Reconciliation(x12::Reconciliation) { claims, unmatched_remit_claims, totals_by_payer, totals, problems }
     methods {

@@ -262,11 +262,24 @@ async fn reconcile_against_the_medicare_835_gives_the_hand_sums() {
     let t = r.totals.as_ref().expect("totals");
     assert_eq!((t.claims, t.lines, t.denied_lines, t.underpaid_lines, t.units_not_minutes_lines), (8, 9, 1, 1, 2));
     assert_eq!((t.unmatched_remit_claims, t.paid_cents, t.provider_adjustments_cents), (1, 131_826, 2190));
-    assert_eq!(r.totals_by_payer["medicare"].lines, 9);
-    assert_eq!(r.totals_by_payer["medicare part b"].unmatched_remit_claims, 1);
+    // One payer, one row: the claims' payer id, with the 835's claim that matches none and its PLB.
+    assert_eq!(r.totals_by_payer.keys().collect::<Vec<_>>(), ["medicare"]);
+    assert_eq!(r.totals_by_payer["medicare"], *t);
     assert_eq!(r.rejected_claims.iter().map(|c| c.claim_id.as_str()).collect::<Vec<_>>(), ["C1009"]);
     assert!(r.claims_837_errors.is_empty(), "{:?}", r.claims_837_errors);
     assert!(r.remittance_835_errors.is_empty(), "{:?}", r.remittance_835_errors);
+
+    // A remittance that answers no claim: its N1*PR named by the request's payer ids, as an 837's would be.
+    let mut options = wire_options();
+    options.payer_ids.insert("01112".into(), "medicare-jm".into());
+    let request = pb::ReconcileRequest {
+        claims_837: fixture("837p_commercial_pipe_newline.x12"),
+        read_options: Some(options),
+        ..reconcile_request()
+    };
+    let other = client.reconcile(request).await.expect("Reconcile").into_inner();
+    assert_eq!(other.totals_by_payer["medicare-jm"].unmatched_remit_claims, 8);
+    assert_eq!(other.totals_by_payer["medicare-jm"].provider_adjustments_cents, 2190);
 
     // A wider tolerance clears the QX underpayment.
     let wide = pb::ReconcileRequest { tolerance: "20.00".into(), ..reconcile_request() };
