@@ -141,6 +141,7 @@ def test_summary_counts_what_was_read() -> None:
     first, second = summary["files"]
     assert (first["records"], first["kept"], first["skipped"], first["not_fee_for_service"]) == (4, 2, 1, 1)
     assert (first["version"], first["gzip"], first["malformed"], first["error"]) == ("1.3.1", False, [], None)
+    assert (first["left_out"], summary["malformed"], summary["left_out"]) == ([], 0, 0)
     assert (second["version"], second["records"], second["prices"]) == ("2.0.0", 2, 7)
     assert summary["benchmark_rows"] == table.num_rows == first["benchmark_rows"] + second["benchmark_rows"]
 
@@ -162,6 +163,27 @@ def test_broken_records_warn_and_reading_goes_on() -> None:
     assert [(r["billing_code"], r["median"]) for r in table.to_pylist()] == [
         ("00632", Decimal("88")),
         ("00840", Decimal("92")),
+    ]
+
+
+def test_a_bad_npi_is_left_out_alone_and_its_record_counts() -> None:
+    text = (TIC / "bad_npi.json").read_bytes()
+    with pytest.warns(UserWarning, match=r"7 value\(s\) left out of in_network records that were read") as caught:
+        table, summary = _ingest("bad_npi.json", summary=True)
+    message = str(caught[0].message)
+    assert "malformed" not in message, message
+    assert f"byte {text.find(b'12345, ')}" in message, message
+    first = summary["files"][0]
+    assert (first["records"], first["kept"], first["malformed"], first["prices"]) == (2, 2, [], 4)
+    assert (summary["malformed"], summary["left_out"], len(first["left_out"])) == (0, 7, 7)
+    npi = first["left_out"][0]
+    assert npi["path"] == "negotiated_rates[0].provider_groups[0].npi[1]"
+    assert npi["error_offset"] == text.find(b"12345, ")
+    assert npi["message"].startswith("expected a 10-digit NPI, found 12345: this NPI is left out")
+    # Every rate of the record with bad NPIs counts: 85, 90 and 95 on 00632.
+    assert [(r["billing_code"], r["count"], r["median"]) for r in table.to_pylist()] == [
+        ("00632", 3, Decimal("90")),
+        ("00840", 1, Decimal("92")),
     ]
 
 

@@ -16,6 +16,7 @@ struct IngestJson<'a> {
     files: Vec<FileJson<'a>>,
     records: u64,
     malformed: usize,
+    left_out: usize,
     benchmark_rows: usize,
     out: String,
 }
@@ -36,6 +37,8 @@ struct FileJson<'a> {
     provider_references: u64,
     benchmark_rows: usize,
     malformed: Vec<MalformedJson<'a>>,
+    /// Values left out of records that were read (an NPI that is not 10 digits, ...).
+    left_out: Vec<MalformedJson<'a>>,
     unresolved_references: Vec<UnresolvedJson<'a>>,
     /// Why the file was not read to its end.
     error: Option<String>,
@@ -73,6 +76,7 @@ impl<'a> From<&'a FileSummary> for FileJson<'a> {
             provider_references: f.provider_references,
             benchmark_rows: f.benchmark_rows,
             malformed: f.malformed.iter().map(MalformedJson::from).collect(),
+            left_out: f.left_out.iter().map(MalformedJson::from).collect(),
             unresolved_references: f.unresolved_references.iter().map(UnresolvedJson::from).collect(),
             error: f.error.as_ref().map(ToString::to_string),
         }
@@ -131,6 +135,7 @@ pub fn run(
             files: summary.files.iter().map(FileJson::from).collect(),
             records: summary.records(),
             malformed: summary.malformed(),
+            left_out: summary.left_out(),
             benchmark_rows: rows,
             out: out_path.display().to_string(),
         });
@@ -146,10 +151,11 @@ fn print(out: &mut impl Write, summary: &IngestSummary, rows: usize, out_path: &
     }
     writeln!(
         out,
-        "total: {} files, {} records, {} malformed, {} benchmark rows written to {}: {}",
+        "total: {} files, {} records, {} malformed, {} values left out, {} benchmark rows written to {}: {}",
         summary.files.len(),
         summary.records(),
         summary.malformed(),
+        summary.left_out(),
         rows,
         out_path.display(),
         if summary.is_clean() { "clean" } else { "PROBLEMS" }
@@ -160,7 +166,7 @@ fn print_file(out: &mut impl Write, f: &FileSummary) -> io::Result<()> {
     let or_dash = |text: &str| if text.is_empty() { "-".to_owned() } else { text.to_owned() };
     writeln!(
         out,
-        "{}: {} ({}), version {}, updated {}: {} records, {} kept, {} skipped, {} not fee-for-service, {} malformed; {} prices, {} benchmark rows",
+        "{}: {} ({}), version {}, updated {}: {} records, {} kept, {} skipped, {} not fee-for-service, {} malformed, {} values left out; {} prices, {} benchmark rows",
         f.path.display(),
         if f.reporting_entity_name.is_empty() { "unnamed payer" } else { &f.reporting_entity_name },
         if f.gzip { "gzip" } else { "plain" },
@@ -171,11 +177,15 @@ fn print_file(out: &mut impl Write, f: &FileSummary) -> io::Result<()> {
         f.skipped,
         f.not_fee_for_service,
         f.malformed.len(),
+        f.left_out.len(),
         f.prices,
         f.benchmark_rows
     )?;
     for m in &f.malformed {
         writeln!(out, "  malformed {m}")?;
+    }
+    for m in &f.left_out {
+        writeln!(out, "  left out of {m}")?;
     }
     for u in &f.unresolved_references {
         writeln!(out, "  provider reference {} unresolved: {} ({})", u.provider_group_id, u.location, u.why)?;

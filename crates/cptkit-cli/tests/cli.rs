@@ -554,6 +554,13 @@ fn ingest_tic_refuses_a_code_that_is_no_code() {
     assert!(!out.exists());
 }
 
+/// A problem of `--json` output names `path` and stands where `needle` first stands in the fixture.
+fn assert_tic_problem(problem: &Value, fixture: &str, path: &str, needle: &str) {
+    assert_eq!(problem["path"], path, "{problem}");
+    let text = std::fs::read_to_string(tic_fixture(fixture)).unwrap();
+    assert_eq!(problem["error_offset"].as_u64(), Some(text.find(needle).unwrap() as u64), "{problem}");
+}
+
 #[test]
 fn ingest_tic_reports_malformed_records_with_offsets_and_exits_1() {
     let out = tic_out("bad");
@@ -564,15 +571,45 @@ fn ingest_tic_reports_malformed_records_with_offsets_and_exits_1() {
         (v["records"].as_u64(), v["malformed"].as_u64(), v["benchmark_rows"].as_u64()),
         (Some(6), Some(3), Some(2))
     );
-    let bad = &v["files"][0]["malformed"][1];
-    assert_eq!(bad["path"], "negotiated_rates[0].negotiated_prices[0].negotiated_rate");
-    let text = std::fs::read_to_string(tic_fixture("bad_record.json")).unwrap();
-    assert_eq!(bad["error_offset"].as_u64(), Some(text.find("\"eighty\"").unwrap() as u64));
+    let path = "negotiated_rates[0].negotiated_prices[0].negotiated_rate";
+    assert_tic_problem(&v["files"][0]["malformed"][1], "bad_record.json", path, "\"eighty\"");
 
     let o = tic(&[&tic_fixture("bad_record.json"), "--out", out.to_str().unwrap()]);
     let text = stdout(&o);
     assert!(
         text.contains("  malformed record at byte ") && text.contains("expected a number, found \"eighty\""),
+        "{text}"
+    );
+}
+
+/// An NPI that is not 10 digits is left out alone: its record's rates are written, the NPI is reported
+/// with its place, and the run is not clean (exit 1).
+#[test]
+fn ingest_tic_reports_a_left_out_npi_keeps_its_record_and_exits_1() {
+    let out = tic_out("bad_npi");
+    let o = tic(&[&tic_fixture("bad_npi.json"), "--out", out.to_str().unwrap(), "--json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(
+        (v["records"].as_u64(), v["malformed"].as_u64(), v["left_out"].as_u64(), v["benchmark_rows"].as_u64()),
+        (Some(2), Some(0), Some(7), Some(2))
+    );
+    assert_eq!(v["files"][0]["kept"].as_u64(), Some(2));
+    let path = "negotiated_rates[0].provider_groups[0].npi[1]";
+    assert_tic_problem(&v["files"][0]["left_out"][0], "bad_npi.json", path, "12345, ");
+
+    let o = tic(&[&tic_fixture("bad_npi.json"), "--out", out.to_str().unwrap()]);
+    let text = stdout(&o);
+    assert!(
+        text.contains("2 records, 2 kept, 0 skipped, 0 not fee-for-service, 0 malformed, 7 values left out;"),
+        "{text}"
+    );
+    let npi =
+        format!("  left out of record at byte 200: {path}: expected a 10-digit NPI, found 12345: this NPI is left out");
+    assert!(text.contains(&npi), "{text}");
+    assert!(
+        text.contains("total: 1 files, 2 records, 0 malformed, 7 values left out, 2 benchmark rows")
+            && text.ends_with(": PROBLEMS\n"),
         "{text}"
     );
 }

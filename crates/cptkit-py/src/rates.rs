@@ -4,8 +4,9 @@
 //! loaded rows as frozen `PayerBenchmark` objects.
 //!
 //! Reading runs with the GIL released, one file at a time, checking for Ctrl-C between files. Broken
-//! `in_network` records are not errors (reading goes on): they become one `UserWarning` and, with
-//! `summary=True`, every one of them is in the summary.
+//! `in_network` records and values left out of records (an NPI that is not 10 digits) are not errors
+//! (reading goes on): they become one `UserWarning` and, with `summary=True`, every one of them is in the
+//! summary.
 
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
@@ -13,7 +14,7 @@ use std::sync::{Arc, LazyLock, PoisonError, RwLock};
 
 use cptkit_core as core;
 use cptkit_core::{BenchmarkFilter, CptCode, Error, PayerBenchmarks};
-use cptkit_tic::{CodeFilter, IngestOptions, IngestSummary, Nppes, TicError};
+use cptkit_tic::{CodeFilter, FileSummary, IngestOptions, IngestSummary, Malformed, Nppes, TicError};
 use pyo3::exceptions::PyUserWarning;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
@@ -22,7 +23,8 @@ use crate::convert::ToPy;
 use crate::errors::{Subject, file_err, to_py_err};
 use crate::records::record;
 
-/// How many broken records the warning of `ingest_tic` names (the summary has all of them).
+/// How many broken records, and how many left-out values, the warning of `ingest_tic` names (the summary
+/// has all of them).
 const WARNED_RECORDS: usize = 5;
 
 /// The rows `load_benchmarks` loaded for this process (none until it is called).
@@ -134,23 +136,26 @@ fn warn(py: Python<'_>, message: &str) -> PyResult<()> {
     PyErr::warn(py, &py.get_type::<PyUserWarning>(), &message, 2)
 }
 
-/// One warning for what reading skipped or could not finish: counts and the first broken records.
+/// One warning for what reading skipped or could not finish: counts and the first broken records and
+/// left-out values.
 fn warn_about(py: Python<'_>, summary: &IngestSummary) -> PyResult<()> {
     let name = |p: &Path| p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned());
-    let malformed: Vec<String> =
-        summary.files.iter().flat_map(|f| f.malformed.iter().map(move |m| format!("{}: {m}", name(&f.path)))).collect();
+    // "N what (the first few, each with its file)", or nothing when the files have none.
+    let counted = |of: fn(&FileSummary) -> &[Malformed], what: &str| {
+        let all: Vec<String> =
+            summary.files.iter().flat_map(|f| of(f).iter().map(move |m| format!("{}: {m}", name(&f.path)))).collect();
+        let more = if all.len() > WARNED_RECORDS { "; ..." } else { "" };
+        let shown: Vec<&str> = all.iter().take(WARNED_RECORDS).map(String::as_str).collect();
+        (!all.is_empty()).then(|| format!("{} {what} ({}{more})", all.len(), shown.join("; ")))
+    };
     let broken_off: Vec<String> =
         summary.files.iter().filter_map(|f| f.error.as_ref().map(|e| format!("{}: {e}", name(&f.path)))).collect();
     let mut parts = Vec::new();
-    if !malformed.is_empty() {
-        let shown: Vec<&str> = malformed.iter().take(WARNED_RECORDS).map(String::as_str).collect();
-        let more = if malformed.len() > WARNED_RECORDS { "; ..." } else { "" };
-        parts.push(format!(
-            "{} malformed in_network record(s) skipped, reading went on ({}{more})",
-            malformed.len(),
-            shown.join("; ")
-        ));
-    }
+    parts.extend(counted(|f| &f.malformed, "malformed in_network record(s) skipped, reading went on"));
+    parts.extend(counted(
+        |f| &f.left_out,
+        "value(s) left out of in_network records that were read, e.g. NPIs that are not 10 digits",
+    ));
     if !broken_off.is_empty() {
         parts.push(format!(
             "{} file(s) not read to the end, rows read before kept ({})",
@@ -162,6 +167,20 @@ fn warn_about(py: Python<'_>, summary: &IngestSummary) -> PyResult<()> {
         return Ok(());
     }
     warn(py, &format!("ingest_tic: {}. Pass summary=True for every finding.", parts.join("; ")))
+}
+
+/// Malformed records or left-out values as a list of dicts.
+fn problem_list<'py>(py: Python<'py>, problems: &[Malformed]) -> PyResult<Bound<'py, PyList>> {
+    let list = PyList::empty(py);
+    for m in problems {
+        let item = PyDict::new(py);
+        item.set_item("record_offset", m.record_offset)?;
+        item.set_item("error_offset", m.error_offset)?;
+        item.set_item("path", &m.path)?;
+        item.set_item("message", &m.message)?;
+        list.append(item)?;
+    }
+    Ok(list)
 }
 
 /// The summary as plain Python objects.
@@ -183,16 +202,8 @@ fn summary_dict<'py>(py: Python<'py>, summary: &IngestSummary) -> PyResult<Bound
         d.set_item("prices", f.prices)?;
         d.set_item("provider_references", f.provider_references)?;
         d.set_item("benchmark_rows", f.benchmark_rows)?;
-        let malformed = PyList::empty(py);
-        for m in &f.malformed {
-            let item = PyDict::new(py);
-            item.set_item("record_offset", m.record_offset)?;
-            item.set_item("error_offset", m.error_offset)?;
-            item.set_item("path", &m.path)?;
-            item.set_item("message", &m.message)?;
-            malformed.append(item)?;
-        }
-        d.set_item("malformed", malformed)?;
+        d.set_item("malformed", problem_list(py, &f.malformed)?)?;
+        d.set_item("left_out", problem_list(py, &f.left_out)?)?;
         let unresolved = PyList::empty(py);
         for u in &f.unresolved_references {
             let item = PyDict::new(py);
@@ -209,6 +220,7 @@ fn summary_dict<'py>(py: Python<'py>, summary: &IngestSummary) -> PyResult<Bound
     out.set_item("files", files)?;
     out.set_item("records", summary.records())?;
     out.set_item("malformed", summary.malformed())?;
+    out.set_item("left_out", summary.left_out())?;
     out.set_item("benchmark_rows", summary.files.iter().map(|f| f.benchmark_rows).sum::<usize>())?;
     Ok(out)
 }

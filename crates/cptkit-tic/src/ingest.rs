@@ -17,13 +17,16 @@ use cptkit_core::{PayerBenchmark, RateProvenance, Reference};
 use flate2::read::MultiGzDecoder;
 use rust_decimal::Decimal;
 use serde::de::IgnoredAny;
+use serde_json::value::RawValue;
 use time::Date;
 
 use crate::TicError;
 use crate::aggregate::{FileAggregate, PriceFields, PriceKey, anesthesia_base_units};
 use crate::nppes::Nppes;
 use crate::scan::{Resume, Scanned, Scanner, SyntaxAt, Watch};
-use crate::schema::{GroupId, InNetworkRecord, ProviderGroup, ProviderReference, ProviderReferenceFile};
+use crate::schema::{
+    GroupId, InNetworkRecord, NegotiatedRate, NpiNumber, ProviderReference, ProviderReferenceFile, Tin,
+};
 
 /// gzip's magic bytes (RFC 1952, section 2.3.1).
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
@@ -100,7 +103,12 @@ impl IngestSummary {
         self.files.iter().map(|f| f.malformed.len()).sum()
     }
 
-    /// True when every file was read to its end with no malformed record and no unresolved reference.
+    pub fn left_out(&self) -> usize {
+        self.files.iter().map(|f| f.left_out.len()).sum()
+    }
+
+    /// True when every file was read to its end with no malformed record, no value left out and no
+    /// unresolved reference.
     pub fn is_clean(&self) -> bool {
         self.files.iter().all(FileSummary::is_clean)
     }
@@ -126,6 +134,9 @@ pub struct FileSummary {
     /// Filtered records with a bundle or capitation arrangement: not per-code prices, left out.
     pub not_fee_for_service: u64,
     pub malformed: Vec<Malformed>,
+    /// Values left out of records that were otherwise read: an NPI that is not 10 digits, a tin or a
+    /// provider reference id that cannot be read. The record's other providers and its prices count.
+    pub left_out: Vec<Malformed>,
     /// Negotiated prices read into benchmarks.
     pub prices: u64,
     /// Entries of the top-level `provider_references`.
@@ -138,11 +149,15 @@ pub struct FileSummary {
 
 impl FileSummary {
     pub fn is_clean(&self) -> bool {
-        self.error.is_none() && self.malformed.is_empty() && self.unresolved_references.is_empty()
+        self.error.is_none()
+            && self.malformed.is_empty()
+            && self.left_out.is_empty()
+            && self.unresolved_references.is_empty()
     }
 }
 
-/// A broken `in_network` record: skipped, and reading went on with the next one.
+/// A problem at a place in an `in_network` record. In `FileSummary::malformed` the record is broken and
+/// left out (reading went on with the next one); in `FileSummary::left_out` only the value at `path` is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Malformed {
     /// Where the record starts (its `{`), in the uncompressed stream.
@@ -256,6 +271,23 @@ fn parse_amount(text: &str) -> Result<Decimal, String> {
         return Err(format!("a negotiated rate must be less than {limit} dollars: found {text}"));
     }
     Ok(amount)
+}
+
+/// Where `text`, borrowed from `bytes`, starts within them: its address says it exactly.
+fn offset_within(bytes: &[u8], text: &str) -> u64 {
+    (text.as_ptr() as usize).saturating_sub(bytes.as_ptr() as usize) as u64
+}
+
+/// A serde_json error on `bytes` as (JSON path, byte offset in `bytes`, message); the path is empty at
+/// the top.
+fn json_problem(bytes: &[u8], e: serde_path_to_error::Error<serde_json::Error>) -> (String, u64, String) {
+    let path = e.path().to_string();
+    let inner = e.into_inner();
+    let at = offset_of(bytes, inner.line(), inner.column());
+    let message = inner.to_string();
+    // serde_json appends " at line L column C"; the byte offset says it better.
+    let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+    (if path == "." { String::new() } else { path }, at as u64, message)
 }
 
 /// Byte offset within `bytes` of where serde_json stopped: its column counts the bytes it consumed on the
@@ -393,22 +425,19 @@ impl<'o> FileReader<'o> {
         }
     }
 
-    /// One kept record: parse, check, aggregate. Any error makes it malformed as a whole (nothing of it counts).
+    /// One kept record: parse, check, aggregate. A syntax error, a wrong type or a bad amount makes it
+    /// malformed as a whole (nothing of it counts); a bad NPI, tin or provider reference id is left out
+    /// alone (`check_providers`).
     fn record(&mut self, offset: u64, bytes: &[u8]) {
         let mut de = serde_json::Deserializer::from_slice(bytes);
         let record: InNetworkRecord<'_> = match serde_path_to_error::deserialize(&mut de) {
             Ok(r) => r,
             Err(e) => {
-                let path = e.path().to_string();
-                let inner = e.into_inner();
-                let at = offset_of(bytes, inner.line(), inner.column());
-                let message = inner.to_string();
-                // serde_json appends " at line L column C"; the byte offset says it better.
-                let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+                let (path, at, message) = json_problem(bytes, e);
                 self.summary.malformed.push(Malformed {
                     record_offset: offset,
-                    error_offset: offset + at as u64,
-                    path: if path == "." { String::new() } else { path },
+                    error_offset: offset + at,
+                    path,
                     message,
                 });
                 return;
@@ -438,11 +467,9 @@ impl<'o> FileReader<'o> {
                 let amount = match parse_amount(raw) {
                     Ok(a) => a,
                     Err(message) => {
-                        // The raw text borrows from `bytes`: its address gives the exact offset.
-                        let at = (raw.as_ptr() as usize).saturating_sub(bytes.as_ptr() as usize);
                         self.summary.malformed.push(Malformed {
                             record_offset: offset,
-                            error_offset: offset + at as u64,
+                            error_offset: offset + offset_within(bytes, raw),
                             path: format!("negotiated_rates[{r}].negotiated_prices[{p}].negotiated_rate"),
                             message,
                         });
@@ -460,6 +487,7 @@ impl<'o> FileReader<'o> {
                 prices.push((r, fields, amount));
             }
         }
+        self.check_providers(offset, bytes, &record.negotiated_rates);
         if in_filter {
             self.summary.kept += 1;
         } else {
@@ -484,12 +512,16 @@ impl<'o> FileReader<'o> {
                 prices.into_iter().for_each(|(key, amount)| self.aggregate.add(key, None, amount));
                 continue;
             };
-            let mut taxonomies = taxonomies_of(nppes, &rate.provider_groups);
-            if !rate.provider_references.is_empty() && !self.references_read {
-                self.pending.push(Pending { references: rate.provider_references.clone(), prices });
+            // Left-out NPIs and ids add nothing, as if they were not listed (`check_providers` said so).
+            let npis = rate.provider_groups.iter().flat_map(|g| &g.npi).filter_map(|raw| NpiNumber::read(raw).ok());
+            let mut taxonomies = taxonomies_of(nppes, npis);
+            let references: Vec<GroupId> =
+                rate.provider_references.iter().filter_map(|raw| GroupId::read(raw).ok()).collect();
+            if !references.is_empty() && !self.references_read {
+                self.pending.push(Pending { references, prices });
                 continue;
             }
-            for id in &rate.provider_references {
+            for id in &references {
                 match self.references.get(id) {
                     Some(p) => taxonomies.extend_from_slice(&p.taxonomies),
                     None => taxonomies.push(crate::aggregate::UNKNOWN_TAXONOMY),
@@ -498,6 +530,70 @@ impl<'o> FileReader<'o> {
             taxonomies.sort_unstable();
             taxonomies.dedup();
             prices.into_iter().for_each(|(key, amount)| self.aggregate.add(key, Some(&taxonomies), amount));
+        }
+    }
+
+    /// Reads a record's providers item by item: an NPI that is not 10 digits, a tin or a provider
+    /// reference id that cannot be read is reported in `left_out` and left out alone; the record's other
+    /// providers and its prices still count. A group left with no NPI reads as one whose npi list is empty.
+    fn check_providers(&mut self, offset: u64, bytes: &[u8], rates: &[NegotiatedRate<'_>]) {
+        // `at`: the offset within the record's bytes.
+        let mut left_out = |at: u64, path: String, message: String| {
+            self.summary.left_out.push(Malformed { record_offset: offset, error_offset: offset + at, path, message });
+        };
+        for (r, rate) in rates.iter().enumerate() {
+            for (g, group) in rate.provider_groups.iter().enumerate() {
+                let bad: Vec<(usize, &RawValue, String)> = group
+                    .npi
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(k, raw)| NpiNumber::read(raw).err().map(|why| (k, *raw, why)))
+                    .collect();
+                let consequence = if bad.len() == group.npi.len() {
+                    "this provider group has no other NPI, so it reads as a group with an empty npi list \
+                     (with an NPPES join it adds no taxonomy); the record's prices are read"
+                } else {
+                    "the record's other providers and its prices are read"
+                };
+                for (k, raw, why) in bad {
+                    let path = format!("negotiated_rates[{r}].provider_groups[{g}].npi[{k}]");
+                    left_out(
+                        offset_within(bytes, raw.get()),
+                        path,
+                        format!("{why}: this NPI is left out; {consequence}"),
+                    );
+                }
+                if let Some(tin) = group.tin {
+                    let mut de = serde_json::Deserializer::from_str(tin.get());
+                    if let Err(e) = serde_path_to_error::deserialize::<_, Tin>(&mut de) {
+                        // At the tin itself: after a number serde_json stands past the value, not on it.
+                        let (inner, _, why) = json_problem(tin.get().as_bytes(), e);
+                        let path = format!("negotiated_rates[{r}].provider_groups[{g}].tin");
+                        let path = if inner.is_empty() { path } else { format!("{path}.{inner}") };
+                        left_out(
+                            offset_within(bytes, tin.get()),
+                            path,
+                            format!(
+                                "{why}: the tin is left out (it is no benchmark key); the record's providers and \
+                                 prices are read"
+                            ),
+                        );
+                    }
+                }
+            }
+            for (k, raw) in rate.provider_references.iter().enumerate() {
+                if let Err(why) = GroupId::read(raw) {
+                    let path = format!("negotiated_rates[{r}].provider_references[{k}]");
+                    left_out(
+                        offset_within(bytes, raw.get()),
+                        path,
+                        format!(
+                            "{why}: this reference is left out (with an NPPES join it adds no taxonomy); the \
+                             record's prices are read"
+                        ),
+                    );
+                }
+            }
         }
     }
 
@@ -564,7 +660,7 @@ impl<'o> FileReader<'o> {
             }
         }
         let taxonomies = match &self.options.nppes {
-            Some(nppes) => taxonomies_of(nppes, &groups),
+            Some(nppes) => taxonomies_of(nppes, groups.iter().flat_map(|g| &g.npi).copied()),
             None => Vec::new(),
         };
         self.references.insert(reference.provider_group_id, Providers { taxonomies });
@@ -650,13 +746,10 @@ impl<'o> FileReader<'o> {
     }
 }
 
-/// The primary taxonomies of the groups' NPIs; an NPI with none in the NPPES file adds `unknown`.
-fn taxonomies_of(nppes: &Nppes, groups: &[ProviderGroup]) -> Vec<u32> {
-    let mut out: Vec<u32> = groups
-        .iter()
-        .flat_map(|g| &g.npi)
-        .map(|npi| nppes.taxonomy_id(npi.0).unwrap_or(crate::aggregate::UNKNOWN_TAXONOMY))
-        .collect();
+/// The primary taxonomies of these NPIs; an NPI with none in the NPPES file adds `unknown`.
+fn taxonomies_of(nppes: &Nppes, npis: impl Iterator<Item = NpiNumber>) -> Vec<u32> {
+    let mut out: Vec<u32> =
+        npis.map(|npi| nppes.taxonomy_id(npi.0).unwrap_or(crate::aggregate::UNKNOWN_TAXONOMY)).collect();
     out.sort_unstable();
     out.dedup();
     out

@@ -33,27 +33,40 @@ pub(crate) struct InNetworkRecord<'a> {
 #[derive(Debug, Deserialize)]
 pub(crate) struct NegotiatedRate<'a> {
     /// In-line providers (v1.x and v2.0).
-    #[serde(default)]
-    pub provider_groups: Vec<ProviderGroup>,
-    /// Ids of the file's top-level `provider_references` entries.
-    #[serde(default)]
-    pub provider_references: Vec<GroupId>,
+    #[serde(borrow, default)]
+    pub provider_groups: Vec<ProviderGroup<'a>>,
+    /// Ids of the file's top-level `provider_references` entries, as JSON text: read one by one
+    /// (`GroupId::read`), so that a bad one is left out alone, not the record.
+    #[serde(borrow, default)]
+    pub provider_references: Vec<&'a RawValue>,
     #[serde(borrow)]
     pub negotiated_prices: Vec<NegotiatedPrice<'a>>,
 }
 
-/// A provider group: NPIs under one tax identifier. v2.0 adds `network_name` (ignored here).
+/// A provider group of an `in_network` record: NPIs under one tax identifier. v2.0 adds `network_name`
+/// (ignored here). Each NPI and the tin stay JSON text, read one by one (`NpiNumber::read`, `Tin`), so
+/// that a bad one is left out alone and the record's other providers and prices still count.
 #[derive(Debug, Deserialize)]
-pub(crate) struct ProviderGroup {
+pub(crate) struct ProviderGroup<'a> {
+    #[serde(borrow, default)]
+    pub npi: Vec<&'a RawValue>,
+    #[serde(borrow, default)]
+    pub tin: Option<&'a RawValue>,
+}
+
+/// A provider group of a provider reference (in the file or a separate one), read as a whole: a bad NPI
+/// leaves the reference unresolved.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ReferenceGroup {
     #[serde(default)]
     pub npi: Vec<NpiNumber>,
-    #[expect(dead_code, reason = "read so that a wrong type makes the record malformed; not a benchmark key")]
+    #[expect(dead_code, reason = "read so that a wrong type leaves the reference unresolved; not a benchmark key")]
     #[serde(default)]
     pub tin: Option<Tin>,
 }
 
 #[derive(Debug, Deserialize)]
-#[expect(dead_code, reason = "read so that a wrong type makes the record malformed; not a benchmark key")]
+#[expect(dead_code, reason = "read only to check its type; not a benchmark key")]
 pub(crate) struct Tin {
     #[serde(rename = "type")]
     pub kind: String,
@@ -90,7 +103,7 @@ pub(crate) struct NegotiatedPrice<'a> {
 pub(crate) struct ProviderReference {
     pub provider_group_id: GroupId,
     #[serde(default)]
-    pub provider_groups: Vec<ProviderGroup>,
+    pub provider_groups: Vec<ReferenceGroup>,
     #[serde(default)]
     pub location: Option<String>,
 }
@@ -99,7 +112,7 @@ pub(crate) struct ProviderReference {
 #[derive(Debug, Deserialize)]
 pub(crate) struct ProviderReferenceFile {
     #[serde(default)]
-    pub provider_groups: Vec<ProviderGroup>,
+    pub provider_groups: Vec<ReferenceGroup>,
 }
 
 /// An NPI: the schema says number; some publishers write strings. Kept as its 10-digit value.
@@ -138,7 +151,10 @@ impl<'de, T> Visitor<'de> for NumberOrString<T> {
 
 impl<'de> Deserialize<'de> for NpiNumber {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let parse = |s: &str| (s.len() == 10).then(|| s.parse().ok().map(NpiNumber)).flatten();
+        // Digits only: u64's parser would also take "+123456789", a 9-digit number.
+        let parse = |s: &str| {
+            (s.len() == 10 && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok().map(NpiNumber)).flatten()
+        };
         d.deserialize_any(NumberOrString(parse, "a 10-digit NPI"))
     }
 }
@@ -147,5 +163,73 @@ impl<'de> Deserialize<'de> for GroupId {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let parse = |s: &str| (!s.is_empty()).then(|| GroupId(s.to_owned()));
         d.deserialize_any(NumberOrString(parse, "a provider group id"))
+    }
+}
+
+impl NpiNumber {
+    /// One NPI of a record from its JSON text; Err says why it is left out.
+    pub(crate) fn read(raw: &RawValue) -> Result<NpiNumber, String> {
+        serde_json::from_str(raw.get()).map_err(|_| format!("expected a 10-digit NPI, found {}", shown(raw)))
+    }
+}
+
+impl GroupId {
+    /// One provider reference id of a record from its JSON text; Err says why it is left out.
+    pub(crate) fn read(raw: &RawValue) -> Result<GroupId, String> {
+        serde_json::from_str(raw.get()).map_err(|_| format!("expected a provider group id, found {}", shown(raw)))
+    }
+}
+
+/// A value's JSON text for a message, unless it is too long to read there.
+fn shown(raw: &RawValue) -> String {
+    const LONGEST: usize = 40;
+    let text = raw.get();
+    if text.len() <= LONGEST { text.to_owned() } else { format!("a value of {} bytes", text.len()) }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn npi(json: &str) -> Result<u64, String> {
+        let raw: &RawValue = serde_json::from_str(json).unwrap();
+        NpiNumber::read(raw).map(|n| n.0)
+    }
+
+    /// The schema says number, some publishers write strings: both read, 10 digits only.
+    #[test]
+    fn an_npi_is_ten_digits_and_an_id_not_empty_as_a_number_or_a_string() {
+        for good in ["1234567893", "\"1234567893\"", "\" 1234567893 \"", "1234567893.0", "1.234567893e9"] {
+            assert_eq!(npi(good), Ok(1234567893), "{good}");
+        }
+        assert_eq!(npi("\"0123456789\""), Ok(123456789), "a string keeps its leading zero's length");
+        for bad in [
+            "0",
+            "12345",
+            "12345678901",
+            "-123456789",
+            "-1234567890",
+            "\"+123456789\"",
+            "\"12345 6789\"",
+            "1234567893.5",
+            "1e400",
+            "99999999999999999999999",
+            "null",
+            "true",
+            "[1234567893]",
+            "\"\"",
+        ] {
+            assert_eq!(npi(bad), Err(format!("expected a 10-digit NPI, found {bad}")), "{bad}");
+        }
+        for id in ["7", "\"7\"", "7.0"] {
+            assert_eq!(GroupId::read(serde_json::from_str(id).unwrap()), Ok(GroupId("7".to_owned())), "{id}");
+        }
+        for bad in ["\"\"", "1.5", "null", "{}"] {
+            let why = GroupId::read(serde_json::from_str(bad).unwrap()).unwrap_err();
+            assert_eq!(why, format!("expected a provider group id, found {bad}"));
+        }
+        let long = format!("\"{}\"", "9".repeat(50));
+        assert_eq!(npi(&long), Err("expected a 10-digit NPI, found a value of 52 bytes".to_owned()));
     }
 }

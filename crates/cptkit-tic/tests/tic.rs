@@ -393,3 +393,90 @@ fn several_files_in_one_ingest() {
         result.benchmarks.iter().map(|r| r.provenance.reporting_entity_name.as_str()).collect();
     assert_eq!(payers, BTreeSet::from(["Example Health Plan (fixture)", "Example Health Plan South (fixture)"]));
 }
+
+/// One NPI that is not 10 digits (or a tin or provider reference id that cannot be read) is left out
+/// alone and reported with its place: the record's other providers and its rates still count. The rows
+/// are those of the same file with the bad values deleted (a group left with no NPI: an empty npi list).
+#[test]
+fn a_bad_npi_is_left_out_alone_and_the_record_counts() {
+    let text = std::fs::read_to_string(fixture("bad_npi.json")).unwrap();
+    let at = |value: &str| text.find(value).unwrap() as u64;
+    let record = text.find("\"negotiation_arrangement\"").map(|i| text[..i].rfind('{').unwrap()).unwrap() as u64;
+    for options in [options(), with_nppes()] {
+        let result = read("bad_npi.json", &options);
+        let f = &result.summary.files[0];
+        assert_eq!((f.records, f.kept, f.malformed.len(), f.prices, f.left_out.len()), (2, 2, 0, 4, 7));
+        assert!(!f.is_clean() && !result.summary.is_clean() && result.summary.left_out() == 7);
+        let places: Vec<(u64, u64, &str)> =
+            f.left_out.iter().map(|m| (m.record_offset, m.error_offset, m.path.as_str())).collect();
+        assert_eq!(
+            places,
+            [
+                (record, at("12345, "), "negotiated_rates[0].provider_groups[0].npi[1]"),
+                (record, at("0, -1234567890"), "negotiated_rates[0].provider_groups[1].npi[0]"),
+                (record, at("-1234567890"), "negotiated_rates[0].provider_groups[1].npi[1]"),
+                (record, at("12345678901"), "negotiated_rates[1].provider_groups[0].npi[0]"),
+                (
+                    record,
+                    at("{\"type\": \"ein\", \"value\": 123456789}"),
+                    "negotiated_rates[1].provider_groups[0].tin.value"
+                ),
+                (record, at("\"\"]"), "negotiated_rates[1].provider_references[0]"),
+                (record, at("\"0\""), "negotiated_rates[2].provider_groups[0].npi[0]"),
+            ]
+        );
+        let messages: Vec<&str> = f.left_out.iter().map(|m| m.message.as_str()).collect();
+        assert!(
+            messages[0].starts_with("expected a 10-digit NPI, found 12345: this NPI is left out; the record's other")
+        );
+        for all_bad in [1, 2, 6] {
+            assert!(messages[all_bad].contains("reads as a group with an empty npi list"), "{}", messages[all_bad]);
+        }
+        assert!(messages[4].starts_with("invalid type: integer `123456789`, expected a string: the tin is left out"));
+        assert!(messages[5].starts_with("expected a provider group id, found \"\": this reference is left out"));
+
+        // The same file with the bad values deleted reads to the same rows, clean.
+        let deleted = text
+            .replace("12345, ", "")
+            .replace("0, -1234567890", "")
+            .replace("12345678901, ", "")
+            .replace("123456789}", "\"000000000\"}")
+            .replace("\"provider_references\": [\"\"],", "")
+            .replace("[\"0\"]", "[]");
+        let path = scratch("bad_npi_deleted").join("bad_npi.json");
+        std::fs::write(&path, deleted).unwrap();
+        let clean = ingest(&[&path], &options);
+        assert!(clean.summary.is_clean(), "{:?}", clean.summary.files[0].left_out);
+        assert_eq!(result.benchmarks, clean.benchmarks);
+    }
+    // Broken JSON in an npi list, or an npi that is no list, still makes the record malformed as a whole.
+    for (from, to, group) in [("12345, ", "12x45, ", 0), ("[0, -1234567890]", "1234567893", 1)] {
+        let broken = scratch("bad_npi_broken").join("bad_npi.json");
+        std::fs::write(&broken, text.replacen(from, to, 1)).unwrap();
+        let f = ingest(&[&broken], &options()).summary.files.remove(0);
+        assert_eq!((f.kept, f.malformed.len(), f.left_out.len()), (1, 1, 0), "{to}");
+        assert_eq!(f.malformed[0].record_offset, record);
+        assert_eq!(f.malformed[0].path, format!("negotiated_rates[0].provider_groups[{group}].npi"));
+    }
+    // 85, 90, 95 on 00632 (n = 3, h = 2p); with NPPES 85 counts under its two good NPIs' taxonomies, 90
+    // under 1000000004's, and 95, whose only group has no NPI left, under unknown.
+    let plain = read("bad_npi.json", &options());
+    assert_eq!(
+        lines(&plain.benchmarks),
+        [
+            "00632 21 [] - negotiated per_unit | 3 85 86 87.5 90 92.5 94 95",
+            "00840 21 [] - negotiated per_unit | 1 92 92 92 92 92 92 92",
+        ]
+    );
+    let joined: Vec<String> =
+        lines(&read("bad_npi.json", &with_nppes()).benchmarks).into_iter().filter(|l| l.starts_with("00632")).collect();
+    assert_eq!(
+        joined,
+        [
+            "00632 21 [] 207L00000X negotiated per_unit | 1 85 85 85 85 85 85 85",
+            "00632 21 [] 208VP0014X negotiated per_unit | 1 90 90 90 90 90 90 90",
+            "00632 21 [] 367500000X negotiated per_unit | 1 85 85 85 85 85 85 85",
+            "00632 21 [] unknown negotiated per_unit | 1 95 95 95 95 95 95 95",
+        ]
+    );
+}
