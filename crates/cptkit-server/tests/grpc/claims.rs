@@ -329,11 +329,24 @@ async fn malformed_claims_name_the_request_field() {
     let options = pb::PriceOptions { rule_set: String::new(), conversion_factor: "sixty".into(), ..Default::default() };
     let status = client.price_claim(price(&good, options, TODAY)).await.expect_err("conversion factor");
     assert_eq!(violation_field(&status), "options.conversion_factor");
-    // A payer's factor out of range is named where the request holds it, not where the core keeps it.
-    let payer_conversion_factors = [("Cigna".to_owned(), "0".to_owned())].into();
-    let options = pb::PriceOptions { payer_conversion_factors, ..Default::default() };
-    let status = client.price_claim(price(&good, options, TODAY)).await.expect_err("payer conversion factor");
-    assert_eq!(violation_field(&status), "options.payer_conversion_factors.cigna");
+    // A payer's factor out of range is named where the request holds it, as the request keys it, not
+    // where the core keeps it; a factor keyed by no payer id is that map entry, not `conversion_factor`.
+    for (payer, field) in
+        [("Cigna", "options.payer_conversion_factors.Cigna"), ("", r#"options.payer_conversion_factors[""]"#)]
+    {
+        let factor = if payer.is_empty() { "62.50" } else { "0" };
+        let payer_conversion_factors = [(payer.to_owned(), factor.to_owned())].into();
+        let options =
+            pb::PriceOptions { conversion_factor: "60".into(), payer_conversion_factors, ..Default::default() };
+        let status = client.price_claim(price(&good, options.clone(), TODAY)).await.expect_err(field);
+        assert_eq!(violation_field(&status), field);
+        assert!(status.message().starts_with(&format!("{field}: ")), "{}", status.message());
+        let request = pb::ProcessClaimsRequest { options: Some(options), ..process_request("f", good.clone(), true) };
+        let mut answers = client.process_claims(tokio_stream::iter([request])).await.expect("stream").into_inner();
+        let error = answers.next().await.expect("an answer").expect("ok").error.expect(field);
+        let streamed: Vec<String> = error.violations.into_iter().map(|f| f.field).collect();
+        assert_eq!(streamed, [field], "ProcessClaims");
+    }
 
     // Well-formed text that breaks a billing rule is kept on the claim and reported, not refused.
     let mut kept = good.clone();
