@@ -207,6 +207,14 @@ async fn golden_cases_validate_and_price_as_the_core_does() {
                     Some(field) => {
                         assert!(status.get_error_details().bad_request().is_none(), "{name}");
                         assert!(status.message().starts_with(&format!("{field}: ")), "{name}: {}", status.message());
+                        // The details say the same as data: what was not found (a payer's rule set by
+                        // the payer id), or the field a precondition failed on.
+                        if field == "claim.payer.id" {
+                            let payer = &case.claim.payer.as_ref().expect("payer").id;
+                            assert_eq!(not_found(&status), pair("payer rule set", payer), "{name}");
+                        } else if status.code() == Code::FailedPrecondition {
+                            assert_eq!(precondition_failure(&status).1, field, "{name}");
+                        }
                     }
                     None => {
                         // Rejected for its findings: one violation per error finding, "EDIT: message".
@@ -410,6 +418,7 @@ async fn pricing_errors_map_to_their_codes() {
         pb::PriceOptions { rule_set: "no-such-rules".into(), conversion_factor: String::new(), ..Default::default() };
     let status = client.price_claim(price(&claim, unknown, TODAY)).await.expect_err("unknown rule set");
     assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    assert_eq!(not_found(&status), pair("rule set", "no-such-rules"));
     let negative = pb::PriceOptions { rule_set: String::new(), conversion_factor: "-1".into(), ..Default::default() };
     let status = client.price_claim(price(&claim, negative, TODAY)).await.expect_err("negative cf");
     assert_eq!(violation_field(&status), "options.conversion_factor");
@@ -417,6 +426,9 @@ async fn pricing_errors_map_to_their_codes() {
     far.lines[0].date_of_service = "2019-03-04".into();
     let status = client.price_claim(price(&far, pb::PriceOptions::default(), TODAY)).await.expect_err("CY2019");
     assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    // The subject is the field in the request, as the message names it.
+    assert_eq!(precondition_failure(&status), pair("UNSUPPORTED", "claim.lines[0].date_of_service"));
+    assert!(status.message().starts_with("claim.lines[0].date_of_service: "), "{}", status.message());
     server.stop().await;
 }
 
@@ -771,6 +783,7 @@ async fn a_user_rule_set_prices_its_payer() {
     let default = default_server().await;
     let status = default.claims().await.price_claim(price(&acme_claim(), sixty(), TODAY)).await.expect_err("no rules");
     assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    assert_eq!(not_found(&status), pair("payer rule set", &acme_claim().payer.expect("payer").id));
     default.stop().await;
     server.stop().await;
     let _ = std::fs::remove_file(file);
