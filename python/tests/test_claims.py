@@ -441,6 +441,24 @@ def test_conversion_factor_refuses_floats_and_nonsense(cf: Any) -> None:
         cptkit.price(claim, conversion_factor=60.0, today=TODAY)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("payer", "cf", "field"),
+    [
+        ("", "62.50", 'conversion_factor[""]'),
+        (" ", "62.50", 'conversion_factor[" "]'),
+        ("", "sixty", 'conversion_factor[""]'),
+        ("Cigna", "0", "conversion_factor.Cigna"),
+    ],
+)
+def test_a_payer_factor_error_names_the_dict_entry(payer: str, cf: str, field: str) -> None:
+    """Named at its key as given: a factor keyed by no payer id is that entry, not the factor for
+    every payer (`conversion_factor`, the None key)."""
+    claim, _ = case("cigna_00632_66min_2021_tenths")
+    with pytest.raises(cptkit.InvalidInputError) as info:
+        cptkit.price(claim, conversion_factor={None: "60.00", payer: cf}, today=TODAY)
+    assert (info.value.field, info.value.loc) == (field, ("conversion_factor", payer))
+
+
 def test_rule_set_by_id() -> None:
     claim, _ = case("cigna_00632_66min_2021_tenths")
     whole = cptkit.price(claim, conversion_factor="60.00", rule_set="cigna-before-2021-05", today=TODAY)

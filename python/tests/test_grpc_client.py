@@ -6,11 +6,12 @@ The server and the generated stubs are conftest.py's fixtures (`server`, `channe
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
-from conftest import RPC_TIMEOUT_S
+from conftest import REPO_ROOT, RPC_TIMEOUT_S, wire_claim
 
 import pytest
 
@@ -148,6 +149,47 @@ def test_unknown_code_is_not_found(pb: SimpleNamespace, codes: Any) -> None:
         cptkit.code("99999")
     assert unknown.value.field == "code"
     assert info.value.details() == str(unknown.value) == f"code: {unknown.value.message}"
+    # What was not found, as data (AIP-193): google.rpc.ResourceInfo, described as Python words it.
+    (resource,) = details_of(info.value, error_details_pb2.ResourceInfo)
+    assert (resource.resource_type, resource.resource_name) == ("procedure code", "99999")
+    assert resource.description == unknown.value.message
+
+
+def test_pricing_refusals_carry_their_details(pb: SimpleNamespace, channel: Any) -> None:
+    """NOT_FOUND says what was not found (ResourceInfo); FAILED_PRECONDITION the field a precondition
+    failed on (PreconditionFailure), as the message names it."""
+    claims = pb.claims_pb2_grpc.ClaimServiceStub(channel)
+    claim = json.loads((REPO_ROOT / "tests/fixtures/claims/medicare_00632_aa_90min_2025/claim.json").read_text())
+    options = pb.claims_pb2.PriceOptions(rule_set="no-such-rules")
+    request = pb.claims_pb2.PriceClaimRequest(claim=wire_claim(pb, claim), options=options, today="2026-11-27")
+    with pytest.raises(grpc.RpcError) as info:
+        claims.PriceClaim(request, timeout=RPC_TIMEOUT_S)
+    assert info.value.code() == grpc.StatusCode.NOT_FOUND
+    (resource,) = details_of(info.value, error_details_pb2.ResourceInfo)
+    assert (resource.resource_type, resource.resource_name) == ("rule set", "no-such-rules")
+
+    claim["lines"][0]["date_of_service"] = "2019-03-04"
+    request = pb.claims_pb2.PriceClaimRequest(claim=wire_claim(pb, claim), today="2026-11-27")
+    with pytest.raises(grpc.RpcError) as info:
+        claims.PriceClaim(request, timeout=RPC_TIMEOUT_S)
+    assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    (failure,) = details_of(info.value, error_details_pb2.PreconditionFailure)
+    (violation,) = failure.violations
+    assert (violation.type, violation.subject) == ("UNSUPPORTED", "claim.lines[0].date_of_service")
+    assert info.value.details() == f"{violation.subject}: {violation.description}"
+
+
+def details_of(error: Any, message_type: Any) -> list[Any]:
+    """The details of `message_type` in a status's grpc-status-details-bin trailer."""
+    status = rpc_status.from_call(error)
+    assert status is not None, f"no google.rpc.Status details on {error.code()}"
+    found = []
+    for detail in status.details:
+        if detail.Is(message_type.DESCRIPTOR):
+            message = message_type()
+            detail.Unpack(message)
+            found.append(message)
+    return found
 
 
 def test_every_locality_and_basic_localities_agree(pb: SimpleNamespace, codes: Any) -> None:

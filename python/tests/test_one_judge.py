@@ -26,7 +26,8 @@ CLAIMS = REPO_ROOT / "tests" / "fixtures" / "claims"
 CASES = sorted(d.name for d in CLAIMS.iterdir() if (d / "claim.json").is_file())
 
 # A face's answer, normalised: ("priced", claim id, total allowed, lines) or ("refused", kind, field),
-# the field None where the face does not carry one (gRPC names fields in BadRequest, INVALID_ARGUMENT only).
+# the field None where the face does not carry one (gRPC names fields in BadRequest for INVALID_ARGUMENT
+# and as the PreconditionFailure subject for FAILED_PRECONDITION; NOT_FOUND's ResourceInfo names none).
 Answer = tuple[Any, ...]
 KINDS = {
     "INVALID_ARGUMENT": "invalid_input",
@@ -122,7 +123,8 @@ def wire_options(pb: SimpleNamespace, expected: dict[str, Any]) -> Any:
 
 
 def from_status(error: Any) -> Answer:
-    """A refused PriceClaim: the code's kind, and the field of its BadRequest (INVALID_ARGUMENT)."""
+    """A refused PriceClaim: the code's kind, and the field of its BadRequest (INVALID_ARGUMENT) or the
+    subject of its PreconditionFailure (FAILED_PRECONDITION)."""
     from google.rpc import error_details_pb2
     from grpc_status import rpc_status
 
@@ -138,6 +140,11 @@ def from_status(error: Any) -> Answer:
                 return ("refused", kind, "")
             fields = [unrooted(v.field) for v in bad.field_violations]
             return ("refused", kind, fields[0] if len(fields) == 1 else "")
+        if detail.Is(error_details_pb2.PreconditionFailure.DESCRIPTOR):
+            failure = error_details_pb2.PreconditionFailure()
+            detail.Unpack(failure)
+            (violation,) = failure.violations
+            return ("refused", kind, unrooted(violation.subject) if violation.subject else "")
     return ("refused", kind, None)
 
 

@@ -236,6 +236,11 @@ fn price_with_a_conversion_factor_for_one_payer() {
     let o = cptkit(&["price", &golden("cigna_00632_payer_factor_2024"), "--payer-conversion-factor", "cigna=0"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("conversion_factor.cigna"), "{}", stderr(&o));
+    // A factor with no payer id is named as that payer's entry, not as --conversion-factor's
+    // `conversion_factor`.
+    let o = cptkit(&["price", &golden("cigna_00632_payer_factor_2024"), "--payer-conversion-factor", "=62.50"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains(r#"conversion_factor[""]: a payer's conversion factor needs"#), "{}", stderr(&o));
 }
 
 #[test]

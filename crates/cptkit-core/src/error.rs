@@ -57,14 +57,16 @@ struct Details {
     violations: Vec<Violation>,
     /// The file the error is about (a rule set, a data table), when it is about one.
     file: Option<std::path::PathBuf>,
+    /// What a NotFound error did not find, when it is one thing asked for by name.
+    resource: Option<Resource>,
 }
 
 /// `field` is `loc` as text: it says nothing more, and may not be made yet.
 impl PartialEq for Details {
     fn eq(&self, other: &Self) -> bool {
-        let Details { kind, loc, field: _, message, violations, file } = self;
-        (kind, loc, message, violations, file)
-            == (&other.kind, &other.loc, &other.message, &other.violations, &other.file)
+        let Details { kind, loc, field: _, message, violations, file, resource } = self;
+        (kind, loc, message, violations, file, resource)
+            == (&other.kind, &other.loc, &other.message, &other.violations, &other.file, &other.resource)
     }
 }
 
@@ -84,6 +86,33 @@ impl Violation {
     }
 }
 
+/// What a NotFound error did not find: the kind of thing and the name it was asked for by, as data for
+/// a transport to carry (gRPC's `google.rpc.ResourceInfo`); the message says the same for people.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resource {
+    /// One of the kinds below.
+    pub kind: &'static str,
+    /// As asked for: the code, the id.
+    pub name: String,
+}
+
+impl Resource {
+    /// A CPT or HCPCS code (`00101`).
+    pub const PROCEDURE_CODE: &'static str = "procedure code";
+    pub const MODIFIER: &'static str = "modifier";
+    pub const PLACE_OF_SERVICE: &'static str = "place of service";
+    pub const TAXONOMY: &'static str = "taxonomy";
+    /// An ICD-10-CM code.
+    pub const DIAGNOSIS_CODE: &'static str = "diagnosis code";
+    /// A Medicare payment locality id (`13202-01`).
+    pub const MEDICARE_LOCALITY: &'static str = "Medicare locality";
+    /// A rule set asked for by its id.
+    pub const RULE_SET: &'static str = "rule set";
+    /// The rule set for a payer, named by the payer id: none is loaded, or none for the claim's plan
+    /// type, state and date.
+    pub const PAYER_RULE_SET: &'static str = "payer rule set";
+}
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
@@ -95,6 +124,7 @@ impl Error {
             message: message.into(),
             violations: Vec::new(),
             file: None,
+            resource: None,
         }))
     }
 
@@ -104,6 +134,18 @@ impl Error {
 
     pub fn not_found(message: impl Into<String>) -> Self {
         Error::new(ErrorKind::NotFound, message)
+    }
+
+    /// NotFound: no `kind` (a [`Resource`] kind) by the name `name`; `message` says so for people.
+    pub fn missing(kind: &'static str, name: impl Into<String>, message: impl Into<String>) -> Self {
+        let mut error = Error::not_found(message);
+        error.0.resource = Some(Resource { kind, name: name.into() });
+        error
+    }
+
+    /// What a NotFound error did not find, when it is one thing asked for by name.
+    pub fn resource(&self) -> Option<&Resource> {
+        self.0.resource.as_ref()
     }
 
     pub fn internal(message: impl Into<String>) -> Self {
@@ -210,5 +252,16 @@ mod tests {
         assert_ne!(read, Error::invalid("code", "bad"));
         assert_eq!(read.at("claim").field(), Some("claim.lines[0].code"));
         assert_eq!(Error::not_found("gone").field(), None);
+    }
+
+    /// A NotFound error can say what it did not find, as data; naming its field keeps that.
+    #[test]
+    fn a_missing_resource_is_data() {
+        let err = Error::missing(Resource::RULE_SET, "nope", "no rule set with id \"nope\"").at("rule_set");
+        assert_eq!(err.kind(), ErrorKind::NotFound);
+        assert_eq!(err.resource(), Some(&Resource { kind: "rule set", name: "nope".into() }));
+        assert_eq!(err.to_string(), "rule_set: no rule set with id \"nope\"");
+        assert_ne!(err, Error::not_found("no rule set with id \"nope\"").at("rule_set"));
+        assert_eq!(Error::not_found("gone").resource(), None);
     }
 }

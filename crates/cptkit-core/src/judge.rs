@@ -117,8 +117,8 @@ pub(crate) enum GivenFactor {
 }
 
 impl ConversionFactors {
-    /// Checks each factor (more than 0, at most 1,000,000 dollars a unit); an error names it
-    /// (`conversion_factor`, `conversion_factor.cigna`).
+    /// Checks each factor (more than 0, at most 1,000,000 dollars a unit); an error names it as given
+    /// (`conversion_factor`, `conversion_factor.Cigna`, `conversion_factor[""]` for an empty payer id).
     pub fn new(
         every_payer: Option<Decimal>,
         by_payer: impl IntoIterator<Item = (String, Decimal)>,
@@ -139,14 +139,17 @@ impl ConversionFactors {
         let mut spelled: BTreeMap<String, (String, Decimal)> = BTreeMap::new();
         for (given, cf) in by_payer {
             let payer = given.trim().to_ascii_lowercase();
+            // The entry as the caller keyed it, not the id it matches: that is where the caller finds it.
+            let loc = FieldPath::field("conversion_factor").key_owned(given.clone());
             if payer.is_empty() {
-                return Err(Error::invalid("conversion_factor", "a payer's conversion factor needs the payer's id"));
+                return Err(Error::invalid(loc, "a payer's conversion factor needs the payer's id"));
             }
-            let loc = FieldPath::field("conversion_factor").key_owned(payer.clone());
             let cf = check(cf, loc.clone())?;
             if let Some((other, earlier)) = spelled.get(&payer).filter(|(_, earlier)| *earlier != cf) {
+                // Either entry is at fault: name the one that sorts first, whatever order a map came in.
+                let first = FieldPath::field("conversion_factor").key_owned(other.min(&given).clone());
                 return Err(Error::invalid(
-                    loc,
+                    first,
                     format!(
                         "{other:?} and {given:?} are one payer id, given two factors ({earlier} and {cf}): give one"
                     ),
@@ -309,6 +312,16 @@ mod tests {
         assert_eq!(err.field(), Some("conversion_factor"));
         let err = ConversionFactors::new(None, [("aetna".to_owned(), cf("-1"))]).unwrap_err();
         assert_eq!(err.field(), Some("conversion_factor.aetna"));
+        // Named as the caller keyed it: the entry the caller can find, not the id it matches.
+        let err = ConversionFactors::new(None, [("Aetna".to_owned(), cf("-1"))]).unwrap_err();
+        assert_eq!(err.field(), Some("conversion_factor.Aetna"));
+        // A factor without a payer id is that entry, not the factor for every payer.
+        for blank in ["", " "] {
+            let err = ConversionFactors::new(Some(cf("60")), [(blank.to_owned(), cf("62.5"))]).unwrap_err();
+            assert_eq!(err.loc(), &FieldPath::field("conversion_factor").key_owned(blank.to_owned()));
+            assert_eq!(err.field(), Some(format!("conversion_factor[{blank:?}]").as_str()));
+            assert!(err.message().contains("needs the payer's id"), "{err}");
+        }
         assert!(ConversionFactors::every_payer(cf("1000001")).is_err());
         // Two spellings of one payer id: one factor whatever the order, or an error naming both.
         let spellings = |pairs: &[(&str, &str)]| {
@@ -318,7 +331,7 @@ mod tests {
         assert_eq!(same.resolve("Cigna", CfBasis::Contract), GivenFactor::ForPayer(cf("60")));
         for pairs in [[("cigna", "60"), ("CIGNA", "70")], [("CIGNA", "70"), ("cigna", "60")]] {
             let err = spellings(&pairs).unwrap_err();
-            assert_eq!(err.field(), Some("conversion_factor.cigna"));
+            assert_eq!(err.field(), Some("conversion_factor.CIGNA"));
             assert!(err.message().contains("are one payer id, given two factors"), "{err}");
         }
     }

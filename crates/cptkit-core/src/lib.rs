@@ -30,7 +30,7 @@ pub use claim::{
 };
 /// The inline containers the claim is made of, for the crates that build claims.
 pub use compact_str::{ToCompactString, format_compact};
-pub use error::{Error, ErrorKind, Result, Violation};
+pub use error::{Error, ErrorKind, Resource, Result, Violation};
 pub use files::{io_error, read_text};
 pub use ids::{
     CptCode, DiagnosisCode, Icd10Code, InlineText, LocalityId, ModifierCode, Npi, PosCode, PostalCode, TaxonomyCode,

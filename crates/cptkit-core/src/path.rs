@@ -80,25 +80,63 @@ impl FieldPath {
         self.line_index().map(|_| &self.0[2..])
     }
 
-    /// Reads the text form (`lines[0].modifiers[1]`, `rendering_provider.npi`). For field names written
-    /// in code and paths from serde's error reports; `.` alone (serde's root) is the root.
+    /// Reads the text form (`lines[0].modifiers[1]`, `rendering_provider.npi`, a quoted key such as
+    /// `conversion_factor[""]`). For field names written in code and paths from serde's error reports;
+    /// `.` alone (serde's root) is the root.
     pub fn parse(text: &str) -> FieldPath {
         let mut items = Vec::new();
-        for part in text.split('.').filter(|p| !p.is_empty()) {
-            let (name, mut rest) = part.split_once('[').map_or((part, ""), |(n, r)| (n, r));
-            if !name.is_empty() {
-                items.push(PathItem::Field(Cow::Owned(name.to_owned())));
-            }
-            while let Some((index, after)) = rest.split_once(']') {
-                match index.parse() {
-                    Ok(i) => items.push(PathItem::Index(i)),
-                    Err(_) => items.push(PathItem::Field(Cow::Owned(index.to_owned()))),
+        let mut rest = text;
+        while let Some(c) = rest.chars().next() {
+            match c {
+                '.' => rest = &rest[1..],
+                '[' => {
+                    let inner = &rest[1..];
+                    if let Some((key, after)) = inner.strip_prefix('"').and_then(quoted_key) {
+                        items.push(PathItem::Field(Cow::Owned(key)));
+                        rest = after.strip_prefix(']').unwrap_or(after);
+                        continue;
+                    }
+                    let (index, after) = inner.split_once(']').unwrap_or((inner, ""));
+                    match index.parse() {
+                        Ok(i) => items.push(PathItem::Index(i)),
+                        Err(_) => items.push(PathItem::Field(Cow::Owned(index.to_owned()))),
+                    }
+                    rest = after;
                 }
-                rest = after.strip_prefix('[').unwrap_or(after);
+                _ => {
+                    let end = rest.find(['.', '[']).unwrap_or(rest.len());
+                    items.push(PathItem::Field(Cow::Owned(rest[..end].to_owned())));
+                    rest = &rest[end..];
+                }
             }
         }
         FieldPath(items)
     }
+}
+
+/// Whether a field name is written bare (`cigna`, `bcbs-ok`) rather than quoted (`[""]`, `["a.b"]`):
+/// a name that is empty, or holds a separator, a quote or a space, would not read back as itself.
+fn is_bare(name: &str) -> bool {
+    !name.is_empty() && !name.chars().any(|c| matches!(c, '.' | '[' | ']' | '"') || c.is_whitespace() || c.is_control())
+}
+
+/// The key of a quoted name, after its opening quote: the JSON string up to its closing quote, and the
+/// text after that quote. None when it does not close.
+fn quoted_key(text: &str) -> Option<(String, &str)> {
+    let mut escaped = false;
+    let close = text.char_indices().find_map(|(i, c)| match (escaped, c) {
+        (false, '"') => Some(i),
+        (false, '\\') => {
+            escaped = true;
+            None
+        }
+        _ => {
+            escaped = false;
+            None
+        }
+    })?;
+    let key = serde_json::from_str(&format!("\"{}\"", &text[..close])).ok()?;
+    Some((key, &text[close + 1..]))
 }
 
 /// A path written as text where it is made (`"rendering_provider.npi"`, a serde error's path).
@@ -124,6 +162,11 @@ impl fmt::Display for FieldPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, item) in self.0.iter().enumerate() {
             match item {
+                // A key that is data (a payer id) and would not read back bare is quoted, JSON-style.
+                PathItem::Field(name) if !is_bare(name) => {
+                    let quoted = serde_json::to_string(name.as_ref()).map_err(|_| fmt::Error)?;
+                    write!(f, "[{quoted}]")?
+                }
                 PathItem::Field(name) if i == 0 => f.write_str(name)?,
                 PathItem::Field(name) => write!(f, ".{name}")?,
                 PathItem::Index(index) => write!(f, "[{index}]")?,
@@ -170,5 +213,29 @@ mod tests {
         assert_eq!(serde_json::to_string(&built).unwrap(), r#"["lines",2,"modifiers",0]"#);
         let nested = FieldPath::from("modifiers[0]").within(&FieldPath::line(1)).within(&"claim".into());
         assert_eq!(nested.to_string(), "claim.lines[1].modifiers[0]");
+    }
+
+    /// A key that is data is written bare when it reads back as itself (`conversion_factor.bcbs-ok`),
+    /// else quoted as a JSON string: an empty payer id is `conversion_factor[""]`, not a trailing dot
+    /// that names `conversion_factor` itself.
+    #[test]
+    fn keys_that_would_not_read_back_bare_are_quoted() {
+        let key = |name: &str| FieldPath::field("conversion_factor").key_owned(name.to_owned());
+        for (name, text) in [
+            ("cigna", "conversion_factor.cigna"),
+            ("bcbs-ok", "conversion_factor.bcbs-ok"),
+            ("", r#"conversion_factor[""]"#),
+            (" ", r#"conversion_factor[" "]"#),
+            ("a.b", r#"conversion_factor["a.b"]"#),
+            ("say \"hi\" [x]\\", r#"conversion_factor["say \"hi\" [x]\\"]"#),
+        ] {
+            let path = key(name);
+            assert_eq!(path.to_string(), text, "{name:?}");
+            assert_eq!(FieldPath::parse(text), path, "{text}");
+        }
+        let inside = FieldPath::parse(r#"options.payer_conversion_factors["a.b"].x[2]"#);
+        assert_eq!(inside.items().len(), 5);
+        assert_eq!(inside.to_string(), r#"options.payer_conversion_factors["a.b"].x[2]"#);
+        assert_eq!(FieldPath::root().key_owned(String::new()).to_string(), r#"[""]"#);
     }
 }

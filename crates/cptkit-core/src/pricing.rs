@@ -14,7 +14,7 @@ use smallvec::SmallVec;
 use time::Date;
 
 use crate::claim::{Claim, ClaimLine, PlanType, ShortText, UnitBasis};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Resource, Result};
 use crate::ids::{CptCode, LocalityId, ModifierCode, UsState};
 use crate::judge::{GivenFactor, PriceOptions};
 use crate::model::{CfTier, ConversionFactor, ServiceType};
@@ -333,7 +333,7 @@ impl RuleBook {
         self.rule_sets
             .iter()
             .find(|r| r.id == id)
-            .ok_or_else(|| Error::not_found(format!("no rule set with id {id:?}")).at("rule_set"))
+            .ok_or_else(|| Error::missing(Resource::RULE_SET, id, format!("no rule set with id {id:?}")).at("rule_set"))
     }
 
     /// The rule set for a claim line: by explicit id, else the payer's rule sets for the claim's plan
@@ -390,7 +390,7 @@ impl RuleBook {
                 )
             }
         };
-        Err(Error::new(ErrorKind::NotFound, message).at(FieldPath::field("payer").key("id")))
+        Err(Error::missing(Resource::PAYER_RULE_SET, payer, message).at(FieldPath::field("payer").key("id")))
     }
 }
 

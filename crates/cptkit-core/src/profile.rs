@@ -9,7 +9,7 @@ use serde::Serialize;
 use time::Date;
 
 use crate::claim::PlanType;
-use crate::error::Result;
+use crate::error::{Resource, Result};
 use crate::ids::{CptCode, Icd10Code, LocalityId, PosCode};
 use crate::model::{
     AnesthesiaCode, CfTier, ConversionFactor, Diagnosis, Known, Locality, Modifier, ServiceType, Taxonomy,
@@ -288,12 +288,18 @@ impl Reference {
     fn unknown_code(&self, code: CptCode) -> crate::Error {
         let error = if code.is_anesthesia() {
             // The anesthesia table's own wording: in the range, not in the CMS base-unit file.
-            self.anesthesia_code(code).err().unwrap_or_else(|| crate::Error::not_found(code.to_string()))
+            self.anesthesia_code(code)
+                .err()
+                .unwrap_or_else(|| crate::Error::missing(Resource::PROCEDURE_CODE, code.to_string(), code.to_string()))
         } else {
             let release = self.fee_schedule().latest().map(|f| f.release.info.release.clone()).unwrap_or_default();
-            crate::Error::not_found(format!(
-                "{code} is not in the Medicare Physician Fee Schedule ({release}) nor among the CMS anesthesia codes"
-            ))
+            crate::Error::missing(
+                Resource::PROCEDURE_CODE,
+                code.to_string(),
+                format!(
+                    "{code} is not in the Medicare Physician Fee Schedule ({release}) nor among the CMS anesthesia codes"
+                ),
+            )
         };
         error.at("code")
     }
@@ -510,9 +516,11 @@ impl Reference {
                     self.locality_conversion_factors()
                         .find(|cf| cf.locality.as_ref().is_some_and(|l| &l.id == id))
                         .ok_or_else(|| {
-                            crate::Error::not_found(format!(
-                                "no Medicare anesthesia conversion factor for locality {id}"
-                            ))
+                            crate::Error::missing(
+                                Resource::MEDICARE_LOCALITY,
+                                id.to_string(),
+                                format!("no Medicare anesthesia conversion factor for locality {id}"),
+                            )
                             .at(format!("localities[{i}]"))
                         })
                 })

@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use time::Date;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Resource, Result};
 use crate::ids::{CptCode, ModifierCode, PosCode};
 use crate::reference::Reference;
 
@@ -234,7 +234,8 @@ impl PayerBenchmarks {
         let rows = self.for_code(code);
         if rows.is_empty() {
             reference.check_code(code).map_err(|e| {
-                Error::not_found(format!("{}, and no payer benchmark is loaded for it", e.message())).at("code")
+                let message = format!("{}, and no payer benchmark is loaded for it", e.message());
+                Error::missing(Resource::PROCEDURE_CODE, code.to_string(), message).at("code")
             })?;
         }
         Ok(rows.iter().filter(|r| filter.matches(r)).cloned().collect())

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use time::Date;
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Resource, Result};
 use crate::icd10::Icd10Table;
 use crate::ids::{CptCode, Icd10Code, LocalityId, ModifierCode, PosCode, TaxonomyCode};
 use crate::model::{
@@ -494,7 +494,7 @@ impl Reference {
             } else {
                 "is not an anesthesia code (cptkit profiles CPT 00100-01999)"
             };
-            Error::not_found(format!("{code} {why}"))
+            Error::missing(Resource::PROCEDURE_CODE, code.to_string(), format!("{code} {why}"))
         })
     }
 
@@ -504,7 +504,8 @@ impl Reference {
 
     pub fn modifier(&self, code: ModifierCode) -> Result<&Modifier> {
         self.known_modifier(code).ok_or_else(|| {
-            Error::not_found(format!("modifier {code} is not an anesthesia modifier cptkit knows")).at("code")
+            let message = format!("modifier {code} is not an anesthesia modifier cptkit knows");
+            Error::missing(Resource::MODIFIER, code.to_string(), message).at("code")
         })
     }
 
@@ -520,16 +521,16 @@ impl Reference {
 
     pub fn place_of_service(&self, code: &PosCode) -> Result<&PlaceOfService> {
         self.places_of_service.get(code.number()).and_then(Option::as_ref).ok_or_else(|| {
-            Error::not_found(format!("place of service {code} is not assigned in the CMS POS code set")).at("code")
+            let message = format!("place of service {code} is not assigned in the CMS POS code set");
+            Error::missing(Resource::PLACE_OF_SERVICE, code.to_string(), message).at("code")
         })
     }
 
     pub fn taxonomy(&self, code: &TaxonomyCode) -> Result<&Taxonomy> {
         self.taxonomies.get(code).ok_or_else(|| {
-            Error::not_found(format!(
-                "taxonomy {code} is not among the anesthesia and pain-medicine taxonomies cptkit holds"
-            ))
-            .at("code")
+            let message =
+                format!("taxonomy {code} is not among the anesthesia and pain-medicine taxonomies cptkit holds");
+            Error::missing(Resource::TAXONOMY, code.to_string(), message).at("code")
         })
     }
 
@@ -581,7 +582,8 @@ impl Reference {
                 source: d.source.clone(),
             }),
             (None, None) => {
-                Err(Error::not_found(format!("{code} is not in the ICD-10-CM code set (April 1, 2026)")).at("code"))
+                let message = format!("{code} is not in the ICD-10-CM code set (April 1, 2026)");
+                Err(Error::missing(Resource::DIAGNOSIS_CODE, code.to_string(), message).at("code"))
             }
         }
     }

@@ -66,8 +66,8 @@ pub(crate) fn optional_parse<T: std::str::FromStr<Err = Error>>(field: &str, tex
 }
 
 /// A conversion factor error named by the wire's field: the core names a payer's factor inside its
-/// `conversion_factor` (Python's mapping, `conversion_factor.cigna`); the wire has them apart, in
-/// `payer_conversion_factors`.
+/// `conversion_factor` (Python's mapping, `conversion_factor.cigna`, `conversion_factor[""]` for an
+/// empty payer id); the wire has them apart, in `payer_conversion_factors`.
 fn wire_factor_field(error: Error) -> Error {
     match error.loc().items() {
         [core::PathItem::Field(name), core::PathItem::Field(payer)] if name == "conversion_factor" => {
@@ -344,8 +344,9 @@ pub fn price_options(options: Option<pb::PriceOptions>) -> Result<core::PriceOpt
     let by_payer = payer_conversion_factors
         .into_iter()
         .map(|(payer, cf)| {
-            let field = format!("options.payer_conversion_factors.{payer}");
-            parse_decimal(&field, &cf).map(|cf| (payer, cf))
+            // Built, not parsed from text: a key may be empty or hold a dot.
+            let field = core::FieldPath::field("options").key("payer_conversion_factors").key_owned(payer.clone());
+            parse_decimal(field, &cf).map(|cf| (payer, cf))
         })
         .collect::<Result<Vec<_>>>()?;
     let conversion_factors =
@@ -386,5 +387,29 @@ mod tests {
         bad.lines[0].modifiers[1] = "P".to_owned();
         let err = core::Claim::try_from(bad).expect_err("bad modifier");
         assert_eq!(err.field(), Some("lines[0].modifiers[1]"));
+    }
+
+    /// Each payer's factor is named at its map entry as the request keys it, whatever is wrong with it;
+    /// an entry with no payer id is that entry, never the factor for every payer.
+    #[test]
+    fn payer_factor_errors_name_the_map_entry() {
+        let refused = |payer: &str, cf: &str| {
+            let payer_conversion_factors = [(payer.to_owned(), cf.to_owned())].into();
+            let options =
+                pb::PriceOptions { conversion_factor: "60".to_owned(), payer_conversion_factors, ..Default::default() };
+            price_options(Some(options)).expect_err("refused")
+        };
+        for (payer, cf, field) in [
+            ("", "62.50", r#"options.payer_conversion_factors[""]"#),
+            (" ", "62.50", r#"options.payer_conversion_factors[" "]"#),
+            ("", "sixty", r#"options.payer_conversion_factors[""]"#),
+            ("Cigna", "0", "options.payer_conversion_factors.Cigna"),
+            ("a.b", "sixty", r#"options.payer_conversion_factors["a.b"]"#),
+            ("a.b", "0", r#"options.payer_conversion_factors["a.b"]"#),
+        ] {
+            let err = refused(payer, cf);
+            assert_eq!(err.kind(), core::ErrorKind::InvalidInput, "{payer:?}={cf}");
+            assert_eq!(err.field(), Some(field), "{payer:?}={cf}: {err}");
+        }
     }
 }

@@ -17,7 +17,7 @@ pub(crate) fn parse_date(field: &str, text: &str) -> Result<Option<Date>> {
         .map_err(|_| cptkit_core::unreadable_field(field, format!("expected a date as YYYY-MM-DD, got {text:?}")))
 }
 
-pub(crate) fn parse_decimal(field: &str, text: &str) -> Result<Decimal> {
+pub(crate) fn parse_decimal(field: impl Into<cptkit_core::FieldPath>, text: &str) -> Result<Decimal> {
     text.parse().map_err(|_| Error::invalid(field, format!("expected a decimal number, got {text:?}")))
 }
 

@@ -315,11 +315,11 @@ pub(crate) fn rules<'py>(py: Python<'py>, value: Option<&Bound<'py, PyAny>>) -> 
         return Ok(Rules::Embedded(Some(id)));
     }
     let known: Vec<&str> = book.rule_sets().map(|r| r.id.as_str()).collect();
-    let err = Error::not_found(format!(
+    let message = format!(
         "no rule set with id {id:?}; cptkit has {} (load your own with cptkit.load_rule_set)",
         known.join(", ")
-    ))
-    .at("rule_set");
+    );
+    let err = Error::missing(core::Resource::RULE_SET, id, message).at("rule_set");
     Err(to_py_err(py, &err, Subject::Other))
 }
 

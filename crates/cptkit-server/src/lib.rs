@@ -27,6 +27,7 @@ mod claims;
 mod config;
 mod conn;
 mod data;
+mod health;
 mod limits;
 mod logging;
 mod metrics;
@@ -53,6 +54,8 @@ use tokio::net::TcpListener;
 use tonic::server::NamedService as _;
 use tonic::transport::Server;
 use tonic_health::ServingStatus;
+
+use crate::health::health_routes;
 
 pub use access_log::{AccessLog, AccessLogLayer, LoggedBody};
 pub use auth::{Auth, AuthLayer};
@@ -148,12 +151,13 @@ pub async fn serve_data(
     // X12 files are larger than any other request: this service alone has its own limit.
     let x12 = X12ServiceServer::new(X12ServiceImpl::new(store)).max_decoding_message_size(config.max_x12_bytes);
 
-    let (health_reporter, health) = tonic_health::server::health_reporter();
+    let (health_reporter, _) = tonic_health::server::health_reporter();
     health_reporter.set_service_status("", ServingStatus::Serving).await;
     health_reporter.set_serving::<CodeServiceServer<CodeServiceImpl>>().await;
     health_reporter.set_serving::<ClaimServiceServer<ClaimServiceImpl>>().await;
     health_reporter.set_serving::<X12ServiceServer<X12ServiceImpl>>().await;
-    let health = health.max_decoding_message_size(limit);
+    // tonic-health's service, read with cptkit's codec (bytes that are not a request: INVALID_ARGUMENT).
+    let health = health_routes(health_reporter.clone(), limit);
 
     // Reflection advertises the services mounted here (a service of proto/ that this server does not
     // serve stays unlisted) and resolves every cptkit and grpc.health.v1 symbol.

@@ -121,8 +121,8 @@ impl PreparedProfiles {
 }
 
 /// A generated service with one method answered from prepared bytes: requests for `path` go to
-/// `method` (tonic's own server machinery with a [`PreparedCodec`]), every other path to the
-/// generated server. Cheap to clone.
+/// `method` (tonic's own server machinery with a [`PreparedCodec`], or another codec such as the
+/// health service's), every other path to the generated server. Cheap to clone.
 #[derive(Clone)]
 pub struct PreparedRoutes<G> {
     generated: G,

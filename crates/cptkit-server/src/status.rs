@@ -5,6 +5,9 @@ use cptkit_proto::pb;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 
+/// `google.rpc.ResourceInfo.resource_type` of a NOT_FOUND about a file (a data directory's table).
+const FILE_RESOURCE: &str = "file";
+
 /// Most `google.rpc.BadRequest` field violations one status carries. The details travel in a
 /// trailer, and proxies and clients cap header sizes (often 8-64 KiB), so a 4 MiB claim with an error
 /// on each of thousands of lines must not put every one there; the message then says how many there
@@ -37,11 +40,18 @@ pub fn code_for(kind: ErrorKind) -> Code {
     }
 }
 
-/// A status for a core error. The message names the field (`code: expected a 5-character ...`);
-/// INVALID_ARGUMENT also carries `google.rpc.BadRequest` with one field violation per field at fault
-/// ([`Error::violations`]: the error's own field, or each error finding of a rejected claim with the
-/// description `EDIT: message`): at most [`MAX_FIELD_VIOLATIONS`] of them, and as many as fit
-/// [`MAX_STATUS_TEXT_BYTES`] with the message, each text cut to 512 bytes.
+/// A status for a core error. The message names the field (`code: expected a 5-character ...`), and
+/// the details say the same as data (AIP-193):
+/// - INVALID_ARGUMENT: `google.rpc.BadRequest` with one field violation per field at fault
+///   ([`Error::violations`]: the error's own field, or each error finding of a rejected claim with the
+///   description `EDIT: message`): at most [`MAX_FIELD_VIOLATIONS`] of them, and as many as fit
+///   [`MAX_STATUS_TEXT_BYTES`] with the message, each text cut to 512 bytes.
+/// - NOT_FOUND: `google.rpc.ResourceInfo`: what was not found ([`Error::resource`]: its kind and the
+///   name it was asked for, such as `procedure code` `00101`; a missing file is `file` and its path),
+///   described by the message without the field.
+/// - FAILED_PRECONDITION: `google.rpc.PreconditionFailure` with one violation: the core kind as its
+///   type (`UNSUPPORTED`, `CONFLICT`), the field at fault as its subject (empty when none), the
+///   message without the field as its description.
 pub fn to_status(error: &Error) -> Status {
     let code = code_for(error.kind());
     let mut message = clip(error.to_string());
@@ -71,6 +81,23 @@ pub fn to_status(error: &Error) -> Status {
             let violations: Vec<FieldViolation> =
                 violations.into_iter().map(|(field, description)| FieldViolation::new(field, description)).collect();
             Status::with_error_details(code, message, ErrorDetails::with_bad_request(violations))
+        }
+        Code::NotFound => {
+            let (resource_type, resource_name) = match (error.resource(), error.file()) {
+                (Some(resource), _) => (resource.kind, resource.name.clone()),
+                (None, Some(file)) => (FILE_RESOURCE, file.display().to_string()),
+                (None, None) => ("", String::new()),
+            };
+            let description = clip(error.message().to_owned());
+            let info = ErrorDetails::with_resource_info(resource_type, clip(resource_name), "", description);
+            Status::with_error_details(code, message, info)
+        }
+        Code::FailedPrecondition => {
+            let violation_type = error.kind().as_str().to_ascii_uppercase();
+            let subject = clip(error.field().unwrap_or_default().to_owned());
+            let description = clip(error.message().to_owned());
+            let failure = ErrorDetails::with_precondition_failure_violation(violation_type, subject, description);
+            Status::with_error_details(code, message, failure)
         }
         _ => Status::new(code, message),
     }
@@ -196,12 +223,48 @@ mod tests {
     }
 
     #[test]
-    fn other_kinds_map_without_details() {
-        let status = to_status(&Error::not_found("00101 is not there"));
-        assert_eq!(status.code(), Code::NotFound);
-        assert!(status.get_error_details().bad_request().is_none());
+    fn not_found_carries_the_resource_not_found() {
+        let error = Error::missing(cptkit_core::Resource::PROCEDURE_CODE, "00101", "00101 is not there").at("code");
+        let status = to_status(&error);
+        assert_eq!((status.code(), status.message()), (Code::NotFound, "code: 00101 is not there"));
+        let details = status.get_error_details();
+        assert!(details.bad_request().is_none());
+        let info = details.resource_info().expect("resource info");
+        assert_eq!(
+            (info.resource_type.as_str(), info.resource_name.as_str(), info.owner.as_str()),
+            ("procedure code", "00101", "")
+        );
+        assert_eq!(info.description, "00101 is not there");
+        // A missing file is named by its path; a NOT_FOUND about nothing by name still says what.
+        let file = Error::new(ErrorKind::NotFound, "no such file").in_file("/data/gpci.csv");
+        let info = to_status(&file).get_error_details().resource_info().cloned().expect("file");
+        assert_eq!((info.resource_type.as_str(), info.resource_name.as_str()), ("file", "/data/gpci.csv"));
+        let info = to_status(&Error::not_found("gone")).get_error_details().resource_info().cloned().expect("info");
+        assert_eq!((info.resource_type.as_str(), info.description.as_str()), ("", "gone"));
+    }
+
+    #[test]
+    fn failed_precondition_carries_the_kind_and_the_field() {
+        let error = Error::new(ErrorKind::Unsupported, "no factor for CY2019").at("date_of_service").at("claim");
+        let status = to_status(&error);
+        assert_eq!(status.code(), Code::FailedPrecondition);
+        let failure = status.get_error_details().precondition_failure().cloned().expect("precondition failure");
+        let violations: Vec<_> = failure
+            .violations
+            .iter()
+            .map(|v| (v.r#type.as_str(), v.subject.as_str(), v.description.as_str()))
+            .collect();
+        assert_eq!(violations, [("UNSUPPORTED", "claim.date_of_service", "no factor for CY2019")]);
+        let conflict = to_status(&Error::new(ErrorKind::Conflict, "contradicts the data"));
+        let failure = conflict.get_error_details().precondition_failure().cloned().expect("conflict");
+        assert_eq!((failure.violations[0].r#type.as_str(), failure.violations[0].subject.as_str()), ("CONFLICT", ""));
+    }
+
+    #[test]
+    fn every_kind_has_its_code() {
         assert_eq!(code_for(ErrorKind::Internal), Code::Internal);
         assert_eq!(code_for(ErrorKind::Unsupported), Code::FailedPrecondition);
         assert_eq!(code_for(ErrorKind::Conflict), Code::FailedPrecondition);
+        assert!(to_status(&Error::internal("a bug")).details().is_empty());
     }
 }

@@ -30,6 +30,9 @@ const RSS_GROWTH_BOUND_KIB: u64 = 256 * 1024;
 const PRICE_CLAIM: &str = "/cptkit.v1.ClaimService/PriceClaim";
 const GET_CODE: &str = "/cptkit.v1.CodeService/GetCode";
 const PARSE_CLAIMS: &str = "/cptkit.v1.X12Service/ParseClaims";
+const VALIDATE_CLAIM: &str = "/cptkit.v1.ClaimService/ValidateClaim";
+const HEALTH_CHECK: &str = "/grpc.health.v1.Health/Check";
+const HEALTH_WATCH: &str = "/grpc.health.v1.Health/Watch";
 
 fn expectations() -> Arc<Expectations> {
     Arc::new(Expectations::load(&spawned::fixtures(), 1).expect("fixtures"))
@@ -105,29 +108,69 @@ impl RawConnection {
     /// A whole call: `body` sent, the answer read to its end. Returns grpc-status (None when the
     /// answer has none, e.g. an HTTP error status) or the HTTP/2 error that ended the call.
     async fn call(&mut self, path: &str, headers: &[(&str, &str)], body: Bytes) -> Result<Option<u32>, h2::Error> {
+        Ok(self.answer(path, headers, body).await?.status)
+    }
+
+    /// As [`RawConnection::call`], with grpc-message too.
+    async fn answer(&mut self, path: &str, headers: &[(&str, &str)], body: Bytes) -> Result<Answer, h2::Error> {
         let (response, mut send) = self.start(path, headers).await?;
         // The server may answer and end the stream before the body is all sent (a bad grpc-encoding
         // header, a length prefix over the limit): then sending fails and its answer is what counts.
         let _ = send.send_data(body, true);
-        grpc_status(response).await
+        grpc_answer(response).await
     }
 }
 
 /// Reads an answer to its end (releasing flow control as it goes) and returns its grpc-status.
 async fn grpc_status(response: h2::client::ResponseFuture) -> Result<Option<u32>, h2::Error> {
-    let status_of = |headers: &http::HeaderMap| {
-        headers.get("grpc-status").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u32>().ok())
+    Ok(grpc_answer(response).await?.status)
+}
+
+/// How a gRPC answer ended: grpc-status (None when the answer has none) and grpc-message, decoded.
+#[derive(Debug)]
+struct Answer {
+    status: Option<u32>,
+    message: String,
+}
+
+/// Reads an answer to its end (releasing flow control as it goes).
+async fn grpc_answer(response: h2::client::ResponseFuture) -> Result<Answer, h2::Error> {
+    let end_of = |headers: &http::HeaderMap| {
+        let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let message = text("grpc-message").map(percent_decode).unwrap_or_default();
+        Answer { status: text("grpc-status").and_then(|v| v.parse::<u32>().ok()), message }
     };
     let response = response.await?;
-    if let Some(status) = status_of(response.headers()) {
-        return Ok(Some(status)); // Trailers-only answer.
+    if response.headers().contains_key("grpc-status") {
+        return Ok(end_of(response.headers())); // Trailers-only answer.
     }
     let mut body = response.into_body();
     while let Some(chunk) = body.data().await {
         let chunk = chunk?;
         let _ = body.flow_control().release_capacity(chunk.len());
     }
-    Ok(body.trailers().await?.as_ref().and_then(status_of))
+    Ok(end_of(&body.trailers().await?.unwrap_or_default()))
+}
+
+/// grpc-message is percent-encoded (gRPC over HTTP/2).
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 // ---- clients cancelling, connections dropped, clients that never read ----
@@ -310,6 +353,52 @@ async fn oversized_and_malformed_grpc_messages_over_raw_http2() {
     server.assert_serving().await;
     let (status, stderr) = server.terminate().await;
     assert!(status.success(), "exit {status:?}; stderr:\n{stderr}");
+}
+
+/// A message that is not protobuf is the caller's fault: INVALID_ARGUMENT naming prost's reason, never
+/// INTERNAL, on every path a request is read on (tonic's unary and server-streaming machinery,
+/// GetCode's own path, the health service), and the connection goes on serving. (ProcessClaims
+/// answers it in the stream, which goes on: `grpc/claims.rs`.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_that_is_not_protobuf_is_invalid_argument() {
+    let server = Server::start(&[], &[]).await;
+    let expect = expectations();
+    let good = priced_case(&expect).price_request().encode_to_vec();
+    let mut connection = RawConnection::open(server.address, None).await;
+    let mut answer = async |path: &str, body: Bytes| {
+        let answer = tokio::time::timeout(HANG_GUARD, connection.answer(path, &[], body)).await;
+        answer.expect("answered").unwrap_or_else(|e| panic!("{path}: {e}"))
+    };
+    // Bytes that are not even a field key; a field 1 whose length runs past the end of the message.
+    let bad: [(&[u8], &str); 2] = [(&[0xFF; 64], ": invalid varint"), (&[0x0A, 0x7F, b'x'], ": buffer underflow")];
+    let paths = [PRICE_CLAIM, VALIDATE_CLAIM, GET_CODE, PARSE_CLAIMS, HEALTH_CHECK, HEALTH_WATCH];
+    for path in paths {
+        for (body, reason) in bad {
+            let refused = answer(path, grpc_frame(body)).await;
+            assert_eq!(refused.status, Some(Code::InvalidArgument as u32), "{path}: {refused:?}");
+            assert!(refused.message.contains("the message is not valid protobuf: "), "{path}: {refused:?}");
+            assert!(refused.message.ends_with(reason), "{path}: {refused:?}");
+        }
+    }
+    // The same connection answers good requests after them.
+    assert_eq!(answer(PRICE_CLAIM, grpc_frame(&good)).await.status, Some(0));
+    let health = pb_health_check("cptkit.v1.ClaimService");
+    assert_eq!(answer(HEALTH_CHECK, grpc_frame(&health)).await.status, Some(0));
+
+    // A message cut short by the end of the stream (its length prefix promises more than came) never
+    // reaches a decoder: tonic's framing answers it INTERNAL, as grpc-go and grpc-java answer a stream
+    // that ends mid-message. Pinned, so that a change is seen.
+    let cut = answer(PRICE_CLAIM, grpc_frame(&good).slice(..good.len() / 2)).await;
+    assert_eq!((cut.status, cut.message.as_str()), (Some(Code::Internal as u32), "Unexpected EOF decoding stream."));
+    assert_eq!(answer(PRICE_CLAIM, grpc_frame(&good)).await.status, Some(0));
+    server.assert_serving().await;
+    let (status, stderr) = server.terminate().await;
+    assert!(status.success(), "exit {status:?}; stderr:\n{stderr}");
+}
+
+/// An encoded `grpc.health.v1.HealthCheckRequest` for `service`.
+fn pb_health_check(service: &str) -> Vec<u8> {
+    tonic_health::pb::HealthCheckRequest { service: service.to_owned() }.encode_to_vec()
 }
 
 /// Request bodies that are not one good gRPC message, made from a good `message`.

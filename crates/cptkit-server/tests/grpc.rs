@@ -120,6 +120,34 @@ fn violation_field(status: &Status) -> String {
     violation.field.clone()
 }
 
+/// What a NOT_FOUND status did not find, from its `google.rpc.ResourceInfo`: (resource type, resource
+/// name). Its description is the message without the field; it carries no BadRequest.
+fn not_found(status: &Status) -> (String, String) {
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    let details = status.get_error_details();
+    assert!(details.bad_request().is_none(), "{status:?}");
+    let info = details.resource_info().unwrap_or_else(|| panic!("no ResourceInfo in {status:?}"));
+    assert!(!info.description.is_empty() && status.message().ends_with(&info.description), "{status:?}");
+    (info.resource_type.clone(), info.resource_name.clone())
+}
+
+/// The one `google.rpc.PreconditionFailure` violation of a FAILED_PRECONDITION status: (type, subject).
+/// Its description is the message without the field.
+fn precondition_failure(status: &Status) -> (String, String) {
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    let details = status.get_error_details();
+    let failure = details.precondition_failure().unwrap_or_else(|| panic!("no PreconditionFailure in {status:?}"));
+    assert_eq!(failure.violations.len(), 1, "{failure:?}");
+    let violation = &failure.violations[0];
+    assert!(status.message().ends_with(&violation.description), "{status:?}");
+    (violation.r#type.clone(), violation.subject.clone())
+}
+
+/// The pair of owned strings a detail is compared with.
+fn pair(a: &str, b: &str) -> (String, String) {
+    (a.to_owned(), b.to_owned())
+}
+
 // ---- GetCode ----
 
 #[tokio::test]
@@ -223,7 +251,7 @@ async fn get_code_not_found() {
         let status = client.get_code(get_code(code, &[])).await.expect_err(code);
         assert_eq!(status.code(), Code::NotFound, "{code}: {status:?}");
         assert!(status.message().contains(code), "{}", status.message());
-        assert!(status.get_error_details().bad_request().is_none());
+        assert_eq!(not_found(&status), pair("procedure code", code));
     }
     server.stop().await;
 }
@@ -265,7 +293,7 @@ async fn get_code_locality_benchmarks() {
     assert_eq!(violation_field(&status), "localities[1]");
 
     let status = client.get_code(get_code("00632", &["99999-99"])).await.expect_err("unknown locality");
-    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    assert_eq!(not_found(&status), pair("Medicare locality", "99999-99"));
     server.stop().await;
 }
 
@@ -404,7 +432,7 @@ async fn get_modifier() {
     let modifier = client.get_modifier(request("qs")).await.expect("QS").into_inner().modifier.expect("modifier");
     assert_eq!(modifier.code, "QS");
     assert!(modifier.meaning.contains("monitored anesthesia care"), "{}", modifier.meaning);
-    assert_eq!(client.get_modifier(request("59")).await.expect_err("59").code(), Code::NotFound);
+    assert_eq!(not_found(&client.get_modifier(request("59")).await.expect_err("59")), pair("modifier", "59"));
     let status = client.get_modifier(request("Q")).await.expect_err("Q");
     assert_eq!(violation_field(&status), "code");
     server.stop().await;
@@ -420,7 +448,8 @@ async fn get_diagnosis() {
     let deleted = client.get_diagnosis(request("M54.5")).await.expect("M54.5").into_inner().diagnosis.expect("dx");
     assert_eq!((deleted.billable, deleted.valid_through.as_str()), (false, "2021-09-30"));
     assert_eq!(deleted.replaced_by.len(), 3);
-    assert_eq!(client.get_diagnosis(request("M99.99")).await.expect_err("absent").code(), Code::NotFound);
+    let status = client.get_diagnosis(request("m99.99")).await.expect_err("absent");
+    assert_eq!(not_found(&status), pair("diagnosis code", "M99.99"));
     let status = client.get_diagnosis(request("54.50")).await.expect_err("malformed");
     assert_eq!(violation_field(&status), "code");
     server.stop().await;
@@ -434,7 +463,7 @@ async fn get_taxonomy() {
     let crna = client.get_taxonomy(request("367500000X")).await.expect("CRNA").into_inner().taxonomy.expect("tx");
     assert_eq!(crna.provider_role, "CRNA");
     let status = client.get_taxonomy(request("208D00000X")).await.expect_err("general practice");
-    assert_eq!(status.code(), Code::NotFound);
+    assert_eq!(not_found(&status), pair("taxonomy", "208D00000X"));
     let status = client.get_taxonomy(request("207L00000")).await.expect_err("9 characters");
     assert_eq!(violation_field(&status), "code");
     server.stop().await;
@@ -447,7 +476,8 @@ async fn get_place_of_service() {
     let request = |code: &str| pb::GetPlaceOfServiceRequest { code: code.into() };
     let pos = client.get_place_of_service(request("21")).await.expect("21").into_inner();
     assert_eq!(pos.place_of_service.expect("pos").name, "Inpatient Hospital");
-    assert_eq!(client.get_place_of_service(request("30")).await.expect_err("30").code(), Code::NotFound);
+    let status = client.get_place_of_service(request("30")).await.expect_err("30");
+    assert_eq!(not_found(&status), pair("place of service", "30"));
     let status = client.get_place_of_service(request("2A")).await.expect_err("2A");
     assert_eq!(violation_field(&status), "code");
     server.stop().await;

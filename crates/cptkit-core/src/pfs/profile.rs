@@ -8,7 +8,7 @@ use serde::Serialize;
 use time::Date;
 
 use super::{Gpci, InForce, RvuRow, describe_global, describe_status, fee_amount};
-use crate::error::{Error, Result};
+use crate::error::{Error, Resource, Result};
 use crate::ids::{CptCode, ModifierCode};
 use crate::model::Locality;
 use crate::pricing::cents;
@@ -222,10 +222,11 @@ pub(crate) fn selected_localities<'a>(in_force: &InForce<'a>, selection: &Locali
         LocalitySelection::Only(ids) => crate::profile::each_once(ids)
             .map(|(i, id)| {
                 tables.gpci(id).ok_or_else(|| {
-                    Error::not_found(format!(
-                        "no Medicare locality {id} in the GPCI file of {}",
-                        in_force.release.info.release
-                    ))
+                    Error::missing(
+                        Resource::MEDICARE_LOCALITY,
+                        id.to_string(),
+                        format!("no Medicare locality {id} in the GPCI file of {}", in_force.release.info.release),
+                    )
                     .at(format!("localities[{i}]"))
                 })
             })

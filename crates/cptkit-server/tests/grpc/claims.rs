@@ -207,6 +207,14 @@ async fn golden_cases_validate_and_price_as_the_core_does() {
                     Some(field) => {
                         assert!(status.get_error_details().bad_request().is_none(), "{name}");
                         assert!(status.message().starts_with(&format!("{field}: ")), "{name}: {}", status.message());
+                        // The details say the same as data: what was not found (a payer's rule set by
+                        // the payer id), or the field a precondition failed on.
+                        if field == "claim.payer.id" {
+                            let payer = &case.claim.payer.as_ref().expect("payer").id;
+                            assert_eq!(not_found(&status), pair("payer rule set", payer), "{name}");
+                        } else if status.code() == Code::FailedPrecondition {
+                            assert_eq!(precondition_failure(&status).1, field, "{name}");
+                        }
                     }
                     None => {
                         // Rejected for its findings: one violation per error finding, "EDIT: message".
@@ -329,11 +337,24 @@ async fn malformed_claims_name_the_request_field() {
     let options = pb::PriceOptions { rule_set: String::new(), conversion_factor: "sixty".into(), ..Default::default() };
     let status = client.price_claim(price(&good, options, TODAY)).await.expect_err("conversion factor");
     assert_eq!(violation_field(&status), "options.conversion_factor");
-    // A payer's factor out of range is named where the request holds it, not where the core keeps it.
-    let payer_conversion_factors = [("Cigna".to_owned(), "0".to_owned())].into();
-    let options = pb::PriceOptions { payer_conversion_factors, ..Default::default() };
-    let status = client.price_claim(price(&good, options, TODAY)).await.expect_err("payer conversion factor");
-    assert_eq!(violation_field(&status), "options.payer_conversion_factors.cigna");
+    // A payer's factor out of range is named where the request holds it, as the request keys it, not
+    // where the core keeps it; a factor keyed by no payer id is that map entry, not `conversion_factor`.
+    for (payer, field) in
+        [("Cigna", "options.payer_conversion_factors.Cigna"), ("", r#"options.payer_conversion_factors[""]"#)]
+    {
+        let factor = if payer.is_empty() { "62.50" } else { "0" };
+        let payer_conversion_factors = [(payer.to_owned(), factor.to_owned())].into();
+        let options =
+            pb::PriceOptions { conversion_factor: "60".into(), payer_conversion_factors, ..Default::default() };
+        let status = client.price_claim(price(&good, options.clone(), TODAY)).await.expect_err(field);
+        assert_eq!(violation_field(&status), field);
+        assert!(status.message().starts_with(&format!("{field}: ")), "{}", status.message());
+        let request = pb::ProcessClaimsRequest { options: Some(options), ..process_request("f", good.clone(), true) };
+        let mut answers = client.process_claims(tokio_stream::iter([request])).await.expect("stream").into_inner();
+        let error = answers.next().await.expect("an answer").expect("ok").error.expect(field);
+        let streamed: Vec<String> = error.violations.into_iter().map(|f| f.field).collect();
+        assert_eq!(streamed, [field], "ProcessClaims");
+    }
 
     // Well-formed text that breaks a billing rule is kept on the claim and reported, not refused.
     let mut kept = good.clone();
@@ -397,6 +418,7 @@ async fn pricing_errors_map_to_their_codes() {
         pb::PriceOptions { rule_set: "no-such-rules".into(), conversion_factor: String::new(), ..Default::default() };
     let status = client.price_claim(price(&claim, unknown, TODAY)).await.expect_err("unknown rule set");
     assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    assert_eq!(not_found(&status), pair("rule set", "no-such-rules"));
     let negative = pb::PriceOptions { rule_set: String::new(), conversion_factor: "-1".into(), ..Default::default() };
     let status = client.price_claim(price(&claim, negative, TODAY)).await.expect_err("negative cf");
     assert_eq!(violation_field(&status), "options.conversion_factor");
@@ -404,6 +426,9 @@ async fn pricing_errors_map_to_their_codes() {
     far.lines[0].date_of_service = "2019-03-04".into();
     let status = client.price_claim(price(&far, pb::PriceOptions::default(), TODAY)).await.expect_err("CY2019");
     assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    // The subject is the field in the request, as the message names it.
+    assert_eq!(precondition_failure(&status), pair("UNSUPPORTED", "claim.lines[0].date_of_service"));
+    assert!(status.message().starts_with("claim.lines[0].date_of_service: "), "{}", status.message());
     server.stop().await;
 }
 
@@ -758,6 +783,7 @@ async fn a_user_rule_set_prices_its_payer() {
     let default = default_server().await;
     let status = default.claims().await.price_claim(price(&acme_claim(), sixty(), TODAY)).await.expect_err("no rules");
     assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    assert_eq!(not_found(&status), pair("payer rule set", &acme_claim().payer.expect("payer").id));
     default.stop().await;
     server.stop().await;
     let _ = std::fs::remove_file(file);

@@ -59,10 +59,12 @@ async fn an_unknown_code_names_the_field() {
         let status = client.get_code(get_code(code, &[])).await.expect_err(code);
         assert_eq!(status.code(), Code::NotFound, "{status:?}");
         assert!(status.message().starts_with(&format!("code: {code} ")), "{}", status.message());
+        assert_eq!(not_found(&status), pair("procedure code", code));
     }
     // The other lookups name it the same way, as Python's NotFoundError does.
     let status = client.get_modifier(pb::GetModifierRequest { code: "59".into() }).await.expect_err("59");
     assert_eq!(status.code(), Code::NotFound, "{status:?}");
     assert!(status.message().starts_with("code: modifier 59 "), "{}", status.message());
+    assert_eq!(not_found(&status), pair("modifier", "59"));
     server.stop().await;
 }

@@ -193,6 +193,7 @@ async fn get_benchmarks_errors_map_like_get_code() {
         let status = client.get_benchmarks(get_benchmarks(code)).await.expect_err(code);
         assert_eq!(status.code(), Code::NotFound, "{code}: {status:?}");
         assert!(status.message().contains(code), "{}", status.message());
+        assert_eq!(not_found(&status), pair("procedure code", code));
     }
     let status = client.get_benchmarks(get_benchmarks("0063")).await.expect_err("malformed code");
     assert_eq!(violation_field(&status), "code");
