@@ -410,3 +410,64 @@ def test_an_empty_id_is_refused_on_every_face(
     assert from_table(rows.to_pylist(), "") == ("refused", "invalid_input", column)
     assert set(answers) >= {"price", "price_many", "claims_to_table", "PriceClaim", "ProcessClaims", "cli"}
     assert_every_face_gives(("refused", "invalid_input", ".".join(path)), answers, f"empty {path}")
+
+
+def cli_refuses(args: list[str]) -> str:
+    """The CLI's stderr for options it refuses for the whole run (exit 2)."""
+    binary = cli_binary()
+    if binary is None:
+        pytest.skip("no cptkit CLI binary: set CPTKIT_CLI_BIN or run `cargo build -p cptkit-cli`")
+    run = subprocess.run([str(binary), *args], capture_output=True, text=True, timeout=60, check=False)
+    assert run.returncode == 2, (run.returncode, run.stdout)
+    return run.stderr
+
+
+def process_refusal(claims_stub: Any, request: Any) -> tuple[str, list[str]]:
+    """A ProcessClaims answer's error: its code and the fields it names (as the request names them)."""
+    (response,) = list(claims_stub.ProcessClaims(iter([request]), timeout=RPC_TIMEOUT_S))
+    assert response.HasField("error") and not response.HasField("priced"), response
+    return response.error.code, [v.field for v in response.error.violations]
+
+
+def test_blanks_around_today_are_read_alike_on_every_face(
+    tmp_path: Path, pb: SimpleNamespace, claims_stub: Any
+) -> None:
+    # `today` is read as YYYY-MM-DD with the blanks around it ignored on every face: gRPC refused
+    # " 2026-11-27" that Python and the CLI read.
+    name = "medicare_00632_aa_90min_2025"
+    claim, expected = case(name)
+    reference = every_face(claim, expected, CLAIMS / name / "claim.json", pb, claims_stub)["price"]
+    assert reference[0] == "priced"
+    padded = {**expected, "today": f" {expected['today']} "}
+    assert_every_face_gives(reference, every_face(claim, padded, CLAIMS / name / "claim.json", pb, claims_stub), "today")
+
+
+@pytest.mark.parametrize("text", ["20261127", "2026-W48-5", "2026-331", "2026-11-27T00:00"])
+def test_a_today_that_is_not_yyyy_mm_dd_is_refused_on_every_face(
+    text: str, pb: SimpleNamespace, claims_stub: Any
+) -> None:
+    # Python read `today` with `date.fromisoformat`, which (from Python 3.11) also takes the basic form
+    # and week dates: it judged claims against a date that gRPC and the CLI refuse.
+    name = "medicare_00632_aa_90min_2025"
+    claim, _ = case(name)
+    calls = [
+        lambda: cptkit.price(claim, today=text),
+        lambda: cptkit.price_many([claim], today=text),
+        lambda: cptkit.validate(claim, today=text),
+        lambda: cptkit.validate_many([claim], today=text),
+        lambda: cptkit.price_table(cptkit.claims_to_table([claim]), today=text, progress=False),
+        lambda: cptkit.validate_table(cptkit.claims_to_table([claim]), today=text),
+    ]
+    for call in calls:
+        with pytest.raises(cptkit.InvalidInputError) as raised:
+            call()
+        assert raised.value.field == "today" and "expected a date as YYYY-MM-DD" in raised.value.message
+    wire = wire_claim(pb, claim)
+    with pytest.raises(grpc.RpcError) as status:
+        claims_stub.PriceClaim(pb.claims_pb2.PriceClaimRequest(claim=wire, today=text), timeout=RPC_TIMEOUT_S)
+    assert status.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "today" in (status.value.details() or "")
+    request = pb.claims_pb2.ProcessClaimsRequest(request_id="1", claim=wire, price=True, today=text)
+    assert process_refusal(claims_stub, request) == ("INVALID_ARGUMENT", ["today"])
+    stderr = cli_refuses(["price", str(CLAIMS / name / "claim.json"), "--json", "--today", text])
+    assert "--today" in stderr and "expected a date as YYYY-MM-DD" in stderr
+

@@ -243,6 +243,16 @@ pub fn today_utc() -> Date {
     OffsetDateTime::now_utc().date()
 }
 
+/// A `today` given as text, as every face reads it (Python's `today="..."`, gRPC's `today`, the CLI's
+/// `--today`): `YYYY-MM-DD`, as a claim's dates are read, with blanks around it ignored (a command
+/// line or a form may carry them). Any other form is refused naming `today`, on every face alike:
+/// `20261127` or the ISO week date `2026-W48-5`, which Python's `date.fromisoformat` reads (since
+/// Python 3.11), would otherwise judge a claim on one face that another refuses.
+pub fn parse_today(text: &str) -> Result<Date> {
+    crate::text::parse_date(text.trim())
+        .map_err(|_| Error::invalid("today", format!("expected a date as YYYY-MM-DD, got {text:?}")))
+}
+
 impl Reference {
     /// Validates the claim and, when asked, prices it: the one entry point of every face.
     ///
@@ -283,6 +293,19 @@ impl Reference {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn today_is_read_as_yyyy_mm_dd_on_every_face() {
+        let day = time::macros::date!(2026 - 11 - 27);
+        for text in ["2026-11-27", " 2026-11-27", "2026-11-27 ", "\t2026-11-27\n"] {
+            assert_eq!(parse_today(text).ok(), Some(day), "{text:?}");
+        }
+        for text in ["20261127", "2026-W48-5", "2026-331", "2026-11-27T00:00", "2026-11-31", "", " "] {
+            let err = parse_today(text).expect_err(text);
+            assert_eq!(err.field(), Some("today"), "{text:?}");
+            assert!(err.message().starts_with("expected a date as YYYY-MM-DD"), "{err}");
+        }
+    }
 
     #[test]
     fn options_take_today_once() {

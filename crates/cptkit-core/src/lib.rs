@@ -36,7 +36,7 @@ pub use ids::{
     CptCode, DiagnosisCode, Icd10Code, InlineText, LocalityId, ModifierCode, Npi, PosCode, PostalCode, TaxonomyCode,
     UsState,
 };
-pub use judge::{ConversionFactors, JudgeOptions, Judgement, PriceOptions, Verdict, rejection, today_utc};
+pub use judge::{ConversionFactors, JudgeOptions, Judgement, PriceOptions, Verdict, parse_today, rejection, today_utc};
 pub use model::{
     AnesthesiaCode, CfTier, ConversionFactor, Diagnosis, Known, Locality, Modifier, ModifierCategory, PlaceOfService,
     QualifyingCircumstance, ServiceType, Taxonomy,
