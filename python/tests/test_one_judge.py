@@ -471,3 +471,49 @@ def test_a_today_that_is_not_yyyy_mm_dd_is_refused_on_every_face(
     stderr = cli_refuses(["price", str(CLAIMS / name / "claim.json"), "--json", "--today", text])
     assert "--today" in stderr and "expected a date as YYYY-MM-DD" in stderr
 
+
+def test_a_factor_with_more_places_than_a_priced_line_carries_is_refused_on_every_face(
+    tmp_path: Path, pb: SimpleNamespace, claims_stub: Any
+) -> None:
+    # A priced line carries its conversion factor, units and share to 4 places on every face (a
+    # table's result columns are decimal(18, 4)): price_table showed a contract factor of 60.12345 as
+    # 60.1235 while price, gRPC and the CLI showed it whole. The core refuses such a factor, and a rule
+    # set's share or unit count with more places, where it is given.
+    name = "cigna_00632_qz_90min_2024"
+    claim, expected = case(name)
+    factor = "60.12345"
+    table = cptkit.claims_to_table([claim])
+    for given, field in [(factor, "conversion_factor"), ({"cigna": factor}, "conversion_factor.cigna")]:
+        for call in (
+            lambda: cptkit.price(claim, conversion_factor=given, today=expected["today"]),
+            lambda: cptkit.price_many([claim], conversion_factor=given, today=expected["today"]),
+            lambda: cptkit.price_table(table, conversion_factor=given, today=expected["today"], progress=False),
+        ):
+            with pytest.raises(cptkit.InvalidInputError) as raised:
+                call()
+            assert raised.value.field == field and "at most 4 decimal places" in raised.value.message
+    wire = wire_claim(pb, claim)
+    for options, field in [
+        (pb.claims_pb2.PriceOptions(conversion_factor=factor), "options.conversion_factor"),
+        (pb.claims_pb2.PriceOptions(payer_conversion_factors={"cigna": factor}), "options.payer_conversion_factors.cigna"),
+    ]:
+        request = pb.claims_pb2.PriceClaimRequest(claim=wire, options=options, today=expected["today"])
+        with pytest.raises(grpc.RpcError) as status:
+            claims_stub.PriceClaim(request, timeout=RPC_TIMEOUT_S)
+        assert from_status(status.value)[:2] == ("refused", "invalid_input")
+        stream = pb.claims_pb2.ProcessClaimsRequest(request_id="1", claim=wire, price=True, options=options)
+        assert process_refusal(claims_stub, stream) == ("INVALID_ARGUMENT", [field])
+    for flag in (["--conversion-factor", factor], ["--payer-conversion-factor", f"cigna={factor}"]):
+        stderr = cli_refuses(["price", str(CLAIMS / name / "claim.json"), "--json", "--today", expected["today"], *flag])
+        assert "at most 4 decimal places" in stderr
+    # A rule set's share with more places than a priced line carries is refused as it loads.
+    rules = json.loads((REPO_ROOT / "crates/cptkit-core/data/rulesets/cigna_2023.json").read_text(encoding="utf-8"))
+    rules = {**rules, "id": "my-cigna", "shares": {**rules["shares"], "QZ": "0.33333"}}
+    with pytest.raises(cptkit.InvalidInputError) as raised:
+        cptkit.load_rule_set(rules)
+    assert raised.value.field == "shares.QZ"
+    rule_file = tmp_path / "my_cigna.json"
+    rule_file.write_text(json.dumps(rules), encoding="utf-8")
+    stderr = cli_refuses(["price", str(CLAIMS / name / "claim.json"), "--json", "--rule-set", str(rule_file)])
+    assert "shares.QZ" in stderr
+

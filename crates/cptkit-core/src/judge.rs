@@ -13,7 +13,7 @@ use time::{Date, OffsetDateTime};
 use crate::claim::Claim;
 use crate::error::{Error, Result, Violation};
 use crate::path::{FieldPath, PathItem};
-use crate::pricing::{CfBasis, PricedClaim, RuleBook};
+use crate::pricing::{CfBasis, PRICED_PLACES, PricedClaim, RuleBook};
 use crate::reference::Reference;
 use crate::validate::{Severity, ValidationContext, ValidationReport};
 
@@ -128,6 +128,13 @@ impl ConversionFactors {
                 Err(Error::invalid(
                     loc,
                     format!("must be more than 0 and at most {MAX_CONVERSION_FACTOR} dollars per unit, got {cf}"),
+                ))
+            } else if cf.normalize().scale() > PRICED_PLACES {
+                // A priced line carries its factor to 4 places on every face (a table's column): a factor
+                // with more would be shown rounded on one face and whole on another.
+                Err(Error::invalid(
+                    loc,
+                    format!("must be dollars per unit to at most {PRICED_PLACES} decimal places, got {cf}"),
                 ))
             } else {
                 Ok(cf)
@@ -333,6 +340,11 @@ mod tests {
         let err = ConversionFactors::new(None, [("aetna".to_owned(), cf("-1"))]).unwrap_err();
         assert_eq!(err.field(), Some("conversion_factor.aetna"));
         assert!(ConversionFactors::every_payer(cf("1000001")).is_err());
+        // At most the 4 places every face carries of a priced line's factor (trailing zeros are no place).
+        assert!(ConversionFactors::every_payer(cf("60.123400000")).is_ok());
+        let err = ConversionFactors::new(None, [("cigna".to_owned(), cf("60.12345"))]).unwrap_err();
+        assert_eq!(err.field(), Some("conversion_factor.cigna"));
+        assert!(err.message().contains("at most 4 decimal places"), "{err}");
         // Two spellings of one payer id: one factor whatever the order, or an error naming both.
         let spellings = |pairs: &[(&str, &str)]| {
             ConversionFactors::new(None, pairs.iter().map(|&(payer, f)| (payer.to_owned(), cf(f))))

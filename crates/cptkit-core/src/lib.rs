@@ -44,8 +44,8 @@ pub use model::{
 pub use path::{FieldPath, PathItem};
 pub use payers::{FilingIndicator, PayerDirectory};
 pub use pricing::{
-    CfBasis, EffectiveFrom, FeeScheduleRule, LineStatus, PricedClaim, PricedLine, Rounding, RuleBook, RuleSet,
-    Selector, Step, StepSink, Supervision, TimeUnits,
+    CfBasis, EffectiveFrom, FeeScheduleRule, LineStatus, PRICED_PLACES, PricedClaim, PricedLine, Rounding, RuleBook,
+    RuleSet, Selector, Step, StepSink, Supervision, TimeUnits,
 };
 pub use profile::{
     Benchmark, BenchmarkAmount, ClinicalContext, CodeProfile, CommonDiagnosis, LocalitySelection, PayerProfile,
