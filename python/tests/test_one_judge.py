@@ -517,3 +517,23 @@ def test_a_factor_with_more_places_than_a_priced_line_carries_is_refused_on_ever
     stderr = cli_refuses(["price", str(CLAIMS / name / "claim.json"), "--json", "--rule-set", str(rule_file)])
     assert "shares.QZ" in stderr
 
+
+def test_an_amount_past_what_every_face_carries_is_not_priced_on_every_face(
+    tmp_path: Path, pb: SimpleNamespace, claims_stub: Any
+) -> None:
+    # 99,999,999,999,999 units (the most a table's quantity holds) of 47135 in a facility, 4736.69
+    # each, are 4.7e17 dollars: past the signed 64-bit count of cents gRPC and the tables carry money
+    # in, they showed 92233720368547758.07 where Python and the CLI showed the whole amount. The core
+    # does not price such a line, on any face.
+    name = "pfs_99213_locality_from_service_facility_zip"
+    claim, expected = case(name)
+    claim["place_of_service"] = "21"
+    claim["lines"][0].update(procedure_code="47135", quantity="99999999999999")
+    claim_file = tmp_path / "claim.json"
+    claim_file.write_text(json.dumps(claim), encoding="utf-8")
+    answers = every_face(claim, expected, claim_file, pb, claims_stub)
+    reference = answers["price"]
+    assert reference[0] == "priced"
+    ((status, *_, steps),) = reference[3]
+    assert status == "not_priced" and any("every face carries" in detail for _, detail, _ in steps)
+    assert_every_face_gives(reference, answers, "47135 x 99999999999999")

@@ -726,6 +726,26 @@ pub(crate) fn cents(amount: Decimal) -> Decimal {
     a
 }
 
+/// The largest amount every face carries: the wire and the tables count money in signed 64-bit cents
+/// (92,233,720,368,547,758.07 dollars), as a claim's charges are (CLM008).
+const MAX_AMOUNT: Decimal = Decimal::from_parts(u32::MAX, i32::MAX as u32, 0, false, 2);
+
+/// A line's amount rounded to cents, when every face can carry it; why not otherwise (the line is not
+/// priced, as one past the 28 digits of [`product`] is, never shown whole on one face and cut short to
+/// the largest count of cents on another).
+pub(crate) fn carried_cents(amount: Decimal) -> std::result::Result<Decimal, String> {
+    let rounded = cents(amount);
+    if rounded.abs() <= MAX_AMOUNT {
+        Ok(rounded)
+    } else {
+        Err(format!(
+            "{} is more than the {MAX_AMOUNT} dollars every face carries (a signed 64-bit count of cents): not \
+             priced (check the quantity)",
+            DecimalText(rounded)
+        ))
+    }
+}
+
 impl PricedLine {
     pub(crate) fn new(line: usize, claim_line: &ClaimLine, rule: &Arc<RuleSet>) -> PricedLine {
         PricedLine {
@@ -1156,8 +1176,8 @@ impl Reference {
                 None => return Ok(priced.not_priced(NotPriced::UnknownShare)),
             },
         };
-        priced.fee_schedule = match product(&[priced.total_units, cf, priced.share]) {
-            Ok(fee) => cents(fee),
+        priced.fee_schedule = match product(&[priced.total_units, cf, priced.share]).and_then(carried_cents) {
+            Ok(fee) => fee,
             Err(why) => return Ok(priced.not_priced(NotPriced::TooLarge(why))),
         };
         priced.allowed = if rule.lesser_of_charge && priced.charge < priced.fee_schedule {
