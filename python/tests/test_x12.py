@@ -579,6 +579,19 @@ def test_reconcile_commercial_with_contract_rate() -> None:
         cptkit.reconcile(b"", b"", tolerance=1.0)  # type: ignore[arg-type]
 
 
+def test_a_tolerance_is_read_as_every_face_reads_it() -> None:
+    # As gRPC's `tolerance` and the CLI's `--tolerance` (crates/cptkit-cli/tests/cli.rs): the CLI took a
+    # negative tolerance that Python and gRPC refuse.
+    files = (FIXTURES / "837p_medicare_star_crlf.x12", FIXTURES / "835_medicare.x12")
+    for negative in ("-5", Decimal("-5"), -5, "-0.01"):
+        with pytest.raises(cptkit.InvalidInputError) as raised:
+            cptkit.reconcile(*files, tolerance=negative, today=TODAY)
+        assert raised.value.field == "tolerance"
+        assert raised.value.message.startswith("expected a non-negative decimal (dollars)")
+    plain = cptkit.reconcile(*files, tolerance="20", today=TODAY)
+    assert all(cptkit.reconcile(*files, tolerance=t, today=TODAY) == plain for t in (" 20 ", Decimal("20.00"), 20))
+
+
 # pyx12 -----------------------------------------------------------------------------------------
 
 

@@ -508,17 +508,14 @@ impl From<x12::Reconciliation> for pb::ReconcileResponse {
     }
 }
 
-/// A reconciliation tolerance from the wire: decimal dollars, empty for the default (1.00), never
-/// negative. Errors name `tolerance`.
+/// A reconciliation tolerance from the wire, read as every face reads it
+/// ([`x12::ReconcileOptions::tolerance_from_text`]); empty for the default (1.00), as proto3 cannot
+/// tell empty from absent. Errors name `tolerance`.
 pub fn tolerance(text: &str) -> Result<Decimal> {
     if text.is_empty() {
         return Ok(x12::ReconcileOptions::default().tolerance);
     }
-    let value: Decimal = crate::convert::parse_decimal("tolerance", text)?;
-    if value.is_sign_negative() {
-        return Err(Error::invalid("tolerance", format!("must not be negative, got {text:?}")));
-    }
-    Ok(value)
+    x12::ReconcileOptions::tolerance_from_text(text)
 }
 
 #[cfg(test)]

@@ -829,13 +829,9 @@ fn reconcile(
                 "money is never a float: pass a Decimal or a string such as \"1.00\"",
             ));
         }
-        Some(t) => {
-            let text = t.str()?.to_cow()?.trim().to_owned();
-            text.parse::<Decimal>()
-                .ok()
-                .filter(|d| !d.is_sign_negative())
-                .ok_or_else(|| invalid(py, "tolerance", format!("expected a non-negative decimal, got {text:?}")))?
-        }
+        // Read as every face reads a tolerance's text (a Decimal or an int by theirs).
+        Some(t) => x12::ReconcileOptions::tolerance_from_text(&t.str()?.to_cow()?)
+            .map_err(|e| invalid(py, "tolerance", e.message().to_owned()))?,
     };
     let claims: Vec<x12::ParsedClaim> = if let Ok(result) = claims_837.cast::<Read837Result>() {
         result.get().parsed.clone()
