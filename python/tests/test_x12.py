@@ -95,6 +95,15 @@ def test_commercial_payers_and_bytes_input() -> None:
     assert result.claims[0].info["payer_identifier"]
 
 
+def test_payer_ids_are_read_as_every_face_reads_them() -> None:
+    # As the CLI's `--payer-id` and gRPC's `payer_ids`: blanks around an id are no part of it. Python
+    # kept " bcbs-ok", which selects no rule set, where the CLI priced the claim by BCBS Oklahoma's.
+    data = (FIXTURES / "837p_commercial_pipe_newline.x12").read_bytes()
+    plain = cptkit.read_837(data, payer_ids=PAYER_IDS).core_claims()
+    assert cptkit.read_837(data, payer_ids={" BCBSOK ": " bcbs-ok "}).core_claims() == plain
+    assert "bcbs-ok" in [c.to_dict()["payer"]["id"] for c in plain]
+
+
 def test_qualifying_apm_npis_give_back_what_the_837_does_not_carry() -> None:
     case = CLAIMS / "medicare_00632_aa_90min_2026_qp"
     claim = json.loads((case / "claim.json").read_text(encoding="utf-8"))

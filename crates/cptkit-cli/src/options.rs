@@ -52,7 +52,7 @@ impl Common {
     pub fn read_options(&self) -> ReadOptions {
         ReadOptions {
             medicare_locality: self.locality,
-            payer_ids: self.payer_ids.iter().cloned().collect(),
+            payer_ids: ReadOptions::payer_id_map(self.payer_ids.iter().cloned()),
             qualifying_apm_npis: self.qualifying_apm_npis.iter().cloned().collect(),
             ..ReadOptions::default()
         }

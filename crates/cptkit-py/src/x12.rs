@@ -100,7 +100,7 @@ fn read_options(
         .collect::<PyResult<_>>()?;
     Ok(x12::ReadOptions {
         medicare_locality,
-        payer_ids: payer_ids.unwrap_or_default(),
+        payer_ids: x12::ReadOptions::payer_id_map(payer_ids.unwrap_or_default()),
         qualifying_apm_npis,
         ..x12::ReadOptions::default()
     })
