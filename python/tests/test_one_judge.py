@@ -134,7 +134,7 @@ def from_status(error: Any) -> Answer:
             detail.Unpack(bad)
             # A claim rejected for its findings lists each ("EDIT: message", named by no one field, as
             # Python's ClaimValidationError); the refusal of a valid claim names one field.
-            if any(re.match(r"[A-Z]{3}\d{3}: ", v.description) for v in bad.field_violations):
+            if any(re.match(r"[A-Z][A-Z0-9]{1,5}\d{2}: ", v.description) for v in bad.field_violations):
                 return ("refused", kind, "")
             fields = [unrooted(v.field) for v in bad.field_violations]
             return ("refused", kind, fields[0] if len(fields) == 1 else "")
@@ -191,20 +191,26 @@ def cli_binary() -> Path | None:
     return default if default.is_file() else None
 
 
+def cli_flags(options: dict[str, Any]) -> list[str]:
+    """Price options (an expected.json's `price_options`) as the CLI's flags."""
+    flags = []
+    if "conversion_factor" in options:
+        flags += ["--conversion-factor", options["conversion_factor"]]
+    for payer, cf in options.get("payer_conversion_factors", {}).items():
+        flags += ["--payer-conversion-factor", f"{payer}={cf}"]
+    if "rule_set" in options:
+        flags += ["--use-rule-set", options["rule_set"]]
+    if "percent_of_medicare" in options:
+        flags += ["--percent-of-medicare", options["percent_of_medicare"]]
+    return flags
+
+
 def from_cli(claim_file: Path, expected: dict[str, Any]) -> Answer:
     binary = cli_binary()
     if binary is None:
         pytest.skip("no cptkit CLI binary: set CPTKIT_CLI_BIN or run `cargo build -p cptkit-cli`")
     options = expected.get("price_options", {})
-    args = [str(binary), "price", str(claim_file), "--json", "--today", expected["today"]]
-    if "conversion_factor" in options:
-        args += ["--conversion-factor", options["conversion_factor"]]
-    for payer, cf in options.get("payer_conversion_factors", {}).items():
-        args += ["--payer-conversion-factor", f"{payer}={cf}"]
-    if "rule_set" in options:
-        args += ["--use-rule-set", options["rule_set"]]
-    if "percent_of_medicare" in options:
-        args += ["--percent-of-medicare", options["percent_of_medicare"]]
+    args = [str(binary), "price", str(claim_file), "--json", "--today", expected["today"], *cli_flags(options)]
     run = subprocess.run(args, capture_output=True, text=True, timeout=60, check=False)
     assert run.returncode in (0, 1), run.stderr
     output = json.loads(run.stdout)
