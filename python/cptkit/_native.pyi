@@ -163,7 +163,8 @@ def place_of_service(code: str) -> PlaceOfService:
 
 def validate(claim: _ClaimInput, *, today: _Today = None) -> ValidationReport:
     """Validates one claim; ``today`` (default: today's date in UTC, as on every face) judges "date of
-    service in the future".
+    service in the future": a ``datetime.date``, or text as ``YYYY-MM-DD`` (blanks around it ignored),
+    read as gRPC's ``today`` and the CLI's ``--today`` are.
 
     A value that is well-formed text but breaks a billing rule (an NPI failing its check digit, an
     ICD-9 code) is a finding; InvalidInputError naming the field (``lines[0].procedure_code``) is for

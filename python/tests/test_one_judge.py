@@ -136,7 +136,7 @@ def from_status(error: Any) -> Answer:
             detail.Unpack(bad)
             # A claim rejected for its findings lists each ("EDIT: message", named by no one field, as
             # Python's ClaimValidationError); the refusal of a valid claim names one field.
-            if any(re.match(r"[A-Z]{3}\d{3}: ", v.description) for v in bad.field_violations):
+            if any(re.match(r"[A-Z][A-Z0-9]{1,5}\d{2}: ", v.description) for v in bad.field_violations):
                 return ("refused", kind, "")
             fields = [unrooted(v.field) for v in bad.field_violations]
             return ("refused", kind, fields[0] if len(fields) == 1 else "")
@@ -198,20 +198,26 @@ def cli_binary() -> Path | None:
     return default if default.is_file() else None
 
 
+def cli_flags(options: dict[str, Any]) -> list[str]:
+    """Price options (an expected.json's `price_options`) as the CLI's flags."""
+    flags = []
+    if "conversion_factor" in options:
+        flags += ["--conversion-factor", options["conversion_factor"]]
+    for payer, cf in options.get("payer_conversion_factors", {}).items():
+        flags += ["--payer-conversion-factor", f"{payer}={cf}"]
+    if "rule_set" in options:
+        flags += ["--use-rule-set", options["rule_set"]]
+    if "percent_of_medicare" in options:
+        flags += ["--percent-of-medicare", options["percent_of_medicare"]]
+    return flags
+
+
 def from_cli(claim_file: Path, expected: dict[str, Any]) -> Answer:
     binary = cli_binary()
     if binary is None:
         pytest.skip("no cptkit CLI binary: set CPTKIT_CLI_BIN or run `cargo build -p cptkit-cli`")
     options = expected.get("price_options", {})
-    args = [str(binary), "price", str(claim_file), "--json", "--today", expected["today"]]
-    if "conversion_factor" in options:
-        args += ["--conversion-factor", options["conversion_factor"]]
-    for payer, cf in options.get("payer_conversion_factors", {}).items():
-        args += ["--payer-conversion-factor", f"{payer}={cf}"]
-    if "rule_set" in options:
-        args += ["--use-rule-set", options["rule_set"]]
-    if "percent_of_medicare" in options:
-        args += ["--percent-of-medicare", options["percent_of_medicare"]]
+    args = [str(binary), "price", str(claim_file), "--json", "--today", expected["today"], *cli_flags(options)]
     run = subprocess.run(args, capture_output=True, text=True, timeout=60, check=False)
     assert run.returncode in (0, 1), run.stderr
     output = json.loads(run.stdout)
@@ -417,3 +423,130 @@ def test_an_empty_id_is_refused_on_every_face(
     assert from_table(rows.to_pylist(), "") == ("refused", "invalid_input", column)
     assert set(answers) >= {"price", "price_many", "claims_to_table", "PriceClaim", "ProcessClaims", "cli"}
     assert_every_face_gives(("refused", "invalid_input", ".".join(path)), answers, f"empty {path}")
+
+
+def cli_refuses(args: list[str]) -> str:
+    """The CLI's stderr for options it refuses for the whole run (exit 2)."""
+    binary = cli_binary()
+    if binary is None:
+        pytest.skip("no cptkit CLI binary: set CPTKIT_CLI_BIN or run `cargo build -p cptkit-cli`")
+    run = subprocess.run([str(binary), *args], capture_output=True, text=True, timeout=60, check=False)
+    assert run.returncode == 2, (run.returncode, run.stdout)
+    return run.stderr
+
+
+def process_refusal(claims_stub: Any, request: Any) -> tuple[str, list[str]]:
+    """A ProcessClaims answer's error: its code and the fields it names (as the request names them)."""
+    (response,) = list(claims_stub.ProcessClaims(iter([request]), timeout=RPC_TIMEOUT_S))
+    assert response.HasField("error") and not response.HasField("priced"), response
+    return response.error.code, [v.field for v in response.error.violations]
+
+
+def test_blanks_around_today_are_read_alike_on_every_face(
+    tmp_path: Path, pb: SimpleNamespace, claims_stub: Any
+) -> None:
+    # `today` is read as YYYY-MM-DD with the blanks around it ignored on every face: gRPC refused
+    # " 2026-11-27" that Python and the CLI read.
+    name = "medicare_00632_aa_90min_2025"
+    claim, expected = case(name)
+    reference = every_face(claim, expected, CLAIMS / name / "claim.json", pb, claims_stub)["price"]
+    assert reference[0] == "priced"
+    padded = {**expected, "today": f" {expected['today']} "}
+    assert_every_face_gives(reference, every_face(claim, padded, CLAIMS / name / "claim.json", pb, claims_stub), "today")
+
+
+@pytest.mark.parametrize("text", ["20261127", "2026-W48-5", "2026-331", "2026-11-27T00:00"])
+def test_a_today_that_is_not_yyyy_mm_dd_is_refused_on_every_face(
+    text: str, pb: SimpleNamespace, claims_stub: Any
+) -> None:
+    # Python read `today` with `date.fromisoformat`, which (from Python 3.11) also takes the basic form
+    # and week dates: it judged claims against a date that gRPC and the CLI refuse.
+    name = "medicare_00632_aa_90min_2025"
+    claim, _ = case(name)
+    calls = [
+        lambda: cptkit.price(claim, today=text),
+        lambda: cptkit.price_many([claim], today=text),
+        lambda: cptkit.validate(claim, today=text),
+        lambda: cptkit.validate_many([claim], today=text),
+        lambda: cptkit.price_table(cptkit.claims_to_table([claim]), today=text, progress=False),
+        lambda: cptkit.validate_table(cptkit.claims_to_table([claim]), today=text),
+    ]
+    for call in calls:
+        with pytest.raises(cptkit.InvalidInputError) as raised:
+            call()
+        assert raised.value.field == "today" and "expected a date as YYYY-MM-DD" in raised.value.message
+    wire = wire_claim(pb, claim)
+    with pytest.raises(grpc.RpcError) as status:
+        claims_stub.PriceClaim(pb.claims_pb2.PriceClaimRequest(claim=wire, today=text), timeout=RPC_TIMEOUT_S)
+    assert status.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "today" in (status.value.details() or "")
+    request = pb.claims_pb2.ProcessClaimsRequest(request_id="1", claim=wire, price=True, today=text)
+    assert process_refusal(claims_stub, request) == ("INVALID_ARGUMENT", ["today"])
+    stderr = cli_refuses(["price", str(CLAIMS / name / "claim.json"), "--json", "--today", text])
+    assert "--today" in stderr and "expected a date as YYYY-MM-DD" in stderr
+
+
+def test_a_factor_with_more_places_than_a_priced_line_carries_is_refused_on_every_face(
+    tmp_path: Path, pb: SimpleNamespace, claims_stub: Any
+) -> None:
+    # A priced line carries its conversion factor, units and share to 4 places on every face (a
+    # table's result columns are decimal(18, 4)): price_table showed a contract factor of 60.12345 as
+    # 60.1235 while price, gRPC and the CLI showed it whole. The core refuses such a factor, and a rule
+    # set's share or unit count with more places, where it is given.
+    name = "cigna_00632_qz_90min_2024"
+    claim, expected = case(name)
+    factor = "60.12345"
+    table = cptkit.claims_to_table([claim])
+    for given, field in [(factor, "conversion_factor"), ({"cigna": factor}, "conversion_factor.cigna")]:
+        for call in (
+            lambda: cptkit.price(claim, conversion_factor=given, today=expected["today"]),
+            lambda: cptkit.price_many([claim], conversion_factor=given, today=expected["today"]),
+            lambda: cptkit.price_table(table, conversion_factor=given, today=expected["today"], progress=False),
+        ):
+            with pytest.raises(cptkit.InvalidInputError) as raised:
+                call()
+            assert raised.value.field == field and "at most 4 decimal places" in raised.value.message
+    wire = wire_claim(pb, claim)
+    for options, field in [
+        (pb.claims_pb2.PriceOptions(conversion_factor=factor), "options.conversion_factor"),
+        (pb.claims_pb2.PriceOptions(payer_conversion_factors={"cigna": factor}), "options.payer_conversion_factors.cigna"),
+    ]:
+        request = pb.claims_pb2.PriceClaimRequest(claim=wire, options=options, today=expected["today"])
+        with pytest.raises(grpc.RpcError) as status:
+            claims_stub.PriceClaim(request, timeout=RPC_TIMEOUT_S)
+        assert from_status(status.value)[:2] == ("refused", "invalid_input")
+        stream = pb.claims_pb2.ProcessClaimsRequest(request_id="1", claim=wire, price=True, options=options)
+        assert process_refusal(claims_stub, stream) == ("INVALID_ARGUMENT", [field])
+    for flag in (["--conversion-factor", factor], ["--payer-conversion-factor", f"cigna={factor}"]):
+        stderr = cli_refuses(["price", str(CLAIMS / name / "claim.json"), "--json", "--today", expected["today"], *flag])
+        assert "at most 4 decimal places" in stderr
+    # A rule set's share with more places than a priced line carries is refused as it loads.
+    rules = json.loads((REPO_ROOT / "crates/cptkit-core/data/rulesets/cigna_2023.json").read_text(encoding="utf-8"))
+    rules = {**rules, "id": "my-cigna", "shares": {**rules["shares"], "QZ": "0.33333"}}
+    with pytest.raises(cptkit.InvalidInputError) as raised:
+        cptkit.load_rule_set(rules)
+    assert raised.value.field == "shares.QZ"
+    rule_file = tmp_path / "my_cigna.json"
+    rule_file.write_text(json.dumps(rules), encoding="utf-8")
+    stderr = cli_refuses(["price", str(CLAIMS / name / "claim.json"), "--json", "--rule-set", str(rule_file)])
+    assert "shares.QZ" in stderr
+
+
+def test_an_amount_past_what_every_face_carries_is_not_priced_on_every_face(
+    tmp_path: Path, pb: SimpleNamespace, claims_stub: Any
+) -> None:
+    # 99,999,999,999,999 units (the most a table's quantity holds) of 47135 in a facility, 4736.69
+    # each, are 4.7e17 dollars: past the signed 64-bit count of cents gRPC and the tables carry money
+    # in, they showed 92233720368547758.07 where Python and the CLI showed the whole amount. The core
+    # does not price such a line, on any face.
+    name = "pfs_99213_locality_from_service_facility_zip"
+    claim, expected = case(name)
+    claim["place_of_service"] = "21"
+    claim["lines"][0].update(procedure_code="47135", quantity="99999999999999")
+    claim_file = tmp_path / "claim.json"
+    claim_file.write_text(json.dumps(claim), encoding="utf-8")
+    answers = every_face(claim, expected, claim_file, pb, claims_stub)
+    reference = answers["price"]
+    assert reference[0] == "priced"
+    ((status, *_, steps),) = reference[3]
+    assert status == "not_priced" and any("every face carries" in detail for _, detail, _ in steps)
+    assert_every_face_gives(reference, answers, "47135 x 99999999999999")

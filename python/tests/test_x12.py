@@ -95,6 +95,15 @@ def test_commercial_payers_and_bytes_input() -> None:
     assert result.claims[0].info["payer_identifier"]
 
 
+def test_payer_ids_are_read_as_every_face_reads_them() -> None:
+    # As the CLI's `--payer-id` and gRPC's `payer_ids`: blanks around an id are no part of it. Python
+    # kept " bcbs-ok", which selects no rule set, where the CLI priced the claim by BCBS Oklahoma's.
+    data = (FIXTURES / "837p_commercial_pipe_newline.x12").read_bytes()
+    plain = cptkit.read_837(data, payer_ids=PAYER_IDS).core_claims()
+    assert cptkit.read_837(data, payer_ids={" BCBSOK ": " bcbs-ok "}).core_claims() == plain
+    assert "bcbs-ok" in [c.to_dict()["payer"]["id"] for c in plain]
+
+
 def test_qualifying_apm_npis_give_back_what_the_837_does_not_carry() -> None:
     case = CLAIMS / "medicare_00632_aa_90min_2026_qp"
     claim = json.loads((case / "claim.json").read_text(encoding="utf-8"))
@@ -607,6 +616,19 @@ def test_reconcile_commercial_with_contract_rate() -> None:
     assert (rec.totals_by_payer["cigna"].paid, rec.totals_by_payer["uhc"].paid) == (Decimal("470"), Decimal("600"))
     with pytest.raises(cptkit.InvalidInputError):
         cptkit.reconcile(b"", b"", tolerance=1.0)  # type: ignore[arg-type]
+
+
+def test_a_tolerance_is_read_as_every_face_reads_it() -> None:
+    # As gRPC's `tolerance` and the CLI's `--tolerance` (crates/cptkit-cli/tests/cli.rs): the CLI took a
+    # negative tolerance that Python and gRPC refuse.
+    files = (FIXTURES / "837p_medicare_star_crlf.x12", FIXTURES / "835_medicare.x12")
+    for negative in ("-5", Decimal("-5"), -5, "-0.01"):
+        with pytest.raises(cptkit.InvalidInputError) as raised:
+            cptkit.reconcile(*files, tolerance=negative, today=TODAY)
+        assert raised.value.field == "tolerance"
+        assert raised.value.message.startswith("expected a non-negative decimal (dollars)")
+    plain = cptkit.reconcile(*files, tolerance="20", today=TODAY)
+    assert all(cptkit.reconcile(*files, tolerance=t, today=TODAY) == plain for t in (" 20 ", Decimal("20.00"), 20))
 
 
 # pyx12 -----------------------------------------------------------------------------------------

@@ -60,7 +60,7 @@ enum Command {
         file_837: PathBuf,
         file_835: PathBuf,
         /// A line is underpaid when allowed is below expected by more than this (dollars).
-        #[arg(long, default_value = "1.00")]
+        #[arg(long, default_value = "1.00", value_parser = tolerance)]
         tolerance: Decimal,
         #[command(flatten)]
         pricing: Pricing,
@@ -92,6 +92,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `--tolerance`, read as every face reads a tolerance (`cptkit_x12::ReconcileOptions::tolerance_from_text`).
+fn tolerance(text: &str) -> Result<Decimal, String> {
+    cptkit_x12::ReconcileOptions::tolerance_from_text(text).map_err(|e| e.message().to_owned())
 }
 
 /// Why a command stopped before reporting anything: exit 2.

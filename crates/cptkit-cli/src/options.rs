@@ -52,7 +52,7 @@ impl Common {
     pub fn read_options(&self) -> ReadOptions {
         ReadOptions {
             medicare_locality: self.locality,
-            payer_ids: self.payer_ids.iter().cloned().collect(),
+            payer_ids: ReadOptions::payer_id_map(self.payer_ids.iter().cloned()),
             qualifying_apm_npis: self.qualifying_apm_npis.iter().cloned().collect(),
             ..ReadOptions::default()
         }
@@ -112,7 +112,7 @@ fn parse_payer_factor(text: &str) -> Result<(String, Decimal), String> {
     Ok((payer, factor))
 }
 
+/// `--today`, read as every face reads a `today` ([`cptkit_core::parse_today`]).
 fn parse_date(text: &str) -> Result<Date, String> {
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    Date::parse(text.trim(), &format).map_err(|e| format!("expected YYYY-MM-DD ({e})"))
+    cptkit_core::parse_today(text).map_err(|e| e.message().to_owned())
 }

@@ -458,6 +458,18 @@ fn reconcile_medicare_remittance() {
     assert!(stdout(&o).contains("claim CLM-0001 (medicare): no remittance"), "{}", stdout(&o));
 }
 
+/// `--tolerance` is read as Python's `tolerance=` and gRPC's `tolerance` are: the CLI took a negative
+/// one they refuse, and flagged every line paid exactly as expected "underpaid by -0.00".
+#[test]
+fn reconcile_reads_a_tolerance_as_every_face_does() {
+    let (claims, remits) = (fixture("837p_medicare_star_crlf.x12"), fixture("835_medicare.x12"));
+    let run = |tolerance: &str| cptkit(&["reconcile", &claims, &remits, "--json", &format!("--tolerance={tolerance}")]);
+    let o = run("-5");
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert!(stderr(&o).contains("expected a non-negative decimal (dollars), got \"-5\""), "{}", stderr(&o));
+    assert_eq!(json(&run(" 20 ")), json(&run("20")), "blanks around a tolerance are no part of it");
+}
+
 #[test]
 fn reconcile_reports_an_835_amount_it_cannot_read_and_never_pays_it_as_0() {
     let remit = std::fs::read_to_string(fixture("835_medicare.x12")).unwrap();

@@ -13,7 +13,7 @@ use time::{Date, OffsetDateTime};
 use crate::claim::Claim;
 use crate::error::{Error, Result, Violation};
 use crate::path::{FieldPath, PathItem};
-use crate::pricing::{CfBasis, PricedClaim, RuleBook};
+use crate::pricing::{CfBasis, PRICED_PLACES, PricedClaim, RuleBook};
 use crate::reference::Reference;
 use crate::validate::{Severity, ValidationContext, ValidationReport};
 
@@ -128,6 +128,13 @@ impl ConversionFactors {
                 Err(Error::invalid(
                     loc,
                     format!("must be more than 0 and at most {MAX_CONVERSION_FACTOR} dollars per unit, got {cf}"),
+                ))
+            } else if cf.normalize().scale() > PRICED_PLACES {
+                // A priced line carries its factor to 4 places on every face (a table's column): a factor
+                // with more would be shown rounded on one face and whole on another.
+                Err(Error::invalid(
+                    loc,
+                    format!("must be dollars per unit to at most {PRICED_PLACES} decimal places, got {cf}"),
                 ))
             } else {
                 Ok(cf)
@@ -246,6 +253,16 @@ pub fn today_utc() -> Date {
     OffsetDateTime::now_utc().date()
 }
 
+/// A `today` given as text, as every face reads it (Python's `today="..."`, gRPC's `today`, the CLI's
+/// `--today`): `YYYY-MM-DD`, as a claim's dates are read, with blanks around it ignored (a command
+/// line or a form may carry them). Any other form is refused naming `today`, on every face alike:
+/// `20261127` or the ISO week date `2026-W48-5`, which Python's `date.fromisoformat` reads (since
+/// Python 3.11), would otherwise judge a claim on one face that another refuses.
+pub fn parse_today(text: &str) -> Result<Date> {
+    crate::text::parse_date(text.trim())
+        .map_err(|_| Error::invalid("today", format!("expected a date as YYYY-MM-DD, got {text:?}")))
+}
+
 impl Reference {
     /// Validates the claim and, when asked, prices it: the one entry point of every face.
     ///
@@ -288,6 +305,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn today_is_read_as_yyyy_mm_dd_on_every_face() {
+        let day = time::macros::date!(2026 - 11 - 27);
+        for text in ["2026-11-27", " 2026-11-27", "2026-11-27 ", "\t2026-11-27\n"] {
+            assert_eq!(parse_today(text).ok(), Some(day), "{text:?}");
+        }
+        for text in ["20261127", "2026-W48-5", "2026-331", "2026-11-27T00:00", "2026-11-31", "", " "] {
+            let err = parse_today(text).expect_err(text);
+            assert_eq!(err.field(), Some("today"), "{text:?}");
+            assert!(err.message().starts_with("expected a date as YYYY-MM-DD"), "{err}");
+        }
+    }
+
+    #[test]
     fn options_take_today_once() {
         let given = time::macros::date!(2025 - 03 - 05);
         assert_eq!(JudgeOptions::new(Some(given), None).today, given);
@@ -323,6 +353,11 @@ mod tests {
             assert!(err.message().contains("needs the payer's id"), "{err}");
         }
         assert!(ConversionFactors::every_payer(cf("1000001")).is_err());
+        // At most the 4 places every face carries of a priced line's factor (trailing zeros are no place).
+        assert!(ConversionFactors::every_payer(cf("60.123400000")).is_ok());
+        let err = ConversionFactors::new(None, [("cigna".to_owned(), cf("60.12345"))]).unwrap_err();
+        assert_eq!(err.field(), Some("conversion_factor.cigna"));
+        assert!(err.message().contains("at most 4 decimal places"), "{err}");
         // Two spellings of one payer id: one factor whatever the order, or an error naming both.
         let spellings = |pairs: &[(&str, &str)]| {
             ConversionFactors::new(None, pairs.iter().map(|&(payer, f)| (payer.to_owned(), cf(f))))

@@ -36,7 +36,7 @@ pub use ids::{
     CptCode, DiagnosisCode, Icd10Code, InlineText, LocalityId, ModifierCode, Npi, PosCode, PostalCode, TaxonomyCode,
     UsState,
 };
-pub use judge::{ConversionFactors, JudgeOptions, Judgement, PriceOptions, Verdict, rejection, today_utc};
+pub use judge::{ConversionFactors, JudgeOptions, Judgement, PriceOptions, Verdict, parse_today, rejection, today_utc};
 pub use model::{
     AnesthesiaCode, CfTier, ConversionFactor, Diagnosis, Known, Locality, Modifier, ModifierCategory, PlaceOfService,
     QualifyingCircumstance, ServiceType, Taxonomy,
@@ -44,8 +44,8 @@ pub use model::{
 pub use path::{FieldPath, PathItem};
 pub use payers::{FilingIndicator, PayerDirectory};
 pub use pricing::{
-    CfBasis, EffectiveFrom, FeeScheduleRule, LineStatus, PricedClaim, PricedLine, Rounding, RuleBook, RuleSet,
-    Selector, Step, StepSink, Supervision, TimeUnits,
+    CfBasis, EffectiveFrom, FeeScheduleRule, LineStatus, PRICED_PLACES, PricedClaim, PricedLine, Rounding, RuleBook,
+    RuleSet, Selector, Step, StepSink, Supervision, TimeUnits,
 };
 pub use profile::{
     Benchmark, BenchmarkAmount, ClinicalContext, CodeProfile, CommonDiagnosis, LocalitySelection, PayerProfile,

@@ -487,28 +487,59 @@ impl RuleSet {
         if self.effective_to.is_some_and(|to| to < self.effective_from) {
             return Err(Error::invalid("effective_to", "rule set: ends before it starts"));
         }
-        let units = [&self.physical_status_units, &self.qualifying_circumstance_units];
-        let negative = |(field, map): (&str, &BTreeMap<String, Decimal>)| {
-            map.iter().find(|(_, v)| v.is_sign_negative()).map(|(k, _)| format!("{field}.{k}"))
-        };
-        let bad = [("physical_status_units", units[0]), ("qualifying_circumstance_units", units[1])]
+        // Every unit count and share, by its field.
+        let maps = [
+            ("physical_status_units", self.physical_status_units.as_ref()),
+            ("qualifying_circumstance_units", self.qualifying_circumstance_units.as_ref()),
+        ];
+        let mut units: Vec<(String, Decimal)> = maps
             .into_iter()
-            .filter_map(|(field, map)| map.as_ref().map(|m| (field, m)))
-            .chain(std::iter::once(("shares", &self.shares)))
-            .find_map(negative);
-        if let Some(field) = bad {
-            return Err(Error::invalid(field, "rule set: must not be negative"));
+            .filter_map(|(field, map)| map.map(|m| (field, m)))
+            .flat_map(|(field, map)| map.iter().map(move |(k, v)| (format!("{field}.{k}"), *v)))
+            .collect();
+        if let Some(s) = &self.supervision {
+            units.extend([("supervision.base_units".to_owned(), s.base_units)]);
+            units.extend([("supervision.induction_units".to_owned(), s.induction_units)]);
+        }
+        let shares: Vec<(String, Decimal)> = self.shares.iter().map(|(k, v)| (format!("shares.{k}"), *v)).collect();
+        if let Some((field, _)) = units.iter().chain(&shares).find(|(_, v)| v.is_sign_negative()) {
+            return Err(Error::invalid(field.as_str(), "rule set: must not be negative"));
         }
         // A share is the part of the full amount a modifier pays: "85" for 85% would pay 85 times over.
-        match self.shares.iter().find(|(_, share)| **share > Decimal::ONE) {
-            Some((modifier, share)) => Err(Error::invalid(
-                format!("shares.{modifier}"),
+        if let Some((field, share)) = shares.iter().find(|(_, share)| *share > Decimal::ONE) {
+            return Err(Error::invalid(
+                field.as_str(),
                 format!("rule set: a share is a part of the full amount, at most 1 (0.85 for 85%), got {share}"),
-            )),
+            ));
+        }
+        // They become a priced line's units and share, which no face may show rounded.
+        if let Some((field, value)) = units.iter().chain(&shares).find(|(_, v)| v.normalize().scale() > PRICED_PLACES) {
+            return Err(Error::invalid(
+                field.as_str(),
+                format!(
+                    "rule set: at most {PRICED_PLACES} decimal places, as every face carries a priced line's units and share, got {value}"
+                ),
+            ));
+        }
+        match units.iter().find(|(_, v)| *v > MAX_RULE_UNITS) {
+            Some((field, value)) => {
+                Err(Error::invalid(field.as_str(), format!("rule set: at most {MAX_RULE_UNITS} units, got {value}")))
+            }
             None => Ok(()),
         }
     }
 }
+
+/// The decimal places of a priced line's units, conversion factor and share that every face carries
+/// (the tables' result columns are decimal(18, 4), as CMS publishes its conversion factors: 20.3178). A
+/// contract factor or a rule set's share or unit count with more is refused where it is given, so no
+/// face shows a number another face rounded.
+pub const PRICED_PLACES: u32 = 4;
+
+/// A sanity bound on a rule set's unit count (physical status, qualifying circumstance, medical
+/// supervision), each a handful of units where payers publish them: it keeps every priced line's units
+/// within what every face carries.
+const MAX_RULE_UNITS: Decimal = Decimal::from_parts(1_000, 0, 0, false, 0);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -693,6 +724,26 @@ pub(crate) fn cents(amount: Decimal) -> Decimal {
     let mut a = amount.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
     a.rescale(2);
     a
+}
+
+/// The largest amount every face carries: the wire and the tables count money in signed 64-bit cents
+/// (92,233,720,368,547,758.07 dollars), as a claim's charges are (CLM008).
+const MAX_AMOUNT: Decimal = Decimal::from_parts(u32::MAX, i32::MAX as u32, 0, false, 2);
+
+/// A line's amount rounded to cents, when every face can carry it; why not otherwise (the line is not
+/// priced, as one past the 28 digits of [`product`] is, never shown whole on one face and cut short to
+/// the largest count of cents on another).
+pub(crate) fn carried_cents(amount: Decimal) -> std::result::Result<Decimal, String> {
+    let rounded = cents(amount);
+    if rounded.abs() <= MAX_AMOUNT {
+        Ok(rounded)
+    } else {
+        Err(format!(
+            "{} is more than the {MAX_AMOUNT} dollars every face carries (a signed 64-bit count of cents): not \
+             priced (check the quantity)",
+            DecimalText(rounded)
+        ))
+    }
 }
 
 impl PricedLine {
@@ -1125,8 +1176,8 @@ impl Reference {
                 None => return Ok(priced.not_priced(NotPriced::UnknownShare)),
             },
         };
-        priced.fee_schedule = match product(&[priced.total_units, cf, priced.share]) {
-            Ok(fee) => cents(fee),
+        priced.fee_schedule = match product(&[priced.total_units, cf, priced.share]).and_then(carried_cents) {
+            Ok(fee) => fee,
             Err(why) => return Ok(priced.not_priced(NotPriced::TooLarge(why))),
         };
         priced.allowed = if rule.lesser_of_charge && priced.charge < priced.fee_schedule {

@@ -777,6 +777,45 @@ fn user_rule_set_is_loaded_and_selected() {
     assert!(err.message().contains("at most 1 (0.85 for 85%), got 85"), "{err}");
 }
 
+/// A rule set's shares and unit counts become a priced line's share and units, which every face
+/// carries to 4 decimal places (a table's result columns): one with more is refused as it loads, never
+/// priced whole by `price` and shown rounded by `price_table`; so is a unit count past a sanity bound
+/// (a table could not hold the line's units at all) and a negative supervision unit count.
+#[test]
+fn rule_set_numbers_are_what_every_face_carries() {
+    let text = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/rulesets/cigna_2023.json"))
+        .unwrap();
+    let with = |from: &str, to: &str| {
+        assert!(text.contains(from), "{from}");
+        cptkit_core::RuleSet::from_json(&text.replace(from, to))
+    };
+    let units = |p2: &str| format!(r#""physical_status_units": {{"P1": "0", "P2": "{p2}"}}"#);
+    let supervision =
+        |base: &str| format!(r#""supervision": {{"base_units": "{base}", "induction_units": "1", "source": "x"}}"#);
+    for (from, to, field, words) in [
+        (r#""QZ": "0.85""#, r#""QZ": "0.33333""#.to_owned(), "shares.QZ", "at most 4 decimal places"),
+        (r#""physical_status_units": null"#, units("0.12345"), "physical_status_units.P2", "at most 4 decimal places"),
+        (
+            r#""physical_status_units": null"#,
+            units("100000000000000"),
+            "physical_status_units.P2",
+            "at most 1000 units",
+        ),
+        (r#""supervision": null"#, supervision("-3"), "supervision.base_units", "must not be negative"),
+        (r#""supervision": null"#, supervision("3.00001"), "supervision.base_units", "at most 4 decimal places"),
+    ] {
+        let err = with(from, &to).unwrap_err();
+        assert_eq!(err.field(), Some(field), "{to}: {err}");
+        assert!(err.message().contains(words), "{to}: {err}");
+    }
+    // Four places, trailing zeros and whole units are kept as they are.
+    for (from, to) in
+        [(r#""QZ": "0.85""#, r#""QZ": "0.3333""#.to_owned()), (r#""physical_status_units": null"#, units("2.50000"))]
+    {
+        assert!(with(from, &to).is_ok(), "{to}");
+    }
+}
+
 /// A Medicare Advantage claim (combined cap 1.00): (code, pricing modifier, minutes, case id) per line.
 /// No taxonomy: one claim carrying the physician's and the anesthetist's lines. Each line starts an hour
 /// after the one before, so two like lines are two services, not a duplicate (CPT005).

@@ -99,6 +99,26 @@ fn a_quantity_too_large_to_multiply_is_not_priced() {
     assert!(why.detail.contains("79228162514264337593543950335"), "{why:?}");
 }
 
+/// An amount within a decimal's 28 digits but past what a signed 64-bit count of cents holds (the
+/// wire's and the tables' money, 92233720368547758.07 dollars) is not priced, with the reason, on every
+/// face: never shown whole by Python and the CLI and cut short to that largest count by gRPC and the
+/// tables. 99213 is 81.86 a unit in Alabama: 1e15 units are 8.186e16 dollars and fit; 1e16 do not.
+#[test]
+fn an_amount_past_what_every_face_carries_is_not_priced() {
+    let fits = price("11", &[("99213", &[][..], "1000000000000000", CHARGE)]);
+    assert_eq!(fits[0].status, LineStatus::Priced);
+    assert_eq!(fits[0].fee_schedule.to_string(), "81860000000000000.00");
+    assert_eq!(fits[0].allowed, Decimal::new(CHARGE, 2), "the lesser of the charge");
+    let past = price("11", &[("99213", &[][..], "10000000000000000", CHARGE)]);
+    assert_eq!(
+        (past[0].status, past[0].fee_schedule, past[0].allowed),
+        (LineStatus::NotPriced, Decimal::ZERO, Decimal::ZERO)
+    );
+    let steps = past[0].steps();
+    let why = steps.iter().find(|s| s.step == "not_priced").unwrap_or_else(|| panic!("{steps:#?}"));
+    assert!(why.detail.contains("818600000000000000.00 is more than the 92233720368547758.07 dollars"), "{why:?}");
+}
+
 /// A contract's percentage of Medicare (at most 10000%) on an amount that fits but whose product
 /// does not: 99213 is 81.86 a unit, x 1e26 units = 8.2e27, x 100 = 8.2e29.
 #[test]

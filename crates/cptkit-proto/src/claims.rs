@@ -363,9 +363,10 @@ pub fn price_options(options: Option<pb::PriceOptions>) -> Result<core::PriceOpt
     })
 }
 
-/// The `today` of a request: the given date, or `None` (the core's default: today in UTC).
+/// The `today` of a request: the given date, read as every face reads it ([`core::parse_today`]), or
+/// `None` when it is empty (the core's default: today in UTC; proto3 cannot tell empty from absent).
 pub fn today(text: &str) -> Result<Option<time::Date>> {
-    parse_date("today", text)
+    if text.is_empty() { Ok(None) } else { core::parse_today(text).map(Some) }
 }
 
 #[cfg(test)]

@@ -35,7 +35,7 @@ impl TryFrom<pb::X12ReadOptions> for x12::ReadOptions {
             .collect::<Result<_>>()?;
         // The payer tables are the server's (its data directory's), set by the server.
         Ok(x12::ReadOptions {
-            payer_ids: payer_ids.into_iter().collect(),
+            payer_ids: x12::ReadOptions::payer_id_map(payer_ids),
             medicare_locality,
             qualifying_apm_npis,
             ..x12::ReadOptions::default()
@@ -508,17 +508,14 @@ impl From<x12::Reconciliation> for pb::ReconcileResponse {
     }
 }
 
-/// A reconciliation tolerance from the wire: decimal dollars, empty for the default (1.00), never
-/// negative. Errors name `tolerance`.
+/// A reconciliation tolerance from the wire, read as every face reads it
+/// ([`x12::ReconcileOptions::tolerance_from_text`]); empty for the default (1.00), as proto3 cannot
+/// tell empty from absent. Errors name `tolerance`.
 pub fn tolerance(text: &str) -> Result<Decimal> {
     if text.is_empty() {
         return Ok(x12::ReconcileOptions::default().tolerance);
     }
-    let value: Decimal = crate::convert::parse_decimal("tolerance", text)?;
-    if value.is_sign_negative() {
-        return Err(Error::invalid("tolerance", format!("must not be negative, got {text:?}")));
-    }
-    Ok(value)
+    x12::ReconcileOptions::tolerance_from_text(text)
 }
 
 #[cfg(test)]
@@ -552,5 +549,12 @@ mod tests {
         );
         assert_eq!(tolerance("").expect("default"), Decimal::ONE);
         assert_eq!(tolerance("-1").expect_err("negative").field(), Some("tolerance"));
+        // Payer ids are read as on every face: the blanks around them are no part of them.
+        let options = pb::X12ReadOptions {
+            payer_ids: HashMap::from([(" BCBSOK ".to_owned(), " bcbs-ok".to_owned())]),
+            ..pb::X12ReadOptions::default()
+        };
+        let read = read_options(Some(options)).expect("options");
+        assert_eq!(read.payer_ids, [("BCBSOK".to_owned(), "bcbs-ok".to_owned())].into());
     }
 }

@@ -100,7 +100,7 @@ fn read_options(
         .collect::<PyResult<_>>()?;
     Ok(x12::ReadOptions {
         medicare_locality,
-        payer_ids: payer_ids.unwrap_or_default(),
+        payer_ids: x12::ReadOptions::payer_id_map(payer_ids.unwrap_or_default()),
         qualifying_apm_npis,
         ..x12::ReadOptions::default()
     })
@@ -829,13 +829,9 @@ fn reconcile(
                 "money is never a float: pass a Decimal or a string such as \"1.00\"",
             ));
         }
-        Some(t) => {
-            let text = t.str()?.to_cow()?.trim().to_owned();
-            text.parse::<Decimal>()
-                .ok()
-                .filter(|d| !d.is_sign_negative())
-                .ok_or_else(|| invalid(py, "tolerance", format!("expected a non-negative decimal, got {text:?}")))?
-        }
+        // Read as every face reads a tolerance's text (a Decimal or an int by theirs).
+        Some(t) => x12::ReconcileOptions::tolerance_from_text(&t.str()?.to_cow()?)
+            .map_err(|e| invalid(py, "tolerance", e.message().to_owned()))?,
     };
     // The 835's payer is named as the 837's is: the same read options.
     let read_options = read_options(py, medicare_locality, payer_ids, qualifying_apm_npis)?;

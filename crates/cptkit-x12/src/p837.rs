@@ -102,6 +102,14 @@ impl ReadOptions {
         })
     }
 
+    /// [`ReadOptions::payer_ids`] from the pairs a face is given (Python's `payer_ids`, gRPC's
+    /// `payer_ids`, the CLI's `--payer-id ID=CPTKIT_ID`), each id read as every face reads it: the blanks
+    /// around it are no part of it (an 837's elements are read trimmed, and a payer id with a blank in
+    /// front would select no rule set on one face and its payer's on another).
+    pub fn payer_id_map(pairs: impl IntoIterator<Item = (String, String)>) -> BTreeMap<String, String> {
+        pairs.into_iter().map(|(given, cptkit)| (given.trim().to_owned(), cptkit.trim().to_owned())).collect()
+    }
+
     /// One of [`ReadOptions::qualifying_apm_npis`] from text: a well-formed NPI, or an error saying why
     /// (one that is not could match no claim, and would be silently of no use).
     pub fn qualifying_apm_npi(text: &str) -> Result<Npi, Error> {

@@ -30,6 +30,17 @@ impl Default for ReconcileOptions {
     }
 }
 
+impl ReconcileOptions {
+    /// A tolerance given as text, as every face reads it (Python's `tolerance=`, gRPC's `tolerance`,
+    /// the CLI's `--tolerance`): decimal dollars, blanks around them ignored, never negative (a negative
+    /// tolerance flags a line paid exactly as expected as underpaid). Errors name `tolerance`.
+    pub fn tolerance_from_text(text: &str) -> cptkit_core::Result<Decimal> {
+        text.trim().parse::<Decimal>().ok().filter(|t| !t.is_sign_negative()).ok_or_else(|| {
+            cptkit_core::Error::invalid("tolerance", format!("expected a non-negative decimal (dollars), got {text:?}"))
+        })
+    }
+}
+
 /// The pricing closure built on the one judge: [`Reference::judge`] with the given options, a
 /// claim rejected for its findings answered as one error listing them.
 pub fn core_pricer<'a>(
@@ -803,6 +814,24 @@ fn add_totals(t: &mut Totals, rec: &ClaimReconciliation) {
                 LineFlag::UnreadableAmount { .. } => t.unreadable_lines += 1,
                 _ => {}
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tolerance_is_read_alike_on_every_face() {
+        for (text, cents) in [("1.00", 100), (" 5 ", 500), ("0", 0), ("2.5E1", 2500)] {
+            let read = ReconcileOptions::tolerance_from_text(text);
+            assert_eq!(read.ok().map(|t| t.normalize()), Some(Decimal::new(cents, 2).normalize()), "{text:?}");
+        }
+        for text in ["-5", "-0.01", "", " ", "five", "1,00"] {
+            let err = ReconcileOptions::tolerance_from_text(text).expect_err(text);
+            assert_eq!(err.field(), Some("tolerance"), "{text:?}");
+            assert!(err.message().starts_with("expected a non-negative decimal"), "{err}");
         }
     }
 }

@@ -16,7 +16,9 @@ use time::Date;
 use super::{Gpci, InForce, RvuRow, fee_amount};
 use crate::claim::{Claim, ClaimLine};
 use crate::ids::{CptCode, LocalityId, ModifierCode};
-use crate::pricing::{CfBasis, LineStatus, OrEmpty, PricedLine, RuleSet, StepSink, Words, cents, product};
+use crate::pricing::{
+    CfBasis, LineStatus, OrEmpty, PricedLine, RuleSet, StepSink, Words, carried_cents, cents, product,
+};
 use crate::reference::Reference;
 use crate::text::{DateText, DecimalText};
 
@@ -393,6 +395,10 @@ pub(crate) fn price_fee_schedule_lines(
     for w in &mut work {
         if let Some(priced) = out.iter().find(|p| p.line as usize == w.index) {
             contract(&priced.rule, percent_of_medicare, w);
+        }
+        // An amount no face can carry (the wire's and the tables' cents) is not priced, on every face.
+        if let (false, Err(why)) = (w.done, carried_cents(w.amount)) {
+            w.not_priced(why);
         }
     }
     let other_sides: Vec<Option<(Decimal, Decimal)>> = work.iter().map(|w| other_side(&work, w)).collect();
