@@ -427,7 +427,7 @@ impl<'o> FileReader<'o> {
 
     /// One kept record: parse, check, aggregate. A syntax error, a wrong type or a bad amount makes it
     /// malformed as a whole (nothing of it counts); a bad NPI, tin or provider reference id is left out
-    /// alone (`check_providers`).
+    /// alone (`read_providers`).
     fn record(&mut self, offset: u64, bytes: &[u8]) {
         let mut de = serde_json::Deserializer::from_slice(bytes);
         let record: InNetworkRecord<'_> = match serde_path_to_error::deserialize(&mut de) {
@@ -487,7 +487,7 @@ impl<'o> FileReader<'o> {
                 prices.push((r, fields, amount));
             }
         }
-        self.check_providers(offset, bytes, &record.negotiated_rates);
+        let providers = self.read_providers(offset, bytes, &record.negotiated_rates);
         if in_filter {
             self.summary.kept += 1;
         } else {
@@ -503,7 +503,7 @@ impl<'o> FileReader<'o> {
                 by_rate[r].push((key, amount));
             }
         }
-        for (rate, prices) in record.negotiated_rates.iter().zip(by_rate) {
+        for (RateProviders { npis, references }, prices) in providers.into_iter().zip(by_rate) {
             if prices.is_empty() {
                 continue;
             }
@@ -512,11 +512,8 @@ impl<'o> FileReader<'o> {
                 prices.into_iter().for_each(|(key, amount)| self.aggregate.add(key, None, amount));
                 continue;
             };
-            // Left-out NPIs and ids add nothing, as if they were not listed (`check_providers` said so).
-            let npis = rate.provider_groups.iter().flat_map(|g| &g.npi).filter_map(|raw| NpiNumber::read(raw).ok());
-            let mut taxonomies = taxonomies_of(nppes, npis);
-            let references: Vec<GroupId> =
-                rate.provider_references.iter().filter_map(|raw| GroupId::read(raw).ok()).collect();
+            // Left-out NPIs and ids add nothing, as if they were not listed (`read_providers` said so).
+            let mut taxonomies = taxonomies_of(nppes, npis.into_iter());
             if !references.is_empty() && !self.references_read {
                 self.pending.push(Pending { references, prices });
                 continue;
@@ -533,22 +530,25 @@ impl<'o> FileReader<'o> {
         }
     }
 
-    /// Reads a record's providers item by item: an NPI that is not 10 digits, a tin or a provider
+    /// Reads each rate's providers item by item, once: an NPI that is not 10 digits, a tin or a provider
     /// reference id that cannot be read is reported in `left_out` and left out alone; the record's other
     /// providers and its prices still count. A group left with no NPI reads as one whose npi list is empty.
-    fn check_providers(&mut self, offset: u64, bytes: &[u8], rates: &[NegotiatedRate<'_>]) {
+    fn read_providers(&mut self, offset: u64, bytes: &[u8], rates: &[NegotiatedRate<'_>]) -> Vec<RateProviders> {
         // `at`: the offset within the record's bytes.
         let mut left_out = |at: u64, path: String, message: String| {
             self.summary.left_out.push(Malformed { record_offset: offset, error_offset: offset + at, path, message });
         };
+        let mut read = Vec::with_capacity(rates.len());
         for (r, rate) in rates.iter().enumerate() {
+            let mut npis = Vec::new();
             for (g, group) in rate.provider_groups.iter().enumerate() {
-                let bad: Vec<(usize, &RawValue, String)> = group
-                    .npi
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(k, raw)| NpiNumber::read(raw).err().map(|why| (k, *raw, why)))
-                    .collect();
+                let mut bad: Vec<(usize, &RawValue, String)> = Vec::new();
+                for (k, raw) in group.npi.iter().enumerate() {
+                    match NpiNumber::read(raw) {
+                        Ok(npi) => npis.push(npi),
+                        Err(why) => bad.push((k, *raw, why)),
+                    }
+                }
                 let consequence = if bad.len() == group.npi.len() {
                     "this provider group has no other NPI, so it reads as a group with an empty npi list \
                      (with an NPPES join it adds no taxonomy); the record's prices are read"
@@ -581,20 +581,26 @@ impl<'o> FileReader<'o> {
                     }
                 }
             }
+            let mut references = Vec::new();
             for (k, raw) in rate.provider_references.iter().enumerate() {
-                if let Err(why) = GroupId::read(raw) {
-                    let path = format!("negotiated_rates[{r}].provider_references[{k}]");
-                    left_out(
-                        offset_within(bytes, raw.get()),
-                        path,
-                        format!(
-                            "{why}: this reference is left out (with an NPPES join it adds no taxonomy); the \
-                             record's prices are read"
-                        ),
-                    );
+                match GroupId::read(raw) {
+                    Ok(id) => references.push(id),
+                    Err(why) => {
+                        let path = format!("negotiated_rates[{r}].provider_references[{k}]");
+                        left_out(
+                            offset_within(bytes, raw.get()),
+                            path,
+                            format!(
+                                "{why}: this reference is left out (with an NPPES join it adds no taxonomy); the \
+                                 record's prices are read"
+                            ),
+                        );
+                    }
                 }
             }
+            read.push(RateProviders { npis, references });
         }
+        read
     }
 
     fn read_provider_references<R: Read>(&mut self, s: &mut Scanner<R>) -> io::Result<()> {
@@ -744,6 +750,13 @@ impl<'o> FileReader<'o> {
         let rows = self.aggregate.finish(&provenance, self.reference, &taxonomy_code);
         (rows, self.summary)
     }
+}
+
+/// A negotiated rate's providers as read: the NPIs of its groups and its provider reference ids, bad
+/// ones left out.
+struct RateProviders {
+    npis: Vec<NpiNumber>,
+    references: Vec<GroupId>,
 }
 
 /// The primary taxonomies of these NPIs; an NPI with none in the NPPES file adds `unknown`.
