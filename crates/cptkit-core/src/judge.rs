@@ -13,7 +13,7 @@ use time::{Date, OffsetDateTime};
 use crate::claim::Claim;
 use crate::error::{Error, Result, Violation};
 use crate::path::{FieldPath, PathItem};
-use crate::pricing::{CfBasis, PRICED_PLACES, PricedClaim, RuleBook};
+use crate::pricing::{CfBasis, PRICED_PLACES, PricedClaim, RuleBook, beyond_priced_places};
 use crate::reference::Reference;
 use crate::validate::{Severity, ValidationContext, ValidationReport};
 
@@ -129,7 +129,7 @@ impl ConversionFactors {
                     loc,
                     format!("must be more than 0 and at most {MAX_CONVERSION_FACTOR} dollars per unit, got {cf}"),
                 ))
-            } else if cf.normalize().scale() > PRICED_PLACES {
+            } else if beyond_priced_places(cf) {
                 // A priced line carries its factor to 4 places on every face (a table's column): a factor
                 // with more would be shown rounded on one face and whole on another.
                 Err(Error::invalid(

@@ -513,7 +513,7 @@ impl RuleSet {
             ));
         }
         // They become a priced line's units and share, which no face may show rounded.
-        if let Some((field, value)) = units.iter().chain(&shares).find(|(_, v)| v.normalize().scale() > PRICED_PLACES) {
+        if let Some((field, value)) = units.iter().chain(&shares).find(|(_, v)| beyond_priced_places(*v)) {
             return Err(Error::invalid(
                 field.as_str(),
                 format!(
@@ -535,6 +535,11 @@ impl RuleSet {
 /// contract factor or a rule set's share or unit count with more is refused where it is given, so no
 /// face shows a number another face rounded.
 pub const PRICED_PLACES: u32 = 4;
+
+/// Whether `value` has more decimal places than [`PRICED_PLACES`] (trailing zeros are no place).
+pub(crate) fn beyond_priced_places(value: Decimal) -> bool {
+    value.normalize().scale() > PRICED_PLACES
+}
 
 /// A sanity bound on a rule set's unit count (physical status, qualifying circumstance, medical
 /// supervision), each a handful of units where payers publish them: it keeps every priced line's units
@@ -728,7 +733,7 @@ pub(crate) fn cents(amount: Decimal) -> Decimal {
 
 /// The largest amount every face carries: the wire and the tables count money in signed 64-bit cents
 /// (92,233,720,368,547,758.07 dollars), as a claim's charges are (CLM008).
-const MAX_AMOUNT: Decimal = Decimal::from_parts(u32::MAX, i32::MAX as u32, 0, false, 2);
+pub(crate) const MAX_AMOUNT: Decimal = Decimal::from_parts(u32::MAX, i32::MAX as u32, 0, false, 2);
 
 /// A line's amount rounded to cents, when every face can carry it; why not otherwise (the line is not
 /// priced, as one past the 28 digits of [`product`] is, never shown whole on one face and cut short to

@@ -268,7 +268,7 @@ impl Reference {
             out.add(
                 TOTAL_CHARGE_TOO_LARGE,
                 "lines",
-                format!("the line charges add up to more than {}", Decimal::new(i64::MAX, 2)),
+                format!("the line charges add up to more than {}", crate::pricing::MAX_AMOUNT),
                 "correct the line charges",
             );
         }
@@ -1331,19 +1331,14 @@ impl ClaimLines {
     }
 }
 
-/// What makes two lines the same service ([`same_service`]), as a key (90 and 90.0 minutes are one
-/// quantity).
+/// What makes two lines the same service (CPT005), as a key: [`same_service`] compares it, and a long
+/// claim hashes it (90 and 90.0 minutes are one quantity).
 fn service_key(l: &ClaimLine) -> (CptCode, &[ModifierCode], Date, Decimal, &str, Option<time::PrimitiveDateTime>) {
     (l.procedure_code, &l.modifiers, l.date_of_service, l.quantity.normalize(), &l.case_id, l.start_time)
 }
 
 fn same_service(a: &ClaimLine, b: &ClaimLine) -> bool {
-    a.procedure_code == b.procedure_code
-        && a.modifiers == b.modifiers
-        && a.date_of_service == b.date_of_service
-        && a.quantity == b.quantity
-        && a.case_id == b.case_id
-        && a.start_time == b.start_time
+    service_key(a) == service_key(b)
 }
 
 /// The federal fiscal year of a date, which ICD-10-CM code sets follow (FY2026 began 2025-10-01).
