@@ -37,6 +37,13 @@ KINDS = {
 }
 
 
+def written(tmp_path: Path, claim: dict[str, Any]) -> Path:
+    """`claim` as a claim JSON file in `tmp_path`, for the CLI."""
+    claim_file = tmp_path / "claim.json"
+    claim_file.write_text(json.dumps(claim), encoding="utf-8")
+    return claim_file
+
+
 def case(name: str) -> tuple[dict[str, Any], dict[str, Any]]:
     claim = json.loads((CLAIMS / name / "claim.json").read_text(encoding="utf-8"))
     expected = json.loads((CLAIMS / name / "expected.json").read_text(encoding="utf-8"))
@@ -373,9 +380,7 @@ def test_an_empty_optional_field_is_no_value_on_every_face(
             holder.pop(key, None)
         else:
             holder[key] = value
-        claim_file = tmp_path / "claim.json"
-        claim_file.write_text(json.dumps(claim), encoding="utf-8")
-        return every_face(claim, expected, claim_file, pb, claims_stub)
+        return every_face(claim, expected, written(tmp_path, claim), pb, claims_stub)
 
     reference = answers_with("absent")["price"]
     for value in ("", None):
@@ -390,8 +395,7 @@ def test_trailing_zeros_in_a_quantity_are_worded_alike_on_every_face(
     claim, expected = case(name)
     reference = every_face(claim, expected, CLAIMS / name / "claim.json", pb, claims_stub)["price"]
     claim["lines"][0]["quantity"] = "90.00"
-    claim_file = tmp_path / "claim.json"
-    claim_file.write_text(json.dumps(claim), encoding="utf-8")
+    claim_file = written(tmp_path, claim)
     assert_every_face_gives(reference, every_face(claim, expected, claim_file, pb, claims_stub), "90.00")
 
 
@@ -410,8 +414,7 @@ def test_an_empty_id_is_refused_on_every_face(
     for parent in parents:
         holder = holder[parent]
     holder[key] = blank
-    claim_file = tmp_path / "claim.json"
-    claim_file.write_text(json.dumps(claim), encoding="utf-8")
+    claim_file = written(tmp_path, claim)
     answers = every_face(claim, expected, claim_file, pb, claims_stub)
     # A table that holds the empty id (claims_to_table refuses to write one): TBL001 naming the field.
     good, _ = case(name)
@@ -542,8 +545,7 @@ def test_an_amount_past_what_every_face_carries_is_not_priced_on_every_face(
     claim, expected = case(name)
     claim["place_of_service"] = "21"
     claim["lines"][0].update(procedure_code="47135", quantity="99999999999999")
-    claim_file = tmp_path / "claim.json"
-    claim_file.write_text(json.dumps(claim), encoding="utf-8")
+    claim_file = written(tmp_path, claim)
     answers = every_face(claim, expected, claim_file, pb, claims_stub)
     reference = answers["price"]
     assert reference[0] == "priced"
