@@ -10,7 +10,7 @@ use time::Date;
 use crate::envelope::{Driver, Envelope, Handler, Transaction};
 use crate::error::{SegmentRef, X12Error};
 use crate::segment::{Delimiters, Segment};
-use crate::values::{self, NotCents};
+use crate::values;
 
 /// CAS01: who the adjustment is assigned to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -387,12 +387,11 @@ impl Handler835 {
         let raw = seg.element(i);
         let why = match values::exact_cents(raw) {
             Ok(cents) => return Ok(cents),
-            Err(NotCents::NotANumber) => "is not an amount",
-            Err(NotCents::SubCent) => "has more than two decimals (a fraction of a cent, not rounded)",
+            Err(why) => why,
         };
         let at = seg.at_element(i);
         let name = at.element_name().unwrap_or_default();
-        self.problem(at, format!("{name} {why} ({} bytes; value not shown)", raw.len()));
+        self.problem(at, format!("{name} {} ({} bytes; value not shown)", why.why(), raw.len()));
         Err(at)
     }
 

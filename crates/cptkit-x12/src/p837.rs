@@ -19,7 +19,7 @@ use crate::error::{SegmentRef, X12Error, X12ErrorKind};
 use crate::par837::ParDriver;
 use crate::segment::{Delimiters, Segment};
 use crate::source::{ClaimField, ClaimSource, LineField};
-use crate::values::{self, AnesthesiaNote};
+use crate::values::{self, AnesthesiaNote, NotCents};
 
 /// The X12-level edits: problems only the file shows (notes, envelope-level claim totals).
 pub mod edit {
@@ -483,7 +483,7 @@ fn place<'a>(state: &'a str, zip: &'a str) -> (&'a str, &'a str) {
 struct ClaimBuilder {
     at: SegmentRef,
     claim_id: ShortText,
-    total: Option<i64>,
+    total: Result<i64, NotCents>,
     pos: Field<PosCode>,
     frequency: (ShortText, SegmentRef),
     /// CLM05-3 was empty (read as 1).
@@ -854,7 +854,7 @@ impl Handler837 {
         if claim_id.is_empty() {
             errors.push(X12Error::value(seg.at_element(1), "CLM01 (claim id) is empty"));
         }
-        let total = values::cents(seg.element(2));
+        let total = values::exact_cents(seg.element(2));
         let pos_at = seg.at_component(5, 1);
         let pos = parse_text::<PosCode>(seg.component_text(5, 1), pos_at, "place of service (CLM05-1)");
         let frequency = ShortText::from(cptkit_core::frequency_code(seg.component_text(5, 3)));
@@ -1027,10 +1027,10 @@ impl Handler837 {
                 Err(e) => fail(*e),
             }
         }
-        let charge = values::cents(seg.element(2));
-        if charge.is_none() {
-            fail(X12Error::value(seg.at_element(2), format!("charge {:?} is not an amount", seg.text(2))));
-        }
+        // A fraction of a cent is refused, not rounded: the claim would carry a charge nobody billed.
+        let charge = values::exact_cents(seg.element(2))
+            .map_err(|why| fail(X12Error::value(seg.at_element(2), format!("charge {:?} {}", seg.text(2), why.why()))))
+            .ok();
         let unit = match seg.text(3) {
             "MJ" => Some(UnitBasis::Minutes),
             "UN" => Some(UnitBasis::Units),
@@ -1301,7 +1301,7 @@ impl Handler837 {
             payer_name: self.subscriber.payer_name.clone(),
             payer_identifier: self.subscriber.payer_identifier.clone(),
             filing_indicator: self.subscriber.filing.as_ref().map(|f| f.0.clone()).unwrap_or_else(|| Arc::from("")),
-            total_charge_cents: total,
+            total_charge_cents: total.ok(),
             dates,
         };
         source.set(ClaimField::ClaimId, at.element(1));
@@ -1322,15 +1322,17 @@ impl Handler837 {
             ));
         }
         let sum: i64 = built.iter().map(|l| l.line.charge_cents).sum();
-        if let Some(total) = total.filter(|t| *t != sum) {
+        let lines_sum = values::format_cents(sum);
+        let total_differs = match total {
+            Ok(total) if total == sum => None,
+            Ok(total) => Some(format!("CLM02 is {} but the lines add up to {lines_sum}", values::format_cents(total))),
+            Err(why) => Some(format!("CLM02 {}; the lines add up to {lines_sum}", why.why())),
+        };
+        if let Some(message) = total_differs {
             header_findings.push(finding(
                 edit::TOTAL_CHARGE,
                 "lines",
-                format!(
-                    "CLM02 is {} but the lines add up to {}",
-                    values::format_cents(total),
-                    values::format_cents(sum)
-                ),
+                message,
                 "make CLM02 the sum of the SV102 line charges",
             ));
         }

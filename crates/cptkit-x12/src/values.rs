@@ -38,6 +38,16 @@ pub(crate) enum NotCents {
     SubCent,
 }
 
+impl NotCents {
+    /// Why, worded to follow the element's name.
+    pub(crate) fn why(self) -> &'static str {
+        match self {
+            NotCents::NotANumber => "is not an amount",
+            NotCents::SubCent => "has more than two decimals (a fraction of a cent, not rounded)",
+        }
+    }
+}
+
 /// A money amount (X12 type R) in exact cents. Zeros past the cents are cents (`12.3400` is 1234);
 /// any other digit there is `SubCent`, never rounded here: the caller decides.
 pub(crate) fn exact_cents(raw: &[u8]) -> Result<i64, NotCents> {
@@ -83,21 +93,6 @@ pub(crate) fn exact_cents(raw: &[u8]) -> Result<i64, NotCents> {
     }
     let value = whole.checked_mul(100).and_then(|w| w.checked_add(frac)).ok_or(NotCents::NotANumber)?;
     Ok(if negative { -value } else { value })
-}
-
-/// A money amount in cents, a fraction of a cent rounded half away from zero (the 837 reader's rule);
-/// None when not a number.
-pub(crate) fn cents(raw: &[u8]) -> Option<i64> {
-    match exact_cents(raw) {
-        Ok(cents) => Some(cents),
-        Err(NotCents::SubCent) => decimal(raw).and_then(decimal_to_cents),
-        Err(NotCents::NotANumber) => None,
-    }
-}
-
-pub(crate) fn decimal_to_cents(d: Decimal) -> Option<i64> {
-    let c = (d * Decimal::ONE_HUNDRED).round_dp_with_strategy(0, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
-    i64::try_from(c).ok()
 }
 
 /// A decimal number (X12 type R); None when not a number.
@@ -249,15 +244,12 @@ mod tests {
 
     #[test]
     fn money_and_numbers() {
-        assert_eq!(cents(b"1500"), Some(150_000));
-        assert_eq!(cents(b"1500.5"), Some(150_050));
-        assert_eq!(cents(b"-12.25"), Some(-1225));
-        assert_eq!(cents(b"0.005"), Some(1));
-        assert_eq!(cents(b"12.344"), Some(1234));
-        assert_eq!(cents(b""), None);
-        assert_eq!(cents(b"1x"), None);
-        assert_eq!(cents(b"."), None);
-        assert_eq!(cents(b"99999999999999999999999"), None);
+        assert_eq!(exact_cents(b"1500"), Ok(150_000));
+        assert_eq!(exact_cents(b"1500.5"), Ok(150_050));
+        assert_eq!(exact_cents(b"-12.25"), Ok(-1225));
+        assert_eq!(exact_cents(b""), Err(NotCents::NotANumber));
+        assert_eq!(exact_cents(b"1x"), Err(NotCents::NotANumber));
+        assert_eq!(exact_cents(b"."), Err(NotCents::NotANumber));
         // Exact cents: zeros past the cents are cents, any other digit there is a fraction of a cent.
         assert_eq!(exact_cents(b"12.3400"), Ok(1234));
         assert_eq!(exact_cents(b"-12.340"), Ok(-1234));

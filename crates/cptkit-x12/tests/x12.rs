@@ -276,6 +276,42 @@ fn a_service_date_range_tells_its_end_date_is_not_used() {
     assert!(rejected[0].errors[0].message.contains("is not a D8/RD8 date"), "{}", rejected[0].errors[0]);
 }
 
+/// An amount with a fraction of a cent is not rounded: a line charge (SV102) refuses the claim, naming
+/// the element; a claim total (CLM02) that is not cents is told (X12C01), and the claim is read.
+#[test]
+fn amounts_with_a_fraction_of_a_cent_are_refused_not_rounded() {
+    let text = |total: &str, charge: &str| {
+        small_837_text(&format!(
+            "CLM*A1*{total}***11:B:1*Y*A*Y*Y~HI*ABK:M5416~LX*1~SV1*HC:99213*{charge}*UN*3***1~DTP*472*D8*20251103~"
+        ))
+    };
+    // Zeros past the cents are cents.
+    let file = read_text(&text("300.000", "300.0000"));
+    let c = file.claims().next().unwrap();
+    assert_eq!((c.claim.lines[0].charge_cents, c.info.total_charge_cents), (30_000, Some(30_000)));
+    assert!(c.findings.is_empty(), "{:?}", c.findings);
+
+    let file = read_837(text("300.005", "300.005").as_bytes(), options());
+    assert!(file.errors.is_empty(), "{:?}", file.errors);
+    let rejected: Vec<_> = file.rejected().collect();
+    assert_eq!((rejected.len(), file.claims().count()), (1, 0));
+    let error = &rejected[0].errors[0];
+    assert_eq!(error.message, r#"charge "300.005" has more than two decimals (a fraction of a cent, not rounded)"#);
+    assert!(error.to_string().contains("SV102"), "{error}");
+
+    for (total, why) in [("300.005", "has more than two decimals"), ("3OO", "is not an amount")] {
+        let file = read_text(&text(total, "300"));
+        let c = file.claims().next().unwrap();
+        assert_eq!((c.claim.lines[0].charge_cents, c.info.total_charge_cents), (30_000, None));
+        assert_eq!(told(c), [("X12C01".to_owned(), "lines".to_owned())]);
+        let message = &c.findings[0].message;
+        assert!(
+            message.starts_with(&format!("CLM02 {why}")) && message.ends_with("the lines add up to 300"),
+            "{message}"
+        );
+    }
+}
+
 /// SBR01 other than P: the claim is priced as if its payer were primary, with no coordination of
 /// benefits, and says so.
 #[test]
