@@ -130,14 +130,21 @@ def wire_options(pb: SimpleNamespace, expected: dict[str, Any]) -> Any:
 
 
 def from_status(error: Any) -> Answer:
-    """A refused PriceClaim: the code's kind, and the field of its BadRequest (INVALID_ARGUMENT) or the
-    subject of its PreconditionFailure (FAILED_PRECONDITION)."""
-    from google.rpc import error_details_pb2
+    """A refused PriceClaim, read from its status's details."""
     from grpc_status import rpc_status
 
-    kind = KINDS[error.code().name]
     status = rpc_status.from_call(error)
-    for detail in status.details if status else []:
+    return from_details(error.code().name, status.details if status else [])
+
+
+def from_details(code: str, details: Any) -> Answer:
+    """A refusal on the wire (a status, or a ProcessClaims `ClaimError`, which carries the same details):
+    the code's kind, and the field of its BadRequest (INVALID_ARGUMENT) or the subject of its
+    PreconditionFailure (FAILED_PRECONDITION)."""
+    from google.rpc import error_details_pb2
+
+    kind = KINDS[code]
+    for detail in details:
         if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
             bad = error_details_pb2.BadRequest()
             detail.Unpack(bad)
@@ -324,12 +331,7 @@ def every_face(
     if response.HasField("priced"):
         answers["ProcessClaims"] = from_wire(response.priced)
     else:
-        violations = response.error.violations
-        fields = [unrooted(v.field) for v in violations]
-        kind = KINDS[response.error.code]
-        rejected = any(v.edit_id for v in violations)  # for its findings, as above
-        field = "" if rejected else fields[0] if len(fields) == 1 else "" if fields else None
-        answers["ProcessClaims"] = ("refused", kind, field)
+        answers["ProcessClaims"] = from_details(response.error.code, response.error.details)
 
     answers["cli"] = from_cli(claim_file, expected)
     return answers

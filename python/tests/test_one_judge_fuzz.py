@@ -35,10 +35,10 @@ import cptkit
 from conftest import RPC_TIMEOUT_S, wire_claim
 from cptkit.testing import synthetic_claims
 from test_one_judge import (
-    KINDS,
     Answer,
     cli_binary,
     cli_flags,
+    from_details,
     from_python,
     from_python_dict,
     from_python_error,
@@ -46,7 +46,6 @@ from test_one_judge import (
     from_table,
     from_wire,
     same,
-    unrooted,
 )
 
 pa = pytest.importorskip("pyarrow")
@@ -622,12 +621,7 @@ def process_answer(response: Any) -> Judged:
         return from_wire(response.priced), report, wire_extras(response.priced)
     if not response.HasField("error"):
         return ("validated",), report, {}
-    violations = response.error.violations
-    fields = [unrooted(v.field) for v in violations]
-    kind = KINDS[response.error.code]
-    rejected = any(v.edit_id for v in violations)
-    field = "" if rejected else fields[0] if len(fields) == 1 else "" if fields else None
-    return ("refused", kind, field), report, {}
+    return from_details(response.error.code, response.error.details), report, {}
 
 
 def cli_run(args: list[str]) -> dict[str, Any]:

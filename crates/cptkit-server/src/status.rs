@@ -2,6 +2,7 @@
 
 use cptkit_core::{Error, ErrorKind, Finding, Severity, ValidationReport};
 use cptkit_proto::pb;
+use prost::Message as _;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 
@@ -119,7 +120,7 @@ fn clip(mut text: String) -> String {
 /// the error names them. For a claim rejected for its findings (`report` is invalid), those are the
 /// report's error findings, with edit ids and hints, each at the field of its violation in `error`
 /// (`rejection(report)` named in the request: one violation per error finding, in order); otherwise
-/// the error's own violations (edit id and hint empty).
+/// the error's own violations (edit id and hint empty). `details` are the unary status's.
 pub fn to_claim_error(error: &Error, report: Option<&ValidationReport>) -> pb::ClaimError {
     let code = code_for(error.kind());
     let findings = report
@@ -145,7 +146,9 @@ pub fn to_claim_error(error: &Error, report: Option<&ValidationReport>) -> pb::C
             .collect(),
         _ => Vec::new(),
     };
-    pb::ClaimError { code: code_name(code).to_owned(), message: error.to_string(), violations }
+    // The unary status's details, decoded back from the one place that builds them.
+    let details = tonic_types::Status::decode(to_status(error).details()).map(|s| s.details).unwrap_or_default();
+    pb::ClaimError { code: code_name(code).to_owned(), message: error.to_string(), violations, details }
 }
 
 /// The canonical upper-case name of a status code, as logged.

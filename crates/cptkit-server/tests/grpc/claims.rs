@@ -271,6 +271,10 @@ async fn golden_cases_stream_with_the_unary_answers() {
                 assert_eq!(error.code, cptkit_server::status::code_name(status.code()), "{name}");
                 assert_eq!(error.message, status.message(), "{name}");
                 assert_eq!(response.priced, None, "{name}");
+                // The same google.rpc details (BadRequest, ResourceInfo, PreconditionFailure) as data.
+                let details = tonic_types::Status::decode(status.details()).expect("details").details;
+                assert!(!details.is_empty(), "{name}");
+                assert_eq!(error.details, details, "{name}");
                 if status.code() == Code::InvalidArgument {
                     // The same fields; the stream's violations are whole findings (edit id, hint).
                     let fields: Vec<String> = violations(&status).into_iter().map(|(f, _)| f).collect();
