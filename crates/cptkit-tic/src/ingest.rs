@@ -25,7 +25,7 @@ use crate::aggregate::{FileAggregate, PriceFields, PriceKey, anesthesia_base_uni
 use crate::nppes::Nppes;
 use crate::scan::{Resume, Scanned, Scanner, SyntaxAt, Watch};
 use crate::schema::{
-    GroupId, InNetworkRecord, NegotiatedRate, NpiNumber, ProviderReference, ProviderReferenceFile, Tin,
+    GroupId, InNetworkRecord, NegotiatedRate, NpiNumber, ProviderGroup, ProviderReference, ProviderReferenceFile, Tin,
 };
 
 /// gzip's magic bytes (RFC 1952, section 2.3.1).
@@ -534,52 +534,17 @@ impl<'o> FileReader<'o> {
     /// reference id that cannot be read is reported in `left_out` and left out alone; the record's other
     /// providers and its prices still count. A group left with no NPI reads as one whose npi list is empty.
     fn read_providers(&mut self, offset: u64, bytes: &[u8], rates: &[NegotiatedRate<'_>]) -> Vec<RateProviders> {
-        // `at`: the offset within the record's bytes.
-        let mut left_out = |at: u64, path: String, message: String| {
-            self.summary.left_out.push(Malformed { record_offset: offset, error_offset: offset + at, path, message });
+        // `text`: the value's JSON text, borrowed from the record's bytes (so its address gives its offset).
+        let mut left_out = |text: &str, path: String, message: String| {
+            let error_offset = offset + offset_within(bytes, text);
+            self.summary.left_out.push(Malformed { record_offset: offset, error_offset, path, message });
         };
         let mut read = Vec::with_capacity(rates.len());
         for (r, rate) in rates.iter().enumerate() {
             let mut npis = Vec::new();
             for (g, group) in rate.provider_groups.iter().enumerate() {
-                let mut bad: Vec<(usize, &RawValue, String)> = Vec::new();
-                for (k, raw) in group.npi.iter().enumerate() {
-                    match NpiNumber::read(raw) {
-                        Ok(npi) => npis.push(npi),
-                        Err(why) => bad.push((k, *raw, why)),
-                    }
-                }
-                let consequence = if bad.len() == group.npi.len() {
-                    "this provider group has no other NPI, so it reads as a group with an empty npi list \
-                     (with an NPPES join it adds no taxonomy); the record's prices are read"
-                } else {
-                    "the record's other providers and its prices are read"
-                };
-                for (k, raw, why) in bad {
-                    let path = format!("negotiated_rates[{r}].provider_groups[{g}].npi[{k}]");
-                    left_out(
-                        offset_within(bytes, raw.get()),
-                        path,
-                        format!("{why}: this NPI is left out; {consequence}"),
-                    );
-                }
-                if let Some(tin) = group.tin {
-                    let mut de = serde_json::Deserializer::from_str(tin.get());
-                    if let Err(e) = serde_path_to_error::deserialize::<_, Tin>(&mut de) {
-                        // At the tin itself: after a number serde_json stands past the value, not on it.
-                        let (inner, _, why) = json_problem(tin.get().as_bytes(), e);
-                        let path = format!("negotiated_rates[{r}].provider_groups[{g}].tin");
-                        let path = if inner.is_empty() { path } else { format!("{path}.{inner}") };
-                        left_out(
-                            offset_within(bytes, tin.get()),
-                            path,
-                            format!(
-                                "{why}: the tin is left out (it is no benchmark key); the record's providers and \
-                                 prices are read"
-                            ),
-                        );
-                    }
-                }
+                let path = format!("negotiated_rates[{r}].provider_groups[{g}]");
+                read_group(group, &path, &IN_A_RECORD, &mut npis, &mut left_out);
             }
             let mut references = Vec::new();
             for (k, raw) in rate.provider_references.iter().enumerate() {
@@ -588,7 +553,7 @@ impl<'o> FileReader<'o> {
                     Err(why) => {
                         let path = format!("negotiated_rates[{r}].provider_references[{k}]");
                         left_out(
-                            offset_within(bytes, raw.get()),
+                            raw.get(),
                             path,
                             format!(
                                 "{why}: this reference is left out (with an NPPES join it adds no taxonomy); the \
@@ -749,6 +714,63 @@ impl<'o> FileReader<'o> {
         let taxonomy_code = |id: u32| nppes.map(|n| n.code(id).to_owned()).unwrap_or_default();
         let rows = self.aggregate.finish(&provenance, self.reference, &taxonomy_code);
         (rows, self.summary)
+    }
+}
+
+/// What still counts when a value of a provider group is left out, for the messages of `read_group`.
+struct StillRead {
+    /// After a bad NPI beside good ones.
+    others: &'static str,
+    /// After the group's last NPI.
+    no_other: &'static str,
+    /// After a bad tin.
+    tin: &'static str,
+}
+
+const IN_A_RECORD: StillRead = StillRead {
+    others: "the record's other providers and its prices are read",
+    no_other: "the record's prices are read",
+    tin: "the record's providers and prices are read",
+};
+
+/// Reads one provider group item by item: its good NPIs are pushed to `npis`; an NPI that is not 10 digits
+/// or a tin that cannot be read is handed to `left_out` (its JSON text, its path under `path`, why) and
+/// left out alone. A group left with no NPI reads as one whose npi list is empty.
+fn read_group(
+    group: &ProviderGroup<'_>,
+    path: &str,
+    still: &StillRead,
+    npis: &mut Vec<NpiNumber>,
+    left_out: &mut impl FnMut(&str, String, String),
+) {
+    let mut bad: Vec<(usize, &RawValue, String)> = Vec::new();
+    for (k, raw) in group.npi.iter().enumerate() {
+        match NpiNumber::read(raw) {
+            Ok(npi) => npis.push(npi),
+            Err(why) => bad.push((k, *raw, why)),
+        }
+    }
+    let no_other = bad.len() == group.npi.len();
+    for (k, raw, why) in bad {
+        let consequence = if no_other {
+            format!(
+                "this provider group has no other NPI, so it reads as a group with an empty npi list (with an \
+                 NPPES join it adds no taxonomy); {}",
+                still.no_other
+            )
+        } else {
+            still.others.to_owned()
+        };
+        left_out(raw.get(), format!("{path}.npi[{k}]"), format!("{why}: this NPI is left out; {consequence}"));
+    }
+    if let Some(tin) = group.tin {
+        let mut de = serde_json::Deserializer::from_str(tin.get());
+        if let Err(e) = serde_path_to_error::deserialize::<_, Tin>(&mut de) {
+            // At the tin itself: after a number serde_json stands past the value, not on it.
+            let (inner, _, why) = json_problem(tin.get().as_bytes(), e);
+            let path = if inner.is_empty() { format!("{path}.tin") } else { format!("{path}.tin.{inner}") };
+            left_out(tin.get(), path, format!("{why}: the tin is left out (it is no benchmark key); {}", still.tin));
+        }
     }
 }
 
