@@ -25,7 +25,7 @@ use crate::aggregate::{FileAggregate, PriceFields, PriceKey, anesthesia_base_uni
 use crate::nppes::Nppes;
 use crate::scan::{Resume, Scanned, Scanner, SyntaxAt, Watch};
 use crate::schema::{
-    GroupId, InNetworkRecord, NegotiatedRate, NpiNumber, ProviderReference, ProviderReferenceFile, Tin,
+    GroupId, InNetworkRecord, NegotiatedRate, NpiNumber, ProviderGroup, ProviderReference, ProviderReferenceFile, Tin,
 };
 
 /// gzip's magic bytes (RFC 1952, section 2.3.1).
@@ -135,7 +135,8 @@ pub struct FileSummary {
     pub not_fee_for_service: u64,
     pub malformed: Vec<Malformed>,
     /// Values left out of records that were otherwise read: an NPI that is not 10 digits, a tin or a
-    /// provider reference id that cannot be read. The record's other providers and its prices count.
+    /// provider reference id that cannot be read. The record's other providers and its prices count. With an
+    /// NPPES join, also a bad NPI or tin of a top-level provider reference: the reference resolves without it.
     pub left_out: Vec<Malformed>,
     /// Negotiated prices read into benchmarks.
     pub prices: u64,
@@ -157,12 +158,14 @@ impl FileSummary {
 }
 
 /// A problem at a place in an `in_network` record. In `FileSummary::malformed` the record is broken and
-/// left out (reading went on with the next one); in `FileSummary::left_out` only the value at `path` is.
+/// left out (reading went on with the next one); in `FileSummary::left_out` only the value at `path` is,
+/// and the "record" may be a top-level provider reference.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Malformed {
     /// Where the record starts (its `{`), in the uncompressed stream.
     pub record_offset: u64,
-    /// Where the problem is: the offending value, where the JSON parser stopped, or the stray bracket.
+    /// Where the problem is: the offending value, where the JSON parser stopped, or the stray bracket. For a
+    /// value of a separate provider-reference file: the reference (the message gives the file and offset).
     pub error_offset: u64,
     /// The JSON path inside the record, when known (`negotiated_rates[0].negotiated_prices[1].negotiated_rate`).
     pub path: String,
@@ -534,52 +537,17 @@ impl<'o> FileReader<'o> {
     /// reference id that cannot be read is reported in `left_out` and left out alone; the record's other
     /// providers and its prices still count. A group left with no NPI reads as one whose npi list is empty.
     fn read_providers(&mut self, offset: u64, bytes: &[u8], rates: &[NegotiatedRate<'_>]) -> Vec<RateProviders> {
-        // `at`: the offset within the record's bytes.
-        let mut left_out = |at: u64, path: String, message: String| {
-            self.summary.left_out.push(Malformed { record_offset: offset, error_offset: offset + at, path, message });
+        // `text`: the value's JSON text, borrowed from the record's bytes (so its address gives its offset).
+        let mut left_out = |text: &str, path: String, message: String| {
+            let error_offset = offset + offset_within(bytes, text);
+            self.summary.left_out.push(Malformed { record_offset: offset, error_offset, path, message });
         };
         let mut read = Vec::with_capacity(rates.len());
         for (r, rate) in rates.iter().enumerate() {
             let mut npis = Vec::new();
             for (g, group) in rate.provider_groups.iter().enumerate() {
-                let mut bad: Vec<(usize, &RawValue, String)> = Vec::new();
-                for (k, raw) in group.npi.iter().enumerate() {
-                    match NpiNumber::read(raw) {
-                        Ok(npi) => npis.push(npi),
-                        Err(why) => bad.push((k, *raw, why)),
-                    }
-                }
-                let consequence = if bad.len() == group.npi.len() {
-                    "this provider group has no other NPI, so it reads as a group with an empty npi list \
-                     (with an NPPES join it adds no taxonomy); the record's prices are read"
-                } else {
-                    "the record's other providers and its prices are read"
-                };
-                for (k, raw, why) in bad {
-                    let path = format!("negotiated_rates[{r}].provider_groups[{g}].npi[{k}]");
-                    left_out(
-                        offset_within(bytes, raw.get()),
-                        path,
-                        format!("{why}: this NPI is left out; {consequence}"),
-                    );
-                }
-                if let Some(tin) = group.tin {
-                    let mut de = serde_json::Deserializer::from_str(tin.get());
-                    if let Err(e) = serde_path_to_error::deserialize::<_, Tin>(&mut de) {
-                        // At the tin itself: after a number serde_json stands past the value, not on it.
-                        let (inner, _, why) = json_problem(tin.get().as_bytes(), e);
-                        let path = format!("negotiated_rates[{r}].provider_groups[{g}].tin");
-                        let path = if inner.is_empty() { path } else { format!("{path}.{inner}") };
-                        left_out(
-                            offset_within(bytes, tin.get()),
-                            path,
-                            format!(
-                                "{why}: the tin is left out (it is no benchmark key); the record's providers and \
-                                 prices are read"
-                            ),
-                        );
-                    }
-                }
+                let path = format!("negotiated_rates[{r}].provider_groups[{g}]");
+                read_group(group, &path, &IN_A_RECORD, &mut npis, &mut left_out);
             }
             let mut references = Vec::new();
             for (k, raw) in rate.provider_references.iter().enumerate() {
@@ -588,7 +556,7 @@ impl<'o> FileReader<'o> {
                     Err(why) => {
                         let path = format!("negotiated_rates[{r}].provider_references[{k}]");
                         left_out(
-                            offset_within(bytes, raw.get()),
+                            raw.get(),
                             path,
                             format!(
                                 "{why}: this reference is left out (with an NPPES join it adds no taxonomy); the \
@@ -633,8 +601,12 @@ impl<'o> FileReader<'o> {
         Ok(())
     }
 
+    /// One entry of the top-level `provider_references`, whose `{` is at `offset`. With an NPPES join its
+    /// groups, and those of its separate file, are read item by item like a rate's (`read_group`): a bad
+    /// NPI or tin is left out alone and reported, and the reference resolves with the rest. Broken JSON, an
+    /// unreadable id or a separate file that cannot be read leaves the whole reference unresolved.
     fn provider_reference(&mut self, offset: u64, bytes: &[u8]) {
-        let reference: ProviderReference = if self.options.nppes.is_some() {
+        let reference: ProviderReference<'_> = if self.options.nppes.is_some() {
             match serde_json::from_slice(bytes) {
                 Ok(r) => r,
                 Err(e) => return self.unresolved("?", "", format!("byte {offset}: {e}")),
@@ -658,18 +630,47 @@ impl<'o> FileReader<'o> {
                 Err(e) => return self.unresolved("?", "", format!("byte {offset}: {e}")),
             }
         };
-        let mut groups = reference.provider_groups;
-        if let Some(location) = &reference.location {
-            match self.load_reference_file(location) {
-                Ok(file) => groups.extend(file.provider_groups),
-                Err(why) => return self.unresolved(&reference.provider_group_id.0, location, why),
+        let id = reference.provider_group_id;
+        // The separate file before any group: a reference left unresolved reports nothing else.
+        let location = reference.location.as_deref();
+        let separate = match location.map(|l| self.read_reference_file(l)).transpose() {
+            Ok(separate) => separate,
+            Err(why) => return self.unresolved(&id.0, location.unwrap_or_default(), why),
+        };
+        let separate_groups = match &separate {
+            None => Vec::new(),
+            Some((path, file)) => match serde_json::from_slice::<ProviderReferenceFile<'_>>(file) {
+                Ok(f) => f.provider_groups,
+                Err(e) => {
+                    return self.unresolved(&id.0, location.unwrap_or_default(), format!("{}: {e}", path.display()));
+                }
+            },
+        };
+        let Some(nppes) = &self.options.nppes else {
+            self.references.insert(id, Providers::default());
+            return;
+        };
+        let mut npis = Vec::new();
+        // In the file: at the bad value itself (`text` borrows from the reference's bytes).
+        let mut in_file = |text: &str, path: String, message: String| {
+            let error_offset = offset + offset_within(bytes, text);
+            self.summary.left_out.push(Malformed { record_offset: offset, error_offset, path, message });
+        };
+        for (g, group) in reference.provider_groups.iter().enumerate() {
+            read_group(group, &format!("provider_groups[{g}]"), &IN_A_REFERENCE, &mut npis, &mut in_file);
+        }
+        if let Some((file_path, file)) = &separate {
+            // In a separate file: at the reference, whose offsets are the TiC file's; the message says where.
+            let mut in_separate = |text: &str, path: String, message: String| {
+                let at = offset_within(file, text);
+                let message = format!("provider-reference file {}, byte {at}: {message}", file_path.display());
+                self.summary.left_out.push(Malformed { record_offset: offset, error_offset: offset, path, message });
+            };
+            for (g, group) in separate_groups.iter().enumerate() {
+                read_group(group, &format!("provider_groups[{g}]"), &IN_A_REFERENCE, &mut npis, &mut in_separate);
             }
         }
-        let taxonomies = match &self.options.nppes {
-            Some(nppes) => taxonomies_of(nppes, groups.iter().flat_map(|g| &g.npi).copied()),
-            None => Vec::new(),
-        };
-        self.references.insert(reference.provider_group_id, Providers { taxonomies });
+        self.references.insert(id, Providers { taxonomies: taxonomies_of(nppes, npis.into_iter()) });
     }
 
     fn unresolved(&mut self, id: &str, location: &str, why: String) {
@@ -682,8 +683,8 @@ impl<'o> FileReader<'o> {
 
     /// A separate provider-reference file: a local path (absolute, or relative to the provider-refs
     /// directory or the TiC file's directory), or a URL whose file name is in the provider-refs directory.
-    /// cptkit never downloads.
-    fn load_reference_file(&self, location: &str) -> Result<ProviderReferenceFile, String> {
+    /// cptkit never downloads. Its path and bytes, parsed by the caller (the groups borrow from them).
+    fn read_reference_file(&self, location: &str) -> Result<(PathBuf, Vec<u8>), String> {
         let remote = location.starts_with("http://") || location.starts_with("https://");
         let candidates: Vec<PathBuf> = if remote {
             let name = location.split(['?', '#']).next().unwrap_or(location).rsplit('/').next().unwrap_or("");
@@ -713,7 +714,7 @@ impl<'o> FileReader<'o> {
         let (mut stream, _) = open(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let mut bytes = Vec::new();
         stream.read_to_end(&mut bytes).map_err(|e| format!("{}: {e}", path.display()))?;
-        serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+        Ok((path.clone(), bytes))
     }
 
     /// Joins the waiting prices, then turns the aggregate into rows.
@@ -749,6 +750,69 @@ impl<'o> FileReader<'o> {
         let taxonomy_code = |id: u32| nppes.map(|n| n.code(id).to_owned()).unwrap_or_default();
         let rows = self.aggregate.finish(&provenance, self.reference, &taxonomy_code);
         (rows, self.summary)
+    }
+}
+
+/// What still counts when a value of a provider group is left out, for the messages of `read_group`.
+struct StillRead {
+    /// After a bad NPI beside good ones.
+    others: &'static str,
+    /// After the group's last NPI.
+    no_other: &'static str,
+    /// After a bad tin.
+    tin: &'static str,
+}
+
+const IN_A_RECORD: StillRead = StillRead {
+    others: "the record's other providers and its prices are read",
+    no_other: "the record's prices are read",
+    tin: "the record's providers and prices are read",
+};
+
+const IN_A_REFERENCE: StillRead = StillRead {
+    others: "the reference's other NPIs are read",
+    no_other: "the reference still resolves",
+    tin: "the reference's NPIs are read",
+};
+
+/// Reads one provider group item by item: its good NPIs are pushed to `npis`; an NPI that is not 10 digits
+/// or a tin that cannot be read is handed to `left_out` (its JSON text, its path under `path`, why) and
+/// left out alone. A group left with no NPI reads as one whose npi list is empty.
+fn read_group(
+    group: &ProviderGroup<'_>,
+    path: &str,
+    still: &StillRead,
+    npis: &mut Vec<NpiNumber>,
+    left_out: &mut impl FnMut(&str, String, String),
+) {
+    let mut bad: Vec<(usize, &RawValue, String)> = Vec::new();
+    for (k, raw) in group.npi.iter().enumerate() {
+        match NpiNumber::read(raw) {
+            Ok(npi) => npis.push(npi),
+            Err(why) => bad.push((k, *raw, why)),
+        }
+    }
+    let no_other = bad.len() == group.npi.len();
+    for (k, raw, why) in bad {
+        let consequence = if no_other {
+            format!(
+                "this provider group has no other NPI, so it reads as a group with an empty npi list (with an \
+                 NPPES join it adds no taxonomy); {}",
+                still.no_other
+            )
+        } else {
+            still.others.to_owned()
+        };
+        left_out(raw.get(), format!("{path}.npi[{k}]"), format!("{why}: this NPI is left out; {consequence}"));
+    }
+    if let Some(tin) = group.tin {
+        let mut de = serde_json::Deserializer::from_str(tin.get());
+        if let Err(e) = serde_path_to_error::deserialize::<_, Tin>(&mut de) {
+            // At the tin itself: after a number serde_json stands past the value, not on it.
+            let (inner, _, why) = json_problem(tin.get().as_bytes(), e);
+            let path = if inner.is_empty() { format!("{path}.tin") } else { format!("{path}.tin.{inner}") };
+            left_out(tin.get(), path, format!("{why}: the tin is left out (it is no benchmark key); {}", still.tin));
+        }
     }
 }
 

@@ -43,26 +43,16 @@ pub(crate) struct NegotiatedRate<'a> {
     pub negotiated_prices: Vec<NegotiatedPrice<'a>>,
 }
 
-/// A provider group of an `in_network` record: NPIs under one tax identifier. v2.0 adds `network_name`
-/// (ignored here). Each NPI and the tin stay JSON text, read one by one (`NpiNumber::read`, `Tin`), so
-/// that a bad one is left out alone and the record's other providers and prices still count.
+/// A provider group of an `in_network` record or of a provider reference (in the file or a separate one):
+/// NPIs under one tax identifier. v2.0 adds `network_name` (ignored here). Each NPI and the tin stay JSON
+/// text, read one by one (`NpiNumber::read`, `Tin`), so that a bad one is left out alone and the record's
+/// other providers and prices, or the reference, still count.
 #[derive(Debug, Deserialize)]
 pub(crate) struct ProviderGroup<'a> {
     #[serde(borrow, default)]
     pub npi: Vec<&'a RawValue>,
     #[serde(borrow, default)]
     pub tin: Option<&'a RawValue>,
-}
-
-/// A provider group of a provider reference (in the file or a separate one), read as a whole: a bad NPI
-/// leaves the reference unresolved.
-#[derive(Debug, Deserialize)]
-pub(crate) struct ReferenceGroup {
-    #[serde(default)]
-    pub npi: Vec<NpiNumber>,
-    #[expect(dead_code, reason = "read so that a wrong type leaves the reference unresolved; not a benchmark key")]
-    #[serde(default)]
-    pub tin: Option<Tin>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -100,19 +90,19 @@ pub(crate) struct NegotiatedPrice<'a> {
 /// One element of the top-level `provider_references`: in-line groups or (v1.x) a `location` of a
 /// separate provider-reference file.
 #[derive(Debug, Deserialize)]
-pub(crate) struct ProviderReference {
+pub(crate) struct ProviderReference<'a> {
     pub provider_group_id: GroupId,
-    #[serde(default)]
-    pub provider_groups: Vec<ReferenceGroup>,
+    #[serde(borrow, default)]
+    pub provider_groups: Vec<ProviderGroup<'a>>,
     #[serde(default)]
     pub location: Option<String>,
 }
 
 /// A separate provider-reference file (`schemas/provider-reference`).
 #[derive(Debug, Deserialize)]
-pub(crate) struct ProviderReferenceFile {
-    #[serde(default)]
-    pub provider_groups: Vec<ReferenceGroup>,
+pub(crate) struct ProviderReferenceFile<'a> {
+    #[serde(borrow, default)]
+    pub provider_groups: Vec<ProviderGroup<'a>>,
 }
 
 /// An NPI: the schema says number; some publishers write strings. Kept as its 10-digit value.

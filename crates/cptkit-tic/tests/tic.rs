@@ -480,3 +480,130 @@ fn a_bad_npi_is_left_out_alone_and_the_record_counts() {
         ]
     );
 }
+
+/// A top-level provider reference reads its groups like a rate's: a bad NPI or tin is left out alone and
+/// reported at its place, and the reference resolves with its good NPIs (it used to be unresolved as a
+/// whole, so every price pointing at it lost all its providers' taxonomies).
+#[test]
+fn a_bad_npi_in_a_provider_reference_is_left_out_alone_and_the_reference_resolves() {
+    let text = std::fs::read_to_string(fixture("v1_in_file_refs.json")).unwrap();
+    // Group 1 keeps 1000000004 (208VP0014X) beside a 9-digit NPI; group 2's tin is no {type, value}.
+    let bad = text.replacen("[1000000004, 1000000012]", "[1000000004, 100000001]", 1).replacen(
+        "{\"type\": \"ein\", \"value\": \"00-0000002\"}",
+        "\"00-0000002\"",
+        1,
+    );
+    let write = |dir: &str, text: &str| {
+        let path = scratch(dir).join("v1_in_file_refs.json"); // the same source file name
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let path = write("bad_npi_in_reference", &bad);
+    // A reference starts at the "{" before its id.
+    let reference_at =
+        |text: &str, id: u32| text[..text.find(&format!("\"provider_group_id\": {id}")).unwrap()].rfind('{').unwrap();
+
+    let result = ingest(&[&path], &with_nppes());
+    let f = &result.summary.files[0];
+    assert!(f.error.is_none() && f.malformed.is_empty(), "{f:?}");
+    assert!(f.unresolved_references.is_empty(), "{:?}", f.unresolved_references);
+    let places: Vec<(usize, usize, &str)> =
+        f.left_out.iter().map(|m| (m.record_offset as usize, m.error_offset as usize, m.path.as_str())).collect();
+    assert_eq!(
+        places,
+        [
+            (reference_at(&bad, 1), bad.find("100000001]").unwrap(), "provider_groups[0].npi[1]"),
+            (reference_at(&bad, 2), bad.find("\"00-0000002\"").unwrap(), "provider_groups[0].tin"),
+        ]
+    );
+    assert_eq!(
+        f.left_out[0].message,
+        "expected a 10-digit NPI, found 100000001: this NPI is left out; the reference's other NPIs are read"
+    );
+    assert!(f.left_out[1].message.starts_with("invalid type: string \"00-0000002\""), "{}", f.left_out[1]);
+    assert!(
+        f.left_out[1].message.ends_with("the tin is left out (it is no benchmark key); the reference's NPIs are read")
+    );
+    // Group 1's good NPI still counts (1000000012's 207L00000X is gone); group 2's NPI reads as before.
+    let got: Vec<String> = lines(&result.benchmarks).into_iter().filter(|l| l.starts_with("00632 21 [] ")).collect();
+    assert_eq!(
+        got,
+        [
+            "00632 21 [] 208VP0014X negotiated per_unit | 1 85 85 85 85 85 85 85",
+            "00632 21 [] 208VP0014X negotiated per_case | 1 1200 1200 1200 1200 1200 1200 1200",
+            "00632 21 [] unknown negotiated per_unit | 1 90 90 90 90 90 90 90",
+        ]
+    );
+    // The same as the file with the bad values deleted, which reads clean.
+    let deleted = text.replacen("[1000000004, 1000000012]", "[1000000004]", 1).replacen(
+        ", \"tin\": {\"type\": \"ein\", \"value\": \"00-0000002\"}",
+        "",
+        1,
+    );
+    let clean = ingest(&[write("bad_npi_in_reference_deleted", &deleted)], &with_nppes());
+    assert!(clean.summary.is_clean(), "{:?}", clean.summary.files[0]);
+    assert_eq!(result.benchmarks, clean.benchmarks);
+
+    // Without a join the reference's groups are not parsed: nothing to leave out.
+    let plain = ingest(&[&path], &options());
+    assert!(plain.summary.is_clean(), "{:?}", plain.summary.files[0]);
+
+    // Broken JSON in a group (an npi that is no list) or an unreadable id still leaves the reference
+    // unresolved as a whole, its id unknown ("?"), at its byte offset.
+    for (from, to) in [("[1000000020]", "1000000020"), ("\"provider_group_id\": 2", "\"provider_group_id\": \"\"")] {
+        let broken = text.replacen(from, to, 1);
+        let f = ingest(&[write("bad_reference", &broken)], &with_nppes()).summary.files.remove(0);
+        assert_eq!((f.unresolved_references.len(), f.left_out.len()), (1, 0), "{to}");
+        let unresolved = &f.unresolved_references[0];
+        assert_eq!(unresolved.provider_group_id, "?");
+        assert!(unresolved.why.starts_with(&format!("byte {}: ", reference_at(&text, 2))), "{unresolved:?}");
+    }
+}
+
+/// A bad NPI in a separate provider-reference file is left out alone too: reported at the reference, the
+/// message naming the file and the byte within it; the reference resolves with the file's good NPIs.
+#[test]
+fn a_bad_npi_in_a_separate_provider_reference_file_is_left_out_alone() {
+    let dir = scratch("bad_npi_in_reference_file");
+    std::fs::create_dir(dir.join("provider_refs")).unwrap();
+    let group_file = dir.join("provider_refs/example_group_10.json");
+    let group_text = std::fs::read_to_string(fixture("provider_refs/example_group_10.json")).unwrap().replacen(
+        "2222222228",
+        "\"22222222x8\"",
+        1,
+    );
+    std::fs::write(&group_file, &group_text).unwrap();
+    let tic_text = std::fs::read_to_string(fixture("v1_separate_refs.json")).unwrap();
+    let path = dir.join("v1_separate_refs.json");
+    std::fs::write(&path, &tic_text).unwrap();
+
+    let result = ingest(&[&path], &with_nppes());
+    let f = &result.summary.files[0];
+    assert!(f.error.is_none() && f.malformed.is_empty(), "{f:?}");
+    assert_eq!(f.unresolved_references.len(), 1, "only the remote one");
+    assert_eq!(f.unresolved_references[0].provider_group_id, "11");
+    let reference = tic_text.find("{\"provider_group_id\": 10").unwrap() as u64;
+    assert_eq!(f.left_out.len(), 1);
+    let npi = &f.left_out[0];
+    assert_eq!(
+        (npi.record_offset, npi.error_offset, npi.path.as_str()),
+        (reference, reference, "provider_groups[0].npi[1]")
+    );
+    assert_eq!(
+        npi.message,
+        format!(
+            "provider-reference file {}, byte {}: expected a 10-digit NPI, found \"22222222x8\": this NPI is left \
+             out; the reference's other NPIs are read",
+            group_file.display(),
+            group_text.find("\"22222222x8\"").unwrap()
+        )
+    );
+    // Group 10 keeps 1111111112 (207L00000X); 2222222228's 367500000X is gone.
+    assert_eq!(
+        lines(&result.benchmarks),
+        [
+            "00632 21 [] 207L00000X negotiated per_unit | 1 75 75 75 75 75 75 75",
+            "00632 21 [] unknown negotiated per_unit | 1 78 78 78 78 78 78 78",
+        ]
+    );
+}
