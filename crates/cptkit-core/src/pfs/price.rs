@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use rust_decimal::Decimal;
 use serde::Serialize;
+use smallvec::SmallVec;
 use time::Date;
 
 use super::{Gpci, InForce, RvuRow, fee_amount};
@@ -227,12 +228,15 @@ type LocalityCache<'a> = Option<(&'a super::Release, std::result::Result<LineLoc
 /// One line being priced: its row and running amount.
 struct Work<'a> {
     index: usize,
+    /// Where its priced line is in the list being built.
+    slot: usize,
     line: &'a ClaimLine,
     row: &'a RvuRow,
     /// The fee of one unit (after the cap).
     unit: Decimal,
     amount: Decimal,
-    basis: FeeBasis,
+    /// Boxed from the start, as the priced line keeps it: moving a line's work moves a pointer.
+    basis: Box<FeeBasis>,
     /// Nothing more applies: the line is settled (bundled, not payable, by report).
     done: bool,
     /// Not priced here (by report, an unknown contract rate, too large to compute): see `not_priced`.
@@ -362,13 +366,17 @@ pub(crate) fn price_fee_schedule_lines(
     let facility = reference.is_facility(&claim.place_of_service);
     let npp = reference.nonphysician_share(claim);
     let mut out: Vec<PricedLine> = Vec::with_capacity(lines.len());
-    let mut work: Vec<Work> = Vec::with_capacity(lines.len());
+    // A claim has a few fee-schedule lines: their work stays on the stack.
+    let mut work: SmallVec<[Work; 4]> = SmallVec::new();
     let mut localities: LocalityCache = None;
     for (index, rule) in lines {
         let line = &claim.lines[*index];
         let mut priced = PricedLine::new(*index, line, rule);
         match reference.start_fee_line(claim, *index, line, facility, &mut localities) {
-            Ok(w) => work.push(w),
+            Ok(mut w) => {
+                w.slot = out.len();
+                work.push(w);
+            }
             Err(basis) => {
                 // Not priced before its amount: still say its units and the year's factor.
                 priced.total_units = line.quantity;
@@ -393,18 +401,15 @@ pub(crate) fn price_fee_schedule_lines(
         }
     }
     for w in &mut work {
-        if let Some(priced) = out.iter().find(|p| p.line as usize == w.index) {
-            contract(&priced.rule, percent_of_medicare, w);
-        }
+        contract(&out[w.slot].rule, percent_of_medicare, w);
         // An amount no face can carry (the wire's and the tables' cents) is not priced, on every face.
         if let (false, Err(why)) = (w.done, carried_cents(w.amount)) {
             w.not_priced(why);
         }
     }
-    let other_sides: Vec<Option<(Decimal, Decimal)>> = work.iter().map(|w| other_side(&work, w)).collect();
+    let other_sides: SmallVec<[Option<(Decimal, Decimal)>; 4]> = work.iter().map(|w| other_side(&work, w)).collect();
     for (w, other_side) in work.into_iter().zip(other_sides) {
-        let Some(priced) = out.iter_mut().find(|p| p.line as usize == w.index) else { continue };
-        finish(priced, w, other_side);
+        finish(&mut out[w.slot], w, other_side);
     }
     out
 }
@@ -482,7 +487,7 @@ impl Reference {
     ) -> std::result::Result<Work<'a>, Box<FeeBasis>> {
         let date = line.date_of_service;
         let in_force = self.fee_schedule().in_force(date);
-        let mut basis = FeeBasis {
+        let mut basis = Box::new(FeeBasis {
             // Named here, not replaced later: an `Arc` of the empty text for each line cost an allocation.
             release: in_force.as_ref().map_or_else(|_| Arc::from(""), |f| Arc::clone(&f.release.name)),
             release_from: date,
@@ -501,10 +506,10 @@ impl Reference {
             units: line.quantity,
             adjustments: Vec::new(),
             outcome: None,
-        };
-        let fail = |mut basis: FeeBasis, why: String| {
+        });
+        let fail = |mut basis: Box<FeeBasis>, why: String| {
             basis.outcome = Some(why);
-            Box::new(basis)
+            basis
         };
         let in_force = match in_force {
             Ok(f) => f,
@@ -530,6 +535,7 @@ impl Reference {
         basis.mp_rvu = row.mp;
         let mut w = Work {
             index,
+            slot: 0,
             line,
             row,
             unit: Decimal::ZERO,
