@@ -524,9 +524,54 @@ impl TryFrom<RvuRecord> for RvuRow {
 
 /// The fee schedule amount of a row in a locality, as CMS computes it: the RVUs times the GPCIs,
 /// summed, times the conversion factor, rounded half-up to cents once (no intermediate rounding).
-pub fn fee_amount(row: &RvuRow, [work, pe, mp]: [Decimal; 3], facility: bool, conversion_factor: Decimal) -> Decimal {
+pub fn fee_amount(row: &RvuRow, gpci: [Decimal; 3], facility: bool, conversion_factor: Decimal) -> Decimal {
     let pe_rvu = if facility { row.facility_pe } else { row.nonfacility_pe };
-    crate::pricing::cents((row.work * work + pe_rvu * pe + row.mp * mp) * conversion_factor)
+    let rvus = [row.work, pe_rvu, row.mp];
+    // The same amount in integers where that is exact: well under half the decimal arithmetic's cost.
+    exact_fee_amount(rvus, gpci, conversion_factor).unwrap_or_else(|| decimal_fee_amount(rvus, gpci, conversion_factor))
+}
+
+/// [`fee_amount`] in rust_decimal's arithmetic.
+fn decimal_fee_amount([work, pe, mp]: [Decimal; 3], [gw, gpe, gmp]: [Decimal; 3], factor: Decimal) -> Decimal {
+    crate::pricing::cents((work * gw + pe * gpe + mp * gmp) * factor)
+}
+
+/// [`fee_amount`] in exact integer arithmetic, when every number is at least zero and every product
+/// and sum fits in 64 bits (with 28 decimal places at most), as the files' RVUs, GPCIs and factors do:
+/// rust_decimal computes such numbers exactly too, so both give the same cents (scale 2). `None`
+/// otherwise, for [`decimal_fee_amount`].
+fn exact_fee_amount(rvus: [Decimal; 3], gpci: [Decimal; 3], factor: Decimal) -> Option<Decimal> {
+    // A number as (count of units of its last place, places).
+    type Exact = (u64, u32);
+    // A negative number's mantissa is not a u64.
+    let exact = |d: Decimal| -> Option<Exact> { Some((u64::try_from(d.mantissa()).ok()?, d.scale())) };
+    let pow10 = |places: u32| 10u64.checked_pow(places);
+    let mul = |(a, pa): Exact, (b, pb): Exact| -> Option<Exact> {
+        let places = pa + pb;
+        // Past 28 places rust_decimal rounds the product.
+        if places > 28 {
+            return None;
+        }
+        Some((a.checked_mul(b)?, places))
+    };
+    let add = |(a, pa): Exact, (b, pb): Exact| -> Option<Exact> {
+        let places = pa.max(pb);
+        let a = a.checked_mul(pow10(places - pa)?)?;
+        Some((a.checked_add(b.checked_mul(pow10(places - pb)?)?)?, places))
+    };
+    let mut sum: Exact = (0, 0);
+    for (rvu, index) in rvus.into_iter().zip(gpci) {
+        sum = add(sum, mul(exact(rvu)?, exact(index)?)?)?;
+    }
+    let (amount, places) = mul(sum, exact(factor)?)?;
+    // Rounded half-up to cents, as `cents` rounds.
+    let cents = if places <= 2 {
+        amount.checked_mul(pow10(2 - places)?)?
+    } else {
+        let unit = pow10(places - 2)?;
+        amount / unit + u64::from(amount % unit >= unit - amount % unit)
+    };
+    Some(Decimal::new(i64::try_from(cents).ok()?, 2))
 }
 
 #[cfg(test)]
@@ -535,6 +580,44 @@ mod tests {
 
     fn date(text: &str) -> Date {
         Date::parse(text, time::macros::format_description!("[year]-[month]-[day]")).unwrap_or(Date::MIN)
+    }
+
+    /// The integer amount is the decimal one, to the scale, for the embedded rows in many localities.
+    #[test]
+    fn fee_amount_in_integers_is_the_decimal_amount() -> Result<()> {
+        let schedule = FeeSchedule::load(None)?;
+        let in_force = schedule.in_force(date("2025-11-01"))?;
+        let factor = in_force.release.info.conversion_factor;
+        let gpcis: Vec<[Decimal; 3]> = in_force.tables.gpcis().step_by(7).map(Gpci::values).collect();
+        let mut exact = 0;
+        for row in in_force.tables.rows() {
+            for (gpci, facility) in gpcis.iter().flat_map(|g| [(*g, false), (*g, true)]) {
+                let pe = if facility { row.facility_pe } else { row.nonfacility_pe };
+                let amount = fee_amount(row, gpci, facility, factor);
+                let decimal = decimal_fee_amount([row.work, pe, row.mp], gpci, factor);
+                assert_eq!(amount.to_string(), decimal.to_string(), "{} {gpci:?} {facility}", row.code);
+                exact += usize::from(exact_fee_amount([row.work, pe, row.mp], gpci, factor).is_some());
+            }
+        }
+        assert_eq!(exact, in_force.tables.rows().len() * gpcis.len() * 2, "every row in integers");
+        // Halves round up; numbers past the integer path's bounds, or below zero, are left to rust_decimal.
+        let d = |text: &str| text.parse::<Decimal>().unwrap_or_default();
+        for (rvus, gpci, factor) in [
+            (["0.005", "0", "0"], ["1", "1", "1"], "1"),
+            (["0.00499", "0", "0"], ["1", "1", "1"], "1"),
+            (["1", "2", "3"], ["1", "1", "1"], "2"),
+            (["0", "0", "0"], ["1.000", "1.000", "1.000"], "33.4009"),
+            (["123456789012.34", "0.01", "0"], ["98765432.109", "1", "1"], "33.4009"),
+            (["0.0000000000000001", "0", "0"], ["0.0000000000001", "1", "1"], "1.000"),
+            (["-1.25", "2.5", "0"], ["1.1", "1", "1"], "3"),
+            (["79228162514264337593543950335", "0", "0"], ["1", "1", "1"], "1"),
+        ] {
+            let (rvus, gpci, factor) = (rvus.map(d), gpci.map(d), d(factor));
+            let want = decimal_fee_amount(rvus, gpci, factor).to_string();
+            let got = exact_fee_amount(rvus, gpci, factor).map_or_else(|| want.clone(), |a| a.to_string());
+            assert_eq!(got, want, "{rvus:?} {gpci:?} {factor}");
+        }
+        Ok(())
     }
 
     #[test]

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use rust_decimal::Decimal;
 use serde::Serialize;
+use smallvec::{SmallVec, smallvec};
 use time::Date;
 
 use super::{Gpci, InForce, RvuRow, fee_amount};
@@ -221,18 +222,32 @@ struct LineLocality<'a> {
     source: &'static str,
 }
 
-/// The claim's locality in the last release looked up: the same for every line of that release.
-type LocalityCache<'a> = Option<(&'a super::Release, std::result::Result<LineLocality<'a>, String>)>;
+/// What the fee-schedule lines of a claim share, each looked up once: the release in force on a date
+/// (a claim's lines mostly share one) and the claim's locality in a release.
+struct ClaimLookup<'a> {
+    reference: &'a Reference,
+    claim: &'a Claim,
+    facility: bool,
+    /// The last date looked up and its release.
+    day: Option<(Date, InForce<'a>)>,
+    /// The last release and the claim's locality in it.
+    locality: Option<(&'a super::Release, std::result::Result<LineLocality<'a>, String>)>,
+}
 
 /// One line being priced: its row and running amount.
 struct Work<'a> {
     index: usize,
+    /// Where its priced line is in the list being built.
+    slot: usize,
     line: &'a ClaimLine,
+    /// The release in force on the line's date.
+    in_force: InForce<'a>,
     row: &'a RvuRow,
     /// The fee of one unit (after the cap).
     unit: Decimal,
     amount: Decimal,
-    basis: FeeBasis,
+    /// Boxed from the start, as the priced line keeps it: moving a line's work moves a pointer.
+    basis: Box<FeeBasis>,
     /// Nothing more applies: the line is settled (bundled, not payable, by report).
     done: bool,
     /// Not priced here (by report, an unknown contract rate, too large to compute): see `not_priced`.
@@ -256,23 +271,6 @@ impl Reference {
         match component_modifier(line) {
             Some(m) => in_force.tables.row(code, Some(m)).or_else(|| in_force.tables.row(code, None)),
             None => in_force.tables.row(code, None),
-        }
-    }
-
-    /// The claim's locality for a release, looked up once per release (`localities` keeps the last).
-    fn cached_locality<'a>(
-        &self,
-        claim: &Claim,
-        in_force: &InForce<'a>,
-        localities: &mut LocalityCache<'a>,
-    ) -> std::result::Result<LineLocality<'a>, String> {
-        match localities {
-            Some((cached, found)) if std::ptr::eq(*cached, in_force.release) => found.clone(),
-            _ => {
-                let found = self.line_locality(claim, in_force);
-                *localities = Some((in_force.release, found.clone()));
-                found
-            }
         }
     }
 
@@ -359,31 +357,39 @@ pub(crate) fn price_fee_schedule_lines(
     lines: &[(usize, Arc<RuleSet>)],
     percent_of_medicare: Option<Decimal>,
 ) -> Vec<PricedLine> {
-    let facility = reference.is_facility(&claim.place_of_service);
     let npp = reference.nonphysician_share(claim);
+    let mut lookup = ClaimLookup {
+        reference,
+        claim,
+        facility: reference.is_facility(&claim.place_of_service),
+        day: None,
+        locality: None,
+    };
     let mut out: Vec<PricedLine> = Vec::with_capacity(lines.len());
-    let mut work: Vec<Work> = Vec::with_capacity(lines.len());
-    let mut localities: LocalityCache = None;
+    // A claim has a few fee-schedule lines: their work stays on the stack.
+    let mut work: SmallVec<[Work; 4]> = SmallVec::new();
     for (index, rule) in lines {
         let line = &claim.lines[*index];
-        let mut priced = PricedLine::new(*index, line, rule);
-        match reference.start_fee_line(claim, *index, line, facility, &mut localities) {
+        let slot = out.len();
+        // Built in its place in the list, not moved there afterwards.
+        out.push(PricedLine::new(*index, line, rule));
+        match lookup.start_line(*index, slot, line) {
             Ok(w) => work.push(w),
             Err(basis) => {
                 // Not priced before its amount: still say its units and the year's factor.
+                let priced = &mut out[slot];
                 priced.total_units = line.quantity;
                 priced.share = Decimal::ONE;
-                if let Ok(in_force) = reference.fee_schedule().in_force(line.date_of_service) {
+                if let Ok(in_force) = lookup.in_force(line.date_of_service) {
                     priced.conversion_factor = in_force.release.info.conversion_factor;
                 }
                 priced.set_fee_basis(basis, LineStatus::NotPriced);
             }
         }
-        out.push(priced);
     }
     status_gate(&mut work);
     units_and_bilateral(&mut work);
-    multiple_procedures(reference, &mut work);
+    multiple_procedures(&mut work);
     surgical_modifiers(&mut work);
     if let Some((share, role)) = npp {
         // An AS line's 13.6% already holds the practitioner's 85%.
@@ -393,18 +399,15 @@ pub(crate) fn price_fee_schedule_lines(
         }
     }
     for w in &mut work {
-        if let Some(priced) = out.iter().find(|p| p.line as usize == w.index) {
-            contract(&priced.rule, percent_of_medicare, w);
-        }
+        contract(&out[w.slot].rule, percent_of_medicare, w);
         // An amount no face can carry (the wire's and the tables' cents) is not priced, on every face.
         if let (false, Err(why)) = (w.done, carried_cents(w.amount)) {
             w.not_priced(why);
         }
     }
-    let other_sides: Vec<Option<(Decimal, Decimal)>> = work.iter().map(|w| other_side(&work, w)).collect();
+    let other_sides: SmallVec<[Option<(Decimal, Decimal)>; 4]> = work.iter().map(|w| other_side(&work, w)).collect();
     for (w, other_side) in work.into_iter().zip(other_sides) {
-        let Some(priced) = out.iter_mut().find(|p| p.line as usize == w.index) else { continue };
-        finish(priced, w, other_side);
+        finish(&mut out[w.slot], w, other_side);
     }
     out
 }
@@ -470,19 +473,42 @@ fn finish(priced: &mut PricedLine, w: Work, other_side: Option<(Decimal, Decimal
     priced.set_fee_basis(basis, status);
 }
 
-impl Reference {
+impl<'a> ClaimLookup<'a> {
+    /// The release in force on `date` ([`super::FeeSchedule::in_force`]), kept for the next line.
+    fn in_force(&mut self, date: Date) -> crate::Result<InForce<'a>> {
+        match self.day {
+            Some((day, in_force)) if day == date => Ok(in_force),
+            _ => {
+                let in_force = self.reference.fee_schedule().in_force(date)?;
+                self.day = Some((date, in_force));
+                Ok(in_force)
+            }
+        }
+    }
+
+    /// The claim's locality in a release ([`Reference::line_locality`]), kept for the next line.
+    fn locality(&mut self, in_force: &InForce<'a>) -> std::result::Result<LineLocality<'a>, String> {
+        match &self.locality {
+            Some((release, found)) if std::ptr::eq(*release, in_force.release) => found.clone(),
+            _ => {
+                let found = self.reference.line_locality(self.claim, in_force);
+                self.locality = Some((in_force.release, found.clone()));
+                found
+            }
+        }
+    }
+
     /// The line's row, locality and one-unit amount; `Err` with the reason when it cannot be priced.
-    fn start_fee_line<'a>(
-        &'a self,
-        claim: &Claim,
+    fn start_line(
+        &mut self,
         index: usize,
+        slot: usize,
         line: &'a ClaimLine,
-        facility: bool,
-        localities: &mut LocalityCache<'a>,
     ) -> std::result::Result<Work<'a>, Box<FeeBasis>> {
+        let facility = self.facility;
         let date = line.date_of_service;
-        let in_force = self.fee_schedule().in_force(date);
-        let mut basis = FeeBasis {
+        let in_force = self.in_force(date);
+        let mut basis = Box::new(FeeBasis {
             // Named here, not replaced later: an `Arc` of the empty text for each line cost an allocation.
             release: in_force.as_ref().map_or_else(|_| Arc::from(""), |f| Arc::clone(&f.release.name)),
             release_from: date,
@@ -501,10 +527,10 @@ impl Reference {
             units: line.quantity,
             adjustments: Vec::new(),
             outcome: None,
-        };
-        let fail = |mut basis: FeeBasis, why: String| {
+        });
+        let fail = |mut basis: Box<FeeBasis>, why: String| {
             basis.outcome = Some(why);
-            Box::new(basis)
+            basis
         };
         let in_force = match in_force {
             Ok(f) => f,
@@ -513,7 +539,7 @@ impl Reference {
         basis.release_from = in_force.release.info.effective_from;
         basis.stand_in = in_force.stand_in;
         let code = line.procedure_code;
-        let Some(row) = self.fee_row(&in_force, line) else {
+        let Some(row) = self.reference.fee_row(&in_force, line) else {
             let why = format!("{code} is not in the Medicare Physician Fee Schedule ({})", basis.release);
             return Err(fail(basis, why));
         };
@@ -530,7 +556,9 @@ impl Reference {
         basis.mp_rvu = row.mp;
         let mut w = Work {
             index,
+            slot,
             line,
+            in_force,
             row,
             unit: Decimal::ZERO,
             amount: Decimal::ZERO,
@@ -542,7 +570,7 @@ impl Reference {
         };
         if !row.is_payable_status() {
             if row.status == b'C' {
-                let cap = self.cached_locality(claim, &in_force, localities).ok().and_then(|l| {
+                let cap = self.locality(&in_force).ok().and_then(|l| {
                     let cap = in_force.tables.opps_cap(row, &l.gpci.locality)?;
                     Some((l.gpci.locality, if facility { cap.facility } else { cap.nonfacility }))
                 });
@@ -550,7 +578,7 @@ impl Reference {
             }
             return Ok(w); // the status gate words why
         }
-        let locality = match self.cached_locality(claim, &in_force, localities) {
+        let locality = match self.locality(&in_force) {
             Ok(l) => l,
             Err(why) => return Err(fail(w.basis, why)),
         };
@@ -698,26 +726,30 @@ fn units_and_bilateral(work: &mut [Work]) {
 
 /// Multiple-procedure indicators across the lines of a day: 1, 2 and 3 (surgery and endoscopy) ranked
 /// together; 4, 6 and 7 (imaging, cardiovascular and ophthalmology TC); 5 (therapy practice expense).
-fn multiple_procedures(reference: &Reference, work: &mut [Work]) {
+fn multiple_procedures(work: &mut [Work]) {
     if work.len() < 2 {
         return; // most claims: nothing to rank, so nothing to allocate
     }
-    let mut days: BTreeMap<Date, Vec<usize>> = BTreeMap::new();
-    for (i, w) in work.iter().enumerate().filter(|(_, w)| !w.done) {
-        days.entry(w.line.date_of_service).or_default().push(i);
-    }
-    for indexes in days.values() {
-        surgery(reference, work, indexes);
-        diagnostic_tc(reference, work, indexes);
-        therapy(work, indexes);
+    // The days in date order, each day's lines in line order.
+    let mut days: SmallVec<[(Date, usize); 8]> =
+        work.iter().enumerate().filter(|(_, w)| !w.done).map(|(i, w)| (w.line.date_of_service, i)).collect();
+    days.sort_unstable();
+    for day in days.chunk_by(|a, b| a.0 == b.0) {
+        let indexes: Lines = day.iter().map(|&(_, i)| i).collect();
+        surgery(work, &indexes);
+        diagnostic_tc(work, &indexes);
+        therapy(work, &indexes);
     }
 }
+
+/// Indexes into the work list: a claim's few lines, kept on the stack.
+type Lines = SmallVec<[usize; 8]>;
 
 /// Indicators 1, 2 and 3: endoscopy families first (the base's value comes off each other member;
 /// a base billed with a member is not paid), then every procedure ranked by amount: 100% for the
 /// highest, then 50% (indicator 2, 3) or 50/25/25/25% (indicator 1); the sixth and later by report.
-fn surgery(reference: &Reference, work: &mut [Work], indexes: &[usize]) {
-    let surgical: Vec<usize> =
+fn surgery(work: &mut [Work], indexes: &[usize]) {
+    let surgical: Lines =
         indexes.iter().copied().filter(|&i| matches!(work[i].row.multiple_procedure, b'1' | b'2' | b'3')).collect();
     if surgical.len() < 2 {
         return;
@@ -736,7 +768,7 @@ fn surgery(reference: &Reference, work: &mut [Work], indexes: &[usize]) {
         b'3' => w.row.endoscopic_base,
         _ => Some(w.row.code).filter(|code| bases.contains(code)),
     };
-    let mut families: BTreeMap<CptCode, Vec<usize>> = BTreeMap::new();
+    let mut families: BTreeMap<CptCode, Lines> = BTreeMap::new();
     for &i in &surgical {
         if let Some(base) = family_of(&work[i]) {
             families.entry(base).or_default().push(i);
@@ -744,8 +776,8 @@ fn surgery(reference: &Reference, work: &mut [Work], indexes: &[usize]) {
     }
     // A procedure to rank: its lines and their total (a sort key: past a decimal's 28 digits, which
     // each line's amount fits in, it stays at the largest rather than overflow).
-    let mut procedures: Vec<(Decimal, Vec<usize>)> = Vec::new();
-    let mut in_family = vec![false; work.len()];
+    let mut procedures: SmallVec<[(Decimal, Lines); 4]> = SmallVec::new();
+    let mut in_family: SmallVec<[bool; 8]> = smallvec![false; work.len()];
     for (base, members) in &families {
         if members.len() < 2 {
             continue;
@@ -760,7 +792,7 @@ fn surgery(reference: &Reference, work: &mut [Work], indexes: &[usize]) {
         let Some(top) = top else { continue };
         let base_unit = match members.iter().find(|&&i| work[i].row.code == *base) {
             Some(&i) => work[i].unit,
-            None => amount_in_locality(reference, &work[top], *base, None).unwrap_or(Decimal::ZERO),
+            None => amount_in_locality(&work[top], *base, None).unwrap_or(Decimal::ZERO),
         };
         for &i in members {
             in_family[i] = true;
@@ -789,7 +821,7 @@ fn surgery(reference: &Reference, work: &mut [Work], indexes: &[usize]) {
                 *total = total.saturating_add(work[i].amount);
                 lines.push(i);
             }
-            None => procedures.push((work[i].amount, vec![i])),
+            None => procedures.push((work[i].amount, smallvec![i])),
         }
     }
     if procedures.len() < 2 {
@@ -823,27 +855,24 @@ fn surgery(reference: &Reference, work: &mut [Work], indexes: &[usize]) {
 
 /// Indicators 4, 6 and 7: the technical component of each subsequent service of the family that day is
 /// reduced (imaging 50%, cardiovascular 25%, ophthalmology 20%); imaging's professional component 5%.
-fn diagnostic_tc(reference: &Reference, work: &mut [Work], indexes: &[usize]) {
+fn diagnostic_tc(work: &mut [Work], indexes: &[usize]) {
     for (indicator, tc_cut, pc_cut, family) in [
         (b'4', Decimal::new(5, 1), Decimal::new(5, 2), "diagnostic imaging"),
         (b'6', Decimal::new(25, 2), Decimal::ZERO, "diagnostic cardiovascular"),
         (b'7', Decimal::new(2, 1), Decimal::ZERO, "diagnostic ophthalmology"),
     ] {
-        let members: Vec<usize> =
-            indexes.iter().copied().filter(|&i| work[i].row.multiple_procedure == indicator).collect();
+        let members: Lines = indexes.iter().copied().filter(|&i| work[i].row.multiple_procedure == indicator).collect();
         if members.len() < 2 {
             continue;
         }
         // Each member's TC and PC amounts (one unit): a global line has both.
-        let parts: Vec<(usize, Decimal, Decimal)> = members
-            .iter()
-            .map(|&i| (i, component(reference, &work[i], "TC"), component(reference, &work[i], "26")))
-            .collect();
+        let parts: SmallVec<[(usize, Decimal, Decimal); 8]> =
+            members.iter().map(|&i| (i, component(&work[i], "TC"), component(&work[i], "26"))).collect();
         for (cut, pick, name) in [(tc_cut, 1usize, "technical"), (pc_cut, 2usize, "professional")] {
             if cut.is_zero() {
                 continue;
             }
-            let with: Vec<&(usize, Decimal, Decimal)> =
+            let with: SmallVec<[&(usize, Decimal, Decimal); 8]> =
                 parts.iter().filter(|p| if pick == 1 { p.1 > Decimal::ZERO } else { p.2 > Decimal::ZERO }).collect();
             if with.len() < 2 {
                 continue;
@@ -862,10 +891,9 @@ fn diagnostic_tc(reference: &Reference, work: &mut [Work], indexes: &[usize]) {
 
 /// One unit's technical (`TC`) or professional (`26`) amount of a line: the line's own amount when it
 /// is that component, the component row's amount for a global line, zero when it has none.
-fn component(reference: &Reference, w: &Work, which: &str) -> Decimal {
-    let own = component_modifier(w.line);
-    match own.map(|m| m.to_string()) {
-        Some(m) if m == which => return w.unit,
+fn component(w: &Work, which: &str) -> Decimal {
+    match component_modifier(w.line) {
+        Some(own) if own.is_any(&[which]) => return w.unit,
         Some(_) => return Decimal::ZERO,
         None => {}
     }
@@ -874,19 +902,13 @@ fn component(reference: &Reference, w: &Work, which: &str) -> Decimal {
         return if which == "TC" { w.unit } else { Decimal::ZERO };
     }
     let Ok(modifier) = which.parse::<ModifierCode>() else { return Decimal::ZERO };
-    amount_in_locality(reference, w, w.row.code, Some(modifier)).unwrap_or(Decimal::ZERO)
+    amount_in_locality(w, w.row.code, Some(modifier)).unwrap_or(Decimal::ZERO)
 }
 
 /// One unit of another row (a component, an endoscopic base) in the line's locality and setting, capped
 /// as the line's own amount is.
-fn amount_in_locality(
-    reference: &Reference,
-    w: &Work,
-    code: CptCode,
-    modifier: Option<ModifierCode>,
-) -> Option<Decimal> {
-    let (gpci, locality) = (w.basis.gpci?, w.basis.locality?);
-    let in_force = reference.fee_schedule().in_force(w.line.date_of_service).ok()?;
+fn amount_in_locality(w: &Work, code: CptCode, modifier: Option<ModifierCode>) -> Option<Decimal> {
+    let (gpci, locality, in_force) = (w.basis.gpci?, w.basis.locality?, w.in_force);
     let row = in_force.tables.row(code, modifier)?;
     let amount = fee_amount(row, gpci, w.basis.facility, in_force.release.info.conversion_factor);
     Some(match in_force.tables.opps_cap(row, &locality) {
@@ -898,7 +920,7 @@ fn amount_in_locality(
 /// Indicator 5 (therapy): the unit with the highest practice expense is paid in full; every other
 /// unit of a therapy service that day is paid with 50% of its practice expense.
 fn therapy(work: &mut [Work], indexes: &[usize]) {
-    let members: Vec<usize> = indexes.iter().copied().filter(|&i| work[i].row.multiple_procedure == b'5').collect();
+    let members: Lines = indexes.iter().copied().filter(|&i| work[i].row.multiple_procedure == b'5').collect();
     // Only compared with 1: past a decimal's 28 digits it stays at the largest rather than overflow.
     let units = members.iter().fold(Decimal::ZERO, |units, &i| units.saturating_add(work[i].line.quantity));
     if units <= Decimal::ONE {
