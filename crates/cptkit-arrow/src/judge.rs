@@ -324,19 +324,22 @@ impl PricedColumns {
         self.status.append_value(status);
         self.rule_set.append_option(priced_line.map(|l| l.rule.id.as_str()));
         self.priced.append(priced_line.is_some());
-        // A row not priced holds zeros under its nulls, as Arrow's builders write them.
-        let (decimals, cents) = match priced_line {
-            Some(l) => (
-                [l.base_units, l.time_units, l.modifying_units, l.total_units, l.conversion_factor, l.share],
-                [l.charge, l.fee_schedule, l.allowed],
-            ),
-            None => ([Decimal::ZERO; 6], [Decimal::ZERO; 3]),
-        };
-        for (column, value) in self.decimals.iter_mut().zip(decimals) {
-            column.push(scaled(value, "units")?);
-        }
-        for (column, value) in self.cents.iter_mut().zip(cents) {
-            column.push(to_cents(value));
+        match priced_line {
+            Some(l) => {
+                let decimals =
+                    [l.base_units, l.time_units, l.modifying_units, l.total_units, l.conversion_factor, l.share];
+                for (column, value) in self.decimals.iter_mut().zip(decimals) {
+                    column.push(scaled(value, "units")?);
+                }
+                for (column, value) in self.cents.iter_mut().zip([l.charge, l.fee_schedule, l.allowed]) {
+                    column.push(to_cents(value));
+                }
+            }
+            // Zeros under the nulls, as Arrow's builders write them.
+            None => {
+                self.decimals.iter_mut().for_each(|column| column.push(0));
+                self.cents.iter_mut().for_each(|column| column.push(0));
+            }
         }
         if let Some(explanation) = &mut self.explanation {
             match priced_line {
