@@ -15,12 +15,12 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use arrow_array::builder::{
-    ArrayBuilder, BooleanBuilder, Decimal128Builder, Int32Builder, Int64Builder, StringBuilder,
-};
+use arrow_array::builder::{ArrayBuilder, BooleanBuilder, Int32Builder, StringBuilder};
 use arrow_array::cast::AsArray;
-use arrow_array::{Array, ArrayRef, BooleanArray, ListArray, RecordBatch, StringArray, StructArray};
-use arrow_buffer::{NullBuffer, OffsetBuffer};
+use arrow_array::{
+    Array, ArrayRef, BooleanArray, Decimal128Array, Int64Array, ListArray, RecordBatch, StringArray, StructArray,
+};
+use arrow_buffer::{BooleanBufferBuilder, NullBuffer, OffsetBuffer};
 use arrow_cast::cast::cast;
 use arrow_schema::{DataType, SchemaRef};
 use cptkit_core::{
@@ -239,10 +239,13 @@ struct Results {
 struct PricedColumns {
     status: StringBuilder,
     rule_set: StringBuilder,
-    /// base, time, modifying and total units, conversion factor, share.
-    decimals: [Decimal128Builder; 6],
+    /// Whether each row has a priced line: the amount columns are null together, so they share one
+    /// validity, written once per row rather than once per column.
+    priced: BooleanBufferBuilder,
+    /// base, time, modifying and total units, conversion factor, share, at the layout's scale.
+    decimals: [Vec<i128>; 6],
     /// charge, fee schedule, allowed.
-    cents: [Int64Builder; 3],
+    cents: [Vec<i64>; 3],
     explanation: Option<StructList<3>>,
 }
 
@@ -255,8 +258,9 @@ impl Results {
             priced: shape.priced.then(|| PricedColumns {
                 status: StringBuilder::with_capacity(rows, rows * 8),
                 rule_set: StringBuilder::with_capacity(rows, rows * 12),
-                decimals: std::array::from_fn(|_| Decimal128Builder::with_capacity(rows)),
-                cents: std::array::from_fn(|_| Int64Builder::with_capacity(rows)),
+                priced: BooleanBufferBuilder::new(rows),
+                decimals: std::array::from_fn(|_| Vec::with_capacity(rows)),
+                cents: std::array::from_fn(|_| Vec::with_capacity(rows)),
                 explanation: shape.explain.then(|| StructList::new(3, rows)),
             }),
         }
@@ -319,14 +323,23 @@ impl PricedColumns {
         };
         self.status.append_value(status);
         self.rule_set.append_option(priced_line.map(|l| l.rule.id.as_str()));
-        let decimals = priced_line
-            .map(|l| [l.base_units, l.time_units, l.modifying_units, l.total_units, l.conversion_factor, l.share]);
-        for (i, builder) in self.decimals.iter_mut().enumerate() {
-            builder.append_option(decimals.map(|d| scaled(d[i], "units")).transpose()?);
-        }
-        let cents = priced_line.map(|l| [l.charge, l.fee_schedule, l.allowed].map(to_cents));
-        for (i, builder) in self.cents.iter_mut().enumerate() {
-            builder.append_option(cents.map(|c| c[i]));
+        self.priced.append(priced_line.is_some());
+        match priced_line {
+            Some(l) => {
+                let decimals =
+                    [l.base_units, l.time_units, l.modifying_units, l.total_units, l.conversion_factor, l.share];
+                for (column, value) in self.decimals.iter_mut().zip(decimals) {
+                    column.push(scaled(value, "units")?);
+                }
+                for (column, value) in self.cents.iter_mut().zip([l.charge, l.fee_schedule, l.allowed]) {
+                    column.push(to_cents(value));
+                }
+            }
+            // Zeros under the nulls, as Arrow's builders write them.
+            None => {
+                self.decimals.iter_mut().for_each(|column| column.push(0));
+                self.cents.iter_mut().for_each(|column| column.push(0));
+            }
         }
         if let Some(explanation) = &mut self.explanation {
             match priced_line {
@@ -339,14 +352,15 @@ impl PricedColumns {
 
     fn finish(mut self) -> Result<Vec<ArrayRef>> {
         let mut arrays: Vec<ArrayRef> = vec![Arc::new(self.status.finish()), Arc::new(self.rule_set.finish())];
-        for builder in &mut self.decimals {
-            let array = builder
-                .finish()
+        // As a builder leaves it: no validity at all when every row is priced.
+        let nulls = Some(NullBuffer::new(self.priced.finish())).filter(|nulls| nulls.null_count() > 0);
+        for values in self.decimals {
+            let array = Decimal128Array::new(values.into(), nulls.clone())
                 .with_precision_and_scale(DECIMAL_PRECISION, DECIMAL_SCALE)
                 .map_err(|e| Error::internal(e.to_string()))?;
             arrays.push(Arc::new(array));
         }
-        arrays.extend(self.cents.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
+        arrays.extend(self.cents.map(|values| Arc::new(Int64Array::new(values.into(), nulls.clone())) as ArrayRef));
         if let Some(explanation) = self.explanation {
             arrays.push(Arc::new(explanation.finish(layout::step_fields(), true)));
         }
@@ -372,9 +386,15 @@ impl StepSink for Explanation<'_> {
 
 /// Money in the core is rounded to cents already.
 fn to_cents(amount: Decimal) -> i64 {
-    let mut cents = amount;
-    cents.rescale(2);
-    i64::try_from(cents.mantissa()).unwrap_or(i64::MAX)
+    // Mostly 0-2 places: whole cents by one multiply, where a rescale works on 96-bit parts.
+    const POWERS: [i64; 3] = [100, 10, 1];
+    let widened =
+        POWERS.get(amount.scale() as usize).and_then(|&p| i64::try_from(amount.mantissa()).ok()?.checked_mul(p));
+    widened.unwrap_or_else(|| {
+        let mut cents = amount;
+        cents.rescale(2);
+        i64::try_from(cents.mantissa()).unwrap_or(i64::MAX)
+    })
 }
 
 /// A list-of-struct column of `N` text fields, built as flat child columns plus offsets.
