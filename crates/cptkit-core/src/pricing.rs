@@ -725,6 +725,9 @@ pub(crate) fn product(factors: &[Decimal]) -> std::result::Result<Decimal, Strin
     })
 }
 
+/// 0.00: what [`cents`] makes of zero, without rounding it.
+const ZERO_CENTS: Decimal = Decimal::from_parts(0, 0, 0, false, 2);
+
 pub(crate) fn cents(amount: Decimal) -> Decimal {
     let mut a = amount.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
     a.rescale(2);
@@ -765,9 +768,10 @@ impl PricedLine {
             total_units: Decimal::ZERO,
             conversion_factor: Decimal::ZERO,
             share: Decimal::ZERO,
-            fee_schedule: cents(Decimal::ZERO),
-            charge: cents(claim_line.charge()),
-            allowed: cents(Decimal::ZERO),
+            fee_schedule: ZERO_CENTS,
+            // Already in cents (a whole count of them): rounding it again would change nothing.
+            charge: claim_line.charge(),
+            allowed: ZERO_CENTS,
             basis: Basis::default(),
         }
     }
@@ -1363,6 +1367,15 @@ fn physician_only_amount(lines: &[PricedLine], case: &[usize]) -> Option<Decimal
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn amounts_already_in_cents_are_what_rounding_them_makes() {
+        assert_eq!(ZERO_CENTS.to_string(), cents(Decimal::ZERO).to_string());
+        for c in [0, 1, -1, 99, 12_345, i64::MAX, i64::MIN] {
+            let charge = Decimal::new(c, 2);
+            assert_eq!((charge, charge.to_string()), (cents(charge), cents(charge).to_string()));
+        }
+    }
 
     #[test]
     fn whole_minutes_in_integers_equal_the_decimal_arithmetic() {
