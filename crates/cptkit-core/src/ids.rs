@@ -161,10 +161,10 @@ impl Npi {
     pub fn check_digit_ok(&self) -> bool {
         let Some(digits) = self.digits() else { return false };
         let doubled = |d: u32| if d * 2 > 9 { d * 2 - 9 } else { d * 2 };
-        // From the rightmost of the first nine digits, every other digit is doubled.
+        // From the rightmost of the first nine digits, every other digit is doubled: the even
+        // positions from the left (counted in this order, the loop unrolls into plain adds).
         let sum: u32 =
-            digits[..9].iter().rev().enumerate().map(|(i, &d)| if i % 2 == 0 { doubled(d) } else { d }).sum::<u32>()
-                + 24;
+            digits[..9].iter().enumerate().map(|(i, &d)| if i % 2 == 0 { doubled(d) } else { d }).sum::<u32>() + 24;
         (10 - sum % 10) % 10 == digits[9]
     }
 }

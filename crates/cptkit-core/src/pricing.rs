@@ -109,6 +109,12 @@ pub struct Selector {
 }
 
 impl Selector {
+    /// Whether this is a rule set for every payer's claims of `plan` (Medicare FFS, Medicare
+    /// Advantage): the plan types alone say whose rules these are, never a commercial plan's.
+    fn is_for_plan_alone(&self, plan: PlanType) -> bool {
+        self.plan_types.contains(&plan) && plan != PlanType::Commercial
+    }
+
     fn depends_on_state(&self) -> bool {
         !self.states.is_empty() || !self.except_states.is_empty()
     }
@@ -256,6 +262,10 @@ pub struct RuleBook {
     /// every priced claim selects its rule set, and a scan of every set's payer ids cost more than
     /// pricing an anesthesia line.
     by_payer: HashMap<String, Vec<usize>>,
+    /// The positions of the rule sets for a plan type alone (Medicare FFS, Medicare Advantage), in
+    /// order, by [`PlanType::ALL`]'s order: a claim whose payer has none is priced by these, and a
+    /// scan of every set for each such claim cost more than the choice.
+    by_plan: Vec<Vec<usize>>,
     /// The files loaded into this book ([`RuleBook::with_files`]) and the id each held.
     files: Vec<(std::path::PathBuf, String)>,
 }
@@ -286,7 +296,17 @@ impl RuleBook {
                 }
             }
         }
-        RuleBook { rule_sets, by_payer, files }
+        let by_plan = PlanType::ALL
+            .iter()
+            .map(|&plan| (0..rule_sets.len()).filter(|&i| rule_sets[i].selects.is_for_plan_alone(plan)).collect())
+            .collect();
+        RuleBook { rule_sets, by_payer, by_plan, files }
+    }
+
+    /// The positions of the rule sets for `plan` alone ([`RuleBook::by_plan`]).
+    fn plan_alone(&self, plan: PlanType) -> &[usize] {
+        let at = PlanType::ALL.iter().position(|&p| p == plan);
+        at.and_then(|at| self.by_plan.get(at)).map_or(&[], Vec::as_slice)
     }
 
     pub fn rule_sets(&self) -> impl Iterator<Item = &RuleSet> {
@@ -339,7 +359,7 @@ impl RuleBook {
     /// The rule set for a claim line: by explicit id, else the payer's rule sets for the claim's plan
     /// type (then the rule sets for the plan type alone, Medicare FFS and Medicare Advantage), in force
     /// on the date, for the claim's state when the payer's rules differ by state.
-    pub fn select(&self, claim: &Claim, date: Date, explicit: Option<&str>) -> Result<&Arc<RuleSet>> {
+    pub fn select<'a>(&'a self, claim: &Claim, date: Date, explicit: Option<&str>) -> Result<&'a Arc<RuleSet>> {
         if let Some(id) = explicit {
             return self.by_id(id);
         }
@@ -349,34 +369,25 @@ impl RuleBook {
         // A payer's rule set is for the plan types it names (every plan when it names none): a
         // payer's Medicare Advantage claim is not paid by its commercial rules.
         let for_plan = |r: &&Arc<RuleSet>| r.selects.plan_types.is_empty() || r.selects.plan_types.contains(&plan);
-        let by_plan = |r: &Arc<RuleSet>| r.selects.plan_types.contains(&plan) && plan != PlanType::Commercial;
         let for_payer = match self.by_payer.get(payer) {
             Some(positions) => Some(positions),
             None if payer.bytes().any(|b| b.is_ascii_uppercase()) => self.by_payer.get(&payer.to_ascii_lowercase()),
             None => None,
         };
-        let mut payer_sets = for_payer.into_iter().flatten().map(|&i| &self.rule_sets[i]).filter(for_plan);
-        let mut plan_sets = self.rule_sets.iter().filter(|r| by_plan(r));
+        let plan_alone = self.plan_alone(plan);
+        let sets = |positions: &'a [usize]| positions.iter().map(|&i| &self.rule_sets[i]);
         let state = claim.state();
         // The first rule set for the payer that is for other states, to name in the error.
         let mut elsewhere: Option<&RuleSet> = None;
-        let groups: [&mut dyn Iterator<Item = &Arc<RuleSet>>; 2] = [&mut payer_sets, &mut plan_sets];
-        for group in groups {
-            let mut general = None;
-            for rule in group.filter(in_force) {
-                match rule.selects.takes_state(state) {
-                    // A rule set for the claim's state wins over one for every state.
-                    Some(true) if rule.selects.depends_on_state() => return Ok(rule),
-                    Some(true) => general = general.or(Some(rule)),
-                    Some(false) => elsewhere = elsewhere.or(Some(rule)),
-                    None => return Err(state_needed(date, rule)),
-                }
-            }
-            if let Some(rule) = general {
-                return Ok(rule);
-            }
+        let payer_sets = sets(for_payer.map_or(&[], Vec::as_slice)).filter(for_plan).filter(in_force);
+        let chosen = match choose(payer_sets, state, &mut elsewhere) {
+            Some(chosen) => Some(chosen),
+            None => choose(sets(plan_alone).filter(in_force), state, &mut elsewhere),
+        };
+        if let Some(chosen) = chosen {
+            return chosen.map_err(|rule| state_needed(date, rule));
         }
-        let known = for_payer.is_some() || self.rule_sets.iter().any(by_plan);
+        let known = for_payer.is_some() || !plan_alone.is_empty();
         let message = match (known, elsewhere, state) {
             (_, Some(rule), Some(state)) => format!(
                 "no rule set for payer {payer:?} in {state} is in force on {date} ({} is for {})",
@@ -392,6 +403,27 @@ impl RuleBook {
         };
         Err(Error::missing(Resource::PAYER_RULE_SET, payer, message).at(FieldPath::field("payer").key("id")))
     }
+}
+
+/// The rule set a group of rule sets in force (in order) gives a claim from `state`: one for the
+/// state wins over one for every state; `Err` with the first set that needs the state when the claim
+/// gives none; `None` when no set of the group is the claim's. The first set for other states is
+/// kept in `elsewhere`, to name in the error.
+fn choose<'a>(
+    group: impl Iterator<Item = &'a Arc<RuleSet>>,
+    state: Option<UsState>,
+    elsewhere: &mut Option<&'a RuleSet>,
+) -> Option<std::result::Result<&'a Arc<RuleSet>, &'a RuleSet>> {
+    let mut general = None;
+    for rule in group {
+        match rule.selects.takes_state(state) {
+            Some(true) if rule.selects.depends_on_state() => return Some(Ok(rule)),
+            Some(true) => general = general.or(Some(rule)),
+            Some(false) => *elsewhere = elsewhere.or(Some(rule)),
+            None => return Some(Err(rule)),
+        }
+    }
+    general.map(Ok)
 }
 
 /// The claim gives no state, but its payer's rules on the date differ by state.
