@@ -757,6 +757,53 @@ pub(crate) fn product(factors: &[Decimal]) -> std::result::Result<Decimal, Strin
     })
 }
 
+/// [`carried_cents`] of [`product`]: what a line's units, conversion factor and share come to.
+pub(crate) fn carried_product(factors: &[Decimal]) -> std::result::Result<Decimal, String> {
+    match whole_cents_product(factors) {
+        Some(amount) => Ok(amount),
+        None => product(factors).and_then(carried_cents),
+    }
+}
+
+/// [`carried_product`] in integers where the decimal product is exact (no factor negative, within a
+/// decimal's 96 bits and 28 places at every step) and every face carries the cents: the same amount
+/// without decimal multiplication and rounding, which cost more than the rest of pricing a line.
+fn whole_cents_product(factors: &[Decimal]) -> Option<Decimal> {
+    let (mut mantissa, mut scale) = (1i128, 0u32);
+    for f in factors {
+        if f.is_sign_negative() {
+            return None;
+        }
+        mantissa = mantissa.checked_mul(f.mantissa())?;
+        scale += f.scale();
+        if mantissa >= 1 << 96 || scale > 28 {
+            return None;
+        }
+    }
+    // Half away from zero, which for an amount not negative is half up.
+    let cents = match scale.checked_sub(2) {
+        None => mantissa * 10i128.pow(2 - scale),
+        Some(places) => {
+            let unit = 10i128.pow(places);
+            (mantissa + unit / 2) / unit
+        }
+    };
+    i64::try_from(cents).ok().map(|cents| Decimal::new(cents, 2))
+}
+
+/// A claim's total of one amount of its lines: the decimal sum, added up in whole cents when every
+/// amount is cents and not negative (every priced amount is), which gives the same number.
+fn total(lines: &[PricedLine], amount: fn(&PricedLine) -> Decimal) -> Decimal {
+    let cents = lines.iter().map(amount).try_fold(0i64, |sum, a| {
+        let cents = i64::try_from(a.mantissa()).ok().filter(|_| a.scale() == 2 && !a.is_sign_negative())?;
+        sum.checked_add(cents)
+    });
+    match cents {
+        Some(cents) if !lines.is_empty() => Decimal::new(cents, 2),
+        _ => lines.iter().map(amount).sum(),
+    }
+}
+
 /// 0.00: what [`cents`] makes of zero, without rounding it.
 const ZERO_CENTS: Decimal = Decimal::from_parts(0, 0, 0, false, 2);
 
@@ -1124,8 +1171,8 @@ impl Reference {
         }
         Ok(PricedClaim {
             claim_id: claim.claim_id.clone(),
-            total_charge: lines.iter().map(|l| l.charge).sum(),
-            total_allowed: lines.iter().map(|l| l.allowed).sum(),
+            total_charge: total(&lines, |l| l.charge),
+            total_allowed: total(&lines, |l| l.allowed),
             lines,
         })
     }
@@ -1217,7 +1264,7 @@ impl Reference {
                 None => return Ok(priced.not_priced(NotPriced::UnknownShare)),
             },
         };
-        priced.fee_schedule = match product(&[priced.total_units, cf, priced.share]).and_then(carried_cents) {
+        priced.fee_schedule = match carried_product(&[priced.total_units, cf, priced.share]) {
             Ok(fee) => fee,
             Err(why) => return Ok(priced.not_priced(NotPriced::TooLarge(why))),
         };
@@ -1399,6 +1446,71 @@ fn physician_only_amount(lines: &[PricedLine], case: &[usize]) -> Option<Decimal
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn products_in_integers_equal_the_decimal_arithmetic() {
+        let values = [
+            "0",
+            "1",
+            "0.5",
+            "0.85",
+            "0.3333",
+            "0.4",
+            "3",
+            "7.3",
+            "12.25",
+            "0.1",
+            "20.3178",
+            "60",
+            "62.5",
+            "1000000",
+            "999999.9999",
+            "0.0001",
+            "0.005",
+            "0.015",
+            "1.0000",
+            "5.55",
+            "0.000000000000001",
+            "79228162514264337593543950335",
+            "4611686018427387903.5",
+            "-0",
+            "-1.5",
+        ]
+        .map(|v| v.parse::<Decimal>().unwrap());
+        for a in values {
+            for b in values {
+                for c in values {
+                    let factors = [a, b, c];
+                    let slow = product(&factors).and_then(carried_cents);
+                    let fast = carried_product(&factors);
+                    assert_eq!(fast, slow, "{factors:?}");
+                    assert_eq!(fast.map(|d| d.to_string()), slow.map(|d| d.to_string()), "{factors:?}");
+                    if let Some(amount) = whole_cents_product(&factors) {
+                        assert_eq!(amount.scale(), 2, "{factors:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn totals_in_cents_equal_the_decimal_sum() {
+        let rule = Arc::clone(&RuleBook::embedded().rule_sets[0]);
+        let claim: Claim = crate::synthetic::SyntheticClaims::new(7).unwrap().next().unwrap();
+        let line = |amount: &str| {
+            let mut priced = PricedLine::new(0, &claim.lines[0], &rule);
+            priced.allowed = amount.parse().unwrap();
+            priced
+        };
+        let cases: [&[&str]; 6] =
+            [&[], &["0.00"], &["1.25", "2.50", "0.00"], &["-0.00", "1.00"], &["1.5", "2.25"], &["-1.00", "3.00"]];
+        for amounts in cases {
+            let lines: Vec<PricedLine> = amounts.iter().map(|a| line(a)).collect();
+            let sum: Decimal = lines.iter().map(|l| l.allowed).sum();
+            let fast = total(&lines, |l| l.allowed);
+            assert_eq!((fast, fast.to_string()), (sum, sum.to_string()), "{amounts:?}");
+        }
+    }
 
     #[test]
     fn amounts_already_in_cents_are_what_rounding_them_makes() {

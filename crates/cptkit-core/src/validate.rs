@@ -557,9 +557,12 @@ impl Reference {
             );
         }
         self.check_pointers(claim, i, line, out);
-        // The same test as `is_anesthesia_line`, from lookups the edits below need anyway.
-        let qualifying = self.qualifying_circumstances.iter().any(|qc| qc.code == code);
+        // The same test as `is_anesthesia_line`, from lookups the edits below need anyway; a qualifying
+        // circumstance only matters (and is looked for) where neither the table nor the range says
+        // anesthesia.
         let entry = self.codes.get(&code);
+        let qualifying =
+            entry.is_none() && !code.is_anesthesia() && self.qualifying_circumstances.iter().any(|qc| qc.code == code);
         let anesthesia = entry.is_some() || code.is_anesthesia() || qualifying;
         match entry {
             Some(entry) => {
@@ -1179,7 +1182,7 @@ fn check_fee_units(i: usize, line: &ClaimLine, modifiers: &PaymentModifiers, out
     let at = |m: usize| FieldPath::line(i).key("modifiers").index(m);
     let quantity = line.quantity;
     // A line in minutes is CPT002's finding; a service in units is counted whole.
-    if line.unit_basis == UnitBasis::Units && (quantity <= Decimal::ZERO || !is_whole(quantity)) {
+    if line.unit_basis == UnitBasis::Units && (against(quantity, 0).is_le() || !is_whole(quantity)) {
         out.add(
             FEE_UNITS_NOT_WHOLE,
             FieldPath::line(i).key("quantity"),
@@ -1195,7 +1198,7 @@ fn check_fee_units(i: usize, line: &ClaimLine, modifiers: &PaymentModifiers, out
             "bill the global service without either modifier, or each component on its own line",
         );
     }
-    if modifiers.bilateral.is_some() && quantity >= Decimal::TWO {
+    if modifiers.bilateral.is_some() && against(quantity, 2).is_ge() {
         out.add(
             FEE_BILATERAL_UNITS,
             FieldPath::line(i).key("quantity"),
@@ -1211,6 +1214,12 @@ fn check_fee_units(i: usize, line: &ClaimLine, modifiers: &PaymentModifiers, out
             "bill a bilateral procedure as one line with 50, or one line per side (RT on one, LT on the other)",
         );
     }
+}
+
+/// A quantity against a whole number, as decimals compare: in integers when the quantity has no places
+/// (most have none), without decimal arithmetic.
+fn against(quantity: Decimal, n: i64) -> std::cmp::Ordering {
+    if quantity.scale() == 0 { quantity.mantissa().cmp(&i128::from(n)) } else { quantity.cmp(&Decimal::from(n)) }
 }
 
 /// Whether a quantity is a whole number; most are written without places, which says so at once.
@@ -1248,7 +1257,7 @@ fn check_minutes(i: usize, line: &ClaimLine, out: &mut Findings) {
         return;
     }
     let minutes = line.quantity;
-    if minutes <= rust_decimal::Decimal::ZERO {
+    if against(minutes, 0).is_le() {
         out.add(
             MINUTES_NOT_POSITIVE,
             at("quantity"),
@@ -1257,7 +1266,7 @@ fn check_minutes(i: usize, line: &ClaimLine, out: &mut Findings) {
         );
         return;
     }
-    if minutes > rust_decimal::Decimal::from(MAX_MINUTES) {
+    if against(minutes, MAX_MINUTES.into()).is_gt() {
         out.add(
             MINUTES_IMPLAUSIBLE,
             at("quantity"),
@@ -1275,21 +1284,21 @@ fn check_minutes(i: usize, line: &ClaimLine, out: &mut Findings) {
             );
             return;
         }
-        let elapsed = rust_decimal::Decimal::from((end - start).whole_minutes());
-        if minutes > elapsed {
-            out.add(
+        let elapsed = (end - start).whole_minutes();
+        match against(minutes, elapsed) {
+            std::cmp::Ordering::Greater => out.add(
                 MINUTES_EXCEED_TIMES,
                 at("quantity"),
                 format!("{minutes} minutes billed but start to end is {elapsed} minutes"),
                 "bill the documented anesthesia time",
-            );
-        } else if minutes < elapsed {
-            out.add(
+            ),
+            std::cmp::Ordering::Less => out.add(
                 MINUTES_BELOW_TIMES,
                 at("quantity"),
                 format!("{minutes} minutes billed but start to end is {elapsed} minutes"),
                 "fine if care was interrupted; otherwise bill the full time",
-            );
+            ),
+            std::cmp::Ordering::Equal => {}
         }
     }
 }
