@@ -8,6 +8,19 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::{Error, Result};
 
+/// Implements Hash as one word of the value (`$word`), not as a slice (its length, then byte by byte):
+/// every line's codes are looked up in hash maps. Equal values give equal words.
+macro_rules! word_hash {
+    ($name:ident, $word:expr) => {
+        impl std::hash::Hash for $name {
+            fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+                let word: fn(&$name) -> u64 = $word;
+                state.write_u64(word(self));
+            }
+        }
+    };
+}
+
 /// Implements Display, FromStr (naming `$field` on error) and string serde for an identifier type
 /// that has `parse(&str) -> Result<Self, String>` and `as_str()`.
 macro_rules! id_traits {
@@ -159,13 +172,11 @@ impl Npi {
     /// Well formed, and the Luhn check digit over the first nine digits prefixed by 80840
     /// (equivalently, +24) is right, per CMS.
     pub fn check_digit_ok(&self) -> bool {
-        let Some(digits) = self.digits() else { return false };
+        let Some([d0, d1, d2, d3, d4, d5, d6, d7, d8, check]) = self.digits() else { return false };
         let doubled = |d: u32| if d * 2 > 9 { d * 2 - 9 } else { d * 2 };
         // From the rightmost of the first nine digits, every other digit is doubled.
-        let sum: u32 =
-            digits[..9].iter().rev().enumerate().map(|(i, &d)| if i % 2 == 0 { doubled(d) } else { d }).sum::<u32>()
-                + 24;
-        (10 - sum % 10) % 10 == digits[9]
+        let sum = doubled(d0) + d1 + doubled(d2) + d3 + doubled(d4) + d5 + doubled(d6) + d7 + doubled(d8) + 24;
+        (10 - sum % 10) % 10 == check
     }
 }
 
@@ -178,8 +189,10 @@ id_traits!(Npi, "npi");
 
 /// A CPT or HCPCS Level II code: five digits (00632), four digits and F/T/U (category II/III, PLA),
 /// or a letter and four digits (J1100).
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct CptCode([u8; 5]);
+
+word_hash!(CptCode, CptCode::key);
 
 impl Ord for CptCode {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
@@ -275,11 +288,14 @@ id_traits!(CptCode, "code");
 /// An ICD-10-CM code in its dotted form (M54.50). Accepts the undotted claim form (M5450) too.
 /// Stored inline: at most 8 ASCII bytes (S72.001A), zero-padded, so the derived order is the
 /// string's byte order.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Icd10Code {
     bytes: [u8; 8],
     len: u8,
 }
+
+// The zero padding makes the bytes alone tell codes apart.
+word_hash!(Icd10Code, |c: &Icd10Code| u64::from_be_bytes(c.bytes));
 
 impl Icd10Code {
     /// A letter, a digit and a letter or digit, then up to 4 letters or digits, with or without a
@@ -499,8 +515,10 @@ impl fmt::Debug for PostalCode {
 id_traits!(PostalCode, "zip");
 
 /// A two-character procedure modifier (QK, P3, 47).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ModifierCode([u8; 2]);
+
+word_hash!(ModifierCode, |c: &ModifierCode| u64::from(u16::from_be_bytes(c.0)));
 
 impl ModifierCode {
     /// True when this is one of `codes` (compared as bytes, without building a str).
@@ -568,8 +586,13 @@ impl fmt::Debug for PosCode {
 id_traits!(PosCode, "code");
 
 /// A NUCC Health Care Provider Taxonomy code: 10 characters ending in X (207L00000X).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct TaxonomyCode([u8; 10]);
+
+word_hash!(TaxonomyCode, |c: &TaxonomyCode| {
+    let [a, b, c, d, e, f, g, h, i, j] = c.0;
+    u64::from_be_bytes([a, b, c, d, e, f, g, h]) ^ u64::from(u16::from_be_bytes([i, j])).rotate_left(48)
+});
 
 impl TaxonomyCode {
     fn parse(raw: &str) -> std::result::Result<Self, String> {
@@ -607,8 +630,10 @@ impl fmt::Debug for TaxonomyCode {
 id_traits!(TaxonomyCode, "code");
 
 /// A Medicare payment locality: the MAC contractor number and the locality number, `13202-01`.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct LocalityId([u8; 8]);
+
+word_hash!(LocalityId, |c: &LocalityId| u64::from_be_bytes(c.0));
 
 impl LocalityId {
     fn parse(raw: &str) -> std::result::Result<Self, String> {

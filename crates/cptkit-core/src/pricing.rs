@@ -109,6 +109,12 @@ pub struct Selector {
 }
 
 impl Selector {
+    /// Whether this is a rule set for every payer's claims of `plan` (Medicare FFS, Medicare
+    /// Advantage): the plan types alone say whose rules these are, never a commercial plan's.
+    fn is_for_plan_alone(&self, plan: PlanType) -> bool {
+        self.plan_types.contains(&plan) && plan != PlanType::Commercial
+    }
+
     fn depends_on_state(&self) -> bool {
         !self.states.is_empty() || !self.except_states.is_empty()
     }
@@ -256,6 +262,10 @@ pub struct RuleBook {
     /// every priced claim selects its rule set, and a scan of every set's payer ids cost more than
     /// pricing an anesthesia line.
     by_payer: HashMap<String, Vec<usize>>,
+    /// The positions of the rule sets for a plan type alone (Medicare FFS, Medicare Advantage), in
+    /// order, by [`PlanType::ALL`]'s order: a claim whose payer has none is priced by these, and a
+    /// scan of every set for each such claim cost more than the choice.
+    by_plan: Vec<Vec<usize>>,
     /// The files loaded into this book ([`RuleBook::with_files`]) and the id each held.
     files: Vec<(std::path::PathBuf, String)>,
 }
@@ -286,7 +296,17 @@ impl RuleBook {
                 }
             }
         }
-        RuleBook { rule_sets, by_payer, files }
+        let by_plan = PlanType::ALL
+            .iter()
+            .map(|&plan| (0..rule_sets.len()).filter(|&i| rule_sets[i].selects.is_for_plan_alone(plan)).collect())
+            .collect();
+        RuleBook { rule_sets, by_payer, by_plan, files }
+    }
+
+    /// The positions of the rule sets for `plan` alone ([`RuleBook::by_plan`]).
+    fn plan_alone(&self, plan: PlanType) -> &[usize] {
+        let at = PlanType::ALL.iter().position(|&p| p == plan);
+        at.and_then(|at| self.by_plan.get(at)).map_or(&[], Vec::as_slice)
     }
 
     pub fn rule_sets(&self) -> impl Iterator<Item = &RuleSet> {
@@ -339,7 +359,7 @@ impl RuleBook {
     /// The rule set for a claim line: by explicit id, else the payer's rule sets for the claim's plan
     /// type (then the rule sets for the plan type alone, Medicare FFS and Medicare Advantage), in force
     /// on the date, for the claim's state when the payer's rules differ by state.
-    pub fn select(&self, claim: &Claim, date: Date, explicit: Option<&str>) -> Result<&Arc<RuleSet>> {
+    pub fn select<'a>(&'a self, claim: &Claim, date: Date, explicit: Option<&str>) -> Result<&'a Arc<RuleSet>> {
         if let Some(id) = explicit {
             return self.by_id(id);
         }
@@ -349,34 +369,25 @@ impl RuleBook {
         // A payer's rule set is for the plan types it names (every plan when it names none): a
         // payer's Medicare Advantage claim is not paid by its commercial rules.
         let for_plan = |r: &&Arc<RuleSet>| r.selects.plan_types.is_empty() || r.selects.plan_types.contains(&plan);
-        let by_plan = |r: &Arc<RuleSet>| r.selects.plan_types.contains(&plan) && plan != PlanType::Commercial;
         let for_payer = match self.by_payer.get(payer) {
             Some(positions) => Some(positions),
             None if payer.bytes().any(|b| b.is_ascii_uppercase()) => self.by_payer.get(&payer.to_ascii_lowercase()),
             None => None,
         };
-        let mut payer_sets = for_payer.into_iter().flatten().map(|&i| &self.rule_sets[i]).filter(for_plan);
-        let mut plan_sets = self.rule_sets.iter().filter(|r| by_plan(r));
+        let plan_alone = self.plan_alone(plan);
+        let sets = |positions: &'a [usize]| positions.iter().map(|&i| &self.rule_sets[i]);
         let state = claim.state();
         // The first rule set for the payer that is for other states, to name in the error.
         let mut elsewhere: Option<&RuleSet> = None;
-        let groups: [&mut dyn Iterator<Item = &Arc<RuleSet>>; 2] = [&mut payer_sets, &mut plan_sets];
-        for group in groups {
-            let mut general = None;
-            for rule in group.filter(in_force) {
-                match rule.selects.takes_state(state) {
-                    // A rule set for the claim's state wins over one for every state.
-                    Some(true) if rule.selects.depends_on_state() => return Ok(rule),
-                    Some(true) => general = general.or(Some(rule)),
-                    Some(false) => elsewhere = elsewhere.or(Some(rule)),
-                    None => return Err(state_needed(date, rule)),
-                }
-            }
-            if let Some(rule) = general {
-                return Ok(rule);
-            }
+        let payer_sets = sets(for_payer.map_or(&[], Vec::as_slice)).filter(for_plan).filter(in_force);
+        let chosen = match choose(payer_sets, state, &mut elsewhere) {
+            Some(chosen) => Some(chosen),
+            None => choose(sets(plan_alone).filter(in_force), state, &mut elsewhere),
+        };
+        if let Some(chosen) = chosen {
+            return chosen.map_err(|rule| state_needed(date, rule));
         }
-        let known = for_payer.is_some() || self.rule_sets.iter().any(by_plan);
+        let known = for_payer.is_some() || !plan_alone.is_empty();
         let message = match (known, elsewhere, state) {
             (_, Some(rule), Some(state)) => format!(
                 "no rule set for payer {payer:?} in {state} is in force on {date} ({} is for {})",
@@ -392,6 +403,27 @@ impl RuleBook {
         };
         Err(Error::missing(Resource::PAYER_RULE_SET, payer, message).at(FieldPath::field("payer").key("id")))
     }
+}
+
+/// The rule set a group of rule sets in force (in order) gives a claim from `state`: one for the
+/// state wins over one for every state; `Err` with the first set that needs the state when the claim
+/// gives none; `None` when no set of the group is the claim's. The first set for other states is
+/// kept in `elsewhere`, to name in the error.
+fn choose<'a>(
+    group: impl Iterator<Item = &'a Arc<RuleSet>>,
+    state: Option<UsState>,
+    elsewhere: &mut Option<&'a RuleSet>,
+) -> Option<std::result::Result<&'a Arc<RuleSet>, &'a RuleSet>> {
+    let mut general = None;
+    for rule in group {
+        match rule.selects.takes_state(state) {
+            Some(true) if rule.selects.depends_on_state() => return Some(Ok(rule)),
+            Some(true) => general = general.or(Some(rule)),
+            Some(false) => *elsewhere = elsewhere.or(Some(rule)),
+            None => return Some(Err(rule)),
+        }
+    }
+    general.map(Ok)
 }
 
 /// The claim gives no state, but its payer's rules on the date differ by state.
@@ -725,6 +757,56 @@ pub(crate) fn product(factors: &[Decimal]) -> std::result::Result<Decimal, Strin
     })
 }
 
+/// [`carried_cents`] of [`product`]: what a line's units, conversion factor and share come to.
+pub(crate) fn carried_product(factors: &[Decimal]) -> std::result::Result<Decimal, String> {
+    match whole_cents_product(factors) {
+        Some(amount) => Ok(amount),
+        None => product(factors).and_then(carried_cents),
+    }
+}
+
+/// [`carried_product`] in integers where the decimal product is exact (no factor negative, within a
+/// decimal's 96 bits and 28 places at every step) and every face carries the cents: the same amount
+/// without decimal multiplication and rounding, which cost more than the rest of pricing a line.
+fn whole_cents_product(factors: &[Decimal]) -> Option<Decimal> {
+    let (mut mantissa, mut scale) = (1i128, 0u32);
+    for f in factors {
+        if f.is_sign_negative() {
+            return None;
+        }
+        mantissa = mantissa.checked_mul(f.mantissa())?;
+        scale += f.scale();
+        if mantissa >= 1 << 96 || scale > 28 {
+            return None;
+        }
+    }
+    // Half away from zero, which for an amount not negative is half up.
+    let cents = match scale.checked_sub(2) {
+        None => mantissa * 10i128.pow(2 - scale),
+        Some(places) => {
+            let unit = 10i128.pow(places);
+            (mantissa + unit / 2) / unit
+        }
+    };
+    i64::try_from(cents).ok().map(|cents| Decimal::new(cents, 2))
+}
+
+/// A claim's total of one amount of its lines: the decimal sum, added up in whole cents when every
+/// amount is cents and not negative (every priced amount is), which gives the same number.
+fn total(lines: &[PricedLine], amount: fn(&PricedLine) -> Decimal) -> Decimal {
+    let cents = lines.iter().map(amount).try_fold(0i64, |sum, a| {
+        let cents = i64::try_from(a.mantissa()).ok().filter(|_| a.scale() == 2 && !a.is_sign_negative())?;
+        sum.checked_add(cents)
+    });
+    match cents {
+        Some(cents) if !lines.is_empty() => Decimal::new(cents, 2),
+        _ => lines.iter().map(amount).sum(),
+    }
+}
+
+/// 0.00: what [`cents`] makes of zero, without rounding it.
+const ZERO_CENTS: Decimal = Decimal::from_parts(0, 0, 0, false, 2);
+
 pub(crate) fn cents(amount: Decimal) -> Decimal {
     let mut a = amount.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
     a.rescale(2);
@@ -765,9 +847,10 @@ impl PricedLine {
             total_units: Decimal::ZERO,
             conversion_factor: Decimal::ZERO,
             share: Decimal::ZERO,
-            fee_schedule: cents(Decimal::ZERO),
-            charge: cents(claim_line.charge()),
-            allowed: cents(Decimal::ZERO),
+            fee_schedule: ZERO_CENTS,
+            // Already in cents (a whole count of them): rounding it again would change nothing.
+            charge: claim_line.charge(),
+            allowed: ZERO_CENTS,
             basis: Basis::default(),
         }
     }
@@ -1088,8 +1171,8 @@ impl Reference {
         }
         Ok(PricedClaim {
             claim_id: claim.claim_id.clone(),
-            total_charge: lines.iter().map(|l| l.charge).sum(),
-            total_allowed: lines.iter().map(|l| l.allowed).sum(),
+            total_charge: total(&lines, |l| l.charge),
+            total_allowed: total(&lines, |l| l.allowed),
             lines,
         })
     }
@@ -1181,7 +1264,7 @@ impl Reference {
                 None => return Ok(priced.not_priced(NotPriced::UnknownShare)),
             },
         };
-        priced.fee_schedule = match product(&[priced.total_units, cf, priced.share]).and_then(carried_cents) {
+        priced.fee_schedule = match carried_product(&[priced.total_units, cf, priced.share]) {
             Ok(fee) => fee,
             Err(why) => return Ok(priced.not_priced(NotPriced::TooLarge(why))),
         };
@@ -1363,6 +1446,80 @@ fn physician_only_amount(lines: &[PricedLine], case: &[usize]) -> Option<Decimal
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn products_in_integers_equal_the_decimal_arithmetic() {
+        let values = [
+            "0",
+            "1",
+            "0.5",
+            "0.85",
+            "0.3333",
+            "0.4",
+            "3",
+            "7.3",
+            "12.25",
+            "0.1",
+            "20.3178",
+            "60",
+            "62.5",
+            "1000000",
+            "999999.9999",
+            "0.0001",
+            "0.005",
+            "0.015",
+            "1.0000",
+            "5.55",
+            "0.000000000000001",
+            "79228162514264337593543950335",
+            "4611686018427387903.5",
+            "-0",
+            "-1.5",
+        ]
+        .map(|v| v.parse::<Decimal>().unwrap());
+        for a in values {
+            for b in values {
+                for c in values {
+                    let factors = [a, b, c];
+                    let slow = product(&factors).and_then(carried_cents);
+                    let fast = carried_product(&factors);
+                    assert_eq!(fast, slow, "{factors:?}");
+                    assert_eq!(fast.map(|d| d.to_string()), slow.map(|d| d.to_string()), "{factors:?}");
+                    if let Some(amount) = whole_cents_product(&factors) {
+                        assert_eq!(amount.scale(), 2, "{factors:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn totals_in_cents_equal_the_decimal_sum() {
+        let rule = Arc::clone(&RuleBook::embedded().rule_sets[0]);
+        let claim: Claim = crate::synthetic::SyntheticClaims::new(7).unwrap().next().unwrap();
+        let line = |amount: &str| {
+            let mut priced = PricedLine::new(0, &claim.lines[0], &rule);
+            priced.allowed = amount.parse().unwrap();
+            priced
+        };
+        let cases: [&[&str]; 6] =
+            [&[], &["0.00"], &["1.25", "2.50", "0.00"], &["-0.00", "1.00"], &["1.5", "2.25"], &["-1.00", "3.00"]];
+        for amounts in cases {
+            let lines: Vec<PricedLine> = amounts.iter().map(|a| line(a)).collect();
+            let sum: Decimal = lines.iter().map(|l| l.allowed).sum();
+            let fast = total(&lines, |l| l.allowed);
+            assert_eq!((fast, fast.to_string()), (sum, sum.to_string()), "{amounts:?}");
+        }
+    }
+
+    #[test]
+    fn amounts_already_in_cents_are_what_rounding_them_makes() {
+        assert_eq!(ZERO_CENTS.to_string(), cents(Decimal::ZERO).to_string());
+        for c in [0, 1, -1, 99, 12_345, i64::MAX, i64::MIN] {
+            let charge = Decimal::new(c, 2);
+            assert_eq!((charge, charge.to_string()), (cents(charge), cents(charge).to_string()));
+        }
+    }
 
     #[test]
     fn whole_minutes_in_integers_equal_the_decimal_arithmetic() {

@@ -202,6 +202,8 @@ fn optional_date<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<
 pub struct Reference {
     pub(crate) codes: AnesthesiaCodes,
     pub(crate) modifiers: Vec<Modifier>,
+    /// Each modifier's position in `modifiers`: validation asks about every modifier of every line.
+    modifier_positions: HashMap<ModifierCode, usize>,
     pub(crate) qualifying_circumstances: Vec<QualifyingCircumstance>,
     /// By the code's number (00-99): a lookup per claim without comparing keys.
     pub(crate) places_of_service: Box<[Option<PlaceOfService>]>,
@@ -219,8 +221,9 @@ pub struct Reference {
     icd10_text: Cow<'static, str>,
     icd10: OnceLock<Icd10Table>,
     icd10_deleted: HashMap<Icd10Code, DeletedDiagnosis>,
-    /// A code that replaced a deleted one -> the deleted code: valid from the day after the deletion.
-    icd10_replacing: HashMap<Icd10Code, Icd10Code>,
+    /// The dates of a deleted code and of a code that replaced one: validation finds a diagnosis's
+    /// dates in one lookup.
+    icd10_dates: HashMap<Icd10Code, DiagnosisDates>,
     payers: PayerDirectory,
     fee_schedule: FeeSchedule,
     /// Places of service paid at the facility rate (IOM 100-04 ch. 12 §20.4.2).
@@ -323,6 +326,30 @@ pub(crate) struct DiagnosisStatus {
     pub through: Option<Date>,
 }
 
+/// The dates a code is valid for besides the code set's own: `through` its deletion, `from` the day
+/// after the deletion of the code it replaced.
+#[derive(Debug, Clone, Copy, Default)]
+struct DiagnosisDates {
+    from: Option<(Date, Icd10Code)>,
+    through: Option<Date>,
+}
+
+/// Each deleted code's and each replacing code's [`DiagnosisDates`].
+fn diagnosis_dates(deleted: &HashMap<Icd10Code, DeletedDiagnosis>) -> HashMap<Icd10Code, DiagnosisDates> {
+    // A code that replaced a deleted one -> the deleted code.
+    let replacing: HashMap<Icd10Code, Icd10Code> =
+        deleted.iter().flat_map(|(code, d)| d.replaced_by.iter().map(move |new| (*new, *code))).collect();
+    let mut dates: HashMap<Icd10Code, DiagnosisDates> = HashMap::default();
+    for (code, d) in deleted {
+        dates.entry(*code).or_default().through = Some(d.valid_through);
+    }
+    for (new, old) in replacing {
+        let from = deleted.get(&old).and_then(|d| Some((d.valid_through.next_day()?, old)));
+        dates.entry(new).or_default().from = from;
+    }
+    dates
+}
+
 #[derive(Debug, Clone)]
 struct DeletedDiagnosis {
     title: String,
@@ -406,9 +433,11 @@ impl Reference {
         let families = load_families(&files)?;
         let typical_diagnoses = typical_diagnoses(&codes, &families);
         let icd10_deleted = load_deleted_diagnoses(&files)?;
+        let modifiers = load_modifiers(&files)?;
         let reference = Reference {
             codes,
-            modifiers: load_modifiers(&files)?,
+            modifier_positions: modifiers.iter().enumerate().map(|(i, m)| (m.code, i)).rev().collect(),
+            modifiers,
             qualifying_circumstances: load_qualifying_circumstances(&files)?,
             places_of_service: load_places_of_service(&files)?,
             taxonomies: load_taxonomies(&files)?,
@@ -421,10 +450,7 @@ impl Reference {
             locality_index,
             icd10_text,
             icd10: OnceLock::new(),
-            icd10_replacing: icd10_deleted
-                .iter()
-                .flat_map(|(code, d)| d.replaced_by.iter().map(move |new| (*new, *code)))
-                .collect(),
+            icd10_dates: diagnosis_dates(&icd10_deleted),
             icd10_deleted,
             fee_schedule: FeeSchedule::load(files.dir.as_deref())?,
             facility_places: files
@@ -512,7 +538,7 @@ impl Reference {
     /// [`Reference::modifier`] without the error: validation asks about every modifier of every line,
     /// and most fee-schedule modifiers (26, TC, RT, ...) are not anesthesia ones.
     pub(crate) fn known_modifier(&self, code: ModifierCode) -> Option<&Modifier> {
-        self.modifiers.iter().find(|m| m.code == code)
+        self.modifier_positions.get(&code).map(|&i| &self.modifiers[i])
     }
 
     pub fn qualifying_circumstances(&self) -> &[QualifyingCircumstance] {
@@ -537,11 +563,7 @@ impl Reference {
     /// Whether a diagnosis is billable and the dates it is valid for, without building its record (the
     /// validation hot path). None when the code is in neither the code set nor the deletions.
     pub(crate) fn diagnosis_status(&self, code: &Icd10Code) -> Result<Option<DiagnosisStatus>> {
-        let through = self.icd10_deleted.get(code).map(|d| d.valid_through);
-        let from = self.icd10_replacing.get(code).and_then(|old| {
-            let deleted = self.icd10_deleted.get(old)?;
-            Some((deleted.valid_through.next_day()?, *old))
-        });
+        let DiagnosisDates { from, through } = self.icd10_dates.get(code).copied().unwrap_or_default();
         Ok(match self.icd10()?.billable(code.as_bytes()) {
             // A deleted code was billable through its end date, whatever it is now (M54.5 lives on as
             // a header of its replacements).

@@ -557,9 +557,12 @@ impl Reference {
             );
         }
         self.check_pointers(claim, i, line, out);
-        // The same test as `is_anesthesia_line`, from lookups the edits below need anyway.
-        let qualifying = self.qualifying_circumstances.iter().any(|qc| qc.code == code);
+        // The same test as `is_anesthesia_line`, from lookups the edits below need anyway; a qualifying
+        // circumstance only matters (and is looked for) where neither the table nor the range says
+        // anesthesia.
         let entry = self.codes.get(&code);
+        let qualifying =
+            entry.is_none() && !code.is_anesthesia() && self.qualifying_circumstances.iter().any(|qc| qc.code == code);
         let anesthesia = entry.is_some() || code.is_anesthesia() || qualifying;
         match entry {
             Some(entry) => {
@@ -689,27 +692,27 @@ impl Reference {
     fn check_modifiers(&self, claim: &Claim, i: usize, line: &ClaimLine, out: &mut Findings) {
         use edit::*;
         let at = |m: usize| FieldPath::line(i).key("modifiers").index(m);
-        let pricing: SmallVec<[(usize, &ModifierCode); 4]> =
-            line.modifiers.iter().enumerate().filter(|(_, m)| m.is_any(&PRICING)).collect();
-        match pricing.as_slice() {
-            [] => out.add(
+        // Read as they come, not collected: nearly every line has one, first.
+        let mut pricing = line.modifiers.iter().enumerate().filter(|(_, m)| m.is_any(&PRICING)).peekable();
+        let (first, more) = (pricing.next(), pricing.peek().is_some());
+        match (first, more) {
+            (None, _) => out.add(
                 MISSING_PRICING_MODIFIER,
                 FieldPath::line(i).key("modifiers"),
                 "no pricing modifier (AA, AD, QK, QX, QY or QZ)",
                 "put the modifier that says who gave the anesthesia, and how, in the first position",
             ),
-            [(position, modifier)] if *position != 0 => out.add(
+            (Some((position, modifier)), false) if position != 0 => out.add(
                 PRICING_MODIFIER_POSITION,
-                at(*position),
+                at(position),
                 format!("{modifier} is in position {}; payers read the pricing modifier from the first", position + 1),
                 "move it to the first position",
             ),
-            [_] => {}
-            [_, rest @ ..] => {
-                for (position, modifier) in rest {
+            (Some(_), _) => {
+                for (position, modifier) in pricing {
                     out.add(
                         CONFLICTING_PRICING_MODIFIERS,
-                        at(*position),
+                        at(position),
                         format!("{modifier} conflicts with another pricing modifier on the same line"),
                         "keep exactly one of AA, AD, QK, QX, QY, QZ",
                     );
@@ -1044,8 +1047,9 @@ impl Reference {
             if row.is_some_and(RvuRow::is_add_on) {
                 return false;
             }
-            let surgical = self.section_of(other.procedure_code).is_some_and(|s| s.section == "Surgery");
-            surgical || row.is_some_and(|r| r.is_payable_status() || r.is_contractor_priced())
+            // The row first: it answers for most lines without a search of the sections.
+            row.is_some_and(|r| r.is_payable_status() || r.is_contractor_priced())
+                || self.section_of(other.procedure_code).is_some_and(|s| s.section == "Surgery")
         })
     }
 
@@ -1178,7 +1182,7 @@ fn check_fee_units(i: usize, line: &ClaimLine, modifiers: &PaymentModifiers, out
     let at = |m: usize| FieldPath::line(i).key("modifiers").index(m);
     let quantity = line.quantity;
     // A line in minutes is CPT002's finding; a service in units is counted whole.
-    if line.unit_basis == UnitBasis::Units && (quantity <= Decimal::ZERO || !quantity.fract().is_zero()) {
+    if line.unit_basis == UnitBasis::Units && (against(quantity, 0).is_le() || !is_whole(quantity)) {
         out.add(
             FEE_UNITS_NOT_WHOLE,
             FieldPath::line(i).key("quantity"),
@@ -1194,7 +1198,7 @@ fn check_fee_units(i: usize, line: &ClaimLine, modifiers: &PaymentModifiers, out
             "bill the global service without either modifier, or each component on its own line",
         );
     }
-    if modifiers.bilateral.is_some() && quantity >= Decimal::TWO {
+    if modifiers.bilateral.is_some() && against(quantity, 2).is_ge() {
         out.add(
             FEE_BILATERAL_UNITS,
             FieldPath::line(i).key("quantity"),
@@ -1210,6 +1214,17 @@ fn check_fee_units(i: usize, line: &ClaimLine, modifiers: &PaymentModifiers, out
             "bill a bilateral procedure as one line with 50, or one line per side (RT on one, LT on the other)",
         );
     }
+}
+
+/// A quantity against a whole number, as decimals compare: in integers when the quantity has no places
+/// (most have none), without decimal arithmetic.
+fn against(quantity: Decimal, n: i64) -> std::cmp::Ordering {
+    if quantity.scale() == 0 { quantity.mantissa().cmp(&i128::from(n)) } else { quantity.cmp(&Decimal::from(n)) }
+}
+
+/// Whether a quantity is a whole number; most are written without places, which says so at once.
+fn is_whole(quantity: Decimal) -> bool {
+    quantity.scale() == 0 || quantity.fract().is_zero()
 }
 
 fn check_npi(field: &'static str, npi: &Npi, out: &mut Findings) {
@@ -1242,7 +1257,7 @@ fn check_minutes(i: usize, line: &ClaimLine, out: &mut Findings) {
         return;
     }
     let minutes = line.quantity;
-    if minutes <= rust_decimal::Decimal::ZERO {
+    if against(minutes, 0).is_le() {
         out.add(
             MINUTES_NOT_POSITIVE,
             at("quantity"),
@@ -1251,7 +1266,7 @@ fn check_minutes(i: usize, line: &ClaimLine, out: &mut Findings) {
         );
         return;
     }
-    if minutes > rust_decimal::Decimal::from(MAX_MINUTES) {
+    if against(minutes, MAX_MINUTES.into()).is_gt() {
         out.add(
             MINUTES_IMPLAUSIBLE,
             at("quantity"),
@@ -1269,21 +1284,21 @@ fn check_minutes(i: usize, line: &ClaimLine, out: &mut Findings) {
             );
             return;
         }
-        let elapsed = rust_decimal::Decimal::from((end - start).whole_minutes());
-        if minutes > elapsed {
-            out.add(
+        let elapsed = (end - start).whole_minutes();
+        match against(minutes, elapsed) {
+            std::cmp::Ordering::Greater => out.add(
                 MINUTES_EXCEED_TIMES,
                 at("quantity"),
                 format!("{minutes} minutes billed but start to end is {elapsed} minutes"),
                 "bill the documented anesthesia time",
-            );
-        } else if minutes < elapsed {
-            out.add(
+            ),
+            std::cmp::Ordering::Less => out.add(
                 MINUTES_BELOW_TIMES,
                 at("quantity"),
                 format!("{minutes} minutes billed but start to end is {elapsed} minutes"),
                 "fine if care was interrupted; otherwise bill the full time",
-            );
+            ),
+            std::cmp::Ordering::Equal => {}
         }
     }
 }
@@ -1331,14 +1346,22 @@ impl ClaimLines {
     }
 }
 
-/// What makes two lines the same service (CPT005), as a key: [`same_service`] compares it, and a long
-/// claim hashes it (90 and 90.0 minutes are one quantity).
-fn service_key(l: &ClaimLine) -> (CptCode, &[ModifierCode], Date, Decimal, &str, Option<time::PrimitiveDateTime>) {
-    (l.procedure_code, &l.modifiers, l.date_of_service, l.quantity.normalize(), &l.case_id, l.start_time)
+/// What makes two lines the same service (CPT005) besides the quantity.
+fn service(l: &ClaimLine) -> (CptCode, Date, &[ModifierCode], &str, Option<time::PrimitiveDateTime>) {
+    (l.procedure_code, l.date_of_service, &l.modifiers, &l.case_id, l.start_time)
 }
 
+/// [`service`] and the quantity as a key, which a long claim hashes (90 and 90.0 minutes are one
+/// quantity).
+fn service_key(l: &ClaimLine) -> (CptCode, Date, &[ModifierCode], &str, Option<time::PrimitiveDateTime>, Decimal) {
+    let (code, date, modifiers, case_id, start) = service(l);
+    (code, date, modifiers, case_id, start, l.quantity.normalize())
+}
+
+/// [`service_key`]s equal, the quantity compared last and by value: most lines differ in code or
+/// date, and normalising a quantity costs more than the rest of the comparison.
 fn same_service(a: &ClaimLine, b: &ClaimLine) -> bool {
-    service_key(a) == service_key(b)
+    service(a) == service(b) && a.quantity == b.quantity
 }
 
 /// The federal fiscal year of a date, which ICD-10-CM code sets follow (FY2026 began 2025-10-01).
