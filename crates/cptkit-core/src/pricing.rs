@@ -202,19 +202,28 @@ impl TimeUnits {
         }
     }
 
-    /// [`TimeUnits::units`] in integers for the common case (whole minutes, one unit length): the same
-    /// answer without decimal division, which dominates pricing a line.
+    /// [`TimeUnits::units`] in integers for whole minutes (past a break point too): the same answer
+    /// without decimal division, which dominates pricing a line.
     fn whole_minute_units(&self, minutes: Decimal) -> Option<Decimal> {
-        let unit = i64::from(self.unit_minutes);
         let minutes =
             i64::try_from(minutes.mantissa()).ok().filter(|m| minutes.scale() == 0 && (0..1 << 40).contains(m))?;
-        if unit == 0 || self.break_point_minutes.is_some_and(|brk| minutes > i64::from(brk)) {
-            return None;
-        }
+        // The units of `unit` minutes in `minutes`, as `round` makes them: in tenths, or whole.
+        let count = |minutes: i64, unit: u32| {
+            let unit = i64::from(unit);
+            (unit != 0).then(|| match self.rounding {
+                // Nearest tenth, half away from zero: tenths = round(10 m / u) = floor((20 m + u) / 2u).
+                Rounding::Tenth => (20 * minutes + unit) / (2 * unit),
+                Rounding::WholeUp => (minutes + unit - 1) / unit,
+            })
+        };
+        // As `decimal_units` splits the minutes.
+        let units = match (self.break_point_minutes.map(i64::from), self.unit_minutes_after_break) {
+            (Some(brk), Some(after)) if minutes > brk => count(brk, self.unit_minutes)? + count(minutes - brk, after)?,
+            _ => count(minutes, self.unit_minutes)?,
+        };
         Some(match self.rounding {
-            // Nearest tenth, half away from zero: tenths = round(10 m / u) = floor((20 m + u) / 2u).
-            Rounding::Tenth => Decimal::new((20 * minutes + unit) / (2 * unit), 1),
-            Rounding::WholeUp => Decimal::from((minutes + unit - 1) / unit),
+            Rounding::Tenth => Decimal::new(units, 1),
+            Rounding::WholeUp => Decimal::from(units),
         })
     }
 
@@ -678,8 +687,9 @@ struct Basis {
     modifier: Option<ModifierCode>,
     conversion_factor: Option<CfUsed>,
     lesser_of_charge: bool,
-    not_priced: Option<NotPriced>,
-    capped: Option<Cap>,
+    /// Boxed, as `capped`: most lines have neither, and every priced line is moved a few times.
+    not_priced: Option<Box<NotPriced>>,
+    capped: Option<Box<Cap>>,
     /// The line of a void (frequency 8): what it would pay is shown, and then that nothing is.
     void: bool,
     /// A fee-schedule line: what it was priced from.
@@ -866,7 +876,7 @@ impl PricedLine {
     }
 
     fn not_priced(mut self, why: NotPriced) -> PricedLine {
-        self.basis.not_priced = Some(why);
+        self.basis.not_priced = Some(Box::new(why));
         self
     }
 
@@ -906,7 +916,7 @@ impl PricedLine {
             fee.write_steps(self, out);
             return;
         }
-        if let Some(why) = &b.not_priced {
+        if let Some(why) = b.not_priced.as_deref() {
             let detail = Words(|f: &mut fmt::Formatter<'_>| match why {
                 NotPriced::Unlisted => write!(f, "{code} is an unlisted anesthesia procedure: priced by report"),
                 NotPriced::NotAnesthesia => {
@@ -1420,7 +1430,7 @@ fn apply_combined_cap(claim: &Claim, mut lines: Vec<PricedLine>) -> Vec<PricedLi
             let cut = over.min(lines[i].allowed);
             if cut > Decimal::ZERO {
                 lines[i].allowed -= cut;
-                lines[i].basis.capped = Some(Cap { total, amount, cap, limit, cut });
+                lines[i].basis.capped = Some(Box::new(Cap { total, amount, cap, limit, cut }));
                 over -= cut;
             }
         }

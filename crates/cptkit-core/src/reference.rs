@@ -218,6 +218,8 @@ pub struct Reference {
     pub(crate) locality_cfs: Vec<Arc<ConversionFactor>>,
     /// year -> locality -> index into `locality_cfs`: pricing looks one up per line.
     locality_index: BTreeMap<i32, HashMap<LocalityId, usize>>,
+    /// Every locality of `locality_index`, whatever the year: validation asks of each claim's.
+    medicare_localities: HashSet<LocalityId>,
     icd10_text: Cow<'static, str>,
     icd10: OnceLock<Icd10Table>,
     icd10_deleted: HashMap<Icd10Code, DeletedDiagnosis>,
@@ -447,6 +449,7 @@ impl Reference {
             policy_updates: files.rows("policy_updates.csv")?,
             national_cfs: load_national_cfs(&files)?,
             locality_cfs,
+            medicare_localities: locality_index.values().flat_map(|year| year.keys().copied()).collect(),
             locality_index,
             icd10_text,
             icd10: OnceLock::new(),
@@ -496,9 +499,16 @@ impl Reference {
     }
 
     fn icd10(&self) -> Result<&Icd10Table> {
-        if let Some(table) = self.icd10.get() {
-            return Ok(table);
+        match self.icd10.get() {
+            Some(table) => Ok(table),
+            None => self.index_icd10(),
         }
+    }
+
+    /// The first use of the code set (or `warm`) indexes it; apart, so validation's lookups inline
+    /// the check that it is indexed.
+    #[cold]
+    fn index_icd10(&self) -> Result<&Icd10Table> {
         let table = Icd10Table::index(&self.icd10_text).map_err(|e| table_error("icd10cm_2026_04.tsv", e))?;
         Ok(self.icd10.get_or_init(|| table))
     }
@@ -640,7 +650,7 @@ impl Reference {
     /// Whether CMS names this locality in any year cptkit holds (its anesthesia locality factors come
     /// from the GPCI files: one set of localities, without loading a fee-schedule release).
     pub(crate) fn is_medicare_locality(&self, locality: &LocalityId) -> bool {
-        self.locality_index.values().any(|year| year.contains_key(locality))
+        self.medicare_localities.contains(locality)
     }
 
     pub fn locality_conversion_factors(&self) -> impl Iterator<Item = &ConversionFactor> {

@@ -729,7 +729,7 @@ impl Reference {
                     "check the modifier; anesthesia lines use AA/AD/QK/QX/QY/QZ, QS/G8/G9, GC, 23, 47 and P1-P6",
                 ),
                 Some(ModifierCategory::Informational | ModifierCategory::Teaching | ModifierCategory::Cpt)
-                    if m == 0 && modifier.as_str() != "47" =>
+                    if m == 0 && modifier.as_bytes() != b"47" =>
                 {
                     out.add(
                         INFORMATIONAL_MODIFIER_POSITION,
@@ -778,9 +778,10 @@ impl Reference {
         let Some(role) = provider.role() else { return };
         // Who bills each modifier: `anesthesia_modifiers.csv` (QZ is a CRNA's alone: an anesthesiologist
         // assistant always works under medical direction).
-        let allowed = match modifier.as_str() {
-            "QX" => matches!(role, ProviderRole::Crna | ProviderRole::AnesthesiologistAssistant),
-            "QZ" => role == ProviderRole::Crna,
+        // By the bytes: the text of each line's modifier would be checked as UTF-8 first.
+        let allowed = match modifier.as_bytes() {
+            b"QX" => matches!(role, ProviderRole::Crna | ProviderRole::AnesthesiologistAssistant),
+            b"QZ" => role == ProviderRole::Crna,
             _ => role.is_physician(),
         };
         if !allowed {
@@ -847,16 +848,16 @@ impl PaymentModifiers {
     fn of(line: &ClaimLine) -> PaymentModifiers {
         let mut found = PaymentModifiers::default();
         for (m, modifier) in line.modifiers.iter().enumerate() {
-            let slot = match modifier.as_str() {
-                "26" => &mut found.professional,
-                "TC" => &mut found.technical,
-                "50" => &mut found.bilateral,
-                "RT" => &mut found.right,
-                "LT" => &mut found.left,
-                "53" => &mut found.discontinued,
-                "80" | "81" | "82" | "AS" => &mut found.assistant,
-                "62" => &mut found.co_surgeons,
-                "66" => &mut found.team,
+            let slot = match modifier.as_bytes() {
+                b"26" => &mut found.professional,
+                b"TC" => &mut found.technical,
+                b"50" => &mut found.bilateral,
+                b"RT" => &mut found.right,
+                b"LT" => &mut found.left,
+                b"53" => &mut found.discontinued,
+                b"80" | b"81" | b"82" | b"AS" => &mut found.assistant,
+                b"62" => &mut found.co_surgeons,
+                b"66" => &mut found.team,
                 _ => continue,
             };
             slot.get_or_insert(m);
