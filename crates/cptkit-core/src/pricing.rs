@@ -782,13 +782,13 @@ fn whole_cents_product(factors: &[Decimal]) -> Option<Decimal> {
     factors.iter().try_fold(Exact::ONE, |product, &f| product.mul(Exact::of(f)?))?.cents()
 }
 
-/// A decimal not below zero as an integer count of its last place. While every product stays within a
-/// decimal's 96 bits and 28 places, and every sum within its 96 bits, rust_decimal computes exactly
-/// too, so integer arithmetic gives the same number at a fraction of the cost; past those bounds the
+/// A decimal not below zero as an integer count of its last place. While every number stays within 64
+/// bits (well inside a decimal's 96) and 28 places, rust_decimal computes products and sums exactly too,
+/// so integer arithmetic gives the same number at a fraction of the cost; past those bounds the
 /// operations give `None`, and the caller computes in decimals.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Exact {
-    mantissa: i128,
+    mantissa: u64,
     scale: u32,
 }
 
@@ -796,36 +796,37 @@ impl Exact {
     pub(crate) const ZERO: Exact = Exact { mantissa: 0, scale: 0 };
     pub(crate) const ONE: Exact = Exact { mantissa: 1, scale: 0 };
 
-    /// `None` for a negative decimal.
+    /// `None` for a negative decimal (its mantissa is no u64) or one past 64 bits.
     pub(crate) fn of(d: Decimal) -> Option<Exact> {
-        (!d.is_sign_negative()).then(|| Exact { mantissa: d.mantissa(), scale: d.scale() })
-    }
-
-    fn within(mantissa: i128, scale: u32) -> Option<Exact> {
-        (mantissa < 1 << 96 && scale <= 28).then_some(Exact { mantissa, scale })
+        Some(Exact { mantissa: u64::try_from(d.mantissa()).ok()?, scale: d.scale() })
     }
 
     pub(crate) fn mul(self, other: Exact) -> Option<Exact> {
-        Exact::within(self.mantissa.checked_mul(other.mantissa)?, self.scale + other.scale)
+        let scale = self.scale + other.scale;
+        // Past 28 places rust_decimal rounds the product.
+        if scale > 28 {
+            return None;
+        }
+        Some(Exact { mantissa: self.mantissa.checked_mul(other.mantissa)?, scale })
     }
 
     pub(crate) fn add(self, other: Exact) -> Option<Exact> {
         let scale = self.scale.max(other.scale);
-        let widen = |e: Exact| e.mantissa.checked_mul(10i128.checked_pow(scale - e.scale)?);
-        Exact::within(widen(self)?.checked_add(widen(other)?)?, scale)
+        let widen = |e: Exact| e.mantissa.checked_mul(10u64.checked_pow(scale - e.scale)?);
+        Some(Exact { mantissa: widen(self)?.checked_add(widen(other)?)?, scale })
     }
 
     /// Rounded to cents half away from zero (half up: it is not negative), as [`cents`] rounds; `None`
     /// past the cents every face carries.
     pub(crate) fn cents(self) -> Option<Decimal> {
         let cents = match self.scale.checked_sub(2) {
-            None => self.mantissa * 10i128.pow(2 - self.scale),
+            None => self.mantissa.checked_mul(10u64.pow(2 - self.scale))?,
             Some(places) => {
-                let unit = 10i128.pow(places);
-                (self.mantissa + unit / 2) / unit
+                let unit = 10u64.checked_pow(places)?;
+                self.mantissa / unit + u64::from(self.mantissa % unit >= unit - self.mantissa % unit)
             }
         };
-        i64::try_from(cents).ok().map(|cents| Decimal::new(cents, 2))
+        Some(Decimal::new(i64::try_from(cents).ok()?, 2))
     }
 }
 
