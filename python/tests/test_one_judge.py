@@ -389,13 +389,18 @@ def test_an_empty_optional_field_is_no_value_on_every_face(
         assert_every_face_gives(reference, answers_with(value), f"{name} {path}={value!r}")
 
 
+def golden_answer(name: str, pb: SimpleNamespace, claims_stub: Any) -> tuple[dict[str, Any], dict[str, Any], Answer]:
+    """A golden case's claim and expectations, and its answer on the Python face: the reference every face's
+    answer to a variant of the case is held to."""
+    claim, expected = case(name)
+    return claim, expected, every_face(claim, expected, CLAIMS / name / "claim.json", pb, claims_stub)["price"]
+
+
 def test_trailing_zeros_in_a_quantity_are_worded_alike_on_every_face(
     tmp_path: Path, pb: SimpleNamespace, claims_stub: Any
 ) -> None:
     # Tables and X12 read quantities as numbers: "90.00" minutes is 90 in every step's words, too.
-    name = "medicare_00632_aa_90min_2025"
-    claim, expected = case(name)
-    reference = every_face(claim, expected, CLAIMS / name / "claim.json", pb, claims_stub)["price"]
+    claim, expected, reference = golden_answer("medicare_00632_aa_90min_2025", pb, claims_stub)
     claim["lines"][0]["quantity"] = "90.00"
     claim_file = written(tmp_path, claim)
     assert_every_face_gives(reference, every_face(claim, expected, claim_file, pb, claims_stub), "90.00")
@@ -453,8 +458,7 @@ def test_blanks_around_today_are_read_alike_on_every_face(
     # `today` is read as YYYY-MM-DD with the blanks around it ignored on every face: gRPC refused
     # " 2026-11-27" that Python and the CLI read.
     name = "medicare_00632_aa_90min_2025"
-    claim, expected = case(name)
-    reference = every_face(claim, expected, CLAIMS / name / "claim.json", pb, claims_stub)["price"]
+    claim, expected, reference = golden_answer(name, pb, claims_stub)
     assert reference[0] == "priced"
     padded = {**expected, "today": f" {expected['today']} "}
     assert_every_face_gives(reference, every_face(claim, padded, CLAIMS / name / "claim.json", pb, claims_stub), "today")

@@ -32,7 +32,7 @@ from typing import Any
 import pytest
 
 import cptkit
-from conftest import RPC_TIMEOUT_S, wire_claim
+from conftest import RPC_TIMEOUT_S, claims_from_table, wire_claim
 from cptkit.testing import synthetic_claims
 from test_one_judge import (
     Answer,
@@ -73,59 +73,6 @@ Claim = dict[str, Any]
 
 
 # ---- the corpus ------------------------------------------------------------------------------------
-
-
-def claims_from_table(table: Any) -> list[Claim]:
-    """The claim JSON of each claim of a claim-lines table (`CLAIM_LINES_SCHEMA`): the inverse of
-    `cptkit.claims_to_table`, which the corpus fixture checks."""
-    claims: list[Claim] = []
-    for row in table.to_pylist():
-        if not claims or claims[-1]["claim_id"] != row["claim_id"]:
-            claims.append(claim_header(row))
-        claims[-1]["lines"].append(claim_line(row))
-    return claims
-
-
-def claim_header(row: dict[str, Any]) -> Claim:
-    claim: Claim = {
-        "claim_id": row["claim_id"],
-        "payer": {"id": row["payer_id"], "plan_type": row["plan_type"]},
-        "place_of_service": row["place_of_service"],
-        "frequency_code": row["frequency_code"],
-        "patient": {"birth_date": row["patient_birth_date"].isoformat(), "member_id": row["member_id"]},
-        "billing_provider_npi": row["billing_provider_npi"],
-        "rendering_provider": {
-            "npi": row["rendering_npi"],
-            "taxonomy": row["rendering_taxonomy"],
-            "role": row["rendering_role"],
-            "qualifying_apm": row["qualifying_apm"],
-        },
-        "medicare_locality": row["medicare_locality"],
-        "diagnoses": list(row["diagnoses"]),
-        "lines": [],
-    }
-    for where in ("service_facility", "billing_provider"):
-        state, zip_code = row[f"{where}_state"], row[f"{where}_zip"]
-        if state is not None or zip_code is not None:
-            claim[f"{where}_location"] = {"state": state, "zip": zip_code}
-    return claim
-
-
-def claim_line(row: dict[str, Any]) -> dict[str, Any]:
-    time = lambda t: None if t is None else t.isoformat(timespec="minutes")  # noqa: E731
-    return {
-        "procedure_code": row["procedure_code"],
-        "modifiers": row["modifiers"],
-        "unit_basis": row["unit_basis"],
-        "quantity": str(row["quantity"].normalize()),
-        "start_time": time(row["start_time"]),
-        "end_time": time(row["end_time"]),
-        "diagnosis_pointers": row["diagnosis_pointers"],
-        "charge_cents": row["charge_cents"],
-        "date_of_service": row["date_of_service"].isoformat(),
-        "case_id": row["case_id"],
-        "present_at_induction": row["present_at_induction"],
-    }
 
 
 Mutation = Callable[[random.Random, Claim], str]

@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import cptkit
+from conftest import claims_from_table
 from cptkit.testing import synthetic_claims
 
 FIXTURES = Path(__file__).resolve().parents[2] / "tests" / "fixtures"
@@ -73,57 +74,17 @@ def test_table_prices_equal_price_many_on_the_same_claims(lines: pa.Table) -> No
     """The table face and the object face agree to the cent on every priced line."""
     medicare = lines.filter(pc.equal(lines["payer_id"], "medicare")).slice(0, 400)
     result = price(medicare)
-    by_claim: dict[str, list[dict[str, Any]]] = {}
-    for row in medicare.to_pylist():
-        by_claim.setdefault(row["claim_id"], []).append(row)
-    claims = list(by_claim.values())
+    claims = claims_from_table(medicare)
     # Medicare FFS: the table keeps the CMS factor even with a contract factor given for other payers.
-    priced = cptkit.price_many([claim_dict(rows) for rows in claims], today=TODAY)
+    priced = cptkit.price_many(claims, today=TODAY)
     expected: list[int | None] = []
-    for rows, item in zip(claims, priced, strict=True):
+    for claim, item in zip(claims, priced, strict=True):
         if isinstance(item, Exception):  # a claim with error findings: no amounts in the table either
-            expected.extend([None] * len(rows))
+            expected.extend([None] * len(claim["lines"]))
         else:
             expected.extend(int(line.allowed * 100) for line in item.lines)
     assert result["allowed_cents"].to_pylist() == expected
     assert None in expected and len(set(expected)) > 50
-
-
-def claim_dict(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """The claim JSON form of one claim's rows (the layout's columns map one-to-one to its fields)."""
-    first = rows[0]
-    return {
-        "claim_id": first["claim_id"],
-        "payer": {"id": first["payer_id"], "plan_type": first["plan_type"]},
-        "place_of_service": first["place_of_service"],
-        "frequency_code": first["frequency_code"],
-        "patient": {"birth_date": first["patient_birth_date"].isoformat(), "member_id": first["member_id"]},
-        "billing_provider_npi": first["billing_provider_npi"],
-        "rendering_provider": {
-            "npi": first["rendering_npi"],
-            "taxonomy": first["rendering_taxonomy"],
-            "role": first["rendering_role"],
-            "qualifying_apm": first["qualifying_apm"],
-        },
-        "medicare_locality": first["medicare_locality"],
-        "diagnoses": first["diagnoses"],
-        "lines": [
-            {
-                "procedure_code": r["procedure_code"],
-                "modifiers": r["modifiers"],
-                "unit_basis": r["unit_basis"],
-                "quantity": str(r["quantity"].normalize()),
-                "start_time": r["start_time"].isoformat() if r["start_time"] else None,
-                "end_time": r["end_time"].isoformat() if r["end_time"] else None,
-                "diagnosis_pointers": r["diagnosis_pointers"],
-                "charge_cents": r["charge_cents"],
-                "date_of_service": r["date_of_service"].isoformat(),
-                "case_id": r["case_id"] or "",
-                "present_at_induction": r["present_at_induction"],
-            }
-            for r in rows
-        ],
-    }
 
 
 def test_pyarrow_polars_pandas_and_parquet_give_the_same_results(lines: pa.Table, tmp_path: Path) -> None:

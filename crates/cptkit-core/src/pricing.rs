@@ -775,30 +775,59 @@ pub(crate) fn carried_product(factors: &[Decimal]) -> std::result::Result<Decima
     }
 }
 
-/// [`carried_product`] in integers where the decimal product is exact (no factor negative, within a
-/// decimal's 96 bits and 28 places at every step) and every face carries the cents: the same amount
-/// without decimal multiplication and rounding, which cost more than the rest of pricing a line.
+/// [`carried_product`] in integers where the decimal product is exact (see [`Exact`]) and every face
+/// carries the cents: the same amount without decimal multiplication and rounding, which cost more than
+/// the rest of pricing a line.
 fn whole_cents_product(factors: &[Decimal]) -> Option<Decimal> {
-    let (mut mantissa, mut scale) = (1i128, 0u32);
-    for f in factors {
-        if f.is_sign_negative() {
-            return None;
-        }
-        mantissa = mantissa.checked_mul(f.mantissa())?;
-        scale += f.scale();
-        if mantissa >= 1 << 96 || scale > 28 {
-            return None;
-        }
+    factors.iter().try_fold(Exact::ONE, |product, &f| product.mul(Exact::of(f)?))?.cents()
+}
+
+/// A decimal not below zero as an integer count of its last place. While every number stays within 64
+/// bits (well inside a decimal's 96) and 28 places, rust_decimal computes products and sums exactly too,
+/// so integer arithmetic gives the same number at a fraction of the cost; past those bounds the
+/// operations give `None`, and the caller computes in decimals.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Exact {
+    mantissa: u64,
+    scale: u32,
+}
+
+impl Exact {
+    pub(crate) const ZERO: Exact = Exact { mantissa: 0, scale: 0 };
+    pub(crate) const ONE: Exact = Exact { mantissa: 1, scale: 0 };
+
+    /// `None` for a negative decimal (its mantissa is no u64) or one past 64 bits.
+    pub(crate) fn of(d: Decimal) -> Option<Exact> {
+        Some(Exact { mantissa: u64::try_from(d.mantissa()).ok()?, scale: d.scale() })
     }
-    // Half away from zero, which for an amount not negative is half up.
-    let cents = match scale.checked_sub(2) {
-        None => mantissa * 10i128.pow(2 - scale),
-        Some(places) => {
-            let unit = 10i128.pow(places);
-            (mantissa + unit / 2) / unit
+
+    pub(crate) fn mul(self, other: Exact) -> Option<Exact> {
+        let scale = self.scale + other.scale;
+        // Past 28 places rust_decimal rounds the product.
+        if scale > 28 {
+            return None;
         }
-    };
-    i64::try_from(cents).ok().map(|cents| Decimal::new(cents, 2))
+        Some(Exact { mantissa: self.mantissa.checked_mul(other.mantissa)?, scale })
+    }
+
+    pub(crate) fn add(self, other: Exact) -> Option<Exact> {
+        let scale = self.scale.max(other.scale);
+        let widen = |e: Exact| e.mantissa.checked_mul(10u64.checked_pow(scale - e.scale)?);
+        Some(Exact { mantissa: widen(self)?.checked_add(widen(other)?)?, scale })
+    }
+
+    /// Rounded to cents half away from zero (half up: it is not negative), as [`cents`] rounds; `None`
+    /// past the cents every face carries.
+    pub(crate) fn cents(self) -> Option<Decimal> {
+        let cents = match self.scale.checked_sub(2) {
+            None => self.mantissa.checked_mul(10u64.pow(2 - self.scale))?,
+            Some(places) => {
+                let unit = 10u64.checked_pow(places)?;
+                self.mantissa / unit + u64::from(self.mantissa % unit >= unit - self.mantissa % unit)
+            }
+        };
+        Some(Decimal::new(i64::try_from(cents).ok()?, 2))
+    }
 }
 
 /// A claim's total of one amount of its lines: the decimal sum, added up in whole cents when every

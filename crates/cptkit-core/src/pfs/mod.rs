@@ -18,6 +18,7 @@ use time::Date;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::ids::{CptCode, LocalityId, ModifierCode, UsState};
+use crate::pricing::Exact;
 
 pub use indicators::{Indicator, describe_global, describe_status};
 pub(crate) use price::{CLAIM_LOCALITY, claim_locality, claim_zip, price_fee_schedule_lines, service_facility_zip};
@@ -536,42 +537,14 @@ fn decimal_fee_amount([work, pe, mp]: [Decimal; 3], [gw, gpe, gmp]: [Decimal; 3]
     crate::pricing::cents((work * gw + pe * gpe + mp * gmp) * factor)
 }
 
-/// [`fee_amount`] in exact integer arithmetic, when every number is at least zero and every product
-/// and sum fits in 64 bits (with 28 decimal places at most), as the files' RVUs, GPCIs and factors do:
-/// rust_decimal computes such numbers exactly too, so both give the same cents (scale 2). `None`
-/// otherwise, for [`decimal_fee_amount`].
+/// [`fee_amount`] in integers where rust_decimal is exact too ([`Exact`]), as it is for the files' RVUs,
+/// GPCIs and factors: the same cents (scale 2). `None` otherwise, for [`decimal_fee_amount`].
 fn exact_fee_amount(rvus: [Decimal; 3], gpci: [Decimal; 3], factor: Decimal) -> Option<Decimal> {
-    // A number as (count of units of its last place, places).
-    type Exact = (u64, u32);
-    // A negative number's mantissa is not a u64.
-    let exact = |d: Decimal| -> Option<Exact> { Some((u64::try_from(d.mantissa()).ok()?, d.scale())) };
-    let pow10 = |places: u32| 10u64.checked_pow(places);
-    let mul = |(a, pa): Exact, (b, pb): Exact| -> Option<Exact> {
-        let places = pa + pb;
-        // Past 28 places rust_decimal rounds the product.
-        if places > 28 {
-            return None;
-        }
-        Some((a.checked_mul(b)?, places))
-    };
-    let add = |(a, pa): Exact, (b, pb): Exact| -> Option<Exact> {
-        let places = pa.max(pb);
-        let a = a.checked_mul(pow10(places - pa)?)?;
-        Some((a.checked_add(b.checked_mul(pow10(places - pb)?)?)?, places))
-    };
-    let mut sum: Exact = (0, 0);
-    for (rvu, index) in rvus.into_iter().zip(gpci) {
-        sum = add(sum, mul(exact(rvu)?, exact(index)?)?)?;
-    }
-    let (amount, places) = mul(sum, exact(factor)?)?;
-    // Rounded half-up to cents, as `cents` rounds.
-    let cents = if places <= 2 {
-        amount.checked_mul(pow10(2 - places)?)?
-    } else {
-        let unit = pow10(places - 2)?;
-        amount / unit + u64::from(amount % unit >= unit - amount % unit)
-    };
-    Some(Decimal::new(i64::try_from(cents).ok()?, 2))
+    let sum = rvus
+        .into_iter()
+        .zip(gpci)
+        .try_fold(Exact::ZERO, |sum, (rvu, index)| sum.add(Exact::of(rvu)?.mul(Exact::of(index)?)?))?;
+    sum.mul(Exact::of(factor)?)?.cents()
 }
 
 #[cfg(test)]
