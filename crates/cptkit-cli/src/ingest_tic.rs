@@ -185,7 +185,7 @@ fn print_file(out: &mut impl Write, f: &FileSummary) -> io::Result<()> {
         writeln!(out, "  malformed {m}")?;
     }
     for m in &f.left_out {
-        writeln!(out, "  left out of {m}")?;
+        writeln!(out, "  left out alone: {m}")?;
     }
     for u in &f.unresolved_references {
         writeln!(out, "  provider reference {} unresolved: {} ({})", u.provider_group_id, u.location, u.why)?;

@@ -154,7 +154,7 @@ fn warn_about(py: Python<'_>, summary: &IngestSummary) -> PyResult<()> {
     parts.extend(counted(|f| &f.malformed, "malformed in_network record(s) skipped, reading went on"));
     parts.extend(counted(
         |f| &f.left_out,
-        "value(s) left out of in_network records that were read, e.g. NPIs that are not 10 digits",
+        "value(s) left out alone, the rest of their in_network record or provider reference read, e.g. NPIs that are not 10 digits",
     ));
     if !broken_off.is_empty() {
         parts.push(format!(
