@@ -1322,11 +1322,14 @@ impl Handler837 {
             ));
         }
         let sum: i64 = built.iter().map(|l| l.line.charge_cents).sum();
-        let lines_sum = values::format_cents(sum);
+        // Formatted only when told: this runs for every claim, and most add up.
+        let lines_sum = || values::format_cents(sum);
         let total_differs = match total {
             Ok(total) if total == sum => None,
-            Ok(total) => Some(format!("CLM02 is {} but the lines add up to {lines_sum}", values::format_cents(total))),
-            Err(why) => Some(format!("CLM02 {}; the lines add up to {lines_sum}", why.why())),
+            Ok(total) => {
+                Some(format!("CLM02 is {} but the lines add up to {}", values::format_cents(total), lines_sum()))
+            }
+            Err(why) => Some(format!("CLM02 {}; the lines add up to {}", why.why(), lines_sum())),
         };
         if let Some(message) = total_differs {
             header_findings.push(finding(
