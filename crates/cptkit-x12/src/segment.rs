@@ -266,14 +266,29 @@ fn component_range(element: &[u8], sep: u8, j: usize) -> Range<usize> {
 }
 
 /// Finds the segment terminator in `window` (the segment's length) and records where each element
-/// starts on the way, in one pass 8 bytes at a time: segments average ~25 bytes and 5 elements, so a
-/// branch per byte or a `memchr` call per element and another for the terminator cost more.
+/// starts on the way: segments average ~25 bytes and 5 elements, so a branch per byte or a `memchr`
+/// call per element and another for the terminator cost more. A segment that ends within 48 bytes
+/// (nearly all: ISA and long names do not) takes one mask of its first 48 bytes' terminators and one
+/// of their separators ([`byte_mask`]); a longer one is scanned 8 bytes at a time.
 /// `bounds` gets 0 and each element start; None (and partial `bounds`) when there is no terminator.
 // Inlined into `next_segment`, its one hot caller: the call cost ~20 instructions a segment.
 #[inline(always)]
 fn scan_segment(window: &[u8], delims: Delimiters, bounds: &mut Vec<u32>) -> Option<usize> {
     bounds.clear();
     bounds.push(0);
+    if let Some(block) = window.first_chunk::<48>() {
+        let ends = byte_mask(block, delims.segment);
+        if ends != 0 {
+            let len = ends.trailing_zeros();
+            // Only separators before the terminator belong to this segment.
+            let mut separators = byte_mask(block, delims.element) & ((1 << len) - 1);
+            while separators != 0 {
+                bounds.push(separators.trailing_zeros() + 1);
+                separators &= separators - 1;
+            }
+            return Some(len as usize);
+        }
+    }
     let element = u64::from_ne_bytes([delims.element; 8]);
     let terminator = u64::from_ne_bytes([delims.segment; 8]);
     let (words, rest) = window.as_chunks::<8>();
@@ -917,11 +932,11 @@ fn skim_blocks(buf: &[u8], mut start: usize, delims: Delimiters) -> (usize, u64)
     (start, skipped)
 }
 
-/// Bit `i` set when `block[i] == byte`. The compiler does the comparisons 16 bytes at a time; the
-/// multiplication gathers each 8 results (0 or 1, one a byte) into the 8 bits of one byte.
+/// Bit `i` set when `block[i] == byte` (`N` at most 64). The compiler does the comparisons 16 bytes at
+/// a time; the multiplication gathers each 8 results (0 or 1, one a byte) into the 8 bits of one byte.
 #[inline(always)]
-fn byte_mask(block: &[u8; 64], byte: u8) -> u64 {
-    let equal: [u8; 64] = std::array::from_fn(|i| u8::from(block[i] == byte));
+fn byte_mask<const N: usize>(block: &[u8; N], byte: u8) -> u64 {
+    let equal: [u8; N] = std::array::from_fn(|i| u8::from(block[i] == byte));
     let mut mask = 0;
     for (i, word) in equal.as_chunks::<8>().0.iter().enumerate() {
         mask |= (u64::from_le_bytes(*word).wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * i);
@@ -1154,19 +1169,26 @@ mod tests {
     #[test]
     fn scan_matches_a_byte_loop() {
         let delims = Delimiters::default();
-        let bytes: Vec<u8> =
-            b"SV1*HC:00632*1500**MJ*+*\x80\xff\x01*~NM1*+~".iter().copied().cycle().take(200).collect();
-        for start in 0..40 {
-            for end in start..bytes.len() {
-                let window = &bytes[start..end];
-                let mut bounds = Vec::new();
-                let len = scan_segment(window, delims, &mut bounds);
-                let expected_len = window.iter().position(|&b| b == b'~');
-                assert_eq!(len, expected_len, "{start}..{end}");
-                if let Some(len) = len {
-                    let mut expected = vec![0];
-                    expected.extend((0..len).filter(|&i| window[i] == b'*').map(|i| i as u32 + 1));
-                    assert_eq!(bounds, expected, "{start}..{end}");
+        let short = b"SV1*HC:00632*1500**MJ*+*\x80\xff\x01*~NM1*+~".iter().copied().cycle().take(200);
+        // Segments longer than the 64 bytes of one mask, and terminators at either end of one.
+        let long = b"NTE*ADD*START 0800 STOP 0931 CASE 1234567890**1234567890*1234567890*123456789~~*~"
+            .iter()
+            .copied()
+            .cycle()
+            .take(300);
+        for bytes in [short.collect::<Vec<u8>>(), long.collect()] {
+            for start in 0..90 {
+                for end in start..bytes.len() {
+                    let window = &bytes[start..end];
+                    let mut bounds = Vec::new();
+                    let len = scan_segment(window, delims, &mut bounds);
+                    let expected_len = window.iter().position(|&b| b == b'~');
+                    assert_eq!(len, expected_len, "{start}..{end}");
+                    if let Some(len) = len {
+                        let mut expected = vec![0];
+                        expected.extend((0..len).filter(|&i| window[i] == b'*').map(|i| i as u32 + 1));
+                        assert_eq!(bounds, expected, "{start}..{end}");
+                    }
                 }
             }
         }
@@ -1180,6 +1202,8 @@ mod tests {
             for byte in [b'a', b'c', b'g', b'z'] {
                 let expected = (0..64).filter(|&i| block[i] == byte).fold(0u64, |m, i| m | 1 << i);
                 assert_eq!(byte_mask(block, byte), expected, "{start} {byte}");
+                let first_48 = block.first_chunk::<48>().unwrap();
+                assert_eq!(byte_mask(first_48, byte), expected & ((1 << 48) - 1), "{start} {byte}");
             }
         }
     }
