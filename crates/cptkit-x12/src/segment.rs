@@ -635,9 +635,7 @@ impl<R: Read> SegmentReader<R> {
     pub(crate) fn next_segment(&mut self) -> Next<'_> {
         loop {
             // Skip line breaks (and stray blanks) between segments.
-            while self.start < self.end && matches!(self.buf.bytes()[self.start], b'\r' | b'\n' | b' ' | b'\t' | 0) {
-                self.start += 1;
-            }
+            self.start = skip_blanks(&self.buf.bytes()[..self.end], self.start);
             if self.start == self.end {
                 match self.fill() {
                     Ok(true) => continue,
