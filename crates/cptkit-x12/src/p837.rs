@@ -857,14 +857,15 @@ impl Handler837 {
         let total = values::exact_cents(seg.element(2));
         let pos_at = seg.at_component(5, 1);
         let pos = parse_text::<PosCode>(seg.component_text(5, 1), pos_at, "place of service (CLM05-1)");
-        let frequency = ShortText::from(cptkit_core::frequency_code(seg.component_text(5, 3)));
+        let frequency_text = seg.component_text(5, 3);
+        let frequency = ShortText::from(cptkit_core::frequency_code(frequency_text));
         self.claim = Some(ClaimBuilder {
             at: seg.at(),
             claim_id,
             total,
             pos,
             frequency: (frequency, seg.at_component(5, 3)),
-            frequency_missing: seg.component_text(5, 3).trim().is_empty(),
+            frequency_missing: frequency_text.trim().is_empty(),
             diagnoses: std::mem::take(&mut self.dx_pool),
             rendering: None,
             note: None,
