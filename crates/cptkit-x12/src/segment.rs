@@ -612,8 +612,10 @@ impl<R: Read> SegmentReader<R> {
         };
         buf.truncate(self.end);
         // Checked whole when the read at least doubled what the buffer held: a stream of small reads
-        // into a long segment would otherwise check it again for every few bytes.
-        self.buf = if self.end - kept >= kept { Buffer::checked(buf) } else { Buffer::Bytes(buf) };
+        // into a long segment would otherwise check it again for every few bytes. Not when skimming:
+        // the splitter reads few values (its workers check each transaction they are given).
+        let check = self.end - kept >= kept && !self.skim;
+        self.buf = if check { Buffer::checked(buf) } else { Buffer::Bytes(buf) };
         read
     }
 
