@@ -932,7 +932,7 @@ fn skim_blocks(buf: &[u8], mut start: usize, delims: Delimiters) -> (usize, u64)
     (start, skipped)
 }
 
-/// Bit `i` set when `block[i] == byte` (`N` at most 64). The compiler does the comparisons 16 bytes at
+/// Bit `i` set when `block[i] == byte` (`N` a multiple of 8, at most 64). The compiler does the comparisons 16 bytes at
 /// a time; the multiplication gathers each 8 results (0 or 1, one a byte) into the 8 bits of one byte.
 #[inline(always)]
 fn byte_mask<const N: usize>(block: &[u8; N], byte: u8) -> u64 {
