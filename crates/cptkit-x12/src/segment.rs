@@ -78,6 +78,10 @@ pub(crate) enum DelimiterClash {
 #[derive(Debug, Clone)]
 pub struct Segment<'a> {
     data: &'a [u8],
+    /// The reader's buffer as text, when it is (see [`Buffer`]), and where `data` starts in it: values
+    /// are sliced from it with no check of their own.
+    text: Option<&'a str>,
+    start: usize,
     /// Start of each element (index 0 = the id), then `data.len() + 1`.
     bounds: &'a [u32],
     delims: Delimiters,
@@ -135,7 +139,21 @@ impl<'a> Segment<'a> {
     }
 
     /// The bytes at `range` as trimmed text; empty when not UTF-8, which [`Segment::not_text`] then tells.
+    #[inline]
     fn text_at(&self, range: Range<usize>) -> &'a str {
+        // Already checked: a slice (unless the range cuts a character, which `checked_text_at` reports).
+        if let Some(text) = self.text
+            && range.end <= self.data.len()
+            && let Some(text) = text.get(self.start + range.start..self.start + range.end)
+        {
+            return text.trim_ascii();
+        }
+        self.checked_text_at(range)
+    }
+
+    /// [`Segment::text_at`] with a UTF-8 check of its own.
+    #[inline(never)]
+    fn checked_text_at(&self, range: Range<usize>) -> &'a str {
         let bytes = self.data.get(range).unwrap_or(&[]).trim_ascii();
         std::str::from_utf8(bytes).unwrap_or_else(|e| {
             if self.not_text.get().is_none() {
@@ -248,14 +266,29 @@ fn component_range(element: &[u8], sep: u8, j: usize) -> Range<usize> {
 }
 
 /// Finds the segment terminator in `window` (the segment's length) and records where each element
-/// starts on the way, in one pass 8 bytes at a time: segments average ~25 bytes and 5 elements, so a
-/// branch per byte or a `memchr` call per element and another for the terminator cost more.
+/// starts on the way: segments average ~25 bytes and 5 elements, so a branch per byte or a `memchr`
+/// call per element and another for the terminator cost more. A segment that ends within 48 bytes
+/// (nearly all: ISA and long names do not) takes one mask of its first 48 bytes' terminators and one
+/// of their separators ([`byte_mask`]); a longer one is scanned 8 bytes at a time.
 /// `bounds` gets 0 and each element start; None (and partial `bounds`) when there is no terminator.
 // Inlined into `next_segment`, its one hot caller: the call cost ~20 instructions a segment.
 #[inline(always)]
 fn scan_segment(window: &[u8], delims: Delimiters, bounds: &mut Vec<u32>) -> Option<usize> {
     bounds.clear();
     bounds.push(0);
+    if let Some(block) = window.first_chunk::<48>() {
+        let ends = byte_mask(block, delims.segment);
+        if ends != 0 {
+            let len = ends.trailing_zeros();
+            // Only separators before the terminator belong to this segment.
+            let mut separators = byte_mask(block, delims.element) & ((1 << len) - 1);
+            while separators != 0 {
+                bounds.push(separators.trailing_zeros() + 1);
+                separators &= separators - 1;
+            }
+            return Some(len as usize);
+        }
+    }
     let element = u64::from_ne_bytes([delims.element; 8]);
     let terminator = u64::from_ne_bytes([delims.segment; 8]);
     let (words, rest) = window.as_chunks::<8>();
@@ -315,12 +348,58 @@ pub const MAX_SEGMENT_LEN: usize = 64 * 1024;
 /// ISA is 106 bytes; tolerate padding mistakes up to this length while looking for ISA16.
 const MAX_ISA_LEN: usize = 512;
 
+/// The reader's buffer, its length the bytes read into it. Held as a `String` when they are UTF-8 (the
+/// usual case, checked once a read): a value is then a slice of it, where a check of each value costs
+/// ~100 instructions (`str::from_utf8` on a few bytes). Else values are checked one by one.
+#[derive(Debug)]
+enum Buffer {
+    Bytes(Vec<u8>),
+    Text(String),
+}
+
+impl Default for Buffer {
+    fn default() -> Self {
+        Buffer::Bytes(Vec::new())
+    }
+}
+
+impl Buffer {
+    fn checked(bytes: Vec<u8>) -> Buffer {
+        String::from_utf8(bytes).map_or_else(|e| Buffer::Bytes(e.into_bytes()), Buffer::Text)
+    }
+
+    #[inline]
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Buffer::Bytes(bytes) => bytes,
+            Buffer::Text(text) => text.as_bytes(),
+        }
+    }
+
+    fn text(&self) -> Option<&str> {
+        match self {
+            Buffer::Bytes(_) => None,
+            Buffer::Text(text) => Some(text),
+        }
+    }
+
+    fn into_bytes(self) -> Vec<u8> {
+        match self {
+            Buffer::Bytes(bytes) => bytes,
+            Buffer::Text(text) => text.into_bytes(),
+        }
+    }
+}
+
 /// Reads segments from any `Read` through one reusable buffer (64 KiB, never more than
 /// `MAX_SEGMENT_LEN` + the read chunk). Delimiters are taken from each ISA.
 #[derive(Debug)]
 pub struct SegmentReader<R> {
     src: R,
-    buf: Vec<u8>,
+    /// Holds `end` bytes; `start..end` not yet read.
+    buf: Buffer,
+    /// How many bytes `buf` may hold before it grows.
+    size: usize,
     start: usize,
     end: usize,
     eof: bool,
@@ -368,7 +447,8 @@ impl SegmentReader<std::io::Empty> {
     pub(crate) fn over(bytes: Vec<u8>, base: u64, segments: u64, delims: Delimiters) -> Self {
         let mut reader = SegmentReader::resume(std::io::empty(), base, segments, delims);
         reader.end = bytes.len();
-        reader.buf = bytes;
+        reader.size = bytes.len();
+        reader.buf = Buffer::checked(bytes);
         reader.eof = true;
         reader
     }
@@ -378,7 +458,8 @@ impl<R: Read> SegmentReader<R> {
     pub fn new(src: R) -> SegmentReader<R> {
         SegmentReader {
             src,
-            buf: vec![0; DEFAULT_BUFFER],
+            buf: Buffer::default(),
+            size: DEFAULT_BUFFER,
             start: 0,
             end: 0,
             eof: false,
@@ -433,7 +514,7 @@ impl<R: Read> SegmentReader<R> {
 
     /// The buffer of a reader made by [`SegmentReader::over`], to give back with `recycle`.
     pub(crate) fn into_buffer(self) -> Vec<u8> {
-        self.buf
+        self.buf.into_bytes()
     }
 
     /// Stops capturing; drops what was copied.
@@ -458,7 +539,7 @@ impl<R: Read> SegmentReader<R> {
         let from = usize::try_from(next.saturating_sub(self.base)).unwrap_or(usize::MAX).min(self.end);
         let upto = usize::try_from(upto.saturating_sub(self.base)).unwrap_or(usize::MAX).min(self.end);
         if from < upto {
-            bytes.extend_from_slice(&self.buf[from..upto]);
+            bytes.extend_from_slice(&self.buf.bytes()[from..upto]);
         }
         // A little over the last length: sizes vary a little between transactions.
         self.capture_hint = (bytes.len() + bytes.len() / 8).min(crate::par837::MAX_JOB_BYTES as usize);
@@ -485,45 +566,57 @@ impl<R: Read> SegmentReader<R> {
         if self.eof {
             return Ok(false);
         }
+        let mut buf = std::mem::take(&mut self.buf).into_bytes();
         if self.start > 0 {
             // Bytes before `start` are about to go: copy them first when capturing.
             if let Some((next, bytes)) = &mut self.capture {
                 let from = usize::try_from(next.saturating_sub(self.base)).unwrap_or(usize::MAX);
                 if from < self.start {
-                    bytes.extend_from_slice(&self.buf[from..self.start]);
+                    bytes.extend_from_slice(&buf[from..self.start]);
                     *next = self.base + self.start as u64;
                 }
             }
-            self.buf.copy_within(self.start..self.end, 0);
+            buf.copy_within(self.start..self.end, 0);
             self.base += self.start as u64;
             self.end -= self.start;
             self.start = 0;
         }
-        if self.end == self.buf.len() {
-            let grown = (self.buf.len() * 2).min(MAX_SEGMENT_LEN + DEFAULT_BUFFER);
-            if grown <= self.buf.len() {
+        if self.end == self.size {
+            let grown = (self.size * 2).min(MAX_SEGMENT_LEN + DEFAULT_BUFFER);
+            if grown <= self.size {
+                self.buf = Buffer::Bytes(buf);
                 return Ok(true); // full: the caller decides (segment too long)
             }
-            self.buf.resize(grown, 0);
+            self.size = grown;
         }
-        loop {
-            match self.src.read(&mut self.buf[self.end..]) {
+        let kept = self.end;
+        // Bytes past `end` are read over; zeroed only where a short read (or growth) left none.
+        buf.resize(self.size, 0);
+        let read = loop {
+            match self.src.read(&mut buf[self.end..]) {
                 Ok(0) => {
                     self.eof = true;
-                    return Ok(false);
+                    break Ok(false);
                 }
                 Ok(n) => {
                     self.end += n;
-                    return Ok(true);
+                    break Ok(true);
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     self.eof = true;
                     let at = SegmentRef::new(self.count + 1, self.base + self.end as u64, b"");
-                    return Err(X12Error::new(X12ErrorKind::Io, at, format!("reading the input failed: {e}")));
+                    break Err(X12Error::new(X12ErrorKind::Io, at, format!("reading the input failed: {e}")));
                 }
             }
-        }
+        };
+        buf.truncate(self.end);
+        // Checked whole when the read at least doubled what the buffer held: a stream of small reads
+        // into a long segment would otherwise check it again for every few bytes. Not when skimming:
+        // the splitter reads few values (its workers check each transaction they are given).
+        let check = self.end - kept >= kept && !self.skim;
+        self.buf = if check { Buffer::checked(buf) } else { Buffer::Bytes(buf) };
+        read
     }
 
     fn here(&self, id: &[u8]) -> SegmentRef {
@@ -544,9 +637,7 @@ impl<R: Read> SegmentReader<R> {
     pub(crate) fn next_segment(&mut self) -> Next<'_> {
         loop {
             // Skip line breaks (and stray blanks) between segments.
-            while self.start < self.end && matches!(self.buf[self.start], b'\r' | b'\n' | b' ' | b'\t' | 0) {
-                self.start += 1;
-            }
+            self.start = skip_blanks(&self.buf.bytes()[..self.end], self.start);
             if self.start == self.end {
                 match self.fill() {
                     Ok(true) => continue,
@@ -559,7 +650,7 @@ impl<R: Read> SegmentReader<R> {
             }
             if self.skipping {
                 let terminator = self.delims.map_or(b'~', |d| d.segment);
-                match memchr(terminator, &self.buf[self.start..self.end]) {
+                match memchr(terminator, &self.buf.bytes()[self.start..self.end]) {
                     Some(i) => {
                         self.start += i + 1;
                         self.skipping = false;
@@ -577,7 +668,7 @@ impl<R: Read> SegmentReader<R> {
                     Err(e) => return Next::Error(e),
                 }
             }
-            let window = &self.buf[self.start..self.end];
+            let window = &self.buf.bytes()[self.start..self.end];
             if window.len() >= 4 && window.starts_with(b"ISA") && !window[3].is_ascii_alphanumeric() {
                 match self.read_isa() {
                     Ok(true) => {}
@@ -588,7 +679,7 @@ impl<R: Read> SegmentReader<R> {
                 return Next::Error(self.resync_to_isa());
             }
             let Some(delims) = self.delims else { continue };
-            let window = &self.buf[self.start..self.end];
+            let window = &self.buf.bytes()[self.start..self.end];
             let Some(len) = scan_segment(window, delims, &mut self.bounds) else {
                 if self.eof {
                     let at = self.here(segment_id_prefix(window, delims.element));
@@ -628,7 +719,7 @@ impl<R: Read> SegmentReader<R> {
         self.start += len + 1;
         self.count += 1;
         self.last_segment_end = self.base + self.start as u64;
-        let (data, id_end) = complete_bounds(&self.buf[seg_start..seg_start + len], delims, &mut self.bounds);
+        let (data, id_end) = complete_bounds(&self.buf.bytes()[seg_start..seg_start + len], delims, &mut self.bounds);
         let offset = self.base + seg_start as u64;
         let id = &data[..id_end];
         if !is_segment_id(id) {
@@ -647,6 +738,8 @@ impl<R: Read> SegmentReader<R> {
         }
         Next::Segment(Segment {
             data,
+            text: self.buf.text(),
+            start: seg_start,
             bounds: &self.bounds,
             delims,
             number: self.count,
@@ -661,7 +754,7 @@ impl<R: Read> SegmentReader<R> {
     /// envelope segment, an error, a segment not wholly in the buffer) for `next_segment` to read.
     pub(crate) fn skip_body(&mut self) -> u64 {
         let Some(delims) = self.delims.filter(|_| self.skim && !self.skipping) else { return 0 };
-        let (start, skipped) = skim(&self.buf[..self.end], self.start, delims);
+        let (start, skipped) = skim(&self.buf.bytes()[..self.end], self.start, delims);
         self.start = start;
         if skipped > 0 {
             self.count += skipped;
@@ -672,7 +765,7 @@ impl<R: Read> SegmentReader<R> {
 
     /// Reads the delimiters from the ISA at `start`. Ok(false): more input was read, call again.
     fn read_isa(&mut self) -> Result<bool, X12Error> {
-        let window = &self.buf[self.start..self.end];
+        let window = &self.buf.bytes()[self.start..self.end];
         let element = window[3];
         // ISA has 16 elements: ISA16 is the byte after the 16th element separator.
         let mut seps = 0;
@@ -734,7 +827,7 @@ impl<R: Read> SegmentReader<R> {
         self.start = (self.start + 1).min(self.end);
         let mut skipped: u64 = 1;
         loop {
-            let window = &self.buf[self.start..self.end];
+            let window = &self.buf.bytes()[self.start..self.end];
             if let Some(i) = memchr::memmem::find(window, b"ISA") {
                 self.start += i;
                 skipped += i as u64;
@@ -839,11 +932,11 @@ fn skim_blocks(buf: &[u8], mut start: usize, delims: Delimiters) -> (usize, u64)
     (start, skipped)
 }
 
-/// Bit `i` set when `block[i] == byte`. The compiler does the comparisons 16 bytes at a time; the
-/// multiplication gathers each 8 results (0 or 1, one a byte) into the 8 bits of one byte.
+/// Bit `i` set when `block[i] == byte` (`N` a multiple of 8, at most 64). The compiler does the comparisons 16 bytes at
+/// a time; the multiplication gathers each 8 results (0 or 1, one a byte) into the 8 bits of one byte.
 #[inline(always)]
-fn byte_mask(block: &[u8; 64], byte: u8) -> u64 {
-    let equal: [u8; 64] = std::array::from_fn(|i| u8::from(block[i] == byte));
+fn byte_mask<const N: usize>(block: &[u8; N], byte: u8) -> u64 {
+    let equal: [u8; N] = std::array::from_fn(|i| u8::from(block[i] == byte));
     let mut mask = 0;
     for (i, word) in equal.as_chunks::<8>().0.iter().enumerate() {
         mask |= (u64::from_le_bytes(*word).wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * i);
@@ -1056,7 +1149,7 @@ mod tests {
         }
         assert_eq!(errors, 1);
         assert_eq!(segments, 1 + len / 34);
-        assert!(r.buf.len() <= MAX_SEGMENT_LEN + DEFAULT_BUFFER, "{}", r.buf.len());
+        assert!(r.size <= MAX_SEGMENT_LEN + DEFAULT_BUFFER, "{}", r.size);
     }
 
     /// The word-at-a-time scan agrees with a plain byte loop for every length and position.
@@ -1076,19 +1169,26 @@ mod tests {
     #[test]
     fn scan_matches_a_byte_loop() {
         let delims = Delimiters::default();
-        let bytes: Vec<u8> =
-            b"SV1*HC:00632*1500**MJ*+*\x80\xff\x01*~NM1*+~".iter().copied().cycle().take(200).collect();
-        for start in 0..40 {
-            for end in start..bytes.len() {
-                let window = &bytes[start..end];
-                let mut bounds = Vec::new();
-                let len = scan_segment(window, delims, &mut bounds);
-                let expected_len = window.iter().position(|&b| b == b'~');
-                assert_eq!(len, expected_len, "{start}..{end}");
-                if let Some(len) = len {
-                    let mut expected = vec![0];
-                    expected.extend((0..len).filter(|&i| window[i] == b'*').map(|i| i as u32 + 1));
-                    assert_eq!(bounds, expected, "{start}..{end}");
+        let short = b"SV1*HC:00632*1500**MJ*+*\x80\xff\x01*~NM1*+~".iter().copied().cycle().take(200);
+        // Segments longer than the 64 bytes of one mask, and terminators at either end of one.
+        let long = b"NTE*ADD*START 0800 STOP 0931 CASE 1234567890**1234567890*1234567890*123456789~~*~"
+            .iter()
+            .copied()
+            .cycle()
+            .take(300);
+        for bytes in [short.collect::<Vec<u8>>(), long.collect()] {
+            for start in 0..90 {
+                for end in start..bytes.len() {
+                    let window = &bytes[start..end];
+                    let mut bounds = Vec::new();
+                    let len = scan_segment(window, delims, &mut bounds);
+                    let expected_len = window.iter().position(|&b| b == b'~');
+                    assert_eq!(len, expected_len, "{start}..{end}");
+                    if let Some(len) = len {
+                        let mut expected = vec![0];
+                        expected.extend((0..len).filter(|&i| window[i] == b'*').map(|i| i as u32 + 1));
+                        assert_eq!(bounds, expected, "{start}..{end}");
+                    }
                 }
             }
         }
@@ -1102,6 +1202,8 @@ mod tests {
             for byte in [b'a', b'c', b'g', b'z'] {
                 let expected = (0..64).filter(|&i| block[i] == byte).fold(0u64, |m, i| m | 1 << i);
                 assert_eq!(byte_mask(block, byte), expected, "{start} {byte}");
+                let first_48 = block.first_chunk::<48>().unwrap();
+                assert_eq!(byte_mask(first_48, byte), expected & ((1 << 48) - 1), "{start} {byte}");
             }
         }
     }
@@ -1266,5 +1368,83 @@ mod tests {
             n += 1;
         }
         assert_eq!(n, 4);
+    }
+
+    /// Values read as text are what a check of each value gives (the same text, or empty and the same
+    /// `not_text` offset), whatever the sizes of the reads: with characters of several bytes cut by
+    /// reads and by delimiters, and bytes that are not UTF-8 (see `Buffer`).
+    #[test]
+    fn texts_do_not_depend_on_the_reads() {
+        struct Sized<'a>(&'a [u8], usize);
+        impl Read for Sized<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let n = self.0.len().min(buf.len()).min(self.1);
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let pieces: [&[u8]; 12] = [
+            b"NM1",
+            b"*",
+            b"*",
+            b":",
+            b" AB ",
+            b"\xc3\xa9",
+            b"\xe2\x82\xac",
+            b"\xf0\x9f\x98\x80",
+            b"\xc3",
+            b"\xff",
+            b"~\n",
+            b"12",
+        ];
+        let mut seed = 7u64;
+        let mut input = ISA.as_bytes().to_vec();
+        let mut clean = input.clone();
+        for i in 0..20_000 {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            let piece = pieces[(seed >> 33) as usize % pieces.len()];
+            input.extend_from_slice(piece);
+            // A second input with no bytes that are not UTF-8: it is read as text throughout.
+            if !matches!(piece, b"\xc3" | b"\xff") {
+                clean.extend_from_slice(piece);
+            }
+            if i % 7 == 0 {
+                input.extend_from_slice(b"~SV1*");
+                clean.extend_from_slice(b"~SV1*");
+            }
+        }
+        type Seen = Vec<(u64, Vec<String>, Option<u64>)>;
+        fn texts<R: Read>(mut r: SegmentReader<R>) -> Seen {
+            let mut seen = Vec::new();
+            loop {
+                match r.next_segment() {
+                    Next::Segment(s) => {
+                        let mut texts = Vec::new();
+                        for i in 0..=s.len() + 1 {
+                            let expected = std::str::from_utf8(s.element(i).trim_ascii()).unwrap_or("");
+                            assert_eq!(s.text(i), expected, "segment {}", s.number());
+                            texts.push(s.text(i).to_owned());
+                            texts.extend(s.component_texts::<3>(i).map(str::to_owned));
+                            texts.push(s.component_text(i, 2).to_owned());
+                        }
+                        seen.push((s.number(), texts, s.not_text()));
+                    }
+                    Next::Damaged { .. } | Next::Error(_) => {}
+                    Next::End => break,
+                }
+            }
+            seen
+        }
+        for input in [&input, &clean] {
+            let whole = texts(SegmentReader::new(Sized(input, usize::MAX)));
+            assert!(whole.len() > 2_000, "{}", whole.len());
+            assert_eq!(input == &clean, whole.iter().all(|(.., bad)| bad.is_none()));
+            for read in [1, 2, 3, 7, 61, 4096, 65_535] {
+                assert!(texts(SegmentReader::new(Sized(input, read))) == whole, "{read}");
+            }
+            let over = SegmentReader::over(input[ISA.len()..].to_vec(), ISA.len() as u64, 1, Delimiters::default());
+            assert!(texts(over) == whole[1..], "over");
+        }
     }
 }
