@@ -295,7 +295,7 @@ pub struct Icd10Code {
 }
 
 // The zero padding makes the bytes alone tell codes apart.
-word_hash!(Icd10Code, |c: &Icd10Code| u64::from_be_bytes(c.bytes));
+word_hash!(Icd10Code, Icd10Code::key);
 
 impl Icd10Code {
     /// A letter, a digit and a letter or digit, then up to 4 letters or digits, with or without a
@@ -340,6 +340,12 @@ impl Icd10Code {
     /// The text's bytes, without the UTF-8 check `as_str` makes.
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes[..usize::from(self.len)]
+    }
+
+    /// The zero-padded bytes read big-endian into one word: equal codes, equal words (the code set's
+    /// index is keyed by it).
+    pub(crate) fn key(&self) -> u64 {
+        u64::from_be_bytes(self.bytes)
     }
 }
 impl fmt::Debug for Icd10Code {
