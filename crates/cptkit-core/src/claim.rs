@@ -76,7 +76,10 @@ pub fn frequency_code(text: &str) -> &str {
 /// (and trims its elements, so a blank one is empty), and a table's empty required text is TBL001: so
 /// an id that is not there is refused alike everywhere, never judged on one face and refused on another.
 pub fn required_id(text: &str) -> Result<ShortText> {
-    if text.trim().is_empty() { Err(Error::new(ErrorKind::InvalidInput, "is required")) } else { Ok(text.into()) }
+    // An id that starts with a visible ASCII character is not blank: known without a trim's pass over
+    // its characters.
+    let blank = !text.as_bytes().first().is_some_and(u8::is_ascii_graphic) && text.trim().is_empty();
+    if blank { Err(Error::new(ErrorKind::InvalidInput, "is required")) } else { Ok(text.into()) }
 }
 
 /// Whether a claim field (`patient.birth_date`) holds patient data, which no message repeats: messages

@@ -75,14 +75,43 @@ impl<T> serde::de::Visitor<'_> for IdVisitor<T> {
 /// `raw` without surrounding whitespace. Every table cell and claim field goes through here, and
 /// nearly all have nothing to trim: that is seen at their two ends, without a pass over the text (an
 /// end that is a visible ASCII character is neither whitespace nor part of a longer character).
+/// Inlined, the trimming apart: its call cost as much as its test.
+#[inline]
 pub(crate) fn trimmed(raw: &str) -> &str {
-    match raw.as_bytes() {
-        [first, .., last] if first.is_ascii_graphic() && last.is_ascii_graphic() => raw,
-        [only] if only.is_ascii_graphic() => raw,
-        // The ASCII trim is much cheaper than the Unicode one, and serves all but odd input.
-        _ if raw.is_ascii() => raw.trim_ascii(),
-        _ => raw.trim(),
+    let visible = |end: Option<&u8>| end.is_some_and(u8::is_ascii_graphic);
+    if visible(raw.as_bytes().first()) && visible(raw.as_bytes().last()) { raw } else { trimmed_ends(raw) }
+}
+
+fn trimmed_ends(raw: &str) -> &str {
+    // The ASCII trim is much cheaper than the Unicode one, and serves all but odd input.
+    if raw.is_ascii() { raw.trim_ascii() } else { raw.trim() }
+}
+
+/// Each byte's upper case when it is an ASCII letter or digit, else 0: a code's byte is checked and
+/// upper-cased with one load, where the three range tests and the case test cost ten instructions.
+const UPPER_ALNUM: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        if (byte as u8).is_ascii_alphanumeric() {
+            table[byte] = (byte as u8).to_ascii_uppercase();
+        }
+        byte += 1;
     }
+    table
+};
+
+/// The byte upper-cased when it is an ASCII letter or digit.
+#[inline]
+fn upper_alnum(byte: u8) -> Option<u8> {
+    Some(UPPER_ALNUM[usize::from(byte)]).filter(|&upper| upper != 0)
+}
+
+/// `text` upper-cased when it is exactly `N` ASCII letters and digits (as an array, the bytes are
+/// read over a known length).
+fn upper_code<const N: usize>(text: &[u8]) -> Option<[u8; N]> {
+    let code = <&[u8; N]>::try_from(text).ok()?.map(|byte| UPPER_ALNUM[usize::from(byte)]);
+    code.iter().all(|&upper| upper != 0).then_some(code)
 }
 
 /// The input quoted for a message, its first 40 characters when long: an error must not carry
@@ -295,40 +324,45 @@ pub struct Icd10Code {
 }
 
 // The zero padding makes the bytes alone tell codes apart.
-word_hash!(Icd10Code, |c: &Icd10Code| u64::from_be_bytes(c.bytes));
+word_hash!(Icd10Code, Icd10Code::key);
 
 impl Icd10Code {
     /// A letter, a digit and a letter or digit, then up to 4 letters or digits, with or without a
     /// dot after the third (a dot must have something after it); stored upper-case and dotted.
     fn parse(raw: &str) -> std::result::Result<Self, String> {
         let s = trimmed(raw);
-        // One pass over at most 8 bytes: every diagnosis of every claim comes through here.
-        let (head, tail) = s.as_bytes().split_at_checked(3).unwrap_or((s.as_bytes(), &[]));
+        Self::shaped(s.as_bytes()).ok_or_else(|| {
+            format!(
+                "{} is not an ICD-10-CM code: expected a letter, a digit, a third character, then up to \
+                 4 more after a dot (M54.50)",
+                describe(s)
+            )
+        })
+    }
+
+    /// The code when the trimmed text has its shape. One pass over at most 8 bytes, checking and
+    /// upper-casing each with one load and copying it with no call (a slice copy of a few bytes is a
+    /// `memcpy`): every diagnosis of every claim comes through here.
+    fn shaped(text: &[u8]) -> Option<Self> {
+        let [a, b, c, tail @ ..] = text else { return None };
         let tail = match tail {
             [b'.', rest @ ..] if !rest.is_empty() => rest,
             _ => tail,
         };
-        let ok = matches!(head, [a, b, c] if a.is_ascii_alphabetic() && b.is_ascii_digit() && c.is_ascii_alphanumeric())
-            && tail.len() <= 4
-            && tail.iter().all(u8::is_ascii_alphanumeric);
-        if !ok {
-            return Err(format!(
-                "{} is not an ICD-10-CM code: expected a letter, a digit, a third character, then up to \
-                 4 more after a dot (M54.50)",
-                describe(s)
-            ));
+        let a = upper_alnum(*a).filter(u8::is_ascii_uppercase)?;
+        let c = upper_alnum(*c)?;
+        if !b.is_ascii_digit() || tail.len() > 4 {
+            return None;
         }
-        let mut bytes = [0u8; 8];
-        bytes[..3].copy_from_slice(head);
-        let len = if tail.is_empty() {
-            3
-        } else {
-            bytes[3] = b'.';
-            bytes[4..4 + tail.len()].copy_from_slice(tail);
-            4 + tail.len()
-        };
-        bytes.make_ascii_uppercase();
-        Ok(Icd10Code { bytes, len: len as u8 })
+        let mut bytes = [a, *b, c, 0, 0, 0, 0, 0];
+        if tail.is_empty() {
+            return Some(Icd10Code { bytes, len: 3 });
+        }
+        bytes[3] = b'.';
+        for (to, &from) in bytes[4..].iter_mut().zip(tail) {
+            *to = upper_alnum(from)?;
+        }
+        Some(Icd10Code { bytes, len: 4 + tail.len() as u8 })
     }
 }
 impl Icd10Code {
@@ -340,6 +374,12 @@ impl Icd10Code {
     /// The text's bytes, without the UTF-8 check `as_str` makes.
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes[..usize::from(self.len)]
+    }
+
+    /// The zero-padded bytes read big-endian into one word: equal codes, equal words (the code set's
+    /// index is keyed by it).
+    pub(crate) fn key(&self) -> u64 {
+        u64::from_be_bytes(self.bytes)
     }
 }
 impl fmt::Debug for Icd10Code {
@@ -364,7 +404,7 @@ impl DiagnosisCode {
     /// (`36616`, `366.16`, `V70.0`, `E880.9`).
     fn parse(raw: &str) -> std::result::Result<Self, String> {
         let s = trimmed(raw);
-        if let Ok(code) = Icd10Code::parse(s) {
+        if let Some(code) = Icd10Code::shaped(s.as_bytes()) {
             return Ok(DiagnosisCode::Icd10(code));
         }
         let text = Self::text(s)?;
@@ -528,11 +568,9 @@ impl ModifierCode {
 
     fn parse(raw: &str) -> std::result::Result<Self, String> {
         let s = trimmed(raw);
-        match s.as_bytes() {
-            [a, b] if a.is_ascii_alphanumeric() && b.is_ascii_alphanumeric() => {
-                Ok(ModifierCode([a.to_ascii_uppercase(), b.to_ascii_uppercase()]))
-            }
-            _ => Err(format!("expected a 2-character modifier such as QK or P3, got {}", describe(s))),
+        match upper_code(s.as_bytes()) {
+            Some(code) => Ok(ModifierCode(code)),
+            None => Err(format!("expected a 2-character modifier such as QK or P3, got {}", describe(s))),
         }
     }
 
@@ -597,18 +635,12 @@ word_hash!(TaxonomyCode, |c: &TaxonomyCode| {
 impl TaxonomyCode {
     fn parse(raw: &str) -> std::result::Result<Self, String> {
         let s = trimmed(raw);
-        let b = s.as_bytes();
-        if b.len() == 10 && b.iter().all(u8::is_ascii_alphanumeric) && b[9].eq_ignore_ascii_case(&b'X') {
-            let mut code = [0u8; 10];
-            for (dst, src) in code.iter_mut().zip(b) {
-                *dst = src.to_ascii_uppercase();
-            }
-            Ok(TaxonomyCode(code))
-        } else {
-            Err(format!(
+        match upper_code(s.as_bytes()).filter(|code: &[u8; 10]| code[9] == b'X') {
+            Some(code) => Ok(TaxonomyCode(code)),
+            None => Err(format!(
                 "expected a 10-character NUCC taxonomy code ending in X such as 207L00000X, got {}",
-                describe(trimmed(raw))
-            ))
+                describe(s)
+            )),
         }
     }
 }

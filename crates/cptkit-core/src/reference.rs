@@ -574,7 +574,7 @@ impl Reference {
     /// validation hot path). None when the code is in neither the code set nor the deletions.
     pub(crate) fn diagnosis_status(&self, code: &Icd10Code) -> Result<Option<DiagnosisStatus>> {
         let DiagnosisDates { from, through } = self.icd10_dates.get(code).copied().unwrap_or_default();
-        Ok(match self.icd10()?.billable(code.as_bytes()) {
+        Ok(match self.icd10()?.billable(code) {
             // A deleted code was billable through its end date, whatever it is now (M54.5 lives on as
             // a header of its replacements).
             Some(billable) => Some(DiagnosisStatus { billable: billable || through.is_some(), from, through }),
@@ -585,7 +585,7 @@ impl Reference {
     /// An ICD-10-CM code from the April 2026 code set, or a known deleted code with its end date.
     pub fn diagnosis(&self, code: &Icd10Code) -> Result<Diagnosis> {
         let deleted = self.icd10_deleted.get(code);
-        let current = self.icd10()?.get(&self.icd10_text, code.as_bytes());
+        let current = self.icd10()?.get(&self.icd10_text, code);
         let source = "ICD-10-CM April 1, 2026 tabular (PyPI simple-icd-10-cm 1.5.0)";
         match (current, deleted) {
             // Still in the tabular (M54.5 lives on as a header) but no longer billable since its end date.
