@@ -1239,7 +1239,7 @@ impl Reference {
             .modifiers
             .iter()
             .filter(|_| !rule.refused_modifiers.is_empty())
-            .find_map(|m| rule.refused_modifiers.get_key_value(m.as_str()))
+            .find_map(|&m| modifier_entry(&rule.refused_modifiers, m))
         {
             priced.status = LineStatus::NotPayable;
             return Ok(priced.not_priced(NotPriced::RefusedModifier(modifier.clone(), why.clone())));
@@ -1281,8 +1281,8 @@ impl Reference {
         }
         if is_anesthesia {
             let ps = line.modifiers.iter().copied().find(|m| {
-                let m = m.as_str().as_bytes();
-                m[0] == b'P' && m[1].is_ascii_digit()
+                let [first, second] = *m.as_bytes();
+                first == b'P' && second.is_ascii_digit()
             });
             if let Some(ps) = ps {
                 priced.basis.physical_status = Some(ps);
@@ -1298,8 +1298,8 @@ impl Reference {
         priced.basis.conversion_factor = Some(used);
         priced.share = match modifier {
             None => Decimal::ONE, // qualifying-circumstance lines are paid in full
-            Some(m) => match rule.shares.get(m.as_str()) {
-                Some(share) => *share,
+            Some(m) => match modifier_entry(&rule.shares, m) {
+                Some((_, share)) => *share,
                 None => return Ok(priced.not_priced(NotPriced::UnknownShare)),
             },
         };
@@ -1375,10 +1375,16 @@ const NO_UNITS_ANYWHERE: &str = "P1, P2 and P6 add no units under the ASA values
 /// not public (P3-P5 under a rule set that publishes no units).
 fn physical_status_units(rule: &RuleSet, ps: ModifierCode) -> Option<(Decimal, &str)> {
     match &rule.physical_status_units {
-        Some(units) => units.get(ps.as_str()).map(|&u| (u, rule.physical_status_source.as_str())),
+        Some(units) => modifier_entry(units, ps).map(|(_, &u)| (u, rule.physical_status_source.as_str())),
         None if ps.is_any(&["P1", "P2", "P6"]) => Some((Decimal::ZERO, NO_UNITS_ANYWHERE)),
         None => None,
     }
+}
+
+/// A rule set's entry for a modifier (its share, units or refusal), matched by the bytes: the maps are
+/// keyed by text, and `ModifierCode::as_str` checks UTF-8 first, a few times on every priced line.
+fn modifier_entry<V>(map: &BTreeMap<String, V>, modifier: ModifierCode) -> Option<(&String, &V)> {
+    map.iter().find(|(key, _)| key.as_bytes() == modifier.as_bytes())
 }
 
 /// Two lists of priced lines, each in line order, as one in line order. Most claims are all anesthesia
