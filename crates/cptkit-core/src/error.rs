@@ -159,10 +159,7 @@ impl Error {
         let details = &mut *self.0;
         if details.violations.is_empty() {
             // Most errors are made about the whole value and named once: the outer path is theirs as it is.
-            details.loc = match details.loc.is_root() {
-                true => outer,
-                false => std::mem::take(&mut details.loc).within(&outer),
-            };
+            details.loc = if details.loc.is_root() { outer } else { std::mem::take(&mut details.loc).within(&outer) };
             details.field = OnceLock::new();
         } else {
             for violation in &mut details.violations {
