@@ -8,7 +8,6 @@
 //! (BAT001-009) need all of a case's claims at once and run in `validate_many`, not here. Claims are
 //! judged on every core.
 
-use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 use std::num::NonZeroUsize;
 use std::ops::Range;
@@ -210,7 +209,9 @@ fn judge_piece(
         for row in rows.clone() {
             results.line_number.append_value(i32::try_from(row - rows.start + 1).unwrap_or(i32::MAX));
             results.claim_valid.append_value(valid);
-            results.issues.push(issues.iter().filter(|i| i.row == row).map(issue_values));
+            results
+                .issues
+                .push_with(|fields| issues.iter().filter(|i| i.row == row).for_each(|i| write_issue(fields, i)));
             if let Some(priced) = &mut results.priced {
                 priced.push(&outcome, row - rows.start)?;
             }
@@ -289,20 +290,24 @@ fn refusal(row: usize, edit: &Edit, error: &Error) -> RowIssue {
     issue
 }
 
-fn issue_values(issue: &RowIssue) -> [Option<Cow<'_, str>>; 6] {
+/// One issue appended to the issue fields (an item of the row being pushed); its path is written into
+/// its column as it is worded, with no String per finding.
+fn write_issue(fields: &mut [StringBuilder], issue: &RowIssue) {
     let f = &issue.finding;
     let severity = match f.severity {
         Severity::Error => "error",
         Severity::Warning => "warning",
     };
-    [
-        Some(Cow::Borrowed(&f.edit_id)),
-        Some(Cow::Borrowed(severity)),
-        Some(Cow::Owned(f.field())),
-        issue.column.map(Cow::Borrowed),
-        Some(Cow::Borrowed(&f.message)),
-        Some(Cow::Borrowed(&f.hint)),
-    ]
+    if let [edit_id, severity_text, field, column, message, hint] = fields {
+        edit_id.append_value(&f.edit_id);
+        severity_text.append_value(severity);
+        // Writing into a builder cannot fail; `append_value("")` ends the value written.
+        let _ = write!(field, "{}", f.loc);
+        field.append_value("");
+        column.append_option(issue.column);
+        message.append_value(&f.message);
+        hint.append_value(&f.hint);
+    }
 }
 
 impl PricedColumns {
@@ -413,16 +418,6 @@ impl<const N: usize> StructList<N> {
             offsets,
             valid: Vec::with_capacity(rows),
         }
-    }
-
-    fn push<S: AsRef<str>>(&mut self, items: impl Iterator<Item = [Option<S>; N]>) {
-        self.push_with(|fields| {
-            for item in items {
-                for (builder, value) in fields.iter_mut().zip(item) {
-                    builder.append_option(value);
-                }
-            }
-        });
     }
 
     /// One row whose items `write` appends to the field builders (each item a value in every field).
@@ -620,10 +615,18 @@ fn devalidated(batch: &RecordBatch, first_row: usize, apart: &[(Range<usize>, Ro
     let offsets = old_issues.value_offsets();
     for row in 0..rows {
         let kept = (offsets[row] as usize..offsets[row + 1] as usize)
-            .filter(|&j| !(was_valid.value(row) && fields[0].value(j) == NOT_PRICEABLE.id))
-            .map(|j| std::array::from_fn(|k| fields[k].is_valid(j).then(|| Cow::Borrowed(fields[k].value(j)))));
-        let added = run_of(row).filter(|(run, _)| run.start == first_row + row).map(|(_, issue)| issue_values(issue));
-        issues.push(kept.chain(added));
+            .filter(|&j| !(was_valid.value(row) && fields[0].value(j) == NOT_PRICEABLE.id));
+        let added = run_of(row).filter(|(run, _)| run.start == first_row + row).map(|(_, issue)| issue);
+        issues.push_with(|builders| {
+            for j in kept {
+                for (builder, values) in builders.iter_mut().zip(fields) {
+                    builder.append_option(values.is_valid(j).then(|| values.value(j)));
+                }
+            }
+            if let Some(issue) = added {
+                write_issue(builders, issue);
+            }
+        });
     }
     let mut columns = batch.columns().to_vec();
     columns[2] = Arc::new(claim_valid);

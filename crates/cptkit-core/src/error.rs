@@ -158,11 +158,13 @@ impl Error {
         let outer = field.into();
         let details = &mut *self.0;
         if details.violations.is_empty() {
-            details.loc = std::mem::take(&mut details.loc).within(&outer);
+            // Most errors are made about the whole value and named once: the outer path is theirs as it is.
+            details.loc = if details.loc.is_root() { outer } else { std::mem::take(&mut details.loc).within(&outer) };
             details.field = OnceLock::new();
-        }
-        for violation in &mut details.violations {
-            violation.loc = std::mem::take(&mut violation.loc).within(&outer);
+        } else {
+            for violation in &mut details.violations {
+                violation.loc = std::mem::take(&mut violation.loc).within(&outer);
+            }
         }
         self
     }

@@ -904,9 +904,10 @@ impl PricedLine {
         self.basis.fee.as_deref()
     }
 
-    fn not_priced(mut self, why: NotPriced) -> PricedLine {
+    /// Says why the line is not priced; `Ok`: pricing it is done (`return priced.not_priced(why)`).
+    fn not_priced(&mut self, why: NotPriced) -> Result<()> {
         self.basis.not_priced = Some(Box::new(why));
-        self
+        Ok(())
     }
 
     /// The explanation, step by step: rule set, base units, time units, modifying units, total,
@@ -1194,7 +1195,10 @@ impl Reference {
                     ),
                 ));
             }
-            lines.push(self.price_line(claim, i, line, rule, given).map_err(|e| e.at(FieldPath::line(i)))?);
+            // Priced in its place in the list, not moved there afterwards (a priced line is 368 bytes).
+            let slot = lines.len();
+            lines.push(PricedLine::new(i, line, rule));
+            self.price_line(claim, line, rule, given, &mut lines[slot]).map_err(|e| e.at(FieldPath::line(i)))?;
         }
         if !fee_lines.is_empty() {
             let fees = crate::pfs::price_fee_schedule_lines(self, claim, &fee_lines, options.percent_of_medicare);
@@ -1225,29 +1229,29 @@ impl Reference {
             || self.qualifying_circumstances.iter().any(|qc| qc.code == code)
     }
 
+    /// Prices an anesthesia line into `priced`, made for it ([`PricedLine::new`]).
     fn price_line(
         &self,
         claim: &Claim,
-        i: usize,
         line: &ClaimLine,
         rule: &Arc<RuleSet>,
         given: GivenFactor,
-    ) -> Result<PricedLine> {
-        let mut priced = PricedLine::new(i, line, rule);
+        priced: &mut PricedLine,
+    ) -> Result<()> {
         let code = line.procedure_code;
         if let Some((modifier, why)) = line
             .modifiers
             .iter()
             .filter(|_| !rule.refused_modifiers.is_empty())
-            .find_map(|m| rule.refused_modifiers.get_key_value(m.as_str()))
+            .find_map(|&m| modifier_entry(&rule.refused_modifiers, m))
         {
             priced.status = LineStatus::NotPayable;
-            return Ok(priced.not_priced(NotPriced::RefusedModifier(modifier.clone(), why.clone())));
+            return priced.not_priced(NotPriced::RefusedModifier(modifier.clone(), why.clone()));
         }
         let qualifying = self.qualifying_circumstances.iter().find(|qc| qc.code == code);
         match (self.codes.get(&code), qualifying) {
             (Some(entry), _) if entry.service_type == ServiceType::UnlistedAnesthesia => {
-                return Ok(priced.not_priced(NotPriced::Unlisted));
+                return priced.not_priced(NotPriced::Unlisted);
             }
             (Some(entry), _) => {
                 priced.base_units = Decimal::from(entry.base_units);
@@ -1255,12 +1259,12 @@ impl Reference {
             }
             (None, Some(qc)) => {
                 let Some(units) = rule.qualifying_circumstance_units.as_ref().and_then(|m| m.get(code.as_str())) else {
-                    return Ok(priced.not_priced(NotPriced::UnknownQualifyingUnits));
+                    return priced.not_priced(NotPriced::UnknownQualifyingUnits);
                 };
                 priced.base_units = *units;
                 priced.basis.base = BaseBasis::QualifyingCircumstance(qc.meaning.clone());
             }
-            (None, None) => return Ok(priced.not_priced(NotPriced::NotAnesthesia)),
+            (None, None) => return priced.not_priced(NotPriced::NotAnesthesia),
         }
         let is_anesthesia = qualifying.is_none();
         let modifier = line.modifiers.first().copied().filter(|_| is_anesthesia);
@@ -1268,7 +1272,7 @@ impl Reference {
         let supervised = modifier.is_some_and(|m| m.is_any(&["AD"]));
         if supervised {
             let Some(sup) = &rule.supervision else {
-                return Ok(priced.not_priced(NotPriced::UnknownSupervision));
+                return priced.not_priced(NotPriced::UnknownSupervision);
             };
             priced.base_units = sup.base_units;
             priced.time_units = if line.present_at_induction { sup.induction_units } else { Decimal::ZERO };
@@ -1281,14 +1285,14 @@ impl Reference {
         }
         if is_anesthesia {
             let ps = line.modifiers.iter().copied().find(|m| {
-                let m = m.as_str().as_bytes();
-                m[0] == b'P' && m[1].is_ascii_digit()
+                let [first, second] = *m.as_bytes();
+                first == b'P' && second.is_ascii_digit()
             });
             if let Some(ps) = ps {
                 priced.basis.physical_status = Some(ps);
                 match physical_status_units(rule, ps) {
                     Some((units, _)) => priced.modifying_units = units,
-                    None => return Ok(priced.not_priced(NotPriced::UnknownModifyingUnits)),
+                    None => return priced.not_priced(NotPriced::UnknownModifyingUnits),
                 }
             }
         }
@@ -1298,14 +1302,14 @@ impl Reference {
         priced.basis.conversion_factor = Some(used);
         priced.share = match modifier {
             None => Decimal::ONE, // qualifying-circumstance lines are paid in full
-            Some(m) => match rule.shares.get(m.as_str()) {
-                Some(share) => *share,
-                None => return Ok(priced.not_priced(NotPriced::UnknownShare)),
+            Some(m) => match modifier_entry(&rule.shares, m) {
+                Some((_, share)) => *share,
+                None => return priced.not_priced(NotPriced::UnknownShare),
             },
         };
         priced.fee_schedule = match carried_product(&[priced.total_units, cf, priced.share]) {
             Ok(fee) => fee,
-            Err(why) => return Ok(priced.not_priced(NotPriced::TooLarge(why))),
+            Err(why) => return priced.not_priced(NotPriced::TooLarge(why)),
         };
         priced.allowed = if rule.lesser_of_charge && priced.charge < priced.fee_schedule {
             priced.basis.lesser_of_charge = true;
@@ -1314,7 +1318,7 @@ impl Reference {
             priced.fee_schedule
         };
         priced.status = LineStatus::Priced;
-        Ok(priced)
+        Ok(())
     }
 
     /// The conversion factor for a line and where it came from.
@@ -1375,10 +1379,16 @@ const NO_UNITS_ANYWHERE: &str = "P1, P2 and P6 add no units under the ASA values
 /// not public (P3-P5 under a rule set that publishes no units).
 fn physical_status_units(rule: &RuleSet, ps: ModifierCode) -> Option<(Decimal, &str)> {
     match &rule.physical_status_units {
-        Some(units) => units.get(ps.as_str()).map(|&u| (u, rule.physical_status_source.as_str())),
+        Some(units) => modifier_entry(units, ps).map(|(_, &u)| (u, rule.physical_status_source.as_str())),
         None if ps.is_any(&["P1", "P2", "P6"]) => Some((Decimal::ZERO, NO_UNITS_ANYWHERE)),
         None => None,
     }
+}
+
+/// A rule set's entry for a modifier (its share, units or refusal), matched by the bytes: the maps are
+/// keyed by text, and `ModifierCode::as_str` checks UTF-8 first, a few times on every priced line.
+fn modifier_entry<V>(map: &BTreeMap<String, V>, modifier: ModifierCode) -> Option<(&String, &V)> {
+    map.iter().find(|(key, _)| key.as_bytes() == modifier.as_bytes())
 }
 
 /// Two lists of priced lines, each in line order, as one in line order. Most claims are all anesthesia
