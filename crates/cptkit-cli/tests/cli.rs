@@ -621,8 +621,9 @@ fn ingest_tic_reports_a_left_out_npi_keeps_its_record_and_exits_1() {
         text.contains("2 records, 2 kept, 0 skipped, 0 not fee-for-service, 0 malformed, 7 values left out;"),
         "{text}"
     );
-    let npi =
-        format!("  left out alone: record at byte 200: {path}: expected a 10-digit NPI, found 12345: this NPI is left out");
+    let npi = format!(
+        "  left out alone: record at byte 200: {path}: expected a 10-digit NPI, found 12345: this NPI is left out"
+    );
     assert!(text.contains(&npi), "{text}");
     assert!(
         text.contains("total: 1 files, 2 records, 0 malformed, 7 values left out, 2 benchmark rows")
