@@ -1294,19 +1294,21 @@ mod tests {
         assert_eq!(skim(&text, 0, lines), skim_segments(&text, 0, lines));
     }
 
+    /// Gives its bytes in reads of at most `.1` bytes.
+    struct Chunks<'a>(&'a [u8], usize);
+    impl Read for Chunks<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.0.len().min(buf.len()).min(self.1);
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
     /// A reader in skim mode that skips what `skip_body` passes over counts and places every segment
     /// as the reader that reads each one, whatever the size of the reads (segments cut by refills).
     #[test]
     fn skipping_bodies_keeps_counts_and_offsets() {
-        struct Small<'a>(&'a [u8], usize);
-        impl Read for Small<'_> {
-            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-                let n = self.0.len().min(buf.len()).min(self.1);
-                buf[..n].copy_from_slice(&self.0[..n]);
-                self.0 = &self.0[n..];
-                Ok(n)
-            }
-        }
         let mut text = format!("{ISA}\r\nGS*HC*A~\nST*837*1~\n");
         for i in 0..3_000 {
             text.push_str(
@@ -1317,7 +1319,7 @@ mod tests {
             }
         }
         text.push_str("SE*9*1~GE*1*1~IEA*1*1~");
-        let every = |r: &mut SegmentReader<Small<'_>>, skim: bool| {
+        let every = |r: &mut SegmentReader<Chunks<'_>>, skim: bool| {
             let mut seen = Vec::new();
             loop {
                 if skim {
@@ -1337,9 +1339,9 @@ mod tests {
             (seen, r.segments_read())
         };
         for read in [3, 61, 4096, 1 << 20] {
-            let mut plain = SegmentReader::new(Small(text.as_bytes(), read));
+            let mut plain = SegmentReader::new(Chunks(text.as_bytes(), read));
             let (plain_seen, plain_count) = every(&mut plain, false);
-            let mut skimming = SegmentReader::new(Small(text.as_bytes(), read));
+            let mut skimming = SegmentReader::new(Chunks(text.as_bytes(), read));
             skimming.set_skim(true);
             let (skim_seen, skim_count) = every(&mut skimming, true);
             assert_eq!(plain_count, skim_count, "{read}");
@@ -1375,15 +1377,6 @@ mod tests {
     /// reads and by delimiters, and bytes that are not UTF-8 (see `Buffer`).
     #[test]
     fn texts_do_not_depend_on_the_reads() {
-        struct Sized<'a>(&'a [u8], usize);
-        impl Read for Sized<'_> {
-            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-                let n = self.0.len().min(buf.len()).min(self.1);
-                buf[..n].copy_from_slice(&self.0[..n]);
-                self.0 = &self.0[n..];
-                Ok(n)
-            }
-        }
         let pieces: [&[u8]; 12] = [
             b"NM1",
             b"*",
@@ -1437,11 +1430,11 @@ mod tests {
             seen
         }
         for input in [&input, &clean] {
-            let whole = texts(SegmentReader::new(Sized(input, usize::MAX)));
+            let whole = texts(SegmentReader::new(Chunks(input, usize::MAX)));
             assert!(whole.len() > 2_000, "{}", whole.len());
             assert_eq!(input == &clean, whole.iter().all(|(.., bad)| bad.is_none()));
             for read in [1, 2, 3, 7, 61, 4096, 65_535] {
-                assert!(texts(SegmentReader::new(Sized(input, read))) == whole, "{read}");
+                assert!(texts(SegmentReader::new(Chunks(input, read))) == whole, "{read}");
             }
             let over = SegmentReader::over(input[ISA.len()..].to_vec(), ISA.len() as u64, 1, Delimiters::default());
             assert!(texts(over) == whole[1..], "over");
