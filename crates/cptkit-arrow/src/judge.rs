@@ -255,14 +255,14 @@ impl Results {
         Results {
             line_number: Int32Builder::with_capacity(rows),
             claim_valid: BooleanBuilder::with_capacity(rows),
-            issues: StructList::new(layout::issue_fields().len(), rows),
+            issues: StructList::new(rows),
             priced: shape.priced.then(|| PricedColumns {
                 status: StringBuilder::with_capacity(rows, rows * 8),
                 rule_set: StringBuilder::with_capacity(rows, rows * 12),
                 priced: BooleanBufferBuilder::new(rows),
                 decimals: std::array::from_fn(|_| Vec::with_capacity(rows)),
                 cents: std::array::from_fn(|_| Vec::with_capacity(rows)),
-                explanation: shape.explain.then(|| StructList::new(3, rows)),
+                explanation: shape.explain.then(|| StructList::new(rows)),
             }),
         }
     }
@@ -292,22 +292,20 @@ fn refusal(row: usize, edit: &Edit, error: &Error) -> RowIssue {
 
 /// One issue appended to the issue fields (an item of the row being pushed); its path is written into
 /// its column as it is worded, with no String per finding.
-fn write_issue(fields: &mut [StringBuilder], issue: &RowIssue) {
+fn write_issue([edit_id, severity_text, field, column, message, hint]: &mut [StringBuilder; 6], issue: &RowIssue) {
     let f = &issue.finding;
     let severity = match f.severity {
         Severity::Error => "error",
         Severity::Warning => "warning",
     };
-    if let [edit_id, severity_text, field, column, message, hint] = fields {
-        edit_id.append_value(&f.edit_id);
-        severity_text.append_value(severity);
-        // Writing into a builder cannot fail; `append_value("")` ends the value written.
-        let _ = write!(field, "{}", f.loc);
-        field.append_value("");
-        column.append_option(issue.column);
-        message.append_value(&f.message);
-        hint.append_value(&f.hint);
-    }
+    edit_id.append_value(&f.edit_id);
+    severity_text.append_value(severity);
+    // Writing into a builder cannot fail; `append_value("")` ends the value written.
+    let _ = write!(field, "{}", f.loc);
+    field.append_value("");
+    column.append_option(issue.column);
+    message.append_value(&f.message);
+    hint.append_value(&f.hint);
 }
 
 impl PricedColumns {
@@ -374,18 +372,17 @@ impl PricedColumns {
 }
 
 /// A line's steps appended to the explanation column as they are worded: no String per step.
-struct Explanation<'a>(&'a mut [StringBuilder]);
+struct Explanation<'a>(&'a mut [StringBuilder; 3]);
 
 impl StepSink for Explanation<'_> {
     fn step(&mut self, step: &'static str, detail: &dyn fmt::Display, value: &dyn fmt::Display) {
-        if let [name, detail_text, value_text] = self.0 {
-            name.append_value(step);
-            // Writing into a builder cannot fail; `append_value("")` ends the value written.
-            let _ = write!(detail_text, "{detail}");
-            detail_text.append_value("");
-            let _ = write!(value_text, "{value}");
-            value_text.append_value("");
-        }
+        let [name, detail_text, value_text] = &mut *self.0;
+        name.append_value(step);
+        // Writing into a builder cannot fail; `append_value("")` ends the value written.
+        let _ = write!(detail_text, "{detail}");
+        detail_text.append_value("");
+        let _ = write!(value_text, "{value}");
+        value_text.append_value("");
     }
 }
 
@@ -404,24 +401,20 @@ fn to_cents(amount: Decimal) -> i64 {
 
 /// A list-of-struct column of `N` text fields, built as flat child columns plus offsets.
 struct StructList<const N: usize> {
-    fields: Vec<StringBuilder>,
+    fields: [StringBuilder; N],
     offsets: Vec<i32>,
     valid: Vec<bool>,
 }
 
 impl<const N: usize> StructList<N> {
-    fn new(fields: usize, rows: usize) -> Self {
+    fn new(rows: usize) -> Self {
         let mut offsets = Vec::with_capacity(rows + 1);
         offsets.push(0);
-        StructList {
-            fields: (0..fields).map(|_| StringBuilder::new()).collect(),
-            offsets,
-            valid: Vec::with_capacity(rows),
-        }
+        StructList { fields: std::array::from_fn(|_| StringBuilder::new()), offsets, valid: Vec::with_capacity(rows) }
     }
 
     /// One row whose items `write` appends to the field builders (each item a value in every field).
-    fn push_with(&mut self, write: impl FnOnce(&mut [StringBuilder])) {
+    fn push_with(&mut self, write: impl FnOnce(&mut [StringBuilder; N])) {
         write(&mut self.fields);
         self.end_row(true);
     }
@@ -611,7 +604,7 @@ fn devalidated(batch: &RecordBatch, first_row: usize, apart: &[(Range<usize>, Ro
     let fields: Vec<&StringArray> =
         items.columns().iter().map(|c| c.as_string_opt::<i32>()).collect::<Option<_>>().ok_or_else(unexpected)?;
     let fields: &[&StringArray; 6] = fields.as_slice().try_into().map_err(|_| unexpected())?;
-    let mut issues = StructList::<6>::new(fields.len(), rows);
+    let mut issues = StructList::<6>::new(rows);
     let offsets = old_issues.value_offsets();
     for row in 0..rows {
         let kept = (offsets[row] as usize..offsets[row + 1] as usize)
