@@ -281,6 +281,19 @@ fn offset_within(bytes: &[u8], text: &str) -> u64 {
     (text.as_ptr() as usize).saturating_sub(bytes.as_ptr() as usize) as u64
 }
 
+/// Reports a value left out of the record (or reference) whose `bytes` start at `offset`: at the value
+/// itself, whose JSON `text` borrows from `bytes` (its address gives its offset).
+fn left_out_within<'a>(
+    left_out: &'a mut Vec<Malformed>,
+    offset: u64,
+    bytes: &'a [u8],
+) -> impl FnMut(&str, String, String) + 'a {
+    move |text, path, message| {
+        let error_offset = offset + offset_within(bytes, text);
+        left_out.push(Malformed { record_offset: offset, error_offset, path, message });
+    }
+}
+
 /// A serde_json error on `bytes` as (JSON path, byte offset in `bytes`, message); the path is empty at
 /// the top.
 fn json_problem(bytes: &[u8], e: serde_path_to_error::Error<serde_json::Error>) -> (String, u64, String) {
@@ -538,10 +551,7 @@ impl<'o> FileReader<'o> {
     /// providers and its prices still count. A group left with no NPI reads as one whose npi list is empty.
     fn read_providers(&mut self, offset: u64, bytes: &[u8], rates: &[NegotiatedRate<'_>]) -> Vec<RateProviders> {
         // `text`: the value's JSON text, borrowed from the record's bytes (so its address gives its offset).
-        let mut left_out = |text: &str, path: String, message: String| {
-            let error_offset = offset + offset_within(bytes, text);
-            self.summary.left_out.push(Malformed { record_offset: offset, error_offset, path, message });
-        };
+        let mut left_out = left_out_within(&mut self.summary.left_out, offset, bytes);
         let mut read = Vec::with_capacity(rates.len());
         for (r, rate) in rates.iter().enumerate() {
             let mut npis = Vec::new();
@@ -651,13 +661,12 @@ impl<'o> FileReader<'o> {
             return;
         };
         let mut npis = Vec::new();
-        // In the file: at the bad value itself (`text` borrows from the reference's bytes).
-        let mut in_file = |text: &str, path: String, message: String| {
-            let error_offset = offset + offset_within(bytes, text);
-            self.summary.left_out.push(Malformed { record_offset: offset, error_offset, path, message });
-        };
-        for (g, group) in reference.provider_groups.iter().enumerate() {
-            read_group(group, &format!("provider_groups[{g}]"), &IN_A_REFERENCE, &mut npis, &mut in_file);
+        {
+            // In the file: at the bad value itself (`text` borrows from the reference's bytes).
+            let mut in_file = left_out_within(&mut self.summary.left_out, offset, bytes);
+            for (g, group) in reference.provider_groups.iter().enumerate() {
+                read_group(group, &format!("provider_groups[{g}]"), &IN_A_REFERENCE, &mut npis, &mut in_file);
+            }
         }
         if let Some((file_path, file)) = &separate {
             // In a separate file: at the reference, whose offsets are the TiC file's; the message says where.
