@@ -70,6 +70,9 @@ ROWS = [
     # A diagnostic (no goal of its own): categorical text read in place.
     Row("validate + price, text columns dictionary-encoded, 2 cores", "table", "table_dictionary_price_lines_per_s",
         "lines/s", "table_price_lines_per_s", "the plain table, same run", None, True),
+    # Peak memory no more than the input plus the result: what the call adds, over the result it returns.
+    Row("price_table peak memory beyond its input", "table", "table_peak_memory_mb", "MB",
+        "table_result_mb", "its result table", 1.0, True, at_most=True),
     Row("837P to typed claims, one core", "x12", "x12_parse_1core_mb_s", "MB/s",
         "x12_parse_base_mb_s", "sequential reader before issue 13", 300, False),
     Row("837P to typed claims, every core", "x12", "x12_parse_ncore_mb_s", "MB/s",
