@@ -66,6 +66,9 @@ def test_taxonomies() -> None:
     assert taxonomies["207L00000X"].taxonomy.classification == "Anesthesiology"
     assert taxonomies["367500000X"].taxonomy.provider_role == "CRNA"
     assert all(t.why for t in taxonomies.values())
+    # Each row names where its claim comes from, apart from the taxonomy's own definition.
+    assert all(t.source for t in taxonomies.values())
+    assert taxonomies["367500000X"].source == "CMS specialty 43 crosswalk; DMBA modifier table"
 
 
 def test_diagnoses_have_titles_and_are_billable() -> None:

@@ -137,6 +137,9 @@ pub struct ClinicalContext {
 pub struct ProviderTaxonomy {
     pub taxonomy: Taxonomy,
     pub why: String,
+    /// Where the claim that this taxonomy bills the code comes from (the taxonomy's own definition is
+    /// [`Taxonomy::source`]).
+    pub source: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -452,7 +455,11 @@ impl Reference {
         let mut out = Vec::new();
         for tx in families.iter().flat_map(|f| &f.taxonomies) {
             if seen.insert(&tx.code) {
-                out.push(ProviderTaxonomy { taxonomy: self.taxonomy(&tx.code)?.clone(), why: tx.why.clone() });
+                out.push(ProviderTaxonomy {
+                    taxonomy: self.taxonomy(&tx.code)?.clone(),
+                    why: tx.why.clone(),
+                    source: tx.source.clone(),
+                });
             }
         }
         Ok(out)

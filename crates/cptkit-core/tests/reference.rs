@@ -77,6 +77,7 @@ fn profile_00632_has_every_section_from_the_sources() {
     for t in ["207L00000X", "367500000X", "208VP0014X", "207LP2900X"] {
         assert!(taxonomies.contains(&t), "{t}");
     }
+    assert!(p.taxonomies.iter().all(|t| !t.source.is_empty() && t.source != t.taxonomy.source));
 
     let diagnoses: Vec<&str> = p.diagnoses.iter().map(|d| d.diagnosis.code.as_str()).collect();
     for d in ["M54.50", "M54.51", "M54.59", "M54.16", "M54.17", "M48.061", "M48.062"] {

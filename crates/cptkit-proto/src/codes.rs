@@ -379,16 +379,16 @@ impl From<pb::ClinicalContext> for core::ClinicalContext {
 
 impl From<core::ProviderTaxonomy> for pb::ProviderTaxonomy {
     fn from(t: core::ProviderTaxonomy) -> Self {
-        let core::ProviderTaxonomy { taxonomy, why } = t;
-        pb::ProviderTaxonomy { taxonomy: Some(taxonomy.into()), why }
+        let core::ProviderTaxonomy { taxonomy, why, source } = t;
+        pb::ProviderTaxonomy { taxonomy: Some(taxonomy.into()), why, source }
     }
 }
 
 impl TryFrom<pb::ProviderTaxonomy> for core::ProviderTaxonomy {
     type Error = Error;
     fn try_from(t: pb::ProviderTaxonomy) -> Result<Self> {
-        let pb::ProviderTaxonomy { taxonomy, why } = t;
-        Ok(core::ProviderTaxonomy { taxonomy: required("taxonomy", taxonomy)?.try_into()?, why })
+        let pb::ProviderTaxonomy { taxonomy, why, source } = t;
+        Ok(core::ProviderTaxonomy { taxonomy: required("taxonomy", taxonomy)?.try_into()?, why, source })
     }
 }
 

@@ -400,7 +400,7 @@ fn sources(p: &CodeProfile) -> Vec<String> {
         .chain(anesthesia_sources.into_iter().flatten())
         .chain(&p.clinical_context.sources)
         .chain(p.modifiers.iter().map(|m| &m.source))
-        .chain(p.taxonomies.iter().map(|t| &t.taxonomy.source))
+        .chain(p.taxonomies.iter().flat_map(|t| [&t.source, &t.taxonomy.source]))
         .chain(p.diagnoses.iter().flat_map(|d| [&d.source, &d.diagnosis.source]))
         .chain(p.payers.iter().flat_map(|payer| payer.policies.iter().map(|policy| &policy.source)))
         .chain(p.benchmarks.iter().map(|b| &b.conversion_factor_source))

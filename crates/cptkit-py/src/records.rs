@@ -151,7 +151,7 @@ record! {
 
 record! {
     /// A provider taxonomy that bills the code, and why.
-    ProviderTaxonomy(core::ProviderTaxonomy) { taxonomy, why }
+    ProviderTaxonomy(core::ProviderTaxonomy) { taxonomy, why, source }
     repr(taxonomy, why)
 }
 
