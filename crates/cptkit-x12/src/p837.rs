@@ -1316,7 +1316,7 @@ impl Handler837 {
         if let Some(message) = filing_warning {
             header_findings.push(finding(
                 edit::FILING_INDICATOR,
-                "payer.plan_type",
+                FieldPath::field("payer").key("plan_type"),
                 message,
                 "set the payer's plan type explicitly",
             ));
@@ -1334,7 +1334,7 @@ impl Handler837 {
         if let Some(message) = total_differs {
             header_findings.push(finding(
                 edit::TOTAL_CHARGE,
-                "lines",
+                FieldPath::field("lines"),
                 message,
                 "make CLM02 the sum of the SV102 line charges",
             ));
@@ -1342,7 +1342,7 @@ impl Handler837 {
         if let Some(note_at) = unapplied_times {
             header_findings.push(finding(
                 edit::CLAIM_NOTE_TIMES,
-                "lines",
+                FieldPath::field("lines"),
                 format!(
                     "the claim's note (2300 NTE, {note_at}) has anesthesia times, but the claim has {anesthesia_lines} anesthesia lines: the times were applied to none of them"
                 ),
@@ -1352,7 +1352,7 @@ impl Handler837 {
         if let Some(message) = self.subscriber.responsibility.as_ref().and_then(|(code, at)| not_primary(code, *at)) {
             header_findings.push(finding(
                 edit::NOT_PRIMARY,
-                "payer",
+                FieldPath::field("payer"),
                 message,
                 "take the price as this payer's allowance before any other payer paid; apply the earlier payers' payments (their 835s) yourself",
             ));
@@ -1360,7 +1360,7 @@ impl Handler837 {
         if frequency_missing {
             header_findings.push(finding(
                 edit::FREQUENCY_MISSING,
-                "frequency_code",
+                FieldPath::field("frequency_code"),
                 "CLM05-3 (claim frequency code) is empty: read as 1, an original claim".to_owned(),
                 "give CLM05-3: 1 original, 7 replacement, 8 void",
             ));
@@ -1449,7 +1449,7 @@ impl Handler837 {
                     part.index
                 );
                 let hint = "one rendering provider per claim, or keep the parts together by claim id";
-                findings.push(finding(edit::SPLIT_BY_PROVIDER, "rendering_provider", message, hint));
+                findings.push(finding(edit::SPLIT_BY_PROVIDER, FieldPath::field("rendering_provider"), message, hint));
             }
             let claim_pos = template.place_of_service;
             let lx = || lines.iter().map(|l| l.origin.line_number.to_string()).collect::<Vec<_>>().join(", ");
@@ -1464,7 +1464,12 @@ impl Handler837 {
                 let own = format!("the claim's {claim_pos} (CLM05-1)");
                 let message = split_message(id, part, of, moved_here, "place of service (SV105)", &own);
                 let hint = "bill lines at another place of service on their own claim, or correct SV105";
-                findings.push(finding(edit::LINE_PLACE_OF_SERVICE, "place_of_service", message, hint));
+                findings.push(finding(
+                    edit::LINE_PLACE_OF_SERVICE,
+                    FieldPath::field("place_of_service"),
+                    message,
+                    hint,
+                ));
             }
             if relocated {
                 let moved_here = line_facility.as_ref().map(|a| {
@@ -1480,7 +1485,12 @@ impl Handler837 {
                 let message =
                     split_message(id, part, of, moved_here, "service facility (2420C)", "the claim's location");
                 let hint = "bill lines furnished at another facility on their own claim";
-                findings.push(finding(edit::LINE_FACILITY, "service_facility_location", message, hint));
+                findings.push(finding(
+                    edit::LINE_FACILITY,
+                    FieldPath::field("service_facility_location"),
+                    message,
+                    hint,
+                ));
             }
             let mut claim = template;
             if let Some(address) = line_facility {
@@ -1907,7 +1917,8 @@ fn at_time(date: Date, h: u8, m: u8) -> Option<PrimitiveDateTime> {
     Time::from_hms(h, m, 0).ok().map(|t| PrimitiveDateTime::new(date, t))
 }
 
-fn finding(edit: Edit, loc: impl Into<FieldPath>, message: String, hint: &str) -> Finding {
+/// `loc` built from its parts: parsing a path from text cost ~800 instructions a finding.
+fn finding(edit: Edit, loc: FieldPath, message: String, hint: &str) -> Finding {
     Finding::new(edit, loc, message, hint)
 }
 
