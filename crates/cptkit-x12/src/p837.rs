@@ -1434,11 +1434,16 @@ impl Handler837 {
         self.built_pool = built;
         let mut whole = Some((template, source));
         for (g, (provider, line_pos, line_facility, lines)) in groups.into_iter().enumerate() {
-            // The last part takes the claim and its source table; the others copy them.
-            let Some((template, mut source)) = (if g + 1 == parts { whole.take() } else { whole.clone() }) else {
+            // The last part takes the claim and its source table; the others copy them, with room for
+            // what a part adds (as sized for the whole claim): a plain copy would grow again at once.
+            let copy =
+                |(claim, source): &(Claim, ClaimSource)| (claim.clone(), source.copy_with_room(6 + 16 * lines.len()));
+            let Some((template, mut source)) = (if g + 1 == parts { whole.take() } else { whole.as_ref().map(copy) })
+            else {
                 break;
             };
-            let mut findings = header_findings.clone();
+            let mut findings = Vec::with_capacity(header_findings.len() + 3);
+            findings.extend_from_slice(&header_findings);
             // Every line's 2420A naming one provider other than 2310B's is no split: that provider renders it.
             let part = (parts > 1).then(|| ClaimPart { index: u16::try_from(g + 1).unwrap_or(u16::MAX), of });
             let id = &template.claim_id;
