@@ -385,6 +385,8 @@ struct Provider {
     info: BillingProvider,
     /// The 2010AA N4 segment, when read.
     address_at: Option<SegmentRef>,
+    /// Its state and postal code, read once for every claim of the provider.
+    place: (Option<UsState>, Option<PostalCode>),
     shared: Option<Arc<BillingProvider>>,
 }
 
@@ -660,6 +662,7 @@ impl Handler837 {
                 self.provider.info.state = seg.text(2).to_owned();
                 self.provider.info.zip = seg.text(3).to_owned();
                 self.provider.address_at = Some(seg.at());
+                self.provider.place = read_place(seg.text(2), seg.text(3));
             }
             b"N4" if matches!(self.entity, Entity::ServiceFacility | Entity::LineFacility) => {
                 let address = Address { state: seg.text(2).to_owned(), zip: seg.text(3).to_owned(), at: seg.at() };
@@ -1377,7 +1380,15 @@ impl Handler837 {
         let rendering = Rendering { npi, npi_at, taxonomy };
         let facility = facility.and_then(|a| {
             let fields = (ClaimField::ServiceFacilityState, ClaimField::ServiceFacilityZip);
-            location((&a.state, &a.zip, a.at), "service_facility_location", fields, &mut header_findings, &mut source)
+            let read = read_place(&a.state, &a.zip);
+            location(
+                (&a.state, &a.zip, a.at),
+                read,
+                "service_facility_location",
+                fields,
+                &mut header_findings,
+                &mut source,
+            )
         });
         let billing_provider_location = self.provider.address_at.and_then(|at| {
             let info = &self.provider.info;
@@ -1385,6 +1396,7 @@ impl Handler837 {
             let fields = (ClaimField::BillingProviderState, ClaimField::BillingProviderZip);
             location(
                 (&info.state, &info.zip, at),
+                self.provider.place,
                 "billing_provider_location",
                 fields,
                 &mut header_findings,
@@ -1510,8 +1522,9 @@ impl Handler837 {
             if let Some(address) = line_facility {
                 let fields = (ClaimField::ServiceFacilityState, ClaimField::ServiceFacilityZip);
                 let at = (address.state.as_str(), address.zip.as_str(), address.at);
+                let read = read_place(at.0, at.1);
                 claim.service_facility_location =
-                    location(at, "service_facility_location", fields, &mut findings, &mut source);
+                    location(at, read, "service_facility_location", fields, &mut findings, &mut source);
             }
             claim.rendering_provider = self.rendering_provider(&provider);
             if let Some((p, at)) = line_pos {
@@ -1863,10 +1876,17 @@ fn split_message(
     }
 }
 
-/// An N4 address as a claim location. A state or postal code that cannot be read is left off the
-/// claim with an X12C05 warning (the claim is kept); an address with neither is no location.
+/// An N4's state and postal code as read (None: empty or unreadable, which `location` tells apart).
+fn read_place(state: &str, zip: &str) -> (Option<UsState>, Option<PostalCode>) {
+    (state.parse().ok(), zip.parse().ok())
+}
+
+/// An N4 address as a claim location, its texts `read` by [`read_place`]. A state or postal code that
+/// cannot be read is left off the claim with an X12C05 warning (the claim is kept); an address with
+/// neither is no location.
 fn location(
     (state, zip, at): (&str, &str, SegmentRef),
+    (read_state, read_zip): (Option<UsState>, Option<PostalCode>),
     field: &'static str,
     (state_field, zip_field): (ClaimField, ClaimField),
     findings: &mut Vec<Finding>,
@@ -1884,14 +1904,20 @@ fn location(
         "" => None,
         text => {
             source.set(state_field, at.element(2));
-            text.parse::<UsState>().map_err(|_| unreadable(2, "state", "a two-letter state code", text)).ok()
+            read_state.or_else(|| {
+                unreadable(2, "state", "a two-letter state code", text);
+                None
+            })
         }
     };
     let zip = match zip {
         "" => None,
         text => {
             source.set(zip_field, at.element(3));
-            text.parse::<PostalCode>().map_err(|_| unreadable(3, "zip", "a postal code", text)).ok()
+            read_zip.or_else(|| {
+                unreadable(3, "zip", "a postal code", text);
+                None
+            })
         }
     };
     (state.is_some() || zip.is_some()).then_some(Location { state, zip })
