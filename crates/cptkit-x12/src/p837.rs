@@ -1455,8 +1455,9 @@ impl Handler837 {
         self.built_pool = built;
         let mut whole = Some((template, source));
         for (g, (provider, line_pos, line_facility, lines)) in groups.into_iter().enumerate() {
-            // The last part takes the claim and its source table; the others copy them, with room for
-            // what a part adds (as sized for the whole claim): a plain copy would grow again at once.
+            // The last part takes the claim and its source table; the others copy them with room for what
+            // a part adds (its lines' entries, up to 16 a line as for the whole claim, and its findings):
+            // a clone has none and would be grown by the first addition.
             let copy =
                 |(claim, source): &(Claim, ClaimSource)| (claim.clone(), source.copy_with_room(6 + 16 * lines.len()));
             let Some((template, mut source)) = (if g + 1 == parts { whole.take() } else { whole.as_ref().map(copy) })
