@@ -385,6 +385,8 @@ struct Provider {
     info: BillingProvider,
     /// The 2010AA N4 segment, when read.
     address_at: Option<SegmentRef>,
+    /// Its state and postal code, read once for every claim of the provider.
+    place: (Option<UsState>, Option<PostalCode>),
     shared: Option<Arc<BillingProvider>>,
 }
 
@@ -660,6 +662,7 @@ impl Handler837 {
                 self.provider.info.state = seg.text(2).to_owned();
                 self.provider.info.zip = seg.text(3).to_owned();
                 self.provider.address_at = Some(seg.at());
+                self.provider.place = read_place(seg.text(2), seg.text(3));
             }
             b"N4" if matches!(self.entity, Entity::ServiceFacility | Entity::LineFacility) => {
                 let address = Address { state: seg.text(2).to_owned(), zip: seg.text(3).to_owned(), at: seg.at() };
@@ -1058,7 +1061,7 @@ impl Handler837 {
             if p.is_empty() {
                 continue;
             }
-            match std::str::from_utf8(p).ok().and_then(|p| p.trim().parse::<u32>().ok()) {
+            match diagnosis_pointer(p) {
                 Some(p) => {
                     if let Some(at) = pointer_at.get_mut(pointers.len()) {
                         *at = (j + 1) as u8;
@@ -1083,6 +1086,15 @@ impl Handler837 {
             });
         }
     }
+}
+
+/// An SV107 component as a number (blanks around it allowed): the usual digits alone are read as
+/// bytes, without the UTF-8 check that `str::parse` needs (~110 instructions a pointer).
+fn diagnosis_pointer(p: &[u8]) -> Option<u32> {
+    if (1..=9).contains(&p.len()) && p.iter().all(u8::is_ascii_digit) {
+        return Some(p.iter().fold(0, |n, &d| n * 10 + u32::from(d - b'0')));
+    }
+    std::str::from_utf8(p).ok().and_then(|p| p.trim().parse().ok())
 }
 
 /// The cptkit payer: [`ReadOptions::payer_id`] of NM103 and NM109, with the plan type of SBR09
@@ -1316,7 +1328,7 @@ impl Handler837 {
         if let Some(message) = filing_warning {
             header_findings.push(finding(
                 edit::FILING_INDICATOR,
-                "payer.plan_type",
+                FieldPath::field("payer").key("plan_type"),
                 message,
                 "set the payer's plan type explicitly",
             ));
@@ -1334,7 +1346,7 @@ impl Handler837 {
         if let Some(message) = total_differs {
             header_findings.push(finding(
                 edit::TOTAL_CHARGE,
-                "lines",
+                FieldPath::field("lines"),
                 message,
                 "make CLM02 the sum of the SV102 line charges",
             ));
@@ -1342,7 +1354,7 @@ impl Handler837 {
         if let Some(note_at) = unapplied_times {
             header_findings.push(finding(
                 edit::CLAIM_NOTE_TIMES,
-                "lines",
+                FieldPath::field("lines"),
                 format!(
                     "the claim's note (2300 NTE, {note_at}) has anesthesia times, but the claim has {anesthesia_lines} anesthesia lines: the times were applied to none of them"
                 ),
@@ -1352,7 +1364,7 @@ impl Handler837 {
         if let Some(message) = self.subscriber.responsibility.as_ref().and_then(|(code, at)| not_primary(code, *at)) {
             header_findings.push(finding(
                 edit::NOT_PRIMARY,
-                "payer",
+                FieldPath::field("payer"),
                 message,
                 "take the price as this payer's allowance before any other payer paid; apply the earlier payers' payments (their 835s) yourself",
             ));
@@ -1360,7 +1372,7 @@ impl Handler837 {
         if frequency_missing {
             header_findings.push(finding(
                 edit::FREQUENCY_MISSING,
-                "frequency_code",
+                FieldPath::field("frequency_code"),
                 "CLM05-3 (claim frequency code) is empty: read as 1, an original claim".to_owned(),
                 "give CLM05-3: 1 original, 7 replacement, 8 void",
             ));
@@ -1368,7 +1380,15 @@ impl Handler837 {
         let rendering = Rendering { npi, npi_at, taxonomy };
         let facility = facility.and_then(|a| {
             let fields = (ClaimField::ServiceFacilityState, ClaimField::ServiceFacilityZip);
-            location((&a.state, &a.zip, a.at), "service_facility_location", fields, &mut header_findings, &mut source)
+            let read = read_place(&a.state, &a.zip);
+            location(
+                (&a.state, &a.zip, a.at),
+                read,
+                "service_facility_location",
+                fields,
+                &mut header_findings,
+                &mut source,
+            )
         });
         let billing_provider_location = self.provider.address_at.and_then(|at| {
             let info = &self.provider.info;
@@ -1376,6 +1396,7 @@ impl Handler837 {
             let fields = (ClaimField::BillingProviderState, ClaimField::BillingProviderZip);
             location(
                 (&info.state, &info.zip, at),
+                self.provider.place,
                 "billing_provider_location",
                 fields,
                 &mut header_findings,
@@ -1434,11 +1455,17 @@ impl Handler837 {
         self.built_pool = built;
         let mut whole = Some((template, source));
         for (g, (provider, line_pos, line_facility, lines)) in groups.into_iter().enumerate() {
-            // The last part takes the claim and its source table; the others copy them.
-            let Some((template, mut source)) = (if g + 1 == parts { whole.take() } else { whole.clone() }) else {
+            // The last part takes the claim and its source table; the others copy them with room for what
+            // a part adds (its lines' entries, up to 16 a line as for the whole claim, and its findings):
+            // a clone has none and would be grown by the first addition.
+            let copy =
+                |(claim, source): &(Claim, ClaimSource)| (claim.clone(), source.copy_with_room(6 + 16 * lines.len()));
+            let Some((template, mut source)) = (if g + 1 == parts { whole.take() } else { whole.as_ref().map(copy) })
+            else {
                 break;
             };
-            let mut findings = header_findings.clone();
+            let mut findings = Vec::with_capacity(header_findings.len() + 3);
+            findings.extend_from_slice(&header_findings);
             // Every line's 2420A naming one provider other than 2310B's is no split: that provider renders it.
             let part = (parts > 1).then(|| ClaimPart { index: u16::try_from(g + 1).unwrap_or(u16::MAX), of });
             let id = &template.claim_id;
@@ -1449,7 +1476,7 @@ impl Handler837 {
                     part.index
                 );
                 let hint = "one rendering provider per claim, or keep the parts together by claim id";
-                findings.push(finding(edit::SPLIT_BY_PROVIDER, "rendering_provider", message, hint));
+                findings.push(finding(edit::SPLIT_BY_PROVIDER, FieldPath::field("rendering_provider"), message, hint));
             }
             let claim_pos = template.place_of_service;
             let lx = || lines.iter().map(|l| l.origin.line_number.to_string()).collect::<Vec<_>>().join(", ");
@@ -1464,7 +1491,12 @@ impl Handler837 {
                 let own = format!("the claim's {claim_pos} (CLM05-1)");
                 let message = split_message(id, part, of, moved_here, "place of service (SV105)", &own);
                 let hint = "bill lines at another place of service on their own claim, or correct SV105";
-                findings.push(finding(edit::LINE_PLACE_OF_SERVICE, "place_of_service", message, hint));
+                findings.push(finding(
+                    edit::LINE_PLACE_OF_SERVICE,
+                    FieldPath::field("place_of_service"),
+                    message,
+                    hint,
+                ));
             }
             if relocated {
                 let moved_here = line_facility.as_ref().map(|a| {
@@ -1480,14 +1512,20 @@ impl Handler837 {
                 let message =
                     split_message(id, part, of, moved_here, "service facility (2420C)", "the claim's location");
                 let hint = "bill lines furnished at another facility on their own claim";
-                findings.push(finding(edit::LINE_FACILITY, "service_facility_location", message, hint));
+                findings.push(finding(
+                    edit::LINE_FACILITY,
+                    FieldPath::field("service_facility_location"),
+                    message,
+                    hint,
+                ));
             }
             let mut claim = template;
             if let Some(address) = line_facility {
                 let fields = (ClaimField::ServiceFacilityState, ClaimField::ServiceFacilityZip);
                 let at = (address.state.as_str(), address.zip.as_str(), address.at);
+                let read = read_place(at.0, at.1);
                 claim.service_facility_location =
-                    location(at, "service_facility_location", fields, &mut findings, &mut source);
+                    location(at, read, "service_facility_location", fields, &mut findings, &mut source);
             }
             claim.rendering_provider = self.rendering_provider(&provider);
             if let Some((p, at)) = line_pos {
@@ -1839,10 +1877,17 @@ fn split_message(
     }
 }
 
-/// An N4 address as a claim location. A state or postal code that cannot be read is left off the
-/// claim with an X12C05 warning (the claim is kept); an address with neither is no location.
+/// An N4's state and postal code as read (None: empty or unreadable, which `location` tells apart).
+fn read_place(state: &str, zip: &str) -> (Option<UsState>, Option<PostalCode>) {
+    (state.parse().ok(), zip.parse().ok())
+}
+
+/// An N4 address as a claim location, its texts `read` by [`read_place`]. A state or postal code that
+/// cannot be read is left off the claim with an X12C05 warning (the claim is kept); an address with
+/// neither is no location.
 fn location(
     (state, zip, at): (&str, &str, SegmentRef),
+    (read_state, read_zip): (Option<UsState>, Option<PostalCode>),
     field: &'static str,
     (state_field, zip_field): (ClaimField, ClaimField),
     findings: &mut Vec<Finding>,
@@ -1860,14 +1905,20 @@ fn location(
         "" => None,
         text => {
             source.set(state_field, at.element(2));
-            text.parse::<UsState>().map_err(|_| unreadable(2, "state", "a two-letter state code", text)).ok()
+            read_state.or_else(|| {
+                unreadable(2, "state", "a two-letter state code", text);
+                None
+            })
         }
     };
     let zip = match zip {
         "" => None,
         text => {
             source.set(zip_field, at.element(3));
-            text.parse::<PostalCode>().map_err(|_| unreadable(3, "zip", "a postal code", text)).ok()
+            read_zip.or_else(|| {
+                unreadable(3, "zip", "a postal code", text);
+                None
+            })
         }
     };
     (state.is_some() || zip.is_some()).then_some(Location { state, zip })
@@ -1907,7 +1958,8 @@ fn at_time(date: Date, h: u8, m: u8) -> Option<PrimitiveDateTime> {
     Time::from_hms(h, m, 0).ok().map(|t| PrimitiveDateTime::new(date, t))
 }
 
-fn finding(edit: Edit, loc: impl Into<FieldPath>, message: String, hint: &str) -> Finding {
+/// `loc` built from its parts: parsing a path from text cost ~800 instructions a finding.
+fn finding(edit: Edit, loc: FieldPath, message: String, hint: &str) -> Finding {
     Finding::new(edit, loc, message, hint)
 }
 

@@ -136,6 +136,13 @@ impl ClaimSource {
         ClaimSource { claim, entries: Vec::with_capacity(fields) }
     }
 
+    /// A copy with room for `more` entries (a clone's room is what it holds).
+    pub(crate) fn copy_with_room(&self, more: usize) -> ClaimSource {
+        let mut entries = Vec::with_capacity(self.entries.len() + more);
+        entries.extend_from_slice(&self.entries);
+        ClaimSource { claim: self.claim, entries }
+    }
+
     pub(crate) fn set(&mut self, field: ClaimField, at: SegmentRef) {
         self.entries.push(Entry {
             segment_number: at.segment_number,
