@@ -32,6 +32,8 @@ macro_rules! id_traits {
         }
         impl FromStr for $name {
             type Err = Error;
+            // Inlined into the faces' readers: the call cost as much as a short id's parsing.
+            #[inline]
             fn from_str(s: &str) -> Result<Self> {
                 $name::parse(s).map_err(|message| Error::invalid($field, message))
             }
