@@ -413,7 +413,8 @@ impl LineColumns {
         let medicare_locality = r.optional(&layout::MEDICARE_LOCALITY);
         let mut location = |state, zip| {
             let location = Location { state: r.optional(state), zip: r.optional(zip) };
-            (location != Location::default()).then_some(location)
+            // (Not compared with the default location: that compares the ZIP's 16 bytes.)
+            (location.state.is_some() || location.zip.is_some()).then_some(location)
         };
         let service_facility_location = location(&layout::SERVICE_FACILITY_STATE, &layout::SERVICE_FACILITY_ZIP);
         let billing_provider_location = location(&layout::BILLING_PROVIDER_STATE, &layout::BILLING_PROVIDER_ZIP);
