@@ -857,6 +857,7 @@ impl<'a> RowReader<'a> {
         }
     }
 
+    #[cold]
     fn missing<T>(&mut self, column: &Column, why: &str) -> Option<T> {
         self.issue(column, format!("{}: {why}", column.name));
         None
@@ -887,6 +888,7 @@ impl<'a> RowReader<'a> {
     }
 
     /// An id the claim cannot do without, read as every face reads it ([`cptkit_core::required_id`]).
+    #[inline]
     fn required_id(&mut self, column: &Column) -> Option<ShortText> {
         let text = self.required_text(column)?;
         match cptkit_core::required_id(text) {
