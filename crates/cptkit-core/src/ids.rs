@@ -32,6 +32,8 @@ macro_rules! id_traits {
         }
         impl FromStr for $name {
             type Err = Error;
+            // Inlined into the faces' readers: the call cost as much as a short id's parsing.
+            #[inline]
             fn from_str(s: &str) -> Result<Self> {
                 $name::parse(s).map_err(|message| Error::invalid($field, message))
             }
@@ -138,11 +140,17 @@ impl<const N: usize> InlineText<N> {
     /// `text` when it is 1..=N visible ASCII characters (no blanks or control characters).
     pub(crate) fn new(text: &str) -> Option<Self> {
         let b = text.as_bytes();
-        if b.is_empty() || b.len() > N || !b.iter().all(u8::is_ascii_graphic) {
+        if b.is_empty() || b.len() > N {
             return None;
         }
+        // Checked and copied in one pass: a copy of a slice of a few bytes is a `memcpy` call.
         let mut bytes = [0u8; N];
-        bytes[..b.len()].copy_from_slice(b);
+        for (to, &from) in bytes.iter_mut().zip(b) {
+            if !from.is_ascii_graphic() {
+                return None;
+            }
+            *to = from;
+        }
         Some(InlineText { bytes, len: b.len() as u8 })
     }
 
