@@ -847,6 +847,18 @@ fn total(lines: &[PricedLine], amount: fn(&PricedLine) -> Decimal) -> Decimal {
 const ZERO_CENTS: Decimal = Decimal::from_parts(0, 0, 0, false, 2);
 
 pub(crate) fn cents(amount: Decimal) -> Decimal {
+    // An amount not below zero within 64 bits (all but none) is rounded in integers: the same cents,
+    // without rust_decimal's rounding and rescaling, which a fee-schedule line pays after every rule.
+    if !amount.is_sign_negative()
+        && let Some(rounded) = Exact::of(amount).and_then(Exact::cents)
+    {
+        return rounded;
+    }
+    decimal_cents(amount)
+}
+
+/// [`cents`] in rust_decimal's arithmetic.
+fn decimal_cents(amount: Decimal) -> Decimal {
     let mut a = amount.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
     a.rescale(2);
     a
@@ -1558,6 +1570,43 @@ mod tests {
             let sum: Decimal = lines.iter().map(|l| l.allowed).sum();
             let fast = total(&lines, |l| l.allowed);
             assert_eq!((fast, fast.to_string()), (sum, sum.to_string()), "{amounts:?}");
+        }
+    }
+
+    #[test]
+    fn cents_in_integers_equal_the_decimal_rounding() {
+        let mut values: Vec<Decimal> = [
+            "0",
+            "-0",
+            "0.004",
+            "0.005",
+            "0.00499999",
+            "0.015",
+            "0.025",
+            "1.995",
+            "2.5",
+            "12.345",
+            "12.3449999",
+            "-0.005",
+            "-1.235",
+            "-7",
+            "99999999.995",
+            "0.0000000000000000000000000005",
+            "18446744073709551615",
+            "18446744073709551616",
+            "184467440737095516.15",
+            "92233720368547758.07",
+            "92233720368547758.075",
+            "79228162514264337593543950335",
+            "7.9228162514264337593543950335",
+        ]
+        .iter()
+        .map(|v| v.parse::<Decimal>().unwrap())
+        .collect();
+        values.extend((0..5_000u32).flat_map(|i| (0..=8).map(move |scale| Decimal::new(i64::from(i * 7919), scale))));
+        for value in values {
+            let (fast, slow) = (cents(value), decimal_cents(value));
+            assert_eq!((fast, fast.to_string()), (slow, slow.to_string()), "{value}");
         }
     }
 
