@@ -1213,8 +1213,13 @@ impl Reference {
             self.price_line(claim, line, rule, given, &mut lines[slot]).map_err(|e| e.at(FieldPath::line(i)))?;
         }
         if !fee_lines.is_empty() {
-            let fees = crate::pfs::price_fee_schedule_lines(self, claim, &fee_lines, options.percent_of_medicare);
-            lines = in_line_order(lines, fees);
+            let anesthesia = lines.len();
+            crate::pfs::price_fee_schedule_lines(self, claim, &fee_lines, options.percent_of_medicare, &mut lines);
+            // Both runs are in line order: most claims are all anesthesia or all fee schedule, and nothing
+            // moves (a priced line is 368 bytes); a claim of both is put in line order (no line is in both).
+            if anesthesia > 0 && anesthesia < lines.len() {
+                lines.sort_by_key(|l| l.line);
+            }
         }
         let mut lines = apply_combined_cap(claim, lines);
         if claim.frequency_code == "8" {
@@ -1401,27 +1406,6 @@ fn physical_status_units(rule: &RuleSet, ps: ModifierCode) -> Option<(Decimal, &
 /// keyed by text, and `ModifierCode::as_str` checks UTF-8 first, a few times on every priced line.
 fn modifier_entry<V>(map: &BTreeMap<String, V>, modifier: ModifierCode) -> Option<(&String, &V)> {
     map.iter().find(|(key, _)| key.as_bytes() == modifier.as_bytes())
-}
-
-/// Two lists of priced lines, each in line order, as one in line order. Most claims are all anesthesia
-/// or all fee schedule: one list is empty, and nothing moves (a priced line is 368 bytes).
-fn in_line_order(a: Vec<PricedLine>, b: Vec<PricedLine>) -> Vec<PricedLine> {
-    if a.is_empty() {
-        return b;
-    }
-    if b.is_empty() {
-        return a;
-    }
-    let mut merged = Vec::with_capacity(a.len() + b.len());
-    let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
-    while let Some(next) = match (a.peek(), b.peek()) {
-        (Some(x), Some(y)) if y.line < x.line => b.next(),
-        (Some(_), _) => a.next(),
-        (None, _) => b.next(),
-    } {
-        merged.push(next);
-    }
-    merged
 }
 
 /// The payer cap on one anesthetic: "combined physician and non-physician payment may not exceed 100% of
