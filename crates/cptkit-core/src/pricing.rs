@@ -1177,11 +1177,19 @@ impl Serialize for PricedLine {
 }
 
 impl Reference {
-    /// Prices every line of a claim validation found no error in ([`Reference::judge`] is the way in).
-    pub(crate) fn price_valid(&self, claim: &Claim, options: &PriceOptions, rules: &RuleBook) -> Result<PricedClaim> {
+    /// Prices every line of a claim validation found no error in ([`Reference::judge`] is the way in),
+    /// into `lines` (emptied first: a face judging claim after claim hands back the last claim's list).
+    pub(crate) fn price_valid(
+        &self,
+        claim: &Claim,
+        options: &PriceOptions,
+        rules: &RuleBook,
+        mut lines: Vec<PricedLine>,
+    ) -> Result<PricedClaim> {
         options.check_percent()?;
         // The anesthesia lines, in line order; the fee-schedule lines are priced together afterwards.
-        let mut lines: Vec<PricedLine> = Vec::with_capacity(claim.lines.len());
+        lines.clear();
+        lines.reserve(claim.lines.len());
         let mut fee_lines: SmallVec<[(usize, Arc<RuleSet>); 4]> = SmallVec::new();
         // The rule set depends on the claim and the date alone: lines of one day share it.
         let mut day_rule: Option<(Date, &Arc<RuleSet>)> = None;
