@@ -23,8 +23,8 @@ use arrow_buffer::{BooleanBufferBuilder, NullBuffer, OffsetBuffer};
 use arrow_cast::cast::cast;
 use arrow_schema::{DataType, SchemaRef};
 use cptkit_core::{
-    Claim, Edit, Error, Finding, JudgeOptions, Judgement, LineStatus, PriceOptions, Reference, Result, RuleBook,
-    Severity, StepSink, Verdict,
+    Claim, Edit, Error, Finding, JudgeOptions, Judgement, LineStatus, PriceOptions, PricedLine, Reference, Result,
+    RuleBook, Severity, StepSink, Verdict,
 };
 use rust_decimal::Decimal;
 
@@ -105,7 +105,7 @@ const PIECE_ROWS: usize = 4_096;
 fn judge_batch(
     batch: &RecordBatch,
     shape: &Shape,
-    judge: impl Fn(&Claim) -> Result<Judgement> + Sync,
+    judge: impl Fn(&Claim, Vec<PricedLine>) -> Result<Judgement> + Sync,
     earlier: &mut EarlierClaims,
     threads: Option<NonZeroUsize>,
 ) -> Result<Vec<RecordBatch>> {
@@ -164,7 +164,7 @@ fn judge_piece(
     runs: &[Range<usize>],
     batch_issues: &[RowIssue],
     shape: &Shape,
-    judge: &impl Fn(&Claim) -> Result<Judgement>,
+    judge: &impl Fn(&Claim, Vec<PricedLine>) -> Result<Judgement>,
 ) -> Result<RecordBatch> {
     let (Some(first), Some(last)) = (runs.first(), runs.last()) else {
         return Ok(RecordBatch::new_empty(shape.schema()));
@@ -173,12 +173,15 @@ fn judge_piece(
     let mut results = Results::new(piece.len(), shape);
     let mut batch_issues = batch_issues.iter().skip_while(|i| i.row < piece.start).peekable();
     let mut issues = Vec::new();
-    // One claim buffer per piece: each claim is read into the previous one's allocations.
+    // One claim buffer per piece: each claim is read into the previous one's allocations, and priced
+    // into the list of the last priced claim's lines once they are written.
     let mut claim = None;
+    let mut spare_lines = Vec::new();
     for rows in runs {
         issues.clear();
         let readable = columns.read_claim_into(rows.clone(), &mut issues, &mut claim);
-        let outcome = match claim.as_ref().filter(|_| readable).map(judge) {
+        let judged = claim.as_ref().filter(|_| readable).map(|claim| judge(claim, std::mem::take(&mut spare_lines)));
+        let outcome = match judged {
             None => Outcome::Unreadable,
             Some(Ok(judgement)) => {
                 place_findings(rows.start, judgement.report.findings, &mut issues);
@@ -215,6 +218,9 @@ fn judge_piece(
             if let Some(priced) = &mut results.priced {
                 priced.push(&outcome, row - rows.start)?;
             }
+        }
+        if let Outcome::Judged(Verdict::Priced(priced)) = outcome {
+            spare_lines = priced.lines;
         }
     }
     results.finish(columns.claim_ids().slice(piece.start, piece.len()), shape.schema())
@@ -472,7 +478,8 @@ impl ClaimStream {
     ) -> Result<Vec<RecordBatch>> {
         let options = JudgeOptions { today, pricing: None };
         let shape = Shape { priced: false, explain: false };
-        judge_batch(batch, &shape, |claim| reference.judge(claim, &options, rules), &mut self.earlier, self.threads)
+        let judge = |claim: &Claim, lines| reference.judge_reusing(claim, &options, rules, lines);
+        judge_batch(batch, &shape, judge, &mut self.earlier, self.threads)
     }
 
     /// [`price_batch`] of the stream's next batch.
@@ -486,7 +493,8 @@ impl ClaimStream {
     ) -> Result<Vec<RecordBatch>> {
         let options = JudgeOptions { today, pricing: Some(pricing.options.clone()) };
         let shape = Shape { priced: true, explain: pricing.explain };
-        judge_batch(batch, &shape, |claim| reference.judge(claim, &options, rules), &mut self.earlier, self.threads)
+        let judge = |claim: &Claim, lines| reference.judge_reusing(claim, &options, rules, lines);
+        judge_batch(batch, &shape, judge, &mut self.earlier, self.threads)
     }
 
     /// The rows of `pending` + `batch` that are ready: every claim except the batch's last one. A batch

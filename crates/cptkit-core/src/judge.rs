@@ -13,7 +13,7 @@ use time::{Date, OffsetDateTime};
 use crate::claim::Claim;
 use crate::error::{Error, Result, Violation};
 use crate::path::{FieldPath, PathItem};
-use crate::pricing::{CfBasis, PRICED_PLACES, PricedClaim, RuleBook, beyond_priced_places};
+use crate::pricing::{CfBasis, PRICED_PLACES, PricedClaim, PricedLine, RuleBook, beyond_priced_places};
 use crate::reference::Reference;
 use crate::validate::{Severity, ValidationContext, ValidationReport};
 
@@ -269,13 +269,25 @@ impl Reference {
     /// `Err` only for a bug met on this claim (a panic in the core, caught here): an internal error
     /// for this claim alone, so a batch or a stream goes on.
     pub fn judge(&self, claim: &Claim, options: &JudgeOptions, rules: &RuleBook) -> Result<Judgement> {
+        self.judge_reusing(claim, options, rules, Vec::new())
+    }
+
+    /// [`Reference::judge`], pricing into `lines` (emptied first): a face that judges claim after claim
+    /// and is done with the last one's priced lines hands their list back, and no claim allocates one.
+    pub fn judge_reusing(
+        &self,
+        claim: &Claim,
+        options: &JudgeOptions,
+        rules: &RuleBook,
+        lines: Vec<PricedLine>,
+    ) -> Result<Judgement> {
         let context = ValidationContext { today: options.today };
         let judge = || {
             let report = self.validate(claim, &context);
             let verdict = match &options.pricing {
                 None => Verdict::Validated,
                 Some(_) if !report.is_valid() => Verdict::Rejected,
-                Some(pricing) => match self.price_valid(claim, pricing, rules) {
+                Some(pricing) => match self.price_valid(claim, pricing, rules, lines) {
                     Ok(priced) => Verdict::Priced(priced),
                     Err(error) => Verdict::NotPriced(error),
                 },

@@ -847,6 +847,18 @@ fn total(lines: &[PricedLine], amount: fn(&PricedLine) -> Decimal) -> Decimal {
 const ZERO_CENTS: Decimal = Decimal::from_parts(0, 0, 0, false, 2);
 
 pub(crate) fn cents(amount: Decimal) -> Decimal {
+    // An amount not below zero within 64 bits (all but none) is rounded in integers: the same cents,
+    // without rust_decimal's rounding and rescaling, which a fee-schedule line pays after every rule.
+    if !amount.is_sign_negative()
+        && let Some(rounded) = Exact::of(amount).and_then(Exact::cents)
+    {
+        return rounded;
+    }
+    decimal_cents(amount)
+}
+
+/// [`cents`] in rust_decimal's arithmetic.
+fn decimal_cents(amount: Decimal) -> Decimal {
     let mut a = amount.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
     a.rescale(2);
     a
@@ -1165,11 +1177,19 @@ impl Serialize for PricedLine {
 }
 
 impl Reference {
-    /// Prices every line of a claim validation found no error in ([`Reference::judge`] is the way in).
-    pub(crate) fn price_valid(&self, claim: &Claim, options: &PriceOptions, rules: &RuleBook) -> Result<PricedClaim> {
+    /// Prices every line of a claim validation found no error in ([`Reference::judge`] is the way in),
+    /// into `lines` (emptied first: a face judging claim after claim hands back the last claim's list).
+    pub(crate) fn price_valid(
+        &self,
+        claim: &Claim,
+        options: &PriceOptions,
+        rules: &RuleBook,
+        mut lines: Vec<PricedLine>,
+    ) -> Result<PricedClaim> {
         options.check_percent()?;
         // The anesthesia lines, in line order; the fee-schedule lines are priced together afterwards.
-        let mut lines: Vec<PricedLine> = Vec::with_capacity(claim.lines.len());
+        lines.clear();
+        lines.reserve(claim.lines.len());
         let mut fee_lines: SmallVec<[(usize, Arc<RuleSet>); 4]> = SmallVec::new();
         // The rule set depends on the claim and the date alone: lines of one day share it.
         let mut day_rule: Option<(Date, &Arc<RuleSet>)> = None;
@@ -1201,8 +1221,13 @@ impl Reference {
             self.price_line(claim, line, rule, given, &mut lines[slot]).map_err(|e| e.at(FieldPath::line(i)))?;
         }
         if !fee_lines.is_empty() {
-            let fees = crate::pfs::price_fee_schedule_lines(self, claim, &fee_lines, options.percent_of_medicare);
-            lines = in_line_order(lines, fees);
+            let anesthesia = lines.len();
+            crate::pfs::price_fee_schedule_lines(self, claim, &fee_lines, options.percent_of_medicare, &mut lines);
+            // Both runs are in line order: most claims are all anesthesia or all fee schedule, and nothing
+            // moves (a priced line is 368 bytes); a claim of both is put in line order (no line is in both).
+            if anesthesia > 0 && anesthesia < lines.len() {
+                lines.sort_by_key(|l| l.line);
+            }
         }
         let mut lines = apply_combined_cap(claim, lines);
         if claim.frequency_code == "8" {
@@ -1391,27 +1416,6 @@ fn modifier_entry<V>(map: &BTreeMap<String, V>, modifier: ModifierCode) -> Optio
     map.iter().find(|(key, _)| key.as_bytes() == modifier.as_bytes())
 }
 
-/// Two lists of priced lines, each in line order, as one in line order. Most claims are all anesthesia
-/// or all fee schedule: one list is empty, and nothing moves (a priced line is 368 bytes).
-fn in_line_order(a: Vec<PricedLine>, b: Vec<PricedLine>) -> Vec<PricedLine> {
-    if a.is_empty() {
-        return b;
-    }
-    if b.is_empty() {
-        return a;
-    }
-    let mut merged = Vec::with_capacity(a.len() + b.len());
-    let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
-    while let Some(next) = match (a.peek(), b.peek()) {
-        (Some(x), Some(y)) if y.line < x.line => b.next(),
-        (Some(_), _) => a.next(),
-        (None, _) => b.next(),
-    } {
-        merged.push(next);
-    }
-    merged
-}
-
 /// The payer cap on one anesthetic: "combined physician and non-physician payment may not exceed 100% of
 /// the physician-only amount" (Anthem C-09002 and Anthem MA summaries, shared/domain/anesthesia-billing.md
 /// §2.2); the fraction is the rule set's `combined_cap`, and a rule set without one caps nothing.
@@ -1558,6 +1562,43 @@ mod tests {
             let sum: Decimal = lines.iter().map(|l| l.allowed).sum();
             let fast = total(&lines, |l| l.allowed);
             assert_eq!((fast, fast.to_string()), (sum, sum.to_string()), "{amounts:?}");
+        }
+    }
+
+    #[test]
+    fn cents_in_integers_equal_the_decimal_rounding() {
+        let mut values: Vec<Decimal> = [
+            "0",
+            "-0",
+            "0.004",
+            "0.005",
+            "0.00499999",
+            "0.015",
+            "0.025",
+            "1.995",
+            "2.5",
+            "12.345",
+            "12.3449999",
+            "-0.005",
+            "-1.235",
+            "-7",
+            "99999999.995",
+            "0.0000000000000000000000000005",
+            "18446744073709551615",
+            "18446744073709551616",
+            "184467440737095516.15",
+            "92233720368547758.07",
+            "92233720368547758.075",
+            "79228162514264337593543950335",
+            "7.9228162514264337593543950335",
+        ]
+        .iter()
+        .map(|v| v.parse::<Decimal>().unwrap())
+        .collect();
+        values.extend((0..5_000u32).flat_map(|i| (0..=8).map(move |scale| Decimal::new(i64::from(i * 7919), scale))));
+        for value in values {
+            let (fast, slow) = (cents(value), decimal_cents(value));
+            assert_eq!((fast, fast.to_string()), (slow, slow.to_string()), "{value}");
         }
     }
 

@@ -299,10 +299,13 @@ pub struct OppsCap {
 /// The tables of one release.
 #[derive(Debug, Default)]
 pub struct Tables {
-    /// The rows' [`row_key`]s, sorted, apart from the rows so a lookup searches a dense array.
+    /// The rows' [`row_key`]s, sorted, apart from the rows so a search for a code's rows is dense.
     keys: Vec<u64>,
     /// In the order of `keys`.
     rows: Vec<RvuRow>,
+    /// The position of each [`row_key`] in `rows`: validation and pricing look a row up for every
+    /// fee-schedule line, and a binary search over the ~18,000 keys cost three times the hash.
+    by_key: HashMap<u64, u32>,
     gpcis: HashMap<LocalityId, Gpci>,
     opps_caps: HashMap<(u64, LocalityId), OppsCap>,
     zips: HashMap<u32, ZipLocality>,
@@ -429,12 +432,15 @@ impl Tables {
             .map_err(|e| file_error(dir, &zip_file, e))?;
         let mut endoscopy: HashMap<CptCode, Vec<CptCode>> = HashMap::new();
         let (keys, rows): (Vec<u64>, Vec<RvuRow>) = rows.into_iter().unzip();
+        // Each key at the row a binary search finds, so that a file naming a row twice reads as it did.
+        let by_key =
+            keys.iter().filter_map(|&key| Some((key, u32::try_from(keys.binary_search(&key).ok()?).ok()?))).collect();
         for row in rows.iter().filter(|r| r.modifier.is_none()) {
             if let Some(base) = row.endoscopic_base {
                 endoscopy.entry(base).or_default().push(row.code);
             }
         }
-        Ok(Tables { keys, rows, gpcis, opps_caps, zips, endoscopy })
+        Ok(Tables { keys, rows, by_key, gpcis, opps_caps, zips, endoscopy })
     }
 
     /// The codes whose endoscopic base is `base` (its endoscopy family, the base itself not included).
@@ -444,8 +450,8 @@ impl Tables {
 
     /// The RVU row of a code with a pricing modifier (26, TC, 53) or none.
     pub fn row(&self, code: CptCode, modifier: Option<ModifierCode>) -> Option<&RvuRow> {
-        let key = row_key(code, modifier);
-        self.keys.binary_search(&key).ok().map(|i| &self.rows[i])
+        let at = *self.by_key.get(&row_key(code, modifier))?;
+        self.rows.get(at as usize)
     }
 
     /// Every row of a code: the global row first, then 26, TC and 53.

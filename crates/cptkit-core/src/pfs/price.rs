@@ -350,13 +350,14 @@ fn zip5(location: &Option<crate::claim::Location>) -> Option<&str> {
 }
 
 /// Prices the fee-schedule lines of a claim (`lines`: index and rule set, Medicare basis) together, so
-/// the multiple-procedure rules see every line of a day.
+/// the multiple-procedure rules see every line of a day; each priced line is pushed onto `out`, in order.
 pub(crate) fn price_fee_schedule_lines(
     reference: &Reference,
     claim: &Claim,
     lines: &[(usize, Arc<RuleSet>)],
     percent_of_medicare: Option<Decimal>,
-) -> Vec<PricedLine> {
+    out: &mut Vec<PricedLine>,
+) {
     let npp = reference.nonphysician_share(claim);
     let mut lookup = ClaimLookup {
         reference,
@@ -365,7 +366,6 @@ pub(crate) fn price_fee_schedule_lines(
         day: None,
         locality: None,
     };
-    let mut out: Vec<PricedLine> = Vec::with_capacity(lines.len());
     // A claim has a few fee-schedule lines: their work stays on the stack.
     let mut work: SmallVec<[Work; 4]> = SmallVec::new();
     for (index, rule) in lines {
@@ -409,7 +409,6 @@ pub(crate) fn price_fee_schedule_lines(
     for (w, other_side) in work.into_iter().zip(other_sides) {
         finish(&mut out[w.slot], w, other_side);
     }
-    out
 }
 
 /// A payer whose rule set pays a contract rate: the Medicare amount times the contract's percentage
