@@ -543,10 +543,10 @@ impl ClaimStream {
     /// Every run of rows of a claim id that came in more than one run is made invalid, as its own error
     /// findings would make it (`claim_valid` false, `not_valid`, no amounts), with TBL003 on its first
     /// row naming the rows of the claim's other runs: an earlier run was judged before the later one was
-    /// seen, and no part of a claim is judged as the whole claim. A table without such a claim is left
-    /// as it is, at no cost.
+    /// seen, and no part of a claim is judged as the whole claim. A table whose claim ids the stream
+    /// never took for met again is left as it is, at no cost; else one pass over the ids finds the runs.
     pub fn settle(&self, results: &mut [RecordBatch]) -> Result<()> {
-        if self.earlier.apart.is_empty() {
+        if self.earlier.again.is_empty() {
             return Ok(());
         }
         let unexpected = || Error::internal("a result batch is not of the result layout");
@@ -556,19 +556,13 @@ impl ClaimStream {
                 .map(|b| b.column(0).as_string_opt::<i32>())
                 .collect::<Option<_>>()
                 .ok_or_else(unexpected)?;
-            let row_ids = ids.iter().flat_map(|ids| ids.iter());
-            // The runs of rows with one claim id, as the batches' runs were cut, now across the whole call.
-            let mut runs: Vec<(Range<usize>, &str)> = Vec::new();
-            let mut previous = None;
-            for (row, id) in row_ids.enumerate() {
-                match (runs.last_mut(), id) {
-                    (Some(run), Some(id)) if previous == Some(id) => run.0.end = row + 1,
-                    (_, Some(id)) => runs.push((row..row + 1, id)),
-                    _ => {}
-                }
-                previous = id;
-            }
-            crate::read::apart_claims(runs.into_iter(), &self.earlier.apart)
+            // The runs of rows with one claim id, as the batches' runs were cut, numbered across the call.
+            let runs = ids.iter().scan(0, |first_row, ids| {
+                let runs = id_runs(ids, *first_row);
+                *first_row += ids.len();
+                Some(runs)
+            });
+            crate::read::apart_claims(runs.flatten(), &self.earlier.again)
         };
         let mut first_row = 0;
         for batch in results.iter_mut() {
@@ -643,6 +637,23 @@ fn devalidated(batch: &RecordBatch, first_row: usize, apart: &[(Range<usize>, Ro
         }
     }
     RecordBatch::try_new(batch.schema(), columns).map_err(|e| Error::internal(e.to_string()))
+}
+
+/// The runs of adjacent rows with one claim id (a row with none is in no run), counted from `first_row`.
+fn id_runs(ids: &StringArray, first_row: usize) -> impl Iterator<Item = (Range<usize>, &str)> {
+    let mut row = 0;
+    std::iter::from_fn(move || {
+        while row < ids.len() && ids.is_null(row) {
+            row += 1;
+        }
+        let start = row;
+        let id = (start < ids.len()).then(|| ids.value(start))?;
+        row += 1;
+        while row < ids.len() && ids.is_valid(row) && ids.value(row) == id {
+            row += 1;
+        }
+        Some((first_row + start..first_row + row, id))
+    })
 }
 
 fn claim_ids(batch: &RecordBatch) -> Result<arrow_array::StringArray> {
