@@ -88,8 +88,9 @@ pub struct Segment<'a> {
     /// Start of each element (index 0 = the id), then `data.len() + 1`.
     bounds: &'a [u32],
     delims: Delimiters,
-    number: u64,
-    offset: u64,
+    /// Where the segment is (its number, offset and id), made once: most segments are located
+    /// several times (each value's source, each error).
+    at: SegmentRef,
     /// The first value read as text that was not UTF-8 (see [`Segment::not_text`]).
     not_text: Cell<Option<u64>>,
 }
@@ -111,12 +112,12 @@ impl<'a> Segment<'a> {
 
     /// 1-based position of the segment in the input.
     pub fn number(&self) -> u64 {
-        self.number
+        self.at.segment_number
     }
 
     /// Byte offset of the segment's first byte in the input.
     pub fn offset(&self) -> u64 {
-        self.offset
+        self.at.byte_offset
     }
 
     /// Number of elements after the id.
@@ -162,7 +163,7 @@ impl<'a> Segment<'a> {
             if self.not_text.get().is_none() {
                 // The first bad byte, as an offset from the start of the input.
                 let at = bytes.as_ptr() as usize - self.data.as_ptr() as usize + e.valid_up_to();
-                self.not_text.set(Some(self.offset + at as u64));
+                self.not_text.set(Some(self.offset() + at as u64));
             }
             ""
         })
@@ -225,7 +226,7 @@ impl<'a> Segment<'a> {
     /// Where this segment is, for errors and source tables.
     #[inline]
     pub fn at(&self) -> SegmentRef {
-        SegmentRef::new(self.number, self.offset, self.id())
+        self.at
     }
 
     /// Where element `i` of this segment is.
@@ -746,8 +747,7 @@ impl<R: Read> SegmentReader<R> {
             start: seg_start,
             bounds: &self.bounds,
             delims,
-            number: self.count,
-            offset,
+            at: SegmentRef::of_segment(self.count, offset, id),
             not_text: Cell::new(None),
         })
     }
