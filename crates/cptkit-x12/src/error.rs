@@ -30,6 +30,14 @@ impl SegmentRef {
         SegmentRef { segment_number, byte_offset, id: stored, element: 0, component: 0 }
     }
 
+    /// [`SegmentRef::new`] for a segment whose id is checked (2-3 upper-case letters or digits, which
+    /// `new` would keep as they are): copied without its filter.
+    pub(crate) fn of_segment(segment_number: u64, byte_offset: u64, id: &[u8]) -> SegmentRef {
+        debug_assert!((2..=3).contains(&id.len()) && id.iter().all(u8::is_ascii_alphanumeric));
+        let id = [id[0], id[1], id.get(2).copied().unwrap_or(0)];
+        SegmentRef { segment_number, byte_offset, id, element: 0, component: 0 }
+    }
+
     /// The stored id bytes (zero-padded), for compact side tables that keep the fields apart.
     pub(crate) fn id_bytes(&self) -> [u8; 3] {
         self.id

@@ -1567,9 +1567,8 @@ impl Handler837 {
         claim.lines.reserve_exact(built.len());
         for (i, b) in built.enumerate() {
             let i = u16::try_from(i).unwrap_or(u16::MAX);
-            for &(field, at) in self.line_entries.get(b.entries).unwrap_or_default() {
-                source.set(ClaimField::Line(i, field), at);
-            }
+            let entries = self.line_entries.get(b.entries).unwrap_or_default();
+            source.set_all(entries.iter().map(|&(field, at)| (ClaimField::Line(i, field), at)));
             for (field, mut f) in b.findings {
                 f.loc = ClaimField::Line(i, field).path();
                 findings.push(f);

@@ -78,6 +78,9 @@ pub(crate) enum DelimiterClash {
 #[derive(Debug, Clone)]
 pub struct Segment<'a> {
     data: &'a [u8],
+    /// The id, kept as found: every segment's id is read several times (envelope checks, dispatch, each
+    /// location), and finding it again from `bounds` cost ~20 instructions each time.
+    id: &'a [u8],
     /// The reader's buffer as text, when it is (see [`Buffer`]), and where `data` starts in it: values
     /// are sliced from it with no check of their own.
     text: Option<&'a str>,
@@ -85,8 +88,9 @@ pub struct Segment<'a> {
     /// Start of each element (index 0 = the id), then `data.len() + 1`.
     bounds: &'a [u32],
     delims: Delimiters,
-    number: u64,
-    offset: u64,
+    /// Where the segment is (its number, offset and id), made once: most segments are located
+    /// several times (each value's source, each error).
+    at: SegmentRef,
     /// The first value read as text that was not UTF-8 (see [`Segment::not_text`]).
     not_text: Cell<Option<u64>>,
 }
@@ -94,7 +98,7 @@ pub struct Segment<'a> {
 impl<'a> Segment<'a> {
     /// The segment id (`CLM`).
     pub fn id(&self) -> &'a [u8] {
-        self.element(0)
+        self.id
     }
 
     /// The raw bytes of the segment, without its terminator.
@@ -108,12 +112,12 @@ impl<'a> Segment<'a> {
 
     /// 1-based position of the segment in the input.
     pub fn number(&self) -> u64 {
-        self.number
+        self.at.segment_number
     }
 
     /// Byte offset of the segment's first byte in the input.
     pub fn offset(&self) -> u64 {
-        self.offset
+        self.at.byte_offset
     }
 
     /// Number of elements after the id.
@@ -159,7 +163,7 @@ impl<'a> Segment<'a> {
             if self.not_text.get().is_none() {
                 // The first bad byte, as an offset from the start of the input.
                 let at = bytes.as_ptr() as usize - self.data.as_ptr() as usize + e.valid_up_to();
-                self.not_text.set(Some(self.offset + at as u64));
+                self.not_text.set(Some(self.offset() + at as u64));
             }
             ""
         })
@@ -222,7 +226,7 @@ impl<'a> Segment<'a> {
     /// Where this segment is, for errors and source tables.
     #[inline]
     pub fn at(&self) -> SegmentRef {
-        SegmentRef::new(self.number, self.offset, self.id())
+        self.at
     }
 
     /// Where element `i` of this segment is.
@@ -738,12 +742,12 @@ impl<R: Read> SegmentReader<R> {
         }
         Next::Segment(Segment {
             data,
+            id,
             text: self.buf.text(),
             start: seg_start,
             bounds: &self.bounds,
             delims,
-            number: self.count,
-            offset,
+            at: SegmentRef::of_segment(self.count, offset, id),
             not_text: Cell::new(None),
         })
     }
@@ -1004,8 +1008,9 @@ const ID_CLASS: [u8; 256] = {
     table
 };
 
+/// 2-3 upper-case letters or digits ([`ID_CLASS`]: one load a byte instead of two range checks).
 fn is_segment_id(id: &[u8]) -> bool {
-    (2..=3).contains(&id.len()) && id.iter().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    (2..=3).contains(&id.len()) && id.iter().all(|&b| ID_CLASS[usize::from(b)] & ID != 0)
 }
 
 fn segment_id_prefix(window: &[u8], element: u8) -> &[u8] {
