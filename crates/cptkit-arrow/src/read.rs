@@ -1079,6 +1079,11 @@ impl<'a> RowReader<'a> {
             // none left to divide off its 96-bit parts.
             Ok(mut mantissa) => {
                 let mut scale = layout::DECIMAL_SCALE as u32;
+                // Most quantities are whole (minutes, units): every place dropped by one division.
+                let whole = 10i64.pow(scale);
+                if mantissa % whole == 0 {
+                    (mantissa, scale) = (mantissa / whole, 0);
+                }
                 while scale > 0 && mantissa % 10 == 0 {
                     (mantissa, scale) = (mantissa / 10, scale - 1);
                 }

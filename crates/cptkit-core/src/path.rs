@@ -27,12 +27,21 @@ impl FieldPath {
 
     /// The top-level field `name`.
     pub fn field(name: &'static str) -> FieldPath {
-        FieldPath(vec![PathItem::Field(Cow::Borrowed(name))])
+        FieldPath::starting([PathItem::Field(Cow::Borrowed(name))])
     }
 
     /// `lines[i]`, the start of every line-level path.
     pub fn line(i: usize) -> FieldPath {
-        FieldPath(vec![PathItem::Field(Cow::Borrowed("lines")), PathItem::Index(i)])
+        FieldPath::starting([PathItem::Field(Cow::Borrowed("lines")), PathItem::Index(i)])
+    }
+
+    /// A path of `items`, with room for the items most paths go on to add (`lines[0].modifiers[1]`):
+    /// a path grown item by item would otherwise be reallocated as it grows.
+    fn starting<const N: usize>(items: [PathItem; N]) -> FieldPath {
+        const DEEPEST_USUAL: usize = 4;
+        let mut path = Vec::with_capacity(DEEPEST_USUAL);
+        path.extend(items);
+        FieldPath(path)
     }
 
     /// This path, then the field `name`.

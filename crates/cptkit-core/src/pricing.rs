@@ -17,7 +17,7 @@ use crate::claim::{Claim, ClaimLine, PlanType, ShortText, UnitBasis};
 use crate::error::{Error, ErrorKind, Resource, Result};
 use crate::ids::{CptCode, LocalityId, ModifierCode, UsState};
 use crate::judge::{GivenFactor, PriceOptions};
-use crate::model::{CfTier, ConversionFactor, ServiceType};
+use crate::model::{AnesthesiaCode, CfTier, ConversionFactor, QualifyingCircumstance, ServiceType};
 use crate::path::FieldPath;
 use crate::pfs::{CLAIM_LOCALITY, FeeBasis, claim_locality};
 use crate::reference::Reference;
@@ -397,13 +397,15 @@ impl RuleBook {
             return chosen.map_err(|rule| state_needed(date, rule));
         }
         let known = for_payer.is_some() || !plan_alone.is_empty();
+        // Worded as `Date` words it, at a fraction of its cost: claims of a payer without rules meet this.
+        let on = DateText(date);
         let message = match (known, elsewhere, state) {
             (_, Some(rule), Some(state)) => format!(
-                "no rule set for payer {payer:?} in {state} is in force on {date} ({} is for {})",
+                "no rule set for payer {payer:?} in {state} is in force on {on} ({} is for {})",
                 rule.id,
                 rule.selects.states_text()
             ),
-            (true, _, _) => format!("no rule set for payer {payer:?} and plan type {plan} is in force on {date}"),
+            (true, _, _) => format!("no rule set for payer {payer:?} and plan type {plan} is in force on {on}"),
             (false, _, _) => {
                 format!(
                     "cptkit has no public anesthesia payment rules for payer {payer:?}: load a rule set file for it"
@@ -440,9 +442,10 @@ fn state_needed(date: Date, rule: &RuleSet) -> Error {
     Error::invalid(
         FieldPath::field("service_facility_location").key("state"),
         format!(
-            "{}'s rules on {date} differ by state ({} is for {}): give the service facility's or the billing \
+            "{}'s rules on {} differ by state ({} is for {}): give the service facility's or the billing \
              provider's state",
             rule.payer,
+            DateText(date),
             rule.id,
             rule.selects.states_text()
         ),
@@ -1201,7 +1204,11 @@ impl Reference {
                 _ => rules.select(claim, line.date_of_service, options.rule_set.as_deref())?,
             };
             day_rule = Some((line.date_of_service, rule));
-            if !self.is_anesthesia_line(line) {
+            // The test of `is_anesthesia_line`, from the lookups an anesthesia line is priced by: made once.
+            let found = self.anesthesia_lookup(line.procedure_code);
+            if let (None, None) = found
+                && !line.procedure_code.is_anesthesia()
+            {
                 fee_lines.push((i, Arc::clone(rule)));
                 continue;
             }
@@ -1218,7 +1225,7 @@ impl Reference {
             // Priced in its place in the list, not moved there afterwards (a priced line is 368 bytes).
             let slot = lines.len();
             lines.push(PricedLine::new(i, line, rule));
-            self.price_line(claim, line, rule, given, &mut lines[slot]).map_err(|e| e.at(FieldPath::line(i)))?;
+            self.price_line(claim, line, rule, given, found, &mut lines[slot]).map_err(|e| e.at(FieldPath::line(i)))?;
         }
         if !fee_lines.is_empty() {
             let anesthesia = lines.len();
@@ -1254,13 +1261,20 @@ impl Reference {
             || self.qualifying_circumstances.iter().any(|qc| qc.code == code)
     }
 
-    /// Prices an anesthesia line into `priced`, made for it ([`PricedLine::new`]).
+    /// A code's anesthesia entry and qualifying circumstance, each when there is one.
+    fn anesthesia_lookup(&self, code: CptCode) -> (Option<&AnesthesiaCode>, Option<&QualifyingCircumstance>) {
+        (self.codes.get(&code), self.qualifying_circumstances.iter().find(|qc| qc.code == code))
+    }
+
+    /// Prices an anesthesia line into `priced`, made for it ([`PricedLine::new`]); `found` is its
+    /// code's [`Reference::anesthesia_lookup`].
     fn price_line(
         &self,
         claim: &Claim,
         line: &ClaimLine,
         rule: &Arc<RuleSet>,
         given: GivenFactor,
+        found: (Option<&AnesthesiaCode>, Option<&QualifyingCircumstance>),
         priced: &mut PricedLine,
     ) -> Result<()> {
         let code = line.procedure_code;
@@ -1273,8 +1287,8 @@ impl Reference {
             priced.status = LineStatus::NotPayable;
             return priced.not_priced(NotPriced::RefusedModifier(modifier.clone(), why.clone()));
         }
-        let qualifying = self.qualifying_circumstances.iter().find(|qc| qc.code == code);
-        match (self.codes.get(&code), qualifying) {
+        let (entry, qualifying) = found;
+        match (entry, qualifying) {
             (Some(entry), _) if entry.service_type == ServiceType::UnlistedAnesthesia => {
                 return priced.not_priced(NotPriced::Unlisted);
             }
