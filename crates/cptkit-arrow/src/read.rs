@@ -1265,8 +1265,10 @@ mod tests {
         assert!(taken_for_met > 0, "the filter took no id for met again: the test shows nothing");
         let runs = || ids.iter().enumerate().map(|(row, id)| (row..row + 1, id.as_str()));
         assert!(apart_claims(runs(), &earlier.again).is_empty());
-        // One id met again, after the others; a blank id twice is no claim (TBL001 already).
+        // One id met again, after the others; a blank id twice is no claim (TBL001 already), even with
+        // its fingerprint among those met again.
         earlier.insert(&ids[7]);
+        earlier.again.insert(fingerprint(" "));
         let again = [(300_000..300_002, ids[7].as_str()), (300_002..300_003, " "), (300_004..300_005, " ")];
         let apart = apart_claims(runs().chain(again), &earlier.again);
         let rows: Vec<_> = apart.iter().map(|(rows, _)| rows.clone()).collect();
