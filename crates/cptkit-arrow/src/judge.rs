@@ -449,7 +449,7 @@ impl<const N: usize> StructList<N> {
 /// batches is held back and judged whole with the next one. Batches that need no stitching pass
 /// through as zero-copy slices. The batches it gives are judged in order with its [`ClaimStream::validate`]
 /// or [`ClaimStream::price`], so that a claim whose lines come back after other claims is TBL003
-/// however the table is cut (it keeps a 16-byte fingerprint of every claim judged): their results are
+/// however the table is cut (it keeps a Bloom filter of the claim ids judged, about 2 bytes a claim): their results are
 /// final once [`ClaimStream::settle`] has corrected the earlier runs of such claims.
 #[derive(Debug, Default)]
 pub struct ClaimStream {
