@@ -22,10 +22,12 @@ pub fn process_cpu_seconds() -> f64 {
     ticks.iter().sum::<f64>() / 100.0
 }
 
-/// Peak resident memory in KiB (VmHWM of /proc/self/status).
+/// Peak resident memory in MB of 10^6 bytes, the unit the goals and the byte sizes use (VmHWM of
+/// /proc/self/status, which counts KiB).
 #[allow(dead_code)]
-pub fn peak_rss_kib() -> Option<u64> {
+pub fn peak_rss_mb() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib as f64 * 1024.0 / 1e6)
 }

@@ -36,10 +36,11 @@ LIBC = ctypes.CDLL("libc.so.6")
 
 
 def status_mb(field: str) -> float:
+    """A /proc/self/status size in MB of 10^6 bytes, the unit of the table sizes beside it (/proc counts KiB)."""
     with open("/proc/self/status", encoding="ascii") as f:
         for line in f:
             if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
+                return int(line.split()[1]) * 1024 / 1e6
     return float("nan")
 
 

@@ -40,7 +40,7 @@ def quantile7(values: list, p: Decimal):
 
 
 def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6  # KiB -> MB
 
 
 def run_ijson(path: str) -> dict:

@@ -47,8 +47,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         cptkit_tic::write_parquet(&path, &result.benchmarks)?;
         println!("wrote {}", path.display());
     }
-    match proc_stats::peak_rss_kib() {
-        Some(kib) => println!("peak RSS (VmHWM): {:.1} MB", kib as f64 / 1024.0),
+    match proc_stats::peak_rss_mb() {
+        Some(mb) => println!("peak RSS (VmHWM): {mb:.1} MB"),
         None => println!("peak RSS: /proc/self/status not readable"),
     }
     Ok(())

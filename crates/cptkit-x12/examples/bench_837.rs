@@ -118,8 +118,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("not_valid: {}", c.not_valid);
         println!("not_priced: {}", c.not_priced);
     }
-    if let Some(kib) = proc_stats::peak_rss_kib() {
-        println!("peak_rss_mb: {:.1}", kib as f64 / 1024.0);
+    if let Some(mb) = proc_stats::peak_rss_mb() {
+        println!("peak_rss_mb: {mb:.1}");
     }
     Ok(())
 }
