@@ -836,7 +836,8 @@ def reconcile(
     ``tolerance`` (default 1.00) is how far below the expected amount a line may be before it is
     flagged ``underpaid``. ``totals_by_payer`` has one row per cptkit payer id (lower-case): a claim's
     own, and for a remittance's claims that match none and its PLB, the payer id of a claim it answers,
-    else its N1*PR named as ``read_837`` names NM1*PR (so ``payer_ids`` names it too).
+    else its N1*PR named as ``read_837`` names NM1*PR (so ``payer_ids`` names it too). A remittance of
+    PLB alone (no CLP) counts under the payer of one from the same N1*PR with claims, when there is one.
     """
 
 @final

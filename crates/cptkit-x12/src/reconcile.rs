@@ -241,7 +241,8 @@ pub struct Reconciliation {
     /// counts under the remittance's payer: one 835 transaction is one payer's, so that is the payer id
     /// of a claim one of its CLPs answers (not as a secondary or later payer), else its N1*PR named as
     /// the 837 reader names NM1*PR ([`ReadOptions::payer_id`] of N102 and N104 / REF*2U, with the plan
-    /// type of its first CLP06).
+    /// type of its first CLP06). A remittance with no CLP (PLB alone) has no plan type to read: it counts
+    /// under the key of a remittance from the same N1*PR with CLPs in the same call, if there is one.
     pub totals_by_payer: BTreeMap<String, Totals>,
     pub totals: Totals,
     /// What could not be read in the remittances (each `Remittance::problems`): an amount that could
@@ -526,11 +527,10 @@ where
     }
     let mut remits_by_id: BTreeMap<&str, Vec<(&Remittance, &RemitClaim)>> = BTreeMap::new();
     let mut result = Reconciliation::default();
-    for remittance in remittances {
+    for (remittance, payer_key) in remittances.iter().zip(remittance_payers(remittances, claims, &by_id, options)) {
         result.problems.extend_from_slice(&remittance.problems);
         // The amounts that could be read: `problems` names any other.
         let plb: i64 = remittance.provider_adjustments.iter().filter_map(|p| p.amount_cents).sum();
-        let payer_key = remittance_payer(remittance, claims, &by_id, options);
         result.totals.provider_adjustments += dollars(plb);
         result.totals_by_payer.entry(payer_key.clone()).or_default().provider_adjustments += dollars(plb);
         for rc in &remittance.claims {
@@ -660,9 +660,42 @@ fn payer_key(id: &str) -> String {
     id.trim().to_ascii_lowercase()
 }
 
-/// The `totals_by_payer` key of what `remittance` says apart from any claim (see
-/// [`Reconciliation::totals_by_payer`]). A secondary payer's CLP names no payer: the claim it answers
-/// is billed to another.
+/// The `totals_by_payer` key of each remittance, for what it says apart from any claim (see
+/// [`Reconciliation::totals_by_payer`]). A remittance with no CLP (PLB adjustments alone) names no claim
+/// and no plan type: it counts under the key of a remittance with CLPs from the same payer (N1*PR name
+/// and id) in the same call, so a payer's adjustments sit beside its payments; with none, under its N1*PR
+/// as [`remittance_payer`] names it.
+fn remittance_payers(
+    remittances: &[Remittance],
+    claims: &[ParsedClaim],
+    by_id: &BTreeMap<&str, Vec<usize>>,
+    options: &ReconcileOptions,
+) -> Vec<String> {
+    let party = |r: &Remittance| (r.payer.name.trim().to_owned(), r.payer.identifier.trim().to_owned());
+    let mut key_of_party: BTreeMap<(String, String), String> = BTreeMap::new();
+    let keys: Vec<Option<String>> = remittances
+        .iter()
+        .map(|r| {
+            let has_claims = !r.claims.is_empty();
+            let key = has_claims.then(|| remittance_payer(r, claims, by_id, options));
+            if let Some(key) = &key {
+                key_of_party.entry(party(r)).or_insert_with(|| key.clone());
+            }
+            key
+        })
+        .collect();
+    remittances
+        .iter()
+        .zip(keys)
+        .map(|(r, key)| {
+            key.or_else(|| key_of_party.get(&party(r)).cloned())
+                .unwrap_or_else(|| remittance_payer(r, claims, by_id, options))
+        })
+        .collect()
+}
+
+/// The `totals_by_payer` key of what `remittance` says apart from any claim, on its own. A secondary
+/// payer's CLP names no payer: the claim it answers is billed to another.
 fn remittance_payer(
     remittance: &Remittance,
     claims: &[ParsedClaim],

@@ -1056,6 +1056,32 @@ fn totals_by_payer_keep_one_row_per_payer() {
     assert_eq!(result.totals_by_payer["medicare"].claims, 1);
     assert_eq!(result.totals_by_payer["medicare-jm"].unmatched_remit_claims, 7);
 
+    // A remittance of PLB adjustments alone has no CLP06 to read a plan type from: on its own it counts
+    // under its N1*PR (here `01112` mapped to `medicare-jm`), but beside one from the same N1*PR with
+    // CLPs, under that one's payer, in either order.
+    let mapped_to = |payer: &str| {
+        let mut options = ReadOptions::default();
+        options.payer_ids.insert("01112".into(), payer.into());
+        options
+    };
+    let plb_only = cptkit_x12::Remittance { claims: Vec::new(), ..remits[0].clone() };
+    for pair in [vec![plb_only.clone(), remits[0].clone()], vec![remits[0].clone(), plb_only.clone()]] {
+        let result = run(&only_c1001, &pair, mapped_to("Medicare-JM"));
+        assert_eq!(result.totals_by_payer.keys().collect::<Vec<_>>(), ["medicare"]);
+        assert_eq!(result.totals_by_payer["medicare"].provider_adjustments, dec("43.80"));
+        assert_eq!(result.totals_by_payer["medicare"], result.totals);
+    }
+    let result = run(&[], std::slice::from_ref(&plb_only), mapped_to("Medicare-JM"));
+    assert_eq!(result.totals_by_payer.keys().collect::<Vec<_>>(), ["medicare-jm"]);
+    // Another payer's remittance with CLPs lends it nothing.
+    let other = cptkit_x12::Remittance {
+        payer: cptkit_x12::RemitParty { name: "CIGNA".into(), identifier: "62308".into() },
+        ..remits[0].clone()
+    };
+    let result = run(&only_c1001, &[other, plb_only], mapped_to("Medicare-JM"));
+    assert_eq!(result.totals_by_payer.keys().collect::<Vec<_>>(), ["medicare", "medicare-jm"]);
+    assert_eq!(result.totals_by_payer["medicare-jm"].provider_adjustments, dec("21.90"));
+
     // Commercial 835s with no claim: N1*PR `CIGNA HEALTHCARE` and `UNITEDHEALTHCARE` by the payer aliases.
     let commercial: Vec<_> = read_835(&fixture("835_commercial.x12")[..]).remittances().cloned().collect();
     let result = run(&[], &commercial, ReadOptions::default());
