@@ -325,6 +325,71 @@ fn scan_segment(window: &[u8], delims: Delimiters, bounds: &mut Vec<u32>) -> Opt
     None
 }
 
+/// Where the terminators and the element separators are in the 64 bytes of the buffer from `at`
+/// (bit i: byte `at + i`).
+#[derive(Debug, Clone, Copy)]
+struct BlockMasks {
+    at: usize,
+    ends: u64,
+    separators: u64,
+}
+
+impl BlockMasks {
+    /// The masks of `buf[at..at + 64]`; None when the buffer ends before.
+    #[inline(always)]
+    fn of(buf: &[u8], at: usize, delims: Delimiters) -> Option<BlockMasks> {
+        let block = buf.get(at..)?.first_chunk::<64>()?;
+        Some(BlockMasks { at, ends: byte_mask(block, delims.segment), separators: byte_mask(block, delims.element) })
+    }
+}
+
+/// [`scan_segment`] for the segment at `buf[start..]` when it ends within 64 bytes, from the masks of
+/// whole 64-byte blocks kept in `masks` across segments: a segment averages ~25 bytes, so one block's
+/// masks serve two or three segments, where [`scan_segment`] makes two masks of 48 bytes for each.
+/// None, with `bounds` untouched, for a longer segment or one too near the end of `buf`: the caller
+/// scans it with [`scan_segment`].
+#[inline(always)]
+fn scan_in_blocks(
+    buf: &[u8],
+    start: usize,
+    delims: Delimiters,
+    masks: &mut Option<BlockMasks>,
+    bounds: &mut Vec<u32>,
+) -> Option<usize> {
+    let block = match *masks {
+        // `start` in the block (the subtraction wraps for a start before it).
+        Some(block) if start.wrapping_sub(block.at) < 64 => block,
+        _ => {
+            let block = BlockMasks::of(buf, start, delims)?;
+            *masks = Some(block);
+            block
+        }
+    };
+    let offset = start - block.at;
+    let mut ends = block.ends >> offset;
+    let mut separators = block.separators >> offset;
+    if ends == 0 && offset > 0 {
+        // No terminator in the rest of this block: the next block's masks continue its bits.
+        let next = BlockMasks::of(buf, block.at + 64, delims)?;
+        *masks = Some(next);
+        ends |= next.ends << (64 - offset);
+        separators |= next.separators << (64 - offset);
+    }
+    if ends == 0 {
+        return None;
+    }
+    let len = ends.trailing_zeros();
+    // Only separators before the terminator belong to this segment.
+    separators &= (1 << len) - 1;
+    bounds.clear();
+    bounds.push(0);
+    while separators != 0 {
+        bounds.push(separators.trailing_zeros() + 1);
+        separators &= separators - 1;
+    }
+    Some(len as usize)
+}
+
 /// The first `byte` in `window`, 8 bytes at a time: for a segment of ~25 bytes this is cheaper than a
 /// `memchr` call (the splitter's `skip_body` calls it once per segment).
 fn find_byte(window: &[u8], byte: u8) -> Option<usize> {
@@ -412,6 +477,9 @@ pub struct SegmentReader<R> {
     delims: Option<Delimiters>,
     count: u64,
     bounds: Vec<u32>,
+    /// The masks of the 64-byte block the last segment ended in (see [`scan_in_blocks`]); None when
+    /// the buffer moved or the delimiters changed since.
+    masks: Option<BlockMasks>,
     /// After an over-long segment: drop bytes up to the next terminator.
     skipping: bool,
     /// Input bytes consumed so far (for throughput figures).
@@ -471,6 +539,7 @@ impl<R: Read> SegmentReader<R> {
             delims: None,
             count: 0,
             bounds: Vec::with_capacity(32),
+            masks: None,
             skipping: false,
             last_segment_end: 0,
             skim: false,
@@ -571,6 +640,7 @@ impl<R: Read> SegmentReader<R> {
             return Ok(false);
         }
         let mut buf = std::mem::take(&mut self.buf).into_bytes();
+        self.masks = None;
         if self.start > 0 {
             // Bytes before `start` are about to go: copy them first when capturing.
             if let Some((next, bytes)) = &mut self.capture {
@@ -683,8 +753,13 @@ impl<R: Read> SegmentReader<R> {
                 return Next::Error(self.resync_to_isa());
             }
             let Some(delims) = self.delims else { continue };
-            let window = &self.buf.bytes()[self.start..self.end];
-            let Some(len) = scan_segment(window, delims, &mut self.bounds) else {
+            let bytes = &self.buf.bytes()[..self.end];
+            let window = &bytes[self.start..];
+            let scanned = match scan_in_blocks(bytes, self.start, delims, &mut self.masks, &mut self.bounds) {
+                Some(len) => Some(len),
+                None => scan_segment(window, delims, &mut self.bounds),
+            };
+            let Some(len) = scanned else {
                 if self.eof {
                     let at = self.here(segment_id_prefix(window, delims.element));
                     let tail = window.len();
@@ -769,6 +844,7 @@ impl<R: Read> SegmentReader<R> {
 
     /// Reads the delimiters from the ISA at `start`. Ok(false): more input was read, call again.
     fn read_isa(&mut self) -> Result<bool, X12Error> {
+        self.masks = None; // made with the delimiters of the interchange before
         let window = &self.buf.bytes()[self.start..self.end];
         let element = window[3];
         // ISA has 16 elements: ISA16 is the byte after the 16th element separator.
