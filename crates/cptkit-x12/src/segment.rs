@@ -270,7 +270,7 @@ fn component_range(element: &[u8], sep: u8, j: usize) -> Range<usize> {
 }
 
 /// Finds the segment terminator in `window` (the segment's length) and records where each element
-/// starts on the way: segments average ~25 bytes and 5 elements, so a branch per byte or a `memchr`
+/// starts on the way (for the segments [`scan_in_blocks`] leaves): segments average ~25 bytes and 5 elements, so a branch per byte or a `memchr`
 /// call per element and another for the terminator cost more. A segment that ends within 48 bytes
 /// (nearly all: ISA and long names do not) takes one mask of its first 48 bytes' terminators and one
 /// of their separators ([`byte_mask`]); a longer one is scanned 8 bytes at a time.
@@ -324,6 +324,81 @@ fn scan_segment(window: &[u8], delims: Delimiters, bounds: &mut Vec<u32>) -> Opt
     }
     None
 }
+
+/// Where the terminators and the element separators are in the 64 bytes of the buffer from `at`
+/// (bit i: byte `at + i`).
+#[derive(Debug, Clone, Copy)]
+struct BlockMasks {
+    at: usize,
+    ends: u64,
+    separators: u64,
+}
+
+impl BlockMasks {
+    /// The masks of `buf[at..at + 64]`; None when the buffer ends before.
+    #[inline(always)]
+    fn of(buf: &[u8], at: usize, delims: Delimiters) -> Option<BlockMasks> {
+        let block = buf.get(at..)?.first_chunk::<64>()?;
+        Some(BlockMasks { at, ends: byte_mask(block, delims.segment), separators: byte_mask(block, delims.element) })
+    }
+}
+
+/// [`scan_segment`] for the segment at `buf[start..]` when it ends within 64 bytes, from the masks of
+/// whole 64-byte blocks kept in `masks` across segments: a segment averages ~25 bytes, so one block's
+/// masks serve two or three segments, where [`scan_segment`] makes two masks of 48 bytes for each.
+/// Its length, with 0 and its element starts written at the start of `bounds`, and how many those are.
+/// None for a longer segment or one too near the end of `buf`: the caller scans it with
+/// [`scan_segment`].
+#[inline(always)]
+fn scan_in_blocks(
+    buf: &[u8],
+    start: usize,
+    delims: Delimiters,
+    masks: &mut Option<BlockMasks>,
+    bounds: &mut [u32; SHORT_BOUNDS],
+) -> Option<(usize, usize)> {
+    let block = match *masks {
+        // `start` in the block (the subtraction wraps for a start before it).
+        Some(block) if start.wrapping_sub(block.at) < 64 => block,
+        _ => {
+            let block = BlockMasks::of(buf, start, delims)?;
+            *masks = Some(block);
+            block
+        }
+    };
+    let offset = start - block.at;
+    let mut ends = block.ends >> offset;
+    let mut separators = block.separators >> offset;
+    if ends == 0 && offset > 0 {
+        // No terminator in the rest of this block: the next block's masks continue its bits.
+        let next = BlockMasks::of(buf, block.at + 64, delims)?;
+        *masks = Some(next);
+        ends |= next.ends << (64 - offset);
+        separators |= next.separators << (64 - offset);
+    }
+    if ends == 0 {
+        return None;
+    }
+    let len = ends.trailing_zeros();
+    // Only separators before the terminator belong to this segment.
+    separators &= (1 << len) - 1;
+    bounds[0] = 0;
+    let mut used = 1;
+    // At most 63 separators: each has a slot, and one is left for the end.
+    for slot in &mut bounds[1..] {
+        if separators == 0 {
+            break;
+        }
+        *slot = separators.trailing_zeros() + 1;
+        separators &= separators - 1;
+        used += 1;
+    }
+    Some((len as usize, used))
+}
+
+/// Room in [`SegmentReader::short_bounds`] for 0, the element starts of a segment of at most 63 bytes
+/// and its end.
+const SHORT_BOUNDS: usize = 65;
 
 /// The first `byte` in `window`, 8 bytes at a time: for a segment of ~25 bytes this is cheaper than a
 /// `memchr` call (the splitter's `skip_body` calls it once per segment).
@@ -412,6 +487,12 @@ pub struct SegmentReader<R> {
     delims: Option<Delimiters>,
     count: u64,
     bounds: Vec<u32>,
+    /// `bounds` for a segment [`scan_in_blocks`] found (under 64 bytes): written by index, where each
+    /// push to `bounds` checked its capacity.
+    short_bounds: [u32; SHORT_BOUNDS],
+    /// The masks of the 64-byte block the last segment ended in (see [`scan_in_blocks`]); None when
+    /// the buffer moved or the delimiters changed since.
+    masks: Option<BlockMasks>,
     /// After an over-long segment: drop bytes up to the next terminator.
     skipping: bool,
     /// Input bytes consumed so far (for throughput figures).
@@ -471,6 +552,8 @@ impl<R: Read> SegmentReader<R> {
             delims: None,
             count: 0,
             bounds: Vec::with_capacity(32),
+            short_bounds: [0; SHORT_BOUNDS],
+            masks: None,
             skipping: false,
             last_segment_end: 0,
             skim: false,
@@ -571,6 +654,7 @@ impl<R: Read> SegmentReader<R> {
             return Ok(false);
         }
         let mut buf = std::mem::take(&mut self.buf).into_bytes();
+        self.masks = None;
         if self.start > 0 {
             // Bytes before `start` are about to go: copy them first when capturing.
             if let Some((next, bytes)) = &mut self.capture {
@@ -683,8 +767,13 @@ impl<R: Read> SegmentReader<R> {
                 return Next::Error(self.resync_to_isa());
             }
             let Some(delims) = self.delims else { continue };
-            let window = &self.buf.bytes()[self.start..self.end];
-            let Some(len) = scan_segment(window, delims, &mut self.bounds) else {
+            let bytes = &self.buf.bytes()[..self.end];
+            let window = &bytes[self.start..];
+            let scanned = match scan_in_blocks(bytes, self.start, delims, &mut self.masks, &mut self.short_bounds) {
+                Some((len, bounds)) => Some((len, Some(bounds))),
+                None => scan_segment(window, delims, &mut self.bounds).map(|len| (len, None)),
+            };
+            let Some((len, short_bounds)) = scanned else {
                 if self.eof {
                     let at = self.here(segment_id_prefix(window, delims.element));
                     let tail = window.len();
@@ -713,17 +802,31 @@ impl<R: Read> SegmentReader<R> {
                     Err(e) => return Next::Error(e),
                 }
             };
-            return self.emit(len, delims);
+            return self.emit(len, delims, short_bounds);
         }
     }
 
-    /// Emits the `len` bytes at `start` as one segment; `bounds` already holds its element starts.
-    fn emit(&mut self, len: usize, delims: Delimiters) -> Next<'_> {
+    /// Emits the `len` bytes at `start` as one segment; `bounds`, or the first `short_bounds` of
+    /// `short_bounds` when given, already holds its element starts.
+    fn emit(&mut self, len: usize, delims: Delimiters, short_bounds: Option<usize>) -> Next<'_> {
         let seg_start = self.start;
         self.start += len + 1;
         self.count += 1;
         self.last_segment_end = self.base + self.start as u64;
-        let (data, id_end) = complete_bounds(&self.buf.bytes()[seg_start..seg_start + len], delims, &mut self.bounds);
+        let raw = &self.buf.bytes()[seg_start..seg_start + len];
+        let (data, bounds, id_end) = match short_bounds {
+            Some(used) => {
+                let (data, used, id_end) = complete_bounds(raw, delims, &mut self.short_bounds, used);
+                (data, &self.short_bounds[..used], id_end)
+            }
+            None => {
+                self.bounds.push(0); // room for the end
+                let used = self.bounds.len() - 1;
+                let (data, used, id_end) = complete_bounds(raw, delims, &mut self.bounds, used);
+                self.bounds.truncate(used);
+                (data, &self.bounds[..], id_end)
+            }
+        };
         let offset = self.base + seg_start as u64;
         let id = &data[..id_end];
         if !is_segment_id(id) {
@@ -745,7 +848,7 @@ impl<R: Read> SegmentReader<R> {
             id,
             text: self.buf.text(),
             start: seg_start,
-            bounds: &self.bounds,
+            bounds,
             delims,
             at: SegmentRef::of_segment(self.count, offset, id),
             not_text: Cell::new(None),
@@ -769,6 +872,7 @@ impl<R: Read> SegmentReader<R> {
 
     /// Reads the delimiters from the ISA at `start`. Ok(false): more input was read, call again.
     fn read_isa(&mut self) -> Result<bool, X12Error> {
+        self.masks = None; // made with the delimiters of the interchange before
         let window = &self.buf.bytes()[self.start..self.end];
         let element = window[3];
         // ISA has 16 elements: ISA16 is the byte after the 16th element separator.
@@ -856,20 +960,27 @@ impl<R: Read> SegmentReader<R> {
     }
 }
 
-/// A segment's data without a CR before an LF terminator, and where its id ends, from the bytes before
-/// its terminator; `bounds` (element starts from a scan) gets the end of the last element.
-fn complete_bounds<'b>(raw: &'b [u8], delims: Delimiters, bounds: &mut Vec<u32>) -> (&'b [u8], usize) {
+/// A segment's data without a CR before an LF terminator, how many of `bounds` it has, and where its id
+/// ends, from the bytes before its terminator: the `used` element starts from a scan at the start of
+/// `bounds` (0 first), which has room for one more, get the end of the last element.
+fn complete_bounds<'b>(
+    raw: &'b [u8],
+    delims: Delimiters,
+    bounds: &mut [u32],
+    mut used: usize,
+) -> (&'b [u8], usize, usize) {
     let mut data = raw;
     // A CR before an LF terminator belongs to the line break, not to the last element.
     if delims.segment == b'\n' && data.last() == Some(&b'\r') {
         data = &data[..data.len() - 1];
-        if bounds.last().is_some_and(|&b| b as usize > data.len()) {
-            bounds.pop(); // the CR was the element separator: not a separator of this segment
+        if bounds[used - 1] as usize > data.len() {
+            used -= 1; // the CR was the element separator: not a separator of this segment
         }
     }
-    bounds.push(data.len() as u32 + 1);
+    bounds[used] = data.len() as u32 + 1;
+    used += 1;
     let id_end = (bounds[1] as usize).saturating_sub(1).min(data.len());
-    (data, id_end)
+    (data, used, id_end)
 }
 
 /// ISA, GS, ST, SE, GE or IEA: the envelope's own segments (every other one is a transaction's body).
@@ -1195,6 +1306,44 @@ mod tests {
                         assert_eq!(bounds, expected, "{start}..{end}");
                     }
                 }
+            }
+        }
+    }
+
+    /// The block scan, with its masks kept from one segment to the next as the reader keeps them (and
+    /// from starts anywhere, before or after the kept block), finds what `scan_segment` finds, or leaves
+    /// the segment to it.
+    #[test]
+    fn block_scan_matches_scan_segment() {
+        let delims = Delimiters::default();
+        let mut rng = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        for _ in 0..300 {
+            let len = (next() % 400) as usize;
+            let bytes: Vec<u8> = (0..len).map(|_| [b'~', b'*', b'A', b':', b'\n'][(next() % 5) as usize]).collect();
+            let mut masks = None;
+            let mut start = 0;
+            while start < bytes.len() {
+                let mut short = [0; SHORT_BOUNDS];
+                let mut bounds = Vec::new();
+                let expected = scan_segment(&bytes[start..], delims, &mut bounds);
+                match scan_in_blocks(&bytes, start, delims, &mut masks, &mut short) {
+                    Some((len, used)) => {
+                        assert_eq!(Some(len), expected, "from {start}");
+                        assert_eq!(&short[..used], &bounds[..], "from {start}");
+                    }
+                    None => assert!(expected.is_none_or(|len| len >= 64 || start + 128 > bytes.len()), "from {start}"),
+                }
+                // On to the next segment, or now and then to a start elsewhere (back, or far on).
+                start = match next() % 8 {
+                    0 => (next() as usize) % bytes.len(),
+                    _ => start + expected.map_or(1, |len| len + 1),
+                };
             }
         }
     }
