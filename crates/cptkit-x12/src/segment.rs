@@ -270,10 +270,11 @@ fn component_range(element: &[u8], sep: u8, j: usize) -> Range<usize> {
 }
 
 /// Finds the segment terminator in `window` (the segment's length) and records where each element
-/// starts on the way (for the segments [`scan_in_blocks`] leaves): segments average ~25 bytes and 5 elements, so a branch per byte or a `memchr`
-/// call per element and another for the terminator cost more. A segment that ends within 48 bytes
-/// (nearly all: ISA and long names do not) takes one mask of its first 48 bytes' terminators and one
-/// of their separators ([`byte_mask`]); a longer one is scanned 8 bytes at a time.
+/// starts on the way (for the segments [`scan_in_blocks`] leaves): segments average ~25 bytes and 5
+/// elements, so a branch per byte or a `memchr` call per element and another for the terminator cost
+/// more. A segment that ends within 48 bytes (nearly all: ISA and long names do not) takes one mask of
+/// its first 48 bytes' terminators and one of their separators ([`byte_mask`]); a longer one is
+/// scanned 8 bytes at a time.
 /// `bounds` gets 0 and each element start; None (and partial `bounds`) when there is no terminator.
 // Inlined into `next_segment`, its one hot caller: the call cost ~20 instructions a segment.
 #[inline(always)]
