@@ -1204,11 +1204,9 @@ impl Reference {
                 _ => rules.select(claim, line.date_of_service, options.rule_set.as_deref())?,
             };
             day_rule = Some((line.date_of_service, rule));
-            // The test of `is_anesthesia_line`, from the lookups an anesthesia line is priced by: made once.
+            // The lookups an anesthesia line is priced by, made once: they also say whether it is one.
             let found = self.anesthesia_lookup(line.procedure_code);
-            if let (None, None) = found
-                && !line.procedure_code.is_anesthesia()
-            {
+            if !is_anesthesia(found.0, line.procedure_code, || found.1.is_some()) {
                 fee_lines.push((i, Arc::clone(rule)));
                 continue;
             }
@@ -1252,18 +1250,20 @@ impl Reference {
         })
     }
 
-    /// Anesthesia lines (a CMS anesthesia code or a qualifying circumstance) are priced by base and
-    /// time units; every other line by the Physician Fee Schedule.
+    /// Whether a line is priced by base and time units ([`is_anesthesia`]), looked up here.
     pub(crate) fn is_anesthesia_line(&self, line: &ClaimLine) -> bool {
         let code = line.procedure_code;
-        self.codes.contains_key(&code)
-            || code.is_anesthesia()
-            || self.qualifying_circumstances.iter().any(|qc| qc.code == code)
+        is_anesthesia(self.codes.get(&code), code, || self.qualifying_circumstance(code).is_some())
     }
 
     /// A code's anesthesia entry and qualifying circumstance, each when there is one.
     fn anesthesia_lookup(&self, code: CptCode) -> (Option<&AnesthesiaCode>, Option<&QualifyingCircumstance>) {
-        (self.codes.get(&code), self.qualifying_circumstances.iter().find(|qc| qc.code == code))
+        (self.codes.get(&code), self.qualifying_circumstance(code))
+    }
+
+    /// The qualifying circumstance a code is, when it is one.
+    pub(crate) fn qualifying_circumstance(&self, code: CptCode) -> Option<&QualifyingCircumstance> {
+        self.qualifying_circumstances.iter().find(|qc| qc.code == code)
     }
 
     /// Prices an anesthesia line into `priced`, made for it ([`PricedLine::new`]); `found` is its
@@ -1408,6 +1408,15 @@ impl Reference {
         let used = CfUsed::Medicare { factor: Arc::clone(cf), locality, not_applied };
         Ok((cf.amount, used))
     }
+}
+
+/// Anesthesia lines (a code of the CMS anesthesia table or of the anesthesia range, or a qualifying
+/// circumstance) are priced by base and time units; every other line by the Physician Fee Schedule.
+/// The one statement of that rule, for validation and pricing alike, over the lookups each caller has
+/// made: `entry`, the code's anesthesia table entry; `qualifying`, whether the code is a qualifying
+/// circumstance, asked only when the table and the range do not answer.
+pub(crate) fn is_anesthesia(entry: Option<&AnesthesiaCode>, code: CptCode, qualifying: impl FnOnce() -> bool) -> bool {
+    entry.is_some() || code.is_anesthesia() || qualifying()
 }
 
 /// Why P1, P2 and P6 add nothing when a payer publishes no physical-status units: no scheme adds any.
