@@ -21,7 +21,7 @@ use crate::model::{AnesthesiaCode, CfTier, ConversionFactor, QualifyingCircumsta
 use crate::path::FieldPath;
 use crate::pfs::{CLAIM_LOCALITY, FeeBasis, claim_locality};
 use crate::reference::Reference;
-use crate::text::{DateText, DecimalText};
+use crate::text::{DateText, DecimalText, QuotedText};
 
 /// `(file name, text)` of every file in `data/rulesets/`, listed by the build script so none is left out.
 const EMBEDDED_RULE_SETS: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/rule_sets.rs"));
@@ -397,22 +397,22 @@ impl RuleBook {
             return chosen.map_err(|rule| state_needed(date, rule));
         }
         let known = for_payer.is_some() || !plan_alone.is_empty();
-        // Worded as `Date` words it, at a fraction of its cost: claims of a payer without rules meet this.
+        // Worded as `Date` and `{:?}` word them, at a fraction of their cost: claims of a payer without
+        // rules meet this.
         let on = DateText(date);
+        let payer = QuotedText(payer);
         let message = match (known, elsewhere, state) {
             (_, Some(rule), Some(state)) => format!(
-                "no rule set for payer {payer:?} in {state} is in force on {on} ({} is for {})",
+                "no rule set for payer {payer} in {state} is in force on {on} ({} is for {})",
                 rule.id,
                 rule.selects.states_text()
             ),
-            (true, _, _) => format!("no rule set for payer {payer:?} and plan type {plan} is in force on {on}"),
+            (true, _, _) => format!("no rule set for payer {payer} and plan type {plan} is in force on {on}"),
             (false, _, _) => {
-                format!(
-                    "cptkit has no public anesthesia payment rules for payer {payer:?}: load a rule set file for it"
-                )
+                format!("cptkit has no public anesthesia payment rules for payer {payer}: load a rule set file for it")
             }
         };
-        Err(Error::missing(Resource::PAYER_RULE_SET, payer, message).at(FieldPath::field("payer").key("id")))
+        Err(Error::missing(Resource::PAYER_RULE_SET, payer.0, message).at(FieldPath::field("payer").key("id")))
     }
 }
 
