@@ -21,7 +21,7 @@ use crate::model::{AnesthesiaCode, CfTier, ConversionFactor, QualifyingCircumsta
 use crate::path::FieldPath;
 use crate::pfs::{CLAIM_LOCALITY, FeeBasis, claim_locality};
 use crate::reference::Reference;
-use crate::text::{DateText, DecimalText};
+use crate::text::{DateText, DecimalText, QuotedText};
 
 /// `(file name, text)` of every file in `data/rulesets/`, listed by the build script so none is left out.
 const EMBEDDED_RULE_SETS: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/rule_sets.rs"));
@@ -397,22 +397,22 @@ impl RuleBook {
             return chosen.map_err(|rule| state_needed(date, rule));
         }
         let known = for_payer.is_some() || !plan_alone.is_empty();
-        // Worded as `Date` words it, at a fraction of its cost: claims of a payer without rules meet this.
+        // Worded as `Date` and `{:?}` word them, at a fraction of their cost: claims of a payer without
+        // rules meet this.
         let on = DateText(date);
+        let payer = QuotedText(payer);
         let message = match (known, elsewhere, state) {
             (_, Some(rule), Some(state)) => format!(
-                "no rule set for payer {payer:?} in {state} is in force on {on} ({} is for {})",
+                "no rule set for payer {payer} in {state} is in force on {on} ({} is for {})",
                 rule.id,
                 rule.selects.states_text()
             ),
-            (true, _, _) => format!("no rule set for payer {payer:?} and plan type {plan} is in force on {on}"),
+            (true, _, _) => format!("no rule set for payer {payer} and plan type {plan} is in force on {on}"),
             (false, _, _) => {
-                format!(
-                    "cptkit has no public anesthesia payment rules for payer {payer:?}: load a rule set file for it"
-                )
+                format!("cptkit has no public anesthesia payment rules for payer {payer}: load a rule set file for it")
             }
         };
-        Err(Error::missing(Resource::PAYER_RULE_SET, payer, message).at(FieldPath::field("payer").key("id")))
+        Err(Error::missing(Resource::PAYER_RULE_SET, payer.0, message).at(FieldPath::field("payer").key("id")))
     }
 }
 
@@ -761,6 +761,10 @@ pub struct PricedClaim {
 /// quantity or factor no real claim carries reaches (no billing rule caps them), so such a line is not
 /// priced, with this reason, instead of failing the claim.
 pub(crate) fn product(factors: &[Decimal]) -> std::result::Result<Decimal, String> {
+    // In integers where that is exact: the same decimal at a fraction of rust_decimal's cost.
+    if let Some(exact) = exact_product(factors) {
+        return Ok(exact.product_decimal());
+    }
     factors.iter().try_fold(Decimal::ONE, |total, f| total.checked_mul(*f)).ok_or_else(|| {
         let shown: Vec<String> = factors.iter().map(|f| DecimalText(*f).to_string()).collect();
         format!(
@@ -782,7 +786,12 @@ pub(crate) fn carried_product(factors: &[Decimal]) -> std::result::Result<Decima
 /// carries the cents: the same amount without decimal multiplication and rounding, which cost more than
 /// the rest of pricing a line.
 fn whole_cents_product(factors: &[Decimal]) -> Option<Decimal> {
-    factors.iter().try_fold(Exact::ONE, |product, &f| product.mul(Exact::of(f)?))?.cents()
+    exact_product(factors)?.cents()
+}
+
+/// `factors` multiplied in integers, where the decimal product is exact (see [`Exact`]).
+fn exact_product(factors: &[Decimal]) -> Option<Exact> {
+    factors.iter().try_fold(Exact::ONE, |product, &f| product.mul(Exact::of(f)?))
 }
 
 /// A decimal not below zero as an integer count of its last place. While every number stays within 64
@@ -817,6 +826,16 @@ impl Exact {
         let scale = self.scale.max(other.scale);
         let widen = |e: Exact| e.mantissa.checked_mul(10u64.checked_pow(scale - e.scale)?);
         Some(Exact { mantissa: widen(self)?.checked_add(widen(other)?)?, scale })
+    }
+
+    /// The decimal rust_decimal's product gives when this is a product: its digits and places, but a
+    /// plain 0 when a factor was zero (rust_decimal drops a zero product's places).
+    fn product_decimal(self) -> Decimal {
+        if self.mantissa == 0 {
+            Decimal::ZERO
+        } else {
+            Decimal::from_i128_with_scale(i128::from(self.mantissa), self.scale)
+        }
     }
 
     /// Rounded to cents half away from zero (half up: it is not negative), as [`cents`] rounds; `None`
@@ -1193,7 +1212,7 @@ impl Reference {
         // The anesthesia lines, in line order; the fee-schedule lines are priced together afterwards.
         lines.clear();
         lines.reserve(claim.lines.len());
-        let mut fee_lines: SmallVec<[(usize, Arc<RuleSet>); 4]> = SmallVec::new();
+        let mut fee_lines: SmallVec<[(usize, &Arc<RuleSet>); 4]> = SmallVec::new();
         // The rule set depends on the claim and the date alone: lines of one day share it.
         let mut day_rule: Option<(Date, &Arc<RuleSet>)> = None;
         for (i, line) in claim.lines.iter().enumerate() {
@@ -1204,12 +1223,10 @@ impl Reference {
                 _ => rules.select(claim, line.date_of_service, options.rule_set.as_deref())?,
             };
             day_rule = Some((line.date_of_service, rule));
-            // The test of `is_anesthesia_line`, from the lookups an anesthesia line is priced by: made once.
+            // The lookups an anesthesia line is priced by, made once: they also say whether it is one.
             let found = self.anesthesia_lookup(line.procedure_code);
-            if let (None, None) = found
-                && !line.procedure_code.is_anesthesia()
-            {
-                fee_lines.push((i, Arc::clone(rule)));
+            if !is_anesthesia(found.0, line.procedure_code, || found.1.is_some()) {
+                fee_lines.push((i, rule));
                 continue;
             }
             let given = options.conversion_factors.resolve(&claim.payer.id, rule.conversion_factor);
@@ -1252,18 +1269,20 @@ impl Reference {
         })
     }
 
-    /// Anesthesia lines (a CMS anesthesia code or a qualifying circumstance) are priced by base and
-    /// time units; every other line by the Physician Fee Schedule.
+    /// Whether a line is priced by base and time units ([`is_anesthesia`]), looked up here.
     pub(crate) fn is_anesthesia_line(&self, line: &ClaimLine) -> bool {
         let code = line.procedure_code;
-        self.codes.contains_key(&code)
-            || code.is_anesthesia()
-            || self.qualifying_circumstances.iter().any(|qc| qc.code == code)
+        is_anesthesia(self.codes.get(&code), code, || self.qualifying_circumstance(code).is_some())
     }
 
     /// A code's anesthesia entry and qualifying circumstance, each when there is one.
     fn anesthesia_lookup(&self, code: CptCode) -> (Option<&AnesthesiaCode>, Option<&QualifyingCircumstance>) {
-        (self.codes.get(&code), self.qualifying_circumstances.iter().find(|qc| qc.code == code))
+        (self.codes.get(&code), self.qualifying_circumstance(code))
+    }
+
+    /// The qualifying circumstance a code is, when it is one.
+    pub(crate) fn qualifying_circumstance(&self, code: CptCode) -> Option<&QualifyingCircumstance> {
+        self.qualifying_circumstances.iter().find(|qc| qc.code == code)
     }
 
     /// Prices an anesthesia line into `priced`, made for it ([`PricedLine::new`]); `found` is its
@@ -1410,6 +1429,15 @@ impl Reference {
     }
 }
 
+/// Anesthesia lines (a code of the CMS anesthesia table or of the anesthesia range, or a qualifying
+/// circumstance) are priced by base and time units; every other line by the Physician Fee Schedule.
+/// The one statement of that rule, for validation and pricing alike, over the lookups each caller has
+/// made: `entry`, the code's anesthesia table entry; `qualifying`, whether the code is a qualifying
+/// circumstance, asked only when the table and the range do not answer.
+pub(crate) fn is_anesthesia(entry: Option<&AnesthesiaCode>, code: CptCode, qualifying: impl FnOnce() -> bool) -> bool {
+    entry.is_some() || code.is_anesthesia() || qualifying()
+}
+
 /// Why P1, P2 and P6 add nothing when a payer publishes no physical-status units: no scheme adds any.
 const NO_UNITS_ANYWHERE: &str = "P1, P2 and P6 add no units under the ASA values commonly applied (Regence \
      policy 102) nor under Medicare (Humana MA CP2017001)";
@@ -1548,10 +1576,16 @@ mod tests {
             for b in values {
                 for c in values {
                     let factors = [a, b, c];
-                    let slow = product(&factors).and_then(carried_cents);
+                    // Digits and places alike: a product is shown as it is (a step's text).
+                    let decimal = factors.iter().try_fold(Decimal::ONE, |total, f| total.checked_mul(*f));
+                    let fast_product = product(&factors).ok();
+                    assert_eq!(fast_product, decimal, "{factors:?}");
+                    assert_eq!(fast_product.map(|d| d.to_string()), decimal.map(|d| d.to_string()), "{factors:?}");
+                    let slow = decimal.map(carried_cents);
                     let fast = carried_product(&factors);
+                    assert_eq!(fast.is_err(), slow.as_ref().is_none_or(Result::is_err), "{factors:?}");
+                    let [fast, slow] = [fast.ok(), slow.and_then(Result::ok)].map(|d| d.map(|d| d.to_string()));
                     assert_eq!(fast, slow, "{factors:?}");
-                    assert_eq!(fast.map(|d| d.to_string()), slow.map(|d| d.to_string()), "{factors:?}");
                     if let Some(amount) = whole_cents_product(&factors) {
                         assert_eq!(amount.scale(), 2, "{factors:?}");
                     }

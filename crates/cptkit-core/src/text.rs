@@ -73,6 +73,23 @@ impl Backwards {
     }
 }
 
+/// A text written as `{:?}` writes it, quoted and escaped: a plain one (printable ASCII, no quote or
+/// backslash), as most ids are, at once, without escaping it character by character.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuotedText<'a>(pub &'a str);
+
+impl fmt::Display for QuotedText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let plain = self.0.bytes().all(|b| matches!(b, b' '..=b'~') && b != b'"' && b != b'\\');
+        if !plain || f.width().is_some() || f.precision().is_some() {
+            return fmt::Debug::fmt(self.0, f);
+        }
+        f.write_str("\"")?;
+        f.write_str(self.0)?;
+        f.write_str("\"")
+    }
+}
+
 /// A date, written as `Date`'s `Display` writes it: `2026-03-01`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DateText(pub Date);
@@ -167,6 +184,15 @@ pub(crate) mod iso_date {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn texts_are_quoted_as_debug_quotes_them() {
+        for text in
+            ["", "aetna", "Blue Cross 00", "a'b", "a\"b", "a\\b", "tab\there", "new\nline", "café", "\u{7f}", "~ !"]
+        {
+            assert_eq!(QuotedText(text).to_string(), format!("{text:?}"), "{text:?}");
+        }
+    }
 
     #[test]
     fn decimals_are_written_as_decimal_writes_them() {

@@ -14,7 +14,7 @@ use crate::ids::{CptCode, DiagnosisCode, LocalityId, ModifierCode, Npi};
 use crate::model::{Known, ModifierCategory, ServiceType};
 use crate::path::FieldPath;
 use crate::pfs::{InForce, RvuRow, Tables};
-use crate::pricing::RuleBook;
+use crate::pricing::{RuleBook, is_anesthesia};
 use crate::reference::Reference;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -557,13 +557,9 @@ impl Reference {
             );
         }
         self.check_pointers(claim, i, line, out);
-        // The same test as `is_anesthesia_line`, from lookups the edits below need anyway; a qualifying
-        // circumstance only matters (and is looked for) where neither the table nor the range says
-        // anesthesia.
+        // The code's entry: the edits below need it anyway.
         let entry = self.codes.get(&code);
-        let qualifying =
-            entry.is_none() && !code.is_anesthesia() && self.qualifying_circumstances.iter().any(|qc| qc.code == code);
-        let anesthesia = entry.is_some() || code.is_anesthesia() || qualifying;
+        let anesthesia = is_anesthesia(entry, code, || self.qualifying_circumstance(code).is_some());
         match entry {
             Some(entry) => {
                 self.check_modifiers(claim, i, line, out);
@@ -632,6 +628,8 @@ impl Reference {
                         );
                     }
                 }
+                // Neither in the table nor in the range: an anesthesia line here is a qualifying circumstance.
+                let qualifying = anesthesia;
                 if qualifying && !lines.has_anesthesia_code(self, claim) {
                     out.add(
                         QC_WITHOUT_ANESTHESIA,

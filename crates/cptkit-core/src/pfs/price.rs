@@ -354,7 +354,7 @@ fn zip5(location: &Option<crate::claim::Location>) -> Option<&str> {
 pub(crate) fn price_fee_schedule_lines(
     reference: &Reference,
     claim: &Claim,
-    lines: &[(usize, Arc<RuleSet>)],
+    lines: &[(usize, &Arc<RuleSet>)],
     percent_of_medicare: Option<Decimal>,
     out: &mut Vec<PricedLine>,
 ) {
