@@ -73,6 +73,9 @@ ROWS = [
     # Peak memory no more than the input plus the result: what the call adds, over the result it returns.
     Row("price_table peak memory beyond its input", "table", "table_peak_memory_mb", "MB",
         "table_result_mb", "its result table", 1.0, True, at_most=True),
+    # A diagnostic: the same against what the result holds of its own (its claim ids are the input's).
+    Row("price_table peak memory beyond its input, stricter", "table", "table_peak_memory_mb", "MB",
+        "table_result_own_mb", "the result without the claim ids it shares", None, True),
     Row("837P to typed claims, one core", "x12", "x12_parse_1core_mb_s", "MB/s",
         "x12_parse_base_mb_s", "sequential reader before issue 13", 300, False),
     Row("837P to typed claims, every core", "x12", "x12_parse_ncore_mb_s", "MB/s",
