@@ -448,10 +448,11 @@ impl<const N: usize> StructList<N> {
 
 /// Cuts a stream of claim-lines batches at claim boundaries: a claim whose lines straddle two input
 /// batches is held back and judged whole with the next one. Batches that need no stitching pass
-/// through as zero-copy slices. The batches it gives are judged in order with its [`ClaimStream::validate`]
-/// or [`ClaimStream::price`], so that a claim whose lines come back after other claims is TBL003
-/// however the table is cut (it keeps a Bloom filter of the claim ids judged, about 2 bytes a claim): their results are
-/// final once [`ClaimStream::settle`] has corrected the earlier runs of such claims.
+/// through as zero-copy slices. The batches it gives are judged in order with its
+/// [`ClaimStream::validate`] or [`ClaimStream::price`], so that a claim whose lines come back after other
+/// claims is TBL003 however the table is cut (it keeps a Bloom filter of the claim ids judged, about 2
+/// bytes a claim): their results are final once [`ClaimStream::settle`] has corrected the earlier runs
+/// of such claims.
 #[derive(Debug, Default)]
 pub struct ClaimStream {
     /// The last claim's rows of the previous batch, not yet judged.
