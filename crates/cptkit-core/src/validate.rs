@@ -629,8 +629,7 @@ impl Reference {
                     }
                 }
                 // Neither in the table nor in the range: an anesthesia line here is a qualifying circumstance.
-                let qualifying = anesthesia;
-                if qualifying && !lines.has_anesthesia_code(self, claim) {
+                if anesthesia && !lines.has_anesthesia_code(self, claim) {
                     out.add(
                         QC_WITHOUT_ANESTHESIA,
                         at("procedure_code"),
