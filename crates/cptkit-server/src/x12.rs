@@ -14,12 +14,12 @@
 
 use std::io::Cursor;
 
-use cptkit_core::{Error, JudgeOptions};
+use cptkit_core::{Claim, Error, JudgeOptions};
 use cptkit_proto::pb;
 use cptkit_proto::pb::parse_claims_response::Item;
 use cptkit_proto::pb::x12_service_server::X12Service;
 use cptkit_x12::{ReadOptions, Reader837, ReconcileOptions, core_pricer, read_835, read_837, reconcile};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
@@ -118,13 +118,21 @@ impl ServerData {
         }
     }
 
-    fn reconcile_answer(&self, request: ReconcileInput) -> pb::ReconcileResponse {
+    /// `cancelled` says the caller went away (the deadline passed, or the client cancelled): the work
+    /// stops after the file or claim in hand, and there is no answer.
+    fn reconcile_answer(&self, request: ReconcileInput, cancelled: impl Fn() -> bool) -> Option<pb::ReconcileResponse> {
         let ReconcileInput { claims_837, remittance_835, judge, tolerance, read_options } = request;
         // The 835's payer is named as the 837's is: the same read options.
         let file = read_837(&claims_837[..], read_options.clone());
         drop(claims_837);
+        if cancelled() {
+            return None;
+        }
         let remits = read_835(&remittance_835[..]);
         drop(remittance_835);
+        if cancelled() {
+            return None;
+        }
 
         let mut errors_837: Vec<pb::X12Error> = file.errors.into_iter().map(Into::into).collect();
         let mut rejected = Vec::new();
@@ -138,15 +146,21 @@ impl ServerData {
         let mut errors_835: Vec<pb::X12Error> = remits.errors.into_iter().map(Into::into).collect();
         let remittances: Vec<_> = remits.transactions.into_iter().map(|t| t.body).collect();
 
-        let pricer = core_pricer(self.reference(), &judge, &self.rules);
+        let mut judge = core_pricer(self.reference(), &judge, &self.rules);
+        // Once cancelled, the claims left are refused at once instead of judged; no one reads the result.
+        let pricer =
+            |claim: &Claim| if cancelled() { Err(Error::internal("the caller went away")) } else { judge(claim) };
         let result = reconcile(&claims, &remittances, pricer, &ReconcileOptions { tolerance, read_options });
+        if cancelled() {
+            return None;
+        }
         let mut response = pb::ReconcileResponse::from(result);
         response.claims_837_errors = errors_837;
         response.rejected_claims = rejected;
         // The envelope errors first, then the problems inside the transactions (the result's).
         errors_835.append(&mut response.remittance_835_errors);
         response.remittance_835_errors = errors_835;
-        response
+        Some(response)
     }
 }
 
@@ -214,12 +228,18 @@ impl X12Service for X12ServiceImpl {
         };
         let input = parse().map_err(|e| to_status(&e))?;
         let log = RequestLog::of(&extensions);
-        let response = tokio::task::spawn_blocking(move || {
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| data.reconcile_answer(input)))
-                .map_err(|_| internal("reconciling"))
-        })
-        .await
-        .map_err(|e| Status::internal(format!("reconcile worker failed: {e}")))??;
+        // The answer comes back through a channel whose receiver is this call: when the call is dropped
+        // (its deadline passed, or the client cancelled), the worker sees the channel closed and stops.
+        let (answer, answered) = oneshot::channel();
+        tokio::task::spawn_blocking(move || {
+            let run = std::panic::AssertUnwindSafe(|| data.reconcile_answer(input, || answer.is_closed()));
+            match std::panic::catch_unwind(run) {
+                Ok(Some(response)) => _ = answer.send(Ok(response)),
+                Ok(None) => tracing::debug!("reconcile stopped: the caller went away"),
+                Err(_) => _ = answer.send(Err(internal("reconciling"))),
+            }
+        });
+        let response = answered.await.map_err(|_| Status::internal("the reconcile worker gave no answer"))??;
         let lines: usize = response.claims.iter().map(|c| c.lines.len()).sum();
         let errors =
             response.rejected_claims.len() + response.claims_837_errors.len() + response.remittance_835_errors.len();
@@ -322,6 +342,53 @@ mod tests {
         // Dropping the receiver (the client going away) ends the reader.
         drop(responses);
         tokio::time::timeout(Duration::from_secs(60), reader).await.unwrap().unwrap();
+    }
+
+    fn reconcile_input() -> ReconcileInput {
+        ReconcileInput {
+            claims_837: fixture("837p_two_interchanges.x12").repeat(20),
+            remittance_835: fixture("835_commercial.x12"),
+            judge: JudgeOptions::new(None, Some(cptkit_core::PriceOptions::default())),
+            tolerance: rust_decimal::Decimal::ZERO,
+            read_options: ReadOptions::default(),
+        }
+    }
+
+    /// Answers `cancelled` as a caller that goes away at its `at`-th question would, counting them.
+    fn gone_at(at: usize, asked: &std::cell::Cell<usize>) -> impl Fn() -> bool + '_ {
+        move || {
+            asked.set(asked.get() + 1);
+            asked.get() >= at
+        }
+    }
+
+    #[test]
+    fn reconcile_answers_a_caller_that_stays() {
+        let asked = std::cell::Cell::new(0);
+        let response = embedded().reconcile_answer(reconcile_input(), gone_at(usize::MAX, &asked)).unwrap();
+        // Twenty copies of an 837 of two claims: 40 claims under two claim ids.
+        assert_eq!(response.claims.len(), 2);
+        // Asked after each file, before each of the 40 claims is judged, and at the end.
+        assert_eq!(asked.get(), 2 + 40 + 1);
+    }
+
+    #[test]
+    fn reconcile_stops_when_the_caller_goes_away() {
+        // Gone while the 837 was read: the 835 is not read, nothing is judged.
+        let asked = std::cell::Cell::new(0);
+        assert!(embedded().reconcile_answer(reconcile_input(), gone_at(1, &asked)).is_none());
+        assert_eq!(asked.get(), 1);
+        // Gone while the third claim was judged: the other 37 are not judged, and there is no answer.
+        let judged = std::cell::Cell::new(0);
+        let gone = gone_at(2 + 3, &asked);
+        asked.set(0);
+        let counting = || {
+            let gone = gone();
+            judged.set(judged.get() + usize::from(!gone));
+            gone
+        };
+        assert!(embedded().reconcile_answer(reconcile_input(), counting).is_none());
+        assert_eq!(judged.get(), 2 + 2, "asked after both files, then two claims judged");
     }
 
     /// Reports how many bytes have been read.
