@@ -384,9 +384,9 @@ impl ClaimLine {
 /// (BAT001/BAT002) works across claims; no PHI appears in the id. It names a patient's day, not an
 /// anesthetic: CPT003 treats it as no case id ([`Claim::names_case`]).
 pub fn derived_case_id(member_id: &str, birth: Option<Date>, dos: Date) -> ShortText {
-    // FNV-1a (see `fnv1a` in the tests) over the member id, the birth date's digits (none when unknown) and the date
-    // of service's digits, with each date's digits made and hashed in one straight run: this runs for
-    // nearly every 837P line, and the loops over parts and digits cost more than the hashing.
+    // FNV-1a (see `fnv1a` in the tests) over the member id, the birth date's digits (none when unknown)
+    // and the date of service's digits, each date's digits made and hashed in one straight run: this runs
+    // for nearly every 837P line, and the loops over parts and digits cost more than the hashing.
     const PRIME: u64 = 0x0100_0000_01b3;
     let step = |h: u64, b: u8| (h ^ u64::from(b)).wrapping_mul(PRIME);
     let end_part = |h: u64| step(h, 0xff);
@@ -438,9 +438,9 @@ pub fn date_digits(d: Date) -> [u8; 8] {
     out
 }
 
-/// FNV-1a, 64 bits, over each part and a 0xff after it: the stable hash of derived case ids (the same on every
-/// platform and release), written out plainly; [`derived_case_id`] computes it in one pass and is tested
-/// against this.
+/// FNV-1a, 64 bits, over each part and a 0xff after it: the stable hash of derived case ids (the same on
+/// every platform and release), written out plainly; [`derived_case_id`] computes it in one pass and is
+/// tested against this.
 #[cfg(test)]
 fn fnv1a(parts: &[&[u8]]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
