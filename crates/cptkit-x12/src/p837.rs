@@ -1316,14 +1316,20 @@ impl Handler837 {
             total_charge_cents: total.ok(),
             dates,
         };
-        source.set(ClaimField::ClaimId, at.element(1));
-        source.set(ClaimField::PayerId, payer_at);
-        source.set(ClaimField::PayerPlanType, payer_at);
-        source.set(ClaimField::PlaceOfService, pos_at);
-        source.set(ClaimField::FrequencyCode, frequency.1);
-        source.set(ClaimField::PatientBirthDate, birth_at);
-        source.set(ClaimField::PatientMemberId, member_at);
-        source.set(ClaimField::BillingProviderNpi, billing_at);
+        // In one go: one capacity check, not a call and a check for each of the eight.
+        source.set_all(
+            [
+                (ClaimField::ClaimId, at.element(1)),
+                (ClaimField::PayerId, payer_at),
+                (ClaimField::PayerPlanType, payer_at),
+                (ClaimField::PlaceOfService, pos_at),
+                (ClaimField::FrequencyCode, frequency.1),
+                (ClaimField::PatientBirthDate, birth_at),
+                (ClaimField::PatientMemberId, member_at),
+                (ClaimField::BillingProviderNpi, billing_at),
+            ]
+            .into_iter(),
+        );
         let mut header_findings = Vec::new();
         if let Some(message) = filing_warning {
             header_findings.push(finding(

@@ -385,12 +385,10 @@ fn scan_in_blocks(
     separators &= (1 << len) - 1;
     bounds[0] = 0;
     let mut used = 1;
-    // At most 63 separators: each has a slot, and one is left for the end.
-    for slot in &mut bounds[1..] {
-        if separators == 0 {
-            break;
-        }
-        *slot = separators.trailing_zeros() + 1;
+    // At most 63 separators (`len` < 64): each has a slot below 64, and one is left for the end. `& 63`
+    // changes no index, but tells the compiler so: no bounds check and no count of slots each separator.
+    while separators != 0 {
+        bounds[used & 63] = separators.trailing_zeros() + 1;
         separators &= separators - 1;
         used += 1;
     }
@@ -1120,9 +1118,15 @@ const ID_CLASS: [u8; 256] = {
     table
 };
 
-/// 2-3 upper-case letters or digits ([`ID_CLASS`]: one load a byte instead of two range checks).
+/// 2-3 upper-case letters or digits ([`ID_CLASS`]: one load a byte instead of two range checks; each
+/// length spelled out, not a loop: this runs for every segment).
 fn is_segment_id(id: &[u8]) -> bool {
-    (2..=3).contains(&id.len()) && id.iter().all(|&b| ID_CLASS[usize::from(b)] & ID != 0)
+    let class = |b: u8| ID_CLASS[usize::from(b)];
+    match *id {
+        [a, b] => class(a) & class(b) & ID != 0,
+        [a, b, c] => class(a) & class(b) & class(c) & ID != 0,
+        _ => false,
+    }
 }
 
 fn segment_id_prefix(window: &[u8], element: u8) -> &[u8] {
