@@ -1277,6 +1277,70 @@ mod tests {
         assert!(issues.is_empty(), "{issues:?}");
     }
 
+    /// A claim whose ids repeat the last claim's, as the same text or written otherwise (blanks, lower
+    /// case) or not at all, reads into the reused buffer as it reads alone.
+    #[test]
+    fn ids_kept_from_the_last_claim_read_as_read_alone() {
+        let claims: Vec<Claim> = SyntheticClaims::new(5).unwrap().filter(|c| c.lines.len() == 1).take(8).collect();
+        let batch = claims_to_batch(&claims).unwrap();
+        let npi = claims[0].billing_provider_npi.as_str();
+        let texts = |column: &str, first: &str, others: [Option<&str>; 7]| {
+            let mut values = vec![Some(first.to_owned())];
+            values.extend(others.map(|v| v.map(str::to_owned)));
+            (column.to_owned(), Arc::new(StringArray::from(values)) as ArrayRef)
+        };
+        let spaced = format!(" {npi} ");
+        let replaced = [
+            texts(
+                "billing_provider_npi",
+                npi,
+                [Some(npi), Some(spaced.as_str()), Some(npi), Some("1234567890"), Some(npi), None, Some(npi)],
+            ),
+            texts(
+                "rendering_taxonomy",
+                "207L00000X",
+                [
+                    Some("207L00000X"),
+                    Some("207l00000x"),
+                    None,
+                    Some("207L00000X"),
+                    Some("2O7L00000X"),
+                    Some("207L00000X"),
+                    Some("207L00000X"),
+                ],
+            ),
+            texts(
+                "medicare_locality",
+                "13202-01",
+                [
+                    Some("13202-01"),
+                    None,
+                    Some("13202-01"),
+                    Some("01112-05"),
+                    Some("01112-05"),
+                    Some("13202-01"),
+                    Some("13202-01"),
+                ],
+            ),
+        ];
+        let schema = batch.schema();
+        let mut columns = batch.columns().to_vec();
+        for (name, column) in replaced {
+            columns[schema.index_of(&name).unwrap()] = column;
+        }
+        let batch = RecordBatch::try_new(schema, columns).unwrap();
+        let read = LineColumns::new(&batch).unwrap();
+        let (mut alone_issues, mut kept_issues) = (Vec::new(), Vec::new());
+        let mut buffer = None;
+        for rows in read.claim_runs(&mut Vec::new()) {
+            let alone = read.read_claim(rows.clone(), &mut alone_issues);
+            let readable = read.read_claim_into(rows, &mut kept_issues, &mut buffer);
+            assert_eq!(readable.then(|| buffer.clone()).flatten(), alone);
+        }
+        assert_eq!(kept_issues, alone_issues);
+        assert!(!alone_issues.is_empty());
+    }
+
     /// The filter never misses a fingerprint it took, and takes few it did not for taken.
     #[test]
     fn the_seen_filter_misses_nothing_and_rarely_errs() {
