@@ -20,8 +20,8 @@ use arrow_cast::cast::{CastOptions, cast_with_options};
 use arrow_cast::display::array_value_to_string;
 use arrow_schema::{DataType, TimeUnit};
 use cptkit_core::{
-    Claim, ClaimLine, Error, FieldPath, Finding, Location, Patient, Payer, PostalCode, ProviderRole, RenderingProvider,
-    Result, Severity, ShortText, SmallVec, UsState,
+    Claim, ClaimLine, Error, FieldPath, Finding, LocalityId, Location, Npi, Patient, Payer, PostalCode, ProviderRole,
+    RenderingProvider, Result, Severity, ShortText, SmallVec, TaxonomyCode, UsState,
 };
 use foldhash::HashSet;
 use rust_decimal::Decimal;
@@ -71,6 +71,27 @@ impl RowIssue {
 /// A value parsed from a text column (an id, a code): kept per distinct value of a dictionary column.
 trait TextValue: FromStr<Err = Error> + Clone + Send + Sync + 'static {}
 impl<T: FromStr<Err = Error> + Clone + Send + Sync + 'static> TextValue for T {}
+
+/// A parsed id whose own text parses back to it, so a row holding that text can be given the value
+/// without parsing it again (see [`RowReader::parsed_or_kept`]).
+trait OwnText: Copy {
+    fn is_own_text(&self, text: &str) -> bool;
+}
+
+macro_rules! own_text {
+    ($($id:ty),*) => {
+        $(impl OwnText for $id {
+            // Bytes, not `as_str`: its UTF-8 check costs more than the comparison.
+            #[inline(always)]
+            fn is_own_text(&self, text: &str) -> bool {
+                text.as_bytes() == self.as_bytes()
+            }
+        })*
+    };
+}
+
+// The header's ids whose parsing costs several times the comparison (a state's does not).
+own_text!(Npi, TaxonomyCode, LocalityId);
 
 /// The claim read from a run of adjacent rows with one claim id; `None` when a row could not be read.
 #[derive(Debug)]
@@ -468,6 +489,8 @@ impl LineColumns {
     /// Reads a row's claim-level values into `claim` (created on first use).
     fn read_header(&self, row: usize, issues: &mut Vec<RowIssue>, claim: &mut Option<Claim>) -> bool {
         let mut r = RowReader { columns: self, row, issues, failed: false };
+        // The ids the claim buffer holds from the last claim read, kept where this row repeats them.
+        let last = claim.as_ref();
         let claim_id = r.required_id(&layout::CLAIM_ID);
         let payer_id = r.required_id(&layout::PAYER_ID);
         let plan_type = r.required(&layout::PLAN_TYPE);
@@ -475,14 +498,15 @@ impl LineColumns {
         let frequency_code = cptkit_core::frequency_code(r.text(&layout::FREQUENCY_CODE).unwrap_or_default());
         let birth_date = r.required_date(&layout::PATIENT_BIRTH_DATE);
         let member_id = r.text(&layout::MEMBER_ID).unwrap_or("");
-        let billing_provider_npi = r.required(&layout::BILLING_PROVIDER_NPI);
-        let npi = r.required(&layout::RENDERING_NPI);
-        let taxonomy = r.optional(&layout::RENDERING_TAXONOMY);
+        let billing_provider_npi =
+            r.parsed_or_kept(&layout::BILLING_PROVIDER_NPI, last.map(|c| c.billing_provider_npi));
+        let npi = r.parsed_or_kept(&layout::RENDERING_NPI, last.map(|c| c.rendering_provider.npi));
+        let taxonomy = r.parsed_or_kept(&layout::RENDERING_TAXONOMY, last.and_then(|c| c.rendering_provider.taxonomy));
         // No stated role: the one the taxonomy implies (none: validation says so, PRV004).
         let role =
             r.optional::<ProviderRole>(&layout::RENDERING_ROLE).or_else(|| taxonomy.and_then(ProviderRole::implied_by));
         let qualifying_apm = r.bool(&layout::QUALIFYING_APM);
-        let medicare_locality = r.optional(&layout::MEDICARE_LOCALITY);
+        let medicare_locality = r.parsed_or_kept(&layout::MEDICARE_LOCALITY, last.and_then(|c| c.medicare_locality));
         let mut location = |state, zip| {
             let location = Location { state: r.optional(state), zip: r.optional(zip) };
             // (Not compared with the default location: that compares the ZIP's 16 bytes.)
@@ -1015,6 +1039,21 @@ impl<'a> RowReader<'a> {
         }
     }
 
+    /// [`RowReader::parsed`] (required as the layout says), giving `last` (the value the claim buffer
+    /// holds from the last claim read) when this row's text is its text, which parses back to it:
+    /// consecutive claims often repeat an id (a billing provider's NPI, a practitioner's NPI and
+    /// taxonomy), and comparing costs a fraction of parsing. A dictionary column parses each distinct
+    /// value once already.
+    #[inline(always)]
+    fn parsed_or_kept<T: TextValue + OwnText>(&mut self, column: &Column, last: Option<T>) -> Option<T> {
+        let Some(texts) = self.columns.text_array(column) else { return self.parsed(column, column.required) };
+        match self.plain_text(texts) {
+            Some(text) if last.is_some_and(|last| last.is_own_text(text)) => last,
+            Some(text) => self.parse(column, text),
+            None => self.absent(column, column.required),
+        }
+    }
+
     /// [`RowReader::parsed`] from a dictionary column: each distinct value is parsed once (one that
     /// does not parse is parsed again on each of its rows, for the issue).
     fn parsed_once<T: TextValue>(&mut self, dictionary: &DictionaryText, column: &Column, required: bool) -> Option<T> {
@@ -1236,6 +1275,70 @@ mod tests {
             assert_eq!(read.read_claim(run.clone(), &mut issues), plain.read_claim(run, &mut issues));
         }
         assert!(issues.is_empty(), "{issues:?}");
+    }
+
+    /// A claim whose ids repeat the last claim's, as the same text or written otherwise (blanks, lower
+    /// case) or not at all, reads into the reused buffer as it reads alone.
+    #[test]
+    fn ids_kept_from_the_last_claim_read_as_read_alone() {
+        let claims: Vec<Claim> = SyntheticClaims::new(5).unwrap().filter(|c| c.lines.len() == 1).take(8).collect();
+        let batch = claims_to_batch(&claims).unwrap();
+        let npi = claims[0].billing_provider_npi.as_str();
+        let texts = |column: &str, first: &str, others: [Option<&str>; 7]| {
+            let mut values = vec![Some(first.to_owned())];
+            values.extend(others.map(|v| v.map(str::to_owned)));
+            (column.to_owned(), Arc::new(StringArray::from(values)) as ArrayRef)
+        };
+        let spaced = format!(" {npi} ");
+        let replaced = [
+            texts(
+                "billing_provider_npi",
+                npi,
+                [Some(npi), Some(spaced.as_str()), Some(npi), Some("1234567890"), Some(npi), None, Some(npi)],
+            ),
+            texts(
+                "rendering_taxonomy",
+                "207L00000X",
+                [
+                    Some("207L00000X"),
+                    Some("207l00000x"),
+                    None,
+                    Some("207L00000X"),
+                    Some("2O7L00000X"),
+                    Some("207L00000X"),
+                    Some("207L00000X"),
+                ],
+            ),
+            texts(
+                "medicare_locality",
+                "13202-01",
+                [
+                    Some("13202-01"),
+                    None,
+                    Some("13202-01"),
+                    Some("01112-05"),
+                    Some("01112-05"),
+                    Some("13202-01"),
+                    Some("13202-01"),
+                ],
+            ),
+        ];
+        let schema = batch.schema();
+        let mut columns = batch.columns().to_vec();
+        for (name, column) in replaced {
+            columns[schema.index_of(&name).unwrap()] = column;
+        }
+        let batch = RecordBatch::try_new(schema, columns).unwrap();
+        let read = LineColumns::new(&batch).unwrap();
+        let (mut alone_issues, mut kept_issues) = (Vec::new(), Vec::new());
+        let mut buffer = None;
+        for rows in read.claim_runs(&mut Vec::new()) {
+            let alone = read.read_claim(rows.clone(), &mut alone_issues);
+            let readable = read.read_claim_into(rows, &mut kept_issues, &mut buffer);
+            assert_eq!(readable.then(|| buffer.clone()).flatten(), alone);
+        }
+        assert_eq!(kept_issues, alone_issues);
+        assert!(!alone_issues.is_empty());
     }
 
     /// The filter never misses a fingerprint it took, and takes few it did not for taken.

@@ -191,6 +191,11 @@ impl Npi {
         self.0.as_str()
     }
 
+    /// The text's bytes, without the UTF-8 check `as_str` makes.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+
     /// Ten digits, the first 1 or 2 (CMS NPI standard).
     pub fn is_well_formed(&self) -> bool {
         self.digits().is_some()
@@ -703,6 +708,11 @@ impl LocalityId {
 impl LocalityId {
     pub fn as_str(&self) -> &str {
         std::str::from_utf8(&self.0).unwrap_or("????????")
+    }
+
+    /// The text's bytes, without the UTF-8 check `as_str` makes.
+    pub fn as_bytes(&self) -> &[u8; 8] {
+        &self.0
     }
 }
 impl fmt::Debug for LocalityId {

@@ -177,7 +177,12 @@ impl fmt::Display for FieldPath {
                     write!(f, "[{quoted}]")?
                 }
                 PathItem::Field(name) if i == 0 => f.write_str(name)?,
-                PathItem::Field(name) => write!(f, ".{name}")?,
+                // Pieces written as they are, not through `write!`: every issue a table reports is
+                // worded through here, and the formatting machinery cost more than the text.
+                PathItem::Field(name) => {
+                    f.write_str(".")?;
+                    f.write_str(name)?
+                }
                 PathItem::Index(index) => write!(f, "[{index}]")?,
             }
         }
