@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every benchmark with its baseline beside it, one table of ratios (bench/run_all.py explains).
-#   bench/run_all.sh            # the README figures (about 20 minutes on the 2-core machine)
+#   bench/run_all.sh            # the README figures (about 6 minutes on the 2-core machine, wheel built)
 #   bench/run_all.sh --quick    # smaller inputs, a look
 #   bench/run_all.sh --only table code
 # Needs the project's venv with the wheel installed (bash scripts/test.sh makes both).
