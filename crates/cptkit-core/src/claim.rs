@@ -92,7 +92,9 @@ pub fn is_patient_field(field: &str) -> bool {
 /// data, whose value a reader's message may quote ("got \"1958-02-30\""): there it only says so.
 pub fn unreadable_field(field: &str, message: impl std::fmt::Display) -> Error {
     let message = message.to_string();
-    let field = if field == "." { "" } else { field };
+    // serde_path_to_error writes the root as `.` and a place it could not name (inside an object cut
+    // short, before its key was read) as `?`: the field is the deepest named place.
+    let field = field.trim_end_matches(['?', '.']);
     // serde names a missing field in its message, at its parent's path: the field is the path.
     if let Some(missing) = message.strip_prefix("missing field `").and_then(|rest| rest.split_once('`')) {
         let path = if field.is_empty() { missing.0.to_owned() } else { format!("{field}.{}", missing.0) };
@@ -630,6 +632,13 @@ mod tests {
             assert!(err.message().starts_with("text after the claim"), "{after:?}: {err}");
         }
         assert_eq!(Claim::from_json(&format!(" {fixed}\n")).unwrap(), claim);
+        // JSON cut short: the deepest place named, never serde's `?` for the place it could not name.
+        let cut = fixed.find("\"procedure_code\"").unwrap();
+        for (text, field) in [("{", None), (r#"{"claim_id":"c","#, None), (&fixed[..cut], Some("lines[0]"))] {
+            let err = Claim::from_json(text).unwrap_err();
+            assert_eq!(err.field().as_deref(), field, "{text:?}: {err}");
+            assert!(err.message().contains("EOF while parsing"), "{text:?}: {err}");
+        }
         // An array (of claims, or empty) is not one claim, and is said so, not as its first field's type.
         for array in [format!("[{fixed}]"), format!(" \n[{fixed}, {fixed}]"), "[]".to_owned()] {
             let err = Claim::from_json(&array).unwrap_err();
