@@ -636,7 +636,7 @@ mod tests {
         let cut = fixed.find("\"procedure_code\"").unwrap();
         for (text, field) in [("{", None), (r#"{"claim_id":"c","#, None), (&fixed[..cut], Some("lines[0]"))] {
             let err = Claim::from_json(text).unwrap_err();
-            assert_eq!(err.field().as_deref(), field, "{text:?}: {err}");
+            assert_eq!(err.field(), field, "{text:?}: {err}");
             assert!(err.message().contains("EOF while parsing"), "{text:?}: {err}");
         }
         // An array (of claims, or empty) is not one claim, and is said so, not as its first field's type.
