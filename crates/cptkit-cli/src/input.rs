@@ -97,7 +97,8 @@ pub fn read_claims(path: &Path, options: ReadOptions) -> Result<Input, Unreadabl
         Some(b'{' | b'[') => claim_texts(bytes, file.len() - bytes.len())
             .map(read_json)
             .map_err(|why| Unreadable(format!("{}: {why}", path.display()))),
-        _ => read_837(path, bytes, options),
+        Some(_) => read_837(path, bytes, options),
+        None => Err(Unreadable(format!("{}: the file is empty (neither an 837P nor claim JSON)", path.display()))),
     }
 }
 

@@ -511,6 +511,11 @@ fn unreadable_input_exits_2() {
     let o = cptkit(&["price", &scratch("not_json.json", "[{\"claim_id\": ")]);
     assert_eq!(o.status.code(), Some(2), "neither X12 nor JSON");
     assert!(stderr(&o).contains("not a JSON array of claims"), "{}", stderr(&o));
+    for blank in ["", " \n\t\r\n", "\u{feff}\n"] {
+        let o = cptkit(&["price", &scratch("blank.json", blank)]);
+        assert_eq!(o.status.code(), Some(2), "{blank:?}");
+        assert!(stderr(&o).contains("the file is empty"), "{blank:?}: {}", stderr(&o));
+    }
 }
 
 fn tic_fixture(name: &str) -> String {
