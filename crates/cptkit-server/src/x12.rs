@@ -378,7 +378,7 @@ mod tests {
         let asked = std::cell::Cell::new(0);
         assert!(embedded().reconcile_answer(reconcile_input(), gone_at(1, &asked)).is_none());
         assert_eq!(asked.get(), 1);
-        // Gone while the third claim was judged: the other 37 are not judged, and there is no answer.
+        // Gone before the third claim is judged: two were, the other 38 are not, and there is no answer.
         let judged = std::cell::Cell::new(0);
         let gone = gone_at(2 + 3, &asked);
         asked.set(0);
