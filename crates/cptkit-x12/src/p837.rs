@@ -1409,24 +1409,34 @@ impl Handler837 {
                 &mut source,
             )
         });
-        let template = Claim {
-            claim_id,
-            payer,
-            place_of_service: pos,
-            frequency_code: frequency.0,
-            patient: Patient { birth_date: birth, member_id },
-            billing_provider_npi: billing_npi,
-            rendering_provider: self.rendering_provider(&rendering),
-            medicare_locality: self.options.medicare_locality,
-            diagnoses: dx,
-            lines: Vec::new(),
-            service_facility_location: facility,
-            billing_provider_location,
+        // Built whole in one place and pushed from there (no claim moved into a `ParsedClaim`, no
+        // `ParsedClaim` moved into a call): the lines are added to it in the output (`add_lines`).
+        let parsed = ParsedClaim {
+            claim: Claim {
+                claim_id,
+                payer,
+                place_of_service: pos,
+                frequency_code: frequency.0,
+                patient: Patient { birth_date: birth, member_id },
+                billing_provider_npi: billing_npi,
+                rendering_provider: self.rendering_provider(&rendering),
+                medicare_locality: self.options.medicare_locality,
+                diagnoses: dx,
+                lines: Vec::new(),
+                service_facility_location: facility,
+                billing_provider_location,
+            },
+            source,
+            findings: header_findings,
+            part: None,
+            lines: LineOrigins::new(),
+            info,
         };
         let same = |p: &Option<Rendering>| p.as_ref().is_none_or(|p| p.same_provider(&rendering));
         if built.iter().all(|b| same(&b.provider) && b.pos.is_none() && b.facility.is_none()) {
             // One rendering provider, place of service and location: the usual case, no copies.
-            self.emit(template, source, header_findings, info, rendering, built.drain(..), None);
+            self.out.claims.push(parsed);
+            self.add_lines(rendering, built.drain(..));
             self.built_pool = built;
             return;
         }
@@ -1459,6 +1469,7 @@ impl Handler837 {
         let moved = groups.iter().any(|g| g.1.is_some());
         let relocated = groups.iter().any(|g| g.2.is_some());
         self.built_pool = built;
+        let ParsedClaim { claim: template, source, findings: header_findings, info, .. } = parsed;
         let mut whole = Some((template, source));
         for (g, (provider, line_pos, line_facility, lines)) in groups.into_iter().enumerate() {
             // The last part takes the claim and its source table; the others copy them with room for what
@@ -1538,7 +1549,15 @@ impl Handler837 {
                 claim.place_of_service = p;
                 source.set(ClaimField::PlaceOfService, at);
             }
-            self.emit(claim, source, findings, info.clone(), provider, lines.into_iter(), part);
+            self.out.claims.push(ParsedClaim {
+                claim,
+                source,
+                findings,
+                part,
+                lines: LineOrigins::new(),
+                info: info.clone(),
+            });
+            self.add_lines(provider, lines.into_iter());
         }
     }
 
@@ -1553,23 +1572,17 @@ impl Handler837 {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn emit(
-        &mut self,
-        mut claim: Claim,
-        mut source: ClaimSource,
-        mut findings: Vec<Finding>,
-        info: ClaimInfo,
-        rendering: Rendering,
-        built: impl ExactSizeIterator<Item = BuiltLine>,
-        part: Option<ClaimPart>,
-    ) {
+    /// Adds the rendering provider's source entries and the `built` lines to the last claim of the output.
+    fn add_lines(&mut self, rendering: Rendering, built: impl ExactSizeIterator<Item = BuiltLine>) {
+        let Some(ParsedClaim { claim, source, findings, lines: origins, .. }) = self.out.claims.last_mut() else {
+            return;
+        };
         source.set(ClaimField::RenderingProviderNpi, rendering.npi_at);
         if let Some((_, at)) = rendering.taxonomy {
             source.set(ClaimField::RenderingProviderTaxonomy, at);
             source.set(ClaimField::RenderingProviderRole, at);
         }
-        let mut origins = LineOrigins::with_capacity(built.len());
+        origins.reserve_exact(built.len());
         claim.lines.reserve_exact(built.len());
         for (i, b) in built.enumerate() {
             let i = u16::try_from(i).unwrap_or(u16::MAX);
@@ -1582,7 +1595,6 @@ impl Handler837 {
             origins.push(b.origin);
             claim.lines.push(b.line);
         }
-        self.out.claims.push(ParsedClaim { claim, source, findings, part, lines: origins, info });
     }
 
     /// Maps the current subscriber's payer and caches it (replacing the oldest when full); its index.
