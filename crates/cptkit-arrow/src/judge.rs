@@ -308,7 +308,7 @@ fn write_issue([edit_id, severity_text, field, column, message, hint]: &mut [Str
     edit_id.append_value(&f.edit_id);
     severity_text.append_value(severity);
     // Writing into a builder cannot fail; `append_value("")` ends the value written.
-    let _ = write!(field, "{}", f.loc);
+    let _ = f.loc.write_to(field);
     field.append_value("");
     column.append_option(issue.column);
     message.append_value(&f.message);

@@ -167,26 +167,38 @@ impl From<&FieldPath> for FieldPath {
     }
 }
 
-impl fmt::Display for FieldPath {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+/// The indexes a path mostly has (a claim's first lines, modifiers, pointers), as written.
+const SMALL_INDEXES: [&str; 10] = ["[0]", "[1]", "[2]", "[3]", "[4]", "[5]", "[6]", "[7]", "[8]", "[9]"];
+
+impl FieldPath {
+    /// Writes the path as `Display` writes it, straight into `out`: every issue a table reports is
+    /// worded through here, and the formatting machinery (`write!`) cost more than the text.
+    pub fn write_to(&self, out: &mut impl fmt::Write) -> fmt::Result {
         for (i, item) in self.0.iter().enumerate() {
             match item {
                 // A key that is data (a payer id) and would not read back bare is quoted, JSON-style.
                 PathItem::Field(name) if !is_bare(name) => {
                     let quoted = serde_json::to_string(name.as_ref()).map_err(|_| fmt::Error)?;
-                    write!(f, "[{quoted}]")?
+                    write!(out, "[{quoted}]")?
                 }
-                PathItem::Field(name) if i == 0 => f.write_str(name)?,
-                // Pieces written as they are, not through `write!`: every issue a table reports is
-                // worded through here, and the formatting machinery cost more than the text.
+                PathItem::Field(name) if i == 0 => out.write_str(name)?,
                 PathItem::Field(name) => {
-                    f.write_str(".")?;
-                    f.write_str(name)?
+                    out.write_str(".")?;
+                    out.write_str(name)?
                 }
-                PathItem::Index(index) => write!(f, "[{index}]")?,
+                PathItem::Index(index) => match SMALL_INDEXES.get(*index) {
+                    Some(text) => out.write_str(text)?,
+                    None => write!(out, "[{index}]")?,
+                },
             }
         }
         Ok(())
+    }
+}
+
+impl fmt::Display for FieldPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write_to(f)
     }
 }
 
@@ -216,7 +228,16 @@ mod tests {
 
     #[test]
     fn text_form_round_trips() {
-        for text in ["lines[0].modifiers[1]", "rendering_provider.npi", "diagnoses[11]", "code", "lines", ""] {
+        for text in [
+            "lines[0].modifiers[1]",
+            "rendering_provider.npi",
+            "diagnoses[11]",
+            "lines[9].modifiers[10]",
+            "lines[123]",
+            "code",
+            "lines",
+            "",
+        ] {
             assert_eq!(FieldPath::parse(text).to_string(), text);
         }
         assert_eq!(FieldPath::parse(".").to_string(), "");

@@ -78,10 +78,26 @@ impl Backwards {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QuotedText<'a>(pub &'a str);
 
+impl QuotedText<'_> {
+    /// Whether the text is written as it is between the quotes: printable ASCII, no quote or backslash.
+    fn is_plain(self) -> bool {
+        self.0.bytes().all(|b| matches!(b, b' '..=b'~') && b != b'"' && b != b'\\')
+    }
+
+    /// Appends the text as `Display` writes it: a plain one without the formatting machinery.
+    pub(crate) fn push_to(self, out: &mut String) {
+        if self.is_plain() {
+            out.extend(["\"", self.0, "\""]);
+        } else {
+            // Writing into a String cannot fail.
+            let _ = fmt::Write::write_fmt(out, format_args!("{self}"));
+        }
+    }
+}
+
 impl fmt::Display for QuotedText<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let plain = self.0.bytes().all(|b| matches!(b, b' '..=b'~') && b != b'"' && b != b'\\');
-        if !plain || f.width().is_some() || f.precision().is_some() {
+        if !self.is_plain() || f.width().is_some() || f.precision().is_some() {
             return fmt::Debug::fmt(self.0, f);
         }
         f.write_str("\"")?;
@@ -94,17 +110,17 @@ impl fmt::Display for QuotedText<'_> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DateText(pub Date);
 
-impl fmt::Display for DateText {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl DateText {
+    /// `YYYY-MM-DD` for a year of four digits; other years (signed, or more digits) `Date` words.
+    fn digits(self) -> Option<[u8; 10]> {
         let date = self.0;
         let year = date.year();
-        // Other years (signed, or more digits) and any padding: `Date` words them.
-        if !(1000..=9999).contains(&year) || f.width().is_some() || f.precision().is_some() {
-            return fmt::Display::fmt(&date, f);
+        if !(1000..=9999).contains(&year) {
+            return None;
         }
         let (year, month, day) = (year as u32, u8::from(date.month()), date.day());
         let digit = |n: u32| b'0' + (n % 10) as u8;
-        let text = [
+        Some([
             digit(year / 1000),
             digit(year / 100),
             digit(year / 10),
@@ -115,8 +131,28 @@ impl fmt::Display for DateText {
             b'-',
             digit(u32::from(day) / 10),
             digit(u32::from(day)),
-        ];
-        f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?)
+        ])
+    }
+
+    /// Appends the date as `Display` writes it: a four-digit year's without the formatting machinery.
+    pub(crate) fn push_to(self, out: &mut String) {
+        match self.digits().as_ref().map(|digits| std::str::from_utf8(digits)) {
+            Some(Ok(text)) => out.push_str(text),
+            // Writing into a String cannot fail.
+            _ => drop(fmt::Write::write_fmt(out, format_args!("{self}"))),
+        }
+    }
+}
+
+impl fmt::Display for DateText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Other years and any padding: `Date` words them.
+        match self.digits() {
+            Some(text) if f.width().is_none() && f.precision().is_none() => {
+                f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?)
+            }
+            _ => fmt::Display::fmt(&self.0, f),
+        }
     }
 }
 
@@ -191,6 +227,9 @@ mod tests {
             ["", "aetna", "Blue Cross 00", "a'b", "a\"b", "a\\b", "tab\there", "new\nline", "café", "\u{7f}", "~ !"]
         {
             assert_eq!(QuotedText(text).to_string(), format!("{text:?}"), "{text:?}");
+            let mut pushed = String::from("after ");
+            QuotedText(text).push_to(&mut pushed);
+            assert_eq!(pushed, format!("after {text:?}"));
         }
     }
 
@@ -242,6 +281,13 @@ mod tests {
     #[test]
     fn dates_are_written_as_date_writes_them() {
         let day = |y, m, d| Date::from_calendar_date(y, m, d).expect("a date");
+        // Written and pushed alike.
+        let check = |date: Date| {
+            assert_eq!(DateText(date).to_string(), date.to_string());
+            let mut pushed = String::from("on ");
+            DateText(date).push_to(&mut pushed);
+            assert_eq!(pushed, format!("on {date}"));
+        };
         let end = day(2101, time::Month::January, 10);
         // Every day of the years claims have, and across the first four-digit year.
         for (mut date, last) in [
@@ -249,12 +295,12 @@ mod tests {
             (day(1890, time::Month::January, 1), end),
         ] {
             while date < last {
-                assert_eq!(DateText(date).to_string(), date.to_string());
+                check(date);
                 date = date.next_day().expect("a next day");
             }
         }
         for date in [Date::MIN, Date::MAX, Date::from_calendar_date(9999, time::Month::December, 31).expect("a date")] {
-            assert_eq!(DateText(date).to_string(), date.to_string());
+            check(date);
         }
         assert_eq!(format!("{:>12}", DateText(end)), format!("{end:>12}"));
     }
