@@ -410,14 +410,10 @@ pub fn derived_case_id(member_id: &str, birth: Option<Date>, dos: Date) -> Short
         let letters = ((x + 0x0606_0606_0606_0606) >> 4) & 0x0101_0101_0101_0101;
         (x + 0x3030_3030_3030_3030 + letters * 0x27).to_be_bytes()
     };
-    // Kept 8-aligned: the UTF-8 check reads aligned text a word at a time, unaligned text a byte at a time
-    // (90 instructions a line).
-    #[repr(align(8))]
-    struct Aligned([u8; 20]);
-    let mut id = Aligned(*b"x12-0000000000000000");
-    id.0[4..12].copy_from_slice(&hex8((h >> 32) as u32));
-    id.0[12..].copy_from_slice(&hex8(h as u32));
-    ShortText::from_utf8(id.0.as_slice()).unwrap_or_default()
+    let mut id = *b"x12-0000000000000000";
+    id[4..12].copy_from_slice(&hex8((h >> 32) as u32));
+    id[12..].copy_from_slice(&hex8(h as u32));
+    ShortText::from_utf8(id).unwrap_or_default()
 }
 
 /// A date as the 8 ASCII digits of CCYYMMDD, without allocating.
