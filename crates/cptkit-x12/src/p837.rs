@@ -1410,9 +1410,9 @@ impl Handler837 {
                 &mut source,
             )
         });
-        // Built whole in one place and pushed from there (no claim moved into a `ParsedClaim`, no
-        // `ParsedClaim` moved into a call): the lines are added to it in the output (`add_lines`).
-        let parsed = ParsedClaim {
+        // Built whole in one place (no claim moved into a `ParsedClaim`, no `ParsedClaim` moved into a
+        // call), its lines added in place (`add_lines`).
+        let mut parsed = ParsedClaim {
             claim: Claim {
                 claim_id,
                 payer,
@@ -1436,8 +1436,8 @@ impl Handler837 {
         let same = |p: &Option<Rendering>| p.as_ref().is_none_or(|p| p.same_provider(&rendering));
         if built.iter().all(|b| same(&b.provider) && b.pos.is_none() && b.facility.is_none()) {
             // One rendering provider, place of service and location: the usual case, no copies.
+            add_lines(&mut parsed, &self.line_entries, rendering, built.drain(..));
             self.out.claims.push(parsed);
-            self.add_lines(rendering, built.drain(..));
             self.built_pool = built;
             return;
         }
@@ -1546,15 +1546,10 @@ impl Handler837 {
                 claim.place_of_service = p;
                 source.set(ClaimField::PlaceOfService, at);
             }
-            self.out.claims.push(ParsedClaim {
-                claim,
-                source,
-                findings,
-                part,
-                lines: LineOrigins::new(),
-                info: info.clone(),
-            });
-            self.add_lines(provider, lines.into_iter());
+            let mut parsed =
+                ParsedClaim { claim, source, findings, part, lines: LineOrigins::new(), info: info.clone() };
+            add_lines(&mut parsed, &self.line_entries, provider, lines.into_iter());
+            self.out.claims.push(parsed);
         }
     }
 
@@ -1566,31 +1561,6 @@ impl Handler837 {
             taxonomy,
             role: taxonomy.and_then(ProviderRole::implied_by),
             qualifying_apm: self.qualifying_apm(&r.npi),
-        }
-    }
-
-    /// Adds the rendering provider's source entries and the `built` lines to the last claim of the output.
-    fn add_lines(&mut self, rendering: Rendering, built: impl ExactSizeIterator<Item = BuiltLine>) {
-        let Some(ParsedClaim { claim, source, findings, lines: origins, .. }) = self.out.claims.last_mut() else {
-            return;
-        };
-        source.set(ClaimField::RenderingProviderNpi, rendering.npi_at);
-        if let Some((_, at)) = rendering.taxonomy {
-            source.set(ClaimField::RenderingProviderTaxonomy, at);
-            source.set(ClaimField::RenderingProviderRole, at);
-        }
-        origins.reserve_exact(built.len());
-        claim.lines.reserve_exact(built.len());
-        for (i, b) in built.enumerate() {
-            let i = u16::try_from(i).unwrap_or(u16::MAX);
-            let entries = self.line_entries.get(b.entries).unwrap_or_default();
-            source.set_all(entries.iter().map(|&(field, at)| (ClaimField::Line(i, field), at)));
-            for (field, mut f) in b.findings {
-                f.loc = ClaimField::Line(i, field).path();
-                findings.push(f);
-            }
-            origins.push(b.origin);
-            claim.lines.push(b.line);
         }
     }
 
@@ -1669,6 +1639,35 @@ impl LineContext<'_> {
                 id
             }
         }
+    }
+}
+
+/// Adds the rendering provider's source entries and the `built` lines (their source entries in
+/// `line_entries`) to a claim.
+fn add_lines(
+    parsed: &mut ParsedClaim,
+    line_entries: &[(LineField, SegmentRef)],
+    rendering: Rendering,
+    built: impl ExactSizeIterator<Item = BuiltLine>,
+) {
+    let ParsedClaim { claim, source, findings, lines: origins, .. } = parsed;
+    source.set(ClaimField::RenderingProviderNpi, rendering.npi_at);
+    if let Some((_, at)) = rendering.taxonomy {
+        source.set(ClaimField::RenderingProviderTaxonomy, at);
+        source.set(ClaimField::RenderingProviderRole, at);
+    }
+    origins.reserve_exact(built.len());
+    claim.lines.reserve_exact(built.len());
+    for (i, b) in built.enumerate() {
+        let i = u16::try_from(i).unwrap_or(u16::MAX);
+        let entries = line_entries.get(b.entries).unwrap_or_default();
+        source.set_all(entries.iter().map(|&(field, at)| (ClaimField::Line(i, field), at)));
+        for (field, mut f) in b.findings {
+            f.loc = ClaimField::Line(i, field).path();
+            findings.push(f);
+        }
+        origins.push(b.origin);
+        claim.lines.push(b.line);
     }
 }
 
