@@ -113,25 +113,12 @@ pub struct DateText(pub Date);
 impl DateText {
     /// `YYYY-MM-DD` for a year of four digits; other years (signed, or more digits) `Date` words.
     fn digits(self) -> Option<[u8; 10]> {
-        let date = self.0;
-        let year = date.year();
-        if !(1000..=9999).contains(&year) {
+        if !(1000..=9999).contains(&self.0.year()) {
             return None;
         }
-        let (year, month, day) = (year as u32, u8::from(date.month()), date.day());
-        let digit = |n: u32| b'0' + (n % 10) as u8;
-        Some([
-            digit(year / 1000),
-            digit(year / 100),
-            digit(year / 10),
-            digit(year),
-            b'-',
-            digit(u32::from(month) / 10),
-            digit(u32::from(month)),
-            b'-',
-            digit(u32::from(day) / 10),
-            digit(u32::from(day)),
-        ])
+        // The date's CCYYMMDD digits (`date_digits`), with the dashes put in.
+        let [y1, y2, y3, y4, m1, m2, d1, d2] = crate::date_digits(self.0);
+        Some([y1, y2, y3, y4, b'-', m1, m2, b'-', d1, d2])
     }
 
     /// Appends the date as `Display` writes it: a four-digit year's without the formatting machinery.
