@@ -586,32 +586,29 @@ impl LineColumns {
         else {
             return false;
         };
-        let fresh = ClaimLine {
-            procedure_code,
-            modifiers: SmallVec::new(),
-            unit_basis,
-            quantity,
-            start_time,
-            end_time,
-            diagnosis_pointers: SmallVec::new(),
-            charge_cents,
-            date_of_service,
-            case_id: ShortText::default(),
-            present_at_induction,
-        };
         let line = match lines.get_mut(index) {
             Some(line) => {
-                // Keep the line's lists and case id (their allocations); take every other value.
-                let (modifiers, pointers, case) = (
-                    std::mem::take(&mut line.modifiers),
-                    std::mem::take(&mut line.diagnosis_pointers),
-                    std::mem::take(&mut line.case_id),
-                );
-                *line = ClaimLine { modifiers, diagnosis_pointers: pointers, case_id: case, ..fresh };
+                // Each value set in place: the line keeps its lists and case id (their allocations),
+                // and no line is built, moved in and dropped.
+                (line.procedure_code, line.unit_basis, line.quantity) = (procedure_code, unit_basis, quantity);
+                (line.start_time, line.end_time, line.charge_cents) = (start_time, end_time, charge_cents);
+                (line.date_of_service, line.present_at_induction) = (date_of_service, present_at_induction);
                 line
             }
             None => {
-                lines.push(fresh);
+                lines.push(ClaimLine {
+                    procedure_code,
+                    modifiers: SmallVec::new(),
+                    unit_basis,
+                    quantity,
+                    start_time,
+                    end_time,
+                    diagnosis_pointers: SmallVec::new(),
+                    charge_cents,
+                    date_of_service,
+                    case_id: ShortText::default(),
+                    present_at_induction,
+                });
                 let last = lines.len() - 1;
                 &mut lines[last]
             }
