@@ -106,6 +106,9 @@ pub struct TableClaim {
 pub struct LineColumns {
     rows: usize,
     values: Vec<Values>,
+    /// The claim-level columns a claim's other lines are compared on (see
+    /// [`LineColumns::same_claim_level_values`]), found once for the batch.
+    compared: Vec<usize>,
     unreadable: Vec<RowIssue>,
 }
 
@@ -369,7 +372,7 @@ impl LineColumns {
     /// it (the whole batch is unusable). Values that cannot be read become issues on their rows.
     pub fn new(batch: &RecordBatch) -> Result<LineColumns> {
         let mut unreadable = Vec::new();
-        let values = layout::CLAIM_LINE_COLUMNS
+        let values: Vec<Values> = layout::CLAIM_LINE_COLUMNS
             .iter()
             .map(|column| {
                 let array = normalized(batch, column, &mut unreadable)?;
@@ -378,7 +381,14 @@ impl LineColumns {
             })
             .collect::<Result<_>>()?;
         unreadable.sort_by_key(|issue| issue.row);
-        Ok(LineColumns { rows: batch.num_rows(), values, unreadable })
+        // Not the claim id: a claim's rows are a run of one id. Nor an absent column: no value differs.
+        let compared = layout::CLAIM_LINE_COLUMNS
+            .iter()
+            .filter(|c| c.claim_level && c.index != layout::CLAIM_ID.index)
+            .map(|c| c.index)
+            .filter(|&index| !matches!(values[index], Values::Absent))
+            .collect();
+        Ok(LineColumns { rows: batch.num_rows(), values, compared, unreadable })
     }
 
     pub fn rows(&self) -> usize {
@@ -437,7 +447,8 @@ impl LineColumns {
         runs
     }
 
-    /// Reads the claim of `rows`; issues go to `issues`. `None` if any row has an error issue.
+    /// Reads the claim of `rows` (a run of [`LineColumns::claim_runs`]: rows of one claim id); issues go
+    /// to `issues`. `None` if any row has an error issue.
     pub fn read_claim(&self, rows: Range<usize>, issues: &mut Vec<RowIssue>) -> Option<Claim> {
         let mut claim = None;
         self.read_claim_into(rows, issues, &mut claim).then_some(claim).flatten()
@@ -481,9 +492,9 @@ impl LineColumns {
         readable && !self.unreadable_in(rows).iter().chain(&issues[before..]).any(RowIssue::is_error)
     }
 
-    /// Whether two rows hold the same value in every claim-level column.
+    /// Whether two rows of one claim hold the same value in every claim-level column.
     fn same_claim_level_values(&self, a: usize, b: usize) -> bool {
-        layout::CLAIM_LINE_COLUMNS.iter().filter(|c| c.claim_level).all(|c| self.values[c.index].same(a, b))
+        self.compared.iter().all(|&index| self.values[index].same(a, b))
     }
 
     /// Reads a row's claim-level values into `claim` (created on first use).
@@ -575,32 +586,29 @@ impl LineColumns {
         else {
             return false;
         };
-        let fresh = ClaimLine {
-            procedure_code,
-            modifiers: SmallVec::new(),
-            unit_basis,
-            quantity,
-            start_time,
-            end_time,
-            diagnosis_pointers: SmallVec::new(),
-            charge_cents,
-            date_of_service,
-            case_id: ShortText::default(),
-            present_at_induction,
-        };
         let line = match lines.get_mut(index) {
             Some(line) => {
-                // Keep the line's lists and case id (their allocations); take every other value.
-                let (modifiers, pointers, case) = (
-                    std::mem::take(&mut line.modifiers),
-                    std::mem::take(&mut line.diagnosis_pointers),
-                    std::mem::take(&mut line.case_id),
-                );
-                *line = ClaimLine { modifiers, diagnosis_pointers: pointers, case_id: case, ..fresh };
+                // Each value set in place: the line keeps its lists and case id (their allocations),
+                // and no line is built, moved in and dropped.
+                (line.procedure_code, line.unit_basis, line.quantity) = (procedure_code, unit_basis, quantity);
+                (line.start_time, line.end_time, line.charge_cents) = (start_time, end_time, charge_cents);
+                (line.date_of_service, line.present_at_induction) = (date_of_service, present_at_induction);
                 line
             }
             None => {
-                lines.push(fresh);
+                lines.push(ClaimLine {
+                    procedure_code,
+                    modifiers: SmallVec::new(),
+                    unit_basis,
+                    quantity,
+                    start_time,
+                    end_time,
+                    diagnosis_pointers: SmallVec::new(),
+                    charge_cents,
+                    date_of_service,
+                    case_id: ShortText::default(),
+                    present_at_induction,
+                });
                 let last = lines.len() - 1;
                 &mut lines[last]
             }
