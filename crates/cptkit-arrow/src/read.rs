@@ -589,10 +589,24 @@ impl LineColumns {
         let line = match lines.get_mut(index) {
             Some(line) => {
                 // Each value set in place: the line keeps its lists and case id (their allocations),
-                // and no line is built, moved in and dropped.
-                (line.procedure_code, line.unit_basis, line.quantity) = (procedure_code, unit_basis, quantity);
-                (line.start_time, line.end_time, line.charge_cents) = (start_time, end_time, charge_cents);
-                (line.date_of_service, line.present_at_induction) = (date_of_service, present_at_induction);
+                // and no line is built, moved in and dropped. Every field is named, so a field added to
+                // `ClaimLine` cannot keep the last claim's value here unnoticed.
+                let ClaimLine {
+                    procedure_code: code,
+                    modifiers: _,
+                    unit_basis: basis,
+                    quantity: minutes_or_units,
+                    start_time: start,
+                    end_time: end,
+                    diagnosis_pointers: _,
+                    charge_cents: charge,
+                    date_of_service: day,
+                    case_id: _,
+                    present_at_induction: induction,
+                } = line;
+                (*code, *basis, *minutes_or_units) = (procedure_code, unit_basis, quantity);
+                (*start, *end, *charge) = (start_time, end_time, charge_cents);
+                (*day, *induction) = (date_of_service, present_at_induction);
                 line
             }
             None => {
