@@ -277,6 +277,50 @@ pub struct RuleBook {
     by_plan: Vec<Vec<usize>>,
     /// The files loaded into this book ([`RuleBook::with_files`]) and the id each held.
     files: Vec<(std::path::PathBuf, String)>,
+    /// Each rule set's modifier values, by its position in `rule_sets`.
+    modifier_values: Vec<ModifierValues>,
+}
+
+/// A rule set's modifier shares, physical-status units and refused modifiers, by the modifier's two
+/// bytes: every anesthesia line looks up a few, and walking the rule set's maps for each cost more
+/// than the rest of its units. The same answers as [`modifier_entry`] and [`physical_status_units`].
+#[derive(Debug, Clone)]
+struct ModifierValues {
+    shares: Vec<([u8; 2], Decimal)>,
+    physical_status_units: Vec<([u8; 2], Decimal)>,
+    refused: Vec<[u8; 2]>,
+}
+
+impl ModifierValues {
+    fn of(rule: &RuleSet) -> ModifierValues {
+        // A key of other than two bytes is no modifier's: no line finds it.
+        let two_bytes = |key: &String| <[u8; 2]>::try_from(key.as_bytes()).ok();
+        let physical_status = (b'0'..=b'9').filter_map(|digit| {
+            let ps: ModifierCode = std::str::from_utf8(&[b'P', digit]).ok()?.parse().ok()?;
+            physical_status_units(rule, ps).map(|(units, _)| (*ps.as_bytes(), units))
+        });
+        ModifierValues {
+            shares: rule.shares.iter().filter_map(|(key, share)| Some((two_bytes(key)?, *share))).collect(),
+            physical_status_units: physical_status.collect(),
+            refused: rule.refused_modifiers.keys().filter_map(two_bytes).collect(),
+        }
+    }
+
+    fn share(&self, modifier: ModifierCode) -> Option<Decimal> {
+        find_value(&self.shares, modifier)
+    }
+
+    fn physical_status_units(&self, ps: ModifierCode) -> Option<Decimal> {
+        find_value(&self.physical_status_units, ps)
+    }
+
+    fn refuses(&self, modifier: ModifierCode) -> bool {
+        self.refused.contains(modifier.as_bytes())
+    }
+}
+
+fn find_value(values: &[([u8; 2], Decimal)], modifier: ModifierCode) -> Option<Decimal> {
+    values.iter().find(|(key, _)| key == modifier.as_bytes()).map(|&(_, value)| value)
 }
 
 impl RuleBook {
@@ -309,7 +353,8 @@ impl RuleBook {
             .iter()
             .map(|&plan| (0..rule_sets.len()).filter(|&i| rule_sets[i].selects.is_for_plan_alone(plan)).collect())
             .collect();
-        RuleBook { rule_sets, by_payer, by_plan, files }
+        let modifier_values = rule_sets.iter().map(|rule| ModifierValues::of(rule)).collect();
+        RuleBook { rule_sets, by_payer, by_plan, files, modifier_values }
     }
 
     /// The positions of the rule sets for `plan` alone ([`RuleBook::by_plan`]).
@@ -359,32 +404,55 @@ impl RuleBook {
 
     /// The rule set a request names (`rule_set`).
     pub fn by_id(&self, id: &str) -> Result<&Arc<RuleSet>> {
+        self.position_of(id).map(|i| &self.rule_sets[i])
+    }
+
+    /// The position in `rule_sets` of [`RuleBook::by_id`]'s rule set.
+    fn position_of(&self, id: &str) -> Result<usize> {
         self.rule_sets
             .iter()
-            .find(|r| r.id == id)
+            .position(|r| r.id == id)
             .ok_or_else(|| Error::missing(Resource::RULE_SET, id, format!("no rule set with id {id:?}")).at("rule_set"))
     }
 
     /// The rule set for a claim line: by explicit id, else the payer's rule sets for the claim's plan
     /// type (then the rule sets for the plan type alone, Medicare FFS and Medicare Advantage), in force
     /// on the date, for the claim's state when the payer's rules differ by state.
-    pub fn select<'a>(&'a self, claim: &Claim, date: Date, explicit: Option<&str>) -> Result<&'a Arc<RuleSet>> {
+    pub fn select(&self, claim: &Claim, date: Date, explicit: Option<&str>) -> Result<&Arc<RuleSet>> {
+        self.select_position(claim, date, explicit).map(|i| &self.rule_sets[i])
+    }
+
+    /// [`RuleBook::select`] with the rule set's modifier values, which pricing a line looks up.
+    fn select_for_pricing(
+        &self,
+        claim: &Claim,
+        date: Date,
+        explicit: Option<&str>,
+    ) -> Result<(&Arc<RuleSet>, &ModifierValues)> {
+        let i = self.select_position(claim, date, explicit)?;
+        Ok((&self.rule_sets[i], &self.modifier_values[i]))
+    }
+
+    /// The position in `rule_sets` of [`RuleBook::select`]'s rule set.
+    fn select_position<'a>(&'a self, claim: &Claim, date: Date, explicit: Option<&str>) -> Result<usize> {
         if let Some(id) = explicit {
-            return self.by_id(id);
+            return self.position_of(id);
         }
         let payer = claim.payer.id.as_str();
         let plan = claim.payer.plan_type;
-        let in_force = |r: &&Arc<RuleSet>| r.effective_from <= date && r.effective_to.is_none_or(|to| date <= to);
+        let in_force =
+            |&(_, r): &(usize, &Arc<RuleSet>)| r.effective_from <= date && r.effective_to.is_none_or(|to| date <= to);
         // A payer's rule set is for the plan types it names (every plan when it names none): a
         // payer's Medicare Advantage claim is not paid by its commercial rules.
-        let for_plan = |r: &&Arc<RuleSet>| r.selects.plan_types.is_empty() || r.selects.plan_types.contains(&plan);
+        let for_plan =
+            |&(_, r): &(usize, &Arc<RuleSet>)| r.selects.plan_types.is_empty() || r.selects.plan_types.contains(&plan);
         let for_payer = match self.by_payer.get(payer) {
             Some(positions) => Some(positions),
             None if payer.bytes().any(|b| b.is_ascii_uppercase()) => self.by_payer.get(&payer.to_ascii_lowercase()),
             None => None,
         };
         let plan_alone = self.plan_alone(plan);
-        let sets = |positions: &'a [usize]| positions.iter().map(|&i| &self.rule_sets[i]);
+        let sets = |positions: &'a [usize]| positions.iter().map(|&i| (i, &self.rule_sets[i]));
         let state = claim.state();
         // The first rule set for the payer that is for other states, to name in the error.
         let mut elsewhere: Option<&RuleSet> = None;
@@ -425,20 +493,20 @@ impl RuleBook {
     }
 }
 
-/// The rule set a group of rule sets in force (in order) gives a claim from `state`: one for the
-/// state wins over one for every state; `Err` with the first set that needs the state when the claim
-/// gives none; `None` when no set of the group is the claim's. The first set for other states is
-/// kept in `elsewhere`, to name in the error.
+/// The rule set a group of rule sets in force (in order, each with its position in the book) gives a
+/// claim from `state`, by its position: one for the state wins over one for every state; `Err` with
+/// the first set that needs the state when the claim gives none; `None` when no set of the group is
+/// the claim's. The first set for other states is kept in `elsewhere`, to name in the error.
 fn choose<'a>(
-    group: impl Iterator<Item = &'a Arc<RuleSet>>,
+    group: impl Iterator<Item = (usize, &'a Arc<RuleSet>)>,
     state: Option<UsState>,
     elsewhere: &mut Option<&'a RuleSet>,
-) -> Option<std::result::Result<&'a Arc<RuleSet>, &'a RuleSet>> {
+) -> Option<std::result::Result<usize, &'a RuleSet>> {
     let mut general = None;
-    for rule in group {
+    for (position, rule) in group {
         match rule.selects.takes_state(state) {
-            Some(true) if rule.selects.depends_on_state() => return Some(Ok(rule)),
-            Some(true) => general = general.or(Some(rule)),
+            Some(true) if rule.selects.depends_on_state() => return Some(Ok(position)),
+            Some(true) => general = general.or(Some(position)),
             Some(false) => *elsewhere = elsewhere.or(Some(rule)),
             None => return Some(Err(rule)),
         }
@@ -1223,15 +1291,15 @@ impl Reference {
         lines.reserve(claim.lines.len());
         let mut fee_lines: SmallVec<[(usize, &Arc<RuleSet>); 4]> = SmallVec::new();
         // The rule set depends on the claim and the date alone: lines of one day share it.
-        let mut day_rule: Option<(Date, &Arc<RuleSet>)> = None;
+        let mut day_rule: Option<(Date, &Arc<RuleSet>, &ModifierValues)> = None;
         for (i, line) in claim.lines.iter().enumerate() {
             // Errors about the request (payer, rule set, conversion factor) name the request's field;
             // errors about a line name the line.
-            let rule = match day_rule {
-                Some((day, rule)) if day == line.date_of_service => rule,
-                _ => rules.select(claim, line.date_of_service, options.rule_set.as_deref())?,
+            let (rule, modifier_values) = match day_rule {
+                Some((day, rule, values)) if day == line.date_of_service => (rule, values),
+                _ => rules.select_for_pricing(claim, line.date_of_service, options.rule_set.as_deref())?,
             };
-            day_rule = Some((line.date_of_service, rule));
+            day_rule = Some((line.date_of_service, rule, modifier_values));
             // The lookups an anesthesia line is priced by, made once: they also say whether it is one.
             let found = self.anesthesia_lookup(line.procedure_code);
             if !is_anesthesia(found.0, line.procedure_code, || found.1.is_some()) {
@@ -1251,6 +1319,7 @@ impl Reference {
             // Priced in its place in the list, not moved there afterwards (a priced line is 368 bytes).
             let slot = lines.len();
             lines.push(PricedLine::new(i, line, rule));
+            let rule = (rule, modifier_values);
             self.price_line(claim, line, rule, given, found, &mut lines[slot]).map_err(|e| e.at(FieldPath::line(i)))?;
         }
         if !fee_lines.is_empty() {
@@ -1294,13 +1363,13 @@ impl Reference {
         self.qualifying_circumstances.iter().find(|qc| qc.code == code)
     }
 
-    /// Prices an anesthesia line into `priced`, made for it ([`PricedLine::new`]); `found` is its
-    /// code's [`Reference::anesthesia_lookup`].
+    /// Prices an anesthesia line into `priced`, made for it ([`PricedLine::new`]), by its rule set and
+    /// the set's modifier values; `found` is its code's [`Reference::anesthesia_lookup`].
     fn price_line(
         &self,
         claim: &Claim,
         line: &ClaimLine,
-        rule: &Arc<RuleSet>,
+        (rule, modifier_values): (&Arc<RuleSet>, &ModifierValues),
         given: GivenFactor,
         found: (Option<&AnesthesiaCode>, Option<&QualifyingCircumstance>),
         priced: &mut PricedLine,
@@ -1309,7 +1378,7 @@ impl Reference {
         if let Some((modifier, why)) = line
             .modifiers
             .iter()
-            .filter(|_| !rule.refused_modifiers.is_empty())
+            .filter(|&&m| modifier_values.refuses(m))
             .find_map(|&m| modifier_entry(&rule.refused_modifiers, m))
         {
             priced.status = LineStatus::NotPayable;
@@ -1357,8 +1426,8 @@ impl Reference {
             });
             if let Some(ps) = ps {
                 priced.basis.physical_status = Some(ps);
-                match physical_status_units(rule, ps) {
-                    Some((units, _)) => priced.modifying_units = units,
+                match modifier_values.physical_status_units(ps) {
+                    Some(units) => priced.modifying_units = units,
                     None => return priced.not_priced(NotPriced::UnknownModifyingUnits),
                 }
             }
@@ -1369,8 +1438,8 @@ impl Reference {
         priced.basis.conversion_factor = Some(used);
         priced.share = match modifier {
             None => Decimal::ONE, // qualifying-circumstance lines are paid in full
-            Some(m) => match modifier_entry(&rule.shares, m) {
-                Some((_, share)) => *share,
+            Some(m) => match modifier_values.share(m) {
+                Some(share) => share,
                 None => return priced.not_priced(NotPriced::UnknownShare),
             },
         };
@@ -1665,6 +1734,25 @@ mod tests {
         for c in [0, 1, -1, 99, 12_345, i64::MAX, i64::MIN] {
             let charge = Decimal::new(c, 2);
             assert_eq!((charge, charge.to_string()), (cents(charge), cents(charge).to_string()));
+        }
+    }
+
+    #[test]
+    fn modifier_values_answer_as_the_rule_sets_maps() {
+        let book = RuleBook::embedded();
+        assert_eq!(book.modifier_values.len(), book.rule_sets.len());
+        for (rule, values) in book.rule_sets.iter().zip(&book.modifier_values) {
+            let keys = rule.shares.keys().chain(rule.refused_modifiers.keys());
+            let digits = (b'0'..=b'9').map(|d| String::from_utf8(vec![b'P', d]).unwrap());
+            for modifier in keys.cloned().chain(digits).chain(["ZZ".to_owned(), "P".to_owned()]) {
+                let Ok(m) = modifier.parse::<ModifierCode>() else { continue };
+                assert_eq!(values.share(m), modifier_entry(&rule.shares, m).map(|(_, &s)| s), "{} {m}", rule.id);
+                let units = physical_status_units(rule, m).map(|(u, _)| u);
+                if m.as_bytes()[0] == b'P' && m.as_bytes()[1].is_ascii_digit() {
+                    assert_eq!(values.physical_status_units(m), units, "{} {m}", rule.id);
+                }
+                assert_eq!(values.refuses(m), modifier_entry(&rule.refused_modifiers, m).is_some(), "{} {m}", rule.id);
+            }
         }
     }
 

@@ -744,15 +744,24 @@ fn multiple_procedures(work: &mut [Work]) {
 /// Indexes into the work list: a claim's few lines, kept on the stack.
 type Lines = SmallVec<[usize; 8]>;
 
+/// The lines of a day whose multiple-procedure indicator is `wanted`, when there are at least `least`
+/// of them: they are counted first, as most days have none or one and collecting them cost more than
+/// the rules they are for.
+fn day_members(work: &[Work], indexes: &[usize], least: usize, wanted: impl Fn(u8) -> bool) -> Option<Lines> {
+    let member = |i: &usize| wanted(work[*i].row.multiple_procedure);
+    if indexes.iter().filter(|i| member(i)).count() < least {
+        return None;
+    }
+    Some(indexes.iter().copied().filter(member).collect())
+}
+
 /// Indicators 1, 2 and 3: endoscopy families first (the base's value comes off each other member;
 /// a base billed with a member is not paid), then every procedure ranked by amount: 100% for the
 /// highest, then 50% (indicator 2, 3) or 50/25/25/25% (indicator 1); the sixth and later by report.
 fn surgery(work: &mut [Work], indexes: &[usize]) {
-    let surgical: Lines =
-        indexes.iter().copied().filter(|&i| matches!(work[i].row.multiple_procedure, b'1' | b'2' | b'3')).collect();
-    if surgical.len() < 2 {
+    let Some(surgical) = day_members(work, indexes, 2, |indicator| matches!(indicator, b'1' | b'2' | b'3')) else {
         return;
-    }
+    };
     // Endoscopy families (the indicator-3 codes sharing an endoscopic base, and the base itself when
     // billed): the highest member other than the base in full, each other member less the base's
     // amount, the base $0 whatever it is worth ("If an endoscopic procedure is reported with only its
@@ -860,10 +869,7 @@ fn diagnostic_tc(work: &mut [Work], indexes: &[usize]) {
         (b'6', Decimal::new(25, 2), Decimal::ZERO, "diagnostic cardiovascular"),
         (b'7', Decimal::new(2, 1), Decimal::ZERO, "diagnostic ophthalmology"),
     ] {
-        let members: Lines = indexes.iter().copied().filter(|&i| work[i].row.multiple_procedure == indicator).collect();
-        if members.len() < 2 {
-            continue;
-        }
+        let Some(members) = day_members(work, indexes, 2, |m| m == indicator) else { continue };
         // Each member's TC and PC amounts (one unit): a global line has both.
         let parts: SmallVec<[(usize, Decimal, Decimal); 8]> =
             members.iter().map(|&i| (i, component(&work[i], "TC"), component(&work[i], "26"))).collect();
@@ -919,7 +925,7 @@ fn amount_in_locality(w: &Work, code: CptCode, modifier: Option<ModifierCode>) -
 /// Indicator 5 (therapy): the unit with the highest practice expense is paid in full; every other
 /// unit of a therapy service that day is paid with 50% of its practice expense.
 fn therapy(work: &mut [Work], indexes: &[usize]) {
-    let members: Lines = indexes.iter().copied().filter(|&i| work[i].row.multiple_procedure == b'5').collect();
+    let Some(members) = day_members(work, indexes, 1, |indicator| indicator == b'5') else { return };
     // Only compared with 1: past a decimal's 28 digits it stays at the largest rather than overflow.
     let units = members.iter().fold(Decimal::ZERO, |units, &i| units.saturating_add(work[i].line.quantity));
     if units <= Decimal::ONE {
