@@ -406,7 +406,8 @@ pub(crate) fn price_fee_schedule_lines(
         }
     }
     let other_sides: SmallVec<[Option<(Decimal, Decimal)>; 4]> = work.iter().map(|w| other_side(&work, w)).collect();
-    for (w, other_side) in work.into_iter().zip(other_sides) {
+    // Drained, not turned into an iterator: that would copy the whole inline list first.
+    for (w, other_side) in work.drain(..).zip(other_sides) {
         finish(&mut out[w.slot], w, other_side);
     }
 }
@@ -692,8 +693,9 @@ fn units_and_bilateral(work: &mut [Work]) {
         });
         let paired = partner.is_some();
         work[i].partner = partner;
+        // The indicator first: most lines' rules it rules out, and a decimal compare costs more.
         let bilateral =
-            line.has_modifier("50") || paired || (units == Decimal::TWO && matches!(indicator, b'1' | b'2'));
+            line.has_modifier("50") || paired || (matches!(indicator, b'1' | b'2') && units == Decimal::TWO);
         let w = &mut work[i];
         let Some(BilateralPayment { whole, rule, .. }) = payment.filter(|_| bilateral) else {
             match product(&[w.unit, units]) {
@@ -981,6 +983,10 @@ fn surgical_modifiers(work: &mut [Work]) {
         // that pay it. 54, the surgeon's, is paid the pre-operative and intra-operative parts (Palmetto
         // GBA, "CPT Modifier 54", 2023: palmettogba.com/palmetto/jjb.nsf/DID/8EEL972728; IOM 100-04
         // ch. 12 §40.2), 55 the post-operative part, 56 the pre-operative part; a part is paid once.
+        // Most lines have none of the three: one look, rather than gathering no parts.
+        if !line.modifiers.iter().any(|m| m.is_any(&["54", "55", "56"])) {
+            continue;
+        }
         let split: Vec<(&'static str, Decimal, &'static str)> = [
             (&["54", "56"][..], w.row.pre_op, "pre-operative"),
             (&["54"][..], w.row.intra_op, "intra-operative"),
