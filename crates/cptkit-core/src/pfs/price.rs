@@ -406,7 +406,8 @@ pub(crate) fn price_fee_schedule_lines(
         }
     }
     let other_sides: SmallVec<[Option<(Decimal, Decimal)>; 4]> = work.iter().map(|w| other_side(&work, w)).collect();
-    for (w, other_side) in work.into_iter().zip(other_sides) {
+    // Drained, not turned into an iterator: that would copy the whole inline list first.
+    for (w, other_side) in work.drain(..).zip(other_sides) {
         finish(&mut out[w.slot], w, other_side);
     }
 }
@@ -692,8 +693,9 @@ fn units_and_bilateral(work: &mut [Work]) {
         });
         let paired = partner.is_some();
         work[i].partner = partner;
+        // The indicator first: most lines' rules it rules out, and a decimal compare costs more.
         let bilateral =
-            line.has_modifier("50") || paired || (units == Decimal::TWO && matches!(indicator, b'1' | b'2'));
+            line.has_modifier("50") || paired || (matches!(indicator, b'1' | b'2') && units == Decimal::TWO);
         let w = &mut work[i];
         let Some(BilateralPayment { whole, rule, .. }) = payment.filter(|_| bilateral) else {
             match product(&[w.unit, units]) {
@@ -735,31 +737,51 @@ fn multiple_procedures(work: &mut [Work]) {
     days.sort_unstable();
     for day in days.chunk_by(|a, b| a.0 == b.0) {
         let indexes: Lines = day.iter().map(|&(_, i)| i).collect();
-        surgery(work, &indexes);
-        diagnostic_tc(work, &indexes);
-        therapy(work, &indexes);
+        let day = DayIndicators::of(work, &indexes);
+        surgery(work, &indexes, &day);
+        diagnostic_tc(work, &indexes, &day);
+        therapy(work, &indexes, &day);
     }
 }
 
 /// Indexes into the work list: a claim's few lines, kept on the stack.
 type Lines = SmallVec<[usize; 8]>;
 
-/// The lines of a day whose multiple-procedure indicator is `wanted`, when there are at least `least`
-/// of them: they are counted first, as most days have none or one and collecting them cost more than
-/// the rules they are for.
-fn day_members(work: &[Work], indexes: &[usize], least: usize, wanted: impl Fn(u8) -> bool) -> Option<Lines> {
-    let member = |i: &usize| wanted(work[*i].row.multiple_procedure);
-    if indexes.iter().filter(|i| member(i)).count() < least {
+/// How many lines of a day have each multiple-procedure indicator, '0' to '9': counted in one pass, as
+/// most days have none or one line a rule is for, and collecting them cost more than the rules.
+struct DayIndicators([usize; 10]);
+
+impl DayIndicators {
+    fn of(work: &[Work], indexes: &[usize]) -> DayIndicators {
+        let mut counts = [0; 10];
+        for &i in indexes {
+            if let Some(count) = counts.get_mut(usize::from(work[i].row.multiple_procedure.wrapping_sub(b'0'))) {
+                *count += 1;
+            }
+        }
+        DayIndicators(counts)
+    }
+
+    /// The lines with any of `indicators`.
+    fn count(&self, indicators: &[u8]) -> usize {
+        indicators.iter().filter_map(|&m| self.0.get(usize::from(m.wrapping_sub(b'0')))).sum()
+    }
+}
+
+/// The lines of a day whose multiple-procedure indicator is one of `wanted`, when there are at least
+/// `least` of them.
+fn day_members(work: &[Work], indexes: &[usize], day: &DayIndicators, least: usize, wanted: &[u8]) -> Option<Lines> {
+    if day.count(wanted) < least {
         return None;
     }
-    Some(indexes.iter().copied().filter(member).collect())
+    Some(indexes.iter().copied().filter(|&i| wanted.contains(&work[i].row.multiple_procedure)).collect())
 }
 
 /// Indicators 1, 2 and 3: endoscopy families first (the base's value comes off each other member;
 /// a base billed with a member is not paid), then every procedure ranked by amount: 100% for the
 /// highest, then 50% (indicator 2, 3) or 50/25/25/25% (indicator 1); the sixth and later by report.
-fn surgery(work: &mut [Work], indexes: &[usize]) {
-    let Some(surgical) = day_members(work, indexes, 2, |indicator| matches!(indicator, b'1' | b'2' | b'3')) else {
+fn surgery(work: &mut [Work], indexes: &[usize], day: &DayIndicators) {
+    let Some(surgical) = day_members(work, indexes, day, 2, b"123") else {
         return;
     };
     // Endoscopy families (the indicator-3 codes sharing an endoscopic base, and the base itself when
@@ -863,13 +885,16 @@ fn surgery(work: &mut [Work], indexes: &[usize]) {
 
 /// Indicators 4, 6 and 7: the technical component of each subsequent service of the family that day is
 /// reduced (imaging 50%, cardiovascular 25%, ophthalmology 20%); imaging's professional component 5%.
-fn diagnostic_tc(work: &mut [Work], indexes: &[usize]) {
+fn diagnostic_tc(work: &mut [Work], indexes: &[usize], day: &DayIndicators) {
+    if day.count(b"467") < 2 {
+        return; // no family has two lines that day
+    }
     for (indicator, tc_cut, pc_cut, family) in [
         (b'4', Decimal::new(5, 1), Decimal::new(5, 2), "diagnostic imaging"),
         (b'6', Decimal::new(25, 2), Decimal::ZERO, "diagnostic cardiovascular"),
         (b'7', Decimal::new(2, 1), Decimal::ZERO, "diagnostic ophthalmology"),
     ] {
-        let Some(members) = day_members(work, indexes, 2, |m| m == indicator) else { continue };
+        let Some(members) = day_members(work, indexes, day, 2, &[indicator]) else { continue };
         // Each member's TC and PC amounts (one unit): a global line has both.
         let parts: SmallVec<[(usize, Decimal, Decimal); 8]> =
             members.iter().map(|&i| (i, component(&work[i], "TC"), component(&work[i], "26"))).collect();
@@ -924,8 +949,8 @@ fn amount_in_locality(w: &Work, code: CptCode, modifier: Option<ModifierCode>) -
 
 /// Indicator 5 (therapy): the unit with the highest practice expense is paid in full; every other
 /// unit of a therapy service that day is paid with 50% of its practice expense.
-fn therapy(work: &mut [Work], indexes: &[usize]) {
-    let Some(members) = day_members(work, indexes, 1, |indicator| indicator == b'5') else { return };
+fn therapy(work: &mut [Work], indexes: &[usize], day: &DayIndicators) {
+    let Some(members) = day_members(work, indexes, day, 1, b"5") else { return };
     // Only compared with 1: past a decimal's 28 digits it stays at the largest rather than overflow.
     let units = members.iter().fold(Decimal::ZERO, |units, &i| units.saturating_add(work[i].line.quantity));
     if units <= Decimal::ONE {
@@ -981,6 +1006,10 @@ fn surgical_modifiers(work: &mut [Work]) {
         // that pay it. 54, the surgeon's, is paid the pre-operative and intra-operative parts (Palmetto
         // GBA, "CPT Modifier 54", 2023: palmettogba.com/palmetto/jjb.nsf/DID/8EEL972728; IOM 100-04
         // ch. 12 §40.2), 55 the post-operative part, 56 the pre-operative part; a part is paid once.
+        // Most lines have none of the three: one look, rather than gathering no parts.
+        if !line.modifiers.iter().any(|m| m.is_any(&["54", "55", "56"])) {
+            continue;
+        }
         let split: Vec<(&'static str, Decimal, &'static str)> = [
             (&["54", "56"][..], w.row.pre_op, "pre-operative"),
             (&["54"][..], w.row.intra_op, "intra-operative"),
