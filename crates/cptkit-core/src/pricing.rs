@@ -918,6 +918,12 @@ impl Exact {
     /// Rounded to cents half away from zero (half up: it is not negative), as [`cents`] rounds; `None`
     /// past the cents every face carries.
     pub(crate) fn cents(self) -> Option<Decimal> {
+        self.cents_count().map(|cents| Decimal::new(cents, 2))
+    }
+
+    /// [`Exact::cents`] as the count of cents.
+    #[inline]
+    fn cents_count(self) -> Option<i64> {
         let cents = match self.scale.checked_sub(2) {
             None => self.mantissa.checked_mul(10u64.pow(2 - self.scale))?,
             Some(places) => {
@@ -925,7 +931,7 @@ impl Exact {
                 self.mantissa / unit + u64::from(self.mantissa % unit >= unit - self.mantissa % unit)
             }
         };
-        Some(Decimal::new(i64::try_from(cents).ok()?, 2))
+        i64::try_from(cents).ok()
     }
 }
 
@@ -1443,11 +1449,23 @@ impl Reference {
                 None => return priced.not_priced(NotPriced::UnknownShare),
             },
         };
-        priced.fee_schedule = match carried_product(&[priced.total_units, cf, priced.share]) {
+        let factors = [priced.total_units, cf, priced.share];
+        // In whole cents where the product is exact (as [`carried_product`] makes it): the lesser of
+        // the charge (a count of cents) and the fee is then chosen without rust_decimal's comparison.
+        let fee_cents = exact_product(&factors).and_then(Exact::cents_count);
+        let fee = match fee_cents {
+            Some(cents) => Ok(Decimal::new(cents, 2)),
+            None => carried_product(&factors),
+        };
+        priced.fee_schedule = match fee {
             Ok(fee) => fee,
             Err(why) => return priced.not_priced(NotPriced::TooLarge(why)),
         };
-        priced.allowed = if rule.lesser_of_charge && priced.charge < priced.fee_schedule {
+        let charge_is_less = || match fee_cents {
+            Some(fee) => line.charge_cents < fee,
+            None => priced.charge < priced.fee_schedule,
+        };
+        priced.allowed = if rule.lesser_of_charge && charge_is_less() {
             priced.basis.lesser_of_charge = true;
             priced.charge
         } else {
