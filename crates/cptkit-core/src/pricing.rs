@@ -918,6 +918,12 @@ impl Exact {
     /// Rounded to cents half away from zero (half up: it is not negative), as [`cents`] rounds; `None`
     /// past the cents every face carries.
     pub(crate) fn cents(self) -> Option<Decimal> {
+        self.cents_count().map(|cents| Decimal::new(cents, 2))
+    }
+
+    /// [`Exact::cents`] as the count of cents.
+    #[inline]
+    fn cents_count(self) -> Option<i64> {
         let cents = match self.scale.checked_sub(2) {
             None => self.mantissa.checked_mul(10u64.pow(2 - self.scale))?,
             Some(places) => {
@@ -925,20 +931,21 @@ impl Exact {
                 self.mantissa / unit + u64::from(self.mantissa % unit >= unit - self.mantissa % unit)
             }
         };
-        Some(Decimal::new(i64::try_from(cents).ok()?, 2))
+        i64::try_from(cents).ok()
     }
 }
 
-/// A claim's total of one amount of its lines: the decimal sum, added up in whole cents when every
-/// amount is cents and not negative (every priced amount is), which gives the same number.
-fn total(lines: &[PricedLine], amount: fn(&PricedLine) -> Decimal) -> Decimal {
-    let cents = lines.iter().map(amount).try_fold(0i64, |sum, a| {
-        let cents = i64::try_from(a.mantissa()).ok().filter(|_| a.scale() == 2 && !a.is_sign_negative())?;
-        sum.checked_add(cents)
+/// A claim's total charge and total allowed: the decimal sums, added up in whole cents when every
+/// amount is cents and not negative (every priced amount is), which gives the same numbers; both in
+/// one pass over the lines, which cost more than the adding.
+fn totals(lines: &[PricedLine]) -> (Decimal, Decimal) {
+    let in_cents = |a: Decimal| i64::try_from(a.mantissa()).ok().filter(|_| a.scale() == 2 && !a.is_sign_negative());
+    let cents = lines.iter().try_fold((0i64, 0i64), |(charge, allowed), l| {
+        Some((charge.checked_add(in_cents(l.charge)?)?, allowed.checked_add(in_cents(l.allowed)?)?))
     });
     match cents {
-        Some(cents) if !lines.is_empty() => Decimal::new(cents, 2),
-        _ => lines.iter().map(amount).sum(),
+        Some((charge, allowed)) if !lines.is_empty() => (Decimal::new(charge, 2), Decimal::new(allowed, 2)),
+        _ => (lines.iter().map(|l| l.charge).sum(), lines.iter().map(|l| l.allowed).sum()),
     }
 }
 
@@ -1339,12 +1346,8 @@ impl Reference {
                 line.basis.void = true;
             }
         }
-        Ok(PricedClaim {
-            claim_id: claim.claim_id.clone(),
-            total_charge: total(&lines, |l| l.charge),
-            total_allowed: total(&lines, |l| l.allowed),
-            lines,
-        })
+        let (total_charge, total_allowed) = totals(&lines);
+        Ok(PricedClaim { claim_id: claim.claim_id.clone(), total_charge, total_allowed, lines })
     }
 
     /// Whether a line is priced by base and time units ([`is_anesthesia`]), looked up here.
@@ -1443,11 +1446,23 @@ impl Reference {
                 None => return priced.not_priced(NotPriced::UnknownShare),
             },
         };
-        priced.fee_schedule = match carried_product(&[priced.total_units, cf, priced.share]) {
+        let factors = [priced.total_units, cf, priced.share];
+        // In whole cents where the product is exact (as [`carried_product`] makes it): the lesser of
+        // the charge (a count of cents) and the fee is then chosen without rust_decimal's comparison.
+        let fee_cents = exact_product(&factors).and_then(Exact::cents_count);
+        let fee = match fee_cents {
+            Some(cents) => Ok(Decimal::new(cents, 2)),
+            None => carried_product(&factors),
+        };
+        priced.fee_schedule = match fee {
             Ok(fee) => fee,
             Err(why) => return priced.not_priced(NotPriced::TooLarge(why)),
         };
-        priced.allowed = if rule.lesser_of_charge && priced.charge < priced.fee_schedule {
+        let charge_is_less = || match fee_cents {
+            Some(fee) => line.charge_cents < fee,
+            None => priced.charge < priced.fee_schedule,
+        };
+        priced.allowed = if rule.lesser_of_charge && charge_is_less() {
             priced.basis.lesser_of_charge = true;
             priced.charge
         } else {
@@ -1685,9 +1700,11 @@ mod tests {
             [&[], &["0.00"], &["1.25", "2.50", "0.00"], &["-0.00", "1.00"], &["1.5", "2.25"], &["-1.00", "3.00"]];
         for amounts in cases {
             let lines: Vec<PricedLine> = amounts.iter().map(|a| line(a)).collect();
-            let sum: Decimal = lines.iter().map(|l| l.allowed).sum();
-            let fast = total(&lines, |l| l.allowed);
-            assert_eq!((fast, fast.to_string()), (sum, sum.to_string()), "{amounts:?}");
+            let sums: [Decimal; 2] = [lines.iter().map(|l| l.charge).sum(), lines.iter().map(|l| l.allowed).sum()];
+            let (charge, allowed) = totals(&lines);
+            for (fast, sum) in [charge, allowed].into_iter().zip(sums) {
+                assert_eq!((fast, fast.to_string()), (sum, sum.to_string()), "{amounts:?}");
+            }
         }
     }
 
