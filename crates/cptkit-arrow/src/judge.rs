@@ -106,7 +106,7 @@ const PIECE_ROWS: usize = 16_384;
 fn judge_batch(
     batch: &RecordBatch,
     shape: &Shape,
-    judge: impl Fn(&Claim, Vec<PricedLine>) -> Result<Judgement> + Sync,
+    judge: impl Fn(&Claim, &mut Vec<PricedLine>) -> Result<Judgement> + Sync,
     earlier: &mut EarlierClaims,
     threads: Option<NonZeroUsize>,
 ) -> Result<Vec<RecordBatch>> {
@@ -165,7 +165,7 @@ fn judge_piece(
     runs: &[Range<usize>],
     batch_issues: &[RowIssue],
     shape: &Shape,
-    judge: &impl Fn(&Claim, Vec<PricedLine>) -> Result<Judgement>,
+    judge: &impl Fn(&Claim, &mut Vec<PricedLine>) -> Result<Judgement>,
 ) -> Result<RecordBatch> {
     let (Some(first), Some(last)) = (runs.first(), runs.last()) else {
         return Ok(RecordBatch::new_empty(shape.schema()));
@@ -181,7 +181,7 @@ fn judge_piece(
     for rows in runs {
         issues.clear();
         let readable = columns.read_claim_into(rows.clone(), &mut issues, &mut claim);
-        let judged = claim.as_ref().filter(|_| readable).map(|claim| judge(claim, std::mem::take(&mut spare_lines)));
+        let judged = claim.as_ref().filter(|_| readable).map(|claim| judge(claim, &mut spare_lines));
         let outcome = match judged {
             None => Outcome::Unreadable,
             Some(Ok(judgement)) => {
@@ -480,7 +480,7 @@ impl ClaimStream {
     ) -> Result<Vec<RecordBatch>> {
         let options = JudgeOptions { today, pricing: None };
         let shape = Shape { priced: false, explain: false };
-        let judge = |claim: &Claim, lines| reference.judge_reusing(claim, &options, rules, lines);
+        let judge = |claim: &Claim, lines: &mut Vec<PricedLine>| reference.judge_reusing(claim, &options, rules, lines);
         judge_batch(batch, &shape, judge, &mut self.earlier, self.threads)
     }
 
@@ -495,7 +495,7 @@ impl ClaimStream {
     ) -> Result<Vec<RecordBatch>> {
         let options = JudgeOptions { today, pricing: Some(pricing.options.clone()) };
         let shape = Shape { priced: true, explain: pricing.explain };
-        let judge = |claim: &Claim, lines| reference.judge_reusing(claim, &options, rules, lines);
+        let judge = |claim: &Claim, lines: &mut Vec<PricedLine>| reference.judge_reusing(claim, &options, rules, lines);
         judge_batch(batch, &shape, judge, &mut self.earlier, self.threads)
     }
 

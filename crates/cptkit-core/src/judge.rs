@@ -269,17 +269,18 @@ impl Reference {
     /// `Err` only for a bug met on this claim (a panic in the core, caught here): an internal error
     /// for this claim alone, so a batch or a stream goes on.
     pub fn judge(&self, claim: &Claim, options: &JudgeOptions, rules: &RuleBook) -> Result<Judgement> {
-        self.judge_reusing(claim, options, rules, Vec::new())
+        self.judge_reusing(claim, options, rules, &mut Vec::new())
     }
 
-    /// [`Reference::judge`], pricing into `lines` (emptied first): a face that judges claim after claim
-    /// and is done with the last one's priced lines hands their list back, and no claim allocates one.
+    /// [`Reference::judge`], pricing into `lines` (emptied first), which a priced claim takes: a face
+    /// that judges claim after claim hands in the list of the last priced claim's lines once it is done
+    /// with them, and keeps the list when a claim is not priced, so no claim allocates one.
     pub fn judge_reusing(
         &self,
         claim: &Claim,
         options: &JudgeOptions,
         rules: &RuleBook,
-        lines: Vec<PricedLine>,
+        lines: &mut Vec<PricedLine>,
     ) -> Result<Judgement> {
         let context = ValidationContext { today: options.today };
         let judge = || {

@@ -1284,13 +1284,14 @@ impl Serialize for PricedLine {
 
 impl Reference {
     /// Prices every line of a claim validation found no error in ([`Reference::judge`] is the way in),
-    /// into `lines` (emptied first: a face judging claim after claim hands back the last claim's list).
+    /// into `lines` (emptied first), which the priced claim takes; a claim not priced leaves the list,
+    /// for the next claim of a face that judges claim after claim.
     pub(crate) fn price_valid(
         &self,
         claim: &Claim,
         options: &PriceOptions,
         rules: &RuleBook,
-        mut lines: Vec<PricedLine>,
+        lines: &mut Vec<PricedLine>,
     ) -> Result<PricedClaim> {
         options.check_percent()?;
         // The anesthesia lines, in line order; the fee-schedule lines are priced together afterwards.
@@ -1331,14 +1332,14 @@ impl Reference {
         }
         if !fee_lines.is_empty() {
             let anesthesia = lines.len();
-            crate::pfs::price_fee_schedule_lines(self, claim, &fee_lines, options.percent_of_medicare, &mut lines);
+            crate::pfs::price_fee_schedule_lines(self, claim, &fee_lines, options.percent_of_medicare, lines);
             // Both runs are in line order: most claims are all anesthesia or all fee schedule, and nothing
             // moves (a priced line is 368 bytes); a claim of both is put in line order (no line is in both).
             if anesthesia > 0 && anesthesia < lines.len() {
                 lines.sort_by_key(|l| l.line);
             }
         }
-        let mut lines = apply_combined_cap(claim, lines);
+        let mut lines = apply_combined_cap(claim, std::mem::take(lines));
         if claim.frequency_code == "8" {
             for line in lines.iter_mut().filter(|l| l.status == LineStatus::Priced) {
                 line.allowed = Decimal::ZERO;
