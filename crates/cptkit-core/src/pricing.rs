@@ -851,19 +851,15 @@ pub(crate) fn product(factors: &[Decimal]) -> std::result::Result<Decimal, Strin
     })
 }
 
-/// [`carried_cents`] of [`product`]: what a line's units, conversion factor and share come to.
-pub(crate) fn carried_product(factors: &[Decimal]) -> std::result::Result<Decimal, String> {
-    match whole_cents_product(factors) {
-        Some(amount) => Ok(amount),
-        None => product(factors).and_then(carried_cents),
+/// [`carried_cents`] of [`product`]: what a line's units, conversion factor and share come to, with
+/// the amount as a count of cents when it is computed in integers: where the decimal product is exact
+/// (see [`Exact`]) and every face carries the cents, the same amount without decimal multiplication and
+/// rounding, which cost more than the rest of pricing a line.
+fn carried_product(factors: &[Decimal]) -> std::result::Result<(Decimal, Option<i64>), String> {
+    match exact_product(factors).and_then(Exact::cents_count) {
+        Some(cents) => Ok((Decimal::new(cents, 2), Some(cents))),
+        None => product(factors).and_then(carried_cents).map(|amount| (amount, None)),
     }
-}
-
-/// [`carried_product`] in integers where the decimal product is exact (see [`Exact`]) and every face
-/// carries the cents: the same amount without decimal multiplication and rounding, which cost more than
-/// the rest of pricing a line.
-fn whole_cents_product(factors: &[Decimal]) -> Option<Decimal> {
-    exact_product(factors)?.cents()
 }
 
 /// `factors` multiplied in integers, where the decimal product is exact (see [`Exact`]).
@@ -1447,23 +1443,17 @@ impl Reference {
                 None => return priced.not_priced(NotPriced::UnknownShare),
             },
         };
-        let factors = [priced.total_units, cf, priced.share];
-        // In whole cents where the product is exact (as [`carried_product`] makes it): the lesser of
-        // the charge (a count of cents) and the fee is then chosen without rust_decimal's comparison.
-        let fee_cents = exact_product(&factors).and_then(Exact::cents_count);
-        let fee = match fee_cents {
-            Some(cents) => Ok(Decimal::new(cents, 2)),
-            None => carried_product(&factors),
-        };
-        priced.fee_schedule = match fee {
+        let (fee, fee_cents) = match carried_product(&[priced.total_units, cf, priced.share]) {
             Ok(fee) => fee,
             Err(why) => return priced.not_priced(NotPriced::TooLarge(why)),
         };
-        let charge_is_less = || match fee_cents {
+        priced.fee_schedule = fee;
+        // In whole cents when the fee is a count of them (the charge is): no rust_decimal comparison.
+        let charge_is_less = match fee_cents {
             Some(fee) => line.charge_cents < fee,
-            None => priced.charge < priced.fee_schedule,
+            None => priced.charge < fee,
         };
-        priced.allowed = if rule.lesser_of_charge && charge_is_less() {
+        priced.allowed = if rule.lesser_of_charge && charge_is_less {
             priced.basis.lesser_of_charge = true;
             priced.charge
         } else {
@@ -1676,12 +1666,13 @@ mod tests {
                     assert_eq!(fast_product, decimal, "{factors:?}");
                     assert_eq!(fast_product.map(|d| d.to_string()), decimal.map(|d| d.to_string()), "{factors:?}");
                     let slow = decimal.map(carried_cents);
-                    let fast = carried_product(&factors);
+                    let fast = carried_product(&factors).map(|(amount, _)| amount);
                     assert_eq!(fast.is_err(), slow.as_ref().is_none_or(Result::is_err), "{factors:?}");
                     let [fast, slow] = [fast.ok(), slow.and_then(Result::ok)].map(|d| d.map(|d| d.to_string()));
                     assert_eq!(fast, slow, "{factors:?}");
-                    if let Some(amount) = whole_cents_product(&factors) {
+                    if let Ok((amount, Some(cents))) = carried_product(&factors) {
                         assert_eq!(amount.scale(), 2, "{factors:?}");
+                        assert_eq!(amount, Decimal::new(cents, 2), "{factors:?}");
                     }
                 }
             }
