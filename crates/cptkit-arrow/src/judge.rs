@@ -80,6 +80,8 @@ enum Outcome {
     Unreadable,
     /// The core failed on it (TBL005).
     Failed,
+    /// Valid, but pricing refused it (TBL004): no contract factor, no rule set.
+    Refused,
     Judged(Verdict),
 }
 
@@ -190,7 +192,7 @@ fn judge_piece(
             }
             // A bug met on this claim: its own error, the table goes on.
             Some(Err(error)) => {
-                issues.push(refusal(rows.start, &FAILED, &error));
+                issues.push(refusal(rows.start, &FAILED, error));
                 Outcome::Failed
             }
         };
@@ -203,12 +205,13 @@ fn judge_piece(
         // findings would: no price. ([`ClaimStream::settle`] does the same for TBL003.)
         let outcome = match outcome {
             Outcome::Judged(Verdict::Priced(_) | Verdict::NotPriced(_)) if !valid => Outcome::Judged(Verdict::Rejected),
+            // Pricing's refusal of a valid claim is reported, but does not make the claim invalid.
+            Outcome::Judged(Verdict::NotPriced(error)) => {
+                issues.push(refusal(rows.start, &NOT_PRICEABLE, error));
+                Outcome::Refused
+            }
             outcome => outcome,
         };
-        // Pricing's refusal of a valid claim is reported, but does not make the claim invalid.
-        if let Outcome::Judged(Verdict::NotPriced(error)) = &outcome {
-            issues.push(refusal(rows.start, &NOT_PRICEABLE, error));
-        }
         issues.sort_by_key(|i| i.row);
         for row in rows.clone() {
             results.line_number.append_value(i32::try_from(row - rows.start + 1).unwrap_or(i32::MAX));
@@ -289,11 +292,12 @@ impl Results {
 }
 
 /// A claim pricing refused (a valid claim) or the core failed on: the reason as an issue on its
-/// first row, naming the field.
-fn refusal(row: usize, edit: &Edit, error: &Error) -> RowIssue {
-    let mut issue = RowIssue::new(row, edit, None, error.message().to_owned());
-    issue.finding.loc = error.loc().clone();
-    issue.column = layout::column_of(&issue.finding.loc);
+/// first row, naming the field. The error's text and path move into the issue, not copied.
+fn refusal(row: usize, edit: &Edit, error: Error) -> RowIssue {
+    let (loc, message) = error.into_loc_and_message();
+    let mut issue = RowIssue::new(row, edit, None, message);
+    issue.column = layout::column_of(&loc);
+    issue.finding.loc = loc;
     issue
 }
 
@@ -328,7 +332,7 @@ impl PricedColumns {
                 LineStatus::NotPriced => "not_priced",
                 LineStatus::NotPayable => "not_payable",
             },
-            (Outcome::Judged(Verdict::NotPriced(_)) | Outcome::Failed, None) => "error",
+            (Outcome::Refused | Outcome::Failed, None) => "error",
             _ => "not_valid",
         };
         self.status.append_value(status);

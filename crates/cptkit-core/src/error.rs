@@ -214,6 +214,13 @@ impl Error {
         &self.0.message
     }
 
+    /// The field at fault and the message, taken out of the error rather than copied: a table face
+    /// writes a refused claim's error as an issue and keeps nothing else of it.
+    pub fn into_loc_and_message(self) -> (FieldPath, String) {
+        let Details { loc, message, .. } = *self.0;
+        (loc, message)
+    }
+
     fn display(&self) -> String {
         let d = &self.0;
         let file = d.file.as_ref().map(|f| format!("{}: ", f.display())).unwrap_or_default();
