@@ -228,21 +228,24 @@ impl Reference {
     pub fn validate(&self, claim: &Claim, context: &ValidationContext) -> ValidationReport {
         let mut out = Findings(Vec::new());
         let provider_at = self.check_header(claim, &mut out);
-        let mut anesthesia = false;
+        let mut anesthesia_lines = 0;
         let lines = ClaimLines::new(claim);
         for (i, line) in claim.lines.iter().enumerate() {
-            anesthesia |= self.check_line(claim, &lines, i, line, context, &mut out);
+            anesthesia_lines += usize::from(self.check_line(claim, &lines, i, line, context, &mut out));
         }
         // Taxonomy and role edits judge who may bill anesthesia (AA, QX...): an office claim has none.
         // Run once the lines have said whether there is anesthesia; findings keep their header place.
-        if anesthesia {
+        if anesthesia_lines > 0 {
             let mut provider = Findings(Vec::new());
             self.check_taxonomy_and_role(claim, &mut provider);
             if !provider.0.is_empty() {
                 out.0.splice(provider_at..provider_at, provider.0);
             }
         }
-        check_cases(self, claim, &mut out);
+        // Two base codes of one anesthetic need two anesthesia lines: most claims have at most one.
+        if anesthesia_lines > 1 {
+            check_cases(self, claim, &mut out);
+        }
         ValidationReport { claim_id: claim.claim_id.clone(), findings: out.0 }
     }
 
@@ -1383,10 +1386,8 @@ fn pointing_dates(claim: &Claim, index: usize) -> Option<(Date, Date)> {
 /// One base anesthesia code per anesthetic: the one with the highest base units carries all the time
 /// (domain reference §1.1). A line's anesthetic is its case id on its date of service; lines whose case id
 /// names no anesthetic ([`Claim::names_case`]) are told apart by their times ([`one_anesthetic_each`]).
+/// Asked only of a claim with two anesthesia lines or more ([`Reference::check_line`] says which are).
 fn check_cases(reference: &Reference, claim: &Claim, out: &mut Findings) {
-    if claim.lines.len() < 2 {
-        return; // most claims: nothing to compare
-    }
     let mut cases: BTreeMap<(&str, Date), Vec<CaseLine>> = BTreeMap::new();
     for (index, line) in claim.lines.iter().enumerate() {
         if let Some(entry) = reference.codes.get(&line.procedure_code)
