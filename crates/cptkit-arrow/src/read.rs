@@ -113,8 +113,10 @@ pub struct LineColumns {
 }
 
 /// A column cast to its layout type and downcast once: rows are read with no type check or dynamic
-/// call per value.
+/// call per value. An explicit tag: left to the compiler, the variant is told from a niche in an
+/// array's fields, four instructions more on every value read where a tag takes one compare.
 #[derive(Debug)]
+#[repr(u8)]
 enum Values {
     /// An optional column the table does not have.
     Absent,
