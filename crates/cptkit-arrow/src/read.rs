@@ -113,8 +113,10 @@ pub struct LineColumns {
 }
 
 /// A column cast to its layout type and downcast once: rows are read with no type check or dynamic
-/// call per value.
+/// call per value. An explicit tag: left to the compiler, the variant is told from a niche in an
+/// array's fields, four instructions more on every value read where a tag takes one compare.
 #[derive(Debug)]
+#[repr(u8)]
 enum Values {
     /// An optional column the table does not have.
     Absent,
@@ -372,21 +374,24 @@ impl LineColumns {
     /// it (the whole batch is unusable). Values that cannot be read become issues on their rows.
     pub fn new(batch: &RecordBatch) -> Result<LineColumns> {
         let mut unreadable = Vec::new();
-        let values: Vec<Values> = layout::CLAIM_LINE_COLUMNS
+        let columns: Vec<(Values, bool)> = layout::CLAIM_LINE_COLUMNS
             .iter()
             .map(|column| {
                 let array = normalized(batch, column, &mut unreadable)?;
+                let has_values = array.as_ref().is_some_and(|array| array.null_count() < array.len());
                 let unexpected = || Error::internal(format!("the {} column was not cast to its type", column.name));
-                Values::new(array.as_ref(), column).ok_or_else(unexpected)
+                Values::new(array.as_ref(), column).map(|values| (values, has_values)).ok_or_else(unexpected)
             })
             .collect::<Result<_>>()?;
+        let (values, has_values): (Vec<Values>, Vec<bool>) = columns.into_iter().unzip();
         unreadable.sort_by_key(|issue| issue.row);
-        // Not the claim id: a claim's rows are a run of one id. Nor an absent column: no value differs.
+        // Not the claim id: a claim's rows are a run of one id. Nor a column absent or null on every row
+        // (an optional column the table leaves empty, as it often does): no value differs.
         let compared = layout::CLAIM_LINE_COLUMNS
             .iter()
             .filter(|c| c.claim_level && c.index != layout::CLAIM_ID.index)
             .map(|c| c.index)
-            .filter(|&index| !matches!(values[index], Values::Absent))
+            .filter(|&index| has_values[index])
             .collect();
         Ok(LineColumns { rows: batch.num_rows(), values, compared, unreadable })
     }
