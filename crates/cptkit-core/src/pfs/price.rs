@@ -755,7 +755,7 @@ impl DayIndicators {
     fn of(work: &[Work], indexes: &[usize]) -> DayIndicators {
         let mut counts = [0; 10];
         for &i in indexes {
-            if let Some(count) = counts.get_mut(usize::from(work[i].row.multiple_procedure.wrapping_sub(b'0'))) {
+            if let Some(count) = counts.get_mut(Self::slot(work[i].row.multiple_procedure)) {
                 *count += 1;
             }
         }
@@ -764,7 +764,12 @@ impl DayIndicators {
 
     /// The lines with any of `indicators`.
     fn count(&self, indicators: &[u8]) -> usize {
-        indicators.iter().filter_map(|&m| self.0.get(usize::from(m.wrapping_sub(b'0')))).sum()
+        indicators.iter().filter_map(|&m| self.0.get(Self::slot(m))).sum()
+    }
+
+    /// Where an indicator is counted: '0' to '9' at 0 to 9, anything else past the end.
+    fn slot(indicator: u8) -> usize {
+        usize::from(indicator.wrapping_sub(b'0'))
     }
 }
 
