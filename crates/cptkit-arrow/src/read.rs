@@ -107,7 +107,9 @@ pub struct LineColumns {
     rows: usize,
     values: Vec<Values>,
     /// The claim-level columns a claim's other lines are compared on (see
-    /// [`LineColumns::same_claim_level_values`]), found once for the batch.
+    /// [`LineColumns::same_claim_level_values`]), found once for the batch: the plain text ones apart,
+    /// compared with no dispatch on the column's type per value.
+    compared_texts: Vec<StringArray>,
     compared: Vec<usize>,
     unreadable: Vec<RowIssue>,
 }
@@ -175,7 +177,7 @@ impl Values {
         }
         match self {
             Values::Absent => true,
-            Values::Text(text) => same_in(text, a, b, |i| text.value(i)),
+            Values::Text(texts) => same_text(texts, a, b),
             Values::Dictionary(dictionary) => dictionary.same(a, b),
             Values::Date(dates) => same_in(dates, a, b, |i| dates.value(i)),
             Values::Bool(bools) => same_in(bools, a, b, |i| bools.value(i)),
@@ -186,6 +188,15 @@ impl Values {
             }
             Values::Timestamp(_) | Values::Cents(_) | Values::Decimal(_) | Values::IntList(..) => false,
         }
+    }
+}
+
+/// Whether two rows of a text column hold the same text (two nulls are the same).
+#[inline]
+fn same_text(texts: &StringArray, a: usize, b: usize) -> bool {
+    match (texts.is_valid(a), texts.is_valid(b)) {
+        (true, true) => texts.value(a) == texts.value(b),
+        (valid_a, valid_b) => valid_a == valid_b,
     }
 }
 
@@ -387,13 +398,16 @@ impl LineColumns {
         unreadable.sort_by_key(|issue| issue.row);
         // Not the claim id: a claim's rows are a run of one id. Nor a column absent or null on every row
         // (an optional column the table leaves empty, as it often does): no value differs.
-        let compared = layout::CLAIM_LINE_COLUMNS
-            .iter()
-            .filter(|c| c.claim_level && c.index != layout::CLAIM_ID.index)
-            .map(|c| c.index)
-            .filter(|&index| has_values[index])
-            .collect();
-        Ok(LineColumns { rows: batch.num_rows(), values, compared, unreadable })
+        let (mut compared_texts, mut compared) = (Vec::new(), Vec::new());
+        for column in layout::CLAIM_LINE_COLUMNS {
+            if column.claim_level && column.index != layout::CLAIM_ID.index && has_values[column.index] {
+                match &values[column.index] {
+                    Values::Text(texts) => compared_texts.push(texts.clone()),
+                    _ => compared.push(column.index),
+                }
+            }
+        }
+        Ok(LineColumns { rows: batch.num_rows(), values, compared_texts, compared, unreadable })
     }
 
     pub fn rows(&self) -> usize {
@@ -499,7 +513,8 @@ impl LineColumns {
 
     /// Whether two rows of one claim hold the same value in every claim-level column.
     fn same_claim_level_values(&self, a: usize, b: usize) -> bool {
-        self.compared.iter().all(|&index| self.values[index].same(a, b))
+        self.compared_texts.iter().all(|texts| same_text(texts, a, b))
+            && self.compared.iter().all(|&index| self.values[index].same(a, b))
     }
 
     /// Reads a row's claim-level values into `claim` (created on first use).
