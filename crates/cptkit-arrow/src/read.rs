@@ -105,7 +105,8 @@ pub struct TableClaim {
 #[derive(Debug)]
 pub struct LineColumns {
     rows: usize,
-    values: Vec<Values>,
+    /// By column index: a fixed length, so a column's values are found with no bounds check.
+    values: Box<[Values; COLUMNS]>,
     /// The claim-level columns a claim's other lines are compared on (see
     /// [`LineColumns::same_claim_level_values`]), found once for the batch: the plain text ones apart,
     /// compared with no dispatch on the column's type per value.
@@ -113,6 +114,9 @@ pub struct LineColumns {
     compared: Vec<usize>,
     unreadable: Vec<RowIssue>,
 }
+
+/// The number of columns of the layout.
+const COLUMNS: usize = layout::CLAIM_LINE_COLUMNS.len();
 
 /// A column cast to its layout type and downcast once: rows are read with no type check or dynamic
 /// call per value. An explicit tag: left to the compiler, the variant is told from a niche in an
@@ -395,6 +399,8 @@ impl LineColumns {
             })
             .collect::<Result<_>>()?;
         let (values, has_values): (Vec<Values>, Vec<bool>) = columns.into_iter().unzip();
+        let values: Box<[Values; COLUMNS]> =
+            values.into_boxed_slice().try_into().map_err(|_| Error::internal("a column is missing"))?;
         unreadable.sort_by_key(|issue| issue.row);
         // Not the claim id: a claim's rows are a run of one id. Nor a column absent or null on every row
         // (an optional column the table leaves empty, as it often does): no value differs.
