@@ -1011,7 +1011,9 @@ impl<'a> RowReader<'a> {
         self.columns.values(column)
     }
 
-    /// Text, with empty text read as absent.
+    /// Text, with empty text read as absent. Inlined, as are the other readers of one value of every
+    /// claim or line: outlined, each call cost a fifth to a third of the reading.
+    #[inline(always)]
     fn text(&self, column: &Column) -> Option<&'a str> {
         match self.columns.text_array(column) {
             Some(texts) => self.plain_text(texts),
@@ -1024,6 +1026,7 @@ impl<'a> RowReader<'a> {
         texts.is_valid(self.row).then(|| texts.value(self.row)).filter(|t| !t.is_empty())
     }
 
+    #[inline(always)]
     fn required_text(&mut self, column: &Column) -> Option<&'a str> {
         match self.text(column) {
             Some(text) => Some(text),
@@ -1032,7 +1035,7 @@ impl<'a> RowReader<'a> {
     }
 
     /// An id the claim cannot do without, read as every face reads it ([`cptkit_core::required_id`]).
-    #[inline]
+    #[inline(always)]
     fn required_id(&mut self, column: &Column) -> Option<ShortText> {
         let text = self.required_text(column)?;
         match cptkit_core::required_id(text) {
@@ -1134,6 +1137,7 @@ impl<'a> RowReader<'a> {
         }
     }
 
+    #[inline(always)]
     fn required_date(&mut self, column: &Column) -> Option<Date> {
         let dates = match self.values(column) {
             Values::Date(dates) => Some(dates),
@@ -1184,6 +1188,7 @@ impl<'a> RowReader<'a> {
         }
     }
 
+    #[inline(always)]
     fn timestamp(&mut self, column: &Column) -> Option<PrimitiveDateTime> {
         const MICROS_PER_DAY: i64 = 86_400_000_000;
         let timestamps = match self.values(column) {
@@ -1262,7 +1267,9 @@ impl<'a> RowReader<'a> {
     }
 }
 
-/// Replaces the text: inline when short (no allocation), else keeping the heap block it had.
+/// Replaces the text: inline when short (no allocation), else keeping the heap block it had. Inlined:
+/// outlined, its call cost a third of the replacing.
+#[inline(always)]
 fn set(text: &mut ShortText, value: &str) {
     if value.len() <= std::mem::size_of::<ShortText>() {
         *text = ShortText::new(value);
