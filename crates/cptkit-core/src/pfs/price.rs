@@ -5,6 +5,7 @@
 //! practitioners at 85%, and the lower of the charge. Sources: the RVU file documentation (CMS RVU25D)
 //! and the Medicare Claims Processing Manual (IOM 100-04) chapter 12.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
@@ -51,8 +52,9 @@ pub struct FeeBasis {
     /// Worded in the steps.
     #[serde(skip)]
     pub adjustments: Vec<FeeStep>,
-    /// Why the line is not priced (or is paid $0), when it is not.
-    pub outcome: Option<String>,
+    /// Why the line is not priced (or is paid $0), when it is not. A fixed reason is not copied: a
+    /// claim with no locality says so on each of its lines.
+    pub outcome: Option<Cow<'static, str>>,
 }
 
 /// One payment rule applied to a line and the line's amount after it.
@@ -231,7 +233,7 @@ struct ClaimLookup<'a> {
     /// The last date looked up and its release.
     day: Option<(Date, InForce<'a>)>,
     /// The last release and the claim's locality in it.
-    locality: Option<(&'a super::Release, std::result::Result<LineLocality<'a>, String>)>,
+    locality: Option<(&'a super::Release, std::result::Result<LineLocality<'a>, Cow<'static, str>>)>,
 }
 
 /// One line being priced: its row and running amount.
@@ -278,16 +280,16 @@ impl Reference {
         &self,
         claim: &Claim,
         in_force: &InForce<'a>,
-    ) -> std::result::Result<LineLocality<'a>, String> {
+    ) -> std::result::Result<LineLocality<'a>, Cow<'static, str>> {
         let tables = in_force.tables;
         match claim_locality(claim, Some(tables), in_force.release.info.year) {
             Some(Ok((locality, source))) => {
                 tables.gpci(&locality).map(|gpci| LineLocality { gpci, source }).ok_or_else(|| {
-                    format!("locality {locality} is not in the {} GPCI file", in_force.release.info.release)
+                    format!("locality {locality} is not in the {} GPCI file", in_force.release.info.release).into()
                 })
             }
-            Some(Err(why)) => Err(why),
-            None => Err("no Medicare locality: give medicare_locality or a service facility ZIP code".to_owned()),
+            Some(Err(why)) => Err(why.into()),
+            None => Err("no Medicare locality: give medicare_locality or a service facility ZIP code".into()),
         }
     }
 }
@@ -487,7 +489,7 @@ impl<'a> ClaimLookup<'a> {
     }
 
     /// The claim's locality in a release ([`Reference::line_locality`]), kept for the next line.
-    fn locality(&mut self, in_force: &InForce<'a>) -> std::result::Result<LineLocality<'a>, String> {
+    fn locality(&mut self, in_force: &InForce<'a>) -> std::result::Result<LineLocality<'a>, Cow<'static, str>> {
         match &self.locality {
             Some((release, found)) if std::ptr::eq(*release, in_force.release) => found.clone(),
             _ => {
@@ -528,27 +530,27 @@ impl<'a> ClaimLookup<'a> {
             adjustments: Vec::new(),
             outcome: None,
         });
-        let fail = |mut basis: Box<FeeBasis>, why: String| {
+        let fail = |mut basis: Box<FeeBasis>, why: Cow<'static, str>| {
             basis.outcome = Some(why);
             basis
         };
         let in_force = match in_force {
             Ok(f) => f,
-            Err(e) => return Err(fail(basis, e.message().to_owned())),
+            Err(e) => return Err(fail(basis, e.message().to_owned().into())),
         };
         basis.release_from = in_force.release.info.effective_from;
         basis.stand_in = in_force.stand_in;
         let code = line.procedure_code;
         let Some(row) = self.reference.fee_row(&in_force, line) else {
             let why = format!("{code} is not in the Medicare Physician Fee Schedule ({})", basis.release);
-            return Err(fail(basis, why));
+            return Err(fail(basis, why.into()));
         };
         if line.has_modifier("53") && row.modifier.is_none_or(|m| m.as_str() != "53") {
             let why = format!(
                 "{code}-53: the fee schedule has no discontinued-procedure (53) amount for {code}; the contractor \
                  prices it by individual consideration (RVU file documentation, modifier field)"
             );
-            return Err(fail(basis, why));
+            return Err(fail(basis, why.into()));
         }
         basis.row = Some((row.status, row.modifier));
         basis.work_rvu = row.work;
@@ -640,7 +642,7 @@ fn status_gate(work: &mut [Work]) {
         if let Some(why) = why {
             let w = &mut work[i];
             w.amount = Decimal::ZERO;
-            w.basis.outcome = Some(why);
+            w.basis.outcome = Some(why.into());
             w.done = true;
         }
     }
@@ -1035,7 +1037,7 @@ impl Work<'_> {
     /// $0 and why; someone else sets its amount.
     fn not_priced(&mut self, why: String) {
         self.amount = Decimal::ZERO;
-        self.basis.outcome = Some(why);
+        self.basis.outcome = Some(why.into());
         self.done = true;
         self.not_priced = true;
     }
