@@ -509,7 +509,10 @@ impl Reference {
     /// the check that it is indexed.
     #[cold]
     fn index_icd10(&self) -> Result<&Icd10Table> {
-        let table = Icd10Table::index(&self.icd10_text).map_err(|e| table_error("icd10cm_2026_04.tsv", e))?;
+        let mut table = Icd10Table::index(&self.icd10_text).map_err(|e| table_error("icd10cm_2026_04.tsv", e))?;
+        for code in self.icd10_dates.keys() {
+            table.mark_dated(code);
+        }
         Ok(self.icd10.get_or_init(|| table))
     }
 
@@ -573,8 +576,14 @@ impl Reference {
     /// Whether a diagnosis is billable and the dates it is valid for, without building its record (the
     /// validation hot path). None when the code is in neither the code set nor the deletions.
     pub(crate) fn diagnosis_status(&self, code: &Icd10Code) -> Result<Option<DiagnosisStatus>> {
-        let DiagnosisDates { from, through } = self.icd10_dates.get(code).copied().unwrap_or_default();
-        Ok(match self.icd10()?.billable(code) {
+        let in_set = self.icd10()?.status(code);
+        // The code set marks the codes it holds that have dates: most codes take one lookup, not two.
+        let dates = match in_set {
+            Some(status) if !status.dated => None,
+            _ => self.icd10_dates.get(code).copied(),
+        };
+        let DiagnosisDates { from, through } = dates.unwrap_or_default();
+        Ok(match in_set.map(|status| status.billable) {
             // A deleted code was billable through its end date, whatever it is now (M54.5 lives on as
             // a header of its replacements).
             Some(billable) => Some(DiagnosisStatus { billable: billable || through.is_some(), from, through }),
