@@ -1350,17 +1350,17 @@ impl Reference {
     /// Whether a line is priced by base and time units ([`is_anesthesia`]), looked up here.
     pub(crate) fn is_anesthesia_line(&self, line: &ClaimLine) -> bool {
         let code = line.procedure_code;
-        is_anesthesia(self.codes.get(&code), code, || self.qualifying_circumstance(code).is_some())
+        let (entry, qualifying) = self.anesthesia_lookup(code);
+        is_anesthesia(entry, code, || qualifying.is_some())
     }
 
-    /// A code's anesthesia entry and qualifying circumstance, each when there is one.
-    fn anesthesia_lookup(&self, code: CptCode) -> (Option<&AnesthesiaCode>, Option<&QualifyingCircumstance>) {
-        (self.codes.get(&code), self.qualifying_circumstance(code))
-    }
-
-    /// The qualifying circumstance a code is, when it is one.
-    pub(crate) fn qualifying_circumstance(&self, code: CptCode) -> Option<&QualifyingCircumstance> {
-        self.qualifying_circumstances.iter().find(|qc| qc.code == code)
+    /// A code's anesthesia entry and qualifying circumstance, each when there is one: one hash probe.
+    pub(crate) fn anesthesia_lookup(
+        &self,
+        code: CptCode,
+    ) -> (Option<&AnesthesiaCode>, Option<&QualifyingCircumstance>) {
+        let (entry, qualifying) = self.codes.lookup(&code);
+        (entry, qualifying.and_then(|i| self.qualifying_circumstances.get(i)))
     }
 
     /// Prices an anesthesia line into `priced`, made for it ([`PricedLine::new`]), by its rule set and

@@ -240,26 +240,49 @@ pub struct Reference {
 }
 
 /// The anesthesia codes in code order, found by hash: a line's code is looked up several times (by
-/// validation, pricing and the case edit), where a B-tree search compared a dozen keys each time.
+/// validation, pricing and the case edit), where a B-tree search compared a dozen keys each time. The
+/// same probe finds a qualifying circumstance, which every line not in the table is asked about.
 #[derive(Debug)]
 pub(crate) struct AnesthesiaCodes {
     in_order: Vec<AnesthesiaCode>,
-    positions: HashMap<CptCode, usize>,
+    positions: HashMap<CptCode, Positions>,
+}
+
+/// Where a code is in the base-unit table and in the list of qualifying circumstances.
+#[derive(Debug, Clone, Copy, Default)]
+struct Positions {
+    code: Option<usize>,
+    qualifying: Option<usize>,
 }
 
 impl AnesthesiaCodes {
-    fn new(codes: BTreeMap<CptCode, AnesthesiaCode>) -> Self {
+    fn new(codes: BTreeMap<CptCode, AnesthesiaCode>, qualifying: &[QualifyingCircumstance]) -> Self {
         let in_order: Vec<AnesthesiaCode> = codes.into_values().collect();
-        let positions = in_order.iter().enumerate().map(|(i, c)| (c.code, i)).collect();
+        let mut positions: HashMap<CptCode, Positions> = HashMap::default();
+        for (i, c) in in_order.iter().enumerate() {
+            positions.entry(c.code).or_default().code = Some(i);
+        }
+        for (i, qc) in qualifying.iter().enumerate() {
+            // The first of a code listed twice, as a search of the list finds it.
+            positions.entry(qc.code).or_default().qualifying.get_or_insert(i);
+        }
         AnesthesiaCodes { in_order, positions }
     }
 
     pub(crate) fn get(&self, code: &CptCode) -> Option<&AnesthesiaCode> {
-        self.positions.get(code).and_then(|&i| self.in_order.get(i))
+        self.lookup(code).0
     }
 
     pub(crate) fn contains_key(&self, code: &CptCode) -> bool {
-        self.positions.contains_key(code)
+        self.get(code).is_some()
+    }
+
+    /// The code's entry, and its position in the qualifying circumstances it was made with.
+    pub(crate) fn lookup(&self, code: &CptCode) -> (Option<&AnesthesiaCode>, Option<usize>) {
+        match self.positions.get(code) {
+            Some(found) => (found.code.and_then(|i| self.in_order.get(i)), found.qualifying),
+            None => (None, None),
+        }
     }
 
     /// In code order.
@@ -431,7 +454,8 @@ impl Reference {
                 locality_index.entry(cf.year).or_default().insert(locality.id, i);
             }
         }
-        let codes = AnesthesiaCodes::new(load_codes(&files)?);
+        let qualifying_circumstances = load_qualifying_circumstances(&files)?;
+        let codes = AnesthesiaCodes::new(load_codes(&files)?, &qualifying_circumstances);
         let families = load_families(&files)?;
         let typical_diagnoses = typical_diagnoses(&codes, &families);
         let icd10_deleted = load_deleted_diagnoses(&files)?;
@@ -440,7 +464,7 @@ impl Reference {
             codes,
             modifier_positions: modifiers.iter().enumerate().map(|(i, m)| (m.code, i)).rev().collect(),
             modifiers,
-            qualifying_circumstances: load_qualifying_circumstances(&files)?,
+            qualifying_circumstances,
             places_of_service: load_places_of_service(&files)?,
             taxonomies: load_taxonomies(&files)?,
             families,

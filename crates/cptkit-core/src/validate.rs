@@ -561,8 +561,8 @@ impl Reference {
         }
         self.check_pointers(claim, i, line, out);
         // The code's entry: the edits below need it anyway.
-        let entry = self.codes.get(&code);
-        let anesthesia = is_anesthesia(entry, code, || self.qualifying_circumstance(code).is_some());
+        let (entry, qualifying) = self.anesthesia_lookup(code);
+        let anesthesia = is_anesthesia(entry, code, || qualifying.is_some());
         match entry {
             Some(entry) => {
                 self.check_modifiers(claim, i, line, out);
