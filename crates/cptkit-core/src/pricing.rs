@@ -1482,8 +1482,13 @@ impl Reference {
         not_applied: Option<Decimal>,
     ) -> Result<(Decimal, CfUsed)> {
         let year = date.year();
-        // The locality as the claim's fee-schedule lines find it.
-        let found = claim_locality(claim, self.fee_schedule_on(date).map(|schedule| schedule.tables), year);
+        // The locality as the claim's fee-schedule lines find it: the release's ZIP file only for a claim
+        // that states none (a stated one is taken as it is).
+        let tables = match claim.medicare_locality {
+            Some(_) => None,
+            None => self.fee_schedule_on(date).map(|schedule| schedule.tables),
+        };
+        let found = claim_locality(claim, tables, year);
         let locality = match found {
             Some(Ok(locality)) => Ok(locality),
             Some(Err(why)) => Err(Cow::Owned(why)),
