@@ -1355,12 +1355,9 @@ impl Reference {
     }
 
     /// A code's anesthesia entry and qualifying circumstance, each when there is one: one hash probe.
-    pub(crate) fn anesthesia_lookup(
-        &self,
-        code: CptCode,
-    ) -> (Option<&AnesthesiaCode>, Option<&QualifyingCircumstance>) {
-        let (entry, qualifying) = self.codes.lookup(&code);
-        (entry, qualifying.and_then(|i| self.qualifying_circumstances.get(i)))
+    fn anesthesia_lookup(&self, code: CptCode) -> (Option<&AnesthesiaCode>, Option<&QualifyingCircumstance>) {
+        let found = self.codes.lookup(&code);
+        (found.entry, found.qualifying.and_then(|i| self.qualifying_circumstances.get(i)))
     }
 
     /// Prices an anesthesia line into `priced`, made for it ([`PricedLine::new`]), by its rule set and

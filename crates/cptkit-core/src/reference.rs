@@ -209,9 +209,6 @@ pub struct Reference {
     pub(crate) places_of_service: Box<[Option<PlaceOfService>]>,
     pub(crate) taxonomies: HashMap<TaxonomyCode, Taxonomy>,
     pub(crate) families: Vec<Family>,
-    /// Each anesthesia code's typical diagnoses (from its families), for the relevance edit: one
-    /// lookup a line instead of a scan of every family's code ranges.
-    pub(crate) typical_diagnoses: HashMap<CptCode, Vec<Icd10Code>>,
     pub(crate) payer_policies: Vec<PayerPolicy>,
     pub(crate) policy_updates: Vec<PolicyUpdate>,
     pub(crate) national_cfs: Vec<Arc<ConversionFactor>>,
@@ -241,11 +238,24 @@ pub struct Reference {
 
 /// The anesthesia codes in code order, found by hash: a line's code is looked up several times (by
 /// validation, pricing and the case edit), where a B-tree search compared a dozen keys each time. The
-/// same probe finds a qualifying circumstance, which every line not in the table is asked about.
+/// same probe finds a qualifying circumstance, which every line not in the table is asked about, and
+/// the code's typical diagnoses, which validation asks of every anesthesia line.
 #[derive(Debug)]
 pub(crate) struct AnesthesiaCodes {
     in_order: Vec<AnesthesiaCode>,
+    /// Each code's typical diagnoses (from its families), by its position in `in_order`.
+    typical_diagnoses: Vec<Vec<Icd10Code>>,
     positions: HashMap<CptCode, Positions>,
+}
+
+/// What one probe finds of a code.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Found<'a> {
+    pub entry: Option<&'a AnesthesiaCode>,
+    /// The entry's typical diagnoses, in family order; empty when none are curated.
+    pub typical_diagnoses: &'a [Icd10Code],
+    /// Its position in the qualifying circumstances the codes were made with.
+    pub qualifying: Option<usize>,
 }
 
 /// Where a code is in the base-unit table and in the list of qualifying circumstances.
@@ -256,8 +266,16 @@ struct Positions {
 }
 
 impl AnesthesiaCodes {
-    fn new(codes: BTreeMap<CptCode, AnesthesiaCode>, qualifying: &[QualifyingCircumstance]) -> Self {
+    fn new(
+        codes: BTreeMap<CptCode, AnesthesiaCode>,
+        qualifying: &[QualifyingCircumstance],
+        families: &[Family],
+    ) -> Self {
         let in_order: Vec<AnesthesiaCode> = codes.into_values().collect();
+        let typical_diagnoses = in_order
+            .iter()
+            .map(|c| families_of(families, c.code).flat_map(|f| f.diagnoses.iter().map(|d| d.code)).collect())
+            .collect();
         let mut positions: HashMap<CptCode, Positions> = HashMap::default();
         for (i, c) in in_order.iter().enumerate() {
             positions.entry(c.code).or_default().code = Some(i);
@@ -266,22 +284,23 @@ impl AnesthesiaCodes {
             // The first of a code listed twice, as a search of the list finds it.
             positions.entry(qc.code).or_default().qualifying.get_or_insert(i);
         }
-        AnesthesiaCodes { in_order, positions }
+        AnesthesiaCodes { in_order, typical_diagnoses, positions }
     }
 
     pub(crate) fn get(&self, code: &CptCode) -> Option<&AnesthesiaCode> {
-        self.lookup(code).0
+        self.lookup(code).entry
     }
 
     pub(crate) fn contains_key(&self, code: &CptCode) -> bool {
         self.get(code).is_some()
     }
 
-    /// The code's entry, and its position in the qualifying circumstances it was made with.
-    pub(crate) fn lookup(&self, code: &CptCode) -> (Option<&AnesthesiaCode>, Option<usize>) {
-        match self.positions.get(code) {
-            Some(found) => (found.code.and_then(|i| self.in_order.get(i)), found.qualifying),
-            None => (None, None),
+    pub(crate) fn lookup(&self, code: &CptCode) -> Found<'_> {
+        let Some(&Positions { code, qualifying }) = self.positions.get(code) else { return Found::default() };
+        Found {
+            entry: code.and_then(|i| self.in_order.get(i)),
+            typical_diagnoses: code.and_then(|i| self.typical_diagnoses.get(i)).map_or(&[], Vec::as_slice),
+            qualifying,
         }
     }
 
@@ -298,15 +317,6 @@ impl AnesthesiaCodes {
 
 fn families_of(families: &[Family], code: CptCode) -> impl Iterator<Item = &Family> {
     families.iter().filter(move |f| f.codes.contains(code))
-}
-
-/// The diagnoses typical for each anesthesia code, in family order; codes with none are left out.
-fn typical_diagnoses(codes: &AnesthesiaCodes, families: &[Family]) -> HashMap<CptCode, Vec<Icd10Code>> {
-    codes
-        .keys()
-        .map(|&code| (code, families_of(families, code).flat_map(|f| f.diagnoses.iter().map(|d| d.code)).collect()))
-        .filter(|(_, typical): &(CptCode, Vec<Icd10Code>)| !typical.is_empty())
-        .collect()
 }
 
 /// One row of a user's `cpt_descriptors.csv`.
@@ -455,9 +465,8 @@ impl Reference {
             }
         }
         let qualifying_circumstances = load_qualifying_circumstances(&files)?;
-        let codes = AnesthesiaCodes::new(load_codes(&files)?, &qualifying_circumstances);
         let families = load_families(&files)?;
-        let typical_diagnoses = typical_diagnoses(&codes, &families);
+        let codes = AnesthesiaCodes::new(load_codes(&files)?, &qualifying_circumstances, &families);
         let icd10_deleted = load_deleted_diagnoses(&files)?;
         let modifiers = load_modifiers(&files)?;
         let reference = Reference {
@@ -468,7 +477,6 @@ impl Reference {
             places_of_service: load_places_of_service(&files)?,
             taxonomies: load_taxonomies(&files)?,
             families,
-            typical_diagnoses,
             payer_policies: files.rows("payer_policies.csv")?,
             policy_updates: files.rows("policy_updates.csv")?,
             national_cfs: load_national_cfs(&files)?,

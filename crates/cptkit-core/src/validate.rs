@@ -10,7 +10,7 @@ use smallvec::SmallVec;
 use time::Date;
 
 use crate::claim::{Claim, ClaimLine, PlanType, ProviderRole, ShortText, UnitBasis};
-use crate::ids::{CptCode, DiagnosisCode, LocalityId, ModifierCode, Npi};
+use crate::ids::{CptCode, DiagnosisCode, Icd10Code, LocalityId, ModifierCode, Npi};
 use crate::model::{Known, ModifierCategory, ServiceType};
 use crate::path::FieldPath;
 use crate::pfs::{InForce, RvuRow, Tables};
@@ -561,9 +561,9 @@ impl Reference {
         }
         self.check_pointers(claim, i, line, out);
         // The code's entry: the edits below need it anyway.
-        let (entry, qualifying) = self.anesthesia_lookup(code);
-        let anesthesia = is_anesthesia(entry, code, || qualifying.is_some());
-        match entry {
+        let found = self.codes.lookup(&code);
+        let anesthesia = is_anesthesia(found.entry, code, || found.qualifying.is_some());
+        match found.entry {
             Some(entry) => {
                 self.check_modifiers(claim, i, line, out);
                 if entry.service_type != ServiceType::UnlistedAnesthesia {
@@ -596,7 +596,7 @@ impl Reference {
                         "inpatient-only procedures are billed with place of service 21",
                     );
                 }
-                self.check_relevance(claim, i, line, out);
+                self.check_relevance(claim, i, line, found.typical_diagnoses, out);
             }
             None if code.is_anesthesia() => out.add(
                 UNKNOWN_CODE,
@@ -760,7 +760,8 @@ impl Reference {
                 "add AA (teaching rules) or QK",
             );
         }
-        if let Some(modifier) = pricing_modifier(line) {
+        // The line's pricing modifier: the first found above.
+        if let Some((_, &modifier)) = first {
             self.check_modifier_role(claim, i, line, modifier, out);
         }
     }
@@ -811,10 +812,11 @@ impl Reference {
         }
     }
 
-    fn check_relevance(&self, claim: &Claim, i: usize, line: &ClaimLine, out: &mut Findings) {
-        let Some(typical) = self.typical_diagnoses.get(&line.procedure_code) else {
+    /// `typical`: the line's code's typical diagnoses, as its lookup found them.
+    fn check_relevance(&self, claim: &Claim, i: usize, line: &ClaimLine, typical: &[Icd10Code], out: &mut Findings) {
+        if typical.is_empty() {
             return; // nothing curated for this code: no opinion
-        };
+        }
         let pointed =
             || line.diagnosis_pointers.iter().filter_map(|&p| claim.diagnoses.get((p as usize).checked_sub(1)?));
         if pointed().next().is_none() || pointed().any(|d| d.icd10().is_some_and(|c| typical.contains(c))) {
