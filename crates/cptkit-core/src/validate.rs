@@ -928,10 +928,12 @@ impl Reference {
         if claim.medicare_locality.is_some() {
             return None;
         }
+        // The ZIP code first: a claim without one finds no locality by it, and needs no release.
+        let (_, zip) = crate::pfs::claim_zip(claim)?;
         let first_date = claim.lines.iter().map(|l| l.date_of_service).min()?;
         let tables = self.fee_schedule_on(first_date)?.tables;
         let why = crate::pfs::claim_locality(claim, Some(tables), first_date.year())?.err()?;
-        Some((why, crate::pfs::claim_zip(claim)?.1.field))
+        Some((why, zip.field))
     }
 
     /// The fee schedule release a date is judged by; `None` when no release covers its year (pricing
