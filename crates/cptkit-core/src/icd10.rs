@@ -22,6 +22,17 @@ pub(crate) struct Icd10Table {
     positions: HashMap<u64, u32>,
     /// Each line's billable flag: validation asks only this, without reading the line's text.
     billable: Vec<bool>,
+    /// Each line marked by [`Icd10Table::mark_dated`]: the same probe tells validation whether to look
+    /// for dates beside the code set's own.
+    dated: Vec<bool>,
+}
+
+/// What the code set tells of a code it holds, from one probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CodeSetStatus {
+    pub billable: bool,
+    /// Marked by [`Icd10Table::mark_dated`].
+    pub dated: bool,
 }
 
 /// The code's bytes zero-padded into one word, as [`Icd10Code::key`] packs a parsed code.
@@ -58,7 +69,8 @@ impl Icd10Table {
             line_starts.push(start);
             billable.push(entry.billable);
         }
-        Ok(Icd10Table { line_starts, positions, billable })
+        let dated = vec![false; billable.len()];
+        Ok(Icd10Table { line_starts, positions, billable, dated })
     }
 
     pub fn len(&self) -> usize {
@@ -69,9 +81,18 @@ impl Icd10Table {
         self.positions.get(&code.key()).map(|&found| found as usize)
     }
 
-    /// Whether the code is billable; `None` when it is not in the code set.
-    pub fn billable(&self, code: &Icd10Code) -> Option<bool> {
-        self.billable.get(self.position(code)?).copied()
+    /// Marks a code that has dates of its own (deleted, or replacing a deleted one); a code not in the
+    /// set is left as it is.
+    pub fn mark_dated(&mut self, code: &Icd10Code) {
+        if let Some(dated) = self.position(code).and_then(|i| self.dated.get_mut(i)) {
+            *dated = true;
+        }
+    }
+
+    /// Whether the code is billable and marked dated; `None` when it is not in the code set.
+    pub fn status(&self, code: &Icd10Code) -> Option<CodeSetStatus> {
+        let i = self.position(code)?;
+        Some(CodeSetStatus { billable: *self.billable.get(i)?, dated: *self.dated.get(i)? })
     }
 
     pub fn get<'a>(&self, text: &'a str, code: &Icd10Code) -> Option<Icd10Entry<'a>> {
@@ -109,15 +130,24 @@ mod tests {
         let entry = table.get(SAMPLE, &code("M54.5")).expect("present");
         assert_eq!((entry.billable, entry.title), (false, "Low back pain"));
         assert!(table.get(SAMPLE, &code("M54.50")).expect("present").billable);
-        assert_eq!(
-            (table.billable(&code("M54.5")), table.billable(&code("m5450")), table.billable(&code("M54.9"))),
-            (Some(false), Some(true), None)
-        );
+        let billable = |text: &str| table.status(&code(text)).map(|s| s.billable);
+        assert_eq!((billable("M54.5"), billable("m5450"), billable("M54.9")), (Some(false), Some(true), None));
         assert!(table.get(SAMPLE, &code("M48.0")).is_none());
         assert!(table.get(SAMPLE, &code("Z99")).is_none());
         // The table packs its text as a parsed code packs itself.
         assert_eq!(pack(b"S72.001A"), Some(code("s72001a").key()));
         assert_eq!(pack(b"R61"), Some(code("R61").key()));
+    }
+
+    #[test]
+    fn marks_dated_codes() {
+        let mut table = Icd10Table::index(SAMPLE).expect("valid");
+        table.mark_dated(&code("M54.5"));
+        table.mark_dated(&code("Z99")); // not in the set: nothing to mark
+        let status = CodeSetStatus { billable: false, dated: true };
+        assert_eq!(table.status(&code("M54.5")), Some(status));
+        assert_eq!(table.status(&code("M54.50")), Some(CodeSetStatus { billable: true, dated: false }));
+        assert_eq!(table.status(&code("Z99")), None);
     }
 
     #[test]

@@ -1350,17 +1350,14 @@ impl Reference {
     /// Whether a line is priced by base and time units ([`is_anesthesia`]), looked up here.
     pub(crate) fn is_anesthesia_line(&self, line: &ClaimLine) -> bool {
         let code = line.procedure_code;
-        is_anesthesia(self.codes.get(&code), code, || self.qualifying_circumstance(code).is_some())
+        let (entry, qualifying) = self.anesthesia_lookup(code);
+        is_anesthesia(entry, code, || qualifying.is_some())
     }
 
-    /// A code's anesthesia entry and qualifying circumstance, each when there is one.
+    /// A code's anesthesia entry and qualifying circumstance, each when there is one: one hash probe.
     fn anesthesia_lookup(&self, code: CptCode) -> (Option<&AnesthesiaCode>, Option<&QualifyingCircumstance>) {
-        (self.codes.get(&code), self.qualifying_circumstance(code))
-    }
-
-    /// The qualifying circumstance a code is, when it is one.
-    pub(crate) fn qualifying_circumstance(&self, code: CptCode) -> Option<&QualifyingCircumstance> {
-        self.qualifying_circumstances.iter().find(|qc| qc.code == code)
+        let found = self.codes.lookup(&code);
+        (found.entry, found.qualifying.and_then(|i| self.qualifying_circumstances.get(i)))
     }
 
     /// Prices an anesthesia line into `priced`, made for it ([`PricedLine::new`]), by its rule set and
@@ -1482,8 +1479,13 @@ impl Reference {
         not_applied: Option<Decimal>,
     ) -> Result<(Decimal, CfUsed)> {
         let year = date.year();
-        // The locality as the claim's fee-schedule lines find it.
-        let found = claim_locality(claim, self.fee_schedule_on(date).map(|schedule| schedule.tables), year);
+        // The locality as the claim's fee-schedule lines find it: the release's ZIP file only for a claim
+        // that states none (a stated one is taken as it is).
+        let tables = match claim.medicare_locality {
+            Some(_) => None,
+            None => self.fee_schedule_on(date).map(|schedule| schedule.tables),
+        };
+        let found = claim_locality(claim, tables, year);
         let locality = match found {
             Some(Ok(locality)) => Ok(locality),
             Some(Err(why)) => Err(Cow::Owned(why)),

@@ -209,9 +209,6 @@ pub struct Reference {
     pub(crate) places_of_service: Box<[Option<PlaceOfService>]>,
     pub(crate) taxonomies: HashMap<TaxonomyCode, Taxonomy>,
     pub(crate) families: Vec<Family>,
-    /// Each anesthesia code's typical diagnoses (from its families), for the relevance edit: one
-    /// lookup a line instead of a scan of every family's code ranges.
-    pub(crate) typical_diagnoses: HashMap<CptCode, Vec<Icd10Code>>,
     pub(crate) payer_policies: Vec<PayerPolicy>,
     pub(crate) policy_updates: Vec<PolicyUpdate>,
     pub(crate) national_cfs: Vec<Arc<ConversionFactor>>,
@@ -240,26 +237,71 @@ pub struct Reference {
 }
 
 /// The anesthesia codes in code order, found by hash: a line's code is looked up several times (by
-/// validation, pricing and the case edit), where a B-tree search compared a dozen keys each time.
+/// validation, pricing and the case edit), where a B-tree search compared a dozen keys each time. The
+/// same probe finds a qualifying circumstance, which every line not in the table is asked about, and
+/// the code's typical diagnoses, which validation asks of every anesthesia line.
 #[derive(Debug)]
 pub(crate) struct AnesthesiaCodes {
     in_order: Vec<AnesthesiaCode>,
-    positions: HashMap<CptCode, usize>,
+    /// Each code's typical diagnoses (from its families), by its position in `in_order`.
+    typical_diagnoses: Vec<Vec<Icd10Code>>,
+    positions: HashMap<CptCode, Positions>,
+}
+
+/// What one probe finds of a code.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Found<'a> {
+    pub entry: Option<&'a AnesthesiaCode>,
+    /// The entry's typical diagnoses, in family order; empty when none are curated.
+    pub typical_diagnoses: &'a [Icd10Code],
+    /// Its position in the qualifying circumstances the codes were made with.
+    pub qualifying: Option<usize>,
+}
+
+/// Where a code is in the base-unit table and in the list of qualifying circumstances.
+#[derive(Debug, Clone, Copy, Default)]
+struct Positions {
+    code: Option<usize>,
+    qualifying: Option<usize>,
 }
 
 impl AnesthesiaCodes {
-    fn new(codes: BTreeMap<CptCode, AnesthesiaCode>) -> Self {
+    fn new(
+        codes: BTreeMap<CptCode, AnesthesiaCode>,
+        qualifying: &[QualifyingCircumstance],
+        families: &[Family],
+    ) -> Self {
         let in_order: Vec<AnesthesiaCode> = codes.into_values().collect();
-        let positions = in_order.iter().enumerate().map(|(i, c)| (c.code, i)).collect();
-        AnesthesiaCodes { in_order, positions }
+        let typical_diagnoses = in_order
+            .iter()
+            .map(|c| families_of(families, c.code).flat_map(|f| f.diagnoses.iter().map(|d| d.code)).collect())
+            .collect();
+        let mut positions: HashMap<CptCode, Positions> = HashMap::default();
+        for (i, c) in in_order.iter().enumerate() {
+            positions.entry(c.code).or_default().code = Some(i);
+        }
+        for (i, qc) in qualifying.iter().enumerate() {
+            // The first of a code listed twice, as a search of the list finds it.
+            positions.entry(qc.code).or_default().qualifying.get_or_insert(i);
+        }
+        AnesthesiaCodes { in_order, typical_diagnoses, positions }
     }
 
     pub(crate) fn get(&self, code: &CptCode) -> Option<&AnesthesiaCode> {
-        self.positions.get(code).and_then(|&i| self.in_order.get(i))
+        self.lookup(code).entry
     }
 
     pub(crate) fn contains_key(&self, code: &CptCode) -> bool {
-        self.positions.contains_key(code)
+        self.get(code).is_some()
+    }
+
+    pub(crate) fn lookup(&self, code: &CptCode) -> Found<'_> {
+        let Some(&Positions { code, qualifying }) = self.positions.get(code) else { return Found::default() };
+        Found {
+            entry: code.and_then(|i| self.in_order.get(i)),
+            typical_diagnoses: code.and_then(|i| self.typical_diagnoses.get(i)).map_or(&[], Vec::as_slice),
+            qualifying,
+        }
     }
 
     /// In code order.
@@ -275,15 +317,6 @@ impl AnesthesiaCodes {
 
 fn families_of(families: &[Family], code: CptCode) -> impl Iterator<Item = &Family> {
     families.iter().filter(move |f| f.codes.contains(code))
-}
-
-/// The diagnoses typical for each anesthesia code, in family order; codes with none are left out.
-fn typical_diagnoses(codes: &AnesthesiaCodes, families: &[Family]) -> HashMap<CptCode, Vec<Icd10Code>> {
-    codes
-        .keys()
-        .map(|&code| (code, families_of(families, code).flat_map(|f| f.diagnoses.iter().map(|d| d.code)).collect()))
-        .filter(|(_, typical): &(CptCode, Vec<Icd10Code>)| !typical.is_empty())
-        .collect()
 }
 
 /// One row of a user's `cpt_descriptors.csv`.
@@ -431,20 +464,19 @@ impl Reference {
                 locality_index.entry(cf.year).or_default().insert(locality.id, i);
             }
         }
-        let codes = AnesthesiaCodes::new(load_codes(&files)?);
+        let qualifying_circumstances = load_qualifying_circumstances(&files)?;
         let families = load_families(&files)?;
-        let typical_diagnoses = typical_diagnoses(&codes, &families);
+        let codes = AnesthesiaCodes::new(load_codes(&files)?, &qualifying_circumstances, &families);
         let icd10_deleted = load_deleted_diagnoses(&files)?;
         let modifiers = load_modifiers(&files)?;
         let reference = Reference {
             codes,
             modifier_positions: modifiers.iter().enumerate().map(|(i, m)| (m.code, i)).rev().collect(),
             modifiers,
-            qualifying_circumstances: load_qualifying_circumstances(&files)?,
+            qualifying_circumstances,
             places_of_service: load_places_of_service(&files)?,
             taxonomies: load_taxonomies(&files)?,
             families,
-            typical_diagnoses,
             payer_policies: files.rows("payer_policies.csv")?,
             policy_updates: files.rows("policy_updates.csv")?,
             national_cfs: load_national_cfs(&files)?,
@@ -509,7 +541,10 @@ impl Reference {
     /// the check that it is indexed.
     #[cold]
     fn index_icd10(&self) -> Result<&Icd10Table> {
-        let table = Icd10Table::index(&self.icd10_text).map_err(|e| table_error("icd10cm_2026_04.tsv", e))?;
+        let mut table = Icd10Table::index(&self.icd10_text).map_err(|e| table_error("icd10cm_2026_04.tsv", e))?;
+        for code in self.icd10_dates.keys() {
+            table.mark_dated(code);
+        }
         Ok(self.icd10.get_or_init(|| table))
     }
 
@@ -573,8 +608,14 @@ impl Reference {
     /// Whether a diagnosis is billable and the dates it is valid for, without building its record (the
     /// validation hot path). None when the code is in neither the code set nor the deletions.
     pub(crate) fn diagnosis_status(&self, code: &Icd10Code) -> Result<Option<DiagnosisStatus>> {
-        let DiagnosisDates { from, through } = self.icd10_dates.get(code).copied().unwrap_or_default();
-        Ok(match self.icd10()?.billable(code) {
+        let in_set = self.icd10()?.status(code);
+        // The code set marks the codes it holds that have dates: most codes take one lookup, not two.
+        let dates = match in_set {
+            Some(status) if !status.dated => None,
+            _ => self.icd10_dates.get(code).copied(),
+        };
+        let DiagnosisDates { from, through } = dates.unwrap_or_default();
+        Ok(match in_set.map(|status| status.billable) {
             // A deleted code was billable through its end date, whatever it is now (M54.5 lives on as
             // a header of its replacements).
             Some(billable) => Some(DiagnosisStatus { billable: billable || through.is_some(), from, through }),

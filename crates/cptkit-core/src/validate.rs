@@ -10,7 +10,7 @@ use smallvec::SmallVec;
 use time::Date;
 
 use crate::claim::{Claim, ClaimLine, PlanType, ProviderRole, ShortText, UnitBasis};
-use crate::ids::{CptCode, DiagnosisCode, LocalityId, ModifierCode, Npi};
+use crate::ids::{CptCode, DiagnosisCode, Icd10Code, LocalityId, ModifierCode, Npi};
 use crate::model::{Known, ModifierCategory, ServiceType};
 use crate::path::FieldPath;
 use crate::pfs::{InForce, RvuRow, Tables};
@@ -561,9 +561,9 @@ impl Reference {
         }
         self.check_pointers(claim, i, line, out);
         // The code's entry: the edits below need it anyway.
-        let entry = self.codes.get(&code);
-        let anesthesia = is_anesthesia(entry, code, || self.qualifying_circumstance(code).is_some());
-        match entry {
+        let found = self.codes.lookup(&code);
+        let anesthesia = is_anesthesia(found.entry, code, || found.qualifying.is_some());
+        match found.entry {
             Some(entry) => {
                 self.check_modifiers(claim, i, line, out);
                 if entry.service_type != ServiceType::UnlistedAnesthesia {
@@ -596,7 +596,7 @@ impl Reference {
                         "inpatient-only procedures are billed with place of service 21",
                     );
                 }
-                self.check_relevance(claim, i, line, out);
+                self.check_relevance(claim, i, line, found.typical_diagnoses, out);
             }
             None if code.is_anesthesia() => out.add(
                 UNKNOWN_CODE,
@@ -760,7 +760,8 @@ impl Reference {
                 "add AA (teaching rules) or QK",
             );
         }
-        if let Some(modifier) = pricing_modifier(line) {
+        // The line's pricing modifier: the first found above.
+        if let Some((_, &modifier)) = first {
             self.check_modifier_role(claim, i, line, modifier, out);
         }
     }
@@ -811,10 +812,11 @@ impl Reference {
         }
     }
 
-    fn check_relevance(&self, claim: &Claim, i: usize, line: &ClaimLine, out: &mut Findings) {
-        let Some(typical) = self.typical_diagnoses.get(&line.procedure_code) else {
+    /// `typical`: the line's code's typical diagnoses, as its lookup found them.
+    fn check_relevance(&self, claim: &Claim, i: usize, line: &ClaimLine, typical: &[Icd10Code], out: &mut Findings) {
+        if typical.is_empty() {
             return; // nothing curated for this code: no opinion
-        };
+        }
         let pointed =
             || line.diagnosis_pointers.iter().filter_map(|&p| claim.diagnoses.get((p as usize).checked_sub(1)?));
         if pointed().next().is_none() || pointed().any(|d| d.icd10().is_some_and(|c| typical.contains(c))) {
@@ -926,10 +928,12 @@ impl Reference {
         if claim.medicare_locality.is_some() {
             return None;
         }
+        // The ZIP code first: a claim without one finds no locality by it, and needs no release.
+        let (_, zip) = crate::pfs::claim_zip(claim)?;
         let first_date = claim.lines.iter().map(|l| l.date_of_service).min()?;
         let tables = self.fee_schedule_on(first_date)?.tables;
         let why = crate::pfs::claim_locality(claim, Some(tables), first_date.year())?.err()?;
-        Some((why, crate::pfs::claim_zip(claim)?.1.field))
+        Some((why, zip.field))
     }
 
     /// The fee schedule release a date is judged by; `None` when no release covers its year (pricing
