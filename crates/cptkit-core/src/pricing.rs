@@ -1306,7 +1306,7 @@ impl Reference {
             day_rule = Some((line.date_of_service, rule, modifier_values));
             // The lookups an anesthesia line is priced by, made once: they also say whether it is one.
             let found = self.anesthesia_lookup(line.procedure_code);
-            if !is_anesthesia(found.0, line.procedure_code, || found.1.is_some()) {
+            if !is_anesthesia(found.0, line.procedure_code, found.1.is_some()) {
                 fee_lines.push((i, rule));
                 continue;
             }
@@ -1351,7 +1351,7 @@ impl Reference {
     pub(crate) fn is_anesthesia_line(&self, line: &ClaimLine) -> bool {
         let code = line.procedure_code;
         let (entry, qualifying) = self.anesthesia_lookup(code);
-        is_anesthesia(entry, code, || qualifying.is_some())
+        is_anesthesia(entry, code, qualifying.is_some())
     }
 
     /// A code's anesthesia entry and qualifying circumstance, each when there is one: one hash probe.
@@ -1519,9 +1519,9 @@ impl Reference {
 /// circumstance) are priced by base and time units; every other line by the Physician Fee Schedule.
 /// The one statement of that rule, for validation and pricing alike, over the lookups each caller has
 /// made: `entry`, the code's anesthesia table entry; `qualifying`, whether the code is a qualifying
-/// circumstance, asked only when the table and the range do not answer.
-pub(crate) fn is_anesthesia(entry: Option<&AnesthesiaCode>, code: CptCode, qualifying: impl FnOnce() -> bool) -> bool {
-    entry.is_some() || code.is_anesthesia() || qualifying()
+/// circumstance (the same probe finds both).
+pub(crate) fn is_anesthesia(entry: Option<&AnesthesiaCode>, code: CptCode, qualifying: bool) -> bool {
+    entry.is_some() || code.is_anesthesia() || qualifying
 }
 
 /// Why P1, P2 and P6 add nothing when a payer publishes no physical-status units: no scheme adds any.

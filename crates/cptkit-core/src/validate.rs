@@ -562,7 +562,7 @@ impl Reference {
         self.check_pointers(claim, i, line, out);
         // The code's entry: the edits below need it anyway.
         let found = self.codes.lookup(&code);
-        let anesthesia = is_anesthesia(found.entry, code, || found.qualifying.is_some());
+        let anesthesia = is_anesthesia(found.entry, code, found.qualifying.is_some());
         match found.entry {
             Some(entry) => {
                 self.check_modifiers(claim, i, line, out);
