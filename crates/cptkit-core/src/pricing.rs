@@ -1320,9 +1320,10 @@ impl Reference {
                     ),
                 ));
             }
-            // Priced in its place in the list, not moved there afterwards (a priced line is 368 bytes).
+            // Made and priced in its place in the list, not moved there (a priced line is 368 bytes): `push`
+            // makes the line before it makes room for it, and then copies it in.
             let slot = lines.len();
-            lines.push(PricedLine::new(i, line, rule));
+            lines.extend(std::iter::once_with(|| PricedLine::new(i, line, rule)));
             let rule = (rule, modifier_values);
             self.price_line(claim, line, rule, given, found, &mut lines[slot]).map_err(|e| e.at(FieldPath::line(i)))?;
         }
@@ -1578,8 +1579,11 @@ fn apply_combined_cap(claim: &Claim, mut lines: Vec<PricedLine>) -> Vec<PricedLi
             && line.status == LineStatus::Priced
             && line.fee_basis().is_none()
     };
-    // A cap needs two counted lines under a capped rule set: most claims have none, and build no map.
-    if (0..lines.len()).filter(|&i| lines[i].rule.combined_cap.is_some() && counted(i)).nth(1).is_none() {
+    // A cap needs two counted lines under a capped rule set: most claims have none, and build no map;
+    // most have one line, and look at none.
+    if lines.len() < 2
+        || (0..lines.len()).filter(|&i| lines[i].rule.combined_cap.is_some() && counted(i)).nth(1).is_none()
+    {
         return lines;
     }
     let mut by_case: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
