@@ -205,8 +205,8 @@ impl TimeUnits {
     /// [`TimeUnits::units`] in integers for whole minutes (past a break point too): the same answer
     /// without decimal division, which dominates pricing a line.
     fn whole_minute_units(&self, minutes: Decimal) -> Option<Decimal> {
-        let minutes =
-            i64::try_from(minutes.mantissa()).ok().filter(|m| minutes.scale() == 0 && (0..1 << 40).contains(m))?;
+        let minutes = Exact::of(minutes).filter(|m| m.scale == 0 && m.mantissa < 1 << 40)?;
+        let minutes = i64::try_from(minutes.mantissa).ok()?;
         // The units of `unit` minutes in `minutes`, as `round` makes them: in tenths, or whole.
         let count = |minutes: i64, unit: u32| {
             let unit = i64::from(unit);
@@ -883,7 +883,12 @@ impl Exact {
 
     /// `None` for a negative decimal (its mantissa is no u64) or one past 64 bits.
     pub(crate) fn of(d: Decimal) -> Option<Exact> {
-        Some(Exact { mantissa: u64::try_from(d.mantissa()).ok()?, scale: d.scale() })
+        // From the decimal's parts: `mantissa` makes an i128 only to be narrowed again, for every factor
+        // and amount priced.
+        let d = d.unpack();
+        let mantissa = u64::from(d.mid) << 32 | u64::from(d.lo);
+        // A negative zero's mantissa is 0, a u64.
+        (d.hi == 0 && (!d.negative || mantissa == 0)).then_some(Exact { mantissa, scale: d.scale })
     }
 
     pub(crate) fn mul(self, other: Exact) -> Option<Exact> {
@@ -935,7 +940,9 @@ impl Exact {
 /// amount is cents and not negative (every priced amount is), which gives the same numbers; both in
 /// one pass over the lines, which cost more than the adding.
 fn totals(lines: &[PricedLine]) -> (Decimal, Decimal) {
-    let in_cents = |a: Decimal| i64::try_from(a.mantissa()).ok().filter(|_| a.scale() == 2 && !a.is_sign_negative());
+    let in_cents = |a: Decimal| {
+        Exact::of(a).filter(|e| e.scale == 2 && !a.is_sign_negative()).and_then(|e| i64::try_from(e.mantissa).ok())
+    };
     let cents = lines.iter().try_fold((0i64, 0i64), |(charge, allowed), l| {
         Some((charge.checked_add(in_cents(l.charge)?)?, allowed.checked_add(in_cents(l.allowed)?)?))
     });
@@ -1682,6 +1689,17 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn exact_parts_are_the_decimal_mantissa() {
+        let values =
+            ["0", "-0", "-0.00", "1", "-1", "0.01", "4294967296", "18446744073709551615", "18446744073709551616"];
+        let extremes = [Decimal::MAX, Decimal::MIN, Decimal::from_parts(0, 0, 1, false, 3), MAX_AMOUNT];
+        for value in values.map(|v| v.parse::<Decimal>().unwrap()).into_iter().chain(extremes) {
+            let exact = Exact::of(value).map(|e| (e.mantissa, e.scale));
+            assert_eq!(exact, u64::try_from(value.mantissa()).ok().map(|m| (m, value.scale())), "{value}");
         }
     }
 
