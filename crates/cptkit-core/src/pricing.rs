@@ -192,6 +192,9 @@ impl TimeUnits {
         self.whole_minute_units(minutes).unwrap_or_else(|| self.decimal_units(minutes))
     }
 
+    /// Kept out of line: few minutes have places, and the registers its decimal division needs, saved
+    /// and restored on every call, cost more than a whole number of minutes' units in integers.
+    #[inline(never)]
     fn decimal_units(&self, minutes: Decimal) -> Decimal {
         let first = Decimal::from(self.unit_minutes);
         match (self.break_point_minutes.map(Decimal::from), self.unit_minutes_after_break) {
