@@ -188,18 +188,22 @@ impl ConversionFactors {
     }
 
     /// What the request gave for a claim of `payer_id` priced by a rule set paying on `basis`.
+    #[inline]
     pub(crate) fn resolve(&self, payer_id: &str, basis: CfBasis) -> GivenFactor {
-        let for_payer = if self.by_payer.is_empty() {
-            None
-        } else {
-            self.by_payer.get(payer_id).or_else(|| self.by_payer.get(&payer_id.trim().to_ascii_lowercase()))
-        };
+        // Every anesthesia line asks, and most requests give no factor by payer: no call for them.
+        let for_payer = if self.by_payer.is_empty() { None } else { self.for_payer(payer_id) };
         match (for_payer, self.every_payer, basis) {
             (Some(cf), _, _) => GivenFactor::ForPayer(*cf),
             (None, Some(cf), CfBasis::Contract) => GivenFactor::ForEveryPayer(cf),
             (None, Some(cf), CfBasis::Medicare) => GivenFactor::NotForMedicare(cf),
             (None, None, _) => GivenFactor::None,
         }
+    }
+
+    /// The factor given for `payer_id`, as it is spelled or as its id matches.
+    #[inline(never)]
+    fn for_payer(&self, payer_id: &str) -> Option<&Decimal> {
+        self.by_payer.get(payer_id).or_else(|| self.by_payer.get(&payer_id.trim().to_ascii_lowercase()))
     }
 }
 

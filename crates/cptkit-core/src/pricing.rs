@@ -192,6 +192,9 @@ impl TimeUnits {
         self.whole_minute_units(minutes).unwrap_or_else(|| self.decimal_units(minutes))
     }
 
+    /// Kept out of line: few minutes have places, and the registers its decimal division needs, saved
+    /// and restored on every call, cost more than a whole number of minutes' units in integers.
+    #[inline(never)]
     fn decimal_units(&self, minutes: Decimal) -> Decimal {
         let first = Decimal::from(self.unit_minutes);
         match (self.break_point_minutes.map(Decimal::from), self.unit_minutes_after_break) {
@@ -205,8 +208,8 @@ impl TimeUnits {
     /// [`TimeUnits::units`] in integers for whole minutes (past a break point too): the same answer
     /// without decimal division, which dominates pricing a line.
     fn whole_minute_units(&self, minutes: Decimal) -> Option<Decimal> {
-        let minutes =
-            i64::try_from(minutes.mantissa()).ok().filter(|m| minutes.scale() == 0 && (0..1 << 40).contains(m))?;
+        let minutes = Exact::of(minutes).filter(|m| m.scale == 0 && m.mantissa < 1 << 40)?;
+        let minutes = i64::try_from(minutes.mantissa).ok()?;
         // The units of `unit` minutes in `minutes`, as `round` makes them: in tenths, or whole.
         let count = |minutes: i64, unit: u32| {
             let unit = i64::from(unit);
@@ -883,7 +886,12 @@ impl Exact {
 
     /// `None` for a negative decimal (its mantissa is no u64) or one past 64 bits.
     pub(crate) fn of(d: Decimal) -> Option<Exact> {
-        Some(Exact { mantissa: u64::try_from(d.mantissa()).ok()?, scale: d.scale() })
+        // From the decimal's parts: `mantissa` makes an i128 only to be narrowed again, for every factor
+        // and amount priced.
+        let d = d.unpack();
+        let mantissa = u64::from(d.mid) << 32 | u64::from(d.lo);
+        // A negative zero's mantissa is 0, a u64.
+        (d.hi == 0 && (!d.negative || mantissa == 0)).then_some(Exact { mantissa, scale: d.scale })
     }
 
     pub(crate) fn mul(self, other: Exact) -> Option<Exact> {
@@ -935,7 +943,9 @@ impl Exact {
 /// amount is cents and not negative (every priced amount is), which gives the same numbers; both in
 /// one pass over the lines, which cost more than the adding.
 fn totals(lines: &[PricedLine]) -> (Decimal, Decimal) {
-    let in_cents = |a: Decimal| i64::try_from(a.mantissa()).ok().filter(|_| a.scale() == 2 && !a.is_sign_negative());
+    let in_cents = |a: Decimal| {
+        Exact::of(a).filter(|e| e.scale == 2 && !a.is_sign_negative()).and_then(|e| i64::try_from(e.mantissa).ok())
+    };
     let cents = lines.iter().try_fold((0i64, 0i64), |(charge, allowed), l| {
         Some((charge.checked_add(in_cents(l.charge)?)?, allowed.checked_add(in_cents(l.allowed)?)?))
     });
@@ -1320,9 +1330,10 @@ impl Reference {
                     ),
                 ));
             }
-            // Priced in its place in the list, not moved there afterwards (a priced line is 368 bytes).
+            // Made and priced in its place in the list, not moved there (a priced line is 368 bytes): `push`
+            // makes the line before it makes room for it, and then copies it in.
             let slot = lines.len();
-            lines.push(PricedLine::new(i, line, rule));
+            lines.extend(std::iter::once_with(|| PricedLine::new(i, line, rule)));
             let rule = (rule, modifier_values);
             self.price_line(claim, line, rule, given, found, &mut lines[slot]).map_err(|e| e.at(FieldPath::line(i)))?;
         }
@@ -1578,8 +1589,11 @@ fn apply_combined_cap(claim: &Claim, mut lines: Vec<PricedLine>) -> Vec<PricedLi
             && line.status == LineStatus::Priced
             && line.fee_basis().is_none()
     };
-    // A cap needs two counted lines under a capped rule set: most claims have none, and build no map.
-    if (0..lines.len()).filter(|&i| lines[i].rule.combined_cap.is_some() && counted(i)).nth(1).is_none() {
+    // A cap needs two counted lines under a capped rule set: most claims have none, and build no map;
+    // most have one line, and look at none.
+    if lines.len() < 2
+        || (0..lines.len()).filter(|&i| lines[i].rule.combined_cap.is_some() && counted(i)).nth(1).is_none()
+    {
         return lines;
     }
     let mut by_case: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
@@ -1678,6 +1692,17 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn exact_parts_are_the_decimal_mantissa() {
+        let values =
+            ["0", "-0", "-0.00", "1", "-1", "0.01", "4294967296", "18446744073709551615", "18446744073709551616"];
+        let extremes = [Decimal::MAX, Decimal::MIN, Decimal::from_parts(0, 0, 1, false, 3), MAX_AMOUNT];
+        for value in values.map(|v| v.parse::<Decimal>().unwrap()).into_iter().chain(extremes) {
+            let exact = Exact::of(value).map(|e| (e.mantissa, e.scale));
+            assert_eq!(exact, u64::try_from(value.mantissa()).ok().map(|m| (m, value.scale())), "{value}");
         }
     }
 
