@@ -234,14 +234,17 @@ impl Npi {
         const THREES: u64 = u64::from_le_bytes([3; 8]);
         const EIGHTS: u64 = u64::from_le_bytes([8; 8]);
         let Some((head, ninth, check)) = self.digits() else { return false };
-        // The sum of a word's bytes (at most 8 x 9 here, so no byte overflows into the next).
-        let byte_sum = |word: u64| (word.wrapping_mul(0x0101_0101_0101_0101) >> 56) as u32;
         // From the rightmost of the first nine digits, every other digit is doubled: the 1st, 3rd, 5th,
         // 7th and 9th. Doubling d gives 2d, less 9 when d >= 5, and d + 3 has its 8 bit set just then.
+        // Each byte of the head becomes its digit's term of the sum (0-9: no byte carries or borrows),
+        // so the eight terms are summed at once.
         let doubled = head & DOUBLED;
-        let fives = byte_sum((doubled + THREES) & EIGHTS) / 8 + u32::from(ninth >= 5);
-        let sum = 2 * (byte_sum(doubled) + ninth) - 9 * fives + byte_sum(head & !DOUBLED) + 24;
-        (10 - sum % 10) % 10 == check
+        let terms = 2 * doubled - 9 * (((doubled + THREES) & EIGHTS) >> 3) + (head & !DOUBLED);
+        let head_sum = (terms.wrapping_mul(0x0101_0101_0101_0101) >> 56) as u32;
+        let ninth_term = if ninth >= 5 { 2 * ninth - 9 } else { 2 * ninth };
+        let sum = head_sum + ninth_term + 24;
+        // The check digit brings the sum to a multiple of ten.
+        (sum + check).is_multiple_of(10)
     }
 }
 
