@@ -129,8 +129,8 @@ pub(crate) fn describe(raw: &str) -> String {
     }
 }
 
-/// A two-byte code's message for `raw`, which is not `what`. Made out of line: the code's parse, left
-/// with its test alone, is inlined into the faces' readers, where its call cost as much as the test.
+/// A code's message for `raw`, which is not `what`. Made out of line: the code's parse, left with its
+/// test alone, is inlined into the faces' readers, where its call cost as much as the test.
 #[cold]
 #[inline(never)]
 fn expected(what: &str, raw: &str) -> String {
@@ -686,14 +686,12 @@ word_hash!(TaxonomyCode, |c: &TaxonomyCode| {
 });
 
 impl TaxonomyCode {
+    #[inline]
     fn parse(raw: &str) -> std::result::Result<Self, String> {
         let s = trimmed(raw);
         match upper_code(s.as_bytes()).filter(|code: &[u8; 10]| code[9] == b'X') {
             Some(code) => Ok(TaxonomyCode(code)),
-            None => Err(format!(
-                "expected a 10-character NUCC taxonomy code ending in X such as 207L00000X, got {}",
-                describe(s)
-            )),
+            None => Err(expected("a 10-character NUCC taxonomy code ending in X such as 207L00000X", s)),
         }
     }
 }
@@ -721,6 +719,7 @@ pub struct LocalityId([u8; 8]);
 word_hash!(LocalityId, |c: &LocalityId| u64::from_be_bytes(c.0));
 
 impl LocalityId {
+    #[inline]
     fn parse(raw: &str) -> std::result::Result<Self, String> {
         let s = trimmed(raw);
         let b = s.as_bytes();
@@ -734,10 +733,7 @@ impl LocalityId {
             id.copy_from_slice(b);
             Ok(LocalityId(id))
         } else {
-            Err(format!(
-                "expected a Medicare locality as MAC-locality such as 13202-01 (Manhattan), got {}",
-                describe(s)
-            ))
+            Err(expected("a Medicare locality as MAC-locality such as 13202-01 (Manhattan)", s))
         }
     }
 
