@@ -341,11 +341,13 @@ impl PricedColumns {
         self.rule_set.append_option(priced_line.map(|l| l.rule.id.as_str()));
         self.priced.append(priced_line.is_some());
         if let Some(l) = priced_line {
-            let decimals = [l.base_units, l.time_units, l.modifying_units, l.total_units, l.conversion_factor, l.share];
-            for (column, value) in self.decimals.iter_mut().zip(decimals) {
+            // By reference: an array of the values themselves was copied twice over.
+            let decimals =
+                [&l.base_units, &l.time_units, &l.modifying_units, &l.total_units, &l.conversion_factor, &l.share];
+            for (column, &value) in self.decimals.iter_mut().zip(decimals) {
                 column[at] = scaled(value, "units")?;
             }
-            for (column, value) in self.cents.iter_mut().zip([l.charge, l.fee_schedule, l.allowed]) {
+            for (column, &value) in self.cents.iter_mut().zip([&l.charge, &l.fee_schedule, &l.allowed]) {
                 column[at] = to_cents(value);
             }
         }
