@@ -30,7 +30,7 @@ use rust_decimal::Decimal;
 
 use crate::layout::{self, DECIMAL_PRECISION, DECIMAL_SCALE};
 use crate::read::{EarlierClaims, FAILED, LineColumns, NOT_PRICEABLE, RowIssue};
-use crate::write::scaled;
+use crate::write::{scaled, small_mantissa};
 
 /// How a table is priced.
 #[derive(Debug, Clone, Default)]
@@ -220,7 +220,7 @@ fn judge_piece(
                 .issues
                 .push_with(|fields| issues.iter().filter(|i| i.row == row).for_each(|i| write_issue(fields, i)));
             if let Some(priced) = &mut results.priced {
-                priced.push(&outcome, row - rows.start)?;
+                priced.push(row - piece.start, &outcome, row - rows.start)?;
             }
         }
         if let Outcome::Judged(Verdict::Priced(priced)) = outcome {
@@ -254,8 +254,10 @@ struct PricedColumns {
     /// validity, written once per row rather than once per column.
     priced: BooleanBufferBuilder,
     /// base, time, modifying and total units, conversion factor, share, at the layout's scale.
+    /// Sized to the piece and zeroed: each priced row's values are written at its index (cheaper
+    /// than a push), and the zeros under the nulls, as Arrow's builders write them, are there already.
     decimals: [Vec<i128>; 6],
-    /// charge, fee schedule, allowed.
+    /// charge, fee schedule, allowed; as `decimals`.
     cents: [Vec<i64>; 3],
     explanation: Option<StructList<3>>,
 }
@@ -270,8 +272,8 @@ impl Results {
                 status: StringBuilder::with_capacity(rows, rows * 8),
                 rule_set: StringBuilder::with_capacity(rows, rows * 12),
                 priced: BooleanBufferBuilder::new(rows),
-                decimals: std::array::from_fn(|_| Vec::with_capacity(rows)),
-                cents: std::array::from_fn(|_| Vec::with_capacity(rows)),
+                decimals: std::array::from_fn(|_| vec![0; rows]),
+                cents: std::array::from_fn(|_| vec![0; rows]),
                 explanation: shape.explain.then(|| StructList::new(rows)),
             }),
         }
@@ -320,8 +322,8 @@ fn write_issue([edit_id, severity_text, field, column, message, hint]: &mut [Str
 }
 
 impl PricedColumns {
-    /// One row's priced columns.
-    fn push(&mut self, outcome: &Outcome, line: usize) -> Result<()> {
+    /// The priced columns of the piece's row `at`, the claim's line `line`.
+    fn push(&mut self, at: usize, outcome: &Outcome, line: usize) -> Result<()> {
         let priced_line = match outcome {
             Outcome::Judged(Verdict::Priced(priced)) => priced.lines.get(line),
             _ => None,
@@ -338,21 +340,15 @@ impl PricedColumns {
         self.status.append_value(status);
         self.rule_set.append_option(priced_line.map(|l| l.rule.id.as_str()));
         self.priced.append(priced_line.is_some());
-        match priced_line {
-            Some(l) => {
-                let decimals =
-                    [l.base_units, l.time_units, l.modifying_units, l.total_units, l.conversion_factor, l.share];
-                for (column, value) in self.decimals.iter_mut().zip(decimals) {
-                    column.push(scaled(value, "units")?);
-                }
-                for (column, value) in self.cents.iter_mut().zip([l.charge, l.fee_schedule, l.allowed]) {
-                    column.push(to_cents(value));
-                }
+        if let Some(l) = priced_line {
+            // By reference: an array of the values themselves was copied twice over.
+            let decimals =
+                [&l.base_units, &l.time_units, &l.modifying_units, &l.total_units, &l.conversion_factor, &l.share];
+            for (column, &value) in self.decimals.iter_mut().zip(decimals) {
+                column[at] = scaled(value, "units")?;
             }
-            // Zeros under the nulls, as Arrow's builders write them.
-            None => {
-                self.decimals.iter_mut().for_each(|column| column.push(0));
-                self.cents.iter_mut().for_each(|column| column.push(0));
+            for (column, &value) in self.cents.iter_mut().zip([&l.charge, &l.fee_schedule, &l.allowed]) {
+                column[at] = to_cents(value);
             }
         }
         if let Some(explanation) = &mut self.explanation {
@@ -401,8 +397,7 @@ impl StepSink for Explanation<'_> {
 fn to_cents(amount: Decimal) -> i64 {
     // Mostly 0-2 places: whole cents by one multiply, where a rescale works on 96-bit parts.
     const POWERS: [i64; 3] = [100, 10, 1];
-    let widened =
-        POWERS.get(amount.scale() as usize).and_then(|&p| i64::try_from(amount.mantissa()).ok()?.checked_mul(p));
+    let widened = POWERS.get(amount.scale() as usize).and_then(|&p| small_mantissa(amount)?.checked_mul(p));
     widened.unwrap_or_else(|| {
         let mut cents = amount;
         cents.rescale(2);
@@ -685,4 +680,27 @@ fn same_claim(ids: &arrow_array::StringArray, a: usize, b: usize) -> bool {
 
 fn concat(a: &RecordBatch, b: &RecordBatch) -> Result<RecordBatch> {
     arrow_select::concat::concat_batches(&a.schema(), [a, b]).map_err(|e| Error::invalid("table", e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Cents as they were worked out from the i128 mantissa, for every edge case of the decimal.
+    #[test]
+    fn to_cents_works_out_the_cents_it_did() {
+        let from_i128 = |amount: Decimal| {
+            let widened = [100, 10, 1]
+                .get(amount.scale() as usize)
+                .and_then(|&p| i64::try_from(amount.mantissa()).ok()?.checked_mul(p));
+            widened.unwrap_or_else(|| {
+                let mut cents = amount;
+                cents.rescale(2);
+                i64::try_from(cents.mantissa()).unwrap_or(i64::MAX)
+            })
+        };
+        for amount in crate::write::tests::edge_decimals() {
+            assert_eq!(to_cents(amount), from_i128(amount), "{amount:?}");
+        }
+    }
 }

@@ -178,16 +178,29 @@ impl Columns {
 #[inline]
 pub(crate) fn scaled(value: Decimal, column: &str) -> Result<i128> {
     const POWERS: [i64; 5] = [1, 10, 100, 1_000, 10_000];
-    const LIMIT: i128 = 10i128.pow(DECIMAL_PRECISION as u32);
+    const LIMIT: u64 = 10u64.pow(DECIMAL_PRECISION as u32);
     // Money and units mostly carry 0-4 decimals: widen the mantissa, no rounding needed. Anything
-    // that fits 18 digits fits an i64, whose multiply is a fraction of an i128 one.
+    // that fits 18 digits fits an i64, whose multiply and bounds are a fraction of i128 ones.
     let mantissa = match POWERS.get((DECIMAL_SCALE as u32).wrapping_sub(value.scale()) as usize) {
-        Some(&power) => i64::try_from(value.mantissa()).ok().and_then(|m| m.checked_mul(power)).map(i128::from),
-        None => Some(value.round_dp(DECIMAL_SCALE as u32).mantissa()),
+        Some(&power) => small_mantissa(value).and_then(|m| m.checked_mul(power)),
+        None => i64::try_from(value.round_dp(DECIMAL_SCALE as u32).mantissa()).ok(),
     };
     match mantissa {
-        Some(m) if m.abs() < LIMIT => Ok(m),
+        Some(m) if m.unsigned_abs() < LIMIT => Ok(i128::from(m)),
         _ => Err(Error::invalid(column, format!("{value} does not fit a decimal of 18 digits, 4 after the point"))),
+    }
+}
+
+/// `value.mantissa()` when it fits an i64, read from the decimal's 96-bit parts: the i128 that
+/// `mantissa` makes, negated and narrowed, cost twice the instructions.
+#[inline]
+pub(crate) fn small_mantissa(value: Decimal) -> Option<i64> {
+    let parts = value.unpack();
+    let magnitude = (u64::from(parts.mid) << 32) | u64::from(parts.lo);
+    match (parts.hi, parts.negative) {
+        (0, false) => i64::try_from(magnitude).ok(),
+        (0, true) => 0i64.checked_sub_unsigned(magnitude),
+        _ => None,
     }
 }
 
@@ -195,4 +208,59 @@ pub(crate) fn scaled(value: Decimal, column: &str) -> Result<i128> {
 pub(crate) fn micros(at: PrimitiveDateTime) -> i64 {
     let nanos = at.assume_utc().unix_timestamp_nanos();
     i64::try_from(nanos / 1_000).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// Edge cases of the 96-bit mantissa around i64's range, each sign and several scales.
+    pub(crate) fn edge_decimals() -> Vec<Decimal> {
+        let magnitudes: [u128; 12] = [
+            0,
+            1,
+            99_999,
+            10u128.pow(14) - 1,
+            10u128.pow(14),
+            10u128.pow(18) - 1,
+            10u128.pow(18),
+            (1 << 63) - 1,
+            1 << 63,
+            (1 << 64) - 1,
+            1 << 64,
+            (1 << 96) - 1,
+        ];
+        let mut decimals = Vec::new();
+        for magnitude in magnitudes {
+            for scale in [0, 1, 2, 3, 4, 5, 6, 28] {
+                for negative in [false, true] {
+                    let part = |shift: u32| (magnitude >> shift) as u32;
+                    decimals.push(Decimal::from_parts(part(0), part(32), part(64), negative, scale));
+                }
+            }
+        }
+        decimals
+    }
+
+    #[test]
+    fn small_mantissa_is_the_mantissa_when_it_fits_an_i64() {
+        for value in edge_decimals() {
+            assert_eq!(small_mantissa(value), i64::try_from(value.mantissa()).ok(), "{value:?}");
+        }
+    }
+
+    /// The layout's scale as it was worked out in i128, for every edge case: same value or same refusal.
+    #[test]
+    fn scaled_works_out_the_i128_it_did() {
+        let in_i128 = |value: Decimal| {
+            let exact = (value.scale() <= 4).then(|| {
+                i64::try_from(value.mantissa()).ok()?.checked_mul(10i64.pow(4 - value.scale())).map(i128::from)
+            });
+            let mantissa = exact.unwrap_or_else(|| Some(value.round_dp(4).mantissa()));
+            mantissa.filter(|m| m.abs() < 10i128.pow(18))
+        };
+        for value in edge_decimals() {
+            assert_eq!(scaled(value, "units").ok(), in_i128(value), "{value:?}");
+        }
+    }
 }

@@ -126,7 +126,11 @@ impl FieldPath {
 /// Whether a field name is written bare (`cigna`, `bcbs-ok`) rather than quoted (`[""]`, `["a.b"]`):
 /// a name that is empty, or holds a separator, a quote or a space, would not read back as itself.
 fn is_bare(name: &str) -> bool {
-    !name.is_empty() && !name.chars().any(|c| matches!(c, '.' | '[' | ']' | '"') || c.is_whitespace() || c.is_control())
+    let plain = |c: char| !(matches!(c, '.' | '[' | ']' | '"') || c.is_whitespace() || c.is_control());
+    // Byte by byte first, with no char to decode (a name written in code is ASCII): an ASCII char
+    // that is graphic is neither a space nor a control.
+    let plain_ascii = |b: u8| b.is_ascii_graphic() && plain(char::from(b));
+    !name.is_empty() && (name.bytes().all(plain_ascii) || !name.is_ascii() && name.chars().all(plain))
 }
 
 /// The key of a quoted name, after its opening quote: the JSON string up to its closing quote, and the
@@ -272,5 +276,21 @@ mod tests {
         assert_eq!(inside.items().len(), 5);
         assert_eq!(inside.to_string(), r#"options.payer_conversion_factors["a.b"].x[2]"#);
         assert_eq!(FieldPath::root().key_owned(String::new()).to_string(), r#"[""]"#);
+    }
+
+    /// The ASCII shortcut of `is_bare` says what the char-by-char check says, for every char alone,
+    /// after an ASCII letter and after a non-ASCII one.
+    #[test]
+    fn bare_names_are_the_same_ascii_or_not() {
+        let by_chars = |name: &str| {
+            !name.is_empty()
+                && !name.chars().any(|c| matches!(c, '.' | '[' | ']' | '"') || c.is_whitespace() || c.is_control())
+        };
+        for c in (0..=u32::from(char::MAX)).filter_map(char::from_u32) {
+            for name in [c.to_string(), format!("a{c}"), format!("é{c}")] {
+                assert_eq!(is_bare(&name), by_chars(&name), "{name:?}");
+            }
+        }
+        assert!(!is_bare(""));
     }
 }
