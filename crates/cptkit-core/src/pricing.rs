@@ -984,9 +984,21 @@ pub(crate) const MAX_AMOUNT: Decimal = Decimal::from_parts(u32::MAX, i32::MAX as
 /// priced, as one past the 28 digits of [`product`] is, never shown whole on one face and cut short to
 /// the largest count of cents on another).
 pub(crate) fn carried_cents(amount: Decimal) -> std::result::Result<Decimal, String> {
+    carried_cents_counted(amount).map(|(amount, _)| amount)
+}
+
+/// [`carried_cents`], with the amount as a count of cents when it is rounded in integers (see [`Exact`]):
+/// a count that fits 64 bits is carried, so no decimal comparison is needed, and the count compares
+/// with a charge in cents.
+pub(crate) fn carried_cents_counted(amount: Decimal) -> std::result::Result<(Decimal, Option<i64>), String> {
+    if !amount.is_sign_negative()
+        && let Some(count) = Exact::of(amount).and_then(Exact::cents_count)
+    {
+        return Ok((Decimal::new(count, 2), Some(count)));
+    }
     let rounded = cents(amount);
     if rounded.abs() <= MAX_AMOUNT {
-        Ok(rounded)
+        Ok((rounded, None))
     } else {
         Err(format!(
             "{} is more than the {MAX_AMOUNT} dollars every face carries (a signed 64-bit count of cents): not \
@@ -1761,6 +1773,34 @@ mod tests {
         for value in values {
             let (fast, slow) = (cents(value), decimal_cents(value));
             assert_eq!((fast, fast.to_string()), (slow, slow.to_string()), "{value}");
+        }
+    }
+
+    #[test]
+    fn carried_cents_counted_in_integers_equal_the_decimal_comparison() {
+        let values = [
+            "0",
+            "-0",
+            "-0.004",
+            "0.005",
+            "12.345",
+            "-7.25",
+            "92233720368547758.07",
+            "92233720368547758.074",
+            "92233720368547758.075",
+            "92233720368547758.08",
+            "-92233720368547758.08",
+            "184467440737095516.15",
+            "79228162514264337593543950335",
+        ];
+        for value in values.map(|v| v.parse::<Decimal>().unwrap()) {
+            let slow = Some(decimal_cents(value)).filter(|c| c.abs() <= MAX_AMOUNT);
+            let fast = carried_cents_counted(value).ok();
+            let shown = |d: Decimal| (d, d.to_string());
+            assert_eq!(fast.map(|(amount, _)| shown(amount)), slow.map(shown), "{value}");
+            if let Some((amount, Some(count))) = fast {
+                assert_eq!(amount, Decimal::new(count, 2), "{value}");
+            }
         }
     }
 
