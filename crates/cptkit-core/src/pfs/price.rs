@@ -985,11 +985,8 @@ fn therapy(work: &mut [Work], indexes: &[usize], day: &DayIndicators) {
             continue;
         }
         // The reduced unit is priced as CMS prices it: the formula with half the PE, rounded once.
-        let [gw, gpe, gmp] = w.basis.gpci.unwrap_or_default();
-        let half = Decimal::new(5, 1);
-        let reduced = cents(
-            (w.basis.work_rvu * gw + half * w.basis.pe_rvu * gpe + w.basis.mp_rvu * gmp) * w.row.conversion_factor,
-        );
+        let rvus = [w.basis.work_rvu, Decimal::new(5, 1) * w.basis.pe_rvu, w.basis.mp_rvu];
+        let reduced = super::rvus_amount(rvus, w.basis.gpci.unwrap_or_default(), w.row.conversion_factor);
         w.amount = w.unit * (w.line.quantity - reduced_units) + reduced * reduced_units;
         w.push(FeeRule::Therapy { reduced_units, reduced });
     }
