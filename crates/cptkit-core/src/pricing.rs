@@ -905,7 +905,7 @@ impl Exact {
 
     pub(crate) fn add(self, other: Exact) -> Option<Exact> {
         let scale = self.scale.max(other.scale);
-        let widen = |e: Exact| e.mantissa.checked_mul(10u64.checked_pow(scale - e.scale)?);
+        let widen = |e: Exact| e.mantissa.checked_mul(power_of_ten(scale - e.scale)?);
         Some(Exact { mantissa: widen(self)?.checked_add(widen(other)?)?, scale })
     }
 
@@ -929,14 +929,29 @@ impl Exact {
     #[inline]
     fn cents_count(self) -> Option<i64> {
         let cents = match self.scale.checked_sub(2) {
-            None => self.mantissa.checked_mul(10u64.pow(2 - self.scale))?,
+            None => self.mantissa.checked_mul(power_of_ten(2 - self.scale)?)?,
             Some(places) => {
-                let unit = 10u64.checked_pow(places)?;
+                let unit = power_of_ten(places)?;
                 self.mantissa / unit + u64::from(self.mantissa % unit >= unit - self.mantissa % unit)
             }
         };
         i64::try_from(cents).ok()
     }
+}
+
+/// 10 to the power `n`, where a u64 holds it (`n` up to 19): looked up, as `checked_pow` multiplies in a
+/// loop, for every sum and rounding of an amount.
+fn power_of_ten(n: u32) -> Option<u64> {
+    const POWERS: [u64; 20] = {
+        let mut powers = [1; 20];
+        let mut n = 1;
+        while n < powers.len() {
+            powers[n] = powers[n - 1] * 10;
+            n += 1;
+        }
+        powers
+    };
+    POWERS.get(usize::try_from(n).ok()?).copied()
 }
 
 /// A claim's total charge and total allowed: the decimal sums, added up in whole cents when every
@@ -1773,6 +1788,13 @@ mod tests {
         for value in values {
             let (fast, slow) = (cents(value), decimal_cents(value));
             assert_eq!((fast, fast.to_string()), (slow, slow.to_string()), "{value}");
+        }
+    }
+
+    #[test]
+    fn powers_of_ten_are_checked_pow() {
+        for n in 0..=40 {
+            assert_eq!(power_of_ten(n), 10u64.checked_pow(n), "{n}");
         }
     }
 
