@@ -905,7 +905,7 @@ impl Exact {
 
     pub(crate) fn add(self, other: Exact) -> Option<Exact> {
         let scale = self.scale.max(other.scale);
-        let widen = |e: Exact| e.mantissa.checked_mul(10u64.checked_pow(scale - e.scale)?);
+        let widen = |e: Exact| e.mantissa.checked_mul(power_of_ten(scale - e.scale)?);
         Some(Exact { mantissa: widen(self)?.checked_add(widen(other)?)?, scale })
     }
 
@@ -929,14 +929,29 @@ impl Exact {
     #[inline]
     fn cents_count(self) -> Option<i64> {
         let cents = match self.scale.checked_sub(2) {
-            None => self.mantissa.checked_mul(10u64.pow(2 - self.scale))?,
+            None => self.mantissa.checked_mul(power_of_ten(2 - self.scale)?)?,
             Some(places) => {
-                let unit = 10u64.checked_pow(places)?;
+                let unit = power_of_ten(places)?;
                 self.mantissa / unit + u64::from(self.mantissa % unit >= unit - self.mantissa % unit)
             }
         };
         i64::try_from(cents).ok()
     }
+}
+
+/// 10 to the power `n`, where a u64 holds it (`n` up to 19): looked up, as `checked_pow` multiplies in a
+/// loop, for every sum and rounding of an amount.
+fn power_of_ten(n: u32) -> Option<u64> {
+    const POWERS: [u64; 20] = {
+        let mut powers = [1; 20];
+        let mut n = 1;
+        while n < powers.len() {
+            powers[n] = powers[n - 1] * 10;
+            n += 1;
+        }
+        powers
+    };
+    POWERS.get(usize::try_from(n).ok()?).copied()
 }
 
 /// A claim's total charge and total allowed: the decimal sums, added up in whole cents when every
@@ -984,9 +999,21 @@ pub(crate) const MAX_AMOUNT: Decimal = Decimal::from_parts(u32::MAX, i32::MAX as
 /// priced, as one past the 28 digits of [`product`] is, never shown whole on one face and cut short to
 /// the largest count of cents on another).
 pub(crate) fn carried_cents(amount: Decimal) -> std::result::Result<Decimal, String> {
+    carried_cents_counted(amount).map(|(amount, _)| amount)
+}
+
+/// [`carried_cents`], with the amount as a count of cents when it is rounded in integers (see [`Exact`]):
+/// a count that fits 64 bits is carried, so no decimal comparison is needed, and the count compares
+/// with a charge in cents.
+pub(crate) fn carried_cents_counted(amount: Decimal) -> std::result::Result<(Decimal, Option<i64>), String> {
+    if !amount.is_sign_negative()
+        && let Some(count) = Exact::of(amount).and_then(Exact::cents_count)
+    {
+        return Ok((Decimal::new(count, 2), Some(count)));
+    }
     let rounded = cents(amount);
     if rounded.abs() <= MAX_AMOUNT {
-        Ok(rounded)
+        Ok((rounded, None))
     } else {
         Err(format!(
             "{} is more than the {MAX_AMOUNT} dollars every face carries (a signed 64-bit count of cents): not \
@@ -1763,6 +1790,41 @@ mod tests {
         for value in values {
             let (fast, slow) = (cents(value), decimal_cents(value));
             assert_eq!((fast, fast.to_string()), (slow, slow.to_string()), "{value}");
+        }
+    }
+
+    #[test]
+    fn powers_of_ten_are_checked_pow() {
+        for n in 0..=40 {
+            assert_eq!(power_of_ten(n), 10u64.checked_pow(n), "{n}");
+        }
+    }
+
+    #[test]
+    fn carried_cents_counted_in_integers_equal_the_decimal_comparison() {
+        let values = [
+            "0",
+            "-0",
+            "-0.004",
+            "0.005",
+            "12.345",
+            "-7.25",
+            "92233720368547758.07",
+            "92233720368547758.074",
+            "92233720368547758.075",
+            "92233720368547758.08",
+            "-92233720368547758.08",
+            "184467440737095516.15",
+            "79228162514264337593543950335",
+        ];
+        for value in values.map(|v| v.parse::<Decimal>().unwrap()) {
+            let slow = Some(decimal_cents(value)).filter(|c| c.abs() <= MAX_AMOUNT);
+            let fast = carried_cents_counted(value).ok();
+            let shown = |d: Decimal| (d, d.to_string());
+            assert_eq!(fast.map(|(amount, _)| shown(amount)), slow.map(shown), "{value}");
+            if let Some((amount, Some(count))) = fast {
+                assert_eq!(amount, Decimal::new(count, 2), "{value}");
+            }
         }
     }
 

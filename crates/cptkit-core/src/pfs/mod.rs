@@ -533,7 +533,11 @@ impl TryFrom<RvuRecord> for RvuRow {
 /// summed, times the conversion factor, rounded half-up to cents once (no intermediate rounding).
 pub fn fee_amount(row: &RvuRow, gpci: [Decimal; 3], facility: bool, conversion_factor: Decimal) -> Decimal {
     let pe_rvu = if facility { row.facility_pe } else { row.nonfacility_pe };
-    let rvus = [row.work, pe_rvu, row.mp];
+    rvus_amount([row.work, pe_rvu, row.mp], gpci, conversion_factor)
+}
+
+/// [`fee_amount`] of the given work, PE and MP RVUs (a therapy unit's, with half its PE).
+pub(crate) fn rvus_amount(rvus: [Decimal; 3], gpci: [Decimal; 3], conversion_factor: Decimal) -> Decimal {
     // The same amount in integers where that is exact: well under half the decimal arithmetic's cost.
     exact_fee_amount(rvus, gpci, conversion_factor).unwrap_or_else(|| decimal_fee_amount(rvus, gpci, conversion_factor))
 }

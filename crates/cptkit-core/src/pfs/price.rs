@@ -19,7 +19,7 @@ use super::{Gpci, InForce, RvuRow, fee_amount};
 use crate::claim::{Claim, ClaimLine};
 use crate::ids::{CptCode, LocalityId, ModifierCode};
 use crate::pricing::{
-    CfBasis, LineStatus, OrEmpty, PricedLine, RuleSet, StepSink, Words, carried_cents, cents, product,
+    CfBasis, LineStatus, OrEmpty, PricedLine, RuleSet, StepSink, Words, carried_cents_counted, cents, product,
 };
 use crate::reference::Reference;
 use crate::text::{DateText, DecimalText};
@@ -259,6 +259,8 @@ struct Work<'a> {
     /// A contractor-priced (status C) line's OPPS cap in its locality and setting: the most the
     /// contractor's price may be (RVU file documentation, OPPSCAP).
     contractor_cap: Option<(LocalityId, Decimal)>,
+    /// The amount in cents once every rule is applied ([`carried_cents_counted`]), for a priced line.
+    fee: (Decimal, Option<i64>),
 }
 
 /// The modifier that selects an RVU row: 26, TC or 53 (53 only where the file has a row).
@@ -373,8 +375,9 @@ pub(crate) fn price_fee_schedule_lines(
     for (index, rule) in lines {
         let line = &claim.lines[*index];
         let slot = out.len();
-        // Built in its place in the list, not moved there afterwards.
-        out.push(PricedLine::new(*index, line, rule));
+        // Built in its place in the list, not moved there afterwards: `push` makes the line before it
+        // makes room for it, and then copies it in.
+        out.extend(std::iter::once_with(|| PricedLine::new(*index, line, rule)));
         match lookup.start_line(*index, slot, line) {
             Ok(w) => work.push(w),
             Err(basis) => {
@@ -403,8 +406,11 @@ pub(crate) fn price_fee_schedule_lines(
     for w in &mut work {
         contract(&out[w.slot].rule, percent_of_medicare, w);
         // An amount no face can carry (the wire's and the tables' cents) is not priced, on every face.
-        if let (false, Err(why)) = (w.done, carried_cents(w.amount)) {
-            w.not_priced(why);
+        if !w.done {
+            match carried_cents_counted(w.amount) {
+                Ok(fee) => w.fee = fee,
+                Err(why) => w.not_priced(why),
+            }
         }
     }
     let other_sides: SmallVec<[Option<(Decimal, Decimal)>; 4]> = work.iter().map(|w| other_side(&work, w)).collect();
@@ -459,14 +465,17 @@ fn finish(priced: &mut PricedLine, w: Work, other_side: Option<(Decimal, Decimal
     priced.share = Decimal::ONE;
     let mut basis = w.basis;
     if status == LineStatus::Priced {
-        priced.fee_schedule = cents(w.amount);
-        let (charge, fee) = match other_side {
-            Some((charge, fee)) => (priced.charge + charge, priced.fee_schedule + fee),
-            None => (priced.charge, priced.fee_schedule),
+        let (fee, fee_cents) = w.fee;
+        priced.fee_schedule = fee;
+        let both_sides = other_side.map(|(charge, fee)| (priced.charge + charge, priced.fee_schedule + fee));
+        // In whole cents when the amount is a count of them (the charge is): no decimal comparison.
+        let charge_is_less = match (both_sides, fee_cents) {
+            (Some((charge, fee)), _) => charge < fee,
+            (None, Some(fee)) => w.line.charge_cents < fee,
+            (None, None) => priced.charge < priced.fee_schedule,
         };
-        if charge < fee {
+        if charge_is_less {
             priced.allowed = priced.charge;
-            let both_sides = other_side.map(|_| (charge, fee));
             basis.adjustments.push(FeeStep { rule: FeeRule::LesserOfCharge { both_sides }, amount: priced.allowed });
         } else {
             priced.allowed = priced.fee_schedule;
@@ -569,6 +578,7 @@ impl<'a> ClaimLookup<'a> {
             not_priced: false,
             partner: None,
             contractor_cap: None,
+            fee: (Decimal::ZERO, None),
         };
         if !row.is_payable_status() {
             if row.status == b'C' {
@@ -975,11 +985,8 @@ fn therapy(work: &mut [Work], indexes: &[usize], day: &DayIndicators) {
             continue;
         }
         // The reduced unit is priced as CMS prices it: the formula with half the PE, rounded once.
-        let [gw, gpe, gmp] = w.basis.gpci.unwrap_or_default();
-        let half = Decimal::new(5, 1);
-        let reduced = cents(
-            (w.basis.work_rvu * gw + half * w.basis.pe_rvu * gpe + w.basis.mp_rvu * gmp) * w.row.conversion_factor,
-        );
+        let rvus = [w.basis.work_rvu, Decimal::new(5, 1) * w.basis.pe_rvu, w.basis.mp_rvu];
+        let reduced = super::rvus_amount(rvus, w.basis.gpci.unwrap_or_default(), w.row.conversion_factor);
         w.amount = w.unit * (w.line.quantity - reduced_units) + reduced * reduced_units;
         w.push(FeeRule::Therapy { reduced_units, reduced });
     }
