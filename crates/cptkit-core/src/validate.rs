@@ -517,10 +517,10 @@ impl Reference {
     }
 
     /// One line's edits; returns whether it is an anesthesia line (as `is_anesthesia_line` says).
-    fn check_line(
-        &self,
+    fn check_line<'r>(
+        &'r self,
         claim: &Claim,
-        lines: &ClaimLines,
+        lines: &ClaimLines<'r>,
         i: usize,
         line: &ClaimLine,
         context: &ValidationContext,
@@ -641,7 +641,7 @@ impl Reference {
                     );
                 }
                 if !anesthesia {
-                    self.check_fee_schedule_line(claim, i, line, out);
+                    self.check_fee_schedule_line(claim, lines, i, line, out);
                 }
             }
         }
@@ -948,11 +948,18 @@ impl Reference {
 
     /// The fee schedule edits of a line that is not anesthesia: one row lookup per line; other lines
     /// are looked at only for an add-on or a status T code.
-    fn check_fee_schedule_line(&self, claim: &Claim, i: usize, line: &ClaimLine, out: &mut Findings) {
+    fn check_fee_schedule_line<'r>(
+        &'r self,
+        claim: &Claim,
+        lines: &ClaimLines<'r>,
+        i: usize,
+        line: &ClaimLine,
+        out: &mut Findings,
+    ) {
         use edit::*;
         let modifiers = PaymentModifiers::of(line);
         check_fee_units(i, line, &modifiers, out);
-        let Some(in_force) = self.fee_schedule_on(line.date_of_service) else { return };
+        let Some(in_force) = lines.fee_schedule_on(self, line.date_of_service) else { return };
         let release = Release {
             name: &in_force.release.info.release,
             stand_in_for: in_force.stand_in.then_some(line.date_of_service),
@@ -1310,14 +1317,16 @@ fn check_minutes(i: usize, line: &ClaimLine, out: &mut Findings) {
 
 /// What the line edits ask of the other lines of a claim, answered once per claim: a claim of thousands
 /// of lines (CLM007) must not cost the square of its length.
-struct ClaimLines {
+struct ClaimLines<'r> {
     /// Each line's first earlier line of the same service (CPT005), for a claim longer than
     /// [`MAX_LINES`]; shorter ones are scanned, with no allocation.
     repeats: Option<Vec<Option<usize>>>,
     has_anesthesia_code: std::cell::OnceCell<bool>,
+    /// The last fee-schedule line's date and its release: a claim's lines nearly always share one date.
+    fee_schedule: std::cell::Cell<Option<(Date, Option<InForce<'r>>)>>,
 }
 
-impl ClaimLines {
+impl<'r> ClaimLines<'r> {
     fn new(claim: &Claim) -> Self {
         let repeats = (claim.lines.len() > MAX_LINES).then(|| {
             let mut first = HashMap::with_capacity(claim.lines.len());
@@ -1332,7 +1341,23 @@ impl ClaimLines {
                 })
                 .collect()
         });
-        ClaimLines { repeats, has_anesthesia_code: std::cell::OnceCell::new() }
+        ClaimLines {
+            repeats,
+            has_anesthesia_code: std::cell::OnceCell::new(),
+            fee_schedule: std::cell::Cell::new(None),
+        }
+    }
+
+    /// [`Reference::fee_schedule_on`], looked up again only when the date changes.
+    fn fee_schedule_on(&self, reference: &'r Reference, date: Date) -> Option<InForce<'r>> {
+        if let Some((known, in_force)) = self.fee_schedule.get()
+            && known == date
+        {
+            return in_force;
+        }
+        let in_force = reference.fee_schedule_on(date);
+        self.fee_schedule.set(Some((date, in_force)));
+        in_force
     }
 
     /// The first line before line `i` that repeats its service (CPT005).
