@@ -535,9 +535,12 @@ fn validate_many(py: Python<'_>, claims: &Bound<'_, PyAny>, today: Option<&Bound
     // Each claim is judged as it is read (see `pipeline`) and kept for the edits across claims, which
     // need them all. `slots` says, per input, whether it was read (its report is the next in `reports`)
     // or why not.
-    let mut read: Vec<core::Claim> = Vec::new();
-    let mut reports: Vec<core::Result<core::ValidationReport>> = Vec::new();
-    let mut slots: Vec<Result<(), Error>> = Vec::new();
+    // Sized once for a list (whose length is real, unlike any object's `__len__`): grown by doubling,
+    // the claims, hundreds of bytes each, were copied into fresh pages again and again.
+    let expected = claims.cast::<PyList>().map_or(0, |list| list.len());
+    let mut read: Vec<core::Claim> = Vec::with_capacity(expected);
+    let mut reports: Vec<core::Result<core::ValidationReport>> = Vec::with_capacity(expected);
+    let mut slots: Vec<Result<(), Error>> = Vec::with_capacity(expected);
     pipeline(
         py,
         claims,
