@@ -508,15 +508,8 @@ impl LineColumns {
         let mut readable = header;
         let mut lines = 0;
         for row in rows.clone() {
-            let mut other = None; // another line's claim-level values, to compare (multi-line claims only)
-            if row > rows.start
-                && !(clean_header && self.same_claim_level_values(rows.start, row))
-                && self.read_header(row, issues, &mut other)
-                && let (true, Some(first), Some(this)) = (header, claim.as_ref(), other.as_ref())
-                && let Some(column) = first_difference(first, this)
-            {
-                let message = format!("{column} differs from the claim's first line (row {})", rows.start);
-                issues.push(RowIssue::new(row, &CLAIM_LEVEL_DIFFERS, Some(column), message));
+            if row > rows.start && !(clean_header && self.same_claim_level_values(rows.start, row)) {
+                self.compare_header(rows.start, row, claim.as_ref().filter(|_| header), issues);
             }
             // Every line is read, so every bad value of the claim is reported, readable or not.
             readable &= match claim.as_mut().filter(|_| header) {
@@ -532,6 +525,21 @@ impl LineColumns {
             claim.lines.truncate(lines);
         }
         readable && !self.unreadable_in(rows).iter().chain(&issues[before..]).any(RowIssue::is_error)
+    }
+
+    /// Reads the claim-level values of `row`, a later line of the claim whose first row is `first_row`,
+    /// and reports the first that differs from the claim's (`first`, `None` when it could not be read).
+    /// Apart from the loop over the lines: the claim it reads in, dropped on every line when declared
+    /// there, is made only for the lines that need it.
+    fn compare_header(&self, first_row: usize, row: usize, first: Option<&Claim>, issues: &mut Vec<RowIssue>) {
+        let mut other = None;
+        if self.read_header(row, issues, &mut other)
+            && let (Some(first), Some(this)) = (first, other.as_ref())
+            && let Some(column) = first_difference(first, this)
+        {
+            let message = format!("{column} differs from the claim's first line (row {first_row})");
+            issues.push(RowIssue::new(row, &CLAIM_LEVEL_DIFFERS, Some(column), message));
+        }
     }
 
     /// Whether two rows of one claim hold the same value in every claim-level column.
