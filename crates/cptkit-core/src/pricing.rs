@@ -974,14 +974,15 @@ fn totals(lines: &[PricedLine]) -> (Decimal, Decimal) {
 const ZERO_CENTS: Decimal = Decimal::from_parts(0, 0, 0, false, 2);
 
 pub(crate) fn cents(amount: Decimal) -> Decimal {
-    // An amount not below zero within 64 bits (all but none) is rounded in integers: the same cents,
-    // without rust_decimal's rounding and rescaling, which a fee-schedule line pays after every rule.
-    if !amount.is_sign_negative()
-        && let Some(rounded) = Exact::of(amount).and_then(Exact::cents)
-    {
-        return rounded;
-    }
-    decimal_cents(amount)
+    counted_cents(amount).map_or_else(|| decimal_cents(amount), |count| Decimal::new(count, 2))
+}
+
+/// [`cents`] as a count, when it is rounded in integers: an amount not below zero within 64 bits (all
+/// but none) gives the same cents without rust_decimal's rounding and rescaling, which a fee-schedule
+/// line pays after every rule.
+#[inline]
+fn counted_cents(amount: Decimal) -> Option<i64> {
+    if amount.is_sign_negative() { None } else { Exact::of(amount)?.cents_count() }
 }
 
 /// [`cents`] in rust_decimal's arithmetic.
@@ -1006,12 +1007,10 @@ pub(crate) fn carried_cents(amount: Decimal) -> std::result::Result<Decimal, Str
 /// a count that fits 64 bits is carried, so no decimal comparison is needed, and the count compares
 /// with a charge in cents.
 pub(crate) fn carried_cents_counted(amount: Decimal) -> std::result::Result<(Decimal, Option<i64>), String> {
-    if !amount.is_sign_negative()
-        && let Some(count) = Exact::of(amount).and_then(Exact::cents_count)
-    {
+    if let Some(count) = counted_cents(amount) {
         return Ok((Decimal::new(count, 2), Some(count)));
     }
-    let rounded = cents(amount);
+    let rounded = decimal_cents(amount);
     if rounded.abs() <= MAX_AMOUNT {
         Ok((rounded, None))
     } else {

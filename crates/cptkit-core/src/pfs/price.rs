@@ -446,7 +446,8 @@ fn contract(rule: &RuleSet, percent: Option<Decimal>, w: &mut Work) {
 fn other_side(work: &[Work], w: &Work) -> Option<(Decimal, Decimal)> {
     let o = work.get(w.partner?)?;
     let together = bilateral_payment(w.row.bilateral).is_some_and(|b| b.charges_together);
-    (together && !w.done && !o.done).then(|| (cents(o.line.charge()), cents(o.amount)))
+    // A line not done has its amount in cents already (`fee`).
+    (together && !w.done && !o.done).then(|| (cents(o.line.charge()), o.fee.0))
 }
 
 /// The line's status and allowed amount: the lower of the charge and the amount, for a bilateral
