@@ -721,7 +721,37 @@ impl<R: Read> SegmentReader<R> {
     }
 
     /// The next segment, an error (after which reading goes on), or the end.
+    // Inlined into its callers (the driver's loop): a call of its own cost ~20 instructions a segment.
+    #[inline(always)]
     pub(crate) fn next_segment(&mut self) -> Next<'_> {
+        match self.short_segment() {
+            Some((len, used, delims)) => self.emit(len, delims, Some(used)),
+            None => self.read_segment_slowly(),
+        }
+    }
+
+    /// The usual segment, found without `read_segment_slowly`'s rarer paths (reads, ISAs, skipping,
+    /// errors, long segments): its length, how many of `short_bounds` it has, and the delimiters. None
+    /// for anything else, which `read_segment_slowly` reads from the same start (the blanks skipped
+    /// here are skipped there too). Apart, the usual path is a small function: inside the full loop it
+    /// paid that loop's prologue, frame and register spills on every segment.
+    #[inline(always)]
+    fn short_segment(&mut self) -> Option<(usize, usize, Delimiters)> {
+        let bytes = &self.buf.bytes()[..self.end];
+        self.start = skip_blanks(bytes, self.start);
+        let delims = self.delims.filter(|_| !self.skipping)?;
+        let window = &bytes[self.start..];
+        // An ISA (re)defines the delimiters; a segment of under 4 bytes may be one cut by the read.
+        if window.len() < 4 || (window.starts_with(b"ISA") && !window[3].is_ascii_alphanumeric()) {
+            return None;
+        }
+        let (len, used) = scan_in_blocks(bytes, self.start, delims, &mut self.masks, &mut self.short_bounds)?;
+        Some((len, used, delims))
+    }
+
+    /// [`SegmentReader::next_segment`] for anything `short_segment` does not read.
+    #[inline(never)]
+    fn read_segment_slowly(&mut self) -> Next<'_> {
         loop {
             // Skip line breaks (and stray blanks) between segments.
             self.start = skip_blanks(&self.buf.bytes()[..self.end], self.start);
@@ -807,6 +837,8 @@ impl<R: Read> SegmentReader<R> {
 
     /// Emits the `len` bytes at `start` as one segment; `bounds`, or the first `short_bounds` of
     /// `short_bounds` when given, already holds its element starts.
+    // Inlined into `next_segment`, its hot caller: a call of its own cost ~20 instructions a segment.
+    #[inline(always)]
     fn emit(&mut self, len: usize, delims: Delimiters, short_bounds: Option<usize>) -> Next<'_> {
         let seg_start = self.start;
         self.start += len + 1;
