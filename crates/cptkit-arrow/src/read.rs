@@ -550,7 +550,7 @@ impl LineColumns {
 
     /// Reads a row's claim-level values into `claim` (created on first use).
     fn read_header(&self, row: usize, issues: &mut Vec<RowIssue>, claim: &mut Option<Claim>) -> bool {
-        let mut r = RowReader { columns: self, row, issues, failed: false };
+        let mut r = RowReader { columns: self, row, issues, failed: false, last_day: None };
         // The ids the claim buffer holds from the last claim read, kept where this row repeats them.
         let last = claim.as_ref();
         let claim_id = r.required_id(&layout::CLAIM_ID);
@@ -622,7 +622,7 @@ impl LineColumns {
 
     /// Reads a row's line-level values into `lines[index]` (pushed when `lines` is shorter).
     fn read_line(&self, row: usize, issues: &mut Vec<RowIssue>, lines: &mut Vec<ClaimLine>, index: usize) -> bool {
-        let mut r = RowReader { columns: self, row, issues, failed: false };
+        let mut r = RowReader { columns: self, row, issues, failed: false, last_day: None };
         let procedure_code = r.required(&layout::PROCEDURE_CODE);
         let unit_basis = r.required(&layout::UNIT_BASIS);
         let quantity = r.required_decimal(&layout::QUANTITY);
@@ -1013,6 +1013,9 @@ struct RowReader<'a> {
     row: usize,
     issues: &'a mut Vec<RowIssue>,
     failed: bool,
+    /// The day of the row's last date or time read, and its date: a line's start and end times mostly
+    /// fall on its date of service, and the day's date costs some thirty-five instructions to make.
+    last_day: Option<(i32, Date)>,
 }
 
 impl<'a> RowReader<'a> {
@@ -1075,8 +1078,8 @@ impl<'a> RowReader<'a> {
     }
 
     /// Inlined, with the issue made out of line: a header parses a dozen values, and the call cost
-    /// as much as a short id's parsing.
-    #[inline]
+    /// as much as a short id's parsing. Always: left to the compiler, a state's was not.
+    #[inline(always)]
     fn parse<T: FromStr<Err = Error>>(&mut self, column: &Column, text: &str) -> Option<T> {
         match text.parse() {
             Ok(value) => Some(value),
@@ -1162,6 +1165,19 @@ impl<'a> RowReader<'a> {
         }
     }
 
+    /// The date of a day counted from 1970-01-01, the row's last one kept.
+    #[inline(always)]
+    fn date(&mut self, days: i32) -> Option<Date> {
+        match self.last_day {
+            Some((day, date)) if day == days => Some(date),
+            _ => {
+                let date = date_from_days(days)?;
+                self.last_day = Some((days, date));
+                Some(date)
+            }
+        }
+    }
+
     #[inline(always)]
     fn required_date(&mut self, column: &Column) -> Option<Date> {
         let dates = match self.values(column) {
@@ -1169,7 +1185,7 @@ impl<'a> RowReader<'a> {
             _ => None,
         };
         let days = self.primitive(column, dates)?;
-        match date_from_days(days) {
+        match self.date(days) {
             Some(date) => Some(date),
             None => self.missing(column, "the date is out of range"),
         }
@@ -1221,7 +1237,7 @@ impl<'a> RowReader<'a> {
             _ => None,
         };
         let micros = self.primitive(column, timestamps)?;
-        let day = i32::try_from(micros.div_euclid(MICROS_PER_DAY)).ok().and_then(date_from_days);
+        let day = i32::try_from(micros.div_euclid(MICROS_PER_DAY)).ok().and_then(|days| self.date(days));
         let in_day = micros.rem_euclid(MICROS_PER_DAY);
         let time = time::Time::from_hms_micro(
             (in_day / 3_600_000_000) as u8,

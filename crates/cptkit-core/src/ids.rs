@@ -151,13 +151,23 @@ impl<const N: usize> InlineText<N> {
         if b.is_empty() || b.len() > N {
             return None;
         }
-        // Checked and copied in one pass: a copy of a slice of a few bytes is a `memcpy` call.
         let mut bytes = [0u8; N];
-        for (to, &from) in bytes.iter_mut().zip(b) {
-            if !from.is_ascii_graphic() {
+        // Eight bytes or more (an NPI): checked and copied as the two words at their ends, which
+        // overlap, where a byte at a time cost seven instructions a byte.
+        if let (Some(head), Some(tail)) = (b.first_chunk::<8>(), b.last_chunk::<8>()) {
+            if !(visible_ascii(head) && visible_ascii(tail)) {
                 return None;
             }
-            *to = from;
+            bytes[..8].copy_from_slice(head);
+            bytes[b.len() - 8..b.len()].copy_from_slice(tail);
+        } else {
+            // Checked and copied in one pass: a copy of a slice of a few bytes is a `memcpy` call.
+            for (to, &from) in bytes.iter_mut().zip(b) {
+                if !from.is_ascii_graphic() {
+                    return None;
+                }
+                *to = from;
+            }
         }
         Some(InlineText { bytes, len: b.len() as u8 })
     }
@@ -170,6 +180,17 @@ impl<const N: usize> InlineText<N> {
     pub(crate) fn as_bytes(&self) -> &[u8] {
         &self.bytes[..usize::from(self.len)]
     }
+}
+
+/// Whether eight bytes are all visible ASCII (0x21-0x7E), tested at once: with no byte's high bit set,
+/// adding 0x5F to each sets it just when the byte is 0x21 or more, and adding 1 just when it is 0x7F
+/// (no byte carries into the next).
+fn visible_ascii(bytes: &[u8; 8]) -> bool {
+    const HIGH_BITS: u64 = u64::from_le_bytes([0x80; 8]);
+    let word = u64::from_le_bytes(*bytes);
+    let from_21 = word.wrapping_add(u64::from_le_bytes([0x5F; 8]));
+    let from_7f = word.wrapping_add(u64::from_le_bytes([0x01; 8]));
+    word & HIGH_BITS == 0 && from_21 & !from_7f & HIGH_BITS == HIGH_BITS
 }
 
 /// Why text cannot be kept as a short identifier: empty, too long, or holding blanks or non-ASCII.
@@ -187,65 +208,80 @@ fn unreadable(raw: &str, what: &str, max: usize) -> String {
 /// (wrong length or prefix, NPI002; wrong check digit, NPI001) is a finding on the claim, not a claim
 /// lost. [`Npi::is_well_formed`] and [`Npi::check_digit_ok`] say whether it is a real NPI.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Npi(InlineText<15>);
+pub struct Npi {
+    text: InlineText<15>,
+    /// The check digit's verdict, made once when the text is read: validation asks it of both NPIs of
+    /// every claim, where a table's reader keeps the NPI it read for the claim before. A function of
+    /// the text, so equal texts still make equal NPIs, ordered as their texts.
+    check_digit_ok: bool,
+}
 
 impl Npi {
     fn parse(raw: &str) -> std::result::Result<Self, String> {
         let s = trimmed(raw);
-        InlineText::new(s).map(Npi).ok_or_else(|| unreadable(s, "an NPI (10 digits)", 15))
+        match InlineText::new(s) {
+            Some(text) => Ok(Npi { text, check_digit_ok: check_digit_ok(text.as_bytes()) }),
+            None => Err(unreadable(s, "an NPI (10 digits)", 15)),
+        }
     }
 
     pub fn as_str(&self) -> &str {
-        self.0.as_str()
+        self.text.as_str()
     }
 
     /// The text's bytes, without the UTF-8 check `as_str` makes.
     pub fn as_bytes(&self) -> &[u8] {
-        self.0.as_bytes()
+        self.text.as_bytes()
     }
 
     /// Ten digits, the first 1 or 2 (CMS NPI standard).
     pub fn is_well_formed(&self) -> bool {
-        self.digits().is_some()
-    }
-
-    /// A well-formed NPI's digit values: the first eight as the bytes of one little-endian word (0-9
-    /// each), then the ninth and the check digit. A word at a time: every claim checks two NPIs, and a
-    /// digit at a time cost about a hundred instructions an NPI.
-    fn digits(&self) -> Option<(u64, u32, u32)> {
-        const ZEROS: u64 = u64::from_le_bytes([b'0'; 8]);
-        const HIGH_NIBBLES: u64 = u64::from_le_bytes([0xF0; 8]);
-        const SIXES: u64 = u64::from_le_bytes([6; 8]);
-        let bytes: &[u8; 10] = self.0.as_bytes().try_into().ok()?;
-        let [b0, b1, b2, b3, b4, b5, b6, b7, b8, b9] = *bytes;
-        let head = u64::from_le_bytes([b0, b1, b2, b3, b4, b5, b6, b7]);
-        // A byte is 0x30-0x39 when its high nibble is 3 and stays 3 once 6 is added (no byte carries
-        // into the next: at most 0x3F + 6).
-        let head_digits = head & HIGH_NIBBLES == ZEROS && (head + SIXES) & HIGH_NIBBLES == ZEROS;
-        let (ninth, check) = (b8.wrapping_sub(b'0'), b9.wrapping_sub(b'0'));
-        (head_digits && ninth <= 9 && check <= 9 && matches!(b0, b'1' | b'2'))
-            .then(|| (head - ZEROS, u32::from(ninth), u32::from(check)))
+        npi_digits(self.as_bytes()).is_some()
     }
 
     /// Well formed, and the Luhn check digit over the first nine digits prefixed by 80840
     /// (equivalently, +24) is right, per CMS.
+    #[inline]
     pub fn check_digit_ok(&self) -> bool {
-        const DOUBLED: u64 = u64::from_le_bytes([0xFF, 0, 0xFF, 0, 0xFF, 0, 0xFF, 0]);
-        const THREES: u64 = u64::from_le_bytes([3; 8]);
-        const EIGHTS: u64 = u64::from_le_bytes([8; 8]);
-        let Some((head, ninth, check)) = self.digits() else { return false };
-        // From the rightmost of the first nine digits, every other digit is doubled: the 1st, 3rd, 5th,
-        // 7th and 9th. Doubling d gives 2d, less 9 when d >= 5, and d + 3 has its 8 bit set just then.
-        // Each byte of the head becomes its digit's term of the sum (0-9: no byte carries or borrows),
-        // so the eight terms are summed at once.
-        let doubled = head & DOUBLED;
-        let terms = 2 * doubled - 9 * (((doubled + THREES) & EIGHTS) >> 3) + (head & !DOUBLED);
-        let head_sum = (terms.wrapping_mul(0x0101_0101_0101_0101) >> 56) as u32;
-        let ninth_term = if ninth >= 5 { 2 * ninth - 9 } else { 2 * ninth };
-        let sum = head_sum + ninth_term + 24;
-        // The check digit brings the sum to a multiple of ten.
-        (sum + check).is_multiple_of(10)
+        self.check_digit_ok
     }
+}
+
+/// A well-formed NPI's digit values: the first eight as the bytes of one little-endian word (0-9
+/// each), then the ninth and the check digit. A word at a time: a digit at a time cost about a
+/// hundred instructions an NPI.
+fn npi_digits(text: &[u8]) -> Option<(u64, u32, u32)> {
+    const ZEROS: u64 = u64::from_le_bytes([b'0'; 8]);
+    const HIGH_NIBBLES: u64 = u64::from_le_bytes([0xF0; 8]);
+    const SIXES: u64 = u64::from_le_bytes([6; 8]);
+    let bytes: &[u8; 10] = text.try_into().ok()?;
+    let [b0, b1, b2, b3, b4, b5, b6, b7, b8, b9] = *bytes;
+    let head = u64::from_le_bytes([b0, b1, b2, b3, b4, b5, b6, b7]);
+    // A byte is 0x30-0x39 when its high nibble is 3 and stays 3 once 6 is added (no byte carries
+    // into the next: at most 0x3F + 6).
+    let head_digits = head & HIGH_NIBBLES == ZEROS && (head + SIXES) & HIGH_NIBBLES == ZEROS;
+    let (ninth, check) = (b8.wrapping_sub(b'0'), b9.wrapping_sub(b'0'));
+    (head_digits && ninth <= 9 && check <= 9 && matches!(b0, b'1' | b'2'))
+        .then(|| (head - ZEROS, u32::from(ninth), u32::from(check)))
+}
+
+/// [`Npi::check_digit_ok`] of an NPI's text.
+fn check_digit_ok(text: &[u8]) -> bool {
+    const DOUBLED: u64 = u64::from_le_bytes([0xFF, 0, 0xFF, 0, 0xFF, 0, 0xFF, 0]);
+    const THREES: u64 = u64::from_le_bytes([3; 8]);
+    const EIGHTS: u64 = u64::from_le_bytes([8; 8]);
+    let Some((head, ninth, check)) = npi_digits(text) else { return false };
+    // From the rightmost of the first nine digits, every other digit is doubled: the 1st, 3rd, 5th,
+    // 7th and 9th. Doubling d gives 2d, less 9 when d >= 5, and d + 3 has its 8 bit set just then.
+    // Each byte of the head becomes its digit's term of the sum (0-9: no byte carries or borrows),
+    // so the eight terms are summed at once.
+    let doubled = head & DOUBLED;
+    let terms = 2 * doubled - 9 * (((doubled + THREES) & EIGHTS) >> 3) + (head & !DOUBLED);
+    let head_sum = (terms.wrapping_mul(0x0101_0101_0101_0101) >> 56) as u32;
+    let ninth_term = if ninth >= 5 { 2 * ninth - 9 } else { 2 * ninth };
+    let sum = head_sum + ninth_term + 24;
+    // The check digit brings the sum to a multiple of ten.
+    (sum + check).is_multiple_of(10)
 }
 
 impl fmt::Debug for Npi {
@@ -777,6 +813,34 @@ mod tests {
         }
         for short_or_long in ["123456789", "12345678931", "1"] {
             assert!(!short_or_long.parse::<Npi>().unwrap().is_well_formed());
+        }
+    }
+
+    /// Short text is kept when every byte is visible ASCII, whatever its length and wherever a bad byte
+    /// stands (a text of eight bytes or more is checked a word at a time).
+    #[test]
+    fn inline_text_keeps_only_visible_ascii() {
+        for len in 1..=15 {
+            for place in 0..len {
+                for byte in 0..=0x7Fu8 {
+                    let mut text = vec![b'7'; len];
+                    text[place] = byte;
+                    let text = std::str::from_utf8(&text).unwrap();
+                    let kept = InlineText::<15>::new(text);
+                    assert_eq!(kept.is_some(), byte.is_ascii_graphic(), "{text:?}");
+                    assert!(kept.is_none_or(|kept| kept.as_str() == text), "{text:?}");
+                }
+                let mut text = "7".repeat(len - 1);
+                text.insert(place, '\u{e9}');
+                assert!(InlineText::<15>::new(&text).is_none(), "{text:?}");
+            }
+        }
+        for byte in 0..=u8::MAX {
+            for place in 0..8 {
+                let mut word = *b"1234567X";
+                word[place] = byte;
+                assert_eq!(visible_ascii(&word), byte.is_ascii_graphic(), "{byte:#x} at {place}");
+            }
         }
     }
 
