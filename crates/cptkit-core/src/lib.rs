@@ -58,6 +58,6 @@ pub use rates::{
 pub use reference::{CodeSection, NonphysicianPractitioner, PayerPolicy, PolicyUpdate, Reference};
 pub use search::{CodeQuery, CodeSummary, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageRequest};
 pub use smallvec::{SmallVec, smallvec};
-pub use text::{DateText, DecimalText, parse_date};
+pub use text::{DateText, DecimalDigits, DecimalText, parse_date};
 pub use units::{TimeUnitRule, allowed_amount};
 pub use validate::{Edit, Finding, Severity, ValidationContext, ValidationReport, add_batch_findings, edit};

@@ -12,64 +12,83 @@ use time::Date;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DecimalText(pub Decimal);
 
-impl fmt::Display for DecimalText {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl DecimalText {
+    /// The text `Display` writes (with no width, precision or flags), without the formatting machinery:
+    /// for a writer that would copy it anyway, such as a protobuf string field.
+    pub fn digits(self) -> DecimalDigits {
         let value = self.0;
-        // Width, precision or flags: `Decimal` pads and rounds by them.
-        if f.width().is_some() || f.precision().is_some() || f.sign_plus() || f.alternate() {
-            return fmt::Display::fmt(&value, f);
-        }
-        // Written backwards into one buffer, then written out once: at most 29 digits, a leading zero,
-        // the point and the sign.
-        let mut text = Backwards { bytes: [0; 32], start: 32 };
-        let mut scale = value.scale();
-        let mut mantissa = value.mantissa().unsigned_abs();
-        // The fraction's digits (zeros when the mantissa runs out first: 5 at scale 2 is 0.05), then
-        // the whole part's, at least one.
-        loop {
-            // A u64's division is one instruction; a u128's is a library call.
-            let digit = match u64::try_from(mantissa) {
-                Ok(small) => {
-                    mantissa = u128::from(small / 10);
-                    small % 10
-                }
-                Err(_) => {
-                    let digit = (mantissa % 10) as u64;
-                    mantissa /= 10;
-                    digit
-                }
-            };
-            text.push(b'0' + digit as u8);
-            if scale > 0 {
-                scale -= 1;
-                if scale == 0 {
-                    text.push(b'.');
-                    if mantissa == 0 {
-                        text.push(b'0');
-                    }
-                }
-            }
-            if scale == 0 && mantissa == 0 {
-                break;
-            }
+        let mut text = DecimalDigits { bytes: [0; 32], start: 32 };
+        let mantissa = value.mantissa().unsigned_abs();
+        // A u64's division is a multiplication; a u128's is a library call. Nearly every amount fits.
+        match u64::try_from(mantissa) {
+            Ok(small) => text.push_digits(small, value.scale()),
+            Err(_) => text.push_digits(mantissa, value.scale()),
         }
         if value.is_sign_negative() {
             text.push(b'-');
         }
-        f.write_str(std::str::from_utf8(&text.bytes[text.start..]).map_err(|_| fmt::Error)?)
+        text
     }
 }
 
-/// Text written from its end.
-struct Backwards {
+impl fmt::Display for DecimalText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Width, precision or flags: `Decimal` pads and rounds by them.
+        if f.width().is_some() || f.precision().is_some() || f.sign_plus() || f.alternate() {
+            return fmt::Display::fmt(&self.0, f);
+        }
+        f.write_str(self.digits().as_str())
+    }
+}
+
+/// A decimal's text, written backwards into one buffer: at most 29 digits, a leading zero, the point
+/// and the sign.
+#[derive(Debug, Clone, Copy)]
+pub struct DecimalDigits {
     bytes: [u8; 32],
     start: usize,
 }
 
-impl Backwards {
+impl DecimalDigits {
     fn push(&mut self, byte: u8) {
         self.start -= 1;
         self.bytes[self.start] = byte;
+    }
+
+    /// The digits of `mantissa` at `scale`: the fraction's (zeros when the mantissa runs out first: 5
+    /// at scale 2 is 0.05), then the whole part's, at least one.
+    fn push_digits<T>(&mut self, mut mantissa: T, mut scale: u32)
+    where
+        T: Copy + PartialEq + From<u8> + TryInto<u8> + std::ops::Div<Output = T> + std::ops::Rem<Output = T>,
+    {
+        let (zero, ten) = (T::from(0), T::from(10));
+        loop {
+            let digit = (mantissa % ten).try_into().unwrap_or(0);
+            mantissa = mantissa / ten;
+            self.push(b'0' + digit);
+            if scale > 0 {
+                scale -= 1;
+                if scale == 0 {
+                    self.push(b'.');
+                    if mantissa == zero {
+                        self.push(b'0');
+                    }
+                }
+            }
+            if scale == 0 && mantissa == zero {
+                break;
+            }
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only ASCII digits, '.' and '-' are pushed, so this never falls back.
+        std::str::from_utf8(self.as_bytes()).unwrap_or_default()
+    }
+
+    /// The text's bytes (ASCII), for a writer that takes bytes: no UTF-8 check.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[self.start..]
     }
 }
 

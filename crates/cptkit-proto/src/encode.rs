@@ -8,32 +8,41 @@ use std::fmt::{self, Write as _};
 use std::ops::Range;
 
 use cptkit_core as core;
-use cptkit_core::{ShortText, ToCompactString as _};
 use prost::bytes::BufMut;
 use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint, key_len};
 
 use crate::convert::cents;
 use crate::pb;
 
-/// Writes `priced` as field `tag` of the message being encoded into `buf` (a `pb::PricedClaim`, as
-/// prost writes an optional message field).
-pub fn encode_priced_claim(tag: u32, priced: &core::PricedClaim, buf: &mut impl BufMut) {
-    let mut steps = StepBytes::for_lines(priced.lines.len());
-    let lines: Vec<Line<'_>> = priced.lines.iter().map(|l| Line::new(l, &mut steps)).collect();
-    let total_charge = cents(priced.total_charge);
-    let total_allowed = cents(priced.total_allowed);
-    let body = string_len(1, &priced.claim_id)
-        + lines.iter().map(|l| message_len(2, l.len)).sum::<usize>()
-        + int64_len(3, total_charge)
-        + int64_len(4, total_allowed);
-    encode_key(tag, WireType::LengthDelimited, buf);
-    encode_varint(body as u64, buf);
-    string(1, &priced.claim_id, buf);
-    for line in &lines {
-        line.encode(2, &steps.bytes, buf);
+/// Writes priced claims as prost writes them, reusing its buffers from claim to claim (a stream writes
+/// thousands of claims, each with a kilobyte or so of steps).
+#[derive(Debug, Default)]
+pub struct PricedClaimEncoder {
+    steps: StepBytes,
+}
+
+impl PricedClaimEncoder {
+    /// Writes `priced` as field `tag` of the message being encoded into `buf` (a `pb::PricedClaim`, as
+    /// prost writes an optional message field).
+    pub fn encode(&mut self, tag: u32, priced: &core::PricedClaim, buf: &mut impl BufMut) {
+        let steps = &mut self.steps;
+        steps.start(priced.lines.len());
+        let lines: Vec<Line<'_>> = priced.lines.iter().map(|l| Line::new(l, steps)).collect();
+        let total_charge = cents(priced.total_charge);
+        let total_allowed = cents(priced.total_allowed);
+        let body = string_len(1, &priced.claim_id)
+            + lines.iter().map(|l| message_len(2, l.len)).sum::<usize>()
+            + int64_len(3, total_charge)
+            + int64_len(4, total_allowed);
+        encode_key(tag, WireType::LengthDelimited, buf);
+        encode_varint(body as u64, buf);
+        string(1, &priced.claim_id, buf);
+        for line in &lines {
+            line.encode(2, &steps.bytes, buf);
+        }
+        int64(3, total_charge, buf);
+        int64(4, total_allowed, buf);
     }
-    int64(3, total_charge, buf);
-    int64(4, total_allowed, buf);
 }
 
 /// A priced line's fields as they go on the wire, and its encoded length.
@@ -42,9 +51,8 @@ struct Line<'a> {
     procedure_code: &'a str,
     status: i32,
     rule_set: &'a str,
-    /// base, time, modifying and total units, conversion factor, share (fields 5-10).
-    /// Decimal text, inline when short (a number is rarely over 24 characters).
-    numbers: [ShortText; 6],
+    /// base, time, modifying and total units, conversion factor, share (fields 5-10), as text.
+    numbers: [core::DecimalDigits; 6],
     /// fee schedule, charge, allowed (fields 11-13).
     cents: [i64; 3],
     /// The line's steps, encoded, in the claim's [`StepBytes`].
@@ -57,7 +65,7 @@ impl<'a> Line<'a> {
         let from = steps.bytes.len();
         l.write_steps(steps);
         let numbers = [l.base_units, l.time_units, l.modifying_units, l.total_units, l.conversion_factor, l.share]
-            .map(|n| core::DecimalText(n).to_compact_string());
+            .map(|n| core::DecimalText(n).digits());
         let mut line = Line {
             line: l.line,
             procedure_code: l.procedure_code.as_str(),
@@ -72,7 +80,7 @@ impl<'a> Line<'a> {
             + string_len(2, line.procedure_code)
             + int64_len(3, line.status.into())
             + string_len(4, line.rule_set)
-            + (5..).zip(&line.numbers).map(|(tag, n)| string_len(tag, n.as_str())).sum::<usize>()
+            + (5..).zip(&line.numbers).map(|(tag, n)| bytes_len(tag, n.as_bytes())).sum::<usize>()
             + (11..).zip(line.cents).map(|(tag, c)| int64_len(tag, c)).sum::<usize>()
             + line.steps.len();
         line
@@ -86,7 +94,7 @@ impl<'a> Line<'a> {
         int64(3, self.status.into(), buf);
         string(4, self.rule_set, buf);
         for (tag, number) in (5..).zip(&self.numbers) {
-            string(tag, number.as_str(), buf);
+            bytes(tag, number.as_bytes(), buf);
         }
         for (tag, cents) in (11..).zip(self.cents) {
             int64(tag, cents, buf);
@@ -97,6 +105,7 @@ impl<'a> Line<'a> {
 
 /// A claim's steps encoded as `PricedLine.steps` (field 14) one after another, each worded into text
 /// reused from step to step: no String per step.
+#[derive(Debug, Default)]
 struct StepBytes {
     bytes: Vec<u8>,
     detail: String,
@@ -104,13 +113,11 @@ struct StepBytes {
 }
 
 impl StepBytes {
-    /// Presized: an anesthesia line's nine or so steps take about a kilobyte, and growing copies.
-    fn for_lines(lines: usize) -> StepBytes {
-        StepBytes {
-            bytes: Vec::with_capacity(1_280 * lines),
-            detail: String::with_capacity(256),
-            value: String::with_capacity(32),
-        }
+    /// Emptied for a claim of `lines` lines, and sized for them: an anesthesia line's nine or so steps
+    /// take about a kilobyte, and growing copies.
+    fn start(&mut self, lines: usize) {
+        self.bytes.clear();
+        self.bytes.reserve(1_280 * lines);
     }
 }
 
@@ -133,7 +140,12 @@ impl core::StepSink for StepBytes {
 // proto3: a field at its default (empty, zero) is not written.
 
 fn string_len(tag: u32, s: &str) -> usize {
-    if s.is_empty() { 0 } else { message_len(tag, s.len()) }
+    bytes_len(tag, s.as_bytes())
+}
+
+/// A string field given as its bytes (known to be ASCII, such as a number's text).
+fn bytes_len(tag: u32, b: &[u8]) -> usize {
+    if b.is_empty() { 0 } else { message_len(tag, b.len()) }
 }
 
 fn message_len(tag: u32, len: usize) -> usize {
@@ -150,10 +162,14 @@ fn int64_len(tag: u32, v: i64) -> usize {
 }
 
 fn string(tag: u32, s: &str, buf: &mut impl BufMut) {
-    if !s.is_empty() {
+    bytes(tag, s.as_bytes(), buf);
+}
+
+fn bytes(tag: u32, b: &[u8], buf: &mut impl BufMut) {
+    if !b.is_empty() {
         encode_key(tag, WireType::LengthDelimited, buf);
-        encode_varint(s.len() as u64, buf);
-        buf.put_slice(s.as_bytes());
+        encode_varint(b.len() as u64, buf);
+        buf.put_slice(b);
     }
 }
 
@@ -182,6 +198,8 @@ mod tests {
         let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/claims");
         let reference = core::Reference::embedded();
         let mut priced_count = 0;
+        // One encoder for every claim, as a stream uses it: nothing of a claim is left for the next.
+        let mut encoder = PricedClaimEncoder::default();
         for entry in std::fs::read_dir(root).expect("fixtures") {
             let dir = entry.expect("entry").path();
             let Ok(json) = std::fs::read_to_string(dir.join("claim.json")) else { continue };
@@ -210,7 +228,7 @@ mod tests {
                 }
                 let message = pb::PriceClaimResponse { priced: Some(priced.clone().into()), report: None };
                 let mut direct = Vec::new();
-                encode_priced_claim(1, &priced, &mut direct);
+                encoder.encode(1, &priced, &mut direct);
                 assert_eq!(direct, message.encode_to_vec(), "{}", dir.display());
             }
         }

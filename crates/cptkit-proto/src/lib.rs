@@ -22,7 +22,7 @@ mod x12;
 
 pub use claims::{path, price_options, today};
 pub use codes::{code_query, locality_selection, page_request};
-pub use encode::encode_priced_claim;
+pub use encode::PricedClaimEncoder;
 pub use rates::benchmarks_request;
 pub use read::{ClaimRequest, read_process_claims_request};
 pub use x12::{located_finding, parsed_claim, read_options, tolerance, transaction_summary, unmatched_remit_claim};

@@ -266,7 +266,18 @@ impl<'a> Fields<'a> {
     }
 
     /// A base-128 varint of at most 10 bytes whose value fits 64 bits, as prost accepts them.
+    #[inline]
     fn varint(&mut self) -> Option<u64> {
+        // Keys, lengths and small numbers: one byte, nearly every varint of a claim.
+        if let [byte @ 0..0x80, rest @ ..] = self.0 {
+            self.0 = rest;
+            return Some(u64::from(*byte));
+        }
+        self.long_varint()
+    }
+
+    /// [`Fields::varint`] of two bytes or more.
+    fn long_varint(&mut self) -> Option<u64> {
         let mut value = 0;
         for (i, &byte) in self.0.iter().enumerate().take(10) {
             value |= u64::from(byte & 0x7f) << (7 * i);

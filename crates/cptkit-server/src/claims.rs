@@ -12,8 +12,8 @@ use std::pin::Pin;
 use bytes::{Bytes, BytesMut};
 use cptkit_core::{Claim, Error, JudgeOptions, Judgement, PriceOptions, Verdict, today_utc};
 use cptkit_proto::codec::RawDecoder;
-use cptkit_proto::pb;
 use cptkit_proto::pb::claim_service_server::{ClaimService, ClaimServiceServer};
+use cptkit_proto::{PricedClaimEncoder, pb};
 use prost::{EncodeError, Message as _};
 use time::Date;
 use tokio_stream::{Stream, StreamExt as _};
@@ -96,46 +96,67 @@ fn price_answer(data: &ServerData, parsed: &Parsed) -> Result<pb::PriceClaimResp
     Ok(pb::PriceClaimResponse { priced: Some(priced.into()), report: Some(report.into()) })
 }
 
+/// What the requests of one `ProcessClaims` chunk reuse, one after another: the previous request's
+/// claim (the next one is read into it), the priced-claim encoder's buffers, and the tally of claims
+/// judged, which goes into the metrics once a chunk rather than once a claim.
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    claim: Option<Claim>,
+    encoder: PricedClaimEncoder,
+    judged: (usize, usize),
+}
+
+impl Scratch {
+    /// Counts the claims judged with this scratch (and their lines) for the request `log` is about.
+    pub(crate) fn count_judged(&self, log: &RequestLog) {
+        let (claims, lines) = self.judged;
+        if claims > 0 {
+            log.count_judged(claims, lines);
+        }
+    }
+}
+
 /// One `ProcessClaims` request, answered into `buf` as an encoded `pb::ProcessClaimsResponse` (and
-/// counted in `log` when judged). Never fails on a claim: a bad claim's answer carries its error; the
-/// answer is whether it does.
+/// counted in `scratch` when judged). Never fails on a claim: a bad claim's answer carries its error;
+/// the answer is whether it does.
 pub(crate) fn process(
     data: &ServerData,
     request: pb::ProcessClaimsRequest,
     stream_today: Date,
-    log: &RequestLog,
+    scratch: &mut Scratch,
     buf: &mut BytesMut,
 ) -> Result<bool, EncodeError> {
     let pb::ProcessClaimsRequest { request_id, claim, price, options, today } = request;
     let judged = parse(claim, &today, stream_today, price.then_some(options)).and_then(|parsed| {
-        log.count_judged(1, parsed.claim.lines.len());
+        scratch.judged.0 += 1;
+        scratch.judged.1 += parsed.claim.lines.len();
         judge(data, &parsed.claim, &parsed.options)
     });
-    answer(request_id, judged, buf)
+    answer(request_id, judged, &mut scratch.encoder, buf)
 }
 
 /// One `ProcessClaims` request as its encoded bytes, answered as [`process`] answers it: read by the
-/// fast reader into `scratch` (the previous request's claim, reused) when it is plainly well-formed,
-/// else decoded with prost. Bytes that are not a request are the stream's INVALID_ARGUMENT, as the
-/// generated decoder's. A request without `today` is judged against `stream_today`, the date its
-/// stream began, as one batch is judged against one date.
+/// fast reader into the scratch's claim (the previous request's, reused) when it is plainly
+/// well-formed, else decoded with prost. Bytes that are not a request are the stream's
+/// INVALID_ARGUMENT, as the generated decoder's. A request without `today` is judged against
+/// `stream_today`, the date its stream began, as one batch is judged against one date.
 pub(crate) fn process_encoded(
     data: &ServerData,
     bytes: &[u8],
     stream_today: Date,
-    scratch: &mut Option<Claim>,
-    log: &RequestLog,
+    scratch: &mut Scratch,
     buf: &mut BytesMut,
 ) -> Result<bool, Status> {
-    if let Some(request) = cptkit_proto::read_process_claims_request(bytes, scratch, stream_today)
-        && let Some(claim) = scratch.as_ref()
+    if let Some(request) = cptkit_proto::read_process_claims_request(bytes, &mut scratch.claim, stream_today)
+        && let Some(claim) = scratch.claim.as_ref()
     {
-        log.count_judged(1, claim.lines.len());
+        scratch.judged.0 += 1;
+        scratch.judged.1 += claim.lines.len();
         let judged = judge(data, claim, &request.options);
-        return answer(request.request_id.to_owned(), judged, buf).map_err(cannot_encode);
+        return answer(request.request_id.to_owned(), judged, &mut scratch.encoder, buf).map_err(cannot_encode);
     }
     match pb::ProcessClaimsRequest::decode(bytes) {
-        Ok(request) => process(data, request, stream_today, log, buf).map_err(cannot_encode),
+        Ok(request) => process(data, request, stream_today, scratch, buf).map_err(cannot_encode),
         Err(error) => undecodable(bytes, &error, buf).map_err(cannot_encode),
     }
 }
@@ -143,7 +164,9 @@ pub(crate) fn process_encoded(
 /// A message of the stream that is not a request (a string that is not UTF-8, a truncated field) gets
 /// its own error, under its request id when that much reads; the stream goes on, its framing whole.
 pub(crate) fn undecodable(bytes: &[u8], error: &prost::DecodeError, buf: &mut BytesMut) -> Result<bool, EncodeError> {
-    answer(request_id_of(bytes), Err(cptkit_proto::codec::not_protobuf_error(error)), buf)
+    // An error answer: no priced claim, so the encoder is never used (and an empty one allocates nothing).
+    let error = Err(cptkit_proto::codec::not_protobuf_error(error));
+    answer(request_id_of(bytes), error, &mut PricedClaimEncoder::default(), buf)
 }
 
 /// The request id (field 1) of a message that does not decode, read field by field from its start: a
@@ -168,7 +191,12 @@ pub(crate) fn cannot_encode(error: EncodeError) -> Status {
 }
 
 /// A judged (or unreadable) claim's answer, encoded into `buf`; whether it carries an error.
-fn answer(request_id: String, judged: Result<Judgement, Error>, buf: &mut BytesMut) -> Result<bool, EncodeError> {
+fn answer(
+    request_id: String,
+    judged: Result<Judgement, Error>,
+    encoder: &mut PricedClaimEncoder,
+    buf: &mut BytesMut,
+) -> Result<bool, EncodeError> {
     let mut response = pb::ProcessClaimsResponse { request_id, ..Default::default() };
     let mut priced = None;
     match judged {
@@ -190,7 +218,7 @@ fn answer(request_id: String, judged: Result<Judgement, Error>, buf: &mut BytesM
     // The priced claim is written straight from the core's answer, as field 3 (`priced`): after
     // `request_id` and `report` (1, 2), where prost would put it; a priced answer has no `error` (4).
     if let Some(priced) = priced {
-        cptkit_proto::encode_priced_claim(3, &priced, buf);
+        encoder.encode(3, &priced, buf);
     }
     Ok(response.error.is_some())
 }
@@ -318,9 +346,9 @@ mod tests {
     const STREAM_DAY: Date = time::macros::date!(2026 - 11 - 27);
 
     /// The answer `process_encoded` gives (its bytes, or the stream's status as code and message).
-    fn encoded_answer(data: &ServerData, bytes: &[u8], scratch: &mut Option<Claim>) -> Result<Vec<u8>, String> {
+    fn encoded_answer(data: &ServerData, bytes: &[u8], scratch: &mut Scratch) -> Result<Vec<u8>, String> {
         let mut buf = BytesMut::new();
-        match process_encoded(data, bytes, STREAM_DAY, scratch, &RequestLog::default(), &mut buf) {
+        match process_encoded(data, bytes, STREAM_DAY, scratch, &mut buf) {
             Ok(_) => Ok(buf.to_vec()),
             Err(status) => Err(format!("{:?} {}", status.code(), status.message())),
         }
@@ -330,7 +358,7 @@ mod tests {
     fn decoded_answer(data: &ServerData, bytes: &[u8]) -> Result<Vec<u8>, String> {
         let mut buf = BytesMut::new();
         match pb::ProcessClaimsRequest::decode(bytes) {
-            Ok(request) => process(data, request, STREAM_DAY, &RequestLog::default(), &mut buf).expect("encodes"),
+            Ok(request) => process(data, request, STREAM_DAY, &mut Scratch::default(), &mut buf).expect("encodes"),
             Err(error) => undecodable(bytes, &error, &mut buf).expect("encodes"),
         };
         Ok(buf.to_vec())
@@ -366,7 +394,7 @@ mod tests {
         }
         let request = pb::ProcessClaimsRequest { claim: Some(claim.into()), ..Default::default() };
         let bytes = request.encode_to_vec();
-        for answer in [encoded_answer(&data, &bytes, &mut None), decoded_answer(&data, &bytes)] {
+        for answer in [encoded_answer(&data, &bytes, &mut Scratch::default()), decoded_answer(&data, &bytes)] {
             let answer = pb::ProcessClaimsResponse::decode(answer.expect("an answer").as_slice()).expect("decodes");
             let findings = answer.report.expect("a report").findings;
             assert!(findings.iter().any(|f| f.edit_id == "DAT001"), "{findings:?}");
@@ -386,7 +414,7 @@ mod tests {
         let mut bytes = request.encode_to_vec();
         let at = bytes.windows(9).position(|w| w == b"MEMBERXYZ").expect("the member id");
         bytes[at..at + 2].copy_from_slice(&[0xff, 0xfe]);
-        let answer = encoded_answer(&data, &bytes, &mut None).expect("an answer, not a stream error");
+        let answer = encoded_answer(&data, &bytes, &mut Scratch::default()).expect("an answer, not a stream error");
         let answer = pb::ProcessClaimsResponse::decode(answer.as_slice()).expect("decodes");
         assert_eq!(answer.request_id, "r1");
         let error = answer.error.expect("its own error");
@@ -399,7 +427,7 @@ mod tests {
     fn answers_from_the_bytes_are_the_answers_from_the_decoded_request() {
         let data =
             ServerData::new(Reference::embedded().into(), Arc::new(RuleBook::embedded().clone()), Arc::default());
-        let mut scratch = None;
+        let mut scratch = Scratch::default();
         let (mut fast, mut seed) = (0, 0x13u64);
         for (i, claim) in SyntheticClaims::new(7).expect("synthetic claims").take(400).enumerate() {
             let request = pb::ProcessClaimsRequest {

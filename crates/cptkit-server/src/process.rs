@@ -104,13 +104,13 @@ fn judge_chunk(
     let mut bytes = BytesMut::with_capacity(chunk.len() * ANSWER_BYTES);
     let mut lengths = Vec::with_capacity(chunk.len());
     let (mut errors, mut failure) = (0, None);
-    let mut scratch = None;
+    let mut scratch = claims::Scratch::default();
     for request in chunk {
         if cancelled() {
             break;
         }
         let start = bytes.len();
-        match claims::process_encoded(data, &request, today, &mut scratch, log, &mut bytes) {
+        match claims::process_encoded(data, &request, today, &mut scratch, &mut bytes) {
             Ok(error) => errors += usize::from(error),
             Err(status) => {
                 // A partly written answer is not sent.
@@ -121,6 +121,7 @@ fn judge_chunk(
         }
         lengths.push(bytes.len() - start);
     }
+    scratch.count_judged(log);
     Answers { bytes: bytes.freeze(), lengths, errors, failure }
 }
 
