@@ -730,6 +730,12 @@ impl Step {
 /// into its own buffers, with no String per step; `Vec<Step>` keeps them.
 pub trait StepSink {
     fn step(&mut self, step: &'static str, detail: &dyn fmt::Display, value: &dyn fmt::Display);
+
+    /// A step whose value is a number, worded as [`DecimalText`] words it: a sink that writes bytes can
+    /// take its digits ([`DecimalText::digits`]) without the formatting machinery.
+    fn number_step(&mut self, step: &'static str, detail: &dyn fmt::Display, value: Decimal) {
+        self.step(step, detail, &DecimalText(value));
+    }
 }
 
 impl StepSink for Vec<Step> {
@@ -1145,7 +1151,7 @@ impl PricedLine {
                 rule.id,
                 rule.shares_source
             );
-            out.step("share", &detail, &DecimalText(self.share));
+            out.number_step("share", &detail, self.share);
         } else if matches!(b.base, BaseBasis::QualifyingCircumstance(_)) {
             // Said, not implied: a directed case's 50% is not applied to these units, and no source says
             // whether a payer splits them between the directing physician and the anesthetist.
@@ -1160,14 +1166,14 @@ impl PricedLine {
             DecimalText(self.share),
             OrEmpty(product(&[self.total_units, self.conversion_factor, self.share]).ok().map(DecimalText))
         );
-        out.step("rounding", &rounding, &DecimalText(self.fee_schedule));
+        out.number_step("rounding", &rounding, self.fee_schedule);
         if b.lesser_of_charge {
             let detail = format_args!(
                 "the charge {} is below the fee schedule {}: the charge is allowed",
                 DecimalText(self.charge),
                 DecimalText(self.fee_schedule)
             );
-            out.step("lesser_of_charge", &detail, &DecimalText(self.charge));
+            out.number_step("lesser_of_charge", &detail, self.charge);
         }
         if let Some(cap) = &b.capped {
             let detail = format_args!(
@@ -1178,7 +1184,7 @@ impl PricedLine {
                 DecimalText(cap.limit),
                 DecimalText(cap.cut)
             );
-            out.step("combined_cap", &detail, &DecimalText(self.allowed));
+            out.number_step("combined_cap", &detail, self.allowed);
         }
     }
 
@@ -1198,7 +1204,7 @@ impl PricedLine {
                 write!(f, "{code} ({meaning}): {units} units; {}", rule.qualifying_circumstance_source)
             }
         });
-        out.step("base_units", &base, &DecimalText(self.base_units));
+        out.number_step("base_units", &base, self.base_units);
         if b.not_time_based {
             let detail = format_args!("{code} is not time-based under {}: {}", rule.payer, rule.non_time_based_source);
             out.step("time_units", &detail, &"0");
@@ -1208,19 +1214,19 @@ impl PricedLine {
                 true => write!(f, "AD: a time unit for documented presence at induction, no others ({source})"),
                 false => write!(f, "AD: no time units without documented presence at induction ({source})"),
             });
-            out.step("time_units", &detail, &DecimalText(self.time_units));
+            out.number_step("time_units", &detail, self.time_units);
         } else if let Some(minutes) = b.minutes {
             let detail = Words(|f: &mut fmt::Formatter<'_>| {
                 rule.time_units.write_description(f, minutes)?;
                 write!(f, "; {}", rule.time_units.rounding_source)
             });
-            out.step("time_units", &detail, &DecimalText(self.time_units));
+            out.number_step("time_units", &detail, self.time_units);
         }
         if let Some(ps) = b.physical_status {
             match physical_status_units(rule, ps) {
                 Some((units, source)) => {
-                    let units = DecimalText(units);
-                    out.step("modifying_units", &format_args!("{ps}: {units} units; {source}"), &units);
+                    let detail = format_args!("{ps}: {} units; {source}", DecimalText(units));
+                    out.number_step("modifying_units", &detail, units);
                 }
                 None => {
                     let source = &rule.physical_status_source;
@@ -1231,7 +1237,7 @@ impl PricedLine {
         }
         let [base, time, modifying] = [self.base_units, self.time_units, self.modifying_units].map(DecimalText);
         let total = format_args!("{base} base + {time} time + {modifying} modifying");
-        out.step("total_units", &total, &DecimalText(self.total_units));
+        out.number_step("total_units", &total, self.total_units);
         let Some(used) = &b.conversion_factor else { return };
         let cf = Words(|f: &mut fmt::Formatter<'_>| match used {
             CfUsed::Given { for_payer: true } => {
@@ -1284,7 +1290,7 @@ impl PricedLine {
                 }
             }
         });
-        out.step("conversion_factor", &cf, &DecimalText(self.conversion_factor));
+        out.number_step("conversion_factor", &cf, self.conversion_factor);
     }
 }
 

@@ -15,6 +15,8 @@ pub struct DecimalText(pub Decimal);
 impl DecimalText {
     /// The text `Display` writes (with no width, precision or flags), without the formatting machinery:
     /// for a writer that would copy it anyway, such as a protobuf string field.
+    // Inlined into the writer that copies the digits: the 40-byte text is then not returned by copy.
+    #[inline]
     pub fn digits(self) -> DecimalDigits {
         let value = self.0;
         let mut text = DecimalDigits { bytes: [0; 32], start: 32 };

@@ -103,13 +103,11 @@ impl<'a> Line<'a> {
     }
 }
 
-/// A claim's steps encoded as `PricedLine.steps` (field 14) one after another, each worded into text
-/// reused from step to step: no String per step.
+/// A claim's steps encoded as `PricedLine.steps` (field 14) one after another, each worded straight
+/// into the bytes: no String per step, and no copy of its text.
 #[derive(Debug, Default)]
 struct StepBytes {
     bytes: Vec<u8>,
-    detail: String,
-    value: String,
 }
 
 impl StepBytes {
@@ -119,21 +117,68 @@ impl StepBytes {
         self.bytes.clear();
         self.bytes.reserve(1_280 * lines);
     }
+
+    /// A step (a `pb::PriceStep`) whose value `value` writes. Its length and its detail's take two bytes
+    /// (128 bytes to 16 KB), as they most often do.
+    fn write(&mut self, step: &'static str, detail: &dyn fmt::Display, value: impl FnOnce(&mut Vec<u8>)) {
+        delimited(14, 2, &mut self.bytes, |bytes| {
+            string(1, step, bytes);
+            text(2, 2, detail, bytes);
+            value(bytes);
+        });
+    }
 }
 
 impl core::StepSink for StepBytes {
     fn step(&mut self, step: &'static str, detail: &dyn fmt::Display, value: &dyn fmt::Display) {
-        let StepBytes { bytes, detail: detail_text, value: value_text } = self;
-        detail_text.clear();
-        value_text.clear();
-        // Writing into a String cannot fail.
-        let _ = (write!(detail_text, "{detail}"), write!(value_text, "{value}"));
-        let len = string_len(1, step) + string_len(2, detail_text) + string_len(3, value_text);
-        encode_key(14, WireType::LengthDelimited, bytes);
-        encode_varint(len as u64, bytes);
-        string(1, step, bytes);
-        string(2, detail_text, bytes);
-        string(3, value_text, bytes);
+        // A value worded as text is a short one ("0.00", an id).
+        self.write(step, detail, |bytes| text(3, 1, value, bytes));
+    }
+
+    fn number_step(&mut self, step: &'static str, detail: &dyn fmt::Display, value: rust_decimal::Decimal) {
+        self.write(step, detail, |bytes| self::bytes(3, core::DecimalText(value).digits().as_bytes(), bytes));
+    }
+}
+
+/// A string field worded by `Display` straight into `bytes`.
+fn text(tag: u32, room: usize, value: &dyn fmt::Display, bytes: &mut Vec<u8>) {
+    // Writing into a Vec cannot fail.
+    delimited(tag, room, bytes, |bytes| {
+        let _ = write!(Utf8Bytes(bytes), "{value}");
+    });
+}
+
+/// Field `tag`, a length-delimited one whose content `write` appends to `bytes`. Its length is known only
+/// once written, so the varint gets `room` bytes first, and the content is moved if it needs another
+/// number (prost writes the shortest varint). Empty, it is not written (proto3).
+fn delimited(tag: u32, room: usize, bytes: &mut Vec<u8>, write: impl FnOnce(&mut Vec<u8>)) {
+    let start = bytes.len();
+    encode_key(tag, WireType::LengthDelimited, bytes);
+    let at = bytes.len();
+    bytes.resize(at + room, 0);
+    write(bytes);
+    let len = bytes.len() - at - room;
+    if len == 0 {
+        bytes.truncate(start);
+        return;
+    }
+    let needed = encoded_len_varint(len as u64);
+    if needed != room {
+        let end = at + needed + len;
+        bytes.resize(end.max(bytes.len()), 0);
+        bytes.copy_within(at + room..at + room + len, at + needed);
+        bytes.truncate(end);
+    }
+    encode_varint(len as u64, &mut &mut bytes[at..at + needed]);
+}
+
+/// Text written into bytes (as UTF-8).
+struct Utf8Bytes<'a>(&'a mut Vec<u8>);
+
+impl fmt::Write for Utf8Bytes<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
     }
 }
 
@@ -233,5 +278,23 @@ mod tests {
             }
         }
         assert!(priced_count >= 20, "only {priced_count} golden claims priced");
+    }
+
+    /// A field written before its length is known: prost's bytes for every length's varint, whatever
+    /// room it was given, and nothing for an empty one.
+    #[test]
+    fn delimited_fields_are_written_as_prost_writes_them() {
+        for len in [0, 1, 127, 128, 300, 16_383, 16_384, 70_000] {
+            let content = "x".repeat(len);
+            for room in 1..=3 {
+                let mut ours = vec![7];
+                text(2, room, &content, &mut ours);
+                let mut theirs = vec![7];
+                if len > 0 {
+                    prost::encoding::string::encode(2, &content, &mut theirs);
+                }
+                assert_eq!(ours, theirs, "{len} bytes, room for {room}");
+            }
+        }
     }
 }

@@ -1097,7 +1097,7 @@ impl FeeBasis {
                 DecimalText(self.pe_rvu),
                 DecimalText(self.mp_rvu)
             );
-            out.step("rvus", &detail, &DecimalText(self.work_rvu + self.pe_rvu + self.mp_rvu));
+            out.number_step("rvus", &detail, self.work_rvu + self.pe_rvu + self.mp_rvu);
         }
         if let (Some(locality), Some(gpci)) = (self.locality, self.gpci) {
             let [w, pe, mp] = gpci.map(DecimalText);
@@ -1119,22 +1119,22 @@ impl FeeBasis {
                 if self.facility { "facility" } else { "non-facility" },
                 "of the claim"
             );
-            out.step("fee_schedule_amount", &detail, &DecimalText(self.uncapped.unwrap_or(self.unit_amount)));
+            out.number_step("fee_schedule_amount", &detail, self.uncapped.unwrap_or(self.unit_amount));
         }
         if let Some(uncapped) = self.uncapped.map(DecimalText) {
             let detail = format_args!(
                 "the OPPS imaging cap for the locality ({}) is below {uncapped}: the cap is paid (Deficit Reduction Act §5102(b); CMS OPPSCAP)",
                 DecimalText(self.unit_amount)
             );
-            out.step("opps_cap", &detail, &DecimalText(self.unit_amount));
+            out.number_step("opps_cap", &detail, self.unit_amount);
         }
         for a in &self.adjustments {
-            out.step(a.rule.step(), &a.rule.detail(line), &DecimalText(a.amount));
+            out.number_step(a.rule.step(), &a.rule.detail(line), a.amount);
         }
         match &self.outcome {
             Some(why) => {
                 let step = if line.status == LineStatus::NotPriced { "not_priced" } else { "not_payable" };
-                out.step(step, why, &DecimalText(line.allowed));
+                out.number_step(step, why, line.allowed);
             }
             None => out.step("allowed", &format_args!("allowed for {code}"), &DecimalText(line.allowed)),
         }
