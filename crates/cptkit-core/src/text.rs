@@ -83,6 +83,7 @@ impl DecimalDigits {
         }
     }
 
+    /// The text.
     pub fn as_str(&self) -> &str {
         // Only ASCII digits, '.' and '-' are pushed, so this never falls back.
         std::str::from_utf8(self.as_bytes()).unwrap_or_default()

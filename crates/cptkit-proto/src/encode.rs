@@ -136,7 +136,7 @@ impl core::StepSink for StepBytes {
     }
 
     fn number_step(&mut self, step: &'static str, detail: &dyn fmt::Display, value: rust_decimal::Decimal) {
-        self.write(step, detail, |bytes| self::bytes(3, core::DecimalText(value).digits().as_bytes(), bytes));
+        self.write(step, detail, |out| bytes(3, core::DecimalText(value).digits().as_bytes(), out));
     }
 }
 

@@ -103,13 +103,27 @@ fn price_answer(data: &ServerData, parsed: &Parsed) -> Result<pb::PriceClaimResp
 pub(crate) struct Scratch {
     claim: Option<Claim>,
     encoder: PricedClaimEncoder,
-    judged: (usize, usize),
+    judged: Judged,
+}
+
+/// Claims judged, and their lines.
+#[derive(Debug, Default)]
+struct Judged {
+    claims: usize,
+    lines: usize,
+}
+
+impl Judged {
+    fn count(&mut self, claim: &Claim) {
+        self.claims += 1;
+        self.lines += claim.lines.len();
+    }
 }
 
 impl Scratch {
     /// Counts the claims judged with this scratch (and their lines) for the request `log` is about.
     pub(crate) fn count_judged(&self, log: &RequestLog) {
-        let (claims, lines) = self.judged;
+        let Judged { claims, lines } = self.judged;
         if claims > 0 {
             log.count_judged(claims, lines);
         }
@@ -128,8 +142,7 @@ pub(crate) fn process(
 ) -> Result<bool, EncodeError> {
     let pb::ProcessClaimsRequest { request_id, claim, price, options, today } = request;
     let judged = parse(claim, &today, stream_today, price.then_some(options)).and_then(|parsed| {
-        scratch.judged.0 += 1;
-        scratch.judged.1 += parsed.claim.lines.len();
+        scratch.judged.count(&parsed.claim);
         judge(data, &parsed.claim, &parsed.options)
     });
     answer(request_id, judged, &mut scratch.encoder, buf)
@@ -150,8 +163,7 @@ pub(crate) fn process_encoded(
     if let Some(request) = cptkit_proto::read_process_claims_request(bytes, &mut scratch.claim, stream_today)
         && let Some(claim) = scratch.claim.as_ref()
     {
-        scratch.judged.0 += 1;
-        scratch.judged.1 += claim.lines.len();
+        scratch.judged.count(claim);
         let judged = judge(data, claim, &request.options);
         return answer(request.request_id.to_owned(), judged, &mut scratch.encoder, buf).map_err(cannot_encode);
     }
