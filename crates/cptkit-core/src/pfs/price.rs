@@ -1136,7 +1136,7 @@ impl FeeBasis {
                 let step = if line.status == LineStatus::NotPriced { "not_priced" } else { "not_payable" };
                 out.number_step(step, why, line.allowed);
             }
-            None => out.step("allowed", &format_args!("allowed for {code}"), &DecimalText(line.allowed)),
+            None => out.number_step("allowed", &format_args!("allowed for {code}"), line.allowed),
         }
     }
 }
