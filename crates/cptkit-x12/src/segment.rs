@@ -742,7 +742,7 @@ impl<R: Read> SegmentReader<R> {
         let delims = self.delims.filter(|_| !self.skipping)?;
         let window = &bytes[self.start..];
         // An ISA (re)defines the delimiters; a segment of under 4 bytes may be one cut by the read.
-        if window.len() < 4 || (window.starts_with(b"ISA") && !window[3].is_ascii_alphanumeric()) {
+        if window.len() < 4 || opens_interchange(window) {
             return None;
         }
         let (len, used) = scan_in_blocks(bytes, self.start, delims, &mut self.masks, &mut self.short_bounds)?;
@@ -786,7 +786,7 @@ impl<R: Read> SegmentReader<R> {
                 }
             }
             let window = &self.buf.bytes()[self.start..self.end];
-            if window.len() >= 4 && window.starts_with(b"ISA") && !window[3].is_ascii_alphanumeric() {
+            if opens_interchange(window) {
                 match self.read_isa() {
                     Ok(true) => {}
                     Ok(false) => continue, // more input was read
@@ -1012,6 +1012,13 @@ fn complete_bounds<'b>(
     used += 1;
     let id_end = (bounds[1] as usize).saturating_sub(1).min(data.len());
     (data, used, id_end)
+}
+
+/// Whether `window` begins an ISA segment: "ISA" and then its element separator (any byte that is not a
+/// letter or digit), which the ISA itself defines.
+#[inline]
+fn opens_interchange(window: &[u8]) -> bool {
+    matches!(window, [b'I', b'S', b'A', separator, ..] if !separator.is_ascii_alphanumeric())
 }
 
 /// ISA, GS, ST, SE, GE or IEA: the envelope's own segments (every other one is a transaction's body).
