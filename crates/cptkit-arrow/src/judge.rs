@@ -24,13 +24,12 @@ use arrow_cast::cast::cast;
 use arrow_schema::{DataType, SchemaRef};
 use cptkit_core::{
     Claim, Edit, Error, Finding, JudgeOptions, Judgement, LineStatus, PriceOptions, PricedLine, Reference, Result,
-    RuleBook, Severity, StepSink, Verdict,
+    RuleBook, Severity, StepSink, Verdict, cents_count,
 };
-use rust_decimal::Decimal;
 
 use crate::layout::{self, DECIMAL_PRECISION, DECIMAL_SCALE};
 use crate::read::{EarlierClaims, FAILED, LineColumns, NOT_PRICEABLE, RowIssue};
-use crate::write::{scaled, small_mantissa};
+use crate::write::scaled;
 
 /// How a table is priced.
 #[derive(Debug, Clone, Default)]
@@ -348,7 +347,7 @@ impl PricedColumns {
                 column[at] = scaled(value, "units")?;
             }
             for (column, &value) in self.cents.iter_mut().zip([&l.charge, &l.fee_schedule, &l.allowed]) {
-                column[at] = to_cents(value);
+                column[at] = cents_count(value);
             }
         }
         if let Some(explanation) = &mut self.explanation {
@@ -391,18 +390,6 @@ impl StepSink for Explanation<'_> {
         let _ = write!(value_text, "{value}");
         value_text.append_value("");
     }
-}
-
-/// Money in the core is rounded to cents already.
-fn to_cents(amount: Decimal) -> i64 {
-    // Mostly 0-2 places: whole cents by one multiply, where a rescale works on 96-bit parts.
-    const POWERS: [i64; 3] = [100, 10, 1];
-    let widened = POWERS.get(amount.scale() as usize).and_then(|&p| small_mantissa(amount)?.checked_mul(p));
-    widened.unwrap_or_else(|| {
-        let mut cents = amount;
-        cents.rescale(2);
-        i64::try_from(cents.mantissa()).unwrap_or(i64::MAX)
-    })
 }
 
 /// A list-of-struct column of `N` text fields, built as flat child columns plus offsets.
@@ -680,27 +667,4 @@ fn same_claim(ids: &arrow_array::StringArray, a: usize, b: usize) -> bool {
 
 fn concat(a: &RecordBatch, b: &RecordBatch) -> Result<RecordBatch> {
     arrow_select::concat::concat_batches(&a.schema(), [a, b]).map_err(|e| Error::invalid("table", e.to_string()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Cents as they were worked out from the i128 mantissa, for every edge case of the decimal.
-    #[test]
-    fn to_cents_works_out_the_cents_it_did() {
-        let from_i128 = |amount: Decimal| {
-            let widened = [100, 10, 1]
-                .get(amount.scale() as usize)
-                .and_then(|&p| i64::try_from(amount.mantissa()).ok()?.checked_mul(p));
-            widened.unwrap_or_else(|| {
-                let mut cents = amount;
-                cents.rescale(2);
-                i64::try_from(cents.mantissa()).unwrap_or(i64::MAX)
-            })
-        };
-        for amount in crate::write::tests::edge_decimals() {
-            assert_eq!(to_cents(amount), from_i128(amount), "{amount:?}");
-        }
-    }
 }

@@ -8,7 +8,7 @@ use arrow_array::builder::{
     TimestampMicrosecondBuilder,
 };
 use arrow_array::{ArrayRef, RecordBatch};
-use cptkit_core::{Claim, ClaimLine, Error, FieldPath, Result};
+use cptkit_core::{Claim, ClaimLine, Error, FieldPath, Result, small_mantissa};
 use rust_decimal::Decimal;
 use time::PrimitiveDateTime;
 
@@ -191,19 +191,6 @@ pub(crate) fn scaled(value: Decimal, column: &str) -> Result<i128> {
     }
 }
 
-/// `value.mantissa()` when it fits an i64, read from the decimal's 96-bit parts: the i128 that
-/// `mantissa` makes, negated and narrowed, cost twice the instructions.
-#[inline]
-pub(crate) fn small_mantissa(value: Decimal) -> Option<i64> {
-    let parts = value.unpack();
-    let magnitude = (u64::from(parts.mid) << 32) | u64::from(parts.lo);
-    match (parts.hi, parts.negative) {
-        (0, false) => i64::try_from(magnitude).ok(),
-        (0, true) => 0i64.checked_sub_unsigned(magnitude),
-        _ => None,
-    }
-}
-
 /// A local date-time as Arrow's microseconds (its clock read as UTC: the layout's times are local).
 pub(crate) fn micros(at: PrimitiveDateTime) -> i64 {
     let nanos = at.assume_utc().unix_timestamp_nanos();
@@ -211,11 +198,11 @@ pub(crate) fn micros(at: PrimitiveDateTime) -> i64 {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
 
     /// Edge cases of the 96-bit mantissa around i64's range, each sign and several scales.
-    pub(crate) fn edge_decimals() -> Vec<Decimal> {
+    fn edge_decimals() -> Vec<Decimal> {
         let magnitudes: [u128; 12] = [
             0,
             1,
@@ -240,13 +227,6 @@ pub(crate) mod tests {
             }
         }
         decimals
-    }
-
-    #[test]
-    fn small_mantissa_is_the_mantissa_when_it_fits_an_i64() {
-        for value in edge_decimals() {
-            assert_eq!(small_mantissa(value), i64::try_from(value.mantissa()).ok(), "{value:?}");
-        }
     }
 
     /// The layout's scale as it was worked out in i128, for every edge case: same value or same refusal.

@@ -59,5 +59,5 @@ pub use reference::{CodeSection, NonphysicianPractitioner, PayerPolicy, PolicyUp
 pub use search::{CodeQuery, CodeSummary, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageRequest};
 pub use smallvec::{SmallVec, smallvec};
 pub use text::{DateText, DecimalDigits, DecimalText, parse_date};
-pub use units::{TimeUnitRule, allowed_amount};
+pub use units::{TimeUnitRule, allowed_amount, cents_count, small_mantissa};
 pub use validate::{Edit, Finding, Severity, ValidationContext, ValidationReport, add_batch_findings, edit};

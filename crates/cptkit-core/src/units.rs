@@ -28,6 +28,35 @@ pub fn allowed_amount(units: Decimal, conversion_factor: Decimal) -> Decimal {
     (units * conversion_factor).round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
 }
 
+/// An amount as a count of cents, as the table and gRPC faces carry money: one conversion for both,
+/// so they never disagree on an amount. The core rounds every amount it prices to cents and charges
+/// come in cents, so this is exact; more places are rounded half away from zero, as the core rounds,
+/// and a count past i64 stops at its end.
+pub fn cents_count(amount: Decimal) -> i64 {
+    // Mostly 0-2 places: the mantissa times 100, 10 or 1, where rounding works on 96-bit parts.
+    const POWERS: [i64; 3] = [100, 10, 1];
+    let quick = POWERS.get(amount.scale() as usize).and_then(|&p| small_mantissa(amount)?.checked_mul(p));
+    quick.unwrap_or_else(|| {
+        let mut cents = amount.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
+        cents.rescale(2);
+        let saturated = if cents.is_sign_negative() { i64::MIN } else { i64::MAX };
+        i64::try_from(cents.mantissa()).unwrap_or(saturated)
+    })
+}
+
+/// `value.mantissa()` when it fits an i64, read from the decimal's 96-bit parts: the i128 that
+/// `mantissa` makes, negated and narrowed, costs twice the instructions.
+#[inline]
+pub fn small_mantissa(value: Decimal) -> Option<i64> {
+    let parts = value.unpack();
+    let magnitude = (u64::from(parts.mid) << 32) | u64::from(parts.lo);
+    match (parts.hi, parts.negative) {
+        (0, false) => i64::try_from(magnitude).ok(),
+        (0, true) => 0i64.checked_sub_unsigned(magnitude),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -40,6 +69,60 @@ mod tests {
         assert_eq!(TimeUnitRule::MEDICARE.units(90), dec!(6.0));
         assert_eq!(TimeUnitRule::MEDICARE.units(0).to_string(), "0.0");
         assert_eq!(TimeUnitRule::MEDICARE.units(30).to_string(), "2.0");
+    }
+
+    /// Decimals around i64's ends and the cent's: every scale, each sign.
+    fn edge_decimals() -> Vec<Decimal> {
+        let magnitudes: [u128; 14] = [
+            0,
+            1,
+            5,
+            15,
+            99_999,
+            10u128.pow(14) - 1,
+            10u128.pow(18),
+            (1 << 63) - 1,
+            1 << 63,
+            (1 << 63) + 1,
+            (1 << 64) - 1,
+            1 << 64,
+            10u128.pow(21) + 5,
+            (1 << 96) - 1,
+        ];
+        let mut decimals = Vec::new();
+        for magnitude in magnitudes {
+            for scale in [0, 1, 2, 3, 4, 6, 28] {
+                for negative in [false, true] {
+                    let part = |shift: u32| (magnitude >> shift) as u32;
+                    decimals.push(Decimal::from_parts(part(0), part(32), part(64), negative, scale));
+                }
+            }
+        }
+        decimals
+    }
+
+    #[test]
+    fn small_mantissa_is_the_mantissa_when_it_fits_an_i64() {
+        for value in edge_decimals() {
+            assert_eq!(small_mantissa(value), i64::try_from(value.mantissa()).ok(), "{value:?}");
+        }
+    }
+
+    /// The quick path gives what rust_decimal's rounding gives, and a count past i64 stops at its end.
+    #[test]
+    fn cents_count_is_the_amount_rounded_to_cents() {
+        for amount in edge_decimals() {
+            let rounded = amount.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
+            let end = if amount.is_sign_negative() { i64::MIN } else { i64::MAX };
+            let want = (rounded.checked_mul(Decimal::ONE_HUNDRED))
+                .and_then(|cents| i64::try_from(cents.mantissa() / 10i128.pow(cents.scale())).ok())
+                .unwrap_or(end);
+            assert_eq!(cents_count(amount), want, "{amount:?}");
+        }
+        assert_eq!(cents_count(dec!(264.13)), 26_413);
+        assert_eq!(cents_count(dec!(-0.005)), -1);
+        assert_eq!(cents_count(dec!(0.004)), 0);
+        assert_eq!(cents_count(dec!(7)), 700);
     }
 
     #[test]

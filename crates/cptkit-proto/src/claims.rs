@@ -1,10 +1,10 @@
 //! ClaimService conversions: claims in (parsed, naming the field that fails), reports and prices out.
 
 use cptkit_core as core;
-use cptkit_core::{Error, Result};
+use cptkit_core::{Error, Result, cents_count};
 use rust_decimal::Decimal;
 
-use crate::convert::{cents, date_string, each, enum_map, parse_date, parse_decimal, parse_each, required};
+use crate::convert::{date_string, each, enum_map, parse_date, parse_decimal, parse_each, required};
 use crate::pb;
 
 enum_map!(PlanType {
@@ -301,9 +301,9 @@ impl From<core::PricedLine> for pb::PricedLine {
             total_units: total_units.to_string(),
             conversion_factor: conversion_factor.to_string(),
             share: share.to_string(),
-            fee_schedule_cents: cents(fee_schedule),
-            charge_cents: cents(charge),
-            allowed_cents: cents(allowed),
+            fee_schedule_cents: cents_count(fee_schedule),
+            charge_cents: cents_count(charge),
+            allowed_cents: cents_count(allowed),
             steps,
         }
     }
@@ -315,8 +315,8 @@ impl From<core::PricedClaim> for pb::PricedClaim {
         pb::PricedClaim {
             claim_id: claim_id.into(),
             lines: lines.into_iter().map(Into::into).collect(),
-            total_charge_cents: cents(total_charge),
-            total_allowed_cents: cents(total_allowed),
+            total_charge_cents: cents_count(total_charge),
+            total_allowed_cents: cents_count(total_allowed),
         }
     }
 }

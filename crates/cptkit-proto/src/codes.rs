@@ -2,9 +2,9 @@
 
 use cptkit_core as core;
 use cptkit_core::pfs;
-use cptkit_core::{Error, Result};
+use cptkit_core::{Error, Result, cents_count};
 
-use crate::convert::{cents, date_string, each, enum_map, from_cents, parse_date, parse_decimal, parse_each, required};
+use crate::convert::{date_string, each, enum_map, from_cents, parse_date, parse_decimal, parse_each, required};
 use crate::pb;
 
 // ---- enums ----
@@ -496,7 +496,7 @@ impl From<core::BenchmarkAmount> for pb::BenchmarkAmount {
             minutes,
             time_units: time_units.to_string(),
             total_units: total_units.to_string(),
-            allowed_cents: cents(allowed),
+            allowed_cents: cents_count(allowed),
         }
     }
 }
@@ -798,10 +798,10 @@ impl From<pfs::SettingAmount> for pb::SettingAmount {
     fn from(a: pfs::SettingAmount) -> Self {
         let pfs::SettingAmount { fee_schedule, opps_cap, allowed, limiting_charge } = a;
         pb::SettingAmount {
-            fee_schedule_cents: cents(fee_schedule),
-            opps_cap_cents: opps_cap.map(cents),
-            allowed_cents: cents(allowed),
-            limiting_charge_cents: cents(limiting_charge),
+            fee_schedule_cents: cents_count(fee_schedule),
+            opps_cap_cents: opps_cap.map(cents_count),
+            allowed_cents: cents_count(allowed),
+            limiting_charge_cents: cents_count(limiting_charge),
         }
     }
 }

@@ -21,21 +21,6 @@ pub(crate) fn parse_decimal(field: impl Into<cptkit_core::FieldPath>, text: &str
     text.parse().map_err(|_| Error::invalid(field, format!("expected a decimal number, got {text:?}")))
 }
 
-pub(crate) fn cents(amount: Decimal) -> i64 {
-    // Amounts are rounded to cents in the core, so this is exact. The core keeps them at two places
-    // (a charge may have fewer): those are their mantissa, without rust_decimal's multiplication.
-    let mantissa = amount.mantissa();
-    let scaled = match amount.scale() {
-        2 => Some(mantissa),
-        1 => mantissa.checked_mul(10),
-        0 => mantissa.checked_mul(100),
-        _ => None,
-    };
-    scaled
-        .and_then(|m| i64::try_from(m).ok())
-        .unwrap_or_else(|| i64::try_from((amount * Decimal::ONE_HUNDRED).trunc().mantissa()).unwrap_or(i64::MAX))
-}
-
 pub(crate) fn from_cents(cents: i64) -> Decimal {
     Decimal::new(cents, 2)
 }
@@ -88,24 +73,3 @@ macro_rules! enum_map {
     };
 }
 pub(crate) use enum_map;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The integer path gives what the decimal arithmetic gives, at every scale and sign, and at the ends.
-    #[test]
-    fn cents_match_decimal_arithmetic() {
-        let mantissas = [0, 1, 5, 99, 100, 12_345, 26_647, i64::MAX / 100, i64::MAX];
-        for &m in &mantissas {
-            for scale in 0..=4 {
-                for sign in [1, -1] {
-                    let amount = Decimal::new(sign * m, scale);
-                    let by_decimal =
-                        i64::try_from((amount * Decimal::ONE_HUNDRED).trunc().mantissa()).unwrap_or(i64::MAX);
-                    assert_eq!(cents(amount), by_decimal, "{amount}");
-                }
-            }
-        }
-    }
-}

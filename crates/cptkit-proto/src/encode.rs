@@ -8,10 +8,10 @@ use std::fmt::{self, Write as _};
 use std::ops::Range;
 
 use cptkit_core as core;
+use cptkit_core::cents_count;
 use prost::bytes::BufMut;
 use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint, key_len};
 
-use crate::convert::cents;
 use crate::pb;
 
 /// Writes priced claims as prost writes them, reusing its buffers from claim to claim (a stream writes
@@ -28,8 +28,8 @@ impl PricedClaimEncoder {
         let steps = &mut self.steps;
         steps.start(priced.lines.len());
         let lines: Vec<Line<'_>> = priced.lines.iter().map(|l| Line::new(l, steps)).collect();
-        let total_charge = cents(priced.total_charge);
-        let total_allowed = cents(priced.total_allowed);
+        let total_charge = cents_count(priced.total_charge);
+        let total_allowed = cents_count(priced.total_allowed);
         let body = string_len(1, &priced.claim_id)
             + lines.iter().map(|l| message_len(2, l.len)).sum::<usize>()
             + int64_len(3, total_charge)
@@ -72,7 +72,7 @@ impl<'a> Line<'a> {
             status: pb::LineStatus::from(l.status).into(),
             rule_set: &l.rule.id,
             numbers,
-            cents: [cents(l.fee_schedule), cents(l.charge), cents(l.allowed)],
+            cents: [cents_count(l.fee_schedule), cents_count(l.charge), cents_count(l.allowed)],
             steps: from..steps.bytes.len(),
             len: 0,
         };

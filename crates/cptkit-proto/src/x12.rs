@@ -5,11 +5,11 @@
 use std::collections::HashMap;
 
 use cptkit_core as core;
-use cptkit_core::{Error, Result};
+use cptkit_core::{Error, Result, cents_count};
 use cptkit_x12 as x12;
 use rust_decimal::Decimal;
 
-use crate::convert::{cents, date_string};
+use crate::convert::date_string;
 use crate::pb;
 
 impl TryFrom<pb::X12ReadOptions> for x12::ReadOptions {
@@ -247,8 +247,10 @@ impl From<x12::LineFlag> for pb::LineFlag {
         use pb::LineFlagKind as K;
         let blank = |kind: K| pb::LineFlag { kind: kind.into(), ..Default::default() };
         match flag {
-            x12::LineFlag::Underpaid { by } => pb::LineFlag { by_cents: cents(by), ..blank(K::Underpaid) },
-            x12::LineFlag::AboveExpected { by } => pb::LineFlag { by_cents: cents(by), ..blank(K::AboveExpected) },
+            x12::LineFlag::Underpaid { by } => pb::LineFlag { by_cents: cents_count(by), ..blank(K::Underpaid) },
+            x12::LineFlag::AboveExpected { by } => {
+                pb::LineFlag { by_cents: cents_count(by), ..blank(K::AboveExpected) }
+            }
             x12::LineFlag::Denied { reasons } => pb::LineFlag { reasons, ..blank(K::Denied) },
             x12::LineFlag::UnitsNotMinutes { billed_minutes, paid_units, reads_as } => pb::LineFlag {
                 billed_minutes: decimal_string(Some(billed_minutes)),
@@ -289,7 +291,7 @@ impl From<x12::Adjustment> for pb::RemitAdjustment {
 }
 
 fn cents_map(map: std::collections::BTreeMap<String, Decimal>) -> HashMap<String, i64> {
-    map.into_iter().map(|(k, v)| (k, cents(v))).collect()
+    map.into_iter().map(|(k, v)| (k, cents_count(v))).collect()
 }
 
 fn index(i: usize) -> u32 {
@@ -329,16 +331,16 @@ impl From<x12::LineReconciliation> for pb::LineReconciliation {
             procedure,
             date_of_service: date_of_service.to_string(),
             matched_by: matched_by.map_or(pb::MatchedBy::Unspecified, Into::into).into(),
-            charge_cents: cents(charge),
-            expected_cents: expected.map(cents),
+            charge_cents: cents_count(charge),
+            expected_cents: expected.map(cents_count),
             expected_note: expected_note.unwrap_or_default(),
-            allowed_cents: allowed.map(cents),
+            allowed_cents: allowed.map(cents_count),
             allowed_from_amt_b6,
-            paid_cents: paid.map(cents),
+            paid_cents: paid.map(cents_count),
             adjustments: adjustments.into_iter().map(Into::into).collect(),
             adjustments_by_reason: cents_map(adjustments_by_reason),
             adjustments_by_group: cents_map(adjustments_by_group),
-            variance_cents: variance.map(cents),
+            variance_cents: variance.map(cents_count),
             paid_units: decimal_string(paid_units),
             flags: flags.into_iter().map(Into::into).collect(),
         }
@@ -395,10 +397,10 @@ impl From<x12::ClaimLevelResult> for pb::ClaimLevelResult {
             flags,
         } = c;
         pb::ClaimLevelResult {
-            paid_cents: paid.map(cents),
-            allowed_cents: allowed.map(cents),
-            expected_cents: expected.map(cents),
-            variance_cents: variance.map(cents),
+            paid_cents: paid.map(cents_count),
+            allowed_cents: allowed.map(cents_count),
+            expected_cents: expected.map(cents_count),
+            variance_cents: variance.map(cents_count),
             adjustments_by_reason: cents_map(adjustments_by_reason),
             adjustments_by_group: cents_map(adjustments_by_group),
             flags: flags.into_iter().map(Into::into).collect(),
@@ -468,11 +470,11 @@ impl From<x12::Totals> for pb::ReconcileTotals {
         pb::ReconcileTotals {
             claims: count(claims),
             lines: count(lines),
-            charge_cents: cents(charge),
-            expected_cents: cents(expected),
-            allowed_cents: cents(allowed),
-            paid_cents: cents(paid),
-            variance_cents: cents(variance),
+            charge_cents: cents_count(charge),
+            expected_cents: cents_count(expected),
+            allowed_cents: cents_count(allowed),
+            paid_cents: cents_count(paid),
+            variance_cents: cents_count(variance),
             adjustments_by_reason: cents_map(adjustments_by_reason),
             underpaid_lines: count(underpaid_lines),
             denied_lines: count(denied_lines),
@@ -480,7 +482,7 @@ impl From<x12::Totals> for pb::ReconcileTotals {
             unmatched_claim_lines: count(unmatched_claim_lines),
             unmatched_remit_lines: count(unmatched_remit_lines),
             unmatched_remit_claims: count(unmatched_remit_claims),
-            provider_adjustments_cents: cents(provider_adjustments),
+            provider_adjustments_cents: cents_count(provider_adjustments),
             unreadable_lines: count(unreadable_lines),
             claims_paid_at_claim_level: count(claims_paid_at_claim_level),
             underpaid_claims: count(underpaid_claims),
