@@ -200,34 +200,7 @@ pub(crate) fn micros(at: PrimitiveDateTime) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Edge cases of the 96-bit mantissa around i64's range, each sign and several scales.
-    fn edge_decimals() -> Vec<Decimal> {
-        let magnitudes: [u128; 12] = [
-            0,
-            1,
-            99_999,
-            10u128.pow(14) - 1,
-            10u128.pow(14),
-            10u128.pow(18) - 1,
-            10u128.pow(18),
-            (1 << 63) - 1,
-            1 << 63,
-            (1 << 64) - 1,
-            1 << 64,
-            (1 << 96) - 1,
-        ];
-        let mut decimals = Vec::new();
-        for magnitude in magnitudes {
-            for scale in [0, 1, 2, 3, 4, 5, 6, 28] {
-                for negative in [false, true] {
-                    let part = |shift: u32| (magnitude >> shift) as u32;
-                    decimals.push(Decimal::from_parts(part(0), part(32), part(64), negative, scale));
-                }
-            }
-        }
-        decimals
-    }
+    use cptkit_core::synthetic::edge_decimals;
 
     /// The layout's scale as it was worked out in i128, for every edge case: same value or same refusal.
     #[test]

@@ -413,6 +413,40 @@ fn mistyped(npi: &Npi) -> Npi {
     format!("{}{last}", &text[..9]).parse().unwrap_or(*npi)
 }
 
+/// Decimals at the edges of what conversions of amounts meet: i64's ends, the 96-bit mantissa's, the
+/// cent's half, at every scale money takes and some it does not, each sign. For tests of those
+/// conversions in every crate.
+pub fn edge_decimals() -> Vec<Decimal> {
+    let magnitudes: [u128; 16] = [
+        0,
+        1,
+        5,
+        15,
+        99_999,
+        10u128.pow(14) - 1,
+        10u128.pow(14),
+        10u128.pow(18) - 1,
+        10u128.pow(18),
+        (1 << 63) - 1,
+        1 << 63,
+        (1 << 63) + 1,
+        (1 << 64) - 1,
+        1 << 64,
+        10u128.pow(21) + 5,
+        (1 << 96) - 1,
+    ];
+    let mut decimals = Vec::new();
+    for magnitude in magnitudes {
+        for scale in [0, 1, 2, 3, 4, 5, 6, 28] {
+            for negative in [false, true] {
+                let part = |shift: u32| (magnitude >> shift) as u32;
+                decimals.push(Decimal::from_parts(part(0), part(32), part(64), negative, scale));
+            }
+        }
+    }
+    decimals
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -60,6 +60,7 @@ pub fn small_mantissa(value: Decimal) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::synthetic::edge_decimals;
     use rust_decimal::dec;
 
     #[test]
@@ -69,36 +70,6 @@ mod tests {
         assert_eq!(TimeUnitRule::MEDICARE.units(90), dec!(6.0));
         assert_eq!(TimeUnitRule::MEDICARE.units(0).to_string(), "0.0");
         assert_eq!(TimeUnitRule::MEDICARE.units(30).to_string(), "2.0");
-    }
-
-    /// Decimals around i64's ends and the cent's: every scale, each sign.
-    fn edge_decimals() -> Vec<Decimal> {
-        let magnitudes: [u128; 14] = [
-            0,
-            1,
-            5,
-            15,
-            99_999,
-            10u128.pow(14) - 1,
-            10u128.pow(18),
-            (1 << 63) - 1,
-            1 << 63,
-            (1 << 63) + 1,
-            (1 << 64) - 1,
-            1 << 64,
-            10u128.pow(21) + 5,
-            (1 << 96) - 1,
-        ];
-        let mut decimals = Vec::new();
-        for magnitude in magnitudes {
-            for scale in [0, 1, 2, 3, 4, 6, 28] {
-                for negative in [false, true] {
-                    let part = |shift: u32| (magnitude >> shift) as u32;
-                    decimals.push(Decimal::from_parts(part(0), part(32), part(64), negative, scale));
-                }
-            }
-        }
-        decimals
     }
 
     #[test]
