@@ -1287,6 +1287,12 @@ mod tests {
             for (j, text) in texts.iter().enumerate() {
                 assert_eq!(*text, pieces.get(j).map_or("", |p| p.trim()), "{element:?} {j}");
             }
+            // One pass reads what one scan per component reads.
+            let components = s.components_of::<5>(1);
+            for j in 1..=5 {
+                assert_eq!(components.text(j), s.component_text(1, j), "{element:?} {j}");
+                assert_eq!(components.code(j), s.component(1, j).trim_ascii(), "{element:?} {j}");
+            }
         }
     }
 
