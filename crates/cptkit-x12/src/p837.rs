@@ -861,8 +861,10 @@ impl Handler837 {
         }
         let total = values::exact_cents(seg.element(2));
         let pos_at = seg.at_component(5, 1);
-        let pos = parse_text::<PosCode>(seg.component_text(5, 1), pos_at, "place of service (CLM05-1)");
-        let frequency_text = seg.component_text(5, 3);
+        // CLM05-1 and CLM05-3 found in one pass (CLM05-2 is not read as text).
+        let clm05 = seg.components_of::<3>(5);
+        let pos = parse_text::<PosCode>(clm05.text(1), pos_at, "place of service (CLM05-1)");
+        let frequency_text = clm05.text(3);
         let frequency = ShortText::from(cptkit_core::frequency_code(frequency_text));
         self.claim = Some(ClaimBuilder {
             at: seg.at(),
@@ -886,10 +888,12 @@ impl Handler837 {
         let Some(claim) = &mut self.claim else { return };
         // Every code, even past the 12 an HI holds: the claim's judge tells DX008, as for any claim.
         for i in 1..=seg.len() {
-            let qualifier = seg.component(i, 1).trim_ascii();
+            // The qualifier and the code found in one pass over the element.
+            let components = seg.components_of::<2>(i);
+            let qualifier = components.code(1);
             // Codes are stored inline: parsing allocates nothing, so no cache is needed.
             let at = seg.at_component(i, 2);
-            let text = seg.component_text(i, 2);
+            let text = components.text(2);
             match qualifier {
                 b"ABK" | b"ABF" => claim.diagnoses.push(parse_text::<DiagnosisCode>(text, at, "diagnosis")),
                 // ICD-9-CM, whatever the code looks like: kept, and judged by the date of service.
@@ -1006,11 +1010,11 @@ impl Handler837 {
         if line.sv1.is_some() {
             fail(X12Error::value(seg.at(), "a second SV1 in one service line (LX): a line has one service"));
         }
-        // SV101: qualifier, code, up to four modifiers (split once, not once per component).
-        let procedure: [&str; 6] = seg.component_texts(1);
-        let qualifier = procedure[0];
+        // SV101: qualifier, code, up to four modifiers (found in one pass, not once per component).
+        let procedure = seg.components_of::<6>(1);
+        let (qualifier, code_text) = (procedure.text(1), procedure.text(2));
         let code = if qualifier == "HC" {
-            parse_text::<CptCode>(procedure[1], seg.at_component(1, 2), "procedure code (SV101-2)")
+            parse_text::<CptCode>(code_text, seg.at_component(1, 2), "procedure code (SV101-2)")
         } else {
             Err(Box::new(X12Error::value(
                 seg.at_component(1, 1),
@@ -1020,8 +1024,8 @@ impl Handler837 {
         let code = code.map_err(|e| fail(*e)).ok().map(|(c, _)| c);
         let mut modifiers = Modifiers::new();
         let mut modifier_at = [0u8; 4];
-        for (j, &text) in procedure.iter().enumerate().skip(2) {
-            let j = j + 1;
+        for j in 3..=6 {
+            let text = procedure.text(j);
             if text.is_empty() {
                 continue;
             }
