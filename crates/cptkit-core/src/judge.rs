@@ -13,7 +13,7 @@ use time::{Date, OffsetDateTime};
 use crate::claim::Claim;
 use crate::error::{Error, Result, Violation};
 use crate::path::{FieldPath, PathItem};
-use crate::pricing::{CfBasis, PRICED_PLACES, PricedClaim, PricedLine, RuleBook, beyond_priced_places};
+use crate::pricing::{CfBasis, ClaimFacts, PRICED_PLACES, PricedClaim, PricedLine, RuleBook, beyond_priced_places};
 use crate::reference::Reference;
 use crate::validate::{Severity, ValidationContext, ValidationReport};
 
@@ -288,11 +288,14 @@ impl Reference {
     ) -> Result<Judgement> {
         let context = ValidationContext { today: options.today };
         let judge = || {
-            let report = self.validate(claim, &context);
+            // What validation derives of each line (its anesthesia entry, its release and fee row),
+            // pricing takes rather than deriving again.
+            let mut facts = ClaimFacts::new();
+            let report = self.validate_recording(claim, &context, &mut facts);
             let verdict = match &options.pricing {
                 None => Verdict::Validated,
                 Some(_) if !report.is_valid() => Verdict::Rejected,
-                Some(pricing) => match self.price_valid(claim, pricing, rules, lines) {
+                Some(pricing) => match self.price_valid(claim, pricing, rules, &facts, lines) {
                     Ok(priced) => Verdict::Priced(priced),
                     Err(error) => Verdict::NotPriced(error),
                 },

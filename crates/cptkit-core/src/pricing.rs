@@ -19,8 +19,8 @@ use crate::ids::{CptCode, LocalityId, ModifierCode, UsState};
 use crate::judge::{GivenFactor, PriceOptions};
 use crate::model::{AnesthesiaCode, CfTier, ConversionFactor, QualifyingCircumstance, ServiceType};
 use crate::path::FieldPath;
-use crate::pfs::{CLAIM_LOCALITY, FeeBasis, claim_locality};
-use crate::reference::Reference;
+use crate::pfs::{CLAIM_LOCALITY, FeeBasis, FeeFacts, FeeLine, claim_locality};
+use crate::reference::{Found, Reference};
 use crate::text::{DateText, DecimalText, QuotedText};
 
 /// `(file name, text)` of every file in `data/rulesets/`, listed by the build script so none is left out.
@@ -1322,13 +1322,15 @@ impl Serialize for PricedLine {
 
 impl Reference {
     /// Prices every line of a claim validation found no error in ([`Reference::judge`] is the way in),
-    /// into `lines` (emptied first), which the priced claim takes; a claim not priced leaves the list,
-    /// for the next claim of a face that judges claim after claim.
+    /// by the `facts` validation recorded of each line, into `lines` (emptied first), which the priced
+    /// claim takes; a claim not priced leaves the list, for the next claim of a face that judges claim
+    /// after claim.
     pub(crate) fn price_valid(
         &self,
         claim: &Claim,
         options: &PriceOptions,
         rules: &RuleBook,
+        facts: &[LineFacts<'_>],
         lines: &mut Vec<PricedLine>,
     ) -> Result<PricedClaim> {
         options.check_percent()?;
@@ -1337,10 +1339,10 @@ impl Reference {
         // Exact: a new list is kept by its priced claim (a Python result holds it), and `reserve` would
         // give a one-line claim room for four 368-byte lines. A reused list grows only past its largest.
         lines.reserve_exact(claim.lines.len());
-        let mut fee_lines: SmallVec<[(usize, &Arc<RuleSet>); 4]> = SmallVec::new();
+        let mut fee_lines: SmallVec<[FeeLine; 4]> = SmallVec::new();
         // The rule set depends on the claim and the date alone: lines of one day share it.
         let mut day_rule: Option<(Date, &Arc<RuleSet>, &ModifierValues)> = None;
-        for (i, line) in claim.lines.iter().enumerate() {
+        for ((i, line), line_facts) in claim.lines.iter().enumerate().zip(facts) {
             // Errors about the request (payer, rule set, conversion factor) name the request's field;
             // errors about a line name the line.
             let (rule, modifier_values) = match day_rule {
@@ -1348,12 +1350,14 @@ impl Reference {
                 _ => rules.select_for_pricing(claim, line.date_of_service, options.rule_set.as_deref())?,
             };
             day_rule = Some((line.date_of_service, rule, modifier_values));
-            // The lookups an anesthesia line is priced by, made once: they also say whether it is one.
-            let found = self.anesthesia_lookup(line.procedure_code);
-            if !is_anesthesia(found.0, line.procedure_code, found.1.is_some()) {
-                fee_lines.push((i, rule));
-                continue;
-            }
+            // Validation found whether the line is anesthesia and what it is priced by.
+            let found = match *line_facts {
+                LineFacts::Anesthesia(found) => found,
+                LineFacts::FeeSchedule(fee) => {
+                    fee_lines.push((i, rule, fee));
+                    continue;
+                }
+            };
             let given = options.conversion_factors.resolve(&claim.payer.id, rule.conversion_factor);
             if rule.conversion_factor == CfBasis::Contract && given == GivenFactor::None {
                 return Err(Error::invalid(
@@ -1399,9 +1403,13 @@ impl Reference {
         is_anesthesia(entry, code, qualifying.is_some())
     }
 
-    /// A code's anesthesia entry and qualifying circumstance, each when there is one: one hash probe.
-    fn anesthesia_lookup(&self, code: CptCode) -> (Option<&AnesthesiaCode>, Option<&QualifyingCircumstance>) {
-        let found = self.codes.lookup(&code);
+    /// A code's anesthesia entry and qualifying circumstance, each when there is one: one probe.
+    fn anesthesia_lookup(&self, code: CptCode) -> AnesthesiaFound<'_> {
+        self.anesthesia_found(&self.codes.lookup(&code))
+    }
+
+    /// The anesthesia entry and qualifying circumstance a probe of the codes found.
+    pub(crate) fn anesthesia_found<'r>(&'r self, found: &Found<'r>) -> AnesthesiaFound<'r> {
         (found.entry, found.qualifying.and_then(|i| self.qualifying_circumstances.get(i)))
     }
 
@@ -1413,7 +1421,7 @@ impl Reference {
         line: &ClaimLine,
         (rule, modifier_values): (&Arc<RuleSet>, &ModifierValues),
         given: GivenFactor,
-        found: (Option<&AnesthesiaCode>, Option<&QualifyingCircumstance>),
+        found: AnesthesiaFound<'_>,
         priced: &mut PricedLine,
     ) -> Result<()> {
         let code = line.procedure_code;
@@ -1568,6 +1576,23 @@ impl Reference {
 pub(crate) fn is_anesthesia(entry: Option<&AnesthesiaCode>, code: CptCode, qualifying: bool) -> bool {
     entry.is_some() || code.is_anesthesia() || qualifying
 }
+
+/// A code's anesthesia entry and qualifying circumstance, each when there is one.
+pub(crate) type AnesthesiaFound<'r> = (Option<&'r AnesthesiaCode>, Option<&'r QualifyingCircumstance>);
+
+/// What validation derives of a line and pricing needs again, recorded by validation so that one
+/// judgement derives it once.
+#[derive(Clone, Copy)]
+pub(crate) enum LineFacts<'r> {
+    /// Priced by base and time units ([`is_anesthesia`]), with what the code's probe found.
+    Anesthesia(AnesthesiaFound<'r>),
+    /// Priced by the fee schedule: the release and row, when a release covers the date (pricing
+    /// looks again, to word why there is none).
+    FeeSchedule(Option<FeeFacts<'r>>),
+}
+
+/// The facts of a claim's lines, in line order: most claims have at most four lines.
+pub(crate) type ClaimFacts<'r> = SmallVec<[LineFacts<'r>; 4]>;
 
 /// Why P1, P2 and P6 add nothing when a payer publishes no physical-status units: no scheme adds any.
 const NO_UNITS_ANYWHERE: &str = "P1, P2 and P6 add no units under the ASA values commonly applied (Regence \

@@ -13,8 +13,8 @@ use crate::claim::{Claim, ClaimLine, PlanType, ProviderRole, ShortText, UnitBasi
 use crate::ids::{CptCode, DiagnosisCode, Icd10Code, LocalityId, ModifierCode, Npi};
 use crate::model::{Known, ModifierCategory, ServiceType};
 use crate::path::FieldPath;
-use crate::pfs::{InForce, RvuRow, Tables};
-use crate::pricing::{RuleBook, is_anesthesia};
+use crate::pfs::{FeeFacts, InForce, RvuRow, Tables};
+use crate::pricing::{ClaimFacts, LineFacts, RuleBook, is_anesthesia};
 use crate::reference::Reference;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -226,12 +226,26 @@ impl Findings {
 impl Reference {
     /// Validates one claim on its own.
     pub fn validate(&self, claim: &Claim, context: &ValidationContext) -> ValidationReport {
+        self.validate_recording(claim, context, &mut ClaimFacts::new())
+    }
+
+    /// [`Reference::validate`], recording into `facts` (emptied first) what it derived of each line,
+    /// in line order, for pricing to take.
+    pub(crate) fn validate_recording<'r>(
+        &'r self,
+        claim: &Claim,
+        context: &ValidationContext,
+        facts: &mut ClaimFacts<'r>,
+    ) -> ValidationReport {
         let mut out = Findings(Vec::new());
         let provider_at = self.check_header(claim, &mut out);
         let mut anesthesia_lines = 0;
         let lines = ClaimLines::new(claim);
+        facts.clear();
         for (i, line) in claim.lines.iter().enumerate() {
-            anesthesia_lines += usize::from(self.check_line(claim, &lines, i, line, context, &mut out));
+            let line_facts = self.check_line(claim, &lines, i, line, context, &mut out);
+            anesthesia_lines += usize::from(matches!(line_facts, LineFacts::Anesthesia(_)));
+            facts.push(line_facts);
         }
         // Taxonomy and role edits judge who may bill anesthesia (AA, QX...): an office claim has none.
         // Run once the lines have said whether there is anesthesia; findings keep their header place.
@@ -516,7 +530,8 @@ impl Reference {
         }
     }
 
-    /// One line's edits; returns whether it is an anesthesia line (as `is_anesthesia_line` says).
+    /// One line's edits; returns what they derived of the line for pricing, which says whether it is
+    /// an anesthesia line (as `is_anesthesia_line` says).
     fn check_line<'r>(
         &'r self,
         claim: &Claim,
@@ -525,7 +540,7 @@ impl Reference {
         line: &ClaimLine,
         context: &ValidationContext,
         out: &mut Findings,
-    ) -> bool {
+    ) -> LineFacts<'r> {
         use edit::*;
         let at = |field: &'static str| FieldPath::line(i).key(field);
         let code = line.procedure_code;
@@ -563,6 +578,15 @@ impl Reference {
         // The code's entry: the edits below need it anyway.
         let found = self.codes.lookup(&code);
         let anesthesia = is_anesthesia(found.entry, code, found.qualifying.is_some());
+        let facts = if anesthesia {
+            LineFacts::Anesthesia(self.anesthesia_found(&found))
+        } else {
+            LineFacts::FeeSchedule(
+                lines
+                    .fee_schedule_on(self, line.date_of_service)
+                    .map(|in_force| FeeFacts { in_force, row: self.fee_row(&in_force, line) }),
+            )
+        };
         match found.entry {
             Some(entry) => {
                 self.check_modifiers(claim, i, line, out);
@@ -640,8 +664,8 @@ impl Reference {
                         "report it beside the anesthesia code it qualifies",
                     );
                 }
-                if !anesthesia {
-                    self.check_fee_schedule_line(claim, lines, i, line, out);
+                if let LineFacts::FeeSchedule(fee) = facts {
+                    self.check_fee_schedule_line(claim, i, line, fee, out);
                 }
             }
         }
@@ -653,7 +677,7 @@ impl Reference {
                 "remove the duplicate or correct one of the lines",
             );
         }
-        anesthesia
+        facts
     }
 
     fn check_pointers(&self, claim: &Claim, i: usize, line: &ClaimLine, out: &mut Findings) {
@@ -946,27 +970,27 @@ impl Reference {
         if covered { schedule.in_force(date).ok() } else { None }
     }
 
-    /// The fee schedule edits of a line that is not anesthesia: one row lookup per line; other lines
-    /// are looked at only for an add-on or a status T code.
+    /// The fee schedule edits of a line that is not anesthesia, by its release and row (`fee`, none
+    /// when no release covers its date); other lines are looked at only for an add-on or a status T code.
     fn check_fee_schedule_line<'r>(
         &'r self,
         claim: &Claim,
-        lines: &ClaimLines<'r>,
         i: usize,
         line: &ClaimLine,
+        fee: Option<FeeFacts<'r>>,
         out: &mut Findings,
     ) {
         use edit::*;
         let modifiers = PaymentModifiers::of(line);
         check_fee_units(i, line, &modifiers, out);
-        let Some(in_force) = lines.fee_schedule_on(self, line.date_of_service) else { return };
+        let Some(FeeFacts { in_force, row }) = fee else { return };
         let release = Release {
             name: &in_force.release.info.release,
             stand_in_for: in_force.stand_in.then_some(line.date_of_service),
         };
         let code = line.procedure_code;
         let at_code = || FieldPath::line(i).key("procedure_code");
-        let Some(row) = self.fee_row(&in_force, line) else {
+        let Some(row) = row else {
             return out.add(
                 FEE_UNKNOWN_CODE,
                 at_code(),

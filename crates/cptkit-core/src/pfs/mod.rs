@@ -21,7 +21,9 @@ use crate::ids::{CptCode, LocalityId, ModifierCode, UsState};
 use crate::pricing::Exact;
 
 pub use indicators::{Indicator, describe_global, describe_status};
-pub(crate) use price::{CLAIM_LOCALITY, claim_locality, claim_zip, price_fee_schedule_lines, service_facility_zip};
+pub(crate) use price::{
+    CLAIM_LOCALITY, FeeFacts, FeeLine, claim_locality, claim_zip, price_fee_schedule_lines, service_facility_zip,
+};
 pub use price::{FeeBasis, FeeStep};
 pub(crate) use profile::selected_localities;
 pub use profile::{

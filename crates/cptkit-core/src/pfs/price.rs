@@ -268,6 +268,14 @@ fn component_modifier(line: &ClaimLine) -> Option<ModifierCode> {
     line.modifiers.iter().copied().find(|m| m.is_any(&["26", "TC", "53"]))
 }
 
+/// A fee-schedule line's release in force on its date and its row in it ([`Reference::fee_row`]), as
+/// validation found them: pricing takes them rather than looking again.
+#[derive(Clone, Copy)]
+pub(crate) struct FeeFacts<'a> {
+    pub(crate) in_force: InForce<'a>,
+    pub(crate) row: Option<&'a RvuRow>,
+}
+
 impl Reference {
     /// The row a line is priced with: the code with its 26/TC/53 modifier when the file has that row.
     pub(crate) fn fee_row<'a>(&self, in_force: &InForce<'a>, line: &ClaimLine) -> Option<&'a RvuRow> {
@@ -353,12 +361,15 @@ fn zip5(location: &Option<crate::claim::Location>) -> Option<&str> {
     Some(location.as_ref()?.zip.as_ref()?.zip()?.0)
 }
 
-/// Prices the fee-schedule lines of a claim (`lines`: index and rule set, Medicare basis) together, so
-/// the multiple-procedure rules see every line of a day; each priced line is pushed onto `out`, in order.
-pub(crate) fn price_fee_schedule_lines(
-    reference: &Reference,
-    claim: &Claim,
-    lines: &[(usize, &Arc<RuleSet>)],
+/// A fee-schedule line to price: its index, its rule set, and its release and row as validation found them.
+pub(crate) type FeeLine<'a> = (usize, &'a Arc<RuleSet>, Option<FeeFacts<'a>>);
+
+/// Prices the fee-schedule lines of a claim together, so the multiple-procedure rules see every line of
+/// a day; each priced line is pushed onto `out`, in order.
+pub(crate) fn price_fee_schedule_lines<'a>(
+    reference: &'a Reference,
+    claim: &'a Claim,
+    lines: &[FeeLine<'a>],
     percent_of_medicare: Option<Decimal>,
     out: &mut Vec<PricedLine>,
 ) {
@@ -372,13 +383,13 @@ pub(crate) fn price_fee_schedule_lines(
     };
     // A claim has a few fee-schedule lines: their work stays on the stack.
     let mut work: SmallVec<[Work; 4]> = SmallVec::new();
-    for (index, rule) in lines {
+    for (index, rule, found) in lines {
         let line = &claim.lines[*index];
         let slot = out.len();
         // Built in its place in the list, not moved there afterwards: `push` makes the line before it
         // makes room for it, and then copies it in.
         out.extend(std::iter::once_with(|| PricedLine::new(*index, line, rule)));
-        match lookup.start_line(*index, slot, line) {
+        match lookup.start_line(*index, slot, line, *found) {
             Ok(w) => work.push(w),
             Err(basis) => {
                 // Not priced before its amount: still say its units and the year's factor.
@@ -511,15 +522,20 @@ impl<'a> ClaimLookup<'a> {
     }
 
     /// The line's row, locality and one-unit amount; `Err` with the reason when it cannot be priced.
+    /// `found`: the release and row validation found, looked up here when it found none.
     fn start_line(
         &mut self,
         index: usize,
         slot: usize,
         line: &'a ClaimLine,
+        found: Option<FeeFacts<'a>>,
     ) -> std::result::Result<Work<'a>, Box<FeeBasis>> {
         let facility = self.facility;
         let date = line.date_of_service;
-        let in_force = self.in_force(date);
+        let in_force = match found {
+            Some(found) => Ok(found.in_force),
+            None => self.in_force(date),
+        };
         let mut basis = Box::new(FeeBasis {
             // Named here, not replaced later: an `Arc` of the empty text for each line cost an allocation.
             release: in_force.as_ref().map_or_else(|_| Arc::from(""), |f| Arc::clone(&f.release.name)),
@@ -551,7 +567,11 @@ impl<'a> ClaimLookup<'a> {
         basis.release_from = in_force.release.info.effective_from;
         basis.stand_in = in_force.stand_in;
         let code = line.procedure_code;
-        let Some(row) = self.reference.fee_row(&in_force, line) else {
+        let row = match found {
+            Some(found) => found.row,
+            None => self.reference.fee_row(&in_force, line),
+        };
+        let Some(row) = row else {
             let why = format!("{code} is not in the Medicare Physician Fee Schedule ({})", basis.release);
             return Err(fail(basis, why.into()));
         };
