@@ -1259,15 +1259,18 @@ impl Handler837 {
         let mut built = std::mem::take(&mut self.built_pool);
         let mut line_entries = std::mem::take(&mut self.line_entries);
         // A 2300 note's times are one anesthetic's: with several anesthesia lines (a base and an add-on
-        // code) each would get the whole interval, so none does.
-        let anesthesia_lines = lines.iter().filter(|l| l.sv1.as_ref().is_some_and(|s| s.code.is_anesthesia())).count();
+        // code) each would get the whole interval, so none does. The lines are counted only for a note
+        // with times (most claims have none).
         let mut unapplied_times = None;
         if let Some((claim_note, note_at)) = note.as_mut()
-            && anesthesia_lines > 1
             && (claim_note.start.is_some() || claim_note.stop.is_some())
         {
-            (claim_note.start, claim_note.stop) = (None, None);
-            unapplied_times = Some(*note_at);
+            let anesthesia_lines =
+                lines.iter().filter(|l| l.sv1.as_ref().is_some_and(|s| s.code.is_anesthesia())).count();
+            if anesthesia_lines > 1 {
+                (claim_note.start, claim_note.stop) = (None, None);
+                unapplied_times = Some((*note_at, anesthesia_lines));
+            }
         }
         let note = note.filter(|(n, _)| !n.is_empty());
         let case = self.case_seed();
@@ -1364,7 +1367,7 @@ impl Handler837 {
                 "make CLM02 the sum of the SV102 line charges",
             ));
         }
-        if let Some(note_at) = unapplied_times {
+        if let Some((note_at, anesthesia_lines)) = unapplied_times {
             header_findings.push(finding(
                 edit::CLAIM_NOTE_TIMES,
                 FieldPath::field("lines"),
