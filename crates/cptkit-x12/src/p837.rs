@@ -1484,7 +1484,8 @@ impl Handler837 {
         self.built_pool = built;
         let ParsedClaim { claim: template, source, findings: header_findings, info, .. } = parsed;
         let mut whole = Some((template, source));
-        for (g, (provider, line_pos, line_facility, lines)) in groups.into_iter().enumerate() {
+        // The groups by reference: each holds two lines inline, and moving one out copied it whole.
+        for (g, (provider, line_pos, line_facility, lines)) in groups.iter_mut().enumerate() {
             // The last part takes the claim and its source table; the others copy them with room for what
             // a part adds (its lines' entries, up to 16 a line as for the whole claim, and its findings):
             // a clone has none and would be grown by the first addition.
@@ -1553,14 +1554,14 @@ impl Handler837 {
                 claim.service_facility_location =
                     location(at, read, "service_facility_location", fields, &mut findings, &mut source);
             }
-            claim.rendering_provider = self.rendering_provider(&provider);
-            if let Some((p, at)) = line_pos {
+            claim.rendering_provider = self.rendering_provider(provider);
+            if let Some((p, at)) = *line_pos {
                 claim.place_of_service = p;
                 source.set(ClaimField::PlaceOfService, at);
             }
             let mut parsed =
                 ParsedClaim { claim, source, findings, part, lines: LineOrigins::new(), info: info.clone() };
-            add_lines(&mut parsed, &self.line_entries, provider, lines.into_iter());
+            add_lines(&mut parsed, &self.line_entries, *provider, lines.drain(..));
             self.out.claims.push(parsed);
         }
     }
