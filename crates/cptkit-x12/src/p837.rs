@@ -1182,15 +1182,8 @@ struct BuiltLine {
 
 impl Handler837 {
     fn finish_claim(&mut self) {
-        let Some(cb) = self.claim.take() else { return };
-        if self.out.claims.len() + self.out.rejected.len() >= 100_000 {
-            // A runaway transaction: stop collecting (memory bound), report once.
-            if self.out.rejected.is_empty() {
-                self.problem(cb.at, "more than 100000 claims in one transaction: the rest are skipped".into());
-            }
-            return;
-        }
-        let ClaimBuilder {
+        // Its parts taken straight from the builder: binding it whole first copied all of it (a memcpy).
+        let Some(ClaimBuilder {
             at,
             claim_id,
             total,
@@ -1205,7 +1198,17 @@ impl Handler837 {
             dates,
             facility,
             ..
-        } = cb;
+        }) = self.claim.take()
+        else {
+            return;
+        };
+        if self.out.claims.len() + self.out.rejected.len() >= 100_000 {
+            // A runaway transaction: stop collecting (memory bound), report once.
+            if self.out.rejected.is_empty() {
+                self.problem(at, "more than 100000 claims in one transaction: the rest are skipped".into());
+            }
+            return;
+        }
         let billing_npi = take(&mut errors, at, self.provider.npi.as_ref(), "no billing provider NPI (2010AA NM1*85)");
         let birth = match &self.patient {
             Some(p) => take(&mut errors, at, p.birth.as_ref(), "no patient birth date (2010CA DMG)"),
@@ -1259,15 +1262,18 @@ impl Handler837 {
         let mut built = std::mem::take(&mut self.built_pool);
         let mut line_entries = std::mem::take(&mut self.line_entries);
         // A 2300 note's times are one anesthetic's: with several anesthesia lines (a base and an add-on
-        // code) each would get the whole interval, so none does.
-        let anesthesia_lines = lines.iter().filter(|l| l.sv1.as_ref().is_some_and(|s| s.code.is_anesthesia())).count();
+        // code) each would get the whole interval, so none does. The lines are counted only for a note
+        // with times (most claims have none).
         let mut unapplied_times = None;
         if let Some((claim_note, note_at)) = note.as_mut()
-            && anesthesia_lines > 1
             && (claim_note.start.is_some() || claim_note.stop.is_some())
         {
-            (claim_note.start, claim_note.stop) = (None, None);
-            unapplied_times = Some(*note_at);
+            let anesthesia_lines =
+                lines.iter().filter(|l| l.sv1.as_ref().is_some_and(|s| s.code.is_anesthesia())).count();
+            if anesthesia_lines > 1 {
+                (claim_note.start, claim_note.stop) = (None, None);
+                unapplied_times = Some((*note_at, anesthesia_lines));
+            }
         }
         let note = note.filter(|(n, _)| !n.is_empty());
         let case = self.case_seed();
@@ -1364,7 +1370,7 @@ impl Handler837 {
                 "make CLM02 the sum of the SV102 line charges",
             ));
         }
-        if let Some(note_at) = unapplied_times {
+        if let Some((note_at, anesthesia_lines)) = unapplied_times {
             header_findings.push(finding(
                 edit::CLAIM_NOTE_TIMES,
                 FieldPath::field("lines"),
@@ -1478,7 +1484,8 @@ impl Handler837 {
         self.built_pool = built;
         let ParsedClaim { claim: template, source, findings: header_findings, info, .. } = parsed;
         let mut whole = Some((template, source));
-        for (g, (provider, line_pos, line_facility, lines)) in groups.into_iter().enumerate() {
+        // The groups by reference: each holds two lines inline, and moving one out copied it whole.
+        for (g, (provider, line_pos, line_facility, lines)) in groups.iter_mut().enumerate() {
             // The last part takes the claim and its source table; the others copy them with room for what
             // a part adds (its lines' entries, up to 16 a line as for the whole claim, and its findings):
             // a clone has none and would be grown by the first addition.
@@ -1547,14 +1554,14 @@ impl Handler837 {
                 claim.service_facility_location =
                     location(at, read, "service_facility_location", fields, &mut findings, &mut source);
             }
-            claim.rendering_provider = self.rendering_provider(&provider);
-            if let Some((p, at)) = line_pos {
+            claim.rendering_provider = self.rendering_provider(provider);
+            if let Some((p, at)) = *line_pos {
                 claim.place_of_service = p;
                 source.set(ClaimField::PlaceOfService, at);
             }
             let mut parsed =
                 ParsedClaim { claim, source, findings, part, lines: LineOrigins::new(), info: info.clone() };
-            add_lines(&mut parsed, &self.line_entries, provider, lines.into_iter());
+            add_lines(&mut parsed, &self.line_entries, *provider, lines.drain(..));
             self.out.claims.push(parsed);
         }
     }
