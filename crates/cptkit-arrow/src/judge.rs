@@ -23,8 +23,8 @@ use arrow_buffer::{BooleanBufferBuilder, NullBuffer, OffsetBuffer};
 use arrow_cast::cast::cast;
 use arrow_schema::{DataType, SchemaRef};
 use cptkit_core::{
-    Claim, Edit, Error, Finding, JudgeOptions, Judgement, LineStatus, PriceOptions, PricedLine, Reference, Result,
-    RuleBook, Severity, StepSink, Verdict, cents_count,
+    Claim, Edit, Error, FieldPath, Finding, JudgeOptions, Judgement, LineStatus, PriceOptions, PricedLine, Reference,
+    Result, RuleBook, Severity, StepSink, Verdict, cents_count,
 };
 
 use crate::layout::{self, DECIMAL_PRECISION, DECIMAL_SCALE};
@@ -179,6 +179,7 @@ fn judge_piece(
     // into the list of the last priced claim's lines once they are written.
     let mut claim = None;
     let mut spare_lines = Vec::new();
+    let mut known_path = KnownPath::default();
     for rows in runs {
         issues.clear();
         let readable = columns.read_claim_into(rows.clone(), &mut issues, &mut claim);
@@ -191,7 +192,7 @@ fn judge_piece(
             }
             // A bug met on this claim: its own error, the table goes on.
             Some(Err(error)) => {
-                issues.push(refusal(rows.start, &FAILED, error));
+                issues.push(refusal(rows.start, &FAILED, error, &mut known_path));
                 Outcome::Failed
             }
         };
@@ -206,7 +207,7 @@ fn judge_piece(
             Outcome::Judged(Verdict::Priced(_) | Verdict::NotPriced(_)) if !valid => Outcome::Judged(Verdict::Rejected),
             // Pricing's refusal of a valid claim is reported, but does not make the claim invalid.
             Outcome::Judged(Verdict::NotPriced(error)) => {
-                issues.push(refusal(rows.start, &NOT_PRICEABLE, error));
+                issues.push(refusal(rows.start, &NOT_PRICEABLE, error, &mut known_path));
                 Outcome::Refused
             }
             outcome => outcome,
@@ -215,9 +216,9 @@ fn judge_piece(
         for row in rows.clone() {
             results.line_number.append_value(i32::try_from(row - rows.start + 1).unwrap_or(i32::MAX));
             results.claim_valid.append_value(valid);
-            results
-                .issues
-                .push_with(|fields| issues.iter().filter(|i| i.row == row).for_each(|i| write_issue(fields, i)));
+            results.issues.push_with(|fields| {
+                issues.iter().filter(|i| i.row == row).for_each(|i| write_issue(fields, i, &known_path))
+            });
             if let Some(priced) = &mut results.priced {
                 priced.push(row - piece.start, &outcome, row - rows.start)?;
             }
@@ -294,17 +295,55 @@ impl Results {
 
 /// A claim pricing refused (a valid claim) or the core failed on: the reason as an issue on its
 /// first row, naming the field. The error's text and path move into the issue, not copied.
-fn refusal(row: usize, edit: &Edit, error: Error) -> RowIssue {
+fn refusal(row: usize, edit: &Edit, error: Error, known_path: &mut KnownPath) -> RowIssue {
     let (loc, message) = error.into_loc_and_message();
     let mut issue = RowIssue::new(row, edit, None, message);
-    issue.column = layout::column_of(&loc);
+    issue.column = known_path.column_of(&loc);
     issue.finding.loc = loc;
     issue
 }
 
+/// A path with its column and its text, worked out once: the refused claims of a piece mostly name
+/// the same field of the request (`conversion_factor`), whose column search and wording (a check of
+/// every byte) cost more than the rest of each one's issue. The default, the root path, has no column
+/// and no text, as [`layout::column_of`] and [`FieldPath::write_to`] give it.
+#[derive(Default)]
+struct KnownPath {
+    loc: FieldPath,
+    column: Option<&'static str>,
+    text: String,
+}
+
+impl KnownPath {
+    /// The column `loc` names; `loc` becomes the known path.
+    fn column_of(&mut self, loc: &FieldPath) -> Option<&'static str> {
+        if *loc != self.loc {
+            self.column = layout::column_of(loc);
+            self.text = loc.to_string();
+            self.loc = loc.clone();
+        }
+        self.column
+    }
+
+    /// Appends the text of `loc` to `out`: the known text when it is the known path.
+    fn write(&self, loc: &FieldPath, out: &mut StringBuilder) {
+        if *loc == self.loc {
+            out.append_value(&self.text);
+        } else {
+            // Writing into a builder cannot fail; `append_value("")` ends the value written.
+            let _ = loc.write_to(out);
+            out.append_value("");
+        }
+    }
+}
+
 /// One issue appended to the issue fields (an item of the row being pushed); its path is written into
-/// its column as it is worded, with no String per finding.
-fn write_issue([edit_id, severity_text, field, column, message, hint]: &mut [StringBuilder; 6], issue: &RowIssue) {
+/// its column as it is worded (or as `known_path` has it), with no String per finding.
+fn write_issue(
+    [edit_id, severity_text, field, column, message, hint]: &mut [StringBuilder; 6],
+    issue: &RowIssue,
+    known_path: &KnownPath,
+) {
     let f = &issue.finding;
     let severity = match f.severity {
         Severity::Error => "error",
@@ -312,9 +351,7 @@ fn write_issue([edit_id, severity_text, field, column, message, hint]: &mut [Str
     };
     edit_id.append_value(&f.edit_id);
     severity_text.append_value(severity);
-    // Writing into a builder cannot fail; `append_value("")` ends the value written.
-    let _ = f.loc.write_to(field);
-    field.append_value("");
+    known_path.write(&f.loc, field);
     column.append_option(issue.column);
     message.append_value(&f.message);
     hint.append_value(&f.hint);
@@ -607,7 +644,7 @@ fn devalidated(batch: &RecordBatch, first_row: usize, apart: &[(Range<usize>, Ro
                 }
             }
             if let Some(issue) = added {
-                write_issue(builders, issue);
+                write_issue(builders, issue, &KnownPath::default());
             }
         });
     }
