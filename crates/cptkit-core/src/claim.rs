@@ -77,7 +77,7 @@ pub fn frequency_code(text: &str) -> &str {
 /// an id that is not there is refused alike everywhere, never judged on one face and refused on another.
 // Inlined into the faces' readers: outlined, the call and the id it gave back cost over a third of
 // the reading.
-#[inline]
+#[inline(always)]
 pub fn required_id(text: &str) -> Result<ShortText> {
     // An id that starts with a visible ASCII character is not blank: known without a trim's pass over
     // its characters.
