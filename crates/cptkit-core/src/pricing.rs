@@ -1339,6 +1339,8 @@ impl Reference {
         // Exact: a new list is kept by its priced claim (a Python result holds it), and `reserve` would
         // give a one-line claim room for four 368-byte lines. A reused list grows only past its largest.
         lines.reserve_exact(claim.lines.len());
+        // One fact per line, from this claim's validation: a shorter list would leave lines unpriced.
+        debug_assert_eq!(facts.len(), claim.lines.len(), "line facts of another claim");
         let mut fee_lines: SmallVec<[FeeLine; 4]> = SmallVec::new();
         // The rule set depends on the claim and the date alone: lines of one day share it.
         let mut day_rule: Option<(Date, &Arc<RuleSet>, &ModifierValues)> = None;
