@@ -30,17 +30,16 @@ pub fn allowed_amount(units: Decimal, conversion_factor: Decimal) -> Decimal {
 
 /// An amount as a count of cents, as the table and gRPC faces carry money: one conversion for both,
 /// so they never disagree on an amount. The core rounds every amount it prices to cents and charges
-/// come in cents, so this is exact; more places are rounded half away from zero, as the core rounds,
-/// and a count past i64 stops at its end.
+/// come in cents, so this is exact; more places are rounded by the core's own rounding to cents, and a
+/// count past i64 stops at its end.
 pub fn cents_count(amount: Decimal) -> i64 {
     // Mostly 0-2 places: the mantissa times 100, 10 or 1, where rounding works on 96-bit parts.
     const POWERS: [i64; 3] = [100, 10, 1];
     let quick = POWERS.get(amount.scale() as usize).and_then(|&p| small_mantissa(amount)?.checked_mul(p));
     quick.unwrap_or_else(|| {
-        let mut cents = amount.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
-        cents.rescale(2);
+        let cents = crate::pricing::cents(amount);
         let saturated = if cents.is_sign_negative() { i64::MIN } else { i64::MAX };
-        i64::try_from(cents.mantissa()).unwrap_or(saturated)
+        small_mantissa(cents).unwrap_or(saturated)
     })
 }
 
