@@ -1401,13 +1401,8 @@ impl Reference {
     /// Whether a line is priced by base and time units ([`is_anesthesia`]), looked up here.
     pub(crate) fn is_anesthesia_line(&self, line: &ClaimLine) -> bool {
         let code = line.procedure_code;
-        let (entry, qualifying) = self.anesthesia_lookup(code);
-        is_anesthesia(entry, code, qualifying.is_some())
-    }
-
-    /// A code's anesthesia entry and qualifying circumstance, each when there is one: one probe.
-    fn anesthesia_lookup(&self, code: CptCode) -> AnesthesiaFound<'_> {
-        self.anesthesia_found(&self.codes.lookup(&code))
+        let found = self.codes.lookup(&code);
+        is_anesthesia(found.entry, code, found.qualifying.is_some())
     }
 
     /// The anesthesia entry and qualifying circumstance a probe of the codes found.
@@ -1416,7 +1411,7 @@ impl Reference {
     }
 
     /// Prices an anesthesia line into `priced`, made for it ([`PricedLine::new`]), by its rule set and
-    /// the set's modifier values; `found` is its code's [`Reference::anesthesia_lookup`].
+    /// the set's modifier values; `found` is what its code's probe found ([`Reference::anesthesia_found`]).
     fn price_line(
         &self,
         claim: &Claim,
