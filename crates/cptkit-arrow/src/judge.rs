@@ -28,7 +28,7 @@ use cptkit_core::{
 };
 
 use crate::layout::{self, DECIMAL_PRECISION, DECIMAL_SCALE};
-use crate::read::{EarlierClaims, FAILED, LineColumns, NOT_PRICEABLE, RowIssue};
+use crate::read::{EarlierClaims, FAILED, LineColumns, NOT_PRICEABLE, RowIssue, id_runs};
 use crate::write::scaled;
 
 /// How a table is priced.
@@ -133,11 +133,15 @@ fn judge_batch(
         }
     };
     std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers).map(|_| scope.spawn(worker)).collect();
+        let handles: Vec<_> = (1..workers).map(|_| scope.spawn(worker)).collect();
+        // The calling thread is a worker too: one thread fewer to start for each batch, and its pieces
+        // reuse the memory the caller freed (another thread allocates from another glibc arena).
+        let own = std::panic::catch_unwind(std::panic::AssertUnwindSafe(worker));
+        let joined: Vec<_> = std::iter::once(own).chain(handles.into_iter().map(|handle| handle.join())).collect();
         let mut out = Vec::with_capacity(pieces.len());
-        for handle in handles {
+        for results in joined {
             // A worker panics only on a bug in the core: the batch fails, reported, and nothing is lost silently.
-            let results = handle.join().map_err(|_| Error::internal("a table worker failed (a bug in cptkit)"))?;
+            let results = results.map_err(|_| Error::internal("a table worker failed (a bug in cptkit)"))?;
             out.extend(results?);
         }
         out.sort_unstable_by_key(|(i, _)| *i);
@@ -474,8 +478,8 @@ impl<const N: usize> StructList<N> {
 /// through as zero-copy slices. The batches it gives are judged in order with its
 /// [`ClaimStream::validate`] or [`ClaimStream::price`], so that a claim whose lines come back after other
 /// claims is TBL003 however the table is cut (it keeps a Bloom filter of the claim ids judged, about 2
-/// bytes a claim): their results are final once [`ClaimStream::settle`] has corrected the earlier runs
-/// of such claims.
+/// bytes a claim, to the end: unless told the table ahead, [`ClaimStream::know_table`]): their results
+/// are final once [`ClaimStream::settle`] has corrected the earlier runs of such claims.
 #[derive(Debug, Default)]
 pub struct ClaimStream {
     /// The last claim's rows of the previous batch, not yet judged.
@@ -559,6 +563,15 @@ impl ClaimStream {
         Ok(ready)
     }
 
+    /// Tells a fresh stream the whole table it will be pushed, in order: the batches of a table held in
+    /// memory. Its claim ids are taken in now, and the filter that finds one met again is dropped
+    /// before any result is made (at a million claims it held 4 MB to the end of the call). The results
+    /// are the same; [`ClaimStream::settle`] fails when the batches pushed were not these.
+    pub fn know_table(&mut self, batches: &[RecordBatch]) -> Result<()> {
+        let rows = batches.iter().map(RecordBatch::num_rows).sum();
+        self.earlier.add_ahead(rows, batches.iter().map(claim_ids))
+    }
+
     /// The held-back last claim, at the end of the stream.
     pub fn finish(&mut self) -> Option<RecordBatch> {
         self.pending.take()
@@ -571,6 +584,7 @@ impl ClaimStream {
     /// seen, and no part of a claim is judged as the whole claim. A table whose claim ids the stream
     /// never took for met again is left as it is, at no cost; else one pass over the ids finds the runs.
     pub fn settle(&self, results: &mut [RecordBatch]) -> Result<()> {
+        self.earlier.check()?;
         if self.earlier.again.is_empty() {
             return Ok(());
         }
@@ -583,9 +597,9 @@ impl ClaimStream {
                 .ok_or_else(unexpected)?;
             // The runs of rows with one claim id, as the batches' runs were cut, numbered across the call.
             let runs = ids.iter().scan(0, |first_row, ids| {
-                let runs = id_runs(ids, *first_row);
+                let first = *first_row;
                 *first_row += ids.len();
-                Some(runs)
+                Some(id_runs(ids).map(move |(rows, id)| (first + rows.start..first + rows.end, id)))
             });
             crate::read::apart_claims(runs.flatten(), &self.earlier.again)
         };
@@ -671,23 +685,6 @@ fn devalidated(batch: &RecordBatch, first_row: usize, apart: &[(Range<usize>, Ro
 fn result_batch(schema: SchemaRef, mut columns: Vec<ArrayRef>) -> Result<RecordBatch> {
     columns.iter_mut().for_each(Array::shrink_to_fit);
     RecordBatch::try_new(schema, columns).map_err(|e| Error::internal(e.to_string()))
-}
-
-/// The runs of adjacent rows with one claim id (a row with none is in no run), counted from `first_row`.
-fn id_runs(ids: &StringArray, first_row: usize) -> impl Iterator<Item = (Range<usize>, &str)> {
-    let mut row = 0;
-    std::iter::from_fn(move || {
-        while row < ids.len() && ids.is_null(row) {
-            row += 1;
-        }
-        let start = row;
-        let id = (start < ids.len()).then(|| ids.value(start))?;
-        row += 1;
-        while row < ids.len() && ids.is_valid(row) && ids.value(row) == id {
-            row += 1;
-        }
-        Some((first_row + start..first_row + row, id))
-    })
 }
 
 fn claim_ids(batch: &RecordBatch) -> Result<arrow_array::StringArray> {

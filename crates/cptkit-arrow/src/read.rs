@@ -278,11 +278,18 @@ impl DictionaryText {
 /// before, and may take an id for one met before when it is not. Those it names are checked against
 /// the ids once the table is judged ([`apart_claims`]). A set of 128-bit fingerprints, as before, held
 /// 36 MB per million claims to the end of the call: most of what the call needed beyond its result.
+///
+/// A table whose every claim id is known before any is judged (one in memory) has them added ahead
+/// ([`EarlierClaims::add_ahead`]): the filter is then dropped before the first result is made, and the
+/// call holds no more than its input and its result.
 #[derive(Debug, Default)]
 pub(crate) struct EarlierClaims {
     seen: SeenFilter,
     /// The fingerprints of the ids met again, or that the filter took for met again.
     pub(crate) again: HashSet<u64>,
+    /// The runs of rows whose ids were added ahead less the runs of the batches judged since, which
+    /// comes to 0 at the end; `None`: ids are added as their batches are judged.
+    ahead: Option<i64>,
 }
 
 impl EarlierClaims {
@@ -293,6 +300,67 @@ impl EarlierClaims {
             self.again.insert(fingerprint);
         }
     }
+
+    /// Adds the claim ids of every run of rows of a table of `rows` rows (`ids`: its batches' claim id
+    /// columns, in order, a run going on from one batch into the next), then drops the filter: the
+    /// batches judged next only count their runs off, which must come to the same number
+    /// ([`EarlierClaims::check`]).
+    pub(crate) fn add_ahead(&mut self, rows: usize, ids: impl IntoIterator<Item = Result<StringArray>>) -> Result<()> {
+        self.seen.expect(rows);
+        let mut added = 0;
+        let mut last_id: Option<String> = None;
+        for ids in ids {
+            let ids = ids?;
+            let Some(last) = ids.len().checked_sub(1) else { continue };
+            for (rows, id) in id_runs(&ids) {
+                let goes_on = rows.start == 0 && last_id.as_deref() == Some(id);
+                if !goes_on && cptkit_core::required_id(id).is_ok() {
+                    self.insert(id);
+                    added += 1;
+                }
+            }
+            last_id = ids.is_valid(last).then(|| ids.value(last).to_owned());
+        }
+        self.seen = SeenFilter::default();
+        self.ahead = Some(added);
+        Ok(())
+    }
+
+    /// Adds the id of a batch's run of rows, or counts it off the runs added ahead.
+    fn add(&mut self, id: &str) {
+        match &mut self.ahead {
+            Some(left) => *left -= 1,
+            None => self.insert(id),
+        }
+    }
+
+    /// An error when the batches judged did not have the runs of rows added ahead: a claim id met again
+    /// could have gone unseen.
+    pub(crate) fn check(&self) -> Result<()> {
+        match self.ahead {
+            Some(left) if left != 0 => {
+                Err(Error::internal("the batches judged were not the table whose claim ids were added ahead"))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The runs of adjacent rows with one claim id (a row with none is in no run), with their rows.
+pub(crate) fn id_runs(ids: &StringArray) -> impl Iterator<Item = (Range<usize>, &str)> {
+    let mut row = 0;
+    std::iter::from_fn(move || {
+        while row < ids.len() && ids.is_null(row) {
+            row += 1;
+        }
+        let start = row;
+        let id = (start < ids.len()).then(|| ids.value(start))?;
+        row += 1;
+        while row < ids.len() && ids.is_valid(row) && ids.value(row) == id {
+            row += 1;
+        }
+        Some((start..row, id))
+    })
 }
 
 fn fingerprint(id: &str) -> u64 {
@@ -472,7 +540,9 @@ impl LineColumns {
     /// table: this batch's claims join them, and a claim id met again is noted in `earlier.again`.
     pub(crate) fn claim_runs_after(&self, earlier: &mut EarlierClaims) -> Vec<Range<usize>> {
         let mut runs: Vec<Range<usize>> = Vec::new();
-        earlier.seen.expect(self.rows);
+        if earlier.ahead.is_none() {
+            earlier.seen.expect(self.rows);
+        }
         for row in 0..self.rows {
             let id = self.claim_id(row);
             match runs.last_mut() {
@@ -480,7 +550,7 @@ impl LineColumns {
                 _ => {
                     // An empty or blank id is TBL001 already: its rows are no claim to find again.
                     if let Some(claim_id) = id.filter(|id| cptkit_core::required_id(id).is_ok()) {
-                        earlier.insert(claim_id);
+                        earlier.add(claim_id);
                     }
                     runs.push(row..row + 1);
                 }

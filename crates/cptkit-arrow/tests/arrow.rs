@@ -796,25 +796,65 @@ fn a_stream_cut_anywhere_gives_the_same_results_as_one_batch() {
     let (reference, rules) = (Reference::embedded(), RuleBook::embedded());
     let whole = joined(price_batch(&batch, reference, rules, &pricing, today()).unwrap());
     assert!(issues(&whole).iter().any(|i| i.1 == "TBL003"));
-    for cut in [1, 2, 3, 7, 13, 64, batch.num_rows() - first] {
+    // Known ahead (a table in memory) or not, the results are the same.
+    for (cut, known_ahead) in
+        [1, 2, 3, 7, 13, 64, batch.num_rows() - first].into_iter().flat_map(|c| [(c, false), (c, true)])
+    {
+        let pieces: Vec<RecordBatch> = (0..batch.num_rows())
+            .step_by(cut)
+            .map(|start| batch.slice(start, cut.min(batch.num_rows() - start)))
+            .collect();
         let mut stream = ClaimStream::default();
-        let mut results = Vec::new();
-        let mut judge = |stream: &mut ClaimStream, ready: Vec<RecordBatch>| {
-            for piece in ready {
-                results.extend(stream.price(&piece, reference, rules, &pricing, today()).unwrap());
-            }
-        };
-        for start in (0..batch.num_rows()).step_by(cut) {
-            let piece = batch.slice(start, cut.min(batch.num_rows() - start));
-            let ready = stream.push(piece).unwrap();
-            judge(&mut stream, ready);
+        if known_ahead {
+            stream.know_table(&pieces).unwrap();
         }
-        let last = stream.finish().into_iter().collect();
-        judge(&mut stream, last);
-        stream.settle(&mut results).unwrap();
-        let joined = arrow_select::concat::concat_batches(&whole.schema(), &results).unwrap();
-        assert_eq!(joined, whole, "cut every {cut} rows");
+        let results = stream_results(&mut stream, &pieces, &pricing);
+        assert_eq!(results.unwrap(), whole, "cut every {cut} rows, known ahead: {known_ahead}");
     }
+}
+
+/// The stream's results for `pieces` pushed in order, settled and joined into one batch.
+fn stream_results(
+    stream: &mut ClaimStream,
+    pieces: &[RecordBatch],
+    pricing: &TablePricing,
+) -> cptkit_core::Result<RecordBatch> {
+    let (reference, rules) = (Reference::embedded(), RuleBook::embedded());
+    let mut results = Vec::new();
+    let mut judge = |stream: &mut ClaimStream, ready: Vec<RecordBatch>| -> cptkit_core::Result<()> {
+        for piece in ready {
+            results.extend(stream.price(&piece, reference, rules, pricing, today())?);
+        }
+        Ok(())
+    };
+    for piece in pieces {
+        let ready = stream.push(piece.clone())?;
+        judge(stream, ready)?;
+    }
+    let last = stream.finish().into_iter().collect();
+    judge(stream, last)?;
+    stream.settle(&mut results)?;
+    Ok(joined(results))
+}
+
+/// A table's claim ids known ahead hold a run whose lines straddle batches once, and a stream pushed
+/// other batches than it was told of fails to settle rather than miss a claim met again.
+#[test]
+fn a_stream_told_of_other_batches_fails_to_settle() {
+    let claims: Vec<Claim> = SyntheticClaims::new(9).unwrap().take(40).collect();
+    let batch = claims_to_batch(&claims).unwrap();
+    let pricing = contract("60", true);
+    let ids = text(&batch, "claim_id");
+    let inside = (1..ids.len()).find(|&row| ids[row] == ids[row - 1]).expect("a claim of more than one line");
+    let halves = [batch.slice(0, inside), batch.slice(inside, batch.num_rows() - inside)];
+    let mut stream = ClaimStream::default();
+    stream.know_table(&halves).unwrap();
+    let whole = price_batch(&batch, Reference::embedded(), RuleBook::embedded(), &pricing, today()).unwrap();
+    assert_eq!(stream_results(&mut stream, &halves, &pricing).unwrap(), joined(whole));
+    let mut told_of_half = ClaimStream::default();
+    told_of_half.know_table(&halves[..1]).unwrap();
+    let error = stream_results(&mut told_of_half, &halves, &pricing).unwrap_err();
+    assert!(error.to_string().contains("not the table whose claim ids were added ahead"), "{error}");
 }
 
 #[test]

@@ -41,9 +41,9 @@ fn validate_table<'py>(
     progress: Option<Py<PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let today = self::today(py, today)?;
-    let reader = arrow_reader(table)?;
+    let input = TableInput::of(table)?;
     let (reference, book) = (crate::data::reference(), RuleBook::embedded());
-    let results = run_chunks(py, reader, progress, |stream, batch| stream.validate(batch, reference, book, today))?;
+    let results = run_chunks(py, input, progress, |stream, batch| stream.validate(batch, reference, book, today))?;
     arrow_table(py, results, layout::validation_schema())
 }
 
@@ -72,10 +72,10 @@ fn price_table<'py>(
     let rules = rules(py, rule_set)?;
     let options = price_options(py, &rules, conversion_factor, percent_of_medicare)?;
     let pricing = TablePricing { options, explain };
-    let reader = arrow_reader(table)?;
+    let input = TableInput::of(table)?;
     let (reference, book) = (crate::data::reference(), rules.book());
     let results =
-        run_chunks(py, reader, progress, |stream, batch| stream.price(batch, reference, book, &pricing, today))?;
+        run_chunks(py, input, progress, |stream, batch| stream.price(batch, reference, book, &pricing, today))?;
     arrow_table(py, results, layout::pricing_schema(explain))
 }
 
@@ -120,6 +120,28 @@ pub(crate) fn claims_table<'py>(py: Python<'py>, claims: &[&Claim]) -> PyResult<
     arrow_table(py, batches, layout::claim_lines_schema())
 }
 
+/// A table handed to `validate_table` or `price_table`: its batches, and whether they are in memory.
+struct TableInput {
+    reader: Box<dyn RecordBatchReader + Send>,
+    /// A pyarrow Table or RecordBatch: every batch is held already, so reading them all before judging
+    /// holds nothing more, and the stream can know the table's claim ids ahead
+    /// ([`ClaimStream::know_table`]: the call then holds no more than its input and its result). Any
+    /// other input is read a batch at a time: a stream may be larger than memory, and others (polars)
+    /// may convert their columns as they give them.
+    in_memory: bool,
+}
+
+impl TableInput {
+    fn of(table: &Bound<'_, PyAny>) -> PyResult<TableInput> {
+        let in_memory = table.py().import("pyarrow").is_ok_and(|pyarrow| {
+            ["Table", "RecordBatch"]
+                .iter()
+                .any(|class| pyarrow.getattr(*class).is_ok_and(|class| table.is_instance(&class).unwrap_or(false)))
+        });
+        Ok(TableInput { reader: arrow_reader(table)?, in_memory })
+    }
+}
+
 fn arrow_reader(table: &Bound<'_, PyAny>) -> PyResult<Box<dyn RecordBatchReader + Send>> {
     let input: AnyRecordBatch = table.extract().map_err(|e: PyErr| {
         let type_name = table.get_type().name().map_or_else(|_| "?".to_owned(), |n| n.to_string());
@@ -162,7 +184,7 @@ fn arrow_reader(table: &Bound<'_, PyAny>) -> PyResult<Box<dyn RecordBatchReader 
 /// [`crate::claims::threads`]). Between chunks: Ctrl-C (KeyboardInterrupt) and `progress(rows_done)`.
 fn run_chunks(
     py: Python<'_>,
-    reader: Box<dyn RecordBatchReader + Send>,
+    input: TableInput,
     progress: Option<Py<PyAny>>,
     judge: impl Fn(&mut ClaimStream, &RecordBatch) -> Result<Vec<RecordBatch>, Error> + Sync,
 ) -> PyResult<Vec<RecordBatch>> {
@@ -190,9 +212,17 @@ fn run_chunks(
         };
         // The columns are checked before any row: a table with no rows (or a stream with no batch) of
         // the wrong columns fails as one with rows does.
-        stream.push(RecordBatch::new_empty(reader.schema())).map_err(Failure::Core)?;
-        for batch in reader {
-            let batch = batch.map_err(|e| Failure::Core(Error::invalid("table", e.to_string())))?;
+        stream.push(RecordBatch::new_empty(input.reader.schema())).map_err(Failure::Core)?;
+        let unreadable = |e: arrow_schema::ArrowError| Failure::Core(Error::invalid("table", e.to_string()));
+        let batches: Box<dyn Iterator<Item = Result<RecordBatch, Failure>>> = if input.in_memory {
+            let batches = input.reader.collect::<Result<Vec<_>, _>>().map_err(unreadable)?;
+            stream.know_table(&batches).map_err(Failure::Core)?;
+            Box::new(batches.into_iter().map(Ok))
+        } else {
+            Box::new(input.reader.map(|batch| batch.map_err(unreadable)))
+        };
+        for batch in batches {
+            let batch = batch?;
             for start in (0..batch.num_rows()).step_by(CHUNK_ROWS) {
                 let piece = batch.slice(start, CHUNK_ROWS.min(batch.num_rows() - start));
                 let ready = stream.push(piece).map_err(Failure::Core)?;
