@@ -837,8 +837,8 @@ fn stream_results(
     Ok(joined(results))
 }
 
-/// A table's claim ids known ahead hold a run whose lines straddle batches once, and a stream pushed
-/// other batches than it was told of fails to settle rather than miss a claim met again.
+/// Claim ids taken in ahead count a claim whose rows straddle two batches once (no TBL003), and a stream
+/// pushed other batches than it was told of fails to settle rather than miss a claim met again.
 #[test]
 fn a_stream_told_of_other_batches_fails_to_settle() {
     let claims: Vec<Claim> = SyntheticClaims::new(9).unwrap().take(40).collect();
