@@ -312,8 +312,8 @@ impl EarlierClaims {
         for ids in ids {
             let ids = ids?;
             let Some(last) = ids.len().checked_sub(1) else { continue };
-            for (rows, id) in id_runs(&ids) {
-                let goes_on = rows.start == 0 && last_id.as_deref() == Some(id);
+            for (run, id) in id_runs(&ids) {
+                let goes_on = run.start == 0 && last_id.as_deref() == Some(id);
                 if !goes_on && cptkit_core::required_id(id).is_ok() {
                     self.insert(id);
                     added += 1;
