@@ -18,7 +18,7 @@ use crate::envelope::{Driver, Envelope, Handler, Transaction};
 use crate::error::{SegmentRef, X12Error, X12ErrorKind};
 use crate::par837::ParDriver;
 use crate::segment::{Delimiters, Segment};
-use crate::source::{ClaimField, ClaimSource, LineField};
+use crate::source::{ClaimField, ClaimSource, LineField, Placed};
 use crate::values::{self, AnesthesiaNote, NotCents};
 
 /// The X12-level edits: problems only the file shows (notes, envelope-level claim totals).
@@ -538,7 +538,7 @@ pub(crate) struct Handler837 {
     line_pool: Vec<LineBuilder>,
     built_pool: Vec<BuiltLine>,
     /// The source entries of the claim's built lines (each line keeps its range), one buffer for all.
-    line_entries: Vec<(LineField, SegmentRef)>,
+    line_entries: Vec<Placed<LineField>>,
     dx_pool: Vec<Field<DiagnosisCode>>,
 }
 
@@ -1218,12 +1218,18 @@ impl Handler837 {
         let mut dx = Diagnoses::with_capacity(diagnoses.len());
         let fields = 12 + diagnoses.len() + 16 * lines.len();
         let mut source = ClaimSource::with_capacity(at, fields);
-        for d in diagnoses.drain(..) {
-            if let Some((d, a)) = take_owned(&mut errors, at, Some(d), "") {
-                source.set(ClaimField::Diagnosis(u16::try_from(dx.len()).unwrap_or(u16::MAX)), a);
-                dx.push(d);
+        // Each code copied from its place in the list: moved out whole first, it was read back from the
+        // stack in pieces that stalled on store forwarding.
+        for d in diagnoses.iter_mut() {
+            match d {
+                Ok((code, a)) => {
+                    source.set(ClaimField::Diagnosis(u16::try_from(dx.len()).unwrap_or(u16::MAX)), *a);
+                    dx.push(*code);
+                }
+                Err(e) => errors.push(X12Error::clone(e)),
             }
         }
+        diagnoses.clear();
         // The taxonomy (PRV*PE, situational) is optional: without it the claim says PRV004.
         let claim_rendering = match rendering {
             Some(r) => {
@@ -1332,14 +1338,14 @@ impl Handler837 {
         // In one go: one capacity check, not a call and a check for each of the eight.
         source.set_all(
             [
-                (ClaimField::ClaimId, at.element(1)),
-                (ClaimField::PayerId, payer_at),
-                (ClaimField::PayerPlanType, payer_at),
-                (ClaimField::PlaceOfService, pos_at),
-                (ClaimField::FrequencyCode, frequency.1),
-                (ClaimField::PatientBirthDate, birth_at),
-                (ClaimField::PatientMemberId, member_at),
-                (ClaimField::BillingProviderNpi, billing_at),
+                Placed::new(ClaimField::ClaimId, at.element(1)),
+                Placed::new(ClaimField::PayerId, payer_at),
+                Placed::new(ClaimField::PayerPlanType, payer_at),
+                Placed::new(ClaimField::PlaceOfService, pos_at),
+                Placed::new(ClaimField::FrequencyCode, frequency.1),
+                Placed::new(ClaimField::PatientBirthDate, birth_at),
+                Placed::new(ClaimField::PatientMemberId, member_at),
+                Placed::new(ClaimField::BillingProviderNpi, billing_at),
             ]
             .into_iter(),
         );
@@ -1659,7 +1665,7 @@ impl LineContext<'_> {
 /// `line_entries`) to a claim.
 fn add_lines(
     parsed: &mut ParsedClaim,
-    line_entries: &[(LineField, SegmentRef)],
+    line_entries: &[Placed<LineField>],
     rendering: Rendering,
     built: impl ExactSizeIterator<Item = BuiltLine>,
 ) {
@@ -1674,7 +1680,7 @@ fn add_lines(
     for (i, b) in built.enumerate() {
         let i = u16::try_from(i).unwrap_or(u16::MAX);
         let entries = line_entries.get(b.entries).unwrap_or_default();
-        source.set_all(entries.iter().map(|&(field, at)| (ClaimField::Line(i, field), at)));
+        source.set_all(entries.iter().map(|e| e.with_field(ClaimField::Line(i, e.field()))));
         for (field, mut f) in b.findings {
             f.loc = ClaimField::Line(i, field).path();
             findings.push(f);
@@ -1691,7 +1697,7 @@ fn build_line(
     lb: &mut LineBuilder,
     context: &mut LineContext<'_>,
     built: &mut Vec<BuiltLine>,
-    entries: &mut Vec<(LineField, SegmentRef)>,
+    entries: &mut Vec<Placed<LineField>>,
     errors: &mut Vec<X12Error>,
 ) -> Option<()> {
     let (claim_pos, claim_note, claim_times_withheld) =
@@ -1724,17 +1730,17 @@ fn build_line(
     let code = sv1.code;
     let first_entry = entries.len();
     let mut findings = Vec::new();
-    entries.push((LineField::Line, at));
-    entries.push((LineField::ProcedureCode, sv1.at.component(1, 2)));
+    entries.push(Placed::new(LineField::Line, at));
+    entries.push(Placed::new(LineField::ProcedureCode, sv1.at.component(1, 2)));
     for (m, &j) in sv1.modifier_at.iter().take(sv1.modifiers.len()).enumerate() {
-        entries.push((LineField::Modifier(m as u8), sv1.at.component(1, usize::from(j))));
+        entries.push(Placed::new(LineField::Modifier(m as u8), sv1.at.component(1, usize::from(j))));
     }
-    entries.push((LineField::UnitBasis, sv1.at.element(3)));
-    entries.push((LineField::Quantity, sv1.at.element(4)));
-    entries.push((LineField::ChargeCents, sv1.at.element(2)));
-    entries.push((LineField::DateOfService, dos_at));
+    entries.push(Placed::new(LineField::UnitBasis, sv1.at.element(3)));
+    entries.push(Placed::new(LineField::Quantity, sv1.at.element(4)));
+    entries.push(Placed::new(LineField::ChargeCents, sv1.at.element(2)));
+    entries.push(Placed::new(LineField::DateOfService, dos_at));
     for (p, &j) in sv1.pointer_at.iter().take(sv1.pointers.len()).enumerate() {
-        entries.push((LineField::DiagnosisPointer(p as u8), sv1.at.component(7, usize::from(j))));
+        entries.push(Placed::new(LineField::DiagnosisPointer(p as u8), sv1.at.component(7, usize::from(j))));
     }
     // With no claim place of service the claim is rejected anyway.
     let pos = sv1.pos.filter(|(p, _)| claim_pos.is_some_and(|c| c != p));
@@ -1777,14 +1783,14 @@ fn build_line(
         case_id = note.case_id.clone();
         induction = note.induction;
         if note.case_id.is_some() {
-            entries.push((LineField::CaseId, at));
+            entries.push(Placed::new(LineField::CaseId, at));
         }
         if note.induction {
-            entries.push((LineField::PresentAtInduction, at));
+            entries.push(Placed::new(LineField::PresentAtInduction, at));
         }
         if note.start.is_some() || note.stop.is_some() {
-            entries.push((LineField::StartTime, at));
-            entries.push((LineField::EndTime, at));
+            entries.push(Placed::new(LineField::StartTime, at));
+            entries.push(Placed::new(LineField::EndTime, at));
         }
         match (&note.start, &note.stop) {
             // Told once for the claim (X12C08), not as a note without times.

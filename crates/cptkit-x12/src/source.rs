@@ -110,24 +110,26 @@ impl Serialize for ClaimField {
 pub struct ClaimSource {
     /// The claim's CLM segment: the answer for any path nothing more specific is known for.
     pub claim: SegmentRef,
-    entries: Vec<Entry>,
+    entries: Vec<Placed<ClaimField>>,
 }
 
 /// A field and its place, copied field by field: the places are fresh copies with one element byte
-/// changed, and copying them whole (two overlapping 16-byte moves) stalled on store forwarding.
+/// changed, and copying them whole (two overlapping 16-byte moves) stalled on store forwarding. The
+/// reader keeps a line's entries (`Placed<LineField>`) this way too, until the line's index in its
+/// claim is known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Entry {
+pub(crate) struct Placed<F> {
     segment_number: u64,
     byte_offset: u64,
-    field: ClaimField,
+    field: F,
     id: [u8; 3],
     element: u8,
     component: u8,
 }
 
-impl Entry {
-    fn new(field: ClaimField, at: SegmentRef) -> Entry {
-        Entry {
+impl<F: Copy> Placed<F> {
+    pub(crate) fn new(field: F, at: SegmentRef) -> Placed<F> {
+        Placed {
             segment_number: at.segment_number,
             byte_offset: at.byte_offset,
             field,
@@ -135,6 +137,16 @@ impl Entry {
             element: at.element,
             component: at.component,
         }
+    }
+
+    /// The same place for another field.
+    pub(crate) fn with_field<G>(&self, field: G) -> Placed<G> {
+        let Placed { segment_number, byte_offset, id, element, component, .. } = *self;
+        Placed { segment_number, byte_offset, field, id, element, component }
+    }
+
+    pub(crate) fn field(&self) -> F {
+        self.field
     }
 
     fn at(&self) -> SegmentRef {
@@ -155,13 +167,13 @@ impl ClaimSource {
     }
 
     pub(crate) fn set(&mut self, field: ClaimField, at: SegmentRef) {
-        self.entries.push(Entry::new(field, at));
+        self.entries.push(Placed::new(field, at));
     }
 
     /// [`ClaimSource::set`] for each of `fields`: given a slice's iterator, one capacity check for them all
     /// instead of one a field (a claim's lines add ~15).
-    pub(crate) fn set_all(&mut self, fields: impl Iterator<Item = (ClaimField, SegmentRef)>) {
-        self.entries.extend(fields.map(|(field, at)| Entry::new(field, at)));
+    pub(crate) fn set_all(&mut self, fields: impl Iterator<Item = Placed<ClaimField>>) {
+        self.entries.extend(fields);
     }
 
     /// Every recorded field and where it came from, in the order read.
@@ -171,7 +183,7 @@ impl ClaimSource {
 
     /// Where exactly this field was read, if recorded.
     pub fn get(&self, field: ClaimField) -> Option<SegmentRef> {
-        self.entries.iter().rev().find(|e| e.field == field).map(Entry::at)
+        self.entries.iter().rev().find(|e| e.field == field).map(Placed::at)
     }
 
     /// Where a finding's field (`lines[0].modifiers[1]`) came from: the field itself, else the first
