@@ -410,8 +410,10 @@ struct Subscriber {
     responsibility: Option<(ShortText, SegmentRef)>,
     /// The payer mapping (its index in `payer_cache`), looked up once per subscriber loop.
     payer: Option<usize>,
-    payer_name: Arc<str>,
-    payer_identifier: Arc<str>,
+    /// None until the loop's NM1*PR: a default `Arc<str>` is one shared empty string whose count every
+    /// reset and every worker thread would change (atomically, on one cache line).
+    payer_name: Option<Arc<str>>,
+    payer_identifier: Option<Arc<str>>,
 }
 
 impl Subscriber {
@@ -420,6 +422,16 @@ impl Subscriber {
         let mut member_id = std::mem::take(&mut self.member_id);
         member_id.clear();
         *self = Subscriber { member_id, ..Subscriber::default() };
+    }
+
+    /// 2010BB NM103, empty when not given.
+    fn payer_name(&self) -> &str {
+        self.payer_name.as_deref().unwrap_or_default()
+    }
+
+    /// 2010BB NM109, empty when not given.
+    fn payer_identifier(&self) -> &str {
+        self.payer_identifier.as_deref().unwrap_or_default()
     }
 }
 
@@ -785,8 +797,8 @@ impl Handler837 {
                 Entity::Subscriber
             }
             b"PR" if self.claim.is_none() => {
-                self.subscriber.payer_name = intern(self.payer_cache.iter().map(|c| &c.0.1), seg.text(3));
-                self.subscriber.payer_identifier = intern(self.payer_cache.iter().map(|c| &c.0.2), seg.text(9));
+                self.subscriber.payer_name = Some(intern(self.payer_cache.iter().map(|c| &c.0.1), seg.text(3)));
+                self.subscriber.payer_identifier = Some(intern(self.payer_cache.iter().map(|c| &c.0.2), seg.text(9)));
                 self.subscriber.payer = None;
                 Entity::Payer
             }
@@ -1115,7 +1127,7 @@ fn payer_of(options: &ReadOptions, s: &Subscriber) -> PayerResult {
             Some(format!("claim filing indicator (SBR09) {filing:?} has no cptkit plan type: read as commercial")),
         ),
     };
-    let id = options.payer_id(plan_type, &s.payer_name, &s.payer_identifier);
+    let id = options.payer_id(plan_type, s.payer_name(), s.payer_identifier());
     if id.is_empty() {
         return Err("no payer: 2010BB NM1*PR is missing or empty".to_owned());
     }
@@ -1329,9 +1341,9 @@ impl Handler837 {
         let shared = self.provider.shared.get_or_insert_with(|| Arc::new(self.provider.info.clone())).clone();
         let info = ClaimInfo {
             billing_provider: shared,
-            payer_name: self.subscriber.payer_name.clone(),
-            payer_identifier: self.subscriber.payer_identifier.clone(),
-            filing_indicator: self.subscriber.filing.as_ref().map(|f| f.0.clone()).unwrap_or_else(|| Arc::from("")),
+            payer_name: self.subscriber.payer_name.clone().unwrap_or_default(),
+            payer_identifier: self.subscriber.payer_identifier.clone().unwrap_or_default(),
+            filing_indicator: self.subscriber.filing.as_ref().map(|f| f.0.clone()).unwrap_or_default(),
             total_charge_cents: total.ok(),
             dates,
         };
@@ -1599,15 +1611,17 @@ impl Handler837 {
     fn payer_key(&self) -> (Arc<str>, Arc<str>, Arc<str>) {
         let s = &self.subscriber;
         (
-            s.filing.as_ref().map(|f| f.0.clone()).unwrap_or_else(|| Arc::from("")),
-            s.payer_name.clone(),
-            s.payer_identifier.clone(),
+            s.filing.as_ref().map(|f| f.0.clone()).unwrap_or_default(),
+            s.payer_name.clone().unwrap_or_default(),
+            s.payer_identifier.clone().unwrap_or_default(),
         )
     }
 
     fn same_payer_key(&self, key: &(Arc<str>, Arc<str>, Arc<str>)) -> bool {
         let s = &self.subscriber;
-        *key.0 == *s.filing.as_ref().map_or("", |f| &*f.0) && *key.1 == *s.payer_name && *key.2 == *s.payer_identifier
+        *key.0 == *s.filing.as_ref().map_or("", |f| &*f.0)
+            && &*key.1 == s.payer_name()
+            && &*key.2 == s.payer_identifier()
     }
 
     /// What the derived case id of this claim's lines is made of (see [`case_id_for`]).
