@@ -314,7 +314,7 @@ impl EarlierClaims {
             let Some(last) = ids.len().checked_sub(1) else { continue };
             for (run, id) in id_runs(&ids) {
                 let goes_on = run.start == 0 && last_id.as_deref() == Some(id);
-                if !goes_on && cptkit_core::required_id(id).is_ok() {
+                if !goes_on && names_claim(id) {
                     self.insert(id);
                     added += 1;
                 }
@@ -361,6 +361,13 @@ pub(crate) fn id_runs(ids: &StringArray) -> impl Iterator<Item = (Range<usize>, 
         }
         Some((start..row, id))
     })
+}
+
+/// Whether a run's claim id is one TBL003 looks for: an empty or blank id is TBL001 already, and its
+/// rows are no claim to find again. One rule for the ids added ahead, those added as their batches are
+/// judged (the two counts must agree) and those checked at the end.
+fn names_claim(id: &str) -> bool {
+    cptkit_core::required_id(id).is_ok()
 }
 
 fn fingerprint(id: &str) -> u64 {
@@ -437,9 +444,7 @@ pub(crate) fn apart_claims<'a>(
     runs: impl Iterator<Item = (Range<usize>, &'a str)>,
     again: &HashSet<u64>,
 ) -> Vec<(Range<usize>, RowIssue)> {
-    // An empty or blank id is TBL001 already: its rows are no claim to find again.
-    let runs: Vec<_> =
-        runs.filter(|(_, id)| again.contains(&fingerprint(id)) && cptkit_core::required_id(id).is_ok()).collect();
+    let runs: Vec<_> = runs.filter(|(_, id)| again.contains(&fingerprint(id)) && names_claim(id)).collect();
     let mut by_claim: foldhash::HashMap<&str, Vec<Range<usize>>> = foldhash::HashMap::default();
     for (rows, id) in &runs {
         by_claim.entry(id).or_default().push(rows.clone());
@@ -548,8 +553,7 @@ impl LineColumns {
             match runs.last_mut() {
                 Some(run) if id.is_some() && self.claim_id(run.start) == id => run.end = row + 1,
                 _ => {
-                    // An empty or blank id is TBL001 already: its rows are no claim to find again.
-                    if let Some(claim_id) = id.filter(|id| cptkit_core::required_id(id).is_ok()) {
+                    if let Some(claim_id) = id.filter(|id| names_claim(id)) {
                         earlier.add(claim_id);
                     }
                     runs.push(row..row + 1);
