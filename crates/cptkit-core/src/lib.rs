@@ -9,6 +9,7 @@ mod files;
 mod icd10;
 mod ids;
 mod judge;
+mod kept;
 mod model;
 mod path;
 mod payers;

@@ -63,8 +63,8 @@ pub struct AnesthesiaCode {
     /// The anatomical section of the CPT anesthesia chapter.
     pub category: String,
     pub base_units: u32,
-    /// Shared by every code from the same file.
-    pub base_units_source: std::sync::Arc<str>,
+    /// Shared by every code from the same file, and kept for the process: every priced line names it.
+    pub base_units_source: &'static str,
     pub medicare_inpatient_only: Known,
     pub inpatient_only_source: String,
 }

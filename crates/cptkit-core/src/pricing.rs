@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use foldhash::{HashMap, HashMapExt};
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -17,6 +17,7 @@ use crate::claim::{Claim, ClaimLine, PlanType, ShortText, UnitBasis};
 use crate::error::{Error, ErrorKind, Resource, Result};
 use crate::ids::{CptCode, LocalityId, ModifierCode, UsState};
 use crate::judge::{GivenFactor, PriceOptions};
+use crate::kept::Kept;
 use crate::model::{AnesthesiaCode, CfTier, ConversionFactor, QualifyingCircumstance, ServiceType};
 use crate::path::FieldPath;
 use crate::pfs::{CLAIM_LOCALITY, FeeBasis, FeeFacts, FeeLine, claim_locality};
@@ -269,7 +270,8 @@ impl TimeUnits {
 /// The rule sets cptkit knows: the embedded ones plus any the user loads.
 #[derive(Debug, Clone)]
 pub struct RuleBook {
-    rule_sets: Vec<Arc<RuleSet>>,
+    /// Kept for the process ([`keep_rule_set`]): each priced line names its rule set without a count.
+    rule_sets: Vec<&'static RuleSet>,
     /// The positions in `rule_sets` of each payer id's rule sets, in order, by the id lower-cased:
     /// every priced claim selects its rule set, and a scan of every set's payer ids cost more than
     /// pricing an anesthesia line.
@@ -326,6 +328,12 @@ fn find_value(values: &[([u8; 2], Decimal)], modifier: ModifierCode) -> Option<D
     values.iter().find(|(key, _)| key == modifier.as_bytes()).map(|&(_, value)| value)
 }
 
+/// A rule set kept for the process ([`crate::kept`]): loading an equal one again finds it.
+fn keep_rule_set(rule_set: RuleSet) -> &'static RuleSet {
+    static KEPT: Kept<RuleSet> = Kept::new();
+    KEPT.keep(rule_set)
+}
+
 impl RuleBook {
     pub fn embedded() -> &'static RuleBook {
         static BOOK: OnceLock<RuleBook> = OnceLock::new();
@@ -334,14 +342,14 @@ impl RuleBook {
             #[allow(clippy::expect_used)]
             let rule_sets = EMBEDDED_RULE_SETS
                 .iter()
-                .map(|(file, text)| RuleSet::from_json(text).map(Arc::new).map_err(|e| e.in_file(file)))
+                .map(|(file, text)| RuleSet::from_json(text).map(keep_rule_set).map_err(|e| e.in_file(file)))
                 .collect::<Result<_>>()
                 .expect("embedded rule sets are valid");
             RuleBook::indexed(rule_sets, Vec::new())
         })
     }
 
-    fn indexed(rule_sets: Vec<Arc<RuleSet>>, files: Vec<(std::path::PathBuf, String)>) -> RuleBook {
+    fn indexed(rule_sets: Vec<&'static RuleSet>, files: Vec<(std::path::PathBuf, String)>) -> RuleBook {
         let mut by_payer: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, rule) in rule_sets.iter().enumerate() {
             for payer in &rule.selects.payer_ids {
@@ -374,7 +382,7 @@ impl RuleBook {
     pub fn with(self, rule_set: RuleSet) -> RuleBook {
         let RuleBook { mut rule_sets, files, .. } = self;
         rule_sets.retain(|r| r.id != rule_set.id);
-        rule_sets.push(Arc::new(rule_set));
+        rule_sets.push(keep_rule_set(rule_set));
         RuleBook::indexed(rule_sets, files)
     }
 
@@ -406,8 +414,8 @@ impl RuleBook {
     }
 
     /// The rule set a request names (`rule_set`).
-    pub fn by_id(&self, id: &str) -> Result<&Arc<RuleSet>> {
-        self.position_of(id).map(|i| &self.rule_sets[i])
+    pub fn by_id(&self, id: &str) -> Result<&'static RuleSet> {
+        self.position_of(id).map(|i| self.rule_sets[i])
     }
 
     /// The position in `rule_sets` of [`RuleBook::by_id`]'s rule set.
@@ -421,8 +429,8 @@ impl RuleBook {
     /// The rule set for a claim line: by explicit id, else the payer's rule sets for the claim's plan
     /// type (then the rule sets for the plan type alone, Medicare FFS and Medicare Advantage), in force
     /// on the date, for the claim's state when the payer's rules differ by state.
-    pub fn select(&self, claim: &Claim, date: Date, explicit: Option<&str>) -> Result<&Arc<RuleSet>> {
-        self.select_position(claim, date, explicit).map(|i| &self.rule_sets[i])
+    pub fn select(&self, claim: &Claim, date: Date, explicit: Option<&str>) -> Result<&'static RuleSet> {
+        self.select_position(claim, date, explicit).map(|i| self.rule_sets[i])
     }
 
     /// [`RuleBook::select`] with the rule set's modifier values, which pricing a line looks up.
@@ -431,9 +439,9 @@ impl RuleBook {
         claim: &Claim,
         date: Date,
         explicit: Option<&str>,
-    ) -> Result<(&Arc<RuleSet>, &ModifierValues)> {
+    ) -> Result<(&'static RuleSet, &ModifierValues)> {
         let i = self.select_position(claim, date, explicit)?;
-        Ok((&self.rule_sets[i], &self.modifier_values[i]))
+        Ok((self.rule_sets[i], &self.modifier_values[i]))
     }
 
     /// The position in `rule_sets` of [`RuleBook::select`]'s rule set.
@@ -444,18 +452,18 @@ impl RuleBook {
         let payer = claim.payer.id.as_str();
         let plan = claim.payer.plan_type;
         let in_force =
-            |&(_, r): &(usize, &Arc<RuleSet>)| r.effective_from <= date && r.effective_to.is_none_or(|to| date <= to);
+            |&(_, r): &(usize, &RuleSet)| r.effective_from <= date && r.effective_to.is_none_or(|to| date <= to);
         // A payer's rule set is for the plan types it names (every plan when it names none): a
         // payer's Medicare Advantage claim is not paid by its commercial rules.
         let for_plan =
-            |&(_, r): &(usize, &Arc<RuleSet>)| r.selects.plan_types.is_empty() || r.selects.plan_types.contains(&plan);
+            |&(_, r): &(usize, &RuleSet)| r.selects.plan_types.is_empty() || r.selects.plan_types.contains(&plan);
         let for_payer = match self.by_payer.get(payer) {
             Some(positions) => Some(positions),
             None if payer.bytes().any(|b| b.is_ascii_uppercase()) => self.by_payer.get(&payer.to_ascii_lowercase()),
             None => None,
         };
         let plan_alone = self.plan_alone(plan);
-        let sets = |positions: &'a [usize]| positions.iter().map(|&i| (i, &self.rule_sets[i]));
+        let sets = |positions: &'a [usize]| positions.iter().map(|&i| (i, self.rule_sets[i]));
         let state = claim.state();
         // The first rule set for the payer that is for other states, to name in the error.
         let mut elsewhere: Option<&RuleSet> = None;
@@ -501,7 +509,7 @@ impl RuleBook {
 /// the first set that needs the state when the claim gives none; `None` when no set of the group is
 /// the claim's. The first set for other states is kept in `elsewhere`, to name in the error.
 fn choose<'a>(
-    group: impl Iterator<Item = (usize, &'a Arc<RuleSet>)>,
+    group: impl Iterator<Item = (usize, &'a RuleSet)>,
     state: Option<UsState>,
     elsewhere: &mut Option<&'a RuleSet>,
 ) -> Option<std::result::Result<usize, &'a RuleSet>> {
@@ -751,7 +759,7 @@ pub struct PricedLine {
     pub line: u32,
     pub procedure_code: CptCode,
     pub status: LineStatus,
-    pub rule: Arc<RuleSet>,
+    pub rule: &'static RuleSet,
     pub date_of_service: Date,
     pub base_units: Decimal,
     pub time_units: Decimal,
@@ -789,7 +797,7 @@ struct Basis {
 enum BaseBasis {
     #[default]
     None,
-    Code(Arc<str>),
+    Code(&'static str),
     Supervision {
         induction: bool,
     },
@@ -801,7 +809,7 @@ enum CfUsed {
     /// The request's contract factor, given for this payer or for every payer.
     Given { for_payer: bool },
     Medicare {
-        factor: Arc<ConversionFactor>,
+        factor: &'static ConversionFactor,
         /// The claim's locality and where it comes from, or why it has none.
         locality: std::result::Result<(LocalityId, &'static str), Cow<'static, str>>,
         /// A factor the request gave for every payer, not applied to Medicare fee-for-service.
@@ -1029,12 +1037,12 @@ pub(crate) fn carried_cents_counted(amount: Decimal) -> std::result::Result<(Dec
 }
 
 impl PricedLine {
-    pub(crate) fn new(line: usize, claim_line: &ClaimLine, rule: &Arc<RuleSet>) -> PricedLine {
+    pub(crate) fn new(line: usize, claim_line: &ClaimLine, rule: &'static RuleSet) -> PricedLine {
         PricedLine {
             line: u32::try_from(line).unwrap_or(u32::MAX),
             procedure_code: claim_line.procedure_code,
             status: LineStatus::NotPriced,
-            rule: Arc::clone(rule),
+            rule,
             date_of_service: claim_line.date_of_service,
             base_units: Decimal::ZERO,
             time_units: Decimal::ZERO,
@@ -1086,7 +1094,7 @@ impl PricedLine {
     }
 
     fn write_pricing_steps(&self, out: &mut dyn StepSink) {
-        let rule = &*self.rule;
+        let rule = self.rule;
         let b = &self.basis;
         let code = self.procedure_code;
         let in_force = format_args!(
@@ -1189,7 +1197,7 @@ impl PricedLine {
     }
 
     fn write_unit_steps(&self, out: &mut dyn StepSink) {
-        let rule = &*self.rule;
+        let rule = self.rule;
         let b = &self.basis;
         let code = self.procedure_code;
         let base = Words(|f: &mut fmt::Formatter<'_>| match &b.base {
@@ -1343,7 +1351,7 @@ impl Reference {
         debug_assert_eq!(facts.len(), claim.lines.len(), "line facts of another claim");
         let mut fee_lines: SmallVec<[FeeLine; 4]> = SmallVec::new();
         // The rule set depends on the claim and the date alone: lines of one day share it.
-        let mut day_rule: Option<(Date, &Arc<RuleSet>, &ModifierValues)> = None;
+        let mut day_rule: Option<(Date, &'static RuleSet, &ModifierValues)> = None;
         for ((i, line), line_facts) in claim.lines.iter().enumerate().zip(facts) {
             // Errors about the request (payer, rule set, conversion factor) name the request's field;
             // errors about a line name the line.
@@ -1416,7 +1424,7 @@ impl Reference {
         &self,
         claim: &Claim,
         line: &ClaimLine,
-        (rule, modifier_values): (&Arc<RuleSet>, &ModifierValues),
+        (rule, modifier_values): (&RuleSet, &ModifierValues),
         given: GivenFactor,
         found: AnesthesiaFound<'_>,
         priced: &mut PricedLine,
@@ -1438,7 +1446,7 @@ impl Reference {
             }
             (Some(entry), _) => {
                 priced.base_units = Decimal::from(entry.base_units);
-                priced.basis.base = BaseBasis::Code(Arc::clone(&entry.base_units_source));
+                priced.basis.base = BaseBasis::Code(entry.base_units_source);
             }
             (None, Some(qc)) => {
                 let Some(units) = rule.qualifying_circumstance_units.as_ref().and_then(|m| m.get(code.as_str())) else {
@@ -1544,7 +1552,7 @@ impl Reference {
         if let Ok((wanted, _)) = &locality
             && let Some(cf) = self.locality_conversion_factor(year, wanted)
         {
-            return Ok((cf.amount, CfUsed::Medicare { factor: Arc::clone(cf), locality, not_applied }));
+            return Ok((cf.amount, CfUsed::Medicare { factor: cf, locality, not_applied }));
         }
         let tier =
             if claim.rendering_provider.qualifying_apm { CfTier::QualifyingApm } else { CfTier::NonQualifyingApm };
@@ -1560,7 +1568,7 @@ impl Reference {
                 )
                 .at("date_of_service")
             })?;
-        let used = CfUsed::Medicare { factor: Arc::clone(cf), locality, not_applied };
+        let used = CfUsed::Medicare { factor: cf, locality, not_applied };
         Ok((cf.amount, used))
     }
 }
@@ -1764,10 +1772,10 @@ mod tests {
 
     #[test]
     fn totals_in_cents_equal_the_decimal_sum() {
-        let rule = Arc::clone(&RuleBook::embedded().rule_sets[0]);
+        let rule = RuleBook::embedded().rule_sets[0];
         let claim: Claim = crate::synthetic::SyntheticClaims::new(7).unwrap().next().unwrap();
         let line = |amount: &str| {
-            let mut priced = PricedLine::new(0, &claim.lines[0], &rule);
+            let mut priced = PricedLine::new(0, &claim.lines[0], rule);
             priced.allowed = amount.parse().unwrap();
             priced
         };

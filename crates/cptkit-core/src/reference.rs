@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use foldhash::{HashMap, HashSet};
 use rust_decimal::Decimal;
@@ -17,6 +17,7 @@ use time::Date;
 use crate::error::{Error, ErrorKind, Resource, Result};
 use crate::icd10::Icd10Table;
 use crate::ids::{CptCode, Icd10Code, LocalityId, ModifierCode, PosCode, TaxonomyCode};
+use crate::kept::{self, Kept};
 use crate::model::{
     AnesthesiaCode, CfTier, ConversionFactor, Diagnosis, Known, Locality, Modifier, ModifierCategory, PlaceOfService,
     QualifyingCircumstance, ServiceType, Taxonomy,
@@ -212,8 +213,9 @@ pub struct Reference {
     pub(crate) families: Vec<Family>,
     pub(crate) payer_policies: Vec<PayerPolicy>,
     pub(crate) policy_updates: Vec<PolicyUpdate>,
-    pub(crate) national_cfs: Vec<Arc<ConversionFactor>>,
-    pub(crate) locality_cfs: Vec<Arc<ConversionFactor>>,
+    /// Kept for the process ([`keep_factor`]): each priced line names its factor without a count.
+    pub(crate) national_cfs: Vec<&'static ConversionFactor>,
+    pub(crate) locality_cfs: Vec<&'static ConversionFactor>,
     /// year -> locality -> index into `locality_cfs`: pricing looks one up per line.
     locality_index: BTreeMap<i32, HashMap<LocalityId, usize>>,
     /// Every locality of `locality_index`, whatever the year: validation asks of each claim's.
@@ -728,8 +730,8 @@ impl Reference {
         &self,
         year: i32,
         locality: &LocalityId,
-    ) -> Option<&Arc<ConversionFactor>> {
-        self.locality_index.get(&year)?.get(locality).map(|&i| &self.locality_cfs[i])
+    ) -> Option<&'static ConversionFactor> {
+        self.locality_index.get(&year)?.get(locality).map(|&i| self.locality_cfs[i])
     }
 
     /// Whether CMS names this locality in any year cptkit holds (its anesthesia locality factors come
@@ -805,7 +807,7 @@ fn load_codes(files: &Files) -> Result<BTreeMap<CptCode, AnesthesiaCode>> {
         .collect();
 
     let mut codes = BTreeMap::new();
-    let mut sources: BTreeMap<i32, Arc<str>> = BTreeMap::new();
+    let mut sources: BTreeMap<i32, &'static str> = BTreeMap::new();
     for row in files.rows::<BaseUnitsRow>("cms_anesthesia_base_units.csv")? {
         let code = row.cpt_code;
         let missing = |what: &str| table_error("anesthesia tables", format!("{code} has no {what}"));
@@ -835,10 +837,9 @@ fn load_codes(files: &Files) -> Result<BTreeMap<CptCode, AnesthesiaCode>> {
                 reported_with,
                 category: category.category.clone(),
                 base_units: row.base_units,
-                base_units_source: sources
-                    .entry(row.cms_file_year)
-                    .or_insert_with(|| format!("CMS CY{} Anesthesia Base Units by CPT Code", row.cms_file_year).into())
-                    .clone(),
+                base_units_source: sources.entry(row.cms_file_year).or_insert_with(|| {
+                    kept::text(&format!("CMS CY{} Anesthesia Base Units by CPT Code", row.cms_file_year))
+                }),
                 medicare_inpatient_only: inpatient_only,
                 inpatient_only_source: match inpatient_only {
                     Known::Unknown => "not checked against the CMS OPPS inpatient-only list".to_owned(),
@@ -1018,7 +1019,13 @@ fn load_families(files: &Files) -> Result<Vec<Family>> {
     Ok(families)
 }
 
-fn load_national_cfs(files: &Files) -> Result<Vec<Arc<ConversionFactor>>> {
+/// A conversion factor kept for the process ([`crate::kept`]): loading an equal one again finds it.
+fn keep_factor(factor: ConversionFactor) -> &'static ConversionFactor {
+    static KEPT: Kept<ConversionFactor> = Kept::new();
+    KEPT.keep(factor)
+}
+
+fn load_national_cfs(files: &Files) -> Result<Vec<&'static ConversionFactor>> {
     #[derive(Deserialize)]
     struct Row {
         calendar_year: i32,
@@ -1038,7 +1045,7 @@ fn load_national_cfs(files: &Files) -> Result<Vec<Arc<ConversionFactor>>> {
                     return Err(table_error("medicare_anesthesia_cf_national.csv", format!("unknown tier {other:?}")));
                 }
             };
-            Ok(Arc::new(ConversionFactor {
+            Ok(keep_factor(ConversionFactor {
                 year: r.calendar_year,
                 tier,
                 locality: None,
@@ -1049,7 +1056,7 @@ fn load_national_cfs(files: &Files) -> Result<Vec<Arc<ConversionFactor>>> {
         .collect()
 }
 
-fn load_locality_cfs(files: &Files) -> Result<Vec<Arc<ConversionFactor>>> {
+fn load_locality_cfs(files: &Files) -> Result<Vec<&'static ConversionFactor>> {
     #[derive(Deserialize)]
     struct Row {
         year: i32,
@@ -1065,7 +1072,7 @@ fn load_locality_cfs(files: &Files) -> Result<Vec<Arc<ConversionFactor>>> {
         .into_iter()
         .map(|r| {
             let id = LocalityId::new(&r.mac_contractor, &r.locality).map_err(|e| table_error(file, e))?;
-            Ok(Arc::new(ConversionFactor {
+            Ok(keep_factor(ConversionFactor {
                 year: r.year,
                 tier: CfTier::Single,
                 locality: Some(Locality { id, name: r.locality_name }),

@@ -18,6 +18,7 @@ use time::Date;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::ids::{CptCode, LocalityId, ModifierCode, UsState};
+use crate::kept;
 use crate::pricing::Exact;
 
 pub use indicators::{Indicator, describe_global, describe_status};
@@ -64,8 +65,8 @@ pub struct ReleaseInfo {
 #[derive(Debug)]
 pub struct Release {
     pub info: ReleaseInfo,
-    /// `info.release`, shared with every line priced from it.
-    pub name: Arc<str>,
+    /// `info.release`, named by every line priced from it: kept for the process ([`crate::kept`]).
+    pub name: &'static str,
     /// `None` for the embedded files; else the data directory's `pfs/`.
     dir: Option<PathBuf>,
     tables: OnceLock<std::result::Result<Arc<Tables>, Error>>,
@@ -160,7 +161,7 @@ fn read_releases(dir: Option<&Path>) -> Result<Vec<Release>> {
         .deserialize::<ReleaseInfo>()
         .map(|row| {
             let info = row.map_err(|e| file_error(dir, "releases.csv", e))?;
-            let name = Arc::from(info.release.as_str());
+            let name = kept::text(&info.release);
             Ok(Release { info, name, dir: dir.map(Path::to_owned), tables: OnceLock::new() })
         })
         .collect()
@@ -269,7 +270,8 @@ impl RvuRow {
 pub struct Gpci {
     pub locality: LocalityId,
     pub state: UsState,
-    pub name: Arc<str>,
+    /// Named by every line priced in the locality: kept for the process ([`crate::kept`]).
+    pub name: &'static str,
     pub work: Decimal,
     pub pe: Decimal,
     pub mp: Decimal,
@@ -408,7 +410,7 @@ impl Tables {
                 let locality = LocalityId::new(&g.mac, &g.locality)?;
                 Ok((
                     locality,
-                    Gpci { locality, state: g.state, name: Arc::from(g.name), work: g.pw, pe: g.pe, mp: g.mp },
+                    Gpci { locality, state: g.state, name: kept::text(&g.name), work: g.pw, pe: g.pe, mp: g.mp },
                 ))
             })
             .collect::<Result<_>>()

@@ -8,7 +8,6 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::sync::Arc;
 
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -29,7 +28,7 @@ const MANUAL: &str = "Medicare Claims Processing Manual (IOM 100-04) ch. 12";
 /// What a fee-schedule line was priced from: enough to word every step later.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FeeBasis {
-    pub release: Arc<str>,
+    pub release: &'static str,
     pub release_from: Date,
     /// The release is not the one in force on the date (none earlier is loaded).
     pub stand_in: bool,
@@ -37,7 +36,7 @@ pub struct FeeBasis {
     #[serde(skip)]
     pub row: Option<(u8, Option<ModifierCode>)>,
     pub locality: Option<LocalityId>,
-    pub locality_name: Option<Arc<str>>,
+    pub locality_name: Option<&'static str>,
     pub locality_source: &'static str,
     pub gpci: Option<[Decimal; 3]>,
     pub facility: bool,
@@ -362,7 +361,7 @@ fn zip5(location: &Option<crate::claim::Location>) -> Option<&str> {
 }
 
 /// A fee-schedule line to price: its index, its rule set, and its release and row as validation found them.
-pub(crate) type FeeLine<'a> = (usize, &'a Arc<RuleSet>, Option<FeeFacts<'a>>);
+pub(crate) type FeeLine<'a> = (usize, &'static RuleSet, Option<FeeFacts<'a>>);
 
 /// Prices the fee-schedule lines of a claim together, so the multiple-procedure rules see every line of
 /// a day; each priced line is pushed onto `out`, in order.
@@ -415,7 +414,7 @@ pub(crate) fn price_fee_schedule_lines<'a>(
         }
     }
     for w in &mut work {
-        contract(&out[w.slot].rule, percent_of_medicare, w);
+        contract(out[w.slot].rule, percent_of_medicare, w);
         // An amount no face can carry (the wire's and the tables' cents) is not priced, on every face.
         if !w.done {
             match carried_cents_counted(w.amount) {
@@ -537,8 +536,8 @@ impl<'a> ClaimLookup<'a> {
             None => self.in_force(date),
         };
         let mut basis = Box::new(FeeBasis {
-            // Named here, not replaced later: an `Arc` of the empty text for each line cost an allocation.
-            release: in_force.as_ref().map_or_else(|_| Arc::from(""), |f| Arc::clone(&f.release.name)),
+            // Empty when no release is in force on the date (the line's outcome says so).
+            release: in_force.as_ref().map_or("", |f| f.release.name),
             release_from: date,
             stand_in: false,
             row: None,
@@ -617,7 +616,7 @@ impl<'a> ClaimLookup<'a> {
         };
         let gpci = locality.gpci;
         w.basis.locality = Some(gpci.locality);
-        w.basis.locality_name = Some(Arc::clone(&gpci.name));
+        w.basis.locality_name = Some(gpci.name);
         w.basis.locality_source = locality.source;
         w.basis.gpci = Some([gpci.work, gpci.pe, gpci.mp]);
         let mut unit = fee_amount(row, gpci.values(), facility, in_force.release.info.conversion_factor);
@@ -1123,7 +1122,7 @@ impl FeeBasis {
             let [w, pe, mp] = gpci.map(DecimalText);
             let detail = format_args!(
                 "{locality} {} (from {}): GPCI work {w}, PE {pe}, MP {mp} (CMS GPCI file)",
-                self.locality_name.as_deref().unwrap_or(""),
+                self.locality_name.unwrap_or(""),
                 self.locality_source
             );
             out.step("locality", &detail, &locality);
