@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use cptkit_core::{
     CodeQuery, CptCode, ErrorKind, Known, LocalitySelection, PageRequest, ProfileOptions, Reference, Relation,
-    ServiceType,
+    RuleBook, ServiceType,
 };
 use rust_decimal::Decimal;
 
@@ -320,6 +320,33 @@ fn a_data_directory_replaces_a_table() {
         assert_eq!(err.message(), "medicare_anesthesia_cf_national.csv: the table has no rows", "{err}");
     }
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// What priced lines name (release names, conversion factors) is kept once for the process: loading
+/// equal data again, as the server's reload does, finds the kept values and keeps nothing new.
+#[test]
+fn loading_equal_data_again_keeps_no_new_values() {
+    let dir = std::env::temp_dir().join(format!("cptkit-kept-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let national = "calendar_year,cf_tier,national_anesthesia_cf_usd,pfs_cf_usd,source\n\
+                    2027,single,21.0000,,test table\n";
+    std::fs::write(dir.join("medicare_anesthesia_cf_national.csv"), national).expect("write");
+    let (first, again) = (Reference::from_dir(&dir).expect("load"), Reference::from_dir(&dir).expect("load"));
+    let names = |r: &Reference| r.fee_schedule().releases().map(|r| r.name.as_ptr()).collect::<Vec<_>>();
+    let factors = |r: &Reference| r.national_conversion_factors().map(std::ptr::from_ref).collect::<Vec<_>>();
+    assert_eq!(names(&first), names(&again));
+    assert_eq!(names(&first), names(Reference::embedded()));
+    assert_eq!(factors(&first).len(), 1);
+    assert_eq!(factors(&first), factors(&again));
+    assert!(!factors(Reference::embedded()).contains(&factors(&first)[0]), "a new value is kept apart");
+    std::fs::remove_dir_all(&dir).ok();
+    // A rule book given an equal rule set again (Python's `RuleSet`, the server's reload) holds the kept one.
+    let embedded = RuleBook::embedded();
+    let rule_set = embedded.rule_sets().next().expect("a rule set").clone();
+    let id = rule_set.id.clone();
+    let (a, b) = (embedded.clone().with(rule_set.clone()), embedded.clone().with(rule_set));
+    assert!(std::ptr::eq(a.by_id(&id).expect("a"), b.by_id(&id).expect("b")));
+    assert!(std::ptr::eq(a.by_id(&id).expect("a"), embedded.by_id(&id).expect("embedded")));
 }
 
 #[test]
