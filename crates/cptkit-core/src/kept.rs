@@ -9,11 +9,11 @@
 //! loaded, not by how often they are. The cost of that choice: a process that makes many different rule
 //! sets (a sweep of one payer's shares, say) keeps each one, a few KB apiece, until it exits.
 
-use std::collections::HashSet;
 use std::sync::{Mutex, PoisonError};
 
 /// Distinct values of one type, each kept once. Compared by value, one at a time: a book holds a
-/// handful of rule sets and a year a few hundred conversion factors, all kept at load time.
+/// handful of rule sets, a year a few hundred conversion factors and locality names, all kept at load
+/// time.
 pub(crate) struct Kept<T: 'static>(Mutex<Vec<&'static T>>);
 
 impl<T: PartialEq> Kept<T> {
@@ -36,15 +36,8 @@ impl<T: PartialEq> Kept<T> {
 
 /// The kept text equal to `text`, keeping a copy if there is none.
 pub(crate) fn text(text: &str) -> &'static str {
-    static TEXTS: Mutex<Option<HashSet<&'static str>>> = Mutex::new(None);
-    let mut texts = TEXTS.lock().unwrap_or_else(PoisonError::into_inner);
-    let texts = texts.get_or_insert_with(HashSet::new);
-    if let Some(&found) = texts.get(text) {
-        return found;
-    }
-    let new: &'static str = Box::leak(Box::from(text));
-    texts.insert(new);
-    new
+    static TEXTS: Kept<Box<str>> = Kept::new();
+    TEXTS.keep(Box::from(text))
 }
 
 #[cfg(test)]
